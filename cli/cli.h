@@ -1,0 +1,35 @@
+/*
+ * cli.h — what the chgc subcommands share: their entry points and the few
+ * helpers every driver needs (collecting .chg files, colour choice, usage
+ * errors). The drivers stay thin: the library does the work.
+ */
+#ifndef CHG_CLI_H
+#define CHG_CLI_H
+
+#include "chg_base.h"
+
+#include <stdio.h>
+
+/* Exit statuses shared by every subcommand (docs/cli.md). */
+enum {
+    EXIT_CLEAN = 0,   /* success; for check: no error-level diagnostic */
+    EXIT_FINDINGS = 1,/* diagnostics at error level, failed tests, … */
+    EXIT_USAGE = 2    /* bad usage or an I/O error */
+};
+
+int chgc_check(int argc, char **argv);
+
+/* Expand PATH arguments: files as given, directories recursively to their
+ * *.chg files (sorted, hidden entries skipped). Returns CHG_OK or prints
+ * "chgc: PATH: reason" to stderr and returns CHG_EIO. Items are chg_malloc'd
+ * strings. */
+int chgc_collect_files(char **paths, int n, chg_vec *out);
+void chgc_free_strings(chg_vec *v);
+
+/* Colour: "auto" means stdout is a terminal and NO_COLOR is unset/empty. */
+int chgc_parse_color(const char *when, FILE *stream); /* -1: bad value */
+
+/* Print "chgc: message" to stderr. */
+void chgc_error(const char *fmt, ...) CHG_PRINTF(1, 2);
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * cmd_check.c — `chgc check`: compile each policy file for diagnostics.
+ *
+ * Every file named (or found under a named directory) is compiled as its
+ * own policy, except files another of them imports: those are checked as
+ * part of their importer, so a shared file is reported once, in context.
+ */
+#include "chg_compiler.h"
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void check_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: chgc check [OPTIONS] PATH...\n"
+            "\n"
+            "Parse, resolve, type-check and lint .chg policy files. A directory is\n"
+            "searched recursively for *.chg files; '-' reads standard input.\n"
+            "\n"
+            "Options:\n"
+            "  -f, --format FORMAT  text (default), json, sarif or github\n"
+            "      --werror         treat warnings as errors\n"
+            "      --no-lint        skip lints (warnings)\n"
+            "      --color WHEN     auto (default), always or never; NO_COLOR disables auto\n"
+            "  -h, --help           show this help\n"
+            "\n"
+            "Exit status: 0 no errors, 1 errors (or warnings with --werror), 2 usage or I/O error.\n");
+}
+
+static int read_stdin(chg_compiler *c)
+{
+    chg_buf b;
+    chg_buf_init(&b);
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, stdin)) > 0)
+        chg_buf_append(&b, tmp, n);
+    if (ferror(stdin) || b.oom) {
+        chg_buf_free(&b);
+        chgc_error("-: cannot read standard input");
+        return CHG_EIO;
+    }
+    int rc = chg_compiler_add_source(c, "<stdin>", b.data ? b.data : "", b.len);
+    chg_buf_free(&b);
+    return rc == CHG_ERANGE ? CHG_OK : rc;
+}
+
+int chgc_check(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"werror", no_argument, NULL, 'W'},
+        {"no-lint", no_argument, NULL, 'L'},
+        {"color", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    chg_report rep = {CHG_REPORT_TEXT, false, false, true};
+    const char *color = "auto";
+    bool lints = true;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'f':
+            if (!strcmp(optarg, "text")) rep.format = CHG_REPORT_TEXT;
+            else if (!strcmp(optarg, "json")) rep.format = CHG_REPORT_JSON;
+            else if (!strcmp(optarg, "sarif")) rep.format = CHG_REPORT_SARIF;
+            else if (!strcmp(optarg, "github")) rep.format = CHG_REPORT_GITHUB;
+            else {
+                chgc_error("unknown format '%s' (text, json, sarif or github)", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'W': rep.werror = true; break;
+        case 'L': lints = false; break;
+        case 'c': color = optarg; break;
+        case 'h': check_usage(stdout); return EXIT_CLEAN;
+        default: check_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        chgc_error("check: no PATH given");
+        check_usage(stderr);
+        return EXIT_USAGE;
+    }
+    int cl = chgc_parse_color(color, stdout);
+    if (cl < 0) {
+        chgc_error("unknown --color value '%s' (auto, always or never)", color);
+        return EXIT_USAGE;
+    }
+    rep.color = cl && rep.format == CHG_REPORT_TEXT;
+
+    chg_vec files;
+    chg_vec_init(&files);
+    if (chgc_collect_files(argv + optind, argc - optind, &files) != CHG_OK) {
+        chgc_free_strings(&files);
+        return EXIT_USAGE;
+    }
+
+    chg_compile_options co = {0, 0, lints};
+    chg_compiler **cs = chg_calloc(files.len, sizeof *cs);
+    int status = EXIT_CLEAN;
+    for (size_t i = 0; i < files.len && status != EXIT_USAGE; i++) {
+        const char *path = files.items[i];
+        cs[i] = chg_compiler_new(&co);
+        if (!cs[i]) {
+            chgc_error("out of memory");
+            status = EXIT_USAGE;
+            break;
+        }
+        int rc = !strcmp(path, "-") ? read_stdin(cs[i]) : chg_compiler_add_file(cs[i], path);
+        if (rc == CHG_EIO || rc == CHG_EINVAL || rc == CHG_ENOMEM) {
+            chgc_error("%s: %s", path, rc == CHG_EINVAL ? "is a directory" : strerror(errno));
+            status = EXIT_USAGE;
+            break;
+        }
+        chg_compiler_check(cs[i]);
+    }
+
+    if (status != EXIT_USAGE) {
+        /* Drop compilations of files that another one imports. */
+        size_t kept = 0;
+        for (size_t i = 0; i < files.len; i++) {
+            char ri[PATH_MAX];
+            bool imported = false;
+            if (strcmp(files.items[i], "-") != 0 && realpath(files.items[i], ri))
+                for (size_t j = 0; j < files.len && !imported; j++) {
+                    if (j == i)
+                        continue;
+                    for (size_t s = 2; s < chg_compiler_nsources(cs[j]); s++) {
+                        char rs[PATH_MAX];
+                        const chg_source *src = chg_compiler_source(cs[j], (uint32_t)s);
+                        if (realpath(src->path, rs) && !strcmp(rs, ri)) {
+                            imported = true;
+                            break;
+                        }
+                    }
+                }
+            if (imported)
+                chg_compiler_free(cs[i]);
+            else
+                cs[kept++] = cs[i];
+        }
+        chg_buf out;
+        chg_buf_init(&out);
+        chg_report_render(&rep, cs, kept, &out);
+        fwrite(out.data ? out.data : "", 1, out.len, stdout);
+        chg_buf_free(&out);
+        for (size_t i = 0; i < kept; i++) {
+            if (chg_compiler_count(cs[i], CHG_ERROR) ||
+                (rep.werror && chg_compiler_count(cs[i], CHG_WARNING)))
+                status = EXIT_FINDINGS;
+            chg_compiler_free(cs[i]);
+        }
+    } else {
+        for (size_t i = 0; i < files.len; i++)
+            chg_compiler_free(cs[i]);
+    }
+    chg_free(cs);
+    chgc_free_strings(&files);
+    fflush(stdout);
+    return status;
+}

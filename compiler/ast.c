@@ -1,0 +1,131 @@
+/*
+ * ast.c — AST node constructors and small helpers over the tree.
+ */
+#include "ast.h"
+
+#include <string.h>
+
+chg_expr *chg_ast_expr(chg_arena *a, chg_expr_kind kind, chg_span span)
+{
+    chg_expr *e = chg_arena_alloc(a, sizeof *e);
+    if (!e)
+        chg_panic("out of memory building the AST");
+    e->kind = kind;
+    e->span = span;
+    e->depth = 1;
+    return e;
+}
+
+chg_decl *chg_ast_decl(chg_arena *a, chg_decl_kind kind, chg_span span)
+{
+    chg_decl *d = chg_arena_alloc(a, sizeof *d);
+    if (!d)
+        chg_panic("out of memory building the AST");
+    d->kind = kind;
+    d->span = span;
+    return d;
+}
+
+chg_tsexpr *chg_ast_ts(chg_arena *a, chg_ts_kind kind, chg_span span)
+{
+    chg_tsexpr *t = chg_arena_alloc(a, sizeof *t);
+    if (!t)
+        chg_panic("out of memory building the AST");
+    t->kind = kind;
+    t->span = span;
+    return t;
+}
+
+chg_areq *chg_ast_areq(chg_arena *a, chg_areq_kind kind, chg_span span)
+{
+    chg_areq *r = chg_arena_alloc(a, sizeof *r);
+    if (!r)
+        chg_panic("out of memory building the AST");
+    r->kind = kind;
+    r->span = span;
+    return r;
+}
+
+chg_typeexpr *chg_ast_typeexpr(chg_arena *a, chg_typeexpr_kind kind, chg_span span)
+{
+    chg_typeexpr *t = chg_arena_alloc(a, sizeof *t);
+    if (!t)
+        chg_panic("out of memory building the AST");
+    t->kind = kind;
+    t->span = span;
+    return t;
+}
+
+void chg_ast_list_push(chg_arena *a, chg_ast_list *l, void *item)
+{
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 4;
+        void **items = chg_arena_alloc(a, cap * sizeof *items);
+        if (!items)
+            chg_panic("out of memory building the AST");
+        if (l->n)
+            memcpy(items, l->items, l->n * sizeof *items);
+        l->items = items;
+        l->cap = cap;
+    }
+    l->items[l->n++] = item;
+}
+
+void **chg_ast_list_freeze(chg_arena *a, const chg_ast_list *l)
+{
+    /* The arena list is already stable storage; return it as is. */
+    (void)a;
+    return l->items;
+}
+
+chg_span chg_span_join(chg_span a, chg_span b)
+{
+    chg_span s = a;
+    if (b.file == a.file && b.end > s.end)
+        s.end = b.end;
+    return s;
+}
+
+const char *chg_binop_text(chg_binop op)
+{
+    switch (op) {
+    case OP_OR: return "or";
+    case OP_AND: return "and";
+    case OP_EQ: return "==";
+    case OP_NE: return "!=";
+    case OP_LT: return "<";
+    case OP_LE: return "<=";
+    case OP_GT: return ">";
+    case OP_GE: return ">=";
+    case OP_IN: return "in";
+    case OP_MATCHES: return "matches";
+    case OP_ADD: return "+";
+    case OP_SUB: return "-";
+    case OP_MUL: return "*";
+    case OP_DIV: return "/";
+    case OP_MOD: return "%";
+    case OP_COALESCE: return "??";
+    }
+    return "?";
+}
+
+const char *chg_decl_kind_name(chg_decl_kind k)
+{
+    switch (k) {
+    case D_POLICY: return "policy";
+    case D_IMPORT: return "import";
+    case D_SCHEMA: return "schema";
+    case D_AT: return "at";
+    case D_RISK: return "risk";
+    case D_LET: return "let";
+    case D_CLASSIFY: return "classify";
+    case D_WINDOW: return "window";
+    case D_FREEZE: return "freeze";
+    case D_APPROVALS: return "approvals";
+    case D_RULE: return "rule";
+    case D_ON: return "on";
+    case D_INTAKE: return "intake";
+    case D_TEST: return "test";
+    }
+    return "?";
+}

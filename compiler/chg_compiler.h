@@ -1,0 +1,131 @@
+/*
+ * chg_compiler.h — the compiler's public interface: source files, spans,
+ * diagnostics, and compiling a set of .chg files into a checked program.
+ *
+ * A chg_compiler owns everything of one compilation (sources, AST, types,
+ * diagnostics) in one arena; chg_compiler_free() releases it all.
+ */
+#ifndef CHG_COMPILER_H
+#define CHG_COMPILER_H
+
+#include "chg_base.h"
+
+#include <stdio.h>
+
+/* ---- sources and spans ----------------------------------------------- */
+
+/* A half-open byte range [start, end) in source `file` (an index into the
+ * compiler's source list; 0 is "no source"). */
+typedef struct chg_span {
+    uint32_t file;
+    uint32_t start;
+    uint32_t end;
+} chg_span;
+
+typedef struct chg_source {
+    char *path;          /* as given or resolved (for imports) */
+    char *text;          /* NUL-terminated; may contain NULs before len */
+    size_t len;
+    uint32_t *lines;     /* byte offset of each line start */
+    size_t nlines;
+} chg_source;
+
+/* Line and column (1-based; the column counts code points) of offset. */
+void chg_source_position(const chg_source *src, uint32_t offset,
+                         uint32_t *line, uint32_t *col);
+
+/* ---- diagnostics ------------------------------------------------------ */
+
+typedef enum chg_severity {
+    CHG_NOTE,
+    CHG_WARNING,
+    CHG_ERROR
+} chg_severity;
+
+typedef enum chg_diag_id {
+#define CHG_DIAG(code, sev, name, msg) CHG_D_##code,
+#include "diag.def"
+#undef CHG_DIAG
+    CHG_D__COUNT
+} chg_diag_id;
+
+typedef struct chg_diag_info {
+    const char *code;     /* "E0104" */
+    chg_severity severity;
+    const char *name;     /* "unknown_field" */
+    const char *message;  /* template with %s */
+} chg_diag_info;
+
+/* The table generated from diag.def. */
+extern const chg_diag_info chg_diag_table[CHG_D__COUNT];
+const chg_diag_info *chg_diag_lookup(const char *code);
+
+typedef struct chg_note {
+    chg_span span;       /* file 0: a note without a place */
+    const char *message;
+} chg_note;
+
+typedef struct chg_diag {
+    chg_diag_id id;
+    chg_severity severity; /* may be raised to error by --werror */
+    chg_span span;
+    const char *message;
+    chg_note notes[4];
+    int nnotes;
+    const char *help;      /* "did you mean 'env'?" */
+} chg_diag;
+
+/* ---- the compiler --------------------------------------------------------- */
+
+typedef struct chg_compiler chg_compiler;
+
+typedef struct chg_compile_options {
+    size_t max_errors;        /* stop reporting after this many (default 100) */
+    size_t max_file_size;     /* bytes (default 256 MiB) */
+    bool lints;               /* run lints (default true) */
+} chg_compile_options;
+
+chg_compiler *chg_compiler_new(const chg_compile_options *opts);
+void chg_compiler_free(chg_compiler *c);
+
+/* Add a root file to compile. Its imports are found relative to it. Roots
+ * added together form one policy. Returns CHG_OK, or an error status with a
+ * diagnostic recorded (unreadable file etc.). */
+int chg_compiler_add_file(chg_compiler *c, const char *path);
+/* Add a root from memory (tests, fuzzing, stdin). `path` names it in
+ * diagnostics and is the base for its imports. */
+int chg_compiler_add_source(chg_compiler *c, const char *path,
+                            const char *text, size_t len);
+
+/* Parse, resolve, type-check and lint everything added. Returns CHG_OK when
+ * no error-level diagnostic was produced, CHG_EINVAL otherwise. */
+int chg_compiler_check(chg_compiler *c);
+
+size_t chg_compiler_ndiags(const chg_compiler *c);
+const chg_diag *chg_compiler_diag(const chg_compiler *c, size_t i);
+size_t chg_compiler_count(const chg_compiler *c, chg_severity sev);
+const chg_source *chg_compiler_source(const chg_compiler *c, uint32_t file);
+size_t chg_compiler_nsources(const chg_compiler *c);
+
+/* ---- rendering diagnostics ---------------------------------------------- */
+
+typedef enum chg_report_format {
+    CHG_REPORT_TEXT,
+    CHG_REPORT_JSON,
+    CHG_REPORT_SARIF,
+    CHG_REPORT_GITHUB
+} chg_report_format;
+
+typedef struct chg_report {
+    chg_report_format format;
+    bool color;          /* text only: ANSI colours */
+    bool werror;         /* report warnings as errors */
+    bool summary;        /* text: print "2 errors, 1 warning" */
+} chg_report;
+
+/* Render the diagnostics of several compilations (one per root set) to a
+ * buffer in the chosen format. Diagnostics are sorted by file and place. */
+void chg_report_render(const chg_report *r, chg_compiler *const *cs, size_t n,
+                       chg_buf *out);
+
+#endif

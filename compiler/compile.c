@@ -1,0 +1,175 @@
+/*
+ * compile.c — drives a compilation: parse the roots, follow imports
+ * (relative to the importing file; cycles reported with their chain), then
+ * resolve names, type-check and lint.
+ */
+#include "compiler_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Directory part of path ("" for a bare name), arena-allocated. */
+static const char *dir_of(chg_compiler *c, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return "";
+    return chg_arena_strndup(&c->arena, path, (size_t)(slash - path + 1));
+}
+
+/* Load the file an import names; returns its source index or 0 after
+ * reporting why it could not be loaded. */
+static uint32_t load_import(chg_compiler *c, chg_decl *imp)
+{
+    const chg_source *from = c->sources.items[imp->file];
+    const char *rel = imp->name.name;
+    const char *path = rel[0] == '/' ? rel : chg_arena_printf(&c->arena, "%s%s", dir_of(c, from->path), rel);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        chg_diag_report(c, CHG_D_E0303, imp->name.span, rel, NULL);
+        return 0;
+    }
+    char real[PATH_MAX];
+    if (!realpath(path, real)) {
+        chg_diag *d = chg_diag_report(c, CHG_D_E0301, imp->name.span, rel, strerror(errno), NULL);
+        chg_diag_note(c, d, (chg_span){0}, "imports are found relative to the importing file: looked for '%s'", path);
+        return 0;
+    }
+    uintptr_t known = (uintptr_t)chg_map_get(&c->source_by_path, real);
+    if (known)
+        return (uint32_t)known;
+    char *text;
+    size_t len;
+    int rc = chg_read_file(path, &text, &len);
+    if (rc != CHG_OK) {
+        chg_diag_report(c, CHG_D_E0301, imp->name.span, rel, strerror(errno), NULL);
+        return 0;
+    }
+    if (len > c->opts.max_file_size) {
+        chg_free(text);
+        char a[32], b[32];
+        snprintf(a, sizeof a, "%zu", len);
+        snprintf(b, sizeof b, "%zu", c->opts.max_file_size);
+        chg_diag_report(c, CHG_D_E0012, imp->name.span, a, b, NULL);
+        return 0;
+    }
+    uint32_t idx = chg_compiler_add_text(c, path, text, len);
+    chg_free(text);
+    if (idx)
+        chg_map_put(&c->source_by_path, chg_arena_strdup(&c->arena, real), (void *)(uintptr_t)idx);
+    return idx;
+}
+
+/* Depth-first over imports: colour 1 = on the current path, 2 = done. A
+ * back edge is a cycle; report it at the import that closes it, with the
+ * chain of files. */
+static void find_cycles(chg_compiler *c, uint32_t f, uint8_t *colour, uint32_t *stack, size_t depth)
+{
+    colour[f] = 1;
+    stack[depth] = f;
+    chg_file *file = c->files.items[f];
+    for (uint32_t i = 0; file && i < file->ndecls; i++) {
+        chg_decl *d = file->decls[i];
+        if (d->kind != D_IMPORT || !d->u.import.target)
+            continue;
+        uint32_t t = d->u.import.target;
+        if (colour[t] == 1) {
+            chg_buf b;
+            chg_buf_init(&b);
+            size_t k = depth;
+            while (stack[k] != t)
+                k--;
+            for (; k <= depth; k++) {
+                chg_buf_puts(&b, ((chg_source *)c->sources.items[stack[k]])->path);
+                chg_buf_puts(&b, " -> ");
+            }
+            chg_buf_puts(&b, ((chg_source *)c->sources.items[t])->path);
+            chg_diag *dg = chg_diag_report(c, CHG_D_E0302, d->name.span, b.data, NULL);
+            chg_diag_help(c, dg, "move what both files need into a third file that both import");
+            chg_buf_free(&b);
+            d->u.import.target = 0; /* break it so later passes terminate */
+        } else if (colour[t] == 0)
+            find_cycles(c, t, colour, stack, depth + 1);
+    }
+    colour[f] = 2;
+}
+
+/* Which files each file can see: itself and what it imports, transitively. */
+static void compute_reach(chg_compiler *c)
+{
+    size_t n = c->sources.len;
+    c->reach_n = n;
+    c->reach = chg_calloc(n * n + 1, 1);
+    if (!c->reach)
+        return;
+    for (size_t i = 1; i < n; i++)
+        c->reach[i * n + i] = 1;
+    /* iterate to a fixpoint; import graphs are small */
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        for (size_t i = 1; i < n; i++) {
+            chg_file *f = c->files.items[i];
+            for (uint32_t k = 0; f && k < f->ndecls; k++) {
+                chg_decl *d = f->decls[k];
+                if (d->kind != D_IMPORT || !d->u.import.target)
+                    continue;
+                size_t t = d->u.import.target;
+                for (size_t j = 1; j < n; j++)
+                    if (c->reach[t * n + j] && !c->reach[i * n + j]) {
+                        c->reach[i * n + j] = 1;
+                        changed = true;
+                    }
+            }
+        }
+    }
+}
+
+int chg_compiler_check(chg_compiler *c)
+{
+    /* Parse every root, then every file reached by imports (the source list
+     * grows as imports are loaded). */
+    for (size_t i = 0; i < c->roots.len; i++) {
+        uint32_t r = (uint32_t)(uintptr_t)c->roots.items[i];
+        if (!c->files.items[r])
+            c->files.items[r] = chg_parse(c, r);
+    }
+    for (size_t f = 1; f < c->files.len; f++) {
+        chg_file *file = c->files.items[f];
+        for (uint32_t i = 0; file && i < file->ndecls; i++) {
+            chg_decl *d = file->decls[i];
+            if (d->kind != D_IMPORT)
+                continue;
+            uint32_t t = load_import(c, d);
+            d->u.import.target = t;
+            if (t && !c->files.items[t])
+                c->files.items[t] = chg_parse(c, t);
+        }
+    }
+    size_t n = c->sources.len;
+    uint8_t *colour = chg_calloc(n, 1);
+    uint32_t *stack = chg_calloc(n + 1, sizeof *stack);
+    if (colour && stack)
+        for (size_t i = 0; i < c->roots.len; i++) {
+            uint32_t r = (uint32_t)(uintptr_t)c->roots.items[i];
+            if (!colour[r])
+                find_cycles(c, r, colour, stack, 0);
+        }
+    chg_free(colour);
+    chg_free(stack);
+    compute_reach(c);
+    size_t parse_errors = c->nerrors;
+
+    if (!c->error_limit_hit)
+        chg_resolve(c);
+    if (!c->error_limit_hit)
+        chg_typecheck(c);
+    /* Lints after a syntax error would mostly report what the error hid
+     * (a let "unused" because the rule using it did not parse). */
+    if (!c->error_limit_hit && c->opts.lints && parse_errors == 0)
+        chg_lint(c);
+    return c->nerrors ? CHG_EINVAL : CHG_OK;
+}

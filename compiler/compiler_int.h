@@ -1,0 +1,176 @@
+/*
+ * compiler_int.h — the compiler's internals shared by its passes: the
+ * compiler state, the diagnostics API, the symbol table and the passes'
+ * entry points. Not for use outside compiler/ and grammar/.
+ */
+#ifndef CHG_COMPILER_INT_H
+#define CHG_COMPILER_INT_H
+
+#include "ast.h"
+#include "chg_compiler.h"
+
+/* Limits that keep hostile input linear and the passes' recursion bounded. */
+#define CHG_MAX_DEPTH 256          /* bracket and expression nesting */
+#define CHG_DEFAULT_MAX_ERRORS 100
+#define CHG_DEFAULT_MAX_FILE (256u << 20)
+
+/* ---- string map: name → pointer, open addressing ---------------------- */
+
+typedef struct chg_map_entry {
+    const char *key; /* NULL: empty */
+    uint64_t hash;
+    void *value;
+} chg_map_entry;
+
+typedef struct chg_map {
+    chg_map_entry *e;
+    size_t cap;     /* power of two */
+    size_t len;
+} chg_map;
+
+void chg_map_init(chg_map *m);
+void chg_map_free(chg_map *m);
+void *chg_map_get(const chg_map *m, const char *key);
+/* Insert or replace. Returns CHG_OK or CHG_ENOMEM. The key is not copied. */
+int chg_map_put(chg_map *m, const char *key, void *value);
+uint64_t chg_hash_str(const char *s);
+
+/* ---- types --------------------------------------------------------------- */
+
+typedef enum chg_type_kind {
+    T_ERROR,     /* already reported; suppresses follow-on errors */
+    T_ANY,       /* dynamically typed (no schema, or event data) */
+    T_NULL,
+    T_BOOL,
+    T_INT,
+    T_FLOAT,
+    T_STRING,
+    T_TIME,
+    T_DURATION,
+    T_RISK,
+    T_ENUM,
+    T_LIST,
+    T_OBJECT,
+    T_OPTIONAL,
+    T_TIMESET    /* a window or freeze name: only as the right of `in` */
+} chg_type_kind;
+
+typedef struct chg_type_field {
+    const char *name;
+    chg_type *type;
+    chg_expr *dflt;       /* schema default, or NULL */
+    chg_span span;
+} chg_type_field;
+
+struct chg_type {
+    chg_type_kind kind;
+    union {
+        struct { const char **values; uint32_t n; } enm;
+        chg_type *elem;                                /* LIST, OPTIONAL */
+        struct { chg_type_field *fields; uint32_t n; } obj;
+    } u;
+};
+
+/* Shared singletons for the scalar types. */
+extern chg_type chg_type_error, chg_type_any, chg_type_null, chg_type_bool,
+    chg_type_int, chg_type_float, chg_type_string, chg_type_time,
+    chg_type_duration, chg_type_risk, chg_type_timeset;
+
+chg_type *chg_type_list(chg_arena *a, chg_type *elem);
+chg_type *chg_type_optional(chg_arena *a, chg_type *t);
+/* "string", "[int]", "enum(\"a\", \"b\")", "string?", "{ name: string }" */
+const char *chg_type_str(chg_arena *a, const chg_type *t);
+const chg_type_field *chg_type_field_find(const chg_type *obj, const char *name);
+int chg_type_enum_index(const chg_type *t, const char *s, size_t len);
+bool chg_type_equal(const chg_type *a, const chg_type *b);
+/* Strip one level of `?`. */
+const chg_type *chg_type_strip(const chg_type *t);
+
+/* ---- built-in functions ------------------------------------------------ */
+
+typedef enum chg_builtin_kind {
+    BI_FUNCTION,   /* pure: lower, len, hour, … */
+    BI_QUERY,      /* external query through the resolver: aws.cloudwatch.… */
+    BI_ACTION      /* action, only after `do` */
+} chg_builtin_kind;
+
+/* Argument and result types, as type-kind codes with a few extras. */
+typedef enum chg_param {
+    P_ANY, P_STRING, P_INT, P_NUMBER, P_BOOL, P_TIME, P_DURATION,
+    P_LIST, P_STRING_OR_LIST, P_ZONE   /* a plain string naming an IANA zone */
+} chg_param;
+
+typedef struct chg_builtin {
+    const char *name;          /* "lower", "aws.cloudwatch.alarm_state" */
+    chg_builtin_kind kind;
+    uint8_t min_args, max_args;
+    chg_param params[4];       /* the last one repeats if max > 4 */
+    chg_param result;
+    const char *doc;           /* one line, for docs/language.md */
+} chg_builtin;
+
+extern const chg_builtin chg_builtins[];
+extern const size_t chg_nbuiltins;
+const chg_builtin *chg_builtin_find(const char *name);
+
+/* ---- the compiler --------------------------------------------------------- */
+
+struct chg_compiler {
+    chg_arena arena;
+    chg_compile_options opts;
+
+    chg_vec sources;          /* chg_source* ; index 0 is a dummy */
+    chg_vec files;            /* chg_file*, parsed; [i] for sources[i] */
+    chg_vec roots;            /* source indexes added as roots */
+    chg_map source_by_path;   /* realpath → (uintptr_t) index */
+
+    chg_vec diags;            /* chg_diag* */
+    size_t nerrors, nwarnings;
+    bool error_limit_hit;
+
+    /* Merged program, filled by the resolver. */
+    chg_map globals;          /* let, window, freeze, risk class → chg_decl* */
+    chg_map rules;            /* rule name → chg_decl* */
+    chg_map intakes, tests;
+    chg_vec all_decls;        /* every declaration, in file order */
+    chg_decl *policy, *schema, *at, *risk, *classify, *approvals;
+    chg_type *change_type;    /* from the schema, or &chg_type_any */
+    uint8_t *reach;           /* reach[i*n+j]: file i sees file j */
+    size_t reach_n;
+};
+
+/* Record a diagnostic. Arguments are strings for the %s of the template,
+ * NULL-terminated. Returns the diagnostic so notes and help can be added,
+ * or NULL when the error limit was hit (callers must accept NULL). */
+chg_diag *chg_diag_report(chg_compiler *c, chg_diag_id id, chg_span span, ...);
+void chg_diag_note(chg_compiler *c, chg_diag *d, chg_span span,
+                   const char *fmt, ...) CHG_PRINTF(4, 5);
+void chg_diag_help(chg_compiler *c, chg_diag *d, const char *fmt, ...)
+    CHG_PRINTF(3, 4);
+/* Add "did you mean 'x'?" for the closest of `candidates` to `name`, if
+ * any is close enough. */
+void chg_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
+                      const char *const *candidates, size_t n);
+const char *chg_span_text(chg_compiler *c, chg_span s); /* arena copy */
+
+/* Add a source (copying text); returns its index, or 0 on OOM. */
+uint32_t chg_compiler_add_text(chg_compiler *c, const char *path,
+                               const char *text, size_t len);
+
+/* ---- passes ---------------------------------------------------------------- */
+
+/* Parse source `file`; the result goes to c->files[file]. */
+chg_file *chg_parse(chg_compiler *c, uint32_t file);
+/* Read imports, merge declarations, resolve names. */
+void chg_resolve(chg_compiler *c);
+/* Build the schema type and type-check every declaration. */
+void chg_typecheck(chg_compiler *c);
+/* Lints (warnings). */
+void chg_lint(chg_compiler *c);
+
+/* Lexical helpers shared by the lexer and the checker. */
+int chg_parse_time_of_day(const char *s, int *minutes);  /* "HH:MM" */
+int chg_day_index(const char *name);   /* "sun".."sat" (and full) → 0..6 */
+int chg_month_index(const char *name); /* "jan".."dec" (and full) → 1..12 */
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * diag.c — the diagnostics engine: the table generated from diag.def and
+ * recording diagnostics with notes and "did you mean" help. Rendering lives
+ * in report.c.
+ */
+#include "compiler_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+const chg_diag_info chg_diag_table[CHG_D__COUNT] = {
+#define CHG_DIAG(code, sev, name, msg) {#code, CHG_##sev, #name, msg},
+#include "diag.def"
+#undef CHG_DIAG
+};
+
+const chg_diag_info *chg_diag_lookup(const char *code)
+{
+    for (size_t i = 0; i < CHG_D__COUNT; i++)
+        if (strcmp(chg_diag_table[i].code, code) == 0)
+            return &chg_diag_table[i];
+    return NULL;
+}
+
+/* Substitute the NULL-terminated string arguments for %s in order. */
+static const char *format(chg_compiler *c, const char *tmpl, va_list ap)
+{
+    chg_buf b;
+    chg_buf_init(&b);
+    for (const char *s = tmpl; *s; s++) {
+        if (s[0] == '%' && s[1] == 's') {
+            const char *arg = va_arg(ap, const char *);
+            chg_buf_puts(&b, arg ? arg : "");
+            s++;
+        } else
+            chg_buf_putc(&b, *s);
+    }
+    const char *out = chg_arena_strndup(&c->arena, b.data ? b.data : "", b.len);
+    chg_buf_free(&b);
+    return out;
+}
+
+chg_diag *chg_diag_report(chg_compiler *c, chg_diag_id id, chg_span span, ...)
+{
+    if (c->error_limit_hit)
+        return NULL;
+    const chg_diag_info *info = &chg_diag_table[id];
+    if (info->severity == CHG_ERROR && c->nerrors >= c->opts.max_errors) {
+        c->error_limit_hit = true;
+        chg_diag *d = chg_arena_alloc(&c->arena, sizeof *d);
+        char n[32];
+        snprintf(n, sizeof n, "%zu", c->nerrors);
+        d->id = CHG_D_E0014;
+        d->severity = CHG_ERROR;
+        d->span = span;
+        d->message = chg_arena_printf(&c->arena, "too many errors (%s); stopping", n);
+        chg_vec_push(&c->diags, d);
+        c->nerrors++;
+        return NULL;
+    }
+    chg_diag *d = chg_arena_alloc(&c->arena, sizeof *d);
+    if (!d)
+        return NULL;
+    d->id = id;
+    d->severity = info->severity;
+    d->span = span;
+    va_list ap;
+    va_start(ap, span);
+    d->message = format(c, info->message, ap);
+    va_end(ap);
+    if (chg_vec_push(&c->diags, d) != CHG_OK)
+        return NULL;
+    if (d->severity == CHG_ERROR)
+        c->nerrors++;
+    else if (d->severity == CHG_WARNING)
+        c->nwarnings++;
+    return d;
+}
+
+void chg_diag_note(chg_compiler *c, chg_diag *d, chg_span span, const char *fmt, ...)
+{
+    if (!d || d->nnotes >= (int)CHG_ARRAY_LEN(d->notes))
+        return;
+    chg_buf b;
+    chg_buf_init(&b);
+    va_list ap;
+    va_start(ap, fmt);
+    chg_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    d->notes[d->nnotes].span = span;
+    d->notes[d->nnotes].message = chg_arena_strndup(&c->arena, b.data ? b.data : "", b.len);
+    d->nnotes++;
+    chg_buf_free(&b);
+}
+
+void chg_diag_help(chg_compiler *c, chg_diag *d, const char *fmt, ...)
+{
+    if (!d)
+        return;
+    chg_buf b;
+    chg_buf_init(&b);
+    va_list ap;
+    va_start(ap, fmt);
+    chg_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    d->help = chg_arena_strndup(&c->arena, b.data ? b.data : "", b.len);
+    chg_buf_free(&b);
+}
+
+/* The closest candidate by edit distance, if it is close enough to be a
+ * plausible typo: at most a third of the name's length (min 1, max 3). A
+ * case-only difference always qualifies. */
+void chg_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
+                      const char *const *candidates, size_t n)
+{
+    if (!d || !name)
+        return;
+    size_t len = strlen(name);
+    size_t max = len / 3;
+    if (max < 1)
+        max = 1;
+    if (max > 3)
+        max = 3;
+    const char *best = NULL;
+    size_t best_d = max + 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *cand = candidates[i];
+        if (!cand || strcmp(cand, name) == 0)
+            continue;
+        if (strcasecmp(cand, name) == 0) {
+            best = cand;
+            best_d = 0;
+            break;
+        }
+        size_t dist = chg_edit_distance(name, cand, max);
+        if (dist < best_d) {
+            best_d = dist;
+            best = cand;
+        }
+    }
+    if (best)
+        chg_diag_help(c, d, "did you mean '%s'?", best);
+}
+
+const char *chg_span_text(chg_compiler *c, chg_span s)
+{
+    const chg_source *src = chg_compiler_source(c, s.file);
+    if (!src || s.start > src->len || s.end > src->len || s.end < s.start)
+        return "";
+    return chg_arena_strndup(&c->arena, src->text + s.start, s.end - s.start);
+}

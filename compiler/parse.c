@@ -1,0 +1,602 @@
+/*
+ * parse.c — runs the scanner and parser over one source file and builds
+ * the AST: the driver (chg_parse), the syntax-error reporter the grammar
+ * calls, and the small AST builders of parse_build.h.
+ */
+#include "parse_build.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "parser.h"
+#include "lexer.h"
+
+/* ---- driver --------------------------------------------------------------- */
+
+int chg_yylex(CHG_YYSTYPE *yylval, chg_span *yylloc, void *scanner)
+{
+    chg_parser *p = chg_yyget_extra(scanner);
+    if (p->fatal || p->c->error_limit_hit) {
+        yylloc->file = p->file;
+        yylloc->start = yylloc->end = (uint32_t)p->len;
+        return 0;
+    }
+    return chg_lex_raw(yylval, yylloc, scanner);
+}
+
+/* Report invalid UTF-8 before scanning, so the scanner can treat every
+ * non-ASCII byte it sees outside strings as one character. At most a few
+ * per file: a binary file would otherwise bury everything else. */
+static void check_utf8(chg_parser *p)
+{
+    const unsigned char *s = (const unsigned char *)p->text;
+    size_t i = 0, n = p->len, reported = 0;
+    while (i < n) {
+        size_t bad = i + chg_utf8_validate(s + i, n - i);
+        if (bad >= n)
+            break;
+        if (reported++ == 5) {
+            chg_span at = {p->file, (uint32_t)bad, (uint32_t)bad + 1};
+            chg_diag *d = chg_diag_report(p->c, CHG_D_E0002, at, "..", NULL);
+            chg_diag_note(p->c, d, (chg_span){0}, "further invalid UTF-8 in this file is not reported");
+            break;
+        }
+        char hex[4];
+        snprintf(hex, sizeof hex, "%02X", s[bad]);
+        chg_span at = {p->file, (uint32_t)bad, (uint32_t)bad + 1};
+        chg_diag *d = chg_diag_report(p->c, CHG_D_E0002, at, hex, NULL);
+        if (reported == 1)
+            chg_diag_help(p->c, d, "chg source files must be UTF-8");
+        i = bad + 1;
+    }
+}
+
+chg_file *chg_parse(chg_compiler *c, uint32_t file)
+{
+    chg_source *src = c->sources.items[file];
+    chg_file *f = chg_arena_alloc(&c->arena, sizeof *f);
+    if (!f)
+        return NULL;
+    f->source = file;
+
+    chg_parser p;
+    memset(&p, 0, sizeof p);
+    p.c = c;
+    p.arena = &c->arena;
+    p.file = file;
+    p.text = src->text;
+    p.len = src->len;
+    chg_buf_init(&p.str);
+
+    check_utf8(&p);
+
+    void *scanner;
+    if (chg_yylex_init_extra(&p, &scanner) != 0)
+        return NULL;
+    chg_yy_scan_bytes(src->text, (int)src->len, scanner);
+    chg_yyparse(scanner, &p);
+    chg_yylex_destroy(scanner);
+    chg_buf_free(&p.str);
+
+    f->decls = (chg_decl **)chg_ast_list_freeze(p.arena, &p.decls);
+    f->ndecls = p.decls.n;
+    return f;
+}
+
+/* Bison's detailed message is "syntax error, unexpected X, expecting A or
+ * B". Ours drops the prefix, says "expected", and quotes tokens the way
+ * users write them: 'when', '{', but identifier and end of file bare. */
+void chg_parser_syntax_error(chg_parser *p, chg_span at, const char *msg)
+{
+    if (p->fatal || p->c->error_limit_hit)
+        return;
+    if (strcmp(msg, "memory exhausted") == 0) {
+        char lim[16];
+        snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);
+        chg_diag_report(p->c, CHG_D_E0011, at, lim, NULL);
+        p->fatal = true;
+        return;
+    }
+    static const char *const classes[] = {
+        "identifier", "time of day", "string", "raw string", "string text",
+        "interpolated string", "end of string", "integer", "number",
+        "duration", "date", "date-time", "instant", "end of file",
+        "invalid token",
+    };
+    chg_buf b;
+    chg_buf_init(&b);
+    const char *s = msg;
+    if (strncmp(s, "syntax error, ", 14) == 0)
+        s += 14;
+    while (*s) {
+        if (strncmp(s, "expecting ", 10) == 0) {
+            chg_buf_puts(&b, "expected ");
+            s += 10;
+        } else if (*s == '"') {
+            const char *e = strchr(s + 1, '"');
+            if (!e) {
+                chg_buf_puts(&b, s);
+                break;
+            }
+            size_t n = (size_t)(e - s - 1);
+            bool cls = false;
+            for (size_t i = 0; i < CHG_ARRAY_LEN(classes); i++)
+                if (strlen(classes[i]) == n && memcmp(classes[i], s + 1, n) == 0)
+                    cls = true;
+            if (cls)
+                chg_buf_append(&b, s + 1, n);
+            else {
+                chg_buf_putc(&b, '\'');
+                chg_buf_append(&b, s + 1, n);
+                chg_buf_putc(&b, '\'');
+            }
+            s = e + 1;
+        } else {
+            chg_buf_putc(&b, *s++);
+        }
+    }
+    if (at.start >= p->len && at.end >= p->len && p->len > 0) {
+        /* point at the end of the last line rather than past it */
+        uint32_t e = (uint32_t)p->len;
+        while (e > 0 && (p->text[e - 1] == '\n' || p->text[e - 1] == '\r'))
+            e--;
+        at.start = at.end = e;
+    }
+    chg_diag_report(p->c, CHG_D_E0013, at, b.data ? b.data : "syntax error", NULL);
+    chg_buf_free(&b);
+    p->syntax_errors++;
+}
+
+/* ---- builders ---------------------------------------------------------------- */
+
+static void *alloc(chg_parser *p, size_t n) { return chg_arena_alloc(p->arena, n); }
+
+chg_decl *chg_p_decl(chg_parser *p, chg_decl_kind kind, chg_span span)
+{
+    chg_decl *d = chg_ast_decl(p->arena, kind, span);
+    d->file = p->file;
+    return d;
+}
+
+chg_ident chg_p_str_ident(chg_expr *e)
+{
+    chg_ident id = {e->kind == EX_STRING ? e->u.str.s : "", e->span};
+    return id;
+}
+
+chg_ident chg_p_strval_ident(chg_parser *p, const char *s, chg_span at)
+{
+    (void)p;
+    chg_ident id = {s, at};
+    return id;
+}
+
+void chg_p_push_ident(chg_parser *p, chg_ast_list *l, chg_ident id)
+{
+    chg_ident *c = alloc(p, sizeof *c);
+    *c = id;
+    chg_ast_list_push(p->arena, l, c);
+}
+
+/* Copy a list of pointers to T into an array of T. */
+#define FREEZE_STRUCTS(p, list, T, out, count)                               \
+    do {                                                                     \
+        (count) = (list)->n;                                                 \
+        (out) = alloc((p), sizeof(T) * ((list)->n ? (list)->n : 1));         \
+        for (uint32_t i_ = 0; i_ < (list)->n; i_++)                          \
+            (out)[i_] = *(T *)(list)->items[i_];                             \
+    } while (0)
+
+chg_decl *chg_p_schema(chg_parser *p, chg_span span, chg_ident root, chg_ast_list *fields)
+{
+    chg_decl *d = chg_p_decl(p, D_SCHEMA, span);
+    d->name = root;
+    d->u.schema.root = root;
+    FREEZE_STRUCTS(p, fields, chg_field_decl, d->u.schema.fields, d->u.schema.n);
+    return d;
+}
+
+chg_field_decl *chg_p_field_decl(chg_parser *p, chg_ident name, chg_typeexpr *t, chg_expr *dflt)
+{
+    chg_field_decl *f = alloc(p, sizeof *f);
+    f->name = name;
+    f->type = t;
+    f->dflt = dflt;
+    return f;
+}
+
+chg_typeexpr *chg_p_enum_type(chg_parser *p, chg_span span, chg_ast_list *values)
+{
+    chg_typeexpr *t = chg_ast_typeexpr(p->arena, TE_ENUM, span);
+    FREEZE_STRUCTS(p, values, chg_ident, t->u.enm.values, t->u.enm.n);
+    return t;
+}
+
+chg_typeexpr *chg_p_object_type(chg_parser *p, chg_span span, chg_ast_list *fields)
+{
+    chg_typeexpr *t = chg_ast_typeexpr(p->arena, TE_OBJECT, span);
+    FREEZE_STRUCTS(p, fields, chg_field_decl, t->u.object.fields, t->u.object.n);
+    return t;
+}
+
+chg_decl *chg_p_risk(chg_parser *p, chg_span span, chg_ast_list *classes)
+{
+    chg_decl *d = chg_p_decl(p, D_RISK, span);
+    FREEZE_STRUCTS(p, classes, chg_ident, d->u.risk.classes, d->u.risk.n);
+    return d;
+}
+
+chg_decl *chg_p_classify(chg_parser *p, chg_span span, chg_ast_list *arms)
+{
+    chg_decl *d = chg_p_decl(p, D_CLASSIFY, span);
+    FREEZE_STRUCTS(p, arms, chg_classify_arm, d->u.classify.arms, d->u.classify.n);
+    return d;
+}
+
+chg_classify_arm *chg_p_arm(chg_parser *p, chg_span span, chg_ident cls, chg_expr *cond, bool is_default)
+{
+    chg_classify_arm *a = alloc(p, sizeof *a);
+    a->cls = cls;
+    a->cond = cond;
+    a->is_default = is_default;
+    a->span = span;
+    a->risk_index = -1;
+    return a;
+}
+
+chg_tsexpr *chg_p_ts_bin(chg_parser *p, chg_ts_kind kind, chg_span span, chg_tsexpr *a, chg_tsexpr *b)
+{
+    chg_tsexpr *t = chg_ast_ts(p->arena, kind, span);
+    t->u.bin.a = a;
+    t->u.bin.b = b;
+    return t;
+}
+
+chg_tsexpr *chg_p_weekly(chg_parser *p, chg_span span, chg_ast_list *days, chg_ident from, chg_ident to)
+{
+    chg_tsexpr *t = chg_ast_ts(p->arena, days ? TS_WEEKLY : TS_DAILY, span);
+    if (days)
+        FREEZE_STRUCTS(p, days, chg_dayspec, t->u.weekly.days, t->u.weekly.ndays);
+    t->u.weekly.from = from;
+    t->u.weekly.to = to;
+    return t;
+}
+
+chg_dayspec *chg_p_day(chg_parser *p, chg_ident from, chg_ident to)
+{
+    chg_dayspec *d = alloc(p, sizeof *d);
+    d->from = from;
+    d->to = to;
+    d->from_day = d->to_day = -1;
+    return d;
+}
+
+chg_decl *chg_p_approvals(chg_parser *p, chg_span span, chg_ast_list *entries)
+{
+    chg_decl *d = chg_p_decl(p, D_APPROVALS, span);
+    FREEZE_STRUCTS(p, entries, chg_approval_entry, d->u.approvals.entries, d->u.approvals.n);
+    return d;
+}
+
+chg_approval_entry *chg_p_approval_entry(chg_parser *p, chg_ident cls, chg_areq *req)
+{
+    chg_approval_entry *e = alloc(p, sizeof *e);
+    e->cls = cls;
+    e->req = req;
+    e->is_emergency = strcmp(cls.name, "emergency") == 0;
+    e->risk_index = -1;
+    return e;
+}
+
+chg_areq *chg_p_areq_bin(chg_parser *p, chg_areq_kind kind, chg_span span, chg_areq *a, chg_areq *b)
+{
+    chg_areq *r = chg_ast_areq(p->arena, kind, span);
+    r->u.bin.a = a;
+    r->u.bin.b = b;
+    return r;
+}
+
+chg_areq *chg_p_areq_term(chg_parser *p, chg_areq_kind kind, chg_span span, int64_t count,
+                          chg_span count_span, chg_expr *within, int64_t including)
+{
+    chg_areq *r = chg_ast_areq(p->arena, kind, span);
+    r->u.term.count = chg_p_int(p, EX_INT, count_span, count);
+    r->u.term.within = within;
+    r->u.term.requester_counts = including != 0;
+    return r;
+}
+
+void chg_p_people(chg_parser *p, chg_areq *r, chg_ast_list *people)
+{
+    FREEZE_STRUCTS(p, people, chg_ident, r->u.term.people, r->u.term.npeople);
+}
+
+int64_t chg_p_including(chg_parser *p, chg_ident who)
+{
+    if (strcmp(who.name, "requester") != 0) {
+        chg_diag *d = chg_diag_report(p->c, CHG_D_E0121, who.span, "approval", who.name, NULL);
+        chg_diag_help(p->c, d, "the only clause is 'including requester'");
+    }
+    return 1;
+}
+
+void chg_p_rule(chg_parser *p, chg_decl *rule, chg_span span, chg_ident name, chg_ident level, chg_expr *when)
+{
+    rule->span = span;
+    rule->name = name;
+    rule->u.rule.level_name = level;
+    rule->u.rule.when = when;
+    rule->u.rule.level = LEVEL_MANDATORY;
+}
+
+chg_decl *chg_p_deny(chg_parser *p, chg_span span, chg_ast_list *during, chg_expr *message)
+{
+    chg_decl *d = chg_p_decl(p, D_RULE, span);
+    d->u.rule.action = RA_DENY;
+    d->u.rule.action_span = span;
+    d->u.rule.during = (chg_tsexpr **)chg_ast_list_freeze(p->arena, during);
+    d->u.rule.nduring = during->n;
+    d->u.rule.message = message;
+    return d;
+}
+
+chg_decl *chg_p_on(chg_parser *p, chg_span span, chg_ident outcome, chg_expr *when, chg_ast_list *calls)
+{
+    chg_decl *d = chg_p_decl(p, D_ON, span);
+    d->name = outcome;
+    d->u.on.outcome = outcome;
+    d->u.on.when = when;
+    d->u.on.calls = (chg_expr **)chg_ast_list_freeze(p->arena, calls);
+    d->u.on.ncalls = calls->n;
+    return d;
+}
+
+chg_decl *chg_p_intake(chg_parser *p, chg_span span, chg_ident name, chg_expr *when, chg_ast_list *fields)
+{
+    chg_decl *d = chg_p_decl(p, D_INTAKE, span);
+    d->name = name;
+    d->u.intake.when = when;
+    FREEZE_STRUCTS(p, fields, chg_object_field, d->u.intake.fields, d->u.intake.n);
+    return d;
+}
+
+chg_decl *chg_p_test(chg_parser *p, chg_span span, chg_ident name, chg_ast_list *items, chg_test_item *expect)
+{
+    chg_decl *d = chg_p_decl(p, D_TEST, span);
+    d->name = name;
+    if (expect)
+        chg_ast_list_push(p->arena, items, expect);
+    FREEZE_STRUCTS(p, items, chg_test_item, d->u.test.items, d->u.test.n);
+    return d;
+}
+
+chg_test_item *chg_p_test_item(chg_parser *p, chg_test_item_kind kind, chg_span span)
+{
+    chg_test_item *t = alloc(p, sizeof *t);
+    t->kind = kind;
+    t->span = span;
+    return t;
+}
+
+chg_test_item *chg_p_test_input(chg_parser *p, chg_span span, chg_ident what, chg_expr *value)
+{
+    chg_test_item_kind kind;
+    if (strcmp(what.name, "change") == 0)
+        kind = TI_CHANGE;
+    else if (strcmp(what.name, "event") == 0)
+        kind = TI_EVENT;
+    else {
+        static const char *const items[] = {"change", "event"};
+        chg_diag *d = chg_diag_report(p->c, CHG_D_E0121, what.span, "test", what.name, NULL);
+        chg_diag_suggest(p->c, d, what.name, items, 2);
+        if (d && !d->help)
+            chg_diag_help(p->c, d, "a test gives 'change { … }' or 'event { … }', 'at', 'given' and 'expect'");
+        return NULL;
+    }
+    chg_test_item *t = chg_p_test_item(p, kind, span);
+    t->value = value;
+    return t;
+}
+
+chg_test_item *chg_p_expect(chg_parser *p, chg_span span, chg_ident outcome, chg_ast_list *clauses)
+{
+    chg_test_item *t = chg_p_test_item(p, TI_EXPECT, span);
+    t->outcome = outcome;
+    FREEZE_STRUCTS(p, clauses, chg_expect_clause, t->clauses, t->nclauses);
+    return t;
+}
+
+chg_expect_clause *chg_p_clause(chg_parser *p, chg_ident key, chg_expr *value)
+{
+    chg_expect_clause *c = alloc(p, sizeof *c);
+    c->key = key;
+    c->value = value;
+    return c;
+}
+
+/* ---- expressions ---------------------------------------------------------------- */
+
+static uint16_t max16(uint16_t a, uint16_t b) { return a > b ? a : b; }
+static uint16_t dep(chg_expr *e) { return e ? e->depth : 0; }
+
+chg_expr *chg_p_int(chg_parser *p, chg_expr_kind kind, chg_span span, int64_t v)
+{
+    chg_expr *e = chg_ast_expr(p->arena, kind, span);
+    e->u.i = v;
+    return e;
+}
+
+chg_expr *chg_p_string(chg_parser *p, chg_expr_kind kind, chg_span span, const char *s, size_t len)
+{
+    chg_expr *e = chg_ast_expr(p->arena, kind, span);
+    e->u.str.s = s ? s : "";
+    e->u.str.len = len;
+    return e;
+}
+
+chg_expr *chg_p_interp(chg_parser *p, chg_span span, chg_ast_list *parts)
+{
+    /* Merge into one STRING when no interpolation survived (errors). */
+    bool plain = true;
+    uint16_t d = 0;
+    for (uint32_t i = 0; i < parts->n; i++) {
+        chg_expr *x = parts->items[i];
+        if (x->kind != EX_STRING)
+            plain = false;
+        d = max16(d, x->depth);
+    }
+    if (plain) {
+        chg_buf b;
+        chg_buf_init(&b);
+        for (uint32_t i = 0; i < parts->n; i++) {
+            chg_expr *x = parts->items[i];
+            chg_buf_append(&b, x->u.str.s, x->u.str.len);
+        }
+        chg_expr *e = chg_p_string(p, EX_STRING, span,
+                                   chg_arena_strndup(p->arena, b.data ? b.data : "", b.len), b.len);
+        chg_buf_free(&b);
+        return e;
+    }
+    chg_expr *e = chg_ast_expr(p->arena, EX_INTERP, span);
+    e->u.interp.parts = (chg_expr **)chg_ast_list_freeze(p->arena, parts);
+    e->u.interp.n = parts->n;
+    e->depth = (uint16_t)(d + 1);
+    return e;
+}
+
+chg_expr *chg_p_not_interp(chg_parser *p, chg_expr *e)
+{
+    if (e->kind == EX_INTERP) {
+        chg_diag *d = chg_diag_report(p->c, CHG_D_E0015, e->span, "this", NULL);
+        chg_diag_help(p->c, d, "write a literal brace as \\{");
+        return chg_p_string(p, EX_STRING, e->span, "", 0);
+    }
+    return e;
+}
+
+chg_expr *chg_p_name(chg_parser *p, chg_span span, const char *name)
+{
+    chg_expr *e = chg_ast_expr(p->arena, EX_NAME, span);
+    e->u.name.name = name;
+    e->u.name.risk_index = -1;
+    return e;
+}
+
+chg_expr *chg_p_unary(chg_parser *p, chg_unop op, chg_span span, chg_expr *a)
+{
+    chg_expr *e = chg_ast_expr(p->arena, EX_UNARY, span);
+    e->u.unary.op = op;
+    e->u.unary.a = a;
+    e->depth = (uint16_t)(dep(a) + 1);
+    return e;
+}
+
+chg_expr *chg_p_binary(chg_parser *p, chg_binop op, chg_span span, chg_expr *a, chg_expr *b, chg_span op_span)
+{
+    chg_expr *e = chg_ast_expr(p->arena, EX_BINARY, span);
+    e->u.binary.op = op;
+    e->u.binary.a = a;
+    e->u.binary.b = b;
+    e->u.binary.op_span = op_span;
+    e->depth = (uint16_t)(max16(dep(a), dep(b)) + 1);
+    return e;
+}
+
+chg_expr *chg_p_field(chg_parser *p, chg_expr_kind kind, chg_span span, chg_expr *obj, chg_ident field)
+{
+    chg_expr *e = chg_ast_expr(p->arena, kind, span);
+    e->u.field.obj = obj;
+    e->u.field.field = field;
+    e->depth = (uint16_t)(dep(obj) + 1);
+    return e;
+}
+
+/* The callee of a call must be a name or a dotted path of names
+ * (aws.cloudwatch.alarm_state); flatten it to one string. */
+static bool dotted_name(chg_expr *e, chg_buf *b)
+{
+    if (e->kind == EX_NAME) {
+        chg_buf_puts(b, e->u.name.name);
+        return true;
+    }
+    if (e->kind == EX_FIELD && dotted_name(e->u.field.obj, b)) {
+        chg_buf_putc(b, '.');
+        chg_buf_puts(b, e->u.field.field.name);
+        return true;
+    }
+    return false;
+}
+
+chg_expr *chg_p_call(chg_parser *p, chg_span span, chg_expr *callee, chg_ast_list *args)
+{
+    chg_buf b;
+    chg_buf_init(&b);
+    if (callee->depth > 32 || !dotted_name(callee, &b)) {
+        chg_buf_free(&b);
+        chg_diag_report(p->c, CHG_D_E0210, callee->span, NULL);
+        return chg_ast_expr(p->arena, EX_ERROR, span);
+    }
+    chg_expr *e = chg_ast_expr(p->arena, EX_CALL, span);
+    e->u.call.name = chg_arena_strndup(p->arena, b.data, b.len);
+    e->u.call.name_span = callee->span;
+    chg_buf_free(&b);
+    e->u.call.args = (chg_expr **)chg_ast_list_freeze(p->arena, args);
+    e->u.call.nargs = args->n;
+    uint16_t d = dep(callee);
+    for (uint32_t i = 0; i < args->n; i++)
+        d = max16(d, dep(args->items[i]));
+    e->depth = (uint16_t)(d + 1);
+    return e;
+}
+
+chg_expr *chg_p_list(chg_parser *p, chg_span span, chg_ast_list *items)
+{
+    chg_expr *e = chg_ast_expr(p->arena, EX_LIST, span);
+    e->u.list.items = (chg_expr **)chg_ast_list_freeze(p->arena, items);
+    e->u.list.n = items->n;
+    uint16_t d = 0;
+    for (uint32_t i = 0; i < items->n; i++)
+        d = max16(d, dep(items->items[i]));
+    e->depth = (uint16_t)(d + 1);
+    return e;
+}
+
+chg_expr *chg_p_object(chg_parser *p, chg_span span, chg_ast_list *fields)
+{
+    chg_expr *e = chg_ast_expr(p->arena, EX_OBJECT, span);
+    FREEZE_STRUCTS(p, fields, chg_object_field, e->u.object.fields, e->u.object.n);
+    uint16_t d = 0;
+    for (uint32_t i = 0; i < fields->n; i++)
+        d = max16(d, dep(((chg_object_field *)fields->items[i])->value));
+    e->depth = (uint16_t)(d + 1);
+    return e;
+}
+
+chg_object_field *chg_p_obj_field(chg_parser *p, chg_ident key, chg_expr *value)
+{
+    chg_object_field *f = alloc(p, sizeof *f);
+    f->key = key;
+    f->value = value;
+    return f;
+}
+
+chg_expr *chg_p_quant(chg_parser *p, chg_expr_kind kind, chg_span span, chg_ident var, chg_expr *list, chg_expr *body)
+{
+    chg_expr *e = chg_ast_expr(p->arena, kind, span);
+    e->u.quant.var = var;
+    e->u.quant.list = list;
+    e->u.quant.body = body;
+    e->depth = (uint16_t)(max16(dep(list), dep(body)) + 1);
+    return e;
+}
+
+bool chg_p_too_deep(chg_parser *p, chg_expr *e, chg_span at)
+{
+    if (e->depth <= CHG_MAX_DEPTH)
+        return false;
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);
+    chg_diag_report(p->c, CHG_D_E0011, at, lim, NULL);
+    p->fatal = true;
+    return true;
+}

@@ -1,0 +1,39 @@
+/*
+ * parse_int.h — what the flex scanner (grammar/lexer.l), the bison parser
+ * (grammar/parser.y) and their driver (compiler/parse.c) share: the parser
+ * state and the scanner's extra data.
+ */
+#ifndef CHG_PARSE_INT_H
+#define CHG_PARSE_INT_H
+
+#include "compiler_int.h"
+
+typedef struct chg_parser {
+    chg_compiler *c;
+    chg_arena *arena;
+    uint32_t file;
+    const char *text;           /* the source text, len bytes */
+    size_t len;
+
+    /* scanner state */
+    uint32_t offset;            /* byte offset of the next token */
+    int depth;                  /* open ( [ { and interpolations */
+    int braces;                 /* open { (to match interpolation ends) */
+    int interp[CHG_MAX_DEPTH + 1]; /* brace count where each {expr} began */
+    uint32_t interp_str[CHG_MAX_DEPTH + 1]; /* its string's open quote */
+    int ninterp;
+    uint32_t str_start;         /* offset of the open quote of a string */
+    chg_buf str;                /* string literal being built */
+    bool after_dot;             /* previous token was . or ?. */
+    bool fatal;                 /* stop: nesting too deep, too many errors */
+    bool utf8_reported;         /* invalid UTF-8 already reported */
+
+    /* parser state */
+    chg_ast_list decls;
+    int syntax_errors;
+} chg_parser;
+
+/* Called by the generated parser; defined in parse.c. */
+void chg_parser_syntax_error(chg_parser *p, chg_span at, const char *msg);
+
+#endif

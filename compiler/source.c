@@ -1,0 +1,259 @@
+/*
+ * source.c — the compiler object and its sources: creating and freeing a
+ * compilation, adding files, line tables and positions, and the string map
+ * the passes use for symbol tables.
+ */
+#include "compiler_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- string map ------------------------------------------------------------- */
+
+uint64_t chg_hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+void chg_map_init(chg_map *m) { memset(m, 0, sizeof *m); }
+
+void chg_map_free(chg_map *m)
+{
+    chg_free(m->e);
+    memset(m, 0, sizeof *m);
+}
+
+static chg_map_entry *map_slot(chg_map_entry *e, size_t cap, const char *key, uint64_t h)
+{
+    size_t i = (size_t)h & (cap - 1);
+    for (;;) {
+        if (!e[i].key || (e[i].hash == h && strcmp(e[i].key, key) == 0))
+            return &e[i];
+        i = (i + 1) & (cap - 1);
+    }
+}
+
+void *chg_map_get(const chg_map *m, const char *key)
+{
+    if (!m->cap)
+        return NULL;
+    chg_map_entry *s = map_slot(m->e, m->cap, key, chg_hash_str(key));
+    return s->key ? s->value : NULL;
+}
+
+int chg_map_put(chg_map *m, const char *key, void *value)
+{
+    if ((m->len + 1) * 4 > m->cap * 3) {
+        size_t cap = m->cap ? m->cap * 2 : 16;
+        chg_map_entry *e = chg_calloc(cap, sizeof *e);
+        if (!e)
+            return CHG_ENOMEM;
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->e[i].key)
+                *map_slot(e, cap, m->e[i].key, m->e[i].hash) = m->e[i];
+        chg_free(m->e);
+        m->e = e;
+        m->cap = cap;
+    }
+    uint64_t h = chg_hash_str(key);
+    chg_map_entry *s = map_slot(m->e, m->cap, key, h);
+    if (!s->key) {
+        s->key = key;
+        s->hash = h;
+        m->len++;
+    }
+    s->value = value;
+    return CHG_OK;
+}
+
+/* ---- compiler lifetime ----------------------------------------------------------- */
+
+chg_compiler *chg_compiler_new(const chg_compile_options *opts)
+{
+    chg_compiler *c = chg_calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    chg_arena_init(&c->arena);
+    c->opts.max_errors = CHG_DEFAULT_MAX_ERRORS;
+    c->opts.max_file_size = CHG_DEFAULT_MAX_FILE;
+    c->opts.lints = true;
+    if (opts) {
+        if (opts->max_errors)
+            c->opts.max_errors = opts->max_errors;
+        if (opts->max_file_size)
+            c->opts.max_file_size = opts->max_file_size;
+        c->opts.lints = opts->lints;
+    }
+    /* source 0 is "no source" so that a zero span means "nowhere" */
+    chg_source *none = chg_arena_alloc(&c->arena, sizeof *none);
+    none->path = "";
+    none->text = "";
+    if (chg_vec_push(&c->sources, none) != CHG_OK || chg_vec_push(&c->files, NULL) != CHG_OK) {
+        chg_compiler_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void chg_compiler_free(chg_compiler *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 1; i < c->sources.len; i++) {
+        chg_source *s = c->sources.items[i];
+        chg_free(s->text);
+        chg_free(s->lines);
+    }
+    chg_vec_free(&c->sources);
+    chg_vec_free(&c->files);
+    chg_vec_free(&c->roots);
+    chg_vec_free(&c->diags);
+    chg_vec_free(&c->all_decls);
+    chg_map_free(&c->source_by_path);
+    chg_map_free(&c->globals);
+    chg_map_free(&c->rules);
+    chg_map_free(&c->intakes);
+    chg_map_free(&c->tests);
+    chg_free(c->reach);
+    chg_arena_free(&c->arena);
+    chg_free(c);
+}
+
+/* ---- sources ------------------------------------------------------------------ */
+
+static int build_lines(chg_source *s)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < s->len; i++)
+        if (s->text[i] == '\n')
+            n++;
+    s->lines = chg_malloc(n * sizeof *s->lines);
+    if (!s->lines)
+        return CHG_ENOMEM;
+    s->nlines = 0;
+    s->lines[s->nlines++] = 0;
+    for (size_t i = 0; i < s->len; i++)
+        if (s->text[i] == '\n')
+            s->lines[s->nlines++] = (uint32_t)(i + 1);
+    return CHG_OK;
+}
+
+/* Takes ownership of text (chg_malloc'd, NUL-terminated). */
+static uint32_t add_owned(chg_compiler *c, const char *path, char *text, size_t len)
+{
+    chg_source *s = chg_arena_alloc(&c->arena, sizeof *s);
+    if (!s) {
+        chg_free(text);
+        return 0;
+    }
+    s->path = chg_arena_strdup(&c->arena, path);
+    s->text = text;
+    s->len = len;
+    if (!s->path || build_lines(s) != CHG_OK || chg_vec_push(&c->sources, s) != CHG_OK ||
+        chg_vec_push(&c->files, NULL) != CHG_OK) {
+        chg_free(text);
+        chg_free(s->lines);
+        return 0;
+    }
+    return (uint32_t)(c->sources.len - 1);
+}
+
+uint32_t chg_compiler_add_text(chg_compiler *c, const char *path, const char *text, size_t len)
+{
+    char *copy = chg_malloc(len + 1);
+    if (!copy)
+        return 0;
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    return add_owned(c, path, copy, len);
+}
+
+static int add_root(chg_compiler *c, uint32_t idx)
+{
+    if (!idx)
+        return CHG_ENOMEM;
+    return chg_vec_push(&c->roots, (void *)(uintptr_t)idx);
+}
+
+int chg_compiler_add_source(chg_compiler *c, const char *path, const char *text, size_t len)
+{
+    if (len > c->opts.max_file_size || len > UINT32_MAX - 2) {
+        uint32_t idx = chg_compiler_add_text(c, path, "", 0);
+        char a[32], b[32];
+        snprintf(a, sizeof a, "%zu", len);
+        snprintf(b, sizeof b, "%zu", c->opts.max_file_size);
+        chg_diag_report(c, CHG_D_E0012, (chg_span){idx, 0, 0}, a, b, NULL);
+        return CHG_ERANGE;
+    }
+    return add_root(c, chg_compiler_add_text(c, path, text, len));
+}
+
+int chg_compiler_add_file(chg_compiler *c, const char *path)
+{
+    char *text;
+    size_t len;
+    int rc = chg_read_file(path, &text, &len);
+    if (rc != CHG_OK)
+        return rc; /* errno says why; the driver reports it */
+    if (len > c->opts.max_file_size || len > UINT32_MAX - 2) {
+        chg_free(text);
+        return chg_compiler_add_source(c, path, "", len);
+    }
+    uint32_t idx = add_owned(c, path, text, len);
+    char real[PATH_MAX];
+    if (idx && realpath(path, real))
+        chg_map_put(&c->source_by_path, chg_arena_strdup(&c->arena, real), (void *)(uintptr_t)idx);
+    return add_root(c, idx);
+}
+
+void chg_source_position(const chg_source *src, uint32_t offset, uint32_t *line, uint32_t *col)
+{
+    if (!src->nlines) {
+        *line = 1;
+        *col = 1;
+        return;
+    }
+    if (offset > src->len)
+        offset = (uint32_t)src->len;
+    size_t lo = 0, hi = src->nlines;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (src->lines[mid] <= offset)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *line = (uint32_t)lo + 1;
+    uint32_t c = 1;
+    const unsigned char *t = (const unsigned char *)src->text;
+    for (uint32_t i = src->lines[lo]; i < offset; i++)
+        if ((t[i] & 0xc0) != 0x80) /* count code points, not bytes */
+            c++;
+    *col = c;
+}
+
+size_t chg_compiler_ndiags(const chg_compiler *c) { return c->diags.len; }
+
+const chg_diag *chg_compiler_diag(const chg_compiler *c, size_t i)
+{
+    return i < c->diags.len ? c->diags.items[i] : NULL;
+}
+
+size_t chg_compiler_count(const chg_compiler *c, chg_severity sev)
+{
+    return sev == CHG_ERROR ? c->nerrors : sev == CHG_WARNING ? c->nwarnings : 0;
+}
+
+const chg_source *chg_compiler_source(const chg_compiler *c, uint32_t file)
+{
+    return file < c->sources.len ? c->sources.items[file] : NULL;
+}
+
+size_t chg_compiler_nsources(const chg_compiler *c) { return c->sources.len; }

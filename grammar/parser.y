@@ -1,0 +1,631 @@
+/*
+ * parser.y — the .chg grammar.
+ *
+ * A pure (reentrant) LALR(1) parser with locations, detailed error messages
+ * and LAC, so "expected …" lists only tokens that can really follow. It
+ * builds the AST through compiler/parse.c; every semantic value lives in
+ * the compiler's arena, so discarded symbols need no %destructor (the one
+ * below documents that and keeps bison's checks on).
+ *
+ * Error recovery: at statement level (a bad declaration is skipped up to
+ * the next declaration keyword), at bracket level ( ( … ) [ … ] { … } and
+ * string interpolations ), per classify arm, approval entry and test item.
+ *
+ * Precedence, loosest first:
+ *   if/then/else, quantifier bodies   (extend as far right as possible)
+ *   or
+ *   and
+ *   not
+ *   == != < <= > >= in matches        (non-associative)
+ *   ??
+ *   + -
+ *   * / %
+ *   unary -
+ *   . ?. [ ] ( )                      (postfix)
+ */
+%require "3.8"
+%define api.pure full
+%define api.prefix {chg_yy}
+%define api.location.type {chg_span}
+%define parse.error detailed
+%define parse.lac full
+%locations
+%expect 0
+%param {void *scanner}
+%parse-param {chg_parser *p}
+
+%code requires {
+#include "parse_int.h"
+}
+
+%code provides {
+int chg_yylex(CHG_YYSTYPE *yylval, chg_span *yylloc, void *scanner);
+}
+
+%code {
+#include "parse_build.h"
+
+#define YYLLOC_DEFAULT(Cur, Rhs, N)                                        \
+    do {                                                                   \
+        if (N) {                                                           \
+            (Cur).file = YYRHSLOC(Rhs, 1).file;                            \
+            (Cur).start = YYRHSLOC(Rhs, 1).start;                          \
+            (Cur).end = YYRHSLOC(Rhs, N).end;                              \
+        } else {                                                           \
+            (Cur).file = YYRHSLOC(Rhs, 0).file;                            \
+            (Cur).start = (Cur).end = YYRHSLOC(Rhs, 0).end;                \
+        }                                                                  \
+    } while (0)
+
+/* Nesting guards: the scanner bounds brackets; this bounds operators. */
+#define YYMAXDEPTH 100000
+#define DEEP(e, at) do { if (chg_p_too_deep(p, (e), (at))) YYABORT; } while (0)
+
+static void chg_yyerror(chg_span *loc, void *scanner, chg_parser *p, const char *msg)
+{
+    (void)scanner;
+    chg_parser_syntax_error(p, *loc, msg);
+}
+}
+
+%union {
+    int64_t i;
+    double f;
+    struct { const char *s; size_t len; } str;
+    chg_ident ident;
+    chg_expr *expr;
+    chg_decl *decl;
+    chg_tsexpr *ts;
+    chg_areq *areq;
+    chg_typeexpr *te;
+    chg_ast_list list;
+    chg_field_decl *fdecl;
+    chg_object_field *ofield;
+    chg_classify_arm *arm;
+    chg_approval_entry *aentry;
+    chg_dayspec *day;
+    chg_test_item *titem;
+    chg_expect_clause *clause;
+}
+
+/* Semantic values are arena-owned; nothing to free on discard. */
+%destructor { (void)$$; } <*>
+
+%token <ident> IDENT "identifier"
+%token <ident> TIMEOFDAY "time of day"
+%token <str>   STRING "string"
+%token <str>   RAWSTRING "raw string"
+%token <str>   STR_TEXT "string text"
+%token         STR_BEGIN "interpolated string"
+%token         STR_END "end of string"
+%token         INTERP_BEGIN "'{' in string"
+%token         INTERP_END "'}' in string"
+%token <i>     INT "integer"
+%token <f>     FLOAT "number"
+%token <i>     DURATION "duration"
+%token <i>     DATE "date"
+%token <i>     LOCALDT "date-time"
+%token <i>     INSTANT "instant"
+
+%token ALL "all" AND "and" ANY "any" APPROVALS "approvals" AT "at"
+%token CALENDAR "calendar" CLASSIFY "classify" COUNT "count" CRON "cron"
+%token DAILY "daily" DEFAULT "default" DENY "deny" DO "do" DURING "during"
+%token ELSE "else" ENUM "enum" EXPECT "expect" FALSE "false" FLAG "flag"
+%token FOR "for" FREEZE "freeze" GIVEN "given" GROUP "group" IF "if"
+%token IMPORT "import" IN "in" INCLUDING "including" INTAKE "intake"
+%token LET "let" MATCHES "matches" NONE "none" NOT "not" NUL "null" OF "of"
+%token ON "on" OR "or" POLICY "policy" REQUIRE "require" RISK "risk"
+%token VERSION "version"
+%token RULE "rule" SCHEMA "schema" TEST "test" THEN "then" TRUE "true"
+%token WARN "warn" WEEKLY "weekly" WHEN "when" WHERE "where"
+%token WINDOW "window" WITHIN "within" YEARLY "yearly"
+%token DOTDOT ".." QDOT "?." QQ "??" ARROW "=>" EQ "==" NE "!=" LE "<="
+%token GE ">="
+
+%type <decl> decl policy_decl import_decl schema_decl at_decl risk_decl
+%type <decl> let_decl classify_decl window_decl freeze_decl approvals_decl
+%type <decl> rule_decl on_decl intake_decl test_decl rule_body
+%type <expr> expr postfix primary string istring plain_string any_string
+%type <expr> when_opt message_opt default_opt duration count_expr within_opt
+%type <expr> ts_point
+%type <list> str_parts risk_chain field_decls arms approval_entries days
+%type <list> ts_list obj_fields exprs exprs_opt string_list test_items
+%type <list> expect_clauses call_list during_opt enum_values
+%type <ident> version_opt zone_opt level_opt string_ident outcome
+%type <ts> timeset ts_leaf
+%type <areq> areq areq_term
+%type <te> type
+%type <fdecl> field_decl
+%type <ofield> obj_field
+%type <arm> arm
+%type <aentry> approval_entry
+%type <day> day
+%type <titem> test_item
+%type <clause> expect_clause
+%type <i> including_opt
+%type <titem> expect_opt
+
+%precedence IF_BODY
+%left OR
+%left AND
+%precedence NOT
+%nonassoc EQ NE '<' LE '>' GE IN MATCHES
+%left QQ
+%left '+' '-'
+%left '*' '/' '%'
+%precedence UMINUS
+
+%start file
+
+%%
+
+file
+    : decls
+    ;
+
+decls
+    : %empty
+    | decls decl            { if ($2) chg_ast_list_push(p->arena, &p->decls, $2); }
+    | decls error
+    ;
+
+decl
+    : policy_decl | import_decl | schema_decl | at_decl | risk_decl
+    | let_decl | classify_decl | window_decl | freeze_decl
+    | approvals_decl | rule_decl | on_decl | intake_decl | test_decl
+    ;
+
+/* ---- header, imports, schema ------------------------------------------ */
+
+policy_decl
+    : POLICY plain_string version_opt
+        { $$ = chg_p_decl(p, D_POLICY, @$); $$->name = chg_p_str_ident($2);
+          $$->u.policy.version = $3; }
+    ;
+
+version_opt
+    : %empty                { $$.name = NULL; $$.span = @$; }
+    | VERSION string_ident  { $$ = $2; }
+    ;
+
+import_decl
+    : IMPORT plain_string
+        { $$ = chg_p_decl(p, D_IMPORT, @$); $$->name = chg_p_str_ident($2); }
+    ;
+
+schema_decl
+    : SCHEMA IDENT '{' field_decls '}'
+        { $$ = chg_p_schema(p, @$, $2, &$4); }
+    | SCHEMA IDENT '{' error '}'
+        { (void)$2; $$ = NULL; }
+    ;
+
+field_decls
+    : %empty                { $$ = (chg_ast_list){0}; }
+    | field_decls field_decl           { $$ = $1; chg_ast_list_push(p->arena, &$$, $2); }
+    | field_decls field_decl ','       { $$ = $1; chg_ast_list_push(p->arena, &$$, $2); }
+    ;
+
+field_decl
+    : IDENT ':' type default_opt
+        { $$ = chg_p_field_decl(p, $1, $3, $4); }
+    ;
+
+default_opt
+    : %empty                { $$ = NULL; }
+    | '=' expr              { $$ = $2; }
+    ;
+
+type
+    : IDENT                 { $$ = chg_ast_typeexpr(p->arena, TE_NAMED, @$); $$->u.named = $1; }
+    | ENUM '(' enum_values ')'
+        { $$ = chg_p_enum_type(p, @$, &$3); }
+    | '[' type ']'          { $$ = chg_ast_typeexpr(p->arena, TE_LIST, @$); $$->u.elem = $2; }
+    | '{' field_decls '}'   { $$ = chg_p_object_type(p, @$, &$2); }
+    | type '?'              { $$ = chg_ast_typeexpr(p->arena, TE_OPTIONAL, @$); $$->u.elem = $1; }
+    ;
+
+enum_values
+    : string_ident          { $$ = (chg_ast_list){0}; chg_p_push_ident(p, &$$, $1); }
+    | enum_values ',' string_ident { $$ = $1; chg_p_push_ident(p, &$$, $3); }
+    | enum_values ','       { $$ = $1; }
+    ;
+
+/* ---- at, risk, let, classify -------------------------------------------- */
+
+at_decl
+    : AT expr               { $$ = chg_p_decl(p, D_AT, @$); $$->u.at.expr = $2; }
+    ;
+
+risk_decl
+    : RISK risk_chain       { $$ = chg_p_risk(p, @$, &$2); }
+    ;
+
+risk_chain
+    : IDENT                 { $$ = (chg_ast_list){0}; chg_p_push_ident(p, &$$, $1); }
+    | risk_chain '<' IDENT  { $$ = $1; chg_p_push_ident(p, &$$, $3); }
+    ;
+
+let_decl
+    : LET IDENT '=' expr
+        { $$ = chg_p_decl(p, D_LET, @$); $$->name = $2; $$->u.let.expr = $4; }
+    ;
+
+classify_decl
+    : CLASSIFY '{' arms '}' { $$ = chg_p_classify(p, @$, &$3); }
+    ;
+
+arms
+    : %empty                { $$ = (chg_ast_list){0}; }
+    | arms arm              { $$ = $1; if ($2) chg_ast_list_push(p->arena, &$$, $2); }
+    | arms error            { $$ = $1; }
+    ;
+
+arm
+    : IDENT WHEN expr       { $$ = chg_p_arm(p, @$, $1, $3, false); }
+    | DEFAULT IDENT         { $$ = chg_p_arm(p, @$, $2, NULL, true); }
+    ;
+
+/* ---- time sets ----------------------------------------------------------------- */
+
+window_decl
+    : WINDOW IDENT '=' timeset
+        { $$ = chg_p_decl(p, D_WINDOW, @$); $$->name = $2; $$->u.timeset.ts = $4; }
+    ;
+
+freeze_decl
+    : FREEZE IDENT '=' timeset
+        { $$ = chg_p_decl(p, D_FREEZE, @$); $$->name = $2; $$->u.timeset.ts = $4; }
+    ;
+
+timeset
+    : timeset OR timeset    { $$ = chg_p_ts_bin(p, TS_OR, @$, $1, $3); }
+    | timeset AND timeset   { $$ = chg_p_ts_bin(p, TS_AND, @$, $1, $3); }
+    | NOT timeset           { $$ = chg_ast_ts(p->arena, TS_NOT, @$); $$->u.not_ = $2; }
+    | '(' timeset ')'       { $$ = $2; }
+    | '(' error ')'         { $$ = chg_ast_ts(p->arena, TS_ERROR, @$); }
+    | IDENT                 { $$ = chg_ast_ts(p->arena, TS_REF, @$); $$->u.ref.name = $1; }
+    | ts_leaf zone_opt      { $$ = $1; $$->zone = $2; $$->span = @$; }
+    | FLAG string_ident     { $$ = chg_ast_ts(p->arena, TS_FLAG, @$); $$->u.flag = $2; }
+    ;
+
+ts_leaf
+    : CRON string_ident FOR duration
+        { $$ = chg_ast_ts(p->arena, TS_CRON, @$); $$->u.cron.expr = $2; $$->u.cron.dur = $4; }
+    | WEEKLY days TIMEOFDAY DOTDOT TIMEOFDAY
+        { $$ = chg_p_weekly(p, @$, &$2, $3, $5); }
+    | DAILY TIMEOFDAY DOTDOT TIMEOFDAY
+        { $$ = chg_p_weekly(p, @$, NULL, $2, $4); }
+    | ts_point DOTDOT ts_point
+        { $$ = chg_ast_ts(p->arena, TS_RANGE, @$); $$->u.range.from = $1; $$->u.range.to = $3; }
+    | YEARLY IDENT INT DOTDOT IDENT INT
+        { $$ = chg_ast_ts(p->arena, TS_YEARLY, @$);
+          $$->u.yearly.from_mon = $2; $$->u.yearly.from_day = chg_p_int(p, EX_INT, @3, $3);
+          $$->u.yearly.to_mon = $5; $$->u.yearly.to_day = chg_p_int(p, EX_INT, @6, $6); }
+    | CALENDAR string_ident
+        { $$ = chg_ast_ts(p->arena, TS_CALENDAR, @$); $$->u.calendar = $2; }
+    ;
+
+ts_point
+    : INSTANT               { $$ = chg_p_int(p, EX_INSTANT, @$, $1); }
+    | LOCALDT               { $$ = chg_p_int(p, EX_LOCALTIME, @$, $1); }
+    | DATE                  { $$ = chg_p_int(p, EX_DATE, @$, $1); }
+    ;
+
+zone_opt
+    : %empty                { $$.name = NULL; $$.span = @$; }
+    | IN string_ident       { $$ = $2; }
+    ;
+
+days
+    : day                   { $$ = (chg_ast_list){0}; chg_ast_list_push(p->arena, &$$, $1); }
+    | days ',' day          { $$ = $1; chg_ast_list_push(p->arena, &$$, $3); }
+    ;
+
+day
+    : IDENT                 { $$ = chg_p_day(p, $1, (chg_ident){0}); }
+    | IDENT '-' IDENT       { $$ = chg_p_day(p, $1, $3); }
+    ;
+
+duration
+    : DURATION              { $$ = chg_p_int(p, EX_DURATION, @$, $1); }
+    | INT                   { $$ = chg_p_int(p, EX_INT, @$, $1); }
+    ;
+
+/* ---- approvals -------------------------------------------------------------- */
+
+approvals_decl
+    : APPROVALS '{' approval_entries '}'
+        { $$ = chg_p_approvals(p, @$, &$3); }
+    ;
+
+approval_entries
+    : %empty                { $$ = (chg_ast_list){0}; }
+    | approval_entries approval_entry
+        { $$ = $1; if ($2) chg_ast_list_push(p->arena, &$$, $2); }
+    | approval_entries error { $$ = $1; }
+    ;
+
+approval_entry
+    : IDENT ARROW areq      { $$ = chg_p_approval_entry(p, $1, $3); }
+    ;
+
+areq
+    : areq OR areq          { $$ = chg_p_areq_bin(p, AR_OR, @$, $1, $3); }
+    | areq AND areq         { $$ = chg_p_areq_bin(p, AR_AND, @$, $1, $3); }
+    | '(' areq ')'          { $$ = $2; }
+    | NONE                  { $$ = chg_ast_areq(p->arena, AR_NONE, @$); }
+    | areq_term
+    ;
+
+areq_term
+    : INT OF GROUP string_ident within_opt including_opt
+        { $$ = chg_p_areq_term(p, AR_GROUP, @$, $1, @1, $5, $6); $$->u.term.group = $4; }
+    | INT OF ANY within_opt including_opt
+        { $$ = chg_p_areq_term(p, AR_ANY, @$, $1, @1, $4, $5); }
+    | INT OF '[' string_list ']' within_opt including_opt
+        { $$ = chg_p_areq_term(p, AR_PEOPLE, @$, $1, @1, $6, $7); chg_p_people(p, $$, &$4); }
+    ;
+
+within_opt
+    : %empty                { $$ = NULL; }
+    | WITHIN duration       { $$ = $2; }
+    ;
+
+including_opt
+    : %empty                { $$ = 0; }
+    | INCLUDING IDENT       { $$ = chg_p_including(p, $2); }
+    ;
+
+string_list
+    : string_ident          { $$ = (chg_ast_list){0}; chg_p_push_ident(p, &$$, $1); }
+    | string_list ',' string_ident { $$ = $1; chg_p_push_ident(p, &$$, $3); }
+    | string_list ','       { $$ = $1; }
+    ;
+
+/* ---- rules and actions ----------------------------------------------------- */
+
+rule_decl
+    : RULE IDENT level_opt ':' when_opt rule_body
+        { $$ = $6; if ($$) chg_p_rule(p, $$, @$, $2, $3, $5); }
+    ;
+
+level_opt
+    : %empty                { $$.name = NULL; $$.span = @$; }
+    | IDENT                 { $$ = $1; }
+    ;
+
+when_opt
+    : %empty                { $$ = NULL; }
+    | WHEN expr             { $$ = $2; }
+    ;
+
+rule_body
+    : REQUIRE WINDOW IDENT
+        { $$ = chg_p_decl(p, D_RULE, @$); $$->u.rule.action = RA_REQUIRE_WINDOW;
+          $$->u.rule.window = $3; $$->u.rule.action_span = @$; }
+    | REQUIRE areq
+        { $$ = chg_p_decl(p, D_RULE, @$); $$->u.rule.action = RA_REQUIRE_APPROVAL;
+          $$->u.rule.req = $2; $$->u.rule.action_span = @$; }
+    | DENY during_opt message_opt
+        { $$ = chg_p_deny(p, @$, &$2, $3); }
+    | WARN any_string
+        { $$ = chg_p_decl(p, D_RULE, @$); $$->u.rule.action = RA_WARN;
+          $$->u.rule.message = $2; $$->u.rule.action_span = @$; }
+    ;
+
+during_opt
+    : %empty                { $$ = (chg_ast_list){0}; }
+    | DURING ts_list        { $$ = $2; }
+    ;
+
+ts_list
+    : timeset               { $$ = (chg_ast_list){0}; chg_ast_list_push(p->arena, &$$, $1); }
+    | ts_list ',' timeset   { $$ = $1; chg_ast_list_push(p->arena, &$$, $3); }
+    ;
+
+message_opt
+    : %empty                { $$ = NULL; }
+    | any_string            { $$ = $1; }
+    ;
+
+on_decl
+    : ON outcome when_opt DO call_list
+        { $$ = chg_p_on(p, @$, $2, $3, &$5); }
+    ;
+
+/* `deny` is a keyword; as an outcome it is a name like the others. */
+outcome
+    : IDENT
+    | DENY                  { $$.name = "deny"; $$.span = @$; }
+    ;
+
+call_list
+    : postfix               { $$ = (chg_ast_list){0}; chg_ast_list_push(p->arena, &$$, $1); }
+    | call_list ',' postfix { $$ = $1; chg_ast_list_push(p->arena, &$$, $3); }
+    ;
+
+/* ---- intake ------------------------------------------------------------------ */
+
+intake_decl
+    : INTAKE IDENT when_opt '{' obj_fields '}'
+        { $$ = chg_p_intake(p, @$, $2, $3, &$5); }
+    | INTAKE IDENT when_opt '{' error '}'
+        { (void)$2; (void)$3; $$ = NULL; }
+    ;
+
+/* ---- tests --------------------------------------------------------------------- */
+
+test_decl
+    : TEST string_ident '{' test_items expect_opt '}'
+        { $$ = chg_p_test(p, @$, $2, &$4, $5); }
+    ;
+
+/* `expect` comes last: its clauses are `name value` pairs, so an item after
+ * it could not be told from a clause. */
+expect_opt
+    : %empty                { $$ = NULL; }
+    | EXPECT outcome expect_clauses
+        { $$ = chg_p_expect(p, @$, $2, &$3); }
+    ;
+
+test_items
+    : %empty                { $$ = (chg_ast_list){0}; }
+    | test_items test_item  { $$ = $1; if ($2) chg_ast_list_push(p->arena, &$$, $2); }
+    | test_items error      { $$ = $1; }
+    ;
+
+test_item
+    : IDENT primary
+        { $$ = chg_p_test_input(p, @$, $1, $2); }
+    | AT expr
+        { $$ = chg_p_test_item(p, TI_AT, @$); $$->value = $2; }
+    | GIVEN postfix '=' expr
+        { $$ = chg_p_test_item(p, TI_GIVEN, @$); $$->call = $2; $$->value = $4; }
+    | GIVEN FLAG string_ident '=' expr
+        { $$ = chg_p_test_item(p, TI_GIVEN_FLAG, @$); $$->flag = $3; $$->value = $5; }
+    ;
+
+expect_clauses
+    : %empty                { $$ = (chg_ast_list){0}; }
+    | expect_clauses expect_clause { $$ = $1; chg_ast_list_push(p->arena, &$$, $2); }
+    ;
+
+expect_clause
+    : RISK IDENT
+        { chg_expr *e = chg_ast_expr(p->arena, EX_NAME, @2); e->u.name.name = $2.name;
+          $$ = chg_p_clause(p, (chg_ident){"risk", @1}, e); }
+    | IDENT primary         { $$ = chg_p_clause(p, $1, $2); }
+    ;
+
+/* ---- expressions ----------------------------------------------------------------- */
+
+expr
+    : postfix
+    | IF expr THEN expr ELSE expr %prec IF_BODY
+        { $$ = chg_ast_expr(p->arena, EX_IF, @$); $$->u.ifx.cond = $2;
+          $$->u.ifx.then = $4; $$->u.ifx.els = $6; DEEP($$, @$); }
+    | ANY IDENT IN postfix ':' expr %prec IF_BODY
+        { $$ = chg_p_quant(p, EX_ANY, @$, $2, $4, $6); DEEP($$, @$); }
+    | ALL IDENT IN postfix ':' expr %prec IF_BODY
+        { $$ = chg_p_quant(p, EX_ALL, @$, $2, $4, $6); DEEP($$, @$); }
+    | NOT expr              { $$ = chg_p_unary(p, UOP_NOT, @$, $2); DEEP($$, @$); }
+    | '-' expr %prec UMINUS { $$ = chg_p_unary(p, UOP_NEG, @$, $2); DEEP($$, @$); }
+    | expr OR expr          { $$ = chg_p_binary(p, OP_OR, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr AND expr         { $$ = chg_p_binary(p, OP_AND, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr EQ expr          { $$ = chg_p_binary(p, OP_EQ, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr NE expr          { $$ = chg_p_binary(p, OP_NE, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '<' expr         { $$ = chg_p_binary(p, OP_LT, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr LE expr          { $$ = chg_p_binary(p, OP_LE, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '>' expr         { $$ = chg_p_binary(p, OP_GT, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr GE expr          { $$ = chg_p_binary(p, OP_GE, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr IN expr          { $$ = chg_p_binary(p, OP_IN, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr MATCHES expr     { $$ = chg_p_binary(p, OP_MATCHES, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr QQ expr          { $$ = chg_p_binary(p, OP_COALESCE, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '+' expr         { $$ = chg_p_binary(p, OP_ADD, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '-' expr         { $$ = chg_p_binary(p, OP_SUB, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '*' expr         { $$ = chg_p_binary(p, OP_MUL, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '/' expr         { $$ = chg_p_binary(p, OP_DIV, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '%' expr         { $$ = chg_p_binary(p, OP_MOD, @$, $1, $3, @2); DEEP($$, @$); }
+    ;
+
+postfix
+    : primary
+    | postfix '.' IDENT     { $$ = chg_p_field(p, EX_FIELD, @$, $1, $3); DEEP($$, @$); }
+    | postfix QDOT IDENT    { $$ = chg_p_field(p, EX_OPTFIELD, @$, $1, $3); DEEP($$, @$); }
+    | postfix '[' expr ']'  { $$ = chg_ast_expr(p->arena, EX_INDEX, @$); $$->u.index.obj = $1;
+                              $$->u.index.index = $3; DEEP($$, @$); }
+    | postfix '(' exprs_opt ')'
+                            { $$ = chg_p_call(p, @$, $1, &$3); DEEP($$, @$); }
+    | postfix '(' error ')' { (void)$1; $$ = chg_ast_expr(p->arena, EX_ERROR, @$); }
+    ;
+
+primary
+    : INT                   { $$ = chg_p_int(p, EX_INT, @$, $1); }
+    | FLOAT                 { $$ = chg_ast_expr(p->arena, EX_FLOAT, @$); $$->u.f = $1; }
+    | DURATION              { $$ = chg_p_int(p, EX_DURATION, @$, $1); }
+    | INSTANT               { $$ = chg_p_int(p, EX_INSTANT, @$, $1); }
+    | DATE                  { $$ = chg_p_int(p, EX_DATE, @$, $1); }
+    | LOCALDT               { $$ = chg_p_int(p, EX_LOCALTIME, @$, $1); }
+    | TRUE                  { $$ = chg_ast_expr(p->arena, EX_BOOL, @$); $$->u.b = true; }
+    | FALSE                 { $$ = chg_ast_expr(p->arena, EX_BOOL, @$); $$->u.b = false; }
+    | NUL                   { $$ = chg_ast_expr(p->arena, EX_NULL, @$); }
+    | string
+    | IDENT                 { $$ = chg_p_name(p, @$, $1.name); }
+    | RISK                  { $$ = chg_p_name(p, @$, "risk"); }
+    | '(' expr ')'          { $$ = $2; }
+    | '(' error ')'         { $$ = chg_ast_expr(p->arena, EX_ERROR, @$); }
+    | '[' exprs_opt ']'     { $$ = chg_p_list(p, @$, &$2); DEEP($$, @$); }
+    | '[' error ']'         { $$ = chg_ast_expr(p->arena, EX_ERROR, @$); }
+    | '{' obj_fields '}'    { $$ = chg_p_object(p, @$, &$2); DEEP($$, @$); }
+    | '{' error '}'         { $$ = chg_ast_expr(p->arena, EX_ERROR, @$); }
+    | count_expr
+    ;
+
+count_expr
+    : COUNT '(' IDENT IN postfix WHERE expr ')'
+        { $$ = chg_p_quant(p, EX_COUNT, @$, $3, $5, $7); DEEP($$, @$); }
+    ;
+
+exprs_opt
+    : %empty                { $$ = (chg_ast_list){0}; }
+    | exprs
+    | exprs ','             { $$ = $1; }
+    ;
+
+exprs
+    : expr                  { $$ = (chg_ast_list){0}; chg_ast_list_push(p->arena, &$$, $1); }
+    | exprs ',' expr        { $$ = $1; chg_ast_list_push(p->arena, &$$, $3); }
+    ;
+
+obj_fields
+    : %empty                { $$ = (chg_ast_list){0}; }
+    | obj_fields obj_field       { $$ = $1; chg_ast_list_push(p->arena, &$$, $2); }
+    | obj_fields obj_field ','   { $$ = $1; chg_ast_list_push(p->arena, &$$, $2); }
+    ;
+
+obj_field
+    : IDENT ':' expr        { $$ = chg_p_obj_field(p, $1, $3); }
+    | STRING ':' expr       { $$ = chg_p_obj_field(p, chg_p_strval_ident(p, $1.s, @1), $3); }
+    ;
+
+/* ---- strings ---------------------------------------------------------------------- */
+
+string
+    : STRING                { $$ = chg_p_string(p, EX_STRING, @$, $1.s, $1.len); }
+    | RAWSTRING             { $$ = chg_p_string(p, EX_RAWSTRING, @$, $1.s, $1.len); }
+    | istring
+    ;
+
+istring
+    : STR_BEGIN str_parts STR_END
+        { $$ = chg_p_interp(p, @$, &$2); }
+    ;
+
+str_parts
+    : %empty                { $$ = (chg_ast_list){0}; }
+    | str_parts STR_TEXT
+        { $$ = $1; chg_ast_list_push(p->arena, &$$, chg_p_string(p, EX_STRING, @2, $2.s, $2.len)); }
+    | str_parts INTERP_BEGIN expr INTERP_END
+        { $$ = $1; chg_ast_list_push(p->arena, &$$, $3); }
+    | str_parts INTERP_BEGIN INTERP_END
+        { $$ = $1; chg_diag_report(p->c, CHG_D_E0016, chg_span_join(@2, @3), NULL); }
+    | str_parts INTERP_BEGIN error INTERP_END
+        { $$ = $1; }
+    ;
+
+plain_string
+    : STRING                { $$ = chg_p_string(p, EX_STRING, @$, $1.s, $1.len); }
+    | RAWSTRING             { $$ = chg_p_string(p, EX_STRING, @$, $1.s, $1.len); }
+    | istring               { $$ = chg_p_not_interp(p, $1); }
+    ;
+
+string_ident
+    : plain_string          { $$ = chg_p_str_ident($1); }
+    ;
+
+any_string
+    : string
+    ;
+
+%%

@@ -1,0 +1,443 @@
+/*
+ * base.c — allocation, arena, buffers, vectors, file reading, UTF-8 and
+ * edit distance: the shared plumbing declared in chg_base.h.
+ */
+#include "chg_base.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---- allocation ------------------------------------------------------- */
+
+static chg_realloc_fn alloc_fn; /* NULL: libc */
+static void *alloc_ud;
+
+void chg_set_allocator(chg_realloc_fn fn, void *ud)
+{
+    alloc_fn = fn;
+    alloc_ud = ud;
+}
+
+void *chg_realloc(void *ptr, size_t size)
+{
+    if (alloc_fn)
+        return alloc_fn(alloc_ud, ptr, size);
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, size);
+}
+
+void *chg_malloc(size_t size) { return chg_realloc(NULL, size ? size : 1); }
+
+void *chg_calloc(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    void *p = chg_malloc(n * size);
+    if (p)
+        memset(p, 0, n * size);
+    return p;
+}
+
+void chg_free(void *ptr)
+{
+    if (ptr)
+        chg_realloc(ptr, 0);
+}
+
+char *chg_strndup(const char *s, size_t n)
+{
+    char *p = chg_malloc(n + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+char *chg_strdup(const char *s) { return chg_strndup(s, strlen(s)); }
+
+void chg_panic(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("chg: internal error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+/* ---- arena ------------------------------------------------------------ */
+
+struct chg_arena_chunk {
+    chg_arena_chunk *next;
+    size_t size;
+    size_t used;
+    _Alignas(16) unsigned char data[];
+};
+
+#define ARENA_CHUNK 65536
+
+void chg_arena_init(chg_arena *a)
+{
+    a->head = NULL;
+    a->used_total = 0;
+}
+
+void chg_arena_free(chg_arena *a)
+{
+    chg_arena_chunk *c = a->head;
+    while (c) {
+        chg_arena_chunk *n = c->next;
+        chg_free(c);
+        c = n;
+    }
+    a->head = NULL;
+    a->used_total = 0;
+}
+
+void *chg_arena_alloc(chg_arena *a, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (size == 0)
+        size = 16;
+    chg_arena_chunk *c = a->head;
+    if (!c || c->size - c->used < size) {
+        size_t want = size > ARENA_CHUNK / 4 ? size : ARENA_CHUNK;
+        if (want > SIZE_MAX - sizeof(chg_arena_chunk))
+            return NULL;
+        chg_arena_chunk *n = chg_malloc(sizeof(chg_arena_chunk) + want);
+        if (!n)
+            return NULL;
+        n->size = want;
+        n->used = 0;
+        if (want > ARENA_CHUNK / 4 && c) {
+            /* A big block goes behind the current chunk so the space left
+             * in the current one stays usable. */
+            n->next = c->next;
+            c->next = n;
+        } else {
+            n->next = c;
+            a->head = n;
+        }
+        c = n;
+    }
+    void *p = c->data + c->used;
+    c->used += size;
+    a->used_total += size;
+    memset(p, 0, size);
+    return p;
+}
+
+char *chg_arena_strndup(chg_arena *a, const char *s, size_t n)
+{
+    char *p = chg_arena_alloc(a, n + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+char *chg_arena_strdup(chg_arena *a, const char *s)
+{
+    return chg_arena_strndup(a, s, strlen(s));
+}
+
+char *chg_arena_printf(chg_arena *a, const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = n < 0 ? NULL : chg_arena_alloc(a, (size_t)n + 1);
+    if (p)
+        vsnprintf(p, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    return p;
+}
+
+/* ---- buffer ----------------------------------------------------------- */
+
+void chg_buf_init(chg_buf *b) { memset(b, 0, sizeof *b); }
+
+void chg_buf_free(chg_buf *b)
+{
+    chg_free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+void chg_buf_reset(chg_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = 0;
+}
+
+static bool buf_reserve(chg_buf *b, size_t extra)
+{
+    if (b->oom)
+        return false;
+    if (b->len + extra + 1 <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1) {
+        if (cap > SIZE_MAX / 2) {
+            b->oom = true;
+            return false;
+        }
+        cap *= 2;
+    }
+    char *p = chg_realloc(b->data, cap);
+    if (!p) {
+        b->oom = true;
+        return false;
+    }
+    b->data = p;
+    b->cap = cap;
+    return true;
+}
+
+void chg_buf_append(chg_buf *b, const void *p, size_t n)
+{
+    if (!buf_reserve(b, n))
+        return;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = 0;
+}
+
+void chg_buf_puts(chg_buf *b, const char *s) { chg_buf_append(b, s, strlen(s)); }
+
+void chg_buf_putc(chg_buf *b, char c) { chg_buf_append(b, &c, 1); }
+
+void chg_buf_vprintf(chg_buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0 || !buf_reserve(b, (size_t)n))
+        return;
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+}
+
+void chg_buf_printf(chg_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    chg_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+void chg_buf_json_string(chg_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    chg_buf_putc(b, '"');
+    size_t run = 0; /* start of the pending run of plain bytes */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char u[6];
+        switch (c) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
+                u[4] = hex[c >> 4]; u[5] = hex[c & 15];
+                chg_buf_append(b, s + run, i - run);
+                chg_buf_append(b, u, 6);
+                run = i + 1;
+            }
+            continue;
+        }
+        chg_buf_append(b, s + run, i - run);
+        chg_buf_puts(b, esc);
+        run = i + 1;
+    }
+    chg_buf_append(b, s + run, n - run);
+    chg_buf_putc(b, '"');
+}
+
+char *chg_buf_take(chg_buf *b)
+{
+    char *p = b->data;
+    if (!p)
+        p = chg_strdup("");
+    memset(b, 0, sizeof *b);
+    return p;
+}
+
+/* ---- vector ----------------------------------------------------------- */
+
+void chg_vec_init(chg_vec *v) { memset(v, 0, sizeof *v); }
+
+void chg_vec_free(chg_vec *v)
+{
+    chg_free(v->items);
+    memset(v, 0, sizeof *v);
+}
+
+int chg_vec_push(chg_vec *v, void *item)
+{
+    if (v->len == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 8;
+        void **p = chg_realloc(v->items, cap * sizeof *p);
+        if (!p)
+            return CHG_ENOMEM;
+        v->items = p;
+        v->cap = cap;
+    }
+    v->items[v->len++] = item;
+    return CHG_OK;
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+int chg_read_file(const char *path, char **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return CHG_EIO;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        errno = EISDIR;
+        return CHG_EINVAL;
+    }
+    chg_buf b;
+    chg_buf_init(&b);
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        chg_buf_append(&b, tmp, n);
+    int err = ferror(f);
+    int saved = errno;
+    fclose(f);
+    if (err) {
+        chg_buf_free(&b);
+        errno = saved;
+        return CHG_EIO;
+    }
+    if (b.oom) {
+        chg_buf_free(&b);
+        return CHG_ENOMEM;
+    }
+    *len = b.len;
+    *data = chg_buf_take(&b);
+    return *data ? CHG_OK : CHG_ENOMEM;
+}
+
+/* ---- UTF-8 ------------------------------------------------------------ */
+
+size_t chg_utf8_seq_len(const unsigned char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    uint32_t min, cp;
+    if ((c & 0xe0) == 0xc0) { len = 2; min = 0x80; cp = c & 0x1f; }
+    else if ((c & 0xf0) == 0xe0) { len = 3; min = 0x800; cp = c & 0x0f; }
+    else if ((c & 0xf8) == 0xf0) { len = 4; min = 0x10000; cp = c & 0x07; }
+    else return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+size_t chg_utf8_validate(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t l = chg_utf8_seq_len(s + i, n - i);
+        if (!l)
+            return i;
+        i += l;
+    }
+    return n;
+}
+
+size_t chg_utf8_encode(uint32_t cp, char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* ---- edit distance ------------------------------------------------------ */
+
+size_t chg_edit_distance(const char *a, const char *b, size_t max)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return max + 1;
+    if ((la > lb ? la - lb : lb - la) > max)
+        return max + 1;
+    size_t d[65][65];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            char ca = a[i - 1], cb = b[j - 1];
+            size_t cost = ca == cb ? 0 : 1;
+            size_t v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && ca == b[j - 2] && a[i - 2] == cb &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    }
+    return d[la][lb];
+}

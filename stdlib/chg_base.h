@@ -1,0 +1,142 @@
+/*
+ * chg_base.h — the few things every module of chg shares: status codes,
+ * the one allocation entry point, an arena for compilation-lifetime data,
+ * a growable byte buffer and a growable pointer vector.
+ *
+ * Conventions (see docs/internals.md):
+ *   - functions return int status: CHG_OK (0) or a negative CHG_E… code;
+ *   - every heap allocation of the project goes through chg_realloc(), so a
+ *     test can count or fail allocations (chg_set_allocator());
+ *   - things that live as long as a compilation live in a chg_arena and are
+ *     freed all at once.
+ */
+#ifndef CHG_BASE_H
+#define CHG_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    CHG_OK = 0,
+    CHG_ENOMEM = -1,   /* allocation failed */
+    CHG_EIO = -2,      /* a file could not be read or written */
+    CHG_EINVAL = -3,   /* malformed input; details went to a diagnostic */
+    CHG_ERANGE = -4,   /* a value or size is out of range */
+    CHG_ENOTFOUND = -5 /* a named thing (file, zone, field) does not exist */
+};
+
+#define CHG_VERSION_STRING "0.1.0"
+
+#define CHG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#if defined(__GNUC__)
+#define CHG_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define CHG_NORETURN __attribute__((noreturn))
+#define CHG_LIKELY(x) __builtin_expect(!!(x), 1)
+#define CHG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define CHG_PRINTF(f, a)
+#define CHG_NORETURN
+#define CHG_LIKELY(x) (x)
+#define CHG_UNLIKELY(x) (x)
+#endif
+
+/* ---- allocation ------------------------------------------------------- */
+
+/* The one allocation function: behaves like realloc(ptr, size), and like
+ * free(ptr) when size is 0 (returning NULL). Returns NULL on failure. */
+void *chg_realloc(void *ptr, size_t size);
+void *chg_malloc(size_t size);
+void *chg_calloc(size_t n, size_t size);
+void chg_free(void *ptr);
+char *chg_strndup(const char *s, size_t n);
+char *chg_strdup(const char *s);
+
+/* Replace the allocator (tests: counting, failure injection). Passing NULL
+ * restores the default (libc realloc/free). Not thread-safe; call it before
+ * starting threads. */
+typedef void *(*chg_realloc_fn)(void *ud, void *ptr, size_t size);
+void chg_set_allocator(chg_realloc_fn fn, void *ud);
+
+/* Abort with a message: only for broken invariants, never for bad input. */
+CHG_NORETURN void chg_panic(const char *fmt, ...) CHG_PRINTF(1, 2);
+
+/* ---- arena ------------------------------------------------------------ */
+
+/* A bump allocator: many small allocations, one free. Memory is 16-byte
+ * aligned. An allocation failure returns NULL and leaves the arena usable. */
+typedef struct chg_arena_chunk chg_arena_chunk;
+typedef struct chg_arena {
+    chg_arena_chunk *head;
+    size_t used_total; /* bytes handed out, for statistics */
+} chg_arena;
+
+void chg_arena_init(chg_arena *a);
+void chg_arena_free(chg_arena *a);
+void *chg_arena_alloc(chg_arena *a, size_t size);  /* zeroed */
+char *chg_arena_strndup(chg_arena *a, const char *s, size_t n);
+char *chg_arena_strdup(chg_arena *a, const char *s);
+char *chg_arena_printf(chg_arena *a, const char *fmt, ...) CHG_PRINTF(2, 3);
+
+/* ---- byte buffer ------------------------------------------------------ */
+
+/* A growable, always NUL-terminated byte string. On allocation failure the
+ * buffer sets `oom` and ignores further appends; check it once at the end. */
+typedef struct chg_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool oom;
+} chg_buf;
+
+void chg_buf_init(chg_buf *b);
+void chg_buf_free(chg_buf *b);
+void chg_buf_reset(chg_buf *b);
+void chg_buf_append(chg_buf *b, const void *p, size_t n);
+void chg_buf_puts(chg_buf *b, const char *s);
+void chg_buf_putc(chg_buf *b, char c);
+void chg_buf_printf(chg_buf *b, const char *fmt, ...) CHG_PRINTF(2, 3);
+void chg_buf_vprintf(chg_buf *b, const char *fmt, va_list ap);
+/* Append s as a JSON string literal (quotes and escapes included). */
+void chg_buf_json_string(chg_buf *b, const char *s, size_t n);
+/* Detach the contents (caller frees with chg_free); the buffer is reset. */
+char *chg_buf_take(chg_buf *b);
+
+/* ---- pointer vector --------------------------------------------------- */
+
+typedef struct chg_vec {
+    void **items;
+    size_t len;
+    size_t cap;
+} chg_vec;
+
+void chg_vec_init(chg_vec *v);
+void chg_vec_free(chg_vec *v);
+int chg_vec_push(chg_vec *v, void *item);
+
+/* ---- files ------------------------------------------------------------ */
+
+/* Read a whole file. On success *data is chg_malloc'd and NUL-terminated
+ * (the NUL is not counted in *len). On failure returns CHG_EIO / CHG_ENOMEM
+ * with errno preserved. Refuses directories (CHG_EINVAL). */
+int chg_read_file(const char *path, char **data, size_t *len);
+
+/* ---- UTF-8 ------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if s[0..n) does not
+ * start with one (overlong forms, surrogates and > U+10FFFF are invalid). */
+size_t chg_utf8_seq_len(const unsigned char *s, size_t n);
+/* Offset of the first invalid byte in s[0..n), or n if all is valid. */
+size_t chg_utf8_validate(const unsigned char *s, size_t n);
+/* Encode cp as UTF-8 into out (4 bytes room); returns bytes written. */
+size_t chg_utf8_encode(uint32_t cp, char *out);
+
+/* ---- edit distance ----------------------------------------------------- */
+
+/* Damerau-Levenshtein (optimal string alignment) distance between a and b,
+ * or a value > max when it is known to exceed max. Used by "did you mean". */
+size_t chg_edit_distance(const char *a, const char *b, size_t max);
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * chg_time.h — the one time-set implementation of chg: time zones from the
+ * system tz database, cron schedules (AWS, SSM and classic dialects),
+ * weekly/daily/yearly/absolute schedules, iCalendar calendars, runtime
+ * flags, and the algebra over them (or, and, not).
+ *
+ * Used by the compiler (validation, time analysis), the VM (membership,
+ * next_open, closes_at), `chgc windows` and the simulator. Instants are
+ * int64 seconds since 1970-01-01T00:00:00Z. Nothing here reads the clock.
+ *
+ * Ownership: a chg_tz and a chg_timeset are immutable once built and may be
+ * shared by any number of threads. Per-thread mutable state (caches) lives
+ * in a chg_ts_cache the caller owns.
+ */
+#ifndef CHG_TIME_H
+#define CHG_TIME_H
+
+#include "chg_base.h"
+#include "chg_civil.h"
+
+/* An error in a time expression, with the place inside the string that
+ * caused it (a cron field, an .ics line) so the compiler can underline it. */
+typedef struct chg_time_error {
+    char message[160];
+    size_t offset; /* byte offset of the offending part in the input text */
+    size_t length; /* its length (0: the whole input) */
+} chg_time_error;
+
+/* ---- time zones ----------------------------------------------------------------- */
+
+typedef struct chg_tz chg_tz;
+
+/* Load an IANA zone ("Europe/Berlin", "UTC") from TZif files under $TZDIR
+ * or /usr/share/zoneinfo, including the POSIX-TZ footer rule used for
+ * instants past the transition table. Returns NULL with err filled when the
+ * zone does not exist or the file is malformed. */
+chg_tz *chg_tz_load(const char *name, chg_time_error *err);
+void chg_tz_free(chg_tz *tz);
+const char *chg_tz_name(const chg_tz *tz);
+
+/* UTC offset in seconds at instant t. */
+int32_t chg_tz_offset(const chg_tz *tz, int64_t t);
+
+/* Local wall-clock seconds (as if UTC) → instant. `fold` chooses, for a
+ * local time that occurs twice, the earlier (0) or later (1) instant. For a
+ * local time that does not exist (a gap), the result is the instant the gap
+ * ends at (the first valid local time after it); *in_gap reports it. */
+int64_t chg_tz_local_to_utc(const chg_tz *tz, int64_t local, int fold, bool *in_gap);
+
+/* ---- cron ---------------------------------------------------------------------- */
+
+typedef enum chg_cron_dialect {
+    CHG_CRON_CLASSIC, /* 5 fields: min hour dom mon dow (0/7 = Sunday) */
+    CHG_CRON_AWS,     /* 6 fields: min hour dom mon dow year (1 = Sunday) */
+    CHG_CRON_SSM      /* 7 fields: sec min hour dom mon dow year */
+} chg_cron_dialect;
+
+typedef struct chg_cron chg_cron; /* parsed schedule (opaque) */
+
+/* Parse a cron expression; the dialect follows from the field count (an
+ * optional "cron(...)" wrapper is accepted). On error returns NULL with the
+ * offending field's place in err. */
+chg_cron *chg_cron_parse(const char *expr, chg_time_error *err);
+void chg_cron_free(chg_cron *c);
+chg_cron_dialect chg_cron_get_dialect(const chg_cron *c);
+
+/* ---- time sets ------------------------------------------------------------------- */
+
+/* A time set is described as a small tree of nodes (the compiler builds it
+ * from the AST; the bundle stores it) and then built into a chg_timeset. */
+typedef enum chg_ts_op {
+    CHG_TS_CRON,     /* cron matches, each open for `duration` seconds */
+    CHG_TS_WEEKLY,   /* days (bit 0 = Sunday) from start_min to end_min local */
+    CHG_TS_RANGE,    /* [from, to): instants, or local times in `zone` */
+    CHG_TS_YEARLY,   /* every year from (from_month, from_day) 00:00 local to
+                        (to_month, to_day) 00:00 local, crossing the year end
+                        when to < from; Feb 29 only in leap years */
+    CHG_TS_CALENDAR, /* iCalendar text: events are the set (DEFAULT_OPEN) or
+                        the complement (DEFAULT_CLOSED) — see docs/time.md */
+    CHG_TS_FLAG,     /* all time when the runtime flag is set, else empty */
+    CHG_TS_OR,
+    CHG_TS_AND,
+    CHG_TS_NOT
+} chg_ts_op;
+
+typedef struct chg_ts_node {
+    chg_ts_op op;
+    const char *zone;         /* IANA name; NULL means "UTC" */
+    const char *cron;         /* CRON */
+    int64_t duration;         /* CRON: seconds, > 0 */
+    uint8_t days;             /* WEEKLY: bit d = weekday d (0 = Sunday) */
+    int start_min, end_min;   /* WEEKLY: minutes of the day, 0..1440; end <=
+                                 start means the interval ends the next day */
+    int64_t from, to;         /* RANGE */
+    bool from_local, to_local;/* RANGE: value is local wall time in zone */
+    int from_month, from_day, to_month, to_day; /* YEARLY */
+    const char *ics;          /* CALENDAR: the .ics text */
+    size_t ics_len;
+    const char *flag;         /* FLAG: name */
+    int a, b;                 /* OR/AND: operand node indexes; NOT: a */
+} chg_ts_node;
+
+typedef struct chg_timeset chg_timeset;
+
+/* Build from nodes[0..n) with root nodes[root]. Loads the zones it needs.
+ * Returns NULL and fills err (err->offset indexes into the cron string or
+ * ics text of the failing node; *bad_node says which) on error. */
+chg_timeset *chg_timeset_build(const chg_ts_node *nodes, size_t n, int root,
+                               chg_time_error *err, int *bad_node);
+void chg_timeset_free(chg_timeset *ts);
+
+/* Runtime flags, supplied per evaluation (from facts). */
+typedef struct chg_ts_env {
+    bool (*flag)(void *ud, const char *name);
+    void *ud;
+} chg_ts_env;
+
+/* Per-thread cache of one time set's last answer: membership is constant
+ * on [lo, hi). Zero-initialise; valid only for one env (reset it when the
+ * flags change). */
+typedef struct chg_ts_cache {
+    int64_t lo, hi;
+    bool in;
+    bool valid;
+} chg_ts_cache;
+
+bool chg_timeset_contains(const chg_timeset *ts, const chg_ts_env *env, int64_t t,
+                          chg_ts_cache *cache /* may be NULL */);
+
+/* The first instant > t at which membership changes, or INT64_MAX if none
+ * before t + horizon. */
+int64_t chg_timeset_next_change(const chg_timeset *ts, const chg_ts_env *env, int64_t t,
+                                int64_t horizon);
+
+/* Earliest instant >= t, before t + horizon, at which every set in all_of
+ * contains it and no set in none_of does; INT64_MAX if none. */
+int64_t chg_timeset_next_admissible(const chg_timeset *const *all_of, size_t n_all,
+                                    const chg_timeset *const *none_of, size_t n_none,
+                                    const chg_ts_env *env, int64_t t, int64_t horizon);
+
+/* Call fn for each maximal interval [start, end) of the set within [a, b)
+ * (clipped to it), in order. Stops early if fn returns non-zero (returned). */
+int chg_timeset_intervals(const chg_timeset *ts, const chg_ts_env *env, int64_t a, int64_t b,
+                          int (*fn)(void *ud, int64_t start, int64_t end), void *ud);
+
+/* ---- formatting ---------------------------------------------------------------- */
+
+/* "2026-12-03T09:00:00Z" into out (at least 32 bytes). */
+void chg_time_format_utc(int64_t t, char *out);
+/* Parse RFC 3339 / ISO 8601 date-times as AWS events use them
+ * ("2026-12-03T03:30:00Z", "…+01:00", fractions). Returns CHG_OK or
+ * CHG_EINVAL. */
+int chg_time_parse_iso(const char *s, size_t len, int64_t *out);
+
+#endif
