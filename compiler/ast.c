@@ -33,6 +33,7 @@ chg_tsexpr *chg_ast_ts(chg_arena *a, chg_ts_kind kind, chg_span span)
         chg_panic("out of memory building the AST");
     t->kind = kind;
     t->span = span;
+    t->depth = 1;
     return t;
 }
 
@@ -43,6 +44,7 @@ chg_areq *chg_ast_areq(chg_arena *a, chg_areq_kind kind, chg_span span)
         chg_panic("out of memory building the AST");
     r->kind = kind;
     r->span = span;
+    r->depth = 1;
     return r;
 }
 

@@ -194,6 +194,7 @@ typedef struct chg_dayspec {
 struct chg_tsexpr {
     chg_ts_kind kind;
     chg_span span;
+    uint16_t depth;       /* nesting, bounded by the parser */
     chg_ident zone;       /* `in "Zone"`; name NULL when absent */
     union {
         struct { chg_ident name; chg_decl *decl; } ref;
@@ -227,6 +228,7 @@ typedef enum chg_areq_kind {
 struct chg_areq {
     chg_areq_kind kind;
     chg_span span;
+    uint16_t depth;       /* nesting, bounded by the parser */
     union {
         struct {
             chg_expr *count;       /* INT literal */
@@ -322,7 +324,12 @@ struct chg_decl {
                                name, test title, import path */
     uint32_t file;          /* source index */
     bool used;              /* lint: referenced somewhere */
-    int state;              /* resolver scratch (cycle detection) */
+    int state;              /* checker scratch (cycle detection) */
+    int index;              /* risk class: its rank (0 = lowest) */
+    chg_decl *risk_owner;   /* risk class: the `risk` declaration */
+    chg_type *type;         /* let: its type, once checked */
+    bool uses_risk;         /* let: reads `risk`, directly or not */
+    bool produced;          /* risk class: some classify arm yields it */
     union {
         struct { chg_ident version; } policy;
         struct { uint32_t target; } import;    /* source index once read */

@@ -1,2 +1,1871 @@
+/*
+ * check.c — name resolution inside expressions and the type checker.
+ *
+ * Builds the `change` type from the schema (without one, `change` is
+ * dynamically typed and checked at run time), then checks every
+ * declaration: names resolve and are visible and allowed where they are
+ * used (`event` only in intakes, `risk` not while classifying, …), types
+ * agree, enum literals belong to their enum, `T?` values are not used
+ * before a null check (conditions narrow: `x != null and f(x)`), built-in
+ * calls have the right arity and argument types.
+ *
+ * Every expression gets its type in expr->type; an error gives T_ERROR,
+ * which silences follow-on errors about the same expression.
+ */
 #include "compiler_int.h"
-void chg_typecheck(chg_compiler *c) { (void)c; }
+#include "chg_civil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+/* What an expression may refer to, by where it appears. */
+enum {
+    CX_CHANGE = 1 << 0,
+    CX_EVENT = 1 << 1,
+    CX_NOW = 1 << 2,
+    CX_RISK = 1 << 3,
+    CX_ACTIONVARS = 1 << 4, /* reason, summary */
+    CX_FREEZEVAR = 1 << 5,  /* freeze, in deny-during messages */
+    CX_QUERY = 1 << 6,      /* external queries */
+    CX_ACTION = 1 << 7      /* the outermost call after `do` */
+};
+
+typedef struct local {
+    const char *name;
+    chg_type *type;
+    chg_expr *binder;
+    struct local *next;
+} local;
+
+typedef struct fact {
+    const char *path; /* a path known to be non-null */
+    struct fact *next;
+} fact;
+
+typedef struct cx {
+    chg_compiler *c;
+    uint32_t file;
+    unsigned allow;
+    unsigned uses;        /* CX_ bits this expression used */
+    const char *where;    /* for messages: "classify", "intake 'x'", … */
+    local *locals;
+    int nlocals;
+    fact *facts;
+} cx;
+
+static chg_type *check(cx *x, chg_expr *e);
+static void check_ts(cx *x, chg_tsexpr *t);
+static chg_type *check_let(chg_compiler *c, chg_decl *d);
+
+#define A (&x->c->arena)
+
+static const char *tstr(cx *x, const chg_type *t) { return chg_type_str(A, t); }
+
+static chg_type *err(chg_expr *e)
+{
+    e->type = &chg_type_error;
+    return &chg_type_error;
+}
+
+static bool is_err(const chg_type *t) { return t->kind == T_ERROR; }
+static bool is_any(const chg_type *t) { return t->kind == T_ANY || t->kind == T_ERROR; }
+
+/* ---- paths and narrowing ---------------------------------------------------------- */
+
+/* A canonical key for expressions that name a place (change.a.b, a local's
+ * field, a let), or NULL. */
+static const char *path_key(cx *x, chg_expr *e)
+{
+    switch (e->kind) {
+    case EX_NAME:
+        if (e->u.name.kind == NAME_LOCAL)
+            return chg_arena_printf(A, "$%p", (void *)e->u.name.binder);
+        if (e->u.name.kind == NAME_CHANGE || e->u.name.kind == NAME_EVENT ||
+            e->u.name.kind == NAME_LET)
+            return e->u.name.name;
+        return NULL;
+    case EX_FIELD:
+    case EX_OPTFIELD: {
+        const char *k = path_key(x, e->u.field.obj);
+        return k ? chg_arena_printf(A, "%s.%s", k, e->u.field.field.name) : NULL;
+    }
+    case EX_INDEX: {
+        const char *k = path_key(x, e->u.index.obj);
+        chg_expr *i = e->u.index.index;
+        if (!k || i->kind != EX_STRING)
+            return NULL;
+        return chg_arena_printf(A, "%s.%s", k, i->u.str.s);
+    }
+    default:
+        return NULL;
+    }
+}
+
+static bool known_non_null(cx *x, chg_expr *e)
+{
+    if (!x->facts)
+        return false;
+    const char *k = path_key(x, e);
+    if (!k)
+        return false;
+    for (fact *f = x->facts; f; f = f->next)
+        if (strcmp(f->path, k) == 0)
+            return true;
+    return false;
+}
+
+/* Add to *out the paths that are non-null when `e` evaluates to `truth`.
+ * Names are resolved already (e was checked). */
+static void facts_when(cx *x, chg_expr *e, bool truth, fact **out)
+{
+    if (e->kind == EX_UNARY && e->u.unary.op == UOP_NOT) {
+        facts_when(x, e->u.unary.a, !truth, out);
+        return;
+    }
+    if (e->kind != EX_BINARY)
+        return;
+    chg_expr *a = e->u.binary.a, *b = e->u.binary.b;
+    switch (e->u.binary.op) {
+    case OP_AND:
+        if (truth) {
+            facts_when(x, a, true, out);
+            facts_when(x, b, true, out);
+        }
+        break;
+    case OP_OR:
+        if (!truth) {
+            facts_when(x, a, false, out);
+            facts_when(x, b, false, out);
+        }
+        break;
+    case OP_NE:
+    case OP_EQ: {
+        if ((e->u.binary.op == OP_NE) != truth)
+            break;
+        chg_expr *p = b->kind == EX_NULL ? a : a->kind == EX_NULL ? b : NULL;
+        const char *k = p ? path_key(x, p) : NULL;
+        if (k) {
+            fact *f = chg_arena_alloc(A, sizeof *f);
+            f->path = k;
+            f->next = *out;
+            *out = f;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* Check e with extra facts, restoring the fact list afterwards. */
+static chg_type *check_with(cx *x, chg_expr *e, fact *extra)
+{
+    fact *saved = x->facts;
+    fact *last = extra;
+    if (last) {
+        /* extra facts are fresh nodes: chain the current list behind them */
+        while (last->next)
+            last = last->next;
+        last->next = x->facts;
+        x->facts = extra;
+    }
+    chg_type *t = check(x, e);
+    if (last)
+        last->next = NULL;
+    x->facts = saved;
+    return t;
+}
+
+/* ---- reporting helpers --------------------------------------------------------------- */
+
+static const char *describe(cx *x, chg_expr *e)
+{
+    const char *k = path_key(x, e);
+    if (k && k[0] != '$')
+        return chg_arena_printf(A, "'%s'", k);
+    if (e->kind == EX_FIELD || e->kind == EX_OPTFIELD)
+        return chg_arena_printf(A, "'%s'", chg_span_text(x->c, e->span));
+    return "this value";
+}
+
+/* A value of optional type used where a value is required. */
+static bool require_present(cx *x, chg_expr *e, chg_type *t)
+{
+    if (t->kind != T_OPTIONAL && t->kind != T_NULL)
+        return true;
+    const char *what = describe(x, e);
+    chg_diag_report(x->c, CHG_D_E0206, e->span, what,
+                    strcmp(what, "this value") ? chg_span_text(x->c, e->span) : "x", NULL);
+    return false;
+}
+
+static void not_allowed(cx *x, chg_expr *e, const char *name, const char *why)
+{
+    chg_diag_report(x->c, CHG_D_E0119, e->span, name, why, NULL);
+}
+
+/* ---- enum literals -------------------------------------------------------------------- */
+
+/* A string literal compared with or assigned to an enum must be one of its
+ * values. Returns false (reported) when it is not. */
+static bool enum_literal_ok(cx *x, const chg_type *en, chg_expr *lit)
+{
+    if (lit->kind != EX_STRING || en->kind != T_ENUM)
+        return true;
+    if (chg_type_enum_index(en, lit->u.str.s, lit->u.str.len) >= 0)
+        return true;
+    chg_diag *d = chg_diag_report(x->c, CHG_D_E0202, lit->span, lit->u.str.s, tstr(x, en), NULL);
+    chg_diag_suggest(x->c, d, lit->u.str.s, en->u.enm.values, en->u.enm.n);
+    return false;
+}
+
+/* ---- assignability ------------------------------------------------------------------ */
+
+static bool assign(cx *x, chg_expr *e, chg_type *s, const chg_type *t, const char *what);
+
+/* An object literal against an object type: fields by name, missing
+ * required fields, unknown fields. */
+static bool assign_object(cx *x, chg_expr *e, const chg_type *t, const char *what)
+{
+    bool ok = true;
+    for (uint32_t i = 0; i < e->u.object.n; i++) {
+        chg_object_field *f = &e->u.object.fields[i];
+        const chg_type_field *tf = chg_type_field_find(t, f->key.name);
+        if (!tf) {
+            const char **names = chg_arena_alloc(A, sizeof(char *) * (t->u.obj.n + 1));
+            for (uint32_t k = 0; k < t->u.obj.n; k++)
+                names[k] = t->u.obj.fields[k].name;
+            chg_diag *d = chg_diag_report(x->c, CHG_D_E0104, f->key.span, f->key.name, what, NULL);
+            chg_diag_suggest(x->c, d, f->key.name, names, t->u.obj.n);
+            ok = false;
+            continue;
+        }
+        const char *sub = chg_arena_printf(A, "%s.%s", what, f->key.name);
+        if (!assign(x, f->value, f->value->type, tf->type, sub))
+            ok = false;
+    }
+    for (uint32_t k = 0; k < t->u.obj.n; k++) {
+        const chg_type_field *tf = &t->u.obj.fields[k];
+        if (tf->dflt || tf->type->kind == T_OPTIONAL || tf->type->kind == T_ANY)
+            continue;
+        bool given = false;
+        for (uint32_t i = 0; i < e->u.object.n; i++)
+            if (strcmp(e->u.object.fields[i].key.name, tf->name) == 0)
+                given = true;
+        if (!given) {
+            chg_span at = {e->span.file, e->span.start, e->span.start + 1};
+            chg_diag *d = chg_diag_report(x->c, CHG_D_E0120, at, what, tf->name, NULL);
+            chg_diag_note(x->c, d, tf->span, "'%s' is declared here", tf->name);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/* Can expression e (of type s) go where type t is expected? Reports and
+ * returns false when not. Literals are checked structurally, so an enum
+ * field gets its literal checked and an object literal its fields. */
+static bool assign(cx *x, chg_expr *e, chg_type *s, const chg_type *t, const char *what)
+{
+    if (is_err(s) || is_any(t) || s->kind == T_ANY)
+        return true;
+    if (t->kind == T_OPTIONAL) {
+        if (s->kind == T_NULL)
+            return true;
+        const chg_type *inner = t->u.elem;
+        if (s->kind == T_OPTIONAL)
+            return assign(x, e, s->u.elem, inner, what);
+        return assign(x, e, s, inner, what);
+    }
+    if (e->kind == EX_IF) {
+        bool a = assign(x, e->u.ifx.then, e->u.ifx.then->type, t, what);
+        bool b = assign(x, e->u.ifx.els, e->u.ifx.els->type, t, what);
+        return a && b;
+    }
+    if (s->kind == T_OPTIONAL || s->kind == T_NULL) {
+        if (s->kind == T_NULL) {
+            chg_diag_report(x->c, CHG_D_E0201, e->span, tstr(x, t), "null", NULL);
+            return false;
+        }
+        return require_present(x, e, s);
+    }
+    switch (t->kind) {
+    case T_ENUM:
+        if (s->kind == T_ENUM && !chg_type_equal(s, t)) {
+            chg_diag_report(x->c, CHG_D_E0201, e->span, tstr(x, t), tstr(x, s), NULL);
+            return false;
+        }
+        if (s->kind == T_STRING || s->kind == T_ENUM)
+            return enum_literal_ok(x, t, e);
+        break;
+    case T_FLOAT:
+        if (s->kind == T_INT || s->kind == T_FLOAT)
+            return true;
+        break;
+    case T_STRING:
+        if (s->kind == T_STRING || s->kind == T_ENUM)
+            return true;
+        break;
+    case T_LIST:
+        if (s->kind != T_LIST)
+            break;
+        if (e->kind == EX_LIST) {
+            bool ok = true;
+            for (uint32_t i = 0; i < e->u.list.n; i++)
+                if (!assign(x, e->u.list.items[i], e->u.list.items[i]->type, t->u.elem, what))
+                    ok = false;
+            return ok;
+        }
+        if (s->u.elem->kind == T_ANY || chg_type_equal(s->u.elem, t->u.elem))
+            return true;
+        if (t->u.elem->kind == T_STRING && s->u.elem->kind == T_ENUM)
+            return true;
+        break;
+    case T_OBJECT:
+        if (e->kind == EX_OBJECT)
+            return assign_object(x, e, t, what);
+        if (s->kind == T_OBJECT && chg_type_equal(s, t))
+            return true;
+        break;
+    default:
+        if (s->kind == t->kind)
+            return true;
+    }
+    chg_diag *d = chg_diag_report(x->c, CHG_D_E0201, e->span, tstr(x, t), tstr(x, s), NULL);
+    if (d && strcmp(what, "value") != 0)
+        chg_diag_note(x->c, d, (chg_span){0}, "for %s", what);
+    return false;
+}
+
+/* ---- names ------------------------------------------------------------------------------ */
+
+static void collect_names(cx *x, chg_vec *out)
+{
+    static const char *const roots[] = {"change", "now", "risk"};
+    for (size_t i = 0; i < CHG_ARRAY_LEN(roots); i++)
+        chg_vec_push(out, (void *)roots[i]);
+    for (local *l = x->locals; l; l = l->next)
+        chg_vec_push(out, (void *)l->name);
+    for (size_t i = 0; i < x->c->globals.cap; i++)
+        if (x->c->globals.e[i].key)
+            chg_vec_push(out, (void *)x->c->globals.e[i].key);
+}
+
+static void unknown_name(cx *x, chg_expr *e)
+{
+    const char *name = e->u.name.name;
+    chg_diag *d = chg_diag_report(x->c, CHG_D_E0101, e->span, name, NULL);
+    chg_vec names;
+    chg_vec_init(&names);
+    collect_names(x, &names);
+    chg_diag_suggest(x->c, d, name, (const char *const *)names.items, names.len);
+    chg_vec_free(&names);
+}
+
+static chg_type *root_name(cx *x, chg_expr *e, unsigned need, chg_name_kind kind, chg_type *t,
+                           const char *why)
+{
+    e->u.name.kind = kind;
+    if (!(x->allow & need)) {
+        if (need == CX_RISK && !(x->allow & CX_RISK) && x->where && strcmp(x->where, "intake") != 0)
+            chg_diag_report(x->c, CHG_D_E0116, e->span, x->where, NULL);
+        else
+            not_allowed(x, e, e->u.name.name, why);
+        return err(e);
+    }
+    x->uses |= need;
+    return e->type = t;
+}
+
+static chg_type *check_name(cx *x, chg_expr *e)
+{
+    const char *n = e->u.name.name;
+    for (local *l = x->locals; l; l = l->next)
+        if (strcmp(l->name, n) == 0) {
+            e->u.name.kind = NAME_LOCAL;
+            e->u.name.binder = l->binder;
+            return e->type = l->type;
+        }
+    if (!strcmp(n, "change"))
+        return root_name(x, e, CX_CHANGE, NAME_CHANGE, x->c->change_type,
+                         x->allow & CX_EVENT ? "an intake builds the change from 'event'"
+                                             : "tests give the change with 'change { … }'");
+    if (!strcmp(n, "event"))
+        return root_name(x, e, CX_EVENT, NAME_EVENT, &chg_type_any,
+                         "only intake blocks see the raw event");
+    if (!strcmp(n, "now"))
+        return root_name(x, e, CX_NOW, NAME_NOW, &chg_type_time,
+                         x->where && !strcmp(x->where, "at") ? "the 'at' expression defines now"
+                                                             : "a test sets the instant with 'at'");
+    if (!strcmp(n, "risk"))
+        return root_name(x, e, CX_RISK, NAME_RISK, &chg_type_risk,
+                         "risk is known only after classify");
+    if (!strcmp(n, "reason") || !strcmp(n, "summary"))
+        return root_name(x, e, CX_ACTIONVARS, n[0] == 'r' ? NAME_REASON : NAME_SUMMARY,
+                         &chg_type_string, "only actions (after 'do') see 'reason' and 'summary'");
+    if (!strcmp(n, "freeze"))
+        return root_name(x, e, CX_FREEZEVAR, NAME_FREEZE_VAR, &chg_type_string,
+                         "only messages of 'deny during' rules see 'freeze'");
+
+    chg_decl *d = chg_map_get(&x->c->globals, n);
+    if (!d) {
+        unknown_name(x, e);
+        return err(e);
+    }
+    if (!chg_visible(x->c, x->file, d->file)) {
+        const chg_source *src = chg_compiler_source(x->c, d->file);
+        const chg_source *here = chg_compiler_source(x->c, x->file);
+        chg_diag *dg = chg_diag_report(x->c, CHG_D_E0119, e->span, n,
+                                       chg_arena_printf(A, "it is declared in %s, which %s does not import",
+                                                        src->path, here->path),
+                                       NULL);
+        chg_diag_note(x->c, dg, d->name.span, "declared here");
+        return err(e);
+    }
+    d->used = true;
+    e->u.name.decl = d;
+    switch (d->kind) {
+    case D_LET: {
+        e->u.name.kind = NAME_LET;
+        chg_type *t = check_let(x->c, d);
+        unsigned missing = d->uses_risk ? CX_RISK & ~x->allow : 0;
+        if (d->state == 2 && missing) {
+            chg_diag *dg = chg_diag_report(x->c, CHG_D_E0116, e->span,
+                                           chg_arena_printf(A, "%s, through let '%s'", x->where, n), NULL);
+            chg_diag_note(x->c, dg, d->name.span, "'%s' reads 'risk'", n);
+            return err(e);
+        }
+        /* the let's other needs (change, now) are allowed wherever lets are */
+        if (d->uses_risk)
+            x->uses |= CX_RISK;
+        x->uses |= CX_CHANGE;
+        return e->type = t;
+    }
+    case D_RISK:
+        e->u.name.kind = NAME_RISK_CLASS;
+        e->u.name.risk_index = d->index;
+        return e->type = &chg_type_risk;
+    case D_WINDOW:
+    case D_FREEZE:
+        e->u.name.kind = NAME_TIMESET;
+        return e->type = &chg_type_timeset;
+    default:
+        unknown_name(x, e);
+        return err(e);
+    }
+}
+
+/* ---- fields -------------------------------------------------------------------------------- */
+
+static chg_type *field_type(cx *x, chg_expr *e, chg_type *obj, const char *name, chg_span name_span,
+                            bool optional_chain)
+{
+    if (is_err(obj))
+        return err(e);
+    if (obj->kind == T_ANY)
+        return e->type = &chg_type_any;
+    bool opt = false;
+    if (obj->kind == T_OPTIONAL) {
+        if (!optional_chain) {
+            require_present(x, e->kind == EX_INDEX ? e->u.index.obj : e->u.field.obj, obj);
+            return err(e);
+        }
+        obj = obj->u.elem;
+        opt = true;
+    }
+    if (obj->kind != T_OBJECT) {
+        chg_diag_report(x->c, CHG_D_E0208, e->kind == EX_INDEX ? e->u.index.obj->span : e->u.field.obj->span,
+                        tstr(x, obj), NULL);
+        return err(e);
+    }
+    const chg_type_field *f = chg_type_field_find(obj, name);
+    if (!f) {
+        chg_expr *o = e->kind == EX_INDEX ? e->u.index.obj : e->u.field.obj;
+        const char *k = path_key(x, o);
+        const char *on = k && k[0] != '$' ? k : chg_span_text(x->c, o->span);
+        const char **names = chg_arena_alloc(A, sizeof(char *) * (obj->u.obj.n + 1));
+        for (uint32_t i = 0; i < obj->u.obj.n; i++)
+            names[i] = obj->u.obj.fields[i].name;
+        chg_diag *d = chg_diag_report(x->c, CHG_D_E0104, name_span, name, on, NULL);
+        chg_diag_suggest(x->c, d, name, names, obj->u.obj.n);
+        return err(e);
+    }
+    chg_type *t = f->type;
+    if (f->dflt && t->kind == T_OPTIONAL)
+        t = t->u.elem;
+    if (opt)
+        t = chg_type_optional(A, t);
+    if (t->kind == T_OPTIONAL && known_non_null(x, e))
+        t = t->u.elem;
+    return e->type = t;
+}
+
+/* ---- calls ---------------------------------------------------------------------------------- */
+
+static const char *param_name(chg_param p)
+{
+    switch (p) {
+    case P_STRING: return "string";
+    case P_ZONE: return "a time zone name";
+    case P_INT: return "int";
+    case P_NUMBER: return "a number";
+    case P_BOOL: return "bool";
+    case P_TIME: return "time";
+    case P_DURATION: return "duration";
+    case P_LIST: return "a list";
+    case P_STRING_OR_LIST: return "a string or a list";
+    default: return "any value";
+    }
+}
+
+static bool param_ok(const chg_type *t, chg_param p)
+{
+    if (is_any(t))
+        return true;
+    switch (p) {
+    case P_ANY: return true;
+    case P_STRING:
+    case P_ZONE: return t->kind == T_STRING || t->kind == T_ENUM;
+    case P_INT: return t->kind == T_INT;
+    case P_NUMBER: return t->kind == T_INT || t->kind == T_FLOAT;
+    case P_BOOL: return t->kind == T_BOOL;
+    case P_TIME: return t->kind == T_TIME;
+    case P_DURATION: return t->kind == T_DURATION;
+    case P_LIST: return t->kind == T_LIST;
+    case P_STRING_OR_LIST: return t->kind == T_STRING || t->kind == T_ENUM || t->kind == T_LIST;
+    }
+    return false;
+}
+
+static chg_type *check_call(cx *x, chg_expr *e, bool is_action_position)
+{
+    const char *name = e->u.call.name;
+    const chg_builtin *b = chg_builtin_find(name);
+    if (!b) {
+        const char **names = chg_arena_alloc(A, sizeof(char *) * chg_nbuiltins);
+        for (size_t i = 0; i < chg_nbuiltins; i++)
+            names[i] = chg_builtins[i].name;
+        chg_diag *d = chg_diag_report(x->c, is_action_position ? CHG_D_E0503 : CHG_D_E0110,
+                                      e->u.call.name_span, name, NULL);
+        chg_diag_suggest(x->c, d, name, names, chg_nbuiltins);
+        for (uint32_t i = 0; i < e->u.call.nargs; i++)
+            check(x, e->u.call.args[i]);
+        return err(e);
+    }
+    e->u.call.builtin = b;
+    if (b->kind == BI_ACTION && !is_action_position) {
+        chg_diag_report(x->c, CHG_D_E0505, e->u.call.name_span, name, NULL);
+        return err(e);
+    }
+    if (b->kind != BI_ACTION && is_action_position) {
+        chg_diag *d = chg_diag_report(x->c, CHG_D_E0504, e->u.call.name_span, name, NULL);
+        chg_diag_help(x->c, d, "after 'do' come actions such as aws.sns.publish(…)");
+        return err(e);
+    }
+    if (b->kind == BI_QUERY && !(x->allow & CX_QUERY)) {
+        not_allowed(x, e, name, "external queries are answered when a change is judged");
+        return err(e);
+    }
+    bool ok = true;
+    if (e->u.call.nargs < b->min_args || e->u.call.nargs > b->max_args) {
+        const char *takes = b->min_args == b->max_args
+                                ? chg_arena_printf(A, "%u argument%s", b->min_args, b->min_args == 1 ? "" : "s")
+                                : chg_arena_printf(A, "%u to %u arguments", b->min_args, b->max_args);
+        const char *given = chg_arena_printf(A, "%u %s", e->u.call.nargs,
+                                             e->u.call.nargs == 1 ? "was" : "were");
+        chg_diag *d = chg_diag_report(x->c, CHG_D_E0207, e->span, chg_arena_printf(A, "'%s'", name),
+                                      takes, given, NULL);
+        chg_diag_help(x->c, d, "%s", b->doc);
+        ok = false;
+    }
+    for (uint32_t i = 0; i < e->u.call.nargs; i++) {
+        chg_expr *arg = e->u.call.args[i];
+        chg_type *t = check(x, arg);
+        if (i >= b->max_args)
+            continue;
+        chg_param p = b->params[i < 4 ? i : 3];
+        if (is_err(t))
+            continue;
+        if (p != P_ANY && !require_present(x, arg, t)) {
+            ok = false;
+            continue;
+        }
+        if (!param_ok(t, p)) {
+            chg_diag *d = chg_diag_report(x->c, CHG_D_E0201, arg->span, param_name(p), tstr(x, t), NULL);
+            chg_diag_note(x->c, d, (chg_span){0}, "argument %u of %s", i + 1, name);
+            ok = false;
+        } else if (p == P_ZONE && arg->kind != EX_STRING) {
+            chg_diag_report(x->c, CHG_D_E0510, arg->span, "a time zone argument", NULL);
+            ok = false;
+        }
+    }
+    if (!ok)
+        return err(e);
+    if (b->kind == BI_QUERY)
+        x->uses |= CX_QUERY;
+    switch (b->result) {
+    case P_INT: return e->type = &chg_type_int;
+    case P_BOOL: return e->type = &chg_type_bool;
+    case P_STRING: return e->type = &chg_type_string;
+    case P_TIME: return e->type = &chg_type_time;
+    default: return e->type = &chg_type_any;
+    }
+}
+
+/* ---- operators -------------------------------------------------------------------------------- */
+
+static bool numeric(const chg_type *t) { return t->kind == T_INT || t->kind == T_FLOAT; }
+static bool stringish(const chg_type *t) { return t->kind == T_STRING || t->kind == T_ENUM; }
+
+/* May values of types a and b be compared with == and != ? */
+static bool comparable(const chg_type *a, const chg_type *b)
+{
+    if (is_any(a) || is_any(b))
+        return true;
+    if (a->kind == T_NULL || b->kind == T_NULL)
+        return a->kind == T_OPTIONAL || b->kind == T_OPTIONAL || a->kind == b->kind;
+    a = chg_type_strip(a);
+    b = chg_type_strip(b);
+    if (numeric(a) && numeric(b))
+        return true;
+    if (a->kind == T_ENUM && b->kind == T_ENUM)
+        return chg_type_equal(a, b);
+    if (stringish(a) && stringish(b))
+        return true;
+    if (a->kind == T_LIST && b->kind == T_LIST)
+        return comparable(a->u.elem, b->u.elem);
+    return a->kind == b->kind && a->kind != T_TIMESET;
+}
+
+static bool ordered(const chg_type *a, const chg_type *b)
+{
+    if (is_any(a) || is_any(b))
+        return true;
+    if (numeric(a) && numeric(b))
+        return true;
+    if (stringish(a) && stringish(b))
+        return a->kind != T_ENUM || b->kind != T_ENUM || chg_type_equal(a, b);
+    return a->kind == b->kind && (a->kind == T_TIME || a->kind == T_DURATION || a->kind == T_RISK);
+}
+
+static void risk_literal_help(cx *x, chg_diag *d, chg_expr *other)
+{
+    if (d && other->kind == EX_STRING && chg_map_get(&x->c->globals, other->u.str.s)) {
+        chg_decl *cls = chg_map_get(&x->c->globals, other->u.str.s);
+        if (cls->kind == D_RISK)
+            chg_diag_help(x->c, d, "risk classes are names: write %s without quotes", other->u.str.s);
+    }
+}
+
+static chg_type *check_compare(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
+{
+    chg_expr *a = e->u.binary.a, *b = e->u.binary.b;
+    chg_binop op = e->u.binary.op;
+    if (is_err(ta) || is_err(tb))
+        return err(e);
+    /* risk against anything but a risk class */
+    if ((ta->kind == T_RISK) != (tb->kind == T_RISK) && !is_any(ta) && !is_any(tb)) {
+        chg_expr *other = ta->kind == T_RISK ? b : a;
+        chg_type *ot = ta->kind == T_RISK ? tb : ta;
+        chg_diag *d = chg_diag_report(x->c, CHG_D_E0204, other->span, tstr(x, ot), NULL);
+        risk_literal_help(x, d, other);
+        return err(e);
+    }
+    if (op == OP_EQ || op == OP_NE) {
+        if (!comparable(ta, tb)) {
+            chg_diag_report(x->c, CHG_D_E0203, e->u.binary.op_span, tstr(x, ta), tstr(x, tb), NULL);
+            return err(e);
+        }
+        const chg_type *sa = chg_type_strip(ta), *sb = chg_type_strip(tb);
+        if ((sa->kind == T_ENUM && !enum_literal_ok(x, sa, b)) ||
+            (sb->kind == T_ENUM && !enum_literal_ok(x, sb, a)))
+            return err(e);
+        return e->type = &chg_type_bool;
+    }
+    /* < <= > >= */
+    if (!require_present(x, a, ta) || !require_present(x, b, tb))
+        return err(e);
+    if (!ordered(ta, tb)) {
+        chg_diag_report(x->c, CHG_D_E0203, e->u.binary.op_span, tstr(x, ta), tstr(x, tb), NULL);
+        return err(e);
+    }
+    return e->type = &chg_type_bool;
+}
+
+static chg_type *check_in(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
+{
+    chg_expr *a = e->u.binary.a, *b = e->u.binary.b;
+    if (is_err(ta) || is_err(tb))
+        return err(e);
+    if (tb->kind == T_TIMESET) {
+        if (!require_present(x, a, ta))
+            return err(e);
+        if (!is_any(ta) && ta->kind != T_TIME) {
+            chg_diag *d = chg_diag_report(x->c, CHG_D_E0201, a->span, "time", tstr(x, ta), NULL);
+            chg_diag_note(x->c, d, (chg_span){0}, "the left of 'in %s' is an instant", chg_span_text(x->c, b->span));
+            return err(e);
+        }
+        return e->type = &chg_type_bool;
+    }
+    if (!require_present(x, b, tb))
+        return err(e);
+    if (tb->kind == T_ANY)
+        return e->type = &chg_type_bool;
+    if (tb->kind == T_LIST) {
+        const chg_type *el = tb->u.elem;
+        if (!comparable(ta, el)) {
+            chg_diag_report(x->c, CHG_D_E0203, e->u.binary.op_span, tstr(x, ta),
+                            chg_arena_printf(A, "elements of %s", tstr(x, tb)), NULL);
+            return err(e);
+        }
+        const chg_type *sa = chg_type_strip(ta);
+        if (sa->kind == T_ENUM && b->kind == EX_LIST) {
+            bool ok = true;
+            for (uint32_t i = 0; i < b->u.list.n; i++)
+                ok &= enum_literal_ok(x, sa, b->u.list.items[i]);
+            if (!ok)
+                return err(e);
+        }
+        if (el->kind == T_ENUM && !enum_literal_ok(x, el, a))
+            return err(e);
+        return e->type = &chg_type_bool;
+    }
+    if (stringish(tb)) {
+        if (!require_present(x, a, ta))
+            return err(e);
+        if (!is_any(ta) && !stringish(ta)) {
+            chg_diag_report(x->c, CHG_D_E0203, e->u.binary.op_span, tstr(x, ta), tstr(x, tb), NULL);
+            return err(e);
+        }
+        return e->type = &chg_type_bool;
+    }
+    chg_diag *d = chg_diag_report(x->c, CHG_D_E0205, e->u.binary.op_span, "in", tstr(x, ta), tstr(x, tb), NULL);
+    chg_diag_help(x->c, d, "'in' looks in a list, a string, or a window or freeze");
+    return err(e);
+}
+
+static chg_type *check_matches(cx *x, chg_expr *e, chg_type *ta)
+{
+    chg_expr *a = e->u.binary.a, *b = e->u.binary.b;
+    if (!is_err(ta) && !require_present(x, a, ta))
+        return err(e);
+    if (!is_any(ta) && !stringish(ta)) {
+        chg_diag_report(x->c, CHG_D_E0205, e->u.binary.op_span, "matches", tstr(x, ta), "a pattern", NULL);
+        return err(e);
+    }
+    if (b->kind != EX_STRING && b->kind != EX_RAWSTRING) {
+        chg_diag *d = chg_diag_report(x->c, CHG_D_E0510, b->span, "a regular expression", NULL);
+        chg_diag_help(x->c, d, "patterns are compiled once when the policy loads: write r\"…\"");
+        return err(e);
+    }
+    int code;
+    PCRE2_SIZE off;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)b->u.str.s, b->u.str.len, PCRE2_UTF, &code, &off, NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(code, msg, sizeof msg);
+        /* point into the pattern: r"…" has 2 bytes before it, "…" 1 */
+        uint32_t lead = b->kind == EX_RAWSTRING ? 2 : 1;
+        chg_span at = b->span;
+        if (b->kind == EX_RAWSTRING && off <= b->u.str.len) {
+            at.start = b->span.start + lead + (uint32_t)off;
+            at.end = at.start + 1 <= b->span.end - 1 ? at.start + 1 : at.start;
+        }
+        chg_diag_report(x->c, CHG_D_E0216, at, (const char *)msg, NULL);
+        return err(e);
+    }
+    pcre2_code_free(re);
+    return e->type = &chg_type_bool;
+}
+
+static chg_type *check_arith(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
+{
+    chg_expr *a = e->u.binary.a, *b = e->u.binary.b;
+    chg_binop op = e->u.binary.op;
+    if (is_err(ta) || is_err(tb))
+        return err(e);
+    if (!require_present(x, a, ta) || !require_present(x, b, tb))
+        return err(e);
+    if (ta->kind == T_ANY || tb->kind == T_ANY)
+        return e->type = &chg_type_any;
+    chg_type_kind ka = ta->kind, kb = tb->kind;
+    chg_type *r = NULL;
+    switch (op) {
+    case OP_ADD:
+        if (ka == T_INT && kb == T_INT) r = &chg_type_int;
+        else if (numeric(ta) && numeric(tb)) r = &chg_type_float;
+        else if (stringish(ta) && stringish(tb)) r = &chg_type_string;
+        else if ((ka == T_TIME && kb == T_DURATION) || (ka == T_DURATION && kb == T_TIME)) r = &chg_type_time;
+        else if (ka == T_DURATION && kb == T_DURATION) r = &chg_type_duration;
+        break;
+    case OP_SUB:
+        if (ka == T_INT && kb == T_INT) r = &chg_type_int;
+        else if (numeric(ta) && numeric(tb)) r = &chg_type_float;
+        else if (ka == T_TIME && kb == T_DURATION) r = &chg_type_time;
+        else if (ka == T_TIME && kb == T_TIME) r = &chg_type_duration;
+        else if (ka == T_DURATION && kb == T_DURATION) r = &chg_type_duration;
+        break;
+    case OP_MUL:
+        if (ka == T_INT && kb == T_INT) r = &chg_type_int;
+        else if (numeric(ta) && numeric(tb)) r = &chg_type_float;
+        else if ((ka == T_DURATION && kb == T_INT) || (ka == T_INT && kb == T_DURATION)) r = &chg_type_duration;
+        break;
+    case OP_DIV:
+        if (ka == T_INT && kb == T_INT) r = &chg_type_int;
+        else if (numeric(ta) && numeric(tb)) r = &chg_type_float;
+        else if (ka == T_DURATION && kb == T_INT) r = &chg_type_duration;
+        else if (ka == T_DURATION && kb == T_DURATION) r = &chg_type_int;
+        break;
+    case OP_MOD:
+        if (ka == T_INT && kb == T_INT) r = &chg_type_int;
+        else if (ka == T_DURATION && kb == T_DURATION) r = &chg_type_duration;
+        break;
+    default:
+        break;
+    }
+    if (!r) {
+        chg_diag *d = chg_diag_report(x->c, CHG_D_E0205, e->u.binary.op_span, chg_binop_text(op),
+                                      tstr(x, ta), tstr(x, tb), NULL);
+        if (ka == T_TIME && kb == T_TIME && op == OP_ADD)
+            chg_diag_help(x->c, d, "add a duration to an instant (t + 2h), or subtract instants for a duration");
+        return err(e);
+    }
+    return e->type = r;
+}
+
+static chg_type *check_binary(cx *x, chg_expr *e)
+{
+    chg_expr *a = e->u.binary.a, *b = e->u.binary.b;
+    chg_binop op = e->u.binary.op;
+    if (op == OP_AND || op == OP_OR) {
+        chg_type *ta = check(x, a);
+        fact *f = NULL;
+        facts_when(x, a, op == OP_AND, &f);
+        chg_type *tb = check_with(x, b, f);
+        bool ok = true;
+        chg_expr *sides[2] = {a, b};
+        chg_type *types[2] = {ta, tb};
+        for (int i = 0; i < 2; i++) {
+            if (is_any(types[i]) || types[i]->kind == T_BOOL)
+                continue;
+            if (types[i]->kind == T_OPTIONAL && types[i]->u.elem->kind == T_BOOL)
+                require_present(x, sides[i], types[i]);
+            else
+                chg_diag_report(x->c, CHG_D_E0201, sides[i]->span, "bool", tstr(x, types[i]), NULL);
+            ok = false;
+        }
+        return ok ? (e->type = &chg_type_bool) : err(e);
+    }
+    chg_type *ta = check(x, a);
+    if (op == OP_MATCHES)
+        return check_matches(x, e, ta);
+    chg_type *tb = check(x, b);
+    switch (op) {
+    case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE:
+        return check_compare(x, e, ta, tb);
+    case OP_IN:
+        return check_in(x, e, ta, tb);
+    case OP_COALESCE: {
+        if (is_err(ta) || is_err(tb))
+            return err(e);
+        if (ta->kind == T_ANY)
+            return e->type = tb->kind == T_NULL ? &chg_type_any : tb;
+        const chg_type *inner = chg_type_strip(ta);
+        if (ta->kind != T_OPTIONAL && ta->kind != T_NULL) {
+            chg_diag *d = chg_diag_report(x->c, CHG_D_E0205, e->u.binary.op_span, "??", tstr(x, ta),
+                                          tstr(x, tb), NULL);
+            chg_diag_help(x->c, d, "the left of '?\?' is never null here; drop the fallback");
+            return err(e);
+        }
+        if (!assign(x, b, tb, inner, "value"))
+            return err(e);
+        return e->type = (chg_type *)inner;
+    }
+    default:
+        return check_arith(x, e, ta, tb);
+    }
+}
+
+/* The type two branches share (if/else, list elements), or NULL. */
+static chg_type *unify(cx *x, chg_type *a, chg_type *b)
+{
+    if (is_err(a) || is_err(b))
+        return &chg_type_error;
+    if (a->kind == T_ANY || b->kind == T_ANY)
+        return &chg_type_any;
+    if (chg_type_equal(a, b))
+        return a;
+    if (a->kind == T_NULL)
+        return chg_type_optional(A, b);
+    if (b->kind == T_NULL)
+        return chg_type_optional(A, a);
+    bool oa = a->kind == T_OPTIONAL, ob = b->kind == T_OPTIONAL;
+    const chg_type *sa = chg_type_strip(a), *sb = chg_type_strip(b);
+    chg_type *r = NULL;
+    if (chg_type_equal(sa, sb))
+        r = (chg_type *)sa;
+    else if (numeric(sa) && numeric(sb))
+        r = &chg_type_float;
+    else if (stringish(sa) && stringish(sb))
+        r = sa->kind == T_ENUM ? (chg_type *)sa : sb->kind == T_ENUM ? (chg_type *)sb : &chg_type_string;
+    else if (sa->kind == T_LIST && sb->kind == T_LIST) {
+        if (sa->u.elem->kind == T_ANY)
+            r = (chg_type *)sb;
+        else if (sb->u.elem->kind == T_ANY)
+            r = (chg_type *)sa;
+    } else if (sa->kind == T_OBJECT && sb->kind == T_OBJECT)
+        r = &chg_type_any; /* differing object literals: checked where used */
+    if (!r)
+        return NULL;
+    return oa || ob ? chg_type_optional(A, r) : r;
+}
+
+static void bind(cx *x, local *l, chg_expr *q, chg_type *elem)
+{
+    l->name = q->u.quant.var.name;
+    l->type = elem;
+    l->binder = q;
+    l->next = x->locals;
+    x->locals = l;
+    q->u.quant.slot = (uint32_t)x->nlocals++;
+}
+
+static chg_type *check_quant(cx *x, chg_expr *e)
+{
+    chg_type *lt = check(x, e->u.quant.list);
+    chg_type *elem = &chg_type_any;
+    bool ok = true;
+    if (is_err(lt))
+        elem = &chg_type_error, ok = false;
+    else if (!require_present(x, e->u.quant.list, lt))
+        ok = false;
+    else if (lt->kind == T_LIST)
+        elem = lt->u.elem;
+    else if (lt->kind != T_ANY) {
+        chg_diag_report(x->c, CHG_D_E0209, e->u.quant.list->span, tstr(x, lt), NULL);
+        ok = false;
+    }
+    local l;
+    bind(x, &l, e, elem);
+    chg_type *bt = check(x, e->u.quant.body);
+    x->locals = l.next;
+    x->nlocals--;
+    if (!is_any(bt) && bt->kind != T_BOOL) {
+        chg_diag_report(x->c, CHG_D_E0201, e->u.quant.body->span, "bool", tstr(x, bt), NULL);
+        ok = false;
+    }
+    if (!ok)
+        return err(e);
+    return e->type = e->kind == EX_COUNT ? &chg_type_int : &chg_type_bool;
+}
+
+static chg_type *check(cx *x, chg_expr *e)
+{
+    switch (e->kind) {
+    case EX_ERROR: return err(e);
+    case EX_NULL: return e->type = &chg_type_null;
+    case EX_BOOL: return e->type = &chg_type_bool;
+    case EX_INT: return e->type = &chg_type_int;
+    case EX_FLOAT: return e->type = &chg_type_float;
+    case EX_STRING:
+    case EX_RAWSTRING: return e->type = &chg_type_string;
+    case EX_DURATION: return e->type = &chg_type_duration;
+    case EX_INSTANT:
+    case EX_DATE: return e->type = &chg_type_time;
+    case EX_LOCALTIME: {
+        chg_diag *d = chg_diag_report(x->c, CHG_D_E0215, e->span, NULL);
+        chg_diag_help(x->c, d, "write %sZ for UTC", chg_span_text(x->c, e->span));
+        return err(e);
+    }
+    case EX_INTERP:
+        for (uint32_t i = 0; i < e->u.interp.n; i++)
+            check(x, e->u.interp.parts[i]);
+        return e->type = &chg_type_string;
+    case EX_NAME: return check_name(x, e);
+    case EX_FIELD:
+    case EX_OPTFIELD: {
+        chg_type *ot = check(x, e->u.field.obj);
+        return field_type(x, e, ot, e->u.field.field.name, e->u.field.field.span, e->kind == EX_OPTFIELD);
+    }
+    case EX_INDEX: {
+        chg_type *ot = check(x, e->u.index.obj);
+        chg_type *it = check(x, e->u.index.index);
+        if (is_err(ot) || is_err(it))
+            return err(e);
+        const chg_type *so = ot;
+        if (so->kind == T_ANY)
+            return e->type = &chg_type_any;
+        if (so->kind == T_OBJECT || (so->kind == T_OPTIONAL && so->u.elem->kind == T_OBJECT)) {
+            chg_expr *k = e->u.index.index;
+            if (k->kind != EX_STRING) {
+                chg_diag_report(x->c, CHG_D_E0510, k->span, "a field name in [ ]", NULL);
+                return err(e);
+            }
+            return field_type(x, e, ot, k->u.str.s, k->span, false);
+        }
+        if (!require_present(x, e->u.index.obj, ot))
+            return err(e);
+        if (so->kind == T_LIST) {
+            if (!is_any(it) && it->kind != T_INT) {
+                chg_diag_report(x->c, CHG_D_E0201, e->u.index.index->span, "int", tstr(x, it), NULL);
+                return err(e);
+            }
+            /* out of range gives null */
+            chg_type *t = chg_type_optional(A, so->u.elem);
+            if (t->kind == T_OPTIONAL && known_non_null(x, e))
+                t = t->u.elem;
+            return e->type = t;
+        }
+        chg_diag_report(x->c, CHG_D_E0213, e->u.index.obj->span, tstr(x, ot), NULL);
+        return err(e);
+    }
+    case EX_CALL: return check_call(x, e, false);
+    case EX_UNARY: {
+        chg_type *t = check(x, e->u.unary.a);
+        if (is_err(t))
+            return err(e);
+        if (e->u.unary.op == UOP_NOT) {
+            if (is_any(t) || t->kind == T_BOOL)
+                return e->type = &chg_type_bool;
+            if (t->kind == T_OPTIONAL && t->u.elem->kind == T_BOOL) {
+                require_present(x, e->u.unary.a, t);
+                return err(e);
+            }
+        } else {
+            if (!require_present(x, e->u.unary.a, t))
+                return err(e);
+            if (is_any(t) || numeric(t) || t->kind == T_DURATION)
+                return e->type = t;
+        }
+        chg_diag_report(x->c, CHG_D_E0212, e->span, e->u.unary.op == UOP_NOT ? "not" : "-", tstr(x, t), NULL);
+        return err(e);
+    }
+    case EX_BINARY: return check_binary(x, e);
+    case EX_IF: {
+        chg_type *ct = check(x, e->u.ifx.cond);
+        if (!is_any(ct) && ct->kind != T_BOOL) {
+            if (ct->kind == T_OPTIONAL && ct->u.elem->kind == T_BOOL)
+                require_present(x, e->u.ifx.cond, ct);
+            else
+                chg_diag_report(x->c, CHG_D_E0201, e->u.ifx.cond->span, "bool", tstr(x, ct), NULL);
+        }
+        fact *ft = NULL, *ff = NULL;
+        facts_when(x, e->u.ifx.cond, true, &ft);
+        facts_when(x, e->u.ifx.cond, false, &ff);
+        chg_type *a = check_with(x, e->u.ifx.then, ft);
+        chg_type *b = check_with(x, e->u.ifx.els, ff);
+        chg_type *u = unify(x, a, b);
+        if (!u) {
+            chg_diag *d = chg_diag_report(x->c, CHG_D_E0201, e->u.ifx.els->span, tstr(x, a), tstr(x, b), NULL);
+            chg_diag_note(x->c, d, e->u.ifx.then->span, "the 'then' branch is %s", tstr(x, a));
+            return err(e);
+        }
+        return e->type = u;
+    }
+    case EX_LIST: {
+        chg_type *el = NULL;
+        chg_expr *first = NULL;
+        bool bad = false;
+        for (uint32_t i = 0; i < e->u.list.n; i++) {
+            chg_expr *it = e->u.list.items[i];
+            chg_type *t = check(x, it);
+            if (is_err(t)) {
+                bad = true;
+                continue;
+            }
+            if (!el) {
+                el = t;
+                first = it;
+                continue;
+            }
+            chg_type *u = unify(x, el, t);
+            if (!u) {
+                chg_diag *d = chg_diag_report(x->c, CHG_D_E0214, it->span, tstr(x, el), tstr(x, t), NULL);
+                chg_diag_note(x->c, d, first->span, "the first element is %s", tstr(x, el));
+                bad = true;
+                continue;
+            }
+            el = u;
+        }
+        if (bad)
+            return err(e);
+        return e->type = chg_type_list(A, el ? el : &chg_type_any);
+    }
+    case EX_OBJECT: {
+        chg_type *t = chg_arena_alloc(A, sizeof *t);
+        t->kind = T_OBJECT;
+        t->u.obj.fields = chg_arena_alloc(A, sizeof(chg_type_field) * (e->u.object.n + 1));
+        for (uint32_t i = 0; i < e->u.object.n; i++) {
+            chg_object_field *f = &e->u.object.fields[i];
+            for (uint32_t k = 0; k < i; k++)
+                if (strcmp(e->u.object.fields[k].key.name, f->key.name) == 0) {
+                    chg_diag *d = chg_diag_report(x->c, CHG_D_E0111, f->key.span, f->key.name, NULL);
+                    chg_diag_note(x->c, d, e->u.object.fields[k].key.span, "first given here");
+                }
+            chg_type_field *tf = &t->u.obj.fields[t->u.obj.n++];
+            tf->name = f->key.name;
+            tf->type = check(x, f->value);
+            tf->span = f->key.span;
+        }
+        return e->type = t;
+    }
+    case EX_ANY:
+    case EX_ALL:
+    case EX_COUNT:
+        return check_quant(x, e);
+    }
+    return err(e);
+}
+
+/* Check an expression that must be of type t (or assignable to it). */
+static bool expect_type(cx *x, chg_expr *e, const chg_type *t, const char *what)
+{
+    chg_type *s = check(x, e);
+    if (is_err(s))
+        return false;
+    if (t->kind == T_BOOL && s->kind == T_OPTIONAL && s->u.elem->kind == T_BOOL) {
+        require_present(x, e, s);
+        return false;
+    }
+    return assign(x, e, s, t, what);
+}
+
+static cx context(chg_compiler *c, uint32_t file, unsigned allow, const char *where)
+{
+    cx x;
+    memset(&x, 0, sizeof x);
+    x.c = c;
+    x.file = file;
+    x.allow = allow;
+    x.where = where;
+    return x;
+}
+
+/* ---- lets ---------------------------------------------------------------------------------- */
+
+static chg_type *check_let(chg_compiler *c, chg_decl *d)
+{
+    if (d->state == 2)
+        return d->type;
+    if (d->state == 1) {
+        chg_diag_report(c, CHG_D_E0118, d->name.span, d->name.name, NULL);
+        d->state = 2;
+        d->type = &chg_type_error;
+        return d->type;
+    }
+    d->state = 1;
+    cx x = context(c, d->file, CX_CHANGE | CX_NOW | CX_RISK | CX_QUERY, "let");
+    chg_type *t = check(&x, d->u.let.expr);
+    if (t->kind == T_TIMESET) {
+        chg_diag *dg = chg_diag_report(c, CHG_D_E0105, d->u.let.expr->span,
+                                       chg_span_text(c, d->u.let.expr->span), "a time set", "a value", NULL);
+        chg_diag_help(c, dg, "name a time set with 'window' or 'freeze'; test membership with 'now in …'");
+        t = &chg_type_error;
+    }
+    if (d->state == 2) /* a cycle was reported through us */
+        return d->type;
+    d->type = t;
+    d->uses_risk = (x.uses & CX_RISK) != 0;
+    d->state = 2;
+    return t;
+}
+
+/* ---- schema ------------------------------------------------------------------------------------ */
+
+static chg_type *build_type(chg_compiler *c, chg_typeexpr *te, const char *path);
+
+static chg_type *build_object(chg_compiler *c, chg_field_decl *fields, uint32_t n, const char *path)
+{
+    chg_type *t = chg_arena_alloc(&c->arena, sizeof *t);
+    t->kind = T_OBJECT;
+    t->u.obj.fields = chg_arena_alloc(&c->arena, sizeof(chg_type_field) * (n + 1));
+    for (uint32_t i = 0; i < n; i++) {
+        chg_field_decl *f = &fields[i];
+        bool dup = false;
+        for (uint32_t k = 0; k < i; k++)
+            if (strcmp(fields[k].name.name, f->name.name) == 0) {
+                chg_diag *d = chg_diag_report(c, CHG_D_E0111, f->name.span, f->name.name, NULL);
+                chg_diag_note(c, d, fields[k].name.span, "first declared here");
+                dup = true;
+            }
+        if (dup)
+            continue;
+        const char *sub = chg_arena_printf(&c->arena, "%s.%s", path, f->name.name);
+        chg_type_field *tf = &t->u.obj.fields[t->u.obj.n++];
+        tf->name = f->name.name;
+        tf->type = build_type(c, f->type, sub);
+        tf->span = f->name.span;
+        tf->dflt = f->dflt;
+        if (f->dflt) {
+            cx x = context(c, f->name.span.file, 0, "a default");
+            chg_type *dt = check(&x, f->dflt);
+            bool literal = f->dflt->kind == EX_NULL || f->dflt->kind == EX_BOOL || f->dflt->kind == EX_INT ||
+                           f->dflt->kind == EX_FLOAT || f->dflt->kind == EX_STRING ||
+                           f->dflt->kind == EX_DURATION || f->dflt->kind == EX_INSTANT ||
+                           f->dflt->kind == EX_LIST;
+            if (!is_err(dt) && !literal)
+                chg_diag_report(c, CHG_D_E0510, f->dflt->span, "a default value", NULL);
+            else if (!is_err(dt) && !assign(&x, f->dflt, dt, tf->type, "value")) {
+                /* reported by assign */
+            }
+        }
+    }
+    return t;
+}
+
+static chg_type *build_type(chg_compiler *c, chg_typeexpr *te, const char *path)
+{
+    switch (te->kind) {
+    case TE_NAMED: {
+        static const char *const names[] = {"string", "int", "float", "bool", "time", "duration"};
+        static chg_type *const types[] = {&chg_type_string, &chg_type_int, &chg_type_float,
+                                          &chg_type_bool, &chg_type_time, &chg_type_duration};
+        for (size_t i = 0; i < CHG_ARRAY_LEN(names); i++)
+            if (strcmp(te->u.named.name, names[i]) == 0)
+                return types[i];
+        chg_diag *d = chg_diag_report(c, CHG_D_E0109, te->span, te->u.named.name, NULL);
+        chg_diag_suggest(c, d, te->u.named.name, names, CHG_ARRAY_LEN(names));
+        if (d && !d->help)
+            chg_diag_help(c, d, "types are string, int, float, bool, time, duration, enum(…), [T], { … } and T?");
+        return &chg_type_error;
+    }
+    case TE_ENUM: {
+        chg_type *t = chg_arena_alloc(&c->arena, sizeof *t);
+        t->kind = T_ENUM;
+        t->u.enm.values = chg_arena_alloc(&c->arena, sizeof(char *) * (te->u.enm.n + 1));
+        if (te->u.enm.n == 0) {
+            chg_diag_report(c, CHG_D_E0217, te->span, NULL);
+            return &chg_type_error;
+        }
+        for (uint32_t i = 0; i < te->u.enm.n; i++) {
+            bool dup = false;
+            for (uint32_t k = 0; k < i; k++)
+                if (strcmp(te->u.enm.values[k].name, te->u.enm.values[i].name) == 0) {
+                    chg_diag_report(c, CHG_D_E0218, te->u.enm.values[i].span, te->u.enm.values[i].name, NULL);
+                    dup = true;
+                }
+            if (!dup)
+                t->u.enm.values[t->u.enm.n++] = te->u.enm.values[i].name;
+        }
+        return t;
+    }
+    case TE_LIST: return chg_type_list(&c->arena, build_type(c, te->u.elem, path));
+    case TE_OPTIONAL: return chg_type_optional(&c->arena, build_type(c, te->u.elem, path));
+    case TE_OBJECT: return build_object(c, te->u.object.fields, te->u.object.n, path);
+    }
+    return &chg_type_error;
+}
+
+static void build_schema(chg_compiler *c)
+{
+    c->change_type = &chg_type_any;
+    chg_decl *s = c->schema;
+    if (!s)
+        return;
+    if (strcmp(s->u.schema.root.name, "change") != 0) {
+        chg_diag *d = chg_diag_report(c, CHG_D_E0124, s->u.schema.root.span, s->u.schema.root.name, NULL);
+        chg_diag_help(c, d, "write 'schema change { … }'");
+        return;
+    }
+    c->change_type = build_object(c, s->u.schema.fields, s->u.schema.n, "change");
+}
+
+/* ---- time sets ---------------------------------------------------------------------------------- */
+
+static void check_ts_decl(chg_compiler *c, chg_decl *d);
+
+static void bad_time_of_day(cx *x, chg_ident *t, int *minutes, bool end)
+{
+    if (chg_parse_time_of_day(t->name, minutes) != CHG_OK || (!end && *minutes == 1440)) {
+        chg_diag *d = chg_diag_report(x->c, CHG_D_E0403, t->span, t->name, NULL);
+        chg_diag_help(x->c, d, "times of day are HH:MM from 00:00 to 23:59 (24:00 only as an end)");
+        *minutes = -1;
+    }
+}
+
+static void check_ts(cx *x, chg_tsexpr *t)
+{
+    chg_compiler *c = x->c;
+    switch (t->kind) {
+    case TS_ERROR:
+        return;
+    case TS_REF: {
+        chg_decl *d = chg_map_get(&c->globals, t->u.ref.name.name);
+        if (!d) {
+            chg_diag *dg = chg_diag_report(c, CHG_D_E0101, t->u.ref.name.span, t->u.ref.name.name, NULL);
+            chg_vec names;
+            chg_vec_init(&names);
+            for (size_t i = 0; i < c->globals.cap; i++) {
+                chg_decl *g = c->globals.e[i].value;
+                if (c->globals.e[i].key && (g->kind == D_WINDOW || g->kind == D_FREEZE))
+                    chg_vec_push(&names, (void *)c->globals.e[i].key);
+            }
+            chg_diag_suggest(c, dg, t->u.ref.name.name, (const char *const *)names.items, names.len);
+            chg_vec_free(&names);
+            return;
+        }
+        if (d->kind != D_WINDOW && d->kind != D_FREEZE) {
+            chg_diag_report(c, CHG_D_E0105, t->u.ref.name.span, t->u.ref.name.name,
+                            d->kind == D_RISK ? "a risk class" : "a let", "a window or freeze", NULL);
+            return;
+        }
+        if (!chg_visible(c, x->file, d->file)) {
+            chg_diag_report(c, CHG_D_E0119, t->u.ref.name.span, t->u.ref.name.name,
+                            chg_arena_printf(&c->arena, "it is declared in %s, which this file does not import",
+                                             chg_compiler_source(c, d->file)->path),
+                            NULL);
+            return;
+        }
+        d->used = true;
+        t->u.ref.decl = d;
+        check_ts_decl(c, d);
+        return;
+    }
+    case TS_CRON: {
+        chg_expr *dur = t->u.cron.dur;
+        if (dur->kind != EX_DURATION) {
+            chg_diag *d = chg_diag_report(c, CHG_D_E0201, dur->span, "duration", "int", NULL);
+            chg_diag_help(c, d, "write the unit: for 6h, for 30m");
+        } else if (dur->u.i <= 0)
+            chg_diag_report(c, CHG_D_E0406, dur->span, "'for'", NULL);
+        break;
+    }
+    case TS_WEEKLY:
+        for (uint32_t i = 0; i < t->u.weekly.ndays; i++) {
+            chg_dayspec *ds = &t->u.weekly.days[i];
+            static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat",
+                                               "sunday", "monday", "tuesday", "wednesday",
+                                               "thursday", "friday", "saturday"};
+            chg_ident *ids[2] = {&ds->from, &ds->to};
+            int *out[2] = {&ds->from_day, &ds->to_day};
+            for (int k = 0; k < 2; k++) {
+                if (!ids[k]->name)
+                    continue;
+                *out[k] = chg_day_index(ids[k]->name);
+                if (*out[k] < 0) {
+                    chg_diag *d = chg_diag_report(c, CHG_D_E0107, ids[k]->span, ids[k]->name, NULL);
+                    chg_diag_suggest(c, d, ids[k]->name, days, CHG_ARRAY_LEN(days));
+                }
+            }
+            if (!ds->to.name)
+                ds->to_day = ds->from_day;
+        }
+        /* fall through */
+    case TS_DAILY: {
+        int a, b;
+        bad_time_of_day(x, &t->u.weekly.from, &a, false);
+        bad_time_of_day(x, &t->u.weekly.to, &b, true);
+        if (a >= 0 && b >= 0 && a == b) {
+            chg_diag *d = chg_diag_report(c, CHG_D_E0404, t->span,
+                                          chg_arena_printf(&c->arena, "%s..%s", t->u.weekly.from.name,
+                                                           t->u.weekly.to.name),
+                                          NULL);
+            chg_diag_help(c, d, "an end before the start crosses midnight (22:00..06:00); equal times are empty");
+        }
+        break;
+    }
+    case TS_RANGE: {
+        chg_expr *a = t->u.range.from, *b = t->u.range.to;
+        if (t->zone.name) {
+            chg_expr *zoned = a->kind == EX_INSTANT ? a : b->kind == EX_INSTANT ? b : NULL;
+            if (zoned)
+                chg_diag_report(c, CHG_D_E0408, zoned->span, chg_span_text(c, zoned->span), t->zone.name, NULL);
+        }
+        if (a->kind == b->kind && b->u.i <= a->u.i)
+            chg_diag_report(c, CHG_D_E0404, t->span,
+                            chg_arena_printf(&c->arena, "range %s .. %s", chg_span_text(c, a->span),
+                                             chg_span_text(c, b->span)),
+                            NULL);
+        break;
+    }
+    case TS_YEARLY: {
+        static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                             "jul", "aug", "sep", "oct", "nov", "dec"};
+        chg_ident *m[2] = {&t->u.yearly.from_mon, &t->u.yearly.to_mon};
+        chg_expr *dd[2] = {t->u.yearly.from_day, t->u.yearly.to_day};
+        for (int k = 0; k < 2; k++) {
+            int mi = chg_month_index(m[k]->name);
+            if (mi < 1) {
+                chg_diag *d = chg_diag_report(c, CHG_D_E0108, m[k]->span, m[k]->name, NULL);
+                chg_diag_suggest(c, d, m[k]->name, months, 12);
+                continue;
+            }
+            int64_t day = dd[k]->u.i;
+            if (day < 1 || day > chg_days_in_month(2000, mi)) /* 2000: leap, so Feb 29 is allowed */
+                chg_diag_report(c, CHG_D_E0407, dd[k]->span, chg_span_text(c, dd[k]->span),
+                                chg_arena_printf(&c->arena, "%s", months[mi - 1]), NULL);
+        }
+        break;
+    }
+    case TS_CALENDAR:
+    case TS_FLAG:
+        break;
+    case TS_OR:
+    case TS_AND:
+        check_ts(x, t->u.bin.a);
+        check_ts(x, t->u.bin.b);
+        break;
+    case TS_NOT:
+        check_ts(x, t->u.not_);
+        break;
+    }
+}
+
+static void check_ts_decl(chg_compiler *c, chg_decl *d)
+{
+    if (d->state == 2)
+        return;
+    if (d->state == 1) {
+        chg_diag_report(c, CHG_D_E0409, d->name.span, d->name.name, NULL);
+        d->state = 2;
+        return;
+    }
+    d->state = 1;
+    cx x = context(c, d->file, 0, chg_decl_kind_name(d->kind));
+    check_ts(&x, d->u.timeset.ts);
+    d->state = 2;
+}
+
+/* ---- approvals -------------------------------------------------------------------------------------- */
+
+static void check_areq(chg_compiler *c, chg_areq *r)
+{
+    switch (r->kind) {
+    case AR_NONE:
+        return;
+    case AR_AND:
+    case AR_OR:
+        check_areq(c, r->u.bin.a);
+        check_areq(c, r->u.bin.b);
+        return;
+    default:
+        break;
+    }
+    chg_expr *n = r->u.term.count;
+    if (n->u.i < 1)
+        chg_diag_report(c, CHG_D_E0501, n->span, chg_span_text(c, n->span), NULL);
+    else if (r->kind == AR_PEOPLE && (uint64_t)n->u.i > r->u.term.npeople) {
+        chg_diag *d = chg_diag_report(c, CHG_D_E0514, n->span, chg_span_text(c, n->span),
+                                      chg_arena_printf(&c->arena, "%u", r->u.term.npeople), NULL);
+        chg_diag_help(c, d, "approvers are distinct people");
+    }
+    if (r->kind == AR_GROUP && !r->u.term.group.name[0])
+        chg_diag_report(c, CHG_D_E0510, r->u.term.group.span, "a non-empty group name", NULL);
+    chg_expr *w = r->u.term.within;
+    if (w) {
+        if (w->kind != EX_DURATION) {
+            chg_diag *d = chg_diag_report(c, CHG_D_E0201, w->span, "duration", "int", NULL);
+            chg_diag_help(c, d, "write the unit: within 72h");
+        } else if (w->u.i <= 0)
+            chg_diag_report(c, CHG_D_E0406, w->span, "'within'", NULL);
+    }
+}
+
+static void check_approvals(chg_compiler *c, chg_decl *ap)
+{
+    chg_decl *risk = c->risk;
+    if (!risk) {
+        chg_span at = {ap->span.file, ap->span.start, ap->span.start + 9};
+        chg_diag_report(c, CHG_D_E0115, at, "approvals", NULL);
+    }
+    for (uint32_t i = 0; i < ap->u.approvals.n; i++) {
+        chg_approval_entry *e = &ap->u.approvals.entries[i];
+        check_areq(c, e->req);
+        for (uint32_t k = 0; k < i; k++)
+            if (strcmp(ap->u.approvals.entries[k].cls.name, e->cls.name) == 0) {
+                chg_diag *d = chg_diag_report(c, CHG_D_E0125, e->cls.span, e->cls.name, NULL);
+                chg_diag_note(c, d, ap->u.approvals.entries[k].cls.span, "first given here");
+            }
+        if (e->is_emergency || !risk)
+            continue;
+        chg_decl *cls = chg_map_get(&c->globals, e->cls.name);
+        if (!cls || cls->kind != D_RISK) {
+            chg_diag *d = chg_diag_report(c, CHG_D_E0103, e->cls.span, e->cls.name, NULL);
+            const char **names = chg_arena_alloc(&c->arena, sizeof(char *) * (risk->u.risk.n + 1));
+            for (uint32_t k = 0; k < risk->u.risk.n; k++)
+                names[k] = risk->u.risk.classes[k].name;
+            names[risk->u.risk.n] = "emergency";
+            chg_diag_suggest(c, d, e->cls.name, names, risk->u.risk.n + 1);
+            continue;
+        }
+        e->risk_index = cls->index;
+    }
+    if (!risk)
+        return;
+    for (uint32_t k = 0; k < risk->u.risk.n; k++) {
+        bool found = false;
+        for (uint32_t i = 0; i < ap->u.approvals.n; i++)
+            if (strcmp(ap->u.approvals.entries[i].cls.name, risk->u.risk.classes[k].name) == 0)
+                found = true;
+        if (!found) {
+            chg_span at = {ap->span.file, ap->span.start, ap->span.start + 9};
+            chg_diag *d = chg_diag_report(c, CHG_D_E0502, at, risk->u.risk.classes[k].name, NULL);
+            chg_diag_help(c, d, "write '%s => none' if it needs no approval", risk->u.risk.classes[k].name);
+        }
+    }
+}
+
+/* ---- classify ---------------------------------------------------------------------------------------- */
+
+static void check_classify(chg_compiler *c, chg_decl *cl)
+{
+    if (!c->risk) {
+        chg_span at = {cl->span.file, cl->span.start, cl->span.start + 8};
+        chg_diag_report(c, CHG_D_E0115, at, "classify", NULL);
+    }
+    bool seen_default = false;
+    for (uint32_t i = 0; i < cl->u.classify.n; i++) {
+        chg_classify_arm *arm = &cl->u.classify.arms[i];
+        if (seen_default && c->opts.lints)
+            chg_diag_report(c, CHG_D_W0004, arm->span, NULL);
+        if (arm->is_default)
+            seen_default = true;
+        if (c->risk) {
+            chg_decl *cls = chg_map_get(&c->globals, arm->cls.name);
+            if (!cls || cls->kind != D_RISK) {
+                chg_diag *d = chg_diag_report(c, CHG_D_E0103, arm->cls.span, arm->cls.name, NULL);
+                chg_decl *r = c->risk;
+                const char **names = chg_arena_alloc(&c->arena, sizeof(char *) * (r->u.risk.n + 1));
+                for (uint32_t k = 0; k < r->u.risk.n; k++)
+                    names[k] = r->u.risk.classes[k].name;
+                chg_diag_suggest(c, d, arm->cls.name, names, r->u.risk.n);
+            } else {
+                arm->risk_index = cls->index;
+                cls->produced = true;
+            }
+        }
+        if (arm->cond) {
+            cx x = context(c, cl->file, CX_CHANGE | CX_NOW | CX_QUERY, "classify");
+            expect_type(&x, arm->cond, &chg_type_bool, "a classify condition");
+            if (c->opts.lints)
+                for (uint32_t k = 0; k < i; k++) {
+                    chg_classify_arm *prev = &cl->u.classify.arms[k];
+                    if (prev->cond && strcmp(chg_span_text(c, prev->cond->span), chg_span_text(c, arm->cond->span)) == 0) {
+                        chg_diag *d = chg_diag_report(c, CHG_D_W0005, arm->span, NULL);
+                        chg_diag_note(c, d, prev->span, "the same condition is tested here first");
+                        break;
+                    }
+                }
+        }
+    }
+    if (!seen_default) {
+        chg_span at = {cl->span.file, cl->span.start, cl->span.start + 8};
+        chg_diag *d = chg_diag_report(c, CHG_D_E0114, at, NULL);
+        chg_diag_help(c, d, "end classify with 'default CLASS': every change needs a risk class");
+    }
+}
+
+/* ---- rules, actions, intakes, tests --------------------------------------------------------------------- */
+
+static void check_message(cx *x, chg_expr *m)
+{
+    if (m)
+        expect_type(x, m, &chg_type_string, "a message");
+}
+
+static void check_rule(chg_compiler *c, chg_decl *d)
+{
+    unsigned base = CX_CHANGE | CX_NOW | CX_RISK | CX_QUERY;
+    cx x = context(c, d->file, base, "rule");
+    fact *f = NULL;
+    if (d->u.rule.when) {
+        expect_type(&x, d->u.rule.when, &chg_type_bool, "a rule condition");
+        facts_when(&x, d->u.rule.when, true, &f);
+    }
+    x.facts = f;
+    if (d->u.rule.level == LEVEL_ADVISORY && d->u.rule.action != RA_WARN && d->u.rule.action != RA_ERROR) {
+        chg_diag *dg = chg_diag_report(c, CHG_D_E0515, d->u.rule.action_span, d->name.name, NULL);
+        chg_diag_help(c, dg, "advisory rules only warn; make it mandatory or overridable to block");
+    }
+    switch (d->u.rule.action) {
+    case RA_REQUIRE_WINDOW: {
+        chg_ident *w = &d->u.rule.window;
+        chg_decl *wd = chg_map_get(&c->globals, w->name);
+        if (!wd) {
+            chg_diag *dg = chg_diag_report(c, CHG_D_E0101, w->span, w->name, NULL);
+            chg_vec names;
+            chg_vec_init(&names);
+            for (size_t i = 0; i < c->globals.cap; i++)
+                if (c->globals.e[i].key && ((chg_decl *)c->globals.e[i].value)->kind == D_WINDOW)
+                    chg_vec_push(&names, (void *)c->globals.e[i].key);
+            chg_diag_suggest(c, dg, w->name, (const char *const *)names.items, names.len);
+            chg_vec_free(&names);
+        } else if (wd->kind != D_WINDOW) {
+            chg_diag *dg = chg_diag_report(c, CHG_D_E0105, w->span, w->name,
+                                           wd->kind == D_FREEZE ? "a freeze" : wd->kind == D_RISK ? "a risk class" : "a let",
+                                           "a window", NULL);
+            if (wd->kind == D_FREEZE)
+                chg_diag_help(c, dg, "to block during a freeze write 'deny during %s'", w->name);
+        } else if (!chg_visible(c, d->file, wd->file)) {
+            chg_diag_report(c, CHG_D_E0119, w->span, w->name,
+                            chg_arena_printf(&c->arena, "it is declared in %s, which this file does not import",
+                                             chg_compiler_source(c, wd->file)->path), NULL);
+        } else {
+            wd->used = true;
+            d->u.rule.window_decl = wd;
+            check_ts_decl(c, wd);
+        }
+        break;
+    }
+    case RA_REQUIRE_APPROVAL:
+        check_areq(c, d->u.rule.req);
+        break;
+    case RA_DENY:
+        for (uint32_t i = 0; i < d->u.rule.nduring; i++) {
+            chg_tsexpr *t = d->u.rule.during[i];
+            check_ts(&x, t);
+        }
+        if (d->u.rule.nduring)
+            x.allow |= CX_FREEZEVAR;
+        check_message(&x, d->u.rule.message);
+        if (!d->u.rule.message && c->opts.lints) {
+            chg_diag *dg = chg_diag_report(c, CHG_D_W0007, d->name.span, d->name.name, NULL);
+            chg_diag_help(c, dg, "add a message after deny: deny \"why, and what to do instead\"");
+        }
+        break;
+    case RA_WARN:
+        check_message(&x, d->u.rule.message);
+        break;
+    case RA_ERROR:
+        break;
+    }
+}
+
+static void check_on(chg_compiler *c, chg_decl *d)
+{
+    static const char *const outcomes[] = {"allow", "deny", "defer", "pending", "error", "emergency"};
+    const char *o = d->u.on.outcome.name;
+    bool known = false;
+    for (size_t i = 0; i < CHG_ARRAY_LEN(outcomes); i++)
+        known |= strcmp(o, outcomes[i]) == 0;
+    if (!known) {
+        chg_diag *dg = chg_diag_report(c, CHG_D_E0117, d->u.on.outcome.span, o, NULL);
+        chg_diag_suggest(c, dg, o, outcomes, CHG_ARRAY_LEN(outcomes));
+        if (dg && !dg->help)
+            chg_diag_help(c, dg, "outcomes are allow, deny, defer, pending, error and emergency");
+    }
+    cx x = context(c, d->file, CX_CHANGE | CX_NOW | CX_RISK | CX_QUERY | CX_ACTIONVARS, "action");
+    fact *f = NULL;
+    if (d->u.on.when) {
+        expect_type(&x, d->u.on.when, &chg_type_bool, "an action condition");
+        facts_when(&x, d->u.on.when, true, &f);
+    }
+    x.facts = f;
+    for (uint32_t i = 0; i < d->u.on.ncalls; i++) {
+        chg_expr *call = d->u.on.calls[i];
+        if (call->kind != EX_CALL) {
+            if (call->kind != EX_ERROR) {
+                chg_diag *dg = chg_diag_report(c, CHG_D_E0503, call->span, chg_span_text(c, call->span), NULL);
+                chg_diag_help(c, dg, "after 'do' come calls such as aws.sns.publish(topic, summary)");
+            }
+            continue;
+        }
+        check_call(&x, call, true);
+    }
+}
+
+static void check_intake(chg_compiler *c, chg_decl *d)
+{
+    cx x = context(c, d->file, CX_EVENT | CX_NOW | CX_QUERY, "intake");
+    if (d->u.intake.when)
+        expect_type(&x, d->u.intake.when, &chg_type_bool, "an intake condition");
+    chg_type *ct = c->change_type;
+    chg_expr obj;
+    memset(&obj, 0, sizeof obj);
+    obj.kind = EX_OBJECT;
+    obj.span = d->name.span;
+    obj.u.object.fields = d->u.intake.fields;
+    obj.u.object.n = d->u.intake.n;
+    chg_type *t = check(&x, &obj);
+    if (ct->kind == T_OBJECT && !is_err(t))
+        assign_object(&x, &obj, ct, chg_arena_printf(&c->arena, "intake '%s'", d->name.name));
+}
+
+static void check_test(chg_compiler *c, chg_decl *d)
+{
+    bool input = false, expect = false;
+    for (uint32_t i = 0; i < d->u.test.n; i++) {
+        chg_test_item *it = &d->u.test.items[i];
+        cx x = context(c, d->file, 0, "test");
+        switch (it->kind) {
+        case TI_CHANGE:
+            input = true;
+            if (c->change_type->kind == T_OBJECT && it->value->kind == EX_OBJECT) {
+                check(&x, it->value);
+                assign(&x, it->value, it->value->type, c->change_type, "change");
+            } else
+                check(&x, it->value);
+            break;
+        case TI_EVENT:
+            input = true;
+            expect_type(&x, it->value, &chg_type_any, "event");
+            break;
+        case TI_AT:
+            expect_type(&x, it->value, &chg_type_time, "'at'");
+            break;
+        case TI_GIVEN: {
+            chg_expr *call = it->call;
+            if (call->kind != EX_CALL) {
+                chg_diag_report(c, CHG_D_E0508, call->span, chg_span_text(c, call->span), NULL);
+                break;
+            }
+            const chg_builtin *b = chg_builtin_find(call->u.call.name);
+            if (!b || b->kind != BI_QUERY) {
+                chg_diag *dg = chg_diag_report(c, CHG_D_E0508, call->u.call.name_span,
+                                               chg_arena_printf(&c->arena, "'%s'", call->u.call.name), NULL);
+                const char *queries[16];
+                size_t nq = 0;
+                for (size_t k = 0; k < chg_nbuiltins && nq < 16; k++)
+                    if (chg_builtins[k].kind == BI_QUERY)
+                        queries[nq++] = chg_builtins[k].name;
+                chg_diag_suggest(c, dg, call->u.call.name, queries, nq);
+                break;
+            }
+            x.allow = CX_QUERY;
+            chg_type *rt = check_call(&x, call, false);
+            if (!is_err(rt))
+                expect_type(&x, it->value, rt, "the query's answer");
+            break;
+        }
+        case TI_GIVEN_FLAG:
+            expect_type(&x, it->value, &chg_type_bool, "a flag");
+            break;
+        case TI_EXPECT: {
+            expect = true;
+            static const char *const outcomes[] = {"allow", "deny", "defer", "pending", "error"};
+            const char *o = it->outcome.name;
+            bool known = false;
+            for (size_t k = 0; k < CHG_ARRAY_LEN(outcomes); k++)
+                known |= strcmp(o, outcomes[k]) == 0;
+            if (!known) {
+                chg_diag *dg = chg_diag_report(c, CHG_D_E0117, it->outcome.span, o, NULL);
+                chg_diag_suggest(c, dg, o, outcomes, CHG_ARRAY_LEN(outcomes));
+            }
+            static const char *const clauses[] = {"risk", "missing", "reasons", "warnings", "actions",
+                                                  "next_open", "closes_at", "emergency", "freezes"};
+            for (uint32_t k = 0; k < it->nclauses; k++) {
+                chg_expect_clause *cl = &it->clauses[k];
+                const char *key = cl->key.name;
+                if (!strcmp(key, "risk")) {
+                    chg_decl *cls = chg_map_get(&c->globals, cl->value->u.name.name);
+                    if (!cls || cls->kind != D_RISK) {
+                        chg_diag *dg = chg_diag_report(c, CHG_D_E0103, cl->value->span, cl->value->u.name.name, NULL);
+                        if (c->risk) {
+                            chg_decl *r = c->risk;
+                            const char **names = chg_arena_alloc(&c->arena, sizeof(char *) * (r->u.risk.n + 1));
+                            for (uint32_t j = 0; j < r->u.risk.n; j++)
+                                names[j] = r->u.risk.classes[j].name;
+                            chg_diag_suggest(c, dg, cl->value->u.name.name, names, r->u.risk.n);
+                        }
+                    } else {
+                        cl->value->u.name.kind = NAME_RISK_CLASS;
+                        cl->value->u.name.risk_index = cls->index;
+                    }
+                } else if (!strcmp(key, "missing") || !strcmp(key, "reasons") || !strcmp(key, "warnings") ||
+                           !strcmp(key, "actions") || !strcmp(key, "freezes")) {
+                    if (expect_type(&x, cl->value, chg_type_list(&c->arena, &chg_type_string), key) &&
+                        !strcmp(key, "reasons") && cl->value->kind == EX_LIST)
+                        for (uint32_t j = 0; j < cl->value->u.list.n; j++) {
+                            chg_expr *r = cl->value->u.list.items[j];
+                            if (r->kind == EX_STRING && !chg_map_get(&c->rules, r->u.str.s)) {
+                                chg_diag *dg = chg_diag_report(c, CHG_D_E0126, r->span, r->u.str.s, NULL);
+                                chg_vec names;
+                                chg_vec_init(&names);
+                                for (size_t q = 0; q < c->rules.cap; q++)
+                                    if (c->rules.e[q].key)
+                                        chg_vec_push(&names, (void *)c->rules.e[q].key);
+                                chg_diag_suggest(c, dg, r->u.str.s, (const char *const *)names.items, names.len);
+                                chg_vec_free(&names);
+                            }
+                        }
+                } else if (!strcmp(key, "next_open") || !strcmp(key, "closes_at")) {
+                    expect_type(&x, cl->value, chg_type_optional(&c->arena, &chg_type_time), key);
+                } else if (!strcmp(key, "emergency")) {
+                    expect_type(&x, cl->value, &chg_type_bool, key);
+                } else {
+                    chg_diag *dg = chg_diag_report(c, CHG_D_E0121, cl->key.span, "expect", key, NULL);
+                    chg_diag_suggest(c, dg, key, clauses, CHG_ARRAY_LEN(clauses));
+                    if (dg && !dg->help && (!strcmp(key, "change") || !strcmp(key, "event")))
+                        chg_diag_help(c, dg, "'expect' comes last in a test: move '%s { … }' before it", key);
+                }
+            }
+            break;
+        }
+        }
+    }
+    chg_span at = {d->span.file, d->span.start, d->span.start + 4};
+    if (!input)
+        chg_diag_report(c, CHG_D_E0506, at, d->name.name, NULL);
+    if (!expect)
+        chg_diag_report(c, CHG_D_E0507, at, d->name.name, NULL);
+}
+
+/* ---- driver --------------------------------------------------------------------------------------------- */
+
+void chg_typecheck(chg_compiler *c)
+{
+    build_schema(c);
+    if (c->at) {
+        cx x = context(c, c->at->file, CX_CHANGE | CX_QUERY, "at");
+        expect_type(&x, c->at->u.at.expr, &chg_type_time, "'at'");
+    }
+    if (c->classify)
+        check_classify(c, c->classify);
+    if (c->approvals)
+        check_approvals(c, c->approvals);
+    for (size_t i = 0; i < c->all_decls.len && !c->error_limit_hit; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        switch (d->kind) {
+        case D_LET: check_let(c, d); break;
+        case D_WINDOW:
+        case D_FREEZE: check_ts_decl(c, d); break;
+        case D_RULE: check_rule(c, d); break;
+        case D_ON: check_on(c, d); break;
+        case D_INTAKE: check_intake(c, d); break;
+        case D_TEST: check_test(c, d); break;
+        default: break;
+        }
+    }
+}
+
+/* ---- lexical helpers ---------------------------------------------------------------------------------- */
+
+int chg_parse_time_of_day(const char *s, int *minutes)
+{
+    int h = 0, m = 0, n = 0;
+    const char *p = s;
+    while (*p >= '0' && *p <= '9' && n < 3)
+        h = h * 10 + (*p++ - '0'), n++;
+    if (n < 1 || n > 2 || *p++ != ':')
+        return CHG_EINVAL;
+    if (!(p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9') || p[2])
+        return CHG_EINVAL;
+    m = (p[0] - '0') * 10 + (p[1] - '0');
+    if (h > 24 || m > 59 || (h == 24 && m != 0))
+        return CHG_EINVAL;
+    *minutes = h * 60 + m;
+    return CHG_OK;
+}
+
+int chg_day_index(const char *name)
+{
+    static const char *const full[] = {"sunday", "monday", "tuesday", "wednesday",
+                                       "thursday", "friday", "saturday"};
+    for (int i = 0; i < 7; i++)
+        if (strncmp(name, full[i], 3) == 0 && (name[3] == 0 || strcmp(name, full[i]) == 0))
+            return i;
+    return -1;
+}
+
+int chg_month_index(const char *name)
+{
+    static const char *const full[] = {"january", "february", "march", "april", "may", "june",
+                                       "july", "august", "september", "october", "november", "december"};
+    for (int i = 0; i < 12; i++)
+        if (strncmp(name, full[i], 3) == 0 && (name[3] == 0 || strcmp(name, full[i]) == 0))
+            return i + 1;
+    return -1;
+}

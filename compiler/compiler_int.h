@@ -168,6 +168,9 @@ void chg_typecheck(chg_compiler *c);
 /* Lints (warnings). */
 void chg_lint(chg_compiler *c);
 
+/* Can code in file `from` use a declaration made in file `decl`? */
+bool chg_visible(const chg_compiler *c, uint32_t from, uint32_t decl);
+
 /* Lexical helpers shared by the lexer and the checker. */
 int chg_parse_time_of_day(const char *s, int *minutes);  /* "HH:MM" */
 int chg_day_index(const char *name);   /* "sun".."sat" (and full) → 0..6 */

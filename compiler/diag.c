@@ -139,6 +139,17 @@ void chg_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
             best = cand;
         }
     }
+    if (!best) {
+        /* No close spelling: an abbreviation is still a good guess
+         * ("enviroment" for "env", "req" for "requester"). */
+        for (size_t i = 0; i < n && !best; i++) {
+            const char *cand = candidates[i];
+            size_t cl = cand ? strlen(cand) : 0;
+            if (cl >= 3 && len >= 3 &&
+                (strncmp(cand, name, cl < len ? cl : len) == 0))
+                best = cand;
+        }
+    }
     if (best)
         chg_diag_help(c, d, "did you mean '%s'?", best);
 }

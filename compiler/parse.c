@@ -249,6 +249,26 @@ chg_tsexpr *chg_p_ts_bin(chg_parser *p, chg_ts_kind kind, chg_span span, chg_tse
     chg_tsexpr *t = chg_ast_ts(p->arena, kind, span);
     t->u.bin.a = a;
     t->u.bin.b = b;
+    t->depth = (uint16_t)((a->depth > b->depth ? a->depth : b->depth) + 1);
+    return t;
+}
+
+chg_tsexpr *chg_p_ts_not(chg_parser *p, chg_span span, chg_tsexpr *a)
+{
+    chg_tsexpr *t = chg_ast_ts(p->arena, TS_NOT, span);
+    t->u.not_ = a;
+    t->depth = (uint16_t)(a->depth + 1);
+    return t;
+}
+
+chg_typeexpr *chg_p_optional_type(chg_parser *p, chg_span span, chg_typeexpr *inner)
+{
+    if (inner->kind == TE_OPTIONAL) {
+        chg_diag_report(p->c, CHG_D_E0219, span, NULL);
+        return inner;
+    }
+    chg_typeexpr *t = chg_ast_typeexpr(p->arena, TE_OPTIONAL, span);
+    t->u.elem = inner;
     return t;
 }
 
@@ -293,6 +313,7 @@ chg_areq *chg_p_areq_bin(chg_parser *p, chg_areq_kind kind, chg_span span, chg_a
     chg_areq *r = chg_ast_areq(p->arena, kind, span);
     r->u.bin.a = a;
     r->u.bin.b = b;
+    r->depth = (uint16_t)((a->depth > b->depth ? a->depth : b->depth) + 1);
     return r;
 }
 
@@ -590,9 +611,9 @@ chg_expr *chg_p_quant(chg_parser *p, chg_expr_kind kind, chg_span span, chg_iden
     return e;
 }
 
-bool chg_p_too_deep(chg_parser *p, chg_expr *e, chg_span at)
+bool chg_p_too_deep(chg_parser *p, unsigned depth, chg_span at)
 {
-    if (e->depth <= CHG_MAX_DEPTH)
+    if (depth <= CHG_MAX_DEPTH)
         return false;
     char lim[16];
     snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);

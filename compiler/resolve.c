@@ -1,2 +1,195 @@
+/*
+ * resolve.c — merges the declarations of a policy's files into one program
+ * and builds its namespaces.
+ *
+ * Order: declarations are taken depth-first, an imported file's at the
+ * point of its import (as if included there, once). Namespaces: lets,
+ * windows, freezes and risk classes share one; rules, intakes and tests
+ * each have their own. A name used in file F must be declared in F or in a
+ * file F imports (directly or not) — checked where names are used.
+ */
 #include "compiler_int.h"
-void chg_resolve(chg_compiler *c) { (void)c; }
+
+#include <string.h>
+
+static const char *const reserved[] = {
+    "change", "event", "now", "risk", "reason", "summary", "freeze", "aws", "emergency",
+};
+
+static void note_previous(chg_compiler *c, chg_diag *d, chg_decl *prev, const char *what)
+{
+    chg_span at = prev->name.name ? prev->name.span : prev->span;
+    chg_diag_note(c, d, at, "%s first declared here", what);
+}
+
+static void collect(chg_compiler *c, uint32_t f, uint8_t *seen)
+{
+    if (seen[f])
+        return;
+    seen[f] = 1;
+    chg_file *file = c->files.items[f];
+    for (uint32_t i = 0; file && i < file->ndecls; i++) {
+        chg_decl *d = file->decls[i];
+        chg_vec_push(&c->all_decls, d);
+        if (d->kind == D_IMPORT && d->u.import.target)
+            collect(c, d->u.import.target, seen);
+    }
+}
+
+/* One of a kind: policy, schema, at, risk, classify, approvals. */
+static void singleton(chg_compiler *c, chg_decl **slot, chg_decl *d)
+{
+    if (!*slot) {
+        *slot = d;
+        return;
+    }
+    const char *what = chg_decl_kind_name(d->kind);
+    chg_span at = {d->span.file, d->span.start, d->span.start + (uint32_t)strlen(what)};
+    chg_diag *dg = chg_diag_report(c, CHG_D_E0112, at, what, NULL);
+    chg_span prev = {(*slot)->span.file, (*slot)->span.start,
+                     (*slot)->span.start + (uint32_t)strlen(what)};
+    chg_diag_note(c, dg, prev, "the first '%s' is here", what);
+}
+
+static bool is_reserved(const char *name)
+{
+    for (size_t i = 0; i < CHG_ARRAY_LEN(reserved); i++)
+        if (strcmp(reserved[i], name) == 0)
+            return true;
+    return false;
+}
+
+static void define_global(chg_compiler *c, chg_decl *d, const char *what)
+{
+    if (is_reserved(d->name.name)) {
+        chg_diag_report(c, CHG_D_E0123, d->name.span, d->name.name, NULL);
+        return;
+    }
+    chg_decl *prev = chg_map_get(&c->globals, d->name.name);
+    if (prev) {
+        chg_diag *dg = chg_diag_report(c, CHG_D_E0102, d->name.span, d->name.name, NULL);
+        note_previous(c, dg, prev, prev->kind == D_RISK ? "risk class" : chg_decl_kind_name(prev->kind));
+        (void)what;
+        return;
+    }
+    chg_map_put(&c->globals, d->name.name, d);
+}
+
+static void define_risk(chg_compiler *c, chg_decl *r)
+{
+    for (uint32_t i = 0; i < r->u.risk.n; i++) {
+        chg_ident *id = &r->u.risk.classes[i];
+        bool dup = false;
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp(r->u.risk.classes[j].name, id->name) == 0) {
+                chg_diag *dg = chg_diag_report(c, CHG_D_E0122, id->span, id->name, NULL);
+                chg_diag_note(c, dg, r->u.risk.classes[j].span, "first listed here");
+                dup = true;
+                break;
+            }
+        if (dup)
+            continue;
+        chg_decl *cls = chg_ast_decl(&c->arena, D_RISK, id->span);
+        cls->name = *id;
+        cls->file = r->file;
+        cls->index = (int)i;
+        cls->risk_owner = r;
+        define_global(c, cls, "risk class");
+    }
+}
+
+static void resolve_level(chg_compiler *c, chg_decl *d)
+{
+    static const char *const levels[] = {"mandatory", "overridable", "advisory"};
+    chg_ident *l = &d->u.rule.level_name;
+    if (!l->name) {
+        d->u.rule.level = LEVEL_MANDATORY;
+        return;
+    }
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp(l->name, levels[i]) == 0) {
+            d->u.rule.level = (chg_rule_level)i;
+            return;
+        }
+    chg_diag *dg = chg_diag_report(c, CHG_D_E0106, l->span, l->name, NULL);
+    chg_diag_suggest(c, dg, l->name, levels, 3);
+    if (dg && !dg->help)
+        chg_diag_help(c, dg, "a rule level is mandatory, overridable or advisory");
+}
+
+void chg_resolve(chg_compiler *c)
+{
+    uint8_t *seen = chg_calloc(c->sources.len + 1, 1);
+    if (!seen)
+        return;
+    for (size_t i = 0; i < c->roots.len; i++)
+        collect(c, (uint32_t)(uintptr_t)c->roots.items[i], seen);
+    chg_free(seen);
+
+    uint32_t root = c->roots.len ? (uint32_t)(uintptr_t)c->roots.items[0] : 0;
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        switch (d->kind) {
+        case D_POLICY:
+            if (d->file != root) {
+                chg_span at = {d->span.file, d->span.start, d->span.start + 6};
+                chg_diag *dg = chg_diag_report(c, CHG_D_E0113, at, NULL);
+                chg_diag_help(c, dg, "remove this line; the importing file names the policy");
+            } else
+                singleton(c, &c->policy, d);
+            break;
+        case D_SCHEMA: singleton(c, &c->schema, d); break;
+        case D_AT: singleton(c, &c->at, d); break;
+        case D_RISK:
+            if (!c->risk)
+                define_risk(c, d);
+            singleton(c, &c->risk, d);
+            break;
+        case D_CLASSIFY: singleton(c, &c->classify, d); break;
+        case D_APPROVALS: singleton(c, &c->approvals, d); break;
+        case D_LET:
+        case D_WINDOW:
+        case D_FREEZE: define_global(c, d, chg_decl_kind_name(d->kind)); break;
+        case D_RULE: {
+            resolve_level(c, d);
+            chg_decl *prev = chg_map_get(&c->rules, d->name.name);
+            if (prev) {
+                chg_diag *dg = chg_diag_report(c, CHG_D_W0006, d->name.span, d->name.name, NULL);
+                note_previous(c, dg, prev, "rule");
+                chg_diag_help(c, dg, "decisions name rules in their reasons: give each a distinct name");
+            } else
+                chg_map_put(&c->rules, d->name.name, d);
+            break;
+        }
+        case D_INTAKE: {
+            chg_decl *prev = chg_map_get(&c->intakes, d->name.name);
+            if (prev) {
+                chg_diag *dg = chg_diag_report(c, CHG_D_E0102, d->name.span, d->name.name, NULL);
+                note_previous(c, dg, prev, "intake");
+            } else
+                chg_map_put(&c->intakes, d->name.name, d);
+            break;
+        }
+        case D_TEST: {
+            chg_decl *prev = chg_map_get(&c->tests, d->name.name);
+            if (prev) {
+                chg_diag *dg = chg_diag_report(c, CHG_D_E0509, d->name.span, d->name.name, NULL);
+                note_previous(c, dg, prev, "test");
+            } else
+                chg_map_put(&c->tests, d->name.name, d);
+            break;
+        }
+        case D_IMPORT:
+        case D_ON:
+            break;
+        }
+    }
+}
+
+/* Visibility: can code in file `from` use a declaration of file `decl`? */
+bool chg_visible(const chg_compiler *c, uint32_t from, uint32_t decl)
+{
+    if (from == decl || !c->reach || from >= c->reach_n || decl >= c->reach_n)
+        return true;
+    return c->reach[(size_t)from * c->reach_n + decl] != 0;
+}

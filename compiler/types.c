@@ -1,1 +1,229 @@
+/*
+ * types.c — the type representation the checker works with, and the table
+ * of built-in functions, queries and actions (the one list the checker,
+ * the code generator and docs/language.md use).
+ */
 #include "compiler_int.h"
+
+#include <string.h>
+
+chg_type chg_type_error = {T_ERROR, {{0}}};
+chg_type chg_type_any = {T_ANY, {{0}}};
+chg_type chg_type_null = {T_NULL, {{0}}};
+chg_type chg_type_bool = {T_BOOL, {{0}}};
+chg_type chg_type_int = {T_INT, {{0}}};
+chg_type chg_type_float = {T_FLOAT, {{0}}};
+chg_type chg_type_string = {T_STRING, {{0}}};
+chg_type chg_type_time = {T_TIME, {{0}}};
+chg_type chg_type_duration = {T_DURATION, {{0}}};
+chg_type chg_type_risk = {T_RISK, {{0}}};
+chg_type chg_type_timeset = {T_TIMESET, {{0}}};
+
+chg_type *chg_type_list(chg_arena *a, chg_type *elem)
+{
+    chg_type *t = chg_arena_alloc(a, sizeof *t);
+    if (!t)
+        return &chg_type_error;
+    t->kind = T_LIST;
+    t->u.elem = elem;
+    return t;
+}
+
+chg_type *chg_type_optional(chg_arena *a, chg_type *inner)
+{
+    if (inner->kind == T_OPTIONAL || inner->kind == T_NULL || inner->kind == T_ANY ||
+        inner->kind == T_ERROR)
+        return inner;
+    chg_type *t = chg_arena_alloc(a, sizeof *t);
+    if (!t)
+        return &chg_type_error;
+    t->kind = T_OPTIONAL;
+    t->u.elem = inner;
+    return t;
+}
+
+const chg_type *chg_type_strip(const chg_type *t)
+{
+    return t->kind == T_OPTIONAL ? t->u.elem : t;
+}
+
+static void type_str(chg_buf *b, const chg_type *t, int depth)
+{
+    if (depth > 8) {
+        chg_buf_puts(b, "…");
+        return;
+    }
+    switch (t->kind) {
+    case T_ERROR: chg_buf_puts(b, "<error>"); break;
+    case T_ANY: chg_buf_puts(b, "any"); break;
+    case T_NULL: chg_buf_puts(b, "null"); break;
+    case T_BOOL: chg_buf_puts(b, "bool"); break;
+    case T_INT: chg_buf_puts(b, "int"); break;
+    case T_FLOAT: chg_buf_puts(b, "float"); break;
+    case T_STRING: chg_buf_puts(b, "string"); break;
+    case T_TIME: chg_buf_puts(b, "time"); break;
+    case T_DURATION: chg_buf_puts(b, "duration"); break;
+    case T_RISK: chg_buf_puts(b, "risk"); break;
+    case T_TIMESET: chg_buf_puts(b, "time set"); break;
+    case T_ENUM:
+        chg_buf_puts(b, "enum(");
+        for (uint32_t i = 0; i < t->u.enm.n; i++) {
+            if (i == 4 && t->u.enm.n > 5) {
+                chg_buf_puts(b, ", …");
+                break;
+            }
+            chg_buf_printf(b, "%s\"%s\"", i ? ", " : "", t->u.enm.values[i]);
+        }
+        chg_buf_putc(b, ')');
+        break;
+    case T_LIST:
+        chg_buf_putc(b, '[');
+        type_str(b, t->u.elem, depth + 1);
+        chg_buf_putc(b, ']');
+        break;
+    case T_OPTIONAL:
+        type_str(b, t->u.elem, depth + 1);
+        chg_buf_putc(b, '?');
+        break;
+    case T_OBJECT:
+        chg_buf_puts(b, "{ ");
+        for (uint32_t i = 0; i < t->u.obj.n; i++) {
+            if (i == 3 && t->u.obj.n > 4) {
+                chg_buf_puts(b, ", …");
+                break;
+            }
+            chg_buf_printf(b, "%s%s: ", i ? ", " : "", t->u.obj.fields[i].name);
+            type_str(b, t->u.obj.fields[i].type, depth + 1);
+        }
+        chg_buf_puts(b, " }");
+        break;
+    }
+}
+
+const char *chg_type_str(chg_arena *a, const chg_type *t)
+{
+    chg_buf b;
+    chg_buf_init(&b);
+    type_str(&b, t, 0);
+    const char *s = chg_arena_strndup(a, b.data ? b.data : "", b.len);
+    chg_buf_free(&b);
+    return s;
+}
+
+const chg_type_field *chg_type_field_find(const chg_type *obj, const char *name)
+{
+    if (obj->kind != T_OBJECT)
+        return NULL;
+    for (uint32_t i = 0; i < obj->u.obj.n; i++)
+        if (strcmp(obj->u.obj.fields[i].name, name) == 0)
+            return &obj->u.obj.fields[i];
+    return NULL;
+}
+
+int chg_type_enum_index(const chg_type *t, const char *s, size_t len)
+{
+    if (t->kind != T_ENUM)
+        return -1;
+    for (uint32_t i = 0; i < t->u.enm.n; i++)
+        if (strlen(t->u.enm.values[i]) == len && memcmp(t->u.enm.values[i], s, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+bool chg_type_equal(const chg_type *a, const chg_type *b)
+{
+    if (a == b)
+        return true;
+    if (a->kind != b->kind)
+        return false;
+    switch (a->kind) {
+    case T_ENUM:
+        if (a->u.enm.n != b->u.enm.n)
+            return false;
+        for (uint32_t i = 0; i < a->u.enm.n; i++)
+            if (strcmp(a->u.enm.values[i], b->u.enm.values[i]) != 0)
+                return false;
+        return true;
+    case T_LIST:
+    case T_OPTIONAL:
+        return chg_type_equal(a->u.elem, b->u.elem);
+    case T_OBJECT:
+        if (a->u.obj.n != b->u.obj.n)
+            return false;
+        for (uint32_t i = 0; i < a->u.obj.n; i++)
+            if (strcmp(a->u.obj.fields[i].name, b->u.obj.fields[i].name) != 0 ||
+                !chg_type_equal(a->u.obj.fields[i].type, b->u.obj.fields[i].type))
+                return false;
+        return true;
+    default:
+        return true;
+    }
+}
+
+/* ---- built-ins ----------------------------------------------------------------- */
+
+#define S P_STRING
+#define A P_ANY
+
+const chg_builtin chg_builtins[] = {
+    /* strings */
+    {"lower", BI_FUNCTION, 1, 1, {S}, S, "lower(s): s in lower case (ASCII letters)"},
+    {"upper", BI_FUNCTION, 1, 1, {S}, S, "upper(s): s in upper case (ASCII letters)"},
+    {"len", BI_FUNCTION, 1, 1, {P_STRING_OR_LIST}, P_INT,
+     "len(x): the number of characters (code points) of a string or items of a list"},
+    {"startswith", BI_FUNCTION, 2, 2, {S, S}, P_BOOL, "startswith(s, prefix): s begins with prefix"},
+    {"endswith", BI_FUNCTION, 2, 2, {S, S}, P_BOOL, "endswith(s, suffix): s ends with suffix"},
+    {"glob", BI_FUNCTION, 2, 2, {S, S}, P_BOOL,
+     "glob(s, pattern): shell-style match; * any run, ? one character, [abc] a class"},
+    {"string", BI_FUNCTION, 1, 1, {A}, S, "string(x): x as text, as interpolation writes it"},
+    {"int", BI_FUNCTION, 1, 1, {A}, P_INT,
+     "int(x): an int from an int, a whole float or a decimal string; error otherwise"},
+    /* time */
+    {"time", BI_FUNCTION, 1, 1, {S}, P_TIME,
+     "time(s): an instant from an RFC 3339 string (\"2026-12-03T03:30:00Z\")"},
+    {"hour", BI_FUNCTION, 2, 2, {P_TIME, P_ZONE}, P_INT, "hour(t, \"Zone\"): the local hour 0-23"},
+    {"minute", BI_FUNCTION, 2, 2, {P_TIME, P_ZONE}, P_INT,
+     "minute(t, \"Zone\"): the local minute 0-59"},
+    {"weekday", BI_FUNCTION, 2, 2, {P_TIME, P_ZONE}, S,
+     "weekday(t, \"Zone\"): the local day of the week: \"mon\" … \"sun\""},
+    {"day", BI_FUNCTION, 2, 2, {P_TIME, P_ZONE}, P_INT, "day(t, \"Zone\"): the local day of the month 1-31"},
+    {"month", BI_FUNCTION, 2, 2, {P_TIME, P_ZONE}, P_INT, "month(t, \"Zone\"): the local month 1-12"},
+    {"year", BI_FUNCTION, 2, 2, {P_TIME, P_ZONE}, P_INT, "year(t, \"Zone\"): the local year"},
+    {"seconds", BI_FUNCTION, 1, 1, {P_DURATION}, P_INT, "seconds(d): a duration in whole seconds"},
+    /* external queries: answered by the resolver (facts in tests and dry runs) */
+    {"aws.cloudwatch.alarm_state", BI_QUERY, 1, 1, {S}, S,
+     "aws.cloudwatch.alarm_state(\"name\"): \"OK\", \"ALARM\" or \"INSUFFICIENT_DATA\""},
+    {"aws.ssm.calendar_state", BI_QUERY, 1, 1, {S}, S,
+     "aws.ssm.calendar_state(\"name or ARN\"): \"OPEN\" or \"CLOSED\" (SSM Change Calendar)"},
+    /* actions: data in the decision, executed by chgd */
+    {"aws.codepipeline.disable_transition", BI_ACTION, 3, 3, {S, S, S}, P_ANY,
+     "aws.codepipeline.disable_transition(pipeline, stage, reason): stop changes entering a stage"},
+    {"aws.codepipeline.enable_transition", BI_ACTION, 2, 2, {S, S}, P_ANY,
+     "aws.codepipeline.enable_transition(pipeline, stage): let changes enter a stage again"},
+    {"aws.codepipeline.put_approval_result", BI_ACTION, 6, 6, {S, S, S, S}, P_ANY,
+     "aws.codepipeline.put_approval_result(pipeline, stage, action, token, status, summary): "
+     "answer a manual approval (status \"Approved\" or \"Rejected\")"},
+    {"aws.codedeploy.stop_deployment", BI_ACTION, 1, 2, {S, P_BOOL}, P_ANY,
+     "aws.codedeploy.stop_deployment(id[, rollback]): stop a deployment, rolling back by default"},
+    {"aws.stepfunctions.send_task_success", BI_ACTION, 2, 2, {S, A}, P_ANY,
+     "aws.stepfunctions.send_task_success(token, output): resume a waiting state machine"},
+    {"aws.stepfunctions.send_task_failure", BI_ACTION, 3, 3, {S, S, S}, P_ANY,
+     "aws.stepfunctions.send_task_failure(token, error, cause): fail a waiting task"},
+    {"aws.sns.publish", BI_ACTION, 2, 3, {S, S, S}, P_ANY,
+     "aws.sns.publish(topic_arn, message[, subject]): publish a notification"},
+    {"aws.events.put_event", BI_ACTION, 3, 3, {S, S, A}, P_ANY,
+     "aws.events.put_event(bus, detail_type, detail): put an event on an EventBridge bus"},
+};
+
+#undef S
+#undef A
+
+const size_t chg_nbuiltins = CHG_ARRAY_LEN(chg_builtins);
+
+const chg_builtin *chg_builtin_find(const char *name)
+{
+    for (size_t i = 0; i < chg_nbuiltins; i++)
+        if (strcmp(chg_builtins[i].name, name) == 0)
+            return &chg_builtins[i];
+    return NULL;
+}

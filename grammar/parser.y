@@ -59,7 +59,7 @@ int chg_yylex(CHG_YYSTYPE *yylval, chg_span *yylloc, void *scanner);
 
 /* Nesting guards: the scanner bounds brackets; this bounds operators. */
 #define YYMAXDEPTH 100000
-#define DEEP(e, at) do { if (chg_p_too_deep(p, (e), (at))) YYABORT; } while (0)
+#define DEEP(e, at) do { if (chg_p_too_deep(p, (e)->depth, (at))) YYABORT; } while (0)
 
 static void chg_yyerror(chg_span *loc, void *scanner, chg_parser *p, const char *msg)
 {
@@ -222,7 +222,7 @@ type
         { $$ = chg_p_enum_type(p, @$, &$3); }
     | '[' type ']'          { $$ = chg_ast_typeexpr(p->arena, TE_LIST, @$); $$->u.elem = $2; }
     | '{' field_decls '}'   { $$ = chg_p_object_type(p, @$, &$2); }
-    | type '?'              { $$ = chg_ast_typeexpr(p->arena, TE_OPTIONAL, @$); $$->u.elem = $1; }
+    | type '?'              { $$ = chg_p_optional_type(p, @$, $1); }
     ;
 
 enum_values
@@ -279,9 +279,9 @@ freeze_decl
     ;
 
 timeset
-    : timeset OR timeset    { $$ = chg_p_ts_bin(p, TS_OR, @$, $1, $3); }
-    | timeset AND timeset   { $$ = chg_p_ts_bin(p, TS_AND, @$, $1, $3); }
-    | NOT timeset           { $$ = chg_ast_ts(p->arena, TS_NOT, @$); $$->u.not_ = $2; }
+    : timeset OR timeset    { $$ = chg_p_ts_bin(p, TS_OR, @$, $1, $3); DEEP($$, @$); }
+    | timeset AND timeset   { $$ = chg_p_ts_bin(p, TS_AND, @$, $1, $3); DEEP($$, @$); }
+    | NOT timeset           { $$ = chg_p_ts_not(p, @$, $2); DEEP($$, @$); }
     | '(' timeset ')'       { $$ = $2; }
     | '(' error ')'         { $$ = chg_ast_ts(p->arena, TS_ERROR, @$); }
     | IDENT                 { $$ = chg_ast_ts(p->arena, TS_REF, @$); $$->u.ref.name = $1; }
@@ -351,8 +351,8 @@ approval_entry
     ;
 
 areq
-    : areq OR areq          { $$ = chg_p_areq_bin(p, AR_OR, @$, $1, $3); }
-    | areq AND areq         { $$ = chg_p_areq_bin(p, AR_AND, @$, $1, $3); }
+    : areq OR areq          { $$ = chg_p_areq_bin(p, AR_OR, @$, $1, $3); DEEP($$, @$); }
+    | areq AND areq         { $$ = chg_p_areq_bin(p, AR_AND, @$, $1, $3); DEEP($$, @$); }
     | '(' areq ')'          { $$ = $2; }
     | NONE                  { $$ = chg_ast_areq(p->arena, AR_NONE, @$); }
     | areq_term
