@@ -27,6 +27,7 @@ static void check_usage(FILE *f)
             "  -f, --format FORMAT  text (default), json, sarif or github\n"
             "      --werror         treat warnings as errors\n"
             "      --no-lint        skip lints (warnings)\n"
+            "      --max-errors N   stop after N errors per policy (default 100)\n"
             "      --color WHEN     auto (default), always or never; NO_COLOR disables auto\n"
             "  -h, --help           show this help\n"
             "\n"
@@ -56,6 +57,7 @@ int chgc_check(int argc, char **argv)
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
         {"werror", no_argument, NULL, 'W'},
+        {"max-errors", required_argument, NULL, 'M'},
         {"no-lint", no_argument, NULL, 'L'},
         {"color", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
@@ -64,6 +66,7 @@ int chgc_check(int argc, char **argv)
     chg_report rep = {CHG_REPORT_TEXT, false, false, true};
     const char *color = "auto";
     bool lints = true;
+    size_t max_errors = 0;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
@@ -79,6 +82,16 @@ int chgc_check(int argc, char **argv)
             }
             break;
         case 'W': rep.werror = true; break;
+        case 'M': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 1000000) {
+                chgc_error("--max-errors needs a number from 1 to 1000000, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            max_errors = (size_t)v;
+            break;
+        }
         case 'L': lints = false; break;
         case 'c': color = optarg; break;
         case 'h': check_usage(stdout); return EXIT_CLEAN;
@@ -104,7 +117,7 @@ int chgc_check(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    chg_compile_options co = {0, 0, lints};
+    chg_compile_options co = {max_errors, 0, lints};
     chg_compiler **cs = chg_calloc(files.len, sizeof *cs);
     int status = EXIT_CLEAN;
     for (size_t i = 0; i < files.len && status != EXIT_USAGE; i++) {

@@ -29,6 +29,7 @@ typedef struct chg_ast_list {
 typedef struct chg_ident {
     const char *name;
     chg_span span;
+    bool bad;            /* a string with an error already reported */
 } chg_ident;
 
 /* ---- expressions --------------------------------------------------------- */
@@ -207,7 +208,11 @@ struct chg_tsexpr {
         struct { chg_expr *from, *to; } range;
         struct { chg_ident from_mon; chg_expr *from_day;
                  chg_ident to_mon; chg_expr *to_day; } yearly;
-        chg_ident calendar;       /* path */
+        struct {
+            chg_ident path;
+            const char *text;     /* read by the checker */
+            size_t len;
+        } cal;
         chg_ident flag;
         struct { chg_tsexpr *a, *b; } bin;
         chg_tsexpr *not_;
@@ -324,6 +329,8 @@ struct chg_decl {
                                name, test title, import path */
     uint32_t file;          /* source index */
     bool used;              /* lint: referenced somewhere */
+    bool broken;            /* had a syntax error inside: skip checks of
+                               completeness that the error explains */
     int state;              /* checker scratch (cycle detection) */
     int index;              /* risk class: its rank (0 = lowest) */
     chg_decl *risk_owner;   /* risk class: the `risk` declaration */

@@ -15,6 +15,7 @@
 #include "compiler_int.h"
 #include "chg_civil.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -247,6 +248,11 @@ static bool assign_object(cx *x, chg_expr *e, const chg_type *t, const char *wha
         if (!assign(x, f->value, f->value->type, tf->type, sub))
             ok = false;
     }
+    /* every missing field in one diagnostic */
+    chg_buf names;
+    chg_buf_init(&names);
+    const chg_type_field *first = NULL;
+    uint32_t missing = 0;
     for (uint32_t k = 0; k < t->u.obj.n; k++) {
         const chg_type_field *tf = &t->u.obj.fields[k];
         if (tf->dflt || tf->type->kind == T_OPTIONAL || tf->type->kind == T_ANY)
@@ -255,13 +261,23 @@ static bool assign_object(cx *x, chg_expr *e, const chg_type *t, const char *wha
         for (uint32_t i = 0; i < e->u.object.n; i++)
             if (strcmp(e->u.object.fields[i].key.name, tf->name) == 0)
                 given = true;
-        if (!given) {
-            chg_span at = {e->span.file, e->span.start, e->span.start + 1};
-            chg_diag *d = chg_diag_report(x->c, CHG_D_E0120, at, what, tf->name, NULL);
-            chg_diag_note(x->c, d, tf->span, "'%s' is declared here", tf->name);
-            ok = false;
-        }
+        if (given)
+            continue;
+        if (!first)
+            first = tf;
+        missing++;
+        chg_buf_printf(&names, "%s'%s'", names.len ? ", " : "", tf->name);
     }
+    if (missing) {
+        chg_span at = e->span.end - e->span.start > 1 && e->kind == EX_OBJECT && e->u.object.n
+                          ? (chg_span){e->span.file, e->span.start, e->span.start + 1}
+                          : e->span;
+        const char *list = chg_arena_printf(A, "field%s %s", missing > 1 ? "s" : "", names.data);
+        chg_diag *d = chg_diag_report(x->c, CHG_D_E0120, at, what, list, NULL);
+        chg_diag_note(x->c, d, first->span, "'%s' is declared here", first->name);
+        ok = false;
+    }
+    chg_buf_free(&names);
     return ok;
 }
 
@@ -1236,10 +1252,6 @@ static chg_type *build_type(chg_compiler *c, chg_typeexpr *te, const char *path)
         chg_type *t = chg_arena_alloc(&c->arena, sizeof *t);
         t->kind = T_ENUM;
         t->u.enm.values = chg_arena_alloc(&c->arena, sizeof(char *) * (te->u.enm.n + 1));
-        if (te->u.enm.n == 0) {
-            chg_diag_report(c, CHG_D_E0217, te->span, NULL);
-            return &chg_type_error;
-        }
         for (uint32_t i = 0; i < te->u.enm.n; i++) {
             bool dup = false;
             for (uint32_t k = 0; k < i; k++)
@@ -1326,6 +1338,8 @@ static void check_ts(cx *x, chg_tsexpr *t)
     }
     case TS_CRON: {
         chg_expr *dur = t->u.cron.dur;
+        if (dur->kind == EX_ERROR)
+            break;
         if (dur->kind != EX_DURATION) {
             chg_diag *d = chg_diag_report(c, CHG_D_E0201, dur->span, "duration", "int", NULL);
             chg_diag_help(c, d, "write the unit: for 6h, for 30m");
@@ -1383,25 +1397,52 @@ static void check_ts(cx *x, chg_tsexpr *t)
     }
     case TS_YEARLY: {
         static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                             "jul", "aug", "sep", "oct", "nov", "dec"};
+                                             "jul", "aug", "sep", "oct", "nov", "dec",
+                                             "january", "february", "march", "april", "may", "june",
+                                             "july", "august", "september", "october",
+                                             "november", "december"};
         chg_ident *m[2] = {&t->u.yearly.from_mon, &t->u.yearly.to_mon};
         chg_expr *dd[2] = {t->u.yearly.from_day, t->u.yearly.to_day};
         for (int k = 0; k < 2; k++) {
             int mi = chg_month_index(m[k]->name);
             if (mi < 1) {
                 chg_diag *d = chg_diag_report(c, CHG_D_E0108, m[k]->span, m[k]->name, NULL);
-                chg_diag_suggest(c, d, m[k]->name, months, 12);
+                chg_diag_suggest(c, d, m[k]->name, months, CHG_ARRAY_LEN(months));
                 continue;
             }
             int64_t day = dd[k]->u.i;
             if (day < 1 || day > chg_days_in_month(2000, mi)) /* 2000: leap, so Feb 29 is allowed */
                 chg_diag_report(c, CHG_D_E0407, dd[k]->span, chg_span_text(c, dd[k]->span),
-                                chg_arena_printf(&c->arena, "%s", months[mi - 1]), NULL);
+                                months[mi + 11], NULL);
         }
         break;
     }
-    case TS_CALENDAR:
+    case TS_CALENDAR: {
+        /* Read the calendar now: the bundle carries its text, so a built
+         * policy does not depend on files next to it. */
+        const chg_source *from = chg_compiler_source(c, x->file);
+        const char *rel = t->u.cal.path.name;
+        const char *slash = strrchr(from->path, '/');
+        const char *path = rel[0] == '/' || !slash
+                               ? rel
+                               : chg_arena_printf(&c->arena, "%.*s/%s", (int)(slash - from->path), from->path, rel);
+        char *text;
+        size_t len;
+        int rc = chg_read_file(path, &text, &len);
+        if (rc != CHG_OK) {
+            chg_diag *d = chg_diag_report(c, CHG_D_E0304, t->u.cal.path.span, rel,
+                                          rc == CHG_EINVAL ? "it is a directory" : strerror(errno), NULL);
+            chg_diag_note(c, d, (chg_span){0}, "calendars are found relative to the policy file: looked for '%s'", path);
+            break;
+        }
+        t->u.cal.text = chg_arena_strndup(&c->arena, text, len);
+        t->u.cal.len = len;
+        chg_free(text);
+        break;
+    }
     case TS_FLAG:
+        if (!t->u.flag.name[0])
+            chg_diag_report(c, CHG_D_E0510, t->u.flag.span, "a non-empty flag name", NULL);
         break;
     case TS_OR:
     case TS_AND:
@@ -1455,7 +1496,7 @@ static void check_areq(chg_compiler *c, chg_areq *r)
     if (r->kind == AR_GROUP && !r->u.term.group.name[0])
         chg_diag_report(c, CHG_D_E0510, r->u.term.group.span, "a non-empty group name", NULL);
     chg_expr *w = r->u.term.within;
-    if (w) {
+    if (w && w->kind != EX_ERROR) {
         if (w->kind != EX_DURATION) {
             chg_diag *d = chg_diag_report(c, CHG_D_E0201, w->span, "duration", "int", NULL);
             chg_diag_help(c, d, "write the unit: within 72h");
@@ -1493,7 +1534,7 @@ static void check_approvals(chg_compiler *c, chg_decl *ap)
         }
         e->risk_index = cls->index;
     }
-    if (!risk)
+    if (!risk || ap->broken)
         return;
     for (uint32_t k = 0; k < risk->u.risk.n; k++) {
         bool found = false;
@@ -1551,7 +1592,7 @@ static void check_classify(chg_compiler *c, chg_decl *cl)
                 }
         }
     }
-    if (!seen_default) {
+    if (!seen_default && !cl->broken) {
         chg_span at = {cl->span.file, cl->span.start, cl->span.start + 8};
         chg_diag *d = chg_diag_report(c, CHG_D_E0114, at, NULL);
         chg_diag_help(c, d, "end classify with 'default CLASS': every change needs a risk class");
@@ -1680,7 +1721,7 @@ static void check_intake(chg_compiler *c, chg_decl *d)
     obj.u.object.fields = d->u.intake.fields;
     obj.u.object.n = d->u.intake.n;
     chg_type *t = check(&x, &obj);
-    if (ct->kind == T_OBJECT && !is_err(t))
+    if (ct->kind == T_OBJECT && !is_err(t) && !d->broken)
         assign_object(&x, &obj, ct, chg_arena_printf(&c->arena, "intake '%s'", d->name.name));
 }
 
@@ -1797,6 +1838,8 @@ static void check_test(chg_compiler *c, chg_decl *d)
         }
     }
     chg_span at = {d->span.file, d->span.start, d->span.start + 4};
+    if (d->broken)
+        return; /* the syntax error explains what is missing */
     if (!input)
         chg_diag_report(c, CHG_D_E0506, at, d->name.name, NULL);
     if (!expect)

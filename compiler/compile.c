@@ -20,6 +20,48 @@ static const char *dir_of(chg_compiler *c, const char *path)
     return chg_arena_strndup(&c->arena, path, (size_t)(slash - path + 1));
 }
 
+/* Lexically normalise a path: drop "." segments and fold "dir/.." (a
+ * leading ".." stays). Only for naming files in diagnostics; the file is
+ * opened by the path as joined. */
+static const char *normalize(chg_compiler *c, const char *path)
+{
+    size_t n = strlen(path);
+    char *out = chg_arena_alloc(&c->arena, n + 1);
+    size_t *segs = chg_arena_alloc(&c->arena, sizeof(size_t) * (n + 1));
+    size_t len = 0, nseg = 0;
+    bool abs = path[0] == '/';
+    if (abs)
+        out[len++] = '/';
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *e = p;
+        while (*e && *e != '/')
+            e++;
+        size_t sl = (size_t)(e - p);
+        if (sl == 0)
+            break;
+        if (sl == 1 && p[0] == '.') {
+            /* skip */
+        } else if (sl == 2 && p[0] == '.' && p[1] == '.' && nseg > 0 &&
+                   !(len - segs[nseg - 1] == 2 && out[segs[nseg - 1]] == '.' && out[segs[nseg - 1] + 1] == '.')) {
+            len = segs[--nseg];
+            if (len > (size_t)abs)
+                len--; /* the slash before the segment */
+        } else {
+            if (len > (size_t)abs)
+                out[len++] = '/';
+            segs[nseg++] = len;
+            memcpy(out + len, p, sl);
+            len += sl;
+        }
+        p = e;
+    }
+    out[len] = 0;
+    return len ? out : ".";
+}
+
 /* Load the file an import names; returns its source index or 0 after
  * reporting why it could not be loaded. */
 static uint32_t load_import(chg_compiler *c, chg_decl *imp)
@@ -35,7 +77,8 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
     char real[PATH_MAX];
     if (!realpath(path, real)) {
         chg_diag *d = chg_diag_report(c, CHG_D_E0301, imp->name.span, rel, strerror(errno), NULL);
-        chg_diag_note(c, d, (chg_span){0}, "imports are found relative to the importing file: looked for '%s'", path);
+        chg_diag_note(c, d, (chg_span){0}, "imports are found relative to the importing file: looked for '%s'",
+                      normalize(c, path));
         return 0;
     }
     uintptr_t known = (uintptr_t)chg_map_get(&c->source_by_path, real);
@@ -56,7 +99,7 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
         chg_diag_report(c, CHG_D_E0012, imp->name.span, a, b, NULL);
         return 0;
     }
-    uint32_t idx = chg_compiler_add_text(c, path, text, len);
+    uint32_t idx = chg_compiler_add_text(c, normalize(c, path), text, len);
     chg_free(text);
     if (idx)
         chg_map_put(&c->source_by_path, chg_arena_strdup(&c->arena, real), (void *)(uintptr_t)idx);
@@ -141,7 +184,7 @@ int chg_compiler_check(chg_compiler *c)
         chg_file *file = c->files.items[f];
         for (uint32_t i = 0; file && i < file->ndecls; i++) {
             chg_decl *d = file->decls[i];
-            if (d->kind != D_IMPORT)
+            if (d->kind != D_IMPORT || d->name.bad)
                 continue;
             uint32_t t = load_import(c, d);
             d->u.import.target = t;
@@ -167,9 +210,10 @@ int chg_compiler_check(chg_compiler *c)
         chg_resolve(c);
     if (!c->error_limit_hit)
         chg_typecheck(c);
-    /* Lints after a syntax error would mostly report what the error hid
-     * (a let "unused" because the rule using it did not parse). */
-    if (!c->error_limit_hit && c->opts.lints && parse_errors == 0)
+    /* Lints after an error would mostly report what the error hid (a let
+     * "unused" because the rule using it did not check). */
+    (void)parse_errors;
+    if (!c->error_limit_hit && c->opts.lints && c->nerrors == 0)
         chg_lint(c);
     return c->nerrors ? CHG_EINVAL : CHG_OK;
 }

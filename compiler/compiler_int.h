@@ -161,6 +161,12 @@ uint32_t chg_compiler_add_text(chg_compiler *c, const char *path,
 
 /* Parse source `file`; the result goes to c->files[file]. */
 chg_file *chg_parse(chg_compiler *c, uint32_t file);
+/* Scan source `file` only: store up to max token kinds (the parser's token
+ * numbers; 0 ends) and spans. Returns the number of tokens. For tests and
+ * tools that need tokens (formatters, highlighters). */
+size_t chg_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, size_t max);
+/* The name of a token kind as messages show it ("'when'", "identifier"). */
+const char *chg_token_name(int kind);
 /* Read imports, merge declarations, resolve names. */
 void chg_resolve(chg_compiler *c);
 /* Build the schema type and type-check every declaration. */

@@ -83,6 +83,40 @@ chg_file *chg_parse(chg_compiler *c, uint32_t file)
     return f;
 }
 
+size_t chg_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, size_t max)
+{
+    chg_source *src = c->sources.items[file];
+    chg_parser p;
+    memset(&p, 0, sizeof p);
+    p.c = c;
+    p.arena = &c->arena;
+    p.file = file;
+    p.text = src->text;
+    p.len = src->len;
+    chg_buf_init(&p.str);
+    check_utf8(&p);
+    void *scanner;
+    if (chg_yylex_init_extra(&p, &scanner) != 0)
+        return 0;
+    chg_yy_scan_bytes(src->text, (int)src->len, scanner);
+    size_t n = 0;
+    for (;;) {
+        CHG_YYSTYPE v;
+        chg_span at;
+        int k = chg_yylex(&v, &at, scanner);
+        if (n < max) {
+            kinds[n] = k;
+            spans[n] = at;
+        }
+        if (k == 0)
+            break;
+        n++;
+    }
+    chg_yylex_destroy(scanner);
+    chg_buf_free(&p.str);
+    return n;
+}
+
 /* Bison's detailed message is "syntax error, unexpected X, expecting A or
  * B". Ours drops the prefix, says "expected", and quotes tokens the way
  * users write them: 'when', '{', but identifier and end of file bare. */
@@ -97,11 +131,13 @@ void chg_parser_syntax_error(chg_parser *p, chg_span at, const char *msg)
         p->fatal = true;
         return;
     }
+    /* bison quotes names that are not identifiers: drop those quotes; the
+     * keyword and operator names carry their own single quotes */
     static const char *const classes[] = {
         "identifier", "time of day", "string", "raw string", "string text",
         "interpolated string", "end of string", "integer", "number",
         "duration", "date", "date-time", "instant", "end of file",
-        "invalid token",
+        "invalid token", "'{' in a string", "'}' in a string",
     };
     chg_buf b;
     chg_buf_init(&b);
@@ -135,6 +171,18 @@ void chg_parser_syntax_error(chg_parser *p, chg_span at, const char *msg)
             chg_buf_putc(&b, *s++);
         }
     }
+    /* one name for the three ways to write a string */
+    static const char *const strs[] = {"string or raw string or interpolated string",
+                                       "raw string or interpolated string", "string or raw string"};
+    for (size_t k = 0; k < CHG_ARRAY_LEN(strs) && b.data; k++) {
+        char *hit = strstr(b.data, strs[k]);
+        if (hit) {
+            size_t n = strlen(strs[k]);
+            memmove(hit + 6, hit + n, strlen(hit + n) + 1);
+            memcpy(hit, "string", 6);
+            b.len -= n - 6;
+        }
+    }
     if (at.start >= p->len && at.end >= p->len && p->len > 0) {
         /* point at the end of the last line rather than past it */
         uint32_t e = (uint32_t)p->len;
@@ -145,6 +193,7 @@ void chg_parser_syntax_error(chg_parser *p, chg_span at, const char *msg)
     chg_diag_report(p->c, CHG_D_E0013, at, b.data ? b.data : "syntax error", NULL);
     chg_buf_free(&b);
     p->syntax_errors++;
+    p->last_error = at.start + 1;
 }
 
 /* ---- builders ---------------------------------------------------------------- */
@@ -160,14 +209,14 @@ chg_decl *chg_p_decl(chg_parser *p, chg_decl_kind kind, chg_span span)
 
 chg_ident chg_p_str_ident(chg_expr *e)
 {
-    chg_ident id = {e->kind == EX_STRING ? e->u.str.s : "", e->span};
+    chg_ident id = {e->kind == EX_STRING ? e->u.str.s : "", e->span, e->kind != EX_STRING};
     return id;
 }
 
 chg_ident chg_p_strval_ident(chg_parser *p, const char *s, chg_span at)
 {
     (void)p;
-    chg_ident id = {s, at};
+    chg_ident id = {s, at, false};
     return id;
 }
 
@@ -409,6 +458,7 @@ chg_test_item *chg_p_test_input(chg_parser *p, chg_span span, chg_ident what, ch
     else {
         static const char *const items[] = {"change", "event"};
         chg_diag *d = chg_diag_report(p->c, CHG_D_E0121, what.span, "test", what.name, NULL);
+        p->last_error = what.span.start + 1; /* the test is incomplete: say so once */
         chg_diag_suggest(p->c, d, what.name, items, 2);
         if (d && !d->help)
             chg_diag_help(p->c, d, "a test gives 'change { … }' or 'event { … }', 'at', 'given' and 'expect'");
@@ -442,6 +492,9 @@ static uint16_t dep(chg_expr *e) { return e ? e->depth : 0; }
 
 chg_expr *chg_p_int(chg_parser *p, chg_expr_kind kind, chg_span span, int64_t v)
 {
+    /* a literal the scanner already reported stands for nothing */
+    if (p->bad_literal == span.start + 1)
+        kind = EX_ERROR;
     chg_expr *e = chg_ast_expr(p->arena, kind, span);
     e->u.i = v;
     return e;
@@ -488,9 +541,9 @@ chg_expr *chg_p_interp(chg_parser *p, chg_span span, chg_ast_list *parts)
 chg_expr *chg_p_not_interp(chg_parser *p, chg_expr *e)
 {
     if (e->kind == EX_INTERP) {
-        chg_diag *d = chg_diag_report(p->c, CHG_D_E0015, e->span, "this", NULL);
+        chg_diag *d = chg_diag_report(p->c, CHG_D_E0015, e->span, NULL);
         chg_diag_help(p->c, d, "write a literal brace as \\{");
-        return chg_p_string(p, EX_STRING, e->span, "", 0);
+        return chg_ast_expr(p->arena, EX_ERROR, e->span);
     }
     return e;
 }

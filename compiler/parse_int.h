@@ -27,6 +27,8 @@ typedef struct chg_parser {
     bool after_dot;             /* previous token was . or ?. */
     bool fatal;                 /* stop: nesting too deep, too many errors */
     bool utf8_reported;         /* invalid UTF-8 already reported */
+    uint32_t bad_literal;       /* start+1 of the last literal with an error */
+    uint32_t last_error;        /* end+1 of the last syntax error */
 
     /* parser state */
     chg_ast_list decls;

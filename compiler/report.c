@@ -289,7 +289,7 @@ static void sarif_region(chg_buf *out, const chg_compiler *c, chg_span s)
     uint32_t l1, c1, l2, c2;
     chg_source_position(src, s.start, &l1, &c1);
     chg_source_position(src, s.end, &l2, &c2);
-    chg_buf_puts(out, "{\"physicalLocation\":{\"artifactLocation\":{\"uri\":");
+    chg_buf_puts(out, "\"physicalLocation\":{\"artifactLocation\":{\"uri\":");
     json_str(out, src->path);
     chg_buf_printf(out,
                    "},\"region\":{\"startLine\":%u,\"startColumn\":%u,\"endLine\":%u,"
@@ -328,17 +328,19 @@ static void render_sarif(const chg_report *r, item *items, size_t n, chg_buf *ou
         } else
             json_str(out, d->message);
         chg_buf_puts(out, "},\"locations\":[");
-        if (d->span.file)
+        if (d->span.file) {
+            chg_buf_putc(out, '{');
             sarif_region(out, items[i].c, d->span);
+            chg_buf_putc(out, '}');
+        }
         chg_buf_puts(out, "]");
         int related = 0;
         for (int k = 0; k < d->nnotes; k++) {
             if (!d->notes[k].span.file)
                 continue;
             chg_buf_puts(out, related++ ? "," : ",\"relatedLocations\":[");
-            /* a location with a message: splice the message in */
+            chg_buf_putc(out, '{');
             sarif_region(out, items[i].c, d->notes[k].span);
-            out->len--; /* reopen the object */
             chg_buf_printf(out, ",\"id\":%d,\"message\":{\"text\":", related);
             json_str(out, d->notes[k].message);
             chg_buf_puts(out, "}}");

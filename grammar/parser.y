@@ -98,8 +98,8 @@ static void chg_yyerror(chg_span *loc, void *scanner, chg_parser *p, const char 
 %token <str>   STR_TEXT "string text"
 %token         STR_BEGIN "interpolated string"
 %token         STR_END "end of string"
-%token         INTERP_BEGIN "'{' in string"
-%token         INTERP_END "'}' in string"
+%token         INTERP_BEGIN "'{' in a string"
+%token         INTERP_END "'}' in a string"
 %token <i>     INT "integer"
 %token <f>     FLOAT "number"
 %token <i>     DURATION "duration"
@@ -107,20 +107,20 @@ static void chg_yyerror(chg_span *loc, void *scanner, chg_parser *p, const char 
 %token <i>     LOCALDT "date-time"
 %token <i>     INSTANT "instant"
 
-%token ALL "all" AND "and" ANY "any" APPROVALS "approvals" AT "at"
-%token CALENDAR "calendar" CLASSIFY "classify" COUNT "count" CRON "cron"
-%token DAILY "daily" DEFAULT "default" DENY "deny" DO "do" DURING "during"
-%token ELSE "else" ENUM "enum" EXPECT "expect" FALSE "false" FLAG "flag"
-%token FOR "for" FREEZE "freeze" GIVEN "given" GROUP "group" IF "if"
-%token IMPORT "import" IN "in" INCLUDING "including" INTAKE "intake"
-%token LET "let" MATCHES "matches" NONE "none" NOT "not" NUL "null" OF "of"
-%token ON "on" OR "or" POLICY "policy" REQUIRE "require" RISK "risk"
-%token VERSION "version"
-%token RULE "rule" SCHEMA "schema" TEST "test" THEN "then" TRUE "true"
-%token WARN "warn" WEEKLY "weekly" WHEN "when" WHERE "where"
-%token WINDOW "window" WITHIN "within" YEARLY "yearly"
-%token DOTDOT ".." QDOT "?." QQ "??" ARROW "=>" EQ "==" NE "!=" LE "<="
-%token GE ">="
+%token ALL "'all'" AND "'and'" ANY "'any'" APPROVALS "'approvals'" AT "'at'"
+%token CALENDAR "'calendar'" CLASSIFY "'classify'" COUNT "'count'" CRON "'cron'"
+%token DAILY "'daily'" DEFAULT "'default'" DENY "'deny'" DO "'do'" DURING "'during'"
+%token ELSE "'else'" ENUM "'enum'" EXPECT "'expect'" FALSE "'false'" FLAG "'flag'"
+%token FOR "'for'" FREEZE "'freeze'" GIVEN "'given'" GROUP "'group'" IF "'if'"
+%token IMPORT "'import'" IN "'in'" INCLUDING "'including'" INTAKE "'intake'"
+%token LET "'let'" MATCHES "'matches'" NONE "'none'" NOT "'not'" NUL "'null'" OF "'of'"
+%token ON "'on'" OR "'or'" POLICY "'policy'" REQUIRE "'require'" RISK "'risk'"
+%token VERSION "'version'"
+%token RULE "'rule'" SCHEMA "'schema'" TEST "'test'" THEN "'then'" TRUE "'true'"
+%token WARN "'warn'" WEEKLY "'weekly'" WHEN "'when'" WHERE "'where'"
+%token WINDOW "'window'" WITHIN "'within'" YEARLY "'yearly'"
+%token DOTDOT "'..'" QDOT "'?.'" QQ "'??'" ARROW "'=>'" EQ "'=='" NE "'!='" LE "'<='"
+%token GE "'>='"
 
 %type <decl> decl policy_decl import_decl schema_decl at_decl risk_decl
 %type <decl> let_decl classify_decl window_decl freeze_decl approvals_decl
@@ -165,7 +165,8 @@ file
 
 decls
     : %empty
-    | decls decl            { if ($2) chg_ast_list_push(p->arena, &p->decls, $2); }
+    | decls decl            { if ($2) { $2->broken = p->last_error > @2.start && p->last_error <= @2.end + 1;
+                                        chg_ast_list_push(p->arena, &p->decls, $2); } }
     | decls error
     ;
 
@@ -223,6 +224,7 @@ type
     | '[' type ']'          { $$ = chg_ast_typeexpr(p->arena, TE_LIST, @$); $$->u.elem = $2; }
     | '{' field_decls '}'   { $$ = chg_p_object_type(p, @$, &$2); }
     | type '?'              { $$ = chg_p_optional_type(p, @$, $1); }
+    | type QQ               { $$ = chg_p_optional_type(p, @$, chg_p_optional_type(p, @$, $1)); }
     ;
 
 enum_values
@@ -249,6 +251,9 @@ risk_chain
 let_decl
     : LET IDENT '=' expr
         { $$ = chg_p_decl(p, D_LET, @$); $$->name = $2; $$->u.let.expr = $4; }
+    | LET IDENT '=' error
+        { $$ = chg_p_decl(p, D_LET, @$); $$->name = $2;
+          $$->u.let.expr = chg_ast_expr(p->arena, EX_ERROR, @4); }
     ;
 
 classify_decl
@@ -271,11 +276,17 @@ arm
 window_decl
     : WINDOW IDENT '=' timeset
         { $$ = chg_p_decl(p, D_WINDOW, @$); $$->name = $2; $$->u.timeset.ts = $4; }
+    | WINDOW IDENT '=' error
+        { $$ = chg_p_decl(p, D_WINDOW, @$); $$->name = $2;
+          $$->u.timeset.ts = chg_ast_ts(p->arena, TS_ERROR, @4); }
     ;
 
 freeze_decl
     : FREEZE IDENT '=' timeset
         { $$ = chg_p_decl(p, D_FREEZE, @$); $$->name = $2; $$->u.timeset.ts = $4; }
+    | FREEZE IDENT '=' error
+        { $$ = chg_p_decl(p, D_FREEZE, @$); $$->name = $2;
+          $$->u.timeset.ts = chg_ast_ts(p->arena, TS_ERROR, @4); }
     ;
 
 timeset
@@ -303,7 +314,7 @@ ts_leaf
           $$->u.yearly.from_mon = $2; $$->u.yearly.from_day = chg_p_int(p, EX_INT, @3, $3);
           $$->u.yearly.to_mon = $5; $$->u.yearly.to_day = chg_p_int(p, EX_INT, @6, $6); }
     | CALENDAR string_ident
-        { $$ = chg_ast_ts(p->arena, TS_CALENDAR, @$); $$->u.calendar = $2; }
+        { $$ = chg_ast_ts(p->arena, TS_CALENDAR, @$); $$->u.cal.path = $2; }
     ;
 
 ts_point
@@ -494,7 +505,7 @@ expect_clauses
 expect_clause
     : RISK IDENT
         { chg_expr *e = chg_ast_expr(p->arena, EX_NAME, @2); e->u.name.name = $2.name;
-          $$ = chg_p_clause(p, (chg_ident){"risk", @1}, e); }
+          $$ = chg_p_clause(p, (chg_ident){"risk", @1, false}, e); }
     | IDENT primary         { $$ = chg_p_clause(p, $1, $2); }
     ;
 
@@ -629,3 +640,9 @@ any_string
     ;
 
 %%
+
+/* Token names as the grammar spells them, for tests and tools. */
+const char *chg_token_name(int kind)
+{
+    return yysymbol_name(YYTRANSLATE(kind));
+}

@@ -1,0 +1,193 @@
+/*
+ * test_check.c — the type checker: inferred types, narrowing of optional
+ * values, enums, risk, built-in signatures, where names are allowed, and
+ * dynamic typing without a schema.
+ */
+#include "helpers.h"
+
+static const char schema[] =
+    "schema change {\n"
+    "  id: string\n"
+    "  env: enum(\"dev\", \"staging\", \"prod\")\n"
+    "  resources: int\n"
+    "  pipeline: string?\n"
+    "  emergency: bool = false\n"
+    "  requested_at: time\n"
+    "  requester: { name: string, groups: [string] }\n"
+    "  approvals: [{ by: string, group: string, at: time, note: string? }]\n"
+    "}\n"
+    "risk low < high\n"
+    "classify { high when change.env == \"prod\" default low }\n";
+
+static chg_compiler *with_schema(const char *rest)
+{
+    static char buf[8192];
+    snprintf(buf, sizeof buf, "%s%s", schema, rest);
+    return compile_str(buf);
+}
+
+static void test_check_inferred_types(void **state)
+{
+    (void)state;
+    chg_compiler *c;
+    c = with_schema(
+        "let a = 1 + 2\nlet b = 1 + 2.5\nlet s = \"a\" + change.id\nlet t = now + 2h\n"
+        "let d = now - change.requested_at\nlet m = 2h * 3\nlet r = 6h / 1h\n"
+        "let p = change.pipeline ?? \"none\"\nlet l = [1, 2]\nlet e = []\nlet n = [null, 1]\n"
+        "let o = if change.emergency then 1 else null\nlet q = count(x in change.approvals where x.group == \"cab\")\n"
+        "let g = change.requester.groups\nlet w = weekday(now, \"UTC\")\nlet k = risk\n"
+        "let ap = change.approvals[0]\n");
+    assert_string_equal(let_type(c, "a"), "int");
+    assert_string_equal(let_type(c, "b"), "float");
+    assert_string_equal(let_type(c, "s"), "string");
+    assert_string_equal(let_type(c, "t"), "time");
+    assert_string_equal(let_type(c, "d"), "duration");
+    assert_string_equal(let_type(c, "m"), "duration");
+    assert_string_equal(let_type(c, "r"), "int");
+    assert_string_equal(let_type(c, "p"), "string");
+    assert_string_equal(let_type(c, "l"), "[int]");
+    assert_string_equal(let_type(c, "e"), "[any]");
+    assert_string_equal(let_type(c, "n"), "[int?]");
+    assert_string_equal(let_type(c, "o"), "int?");
+    assert_string_equal(let_type(c, "q"), "int");
+    assert_string_equal(let_type(c, "g"), "[string]");
+    assert_string_equal(let_type(c, "w"), "string");
+    assert_string_equal(let_type(c, "k"), "risk");
+    assert_string_equal(let_type(c, "ap"), "{ by: string, group: string, at: time, note: string? }?");
+    chg_compiler_free(c);
+}
+
+static void test_check_without_schema_is_dynamic(void **state)
+{
+    (void)state;
+    chg_compiler *c = compile_str("let a = change.anything.deep[\"x\"]\nlet b = lower(change.name) == \"x\"\n"
+                                  "let _c = a + b\n");
+    assert_string_equal(diag_codes(c), "");
+    assert_string_equal(let_type(c, "a"), "any");
+    assert_string_equal(let_type(c, "b"), "bool");
+    chg_compiler_free(c);
+}
+
+static void test_check_narrowing(void **state)
+{
+    (void)state;
+    chg_compiler *c = with_schema(
+        "let _a = change.pipeline != null and lower(change.pipeline) == \"x\"\n"
+        "let _b = change.pipeline == null or lower(change.pipeline) == \"x\"\n"
+        "let _c = if change.pipeline == null then \"\" else lower(change.pipeline)\n"
+        "let _d = not (change.pipeline == null) and len(change.pipeline) > 1\n"
+        "let _e = any a in change.approvals: a.note != null and len(a.note) > 3\n"
+        "rule r:\n  when change.pipeline != null\n  warn \"pipeline {lower(change.pipeline)}\"\n"
+        "on deny when change.pipeline != null do aws.codepipeline.disable_transition(change.pipeline, \"Prod\", reason)\n");
+    assert_string_equal(diag_codes(c), "");
+    chg_compiler_free(c);
+}
+
+static void test_check_narrowing_does_not_leak(void **state)
+{
+    (void)state;
+    chg_compiler *c = with_schema(
+        "let _a = (change.pipeline != null or change.emergency) and lower(change.pipeline) == \"x\"\n"
+        "let _b = change.pipeline != null\nlet _c = lower(change.pipeline)\n"
+        "let _d = change.pipeline == null and lower(change.pipeline) == \"x\"\n"
+        "let _e = any a in change.approvals: len(a.note) > 3\n");
+    assert_string_equal(diag_codes(c), "E0206@13:66 E0206@15:16 E0206@16:44 E0206@17:41");
+    chg_compiler_free(c);
+}
+
+static void test_check_enums(void **state)
+{
+    (void)state;
+    chg_compiler *c = with_schema("let _a = change.env == \"prod\" or change.env in [\"dev\", \"staging\"]\n"
+                                  "let _b = change.env == change.id\nlet _c = \"pord\" == change.env\n");
+    assert_string_equal(diag_codes(c), "E0202@15:10");
+    assert_string_equal(first_help(c), "did you mean 'prod'?");
+    chg_compiler_free(c);
+}
+
+static void test_check_risk_only_against_classes(void **state)
+{
+    (void)state;
+    chg_compiler *c = with_schema("rule a: when risk >= high deny \"a\"\nrule b: when risk == 1 deny \"b\"\n"
+                                  "rule c: when change.resources > high deny \"c\"\n");
+    assert_string_equal(diag_codes(c), "E0204@14:22 E0204@15:14");
+    chg_compiler_free(c);
+}
+
+static void test_check_builtin_signatures(void **state)
+{
+    (void)state;
+    chg_compiler *c = with_schema("let _a = hour(now)\nlet _b = len(1)\nlet _c = startswith(change.id, 2)\n"
+                                  "let _d = lower(change.env)\nlet _e = hour(now, change.id)\n"
+                                  "let _f = aws.cloudwatch.alarm_state(\"x\") == \"ALARM\"\n");
+    assert_string_equal(diag_codes(c), "E0207@13:10 E0201@14:14 E0201@15:32 E0510@17:20");
+    assert_string_equal(first_message(c), "'hour' takes 2 arguments, but 1 was given");
+    chg_compiler_free(c);
+}
+
+static void test_check_where_names_are_allowed(void **state)
+{
+    (void)state;
+    chg_compiler *c = with_schema(
+        "intake i when event.source == \"x\" {\n  id: change.id\n}\n"
+        "at now\n"
+        "rule r: when event.x == 1 deny \"{reason}\"\n"
+        "on allow do aws.sns.publish(\"t\", summary + reason)\n");
+    assert_string_equal(diag_codes(c), "E0119@16:4 E0119@14:7 E0120@13:8 E0119@17:14 E0119@17:34");
+    chg_compiler_free(c);
+}
+
+static void test_check_intake_against_schema(void **state)
+{
+    (void)state;
+    chg_compiler *c = with_schema(
+        "intake i when event.source == \"x\" {\n"
+        "  id: event.id\n  env: if event.stage == \"Prod\" then \"prod\" else \"stging\"\n  resources: \"1\"\n"
+        "  requested_at: event.time\n  requester: { name: \"x\", groups: [] }\n  approvals: []\n  pipeline: null\n}\n");
+    assert_string_equal(diag_codes(c), "E0202@15:50 E0201@16:14");
+    chg_compiler_free(c);
+}
+
+static void test_check_test_blocks(void **state)
+{
+    (void)state;
+    chg_compiler *c = with_schema(
+        "test \"t\" {\n  change { id: \"c\", env: \"prod\", resources: 1, requested_at: 2026-12-03T03:30Z,\n"
+        "           requester: { name: \"a\", groups: [] }, approvals: [] }\n"
+        "  at 2026-12-03T03:30Z\n  given aws.cloudwatch.alarm_state(\"p\") = \"OK\"\n  given flag \"f\" = true\n"
+        "  expect pending risk high missing [\"1 of group security\"] next_open null\n}\n");
+    assert_string_equal(diag_codes(c), "");
+    chg_compiler_free(c);
+    c = with_schema("test \"t\" {\n  change { id: \"c\", env: \"qa\" }\n  given aws.cloudwatch.alarm_state(\"p\") = 3\n"
+                    "  expect allow risk hihg\n}\n");
+    assert_string_equal(diag_codes(c), "E0202@14:26 E0120@14:10 E0201@15:43 E0103@16:21");
+    chg_compiler_free(c);
+}
+
+static void test_check_policy_example_is_clean(void **state)
+{
+    (void)state;
+    chg_compiler *c = chg_compiler_new(NULL);
+    assert_int_equal(chg_compiler_add_file(c, "../../policies/production.chg"), CHG_OK);
+    assert_int_equal(chg_compiler_check(c), CHG_OK);
+    assert_string_equal(diag_codes(c), "");
+    chg_compiler_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check_inferred_types),
+        cmocka_unit_test(test_check_without_schema_is_dynamic),
+        cmocka_unit_test(test_check_narrowing),
+        cmocka_unit_test(test_check_narrowing_does_not_leak),
+        cmocka_unit_test(test_check_enums),
+        cmocka_unit_test(test_check_risk_only_against_classes),
+        cmocka_unit_test(test_check_builtin_signatures),
+        cmocka_unit_test(test_check_where_names_are_allowed),
+        cmocka_unit_test(test_check_intake_against_schema),
+        cmocka_unit_test(test_check_test_blocks),
+        cmocka_unit_test(test_check_policy_example_is_clean),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
