@@ -117,7 +117,7 @@ int chgc_check(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    chg_compile_options co = {max_errors, 0, lints};
+    chg_compile_options co = {max_errors, 0, lints, false};
     chg_compiler **cs = chg_calloc(files.len, sizeof *cs);
     int status = EXIT_CLEAN;
     for (size_t i = 0; i < files.len && status != EXIT_USAGE; i++) {

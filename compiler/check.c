@@ -1193,6 +1193,33 @@ static chg_type *check_let(chg_compiler *c, chg_decl *d)
 
 static chg_type *build_type(chg_compiler *c, chg_typeexpr *te, const char *path);
 
+/* Does a literal default value fit its field's type? */
+static bool default_fits(const chg_type *t, const chg_expr *v)
+{
+    if (t->kind == T_ERROR || t->kind == T_ANY)
+        return true;
+    if (t->kind == T_OPTIONAL)
+        return v->kind == EX_NULL || default_fits(t->u.elem, v);
+    switch (v->kind) {
+    case EX_BOOL: return t->kind == T_BOOL;
+    case EX_INT: return t->kind == T_INT || t->kind == T_FLOAT;
+    case EX_FLOAT: return t->kind == T_FLOAT;
+    case EX_STRING:
+        return t->kind == T_STRING ||
+               (t->kind == T_ENUM && chg_type_enum_index(t, v->u.str.s, v->u.str.len) >= 0);
+    case EX_DURATION: return t->kind == T_DURATION;
+    case EX_INSTANT: return t->kind == T_TIME;
+    case EX_LIST:
+        if (t->kind != T_LIST)
+            return false;
+        for (uint32_t i = 0; i < v->u.list.n; i++)
+            if (!default_fits(t->u.elem, v->u.list.items[i]))
+                return false;
+        return true;
+    default: return false;
+    }
+}
+
 static chg_type *build_object(chg_compiler *c, chg_field_decl *fields, uint32_t n, const char *path)
 {
     chg_type *t = chg_arena_alloc(&c->arena, sizeof *t);
@@ -1224,9 +1251,9 @@ static chg_type *build_object(chg_compiler *c, chg_field_decl *fields, uint32_t 
                            f->dflt->kind == EX_LIST;
             if (!is_err(dt) && !literal)
                 chg_diag_report(c, CHG_D_E0510, f->dflt->span, "a default value", NULL);
-            else if (!is_err(dt) && !assign(&x, f->dflt, dt, tf->type, "value")) {
-                /* reported by assign */
-            }
+            else if (!is_err(dt) && !default_fits(tf->type, f->dflt))
+                chg_diag_report(c, CHG_D_E0211, f->dflt->span, f->name.name, tstr(&x, tf->type),
+                                tstr(&x, dt), NULL);
         }
     }
     return t;
@@ -1428,10 +1455,12 @@ static void check_ts(cx *x, chg_tsexpr *t)
                                : chg_arena_printf(&c->arena, "%.*s/%s", (int)(slash - from->path), from->path, rel);
         char *text;
         size_t len;
-        int rc = chg_read_file(path, &text, &len);
+        int rc = c->opts.no_files ? CHG_EIO : chg_read_file_max(path, &text, &len, c->opts.max_file_size);
         if (rc != CHG_OK) {
             chg_diag *d = chg_diag_report(c, CHG_D_E0304, t->u.cal.path.span, rel,
-                                          rc == CHG_EINVAL ? "it is a directory" : strerror(errno), NULL);
+                                          c->opts.no_files ? "reading files is disabled"
+                                          : rc == CHG_EINVAL ? "it is not a regular file"
+                                          : rc == CHG_ERANGE ? "it is too large" : strerror(errno), NULL);
             chg_diag_note(c, d, (chg_span){0}, "calendars are found relative to the policy file: looked for '%s'", path);
             break;
         }

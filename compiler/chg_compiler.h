@@ -83,6 +83,8 @@ typedef struct chg_compile_options {
     size_t max_errors;        /* stop reporting after this many (default 100) */
     size_t max_file_size;     /* bytes (default 256 MiB) */
     bool lints;               /* run lints (default true) */
+    bool no_files;            /* never read files: imports and calendars
+                                 fail (fuzzing, untrusted input) */
 } chg_compile_options;
 
 chg_compiler *chg_compiler_new(const chg_compile_options *opts);

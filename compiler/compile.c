@@ -68,6 +68,10 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
 {
     const chg_source *from = c->sources.items[imp->file];
     const char *rel = imp->name.name;
+    if (c->opts.no_files) {
+        chg_diag_report(c, CHG_D_E0301, imp->name.span, rel, "reading files is disabled", NULL);
+        return 0;
+    }
     const char *path = rel[0] == '/' ? rel : chg_arena_printf(&c->arena, "%s%s", dir_of(c, from->path), rel);
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -86,17 +90,11 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
         return (uint32_t)known;
     char *text;
     size_t len;
-    int rc = chg_read_file(path, &text, &len);
+    int rc = chg_read_file_max(path, &text, &len, c->opts.max_file_size);
     if (rc != CHG_OK) {
-        chg_diag_report(c, CHG_D_E0301, imp->name.span, rel, strerror(errno), NULL);
-        return 0;
-    }
-    if (len > c->opts.max_file_size) {
-        chg_free(text);
-        char a[32], b[32];
-        snprintf(a, sizeof a, "%zu", len);
-        snprintf(b, sizeof b, "%zu", c->opts.max_file_size);
-        chg_diag_report(c, CHG_D_E0012, imp->name.span, a, b, NULL);
+        chg_diag_report(c, CHG_D_E0301, imp->name.span, rel,
+                        rc == CHG_EINVAL ? "it is not a regular file"
+                        : rc == CHG_ERANGE ? "it is larger than the limit" : strerror(errno), NULL);
         return 0;
     }
     uint32_t idx = chg_compiler_add_text(c, normalize(c, path), text, len);

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- string map ------------------------------------------------------------- */
 
@@ -90,6 +91,7 @@ chg_compiler *chg_compiler_new(const chg_compile_options *opts)
         if (opts->max_file_size)
             c->opts.max_file_size = opts->max_file_size;
         c->opts.lints = opts->lints;
+        c->opts.no_files = opts->no_files;
     }
     /* source 0 is "no source" so that a zero span means "nowhere" */
     chg_source *none = chg_arena_alloc(&c->arena, sizeof *none);
@@ -199,13 +201,14 @@ int chg_compiler_add_file(chg_compiler *c, const char *path)
 {
     char *text;
     size_t len;
-    int rc = chg_read_file(path, &text, &len);
+    int rc = chg_read_file_max(path, &text, &len, c->opts.max_file_size);
+    if (rc == CHG_ERANGE) {
+        struct stat st;
+        size_t size = stat(path, &st) == 0 ? (size_t)st.st_size : c->opts.max_file_size + 1;
+        return chg_compiler_add_source(c, path, "", size);
+    }
     if (rc != CHG_OK)
         return rc; /* errno says why; the driver reports it */
-    if (len > c->opts.max_file_size || len > UINT32_MAX - 2) {
-        chg_free(text);
-        return chg_compiler_add_source(c, path, "", len);
-    }
     uint32_t idx = add_owned(c, path, text, len);
     char real[PATH_MAX];
     if (idx && realpath(path, real))

@@ -117,7 +117,7 @@ void *chg_arena_alloc(chg_arena *a, size_t size)
             return NULL;
         n->size = want;
         n->used = 0;
-        if (want > ARENA_CHUNK / 4 && c) {
+        if (size > ARENA_CHUNK / 4 && c) {
             /* A big block goes behind the current chunk so the space left
              * in the current one stays usable. */
             n->next = c->next;
@@ -311,23 +311,38 @@ int chg_vec_push(chg_vec *v, void *item)
 
 int chg_read_file(const char *path, char **data, size_t *len)
 {
+    return chg_read_file_max(path, data, len, (size_t)256 << 20);
+}
+
+int chg_read_file_max(const char *path, char **data, size_t *len, size_t max)
+{
     *data = NULL;
     *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return CHG_EIO;
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        errno = EISDIR;
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
         return CHG_EINVAL;
+    }
+    if ((uint64_t)st.st_size > max) {
+        fclose(f);
+        return CHG_ERANGE;
     }
     chg_buf b;
     chg_buf_init(&b);
     char tmp[65536];
     size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
         chg_buf_append(&b, tmp, n);
+        if (b.len > max) { /* the file grew while we read it */
+            fclose(f);
+            chg_buf_free(&b);
+            return CHG_ERANGE;
+        }
+    }
     int err = ferror(f);
     int saved = errno;
     fclose(f);

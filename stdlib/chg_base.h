@@ -118,9 +118,13 @@ int chg_vec_push(chg_vec *v, void *item);
 
 /* ---- files ------------------------------------------------------------ */
 
-/* Read a whole file. On success *data is chg_malloc'd and NUL-terminated
- * (the NUL is not counted in *len). On failure returns CHG_EIO / CHG_ENOMEM
- * with errno preserved. Refuses directories (CHG_EINVAL). */
+/* Read a whole regular file of at most max bytes. On success *data is
+ * chg_malloc'd and NUL-terminated (the NUL is not counted in *len). Errors:
+ * CHG_EIO (errno says why), CHG_EINVAL (a directory, device or pipe: never
+ * read, so /dev/zero cannot exhaust memory), CHG_ERANGE (larger than max),
+ * CHG_ENOMEM. */
+int chg_read_file_max(const char *path, char **data, size_t *len, size_t max);
+/* chg_read_file_max with a limit of 256 MiB. */
 int chg_read_file(const char *path, char **data, size_t *len);
 
 /* ---- UTF-8 ------------------------------------------------------------ */

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the chgc driver: usage, exit codes, output formats,
+colour, directories and imports, standard input, and hostile input (a
+50 MB file, 10,000-deep nesting).
+
+    test_cli.py CHGC REPO_ROOT
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+CHGC = ROOT = None
+
+
+def chgc(*args, cwd=None, env=None, stdin=None, timeout=300):
+    e = dict(os.environ)
+    e.pop("NO_COLOR", None)
+    if env:
+        e.update(env)
+    p = subprocess.run([CHGC] + list(args), cwd=cwd, env=e, input=stdin, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+class Usage(unittest.TestCase):
+    def test_help_and_version(self):
+        rc, out, err = chgc("--help")
+        self.assertEqual(rc, 0)
+        self.assertIn("Usage: chgc COMMAND", out)
+        self.assertIn("check", out)
+        rc, out, _ = chgc("check", "--help")
+        self.assertEqual(rc, 0)
+        self.assertIn("Usage: chgc check [OPTIONS] PATH...", out)
+        rc, out, _ = chgc("--version")
+        self.assertEqual((rc, out), (0, "chgc 0.1.0\n"))
+
+    def test_usage_errors_exit_2(self):
+        self.assertEqual(chgc()[0], 2)
+        rc, _, err = chgc("frobnicate")
+        self.assertEqual(rc, 2)
+        self.assertIn("unknown command 'frobnicate'", err)
+        rc, _, err = chgc("check")
+        self.assertEqual(rc, 2)
+        self.assertIn("no PATH given", err)
+        rc, _, err = chgc("check", "--format", "xml", "x.chg")
+        self.assertEqual(rc, 2)
+        self.assertIn("unknown format 'xml'", err)
+        rc, _, err = chgc("check", "--bogus", "x.chg")
+        self.assertEqual(rc, 2)
+
+    def test_missing_file_is_an_io_error(self):
+        rc, out, err = chgc("check", "no/such/file.chg")
+        self.assertEqual(rc, 2)
+        self.assertEqual(out, "")
+        self.assertEqual(err, "chgc: no/such/file.chg: No such file or directory\n")
+
+    def test_directory_without_policies(self):
+        with tempfile.TemporaryDirectory() as d:
+            rc, _, err = chgc("check", d)
+            self.assertEqual(rc, 2)
+            self.assertIn("no .chg files", err)
+
+
+class Check(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+    def test_exit_codes(self):
+        clean = self.write("clean.chg", "let _a = 1\n")
+        warn = self.write("warn.chg", "let a = 1\n")
+        bad = self.write("bad.chg", "let a = b\n")
+        self.assertEqual(chgc("check", clean), (0, "", ""))
+        rc, out, _ = chgc("check", warn)
+        self.assertEqual(rc, 0)
+        self.assertIn("warning[W0001]", out)
+        rc, out, _ = chgc("check", "--werror", warn)
+        self.assertEqual(rc, 1)
+        self.assertIn("error[W0001]", out)
+        self.assertEqual(chgc("check", "--no-lint", warn), (0, "", ""))
+        self.assertEqual(chgc("check", bad)[0], 1)
+        # findings in one file make the whole run fail
+        self.assertEqual(chgc("check", clean, bad)[0], 1)
+
+    def test_formats(self):
+        bad = self.write("bad.chg", "schema change { env: string }\nlet _x = change.enviroment\n")
+        rc, out, _ = chgc("check", "--format", "json", bad)
+        self.assertEqual(rc, 1)
+        j = json.loads(out)
+        self.assertEqual(j["errors"], 1)
+        self.assertEqual(j["diagnostics"][0]["code"], "E0104")
+        rc, out, _ = chgc("check", "-f", "sarif", bad)
+        s = json.loads(out)
+        self.assertEqual(s["version"], "2.1.0")
+        self.assertEqual(s["runs"][0]["results"][0]["ruleId"], "E0104")
+        rc, out, _ = chgc("check", "--format=github", bad)
+        self.assertTrue(out.startswith("::error file=" + bad + ",line=2,col=17,"), out)
+
+    def test_colour_only_on_a_terminal_and_never_with_no_color(self):
+        bad = self.write("bad.chg", "let a = b\n")
+        self.assertNotIn("\033[", chgc("check", bad)[1])
+        self.assertIn("\033[", chgc("check", "--color", "always", bad)[1])
+        script = shutil.which("script")
+        if not script:
+            self.skipTest("script(1) not installed")
+        def on_tty(env):
+            e = dict(os.environ)
+            e.pop("NO_COLOR", None)
+            e.update(env)
+            p = subprocess.run([script, "-qec", f"{CHGC} check {bad}", "/dev/null"], env=e,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            return p.stdout.decode("utf-8", "replace")
+        self.assertIn("\033[", on_tty({}))
+        self.assertNotIn("\033[", on_tty({"NO_COLOR": "1"}))
+
+    def test_directory_checks_each_policy_once(self):
+        self.write("p/main.chg", 'policy "main"\nimport "lib/common.chg"\nlet _x = limit\n')
+        self.write("p/lib/common.chg", "let limit = 1\nlet y = nope\n")
+        self.write("p/other.chg", "let z = 1\n")
+        rc, out, _ = chgc("check", "--color", "never", os.path.join(self.dir, "p"))
+        self.assertEqual(rc, 1)
+        # the import's error once, in the context of its importer; other.chg's warning
+        self.assertEqual(out.count("E0101"), 1)
+        self.assertIn("lib/common.chg:2:9: error[E0101]: unknown name 'nope'", out)
+        self.assertIn("other.chg:1:5: warning[W0001]", out)
+
+    def test_stdin(self):
+        rc, out, _ = chgc("check", "-", stdin=b"let a = b\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("<stdin>:1:9: error[E0101]: unknown name 'b'", out)
+
+    def test_bundled_policies_check_clean(self):
+        self.assertEqual(chgc("check", os.path.join(ROOT, "policies")), (0, "", ""))
+
+
+class HostileInput(unittest.TestCase):
+    def test_fifty_megabyte_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "big.chg")
+            with open(path, "w") as f:
+                line = "let v%07d = %d + 1 # padding padding padding padding padding\n"
+                n = 0
+                size = 0
+                while size < 50 * 1024 * 1024:
+                    s = line % (n, n)
+                    f.write(s)
+                    size += len(s)
+                    n += 1
+                f.write("let broken = (1 +\n")
+            t = time.monotonic()
+            rc, out, _ = chgc("check", "--no-lint", path)
+            elapsed = time.monotonic() - t
+            self.assertEqual(rc, 1)
+            self.assertIn("error[E0013]: unexpected end of file", out)
+            print(f"\n50 MB file, {n} declarations: checked in {elapsed:.2f} s", file=sys.stderr)
+
+    def test_ten_thousand_deep(self):
+        for unit in ("(", "[", "{", "not ", "- ", "a + "):
+            src = "let x = " + unit * 10000 + "1\n"
+            rc, out, _ = chgc("check", "-", stdin=src.encode())
+            self.assertEqual(rc, 1, unit)
+            self.assertIn("error[E0011]: nesting is too deep (more than 256 levels)", out, unit)
+
+    def test_binary_garbage(self):
+        data = bytes(range(256)) * 64
+        rc, out, err = chgc("check", "-", stdin=data)
+        self.assertEqual(rc, 1)
+        self.assertEqual(err, "")
+        self.assertIn("E0002", out)
+
+
+if __name__ == "__main__":
+    CHGC, ROOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    unittest.main(argv=[sys.argv[0], "-v"])
