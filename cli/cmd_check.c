@@ -138,29 +138,34 @@ int chgc_check(int argc, char **argv)
     }
 
     if (status != EXIT_USAGE) {
-        /* Drop compilations of files that another one imports. */
-        size_t kept = 0;
+        /* Drop compilations of files that another one imports: decide for
+         * all first, then free (a freed compilation can't be asked). */
+        bool *imported = chg_calloc(files.len + 1, sizeof *imported);
         for (size_t i = 0; i < files.len; i++) {
             char ri[PATH_MAX];
-            bool imported = false;
-            if (strcmp(files.items[i], "-") != 0 && realpath(files.items[i], ri))
-                for (size_t j = 0; j < files.len && !imported; j++) {
-                    if (j == i)
-                        continue;
-                    for (size_t s = 2; s < chg_compiler_nsources(cs[j]); s++) {
-                        char rs[PATH_MAX];
-                        const chg_source *src = chg_compiler_source(cs[j], (uint32_t)s);
-                        if (realpath(src->path, rs) && !strcmp(rs, ri)) {
-                            imported = true;
-                            break;
-                        }
+            if (!strcmp(files.items[i], "-") || !realpath(files.items[i], ri))
+                continue;
+            for (size_t j = 0; j < files.len && !imported[i]; j++) {
+                if (j == i)
+                    continue;
+                for (size_t s = 2; s < chg_compiler_nsources(cs[j]); s++) {
+                    char rs[PATH_MAX];
+                    const chg_source *src = chg_compiler_source(cs[j], (uint32_t)s);
+                    if (realpath(src->path, rs) && !strcmp(rs, ri)) {
+                        imported[i] = true;
+                        break;
                     }
                 }
-            if (imported)
+            }
+        }
+        size_t kept = 0;
+        for (size_t i = 0; i < files.len; i++) {
+            if (imported[i])
                 chg_compiler_free(cs[i]);
             else
                 cs[kept++] = cs[i];
         }
+        chg_free(imported);
         chg_buf out;
         chg_buf_init(&out);
         chg_report_render(&rep, cs, kept, &out);
