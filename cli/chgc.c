@@ -18,6 +18,9 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"check", chgc_check, "parse, resolve, type-check and lint policy files"},
+    {"build", chgc_build, "compile policy files into a verified bundle (.chgb)"},
+    {"eval", chgc_eval, "decide one change (or a stream of them) against a policy"},
+    {"disasm", chgc_disasm, "print a bundle's bytecode with source positions"},
 };
 
 static void usage(FILE *f)

@@ -18,6 +18,16 @@ enum {
 };
 
 int chgc_check(int argc, char **argv);
+int chgc_build(int argc, char **argv);
+int chgc_eval(int argc, char **argv);
+int chgc_disasm(int argc, char **argv);
+
+struct chg_bundle;
+/* Get a loaded bundle for the subcommands that run policies: a .chgb
+ * file is loaded (and verified); anything else is compiled as .chg files
+ * (diagnostics go to stderr). Returns NULL after reporting; *status is the
+ * exit status to use then (1 for policy errors, 2 for I/O and usage). */
+struct chg_bundle *chgc_load_policy(char **paths, int n, int *status);
 
 /* Expand PATH arguments: files as given, directories recursively to their
  * *.chg files (sorted, hidden entries skipped). Returns CHG_OK or prints

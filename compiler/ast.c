@@ -91,22 +91,22 @@ chg_span chg_span_join(chg_span a, chg_span b)
 const char *chg_binop_text(chg_binop op)
 {
     switch (op) {
-    case OP_OR: return "or";
-    case OP_AND: return "and";
-    case OP_EQ: return "==";
-    case OP_NE: return "!=";
-    case OP_LT: return "<";
-    case OP_LE: return "<=";
-    case OP_GT: return ">";
-    case OP_GE: return ">=";
-    case OP_IN: return "in";
-    case OP_MATCHES: return "matches";
-    case OP_ADD: return "+";
-    case OP_SUB: return "-";
-    case OP_MUL: return "*";
-    case OP_DIV: return "/";
-    case OP_MOD: return "%";
-    case OP_COALESCE: return "??";
+    case BIN_OR: return "or";
+    case BIN_AND: return "and";
+    case BIN_EQ: return "==";
+    case BIN_NE: return "!=";
+    case BIN_LT: return "<";
+    case BIN_LE: return "<=";
+    case BIN_GT: return ">";
+    case BIN_GE: return ">=";
+    case BIN_IN: return "in";
+    case BIN_MATCHES: return "matches";
+    case BIN_ADD: return "+";
+    case BIN_SUB: return "-";
+    case BIN_MUL: return "*";
+    case BIN_DIV: return "/";
+    case BIN_MOD: return "%";
+    case BIN_COALESCE: return "??";
     }
     return "?";
 }

@@ -64,13 +64,13 @@ typedef enum chg_expr_kind {
 } chg_expr_kind;
 
 typedef enum chg_binop {
-    OP_OR, OP_AND,
-    OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE,
-    OP_IN,          /* membership: element in list, substring in string,
+    BIN_OR, BIN_AND,
+    BIN_EQ, BIN_NE, BIN_LT, BIN_LE, BIN_GT, BIN_GE,
+    BIN_IN,          /* membership: element in list, substring in string,
                        instant in window/freeze */
-    OP_MATCHES,     /* string matches r"regex" */
-    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD,
-    OP_COALESCE     /* a ?? b */
+    BIN_MATCHES,     /* string matches r"regex" */
+    BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MOD,
+    BIN_COALESCE     /* a ?? b */
 } chg_binop;
 
 typedef enum chg_unop { UOP_NOT, UOP_NEG } chg_unop;

@@ -130,21 +130,21 @@ static void facts_when(cx *x, chg_expr *e, bool truth, fact **out)
         return;
     chg_expr *a = e->u.binary.a, *b = e->u.binary.b;
     switch (e->u.binary.op) {
-    case OP_AND:
+    case BIN_AND:
         if (truth) {
             facts_when(x, a, true, out);
             facts_when(x, b, true, out);
         }
         break;
-    case OP_OR:
+    case BIN_OR:
         if (!truth) {
             facts_when(x, a, false, out);
             facts_when(x, b, false, out);
         }
         break;
-    case OP_NE:
-    case OP_EQ: {
-        if ((e->u.binary.op == OP_NE) != truth)
+    case BIN_NE:
+    case BIN_EQ: {
+        if ((e->u.binary.op == BIN_NE) != truth)
             break;
         chg_expr *p = b->kind == EX_NULL ? a : a->kind == EX_NULL ? b : NULL;
         const char *k = p ? path_key(x, p) : NULL;
@@ -690,7 +690,7 @@ static chg_type *check_compare(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
         risk_literal_help(x, d, other);
         return err(e);
     }
-    if (op == OP_EQ || op == OP_NE) {
+    if (op == BIN_EQ || op == BIN_NE) {
         if (!comparable(ta, tb)) {
             chg_diag_report(x->c, CHG_D_E0203, e->u.binary.op_span, tstr(x, ta), tstr(x, tb), NULL);
             return err(e);
@@ -810,32 +810,32 @@ static chg_type *check_arith(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
     chg_type_kind ka = ta->kind, kb = tb->kind;
     chg_type *r = NULL;
     switch (op) {
-    case OP_ADD:
+    case BIN_ADD:
         if (ka == T_INT && kb == T_INT) r = &chg_type_int;
         else if (numeric(ta) && numeric(tb)) r = &chg_type_float;
         else if (stringish(ta) && stringish(tb)) r = &chg_type_string;
         else if ((ka == T_TIME && kb == T_DURATION) || (ka == T_DURATION && kb == T_TIME)) r = &chg_type_time;
         else if (ka == T_DURATION && kb == T_DURATION) r = &chg_type_duration;
         break;
-    case OP_SUB:
+    case BIN_SUB:
         if (ka == T_INT && kb == T_INT) r = &chg_type_int;
         else if (numeric(ta) && numeric(tb)) r = &chg_type_float;
         else if (ka == T_TIME && kb == T_DURATION) r = &chg_type_time;
         else if (ka == T_TIME && kb == T_TIME) r = &chg_type_duration;
         else if (ka == T_DURATION && kb == T_DURATION) r = &chg_type_duration;
         break;
-    case OP_MUL:
+    case BIN_MUL:
         if (ka == T_INT && kb == T_INT) r = &chg_type_int;
         else if (numeric(ta) && numeric(tb)) r = &chg_type_float;
         else if ((ka == T_DURATION && kb == T_INT) || (ka == T_INT && kb == T_DURATION)) r = &chg_type_duration;
         break;
-    case OP_DIV:
+    case BIN_DIV:
         if (ka == T_INT && kb == T_INT) r = &chg_type_int;
         else if (numeric(ta) && numeric(tb)) r = &chg_type_float;
         else if (ka == T_DURATION && kb == T_INT) r = &chg_type_duration;
         else if (ka == T_DURATION && kb == T_DURATION) r = &chg_type_int;
         break;
-    case OP_MOD:
+    case BIN_MOD:
         if (ka == T_INT && kb == T_INT) r = &chg_type_int;
         else if (ka == T_DURATION && kb == T_DURATION) r = &chg_type_duration;
         break;
@@ -845,7 +845,7 @@ static chg_type *check_arith(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
     if (!r) {
         chg_diag *d = chg_diag_report(x->c, CHG_D_E0205, e->u.binary.op_span, chg_binop_text(op),
                                       tstr(x, ta), tstr(x, tb), NULL);
-        if (ka == T_TIME && kb == T_TIME && op == OP_ADD)
+        if (ka == T_TIME && kb == T_TIME && op == BIN_ADD)
             chg_diag_help(x->c, d, "add a duration to an instant (t + 2h), or subtract instants for a duration");
         return err(e);
     }
@@ -856,10 +856,10 @@ static chg_type *check_binary(cx *x, chg_expr *e)
 {
     chg_expr *a = e->u.binary.a, *b = e->u.binary.b;
     chg_binop op = e->u.binary.op;
-    if (op == OP_AND || op == OP_OR) {
+    if (op == BIN_AND || op == BIN_OR) {
         chg_type *ta = check(x, a);
         fact *f = NULL;
-        facts_when(x, a, op == OP_AND, &f);
+        facts_when(x, a, op == BIN_AND, &f);
         chg_type *tb = check_with(x, b, f);
         bool ok = true;
         chg_expr *sides[2] = {a, b};
@@ -876,15 +876,15 @@ static chg_type *check_binary(cx *x, chg_expr *e)
         return ok ? (e->type = &chg_type_bool) : err(e);
     }
     chg_type *ta = check(x, a);
-    if (op == OP_MATCHES)
+    if (op == BIN_MATCHES)
         return check_matches(x, e, ta);
     chg_type *tb = check(x, b);
     switch (op) {
-    case OP_EQ: case OP_NE: case OP_LT: case OP_LE: case OP_GT: case OP_GE:
+    case BIN_EQ: case BIN_NE: case BIN_LT: case BIN_LE: case BIN_GT: case BIN_GE:
         return check_compare(x, e, ta, tb);
-    case OP_IN:
+    case BIN_IN:
         return check_in(x, e, ta, tb);
-    case OP_COALESCE: {
+    case BIN_COALESCE: {
         if (is_err(ta) || is_err(tb))
             return err(e);
         if (ta->kind == T_ANY)

@@ -109,6 +109,12 @@ size_t chg_compiler_count(const chg_compiler *c, chg_severity sev);
 const chg_source *chg_compiler_source(const chg_compiler *c, uint32_t file);
 size_t chg_compiler_nsources(const chg_compiler *c);
 
+/* Generate the bundle (.chgb bytes, vm/bundle_format.h) of a program that
+ * checked without errors; appends to out. Returns CHG_OK, CHG_EINVAL when
+ * the program has errors, CHG_ERANGE when it exceeds the format's limits
+ * (a diagnostic says which). */
+int chg_compiler_emit(chg_compiler *c, chg_buf *out);
+
 /* ---- rendering diagnostics ---------------------------------------------- */
 
 typedef enum chg_report_format {

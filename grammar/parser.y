@@ -522,22 +522,22 @@ expr
         { $$ = chg_p_quant(p, EX_ALL, @$, $2, $4, $6); DEEP($$, @$); }
     | NOT expr              { $$ = chg_p_unary(p, UOP_NOT, @$, $2); DEEP($$, @$); }
     | '-' expr %prec UMINUS { $$ = chg_p_unary(p, UOP_NEG, @$, $2); DEEP($$, @$); }
-    | expr OR expr          { $$ = chg_p_binary(p, OP_OR, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr AND expr         { $$ = chg_p_binary(p, OP_AND, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr EQ expr          { $$ = chg_p_binary(p, OP_EQ, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr NE expr          { $$ = chg_p_binary(p, OP_NE, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '<' expr         { $$ = chg_p_binary(p, OP_LT, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr LE expr          { $$ = chg_p_binary(p, OP_LE, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '>' expr         { $$ = chg_p_binary(p, OP_GT, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr GE expr          { $$ = chg_p_binary(p, OP_GE, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr IN expr          { $$ = chg_p_binary(p, OP_IN, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr MATCHES expr     { $$ = chg_p_binary(p, OP_MATCHES, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr QQ expr          { $$ = chg_p_binary(p, OP_COALESCE, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '+' expr         { $$ = chg_p_binary(p, OP_ADD, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '-' expr         { $$ = chg_p_binary(p, OP_SUB, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '*' expr         { $$ = chg_p_binary(p, OP_MUL, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '/' expr         { $$ = chg_p_binary(p, OP_DIV, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '%' expr         { $$ = chg_p_binary(p, OP_MOD, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr OR expr          { $$ = chg_p_binary(p, BIN_OR, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr AND expr         { $$ = chg_p_binary(p, BIN_AND, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr EQ expr          { $$ = chg_p_binary(p, BIN_EQ, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr NE expr          { $$ = chg_p_binary(p, BIN_NE, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '<' expr         { $$ = chg_p_binary(p, BIN_LT, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr LE expr          { $$ = chg_p_binary(p, BIN_LE, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '>' expr         { $$ = chg_p_binary(p, BIN_GT, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr GE expr          { $$ = chg_p_binary(p, BIN_GE, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr IN expr          { $$ = chg_p_binary(p, BIN_IN, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr MATCHES expr     { $$ = chg_p_binary(p, BIN_MATCHES, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr QQ expr          { $$ = chg_p_binary(p, BIN_COALESCE, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '+' expr         { $$ = chg_p_binary(p, BIN_ADD, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '-' expr         { $$ = chg_p_binary(p, BIN_SUB, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '*' expr         { $$ = chg_p_binary(p, BIN_MUL, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '/' expr         { $$ = chg_p_binary(p, BIN_DIV, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '%' expr         { $$ = chg_p_binary(p, BIN_MOD, @$, $1, $3, @2); DEEP($$, @$); }
     ;
 
 postfix

@@ -1,0 +1,237 @@
+/*
+ * cmd_eval.c — `chgc eval`: decide changes against a policy and print the
+ * decisions (one JSON object per line). The instant comes from the policy's
+ * `at`, else --at, else the clock — read here, never by the evaluator.
+ */
+#include "chg_time.h"
+#include "chg_vm.h"
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void eval_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: chgc eval (BUNDLE.chgb | PATH...) --event FILE|- [OPTIONS]\n"
+            "\n"
+            "Decide a change against a policy and print the decision as JSON.\n"
+            "\n"
+            "Options:\n"
+            "  -e, --event FILE   the change (JSON); '-' reads standard input\n"
+            "      --jsonl        the input has one change per line; print one decision per line\n"
+            "      --at INSTANT   judge at this RFC 3339 instant when the policy has no 'at'\n"
+            "                     (default: now)\n"
+            "      --facts FILE   flags and answers of external queries (docs/facts.md)\n"
+            "      --horizon DUR  how far to look for next_open, e.g. 366d (default)\n"
+            "  -h, --help         show this help\n"
+            "\n"
+            "Exit status: 0 every change was decided (whatever the outcome), 1 some input\n"
+            "was not a valid change, 2 usage or I/O error.\n");
+}
+
+static int read_all(const char *path, char **data, size_t *len)
+{
+    if (strcmp(path, "-") != 0) {
+        int rc = chg_read_file_max(path, data, len, (size_t)1 << 30);
+        if (rc != CHG_OK)
+            chgc_error("%s: %s", path, rc == CHG_EINVAL ? "not a regular file" : rc == CHG_ERANGE ? "too large"
+                                                                                         : strerror(errno));
+        return rc;
+    }
+    chg_buf b;
+    chg_buf_init(&b);
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, stdin)) > 0)
+        chg_buf_append(&b, tmp, n);
+    if (ferror(stdin) || b.oom) {
+        chgc_error("-: cannot read standard input");
+        chg_buf_free(&b);
+        return CHG_EIO;
+    }
+    *len = b.len;
+    *data = chg_buf_take(&b);
+    return CHG_OK;
+}
+
+static int64_t parse_duration(const char *s, bool *ok)
+{
+    int64_t total = 0;
+    *ok = *s != 0;
+    while (*s && *ok) {
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        int64_t unit = 0;
+        switch (*end) {
+        case 'w': unit = 604800; break;
+        case 'd': unit = 86400; break;
+        case 'h': unit = 3600; break;
+        case 'm': unit = 60; break;
+        case 's': unit = 1; break;
+        }
+        if (end == s || !unit || v < 0 || v > (INT64_MAX / 4) / unit)
+            *ok = false;
+        else
+            total += v * unit;
+        s = end + (unit ? 1 : 0);
+    }
+    return total;
+}
+
+/* Decide one change; append the decision line to out. Returns false when
+ * the input is not a change (the error line is appended instead). */
+static bool decide(chg_bundle *b, chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *base,
+                   const char *where, chg_buf *out)
+{
+    char err[512];
+    chg_event *ev = chg_event_decode(b, json, len, err, sizeof err);
+    if (!ev) {
+        chgc_error("%s: %s", where, err);
+        chg_buf_puts(out, "{\"error\":");
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s: %s", where, err);
+        chg_buf_json_string(out, msg, strlen(msg));
+        chg_buf_puts(out, "}\n");
+        return false;
+    }
+    chg_eval_input in = *base;
+    in.change = ev;
+    chg_decision d;
+    chg_eval(ctx, &in, &d);
+    chg_decision_write(b, &d, out);
+    chg_buf_putc(out, '\n');
+    chg_event_free(ev);
+    return true;
+}
+
+int chgc_eval(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"event", required_argument, NULL, 'e'},
+        {"jsonl", no_argument, NULL, 'j'},
+        {"at", required_argument, NULL, 'a'},
+        {"facts", required_argument, NULL, 'f'},
+        {"horizon", required_argument, NULL, 'H'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *event = NULL, *at = NULL, *facts_path = NULL, *horizon = NULL;
+    bool jsonl = false;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "e:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'e': event = optarg; break;
+        case 'j': jsonl = true; break;
+        case 'a': at = optarg; break;
+        case 'f': facts_path = optarg; break;
+        case 'H': horizon = optarg; break;
+        case 'h': eval_usage(stdout); return EXIT_CLEAN;
+        default: eval_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc || !event) {
+        chgc_error("eval: %s", optind >= argc ? "no policy given" : "no --event given");
+        eval_usage(stderr);
+        return EXIT_USAGE;
+    }
+    chg_eval_input base = {NULL, (int64_t)time(NULL), NULL, 0};
+    if (at && chg_time_parse_iso(at, strlen(at), &base.now) != CHG_OK) {
+        chgc_error("--at: '%s' is not an RFC 3339 instant (like 2026-12-03T03:30:00Z)", at);
+        return EXIT_USAGE;
+    }
+    if (horizon) {
+        bool ok;
+        base.horizon = parse_duration(horizon, &ok);
+        if (!ok || base.horizon <= 0) {
+            chgc_error("--horizon: '%s' is not a duration (like 366d)", horizon);
+            return EXIT_USAGE;
+        }
+    }
+    chg_facts *facts = NULL;
+    if (facts_path) {
+        char *data;
+        size_t len;
+        if (read_all(facts_path, &data, &len) != CHG_OK)
+            return EXIT_USAGE;
+        char err[512];
+        facts = chg_facts_parse(data, len, err, sizeof err);
+        chg_free(data);
+        if (!facts) {
+            chgc_error("%s: %s", facts_path, err);
+            return EXIT_USAGE;
+        }
+        base.facts = facts;
+    }
+    int status = EXIT_CLEAN;
+    chg_bundle *b = chgc_load_policy(argv + optind, argc - optind, &status);
+    if (!b) {
+        chg_facts_free(facts);
+        return status;
+    }
+    chg_ctx *ctx = chg_ctx_new(b);
+    if (!ctx) {
+        chgc_error("out of memory");
+        chg_bundle_free(b);
+        chg_facts_free(facts);
+        return EXIT_USAGE;
+    }
+    chg_buf out;
+    chg_buf_init(&out);
+    if (!jsonl) {
+        char *data;
+        size_t len;
+        if (read_all(event, &data, &len) != CHG_OK)
+            status = EXIT_USAGE;
+        else {
+            if (!decide(b, ctx, data, len, &base, strcmp(event, "-") ? event : "<stdin>", &out))
+                status = EXIT_FINDINGS;
+            chg_free(data);
+        }
+    } else {
+        FILE *in = strcmp(event, "-") ? fopen(event, "r") : stdin;
+        if (!in) {
+            chgc_error("%s: %s", event, strerror(errno));
+            status = EXIT_USAGE;
+        } else {
+            char *line = NULL;
+            size_t cap = 0;
+            ssize_t n;
+            unsigned long lineno = 0;
+            while ((n = getline(&line, &cap, in)) > 0) {
+                lineno++;
+                size_t len = (size_t)n;
+                while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                    len--;
+                if (!len)
+                    continue;
+                char where[64];
+                snprintf(where, sizeof where, "line %lu", lineno);
+                if (!decide(b, ctx, line, len, &base, where, &out))
+                    status = EXIT_FINDINGS;
+                if (out.len > (1 << 16)) {
+                    fwrite(out.data, 1, out.len, stdout);
+                    chg_buf_reset(&out);
+                }
+            }
+            if (ferror(in)) {
+                chgc_error("%s: %s", event, strerror(errno));
+                status = EXIT_USAGE;
+            }
+            free(line);
+            if (in != stdin)
+                fclose(in);
+        }
+    }
+    fwrite(out.data ? out.data : "", 1, out.len, stdout);
+    fflush(stdout);
+    chg_buf_free(&out);
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    chg_facts_free(facts);
+    return status;
+}

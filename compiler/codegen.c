@@ -1,0 +1,1250 @@
+/*
+ * codegen.c — the code generator and bundle writer: turns a checked
+ * program into the bytes of a .chgb bundle (vm/bundle_format.h).
+ *
+ * Expressions become register code in blocks (one per let, condition,
+ * message, …); the policy's structure (classify arms, rules, time sets)
+ * becomes tables the evaluator walks. Field paths the policy reads become
+ * path nodes: root-relative ones get a slot the decoder fills once per
+ * event; paths read on list elements become fields of a record layout.
+ *
+ * Registers: the code of a block uses registers 0.. relative to its
+ * window; at the end of the block they are relocated to the window's base
+ * (let blocks each get their own window, every other block shares one
+ * after them, see docs/vm.md).
+ */
+#include "bundle_format.h"
+#include "compiler_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+static const uint32_t sec_size[CHG_SEC__MAX] = {
+#define SEC_SIZE(name, id, size) [id] = size,
+    CHG_SECTIONS(SEC_SIZE)
+#undef SEC_SIZE
+};
+
+typedef struct pnode {
+    int parent;
+    const char *name;     /* NULL: root or element */
+    uint8_t kind;
+    const chg_type *type;
+    uint8_t need;
+    const chg_expr *dflt;
+    int slot;             /* -1 none */
+    int layout;           /* -1 none */
+    int elem;             /* the ELEM child of a list node, -1 none */
+    const char *text;
+} pnode;
+
+typedef struct glayout {
+    chg_vec names;        /* const char* */
+    chg_vec nodes;        /* (uintptr_t) node + 1, 0 none */
+} glayout;
+
+typedef struct gloc {
+    const chg_expr *binder;
+    int reg;              /* relative register of the element */
+    int elem;             /* ELEM path node, -1 when the list is not a path */
+} gloc;
+
+typedef struct gen {
+    chg_compiler *c;
+    chg_arena *a;
+    chg_buf sec[CHG_SEC__MAX];
+    uint32_t n[CHG_SEC__MAX];
+    chg_buf blob;
+    chg_map strs, consts, regexes, zones, builtins, spans;
+    /* the block being generated */
+    uint32_t bstart;
+    int top, max;
+    uint32_t span;
+    uint32_t let_regs;    /* registers used by let windows so far */
+    int expr_max;         /* widest non-let block */
+    chg_vec blocks_fix;   /* expression blocks whose base is set at the end */
+    /* paths */
+    chg_vec nodes;        /* pnode* */
+    chg_map pathmap;
+    chg_vec layouts;      /* glayout* */
+    int nslots[2];
+    gloc locals[CHG_MAX_DEPTH + 1];
+    int nlocals;
+    const chg_expr *freeze_msg; /* set while compiling a deny-during message */
+    bool failed;
+} gen;
+
+/* ---- tables ----------------------------------------------------------------- */
+
+static uint8_t *rec(gen *g, int sec)
+{
+    uint32_t sz = sec_size[sec];
+    chg_buf *b = &g->sec[sec];
+    size_t at = b->len;
+    static const uint8_t zero[64];
+    chg_buf_append(b, zero, sz);
+    g->n[sec]++;
+    return b->oom ? NULL : (uint8_t *)b->data + at;
+}
+
+static uint32_t str_n(gen *g, const char *s, size_t len)
+{
+    char *key = chg_arena_strndup(g->a, s, len);
+    uintptr_t idx = (uintptr_t)chg_map_get(&g->strs, key);
+    if (idx)
+        return (uint32_t)idx - 1;
+    uint8_t *r = rec(g, CHG_SEC_STRINGS);
+    if (!r)
+        return 0;
+    chg_wr32(r, (uint32_t)g->blob.len);
+    chg_wr32(r + 4, (uint32_t)len);
+    chg_buf_append(&g->blob, s, len);
+    chg_buf_putc(&g->blob, 0);
+    uint32_t i = g->n[CHG_SEC_STRINGS] - 1;
+    chg_map_put(&g->strs, key, (void *)(uintptr_t)(i + 1));
+    return i;
+}
+
+static uint32_t str(gen *g, const char *s) { return str_n(g, s, strlen(s)); }
+
+static uint32_t konst(gen *g, uint8_t tag, uint32_t a, uint64_t payload)
+{
+    const char *key = chg_arena_printf(g->a, "%u:%u:%llu", tag, a, (unsigned long long)payload);
+    uintptr_t idx = tag == CHG_K_LIST ? 0 : (uintptr_t)chg_map_get(&g->consts, key);
+    if (idx)
+        return (uint32_t)idx - 1;
+    uint8_t *r = rec(g, CHG_SEC_CONSTS);
+    if (!r)
+        return 0;
+    r[0] = tag;
+    chg_wr32(r + 4, a);
+    chg_wr64(r + 8, payload);
+    uint32_t i = g->n[CHG_SEC_CONSTS] - 1;
+    if (tag != CHG_K_LIST)
+        chg_map_put(&g->consts, (char *)key, (void *)(uintptr_t)(i + 1));
+    return i;
+}
+
+static uint32_t k_str(gen *g, const char *s, size_t len) { return konst(g, CHG_K_STR, str_n(g, s, len), 0); }
+
+static uint64_t f64_bits(double f)
+{
+    uint64_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static uint32_t span_of(gen *g, chg_span s)
+{
+    if (!s.file)
+        return 0;
+    const chg_source *src = chg_compiler_source(g->c, s.file);
+    uint32_t line, col;
+    chg_source_position(src, s.start, &line, &col);
+    const char *key = chg_arena_printf(g->a, "%u:%u:%u", s.file, line, col);
+    uintptr_t idx = (uintptr_t)chg_map_get(&g->spans, key);
+    if (idx)
+        return (uint32_t)idx - 1;
+    uint8_t *r = rec(g, CHG_SEC_SPANS);
+    if (!r)
+        return 0;
+    chg_wr32(r, str(g, src->path));
+    chg_wr32(r + 4, line);
+    chg_wr32(r + 8, col);
+    uint32_t i = g->n[CHG_SEC_SPANS] - 1;
+    chg_map_put(&g->spans, (char *)key, (void *)(uintptr_t)(i + 1));
+    return i;
+}
+
+static uint32_t named(gen *g, chg_map *m, int sec, const char *name)
+{
+    uintptr_t idx = (uintptr_t)chg_map_get(m, name);
+    if (idx)
+        return (uint32_t)idx - 1;
+    uint8_t *r = rec(g, sec);
+    if (!r)
+        return 0;
+    chg_wr32(r, str(g, name));
+    uint32_t i = g->n[sec] - 1;
+    chg_map_put(m, chg_arena_strdup(g->a, name), (void *)(uintptr_t)(i + 1));
+    return i;
+}
+
+/* ---- instructions and blocks --------------------------------------------------- */
+
+static uint32_t pc(gen *g) { return g->n[CHG_SEC_CODE]; }
+
+static uint32_t emit(gen *g, chg_opcode op, uint8_t x, uint32_t a, uint32_t b, uint32_t c)
+{
+    if (a > 0xffff || b > 0xffff || c > 0xffff) {
+        g->failed = true; /* a block too large for the encoding */
+        a = b = c = 0;
+    }
+    uint8_t *r = rec(g, CHG_SEC_CODE);
+    uint8_t *s = rec(g, CHG_SEC_INSSPAN);
+    if (!r || !s)
+        return 0;
+    r[0] = (uint8_t)op;
+    r[1] = x;
+    chg_wr16(r + 2, (uint16_t)a);
+    chg_wr16(r + 4, (uint16_t)b);
+    chg_wr16(r + 6, (uint16_t)c);
+    chg_wr32(s, g->span);
+    return pc(g) - 1;
+}
+
+static uint32_t emit_jump(gen *g, chg_opcode op, uint32_t a)
+{
+    return emit(g, op, 0, a, 0, 0);
+}
+
+/* Point the jump at instruction `at` to `target`. */
+static void patch(gen *g, uint32_t at, uint32_t target)
+{
+    uint8_t *r = (uint8_t *)g->sec[CHG_SEC_CODE].data + (size_t)at * 8;
+    chg_wr16(r + 4, (uint16_t)(target & 0xffff));
+    chg_wr16(r + 6, (uint16_t)(target >> 16));
+}
+
+static int tmp(gen *g)
+{
+    int r = g->top++;
+    if (g->top > g->max)
+        g->max = g->top;
+    return r;
+}
+
+static void block_begin(gen *g, chg_span at)
+{
+    g->bstart = pc(g);
+    g->top = g->max = 0;
+    g->span = span_of(g, at);
+    g->nlocals = 0;
+}
+
+/* Relocate the block's registers to base and record it. */
+static uint32_t block_end(gen *g, uint8_t kind, uint32_t base)
+{
+    uint32_t end = pc(g);
+    uint8_t *code = (uint8_t *)g->sec[CHG_SEC_CODE].data;
+    for (uint32_t i = g->bstart; i < end && code; i++) {
+        uint8_t *ins = code + (size_t)i * 8;
+        const char *fmt = chg_op_formats[ins[0]];
+        for (int k = 1; k < 4; k++)
+            if (fmt[k] == 'R')
+                chg_wr16(ins + 2 * k, (uint16_t)(chg_rd16(ins + 2 * k) + base));
+    }
+    uint8_t *r = rec(g, CHG_SEC_BLOCKS);
+    if (!r)
+        return 0;
+    chg_wr32(r, g->bstart);
+    chg_wr32(r + 4, end - g->bstart);
+    chg_wr16(r + 8, (uint16_t)base);
+    chg_wr16(r + 10, (uint16_t)(g->max ? g->max : 1));
+    r[12] = kind;
+    if (base + (uint32_t)g->max > 0xffff)
+        g->failed = true;
+    return g->n[CHG_SEC_BLOCKS] - 1;
+}
+
+/* ---- paths ----------------------------------------------------------------------- */
+
+static uint8_t type_code(const chg_type *t)
+{
+    t = chg_type_strip(t);
+    switch (t->kind) {
+    case T_BOOL: return CHG_PT_BOOL;
+    case T_INT: return CHG_PT_INT;
+    case T_FLOAT: return CHG_PT_FLOAT;
+    case T_STRING: return CHG_PT_STR;
+    case T_TIME: return CHG_PT_TIME;
+    case T_DURATION: return CHG_PT_DUR;
+    case T_ENUM: return CHG_PT_ENUM;
+    case T_LIST: return CHG_PT_LIST;
+    case T_OBJECT: return CHG_PT_OBJECT;
+    default: return CHG_PT_ANY;
+    }
+}
+
+static int node_new(gen *g, int parent, const char *name, uint8_t kind, const chg_type *type)
+{
+    pnode *n = chg_arena_alloc(g->a, sizeof *n);
+    n->parent = parent;
+    n->name = name;
+    n->kind = kind;
+    n->type = type ? type : &chg_type_any;
+    n->slot = n->layout = n->elem = -1;
+    n->need = CHG_PR_OPTIONAL;
+    if (parent < 0)
+        n->text = kind == CHG_PN_ROOT_CHANGE ? "change" : "event";
+    else {
+        pnode *p = g->nodes.items[parent];
+        n->text = kind == CHG_PN_ELEM ? chg_arena_printf(g->a, "%s[]", p->text)
+                                      : chg_arena_printf(g->a, "%s.%s", p->text, name);
+    }
+    chg_vec_push(&g->nodes, n);
+    return (int)g->nodes.len - 1;
+}
+
+static int child(gen *g, int parent, const char *name)
+{
+    const char *key = chg_arena_printf(g->a, "%d/%s", parent, name);
+    uintptr_t idx = (uintptr_t)chg_map_get(&g->pathmap, key);
+    if (idx)
+        return (int)idx - 1;
+    pnode *p = g->nodes.items[parent];
+    const chg_type *pt = chg_type_strip(p->type);
+    const chg_type_field *f = chg_type_field_find(pt, name);
+    int n = node_new(g, parent, name, CHG_PN_KEY, f ? f->type : &chg_type_any);
+    pnode *nd = g->nodes.items[n];
+    if (f) {
+        nd->need = f->dflt ? CHG_PR_DEFAULT : f->type->kind == T_OPTIONAL ? CHG_PR_OPTIONAL : CHG_PR_REQUIRED;
+        nd->dflt = f->dflt;
+    }
+    chg_map_put(&g->pathmap, (char *)key, (void *)(uintptr_t)(n + 1));
+    return n;
+}
+
+static int elem_of(gen *g, int list)
+{
+    pnode *l = g->nodes.items[list];
+    if (l->elem >= 0)
+        return l->elem;
+    const chg_type *lt = chg_type_strip(l->type);
+    int e = node_new(g, list, NULL, CHG_PN_ELEM, lt->kind == T_LIST ? lt->u.elem : &chg_type_any);
+    ((pnode *)g->nodes.items[list])->elem = e;
+    ((pnode *)g->nodes.items[e])->need = CHG_PR_OPTIONAL;
+    return e;
+}
+
+/* The node's root: 0 change, 1 event, or the ELEM node it hangs from. */
+static int anchor(gen *g, int n, int *elem)
+{
+    for (;;) {
+        pnode *p = g->nodes.items[n];
+        if (p->kind == CHG_PN_ELEM) {
+            *elem = n;
+            return 2;
+        }
+        if (p->parent < 0) {
+            *elem = -1;
+            return p->kind == CHG_PN_ROOT_CHANGE ? 0 : 1;
+        }
+        n = p->parent;
+    }
+}
+
+/* The path node of a static path expression (change.a.b, event["x"],
+ * a.b for a quantifier variable over a path list), or -1. */
+static int path_of(gen *g, const chg_expr *e, bool *optional)
+{
+    switch (e->kind) {
+    case EX_NAME:
+        if (e->u.name.kind == NAME_CHANGE)
+            return 0;
+        if (e->u.name.kind == NAME_EVENT)
+            return 1;
+        if (e->u.name.kind == NAME_LOCAL)
+            for (int i = g->nlocals - 1; i >= 0; i--)
+                if (g->locals[i].binder == e->u.name.binder)
+                    return g->locals[i].elem;
+        return -1;
+    case EX_FIELD:
+    case EX_OPTFIELD: {
+        int p = path_of(g, e->u.field.obj, optional);
+        if (p < 0)
+            return -1;
+        if (e->kind == EX_OPTFIELD)
+            *optional = true;
+        return child(g, p, e->u.field.field.name);
+    }
+    case EX_INDEX: {
+        if (e->u.index.index->kind != EX_STRING)
+            return -1;
+        int p = path_of(g, e->u.index.obj, optional);
+        return p < 0 ? -1 : child(g, p, e->u.index.index->u.str.s);
+    }
+    default:
+        return -1;
+    }
+}
+
+static int layout_new(gen *g)
+{
+    glayout *l = chg_arena_alloc(g->a, sizeof *l);
+    chg_vec_push(&g->layouts, l);
+    return (int)g->layouts.len - 1;
+}
+
+static int layout_field(gen *g, int layout, const char *name, int node)
+{
+    glayout *l = g->layouts.items[layout];
+    for (size_t i = 0; i < l->names.len; i++)
+        if (strcmp(l->names.items[i], name) == 0 &&
+            (uintptr_t)l->nodes.items[i] == (uintptr_t)(node + 1))
+            return (int)i;
+    chg_vec_push(&l->names, (void *)name);
+    chg_vec_push(&l->nodes, (void *)(uintptr_t)(node + 1));
+    return (int)l->names.len - 1;
+}
+
+/* Emit the load of path node n into dst. */
+static void load_path(gen *g, int n, int dst, bool optional)
+{
+    int elem;
+    int root = anchor(g, n, &elem);
+    pnode *p = g->nodes.items[n];
+    if (root < 2) {
+        if (p->slot < 0)
+            p->slot = g->nslots[root]++;
+        if (root == 0) {
+            bool opt = optional || p->need != CHG_PR_REQUIRED || !g->c->schema;
+            emit(g, OP_CHANGE, opt, (uint32_t)dst, (uint32_t)p->slot, 0);
+        } else
+            emit(g, OP_EVENT, 0, (uint32_t)dst, (uint32_t)p->slot, 0);
+        return;
+    }
+    /* a field of a list element: find the local holding the element */
+    pnode *e = g->nodes.items[elem];
+    pnode *list = g->nodes.items[e->parent];
+    if (list->layout < 0)
+        list->layout = layout_new(g);
+    int local = -1;
+    for (int i = g->nlocals - 1; i >= 0; i--)
+        if (g->locals[i].elem == elem)
+            local = g->locals[i].reg;
+    if (n == elem) {
+        emit(g, OP_MOVE, 0, (uint32_t)dst, (uint32_t)local, 0);
+        return;
+    }
+    int f = layout_field(g, list->layout, p->text, n);
+    if (f > 0xff)
+        g->failed = true;
+    emit(g, OP_FIELD, (uint8_t)f, (uint32_t)dst, (uint32_t)local, (uint32_t)list->layout);
+}
+
+/* ---- expressions ----------------------------------------------------------------- */
+
+static void gen_expr(gen *g, const chg_expr *e, int dst);
+
+static bool is_dynamic(const chg_expr *e) { return !e->type || e->type->kind == T_ANY; }
+
+/* Compile e into dst; if it must be an instant and is dynamically typed,
+ * convert (RFC 3339 strings from events become instants). */
+static void gen_time(gen *g, const chg_expr *e, int dst)
+{
+    gen_expr(g, e, dst);
+    if (is_dynamic(e))
+        emit(g, OP_TOTIME, 0, (uint32_t)dst, (uint32_t)dst, 0);
+}
+
+/* A constant for a literal expression, or -1. */
+static int64_t literal_const(gen *g, const chg_expr *e)
+{
+    switch (e->kind) {
+    case EX_NULL: return konst(g, CHG_K_NULL, 0, 0);
+    case EX_BOOL: return konst(g, CHG_K_BOOL, 0, e->u.b);
+    case EX_INT: return konst(g, CHG_K_INT, 0, (uint64_t)e->u.i);
+    case EX_FLOAT: return konst(g, CHG_K_FLOAT, 0, f64_bits(e->u.f));
+    case EX_STRING:
+    case EX_RAWSTRING: return k_str(g, e->u.str.s, e->u.str.len);
+    case EX_DURATION: return konst(g, CHG_K_DUR, 0, (uint64_t)e->u.i);
+    case EX_INSTANT:
+    case EX_DATE: return konst(g, CHG_K_TIME, 0, (uint64_t)e->u.i);
+    case EX_NAME:
+        if (e->u.name.kind == NAME_RISK_CLASS)
+            return konst(g, CHG_K_RISK, 0, (uint64_t)e->u.name.risk_index);
+        return -1;
+    case EX_LIST: {
+        int64_t items[256];
+        if (e->u.list.n > 256)
+            return -1;
+        for (uint32_t i = 0; i < e->u.list.n; i++) {
+            items[i] = literal_const(g, e->u.list.items[i]);
+            if (items[i] < 0)
+                return -1;
+        }
+        /* a list constant's elements are the constants just before it */
+        for (uint32_t i = 0; i < e->u.list.n; i++) {
+            uint8_t *r = (uint8_t *)g->sec[CHG_SEC_CONSTS].data + (size_t)items[i] * 16;
+            uint8_t tag = r[0];
+            uint32_t a = chg_rd32(r + 4);
+            uint64_t pl = chg_rd64(r + 8);
+            if (tag == CHG_K_LIST)
+                return -1; /* nested list constants: build at run time */
+            uint8_t *cp = rec(g, CHG_SEC_CONSTS);
+            if (!cp)
+                return -1;
+            cp[0] = tag;
+            chg_wr32(cp + 4, a);
+            chg_wr64(cp + 8, pl);
+        }
+        return konst(g, CHG_K_LIST, e->u.list.n, 0);
+    }
+    default:
+        return -1;
+    }
+}
+
+static void gen_args(gen *g, chg_expr *const *args, uint32_t n, int base, const chg_builtin *b)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        int r = base + (int)i;
+        chg_param p = b ? b->params[i < 4 ? i : 3] : P_ANY;
+        if (p == P_ZONE && args[i]->kind == EX_STRING)
+            named(g, &g->zones, CHG_SEC_ZONES, args[i]->u.str.s);
+        if (p == P_TIME)
+            gen_time(g, args[i], r);
+        else
+            gen_expr(g, args[i], r);
+    }
+}
+
+static void gen_quant(gen *g, const chg_expr *e, int dst)
+{
+    int save = g->top;
+    int list = tmp(g);
+    tmp(g); /* index */
+    int var = tmp(g);
+    bool opt = false;
+    int lnode = path_of(g, e->u.quant.list, &opt);
+    gen_expr(g, e->u.quant.list, list);
+    int result = tmp(g);
+    if (e->kind == EX_COUNT)
+        emit(g, OP_LOADI, 0, (uint32_t)dst, 0, 0);
+    emit(g, OP_FORPREP, 0, (uint32_t)list, 0, 0);
+    uint32_t loop = emit_jump(g, OP_FORNEXT, (uint32_t)list);
+    if (g->nlocals >= CHG_MAX_DEPTH) {
+        g->failed = true;
+        return;
+    }
+    g->locals[g->nlocals].binder = e;
+    g->locals[g->nlocals].reg = var;
+    g->locals[g->nlocals].elem = lnode >= 0 ? elem_of(g, lnode) : -1;
+    g->nlocals++;
+    gen_expr(g, e->u.quant.body, result);
+    g->nlocals--;
+    uint32_t exit_jump = 0;
+    if (e->kind == EX_ANY)
+        exit_jump = emit_jump(g, OP_JMPT, (uint32_t)result);
+    else if (e->kind == EX_ALL)
+        exit_jump = emit_jump(g, OP_JMPF, (uint32_t)result);
+    else {
+        /* count: dst += 1 when the body holds (checks it is a bool too) */
+        uint32_t skip = emit_jump(g, OP_JMPF, (uint32_t)result);
+        int one = tmp(g);
+        emit(g, OP_LOADI, 0, (uint32_t)one, 1, 0);
+        emit(g, OP_ADD, 0, (uint32_t)dst, (uint32_t)dst, (uint32_t)one);
+        patch(g, skip, pc(g));
+    }
+    uint32_t back = emit(g, OP_JMP, 0, 0, 0, 0);
+    patch(g, back, loop);
+    /* the loop ran out: any is false, all is true */
+    patch(g, loop, pc(g));
+    if (e->kind == EX_COUNT) {
+        g->top = save;
+        return;
+    }
+    emit(g, OP_LOADBOOL, e->kind == EX_ALL, (uint32_t)dst, 0, 0);
+    uint32_t end = emit(g, OP_JMP, 0, 0, 0, 0);
+    patch(g, exit_jump, pc(g));
+    emit(g, OP_LOADBOOL, e->kind == EX_ANY, (uint32_t)dst, 0, 0);
+    patch(g, end, pc(g));
+    g->top = save;
+}
+
+static int builtin_index(gen *g, const char *name) { return (int)named(g, &g->builtins, CHG_SEC_BUILTINS, name); }
+
+static void gen_binary(gen *g, const chg_expr *e, int dst)
+{
+    const chg_expr *a = e->u.binary.a, *b = e->u.binary.b;
+    chg_binop op = e->u.binary.op;
+    int save = g->top;
+    switch (op) {
+    case BIN_AND:
+    case BIN_OR: {
+        gen_expr(g, a, dst);
+        uint32_t j = emit_jump(g, op == BIN_AND ? OP_JMPF : OP_JMPT, (uint32_t)dst);
+        gen_expr(g, b, dst);
+        if (is_dynamic(b)) { /* check the right side is a bool too */
+            uint32_t k = emit_jump(g, OP_JMPF, (uint32_t)dst);
+            patch(g, k, pc(g));
+        }
+        patch(g, j, pc(g));
+        return;
+    }
+    case BIN_COALESCE: {
+        gen_expr(g, a, dst);
+        uint32_t j = emit_jump(g, OP_JMPNN, (uint32_t)dst);
+        gen_expr(g, b, dst);
+        patch(g, j, pc(g));
+        return;
+    }
+    case BIN_IN:
+        if (b->kind == EX_NAME && b->u.name.kind == NAME_TIMESET) {
+            int r = tmp(g);
+            gen_time(g, a, r);
+            emit(g, OP_INSET, 0, (uint32_t)dst, (uint32_t)r, (uint32_t)b->u.name.decl->index);
+            g->top = save;
+            return;
+        }
+        break;
+    case BIN_MATCHES: {
+        int r = tmp(g);
+        gen_expr(g, a, r);
+        uint32_t re = named(g, &g->regexes, CHG_SEC_REGEXES,
+                            chg_arena_strndup(g->a, b->u.str.s, b->u.str.len));
+        emit(g, OP_MATCH, 0, (uint32_t)dst, (uint32_t)r, re);
+        g->top = save;
+        return;
+    }
+    default:
+        break;
+    }
+    bool time_ctx = (a->type && a->type->kind == T_TIME) || (b->type && b->type->kind == T_TIME);
+    if ((op == BIN_EQ || op == BIN_NE) && !time_ctx) {
+        int64_t k = literal_const(g, b);
+        const chg_expr *other = a;
+        if (k < 0) {
+            k = literal_const(g, a);
+            other = b;
+        }
+        if (k >= 0) {
+            int r = tmp(g);
+            gen_expr(g, other, r);
+            emit(g, op == BIN_EQ ? OP_EQK : OP_NEK, 0, (uint32_t)dst, (uint32_t)r, (uint32_t)k);
+            g->top = save;
+            return;
+        }
+    }
+    int ra = tmp(g), rb = tmp(g);
+    bool swap = op == BIN_GT || op == BIN_GE;
+    const chg_expr *l = swap ? b : a, *r = swap ? a : b;
+    if (time_ctx && op != BIN_ADD && op != BIN_SUB) {
+        gen_time(g, l, ra);
+        gen_time(g, r, rb);
+    } else if (time_ctx && (op == BIN_SUB) && a->type && a->type->kind == T_TIME) {
+        gen_time(g, l, ra); /* time - x: only the left is surely a time */
+        gen_expr(g, r, rb);
+        if (b->type && b->type->kind == T_TIME)
+            emit(g, OP_TOTIME, 0, (uint32_t)rb, (uint32_t)rb, 0);
+    } else {
+        gen_expr(g, l, ra);
+        gen_expr(g, r, rb);
+    }
+    chg_opcode o;
+    switch (op) {
+    case BIN_EQ: o = OP_EQ; break;
+    case BIN_NE: o = OP_NE; break;
+    case BIN_LT: case BIN_GT: o = OP_LT; break;
+    case BIN_LE: case BIN_GE: o = OP_LE; break;
+    case BIN_IN: o = OP_IN; break;
+    case BIN_ADD: o = OP_ADD; break;
+    case BIN_SUB: o = OP_SUB; break;
+    case BIN_MUL: o = OP_MUL; break;
+    case BIN_DIV: o = OP_DIV; break;
+    default: o = OP_MOD; break;
+    }
+    emit(g, o, 0, (uint32_t)dst, (uint32_t)ra, (uint32_t)rb);
+    g->top = save;
+}
+
+static void gen_expr(gen *g, const chg_expr *e, int dst)
+{
+    if (g->failed)
+        return;
+    uint32_t saved_span = g->span;
+    g->span = span_of(g, e->span);
+    int save = g->top;
+    switch (e->kind) {
+    case EX_ERROR:
+    case EX_LOCALTIME:
+        g->failed = true; /* the checker reported it */
+        break;
+    case EX_NULL: emit(g, OP_LOADNULL, 0, (uint32_t)dst, 0, 0); break;
+    case EX_BOOL: emit(g, OP_LOADBOOL, e->u.b, (uint32_t)dst, 0, 0); break;
+    case EX_INT:
+        if (e->u.i >= INT32_MIN && e->u.i <= INT32_MAX) {
+            uint32_t v = (uint32_t)(int32_t)e->u.i;
+            emit(g, OP_LOADI, 0, (uint32_t)dst, v & 0xffff, v >> 16);
+            break;
+        }
+        /* fall through */
+    case EX_FLOAT:
+    case EX_STRING:
+    case EX_RAWSTRING:
+    case EX_DURATION:
+    case EX_INSTANT:
+    case EX_DATE:
+        emit(g, OP_LOADK, 0, (uint32_t)dst, (uint32_t)literal_const(g, e), 0);
+        break;
+    case EX_INTERP: {
+        int base = g->top;
+        for (uint32_t i = 0; i < e->u.interp.n; i++)
+            tmp(g);
+        for (uint32_t i = 0; i < e->u.interp.n; i++)
+            gen_expr(g, e->u.interp.parts[i], base + (int)i);
+        if (e->u.interp.n > 255)
+            g->failed = true;
+        emit(g, OP_CONCAT, (uint8_t)e->u.interp.n, (uint32_t)dst, (uint32_t)base, 0);
+        break;
+    }
+    case EX_NAME:
+        switch (e->u.name.kind) {
+        case NAME_NOW: emit(g, OP_NOW, 0, (uint32_t)dst, 0, 0); break;
+        case NAME_RISK: emit(g, OP_RISK, 0, (uint32_t)dst, 0, 0); break;
+        case NAME_FREEZE_VAR: emit(g, OP_VAR, 0, (uint32_t)dst, 0, 0); break;
+        case NAME_REASON: emit(g, OP_VAR, 1, (uint32_t)dst, 0, 0); break;
+        case NAME_SUMMARY: emit(g, OP_VAR, 2, (uint32_t)dst, 0, 0); break;
+        case NAME_LET: emit(g, OP_LET, 0, (uint32_t)dst, (uint32_t)e->u.name.decl->index, 0); break;
+        case NAME_RISK_CLASS:
+            emit(g, OP_LOADK, 0, (uint32_t)dst, (uint32_t)literal_const(g, e), 0);
+            break;
+        case NAME_LOCAL:
+            for (int i = g->nlocals - 1; i >= 0; i--)
+                if (g->locals[i].binder == e->u.name.binder) {
+                    emit(g, OP_MOVE, 0, (uint32_t)dst, (uint32_t)g->locals[i].reg, 0);
+                    break;
+                }
+            break;
+        case NAME_CHANGE:
+        case NAME_EVENT:
+            load_path(g, e->u.name.kind == NAME_CHANGE ? 0 : 1, dst, true);
+            break;
+        default:
+            g->failed = true;
+        }
+        break;
+    case EX_FIELD:
+    case EX_OPTFIELD:
+    case EX_INDEX: {
+        bool opt = false;
+        int n = path_of(g, e, &opt);
+        if (n >= 0) {
+            load_path(g, n, dst, opt);
+            break;
+        }
+        int o = tmp(g);
+        if (e->kind == EX_INDEX) {
+            int i = tmp(g);
+            gen_expr(g, e->u.index.obj, o);
+            gen_expr(g, e->u.index.index, i);
+            emit(g, OP_INDEX, 0, (uint32_t)dst, (uint32_t)o, (uint32_t)i);
+        } else {
+            /* a field of a computed record: look the name up at run time */
+            gen_expr(g, e->u.field.obj, o);
+            int l = layout_new(g);
+            int f = layout_field(g, l, e->u.field.field.name, -1);
+            emit(g, OP_FIELD, (uint8_t)f, (uint32_t)dst, (uint32_t)o, (uint32_t)l);
+        }
+        break;
+    }
+    case EX_CALL: {
+        const chg_builtin *b = e->u.call.builtin;
+        int base = g->top;
+        for (uint32_t i = 0; i < e->u.call.nargs; i++)
+            tmp(g);
+        gen_args(g, e->u.call.args, e->u.call.nargs, base, b);
+        emit(g, b && b->kind == BI_QUERY ? OP_QUERY : OP_CALL, (uint8_t)e->u.call.nargs, (uint32_t)dst,
+             (uint32_t)base, (uint32_t)builtin_index(g, e->u.call.name));
+        break;
+    }
+    case EX_UNARY: {
+        int r = tmp(g);
+        gen_expr(g, e->u.unary.a, r);
+        emit(g, e->u.unary.op == UOP_NOT ? OP_NOT : OP_NEG, 0, (uint32_t)dst, (uint32_t)r, 0);
+        break;
+    }
+    case EX_BINARY: gen_binary(g, e, dst); break;
+    case EX_IF: {
+        int c = tmp(g);
+        gen_expr(g, e->u.ifx.cond, c);
+        uint32_t jf = emit_jump(g, OP_JMPF, (uint32_t)c);
+        gen_expr(g, e->u.ifx.then, dst);
+        uint32_t je = emit(g, OP_JMP, 0, 0, 0, 0);
+        patch(g, jf, pc(g));
+        gen_expr(g, e->u.ifx.els, dst);
+        patch(g, je, pc(g));
+        break;
+    }
+    case EX_LIST: {
+        int64_t k = literal_const(g, e);
+        if (k >= 0) {
+            emit(g, OP_LOADK, 0, (uint32_t)dst, (uint32_t)k, 0);
+            break;
+        }
+        int base = g->top;
+        for (uint32_t i = 0; i < e->u.list.n; i++)
+            tmp(g);
+        for (uint32_t i = 0; i < e->u.list.n; i++)
+            gen_expr(g, e->u.list.items[i], base + (int)i);
+        if (e->u.list.n > 255)
+            g->failed = true;
+        emit(g, OP_LIST, (uint8_t)e->u.list.n, (uint32_t)dst, (uint32_t)base, 0);
+        break;
+    }
+    case EX_OBJECT: {
+        int l = layout_new(g);
+        int base = g->top;
+        for (uint32_t i = 0; i < e->u.object.n; i++) {
+            tmp(g);
+            layout_field(g, l, e->u.object.fields[i].key.name, -1);
+        }
+        for (uint32_t i = 0; i < e->u.object.n; i++)
+            gen_expr(g, e->u.object.fields[i].value, base + (int)i);
+        if (e->u.object.n > 255)
+            g->failed = true;
+        emit(g, OP_RECORD, (uint8_t)e->u.object.n, (uint32_t)dst, (uint32_t)base, (uint32_t)l);
+        break;
+    }
+    case EX_ANY:
+    case EX_ALL:
+    case EX_COUNT: gen_quant(g, e, dst); break;
+    }
+    g->top = save;
+    g->span = saved_span;
+}
+
+/* A block computing one expression; returns its block index. */
+static uint32_t expr_block(gen *g, const chg_expr *e, bool as_time)
+{
+    block_begin(g, e->span);
+    int r = tmp(g);
+    if (as_time)
+        gen_time(g, e, r);
+    else
+        gen_expr(g, e, r);
+    emit(g, OP_RET, 0, (uint32_t)r, 0, 0);
+    uint32_t b = block_end(g, CHG_B_EXPR, 0);
+    if (g->max > g->expr_max)
+        g->expr_max = g->max;
+    chg_vec_push(&g->blocks_fix, (void *)(uintptr_t)b);
+    return b;
+}
+
+/* ---- time sets --------------------------------------------------------------------- */
+
+typedef struct tsnode {
+    uint8_t op, days, from_local, to_local;
+    uint32_t zone, text;
+    int32_t a, b, start_min, end_min, from_month, from_day, to_month, to_day;
+    int64_t duration, from, to;
+} tsnode;
+
+/* Flatten a time-set expression into nodes (children first); returns the
+ * node index of e. References are inlined; `zone` is inherited. */
+static int ts_flatten(gen *g, const chg_tsexpr *t, chg_vec *out, int depth)
+{
+    if (depth > CHG_MAX_DEPTH * 2) {
+        g->failed = true;
+        return 0;
+    }
+    tsnode *n = chg_arena_alloc(g->a, sizeof *n);
+    n->zone = t->zone.name ? str(g, t->zone.name) : CHG_NONE32;
+    n->text = CHG_NONE32;
+    switch (t->kind) {
+    case TS_REF:
+        if (!t->u.ref.decl) {
+            g->failed = true;
+            return 0;
+        }
+        return ts_flatten(g, t->u.ref.decl->u.timeset.ts, out, depth + 1);
+    case TS_CRON:
+        n->op = 0; /* CHG_TS_CRON */
+        n->text = str(g, t->u.cron.expr.name);
+        n->duration = t->u.cron.dur->u.i;
+        break;
+    case TS_WEEKLY:
+    case TS_DAILY: {
+        n->op = 1; /* CHG_TS_WEEKLY */
+        if (t->kind == TS_DAILY)
+            n->days = 0x7f;
+        for (uint32_t i = 0; i < t->u.weekly.ndays; i++) {
+            const chg_dayspec *d = &t->u.weekly.days[i];
+            for (int k = d->from_day, steps = 0; steps < 7; k = (k + 1) % 7, steps++) {
+                n->days |= (uint8_t)(1u << k);
+                if (k == d->to_day)
+                    break;
+            }
+        }
+        int a = 0, b = 0;
+        chg_parse_time_of_day(t->u.weekly.from.name, &a);
+        chg_parse_time_of_day(t->u.weekly.to.name, &b);
+        n->start_min = a;
+        n->end_min = b;
+        break;
+    }
+    case TS_RANGE:
+        n->op = 2; /* CHG_TS_RANGE */
+        n->from = t->u.range.from->u.i;
+        n->to = t->u.range.to->u.i;
+        n->from_local = t->u.range.from->kind != EX_INSTANT;
+        n->to_local = t->u.range.to->kind != EX_INSTANT;
+        break;
+    case TS_YEARLY:
+        n->op = 3; /* CHG_TS_YEARLY */
+        n->from_month = chg_month_index(t->u.yearly.from_mon.name);
+        n->from_day = (int32_t)t->u.yearly.from_day->u.i;
+        n->to_month = chg_month_index(t->u.yearly.to_mon.name);
+        n->to_day = (int32_t)t->u.yearly.to_day->u.i;
+        break;
+    case TS_CALENDAR:
+        n->op = 4; /* CHG_TS_CALENDAR */
+        n->text = t->u.cal.text ? str_n(g, t->u.cal.text, t->u.cal.len) : str(g, "");
+        break;
+    case TS_FLAG:
+        n->op = 5; /* CHG_TS_FLAG */
+        n->text = str(g, t->u.flag.name);
+        break;
+    case TS_OR:
+    case TS_AND:
+        n->op = t->kind == TS_OR ? 6 : 7;
+        n->a = ts_flatten(g, t->u.bin.a, out, depth + 1);
+        n->b = ts_flatten(g, t->u.bin.b, out, depth + 1);
+        break;
+    case TS_NOT:
+        n->op = 8;
+        n->a = ts_flatten(g, t->u.not_, out, depth + 1);
+        break;
+    case TS_ERROR:
+        g->failed = true;
+        return 0;
+    }
+    chg_vec_push(out, n);
+    return (int)out->len - 1;
+}
+
+static void emit_timeset(gen *g, chg_decl *d)
+{
+    chg_vec nodes;
+    chg_vec_init(&nodes);
+    ts_flatten(g, d->u.timeset.ts, &nodes, 0);
+    uint32_t first = g->n[CHG_SEC_TSNODES];
+    for (size_t i = 0; i < nodes.len; i++) {
+        tsnode *n = nodes.items[i];
+        uint8_t *r = rec(g, CHG_SEC_TSNODES);
+        if (!r)
+            break;
+        r[0] = n->op;
+        r[1] = n->days;
+        r[2] = n->from_local;
+        r[3] = n->to_local;
+        chg_wr32(r + 4, n->zone);
+        chg_wr32(r + 8, n->text);
+        int32_t v[8] = {n->a, n->b, n->start_min, n->end_min, n->from_month, n->from_day, n->to_month, n->to_day};
+        for (int k = 0; k < 8; k++)
+            chg_wr32(r + 12 + 4 * k, (uint32_t)v[k]);
+        chg_wr64(r + 48, (uint64_t)n->duration);
+        chg_wr64(r + 56, (uint64_t)n->from);
+        chg_wr64(r + 64, (uint64_t)n->to);
+    }
+    uint8_t *r = rec(g, CHG_SEC_TIMESETS);
+    if (r) {
+        chg_wr32(r, str(g, d->name.name));
+        chg_wr32(r + 4, d->kind == D_FREEZE);
+        chg_wr32(r + 8, first);
+        chg_wr32(r + 12, (uint32_t)nodes.len);
+    }
+    chg_vec_free(&nodes);
+}
+
+/* ---- the program ---------------------------------------------------------------------- */
+
+static void emit_paths(gen *g)
+{
+    for (size_t i = 0; i < g->layouts.len; i++) {
+        glayout *l = g->layouts.items[i];
+        uint8_t *r = rec(g, CHG_SEC_LAYOUTS);
+        if (!r)
+            return;
+        chg_wr32(r, g->n[CHG_SEC_LFIELDS]);
+        chg_wr32(r + 4, (uint32_t)l->names.len);
+        for (size_t k = 0; k < l->names.len; k++) {
+            uint8_t *f = rec(g, CHG_SEC_LFIELDS);
+            if (!f)
+                return;
+            /* the field's name is its last path component */
+            const char *name = l->names.items[k];
+            uintptr_t node = (uintptr_t)l->nodes.items[k];
+            if (node) {
+                pnode *p = g->nodes.items[node - 1];
+                name = p->name ? p->name : name;
+            }
+            chg_wr32(f, str(g, name));
+            chg_wr32(f + 4, node ? (uint32_t)(node - 1) : CHG_NONE32);
+        }
+    }
+    for (size_t i = 0; i < g->nodes.len; i++) {
+        pnode *p = g->nodes.items[i];
+        uint8_t *r = rec(g, CHG_SEC_PATHS);
+        if (!r)
+            return;
+        r[0] = p->kind;
+        r[1] = type_code(p->type);
+        r[2] = p->need;
+        chg_wr32(r + 4, p->parent < 0 ? CHG_NONE32 : (uint32_t)p->parent);
+        chg_wr32(r + 8, p->name ? str(g, p->name) : CHG_NONE32);
+        uint32_t dflt = CHG_NONE32;
+        if (p->dflt) {
+            int64_t k = literal_const(g, p->dflt);
+            dflt = k < 0 ? CHG_NONE32 : (uint32_t)k;
+        }
+        chg_wr32(r + 12, dflt);
+        uint32_t enm = CHG_NONE32;
+        const chg_type *t = chg_type_strip(p->type);
+        if (t->kind == T_ENUM) {
+            uint32_t items[256];
+            uint32_t n = t->u.enm.n < 256 ? t->u.enm.n : 256;
+            for (uint32_t k = 0; k < n; k++)
+                items[k] = str(g, t->u.enm.values[k]);
+            for (uint32_t k = 0; k < n; k++) {
+                uint8_t *c = rec(g, CHG_SEC_CONSTS);
+                if (!c)
+                    return;
+                c[0] = CHG_K_STR;
+                chg_wr32(c + 4, items[k]);
+            }
+            enm = konst(g, CHG_K_LIST, n, 0);
+        }
+        chg_wr32(r + 16, enm);
+        chg_wr16(r + 20, p->slot < 0 ? CHG_NONE16 : (uint16_t)p->slot);
+        chg_wr16(r + 22, p->layout < 0 ? CHG_NONE16 : (uint16_t)p->layout);
+        chg_wr32(r + 24, str(g, p->text));
+    }
+}
+
+static void emit_rules(gen *g)
+{
+    chg_compiler *c = g->c;
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        if (d->kind != D_RULE)
+            continue;
+        uint32_t when = d->u.rule.when ? expr_block(g, d->u.rule.when, false) : CHG_NONE32;
+        uint32_t msg = CHG_NONE32;
+        if (d->u.rule.message)
+            msg = expr_block(g, d->u.rule.message, false);
+        uint32_t during_first = g->n[CHG_SEC_DURING];
+        for (uint32_t k = 0; k < d->u.rule.nduring; k++) {
+            chg_tsexpr *t = d->u.rule.during[k];
+            uint8_t *r = rec(g, CHG_SEC_DURING);
+            if (!r)
+                return;
+            uint32_t index;
+            if (t->kind == TS_REF && t->u.ref.decl)
+                index = (uint32_t)t->u.ref.decl->index;
+            else {
+                /* an inline time set: give it a hidden declaration */
+                chg_decl *hd = chg_ast_decl(g->a, D_FREEZE, t->span);
+                hd->name.name = chg_arena_printf(g->a, "%s#%u", d->name.name, k + 1);
+                hd->u.timeset.ts = t;
+                hd->index = (int)g->n[CHG_SEC_TIMESETS];
+                emit_timeset(g, hd);
+                index = (uint32_t)hd->index;
+            }
+            chg_wr32(r, index);
+        }
+        uint8_t *r = rec(g, CHG_SEC_RULES);
+        if (!r)
+            return;
+        chg_wr32(r, str(g, d->name.name));
+        r[4] = (uint8_t)d->u.rule.level;
+        uint8_t action = CHG_RA_DENY;
+        switch (d->u.rule.action) {
+        case RA_WARN: action = CHG_RA_WARN; break;
+        case RA_REQUIRE_WINDOW: action = CHG_RA_WINDOW; break;
+        case RA_REQUIRE_APPROVAL: action = CHG_RA_APPROVAL; break;
+        default: action = CHG_RA_DENY;
+        }
+        r[5] = action;
+        chg_wr32(r + 8, when);
+        chg_wr32(r + 12, msg);
+        chg_wr32(r + 16, d->u.rule.window_decl ? (uint32_t)d->u.rule.window_decl->index : CHG_NONE32);
+        chg_wr32(r + 20, during_first);
+        chg_wr32(r + 24, d->u.rule.nduring);
+        chg_wr32(r + 28, span_of(g, d->name.span));
+    }
+}
+
+/* Serialize all sections with the header and hash. */
+static int finish(gen *g, chg_buf *out)
+{
+    /* STRINGS: records then the blob */
+    chg_buf_append(&g->sec[CHG_SEC_STRINGS], g->blob.data ? g->blob.data : "", g->blob.len);
+    size_t nsec = 0, total = CHG_BUNDLE_HEADER + 4;
+    for (int s = 1; s < CHG_SEC__MAX; s++)
+        if (sec_size[s]) {
+            nsec++;
+            total += 12 + 4 + g->sec[s].len;
+        }
+    if (total > UINT32_MAX)
+        return CHG_ERANGE;
+    uint8_t head[CHG_BUNDLE_HEADER] = {0};
+    memcpy(head, CHG_BUNDLE_MAGIC, 8);
+    chg_wr32(head + 8, CHG_BUNDLE_VERSION);
+    chg_wr32(head + 12, (uint32_t)total);
+    snprintf((char *)head + 16, 16, "%s", CHG_VERSION_STRING);
+    size_t start = out->len;
+    chg_buf_append(out, head, sizeof head);
+    uint8_t w[12];
+    chg_wr32(w, (uint32_t)nsec);
+    chg_buf_append(out, w, 4);
+    uint32_t off = (uint32_t)(CHG_BUNDLE_HEADER + 4 + 12 * nsec);
+    for (int s = 1; s < CHG_SEC__MAX; s++)
+        if (sec_size[s]) {
+            chg_wr32(w, (uint32_t)s);
+            chg_wr32(w + 4, off);
+            chg_wr32(w + 8, (uint32_t)(4 + g->sec[s].len));
+            chg_buf_append(out, w, 12);
+            off += (uint32_t)(4 + g->sec[s].len);
+        }
+    for (int s = 1; s < CHG_SEC__MAX; s++)
+        if (sec_size[s]) {
+            chg_wr32(w, g->n[s]);
+            chg_buf_append(out, w, 4);
+            chg_buf_append(out, g->sec[s].data ? g->sec[s].data : "", g->sec[s].len);
+        }
+    if (out->oom)
+        return CHG_ENOMEM;
+    unsigned int hl = 0;
+    EVP_Digest(out->data + start + CHG_BUNDLE_HEADER, out->len - start - CHG_BUNDLE_HEADER,
+               (unsigned char *)out->data + start + 32, &hl, EVP_sha256(), NULL);
+    return CHG_OK;
+}
+
+int chg_compiler_emit(chg_compiler *c, chg_buf *out)
+{
+    if (c->nerrors)
+        return CHG_EINVAL;
+    gen gg;
+    gen *g = &gg;
+    memset(g, 0, sizeof *g);
+    g->c = c;
+    g->a = &c->arena;
+    node_new(g, -1, NULL, CHG_PN_ROOT_CHANGE, c->change_type);
+    node_new(g, -1, NULL, CHG_PN_ROOT_EVENT, &chg_type_any);
+    ((pnode *)g->nodes.items[0])->need = CHG_PR_REQUIRED;
+
+    /* number the lets and time sets */
+    uint32_t nlets = 0, nts = 0;
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        if (d->kind == D_LET)
+            d->index = (int)nlets++;
+        else if (d->kind == D_WINDOW || d->kind == D_FREEZE)
+            d->index = (int)nts++;
+    }
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        if (d->kind == D_WINDOW || d->kind == D_FREEZE)
+            emit_timeset(g, d);
+    }
+    /* lets first: each gets its own register window */
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        if (d->kind != D_LET)
+            continue;
+        block_begin(g, d->u.let.expr->span);
+        int r = tmp(g);
+        gen_expr(g, d->u.let.expr, r);
+        emit(g, OP_RET, 0, (uint32_t)r, 0, 0);
+        uint32_t b = block_end(g, CHG_B_LET, g->let_regs);
+        g->let_regs += (uint32_t)g->max;
+        uint8_t *lr = rec(g, CHG_SEC_LETS);
+        if (lr) {
+            chg_wr32(lr, str(g, d->name.name));
+            chg_wr32(lr + 4, b);
+        }
+    }
+    uint32_t at_block = c->at ? expr_block(g, c->at->u.at.expr, true) : CHG_NONE32;
+    if (c->risk)
+        for (uint32_t k = 0; k < c->risk->u.risk.n; k++)
+            chg_wr32(rec(g, CHG_SEC_RISKS), str(g, c->risk->u.risk.classes[k].name));
+    if (c->classify)
+        for (uint32_t k = 0; k < c->classify->u.classify.n; k++) {
+            chg_classify_arm *arm = &c->classify->u.classify.arms[k];
+            uint32_t cond = arm->cond ? expr_block(g, arm->cond, false) : CHG_NONE32;
+            uint8_t *r = rec(g, CHG_SEC_ARMS);
+            if (!r)
+                break;
+            chg_wr32(r, cond);
+            chg_wr32(r + 4, (uint32_t)arm->risk_index);
+            chg_wr32(r + 8, span_of(g, arm->span));
+            if (arm->is_default)
+                break;
+        }
+    emit_rules(g);
+
+    /* the change's id, for decisions */
+    int idnode = child(g, 0, "id");
+    pnode *idn = g->nodes.items[idnode];
+    if (idn->slot < 0)
+        idn->slot = g->nslots[0]++;
+
+    /* expression blocks share one window after the lets */
+    uint8_t *blocks = (uint8_t *)g->sec[CHG_SEC_BLOCKS].data;
+    for (size_t i = 0; i < g->blocks_fix.len && blocks; i++) {
+        uint32_t b = (uint32_t)(uintptr_t)g->blocks_fix.items[i];
+        uint8_t *r = blocks + (size_t)b * 16;
+        uint32_t start = chg_rd32(r), len = chg_rd32(r + 4);
+        chg_wr16(r + 8, (uint16_t)g->let_regs);
+        uint8_t *code = (uint8_t *)g->sec[CHG_SEC_CODE].data;
+        for (uint32_t k = start; k < start + len; k++) {
+            uint8_t *ins = code + (size_t)k * 8;
+            const char *fmt = chg_op_formats[ins[0]];
+            for (int q = 1; q < 4; q++)
+                if (fmt[q] == 'R')
+                    chg_wr16(ins + 2 * q, (uint16_t)(chg_rd16(ins + 2 * q) + g->let_regs));
+        }
+    }
+    emit_paths(g);
+
+    uint8_t *m = rec(g, CHG_SEC_META);
+    const char *pname = "policy";
+    if (c->policy)
+        pname = c->policy->name.name;
+    else if (c->roots.len) {
+        const chg_source *root = chg_compiler_source(c, (uint32_t)(uintptr_t)c->roots.items[0]);
+        const char *slash = strrchr(root->path, '/');
+        const char *base = slash ? slash + 1 : root->path;
+        const char *dot = strrchr(base, '.');
+        pname = chg_arena_strndup(g->a, base, dot ? (size_t)(dot - base) : strlen(base));
+    }
+    uint32_t total_regs = g->let_regs + (uint32_t)g->expr_max;
+    if (m) {
+        chg_wr32(m, str(g, pname));
+        chg_wr32(m + 4, str(g, c->policy && c->policy->u.policy.version.name ? c->policy->u.policy.version.name : ""));
+        chg_wr32(m + 8, at_block);
+        chg_wr32(m + 12, total_regs ? total_regs : 1);
+        chg_wr32(m + 16, (uint32_t)g->nslots[0]);
+        chg_wr32(m + 20, (uint32_t)g->nslots[1]);
+        chg_wr32(m + 24, (uint32_t)idn->slot);
+        chg_wr32(m + 28, c->schema ? 1 : 0);
+    }
+    if (total_regs > 0xffff || g->failed) {
+        chg_diag_report(c, CHG_D_E0011, (chg_span){0}, "65535 registers or instructions", NULL);
+    }
+    int rc = g->failed || total_regs > 0xffff ? CHG_ERANGE : finish(g, out);
+    for (int s = 0; s < CHG_SEC__MAX; s++)
+        chg_buf_free(&g->sec[s]);
+    chg_buf_free(&g->blob);
+    chg_map_free(&g->strs);
+    chg_map_free(&g->consts);
+    chg_map_free(&g->regexes);
+    chg_map_free(&g->zones);
+    chg_map_free(&g->builtins);
+    chg_map_free(&g->spans);
+    chg_map_free(&g->pathmap);
+    chg_vec_free(&g->nodes);
+    chg_vec_free(&g->blocks_fix);
+    for (size_t i = 0; i < g->layouts.len; i++) {
+        glayout *l = g->layouts.items[i];
+        chg_vec_free(&l->names);
+        chg_vec_free(&l->nodes);
+    }
+    chg_vec_free(&g->layouts);
+    return rc;
+}

@@ -1,0 +1,355 @@
+/*
+ * builtins.c — the implementations of the built-in functions (the table of
+ * their names and types, for the checker, is compiler/types.c; bundles
+ * bind the two by name when they load). External queries have no
+ * implementation here: the resolver (facts, or chgd's AWS client) answers
+ * them.
+ *
+ * Every function checks its arguments at run time too (a policy without a
+ * schema is only checked then) and allocates only from the context's
+ * scratch arena.
+ */
+#include "vm_int.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chg_time.h"
+
+#define ERR(...) chg_vm_error(ctx, ctx->err_pc, __VA_ARGS__)
+
+static void out_int(chg_value *o, uint8_t tag, int64_t i)
+{
+    memset(o, 0, sizeof *o);
+    o->tag = tag;
+    o->u.i = i;
+}
+
+static void out_str(chg_value *o, const char *s, uint32_t len)
+{
+    memset(o, 0, sizeof *o);
+    o->tag = CHG_V_STR;
+    o->u.s = s;
+    o->len = len;
+}
+
+static int need(chg_ctx *ctx, const char *fn, uint32_t i, const chg_value *v, uint8_t tag)
+{
+    if (v->tag == tag)
+        return 0;
+    return ERR("%s: argument %u must be %s, found %s", fn, i + 1, chg_vtag_name(tag), chg_vtag_name(v->tag));
+}
+
+static int bi_case(chg_ctx *ctx, const chg_value *a, chg_value *o, bool up, const char *fn)
+{
+    if (need(ctx, fn, 0, &a[0], CHG_V_STR) < 0)
+        return -1;
+    char *p = chg_scratch_alloc(&ctx->scratch, (size_t)a[0].len + 1);
+    if (!p)
+        return ERR("out of memory");
+    for (uint32_t i = 0; i < a[0].len; i++) {
+        char c = a[0].u.s[i];
+        p[i] = up ? (c >= 'a' && c <= 'z' ? (char)(c - 32) : c) : (c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
+    }
+    p[a[0].len] = 0;
+    out_str(o, p, a[0].len);
+    return 0;
+}
+
+static int bi_lower(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+{
+    (void)n, (void)b;
+    return bi_case(ctx, a, o, false, "lower");
+}
+
+static int bi_upper(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+{
+    (void)n, (void)b;
+    return bi_case(ctx, a, o, true, "upper");
+}
+
+static int bi_len(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+{
+    (void)n, (void)b;
+    if (a[0].tag == CHG_V_STR) {
+        int64_t cps = 0;
+        for (uint32_t i = 0; i < a[0].len; i++)
+            cps += ((unsigned char)a[0].u.s[i] & 0xc0) != 0x80;
+        out_int(o, CHG_V_INT, cps);
+    } else if (a[0].tag == CHG_V_LIST)
+        out_int(o, CHG_V_INT, a[0].len);
+    else if (a[0].tag == CHG_V_JSON && json_is_array((const json_t *)a[0].u.json))
+        out_int(o, CHG_V_INT, (int64_t)json_array_size(a[0].u.json));
+    else
+        return ERR("len: argument must be a string or a list, found %s", chg_vtag_name(a[0].tag));
+    return 0;
+}
+
+static int bi_affix(chg_ctx *ctx, const chg_value *a, chg_value *o, bool start, const char *fn)
+{
+    if (need(ctx, fn, 0, &a[0], CHG_V_STR) < 0 || need(ctx, fn, 1, &a[1], CHG_V_STR) < 0)
+        return -1;
+    bool r = a[1].len <= a[0].len &&
+             memcmp(a[0].u.s + (start ? 0 : a[0].len - a[1].len), a[1].u.s, a[1].len) == 0;
+    out_int(o, CHG_V_BOOL, r);
+    return 0;
+}
+
+static int bi_startswith(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+{
+    (void)n, (void)b;
+    return bi_affix(ctx, a, o, true, "startswith");
+}
+
+static int bi_endswith(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+{
+    (void)n, (void)b;
+    return bi_affix(ctx, a, o, false, "endswith");
+}
+
+/* One UTF-8 character's length at s (1 for invalid bytes). */
+static uint32_t cp_len(const char *s, uint32_t n)
+{
+    size_t l = chg_utf8_seq_len((const unsigned char *)s, n);
+    return l ? (uint32_t)l : 1;
+}
+
+/* Does [p, pe) (at a '[') match the character c of length cl? Sets *end
+ * past the class. Ranges compare bytes, so they are meant for ASCII. */
+static bool class_match(const char *p, const char *pe, const char *c, uint32_t cl, const char **end)
+{
+    const char *q = p + 1;
+    bool neg = q < pe && (*q == '!' || *q == '^');
+    if (neg)
+        q++;
+    bool hit = false, first = true;
+    while (q < pe && (*q != ']' || first)) {
+        first = false;
+        uint32_t ql = cp_len(q, (uint32_t)(pe - q));
+        if (q + ql + 1 < pe && q[ql] == '-' && q[ql + 1] != ']') {
+            const char *hi = q + ql + 1;
+            uint32_t hl = cp_len(hi, (uint32_t)(pe - hi));
+            if (cl == 1 && ql == 1 && hl == 1 && (unsigned char)*c >= (unsigned char)*q &&
+                (unsigned char)*c <= (unsigned char)*hi)
+                hit = true;
+            q = hi + hl;
+        } else {
+            if (ql == cl && memcmp(q, c, cl) == 0)
+                hit = true;
+            q += ql;
+        }
+    }
+    if (q >= pe) { /* no closing ']': the '[' is literal */
+        *end = p + 1;
+        return cl == 1 && *c == '[';
+    }
+    *end = q + 1;
+    return hit != neg;
+}
+
+/* Shell-style match with one backtrack point per '*': linear in practice,
+ * quadratic at worst, never exponential. */
+static bool glob(const char *s, uint32_t sn, const char *p, uint32_t pn)
+{
+    const char *se = s + sn, *pe = p + pn;
+    const char *star_p = NULL, *star_s = NULL;
+    while (s < se) {
+        if (p < pe && *p == '*') {
+            star_p = ++p;
+            star_s = s;
+            continue;
+        }
+        uint32_t cl = cp_len(s, (uint32_t)(se - s));
+        if (p < pe) {
+            const char *next = NULL;
+            bool ok;
+            if (*p == '?') {
+                ok = true;
+                next = p + 1;
+            } else if (*p == '[') {
+                ok = class_match(p, pe, s, cl, &next);
+            } else {
+                const char *lit = p;
+                if (*p == '\\' && p + 1 < pe)
+                    lit = p + 1;
+                uint32_t ll = cp_len(lit, (uint32_t)(pe - lit));
+                ok = ll == cl && memcmp(lit, s, cl) == 0;
+                next = lit + ll;
+            }
+            if (ok) {
+                p = next;
+                s += cl;
+                continue;
+            }
+        }
+        if (!star_p)
+            return false;
+        p = star_p;
+        star_s += cp_len(star_s, (uint32_t)(se - star_s));
+        s = star_s;
+    }
+    while (p < pe && *p == '*')
+        p++;
+    return p == pe;
+}
+
+static int bi_glob(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+{
+    (void)n, (void)b;
+    if (need(ctx, "glob", 0, &a[0], CHG_V_STR) < 0 || need(ctx, "glob", 1, &a[1], CHG_V_STR) < 0)
+        return -1;
+    out_int(o, CHG_V_BOOL, glob(a[0].u.s, a[0].len, a[1].u.s, a[1].len));
+    return 0;
+}
+
+static int bi_string(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+{
+    (void)n, (void)b;
+    uint32_t len;
+    const char *s = chg_value_to_scratch(ctx, &a[0], &len);
+    if (!s)
+        return ERR("out of memory");
+    out_str(o, s, len);
+    return 0;
+}
+
+static int bi_int(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+{
+    (void)n, (void)b;
+    const chg_value *v = &a[0];
+    if (v->tag == CHG_V_INT) {
+        *o = *v;
+        return 0;
+    }
+    if (v->tag == CHG_V_FLOAT) {
+        if (v->u.f != v->u.f || v->u.f < -9.2233720368547758e18 || v->u.f >= 9.2233720368547758e18 ||
+            (double)(int64_t)v->u.f != v->u.f)
+            return ERR("int: %g is not a whole number in range", v->u.f);
+        out_int(o, CHG_V_INT, (int64_t)v->u.f);
+        return 0;
+    }
+    if (v->tag == CHG_V_STR) {
+        char buf[32];
+        if (v->len == 0 || v->len >= sizeof buf)
+            return ERR("int: \"%.*s\" is not a decimal integer", (int)(v->len > 40 ? 40 : v->len), v->u.s);
+        memcpy(buf, v->u.s, v->len);
+        buf[v->len] = 0;
+        char *end;
+        errno = 0;
+        long long x = strtoll(buf, &end, 10);
+        if (*end || errno || buf[0] == ' ' || buf[0] == '+')
+            return ERR("int: \"%s\" is not a decimal integer", buf);
+        out_int(o, CHG_V_INT, x);
+        return 0;
+    }
+    return ERR("int: cannot convert %s", chg_vtag_name(v->tag));
+}
+
+static int bi_time(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+{
+    (void)n, (void)b;
+    if (a[0].tag == CHG_V_TIME) {
+        *o = a[0];
+        return 0;
+    }
+    if (need(ctx, "time", 0, &a[0], CHG_V_STR) < 0)
+        return -1;
+    int64_t t;
+    if (chg_time_parse_iso(a[0].u.s, a[0].len, &t) != CHG_OK)
+        return ERR("time: \"%.*s\" is not an RFC 3339 instant", (int)(a[0].len > 64 ? 64 : a[0].len), a[0].u.s);
+    out_int(o, CHG_V_TIME, t);
+    return 0;
+}
+
+static int bi_seconds(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+{
+    (void)n, (void)b;
+    if (need(ctx, "seconds", 0, &a[0], CHG_V_DUR) < 0)
+        return -1;
+    out_int(o, CHG_V_INT, a[0].u.i);
+    return 0;
+}
+
+/* Local calendar fields of an instant in a zone the bundle loaded. */
+static int local_fields(chg_ctx *ctx, const chg_value *a, const chg_bundle *b, const char *fn, int64_t *y,
+                        int *mo, int *d, int *h, int *mi, int *wd)
+{
+    if (need(ctx, fn, 0, &a[0], CHG_V_TIME) < 0 || need(ctx, fn, 1, &a[1], CHG_V_STR) < 0)
+        return -1;
+    const chg_tz *tz = NULL;
+    for (uint32_t i = 0; i < b->nzones; i++)
+        if (strcmp(chg_tz_name(b->zones[i]), a[1].u.s) == 0)
+            tz = b->zones[i];
+    if (!tz)
+        return ERR("%s: time zone '%s' was not loaded with the policy", fn, a[1].u.s);
+    int64_t local = a[0].u.i + chg_tz_offset(tz, a[0].u.i);
+    int64_t days = chg_floor_div(local, 86400);
+    int64_t secs = local - days * 86400;
+    chg_civil_from_days(days, y, mo, d);
+    *h = (int)(secs / 3600);
+    *mi = (int)(secs % 3600 / 60);
+    *wd = chg_weekday_from_days(days);
+    return 0;
+}
+
+#define LOCAL_FN(fname, expr, tag_)                                                                   \
+    static int bi_##fname(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b) \
+    {                                                                                                 \
+        (void)n;                                                                                      \
+        int64_t y;                                                                                    \
+        int mo, d, h, mi, wd;                                                                         \
+        if (local_fields(ctx, a, b, #fname, &y, &mo, &d, &h, &mi, &wd) < 0)                           \
+            return -1;                                                                                \
+        (void)y, (void)mo, (void)d, (void)h, (void)mi, (void)wd;                                      \
+        out_int(o, tag_, (expr));                                                                     \
+        return 0;                                                                                     \
+    }
+
+LOCAL_FN(hour, h, CHG_V_INT)
+LOCAL_FN(minute, mi, CHG_V_INT)
+LOCAL_FN(day, d, CHG_V_INT)
+LOCAL_FN(month, mo, CHG_V_INT)
+LOCAL_FN(year, y, CHG_V_INT)
+
+static int bi_weekday(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+{
+    (void)n;
+    static const char *const names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+    int64_t y;
+    int mo, d, h, mi, wd;
+    if (local_fields(ctx, a, b, "weekday", &y, &mo, &d, &h, &mi, &wd) < 0)
+        return -1;
+    out_str(o, names[wd], 3);
+    return 0;
+}
+
+static const chg_builtin_impl impls[] = {
+    {"lower", bi_lower, 1, 1, false},
+    {"upper", bi_upper, 1, 1, false},
+    {"len", bi_len, 1, 1, false},
+    {"startswith", bi_startswith, 2, 2, false},
+    {"endswith", bi_endswith, 2, 2, false},
+    {"glob", bi_glob, 2, 2, false},
+    {"string", bi_string, 1, 1, false},
+    {"int", bi_int, 1, 1, false},
+    {"time", bi_time, 1, 1, false},
+    {"hour", bi_hour, 2, 2, false},
+    {"minute", bi_minute, 2, 2, false},
+    {"weekday", bi_weekday, 2, 2, false},
+    {"day", bi_day, 2, 2, false},
+    {"month", bi_month, 2, 2, false},
+    {"year", bi_year, 2, 2, false},
+    {"seconds", bi_seconds, 1, 1, false},
+    {"aws.cloudwatch.alarm_state", NULL, 1, 1, true},
+    {"aws.ssm.calendar_state", NULL, 1, 1, true},
+};
+
+const chg_builtin_impl *chg_builtin_impl_find(const char *name)
+{
+    for (size_t i = 0; i < CHG_ARRAY_LEN(impls); i++)
+        if (strcmp(impls[i].name, name) == 0)
+            return &impls[i];
+    return NULL;
+}

@@ -1,0 +1,974 @@
+/*
+ * bundle.c — loading a .chgb bundle: the header, the hash, every section,
+ * and a full verification before anything runs (every index, register,
+ * jump and loop). A bundle that fails is rejected with the offset of the
+ * first bad byte; nothing in it is trusted before that. Also the
+ * disassembler, which prints what the verifier accepted.
+ */
+#include "vm_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "chg_time.h"
+
+static const uint32_t sec_size[CHG_SEC__MAX] = {
+#define SEC_SIZE(name, id, size) [id] = size,
+    CHG_SECTIONS(SEC_SIZE)
+#undef SEC_SIZE
+};
+
+static const char *const sec_name[CHG_SEC__MAX] = {
+#define SEC_NAME(name, id, size) [id] = #name,
+    CHG_SECTIONS(SEC_NAME)
+#undef SEC_NAME
+};
+
+typedef struct loader {
+    chg_bundle *b;
+    char *err;
+    size_t errlen;
+    bool failed;
+    uint32_t off[CHG_SEC__MAX];   /* offset of the section's first record */
+    uint32_t count[CHG_SEC__MAX];
+    uint32_t blob, bloblen;       /* STRINGS blob */
+} loader;
+
+static bool fail(loader *L, uint32_t offset, const char *fmt, ...) CHG_PRINTF(3, 4);
+static bool fail(loader *L, uint32_t offset, const char *fmt, ...)
+{
+    if (L->failed)
+        return false;
+    L->failed = true;
+    int n = snprintf(L->err, L->errlen, "corrupt at offset %u: ", offset);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < L->errlen)
+        vsnprintf(L->err + n, L->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* Offset and bytes of record i of section s. */
+static uint32_t roff(loader *L, int s, uint32_t i) { return L->off[s] + i * sec_size[s]; }
+static const uint8_t *recp(loader *L, int s, uint32_t i) { return L->b->data + roff(L, s, i); }
+
+static bool check_str(loader *L, uint32_t s, uint32_t at, bool none_ok)
+{
+    if (s == CHG_NONE32 && none_ok)
+        return true;
+    if (s >= L->b->nstrings)
+        return fail(L, at, "string index %u out of range (%u strings)", s, L->b->nstrings);
+    return true;
+}
+
+/* ---- sections ------------------------------------------------------------------- */
+
+static bool read_sections(loader *L)
+{
+    chg_bundle *b = L->b;
+    const uint8_t *d = b->data;
+    if (b->len < CHG_BUNDLE_HEADER + 4)
+        return fail(L, 0, "truncated: %zu bytes is shorter than the header", b->len);
+    if (memcmp(d, CHG_BUNDLE_MAGIC, 8) != 0)
+        return fail(L, 0, "not a chg bundle (bad magic)");
+    uint32_t version = chg_rd32(d + 8);
+    if (version != CHG_BUNDLE_VERSION)
+        return fail(L, 8, "bundle format version %u is not supported (this chgc reads version %u)",
+                    version, CHG_BUNDLE_VERSION);
+    uint32_t total = chg_rd32(d + 12);
+    if (total != b->len)
+        return fail(L, 12, "%s: the header says %u bytes, the file has %zu",
+                    total > b->len ? "truncated" : "trailing bytes", total, b->len);
+    memcpy(b->compiler, d + 16, 16);
+    b->compiler[16] = 0;
+    unsigned char h[32];
+    unsigned int hl = 0;
+    EVP_Digest(d + CHG_BUNDLE_HEADER, b->len - CHG_BUNDLE_HEADER, h, &hl, EVP_sha256(), NULL);
+    if (memcmp(h, d + 32, 32) != 0)
+        return fail(L, 32, "content hash mismatch (the bundle was changed after it was built)");
+    for (int i = 0; i < 32; i++)
+        snprintf(b->hash + 2 * i, 3, "%02x", d[32 + i]);
+
+    uint32_t nsec = chg_rd32(d + CHG_BUNDLE_HEADER);
+    if (nsec > CHG_SEC__MAX || (uint64_t)CHG_BUNDLE_HEADER + 4 + 12ull * nsec > b->len)
+        return fail(L, CHG_BUNDLE_HEADER, "section table of %u entries does not fit", nsec);
+    bool seen[CHG_SEC__MAX] = {false};
+    for (uint32_t i = 0; i < nsec; i++) {
+        uint32_t at = CHG_BUNDLE_HEADER + 4 + 12 * i;
+        uint32_t id = chg_rd32(d + at), off = chg_rd32(d + at + 4), len = chg_rd32(d + at + 8);
+        if (id == 0 || id >= CHG_SEC__MAX || !sec_size[id])
+            return fail(L, at, "unknown section id %u", id);
+        if (seen[id])
+            return fail(L, at, "section %s appears twice", sec_name[id]);
+        seen[id] = true;
+        if ((uint64_t)off + len > b->len || len < 4 || off < CHG_BUNDLE_HEADER + 4 + 12 * nsec)
+            return fail(L, at, "section %s (offset %u, %u bytes) lies outside the bundle", sec_name[id], off, len);
+        uint32_t count = chg_rd32(d + off);
+        uint64_t need = 4 + (uint64_t)count * sec_size[id];
+        if (need > len)
+            return fail(L, off, "section %s: %u records of %u bytes do not fit in %u bytes", sec_name[id],
+                        count, sec_size[id], len);
+        if (id != CHG_SEC_STRINGS && need != len)
+            return fail(L, off, "section %s: %u bytes after its %u records", sec_name[id],
+                        (uint32_t)(len - need), count);
+        L->off[id] = off + 4;
+        L->count[id] = count;
+        if (id == CHG_SEC_STRINGS) {
+            L->blob = (uint32_t)(off + need);
+            L->bloblen = (uint32_t)(len - need);
+        }
+    }
+    for (int s = 1; s < CHG_SEC__MAX; s++)
+        if (sec_size[s] && !seen[s])
+            return fail(L, CHG_BUNDLE_HEADER, "section %s is missing", sec_name[s]);
+    if (L->count[CHG_SEC_META] != 1)
+        return fail(L, L->off[CHG_SEC_META] - 4, "META must hold one record, not %u", L->count[CHG_SEC_META]);
+    return true;
+}
+
+static bool load_strings(loader *L)
+{
+    chg_bundle *b = L->b;
+    uint32_t n = L->count[CHG_SEC_STRINGS];
+    b->nstrings = n;
+    b->str = chg_calloc(n + 1, sizeof *b->str);
+    b->strlen = chg_calloc(n + 1, sizeof *b->strlen);
+    if (!b->str || !b->strlen)
+        return fail(L, 0, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_STRINGS, i);
+        uint32_t off = chg_rd32(r), len = chg_rd32(r + 4);
+        if ((uint64_t)off + len + 1 > L->bloblen || b->data[L->blob + off + len] != 0)
+            return fail(L, roff(L, CHG_SEC_STRINGS, i), "string %u (offset %u, %u bytes) is outside the blob "
+                                                       "or not terminated", i, off, len);
+        const uint8_t *s = b->data + L->blob + off;
+        size_t bad = chg_utf8_validate(s, len);
+        if (bad < len)
+            return fail(L, L->blob + off + (uint32_t)bad, "string %u is not valid UTF-8", i);
+        if (memchr(s, 0, len))
+            return fail(L, L->blob + off, "string %u contains a NUL byte", i);
+        b->str[i] = (const char *)s;
+        b->strlen[i] = len;
+    }
+    return true;
+}
+
+static bool load_consts(loader *L)
+{
+    chg_bundle *b = L->b;
+    uint32_t n = L->count[CHG_SEC_CONSTS];
+    b->nconsts = n;
+    b->consts = chg_calloc(n + 1, sizeof *b->consts);
+    if (!b->consts)
+        return fail(L, 0, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_CONSTS, i);
+        uint32_t at = roff(L, CHG_SEC_CONSTS, i);
+        uint8_t tag = r[0];
+        uint32_t a = chg_rd32(r + 4);
+        uint64_t pl = chg_rd64(r + 8);
+        chg_value *v = &b->consts[i];
+        if (r[1] || r[2] || r[3])
+            return fail(L, at + 1, "constant %u: reserved bytes are not zero", i);
+        switch (tag) {
+        case CHG_K_NULL: v->tag = CHG_V_NULL; break;
+        case CHG_K_BOOL:
+            if (pl > 1)
+                return fail(L, at + 8, "constant %u: a bool must be 0 or 1", i);
+            v->tag = CHG_V_BOOL;
+            v->u.i = (int64_t)pl;
+            break;
+        case CHG_K_INT: v->tag = CHG_V_INT; v->u.i = (int64_t)pl; break;
+        case CHG_K_FLOAT: v->tag = CHG_V_FLOAT; memcpy(&v->u.f, &pl, 8); break;
+        case CHG_K_STR:
+            if (!check_str(L, a, at + 4, false))
+                return false;
+            v->tag = CHG_V_STR;
+            v->u.s = b->str[a];
+            v->len = b->strlen[a];
+            break;
+        case CHG_K_TIME: v->tag = CHG_V_TIME; v->u.i = (int64_t)pl; break;
+        case CHG_K_DUR: v->tag = CHG_V_DUR; v->u.i = (int64_t)pl; break;
+        case CHG_K_RISK: v->tag = CHG_V_RISK; v->u.i = (int64_t)pl; break; /* checked with RISKS */
+        case CHG_K_LIST:
+            if (a > i)
+                return fail(L, at + 4, "constant %u: a list of %u elements needs them before it", i, a);
+            for (uint32_t k = i - a; k < i; k++)
+                if (b->consts[k].tag == CHG_V_LIST)
+                    return fail(L, at, "constant %u: nested list constants are not allowed", i);
+            v->tag = CHG_V_LIST;
+            v->len = a;
+            v->u.items = &b->consts[i - a];
+            break;
+        default:
+            return fail(L, at, "constant %u: unknown tag %u", i, tag);
+        }
+    }
+    return true;
+}
+
+static bool load_code(loader *L)
+{
+    chg_bundle *b = L->b;
+    uint32_t n = L->count[CHG_SEC_CODE];
+    b->ncode = n;
+    chg_ins *code = chg_calloc(n + 1, sizeof *code);
+    if (!code)
+        return fail(L, 0, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_CODE, i);
+        code[i].op = r[0];
+        code[i].x = r[1];
+        code[i].a = chg_rd16(r + 2);
+        code[i].b = chg_rd16(r + 4);
+        code[i].c = chg_rd16(r + 6);
+        if (code[i].op >= OP__COUNT)
+            return fail(L, roff(L, CHG_SEC_CODE, i), "instruction %u: unknown opcode %u", i, code[i].op);
+    }
+    b->code = code;
+    if (L->count[CHG_SEC_INSSPAN] != n)
+        return fail(L, L->off[CHG_SEC_INSSPAN] - 4, "%u source positions for %u instructions",
+                    L->count[CHG_SEC_INSSPAN], n);
+    b->nspans = L->count[CHG_SEC_SPANS];
+    b->spans = chg_calloc(b->nspans + 1, sizeof *b->spans);
+    b->insspan = chg_calloc(n + 1, sizeof *b->insspan);
+    if (!b->spans || !b->insspan)
+        return fail(L, 0, "out of memory");
+    for (uint32_t i = 0; i < b->nspans; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_SPANS, i);
+        b->spans[i].file = chg_rd32(r);
+        b->spans[i].line = chg_rd32(r + 4);
+        b->spans[i].col = chg_rd32(r + 8);
+        if (!check_str(L, b->spans[i].file, roff(L, CHG_SEC_SPANS, i), false))
+            return false;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        b->insspan[i] = chg_rd32(recp(L, CHG_SEC_INSSPAN, i));
+        if (b->insspan[i] >= b->nspans && !(b->nspans == 0 && b->insspan[i] == 0))
+            return fail(L, roff(L, CHG_SEC_INSSPAN, i), "instruction %u: source position %u out of range", i,
+                        b->insspan[i]);
+    }
+    return true;
+}
+
+static bool load_meta(loader *L)
+{
+    chg_bundle *b = L->b;
+    const uint8_t *m = recp(L, CHG_SEC_META, 0);
+    uint32_t at = roff(L, CHG_SEC_META, 0);
+    b->name = chg_rd32(m);
+    b->version = chg_rd32(m + 4);
+    b->at_block = chg_rd32(m + 8);
+    b->nregs = chg_rd32(m + 12);
+    b->nslots_change = chg_rd32(m + 16);
+    b->nslots_event = chg_rd32(m + 20);
+    b->id_slot = chg_rd32(m + 24);
+    b->flags = chg_rd32(m + 28);
+    if (!check_str(L, b->name, at, false) || !check_str(L, b->version, at + 4, false))
+        return false;
+    if (b->nregs == 0 || b->nregs > 0xffff)
+        return fail(L, at + 12, "%u registers (1 to 65535)", b->nregs);
+    if (b->nslots_change > 0xffff || b->nslots_event > 0xffff)
+        return fail(L, at + 16, "too many path slots");
+    if (b->id_slot != CHG_NONE32 && b->id_slot >= b->nslots_change)
+        return fail(L, at + 24, "id slot %u out of range", b->id_slot);
+    return true;
+}
+
+static bool load_blocks(loader *L)
+{
+    chg_bundle *b = L->b;
+    uint32_t n = L->count[CHG_SEC_BLOCKS];
+    b->nblocks = n;
+    b->blocks = chg_calloc(n + 1, sizeof *b->blocks);
+    if (!b->blocks)
+        return fail(L, 0, "out of memory");
+    uint32_t next = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_BLOCKS, i);
+        uint32_t at = roff(L, CHG_SEC_BLOCKS, i);
+        chg_block *k = &b->blocks[i];
+        k->start = chg_rd32(r);
+        k->len = chg_rd32(r + 4);
+        k->reg_base = chg_rd16(r + 8);
+        k->nregs = chg_rd16(r + 10);
+        k->kind = r[12];
+        if (k->start != next || k->len == 0 || (uint64_t)k->start + k->len > b->ncode)
+            return fail(L, at, "block %u (instructions %u..%u) does not follow the previous block", i, k->start,
+                        k->start + k->len);
+        next = k->start + k->len;
+        if (k->kind > CHG_B_LET)
+            return fail(L, at + 12, "block %u: unknown kind %u", i, k->kind);
+        if (k->nregs == 0 || (uint32_t)k->reg_base + k->nregs > b->nregs)
+            return fail(L, at + 8, "block %u: register window %u..%u outside the %u registers", i, k->reg_base,
+                        k->reg_base + k->nregs, b->nregs);
+        if (b->code[k->start + k->len - 1].op != OP_RET)
+            return fail(L, roff(L, CHG_SEC_CODE, k->start + k->len - 1), "block %u does not end with RET", i);
+    }
+    if (next != b->ncode)
+        return fail(L, L->off[CHG_SEC_BLOCKS] - 4, "instructions %u..%u belong to no block", next, b->ncode);
+    /* a let's window is its own: it must overlap no other block's */
+    for (uint32_t i = 0; i < n; i++) {
+        if (b->blocks[i].kind != CHG_B_LET)
+            continue;
+        for (uint32_t j = 0; j < n; j++) {
+            if (i == j)
+                continue;
+            const chg_block *x = &b->blocks[i], *y = &b->blocks[j];
+            if (x->reg_base < y->reg_base + y->nregs && y->reg_base < x->reg_base + x->nregs)
+                return fail(L, roff(L, CHG_SEC_BLOCKS, i) + 8, "let block %u shares registers with block %u", i, j);
+        }
+    }
+    return true;
+}
+
+static bool load_paths(loader *L)
+{
+    chg_bundle *b = L->b;
+    uint32_t n = L->count[CHG_SEC_PATHS];
+    b->npaths = n;
+    b->paths = chg_calloc(n + 1, sizeof *b->paths);
+    b->nlayouts = L->count[CHG_SEC_LAYOUTS];
+    b->layouts = chg_calloc(b->nlayouts + 1, sizeof *b->layouts);
+    b->nlfields = L->count[CHG_SEC_LFIELDS];
+    b->lfields = chg_calloc(b->nlfields + 1, sizeof *b->lfields);
+    if (!b->paths || !b->layouts || !b->lfields)
+        return fail(L, 0, "out of memory");
+    if (n < 2)
+        return fail(L, L->off[CHG_SEC_PATHS] - 4, "the path table lacks its two roots");
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_PATHS, i);
+        uint32_t at = roff(L, CHG_SEC_PATHS, i);
+        chg_pathnode *p = &b->paths[i];
+        p->kind = r[0];
+        p->type = r[1];
+        p->need = r[2];
+        p->parent = chg_rd32(r + 4);
+        p->name = chg_rd32(r + 8);
+        p->dflt = chg_rd32(r + 12);
+        p->enm = chg_rd32(r + 16);
+        p->slot = chg_rd16(r + 20);
+        p->layout = chg_rd16(r + 22);
+        p->text = chg_rd32(r + 24);
+        bool root = i < 2;
+        if (root ? p->kind != (i == 0 ? CHG_PN_ROOT_CHANGE : CHG_PN_ROOT_EVENT) || p->parent != CHG_NONE32
+                 : (p->kind != CHG_PN_KEY && p->kind != CHG_PN_ELEM) || p->parent >= i)
+            return fail(L, at, "path node %u: bad kind or parent", i);
+        if (p->type > CHG_PT_OBJECT || p->need > CHG_PR_DEFAULT)
+            return fail(L, at + 1, "path node %u: bad type or need", i);
+        if (!check_str(L, p->name, at + 8, p->kind != CHG_PN_KEY) || !check_str(L, p->text, at + 24, false))
+            return false;
+        if (p->dflt != CHG_NONE32 && p->dflt >= b->nconsts)
+            return fail(L, at + 12, "path node %u: default %u out of range", i, p->dflt);
+        if (p->enm != CHG_NONE32) {
+            if (p->enm >= b->nconsts || b->consts[p->enm].tag != CHG_V_LIST)
+                return fail(L, at + 16, "path node %u: enum values are not a list constant", i);
+            for (uint32_t k = 0; k < b->consts[p->enm].len; k++)
+                if (b->consts[p->enm].u.items[k].tag != CHG_V_STR)
+                    return fail(L, at + 16, "path node %u: enum values must be strings", i);
+        }
+        if (p->slot != CHG_NONE16) {
+            /* a slot belongs to the root its node hangs from */
+            uint32_t q = i;
+            while (q >= 2 && b->paths[q].kind != CHG_PN_ELEM)
+                q = b->paths[q].parent;
+            uint32_t limit = q == 0 ? b->nslots_change : q == 1 ? b->nslots_event : 0;
+            if (p->slot >= limit)
+                return fail(L, at + 20, "path node %u: slot %u out of range", i, p->slot);
+        }
+        if (p->layout != CHG_NONE16 && p->layout >= b->nlayouts)
+            return fail(L, at + 22, "path node %u: layout %u out of range", i, p->layout);
+    }
+    for (uint32_t i = 0; i < b->nlayouts; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_LAYOUTS, i);
+        chg_layout *l = &b->layouts[i];
+        l->first = chg_rd32(r);
+        l->count = chg_rd32(r + 4);
+        if ((uint64_t)l->first + l->count > b->nlfields || l->count > 255)
+            return fail(L, roff(L, CHG_SEC_LAYOUTS, i), "layout %u: fields out of range", i);
+    }
+    for (uint32_t i = 0; i < b->nlfields; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_LFIELDS, i);
+        chg_lfield *f = &b->lfields[i];
+        f->name = chg_rd32(r);
+        f->node = chg_rd32(r + 4);
+        if (!check_str(L, f->name, roff(L, CHG_SEC_LFIELDS, i), false))
+            return false;
+        if (f->node != CHG_NONE32 && f->node >= n)
+            return fail(L, roff(L, CHG_SEC_LFIELDS, i) + 4, "layout field %u: path node out of range", i);
+    }
+    return true;
+}
+
+static bool block_ref(loader *L, uint32_t blk, uint32_t at, bool none_ok, uint8_t kind)
+{
+    if (blk == CHG_NONE32 && none_ok)
+        return true;
+    if (blk >= L->b->nblocks)
+        return fail(L, at, "block %u out of range (%u blocks)", blk, L->b->nblocks);
+    if (L->b->blocks[blk].kind != kind)
+        return fail(L, at, "block %u has the wrong kind", blk);
+    return true;
+}
+
+static bool load_policy(loader *L)
+{
+    chg_bundle *b = L->b;
+    if (!block_ref(L, b->at_block, roff(L, CHG_SEC_META, 0) + 8, true, CHG_B_EXPR))
+        return false;
+    b->nrisks = L->count[CHG_SEC_RISKS];
+    b->risks = chg_calloc(b->nrisks + 1, sizeof *b->risks);
+    b->narms = L->count[CHG_SEC_ARMS];
+    b->arms = chg_calloc(b->narms + 1, sizeof *b->arms);
+    b->nlets = L->count[CHG_SEC_LETS];
+    b->lets = chg_calloc(b->nlets + 1, sizeof *b->lets);
+    b->nrules = L->count[CHG_SEC_RULES];
+    b->rules = chg_calloc(b->nrules + 1, sizeof *b->rules);
+    b->nduring = L->count[CHG_SEC_DURING];
+    b->during = chg_calloc(b->nduring + 1, sizeof *b->during);
+    if (!b->risks || !b->arms || !b->lets || !b->rules || !b->during)
+        return fail(L, 0, "out of memory");
+    for (uint32_t i = 0; i < b->nrisks; i++) {
+        b->risks[i] = chg_rd32(recp(L, CHG_SEC_RISKS, i));
+        if (!check_str(L, b->risks[i], roff(L, CHG_SEC_RISKS, i), false))
+            return false;
+    }
+    for (uint32_t i = 0; i < b->nconsts; i++)
+        if (b->consts[i].tag == CHG_V_RISK && (uint64_t)b->consts[i].u.i >= b->nrisks)
+            return fail(L, roff(L, CHG_SEC_CONSTS, i) + 8, "constant %u: risk class out of range", i);
+    for (uint32_t i = 0; i < b->narms; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_ARMS, i);
+        uint32_t at = roff(L, CHG_SEC_ARMS, i);
+        chg_arm *a = &b->arms[i];
+        a->cond = chg_rd32(r);
+        a->cls = chg_rd32(r + 4);
+        a->span = chg_rd32(r + 8);
+        if (!block_ref(L, a->cond, at, true, CHG_B_EXPR))
+            return false;
+        if (a->cls >= b->nrisks)
+            return fail(L, at + 4, "classify arm %u: risk class %u out of range", i, a->cls);
+        if (a->span >= b->nspans && b->nspans)
+            return fail(L, at + 8, "classify arm %u: source position out of range", i);
+    }
+    if (b->narms && b->arms[b->narms - 1].cond != CHG_NONE32)
+        return fail(L, L->off[CHG_SEC_ARMS] - 4, "classify has no default arm");
+    for (uint32_t i = 0; i < b->nlets; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_LETS, i);
+        uint32_t at = roff(L, CHG_SEC_LETS, i);
+        b->lets[i].name = chg_rd32(r);
+        b->lets[i].block = chg_rd32(r + 4);
+        if (!check_str(L, b->lets[i].name, at, false) || !block_ref(L, b->lets[i].block, at + 4, false, CHG_B_LET))
+            return false;
+    }
+    uint32_t ntimesets = L->count[CHG_SEC_TIMESETS];
+    for (uint32_t i = 0; i < b->nduring; i++) {
+        b->during[i] = chg_rd32(recp(L, CHG_SEC_DURING, i));
+        if (b->during[i] >= ntimesets)
+            return fail(L, roff(L, CHG_SEC_DURING, i), "time set %u out of range", b->during[i]);
+    }
+    for (uint32_t i = 0; i < b->nrules; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_RULES, i);
+        uint32_t at = roff(L, CHG_SEC_RULES, i);
+        chg_ruledef *d = &b->rules[i];
+        d->name = chg_rd32(r);
+        d->level = r[4];
+        d->action = r[5];
+        d->when = chg_rd32(r + 8);
+        d->msg = chg_rd32(r + 12);
+        d->window = chg_rd32(r + 16);
+        d->during_first = chg_rd32(r + 20);
+        d->during_count = chg_rd32(r + 24);
+        d->span = chg_rd32(r + 28);
+        if (!check_str(L, d->name, at, false) || !block_ref(L, d->when, at + 8, true, CHG_B_EXPR) ||
+            !block_ref(L, d->msg, at + 12, true, CHG_B_EXPR))
+            return false;
+        if (d->level > 2 || d->action > CHG_RA_APPROVAL)
+            return fail(L, at + 4, "rule %u: bad level or action", i);
+        if (d->window != CHG_NONE32 && d->window >= ntimesets)
+            return fail(L, at + 16, "rule %u: window out of range", i);
+        if ((uint64_t)d->during_first + d->during_count > b->nduring)
+            return fail(L, at + 20, "rule %u: 'during' list out of range", i);
+        if (d->span >= b->nspans && b->nspans)
+            return fail(L, at + 28, "rule %u: source position out of range", i);
+    }
+    return true;
+}
+
+/* Time sets: rebuild chg_ts_node trees and let the time library check
+ * and build them (it loads the zones they name). */
+static bool load_timesets(loader *L)
+{
+    chg_bundle *b = L->b;
+    uint32_t n = L->count[CHG_SEC_TIMESETS], nn = L->count[CHG_SEC_TSNODES];
+    b->ntimesets = n;
+    b->timesets = chg_calloc(n + 1, sizeof *b->timesets);
+    if (!b->timesets)
+        return fail(L, 0, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_TIMESETS, i);
+        uint32_t at = roff(L, CHG_SEC_TIMESETS, i);
+        chg_tsdef *t = &b->timesets[i];
+        t->name = chg_rd32(r);
+        t->kind = chg_rd32(r + 4);
+        uint32_t first = chg_rd32(r + 8), count = chg_rd32(r + 12);
+        if (!check_str(L, t->name, at, false))
+            return false;
+        if (t->kind > 1 || count == 0 || count > 4096 || (uint64_t)first + count > nn)
+            return fail(L, at + 4, "time set %u: bad kind or nodes", i);
+        chg_ts_node *nodes = chg_calloc(count, sizeof *nodes);
+        if (!nodes)
+            return fail(L, 0, "out of memory");
+        bool ok = true;
+        for (uint32_t k = 0; k < count && ok; k++) {
+            const uint8_t *q = recp(L, CHG_SEC_TSNODES, first + k);
+            uint32_t qa = roff(L, CHG_SEC_TSNODES, first + k);
+            chg_ts_node *x = &nodes[k];
+            if (q[0] > CHG_TS_NOT) {
+                ok = fail(L, qa, "time-set node %u: unknown operation %u", first + k, q[0]);
+                break;
+            }
+            x->op = (chg_ts_op)q[0];
+            x->days = q[1];
+            x->from_local = q[2] != 0;
+            x->to_local = q[3] != 0;
+            uint32_t zone = chg_rd32(q + 4), text = chg_rd32(q + 8);
+            if (!check_str(L, zone, qa + 4, true) || !check_str(L, text, qa + 8, true)) {
+                ok = false;
+                break;
+            }
+            x->zone = zone == CHG_NONE32 ? NULL : b->str[zone];
+            const char *tx = text == CHG_NONE32 ? NULL : b->str[text];
+            x->a = (int32_t)chg_rd32(q + 12);
+            x->b = (int32_t)chg_rd32(q + 16);
+            x->start_min = (int32_t)chg_rd32(q + 20);
+            x->end_min = (int32_t)chg_rd32(q + 24);
+            x->from_month = (int32_t)chg_rd32(q + 28);
+            x->from_day = (int32_t)chg_rd32(q + 32);
+            x->to_month = (int32_t)chg_rd32(q + 36);
+            x->to_day = (int32_t)chg_rd32(q + 40);
+            x->duration = (int64_t)chg_rd64(q + 48);
+            x->from = (int64_t)chg_rd64(q + 56);
+            x->to = (int64_t)chg_rd64(q + 64);
+            switch (x->op) {
+            case CHG_TS_CRON: x->cron = tx; break;
+            case CHG_TS_CALENDAR:
+                x->ics = tx;
+                x->ics_len = text == CHG_NONE32 ? 0 : b->strlen[text];
+                break;
+            case CHG_TS_FLAG: x->flag = tx; break;
+            default: break;
+            }
+            if ((x->op == CHG_TS_CRON || x->op == CHG_TS_CALENDAR || x->op == CHG_TS_FLAG) && !tx)
+                ok = fail(L, qa + 8, "time-set node %u needs its text", first + k);
+            if ((x->op == CHG_TS_OR || x->op == CHG_TS_AND || x->op == CHG_TS_NOT) &&
+                (x->a < 0 || (uint32_t)x->a >= k || (x->op != CHG_TS_NOT && (x->b < 0 || (uint32_t)x->b >= k))))
+                ok = fail(L, qa + 12, "time-set node %u: operands must come before it", first + k);
+        }
+        if (ok) {
+            chg_time_error te;
+            int bad = -1;
+            memset(&te, 0, sizeof te);
+            t->ts = chg_timeset_build(nodes, count, (int)count - 1, &te, &bad);
+            if (!t->ts)
+                ok = fail(L, roff(L, CHG_SEC_TSNODES, first + (bad >= 0 ? (uint32_t)bad : 0)),
+                          "time set '%s': %s", b->str[t->name], te.message);
+        }
+        chg_free(nodes);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static bool load_externals(loader *L)
+{
+    chg_bundle *b = L->b;
+    b->nregexes = L->count[CHG_SEC_REGEXES];
+    b->regexes = chg_calloc(b->nregexes + 1, sizeof *b->regexes);
+    b->nzones = L->count[CHG_SEC_ZONES];
+    b->zones = chg_calloc(b->nzones + 1, sizeof *b->zones);
+    b->nbuiltins = L->count[CHG_SEC_BUILTINS];
+    b->builtins = chg_calloc(b->nbuiltins + 1, sizeof *b->builtins);
+    b->builtin_info = chg_calloc(b->nbuiltins + 1, sizeof *b->builtin_info);
+    if (!b->regexes || !b->zones || !b->builtins || !b->builtin_info)
+        return fail(L, 0, "out of memory");
+    for (uint32_t i = 0; i < b->nregexes; i++) {
+        uint32_t s = chg_rd32(recp(L, CHG_SEC_REGEXES, i));
+        if (!check_str(L, s, roff(L, CHG_SEC_REGEXES, i), false))
+            return false;
+        int code;
+        PCRE2_SIZE off;
+        b->regexes[i] = pcre2_compile((PCRE2_SPTR)b->str[s], b->strlen[s], PCRE2_UTF, &code, &off, NULL);
+        if (!b->regexes[i]) {
+            PCRE2_UCHAR msg[160];
+            pcre2_get_error_message(code, msg, sizeof msg);
+            return fail(L, roff(L, CHG_SEC_REGEXES, i), "regular expression %u: %s", i, (const char *)msg);
+        }
+        pcre2_jit_compile(b->regexes[i], PCRE2_JIT_COMPLETE); /* best effort: interpreted otherwise */
+        uint32_t caps = 0;
+        pcre2_pattern_info(b->regexes[i], PCRE2_INFO_CAPTURECOUNT, &caps);
+        if (caps > b->max_captures)
+            b->max_captures = caps;
+    }
+    for (uint32_t i = 0; i < b->nzones; i++) {
+        uint32_t s = chg_rd32(recp(L, CHG_SEC_ZONES, i));
+        if (!check_str(L, s, roff(L, CHG_SEC_ZONES, i), false))
+            return false;
+        chg_time_error te;
+        memset(&te, 0, sizeof te);
+        b->zones[i] = chg_tz_load(b->str[s], &te);
+        if (!b->zones[i])
+            return fail(L, roff(L, CHG_SEC_ZONES, i), "time zone '%s': %s", b->str[s], te.message);
+    }
+    for (uint32_t i = 0; i < b->nbuiltins; i++) {
+        uint32_t s = chg_rd32(recp(L, CHG_SEC_BUILTINS, i));
+        if (!check_str(L, s, roff(L, CHG_SEC_BUILTINS, i), false))
+            return false;
+        const chg_builtin_impl *impl = chg_builtin_impl_find(b->str[s]);
+        if (!impl)
+            return fail(L, roff(L, CHG_SEC_BUILTINS, i), "the bundle needs built-in '%s', which this chgc lacks",
+                        b->str[s]);
+        b->builtins[i] = impl->fn;
+        b->builtin_info[i] = impl;
+    }
+    return true;
+}
+
+/* ---- code verification ------------------------------------------------------------ */
+
+/* The register an instruction writes, or -1. */
+static int dest_reg(const chg_ins *i)
+{
+    switch (i->op) {
+    case OP_JMP:
+    case OP_JMPT:
+    case OP_JMPF:
+    case OP_JMPNN:
+    case OP_RET:
+    case OP_FORPREP:
+    case OP_FORNEXT:
+        return -1;
+    default:
+        return chg_op_formats[i->op][1] == 'R' ? i->a : -1;
+    }
+}
+
+static bool verify_block(loader *L, uint32_t bi)
+{
+    chg_bundle *b = L->b;
+    const chg_block *k = &b->blocks[bi];
+    uint32_t lo = k->reg_base, hi = (uint32_t)k->reg_base + k->nregs;
+    for (uint32_t pc = k->start; pc < k->start + k->len; pc++) {
+        const chg_ins *in = &b->code[pc];
+        uint32_t at = roff(L, CHG_SEC_CODE, pc);
+        const char *fmt = chg_op_formats[in->op];
+        const char *name = chg_op_names[in->op];
+        uint32_t v[4] = {in->x, in->a, in->b, in->c};
+        uint32_t bc = CHG_INS_BC(*in);
+        for (int q = 0; q < 4; q++) {
+            uint32_t x = v[q];
+            uint32_t fo = at + (q == 0 ? 1 : 2 * (uint32_t)q);
+            switch (fmt[q]) {
+            case '-':
+                if (x)
+                    return fail(L, fo, "instruction %u (%s): unused operand is %u, not 0", pc, name, x);
+                break;
+            case 'R':
+                if (x < lo || x >= hi)
+                    return fail(L, fo, "instruction %u (%s): register %u outside the block's window %u..%u", pc,
+                                name, x, lo, hi - 1);
+                break;
+            case 'K':
+                if (x >= b->nconsts)
+                    return fail(L, fo, "instruction %u (%s): constant %u out of range", pc, name, x);
+                break;
+            case 'P':
+                if (x >= b->nslots_change)
+                    return fail(L, fo, "instruction %u (%s): change slot %u out of range", pc, name, x);
+                break;
+            case 'E':
+                if (x >= b->nslots_event)
+                    return fail(L, fo, "instruction %u (%s): event slot %u out of range", pc, name, x);
+                break;
+            case 'L':
+                if (x >= b->nlets)
+                    return fail(L, fo, "instruction %u (%s): let %u out of range", pc, name, x);
+                break;
+            case 'T':
+                if (x >= b->ntimesets)
+                    return fail(L, fo, "instruction %u (%s): time set %u out of range", pc, name, x);
+                break;
+            case 'X':
+                if (x >= b->nregexes)
+                    return fail(L, fo, "instruction %u (%s): regex %u out of range", pc, name, x);
+                break;
+            case 'B':
+                if (x >= b->nbuiltins)
+                    return fail(L, fo, "instruction %u (%s): built-in %u out of range", pc, name, x);
+                if (b->builtin_info[x]->query != (in->op == OP_QUERY))
+                    return fail(L, fo, "instruction %u (%s): '%s' is not a %s", pc, name,
+                                b->builtin_info[x]->name, in->op == OP_QUERY ? "query" : "function");
+                if (in->x < b->builtin_info[x]->min_args || in->x > b->builtin_info[x]->max_args)
+                    return fail(L, at + 1, "instruction %u (%s): %u arguments for '%s'", pc, name, in->x,
+                                b->builtin_info[x]->name);
+                break;
+            case 'Y':
+                if (x >= b->nlayouts)
+                    return fail(L, fo, "instruction %u (%s): layout %u out of range", pc, name, x);
+                break;
+            case 'F':
+                if (in->c >= b->nlayouts || x >= b->layouts[in->c].count)
+                    return fail(L, fo, "instruction %u (%s): field %u not in layout %u", pc, name, x, in->c);
+                break;
+            case 'o':
+                if (x > 1)
+                    return fail(L, fo, "instruction %u (%s): flag %u is not 0 or 1", pc, name, x);
+                break;
+            case 'V':
+                if (x > 2)
+                    return fail(L, fo, "instruction %u (%s): context variable %u unknown", pc, name, x);
+                break;
+            case 'n':
+                if ((uint32_t)in->b + x > hi || (x && in->b < lo))
+                    return fail(L, fo, "instruction %u (%s): %u registers from %u leave the window", pc, name, x,
+                                in->b);
+                break;
+            case 'J':
+                if (bc < k->start || bc >= k->start + k->len)
+                    return fail(L, at + 4, "instruction %u (%s): jump target %u out of range", pc, name, bc);
+                break;
+            case 'I':
+                break;
+            }
+        }
+        if (in->op == OP_RECORD && in->x != b->layouts[in->c].count)
+            return fail(L, at + 1, "instruction %u (RECORD): %u fields for a layout of %u", pc, in->x,
+                        b->layouts[in->c].count);
+        if ((in->op == OP_FORPREP || in->op == OP_FORNEXT) && (uint32_t)in->a + 2 >= hi)
+            return fail(L, at + 2, "instruction %u (%s): loop registers leave the window", pc, name);
+        /* Backward jumps make loops; the only loop chg has walks a list:
+         * it must go back to a FORNEXT whose list and index registers
+         * nothing in the loop writes. So every loop ends. */
+        bool jumps = fmt[2] == 'J';
+        if (jumps && bc <= pc) {
+            const chg_ins *head = &b->code[bc];
+            if (in->op != OP_JMP || head->op != OP_FORNEXT)
+                return fail(L, at + 4, "instruction %u (%s): a backward jump must go to a FORNEXT", pc, name);
+            for (uint32_t q = bc + 1; q < pc; q++) {
+                const chg_ins *w = &b->code[q];
+                int d = dest_reg(w);
+                bool clobbers = d == head->a || d == head->a + 1;
+                if ((w->op == OP_FORNEXT || w->op == OP_FORPREP) &&
+                    (w->a + 1 == head->a || w->a + 1 == head->a + 1 || w->a + 2 == head->a ||
+                     w->a + 2 == head->a + 1))
+                    clobbers = true;
+                if (clobbers)
+                    return fail(L, roff(L, CHG_SEC_CODE, q), "instruction %u writes the loop registers of the "
+                                "loop at %u", q, bc);
+            }
+        }
+    }
+    return true;
+}
+
+/* ---- loading ------------------------------------------------------------------- */
+
+void chg_bundle_free(chg_bundle *b)
+{
+    if (!b)
+        return;
+    for (uint32_t i = 0; b->timesets && i < b->ntimesets; i++)
+        chg_timeset_free(b->timesets[i].ts);
+    for (uint32_t i = 0; b->regexes && i < b->nregexes; i++)
+        pcre2_code_free(b->regexes[i]);
+    for (uint32_t i = 0; b->zones && i < b->nzones; i++)
+        chg_tz_free(b->zones[i]);
+    chg_free(b->str);
+    chg_free(b->strlen);
+    chg_free(b->consts);
+    chg_free((void *)b->code);
+    chg_free(b->blocks);
+    chg_free(b->spans);
+    chg_free(b->insspan);
+    chg_free(b->paths);
+    chg_free(b->layouts);
+    chg_free(b->lfields);
+    chg_free(b->risks);
+    chg_free(b->arms);
+    chg_free(b->lets);
+    chg_free(b->rules);
+    chg_free(b->during);
+    chg_free(b->timesets);
+    chg_free(b->regexes);
+    chg_free(b->zones);
+    chg_free(b->builtins);
+    chg_free(b->builtin_info);
+    chg_free(b->data);
+    chg_free(b);
+}
+
+chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errlen)
+{
+    chg_bundle *b = chg_calloc(1, sizeof *b);
+    if (!b || len > UINT32_MAX) {
+        snprintf(err, errlen, len > UINT32_MAX ? "bundle too large" : "out of memory");
+        chg_free(b);
+        return NULL;
+    }
+    b->data = chg_malloc(len ? len : 1);
+    if (!b->data) {
+        snprintf(err, errlen, "out of memory");
+        chg_free(b);
+        return NULL;
+    }
+    memcpy(b->data, data, len);
+    b->len = len;
+    loader L;
+    memset(&L, 0, sizeof L);
+    L.b = b;
+    L.err = err;
+    L.errlen = errlen;
+    bool ok = read_sections(&L) && load_strings(&L) && load_consts(&L) && load_code(&L) && load_meta(&L) &&
+              load_blocks(&L) && load_paths(&L) && load_policy(&L) && load_timesets(&L) && load_externals(&L);
+    for (uint32_t i = 0; ok && i < b->nblocks; i++)
+        ok = verify_block(&L, i);
+    if (!ok) {
+        chg_bundle_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+chg_bundle *chg_bundle_load_file(const char *path, char *err, size_t errlen)
+{
+    char *data;
+    size_t len;
+    int rc = chg_read_file_max(path, &data, &len, (size_t)1 << 31);
+    if (rc != CHG_OK) {
+        snprintf(err, errlen, "%s", rc == CHG_EINVAL ? "not a regular file"
+                                    : rc == CHG_ERANGE ? "larger than 2 GiB" : strerror(errno));
+        return NULL;
+    }
+    chg_bundle *b = chg_bundle_load(data, len, err, errlen);
+    chg_free(data);
+    return b;
+}
+
+const char *chg_bundle_policy_name(const chg_bundle *b) { return b->str[b->name]; }
+const char *chg_bundle_policy_version(const chg_bundle *b) { return b->str[b->version]; }
+const char *chg_bundle_hash(const chg_bundle *b) { return b->hash; }
+
+const char *chg_bundle_source(const chg_bundle *b, uint32_t span, char *buf, size_t len)
+{
+    if (span >= b->nspans) {
+        snprintf(buf, len, "?");
+        return buf;
+    }
+    const chg_srcspan *s = &b->spans[span];
+    snprintf(buf, len, "%s:%u:%u", b->str[s->file], s->line, s->col);
+    return buf;
+}
+
+/* ---- disassembler ------------------------------------------------------------------ */
+
+static void operand(const chg_bundle *b, chg_buf *out, char kind, uint32_t v, const chg_ins *in)
+{
+    switch (kind) {
+    case 'R': chg_buf_printf(out, " r%u", v); break;
+    case 'K':
+        chg_buf_printf(out, " k%u(", v);
+        chg_value_json(b, &b->consts[v], out);
+        chg_buf_putc(out, ')');
+        break;
+    case 'P': {
+        const char *t = "?";
+        for (uint32_t i = 0; i < b->npaths; i++)
+            if (b->paths[i].slot == v && b->paths[i].kind == CHG_PN_KEY) {
+                uint32_t q = i;
+                while (q >= 2)
+                    q = b->paths[q].parent;
+                if (q == (kind == 'P' ? 0u : 1u))
+                    t = b->str[b->paths[i].text];
+            }
+        chg_buf_printf(out, " %s", t);
+        break;
+    }
+    case 'E': chg_buf_printf(out, " event[%u]", v); break;
+    case 'L': chg_buf_printf(out, " let:%s", b->str[b->lets[v].name]); break;
+    case 'T': chg_buf_printf(out, " set:%s", b->str[b->timesets[v].name]); break;
+    case 'X': chg_buf_printf(out, " re%u", v); break;
+    case 'B': chg_buf_printf(out, " %s", b->builtin_info[v]->name); break;
+    case 'Y': chg_buf_printf(out, " layout%u", v); break;
+    case 'F': chg_buf_printf(out, " .%s", b->str[b->lfields[b->layouts[in->c].first + v].name]); break;
+    case 'n': chg_buf_printf(out, " n=%u", v); break;
+    case 'o':
+        if (in->op == OP_LOADBOOL)
+            chg_buf_puts(out, v ? " true" : " false");
+        else if (v)
+            chg_buf_puts(out, " (or null)");
+        break;
+    case 'V': chg_buf_printf(out, " %s", v == 0 ? "freeze" : v == 1 ? "reason" : "summary"); break;
+    case 'J': chg_buf_printf(out, " ->%u", v); break;
+    case 'I': chg_buf_printf(out, " %d", (int32_t)v); break;
+    }
+}
+
+void chg_bundle_disasm(const chg_bundle *b, chg_buf *out)
+{
+    chg_buf_printf(out, "; policy %s version %s\n; compiler %s, sha256 %s\n", b->str[b->name], b->str[b->version],
+                   b->compiler, b->hash);
+    chg_buf_printf(out, "; %u instructions in %u blocks, %u registers, %u constants, %u change slots\n",
+                   b->ncode, b->nblocks, b->nregs, b->nconsts, b->nslots_change);
+    for (uint32_t bi = 0; bi < b->nblocks; bi++) {
+        const chg_block *k = &b->blocks[bi];
+        const char *what = "";
+        char label[256] = "";
+        if (bi == b->at_block)
+            what = "at";
+        for (uint32_t i = 0; i < b->nlets; i++)
+            if (b->lets[i].block == bi)
+                snprintf(label, sizeof label, "let %s", b->str[b->lets[i].name]);
+        for (uint32_t i = 0; i < b->narms; i++)
+            if (b->arms[i].cond == bi)
+                snprintf(label, sizeof label, "classify %s", b->str[b->risks[b->arms[i].cls]]);
+        for (uint32_t i = 0; i < b->nrules; i++) {
+            if (b->rules[i].when == bi)
+                snprintf(label, sizeof label, "rule %s: when", b->str[b->rules[i].name]);
+            if (b->rules[i].msg == bi)
+                snprintf(label, sizeof label, "rule %s: message", b->str[b->rules[i].name]);
+        }
+        chg_buf_printf(out, "\nblock %u (%s%s) registers r%u..r%u\n", bi, what, label, k->reg_base,
+                       k->reg_base + k->nregs - 1);
+        uint32_t last_span = CHG_NONE32;
+        for (uint32_t pc = k->start; pc < k->start + k->len; pc++) {
+            const chg_ins *in = &b->code[pc];
+            const char *fmt = chg_op_formats[in->op];
+            size_t line_start = out->len;
+            chg_buf_printf(out, "  %5u  %-9s", pc, chg_op_names[in->op]);
+            uint32_t v[4] = {in->x, in->a, in->b, in->c};
+            for (int q = 1; q < 4; q++) {
+                if (fmt[q] == 'J' || fmt[q] == 'I') {
+                    operand(b, out, fmt[q], CHG_INS_BC(*in), in);
+                    break;
+                }
+                if (fmt[q] != '-')
+                    operand(b, out, fmt[q], v[q], in);
+            }
+            if (fmt[0] != '-')
+                operand(b, out, fmt[0], v[0], in);
+            if (b->insspan[pc] != last_span && b->insspan[pc] < b->nspans) {
+                last_span = b->insspan[pc];
+                size_t w = out->len - line_start;
+                chg_buf_printf(out, "%*s; ", w < 56 ? (int)(56 - w) : 1, "");
+                char src[512];
+                chg_buf_puts(out, chg_bundle_source(b, last_span, src, sizeof src));
+            }
+            chg_buf_putc(out, '\n');
+        }
+    }
+}

@@ -1,0 +1,99 @@
+/*
+ * decision.c — the one decision writer: a decision as JSON in the shape of
+ * language.md §3, keys always in the same order, so the same decision is
+ * the same bytes in chgc eval, chgc test, chgd and replay.
+ */
+#include "vm_int.h"
+
+#include <string.h>
+
+#include "chg_time.h"
+
+static const char *const levels[] = {"mandatory", "overridable", "advisory"};
+
+static void str(chg_buf *out, const char *s) { chg_buf_json_string(out, s, strlen(s)); }
+
+static void instant(chg_buf *out, int64_t t)
+{
+    if (t == INT64_MIN || t == INT64_MAX) {
+        chg_buf_puts(out, "null");
+        return;
+    }
+    char tmp[40];
+    chg_time_format_utc(t, tmp);
+    str(out, tmp);
+}
+
+static void reason(const chg_bundle *b, const chg_reason *r, chg_buf *out)
+{
+    char src[512];
+    chg_buf_puts(out, "{\"rule\":");
+    if (r->rule < b->nrules)
+        str(out, b->str[b->rules[r->rule].name]);
+    else
+        chg_buf_puts(out, "null");
+    chg_buf_puts(out, ",\"level\":");
+    str(out, r->kind == CHG_R_ERROR ? "error" : levels[r->level < 3 ? r->level : 0]);
+    chg_buf_puts(out, ",\"message\":");
+    chg_buf_json_string(out, r->message ? r->message : "", r->message_len);
+    chg_buf_puts(out, ",\"source\":");
+    str(out, chg_bundle_source(b, r->span, src, sizeof src));
+    chg_buf_putc(out, '}');
+}
+
+void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out)
+{
+    chg_buf_puts(out, "{\"change\":");
+    if (d->change_id)
+        chg_buf_json_string(out, d->change_id, d->change_id_len);
+    else
+        chg_buf_puts(out, "null");
+    chg_buf_puts(out, ",\"policy\":");
+    str(out, b->str[b->name]);
+    chg_buf_puts(out, ",\"version\":");
+    str(out, b->str[b->version]);
+    chg_buf_puts(out, ",\"at\":");
+    instant(out, d->at);
+    chg_buf_puts(out, ",\"risk\":");
+    if (d->risk >= 0 && (uint32_t)d->risk < b->nrisks)
+        str(out, b->str[b->risks[d->risk]]);
+    else
+        chg_buf_puts(out, "null");
+    chg_buf_puts(out, ",\"outcome\":");
+    str(out, chg_outcome_name(d->outcome));
+    chg_buf_puts(out, ",\"reasons\":[");
+    for (uint32_t i = 0; i < d->nreasons; i++) {
+        if (i)
+            chg_buf_putc(out, ',');
+        reason(b, &d->reasons[i], out);
+    }
+    chg_buf_puts(out, "],\"approvals\":{\"required\":\"none\",\"satisfied\":[],\"missing\":[]}");
+    chg_buf_puts(out, ",\"window\":");
+    if (d->window >= 0) {
+        chg_buf_puts(out, "{\"required\":");
+        str(out, b->str[b->timesets[d->window].name]);
+        chg_buf_printf(out, ",\"open\":%s,\"next_open\":", d->window_open ? "true" : "false");
+        instant(out, d->next_open);
+        chg_buf_puts(out, ",\"closes_at\":");
+        instant(out, d->closes_at);
+        chg_buf_putc(out, '}');
+    } else if (d->next_open != INT64_MIN) {
+        chg_buf_puts(out, "{\"required\":null,\"open\":true,\"next_open\":");
+        instant(out, d->next_open);
+        chg_buf_puts(out, ",\"closes_at\":null}");
+    } else
+        chg_buf_puts(out, "null");
+    chg_buf_puts(out, ",\"freezes\":[");
+    for (uint32_t i = 0; i < d->nfreezes; i++) {
+        if (i)
+            chg_buf_putc(out, ',');
+        str(out, b->str[b->timesets[d->freezes[i]].name]);
+    }
+    chg_buf_puts(out, "],\"warnings\":[");
+    for (uint32_t i = 0; i < d->nwarnings; i++) {
+        if (i)
+            chg_buf_putc(out, ',');
+        reason(b, &d->warnings[i], out);
+    }
+    chg_buf_printf(out, "],\"actions\":[],\"emergency\":%s}", d->emergency ? "true" : "false");
+}

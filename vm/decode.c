@@ -1,0 +1,311 @@
+/*
+ * decode.c — turning a change (JSON) into the slots the policy reads.
+ *
+ * The bundle's path table names every field path the policy reads. Once
+ * per event each path is looked up in the JSON document and converted to
+ * the type the schema gives it (an enum's string points into the bundle, an
+ * RFC 3339 string becomes an instant); lists whose elements the policy
+ * reads fields of become lists of records. Evaluation then indexes slots.
+ *
+ * A missing field or a value of the wrong type is not an error here: the
+ * slot says so (CHG_V_ABSENT, CHG_V_BAD) and the instruction that reads it
+ * reports the error with its rule and source position.
+ */
+#include "vm_int.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "chg_time.h"
+
+/* The JSON kind found, for messages: see interp.c bad_field. */
+static uint8_t json_kind(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return 0;
+    case JSON_ARRAY: return 1;
+    case JSON_STRING: return 2;
+    case JSON_INTEGER: return 3;
+    case JSON_REAL: return 4;
+    case JSON_TRUE: return 5;
+    case JSON_FALSE: return 6;
+    default: return 7;
+    }
+}
+
+/* The JSON value at node n, starting from `base` at node `stop` (a root or
+ * an element node). NULL when any step is missing or not an object. */
+static const json_t *json_at(const chg_bundle *b, const json_t *base, uint32_t n, uint32_t stop)
+{
+    uint32_t chain[64];
+    int depth = 0;
+    while (n != stop) {
+        if (n < 2 || depth == 64 || b->paths[n].kind != CHG_PN_KEY)
+            return NULL;
+        chain[depth++] = n;
+        n = b->paths[n].parent;
+    }
+    const json_t *j = base;
+    while (depth-- > 0) {
+        if (!json_is_object(j))
+            return NULL;
+        j = json_object_get(j, b->str[b->paths[chain[depth]].name]);
+        if (!j)
+            return NULL;
+    }
+    return j;
+}
+
+static void bad(chg_value *v, const json_t *j, uint8_t expected)
+{
+    memset(v, 0, sizeof *v);
+    v->tag = CHG_V_BAD;
+    v->flags = json_kind(j);
+    v->layout = expected;
+}
+
+static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const json_t *j, chg_value *out, int depth);
+
+/* A list: its elements decoded by the list's element node; records when
+ * the policy reads fields of the elements. */
+static int decode_list(const chg_bundle *b, chg_event *e, uint32_t n, const json_t *j, chg_value *out, int depth)
+{
+    const chg_pathnode *p = &b->paths[n];
+    uint32_t count = (uint32_t)json_array_size(j);
+    chg_value *items = chg_arena_alloc(&e->arena, sizeof(chg_value) * (count ? count : 1));
+    if (!items)
+        return CHG_ENOMEM;
+    uint32_t elem = CHG_NONE32;
+    for (uint32_t i = n + 1; i < b->npaths; i++)
+        if (b->paths[i].kind == CHG_PN_ELEM && b->paths[i].parent == n) {
+            elem = i;
+            break;
+        }
+    for (uint32_t i = 0; i < count; i++) {
+        const json_t *ej = json_array_get(j, i);
+        if (p->layout != CHG_NONE16) {
+            const chg_layout *l = &b->layouts[p->layout];
+            chg_value *fields = chg_arena_alloc(&e->arena, sizeof(chg_value) * (l->count ? l->count : 1));
+            if (!fields)
+                return CHG_ENOMEM;
+            for (uint32_t k = 0; k < l->count; k++) {
+                uint32_t fn = b->lfields[l->first + k].node;
+                if (fn == CHG_NONE32 || elem == CHG_NONE32) {
+                    fields[k].tag = CHG_V_ABSENT;
+                    continue;
+                }
+                if (decode_value(b, e, fn, json_at(b, ej, fn, elem), &fields[k], depth + 1) != CHG_OK)
+                    return CHG_ENOMEM;
+                if (fields[k].tag == CHG_V_ABSENT)
+                    fields[k].tag = CHG_V_NULL; /* missing in an element reads as null */
+            }
+            memset(&items[i], 0, sizeof items[i]);
+            if (json_is_null(ej))
+                items[i].tag = CHG_V_NULL;
+            else {
+                items[i].tag = CHG_V_REC;
+                items[i].layout = p->layout;
+                items[i].len = l->count;
+                items[i].u.items = fields;
+            }
+        } else if (elem != CHG_NONE32) {
+            if (decode_value(b, e, elem, ej, &items[i], depth + 1) != CHG_OK)
+                return CHG_ENOMEM;
+        } else
+            chg_value_from_json(ej, &items[i]);
+    }
+    memset(out, 0, sizeof *out);
+    out->tag = CHG_V_LIST;
+    out->len = count;
+    out->u.items = items;
+    return CHG_OK;
+}
+
+/* Convert the JSON value j (NULL: missing) found at node n. */
+static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const json_t *j, chg_value *out, int depth)
+{
+    const chg_pathnode *p = &b->paths[n];
+    memset(out, 0, sizeof *out);
+    if (depth > 64) { /* deeper than any path: cannot happen for a verified bundle */
+        out->tag = CHG_V_NULL;
+        return CHG_OK;
+    }
+    if (!j || (json_is_null(j) && p->need == CHG_PR_DEFAULT)) {
+        if (p->dflt != CHG_NONE32)
+            *out = b->consts[p->dflt];
+        else
+            out->tag = CHG_V_ABSENT;
+        return CHG_OK;
+    }
+    if (json_is_null(j)) {
+        /* null is "no value": fine for optional fields, missing otherwise */
+        out->tag = p->need == CHG_PR_REQUIRED && (b->flags & 1) ? CHG_V_ABSENT : CHG_V_NULL;
+        return CHG_OK;
+    }
+    switch (p->type) {
+    case CHG_PT_ANY:
+        if (json_is_array(j) && (p->layout != CHG_NONE16))
+            return decode_list(b, e, n, j, out, depth);
+        if (json_is_array(j)) {
+            /* lists the policy iterates with typed elements decode; others stay JSON */
+            for (uint32_t i = n + 1; i < b->npaths; i++)
+                if (b->paths[i].kind == CHG_PN_ELEM && b->paths[i].parent == n)
+                    return decode_list(b, e, n, j, out, depth);
+        }
+        chg_value_from_json(j, out);
+        return CHG_OK;
+    case CHG_PT_BOOL:
+        if (!json_is_boolean(j))
+            bad(out, j, p->type);
+        else {
+            out->tag = CHG_V_BOOL;
+            out->u.i = json_is_true(j);
+        }
+        return CHG_OK;
+    case CHG_PT_INT:
+        if (!json_is_integer(j))
+            bad(out, j, p->type);
+        else {
+            out->tag = CHG_V_INT;
+            out->u.i = json_integer_value(j);
+        }
+        return CHG_OK;
+    case CHG_PT_FLOAT:
+        if (!json_is_number(j))
+            bad(out, j, p->type);
+        else {
+            out->tag = CHG_V_FLOAT;
+            out->u.f = json_number_value(j);
+        }
+        return CHG_OK;
+    case CHG_PT_STR:
+        if (!json_is_string(j))
+            bad(out, j, p->type);
+        else
+            chg_value_from_json(j, out);
+        return CHG_OK;
+    case CHG_PT_ENUM: {
+        if (!json_is_string(j)) {
+            bad(out, j, p->type);
+            return CHG_OK;
+        }
+        const chg_value *vals = &b->consts[p->enm];
+        const char *s = json_string_value(j);
+        size_t len = json_string_length(j);
+        for (uint32_t i = 0; i < vals->len; i++)
+            if (vals->u.items[i].len == len && memcmp(vals->u.items[i].u.s, s, len) == 0) {
+                *out = vals->u.items[i]; /* the bundle's copy: compares by pointer */
+                return CHG_OK;
+            }
+        bad(out, j, p->type);
+        out->len = 1;
+        out->u.s = s;
+        return CHG_OK;
+    }
+    case CHG_PT_TIME: {
+        int64_t t;
+        if (json_is_string(j) && chg_time_parse_iso(json_string_value(j), json_string_length(j), &t) == CHG_OK) {
+            out->tag = CHG_V_TIME;
+            out->u.i = t;
+        } else {
+            bad(out, j, p->type);
+            if (json_is_string(j)) {
+                out->len = 1;
+                out->u.s = json_string_value(j);
+            }
+        }
+        return CHG_OK;
+    }
+    case CHG_PT_DUR:
+        if (json_is_integer(j)) {
+            out->tag = CHG_V_DUR;
+            out->u.i = json_integer_value(j);
+        } else
+            bad(out, j, p->type);
+        return CHG_OK;
+    case CHG_PT_LIST:
+        if (!json_is_array(j))
+            bad(out, j, p->type);
+        else
+            return decode_list(b, e, n, j, out, depth);
+        return CHG_OK;
+    case CHG_PT_OBJECT:
+        if (!json_is_object(j))
+            bad(out, j, p->type);
+        else
+            chg_value_from_json(j, out);
+        return CHG_OK;
+    }
+    bad(out, j, p->type);
+    return CHG_OK;
+}
+
+void chg_event_free(chg_event *e)
+{
+    if (!e)
+        return;
+    json_decref(e->json);
+    json_decref(e->raw);
+    chg_free(e->slots);
+    chg_free(e->eslots);
+    chg_arena_free(&e->arena);
+    chg_free(e);
+}
+
+chg_event *chg_event_from_json(const chg_bundle *b, void *jv, char *err, size_t errlen)
+{
+    json_t *j = jv;
+    if (!json_is_object(j)) {
+        snprintf(err, errlen, "a change must be a JSON object, not %s",
+                 json_is_array(j) ? "an array" : json_is_string(j) ? "a string" : "a scalar");
+        return NULL;
+    }
+    chg_event *e = chg_calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    chg_arena_init(&e->arena);
+    e->json = json_incref(j);
+    e->slots = chg_calloc(b->nslots_change + 1, sizeof *e->slots);
+    e->eslots = chg_calloc(b->nslots_event + 1, sizeof *e->eslots);
+    if (!e->slots || !e->eslots) {
+        chg_event_free(e);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (uint32_t i = 0; i < b->nslots_change; i++)
+        e->slots[i].tag = CHG_V_ABSENT;
+    for (uint32_t i = 0; i < b->nslots_event; i++)
+        e->eslots[i].tag = CHG_V_ABSENT;
+    for (uint32_t n = 2; n < b->npaths; n++) {
+        const chg_pathnode *p = &b->paths[n];
+        if (p->slot == CHG_NONE16)
+            continue;
+        uint32_t root = n;
+        while (root >= 2 && b->paths[root].kind != CHG_PN_ELEM)
+            root = b->paths[root].parent;
+        if (root != 0)
+            continue; /* event slots are filled by intake */
+        if (decode_value(b, e, n, json_at(b, j, n, 0), &e->slots[p->slot], 0) != CHG_OK) {
+            chg_event_free(e);
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+    }
+    return e;
+}
+
+chg_event *chg_event_decode(const chg_bundle *b, const char *json, size_t len, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        snprintf(err, errlen, "line %d, column %d: %s", je.line, je.column, je.text);
+        return NULL;
+    }
+    chg_event *e = chg_event_from_json(b, j, err, errlen);
+    json_decref(j);
+    return e;
+}

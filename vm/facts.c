@@ -1,0 +1,190 @@
+/*
+ * facts.c — what a decision knows besides the change: runtime flags and
+ * answers of external queries, in one JSON shape shared by every program
+ * (docs/facts.md):
+ *
+ *   {"flags":   {"incident-freeze": true},
+ *    "queries": [{"call": "aws.cloudwatch.alarm_state", "args": ["payments-5xx"],
+ *                 "result": "OK"}]}
+ *
+ * This is the resolver for dry runs and tests; chgd supplies the same
+ * shape from its state and from AWS.
+ */
+#include "vm_int.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+static chg_facts *facts_new(void)
+{
+    chg_facts *f = chg_calloc(1, sizeof *f);
+    if (f)
+        chg_arena_init(&f->arena);
+    return f;
+}
+
+void chg_facts_free(chg_facts *f)
+{
+    if (!f)
+        return;
+    json_decref(f->json);
+    chg_free(f->flag_names);
+    chg_free(f->flag_values);
+    chg_arena_free(&f->arena);
+    chg_free(f);
+}
+
+int chg_facts_set_flag(chg_facts *f, const char *name, bool value)
+{
+    for (uint32_t i = 0; i < f->nflags; i++)
+        if (strcmp(f->flag_names[i], name) == 0) {
+            f->flag_values[i] = value;
+            f->generation++;
+            return CHG_OK;
+        }
+    if (f->nflags == f->capflags) {
+        uint32_t cap = f->capflags ? f->capflags * 2 : 8;
+        const char **n = chg_realloc(f->flag_names, cap * sizeof *n);
+        if (!n)
+            return CHG_ENOMEM;
+        f->flag_names = n;
+        bool *v = chg_realloc(f->flag_values, cap * sizeof *v);
+        if (!v)
+            return CHG_ENOMEM;
+        f->flag_values = v;
+        f->capflags = cap;
+    }
+    const char *copy = chg_arena_strdup(&f->arena, name);
+    if (!copy)
+        return CHG_ENOMEM;
+    f->flag_names[f->nflags] = copy;
+    f->flag_values[f->nflags++] = value;
+    f->generation++;
+    return CHG_OK;
+}
+
+bool chg_facts_flag(const chg_facts *f, const char *name, bool *value)
+{
+    if (!f)
+        return false;
+    for (uint32_t i = 0; i < f->nflags; i++)
+        if (strcmp(f->flag_names[i], name) == 0) {
+            *value = f->flag_values[i];
+            return true;
+        }
+    return false;
+}
+
+const chg_value *chg_facts_answer(const chg_facts *f, const char *call, const chg_value *args, uint32_t nargs)
+{
+    for (uint32_t i = 0; i < f->nqueries; i++) {
+        const chg_fact_query *q = &f->queries[i];
+        if (q->nargs != nargs || strcmp(q->call, call) != 0)
+            continue;
+        bool same = true;
+        for (uint32_t k = 0; k < nargs && same; k++)
+            same = chg_value_equal(&q->args[k], &args[k]);
+        if (same)
+            return &q->result;
+    }
+    return NULL;
+}
+
+static chg_facts *bad(chg_facts *f, char *err, size_t errlen, const char *path, const char *why)
+{
+    snprintf(err, errlen, "facts: %s: %s", path, why);
+    chg_facts_free(f);
+    return NULL;
+}
+
+chg_facts *chg_facts_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+    chg_facts *f = facts_new();
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!text)
+        return f;
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!doc) {
+        snprintf(err, errlen, "facts: line %d, column %d: %s", je.line, je.column, je.text);
+        chg_facts_free(f);
+        return NULL;
+    }
+    f->json = doc;
+    if (!json_is_object(doc))
+        return bad(f, err, errlen, "the top level", "expected an object with \"flags\" and \"queries\"");
+    const char *key;
+    json_t *val;
+    json_object_foreach(doc, key, val) {
+        if (strcmp(key, "flags") != 0 && strcmp(key, "queries") != 0) {
+            char path[300];
+            snprintf(path, sizeof path, ".%s", key);
+            return bad(f, err, errlen, path, "unknown key (expected \"flags\" or \"queries\")");
+        }
+    }
+    json_t *flags = json_object_get(doc, "flags");
+    if (flags) {
+        if (!json_is_object(flags))
+            return bad(f, err, errlen, ".flags", "expected an object of flag names to true or false");
+        json_object_foreach(flags, key, val) {
+            if (!json_is_boolean(val)) {
+                char path[300];
+                snprintf(path, sizeof path, ".flags[\"%s\"]", key);
+                return bad(f, err, errlen, path, "expected true or false");
+            }
+            if (chg_facts_set_flag(f, key, json_is_true(val)) != CHG_OK)
+                return bad(f, err, errlen, ".flags", "out of memory");
+        }
+    }
+    json_t *qs = json_object_get(doc, "queries");
+    if (qs) {
+        if (!json_is_array(qs))
+            return bad(f, err, errlen, ".queries", "expected a list of {call, args, result}");
+        f->nqueries = (uint32_t)json_array_size(qs);
+        f->queries = chg_arena_alloc(&f->arena, sizeof *f->queries * (f->nqueries + 1));
+        if (!f->queries)
+            return bad(f, err, errlen, ".queries", "out of memory");
+        for (uint32_t i = 0; i < f->nqueries; i++) {
+            json_t *q = json_array_get(qs, i);
+            char path[64];
+            snprintf(path, sizeof path, ".queries[%u]", i);
+            if (!json_is_object(q))
+                return bad(f, err, errlen, path, "expected an object {call, args, result}");
+            json_t *call = json_object_get(q, "call"), *args = json_object_get(q, "args"),
+                   *res = json_object_get(q, "result");
+            json_object_foreach(q, key, val) {
+                if (strcmp(key, "call") && strcmp(key, "args") && strcmp(key, "result")) {
+                    char p2[300];
+                    snprintf(p2, sizeof p2, "%s.%s", path, key);
+                    return bad(f, err, errlen, p2, "unknown key (expected call, args, result)");
+                }
+            }
+            if (!json_is_string(call)) {
+                strncat(path, ".call", sizeof path - strlen(path) - 1);
+                return bad(f, err, errlen, path, "expected the query's name, a string");
+            }
+            if (args && !json_is_array(args)) {
+                strncat(path, ".args", sizeof path - strlen(path) - 1);
+                return bad(f, err, errlen, path, "expected a list of arguments");
+            }
+            if (!res) {
+                strncat(path, ".result", sizeof path - strlen(path) - 1);
+                return bad(f, err, errlen, path, "missing: what the query answers");
+            }
+            chg_fact_query *fq = &f->queries[i];
+            fq->call = json_string_value(call);
+            fq->nargs = args ? (uint32_t)json_array_size(args) : 0;
+            fq->args = chg_arena_alloc(&f->arena, sizeof(chg_value) * (fq->nargs + 1));
+            if (!fq->args)
+                return bad(f, err, errlen, path, "out of memory");
+            for (uint32_t k = 0; k < fq->nargs; k++)
+                chg_value_from_json(json_array_get(args, k), &fq->args[k]);
+            chg_value_from_json(res, &fq->result);
+        }
+    }
+    return f;
+}

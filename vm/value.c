@@ -1,0 +1,386 @@
+/*
+ * value.c — run-time values: the scratch arena evaluations allocate from,
+ * equality, the text form interpolation uses, the JSON form decisions use,
+ * and conversion from jansson values.
+ */
+#include "vm_int.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "chg_time.h"
+
+/* ---- scratch ------------------------------------------------------------------ */
+
+struct chg_scratch_chunk {
+    chg_scratch_chunk *next;
+    size_t size, used;
+    _Alignas(16) unsigned char data[];
+};
+
+void *chg_scratch_alloc(chg_scratch *s, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    chg_scratch_chunk *c = s->head;
+    while (c && c->size - c->used < n)
+        c = c->next; /* a later chunk (kept from an earlier evaluation) */
+    if (!c) {
+        size_t size = n > 16384 ? n : 16384;
+        c = chg_malloc(sizeof *c + size);
+        if (!c)
+            return NULL;
+        c->size = size;
+        c->used = 0;
+        c->next = NULL;
+        /* append, so reset keeps every chunk for the next evaluation */
+        if (!s->first)
+            s->first = c;
+        else {
+            chg_scratch_chunk *t = s->first;
+            while (t->next)
+                t = t->next;
+            t->next = c;
+        }
+    }
+    s->head = c;
+    void *p = c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+void chg_scratch_reset(chg_scratch *s)
+{
+    for (chg_scratch_chunk *c = s->first; c; c = c->next)
+        c->used = 0;
+    s->head = s->first;
+}
+
+void chg_scratch_free(chg_scratch *s)
+{
+    chg_scratch_chunk *c = s->first;
+    while (c) {
+        chg_scratch_chunk *n = c->next;
+        chg_free(c);
+        c = n;
+    }
+    s->first = s->head = NULL;
+}
+
+/* ---- basics ------------------------------------------------------------------------ */
+
+const char *chg_vtag_name(uint8_t tag)
+{
+    switch (tag) {
+    case CHG_V_NULL: return "null";
+    case CHG_V_BOOL: return "bool";
+    case CHG_V_INT: return "int";
+    case CHG_V_FLOAT: return "float";
+    case CHG_V_STR: return "string";
+    case CHG_V_TIME: return "time";
+    case CHG_V_DUR: return "duration";
+    case CHG_V_RISK: return "risk";
+    case CHG_V_LIST: return "list";
+    case CHG_V_REC: return "object";
+    case CHG_V_JSON: return "object";
+    case CHG_V_ABSENT: return "missing";
+    default: return "invalid";
+    }
+}
+
+static bool json_equal_value(const json_t *j, const chg_value *v);
+
+bool chg_value_equal(const chg_value *a, const chg_value *b)
+{
+    if (a->tag == CHG_V_INT && b->tag == CHG_V_FLOAT)
+        return (double)a->u.i == b->u.f;
+    if (a->tag == CHG_V_FLOAT && b->tag == CHG_V_INT)
+        return a->u.f == (double)b->u.i;
+    if (a->tag == CHG_V_JSON && b->tag != CHG_V_JSON)
+        return json_equal_value(a->u.json, b);
+    if (b->tag == CHG_V_JSON && a->tag != CHG_V_JSON)
+        return json_equal_value(b->u.json, a);
+    if (a->tag != b->tag)
+        return false;
+    switch (a->tag) {
+    case CHG_V_NULL: return true;
+    case CHG_V_BOOL:
+    case CHG_V_INT:
+    case CHG_V_TIME:
+    case CHG_V_DUR:
+    case CHG_V_RISK: return a->u.i == b->u.i;
+    case CHG_V_FLOAT: return a->u.f == b->u.f;
+    case CHG_V_STR: return a->len == b->len && (a->u.s == b->u.s || memcmp(a->u.s, b->u.s, a->len) == 0);
+    case CHG_V_LIST:
+    case CHG_V_REC:
+        if (a->len != b->len || (a->tag == CHG_V_REC && a->layout != b->layout))
+            return false;
+        for (uint32_t i = 0; i < a->len; i++)
+            if (!chg_value_equal(&a->u.items[i], &b->u.items[i]))
+                return false;
+        return true;
+    case CHG_V_JSON: return json_equal((json_t *)a->u.json, (json_t *)b->u.json);
+    default: return false;
+    }
+}
+
+static bool json_equal_value(const json_t *j, const chg_value *v)
+{
+    chg_value c;
+    chg_value_from_json(j, &c);
+    if (c.tag == CHG_V_JSON) {
+        if (v->tag != CHG_V_LIST || !json_is_array(j) || json_array_size(j) != v->len)
+            return false;
+        for (uint32_t i = 0; i < v->len; i++) {
+            chg_value e;
+            chg_value_from_json(json_array_get(j, i), &e);
+            if (!chg_value_equal(&e, &v->u.items[i]))
+                return false;
+        }
+        return true;
+    }
+    return chg_value_equal(&c, v);
+}
+
+void chg_value_from_json(const void *jv, chg_value *out)
+{
+    const json_t *j = jv;
+    memset(out, 0, sizeof *out);
+    if (!j) {
+        out->tag = CHG_V_ABSENT;
+        return;
+    }
+    switch (json_typeof(j)) {
+    case JSON_NULL: out->tag = CHG_V_NULL; break;
+    case JSON_TRUE: out->tag = CHG_V_BOOL; out->u.i = 1; break;
+    case JSON_FALSE: out->tag = CHG_V_BOOL; out->u.i = 0; break;
+    case JSON_INTEGER: out->tag = CHG_V_INT; out->u.i = json_integer_value(j); break;
+    case JSON_REAL: out->tag = CHG_V_FLOAT; out->u.f = json_real_value(j); break;
+    case JSON_STRING:
+        out->tag = CHG_V_STR;
+        out->u.s = json_string_value(j);
+        out->len = (uint32_t)json_string_length(j);
+        break;
+    default:
+        out->tag = CHG_V_JSON;
+        out->u.json = j;
+        out->len = (uint32_t)(json_is_array(j) ? json_array_size(j) : json_object_size(j));
+    }
+}
+
+/* ---- text ------------------------------------------------------------------------- */
+
+void chg_format_duration(int64_t secs, char *out, size_t len)
+{
+    if (secs == 0) {
+        snprintf(out, len, "0s");
+        return;
+    }
+    size_t n = 0;
+    uint64_t s = secs < 0 ? (uint64_t)0 - (uint64_t)secs : (uint64_t)secs;
+    if (secs < 0 && n < len)
+        n += (size_t)snprintf(out + n, len - n, "-");
+    static const struct { char u; uint64_t secs; } units[] = {
+        {'w', 604800}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+    for (size_t i = 0; i < 5 && n < len; i++)
+        if (s >= units[i].secs) {
+            n += (size_t)snprintf(out + n, len - n, "%" PRIu64 "%c", s / units[i].secs, units[i].u);
+            s %= units[i].secs;
+        }
+}
+
+/* Shortest decimal text that reads back as the same double. */
+static void format_float(double f, char *out, size_t len)
+{
+    if (isnan(f) || isinf(f)) {
+        snprintf(out, len, "%s", isnan(f) ? "NaN" : f > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, len, "%.*g", prec, f);
+        if (strtod(out, NULL) == f)
+            break;
+    }
+    /* a float always shows as one: 2.0, not 2 */
+    if (!strpbrk(out, ".eE"))
+        strncat(out, ".0", len - strlen(out) - 1);
+}
+
+static const char *risk_name(const chg_bundle *b, int64_t i)
+{
+    if (b && i >= 0 && (uint64_t)i < b->nrisks)
+        return b->str[b->risks[i]];
+    return "?";
+}
+
+static void json_text(const json_t *j, chg_buf *out, bool as_json);
+
+void chg_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out)
+{
+    char tmp[64];
+    switch (v->tag) {
+    case CHG_V_NULL:
+    case CHG_V_ABSENT: chg_buf_puts(out, "null"); break;
+    case CHG_V_BOOL: chg_buf_puts(out, v->u.i ? "true" : "false"); break;
+    case CHG_V_INT: chg_buf_printf(out, "%" PRId64, v->u.i); break;
+    case CHG_V_FLOAT: format_float(v->u.f, tmp, sizeof tmp); chg_buf_puts(out, tmp); break;
+    case CHG_V_STR: chg_buf_append(out, v->u.s, v->len); break;
+    case CHG_V_TIME: chg_time_format_utc(v->u.i, tmp); chg_buf_puts(out, tmp); break;
+    case CHG_V_DUR: chg_format_duration(v->u.i, tmp, sizeof tmp); chg_buf_puts(out, tmp); break;
+    case CHG_V_RISK: chg_buf_puts(out, risk_name(b, v->u.i)); break;
+    case CHG_V_LIST:
+        chg_buf_putc(out, '[');
+        for (uint32_t i = 0; i < v->len; i++) {
+            if (i)
+                chg_buf_puts(out, ", ");
+            chg_value_text(b, &v->u.items[i], out);
+        }
+        chg_buf_putc(out, ']');
+        break;
+    case CHG_V_REC:
+    case CHG_V_JSON:
+        chg_value_json(b, v, out);
+        break;
+    default: chg_buf_puts(out, "?"); break;
+    }
+}
+
+void chg_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
+{
+    char tmp[64];
+    switch (v->tag) {
+    case CHG_V_STR: chg_buf_json_string(out, v->u.s, v->len); break;
+    case CHG_V_TIME:
+        chg_time_format_utc(v->u.i, tmp);
+        chg_buf_json_string(out, tmp, strlen(tmp));
+        break;
+    case CHG_V_DUR:
+        chg_format_duration(v->u.i, tmp, sizeof tmp);
+        chg_buf_json_string(out, tmp, strlen(tmp));
+        break;
+    case CHG_V_RISK: {
+        const char *r = risk_name(b, v->u.i);
+        chg_buf_json_string(out, r, strlen(r));
+        break;
+    }
+    case CHG_V_FLOAT:
+        if (isnan(v->u.f) || isinf(v->u.f))
+            chg_buf_puts(out, "null");
+        else {
+            format_float(v->u.f, tmp, sizeof tmp);
+            chg_buf_puts(out, tmp);
+        }
+        break;
+    case CHG_V_LIST:
+        chg_buf_putc(out, '[');
+        for (uint32_t i = 0; i < v->len; i++) {
+            if (i)
+                chg_buf_putc(out, ',');
+            chg_value_json(b, &v->u.items[i], out);
+        }
+        chg_buf_putc(out, ']');
+        break;
+    case CHG_V_REC: {
+        chg_buf_putc(out, '{');
+        const chg_layout *l = b && v->layout < b->nlayouts ? &b->layouts[v->layout] : NULL;
+        for (uint32_t i = 0; i < v->len; i++) {
+            if (i)
+                chg_buf_putc(out, ',');
+            const char *name = l && i < l->count ? b->str[b->lfields[l->first + i].name] : "?";
+            chg_buf_json_string(out, name, strlen(name));
+            chg_buf_putc(out, ':');
+            chg_value_json(b, &v->u.items[i], out);
+        }
+        chg_buf_putc(out, '}');
+        break;
+    }
+    case CHG_V_JSON: json_text(v->u.json, out, true); break;
+    default: chg_value_text(b, v, out); break;
+    }
+}
+
+/* Write a jansson value as JSON without allocating (json_dumps would). */
+static void json_text(const json_t *j, chg_buf *out, bool as_json)
+{
+    (void)as_json;
+    char tmp[64];
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        chg_buf_putc(out, '{');
+        const char *key;
+        json_t *val;
+        bool first = true;
+        /* jansson keeps insertion order: the output follows the input */
+        json_object_foreach((json_t *)j, key, val) {
+            if (!first)
+                chg_buf_putc(out, ',');
+            first = false;
+            chg_buf_json_string(out, key, strlen(key));
+            chg_buf_putc(out, ':');
+            json_text(val, out, true);
+        }
+        chg_buf_putc(out, '}');
+        break;
+    }
+    case JSON_ARRAY:
+        chg_buf_putc(out, '[');
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if (i)
+                chg_buf_putc(out, ',');
+            json_text(json_array_get(j, i), out, true);
+        }
+        chg_buf_putc(out, ']');
+        break;
+    case JSON_STRING: chg_buf_json_string(out, json_string_value(j), json_string_length(j)); break;
+    case JSON_INTEGER: chg_buf_printf(out, "%" PRId64, (int64_t)json_integer_value(j)); break;
+    case JSON_REAL: format_float(json_real_value(j), tmp, sizeof tmp); chg_buf_puts(out, tmp); break;
+    case JSON_TRUE: chg_buf_puts(out, "true"); break;
+    case JSON_FALSE: chg_buf_puts(out, "false"); break;
+    case JSON_NULL: chg_buf_puts(out, "null"); break;
+    }
+}
+
+/* The text form of a value in scratch memory. Scalars are formatted on the
+ * stack and copied once, so they cost no heap allocation; lists and
+ * objects (rare in messages) go through a heap buffer. */
+const char *chg_value_to_scratch(chg_ctx *ctx, const chg_value *v, uint32_t *len)
+{
+    char tmp[64];
+    const char *text = tmp;
+    size_t n;
+    switch (v->tag) {
+    case CHG_V_STR:
+        *len = v->len;
+        return v->u.s;
+    case CHG_V_NULL:
+    case CHG_V_ABSENT: text = "null"; n = 4; break;
+    case CHG_V_BOOL: text = v->u.i ? "true" : "false"; n = strlen(text); break;
+    case CHG_V_INT: n = (size_t)snprintf(tmp, sizeof tmp, "%" PRId64, v->u.i); break;
+    case CHG_V_FLOAT: format_float(v->u.f, tmp, sizeof tmp); n = strlen(tmp); break;
+    case CHG_V_TIME: chg_time_format_utc(v->u.i, tmp); n = strlen(tmp); break;
+    case CHG_V_DUR: chg_format_duration(v->u.i, tmp, sizeof tmp); n = strlen(tmp); break;
+    case CHG_V_RISK: text = risk_name(ctx->b, v->u.i); n = strlen(text); break;
+    default: {
+        chg_buf b;
+        chg_buf_init(&b);
+        chg_value_text(ctx->b, v, &b);
+        char *p = b.oom ? NULL : chg_scratch_alloc(&ctx->scratch, b.len + 1);
+        if (p) {
+            memcpy(p, b.data ? b.data : "", b.len);
+            p[b.len] = 0;
+        }
+        *len = (uint32_t)b.len;
+        chg_buf_free(&b);
+        return p;
+    }
+    }
+    char *p = chg_scratch_alloc(&ctx->scratch, n + 1);
+    if (p) {
+        memcpy(p, text, n);
+        p[n] = 0;
+    }
+    *len = (uint32_t)n;
+    return p;
+}

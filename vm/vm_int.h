@@ -1,0 +1,255 @@
+/*
+ * vm_int.h — the evaluator's internals: the loaded bundle, the evaluation
+ * context, decoded events, and what the VM's files share. Not for use
+ * outside vm/ (the compiler includes only bundle_format.h).
+ */
+#ifndef CHG_VM_INT_H
+#define CHG_VM_INT_H
+
+#include "bundle_format.h"
+#include "chg_vm.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+typedef struct chg_timeset chg_timeset;
+typedef struct chg_tz chg_tz;
+
+typedef struct chg_block {
+    uint32_t start, len;
+    uint16_t reg_base, nregs;
+    uint8_t kind;
+} chg_block;
+
+typedef struct chg_srcspan {
+    uint32_t file; /* string */
+    uint32_t line, col;
+} chg_srcspan;
+
+typedef struct chg_pathnode {
+    uint8_t kind, type, need;
+    uint32_t parent;
+    uint32_t name;          /* string, or NONE */
+    uint32_t dflt;          /* constant, or NONE */
+    uint32_t enm;           /* constant (a list of strings), or NONE */
+    uint16_t slot, layout;
+    uint32_t text;          /* string */
+} chg_pathnode;
+
+typedef struct chg_layout {
+    uint32_t first, count;  /* into lfields */
+} chg_layout;
+
+typedef struct chg_lfield {
+    uint32_t name;          /* string */
+    uint32_t node;          /* path node, or NONE */
+} chg_lfield;
+
+typedef struct chg_arm {
+    uint32_t cond, cls, span;
+} chg_arm;
+
+typedef struct chg_letdef {
+    uint32_t name, block;
+} chg_letdef;
+
+typedef struct chg_ruledef {
+    uint32_t name;
+    uint8_t level, action;
+    uint32_t when, msg, window, during_first, during_count, span;
+} chg_ruledef;
+
+typedef struct chg_tsdef {
+    uint32_t name, kind;
+    chg_timeset *ts;        /* built at load */
+} chg_tsdef;
+
+/* A built-in function: args[0..n) in, *out out. Return 0, or -1 with
+ * ctx's error set (chg_vm_error). Must not allocate except through the
+ * context's scratch arena. */
+typedef int (*chg_builtin_fn)(chg_ctx *ctx, const chg_value *args, uint32_t n, chg_value *out,
+                              const chg_bundle *b);
+
+struct chg_bundle {
+    uint8_t *data;
+    size_t len;
+    char hash[65];
+    char compiler[17];
+
+    uint32_t nstrings;
+    const char **str;       /* pointers into data, NUL-terminated */
+    uint32_t *strlen;
+
+    uint32_t nconsts;
+    chg_value *consts;
+    chg_value *const_items; /* storage of list constants' elements */
+
+    uint32_t ncode;
+    const chg_ins *code;    /* decoded copy */
+    uint32_t nblocks;
+    chg_block *blocks;
+    uint32_t nspans;
+    chg_srcspan *spans;
+    uint32_t *insspan;
+
+    uint32_t npaths;
+    chg_pathnode *paths;
+    uint32_t nlayouts;
+    chg_layout *layouts;
+    uint32_t nlfields;
+    chg_lfield *lfields;
+
+    /* META */
+    uint32_t name, version, at_block, nregs, nslots_change, nslots_event, id_slot, flags;
+
+    uint32_t nrisks;
+    uint32_t *risks;
+    uint32_t narms;
+    chg_arm *arms;
+    uint32_t nlets;
+    chg_letdef *lets;
+    uint32_t nrules;
+    chg_ruledef *rules;
+    uint32_t nduring;
+    uint32_t *during;
+    uint32_t ntimesets;
+    chg_tsdef *timesets;
+    uint32_t nregexes;
+    pcre2_code **regexes;
+    uint32_t max_captures;
+    uint32_t nzones;
+    chg_tz **zones;
+    uint32_t nbuiltins;
+    chg_builtin_fn *builtins;
+    const struct chg_builtin_impl **builtin_info;
+};
+
+/* ---- scratch arena ----------------------------------------------------------------- */
+
+/* Memory for one evaluation's strings and lists: reset, not freed, between
+ * evaluations, so a warmed-up context allocates nothing. */
+typedef struct chg_scratch_chunk chg_scratch_chunk;
+typedef struct chg_scratch {
+    chg_scratch_chunk *head;  /* chunk being filled */
+    chg_scratch_chunk *first; /* all chunks, in order */
+} chg_scratch;
+
+void *chg_scratch_alloc(chg_scratch *s, size_t n);
+void chg_scratch_reset(chg_scratch *s);
+void chg_scratch_free(chg_scratch *s);
+
+/* ---- facts ------------------------------------------------------------------------- */
+
+typedef struct chg_fact_query {
+    const char *call;
+    chg_value *args;
+    uint32_t nargs;
+    chg_value result;
+} chg_fact_query;
+
+struct chg_facts {
+    chg_arena arena;
+    const char **flag_names;
+    bool *flag_values;
+    uint32_t nflags, capflags;
+    chg_fact_query *queries;
+    uint32_t nqueries;
+    uint64_t generation;      /* bumped by every change, for caches */
+    void *json;               /* the parsed document the strings point into */
+};
+
+/* ---- events ------------------------------------------------------------------------- */
+
+struct chg_event {
+    void *json;               /* json_t*: the change document */
+    void *raw;                /* json_t*: the raw event (intake), or NULL */
+    chg_value *slots;         /* change slots */
+    chg_value *eslots;        /* event slots */
+    chg_arena arena;          /* lists and records */
+};
+
+/* ---- context ---------------------------------------------------------------------- */
+
+typedef struct chg_frame {
+    uint32_t pc;              /* where to continue */
+    uint32_t let;             /* let being computed */
+    uint16_t dest;            /* register that wants its value */
+} chg_frame;
+
+typedef struct chg_ts_cache_slot chg_ts_cache_slot;
+
+struct chg_ctx {
+    const chg_bundle *b;
+    chg_value *regs;
+    chg_value *letvals;
+    uint8_t *letstate;        /* 0 not yet, 1 running, 2 done */
+    chg_frame *frames;        /* let call stack, nlets deep at most */
+    uint32_t nframes;
+    chg_scratch scratch;
+    pcre2_match_data *match;
+    void *ts_cache;           /* chg_ts_cache per time set */
+    chg_reason *reasons;      /* capacity nrules + 1 */
+    chg_reason *warnings;
+
+    /* time-set caches are valid for one set of flags */
+    const chg_facts *cache_facts;
+    uint64_t cache_generation;
+    uint32_t *during_hits;    /* time sets of deny-during rules that applied */
+    uint32_t *window_reqs;    /* windows required by rules that applied */
+    uint32_t *during_all;     /* every time set of deny-during rules that applied */
+
+    /* per evaluation */
+    const char *var_freeze, *var_reason, *var_summary;
+    const chg_event *ev;
+    const chg_facts *facts;
+    int64_t now;
+    int risk;
+    /* the run-time error, if any */
+    bool failed;
+    uint32_t err_pc;          /* instruction that failed */
+    const char *err_msg;
+    uint32_t err_len;
+};
+
+/* Run block `block`; its value goes to *out. Returns 0, or -1 with the
+ * context's error set. */
+int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out);
+
+/* Record a run-time error at instruction pc (printf-style, into scratch).
+ * Returns -1 for `return chg_vm_error(…)`. */
+int chg_vm_error(chg_ctx *ctx, uint32_t pc, const char *fmt, ...) CHG_PRINTF(3, 4);
+
+/* ---- values ------------------------------------------------------------------------ */
+
+const char *chg_vtag_name(uint8_t tag);
+bool chg_value_equal(const chg_value *a, const chg_value *b);
+/* Append the value as interpolation shows it. */
+void chg_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out);
+/* Append the value as JSON. */
+void chg_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out);
+/* The text of a string-like value as a fresh scratch copy, etc. */
+void chg_format_duration(int64_t secs, char *out, size_t len);
+
+/* The text form of a value into scratch memory (no heap allocation once
+ * warm). Returns NULL when out of memory. */
+const char *chg_value_to_scratch(chg_ctx *ctx, const chg_value *v, uint32_t *len);
+
+/* Built-ins: look an implementation up by name (NULL: unknown). */
+typedef struct chg_builtin_impl {
+    const char *name;
+    chg_builtin_fn fn;
+    uint8_t min_args, max_args;
+    bool query;               /* answered by the resolver, not computed */
+} chg_builtin_impl;
+const chg_builtin_impl *chg_builtin_impl_find(const char *name);
+
+/* Facts: find a query's answer; NULL when there is none. */
+const chg_value *chg_facts_answer(const chg_facts *f, const char *call, const chg_value *args,
+                                  uint32_t nargs);
+bool chg_facts_flag(const chg_facts *f, const char *name, bool *value);
+
+/* JSON value → chg_value without allocation (objects and arrays stay
+ * jansson values: CHG_V_JSON). */
+void chg_value_from_json(const void *json, chg_value *out);
+
+#endif
