@@ -187,8 +187,9 @@ static const char *describe(cx *x, chg_expr *e)
     const char *k = path_key(x, e);
     if (k && k[0] != '$')
         return chg_arena_printf(A, "'%s'", k);
-    if (e->kind == EX_FIELD || e->kind == EX_OPTFIELD)
-        return chg_arena_printf(A, "'%s'", chg_span_text(x->c, e->span));
+    const char *text = chg_span_text(x->c, e->span);
+    if (strlen(text) <= 40 && !strchr(text, '\n'))
+        return chg_arena_printf(A, "'%s'", text);
     return "this value";
 }
 

@@ -84,7 +84,9 @@ static uint8_t *rec(gen *g, int sec)
     uint32_t sz = sec_size[sec];
     chg_buf *b = &g->sec[sec];
     size_t at = b->len;
-    static const uint8_t zero[64];
+    static const uint8_t zero[128];
+    if (sz > sizeof zero)
+        chg_panic("bundle record of %u bytes is larger than the zero buffer", sz);
     chg_buf_append(b, zero, sz);
     g->n[sec]++;
     return b->oom ? NULL : (uint8_t *)b->data + at;

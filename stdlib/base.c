@@ -88,6 +88,7 @@ void chg_arena_init(chg_arena *a)
 {
     a->head = NULL;
     a->used_total = 0;
+    a->next = 1024;
 }
 
 void chg_arena_free(chg_arena *a)
@@ -100,6 +101,7 @@ void chg_arena_free(chg_arena *a)
     }
     a->head = NULL;
     a->used_total = 0;
+    a->next = 1024;
 }
 
 void *chg_arena_alloc(chg_arena *a, size_t size)
@@ -109,7 +111,13 @@ void *chg_arena_alloc(chg_arena *a, size_t size)
         size = 16;
     chg_arena_chunk *c = a->head;
     if (!c || c->size - c->used < size) {
-        size_t want = size > ARENA_CHUNK / 4 ? size : ARENA_CHUNK;
+        /* chunks start at 1 KiB and double up to 64 KiB: a small arena
+         * (one decoded change) stays small and contiguous */
+        if (a->next < 1024 || a->next > ARENA_CHUNK)
+            a->next = 1024;
+        size_t want = size > ARENA_CHUNK / 4 ? size : a->next > size ? a->next : ARENA_CHUNK;
+        if (a->next < ARENA_CHUNK && size <= ARENA_CHUNK / 4)
+            a->next *= 2;
         if (want > SIZE_MAX - sizeof(chg_arena_chunk))
             return NULL;
         chg_arena_chunk *n = chg_malloc(sizeof(chg_arena_chunk) + want);

@@ -71,6 +71,7 @@ typedef struct chg_arena_chunk chg_arena_chunk;
 typedef struct chg_arena {
     chg_arena_chunk *head;
     size_t used_total; /* bytes handed out, for statistics */
+    size_t next;       /* size of the next chunk: starts small, doubles */
 } chg_arena;
 
 void chg_arena_init(chg_arena *a);

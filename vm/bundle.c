@@ -220,6 +220,7 @@ static bool load_code(loader *L)
     chg_ins *code = chg_calloc(n + 1, sizeof *code);
     if (!code)
         return fail(L, 0, "out of memory");
+    b->code = code; /* owned by the bundle from here, freed with it on error */
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = recp(L, CHG_SEC_CODE, i);
         code[i].op = r[0];
@@ -230,7 +231,6 @@ static bool load_code(loader *L)
         if (code[i].op >= OP__COUNT)
             return fail(L, roff(L, CHG_SEC_CODE, i), "instruction %u: unknown opcode %u", i, code[i].op);
     }
-    b->code = code;
     if (L->count[CHG_SEC_INSSPAN] != n)
         return fail(L, L->off[CHG_SEC_INSSPAN] - 4, "%u source positions for %u instructions",
                     L->count[CHG_SEC_INSSPAN], n);

@@ -40,10 +40,15 @@ typedef enum chg_vtag {
 } chg_vtag;
 
 typedef struct chg_value {
-    uint8_t tag;
-    uint8_t flags;
-    uint16_t layout;
-    uint32_t len;
+    union {
+        struct {
+            uint8_t tag;
+            uint8_t flags;
+            uint16_t layout;
+            uint32_t len;
+        };
+        uint64_t hdr;       /* the four fields above as one word */
+    };
     union {
         int64_t i;
         double f;

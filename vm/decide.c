@@ -39,13 +39,13 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     ctx->frames = chg_calloc(b->nlets + 1, sizeof *ctx->frames);
     ctx->reasons = chg_calloc(b->nrules + 2, sizeof *ctx->reasons);
     ctx->warnings = chg_calloc(b->nrules + 1, sizeof *ctx->warnings);
-    ctx->ts_cache = chg_calloc(b->ntimesets + 1, sizeof(chg_ts_cache));
+    ctx->ts_index = chg_tsx_new(b->ntimesets);
     ctx->during_hits = chg_calloc(b->nduring + b->ntimesets + 1, sizeof *ctx->during_hits);
     ctx->window_reqs = chg_calloc(b->nrules + 1, sizeof *ctx->window_reqs);
     ctx->during_all = chg_calloc(b->nduring + 1, sizeof *ctx->during_all);
     ctx->match = pcre2_match_data_create(b->max_captures + 1, NULL);
     if (!ctx->regs || !ctx->letvals || !ctx->letstate || !ctx->frames || !ctx->reasons || !ctx->warnings ||
-        !ctx->ts_cache || !ctx->during_hits || !ctx->window_reqs || !ctx->during_all || !ctx->match) {
+        !ctx->ts_index || !ctx->during_hits || !ctx->window_reqs || !ctx->during_all || !ctx->match) {
         chg_ctx_free(ctx);
         return NULL;
     }
@@ -62,7 +62,7 @@ void chg_ctx_free(chg_ctx *ctx)
     chg_free(ctx->frames);
     chg_free(ctx->reasons);
     chg_free(ctx->warnings);
-    chg_free(ctx->ts_cache);
+    chg_tsx_free(ctx->ts_index, ctx->b->ntimesets);
     chg_free(ctx->during_hits);
     chg_free(ctx->window_reqs);
     chg_free(ctx->during_all);
@@ -82,7 +82,7 @@ static bool flag_of(void *ud, const char *name)
 static bool in_set(chg_ctx *ctx, uint32_t ts, int64_t t)
 {
     chg_ts_env env = {flag_of, (void *)ctx->facts};
-    return chg_timeset_contains(ctx->b->timesets[ts].ts, &env, t, (chg_ts_cache *)ctx->ts_cache + ts);
+    return chg_tsx_contains(ctx->b->timesets[ts].ts, &env, &ctx->ts_index[ts], t);
 }
 
 /* Run a block that must give a bool. */
@@ -148,7 +148,7 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     if (b->nlets)
         memset(ctx->letstate, 0, b->nlets);
     if (ctx->cache_facts != in->facts || (in->facts && ctx->cache_generation != in->facts->generation)) {
-        memset(ctx->ts_cache, 0, sizeof(chg_ts_cache) * b->ntimesets);
+        chg_tsx_reset(ctx->ts_index, b->ntimesets);
         ctx->cache_facts = in->facts;
         ctx->cache_generation = in->facts ? in->facts->generation : 0;
     }
@@ -305,17 +305,27 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     chg_ts_env env = {flag_of, (void *)ctx->facts};
     int64_t horizon = in->horizon > 0 ? in->horizon : DEFAULT_HORIZON;
     if (d->window >= 0 && d->window_open)
-        d->closes_at = chg_timeset_next_change(b->timesets[d->window].ts, &env, ctx->now, horizon);
+        d->closes_at = chg_tsx_next_change(b->timesets[d->window].ts, &env, &ctx->ts_index[d->window], ctx->now,
+                                           horizon);
     if (!deny_firm && (closed || deny_timed)) {
-        const chg_timeset *all[64], *none[64];
-        size_t na = 0, nn = 0;
-        for (uint32_t k = 0; k < nwindows && na < 64; k++)
-            all[na++] = b->timesets[ctx->window_reqs[k]].ts;
-        /* every freeze of an applying deny-during rule, not only those that
-         * hold now: the next slot must avoid the one after this one too */
-        for (uint32_t k = 0; k < nduring_all && nn < 64; k++)
-            none[nn++] = b->timesets[ctx->during_all[k]].ts;
-        d->next_open = chg_timeset_next_admissible(all, na, none, nn, &env, ctx->now + 1, horizon);
+        /* every required window open, and no freeze of an applying
+         * deny-during rule — not only those that hold now: the next slot
+         * must avoid the freeze after this one too */
+        chg_ts_index *xs[128];
+        const chg_timeset *sets[128];
+        bool want[128];
+        size_t n = 0;
+        for (uint32_t k = 0; k < nwindows && n < 128; k++, n++) {
+            xs[n] = &ctx->ts_index[ctx->window_reqs[k]];
+            sets[n] = b->timesets[ctx->window_reqs[k]].ts;
+            want[n] = true;
+        }
+        for (uint32_t k = 0; k < nduring_all && n < 128; k++, n++) {
+            xs[n] = &ctx->ts_index[ctx->during_all[k]];
+            sets[n] = b->timesets[ctx->during_all[k]].ts;
+            want[n] = false;
+        }
+        d->next_open = chg_tsx_next_admissible(xs, sets, want, n, &env, ctx->now + 1, horizon);
     }
     return CHG_OK;
 }

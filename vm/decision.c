@@ -78,7 +78,7 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
         instant(out, d->closes_at);
         chg_buf_putc(out, '}');
     } else if (d->next_open != INT64_MIN) {
-        chg_buf_puts(out, "{\"required\":null,\"open\":true,\"next_open\":");
+        chg_buf_puts(out, "{\"required\":null,\"open\":null,\"next_open\":");
         instant(out, d->next_open);
         chg_buf_puts(out, ",\"closes_at\":null}");
     } else

@@ -13,6 +13,7 @@
 #include <pcre2.h>
 
 typedef struct chg_timeset chg_timeset;
+typedef struct chg_ts_index chg_ts_index;
 typedef struct chg_tz chg_tz;
 
 typedef struct chg_block {
@@ -187,7 +188,7 @@ struct chg_ctx {
     uint32_t nframes;
     chg_scratch scratch;
     pcre2_match_data *match;
-    void *ts_cache;           /* chg_ts_cache per time set */
+    chg_ts_index *ts_index;   /* one per time set */
     chg_reason *reasons;      /* capacity nrules + 1 */
     chg_reason *warnings;
 
@@ -218,6 +219,27 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out);
 /* Record a run-time error at instruction pc (printf-style, into scratch).
  * Returns -1 for `return chg_vm_error(…)`. */
 int chg_vm_error(chg_ctx *ctx, uint32_t pc, const char *fmt, ...) CHG_PRINTF(3, 4);
+
+/* ---- time-set index (tsindex.c) ------------------------------------------------------ */
+
+struct chg_ts_index {
+    int64_t lo, hi;       /* indexed range [lo, hi) */
+    int64_t *iv;          /* start, end pairs, sorted, disjoint, clipped */
+    uint32_t n, cap;      /* intervals */
+    bool valid;
+};
+
+struct chg_ts_env;
+chg_ts_index *chg_tsx_new(size_t n);
+void chg_tsx_free(chg_ts_index *x, size_t n);
+void chg_tsx_reset(chg_ts_index *x, size_t n);
+bool chg_tsx_contains(const chg_timeset *ts, const struct chg_ts_env *env, chg_ts_index *x, int64_t t);
+int64_t chg_tsx_next_change(const chg_timeset *ts, const struct chg_ts_env *env, chg_ts_index *x, int64_t t,
+                            int64_t horizon);
+/* Earliest instant >= t before t + horizon at which every set k is in
+ * (want[k]) or out (!want[k]); INT64_MAX if none. */
+int64_t chg_tsx_next_admissible(chg_ts_index *const *xs, const chg_timeset *const *sets, const bool *want,
+                                size_t n, const struct chg_ts_env *env, int64_t t, int64_t horizon);
 
 /* ---- values ------------------------------------------------------------------------ */
 

@@ -1,0 +1,406 @@
+/*
+ * test_vm.c — bundles and the evaluator: a bundle survives the round trip,
+ * every corrupted, truncated or foreign byte string is rejected or runs
+ * harmlessly, decisions allocate nothing once warm, are byte-for-byte
+ * deterministic and thread-safe with a shared bundle, and run-time errors
+ * name their rule and place.
+ */
+#include "helpers.h"
+
+#include <pthread.h>
+
+#include <openssl/evp.h>
+
+#include "alloc_count.h"
+#include "bundle_format.h"
+#include "chg_vm.h"
+
+static const char policy[] =
+    "policy \"t\" version \"1\"\n"
+    "schema change { id: string, env: enum(\"dev\", \"prod\"), n: int, tags: [string], when: time,\n"
+    "  items: [{ name: string, size: int }], note: string? }\n"
+    "at change.when\n"
+    "risk low < high\n"
+    "let prod = change.env == \"prod\"\n"
+    "classify { high when prod and change.n > 10 default low }\n"
+    "window nights = daily 22:00..06:00 in \"Europe/Berlin\"\n"
+    "freeze holidays = yearly dec 24 .. dec 27 in \"UTC\"\n"
+    "rule nights mandatory: when risk >= high require window nights\n"
+    "rule holidays overridable: when prod deny during holidays \"frozen: {freeze}\"\n"
+    "rule big advisory: when any i in change.items: i.size > 5 warn \"big item in {change.id}\"\n"
+    "rule tagged: when \"blocked\" in change.tags and (change.note ?? \"\") matches r\"^x\" deny \"tagged {len(change.tags)}\"\n"
+    "rule label advisory: when change.note != null warn \"{lower(change.note)}-{change.n * 2}\"\n";
+
+static const char event_json[] =
+    "{\"id\":\"e1\",\"env\":\"prod\",\"n\":12,\"tags\":[\"a\",\"blocked\"],\"when\":\"2026-12-25T10:00:00Z\","
+    "\"items\":[{\"name\":\"x\",\"size\":9}],\"note\":\"xNote\"}";
+
+static chg_buf build(const char *text)
+{
+    chg_compiler *c = compile_str(text);
+    assert_string_equal(diag_codes(c), "");
+    chg_buf out;
+    chg_buf_init(&out);
+    assert_int_equal(chg_compiler_emit(c, &out), CHG_OK);
+    chg_compiler_free(c);
+    return out;
+}
+
+static chg_bundle *load(const chg_buf *bytes)
+{
+    char err[512];
+    chg_bundle *b = chg_bundle_load(bytes->data, bytes->len, err, sizeof err);
+    if (!b)
+        fail_msg("load: %s", err);
+    return b;
+}
+
+static char *decide_json(chg_bundle *b, chg_ctx *ctx, const char *json, int64_t now)
+{
+    char err[256];
+    chg_event *e = chg_event_decode(b, json, strlen(json), err, sizeof err);
+    assert_non_null(e);
+    chg_eval_input in = {e, now, NULL, 0};
+    chg_decision d;
+    assert_int_equal(chg_eval(ctx, &in, &d), CHG_OK);
+    chg_buf out;
+    chg_buf_init(&out);
+    chg_decision_write(b, &d, &out);
+    chg_event_free(e);
+    return chg_buf_take(&out);
+}
+
+static void test_vm_decision(void **state)
+{
+    (void)state;
+    chg_buf bytes = build(policy);
+    chg_bundle *b = load(&bytes);
+    chg_ctx *ctx = chg_ctx_new(b);
+    char *json = decide_json(b, ctx, event_json, 0);
+    assert_string_equal(json,
+                        "{\"change\":\"e1\",\"policy\":\"t\",\"version\":\"1\",\"at\":\"2026-12-25T10:00:00Z\","
+                        "\"risk\":\"high\",\"outcome\":\"deny\",\"reasons\":["
+                        "{\"rule\":\"nights\",\"level\":\"mandatory\",\"message\":\"window nights is closed\","
+                        "\"source\":\"t.chg:10:6\"},"
+                        "{\"rule\":\"holidays\",\"level\":\"overridable\",\"message\":\"frozen: holidays\","
+                        "\"source\":\"t.chg:11:6\"},"
+                        "{\"rule\":\"tagged\",\"level\":\"mandatory\",\"message\":\"tagged 2\","
+                        "\"source\":\"t.chg:13:6\"}],"
+                        "\"approvals\":{\"required\":\"none\",\"satisfied\":[],\"missing\":[]},"
+                        "\"window\":{\"required\":\"nights\",\"open\":false,\"next_open\":null,\"closes_at\":null},"
+                        "\"freezes\":[\"holidays\"],\"warnings\":["
+                        "{\"rule\":\"big\",\"level\":\"advisory\",\"message\":\"big item in e1\",\"source\":\"t.chg:12:6\"},"
+                        "{\"rule\":\"label\",\"level\":\"advisory\",\"message\":\"xnote-24\",\"source\":\"t.chg:14:6\"}],"
+                        "\"actions\":[],\"emergency\":false}");
+    chg_free(json);
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    chg_buf_free(&bytes);
+}
+
+static void test_vm_no_allocations_per_decision(void **state)
+{
+    (void)state;
+    alloc_count_init();
+    chg_buf bytes = build(policy);
+    chg_bundle *b = load(&bytes);
+    chg_ctx *ctx = chg_ctx_new(b);
+    char err[256];
+    const char *events[] = {
+        event_json,
+        "{\"id\":\"e2\",\"env\":\"dev\",\"n\":1,\"tags\":[],\"when\":\"2026-03-01T23:00:00Z\",\"items\":[]}",
+        "{\"id\":\"e3\",\"env\":\"prod\",\"n\":50,\"tags\":[\"q\"],\"when\":\"2026-07-01T02:00:00Z\","
+        "\"items\":[{\"name\":\"a\",\"size\":1},{\"name\":\"b\",\"size\":7}],\"note\":\"Zed\"}",
+        "{\"id\":\"e4\",\"env\":\"prod\",\"tags\":[],\"when\":\"2026-07-01T02:00:00Z\",\"items\":[]}", /* error */
+    };
+    chg_event *ev[4];
+    for (int i = 0; i < 4; i++) {
+        ev[i] = chg_event_decode(b, events[i], strlen(events[i]), err, sizeof err);
+        assert_non_null(ev[i]);
+    }
+    chg_decision d;
+    chg_eval_input in = {NULL, 0, NULL, 0};
+    for (int i = 0; i < 4; i++) { /* warm up */
+        in.change = ev[i];
+        chg_eval(ctx, &in, &d);
+    }
+    unsigned long before = alloc_count_calls;
+    int outcomes[5] = {0};
+    for (int k = 0; k < 2500; k++)
+        for (int i = 0; i < 4; i++) {
+            in.change = ev[i];
+            chg_eval(ctx, &in, &d);
+            outcomes[d.outcome]++;
+        }
+    unsigned long allocs = alloc_count_calls - before;
+    assert_int_equal(allocs, 0);
+    assert_int_equal(outcomes[CHG_OUT_ERROR], 2500);
+    assert_int_equal(outcomes[CHG_OUT_DENY], 2500);
+    for (int i = 0; i < 4; i++)
+        chg_event_free(ev[i]);
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    chg_buf_free(&bytes);
+}
+
+static void test_vm_runtime_error_names_rule_and_place(void **state)
+{
+    (void)state;
+    chg_buf bytes = build(policy);
+    chg_bundle *b = load(&bytes);
+    chg_ctx *ctx = chg_ctx_new(b);
+    /* n is missing: classify reads it first */
+    char *json = decide_json(b, ctx, "{\"id\":\"e\",\"env\":\"prod\",\"when\":\"2026-01-01T00:00:00Z\"}", 0);
+    assert_non_null(strstr(json, "\"outcome\":\"error\",\"reasons\":[{\"rule\":null,\"level\":\"error\","
+                                 "\"message\":\"change.n is required but missing\",\"source\":\"t.chg:7:31\"}]"));
+    chg_free(json);
+    /* a wrong type, read by a rule */
+    json = decide_json(b, ctx, "{\"id\":\"e\",\"env\":\"dev\",\"n\":1,\"tags\":\"x\",\"when\":\"2026-01-01T00:00:00Z\","
+                               "\"items\":[]}", 0);
+    assert_non_null(strstr(json, "{\"rule\":\"tagged\",\"level\":\"error\",\"message\":\"change.tags: expected list, "
+                                 "found a string\",\"source\":\"t.chg:13:32\"}"));
+    chg_free(json);
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    chg_buf_free(&bytes);
+}
+
+static void test_vm_deterministic(void **state)
+{
+    (void)state;
+    chg_buf bytes = build(policy);
+    chg_bundle *b1 = load(&bytes), *b2 = load(&bytes);
+    chg_ctx *c1 = chg_ctx_new(b1), *c2 = chg_ctx_new(b2);
+    char *first = decide_json(b1, c1, event_json, 0);
+    for (int i = 0; i < 20; i++) {
+        char *again = decide_json(i % 2 ? b1 : b2, i % 2 ? c1 : c2, event_json, 0);
+        assert_string_equal(first, again);
+        chg_free(again);
+    }
+    chg_free(first);
+    /* the same source gives the same bundle */
+    chg_buf again = build(policy);
+    assert_int_equal(again.len, bytes.len);
+    assert_memory_equal(again.data, bytes.data, bytes.len);
+    chg_buf_free(&again);
+    chg_ctx_free(c1);
+    chg_ctx_free(c2);
+    chg_bundle_free(b1);
+    chg_bundle_free(b2);
+    chg_buf_free(&bytes);
+}
+
+typedef struct thread_arg {
+    chg_bundle *b;
+    const char *want;
+    int mismatches;
+} thread_arg;
+
+static void *thread_main(void *p)
+{
+    thread_arg *a = p;
+    chg_ctx *ctx = chg_ctx_new(a->b);
+    for (int i = 0; i < 300; i++) {
+        char *got = decide_json(a->b, ctx, event_json, 0);
+        if (strcmp(got, a->want) != 0)
+            a->mismatches++;
+        chg_free(got);
+    }
+    chg_ctx_free(ctx);
+    return NULL;
+}
+
+static void test_vm_threads_share_a_bundle(void **state)
+{
+    (void)state;
+    chg_buf bytes = build(policy);
+    chg_bundle *b = load(&bytes);
+    chg_ctx *ctx = chg_ctx_new(b);
+    char *want = decide_json(b, ctx, event_json, 0);
+    pthread_t t[4];
+    thread_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (thread_arg){b, want, 0};
+        pthread_create(&t[i], NULL, thread_main, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].mismatches, 0);
+    }
+    chg_free(want);
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    chg_buf_free(&bytes);
+}
+
+static void rehash(uint8_t *data, size_t len)
+{
+    unsigned int hl;
+    EVP_Digest(data + CHG_BUNDLE_HEADER, len - CHG_BUNDLE_HEADER, data + 32, &hl, EVP_sha256(), NULL);
+}
+
+/* Every byte of a bundle, flipped: the hash rejects it. Flipped and
+ * re-hashed (as an attacker would): the verifier rejects it or it runs
+ * without harm (ASan and UBSan watch). */
+static void test_vm_flip_every_byte(void **state)
+{
+    (void)state;
+    chg_buf bytes = build(policy);
+    uint8_t *copy = malloc(bytes.len);
+    char err[512];
+    int rejected = 0, harmless = 0, hash_caught = 0;
+    for (size_t i = 0; i < bytes.len; i++) {
+        memcpy(copy, bytes.data, bytes.len);
+        copy[i] ^= 0xff;
+        chg_bundle *b = chg_bundle_load(copy, bytes.len, err, sizeof err);
+        if (i >= 32)
+            assert_null(b); /* the hash covers everything after it */
+        if (!b)
+            hash_caught++;
+        chg_bundle_free(b);
+        if (i >= 32 && i < 64)
+            continue; /* the hash itself */
+        rehash(copy, bytes.len);
+        b = chg_bundle_load(copy, bytes.len, err, sizeof err);
+        if (!b) {
+            assert_true(strncmp(err, "corrupt at offset ", 18) == 0);
+            rejected++;
+            continue;
+        }
+        harmless++;
+        chg_ctx *ctx = chg_ctx_new(b);
+        chg_event *e = chg_event_decode(b, event_json, strlen(event_json), err, sizeof err);
+        if (e && ctx) {
+            chg_eval_input in = {e, 0, NULL, 0};
+            chg_decision d;
+            chg_eval(ctx, &in, &d);
+            chg_buf out;
+            chg_buf_init(&out);
+            chg_decision_write(b, &d, &out);
+            chg_buf_free(&out);
+        }
+        chg_event_free(e);
+        chg_ctx_free(ctx);
+        chg_bundle_free(b);
+    }
+    print_message("bundle of %zu bytes: %d flips caught by the hash; re-hashed, %d rejected by the verifier, "
+                  "%d loaded and ran harmlessly\n",
+                  bytes.len, hash_caught, rejected, harmless);
+    assert_true(rejected > 0);
+    free(copy);
+    chg_buf_free(&bytes);
+}
+
+static void test_vm_truncated_and_foreign(void **state)
+{
+    (void)state;
+    chg_buf bytes = build(policy);
+    char err[512];
+    for (size_t n = 0; n < bytes.len; n++) {
+        chg_bundle *b = chg_bundle_load(bytes.data, n, err, sizeof err);
+        assert_null(b);
+        assert_true(strstr(err, "truncated") || strstr(err, "corrupt"));
+    }
+    assert_null(chg_bundle_load("policy \"x\"\n", 11, err, sizeof err));
+    assert_string_equal(err, "corrupt at offset 0: truncated: 11 bytes is shorter than the header");
+    char text[200];
+    memset(text, 'x', sizeof text);
+    assert_null(chg_bundle_load(text, sizeof text, err, sizeof err));
+    assert_string_equal(err, "corrupt at offset 0: not a chg bundle (bad magic)");
+    /* a newer format */
+    uint8_t *copy = malloc(bytes.len);
+    memcpy(copy, bytes.data, bytes.len);
+    chg_wr32(copy + 8, 2);
+    assert_null(chg_bundle_load(copy, bytes.len, err, sizeof err));
+    assert_string_equal(err, "corrupt at offset 8: bundle format version 2 is not supported (this chgc reads version 1)");
+    /* trailing bytes */
+    uint8_t *longer = malloc(bytes.len + 3);
+    memcpy(longer, bytes.data, bytes.len);
+    assert_null(chg_bundle_load(longer, bytes.len + 3, err, sizeof err));
+    assert_non_null(strstr(err, "trailing bytes"));
+    free(longer);
+    free(copy);
+    chg_buf_free(&bytes);
+}
+
+/* A verifier check that the hash cannot hide: a backward jump that is not
+ * a loop, and a loop whose body writes its counter. */
+static void test_vm_verifier_rejects_unbounded_loops(void **state)
+{
+    (void)state;
+    chg_buf bytes = build("let x = any i in [1, 2, 3]: i > 1\nrule r: when x deny \"d\"\n");
+    char err[512];
+    /* find the backward JMP of the loop and retarget it at itself */
+    const uint8_t *d = (const uint8_t *)bytes.data;
+    uint32_t nsec = chg_rd32(d + 64), code = 0, ncode = 0;
+    for (uint32_t i = 0; i < nsec; i++)
+        if (chg_rd32(d + 68 + 12 * i) == CHG_SEC_CODE) {
+            code = chg_rd32(d + 68 + 12 * i + 4) + 4;
+            ncode = chg_rd32(d + code - 4);
+        }
+    int patched = 0;
+    for (uint32_t i = 0; i < ncode; i++) {
+        uint8_t *ins = (uint8_t *)bytes.data + code + 8 * i;
+        uint32_t target = chg_rd16(ins + 4) | (uint32_t)chg_rd16(ins + 6) << 16;
+        if (ins[0] == OP_JMP && target < i) {
+            uint8_t save[8];
+            memcpy(save, ins, 8);
+            chg_wr16(ins + 4, (uint16_t)i); /* jump to itself: an endless loop */
+            chg_wr16(ins + 6, 0);
+            rehash((uint8_t *)bytes.data, bytes.len);
+            assert_null(chg_bundle_load(bytes.data, bytes.len, err, sizeof err));
+            assert_non_null(strstr(err, "a backward jump must go to a FORNEXT"));
+            memcpy(ins, save, 8);
+            /* the loop body writes the loop's index register */
+            uint8_t *head = (uint8_t *)bytes.data + code + 8 * target;
+            uint8_t *body = (uint8_t *)bytes.data + code + 8 * (target + 1);
+            uint16_t body_save = chg_rd16(body + 2);
+            chg_wr16(body + 2, (uint16_t)(chg_rd16(head + 2) + 1));
+            rehash((uint8_t *)bytes.data, bytes.len);
+            assert_null(chg_bundle_load(bytes.data, bytes.len, err, sizeof err));
+            assert_non_null(strstr(err, "writes the loop registers"));
+            chg_wr16(body + 2, body_save);
+            patched++;
+        }
+    }
+    assert_int_equal(patched, 1);
+    chg_buf_free(&bytes);
+}
+
+static void test_vm_disasm_and_opcodes(void **state)
+{
+    (void)state;
+    chg_buf bytes = build(policy);
+    chg_bundle *b = load(&bytes);
+    chg_buf out;
+    chg_buf_init(&out);
+    chg_bundle_disasm(b, &out);
+    assert_non_null(strstr(out.data, "; policy t version 1"));
+    assert_non_null(strstr(out.data, "(let prod)"));
+    assert_non_null(strstr(out.data, "CHANGE    r"));
+    assert_non_null(strstr(out.data, "; t.chg:6:12"));
+    assert_non_null(strstr(out.data, "FORNEXT"));
+    chg_buf_free(&out);
+    chg_buf_init(&out);
+    chg_opcodes_markdown(&out);
+    assert_non_null(strstr(out.data, "| `FORNEXT` | `-RJJ` |"));
+    chg_buf_free(&out);
+    chg_bundle_free(b);
+    chg_buf_free(&bytes);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vm_decision),
+        cmocka_unit_test(test_vm_no_allocations_per_decision),
+        cmocka_unit_test(test_vm_runtime_error_names_rule_and_place),
+        cmocka_unit_test(test_vm_deterministic),
+        cmocka_unit_test(test_vm_threads_share_a_bundle),
+        cmocka_unit_test(test_vm_flip_every_byte),
+        cmocka_unit_test(test_vm_truncated_and_foreign),
+        cmocka_unit_test(test_vm_verifier_rejects_unbounded_loops),
+        cmocka_unit_test(test_vm_disasm_and_opcodes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
