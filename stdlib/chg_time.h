@@ -47,6 +47,10 @@ int32_t chg_tz_offset(const chg_tz *tz, int64_t t);
  * ends at (the first valid local time after it); *in_gap reports it. */
 int64_t chg_tz_local_to_utc(const chg_tz *tz, int64_t local, int fold, bool *in_gap);
 
+/* The first instant > t at which the zone's UTC offset changes, or
+ * INT64_MAX if it never does again. */
+int64_t chg_tz_next_transition(const chg_tz *tz, int64_t t);
+
 /* ---- cron ---------------------------------------------------------------------- */
 
 typedef enum chg_cron_dialect {
@@ -64,6 +68,21 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err);
 void chg_cron_free(chg_cron *c);
 chg_cron_dialect chg_cron_get_dialect(const chg_cron *c);
 
+/* Whether the schedule follows the wall clock across DST changes (its
+ * second, minute or hour field starts with '*') rather than being a fixed
+ * time of day; see docs/time.md "Daylight saving time". */
+bool chg_cron_is_wildcard(const chg_cron *c);
+
+/* Does a local wall-clock time (seconds since 1970 as if UTC) match every
+ * field? Ignores time zones and DST. */
+bool chg_cron_matches_local(const chg_cron *c, int64_t local);
+
+/* The first match instant >= t and < limit in zone tz, or INT64_MAX; and
+ * the last match instant <= t and >= limit, or INT64_MIN. DST rules as
+ * documented in docs/time.md. Cost: a few field steps per offset change. */
+int64_t chg_cron_next(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t limit);
+int64_t chg_cron_prev(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t limit);
+
 /* ---- time sets ------------------------------------------------------------------- */
 
 /* A time set is described as a small tree of nodes (the compiler builds it
@@ -74,9 +93,14 @@ typedef enum chg_ts_op {
     CHG_TS_RANGE,    /* [from, to): instants, or local times in `zone` */
     CHG_TS_YEARLY,   /* every year from (from_month, from_day) 00:00 local to
                         (to_month, to_day) 00:00 local, crossing the year end
-                        when to < from; Feb 29 only in leap years */
-    CHG_TS_CALENDAR, /* iCalendar text: events are the set (DEFAULT_OPEN) or
-                        the complement (DEFAULT_CLOSED) — see docs/time.md */
+                        when to <= from (the same day: all year); a start on
+                        Feb 29 only in leap years, an end on Feb 29 is Mar 1
+                        00:00 in other years */
+    CHG_TS_CALENDAR, /* iCalendar text: the instants its state is CLOSED —
+                        the events (DEFAULT_OPEN, or no X-CALENDAR-TYPE) or
+                        their complement (DEFAULT_CLOSED); empty when it has
+                        no events. Floating times and dates in `zone` (NULL:
+                        X-WR-TIMEZONE, else UTC) — see docs/time.md */
     CHG_TS_FLAG,     /* all time when the runtime flag is set, else empty */
     CHG_TS_OR,
     CHG_TS_AND,

@@ -13,15 +13,38 @@ checking it. errors.md has its own checker (check_errors_md.py).
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EMPTY_ICS = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//chg docs//EN\r\nBEGIN:VEVENT\r\n"
+             "UID:doc@example.com\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20261224T000000Z\r\n"
+             "DTEND:20261227T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def provide_calendars(text, d):
+    """Calendars an example names: the repository's copy if there is one
+    (policies/, tests/fixtures/calendars/), else a small valid calendar."""
+    for path in re.findall(r'calendar\s+"([^"]+)"', text):
+        dest = os.path.join(d, path)
+        if os.path.exists(dest):
+            continue
+        os.makedirs(os.path.dirname(dest) or d, exist_ok=True)
+        for cand in (os.path.join(ROOT, "policies", path),
+                     os.path.join(ROOT, "tests", "fixtures", "calendars", os.path.basename(path))):
+            if os.path.exists(cand):
+                shutil.copy(cand, dest)
+                break
+        else:
+            open(dest, "w").write(EMPTY_ICS)
 
 
 def main():
     chgc = os.path.abspath(sys.argv[1])
     failed = checked = 0
-    for doc in sys.argv[2:]:
+    for doc in [a for a in sys.argv[2:] if not a.startswith("--")]:
         text = open(doc, encoding="utf-8").read()
         with tempfile.TemporaryDirectory() as d:
             for m in re.finditer(r"^```chg([^\n]*)\n(.*?)^```", text, re.M | re.S):
@@ -36,6 +59,7 @@ def main():
                 for w in words:
                     if w.startswith("needs="):
                         open(os.path.join(d, w[6:]), "a").close()
+                provide_calendars(m.group(2), d)
                 path = os.path.join(d, "example.chg")
                 open(path, "w", encoding="utf-8").write(m.group(2))
                 p = subprocess.run([chgc, "check", "--format", "json", "example.chg"], cwd=d,

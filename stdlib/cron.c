@@ -1,0 +1,869 @@
+/*
+ * cron.c — cron expressions: the parser for the three dialects (classic
+ * 5-field, AWS EventBridge 6-field, SSM 7-field with seconds), the matcher
+ * on local calendar fields, and the search for the next/previous matching
+ * instant in a time zone with chg's daylight-saving rules (docs/time.md):
+ *
+ *   - fixed-time schedules (second, minute and hour fields do not start
+ *     with '*'): a local time skipped by a gap happens when the gap ends;
+ *     a local time that occurs twice happens at its first occurrence only;
+ *   - wildcard schedules (one of them starts with '*', e.g. "*\/15 * ..."):
+ *     they follow the wall clock as displayed — nothing in a gap, both
+ *     passes of a repeated hour — like Vixie cron and cronie.
+ *
+ * Searches skip whole fields (years, months, days, hours, minutes) instead
+ * of stepping through time, and walk the zone's constant-offset segments,
+ * so a search costs a handful of field steps per offset change.
+ */
+#include "time_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#define YEAR_MIN 1970
+#define YEAR_MAX 2199
+
+struct chg_cron {
+    chg_cron_dialect dialect;
+    uint64_t sec, min;
+    uint32_t hour;
+    uint32_t dom;          /* bit d: day d (1..31) */
+    uint32_t dom_lastoff;  /* bit n: the day n days before the last ("L-n"; L = n 0) */
+    uint32_t dom_w;        /* bit n: the weekday nearest day n ("nW") */
+    bool dom_lw;           /* "LW": last weekday of the month */
+    uint16_t mon;          /* bit m: month m (1..12) */
+    uint8_t dow;           /* bit d: weekday d (0 = Sunday) */
+    uint8_t dow_last;      /* bit d: last d-day of the month ("6L") */
+    uint8_t dow_nth[6];    /* dow_nth[k] bit d: k-th d-day of the month ("3#2") */
+    uint64_t year[4];      /* bit y-1970 */
+    bool has_year;
+    bool dom_q, dow_q;     /* '?' */
+    bool dom_star, dow_star; /* field starts with '*' (classic day rule) */
+    bool wild;             /* wall-clock DST behaviour, see above */
+    int64_t local_lo, local_hi; /* local times outside [lo, hi) never match */
+};
+
+typedef enum { F_SEC, F_MIN, F_HOUR, F_DOM, F_MON, F_DOW, F_YEAR } field_kind;
+
+static const char *const field_name[] = {"second", "minute", "hour", "day-of-month",
+                                          "month", "day-of-week", "year"};
+
+static const char *const mon_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
+                                        "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
+static const char *const dow_names[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
+
+typedef struct parser {
+    const char *src; /* the whole input, for offsets */
+    chg_cron *c;
+    chg_time_error *err;
+} parser;
+
+/* Range of written values for a field in a dialect. */
+static void field_range(field_kind k, chg_cron_dialect d, int *lo, int *hi)
+{
+    switch (k) {
+    case F_SEC:
+    case F_MIN: *lo = 0; *hi = 59; break;
+    case F_HOUR: *lo = 0; *hi = 23; break;
+    case F_DOM: *lo = 1; *hi = 31; break;
+    case F_MON: *lo = 1; *hi = 12; break;
+    case F_DOW:
+        *lo = d == CHG_CRON_CLASSIC ? 0 : 1;
+        *hi = 7;
+        break;
+    case F_YEAR:
+    default: *lo = YEAR_MIN; *hi = YEAR_MAX; break;
+    }
+}
+
+static const char *range_text(field_kind k, chg_cron_dialect d)
+{
+    switch (k) {
+    case F_SEC:
+    case F_MIN: return "0-59";
+    case F_HOUR: return "0-23";
+    case F_DOM: return "1-31";
+    case F_MON: return "1-12";
+    case F_DOW: return d == CHG_CRON_CLASSIC ? "0-7 (0 and 7 = Sunday)" : "1-7 (1 = Sunday)";
+    case F_YEAR:
+    default: return "1970-2199";
+    }
+}
+
+static bool perr(parser *p, const char *at, size_t len, const char *fmt, ...) CHG_PRINTF(4, 5);
+
+/* Record an error at [at, at+len) of the input; always returns false. */
+static bool perr(parser *p, const char *at, size_t len, const char *fmt, ...)
+{
+    if (p->err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->err->message, sizeof p->err->message, fmt, ap);
+        va_end(ap);
+        p->err->offset = (size_t)(at - p->src);
+        p->err->length = len;
+    }
+    return false;
+}
+
+/* A value: a number, or a month/weekday name where the field has them.
+ * Returns the written number (weekday names in the dialect's numbering). */
+static bool parse_value(parser *p, field_kind k, const char *b, const char *e, int *out)
+{
+    chg_cron_dialect d = p->c->dialect;
+    int lo, hi;
+    field_range(k, d, &lo, &hi);
+    if (b == e) { /* "5-" or "#2": point at the '-' or '#' */
+        if (b > p->src && b[-1] == '-')
+            return perr(p, b - 1, 1, "missing %s value after '-'", field_name[k]);
+        return perr(p, b, *b ? 1 : 0, "missing %s value before '%c'", field_name[k],
+                    *b ? *b : ' ');
+    }
+    if (isdigit((unsigned char)*b)) {
+        int v = 0;
+        for (const char *q = b; q < e; q++) {
+            if (!isdigit((unsigned char)*q))
+                return perr(p, b, (size_t)(e - b), "%s '%.*s' is not a number", field_name[k],
+                            (int)(e - b), b);
+            if (v < 100000)
+                v = v * 10 + (*q - '0');
+        }
+        if (v < lo || v > hi)
+            return perr(p, b, (size_t)(e - b), "%s '%.*s' is out of range %s", field_name[k],
+                        (int)(e - b), b, range_text(k, d));
+        *out = v;
+        return true;
+    }
+    if ((k == F_MON || k == F_DOW) && e - b == 3) {
+        const char *const *names = k == F_MON ? mon_names : dow_names;
+        int n = k == F_MON ? 12 : 7;
+        for (int i = 0; i < n; i++) {
+            if (toupper((unsigned char)b[0]) == names[i][0] &&
+                toupper((unsigned char)b[1]) == names[i][1] &&
+                toupper((unsigned char)b[2]) == names[i][2]) {
+                if (k == F_MON)
+                    *out = i + 1;
+                else
+                    *out = d == CHG_CRON_CLASSIC ? i : i + 1;
+                return true;
+            }
+        }
+    }
+    if (k == F_MON)
+        return perr(p, b, (size_t)(e - b), "month '%.*s' is not a month (JAN-DEC or 1-12)",
+                    (int)(e - b), b);
+    if (k == F_DOW)
+        return perr(p, b, (size_t)(e - b), "day-of-week '%.*s' is not a weekday (SUN-SAT, or %s)",
+                    (int)(e - b), b,
+                    d == CHG_CRON_CLASSIC ? "0-7 with 0 and 7 = Sunday" : "1-7 with 1 = Sunday");
+    return perr(p, b, (size_t)(e - b), "%s '%.*s' is not a number (%s)", field_name[k],
+                (int)(e - b), b, range_text(k, d));
+}
+
+/* Written weekday number → 0 = Sunday. */
+static int dow_norm(const chg_cron *c, int v)
+{
+    return c->dialect == CHG_CRON_CLASSIC ? v % 7 : v - 1;
+}
+
+static void set_bit(chg_cron *c, field_kind k, int v)
+{
+    switch (k) {
+    case F_SEC: c->sec |= 1ULL << v; break;
+    case F_MIN: c->min |= 1ULL << v; break;
+    case F_HOUR: c->hour |= 1U << v; break;
+    case F_DOM: c->dom |= 1U << v; break;
+    case F_MON: c->mon |= (uint16_t)(1U << v); break;
+    case F_DOW: c->dow |= (uint8_t)(1U << dow_norm(c, v)); break;
+    case F_YEAR: c->year[(v - YEAR_MIN) / 64] |= 1ULL << ((v - YEAR_MIN) % 64); break;
+    }
+}
+
+static bool ieq(const char *b, const char *e, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t)(e - b) != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (toupper((unsigned char)b[i]) != lit[i])
+            return false;
+    return true;
+}
+
+/* Small unsigned decimal number in [b, e), or -1. */
+static int small_num(const char *b, const char *e)
+{
+    if (b == e || e - b > 4)
+        return -1;
+    int v = 0;
+    for (const char *q = b; q < e; q++) {
+        if (!isdigit((unsigned char)*q))
+            return -1;
+        v = v * 10 + (*q - '0');
+    }
+    return v;
+}
+
+/* Day-of-month items with letters: L, L-n, LW, nW. Returns 1 if handled,
+ * 0 if not such an item, -1 on error. */
+static int parse_dom_special(parser *p, const char *b, const char *e)
+{
+    chg_cron *c = p->c;
+    size_t len = (size_t)(e - b);
+    if (ieq(b, e, "L")) {
+        c->dom_lastoff |= 1;
+        return 1;
+    }
+    if (ieq(b, e, "LW")) {
+        c->dom_lw = true;
+        return 1;
+    }
+    if (len >= 2 && toupper((unsigned char)b[0]) == 'L' && b[1] == '-') {
+        int n = small_num(b + 2, e);
+        if (n < 0 || n > 30) {
+            perr(p, b, len, "'%.*s': 'L-n' needs a day offset 0-30", (int)len, b);
+            return -1;
+        }
+        c->dom_lastoff |= 1U << n;
+        return 1;
+    }
+    if (len >= 2 && toupper((unsigned char)e[-1]) == 'W') {
+        int n = small_num(b, e - 1);
+        if (n < 1 || n > 31) {
+            perr(p, b, len, "'%.*s': 'W' needs a day of the month 1-31 before it (\"15W\")",
+                 (int)len, b);
+            return -1;
+        }
+        c->dom_w |= 1U << n;
+        return 1;
+    }
+    return 0;
+}
+
+/* Day-of-week items with letters: L, xL, x#n. Same returns as above. */
+static int parse_dow_special(parser *p, const char *b, const char *e)
+{
+    chg_cron *c = p->c;
+    size_t len = (size_t)(e - b);
+    if (ieq(b, e, "L")) {
+        c->dow |= 1U << 6; /* the last day of the week: Saturday */
+        return 1;
+    }
+    const char *hash = memchr(b, '#', len);
+    if (hash) {
+        int v = 0;
+        if (!parse_value(p, F_DOW, b, hash, &v))
+            return -1;
+        int n = small_num(hash + 1, e);
+        if (n < 1 || n > 5) {
+            perr(p, hash, (size_t)(e - hash), "'%.*s': '#' needs a week number 1-5 (\"%.*s#2\")",
+                 (int)len, b, (int)(hash - b), b);
+            return -1;
+        }
+        c->dow_nth[n] |= (uint8_t)(1U << dow_norm(c, v));
+        return 1;
+    }
+    if (len >= 2 && toupper((unsigned char)e[-1]) == 'L') {
+        int v = 0;
+        if (!parse_value(p, F_DOW, b, e - 1, &v))
+            return -1;
+        c->dow_last |= (uint8_t)(1U << dow_norm(c, v));
+        return 1;
+    }
+    return 0;
+}
+
+/* One list item: *, v, a-b, with an optional /step; or a special. */
+static bool parse_item(parser *p, field_kind k, const char *b, const char *e)
+{
+    chg_cron *c = p->c;
+    size_t len = (size_t)(e - b);
+    if (b == e)
+        return perr(p, b, 1, "empty item in the %s list", field_name[k]);
+    if (k == F_DOM || k == F_DOW) {
+        int r = k == F_DOM ? parse_dom_special(p, b, e) : parse_dow_special(p, b, e);
+        if (r < 0)
+            return false;
+        if (r > 0)
+            return true;
+    }
+    if (memchr(b, '?', len))
+        return perr(p, b, len, "'?' must be the whole %s field", field_name[k]);
+    int lo, hi;
+    field_range(k, c->dialect, &lo, &hi);
+    const char *slash = memchr(b, '/', len);
+    const char *be = slash ? slash : e;
+    int step = 1;
+    if (slash) {
+        int s = small_num(slash + 1, e);
+        if (slash + 1 == e || (s < 0 && !isdigit((unsigned char)slash[1])))
+            return perr(p, slash, (size_t)(e - slash), "'/' needs a step number after it");
+        if (s < 1)
+            return perr(p, slash + 1, (size_t)(e - slash - 1), "step '%.*s' must be at least 1",
+                        (int)(e - slash - 1), slash + 1);
+        step = s;
+    }
+    int a = 0, z = 0;
+    bool wrap_ok = k != F_DOM && k != F_YEAR;
+    if (be - b == 1 && *b == '*') {
+        a = lo;
+        z = hi;
+        if (k == F_DOW && c->dialect == CHG_CRON_CLASSIC)
+            z = 6; /* 7 is Sunday again */
+    } else {
+        const char *dash = NULL;
+        for (const char *q = b + 1; q < be; q++)
+            if (*q == '-') {
+                dash = q;
+                break;
+            }
+        if (!parse_value(p, k, b, dash ? dash : be, &a))
+            return false;
+        if (dash) {
+            if (!parse_value(p, k, dash + 1, be, &z))
+                return false;
+            if (z < a && !wrap_ok)
+                return perr(p, b, (size_t)(be - b), "%s range '%.*s' is reversed",
+                            field_name[k], (int)(be - b), b);
+        } else {
+            z = slash ? hi : a; /* "5/15" means 5-max/15 */
+        }
+    }
+    /* Walk a..z (wrapping through hi → lo when z < a) by step. */
+    int span = z >= a ? z - a : (hi - a) + (z - lo) + 1;
+    for (int i = 0; i <= span; i += step) {
+        int v = a + i;
+        if (v > hi)
+            v = lo + (v - hi - 1);
+        set_bit(c, k, v);
+    }
+    return true;
+}
+
+/* A whole field: '?' or a comma list. */
+static bool parse_field(parser *p, field_kind k, const char *b, const char *e)
+{
+    chg_cron *c = p->c;
+    if (e - b == 1 && *b == '?') {
+        if (k != F_DOM && k != F_DOW)
+            return perr(p, b, 1, "'?' is only allowed in day-of-month or day-of-week");
+        if (c->dialect == CHG_CRON_CLASSIC)
+            return perr(p, b, 1, "classic 5-field cron has no '?'; use '*'");
+        if (k == F_DOM)
+            c->dom_q = true;
+        else
+            c->dow_q = true;
+        return true;
+    }
+    if (*b == '*') {
+        if (k == F_DOM)
+            c->dom_star = true;
+        if (k == F_DOW)
+            c->dow_star = true;
+        if (k == F_SEC || k == F_MIN || k == F_HOUR)
+            c->wild = true;
+    }
+    const char *q = b;
+    while (q <= e) {
+        const char *comma = memchr(q, ',', (size_t)(e - q));
+        const char *ie = comma ? comma : e;
+        if (!parse_item(p, k, q, ie))
+            return false;
+        if (!comma)
+            break;
+        q = comma + 1;
+        if (q == e)
+            return perr(p, comma, 1, "empty item in the %s list", field_name[k]);
+    }
+    return true;
+}
+
+static int64_t year_next(const chg_cron *c, int64_t y);
+static int64_t year_prev(const chg_cron *c, int64_t y);
+
+static const struct {
+    const char *name, *expr;
+} macros[] = {
+    {"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+    {"@weekly", "0 0 * * 0"},  {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+    {"@hourly", "0 * * * *"},
+};
+
+/* Trim, unwrap "cron(...)", expand a macro, split into fields, pick the
+ * dialect by their count, parse each field, then apply the dialect's day
+ * rules. Errors are placed on the offending field or item of expr. */
+chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
+{
+    if (!expr) {
+        ti_set_error(err, 0, 0, "missing cron expression");
+        return NULL;
+    }
+    const char *b = expr, *e = expr + strlen(expr);
+    while (b < e && isspace((unsigned char)*b))
+        b++;
+    while (e > b && isspace((unsigned char)e[-1]))
+        e--;
+    const char *whole = b;
+    size_t whole_len = (size_t)(e - b);
+    if (e - b >= 5 && ieq(b, b + 5, "CRON(")) {
+        if (e[-1] != ')') {
+            ti_set_error(err, (size_t)(e - expr), 0, "missing ')' to close 'cron('");
+            return NULL;
+        }
+        b += 5;
+        e--;
+    } else if ((e - b >= 5 && ieq(b, b + 5, "RATE(")) || (e - b >= 3 && ieq(b, b + 3, "AT("))) {
+        ti_set_error(err, (size_t)(b - expr), whole_len,
+                     "rate() and at() schedules are not cron expressions");
+        return NULL;
+    }
+    if (b < e && *b == '@') {
+        for (size_t i = 0; i < CHG_ARRAY_LEN(macros); i++) {
+            if ((size_t)(e - b) == strlen(macros[i].name) &&
+                strncmp(b, macros[i].name, (size_t)(e - b)) == 0)
+                return chg_cron_parse(macros[i].expr, err);
+        }
+        ti_set_error(err, (size_t)(b - expr), (size_t)(e - b),
+                     "unknown cron macro '%.*s' (@yearly, @monthly, @weekly, @daily, @hourly)",
+                     (int)(e - b), b);
+        return NULL;
+    }
+    const char *fb[8], *fe[8];
+    int nf = 0;
+    const char *q = b;
+    while (q < e) {
+        while (q < e && isspace((unsigned char)*q))
+            q++;
+        if (q >= e)
+            break;
+        const char *s = q;
+        while (q < e && !isspace((unsigned char)*q))
+            q++;
+        if (nf < 8) {
+            fb[nf] = s;
+            fe[nf] = q;
+        }
+        nf++;
+    }
+    if (nf < 5 || nf > 7) {
+        ti_set_error(err, (size_t)(whole - expr), whole_len,
+                     "a cron expression has 5 fields (classic), 6 (AWS: minute hour "
+                     "day-of-month month day-of-week year) or 7 (SSM: seconds first); "
+                     "found %d",
+                     nf);
+        return NULL;
+    }
+    chg_cron *c = chg_calloc(1, sizeof *c);
+    if (!c) {
+        ti_set_error(err, 0, 0, "out of memory");
+        return NULL;
+    }
+    c->dialect = nf == 5 ? CHG_CRON_CLASSIC : nf == 6 ? CHG_CRON_AWS : CHG_CRON_SSM;
+    parser p = {expr, c, err};
+    static const field_kind classic[] = {F_MIN, F_HOUR, F_DOM, F_MON, F_DOW};
+    static const field_kind aws[] = {F_MIN, F_HOUR, F_DOM, F_MON, F_DOW, F_YEAR};
+    static const field_kind ssm[] = {F_SEC, F_MIN, F_HOUR, F_DOM, F_MON, F_DOW, F_YEAR};
+    const field_kind *kinds = nf == 5 ? classic : nf == 6 ? aws : ssm;
+    int dom_i = -1, dow_i = -1;
+    for (int i = 0; i < nf; i++) {
+        if (kinds[i] == F_DOM)
+            dom_i = i;
+        if (kinds[i] == F_DOW)
+            dow_i = i;
+        if (!parse_field(&p, kinds[i], fb[i], fe[i])) {
+            chg_free(c);
+            return NULL;
+        }
+    }
+    if (nf != 7)
+        c->sec = 1; /* second 0 */
+    c->has_year = nf != 5;
+    if (c->dialect != CHG_CRON_CLASSIC) {
+        if (c->dom_q && c->dow_q) {
+            perr(&p, fb[dow_i], (size_t)(fe[dow_i] - fb[dow_i]),
+                 "day-of-month and day-of-week cannot both be '?'");
+            chg_free(c);
+            return NULL;
+        }
+        if (!c->dom_q && !c->dow_q) {
+            perr(&p, fb[dow_i], (size_t)(fe[dow_i] - fb[dow_i]),
+                 "one of day-of-month and day-of-week must be '?' in AWS cron "
+                 "(e.g. \"0 10 * * ? *\" or \"0 10 ? * MON-FRI *\")");
+            chg_free(c);
+            return NULL;
+        }
+    }
+    (void)dom_i;
+    /* the span of allowed years bounds every search */
+    c->local_lo = TI_LOCAL_MIN;
+    c->local_hi = TI_LOCAL_MAX;
+    if (c->has_year) {
+        int64_t y0 = year_next(c, YEAR_MIN), y1 = year_prev(c, YEAR_MAX);
+        if (y0 < 0) {
+            c->local_lo = c->local_hi = 0; /* no year at all */
+        } else {
+            c->local_lo = chg_days_from_civil(y0, 1, 1) * 86400;
+            c->local_hi = chg_days_from_civil(y1 + 1, 1, 1) * 86400;
+        }
+    }
+    return c;
+}
+
+void chg_cron_free(chg_cron *c) { chg_free(c); }
+
+chg_cron_dialect chg_cron_get_dialect(const chg_cron *c) { return c->dialect; }
+
+bool chg_cron_is_wildcard(const chg_cron *c) { return c->wild; }
+
+/* ---- matching on local calendar fields ------------------------------------------- */
+
+/* Smallest set bit >= from in mask (bits 0..63), or -1. */
+static int next_bit(uint64_t mask, int from)
+{
+    if (from > 63)
+        return -1;
+    uint64_t m = mask >> from;
+    if (!m)
+        return -1;
+    return from + __builtin_ctzll(m);
+}
+
+/* Largest set bit <= from, or -1. */
+static int prev_bit(uint64_t mask, int from)
+{
+    if (from < 0)
+        return -1;
+    uint64_t m = from >= 63 ? mask : mask & ((2ULL << from) - 1);
+    if (!m)
+        return -1;
+    return 63 - __builtin_clzll(m);
+}
+
+static bool year_ok(const chg_cron *c, int64_t y)
+{
+    if (!c->has_year)
+        return true;
+    if (y < YEAR_MIN || y > YEAR_MAX)
+        return false;
+    int i = (int)(y - YEAR_MIN);
+    return c->year[i / 64] >> (i % 64) & 1;
+}
+
+/* Smallest allowed year >= y, or -1. */
+static int64_t year_next(const chg_cron *c, int64_t y)
+{
+    if (!c->has_year)
+        return y;
+    if (y < YEAR_MIN)
+        y = YEAR_MIN;
+    for (int64_t i = y - YEAR_MIN; i <= YEAR_MAX - YEAR_MIN;) {
+        int w = (int)(i / 64), b = (int)(i % 64);
+        int n = next_bit(c->year[w], b);
+        if (n >= 0)
+            return YEAR_MIN + w * 64 + n;
+        i = (w + 1) * 64;
+    }
+    return -1;
+}
+
+/* Largest allowed year <= y, or -1. */
+static int64_t year_prev(const chg_cron *c, int64_t y)
+{
+    if (!c->has_year)
+        return y;
+    if (y > YEAR_MAX)
+        y = YEAR_MAX;
+    for (int64_t i = y - YEAR_MIN; i >= 0;) {
+        int w = (int)(i / 64), b = (int)(i % 64);
+        int n = prev_bit(c->year[w], b);
+        if (n >= 0)
+            return YEAR_MIN + w * 64 + n;
+        i = w * 64 - 1;
+    }
+    return -1;
+}
+
+/* Weekday (Mon-Fri) nearest to day n of a month of dim days whose day 1 is
+ * weekday wd1, never leaving the month; 0 if n does not exist. */
+static int nearest_weekday(int n, int dim, int wd1)
+{
+    if (n > dim)
+        return 0;
+    int wd = (wd1 + n - 1) % 7;
+    if (wd == 6) /* Saturday */
+        return n == 1 ? 3 : n - 1;
+    if (wd == 0) /* Sunday */
+        return n == dim ? n - 2 : n + 1;
+    return n;
+}
+
+static bool dom_match(const chg_cron *c, int d, int dim, int wd1)
+{
+    if (c->dom >> d & 1)
+        return true;
+    if (c->dom_lastoff && dim - d < 31 && (c->dom_lastoff >> (dim - d) & 1))
+        return true;
+    if (c->dom_lw) {
+        int last = dim, wdl = (wd1 + dim - 1) % 7;
+        if (wdl == 6)
+            last -= 1;
+        else if (wdl == 0)
+            last -= 2;
+        if (d == last)
+            return true;
+    }
+    if (c->dom_w) {
+        for (uint32_t m = c->dom_w; m; m &= m - 1) {
+            int n = __builtin_ctz(m);
+            if (nearest_weekday(n, dim, wd1) == d)
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool dow_match(const chg_cron *c, int d, int dim, int wd)
+{
+    if (c->dow >> wd & 1)
+        return true;
+    if ((c->dow_last >> wd & 1) && d + 7 > dim)
+        return true;
+    int nth = (d - 1) / 7 + 1;
+    return c->dow_nth[nth] >> wd & 1;
+}
+
+/* Does day d of (y, m) match the day fields? wd1: weekday of day 1. */
+static bool day_match(const chg_cron *c, int d, int dim, int wd1)
+{
+    int wd = (wd1 + d - 1) % 7;
+    if (c->dom_q)
+        return dow_match(c, d, dim, wd);
+    if (c->dow_q)
+        return dom_match(c, d, dim, wd1);
+    /* classic: both restricted → either; one is '*…' → both (Vixie cron) */
+    if (c->dom_star || c->dow_star)
+        return dom_match(c, d, dim, wd1) && dow_match(c, d, dim, wd);
+    return dom_match(c, d, dim, wd1) || dow_match(c, d, dim, wd);
+}
+
+bool chg_cron_matches_local(const chg_cron *c, int64_t local)
+{
+    if (local < TI_LOCAL_MIN || local >= TI_LOCAL_MAX)
+        return false;
+    int64_t days = chg_floor_div(local, 86400);
+    int64_t sod = local - days * 86400;
+    int64_t y;
+    int m, d;
+    chg_civil_from_days(days, &y, &m, &d);
+    if (!year_ok(c, y) || !(c->mon >> m & 1))
+        return false;
+    int wd1 = chg_weekday_from_days(days - d + 1);
+    if (!day_match(c, d, chg_days_in_month(y, m), wd1))
+        return false;
+    return (c->hour >> (sod / 3600) & 1) && (c->min >> (sod / 60 % 60) & 1) &&
+           (c->sec >> (sod % 60) & 1);
+}
+
+/* Field skipping, largest unit first: a year not in the set jumps to the
+ * next allowed year, a month to the next allowed month, a day to the next
+ * matching day of the month, then hour, minute, second. Each step lands on
+ * the first instant of the next candidate, so the loop runs a few times per
+ * unit boundary, never once per second. */
+int64_t ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to)
+{
+    if (from < TI_LOCAL_MIN)
+        from = TI_LOCAL_MIN;
+    if (to > TI_LOCAL_MAX)
+        to = TI_LOCAL_MAX;
+    int64_t L = from;
+    while (L < to) {
+        int64_t days = chg_floor_div(L, 86400);
+        int64_t sod = L - days * 86400;
+        int64_t y;
+        int m, d;
+        chg_civil_from_days(days, &y, &m, &d);
+        int64_t ny = year_next(c, y);
+        if (ny < 0)
+            return TI_NONE_HI;
+        if (ny != y) {
+            L = chg_days_from_civil(ny, 1, 1) * 86400;
+            continue;
+        }
+        if (!(c->mon >> m & 1)) {
+            int nm = next_bit(c->mon, m + 1);
+            L = (nm < 0 ? chg_days_from_civil(y + 1, 1, 1) : chg_days_from_civil(y, nm, 1)) *
+                86400;
+            continue;
+        }
+        int dim = chg_days_in_month(y, m);
+        int wd1 = chg_weekday_from_days(days - d + 1);
+        if (!day_match(c, d, dim, wd1)) {
+            int nd = 0;
+            for (int dd = d + 1; dd <= dim; dd++)
+                if (day_match(c, dd, dim, wd1)) {
+                    nd = dd;
+                    break;
+                }
+            L = nd ? (days - d + nd) * 86400 : (days - d + dim + 1) * 86400;
+            continue;
+        }
+        int h = (int)(sod / 3600), mi = (int)(sod / 60 % 60), s = (int)(sod % 60);
+        int64_t day0 = days * 86400;
+        if (!(c->hour >> h & 1)) {
+            int nh = next_bit(c->hour, h + 1);
+            L = nh < 0 ? day0 + 86400 : day0 + nh * 3600;
+            continue;
+        }
+        if (!(c->min >> mi & 1)) {
+            int nmi = next_bit(c->min, mi + 1);
+            L = nmi < 0 ? day0 + (h + 1) * 3600 : day0 + h * 3600 + nmi * 60;
+            continue;
+        }
+        if (!(c->sec >> s & 1)) {
+            int ns = next_bit(c->sec, s + 1);
+            L = ns < 0 ? day0 + h * 3600 + (mi + 1) * 60 : day0 + h * 3600 + mi * 60 + ns;
+            continue;
+        }
+        return L;
+    }
+    return TI_NONE_HI;
+}
+
+/* The mirror image of ti_cron_next_local: each step lands on the last
+ * second of the previous candidate. */
+int64_t ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to)
+{
+    if (from >= TI_LOCAL_MAX)
+        from = TI_LOCAL_MAX - 1;
+    if (to < TI_LOCAL_MIN)
+        to = TI_LOCAL_MIN;
+    int64_t L = from;
+    while (L >= to) {
+        int64_t days = chg_floor_div(L, 86400);
+        int64_t sod = L - days * 86400;
+        int64_t y;
+        int m, d;
+        chg_civil_from_days(days, &y, &m, &d);
+        int64_t py = year_prev(c, y);
+        if (py < 0)
+            return TI_NONE_LO;
+        if (py != y) {
+            L = chg_days_from_civil(py + 1, 1, 1) * 86400 - 1;
+            continue;
+        }
+        if (!(c->mon >> m & 1)) {
+            int pm = prev_bit(c->mon, m - 1);
+            L = (pm <= 0 ? chg_days_from_civil(y, 1, 1)
+                         : chg_days_from_civil(y, pm, 1) + chg_days_in_month(y, pm)) *
+                    86400 -
+                1;
+            continue;
+        }
+        int dim = chg_days_in_month(y, m);
+        int wd1 = chg_weekday_from_days(days - d + 1);
+        if (!day_match(c, d, dim, wd1)) {
+            int pd = 0;
+            for (int dd = d - 1; dd >= 1; dd--)
+                if (day_match(c, dd, dim, wd1)) {
+                    pd = dd;
+                    break;
+                }
+            L = pd ? (days - d + pd + 1) * 86400 - 1 : (days - d + 1) * 86400 - 1;
+            continue;
+        }
+        int h = (int)(sod / 3600), mi = (int)(sod / 60 % 60), s = (int)(sod % 60);
+        int64_t day0 = days * 86400;
+        if (!(c->hour >> h & 1)) {
+            int ph = prev_bit(c->hour, h - 1);
+            L = ph < 0 ? day0 - 1 : day0 + ph * 3600 + 3599;
+            continue;
+        }
+        if (!(c->min >> mi & 1)) {
+            int pmi = prev_bit(c->min, mi - 1);
+            L = pmi < 0 ? day0 + h * 3600 - 1 : day0 + h * 3600 + pmi * 60 + 59;
+            continue;
+        }
+        if (!(c->sec >> s & 1)) {
+            int ps = prev_bit(c->sec, s - 1);
+            L = ps < 0 ? day0 + h * 3600 + mi * 60 - 1 : day0 + h * 3600 + mi * 60 + ps;
+            continue;
+        }
+        return L;
+    }
+    return TI_NONE_LO;
+}
+
+/* ---- matches as instants in a zone ---------------------------------------------- */
+
+/* Walk the zone's constant-offset segments from t: inside a segment local
+ * time is instant + offset, so a local search finds the first match; at a
+ * segment that starts with a gap, fixed-time matches skipped by it happen at
+ * its start; after a fall-back, fixed-time readings already shown are
+ * skipped. */
+int64_t chg_cron_next(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t limit)
+{
+    int64_t u = t;
+    while (u < limit) {
+        ti_seg s;
+        ti_tz_segment(tz, u, &s);
+        if (ti_add(u, -TI_MAX_OFFSET) >= c->local_hi)
+            return TI_NONE_HI; /* past the last allowed year */
+        if (!c->wild && u == s.start && s.off > s.prev_off) {
+            /* fixed-time matches skipped by this gap happen as it ends */
+            if (ti_cron_next_local(c, ti_add(s.start, s.prev_off), ti_add(s.start, s.off)) !=
+                TI_NONE_HI)
+                return u;
+        }
+        int64_t lo = ti_add(u, s.off);
+        if (!c->wild && s.off < s.prev_off && s.start != INT64_MIN) {
+            /* readings before start+prev_off were shown before the fall-back */
+            int64_t seen = ti_add(s.start, s.prev_off);
+            if (lo < seen)
+                lo = seen;
+        }
+        int64_t hi = ti_add(s.end, s.off);
+        int64_t lim = ti_add(limit, s.off);
+        if (hi > lim)
+            hi = lim;
+        int64_t L = ti_cron_next_local(c, lo, hi);
+        if (L != TI_NONE_HI)
+            return L - s.off;
+        if (s.end == INT64_MAX)
+            break;
+        u = s.end;
+    }
+    return TI_NONE_HI;
+}
+
+/* chg_cron_next backwards: segments from t down to limit. */
+int64_t chg_cron_prev(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t limit)
+{
+    int64_t u = t;
+    while (u >= limit) {
+        ti_seg s;
+        ti_tz_segment(tz, u, &s);
+        if (ti_add(u, TI_MAX_OFFSET) < c->local_lo)
+            return TI_NONE_LO; /* before the first allowed year */
+        int64_t low = ti_add(s.start, s.off);
+        if (!c->wild && s.off < s.prev_off && s.start != INT64_MIN) {
+            int64_t seen = ti_add(s.start, s.prev_off);
+            if (low < seen)
+                low = seen;
+        }
+        int64_t lim = ti_add(limit, s.off);
+        if (low < lim)
+            low = lim;
+        int64_t L = ti_cron_prev_local(c, ti_add(u, s.off), low);
+        if (L != TI_NONE_LO)
+            return L - s.off;
+        if (s.start == INT64_MIN)
+            break;
+        if (!c->wild && s.off > s.prev_off && s.start >= limit &&
+            ti_cron_next_local(c, ti_add(s.start, s.prev_off), ti_add(s.start, s.off)) !=
+                TI_NONE_HI)
+            return s.start;
+        u = s.start - 1;
+    }
+    return TI_NONE_LO;
+}

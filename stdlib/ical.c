@@ -1,0 +1,1038 @@
+/*
+ * ical.c — iCalendar (RFC 5545) calendars as time sets, through libical:
+ * parses the .ics text, builds zones from its VTIMEZONEs (or the system tz
+ * database for IANA TZIDs), expands every VEVENT (DTSTART with DTEND or
+ * DURATION, RRULE, RDATE, EXDATE, RECURRENCE-ID overrides, all-day DATE
+ * events, STATUS:CANCELLED) into instants, and merges the occurrences into
+ * sorted disjoint intervals. AWS Change Calendar's X-CALENDAR-TYPE decides
+ * whether the time set is the events (DEFAULT_OPEN: closed during events)
+ * or their complement (DEFAULT_CLOSED: closed outside events).
+ *
+ * Expansion is done once, at build time, over a fixed window (1900 to
+ * 2200) with a cap on occurrences, so queries are a binary search and no
+ * recurrence rule can make anything loop: libical's own search is bounded
+ * by an UNTIL we impose, and sub-daily frequencies (whose impossible
+ * combinations libical would search for years) are refused.
+ *
+ * Local times follow RFC 5545 §3.3.5: a time that occurs twice is its
+ * first occurrence; a time in a gap is read with the offset before the gap.
+ */
+#include "time_int.h"
+
+#include <libical/ical.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TZ_TRANSITIONS 20000
+
+typedef struct zone_ref {
+    char *tzid;
+    chg_tz *tz;
+} zone_ref;
+
+typedef struct override {
+    char *uid;
+    int64_t rid;      /* instant of the replaced occurrence */
+    int64_t rid_day;  /* its local date (for DATE RECURRENCE-IDs), or INT64_MIN */
+} override;
+
+typedef struct cal_ctx {
+    const char *text;
+    size_t len;
+    chg_time_error *err;
+    const chg_tz *deftz;
+    zone_ref *zones;
+    size_t nzones;
+    int64_t *occ; /* pairs */
+    size_t nocc, capocc;
+    override *ovr;
+    size_t novr;
+    int event_no;  /* index of the VEVENT being expanded (for error places) */
+    bool failed;
+} cal_ctx;
+
+/* ---- error places --------------------------------------------------------------------- */
+
+static bool line_starts_with(const char *l, const char *end, const char *name)
+{
+    size_t n = strlen(name);
+    if ((size_t)(end - l) < n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = l[i];
+        if (c >= 'a' && c <= 'z')
+            c = (char)(c - 32);
+        if (c != name[i])
+            return false;
+    }
+    return l + n == end || l[n] == ':' || l[n] == ';' || l[n] == '\r' || l[n] == '\n';
+}
+
+/* Place of the line of property `prop` (NULL: the BEGIN line; a prop
+ * starting with '=' matches a whole line equal to the rest) inside the
+ * comp_no-th component `comp` ("VEVENT") of the text; 0/0 if not found. */
+static void locate(const cal_ctx *cx, const char *comp, int comp_no, const char *prop,
+                   size_t *off, size_t *len)
+{
+    char begin[40];
+    snprintf(begin, sizeof begin, "BEGIN:%s", comp);
+    const char *p = cx->text, *end = cx->text + cx->len;
+    int seen = -1;
+    bool inside = false;
+    *off = 0;
+    *len = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        const char *lc = le > p && le[-1] == '\r' ? le - 1 : le;
+        if (line_starts_with(p, lc, begin) && (size_t)(lc - p) == strlen(begin)) {
+            seen++;
+            if (seen == comp_no) {
+                inside = true;
+                if (!prop) {
+                    *off = (size_t)(p - cx->text);
+                    *len = (size_t)(lc - p);
+                    return;
+                }
+            } else if (seen > comp_no) {
+                return;
+            }
+        } else if (inside && prop &&
+                   (prop[0] == '=' ? (size_t)(lc - p) == strlen(prop + 1) &&
+                                         memcmp(p, prop + 1, strlen(prop + 1)) == 0
+                                   : line_starts_with(p, lc, prop))) {
+            *off = (size_t)(p - cx->text);
+            *len = (size_t)(lc - p);
+            return;
+        }
+        p = nl ? nl + 1 : end;
+    }
+}
+
+static bool cal_error(cal_ctx *cx, const char *comp, int comp_no, const char *prop,
+                      const char *fmt, ...) CHG_PRINTF(5, 6);
+
+/* Report an error placed at a property of a component; returns false. */
+static bool cal_error(cal_ctx *cx, const char *comp, int comp_no, const char *prop,
+                      const char *fmt, ...)
+{
+    if (cx->failed)
+        return false;
+    cx->failed = true;
+    if (!cx->err)
+        return false;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cx->err->message, sizeof cx->err->message, fmt, ap);
+    va_end(ap);
+    size_t off, len;
+    locate(cx, comp, comp_no, prop, &off, &len);
+    if (len == 0 && prop)
+        locate(cx, comp, comp_no, NULL, &off, &len);
+    cx->err->offset = off;
+    cx->err->length = len;
+    return false;
+}
+
+static bool oom(cal_ctx *cx)
+{
+    if (!cx->failed && cx->err)
+        ti_set_error(cx->err, 0, 0, "out of memory expanding calendar");
+    cx->failed = true;
+    return false;
+}
+
+/* The properties chg reads: a libical error in one of them is an error. */
+static const char *const used_props[] = {
+    "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID",
+    "STATUS", "TZID", "TZOFFSETFROM", "TZOFFSETTO", "UID"};
+
+/* Turn libical's X-LIC-ERROR properties in comp (and its children) into an
+ * error when they concern what we read or the structure of the text. */
+static bool check_lic_errors(cal_ctx *cx, icalcomponent *comp, const char *kind, int no)
+{
+    for (icalproperty *p = icalcomponent_get_first_property(comp, ICAL_XLICERROR_PROPERTY); p;
+         p = icalcomponent_get_next_property(comp, ICAL_XLICERROR_PROPERTY)) {
+        const char *msg = icalproperty_get_xlicerror(p);
+        if (!msg)
+            msg = "malformed line";
+        const char *prop = NULL;
+        bool relevant = strstr(msg, "could not find a property name") != NULL ||
+                        strstr(msg, "Parse error in property name") != NULL;
+        for (size_t i = 0; i < CHG_ARRAY_LEN(used_props); i++) {
+            char pat[40];
+            snprintf(pat, sizeof pat, " %s property", used_props[i]);
+            if (strstr(msg, pat)) {
+                prop = used_props[i];
+                relevant = true;
+                break;
+            }
+        }
+        if (relevant && !prop) {
+            /* libical quotes the offending line after the last ": " */
+            const char *q = strstr(msg, ": ");
+            for (const char *r = q; r; r = strstr(r + 2, ": "))
+                q = r;
+            char line[200];
+            if (q && strlen(q + 2) < sizeof line - 1) {
+                snprintf(line, sizeof line, "=%s", q + 2);
+                return cal_error(cx, kind, no, line, "%s", msg);
+            }
+        }
+        if (relevant)
+            return cal_error(cx, kind, no, prop, "%s", msg);
+    }
+    for (icalcomponent *k = icalcomponent_get_first_component(comp, ICAL_ANY_COMPONENT); k;
+         k = icalcomponent_get_next_component(comp, ICAL_ANY_COMPONENT))
+        if (!check_lic_errors(cx, k, kind, no))
+            return false;
+    return true;
+}
+
+/* ---- zones --------------------------------------------------------------------------- */
+
+static bool valid_tt(struct icaltimetype tt)
+{
+    if (tt.year < 1 || tt.year > 9999 || tt.month < 1 || tt.month > 12 || tt.day < 1 ||
+        tt.day > chg_days_in_month(tt.year, tt.month))
+        return false;
+    if (tt.is_date)
+        return true;
+    return tt.hour >= 0 && tt.hour < 24 && tt.minute >= 0 && tt.minute < 60 && tt.second >= 0 &&
+           tt.second <= 60;
+}
+
+/* Wall-clock seconds (as if UTC) of an icaltimetype; dates are midnight. */
+static int64_t tt_local(struct icaltimetype tt)
+{
+    int64_t s = chg_days_from_civil(tt.year, tt.month, tt.day) * 86400;
+    if (!tt.is_date)
+        s += tt.hour * 3600 + tt.minute * 60 + tt.second;
+    return s;
+}
+
+static struct icaltimetype tt_from_local(int64_t local, bool is_date)
+{
+    struct icaltimetype tt = icaltime_null_time();
+    int64_t days = chg_floor_div(local, 86400), sod = local - days * 86400, y;
+    int m, d;
+    chg_civil_from_days(days, &y, &m, &d);
+    tt.year = (int)y;
+    tt.month = m;
+    tt.day = d;
+    tt.is_date = is_date;
+    if (!is_date) {
+        tt.hour = (int)(sod / 3600);
+        tt.minute = (int)(sod / 60 % 60);
+        tt.second = (int)(sod % 60);
+    }
+    return tt;
+}
+
+static const chg_tz *find_zone(cal_ctx *cx, const char *tzid)
+{
+    for (size_t i = 0; i < cx->nzones; i++)
+        if (strcmp(cx->zones[i].tzid, tzid) == 0)
+            return cx->zones[i].tz;
+    return NULL;
+}
+
+static bool add_zone(cal_ctx *cx, const char *tzid, chg_tz *tz)
+{
+    zone_ref *z = chg_realloc(cx->zones, (cx->nzones + 1) * sizeof *z);
+    char *id = chg_strdup(tzid);
+    if (!z || !id) {
+        if (z)
+            cx->zones = z;
+        chg_free(id);
+        chg_tz_free(tz);
+        return oom(cx);
+    }
+    cx->zones = z;
+    z[cx->nzones++] = (zone_ref){id, tz};
+    return true;
+}
+
+/* The zone of a TZID: a VTIMEZONE of the file, else an IANA zone (also as
+ * the last two components of a prefixed id like "/mozilla.org/…/Europe/Paris"). */
+static const chg_tz *zone_for_tzid(cal_ctx *cx, const char *tzid, const char *kind, int no,
+                                   const char *prop)
+{
+    const chg_tz *z = find_zone(cx, tzid);
+    if (z)
+        return z;
+    const char *name = tzid;
+    if (name[0] == '/') {
+        /* keep the last two components: "/a/b/Europe/Paris" → "Europe/Paris" */
+        const char *last = strrchr(name, '/');
+        const char *q = last;
+        while (q > name && q[-1] != '/')
+            q--;
+        name = q > name ? q : last + 1;
+    }
+    chg_time_error e;
+    chg_tz *tz = chg_tz_load(name, &e);
+    if (!tz) {
+        cal_error(cx, kind, no, prop,
+                  "TZID '%s' has no VTIMEZONE and is not a known time zone", tzid);
+        return NULL;
+    }
+    if (!add_zone(cx, tzid, tz))
+        return NULL;
+    return tz;
+}
+
+/* The zone named by a time property's TZID; NULL for UTC ("Z") values and
+ * for floating times and dates, which the caller places (*is_utc tells). */
+static const chg_tz *zone_of(cal_ctx *cx, icalproperty *p, struct icaltimetype tt,
+                             const char *prop, bool *is_utc)
+{
+    *is_utc = !tt.is_date && icaltime_is_utc(tt);
+    if (*is_utc)
+        return NULL;
+    icalparameter *par = icalproperty_get_first_parameter(p, ICAL_TZID_PARAMETER);
+    const char *tzid = par ? icalparameter_get_tzid(par) : NULL;
+    if (tzid && !tt.is_date)
+        return zone_for_tzid(cx, tzid, "VEVENT", cx->event_no, prop);
+    return NULL;
+}
+
+static int64_t to_instant(const chg_tz *tz, bool is_utc, int64_t local)
+{
+    if (is_utc || !tz)
+        return local;
+    return ti_tz_resolve(tz, local, 0, TI_GAP_SHIFT, NULL);
+}
+
+/* ---- recurrence ------------------------------------------------------------------------ */
+
+typedef bool (*occ_fn)(cal_ctx *cx, void *ud, int64_t local);
+
+/* Iterate an RRULE from dtstart (local wall time), calling fn for each
+ * occurrence's local time, stopping at local time `stop` or after `cap`
+ * occurrences. The caller applies UNTIL precisely; here it only bounds
+ * libical's search. Returns false on error (reported). */
+static bool iterate_rrule(cal_ctx *cx, struct icalrecurrencetype rule, struct icaltimetype dtstart,
+                          int64_t stop, size_t cap, occ_fn fn, void *ud, const char *kind, int no)
+{
+    if (rule.freq == ICAL_NO_RECURRENCE)
+        return cal_error(cx, kind, no, "RRULE", "RRULE has no valid FREQ");
+    if (rule.freq == ICAL_SECONDLY_RECURRENCE || rule.freq == ICAL_MINUTELY_RECURRENCE ||
+        rule.freq == ICAL_HOURLY_RECURRENCE)
+        return cal_error(cx, kind, no, "RRULE",
+                         "FREQ=%s recurrences are not supported in calendars; use a "
+                         "cron time set for sub-daily schedules",
+                         rule.freq == ICAL_SECONDLY_RECURRENCE  ? "SECONDLY"
+                         : rule.freq == ICAL_MINUTELY_RECURRENCE ? "MINUTELY"
+                                                                 : "HOURLY");
+    /* bound libical's search: UNTIL no later than `stop` (local) */
+    int64_t until_local = stop;
+    if (!icaltime_is_null_time(rule.until) && valid_tt(rule.until)) {
+        int64_t u = tt_local(rule.until) + (rule.until.is_date ? 86400 : 0) + 86400;
+        if (u < until_local)
+            until_local = u;
+    }
+    rule.until = tt_from_local(until_local, dtstart.is_date);
+    struct icaltimetype st = dtstart;
+    st.zone = NULL;
+    icalrecur_iterator *it = icalrecur_iterator_new(rule, st);
+    if (!it)
+        return cal_error(cx, kind, no, "RRULE",
+                         "RRULE is invalid or can never produce an occurrence");
+    size_t n = 0;
+    bool ok = true;
+    for (;;) {
+        struct icaltimetype t = icalrecur_iterator_next(it);
+        if (icaltime_is_null_time(t) || !valid_tt(t))
+            break;
+        int64_t l = tt_local(t);
+        if (l >= stop)
+            break;
+        if (++n > cap) {
+            ok = cal_error(cx, kind, no, "RRULE",
+                           "RRULE expands to more than %zu occurrences before 2200",
+                           cap);
+            break;
+        }
+        if (!fn(cx, ud, l)) {
+            ok = false;
+            break;
+        }
+    }
+    icalrecur_iterator_free(it);
+    return ok;
+}
+
+/* ---- VTIMEZONE ------------------------------------------------------------------------- */
+
+typedef struct onset {
+    int64_t at;
+    int32_t from, to;
+} onset;
+
+typedef struct onsets {
+    onset *v;
+    size_t n, cap;
+    int32_t from, to;       /* of the sub-component being expanded */
+    int64_t until;          /* its RRULE UNTIL as an instant, or INT64_MAX */
+    int no;                 /* index of the VTIMEZONE, for error places */
+} onsets;
+
+/* Record a VTIMEZONE onset (local time in the old offset) as an instant. */
+static bool onset_add(cal_ctx *cx, void *ud, int64_t local)
+{
+    onsets *o = ud;
+    int64_t at = local - o->from;
+    if (at > o->until)
+        return true;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 32;
+        if (cap > MAX_TZ_TRANSITIONS * 2)
+            return cal_error(cx, "VTIMEZONE", o->no, NULL, "VTIMEZONE has too many transitions");
+        onset *v = chg_realloc(o->v, cap * sizeof *v);
+        if (!v)
+            return oom(cx);
+        o->v = v;
+        o->cap = cap;
+    }
+    o->v[o->n++] = (onset){at, o->from, o->to};
+    return true;
+}
+
+static int cmp_onset(const void *a, const void *b)
+{
+    const onset *x = a, *y = b;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Build a zone from the no-th VTIMEZONE component. */
+static bool build_vtimezone(cal_ctx *cx, icalcomponent *vtz, int no)
+{
+    icalproperty *idp = icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY);
+    const char *tzid = idp ? icalproperty_get_tzid(idp) : NULL;
+    if (!tzid || !*tzid)
+        return cal_error(cx, "VTIMEZONE", no, NULL, "VTIMEZONE without TZID");
+    if (find_zone(cx, tzid))
+        return true; /* first definition wins */
+    onsets o = {0};
+    o.no = no;
+    static const icalcomponent_kind kinds[] = {ICAL_XSTANDARD_COMPONENT, ICAL_XDAYLIGHT_COMPONENT};
+    for (int k = 0; k < 2; k++) {
+        for (icalcomponent *sub = icalcomponent_get_first_component(vtz, kinds[k]); sub;
+             sub = icalcomponent_get_next_component(vtz, kinds[k])) {
+            icalproperty *ds = icalcomponent_get_first_property(sub, ICAL_DTSTART_PROPERTY);
+            icalproperty *pf = icalcomponent_get_first_property(sub, ICAL_TZOFFSETFROM_PROPERTY);
+            icalproperty *pt = icalcomponent_get_first_property(sub, ICAL_TZOFFSETTO_PROPERTY);
+            if (!ds || !pf || !pt) {
+                chg_free(o.v);
+                return cal_error(cx, "VTIMEZONE", no, NULL,
+                                 "VTIMEZONE '%s' needs DTSTART, TZOFFSETFROM and "
+                                 "TZOFFSETTO in each STANDARD/DAYLIGHT",
+                                 tzid);
+            }
+            struct icaltimetype st = icalproperty_get_dtstart(ds);
+            o.from = icalproperty_get_tzoffsetfrom(pf);
+            o.to = icalproperty_get_tzoffsetto(pt);
+            if (!valid_tt(st) || o.from > TI_MAX_OFFSET || o.from < -TI_MAX_OFFSET ||
+                o.to > TI_MAX_OFFSET || o.to < -TI_MAX_OFFSET) {
+                chg_free(o.v);
+                return cal_error(cx, "VTIMEZONE", no, "DTSTART",
+                                 "VTIMEZONE '%s' has an invalid DTSTART or offset",
+                                 tzid);
+            }
+            o.until = INT64_MAX;
+            int64_t stop = TI_CAL_UNTIL + 2 * 86400;
+            if (!onset_add(cx, &o, tt_local(st))) {
+                chg_free(o.v);
+                return false;
+            }
+            for (icalproperty *rp = icalcomponent_get_first_property(sub, ICAL_RRULE_PROPERTY); rp;
+                 rp = icalcomponent_get_next_property(sub, ICAL_RRULE_PROPERTY)) {
+                struct icalrecurrencetype r = icalproperty_get_rrule(rp);
+                o.until = INT64_MAX;
+                if (!icaltime_is_null_time(r.until) && valid_tt(r.until))
+                    o.until = icaltime_is_utc(r.until) ? tt_local(r.until)
+                                                       : tt_local(r.until) - o.from;
+                if (r.freq != ICAL_YEARLY_RECURRENCE && r.freq != ICAL_MONTHLY_RECURRENCE &&
+                    r.freq != ICAL_WEEKLY_RECURRENCE && r.freq != ICAL_DAILY_RECURRENCE) {
+                    chg_free(o.v);
+                    return cal_error(cx, "VTIMEZONE", no, "RRULE",
+                                     "VTIMEZONE '%s' has an unsupported RRULE", tzid);
+                }
+                if (!iterate_rrule(cx, r, st, stop, MAX_TZ_TRANSITIONS, onset_add, &o,
+                                   "VTIMEZONE", no)) {
+                    chg_free(o.v);
+                    return false;
+                }
+            }
+            o.until = INT64_MAX;
+            for (icalproperty *rp = icalcomponent_get_first_property(sub, ICAL_RDATE_PROPERTY); rp;
+                 rp = icalcomponent_get_next_property(sub, ICAL_RDATE_PROPERTY)) {
+                struct icaldatetimeperiodtype dp = icalproperty_get_rdate(rp);
+                if (valid_tt(dp.time) && !onset_add(cx, &o, tt_local(dp.time))) {
+                    chg_free(o.v);
+                    return false;
+                }
+            }
+        }
+    }
+    if (o.n == 0) {
+        chg_free(o.v);
+        return cal_error(cx, "VTIMEZONE", no, NULL,
+                         "VTIMEZONE '%s' has no STANDARD or DAYLIGHT part", tzid);
+    }
+    qsort(o.v, o.n, sizeof *o.v, cmp_onset);
+    int64_t *at = chg_malloc(o.n * sizeof *at);
+    int32_t *offs = chg_malloc((o.n + 1) * sizeof *offs);
+    if (!at || !offs) {
+        chg_free(at);
+        chg_free(offs);
+        chg_free(o.v);
+        return oom(cx);
+    }
+    offs[0] = o.v[0].from;
+    size_t m = 0;
+    for (size_t i = 0; i < o.n; i++) {
+        if (m > 0 && at[m - 1] == o.v[i].at) {
+            offs[m] = o.v[i].to;
+            continue;
+        }
+        at[m] = o.v[i].at;
+        offs[m + 1] = o.v[i].to;
+        m++;
+    }
+    chg_tz *tz = ti_tz_from_table(tzid, at, offs, m);
+    chg_free(at);
+    chg_free(offs);
+    chg_free(o.v);
+    if (!tz)
+        return oom(cx);
+    return add_zone(cx, tzid, tz);
+}
+
+/* ---- events --------------------------------------------------------------------------- */
+
+/* Record one occurrence [s, e) of the calendar (empty ones are dropped). */
+static bool occ_push(cal_ctx *cx, int64_t s, int64_t e)
+{
+    if (e <= s)
+        return true;
+    if (cx->nocc >= TI_CAL_MAX_OCCURRENCES)
+        return cal_error(cx, "VEVENT", cx->event_no, "RRULE",
+                         "more than %d occurrences before 2200", TI_CAL_MAX_OCCURRENCES);
+    if (cx->nocc == cx->capocc) {
+        size_t cap = cx->capocc ? cx->capocc * 2 : 64;
+        int64_t *v = chg_realloc(cx->occ, cap * 2 * sizeof *v);
+        if (!v)
+            return oom(cx);
+        cx->occ = v;
+        cx->capocc = cap;
+    }
+    cx->occ[2 * cx->nocc] = s;
+    cx->occ[2 * cx->nocc + 1] = e;
+    cx->nocc++;
+    return true;
+}
+
+/* One event's expansion state. */
+typedef struct event {
+    const chg_tz *tz;      /* zone of DTSTART (NULL when UTC) */
+    bool is_utc, is_date;
+    int64_t nominal_days;  /* end = local start + days, then + exact */
+    int64_t exact;
+    int64_t until;         /* RRULE UNTIL as an instant (INT64_MAX: none) */
+    int64_t *starts;       /* local start times of occurrences */
+    size_t n, cap;
+} event;
+
+/* Record an occurrence start (local wall time) of the event being
+ * expanded, unless it is past the rule's UNTIL. */
+static bool start_add(cal_ctx *cx, void *ud, int64_t local)
+{
+    event *ev = ud;
+    if (ev->until != INT64_MAX && to_instant(ev->tz, ev->is_utc, local) > ev->until)
+        return true;
+    if (ev->n == ev->cap) {
+        size_t cap = ev->cap ? ev->cap * 2 : 16;
+        int64_t *v = chg_realloc(ev->starts, cap * sizeof *v);
+        if (!v)
+            return oom(cx);
+        ev->starts = v;
+        ev->cap = cap;
+    }
+    ev->starts[ev->n++] = local;
+    return true;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static const char *uid_of(icalcomponent *ve)
+{
+    icalproperty *p = icalcomponent_get_first_property(ve, ICAL_UID_PROPERTY);
+    return p ? icalproperty_get_uid(p) : NULL;
+}
+
+static bool is_cancelled(icalcomponent *ve)
+{
+    icalproperty *p = icalcomponent_get_first_property(ve, ICAL_STATUS_PROPERTY);
+    return p && icalproperty_get_status(p) == ICAL_STATUS_CANCELLED;
+}
+
+/* Convert a date or date-time property value to an instant in the event's
+ * terms; *day gets its local date when it is a DATE. */
+static bool value_instant(cal_ctx *cx, icalproperty *p, struct icaltimetype tt, const event *ev,
+                          const char *prop, int64_t *out, int64_t *day)
+{
+    if (!valid_tt(tt))
+        return cal_error(cx, "VEVENT", cx->event_no, prop, "invalid %s value", prop);
+    bool utc;
+    const chg_tz *z = zone_of(cx, p, tt, prop, &utc);
+    if (cx->failed)
+        return false;
+    if (!utc && !z) /* floating or date: the event's zone */
+        z = ev ? (ev->is_utc ? NULL : ev->tz) : cx->deftz;
+    if (!utc && !z)
+        utc = true;
+    *day = tt.is_date ? chg_floor_div(tt_local(tt), 86400) : INT64_MIN;
+    *out = to_instant(z, utc, tt_local(tt));
+    return true;
+}
+
+/* Emit occurrence with local start `ls` unless excluded. */
+static bool emit(cal_ctx *cx, const event *ev, int64_t ls, const int64_t *ex, size_t nex,
+                 const int64_t *exday, size_t nexday, const char *uid)
+{
+    int64_t s = to_instant(ev->tz, ev->is_utc, ls);
+    if (s < TI_CAL_FROM || s >= TI_CAL_UNTIL)
+        return true;
+    int64_t day = chg_floor_div(ls, 86400);
+    for (size_t i = 0; i < nex; i++)
+        if (ex[i] == s)
+            return true;
+    for (size_t i = 0; i < nexday; i++)
+        if (exday[i] == day)
+            return true;
+    if (uid) {
+        for (size_t i = 0; i < cx->novr; i++)
+            if (strcmp(cx->ovr[i].uid, uid) == 0 &&
+                (cx->ovr[i].rid == s || cx->ovr[i].rid_day == day))
+                return true;
+    }
+    int64_t e = ev->nominal_days
+                    ? ti_add(to_instant(ev->tz, ev->is_utc, ls + ev->nominal_days * 86400),
+                             ev->exact)
+                    : ti_add(s, ev->exact);
+    return occ_push(cx, s, e);
+}
+
+static bool push_i64(cal_ctx *cx, int64_t **v, size_t *n, int64_t x)
+{
+    int64_t *p = chg_realloc(*v, (*n + 1) * sizeof *p);
+    if (!p)
+        return oom(cx);
+    p[(*n)++] = x;
+    *v = p;
+    return true;
+}
+
+/* Expand one VEVENT into occurrences. is_override: it replaces one
+ * occurrence of another event (RECURRENCE-ID) and does not recur itself. */
+static bool expand_event(cal_ctx *cx, icalcomponent *ve, bool is_override)
+{
+    icalproperty *dsp = icalcomponent_get_first_property(ve, ICAL_DTSTART_PROPERTY);
+    if (!dsp)
+        return cal_error(cx, "VEVENT", cx->event_no, NULL, "VEVENT without DTSTART");
+    struct icaltimetype ds = icalproperty_get_dtstart(dsp);
+    if (!valid_tt(ds))
+        return cal_error(cx, "VEVENT", cx->event_no, "DTSTART", "invalid DTSTART");
+    event ev = {0};
+    ev.until = INT64_MAX;
+    ev.is_date = ds.is_date;
+    ev.tz = zone_of(cx, dsp, ds, "DTSTART", &ev.is_utc);
+    if (cx->failed)
+        return false;
+    if (!ev.tz && !ev.is_utc)
+        ev.tz = cx->deftz; /* floating time or date: the calendar's zone */
+    int64_t ls = tt_local(ds);
+    int64_t s0 = to_instant(ev.tz, ev.is_utc, ls);
+
+    icalproperty *dep = icalcomponent_get_first_property(ve, ICAL_DTEND_PROPERTY);
+    icalproperty *dup = icalcomponent_get_first_property(ve, ICAL_DURATION_PROPERTY);
+    if (dep && dup)
+        return cal_error(cx, "VEVENT", cx->event_no, "DURATION",
+                         "VEVENT has both DTEND and DURATION");
+    if (dep) {
+        struct icaltimetype de = icalproperty_get_dtend(dep);
+        if (!valid_tt(de) || de.is_date != ds.is_date)
+            return cal_error(cx, "VEVENT", cx->event_no, "DTEND",
+                             "DTEND must be a valid %s like DTSTART",
+                             ds.is_date ? "DATE" : "DATE-TIME");
+        if (ds.is_date) {
+            ev.nominal_days = chg_floor_div(tt_local(de), 86400) - chg_floor_div(ls, 86400);
+            if (ev.nominal_days < 0)
+                return cal_error(cx, "VEVENT", cx->event_no, "DTEND",
+                                 "DTEND is before DTSTART");
+        } else {
+            bool utc;
+            const chg_tz *ez = zone_of(cx, dep, de, "DTEND", &utc);
+            if (cx->failed)
+                return false;
+            if (!ez && !utc)
+                ez = ev.tz;
+            int64_t e0 = to_instant(ez, utc, tt_local(de));
+            if (e0 < s0)
+                return cal_error(cx, "VEVENT", cx->event_no, "DTEND",
+                                 "DTEND is before DTSTART");
+            ev.exact = e0 - s0;
+        }
+    } else if (dup) {
+        struct icaldurationtype d = icalproperty_get_duration(dup);
+        if (d.is_neg)
+            return cal_error(cx, "VEVENT", cx->event_no, "DURATION",
+                             "negative DURATION");
+        ev.nominal_days = (int64_t)d.days + 7 * (int64_t)d.weeks;
+        ev.exact = (int64_t)d.hours * 3600 + (int64_t)d.minutes * 60 + d.seconds;
+    } else if (ds.is_date) {
+        ev.nominal_days = 1; /* RFC 5545: an all-day event lasts the day */
+    }
+
+    /* EXDATE */
+    int64_t *ex = NULL, *exday = NULL;
+    size_t nex = 0, nexday = 0;
+    bool ok = true;
+    for (icalproperty *p = icalcomponent_get_first_property(ve, ICAL_EXDATE_PROPERTY); p && ok;
+         p = icalcomponent_get_next_property(ve, ICAL_EXDATE_PROPERTY)) {
+        int64_t inst, day;
+        ok = value_instant(cx, p, icalproperty_get_exdate(p), &ev, "EXDATE", &inst, &day) &&
+             (day != INT64_MIN ? push_i64(cx, &exday, &nexday, day)
+                               : push_i64(cx, &ex, &nex, inst));
+    }
+    const char *uid = is_override ? NULL : uid_of(ve);
+
+    /* the occurrence starts: DTSTART, RRULE, plain RDATEs */
+    if (ok)
+        ok = start_add(cx, &ev, ls);
+    if (!is_override) {
+        for (icalproperty *p = icalcomponent_get_first_property(ve, ICAL_RRULE_PROPERTY); p && ok;
+             p = icalcomponent_get_next_property(ve, ICAL_RRULE_PROPERTY)) {
+            struct icalrecurrencetype r = icalproperty_get_rrule(p);
+            ev.until = INT64_MAX;
+            if (!icaltime_is_null_time(r.until) && valid_tt(r.until)) {
+                if (r.until.is_date)
+                    ev.until = to_instant(ev.tz, ev.is_utc, tt_local(r.until) + 86400) - 1;
+                else if (icaltime_is_utc(r.until))
+                    ev.until = tt_local(r.until);
+                else
+                    ev.until = to_instant(ev.tz, ev.is_utc, tt_local(r.until));
+            }
+            int64_t stop = TI_CAL_UNTIL + 2 * 86400;
+            ok = iterate_rrule(cx, r, ds, stop, TI_CAL_MAX_OCCURRENCES, start_add, &ev, "VEVENT",
+                               cx->event_no);
+        }
+        ev.until = INT64_MAX;
+        for (icalproperty *p = icalcomponent_get_first_property(ve, ICAL_RDATE_PROPERTY); p && ok;
+             p = icalcomponent_get_next_property(ve, ICAL_RDATE_PROPERTY)) {
+            struct icaldatetimeperiodtype dp = icalproperty_get_rdate(p);
+            if (!icaltime_is_null_time(dp.period.start)) {
+                /* an explicit period: its own start and end */
+                struct icalperiodtype pr = dp.period;
+                int64_t a, b, day;
+                if (!value_instant(cx, p, pr.start, &ev, "RDATE", &a, &day)) {
+                    ok = false;
+                    break;
+                }
+                if (!icaltime_is_null_time(pr.end)) {
+                    if (!value_instant(cx, p, pr.end, &ev, "RDATE", &b, &day)) {
+                        ok = false;
+                        break;
+                    }
+                } else {
+                    struct icaldurationtype d = pr.duration;
+                    b = a + ((int64_t)d.days + 7 * (int64_t)d.weeks) * 86400 +
+                        (int64_t)d.hours * 3600 + (int64_t)d.minutes * 60 + d.seconds;
+                }
+                bool excluded = false;
+                for (size_t i = 0; i < nex; i++)
+                    excluded |= ex[i] == a;
+                if (!excluded && a >= TI_CAL_FROM && a < TI_CAL_UNTIL)
+                    ok = occ_push(cx, a, b);
+                continue;
+            }
+            struct icaltimetype rt = dp.time;
+            if (!valid_tt(rt)) {
+                ok = cal_error(cx, "VEVENT", cx->event_no, "RDATE", "invalid RDATE");
+                break;
+            }
+            bool utc;
+            const chg_tz *rz = zone_of(cx, p, rt, "RDATE", &utc);
+            if (cx->failed) {
+                ok = false;
+                break;
+            }
+            /* express it in the event's wall time (floating: already is) */
+            int64_t rl = tt_local(rt);
+            if (utc || (rz && rz != ev.tz)) {
+                int64_t inst = utc ? rl : to_instant(rz, false, rl);
+                rl = ev.is_utc ? inst : inst + chg_tz_offset(ev.tz, inst);
+            }
+            ok = start_add(cx, &ev, rl);
+        }
+    }
+    if (ok && ev.n > 0) {
+        qsort(ev.starts, ev.n, sizeof *ev.starts, cmp_i64);
+        for (size_t i = 0; i < ev.n && ok; i++) {
+            if (i > 0 && ev.starts[i] == ev.starts[i - 1])
+                continue;
+            ok = emit(cx, &ev, ev.starts[i], ex, nex, exday, nexday, uid);
+        }
+    }
+    chg_free(ex);
+    chg_free(exday);
+    chg_free(ev.starts);
+    return ok && !cx->failed;
+}
+
+/* Record the occurrence a RECURRENCE-ID event replaces. */
+static bool note_override(cal_ctx *cx, icalcomponent *ve, icalproperty *rp)
+{
+    const char *uid = uid_of(ve);
+    if (!uid)
+        return true;
+    struct icaltimetype rt = icalproperty_get_recurrenceid(rp);
+    int64_t inst, day;
+    if (!value_instant(cx, rp, rt, NULL, "RECURRENCE-ID", &inst, &day))
+        return false;
+    override *o = chg_realloc(cx->ovr, (cx->novr + 1) * sizeof *o);
+    char *u = chg_strdup(uid);
+    if (!o || !u) {
+        if (o)
+            cx->ovr = o;
+        chg_free(u);
+        return oom(cx);
+    }
+    cx->ovr = o;
+    o[cx->novr++] = (override){u, day == INT64_MIN ? inst : INT64_MIN, day};
+    return true;
+}
+
+/* ---- the calendar ------------------------------------------------------------------------ */
+
+static const char *x_prop(icalcomponent *cal, const char *name)
+{
+    for (icalproperty *p = icalcomponent_get_first_property(cal, ICAL_X_PROPERTY); p;
+         p = icalcomponent_get_next_property(cal, ICAL_X_PROPERTY)) {
+        const char *n = icalproperty_get_x_name(p);
+        if (n && strcmp(n, name) == 0)
+            return icalproperty_get_x(p);
+    }
+    return NULL;
+}
+
+static void ctx_free(cal_ctx *cx)
+{
+    for (size_t i = 0; i < cx->nzones; i++) {
+        chg_free(cx->zones[i].tzid);
+        chg_tz_free(cx->zones[i].tz);
+    }
+    chg_free(cx->zones);
+    for (size_t i = 0; i < cx->novr; i++)
+        chg_free(cx->ovr[i].uid);
+    chg_free(cx->ovr);
+    chg_free(cx->occ);
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const int64_t *x = a, *y = b;
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* Place of the first line of property `name` anywhere in the text. */
+static void locate_line(const char *text, size_t len, const char *name, size_t *off, size_t *l)
+{
+    const char *p = text, *end = text + len;
+    *off = 0;
+    *l = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        const char *lc = le > p && le[-1] == '\r' ? le - 1 : le;
+        if (line_starts_with(p, lc, name)) {
+            *off = (size_t)(p - text);
+            *l = (size_t)(lc - p);
+            return;
+        }
+        p = nl ? nl + 1 : end;
+    }
+}
+
+/* Parse and expand a calendar (see the file comment). Works on a private
+ * NUL-terminated copy of the text; keeps nothing of it. On error returns
+ * CHG_EINVAL (or CHG_ENOMEM) with err placed on the offending line. */
+int ti_calendar_build(const char *text, size_t len, const char *zone, ti_calendar *out,
+                      chg_time_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (err)
+        err->message[0] = 0;
+    if (memchr(text, 0, len)) {
+        ti_set_error(err, (size_t)((const char *)memchr(text, 0, len) - text), 1,
+                     "the text contains a NUL byte");
+        return CHG_EINVAL;
+    }
+    char *buf = chg_strndup(text, len);
+    if (!buf) {
+        ti_set_error(err, 0, 0, "out of memory");
+        return CHG_ENOMEM;
+    }
+    icalcomponent *root = icalparser_parse_string(buf);
+    chg_free(buf);
+    if (!root) {
+        ti_set_error(err, 0, 0,
+                     "not an iCalendar document (BEGIN:VCALENDAR ... END:VCALENDAR)");
+        return CHG_EINVAL;
+    }
+    icalcomponent *cals[64];
+    size_t ncal = 0;
+    if (icalcomponent_isa(root) == ICAL_VCALENDAR_COMPONENT) {
+        cals[ncal++] = root;
+    } else if (icalcomponent_isa(root) == ICAL_XROOT_COMPONENT) {
+        for (icalcomponent *c = icalcomponent_get_first_component(root, ICAL_VCALENDAR_COMPONENT);
+             c; c = icalcomponent_get_next_component(root, ICAL_VCALENDAR_COMPONENT)) {
+            if (ncal == CHG_ARRAY_LEN(cals)) {
+                icalcomponent_free(root);
+                ti_set_error(err, 0, 0, "more than %zu VCALENDARs in one file",
+                             CHG_ARRAY_LEN(cals));
+                return CHG_EINVAL;
+            }
+            cals[ncal++] = c;
+        }
+    }
+    if (ncal == 0) {
+        icalcomponent_free(root);
+        ti_set_error(err, 0, 0, "no VCALENDAR in the text");
+        return CHG_EINVAL;
+    }
+    cal_ctx cx = {0};
+    cx.text = text;
+    cx.len = len;
+    cx.err = err;
+    int rc = CHG_EINVAL;
+    chg_tz *own_default = NULL;
+
+    /* calendar type: DEFAULT_OPEN unless said otherwise */
+    bool closed = false;
+    const char *xtz = NULL;
+    for (size_t i = 0; i < ncal; i++) {
+        const char *type = x_prop(cals[i], "X-CALENDAR-TYPE");
+        if (type) {
+            size_t off, l;
+            locate_line(text, len, "X-CALENDAR-TYPE", &off, &l);
+            if (strcmp(type, "DEFAULT_CLOSED") == 0) {
+                closed = true;
+            } else if (strcmp(type, "DEFAULT_OPEN") != 0) {
+                ti_set_error(err, off, l,
+                             "X-CALENDAR-TYPE must be DEFAULT_OPEN or DEFAULT_CLOSED, "
+                             "not '%s'",
+                             type);
+                goto done;
+            }
+        }
+        if (!xtz)
+            xtz = x_prop(cals[i], "X-WR-TIMEZONE");
+    }
+    /* the zone of floating times and dates: the node's, X-WR-TIMEZONE, UTC */
+    {
+        chg_time_error zerr;
+        const char *zn = zone ? zone : xtz ? xtz : "UTC";
+        own_default = chg_tz_load(zn, &zerr);
+        if (!own_default && !zone && xtz) {
+            size_t off, l;
+            locate_line(text, len, "X-WR-TIMEZONE", &off, &l);
+            ti_set_error(err, off, l, "X-WR-TIMEZONE '%s' is not a known time zone",
+                         xtz);
+            goto done;
+        }
+        if (!own_default) {
+            if (err)
+                *err = zerr;
+            goto done;
+        }
+        cx.deftz = own_default;
+    }
+    /* zones, then overrides, then events; all in document order */
+    int nvtz = 0;
+    for (size_t i = 0; i < ncal; i++)
+        for (icalcomponent *c = icalcomponent_get_first_component(cals[i], ICAL_VTIMEZONE_COMPONENT);
+             c; c = icalcomponent_get_next_component(cals[i], ICAL_VTIMEZONE_COMPONENT), nvtz++)
+            if (!check_lic_errors(&cx, c, "VTIMEZONE", nvtz) || !build_vtimezone(&cx, c, nvtz))
+                goto done;
+    int nev = 0, live = 0;
+    for (size_t i = 0; i < ncal; i++)
+        for (icalcomponent *c = icalcomponent_get_first_component(cals[i], ICAL_VEVENT_COMPONENT);
+             c; c = icalcomponent_get_next_component(cals[i], ICAL_VEVENT_COMPONENT), nev++) {
+            cx.event_no = nev;
+            if (!check_lic_errors(&cx, c, "VEVENT", nev))
+                goto done;
+            icalproperty *rp = icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY);
+            if (rp && !note_override(&cx, c, rp))
+                goto done;
+        }
+    nev = 0;
+    for (size_t i = 0; i < ncal; i++)
+        for (icalcomponent *c = icalcomponent_get_first_component(cals[i], ICAL_VEVENT_COMPONENT);
+             c; c = icalcomponent_get_next_component(cals[i], ICAL_VEVENT_COMPONENT), nev++) {
+            cx.event_no = nev;
+            if (is_cancelled(c))
+                continue;
+            live++;
+            bool ovr = icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY) != NULL;
+            if (!expand_event(&cx, c, ovr))
+                goto done;
+        }
+    /* sort and merge touching or overlapping occurrences */
+    if (cx.nocc > 0) {
+        qsort(cx.occ, cx.nocc, 2 * sizeof *cx.occ, cmp_pair);
+        size_t m = 0;
+        for (size_t i = 0; i < cx.nocc; i++) {
+            int64_t s = cx.occ[2 * i], e = cx.occ[2 * i + 1];
+            if (m > 0 && s <= cx.occ[2 * m - 1]) {
+                if (e > cx.occ[2 * m - 1])
+                    cx.occ[2 * m - 1] = e;
+                continue;
+            }
+            cx.occ[2 * m] = s;
+            cx.occ[2 * m + 1] = e;
+            m++;
+        }
+        out->iv = chg_realloc(cx.occ, m * 2 * sizeof *cx.occ);
+        if (!out->iv)
+            out->iv = cx.occ;
+        cx.occ = NULL;
+        out->n = m;
+    }
+    /* AWS: a calendar without events neither blocks nor allows anything */
+    out->complement = closed && live > 0;
+    rc = CHG_OK;
+done:
+    if (rc != CHG_OK && cx.failed && rc == CHG_EINVAL && err && !err->message[0])
+        ti_set_error(err, 0, 0, "invalid calendar");
+    ctx_free(&cx);
+    chg_tz_free(own_default);
+    icalcomponent_free(root);
+    return rc;
+}
+
+void ti_calendar_free(ti_calendar *cal)
+{
+    chg_free(cal->iv);
+    cal->iv = NULL;
+    cal->n = 0;
+}

@@ -1,0 +1,104 @@
+/*
+ * time_fmt.c — instants as text: the one UTC formatter of chg
+ * ("2026-12-03T09:00:00Z") and the RFC 3339 / ISO 8601 date-time parser for
+ * the timestamps events carry ("…Z", "…+01:00", "…-0700", fractions).
+ */
+#include "time_int.h"
+
+#include <stdio.h>
+
+void chg_time_format_utc(int64_t t, char *out)
+{
+    /* floor division that cannot overflow at the ends of int64 */
+    int64_t sod = t % 86400, days = t / 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days -= 1;
+    }
+    int64_t y;
+    int m, d;
+    chg_civil_from_days(days, &y, &m, &d);
+    snprintf(out, 32, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y, m, d,
+             (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+}
+
+/* Exactly n digits at s[*i]; advances *i. */
+static bool digits(const char *s, size_t len, size_t *i, int n, int *out)
+{
+    if (*i + (size_t)n > len)
+        return false;
+    int v = 0;
+    for (int k = 0; k < n; k++) {
+        char c = s[*i + (size_t)k];
+        if (c < '0' || c > '9')
+            return false;
+        v = v * 10 + (c - '0');
+    }
+    *i += (size_t)n;
+    *out = v;
+    return true;
+}
+
+/* Parse "YYYY-MM-DD(T|t| )HH:MM[:SS[(.|,)fraction]](Z|z|±HH[:]MM|±HH)".
+ * Fractions are truncated (the instant is the whole second that starts
+ * the fraction); a leap second :60 is the first second of the next minute. */
+int chg_time_parse_iso(const char *s, size_t len, int64_t *out)
+{
+    size_t i = 0;
+    int y, mo, d, h, mi, sec = 0;
+    if (!digits(s, len, &i, 4, &y) || i >= len || s[i++] != '-' ||
+        !digits(s, len, &i, 2, &mo) || i >= len || s[i++] != '-' ||
+        !digits(s, len, &i, 2, &d))
+        return CHG_EINVAL;
+    if (mo < 1 || mo > 12 || d < 1 || d > chg_days_in_month(y, mo))
+        return CHG_EINVAL;
+    if (i >= len || (s[i] != 'T' && s[i] != 't' && s[i] != ' '))
+        return CHG_EINVAL;
+    i++;
+    if (!digits(s, len, &i, 2, &h) || i >= len || s[i++] != ':' || !digits(s, len, &i, 2, &mi))
+        return CHG_EINVAL;
+    if (i < len && s[i] == ':') {
+        i++;
+        if (!digits(s, len, &i, 2, &sec))
+            return CHG_EINVAL;
+        if (i < len && (s[i] == '.' || s[i] == ',')) {
+            i++;
+            size_t f0 = i;
+            while (i < len && s[i] >= '0' && s[i] <= '9')
+                i++;
+            if (i == f0)
+                return CHG_EINVAL;
+        }
+    }
+    if (h > 23 || mi > 59 || sec > 60)
+        return CHG_EINVAL;
+    if (i >= len)
+        return CHG_EINVAL; /* an instant needs its offset */
+    int off = 0;
+    if (s[i] == 'Z' || s[i] == 'z') {
+        i++;
+    } else if (s[i] == '+' || s[i] == '-') {
+        int sign = s[i] == '-' ? -1 : 1;
+        i++;
+        int oh, om = 0;
+        if (!digits(s, len, &i, 2, &oh))
+            return CHG_EINVAL;
+        if (i < len && s[i] == ':') {
+            i++;
+            if (!digits(s, len, &i, 2, &om))
+                return CHG_EINVAL;
+        } else if (i < len) {
+            if (!digits(s, len, &i, 2, &om))
+                return CHG_EINVAL;
+        }
+        if (oh > 23 || om > 59)
+            return CHG_EINVAL;
+        off = sign * (oh * 3600 + om * 60);
+    } else {
+        return CHG_EINVAL;
+    }
+    if (i != len)
+        return CHG_EINVAL;
+    *out = chg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    return CHG_OK;
+}

@@ -1,0 +1,610 @@
+/*
+ * timeset.c — time sets: building a chg_timeset from the node tree of
+ * chg_time.h (cron, weekly, range, yearly, calendar, flag, or/and/not) and
+ * answering questions about it: membership (with a per-thread cache),
+ * the next change, the earliest admissible instant for several sets
+ * (next_open), and the intervals inside a range.
+ *
+ * Everything rests on one primitive, the span: for an instant t, whether t
+ * is in the set and a stretch [lo, hi) around t on which that answer
+ * cannot change. Leaves compute spans from their schedule; or/and/not
+ * combine them (and short-circuit: an "and" whose left side is out is out
+ * for the whole of that side's span). Searches jump from span to span, so
+ * their cost grows with the number of changes, not with elapsed time, and
+ * every search stops at its horizon.
+ *
+ * A built time set is immutable and may be shared between threads.
+ */
+#include "time_int.h"
+
+#include <string.h>
+
+/* A node after building: resolved zones, parsed cron, expanded calendar. */
+typedef struct tnode {
+    chg_ts_op op;
+    bool used;          /* reachable from the root */
+    int a, b;
+    const chg_tz *tz;
+    chg_cron *cron;
+    int64_t duration;
+    uint8_t days;
+    int start_min, end_min;
+    int64_t from, to;   /* RANGE: instants */
+    int fm, fd, tm, td;
+    ti_calendar cal;
+    char *flag;
+} tnode;
+
+struct chg_timeset {
+    tnode *nodes;
+    size_t n;
+    int root;
+    chg_tz **tzs;
+    size_t ntz;
+};
+
+typedef struct span {
+    int64_t lo, hi; /* membership is `in` on [lo, hi) */
+    bool in;
+} span;
+
+#define MAX_DEPTH 200
+/* How far one span computation looks ahead when merging touching
+ * intervals (more is found by the next span). */
+#define MERGE_CAP 32
+/* Look-ahead for a membership test (its span is cached). */
+#define CONTAINS_REACH (8 * 86400LL)
+
+/* ---- leaves ---------------------------------------------------------------------- */
+
+/* CRON leaf: t is in iff a match falls in (t - duration, t]. In: the run of
+ * overlapping occurrences through t, extended by at most MERGE_CAP jumps.
+ * Out: from the end of the last occurrence (looking back two days) to the
+ * next match before the limit. */
+static void cron_span(const tnode *nd, int64_t t, int64_t limit, span *o)
+{
+    int64_t d = nd->duration;
+    int64_t m = chg_cron_prev(nd->cron, nd->tz, t, ti_add(t, 1 - d));
+    if (m != TI_NONE_LO) {
+        /* in: the run of overlapping [match, match + d) through t */
+        o->in = true;
+        o->lo = m;
+        int64_t e = ti_add(m, d);
+        for (int k = 0; k < MERGE_CAP && e < limit; k++) {
+            int64_t m2 = chg_cron_prev(nd->cron, nd->tz, e, ti_add(e, 1 - d));
+            if (m2 == TI_NONE_LO || ti_add(m2, d) <= e)
+                break;
+            e = ti_add(m2, d);
+        }
+        o->hi = e;
+        return;
+    }
+    o->in = false;
+    int64_t p = chg_cron_prev(nd->cron, nd->tz, t, ti_add(t, -2 * 86400));
+    o->lo = p == TI_NONE_LO ? t : ti_add(p, d);
+    int64_t nx = chg_cron_next(nd->cron, nd->tz, ti_add(t, 1), limit);
+    o->hi = nx == TI_NONE_HI ? limit : nx;
+}
+
+static int64_t resolve(const tnode *nd, int64_t local)
+{
+    return ti_tz_resolve(nd->tz, local, 0, TI_GAP_END, NULL);
+}
+
+/* WEEKLY: interval of local day k, if that weekday is in the set. */
+static bool weekly_iv(const tnode *nd, int64_t k, int64_t *s, int64_t *e)
+{
+    if (!(nd->days >> chg_weekday_from_days(k) & 1))
+        return false;
+    int64_t ls = k * 86400 + nd->start_min * 60;
+    int64_t le = (nd->end_min <= nd->start_min ? (k + 1) * 86400 : k * 86400) + nd->end_min * 60;
+    *s = resolve(nd, ls);
+    *e = resolve(nd, le);
+    return *e > *s;
+}
+
+/* YEARLY: interval starting in year k. */
+static bool yearly_iv(const tnode *nd, int64_t k, int64_t *s, int64_t *e)
+{
+    if (nd->fm == 2 && nd->fd == 29 && !chg_is_leap(k))
+        return false;
+    bool cross = nd->tm < nd->fm || (nd->tm == nd->fm && nd->td <= nd->fd);
+    int64_t ye = cross ? k + 1 : k;
+    int64_t ls = chg_days_from_civil(k, nd->fm, nd->fd) * 86400;
+    int64_t le = nd->tm == 2 && nd->td == 29 && !chg_is_leap(ye)
+                     ? chg_days_from_civil(ye, 3, 1) * 86400
+                     : chg_days_from_civil(ye, nd->tm, nd->td) * 86400;
+    *s = resolve(nd, ls);
+    *e = resolve(nd, le);
+    return *e > *s;
+}
+
+/* Lower bounds of the starts of interval k: its local day or year. */
+static int64_t weekly_lb(const tnode *nd, int64_t k) { return resolve(nd, k * 86400); }
+
+static int64_t yearly_lb(const tnode *nd, int64_t k)
+{
+    return resolve(nd, chg_days_from_civil(k, 1, 1) * 86400);
+}
+
+typedef bool (*iv_fn)(const tnode *nd, int64_t k, int64_t *s, int64_t *e);
+typedef int64_t (*lb_fn)(const tnode *nd, int64_t k);
+
+/* Span of a leaf made of intervals indexed by k, whose starts and ends do
+ * not decrease with k; lb(k) bounds the start of interval k from below. k0
+ * is the index of t's local day or year; usually at most max_gap
+ * consecutive indexes have no interval (a skipped day can add more). */
+static void indexed_span(const tnode *nd, iv_fn f, lb_fn lb, int64_t k0, int max_gap, int64_t t,
+                         int64_t limit, span *o)
+{
+    /* Interval k0-2 ends by local midnight of day (or year) k0, which the
+     * clock showed (or jumped over) no later than t: its end is <= t. So the
+     * first interval ending after t has index k0-1 or more. */
+    int64_t k = k0 - 1, s = 0, e = 0;
+    int64_t last_end = TI_NONE_LO;
+    bool found = false;
+    for (int steps = 0; steps < max_gap + 8; steps++, k++) {
+        if (!f(nd, k, &s, &e))
+            continue;
+        if (e <= t) {
+            last_end = e;
+            continue;
+        }
+        found = true;
+        break;
+    }
+    if (!found) {
+        /* no interval in reach: out until interval k could start */
+        int64_t next = lb(nd, k);
+        o->in = false;
+        o->lo = last_end == TI_NONE_LO ? t : last_end;
+        o->hi = next > t ? next : ti_add(t, 1);
+        return;
+    }
+    if (s <= t) {
+        o->in = true;
+        o->lo = s;
+        int64_t hi = e;
+        int64_t kk = k + 1;
+        for (int merged = 0, gap = 0; merged < MERGE_CAP && hi < limit && gap <= max_gap; kk++) {
+            int64_t s2, e2;
+            if (!f(nd, kk, &s2, &e2)) {
+                gap++;
+                continue;
+            }
+            gap = 0;
+            if (s2 > hi)
+                break;
+            if (e2 > hi)
+                hi = e2;
+            merged++;
+        }
+        o->hi = hi;
+        return;
+    }
+    o->in = false;
+    o->hi = s;
+    if (last_end == TI_NONE_LO) {
+        for (int64_t kk = k - 4; kk >= k - 4 - max_gap; kk--) {
+            int64_t s2, e2;
+            if (f(nd, kk, &s2, &e2)) {
+                if (e2 <= t)
+                    last_end = e2;
+                break;
+            }
+        }
+    }
+    o->lo = last_end == TI_NONE_LO ? t : last_end;
+}
+
+static int64_t local_day(const chg_tz *tz, int64_t t)
+{
+    return chg_floor_div(ti_add(t, chg_tz_offset(tz, t)), 86400);
+}
+
+/* CALENDAR leaf: binary search in the expanded intervals. */
+static void calendar_span(const tnode *nd, int64_t t, span *o)
+{
+    const ti_calendar *c = &nd->cal;
+    /* first interval with end > t */
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->iv[2 * mid + 1] <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < c->n && c->iv[2 * lo] <= t) {
+        o->in = true;
+        o->lo = c->iv[2 * lo];
+        o->hi = c->iv[2 * lo + 1];
+    } else {
+        o->in = false;
+        o->lo = lo > 0 ? c->iv[2 * lo - 1] : INT64_MIN;
+        o->hi = lo < c->n ? c->iv[2 * lo] : INT64_MAX;
+    }
+    if (c->complement)
+        o->in = !o->in;
+}
+
+/* ---- the span of any node ------------------------------------------------------------ */
+
+/* The span of node i at t. Spans never look past `limit` (a span may end
+ * there without a change), and always end after t. */
+static void span_of(const chg_timeset *ts, int i, const chg_ts_env *env, int64_t t, int64_t limit,
+                    span *o)
+{
+    const tnode *nd = &ts->nodes[i];
+    if (limit <= t)
+        limit = ti_add(t, 1);
+    switch (nd->op) {
+    case CHG_TS_CRON:
+        if (t >= TI_LOCAL_MAX || t < TI_LOCAL_MIN) {
+            *o = (span){t < TI_LOCAL_MIN ? INT64_MIN : TI_LOCAL_MAX,
+                        t < TI_LOCAL_MIN ? TI_LOCAL_MIN : INT64_MAX, false};
+            return;
+        }
+        cron_span(nd, t, limit, o);
+        return;
+    case CHG_TS_WEEKLY:
+    case CHG_TS_YEARLY: {
+        if (t >= TI_LOCAL_MAX - 2 * 366 * 86400LL || t < TI_LOCAL_MIN + 2 * 366 * 86400LL ||
+            (nd->op == CHG_TS_WEEKLY && nd->days == 0)) {
+            bool low = t < TI_LOCAL_MIN + 2 * 366 * 86400LL;
+            if (nd->op == CHG_TS_WEEKLY && nd->days == 0)
+                *o = (span){INT64_MIN, INT64_MAX, false};
+            else
+                *o = (span){low ? INT64_MIN : TI_LOCAL_MAX - 2 * 366 * 86400LL,
+                            low ? TI_LOCAL_MIN + 2 * 366 * 86400LL : INT64_MAX, false};
+            return;
+        }
+        int64_t day = local_day(nd->tz, t);
+        if (nd->op == CHG_TS_WEEKLY) {
+            indexed_span(nd, weekly_iv, weekly_lb, day, 7, t, limit, o);
+        } else {
+            int64_t y;
+            int m, d;
+            chg_civil_from_days(day, &y, &m, &d);
+            indexed_span(nd, yearly_iv, yearly_lb, y, 8, t, limit, o);
+        }
+        return;
+    }
+    case CHG_TS_RANGE:
+        if (nd->from >= nd->to)
+            *o = (span){INT64_MIN, INT64_MAX, false};
+        else if (t < nd->from)
+            *o = (span){INT64_MIN, nd->from, false};
+        else if (t < nd->to)
+            *o = (span){nd->from, nd->to, true};
+        else
+            *o = (span){nd->to, INT64_MAX, false};
+        return;
+    case CHG_TS_CALENDAR:
+        calendar_span(nd, t, o);
+        return;
+    case CHG_TS_FLAG: {
+        bool on = env && env->flag && env->flag(env->ud, nd->flag);
+        *o = (span){INT64_MIN, INT64_MAX, on};
+        return;
+    }
+    case CHG_TS_NOT:
+        span_of(ts, nd->a, env, t, limit, o);
+        o->in = !o->in;
+        return;
+    case CHG_TS_AND:
+    case CHG_TS_OR: {
+        /* the left side decides alone when it is out (and) or in (or) */
+        bool decisive = nd->op == CHG_TS_OR;
+        span a, b;
+        span_of(ts, nd->a, env, t, limit, &a);
+        if (a.in == decisive) {
+            *o = a;
+            return;
+        }
+        span_of(ts, nd->b, env, t, limit, &b);
+        if (b.in == decisive) {
+            *o = b;
+            return;
+        }
+        o->in = !decisive;
+        o->lo = a.lo > b.lo ? a.lo : b.lo;
+        o->hi = a.hi < b.hi ? a.hi : b.hi;
+        return;
+    }
+    }
+    *o = (span){INT64_MIN, INT64_MAX, false};
+}
+
+/* ---- queries ------------------------------------------------------------------------ */
+
+bool chg_timeset_contains(const chg_timeset *ts, const chg_ts_env *env, int64_t t,
+                          chg_ts_cache *cache)
+{
+    if (cache && cache->valid && cache->lo <= t && t < cache->hi)
+        return cache->in;
+    span s;
+    span_of(ts, ts->root, env, t, ti_add(t, CONTAINS_REACH), &s);
+    if (cache) {
+        cache->lo = s.lo;
+        cache->hi = s.hi;
+        cache->in = s.in;
+        cache->valid = true;
+    }
+    return s.in;
+}
+
+int64_t chg_timeset_next_change(const chg_timeset *ts, const chg_ts_env *env, int64_t t,
+                                int64_t horizon)
+{
+    int64_t limit = ti_add(t, horizon > 0 ? horizon : 0);
+    span s;
+    span_of(ts, ts->root, env, t, limit, &s);
+    bool in0 = s.in;
+    int64_t x = s.hi;
+    while (x < limit) {
+        span_of(ts, ts->root, env, x, limit, &s);
+        if (s.in != in0)
+            return x;
+        x = s.hi;
+    }
+    return INT64_MAX;
+}
+
+/* Jump from span to span: past the closed stretch of any required window,
+ * past the held stretch of any freeze, until all agree or the horizon. */
+int64_t chg_timeset_next_admissible(const chg_timeset *const *all_of, size_t n_all,
+                                    const chg_timeset *const *none_of, size_t n_none,
+                                    const chg_ts_env *env, int64_t t, int64_t horizon)
+{
+    int64_t limit = ti_add(t, horizon > 0 ? horizon : 0);
+    int64_t x = t;
+    while (x < limit) {
+        bool moved = false;
+        for (size_t i = 0; i < n_all && !moved; i++) {
+            span s;
+            span_of(all_of[i], all_of[i]->root, env, x, limit, &s);
+            if (!s.in) {
+                x = s.hi;
+                moved = true;
+            }
+        }
+        for (size_t i = 0; i < n_none && !moved; i++) {
+            span s;
+            span_of(none_of[i], none_of[i]->root, env, x, limit, &s);
+            if (s.in) {
+                x = s.hi;
+                moved = true;
+            }
+        }
+        if (!moved)
+            return x;
+    }
+    return INT64_MAX;
+}
+
+/* Walk spans from a to b, reporting maximal runs of membership. */
+int chg_timeset_intervals(const chg_timeset *ts, const chg_ts_env *env, int64_t a, int64_t b,
+                          int (*fn)(void *ud, int64_t start, int64_t end), void *ud)
+{
+    int64_t x = a, run = 0;
+    bool in_run = false;
+    while (x < b) {
+        span s;
+        span_of(ts, ts->root, env, x, b, &s);
+        if (s.in && !in_run) {
+            run = x;
+            in_run = true;
+        } else if (!s.in && in_run) {
+            int rc = fn(ud, run, x);
+            if (rc)
+                return rc;
+            in_run = false;
+        }
+        x = s.hi < b ? s.hi : b;
+    }
+    if (in_run)
+        return fn(ud, run, b);
+    return 0;
+}
+
+/* ---- building ------------------------------------------------------------------------ */
+
+void chg_timeset_free(chg_timeset *ts)
+{
+    if (!ts)
+        return;
+    for (size_t i = 0; i < ts->n; i++) {
+        chg_cron_free(ts->nodes[i].cron);
+        ti_calendar_free(&ts->nodes[i].cal);
+        chg_free(ts->nodes[i].flag);
+    }
+    for (size_t i = 0; i < ts->ntz; i++)
+        chg_tz_free(ts->tzs[i]);
+    chg_free(ts->tzs);
+    chg_free(ts->nodes);
+    chg_free(ts);
+}
+
+/* The zone named `name` (NULL: UTC), loaded once per time set. */
+static const chg_tz *get_zone(chg_timeset *ts, const char *name, chg_time_error *err)
+{
+    if (!name)
+        name = "UTC";
+    for (size_t i = 0; i < ts->ntz; i++)
+        if (strcmp(chg_tz_name(ts->tzs[i]), name) == 0)
+            return ts->tzs[i];
+    chg_tz **v = chg_realloc(ts->tzs, (ts->ntz + 1) * sizeof *v);
+    if (!v) {
+        ti_set_error(err, 0, 0, "out of memory");
+        return NULL;
+    }
+    ts->tzs = v;
+    chg_tz *tz = chg_tz_load(name, err);
+    if (!tz)
+        return NULL;
+    ts->tzs[ts->ntz++] = tz;
+    return tz;
+}
+
+static bool valid_month_day(int m, int d)
+{
+    static const int maxd[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m >= 1 && m <= 12 && d >= 1 && d <= maxd[m - 1];
+}
+
+/* Build node i and, first, its operands. state: 0 new, 1 in progress, 2 done. */
+static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int i,
+                       unsigned char *state, int depth, chg_time_error *err, int *bad)
+{
+    if (i < 0 || (size_t)i >= n) {
+        ti_set_error(err, 0, 0, "time set operand %d is not a node", i);
+        return false;
+    }
+    if (state[i] == 2)
+        return true;
+    *bad = i;
+    if (state[i] == 1) {
+        ti_set_error(err, 0, 0, "time set node %d refers to itself", i);
+        return false;
+    }
+    if (depth > MAX_DEPTH) {
+        ti_set_error(err, 0, 0, "time set expression is nested more than %d deep", MAX_DEPTH);
+        return false;
+    }
+    state[i] = 1;
+    const chg_ts_node *src = &nodes[i];
+    tnode *nd = &ts->nodes[i];
+    nd->op = src->op;
+    nd->used = true;
+    switch (src->op) {
+    case CHG_TS_OR:
+    case CHG_TS_AND:
+        if (!build_node(ts, nodes, n, src->a, state, depth + 1, err, bad) ||
+            !build_node(ts, nodes, n, src->b, state, depth + 1, err, bad))
+            return false;
+        nd->a = src->a;
+        nd->b = src->b;
+        break;
+    case CHG_TS_NOT:
+        if (!build_node(ts, nodes, n, src->a, state, depth + 1, err, bad))
+            return false;
+        nd->a = src->a;
+        break;
+    case CHG_TS_CRON:
+        nd->cron = chg_cron_parse(src->cron, err);
+        if (!nd->cron)
+            return false;
+        if (src->duration <= 0) {
+            ti_set_error(err, 0, 0, "a cron time set needs a positive duration (\"for 6h\")");
+            return false;
+        }
+        nd->duration = src->duration;
+        if (!(nd->tz = get_zone(ts, src->zone, err)))
+            return false;
+        break;
+    case CHG_TS_WEEKLY:
+        if (src->start_min < 0 || src->start_min >= 1440 || src->end_min < 0 ||
+            src->end_min > 1440) {
+            ti_set_error(err, 0, 0, "weekly times must be within 00:00..24:00");
+            return false;
+        }
+        nd->days = src->days & 0x7f;
+        nd->start_min = src->start_min;
+        nd->end_min = src->end_min;
+        if (!(nd->tz = get_zone(ts, src->zone, err)))
+            return false;
+        break;
+    case CHG_TS_RANGE: {
+        nd->from = src->from;
+        nd->to = src->to;
+        if (src->from_local || src->to_local) {
+            if (!(nd->tz = get_zone(ts, src->zone, err)))
+                return false;
+            if (src->from_local)
+                nd->from = resolve(nd, src->from);
+            if (src->to_local)
+                nd->to = resolve(nd, src->to);
+        }
+        break;
+    }
+    case CHG_TS_YEARLY:
+        if (!valid_month_day(src->from_month, src->from_day) ||
+            !valid_month_day(src->to_month, src->to_day)) {
+            ti_set_error(err, 0, 0, "yearly dates must be real days of the year (%d/%d .. %d/%d)",
+                         src->from_month, src->from_day, src->to_month, src->to_day);
+            return false;
+        }
+        nd->fm = src->from_month;
+        nd->fd = src->from_day;
+        nd->tm = src->to_month;
+        nd->td = src->to_day;
+        if (!(nd->tz = get_zone(ts, src->zone, err)))
+            return false;
+        break;
+    case CHG_TS_CALENDAR:
+        if (!src->ics) {
+            ti_set_error(err, 0, 0, "calendar time set without calendar text");
+            return false;
+        }
+        if (ti_calendar_build(src->ics, src->ics_len, src->zone, &nd->cal, err) != CHG_OK)
+            return false;
+        break;
+    case CHG_TS_FLAG:
+        if (!src->flag || !*src->flag) {
+            ti_set_error(err, 0, 0, "flag time set without a flag name");
+            return false;
+        }
+        if (!(nd->flag = chg_strdup(src->flag))) {
+            ti_set_error(err, 0, 0, "out of memory");
+            return false;
+        }
+        break;
+    default:
+        ti_set_error(err, 0, 0, "unknown time set operation %d", (int)src->op);
+        return false;
+    }
+    state[i] = 2;
+    return true;
+}
+
+chg_timeset *chg_timeset_build(const chg_ts_node *nodes, size_t n, int root,
+                               chg_time_error *err, int *bad_node)
+{
+    int bad_dummy = -1;
+    if (!bad_node)
+        bad_node = &bad_dummy;
+    *bad_node = root;
+    if (err) {
+        err->message[0] = 0;
+        err->offset = err->length = 0;
+    }
+    if (!nodes || n == 0) {
+        ti_set_error(err, 0, 0, "empty time set");
+        return NULL;
+    }
+    if (root < 0 || (size_t)root >= n) {
+        ti_set_error(err, 0, 0, "time set root %d is not a node", root);
+        return NULL;
+    }
+    chg_timeset *ts = chg_calloc(1, sizeof *ts);
+    unsigned char *state = chg_calloc(n, 1);
+    if (ts)
+        ts->nodes = chg_calloc(n, sizeof *ts->nodes);
+    if (!ts || !state || !ts->nodes) {
+        chg_free(state);
+        chg_timeset_free(ts);
+        ti_set_error(err, 0, 0, "out of memory");
+        return NULL;
+    }
+    ts->n = n;
+    ts->root = root;
+    bool ok = build_node(ts, nodes, n, root, state, 0, err, bad_node);
+    chg_free(state);
+    if (!ok) {
+        chg_timeset_free(ts);
+        return NULL;
+    }
+    *bad_node = -1;
+    return ts;
+}
