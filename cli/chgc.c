@@ -21,6 +21,7 @@ static const struct command {
     {"build", chgc_build, "compile policy files into a verified bundle (.chgb)"},
     {"eval", chgc_eval, "decide one change (or a stream of them) against a policy"},
     {"disasm", chgc_disasm, "print a bundle's bytecode with source positions"},
+    {"windows", chgc_windows, "list the intervals of a policy's windows and freezes"},
 };
 
 static void usage(FILE *f)
@@ -90,6 +91,31 @@ int chgc_parse_color(const char *when, FILE *stream)
         return isatty(fileno(stream)) ? 1 : 0;
     }
     return -1;
+}
+
+int chgc_parse_duration(const char *s, int64_t *out)
+{
+    int64_t total = 0;
+    if (!*s)
+        return CHG_EINVAL;
+    while (*s) {
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        int64_t unit = 0;
+        switch (*end) {
+        case 'w': unit = 604800; break;
+        case 'd': unit = 86400; break;
+        case 'h': unit = 3600; break;
+        case 'm': unit = 60; break;
+        case 's': unit = 1; break;
+        }
+        if (end == s || !unit || v < 0 || v > (INT64_MAX / 4) / unit || total > INT64_MAX / 4)
+            return CHG_EINVAL;
+        total += v * unit;
+        s = end + 1;
+    }
+    *out = total;
+    return CHG_OK;
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -21,6 +21,7 @@ int chgc_check(int argc, char **argv);
 int chgc_build(int argc, char **argv);
 int chgc_eval(int argc, char **argv);
 int chgc_disasm(int argc, char **argv);
+int chgc_windows(int argc, char **argv);
 
 struct chg_bundle;
 /* Get a loaded bundle for the subcommands that run policies: a .chgb
@@ -38,6 +39,9 @@ void chgc_free_strings(chg_vec *v);
 
 /* Colour: "auto" means stdout is a terminal and NO_COLOR is unset/empty. */
 int chgc_parse_color(const char *when, FILE *stream); /* -1: bad value */
+
+/* "366d", "6h30m": a duration in seconds. CHG_OK or CHG_EINVAL. */
+int chgc_parse_duration(const char *s, int64_t *out);
 
 /* Print "chgc: message" to stderr. */
 void chgc_error(const char *fmt, ...) CHG_PRINTF(1, 2);

@@ -6,6 +6,7 @@
  * part of their importer, so a shared file is reported once, in context.
  */
 #include "chg_compiler.h"
+#include "chg_time.h"
 #include "cli.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void check_usage(FILE *f)
@@ -28,6 +30,8 @@ static void check_usage(FILE *f)
             "      --werror         treat warnings as errors\n"
             "      --no-lint        skip lints (warnings)\n"
             "      --max-errors N   stop after N errors per policy (default 100)\n"
+            "      --at INSTANT     start the time analysis here (default: now)\n"
+            "      --horizon DUR    how far the time analysis looks (default 366d)\n"
             "      --color WHEN     auto (default), always or never; NO_COLOR disables auto\n"
             "  -h, --help           show this help\n"
             "\n"
@@ -58,6 +62,8 @@ int chgc_check(int argc, char **argv)
         {"format", required_argument, NULL, 'f'},
         {"werror", no_argument, NULL, 'W'},
         {"max-errors", required_argument, NULL, 'M'},
+        {"at", required_argument, NULL, 'a'},
+        {"horizon", required_argument, NULL, 'H'},
         {"no-lint", no_argument, NULL, 'L'},
         {"color", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
@@ -67,6 +73,7 @@ int chgc_check(int argc, char **argv)
     const char *color = "auto";
     bool lints = true;
     size_t max_errors = 0;
+    int64_t analysis_from = (int64_t)time(NULL) / 60 * 60, horizon = 0;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
@@ -94,6 +101,18 @@ int chgc_check(int argc, char **argv)
         }
         case 'L': lints = false; break;
         case 'c': color = optarg; break;
+        case 'a':
+            if (chg_time_parse_iso(optarg, strlen(optarg), &analysis_from) != CHG_OK) {
+                chgc_error("--at: '%s' is not an RFC 3339 instant (like 2026-12-01T00:00:00Z)", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'H':
+            if (chgc_parse_duration(optarg, &horizon) != CHG_OK || horizon <= 0) {
+                chgc_error("--horizon: '%s' is not a duration (like 366d)", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'h': check_usage(stdout); return EXIT_CLEAN;
         default: check_usage(stderr); return EXIT_USAGE;
         }
@@ -117,7 +136,8 @@ int chgc_check(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    chg_compile_options co = {max_errors, 0, lints, false};
+    chg_compile_options co = {.max_errors = max_errors, .lints = lints, .analysis_from = analysis_from,
+                              .horizon = horizon};
     chg_compiler **cs = chg_calloc(files.len, sizeof *cs);
     int status = EXIT_CLEAN;
     for (size_t i = 0; i < files.len && status != EXIT_USAGE; i++) {

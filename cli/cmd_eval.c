@@ -62,30 +62,6 @@ static int read_all(const char *path, char **data, size_t *len)
     return CHG_OK;
 }
 
-static int64_t parse_duration(const char *s, bool *ok)
-{
-    int64_t total = 0;
-    *ok = *s != 0;
-    while (*s && *ok) {
-        char *end;
-        long long v = strtoll(s, &end, 10);
-        int64_t unit = 0;
-        switch (*end) {
-        case 'w': unit = 604800; break;
-        case 'd': unit = 86400; break;
-        case 'h': unit = 3600; break;
-        case 'm': unit = 60; break;
-        case 's': unit = 1; break;
-        }
-        if (end == s || !unit || v < 0 || v > (INT64_MAX / 4) / unit)
-            *ok = false;
-        else
-            total += v * unit;
-        s = end + (unit ? 1 : 0);
-    }
-    return total;
-}
-
 /* Decide one change; append the decision line to out. Returns false when
  * the input is not a change (the error line is appended instead, and the
  * message to errs, or stderr when errs is NULL). */
@@ -350,9 +326,7 @@ int chgc_eval(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (horizon) {
-        bool ok;
-        base.horizon = parse_duration(horizon, &ok);
-        if (!ok || base.horizon <= 0) {
+        if (chgc_parse_duration(horizon, &base.horizon) != CHG_OK || base.horizon <= 0) {
             chgc_error("--horizon: '%s' is not a duration (like 366d)", horizon);
             return EXIT_USAGE;
         }

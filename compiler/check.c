@@ -617,6 +617,11 @@ static chg_type *check_call(cx *x, chg_expr *e, bool is_action_position)
         } else if (p == P_ZONE && arg->kind != EX_STRING) {
             chg_diag_report(x->c, CHG_D_E0510, arg->span, "a time zone argument", NULL);
             ok = false;
+        } else if (p == P_ZONE) {
+            chg_ident z = {arg->u.str.s, arg->span, false};
+            size_t before = x->c->nerrors;
+            chg_c_check_zone(x->c, &z);
+            ok &= x->c->nerrors == before;
         }
     }
     if (!ok)
@@ -1329,6 +1334,7 @@ static void bad_time_of_day(cx *x, chg_ident *t, int *minutes, bool end)
 static void check_ts(cx *x, chg_tsexpr *t)
 {
     chg_compiler *c = x->c;
+    chg_c_check_zone(c, &t->zone);
     switch (t->kind) {
     case TS_ERROR:
         return;
@@ -1365,6 +1371,7 @@ static void check_ts(cx *x, chg_tsexpr *t)
         return;
     }
     case TS_CRON: {
+        chg_c_check_cron(c, &t->u.cron.expr);
         chg_expr *dur = t->u.cron.dur;
         if (dur->kind == EX_ERROR)
             break;
@@ -1468,6 +1475,7 @@ static void check_ts(cx *x, chg_tsexpr *t)
         t->u.cal.text = chg_arena_strndup(&c->arena, text, len);
         t->u.cal.len = len;
         chg_free(text);
+        chg_c_check_calendar(c, t);
         break;
     }
     case TS_FLAG:

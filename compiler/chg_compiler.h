@@ -85,6 +85,9 @@ typedef struct chg_compile_options {
     bool lints;               /* run lints (default true) */
     bool no_files;            /* never read files: imports and calendars
                                  fail (fuzzing, untrusted input) */
+    int64_t analysis_from;    /* time analysis: the first instant looked at
+                                 (0: no time analysis) */
+    int64_t horizon;          /* how far it looks, seconds (0: 366 days) */
 } chg_compile_options;
 
 chg_compiler *chg_compiler_new(const chg_compile_options *opts);
@@ -114,6 +117,12 @@ size_t chg_compiler_nsources(const chg_compiler *c);
  * the program has errors, CHG_ERANGE when it exceeds the format's limits
  * (a diagnostic says which). */
 int chg_compiler_emit(chg_compiler *c, chg_buf *out);
+
+/* List every window's and freeze's intervals within [from, to) (clipped),
+ * with the runtime flags in `flags` (NULL-terminated, may be NULL) set.
+ * format: 0 text (UTC and the set's local time), 1 JSON, 2 iCalendar. */
+int chg_compiler_windows(chg_compiler *c, int64_t from, int64_t to, const char *const *flags, int format,
+                         chg_buf *out);
 
 /* ---- rendering diagnostics ---------------------------------------------- */
 

@@ -14,6 +14,7 @@
  * after them, see docs/vm.md).
  */
 #include "bundle_format.h"
+#include "chg_time.h"
 #include "compiler_int.h"
 
 #include <math.h>
@@ -829,113 +830,30 @@ static uint32_t expr_block(gen *g, const chg_expr *e, bool as_time)
 
 /* ---- time sets --------------------------------------------------------------------- */
 
-typedef struct tsnode {
-    uint8_t op, days, from_local, to_local;
-    uint32_t zone, text;
-    int32_t a, b, start_min, end_min, from_month, from_day, to_month, to_day;
-    int64_t duration, from, to;
-} tsnode;
-
-/* Flatten a time-set expression into nodes (children first); returns the
- * node index of e. References are inlined; `zone` is inherited. */
-static int ts_flatten(gen *g, const chg_tsexpr *t, chg_vec *out, int depth)
-{
-    if (depth > CHG_MAX_DEPTH * 2) {
-        g->failed = true;
-        return 0;
-    }
-    tsnode *n = chg_arena_alloc(g->a, sizeof *n);
-    n->zone = t->zone.name ? str(g, t->zone.name) : CHG_NONE32;
-    n->text = CHG_NONE32;
-    switch (t->kind) {
-    case TS_REF:
-        if (!t->u.ref.decl) {
-            g->failed = true;
-            return 0;
-        }
-        return ts_flatten(g, t->u.ref.decl->u.timeset.ts, out, depth + 1);
-    case TS_CRON:
-        n->op = 0; /* CHG_TS_CRON */
-        n->text = str(g, t->u.cron.expr.name);
-        n->duration = t->u.cron.dur->u.i;
-        break;
-    case TS_WEEKLY:
-    case TS_DAILY: {
-        n->op = 1; /* CHG_TS_WEEKLY */
-        if (t->kind == TS_DAILY)
-            n->days = 0x7f;
-        for (uint32_t i = 0; i < t->u.weekly.ndays; i++) {
-            const chg_dayspec *d = &t->u.weekly.days[i];
-            for (int k = d->from_day, steps = 0; steps < 7; k = (k + 1) % 7, steps++) {
-                n->days |= (uint8_t)(1u << k);
-                if (k == d->to_day)
-                    break;
-            }
-        }
-        int a = 0, b = 0;
-        chg_parse_time_of_day(t->u.weekly.from.name, &a);
-        chg_parse_time_of_day(t->u.weekly.to.name, &b);
-        n->start_min = a;
-        n->end_min = b;
-        break;
-    }
-    case TS_RANGE:
-        n->op = 2; /* CHG_TS_RANGE */
-        n->from = t->u.range.from->u.i;
-        n->to = t->u.range.to->u.i;
-        n->from_local = t->u.range.from->kind != EX_INSTANT;
-        n->to_local = t->u.range.to->kind != EX_INSTANT;
-        break;
-    case TS_YEARLY:
-        n->op = 3; /* CHG_TS_YEARLY */
-        n->from_month = chg_month_index(t->u.yearly.from_mon.name);
-        n->from_day = (int32_t)t->u.yearly.from_day->u.i;
-        n->to_month = chg_month_index(t->u.yearly.to_mon.name);
-        n->to_day = (int32_t)t->u.yearly.to_day->u.i;
-        break;
-    case TS_CALENDAR:
-        n->op = 4; /* CHG_TS_CALENDAR */
-        n->text = t->u.cal.text ? str_n(g, t->u.cal.text, t->u.cal.len) : str(g, "");
-        break;
-    case TS_FLAG:
-        n->op = 5; /* CHG_TS_FLAG */
-        n->text = str(g, t->u.flag.name);
-        break;
-    case TS_OR:
-    case TS_AND:
-        n->op = t->kind == TS_OR ? 6 : 7;
-        n->a = ts_flatten(g, t->u.bin.a, out, depth + 1);
-        n->b = ts_flatten(g, t->u.bin.b, out, depth + 1);
-        break;
-    case TS_NOT:
-        n->op = 8;
-        n->a = ts_flatten(g, t->u.not_, out, depth + 1);
-        break;
-    case TS_ERROR:
-        g->failed = true;
-        return 0;
-    }
-    chg_vec_push(out, n);
-    return (int)out->len - 1;
-}
-
 static void emit_timeset(gen *g, chg_decl *d)
 {
-    chg_vec nodes;
-    chg_vec_init(&nodes);
-    ts_flatten(g, d->u.timeset.ts, &nodes, 0);
+    chg_c_tsnodes nodes = {0};
+    if (chg_c_ts_flatten(d->u.timeset.ts, &nodes, 0) < 0)
+        g->failed = true;
     uint32_t first = g->n[CHG_SEC_TSNODES];
-    for (size_t i = 0; i < nodes.len; i++) {
-        tsnode *n = nodes.items[i];
+    for (uint32_t i = 0; i < nodes.n; i++) {
+        const chg_ts_node *n = &nodes.nodes[i];
         uint8_t *r = rec(g, CHG_SEC_TSNODES);
         if (!r)
             break;
-        r[0] = n->op;
+        r[0] = (uint8_t)n->op;
         r[1] = n->days;
         r[2] = n->from_local;
         r[3] = n->to_local;
-        chg_wr32(r + 4, n->zone);
-        chg_wr32(r + 8, n->text);
+        chg_wr32(r + 4, n->zone ? str(g, n->zone) : CHG_NONE32);
+        uint32_t text = CHG_NONE32;
+        if (n->op == CHG_TS_CRON)
+            text = str(g, n->cron);
+        else if (n->op == CHG_TS_CALENDAR)
+            text = str_n(g, n->ics, n->ics_len);
+        else if (n->op == CHG_TS_FLAG)
+            text = str(g, n->flag);
+        chg_wr32(r + 8, text);
         int32_t v[8] = {n->a, n->b, n->start_min, n->end_min, n->from_month, n->from_day, n->to_month, n->to_day};
         for (int k = 0; k < 8; k++)
             chg_wr32(r + 12 + 4 * k, (uint32_t)v[k]);
@@ -948,9 +866,9 @@ static void emit_timeset(gen *g, chg_decl *d)
         chg_wr32(r, str(g, d->name.name));
         chg_wr32(r + 4, d->kind == D_FREEZE);
         chg_wr32(r + 8, first);
-        chg_wr32(r + 12, (uint32_t)nodes.len);
+        chg_wr32(r + 12, nodes.n);
     }
-    chg_vec_free(&nodes);
+    chg_c_tsnodes_free(&nodes);
 }
 
 /* ---- the program ---------------------------------------------------------------------- */

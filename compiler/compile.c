@@ -211,7 +211,9 @@ int chg_compiler_check(chg_compiler *c)
     /* Lints after an error would mostly report what the error hid (a let
      * "unused" because the rule using it did not check). */
     (void)parse_errors;
-    if (!c->error_limit_hit && c->opts.lints && c->nerrors == 0)
+    if (!c->error_limit_hit && c->opts.lints && c->nerrors == 0) {
         chg_lint(c);
+        chg_time_analysis(c);
+    }
     return c->nerrors ? CHG_EINVAL : CHG_OK;
 }

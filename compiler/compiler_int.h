@@ -137,6 +137,8 @@ struct chg_compiler {
     chg_type *change_type;    /* from the schema, or &chg_type_any */
     uint8_t *reach;           /* reach[i*n+j]: file i sees file j */
     size_t reach_n;
+    chg_map zones;            /* zone name → chg_tz*, loaded once */
+    chg_vec zone_list;        /* to free them */
 };
 
 /* Record a diagnostic. Arguments are strings for the %s of the template,
@@ -173,6 +175,29 @@ void chg_resolve(chg_compiler *c);
 void chg_typecheck(chg_compiler *c);
 /* Lints (warnings). */
 void chg_lint(chg_compiler *c);
+
+/* ---- time sets (timesets.c) ---------------------------------------------- */
+
+struct chg_ts_node;
+struct chg_tz;
+struct chg_time_error;
+/* A window's or freeze's node tree for the time-set library; src[i] is the
+ * AST node each node came from (NULL for ones the compiler added). */
+typedef struct chg_c_tsnodes {
+    struct chg_ts_node *nodes;
+    const chg_tsexpr **src;
+    uint32_t n, cap;
+} chg_c_tsnodes;
+/* Append t's nodes (references inlined); returns t's node index, or -1
+ * when the tree has errors (already reported). */
+int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth);
+void chg_c_tsnodes_free(chg_c_tsnodes *n);
+const struct chg_tz *chg_c_zone(chg_compiler *c, const char *name, struct chg_time_error *err);
+void chg_c_check_zone(chg_compiler *c, const chg_ident *zone);
+void chg_c_check_cron(chg_compiler *c, const chg_ident *expr);
+void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t);
+/* The warnings of `chgc check` about time (opts.analysis_from). */
+void chg_time_analysis(chg_compiler *c);
 
 /* Can code in file `from` use a declaration made in file `decl`? */
 bool chg_visible(const chg_compiler *c, uint32_t from, uint32_t decl);

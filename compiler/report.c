@@ -184,7 +184,7 @@ static void render_text(const chg_report *r, item *items, size_t n, chg_buf *out
         const chg_compiler *c = items[i].c;
         const chg_source *src = chg_compiler_source(c, d->span.file);
         chg_severity sev = shown_severity(r, d);
-        const char *sc = sev == CHG_ERROR ? C_RED : C_YELLOW;
+        const char *sc = sev == CHG_ERROR ? C_RED : sev == CHG_WARNING ? C_YELLOW : C_CYAN;
         if (sev == CHG_ERROR)
             errors++;
         else if (sev == CHG_WARNING)
@@ -215,13 +215,19 @@ static void render_text(const chg_report *r, item *items, size_t n, chg_buf *out
             chg_buf_printf(out, "      %s=%s %shelp%s: %s\n", col(r, C_BLUE), col(r, C_RESET),
                            col(r, C_GREEN), col(r, C_RESET), d->help);
     }
-    if (r->summary && (errors || warnings)) {
-        if (errors)
+    size_t notes = n - errors - warnings;
+    if (r->summary && (errors || warnings || notes)) {
+        const char *sep = "";
+        if (errors) {
             chg_buf_printf(out, "%zu error%s", errors, errors == 1 ? "" : "s");
-        if (errors && warnings)
-            chg_buf_puts(out, ", ");
-        if (warnings)
-            chg_buf_printf(out, "%zu warning%s", warnings, warnings == 1 ? "" : "s");
+            sep = ", ";
+        }
+        if (warnings) {
+            chg_buf_printf(out, "%s%zu warning%s", sep, warnings, warnings == 1 ? "" : "s");
+            sep = ", ";
+        }
+        if (notes)
+            chg_buf_printf(out, "%s%zu note%s", sep, notes, notes == 1 ? "" : "s");
         chg_buf_putc(out, '\n');
     }
 }

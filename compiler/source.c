@@ -4,6 +4,7 @@
  * the passes use for symbol tables.
  */
 #include "compiler_int.h"
+#include "chg_time.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -92,6 +93,8 @@ chg_compiler *chg_compiler_new(const chg_compile_options *opts)
             c->opts.max_file_size = opts->max_file_size;
         c->opts.lints = opts->lints;
         c->opts.no_files = opts->no_files;
+        c->opts.analysis_from = opts->analysis_from;
+        c->opts.horizon = opts->horizon;
     }
     /* source 0 is "no source" so that a zero span means "nowhere" */
     chg_source *none = chg_arena_alloc(&c->arena, sizeof *none);
@@ -124,6 +127,10 @@ void chg_compiler_free(chg_compiler *c)
     chg_map_free(&c->intakes);
     chg_map_free(&c->tests);
     chg_free(c->reach);
+    for (size_t i = 0; i < c->zone_list.len; i++)
+        chg_tz_free(c->zone_list.items[i]);
+    chg_vec_free(&c->zone_list);
+    chg_map_free(&c->zones);
     chg_arena_free(&c->arena);
     chg_free(c);
 }

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    chg_compile_options o = {20, 1 << 20, true, true};
+    chg_compile_options o = {.max_errors = 20, .max_file_size = 1 << 20, .lints = true, .no_files = true};
     chg_compiler *c = chg_compiler_new(&o);
     if (!c)
         return 0;

@@ -81,7 +81,7 @@ class Check(unittest.TestCase):
         return path
 
     def test_exit_codes(self):
-        clean = self.write("clean.chg", "let _a = 1\n")
+        clean = self.write("clean.chg", "let _a = 1\nwindow w = daily 01:00..02:00 in \"UTC\"\nrule r: require window w\n")
         warn = self.write("warn.chg", "let a = 1\n")
         bad = self.write("bad.chg", "let a = b\n")
         self.assertEqual(chgc("check", clean), (0, "", ""))
@@ -144,7 +144,55 @@ class Check(unittest.TestCase):
         self.assertIn("<stdin>:1:9: error[E0101]: unknown name 'b'", out)
 
     def test_bundled_policies_check_clean(self):
-        self.assertEqual(chgc("check", os.path.join(ROOT, "policies")), (0, "", ""))
+        rc, out, err = chgc("check", "--at", "2026-11-26T00:00:00Z", os.path.join(ROOT, "policies"))
+        self.assertEqual((rc, err), (0, ""))
+        self.assertNotIn("error[", out)
+        # the time analysis: sunday_am's 02:00 does not exist on the spring-forward Sunday
+        self.assertIn("warning[W0013]: time set 'sunday_am': local time 02:00 on 2027-03-28", out)
+
+
+class Windows(unittest.TestCase):
+    POLICY = ('window nights = daily 22:00..06:00 in "Europe/Berlin"\n'
+              'freeze xmas = 2026-12-24T00:00Z .. 2026-12-27T00:00Z\n'
+              'freeze incident = flag "incident-freeze"\n'
+              'rule r: require window nights\nrule s: deny during xmas, incident "frozen"\n')
+
+    def run_windows(self, *args):
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "p.chg")
+            open(p, "w").write(self.POLICY)
+            return chgc("windows", "--from", "2026-12-24T20:00:00Z", "--to", "2026-12-26T00:00:00Z", *args, p)
+
+    def test_text(self):
+        rc, out, err = self.run_windows()
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(out,
+            "from 2026-12-24T20:00:00Z to 2026-12-26T00:00:00Z\n\n"
+            "window nights = daily 22:00..06:00 in \"Europe/Berlin\"\n"
+            "  2026-12-24T21:00:00Z .. 2026-12-25T05:00:00Z      8h00m  "
+            "(Thu 2026-12-24 22:00 .. Fri 2026-12-25 06:00 Europe/Berlin)\n"
+            "  2026-12-25T21:00:00Z .. 2026-12-26T00:00:00Z      3h00m  "
+            "(Fri 2026-12-25 22:00 .. Sat 2026-12-26 01:00 Europe/Berlin)\n\n"
+            "freeze xmas = 2026-12-24T00:00Z .. 2026-12-27T00:00Z\n"
+            "  2026-12-24T20:00:00Z .. 2026-12-26T00:00:00Z     28h00m\n\n"
+            "freeze incident = flag \"incident-freeze\"\n"
+            "  (never in this range)\n")
+
+    def test_json_flags_and_ics(self):
+        rc, out, _ = self.run_windows("--format", "json", "--flag", "incident-freeze")
+        self.assertEqual(rc, 0)
+        j = json.loads(out)
+        self.assertEqual([s["name"] for s in j["sets"]], ["nights", "xmas", "incident"])
+        self.assertEqual(j["sets"][2]["intervals"], [{"start": "2026-12-24T20:00:00Z", "end": "2026-12-26T00:00:00Z"}])
+        rc, out, _ = self.run_windows("--format", "ics")
+        self.assertEqual(rc, 0)
+        self.assertTrue(out.startswith("BEGIN:VCALENDAR\r\n"))
+        self.assertEqual(out.count("BEGIN:VEVENT"), 3)
+        self.assertIn("DTSTART:20261225T210000Z\r\nDTEND:20261226T000000Z\r\nSUMMARY:window nights\r\n", out)
+
+    def test_usage(self):
+        self.assertEqual(chgc("windows", "--from", "x", "p.chg")[0], 2)
+        self.assertEqual(self.run_windows("--format", "xml")[0], 2)
 
 
 class HostileInput(unittest.TestCase):

@@ -48,7 +48,8 @@ def run(chgc, workdir, text, args):
     path = os.path.join(workdir, "example.chg")
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
-    p = subprocess.run([chgc, "check", "--format", "json"] + args + ["example.chg"], cwd=workdir,
+    p = subprocess.run([chgc, "check", "--format", "json", "--at", "2026-11-26T00:00:00Z"] + args + ["example.chg"],
+                       cwd=workdir,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     if p.returncode == 2 or p.stderr:
         raise RuntimeError(p.stderr.decode())

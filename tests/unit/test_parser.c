@@ -358,7 +358,7 @@ static void test_parser_deep_nesting_is_an_error_not_a_crash(void **state)
 static void test_parser_error_limit(void **state)
 {
     (void)state;
-    chg_compile_options o = {3, 0, true, false};
+    chg_compile_options o = {.max_errors = 3, .lints = true};
     chg_compiler *c = chg_compiler_new(&o);
     const char *text = "let a = )\nlet b = )\nlet c = )\nlet d = )\nlet e = )\n";
     chg_compiler_add_source(c, "t.chg", text, strlen(text));

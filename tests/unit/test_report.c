@@ -181,7 +181,7 @@ static void test_report_table_is_consistent(void **state)
     for (size_t i = 0; i < CHG_D__COUNT; i++) {
         const chg_diag_info *d = &chg_diag_table[i];
         assert_int_equal(strlen(d->code), 5);
-        assert_true(d->code[0] == (d->severity == CHG_ERROR ? 'E' : 'W'));
+        assert_true(d->code[0] == (d->severity == CHG_ERROR ? 'E' : d->severity == CHG_WARNING ? 'W' : 'N'));
         assert_ptr_equal(chg_diag_lookup(d->code), d);
         for (size_t k = 0; k < i; k++)
             assert_string_not_equal(chg_diag_table[k].code, d->code);

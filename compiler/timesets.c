@@ -1,0 +1,793 @@
+/*
+ * timesets.c — the compiler's side of time sets: turning a window or
+ * freeze (its AST) into the node trees of the one time-set library
+ * (stdlib/chg_time.h), checking each schedule with that library (zones,
+ * cron fields, calendars) so errors point inside the policy's strings, and
+ * the time analysis `chgc check` runs: windows that never open or are
+ * always frozen, risk classes that can never proceed, local times in DST
+ * gaps or overlaps, overlapping or redundant freezes.
+ *
+ * Code generation uses the same node trees, so what is checked is what is
+ * compiled.
+ */
+#include "compiler_int.h"
+#include "chg_time.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- zones, loaded once per compilation ------------------------------------------ */
+
+const chg_tz *chg_c_zone(chg_compiler *c, const char *name, chg_time_error *err)
+{
+    uintptr_t hit = (uintptr_t)chg_map_get(&c->zones, name);
+    if (hit)
+        return (const chg_tz *)hit;
+    chg_tz *tz = chg_tz_load(name, err);
+    if (!tz)
+        return NULL;
+    chg_vec_push(&c->zone_list, tz);
+    chg_map_put(&c->zones, chg_arena_strdup(&c->arena, name), tz);
+    return tz;
+}
+
+/* Zone names for "did you mean": the system's zone1970.tab, read once. */
+static void zone_names(chg_compiler *c, chg_vec *out)
+{
+    char *text;
+    size_t len;
+    if (chg_read_file("/usr/share/zoneinfo/zone1970.tab", &text, &len) != CHG_OK)
+        return;
+    for (char *line = text; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        if (line[0] != '#') {
+            char *f = strchr(line, '\t');
+            f = f ? strchr(f + 1, '\t') : NULL;
+            if (f) {
+                char *end = strchr(f + 1, '\t');
+                size_t n = end ? (size_t)(end - f - 1) : strlen(f + 1);
+                chg_vec_push(out, chg_arena_strndup(&c->arena, f + 1, n));
+            }
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    chg_vec_push(out, (void *)"UTC");
+    chg_free(text);
+}
+
+void chg_c_check_zone(chg_compiler *c, const chg_ident *zone)
+{
+    if (!zone->name || zone->bad)
+        return;
+    chg_time_error err;
+    memset(&err, 0, sizeof err);
+    if (chg_c_zone(c, zone->name, &err))
+        return;
+    chg_diag *d = chg_diag_report(c, CHG_D_E0401, zone->span, zone->name, NULL);
+    chg_vec names;
+    chg_vec_init(&names);
+    zone_names(c, &names);
+    chg_diag_suggest(c, d, zone->name, (const char *const *)names.items, names.len);
+    chg_vec_free(&names);
+    if (d && !d->help)
+        chg_diag_help(c, d, "zones are IANA names such as \"Europe/Berlin\" or \"America/New_York\"");
+}
+
+/* The span of bytes [off, off+len) of a string literal's text, when the
+ * literal has no escapes (so text and source line up); else the literal. */
+static chg_span inside(chg_compiler *c, chg_span lit, size_t off, size_t len, size_t textlen)
+{
+    const chg_source *src = chg_compiler_source(c, lit.file);
+    if (!src || lit.end < lit.start + 2 || lit.end - lit.start - 2 != textlen || len == 0)
+        return lit;
+    if (memchr(src->text + lit.start, '\\', lit.end - lit.start))
+        return lit;
+    chg_span s = {lit.file, lit.start + 1 + (uint32_t)off, lit.start + 1 + (uint32_t)(off + len)};
+    if (s.end > lit.end - 1)
+        s.end = lit.end - 1;
+    return s;
+}
+
+void chg_c_check_cron(chg_compiler *c, const chg_ident *expr)
+{
+    if (expr->bad)
+        return;
+    chg_time_error err;
+    memset(&err, 0, sizeof err);
+    chg_cron *cr = chg_cron_parse(expr->name, &err);
+    if (cr) {
+        chg_cron_free(cr);
+        return;
+    }
+    chg_span at = inside(c, expr->span, err.offset, err.length, strlen(expr->name));
+    chg_diag *d = chg_diag_report(c, CHG_D_E0402, at, err.message, NULL);
+    chg_diag_help(c, d, "5 fields are classic cron, 6 AWS EventBridge (day 1 = Sunday), 7 SSM with seconds "
+                        "first; see docs/time.md");
+}
+
+void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t)
+{
+    if (!t->u.cal.text)
+        return;
+    chg_ts_node n;
+    memset(&n, 0, sizeof n);
+    n.op = CHG_TS_CALENDAR;
+    n.zone = t->zone.name;
+    n.ics = t->u.cal.text;
+    n.ics_len = t->u.cal.len;
+    chg_time_error err;
+    memset(&err, 0, sizeof err);
+    int bad = -1;
+    chg_timeset *ts = chg_timeset_build(&n, 1, 0, &err, &bad);
+    if (ts) {
+        chg_timeset_free(ts);
+        return;
+    }
+    /* name the line of the .ics file */
+    const char *why = err.message;
+    char buf[256];
+    if (err.offset < t->u.cal.len) {
+        unsigned line = 1;
+        for (size_t i = 0; i < err.offset; i++)
+            line += t->u.cal.text[i] == '\n';
+        snprintf(buf, sizeof buf, "line %u: %s", line, err.message);
+        why = buf;
+    }
+    chg_diag_report(c, CHG_D_E0405, t->u.cal.path.span, t->u.cal.path.name, why, NULL);
+}
+
+/* ---- node trees -------------------------------------------------------------------- */
+
+static int push(chg_c_tsnodes *out, const chg_ts_node *n, const chg_tsexpr *src)
+{
+    if (out->n == out->cap) {
+        uint32_t cap = out->cap ? out->cap * 2 : 16;
+        chg_ts_node *nodes = chg_realloc(out->nodes, cap * sizeof *nodes);
+        if (!nodes)
+            return -1;
+        out->nodes = nodes;
+        const chg_tsexpr **srcs = chg_realloc(out->src, cap * sizeof *srcs);
+        if (!srcs)
+            return -1;
+        out->src = srcs;
+        out->cap = cap;
+    }
+    out->nodes[out->n] = *n;
+    out->src[out->n] = src;
+    return (int)out->n++;
+}
+
+int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth)
+{
+    if (!t || depth > CHG_MAX_DEPTH * 2)
+        return -1;
+    chg_ts_node n;
+    memset(&n, 0, sizeof n);
+    n.zone = t->zone.name;
+    switch (t->kind) {
+    case TS_REF:
+        return t->u.ref.decl ? chg_c_ts_flatten(t->u.ref.decl->u.timeset.ts, out, depth + 1) : -1;
+    case TS_CRON:
+        n.op = CHG_TS_CRON;
+        n.cron = t->u.cron.expr.name;
+        n.duration = t->u.cron.dur->u.i;
+        break;
+    case TS_WEEKLY:
+    case TS_DAILY: {
+        n.op = CHG_TS_WEEKLY;
+        if (t->kind == TS_DAILY)
+            n.days = 0x7f;
+        for (uint32_t i = 0; i < t->u.weekly.ndays; i++) {
+            const chg_dayspec *d = &t->u.weekly.days[i];
+            if (d->from_day < 0 || d->to_day < 0)
+                return -1;
+            for (int k = d->from_day, steps = 0; steps < 7; k = (k + 1) % 7, steps++) {
+                n.days |= (uint8_t)(1u << k);
+                if (k == d->to_day)
+                    break;
+            }
+        }
+        int a = 0, b = 0;
+        if (chg_parse_time_of_day(t->u.weekly.from.name, &a) != CHG_OK ||
+            chg_parse_time_of_day(t->u.weekly.to.name, &b) != CHG_OK)
+            return -1;
+        n.start_min = a;
+        n.end_min = b;
+        break;
+    }
+    case TS_RANGE:
+        n.op = CHG_TS_RANGE;
+        n.from = t->u.range.from->u.i;
+        n.to = t->u.range.to->u.i;
+        n.from_local = t->u.range.from->kind != EX_INSTANT;
+        n.to_local = t->u.range.to->kind != EX_INSTANT;
+        break;
+    case TS_YEARLY:
+        n.op = CHG_TS_YEARLY;
+        n.from_month = chg_month_index(t->u.yearly.from_mon.name);
+        n.from_day = (int)t->u.yearly.from_day->u.i;
+        n.to_month = chg_month_index(t->u.yearly.to_mon.name);
+        n.to_day = (int)t->u.yearly.to_day->u.i;
+        break;
+    case TS_CALENDAR:
+        if (!t->u.cal.text)
+            return -1;
+        n.op = CHG_TS_CALENDAR;
+        n.ics = t->u.cal.text;
+        n.ics_len = t->u.cal.len;
+        break;
+    case TS_FLAG:
+        n.op = CHG_TS_FLAG;
+        n.flag = t->u.flag.name;
+        break;
+    case TS_OR:
+    case TS_AND:
+        n.op = t->kind == TS_OR ? CHG_TS_OR : CHG_TS_AND;
+        n.a = chg_c_ts_flatten(t->u.bin.a, out, depth + 1);
+        n.b = chg_c_ts_flatten(t->u.bin.b, out, depth + 1);
+        if (n.a < 0 || n.b < 0)
+            return -1;
+        break;
+    case TS_NOT:
+        n.op = CHG_TS_NOT;
+        n.a = chg_c_ts_flatten(t->u.not_, out, depth + 1);
+        if (n.a < 0)
+            return -1;
+        break;
+    case TS_ERROR:
+        return -1;
+    }
+    if ((t->kind == TS_CRON && t->u.cron.dur->kind != EX_DURATION) ||
+        (t->kind == TS_RANGE && (t->u.range.from->kind == EX_ERROR || t->u.range.to->kind == EX_ERROR)))
+        return -1;
+    return push(out, &n, t);
+}
+
+void chg_c_tsnodes_free(chg_c_tsnodes *n)
+{
+    chg_free(n->nodes);
+    chg_free((void *)n->src);
+    memset(n, 0, sizeof *n);
+}
+
+/* Build a declaration's time set for analysis; NULL if it does not build
+ * (the error was reported by the checks above). */
+static chg_timeset *build_decl(chg_decl *d)
+{
+    chg_c_tsnodes nodes = {0};
+    int root = chg_c_ts_flatten(d->u.timeset.ts, &nodes, 0);
+    chg_timeset *ts = NULL;
+    if (root >= 0) {
+        chg_time_error err;
+        int bad;
+        ts = chg_timeset_build(nodes.nodes, nodes.n, root, &err, &bad);
+    }
+    chg_c_tsnodes_free(&nodes);
+    return ts;
+}
+
+/* ---- time analysis ------------------------------------------------------------------ */
+
+typedef struct an {
+    chg_compiler *c;
+    int64_t from, to;     /* the horizon analysed */
+    const char *from_text;
+    const char *horizon_text;
+    chg_ts_env env;       /* every flag unset */
+} an;
+
+static bool no_flags(void *ud, const char *name)
+{
+    (void)ud;
+    (void)name;
+    return false;
+}
+
+static int first_iv(void *ud, int64_t s, int64_t e)
+{
+    int64_t *iv = ud;
+    iv[0] = s;
+    iv[1] = e;
+    return 1;
+}
+
+/* The first interval of ts in the horizon, or false. */
+static bool first_interval(an *A, const chg_timeset *ts, int64_t *s, int64_t *e)
+{
+    int64_t iv[2] = {0, 0};
+    if (chg_timeset_intervals(ts, &A->env, A->from, A->to, first_iv, iv) != 1)
+        return false;
+    *s = iv[0];
+    *e = iv[1];
+    return true;
+}
+
+static const char *date(an *A, int64_t t)
+{
+    char buf[40];
+    chg_time_format_utc(t, buf);
+    return chg_arena_strdup(&A->c->arena, buf);
+}
+
+/* Is every instant of `a` (within the horizon) outside `b`, i.e. does
+ * a ∧ ¬b have no interval? Uses the library's algebra through a tiny
+ * composed tree over the two sets' own trees. */
+static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb, int64_t *witness)
+{
+    chg_c_tsnodes nodes = {0};
+    int ra = chg_c_ts_flatten(a->u.timeset.ts, &nodes, 0);
+    int rb = -1;
+    for (size_t i = 0; i < nb && ra >= 0; i++) {
+        int r = chg_c_ts_flatten(bs[i]->u.timeset.ts, &nodes, 0);
+        if (r < 0) {
+            ra = -1;
+            break;
+        }
+        if (rb < 0)
+            rb = r;
+        else {
+            chg_ts_node o;
+            memset(&o, 0, sizeof o);
+            o.op = CHG_TS_OR;
+            o.a = rb;
+            o.b = r;
+            rb = push(&nodes, &o, NULL);
+        }
+    }
+    bool result = false;
+    if (ra >= 0 && rb >= 0) {
+        chg_ts_node n;
+        memset(&n, 0, sizeof n);
+        n.op = CHG_TS_NOT;
+        n.a = rb;
+        int not_b = push(&nodes, &n, NULL);
+        n.op = CHG_TS_AND;
+        n.a = ra;
+        n.b = not_b;
+        int root = push(&nodes, &n, NULL);
+        chg_time_error err;
+        int bad;
+        chg_timeset *ts = root >= 0 ? chg_timeset_build(nodes.nodes, nodes.n, root, &err, &bad) : NULL;
+        int64_t s, e;
+        if (ts)
+            result = !first_interval(A, ts, &s, &e);
+        chg_timeset_free(ts);
+        (void)witness;
+    }
+    chg_c_tsnodes_free(&nodes);
+    return result;
+}
+
+/* Freezes used by deny-during rules that block (not advisory). */
+static size_t blocking_freezes(chg_compiler *c, chg_decl **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        chg_decl *r = c->all_decls.items[i];
+        if (r->kind != D_RULE || r->u.rule.action != RA_DENY || r->u.rule.level == LEVEL_ADVISORY)
+            continue;
+        for (uint32_t k = 0; k < r->u.rule.nduring; k++) {
+            chg_tsexpr *t = r->u.rule.during[k];
+            if (t->kind != TS_REF || !t->u.ref.decl)
+                continue;
+            bool dup = false;
+            for (size_t q = 0; q < n; q++)
+                dup |= out[q] == t->u.ref.decl;
+            if (!dup && n < max)
+                out[n++] = t->u.ref.decl;
+        }
+    }
+    return n;
+}
+
+static const char *names(an *A, chg_decl **ds, size_t n)
+{
+    chg_buf b;
+    chg_buf_init(&b);
+    for (size_t i = 0; i < n; i++)
+        chg_buf_printf(&b, "%s%s", i ? ", " : "", ds[i]->name.name);
+    const char *s = chg_arena_strndup(&A->c->arena, b.data ? b.data : "", b.len);
+    chg_buf_free(&b);
+    return s;
+}
+
+/* The lowest risk class a rule's condition restricts it to (`risk >= X`,
+ * `risk > X`, `risk == X` joined with `and`), or -1 for every class. */
+static int risk_floor(const chg_expr *e)
+{
+    if (!e || e->kind != EX_BINARY)
+        return -1;
+    if (e->u.binary.op == BIN_AND) {
+        int a = risk_floor(e->u.binary.a), b = risk_floor(e->u.binary.b);
+        return a > b ? a : b;
+    }
+    const chg_expr *l = e->u.binary.a, *r = e->u.binary.b;
+    if (l->kind != EX_NAME || l->u.name.kind != NAME_RISK || r->kind != EX_NAME ||
+        r->u.name.kind != NAME_RISK_CLASS)
+        return -1;
+    switch (e->u.binary.op) {
+    case BIN_GE:
+    case BIN_EQ: return r->u.name.risk_index;
+    case BIN_GT: return r->u.name.risk_index + 1;
+    default: return -1;
+    }
+}
+
+/* Local times of weekly/daily windows and cron schedules that fall in a DST
+ * gap or overlap within the horizon: one warning per schedule, with the
+ * first date. */
+static void dst_check(an *A, chg_decl *d, const chg_tsexpr *t)
+{
+    chg_compiler *c = A->c;
+    switch (t->kind) {
+    case TS_OR:
+    case TS_AND:
+        dst_check(A, d, t->u.bin.a);
+        dst_check(A, d, t->u.bin.b);
+        return;
+    case TS_NOT:
+        dst_check(A, d, t->u.not_);
+        return;
+    case TS_WEEKLY:
+    case TS_DAILY:
+    case TS_CRON:
+        break;
+    default:
+        return;
+    }
+    if (!t->zone.name)
+        return;
+    chg_time_error err;
+    const chg_tz *tz = chg_c_zone(c, t->zone.name, &err);
+    if (!tz)
+        return;
+    chg_cron *cr = t->kind == TS_CRON ? chg_cron_parse(t->u.cron.expr.name, &err) : NULL;
+    if (t->kind == TS_CRON && (!cr || chg_cron_is_wildcard(cr))) {
+        chg_cron_free(cr);
+        return; /* wildcard schedules follow the clock by design */
+    }
+    int mins[2] = {-1, -1};
+    uint8_t days = 0x7f;
+    if (t->kind != TS_CRON) {
+        chg_parse_time_of_day(t->u.weekly.from.name, &mins[0]);
+        chg_parse_time_of_day(t->u.weekly.to.name, &mins[1]);
+        if (t->kind == TS_WEEKLY) {
+            days = 0;
+            for (uint32_t i = 0; i < t->u.weekly.ndays; i++)
+                for (int k = t->u.weekly.days[i].from_day, s = 0; s < 7 && k >= 0; k = (k + 1) % 7, s++) {
+                    days |= (uint8_t)(1u << k);
+                    if (k == t->u.weekly.days[i].to_day)
+                        break;
+                }
+        }
+    }
+    for (int64_t x = A->from; x < A->to;) {
+        int64_t tr = chg_tz_next_transition(tz, x);
+        if (tr == INT64_MAX || tr >= A->to)
+            break;
+        int32_t before = chg_tz_offset(tz, tr - 1), after = chg_tz_offset(tz, tr);
+        /* local times [lo, hi) are skipped (gap) or repeated (overlap) */
+        int64_t lo = tr + (before < after ? before : after), hi = tr + (before < after ? after : before);
+        bool gap = after > before;
+        for (int64_t lt = lo; lt < hi; lt += 60) {
+            int64_t days_since = chg_floor_div(lt, 86400);
+            int minute = (int)((lt - days_since * 86400) / 60);
+            int wd = chg_weekday_from_days(days_since);
+            bool hit = false;
+            if (cr)
+                hit = chg_cron_matches_local(cr, lt);
+            else
+                for (int k = 0; k < 2; k++)
+                    /* a start on one of the days; an end on the day after a start day when it crosses midnight */
+                    if (minute == mins[k] &&
+                        (k == 0 ? (days >> wd) & 1
+                                : (mins[1] > mins[0] ? (days >> wd) & 1 : (days >> ((wd + 6) % 7)) & 1)))
+                        hit = true;
+            if (hit) {
+                char when[16];
+                snprintf(when, sizeof when, "%02d:%02d", minute / 60, minute % 60);
+                char day[40];
+                chg_time_format_utc(days_since * 86400, day);
+                day[10] = 0;
+                chg_diag *dg = chg_diag_report(c, CHG_D_W0013, t->span, d->name.name, when, day, t->zone.name,
+                                               gap ? "does not exist (clocks skip it)" : "happens twice (clocks repeat it)",
+                                               NULL);
+                chg_diag_help(c, dg, "%s", gap ? "the window starts when the gap ends; see docs/time.md, Daylight-saving time"
+                                               : "the first occurrence counts; see docs/time.md, Daylight-saving time");
+                chg_cron_free(cr);
+                return;
+            }
+        }
+        x = tr + 1;
+    }
+    chg_cron_free(cr);
+}
+
+void chg_time_analysis(chg_compiler *c)
+{
+    if (!c->opts.analysis_from)
+        return;
+    an A;
+    memset(&A, 0, sizeof A);
+    A.c = c;
+    A.from = c->opts.analysis_from;
+    A.to = A.from + (c->opts.horizon ? c->opts.horizon : 366 * 86400LL);
+    A.env.flag = no_flags;
+    A.from_text = date(&A, A.from);
+    A.from_text = chg_arena_strndup(&c->arena, A.from_text, 10);
+    A.horizon_text = chg_arena_printf(&c->arena, "%lld days", (long long)((A.to - A.from) / 86400));
+
+    chg_decl *freezes[256];
+    size_t nf = blocking_freezes(c, freezes, 256);
+
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        if (d->kind != D_WINDOW && d->kind != D_FREEZE)
+            continue;
+        dst_check(&A, d, d->u.timeset.ts);
+        if (d->kind != D_WINDOW)
+            continue;
+        chg_timeset *ts = build_decl(d);
+        if (!ts)
+            continue;
+        int64_t s, e;
+        bool opens = first_interval(&A, ts, &s, &e);
+        chg_timeset_free(ts);
+        if (!opens) {
+            chg_diag_report(c, CHG_D_W0010, d->name.span, d->name.name, A.horizon_text, A.from_text, NULL);
+            continue;
+        }
+        if (nf && covered(&A, d, freezes, nf, NULL)) {
+            chg_diag *dg = chg_diag_report(c, CHG_D_W0011, d->name.span, d->name.name, A.horizon_text,
+                                           A.from_text, names(&A, freezes, nf), NULL);
+            chg_diag_help(c, dg, "changes that need it can never proceed, except in an emergency");
+        }
+    }
+
+    /* a risk class whose windows are never open outside the freezes */
+    if (c->risk && nf) {
+        for (uint32_t k = 0; k < c->risk->u.risk.n; k++) {
+            chg_decl *wins[64];
+            size_t nw = 0;
+            for (size_t i = 0; i < c->all_decls.len && nw < 64; i++) {
+                chg_decl *r = c->all_decls.items[i];
+                if (r->kind != D_RULE || r->u.rule.action != RA_REQUIRE_WINDOW || !r->u.rule.window_decl)
+                    continue;
+                int fl = risk_floor(r->u.rule.when);
+                if (fl < 0 || (int)k < fl)
+                    continue; /* only rules restricted to classes by risk */
+                bool dup = false;
+                for (size_t q = 0; q < nw; q++)
+                    dup |= wins[q] == r->u.rule.window_decl;
+                if (!dup)
+                    wins[nw++] = r->u.rule.window_decl;
+            }
+            if (!nw)
+                continue;
+            /* all the windows together: their intersection, minus freezes */
+            bool blocked;
+            if (nw == 1)
+                blocked = covered(&A, wins[0], freezes, nf, NULL);
+            else {
+                chg_tsexpr *and = wins[0]->u.timeset.ts;
+                for (size_t q = 1; q < nw; q++) {
+                    chg_tsexpr *x = chg_ast_ts(&c->arena, TS_AND, wins[q]->span);
+                    x->u.bin.a = and;
+                    x->u.bin.b = wins[q]->u.timeset.ts;
+                    and = x;
+                }
+                chg_decl tmp = *wins[0];
+                tmp.u.timeset.ts = and;
+                blocked = covered(&A, &tmp, freezes, nf, NULL);
+            }
+            bool window_warned = false;
+            for (size_t q = 0; q < nw && nw == 1; q++)
+                window_warned = covered(&A, wins[q], freezes, nf, NULL);
+            if (blocked && !window_warned) {
+                const char *need = nw == 1 ? chg_arena_printf(&c->arena, "window %s", wins[0]->name.name)
+                                           : chg_arena_printf(&c->arena, "windows %s at once", names(&A, wins, nw));
+                chg_diag *dg = chg_diag_report(c, CHG_D_W0012, c->risk->u.risk.classes[k].span,
+                                               c->risk->u.risk.classes[k].name, need, names(&A, freezes, nf),
+                                               A.horizon_text, A.from_text, NULL);
+                chg_diag_help(c, dg, "such changes can only proceed in an emergency");
+            }
+        }
+    }
+
+    /* freezes that overlap, or that another freeze makes redundant */
+    size_t nfz = 0;
+    chg_decl *all[200];
+    for (size_t i = 0; i < c->all_decls.len && nfz < 200; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        if (d->kind == D_FREEZE && d->used)
+            all[nfz++] = d;
+    }
+    for (size_t i = 0; i < nfz; i++) {
+        chg_timeset *ti = build_decl(all[i]);
+        int64_t si, ei;
+        bool holds = ti && first_interval(&A, ti, &si, &ei);
+        chg_timeset_free(ti);
+        if (!holds)
+            continue;
+        for (size_t j = 0; j < nfz; j++) {
+            if (i == j)
+                continue;
+            if (covered(&A, all[i], &all[j], 1, NULL)) {
+                chg_diag *dg = chg_diag_report(c, CHG_D_N0002, all[i]->name.span, all[i]->name.name,
+                                               all[j]->name.name, A.horizon_text, A.from_text, NULL);
+                chg_diag_note(c, dg, all[j]->name.span, "'%s' is declared here", all[j]->name.name);
+                break;
+            }
+            if (j > i) {
+                /* overlap: the first interval of a ∧ b */
+                chg_tsexpr and;
+                memset(&and, 0, sizeof and);
+                and.kind = TS_AND;
+                and.u.bin.a = all[i]->u.timeset.ts;
+                and.u.bin.b = all[j]->u.timeset.ts;
+                chg_decl tmp = *all[i];
+                tmp.u.timeset.ts = &and;
+                chg_timeset *both = build_decl(&tmp);
+                int64_t s, e;
+                if (both && first_interval(&A, both, &s, &e) && !covered(&A, all[j], &all[i], 1, NULL))
+                    chg_diag_report(c, CHG_D_N0001, all[i]->name.span, all[i]->name.name, all[j]->name.name,
+                                    date(&A, s), date(&A, e), NULL);
+                chg_timeset_free(both);
+            }
+        }
+    }
+}
+
+/* ---- listing (chgc windows) ------------------------------------------------------ */
+
+typedef struct listing {
+    chg_buf *out;
+    chg_report_format fmt;  /* unused: kept for symmetry with reports */
+    int kind;               /* 0 text, 1 json, 2 ics */
+    const char *name;
+    const char *what;
+    const chg_tz *tz;       /* the set's zone, when it has exactly one */
+    int count;
+    int64_t stamp;
+} listing;
+
+static bool set_flag(void *ud, const char *name)
+{
+    const char *const *flags = ud;
+    for (size_t i = 0; flags && flags[i]; i++)
+        if (strcmp(flags[i], name) == 0)
+            return true;
+    return false;
+}
+
+static void local_text(const chg_tz *tz, int64_t t, char *out, size_t len)
+{
+    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    int64_t local = t + chg_tz_offset(tz, t);
+    int64_t d = chg_floor_div(local, 86400);
+    int64_t s = local - d * 86400, y;
+    int m, day;
+    chg_civil_from_days(d, &y, &m, &day);
+    snprintf(out, len, "%s %04lld-%02d-%02d %02d:%02d", days[chg_weekday_from_days(d)], (long long)y, m, day,
+             (int)(s / 3600), (int)(s % 3600 / 60));
+}
+
+static int list_interval(void *ud, int64_t s, int64_t e)
+{
+    listing *L = ud;
+    char a[40], b[40];
+    chg_time_format_utc(s, a);
+    chg_time_format_utc(e, b);
+    char dur[40];
+    int64_t secs = e - s;
+    snprintf(dur, sizeof dur, "%lldh%02lldm", (long long)(secs / 3600), (long long)(secs % 3600 / 60));
+    if (L->kind == 0) {
+        chg_buf_printf(L->out, "  %s .. %s  %9s", a, b, dur);
+        if (L->tz) {
+            char la[40], lb[40];
+            local_text(L->tz, s, la, sizeof la);
+            local_text(L->tz, e, lb, sizeof lb);
+            chg_buf_printf(L->out, "  (%s .. %s %s)", la, lb, chg_tz_name(L->tz));
+        }
+        chg_buf_putc(L->out, '\n');
+    } else if (L->kind == 1) {
+        chg_buf_printf(L->out, "%s{\"start\":\"%s\",\"end\":\"%s\"}", L->count ? "," : "", a, b);
+    } else {
+        char st[32];
+        chg_time_format_utc(L->stamp, st);
+        /* iCalendar UTC form: 20261201T030000Z */
+        char ia[20], ib[20], is[20];
+        const char *srcs[3] = {a, b, st};
+        char *dsts[3] = {ia, ib, is};
+        for (int k = 0; k < 3; k++) {
+            const char *x = srcs[k];
+            snprintf(dsts[k], 20, "%.4s%.2s%.2sT%.2s%.2s%.2sZ", x, x + 5, x + 8, x + 11, x + 14, x + 17);
+        }
+        chg_buf_printf(L->out,
+                       "BEGIN:VEVENT\r\nUID:%s-%s@chg\r\nDTSTAMP:%s\r\nDTSTART:%s\r\nDTEND:%s\r\n"
+                       "SUMMARY:%s %s\r\nEND:VEVENT\r\n",
+                       L->name, ia, is, ia, ib, L->what, L->name);
+    }
+    L->count++;
+    return 0;
+}
+
+/* The zone of a set when every schedule in it names the same one. */
+static const char *single_zone(const chg_tsexpr *t, const char *z, bool *mixed, int depth)
+{
+    if (!t || depth > CHG_MAX_DEPTH * 2)
+        return z;
+    switch (t->kind) {
+    case TS_REF:
+        return t->u.ref.decl ? single_zone(t->u.ref.decl->u.timeset.ts, z, mixed, depth + 1) : z;
+    case TS_OR:
+    case TS_AND:
+        z = single_zone(t->u.bin.a, z, mixed, depth + 1);
+        return single_zone(t->u.bin.b, z, mixed, depth + 1);
+    case TS_NOT:
+        return single_zone(t->u.not_, z, mixed, depth + 1);
+    case TS_FLAG:
+        return z;
+    default: {
+        const char *mine = t->zone.name ? t->zone.name : "UTC";
+        if (z && strcmp(z, mine) != 0)
+            *mixed = true;
+        return mine;
+    }
+    }
+}
+
+int chg_compiler_windows(chg_compiler *c, int64_t from, int64_t to, const char *const *flags, int format,
+                         chg_buf *out)
+{
+    if (c->nerrors)
+        return CHG_EINVAL;
+    chg_ts_env env = {set_flag, (void *)flags};
+    char a[40], b[40];
+    chg_time_format_utc(from, a);
+    chg_time_format_utc(to, b);
+    if (format == 1)
+        chg_buf_printf(out, "{\"from\":\"%s\",\"to\":\"%s\",\"sets\":[", a, b);
+    else if (format == 2)
+        chg_buf_puts(out, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//chg//chgc windows//EN\r\n");
+    else
+        chg_buf_printf(out, "from %s to %s\n", a, b);
+    int nsets = 0;
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        if (d->kind != D_WINDOW && d->kind != D_FREEZE)
+            continue;
+        chg_timeset *ts = build_decl(d);
+        if (!ts)
+            continue;
+        listing L = {out, CHG_REPORT_TEXT, format, d->name.name, chg_decl_kind_name(d->kind), NULL, 0, from};
+        bool mixed = false;
+        const char *zone = single_zone(d->u.timeset.ts, NULL, &mixed, 0);
+        chg_time_error err;
+        if (zone && !mixed && strcmp(zone, "UTC") != 0)
+            L.tz = chg_c_zone(c, zone, &err);
+        if (format == 1) {
+            chg_buf_printf(out, "%s{\"name\":", nsets ? "," : "");
+            chg_buf_json_string(out, d->name.name, strlen(d->name.name));
+            chg_buf_printf(out, ",\"kind\":\"%s\",\"intervals\":[", L.what);
+        } else if (format == 0) {
+            const char *src = chg_span_text(c, d->u.timeset.ts->span);
+            chg_buf_printf(out, "\n%s %s = %s\n", L.what, d->name.name, strlen(src) < 100 ? src : "…");
+        }
+        chg_timeset_intervals(ts, &env, from, to, list_interval, &L);
+        if (format == 1)
+            chg_buf_puts(out, "]}");
+        else if (format == 0 && !L.count)
+            chg_buf_puts(out, "  (never in this range)\n");
+        chg_timeset_free(ts);
+        nsets++;
+    }
+    if (format == 1)
+        chg_buf_puts(out, "]}\n");
+    else if (format == 2)
+        chg_buf_puts(out, "END:VCALENDAR\r\n");
+    return CHG_OK;
+}
