@@ -93,7 +93,7 @@ int main(int argc, char **argv)
 
     chg_ctx *ctx = chg_ctx_new(b);
     chg_decision d;
-    chg_eval_input in = {NULL, 1798761600, facts, 0};
+    chg_eval_input in = {.now = 1798761600, .facts = facts};
     unsigned long outcomes[5] = {0};
     for (size_t i = 0; i < n; i++) { /* warm up: grow the scratch arena */
         in.change = events[i];

@@ -23,11 +23,15 @@ static void eval_usage(FILE *f)
             "Decide a change against a policy and print the decision as JSON.\n"
             "\n"
             "Options:\n"
-            "  -e, --event FILE   the change (JSON); '-' reads standard input\n"
+            "  -e, --event FILE   the change, or a raw event an intake maps to one (JSON);\n"
+            "                     '-' reads standard input\n"
             "      --jsonl        the input has one change per line; print one decision per line\n"
             "      --at INSTANT   judge at this RFC 3339 instant when the policy has no 'at'\n"
             "                     (default: now)\n"
             "      --facts FILE   flags and answers of external queries (docs/facts.md)\n"
+            "      --explain      before the decision, explain it: the classify arm, every rule\n"
+            "                     with the values it read and its source position, and what\n"
+            "                     would change the outcome\n"
             "      --horizon DUR  how far to look for next_open, e.g. 366d (default)\n"
             "      --threads N    with --jsonl: decide on N threads, output in input order\n"
             "                     (default: the number of CPUs, at most 8)\n"
@@ -65,11 +69,13 @@ static int read_all(const char *path, char **data, size_t *len)
 /* Decide one change; append the decision line to out. Returns false when
  * the input is not a change (the error line is appended instead, and the
  * message to errs, or stderr when errs is NULL). */
+static bool explain; /* --explain */
+
 static bool decide(chg_bundle *b, chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *base,
                    const char *where, chg_buf *out, chg_buf *errs)
 {
     char err[512];
-    chg_event *ev = chg_event_decode(b, json, len, err, sizeof err);
+    chg_event *ev = chg_event_intake(ctx, json, len, base, NULL, err, sizeof err);
     if (!ev) {
         if (errs)
             chg_buf_printf(errs, "chgc: %s: %s\n", where, err);
@@ -85,7 +91,11 @@ static bool decide(chg_bundle *b, chg_ctx *ctx, const char *json, size_t len, co
     chg_eval_input in = *base;
     in.change = ev;
     chg_decision d;
-    chg_eval(ctx, &in, &d);
+    if (explain) {
+        chg_explain(ctx, &in, &d, out);
+        chg_buf_puts(out, "\ndecision: ");
+    } else
+        chg_eval(ctx, &in, &d);
     chg_decision_write(b, &d, out);
     chg_buf_putc(out, '\n');
     chg_event_free(ev);
@@ -283,6 +293,7 @@ int chgc_eval(int argc, char **argv)
         {"facts", required_argument, NULL, 'f'},
         {"horizon", required_argument, NULL, 'H'},
         {"threads", required_argument, NULL, 't'},
+        {"explain", no_argument, NULL, 'x'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -299,6 +310,7 @@ int chgc_eval(int argc, char **argv)
         switch (ch) {
         case 'e': event = optarg; break;
         case 'j': jsonl = true; break;
+        case 'x': explain = true; break;
         case 'a': at = optarg; break;
         case 'f': facts_path = optarg; break;
         case 'H': horizon = optarg; break;
@@ -320,7 +332,7 @@ int chgc_eval(int argc, char **argv)
         eval_usage(stderr);
         return EXIT_USAGE;
     }
-    chg_eval_input base = {NULL, (int64_t)time(NULL), NULL, 0};
+    chg_eval_input base = {.now = (int64_t)time(NULL)};
     if (at && chg_time_parse_iso(at, strlen(at), &base.now) != CHG_OK) {
         chgc_error("--at: '%s' is not an RFC 3339 instant (like 2026-12-03T03:30:00Z)", at);
         return EXIT_USAGE;

@@ -936,6 +936,46 @@ static void emit_paths(gen *g)
     }
 }
 
+/* An approval requirement's nodes, operands first; returns its root. */
+static uint32_t emit_areq(gen *g, const chg_areq *q)
+{
+    uint32_t a = CHG_NONE32, b = CHG_NONE32;
+    if (q->kind == AR_AND || q->kind == AR_OR) {
+        a = emit_areq(g, q->u.bin.a);
+        b = emit_areq(g, q->u.bin.b);
+    }
+    uint32_t people = CHG_NONE32;
+    if (q->kind == AR_PEOPLE) {
+        uint32_t items[256];
+        uint32_t n = q->u.term.npeople < 256 ? q->u.term.npeople : 256;
+        for (uint32_t i = 0; i < n; i++)
+            items[i] = str(g, q->u.term.people[i].name);
+        for (uint32_t i = 0; i < n; i++) {
+            uint8_t *c = rec(g, CHG_SEC_CONSTS);
+            if (!c)
+                return 0;
+            c[0] = CHG_K_STR;
+            chg_wr32(c + 4, items[i]);
+        }
+        people = konst(g, CHG_K_LIST, n, 0);
+    }
+    uint8_t *r = rec(g, CHG_SEC_AREQS);
+    if (!r)
+        return 0;
+    static const uint8_t kinds[] = {[AR_NONE] = CHG_AR_NONE, [AR_GROUP] = CHG_AR_GROUP, [AR_ANY] = CHG_AR_ANY,
+                                    [AR_PEOPLE] = CHG_AR_PEOPLE, [AR_AND] = CHG_AR_AND, [AR_OR] = CHG_AR_OR};
+    r[0] = kinds[q->kind];
+    bool term = q->kind == AR_GROUP || q->kind == AR_ANY || q->kind == AR_PEOPLE;
+    r[1] = term && q->u.term.requester_counts;
+    chg_wr32(r + 4, term ? (uint32_t)q->u.term.count->u.i : 0);
+    chg_wr32(r + 8, q->kind == AR_GROUP ? str(g, q->u.term.group.name) : CHG_NONE32);
+    chg_wr32(r + 12, people);
+    chg_wr64(r + 16, term && q->u.term.within ? (uint64_t)q->u.term.within->u.i : 0);
+    chg_wr32(r + 24, a);
+    chg_wr32(r + 28, b);
+    return g->n[CHG_SEC_AREQS] - 1;
+}
+
 static void emit_rules(gen *g)
 {
     chg_compiler *c = g->c;
@@ -986,6 +1026,170 @@ static void emit_rules(gen *g)
         chg_wr32(r + 20, during_first);
         chg_wr32(r + 24, d->u.rule.nduring);
         chg_wr32(r + 28, span_of(g, d->name.span));
+        uint32_t req = CHG_NONE32;
+        if (d->u.rule.action == RA_REQUIRE_APPROVAL && d->u.rule.req)
+            req = emit_areq(g, d->u.rule.req);
+        r = (uint8_t *)g->sec[CHG_SEC_RULES].data + (size_t)(g->n[CHG_SEC_RULES] - 1) * 36;
+        chg_wr32(r + 32, req);
+    }
+}
+
+/* ---- approvals, actions, intakes ----------------------------------------------------- */
+
+/* The approvals of a change: path nodes whose layout puts by, group, at
+ * and decision first, as the evaluator expects. Returns the list node. */
+static int approvals_path(gen *g)
+{
+    int list = child(g, 0, "approvals");
+    int elem = elem_of(g, list);
+    pnode *l = g->nodes.items[list];
+    if (l->layout < 0)
+        l->layout = layout_new(g);
+    static const char *const fields[] = {"by", "group", "at", "decision"};
+    for (int i = 0; i < 4; i++) {
+        int f = child(g, elem, fields[i]);
+        layout_field(g, l->layout, ((pnode *)g->nodes.items[f])->text, f);
+    }
+    l = g->nodes.items[list];
+    if (l->slot < 0)
+        l->slot = g->nslots[0]++;
+    return list;
+}
+
+static int slot_of_path(gen *g, int n)
+{
+    pnode *p = g->nodes.items[n];
+    if (p->slot < 0)
+        p->slot = g->nslots[0]++;
+    return p->slot;
+}
+
+/* A call's parameter names, from the signature in its doc line
+ * ("aws.sns.publish(topic_arn, message[, subject]): …"), as a LIST
+ * constant of strings. */
+static uint32_t param_names(gen *g, const chg_builtin *b, uint32_t nargs)
+{
+    const char *names[16];
+    size_t lens[16];
+    uint32_t n = 0;
+    const char *p = b ? strchr(b->doc, '(') : NULL;
+    if (p)
+        p++;
+    while (p && *p && *p != ')' && n < 16) {
+        while (*p == ' ' || *p == '[' || *p == ',' || *p == ']')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',' && *p != ')' && *p != '[' && *p != ']' && *p != ' ')
+            p++;
+        if (p > start) {
+            names[n] = start;
+            lens[n++] = (size_t)(p - start);
+        }
+        while (*p == ']' || *p == ' ')
+            p++;
+    }
+    uint32_t items[16];
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < nargs && i < 16; i++) {
+        char fallback[16];
+        if (i < n)
+            items[count++] = str_n(g, names[i], lens[i]);
+        else {
+            snprintf(fallback, sizeof fallback, "arg%u", i + 1);
+            items[count++] = str(g, fallback);
+        }
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t *c = rec(g, CHG_SEC_CONSTS);
+        if (!c)
+            return 0;
+        c[0] = CHG_K_STR;
+        chg_wr32(c + 4, items[i]);
+    }
+    return konst(g, CHG_K_LIST, count, 0);
+}
+
+static void emit_actions(gen *g)
+{
+    chg_compiler *c = g->c;
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        if (d->kind != D_ON)
+            continue;
+        static const char *const outcomes[] = {"allow", "pending", "defer", "deny", "error", "emergency"};
+        uint8_t outcome = 0;
+        for (uint8_t k = 0; k < 6; k++)
+            if (strcmp(d->u.on.outcome.name, outcomes[k]) == 0)
+                outcome = k;
+        uint32_t when = d->u.on.when ? expr_block(g, d->u.on.when, false) : CHG_NONE32;
+        uint32_t first = g->n[CHG_SEC_CALLS];
+        for (uint32_t k = 0; k < d->u.on.ncalls; k++) {
+            const chg_expr *call = d->u.on.calls[k];
+            if (call->kind != EX_CALL) {
+                g->failed = true;
+                return;
+            }
+            /* the arguments as one list */
+            block_begin(g, call->span);
+            int dst = tmp(g);
+            int base = g->top;
+            for (uint32_t q = 0; q < call->u.call.nargs; q++)
+                tmp(g);
+            gen_args(g, call->u.call.args, call->u.call.nargs, base, call->u.call.builtin);
+            emit(g, OP_LIST, (uint8_t)call->u.call.nargs, (uint32_t)dst, (uint32_t)base, 0);
+            emit(g, OP_RET, 0, (uint32_t)dst, 0, 0);
+            uint32_t args = block_end(g, CHG_B_EXPR, 0);
+            if (g->max > g->expr_max)
+                g->expr_max = g->max;
+            chg_vec_push(&g->blocks_fix, (void *)(uintptr_t)args);
+            uint32_t params = param_names(g, call->u.call.builtin, call->u.call.nargs);
+            uint8_t *r = rec(g, CHG_SEC_CALLS);
+            if (!r)
+                return;
+            chg_wr32(r, str(g, call->u.call.name));
+            chg_wr32(r + 4, args);
+            chg_wr32(r + 8, params);
+            chg_wr32(r + 12, span_of(g, call->span));
+        }
+        uint8_t *r = rec(g, CHG_SEC_ACTIONS);
+        if (!r)
+            return;
+        r[0] = outcome;
+        chg_wr32(r + 4, when);
+        chg_wr32(r + 8, first);
+        chg_wr32(r + 12, g->n[CHG_SEC_CALLS] - first);
+    }
+}
+
+static void emit_intakes(gen *g)
+{
+    chg_compiler *c = g->c;
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        if (d->kind != D_INTAKE)
+            continue;
+        uint32_t when = d->u.intake.when ? expr_block(g, d->u.intake.when, false) : CHG_NONE32;
+        uint32_t first = g->n[CHG_SEC_IFIELDS];
+        for (uint32_t k = 0; k < d->u.intake.n; k++) {
+            const chg_object_field *f = &d->u.intake.fields[k];
+            /* a field the schema types as an instant converts from text */
+            const chg_type_field *tf =
+                c->change_type ? chg_type_field_find(chg_type_strip(c->change_type), f->key.name) : NULL;
+            bool as_time = tf && chg_type_strip(tf->type)->kind == T_TIME;
+            uint32_t blk = expr_block(g, f->value, as_time);
+            uint8_t *r = rec(g, CHG_SEC_IFIELDS);
+            if (!r)
+                return;
+            chg_wr32(r, str(g, f->key.name));
+            chg_wr32(r + 4, blk);
+        }
+        uint8_t *r = rec(g, CHG_SEC_INTAKES);
+        if (!r)
+            return;
+        chg_wr32(r, str(g, d->name.name));
+        chg_wr32(r + 4, when);
+        chg_wr32(r + 8, first);
+        chg_wr32(r + 12, g->n[CHG_SEC_IFIELDS] - first);
     }
 }
 
@@ -1048,6 +1252,22 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     node_new(g, -1, NULL, CHG_PN_ROOT_EVENT, &chg_type_any);
     ((pnode *)g->nodes.items[0])->need = CHG_PR_REQUIRED;
 
+    /* the approvals' paths come first, so their layout starts with the
+     * fields the evaluator reads (by, group, at, decision) */
+    bool approvals = c->approvals != NULL;
+    for (size_t i = 0; i < c->all_decls.len && !approvals; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        approvals = d->kind == D_RULE && d->u.rule.action == RA_REQUIRE_APPROVAL;
+    }
+    uint32_t approvals_slot = CHG_NONE32, requester_slot = CHG_NONE32, emergency_slot = CHG_NONE32,
+             approvals_layout = CHG_NONE32;
+    if (approvals) {
+        int list = approvals_path(g);
+        approvals_slot = (uint32_t)slot_of_path(g, list);
+        approvals_layout = (uint32_t)((pnode *)g->nodes.items[list])->layout;
+        requester_slot = (uint32_t)slot_of_path(g, child(g, child(g, 0, "requester"), "name"));
+    }
+
     /* number the lets and time sets */
     uint32_t nlets = 0, nts = 0;
     for (size_t i = 0; i < c->all_decls.len; i++) {
@@ -1096,7 +1316,24 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
             if (arm->is_default)
                 break;
         }
+    /* approvals: the entries per class */
+    bool has_emergency = false;
+    if (c->approvals)
+        for (uint32_t k = 0; k < c->approvals->u.approvals.n; k++) {
+            chg_approval_entry *e = &c->approvals->u.approvals.entries[k];
+            uint32_t root = emit_areq(g, e->req);
+            uint8_t *r = rec(g, CHG_SEC_APPROVALS);
+            if (!r)
+                break;
+            chg_wr32(r, e->is_emergency ? CHG_NONE32 : (uint32_t)e->risk_index);
+            chg_wr32(r + 4, root);
+            has_emergency |= e->is_emergency;
+        }
+    if (has_emergency)
+        emergency_slot = (uint32_t)slot_of_path(g, child(g, 0, "emergency"));
     emit_rules(g);
+    emit_actions(g);
+    emit_intakes(g);
 
     /* the change's id, for decisions */
     int idnode = child(g, 0, "id");
@@ -1142,7 +1379,11 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
         chg_wr32(m + 16, (uint32_t)g->nslots[0]);
         chg_wr32(m + 20, (uint32_t)g->nslots[1]);
         chg_wr32(m + 24, (uint32_t)idn->slot);
-        chg_wr32(m + 28, c->schema ? 1 : 0);
+        chg_wr32(m + 28, (c->schema ? 1u : 0u) | (c->approvals ? 2u : 0u));
+        chg_wr32(m + 32, approvals_slot);
+        chg_wr32(m + 36, requester_slot);
+        chg_wr32(m + 40, emergency_slot);
+        chg_wr32(m + 44, approvals_layout);
     }
     if (total_regs > 0xffff || g->failed) {
         chg_diag_report(c, CHG_D_E0011, (chg_span){0}, "65535 registers or instructions", NULL);

@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             "{\"flags\":{\"incident-freeze\":false},\"queries\":[{\"call\":\"aws.cloudwatch.alarm_state\","
             "\"args\":[\"payments-5xx\"],\"result\":\"OK\"}]}";
         chg_facts *facts = chg_facts_parse(facts_json, sizeof facts_json - 1, err, sizeof err);
-        chg_eval_input in = {e, 1796268600, facts, 30 * 86400};
+        chg_eval_input in = {.change = e, .now = 1796268600, .facts = facts, .horizon = 30 * 86400};
         chg_decision d;
         chg_eval(ctx, &in, &d);
         chg_buf out;

@@ -269,6 +269,10 @@ static bool load_meta(loader *L)
     b->nslots_event = chg_rd32(m + 20);
     b->id_slot = chg_rd32(m + 24);
     b->flags = chg_rd32(m + 28);
+    b->approvals_slot = chg_rd32(m + 32);
+    b->requester_slot = chg_rd32(m + 36);
+    b->emergency_slot = chg_rd32(m + 40);
+    b->approvals_layout = chg_rd32(m + 44);
     if (!check_str(L, b->name, at, false) || !check_str(L, b->version, at + 4, false))
         return false;
     if (b->nregs == 0 || b->nregs > 0xffff)
@@ -277,6 +281,10 @@ static bool load_meta(loader *L)
         return fail(L, at + 16, "too many path slots");
     if (b->id_slot != CHG_NONE32 && b->id_slot >= b->nslots_change)
         return fail(L, at + 24, "id slot %u out of range", b->id_slot);
+    uint32_t slots[3] = {b->approvals_slot, b->requester_slot, b->emergency_slot};
+    for (int i = 0; i < 3; i++)
+        if (slots[i] != CHG_NONE32 && slots[i] >= b->nslots_change)
+            return fail(L, at + 32 + 4 * (uint32_t)i, "slot %u out of range", slots[i]);
     return true;
 }
 
@@ -484,6 +492,7 @@ static bool load_policy(loader *L)
         d->during_first = chg_rd32(r + 20);
         d->during_count = chg_rd32(r + 24);
         d->span = chg_rd32(r + 28);
+        d->req = chg_rd32(r + 32);
         if (!check_str(L, d->name, at, false) || !block_ref(L, d->when, at + 8, true, CHG_B_EXPR) ||
             !block_ref(L, d->msg, at + 12, true, CHG_B_EXPR))
             return false;
@@ -495,6 +504,128 @@ static bool load_policy(loader *L)
             return fail(L, at + 20, "rule %u: 'during' list out of range", i);
         if (d->span >= b->nspans && b->nspans)
             return fail(L, at + 28, "rule %u: source position out of range", i);
+        if (d->req != CHG_NONE32 && d->req >= L->count[CHG_SEC_AREQS])
+            return fail(L, at + 32, "rule %u: approval requirement out of range", i);
+        if ((d->action == CHG_RA_APPROVAL) != (d->req != CHG_NONE32))
+            return fail(L, at + 5, "rule %u: approval requirement and action disagree", i);
+    }
+    return true;
+}
+
+/* Approvals, actions and intakes: the tables issue-5 semantics read. */
+static bool load_decisions(loader *L)
+{
+    chg_bundle *b = L->b;
+    b->nareqs = L->count[CHG_SEC_AREQS];
+    b->areqs = chg_calloc(b->nareqs + 1, sizeof *b->areqs);
+    b->napprovals = L->count[CHG_SEC_APPROVALS];
+    b->approvals = chg_calloc(b->napprovals + 1, sizeof *b->approvals);
+    b->nactions = L->count[CHG_SEC_ACTIONS];
+    b->actions = chg_calloc(b->nactions + 1, sizeof *b->actions);
+    b->ncalls = L->count[CHG_SEC_CALLS];
+    b->calls = chg_calloc(b->ncalls + 1, sizeof *b->calls);
+    b->nintakes = L->count[CHG_SEC_INTAKES];
+    b->intakes = chg_calloc(b->nintakes + 1, sizeof *b->intakes);
+    b->nifields = L->count[CHG_SEC_IFIELDS];
+    b->ifields = chg_calloc(b->nifields + 1, sizeof *b->ifields);
+    if (!b->areqs || !b->approvals || !b->actions || !b->calls || !b->intakes || !b->ifields)
+        return fail(L, 0, "out of memory");
+    for (uint32_t i = 0; i < b->nareqs; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_AREQS, i);
+        uint32_t at = roff(L, CHG_SEC_AREQS, i);
+        chg_areqdef *q = &b->areqs[i];
+        q->kind = r[0];
+        q->including = r[1];
+        q->count = chg_rd32(r + 4);
+        q->group = chg_rd32(r + 8);
+        q->people = chg_rd32(r + 12);
+        q->within = (int64_t)chg_rd64(r + 16);
+        q->a = chg_rd32(r + 24);
+        q->b = chg_rd32(r + 28);
+        if (q->kind > CHG_AR_OR || q->including > 1 || q->within < 0)
+            return fail(L, at, "approval requirement %u: bad kind, flag or age", i);
+        bool term = q->kind == CHG_AR_GROUP || q->kind == CHG_AR_ANY || q->kind == CHG_AR_PEOPLE;
+        if (term && (q->count == 0 || q->count > 64))
+            return fail(L, at + 4, "approval requirement %u: count %u (1 to 64)", i, q->count);
+        if (q->kind == CHG_AR_GROUP && !check_str(L, q->group, at + 8, false))
+            return false;
+        if (q->kind == CHG_AR_PEOPLE) {
+            if (q->people >= b->nconsts || b->consts[q->people].tag != CHG_V_LIST)
+                return fail(L, at + 12, "approval requirement %u: people are not a list constant", i);
+            for (uint32_t k = 0; k < b->consts[q->people].len; k++)
+                if (b->consts[q->people].u.items[k].tag != CHG_V_STR)
+                    return fail(L, at + 12, "approval requirement %u: people must be strings", i);
+        }
+        if ((q->kind == CHG_AR_AND || q->kind == CHG_AR_OR) && (q->a >= i || q->b >= i))
+            return fail(L, at + 24, "approval requirement %u: operands must come before it", i);
+    }
+    for (uint32_t i = 0; i < b->napprovals; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_APPROVALS, i);
+        uint32_t at = roff(L, CHG_SEC_APPROVALS, i);
+        b->approvals[i].cls = chg_rd32(r);
+        b->approvals[i].req = chg_rd32(r + 4);
+        if (b->approvals[i].cls != CHG_NONE32 && b->approvals[i].cls >= b->nrisks)
+            return fail(L, at, "approvals entry %u: risk class out of range", i);
+        if (b->approvals[i].req >= b->nareqs)
+            return fail(L, at + 4, "approvals entry %u: requirement out of range", i);
+    }
+    if (b->approvals_layout != CHG_NONE32 &&
+        (b->approvals_layout >= b->nlayouts || b->layouts[b->approvals_layout].count < 4))
+        return fail(L, roff(L, CHG_SEC_META, 0) + 44, "approvals layout out of range");
+    for (uint32_t i = 0; i < b->ncalls; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_CALLS, i);
+        uint32_t at = roff(L, CHG_SEC_CALLS, i);
+        chg_calldef *c = &b->calls[i];
+        c->name = chg_rd32(r);
+        c->args = chg_rd32(r + 4);
+        c->params = chg_rd32(r + 8);
+        c->span = chg_rd32(r + 12);
+        if (!check_str(L, c->name, at, false) || !block_ref(L, c->args, at + 4, false, CHG_B_EXPR))
+            return false;
+        if (c->params >= b->nconsts || b->consts[c->params].tag != CHG_V_LIST)
+            return fail(L, at + 8, "call %u: parameter names are not a list constant", i);
+        for (uint32_t k = 0; k < b->consts[c->params].len; k++)
+            if (b->consts[c->params].u.items[k].tag != CHG_V_STR)
+                return fail(L, at + 8, "call %u: parameter names must be strings", i);
+        if (c->span >= b->nspans && b->nspans)
+            return fail(L, at + 12, "call %u: source position out of range", i);
+    }
+    for (uint32_t i = 0; i < b->nactions; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_ACTIONS, i);
+        uint32_t at = roff(L, CHG_SEC_ACTIONS, i);
+        chg_actiondef *a = &b->actions[i];
+        a->outcome = r[0];
+        a->when = chg_rd32(r + 4);
+        a->first = chg_rd32(r + 8);
+        a->count = chg_rd32(r + 12);
+        if (a->outcome > 5)
+            return fail(L, at, "action %u: unknown outcome %u", i, a->outcome);
+        if (!block_ref(L, a->when, at + 4, true, CHG_B_EXPR))
+            return false;
+        if ((uint64_t)a->first + a->count > b->ncalls)
+            return fail(L, at + 8, "action %u: calls out of range", i);
+    }
+    for (uint32_t i = 0; i < b->nifields; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_IFIELDS, i);
+        uint32_t at = roff(L, CHG_SEC_IFIELDS, i);
+        b->ifields[i].name = chg_rd32(r);
+        b->ifields[i].block = chg_rd32(r + 4);
+        if (!check_str(L, b->ifields[i].name, at, false) ||
+            !block_ref(L, b->ifields[i].block, at + 4, false, CHG_B_EXPR))
+            return false;
+    }
+    for (uint32_t i = 0; i < b->nintakes; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_INTAKES, i);
+        uint32_t at = roff(L, CHG_SEC_INTAKES, i);
+        chg_intakedef *k = &b->intakes[i];
+        k->name = chg_rd32(r);
+        k->when = chg_rd32(r + 4);
+        k->first = chg_rd32(r + 8);
+        k->count = chg_rd32(r + 12);
+        if (!check_str(L, k->name, at, false) || !block_ref(L, k->when, at + 4, true, CHG_B_EXPR))
+            return false;
+        if ((uint64_t)k->first + k->count > b->nifields)
+            return fail(L, at + 8, "intake %u: fields out of range", i);
     }
     return true;
 }
@@ -808,6 +939,12 @@ void chg_bundle_free(chg_bundle *b)
     chg_free(b->zones);
     chg_free(b->builtins);
     chg_free(b->builtin_info);
+    chg_free(b->areqs);
+    chg_free(b->approvals);
+    chg_free(b->actions);
+    chg_free(b->calls);
+    chg_free(b->intakes);
+    chg_free(b->ifields);
     chg_free(b->data);
     chg_free(b);
 }
@@ -834,7 +971,8 @@ chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errl
     L.err = err;
     L.errlen = errlen;
     bool ok = read_sections(&L) && load_strings(&L) && load_consts(&L) && load_code(&L) && load_meta(&L) &&
-              load_blocks(&L) && load_paths(&L) && load_policy(&L) && load_timesets(&L) && load_externals(&L);
+              load_blocks(&L) && load_paths(&L) && load_policy(&L) && load_decisions(&L) && load_timesets(&L) &&
+              load_externals(&L);
     for (uint32_t i = 0; ok && i < b->nblocks; i++)
         ok = verify_block(&L, i);
     if (!ok) {
@@ -862,6 +1000,26 @@ chg_bundle *chg_bundle_load_file(const char *path, char *err, size_t errlen)
 const char *chg_bundle_policy_name(const chg_bundle *b) { return b->str[b->name]; }
 const char *chg_bundle_policy_version(const chg_bundle *b) { return b->str[b->version]; }
 const char *chg_bundle_hash(const chg_bundle *b) { return b->hash; }
+
+uint32_t chg_bundle_nrules(const chg_bundle *b) { return b->nrules; }
+const char *chg_bundle_rule_name(const chg_bundle *b, uint32_t rule) { return b->str[b->rules[rule].name]; }
+uint32_t chg_bundle_narms(const chg_bundle *b) { return b->narms; }
+const char *chg_bundle_rule_source(const chg_bundle *b, uint32_t rule, char *buf, size_t len)
+{
+    return chg_bundle_source(b, b->rules[rule].span, buf, len);
+}
+const char *chg_bundle_arm_source(const chg_bundle *b, uint32_t arm, char *buf, size_t len)
+{
+    return chg_bundle_source(b, b->arms[arm].span, buf, len);
+}
+const char *chg_bundle_arm_class(const chg_bundle *b, uint32_t arm) { return b->str[b->risks[b->arms[arm].cls]]; }
+const char *chg_bundle_risk_name(const chg_bundle *b, int risk)
+{
+    return risk >= 0 && (uint32_t)risk < b->nrisks ? b->str[b->risks[risk]] : NULL;
+}
+const char *chg_bundle_call_name(const chg_bundle *b, uint32_t call) { return b->str[b->calls[call].name]; }
+uint32_t chg_bundle_nintakes(const chg_bundle *b) { return b->nintakes; }
+const char *chg_bundle_intake_name(const chg_bundle *b, uint32_t intake) { return b->str[b->intakes[intake].name]; }
 
 const char *chg_bundle_source(const chg_bundle *b, uint32_t span, char *buf, size_t len)
 {

@@ -53,19 +53,32 @@
     X(TSNODES, 17, 72)    /* time-set nodes, below */                                    \
     X(REGEXES, 18, 4)     /* {u32 pattern (string)} */                                   \
     X(ZONES, 19, 4)       /* {u32 name (string)} */                                      \
-    X(BUILTINS, 20, 4)    /* {u32 name (string)}: bound to implementations by name */
+    X(BUILTINS, 20, 4)    /* {u32 name (string)}: bound to implementations by name */ \
+    X(AREQS, 21, 32)      /* approval requirement nodes, below */                        \
+    X(APPROVALS, 22, 8)   /* {u32 risk class or NONE (emergency), u32 AREQS root} */     \
+    X(ACTIONS, 23, 16)    /* {u8 outcome (chg_outcome, 5 = emergency), 3 0, u32 when     \
+                             block or NONE, u32 first CALLS, u32 count} */               \
+    X(CALLS, 24, 16)      /* {u32 action name (string), u32 args block (a LIST), u32     \
+                             parameter names (LIST constant of strings), u32 span} */    \
+    X(INTAKES, 25, 16)    /* {u32 name, u32 when block or NONE, u32 first IFIELDS, u32   \
+                             count} */                                                   \
+    X(IFIELDS, 26, 8)     /* {u32 field name (string), u32 block} */
 
 enum chg_section_id {
 #define CHG_SEC_ENUM(name, id, size) CHG_SEC_##name = id,
     CHG_SECTIONS(CHG_SEC_ENUM)
 #undef CHG_SEC_ENUM
-    CHG_SEC__MAX = 21
+    CHG_SEC__MAX = 27
 };
 
 /* META record (48 bytes):
  *   u32 policy name (string), u32 version (string), u32 at block or NONE,
  *   u32 registers, u32 change slots, u32 event slots, u32 change id slot or
- *   NONE, u32 flags (bit 0: has schema), u32 reserved[4] */
+ *   NONE, u32 flags (bit 0: has schema, bit 1: has an approvals block),
+ *   u32 approvals slot (change.approvals) or NONE, u32 requester slot
+ *   (change.requester.name) or NONE, u32 emergency slot (change.emergency)
+ *   or NONE, u32 approvals layout (fields by, group, at, decision in that
+ *   order) or NONE */
 
 /* Constant tags (CONSTS.tag): a = string index (STR), element count (LIST;
  * the elements are the `a` constants just before it). */
@@ -114,7 +127,13 @@ enum { CHG_PR_REQUIRED = 0, CHG_PR_OPTIONAL = 1, CHG_PR_DEFAULT = 2 };
  *   u32 name, u8 level (0 mandatory, 1 overridable, 2 advisory), u8 action
  *   (CHG_RA_*), u16 0, u32 when block or NONE, u32 message block or NONE,
  *   u32 window (time set) or NONE, u32 first DURING, u32 DURING count,
- *   u32 span, u32 0 */
+ *   u32 span, u32 approval requirement (AREQS root) or NONE */
+
+/* AREQS record (32 bytes): u8 kind (CHG_AR_*), u8 including requester,
+ *   u16 0, u32 count, u32 group (string) or NONE, u32 people (LIST
+ *   constant of strings) or NONE, i64 within (seconds, 0: any age), u32 a,
+ *   u32 b (operands of AND/OR: earlier nodes) */
+enum { CHG_AR_NONE = 0, CHG_AR_GROUP, CHG_AR_ANY, CHG_AR_PEOPLE, CHG_AR_AND, CHG_AR_OR };
 enum { CHG_RA_DENY = 0, CHG_RA_WARN = 1, CHG_RA_WINDOW = 2, CHG_RA_APPROVAL = 3 };
 
 /* TSNODES record (72 bytes), mirroring chg_ts_node of chg_time.h:

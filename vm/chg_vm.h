@@ -103,6 +103,17 @@ chg_event *chg_event_decode(const chg_bundle *b, const char *json, size_t len,
                             char *err, size_t errlen);
 /* Same, from a parsed jansson value (json_t *); takes a reference. */
 chg_event *chg_event_from_json(const chg_bundle *b, void *json, char *err, size_t errlen);
+
+/* Decode what arrived — a change, or a raw event (an EventBridge envelope,
+ * a webhook body) that one of the policy's intakes maps to a change: the
+ * first intake whose `when` holds is used; an event no intake takes must
+ * be shaped like a change (docs/language.md, "Intake"). Intakes run on ctx
+ * with in's now, facts and resolver (in->change is not read). *intake is
+ * set to the intake used, or -1 (may be NULL). On error returns NULL with
+ * a message naming the event's source and detail-type. */
+struct chg_eval_input;
+chg_event *chg_event_intake(chg_ctx *ctx, const char *json, size_t len, const struct chg_eval_input *in,
+                            int *intake, char *err, size_t errlen);
 void chg_event_free(chg_event *e);
 
 /* ---- evaluation ---------------------------------------------------------------- */
@@ -121,7 +132,8 @@ typedef enum chg_reason_kind {
     CHG_R_DENY,      /* a deny rule applied */
     CHG_R_WARN,      /* a warn rule applied */
     CHG_R_WINDOW,    /* a require-window rule applied */
-    CHG_R_APPROVAL,  /* a require-approvals rule applied */
+    CHG_R_APPROVAL,  /* a require-approvals rule applied, still missing */
+    CHG_R_REJECTED,  /* an approver rejected the change */
     CHG_R_ERROR      /* evaluation failed */
 } chg_reason_kind;
 
@@ -129,6 +141,8 @@ typedef struct chg_reason {
     uint32_t rule;          /* rule index, or UINT32_MAX for none */
     uint8_t kind;           /* chg_reason_kind */
     uint8_t level;          /* 0 mandatory, 1 overridable, 2 advisory */
+    bool overridden;        /* applied, but an approved emergency overrides it */
+    bool during;            /* a `deny during` rule: time-based */
     const char *message;    /* in the context's scratch or the bundle */
     uint32_t message_len;
     uint32_t span;          /* source-map entry of the rule or the error */
@@ -154,14 +168,39 @@ typedef struct chg_decision {
     int64_t next_open;      /* INT64_MIN: not computed */
     uint32_t *freezes;      /* time sets of `deny during` that hold now */
     uint32_t nfreezes;
-    bool emergency;
+    /* approvals: the requirement in force, as text ("none" when there is
+     * none), and its parts that are met and that are missing */
+    const char *approvals_required;
+    const char **satisfied;
+    uint32_t nsatisfied;
+    const char **missing;
+    uint32_t nmissing;
+    /* actions bound to the outcome: data, never performed here */
+    struct chg_action *actions;
+    uint32_t nactions;
+    int32_t arm;            /* the classify arm that decided risk, -1 none */
+    bool emergency;         /* an approved emergency: break-glass in effect */
 } chg_decision;
+
+typedef struct chg_action {
+    uint32_t call;          /* index of the call in the bundle */
+    chg_value args;         /* a list, in the call's parameter order */
+} chg_action;
+
+/* The resolver of external queries: answer call(args) into *out and
+ * return 0, or return -1 when there is no answer (the decision then fails
+ * naming the call). Called on the evaluating thread; *out's memory must
+ * outlive the decision. Without one, the facts answer. */
+typedef int (*chg_resolver_fn)(void *ud, const char *call, const chg_value *args, uint32_t nargs,
+                               chg_value *out);
 
 typedef struct chg_eval_input {
     const chg_event *change;
     int64_t now;            /* used when the policy has no `at` */
     const chg_facts *facts; /* may be NULL */
     int64_t horizon;        /* next_open search, seconds; 0: 366 days */
+    chg_resolver_fn resolver; /* may be NULL: the facts answer */
+    void *resolver_ud;
 } chg_eval_input;
 
 chg_ctx *chg_ctx_new(const chg_bundle *b);
@@ -171,6 +210,29 @@ void chg_ctx_free(chg_ctx *ctx);
  * evaluation with it. Returns CHG_OK; a policy that fails at run time gives
  * a decision with outcome CHG_ERROR, not an error status. */
 int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *out);
+
+/* Evaluate like chg_eval and explain it in text: every rule in order, whether
+ * it applied, the values its condition read and its source position, then
+ * what would change the outcome (missing approvals, the next window, the
+ * end of a freeze). */
+int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *out, chg_buf *text);
+
+/* After chg_eval: did rule i apply (its condition held and it acted)? For
+ * test coverage. */
+bool chg_ctx_rule_applied(const chg_ctx *ctx, uint32_t rule);
+
+/* Names, for reports. */
+uint32_t chg_bundle_nrules(const chg_bundle *b);
+const char *chg_bundle_rule_name(const chg_bundle *b, uint32_t rule);
+uint32_t chg_bundle_narms(const chg_bundle *b);
+/* "policies/p.chg:12:3" of a rule or classify arm. */
+const char *chg_bundle_rule_source(const chg_bundle *b, uint32_t rule, char *buf, size_t len);
+const char *chg_bundle_arm_source(const chg_bundle *b, uint32_t arm, char *buf, size_t len);
+const char *chg_bundle_arm_class(const chg_bundle *b, uint32_t arm);
+const char *chg_bundle_risk_name(const chg_bundle *b, int risk);
+const char *chg_bundle_call_name(const chg_bundle *b, uint32_t call);
+uint32_t chg_bundle_nintakes(const chg_bundle *b);
+const char *chg_bundle_intake_name(const chg_bundle *b, uint32_t intake);
 
 /* The one decision writer: the decision as one line of JSON (no newline),
  * in the shape of language.md §3. Deterministic: the same decision gives

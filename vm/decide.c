@@ -1,15 +1,24 @@
 /*
  * decide.c — one decision: the evaluation context, and the walk over the
- * policy's structure (at, classify, rules) that runs the blocks and
- * assembles the outcome by the precedence of language.md §3:
- * deny > defer > pending > allow, with error when evaluation fails.
+ * policy's structure (at, classify, rules, approvals, actions) that runs
+ * the blocks and settles the outcome by the contract of language.md §3:
+ *
+ *   deny    a mandatory deny, an overridable deny without an approved
+ *           emergency, a `deny during` while its freeze holds (overridable
+ *           ones lifted by an approved emergency), or a rejection;
+ *   defer   no deny, but a required window is closed (an approved
+ *           emergency lifts every window);
+ *   pending approvals missing (`missing` lists exactly what), or an
+ *           emergency whose own approvals are not yet met;
+ *   allow   none of these;
+ *   error   evaluation failed (the reason names the rule and place).
  *
  * Everything here reads only its arguments and writes only the context:
- * no clock, no I/O, no globals. After a context's first evaluations have
- * grown its scratch arena, a decision allocates nothing.
+ * no clock, no I/O, no globals. A warmed-up context allocates nothing.
  */
 #include "vm_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "chg_time.h"
@@ -43,9 +52,15 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     ctx->during_hits = chg_calloc(b->nduring + b->ntimesets + 1, sizeof *ctx->during_hits);
     ctx->window_reqs = chg_calloc(b->nrules + 1, sizeof *ctx->window_reqs);
     ctx->during_all = chg_calloc(b->nduring + 1, sizeof *ctx->during_all);
+    ctx->req_roots = chg_calloc(b->nrules + 2, sizeof *ctx->req_roots);
+    ctx->satisfied = chg_calloc(64, sizeof *ctx->satisfied);
+    ctx->missing = chg_calloc(64, sizeof *ctx->missing);
+    ctx->actions = chg_calloc(b->ncalls + 1, sizeof *ctx->actions);
+    ctx->applied = chg_calloc(b->nrules + 1, 1);
     ctx->match = pcre2_match_data_create(b->max_captures + 1, NULL);
     if (!ctx->regs || !ctx->letvals || !ctx->letstate || !ctx->frames || !ctx->reasons || !ctx->warnings ||
-        !ctx->ts_index || !ctx->during_hits || !ctx->window_reqs || !ctx->during_all || !ctx->match) {
+        !ctx->ts_index || !ctx->during_hits || !ctx->window_reqs || !ctx->during_all || !ctx->req_roots ||
+        !ctx->satisfied || !ctx->missing || !ctx->actions || !ctx->applied || !ctx->match) {
         chg_ctx_free(ctx);
         return NULL;
     }
@@ -66,13 +81,23 @@ void chg_ctx_free(chg_ctx *ctx)
     chg_free(ctx->during_hits);
     chg_free(ctx->window_reqs);
     chg_free(ctx->during_all);
+    chg_free(ctx->req_roots);
+    chg_free(ctx->satisfied);
+    chg_free(ctx->missing);
+    chg_free(ctx->actions);
+    chg_free(ctx->applied);
     if (ctx->match)
         pcre2_match_data_free(ctx->match);
     chg_scratch_free(&ctx->scratch);
     chg_free(ctx);
 }
 
-static bool flag_of(void *ud, const char *name)
+bool chg_ctx_rule_applied(const chg_ctx *ctx, uint32_t rule)
+{
+    return rule < ctx->b->nrules && ctx->applied[rule] == 1;
+}
+
+bool chg_ctx_flag(void *ud, const char *name)
 {
     bool v = false;
     chg_facts_flag(ud, name, &v);
@@ -81,7 +106,7 @@ static bool flag_of(void *ud, const char *name)
 
 static bool in_set(chg_ctx *ctx, uint32_t ts, int64_t t)
 {
-    chg_ts_env env = {flag_of, (void *)ctx->facts};
+    chg_ts_env env = {chg_ctx_flag, (void *)ctx->facts};
     return chg_tsx_contains(ctx->b->timesets[ts].ts, &env, &ctx->ts_index[ts], t);
 }
 
@@ -109,16 +134,35 @@ static int run_text(chg_ctx *ctx, uint32_t block, const char **s, uint32_t *len)
     return *s ? 0 : chg_vm_error(ctx, ctx->b->blocks[block].start, "out of memory");
 }
 
-static void add_reason(chg_ctx *ctx, chg_decision *d, uint32_t rule, uint8_t kind, const char *msg, uint32_t len)
+static chg_reason *add_reason(chg_ctx *ctx, chg_decision *d, uint32_t rule, uint8_t kind, const char *msg,
+                              uint32_t len)
 {
     const chg_ruledef *r = &ctx->b->rules[rule];
     chg_reason *x = kind == CHG_R_WARN ? &ctx->warnings[d->nwarnings++] : &ctx->reasons[d->nreasons++];
     x->rule = rule;
     x->kind = kind;
     x->level = r->level;
+    x->overridden = false;
+    x->during = false;
     x->message = msg;
     x->message_len = len;
     x->span = r->span;
+    return x;
+}
+
+/* "<prefix><name><suffix>" in scratch. */
+static const char *join3(chg_ctx *ctx, const char *a, const char *b, const char *c, uint32_t *len)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    char *p = chg_scratch_alloc(&ctx->scratch, la + lb + lc + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, a, la);
+    memcpy(p + la, b, lb);
+    memcpy(p + la + lb, c, lc);
+    p[la + lb + lc] = 0;
+    *len = (uint32_t)(la + lb + lc);
+    return p;
 }
 
 /* The decision for a run-time error: the reason names the rule (when the
@@ -132,6 +176,8 @@ static void fail_decision(chg_ctx *ctx, chg_decision *d, uint32_t rule)
     x->rule = rule;
     x->kind = CHG_R_ERROR;
     x->level = rule != UINT32_MAX ? ctx->b->rules[rule].level : 0;
+    x->overridden = false;
+    x->during = false;
     x->message = ctx->err_msg;
     x->message_len = ctx->err_len;
     x->span = ctx->err_pc < ctx->b->ncode ? ctx->b->insspan[ctx->err_pc] : 0;
@@ -139,31 +185,116 @@ static void fail_decision(chg_ctx *ctx, chg_decision *d, uint32_t rule)
     d->nfreezes = 0;
     d->next_open = INT64_MIN;
     d->closes_at = INT64_MIN;
+    d->nsatisfied = d->nmissing = 0;
+    d->nactions = 0;
+    d->emergency = false;
 }
 
-int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
+static bool truthy_slot(const chg_ctx *ctx, uint32_t slot)
+{
+    if (slot == CHG_NONE32)
+        return false;
+    const chg_value *v = &ctx->ev->slots[slot];
+    return v->tag == CHG_V_BOOL && v->u.i;
+}
+
+/* The reason, and a one-line summary, that actions see. */
+static void set_action_vars(chg_ctx *ctx, chg_decision *d)
+{
+    const chg_bundle *b = ctx->b;
+    const char *reason = "";
+    for (uint32_t i = 0; i < d->nreasons && !*reason; i++)
+        if (!d->reasons[i].overridden)
+            reason = d->reasons[i].message ? d->reasons[i].message : "";
+    if (!*reason && d->outcome == CHG_OUT_PENDING && d->nmissing) {
+        uint32_t len;
+        reason = join3(ctx, "waiting for approvals: ", d->missing[0], "", &len);
+    }
+    if (!*reason)
+        reason = d->emergency ? "emergency change, approved" : chg_outcome_name(d->outcome);
+    ctx->var_reason = reason ? reason : "";
+    char head[512];
+    const char *risk = d->risk >= 0 && (uint32_t)d->risk < b->nrisks ? b->str[b->risks[d->risk]] : "unclassified";
+    int n = snprintf(head, sizeof head, "%s: %s %s: change %.*s (%s)%s: ", chg_outcome_name(d->outcome),
+                     b->str[b->name], b->str[b->version], d->change_id ? (int)d->change_id_len : 1,
+                     d->change_id ? d->change_id : "?", risk, d->emergency ? ", emergency" : "");
+    uint32_t len;
+    ctx->var_summary = join3(ctx, n > 0 ? head : "", ctx->var_reason, "", &len);
+}
+
+/* Actions bound to the outcome (and `on emergency` when break-glass is in
+ * effect): their calls' arguments, evaluated; never performed here. */
+static int run_actions(chg_ctx *ctx, chg_decision *d)
+{
+    const chg_bundle *b = ctx->b;
+    d->actions = ctx->actions;
+    d->nactions = 0;
+    if (!b->nactions)
+        return 0;
+    set_action_vars(ctx, d);
+    for (uint32_t i = 0; i < b->nactions; i++) {
+        const chg_actiondef *a = &b->actions[i];
+        bool fires = a->outcome == 5 ? d->emergency : a->outcome == d->outcome;
+        if (!fires)
+            continue;
+        if (a->when != CHG_NONE32) {
+            bool ok;
+            if (run_bool(ctx, a->when, &ok) < 0)
+                return -1;
+            if (!ok)
+                continue;
+        }
+        for (uint32_t k = 0; k < a->count; k++) {
+            chg_action *x = &ctx->actions[d->nactions++];
+            x->call = a->first + k;
+            if (chg_vm_run(ctx, b->calls[x->call].args, &x->args) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+void chg_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_facts *facts, chg_resolver_fn resolver,
+                   void *resolver_ud)
 {
     const chg_bundle *b = ctx->b;
     chg_scratch_reset(&ctx->scratch);
     if (b->nlets)
         memset(ctx->letstate, 0, b->nlets);
-    if (ctx->cache_facts != in->facts || (in->facts && ctx->cache_generation != in->facts->generation)) {
+    if (b->nrules)
+        memset(ctx->applied, 0, b->nrules);
+    if (ctx->cache_facts != facts || (facts && ctx->cache_generation != facts->generation)) {
         chg_tsx_reset(ctx->ts_index, b->ntimesets);
-        ctx->cache_facts = in->facts;
-        ctx->cache_generation = in->facts ? in->facts->generation : 0;
+        ctx->cache_facts = facts;
+        ctx->cache_generation = facts ? facts->generation : 0;
     }
     ctx->failed = false;
-    ctx->ev = in->change;
-    ctx->facts = in->facts;
+    ctx->ev = ev;
+    ctx->facts = facts;
+    ctx->resolver = resolver;
+    ctx->resolver_ud = resolver_ud;
+    ctx->nqlog = 0;
+    ctx->now = now;
     ctx->risk = -1;
     ctx->var_freeze = ctx->var_reason = ctx->var_summary = NULL;
+}
+
+int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
+{
+    const chg_bundle *b = ctx->b;
+    chg_ctx_begin(ctx, in->change, in->now, in->facts, in->resolver, in->resolver_ud);
     memset(d, 0, sizeof *d);
     d->risk = -1;
+    d->arm = -1;
     d->window = -1;
     d->closes_at = d->next_open = INT64_MIN;
     d->reasons = ctx->reasons;
     d->warnings = ctx->warnings;
     d->freezes = ctx->during_hits;
+    d->approvals_required = "none";
+    d->satisfied = ctx->satisfied;
+    d->missing = ctx->missing;
+    d->actions = ctx->actions;
 
     const chg_value *id = b->id_slot < b->nslots_change ? &in->change->slots[b->id_slot] : NULL;
     if (id && id->tag == CHG_V_STR) {
@@ -200,16 +331,17 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         }
         if (hit) {
             ctx->risk = (int)b->arms[i].cls;
+            d->arm = (int32_t)i;
             break;
         }
     }
     d->risk = ctx->risk;
 
+    bool emergency = truthy_slot(ctx, b->emergency_slot);
+
     /* rules, in order; every one that applies is a reason */
-    uint32_t nwindows = 0, nduring_all = 0;
-    bool deny_firm = false;   /* a deny that time alone will not lift */
-    bool deny_timed = false;  /* a deny during a freeze */
-    bool closed = false;
+    uint32_t nwindows = 0, nduring_all = 0, nroots = 0;
+    uint32_t first_rule_req = 0;
     for (uint32_t i = 0; i < b->nrules; i++) {
         const chg_ruledef *r = &b->rules[i];
         bool applies = true;
@@ -244,8 +376,10 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
                             d->freezes[d->nfreezes++] = ts;
                     }
                 }
-                if (hit == CHG_NONE32)
+                if (hit == CHG_NONE32) {
+                    ctx->applied[i] = 2; /* held, but no freeze holds now */
                     break;
+                }
                 ctx->var_freeze = b->str[b->timesets[hit].name];
             }
             if (r->msg != CHG_NONE32 && run_text(ctx, r->msg, &msg, &len) < 0) {
@@ -256,58 +390,120 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
                 msg = b->str[r->name];
                 len = b->strlen[r->name];
             }
-            add_reason(ctx, d, i, r->action == CHG_RA_DENY ? CHG_R_DENY : CHG_R_WARN, msg, len);
-            if (r->action == CHG_RA_DENY) {
-                if (r->during_count)
-                    deny_timed = true;
-                else
-                    deny_firm = true;
-            }
+            chg_reason *x = add_reason(ctx, d, i, r->action == CHG_RA_DENY ? CHG_R_DENY : CHG_R_WARN, msg, len);
+            x->during = r->during_count != 0;
+            ctx->applied[i] = 1;
             ctx->var_freeze = NULL;
             break;
         }
         case CHG_RA_WINDOW: {
             bool open = in_set(ctx, r->window, ctx->now);
             ctx->window_reqs[nwindows++] = r->window;
+            ctx->applied[i] = 1;
             if (d->window < 0) {
                 d->window = (int32_t)r->window;
                 d->window_open = open;
             }
             if (!open) {
-                closed = true;
-                /* the message names the window: "window any_slot is closed" */
-                const char *w = b->str[b->timesets[r->window].name];
-                size_t wl = strlen(w);
-                char *m = chg_scratch_alloc(&ctx->scratch, wl + 20);
-                if (m) {
-                    memcpy(m, "window ", 7);
-                    memcpy(m + 7, w, wl);
-                    memcpy(m + 7 + wl, " is closed", 11);
-                    add_reason(ctx, d, i, CHG_R_WINDOW, m, (uint32_t)(wl + 17));
-                }
+                msg = join3(ctx, "window ", b->str[b->timesets[r->window].name], " is closed", &len);
+                if (msg)
+                    add_reason(ctx, d, i, CHG_R_WINDOW, msg, len);
             }
             break;
         }
         case CHG_RA_APPROVAL:
-            /* approval requirements are decided with the approvals table */
+            /* mandatory rule requirements hold even in an emergency */
+            if (!emergency || r->level == 0) {
+                if (!nroots)
+                    first_rule_req = i;
+                ctx->req_roots[1 + nroots++] = r->req;
+            }
+            ctx->applied[i] = 1;
             break;
         }
     }
 
-    if (deny_firm || deny_timed)
+    /* approvals: the class's entry (the emergency entry for an emergency),
+     * and the requirements of rules that applied */
+    uint32_t class_req = CHG_NONE32, emergency_req = CHG_NONE32;
+    for (uint32_t i = 0; i < b->napprovals; i++) {
+        if (b->approvals[i].cls == CHG_NONE32)
+            emergency_req = b->approvals[i].req;
+        else if ((int)b->approvals[i].cls == ctx->risk)
+            class_req = b->approvals[i].req;
+    }
+    uint32_t base = emergency && emergency_req != CHG_NONE32 ? emergency_req : class_req;
+    const uint32_t *roots = ctx->req_roots + 1;
+    if (base != CHG_NONE32) {
+        ctx->req_roots[0] = base;
+        roots = ctx->req_roots;
+        nroots++;
+    }
+    const char *rejected_by = NULL;
+    if (chg_approvals_eval(ctx, roots, nroots, ctx->now, d, &rejected_by) < 0) {
+        fail_decision(ctx, d, UINT32_MAX);
+        return CHG_OK;
+    }
+    /* an emergency is in effect once its approvals are met */
+    bool approved = d->nmissing == 0 && !rejected_by;
+    d->emergency = emergency && approved;
+    if (d->nmissing && nroots > (base != CHG_NONE32 ? 1u : 0u)) {
+        /* name the approval rules still waiting, as reasons */
+        for (uint32_t i = first_rule_req; i < b->nrules; i++)
+            if (ctx->applied[i] == 1 && b->rules[i].action == CHG_RA_APPROVAL && (!emergency || b->rules[i].level == 0)) {
+                uint32_t len;
+                const char *m = join3(ctx, "needs approval: rule ", b->str[b->rules[i].name], "", &len);
+                if (m)
+                    add_reason(ctx, d, i, CHG_R_APPROVAL, m, len);
+            }
+    }
+    if (rejected_by) {
+        uint32_t len;
+        const char *m = join3(ctx, "rejected by ", rejected_by, "", &len);
+        chg_reason *x = &ctx->reasons[d->nreasons++];
+        memset(x, 0, sizeof *x);
+        x->rule = UINT32_MAX;
+        x->kind = CHG_R_REJECTED;
+        x->message = m ? m : "rejected";
+        x->message_len = m ? len : 8;
+        x->span = 0;
+    }
+
+    /* the outcome */
+    bool deny = rejected_by != NULL, deny_firm = rejected_by != NULL, closed = false;
+    for (uint32_t i = 0; i < d->nreasons; i++) {
+        chg_reason *x = &d->reasons[i];
+        bool overridable = x->level != 0 || x->kind == CHG_R_WINDOW;
+        if (d->emergency && overridable && (x->kind == CHG_R_DENY || x->kind == CHG_R_WINDOW)) {
+            x->overridden = true;
+            continue;
+        }
+        if (x->kind == CHG_R_DENY) {
+            deny = true;
+            if (!x->during)
+                deny_firm = true;
+        } else if (x->kind == CHG_R_WINDOW)
+            closed = true;
+    }
+    if (deny)
         d->outcome = CHG_OUT_DENY;
+    else if (emergency && !d->emergency)
+        d->outcome = CHG_OUT_PENDING; /* break-glass waits for its approvals, whatever the calendar says */
     else if (closed)
         d->outcome = CHG_OUT_DEFER;
+    else if (d->nmissing)
+        d->outcome = CHG_OUT_PENDING;
     else
         d->outcome = CHG_OUT_ALLOW;
 
     /* when the window closes, and when everything opens again */
-    chg_ts_env env = {flag_of, (void *)ctx->facts};
+    chg_ts_env env = {chg_ctx_flag, (void *)ctx->facts};
     int64_t horizon = in->horizon > 0 ? in->horizon : DEFAULT_HORIZON;
     if (d->window >= 0 && d->window_open)
         d->closes_at = chg_tsx_next_change(b->timesets[d->window].ts, &env, &ctx->ts_index[d->window], ctx->now,
                                            horizon);
-    if (!deny_firm && (closed || deny_timed)) {
+    bool timed = (d->outcome == CHG_OUT_DEFER || (d->outcome == CHG_OUT_DENY && !deny_firm)) && !d->emergency;
+    if (timed) {
         /* every required window open, and no freeze of an applying
          * deny-during rule — not only those that hold now: the next slot
          * must avoid the freeze after this one too */
@@ -326,6 +522,11 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             want[n] = false;
         }
         d->next_open = chg_tsx_next_admissible(xs, sets, want, n, &env, ctx->now + 1, horizon);
+    }
+
+    if (run_actions(ctx, d) < 0) {
+        fail_decision(ctx, d, UINT32_MAX);
+        return CHG_OK;
     }
     return CHG_OK;
 }

@@ -24,6 +24,17 @@ static void instant(chg_buf *out, int64_t t)
     str(out, tmp);
 }
 
+static void strings(chg_buf *out, const char *const *s, uint32_t n)
+{
+    chg_buf_putc(out, '[');
+    for (uint32_t i = 0; i < n; i++) {
+        if (i)
+            chg_buf_putc(out, ',');
+        str(out, s[i] ? s[i] : "");
+    }
+    chg_buf_putc(out, ']');
+}
+
 static void reason(const chg_bundle *b, const chg_reason *r, chg_buf *out)
 {
     char src[512];
@@ -37,7 +48,12 @@ static void reason(const chg_bundle *b, const chg_reason *r, chg_buf *out)
     chg_buf_puts(out, ",\"message\":");
     chg_buf_json_string(out, r->message ? r->message : "", r->message_len);
     chg_buf_puts(out, ",\"source\":");
-    str(out, chg_bundle_source(b, r->span, src, sizeof src));
+    if (r->kind == CHG_R_REJECTED)
+        chg_buf_puts(out, "null");
+    else
+        str(out, chg_bundle_source(b, r->span, src, sizeof src));
+    if (r->overridden)
+        chg_buf_puts(out, ",\"overridden\":true");
     chg_buf_putc(out, '}');
 }
 
@@ -67,7 +83,13 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
             chg_buf_putc(out, ',');
         reason(b, &d->reasons[i], out);
     }
-    chg_buf_puts(out, "],\"approvals\":{\"required\":\"none\",\"satisfied\":[],\"missing\":[]}");
+    chg_buf_puts(out, "],\"approvals\":{\"required\":");
+    str(out, d->approvals_required ? d->approvals_required : "none");
+    chg_buf_puts(out, ",\"satisfied\":");
+    strings(out, d->satisfied, d->nsatisfied);
+    chg_buf_puts(out, ",\"missing\":");
+    strings(out, d->missing, d->nmissing);
+    chg_buf_putc(out, '}');
     chg_buf_puts(out, ",\"window\":");
     if (d->window >= 0) {
         chg_buf_puts(out, "{\"required\":");
@@ -95,5 +117,24 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
             chg_buf_putc(out, ',');
         reason(b, &d->warnings[i], out);
     }
-    chg_buf_printf(out, "],\"actions\":[],\"emergency\":%s}", d->emergency ? "true" : "false");
+    chg_buf_puts(out, "],\"actions\":[");
+    for (uint32_t i = 0; i < d->nactions; i++) {
+        const chg_action *a = &d->actions[i];
+        const chg_calldef *c = &b->calls[a->call];
+        const chg_value *params = &b->consts[c->params];
+        if (i)
+            chg_buf_putc(out, ',');
+        chg_buf_puts(out, "{\"call\":");
+        str(out, b->str[c->name]);
+        chg_buf_puts(out, ",\"args\":{");
+        for (uint32_t k = 0; a->args.tag == CHG_V_LIST && k < a->args.len && k < params->len; k++) {
+            if (k)
+                chg_buf_putc(out, ',');
+            chg_buf_json_string(out, params->u.items[k].u.s, params->u.items[k].len);
+            chg_buf_putc(out, ':');
+            chg_value_json(b, &a->args.u.items[k], out);
+        }
+        chg_buf_puts(out, "}}");
+    }
+    chg_buf_printf(out, "],\"emergency\":%s}", d->emergency ? "true" : "false");
 }

@@ -341,3 +341,42 @@ chg_event *chg_event_decode(const chg_bundle *b, const char *json, size_t len, c
     json_decref(j);
     return e;
 }
+
+chg_event *chg_event_raw(const chg_bundle *b, void *jv, char *err, size_t errlen)
+{
+    json_t *j = jv;
+    chg_event *e = chg_calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    chg_arena_init(&e->arena);
+    e->raw = json_incref(j);
+    e->slots = chg_arena_alloc(&e->arena, sizeof *e->slots * (b->nslots_change + 1));
+    e->eslots = chg_arena_alloc(&e->arena, sizeof *e->eslots * (b->nslots_event + 1));
+    if (!e->slots || !e->eslots) {
+        chg_event_free(e);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    for (uint32_t i = 0; i < b->nslots_change; i++)
+        e->slots[i].tag = CHG_V_ABSENT;
+    for (uint32_t i = 0; i < b->nslots_event; i++)
+        e->eslots[i].tag = CHG_V_ABSENT;
+    for (uint32_t n = 2; n < b->npaths; n++) {
+        const chg_pathnode *p = &b->paths[n];
+        if (p->slot == CHG_NONE16)
+            continue;
+        uint32_t root = n;
+        while (root >= 2 && b->paths[root].kind != CHG_PN_ELEM)
+            root = b->paths[root].parent;
+        if (root != 1)
+            continue;
+        if (decode_value(b, e, n, json_at(b, j, n, 1), &e->eslots[p->slot], 0) != CHG_OK) {
+            chg_event_free(e);
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+    }
+    return e;
+}

@@ -573,7 +573,21 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
         }
         CASE(QUERY) {
             const char *name = b->builtin_info[in->c]->name;
-            const chg_value *ans = ctx->facts ? chg_facts_answer(ctx->facts, name, &R[in->b], in->x) : NULL;
+            const chg_value *ans = NULL;
+            chg_value rv;
+            if (ctx->resolver) {
+                if (ctx->resolver(ctx->resolver_ud, name, &R[in->b], in->x, &rv) == 0)
+                    ans = &rv;
+            } else if (ctx->facts)
+                ans = chg_facts_answer(ctx->facts, name, &R[in->b], in->x);
+            if (ans && ctx->nqlog < CHG_QLOG_MAX) {
+                chg_qlog *q = &ctx->qlog[ctx->nqlog++];
+                q->call = name;
+                q->nargs = in->x < 4 ? in->x : 4;
+                for (uint32_t i = 0; i < q->nargs; i++)
+                    q->args[i] = R[in->b + i];
+                q->result = *ans;
+            }
             if (!ans) {
                 char args[256];
                 size_t n = 0;

@@ -57,13 +57,42 @@ typedef struct chg_letdef {
 typedef struct chg_ruledef {
     uint32_t name;
     uint8_t level, action;
-    uint32_t when, msg, window, during_first, during_count, span;
+    uint32_t when, msg, window, during_first, during_count, span, req;
 } chg_ruledef;
 
 typedef struct chg_tsdef {
     uint32_t name, kind;
     chg_timeset *ts;        /* built at load */
 } chg_tsdef;
+
+typedef struct chg_areqdef {
+    uint8_t kind, including;
+    uint32_t count, group, people;
+    int64_t within;
+    uint32_t a, b;
+} chg_areqdef;
+
+typedef struct chg_approvaldef {
+    uint32_t cls;           /* risk class, or NONE for emergency */
+    uint32_t req;
+} chg_approvaldef;
+
+typedef struct chg_actiondef {
+    uint8_t outcome;        /* chg_outcome, or 5 for emergency */
+    uint32_t when, first, count;
+} chg_actiondef;
+
+typedef struct chg_calldef {
+    uint32_t name, args, params, span;
+} chg_calldef;
+
+typedef struct chg_intakedef {
+    uint32_t name, when, first, count;
+} chg_intakedef;
+
+typedef struct chg_ifielddef {
+    uint32_t name, block;
+} chg_ifielddef;
 
 /* A built-in function: args[0..n) in, *out out. Return 0, or -1 with
  * ctx's error set (chg_vm_error). Must not allocate except through the
@@ -102,6 +131,7 @@ struct chg_bundle {
 
     /* META */
     uint32_t name, version, at_block, nregs, nslots_change, nslots_event, id_slot, flags;
+    uint32_t approvals_slot, requester_slot, emergency_slot, approvals_layout;
 
     uint32_t nrisks;
     uint32_t *risks;
@@ -123,6 +153,19 @@ struct chg_bundle {
     uint32_t nbuiltins;
     chg_builtin_fn *builtins;
     const struct chg_builtin_impl **builtin_info;
+
+    uint32_t nareqs;
+    chg_areqdef *areqs;
+    uint32_t napprovals;
+    chg_approvaldef *approvals;
+    uint32_t nactions;
+    chg_actiondef *actions;
+    uint32_t ncalls;
+    chg_calldef *calls;
+    uint32_t nintakes;
+    chg_intakedef *intakes;
+    uint32_t nifields;
+    chg_ifielddef *ifields;
 };
 
 /* ---- scratch arena ----------------------------------------------------------------- */
@@ -179,6 +222,15 @@ typedef struct chg_frame {
 
 typedef struct chg_ts_cache_slot chg_ts_cache_slot;
 
+/* The queries answered in one evaluation, for --explain. */
+#define CHG_QLOG_MAX 32
+typedef struct chg_qlog {
+    const char *call;
+    chg_value args[4];
+    uint32_t nargs;
+    chg_value result;
+} chg_qlog;
+
 struct chg_ctx {
     const chg_bundle *b;
     chg_value *regs;
@@ -198,6 +250,19 @@ struct chg_ctx {
     uint32_t *during_hits;    /* time sets of deny-during rules that applied */
     uint32_t *window_reqs;    /* windows required by rules that applied */
     uint32_t *during_all;     /* every time set of deny-during rules that applied */
+    uint32_t *req_roots;      /* approval requirements in force */
+    const char **satisfied, **missing;
+    struct chg_action *actions;
+    uint8_t *applied;         /* per rule: its condition held and it acted */
+
+    /* --explain: a trace of the values a block read (NULL: off) */
+    chg_buf *trace;
+
+    /* external queries: the resolver, or the facts when NULL */
+    chg_resolver_fn resolver;
+    void *resolver_ud;
+    chg_qlog qlog[CHG_QLOG_MAX];
+    uint32_t nqlog;
 
     /* per evaluation */
     const char *var_freeze, *var_reason, *var_summary;
@@ -212,9 +277,27 @@ struct chg_ctx {
     uint32_t err_len;
 };
 
+/* Make ctx ready to run blocks on change ev at now (scratch and lets
+ * reset, caches checked against the facts). */
+void chg_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_facts *facts, chg_resolver_fn resolver,
+                   void *resolver_ud);
+
+/* The flag callback of time sets; ud is a const chg_facts * (may be NULL). */
+bool chg_ctx_flag(void *ud, const char *name);
+
+/* A raw event: its event slots decoded from json (a json_t *, referenced),
+ * change slots absent. */
+chg_event *chg_event_raw(const chg_bundle *b, void *json, char *err, size_t errlen);
+
 /* Run block `block`; its value goes to *out. Returns 0, or -1 with the
  * context's error set. */
 int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out);
+
+/* Evaluate the approval requirements roots[0..n) (joined by `and`) on the
+ * change at `now`: fills d's approvals fields; *rejected_by names the first
+ * approver who rejected the change, or is NULL. Returns 0 or -1 (error). */
+int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_decision *d,
+                       const char **rejected_by);
 
 /* Record a run-time error at instruction pc (printf-style, into scratch).
  * Returns -1 for `return chg_vm_error(…)`. */

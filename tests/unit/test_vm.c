@@ -60,7 +60,7 @@ static char *decide_json(chg_bundle *b, chg_ctx *ctx, const char *json, int64_t 
     char err[256];
     chg_event *e = chg_event_decode(b, json, strlen(json), err, sizeof err);
     assert_non_null(e);
-    chg_eval_input in = {e, now, NULL, 0};
+    chg_eval_input in = {.change = e, .now = now};
     chg_decision d;
     assert_int_equal(chg_eval(ctx, &in, &d), CHG_OK);
     chg_buf out;
@@ -119,7 +119,7 @@ static void test_vm_no_allocations_per_decision(void **state)
         assert_non_null(ev[i]);
     }
     chg_decision d;
-    chg_eval_input in = {NULL, 0, NULL, 0};
+    chg_eval_input in = {0};
     for (int i = 0; i < 4; i++) { /* warm up */
         in.change = ev[i];
         chg_eval(ctx, &in, &d);
@@ -271,7 +271,7 @@ static void test_vm_flip_every_byte(void **state)
         chg_ctx *ctx = chg_ctx_new(b);
         chg_event *e = chg_event_decode(b, event_json, strlen(event_json), err, sizeof err);
         if (e && ctx) {
-            chg_eval_input in = {e, 0, NULL, 0};
+            chg_eval_input in = {.change = e};
             chg_decision d;
             chg_eval(ctx, &in, &d);
             chg_buf out;

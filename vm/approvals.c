@@ -1,0 +1,353 @@
+/*
+ * approvals.c — does a change have the approvals it needs?
+ *
+ * The requirement algebra (`2 of group "cab" within 72h and 1 of any`,
+ * `or`, `none`) is put in disjunctive normal form; each conjunction is met
+ * when its terms can be filled by *distinct* people — a bipartite matching
+ * of approvers to term slots, so one person never counts twice. An
+ * approval counts for a term when its approver fits the term (the group,
+ * any group, or one of the people listed), it is not older than the term's
+ * `within` at `now`, it was given at or before `now`, and its approver is
+ * not the requester (unless the term says `including requester`). Any
+ * approval with decision "reject" (at or before `now`) rejects the change.
+ *
+ * Everything lives on the stack or in the context's scratch arena: no heap
+ * allocation. Limits (documented): 256 approvals, 64 approver slots and
+ * 16 terms per conjunction, 32 conjunctions.
+ */
+#include "vm_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "chg_time.h"
+
+#define MAX_APPROVALS 256
+#define MAX_SLOTS 64
+#define MAX_TERMS 16
+#define MAX_CLAUSES 32
+
+typedef struct approval {
+    const char *by;
+    uint32_t by_len;
+    const char *group;
+    uint32_t group_len;
+    int64_t at;
+} approval;
+
+typedef struct clause {
+    uint32_t terms[MAX_TERMS];
+    uint32_t n;
+} clause;
+
+/* DNF of node n into out[*count..]; false when it grows past the limits. */
+static bool dnf(const chg_bundle *b, uint32_t n, clause *out, uint32_t *count, int depth)
+{
+    if (depth > 64)
+        return false;
+    const chg_areqdef *q = &b->areqs[n];
+    switch (q->kind) {
+    case CHG_AR_NONE:
+        if (*count >= MAX_CLAUSES)
+            return false;
+        out[(*count)++].n = 0;
+        return true;
+    case CHG_AR_OR:
+        return dnf(b, q->a, out, count, depth + 1) && dnf(b, q->b, out, count, depth + 1);
+    case CHG_AR_AND: {
+        clause left[MAX_CLAUSES], right[MAX_CLAUSES];
+        uint32_t nl = 0, nr = 0;
+        if (!dnf(b, q->a, left, &nl, depth + 1) || !dnf(b, q->b, right, &nr, depth + 1))
+            return false;
+        for (uint32_t i = 0; i < nl; i++)
+            for (uint32_t k = 0; k < nr; k++) {
+                if (*count >= MAX_CLAUSES || left[i].n + right[k].n > MAX_TERMS)
+                    return false;
+                clause *c = &out[(*count)++];
+                memcpy(c->terms, left[i].terms, sizeof(uint32_t) * left[i].n);
+                memcpy(c->terms + left[i].n, right[k].terms, sizeof(uint32_t) * right[k].n);
+                c->n = left[i].n + right[k].n;
+            }
+        return true;
+    }
+    default:
+        if (*count >= MAX_CLAUSES)
+            return false;
+        out[*count].terms[0] = n;
+        out[(*count)++].n = 1;
+        return true;
+    }
+}
+
+static bool str_eq(const char *a, uint32_t al, const char *b, size_t bl)
+{
+    return al == bl && memcmp(a, b, al) == 0;
+}
+
+/* Does approval p count for term q at now? */
+static bool fits(const chg_bundle *b, const chg_areqdef *q, const approval *p, const chg_value *requester,
+                 int64_t now)
+{
+    if (q->within && p->at < now - q->within)
+        return false;
+    if (!q->including && requester && requester->tag == CHG_V_STR &&
+        str_eq(p->by, p->by_len, requester->u.s, requester->len))
+        return false;
+    switch (q->kind) {
+    case CHG_AR_GROUP:
+        return p->group && str_eq(p->group, p->group_len, b->str[q->group], b->strlen[q->group]);
+    case CHG_AR_ANY:
+        return true;
+    case CHG_AR_PEOPLE: {
+        const chg_value *l = &b->consts[q->people];
+        for (uint32_t i = 0; i < l->len; i++)
+            if (str_eq(p->by, p->by_len, l->u.items[i].u.s, l->u.items[i].len))
+                return true;
+        return false;
+    }
+    default:
+        return false;
+    }
+}
+
+/* Kuhn's augmenting path from person u. */
+static bool augment(uint32_t u, const uint8_t (*adj)[MAX_SLOTS], uint32_t nslots, int *slot_of, uint8_t *seen)
+{
+    for (uint32_t s = 0; s < nslots; s++) {
+        if (!adj[u][s] || seen[s])
+            continue;
+        seen[s] = 1;
+        if (slot_of[s] < 0 || augment((uint32_t)slot_of[s], adj, nslots, slot_of, seen)) {
+            slot_of[s] = (int)u;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Match people to the clause's slots; filled[t] = slots of term t filled. */
+static void match(const chg_bundle *b, const clause *c, const approval *ap, uint32_t nap, const chg_value *requester,
+                  int64_t now, uint32_t *filled)
+{
+    /* distinct people, in order of first approval */
+    uint32_t person_of[MAX_APPROVALS];
+    uint32_t first[MAX_APPROVALS];
+    uint32_t npeople = 0;
+    for (uint32_t i = 0; i < nap; i++) {
+        uint32_t p = npeople;
+        for (uint32_t k = 0; k < npeople; k++)
+            if (str_eq(ap[i].by, ap[i].by_len, ap[first[k]].by, ap[first[k]].by_len)) {
+                p = k;
+                break;
+            }
+        if (p == npeople)
+            first[npeople++] = i;
+        person_of[i] = p;
+    }
+    uint32_t slot_term[MAX_SLOTS], nslots = 0;
+    for (uint32_t t = 0; t < c->n; t++) {
+        filled[t] = 0;
+        for (uint32_t k = 0; k < b->areqs[c->terms[t]].count && nslots < MAX_SLOTS; k++)
+            slot_term[nslots++] = t;
+    }
+    static const uint8_t zero_row[MAX_SLOTS];
+    uint8_t adj[MAX_APPROVALS][MAX_SLOTS];
+    for (uint32_t p = 0; p < npeople; p++)
+        memcpy(adj[p], zero_row, sizeof zero_row);
+    for (uint32_t i = 0; i < nap; i++)
+        for (uint32_t s = 0; s < nslots; s++)
+            if (fits(b, &b->areqs[c->terms[slot_term[s]]], &ap[i], requester, now))
+                adj[person_of[i]][s] = 1;
+    int slot_of[MAX_SLOTS];
+    for (uint32_t s = 0; s < nslots; s++)
+        slot_of[s] = -1;
+    for (uint32_t p = 0; p < npeople; p++) {
+        uint8_t seen[MAX_SLOTS] = {0};
+        augment(p, (const uint8_t(*)[MAX_SLOTS])adj, nslots, slot_of, seen);
+    }
+    for (uint32_t s = 0; s < nslots; s++)
+        if (slot_of[s] >= 0)
+            filled[slot_term[s]]++;
+}
+
+/* ---- rendering ---------------------------------------------------------------------- */
+
+static void render_term(const chg_bundle *b, const chg_areqdef *q, uint32_t count, chg_buf *out)
+{
+    chg_buf_printf(out, "%u of ", count);
+    switch (q->kind) {
+    case CHG_AR_GROUP: chg_buf_printf(out, "group %s", b->str[q->group]); break;
+    case CHG_AR_ANY: chg_buf_puts(out, "any"); break;
+    default: {
+        const chg_value *l = &b->consts[q->people];
+        chg_buf_putc(out, '[');
+        for (uint32_t i = 0; i < l->len; i++)
+            chg_buf_printf(out, "%s%.*s", i ? ", " : "", (int)l->u.items[i].len, l->u.items[i].u.s);
+        chg_buf_putc(out, ']');
+    }
+    }
+    if (q->within) {
+        char d[32];
+        chg_format_duration(q->within, d, sizeof d);
+        chg_buf_printf(out, " within %s", d);
+    }
+    if (q->including)
+        chg_buf_puts(out, " including requester");
+}
+
+static void render(const chg_bundle *b, uint32_t n, chg_buf *out, int parent, int depth)
+{
+    const chg_areqdef *q = &b->areqs[n];
+    if (depth > 64)
+        return;
+    switch (q->kind) {
+    case CHG_AR_NONE: chg_buf_puts(out, "none"); break;
+    case CHG_AR_AND:
+    case CHG_AR_OR: {
+        bool paren = q->kind == CHG_AR_OR && parent == CHG_AR_AND;
+        if (paren)
+            chg_buf_putc(out, '(');
+        render(b, q->a, out, q->kind, depth + 1);
+        chg_buf_puts(out, q->kind == CHG_AR_AND ? " and " : " or ");
+        render(b, q->b, out, q->kind, depth + 1);
+        if (paren)
+            chg_buf_putc(out, ')');
+        break;
+    }
+    default: render_term(b, q, q->count, out);
+    }
+}
+
+/* Text into scratch memory, through a stack buffer (no heap). */
+static const char *scratch_text(chg_ctx *ctx, const char *s, size_t n)
+{
+    char *p = chg_scratch_alloc(&ctx->scratch, n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = 0;
+    }
+    return p;
+}
+
+/* A chg_buf over a fixed stack array: appends past its end are dropped
+ * (set oom) instead of reallocating. */
+#define STACK_BUF(name, size)                                                                          \
+    char name##_mem[size];                                                                             \
+    chg_buf name = {name##_mem, 0, size, false, true};                                                  \
+    name##_mem[0] = 0
+
+/* ---- evaluation ------------------------------------------------------------------- */
+
+int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_decision *d,
+                       const char **rejected_by)
+{
+    const chg_bundle *b = ctx->b;
+    *rejected_by = NULL;
+    d->approvals_required = "none";
+    d->nsatisfied = d->nmissing = 0;
+    if (!nroots)
+        return 0;
+
+    /* the approvals given so far */
+    approval ap[MAX_APPROVALS];
+    uint32_t nap = 0;
+    const chg_value *list = b->approvals_slot != CHG_NONE32 ? &ctx->ev->slots[b->approvals_slot] : NULL;
+    const chg_value *requester = b->requester_slot != CHG_NONE32 ? &ctx->ev->slots[b->requester_slot] : NULL;
+    if (list && list->tag == CHG_V_LIST)
+        for (uint32_t i = 0; i < list->len && nap < MAX_APPROVALS; i++) {
+            const chg_value *r = &list->u.items[i];
+            if (r->tag != CHG_V_REC || r->len < 4)
+                continue;
+            const chg_value *by = &r->u.items[0], *group = &r->u.items[1], *at = &r->u.items[2],
+                            *dec = &r->u.items[3];
+            int64_t when;
+            if (at->tag == CHG_V_TIME)
+                when = at->u.i;
+            else if (at->tag != CHG_V_STR || chg_time_parse_iso(at->u.s, at->len, &when) != CHG_OK)
+                continue; /* an approval without a readable time counts for nothing */
+            if (by->tag != CHG_V_STR || when > now)
+                continue;
+            if (dec->tag == CHG_V_STR && (str_eq(dec->u.s, dec->len, "reject", 6) ||
+                                          str_eq(dec->u.s, dec->len, "rejected", 8))) {
+                if (!*rejected_by)
+                    *rejected_by = by->u.s;
+                continue;
+            }
+            approval *p = &ap[nap++];
+            p->by = by->u.s;
+            p->by_len = by->len;
+            p->group = group->tag == CHG_V_STR ? group->u.s : NULL;
+            p->group_len = group->tag == CHG_V_STR ? group->len : 0;
+            p->at = when;
+        }
+
+    /* the requirement as text */
+    STACK_BUF(text, 1024);
+    for (uint32_t i = 0; i < nroots; i++) {
+        if (i)
+            chg_buf_puts(&text, " and ");
+        bool paren = nroots > 1 && b->areqs[roots[i]].kind == CHG_AR_OR;
+        if (paren)
+            chg_buf_putc(&text, '(');
+        render(b, roots[i], &text, CHG_AR_AND, 0);
+        if (paren)
+            chg_buf_putc(&text, ')');
+    }
+    d->approvals_required = scratch_text(ctx, text.data, text.len);
+
+    /* the clauses of the whole requirement: the product of the roots' DNFs */
+    clause acc[MAX_CLAUSES];
+    uint32_t nacc = 0;
+    acc[nacc++].n = 0;
+    for (uint32_t r = 0; r < nroots; r++) {
+        clause part[MAX_CLAUSES], next[MAX_CLAUSES];
+        uint32_t np = 0, nn = 0;
+        if (!dnf(b, roots[r], part, &np, 0))
+            return chg_vm_error(ctx, 0, "the approval requirement is too large to evaluate");
+        for (uint32_t i = 0; i < nacc; i++)
+            for (uint32_t k = 0; k < np; k++) {
+                if (nn >= MAX_CLAUSES || acc[i].n + part[k].n > MAX_TERMS)
+                    return chg_vm_error(ctx, 0, "the approval requirement is too large to evaluate");
+                clause *c = &next[nn++];
+                memcpy(c->terms, acc[i].terms, sizeof(uint32_t) * acc[i].n);
+                memcpy(c->terms + acc[i].n, part[k].terms, sizeof(uint32_t) * part[k].n);
+                c->n = acc[i].n + part[k].n;
+            }
+        memcpy(acc, next, sizeof(clause) * nn);
+        nacc = nn;
+    }
+
+    /* the clause met, or the one closest to being met */
+    uint32_t best = 0, best_missing = UINT32_MAX;
+    uint32_t filled_best[MAX_TERMS];
+    for (uint32_t i = 0; i < nacc; i++) {
+        uint32_t filled[MAX_TERMS];
+        match(b, &acc[i], ap, nap, requester, now, filled);
+        uint32_t missing = 0;
+        for (uint32_t t = 0; t < acc[i].n; t++)
+            missing += b->areqs[acc[i].terms[t]].count - filled[t];
+        if (missing < best_missing) {
+            best = i;
+            best_missing = missing;
+            memcpy(filled_best, filled, sizeof(uint32_t) * acc[i].n);
+            if (!missing)
+                break;
+        }
+    }
+    const clause *c = &acc[best];
+    for (uint32_t t = 0; t < c->n; t++) {
+        const chg_areqdef *q = &b->areqs[c->terms[t]];
+        STACK_BUF(one, 512);
+        bool met = filled_best[t] >= q->count;
+        render_term(b, q, met ? q->count : q->count - filled_best[t], &one);
+        const char *s = scratch_text(ctx, one.data, one.len);
+        if (met)
+            ctx->satisfied[d->nsatisfied++] = s;
+        else
+            ctx->missing[d->nmissing++] = s;
+    }
+    d->satisfied = ctx->satisfied;
+    d->missing = ctx->missing;
+    return 0;
+}

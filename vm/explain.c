@@ -1,0 +1,270 @@
+/*
+ * explain.c — a decision, explained for people (`chgc eval --explain`).
+ *
+ * The decision is computed by chg_eval as always; the explanation is read
+ * off the context afterwards: which classify arm held, which rules applied,
+ * and for each the values its condition read (change fields, lets, risk,
+ * the answers of external queries), found by scanning the condition's
+ * instructions. Then what would change the outcome: the approvals still
+ * missing, when the required window opens, when a freeze ends.
+ *
+ * Not on the hot path: it allocates freely into the text buffer.
+ */
+#include "vm_int.h"
+
+#include <string.h>
+
+#include "chg_time.h"
+
+static const char *const levels[] = {"mandatory", "overridable", "advisory"};
+
+/* The text of change slot `slot`'s path ("change.env"). */
+static const char *slot_path(const chg_bundle *b, uint32_t slot)
+{
+    for (uint32_t n = 2; n < b->npaths; n++) {
+        if (b->paths[n].slot != slot)
+            continue;
+        uint32_t r = n;
+        while (r >= 2 && b->paths[r].kind != CHG_PN_ELEM)
+            r = b->paths[r].parent;
+        if (r == 0)
+            return b->str[b->paths[n].text];
+    }
+    return "change.?";
+}
+
+static void instant(chg_buf *out, int64_t t)
+{
+    char tmp[40];
+    chg_time_format_utc(t, tmp);
+    chg_buf_puts(out, tmp);
+}
+
+/* "name = value" for every value block `block` read, on one line. */
+static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
+{
+    const chg_bundle *b = ctx->b;
+    const chg_block *bl = &b->blocks[block];
+    uint32_t seen[64];
+    uint32_t nseen = 0;
+    bool any = false;
+    for (uint32_t pc = bl->start; pc < bl->start + bl->len; pc++) {
+        const chg_ins *in = &b->code[pc];
+        uint32_t key;
+        switch (in->op) {
+        case OP_CHANGE: key = 0x10000000u | in->b; break;
+        case OP_LET: key = 0x20000000u | in->b; break;
+        case OP_RISK: key = 0x30000000u; break;
+        case OP_QUERY: key = 0x40000000u | in->c; break;
+        default: continue;
+        }
+        bool dup = false;
+        for (uint32_t i = 0; i < nseen; i++)
+            dup |= seen[i] == key;
+        if (dup || nseen == 64)
+            continue;
+        seen[nseen++] = key;
+        if (in->op == OP_QUERY) {
+            /* every answer this call gave in the evaluation */
+            const char *name = b->builtin_info[in->c]->name;
+            for (uint32_t q = 0; q < ctx->nqlog; q++) {
+                const chg_qlog *l = &ctx->qlog[q];
+                if (strcmp(l->call, name) != 0)
+                    continue;
+                chg_buf_puts(out, any ? ", " : "      ");
+                chg_buf_printf(out, "%s(", name);
+                for (uint32_t a = 0; a < l->nargs; a++) {
+                    if (a)
+                        chg_buf_puts(out, ", ");
+                    chg_value_json(b, &l->args[a], out);
+                }
+                chg_buf_puts(out, ") = ");
+                chg_value_json(b, &l->result, out);
+                any = true;
+            }
+            continue;
+        }
+        const chg_value *v = NULL;
+        chg_value risk;
+        const char *name;
+        if (in->op == OP_CHANGE) {
+            name = slot_path(b, in->b);
+            v = &ctx->ev->slots[in->b];
+        } else if (in->op == OP_LET) {
+            name = b->str[b->lets[in->b].name];
+            if (ctx->letstate[in->b] == 2)
+                v = &ctx->letvals[in->b];
+        } else {
+            name = "risk";
+            memset(&risk, 0, sizeof risk);
+            risk.tag = CHG_V_RISK;
+            risk.u.i = ctx->risk;
+            if (ctx->risk >= 0)
+                v = &risk;
+        }
+        chg_buf_puts(out, any ? ", " : "      ");
+        chg_buf_printf(out, "%s = ", name);
+        if (!v)
+            chg_buf_puts(out, "(not computed)");
+        else if (v->tag == CHG_V_ABSENT)
+            chg_buf_puts(out, "(missing)");
+        else if (v->tag == CHG_V_BAD)
+            chg_buf_puts(out, "(wrong type)");
+        else
+            chg_value_json(b, v, out);
+        any = true;
+    }
+    if (any)
+        chg_buf_putc(out, '\n');
+}
+
+int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf *out)
+{
+    int rc = chg_eval(ctx, in, d);
+    if (rc != CHG_OK)
+        return rc;
+    const chg_bundle *b = ctx->b;
+    char src[512];
+
+    chg_buf_printf(out, "change %.*s under %s %s at ", d->change_id ? (int)d->change_id_len : 1,
+                   d->change_id ? d->change_id : "?", b->str[b->name], b->str[b->version]);
+    instant(out, d->at);
+    chg_buf_printf(out, ": %s", chg_outcome_name(d->outcome));
+    if (d->risk >= 0)
+        chg_buf_printf(out, " (risk %s)", b->str[b->risks[d->risk]]);
+    if (d->emergency)
+        chg_buf_puts(out, " — emergency, approved");
+    chg_buf_putc(out, '\n');
+
+    if (d->outcome == CHG_OUT_ERROR) {
+        chg_buf_printf(out, "\nerror at %s: %.*s\n", chg_bundle_source(b, d->reasons[0].span, src, sizeof src),
+                       (int)d->reasons[0].message_len, d->reasons[0].message ? d->reasons[0].message : "");
+        return CHG_OK;
+    }
+
+    if (b->narms) {
+        chg_buf_puts(out, "\nclassify (the first arm that holds):\n");
+        for (uint32_t i = 0; i < b->narms; i++) {
+            const chg_arm *a = &b->arms[i];
+            bool decided = d->arm == (int32_t)i;
+            chg_buf_printf(out, "  %-9s %s  %s\n", b->str[b->risks[a->cls]], decided ? "holds   " : "no      ",
+                           chg_bundle_source(b, a->span, src, sizeof src));
+            if (a->cond != CHG_NONE32)
+                values_read(ctx, a->cond, out);
+            if (decided)
+                break;
+        }
+    }
+
+    if (b->nrules) {
+        chg_buf_puts(out, "\nrules, in order:\n");
+        for (uint32_t i = 0; i < b->nrules; i++) {
+            const chg_ruledef *r = &b->rules[i];
+            const char *state;
+            const chg_reason *why = NULL;
+            for (uint32_t k = 0; k < d->nreasons; k++)
+                if (d->reasons[k].rule == i)
+                    why = &d->reasons[k];
+            for (uint32_t k = 0; k < d->nwarnings && !why; k++)
+                if (d->warnings[k].rule == i)
+                    why = &d->warnings[k];
+            switch (ctx->applied[i]) {
+            case 1:
+                state = why && why->overridden ? "applied, overridden by the emergency" : "applied";
+                if (r->action == CHG_RA_WINDOW && !why)
+                    state = "applied (its window is open)";
+                else if (r->action == CHG_RA_APPROVAL && !why)
+                    state = "applied (its approvals are met)";
+                break;
+            case 2: state = "condition holds, but none of its freezes holds now"; break;
+            default: state = "does not apply"; break;
+            }
+            chg_buf_printf(out, "  %-24s %-11s %s  %s\n", b->str[r->name], levels[r->level < 3 ? r->level : 0], state,
+                           chg_bundle_source(b, r->span, src, sizeof src));
+            if (r->when != CHG_NONE32)
+                values_read(ctx, r->when, out);
+            if (why && why->message)
+                chg_buf_printf(out, "      -> %.*s\n", (int)why->message_len, why->message);
+        }
+    }
+
+    if (strcmp(d->approvals_required, "none") != 0 || d->nmissing) {
+        chg_buf_printf(out, "\napprovals: %s\n", d->approvals_required);
+        for (uint32_t i = 0; i < d->nsatisfied; i++)
+            chg_buf_printf(out, "  met:     %s\n", d->satisfied[i]);
+        for (uint32_t i = 0; i < d->nmissing; i++)
+            chg_buf_printf(out, "  missing: %s\n", d->missing[i]);
+    }
+    for (uint32_t i = 0; i < d->nreasons; i++)
+        if (d->reasons[i].kind == CHG_R_REJECTED)
+            chg_buf_printf(out, "  %.*s\n", (int)d->reasons[i].message_len, d->reasons[i].message);
+
+    /* what would change the outcome */
+    bool header = false;
+#define WOULD()                                                                                          \
+    do {                                                                                                 \
+        if (!header)                                                                                     \
+            chg_buf_puts(out, "\nwhat would change the outcome:\n");                                   \
+        header = true;                                                                                   \
+    } while (0)
+    for (uint32_t i = 0; i < d->nreasons; i++) {
+        const chg_reason *x = &d->reasons[i];
+        if (x->kind == CHG_R_DENY && !x->during && !x->overridden) {
+            WOULD();
+            chg_buf_printf(out, "  - rule %s denies%s: only a change to the change itself helps\n",
+                           b->str[b->rules[x->rule].name],
+                           x->level == 1 ? " (an approved emergency would override it)" : "");
+        }
+    }
+    for (uint32_t i = 0; i < d->nmissing; i++) {
+        WOULD();
+        chg_buf_printf(out, "  - approvals: %s\n", d->missing[i]);
+    }
+    chg_ts_env env = {chg_ctx_flag, (void *)ctx->facts};
+    for (uint32_t i = 0; i < d->nfreezes && !d->emergency; i++) {
+        uint32_t ts = d->freezes[i];
+        WOULD();
+        int64_t end = chg_tsx_next_change(b->timesets[ts].ts, &env, &ctx->ts_index[ts], d->at,
+                                          in->horizon > 0 ? in->horizon : 366 * 86400LL);
+        chg_buf_printf(out, "  - freeze %s ", b->str[b->timesets[ts].name]);
+        if (end == INT64_MAX || end == INT64_MIN)
+            chg_buf_puts(out, "does not end within the horizon (a flag freeze ends when the flag is cleared)\n");
+        else {
+            chg_buf_puts(out, "ends at ");
+            instant(out, end);
+            chg_buf_putc(out, '\n');
+        }
+    }
+    if (d->window >= 0 && !d->window_open && !d->emergency) {
+        WOULD();
+        chg_buf_printf(out, "  - window %s is closed\n", b->str[b->timesets[d->window].name]);
+    }
+    if (d->next_open != INT64_MIN) {
+        WOULD();
+        if (d->next_open == INT64_MAX)
+            chg_buf_puts(out, "  - no instant within the horizon has every window open and no freeze\n");
+        else {
+            chg_buf_puts(out, "  - next open: ");
+            instant(out, d->next_open);
+            chg_buf_puts(out, " (every required window open, no freeze)\n");
+        }
+    }
+#undef WOULD
+    if (d->nactions) {
+        chg_buf_puts(out, "\nactions:\n");
+        for (uint32_t i = 0; i < d->nactions; i++) {
+            chg_buf_printf(out, "  %s(", b->str[b->calls[d->actions[i].call].name]);
+            const chg_value *args = &d->actions[i].args;
+            for (uint32_t k = 0; args->tag == CHG_V_LIST && k < args->len; k++) {
+                if (k)
+                    chg_buf_puts(out, ", ");
+                chg_value_json(b, &args->u.items[k], out);
+            }
+            chg_buf_puts(out, ")\n");
+        }
+    }
+    for (uint32_t i = 0; i < d->nwarnings; i++)
+        chg_buf_printf(out, "%swarning (%s): %.*s\n", i ? "" : "\n", b->str[b->rules[d->warnings[i].rule].name],
+                       (int)d->warnings[i].message_len, d->warnings[i].message);
+    return CHG_OK;
+}

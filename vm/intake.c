@@ -1,0 +1,216 @@
+/*
+ * intake.c — from what arrived to a change.
+ *
+ * The daemon and `chgc eval` receive raw events: EventBridge envelopes,
+ * webhook bodies, or changes already in the policy's shape. The policy's
+ * `intake` blocks say how to map the first kind: the first intake whose
+ * `when` holds builds the change field by field from `event`. An event no
+ * intake takes is used as the change itself, if it is shaped like one —
+ * else it is an error naming the event's `source` and `detail-type`, so
+ * an operator sees at once which feed needs an intake.
+ *
+ * Quirk handled here, as AWS's own SDKs do: an envelope whose `detail` is
+ * a JSON *string* (EventBridge Scheduler sends "detail": "{}") is read as
+ * the object the string encodes.
+ */
+#include "vm_int.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+/* `source` and `detail-type` of an envelope, for messages. */
+static void describe(const json_t *j, char *out, size_t len)
+{
+    const char *src = json_string_value(json_object_get(j, "source"));
+    const char *dt = json_string_value(json_object_get(j, "detail-type"));
+    if (!src && !dt) {
+        snprintf(out, len, "an event without 'source' or 'detail-type'");
+        return;
+    }
+    snprintf(out, len, "the event with source \"%.100s\" and detail-type \"%.100s\"", src ? src : "(none)",
+             dt ? dt : "(none)");
+}
+
+/* A string `detail` holding JSON: replace it by what it encodes. */
+static void unwrap_detail(json_t *j)
+{
+    json_t *d = json_object_get(j, "detail");
+    if (!json_is_string(d))
+        return;
+    json_t *inner = json_loadb(json_string_value(d), json_string_length(d), JSON_REJECT_DUPLICATES, NULL);
+    if (json_is_object(inner) || json_is_array(inner))
+        json_object_set(j, "detail", inner);
+    json_decref(inner);
+}
+
+/* Is j shaped like a change? Not an event envelope (it has no
+ * `detail-type`, nor `source` with `detail`), and, with a schema, it has at
+ * least one of the required top-level fields the policy reads. A change
+ * missing some fields is still a change: the decision then names the
+ * missing field and the rule that read it. */
+static bool change_shaped(const chg_bundle *b, const json_t *j, char *why, size_t len)
+{
+    if (json_object_get(j, "detail-type") || (json_object_get(j, "source") && json_object_get(j, "detail"))) {
+        snprintf(why, len, "it is an event envelope, not a change");
+        return false;
+    }
+    if (!(b->flags & 1))
+        return true;
+    uint32_t required = 0, present = 0;
+    const char *first = NULL;
+    for (uint32_t n = 2; n < b->npaths; n++) {
+        const chg_pathnode *p = &b->paths[n];
+        if (p->parent != 0 || p->kind != CHG_PN_KEY || p->need != CHG_PR_REQUIRED)
+            continue;
+        required++;
+        if (!first)
+            first = b->str[p->name];
+        present += json_object_get(j, b->str[p->name]) != NULL;
+    }
+    if (required && !present) {
+        snprintf(why, len, "it has none of the fields a change needs (such as '%s')", first);
+        return false;
+    }
+    return true;
+}
+
+static const char *block_source(const chg_bundle *b, uint32_t block, char *buf, size_t len)
+{
+    uint32_t pc = b->blocks[block].start;
+    return chg_bundle_source(b, pc < b->ncode ? b->insspan[pc] : 0, buf, len);
+}
+
+/* The error of a failed intake block. */
+static void intake_error(chg_ctx *ctx, const chg_intakedef *k, char *err, size_t errlen)
+{
+    const chg_bundle *b = ctx->b;
+    char src[256];
+    chg_bundle_source(b, ctx->err_pc < b->ncode ? b->insspan[ctx->err_pc] : 0, src, sizeof src);
+    snprintf(err, errlen, "%s: intake '%s': %.*s", src, b->str[k->name], (int)ctx->err_len,
+             ctx->err_msg ? ctx->err_msg : "");
+}
+
+/* Build the change from intake k on the raw event ev. */
+static chg_event *build(chg_ctx *ctx, const chg_intakedef *k, json_t *raw, char *err, size_t errlen)
+{
+    const chg_bundle *b = ctx->b;
+    chg_buf text;
+    chg_buf_init(&text);
+    chg_buf_putc(&text, '{');
+    for (uint32_t i = 0; i < k->count; i++) {
+        const chg_ifielddef *f = &b->ifields[k->first + i];
+        chg_value v;
+        if (chg_vm_run(ctx, f->block, &v) < 0) {
+            intake_error(ctx, k, err, errlen);
+            chg_buf_free(&text);
+            return NULL;
+        }
+        if (v.tag == CHG_V_NULL && (b->flags & 1)) {
+            /* a required field the event did not have: say where */
+            for (uint32_t n = 2; n < b->npaths; n++) {
+                const chg_pathnode *p = &b->paths[n];
+                if (p->parent == 0 && p->kind == CHG_PN_KEY && p->need == CHG_PR_REQUIRED &&
+                    strcmp(b->str[p->name], b->str[f->name]) == 0) {
+                    char src[256], what[256];
+                    describe(raw, what, sizeof what);
+                    snprintf(err, errlen, "%s: intake '%s' gives no value for the required field '%s' from %s",
+                             block_source(b, f->block, src, sizeof src), b->str[k->name], b->str[f->name], what);
+                    chg_buf_free(&text);
+                    return NULL;
+                }
+            }
+        }
+        if (i)
+            chg_buf_putc(&text, ',');
+        chg_buf_json_string(&text, b->str[f->name], b->strlen[f->name]);
+        chg_buf_putc(&text, ':');
+        chg_value_json(b, &v, &text);
+    }
+    chg_buf_putc(&text, '}');
+    if (text.oom) {
+        snprintf(err, errlen, "out of memory");
+        chg_buf_free(&text);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *cj = json_loadb(text.data, text.len, 0, &je);
+    chg_buf_free(&text);
+    if (!cj) {
+        snprintf(err, errlen, "intake '%s': the change it built is not valid JSON: %s", b->str[k->name], je.text);
+        return NULL;
+    }
+    chg_event *e = chg_event_from_json(b, cj, err, errlen);
+    json_decref(cj);
+    if (e)
+        e->raw = json_incref(raw);
+    return e;
+}
+
+chg_event *chg_event_intake(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
+                            char *err, size_t errlen)
+{
+    const chg_bundle *b = ctx->b;
+    if (used)
+        *used = -1;
+    json_error_t je;
+    json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        snprintf(err, errlen, "line %d, column %d: %s", je.line, je.column, je.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        snprintf(err, errlen, "an event must be a JSON object, not %s",
+                 json_is_array(j) ? "an array" : json_is_string(j) ? "a string" : "a scalar");
+        json_decref(j);
+        return NULL;
+    }
+    unwrap_detail(j);
+    chg_event *out = NULL;
+    if (b->nintakes) {
+        chg_event *raw = chg_event_raw(b, j, err, errlen);
+        if (!raw) {
+            json_decref(j);
+            return NULL;
+        }
+        for (uint32_t i = 0; i < b->nintakes && !out; i++) {
+            const chg_intakedef *k = &b->intakes[i];
+            chg_ctx_begin(ctx, raw, in->now, in->facts, in->resolver, in->resolver_ud);
+            bool take = true;
+            if (k->when != CHG_NONE32) {
+                chg_value v;
+                if (chg_vm_run(ctx, k->when, &v) < 0) {
+                    intake_error(ctx, k, err, errlen);
+                    chg_event_free(raw);
+                    json_decref(j);
+                    return NULL;
+                }
+                take = v.tag == CHG_V_BOOL && v.u.i;
+            }
+            if (!take)
+                continue;
+            out = build(ctx, k, j, err, errlen);
+            if (!out) {
+                chg_event_free(raw);
+                json_decref(j);
+                return NULL;
+            }
+            if (used)
+                *used = (int)i;
+        }
+        chg_event_free(raw);
+    }
+    if (!out) {
+        char why[256];
+        if (!change_shaped(b, j, why, sizeof why)) {
+            char what[256];
+            describe(j, what, sizeof what);
+            snprintf(err, errlen, "no intake takes %s, and %s", what, why);
+            if (!b->nintakes)
+                snprintf(err, errlen, "the policy has no intake for %s, and %s", what, why);
+        } else
+            out = chg_event_from_json(b, j, err, errlen);
+    }
+    json_decref(j);
+    return out;
+}
