@@ -21,6 +21,7 @@ static const struct command {
     {"build", chgc_build, "compile policy files into a verified bundle (.chgb)"},
     {"eval", chgc_eval, "decide one change (or a stream of them) against a policy"},
     {"disasm", chgc_disasm, "print a bundle's bytecode with source positions"},
+    {"test", chgc_test, "run a policy's test blocks (text, TAP, JUnit or JSON; coverage)"},
     {"windows", chgc_windows, "list the intervals of a policy's windows and freezes"},
 };
 

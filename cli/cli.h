@@ -22,6 +22,7 @@ int chgc_build(int argc, char **argv);
 int chgc_eval(int argc, char **argv);
 int chgc_disasm(int argc, char **argv);
 int chgc_windows(int argc, char **argv);
+int chgc_test(int argc, char **argv);
 
 struct chg_bundle;
 /* Get a loaded bundle for the subcommands that run policies: a .chgb

@@ -320,6 +320,8 @@ typedef struct chg_test_item {
     chg_ident outcome;      /* EXPECT */
     chg_expect_clause *clauses;
     uint32_t nclauses;
+    const char *text;       /* CHANGE/EVENT "file.json": the file's text */
+    size_t len;
 } chg_test_item;
 
 struct chg_decl {

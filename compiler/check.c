@@ -1763,6 +1763,15 @@ static void check_intake(chg_compiler *c, chg_decl *d)
         assign_object(&x, &obj, ct, chg_arena_printf(&c->arena, "intake '%s'", d->name.name));
 }
 
+/* Test values must be constants (E0510). */
+static void constant(chg_compiler *c, const chg_expr *e)
+{
+    chg_buf b;
+    chg_buf_init(&b);
+    chg_c_test_json(c, e, &b, true);
+    chg_buf_free(&b);
+}
+
 static void check_test(chg_compiler *c, chg_decl *d)
 {
     bool input = false, expect = false;
@@ -1772,18 +1781,29 @@ static void check_test(chg_compiler *c, chg_decl *d)
         switch (it->kind) {
         case TI_CHANGE:
             input = true;
+            if (it->value->kind == EX_STRING) {
+                chg_c_test_file(c, d->file, it);
+                break;
+            }
             if (c->change_type->kind == T_OBJECT && it->value->kind == EX_OBJECT) {
                 check(&x, it->value);
                 assign(&x, it->value, it->value->type, c->change_type, "change");
             } else
                 check(&x, it->value);
+            constant(c, it->value);
             break;
         case TI_EVENT:
             input = true;
+            if (it->value->kind == EX_STRING) {
+                chg_c_test_file(c, d->file, it);
+                break;
+            }
             expect_type(&x, it->value, &chg_type_any, "event");
+            constant(c, it->value);
             break;
         case TI_AT:
-            expect_type(&x, it->value, &chg_type_time, "'at'");
+            if (expect_type(&x, it->value, &chg_type_time, "'at'"))
+                constant(c, it->value);
             break;
         case TI_GIVEN: {
             chg_expr *call = it->call;
@@ -1805,12 +1825,16 @@ static void check_test(chg_compiler *c, chg_decl *d)
             }
             x.allow = CX_QUERY;
             chg_type *rt = check_call(&x, call, false);
-            if (!is_err(rt))
-                expect_type(&x, it->value, rt, "the query's answer");
+            if (!is_err(rt) && expect_type(&x, it->value, rt, "the query's answer")) {
+                for (uint32_t a = 0; a < call->u.call.nargs; a++)
+                    constant(c, call->u.call.args[a]);
+                constant(c, it->value);
+            }
             break;
         }
         case TI_GIVEN_FLAG:
-            expect_type(&x, it->value, &chg_type_bool, "a flag");
+            if (expect_type(&x, it->value, &chg_type_bool, "a flag"))
+                constant(c, it->value);
             break;
         case TI_EXPECT: {
             expect = true;
@@ -1845,8 +1869,10 @@ static void check_test(chg_compiler *c, chg_decl *d)
                     }
                 } else if (!strcmp(key, "missing") || !strcmp(key, "reasons") || !strcmp(key, "warnings") ||
                            !strcmp(key, "actions") || !strcmp(key, "freezes")) {
-                    if (expect_type(&x, cl->value, chg_type_list(&c->arena, &chg_type_string), key) &&
-                        !strcmp(key, "reasons") && cl->value->kind == EX_LIST)
+                    bool ok = expect_type(&x, cl->value, chg_type_list(&c->arena, &chg_type_string), key);
+                    if (ok)
+                        constant(c, cl->value);
+                    if (ok && (!strcmp(key, "reasons") || !strcmp(key, "warnings")) && cl->value->kind == EX_LIST)
                         for (uint32_t j = 0; j < cl->value->u.list.n; j++) {
                             chg_expr *r = cl->value->u.list.items[j];
                             if (r->kind == EX_STRING && !chg_map_get(&c->rules, r->u.str.s)) {
@@ -1861,9 +1887,11 @@ static void check_test(chg_compiler *c, chg_decl *d)
                             }
                         }
                 } else if (!strcmp(key, "next_open") || !strcmp(key, "closes_at")) {
-                    expect_type(&x, cl->value, chg_type_optional(&c->arena, &chg_type_time), key);
+                    if (expect_type(&x, cl->value, chg_type_optional(&c->arena, &chg_type_time), key))
+                        constant(c, cl->value);
                 } else if (!strcmp(key, "emergency")) {
-                    expect_type(&x, cl->value, &chg_type_bool, key);
+                    if (expect_type(&x, cl->value, &chg_type_bool, key))
+                        constant(c, cl->value);
                 } else {
                     chg_diag *dg = chg_diag_report(c, CHG_D_E0121, cl->key.span, "expect", key, NULL);
                     chg_diag_suggest(c, dg, key, clauses, CHG_ARRAY_LEN(clauses));

@@ -124,6 +124,39 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out);
 int chg_compiler_windows(chg_compiler *c, int64_t from, int64_t to, const char *const *flags, int format,
                          chg_buf *out);
 
+/* ---- tests ------------------------------------------------------------------ */
+
+/* One `expect` clause: what the decision must show. */
+typedef struct chg_test_expect {
+    const char *key;        /* "outcome", "risk", "missing", "reasons",
+                               "warnings", "actions", "next_open",
+                               "closes_at", "emergency", "freezes" */
+    const char *value;      /* JSON: a string, a list of strings, an
+                               instant as a string, null, a bool */
+    const char *source;     /* "file:line:col" of the clause */
+} chg_test_expect;
+
+/* A `test` block of a root file, ready to run. */
+typedef struct chg_test_case {
+    const char *name;
+    const char *file;       /* the file it is in */
+    const char *source;     /* "file:line:col" of `test` */
+    const char *input;      /* JSON text: the change, or a raw event */
+    bool is_event;          /* `event`: goes through the intakes */
+    bool has_at;
+    int64_t at;             /* `at INSTANT` */
+    const char *facts;      /* JSON text of the facts `given` lines make */
+    chg_test_expect *expects; /* expects[0] is the outcome */
+    uint32_t nexpects;
+} chg_test_case;
+
+/* After chg_compiler_check succeeded: the test blocks of the root files,
+ * in order. The cases live in the compiler. Returns CHG_OK. */
+int chg_compiler_tests(chg_compiler *c, const chg_test_case **out, size_t *n);
+/* How many `test` blocks the root files hold (after parsing, even with
+ * errors). */
+size_t chg_compiler_ntests(const chg_compiler *c);
+
 /* ---- rendering diagnostics ---------------------------------------------- */
 
 typedef enum chg_report_format {

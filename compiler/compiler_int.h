@@ -202,6 +202,11 @@ void chg_time_analysis(chg_compiler *c);
 /* Can code in file `from` use a declaration made in file `decl`? */
 bool chg_visible(const chg_compiler *c, uint32_t from, uint32_t decl);
 
+/* tests.c: the JSON of a test's constant value (E0510 when report and it
+ * is not one); reading `change "file.json"` inputs. */
+bool chg_c_test_json(chg_compiler *c, const chg_expr *e, chg_buf *out, bool report);
+void chg_c_test_file(chg_compiler *c, uint32_t file, struct chg_test_item *it);
+
 /* Lexical helpers shared by the lexer and the checker. */
 int chg_parse_time_of_day(const char *s, int *minutes);  /* "HH:MM" */
 int chg_day_index(const char *name);   /* "sun".."sat" (and full) → 0..6 */

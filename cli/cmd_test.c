@@ -1,0 +1,212 @@
+/*
+ * cmd_test.c — `chgc test`: run the `test` blocks of policies. Each file
+ * with tests is compiled as its own policy (with what it imports) and its
+ * tests run against it; the library does the running and the reporting.
+ */
+#include "chg_compiler.h"
+#include "chg_testrun.h"
+#include "chg_time.h"
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void test_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: chgc test [OPTIONS] PATH...\n"
+            "\n"
+            "Run the 'test' blocks of policies: each test's change (or raw event, through the\n"
+            "policy's intakes) is decided and compared with its 'expect' line. Each PATH is a\n"
+            "file or a directory (searched for *.chg); every file with tests is compiled as\n"
+            "its own policy, with the files it imports.\n"
+            "\n"
+            "Options:\n"
+            "  -f, --format FORMAT  text (default), tap (TAP 13), junit (JUnit XML) or json\n"
+            "      --coverage       report the rules and classify arms no test exercised\n"
+            "      --threshold PCT  with --coverage: fail when a policy's coverage is below PCT\n"
+            "      --run REGEX      run only the tests whose name matches REGEX (PCRE2)\n"
+            "      --at INSTANT     the instant of tests that give no 'at', in policies with no\n"
+            "                       'at' line (default: now)\n"
+            "      --color WHEN     auto (default), always or never\n"
+            "  -h, --help           show this help\n"
+            "\n"
+            "Exit status: 0 every test passed (and coverage met --threshold), 1 a test failed,\n"
+            "a policy has errors, coverage is below the threshold or no test was found,\n"
+            "2 usage or I/O error.\n");
+}
+
+int chgc_test(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"coverage", no_argument, NULL, 'C'},
+        {"threshold", required_argument, NULL, 'T'},
+        {"run", required_argument, NULL, 'r'},
+        {"at", required_argument, NULL, 'a'},
+        {"color", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    chg_test_format format = CHG_TEST_TEXT;
+    bool coverage = false;
+    double threshold = -1;
+    const char *run = NULL, *color = "auto";
+    int64_t now = (int64_t)time(NULL);
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'f':
+            if (!strcmp(optarg, "text"))
+                format = CHG_TEST_TEXT;
+            else if (!strcmp(optarg, "tap"))
+                format = CHG_TEST_TAP;
+            else if (!strcmp(optarg, "junit"))
+                format = CHG_TEST_JUNIT;
+            else if (!strcmp(optarg, "json"))
+                format = CHG_TEST_JSON;
+            else {
+                chgc_error("unknown --format '%s' (text, tap, junit or json)", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'C': coverage = true; break;
+        case 'T': {
+            char *end;
+            threshold = strtod(optarg, &end);
+            if (*end || end == optarg || threshold < 0 || threshold > 100) {
+                chgc_error("--threshold needs a percentage from 0 to 100, not '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case 'r': run = optarg; break;
+        case 'a':
+            if (chg_time_parse_iso(optarg, strlen(optarg), &now) != CHG_OK) {
+                chgc_error("--at: '%s' is not an RFC 3339 instant (like 2026-12-03T03:30:00Z)", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'c': color = optarg; break;
+        case 'h': test_usage(stdout); return EXIT_CLEAN;
+        default: test_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        chgc_error("test: no PATH given");
+        test_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (threshold >= 0 && !coverage)
+        coverage = true;
+    int cl = chgc_parse_color(color, stdout);
+    if (cl < 0) {
+        chgc_error("unknown --color value '%s' (auto, always or never)", color);
+        return EXIT_USAGE;
+    }
+    chg_vec files;
+    chg_vec_init(&files);
+    if (chgc_collect_files(argv + optind, argc - optind, &files) != CHG_OK) {
+        chgc_free_strings(&files);
+        return EXIT_USAGE;
+    }
+    chg_test_suite *suites = chg_calloc(files.len + 1, sizeof *suites);
+    size_t nsuites = 0, ntests = 0;
+    int status = EXIT_CLEAN;
+    chg_compile_options co = {.lints = false};
+    for (size_t i = 0; i < files.len && status != EXIT_USAGE; i++) {
+        const char *path = files.items[i];
+        chg_compiler *c = chg_compiler_new(&co);
+        if (!c || !suites) {
+            chgc_error("out of memory");
+            status = EXIT_USAGE;
+            chg_compiler_free(c);
+            break;
+        }
+        int rc = chg_compiler_add_file(c, path);
+        if (rc == CHG_EIO || rc == CHG_EINVAL || rc == CHG_ENOMEM) {
+            chgc_error("%s: %s", path, rc == CHG_EINVAL ? "not a regular file" : strerror(errno));
+            status = EXIT_USAGE;
+            chg_compiler_free(c);
+            break;
+        }
+        rc = chg_compiler_check(c);
+        if (chg_compiler_ntests(c) == 0) {
+            chg_compiler_free(c); /* a file without tests: `chgc check` is its tool */
+            continue;
+        }
+        chg_buf bytes;
+        chg_buf_init(&bytes);
+        if (rc == CHG_OK)
+            rc = chg_compiler_emit(c, &bytes);
+        if (rc != CHG_OK) {
+            chg_report r = {CHG_REPORT_TEXT, chgc_parse_color("auto", stderr) == 1, false, true};
+            chg_buf out;
+            chg_buf_init(&out);
+            chg_report_render(&r, &c, 1, &out);
+            fwrite(out.data ? out.data : "", 1, out.len, stderr);
+            chg_buf_free(&out);
+            chgc_error("%s: the policy has errors; its tests were not run", path);
+            status = EXIT_FINDINGS;
+            chg_buf_free(&bytes);
+            chg_compiler_free(c);
+            continue;
+        }
+        char err[512];
+        chg_bundle *b = chg_bundle_load(bytes.data, bytes.len, err, sizeof err);
+        chg_buf_free(&bytes);
+        if (!b) {
+            chgc_error("internal error: the compiled bundle does not verify: %s", err);
+            status = EXIT_USAGE;
+            chg_compiler_free(c);
+            break;
+        }
+        const chg_test_case *cases;
+        size_t n;
+        chg_compiler_tests(c, &cases, &n);
+        bool *keep = chg_calloc(n + 1, sizeof *keep);
+        if (!keep || chg_test_select(cases, n, run, keep, err, sizeof err) != CHG_OK) {
+            chgc_error("--run: %s", keep ? err : "out of memory");
+            status = EXIT_USAGE;
+        } else if (chg_test_run(b, path, cases, n, keep, now, &suites[nsuites]) != CHG_OK) {
+            chgc_error("out of memory");
+            status = EXIT_USAGE;
+        } else {
+            chg_test_suite *s = &suites[nsuites++];
+            ntests += s->n;
+            for (size_t k = 0; k < s->n; k++)
+                if (!s->results[k].passed)
+                    status = status == EXIT_USAGE ? status : EXIT_FINDINGS;
+            if (threshold >= 0 && chg_test_coverage(s) < threshold && s->n) {
+                fprintf(stderr, "chgc: %s: coverage %.1f%% is below the threshold %.1f%%\n", path,
+                        chg_test_coverage(s), threshold);
+                if (status == EXIT_CLEAN)
+                    status = EXIT_FINDINGS;
+            }
+        }
+        chg_free(keep);
+        chg_bundle_free(b);
+        chg_compiler_free(c);
+    }
+    if (status != EXIT_USAGE) {
+        chg_buf out;
+        chg_buf_init(&out);
+        chg_test_render(suites, nsuites, format, coverage, cl == 1 && format == CHG_TEST_TEXT, &out);
+        fwrite(out.data ? out.data : "", 1, out.len, stdout);
+        chg_buf_free(&out);
+        if (ntests == 0 && status == EXIT_CLEAN) {
+            chgc_error("no tests found%s", run ? " matching --run" : "");
+            status = EXIT_FINDINGS;
+        }
+    }
+    for (size_t i = 0; i < nsuites; i++)
+        chg_test_suite_free(&suites[i]);
+    chg_free(suites);
+    chgc_free_strings(&files);
+    fflush(stdout);
+    return status;
+}

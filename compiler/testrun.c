@@ -1,0 +1,474 @@
+/*
+ * testrun.c — runs `test` blocks against a bundle and reports them in
+ * text, TAP 13, JUnit XML or JSON. Expectations are compared with the
+ * decision as the one decision writer prints it, so a test sees exactly
+ * what `chgc eval` and chgd would.
+ *
+ * Lists (missing, reasons, warnings, actions, freezes) compare as
+ * multisets: a test says what must be there, not in which order the
+ * evaluator found it. Output holds no timings, so it is deterministic.
+ */
+#include "chg_testrun.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "chg_time.h"
+
+int chg_test_select(const chg_test_case *cases, size_t n, const char *run, bool *keep, char *err, size_t errlen)
+{
+    if (!run) {
+        for (size_t i = 0; i < n; i++)
+            keep[i] = true;
+        return CHG_OK;
+    }
+    int code;
+    PCRE2_SIZE off;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)run, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code, &off, NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(code, msg, sizeof msg);
+        snprintf(err, errlen, "at offset %zu: %s", (size_t)off, (const char *)msg);
+        return CHG_EINVAL;
+    }
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    for (size_t i = 0; i < n; i++)
+        keep[i] = md && pcre2_match(re, (PCRE2_SPTR)cases[i].name, strlen(cases[i].name), 0, 0, md, NULL) >= 0;
+    pcre2_match_data_free(md);
+    pcre2_code_free(re);
+    return CHG_OK;
+}
+
+/* ---- comparing --------------------------------------------------------------------- */
+
+/* The names a decision list holds: strings as they are, objects by key. */
+static json_t *names_of(const json_t *list, const char *key)
+{
+    json_t *out = json_array();
+    size_t i;
+    const json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        const json_t *s = key ? json_object_get(v, key) : v;
+        if (json_is_string(s))
+            json_array_append_new(out, json_string(json_string_value(s)));
+    }
+    return out;
+}
+
+static bool same_multiset(const json_t *a, const json_t *b)
+{
+    if (json_array_size(a) != json_array_size(b))
+        return false;
+    size_t n = json_array_size(a);
+    bool used[256] = {false};
+    if (n > 256)
+        return json_equal(a, b);
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t k = 0; k < n && !found; k++)
+            if (!used[k] && json_equal(json_array_get(a, i), json_array_get(b, k)))
+                used[k] = found = true;
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+static void dump(chg_buf *out, const json_t *j)
+{
+    char *s = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+    chg_buf_puts(out, s ? s : "null");
+    free(s);
+}
+
+/* Compare one expectation; on failure append a line to fail. */
+static void compare(const chg_test_expect *x, const json_t *d, chg_buf *fail)
+{
+    json_t *want = json_loads(x->value, JSON_DECODE_ANY, NULL);
+    json_t *got = NULL;
+    bool ok;
+    const char *k = x->key;
+    const json_t *window = json_object_get(d, "window");
+    if (!strcmp(k, "missing"))
+        got = names_of(json_object_get(json_object_get(d, "approvals"), "missing"), NULL);
+    else if (!strcmp(k, "reasons") || !strcmp(k, "warnings"))
+        got = names_of(json_object_get(d, k), "rule");
+    else if (!strcmp(k, "actions"))
+        got = names_of(json_object_get(d, "actions"), "call");
+    else if (!strcmp(k, "freezes"))
+        got = names_of(json_object_get(d, "freezes"), NULL);
+    else if (!strcmp(k, "next_open") || !strcmp(k, "closes_at")) {
+        got = json_is_object(window) ? json_incref(json_object_get(window, k)) : NULL;
+        if (!got)
+            got = json_null();
+    } else {
+        got = json_incref(json_object_get(d, k));
+        if (!got)
+            got = json_null();
+    }
+    if (json_is_array(want))
+        ok = json_is_array(got) && same_multiset(want, got);
+    else
+        ok = json_equal(want, got);
+    if (!ok) {
+        chg_buf_printf(fail, "%s: expect %s: want ", x->source, k);
+        dump(fail, want);
+        chg_buf_puts(fail, ", got ");
+        dump(fail, got);
+        chg_buf_putc(fail, '\n');
+    }
+    json_decref(want);
+    json_decref(got);
+}
+
+/* ---- running --------------------------------------------------------------------- */
+
+static char *take(chg_buf *b)
+{
+    if (!b->data)
+        chg_buf_puts(b, "");
+    return chg_buf_take(b);
+}
+
+int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *cases, size_t n, const bool *keep,
+                 int64_t default_now, chg_test_suite *s)
+{
+    memset(s, 0, sizeof *s);
+    s->policy = chg_strdup(policy);
+    s->results = chg_calloc(n + 1, sizeof *s->results);
+    s->nrules = chg_bundle_nrules(b);
+    s->narms = chg_bundle_narms(b);
+    s->rule_hit = chg_calloc(s->nrules + 1, 1);
+    s->arm_hit = chg_calloc(s->narms + 1, 1);
+    s->rule_names = chg_calloc(s->nrules + 1, sizeof(char *));
+    s->rule_sources = chg_calloc(s->nrules + 1, sizeof(char *));
+    s->arm_names = chg_calloc(s->narms + 1, sizeof(char *));
+    s->arm_sources = chg_calloc(s->narms + 1, sizeof(char *));
+    chg_ctx *ctx = chg_ctx_new(b);
+    if (!s->policy || !s->results || !s->rule_hit || !s->arm_hit || !s->rule_names || !s->rule_sources ||
+        !s->arm_names || !s->arm_sources || !ctx) {
+        chg_ctx_free(ctx);
+        return CHG_ENOMEM;
+    }
+    char src[512];
+    for (uint32_t i = 0; i < s->nrules; i++) {
+        s->rule_names[i] = chg_strdup(chg_bundle_rule_name(b, i));
+        s->rule_sources[i] = chg_strdup(chg_bundle_rule_source(b, i, src, sizeof src));
+    }
+    for (uint32_t i = 0; i < s->narms; i++) {
+        s->arm_names[i] = chg_strdup(chg_bundle_arm_class(b, i));
+        s->arm_sources[i] = chg_strdup(chg_bundle_arm_source(b, i, src, sizeof src));
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (keep && !keep[i])
+            continue;
+        const chg_test_case *t = &cases[i];
+        chg_test_result *r = &s->results[s->n++];
+        r->t = t;
+        chg_buf fail;
+        chg_buf_init(&fail);
+        char err[1024];
+        chg_facts *facts = chg_facts_parse(t->facts, strlen(t->facts), err, sizeof err);
+        chg_eval_input in = {.now = t->has_at ? t->at : default_now, .facts = facts};
+        chg_event *ev = facts ? chg_event_intake(ctx, t->input, strlen(t->input), &in, NULL, err, sizeof err) : NULL;
+        bool expects_error = t->nexpects && strcmp(t->expects[0].value, "\"error\"") == 0;
+        if (!ev) {
+            if (!expects_error)
+                chg_buf_printf(&fail, "%s: the test's %s was not taken: %s\n", t->source,
+                               t->is_event ? "event" : "change", err);
+        } else {
+            in.change = ev;
+            chg_decision d;
+            chg_eval(ctx, &in, &d);
+            chg_buf dj;
+            chg_buf_init(&dj);
+            chg_decision_write(b, &d, &dj);
+            for (uint32_t k = 0; k < s->nrules; k++)
+                if (chg_ctx_rule_applied(ctx, k))
+                    s->rule_hit[k] = true;
+            if (d.arm >= 0 && (uint32_t)d.arm < s->narms)
+                s->arm_hit[d.arm] = true;
+            json_t *dec = json_loadb(dj.data, dj.len, 0, NULL);
+            for (uint32_t k = 0; k < t->nexpects && dec; k++)
+                compare(&t->expects[k], dec, &fail);
+            if (fail.len && d.outcome == CHG_OUT_ERROR && d.nreasons)
+                chg_buf_printf(&fail, "%s: the evaluation failed: %.*s\n",
+                               chg_bundle_source(b, d.reasons[0].span, src, sizeof src),
+                               (int)d.reasons[0].message_len, d.reasons[0].message);
+            json_decref(dec);
+            r->decision = take(&dj);
+            chg_event_free(ev);
+        }
+        chg_facts_free(facts);
+        r->passed = fail.len == 0;
+        r->failures = take(&fail);
+    }
+    chg_ctx_free(ctx);
+    return CHG_OK;
+}
+
+void chg_test_suite_free(chg_test_suite *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        chg_free(s->results[i].failures);
+        chg_free(s->results[i].decision);
+    }
+    for (uint32_t i = 0; i < s->nrules; i++) {
+        chg_free(s->rule_names ? s->rule_names[i] : NULL);
+        chg_free(s->rule_sources ? s->rule_sources[i] : NULL);
+    }
+    for (uint32_t i = 0; i < s->narms; i++) {
+        chg_free(s->arm_names ? s->arm_names[i] : NULL);
+        chg_free(s->arm_sources ? s->arm_sources[i] : NULL);
+    }
+    chg_free(s->rule_names);
+    chg_free(s->rule_sources);
+    chg_free(s->arm_names);
+    chg_free(s->arm_sources);
+    chg_free(s->rule_hit);
+    chg_free(s->arm_hit);
+    chg_free(s->results);
+    chg_free(s->policy);
+    memset(s, 0, sizeof *s);
+}
+
+double chg_test_coverage(const chg_test_suite *s)
+{
+    uint32_t total = s->nrules + s->narms, hit = 0;
+    for (uint32_t i = 0; i < s->nrules; i++)
+        hit += s->rule_hit[i];
+    for (uint32_t i = 0; i < s->narms; i++)
+        hit += s->arm_hit[i];
+    return total ? 100.0 * hit / total : 100.0;
+}
+
+/* ---- reporting ----------------------------------------------------------------------- */
+
+static void xml(chg_buf *out, const char *s)
+{
+    for (; *s; s++)
+        switch (*s) {
+        case '<': chg_buf_puts(out, "&lt;"); break;
+        case '>': chg_buf_puts(out, "&gt;"); break;
+        case '&': chg_buf_puts(out, "&amp;"); break;
+        case '"': chg_buf_puts(out, "&quot;"); break;
+        default:
+            if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
+                chg_buf_printf(out, "&#%d;", *s);
+            else
+                chg_buf_putc(out, *s);
+        }
+}
+
+static void jstr(chg_buf *out, const char *s) { chg_buf_json_string(out, s, strlen(s)); }
+
+static void uncovered(const chg_test_suite *s, const char *prefix, chg_buf *out)
+{
+    for (uint32_t i = 0; i < s->narms; i++)
+        if (!s->arm_hit[i])
+            chg_buf_printf(out, "%snot exercised: classify arm '%s' at %s\n", prefix, s->arm_names[i],
+                           s->arm_sources[i]);
+    for (uint32_t i = 0; i < s->nrules; i++)
+        if (!s->rule_hit[i])
+            chg_buf_printf(out, "%snot exercised: rule %s at %s\n", prefix, s->rule_names[i], s->rule_sources[i]);
+}
+
+static void render_text(const chg_test_suite *suites, size_t n, bool coverage, bool color, chg_buf *out)
+{
+    const char *red = color ? "\033[31m" : "", *green = color ? "\033[32m" : "", *off = color ? "\033[0m" : "";
+    size_t passed = 0, failed = 0;
+    for (size_t k = 0; k < n; k++) {
+        const chg_test_suite *s = &suites[k];
+        chg_buf_printf(out, "%s\n", s->policy);
+        for (size_t i = 0; i < s->n; i++) {
+            const chg_test_result *r = &s->results[i];
+            if (r->passed) {
+                passed++;
+                chg_buf_printf(out, "  %sok%s    %s\n", green, off, r->t->name);
+                continue;
+            }
+            failed++;
+            chg_buf_printf(out, "  %sFAIL%s  %s (%s)\n", red, off, r->t->name, r->t->source);
+            for (const char *p = r->failures; *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t len = nl ? (size_t)(nl - p) : strlen(p);
+                chg_buf_printf(out, "        %.*s\n", (int)len, p);
+                p += len + (nl ? 1 : 0);
+            }
+            if (r->decision)
+                chg_buf_printf(out, "        decision: %s\n", r->decision);
+        }
+        if (!s->n)
+            chg_buf_puts(out, "  (no tests)\n");
+        if (coverage) {
+            uint32_t hit = 0;
+            for (uint32_t i = 0; i < s->nrules; i++)
+                hit += s->rule_hit[i];
+            for (uint32_t i = 0; i < s->narms; i++)
+                hit += s->arm_hit[i];
+            chg_buf_printf(out, "  coverage: %u of %u rules and classify arms exercised (%.1f%%)\n", hit,
+                           s->nrules + s->narms, chg_test_coverage(s));
+            uncovered(s, "    ", out);
+        }
+    }
+    chg_buf_printf(out, "%zu tests: %s%zu passed%s, %s%zu failed%s\n", passed + failed, passed ? green : "", passed,
+                   passed ? off : "", failed ? red : "", failed, failed ? off : "");
+}
+
+static void render_tap(const chg_test_suite *suites, size_t n, bool coverage, chg_buf *out)
+{
+    size_t total = 0, num = 0;
+    for (size_t k = 0; k < n; k++)
+        total += suites[k].n;
+    chg_buf_printf(out, "TAP version 13\n1..%zu\n", total);
+    for (size_t k = 0; k < n; k++) {
+        const chg_test_suite *s = &suites[k];
+        for (size_t i = 0; i < s->n; i++) {
+            const chg_test_result *r = &s->results[i];
+            chg_buf_printf(out, "%sok %zu - %s: %s\n", r->passed ? "" : "not ", ++num, s->policy, r->t->name);
+            if (r->passed)
+                continue;
+            chg_buf_printf(out, "  ---\n  at: \"%s\"\n  failures:\n", r->t->source);
+            for (const char *p = r->failures; *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t len = nl ? (size_t)(nl - p) : strlen(p);
+                chg_buf_puts(out, "    - ");
+                chg_buf_json_string(out, p, len);
+                chg_buf_putc(out, '\n');
+                p += len + (nl ? 1 : 0);
+            }
+            if (r->decision) {
+                chg_buf_puts(out, "  decision: ");
+                jstr(out, r->decision);
+                chg_buf_putc(out, '\n');
+            }
+            chg_buf_puts(out, "  ...\n");
+        }
+        if (coverage) {
+            chg_buf_printf(out, "# coverage %s: %.1f%%\n", s->policy, chg_test_coverage(s));
+            uncovered(s, "# ", out);
+        }
+    }
+}
+
+static void render_junit(const chg_test_suite *suites, size_t n, chg_buf *out)
+{
+    size_t total = 0, failures = 0;
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < suites[k].n; i++) {
+            total++;
+            failures += !suites[k].results[i].passed;
+        }
+    chg_buf_printf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"chgc test\" tests=\"%zu\" "
+                        "failures=\"%zu\">\n", total, failures);
+    for (size_t k = 0; k < n; k++) {
+        const chg_test_suite *s = &suites[k];
+        size_t f = 0;
+        for (size_t i = 0; i < s->n; i++)
+            f += !s->results[i].passed;
+        chg_buf_puts(out, "  <testsuite name=\"");
+        xml(out, s->policy);
+        chg_buf_printf(out, "\" tests=\"%zu\" failures=\"%zu\">\n", s->n, f);
+        for (size_t i = 0; i < s->n; i++) {
+            const chg_test_result *r = &s->results[i];
+            chg_buf_puts(out, "    <testcase name=\"");
+            xml(out, r->t->name);
+            chg_buf_puts(out, "\" classname=\"");
+            xml(out, r->t->file);
+            chg_buf_puts(out, "\" file=\"");
+            xml(out, r->t->file);
+            chg_buf_puts(out, r->passed ? "\"/>\n" : "\">\n");
+            if (r->passed)
+                continue;
+            const char *nl = strchr(r->failures, '\n');
+            chg_buf_puts(out, "      <failure message=\"");
+            char first[1024];
+            snprintf(first, sizeof first, "%.*s", nl ? (int)(nl - r->failures) : (int)strlen(r->failures),
+                     r->failures);
+            xml(out, first);
+            chg_buf_puts(out, "\">");
+            xml(out, r->failures);
+            if (r->decision) {
+                chg_buf_puts(out, "decision: ");
+                xml(out, r->decision);
+                chg_buf_putc(out, '\n');
+            }
+            chg_buf_puts(out, "</failure>\n    </testcase>\n");
+        }
+        chg_buf_puts(out, "  </testsuite>\n");
+    }
+    chg_buf_puts(out, "</testsuites>\n");
+}
+
+static void render_json(const chg_test_suite *suites, size_t n, bool coverage, chg_buf *out)
+{
+    size_t passed = 0, failed = 0;
+    chg_buf_puts(out, "{\"suites\":[");
+    for (size_t k = 0; k < n; k++) {
+        const chg_test_suite *s = &suites[k];
+        chg_buf_puts(out, k ? ",{\"policy\":" : "{\"policy\":");
+        jstr(out, s->policy);
+        chg_buf_puts(out, ",\"tests\":[");
+        for (size_t i = 0; i < s->n; i++) {
+            const chg_test_result *r = &s->results[i];
+            passed += r->passed;
+            failed += !r->passed;
+            chg_buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
+            jstr(out, r->t->name);
+            chg_buf_puts(out, ",\"source\":");
+            jstr(out, r->t->source);
+            chg_buf_printf(out, ",\"passed\":%s,\"failures\":[", r->passed ? "true" : "false");
+            bool first = true;
+            for (const char *p = r->failures; *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t len = nl ? (size_t)(nl - p) : strlen(p);
+                if (!first)
+                    chg_buf_putc(out, ',');
+                first = false;
+                chg_buf_json_string(out, p, len);
+                p += len + (nl ? 1 : 0);
+            }
+            chg_buf_puts(out, "],\"decision\":");
+            chg_buf_puts(out, r->decision ? r->decision : "null");
+            chg_buf_putc(out, '}');
+        }
+        chg_buf_putc(out, ']');
+        if (coverage) {
+            chg_buf_printf(out, ",\"coverage\":{\"percent\":%.1f,\"rules\":[", chg_test_coverage(s));
+            for (uint32_t i = 0; i < s->nrules; i++) {
+                chg_buf_puts(out, i ? ",{\"rule\":" : "{\"rule\":");
+                jstr(out, s->rule_names[i]);
+                chg_buf_puts(out, ",\"source\":");
+                jstr(out, s->rule_sources[i]);
+                chg_buf_printf(out, ",\"exercised\":%s}", s->rule_hit[i] ? "true" : "false");
+            }
+            chg_buf_puts(out, "],\"arms\":[");
+            for (uint32_t i = 0; i < s->narms; i++) {
+                chg_buf_puts(out, i ? ",{\"class\":" : "{\"class\":");
+                jstr(out, s->arm_names[i]);
+                chg_buf_puts(out, ",\"source\":");
+                jstr(out, s->arm_sources[i]);
+                chg_buf_printf(out, ",\"exercised\":%s}", s->arm_hit[i] ? "true" : "false");
+            }
+            chg_buf_puts(out, "]}");
+        }
+        chg_buf_putc(out, '}');
+    }
+    chg_buf_printf(out, "],\"passed\":%zu,\"failed\":%zu}\n", passed, failed);
+}
+
+void chg_test_render(const chg_test_suite *suites, size_t n, chg_test_format f, bool coverage, bool color,
+                     chg_buf *out)
+{
+    switch (f) {
+    case CHG_TEST_TAP: render_tap(suites, n, coverage, out); break;
+    case CHG_TEST_JUNIT: render_junit(suites, n, out); break;
+    case CHG_TEST_JSON: render_json(suites, n, coverage, out); break;
+    default: render_text(suites, n, coverage, color, out); break;
+    }
+}
