@@ -135,8 +135,8 @@ int chgc_test(int argc, char **argv)
             break;
         }
         rc = chg_compiler_check(c);
-        if (chg_compiler_ntests(c) == 0) {
-            chg_compiler_free(c); /* a file without tests: `chgc check` is its tool */
+        if (chg_compiler_ntests(c) == 0 && rc == CHG_OK) {
+            chg_compiler_free(c); /* a file without tests: nothing to run */
             continue;
         }
         chg_buf bytes;

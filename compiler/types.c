@@ -181,6 +181,9 @@ const chg_builtin chg_builtins[] = {
     /* time */
     {"time", BI_FUNCTION, 1, 1, {S}, P_TIME,
      "time(s): an instant from an RFC 3339 string (\"2026-12-03T03:30:00Z\")"},
+    {"parse_time", BI_FUNCTION, 2, 2, {S, S}, P_TIME,
+     "parse_time(s, format): an instant from text in a strptime format such as \"%b %d, %Y %I:%M:%S %p\"; "
+     "UTC unless the format has %z"},
     {"hour", BI_FUNCTION, 2, 2, {P_TIME, P_ZONE}, P_INT, "hour(t, \"Zone\"): the local hour 0-23"},
     {"minute", BI_FUNCTION, 2, 2, {P_TIME, P_ZONE}, P_INT,
      "minute(t, \"Zone\"): the local minute 0-59"},

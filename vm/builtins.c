@@ -9,12 +9,14 @@
  * schema is only checked then) and allocates only from the context's
  * scratch arena.
  */
+#define _GNU_SOURCE /* strptime, tm_gmtoff */
 #include "vm_int.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chg_time.h"
 
@@ -263,6 +265,36 @@ static int bi_time(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, c
     return 0;
 }
 
+/* parse_time(s, format): strptime in the C locale (month and day names
+ * in English), fields read as UTC unless the format has %z. The text is
+ * copied to a NUL-terminated stack buffer: strptime needs one. */
+static int bi_parse_time(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+{
+    (void)n, (void)b;
+    if (need(ctx, "parse_time", 0, &a[0], CHG_V_STR) < 0 || need(ctx, "parse_time", 1, &a[1], CHG_V_STR) < 0)
+        return -1;
+    char text[128], fmt[128];
+    if (a[0].len >= sizeof text || a[1].len >= sizeof fmt)
+        return ERR("parse_time: the text or the format is longer than 127 bytes");
+    memcpy(text, a[0].u.s, a[0].len);
+    text[a[0].len] = 0;
+    memcpy(fmt, a[1].u.s, a[1].len);
+    fmt[a[1].len] = 0;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(text, fmt, &tm);
+    while (end && (*end == ' ' || *end == '\t'))
+        end++;
+    if (!end || *end)
+        return ERR("parse_time: \"%s\" does not match the format \"%s\"", text, fmt);
+    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > chg_days_in_month(tm.tm_year + 1900, tm.tm_mon + 1))
+        return ERR("parse_time: \"%s\" is not a valid date", text);
+    int64_t t = chg_days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) * 86400 + tm.tm_hour * 3600 +
+                tm.tm_min * 60 + tm.tm_sec - tm.tm_gmtoff;
+    out_int(o, CHG_V_TIME, t);
+    return 0;
+}
+
 static int bi_seconds(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
 {
     (void)n, (void)b;
@@ -342,6 +374,7 @@ static const chg_builtin_impl impls[] = {
     {"month", bi_month, 2, 2, false},
     {"year", bi_year, 2, 2, false},
     {"seconds", bi_seconds, 1, 1, false},
+    {"parse_time", bi_parse_time, 2, 2, false},
     {"aws.cloudwatch.alarm_state", NULL, 1, 1, true},
     {"aws.ssm.calendar_state", NULL, 1, 1, true},
 };

@@ -25,11 +25,11 @@ static void describe(const json_t *j, char *out, size_t len)
     const char *src = json_string_value(json_object_get(j, "source"));
     const char *dt = json_string_value(json_object_get(j, "detail-type"));
     if (!src && !dt) {
-        snprintf(out, len, "an event without 'source' or 'detail-type'");
+        snprintf(out, len, "this event (it has no 'source' or 'detail-type')");
         return;
     }
-    snprintf(out, len, "the event with source \"%.100s\" and detail-type \"%.100s\"", src ? src : "(none)",
-             dt ? dt : "(none)");
+    snprintf(out, len, "this event (source \"%.100s\", detail-type \"%.100s\")", src ? src : "none",
+             dt ? dt : "none");
 }
 
 /* A string `detail` holding JSON: replace it by what it encodes. */
@@ -52,24 +52,39 @@ static void unwrap_detail(json_t *j)
 static bool change_shaped(const chg_bundle *b, const json_t *j, char *why, size_t len)
 {
     if (json_object_get(j, "detail-type") || (json_object_get(j, "source") && json_object_get(j, "detail"))) {
-        snprintf(why, len, "it is an event envelope, not a change");
+        snprintf(why, len, "it is an event envelope");
         return false;
     }
     if (!(b->flags & 1))
         return true;
     uint32_t required = 0, present = 0;
-    const char *first = NULL;
+    const char *names[4];
+    uint32_t nnames = 0;
     for (uint32_t n = 2; n < b->npaths; n++) {
         const chg_pathnode *p = &b->paths[n];
         if (p->parent != 0 || p->kind != CHG_PN_KEY || p->need != CHG_PR_REQUIRED)
             continue;
         required++;
-        if (!first)
-            first = b->str[p->name];
         present += json_object_get(j, b->str[p->name]) != NULL;
+        /* the alphabetically first few, for the message */
+        const char *name = b->str[p->name];
+        uint32_t at = nnames;
+        while (at > 0 && strcmp(names[at - 1], name) > 0)
+            at--;
+        if (at < 4) {
+            for (uint32_t k = nnames < 4 ? nnames : 3; k > at; k--)
+                names[k] = names[k - 1];
+            names[at] = name;
+            if (nnames < 4)
+                nnames++;
+        }
     }
     if (required && !present) {
-        snprintf(why, len, "it has none of the fields a change needs (such as '%s')", first);
+        int w = snprintf(why, len, "it has none of the fields a change needs (");
+        for (uint32_t k = 0; k < nnames && w > 0 && (size_t)w < len; k++)
+            w += snprintf(why + w, len - (size_t)w, "%s%s", k ? ", " : "", names[k]);
+        if (w > 0 && (size_t)w < len)
+            snprintf(why + w, len - (size_t)w, "%s)", required > nnames ? ", …" : "");
         return false;
     }
     return true;
@@ -205,9 +220,8 @@ chg_event *chg_event_intake(chg_ctx *ctx, const char *json, size_t len, const ch
         if (!change_shaped(b, j, why, sizeof why)) {
             char what[256];
             describe(j, what, sizeof what);
-            snprintf(err, errlen, "no intake takes %s, and %s", what, why);
-            if (!b->nintakes)
-                snprintf(err, errlen, "the policy has no intake for %s, and %s", what, why);
+            snprintf(err, errlen, "%s %s, and it is not a change: %s",
+                     b->nintakes ? "no intake takes" : "the policy has no intake for", what, why);
         } else
             out = chg_event_from_json(b, j, err, errlen);
     }

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Golden decisions: each tests/decisions/**/*.json case holds a policy
 path (relative to the repository), an event, optional facts and --at, and
-the exact decision `chgc eval` must print for it.
+the exact decision `chgc eval` must print for it. "event_file" names a
+fixture (relative to the repository) instead of an inline "event"; "exit"
+the exit status expected (default 0).
 
     run.py CHGC REPO_ROOT [--update] [CASE...]
 
@@ -28,8 +30,11 @@ def main():
     for path in cases:
         case = json.load(open(path, encoding="utf-8"))
         with tempfile.TemporaryDirectory() as tmp:
-            ev = os.path.join(tmp, "event.json")
-            json.dump(case["event"], open(ev, "w"))
+            stdin = None
+            if "event_file" in case:  # a fixture, relative to the repository
+                ev = case["event_file"]
+            else:
+                ev, stdin = "-", json.dumps(case["event"]).encode()
             args = [chgc, "eval", case["policy"], "--event", ev]
             if "facts" in case:
                 fp = os.path.join(tmp, "facts.json")
@@ -37,12 +42,13 @@ def main():
                 args += ["--facts", fp]
             if "at" in case:
                 args += ["--at", case["at"]]
-            p = subprocess.run(args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            p = subprocess.run(args, cwd=root, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=60)
         got = p.stdout.decode("utf-8").rstrip("\n")
         want = json.dumps(case.get("expect"), separators=(",", ":"), ensure_ascii=False)
         name = os.path.relpath(path, HERE)
-        if p.returncode != 0 or got != want:
-            if update and p.returncode == 0:
+        if p.returncode != case.get("exit", 0) or got != want:
+            if update and p.returncode == case.get("exit", 0):
                 case["expect"] = json.loads(got)
                 with open(path, "w", encoding="utf-8") as f:
                     json.dump(case, f, indent=2, ensure_ascii=False)
