@@ -19,7 +19,8 @@ typedef enum chg_test_format {
 } chg_test_format;
 
 typedef struct chg_test_result {
-    const chg_test_case *t;
+    char *name, *file, *source; /* the test's, copied: the suite outlives
+                                   the compiler that held the cases */
     bool passed;
     char *failures;         /* one line per failed expectation; heap */
     char *decision;         /* the decision (JSON), or NULL; heap */

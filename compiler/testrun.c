@@ -169,7 +169,9 @@ int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *c
             continue;
         const chg_test_case *t = &cases[i];
         chg_test_result *r = &s->results[s->n++];
-        r->t = t;
+        r->name = chg_strdup(t->name);
+        r->file = chg_strdup(t->file);
+        r->source = chg_strdup(t->source);
         chg_buf fail;
         chg_buf_init(&fail);
         char err[1024];
@@ -216,6 +218,9 @@ void chg_test_suite_free(chg_test_suite *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         chg_free(s->results[i].failures);
+        chg_free(s->results[i].name);
+        chg_free(s->results[i].file);
+        chg_free(s->results[i].source);
         chg_free(s->results[i].decision);
     }
     for (uint32_t i = 0; i < s->nrules; i++) {
@@ -289,11 +294,11 @@ static void render_text(const chg_test_suite *suites, size_t n, bool coverage, b
             const chg_test_result *r = &s->results[i];
             if (r->passed) {
                 passed++;
-                chg_buf_printf(out, "  %sok%s    %s\n", green, off, r->t->name);
+                chg_buf_printf(out, "  %sok%s    %s\n", green, off, r->name);
                 continue;
             }
             failed++;
-            chg_buf_printf(out, "  %sFAIL%s  %s (%s)\n", red, off, r->t->name, r->t->source);
+            chg_buf_printf(out, "  %sFAIL%s  %s (%s)\n", red, off, r->name, r->source);
             for (const char *p = r->failures; *p;) {
                 const char *nl = strchr(p, '\n');
                 size_t len = nl ? (size_t)(nl - p) : strlen(p);
@@ -330,10 +335,10 @@ static void render_tap(const chg_test_suite *suites, size_t n, bool coverage, ch
         const chg_test_suite *s = &suites[k];
         for (size_t i = 0; i < s->n; i++) {
             const chg_test_result *r = &s->results[i];
-            chg_buf_printf(out, "%sok %zu - %s: %s\n", r->passed ? "" : "not ", ++num, s->policy, r->t->name);
+            chg_buf_printf(out, "%sok %zu - %s: %s\n", r->passed ? "" : "not ", ++num, s->policy, r->name);
             if (r->passed)
                 continue;
-            chg_buf_printf(out, "  ---\n  at: \"%s\"\n  failures:\n", r->t->source);
+            chg_buf_printf(out, "  ---\n  at: \"%s\"\n  failures:\n", r->source);
             for (const char *p = r->failures; *p;) {
                 const char *nl = strchr(p, '\n');
                 size_t len = nl ? (size_t)(nl - p) : strlen(p);
@@ -377,11 +382,11 @@ static void render_junit(const chg_test_suite *suites, size_t n, chg_buf *out)
         for (size_t i = 0; i < s->n; i++) {
             const chg_test_result *r = &s->results[i];
             chg_buf_puts(out, "    <testcase name=\"");
-            xml(out, r->t->name);
+            xml(out, r->name);
             chg_buf_puts(out, "\" classname=\"");
-            xml(out, r->t->file);
+            xml(out, r->file);
             chg_buf_puts(out, "\" file=\"");
-            xml(out, r->t->file);
+            xml(out, r->file);
             chg_buf_puts(out, r->passed ? "\"/>\n" : "\">\n");
             if (r->passed)
                 continue;
@@ -419,9 +424,9 @@ static void render_json(const chg_test_suite *suites, size_t n, bool coverage, c
             passed += r->passed;
             failed += !r->passed;
             chg_buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
-            jstr(out, r->t->name);
+            jstr(out, r->name);
             chg_buf_puts(out, ",\"source\":");
-            jstr(out, r->t->source);
+            jstr(out, r->source);
             chg_buf_printf(out, ",\"passed\":%s,\"failures\":[", r->passed ? "true" : "false");
             bool first = true;
             for (const char *p = r->failures; *p;) {
