@@ -973,6 +973,7 @@ static uint32_t emit_areq(gen *g, const chg_areq *q)
     chg_wr64(r + 16, term && q->u.term.within ? (uint64_t)q->u.term.within->u.i : 0);
     chg_wr32(r + 24, a);
     chg_wr32(r + 28, b);
+    chg_wr32(r + 32, term && q->u.term.within ? str(g, chg_span_text(g->c, q->u.term.within->span)) : CHG_NONE32);
     return g->n[CHG_SEC_AREQS] - 1;
 }
 

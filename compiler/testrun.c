@@ -161,7 +161,9 @@ int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *c
         s->rule_sources[i] = chg_strdup(chg_bundle_rule_source(b, i, src, sizeof src));
     }
     for (uint32_t i = 0; i < s->narms; i++) {
-        s->arm_names[i] = chg_strdup(chg_bundle_arm_class(b, i));
+        char label[256];
+        snprintf(label, sizeof label, chg_bundle_arm_is_default(b, i) ? "default %s" : "%s", chg_bundle_arm_class(b, i));
+        s->arm_names[i] = chg_strdup(label);
         s->arm_sources[i] = chg_strdup(chg_bundle_arm_source(b, i, src, sizeof src));
     }
     for (size_t i = 0; i < n; i++) {

@@ -187,7 +187,9 @@ static void render_term(const chg_bundle *b, const chg_areqdef *q, uint32_t coun
         chg_buf_putc(out, ']');
     }
     }
-    if (q->within) {
+    if (q->within && q->within_text != CHG_NONE32)
+        chg_buf_printf(out, " within %s", b->str[q->within_text]);
+    else if (q->within) {
         char d[32];
         chg_format_duration(q->within, d, sizeof d);
         chg_buf_printf(out, " within %s", d);

@@ -542,6 +542,9 @@ static bool load_decisions(loader *L)
         q->within = (int64_t)chg_rd64(r + 16);
         q->a = chg_rd32(r + 24);
         q->b = chg_rd32(r + 28);
+        q->within_text = chg_rd32(r + 32);
+        if (q->within_text != CHG_NONE32 && !check_str(L, q->within_text, at + 32, false))
+            return false;
         if (q->kind > CHG_AR_OR || q->including > 1 || q->within < 0)
             return fail(L, at, "approval requirement %u: bad kind, flag or age", i);
         bool term = q->kind == CHG_AR_GROUP || q->kind == CHG_AR_ANY || q->kind == CHG_AR_PEOPLE;
@@ -1013,6 +1016,7 @@ const char *chg_bundle_arm_source(const chg_bundle *b, uint32_t arm, char *buf, 
     return chg_bundle_source(b, b->arms[arm].span, buf, len);
 }
 const char *chg_bundle_arm_class(const chg_bundle *b, uint32_t arm) { return b->str[b->risks[b->arms[arm].cls]]; }
+bool chg_bundle_arm_is_default(const chg_bundle *b, uint32_t arm) { return b->arms[arm].cond == CHG_NONE32; }
 const char *chg_bundle_risk_name(const chg_bundle *b, int risk)
 {
     return risk >= 0 && (uint32_t)risk < b->nrisks ? b->str[b->risks[risk]] : NULL;

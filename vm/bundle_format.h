@@ -54,7 +54,7 @@
     X(REGEXES, 18, 4)     /* {u32 pattern (string)} */                                   \
     X(ZONES, 19, 4)       /* {u32 name (string)} */                                      \
     X(BUILTINS, 20, 4)    /* {u32 name (string)}: bound to implementations by name */ \
-    X(AREQS, 21, 32)      /* approval requirement nodes, below */                        \
+    X(AREQS, 21, 36)      /* approval requirement nodes, below */                        \
     X(APPROVALS, 22, 8)   /* {u32 risk class or NONE (emergency), u32 AREQS root} */     \
     X(ACTIONS, 23, 16)    /* {u8 outcome (chg_outcome, 5 = emergency), 3 0, u32 when     \
                              block or NONE, u32 first CALLS, u32 count} */               \
@@ -129,10 +129,11 @@ enum { CHG_PR_REQUIRED = 0, CHG_PR_OPTIONAL = 1, CHG_PR_DEFAULT = 2 };
  *   u32 window (time set) or NONE, u32 first DURING, u32 DURING count,
  *   u32 span, u32 approval requirement (AREQS root) or NONE */
 
-/* AREQS record (32 bytes): u8 kind (CHG_AR_*), u8 including requester,
+/* AREQS record (36 bytes): u8 kind (CHG_AR_*), u8 including requester,
  *   u16 0, u32 count, u32 group (string) or NONE, u32 people (LIST
  *   constant of strings) or NONE, i64 within (seconds, 0: any age), u32 a,
- *   u32 b (operands of AND/OR: earlier nodes) */
+ *   u32 b (operands of AND/OR: earlier nodes), u32 within as written
+ *   ("72h", a string) or NONE */
 enum { CHG_AR_NONE = 0, CHG_AR_GROUP, CHG_AR_ANY, CHG_AR_PEOPLE, CHG_AR_AND, CHG_AR_OR };
 enum { CHG_RA_DENY = 0, CHG_RA_WARN = 1, CHG_RA_WINDOW = 2, CHG_RA_APPROVAL = 3 };
 

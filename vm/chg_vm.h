@@ -229,6 +229,7 @@ uint32_t chg_bundle_narms(const chg_bundle *b);
 const char *chg_bundle_rule_source(const chg_bundle *b, uint32_t rule, char *buf, size_t len);
 const char *chg_bundle_arm_source(const chg_bundle *b, uint32_t arm, char *buf, size_t len);
 const char *chg_bundle_arm_class(const chg_bundle *b, uint32_t arm);
+bool chg_bundle_arm_is_default(const chg_bundle *b, uint32_t arm);
 const char *chg_bundle_risk_name(const chg_bundle *b, int risk);
 const char *chg_bundle_call_name(const chg_bundle *b, uint32_t call);
 uint32_t chg_bundle_nintakes(const chg_bundle *b);

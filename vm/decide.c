@@ -263,10 +263,11 @@ void chg_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_fac
         memset(ctx->letstate, 0, b->nlets);
     if (b->nrules)
         memset(ctx->applied, 0, b->nrules);
-    if (ctx->cache_facts != facts || (facts && ctx->cache_generation != facts->generation)) {
+    uint64_t key = facts ? facts->flags_key : CHG_FACTS_NO_FLAGS;
+    if (!ctx->cache_keyed || ctx->cache_key != key) {
         chg_tsx_reset(ctx->ts_index, b->ntimesets);
-        ctx->cache_facts = facts;
-        ctx->cache_generation = facts ? facts->generation : 0;
+        ctx->cache_key = key;
+        ctx->cache_keyed = true;
     }
     ctx->failed = false;
     ctx->ev = ev;
@@ -478,6 +479,8 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             x->overridden = true;
             continue;
         }
+        if (emergency && overridable)
+            continue; /* an emergency waiting for its approvals: pending, whatever these say */
         if (x->kind == CHG_R_DENY) {
             deny = true;
             if (!x->during)

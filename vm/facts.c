@@ -19,8 +19,10 @@
 static chg_facts *facts_new(void)
 {
     chg_facts *f = chg_calloc(1, sizeof *f);
-    if (f)
+    if (f) {
         chg_arena_init(&f->arena);
+        f->flags_key = CHG_FACTS_NO_FLAGS;
+    }
     return f;
 }
 
@@ -35,12 +37,27 @@ void chg_facts_free(chg_facts *f)
     chg_free(f);
 }
 
+/* The flags' key: FNV-1a over every name and value, in order. Time-set
+ * caches are valid for one key; two facts with the same flags share it
+ * (a freed facts reallocated at the same address must not reuse a cache
+ * built under other flags). */
+static void rekey(chg_facts *f)
+{
+    uint64_t h = CHG_FACTS_NO_FLAGS;
+    for (uint32_t i = 0; i < f->nflags; i++) {
+        for (const unsigned char *p = (const unsigned char *)f->flag_names[i]; *p; p++)
+            h = (h ^ *p) * 0x100000001b3ULL;
+        h = (h ^ (f->flag_values[i] ? 0x101u : 0x100u)) * 0x100000001b3ULL;
+    }
+    f->flags_key = h;
+}
+
 int chg_facts_set_flag(chg_facts *f, const char *name, bool value)
 {
     for (uint32_t i = 0; i < f->nflags; i++)
         if (strcmp(f->flag_names[i], name) == 0) {
             f->flag_values[i] = value;
-            f->generation++;
+            rekey(f);
             return CHG_OK;
         }
     if (f->nflags == f->capflags) {
@@ -60,7 +77,7 @@ int chg_facts_set_flag(chg_facts *f, const char *name, bool value)
         return CHG_ENOMEM;
     f->flag_names[f->nflags] = copy;
     f->flag_values[f->nflags++] = value;
-    f->generation++;
+    rekey(f);
     return CHG_OK;
 }
 

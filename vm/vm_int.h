@@ -70,6 +70,7 @@ typedef struct chg_areqdef {
     uint32_t count, group, people;
     int64_t within;
     uint32_t a, b;
+    uint32_t within_text;   /* string, or NONE */
 } chg_areqdef;
 
 typedef struct chg_approvaldef {
@@ -191,6 +192,7 @@ typedef struct chg_fact_query {
     chg_value result;
 } chg_fact_query;
 
+#define CHG_FACTS_NO_FLAGS 0xcbf29ce484222325ULL /* the key of no flags */
 struct chg_facts {
     chg_arena arena;
     const char **flag_names;
@@ -198,7 +200,7 @@ struct chg_facts {
     uint32_t nflags, capflags;
     chg_fact_query *queries;
     uint32_t nqueries;
-    uint64_t generation;      /* bumped by every change, for caches */
+    uint64_t flags_key;       /* a hash of the flags, for caches (facts.c) */
     void *json;               /* the parsed document the strings point into */
 };
 
@@ -245,8 +247,8 @@ struct chg_ctx {
     chg_reason *warnings;
 
     /* time-set caches are valid for one set of flags */
-    const chg_facts *cache_facts;
-    uint64_t cache_generation;
+    uint64_t cache_key;
+    bool cache_keyed;
     uint32_t *during_hits;    /* time sets of deny-during rules that applied */
     uint32_t *window_reqs;    /* windows required by rules that applied */
     uint32_t *during_all;     /* every time set of deny-during rules that applied */
