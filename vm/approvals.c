@@ -289,12 +289,7 @@ int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int
     for (uint32_t i = 0; i < nroots; i++) {
         if (i)
             chg_buf_puts(&text, " and ");
-        bool paren = nroots > 1 && b->areqs[roots[i]].kind == CHG_AR_OR;
-        if (paren)
-            chg_buf_putc(&text, '(');
-        render(b, roots[i], &text, CHG_AR_AND, 0);
-        if (paren)
-            chg_buf_putc(&text, ')');
+        render(b, roots[i], &text, nroots > 1 ? CHG_AR_AND : -1, 0);
     }
     d->approvals_required = scratch_text(ctx, text.data, text.len);
 

@@ -215,9 +215,11 @@ static void set_action_vars(chg_ctx *ctx, chg_decision *d)
     ctx->var_reason = reason ? reason : "";
     char head[512];
     const char *risk = d->risk >= 0 && (uint32_t)d->risk < b->nrisks ? b->str[b->risks[d->risk]] : "unclassified";
-    int n = snprintf(head, sizeof head, "%s: %s %s: change %.*s (%s)%s: ", chg_outcome_name(d->outcome),
-                     b->str[b->name], b->str[b->version], d->change_id ? (int)d->change_id_len : 1,
-                     d->change_id ? d->change_id : "?", risk, d->emergency ? ", emergency" : "");
+    const char *version = b->str[b->version];
+    int n = snprintf(head, sizeof head, "%s: change %.*s (%s%s) under %s%s%s: ", chg_outcome_name(d->outcome),
+                     d->change_id ? (int)(d->change_id_len > 200 ? 200 : d->change_id_len) : 1,
+                     d->change_id ? d->change_id : "?", risk, d->emergency ? ", emergency" : "", b->str[b->name],
+                     *version ? " " : "", version);
     uint32_t len;
     ctx->var_summary = join3(ctx, n > 0 ? head : "", ctx->var_reason, "", &len);
 }

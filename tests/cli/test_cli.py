@@ -230,6 +230,121 @@ class HostileInput(unittest.TestCase):
         self.assertEqual(err, "")
         self.assertIn("E0002", out)
 
+TESTED = """\
+schema change { id: string, env: enum("dev", "prod"), requested_at: time,
+                requester: { name: string, groups: [string] },
+                approvals: [{ by: string, group: string, at: time }] }
+at change.requested_at
+risk low < high
+classify {
+  high    when change.env == "prod"
+  default low
+}
+approvals {
+  low  => none
+  high => 1 of group "cab"
+}
+rule quiet advisory:
+  when change.id == "never"
+  warn "never"
+
+test "dev is low" {
+  change { id: "d1", env: "dev", requested_at: 2026-12-01T10:00Z, requester: { name: "a", groups: [] }, approvals: [] }
+  expect allow risk low
+}
+
+test "prod wants the cab" {
+  change { id: "p1", env: "prod", requested_at: 2026-12-01T10:00Z, requester: { name: "a", groups: [] }, approvals: [] }
+  expect allow risk low
+}
+"""
+
+
+class Test(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.path = os.path.join(self.dir, "p.chg")
+        open(self.path, "w").write(TESTED)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def test_text_shows_want_got_and_place(self):
+        rc, out, err = chgc("test", "--color", "never", "p.chg", cwd=self.dir)
+        self.assertEqual(rc, 1)
+        self.assertEqual(err, "")
+        lines = out.splitlines()
+        self.assertEqual(lines[0], "p.chg")
+        self.assertEqual(lines[1], "  ok    dev is low")
+        self.assertEqual(lines[2], "  FAIL  prod wants the cab (p.chg:23:1)")
+        self.assertEqual(lines[3], '        p.chg:25:10: expect outcome: want "allow", got "pending"')
+        self.assertEqual(lines[4], '        p.chg:25:16: expect risk: want "low", got "high"')
+        self.assertTrue(lines[5].startswith('        decision: {"change":"p1",'))
+        self.assertEqual(lines[-1], "2 tests: 1 passed, 1 failed")
+
+    def test_formats(self):
+        rc, out, _ = chgc("test", "-f", "tap", "p.chg", cwd=self.dir)
+        self.assertEqual(rc, 1)
+        self.assertTrue(out.startswith("TAP version 13\n1..2\nok 1 - p.chg: dev is low\nnot ok 2 - p.chg: prod wants the cab\n"))
+        rc, out, _ = chgc("test", "-f", "junit", "p.chg", cwd=self.dir)
+        import xml.etree.ElementTree as ET
+        root = ET.fromstring(out)
+        self.assertEqual((root.get("tests"), root.get("failures")), ("2", "1"))
+        self.assertEqual(len(root.findall(".//failure")), 1)
+        rc, out, _ = chgc("test", "-f", "json", "--coverage", "p.chg", cwd=self.dir)
+        d = json.loads(out)
+        self.assertEqual((d["passed"], d["failed"]), (1, 1))
+        cov = d["suites"][0]["coverage"]
+        self.assertEqual(cov["rules"], [{"rule": "quiet", "source": "p.chg:14:6", "exercised": False}])
+        self.assertEqual(cov["percent"], 66.7)
+
+    def test_run_filter_and_threshold(self):
+        rc, out, _ = chgc("test", "--run", "^dev", "p.chg", cwd=self.dir)
+        self.assertEqual(rc, 0)
+        self.assertIn("1 tests: 1 passed, 0 failed", out)
+        rc, out, err = chgc("test", "--run", "^dev", "--threshold", "90", "p.chg", cwd=self.dir)
+        self.assertEqual(rc, 1)
+        self.assertIn("not exercised: rule quiet at p.chg:14:6", out)
+        self.assertIn("coverage 33.3% is below the threshold 90.0%", err)
+        rc, _, err = chgc("test", "--run", "(", "p.chg", cwd=self.dir)
+        self.assertEqual(rc, 2)
+        self.assertIn("--run: at offset 1: missing closing parenthesis", err)
+        rc, _, err = chgc("test", "--run", "nothing-matches", "p.chg", cwd=self.dir)
+        self.assertEqual(rc, 1)
+        self.assertIn("no tests found matching --run", err)
+
+    def test_policy_with_errors_is_not_run(self):
+        open(self.path, "a").write("rule broken:\n  when change.nope\n  warn \"x\"\n")
+        rc, out, err = chgc("test", "p.chg", cwd=self.dir)
+        self.assertEqual(rc, 1)
+        self.assertIn("error[E0104]: unknown field 'nope'", err)
+        self.assertIn("p.chg: the policy has errors; its tests were not run", err)
+
+    def test_library_passes(self):
+        rc, out, err = chgc("test", "--coverage", "--threshold", "90", "policies", cwd=ROOT)
+        self.assertEqual((rc, err), (0, ""), out)
+
+
+class Explain(unittest.TestCase):
+    def test_explain_names_rules_values_and_what_would_change(self):
+        rc, out, _ = chgc("eval", "policies/production.chg", "--event", "policies/examples/schema-change.json",
+                          "--facts", "policies/examples/facts.json", "--explain", cwd=ROOT)
+        self.assertEqual(rc, 0)
+        self.assertIn("change c1 under production-changes 2026.11 at 2026-12-03T03:30:00Z: pending (risk critical)", out)
+        self.assertIn("  critical  holds     policies/production.chg:30:3\n      prod = true, change.type = \"schema\"", out)
+        self.assertIn('aws.cloudwatch.alarm_state("payments-5xx") = "OK"', out)
+        self.assertIn("what would change the outcome:\n  - approvals: 1 of group security", out)
+        last = out.splitlines()[-1]
+        self.assertTrue(last.startswith("decision: {"))
+        json.loads(last[len("decision: "):])
+
+    def test_unknown_event_names_source_and_detail_type(self):
+        rc, out, err = chgc("eval", "policies/production.chg", "--event",
+                            "tests/fixtures/events/codedeploy-instance-state-change.json", cwd=ROOT)
+        self.assertEqual(rc, 1)
+        self.assertIn('source "aws.codedeploy", detail-type "CodeDeploy Instance State-change Notification"', err)
+
+
 
 if __name__ == "__main__":
     CHGC, ROOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
