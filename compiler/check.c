@@ -1587,6 +1587,51 @@ static void check_approvals(chg_compiler *c, chg_decl *ap)
     }
 }
 
+/* What approvals read of the change must have the shape they expect:
+ * change.approvals a list of { by: string, group: string, at: time,
+ * decision: string }, change.requester.name a string, change.emergency a
+ * bool. Fields may be optional; approvals missing from the schema are
+ * fine (no approvals, no requester). */
+static void check_approval_schema(chg_compiler *c, bool emergency)
+{
+    const chg_type *ct = chg_type_strip(c->change_type);
+    if (ct->kind != T_OBJECT)
+        return;
+    static const char *const list_shape = "a list of { by: string, group: string, at: time, decision: string }";
+    const chg_type_field *f = chg_type_field_find(ct, "approvals");
+    if (f) {
+        const chg_type *t = chg_type_strip(f->type);
+        const chg_type *e = t->kind == T_LIST ? chg_type_strip(t->u.elem) : NULL;
+        bool ok = e && e->kind == T_OBJECT;
+        static const char *const names[] = {"by", "group", "at", "decision"};
+        for (int i = 0; ok && i < 4; i++) {
+            const chg_type_field *g = chg_type_field_find(e, names[i]);
+            const chg_type *gt = g ? chg_type_strip(g->type) : NULL;
+            if (!g)
+                ok = i != 0 && i != 2; /* by and at are needed */
+            else if (i == 2)
+                ok = gt->kind == T_TIME || gt->kind == T_STRING;
+            else
+                ok = gt->kind == T_STRING || gt->kind == T_ENUM || gt->kind == T_ANY;
+        }
+        if (!ok)
+            chg_diag_report(c, CHG_D_E0516, f->span, "change.approvals", chg_type_str(&c->arena, f->type),
+                            list_shape, NULL);
+    }
+    f = chg_type_field_find(ct, "requester");
+    if (f && chg_type_strip(f->type)->kind != T_ANY) {
+        const chg_type *t = chg_type_strip(f->type);
+        const chg_type_field *n = t->kind == T_OBJECT ? chg_type_field_find(t, "name") : NULL;
+        if (!n || chg_type_strip(n->type)->kind != T_STRING)
+            chg_diag_report(c, CHG_D_E0516, f->span, "change.requester.name", chg_type_str(&c->arena, f->type),
+                            "an object with name: string", NULL);
+    }
+    f = chg_type_field_find(ct, "emergency");
+    if (emergency && f && chg_type_strip(f->type)->kind != T_BOOL)
+        chg_diag_report(c, CHG_D_E0516, f->span, "change.emergency", chg_type_str(&c->arena, f->type), "bool",
+                        NULL);
+}
+
 /* ---- classify ---------------------------------------------------------------------------------------- */
 
 static void check_classify(chg_compiler *c, chg_decl *cl)
@@ -1925,6 +1970,15 @@ void chg_typecheck(chg_compiler *c)
         check_classify(c, c->classify);
     if (c->approvals)
         check_approvals(c, c->approvals);
+    bool approvals = c->approvals != NULL, emergency = false;
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        approvals |= d->kind == D_RULE && d->u.rule.action == RA_REQUIRE_APPROVAL;
+    }
+    for (uint32_t i = 0; c->approvals && i < c->approvals->u.approvals.n; i++)
+        emergency |= c->approvals->u.approvals.entries[i].is_emergency;
+    if (approvals && c->schema)
+        check_approval_schema(c, emergency);
     for (size_t i = 0; i < c->all_decls.len && !c->error_limit_hit; i++) {
         chg_decl *d = c->all_decls.items[i];
         switch (d->kind) {
