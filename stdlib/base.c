@@ -178,8 +178,7 @@ void chg_buf_init(chg_buf *b) { memset(b, 0, sizeof *b); }
 
 void chg_buf_free(chg_buf *b)
 {
-    if (!b->fixed)
-        chg_free(b->data);
+    chg_free(b->data);
     memset(b, 0, sizeof *b);
 }
 
@@ -196,10 +195,6 @@ static bool buf_reserve(chg_buf *b, size_t extra)
         return false;
     if (b->len + extra + 1 <= b->cap)
         return true;
-    if (b->fixed) {
-        b->oom = true;
-        return false;
-    }
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + extra + 1) {
         if (cap > SIZE_MAX / 2) {

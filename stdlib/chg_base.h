@@ -90,8 +90,6 @@ typedef struct chg_buf {
     size_t len;
     size_t cap;
     bool oom;
-    bool fixed;        /* data is caller-owned memory of cap bytes: never
-                          reallocated; appends past it set oom */
 } chg_buf;
 
 void chg_buf_init(chg_buf *b);

@@ -173,7 +173,7 @@ static void match(const chg_bundle *b, const clause *c, const approval *ap, uint
 
 /* ---- rendering ---------------------------------------------------------------------- */
 
-static void render_term(const chg_bundle *b, const chg_areqdef *q, uint32_t count, chg_buf *out)
+void chg_areq_render_term(const chg_bundle *b, const chg_areqdef *q, uint32_t count, chg_buf *out)
 {
     chg_buf_printf(out, "%u of ", count);
     switch (q->kind) {
@@ -217,27 +217,11 @@ static void render(const chg_bundle *b, uint32_t n, chg_buf *out, int parent, in
             chg_buf_putc(out, ')');
         break;
     }
-    default: render_term(b, q, q->count, out);
+    default: chg_areq_render_term(b, q, q->count, out);
     }
 }
 
-/* Text into scratch memory, through a stack buffer (no heap). */
-static const char *scratch_text(chg_ctx *ctx, const char *s, size_t n)
-{
-    char *p = chg_scratch_alloc(&ctx->scratch, n + 1);
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = 0;
-    }
-    return p;
-}
-
-/* A chg_buf over a fixed stack array: appends past its end are dropped
- * (set oom) instead of reallocating. */
-#define STACK_BUF(name, size)                                                                          \
-    char name##_mem[size];                                                                             \
-    chg_buf name = {name##_mem, 0, size, false, true};                                                  \
-    name##_mem[0] = 0
+void chg_areq_render(const chg_bundle *b, uint32_t n, chg_buf *out) { render(b, n, out, -1, 0); }
 
 /* ---- evaluation ------------------------------------------------------------------- */
 
@@ -284,14 +268,34 @@ int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int
             p->at = when;
         }
 
-    /* the requirement as text */
-    STACK_BUF(text, 1024);
-    for (uint32_t i = 0; i < nroots; i++) {
-        if (i)
-            chg_buf_puts(&text, " and ");
-        render(b, roots[i], &text, nroots > 1 ? CHG_AR_AND : -1, 0);
+    /* the requirement as text: the bundle's for one root, else joined */
+    if (nroots == 1)
+        d->approvals_required = b->areqs[roots[0]].text;
+    else {
+        size_t len = 0;
+        for (uint32_t i = 0; i < nroots; i++)
+            len += strlen(b->areqs[roots[i]].text) + 7;
+        char *p = chg_scratch_alloc(&ctx->scratch, len + 1);
+        if (!p)
+            return chg_vm_error(ctx, 0, "out of memory");
+        d->approvals_required = p;
+        for (uint32_t i = 0; i < nroots; i++) {
+            const chg_areqdef *q = &b->areqs[roots[i]];
+            size_t n = strlen(q->text);
+            bool paren = q->kind == CHG_AR_OR;
+            if (i) {
+                memcpy(p, " and ", 5);
+                p += 5;
+            }
+            if (paren)
+                *p++ = '(';
+            memcpy(p, q->text, n);
+            p += n;
+            if (paren)
+                *p++ = ')';
+        }
+        *p = 0;
     }
-    d->approvals_required = scratch_text(ctx, text.data, text.len);
 
     /* the clauses of the whole requirement: the product of the roots' DNFs */
     clause acc[MAX_CLAUSES];
@@ -335,14 +339,10 @@ int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int
     const clause *c = &acc[best];
     for (uint32_t t = 0; t < c->n; t++) {
         const chg_areqdef *q = &b->areqs[c->terms[t]];
-        STACK_BUF(one, 512);
-        bool met = filled_best[t] >= q->count;
-        render_term(b, q, met ? q->count : q->count - filled_best[t], &one);
-        const char *s = scratch_text(ctx, one.data, one.len);
-        if (met)
-            ctx->satisfied[d->nsatisfied++] = s;
+        if (filled_best[t] >= q->count)
+            ctx->satisfied[d->nsatisfied++] = q->term[q->count - 1];
         else
-            ctx->missing[d->nmissing++] = s;
+            ctx->missing[d->nmissing++] = q->term[q->count - filled_best[t] - 1];
     }
     d->satisfied = ctx->satisfied;
     d->missing = ctx->missing;

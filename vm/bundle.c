@@ -562,6 +562,27 @@ static bool load_decisions(loader *L)
         if ((q->kind == CHG_AR_AND || q->kind == CHG_AR_OR) && (q->a >= i || q->b >= i))
             return fail(L, at + 24, "approval requirement %u: operands must come before it", i);
     }
+    /* the texts decisions show, made once */
+    for (uint32_t i = 0; i < b->nareqs; i++) {
+        chg_areqdef *q = &b->areqs[i];
+        chg_buf t;
+        chg_buf_init(&t);
+        chg_areq_render(b, i, &t);
+        q->text = chg_buf_take(&t);
+        bool term = q->kind == CHG_AR_GROUP || q->kind == CHG_AR_ANY || q->kind == CHG_AR_PEOPLE;
+        if (term) {
+            q->term = chg_calloc(q->count, sizeof *q->term);
+            for (uint32_t k = 0; q->term && k < q->count; k++) {
+                chg_buf_init(&t);
+                chg_areq_render_term(b, q, k + 1, &t);
+                q->term[k] = chg_buf_take(&t);
+                if (!q->term[k])
+                    return fail(L, 0, "out of memory");
+            }
+        }
+        if (!q->text || (term && !q->term))
+            return fail(L, 0, "out of memory");
+    }
     for (uint32_t i = 0; i < b->napprovals; i++) {
         const uint8_t *r = recp(L, CHG_SEC_APPROVALS, i);
         uint32_t at = roff(L, CHG_SEC_APPROVALS, i);
@@ -942,6 +963,12 @@ void chg_bundle_free(chg_bundle *b)
     chg_free(b->zones);
     chg_free(b->builtins);
     chg_free(b->builtin_info);
+    for (uint32_t i = 0; b->areqs && i < b->nareqs; i++) {
+        chg_free(b->areqs[i].text);
+        for (uint32_t k = 0; b->areqs[i].term && k < b->areqs[i].count; k++)
+            chg_free(b->areqs[i].term[k]);
+        chg_free(b->areqs[i].term);
+    }
     chg_free(b->areqs);
     chg_free(b->approvals);
     chg_free(b->actions);

@@ -199,9 +199,10 @@ static bool truthy_slot(const chg_ctx *ctx, uint32_t slot)
 }
 
 /* The reason, and a one-line summary, that actions see. */
-static void set_action_vars(chg_ctx *ctx, chg_decision *d)
+void chg_action_vars(chg_ctx *ctx)
 {
     const chg_bundle *b = ctx->b;
+    const chg_decision *d = ctx->action_d;
     const char *reason = "";
     for (uint32_t i = 0; i < d->nreasons && !*reason; i++)
         if (!d->reasons[i].overridden)
@@ -233,14 +234,14 @@ static int run_actions(chg_ctx *ctx, chg_decision *d)
     d->nactions = 0;
     if (!b->nactions)
         return 0;
-    set_action_vars(ctx, d);
+    ctx->action_d = d; /* reason and summary are made when first read */
     for (uint32_t i = 0; i < b->nactions; i++) {
         const chg_actiondef *a = &b->actions[i];
         bool fires = a->outcome == 5 ? d->emergency : a->outcome == d->outcome;
         if (!fires)
             continue;
         if (a->when != CHG_NONE32) {
-            bool ok;
+            bool ok = false;
             if (run_bool(ctx, a->when, &ok) < 0)
                 return -1;
             if (!ok)
@@ -280,6 +281,7 @@ void chg_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_fac
     ctx->now = now;
     ctx->risk = -1;
     ctx->var_freeze = ctx->var_reason = ctx->var_summary = NULL;
+    ctx->action_d = NULL;
 }
 
 int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)

@@ -280,6 +280,8 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         CASE(VAR) {
+            if (in->x != 0 && !ctx->var_reason && ctx->action_d)
+                chg_action_vars(ctx);
             const char *s = in->x == 0 ? ctx->var_freeze : in->x == 1 ? ctx->var_reason : ctx->var_summary;
             if (!s)
                 s = "";

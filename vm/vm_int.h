@@ -71,6 +71,10 @@ typedef struct chg_areqdef {
     int64_t within;
     uint32_t a, b;
     uint32_t within_text;   /* string, or NONE */
+    /* built at load, for decisions without printf: the node as a whole
+     * requirement, and for a term "k of …" for k = 1..count */
+    char *text;
+    char **term;
 } chg_areqdef;
 
 typedef struct chg_approvaldef {
@@ -268,6 +272,7 @@ struct chg_ctx {
 
     /* per evaluation */
     const char *var_freeze, *var_reason, *var_summary;
+    chg_decision *action_d;   /* while actions run: their decision */
     const chg_event *ev;
     const chg_facts *facts;
     int64_t now;
@@ -298,6 +303,14 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out);
 /* Evaluate the approval requirements roots[0..n) (joined by `and`) on the
  * change at `now`: fills d's approvals fields; *rejected_by names the first
  * approver who rejected the change, or is NULL. Returns 0 or -1 (error). */
+/* Render approval requirement node n as text (for the bundle's tables). */
+void chg_areq_render(const chg_bundle *b, uint32_t n, chg_buf *out);
+void chg_areq_render_term(const chg_bundle *b, const chg_areqdef *q, uint32_t count, chg_buf *out);
+
+/* reason and summary for actions, computed when an action first reads
+ * them (decide.c) */
+void chg_action_vars(chg_ctx *ctx);
+
 int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_decision *d,
                        const char **rejected_by);
 
