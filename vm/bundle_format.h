@@ -25,7 +25,7 @@
 #include <string.h>
 
 #define CHG_BUNDLE_MAGIC "CHGB\r\n\x1a\n"
-#define CHG_BUNDLE_VERSION 1
+#define CHG_BUNDLE_VERSION 2 /* 2: approvals, actions, intakes */
 #define CHG_BUNDLE_HEADER 64
 #define CHG_NONE32 0xffffffffu
 #define CHG_NONE16 0xffffu
