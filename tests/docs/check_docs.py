@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Check the examples in the docs: every ```chg block must pass `chgc check`
 without errors (warnings are fine: examples are often fragments of a
-policy).
+policy), and a block with `test` blocks must pass `chgc test`.
 
     check_docs.py CHGC DOC.md...
 
 Info-string words: `no-check` skips a block (use sparingly), `needs=F`
 creates an empty file F next to the example (for imports), `file=F`
-writes the block as F for later blocks of the same page instead of
-checking it. errors.md has its own checker (check_errors_md.py).
+writes the block as F for later blocks of the same page (and checks it),
+`with=F` checks the block appended to F (a policy's tests shown after
+it). errors.md has its own checker (check_errors_md.py).
 """
 import json
 import os
@@ -43,7 +44,7 @@ def provide_calendars(text, d):
 
 def main():
     chgc = os.path.abspath(sys.argv[1])
-    failed = checked = 0
+    failed = checked = tested = 0
     for doc in [a for a in sys.argv[2:] if not a.startswith("--")]:
         text = open(doc, encoding="utf-8").read()
         with tempfile.TemporaryDirectory() as d:
@@ -55,13 +56,16 @@ def main():
                 files = [w[5:] for w in words if w.startswith("file=")]
                 if files:
                     open(os.path.join(d, files[0]), "w").write(m.group(2))
-                    continue
                 for w in words:
                     if w.startswith("needs="):
                         open(os.path.join(d, w[6:]), "a").close()
-                provide_calendars(m.group(2), d)
+                body = m.group(2)
+                for w in words:
+                    if w.startswith("with="):  # the block continues a file= block
+                        body = open(os.path.join(d, w[5:]), encoding="utf-8").read() + "\n" + body
+                provide_calendars(body, d)
                 path = os.path.join(d, "example.chg")
-                open(path, "w", encoding="utf-8").write(m.group(2))
+                open(path, "w", encoding="utf-8").write(body)
                 p = subprocess.run([chgc, "check", "--format", "json", "example.chg"], cwd=d,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
                 checked += 1
@@ -73,7 +77,16 @@ def main():
                         print(f"  {x.get('line')}:{x.get('column')} {x['code']} {x['message']}")
                     if p.stderr:
                         print("  " + p.stderr.decode())
-    print(f"{checked} doc examples checked, {failed} failed")
+                    continue
+                # an example with tests must pass them: the docs show what really happens
+                if re.search(r'^\s*test\s+"', body, re.M):
+                    p = subprocess.run([chgc, "test", "--color", "never", "example.chg"], cwd=d,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+                    tested += 1
+                    if p.returncode != 0:
+                        failed += 1
+                        print(f"FAIL {doc}:{line}: example's tests fail\n" + p.stdout.decode() + p.stderr.decode())
+    print(f"{checked} doc examples checked ({tested} with tests run), {failed} failed")
     return 1 if failed else 0
 
 
