@@ -392,10 +392,136 @@ static void test_vm_disasm_and_opcodes(void **state)
     chg_buf_free(&bytes);
 }
 
+
+/* Approvals, emergencies and actions allocate nothing either. */
+static void test_vm_no_allocations_with_approvals(void **state)
+{
+    (void)state;
+    alloc_count_init();
+    chg_buf bytes = build(
+        "schema change { id: string, emergency: bool = false, requester: { name: string, groups: [string] },\n"
+        "  approvals: [{ by: string, group: string, at: time, decision: string? }] }\n"
+        "risk high\nclassify { default high }\n"
+        "approvals { high => 2 of group \"cab\" within 72h and 1 of [\"sec1\", \"sec2\"] or 3 of any\n"
+        "  emergency => 1 of group \"ic\" }\n"
+        "freeze always = daily 00:00..24:00 in \"UTC\"\n"
+        "rule f overridable: deny during always \"frozen: {freeze}\"\n"
+        "on deny do aws.sns.publish(\"t\", summary, reason)\n"
+        "on emergency do aws.sns.publish(\"t\", summary)\n");
+    chg_bundle *b = load(&bytes);
+    chg_ctx *ctx = chg_ctx_new(b);
+    char err[256];
+    const char *events[] = {
+        "{\"id\":\"a\",\"requester\":{\"name\":\"x\",\"groups\":[]},\"approvals\":[{\"by\":\"b\",\"group\":\"cab\","
+        "\"at\":\"1970-01-01T00:00:00Z\"},{\"by\":\"sec1\",\"group\":\"s\",\"at\":\"1970-01-01T00:00:00Z\"}]}",
+        "{\"id\":\"b\",\"emergency\":true,\"requester\":{\"name\":\"x\",\"groups\":[]},\"approvals\":[{\"by\":\"i\","
+        "\"group\":\"ic\",\"at\":\"1970-01-01T00:00:00Z\"}]}",
+        "{\"id\":\"c\",\"requester\":{\"name\":\"x\",\"groups\":[]},\"approvals\":[{\"by\":\"b\",\"group\":\"cab\","
+        "\"at\":\"1970-01-01T00:00:00Z\",\"decision\":\"reject\"}]}",
+    };
+    chg_event *ev[3];
+    for (int i = 0; i < 3; i++) {
+        ev[i] = chg_event_decode(b, events[i], strlen(events[i]), err, sizeof err);
+        assert_non_null(ev[i]);
+    }
+    chg_decision d;
+    chg_eval_input in = {.now = 3600};
+    for (int i = 0; i < 3; i++) {
+        in.change = ev[i];
+        chg_eval(ctx, &in, &d);
+    }
+    unsigned long before = alloc_count_calls;
+    int outcomes[5] = {0}, emergencies = 0, actions = 0;
+    for (int k = 0; k < 1000; k++)
+        for (int i = 0; i < 3; i++) {
+            in.change = ev[i];
+            chg_eval(ctx, &in, &d);
+            outcomes[d.outcome]++;
+            emergencies += d.emergency;
+            actions += (int)d.nactions;
+        }
+    assert_int_equal(alloc_count_calls - before, 0);
+    assert_int_equal(outcomes[CHG_OUT_DENY], 2000);
+    assert_int_equal(outcomes[CHG_OUT_ALLOW], 1000);
+    assert_int_equal(emergencies, 1000);
+    assert_int_equal(actions, 3000);
+    for (int i = 0; i < 3; i++)
+        chg_event_free(ev[i]);
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    chg_buf_free(&bytes);
+}
+
+/* External queries go through one resolver: it sees the call's name and
+ * argument values; its answer decides; no answer is an error naming the
+ * call. The facts are not consulted when there is a resolver. */
+typedef struct resolver_log {
+    int calls;
+    char last[128];
+    const char *answer; /* NULL: no answer */
+} resolver_log;
+
+static int resolver(void *ud, const char *call, const chg_value *args, uint32_t nargs, chg_value *out)
+{
+    resolver_log *log = ud;
+    log->calls++;
+    snprintf(log->last, sizeof log->last, "%s/%u/%.*s", call, nargs, nargs ? (int)args[0].len : 0,
+             nargs && args[0].tag == CHG_V_STR ? args[0].u.s : "");
+    if (!log->answer)
+        return -1;
+    memset(out, 0, sizeof *out);
+    out->tag = CHG_V_STR;
+    out->u.s = log->answer;
+    out->len = (uint32_t)strlen(log->answer);
+    return 0;
+}
+
+static void test_vm_resolver(void **state)
+{
+    (void)state;
+    chg_buf bytes = build("schema change { id: string, service: string }\n"
+                          "rule gate:\n"
+                          "  when aws.cloudwatch.alarm_state(\"{change.service}-5xx\") == \"ALARM\"\n"
+                          "  deny \"alarm\"\n");
+    chg_bundle *b = load(&bytes);
+    chg_ctx *ctx = chg_ctx_new(b);
+    char err[256];
+    static const char change[] = "{\"id\":\"c1\",\"service\":\"pay\"}";
+    chg_event *e = chg_event_decode(b, change, sizeof change - 1, err, sizeof err);
+    static const char facts_json[] =
+        "{\"queries\":[{\"call\":\"aws.cloudwatch.alarm_state\",\"args\":[\"pay-5xx\"],\"result\":\"ALARM\"}]}";
+    chg_facts *facts = chg_facts_parse(facts_json, sizeof facts_json - 1, err, sizeof err);
+    resolver_log log = {0, "", "OK"};
+    chg_eval_input in = {.change = e, .now = 0, .facts = facts, .resolver = resolver, .resolver_ud = &log};
+    chg_decision d;
+    chg_eval(ctx, &in, &d);
+    assert_int_equal(d.outcome, CHG_OUT_ALLOW); /* the resolver's OK, not the facts' ALARM */
+    assert_int_equal(log.calls, 1);
+    assert_string_equal(log.last, "aws.cloudwatch.alarm_state/1/pay-5xx");
+    log.answer = "ALARM";
+    chg_eval(ctx, &in, &d);
+    assert_int_equal(d.outcome, CHG_OUT_DENY);
+    log.answer = NULL;
+    chg_eval(ctx, &in, &d);
+    assert_int_equal(d.outcome, CHG_OUT_ERROR);
+    assert_non_null(strstr(d.reasons[0].message, "no answer for aws.cloudwatch.alarm_state(\"pay-5xx\")"));
+    /* without a resolver the facts answer */
+    in.resolver = NULL;
+    chg_eval(ctx, &in, &d);
+    assert_int_equal(d.outcome, CHG_OUT_DENY);
+    chg_facts_free(facts);
+    chg_event_free(e);
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    chg_buf_free(&bytes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vm_decision),
+        cmocka_unit_test(test_vm_resolver),
+        cmocka_unit_test(test_vm_no_allocations_with_approvals),
         cmocka_unit_test(test_vm_no_allocations_per_decision),
         cmocka_unit_test(test_vm_runtime_error_names_rule_and_place),
         cmocka_unit_test(test_vm_deterministic),
