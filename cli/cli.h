@@ -31,6 +31,11 @@ struct chg_bundle;
  * exit status to use then (1 for policy errors, 2 for I/O and usage). */
 struct chg_bundle *chgc_load_policy(char **paths, int n, int *status);
 
+/* Print a compilation's diagnostics as text to standard error (colour
+ * when it is a terminal). */
+struct chg_compiler;
+void chgc_print_diags(struct chg_compiler *c);
+
 /* Expand PATH arguments: files as given, directories recursively to their
  * *.chg files (sorted, hidden entries skipped). Returns CHG_OK or prints
  * "chgc: PATH: reason" to stderr and returns CHG_EIO. Items are chg_malloc'd

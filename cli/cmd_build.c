@@ -10,6 +10,18 @@
 #include <getopt.h>
 #include <string.h>
 
+void chgc_print_diags(struct chg_compiler *c)
+{
+    if (!chg_compiler_ndiags(c))
+        return;
+    chg_report r = {CHG_REPORT_TEXT, chgc_parse_color("auto", stderr) == 1, false, true};
+    chg_buf out;
+    chg_buf_init(&out);
+    chg_report_render(&r, &c, 1, &out);
+    fwrite(out.data ? out.data : "", 1, out.len, stderr);
+    chg_buf_free(&out);
+}
+
 /* Compile roots into bundle bytes, printing diagnostics (text) to stderr.
  * Returns 0, 1 (policy errors) or 2 (I/O). */
 static int compile_bundle(char **paths, int n, chg_buf *bytes)
@@ -30,14 +42,7 @@ static int compile_bundle(char **paths, int n, chg_buf *bytes)
     int rc = chg_compiler_check(c);
     if (rc == CHG_OK)
         rc = chg_compiler_emit(c, bytes);
-    if (chg_compiler_ndiags(c)) {
-        chg_report r = {CHG_REPORT_TEXT, chgc_parse_color("auto", stderr) == 1, false, true};
-        chg_buf out;
-        chg_buf_init(&out);
-        chg_report_render(&r, &c, 1, &out);
-        fwrite(out.data ? out.data : "", 1, out.len, stderr);
-        chg_buf_free(&out);
-    }
+    chgc_print_diags(c);
     chg_compiler_free(c);
     return rc == CHG_OK ? EXIT_CLEAN : EXIT_FINDINGS;
 }

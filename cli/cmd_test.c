@@ -144,12 +144,7 @@ int chgc_test(int argc, char **argv)
         if (rc == CHG_OK)
             rc = chg_compiler_emit(c, &bytes);
         if (rc != CHG_OK) {
-            chg_report r = {CHG_REPORT_TEXT, chgc_parse_color("auto", stderr) == 1, false, true};
-            chg_buf out;
-            chg_buf_init(&out);
-            chg_report_render(&r, &c, 1, &out);
-            fwrite(out.data ? out.data : "", 1, out.len, stderr);
-            chg_buf_free(&out);
+            chgc_print_diags(c);
             chgc_error("%s: the policy has errors; its tests were not run", path);
             status = EXIT_FINDINGS;
             chg_buf_free(&bytes);

@@ -1455,23 +1455,11 @@ static void check_ts(cx *x, chg_tsexpr *t)
     case TS_CALENDAR: {
         /* Read the calendar now: the bundle carries its text, so a built
          * policy does not depend on files next to it. */
-        const chg_source *from = chg_compiler_source(c, x->file);
-        const char *rel = t->u.cal.path.name;
-        const char *slash = strrchr(from->path, '/');
-        const char *path = rel[0] == '/' || !slash
-                               ? rel
-                               : chg_arena_printf(&c->arena, "%.*s/%s", (int)(slash - from->path), from->path, rel);
         char *text;
         size_t len;
-        int rc = c->opts.no_files ? CHG_EIO : chg_read_file_max(path, &text, &len, c->opts.max_file_size);
-        if (rc != CHG_OK) {
-            chg_diag *d = chg_diag_report(c, CHG_D_E0304, t->u.cal.path.span, rel,
-                                          c->opts.no_files ? "reading files is disabled"
-                                          : rc == CHG_EINVAL ? "it is not a regular file"
-                                          : rc == CHG_ERANGE ? "it is too large" : strerror(errno), NULL);
-            chg_diag_note(c, d, (chg_span){0}, "calendars are found relative to the policy file: looked for '%s'", path);
+        if (chg_c_read_relative(c, x->file, t->u.cal.path.name, t->u.cal.path.span, CHG_D_E0304, "calendars", &text,
+                                &len) != CHG_OK)
             break;
-        }
         t->u.cal.text = chg_arena_strndup(&c->arena, text, len);
         t->u.cal.len = len;
         chg_free(text);

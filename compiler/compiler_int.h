@@ -206,6 +206,11 @@ bool chg_visible(const chg_compiler *c, uint32_t from, uint32_t decl);
  * is not one); reading `change "file.json"` inputs. */
 bool chg_c_test_json(chg_compiler *c, const chg_expr *e, chg_buf *out, bool report);
 void chg_c_test_file(chg_compiler *c, uint32_t file, struct chg_test_item *it);
+/* Read `rel`, found relative to source `file` (calendars, test inputs);
+ * on failure report `id` at span ("cannot read …") with a note naming the
+ * path looked for. */
+int chg_c_read_relative(chg_compiler *c, uint32_t file, const char *rel, chg_span span, chg_diag_id id,
+                        const char *what, char **text, size_t *len);
 
 /* Lexical helpers shared by the lexer and the checker. */
 int chg_parse_time_of_day(const char *s, int *minutes);  /* "HH:MM" */

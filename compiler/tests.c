@@ -19,6 +19,25 @@
 
 /* The JSON of a constant expression into out; false (and E0510 when
  * report) when it is not one. */
+int chg_c_read_relative(chg_compiler *c, uint32_t file, const char *rel, chg_span span, chg_diag_id id,
+                        const char *what, char **text, size_t *len)
+{
+    const chg_source *from = chg_compiler_source(c, file);
+    const char *slash = strrchr(from->path, '/');
+    const char *path = rel[0] == '/' || !slash
+                           ? rel
+                           : chg_arena_printf(&c->arena, "%.*s/%s", (int)(slash - from->path), from->path, rel);
+    int rc = c->opts.no_files ? CHG_EIO : chg_read_file_max(path, text, len, c->opts.max_file_size);
+    if (rc != CHG_OK) {
+        chg_diag *d = chg_diag_report(c, id, span, rel,
+                                      c->opts.no_files ? "reading files is disabled"
+                                      : rc == CHG_EINVAL ? "it is not a regular file"
+                                      : rc == CHG_ERANGE ? "it is too large" : strerror(errno), NULL);
+        chg_diag_note(c, d, (chg_span){0}, "%s are found relative to the policy file: looked for '%s'", what, path);
+    }
+    return rc;
+}
+
 bool chg_c_test_json(chg_compiler *c, const chg_expr *e, chg_buf *out, bool report)
 {
     char tmp[64];
@@ -85,23 +104,11 @@ bool chg_c_test_json(chg_compiler *c, const chg_expr *e, chg_buf *out, bool repo
 void chg_c_test_file(chg_compiler *c, uint32_t file, chg_test_item *it)
 {
     const chg_expr *v = it->value;
-    const chg_source *from = chg_compiler_source(c, file);
     const char *rel = v->u.str.s;
-    const char *slash = strrchr(from->path, '/');
-    const char *path = rel[0] == '/' || !slash
-                           ? rel
-                           : chg_arena_printf(&c->arena, "%.*s/%s", (int)(slash - from->path), from->path, rel);
     char *text;
     size_t len;
-    int rc = c->opts.no_files ? CHG_EIO : chg_read_file_max(path, &text, &len, c->opts.max_file_size);
-    if (rc != CHG_OK) {
-        chg_diag *d = chg_diag_report(c, CHG_D_E0305, v->span, rel,
-                                      c->opts.no_files ? "reading files is disabled"
-                                      : rc == CHG_EINVAL ? "it is not a regular file"
-                                      : rc == CHG_ERANGE ? "it is too large" : strerror(errno), NULL);
-        chg_diag_note(c, d, (chg_span){0}, "test inputs are found relative to the policy file: looked for '%s'", path);
+    if (chg_c_read_relative(c, file, rel, v->span, CHG_D_E0305, "test inputs", &text, &len) != CHG_OK)
         return;
-    }
     json_error_t je;
     json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!j || !json_is_object(j)) {

@@ -278,24 +278,16 @@ static bool own(const chg_bundle *b, chg_event *e, chg_value *v, int depth)
     return ok;
 }
 
-chg_event *chg_event_from_json(const chg_bundle *b, void *jv, char *err, size_t errlen)
+/* A new event with every slot absent. */
+static chg_event *event_new(const chg_bundle *b, char *err, size_t errlen)
 {
-    json_t *j = jv;
-    if (!json_is_object(j)) {
-        snprintf(err, errlen, "a change must be a JSON object, not %s",
-                 json_is_array(j) ? "an array" : json_is_string(j) ? "a string" : "a scalar");
-        return NULL;
-    }
     chg_event *e = chg_calloc(1, sizeof *e);
-    if (!e) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
+    if (e) {
+        chg_arena_init(&e->arena);
+        e->slots = chg_arena_alloc(&e->arena, sizeof *e->slots * (b->nslots_change + 1));
+        e->eslots = chg_arena_alloc(&e->arena, sizeof *e->eslots * (b->nslots_event + 1));
     }
-    chg_arena_init(&e->arena);
-    e->json = json_incref(j);
-    e->slots = chg_arena_alloc(&e->arena, sizeof *e->slots * (b->nslots_change + 1));
-    e->eslots = chg_arena_alloc(&e->arena, sizeof *e->eslots * (b->nslots_event + 1));
-    if (!e->slots || !e->eslots) {
+    if (!e || !e->slots || !e->eslots) {
         chg_event_free(e);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -304,20 +296,43 @@ chg_event *chg_event_from_json(const chg_bundle *b, void *jv, char *err, size_t 
         e->slots[i].tag = CHG_V_ABSENT;
     for (uint32_t i = 0; i < b->nslots_event; i++)
         e->eslots[i].tag = CHG_V_ABSENT;
+    return e;
+}
+
+/* Decode the slots of the paths under root (0 change, 1 event) from j. */
+static int decode_root(const chg_bundle *b, chg_event *e, const json_t *j, uint32_t root, chg_value *slots)
+{
     for (uint32_t n = 2; n < b->npaths; n++) {
         const chg_pathnode *p = &b->paths[n];
         if (p->slot == CHG_NONE16)
             continue;
-        uint32_t root = n;
-        while (root >= 2 && b->paths[root].kind != CHG_PN_ELEM)
-            root = b->paths[root].parent;
-        if (root != 0)
-            continue; /* event slots are filled by intake */
-        if (decode_value(b, e, n, json_at(b, j, n, 0), &e->slots[p->slot], 0) != CHG_OK) {
-            chg_event_free(e);
-            snprintf(err, errlen, "out of memory");
-            return NULL;
-        }
+        uint32_t r = n;
+        while (r >= 2 && b->paths[r].kind != CHG_PN_ELEM)
+            r = b->paths[r].parent;
+        if (r != root)
+            continue; /* another root's, or read through a list element */
+        if (decode_value(b, e, n, json_at(b, j, n, root), &slots[p->slot], 0) != CHG_OK)
+            return CHG_ENOMEM;
+    }
+    return CHG_OK;
+}
+
+chg_event *chg_event_from_json(const chg_bundle *b, void *jv, char *err, size_t errlen)
+{
+    json_t *j = jv;
+    if (!json_is_object(j)) {
+        snprintf(err, errlen, "a change must be a JSON object, not %s",
+                 json_is_array(j) ? "an array" : json_is_string(j) ? "a string" : "a scalar");
+        return NULL;
+    }
+    chg_event *e = event_new(b, err, errlen);
+    if (!e)
+        return NULL;
+    e->json = json_incref(j);
+    if (decode_root(b, e, j, 0, e->slots) != CHG_OK) {
+        chg_event_free(e);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
     }
     bool self_contained = true;
     for (uint32_t i = 0; i < b->nslots_change; i++)
@@ -345,38 +360,14 @@ chg_event *chg_event_decode(const chg_bundle *b, const char *json, size_t len, c
 chg_event *chg_event_raw(const chg_bundle *b, void *jv, char *err, size_t errlen)
 {
     json_t *j = jv;
-    chg_event *e = chg_calloc(1, sizeof *e);
-    if (!e) {
-        snprintf(err, errlen, "out of memory");
+    chg_event *e = event_new(b, err, errlen);
+    if (!e)
         return NULL;
-    }
-    chg_arena_init(&e->arena);
     e->raw = json_incref(j);
-    e->slots = chg_arena_alloc(&e->arena, sizeof *e->slots * (b->nslots_change + 1));
-    e->eslots = chg_arena_alloc(&e->arena, sizeof *e->eslots * (b->nslots_event + 1));
-    if (!e->slots || !e->eslots) {
+    if (decode_root(b, e, j, 1, e->eslots) != CHG_OK) {
         chg_event_free(e);
         snprintf(err, errlen, "out of memory");
         return NULL;
-    }
-    for (uint32_t i = 0; i < b->nslots_change; i++)
-        e->slots[i].tag = CHG_V_ABSENT;
-    for (uint32_t i = 0; i < b->nslots_event; i++)
-        e->eslots[i].tag = CHG_V_ABSENT;
-    for (uint32_t n = 2; n < b->npaths; n++) {
-        const chg_pathnode *p = &b->paths[n];
-        if (p->slot == CHG_NONE16)
-            continue;
-        uint32_t root = n;
-        while (root >= 2 && b->paths[root].kind != CHG_PN_ELEM)
-            root = b->paths[root].parent;
-        if (root != 1)
-            continue;
-        if (decode_value(b, e, n, json_at(b, j, n, 1), &e->eslots[p->slot], 0) != CHG_OK) {
-            chg_event_free(e);
-            snprintf(err, errlen, "out of memory");
-            return NULL;
-        }
     }
     return e;
 }
