@@ -187,12 +187,14 @@ int chgc_test(int argc, char **argv)
         chg_bundle_free(b);
         chg_compiler_free(c);
     }
-    if (status != EXIT_USAGE) {
+    if (status != EXIT_USAGE && (nsuites || format != CHG_TEST_TEXT)) {
         chg_buf out;
         chg_buf_init(&out);
         chg_test_render(suites, nsuites, format, coverage, cl == 1 && format == CHG_TEST_TEXT, &out);
         fwrite(out.data ? out.data : "", 1, out.len, stdout);
         chg_buf_free(&out);
+    }
+    if (status != EXIT_USAGE) {
         if (ntests == 0 && status == EXIT_CLEAN) {
             chgc_error("no tests found%s", run ? " matching --run" : "");
             status = EXIT_FINDINGS;
