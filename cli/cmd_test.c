@@ -169,6 +169,7 @@ int chgc_test(int argc, char **argv)
             status = EXIT_USAGE;
         } else if (chg_test_run(b, path, cases, n, keep, now, &suites[nsuites]) != CHG_OK) {
             chgc_error("out of memory");
+            chg_test_suite_free(&suites[nsuites]);
             status = EXIT_USAGE;
         } else {
             chg_test_suite *s = &suites[nsuites++];

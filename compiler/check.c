@@ -1512,7 +1512,7 @@ static void check_areq(chg_compiler *c, chg_areq *r)
         break;
     }
     chg_expr *n = r->u.term.count;
-    if (n->u.i < 1)
+    if (n->u.i < 1 || n->u.i > 64)
         chg_diag_report(c, CHG_D_E0501, n->span, chg_span_text(c, n->span), NULL);
     else if (r->kind == AR_PEOPLE && (uint64_t)n->u.i > r->u.term.npeople) {
         chg_diag *d = chg_diag_report(c, CHG_D_E0514, n->span, chg_span_text(c, n->span),
@@ -1531,6 +1531,57 @@ static void check_areq(chg_compiler *c, chg_areq *r)
     }
 }
 
+/* The size of a requirement in the evaluator's terms (vm/approvals.c):
+ * conjunctions of its normal form, terms and approver slots in one,
+ * nesting depth. Saturating. */
+typedef struct areq_size {
+    uint64_t clauses, terms, slots, depth;
+} areq_size;
+
+static areq_size size_of(const chg_areq *r)
+{
+    areq_size z = {1, 0, 0, 1};
+    if (r->kind == AR_NONE)
+        return z;
+    if (r->kind != AR_AND && r->kind != AR_OR) {
+        z.terms = 1;
+        z.slots = r->u.term.count->u.i > 0 ? (uint64_t)r->u.term.count->u.i : 0;
+        return z;
+    }
+    areq_size a = size_of(r->u.bin.a), b = size_of(r->u.bin.b);
+    z.depth = 1 + (a.depth > b.depth ? a.depth : b.depth);
+    if (r->kind == AR_OR) {
+        z.clauses = a.clauses + b.clauses;
+        z.terms = a.terms > b.terms ? a.terms : b.terms;
+        z.slots = a.slots > b.slots ? a.slots : b.slots;
+    } else {
+        z.clauses = a.clauses * b.clauses;
+        z.terms = a.terms + b.terms;
+        z.slots = a.slots + b.slots;
+    }
+    if (z.clauses > 1000000)
+        z.clauses = 1000000;
+    return z;
+}
+
+/* A whole requirement (an approvals entry, a rule's) must fit the
+ * evaluator: checked here so that it is never an error at run time. */
+static void check_areq_size(chg_compiler *c, const chg_areq *r)
+{
+    areq_size z = size_of(r);
+    const char *what = NULL, *limit = NULL;
+    if (z.depth > 32)
+        what = chg_arena_printf(&c->arena, "nested %llu deep", (unsigned long long)z.depth), limit = "32";
+    else if (z.clauses > 32)
+        what = chg_arena_printf(&c->arena, "%llu ways to satisfy it", (unsigned long long)z.clauses), limit = "32";
+    else if (z.terms > 16)
+        what = chg_arena_printf(&c->arena, "%llu terms to meet at once", (unsigned long long)z.terms), limit = "16";
+    else if (z.slots > 64 && (r->kind == AR_AND || r->kind == AR_OR)) /* one term: E0501 */
+        what = chg_arena_printf(&c->arena, "%llu approvers needed at once", (unsigned long long)z.slots), limit = "64";
+    if (what)
+        chg_diag_report(c, CHG_D_E0517, r->span, what, limit, NULL);
+}
+
 static void check_approvals(chg_compiler *c, chg_decl *ap)
 {
     chg_decl *risk = c->risk;
@@ -1541,6 +1592,7 @@ static void check_approvals(chg_compiler *c, chg_decl *ap)
     for (uint32_t i = 0; i < ap->u.approvals.n; i++) {
         chg_approval_entry *e = &ap->u.approvals.entries[i];
         check_areq(c, e->req);
+        check_areq_size(c, e->req);
         for (uint32_t k = 0; k < i; k++)
             if (strcmp(ap->u.approvals.entries[k].cls.name, e->cls.name) == 0) {
                 chg_diag *d = chg_diag_report(c, CHG_D_E0125, e->cls.span, e->cls.name, NULL);
@@ -1724,6 +1776,7 @@ static void check_rule(chg_compiler *c, chg_decl *d)
     }
     case RA_REQUIRE_APPROVAL:
         check_areq(c, d->u.rule.req);
+        check_areq_size(c, d->u.rule.req);
         break;
     case RA_DENY:
         for (uint32_t i = 0; i < d->u.rule.nduring; i++) {

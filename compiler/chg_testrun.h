@@ -45,6 +45,7 @@ int chg_test_select(const chg_test_case *cases, size_t n, const char *run, bool 
  * without `at`, of a policy without `at`, run at default_now. */
 int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *cases, size_t n, const bool *keep,
                  int64_t default_now, chg_test_suite *out);
+/* Free what a suite holds (also after chg_test_run failed). */
 void chg_test_suite_free(chg_test_suite *s);
 
 /* Coverage of a suite in percent (100 when there is nothing to cover). */

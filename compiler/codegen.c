@@ -946,8 +946,8 @@ static uint32_t emit_areq(gen *g, const chg_areq *q)
     }
     uint32_t people = CHG_NONE32;
     if (q->kind == AR_PEOPLE) {
-        uint32_t items[256];
-        uint32_t n = q->u.term.npeople < 256 ? q->u.term.npeople : 256;
+        uint32_t n = q->u.term.npeople;
+        uint32_t *items = chg_arena_alloc(g->a, sizeof *items * (n + 1));
         for (uint32_t i = 0; i < n; i++)
             items[i] = str(g, q->u.term.people[i].name);
         for (uint32_t i = 0; i < n; i++) {
@@ -1070,44 +1070,34 @@ static int slot_of_path(gen *g, int n)
  * constant of strings. */
 static uint32_t param_names(gen *g, const chg_builtin *b, uint32_t nargs)
 {
-    const char *names[16];
-    size_t lens[16];
-    uint32_t n = 0;
+    uint32_t *items = chg_arena_alloc(g->a, sizeof *items * (nargs + 1));
     const char *p = b ? strchr(b->doc, '(') : NULL;
     if (p)
         p++;
-    while (p && *p && *p != ')' && n < 16) {
-        while (*p == ' ' || *p == '[' || *p == ',' || *p == ']')
+    for (uint32_t i = 0; i < nargs; i++) {
+        /* the next name of the signature, or argN past its end */
+        while (p && (*p == ' ' || *p == '[' || *p == ',' || *p == ']'))
             p++;
         const char *start = p;
-        while (*p && *p != ',' && *p != ')' && *p != '[' && *p != ']' && *p != ' ')
+        while (p && *p && *p != ',' && *p != ')' && *p != '[' && *p != ']' && *p != ' ')
             p++;
-        if (p > start) {
-            names[n] = start;
-            lens[n++] = (size_t)(p - start);
-        }
-        while (*p == ']' || *p == ' ')
-            p++;
-    }
-    uint32_t items[16];
-    uint32_t count = 0;
-    for (uint32_t i = 0; i < nargs && i < 16; i++) {
-        char fallback[16];
-        if (i < n)
-            items[count++] = str_n(g, names[i], lens[i]);
+        if (p && p > start)
+            items[i] = str_n(g, start, (size_t)(p - start));
         else {
+            char fallback[24];
             snprintf(fallback, sizeof fallback, "arg%u", i + 1);
-            items[count++] = str(g, fallback);
+            items[i] = str(g, fallback);
+            p = NULL;
         }
     }
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 0; i < nargs; i++) {
         uint8_t *c = rec(g, CHG_SEC_CONSTS);
         if (!c)
             return 0;
         c[0] = CHG_K_STR;
         chg_wr32(c + 4, items[i]);
     }
-    return konst(g, CHG_K_LIST, count, 0);
+    return konst(g, CHG_K_LIST, nargs, 0);
 }
 
 static void emit_actions(gen *g)

@@ -159,12 +159,20 @@ int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *c
     for (uint32_t i = 0; i < s->nrules; i++) {
         s->rule_names[i] = chg_strdup(chg_bundle_rule_name(b, i));
         s->rule_sources[i] = chg_strdup(chg_bundle_rule_source(b, i, src, sizeof src));
+        if (!s->rule_names[i] || !s->rule_sources[i]) {
+            chg_ctx_free(ctx);
+            return CHG_ENOMEM;
+        }
     }
     for (uint32_t i = 0; i < s->narms; i++) {
         char label[256];
         snprintf(label, sizeof label, chg_bundle_arm_is_default(b, i) ? "default %s" : "%s", chg_bundle_arm_class(b, i));
         s->arm_names[i] = chg_strdup(label);
         s->arm_sources[i] = chg_strdup(chg_bundle_arm_source(b, i, src, sizeof src));
+        if (!s->arm_names[i] || !s->arm_sources[i]) {
+            chg_ctx_free(ctx);
+            return CHG_ENOMEM;
+        }
     }
     for (size_t i = 0; i < n; i++) {
         if (keep && !keep[i])
@@ -174,15 +182,25 @@ int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *c
         r->name = chg_strdup(t->name);
         r->file = chg_strdup(t->file);
         r->source = chg_strdup(t->source);
+        if (!r->name || !r->file || !r->source) {
+            chg_ctx_free(ctx);
+            return CHG_ENOMEM;
+        }
         chg_buf fail;
         chg_buf_init(&fail);
         char err[1024];
         chg_facts *facts = chg_facts_parse(t->facts, strlen(t->facts), err, sizeof err);
         chg_eval_input in = {.now = t->has_at ? t->at : default_now, .facts = facts};
-        chg_event *ev = facts ? chg_event_intake(ctx, t->input, strlen(t->input), &in, NULL, err, sizeof err) : NULL;
+        chg_event *ev = NULL;
+        if (!facts)
+            chg_buf_printf(&fail, "%s: the test's given lines do not make valid facts: %s\n", t->source, err);
+        else if (t->is_event) /* raw events go through the intakes */
+            ev = chg_event_intake(ctx, t->input, strlen(t->input), &in, NULL, err, sizeof err);
+        else
+            ev = chg_event_decode(b, t->input, strlen(t->input), err, sizeof err);
         bool expects_error = t->nexpects && strcmp(t->expects[0].value, "\"error\"") == 0;
         if (!ev) {
-            if (!expects_error)
+            if (facts && !expects_error)
                 chg_buf_printf(&fail, "%s: the test's %s was not taken: %s\n", t->source,
                                t->is_event ? "event" : "change", err);
         } else {
@@ -197,7 +215,9 @@ int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *c
                     s->rule_hit[k] = true;
             if (d.arm >= 0 && (uint32_t)d.arm < s->narms)
                 s->arm_hit[d.arm] = true;
-            json_t *dec = json_loadb(dj.data, dj.len, 0, NULL);
+            json_t *dec = dj.oom ? NULL : json_loadb(dj.data, dj.len, 0, NULL);
+            if (!dec)
+                chg_buf_printf(&fail, "%s: the decision could not be read back (out of memory?)\n", t->source);
             for (uint32_t k = 0; k < t->nexpects && dec; k++)
                 compare(&t->expects[k], dec, &fail);
             if (fail.len && d.outcome == CHG_OUT_ERROR && d.nreasons)
@@ -266,7 +286,7 @@ static void xml(chg_buf *out, const char *s)
         case '"': chg_buf_puts(out, "&quot;"); break;
         default:
             if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
-                chg_buf_printf(out, "&#%d;", *s);
+                chg_buf_putc(out, '?'); /* XML 1.0 has no way to write these */
             else
                 chg_buf_putc(out, *s);
         }
@@ -327,6 +347,16 @@ static void render_text(const chg_test_suite *suites, size_t n, bool coverage, b
                    passed ? off : "", failed ? red : "", failed, failed ? off : "");
 }
 
+/* A TAP description: one line, and a '#' would start a directive. */
+static void tap_text(chg_buf *out, const char *s)
+{
+    for (; *s; s++)
+        if (*s == '#')
+            chg_buf_puts(out, "\\#");
+        else
+            chg_buf_putc(out, (unsigned char)*s < 0x20 ? ' ' : *s);
+}
+
 static void render_tap(const chg_test_suite *suites, size_t n, bool coverage, chg_buf *out)
 {
     size_t total = 0, num = 0;
@@ -337,7 +367,11 @@ static void render_tap(const chg_test_suite *suites, size_t n, bool coverage, ch
         const chg_test_suite *s = &suites[k];
         for (size_t i = 0; i < s->n; i++) {
             const chg_test_result *r = &s->results[i];
-            chg_buf_printf(out, "%sok %zu - %s: %s\n", r->passed ? "" : "not ", ++num, s->policy, r->name);
+            chg_buf_printf(out, "%sok %zu - ", r->passed ? "" : "not ", ++num);
+            tap_text(out, s->policy);
+            chg_buf_puts(out, ": ");
+            tap_text(out, r->name);
+            chg_buf_putc(out, '\n');
             if (r->passed)
                 continue;
             chg_buf_printf(out, "  ---\n  at: \"%s\"\n  failures:\n", r->source);

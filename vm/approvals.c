@@ -13,7 +13,9 @@
  *
  * Everything lives on the stack or in the context's scratch arena: no heap
  * allocation. Limits (documented): 256 approvals, 64 approver slots and
- * 16 terms per conjunction, 32 conjunctions.
+ * 16 terms per conjunction, 32 conjunctions; past them the decision is an
+ * error, never a wrong answer. Anything in an approval's `decision` but
+ * "approve"/"approved" is a rejection (fail closed).
  */
 #include "vm_int.h"
 
@@ -240,26 +242,35 @@ int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int
     uint32_t nap = 0;
     const chg_value *list = b->approvals_slot != CHG_NONE32 ? &ctx->ev->slots[b->approvals_slot] : NULL;
     const chg_value *requester = b->requester_slot != CHG_NONE32 ? &ctx->ev->slots[b->requester_slot] : NULL;
+    if (list && list->tag == CHG_V_BAD)
+        return chg_vm_error(ctx, UINT32_MAX, "change.approvals must be a list of approvals");
     if (list && list->tag == CHG_V_LIST)
-        for (uint32_t i = 0; i < list->len && nap < MAX_APPROVALS; i++) {
+        for (uint32_t i = 0; i < list->len; i++) {
             const chg_value *r = &list->u.items[i];
             if (r->tag != CHG_V_REC || r->len < 4)
                 continue;
             const chg_value *by = &r->u.items[0], *group = &r->u.items[1], *at = &r->u.items[2],
                             *dec = &r->u.items[3];
-            int64_t when;
+            int64_t when = 0;
+            bool timed = at->tag == CHG_V_TIME ||
+                         (at->tag == CHG_V_STR && chg_time_parse_iso(at->u.s, at->len, &when) == CHG_OK);
             if (at->tag == CHG_V_TIME)
                 when = at->u.i;
-            else if (at->tag != CHG_V_STR || chg_time_parse_iso(at->u.s, at->len, &when) != CHG_OK)
-                continue; /* an approval without a readable time counts for nothing */
-            if (by->tag != CHG_V_STR || when > now)
-                continue;
-            if (dec->tag == CHG_V_STR && (str_eq(dec->u.s, dec->len, "reject", 6) ||
-                                          str_eq(dec->u.s, dec->len, "rejected", 8))) {
-                if (!*rejected_by)
-                    *rejected_by = by->u.s;
+            /* fail closed: anything but an approval (absent, "approve",
+             * "approved") is a rejection, and a rejection without a
+             * readable time is taken as given */
+            bool approve = dec->tag == CHG_V_NULL || dec->tag == CHG_V_ABSENT ||
+                           (dec->tag == CHG_V_STR && (str_eq(dec->u.s, dec->len, "approve", 7) ||
+                                                      str_eq(dec->u.s, dec->len, "approved", 8)));
+            if (!approve) {
+                if ((!timed || when <= now) && !*rejected_by)
+                    *rejected_by = by->tag == CHG_V_STR ? by->u.s : "an approver";
                 continue;
             }
+            if (!timed || by->tag != CHG_V_STR || when > now)
+                continue; /* not readable, or not given yet: counts for nothing */
+            if (nap == MAX_APPROVALS)
+                return chg_vm_error(ctx, UINT32_MAX, "more than %d approvals: too many to evaluate", MAX_APPROVALS);
             approval *p = &ap[nap++];
             p->by = by->u.s;
             p->by_len = by->len;
@@ -277,7 +288,7 @@ int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int
             len += strlen(b->areqs[roots[i]].text) + 7;
         char *p = chg_scratch_alloc(&ctx->scratch, len + 1);
         if (!p)
-            return chg_vm_error(ctx, 0, "out of memory");
+            return chg_vm_error(ctx, UINT32_MAX, "out of memory");
         d->approvals_required = p;
         for (uint32_t i = 0; i < nroots; i++) {
             const chg_areqdef *q = &b->areqs[roots[i]];
@@ -305,11 +316,11 @@ int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int
         clause part[MAX_CLAUSES], next[MAX_CLAUSES];
         uint32_t np = 0, nn = 0;
         if (!dnf(b, roots[r], part, &np, 0))
-            return chg_vm_error(ctx, 0, "the approval requirement is too large to evaluate");
+            return chg_vm_error(ctx, UINT32_MAX, "the approval requirement is too large to evaluate");
         for (uint32_t i = 0; i < nacc; i++)
             for (uint32_t k = 0; k < np; k++) {
                 if (nn >= MAX_CLAUSES || acc[i].n + part[k].n > MAX_TERMS)
-                    return chg_vm_error(ctx, 0, "the approval requirement is too large to evaluate");
+                    return chg_vm_error(ctx, UINT32_MAX, "the approval requirement is too large to evaluate");
                 clause *c = &next[nn++];
                 memcpy(c->terms, acc[i].terms, sizeof(uint32_t) * acc[i].n);
                 memcpy(c->terms + acc[i].n, part[k].terms, sizeof(uint32_t) * part[k].n);
@@ -323,8 +334,16 @@ int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int
     uint32_t best = 0, best_missing = UINT32_MAX;
     uint32_t filled_best[MAX_TERMS];
     for (uint32_t i = 0; i < nacc; i++) {
-        uint32_t filled[MAX_TERMS];
-        match(b, &acc[i], ap, nap, requester, now, filled);
+        uint32_t filled[MAX_TERMS], slots = 0;
+        for (uint32_t t = 0; t < acc[i].n; t++)
+            slots += b->areqs[acc[i].terms[t]].count;
+        if (slots > MAX_SLOTS)
+            return chg_vm_error(ctx, UINT32_MAX, "the approval requirement needs more than %d approvers at once",
+                                MAX_SLOTS);
+        if (nap)
+            match(b, &acc[i], ap, nap, requester, now, filled);
+        else
+            memset(filled, 0, sizeof(uint32_t) * acc[i].n);
         uint32_t missing = 0;
         for (uint32_t t = 0; t < acc[i].n; t++)
             missing += b->areqs[acc[i].terms[t]].count - filled[t];
@@ -341,8 +360,10 @@ int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int
         const chg_areqdef *q = &b->areqs[c->terms[t]];
         if (filled_best[t] >= q->count)
             ctx->satisfied[d->nsatisfied++] = q->term[q->count - 1];
-        else
+        else {
+            ctx->missing_nodes[d->nmissing] = c->terms[t];
             ctx->missing[d->nmissing++] = q->term[q->count - filled_best[t] - 1];
+        }
     }
     d->satisfied = ctx->satisfied;
     d->missing = ctx->missing;

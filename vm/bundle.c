@@ -500,6 +500,8 @@ static bool load_policy(loader *L)
             return fail(L, at + 4, "rule %u: bad level or action", i);
         if (d->window != CHG_NONE32 && d->window >= ntimesets)
             return fail(L, at + 16, "rule %u: window out of range", i);
+        if ((d->action == CHG_RA_WINDOW) != (d->window != CHG_NONE32))
+            return fail(L, at + 16, "rule %u: window and action disagree", i);
         if ((uint64_t)d->during_first + d->during_count > b->nduring)
             return fail(L, at + 20, "rule %u: 'during' list out of range", i);
         if (d->span >= b->nspans && b->nspans)
@@ -561,7 +563,37 @@ static bool load_decisions(loader *L)
         }
         if ((q->kind == CHG_AR_AND || q->kind == CHG_AR_OR) && (q->a >= i || q->b >= i))
             return fail(L, at + 24, "approval requirement %u: operands must come before it", i);
+        if (q->within > CHG_MAX_WITHIN)
+            return fail(L, at + 16, "approval requirement %u: 'within' longer than 100 years", i);
     }
+    /* a tree, not a graph: each node is the operand of one node at most
+     * (shared operands would make evaluation exponential), and no deeper
+     * than the evaluator recurses */
+    uint8_t *used = chg_calloc(b->nareqs + 1, 1), *depth = chg_calloc(b->nareqs + 1, 1);
+    if (!used || !depth) {
+        chg_free(used);
+        chg_free(depth);
+        return fail(L, 0, "out of memory");
+    }
+    for (uint32_t i = 0; i < b->nareqs; i++) {
+        chg_areqdef *q = &b->areqs[i];
+        q->lo = i;
+        depth[i] = 1;
+        if (q->kind != CHG_AR_AND && q->kind != CHG_AR_OR)
+            continue;
+        bool bad = q->a == q->b || used[q->a] || used[q->b];
+        used[q->a] = used[q->b] = 1;
+        depth[i] = (uint8_t)(1 + (depth[q->a] > depth[q->b] ? depth[q->a] : depth[q->b]));
+        q->lo = b->areqs[q->a].lo < b->areqs[q->b].lo ? b->areqs[q->a].lo : b->areqs[q->b].lo;
+        if (bad || depth[i] > CHG_MAX_AREQ_DEPTH) {
+            chg_free(used);
+            chg_free(depth);
+            return fail(L, roff(L, CHG_SEC_AREQS, i) + 24,
+                        "approval requirement %u: operands shared or nested deeper than %d", i, CHG_MAX_AREQ_DEPTH);
+        }
+    }
+    chg_free(used);
+    chg_free(depth);
     /* the texts decisions show, made once */
     for (uint32_t i = 0; i < b->nareqs; i++) {
         chg_areqdef *q = &b->areqs[i];
@@ -626,9 +658,14 @@ static bool load_decisions(loader *L)
             return fail(L, at, "action %u: unknown outcome %u", i, a->outcome);
         if (!block_ref(L, a->when, at + 4, true, CHG_B_EXPR))
             return false;
-        if ((uint64_t)a->first + a->count > b->ncalls)
-            return fail(L, at + 8, "action %u: calls out of range", i);
+        /* actions own consecutive, disjoint runs of calls, in order: a
+         * decision holds at most ncalls action records */
+        uint32_t next = i ? b->actions[i - 1].first + b->actions[i - 1].count : 0;
+        if (a->first != next || (uint64_t)a->first + a->count > b->ncalls)
+            return fail(L, at + 8, "action %u: calls out of range or not after the previous action's", i);
     }
+    if (b->nactions && b->actions[b->nactions - 1].first + b->actions[b->nactions - 1].count != b->ncalls)
+        return fail(L, roff(L, CHG_SEC_ACTIONS, 0), "calls that no action owns");
     for (uint32_t i = 0; i < b->nifields; i++) {
         const uint8_t *r = recp(L, CHG_SEC_IFIELDS, i);
         uint32_t at = roff(L, CHG_SEC_IFIELDS, i);

@@ -52,15 +52,21 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     ctx->during_hits = chg_calloc(b->nduring + b->ntimesets + 1, sizeof *ctx->during_hits);
     ctx->window_reqs = chg_calloc(b->nrules + 1, sizeof *ctx->window_reqs);
     ctx->during_all = chg_calloc(b->nduring + 1, sizeof *ctx->during_all);
+    ctx->during_level = chg_calloc(b->nduring + 1, 1);
+    ctx->ts_xs = chg_calloc(b->nrules + b->nduring + 1, sizeof *ctx->ts_xs);
+    ctx->ts_sets = chg_calloc(b->nrules + b->nduring + 1, sizeof *ctx->ts_sets);
+    ctx->ts_want = chg_calloc(b->nrules + b->nduring + 1, sizeof *ctx->ts_want);
     ctx->req_roots = chg_calloc(b->nrules + 2, sizeof *ctx->req_roots);
     ctx->satisfied = chg_calloc(64, sizeof *ctx->satisfied);
     ctx->missing = chg_calloc(64, sizeof *ctx->missing);
+    ctx->missing_nodes = chg_calloc(64, sizeof *ctx->missing_nodes);
     ctx->actions = chg_calloc(b->ncalls + 1, sizeof *ctx->actions);
     ctx->applied = chg_calloc(b->nrules + 1, 1);
     ctx->match = pcre2_match_data_create(b->max_captures + 1, NULL);
     if (!ctx->regs || !ctx->letvals || !ctx->letstate || !ctx->frames || !ctx->reasons || !ctx->warnings ||
         !ctx->ts_index || !ctx->during_hits || !ctx->window_reqs || !ctx->during_all || !ctx->req_roots ||
-        !ctx->satisfied || !ctx->missing || !ctx->actions || !ctx->applied || !ctx->match) {
+        !ctx->during_level || !ctx->ts_xs || !ctx->ts_sets || !ctx->ts_want ||
+        !ctx->satisfied || !ctx->missing || !ctx->missing_nodes || !ctx->actions || !ctx->applied || !ctx->match) {
         chg_ctx_free(ctx);
         return NULL;
     }
@@ -81,9 +87,14 @@ void chg_ctx_free(chg_ctx *ctx)
     chg_free(ctx->during_hits);
     chg_free(ctx->window_reqs);
     chg_free(ctx->during_all);
+    chg_free(ctx->during_level);
+    chg_free(ctx->ts_xs);
+    chg_free(ctx->ts_sets);
+    chg_free(ctx->ts_want);
     chg_free(ctx->req_roots);
     chg_free(ctx->satisfied);
     chg_free(ctx->missing);
+    chg_free(ctx->missing_nodes);
     chg_free(ctx->actions);
     chg_free(ctx->applied);
     if (ctx->match)
@@ -180,7 +191,7 @@ static void fail_decision(chg_ctx *ctx, chg_decision *d, uint32_t rule)
     x->during = false;
     x->message = ctx->err_msg;
     x->message_len = ctx->err_len;
-    x->span = ctx->err_pc < ctx->b->ncode ? ctx->b->insspan[ctx->err_pc] : 0;
+    x->span = ctx->err_pc < ctx->b->ncode ? ctx->b->insspan[ctx->err_pc] : UINT32_MAX;
     d->window = -1;
     d->nfreezes = 0;
     d->next_open = INT64_MIN;
@@ -203,10 +214,17 @@ void chg_action_vars(chg_ctx *ctx)
 {
     const chg_bundle *b = ctx->b;
     const chg_decision *d = ctx->action_d;
+    /* the first reason of the kind that decided the outcome */
     const char *reason = "";
-    for (uint32_t i = 0; i < d->nreasons && !*reason; i++)
-        if (!d->reasons[i].overridden)
-            reason = d->reasons[i].message ? d->reasons[i].message : "";
+    for (uint32_t i = 0; i < d->nreasons && !*reason; i++) {
+        const chg_reason *x = &d->reasons[i];
+        bool decides = d->outcome == CHG_OUT_DENY    ? x->kind == CHG_R_DENY || x->kind == CHG_R_REJECTED
+                       : d->outcome == CHG_OUT_DEFER ? x->kind == CHG_R_WINDOW
+                       : d->outcome == CHG_OUT_ERROR ? x->kind == CHG_R_ERROR
+                                                     : false;
+        if (decides && !x->overridden)
+            reason = x->message ? x->message : "";
+    }
     if (!*reason && d->outcome == CHG_OUT_PENDING && d->nmissing) {
         uint32_t len;
         reason = join3(ctx, "waiting for approvals: ", d->missing[0], "", &len);
@@ -284,7 +302,28 @@ void chg_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_fac
     ctx->action_d = NULL;
 }
 
+static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d);
+
 int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
+{
+    decide(ctx, in, d);
+    if (d->outcome == CHG_OUT_ERROR) {
+        /* `on error` actions: a failure among them leaves none, and the
+         * first error stands */
+        ctx->failed = false;
+        const char *msg = ctx->err_msg;
+        uint32_t len = ctx->err_len, pc = ctx->err_pc;
+        if (run_actions(ctx, d) < 0)
+            d->nactions = 0;
+        ctx->err_msg = msg;
+        ctx->err_len = len;
+        ctx->err_pc = pc;
+        ctx->failed = true;
+    }
+    return CHG_OK;
+}
+
+static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
 {
     const chg_bundle *b = ctx->b;
     chg_ctx_begin(ctx, in->change, in->now, in->facts, in->resolver, in->resolver_ud);
@@ -314,14 +353,14 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         if (chg_vm_run(ctx, b->at_block, &v) < 0) {
             d->at = in->now;
             fail_decision(ctx, d, UINT32_MAX);
-            return CHG_OK;
+            return;
         }
         if (v.tag != CHG_V_TIME) {
             chg_vm_error(ctx, b->blocks[b->at_block].start, "'at' must give an instant, not %s",
                          chg_vtag_name(v.tag));
             d->at = in->now;
             fail_decision(ctx, d, UINT32_MAX);
-            return CHG_OK;
+            return;
         }
         ctx->now = v.u.i;
     }
@@ -332,7 +371,7 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         bool hit = true;
         if (b->arms[i].cond != CHG_NONE32 && run_bool(ctx, b->arms[i].cond, &hit) < 0) {
             fail_decision(ctx, d, UINT32_MAX);
-            return CHG_OK;
+            return;
         }
         if (hit) {
             ctx->risk = (int)b->arms[i].cls;
@@ -352,7 +391,7 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         bool applies = true;
         if (r->when != CHG_NONE32 && run_bool(ctx, r->when, &applies) < 0) {
             fail_decision(ctx, d, i);
-            return CHG_OK;
+            return;
         }
         if (!applies)
             continue;
@@ -368,9 +407,15 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
                     uint32_t ts = b->during[r->during_first + k];
                     bool known = false;
                     for (uint32_t q = 0; q < nduring_all; q++)
-                        known |= ctx->during_all[q] == ts;
-                    if (!known)
+                        if (ctx->during_all[q] == ts) {
+                            known = true;
+                            if (r->level < ctx->during_level[q])
+                                ctx->during_level[q] = r->level;
+                        }
+                    if (!known) {
+                        ctx->during_level[nduring_all] = r->level;
                         ctx->during_all[nduring_all++] = ts;
+                    }
                     if (in_set(ctx, ts, ctx->now)) {
                         if (hit == CHG_NONE32)
                             hit = ts;
@@ -389,7 +434,7 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             }
             if (r->msg != CHG_NONE32 && run_text(ctx, r->msg, &msg, &len) < 0) {
                 fail_decision(ctx, d, i);
-                return CHG_OK;
+                return;
             }
             if (!msg) {
                 msg = b->str[r->name];
@@ -411,8 +456,12 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             }
             if (!open) {
                 msg = join3(ctx, "window ", b->str[b->timesets[r->window].name], " is closed", &len);
-                if (msg)
-                    add_reason(ctx, d, i, CHG_R_WINDOW, msg, len);
+                if (!msg) {
+                    chg_vm_error(ctx, UINT32_MAX, "out of memory");
+                    fail_decision(ctx, d, i);
+                    return;
+                }
+                add_reason(ctx, d, i, CHG_R_WINDOW, msg, len);
             }
             break;
         }
@@ -447,7 +496,7 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     const char *rejected_by = NULL;
     if (chg_approvals_eval(ctx, roots, nroots, ctx->now, d, &rejected_by) < 0) {
         fail_decision(ctx, d, UINT32_MAX);
-        return CHG_OK;
+        return;
     }
     /* an emergency is in effect once its approvals are met */
     bool approved = d->nmissing == 0 && !rejected_by;
@@ -456,6 +505,13 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         /* name the approval rules still waiting, as reasons */
         for (uint32_t i = first_rule_req; i < b->nrules; i++)
             if (ctx->applied[i] == 1 && b->rules[i].action == CHG_RA_APPROVAL && (!emergency || b->rules[i].level == 0)) {
+                /* only rules whose own requirement has a missing term */
+                uint32_t root = b->rules[i].req, lo = b->areqs[root].lo;
+                bool waiting = false;
+                for (uint32_t k = 0; k < d->nmissing; k++)
+                    waiting |= ctx->missing_nodes[k] >= lo && ctx->missing_nodes[k] <= root;
+                if (!waiting)
+                    continue;
                 uint32_t len;
                 const char *m = join3(ctx, "needs approval: rule ", b->str[b->rules[i].name], "", &len);
                 if (m)
@@ -509,31 +565,31 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     if (d->window >= 0 && d->window_open)
         d->closes_at = chg_tsx_next_change(b->timesets[d->window].ts, &env, &ctx->ts_index[d->window], ctx->now,
                                            horizon);
-    bool timed = (d->outcome == CHG_OUT_DEFER || (d->outcome == CHG_OUT_DENY && !deny_firm)) && !d->emergency;
+    bool timed = d->outcome == CHG_OUT_DEFER || (d->outcome == CHG_OUT_DENY && !deny_firm);
     if (timed) {
         /* every required window open, and no freeze of an applying
          * deny-during rule — not only those that hold now: the next slot
-         * must avoid the freeze after this one too */
-        chg_ts_index *xs[128];
-        const chg_timeset *sets[128];
-        bool want[128];
+         * must avoid the freeze after this one too. An approved emergency
+         * has overridden the windows and the overridable freezes. */
         size_t n = 0;
-        for (uint32_t k = 0; k < nwindows && n < 128; k++, n++) {
-            xs[n] = &ctx->ts_index[ctx->window_reqs[k]];
-            sets[n] = b->timesets[ctx->window_reqs[k]].ts;
-            want[n] = true;
+        for (uint32_t k = 0; k < nwindows && !d->emergency; k++, n++) {
+            ctx->ts_xs[n] = &ctx->ts_index[ctx->window_reqs[k]];
+            ctx->ts_sets[n] = b->timesets[ctx->window_reqs[k]].ts;
+            ctx->ts_want[n] = true;
         }
-        for (uint32_t k = 0; k < nduring_all && n < 128; k++, n++) {
-            xs[n] = &ctx->ts_index[ctx->during_all[k]];
-            sets[n] = b->timesets[ctx->during_all[k]].ts;
-            want[n] = false;
+        for (uint32_t k = 0; k < nduring_all; k++) {
+            if (d->emergency && ctx->during_level[k] != 0)
+                continue;
+            ctx->ts_xs[n] = &ctx->ts_index[ctx->during_all[k]];
+            ctx->ts_sets[n] = b->timesets[ctx->during_all[k]].ts;
+            ctx->ts_want[n++] = false;
         }
-        d->next_open = chg_tsx_next_admissible(xs, sets, want, n, &env, ctx->now + 1, horizon);
+        d->next_open = chg_tsx_next_admissible(ctx->ts_xs, ctx->ts_sets, ctx->ts_want, n, &env, ctx->now + 1,
+                                               horizon);
     }
 
     if (run_actions(ctx, d) < 0) {
         fail_decision(ctx, d, UINT32_MAX);
-        return CHG_OK;
+        return;
     }
-    return CHG_OK;
 }

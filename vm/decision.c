@@ -48,7 +48,7 @@ static void reason(const chg_bundle *b, const chg_reason *r, chg_buf *out)
     chg_buf_puts(out, ",\"message\":");
     chg_buf_json_string(out, r->message ? r->message : "", r->message_len);
     chg_buf_puts(out, ",\"source\":");
-    if (r->kind == CHG_R_REJECTED)
+    if (r->kind == CHG_R_REJECTED || r->span >= b->nspans)
         chg_buf_puts(out, "null");
     else
         str(out, chg_bundle_source(b, r->span, src, sizeof src));

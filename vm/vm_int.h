@@ -71,11 +71,17 @@ typedef struct chg_areqdef {
     int64_t within;
     uint32_t a, b;
     uint32_t within_text;   /* string, or NONE */
+    uint32_t lo;            /* the first node of its subtree: the subtree
+                               is nodes lo..self (operands come first) */
     /* built at load, for decisions without printf: the node as a whole
      * requirement, and for a term "k of …" for k = 1..count */
     char *text;
     char **term;
 } chg_areqdef;
+
+/* Limits the loader enforces on approval requirements. */
+#define CHG_MAX_AREQ_DEPTH 32
+#define CHG_MAX_WITHIN (100LL * 366 * 86400)
 
 typedef struct chg_approvaldef {
     uint32_t cls;           /* risk class, or NONE for emergency */
@@ -256,8 +262,13 @@ struct chg_ctx {
     uint32_t *during_hits;    /* time sets of deny-during rules that applied */
     uint32_t *window_reqs;    /* windows required by rules that applied */
     uint32_t *during_all;     /* every time set of deny-during rules that applied */
+    uint8_t *during_level;    /* the lowest level of the rules naming each */
+    chg_ts_index **ts_xs;     /* next_open's sets: nrules + nduring at most */
+    const chg_timeset **ts_sets;
+    bool *ts_want;
     uint32_t *req_roots;      /* approval requirements in force */
     const char **satisfied, **missing;
+    uint32_t *missing_nodes;  /* the AREQS term of each missing entry */
     struct chg_action *actions;
     uint8_t *applied;         /* per rule: its condition held and it acted */
 
