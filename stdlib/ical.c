@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_TZ_TRANSITIONS 20000
 
@@ -886,6 +887,28 @@ int ti_calendar_build(const char *text, size_t len, const char *zone, ti_calenda
         ti_set_error(err, (size_t)((const char *)memchr(text, 0, len) - text), 1,
                      "the text contains a NUL byte");
         return CHG_EINVAL;
+    }
+    /* libical writes "Encountered END before BEGIN" to stderr itself (it
+     * has no way to turn that off), so find that mistake first and
+     * report it like any other */
+    size_t depth = 0;
+    for (size_t i = 0; i < len;) {
+        size_t e = i;
+        while (e < len && text[e] != '\n')
+            e++;
+        if (e - i >= 6 && strncasecmp(text + i, "BEGIN:", 6) == 0)
+            depth++;
+        else if (e - i >= 4 && strncasecmp(text + i, "END:", 4) == 0) {
+            if (depth == 0) {
+                size_t n = e - i;
+                while (n && (text[i + n - 1] == '\r' || text[i + n - 1] == ' '))
+                    n--;
+                ti_set_error(err, i, n, "'%.*s' comes before its BEGIN", (int)(n > 60 ? 60 : n), text + i);
+                return CHG_EINVAL;
+            }
+            depth--;
+        }
+        i = e + 1;
     }
     char *buf = chg_strndup(text, len);
     if (!buf) {

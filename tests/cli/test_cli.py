@@ -223,6 +223,16 @@ class HostileInput(unittest.TestCase):
             self.assertEqual(rc, 1, unit)
             self.assertIn("error[E0011]: nesting is too deep (more than 256 levels)", out, unit)
 
+    def test_calendar_libical_would_complain_about(self):
+        # libical prints "Encountered END before BEGIN" to stderr by itself;
+        # chg reports it as a diagnostic first, and stderr stays clean
+        with tempfile.TemporaryDirectory() as d:
+            open(os.path.join(d, "bad.ics"), "w").write("END:VEVENT\r\nBEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+            open(os.path.join(d, "p.chg"), "w").write('freeze f = calendar "bad.ics"\nrule r:\n  deny during f "x"\n')
+            rc, out, err = chgc("check", "--color", "never", "p.chg", cwd=d)
+            self.assertEqual((rc, err), (1, ""))
+            self.assertIn("error[E0405]: invalid calendar 'bad.ics': line 1: 'END:VEVENT' comes before its BEGIN", out)
+
     def test_binary_garbage(self):
         data = bytes(range(256)) * 64
         rc, out, err = chgc("check", "-", stdin=data)
