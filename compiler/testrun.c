@@ -446,6 +446,21 @@ static void render_junit(const chg_test_suite *suites, size_t n, chg_buf *out)
     chg_buf_puts(out, "</testsuites>\n");
 }
 
+/* [{"KEY": name, "source": …, "exercised": bool}, …] */
+static void coverage_json(chg_buf *out, const char *key, char *const *names, char *const *sources, const bool *hit,
+                          uint32_t n)
+{
+    chg_buf_putc(out, '[');
+    for (uint32_t i = 0; i < n; i++) {
+        chg_buf_printf(out, "%s{\"%s\":", i ? "," : "", key);
+        jstr(out, names[i]);
+        chg_buf_puts(out, ",\"source\":");
+        jstr(out, sources[i]);
+        chg_buf_printf(out, ",\"exercised\":%s}", hit[i] ? "true" : "false");
+    }
+    chg_buf_putc(out, ']');
+}
+
 static void render_json(const chg_test_suite *suites, size_t n, bool coverage, chg_buf *out)
 {
     size_t passed = 0, failed = 0;
@@ -480,23 +495,11 @@ static void render_json(const chg_test_suite *suites, size_t n, bool coverage, c
         }
         chg_buf_putc(out, ']');
         if (coverage) {
-            chg_buf_printf(out, ",\"coverage\":{\"percent\":%.1f,\"rules\":[", chg_test_coverage(s));
-            for (uint32_t i = 0; i < s->nrules; i++) {
-                chg_buf_puts(out, i ? ",{\"rule\":" : "{\"rule\":");
-                jstr(out, s->rule_names[i]);
-                chg_buf_puts(out, ",\"source\":");
-                jstr(out, s->rule_sources[i]);
-                chg_buf_printf(out, ",\"exercised\":%s}", s->rule_hit[i] ? "true" : "false");
-            }
-            chg_buf_puts(out, "],\"arms\":[");
-            for (uint32_t i = 0; i < s->narms; i++) {
-                chg_buf_puts(out, i ? ",{\"class\":" : "{\"class\":");
-                jstr(out, s->arm_names[i]);
-                chg_buf_puts(out, ",\"source\":");
-                jstr(out, s->arm_sources[i]);
-                chg_buf_printf(out, ",\"exercised\":%s}", s->arm_hit[i] ? "true" : "false");
-            }
-            chg_buf_puts(out, "]}");
+            chg_buf_printf(out, ",\"coverage\":{\"percent\":%.1f,\"rules\":", chg_test_coverage(s));
+            coverage_json(out, "rule", s->rule_names, s->rule_sources, s->rule_hit, s->nrules);
+            chg_buf_puts(out, ",\"arms\":");
+            coverage_json(out, "class", s->arm_names, s->arm_sources, s->arm_hit, s->narms);
+            chg_buf_putc(out, '}');
         }
         chg_buf_putc(out, '}');
     }
