@@ -2011,15 +2011,15 @@ void chg_typecheck(chg_compiler *c)
         check_classify(c, c->classify);
     if (c->approvals)
         check_approvals(c, c->approvals);
-    bool approvals = c->approvals != NULL, emergency = false;
+    c->uses_approvals = c->approvals != NULL;
     for (size_t i = 0; i < c->all_decls.len; i++) {
         chg_decl *d = c->all_decls.items[i];
-        approvals |= d->kind == D_RULE && d->u.rule.action == RA_REQUIRE_APPROVAL;
+        c->uses_approvals |= d->kind == D_RULE && d->u.rule.action == RA_REQUIRE_APPROVAL;
     }
     for (uint32_t i = 0; c->approvals && i < c->approvals->u.approvals.n; i++)
-        emergency |= c->approvals->u.approvals.entries[i].is_emergency;
-    if (approvals && c->schema)
-        check_approval_schema(c, emergency);
+        c->has_emergency |= c->approvals->u.approvals.entries[i].is_emergency;
+    if (c->uses_approvals && c->schema)
+        check_approval_schema(c, c->has_emergency);
     for (size_t i = 0; i < c->all_decls.len && !c->error_limit_hit; i++) {
         chg_decl *d = c->all_decls.items[i];
         switch (d->kind) {

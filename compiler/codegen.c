@@ -1245,14 +1245,9 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
 
     /* the approvals' paths come first, so their layout starts with the
      * fields the evaluator reads (by, group, at, decision) */
-    bool approvals = c->approvals != NULL;
-    for (size_t i = 0; i < c->all_decls.len && !approvals; i++) {
-        chg_decl *d = c->all_decls.items[i];
-        approvals = d->kind == D_RULE && d->u.rule.action == RA_REQUIRE_APPROVAL;
-    }
     uint32_t approvals_slot = CHG_NONE32, requester_slot = CHG_NONE32, emergency_slot = CHG_NONE32,
              approvals_layout = CHG_NONE32;
-    if (approvals) {
+    if (c->uses_approvals) {
         int list = approvals_path(g);
         approvals_slot = (uint32_t)slot_of_path(g, list);
         approvals_layout = (uint32_t)((pnode *)g->nodes.items[list])->layout;
@@ -1308,7 +1303,6 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
                 break;
         }
     /* approvals: the entries per class */
-    bool has_emergency = false;
     if (c->approvals)
         for (uint32_t k = 0; k < c->approvals->u.approvals.n; k++) {
             chg_approval_entry *e = &c->approvals->u.approvals.entries[k];
@@ -1318,9 +1312,8 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
                 break;
             chg_wr32(r, e->is_emergency ? CHG_NONE32 : (uint32_t)e->risk_index);
             chg_wr32(r + 4, root);
-            has_emergency |= e->is_emergency;
         }
-    if (has_emergency)
+    if (c->has_emergency)
         emergency_slot = (uint32_t)slot_of_path(g, child(g, 0, "emergency"));
     emit_rules(g);
     emit_actions(g);

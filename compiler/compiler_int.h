@@ -132,6 +132,9 @@ struct chg_compiler {
     chg_map globals;          /* let, window, freeze, risk class → chg_decl* */
     chg_map rules;            /* rule name → chg_decl* */
     chg_map intakes, tests;
+    bool uses_approvals;      /* an approvals block or a `require` rule
+                                 (set by the checker; codegen reads it) */
+    bool has_emergency;       /* approvals has an `emergency` entry */
     chg_vec all_decls;        /* every declaration, in file order */
     chg_decl *policy, *schema, *at, *risk, *classify, *approvals;
     chg_type *change_type;    /* from the schema, or &chg_type_any */

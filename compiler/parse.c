@@ -51,29 +51,37 @@ static void check_utf8(chg_parser *p)
     }
 }
 
-chg_file *chg_parse(chg_compiler *c, uint32_t file)
+/* A parser over source `file`, its UTF-8 checked, and a scanner reading
+ * it; NULL when the scanner cannot be made. */
+static void *scan_begin(chg_compiler *c, uint32_t file, chg_parser *p)
 {
     chg_source *src = c->sources.items[file];
+    memset(p, 0, sizeof *p);
+    p->c = c;
+    p->arena = &c->arena;
+    p->file = file;
+    p->text = src->text;
+    p->len = src->len;
+    chg_buf_init(&p->str);
+    check_utf8(p);
+    void *scanner;
+    if (chg_yylex_init_extra(p, &scanner) != 0)
+        return NULL;
+    chg_yy_scan_bytes(src->text, (int)src->len, scanner);
+    return scanner;
+}
+
+chg_file *chg_parse(chg_compiler *c, uint32_t file)
+{
     chg_file *f = chg_arena_alloc(&c->arena, sizeof *f);
     if (!f)
         return NULL;
     f->source = file;
 
     chg_parser p;
-    memset(&p, 0, sizeof p);
-    p.c = c;
-    p.arena = &c->arena;
-    p.file = file;
-    p.text = src->text;
-    p.len = src->len;
-    chg_buf_init(&p.str);
-
-    check_utf8(&p);
-
-    void *scanner;
-    if (chg_yylex_init_extra(&p, &scanner) != 0)
+    void *scanner = scan_begin(c, file, &p);
+    if (!scanner)
         return NULL;
-    chg_yy_scan_bytes(src->text, (int)src->len, scanner);
     chg_yyparse(scanner, &p);
     chg_yylex_destroy(scanner);
     chg_buf_free(&p.str);
@@ -85,20 +93,10 @@ chg_file *chg_parse(chg_compiler *c, uint32_t file)
 
 size_t chg_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, size_t max)
 {
-    chg_source *src = c->sources.items[file];
     chg_parser p;
-    memset(&p, 0, sizeof p);
-    p.c = c;
-    p.arena = &c->arena;
-    p.file = file;
-    p.text = src->text;
-    p.len = src->len;
-    chg_buf_init(&p.str);
-    check_utf8(&p);
-    void *scanner;
-    if (chg_yylex_init_extra(&p, &scanner) != 0)
+    void *scanner = scan_begin(c, file, &p);
+    if (!scanner)
         return 0;
-    chg_yy_scan_bytes(src->text, (int)src->len, scanner);
     size_t n = 0;
     for (;;) {
         CHG_YYSTYPE v;

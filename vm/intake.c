@@ -57,16 +57,25 @@ static bool change_shaped(const chg_bundle *b, const json_t *j, char *why, size_
     }
     if (!(b->flags & 1))
         return true;
-    uint32_t required = 0, present = 0;
+    /* per event: stop at the first required field that is there */
+    uint32_t required = 0;
+    for (uint32_t n = 2; n < b->npaths; n++) {
+        const chg_pathnode *p = &b->paths[n];
+        if (p->parent != 0 || p->kind != CHG_PN_KEY || p->need != CHG_PR_REQUIRED)
+            continue;
+        if (json_object_get(j, b->str[p->name]))
+            return true;
+        required++;
+    }
+    if (!required)
+        return true;
+    /* not a change: name the alphabetically first few fields it lacks */
     const char *names[4];
     uint32_t nnames = 0;
     for (uint32_t n = 2; n < b->npaths; n++) {
         const chg_pathnode *p = &b->paths[n];
         if (p->parent != 0 || p->kind != CHG_PN_KEY || p->need != CHG_PR_REQUIRED)
             continue;
-        required++;
-        present += json_object_get(j, b->str[p->name]) != NULL;
-        /* the alphabetically first few, for the message */
         const char *name = b->str[p->name];
         uint32_t at = nnames;
         while (at > 0 && strcmp(names[at - 1], name) > 0)
@@ -79,15 +88,12 @@ static bool change_shaped(const chg_bundle *b, const json_t *j, char *why, size_
                 nnames++;
         }
     }
-    if (required && !present) {
-        int w = snprintf(why, len, "it has none of the fields a change needs (");
-        for (uint32_t k = 0; k < nnames && w > 0 && (size_t)w < len; k++)
-            w += snprintf(why + w, len - (size_t)w, "%s%s", k ? ", " : "", names[k]);
-        if (w > 0 && (size_t)w < len)
-            snprintf(why + w, len - (size_t)w, "%s)", required > nnames ? ", …" : "");
-        return false;
-    }
-    return true;
+    int w = snprintf(why, len, "it has none of the fields a change needs (");
+    for (uint32_t k = 0; k < nnames && w > 0 && (size_t)w < len; k++)
+        w += snprintf(why + w, len - (size_t)w, "%s%s", k ? ", " : "", names[k]);
+    if (w > 0 && (size_t)w < len)
+        snprintf(why + w, len - (size_t)w, "%s)", required > nnames ? ", …" : "");
+    return false;
 }
 
 static const char *block_source(const chg_bundle *b, uint32_t block, char *buf, size_t len)
