@@ -1,15 +1,12 @@
 /*
- * chgc.c — the chgc driver: subcommand dispatch, --help, --version, and the
- * helpers the subcommands share (file collection, colour, errors).
+ * chgc.c — the chgc program: subcommand dispatch, --help, --version, and
+ * the printing helpers the subcommands share (diagnostics, colour, errors).
  */
 #include "cli.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static const struct command {
@@ -119,84 +116,40 @@ int chgc_parse_duration(const char *s, int64_t *out)
     return CHG_OK;
 }
 
-static int cmp_str(const void *a, const void *b)
+int chgc_collect(char **paths, int n, chg_vec *out)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int walk(const char *dir, chg_vec *out, int depth)
-{
-    if (depth > 64) {
-        chgc_error("%s: directories nested too deeply", dir);
-        return CHG_EIO;
-    }
-    DIR *d = opendir(dir);
-    if (!d) {
-        chgc_error("%s: %s", dir, strerror(errno));
-        return CHG_EIO;
-    }
-    chg_vec names;
-    chg_vec_init(&names);
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            chg_vec_push(&names, chg_strdup(e->d_name));
-    closedir(d);
-    if (names.len)
-        qsort(names.items, names.len, sizeof(void *), cmp_str);
-    int rc = CHG_OK;
-    size_t dl = strlen(dir);
-    for (size_t i = 0; i < names.len && rc == CHG_OK; i++) {
-        const char *name = names.items[i];
-        size_t len = dl + strlen(name) + 2;
-        char *path = chg_malloc(len);
-        snprintf(path, len, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", name);
-        struct stat st;
-        if (stat(path, &st) != 0) {
-            chg_free(path); /* a dangling link: not ours to report */
-            continue;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            rc = walk(path, out, depth + 1);
-            chg_free(path);
-        } else if (strlen(name) > 4 && !strcmp(name + strlen(name) - 4, ".chg"))
-            chg_vec_push(out, path);
-        else
-            chg_free(path);
-    }
-    chgc_free_strings(&names);
+    char err[1024];
+    int rc = chg_collect_files(paths, (size_t)n, out, err, sizeof err);
+    if (rc != CHG_OK)
+        chgc_error("%s", err);
     return rc;
 }
 
-int chgc_collect_files(char **paths, int n, chg_vec *out)
+void chgc_print_diags(chg_compiler *c)
 {
-    for (int i = 0; i < n; i++) {
-        struct stat st;
-        if (!strcmp(paths[i], "-")) {
-            chg_vec_push(out, chg_strdup("-"));
-            continue;
-        }
-        if (stat(paths[i], &st) != 0) {
-            chgc_error("%s: %s", paths[i], strerror(errno));
-            return CHG_EIO;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            size_t before = out->len;
-            if (walk(paths[i], out, 0) != CHG_OK)
-                return CHG_EIO;
-            if (out->len == before) {
-                chgc_error("%s: no .chg files in this directory", paths[i]);
-                return CHG_EIO;
-            }
-        } else
-            chg_vec_push(out, chg_strdup(paths[i]));
-    }
-    return CHG_OK;
+    if (!c || !chg_compiler_ndiags(c))
+        return;
+    chg_report r = {CHG_REPORT_TEXT, chgc_parse_color("auto", stderr) == 1, false, true};
+    chg_buf out;
+    chg_buf_init(&out);
+    chg_report_render(&r, &c, 1, &out);
+    fwrite(out.data ? out.data : "", 1, out.len, stderr);
+    chg_buf_free(&out);
 }
 
-void chgc_free_strings(chg_vec *v)
+int chgc_open_policy(char **paths, int n, bool lints, chg_policy *p)
 {
-    for (size_t i = 0; i < v->len; i++)
-        chg_free(v->items[i]);
-    chg_vec_free(v);
+    char err[1024];
+    chg_compile_options co = {.lints = lints};
+    int rc = chg_policy_open(p, paths, (size_t)n, &co, err, sizeof err);
+    if (rc == CHG_OK) {
+        chgc_print_diags(p->compiler); /* warnings */
+        return EXIT_CLEAN;
+    }
+    if (rc == CHG_EINVAL)
+        chgc_print_diags(p->compiler);
+    else
+        chgc_error("%s", err);
+    chg_policy_free(p);
+    return rc == CHG_EINVAL ? EXIT_FINDINGS : EXIT_USAGE;
 }

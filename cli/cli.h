@@ -1,12 +1,13 @@
 /*
- * cli.h — what the chgc subcommands share: their entry points and the few
- * helpers every driver needs (collecting .chg files, colour choice, usage
- * errors). The drivers stay thin: the library does the work.
+ * cli.h — what the chgc subcommands share: their entry points and the
+ * few helpers they need to print (diagnostics, colour choice, errors).
+ * The work is the driver layer's (driver/chg_driver.h): a command parses
+ * its options, calls it, and prints.
  */
 #ifndef CHG_CLI_H
 #define CHG_CLI_H
 
-#include "chg_base.h"
+#include "chg_driver.h"
 
 #include <stdio.h>
 
@@ -24,24 +25,19 @@ int chgc_disasm(int argc, char **argv);
 int chgc_windows(int argc, char **argv);
 int chgc_test(int argc, char **argv);
 
-struct chg_bundle;
-/* Get a loaded bundle for the subcommands that run policies: a .chgb
- * file is loaded (and verified); anything else is compiled as .chg files
- * (diagnostics go to stderr). Returns NULL after reporting; *status is the
- * exit status to use then (1 for policy errors, 2 for I/O and usage). */
-struct chg_bundle *chgc_load_policy(char **paths, int n, int *status);
+/* Open the policy a command names (a .chgb, or .chg files compiled on
+ * the spot, with or without lints) with chg_policy_open, printing
+ * diagnostics and errors to stderr. Returns EXIT_CLEAN with *p ready, or the exit status to use (1
+ * for policy errors, 2 for I/O and usage) with *p freed. */
+int chgc_open_policy(char **paths, int n, bool lints, chg_policy *p);
 
 /* Print a compilation's diagnostics as text to standard error (colour
  * when it is a terminal). */
-struct chg_compiler;
-void chgc_print_diags(struct chg_compiler *c);
+void chgc_print_diags(chg_compiler *c);
 
-/* Expand PATH arguments: files as given, directories recursively to their
- * *.chg files (sorted, hidden entries skipped). Returns CHG_OK or prints
- * "chgc: PATH: reason" to stderr and returns CHG_EIO. Items are chg_malloc'd
- * strings. */
-int chgc_collect_files(char **paths, int n, chg_vec *out);
-void chgc_free_strings(chg_vec *v);
+/* Expand PATH arguments into .chg files (chg_collect_files), printing
+ * what went wrong. Returns CHG_OK or an error status. */
+int chgc_collect(char **paths, int n, chg_vec *out);
 
 /* Colour: "auto" means stdout is a terminal and NO_COLOR is unset/empty. */
 int chgc_parse_color(const char *when, FILE *stream); /* -1: bad value */

@@ -3,19 +3,16 @@
  *
  * Every file named (or found under a named directory) is compiled as its
  * own policy, except files another of them imports: those are checked as
- * part of their importer, so a shared file is reported once, in context.
+ * part of their importer, so a shared file is reported once, in context
+ * (chg_check_files).
  */
-#include "chg_compiler.h"
 #include "chg_time.h"
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 static void check_usage(FILE *f)
 {
@@ -36,24 +33,6 @@ static void check_usage(FILE *f)
             "  -h, --help           show this help\n"
             "\n"
             "Exit status: 0 no errors, 1 errors (or warnings with --werror), 2 usage or I/O error.\n");
-}
-
-static int read_stdin(chg_compiler *c)
-{
-    chg_buf b;
-    chg_buf_init(&b);
-    char tmp[65536];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, stdin)) > 0)
-        chg_buf_append(&b, tmp, n);
-    if (ferror(stdin) || b.oom) {
-        chg_buf_free(&b);
-        chgc_error("-: cannot read standard input");
-        return CHG_EIO;
-    }
-    int rc = chg_compiler_add_source(c, "<stdin>", b.data ? b.data : "", b.len);
-    chg_buf_free(&b);
-    return rc == CHG_ERANGE ? CHG_OK : rc;
 }
 
 int chgc_check(int argc, char **argv)
@@ -131,78 +110,33 @@ int chgc_check(int argc, char **argv)
 
     chg_vec files;
     chg_vec_init(&files);
-    if (chgc_collect_files(argv + optind, argc - optind, &files) != CHG_OK) {
-        chgc_free_strings(&files);
+    if (chgc_collect(argv + optind, argc - optind, &files) != CHG_OK) {
+        chg_strings_free(&files);
         return EXIT_USAGE;
     }
-
     chg_compile_options co = {.max_errors = max_errors, .lints = lints, .analysis_from = analysis_from,
                               .horizon = horizon};
-    chg_compiler **cs = chg_calloc(files.len, sizeof *cs);
+    chg_compiler **cs;
+    size_t n;
+    char err[1024];
     int status = EXIT_CLEAN;
-    for (size_t i = 0; i < files.len && status != EXIT_USAGE; i++) {
-        const char *path = files.items[i];
-        cs[i] = chg_compiler_new(&co);
-        if (!cs[i]) {
-            chgc_error("out of memory");
-            status = EXIT_USAGE;
-            break;
-        }
-        int rc = !strcmp(path, "-") ? read_stdin(cs[i]) : chg_compiler_add_file(cs[i], path);
-        if (rc == CHG_EIO || rc == CHG_EINVAL || rc == CHG_ENOMEM) {
-            chgc_error("%s: %s", path, rc == CHG_EINVAL ? "is a directory" : strerror(errno));
-            status = EXIT_USAGE;
-            break;
-        }
-        chg_compiler_check(cs[i]);
+    if (chg_check_files((char *const *)files.items, files.len, &co, &cs, &n, err, sizeof err) != CHG_OK) {
+        chgc_error("%s", err);
+        chg_strings_free(&files);
+        return EXIT_USAGE;
     }
-
-    if (status != EXIT_USAGE) {
-        /* Drop compilations of files that another one imports: decide for
-         * all first, then free (a freed compilation can't be asked). */
-        bool *imported = chg_calloc(files.len + 1, sizeof *imported);
-        for (size_t i = 0; i < files.len; i++) {
-            char ri[PATH_MAX];
-            if (!strcmp(files.items[i], "-") || !realpath(files.items[i], ri))
-                continue;
-            for (size_t j = 0; j < files.len && !imported[i]; j++) {
-                if (j == i)
-                    continue;
-                for (size_t s = 2; s < chg_compiler_nsources(cs[j]); s++) {
-                    char rs[PATH_MAX];
-                    const chg_source *src = chg_compiler_source(cs[j], (uint32_t)s);
-                    if (realpath(src->path, rs) && !strcmp(rs, ri)) {
-                        imported[i] = true;
-                        break;
-                    }
-                }
-            }
-        }
-        size_t kept = 0;
-        for (size_t i = 0; i < files.len; i++) {
-            if (imported[i])
-                chg_compiler_free(cs[i]);
-            else
-                cs[kept++] = cs[i];
-        }
-        chg_free(imported);
-        chg_buf out;
-        chg_buf_init(&out);
-        chg_report_render(&rep, cs, kept, &out);
-        fwrite(out.data ? out.data : "", 1, out.len, stdout);
-        chg_buf_free(&out);
-        for (size_t i = 0; i < kept; i++) {
-            if (chg_compiler_count(cs[i], CHG_ERROR) ||
-                (rep.werror && chg_compiler_count(cs[i], CHG_WARNING)))
-                status = EXIT_FINDINGS;
-            chg_compiler_free(cs[i]);
-        }
-    } else {
-        for (size_t i = 0; i < files.len; i++)
-            chg_compiler_free(cs[i]);
+    chg_buf out;
+    chg_buf_init(&out);
+    chg_report_render(&rep, cs, n, &out);
+    fwrite(out.data ? out.data : "", 1, out.len, stdout);
+    chg_buf_free(&out);
+    for (size_t i = 0; i < n; i++) {
+        if (chg_compiler_count(cs[i], CHG_ERROR) || (rep.werror && chg_compiler_count(cs[i], CHG_WARNING)))
+            status = EXIT_FINDINGS;
+        chg_compiler_free(cs[i]);
     }
     chg_free(cs);
-    chgc_free_strings(&files);
+    chg_strings_free(&files);
     fflush(stdout);
     return status;
 }

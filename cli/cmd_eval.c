@@ -1,15 +1,13 @@
 /*
  * cmd_eval.c — `chgc eval`: decide changes against a policy and print the
- * decisions (one JSON object per line). The instant comes from the policy's
- * `at`, else --at, else the clock — read here, never by the evaluator.
+ * decisions (one JSON object per line; chg_decide_json, chg_decide_lines).
+ * The instant comes from the policy's `at`, else --at, else the clock —
+ * read here, never by the evaluator.
  */
 #include "chg_time.h"
-#include "chg_vm.h"
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,249 +39,6 @@ static void eval_usage(FILE *f)
             "was not a valid change, 2 usage or I/O error.\n");
 }
 
-static int read_all(const char *path, char **data, size_t *len)
-{
-    if (strcmp(path, "-") != 0) {
-        int rc = chg_read_file_max(path, data, len, (size_t)1 << 30);
-        if (rc != CHG_OK)
-            chgc_error("%s: %s", path, rc == CHG_EINVAL ? "not a regular file" : rc == CHG_ERANGE ? "too large"
-                                                                                         : strerror(errno));
-        return rc;
-    }
-    chg_buf b;
-    chg_buf_init(&b);
-    char tmp[65536];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, stdin)) > 0)
-        chg_buf_append(&b, tmp, n);
-    if (ferror(stdin) || b.oom) {
-        chgc_error("-: cannot read standard input");
-        chg_buf_free(&b);
-        return CHG_EIO;
-    }
-    *len = b.len;
-    *data = chg_buf_take(&b);
-    return CHG_OK;
-}
-
-/* Decide one change; append the decision line to out. Returns false when
- * the input is not a change (the error line is appended instead, and the
- * message to errs, or stderr when errs is NULL). */
-static bool explain; /* --explain */
-
-static bool decide(chg_bundle *b, chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *base,
-                   const char *where, chg_buf *out, chg_buf *errs)
-{
-    char err[512];
-    chg_event *ev = chg_event_intake(ctx, json, len, base, NULL, err, sizeof err);
-    if (!ev) {
-        if (errs)
-            chg_buf_printf(errs, "chgc: %s: %s\n", where, err);
-        else
-            chgc_error("%s: %s", where, err);
-        chg_buf_puts(out, "{\"error\":");
-        char msg[600];
-        snprintf(msg, sizeof msg, "%s: %s", where, err);
-        chg_buf_json_string(out, msg, strlen(msg));
-        chg_buf_puts(out, "}\n");
-        return false;
-    }
-    chg_eval_input in = *base;
-    in.change = ev;
-    chg_decision d;
-    if (explain) {
-        chg_explain(ctx, &in, &d, out);
-        chg_buf_puts(out, "\ndecision: ");
-    } else
-        chg_eval(ctx, &in, &d);
-    chg_decision_write(b, &d, out);
-    chg_buf_putc(out, '\n');
-    chg_event_free(ev);
-    return true;
-}
-
-/* ---- --jsonl on several threads ------------------------------------------- */
-
-/* The input is cut into batches of lines; workers decide whole batches
- * with their own contexts (the bundle is shared, read-only), and the main
- * thread writes the batches' output in input order. */
-typedef struct batch {
-    chg_buf lines;          /* the batch's lines, each ending in \n */
-    unsigned long first;    /* line number of the first */
-    chg_buf out, errs;
-    bool failed;            /* some line was not a change */
-    bool done;
-} batch;
-
-typedef struct pool {
-    chg_bundle *b;
-    const chg_eval_input *base;
-    batch *ring;
-    size_t nring;
-    unsigned long filled, taken, written; /* batch counters */
-    bool eof;
-    pthread_mutex_t mu;
-    pthread_cond_t work, done, space;
-} pool;
-
-static void run_batch(pool *p, chg_ctx *ctx, batch *bt)
-{
-    const char *s = bt->lines.data, *end = s + bt->lines.len;
-    unsigned long lineno = bt->first;
-    while (s < end) {
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        size_t len = (size_t)(nl - s);
-        while (len && s[len - 1] == '\r')
-            len--;
-        if (len) {
-            char where[64];
-            snprintf(where, sizeof where, "line %lu", lineno);
-            if (!decide(p->b, ctx, s, len, p->base, where, &bt->out, &bt->errs))
-                bt->failed = true;
-        }
-        lineno++;
-        s = nl + 1;
-    }
-}
-
-static void *worker(void *arg)
-{
-    pool *p = arg;
-    chg_ctx *ctx = chg_ctx_new(p->b);
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (p->taken == p->filled && !p->eof)
-            pthread_cond_wait(&p->work, &p->mu);
-        if (p->taken == p->filled && p->eof)
-            break;
-        batch *bt = &p->ring[p->taken++ % p->nring];
-        pthread_mutex_unlock(&p->mu);
-        if (ctx)
-            run_batch(p, ctx, bt);
-        else
-            bt->failed = true;
-        pthread_mutex_lock(&p->mu);
-        bt->done = true;
-        pthread_cond_broadcast(&p->done);
-    }
-    pthread_mutex_unlock(&p->mu);
-    chg_ctx_free(ctx);
-    return NULL;
-}
-
-/* Write finished batches in order; with `all`, wait for every batch. */
-static bool drain(pool *p, bool all)
-{
-    bool failed = false;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (p->written < p->filled && !p->ring[p->written % p->nring].done && all)
-            pthread_cond_wait(&p->done, &p->mu);
-        if (p->written == p->filled || !p->ring[p->written % p->nring].done)
-            break;
-        batch *bt = &p->ring[p->written % p->nring];
-        pthread_mutex_unlock(&p->mu);
-        fwrite(bt->errs.data ? bt->errs.data : "", 1, bt->errs.len, stderr);
-        fwrite(bt->out.data ? bt->out.data : "", 1, bt->out.len, stdout);
-        failed |= bt->failed;
-        chg_buf_reset(&bt->lines);
-        chg_buf_reset(&bt->out);
-        chg_buf_reset(&bt->errs);
-        bt->failed = bt->done = false;
-        pthread_mutex_lock(&p->mu);
-        p->written++;
-        pthread_cond_broadcast(&p->space);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return failed;
-}
-
-static int eval_parallel(chg_bundle *b, const chg_eval_input *base, FILE *in, int threads, const char *name)
-{
-    pool p;
-    memset(&p, 0, sizeof p);
-    p.b = b;
-    p.base = base;
-    p.nring = (size_t)threads * 3;
-    p.ring = chg_calloc(p.nring, sizeof *p.ring);
-    pthread_t *tids = chg_calloc((size_t)threads, sizeof *tids);
-    if (!p.ring || !tids) {
-        chgc_error("out of memory");
-        chg_free(p.ring);
-        chg_free(tids);
-        return EXIT_USAGE;
-    }
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_cond_init(&p.work, NULL);
-    pthread_cond_init(&p.done, NULL);
-    pthread_cond_init(&p.space, NULL);
-    for (int i = 0; i < threads; i++)
-        pthread_create(&tids[i], NULL, worker, &p);
-
-    int status = EXIT_CLEAN;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = 0;
-    unsigned long lineno = 0;
-    while (n >= 0) {
-        /* wait for a free batch, writing what is finished meanwhile */
-        pthread_mutex_lock(&p.mu);
-        while (p.filled - p.written >= p.nring) {
-            pthread_mutex_unlock(&p.mu);
-            if (drain(&p, false))
-                status = EXIT_FINDINGS;
-            pthread_mutex_lock(&p.mu);
-            if (p.filled - p.written >= p.nring)
-                pthread_cond_wait(&p.done, &p.mu);
-        }
-        batch *bt = &p.ring[p.filled % p.nring];
-        pthread_mutex_unlock(&p.mu);
-        bt->first = lineno + 1;
-        int count = 0;
-        while (count < 512 && bt->lines.len < (1 << 20) && (n = getline(&line, &cap, in)) > 0) {
-            lineno++;
-            count++;
-            chg_buf_append(&bt->lines, line, (size_t)n);
-            if (line[n - 1] != '\n')
-                chg_buf_putc(&bt->lines, '\n');
-        }
-        pthread_mutex_lock(&p.mu);
-        if (count)
-            p.filled++;
-        pthread_cond_broadcast(&p.work);
-        pthread_mutex_unlock(&p.mu);
-        if (drain(&p, false))
-            status = EXIT_FINDINGS;
-        if (n <= 0)
-            break;
-    }
-    if (ferror(in)) {
-        chgc_error("%s: %s", name, strerror(errno));
-        status = EXIT_USAGE;
-    }
-    free(line);
-    pthread_mutex_lock(&p.mu);
-    p.eof = true;
-    pthread_cond_broadcast(&p.work);
-    pthread_mutex_unlock(&p.mu);
-    if (drain(&p, true) && status == EXIT_CLEAN)
-        status = EXIT_FINDINGS;
-    for (int i = 0; i < threads; i++)
-        pthread_join(tids[i], NULL);
-    for (size_t i = 0; i < p.nring; i++) {
-        chg_buf_free(&p.ring[i].lines);
-        chg_buf_free(&p.ring[i].out);
-        chg_buf_free(&p.ring[i].errs);
-    }
-    pthread_mutex_destroy(&p.mu);
-    pthread_cond_destroy(&p.work);
-    pthread_cond_destroy(&p.done);
-    pthread_cond_destroy(&p.space);
-    chg_free(p.ring);
-    chg_free(tids);
-    return status;
-}
-
 int chgc_eval(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -298,7 +53,7 @@ int chgc_eval(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *event = NULL, *at = NULL, *facts_path = NULL, *horizon = NULL;
-    bool jsonl = false;
+    bool jsonl = false, explain = false;
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1)
         threads = 1;
@@ -332,6 +87,11 @@ int chgc_eval(int argc, char **argv)
         eval_usage(stderr);
         return EXIT_USAGE;
     }
+    for (int i = optind; i < argc; i++)
+        if (!strcmp(argv[i], "-") && !strcmp(event, "-")) {
+            chgc_error("eval: the policy and --event cannot both be standard input");
+            return EXIT_USAGE;
+        }
     chg_eval_input base = {.now = (int64_t)time(NULL)};
     if (at && chg_time_parse_iso(at, strlen(at), &base.now) != CHG_OK) {
         chgc_error("--at: '%s' is not an RFC 3339 instant (like 2026-12-03T03:30:00Z)", at);
@@ -343,90 +103,57 @@ int chgc_eval(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    char err[1024];
     chg_facts *facts = NULL;
-    if (facts_path) {
-        char *data;
-        size_t len;
-        if (read_all(facts_path, &data, &len) != CHG_OK)
-            return EXIT_USAGE;
-        char err[512];
-        facts = chg_facts_parse(data, len, err, sizeof err);
-        chg_free(data);
-        if (!facts) {
-            chgc_error("%s: %s", facts_path, err);
-            return EXIT_USAGE;
-        }
-        base.facts = facts;
+    if (facts_path && chg_facts_load(facts_path, &facts, err, sizeof err) != CHG_OK) {
+        chgc_error("%s", err);
+        return EXIT_USAGE;
     }
-    int status = EXIT_CLEAN;
-    chg_bundle *b = chgc_load_policy(argv + optind, argc - optind, &status);
-    if (!b) {
+    base.facts = facts;
+    chg_policy p;
+    int status = chgc_open_policy(argv + optind, argc - optind, true, &p);
+    if (status != EXIT_CLEAN) {
         chg_facts_free(facts);
         return status;
     }
-    chg_ctx *ctx = chg_ctx_new(b);
-    if (!ctx) {
-        chgc_error("out of memory");
-        chg_bundle_free(b);
-        chg_facts_free(facts);
-        return EXIT_USAGE;
-    }
-    chg_buf out;
-    chg_buf_init(&out);
-    if (!jsonl) {
+    if (jsonl) {
+        chg_lines *in = chg_lines_open(event, 0, err, sizeof err);
+        bool failed = false;
+        if (!in || chg_decide_lines(p.bundle, &base, in, (int)threads, explain, stdout, stderr, &failed, err,
+                                    sizeof err) != CHG_OK) {
+            chgc_error("%s", err);
+            status = EXIT_USAGE;
+        } else if (failed)
+            status = EXIT_FINDINGS;
+        chg_lines_close(in);
+    } else {
         char *data;
         size_t len;
-        if (read_all(event, &data, &len) != CHG_OK)
+        chg_ctx *ctx = NULL;
+        if (chg_input_read(event, 0, &data, &len, err, sizeof err) != CHG_OK) {
+            chgc_error("%s", err);
             status = EXIT_USAGE;
-        else {
-            if (!decide(b, ctx, data, len, &base, strcmp(event, "-") ? event : "<stdin>", &out, NULL))
+        } else if (!(ctx = chg_ctx_new(p.bundle))) {
+            chgc_error("out of memory");
+            status = EXIT_USAGE;
+            chg_free(data);
+        } else {
+            chg_buf out, errs;
+            chg_buf_init(&out);
+            chg_buf_init(&errs);
+            if (!chg_decide_json(ctx, p.bundle, data, len, &base, strcmp(event, "-") ? event : "<stdin>", explain,
+                                 &out, &errs))
                 status = EXIT_FINDINGS;
+            fwrite(errs.data ? errs.data : "", 1, errs.len, stderr);
+            fwrite(out.data ? out.data : "", 1, out.len, stdout);
+            chg_buf_free(&out);
+            chg_buf_free(&errs);
             chg_free(data);
         }
-    } else {
-        FILE *in = strcmp(event, "-") ? fopen(event, "r") : stdin;
-        if (!in) {
-            chgc_error("%s: %s", event, strerror(errno));
-            status = EXIT_USAGE;
-        } else if (threads > 1) {
-            status = eval_parallel(b, &base, in, (int)threads, event);
-            if (in != stdin)
-                fclose(in);
-        } else {
-            char *line = NULL;
-            size_t cap = 0;
-            ssize_t n;
-            unsigned long lineno = 0;
-            while ((n = getline(&line, &cap, in)) > 0) {
-                lineno++;
-                size_t len = (size_t)n;
-                while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-                    len--;
-                if (!len)
-                    continue;
-                char where[64];
-                snprintf(where, sizeof where, "line %lu", lineno);
-                if (!decide(b, ctx, line, len, &base, where, &out, NULL))
-                    status = EXIT_FINDINGS;
-                if (out.len > (1 << 16)) {
-                    fwrite(out.data, 1, out.len, stdout);
-                    chg_buf_reset(&out);
-                }
-            }
-            if (ferror(in)) {
-                chgc_error("%s: %s", event, strerror(errno));
-                status = EXIT_USAGE;
-            }
-            free(line);
-            if (in != stdin)
-                fclose(in);
-        }
+        chg_ctx_free(ctx);
     }
-    fwrite(out.data ? out.data : "", 1, out.len, stdout);
     fflush(stdout);
-    chg_buf_free(&out);
-    chg_ctx_free(ctx);
-    chg_bundle_free(b);
+    chg_policy_free(&p);
     chg_facts_free(facts);
     return status;
 }

@@ -1,14 +1,12 @@
 /*
  * cmd_test.c — `chgc test`: run the `test` blocks of policies. Each file
  * with tests is compiled as its own policy (with what it imports) and its
- * tests run against it; the library does the running and the reporting.
+ * tests run against it; the driver does the running and the reporting
+ * (chg_test_files, chg_test_render).
  */
-#include "chg_compiler.h"
-#include "chg_testrun.h"
 #include "chg_time.h"
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,101 +108,46 @@ int chgc_test(int argc, char **argv)
     }
     chg_vec files;
     chg_vec_init(&files);
-    if (chgc_collect_files(argv + optind, argc - optind, &files) != CHG_OK) {
-        chgc_free_strings(&files);
+    if (chgc_collect(argv + optind, argc - optind, &files) != CHG_OK) {
+        chg_strings_free(&files);
         return EXIT_USAGE;
     }
-    chg_test_suite *suites = chg_calloc(files.len + 1, sizeof *suites);
-    size_t nsuites = 0, ntests = 0;
-    int status = EXIT_CLEAN;
-    chg_compile_options co = {.lints = false};
-    for (size_t i = 0; i < files.len && status != EXIT_USAGE; i++) {
-        const char *path = files.items[i];
-        chg_compiler *c = chg_compiler_new(&co);
-        if (!c || !suites) {
-            chgc_error("out of memory");
-            status = EXIT_USAGE;
-            chg_compiler_free(c);
-            break;
-        }
-        int rc = chg_compiler_add_file(c, path);
-        if (rc == CHG_EIO || rc == CHG_EINVAL || rc == CHG_ENOMEM) {
-            chgc_error("%s: %s", path, rc == CHG_EINVAL ? "not a regular file" : strerror(errno));
-            status = EXIT_USAGE;
-            chg_compiler_free(c);
-            break;
-        }
-        rc = chg_compiler_check(c);
-        if (chg_compiler_ntests(c) == 0 && rc == CHG_OK) {
-            chg_compiler_free(c); /* a file without tests: nothing to run */
-            continue;
-        }
-        chg_buf bytes;
-        chg_buf_init(&bytes);
-        if (rc == CHG_OK)
-            rc = chg_compiler_emit(c, &bytes);
-        if (rc != CHG_OK) {
-            chgc_print_diags(c);
-            chgc_error("%s: the policy has errors; its tests were not run", path);
+    chg_test_session ts;
+    char err[1024];
+    int rc = chg_test_files((char *const *)files.items, files.len, run, now, &ts, err, sizeof err);
+    int status = ts.nfailed ? EXIT_FINDINGS : EXIT_CLEAN;
+    /* what happened to each file, in order: broken policies, low coverage */
+    for (size_t i = 0; i < ts.nfiles; i++) {
+        const chg_test_file *f = &ts.files[i];
+        if (f->state == CHG_TF_BROKEN) {
+            chgc_print_diags(f->compiler);
+            chgc_error("%s: the policy has errors; its tests were not run", f->path);
             status = EXIT_FINDINGS;
-            chg_buf_free(&bytes);
-            chg_compiler_free(c);
-            continue;
+        } else if (f->state == CHG_TF_RAN && threshold >= 0 && f->suite->n &&
+                   chg_test_coverage(f->suite) < threshold) {
+            chgc_error("%s: coverage %.1f%% is below the threshold %.1f%%", f->path, chg_test_coverage(f->suite),
+                       threshold);
+            status = EXIT_FINDINGS;
         }
-        char err[512];
-        chg_bundle *b = chg_bundle_load(bytes.data, bytes.len, err, sizeof err);
-        chg_buf_free(&bytes);
-        if (!b) {
-            chgc_error("internal error: the compiled bundle does not verify: %s", err);
-            status = EXIT_USAGE;
-            chg_compiler_free(c);
-            break;
-        }
-        const chg_test_case *cases;
-        size_t n;
-        chg_compiler_tests(c, &cases, &n);
-        bool *keep = chg_calloc(n + 1, sizeof *keep);
-        if (!keep || chg_test_select(cases, n, run, keep, err, sizeof err) != CHG_OK) {
-            chgc_error("--run: %s", keep ? err : "out of memory");
-            status = EXIT_USAGE;
-        } else if (chg_test_run(b, path, cases, n, keep, now, &suites[nsuites]) != CHG_OK) {
-            chgc_error("out of memory");
-            chg_test_suite_free(&suites[nsuites]);
-            status = EXIT_USAGE;
-        } else {
-            chg_test_suite *s = &suites[nsuites++];
-            ntests += s->n;
-            for (size_t k = 0; k < s->n; k++)
-                if (!s->results[k].passed)
-                    status = status == EXIT_USAGE ? status : EXIT_FINDINGS;
-            if (threshold >= 0 && chg_test_coverage(s) < threshold && s->n) {
-                fprintf(stderr, "chgc: %s: coverage %.1f%% is below the threshold %.1f%%\n", path,
-                        chg_test_coverage(s), threshold);
-                if (status == EXIT_CLEAN)
-                    status = EXIT_FINDINGS;
-            }
-        }
-        chg_free(keep);
-        chg_bundle_free(b);
-        chg_compiler_free(c);
     }
-    if (status != EXIT_USAGE && (nsuites || format != CHG_TEST_TEXT)) {
-        chg_buf out;
-        chg_buf_init(&out);
-        chg_test_render(suites, nsuites, format, coverage, cl == 1 && format == CHG_TEST_TEXT, &out);
-        fwrite(out.data ? out.data : "", 1, out.len, stdout);
-        chg_buf_free(&out);
-    }
-    if (status != EXIT_USAGE) {
-        if (ntests == 0 && status == EXIT_CLEAN) {
+    if (rc != CHG_OK) {
+        chgc_error("%s%s", rc == CHG_EINVAL ? "--run: " : "", err);
+        status = EXIT_USAGE;
+    } else {
+        if (ts.nsuites || format != CHG_TEST_TEXT) {
+            chg_buf out;
+            chg_buf_init(&out);
+            chg_test_render(ts.suites, ts.nsuites, format, coverage, cl == 1 && format == CHG_TEST_TEXT, &out);
+            fwrite(out.data ? out.data : "", 1, out.len, stdout);
+            chg_buf_free(&out);
+        }
+        if (ts.ntests == 0 && status == EXIT_CLEAN) {
             chgc_error("no tests found%s", run ? " matching --run" : "");
             status = EXIT_FINDINGS;
         }
     }
-    for (size_t i = 0; i < nsuites; i++)
-        chg_test_suite_free(&suites[i]);
-    chg_free(suites);
-    chgc_free_strings(&files);
+    chg_test_session_free(&ts);
+    chg_strings_free(&files);
     fflush(stdout);
     return status;
 }

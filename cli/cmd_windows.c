@@ -2,11 +2,9 @@
  * cmd_windows.c — `chgc windows`: what a policy's windows and freezes mean
  * in wall-clock time, interval by interval, for reviewers.
  */
-#include "chg_compiler.h"
 #include "chg_time.h"
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <string.h>
 #include <time.h>
@@ -14,7 +12,7 @@
 static void windows_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: chgc windows [OPTIONS] PATH...\n"
+            "Usage: chgc windows [OPTIONS] (BUNDLE.chgb | PATH...)\n"
             "\n"
             "List the intervals of every window and freeze of a policy.\n"
             "\n"
@@ -39,7 +37,7 @@ int chgc_windows(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int64_t from = (int64_t)time(NULL) / 60 * 60, to = 0;
-    int format = 0;
+    chg_listing_format format = CHG_LIST_TEXT;
     const char *flags[65] = {NULL};
     int nflags = 0, ch;
     optind = 1;
@@ -60,9 +58,9 @@ int chgc_windows(int argc, char **argv)
             flags[nflags++] = optarg;
             break;
         case 'f':
-            if (!strcmp(optarg, "text")) format = 0;
-            else if (!strcmp(optarg, "json")) format = 1;
-            else if (!strcmp(optarg, "ics")) format = 2;
+            if (!strcmp(optarg, "text")) format = CHG_LIST_TEXT;
+            else if (!strcmp(optarg, "json")) format = CHG_LIST_JSON;
+            else if (!strcmp(optarg, "ics")) format = CHG_LIST_ICS;
             else {
                 chgc_error("unknown format '%s' (text, json or ics)", optarg);
                 return EXIT_USAGE;
@@ -87,29 +85,18 @@ int chgc_windows(int argc, char **argv)
         chgc_error("the range is longer than ten years");
         return EXIT_USAGE;
     }
-    chg_compile_options co = {.lints = false};
-    chg_compiler *c = chg_compiler_new(&co);
-    for (int i = optind; i < argc; i++) {
-        int rc = chg_compiler_add_file(c, argv[i]);
-        if (rc == CHG_EIO || rc == CHG_EINVAL || rc == CHG_ENOMEM) {
-            chgc_error("%s: %s", argv[i], rc == CHG_EINVAL ? "not a regular file" : strerror(errno));
-            chg_compiler_free(c);
-            return EXIT_USAGE;
-        }
-    }
-    int status = EXIT_CLEAN;
+    chg_policy p;
+    int status = chgc_open_policy(argv + optind, argc - optind, false, &p);
+    if (status != EXIT_CLEAN)
+        return status;
     chg_buf out;
     chg_buf_init(&out);
-    if (chg_compiler_check(c) != CHG_OK) {
-        chg_report r = {CHG_REPORT_TEXT, chgc_parse_color("auto", stderr) == 1, false, true};
-        chg_report_render(&r, &c, 1, &out);
-        fwrite(out.data ? out.data : "", 1, out.len, stderr);
-        status = EXIT_FINDINGS;
-    } else {
-        chg_compiler_windows(c, from, to, flags, format, &out);
+    if (chg_windows_list(p.bundle, from, to, flags, format, &out) != CHG_OK) {
+        chgc_error("out of memory");
+        status = EXIT_USAGE;
+    } else
         fwrite(out.data ? out.data : "", 1, out.len, stdout);
-    }
     chg_buf_free(&out);
-    chg_compiler_free(c);
+    chg_policy_free(&p);
     return status;
 }

@@ -111,18 +111,15 @@ const chg_diag *chg_compiler_diag(const chg_compiler *c, size_t i);
 size_t chg_compiler_count(const chg_compiler *c, chg_severity sev);
 const chg_source *chg_compiler_source(const chg_compiler *c, uint32_t file);
 size_t chg_compiler_nsources(const chg_compiler *c);
+/* Does this compilation load the file whose realpath(3) is `real` as an
+ * import (not as one of its roots)? */
+bool chg_compiler_imports(const chg_compiler *c, const char *real);
 
 /* Generate the bundle (.chgb bytes, vm/bundle_format.h) of a program that
  * checked without errors; appends to out. Returns CHG_OK, CHG_EINVAL when
  * the program has errors, CHG_ERANGE when it exceeds the format's limits
  * (a diagnostic says which). */
 int chg_compiler_emit(chg_compiler *c, chg_buf *out);
-
-/* List every window's and freeze's intervals within [from, to) (clipped),
- * with the runtime flags in `flags` (NULL-terminated, may be NULL) set.
- * format: 0 text (UTC and the set's local time), 1 JSON, 2 iCalendar. */
-int chg_compiler_windows(chg_compiler *c, int64_t from, int64_t to, const char *const *flags, int format,
-                         chg_buf *out);
 
 /* ---- tests ------------------------------------------------------------------ */
 

@@ -830,7 +830,7 @@ static uint32_t expr_block(gen *g, const chg_expr *e, bool as_time)
 
 /* ---- time sets --------------------------------------------------------------------- */
 
-static void emit_timeset(gen *g, chg_decl *d)
+static void emit_timeset(gen *g, chg_decl *d, bool inline_set)
 {
     chg_c_tsnodes nodes = {0};
     if (chg_c_ts_flatten(d->u.timeset.ts, &nodes, 0) < 0)
@@ -863,10 +863,13 @@ static void emit_timeset(gen *g, chg_decl *d)
     }
     uint8_t *r = rec(g, CHG_SEC_TIMESETS);
     if (r) {
+        const char *zone = chg_c_ts_zone(d->u.timeset.ts);
         chg_wr32(r, str(g, d->name.name));
-        chg_wr32(r + 4, d->kind == D_FREEZE);
+        chg_wr32(r + 4, inline_set ? CHG_SET_INLINE : d->kind == D_FREEZE ? CHG_SET_FREEZE : CHG_SET_WINDOW);
         chg_wr32(r + 8, first);
         chg_wr32(r + 12, nodes.n);
+        chg_wr32(r + 16, str(g, chg_span_text(g->c, d->u.timeset.ts->span)));
+        chg_wr32(r + 20, zone ? str(g, zone) : CHG_NONE32);
     }
     chg_c_tsnodes_free(&nodes);
 }
@@ -1003,7 +1006,7 @@ static void emit_rules(gen *g)
                 hd->name.name = chg_arena_printf(g->a, "%s#%u", d->name.name, k + 1);
                 hd->u.timeset.ts = t;
                 hd->index = (int)g->n[CHG_SEC_TIMESETS];
-                emit_timeset(g, hd);
+                emit_timeset(g, hd, true);
                 index = (uint32_t)hd->index;
             }
             chg_wr32(r, index);
@@ -1266,7 +1269,7 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     for (size_t i = 0; i < c->all_decls.len; i++) {
         chg_decl *d = c->all_decls.items[i];
         if (d->kind == D_WINDOW || d->kind == D_FREEZE)
-            emit_timeset(g, d);
+            emit_timeset(g, d, false);
     }
     /* lets first: each gets its own register window */
     for (size_t i = 0; i < c->all_decls.len; i++) {

@@ -194,6 +194,9 @@ typedef struct chg_c_tsnodes {
 /* Append t's nodes (references inlined); returns t's node index, or -1
  * when the tree has errors (already reported). */
 int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth);
+/* The one zone every schedule of a time set names, unless it is UTC;
+ * NULL when they name several or none. For local times in listings. */
+const char *chg_c_ts_zone(const chg_tsexpr *t);
 void chg_c_tsnodes_free(chg_c_tsnodes *n);
 const struct chg_tz *chg_c_zone(chg_compiler *c, const char *name, struct chg_time_error *err);
 void chg_c_check_zone(chg_compiler *c, const chg_ident *zone);

@@ -267,3 +267,14 @@ const chg_source *chg_compiler_source(const chg_compiler *c, uint32_t file)
 }
 
 size_t chg_compiler_nsources(const chg_compiler *c) { return c->sources.len; }
+
+bool chg_compiler_imports(const chg_compiler *c, const char *real)
+{
+    uintptr_t idx = (uintptr_t)chg_map_get(&c->source_by_path, real);
+    if (!idx)
+        return false;
+    for (size_t i = 0; i < c->roots.len; i++)
+        if ((uintptr_t)c->roots.items[i] == idx)
+            return false;
+    return true;
+}

@@ -641,80 +641,6 @@ void chg_time_analysis(chg_compiler *c)
     }
 }
 
-/* ---- listing (chgc windows) ------------------------------------------------------ */
-
-typedef struct listing {
-    chg_buf *out;
-    chg_report_format fmt;  /* unused: kept for symmetry with reports */
-    int kind;               /* 0 text, 1 json, 2 ics */
-    const char *name;
-    const char *what;
-    const chg_tz *tz;       /* the set's zone, when it has exactly one */
-    int count;
-    int64_t stamp;
-} listing;
-
-static bool set_flag(void *ud, const char *name)
-{
-    const char *const *flags = ud;
-    for (size_t i = 0; flags && flags[i]; i++)
-        if (strcmp(flags[i], name) == 0)
-            return true;
-    return false;
-}
-
-static void local_text(const chg_tz *tz, int64_t t, char *out, size_t len)
-{
-    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    int64_t local = t + chg_tz_offset(tz, t);
-    int64_t d = chg_floor_div(local, 86400);
-    int64_t s = local - d * 86400, y;
-    int m, day;
-    chg_civil_from_days(d, &y, &m, &day);
-    snprintf(out, len, "%s %04lld-%02d-%02d %02d:%02d", days[chg_weekday_from_days(d)], (long long)y, m, day,
-             (int)(s / 3600), (int)(s % 3600 / 60));
-}
-
-static int list_interval(void *ud, int64_t s, int64_t e)
-{
-    listing *L = ud;
-    char a[40], b[40];
-    chg_time_format_utc(s, a);
-    chg_time_format_utc(e, b);
-    char dur[40];
-    int64_t secs = e - s;
-    snprintf(dur, sizeof dur, "%lldh%02lldm", (long long)(secs / 3600), (long long)(secs % 3600 / 60));
-    if (L->kind == 0) {
-        chg_buf_printf(L->out, "  %s .. %s  %9s", a, b, dur);
-        if (L->tz) {
-            char la[40], lb[40];
-            local_text(L->tz, s, la, sizeof la);
-            local_text(L->tz, e, lb, sizeof lb);
-            chg_buf_printf(L->out, "  (%s .. %s %s)", la, lb, chg_tz_name(L->tz));
-        }
-        chg_buf_putc(L->out, '\n');
-    } else if (L->kind == 1) {
-        chg_buf_printf(L->out, "%s{\"start\":\"%s\",\"end\":\"%s\"}", L->count ? "," : "", a, b);
-    } else {
-        char st[32];
-        chg_time_format_utc(L->stamp, st);
-        /* iCalendar UTC form: 20261201T030000Z */
-        char ia[20], ib[20], is[20];
-        const char *srcs[3] = {a, b, st};
-        char *dsts[3] = {ia, ib, is};
-        for (int k = 0; k < 3; k++) {
-            const char *x = srcs[k];
-            snprintf(dsts[k], 20, "%.4s%.2s%.2sT%.2s%.2s%.2sZ", x, x + 5, x + 8, x + 11, x + 14, x + 17);
-        }
-        chg_buf_printf(L->out,
-                       "BEGIN:VEVENT\r\nUID:%s-%s@chg\r\nDTSTAMP:%s\r\nDTSTART:%s\r\nDTEND:%s\r\n"
-                       "SUMMARY:%s %s\r\nEND:VEVENT\r\n",
-                       L->name, ia, is, ia, ib, L->what, L->name);
-    }
-    L->count++;
-    return 0;
-}
-
 /* The zone of a set when every schedule in it names the same one. */
 static const char *single_zone(const chg_tsexpr *t, const char *z, bool *mixed, int depth)
 {
@@ -740,54 +666,9 @@ static const char *single_zone(const chg_tsexpr *t, const char *z, bool *mixed, 
     }
 }
 
-int chg_compiler_windows(chg_compiler *c, int64_t from, int64_t to, const char *const *flags, int format,
-                         chg_buf *out)
+const char *chg_c_ts_zone(const chg_tsexpr *t)
 {
-    if (c->nerrors)
-        return CHG_EINVAL;
-    chg_ts_env env = {set_flag, (void *)flags};
-    char a[40], b[40];
-    chg_time_format_utc(from, a);
-    chg_time_format_utc(to, b);
-    if (format == 1)
-        chg_buf_printf(out, "{\"from\":\"%s\",\"to\":\"%s\",\"sets\":[", a, b);
-    else if (format == 2)
-        chg_buf_puts(out, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//chg//chgc windows//EN\r\n");
-    else
-        chg_buf_printf(out, "from %s to %s\n", a, b);
-    int nsets = 0;
-    for (size_t i = 0; i < c->all_decls.len; i++) {
-        chg_decl *d = c->all_decls.items[i];
-        if (d->kind != D_WINDOW && d->kind != D_FREEZE)
-            continue;
-        chg_timeset *ts = build_decl(d);
-        if (!ts)
-            continue;
-        listing L = {out, CHG_REPORT_TEXT, format, d->name.name, chg_decl_kind_name(d->kind), NULL, 0, from};
-        bool mixed = false;
-        const char *zone = single_zone(d->u.timeset.ts, NULL, &mixed, 0);
-        chg_time_error err;
-        if (zone && !mixed && strcmp(zone, "UTC") != 0)
-            L.tz = chg_c_zone(c, zone, &err);
-        if (format == 1) {
-            chg_buf_printf(out, "%s{\"name\":", nsets ? "," : "");
-            chg_buf_json_string(out, d->name.name, strlen(d->name.name));
-            chg_buf_printf(out, ",\"kind\":\"%s\",\"intervals\":[", L.what);
-        } else if (format == 0) {
-            const char *src = chg_span_text(c, d->u.timeset.ts->span);
-            chg_buf_printf(out, "\n%s %s = %s\n", L.what, d->name.name, strlen(src) < 100 ? src : "…");
-        }
-        chg_timeset_intervals(ts, &env, from, to, list_interval, &L);
-        if (format == 1)
-            chg_buf_puts(out, "]}");
-        else if (format == 0 && !L.count)
-            chg_buf_puts(out, "  (never in this range)\n");
-        chg_timeset_free(ts);
-        nsets++;
-    }
-    if (format == 1)
-        chg_buf_puts(out, "]}\n");
-    else if (format == 2)
-        chg_buf_puts(out, "END:VCALENDAR\r\n");
-    return CHG_OK;
+    bool mixed = false;
+    const char *zone = single_zone(t, NULL, &mixed, 0);
+    return zone && !mixed && strcmp(zone, "UTC") != 0 ? zone : NULL;
 }

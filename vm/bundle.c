@@ -708,9 +708,12 @@ static bool load_timesets(loader *L)
         t->name = chg_rd32(r);
         t->kind = chg_rd32(r + 4);
         uint32_t first = chg_rd32(r + 8), count = chg_rd32(r + 12);
-        if (!check_str(L, t->name, at, false))
+        t->text = chg_rd32(r + 16);
+        t->zone = chg_rd32(r + 20);
+        if (!check_str(L, t->name, at, false) || !check_str(L, t->text, at + 16, false) ||
+            !check_str(L, t->zone, at + 20, true))
             return false;
-        if (t->kind > 1 || count == 0 || count > 4096 || (uint64_t)first + count > nn)
+        if (t->kind > CHG_SET_INLINE || count == 0 || count > 4096 || (uint64_t)first + count > nn)
             return fail(L, at + 4, "time set %u: bad kind or nodes", i);
         chg_ts_node *nodes = chg_calloc(count, sizeof *nodes);
         if (!nodes)
@@ -1049,23 +1052,23 @@ chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errl
     return b;
 }
 
-chg_bundle *chg_bundle_load_file(const char *path, char *err, size_t errlen)
-{
-    char *data;
-    size_t len;
-    int rc = chg_read_file_max(path, &data, &len, (size_t)1 << 31);
-    if (rc != CHG_OK) {
-        snprintf(err, errlen, "%s", rc == CHG_EINVAL ? "not a regular file"
-                                    : rc == CHG_ERANGE ? "larger than 2 GiB" : strerror(errno));
-        return NULL;
-    }
-    chg_bundle *b = chg_bundle_load(data, len, err, errlen);
-    chg_free(data);
-    return b;
-}
-
 const char *chg_bundle_policy_name(const chg_bundle *b) { return b->str[b->name]; }
 const char *chg_bundle_policy_version(const chg_bundle *b) { return b->str[b->version]; }
+
+uint32_t chg_bundle_ntimesets(const chg_bundle *b) { return b->ntimesets; }
+
+const chg_timeset *chg_bundle_timeset(const chg_bundle *b, uint32_t i, chg_timeset_info *info)
+{
+    if (i >= b->ntimesets)
+        return NULL;
+    const chg_tsdef *t = &b->timesets[i];
+    info->name = b->str[t->name];
+    info->text = b->str[t->text];
+    info->zone = t->zone == CHG_NONE32 ? NULL : b->str[t->zone];
+    info->kind = t->kind == CHG_SET_WINDOW ? "window" : "freeze";
+    info->inline_set = t->kind == CHG_SET_INLINE;
+    return t->ts;
+}
 const char *chg_bundle_hash(const chg_bundle *b) { return b->hash; }
 
 uint32_t chg_bundle_nrules(const chg_bundle *b) { return b->nrules; }

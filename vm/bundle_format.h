@@ -25,7 +25,8 @@
 #include <string.h>
 
 #define CHG_BUNDLE_MAGIC "CHGB\r\n\x1a\n"
-#define CHG_BUNDLE_VERSION 2 /* 2: approvals, actions, intakes */
+#define CHG_BUNDLE_VERSION 3 /* 2: approvals, actions, intakes; 3: time sets
+                                carry their text and zone (listings) */
 #define CHG_BUNDLE_HEADER 64
 #define CHG_NONE32 0xffffffffu
 #define CHG_NONE16 0xffffu
@@ -48,8 +49,10 @@
     X(LETS, 13, 8)        /* {u32 name, u32 block} */                                    \
     X(RULES, 14, 36)      /* rules, below */                                             \
     X(DURING, 15, 4)      /* {u32 time set} lists referenced by rules */                 \
-    X(TIMESETS, 16, 16)   /* {u32 name, u32 kind (0 window, 1 freeze), u32 first node,   \
-                             u32 node count}; the root is the last node */               \
+    X(TIMESETS, 16, 24)   /* {u32 name, u32 kind (CHG_SET_*), u32 first node, u32 node   \
+                             count, u32 text (string: as written), u32 zone (string:  \
+                             the one non-UTC zone of its schedules, or NONE)}; the    \
+                             root is the last node */                                 \
     X(TSNODES, 17, 72)    /* time-set nodes, below */                                    \
     X(REGEXES, 18, 4)     /* {u32 pattern (string)} */                                   \
     X(ZONES, 19, 4)       /* {u32 name (string)} */                                      \
@@ -136,6 +139,10 @@ enum { CHG_PR_REQUIRED = 0, CHG_PR_OPTIONAL = 1, CHG_PR_DEFAULT = 2 };
  *   ("72h", a string) or NONE */
 enum { CHG_AR_NONE = 0, CHG_AR_GROUP, CHG_AR_ANY, CHG_AR_PEOPLE, CHG_AR_AND, CHG_AR_OR };
 enum { CHG_RA_DENY = 0, CHG_RA_WARN = 1, CHG_RA_WINDOW = 2, CHG_RA_APPROVAL = 3 };
+
+/* TIMESETS kinds: a declared window or freeze, or the set written inside
+ * a `deny during` rule (named "rule#k"; a freeze that only its rule uses). */
+enum { CHG_SET_WINDOW = 0, CHG_SET_FREEZE = 1, CHG_SET_INLINE = 2 };
 
 /* TSNODES record (72 bytes), mirroring chg_ts_node of chg_time.h:
  *   u8 op (chg_ts_op), u8 days, u8 from_local, u8 to_local, u32 zone

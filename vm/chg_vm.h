@@ -64,8 +64,6 @@ typedef struct chg_value {
  * On error returns NULL and writes "corrupt at offset N: reason" (or
  * another clear reason) into err. */
 chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errlen);
-/* Load from a file; err as above. */
-chg_bundle *chg_bundle_load_file(const char *path, char *err, size_t errlen);
 void chg_bundle_free(chg_bundle *b);
 
 const char *chg_bundle_policy_name(const chg_bundle *b);
@@ -233,6 +231,23 @@ bool chg_bundle_arm_is_default(const chg_bundle *b, uint32_t arm);
 const char *chg_bundle_risk_name(const chg_bundle *b, int risk);
 const char *chg_bundle_call_name(const chg_bundle *b, uint32_t call);
 uint32_t chg_bundle_nintakes(const chg_bundle *b);
+
+/* Time sets: every declared window and freeze, in declaration order, then
+ * the sets written inside `deny during` rules. */
+typedef struct chg_timeset_info {
+    const char *name;       /* "maintenance", or "rule#1" for an inline set */
+    const char *text;       /* the definition as written */
+    const char *zone;       /* the one zone its schedules name (not UTC), or NULL */
+    const char *kind;       /* "window" or "freeze" */
+    bool inline_set;        /* written inside a `deny during` rule: a freeze
+                               of that rule alone, not a declaration */
+} chg_timeset_info;
+
+uint32_t chg_bundle_ntimesets(const chg_bundle *b);
+/* The time set i (chg_time.h) and what describes it; NULL when i is out of
+ * range. It belongs to the bundle. */
+struct chg_timeset;
+const struct chg_timeset *chg_bundle_timeset(const chg_bundle *b, uint32_t i, chg_timeset_info *info);
 const char *chg_bundle_intake_name(const chg_bundle *b, uint32_t intake);
 
 /* The one decision writer: the decision as one line of JSON (no newline),

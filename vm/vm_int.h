@@ -61,7 +61,8 @@ typedef struct chg_ruledef {
 } chg_ruledef;
 
 typedef struct chg_tsdef {
-    uint32_t name, kind;
+    uint32_t name, kind;    /* kind: CHG_SET_* */
+    uint32_t text, zone;    /* strings; zone may be CHG_NONE32 */
     chg_timeset *ts;        /* built at load */
 } chg_tsdef;
 

@@ -8,7 +8,7 @@
  * multisets: a test says what must be there, not in which order the
  * evaluator found it. Output holds no timings, so it is deterministic.
  */
-#include "chg_testrun.h"
+#include "chg_driver.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -515,4 +515,97 @@ void chg_test_render(const chg_test_suite *suites, size_t n, chg_test_format f, 
     case CHG_TEST_JSON: render_json(suites, n, coverage, out); break;
     default: render_text(suites, n, coverage, color, out); break;
     }
+}
+
+/* ---- chgc test over files ---------------------------------------------------------- */
+
+void chg_test_session_free(chg_test_session *s)
+{
+    for (size_t i = 0; i < s->nfiles; i++)
+        chg_compiler_free(s->files[i].compiler);
+    for (size_t i = 0; i < s->nsuites; i++)
+        chg_test_suite_free(&s->suites[i]);
+    chg_free(s->files);
+    chg_free(s->suites);
+    memset(s, 0, sizeof *s);
+}
+
+/* Compile one file; run its tests into the session when it has any. */
+static int test_file(chg_test_session *s, const char *path, const char *run, int64_t now, char *err,
+                     size_t errlen)
+{
+    chg_test_file *f = &s->files[s->nfiles++];
+    f->path = path;
+    f->state = CHG_TF_NO_TESTS;
+    chg_compile_options co = {.lints = false};
+    chg_policy p;
+    char *const paths[1] = {(char *)path};
+    int rc = chg_policy_compile(&p, paths, 1, &co, err, errlen);
+    if (rc != CHG_OK && rc != CHG_EINVAL) {
+        chg_policy_free(&p);
+        return rc;
+    }
+    if (rc == CHG_OK && chg_compiler_ntests(p.compiler) == 0) {
+        chg_policy_free(&p); /* a file without tests: nothing to run */
+        return CHG_OK;
+    }
+    if (rc == CHG_OK)
+        rc = chg_policy_emit(&p, err, errlen);
+    if (rc == CHG_EINVAL) {
+        f->state = CHG_TF_BROKEN;
+        f->compiler = p.compiler;
+        p.compiler = NULL;
+        chg_policy_free(&p);
+        return CHG_OK;
+    }
+    if (rc != CHG_OK) {
+        chg_policy_free(&p);
+        return rc;
+    }
+    const chg_test_case *cases;
+    size_t n;
+    chg_compiler_tests(p.compiler, &cases, &n);
+    bool *keep = chg_calloc(n + 1, sizeof *keep);
+    rc = keep ? chg_test_select(cases, n, run, keep, err, errlen) : CHG_ENOMEM;
+    if (rc == CHG_OK) {
+        chg_test_suite *suite = &s->suites[s->nsuites];
+        rc = chg_test_run(p.bundle, path, cases, n, keep, now, suite);
+        if (rc != CHG_OK)
+            chg_test_suite_free(suite);
+        else {
+            s->nsuites++;
+            f->state = CHG_TF_RAN;
+            s->ntests += suite->n;
+            for (size_t k = 0; k < suite->n; k++)
+                s->nfailed += !suite->results[k].passed;
+        }
+    }
+    if (rc == CHG_ENOMEM)
+        snprintf(err, errlen, "out of memory");
+    chg_free(keep);
+    chg_policy_free(&p);
+    return rc;
+}
+
+int chg_test_files(char *const *files, size_t n, const char *run, int64_t now, chg_test_session *out, char *err,
+                   size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->files = chg_calloc(n + 1, sizeof *out->files);
+    out->suites = chg_calloc(n + 1, sizeof *out->suites);
+    if (!out->files || !out->suites) {
+        snprintf(err, errlen, "out of memory");
+        return CHG_ENOMEM;
+    }
+    /* A bad --run is an error even when no file has tests. */
+    bool dummy;
+    chg_test_case none = {.name = ""};
+    int rc = chg_test_select(&none, run ? 1 : 0, run, &dummy, err, errlen);
+    for (size_t i = 0; i < n && rc == CHG_OK; i++)
+        rc = test_file(out, files[i], run, now, err, errlen);
+    /* Point each file that ran at its suite (the array no longer moves). */
+    for (size_t i = 0, k = 0; i < out->nfiles; i++)
+        if (out->files[i].state == CHG_TF_RAN)
+            out->files[i].suite = &out->suites[k++];
+    return rc;
 }

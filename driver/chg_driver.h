@@ -1,0 +1,224 @@
+/*
+ * chg_driver.h — the driver layer: what a program that runs policies does
+ * with the compiler and the evaluator, written once for chgc and chgd.
+ *
+ *   compiler/ (source → checked program → bundle bytes)
+ *        │
+ *   vm/ (bundle bytes → verified bundle → decisions)
+ *        │
+ *   driver/ (paths → policies, inputs → decisions, tests, listings)
+ *        │
+ *   cli/ chgc, daemon/ chgd: parse options, call the driver, print
+ *
+ * The driver never prints and never exits: every function returns an int
+ * status (CHG_OK or a negative CHG_E… code) and, where something went
+ * wrong that the compiler's diagnostics do not already say, a message of
+ * the form "PATH: reason" in the caller's buffer (err, errlen). The
+ * programs decide how to show it.
+ */
+#ifndef CHG_DRIVER_H
+#define CHG_DRIVER_H
+
+#include "chg_base.h"
+#include "chg_compiler.h"
+#include "chg_vm.h"
+
+#include <stdio.h>
+
+/* ---- inputs ------------------------------------------------------------------ */
+
+/* Limits on what the driver reads (0 in a field: the default). */
+#define CHG_INPUT_MAX ((size_t)1 << 30)      /* one document: 1 GiB */
+#define CHG_INPUT_MAX_LINE ((size_t)64 << 20) /* one JSON line: 64 MiB */
+#define CHG_BUNDLE_MAX ((size_t)1 << 31)      /* a .chgb file: 2 GiB */
+
+/* Read a whole input: a regular file, or standard input for "-". At most
+ * max bytes (0: CHG_INPUT_MAX). *data is chg_malloc'd and NUL-terminated.
+ * Errors: CHG_EIO, CHG_EINVAL (not a regular file: a directory, FIFO or
+ * device is never read), CHG_ERANGE (larger than max), CHG_ENOMEM; err
+ * says "PATH: reason". */
+int chg_input_read(const char *path, size_t max, char **data, size_t *len, char *err, size_t errlen);
+
+/* A reader of JSON lines (one document a line; blank lines are skipped,
+ * "\r\n" endings accepted). A line longer than the limit is not kept: it
+ * is reported as that line's error and reading goes on after it. */
+typedef struct chg_lines chg_lines;
+
+/* Open path ("-": standard input) for reading lines of at most max_line
+ * bytes (0: CHG_INPUT_MAX_LINE). NULL with err on failure. */
+chg_lines *chg_lines_open(const char *path, size_t max_line, char *err, size_t errlen);
+/* The next non-blank line: returns 1 with *line (valid until the next
+ * call; not NUL-terminated), *len and *lineno (1-based) set; 0 at the end;
+ * CHG_ERANGE for a line over the limit (*lineno says which, err is not
+ * set; call again to go on); CHG_EIO with err on a read error. */
+int chg_lines_next(chg_lines *r, const char **line, size_t *len, unsigned long *lineno, char *err, size_t errlen);
+/* The longest line kept, in bytes. */
+size_t chg_lines_limit(const chg_lines *r);
+void chg_lines_close(chg_lines *r);
+
+/* Read and parse a facts file (docs/facts.md). */
+int chg_facts_load(const char *path, chg_facts **out, char *err, size_t errlen);
+
+/* ---- policy files -------------------------------------------------------------- */
+
+/* Expand PATH arguments: files as given ("-" as itself), directories
+ * recursively to their *.chg files (sorted, hidden entries skipped, at most
+ * 64 levels). A directory without .chg files is an error. Items are
+ * chg_malloc'd strings; free them with chg_strings_free. */
+int chg_collect_files(char *const *paths, size_t n, chg_vec *out, char *err, size_t errlen);
+void chg_strings_free(chg_vec *v);
+
+/* True for a path naming a bundle (ends in ".chgb"). */
+bool chg_is_bundle_path(const char *path);
+
+/* ---- policies: source or bundle, to a verified bundle -------------------------- */
+
+typedef struct chg_policy {
+    chg_compiler *compiler; /* the compilation (diagnostics, tests), or
+                               NULL for a policy loaded from a .chgb */
+    chg_bundle *bundle;     /* verified and ready, or NULL */
+    chg_buf bytes;          /* the bundle's bytes, when compiled here */
+} chg_policy;
+
+/* Compile root files (one policy: the roots and what they import; "-" is
+ * standard input) and check them. Returns CHG_OK; CHG_EINVAL when the
+ * policy has errors (p->compiler holds the diagnostics to show); another
+ * status with err for what is not the policy's fault (an unreadable file,
+ * out of memory). p->compiler is kept in every case but out of memory. */
+int chg_policy_compile(chg_policy *p, char *const *paths, size_t n, const chg_compile_options *opts, char *err,
+                       size_t errlen);
+
+/* After chg_policy_compile succeeded: generate the bundle and load it
+ * through the same verifier a .chgb file passes. CHG_ERANGE when the
+ * program exceeds the bundle format's limits (a diagnostic says which);
+ * a bundle that fails its own verification is an internal error (err). */
+int chg_policy_emit(chg_policy *p, char *err, size_t errlen);
+
+/* What a command that runs a policy calls: one path ending in .chgb is
+ * loaded and verified; anything else is compiled, checked and emitted.
+ * Returns as chg_policy_compile and chg_policy_emit; for a bad bundle a
+ * status other than CHG_EINVAL, with err. */
+int chg_policy_open(chg_policy *p, char *const *paths, size_t n, const chg_compile_options *opts, char *err,
+                    size_t errlen);
+void chg_policy_free(chg_policy *p);
+
+/* chgc check: compile each file as its own policy (files[i] "-" reads
+ * standard input), then drop the compilations of files that another of
+ * them imports (they are checked, and reported, in their importer's
+ * context). On CHG_OK, *out holds the *nout compilations kept, in order;
+ * free each with chg_compiler_free and the array with chg_free. */
+int chg_check_files(char *const *files, size_t n, const chg_compile_options *opts, chg_compiler ***out,
+                    size_t *nout, char *err, size_t errlen);
+
+/* ---- deciding ----------------------------------------------------------------------- */
+
+/* Decide one input — a change, or a raw event an intake maps to one — and
+ * append its decision as one JSON line to out (with explain: the
+ * explanation first, then "decision: " and the line). When the input is
+ * not a change, append the error line instead (chg_error_line_write) and
+ * "chgc: WHERE: reason\n" to errs, and return false. `where` names the
+ * input in messages ("line 3", a file name). */
+bool chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t len, const chg_eval_input *base,
+                     const char *where, bool explain, chg_buf *out, chg_buf *errs);
+
+/* The line written for an input that could not be decided:
+ * {"error":"WHERE: reason"} and a newline. */
+void chg_error_line_write(chg_buf *out, const char *where, const char *reason);
+
+/* Decide a stream of JSON lines on `threads` threads (each with its own
+ * context; the bundle is shared), writing decisions to out and messages to
+ * errs in input order. *failed is set when some line was not a change.
+ * Returns CHG_OK, or CHG_EIO / CHG_ENOMEM with err. */
+int chg_decide_lines(const chg_bundle *b, const chg_eval_input *base, chg_lines *in, int threads, bool explain,
+                     FILE *out, FILE *errs, bool *failed, char *err, size_t errlen);
+
+/* ---- windows and freezes ------------------------------------------------------------ */
+
+typedef enum chg_listing_format {
+    CHG_LIST_TEXT,  /* UTC, and the set's local time when it has one zone */
+    CHG_LIST_JSON,
+    CHG_LIST_ICS    /* iCalendar (RFC 5545) */
+} chg_listing_format;
+
+/* List every window's and freeze's intervals within [from, to) (clipped)
+ * with the runtime flags in `flags` (NULL-terminated, may be NULL) set. */
+int chg_windows_list(const chg_bundle *b, int64_t from, int64_t to, const char *const *flags,
+                     chg_listing_format format, chg_buf *out);
+
+/* ---- tests -------------------------------------------------------------------------- */
+
+typedef enum chg_test_format {
+    CHG_TEST_TEXT,
+    CHG_TEST_TAP,
+    CHG_TEST_JUNIT,
+    CHG_TEST_JSON
+} chg_test_format;
+
+typedef struct chg_test_result {
+    char *name, *file, *source; /* the test's, copied: the suite outlives
+                                   the compiler that held the cases */
+    bool passed;
+    char *failures;         /* one line per failed expectation; heap */
+    char *decision;         /* the decision (JSON), or NULL; heap */
+} chg_test_result;
+
+/* One policy's run. */
+typedef struct chg_test_suite {
+    char *policy;           /* the root file */
+    chg_test_result *results;
+    size_t n;
+    /* coverage: rule i / classify arm k exercised by some test */
+    uint32_t nrules, narms;
+    bool *rule_hit, *arm_hit;
+    char **rule_names, **rule_sources, **arm_names, **arm_sources;
+} chg_test_suite;
+
+/* Which cases the regex `run` selects (by name; NULL selects all). Returns
+ * CHG_OK, or CHG_EINVAL with the pcre2 message in err. */
+int chg_test_select(const chg_test_case *cases, size_t n, const char *run, bool *keep, char *err, size_t errlen);
+
+/* Run cases[i] where keep[i] (keep may be NULL) against bundle b. Tests
+ * without `at`, of a policy without `at`, run at default_now. */
+int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *cases, size_t n, const bool *keep,
+                 int64_t default_now, chg_test_suite *out);
+/* Free what a suite holds (also after chg_test_run failed). */
+void chg_test_suite_free(chg_test_suite *s);
+
+/* Coverage of a suite in percent (100 when there is nothing to cover). */
+double chg_test_coverage(const chg_test_suite *s);
+
+/* Render suites; with coverage, list what no test exercised. */
+void chg_test_render(const chg_test_suite *suites, size_t n, chg_test_format f, bool coverage, bool color,
+                     chg_buf *out);
+
+/* chgc test over files: each file with tests is compiled as its own policy
+ * and its tests run. What happened to each file, in order: */
+typedef enum chg_test_file_state {
+    CHG_TF_NO_TESTS,   /* compiled cleanly and holds no test */
+    CHG_TF_BROKEN,     /* the policy has errors: `compiler` has them */
+    CHG_TF_RAN         /* `suite` is its run */
+} chg_test_file_state;
+
+typedef struct chg_test_file {
+    const char *path;       /* as in files[] */
+    chg_test_file_state state;
+    chg_compiler *compiler; /* CHG_TF_BROKEN: the diagnostics to show */
+    chg_test_suite *suite;  /* CHG_TF_RAN */
+} chg_test_file;
+
+typedef struct chg_test_session {
+    chg_test_file *files;
+    size_t nfiles;
+    chg_test_suite *suites; /* of the files that ran, in order */
+    size_t nsuites, ntests, nfailed;
+} chg_test_session;
+
+/* Run the tests of files (CHG_OK even when tests fail: see nfailed and
+ * each file's state); `run` selects tests by name (PCRE2, may be NULL);
+ * tests without an instant run at now. CHG_EINVAL with err for a bad
+ * regex; CHG_EIO with err for an unreadable file; CHG_ENOMEM. */
+int chg_test_files(char *const *files, size_t n, const char *run, int64_t now, chg_test_session *out, char *err,
+                   size_t errlen);
+void chg_test_session_free(chg_test_session *s);
+
+#endif

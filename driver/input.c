@@ -1,0 +1,332 @@
+/*
+ * input.c — reading what a driver is given: whole documents (a file or
+ * standard input), JSON lines, facts files, and the .chg files a list of
+ * paths names.
+ *
+ * Every reader has a limit, so no input can make the driver hold more
+ * than the limit in memory: a document is refused when larger than its
+ * limit, and a JSON line longer than its limit is skipped (reported as
+ * that line's error) without being kept.
+ */
+#include "chg_driver.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* "PATH: reason" for a status of chg_read_file_max; saved is the errno
+ * captured right after the failing call. */
+static void file_error(char *err, size_t errlen, const char *path, int rc, int saved)
+{
+    const char *why = rc == CHG_EINVAL   ? (saved == EISDIR ? "is a directory" : "not a regular file")
+                      : rc == CHG_ERANGE ? "too large"
+                      : rc == CHG_ENOMEM ? "out of memory"
+                                         : strerror(saved);
+    snprintf(err, errlen, "%s: %s", path, why);
+}
+
+/* Standard input to its end, at most max bytes. */
+static int read_stream(FILE *f, size_t max, char **data, size_t *len, char *err, size_t errlen)
+{
+    chg_buf b;
+    chg_buf_init(&b);
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
+        if (b.len + n > max) {
+            chg_buf_free(&b);
+            snprintf(err, errlen, "-: standard input is larger than the limit (%zu bytes)", max);
+            return CHG_ERANGE;
+        }
+        chg_buf_append(&b, tmp, n);
+    }
+    if (ferror(f) || b.oom) {
+        int saved = errno;
+        bool oom = b.oom;
+        chg_buf_free(&b);
+        snprintf(err, errlen, "-: cannot read standard input: %s", oom ? "out of memory" : strerror(saved));
+        return oom ? CHG_ENOMEM : CHG_EIO;
+    }
+    *len = b.len;
+    if (!b.data)
+        chg_buf_puts(&b, "");
+    *data = chg_buf_take(&b);
+    return *data ? CHG_OK : CHG_ENOMEM;
+}
+
+int chg_input_read(const char *path, size_t max, char **data, size_t *len, char *err, size_t errlen)
+{
+    if (!max)
+        max = CHG_INPUT_MAX;
+    *data = NULL;
+    *len = 0;
+    if (!strcmp(path, "-"))
+        return read_stream(stdin, max, data, len, err, errlen);
+    int rc = chg_read_file_max(path, data, len, max);
+    if (rc != CHG_OK)
+        file_error(err, errlen, path, rc, errno);
+    return rc;
+}
+
+/* ---- JSON lines -------------------------------------------------------------------- */
+
+/* A buffered reader: lines are found with memchr in a 64 KiB buffer and
+ * handed out in place when they lie in it whole, copied into `line` only
+ * when they cross a refill. */
+#define LINES_BUF 65536
+
+struct chg_lines {
+    FILE *f;
+    bool owned;             /* fclose at the end (not stdin) */
+    bool eof;
+    const char *name;
+    size_t max;
+    unsigned long lineno;
+    size_t pos, end;        /* unread bytes: buf[pos..end) */
+    chg_buf line;
+    char buf[LINES_BUF];
+};
+
+chg_lines *chg_lines_open(const char *path, size_t max_line, char *err, size_t errlen)
+{
+    FILE *f = stdin;
+    if (strcmp(path, "-") != 0) {
+        f = fopen(path, "r");
+        if (!f) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            return NULL;
+        }
+        /* A FIFO or device is read as a stream, which is what JSON lines
+         * are for; a directory would only fail at the first read. */
+        struct stat st;
+        if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+            fclose(f);
+            snprintf(err, errlen, "%s: is a directory", path);
+            return NULL;
+        }
+    }
+    chg_lines *r = chg_malloc(sizeof *r);
+    if (!r) {
+        if (f != stdin)
+            fclose(f);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    memset(r, 0, offsetof(chg_lines, buf));
+    r->f = f;
+    r->owned = f != stdin;
+    r->name = path;
+    r->max = max_line ? max_line : CHG_INPUT_MAX_LINE;
+    chg_buf_init(&r->line);
+    return r;
+}
+
+int chg_lines_next(chg_lines *r, const char **line, size_t *len, unsigned long *lineno, char *err, size_t errlen)
+{
+    for (;;) {
+        chg_buf_reset(&r->line);
+        const char *text = NULL;
+        size_t n = 0;
+        bool too_long = false, any = false;
+        for (;;) {
+            if (r->pos == r->end) {
+                if (r->eof)
+                    break;
+                r->pos = 0;
+                r->end = fread(r->buf, 1, sizeof r->buf, r->f);
+                if (!r->end) {
+                    if (ferror(r->f)) {
+                        snprintf(err, errlen, "%s: %s", strcmp(r->name, "-") ? r->name : "standard input",
+                                 strerror(errno));
+                        return CHG_EIO;
+                    }
+                    r->eof = true;
+                    break;
+                }
+            }
+            any = true;
+            char *s = r->buf + r->pos;
+            char *nl = memchr(s, '\n', r->end - r->pos);
+            size_t take = nl ? (size_t)(nl - s) : r->end - r->pos;
+            r->pos += take + (nl != NULL);
+            if (nl && !too_long && !r->line.len && take <= r->max) {
+                text = s; /* the whole line is in the buffer: no copy */
+                n = take;
+                break;
+            }
+            if (!too_long && r->line.len + take > r->max) {
+                too_long = true; /* read on to the end of the line, keep nothing */
+                chg_buf_reset(&r->line);
+            }
+            if (!too_long)
+                chg_buf_append(&r->line, s, take);
+            if (nl)
+                break;
+        }
+        if (!any)
+            return 0;
+        *lineno = ++r->lineno;
+        if (too_long)
+            return CHG_ERANGE;
+        if (!text) {
+            if (r->line.oom) {
+                snprintf(err, errlen, "line %lu: out of memory", r->lineno);
+                return CHG_ENOMEM;
+            }
+            text = r->line.data ? r->line.data : "";
+            n = r->line.len;
+        }
+        while (n && text[n - 1] == '\r')
+            n--;
+        size_t i = 0;
+        while (i < n && (text[i] == ' ' || text[i] == '\t'))
+            i++;
+        if (i == n)
+            continue; /* a blank line */
+        *line = text;
+        *len = n;
+        return 1;
+    }
+}
+
+size_t chg_lines_limit(const chg_lines *r) { return r->max; }
+
+void chg_lines_close(chg_lines *r)
+{
+    if (!r)
+        return;
+    if (r->owned)
+        fclose(r->f);
+    chg_buf_free(&r->line);
+    chg_free(r);
+}
+
+/* ---- facts -------------------------------------------------------------------------- */
+
+int chg_facts_load(const char *path, chg_facts **out, char *err, size_t errlen)
+{
+    char *data;
+    size_t len;
+    *out = NULL;
+    int rc = chg_input_read(path, 0, &data, &len, err, errlen);
+    if (rc != CHG_OK)
+        return rc;
+    char why[512];
+    *out = chg_facts_parse(data, len, why, sizeof why);
+    chg_free(data);
+    if (!*out) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        return CHG_EINVAL;
+    }
+    return CHG_OK;
+}
+
+/* ---- collecting .chg files ---------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+bool chg_is_bundle_path(const char *path) { return has_suffix(path, ".chgb"); }
+
+static int walk(const char *dir, chg_vec *out, int depth, char *err, size_t errlen)
+{
+    if (depth > 64) {
+        snprintf(err, errlen, "%s: directories nested too deeply", dir);
+        return CHG_EIO;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        return CHG_EIO;
+    }
+    /* Sorted, so the order of files (and of their diagnostics) does not
+     * depend on the file system. */
+    chg_vec names;
+    chg_vec_init(&names);
+    struct dirent *e;
+    int rc = CHG_OK;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && chg_vec_push(&names, chg_strdup(e->d_name)) != CHG_OK)
+            rc = CHG_ENOMEM;
+    closedir(d);
+    if (names.len)
+        qsort(names.items, names.len, sizeof(void *), cmp_str);
+    size_t dl = strlen(dir);
+    for (size_t i = 0; i < names.len && rc == CHG_OK; i++) {
+        const char *name = names.items[i];
+        size_t len = dl + strlen(name) + 2;
+        char *path = chg_malloc(len);
+        if (!path || !name) {
+            chg_free(path);
+            rc = CHG_ENOMEM;
+            break;
+        }
+        snprintf(path, len, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", name);
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            chg_free(path); /* a dangling link: not ours to report */
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            rc = walk(path, out, depth + 1, err, errlen);
+            chg_free(path);
+        } else if (has_suffix(name, ".chg")) {
+            if (chg_vec_push(out, path) != CHG_OK) {
+                chg_free(path);
+                rc = CHG_ENOMEM;
+            }
+        } else
+            chg_free(path);
+    }
+    if (rc == CHG_ENOMEM)
+        snprintf(err, errlen, "%s: out of memory", dir);
+    chg_strings_free(&names);
+    return rc;
+}
+
+int chg_collect_files(char *const *paths, size_t n, chg_vec *out, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        if (strcmp(paths[i], "-") != 0 && stat(paths[i], &st) != 0) {
+            snprintf(err, errlen, "%s: %s", paths[i], strerror(errno));
+            return CHG_EIO;
+        }
+        if (strcmp(paths[i], "-") != 0 && S_ISDIR(st.st_mode)) {
+            size_t before = out->len;
+            int rc = walk(paths[i], out, 0, err, errlen);
+            if (rc != CHG_OK)
+                return rc;
+            if (out->len == before) {
+                snprintf(err, errlen, "%s: no .chg files in this directory", paths[i]);
+                return CHG_EIO;
+            }
+            continue;
+        }
+        char *copy = chg_strdup(paths[i]);
+        if (!copy || chg_vec_push(out, copy) != CHG_OK) {
+            chg_free(copy);
+            snprintf(err, errlen, "%s: out of memory", paths[i]);
+            return CHG_ENOMEM;
+        }
+    }
+    return CHG_OK;
+}
+
+void chg_strings_free(chg_vec *v)
+{
+    for (size_t i = 0; i < v->len; i++)
+        chg_free(v->items[i]);
+    chg_vec_free(v);
+}

@@ -1,0 +1,185 @@
+/*
+ * policy.c — from what a command names to a verified bundle: the one
+ * compile → emit → load sequence of every program.
+ *
+ * A bundle compiled here goes through the same loader and verifier as a
+ * .chgb file read from disk: the evaluator only ever runs code the
+ * verifier accepted, whichever way it came.
+ */
+#include "chg_driver.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Add one root to c: a file, or standard input for "-". */
+static int add_root(chg_compiler *c, const char *path, char *err, size_t errlen)
+{
+    if (!strcmp(path, "-")) {
+        char *text;
+        size_t len;
+        int rc = chg_input_read("-", (size_t)256 << 20, &text, &len, err, errlen);
+        if (rc != CHG_OK)
+            return rc;
+        rc = chg_compiler_add_source(c, "<stdin>", text, len);
+        chg_free(text);
+        /* too large: a diagnostic says so, as for a file */
+        return rc == CHG_ERANGE ? CHG_OK : rc;
+    }
+    int rc = chg_compiler_add_file(c, path);
+    int saved = errno; /* chg_compiler_add_file returns right after the failing call */
+    if (rc == CHG_EIO || rc == CHG_EINVAL || rc == CHG_ENOMEM) {
+        snprintf(err, errlen, "%s: %s", path,
+                 rc == CHG_ENOMEM   ? "out of memory"
+                 : rc == CHG_EINVAL ? (saved == EISDIR ? "is a directory" : "not a regular file")
+                                    : strerror(saved));
+        return rc == CHG_EINVAL ? CHG_EIO : rc; /* not the policy's fault: not CHG_EINVAL */
+    }
+    return CHG_OK;
+}
+
+int chg_policy_compile(chg_policy *p, char *const *paths, size_t n, const chg_compile_options *opts, char *err,
+                       size_t errlen)
+{
+    memset(p, 0, sizeof *p);
+    chg_buf_init(&p->bytes);
+    p->compiler = chg_compiler_new(opts);
+    if (!p->compiler) {
+        snprintf(err, errlen, "out of memory");
+        return CHG_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc = add_root(p->compiler, paths[i], err, errlen);
+        if (rc != CHG_OK)
+            return rc;
+    }
+    int rc = chg_compiler_check(p->compiler);
+    if (rc == CHG_ENOMEM)
+        snprintf(err, errlen, "out of memory");
+    return rc == CHG_OK ? CHG_OK : rc == CHG_ENOMEM ? CHG_ENOMEM : CHG_EINVAL;
+}
+
+int chg_policy_emit(chg_policy *p, char *err, size_t errlen)
+{
+    chg_buf_reset(&p->bytes);
+    int rc = chg_compiler_emit(p->compiler, &p->bytes);
+    if (rc == CHG_OK && p->bytes.oom)
+        rc = CHG_ENOMEM;
+    if (rc != CHG_OK) {
+        if (rc == CHG_ENOMEM)
+            snprintf(err, errlen, "out of memory");
+        return rc == CHG_ENOMEM ? rc : CHG_EINVAL; /* a diagnostic says why */
+    }
+    char why[512];
+    p->bundle = chg_bundle_load(p->bytes.data, p->bytes.len, why, sizeof why);
+    if (!p->bundle) {
+        /* a bundle we just wrote failing its own verification is our bug */
+        snprintf(err, errlen, "internal error: the compiled bundle does not verify: %s", why);
+        return CHG_ERANGE;
+    }
+    return CHG_OK;
+}
+
+int chg_policy_open(chg_policy *p, char *const *paths, size_t n, const chg_compile_options *opts, char *err,
+                    size_t errlen)
+{
+    if (n == 1 && chg_is_bundle_path(paths[0])) {
+        memset(p, 0, sizeof *p);
+        chg_buf_init(&p->bytes);
+        char *data;
+        size_t len;
+        int rc = chg_input_read(paths[0], CHG_BUNDLE_MAX, &data, &len, err, errlen);
+        if (rc != CHG_OK)
+            return rc == CHG_EINVAL ? CHG_EIO : rc;
+        char why[512];
+        p->bundle = chg_bundle_load(data, len, why, sizeof why);
+        chg_buf_append(&p->bytes, data, len); /* `chgc build` copies a verified bundle */
+        chg_free(data);
+        if (!p->bundle) {
+            snprintf(err, errlen, "%s: %s", paths[0], why);
+            return CHG_EIO;
+        }
+        return p->bytes.oom ? CHG_ENOMEM : CHG_OK;
+    }
+    int rc = chg_policy_compile(p, paths, n, opts, err, errlen);
+    return rc == CHG_OK ? chg_policy_emit(p, err, errlen) : rc;
+}
+
+void chg_policy_free(chg_policy *p)
+{
+    chg_bundle_free(p->bundle);
+    chg_compiler_free(p->compiler);
+    chg_buf_free(&p->bytes);
+    memset(p, 0, sizeof *p);
+}
+
+/* ---- chgc check -------------------------------------------------------------------- */
+
+/* Mark the files some other compilation imports. Each root's realpath is
+ * asked once; the compilations answer from their own table of the files
+ * they loaded. */
+static int mark_imported(char *const *files, size_t n, chg_compiler *const *cs, bool *imported)
+{
+    char **real = chg_calloc(n + 1, sizeof *real);
+    if (!real)
+        return CHG_ENOMEM;
+    char buf[PATH_MAX];
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(files[i], "-") != 0 && realpath(files[i], buf))
+            real[i] = chg_strdup(buf); /* NULL (out of memory): kept, as if unknown */
+    /* Two names of one file (a link, "./p.chg" and "p.chg") compile the
+     * same policy twice; only the first is kept. */
+    for (size_t i = 0; i < n; i++) {
+        if (!real[i])
+            continue;
+        for (size_t j = 0; j < i && !imported[i]; j++)
+            if (real[j] && !imported[j] && !strcmp(real[i], real[j]))
+                imported[i] = true;
+        for (size_t j = 0; j < n && !imported[i]; j++)
+            if (j != i && cs[j] && chg_compiler_imports(cs[j], real[i]))
+                imported[i] = true;
+    }
+    for (size_t i = 0; i < n; i++)
+        chg_free(real[i]);
+    chg_free(real);
+    return CHG_OK;
+}
+
+int chg_check_files(char *const *files, size_t n, const chg_compile_options *opts, chg_compiler ***out,
+                    size_t *nout, char *err, size_t errlen)
+{
+    *out = NULL;
+    *nout = 0;
+    chg_compiler **cs = chg_calloc(n + 1, sizeof *cs);
+    bool *imported = chg_calloc(n + 1, sizeof *imported);
+    int rc = cs && imported ? CHG_OK : CHG_ENOMEM;
+    for (size_t i = 0; i < n && rc == CHG_OK; i++) {
+        chg_policy p;
+        rc = chg_policy_compile(&p, &files[i], 1, opts, err, errlen);
+        cs[i] = p.compiler; /* kept with its diagnostics */
+        p.compiler = NULL;
+        chg_policy_free(&p);
+        if (rc == CHG_EINVAL)
+            rc = CHG_OK; /* errors in the policy: the diagnostics say them */
+    }
+    if (rc == CHG_OK)
+        rc = mark_imported(files, n, cs, imported);
+    size_t kept = 0;
+    for (size_t i = 0; i < n && cs; i++) {
+        if (rc != CHG_OK || imported[i])
+            chg_compiler_free(cs[i]);
+        else
+            cs[kept++] = cs[i];
+    }
+    chg_free(imported);
+    if (rc != CHG_OK) {
+        if (rc == CHG_ENOMEM)
+            snprintf(err, errlen, "out of memory");
+        chg_free(cs);
+        return rc;
+    }
+    *out = cs;
+    *nout = kept;
+    return CHG_OK;
+}

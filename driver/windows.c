@@ -1,0 +1,132 @@
+/*
+ * windows.c — `chgc windows`: what a policy's windows and freezes mean in
+ * wall-clock time, interval by interval, for reviewers.
+ *
+ * It reads the bundle, not the source: the intervals listed are those of
+ * the very time sets the evaluator consults, built by the same loader,
+ * whether the policy came as .chg files or as a .chgb.
+ */
+#include "chg_driver.h"
+#include "chg_civil.h"
+#include "chg_time.h"
+
+#include <string.h>
+
+typedef struct listing {
+    chg_buf *out;
+    chg_listing_format format;
+    const char *name;
+    const char *what;       /* "window" or "freeze" */
+    const chg_tz *tz;       /* the set's zone, when it has exactly one */
+    int count;
+    int64_t stamp;          /* DTSTAMP of the iCalendar events */
+} listing;
+
+static bool set_flag(void *ud, const char *name)
+{
+    const char *const *flags = ud;
+    for (size_t i = 0; flags && flags[i]; i++)
+        if (strcmp(flags[i], name) == 0)
+            return true;
+    return false;
+}
+
+static void local_text(const chg_tz *tz, int64_t t, char *out, size_t len)
+{
+    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    int64_t local = t + chg_tz_offset(tz, t);
+    int64_t d = chg_floor_div(local, 86400);
+    int64_t s = local - d * 86400, y;
+    int m, day;
+    chg_civil_from_days(d, &y, &m, &day);
+    snprintf(out, len, "%s %04lld-%02d-%02d %02d:%02d", days[chg_weekday_from_days(d)], (long long)y, m, day,
+             (int)(s / 3600), (int)(s % 3600 / 60));
+}
+
+static int list_interval(void *ud, int64_t s, int64_t e)
+{
+    listing *L = ud;
+    char a[40], b[40];
+    chg_time_format_utc(s, a);
+    chg_time_format_utc(e, b);
+    char dur[40];
+    int64_t secs = e - s;
+    snprintf(dur, sizeof dur, "%lldh%02lldm", (long long)(secs / 3600), (long long)(secs % 3600 / 60));
+    if (L->format == CHG_LIST_TEXT) {
+        chg_buf_printf(L->out, "  %s .. %s  %9s", a, b, dur);
+        if (L->tz) {
+            char la[40], lb[40];
+            local_text(L->tz, s, la, sizeof la);
+            local_text(L->tz, e, lb, sizeof lb);
+            chg_buf_printf(L->out, "  (%s .. %s %s)", la, lb, chg_tz_name(L->tz));
+        }
+        chg_buf_putc(L->out, '\n');
+    } else if (L->format == CHG_LIST_JSON) {
+        chg_buf_printf(L->out, "%s{\"start\":\"%s\",\"end\":\"%s\"}", L->count ? "," : "", a, b);
+    } else {
+        char st[32];
+        chg_time_format_utc(L->stamp, st);
+        /* iCalendar UTC form: 20261201T030000Z */
+        char ia[20], ib[20], is[20];
+        const char *srcs[3] = {a, b, st};
+        char *dsts[3] = {ia, ib, is};
+        for (int k = 0; k < 3; k++) {
+            const char *x = srcs[k];
+            snprintf(dsts[k], 20, "%.4s%.2s%.2sT%.2s%.2s%.2sZ", x, x + 5, x + 8, x + 11, x + 14, x + 17);
+        }
+        chg_buf_printf(L->out,
+                       "BEGIN:VEVENT\r\nUID:%s-%s@chg\r\nDTSTAMP:%s\r\nDTSTART:%s\r\nDTEND:%s\r\n"
+                       "SUMMARY:%s %s\r\nEND:VEVENT\r\n",
+                       L->name, ia, is, ia, ib, L->what, L->name);
+    }
+    L->count++;
+    return 0;
+}
+
+int chg_windows_list(const chg_bundle *b, int64_t from, int64_t to, const char *const *flags,
+                     chg_listing_format format, chg_buf *out)
+{
+    chg_ts_env env = {set_flag, (void *)flags};
+    char a[40], z[40];
+    chg_time_format_utc(from, a);
+    chg_time_format_utc(to, z);
+    if (format == CHG_LIST_JSON)
+        chg_buf_printf(out, "{\"from\":\"%s\",\"to\":\"%s\",\"sets\":[", a, z);
+    else if (format == CHG_LIST_ICS)
+        chg_buf_puts(out, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//chg//chgc windows//EN\r\n");
+    else
+        chg_buf_printf(out, "from %s to %s\n", a, z);
+    int nsets = 0, rc = CHG_OK;
+    for (uint32_t i = 0; i < chg_bundle_ntimesets(b); i++) {
+        chg_timeset_info info;
+        const chg_timeset *ts = chg_bundle_timeset(b, i, &info);
+        if (info.inline_set)
+            continue; /* part of its rule, not a declared set */
+        listing L = {out, format, info.name, info.kind, NULL, 0, from};
+        chg_tz *tz = NULL;
+        if (info.zone) {
+            chg_time_error err;
+            L.tz = tz = chg_tz_load(info.zone, &err); /* the loader loaded it once: it exists */
+        }
+        if (format == CHG_LIST_JSON) {
+            chg_buf_printf(out, "%s{\"name\":", nsets ? "," : "");
+            chg_buf_json_string(out, info.name, strlen(info.name));
+            chg_buf_printf(out, ",\"kind\":\"%s\",\"intervals\":[", L.what);
+        } else if (format == CHG_LIST_TEXT)
+            chg_buf_printf(out, "\n%s %s = %s\n", L.what, info.name, strlen(info.text) < 100 ? info.text : "…");
+        chg_timeset_intervals(ts, &env, from, to, list_interval, &L);
+        if (format == CHG_LIST_JSON)
+            chg_buf_puts(out, "]}");
+        else if (format == CHG_LIST_TEXT && !L.count)
+            chg_buf_puts(out, "  (never in this range)\n");
+        chg_tz_free(tz);
+        nsets++;
+    }
+    if (format == CHG_LIST_JSON)
+        chg_buf_puts(out, "]}\n");
+    else if (format == CHG_LIST_ICS)
+        chg_buf_puts(out, "END:VCALENDAR\r\n");
+    if (out->oom)
+        rc = CHG_ENOMEM;
+    return rc;
+}

@@ -1,0 +1,394 @@
+/*
+ * test_driver.c — the driver layer as chgc and chgd use it: the JSON-lines
+ * reader (limits, line ends, lines across its buffer), the error line,
+ * deciding a stream on one thread and on several with the same bytes out,
+ * policies from source and from a bundle, and chgc check's de-duplication
+ * of imported roots.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "chg_driver.h"
+
+static char tmpdir[] = "/tmp/chg-test-driver-XXXXXX";
+
+static char *path_in_tmp(const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    char *p = buf[k++ % 4];
+    snprintf(p, 512, "%s/%s", tmpdir, name);
+    return p;
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+/* ---- the lines reader ------------------------------------------------------------ */
+
+static void test_lines_ends_blanks_and_numbers(void **state)
+{
+    (void)state;
+    const char text[] = "a\r\n\n   \t\nbb\n\r\nc";
+    char *p = path_in_tmp("lines.jsonl");
+    write_file(p, text, sizeof text - 1);
+    char err[256];
+    chg_lines *r = chg_lines_open(p, 0, err, sizeof err);
+    assert_non_null(r);
+    const char *line;
+    size_t len;
+    unsigned long no;
+    assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), 1);
+    assert_int_equal(len, 1);
+    assert_memory_equal(line, "a", 1);
+    assert_int_equal(no, 1);
+    assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), 1);
+    assert_memory_equal(line, "bb", 2);
+    assert_int_equal(no, 4); /* blank lines are counted, not returned */
+    assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), 1);
+    assert_int_equal(len, 1); /* the last line needs no newline */
+    assert_memory_equal(line, "c", 1);
+    assert_int_equal(no, 6);
+    assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), 0);
+    assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), 0);
+    chg_lines_close(r);
+}
+
+/* Lines that cross the reader's 64 KiB buffer, and one over the limit
+ * that is skipped without being kept while reading goes on. */
+static void test_lines_limit_and_buffer_edges(void **state)
+{
+    (void)state;
+    size_t n = 300000;
+    char *text = malloc(n);
+    size_t at = 0;
+    int lines = 0;
+    /* lines of 1..~1000 bytes: many cross a buffer edge */
+    for (int k = 1; at + 2100 < 200000; k++, lines++) {
+        size_t len = (size_t)(k * 37 % 1000) + 1;
+        memset(text + at, 'a' + k % 26, len);
+        at += len;
+        text[at++] = '\n';
+    }
+    /* one line of 5000 bytes: over the limit of 4096 */
+    memset(text + at, 'z', 5000);
+    at += 5000;
+    text[at++] = '\n';
+    memcpy(text + at, "after\n", 6);
+    at += 6;
+    char *p = path_in_tmp("long.jsonl");
+    write_file(p, text, at);
+
+    char err[256];
+    chg_lines *r = chg_lines_open(p, 4096, err, sizeof err);
+    assert_non_null(r);
+    assert_int_equal(chg_lines_limit(r), 4096);
+    const char *line;
+    size_t len, seen = 0;
+    unsigned long no;
+    for (int k = 1; k <= lines; k++) {
+        assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), 1);
+        assert_int_equal(len, (size_t)(k * 37 % 1000) + 1);
+        assert_int_equal(no, (unsigned long)k);
+        for (size_t i = 0; i < len; i++)
+            assert_int_equal(line[i], 'a' + k % 26);
+        seen += len + 1;
+    }
+    assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), CHG_ERANGE);
+    assert_int_equal(no, (unsigned long)lines + 1);
+    assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), 1);
+    assert_int_equal(len, 5);
+    assert_memory_equal(line, "after", 5);
+    assert_int_equal(no, (unsigned long)lines + 2);
+    assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), 0);
+    chg_lines_close(r);
+    free(text);
+}
+
+static void test_lines_open_errors(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_null(chg_lines_open(tmpdir, 0, err, sizeof err));
+    assert_true(strstr(err, ": is a directory") != NULL);
+    assert_null(chg_lines_open("/no/such/file.jsonl", 0, err, sizeof err));
+    assert_string_equal(err, "/no/such/file.jsonl: No such file or directory");
+}
+
+static void test_input_read_refuses_what_is_not_a_file(void **state)
+{
+    (void)state;
+    char err[256], *data;
+    size_t len;
+    assert_int_equal(chg_input_read(tmpdir, 0, &data, &len, err, sizeof err), CHG_EINVAL);
+    assert_true(strstr(err, ": is a directory") != NULL);
+    char *p = path_in_tmp("big.json");
+    write_file(p, "0123456789", 10);
+    assert_int_equal(chg_input_read(p, 9, &data, &len, err, sizeof err), CHG_ERANGE);
+    assert_int_equal(chg_input_read(p, 10, &data, &len, err, sizeof err), CHG_OK);
+    assert_int_equal(len, 10);
+    chg_free(data);
+}
+
+/* ---- decisions ------------------------------------------------------------------- */
+
+static void test_error_line(void **state)
+{
+    (void)state;
+    chg_buf b;
+    chg_buf_init(&b);
+    chg_error_line_write(&b, "line 3", "expected \"}\"\tnear\n");
+    assert_string_equal(b.data, "{\"error\":\"line 3: expected \\\"}\\\"\\tnear\\n\"}\n");
+    chg_buf_free(&b);
+}
+
+static const char policy[] =
+    "policy \"d\" version \"1\"\n"
+    "schema change { id: string, env: enum(\"dev\", \"prod\"), n: int }\n"
+    "risk low < high\n"
+    "classify { high when change.env == \"prod\" default low }\n"
+    "rule big: when change.n > 10 deny \"too big: {change.n}\"\n";
+
+static void open_policy(chg_policy *p, const char *name, const char *text)
+{
+    char *path = path_in_tmp(name);
+    write_file(path, text, strlen(text));
+    char err[512];
+    char *paths[1] = {path};
+    int rc = chg_policy_open(p, paths, 1, NULL, err, sizeof err);
+    if (rc != CHG_OK)
+        fail_msg("open %s: %d %s", path, rc, err);
+}
+
+static char *slurp(FILE *f)
+{
+    fflush(f);
+    long n = ftell(f);
+    rewind(f);
+    char *s = calloc(1, (size_t)n + 1);
+    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+    return s;
+}
+
+/* The same stream on 1 and on 3 threads: the same bytes, in input order,
+ * good and bad lines mixed (a bad line must not shift the others). */
+static void test_decide_lines_threads_agree(void **state)
+{
+    (void)state;
+    chg_policy p;
+    open_policy(&p, "d.chg", policy);
+    chg_buf in;
+    chg_buf_init(&in);
+    for (int i = 0; i < 3000; i++) {
+        if (i % 97 == 5)
+            chg_buf_printf(&in, "{not json %d\n", i);
+        else if (i % 89 == 3)
+            chg_buf_puts(&in, "\n");
+        else
+            chg_buf_printf(&in, "{\"id\":\"c%d\",\"env\":\"%s\",\"n\":%d}\n", i, i % 2 ? "prod" : "dev", i % 20);
+    }
+    char *path = path_in_tmp("stream.jsonl");
+    write_file(path, in.data, in.len);
+    chg_buf_free(&in);
+
+    char *outs[2], *errs[2];
+    int threads[2] = {1, 3};
+    for (int k = 0; k < 2; k++) {
+        char err[256];
+        chg_lines *r = chg_lines_open(path, 0, err, sizeof err);
+        assert_non_null(r);
+        FILE *out = tmpfile(), *es = tmpfile();
+        bool failed = false;
+        chg_eval_input base = {.now = 1796000000};
+        assert_int_equal(chg_decide_lines(p.bundle, &base, r, threads[k], false, out, es, &failed, err, sizeof err),
+                         CHG_OK);
+        assert_true(failed);
+        outs[k] = slurp(out);
+        errs[k] = slurp(es);
+        fclose(out);
+        fclose(es);
+        chg_lines_close(r);
+    }
+    assert_string_equal(outs[0], outs[1]);
+    assert_string_equal(errs[0], errs[1]);
+    /* line 6 is the first bad one; its error line stands in its place */
+    const char *first_err = strstr(outs[0], "{\"error\":\"line 6: ");
+    assert_non_null(first_err);
+    size_t before = 0;
+    for (const char *s = outs[0]; s < first_err; s++)
+        before += *s == '\n';
+    assert_int_equal(before, 4); /* lines 1, 2, 3 and 5: line 4 is blank */
+    assert_non_null(strstr(errs[0], "chgc: line 6: "));
+    for (int k = 0; k < 2; k++) {
+        free(outs[k]);
+        free(errs[k]);
+    }
+    chg_policy_free(&p);
+}
+
+/* A policy compiled here and the same policy read back from its bundle
+ * decide alike. */
+static void test_policy_from_source_and_bundle(void **state)
+{
+    (void)state;
+    chg_policy src, bin;
+    open_policy(&src, "s.chg", policy);
+    char *bpath = path_in_tmp("s.chgb");
+    write_file(bpath, src.bytes.data, src.bytes.len);
+    char err[512];
+    char *paths[1] = {bpath};
+    assert_int_equal(chg_policy_open(&bin, paths, 1, NULL, err, sizeof err), CHG_OK);
+    assert_null(bin.compiler);
+    assert_int_equal(bin.bytes.len, src.bytes.len);
+    assert_string_equal(chg_bundle_hash(bin.bundle), chg_bundle_hash(src.bundle));
+    const char *change = "{\"id\":\"x\",\"env\":\"prod\",\"n\":11}";
+    chg_buf o[2], e[2];
+    chg_policy *ps[2] = {&src, &bin};
+    for (int k = 0; k < 2; k++) {
+        chg_buf_init(&o[k]);
+        chg_buf_init(&e[k]);
+        chg_ctx *ctx = chg_ctx_new(ps[k]->bundle);
+        chg_eval_input base = {.now = 1796000000};
+        /* twice on one context: nothing of the first decision may leak */
+        assert_true(chg_decide_json(ctx, ps[k]->bundle, change, strlen(change), &base, "x", false, &o[k], &e[k]));
+        assert_true(chg_decide_json(ctx, ps[k]->bundle, change, strlen(change), &base, "x", false, &o[k], &e[k]));
+        chg_ctx_free(ctx);
+    }
+    assert_string_equal(o[0].data, o[1].data);
+    assert_non_null(strstr(o[0].data, "\"outcome\":\"deny\""));
+    size_t half = o[0].len / 2;
+    assert_memory_equal(o[0].data, o[0].data + half, half);
+    for (int k = 0; k < 2; k++) {
+        chg_buf_free(&o[k]);
+        chg_buf_free(&e[k]);
+    }
+    chg_policy_free(&src);
+    chg_policy_free(&bin);
+
+    /* a damaged bundle: refused, with the path */
+    write_file(bpath, "CHGB\r\n\x1a\n", 8);
+    assert_int_not_equal(chg_policy_open(&bin, paths, 1, NULL, err, sizeof err), CHG_OK);
+    assert_null(bin.bundle);
+    assert_memory_equal(err, bpath, strlen(bpath));
+    chg_policy_free(&bin);
+}
+
+static void test_policy_errors_are_diagnostics(void **state)
+{
+    (void)state;
+    char *path = path_in_tmp("bad.chg");
+    write_file(path, "let a = b\n", 10);
+    chg_policy p;
+    char err[512] = "";
+    char *paths[1] = {path};
+    assert_int_equal(chg_policy_open(&p, paths, 1, NULL, err, sizeof err), CHG_EINVAL);
+    assert_non_null(p.compiler);
+    assert_null(p.bundle);
+    assert_int_equal(chg_compiler_count(p.compiler, CHG_ERROR), 1);
+    assert_string_equal(err, ""); /* the diagnostics say it */
+    chg_policy_free(&p);
+    paths[0] = "/no/such.chg";
+    assert_int_equal(chg_policy_open(&p, paths, 1, NULL, err, sizeof err), CHG_EIO);
+    assert_string_equal(err, "/no/such.chg: No such file or directory");
+    chg_policy_free(&p);
+}
+
+/* ---- chgc check: imported roots are dropped ------------------------------------------ */
+
+static void test_check_drops_imported_roots(void **state)
+{
+    (void)state;
+    write_file(path_in_tmp("lib.chg"), "let limit = 1\n", 14);
+    const char main_text[] = "policy \"m\"\nimport \"lib.chg\"\nlet x = limit\n";
+    write_file(path_in_tmp("main.chg"), main_text, sizeof main_text - 1);
+    write_file(path_in_tmp("other.chg"), "let z = 1\n", 10);
+    char *files[4];
+    files[0] = strdup(path_in_tmp("lib.chg"));
+    files[1] = strdup(path_in_tmp("main.chg"));
+    files[2] = strdup(path_in_tmp("other.chg"));
+    char again[600];
+    snprintf(again, sizeof again, "%s/./main.chg", tmpdir); /* main.chg by another name */
+    files[3] = again;
+    chg_compiler **cs;
+    size_t n;
+    char err[256];
+    chg_compile_options co = {.lints = true};
+    assert_int_equal(chg_check_files(files, 4, &co, &cs, &n, err, sizeof err), CHG_OK);
+    assert_int_equal(n, 2); /* main (with lib) and other */
+    assert_true(strstr(chg_compiler_source(cs[0], 1)->path, "main.chg") != NULL);
+    assert_true(strstr(chg_compiler_source(cs[1], 1)->path, "other.chg") != NULL);
+    for (size_t i = 0; i < n; i++)
+        chg_compiler_free(cs[i]);
+    chg_free(cs);
+    for (int i = 0; i < 3; i++)
+        free(files[i]);
+}
+
+static void test_collect_files_sorted(void **state)
+{
+    (void)state;
+    char dir[600], sub[700], empty[600];
+    snprintf(dir, sizeof dir, "%s/tree", tmpdir);
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    snprintf(empty, sizeof empty, "%s/empty", tmpdir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(mkdir(empty, 0700), 0);
+    const char *names[] = {"tree/b.chg", "tree/a.chg", "tree/.hidden.chg", "tree/sub/c.chg", "tree/x.txt"};
+    for (size_t i = 0; i < 5; i++)
+        write_file(path_in_tmp(names[i]), "", 0);
+    chg_vec v;
+    chg_vec_init(&v);
+    char err[256];
+    char *args[2] = {dir, "-"};
+    assert_int_equal(chg_collect_files(args, 2, &v, err, sizeof err), CHG_OK);
+    assert_int_equal(v.len, 4);
+    assert_string_equal(v.items[0], path_in_tmp("tree/a.chg"));
+    assert_string_equal(v.items[1], path_in_tmp("tree/b.chg"));
+    assert_string_equal(v.items[2], path_in_tmp("tree/sub/c.chg"));
+    assert_string_equal(v.items[3], "-");
+    chg_strings_free(&v);
+    chg_vec_init(&v);
+    args[0] = empty;
+    assert_int_equal(chg_collect_files(args, 1, &v, err, sizeof err), CHG_EIO);
+    assert_true(strstr(err, "empty: no .chg files in this directory") != NULL);
+    chg_strings_free(&v);
+}
+
+int main(void)
+{
+    if (!mkdtemp(tmpdir))
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lines_ends_blanks_and_numbers),
+        cmocka_unit_test(test_lines_limit_and_buffer_edges),
+        cmocka_unit_test(test_lines_open_errors),
+        cmocka_unit_test(test_input_read_refuses_what_is_not_a_file),
+        cmocka_unit_test(test_error_line),
+        cmocka_unit_test(test_decide_lines_threads_agree),
+        cmocka_unit_test(test_policy_from_source_and_bundle),
+        cmocka_unit_test(test_policy_errors_are_diagnostics),
+        cmocka_unit_test(test_check_drops_imported_roots),
+        cmocka_unit_test(test_collect_files_sorted),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        rc = 1;
+    return rc;
+}
