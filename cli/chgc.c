@@ -2,8 +2,10 @@
  * chgc.c — the chgc program: subcommand dispatch, --help, --version, and
  * the printing helpers the subcommands share (diagnostics, colour, errors).
  */
+#include "chg_time.h"
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +116,75 @@ int chgc_parse_duration(const char *s, int64_t *out)
     }
     *out = total;
     return CHG_OK;
+}
+
+bool chgc_opt_choice(const char *name, const char *arg, const char *const *choices, int *out)
+{
+    for (int i = 0; choices[i]; i++)
+        if (!strcmp(arg, choices[i])) {
+            *out = i;
+            return true;
+        }
+    char list[256] = "";
+    size_t n = 0;
+    for (int i = 0; choices[i] && n < sizeof list; i++)
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i == 0 ? "" : choices[i + 1] ? ", " : " or ",
+                              choices[i]);
+    chgc_error("--%s: unknown value '%s' (%s)", name, arg, list);
+    return false;
+}
+
+bool chgc_opt_instant(const char *name, const char *arg, int64_t *out)
+{
+    if (chg_time_parse_iso(arg, strlen(arg), out) == CHG_OK)
+        return true;
+    chgc_error("--%s: '%s' is not an RFC 3339 instant (like 2026-12-01T03:30:00Z)", name, arg);
+    return false;
+}
+
+bool chgc_opt_duration(const char *name, const char *arg, int64_t *out)
+{
+    if (chgc_parse_duration(arg, out) == CHG_OK && *out > 0)
+        return true;
+    chgc_error("--%s: '%s' is not a duration (like 366d or 6h30m)", name, arg);
+    return false;
+}
+
+bool chgc_opt_number(const char *name, const char *arg, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (end != arg && !*end && !errno && v >= lo && v <= hi) {
+        *out = v;
+        return true;
+    }
+    chgc_error("--%s: needs a number from %g to %g, not '%s'", name, lo, hi, arg);
+    return false;
+}
+
+bool chgc_opt_int(const char *name, const char *arg, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (end != arg && !*end && !errno && v >= lo && v <= hi) {
+        *out = v;
+        return true;
+    }
+    chgc_error("--%s: needs a whole number from %ld to %ld, not '%s'", name, lo, hi, arg);
+    return false;
+}
+
+bool chgc_opt_color(const char *arg, FILE *stream, bool *out)
+{
+    int c = chgc_parse_color(arg, stream);
+    if (c >= 0) {
+        *out = c == 1;
+        return true;
+    }
+    chgc_error("--color: unknown value '%s' (auto, always or never)", arg);
+    return false;
 }
 
 int chgc_collect(char **paths, int n, chg_vec *out)

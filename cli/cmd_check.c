@@ -6,12 +6,9 @@
  * part of their importer, so a shared file is reported once, in context
  * (chg_check_files).
  */
-#include "chg_time.h"
 #include "cli.h"
 
 #include <getopt.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 static void check_usage(FILE *f)
@@ -48,65 +45,39 @@ int chgc_check(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    static const char *const formats[] = {"text", "json", "sarif", "github", NULL};
     chg_report rep = {CHG_REPORT_TEXT, false, false, true};
     const char *color = "auto";
     bool lints = true;
-    size_t max_errors = 0;
+    long max_errors = 0;
     int64_t analysis_from = (int64_t)time(NULL) / 60 * 60, horizon = 0;
-    int ch;
+    int ch, format = 0;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+        bool ok = true;
         switch (ch) {
-        case 'f':
-            if (!strcmp(optarg, "text")) rep.format = CHG_REPORT_TEXT;
-            else if (!strcmp(optarg, "json")) rep.format = CHG_REPORT_JSON;
-            else if (!strcmp(optarg, "sarif")) rep.format = CHG_REPORT_SARIF;
-            else if (!strcmp(optarg, "github")) rep.format = CHG_REPORT_GITHUB;
-            else {
-                chgc_error("unknown format '%s' (text, json, sarif or github)", optarg);
-                return EXIT_USAGE;
-            }
-            break;
+        case 'f': ok = chgc_opt_choice("format", optarg, formats, &format); break;
         case 'W': rep.werror = true; break;
-        case 'M': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 1000000) {
-                chgc_error("--max-errors needs a number from 1 to 1000000, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            max_errors = (size_t)v;
-            break;
-        }
+        case 'M': ok = chgc_opt_int("max-errors", optarg, 1, 1000000, &max_errors); break;
         case 'L': lints = false; break;
         case 'c': color = optarg; break;
-        case 'a':
-            if (chg_time_parse_iso(optarg, strlen(optarg), &analysis_from) != CHG_OK) {
-                chgc_error("--at: '%s' is not an RFC 3339 instant (like 2026-12-01T00:00:00Z)", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case 'H':
-            if (chgc_parse_duration(optarg, &horizon) != CHG_OK || horizon <= 0) {
-                chgc_error("--horizon: '%s' is not a duration (like 366d)", optarg);
-                return EXIT_USAGE;
-            }
-            break;
+        case 'a': ok = chgc_opt_instant("at", optarg, &analysis_from); break;
+        case 'H': ok = chgc_opt_duration("horizon", optarg, &horizon); break;
         case 'h': check_usage(stdout); return EXIT_CLEAN;
         default: check_usage(stderr); return EXIT_USAGE;
         }
+        if (!ok)
+            return EXIT_USAGE;
     }
     if (optind >= argc) {
         chgc_error("check: no PATH given");
         check_usage(stderr);
         return EXIT_USAGE;
     }
-    int cl = chgc_parse_color(color, stdout);
-    if (cl < 0) {
-        chgc_error("unknown --color value '%s' (auto, always or never)", color);
+    rep.format = (chg_report_format)format; /* formats[] is in chg_report_format's order */
+    if (!chgc_opt_color(color, stdout, &rep.color))
         return EXIT_USAGE;
-    }
-    rep.color = cl && rep.format == CHG_REPORT_TEXT;
+    rep.color = rep.color && rep.format == CHG_REPORT_TEXT;
 
     chg_vec files;
     chg_vec_init(&files);
@@ -114,7 +85,7 @@ int chgc_check(int argc, char **argv)
         chg_strings_free(&files);
         return EXIT_USAGE;
     }
-    chg_compile_options co = {.max_errors = max_errors, .lints = lints, .analysis_from = analysis_from,
+    chg_compile_options co = {.max_errors = (size_t)max_errors, .lints = lints, .analysis_from = analysis_from,
                               .horizon = horizon};
     chg_compiler **cs;
     size_t n;

@@ -4,11 +4,9 @@
  * The instant comes from the policy's `at`, else --at, else the clock —
  * read here, never by the evaluator.
  */
-#include "chg_time.h"
 #include "cli.h"
 
 #include <getopt.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,35 +50,28 @@ int chgc_eval(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *event = NULL, *at = NULL, *facts_path = NULL, *horizon = NULL;
+    const char *event = NULL, *facts_path = NULL;
     bool jsonl = false, explain = false;
+    chg_eval_input base = {.now = (int64_t)time(NULL)};
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
-    if (threads < 1)
-        threads = 1;
-    if (threads > 8)
-        threads = 8;
+    threads = threads < 1 ? 1 : threads > 8 ? 8 : threads;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "e:h", opts, NULL)) != -1) {
+        bool ok = true;
         switch (ch) {
         case 'e': event = optarg; break;
         case 'j': jsonl = true; break;
         case 'x': explain = true; break;
-        case 'a': at = optarg; break;
+        case 'a': ok = chgc_opt_instant("at", optarg, &base.now); break;
         case 'f': facts_path = optarg; break;
-        case 'H': horizon = optarg; break;
-        case 't': {
-            char *end;
-            threads = strtol(optarg, &end, 10);
-            if (*end || threads < 1 || threads > 64) {
-                chgc_error("--threads needs a number from 1 to 64, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        }
+        case 'H': ok = chgc_opt_duration("horizon", optarg, &base.horizon); break;
+        case 't': ok = chgc_opt_int("threads", optarg, 1, 64, &threads); break;
         case 'h': eval_usage(stdout); return EXIT_CLEAN;
         default: eval_usage(stderr); return EXIT_USAGE;
         }
+        if (!ok)
+            return EXIT_USAGE;
     }
     if (optind >= argc || !event) {
         chgc_error("eval: %s", optind >= argc ? "no policy given" : "no --event given");
@@ -92,17 +83,6 @@ int chgc_eval(int argc, char **argv)
             chgc_error("eval: the policy and --event cannot both be standard input");
             return EXIT_USAGE;
         }
-    chg_eval_input base = {.now = (int64_t)time(NULL)};
-    if (at && chg_time_parse_iso(at, strlen(at), &base.now) != CHG_OK) {
-        chgc_error("--at: '%s' is not an RFC 3339 instant (like 2026-12-03T03:30:00Z)", at);
-        return EXIT_USAGE;
-    }
-    if (horizon) {
-        if (chgc_parse_duration(horizon, &base.horizon) != CHG_OK || base.horizon <= 0) {
-            chgc_error("--horizon: '%s' is not a duration (like 366d)", horizon);
-            return EXIT_USAGE;
-        }
-    }
     char err[1024];
     chg_facts *facts = NULL;
     if (facts_path && chg_facts_load(facts_path, &facts, err, sizeof err) != CHG_OK) {
@@ -112,48 +92,20 @@ int chgc_eval(int argc, char **argv)
     base.facts = facts;
     chg_policy p;
     int status = chgc_open_policy(argv + optind, argc - optind, true, &p);
-    if (status != EXIT_CLEAN) {
-        chg_facts_free(facts);
-        return status;
-    }
-    if (jsonl) {
-        chg_lines *in = chg_lines_open(event, 0, err, sizeof err);
+    if (status == EXIT_CLEAN) {
         bool failed = false;
-        if (!in || chg_decide_lines(p.bundle, &base, in, (int)threads, explain, stdout, stderr, &failed, err,
-                                    sizeof err) != CHG_OK) {
+        int rc = jsonl ? chg_decide_lines(p.bundle, &base, event, (int)threads, explain, stdout, stderr, &failed,
+                                          err, sizeof err)
+                       : chg_decide_document(p.bundle, &base, event, explain, stdout, stderr, &failed, err,
+                                             sizeof err);
+        if (rc != CHG_OK) {
             chgc_error("%s", err);
             status = EXIT_USAGE;
         } else if (failed)
             status = EXIT_FINDINGS;
-        chg_lines_close(in);
-    } else {
-        char *data;
-        size_t len;
-        chg_ctx *ctx = NULL;
-        if (chg_input_read(event, 0, &data, &len, err, sizeof err) != CHG_OK) {
-            chgc_error("%s", err);
-            status = EXIT_USAGE;
-        } else if (!(ctx = chg_ctx_new(p.bundle))) {
-            chgc_error("out of memory");
-            status = EXIT_USAGE;
-            chg_free(data);
-        } else {
-            chg_buf out, errs;
-            chg_buf_init(&out);
-            chg_buf_init(&errs);
-            if (!chg_decide_json(ctx, p.bundle, data, len, &base, strcmp(event, "-") ? event : "<stdin>", explain,
-                                 &out, &errs))
-                status = EXIT_FINDINGS;
-            fwrite(errs.data ? errs.data : "", 1, errs.len, stderr);
-            fwrite(out.data ? out.data : "", 1, out.len, stdout);
-            chg_buf_free(&out);
-            chg_buf_free(&errs);
-            chg_free(data);
-        }
-        chg_ctx_free(ctx);
+        chg_policy_free(&p);
     }
     fflush(stdout);
-    chg_policy_free(&p);
     chg_facts_free(facts);
     return status;
 }

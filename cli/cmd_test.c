@@ -4,12 +4,9 @@
  * tests run against it; the driver does the running and the reporting
  * (chg_test_files, chg_test_render).
  */
-#include "chg_time.h"
 #include "cli.h"
 
 #include <getopt.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 static void test_usage(FILE *f)
@@ -49,63 +46,38 @@ int chgc_test(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    chg_test_format format = CHG_TEST_TEXT;
-    bool coverage = false;
+    static const char *const formats[] = {"text", "tap", "junit", "json", NULL};
+    int format = CHG_TEST_TEXT;
+    bool coverage = false, color_on;
     double threshold = -1;
     const char *run = NULL, *color = "auto";
     int64_t now = (int64_t)time(NULL);
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+        bool ok = true;
         switch (ch) {
-        case 'f':
-            if (!strcmp(optarg, "text"))
-                format = CHG_TEST_TEXT;
-            else if (!strcmp(optarg, "tap"))
-                format = CHG_TEST_TAP;
-            else if (!strcmp(optarg, "junit"))
-                format = CHG_TEST_JUNIT;
-            else if (!strcmp(optarg, "json"))
-                format = CHG_TEST_JSON;
-            else {
-                chgc_error("unknown --format '%s' (text, tap, junit or json)", optarg);
-                return EXIT_USAGE;
-            }
-            break;
+        case 'f': ok = chgc_opt_choice("format", optarg, formats, &format); break; /* chg_test_format order */
         case 'C': coverage = true; break;
-        case 'T': {
-            char *end;
-            threshold = strtod(optarg, &end);
-            if (*end || end == optarg || threshold < 0 || threshold > 100) {
-                chgc_error("--threshold needs a percentage from 0 to 100, not '%s'", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        }
+        case 'T': ok = chgc_opt_number("threshold", optarg, 0, 100, &threshold); break;
         case 'r': run = optarg; break;
-        case 'a':
-            if (chg_time_parse_iso(optarg, strlen(optarg), &now) != CHG_OK) {
-                chgc_error("--at: '%s' is not an RFC 3339 instant (like 2026-12-03T03:30:00Z)", optarg);
-                return EXIT_USAGE;
-            }
-            break;
+        case 'a': ok = chgc_opt_instant("at", optarg, &now); break;
         case 'c': color = optarg; break;
         case 'h': test_usage(stdout); return EXIT_CLEAN;
         default: test_usage(stderr); return EXIT_USAGE;
         }
+        if (!ok)
+            return EXIT_USAGE;
     }
     if (optind >= argc) {
         chgc_error("test: no PATH given");
         test_usage(stderr);
         return EXIT_USAGE;
     }
-    if (threshold >= 0 && !coverage)
+    if (threshold >= 0)
         coverage = true;
-    int cl = chgc_parse_color(color, stdout);
-    if (cl < 0) {
-        chgc_error("unknown --color value '%s' (auto, always or never)", color);
+    if (!chgc_opt_color(color, stdout, &color_on))
         return EXIT_USAGE;
-    }
     chg_vec files;
     chg_vec_init(&files);
     if (chgc_collect(argv + optind, argc - optind, &files) != CHG_OK) {
@@ -137,7 +109,8 @@ int chgc_test(int argc, char **argv)
         if (ts.nsuites || format != CHG_TEST_TEXT) {
             chg_buf out;
             chg_buf_init(&out);
-            chg_test_render(ts.suites, ts.nsuites, format, coverage, cl == 1 && format == CHG_TEST_TEXT, &out);
+            chg_test_render(ts.suites, ts.nsuites, (chg_test_format)format, coverage,
+                            color_on && format == CHG_TEST_TEXT, &out);
             fwrite(out.data ? out.data : "", 1, out.len, stdout);
             chg_buf_free(&out);
         }

@@ -2,11 +2,9 @@
  * cmd_windows.c — `chgc windows`: what a policy's windows and freezes mean
  * in wall-clock time, interval by interval, for reviewers.
  */
-#include "chg_time.h"
 #include "cli.h"
 
 #include <getopt.h>
-#include <string.h>
 #include <time.h>
 
 static void windows_usage(FILE *f)
@@ -37,38 +35,28 @@ int chgc_windows(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int64_t from = (int64_t)time(NULL) / 60 * 60, to = 0;
-    chg_listing_format format = CHG_LIST_TEXT;
+    static const char *const formats[] = {"text", "json", "ics", NULL}; /* chg_listing_format order */
     const char *flags[65] = {NULL};
-    int nflags = 0, ch;
+    int nflags = 0, ch, format = CHG_LIST_TEXT;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+        bool ok = true;
         switch (ch) {
-        case 'F':
-        case 'T':
-            if (chg_time_parse_iso(optarg, strlen(optarg), ch == 'F' ? &from : &to) != CHG_OK) {
-                chgc_error("--%s: '%s' is not an RFC 3339 instant", ch == 'F' ? "from" : "to", optarg);
-                return EXIT_USAGE;
-            }
-            break;
+        case 'F': ok = chgc_opt_instant("from", optarg, &from); break;
+        case 'T': ok = chgc_opt_instant("to", optarg, &to); break;
         case 'g':
             if (nflags == 64) {
-                chgc_error("at most 64 --flag options");
+                chgc_error("--flag: at most 64 flags");
                 return EXIT_USAGE;
             }
             flags[nflags++] = optarg;
             break;
-        case 'f':
-            if (!strcmp(optarg, "text")) format = CHG_LIST_TEXT;
-            else if (!strcmp(optarg, "json")) format = CHG_LIST_JSON;
-            else if (!strcmp(optarg, "ics")) format = CHG_LIST_ICS;
-            else {
-                chgc_error("unknown format '%s' (text, json or ics)", optarg);
-                return EXIT_USAGE;
-            }
-            break;
+        case 'f': ok = chgc_opt_choice("format", optarg, formats, &format); break;
         case 'h': windows_usage(stdout); return EXIT_CLEAN;
         default: windows_usage(stderr); return EXIT_USAGE;
         }
+        if (!ok)
+            return EXIT_USAGE;
     }
     if (optind >= argc) {
         chgc_error("windows: no PATH given");
@@ -91,7 +79,7 @@ int chgc_windows(int argc, char **argv)
         return status;
     chg_buf out;
     chg_buf_init(&out);
-    if (chg_windows_list(p.bundle, from, to, flags, format, &out) != CHG_OK) {
+    if (chg_windows_list(p.bundle, from, to, flags, (chg_listing_format)format, &out) != CHG_OK) {
         chgc_error("out of memory");
         status = EXIT_USAGE;
     } else

@@ -125,12 +125,20 @@ bool chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t
  * {"error":"WHERE: reason"} and a newline. */
 void chg_error_line_write(chg_buf *out, const char *where, const char *reason);
 
-/* Decide a stream of JSON lines on `threads` threads (each with its own
- * context; the bundle is shared), writing decisions to out and messages to
- * errs in input order. *failed is set when some line was not a change.
- * Returns CHG_OK, or CHG_EIO / CHG_ENOMEM with err. */
-int chg_decide_lines(const chg_bundle *b, const chg_eval_input *base, chg_lines *in, int threads, bool explain,
+/* Decide the JSON lines of path ("-": standard input) on `threads` threads
+ * (each with its own context; the bundle is shared), writing decisions to
+ * out and messages to errs in input order. *failed is set when some line
+ * was not a change. Returns CHG_OK, or another status with err (the input
+ * cannot be read, out of memory). */
+int chg_decide_lines(const chg_bundle *b, const chg_eval_input *base, const char *path, int threads, bool explain,
                      FILE *out, FILE *errs, bool *failed, char *err, size_t errlen);
+/* The same over an open reader. */
+int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines *in, int threads, bool explain,
+                      FILE *out, FILE *errs, bool *failed, char *err, size_t errlen);
+/* Decide the one JSON document of path ("-": standard input), as
+ * chg_decide_lines does a line; `where` in messages is the path. */
+int chg_decide_document(const chg_bundle *b, const chg_eval_input *base, const char *path, bool explain, FILE *out,
+                        FILE *errs, bool *failed, char *err, size_t errlen);
 
 /* ---- windows and freezes ------------------------------------------------------------ */
 

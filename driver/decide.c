@@ -225,8 +225,8 @@ static int decide_serial(const chg_bundle *b, const chg_eval_input *base, chg_li
     return rc < 0 ? rc : CHG_OK;
 }
 
-int chg_decide_lines(const chg_bundle *b, const chg_eval_input *base, chg_lines *in, int threads, bool explain,
-                     FILE *out, FILE *errs, bool *failed, char *err, size_t errlen)
+int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines *in, int threads, bool explain,
+                      FILE *out, FILE *errs, bool *failed, char *err, size_t errlen)
 {
     *failed = false;
     if (threads <= 1)
@@ -308,4 +308,47 @@ int chg_decide_lines(const chg_bundle *b, const chg_eval_input *base, chg_lines 
     chg_free(p.ring);
     chg_free(tids);
     return rc < 0 ? rc : CHG_OK;
+}
+
+int chg_decide_lines(const chg_bundle *b, const chg_eval_input *base, const char *path, int threads, bool explain,
+                     FILE *out, FILE *errs, bool *failed, char *err, size_t errlen)
+{
+    *failed = false;
+    chg_lines *in = chg_lines_open(path, 0, err, errlen);
+    if (!in)
+        return CHG_EIO;
+    int rc = chg_decide_reader(b, base, in, threads, explain, out, errs, failed, err, errlen);
+    chg_lines_close(in);
+    return rc;
+}
+
+int chg_decide_document(const chg_bundle *b, const chg_eval_input *base, const char *path, bool explain, FILE *out,
+                        FILE *errs, bool *failed, char *err, size_t errlen)
+{
+    *failed = false;
+    char *data;
+    size_t len;
+    int rc = chg_input_read(path, 0, &data, &len, err, errlen);
+    if (rc != CHG_OK)
+        return rc;
+    chg_ctx *ctx = chg_ctx_new(b);
+    if (!ctx) {
+        chg_free(data);
+        snprintf(err, errlen, "out of memory");
+        return CHG_ENOMEM;
+    }
+    chg_buf o, e;
+    chg_buf_init(&o);
+    chg_buf_init(&e);
+    *failed = !chg_decide_json(ctx, b, data, len, base, strcmp(path, "-") ? path : "<stdin>", explain, &o, &e);
+    fwrite(e.data ? e.data : "", 1, e.len, errs);
+    fwrite(o.data ? o.data : "", 1, o.len, out);
+    rc = o.oom || e.oom ? CHG_ENOMEM : CHG_OK;
+    if (rc != CHG_OK)
+        snprintf(err, errlen, "out of memory");
+    chg_buf_free(&o);
+    chg_buf_free(&e);
+    chg_ctx_free(ctx);
+    chg_free(data);
+    return rc;
 }

@@ -49,7 +49,7 @@ class Usage(unittest.TestCase):
         self.assertIn("no PATH given", err)
         rc, _, err = chgc("check", "--format", "xml", "x.chg")
         self.assertEqual(rc, 2)
-        self.assertIn("unknown format 'xml'", err)
+        self.assertIn("--format: unknown value 'xml' (text, json, sarif or github)", err)
         rc, _, err = chgc("check", "--bogus", "x.chg")
         self.assertEqual(rc, 2)
 
