@@ -93,6 +93,9 @@ bool chg_facts_flag(const chg_facts *f, const char *name, bool *value)
     return false;
 }
 
+/* A linear scan: facts files hold a handful of answers, and a query is
+ * asked a few times per decision at most. Arguments compare as values
+ * (chg_value_equal), so 1 and 1.0, or an enum value and its string, match. */
 const chg_value *chg_facts_answer(const chg_facts *f, const char *call, const chg_value *args, uint32_t nargs)
 {
     for (uint32_t i = 0; i < f->nqueries; i++) {
