@@ -42,6 +42,10 @@ static const char *const sec_name[CHG_SEC__MAX] = {
 #undef SEC_NAME
 };
 
+/* The loader's state: where each section's records start and how many
+ * there are, found once by read_sections. Offsets are into b->data (the
+ * bundle's own copy of the bytes); every message names the offset of the
+ * byte it rejects, so a corrupt bundle can be inspected with a hex dump. */
 typedef struct loader {
     chg_bundle *b;
     char *err;
@@ -52,6 +56,8 @@ typedef struct loader {
     uint32_t blob, bloblen;       /* STRINGS blob */
 } loader;
 
+/* Record the first failure (later ones are consequences) and return false,
+ * so a check reads `return fail(...)`. */
 static bool fail(loader *L, uint32_t offset, const char *fmt, ...) CHG_PRINTF(3, 4);
 static bool fail(loader *L, uint32_t offset, const char *fmt, ...)
 {
@@ -82,6 +88,12 @@ static bool check_str(loader *L, uint32_t s, uint32_t at, bool none_ok)
 
 /* ---- sections ------------------------------------------------------------------- */
 
+/* The header and the section table. The hash is checked before anything
+ * else is read, so an accidental change fails here with one clear message;
+ * everything after still assumes a hostile bundle (the hash is no
+ * signature: anyone can recompute it). Every section must be present (an
+ * empty one holds a zero count), each once, inside the file and with a
+ * whole number of records: later steps index records without checking. */
 static bool read_sections(loader *L)
 {
     chg_bundle *b = L->b;
@@ -145,6 +157,10 @@ static bool read_sections(loader *L)
     return true;
 }
 
+/* Strings point into the bundle's bytes, not copies: the blob is kept
+ * for the bundle's life. Each must be NUL-terminated in the blob (C code
+ * uses them as C strings), hold no NUL inside (the length and strlen then
+ * agree) and be valid UTF-8 (decisions are JSON, which must be). */
 static bool load_strings(loader *L)
 {
     chg_bundle *b = L->b;
@@ -229,6 +245,10 @@ static bool load_consts(loader *L)
     return true;
 }
 
+/* Code is decoded into an array of chg_ins, not run from the bytes: the
+ * file is little-endian and unaligned, the interpreter reads aligned host
+ * structs. The source map (one span per instruction) is what turns a
+ * failing pc into "policy.chg:12:5" in a decision. */
 static bool load_code(loader *L)
 {
     chg_bundle *b = L->b;
@@ -358,6 +378,9 @@ static bool load_blocks(loader *L)
     return true;
 }
 
+/* The path table: nodes 0 and 1 are the roots (change, raw event), every
+ * other node names its parent, which comes before it. That order is what
+ * decode.c relies on to walk from a node to its root without a cycle. */
 static bool load_paths(loader *L)
 {
     chg_bundle *b = L->b;
@@ -440,6 +463,9 @@ static bool load_paths(loader *L)
     return true;
 }
 
+/* A table's reference to a block: in range and of the kind its reader
+ * runs it as. An expression block run as a let would share its register
+ * window with the expression that asked for the let, and clobber it. */
 static bool block_ref(loader *L, uint32_t blk, uint32_t at, bool none_ok, uint8_t kind)
 {
     if (blk == CHG_NONE32 && none_ok)
@@ -805,6 +831,11 @@ static bool load_timesets(loader *L)
     return true;
 }
 
+/* What a bundle names but does not contain: regular expressions (compiled
+ * here, once, so a decision only matches), time zones (from the system's
+ * tz database) and built-ins (bound by name to this chgc's functions, so a
+ * bundle from a newer compiler that needs a newer built-in is rejected
+ * here rather than failing in the middle of a decision). */
 static bool load_externals(loader *L)
 {
     chg_bundle *b = L->b;
@@ -1076,6 +1107,8 @@ chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errl
     L.b = b;
     L.err = err;
     L.errlen = errlen;
+    /* each step relies on the ones before it; verify_block comes last,
+     * when every table an operand may index is loaded and checked */
     bool ok = read_sections(&L) && load_strings(&L) && load_consts(&L) && load_code(&L) && load_meta(&L) &&
               load_blocks(&L) && load_paths(&L) && load_policy(&L) && load_decisions(&L) && load_timesets(&L) &&
               load_externals(&L);

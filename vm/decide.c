@@ -129,7 +129,8 @@ static bool in_set(chg_ctx *ctx, uint32_t ts, int64_t t)
     return chg_tsx_contains(ctx->b->timesets[ts].ts, &env, &ctx->ts_index[ts], t);
 }
 
-/* Run a block that must give a bool. */
+/* Run a block that must give a bool. A failure inside the block has set
+ * ctx's error (message and pc); the caller only names the rule. */
 static int run_bool(chg_ctx *ctx, uint32_t block, bool *out)
 {
     chg_value v;
@@ -341,6 +342,11 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     return CHG_OK;
 }
 
+/* The decision, in the order language.md §3 fixes: now, risk, every rule
+ * (each may add a reason, a window, a freeze or an approval requirement),
+ * the approvals, the outcome, the times, then the actions. The decision's
+ * arrays are the context's (d->reasons is ctx->reasons, ...): a decision
+ * is valid until the context's next evaluation, and copies nothing. */
 static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
 {
     const chg_bundle *b = ctx->b;

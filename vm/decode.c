@@ -293,7 +293,9 @@ static bool own(const chg_bundle *b, chg_event *e, chg_value *v, int depth)
     return ok;
 }
 
-/* A new event with every slot absent. */
+/* A new event with every slot absent. Both slot arrays always exist
+ * (CHANGE indexes them unchecked), in the event's arena with the
+ * lists and strings decoding makes, so freeing an event is one call. */
 static chg_event *event_new(const chg_bundle *b, char *err, size_t errlen)
 {
     chg_event *e = chg_calloc(1, sizeof *e);
@@ -350,6 +352,9 @@ chg_event *chg_event_from_json(const chg_bundle *b, void *jv, char *err, size_t 
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    /* keep the document only while a slot still points into it (a JSON
+     * object or array read as a whole): most changes free it here, and a
+     * batch of decoded changes then costs their slots, not their JSON */
     bool self_contained = true;
     for (uint32_t i = 0; i < b->nslots_change; i++)
         self_contained &= own(b, e, &e->slots[i], 0);

@@ -118,6 +118,10 @@ static chg_facts *bad(chg_facts *f, char *err, size_t errlen, const char *path, 
     return NULL;
 }
 
+/* Strict: an unknown key, a flag that is not a bool or a query without a
+ * result is an error naming its JSON path, because a misspelt facts file
+ * would otherwise change decisions silently. Query names and string
+ * arguments point into the parsed document, kept in f->json for that. */
 chg_facts *chg_facts_parse(const char *text, size_t len, char *err, size_t errlen)
 {
     chg_facts *f = facts_new();

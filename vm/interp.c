@@ -149,7 +149,10 @@ static inline void vcopy(chg_value *d, const chg_value *s)
     d->u.i = p;
 }
 
-/* Order a and b: <0, 0, >0; -2 when they cannot be ordered. */
+/* Order a and b: <0, 0, >0; -2 when they cannot be ordered. Strings
+ * order by bytes (UTF-8 byte order is code point order), not by locale:
+ * a decision must not depend on the machine. Int against float compares
+ * as doubles, as `==` does (chg_value_equal). */
 static int order(const chg_value *a, const chg_value *b)
 {
     if (numeric(a) && numeric(b)) {
