@@ -63,6 +63,18 @@ void chg_set_allocator(chg_realloc_fn fn, void *ud);
 /* Abort with a message: only for broken invariants, never for bad input. */
 CHG_NORETURN void chg_panic(const char *fmt, ...) CHG_PRINTF(1, 2);
 
+/* CHG_ASSERT(cond): an invariant the code relies on — mostly one the bundle
+ * verifier proved, so that a failure means a verifier gap, not bad input.
+ * Checked when CHG_DEBUG_ASSERTS is defined (CMake defines it for Debug
+ * and sanitizer builds): a failure panics with the place and the
+ * expression. Otherwise it costs nothing, but cond still has to compile. */
+#ifdef CHG_DEBUG_ASSERTS
+#define CHG_ASSERT(cond) \
+    ((cond) ? (void)0 : chg_panic("%s:%d: assertion failed: %s", __FILE__, __LINE__, #cond))
+#else
+#define CHG_ASSERT(cond) ((void)sizeof(!(cond)))
+#endif
+
 /* ---- arena ------------------------------------------------------------ */
 
 /* A bump allocator: many small allocations, one free. Memory is 16-byte

@@ -29,6 +29,8 @@
 #define MAX_SLOTS 64
 #define MAX_TERMS 16
 #define MAX_CLAUSES 32
+/* a decision lists at most one text per term of the clause it reports */
+_Static_assert(MAX_TERMS <= 64, "ctx->satisfied and ctx->missing hold 64 (chg_ctx_new)");
 
 typedef struct approval {
     const char *by;
@@ -43,11 +45,17 @@ typedef struct clause {
     uint32_t n;
 } clause;
 
-/* DNF of node n into out[*count..]; false when it grows past the limits. */
+/* DNF of node n into out[*count..]; false when it grows past the limits.
+ * The loader keeps the requirement a tree no deeper than
+ * CHG_MAX_AREQ_DEPTH (shared operands would make this exponential), so the
+ * recursion is bounded; the depth test is a second fence. The clause
+ * arrays are on the stack (32 clauses of 16 terms: 2 KiB each): the whole
+ * evaluation allocates nothing. */
 static bool dnf(const chg_bundle *b, uint32_t n, clause *out, uint32_t *count, int depth)
 {
     if (depth > 64)
         return false;
+    CHG_ASSERT(n < b->nareqs && depth <= CHG_MAX_AREQ_DEPTH);
     const chg_areqdef *q = &b->areqs[n];
     switch (q->kind) {
     case CHG_AR_NONE:
@@ -74,6 +82,9 @@ static bool dnf(const chg_bundle *b, uint32_t n, clause *out, uint32_t *count, i
         return true;
     }
     default:
+        /* a term: group, any or people, with 1 to 64 approvers (load_decisions) */
+        CHG_ASSERT(q->kind == CHG_AR_GROUP || q->kind == CHG_AR_ANY || q->kind == CHG_AR_PEOPLE);
+        CHG_ASSERT(q->count >= 1 && q->count <= MAX_SLOTS);
         if (*count >= MAX_CLAUSES)
             return false;
         out[*count].terms[0] = n;
@@ -103,6 +114,7 @@ static bool fits(const chg_bundle *b, const chg_areqdef *q, const approval *p, c
         return true;
     case CHG_AR_PEOPLE: {
         const chg_value *l = &b->consts[q->people];
+        CHG_ASSERT(l->tag == CHG_V_LIST); /* of strings, checked at load */
         for (uint32_t i = 0; i < l->len; i++)
             if (str_eq(p->by, p->by_len, l->u.items[i].u.s, l->u.items[i].len))
                 return true;
@@ -113,7 +125,10 @@ static bool fits(const chg_bundle *b, const chg_areqdef *q, const approval *p, c
     }
 }
 
-/* Kuhn's augmenting path from person u. */
+/* Kuhn's augmenting path from person u: O(people × slots) per person,
+ * at most 256 × 64, and the recursion is at most 64 deep (each level
+ * marks a slot seen). A greedy assignment would be wrong: the first
+ * approver may fit two terms and take the only slot another could fill. */
 static bool augment(uint32_t u, const uint8_t (*adj)[MAX_SLOTS], uint32_t nslots, int *slot_of, uint8_t *seen)
 {
     for (uint32_t s = 0; s < nslots; s++) {
@@ -132,7 +147,9 @@ static bool augment(uint32_t u, const uint8_t (*adj)[MAX_SLOTS], uint32_t nslots
 static void match(const chg_bundle *b, const clause *c, const approval *ap, uint32_t nap, const chg_value *requester,
                   int64_t now, uint32_t *filled)
 {
-    /* distinct people, in order of first approval */
+    /* distinct people, in order of first approval: one person approving
+     * twice is still one approver */
+    CHG_ASSERT(nap <= MAX_APPROVALS && c->n <= MAX_TERMS);
     uint32_t person_of[MAX_APPROVALS];
     uint32_t first[MAX_APPROVALS];
     uint32_t npeople = 0;
@@ -153,6 +170,7 @@ static void match(const chg_bundle *b, const clause *c, const approval *ap, uint
         for (uint32_t k = 0; k < b->areqs[c->terms[t]].count && nslots < MAX_SLOTS; k++)
             slot_term[nslots++] = t;
     }
+    /* 16 KiB on the stack at most; only the rows in use are cleared */
     static const uint8_t zero_row[MAX_SLOTS];
     uint8_t adj[MAX_APPROVALS][MAX_SLOTS];
     for (uint32_t p = 0; p < npeople; p++)
@@ -240,6 +258,10 @@ int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int
     /* the approvals given so far */
     approval ap[MAX_APPROVALS];
     uint32_t nap = 0;
+    /* slots checked by load_meta; the approvals layout has at least the
+     * four fields read below (by, group, at, decision), in that order */
+    CHG_ASSERT(b->approvals_slot == CHG_NONE32 || b->approvals_slot < b->nslots_change);
+    CHG_ASSERT(b->requester_slot == CHG_NONE32 || b->requester_slot < b->nslots_change);
     const chg_value *list = b->approvals_slot != CHG_NONE32 ? &ctx->ev->slots[b->approvals_slot] : NULL;
     const chg_value *requester = b->requester_slot != CHG_NONE32 ? &ctx->ev->slots[b->requester_slot] : NULL;
     if (list && list->tag == CHG_V_BAD)
@@ -279,7 +301,8 @@ int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int
             p->at = when;
         }
 
-    /* the requirement as text: the bundle's for one root, else joined */
+    /* the requirement as text: the bundle's for one root, else joined
+     * (7 bytes each for " and " and the parentheses) */
     if (nroots == 1)
         d->approvals_required = b->areqs[roots[0]].text;
     else {
@@ -313,6 +336,7 @@ int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int
     uint32_t nacc = 0;
     acc[nacc++].n = 0;
     for (uint32_t r = 0; r < nroots; r++) {
+        CHG_ASSERT(roots[r] < b->nareqs);
         clause part[MAX_CLAUSES], next[MAX_CLAUSES];
         uint32_t np = 0, nn = 0;
         if (!dnf(b, roots[r], part, &np, 0))
@@ -355,9 +379,13 @@ int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int
                 break;
         }
     }
+    /* the texts were made at load for every k of a term's count, so a
+     * decision points at them: "1 of group cab" when one of two is in */
     const clause *c = &acc[best];
+    CHG_ASSERT(c->n <= MAX_TERMS);
     for (uint32_t t = 0; t < c->n; t++) {
         const chg_areqdef *q = &b->areqs[c->terms[t]];
+        CHG_ASSERT(q->term != NULL && filled_best[t] <= q->count);
         if (filled_best[t] >= q->count)
             ctx->satisfied[d->nsatisfied++] = q->term[q->count - 1];
         else {

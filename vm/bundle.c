@@ -4,6 +4,20 @@
  * jump and loop). A bundle that fails is rejected with the offset of the
  * first bad byte; nothing in it is trusted before that. Also the
  * disassembler, which prints what the verifier accepted.
+ *
+ * Why verify everything up front: the interpreter (interp.c) and the
+ * decision walk (decide.c, approvals.c, decode.c) index tables with the
+ * bundle's numbers and never check them, so a decision costs no bounds
+ * checks. Each check below exists because some reader relies on it; the
+ * comments say which, and those readers restate it as a CHG_ASSERT.
+ * Bundles are untrusted input (fuzz_bundle, test_vm_flip_every_byte): a
+ * check is never skipped because "the compiler never emits that".
+ *
+ * Order matters: each load_* step may rely on the tables loaded before it
+ * (constants before paths, blocks before the tables that name blocks), and
+ * verify_block runs last, when every table an operand can index exists.
+ * Tables are allocated with one spare entry (n + 1) so that an empty
+ * table is still a valid pointer.
  */
 #include "vm_int.h"
 
@@ -28,6 +42,10 @@ static const char *const sec_name[CHG_SEC__MAX] = {
 #undef SEC_NAME
 };
 
+/* The loader's state: where each section's records start and how many
+ * there are, found once by read_sections. Offsets are into b->data (the
+ * bundle's own copy of the bytes); every message names the offset of the
+ * byte it rejects, so a corrupt bundle can be inspected with a hex dump. */
 typedef struct loader {
     chg_bundle *b;
     char *err;
@@ -38,6 +56,8 @@ typedef struct loader {
     uint32_t blob, bloblen;       /* STRINGS blob */
 } loader;
 
+/* Record the first failure (later ones are consequences) and return false,
+ * so a check reads `return fail(...)`. */
 static bool fail(loader *L, uint32_t offset, const char *fmt, ...) CHG_PRINTF(3, 4);
 static bool fail(loader *L, uint32_t offset, const char *fmt, ...)
 {
@@ -68,6 +88,12 @@ static bool check_str(loader *L, uint32_t s, uint32_t at, bool none_ok)
 
 /* ---- sections ------------------------------------------------------------------- */
 
+/* The header and the section table. The hash is checked before anything
+ * else is read, so an accidental change fails here with one clear message;
+ * everything after still assumes a hostile bundle (the hash is no
+ * signature: anyone can recompute it). Every section must be present (an
+ * empty one holds a zero count), each once, inside the file and with a
+ * whole number of records: later steps index records without checking. */
 static bool read_sections(loader *L)
 {
     chg_bundle *b = L->b;
@@ -131,6 +157,10 @@ static bool read_sections(loader *L)
     return true;
 }
 
+/* Strings point into the bundle's bytes, not copies: the blob is kept
+ * for the bundle's life. Each must be NUL-terminated in the blob (C code
+ * uses them as C strings), hold no NUL inside (the length and strlen then
+ * agree) and be valid UTF-8 (decisions are JSON, which must be). */
 static bool load_strings(loader *L)
 {
     chg_bundle *b = L->b;
@@ -196,6 +226,9 @@ static bool load_consts(loader *L)
         case CHG_K_DUR: v->tag = CHG_V_DUR; v->u.i = (int64_t)pl; break;
         case CHG_K_RISK: v->tag = CHG_V_RISK; v->u.i = (int64_t)pl; break; /* checked with RISKS */
         case CHG_K_LIST:
+            /* the elements are the a constants just before the list: one
+             * pass loads them first, and a list constant holds only plain
+             * values, so nothing that walks constants recurses */
             if (a > i)
                 return fail(L, at + 4, "constant %u: a list of %u elements needs them before it", i, a);
             for (uint32_t k = i - a; k < i; k++)
@@ -212,6 +245,10 @@ static bool load_consts(loader *L)
     return true;
 }
 
+/* Code is decoded into an array of chg_ins, not run from the bytes: the
+ * file is little-endian and unaligned, the interpreter reads aligned host
+ * structs. The source map (one span per instruction) is what turns a
+ * failing pc into "policy.chg:12:5" in a decision. */
 static bool load_code(loader *L)
 {
     chg_bundle *b = L->b;
@@ -228,6 +265,7 @@ static bool load_code(loader *L)
         code[i].a = chg_rd16(r + 2);
         code[i].b = chg_rd16(r + 4);
         code[i].c = chg_rd16(r + 6);
+        /* the interpreter's dispatch indexes its handler table with op */
         if (code[i].op >= OP__COUNT)
             return fail(L, roff(L, CHG_SEC_CODE, i), "instruction %u: unknown opcode %u", i, code[i].op);
     }
@@ -275,6 +313,7 @@ static bool load_meta(loader *L)
     b->approvals_layout = chg_rd32(m + 44);
     if (!check_str(L, b->name, at, false) || !check_str(L, b->version, at + 4, false))
         return false;
+    /* register operands are u16; chg_ctx_new allocates nregs of them */
     if (b->nregs == 0 || b->nregs > 0xffff)
         return fail(L, at + 12, "%u registers (1 to 65535)", b->nregs);
     if (b->nslots_change > 0xffff || b->nslots_event > 0xffff)
@@ -312,6 +351,8 @@ static bool load_blocks(loader *L)
         next = k->start + k->len;
         if (k->kind > CHG_B_LET)
             return fail(L, at + 12, "block %u: unknown kind %u", i, k->kind);
+        /* the window is inside ctx->regs; and every block ends with RET,
+         * so straight-line code cannot run into the next block */
         if (k->nregs == 0 || (uint32_t)k->reg_base + k->nregs > b->nregs)
             return fail(L, at + 8, "block %u: register window %u..%u outside the %u registers", i, k->reg_base,
                         k->reg_base + k->nregs, b->nregs);
@@ -320,7 +361,9 @@ static bool load_blocks(loader *L)
     }
     if (next != b->ncode)
         return fail(L, L->off[CHG_SEC_BLOCKS] - 4, "instructions %u..%u belong to no block", next, b->ncode);
-    /* a let's window is its own: it must overlap no other block's */
+    /* a let's window is its own: it must overlap no other block's. LET
+     * runs the let's block in the middle of its caller's expression, with
+     * the caller's registers live; this is why it may. */
     for (uint32_t i = 0; i < n; i++) {
         if (b->blocks[i].kind != CHG_B_LET)
             continue;
@@ -335,6 +378,9 @@ static bool load_blocks(loader *L)
     return true;
 }
 
+/* The path table: nodes 0 and 1 are the roots (change, raw event), every
+ * other node names its parent, which comes before it. That order is what
+ * decode.c relies on to walk from a node to its root without a cycle. */
 static bool load_paths(loader *L)
 {
     chg_bundle *b = L->b;
@@ -373,6 +419,9 @@ static bool load_paths(loader *L)
             return false;
         if (p->dflt != CHG_NONE32 && p->dflt >= b->nconsts)
             return fail(L, at + 12, "path node %u: default %u out of range", i, p->dflt);
+        /* decode.c reads an enum field's values through enm, unchecked */
+        if (p->type == CHG_PT_ENUM && p->enm == CHG_NONE32)
+            return fail(L, at + 16, "path node %u: an enum without its values", i);
         if (p->enm != CHG_NONE32) {
             if (p->enm >= b->nconsts || b->consts[p->enm].tag != CHG_V_LIST)
                 return fail(L, at + 16, "path node %u: enum values are not a list constant", i);
@@ -381,7 +430,8 @@ static bool load_paths(loader *L)
                     return fail(L, at + 16, "path node %u: enum values must be strings", i);
         }
         if (p->slot != CHG_NONE16) {
-            /* a slot belongs to the root its node hangs from */
+            /* a slot belongs to the root its node hangs from; decode.c
+             * writes slots[p->slot] of that root's array unchecked */
             uint32_t q = i;
             while (q >= 2 && b->paths[q].kind != CHG_PN_ELEM)
                 q = b->paths[q].parent;
@@ -413,6 +463,9 @@ static bool load_paths(loader *L)
     return true;
 }
 
+/* A table's reference to a block: in range and of the kind its reader
+ * runs it as. An expression block run as a let would share its register
+ * window with the expression that asked for the let, and clobber it. */
 static bool block_ref(loader *L, uint32_t blk, uint32_t at, bool none_ok, uint8_t kind)
 {
     if (blk == CHG_NONE32 && none_ok)
@@ -463,6 +516,7 @@ static bool load_policy(loader *L)
         if (a->span >= b->nspans && b->nspans)
             return fail(L, at + 8, "classify arm %u: source position out of range", i);
     }
+    /* decide.c: after classify, a policy with arms always has a risk */
     if (b->narms && b->arms[b->narms - 1].cond != CHG_NONE32)
         return fail(L, L->off[CHG_SEC_ARMS] - 4, "classify has no default arm");
     for (uint32_t i = 0; i < b->nlets; i++) {
@@ -780,6 +834,11 @@ static bool load_timesets(loader *L)
     return true;
 }
 
+/* What a bundle names but does not contain: regular expressions (compiled
+ * here, once, so a decision only matches), time zones (from the system's
+ * tz database) and built-ins (bound by name to this chgc's functions, so a
+ * bundle from a newer compiler that needs a newer built-in is rejected
+ * here rather than failing in the middle of a decision). */
 static bool load_externals(loader *L)
 {
     chg_bundle *b = L->b;
@@ -836,7 +895,8 @@ static bool load_externals(loader *L)
 
 /* ---- code verification ------------------------------------------------------------ */
 
-/* The register an instruction writes, or -1. */
+/* The register an instruction writes, or -1 (for the loop check: the
+ * control instructions write no register named by their a operand). */
 static int dest_reg(const chg_ins *i)
 {
     switch (i->op) {
@@ -853,6 +913,9 @@ static int dest_reg(const chg_ins *i)
     }
 }
 
+/* Every instruction of block bi, operand by operand, by the format letters
+ * of opcodes.def: what each letter's check proves is what the handler in
+ * interp.c reads without checking (its CHG_ASSERTs say the same). */
 static bool verify_block(loader *L, uint32_t bi)
 {
     chg_bundle *b = L->b;
@@ -869,40 +932,43 @@ static bool verify_block(loader *L, uint32_t bi)
             uint32_t x = v[q];
             uint32_t fo = at + (q == 0 ? 1 : 2 * (uint32_t)q);
             switch (fmt[q]) {
-            case '-':
+            case '-': /* nothing reads it; zero keeps the encoding canonical */
                 if (x)
                     return fail(L, fo, "instruction %u (%s): unused operand is %u, not 0", pc, name, x);
                 break;
-            case 'R':
+            case 'R': /* R[x] is in ctx->regs, and in this block's window: a let
+                       * run mid-expression cannot clobber it (load_blocks) */
                 if (x < lo || x >= hi)
                     return fail(L, fo, "instruction %u (%s): register %u outside the block's window %u..%u", pc,
                                 name, x, lo, hi - 1);
                 break;
-            case 'K':
+            case 'K': /* LOADK, EQK, NEK index K[] directly */
                 if (x >= b->nconsts)
                     return fail(L, fo, "instruction %u (%s): constant %u out of range", pc, name, x);
                 break;
-            case 'P':
+            case 'P': /* CHANGE indexes the decoded event's slots[] */
                 if (x >= b->nslots_change)
                     return fail(L, fo, "instruction %u (%s): change slot %u out of range", pc, name, x);
                 break;
-            case 'E':
+            case 'E': /* EVENT indexes eslots[] */
                 if (x >= b->nslots_event)
                     return fail(L, fo, "instruction %u (%s): event slot %u out of range", pc, name, x);
                 break;
-            case 'L':
+            case 'L': /* LET indexes lets[], letstate[], letvals[] */
                 if (x >= b->nlets)
                     return fail(L, fo, "instruction %u (%s): let %u out of range", pc, name, x);
                 break;
-            case 'T':
+            case 'T': /* INSET indexes timesets[] and ctx->ts_index[] */
                 if (x >= b->ntimesets)
                     return fail(L, fo, "instruction %u (%s): time set %u out of range", pc, name, x);
                 break;
-            case 'X':
+            case 'X': /* MATCH indexes regexes[] (each compiled at load) */
                 if (x >= b->nregexes)
                     return fail(L, fo, "instruction %u (%s): regex %u out of range", pc, name, x);
                 break;
-            case 'B':
+            case 'B': /* CALL calls builtins[x] with x arguments, QUERY asks the
+                       * resolver: the kind and the arity are the built-in's,
+                       * so no built-in checks its argument count */
                 if (x >= b->nbuiltins)
                     return fail(L, fo, "instruction %u (%s): built-in %u out of range", pc, name, x);
                 if (b->builtin_info[x]->query != (in->op == OP_QUERY))
@@ -912,38 +978,42 @@ static bool verify_block(loader *L, uint32_t bi)
                     return fail(L, at + 1, "instruction %u (%s): %u arguments for '%s'", pc, name, in->x,
                                 b->builtin_info[x]->name);
                 break;
-            case 'Y':
+            case 'Y': /* FIELD and RECORD index layouts[] */
                 if (x >= b->nlayouts)
                     return fail(L, fo, "instruction %u (%s): layout %u out of range", pc, name, x);
                 break;
-            case 'F':
+            case 'F': /* FIELD: layouts[c].first + x is inside lfields[] */
                 if (in->c >= b->nlayouts || x >= b->layouts[in->c].count)
                     return fail(L, fo, "instruction %u (%s): field %u not in layout %u", pc, name, x, in->c);
                 break;
-            case 'o':
+            case 'o': /* LOADBOOL stores x as the bool's payload as it is */
                 if (x > 1)
                     return fail(L, fo, "instruction %u (%s): flag %u is not 0 or 1", pc, name, x);
                 break;
-            case 'V':
+            case 'V': /* VAR: three context variables */
                 if (x > 2)
                     return fail(L, fo, "instruction %u (%s): context variable %u unknown", pc, name, x);
                 break;
-            case 'n':
+            case 'n': /* R[b..b+x-1], the argument run, all in the window */
                 if ((uint32_t)in->b + x > hi || (x && in->b < lo))
                     return fail(L, fo, "instruction %u (%s): %u registers from %u leave the window", pc, name, x,
                                 in->b);
                 break;
-            case 'J':
+            case 'J': /* pc stays inside the block, which ends with RET: the
+                       * interpreter never runs off its block */
                 if (bc < k->start || bc >= k->start + k->len)
                     return fail(L, at + 4, "instruction %u (%s): jump target %u out of range", pc, name, bc);
                 break;
-            case 'I':
+            case 'I': /* any 32-bit value is an immediate */
                 break;
             }
         }
+        /* a record has one item per field of its layout: FIELD and INDEX
+         * read items[field] of a record of that layout unchecked */
         if (in->op == OP_RECORD && in->x != b->layouts[in->c].count)
             return fail(L, at + 1, "instruction %u (RECORD): %u fields for a layout of %u", pc, in->x,
                         b->layouts[in->c].count);
+        /* a loop's list, index and element registers: R[a..a+2] */
         if ((in->op == OP_FORPREP || in->op == OP_FORNEXT) && (uint32_t)in->a + 2 >= hi)
             return fail(L, at + 2, "instruction %u (%s): loop registers leave the window", pc, name);
         /* Backward jumps make loops; the only loop chg has walks a list:
@@ -1040,6 +1110,8 @@ chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errl
     L.b = b;
     L.err = err;
     L.errlen = errlen;
+    /* each step relies on the ones before it; verify_block comes last,
+     * when every table an operand may index is loaded and checked */
     bool ok = read_sections(&L) && load_strings(&L) && load_consts(&L) && load_code(&L) && load_meta(&L) &&
               load_blocks(&L) && load_paths(&L) && load_policy(&L) && load_decisions(&L) && load_timesets(&L) &&
               load_externals(&L);

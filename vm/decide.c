@@ -36,6 +36,13 @@ const char *chg_outcome_name(chg_outcome o)
     }
 }
 
+/* Every array a decision writes is allocated here, at its largest, so a
+ * decision never allocates: the bounds are the bundle's own counts (each
+ * rule adds one reason at most, plus one for a rejection; each deny-during
+ * rule names its sets in `during`; each action owns a run of calls), and
+ * 64 for the approvals' texts (a conjunction has at most 16 terms). The
+ * asserts in decide() check each array against its bound. The + 1s keep
+ * an empty array a valid pointer. */
 chg_ctx *chg_ctx_new(const chg_bundle *b)
 {
     chg_ctx *ctx = chg_calloc(1, sizeof *ctx);
@@ -117,11 +124,13 @@ bool chg_ctx_flag(void *ud, const char *name)
 
 static bool in_set(chg_ctx *ctx, uint32_t ts, int64_t t)
 {
+    CHG_ASSERT(ts < ctx->b->ntimesets); /* rule windows and `during` lists, checked at load */
     chg_ts_env env = {chg_ctx_flag, (void *)ctx->facts};
     return chg_tsx_contains(ctx->b->timesets[ts].ts, &env, &ctx->ts_index[ts], t);
 }
 
-/* Run a block that must give a bool. */
+/* Run a block that must give a bool. A failure inside the block has set
+ * ctx's error (message and pc); the caller only names the rule. */
 static int run_bool(chg_ctx *ctx, uint32_t block, bool *out)
 {
     chg_value v;
@@ -149,6 +158,8 @@ static chg_reason *add_reason(chg_ctx *ctx, chg_decision *d, uint32_t rule, uint
                               uint32_t len)
 {
     const chg_ruledef *r = &ctx->b->rules[rule];
+    CHG_ASSERT(rule < ctx->b->nrules);
+    CHG_ASSERT(kind == CHG_R_WARN ? d->nwarnings < ctx->b->nrules : d->nreasons < ctx->b->nrules + 1);
     chg_reason *x = kind == CHG_R_WARN ? &ctx->warnings[d->nwarnings++] : &ctx->reasons[d->nreasons++];
     x->rule = rule;
     x->kind = kind;
@@ -205,6 +216,7 @@ static bool truthy_slot(const chg_ctx *ctx, uint32_t slot)
 {
     if (slot == CHG_NONE32)
         return false;
+    CHG_ASSERT(slot < ctx->b->nslots_change); /* load_meta */
     const chg_value *v = &ctx->ev->slots[slot];
     return v->tag == CHG_V_BOOL && v->u.i;
 }
@@ -265,6 +277,9 @@ static int run_actions(chg_ctx *ctx, chg_decision *d)
             if (!ok)
                 continue;
         }
+        /* actions own disjoint runs of calls and each fires once at most,
+         * so ncalls records are enough (load_decisions) */
+        CHG_ASSERT(a->first + a->count <= b->ncalls && d->nactions + a->count <= b->ncalls);
         for (uint32_t k = 0; k < a->count; k++) {
             chg_action *x = &ctx->actions[d->nactions++];
             x->call = a->first + k;
@@ -279,11 +294,15 @@ void chg_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_fac
                    void *resolver_ud)
 {
     const chg_bundle *b = ctx->b;
+    /* scratch is reset, not freed: its chunks stay for the next decision */
     chg_scratch_reset(&ctx->scratch);
     if (b->nlets)
         memset(ctx->letstate, 0, b->nlets);
     if (b->nrules)
         memset(ctx->applied, 0, b->nrules);
+    /* the time-set indexes were built under some flag values; a flag
+     * freeze is in or out by its flag, so other flags void them. Keyed by
+     * a hash of the flags, not by the facts pointer (see facts.c rekey) */
     uint64_t key = facts ? facts->flags_key : CHG_FACTS_NO_FLAGS;
     if (!ctx->cache_keyed || ctx->cache_key != key) {
         chg_tsx_reset(ctx->ts_index, b->ntimesets);
@@ -323,6 +342,11 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     return CHG_OK;
 }
 
+/* The decision, in the order language.md §3 fixes: now, risk, every rule
+ * (each may add a reason, a window, a freeze or an approval requirement),
+ * the approvals, the outcome, the times, then the actions. The decision's
+ * arrays are the context's (d->reasons is ctx->reasons, ...): a decision
+ * is valid until the context's next evaluation, and copies nothing. */
 static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
 {
     const chg_bundle *b = ctx->b;
@@ -374,12 +398,14 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             return;
         }
         if (hit) {
+            CHG_ASSERT(b->arms[i].cls < b->nrisks);
             ctx->risk = (int)b->arms[i].cls;
             d->arm = (int32_t)i;
             break;
         }
     }
     d->risk = ctx->risk;
+    CHG_ASSERT(b->narms == 0 || ctx->risk >= 0); /* the last arm is the default (load_policy) */
 
     bool emergency = truthy_slot(ctx, b->emergency_slot);
 
@@ -413,6 +439,7 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
                                 ctx->during_level[q] = r->level;
                         }
                     if (!known) {
+                        CHG_ASSERT(nduring_all < b->nduring); /* distinct sets of the `during` lists */
                         ctx->during_level[nduring_all] = r->level;
                         ctx->during_all[nduring_all++] = ts;
                     }
@@ -422,6 +449,7 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
                         bool dup = false;
                         for (uint32_t q = 0; q < d->nfreezes; q++)
                             dup |= d->freezes[q] == ts;
+                        CHG_ASSERT(dup || d->nfreezes < b->nduring);
                         if (!dup)
                             d->freezes[d->nfreezes++] = ts;
                     }
@@ -447,6 +475,7 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             break;
         }
         case CHG_RA_WINDOW: {
+            CHG_ASSERT(nwindows < b->nrules); /* one per window rule */
             bool open = in_set(ctx, r->window, ctx->now);
             ctx->window_reqs[nwindows++] = r->window;
             ctx->applied[i] = 1;
@@ -470,6 +499,8 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             if (!emergency || r->level == 0) {
                 if (!nroots)
                     first_rule_req = i;
+                /* req_roots[0] is kept for the class's entry, below */
+                CHG_ASSERT(r->req < b->nareqs && 1 + nroots < b->nrules + 2);
                 ctx->req_roots[1 + nroots++] = r->req;
             }
             ctx->applied[i] = 1;
@@ -521,6 +552,7 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     if (rejected_by) {
         uint32_t len;
         const char *m = join3(ctx, "rejected by ", rejected_by, "", &len);
+        CHG_ASSERT(d->nreasons < b->nrules + 2); /* the one spare reason */
         chg_reason *x = &ctx->reasons[d->nreasons++];
         memset(x, 0, sizeof *x);
         x->rule = UINT32_MAX;
@@ -572,6 +604,7 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
          * must avoid the freeze after this one too. An approved emergency
          * has overridden the windows and the overridable freezes. */
         size_t n = 0;
+        CHG_ASSERT(nwindows + nduring_all <= b->nrules + b->nduring); /* ts_xs and friends */
         for (uint32_t k = 0; k < nwindows && !d->emergency; k++, n++) {
             ctx->ts_xs[n] = &ctx->ts_index[ctx->window_reqs[k]];
             ctx->ts_sets[n] = b->timesets[ctx->window_reqs[k]].ts;

@@ -2,6 +2,10 @@
  * decision.c — the one decision writer: a decision as JSON in the shape of
  * language.md §3, keys always in the same order, so the same decision is
  * the same bytes in chgc eval, chgc test, chgd and replay.
+ *
+ * Written by hand into a chg_buf rather than through jansson: the key
+ * order is part of the contract, and the writer allocates nothing but
+ * the buffer's growth.
  */
 #include "vm_int.h"
 
@@ -92,6 +96,7 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
     chg_buf_putc(out, '}');
     chg_buf_puts(out, ",\"window\":");
     if (d->window >= 0) {
+        CHG_ASSERT((uint32_t)d->window < b->ntimesets); /* a rule's window (decide.c) */
         chg_buf_puts(out, "{\"required\":");
         str(out, b->str[b->timesets[d->window].name]);
         chg_buf_printf(out, ",\"open\":%s,\"next_open\":", d->window_open ? "true" : "false");
@@ -109,6 +114,7 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
     for (uint32_t i = 0; i < d->nfreezes; i++) {
         if (i)
             chg_buf_putc(out, ',');
+        CHG_ASSERT(d->freezes[i] < b->ntimesets);
         str(out, b->str[b->timesets[d->freezes[i]].name]);
     }
     chg_buf_puts(out, "],\"warnings\":[");
@@ -120,8 +126,12 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
     chg_buf_puts(out, "],\"actions\":[");
     for (uint32_t i = 0; i < d->nactions; i++) {
         const chg_action *a = &d->actions[i];
+        CHG_ASSERT(a->call < b->ncalls);
         const chg_calldef *c = &b->calls[a->call];
+        /* parameter names: a list constant of strings (load_decisions);
+         * the arguments block makes one item per parameter */
         const chg_value *params = &b->consts[c->params];
+        CHG_ASSERT(params->tag == CHG_V_LIST);
         if (i)
             chg_buf_putc(out, ',');
         chg_buf_puts(out, "{\"call\":");

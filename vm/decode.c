@@ -19,7 +19,9 @@
 
 #include "chg_time.h"
 
-/* The JSON kind found, for messages: see interp.c bad_field. */
+/* The JSON kind found, for messages: see interp.c bad_field. A BAD value
+ * carries what was found in flags and what was expected in layout: a
+ * value is 16 bytes whatever it holds, so the message costs no memory. */
 static uint8_t json_kind(const json_t *j)
 {
     switch (json_typeof(j)) {
@@ -35,7 +37,10 @@ static uint8_t json_kind(const json_t *j)
 }
 
 /* The JSON value at node n, starting from `base` at node `stop` (a root or
- * an element node). NULL when any step is missing or not an object. */
+ * an element node). NULL when any step is missing or not an object. The
+ * chain is collected leaf to root and walked root to leaf; parents come
+ * before their children in the table (load_paths), so the walk up ends,
+ * and 64 steps is deeper than any path the compiler emits. */
 static const json_t *json_at(const chg_bundle *b, const json_t *base, uint32_t n, uint32_t stop)
 {
     uint32_t chain[64];
@@ -44,6 +49,7 @@ static const json_t *json_at(const chg_bundle *b, const json_t *base, uint32_t n
         if (n < 2 || depth == 64 || b->paths[n].kind != CHG_PN_KEY)
             return NULL;
         chain[depth++] = n;
+        CHG_ASSERT(b->paths[n].parent < n); /* parents come first: the walk ends */
         n = b->paths[n].parent;
     }
     const json_t *j = base;
@@ -72,10 +78,13 @@ static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const jso
 static int decode_list(const chg_bundle *b, chg_event *e, uint32_t n, const json_t *j, chg_value *out, int depth)
 {
     const chg_pathnode *p = &b->paths[n];
+    CHG_ASSERT(p->layout == CHG_NONE16 || p->layout < b->nlayouts);
     uint32_t count = (uint32_t)json_array_size(j);
     chg_value *items = chg_arena_alloc(&e->arena, sizeof(chg_value) * (count ? count : 1));
     if (!items)
         return CHG_ENOMEM;
+    /* the element node, if the policy reads the elements: children come
+     * after their parent, so the search starts at n + 1 */
     uint32_t elem = CHG_NONE32;
     for (uint32_t i = n + 1; i < b->npaths; i++)
         if (b->paths[i].kind == CHG_PN_ELEM && b->paths[i].parent == n) {
@@ -122,9 +131,12 @@ static int decode_list(const chg_bundle *b, chg_event *e, uint32_t n, const json
     return CHG_OK;
 }
 
-/* Convert the JSON value j (NULL: missing) found at node n. */
+/* Convert the JSON value j (NULL: missing) found at node n. Returns
+ * CHG_OK or CHG_ENOMEM only: a value that does not fit is data (BAD), not
+ * a failure, so one bad field fails only the rules that read it. */
 static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const json_t *j, chg_value *out, int depth)
 {
+    CHG_ASSERT(n < b->npaths);
     const chg_pathnode *p = &b->paths[n];
     memset(out, 0, sizeof *out);
     if (depth > 64) { /* deeper than any path: cannot happen for a verified bundle */
@@ -132,8 +144,10 @@ static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const jso
         return CHG_OK;
     }
     if (!j || (json_is_null(j) && p->need == CHG_PR_DEFAULT)) {
-        if (p->dflt != CHG_NONE32)
+        if (p->dflt != CHG_NONE32) {
+            CHG_ASSERT(p->dflt < b->nconsts);
             *out = b->consts[p->dflt];
+        }
         else
             out->tag = CHG_V_ABSENT;
         return CHG_OK;
@@ -190,6 +204,7 @@ static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const jso
             bad(out, j, p->type);
             return CHG_OK;
         }
+        CHG_ASSERT(p->enm < b->nconsts && b->consts[p->enm].tag == CHG_V_LIST); /* load_paths */
         const chg_value *vals = &b->consts[p->enm];
         const char *s = json_string_value(j);
         size_t len = json_string_length(j);
@@ -278,7 +293,9 @@ static bool own(const chg_bundle *b, chg_event *e, chg_value *v, int depth)
     return ok;
 }
 
-/* A new event with every slot absent. */
+/* A new event with every slot absent. Both slot arrays always exist
+ * (CHANGE indexes them unchecked), in the event's arena with the
+ * lists and strings decoding makes, so freeing an event is one call. */
 static chg_event *event_new(const chg_bundle *b, char *err, size_t errlen)
 {
     chg_event *e = chg_calloc(1, sizeof *e);
@@ -311,6 +328,7 @@ static int decode_root(const chg_bundle *b, chg_event *e, const json_t *j, uint3
             r = b->paths[r].parent;
         if (r != root)
             continue; /* another root's, or read through a list element */
+        CHG_ASSERT(p->slot < (root == 0 ? b->nslots_change : b->nslots_event)); /* load_paths */
         if (decode_value(b, e, n, json_at(b, j, n, root), &slots[p->slot], 0) != CHG_OK)
             return CHG_ENOMEM;
     }
@@ -334,6 +352,9 @@ chg_event *chg_event_from_json(const chg_bundle *b, void *jv, char *err, size_t 
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    /* keep the document only while a slot still points into it (a JSON
+     * object or array read as a whole): most changes free it here, and a
+     * batch of decoded changes then costs their slots, not their JSON */
     bool self_contained = true;
     for (uint32_t i = 0; i < b->nslots_change; i++)
         self_contained &= own(b, e, &e->slots[i], 0);

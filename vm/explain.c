@@ -40,10 +40,15 @@ static void instant(chg_buf *out, int64_t t)
     chg_buf_puts(out, tmp);
 }
 
-/* "name = value" for every value block `block` read, on one line. */
+/* "name = value" for every value block `block` read, on one line. The
+ * values are found in the bytecode, not recorded while it ran: the
+ * interpreter stays free of tracing, and what a block read is what its
+ * instructions name. A let shows the value it got; one the decision never
+ * reached shows "(not computed)". At most 64 distinct values per block. */
 static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
 {
     const chg_bundle *b = ctx->b;
+    CHG_ASSERT(block < b->nblocks);
     const chg_block *bl = &b->blocks[block];
     uint32_t seen[64];
     uint32_t nseen = 0;
@@ -87,6 +92,9 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
         const chg_value *v = NULL;
         chg_value risk;
         const char *name;
+        /* the operands were verified with the bundle: slot, let, query */
+        CHG_ASSERT(in->op != OP_CHANGE || in->b < b->nslots_change);
+        CHG_ASSERT(in->op != OP_LET || in->b < b->nlets);
         if (in->op == OP_CHANGE) {
             name = slot_path(b, in->b);
             v = &ctx->ev->slots[in->b];
@@ -210,6 +218,7 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
     for (uint32_t i = 0; i < d->nreasons; i++) {
         const chg_reason *x = &d->reasons[i];
         if (x->kind == CHG_R_DENY && !x->during && !x->overridden) {
+            CHG_ASSERT(x->rule < b->nrules); /* a deny always names its rule */
             WOULD();
             chg_buf_printf(out, "  - rule %s denies%s: only a change to the change itself helps\n",
                            b->str[b->rules[x->rule].name],
@@ -223,6 +232,7 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
     chg_ts_env env = {chg_ctx_flag, (void *)ctx->facts};
     for (uint32_t i = 0; i < d->nfreezes && !d->emergency; i++) {
         uint32_t ts = d->freezes[i];
+        CHG_ASSERT(ts < b->ntimesets);
         WOULD();
         int64_t end = chg_tsx_next_change(b->timesets[ts].ts, &env, &ctx->ts_index[ts], d->at,
                                           in->horizon > 0 ? in->horizon : 366 * 86400LL);

@@ -93,6 +93,9 @@ bool chg_facts_flag(const chg_facts *f, const char *name, bool *value)
     return false;
 }
 
+/* A linear scan: facts files hold a handful of answers, and a query is
+ * asked a few times per decision at most. Arguments compare as values
+ * (chg_value_equal), so 1 and 1.0, or an enum value and its string, match. */
 const chg_value *chg_facts_answer(const chg_facts *f, const char *call, const chg_value *args, uint32_t nargs)
 {
     for (uint32_t i = 0; i < f->nqueries; i++) {
@@ -115,6 +118,10 @@ static chg_facts *bad(chg_facts *f, char *err, size_t errlen, const char *path, 
     return NULL;
 }
 
+/* Strict: an unknown key, a flag that is not a bool or a query without a
+ * result is an error naming its JSON path, because a misspelt facts file
+ * would otherwise change decisions silently. Query names and string
+ * arguments point into the parsed document, kept in f->json for that. */
 chg_facts *chg_facts_parse(const char *text, size_t len, char *err, size_t errlen)
 {
     chg_facts *f = facts_new();

@@ -112,15 +112,21 @@ static void intake_error(chg_ctx *ctx, const chg_intakedef *k, char *err, size_t
              ctx->err_msg ? ctx->err_msg : "");
 }
 
-/* Build the change from intake k on the raw event ev. */
+/* Build the change from intake k on the raw event ev. The change is built
+ * as JSON text and decoded like any change, rather than written into slots
+ * directly: a change from an intake then goes through the same decoding,
+ * types and defaults as one given whole, and shows the same errors. Not on
+ * the per-decision path, so it may allocate. */
 static chg_event *build(chg_ctx *ctx, const chg_intakedef *k, json_t *raw, char *err, size_t errlen)
 {
     const chg_bundle *b = ctx->b;
+    CHG_ASSERT((uint64_t)k->first + k->count <= b->nifields); /* load_decisions */
     chg_buf text;
     chg_buf_init(&text);
     chg_buf_putc(&text, '{');
     for (uint32_t i = 0; i < k->count; i++) {
         const chg_ifielddef *f = &b->ifields[k->first + i];
+        CHG_ASSERT(f->block < b->nblocks && b->blocks[f->block].kind == CHG_B_EXPR);
         chg_value v;
         if (chg_vm_run(ctx, f->block, &v) < 0) {
             intake_error(ctx, k, err, errlen);
@@ -194,6 +200,8 @@ chg_event *chg_event_intake(chg_ctx *ctx, const char *json, size_t len, const ch
             json_decref(j);
             return NULL;
         }
+        /* each intake's `when` runs in a fresh evaluation: lets computed
+         * for one intake must not leak into the next */
         for (uint32_t i = 0; i < b->nintakes && !out; i++) {
             const chg_intakedef *k = &b->intakes[i];
             chg_ctx_begin(ctx, raw, in->now, in->facts, in->resolver, in->resolver_ud);

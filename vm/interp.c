@@ -6,6 +6,13 @@
  * frames, so a chain of lets costs no C recursion. Values never own heap
  * memory: strings and lists made while evaluating live in the context's
  * scratch arena, so the loop allocates nothing once the context is warm.
+ *
+ * The division of labour with the loader: chg_bundle_load verified every
+ * index an instruction can hold before the bundle could run, so this file
+ * reads operands without checking them (that is where a VM's time goes);
+ * it checks only what depends on the change being judged. A run-time
+ * error is never a crash: it records a message and the failing pc
+ * (chg_vm_error) and returns -1, and the decision becomes `error`.
  */
 #define _GNU_SOURCE
 #include "vm_int.h"
@@ -17,6 +24,21 @@
 
 #include "chg_time.h"
 
+/* CHG_VM_SWITCH selects the portable paths even where GNU C is at hand:
+ * the `switch` dispatch and the value copy without inline asm. The tests
+ * build the VM tests a second time that way (tests/CMakeLists.txt), so
+ * both paths are compiled with -Werror and run. */
+#if defined(__GNUC__) && !defined(CHG_VM_SWITCH)
+#define VM_GOTO 1
+#if defined(__x86_64__) || defined(__aarch64__)
+#define VM_ASM_COPY 1
+#endif
+#endif
+
+/* The message goes to the scratch arena, not the heap: a decision that
+ * fails must not allocate either, and the message lives exactly as long
+ * as the decision that shows it. The first error of an evaluation stands;
+ * later ones (a caller adding context) are dropped. */
 int chg_vm_error(chg_ctx *ctx, uint32_t pc, const char *fmt, ...)
 {
     if (ctx->failed)
@@ -42,7 +64,10 @@ int chg_vm_error(chg_ctx *ctx, uint32_t pc, const char *fmt, ...)
     return -1;
 }
 
-/* The text of a path slot, for messages. */
+/* The text of a path slot, for messages. A linear scan of the path table:
+ * only error messages need it, so slots keep no back pointer. Slot numbers
+ * are per root (root 0 the change, 1 the raw event), hence the walk up to
+ * the root (or to a list element, whose fields have no slot of a root). */
 static const char *slot_text(const chg_bundle *b, uint32_t slot, int root)
 {
     for (uint32_t i = 2; i < b->npaths; i++) {
@@ -69,6 +94,7 @@ static const char *pt_name(uint8_t t)
 static int bad_field(chg_ctx *ctx, uint32_t pc, const chg_value *v, uint32_t slot)
 {
     const chg_bundle *b = ctx->b;
+    CHG_ASSERT(v->tag == CHG_V_ABSENT || v->tag == CHG_V_BAD);
     const char *path = slot_text(b, slot, 0);
     if (v->tag == CHG_V_ABSENT)
         return chg_vm_error(ctx, pc, "%s is required but missing", path);
@@ -112,12 +138,21 @@ static inline void vcopy(chg_value *d, const chg_value *s)
 {
     uint64_t h = s->hdr;
     int64_t p = s->u.i;
+#ifdef VM_ASM_COPY
+    /* An empty asm that claims to change both words: the compiler can no
+     * longer merge the two loads into one 16-byte load. Only where it was
+     * measured (x86-64, AArch64, GNU C); elsewhere the plain copy below is
+     * as correct, if perhaps slower. */
     __asm__("" : "+r"(h), "+r"(p)); /* keep them two words: no 16-byte merge */
+#endif
     d->hdr = h;
     d->u.i = p;
 }
 
-/* Order a and b: <0, 0, >0; -2 when they cannot be ordered. */
+/* Order a and b: <0, 0, >0; -2 when they cannot be ordered. Strings
+ * order by bytes (UTF-8 byte order is code point order), not by locale:
+ * a decision must not depend on the machine. Int against float compares
+ * as doubles, as `==` does (chg_value_equal). */
 static int order(const chg_value *a, const chg_value *b)
 {
     if (numeric(a) && numeric(b)) {
@@ -143,12 +178,16 @@ static int order(const chg_value *a, const chg_value *b)
     }
 }
 
-/* Element i of a list value (a decoded list or a JSON array). */
+/* Element i of a list value (a decoded list or a JSON array); callers
+ * have checked i against the length. A JSON array stays jansson's: only
+ * the element read is converted, and a JSON null reads as null. */
 static void elem(const chg_value *l, uint32_t i, chg_value *out)
 {
-    if (l->tag == CHG_V_LIST)
+    if (l->tag == CHG_V_LIST) {
+        CHG_ASSERT(i < l->len);
         *out = l->u.items[i];
-    else {
+    } else {
+        CHG_ASSERT(l->tag == CHG_V_JSON && i < json_array_size((const json_t *)l->u.json));
         chg_value_from_json(json_array_get((const json_t *)l->u.json, i), out);
         if (out->tag == CHG_V_ABSENT)
             out->tag = CHG_V_NULL;
@@ -160,11 +199,15 @@ static bool is_list(const chg_value *v)
     return v->tag == CHG_V_LIST || (v->tag == CHG_V_JSON && json_is_array((const json_t *)v->u.json));
 }
 
-/* Field `name` of a record or object; null when it has none. */
+/* Field `field` of layout `layout` of a record or object; null when it
+ * has none. The fast path is a record of that very layout: the field is
+ * an index. A record of another layout (the same field read on elements
+ * of two different lists) and a JSON object are searched by name. */
 static int get_field(chg_ctx *ctx, uint32_t pc, const chg_value *obj, uint32_t layout, uint32_t field,
                      chg_value *out)
 {
     const chg_bundle *b = ctx->b;
+    CHG_ASSERT(layout < b->nlayouts && field < b->layouts[layout].count); /* 'Y' and 'F' operands */
     uint32_t name = b->lfields[b->layouts[layout].first + field].name;
     if (obj->tag == CHG_V_NULL || obj->tag == CHG_V_ABSENT) {
         set_int(out, CHG_V_NULL, 0);
@@ -206,9 +249,43 @@ static bool flag_of(void *ud, const char *name)
     return v;
 }
 
+#ifdef CHG_DEBUG_ASSERTS
+/* The block instruction pc belongs to: blocks tile the code in order
+ * (load_blocks), so a bisection finds it. For the assertions only. */
+static const chg_block *block_of(const chg_bundle *b, uint32_t pc)
+{
+    uint32_t lo = 0, hi = b->nblocks;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (b->blocks[mid].start <= pc)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    CHG_ASSERT(pc >= b->blocks[lo].start && pc < b->blocks[lo].start + b->blocks[lo].len);
+    return &b->blocks[lo];
+}
+#define SET_CUR(blk) (cur = (blk))
+#else
+#define SET_CUR(blk) ((void)0)
+#endif
+
+/*
+ * Run block `block` to its RET. The loop's state is three locals: pc (an
+ * absolute instruction index), `in` (the instruction at pc) and nframes
+ * (how deep in lets). Operands are used as the verifier left them: no
+ * handler checks a register, constant, slot, layout, time set, regex,
+ * built-in or jump target, because chg_bundle_load rejected every bundle
+ * where one is out of range (verify_block in bundle.c, one check per
+ * format letter of opcodes.def). The CHG_ASSERTs restate those proofs
+ * where each handler relies on them, for debug builds; the checks that
+ * remain at run time are about values (types, overflow, null), which
+ * depend on the change and cannot be verified ahead.
+ */
 int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
 {
     const chg_bundle *b = ctx->b;
+    CHG_ASSERT(block < b->nblocks);
     const chg_ins *code = b->code;
     chg_value *R = ctx->regs;
     const chg_value *slots = ctx->ev ? ctx->ev->slots : NULL;
@@ -216,16 +293,35 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
     uint32_t pc = b->blocks[block].start;
     uint32_t nframes = 0;
     const chg_ins *in;
+    /* The block being run, for the assertions only (release builds never
+     * read it): a let moves it to the let's block, its RET back. */
+    const chg_block *cur = &b->blocks[block];
+    CHG_ASSERT((uint32_t)cur->reg_base + cur->nregs <= b->nregs); /* ctx->regs has nregs */
 
 #define A (R[in->a])
 #define B (R[in->b])
 #define C (R[in->c])
 #define FAIL(...) return chg_vm_error(ctx, pc, __VA_ARGS__)
 
+    /* What verify_block proved about the instruction at hand. */
+#define IN_WINDOW(r) ((uint32_t)(r) >= cur->reg_base && (uint32_t)(r) < (uint32_t)cur->reg_base + cur->nregs)
+#define ASSERT_R(r) CHG_ASSERT(IN_WINDOW(r))
+#define ASSERT_RUN(r, n) CHG_ASSERT((n) == 0 || (IN_WINDOW(r) && IN_WINDOW((uint32_t)(r) + (n) - 1)))
+#define ASSERT_JUMP() CHG_ASSERT(CHG_INS_BC(*in) >= cur->start && CHG_INS_BC(*in) < cur->start + cur->len)
+#define ASSERT_INS()                                                                          \
+    do {                                                                                      \
+        CHG_ASSERT(pc >= cur->start && pc < cur->start + cur->len);                           \
+        CHG_ASSERT(in->op < OP__COUNT);                                                       \
+    } while (0)
+
     /* Dispatch: computed goto where the compiler has it (one indirect jump
      * per handler predicts far better than one shared `switch` jump), a
-     * plain switch elsewhere. The verifier guarantees every opcode is valid. */
-#if defined(__GNUC__)
+     * plain switch elsewhere or with CHG_VM_SWITCH. The verifier
+     * guarantees every opcode is valid, so the goto table needs no bounds
+     * check and the switch's default is unreachable for a loaded bundle.
+     * Each handler starts with its meaning, as opcodes.def has it (a test,
+     * tests/vm/opcode_comments.py, keeps the two equal). */
+#ifdef VM_GOTO
     static const void *const labels[OP__COUNT] = {
 #define CHG_OP(name, fmt, doc) &&L_##name,
 #include "opcodes.def"
@@ -235,6 +331,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
 #define NEXT                                                                                  \
     do {                                                                                      \
         in = &code[pc];                                                                       \
+        ASSERT_INS();                                                                         \
         goto *labels[in->op];                                                                 \
     } while (0)
     NEXT;
@@ -245,14 +342,35 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
 #define NEXT break
     for (;;) {
         in = &code[pc];
+        ASSERT_INS();
         switch ((chg_opcode)in->op) {
 #endif
-        CASE(LOADK) vcopy(&A, &K[in->b]); pc++; NEXT;
-        CASE(LOADNULL) set_int(&A, CHG_V_NULL, 0); pc++; NEXT;
-        CASE(LOADBOOL) set_int(&A, CHG_V_BOOL, in->x); pc++; NEXT;
-        CASE(LOADI) set_int(&A, CHG_V_INT, (int32_t)CHG_INS_BC(*in)); pc++; NEXT;
-        CASE(MOVE) vcopy(&A, &B); pc++; NEXT;
+        /* LOADK: R[a] = K[b] */
+        CASE(LOADK)
+            ASSERT_R(in->a);
+            CHG_ASSERT(in->b < b->nconsts);
+            vcopy(&A, &K[in->b]);
+            pc++;
+            NEXT;
+        /* LOADNULL: R[a] = null */
+        CASE(LOADNULL) ASSERT_R(in->a); set_int(&A, CHG_V_NULL, 0); pc++; NEXT;
+        /* LOADBOOL: R[a] = x (false or true) */
+        CASE(LOADBOOL)
+            ASSERT_R(in->a);
+            CHG_ASSERT(in->x <= 1);
+            set_int(&A, CHG_V_BOOL, in->x);
+            pc++;
+            NEXT;
+        /* LOADI: R[a] = the integer immediate b + (c << 16) */
+        CASE(LOADI) ASSERT_R(in->a); set_int(&A, CHG_V_INT, (int32_t)CHG_INS_BC(*in)); pc++; NEXT;
+        /* MOVE: R[a] = R[b] */
+        CASE(MOVE) ASSERT_R(in->a); ASSERT_R(in->b); vcopy(&A, &B); pc++; NEXT;
+        /* CHANGE: R[a] = the change's field at slot b; absent: null if x, else a run-time error */
         CASE(CHANGE) {
+            ASSERT_R(in->a);
+            CHG_ASSERT(slots != NULL && in->b < b->nslots_change);
+            /* decoded slots hold plain values, or ABSENT / BAD (the tags
+             * after every plain one), so one compare takes the common case */
             const chg_value *v = &slots[in->b];
             if (CHG_LIKELY(v->tag < CHG_V_ABSENT))
                 vcopy(&A, v);
@@ -263,7 +381,10 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
+        /* EVENT: R[a] = the raw event's field at slot b (null when absent) */
         CASE(EVENT) {
+            ASSERT_R(in->a);
+            CHG_ASSERT(ctx->ev != NULL && in->b < b->nslots_event);
             const chg_value *v = ctx->ev->eslots ? &ctx->ev->eslots[in->b] : NULL;
             if (v && v->tag < CHG_V_ABSENT)
                 A = *v;
@@ -272,14 +393,23 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
-        CASE(NOW) set_int(&A, CHG_V_TIME, ctx->now); pc++; NEXT;
+        /* NOW: R[a] = now, the instant the change is judged at */
+        CASE(NOW) ASSERT_R(in->a); set_int(&A, CHG_V_TIME, ctx->now); pc++; NEXT;
+        /* RISK: R[a] = the change's risk class */
         CASE(RISK)
-            if (ctx->risk < 0)
+            ASSERT_R(in->a);
+            if (ctx->risk < 0) /* read before classify: the checker forbids it, a bundle may not */
                 FAIL("risk is not known before classify");
+            CHG_ASSERT((uint32_t)ctx->risk < b->nrisks); /* an arm's class, checked at load */
             set_int(&A, CHG_V_RISK, ctx->risk);
             pc++;
             NEXT;
+        /* VAR: R[a] = context variable x: the freeze that applies, reason or summary */
         CASE(VAR) {
+            ASSERT_R(in->a);
+            CHG_ASSERT(in->x <= 2);
+            /* reason and summary cost a scan of the decision: made when an
+             * action first reads one, not for every decision */
             if (in->x != 0 && !ctx->var_reason && ctx->action_d)
                 chg_action_vars(ctx);
             const char *s = in->x == 0 ? ctx->var_freeze : in->x == 1 ? ctx->var_reason : ctx->var_summary;
@@ -291,29 +421,51 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
+        /* LET: R[a] = let b, running its block on first use in a decision */
         CASE(LET) {
+            ASSERT_R(in->a);
+            CHG_ASSERT(in->b < b->nlets);
             uint32_t l = in->b;
+            CHG_ASSERT(ctx->letstate[l] <= 2);
             if (ctx->letstate[l] == 2) {
                 vcopy(&A, &ctx->letvals[l]);
                 pc++;
                 NEXT;
             }
+            /* A let being computed (state 1) that is asked for again is a
+             * cycle; the checker rejects those, but a bundle is not
+             * trusted to be acyclic, so this is a run-time error. With no
+             * cycle at most nlets frames are live, the size of ctx->frames. */
             if (ctx->letstate[l] == 1 || nframes >= b->nlets)
                 FAIL("let '%s' depends on itself", b->str[b->lets[l].name]);
+            const chg_block *lb = &b->blocks[b->lets[l].block];
+            CHG_ASSERT(b->lets[l].block < b->nblocks && lb->kind == CHG_B_LET);
+            /* the let's window overlaps the caller's nowhere, so running it
+             * here leaves every register the caller holds intact */
+            CHG_ASSERT(lb->reg_base >= cur->reg_base + cur->nregs || cur->reg_base >= lb->reg_base + lb->nregs);
             ctx->letstate[l] = 1;
             ctx->frames[nframes].pc = pc + 1;
             ctx->frames[nframes].let = l;
             ctx->frames[nframes].dest = in->a;
             nframes++;
-            pc = b->blocks[b->lets[l].block].start;
+            pc = lb->start;
+            SET_CUR(lb);
             NEXT;
         }
+        /* FIELD: R[a] = field x of layout c of R[b] (a record, or an object by name); null if R[b] is null */
         CASE(FIELD)
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
+            CHG_ASSERT(in->c < b->nlayouts && in->x < b->layouts[in->c].count);
             if (get_field(ctx, pc, &B, in->c, in->x, &A) < 0)
                 return -1;
             pc++;
             NEXT;
+        /* INDEX: R[a] = R[b][R[c]]: list element (null out of range) or field by name */
         CASE(INDEX) {
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
+            ASSERT_R(in->c);
             const chg_value *o = &B, *k = &C;
             chg_value r;
             set_int(&r, CHG_V_NULL, 0);
@@ -329,6 +481,9 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                 if (r.tag == CHG_V_ABSENT)
                     r.tag = CHG_V_NULL;
             } else if (o->tag == CHG_V_REC && k->tag == CHG_V_STR) {
+                /* records come from RECORD or the decoder, both with a
+                 * verified layout and one item per field of it */
+                CHG_ASSERT(o->layout < b->nlayouts && o->len <= b->layouts[o->layout].count);
                 const chg_layout *l = &b->layouts[o->layout];
                 for (uint32_t i = 0; i < l->count && i < o->len; i++)
                     if (strcmp(b->str[b->lfields[l->first + i].name], k->u.s) == 0)
@@ -339,7 +494,10 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
+        /* TOTIME: R[a] = R[b] as an instant: times pass, RFC 3339 strings are parsed, null stays */
         CASE(TOTIME) {
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
             chg_value v = B;
             if (v.tag == CHG_V_STR) {
                 int64_t t;
@@ -352,13 +510,19 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
+        /* NOT: R[a] = not R[b] */
         CASE(NOT)
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
             if (B.tag != CHG_V_BOOL)
                 FAIL("operator 'not' cannot be applied to %s", chg_vtag_name(B.tag));
             set_int(&A, CHG_V_BOOL, !B.u.i);
             pc++;
             NEXT;
+        /* NEG: R[a] = -R[b] (int overflow is an error) */
         CASE(NEG) {
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
             chg_value v = B;
             if (v.tag == CHG_V_INT || v.tag == CHG_V_DUR) {
                 if (v.u.i == INT64_MIN)
@@ -371,7 +535,13 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
+        /* The arithmetic handlers copy their operands first (x, y): R[a]
+         * may be R[b] or R[c], and is written before they are last read. */
+        /* ADD: R[a] = R[b] + R[c]: numbers, strings, time + duration, durations */
         CASE(ADD) {
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
+            ASSERT_R(in->c);
             chg_value x = B, y = C;
             int64_t r;
             if (x.tag == CHG_V_INT && y.tag == CHG_V_INT) {
@@ -400,7 +570,11 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
+        /* SUB: R[a] = R[b] - R[c]: numbers, time - duration, time - time, durations */
         CASE(SUB) {
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
+            ASSERT_R(in->c);
             chg_value x = B, y = C;
             int64_t r;
             if (x.tag == CHG_V_INT && y.tag == CHG_V_INT) {
@@ -419,7 +593,11 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
+        /* MUL: R[a] = R[b] * R[c]: numbers, duration * int */
         CASE(MUL) {
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
+            ASSERT_R(in->c);
             chg_value x = B, y = C;
             int64_t r;
             bool dur = (x.tag == CHG_V_DUR && y.tag == CHG_V_INT) || (x.tag == CHG_V_INT && y.tag == CHG_V_DUR);
@@ -434,14 +612,20 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
+        /* DIV: R[a] = R[b] / R[c]: numbers, duration / int, duration / duration; by 0 is an error */
         CASE(DIV)
+        /* MOD: R[a] = R[b] % R[c]: ints, durations; by 0 is an error */
         CASE(MOD) {
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
+            ASSERT_R(in->c);
             chg_value x = B, y = C;
             bool div = in->op == OP_DIV;
             bool ints = (x.tag == CHG_V_INT || x.tag == CHG_V_DUR) && (y.tag == CHG_V_INT || y.tag == CHG_V_DUR);
             bool ok_types = div ? (x.tag == CHG_V_INT && y.tag == CHG_V_INT) || (x.tag == CHG_V_DUR && ints)
                                 : (x.tag == CHG_V_INT && y.tag == CHG_V_INT) || (x.tag == CHG_V_DUR && y.tag == CHG_V_DUR);
             if (ok_types) {
+                /* both are C undefined behaviour, not just wrong answers */
                 if (y.u.i == 0)
                     FAIL("division by zero");
                 if (x.u.i == INT64_MIN && y.u.i == -1)
@@ -460,12 +644,34 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
-        CASE(EQ) set_int(&A, CHG_V_BOOL, chg_value_equal(&B, &C)); pc++; NEXT;
-        CASE(NE) set_int(&A, CHG_V_BOOL, !chg_value_equal(&B, &C)); pc++; NEXT;
+        /* EQ: R[a] = R[b] == R[c] */
+        CASE(EQ)
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
+            ASSERT_R(in->c);
+            set_int(&A, CHG_V_BOOL, chg_value_equal(&B, &C));
+            pc++;
+            NEXT;
+        /* NE: R[a] = R[b] != R[c] */
+        CASE(NE)
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
+            ASSERT_R(in->c);
+            set_int(&A, CHG_V_BOOL, !chg_value_equal(&B, &C));
+            pc++;
+            NEXT;
+        /* EQK: R[a] = R[b] == K[c] */
         CASE(EQK)
+        /* NEK: R[a] = R[b] != K[c] */
         CASE(NEK) {
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
+            CHG_ASSERT(in->c < b->nconsts);
             const chg_value *x = &B, *k = &K[in->c];
             bool eq;
+            /* `field == "literal"`, the commonest test there is: an enum
+             * value decodes to the bundle's own copy of the string, the
+             * one the constant points to, so memcmp is mostly skipped */
             if (x->tag == CHG_V_STR && k->tag == CHG_V_STR)
                 eq = x->len == k->len && (x->u.s == k->u.s || memcmp(x->u.s, k->u.s, x->len) == 0);
             else
@@ -474,8 +680,14 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
+        /* LT: R[a] = R[b] < R[c] */
         CASE(LT)
+        /* LE: R[a] = R[b] <= R[c] */
         CASE(LE) {
+            /* no GT or GE: the compiler swaps the operands */
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
+            ASSERT_R(in->c);
             int o = order(&B, &C);
             if (o == -2)
                 FAIL("cannot compare %s with %s", chg_vtag_name(B.tag), chg_vtag_name(C.tag));
@@ -483,7 +695,11 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
+        /* IN: R[a] = R[b] in R[c]: an element of a list, or a substring */
         CASE(IN) {
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
+            ASSERT_R(in->c);
             const chg_value *x = &B, *l = &C;
             bool found = false;
             if (is_list(l)) {
@@ -501,18 +717,31 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
+        /* INSET: R[a] = R[b], an instant, is in time set c */
         CASE(INSET) {
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
+            CHG_ASSERT(in->c < b->ntimesets && b->timesets[in->c].ts != NULL); /* built at load */
             if (B.tag != CHG_V_TIME)
                 FAIL("expected an instant on the left of 'in %s', found %s", b->str[b->timesets[in->c].name],
                      chg_vtag_name(B.tag));
+            /* the context's index of the set (one per time set) answers
+             * with a bisection once it covers the year around B */
             chg_ts_env env = {flag_of, (void *)ctx->facts};
             set_int(&A, CHG_V_BOOL, chg_tsx_contains(b->timesets[in->c].ts, &env, &ctx->ts_index[in->c], B.u.i));
             pc++;
             NEXT;
         }
+        /* MATCH: R[a] = R[b] matches regular expression c */
         CASE(MATCH) {
+            ASSERT_R(in->a);
+            ASSERT_R(in->b);
+            CHG_ASSERT(in->c < b->nregexes && b->regexes[in->c] != NULL); /* compiled at load */
             if (B.tag != CHG_V_STR)
                 FAIL("'matches' needs a string, found %s", chg_vtag_name(B.tag));
+            /* ctx->match was sized at context creation for the bundle's
+             * largest capture count: matching allocates nothing */
+            CHG_ASSERT(ctx->match != NULL);
             int rc = pcre2_match(b->regexes[in->c], (PCRE2_SPTR)B.u.s, B.len, 0, 0, ctx->match, NULL);
             if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
                 PCRE2_UCHAR msg[120];
@@ -523,7 +752,12 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
+        /* CONCAT: R[a] = the text of R[b], …, R[b+x-1], joined */
         CASE(CONCAT) {
+            ASSERT_R(in->a);
+            ASSERT_RUN(in->b, in->x);
+            /* x is a u8, so 256 parts always suffice; the texts are made
+             * first and joined once, so the result is one allocation */
             const char *parts[256];
             uint32_t lens[256];
             size_t total = 0;
@@ -549,8 +783,15 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
+        /* LIST: R[a] = [R[b], …, R[b+x-1]] */
         CASE(LIST)
+        /* RECORD: R[a] = a record of layout c with fields R[b], …, R[b+x-1] */
         CASE(RECORD) {
+            ASSERT_R(in->a);
+            ASSERT_RUN(in->b, in->x);
+            CHG_ASSERT(in->op == OP_LIST || (in->c < b->nlayouts && in->x == b->layouts[in->c].count));
+            /* the items are copied out of the registers: the next write to
+             * R[b..] must not change a list already made */
             chg_value *items = chg_scratch_alloc(&ctx->scratch, sizeof(chg_value) * (in->x ? in->x : 1));
             if (!items)
                 FAIL("out of memory");
@@ -563,8 +804,14 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
+        /* CALL: R[a] = built-in function c applied to R[b], …, R[b+x-1] */
         CASE(CALL) {
+            ASSERT_R(in->a);
+            ASSERT_RUN(in->b, in->x);
+            CHG_ASSERT(in->c < b->nbuiltins && b->builtins[in->c] != NULL && !b->builtin_info[in->c]->query);
+            CHG_ASSERT(in->x >= b->builtin_info[in->c]->min_args && in->x <= b->builtin_info[in->c]->max_args);
             chg_value r;
+            /* the built-in set the error message; the place is ours */
             if (b->builtins[in->c](ctx, &R[in->b], in->x, &r, b) < 0) {
                 ctx->err_pc = pc;
                 return -1;
@@ -573,7 +820,11 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
+        /* QUERY: R[a] = external query c of R[b], …, R[b+x-1], through the resolver */
         CASE(QUERY) {
+            ASSERT_R(in->a);
+            ASSERT_RUN(in->b, in->x);
+            CHG_ASSERT(in->c < b->nbuiltins && b->builtin_info[in->c]->query);
             const char *name = b->builtin_info[in->c]->name;
             const chg_value *ans = NULL;
             chg_value rv;
@@ -582,6 +833,8 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                     ans = &rv;
             } else if (ctx->facts)
                 ans = chg_facts_answer(ctx->facts, name, &R[in->b], in->x);
+            /* --explain shows the answers; past CHG_QLOG_MAX it shows fewer,
+             * the decision is the same */
             if (ans && ctx->nqlog < CHG_QLOG_MAX) {
                 chg_qlog *q = &ctx->qlog[ctx->nqlog++];
                 q->call = name;
@@ -591,6 +844,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                 q->result = *ans;
             }
             if (!ans) {
+                /* the error path may use the heap: the decision is over */
                 char args[256];
                 size_t n = 0;
                 for (uint32_t i = 0; i < in->x && n < sizeof args - 8; i++) {
@@ -608,22 +862,53 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             pc++;
             NEXT;
         }
-        CASE(JMP) pc = CHG_INS_BC(*in); NEXT;
+        /* Jumps stay inside their block (verified), and a backward one is
+         * the JMP that closes a list loop, back to its FORNEXT: that is
+         * what makes every block end (see verify_block). */
+        /* JMP: go to J */
+        CASE(JMP)
+            ASSERT_JUMP();
+            CHG_ASSERT(CHG_INS_BC(*in) > pc || code[CHG_INS_BC(*in)].op == OP_FORNEXT);
+            pc = CHG_INS_BC(*in);
+            NEXT;
+        /* JMPT: go to J if R[a] is true (R[a] must be a bool) */
         CASE(JMPT)
+        /* JMPF: go to J if R[a] is false (R[a] must be a bool) */
         CASE(JMPF)
+            ASSERT_R(in->a);
+            ASSERT_JUMP();
+            CHG_ASSERT(CHG_INS_BC(*in) > pc);
             if (A.tag != CHG_V_BOOL)
                 FAIL("expected a bool, found %s", chg_vtag_name(A.tag));
             pc = (A.u.i != 0) == (in->op == OP_JMPT) ? CHG_INS_BC(*in) : pc + 1;
             NEXT;
-        CASE(JMPNN) pc = A.tag != CHG_V_NULL ? CHG_INS_BC(*in) : pc + 1; NEXT;
+        /* JMPNN: go to J if R[a] is not null */
+        CASE(JMPNN)
+            ASSERT_R(in->a);
+            ASSERT_JUMP();
+            CHG_ASSERT(CHG_INS_BC(*in) > pc);
+            pc = A.tag != CHG_V_NULL ? CHG_INS_BC(*in) : pc + 1;
+            NEXT;
+        /* A loop uses three registers from a: the list, the index, the
+         * element; the verifier keeps all three in the window. */
+        /* FORPREP: start a loop over the list R[a]: R[a+1] = -1 (null iterates nothing) */
         CASE(FORPREP)
+            ASSERT_R(in->a);
+            ASSERT_R(in->a + 2);
             if (A.tag != CHG_V_NULL && !is_list(&A))
                 FAIL("cannot iterate over %s", chg_vtag_name(A.tag));
             set_int(&R[in->a + 1], CHG_V_INT, -1);
             pc++;
             NEXT;
+        /* FORNEXT: R[a+1] += 1; past the end of R[a], go to J; else R[a+2] = R[a][R[a+1]] */
         CASE(FORNEXT) {
+            ASSERT_R(in->a);
+            ASSERT_R(in->a + 2);
+            ASSERT_JUMP();
+            CHG_ASSERT(CHG_INS_BC(*in) > pc);
             const chg_value *l = &A;
+            /* the list is re-read each time: the loop body cannot write it
+             * (verified), so n is the same on every iteration */
             uint32_t n = l->tag == CHG_V_LIST ? l->len
                          : l->tag == CHG_V_JSON ? (uint32_t)json_array_size(l->u.json)
                                                 : 0;
@@ -636,19 +921,26 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             }
             NEXT;
         }
+        /* RET: end the block; its value is R[a] */
         CASE(RET)
+            ASSERT_R(in->a);
             if (nframes == 0) {
                 vcopy(out, &A);
                 return 0;
             } else {
+                /* the end of a let: keep its value for the rest of the
+                 * decision, hand it to the register that asked for it */
                 chg_frame *f = &ctx->frames[--nframes];
+                CHG_ASSERT(f->let < b->nlets && ctx->letstate[f->let] == 1);
                 vcopy(&ctx->letvals[f->let], &A);
                 ctx->letstate[f->let] = 2;
-                vcopy(&R[f->dest], &A);
                 pc = f->pc;
+                SET_CUR(block_of(b, pc));
+                ASSERT_R(f->dest);
+                vcopy(&R[f->dest], &A);
             }
             NEXT;
-#if !defined(__GNUC__)
+#ifndef VM_GOTO
         default:
             FAIL("invalid instruction %u", in->op);
 #endif
@@ -660,4 +952,9 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
 #undef B
 #undef C
 #undef FAIL
+#undef IN_WINDOW
+#undef ASSERT_R
+#undef ASSERT_RUN
+#undef ASSERT_JUMP
+#undef ASSERT_INS
 }

@@ -370,6 +370,37 @@ static void test_vm_verifier_rejects_unbounded_loops(void **state)
     chg_buf_free(&bytes);
 }
 
+/* An enum field whose values are missing: the decoder would read them
+ * through an index of "none"; the verifier rejects the bundle instead. */
+static void test_vm_verifier_rejects_enum_without_values(void **state)
+{
+    (void)state;
+    chg_buf bytes = build(policy);
+    char err[512];
+    uint8_t *d = (uint8_t *)bytes.data;
+    uint32_t nsec = chg_rd32(d + 64), paths = 0, npaths = 0;
+    for (uint32_t i = 0; i < nsec; i++)
+        if (chg_rd32(d + 68 + 12 * i) == CHG_SEC_PATHS) {
+            paths = chg_rd32(d + 68 + 12 * i + 4) + 4;
+            npaths = chg_rd32(d + paths - 4);
+        }
+    int patched = 0;
+    for (uint32_t i = 0; i < npaths; i++) {
+        uint8_t *r = d + paths + 32 * i;
+        if (r[1] != CHG_PT_ENUM)
+            continue;
+        uint32_t save = chg_rd32(r + 16);
+        chg_wr32(r + 16, CHG_NONE32);
+        rehash(d, bytes.len);
+        assert_null(chg_bundle_load(bytes.data, bytes.len, err, sizeof err));
+        assert_non_null(strstr(err, "an enum without its values"));
+        chg_wr32(r + 16, save);
+        patched++;
+    }
+    assert_int_equal(patched, 1); /* change.env */
+    chg_buf_free(&bytes);
+}
+
 static void test_vm_disasm_and_opcodes(void **state)
 {
     (void)state;
@@ -529,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_vm_flip_every_byte),
         cmocka_unit_test(test_vm_truncated_and_foreign),
         cmocka_unit_test(test_vm_verifier_rejects_unbounded_loops),
+        cmocka_unit_test(test_vm_verifier_rejects_enum_without_values),
         cmocka_unit_test(test_vm_disasm_and_opcodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
