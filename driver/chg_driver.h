@@ -32,11 +32,12 @@
 #define CHG_INPUT_MAX_LINE ((size_t)64 << 20) /* one JSON line: 64 MiB */
 #define CHG_BUNDLE_MAX ((size_t)1 << 31)      /* a .chgb file: 2 GiB */
 
-/* Read a whole input: a regular file, or standard input for "-". At most
- * max bytes (0: CHG_INPUT_MAX). *data is chg_malloc'd and NUL-terminated.
- * Errors: CHG_EIO, CHG_EINVAL (not a regular file: a directory, FIFO or
- * device is never read), CHG_ERANGE (larger than max), CHG_ENOMEM; err
- * says "PATH: reason". */
+/* Read a whole input: a regular file, a pipe or FIFO, or standard input
+ * for "-". At most max bytes (0: CHG_INPUT_MAX). *data is chg_malloc'd and
+ * NUL-terminated. Errors: CHG_EIO, CHG_EINVAL (a directory or a device:
+ * never read, so /dev/zero cannot exhaust memory), CHG_ERANGE (larger than
+ * max), CHG_ENOMEM; err says "PATH: reason". A FIFO nobody writes reads as
+ * empty, at once. */
 int chg_input_read(const char *path, size_t max, char **data, size_t *len, char *err, size_t errlen);
 
 /* A reader of JSON lines (one document a line; blank lines are skipped,

@@ -6,55 +6,56 @@
  * Every reader has a limit, so no input can make the driver hold more
  * than the limit in memory: a document is refused when larger than its
  * limit, and a JSON line longer than its limit is skipped (reported as
- * that line's error) without being kept.
+ * that line's error) without being kept. Documents may come from a pipe
+ * (`--event <(...)`); devices are refused, and a FIFO with no writer reads
+ * as empty instead of blocking.
  */
 #include "chg_driver.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-/* "PATH: reason" for a status of chg_read_file_max; saved is the errno
- * captured right after the failing call. */
-static void file_error(char *err, size_t errlen, const char *path, int rc, int saved)
-{
-    const char *why = rc == CHG_EINVAL   ? (saved == EISDIR ? "is a directory" : "not a regular file")
-                      : rc == CHG_ERANGE ? "too large"
-                      : rc == CHG_ENOMEM ? "out of memory"
-                                         : strerror(saved);
-    snprintf(err, errlen, "%s: %s", path, why);
-}
-
-/* Standard input to its end, at most max bytes. */
-static int read_stream(FILE *f, size_t max, char **data, size_t *len, char *err, size_t errlen)
+/* Read fd to its end, at most max bytes. */
+static int read_fd(int fd, const char *name, size_t max, char **data, size_t *len, char *err, size_t errlen)
 {
     chg_buf b;
     chg_buf_init(&b);
     char tmp[65536];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-        if (b.len + n > max) {
+    for (;;) {
+        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int saved = errno;
             chg_buf_free(&b);
-            snprintf(err, errlen, "-: standard input is larger than the limit (%zu bytes)", max);
+            snprintf(err, errlen, "%s: %s", name, strerror(saved));
+            return CHG_EIO;
+        }
+        if (n == 0)
+            break;
+        if (b.len + (size_t)n > max) {
+            chg_buf_free(&b);
+            snprintf(err, errlen, "%s: larger than the limit (%zu bytes)", name, max);
             return CHG_ERANGE;
         }
-        chg_buf_append(&b, tmp, n);
+        chg_buf_append(&b, tmp, (size_t)n);
     }
-    if (ferror(f) || b.oom) {
-        int saved = errno;
-        bool oom = b.oom;
-        chg_buf_free(&b);
-        snprintf(err, errlen, "-: cannot read standard input: %s", oom ? "out of memory" : strerror(saved));
-        return oom ? CHG_ENOMEM : CHG_EIO;
-    }
-    *len = b.len;
     if (!b.data)
         chg_buf_puts(&b, "");
+    if (b.oom) {
+        chg_buf_free(&b);
+        snprintf(err, errlen, "%s: out of memory", name);
+        return CHG_ENOMEM;
+    }
+    *len = b.len;
     *data = chg_buf_take(&b);
-    return *data ? CHG_OK : CHG_ENOMEM;
+    return CHG_OK;
 }
 
 int chg_input_read(const char *path, size_t max, char **data, size_t *len, char *err, size_t errlen)
@@ -64,10 +65,35 @@ int chg_input_read(const char *path, size_t max, char **data, size_t *len, char 
     *data = NULL;
     *len = 0;
     if (!strcmp(path, "-"))
-        return read_stream(stdin, max, data, len, err, errlen);
-    int rc = chg_read_file_max(path, data, len, max);
-    if (rc != CHG_OK)
-        file_error(err, errlen, path, rc, errno);
+        return read_fd(STDIN_FILENO, "-", max, data, len, err, errlen);
+    /* O_NONBLOCK: opening a FIFO that no one writes must not hang. Once
+     * open, a read of such a FIFO ends at once (no writer: end of file). */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return CHG_EIO;
+    }
+    struct stat st;
+    int rc = CHG_OK;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        rc = CHG_EIO;
+    } else if (S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: is a directory", path);
+        rc = CHG_EINVAL;
+    } else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+        /* a device such as /dev/zero would never end */
+        snprintf(err, errlen, "%s: not a regular file or a pipe", path);
+        rc = CHG_EINVAL;
+    } else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
+        snprintf(err, errlen, "%s: larger than the limit (%zu bytes)", path, max);
+        rc = CHG_ERANGE;
+    } else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        rc = CHG_EIO;
+    } else
+        rc = read_fd(fd, path, max, data, len, err, errlen); /* the limit holds if the file grows */
+    close(fd);
     return rc;
 }
 
@@ -94,17 +120,23 @@ chg_lines *chg_lines_open(const char *path, size_t max_line, char *err, size_t e
 {
     FILE *f = stdin;
     if (strcmp(path, "-") != 0) {
-        f = fopen(path, "r");
-        if (!f) {
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            return NULL;
-        }
-        /* A FIFO or device is read as a stream, which is what JSON lines
-         * are for; a directory would only fail at the first read. */
+        /* as chg_input_read: a FIFO nobody writes is empty, a device is
+         * refused (a line of /dev/zero would never end) */
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         struct stat st;
-        if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-            fclose(f);
-            snprintf(err, errlen, "%s: is a directory", path);
+        const char *why = NULL;
+        if (fd < 0 || fstat(fd, &st) != 0)
+            why = strerror(errno);
+        else if (S_ISDIR(st.st_mode))
+            why = "is a directory";
+        else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+            why = "not a regular file or a pipe";
+        else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 || !(f = fdopen(fd, "r")))
+            why = strerror(errno);
+        if (why) {
+            snprintf(err, errlen, "%s: %s", path, why);
+            if (fd >= 0)
+                close(fd);
             return NULL;
         }
     }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -142,6 +143,57 @@ static void test_input_read_refuses_what_is_not_a_file(void **state)
     assert_int_equal(chg_input_read(p, 10, &data, &len, err, sizeof err), CHG_OK);
     assert_int_equal(len, 10);
     chg_free(data);
+}
+
+/* A FIFO nobody writes reads as empty at once (no hang); one with a writer
+ * reads what was written; a device is refused, not read forever. */
+static void *fifo_writer(void *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs("{\"id\":\"p\"}\n", f);
+        fclose(f);
+    }
+    return NULL;
+}
+
+static void test_fifos_and_devices(void **state)
+{
+    (void)state;
+    char *fifo = path_in_tmp("fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    char err[256], *data;
+    size_t len;
+    assert_int_equal(chg_input_read(fifo, 0, &data, &len, err, sizeof err), CHG_OK);
+    assert_int_equal(len, 0);
+    chg_free(data);
+    chg_lines *r = chg_lines_open(fifo, 0, err, sizeof err);
+    assert_non_null(r);
+    const char *line;
+    unsigned long no;
+    assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), 0);
+    chg_lines_close(r);
+
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, fifo_writer, fifo), 0);
+    /* opening for reading does not wait for the writer: retry until it is there */
+    for (int tries = 0; tries < 2000; tries++) {
+        assert_int_equal(chg_input_read(fifo, 0, &data, &len, err, sizeof err), CHG_OK);
+        if (len)
+            break;
+        chg_free(data);
+        data = NULL;
+        usleep(1000);
+    }
+    pthread_join(t, NULL);
+    assert_non_null(data);
+    assert_string_equal(data, "{\"id\":\"p\"}\n");
+    chg_free(data);
+
+    assert_int_equal(chg_input_read("/dev/zero", 0, &data, &len, err, sizeof err), CHG_EINVAL);
+    assert_string_equal(err, "/dev/zero: not a regular file or a pipe");
+    assert_null(chg_lines_open("/dev/zero", 0, err, sizeof err));
+    assert_string_equal(err, "/dev/zero: not a regular file or a pipe");
 }
 
 /* ---- decisions ------------------------------------------------------------------- */
@@ -375,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_lines_limit_and_buffer_edges),
         cmocka_unit_test(test_lines_open_errors),
         cmocka_unit_test(test_input_read_refuses_what_is_not_a_file),
+        cmocka_unit_test(test_fifos_and_devices),
         cmocka_unit_test(test_error_line),
         cmocka_unit_test(test_decide_lines_threads_agree),
         cmocka_unit_test(test_policy_from_source_and_bundle),
