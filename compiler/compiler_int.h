@@ -157,6 +157,10 @@ void chg_diag_help(chg_compiler *c, chg_diag *d, const char *fmt, ...)
 void chg_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
                       const char *const *candidates, size_t n);
 const char *chg_span_text(chg_compiler *c, chg_span s); /* arena copy */
+/* Report a syntax error (E0013) from the parser's data: "unexpected X,
+ * expected A or B" ("syntax error" without a token). */
+chg_diag *chg_diag_syntax(chg_compiler *c, chg_span span, const char *unexpected,
+                          const char *const *expected, size_t n);
 
 /* Add a source (copying text); returns its index, or 0 on OOM. */
 uint32_t chg_compiler_add_text(chg_compiler *c, const char *path,

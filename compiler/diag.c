@@ -154,6 +154,21 @@ void chg_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
         chg_diag_help(c, d, "did you mean '%s'?", best);
 }
 
+chg_diag *chg_diag_syntax(chg_compiler *c, chg_span span, const char *unexpected,
+                          const char *const *expected, size_t n)
+{
+    if (!unexpected)
+        return chg_diag_report(c, CHG_D_E0013, span, "syntax error", NULL);
+    chg_buf b;
+    chg_buf_init(&b);
+    chg_buf_printf(&b, "unexpected %s", unexpected);
+    for (size_t i = 0; i < n; i++)
+        chg_buf_printf(&b, "%s%s", i == 0 ? ", expected " : " or ", expected[i]);
+    chg_diag *d = chg_diag_report(c, CHG_D_E0013, span, b.oom ? "syntax error" : b.data, NULL);
+    chg_buf_free(&b);
+    return d;
+}
+
 const char *chg_span_text(chg_compiler *c, chg_span s)
 {
     const chg_source *src = chg_compiler_source(c, s.file);

@@ -115,72 +115,21 @@ size_t chg_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, 
     return n;
 }
 
-/* Bison's detailed message is "syntax error, unexpected X, expecting A or
- * B". Ours drops the prefix, says "expected", and quotes tokens the way
- * users write them: 'when', '{', but identifier and end of file bare. */
-void chg_parser_syntax_error(chg_parser *p, chg_span at, const char *msg)
+void chg_parser_exhausted(chg_parser *p, chg_span at)
 {
     if (p->fatal || p->c->error_limit_hit)
         return;
-    if (strcmp(msg, "memory exhausted") == 0) {
-        char lim[16];
-        snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);
-        chg_diag_report(p->c, CHG_D_E0011, at, lim, NULL);
-        p->fatal = true;
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);
+    chg_diag_report(p->c, CHG_D_E0011, at, lim, NULL);
+    p->fatal = true;
+}
+
+void chg_parser_syntax_error(chg_parser *p, chg_span at, const char *unexpected,
+                             const char *const *expected, size_t n)
+{
+    if (p->fatal || p->c->error_limit_hit)
         return;
-    }
-    /* bison quotes names that are not identifiers: drop those quotes; the
-     * keyword and operator names carry their own single quotes */
-    static const char *const classes[] = {
-        "identifier", "time of day", "string", "raw string", "string text",
-        "interpolated string", "end of string", "integer", "number",
-        "duration", "date", "date-time", "instant", "end of file",
-        "invalid token", "'{' in a string", "'}' in a string",
-    };
-    chg_buf b;
-    chg_buf_init(&b);
-    const char *s = msg;
-    if (strncmp(s, "syntax error, ", 14) == 0)
-        s += 14;
-    while (*s) {
-        if (strncmp(s, "expecting ", 10) == 0) {
-            chg_buf_puts(&b, "expected ");
-            s += 10;
-        } else if (*s == '"') {
-            const char *e = strchr(s + 1, '"');
-            if (!e) {
-                chg_buf_puts(&b, s);
-                break;
-            }
-            size_t n = (size_t)(e - s - 1);
-            bool cls = false;
-            for (size_t i = 0; i < CHG_ARRAY_LEN(classes); i++)
-                if (strlen(classes[i]) == n && memcmp(classes[i], s + 1, n) == 0)
-                    cls = true;
-            if (cls)
-                chg_buf_append(&b, s + 1, n);
-            else {
-                chg_buf_putc(&b, '\'');
-                chg_buf_append(&b, s + 1, n);
-                chg_buf_putc(&b, '\'');
-            }
-            s = e + 1;
-        } else {
-            chg_buf_putc(&b, *s++);
-        }
-    }
-    /* one name for the three ways to write a string */
-    static const char *const strs[] = {"string or raw string or interpolated string",
-                                       "raw string or interpolated string", "string or raw string"};
-    for (size_t k = 0; k < CHG_ARRAY_LEN(strs) && b.data; k++) {
-        char *hit = strstr(b.data, strs[k]);
-        if (hit) {
-            size_t n = strlen(strs[k]);
-            memmove(hit + 6, hit + n, strlen(hit + n) + 1);
-            memcpy(hit, "string", 6);
-            b.len -= n - 6;
-        }
-    }
     if (at.start >= p->len && at.end >= p->len && p->len > 0) {
         /* point at the end of the last line rather than past it */
         uint32_t e = (uint32_t)p->len;
@@ -188,8 +137,7 @@ void chg_parser_syntax_error(chg_parser *p, chg_span at, const char *msg)
             e--;
         at.start = at.end = e;
     }
-    chg_diag_report(p->c, CHG_D_E0013, at, b.data ? b.data : "syntax error", NULL);
-    chg_buf_free(&b);
+    chg_diag_syntax(p->c, at, unexpected, expected, n);
     p->syntax_errors++;
     p->last_error = at.start + 1;
 }
