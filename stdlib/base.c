@@ -89,6 +89,7 @@ void chg_arena_init(chg_arena *a)
     a->head = NULL;
     a->used_total = 0;
     a->next = 1024;
+    a->failed = false;
 }
 
 void chg_arena_free(chg_arena *a)
@@ -102,6 +103,7 @@ void chg_arena_free(chg_arena *a)
     a->head = NULL;
     a->used_total = 0;
     a->next = 1024;
+    a->failed = false;
 }
 
 void *chg_arena_alloc(chg_arena *a, size_t size)
@@ -118,11 +120,13 @@ void *chg_arena_alloc(chg_arena *a, size_t size)
         size_t want = size > ARENA_CHUNK / 4 ? size : a->next > size ? a->next : ARENA_CHUNK;
         if (a->next < ARENA_CHUNK && size <= ARENA_CHUNK / 4)
             a->next *= 2;
-        if (want > SIZE_MAX - sizeof(chg_arena_chunk))
+        chg_arena_chunk *n = NULL;
+        if (want <= SIZE_MAX - sizeof(chg_arena_chunk))
+            n = chg_malloc(sizeof(chg_arena_chunk) + want);
+        if (!n) {
+            a->failed = true;
             return NULL;
-        chg_arena_chunk *n = chg_malloc(sizeof(chg_arena_chunk) + want);
-        if (!n)
-            return NULL;
+        }
         n->size = want;
         n->used = 0;
         if (size > ARENA_CHUNK / 4 && c) {

@@ -66,12 +66,15 @@ CHG_NORETURN void chg_panic(const char *fmt, ...) CHG_PRINTF(1, 2);
 /* ---- arena ------------------------------------------------------------ */
 
 /* A bump allocator: many small allocations, one free. Memory is 16-byte
- * aligned. An allocation failure returns NULL and leaves the arena usable. */
+ * aligned. An allocation failure returns NULL, leaves the arena usable and
+ * sets `failed`, so an owner that checks once at the end (the compiler)
+ * learns of a failure whose NULL some caller dropped. */
 typedef struct chg_arena_chunk chg_arena_chunk;
 typedef struct chg_arena {
     chg_arena_chunk *head;
     size_t used_total; /* bytes handed out, for statistics */
     size_t next;       /* size of the next chunk: starts small, doubles */
+    bool failed;       /* an allocation failed since init */
 } chg_arena;
 
 void chg_arena_init(chg_arena *a);
