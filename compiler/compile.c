@@ -87,7 +87,8 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
     }
     char real[PATH_MAX];
     if (!realpath(path, real)) {
-        chg_diag *d = chg_diag_report(c, CHG_D_E0301, imp->name.span, rel, strerror(errno), NULL);
+        const char *why = strerror(errno); /* before any other call */
+        chg_diag *d = chg_diag_report(c, CHG_D_E0301, imp->name.span, rel, why, NULL);
         chg_diag_note(c, d, (chg_span){0}, "imports are found relative to the importing file: looked for '%s'",
                       normalize(c, path));
         return 0;
@@ -98,10 +99,15 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
     char *text;
     size_t len;
     int rc = chg_read_file_max(path, &text, &len, c->opts.max_file_size);
+    if (rc == CHG_ENOMEM) {
+        chg_c_nomem(c);
+        return 0;
+    }
     if (rc != CHG_OK) {
-        chg_diag_report(c, CHG_D_E0301, imp->name.span, rel,
-                        rc == CHG_EINVAL ? "it is not a regular file"
-                        : rc == CHG_ERANGE ? "it is larger than the limit" : strerror(errno), NULL);
+        const char *why = rc == CHG_EIO ? strerror(errno) /* before any other call */
+                          : rc == CHG_ENOTREG ? "it is not a regular file"
+                          : rc == CHG_ERANGE ? "it is larger than the limit" : chg_strerror(rc);
+        chg_diag_report(c, CHG_D_E0301, imp->name.span, rel, why, NULL);
         return 0;
     }
     uint32_t idx = chg_compiler_add_text(c, normalize(c, path), text, len);

@@ -220,7 +220,7 @@ int chg_compiler_add_file(chg_compiler *c, const char *path)
         return chg_compiler_add_source(c, path, "", size);
     }
     if (rc != CHG_OK)
-        return rc; /* errno says why; the driver reports it */
+        return rc; /* the driver reports it (for CHG_EIO, errno says why) */
     uint32_t idx = add_owned(c, path, text, len);
     char real[PATH_MAX];
     if (idx && realpath(path, real)) {

@@ -763,6 +763,8 @@ static const char *single_zone(const chg_tsexpr *t, const char *z, bool *mixed, 
 int chg_compiler_windows(chg_compiler *c, int64_t from, int64_t to, const char *const *flags, int format,
                          chg_buf *out)
 {
+    if (chg_c_status(c) != CHG_OK)
+        return CHG_ENOMEM;
     if (c->nerrors)
         return CHG_EINVAL;
     chg_ts_env env = {set_flag, (void *)flags};
@@ -809,5 +811,5 @@ int chg_compiler_windows(chg_compiler *c, int64_t from, int64_t to, const char *
         chg_buf_puts(out, "]}\n");
     else if (format == 2)
         chg_buf_puts(out, "END:VCALENDAR\r\n");
-    return CHG_OK;
+    return out->oom || chg_c_status(c) != CHG_OK ? CHG_ENOMEM : CHG_OK;
 }

@@ -62,6 +62,20 @@ char *chg_strndup(const char *s, size_t n)
 
 char *chg_strdup(const char *s) { return chg_strndup(s, strlen(s)); }
 
+const char *chg_strerror(int status)
+{
+    switch (status) {
+    case CHG_OK: return "success";
+    case CHG_ENOMEM: return "out of memory";
+    case CHG_EIO: return "input/output error";
+    case CHG_EINVAL: return "malformed input";
+    case CHG_ERANGE: return "too large";
+    case CHG_ENOTFOUND: return "not found";
+    case CHG_ENOTREG: return "not a regular file";
+    }
+    return "unknown error";
+}
+
 void chg_panic(const char *fmt, ...)
 {
     va_list ap;
@@ -330,17 +344,25 @@ int chg_read_file_max(const char *path, char **data, size_t *len, size_t max)
 {
     *data = NULL;
     *len = 0;
+    /* errno is set last on every failure: fclose may change it */
     FILE *f = fopen(path, "rb");
     if (!f)
         return CHG_EIO;
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(f), &st) != 0) {
+        int saved = errno;
+        fclose(f);
+        errno = saved;
+        return CHG_EIO;
+    }
+    if (!S_ISREG(st.st_mode)) {
         fclose(f);
         errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-        return CHG_EINVAL;
+        return CHG_ENOTREG;
     }
     if ((uint64_t)st.st_size > max) {
         fclose(f);
+        errno = EFBIG;
         return CHG_ERANGE;
     }
     chg_buf b;
@@ -352,6 +374,7 @@ int chg_read_file_max(const char *path, char **data, size_t *len, size_t max)
         if (b.len > max) { /* the file grew while we read it */
             fclose(f);
             chg_buf_free(&b);
+            errno = EFBIG;
             return CHG_ERANGE;
         }
     }
@@ -365,11 +388,16 @@ int chg_read_file_max(const char *path, char **data, size_t *len, size_t max)
     }
     if (b.oom) {
         chg_buf_free(&b);
+        errno = ENOMEM;
         return CHG_ENOMEM;
     }
     *len = b.len;
     *data = chg_buf_take(&b);
-    return *data ? CHG_OK : CHG_ENOMEM;
+    if (!*data) {
+        errno = ENOMEM;
+        return CHG_ENOMEM;
+    }
+    return CHG_OK;
 }
 
 /* ---- UTF-8 ------------------------------------------------------------ */

@@ -1055,8 +1055,9 @@ chg_bundle *chg_bundle_load_file(const char *path, char *err, size_t errlen)
     size_t len;
     int rc = chg_read_file_max(path, &data, &len, (size_t)1 << 31);
     if (rc != CHG_OK) {
-        snprintf(err, errlen, "%s", rc == CHG_EINVAL ? "not a regular file"
-                                    : rc == CHG_ERANGE ? "larger than 2 GiB" : strerror(errno));
+        /* errno only for CHG_EIO, and before any other call */
+        snprintf(err, errlen, "%s", rc == CHG_EIO ? strerror(errno)
+                                    : rc == CHG_ERANGE ? "larger than 2 GiB" : chg_strerror(rc));
         return NULL;
     }
     chg_bundle *b = chg_bundle_load(data, len, err, errlen);
