@@ -5,11 +5,33 @@
 
 #include <string.h>
 
+/* Out of memory, a constructor returns a spare node rather than NULL, so
+ * that neither the grammar's actions nor the passes that add a node need a
+ * check for each one: the arena's `failed` flag ends the compilation in
+ * CHG_ENOMEM, and nothing reads a tree holding spare nodes (they are all
+ * one node, zeroed for each use). One per thread, as compilations may run
+ * in parallel. */
+static _Thread_local union {
+    chg_expr e;
+    chg_decl d;
+    chg_tsexpr t;
+    chg_areq r;
+    chg_typeexpr te;
+} spare;
+
+static void *node(chg_arena *a, size_t size)
+{
+    void *p = chg_arena_alloc(a, size);
+    if (!p) {
+        memset(&spare, 0, sizeof spare);
+        p = &spare;
+    }
+    return p;
+}
+
 chg_expr *chg_ast_expr(chg_arena *a, chg_expr_kind kind, chg_span span)
 {
-    chg_expr *e = chg_arena_alloc(a, sizeof *e);
-    if (!e)
-        chg_panic("out of memory building the AST");
+    chg_expr *e = node(a, sizeof *e);
     e->kind = kind;
     e->span = span;
     e->depth = 1;
@@ -18,9 +40,7 @@ chg_expr *chg_ast_expr(chg_arena *a, chg_expr_kind kind, chg_span span)
 
 chg_decl *chg_ast_decl(chg_arena *a, chg_decl_kind kind, chg_span span)
 {
-    chg_decl *d = chg_arena_alloc(a, sizeof *d);
-    if (!d)
-        chg_panic("out of memory building the AST");
+    chg_decl *d = node(a, sizeof *d);
     d->kind = kind;
     d->span = span;
     return d;
@@ -28,9 +48,7 @@ chg_decl *chg_ast_decl(chg_arena *a, chg_decl_kind kind, chg_span span)
 
 chg_tsexpr *chg_ast_ts(chg_arena *a, chg_ts_kind kind, chg_span span)
 {
-    chg_tsexpr *t = chg_arena_alloc(a, sizeof *t);
-    if (!t)
-        chg_panic("out of memory building the AST");
+    chg_tsexpr *t = node(a, sizeof *t);
     t->kind = kind;
     t->span = span;
     t->depth = 1;
@@ -39,9 +57,7 @@ chg_tsexpr *chg_ast_ts(chg_arena *a, chg_ts_kind kind, chg_span span)
 
 chg_areq *chg_ast_areq(chg_arena *a, chg_areq_kind kind, chg_span span)
 {
-    chg_areq *r = chg_arena_alloc(a, sizeof *r);
-    if (!r)
-        chg_panic("out of memory building the AST");
+    chg_areq *r = node(a, sizeof *r);
     r->kind = kind;
     r->span = span;
     r->depth = 1;
@@ -50,9 +66,7 @@ chg_areq *chg_ast_areq(chg_arena *a, chg_areq_kind kind, chg_span span)
 
 chg_typeexpr *chg_ast_typeexpr(chg_arena *a, chg_typeexpr_kind kind, chg_span span)
 {
-    chg_typeexpr *t = chg_arena_alloc(a, sizeof *t);
-    if (!t)
-        chg_panic("out of memory building the AST");
+    chg_typeexpr *t = node(a, sizeof *t);
     t->kind = kind;
     t->span = span;
     return t;
@@ -64,7 +78,7 @@ void chg_ast_list_push(chg_arena *a, chg_ast_list *l, void *item)
         uint32_t cap = l->cap ? l->cap * 2 : 4;
         void **items = chg_arena_alloc(a, cap * sizeof *items);
         if (!items)
-            chg_panic("out of memory building the AST");
+            return; /* dropped: the arena remembers the failure */
         if (l->n)
             memcpy(items, l->items, l->n * sizeof *items);
         l->items = items;

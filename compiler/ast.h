@@ -386,6 +386,9 @@ typedef struct chg_file {
 
 /* ---- constructors (used by the parser) -------------------------------------- */
 
+/* Out of memory they return a shared spare node (and a push drops its item):
+ * the arena's `failed` flag says the tree must not be used. */
+
 typedef struct chg_ast_ctx chg_ast_ctx; /* the parser's view of the compiler */
 
 chg_expr *chg_ast_expr(chg_arena *a, chg_expr_kind kind, chg_span span);

@@ -363,12 +363,15 @@ static void collect_names(cx *x, chg_vec *out)
 {
     static const char *const roots[] = {"change", "now", "risk"};
     for (size_t i = 0; i < CHG_ARRAY_LEN(roots); i++)
-        chg_vec_push(out, (void *)roots[i]);
+        if (chg_vec_push(out, (void *)roots[i]) != CHG_OK)
+            chg_c_nomem(x->c);
     for (local *l = x->locals; l; l = l->next)
-        chg_vec_push(out, (void *)l->name);
+        if (chg_vec_push(out, (void *)l->name) != CHG_OK)
+            chg_c_nomem(x->c);
     for (size_t i = 0; i < x->c->globals.cap; i++)
         if (x->c->globals.e[i].key)
-            chg_vec_push(out, (void *)x->c->globals.e[i].key);
+            if (chg_vec_push(out, (void *)x->c->globals.e[i].key) != CHG_OK)
+                chg_c_nomem(x->c);
 }
 
 static void unknown_name(cx *x, chg_expr *e)
@@ -1347,7 +1350,8 @@ static void check_ts(cx *x, chg_tsexpr *t)
             for (size_t i = 0; i < c->globals.cap; i++) {
                 chg_decl *g = c->globals.e[i].value;
                 if (c->globals.e[i].key && (g->kind == D_WINDOW || g->kind == D_FREEZE))
-                    chg_vec_push(&names, (void *)c->globals.e[i].key);
+                    if (chg_vec_push(&names, (void *)c->globals.e[i].key) != CHG_OK)
+                        chg_c_nomem(c);
             }
             chg_diag_suggest(c, dg, t->u.ref.name.name, (const char *const *)names.items, names.len);
             chg_vec_free(&names);
@@ -1754,7 +1758,8 @@ static void check_rule(chg_compiler *c, chg_decl *d)
             chg_vec_init(&names);
             for (size_t i = 0; i < c->globals.cap; i++)
                 if (c->globals.e[i].key && ((chg_decl *)c->globals.e[i].value)->kind == D_WINDOW)
-                    chg_vec_push(&names, (void *)c->globals.e[i].key);
+                    if (chg_vec_push(&names, (void *)c->globals.e[i].key) != CHG_OK)
+                        chg_c_nomem(c);
             chg_diag_suggest(c, dg, w->name, (const char *const *)names.items, names.len);
             chg_vec_free(&names);
         } else if (wd->kind != D_WINDOW) {
@@ -1967,7 +1972,8 @@ static void check_test(chg_compiler *c, chg_decl *d)
                                 chg_vec_init(&names);
                                 for (size_t q = 0; q < c->rules.cap; q++)
                                     if (c->rules.e[q].key)
-                                        chg_vec_push(&names, (void *)c->rules.e[q].key);
+                                        if (chg_vec_push(&names, (void *)c->rules.e[q].key) != CHG_OK)
+                                            chg_c_nomem(c);
                                 chg_diag_suggest(c, dg, r->u.str.s, (const char *const *)names.items, names.len);
                                 chg_vec_free(&names);
                             }
@@ -2000,7 +2006,7 @@ static void check_test(chg_compiler *c, chg_decl *d)
 
 /* ---- driver --------------------------------------------------------------------------------------------- */
 
-void chg_typecheck(chg_compiler *c)
+int chg_typecheck(chg_compiler *c)
 {
     build_schema(c);
     if (c->at) {
@@ -2033,6 +2039,7 @@ void chg_typecheck(chg_compiler *c)
         default: break;
         }
     }
+    return chg_c_status(c);
 }
 
 /* ---- lexical helpers ---------------------------------------------------------------------------------- */

@@ -94,16 +94,21 @@ chg_compiler *chg_compiler_new(const chg_compile_options *opts);
 void chg_compiler_free(chg_compiler *c);
 
 /* Add a root file to compile. Its imports are found relative to it. Roots
- * added together form one policy. Returns CHG_OK, or an error status with a
- * diagnostic recorded (unreadable file etc.). */
+ * added together form one policy. Returns CHG_OK; the file's own errors,
+ * for the driver to report (no diagnostic is recorded): CHG_EIO (errno says
+ * why), CHG_ENOTREG, CHG_ENOMEM; or CHG_ERANGE with diagnostic E0012 (the
+ * file is larger than max_file_size). */
 int chg_compiler_add_file(chg_compiler *c, const char *path);
 /* Add a root from memory (tests, fuzzing, stdin). `path` names it in
- * diagnostics and is the base for its imports. */
+ * diagnostics and is the base for its imports. Returns CHG_OK, CHG_ENOMEM,
+ * or CHG_ERANGE with diagnostic E0012. */
 int chg_compiler_add_source(chg_compiler *c, const char *path,
                             const char *text, size_t len);
 
 /* Parse, resolve, type-check and lint everything added. Returns CHG_OK when
- * no error-level diagnostic was produced, CHG_EINVAL otherwise. */
+ * no error-level diagnostic was produced, CHG_EINVAL when one was, and
+ * CHG_ENOMEM (never CHG_OK) when memory ran out at any point, even for a
+ * diagnostic that then could not be recorded. */
 int chg_compiler_check(chg_compiler *c);
 
 size_t chg_compiler_ndiags(const chg_compiler *c);
@@ -118,7 +123,8 @@ bool chg_compiler_imports(const chg_compiler *c, const char *real);
 /* Generate the bundle (.chgb bytes, vm/bundle_format.h) of a program that
  * checked without errors; appends to out. Returns CHG_OK, CHG_EINVAL when
  * the program has errors, CHG_ERANGE when it exceeds the format's limits
- * (a diagnostic says which). */
+ * (a diagnostic says which), CHG_ENOMEM when memory ran out (now or during
+ * the check). */
 int chg_compiler_emit(chg_compiler *c, chg_buf *out);
 
 /* ---- tests ------------------------------------------------------------------ */

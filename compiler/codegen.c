@@ -107,7 +107,8 @@ static uint32_t str_n(gen *g, const char *s, size_t len)
     chg_buf_append(&g->blob, s, len);
     chg_buf_putc(&g->blob, 0);
     uint32_t i = g->n[CHG_SEC_STRINGS] - 1;
-    chg_map_put(&g->strs, key, (void *)(uintptr_t)(i + 1));
+    if (chg_map_put(&g->strs, key, (void *)(uintptr_t)(i + 1)) != CHG_OK)
+        chg_c_nomem(g->c);
     return i;
 }
 
@@ -127,7 +128,8 @@ static uint32_t konst(gen *g, uint8_t tag, uint32_t a, uint64_t payload)
     chg_wr64(r + 8, payload);
     uint32_t i = g->n[CHG_SEC_CONSTS] - 1;
     if (tag != CHG_K_LIST)
-        chg_map_put(&g->consts, (char *)key, (void *)(uintptr_t)(i + 1));
+        if (chg_map_put(&g->consts, (char *)key, (void *)(uintptr_t)(i + 1)) != CHG_OK)
+            chg_c_nomem(g->c);
     return i;
 }
 
@@ -158,7 +160,8 @@ static uint32_t span_of(gen *g, chg_span s)
     chg_wr32(r + 4, line);
     chg_wr32(r + 8, col);
     uint32_t i = g->n[CHG_SEC_SPANS] - 1;
-    chg_map_put(&g->spans, (char *)key, (void *)(uintptr_t)(i + 1));
+    if (chg_map_put(&g->spans, (char *)key, (void *)(uintptr_t)(i + 1)) != CHG_OK)
+        chg_c_nomem(g->c);
     return i;
 }
 
@@ -172,7 +175,8 @@ static uint32_t named(gen *g, chg_map *m, int sec, const char *name)
         return 0;
     chg_wr32(r, str(g, name));
     uint32_t i = g->n[sec] - 1;
-    chg_map_put(m, chg_arena_strdup(g->a, name), (void *)(uintptr_t)(i + 1));
+    if (chg_map_put(m, chg_arena_strdup(g->a, name), (void *)(uintptr_t)(i + 1)) != CHG_OK)
+        chg_c_nomem(g->c);
     return i;
 }
 
@@ -288,7 +292,8 @@ static int node_new(gen *g, int parent, const char *name, uint8_t kind, const ch
         n->text = kind == CHG_PN_ELEM ? chg_arena_printf(g->a, "%s[]", p->text)
                                       : chg_arena_printf(g->a, "%s.%s", p->text, name);
     }
-    chg_vec_push(&g->nodes, n);
+    if (chg_vec_push(&g->nodes, n) != CHG_OK)
+        chg_c_nomem(g->c);
     return (int)g->nodes.len - 1;
 }
 
@@ -307,7 +312,8 @@ static int child(gen *g, int parent, const char *name)
         nd->need = f->dflt ? CHG_PR_DEFAULT : f->type->kind == T_OPTIONAL ? CHG_PR_OPTIONAL : CHG_PR_REQUIRED;
         nd->dflt = f->dflt;
     }
-    chg_map_put(&g->pathmap, (char *)key, (void *)(uintptr_t)(n + 1));
+    if (chg_map_put(&g->pathmap, (char *)key, (void *)(uintptr_t)(n + 1)) != CHG_OK)
+        chg_c_nomem(g->c);
     return n;
 }
 
@@ -378,7 +384,8 @@ static int path_of(gen *g, const chg_expr *e, bool *optional)
 static int layout_new(gen *g)
 {
     glayout *l = chg_arena_alloc(g->a, sizeof *l);
-    chg_vec_push(&g->layouts, l);
+    if (chg_vec_push(&g->layouts, l) != CHG_OK)
+        chg_c_nomem(g->c);
     return (int)g->layouts.len - 1;
 }
 
@@ -389,8 +396,10 @@ static int layout_field(gen *g, int layout, const char *name, int node)
         if (strcmp(l->names.items[i], name) == 0 &&
             (uintptr_t)l->nodes.items[i] == (uintptr_t)(node + 1))
             return (int)i;
-    chg_vec_push(&l->names, (void *)name);
-    chg_vec_push(&l->nodes, (void *)(uintptr_t)(node + 1));
+    if (chg_vec_push(&l->names, (void *)name) != CHG_OK)
+        chg_c_nomem(g->c);
+    if (chg_vec_push(&l->nodes, (void *)(uintptr_t)(node + 1)) != CHG_OK)
+        chg_c_nomem(g->c);
     return (int)l->names.len - 1;
 }
 
@@ -824,7 +833,8 @@ static uint32_t expr_block(gen *g, const chg_expr *e, bool as_time)
     uint32_t b = block_end(g, CHG_B_EXPR, 0);
     if (g->max > g->expr_max)
         g->expr_max = g->max;
-    chg_vec_push(&g->blocks_fix, (void *)(uintptr_t)b);
+    if (chg_vec_push(&g->blocks_fix, (void *)(uintptr_t)b) != CHG_OK)
+        chg_c_nomem(g->c);
     return b;
 }
 
@@ -1135,7 +1145,8 @@ static void emit_actions(gen *g)
             uint32_t args = block_end(g, CHG_B_EXPR, 0);
             if (g->max > g->expr_max)
                 g->expr_max = g->max;
-            chg_vec_push(&g->blocks_fix, (void *)(uintptr_t)args);
+            if (chg_vec_push(&g->blocks_fix, (void *)(uintptr_t)args) != CHG_OK)
+                chg_c_nomem(g->c);
             uint32_t params = param_names(g, call->u.call.builtin, call->u.call.nargs);
             uint8_t *r = rec(g, CHG_SEC_CALLS);
             if (!r)
@@ -1235,6 +1246,8 @@ static int finish(gen *g, chg_buf *out)
 
 int chg_compiler_emit(chg_compiler *c, chg_buf *out)
 {
+    if (chg_c_status(c) != CHG_OK)
+        return CHG_ENOMEM;
     if (c->nerrors)
         return CHG_EINVAL;
     gen gg;
@@ -1372,10 +1385,19 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
         chg_wr32(m + 40, emergency_slot);
         chg_wr32(m + 44, approvals_layout);
     }
-    if (total_regs > 0xffff || g->failed) {
+    /* A section that ran out of memory is cut short, and a failed map or
+     * vector push loses a string or a node: never emit such a bundle. */
+    bool oom = g->blob.oom || chg_c_status(c) != CHG_OK;
+    for (int s = 0; s < CHG_SEC__MAX; s++)
+        oom |= g->sec[s].oom;
+    int rc;
+    if (oom)
+        rc = chg_c_nomem(c);
+    else if (total_regs > 0xffff || g->failed) {
         chg_diag_report(c, CHG_D_E0011, (chg_span){0}, "65535 registers or instructions", NULL);
-    }
-    int rc = g->failed || total_regs > 0xffff ? CHG_ERANGE : finish(g, out);
+        rc = CHG_ERANGE;
+    } else
+        rc = finish(g, out);
     for (int s = 0; s < CHG_SEC__MAX; s++)
         chg_buf_free(&g->sec[s]);
     chg_buf_free(&g->blob);

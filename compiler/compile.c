@@ -17,7 +17,8 @@ static const char *dir_of(chg_compiler *c, const char *path)
     const char *slash = strrchr(path, '/');
     if (!slash)
         return "";
-    return chg_arena_strndup(&c->arena, path, (size_t)(slash - path + 1));
+    const char *d = chg_arena_strndup(&c->arena, path, (size_t)(slash - path + 1));
+    return d ? d : ""; /* the arena remembers the failure */
 }
 
 /* Lexically normalise a path: drop "." segments and fold "dir/.." (a
@@ -28,6 +29,8 @@ static const char *normalize(chg_compiler *c, const char *path)
     size_t n = strlen(path);
     char *out = chg_arena_alloc(&c->arena, n + 1);
     size_t *segs = chg_arena_alloc(&c->arena, sizeof(size_t) * (n + 1));
+    if (!out || !segs)
+        return path; /* the arena remembers the failure */
     size_t len = 0, nseg = 0;
     bool abs = path[0] == '/';
     if (abs)
@@ -73,6 +76,10 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
         return 0;
     }
     const char *path = rel[0] == '/' ? rel : chg_arena_printf(&c->arena, "%s%s", dir_of(c, from->path), rel);
+    if (!path) {
+        chg_c_nomem(c);
+        return 0;
+    }
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         chg_diag_report(c, CHG_D_E0303, imp->name.span, rel, NULL);
@@ -80,7 +87,8 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
     }
     char real[PATH_MAX];
     if (!realpath(path, real)) {
-        chg_diag *d = chg_diag_report(c, CHG_D_E0301, imp->name.span, rel, strerror(errno), NULL);
+        const char *why = strerror(errno); /* before any other call */
+        chg_diag *d = chg_diag_report(c, CHG_D_E0301, imp->name.span, rel, why, NULL);
         chg_diag_note(c, d, (chg_span){0}, "imports are found relative to the importing file: looked for '%s'",
                       normalize(c, path));
         return 0;
@@ -91,16 +99,22 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
     char *text;
     size_t len;
     int rc = chg_read_file_max(path, &text, &len, c->opts.max_file_size);
+    if (rc == CHG_ENOMEM) {
+        chg_c_nomem(c);
+        return 0;
+    }
     if (rc != CHG_OK) {
-        chg_diag_report(c, CHG_D_E0301, imp->name.span, rel,
-                        rc == CHG_EINVAL ? "it is not a regular file"
-                        : rc == CHG_ERANGE ? "it is larger than the limit" : strerror(errno), NULL);
+        const char *why = rc == CHG_EIO ? strerror(errno) /* before any other call */
+                          : rc == CHG_ENOTREG ? "it is not a regular file"
+                          : rc == CHG_ERANGE ? "it is larger than the limit" : chg_strerror(rc);
+        chg_diag_report(c, CHG_D_E0301, imp->name.span, rel, why, NULL);
         return 0;
     }
     uint32_t idx = chg_compiler_add_text(c, normalize(c, path), text, len);
     chg_free(text);
-    if (idx)
-        chg_map_put(&c->source_by_path, chg_arena_strdup(&c->arena, real), (void *)(uintptr_t)idx);
+    const char *key = idx ? chg_arena_strdup(&c->arena, real) : NULL;
+    if (!key || chg_map_put(&c->source_by_path, key, (void *)(uintptr_t)idx) != CHG_OK)
+        chg_c_nomem(c); /* an import not loaded, or loaded twice */
     return idx;
 }
 
@@ -128,6 +142,8 @@ static void find_cycles(chg_compiler *c, uint32_t f, uint8_t *colour, uint32_t *
                 chg_buf_puts(&b, " -> ");
             }
             chg_buf_puts(&b, ((chg_source *)c->sources.items[t])->path);
+            if (b.oom)
+                chg_c_nomem(c);
             chg_diag *dg = chg_diag_report(c, CHG_D_E0302, d->name.span, b.data, NULL);
             chg_diag_help(c, dg, "move what both files need into a third file that both import");
             chg_buf_free(&b);
@@ -144,8 +160,10 @@ static void compute_reach(chg_compiler *c)
     size_t n = c->sources.len;
     c->reach_n = n;
     c->reach = chg_calloc(n * n + 1, 1);
-    if (!c->reach)
+    if (!c->reach) {
+        chg_c_nomem(c); /* without it every name would be visible */
         return;
+    }
     for (size_t i = 1; i < n; i++)
         c->reach[i * n + i] = 1;
     /* iterate to a fixpoint; import graphs are small */
@@ -169,15 +187,26 @@ static void compute_reach(chg_compiler *c)
     }
 }
 
-int chg_compiler_check(chg_compiler *c)
+/* Parse source f unless it was; CHG_OK or CHG_ENOMEM. */
+static int parse_once(chg_compiler *c, uint32_t f)
+{
+    if (c->files.items[f])
+        return CHG_OK;
+    chg_file *file;
+    int rc = chg_parse(c, f, &file);
+    c->files.items[f] = file;
+    return rc;
+}
+
+/* The passes, in order; stops at the first that runs out of memory, as
+ * what it left out would make the later ones report nonsense. */
+static int check(chg_compiler *c)
 {
     /* Parse every root, then every file reached by imports (the source list
      * grows as imports are loaded). */
-    for (size_t i = 0; i < c->roots.len; i++) {
-        uint32_t r = (uint32_t)(uintptr_t)c->roots.items[i];
-        if (!c->files.items[r])
-            c->files.items[r] = chg_parse(c, r);
-    }
+    for (size_t i = 0; i < c->roots.len; i++)
+        if (parse_once(c, (uint32_t)(uintptr_t)c->roots.items[i]) != CHG_OK)
+            return CHG_ENOMEM;
     for (size_t f = 1; f < c->files.len; f++) {
         chg_file *file = c->files.items[f];
         for (uint32_t i = 0; file && i < file->ndecls; i++) {
@@ -186,10 +215,13 @@ int chg_compiler_check(chg_compiler *c)
                 continue;
             uint32_t t = load_import(c, d);
             d->u.import.target = t;
-            if (t && !c->files.items[t])
-                c->files.items[t] = chg_parse(c, t);
+            if (t && parse_once(c, t) != CHG_OK)
+                return CHG_ENOMEM;
         }
     }
+    if (chg_c_status(c) != CHG_OK)
+        return CHG_ENOMEM;
+    /* without the search for cycles later passes would loop on one */
     size_t n = c->sources.len;
     uint8_t *colour = chg_calloc(n, 1);
     uint32_t *stack = chg_calloc(n + 1, sizeof *stack);
@@ -199,21 +231,32 @@ int chg_compiler_check(chg_compiler *c)
             if (!colour[r])
                 find_cycles(c, r, colour, stack, 0);
         }
+    else
+        chg_c_nomem(c);
     chg_free(colour);
     chg_free(stack);
     compute_reach(c);
-    size_t parse_errors = c->nerrors;
+    if (chg_c_status(c) != CHG_OK)
+        return CHG_ENOMEM;
 
-    if (!c->error_limit_hit)
-        chg_resolve(c);
-    if (!c->error_limit_hit)
-        chg_typecheck(c);
+    if (!c->error_limit_hit && chg_resolve(c) != CHG_OK)
+        return CHG_ENOMEM;
+    if (!c->error_limit_hit && chg_typecheck(c) != CHG_OK)
+        return CHG_ENOMEM;
     /* Lints after an error would mostly report what the error hid (a let
      * "unused" because the rule using it did not check). */
-    (void)parse_errors;
     if (!c->error_limit_hit && c->opts.lints && c->nerrors == 0) {
-        chg_lint(c);
-        chg_time_analysis(c);
+        if (chg_lint(c) != CHG_OK || chg_time_analysis(c) != CHG_OK)
+            return CHG_ENOMEM;
     }
+    return CHG_OK;
+}
+
+int chg_compiler_check(chg_compiler *c)
+{
+    /* A diagnostic that could not be recorded must not read as "no
+     * errors": any allocation failure makes the result CHG_ENOMEM. */
+    if (check(c) != CHG_OK || chg_c_status(c) != CHG_OK)
+        return chg_c_nomem(c);
     return c->nerrors ? CHG_EINVAL : CHG_OK;
 }

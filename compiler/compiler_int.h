@@ -127,6 +127,8 @@ struct chg_compiler {
     chg_vec diags;            /* chg_diag* */
     size_t nerrors, nwarnings;
     bool error_limit_hit;
+    bool oom;                 /* an allocation failed (a diagnostic may be
+                                 missing): the result is CHG_ENOMEM */
 
     /* Merged program, filled by the resolver. */
     chg_map globals;          /* let, window, freeze, risk class → chg_decl* */
@@ -146,7 +148,8 @@ struct chg_compiler {
 
 /* Record a diagnostic. Arguments are strings for the %s of the template,
  * NULL-terminated. Returns the diagnostic so notes and help can be added,
- * or NULL when the error limit was hit (callers must accept NULL). */
+ * or NULL when the error limit was hit or memory ran out (callers must
+ * accept NULL; the engine remembers the failure, see chg_c_status). */
 chg_diag *chg_diag_report(chg_compiler *c, chg_diag_id id, chg_span span, ...);
 void chg_diag_note(chg_compiler *c, chg_diag *d, chg_span span,
                    const char *fmt, ...) CHG_PRINTF(4, 5);
@@ -158,26 +161,41 @@ void chg_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
                       const char *const *candidates, size_t n);
 const char *chg_span_text(chg_compiler *c, chg_span s); /* arena copy */
 
+/* Remember an allocation failure: whatever the diagnostics say, the
+ * compilation then ends in CHG_ENOMEM, so a diagnostic that could not be
+ * recorded never turns into "no errors". Returns CHG_ENOMEM. */
+int chg_c_nomem(chg_compiler *c);
+/* CHG_ENOMEM when an allocation of the compilation failed (remembered, or
+ * one of its arena's), else CHG_OK. Passes return it. */
+int chg_c_status(const chg_compiler *c);
+/* Report a syntax error (E0013) from the parser's data: "unexpected X,
+ * expected A or B" ("syntax error" without a token). */
+chg_diag *chg_diag_syntax(chg_compiler *c, chg_span span, const char *unexpected,
+                          const char *const *expected, size_t n);
+
 /* Add a source (copying text); returns its index, or 0 on OOM. */
 uint32_t chg_compiler_add_text(chg_compiler *c, const char *path,
                                const char *text, size_t len);
 
 /* ---- passes ---------------------------------------------------------------- */
 
-/* Parse source `file`; the result goes to c->files[file]. */
-chg_file *chg_parse(chg_compiler *c, uint32_t file);
+/* Parse source `file` into *out (NULL when memory ran out). Returns
+ * CHG_OK (syntax errors are diagnostics) or CHG_ENOMEM. */
+int chg_parse(chg_compiler *c, uint32_t file, chg_file **out);
 /* Scan source `file` only: store up to max token kinds (the parser's token
  * numbers; 0 ends) and spans. Returns the number of tokens. For tests and
  * tools that need tokens (formatters, highlighters). */
 size_t chg_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, size_t max);
 /* The name of a token kind as messages show it ("'when'", "identifier"). */
 const char *chg_token_name(int kind);
-/* Read imports, merge declarations, resolve names. */
-void chg_resolve(chg_compiler *c);
+/* The passes below report what they find as diagnostics and return
+ * CHG_OK, or CHG_ENOMEM when memory ran out (chg_c_status). */
+/* Merge declarations, resolve names. */
+int chg_resolve(chg_compiler *c);
 /* Build the schema type and type-check every declaration. */
-void chg_typecheck(chg_compiler *c);
+int chg_typecheck(chg_compiler *c);
 /* Lints (warnings). */
-void chg_lint(chg_compiler *c);
+int chg_lint(chg_compiler *c);
 
 /* ---- time sets (timesets.c) ---------------------------------------------- */
 
@@ -203,7 +221,7 @@ void chg_c_check_zone(chg_compiler *c, const chg_ident *zone);
 void chg_c_check_cron(chg_compiler *c, const chg_ident *expr);
 void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t);
 /* The warnings of `chgc check` about time (opts.analysis_from). */
-void chg_time_analysis(chg_compiler *c);
+int chg_time_analysis(chg_compiler *c);
 
 /* Can code in file `from` use a declaration made in file `decl`? */
 bool chg_visible(const chg_compiler *c, uint32_t from, uint32_t decl);

@@ -23,7 +23,19 @@ const chg_diag_info *chg_diag_lookup(const char *code)
     return NULL;
 }
 
-/* Substitute the NULL-terminated string arguments for %s in order. */
+int chg_c_nomem(chg_compiler *c)
+{
+    c->oom = true;
+    return CHG_ENOMEM;
+}
+
+int chg_c_status(const chg_compiler *c)
+{
+    return c->oom || c->arena.failed ? CHG_ENOMEM : CHG_OK;
+}
+
+/* Substitute the NULL-terminated string arguments for %s in order; NULL
+ * when memory ran out. */
 static const char *format(chg_compiler *c, const char *tmpl, va_list ap)
 {
     chg_buf b;
@@ -36,7 +48,7 @@ static const char *format(chg_compiler *c, const char *tmpl, va_list ap)
         } else
             chg_buf_putc(&b, *s);
     }
-    const char *out = chg_arena_strndup(&c->arena, b.data ? b.data : "", b.len);
+    const char *out = b.oom ? NULL : chg_arena_strndup(&c->arena, b.data ? b.data : "", b.len);
     chg_buf_free(&b);
     return out;
 }
@@ -49,19 +61,26 @@ chg_diag *chg_diag_report(chg_compiler *c, chg_diag_id id, chg_span span, ...)
     if (info->severity == CHG_ERROR && c->nerrors >= c->opts.max_errors) {
         c->error_limit_hit = true;
         chg_diag *d = chg_arena_alloc(&c->arena, sizeof *d);
+        c->nerrors++;
+        if (!d) {
+            chg_c_nomem(c);
+            return NULL;
+        }
         char n[32];
-        snprintf(n, sizeof n, "%zu", c->nerrors);
+        snprintf(n, sizeof n, "%zu", c->nerrors - 1);
         d->id = CHG_D_E0014;
         d->severity = CHG_ERROR;
         d->span = span;
         d->message = chg_arena_printf(&c->arena, "too many errors (%s); stopping", n);
-        chg_vec_push(&c->diags, d);
-        c->nerrors++;
+        if (!d->message || chg_vec_push(&c->diags, d) != CHG_OK)
+            chg_c_nomem(c);
         return NULL;
     }
     chg_diag *d = chg_arena_alloc(&c->arena, sizeof *d);
-    if (!d)
+    if (!d) {
+        chg_c_nomem(c);
         return NULL;
+    }
     d->id = id;
     d->severity = info->severity;
     d->span = span;
@@ -69,8 +88,10 @@ chg_diag *chg_diag_report(chg_compiler *c, chg_diag_id id, chg_span span, ...)
     va_start(ap, span);
     d->message = format(c, info->message, ap);
     va_end(ap);
-    if (chg_vec_push(&c->diags, d) != CHG_OK)
+    if (!d->message || chg_vec_push(&c->diags, d) != CHG_OK) {
+        chg_c_nomem(c);
         return NULL;
+    }
     if (d->severity == CHG_ERROR)
         c->nerrors++;
     else if (d->severity == CHG_WARNING)
@@ -88,10 +109,15 @@ void chg_diag_note(chg_compiler *c, chg_diag *d, chg_span span, const char *fmt,
     va_start(ap, fmt);
     chg_buf_vprintf(&b, fmt, ap);
     va_end(ap);
-    d->notes[d->nnotes].span = span;
-    d->notes[d->nnotes].message = chg_arena_strndup(&c->arena, b.data ? b.data : "", b.len);
-    d->nnotes++;
+    const char *msg = b.oom ? NULL : chg_arena_strndup(&c->arena, b.data ? b.data : "", b.len);
     chg_buf_free(&b);
+    if (!msg) {
+        chg_c_nomem(c);
+        return;
+    }
+    d->notes[d->nnotes].span = span;
+    d->notes[d->nnotes].message = msg;
+    d->nnotes++;
 }
 
 void chg_diag_help(chg_compiler *c, chg_diag *d, const char *fmt, ...)
@@ -104,8 +130,12 @@ void chg_diag_help(chg_compiler *c, chg_diag *d, const char *fmt, ...)
     va_start(ap, fmt);
     chg_buf_vprintf(&b, fmt, ap);
     va_end(ap);
-    d->help = chg_arena_strndup(&c->arena, b.data ? b.data : "", b.len);
+    const char *msg = b.oom ? NULL : chg_arena_strndup(&c->arena, b.data ? b.data : "", b.len);
     chg_buf_free(&b);
+    if (!msg)
+        chg_c_nomem(c);
+    else
+        d->help = msg;
 }
 
 /* The closest candidate by edit distance, if it is close enough to be a
@@ -154,10 +184,26 @@ void chg_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
         chg_diag_help(c, d, "did you mean '%s'?", best);
 }
 
+chg_diag *chg_diag_syntax(chg_compiler *c, chg_span span, const char *unexpected,
+                          const char *const *expected, size_t n)
+{
+    if (!unexpected)
+        return chg_diag_report(c, CHG_D_E0013, span, "syntax error", NULL);
+    chg_buf b;
+    chg_buf_init(&b);
+    chg_buf_printf(&b, "unexpected %s", unexpected);
+    for (size_t i = 0; i < n; i++)
+        chg_buf_printf(&b, "%s%s", i == 0 ? ", expected " : " or ", expected[i]);
+    chg_diag *d = chg_diag_report(c, CHG_D_E0013, span, b.oom ? "syntax error" : b.data, NULL);
+    chg_buf_free(&b);
+    return d;
+}
+
 const char *chg_span_text(chg_compiler *c, chg_span s)
 {
     const chg_source *src = chg_compiler_source(c, s.file);
     if (!src || s.start > src->len || s.end > src->len || s.end < s.start)
         return "";
-    return chg_arena_strndup(&c->arena, src->text + s.start, s.end - s.start);
+    const char *t = chg_arena_strndup(&c->arena, src->text + s.start, s.end - s.start);
+    return t ? t : ""; /* the arena remembers the failure */
 }

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-void chg_lint(chg_compiler *c)
+int chg_lint(chg_compiler *c)
 {
     for (size_t i = 0; i < c->all_decls.len; i++) {
         chg_decl *d = c->all_decls.items[i];
@@ -31,4 +31,5 @@ void chg_lint(chg_compiler *c)
             if (cls && cls->kind == D_RISK && cls->risk_owner == c->risk && !cls->produced)
                 chg_diag_report(c, CHG_D_W0008, c->risk->u.risk.classes[k].span, cls->name.name, NULL);
         }
+    return chg_c_status(c);
 }

@@ -16,12 +16,18 @@
 int chg_yylex(CHG_YYSTYPE *yylval, chg_span *yylloc, void *scanner)
 {
     chg_parser *p = chg_yyget_extra(scanner);
-    if (p->fatal || p->c->error_limit_hit) {
-        yylloc->file = p->file;
-        yylloc->start = yylloc->end = (uint32_t)p->len;
-        return 0;
+    if (!p->fatal && !p->c->error_limit_hit) {
+        int k = chg_lex_raw(yylval, yylloc, scanner);
+        /* A token whose text could not be copied has no value: end the
+         * file here rather than hand the parser a NULL name. */
+        if (chg_c_status(p->c) == CHG_OK && !p->str.oom)
+            return k;
+        chg_c_nomem(p->c);
+        p->fatal = true;
     }
-    return chg_lex_raw(yylval, yylloc, scanner);
+    yylloc->file = p->file;
+    yylloc->start = yylloc->end = (uint32_t)p->len;
+    return 0;
 }
 
 /* Report invalid UTF-8 before scanning, so the scanner can treat every
@@ -52,7 +58,7 @@ static void check_utf8(chg_parser *p)
 }
 
 /* A parser over source `file`, its UTF-8 checked, and a scanner reading
- * it; NULL when the scanner cannot be made. */
+ * it; NULL when the scanner cannot be made (memory). */
 static void *scan_begin(chg_compiler *c, uint32_t file, chg_parser *p)
 {
     chg_source *src = c->sources.items[file];
@@ -71,32 +77,42 @@ static void *scan_begin(chg_compiler *c, uint32_t file, chg_parser *p)
     return scanner;
 }
 
-chg_file *chg_parse(chg_compiler *c, uint32_t file)
+int chg_parse(chg_compiler *c, uint32_t file, chg_file **out)
 {
+    *out = NULL;
     chg_file *f = chg_arena_alloc(&c->arena, sizeof *f);
     if (!f)
-        return NULL;
+        return chg_c_nomem(c);
     f->source = file;
 
     chg_parser p;
     void *scanner = scan_begin(c, file, &p);
-    if (!scanner)
-        return NULL;
-    chg_yyparse(scanner, &p);
+    if (!scanner) {
+        chg_buf_free(&p.str);
+        return chg_c_nomem(c);
+    }
+    int rc = chg_yyparse(scanner, &p);
     chg_yylex_destroy(scanner);
+    bool oom = p.str.oom;
     chg_buf_free(&p.str);
+    /* a tree built while memory ran out may hold spare nodes (ast.h) */
+    if (rc == 2 || oom || chg_c_status(c) != CHG_OK)
+        return chg_c_nomem(c);
 
     f->decls = (chg_decl **)chg_ast_list_freeze(p.arena, &p.decls);
     f->ndecls = p.decls.n;
-    return f;
+    *out = f;
+    return chg_c_status(c);
 }
 
 size_t chg_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, size_t max)
 {
     chg_parser p;
     void *scanner = scan_begin(c, file, &p);
-    if (!scanner)
+    if (!scanner) {
+        chg_buf_free(&p.str);
         return 0;
+    }
     size_t n = 0;
     for (;;) {
         CHG_YYSTYPE v;
@@ -115,72 +131,21 @@ size_t chg_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, 
     return n;
 }
 
-/* Bison's detailed message is "syntax error, unexpected X, expecting A or
- * B". Ours drops the prefix, says "expected", and quotes tokens the way
- * users write them: 'when', '{', but identifier and end of file bare. */
-void chg_parser_syntax_error(chg_parser *p, chg_span at, const char *msg)
+void chg_parser_exhausted(chg_parser *p, chg_span at)
 {
     if (p->fatal || p->c->error_limit_hit)
         return;
-    if (strcmp(msg, "memory exhausted") == 0) {
-        char lim[16];
-        snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);
-        chg_diag_report(p->c, CHG_D_E0011, at, lim, NULL);
-        p->fatal = true;
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);
+    chg_diag_report(p->c, CHG_D_E0011, at, lim, NULL);
+    p->fatal = true;
+}
+
+void chg_parser_syntax_error(chg_parser *p, chg_span at, const char *unexpected,
+                             const char *const *expected, size_t n)
+{
+    if (p->fatal || p->c->error_limit_hit)
         return;
-    }
-    /* bison quotes names that are not identifiers: drop those quotes; the
-     * keyword and operator names carry their own single quotes */
-    static const char *const classes[] = {
-        "identifier", "time of day", "string", "raw string", "string text",
-        "interpolated string", "end of string", "integer", "number",
-        "duration", "date", "date-time", "instant", "end of file",
-        "invalid token", "'{' in a string", "'}' in a string",
-    };
-    chg_buf b;
-    chg_buf_init(&b);
-    const char *s = msg;
-    if (strncmp(s, "syntax error, ", 14) == 0)
-        s += 14;
-    while (*s) {
-        if (strncmp(s, "expecting ", 10) == 0) {
-            chg_buf_puts(&b, "expected ");
-            s += 10;
-        } else if (*s == '"') {
-            const char *e = strchr(s + 1, '"');
-            if (!e) {
-                chg_buf_puts(&b, s);
-                break;
-            }
-            size_t n = (size_t)(e - s - 1);
-            bool cls = false;
-            for (size_t i = 0; i < CHG_ARRAY_LEN(classes); i++)
-                if (strlen(classes[i]) == n && memcmp(classes[i], s + 1, n) == 0)
-                    cls = true;
-            if (cls)
-                chg_buf_append(&b, s + 1, n);
-            else {
-                chg_buf_putc(&b, '\'');
-                chg_buf_append(&b, s + 1, n);
-                chg_buf_putc(&b, '\'');
-            }
-            s = e + 1;
-        } else {
-            chg_buf_putc(&b, *s++);
-        }
-    }
-    /* one name for the three ways to write a string */
-    static const char *const strs[] = {"string or raw string or interpolated string",
-                                       "raw string or interpolated string", "string or raw string"};
-    for (size_t k = 0; k < CHG_ARRAY_LEN(strs) && b.data; k++) {
-        char *hit = strstr(b.data, strs[k]);
-        if (hit) {
-            size_t n = strlen(strs[k]);
-            memmove(hit + 6, hit + n, strlen(hit + n) + 1);
-            memcpy(hit, "string", 6);
-            b.len -= n - 6;
-        }
-    }
     if (at.start >= p->len && at.end >= p->len && p->len > 0) {
         /* point at the end of the last line rather than past it */
         uint32_t e = (uint32_t)p->len;
@@ -188,15 +153,36 @@ void chg_parser_syntax_error(chg_parser *p, chg_span at, const char *msg)
             e--;
         at.start = at.end = e;
     }
-    chg_diag_report(p->c, CHG_D_E0013, at, b.data ? b.data : "syntax error", NULL);
-    chg_buf_free(&b);
+    chg_diag_syntax(p->c, at, unexpected, expected, n);
     p->syntax_errors++;
     p->last_error = at.start + 1;
 }
 
 /* ---- builders ---------------------------------------------------------------- */
 
-static void *alloc(chg_parser *p, size_t n) { return chg_arena_alloc(p->arena, n); }
+/* One of the small structs the builders make. Out of memory, a spare one,
+ * as for AST nodes (ast.h): the parse then ends in CHG_ENOMEM. */
+static void *alloc(chg_parser *p, size_t n)
+{
+    static _Thread_local union {
+        chg_ident i;
+        chg_field_decl f;
+        chg_classify_arm a;
+        chg_dayspec d;
+        chg_approval_entry e;
+        chg_test_item t;
+        chg_expect_clause c;
+        chg_object_field o;
+    } spare;
+    void *r = chg_arena_alloc(p->arena, n);
+    if (!r) {
+        if (n > sizeof spare)
+            chg_panic("a parser struct of %zu bytes has no spare", n);
+        memset(&spare, 0, sizeof spare);
+        r = &spare;
+    }
+    return r;
+}
 
 chg_decl *chg_p_decl(chg_parser *p, chg_decl_kind kind, chg_span span)
 {
@@ -228,9 +214,9 @@ void chg_p_push_ident(chg_parser *p, chg_ast_list *l, chg_ident id)
 /* Copy a list of pointers to T into an array of T. */
 #define FREEZE_STRUCTS(p, list, T, out, count)                               \
     do {                                                                     \
-        (count) = (list)->n;                                                 \
-        (out) = alloc((p), sizeof(T) * ((list)->n ? (list)->n : 1));         \
-        for (uint32_t i_ = 0; i_ < (list)->n; i_++)                          \
+        (out) = chg_arena_alloc((p)->arena, sizeof(T) * ((list)->n ? (list)->n : 1)); \
+        (count) = (out) ? (list)->n : 0;                                     \
+        for (uint32_t i_ = 0; i_ < (count); i_++)                            \
             (out)[i_] = *(T *)(list)->items[i_];                             \
     } while (0)
 
@@ -502,13 +488,15 @@ chg_expr *chg_p_string(chg_parser *p, chg_expr_kind kind, chg_span span, const c
 {
     chg_expr *e = chg_ast_expr(p->arena, kind, span);
     e->u.str.s = s ? s : "";
-    e->u.str.len = len;
+    e->u.str.len = s ? len : 0; /* NULL: a copy that ran out of memory */
     return e;
 }
 
 chg_expr *chg_p_interp(chg_parser *p, chg_span span, chg_ast_list *parts)
 {
     /* Merge into one STRING when no interpolation survived (errors). */
+    if (p->arena->failed) /* the parts may be spare nodes (ast.h) */
+        return chg_ast_expr(p->arena, EX_ERROR, span);
     bool plain = true;
     uint16_t d = 0;
     for (uint32_t i = 0; i < parts->n; i++) {
@@ -524,6 +512,8 @@ chg_expr *chg_p_interp(chg_parser *p, chg_span span, chg_ast_list *parts)
             chg_expr *x = parts->items[i];
             chg_buf_append(&b, x->u.str.s, x->u.str.len);
         }
+        if (b.oom)
+            chg_c_nomem(p->c);
         chg_expr *e = chg_p_string(p, EX_STRING, span,
                                    chg_arena_strndup(p->arena, b.data ? b.data : "", b.len), b.len);
         chg_buf_free(&b);
@@ -601,6 +591,8 @@ static bool dotted_name(chg_expr *e, chg_buf *b)
 
 chg_expr *chg_p_call(chg_parser *p, chg_span span, chg_expr *callee, chg_ast_list *args)
 {
+    if (p->arena->failed) /* the callee may be a spare node (ast.h) */
+        return chg_ast_expr(p->arena, EX_ERROR, span);
     chg_buf b;
     chg_buf_init(&b);
     if (callee->depth > 32 || !dotted_name(callee, &b)) {
@@ -609,7 +601,11 @@ chg_expr *chg_p_call(chg_parser *p, chg_span span, chg_expr *callee, chg_ast_lis
         return chg_ast_expr(p->arena, EX_ERROR, span);
     }
     chg_expr *e = chg_ast_expr(p->arena, EX_CALL, span);
-    e->u.call.name = chg_arena_strndup(p->arena, b.data, b.len);
+    e->u.call.name = b.oom ? NULL : chg_arena_strndup(p->arena, b.data, b.len);
+    if (!e->u.call.name) {
+        chg_c_nomem(p->c);
+        e->u.call.name = "";
+    }
     e->u.call.name_span = callee->span;
     chg_buf_free(&b);
     e->u.call.args = (chg_expr **)chg_ast_list_freeze(p->arena, args);

@@ -30,7 +30,8 @@ static void collect(chg_compiler *c, uint32_t f, uint8_t *seen)
     chg_file *file = c->files.items[f];
     for (uint32_t i = 0; file && i < file->ndecls; i++) {
         chg_decl *d = file->decls[i];
-        chg_vec_push(&c->all_decls, d);
+        if (chg_vec_push(&c->all_decls, d) != CHG_OK)
+            chg_c_nomem(c);
         if (d->kind == D_IMPORT && d->u.import.target)
             collect(c, d->u.import.target, seen);
     }
@@ -72,7 +73,8 @@ static void define_global(chg_compiler *c, chg_decl *d, const char *what)
         (void)what;
         return;
     }
-    chg_map_put(&c->globals, d->name.name, d);
+    if (chg_map_put(&c->globals, d->name.name, d) != CHG_OK)
+        chg_c_nomem(c);
 }
 
 static void define_risk(chg_compiler *c, chg_decl *r)
@@ -117,11 +119,11 @@ static void resolve_level(chg_compiler *c, chg_decl *d)
         chg_diag_help(c, dg, "a rule level is mandatory, overridable or advisory");
 }
 
-void chg_resolve(chg_compiler *c)
+int chg_resolve(chg_compiler *c)
 {
     uint8_t *seen = chg_calloc(c->sources.len + 1, 1);
     if (!seen)
-        return;
+        return chg_c_nomem(c);
     for (size_t i = 0; i < c->roots.len; i++)
         collect(c, (uint32_t)(uintptr_t)c->roots.items[i], seen);
     chg_free(seen);
@@ -157,8 +159,8 @@ void chg_resolve(chg_compiler *c)
                 chg_diag *dg = chg_diag_report(c, CHG_D_W0006, d->name.span, d->name.name, NULL);
                 note_previous(c, dg, prev, "rule");
                 chg_diag_help(c, dg, "decisions name rules in their reasons: give each a distinct name");
-            } else
-                chg_map_put(&c->rules, d->name.name, d);
+            } else if (chg_map_put(&c->rules, d->name.name, d) != CHG_OK)
+                chg_c_nomem(c);
             break;
         }
         case D_INTAKE: {
@@ -166,8 +168,8 @@ void chg_resolve(chg_compiler *c)
             if (prev) {
                 chg_diag *dg = chg_diag_report(c, CHG_D_E0102, d->name.span, d->name.name, NULL);
                 note_previous(c, dg, prev, "intake");
-            } else
-                chg_map_put(&c->intakes, d->name.name, d);
+            } else if (chg_map_put(&c->intakes, d->name.name, d) != CHG_OK)
+                chg_c_nomem(c);
             break;
         }
         case D_TEST: {
@@ -175,8 +177,8 @@ void chg_resolve(chg_compiler *c)
             if (prev) {
                 chg_diag *dg = chg_diag_report(c, CHG_D_E0509, d->name.span, d->name.name, NULL);
                 note_previous(c, dg, prev, "test");
-            } else
-                chg_map_put(&c->tests, d->name.name, d);
+            } else if (chg_map_put(&c->tests, d->name.name, d) != CHG_OK)
+                chg_c_nomem(c);
             break;
         }
         case D_IMPORT:
@@ -184,6 +186,7 @@ void chg_resolve(chg_compiler *c)
             break;
         }
     }
+    return chg_c_status(c);
 }
 
 /* Visibility: can code in file `from` use a declaration of file `decl`? */

@@ -98,12 +98,12 @@ chg_compiler *chg_compiler_new(const chg_compile_options *opts)
     }
     /* source 0 is "no source" so that a zero span means "nowhere" */
     chg_source *none = chg_arena_alloc(&c->arena, sizeof *none);
-    none->path = "";
-    none->text = "";
-    if (chg_vec_push(&c->sources, none) != CHG_OK || chg_vec_push(&c->files, NULL) != CHG_OK) {
+    if (!none || chg_vec_push(&c->sources, none) != CHG_OK || chg_vec_push(&c->files, NULL) != CHG_OK) {
         chg_compiler_free(c);
         return NULL;
     }
+    none->path = "";
+    none->text = "";
     return c;
 }
 
@@ -165,8 +165,13 @@ static uint32_t add_owned(chg_compiler *c, const char *path, char *text, size_t 
     s->path = chg_arena_strdup(&c->arena, path);
     s->text = text;
     s->len = len;
-    if (!s->path || build_lines(s) != CHG_OK || chg_vec_push(&c->sources, s) != CHG_OK ||
-        chg_vec_push(&c->files, NULL) != CHG_OK) {
+    if (!s->path || build_lines(s) != CHG_OK || chg_vec_push(&c->sources, s) != CHG_OK) {
+        chg_free(text);
+        chg_free(s->lines);
+        return 0;
+    }
+    if (chg_vec_push(&c->files, NULL) != CHG_OK) {
+        c->sources.len--; /* sources and files stay in step; this one is freed here */
         chg_free(text);
         chg_free(s->lines);
         return 0;
@@ -215,11 +220,15 @@ int chg_compiler_add_file(chg_compiler *c, const char *path)
         return chg_compiler_add_source(c, path, "", size);
     }
     if (rc != CHG_OK)
-        return rc; /* errno says why; the driver reports it */
+        return rc; /* the driver reports it (for CHG_EIO, errno says why) */
     uint32_t idx = add_owned(c, path, text, len);
     char real[PATH_MAX];
-    if (idx && realpath(path, real))
-        chg_map_put(&c->source_by_path, chg_arena_strdup(&c->arena, real), (void *)(uintptr_t)idx);
+    if (idx && realpath(path, real)) {
+        /* known by its real path, so an import of it is not a second copy */
+        const char *key = chg_arena_strdup(&c->arena, real);
+        if (!key || chg_map_put(&c->source_by_path, key, (void *)(uintptr_t)idx) != CHG_OK)
+            return CHG_ENOMEM;
+    }
     return add_root(c, idx);
 }
 

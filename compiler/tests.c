@@ -28,11 +28,15 @@ int chg_c_read_relative(chg_compiler *c, uint32_t file, const char *rel, chg_spa
                            ? rel
                            : chg_arena_printf(&c->arena, "%.*s/%s", (int)(slash - from->path), from->path, rel);
     int rc = c->opts.no_files ? CHG_EIO : chg_read_file_max(path, text, len, c->opts.max_file_size);
+    int saved = errno; /* before any other call */
     if (rc != CHG_OK) {
         chg_diag *d = chg_diag_report(c, id, span, rel,
-                                      c->opts.no_files ? "reading files is disabled"
-                                      : rc == CHG_EINVAL ? "it is not a regular file"
-                                      : rc == CHG_ERANGE ? "it is too large" : strerror(errno), NULL);
+                                      c->opts.no_files    ? "reading files is disabled"
+                                      : rc == CHG_ENOTREG ? "it is not a regular file"
+                                      : rc == CHG_ERANGE  ? "it is too large"
+                                      : rc == CHG_EIO     ? strerror(saved)
+                                                          : chg_strerror(rc),
+                                      NULL);
         chg_diag_note(c, d, (chg_span){0}, "%s are found relative to the policy file: looked for '%s'", what, path);
     }
     return rc;

@@ -17,6 +17,16 @@
 #include <stdio.h>
 #include <string.h>
 
+/* True when the time library failed for want of memory: the compilation's
+ * failure (CHG_ENOMEM), not a diagnostic about the policy. */
+static bool time_nomem(chg_compiler *c, const chg_time_error *err)
+{
+    if (err->status != CHG_ENOMEM)
+        return false;
+    chg_c_nomem(c);
+    return true;
+}
+
 /* ---- zones, loaded once per compilation ------------------------------------------ */
 
 const chg_tz *chg_c_zone(chg_compiler *c, const char *name, chg_time_error *err)
@@ -24,11 +34,20 @@ const chg_tz *chg_c_zone(chg_compiler *c, const char *name, chg_time_error *err)
     uintptr_t hit = (uintptr_t)chg_map_get(&c->zones, name);
     if (hit)
         return (const chg_tz *)hit;
+    memset(err, 0, sizeof *err);
     chg_tz *tz = chg_tz_load(name, err);
-    if (!tz)
+    if (!tz) {
+        time_nomem(c, err);
         return NULL;
-    chg_vec_push(&c->zone_list, tz);
-    chg_map_put(&c->zones, chg_arena_strdup(&c->arena, name), tz);
+    }
+    if (chg_vec_push(&c->zone_list, tz) != CHG_OK) {
+        chg_tz_free(tz);
+        chg_c_nomem(c);
+        return NULL;
+    }
+    const char *key = chg_arena_strdup(&c->arena, name);
+    if (!key || chg_map_put(&c->zones, key, tz) != CHG_OK)
+        chg_c_nomem(c); /* still freed with zone_list; loaded again if asked */
     return tz;
 }
 
@@ -64,7 +83,7 @@ void chg_c_check_zone(chg_compiler *c, const chg_ident *zone)
         return;
     chg_time_error err;
     memset(&err, 0, sizeof err);
-    if (chg_c_zone(c, zone->name, &err))
+    if (chg_c_zone(c, zone->name, &err) || err.status == CHG_ENOMEM)
         return;
     chg_diag *d = chg_diag_report(c, CHG_D_E0401, zone->span, zone->name, NULL);
     chg_vec names;
@@ -98,7 +117,7 @@ void chg_c_check_cron(chg_compiler *c, const chg_ident *expr)
     chg_time_error err;
     memset(&err, 0, sizeof err);
     chg_cron *cr = chg_cron_parse(expr->name, &err);
-    if (cr) {
+    if (cr || time_nomem(c, &err)) {
         chg_cron_free(cr);
         return;
     }
@@ -122,7 +141,7 @@ void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t)
     memset(&err, 0, sizeof err);
     int bad = -1;
     chg_timeset *ts = chg_timeset_build(&n, 1, 0, &err, &bad);
-    if (ts) {
+    if (ts || time_nomem(c, &err)) {
         chg_timeset_free(ts);
         return;
     }
@@ -506,10 +525,10 @@ static void dst_check(an *A, chg_decl *d, const chg_tsexpr *t)
     chg_cron_free(cr);
 }
 
-void chg_time_analysis(chg_compiler *c)
+int chg_time_analysis(chg_compiler *c)
 {
     if (!c->opts.analysis_from)
-        return;
+        return CHG_OK;
     an A;
     memset(&A, 0, sizeof A);
     A.c = c;
@@ -639,6 +658,7 @@ void chg_time_analysis(chg_compiler *c)
             }
         }
     }
+    return chg_c_status(c);
 }
 
 /* The zone of a set when every schedule in it names the same one. */

@@ -34,7 +34,7 @@
 
 /* Read a whole input: a regular file, a pipe or FIFO, or standard input
  * for "-". At most max bytes (0: CHG_INPUT_MAX). *data is chg_malloc'd and
- * NUL-terminated. Errors: CHG_EIO, CHG_EINVAL (a directory or a device:
+ * NUL-terminated. Errors: CHG_EIO, CHG_ENOTREG (a directory or a device:
  * never read, so /dev/zero cannot exhaust memory), CHG_ERANGE (larger than
  * max), CHG_ENOMEM; err says "PATH: reason". A FIFO nobody writes reads as
  * empty, at once. */

@@ -80,11 +80,11 @@ int chg_input_read(const char *path, size_t max, char **data, size_t *len, char 
         rc = CHG_EIO;
     } else if (S_ISDIR(st.st_mode)) {
         snprintf(err, errlen, "%s: is a directory", path);
-        rc = CHG_EINVAL;
+        rc = CHG_ENOTREG;
     } else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
         /* a device such as /dev/zero would never end */
         snprintf(err, errlen, "%s: not a regular file or a pipe", path);
-        rc = CHG_EINVAL;
+        rc = CHG_ENOTREG;
     } else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
         snprintf(err, errlen, "%s: larger than the limit (%zu bytes)", path, max);
         rc = CHG_ERANGE;

@@ -28,15 +28,15 @@ static int add_root(chg_compiler *c, const char *path, char *err, size_t errlen)
         return rc == CHG_ERANGE ? CHG_OK : rc;
     }
     int rc = chg_compiler_add_file(c, path);
-    int saved = errno; /* chg_compiler_add_file returns right after the failing call */
-    if (rc == CHG_EIO || rc == CHG_EINVAL || rc == CHG_ENOMEM) {
+    int saved = errno; /* CHG_EIO: errno is the failing call's */
+    if (rc == CHG_EIO || rc == CHG_ENOTREG || rc == CHG_ENOMEM) {
         snprintf(err, errlen, "%s: %s", path,
-                 rc == CHG_ENOMEM   ? "out of memory"
-                 : rc == CHG_EINVAL ? (saved == EISDIR ? "is a directory" : "not a regular file")
-                                    : strerror(saved));
-        return rc == CHG_EINVAL ? CHG_EIO : rc; /* not the policy's fault: not CHG_EINVAL */
+                 rc == CHG_EIO       ? strerror(saved)
+                 : rc == CHG_ENOTREG ? (saved == EISDIR ? "is a directory" : "not a regular file")
+                                     : chg_strerror(rc));
+        return rc; /* not the policy's fault: never CHG_EINVAL */
     }
-    return CHG_OK;
+    return CHG_OK; /* CHG_ERANGE too: diagnostic E0012 says the file is too large */
 }
 
 int chg_policy_compile(chg_policy *p, char *const *paths, size_t n, const chg_compile_options *opts, char *err,
@@ -91,7 +91,7 @@ int chg_policy_open(chg_policy *p, char *const *paths, size_t n, const chg_compi
         size_t len;
         int rc = chg_input_read(paths[0], CHG_BUNDLE_MAX, &data, &len, err, errlen);
         if (rc != CHG_OK)
-            return rc == CHG_EINVAL ? CHG_EIO : rc;
+            return rc;
         char why[512];
         p->bundle = chg_bundle_load(data, len, why, sizeof why);
         chg_buf_append(&p->bytes, data, len); /* `chgc build` copies a verified bundle */

@@ -1,8 +1,10 @@
 /*
  * parser.y — the .chg grammar.
  *
- * A pure (reentrant) LALR(1) parser with locations, detailed error messages
- * and LAC, so "expected …" lists only tokens that can really follow. It
+ * A pure (reentrant) LALR(1) parser with locations and LAC, so "expected …"
+ * lists only tokens that can really follow; syntax errors are reported with
+ * the tokens as data (parse.error custom) and worded by the diagnostics
+ * engine, never by rewriting bison's English. It
  * builds the AST through compiler/parse.c; every semantic value lives in
  * the compiler's arena, so discarded symbols need no %destructor (the one
  * below documents that and keeps bison's checks on).
@@ -27,7 +29,7 @@
 %define api.pure full
 %define api.prefix {chg_yy}
 %define api.location.type {chg_span}
-%define parse.error detailed
+%define parse.error custom
 %define parse.lac full
 %locations
 %expect 0
@@ -61,10 +63,13 @@ int chg_yylex(CHG_YYSTYPE *yylval, chg_span *yylloc, void *scanner);
 #define YYMAXDEPTH 100000
 #define DEEP(e, at) do { if (chg_p_too_deep(p, (e)->depth, (at))) YYABORT; } while (0)
 
+/* With parse.error custom, bison calls yyerror only for "memory exhausted"
+ * (the parser's stack or LAC's outgrew YYMAXDEPTH or malloc). */
 static void chg_yyerror(chg_span *loc, void *scanner, chg_parser *p, const char *msg)
 {
     (void)scanner;
-    chg_parser_syntax_error(p, *loc, msg);
+    (void)msg;
+    chg_parser_exhausted(p, *loc);
 }
 }
 
@@ -640,6 +645,40 @@ any_string
     ;
 
 %%
+
+/* The three ways to write a string, which an "expected" list names once. */
+static bool string_token(yysymbol_kind_t k)
+{
+    return k == YYSYMBOL_STRING || k == YYSYMBOL_RAWSTRING || k == YYSYMBOL_STR_BEGIN;
+}
+
+/* A syntax error: the unexpected token and, when there are at most four,
+ * the tokens LAC says could follow, handed to the diagnostics engine. More
+ * than four would be a list nobody reads, so the message then names only
+ * the unexpected token. */
+static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, chg_parser *p)
+{
+    (void)scanner;
+    yysymbol_kind_t tok = yypcontext_token(ctx);
+    yysymbol_kind_t exp[4];
+    int n = 0;
+    if (tok != YYSYMBOL_YYEMPTY) {
+        n = yypcontext_expected_tokens(ctx, exp, (int)CHG_ARRAY_LEN(exp));
+        if (n < 0)
+            return 2; /* LAC ran out of memory: bison reports it */
+    }
+    const char *names[4];
+    size_t nnames = 0;
+    for (int i = 0; i < n; i++) {
+        bool run = i + 1 < n && string_token(exp[i]) && string_token(exp[i + 1]);
+        names[nnames++] = run ? "string" : yysymbol_name(exp[i]);
+        while (run && i + 1 < n && string_token(exp[i + 1]))
+            i++;
+    }
+    chg_parser_syntax_error(p, *yypcontext_location(ctx),
+                            tok == YYSYMBOL_YYEMPTY ? NULL : yysymbol_name(tok), names, nnames);
+    return 0;
+}
 
 /* Token names as the grammar spells them, for tests and tools. */
 const char *chg_token_name(int kind)

@@ -5,10 +5,12 @@
 #include "chg_base.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- allocation ------------------------------------------------------- */
 
@@ -62,6 +64,20 @@ char *chg_strndup(const char *s, size_t n)
 
 char *chg_strdup(const char *s) { return chg_strndup(s, strlen(s)); }
 
+const char *chg_strerror(int status)
+{
+    switch (status) {
+    case CHG_OK: return "success";
+    case CHG_ENOMEM: return "out of memory";
+    case CHG_EIO: return "input/output error";
+    case CHG_EINVAL: return "malformed input";
+    case CHG_ERANGE: return "too large";
+    case CHG_ENOTFOUND: return "not found";
+    case CHG_ENOTREG: return "not a regular file";
+    }
+    return "unknown error";
+}
+
 void chg_panic(const char *fmt, ...)
 {
     va_list ap;
@@ -89,6 +105,7 @@ void chg_arena_init(chg_arena *a)
     a->head = NULL;
     a->used_total = 0;
     a->next = 1024;
+    a->failed = false;
 }
 
 void chg_arena_free(chg_arena *a)
@@ -102,6 +119,7 @@ void chg_arena_free(chg_arena *a)
     a->head = NULL;
     a->used_total = 0;
     a->next = 1024;
+    a->failed = false;
 }
 
 void *chg_arena_alloc(chg_arena *a, size_t size)
@@ -118,11 +136,13 @@ void *chg_arena_alloc(chg_arena *a, size_t size)
         size_t want = size > ARENA_CHUNK / 4 ? size : a->next > size ? a->next : ARENA_CHUNK;
         if (a->next < ARENA_CHUNK && size <= ARENA_CHUNK / 4)
             a->next *= 2;
-        if (want > SIZE_MAX - sizeof(chg_arena_chunk))
+        chg_arena_chunk *n = NULL;
+        if (want <= SIZE_MAX - sizeof(chg_arena_chunk))
+            n = chg_malloc(sizeof(chg_arena_chunk) + want);
+        if (!n) {
+            a->failed = true;
             return NULL;
-        chg_arena_chunk *n = chg_malloc(sizeof(chg_arena_chunk) + want);
-        if (!n)
-            return NULL;
+        }
         n->size = want;
         n->used = 0;
         if (size > ARENA_CHUNK / 4 && c) {
@@ -326,17 +346,34 @@ int chg_read_file_max(const char *path, char **data, size_t *len, size_t max)
 {
     *data = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* errno is set last on every failure: fclose may change it. The file
+     * is opened without blocking, so a FIFO nobody writes is refused below
+     * instead of hanging the open. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return CHG_EIO;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return CHG_EIO;
+    }
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(f), &st) != 0) {
+        int saved = errno;
+        fclose(f);
+        errno = saved;
+        return CHG_EIO;
+    }
+    if (!S_ISREG(st.st_mode)) {
         fclose(f);
         errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-        return CHG_EINVAL;
+        return CHG_ENOTREG;
     }
     if ((uint64_t)st.st_size > max) {
         fclose(f);
+        errno = EFBIG;
         return CHG_ERANGE;
     }
     chg_buf b;
@@ -348,6 +385,7 @@ int chg_read_file_max(const char *path, char **data, size_t *len, size_t max)
         if (b.len > max) { /* the file grew while we read it */
             fclose(f);
             chg_buf_free(&b);
+            errno = EFBIG;
             return CHG_ERANGE;
         }
     }
@@ -361,11 +399,16 @@ int chg_read_file_max(const char *path, char **data, size_t *len, size_t max)
     }
     if (b.oom) {
         chg_buf_free(&b);
+        errno = ENOMEM;
         return CHG_ENOMEM;
     }
     *len = b.len;
     *data = chg_buf_take(&b);
-    return *data ? CHG_OK : CHG_ENOMEM;
+    if (!*data) {
+        errno = ENOMEM;
+        return CHG_ENOMEM;
+    }
+    return CHG_OK;
 }
 
 /* ---- UTF-8 ------------------------------------------------------------ */

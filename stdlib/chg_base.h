@@ -3,8 +3,10 @@
  * the one allocation entry point, an arena for compilation-lifetime data,
  * a growable byte buffer and a growable pointer vector.
  *
- * Conventions (see docs/internals.md):
- *   - functions return int status: CHG_OK (0) or a negative CHG_E… code;
+ * Conventions (see docs/internals.md, "Reporting errors"):
+ *   - functions return int status: CHG_OK (0) or a negative CHG_E… code,
+ *     each with one meaning (below); the details of an error go to the
+ *     compiler's diagnostics or to the caller's `char *err, size_t errlen`;
  *   - every heap allocation of the project goes through chg_realloc(), so a
  *     test can count or fail allocations (chg_set_allocator());
  *   - things that live as long as a compilation live in a chg_arena and are
@@ -20,12 +22,31 @@
 
 enum {
     CHG_OK = 0,
-    CHG_ENOMEM = -1,   /* allocation failed */
-    CHG_EIO = -2,      /* a file could not be read or written */
-    CHG_EINVAL = -3,   /* malformed input; details went to a diagnostic */
-    CHG_ERANGE = -4,   /* a value or size is out of range */
-    CHG_ENOTFOUND = -5 /* a named thing (file, zone, field) does not exist */
+    /* An allocation failed. Whatever else was reported may be incomplete:
+     * a compilation that ran out of memory never returns CHG_OK. */
+    CHG_ENOMEM = -1,
+    /* The system failed to open, read or write a file; errno, set by the
+     * failing call and kept until the function returns, says why (read it
+     * before any other call). */
+    CHG_EIO = -2,
+    /* The input is malformed: a policy with errors, a bad time or calendar,
+     * a bad bundle. The details are in the diagnostics or the caller's
+     * message buffer. */
+    CHG_EINVAL = -3,
+    /* A size or value is beyond a limit: a file larger than allowed, a
+     * program larger than the bundle format. */
+    CHG_ERANGE = -4,
+    /* A named thing (a zone, a field) does not exist. (No function of the
+     * library returns it yet: a missing file is CHG_EIO with ENOENT.) */
+    CHG_ENOTFOUND = -5,
+    /* The path names something other than a regular file (a directory, a
+     * device, a pipe), which is never read. */
+    CHG_ENOTREG = -6
 };
+
+/* A short message for a status ("out of memory"); for CHG_EIO prefer
+ * strerror(errno), which says what the system reported. */
+const char *chg_strerror(int status);
 
 #define CHG_VERSION_STRING "0.1.0"
 
@@ -78,12 +99,15 @@ CHG_NORETURN void chg_panic(const char *fmt, ...) CHG_PRINTF(1, 2);
 /* ---- arena ------------------------------------------------------------ */
 
 /* A bump allocator: many small allocations, one free. Memory is 16-byte
- * aligned. An allocation failure returns NULL and leaves the arena usable. */
+ * aligned. An allocation failure returns NULL, leaves the arena usable and
+ * sets `failed`, so an owner that checks once at the end (the compiler)
+ * learns of a failure whose NULL some caller dropped. */
 typedef struct chg_arena_chunk chg_arena_chunk;
 typedef struct chg_arena {
     chg_arena_chunk *head;
     size_t used_total; /* bytes handed out, for statistics */
     size_t next;       /* size of the next chunk: starts small, doubles */
+    bool failed;       /* an allocation failed since init */
 } chg_arena;
 
 void chg_arena_init(chg_arena *a);
@@ -133,9 +157,9 @@ int chg_vec_push(chg_vec *v, void *item);
 
 /* Read a whole regular file of at most max bytes. On success *data is
  * chg_malloc'd and NUL-terminated (the NUL is not counted in *len). Errors:
- * CHG_EIO (errno says why), CHG_EINVAL (a directory, device or pipe: never
- * read, so /dev/zero cannot exhaust memory), CHG_ERANGE (larger than max),
- * CHG_ENOMEM. */
+ * CHG_EIO (errno says why), CHG_ENOTREG (a directory, device or pipe: never
+ * read, so /dev/zero cannot exhaust memory; errno EISDIR or EINVAL),
+ * CHG_ERANGE (larger than max; errno EFBIG), CHG_ENOMEM (errno ENOMEM). */
 int chg_read_file_max(const char *path, char **data, size_t *len, size_t max);
 /* chg_read_file_max with a limit of 256 MiB. */
 int chg_read_file(const char *path, char **data, size_t *len);

@@ -24,6 +24,8 @@ typedef struct chg_time_error {
     char message[160];
     size_t offset; /* byte offset of the offending part in the input text */
     size_t length; /* its length (0: the whole input) */
+    int status;    /* CHG_EINVAL (the input is wrong, message says how) or
+                      CHG_ENOMEM (the message says so too) */
 } chg_time_error;
 
 /* ---- time zones ----------------------------------------------------------------- */

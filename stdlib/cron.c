@@ -456,7 +456,7 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
     }
     chg_cron *c = chg_calloc(1, sizeof *c);
     if (!c) {
-        ti_set_error(err, 0, 0, "out of memory");
+        ti_nomem(err, "out of memory");
         return NULL;
     }
     c->dialect = nf == 5 ? CHG_CRON_CLASSIC : nf == 6 ? CHG_CRON_AWS : CHG_CRON_SSM;

@@ -139,7 +139,7 @@ static bool cal_error(cal_ctx *cx, const char *comp, int comp_no, const char *pr
 static bool oom(cal_ctx *cx)
 {
     if (!cx->failed && cx->err)
-        ti_set_error(cx->err, 0, 0, "out of memory expanding calendar");
+        ti_nomem(cx->err, "out of memory expanding calendar");
     cx->failed = true;
     return false;
 }
@@ -912,7 +912,7 @@ int ti_calendar_build(const char *text, size_t len, const char *zone, ti_calenda
     }
     char *buf = chg_strndup(text, len);
     if (!buf) {
-        ti_set_error(err, 0, 0, "out of memory");
+        ti_nomem(err, "out of memory");
         return CHG_ENOMEM;
     }
     icalcomponent *root = icalparser_parse_string(buf);

@@ -35,8 +35,10 @@ static inline int64_t ti_add(int64_t a, int64_t b)
     return a + b;
 }
 
+/* Fill err (may be NULL): status CHG_EINVAL, or CHG_ENOMEM for ti_nomem. */
 void ti_set_error(chg_time_error *err, size_t offset, size_t length, const char *fmt, ...)
     CHG_PRINTF(4, 5);
+void ti_nomem(chg_time_error *err, const char *fmt, ...) CHG_PRINTF(2, 3);
 
 /* ---- zones ---------------------------------------------------------------- */
 

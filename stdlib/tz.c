@@ -53,8 +53,21 @@ void ti_set_error(chg_time_error *err, size_t offset, size_t length, const char 
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
+    err->status = CHG_EINVAL;
     err->offset = offset;
     err->length = length;
+}
+
+void ti_nomem(chg_time_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    err->status = CHG_ENOMEM;
+    err->offset = err->length = 0;
 }
 
 /* Parse a POSIX zone abbreviation: "<+0545>" or at least three letters. */
@@ -671,7 +684,7 @@ static chg_tz *parse_tzif(const char *name, const unsigned char *d, size_t len,
      * file tzdata produces, so the table alone answers past it. */
     chg_tz *tz = tz_finish(name, &b);
     if (!tz) {
-        ti_set_error(err, 0, 0, "out of memory loading time zone '%s'", name);
+        ti_nomem(err, "out of memory loading time zone '%s'", name);
         return NULL;
     }
     tz->dynamic = dynamic;
@@ -716,7 +729,7 @@ chg_tz *chg_tz_load(const char *name, chg_time_error *err)
         int32_t zero = 0;
         chg_tz *tz = ti_tz_from_table(name, NULL, &zero, 0);
         if (!tz)
-            ti_set_error(err, 0, 0, "out of memory loading time zone '%s'", name);
+            ti_nomem(err, "out of memory loading time zone '%s'", name);
         return tz;
     }
     if (!valid_zone_name(name)) {
@@ -730,7 +743,7 @@ chg_tz *chg_tz_load(const char *name, chg_time_error *err)
     size_t pl = strlen(dir) + 1 + strlen(name) + 1;
     char *path = chg_malloc(pl);
     if (!path) {
-        ti_set_error(err, 0, 0, "out of memory loading time zone '%s'", name);
+        ti_nomem(err, "out of memory loading time zone '%s'", name);
         return NULL;
     }
     snprintf(path, pl, "%s/%s", dir, name);
@@ -739,7 +752,7 @@ chg_tz *chg_tz_load(const char *name, chg_time_error *err)
     int rc = chg_read_file(path, &data, &len);
     chg_free(path);
     if (rc == CHG_ENOMEM) {
-        ti_set_error(err, 0, 0, "out of memory loading time zone '%s'", name);
+        ti_nomem(err, "out of memory loading time zone '%s'", name);
         return NULL;
     }
     if (rc != CHG_OK) {

@@ -259,6 +259,18 @@ class Bundles(unittest.TestCase):
 
 
 class HostileInput(unittest.TestCase):
+    def test_fifo_and_device_are_refused_not_waited_for(self):
+        with tempfile.TemporaryDirectory() as d:
+            fifo = os.path.join(d, "p.chg")
+            os.mkfifo(fifo)  # nobody writes it: opening must not block
+            rc, out, err = chgc("check", fifo, timeout=20)
+            self.assertEqual((rc, out, err), (2, "", "chgc: %s: not a regular file\n" % fifo))
+            rc, _, err = chgc("eval", "/dev/zero", "--event", fifo, timeout=20)
+            self.assertEqual(rc, 2)
+            rc, _, err = chgc("eval", os.path.join(ROOT, "policies/production.chg"), "--event", "/dev/zero",
+                              timeout=20)
+            self.assertEqual((rc, err), (2, "chgc: /dev/zero: not a regular file or a pipe\n"))
+
     def test_fifty_megabyte_file(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "big.chg")

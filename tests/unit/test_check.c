@@ -174,6 +174,76 @@ static void test_check_policy_example_is_clean(void **state)
     chg_compiler_free(c);
 }
 
+/* ---- allocation failures ------------------------------------------------ */
+
+/* Fails the allocation numbered `fail_at` (1-based; 0: none) and counts
+ * them all. Frees always succeed. */
+typedef struct failing {
+    unsigned long calls, fail_at;
+} failing;
+
+static void *failing_realloc(void *ud, void *ptr, size_t size)
+{
+    failing *f = ud;
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (++f->calls == f->fail_at)
+        return NULL;
+    return realloc(ptr, size);
+}
+
+/* A policy with a syntax error, type errors, an unknown name with a "did
+ * you mean" and a note: every part of the diagnostics engine allocates. */
+static const char erroneous[] =
+    "policy \"p\" version \"1\"\n"
+    "schema change { env: enum(\"dev\", \"prod\"), n: int, who: string? }\n"
+    "risk low < high\n"
+    "classify { high when change.env == \"prod\" default low }\n"
+    "let big = change.n > 10 and change.who == \"x\"\n"
+    "let bad = change.n + \"s\"\n"
+    "let typo = change.evn == \"dev\"\n"
+    "window office = weekly mon-fri 09:00..17:00 in \"Europe/Berlin\"\n"
+    "rule r1: when big require window office\n"
+    "rule r2: when lenn(change.who) > 2 deny \"no {change.n}\"\n"
+    "let broken = (1 +\n"
+    "test \"t\" { change { env: \"dev\", n: 1 } expect allow }\n";
+
+static void test_check_allocation_failures(void **state)
+{
+    (void)state;
+    failing f = {0, 0};
+    chg_set_allocator(failing_realloc, &f);
+    chg_compiler *c = chg_compiler_new(NULL);
+    assert_non_null(c);
+    assert_int_equal(chg_compiler_add_source(c, "t.chg", erroneous, strlen(erroneous)), CHG_OK);
+    assert_int_equal(chg_compiler_check(c), CHG_EINVAL);
+    chg_compiler_free(c);
+    unsigned long total = f.calls;
+    assert_true(total > 10);
+
+    /* Fail each allocation in turn: the compilation must end in CHG_ENOMEM
+     * or in its errors, never in "CHG_OK, no errors", and never crash. */
+    for (unsigned long n = 1; n <= total + 1; n++) {
+        f = (failing){0, n};
+        c = chg_compiler_new(NULL);
+        if (!c)
+            continue;
+        int rc = chg_compiler_add_source(c, "t.chg", erroneous, strlen(erroneous));
+        if (rc == CHG_OK)
+            rc = chg_compiler_check(c);
+        else
+            assert_int_equal(rc, CHG_ENOMEM);
+        if (rc != CHG_ENOMEM) {
+            assert_int_equal(rc, CHG_EINVAL);
+            assert_true(chg_compiler_count(c, CHG_ERROR) > 0);
+        }
+        chg_compiler_free(c);
+    }
+    chg_set_allocator(NULL, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_check_intake_against_schema),
         cmocka_unit_test(test_check_test_blocks),
         cmocka_unit_test(test_check_policy_example_is_clean),
+        cmocka_unit_test(test_check_allocation_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

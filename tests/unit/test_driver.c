@@ -135,7 +135,7 @@ static void test_input_read_refuses_what_is_not_a_file(void **state)
     (void)state;
     char err[256], *data;
     size_t len;
-    assert_int_equal(chg_input_read(tmpdir, 0, &data, &len, err, sizeof err), CHG_EINVAL);
+    assert_int_equal(chg_input_read(tmpdir, 0, &data, &len, err, sizeof err), CHG_ENOTREG);
     assert_true(strstr(err, ": is a directory") != NULL);
     char *p = path_in_tmp("big.json");
     write_file(p, "0123456789", 10);
@@ -190,7 +190,7 @@ static void test_fifos_and_devices(void **state)
     assert_string_equal(data, "{\"id\":\"p\"}\n");
     chg_free(data);
 
-    assert_int_equal(chg_input_read("/dev/zero", 0, &data, &len, err, sizeof err), CHG_EINVAL);
+    assert_int_equal(chg_input_read("/dev/zero", 0, &data, &len, err, sizeof err), CHG_ENOTREG);
     assert_string_equal(err, "/dev/zero: not a regular file or a pipe");
     assert_null(chg_lines_open("/dev/zero", 0, err, sizeof err));
     assert_string_equal(err, "/dev/zero: not a regular file or a pipe");

@@ -109,7 +109,8 @@ static char *tree(const char *expr)
     snprintf(src, sizeof src, "let x = %s\n", expr);
     chg_compiler *c = chg_compiler_new(NULL);
     uint32_t f = chg_compiler_add_text(c, "t.chg", src, strlen(src));
-    chg_file *file = chg_parse(c, f);
+    chg_file *file;
+    assert_int_equal(chg_parse(c, f, &file), CHG_OK);
     chg_buf b;
     chg_buf_init(&b);
     if (chg_compiler_count(c, CHG_ERROR))
@@ -217,7 +218,9 @@ static const char example[] =
 static chg_file *parse_text(chg_compiler *c, const char *text)
 {
     uint32_t f = chg_compiler_add_text(c, "t.chg", text, strlen(text));
-    return chg_parse(c, f);
+    chg_file *file;
+    assert_int_equal(chg_parse(c, f, &file), CHG_OK);
+    return file;
 }
 
 static void test_parser_every_declaration_form(void **state)

@@ -223,7 +223,7 @@ static void test_time_tz_rejects_bad_names(void **state)
                                 "Europe//Berlin",   ".hidden",     "",
                                 "Europe/Berl in",   "Europe/",     "a\\b"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        chg_time_error e = {{0}, 0, 0};
+        chg_time_error e = {{0}, 0, 0, 0};
         assert_null(chg_tz_load(bad[i], &e));
         assert_non_null(strstr(e.message, "is not a valid time zone name"));
     }
@@ -665,7 +665,7 @@ static void test_time_cron_errors(void **state)
         {"0 0 1?2 * ? *", 4, 3, "'?' must be the whole day-of-month field"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        chg_time_error e = {{0}, 99, 99};
+        chg_time_error e = {{0}, 99, 99, 0};
         chg_cron *c = chg_cron_parse(cases[i].expr, &e);
         if (c) {
             chg_cron_free(c);
