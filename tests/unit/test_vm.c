@@ -14,6 +14,7 @@
 #include "alloc_count.h"
 #include "bundle_format.h"
 #include "chg_vm.h"
+#include "vm_int.h"
 
 static const char policy[] =
     "policy \"t\" version \"1\"\n"
@@ -516,6 +517,92 @@ static void test_vm_resolver(void **state)
     chg_buf_free(&bytes);
 }
 
+/* builtins.def is the one list of built-ins: the checker's table and the
+ * VM's implementations are both expanded from it. Check that the two
+ * expansions agree both ways, and that each implementation takes the
+ * parameter kinds the checker gives it: every argument of the declared
+ * kind gets past the implementation's own checks, and one of another
+ * kind is refused, so a signature edited without its function (or the
+ * reverse) fails here. */
+static chg_value sample(chg_param p, bool good)
+{
+    chg_value v;
+    memset(&v, 0, sizeof v);
+    bool stringish = p == P_STRING || p == P_ZONE || p == P_STRING_OR_LIST;
+    if (good ? stringish : !stringish) {
+        v.tag = CHG_V_STR;
+        v.u.s = p == P_ZONE && good ? "UTC" : "2026-01-01T00:00:00Z";
+        v.len = (uint32_t)strlen(v.u.s);
+        return v;
+    }
+    v.tag = !good ? CHG_V_INT : p == P_TIME ? CHG_V_TIME : p == P_DURATION ? CHG_V_DUR
+                                            : p == P_BOOL ? CHG_V_BOOL : CHG_V_INT;
+    v.u.i = 60;
+    return v;
+}
+
+static void test_vm_builtins_match_checker(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < chg_nbuiltins; i++) {
+        const chg_builtin *c = &chg_builtins[i];
+        const chg_builtin_impl *v = chg_builtin_impl_find(c->name);
+        if (c->kind == BI_ACTION) {
+            if (v)
+                fail_msg("action %s has a VM implementation", c->name);
+            continue;
+        }
+        if (!v)
+            fail_msg("%s: the checker knows it, the VM does not", c->name);
+        if (v->query != (c->kind == BI_QUERY) || (v->fn != NULL) != (c->kind == BI_FUNCTION))
+            fail_msg("%s: a function for one, a query for the other", c->name);
+        if (v->min_args != c->min_args || v->max_args != c->max_args)
+            fail_msg("%s: arity %u..%u in the checker, %u..%u in the VM", c->name, c->min_args, c->max_args,
+                     v->min_args, v->max_args);
+    }
+    for (size_t i = 0; i < chg_nbuiltin_impls; i++) {
+        const chg_builtin_impl *v = &chg_builtin_impls[i];
+        const chg_builtin *c = chg_builtin_find(v->name);
+        if (!c || c->kind == BI_ACTION)
+            fail_msg("%s: the VM implements it, the checker does not know it", v->name);
+        assert_ptr_equal(chg_builtin_impl_find(v->name), v); /* no second entry */
+    }
+
+    chg_buf bytes = build("schema change { when: time }\n"
+                          "rule r advisory: when hour(change.when, \"UTC\") > 25 warn \"x\"\n");
+    chg_bundle *b = load(&bytes);
+    chg_ctx *ctx = chg_ctx_new(b);
+    assert_non_null(ctx);
+    for (size_t i = 0; i < chg_nbuiltins; i++) {
+        const chg_builtin *c = &chg_builtins[i];
+        if (c->kind != BI_FUNCTION)
+            continue;
+        chg_builtin_fn fn = chg_builtin_impl_find(c->name)->fn;
+        uint32_t n = c->min_args;
+        chg_value args[8], out;
+        for (uint32_t k = 0; k < n; k++)
+            args[k] = sample(c->params[k < 4 ? k : 3], true);
+        ctx->failed = false;
+        if (fn(ctx, args, n, &out, b) < 0 && (strstr(ctx->err_msg, "must be") || strstr(ctx->err_msg, "cannot")))
+            fail_msg("%s refuses the kinds the checker allows: %s", c->name, ctx->err_msg);
+        for (uint32_t k = 0; k < n; k++) {
+            chg_param p = c->params[k < 4 ? k : 3];
+            if (p == P_ANY)
+                continue;
+            chg_value saved = args[k];
+            args[k] = sample(p, false);
+            ctx->failed = false;
+            if (fn(ctx, args, n, &out, b) == 0)
+                fail_msg("%s accepts a %s as argument %u, which the checker refuses", c->name,
+                         chg_vtag_name(args[k].tag), k + 1);
+            args[k] = saved;
+        }
+    }
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    chg_buf_free(&bytes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -530,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_vm_truncated_and_foreign),
         cmocka_unit_test(test_vm_verifier_rejects_unbounded_loops),
         cmocka_unit_test(test_vm_disasm_and_opcodes),
+        cmocka_unit_test(test_vm_builtins_match_checker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
