@@ -13,6 +13,7 @@
 
 #include "alloc_count.h"
 #include "bundle_format.h"
+#include "chg_time.h"
 #include "chg_vm.h"
 #include "vm_int.h"
 
@@ -603,6 +604,55 @@ static void test_vm_builtins_match_checker(void **state)
     chg_buf_free(&bytes);
 }
 
+/* The VM answers time questions from its per-context interval index and
+ * the library's one next_admissible search with the index as probe; the
+ * answers must be the library's own, inside the indexed year and out of
+ * it (each jump across years rebuilds the index). */
+static void test_vm_time_index_agrees_with_library(void **state)
+{
+    (void)state;
+    chg_buf bytes = build(policy);
+    chg_bundle *b = load(&bytes);
+    chg_ctx *ctx = chg_ctx_new(b);
+    assert_true(b->ntimesets >= 2);
+    chg_ts_env env = {NULL, NULL};
+    const chg_timeset *sets[8];
+    chg_ts_index *xs[8];
+    bool want[8];
+    size_t n = b->ntimesets < 8 ? b->ntimesets : 8;
+    for (size_t k = 0; k < n; k++) {
+        sets[k] = b->timesets[k].ts;
+        xs[k] = &ctx->ts_index[k];
+    }
+    uint64_t r = 88172645463325252ULL;
+    int64_t t = 1767225600; /* 2026-01-01 */
+    for (int i = 0; i < 4000; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        t = r % 5 ? t + (int64_t)(r % 40000) : 1704067200 + (int64_t)(r % (6 * 366 * 86400ULL));
+        for (size_t k = 0; k < n; k++) {
+            want[k] = (r >> k & 1) != 0;
+            if (chg_tsx_contains(sets[k], &env, xs[k], t) != chg_timeset_contains(sets[k], &env, t))
+                fail_msg("set %zu at %lld: the index and the library disagree on membership", k, (long long)t);
+            int64_t h = 86400 * (int64_t)(1 + r % 400);
+            if (chg_tsx_next_change(sets[k], &env, xs[k], t, h) != chg_timeset_next_change(sets[k], &env, t, h))
+                fail_msg("set %zu at %lld: the index and the library disagree on the next change", k, (long long)t);
+            /* a change exactly at the horizon is past it, for both */
+            int64_t c = chg_timeset_next_change(sets[k], &env, t, 400 * 86400LL);
+            if (c != INT64_MAX && chg_tsx_next_change(sets[k], &env, xs[k], t, c - t) != INT64_MAX)
+                fail_msg("set %zu at %lld: the index reports a change at the horizon", k, (long long)t);
+        }
+        int64_t h = 86400 * (int64_t)(1 + r % 400);
+        int64_t got = chg_tsx_next_admissible(xs, sets, want, n, &env, t, h);
+        int64_t lib = chg_timeset_next_admissible(sets, want, n, &env, t, h, NULL);
+        if (got != lib)
+            fail_msg("next admissible from %lld: %lld with the index, %lld without", (long long)t, (long long)got,
+                     (long long)lib);
+    }
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    chg_buf_free(&bytes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +668,7 @@ int main(void)
         cmocka_unit_test(test_vm_verifier_rejects_unbounded_loops),
         cmocka_unit_test(test_vm_disasm_and_opcodes),
         cmocka_unit_test(test_vm_builtins_match_checker),
+        cmocka_unit_test(test_vm_time_index_agrees_with_library),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
