@@ -173,6 +173,25 @@ int chg_timeset_intervals(const chg_timeset *ts, const chg_ts_env *env, int64_t 
 
 /* ---- formatting ---------------------------------------------------------------- */
 
+/* Durations as the language writes them: one or more groups of digits and
+ * a unit (w, d, h, m, s), in any order, repeats allowed: "90s", "1h30m",
+ * "366d". The one table of units, for the scanner, the command line and
+ * the VM. Each group and the total are at most INT64_MAX / 4 seconds, so
+ * sums and differences of a few durations and instants cannot overflow.
+ * chg_duration_parse reads s[0..n): CHG_OK, CHG_EINVAL (not of that form:
+ * empty, no unit, a sign, a blank) or CHG_ERANGE (too large); *out is set
+ * only on success. */
+int chg_duration_parse(const char *s, size_t n, int64_t *out);
+/* The same for a NUL-terminated command-line value (--horizon 366d), in
+ * the slightly wider language the command line has always accepted: a
+ * group may be preceded by blanks and a '+' (or '-' before a zero), and
+ * the limit applies to the total before each group is added rather than
+ * after. Errors as chg_duration_parse. */
+int chg_duration_parse_arg(const char *s, int64_t *out);
+/* The shortest text of secs in those units, largest first: "1w2d", "1h30m",
+ * "0s", "-90s" is "-1m30s". Truncated to len - 1 bytes. */
+void chg_duration_format(int64_t secs, char *out, size_t len);
+
 /* "2026-12-03T09:00:00Z" into out (at least 32 bytes). */
 void chg_time_format_utc(int64_t t, char *out);
 /* Parse RFC 3339 / ISO 8601 date-times as AWS events use them

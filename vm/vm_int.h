@@ -358,8 +358,6 @@ bool chg_value_equal(const chg_value *a, const chg_value *b);
 void chg_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out);
 /* Append the value as JSON. */
 void chg_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out);
-/* The text of a string-like value as a fresh scratch copy, etc. */
-void chg_format_duration(int64_t secs, char *out, size_t len);
 
 /* The text form of a value into scratch memory (no heap allocation once
  * warm). Returns NULL when out of memory. */

@@ -1231,6 +1231,144 @@ static void test_time_set_build_errors(void **state)
 
 /* ---- formatting ------------------------------------------------------------------------ */
 
+/* ---- durations ------------------------------------------------------------------------- */
+
+/* What the command line accepted before it used chg_duration_parse_arg
+ * (cli/chgc.c, chgc_parse_duration), kept as the oracle its replacement
+ * must agree with. */
+static int old_cli_duration(const char *s, int64_t *out)
+{
+    int64_t total = 0;
+    if (!*s)
+        return CHG_EINVAL;
+    while (*s) {
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        int64_t unit = 0;
+        switch (*end) {
+        case 'w': unit = 604800; break;
+        case 'd': unit = 86400; break;
+        case 'h': unit = 3600; break;
+        case 'm': unit = 60; break;
+        case 's': unit = 1; break;
+        }
+        if (end == s || !unit || v < 0 || v > (INT64_MAX / 4) / unit || total > INT64_MAX / 4)
+            return CHG_EINVAL;
+        total += v * unit;
+        s = end + 1;
+    }
+    *out = total;
+    return CHG_OK;
+}
+
+static void test_time_duration_parse_and_format(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int strict, arg; /* expected status of each language */
+        int64_t secs;
+    } cases[] = {
+        {"90s", CHG_OK, CHG_OK, 90},
+        {"366d", CHG_OK, CHG_OK, 366 * 86400LL},
+        {"6h30m", CHG_OK, CHG_OK, 6 * 3600 + 30 * 60},
+        {"1w2d3h4m5s", CHG_OK, CHG_OK, 604800 + 2 * 86400 + 3 * 3600 + 4 * 60 + 5},
+        {"30m1h", CHG_OK, CHG_OK, 5400}, /* any order, repeats allowed */
+        {"1h1h", CHG_OK, CHG_OK, 7200},
+        {"0s", CHG_OK, CHG_OK, 0},
+        {"007m", CHG_OK, CHG_OK, 420},
+        {"2305843009213693951s", CHG_OK, CHG_OK, INT64_MAX / 4},
+        {"3812571113117w", CHG_OK, CHG_OK, 3812571113117LL * 604800},
+        /* the command line's wider language */
+        {" 5m", CHG_EINVAL, CHG_OK, 300},
+        {"+5m", CHG_EINVAL, CHG_OK, 300},
+        {"5m +3s", CHG_EINVAL, CHG_OK, 303},
+        {"-0s", CHG_EINVAL, CHG_OK, 0},
+        {"2305843009213693951s1s", CHG_ERANGE, CHG_OK, INT64_MAX / 4 + 1},
+        /* neither */
+        {"", CHG_EINVAL, CHG_EINVAL, 0},
+        {"5", CHG_EINVAL, CHG_EINVAL, 0},
+        {"5x", CHG_EINVAL, CHG_EINVAL, 0},
+        {"m", CHG_EINVAL, CHG_EINVAL, 0},
+        {"5M", CHG_EINVAL, CHG_EINVAL, 0},
+        {"-5m", CHG_EINVAL, CHG_EINVAL, 0},
+        {"5m ", CHG_EINVAL, CHG_EINVAL, 0},
+        {"1.5h", CHG_EINVAL, CHG_EINVAL, 0},
+        {"2305843009213693952s", CHG_ERANGE, CHG_ERANGE, 0},
+        {"3812571113118w", CHG_ERANGE, CHG_ERANGE, 0},
+        {"99999999999999999999999s", CHG_ERANGE, CHG_ERANGE, 0},
+        {"2305843009213693951s2305843009213693951s1s", CHG_ERANGE, CHG_ERANGE, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int64_t a = -1, b = -1;
+        int ra = chg_duration_parse(cases[i].text, strlen(cases[i].text), &a);
+        int rb = chg_duration_parse_arg(cases[i].text, &b);
+        if (ra != cases[i].strict || rb != cases[i].arg)
+            fail_msg("\"%s\": %d and %d, expected %d and %d", cases[i].text, ra, rb, cases[i].strict,
+                     cases[i].arg);
+        if ((ra == CHG_OK && a != cases[i].secs) || (rb == CHG_OK && b != cases[i].secs))
+            fail_msg("\"%s\": %lld and %lld seconds", cases[i].text, (long long)a, (long long)b);
+        if (ra != CHG_OK)
+            assert_int_equal(a, -1); /* untouched */
+    }
+    /* n bounds the text: no NUL needed */
+    int64_t t;
+    assert_int_equal(chg_duration_parse("90s30", 3, &t), CHG_OK);
+    assert_int_equal(t, 90);
+
+    /* the command-line language is exactly the old one, on random strings
+     * of digits, units, signs, blanks and other letters */
+    static const char alphabet[] = "0123456789999wdhms +-xM";
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        char text[96];
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t n = (size_t)(x % 24);
+        for (size_t k = 0; k < n; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            text[k] = alphabet[x % (sizeof alphabet - 1)];
+        }
+        text[n] = 0;
+        if (i % 2) { /* or groups with numbers near the limits */
+            static const int64_t units[] = {604800, 86400, 3600, 60, 1};
+            n = 0;
+            for (int g = 0; g < 1 + (int)(x % 3); g++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                int u = (int)(x % 5);
+                int64_t v = (INT64_MAX / 4) / units[u] / (int64_t)(1 + x % 3 * (x % 7)) + (int64_t)(x % 5) - 2;
+                n += (size_t)snprintf(text + n, sizeof text - n, "%s%lld%c", x % 11 ? "" : " +",
+                                      (long long)v, "wdhms"[u]);
+            }
+        }
+        int64_t a = 0, b = 0;
+        bool old_ok = old_cli_duration(text, &a) == CHG_OK, new_ok = chg_duration_parse_arg(text, &b) == CHG_OK;
+        if (old_ok != new_ok || a != b)
+            fail_msg("\"%s\": the old command line says %d (%lld), the new one %d (%lld)", text, old_ok,
+                     (long long)a, new_ok, (long long)b);
+    }
+
+    static const struct {
+        int64_t secs;
+        const char *text;
+    } shown[] = {{0, "0s"}, {59, "59s"}, {5430, "1h30m30s"}, {691200, "1w1d"}, {-90, "-1m30s"},
+                 {INT64_MIN, "-15250284452471w3d15h30m8s"}};
+    for (size_t i = 0; i < sizeof shown / sizeof *shown; i++) {
+        char b[64];
+        chg_duration_format(shown[i].secs, b, sizeof b);
+        assert_string_equal(b, shown[i].text);
+    }
+    /* what the formatter writes reads back */
+    for (int i = 0; i < 10000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t secs = (int64_t)(x % (uint64_t)(INT64_MAX / 4)) >> (x % 50);
+        char b[64];
+        chg_duration_format(secs, b, sizeof b);
+        assert_int_equal(chg_duration_parse(b, strlen(b), &t), CHG_OK);
+        assert_int_equal(t, secs);
+    }
+}
+
+
 static void test_time_format_and_parse_iso(void **state)
 {
     (void)state;
@@ -1322,6 +1460,7 @@ int main(void)
         cmocka_unit_test(test_time_set_queries_agree_with_membership),
         cmocka_unit_test(test_time_set_build_errors),
         cmocka_unit_test(test_time_format_and_parse_iso),
+        cmocka_unit_test(test_time_duration_parse_and_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
