@@ -173,6 +173,18 @@ int chg_timeset_intervals(const chg_timeset *ts, const chg_ts_env *env, int64_t 
 
 /* ---- formatting ---------------------------------------------------------------- */
 
+/* Day and month names, in English and lower case: the one table behind
+ * weekly schedules ("mon", "monday"), yearly ones ("dec", "december"),
+ * cron names (JAN, MON: compared ignoring case), weekday() and the
+ * listings of `chgc windows`. abbr is the first three letters of full.
+ * Index 0 is Sunday (as chg_weekday_from_days) and January. */
+typedef struct chg_calendar_name {
+    const char *abbr; /* "sun", "jan" */
+    const char *full; /* "sunday", "january" */
+} chg_calendar_name;
+extern const chg_calendar_name chg_weekday_names[7];
+extern const chg_calendar_name chg_month_names[12];
+
 /* Durations as the language writes them: one or more groups of digits and
  * a unit (w, d, h, m, s), in any order, repeats allowed: "90s", "1h30m",
  * "366d". The one table of units, for the scanner, the command line and

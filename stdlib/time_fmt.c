@@ -3,7 +3,7 @@
  * ("2026-12-03T09:00:00Z") and the RFC 3339 / ISO 8601 date-time parser for
  * the timestamps events carry ("…Z", "…+01:00", "…-0700", fractions); and
  * durations as text ("1h30m"), parsed and formatted with one table of
- * units.
+ * units; and the names of days and months.
  */
 #include "time_int.h"
 
@@ -11,6 +11,19 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+
+/* ---- names ---------------------------------------------------------------------- */
+
+const chg_calendar_name chg_weekday_names[7] = {
+    {"sun", "sunday"}, {"mon", "monday"}, {"tue", "tuesday"}, {"wed", "wednesday"},
+    {"thu", "thursday"}, {"fri", "friday"}, {"sat", "saturday"},
+};
+
+const chg_calendar_name chg_month_names[12] = {
+    {"jan", "january"}, {"feb", "february"}, {"mar", "march"}, {"apr", "april"},
+    {"may", "may"}, {"jun", "june"}, {"jul", "july"}, {"aug", "august"},
+    {"sep", "september"}, {"oct", "october"}, {"nov", "november"}, {"dec", "december"},
+};
 
 /* ---- durations ------------------------------------------------------------------ */
 

@@ -349,12 +349,11 @@ LOCAL_FN(year, y, CHG_V_INT)
 static int bi_weekday(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
 {
     (void)n;
-    static const char *const names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
     int64_t y;
     int mo, d, h, mi, wd;
     if (local_fields(ctx, a, b, "weekday", &y, &mo, &d, &h, &mi, &wd) < 0)
         return -1;
-    out_str(o, names[wd], 3);
+    out_str(o, chg_weekday_names[wd].abbr, 3);
     return 0;
 }
 

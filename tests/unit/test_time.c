@@ -1231,6 +1231,48 @@ static void test_time_set_build_errors(void **state)
 
 /* ---- formatting ------------------------------------------------------------------------ */
 
+
+/* ---- names ----------------------------------------------------------------------------- */
+
+/* One table of day and month names; cron reads its names from it, in any
+ * case, as the numbers they stand for. */
+static void test_time_calendar_names(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 19; i++) {
+        const chg_calendar_name *nm = i < 7 ? &chg_weekday_names[i] : &chg_month_names[i - 7];
+        assert_int_equal(strlen(nm->abbr), 3);
+        assert_memory_equal(nm->abbr, nm->full, 3);
+        for (const char *c = nm->full; *c; c++)
+            assert_true(*c >= 'a' && *c <= 'z');
+    }
+    assert_string_equal(chg_weekday_names[chg_weekday_from_days(0)].full, "thursday"); /* 1970-01-01 */
+    for (int m = 1; m <= 12; m++) {
+        const char *a = chg_month_names[m - 1].abbr;
+        char name[8] = {(char)(a[0] - 32), a[1], (char)(a[2] - 32), 0}, expr[64];
+        snprintf(expr, sizeof expr, "0 0 1 %s ? *", name); /* "JaN" */
+        chg_time_error err;
+        chg_cron *c = chg_cron_parse(expr, &err);
+        if (!c)
+            fail_msg("%s: %s", expr, err.message);
+        int64_t first = chg_days_from_civil(2026, m, 1) * 86400;
+        assert_true(chg_cron_matches_local(c, first));
+        assert_false(chg_cron_matches_local(c, chg_days_from_civil(2026, m % 12 + 1, 1) * 86400));
+        chg_cron_free(c);
+    }
+    for (int d = 0; d < 7; d++) {
+        char expr[64];
+        snprintf(expr, sizeof expr, "0 0 ? * %s *", chg_weekday_names[d].abbr);
+        chg_time_error err;
+        chg_cron *c = chg_cron_parse(expr, &err);
+        if (!c)
+            fail_msg("%s: %s", expr, err.message);
+        for (int64_t day = 20454; day < 20454 + 7; day++) /* 2026-01-01 on */
+            assert_int_equal(chg_cron_matches_local(c, day * 86400), chg_weekday_from_days(day) == d);
+        chg_cron_free(c);
+    }
+}
+
 /* ---- durations ------------------------------------------------------------------------- */
 
 /* What the command line accepted before it used chg_duration_parse_arg
@@ -1461,6 +1503,7 @@ int main(void)
         cmocka_unit_test(test_time_set_build_errors),
         cmocka_unit_test(test_time_format_and_parse_iso),
         cmocka_unit_test(test_time_duration_parse_and_format),
+        cmocka_unit_test(test_time_calendar_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -653,6 +653,43 @@ static void test_vm_time_index_agrees_with_library(void **state)
     chg_buf_free(&bytes);
 }
 
+/* weekday() and the checker's day and month names are the table's. */
+static void test_vm_calendar_names(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(chg_day_index(chg_weekday_names[i].abbr), i);
+        assert_int_equal(chg_day_index(chg_weekday_names[i].full), i);
+    }
+    for (int i = 0; i < 12; i++) {
+        assert_int_equal(chg_month_index(chg_month_names[i].abbr), i + 1);
+        assert_int_equal(chg_month_index(chg_month_names[i].full), i + 1);
+    }
+    assert_int_equal(chg_day_index("Mon"), -1);
+    assert_int_equal(chg_month_index("sept"), -1);
+
+    chg_buf bytes = build("schema change { when: time }\n"
+                          "rule r advisory: when weekday(change.when, \"UTC\") == \"x\" warn \"x\"\n");
+    chg_bundle *b = load(&bytes);
+    chg_ctx *ctx = chg_ctx_new(b);
+    const chg_builtin_impl *wd = chg_builtin_impl_find("weekday");
+    for (int64_t day = 20454; day < 20454 + 7; day++) {
+        chg_value args[2], out;
+        memset(args, 0, sizeof args);
+        args[0].tag = CHG_V_TIME;
+        args[0].u.i = day * 86400 + 43200;
+        args[1].tag = CHG_V_STR;
+        args[1].u.s = "UTC";
+        args[1].len = 3;
+        assert_int_equal(wd->fn(ctx, args, 2, &out, b), 0);
+        assert_int_equal(out.tag, CHG_V_STR);
+        assert_string_equal(out.u.s, chg_weekday_names[chg_weekday_from_days(day)].abbr);
+    }
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    chg_buf_free(&bytes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -669,6 +706,7 @@ int main(void)
         cmocka_unit_test(test_vm_disasm_and_opcodes),
         cmocka_unit_test(test_vm_builtins_match_checker),
         cmocka_unit_test(test_vm_time_index_agrees_with_library),
+        cmocka_unit_test(test_vm_calendar_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
