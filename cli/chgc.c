@@ -93,31 +93,6 @@ int chgc_parse_color(const char *when, FILE *stream)
     return -1;
 }
 
-int chgc_parse_duration(const char *s, int64_t *out)
-{
-    int64_t total = 0;
-    if (!*s)
-        return CHG_EINVAL;
-    while (*s) {
-        char *end;
-        long long v = strtoll(s, &end, 10);
-        int64_t unit = 0;
-        switch (*end) {
-        case 'w': unit = 604800; break;
-        case 'd': unit = 86400; break;
-        case 'h': unit = 3600; break;
-        case 'm': unit = 60; break;
-        case 's': unit = 1; break;
-        }
-        if (end == s || !unit || v < 0 || v > (INT64_MAX / 4) / unit || total > INT64_MAX / 4)
-            return CHG_EINVAL;
-        total += v * unit;
-        s = end + 1;
-    }
-    *out = total;
-    return CHG_OK;
-}
-
 bool chgc_opt_choice(const char *name, const char *arg, const char *const *choices, int *out)
 {
     for (int i = 0; choices[i]; i++)
@@ -144,7 +119,7 @@ bool chgc_opt_instant(const char *name, const char *arg, int64_t *out)
 
 bool chgc_opt_duration(const char *name, const char *arg, int64_t *out)
 {
-    if (chgc_parse_duration(arg, out) == CHG_OK && *out > 0)
+    if (chg_duration_parse(arg, strlen(arg), out) == CHG_OK && *out > 0)
         return true;
     chgc_error("--%s: '%s' is not a duration (like 366d or 6h30m)", name, arg);
     return false;

@@ -42,15 +42,12 @@ int chgc_collect(char **paths, int n, chg_vec *out);
 /* Colour: "auto" means stdout is a terminal and NO_COLOR is unset/empty. */
 int chgc_parse_color(const char *when, FILE *stream); /* -1: bad value */
 
-/* "366d", "6h30m": a duration in seconds. CHG_OK or CHG_EINVAL. */
-int chgc_parse_duration(const char *s, int64_t *out);
-
 /* Option values. Each reads the value `arg` of option --NAME and returns
  * true, or prints "chgc: --NAME: ..." saying what was expected and returns
  * false. */
 bool chgc_opt_choice(const char *name, const char *arg, const char *const *choices, int *out); /* NULL-ended */
 bool chgc_opt_instant(const char *name, const char *arg, int64_t *out);  /* RFC 3339 */
-bool chgc_opt_duration(const char *name, const char *arg, int64_t *out); /* > 0 */
+bool chgc_opt_duration(const char *name, const char *arg, int64_t *out); /* > 0, as in a policy: 366d */
 bool chgc_opt_number(const char *name, const char *arg, double lo, double hi, double *out);
 bool chgc_opt_int(const char *name, const char *arg, long lo, long hi, long *out);
 bool chgc_opt_color(const char *arg, FILE *stream, bool *out);

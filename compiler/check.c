@@ -14,6 +14,7 @@
  */
 #include "compiler_int.h"
 #include "chg_civil.h"
+#include "chg_time.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -1389,9 +1390,6 @@ static void check_ts(cx *x, chg_tsexpr *t)
     case TS_WEEKLY:
         for (uint32_t i = 0; i < t->u.weekly.ndays; i++) {
             chg_dayspec *ds = &t->u.weekly.days[i];
-            static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat",
-                                               "sunday", "monday", "tuesday", "wednesday",
-                                               "thursday", "friday", "saturday"};
             chg_ident *ids[2] = {&ds->from, &ds->to};
             int *out[2] = {&ds->from_day, &ds->to_day};
             for (int k = 0; k < 2; k++) {
@@ -1399,6 +1397,11 @@ static void check_ts(cx *x, chg_tsexpr *t)
                     continue;
                 *out[k] = chg_day_index(ids[k]->name);
                 if (*out[k] < 0) {
+                    const char *days[14]; /* short names, then full ones */
+                    for (int w = 0; w < 7; w++) {
+                        days[w] = chg_weekday_names[w].abbr;
+                        days[7 + w] = chg_weekday_names[w].full;
+                    }
                     chg_diag *d = chg_diag_report(c, CHG_D_E0107, ids[k]->span, ids[k]->name, NULL);
                     chg_diag_suggest(c, d, ids[k]->name, days, CHG_ARRAY_LEN(days));
                 }
@@ -1435,16 +1438,16 @@ static void check_ts(cx *x, chg_tsexpr *t)
         break;
     }
     case TS_YEARLY: {
-        static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                             "jul", "aug", "sep", "oct", "nov", "dec",
-                                             "january", "february", "march", "april", "may", "june",
-                                             "july", "august", "september", "october",
-                                             "november", "december"};
         chg_ident *m[2] = {&t->u.yearly.from_mon, &t->u.yearly.to_mon};
         chg_expr *dd[2] = {t->u.yearly.from_day, t->u.yearly.to_day};
         for (int k = 0; k < 2; k++) {
             int mi = chg_month_index(m[k]->name);
             if (mi < 1) {
+                const char *months[24]; /* short names, then full ones */
+                for (int i = 0; i < 12; i++) {
+                    months[i] = chg_month_names[i].abbr;
+                    months[12 + i] = chg_month_names[i].full;
+                }
                 chg_diag *d = chg_diag_report(c, CHG_D_E0108, m[k]->span, m[k]->name, NULL);
                 chg_diag_suggest(c, d, m[k]->name, months, CHG_ARRAY_LEN(months));
                 continue;
@@ -1452,7 +1455,7 @@ static void check_ts(cx *x, chg_tsexpr *t)
             int64_t day = dd[k]->u.i;
             if (day < 1 || day > chg_days_in_month(2000, mi)) /* 2000: leap, so Feb 29 is allowed */
                 chg_diag_report(c, CHG_D_E0407, dd[k]->span, chg_span_text(c, dd[k]->span),
-                                months[mi + 11], NULL);
+                                chg_month_names[mi - 1].full, NULL);
         }
         break;
     }
@@ -2063,20 +2066,16 @@ int chg_parse_time_of_day(const char *s, int *minutes)
 
 int chg_day_index(const char *name)
 {
-    static const char *const full[] = {"sunday", "monday", "tuesday", "wednesday",
-                                       "thursday", "friday", "saturday"};
     for (int i = 0; i < 7; i++)
-        if (strncmp(name, full[i], 3) == 0 && (name[3] == 0 || strcmp(name, full[i]) == 0))
+        if (strcmp(name, chg_weekday_names[i].abbr) == 0 || strcmp(name, chg_weekday_names[i].full) == 0)
             return i;
     return -1;
 }
 
 int chg_month_index(const char *name)
 {
-    static const char *const full[] = {"january", "february", "march", "april", "may", "june",
-                                       "july", "august", "september", "october", "november", "december"};
     for (int i = 0; i < 12; i++)
-        if (strncmp(name, full[i], 3) == 0 && (name[3] == 0 || strcmp(name, full[i]) == 0))
+        if (strcmp(name, chg_month_names[i].abbr) == 0 || strcmp(name, chg_month_names[i].full) == 0)
             return i + 1;
     return -1;
 }

@@ -1,7 +1,7 @@
 /*
  * types.c — the type representation the checker works with, and the table
- * of built-in functions, queries and actions (the one list the checker,
- * the code generator and docs/language.md use).
+ * of built-in functions, queries and actions the checker, the code
+ * generator and docs/language.md use (expanded from vm/builtins.def).
  */
 #include "compiler_int.h"
 
@@ -162,64 +162,20 @@ bool chg_type_equal(const chg_type *a, const chg_type *b)
 
 /* ---- built-ins ----------------------------------------------------------------- */
 
-#define S P_STRING
-#define A P_ANY
-
+/* The table comes from vm/builtins.def, the one list the VM expands too;
+ * the implementation column is dropped here. */
+#define CHG_BI_PARAMS(...) {__VA_ARGS__}
 const chg_builtin chg_builtins[] = {
-    /* strings */
-    {"lower", BI_FUNCTION, 1, 1, {S}, S, "lower(s): s in lower case (ASCII letters)"},
-    {"upper", BI_FUNCTION, 1, 1, {S}, S, "upper(s): s in upper case (ASCII letters)"},
-    {"len", BI_FUNCTION, 1, 1, {P_STRING_OR_LIST}, P_INT,
-     "len(x): the number of characters (code points) of a string or items of a list"},
-    {"startswith", BI_FUNCTION, 2, 2, {S, S}, P_BOOL, "startswith(s, prefix): s begins with prefix"},
-    {"endswith", BI_FUNCTION, 2, 2, {S, S}, P_BOOL, "endswith(s, suffix): s ends with suffix"},
-    {"glob", BI_FUNCTION, 2, 2, {S, S}, P_BOOL,
-     "glob(s, pattern): shell-style match; * any run, ? one character, [abc] a class"},
-    {"string", BI_FUNCTION, 1, 1, {A}, S, "string(x): x as text, as interpolation writes it"},
-    {"int", BI_FUNCTION, 1, 1, {A}, P_INT,
-     "int(x): an int from an int, a whole float or a decimal string; error otherwise"},
-    /* time */
-    {"time", BI_FUNCTION, 1, 1, {S}, P_TIME,
-     "time(s): an instant from an RFC 3339 string (\"2026-12-03T03:30:00Z\")"},
-    {"parse_time", BI_FUNCTION, 2, 2, {S, S}, P_TIME,
-     "parse_time(s, format): an instant from text in a strptime format such as \"%b %d, %Y %I:%M:%S %p\"; "
-     "UTC unless the format has %z"},
-    {"hour", BI_FUNCTION, 2, 2, {P_TIME, P_ZONE}, P_INT, "hour(t, \"Zone\"): the local hour 0-23"},
-    {"minute", BI_FUNCTION, 2, 2, {P_TIME, P_ZONE}, P_INT,
-     "minute(t, \"Zone\"): the local minute 0-59"},
-    {"weekday", BI_FUNCTION, 2, 2, {P_TIME, P_ZONE}, S,
-     "weekday(t, \"Zone\"): the local day of the week: \"mon\" … \"sun\""},
-    {"day", BI_FUNCTION, 2, 2, {P_TIME, P_ZONE}, P_INT, "day(t, \"Zone\"): the local day of the month 1-31"},
-    {"month", BI_FUNCTION, 2, 2, {P_TIME, P_ZONE}, P_INT, "month(t, \"Zone\"): the local month 1-12"},
-    {"year", BI_FUNCTION, 2, 2, {P_TIME, P_ZONE}, P_INT, "year(t, \"Zone\"): the local year"},
-    {"seconds", BI_FUNCTION, 1, 1, {P_DURATION}, P_INT, "seconds(d): a duration in whole seconds"},
-    /* external queries: answered by the resolver (facts in tests and dry runs) */
-    {"aws.cloudwatch.alarm_state", BI_QUERY, 1, 1, {S}, S,
-     "aws.cloudwatch.alarm_state(\"name\"): \"OK\", \"ALARM\" or \"INSUFFICIENT_DATA\""},
-    {"aws.ssm.calendar_state", BI_QUERY, 1, 1, {S}, S,
-     "aws.ssm.calendar_state(\"name or ARN\"): \"OPEN\" or \"CLOSED\" (SSM Change Calendar)"},
-    /* actions: data in the decision, executed by chgd */
-    {"aws.codepipeline.disable_transition", BI_ACTION, 3, 3, {S, S, S}, P_ANY,
-     "aws.codepipeline.disable_transition(pipeline, stage, reason): stop changes entering a stage"},
-    {"aws.codepipeline.enable_transition", BI_ACTION, 2, 2, {S, S}, P_ANY,
-     "aws.codepipeline.enable_transition(pipeline, stage): let changes enter a stage again"},
-    {"aws.codepipeline.put_approval_result", BI_ACTION, 6, 6, {S, S, S, S}, P_ANY,
-     "aws.codepipeline.put_approval_result(pipeline, stage, action, token, status, summary): "
-     "answer a manual approval (status \"Approved\" or \"Rejected\")"},
-    {"aws.codedeploy.stop_deployment", BI_ACTION, 1, 2, {S, P_BOOL}, P_ANY,
-     "aws.codedeploy.stop_deployment(id[, rollback]): stop a deployment, rolling back by default"},
-    {"aws.stepfunctions.send_task_success", BI_ACTION, 2, 2, {S, A}, P_ANY,
-     "aws.stepfunctions.send_task_success(token, output): resume a waiting state machine"},
-    {"aws.stepfunctions.send_task_failure", BI_ACTION, 3, 3, {S, S, S}, P_ANY,
-     "aws.stepfunctions.send_task_failure(token, error, cause): fail a waiting task"},
-    {"aws.sns.publish", BI_ACTION, 2, 3, {S, S, S}, P_ANY,
-     "aws.sns.publish(topic_arn, message[, subject]): publish a notification"},
-    {"aws.events.put_event", BI_ACTION, 3, 3, {S, S, A}, P_ANY,
-     "aws.events.put_event(bus, detail_type, detail): put an event on an EventBridge bus"},
+#define CHG_FUNCTION(name, impl, min, max, params, result, doc) \
+    {name, BI_FUNCTION, min, max, CHG_BI_PARAMS params, result, doc},
+#define CHG_QUERY(name, min, max, params, result, doc) {name, BI_QUERY, min, max, CHG_BI_PARAMS params, result, doc},
+#define CHG_ACTION(name, min, max, params, doc) {name, BI_ACTION, min, max, CHG_BI_PARAMS params, P_ANY, doc},
+#include "builtins.def"
+#undef CHG_FUNCTION
+#undef CHG_QUERY
+#undef CHG_ACTION
 };
-
-#undef S
-#undef A
+#undef CHG_BI_PARAMS
 
 const size_t chg_nbuiltins = CHG_ARRAY_LEN(chg_builtins);
 

@@ -10,6 +10,7 @@
 #include "chg_civil.h"
 #include "chg_time.h"
 
+#include <ctype.h>
 #include <string.h>
 
 typedef struct listing {
@@ -33,14 +34,14 @@ static bool set_flag(void *ud, const char *name)
 
 static void local_text(const chg_tz *tz, int64_t t, char *out, size_t len)
 {
-    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     int64_t local = t + chg_tz_offset(tz, t);
     int64_t d = chg_floor_div(local, 86400);
     int64_t s = local - d * 86400, y;
     int m, day;
     chg_civil_from_days(d, &y, &m, &day);
-    snprintf(out, len, "%s %04lld-%02d-%02d %02d:%02d", days[chg_weekday_from_days(d)], (long long)y, m, day,
-             (int)(s / 3600), (int)(s % 3600 / 60));
+    const char *wd = chg_weekday_names[chg_weekday_from_days(d)].abbr; /* shown as "Mon" */
+    snprintf(out, len, "%c%s %04lld-%02d-%02d %02d:%02d", toupper((unsigned char)wd[0]), wd + 1, (long long)y, m,
+             day, (int)(s / 3600), (int)(s % 3600 / 60));
 }
 
 static int list_interval(void *ud, int64_t s, int64_t e)

@@ -9,8 +9,9 @@
  * int64 seconds since 1970-01-01T00:00:00Z. Nothing here reads the clock.
  *
  * Ownership: a chg_tz and a chg_timeset are immutable once built and may be
- * shared by any number of threads. Per-thread mutable state (caches) lives
- * in a chg_ts_cache the caller owns.
+ * shared by any number of threads. Nothing here caches: the VM keeps its
+ * own per-context index of intervals (vm/tsindex.c) and answers through
+ * it, with chg_timeset_next_admissible's probe.
  */
 #ifndef CHG_TIME_H
 #define CHG_TIME_H
@@ -141,28 +142,31 @@ typedef struct chg_ts_env {
     void *ud;
 } chg_ts_env;
 
-/* Per-thread cache of one time set's last answer: membership is constant
- * on [lo, hi). Zero-initialise; valid only for one env (reset it when the
- * flags change). */
-typedef struct chg_ts_cache {
-    int64_t lo, hi;
-    bool in;
-    bool valid;
-} chg_ts_cache;
-
-bool chg_timeset_contains(const chg_timeset *ts, const chg_ts_env *env, int64_t t,
-                          chg_ts_cache *cache /* may be NULL */);
+bool chg_timeset_contains(const chg_timeset *ts, const chg_ts_env *env, int64_t t);
 
 /* The first instant > t at which membership changes, or INT64_MAX if none
  * before t + horizon. */
 int64_t chg_timeset_next_change(const chg_timeset *ts, const chg_ts_env *env, int64_t t,
                                 int64_t horizon);
 
-/* Earliest instant >= t, before t + horizon, at which every set in all_of
- * contains it and no set in none_of does; INT64_MAX if none. */
-int64_t chg_timeset_next_admissible(const chg_timeset *const *all_of, size_t n_all,
-                                    const chg_timeset *const *none_of, size_t n_none,
-                                    const chg_ts_env *env, int64_t t, int64_t horizon);
+/* How chg_timeset_next_admissible asks about sets[k]: whether it contains
+ * t, and its next change after t (as chg_timeset_next_change; INT64_MAX
+ * when none within horizon). The VM answers from its interval index. */
+typedef struct chg_ts_probe {
+    bool (*contains)(void *ud, size_t k, int64_t t);
+    int64_t (*next_change)(void *ud, size_t k, int64_t t, int64_t horizon);
+    void *ud;
+} chg_ts_probe;
+
+/* Earliest instant >= t, before t + horizon, at which every sets[k] holds
+ * t when want[k] and does not when !want[k] (the required windows, and
+ * the freezes to avoid): the VM's next_open. INT64_MAX if none. probe
+ * NULL asks the sets themselves (chg_timeset_contains and
+ * chg_timeset_next_change in env). The one implementation of the search:
+ * the VM, the tests and the benchmarks all call it. */
+int64_t chg_timeset_next_admissible(const chg_timeset *const *sets, const bool *want, size_t n,
+                                    const chg_ts_env *env, int64_t t, int64_t horizon,
+                                    const chg_ts_probe *probe /* may be NULL */);
 
 /* Call fn for each maximal interval [start, end) of the set within [a, b)
  * (clipped to it), in order. Stops early if fn returns non-zero (returned). */
@@ -170,6 +174,31 @@ int chg_timeset_intervals(const chg_timeset *ts, const chg_ts_env *env, int64_t 
                           int (*fn)(void *ud, int64_t start, int64_t end), void *ud);
 
 /* ---- formatting ---------------------------------------------------------------- */
+
+/* Day and month names, in English and lower case: the one table behind
+ * weekly schedules ("mon", "monday"), yearly ones ("dec", "december"),
+ * cron names (JAN, MON: compared ignoring case), weekday() and the
+ * listings of `chgc windows`. abbr is the first three letters of full.
+ * Index 0 is Sunday (as chg_weekday_from_days) and January. */
+typedef struct chg_calendar_name {
+    const char *abbr; /* "sun", "jan" */
+    const char *full; /* "sunday", "january" */
+} chg_calendar_name;
+extern const chg_calendar_name chg_weekday_names[7];
+extern const chg_calendar_name chg_month_names[12];
+
+/* Durations as the language writes them: one or more groups of digits and
+ * a unit (w, d, h, m, s), in any order, repeats allowed: "90s", "1h30m",
+ * "366d". The one table of units, for the scanner, the command line and
+ * the VM. Each group and the total are at most INT64_MAX / 4 seconds, so
+ * sums and differences of a few durations and instants cannot overflow.
+ * chg_duration_parse reads s[0..n): CHG_OK, CHG_EINVAL (not of that form:
+ * empty, no unit, a sign, a blank) or CHG_ERANGE (too large); *out is set
+ * only on success. */
+int chg_duration_parse(const char *s, size_t n, int64_t *out);
+/* The shortest text of secs in those units, largest first: "1w2d", "1h30m",
+ * "0s", "-90s" is "-1m30s". Truncated to len - 1 bytes. */
+void chg_duration_format(int64_t secs, char *out, size_t len);
 
 /* "2026-12-03T09:00:00Z" into out (at least 32 bytes). */
 void chg_time_format_utc(int64_t t, char *out);

@@ -49,10 +49,6 @@ typedef enum { F_SEC, F_MIN, F_HOUR, F_DOM, F_MON, F_DOW, F_YEAR } field_kind;
 static const char *const field_name[] = {"second", "minute", "hour", "day-of-month",
                                           "month", "day-of-week", "year"};
 
-static const char *const mon_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                        "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
-static const char *const dow_names[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
-
 typedef struct parser {
     const char *src; /* the whole input, for offsets */
     chg_cron *c;
@@ -136,12 +132,13 @@ static bool parse_value(parser *p, field_kind k, const char *b, const char *e, i
         return true;
     }
     if ((k == F_MON || k == F_DOW) && e - b == 3) {
-        const char *const *names = k == F_MON ? mon_names : dow_names;
+        /* JAN, Mon, sun: the names of chg_time.h, in any case */
+        const chg_calendar_name *names = k == F_MON ? chg_month_names : chg_weekday_names;
         int n = k == F_MON ? 12 : 7;
         for (int i = 0; i < n; i++) {
-            if (toupper((unsigned char)b[0]) == names[i][0] &&
-                toupper((unsigned char)b[1]) == names[i][1] &&
-                toupper((unsigned char)b[2]) == names[i][2]) {
+            if (tolower((unsigned char)b[0]) == names[i].abbr[0] &&
+                tolower((unsigned char)b[1]) == names[i].abbr[1] &&
+                tolower((unsigned char)b[2]) == names[i].abbr[2]) {
                 if (k == F_MON)
                     *out = i + 1;
                 else

@@ -1,11 +1,98 @@
 /*
  * time_fmt.c — instants as text: the one UTC formatter of chg
  * ("2026-12-03T09:00:00Z") and the RFC 3339 / ISO 8601 date-time parser for
- * the timestamps events carry ("…Z", "…+01:00", "…-0700", fractions).
+ * the timestamps events carry ("…Z", "…+01:00", "…-0700", fractions); and
+ * durations as text ("1h30m"), parsed and formatted with one table of
+ * units; and the names of days and months.
  */
 #include "time_int.h"
 
+#include <ctype.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
+
+/* ---- names ---------------------------------------------------------------------- */
+
+const chg_calendar_name chg_weekday_names[7] = {
+    {"sun", "sunday"}, {"mon", "monday"}, {"tue", "tuesday"}, {"wed", "wednesday"},
+    {"thu", "thursday"}, {"fri", "friday"}, {"sat", "saturday"},
+};
+
+const chg_calendar_name chg_month_names[12] = {
+    {"jan", "january"}, {"feb", "february"}, {"mar", "march"}, {"apr", "april"},
+    {"may", "may"}, {"jun", "june"}, {"jul", "july"}, {"aug", "august"},
+    {"sep", "september"}, {"oct", "october"}, {"nov", "november"}, {"dec", "december"},
+};
+
+/* ---- durations ------------------------------------------------------------------ */
+
+/* Largest first: the formatter writes them in this order. */
+static const struct {
+    char unit;
+    int64_t secs;
+} duration_units[] = {{'w', 7 * 86400}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+
+#define DURATION_MAX (INT64_MAX / 4)
+
+static int64_t duration_unit(char c)
+{
+    for (size_t i = 0; i < CHG_ARRAY_LEN(duration_units); i++)
+        if (duration_units[i].unit == c)
+            return duration_units[i].secs;
+    return 0;
+}
+
+int chg_duration_parse(const char *s, size_t n, int64_t *out)
+{
+    const char *p = s, *e = s + n;
+    int64_t total = 0;
+    bool big = false;
+    if (p == e)
+        return CHG_EINVAL;
+    while (p < e) {
+        const char *digits_at = p;
+        int64_t v = 0;
+        for (; p < e && *p >= '0' && *p <= '9'; p++)
+            v = v > (INT64_MAX - 9) / 10 ? INT64_MAX : v * 10 + (*p - '0'); /* saturates */
+        int64_t unit = p < e ? duration_unit(*p) : 0;
+        if (p == digits_at || !unit)
+            return CHG_EINVAL;
+        p++;
+        if (v > DURATION_MAX / unit) {
+            big = true;
+            continue;
+        }
+        total += v * unit;
+        if (total > DURATION_MAX)
+            big = true;
+    }
+    if (big)
+        return CHG_ERANGE;
+    *out = total;
+    return CHG_OK;
+}
+
+void chg_duration_format(int64_t secs, char *out, size_t len)
+{
+    if (secs == 0) {
+        snprintf(out, len, "0s");
+        return;
+    }
+    size_t n = 0;
+    uint64_t s = secs < 0 ? (uint64_t)0 - (uint64_t)secs : (uint64_t)secs;
+    if (secs < 0 && n < len)
+        n += (size_t)snprintf(out + n, len - n, "-");
+    for (size_t i = 0; i < CHG_ARRAY_LEN(duration_units) && n < len; i++) {
+        uint64_t u = (uint64_t)duration_units[i].secs;
+        if (s >= u) {
+            n += (size_t)snprintf(out + n, len - n, "%" PRIu64 "%c", s / u, duration_units[i].unit);
+            s %= u;
+        }
+    }
+}
+
+/* ---- instants ------------------------------------------------------------------- */
 
 void chg_time_format_utc(int64_t t, char *out)
 {

@@ -1,9 +1,9 @@
 /*
  * timeset.c — time sets: building a chg_timeset from the node tree of
  * chg_time.h (cron, weekly, range, yearly, calendar, flag, or/and/not) and
- * answering questions about it: membership (with a per-thread cache),
- * the next change, the earliest admissible instant for several sets
- * (next_open), and the intervals inside a range.
+ * answering questions about it: membership, the next change, the
+ * earliest admissible instant for several sets (next_open), and the
+ * intervals inside a range.
  *
  * Everything rests on one primitive, the span: for an instant t, whether t
  * is in the set and a stretch [lo, hi) around t on which that answer
@@ -318,20 +318,26 @@ static void span_of(const chg_timeset *ts, int i, const chg_ts_env *env, int64_t
 
 /* ---- queries ------------------------------------------------------------------------ */
 
-bool chg_timeset_contains(const chg_timeset *ts, const chg_ts_env *env, int64_t t,
-                          chg_ts_cache *cache)
+bool chg_timeset_contains(const chg_timeset *ts, const chg_ts_env *env, int64_t t)
 {
-    if (cache && cache->valid && cache->lo <= t && t < cache->hi)
-        return cache->in;
     span s;
     span_of(ts, ts->root, env, t, ti_add(t, CONTAINS_REACH), &s);
-    if (cache) {
-        cache->lo = s.lo;
-        cache->hi = s.hi;
-        cache->in = s.in;
-        cache->valid = true;
-    }
     return s.in;
+}
+
+/* The first instant past span s0 at which membership is no longer s0's,
+ * before limit; INT64_MAX if none. */
+static int64_t change_after(const chg_timeset *ts, const chg_ts_env *env, const span *s0, int64_t limit)
+{
+    span s;
+    int64_t x = s0->hi;
+    while (x < limit) {
+        span_of(ts, ts->root, env, x, limit, &s);
+        if (s.in != s0->in)
+            return x;
+        x = s.hi;
+    }
+    return INT64_MAX;
 }
 
 int64_t chg_timeset_next_change(const chg_timeset *ts, const chg_ts_env *env, int64_t t,
@@ -340,45 +346,62 @@ int64_t chg_timeset_next_change(const chg_timeset *ts, const chg_ts_env *env, in
     int64_t limit = ti_add(t, horizon > 0 ? horizon : 0);
     span s;
     span_of(ts, ts->root, env, t, limit, &s);
-    bool in0 = s.in;
-    int64_t x = s.hi;
-    while (x < limit) {
-        span_of(ts, ts->root, env, x, limit, &s);
-        if (s.in != in0)
-            return x;
-        x = s.hi;
-    }
-    return INT64_MAX;
+    return change_after(ts, env, &s, limit);
 }
 
-/* Jump from span to span: past the closed stretch of any required window,
- * past the held stretch of any freeze, until all agree or the horizon. */
-int64_t chg_timeset_next_admissible(const chg_timeset *const *all_of, size_t n_all,
-                                    const chg_timeset *const *none_of, size_t n_none,
-                                    const chg_ts_env *env, int64_t t, int64_t horizon)
+/* The probe used without one: the sets themselves. The search asks for
+ * the next change of a set right after asking whether it contains t, so
+ * that goes on from the span contains found instead of finding it again
+ * (half the cost). */
+typedef struct direct {
+    const chg_timeset *const *sets;
+    const chg_ts_env *env;
+    int64_t limit;
+    size_t k;    /* the last contains(k, t) and its span */
+    int64_t t;
+    span s;
+} direct;
+
+static bool direct_contains(void *ud, size_t k, int64_t t)
+{
+    direct *d = ud;
+    span_of(d->sets[k], d->sets[k]->root, d->env, t, d->limit, &d->s);
+    d->k = k;
+    d->t = t;
+    return d->s.in;
+}
+
+static int64_t direct_next_change(void *ud, size_t k, int64_t t, int64_t horizon)
+{
+    direct *d = ud;
+    if (k == d->k && t == d->t)
+        return change_after(d->sets[k], d->env, &d->s, ti_add(t, horizon > 0 ? horizon : 0));
+    return chg_timeset_next_change(d->sets[k], d->env, t, horizon);
+}
+
+/* Jump past the stretch on which the first set that disagrees keeps
+ * disagreeing (no instant in it can be admissible), until all agree or
+ * the horizon. Each step passes at least one change of one set, so the
+ * loop runs at most once per change within the horizon. */
+int64_t chg_timeset_next_admissible(const chg_timeset *const *sets, const bool *want, size_t n,
+                                    const chg_ts_env *env, int64_t t, int64_t horizon,
+                                    const chg_ts_probe *probe)
 {
     int64_t limit = ti_add(t, horizon > 0 ? horizon : 0);
-    int64_t x = t;
-    while (x < limit) {
-        bool moved = false;
-        for (size_t i = 0; i < n_all && !moved; i++) {
-            span s;
-            span_of(all_of[i], all_of[i]->root, env, x, limit, &s);
-            if (!s.in) {
-                x = s.hi;
-                moved = true;
-            }
-        }
-        for (size_t i = 0; i < n_none && !moved; i++) {
-            span s;
-            span_of(none_of[i], none_of[i]->root, env, x, limit, &s);
-            if (s.in) {
-                x = s.hi;
-                moved = true;
-            }
-        }
-        if (!moved)
-            return x;
+    direct d = {sets, env, limit, SIZE_MAX, 0, {0, 0, false}};
+    chg_ts_probe own = {direct_contains, direct_next_change, &d};
+    if (!probe)
+        probe = &own;
+    while (t < limit) {
+        size_t k = 0;
+        while (k < n && probe->contains(probe->ud, k, t) == want[k])
+            k++;
+        if (k == n)
+            return t;
+        int64_t next = probe->next_change(probe->ud, k, t, limit - t);
+        if (next == INT64_MAX || next <= t)
+            return INT64_MAX;
+        t = next;
     }
     return INT64_MAX;
 }

@@ -211,7 +211,7 @@ void chg_areq_render_term(const chg_bundle *b, const chg_areqdef *q, uint32_t co
         chg_buf_printf(out, " within %s", b->str[q->within_text]);
     else if (q->within) {
         char d[32];
-        chg_format_duration(q->within, d, sizeof d);
+        chg_duration_format(q->within, d, sizeof d);
         chg_buf_printf(out, " within %s", d);
     }
     if (q->including)

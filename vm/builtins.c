@@ -1,7 +1,8 @@
 /*
- * builtins.c — the implementations of the built-in functions (the table of
- * their names and types, for the checker, is compiler/types.c; bundles
- * bind the two by name when they load). External queries have no
+ * builtins.c — the implementations of the built-in functions. Their names,
+ * arities and types are listed once, in builtins.def, which the compiler
+ * expands too; bundles name the built-ins they call and are bound to these
+ * implementations by name when they load. External queries have no
  * implementation here: the resolver (facts, or chgd's AWS client) answers
  * them.
  *
@@ -348,41 +349,32 @@ LOCAL_FN(year, y, CHG_V_INT)
 static int bi_weekday(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
 {
     (void)n;
-    static const char *const names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
     int64_t y;
     int mo, d, h, mi, wd;
     if (local_fields(ctx, a, b, "weekday", &y, &mo, &d, &h, &mi, &wd) < 0)
         return -1;
-    out_str(o, names[wd], 3);
+    out_str(o, chg_weekday_names[wd].abbr, 3);
     return 0;
 }
 
-static const chg_builtin_impl impls[] = {
-    {"lower", bi_lower, 1, 1, false},
-    {"upper", bi_upper, 1, 1, false},
-    {"len", bi_len, 1, 1, false},
-    {"startswith", bi_startswith, 2, 2, false},
-    {"endswith", bi_endswith, 2, 2, false},
-    {"glob", bi_glob, 2, 2, false},
-    {"string", bi_string, 1, 1, false},
-    {"int", bi_int, 1, 1, false},
-    {"time", bi_time, 1, 1, false},
-    {"hour", bi_hour, 2, 2, false},
-    {"minute", bi_minute, 2, 2, false},
-    {"weekday", bi_weekday, 2, 2, false},
-    {"day", bi_day, 2, 2, false},
-    {"month", bi_month, 2, 2, false},
-    {"year", bi_year, 2, 2, false},
-    {"seconds", bi_seconds, 1, 1, false},
-    {"parse_time", bi_parse_time, 2, 2, false},
-    {"aws.cloudwatch.alarm_state", NULL, 1, 1, true},
-    {"aws.ssm.calendar_state", NULL, 1, 1, true},
+/* From the one list, builtins.def: its parameter kinds and docs are the
+ * compiler's; actions have no entry here. */
+const chg_builtin_impl chg_builtin_impls[] = {
+#define CHG_FUNCTION(name, impl, min, max, params, result, doc) {name, impl, min, max, false},
+#define CHG_QUERY(name, min, max, params, result, doc) {name, NULL, min, max, true},
+#define CHG_ACTION(name, min, max, params, doc)
+#include "builtins.def"
+#undef CHG_FUNCTION
+#undef CHG_QUERY
+#undef CHG_ACTION
 };
+
+const size_t chg_nbuiltin_impls = CHG_ARRAY_LEN(chg_builtin_impls);
 
 const chg_builtin_impl *chg_builtin_impl_find(const char *name)
 {
-    for (size_t i = 0; i < CHG_ARRAY_LEN(impls); i++)
-        if (strcmp(impls[i].name, name) == 0)
-            return &impls[i];
+    for (size_t i = 0; i < chg_nbuiltin_impls; i++)
+        if (strcmp(chg_builtin_impls[i].name, name) == 0)
+            return &chg_builtin_impls[i];
     return NULL;
 }

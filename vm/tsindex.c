@@ -69,7 +69,7 @@ static bool covers(const chg_ts_index *x, int64_t t) { return x->valid && t >= x
 bool chg_tsx_contains(const chg_timeset *ts, const chg_ts_env *env, chg_ts_index *x, int64_t t)
 {
     if (CHG_UNLIKELY(!covers(x, t)) && !rebuild(ts, env, x, t))
-        return chg_timeset_contains(ts, env, t, NULL);
+        return chg_timeset_contains(ts, env, t);
     int64_t i = find(x, t);
     return i >= 0 && t < x->iv[2 * i + 1];
 }
@@ -87,33 +87,36 @@ int64_t chg_tsx_next_change(const chg_timeset *ts, const chg_ts_env *env, chg_ts
         next = (uint64_t)(i + 1) < x->n ? x->iv[2 * (i + 1)] : x->hi; /* outside: the next one starts */
     if (next >= x->hi) /* clipped at the end of the index: ask the library */
         return chg_timeset_next_change(ts, env, t, horizon);
-    return next > t + horizon ? INT64_MAX : next;
+    /* as the library: a change at t + horizon is past it (and next - t
+     * cannot overflow where t + horizon could) */
+    return next - t >= horizon ? INT64_MAX : next;
+}
+
+/* The search itself is the library's; it asks the index. */
+typedef struct probe_ud {
+    chg_ts_index *const *xs;
+    const chg_timeset *const *sets;
+    const chg_ts_env *env;
+} probe_ud;
+
+static bool probe_contains(void *ud, size_t k, int64_t t)
+{
+    const probe_ud *p = ud;
+    return chg_tsx_contains(p->sets[k], p->env, p->xs[k], t);
+}
+
+static int64_t probe_next_change(void *ud, size_t k, int64_t t, int64_t horizon)
+{
+    const probe_ud *p = ud;
+    return chg_tsx_next_change(p->sets[k], p->env, p->xs[k], t, horizon);
 }
 
 int64_t chg_tsx_next_admissible(chg_ts_index *const *xs, const chg_timeset *const *sets, const bool *want,
                                 size_t n, const chg_ts_env *env, int64_t t, int64_t horizon)
 {
-    int64_t end = t > INT64_MAX - horizon ? INT64_MAX : t + horizon;
-    /* each step moves to the next boundary of some set, so the loop runs
-     * at most once per boundary within the horizon */
-    while (t < end) {
-        bool ok = true;
-        int64_t step = INT64_MAX;
-        for (size_t k = 0; k < n; k++) {
-            bool in = chg_tsx_contains(sets[k], env, xs[k], t);
-            if (in != want[k])
-                ok = false;
-            int64_t c = chg_tsx_next_change(sets[k], env, xs[k], t, end - t);
-            if (c < step)
-                step = c;
-        }
-        if (ok)
-            return t;
-        if (step == INT64_MAX || step <= t)
-            return INT64_MAX;
-        t = step;
-    }
-    return INT64_MAX;
+    probe_ud ud = {xs, sets, env};
+    chg_ts_probe probe = {probe_contains, probe_next_change, &ud};
+    return chg_timeset_next_admissible(sets, want, n, env, t, horizon, &probe);
 }
 
 void chg_tsx_free(chg_ts_index *x, size_t n)

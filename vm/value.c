@@ -172,25 +172,6 @@ void chg_value_from_json(const void *jv, chg_value *out)
 
 /* ---- text ------------------------------------------------------------------------- */
 
-void chg_format_duration(int64_t secs, char *out, size_t len)
-{
-    if (secs == 0) {
-        snprintf(out, len, "0s");
-        return;
-    }
-    size_t n = 0;
-    uint64_t s = secs < 0 ? (uint64_t)0 - (uint64_t)secs : (uint64_t)secs;
-    if (secs < 0 && n < len)
-        n += (size_t)snprintf(out + n, len - n, "-");
-    static const struct { char u; uint64_t secs; } units[] = {
-        {'w', 604800}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
-    for (size_t i = 0; i < 5 && n < len; i++)
-        if (s >= units[i].secs) {
-            n += (size_t)snprintf(out + n, len - n, "%" PRIu64 "%c", s / units[i].secs, units[i].u);
-            s %= units[i].secs;
-        }
-}
-
 /* Shortest decimal text that reads back as the same double. */
 static void format_float(double f, char *out, size_t len)
 {
@@ -228,7 +209,7 @@ void chg_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out)
     case CHG_V_FLOAT: format_float(v->u.f, tmp, sizeof tmp); chg_buf_puts(out, tmp); break;
     case CHG_V_STR: chg_buf_append(out, v->u.s, v->len); break;
     case CHG_V_TIME: chg_time_format_utc(v->u.i, tmp); chg_buf_puts(out, tmp); break;
-    case CHG_V_DUR: chg_format_duration(v->u.i, tmp, sizeof tmp); chg_buf_puts(out, tmp); break;
+    case CHG_V_DUR: chg_duration_format(v->u.i, tmp, sizeof tmp); chg_buf_puts(out, tmp); break;
     case CHG_V_RISK: chg_buf_puts(out, risk_name(b, v->u.i)); break;
     case CHG_V_LIST:
         chg_buf_putc(out, '[');
@@ -257,7 +238,7 @@ void chg_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
         chg_buf_json_string(out, tmp, strlen(tmp));
         break;
     case CHG_V_DUR:
-        chg_format_duration(v->u.i, tmp, sizeof tmp);
+        chg_duration_format(v->u.i, tmp, sizeof tmp);
         chg_buf_json_string(out, tmp, strlen(tmp));
         break;
     case CHG_V_RISK: {
@@ -360,7 +341,7 @@ const char *chg_value_to_scratch(chg_ctx *ctx, const chg_value *v, uint32_t *len
     case CHG_V_INT: n = (size_t)snprintf(tmp, sizeof tmp, "%" PRId64, v->u.i); break;
     case CHG_V_FLOAT: format_float(v->u.f, tmp, sizeof tmp); n = strlen(tmp); break;
     case CHG_V_TIME: chg_time_format_utc(v->u.i, tmp); n = strlen(tmp); break;
-    case CHG_V_DUR: chg_format_duration(v->u.i, tmp, sizeof tmp); n = strlen(tmp); break;
+    case CHG_V_DUR: chg_duration_format(v->u.i, tmp, sizeof tmp); n = strlen(tmp); break;
     case CHG_V_RISK: text = risk_name(ctx->b, v->u.i); n = strlen(text); break;
     default: {
         chg_buf b;

@@ -359,20 +359,21 @@ bool chg_value_equal(const chg_value *a, const chg_value *b);
 void chg_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out);
 /* Append the value as JSON. */
 void chg_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out);
-/* The text of a string-like value as a fresh scratch copy, etc. */
-void chg_format_duration(int64_t secs, char *out, size_t len);
 
 /* The text form of a value into scratch memory (no heap allocation once
  * warm). Returns NULL when out of memory. */
 const char *chg_value_to_scratch(chg_ctx *ctx, const chg_value *v, uint32_t *len);
 
-/* Built-ins: look an implementation up by name (NULL: unknown). */
+/* Built-ins, expanded from builtins.def: look an implementation up by name
+ * (NULL: unknown, or an action). */
 typedef struct chg_builtin_impl {
     const char *name;
     chg_builtin_fn fn;
     uint8_t min_args, max_args;
     bool query;               /* answered by the resolver, not computed */
 } chg_builtin_impl;
+extern const chg_builtin_impl chg_builtin_impls[];
+extern const size_t chg_nbuiltin_impls;
 const chg_builtin_impl *chg_builtin_impl_find(const char *name);
 
 /* Facts: find a query's answer; NULL when there is none. */

@@ -516,7 +516,6 @@ static void one_cron_case(void)
     int bad;
     chg_timeset *ts = chg_timeset_build(&n, 1, 0, &err, &bad);
     assert_non_null(ts);
-    chg_ts_cache cache = {0};
     int64_t x = start;
     for (int i = 0; i < 40; i++) {
         x = rnd() % 2 ? rnd_range(start, end) : x + rnd_range(0, 7200);
@@ -526,7 +525,7 @@ static void one_cron_case(void)
         for (size_t j = 0; j < bf.n; j++)
             if (bf.v[j] <= x && bf.v[j] > x - d)
                 want = true;
-        bool got = chg_timeset_contains(ts, NULL, x, i % 2 ? &cache : NULL);
+        bool got = chg_timeset_contains(ts, NULL, x);
         if (got != want) {
             char s[40];
             chg_time_format_utc(x, s);
@@ -666,7 +665,6 @@ static void test_time_oracle_weekly_and_yearly(void **state)
                           .to_month = tm, .to_day = td};
         chg_timeset *y = chg_timeset_build(&yn, 1, 0, &err, &bad);
         assert_non_null(y);
-        chg_ts_cache wc = {0}, yc = {0};
         int64_t u = rnd_range(40 * 31556952LL, 150 * 31556952LL);
         for (int j = 0; j < 60; j++) {
             u = rnd() % 3 ? u + rnd_range(0, 3 * 86400) : rnd_range(0, 200 * 31556952LL);
@@ -680,7 +678,7 @@ static void test_time_oracle_weekly_and_yearly(void **state)
                 want = (days >> r.wday & 1) && m >= smin && m < emin;
             else /* crosses midnight (or 24 hours when equal) */
                 want = ((days >> r.wday & 1) && m >= smin) || ((days >> yday & 1) && m < emin);
-            bool got = chg_timeset_contains(w, NULL, u, j % 2 ? &wc : NULL);
+            bool got = chg_timeset_contains(w, NULL, u);
             if (got != want)
                 fail_msg("weekly days=%#x %d..%d in %s at %lld: chg %d, clock %d", days, smin,
                          emin, zone, (long long)u, got, want);
@@ -704,7 +702,7 @@ static void test_time_oracle_weekly_and_yearly(void **state)
                 if (today >= sday && today < eday)
                     ywant = true;
             }
-            bool ygot = chg_timeset_contains(y, NULL, u, j % 2 ? &yc : NULL);
+            bool ygot = chg_timeset_contains(y, NULL, u);
             if (ygot != ywant)
                 fail_msg("yearly %d/%d..%d/%d in %s at %lld: chg %d, clock %d", fm, fd, tm, td,
                          zone, (long long)u, ygot, ywant);

@@ -13,7 +13,9 @@
 
 #include "alloc_count.h"
 #include "bundle_format.h"
+#include "chg_time.h"
 #include "chg_vm.h"
+#include "vm_int.h"
 
 static const char policy[] =
     "policy \"t\" version \"1\"\n"
@@ -547,6 +549,178 @@ static void test_vm_resolver(void **state)
     chg_buf_free(&bytes);
 }
 
+/* builtins.def is the one list of built-ins: the checker's table and the
+ * VM's implementations are both expanded from it. Check that the two
+ * expansions agree both ways, and that each implementation takes the
+ * parameter kinds the checker gives it: every argument of the declared
+ * kind gets past the implementation's own checks, and one of another
+ * kind is refused, so a signature edited without its function (or the
+ * reverse) fails here. */
+static chg_value sample(chg_param p, bool good)
+{
+    chg_value v;
+    memset(&v, 0, sizeof v);
+    bool stringish = p == P_STRING || p == P_ZONE || p == P_STRING_OR_LIST;
+    if (good ? stringish : !stringish) {
+        v.tag = CHG_V_STR;
+        v.u.s = p == P_ZONE && good ? "UTC" : "2026-01-01T00:00:00Z";
+        v.len = (uint32_t)strlen(v.u.s);
+        return v;
+    }
+    v.tag = !good ? CHG_V_INT : p == P_TIME ? CHG_V_TIME : p == P_DURATION ? CHG_V_DUR
+                                            : p == P_BOOL ? CHG_V_BOOL : CHG_V_INT;
+    v.u.i = 60;
+    return v;
+}
+
+static void test_vm_builtins_match_checker(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < chg_nbuiltins; i++) {
+        const chg_builtin *c = &chg_builtins[i];
+        const chg_builtin_impl *v = chg_builtin_impl_find(c->name);
+        if (c->kind == BI_ACTION) {
+            if (v)
+                fail_msg("action %s has a VM implementation", c->name);
+            continue;
+        }
+        if (!v)
+            fail_msg("%s: the checker knows it, the VM does not", c->name);
+        if (v->query != (c->kind == BI_QUERY) || (v->fn != NULL) != (c->kind == BI_FUNCTION))
+            fail_msg("%s: a function for one, a query for the other", c->name);
+        if (v->min_args != c->min_args || v->max_args != c->max_args)
+            fail_msg("%s: arity %u..%u in the checker, %u..%u in the VM", c->name, c->min_args, c->max_args,
+                     v->min_args, v->max_args);
+    }
+    for (size_t i = 0; i < chg_nbuiltin_impls; i++) {
+        const chg_builtin_impl *v = &chg_builtin_impls[i];
+        const chg_builtin *c = chg_builtin_find(v->name);
+        if (!c || c->kind == BI_ACTION)
+            fail_msg("%s: the VM implements it, the checker does not know it", v->name);
+        assert_ptr_equal(chg_builtin_impl_find(v->name), v); /* no second entry */
+    }
+
+    chg_buf bytes = build("schema change { when: time }\n"
+                          "rule r advisory: when hour(change.when, \"UTC\") > 25 warn \"x\"\n");
+    chg_bundle *b = load(&bytes);
+    chg_ctx *ctx = chg_ctx_new(b);
+    assert_non_null(ctx);
+    for (size_t i = 0; i < chg_nbuiltins; i++) {
+        const chg_builtin *c = &chg_builtins[i];
+        if (c->kind != BI_FUNCTION)
+            continue;
+        chg_builtin_fn fn = chg_builtin_impl_find(c->name)->fn;
+        uint32_t n = c->min_args;
+        chg_value args[8], out;
+        for (uint32_t k = 0; k < n; k++)
+            args[k] = sample(c->params[k < 4 ? k : 3], true);
+        ctx->failed = false;
+        if (fn(ctx, args, n, &out, b) < 0 && (strstr(ctx->err_msg, "must be") || strstr(ctx->err_msg, "cannot")))
+            fail_msg("%s refuses the kinds the checker allows: %s", c->name, ctx->err_msg);
+        for (uint32_t k = 0; k < n; k++) {
+            chg_param p = c->params[k < 4 ? k : 3];
+            if (p == P_ANY)
+                continue;
+            chg_value saved = args[k];
+            args[k] = sample(p, false);
+            ctx->failed = false;
+            if (fn(ctx, args, n, &out, b) == 0)
+                fail_msg("%s accepts a %s as argument %u, which the checker refuses", c->name,
+                         chg_vtag_name(args[k].tag), k + 1);
+            args[k] = saved;
+        }
+    }
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    chg_buf_free(&bytes);
+}
+
+/* The VM answers time questions from its per-context interval index and
+ * the library's one next_admissible search with the index as probe; the
+ * answers must be the library's own, inside the indexed year and out of
+ * it (each jump across years rebuilds the index). */
+static void test_vm_time_index_agrees_with_library(void **state)
+{
+    (void)state;
+    chg_buf bytes = build(policy);
+    chg_bundle *b = load(&bytes);
+    chg_ctx *ctx = chg_ctx_new(b);
+    assert_true(b->ntimesets >= 2);
+    chg_ts_env env = {NULL, NULL};
+    const chg_timeset *sets[8];
+    chg_ts_index *xs[8];
+    bool want[8];
+    size_t n = b->ntimesets < 8 ? b->ntimesets : 8;
+    for (size_t k = 0; k < n; k++) {
+        sets[k] = b->timesets[k].ts;
+        xs[k] = &ctx->ts_index[k];
+    }
+    uint64_t r = 88172645463325252ULL;
+    int64_t t = 1767225600; /* 2026-01-01 */
+    for (int i = 0; i < 4000; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        t = r % 5 ? t + (int64_t)(r % 40000) : 1704067200 + (int64_t)(r % (6 * 366 * 86400ULL));
+        for (size_t k = 0; k < n; k++) {
+            want[k] = (r >> k & 1) != 0;
+            if (chg_tsx_contains(sets[k], &env, xs[k], t) != chg_timeset_contains(sets[k], &env, t))
+                fail_msg("set %zu at %lld: the index and the library disagree on membership", k, (long long)t);
+            int64_t h = 86400 * (int64_t)(1 + r % 400);
+            if (chg_tsx_next_change(sets[k], &env, xs[k], t, h) != chg_timeset_next_change(sets[k], &env, t, h))
+                fail_msg("set %zu at %lld: the index and the library disagree on the next change", k, (long long)t);
+            /* a change exactly at the horizon is past it, for both */
+            int64_t c = chg_timeset_next_change(sets[k], &env, t, 400 * 86400LL);
+            if (c != INT64_MAX && chg_tsx_next_change(sets[k], &env, xs[k], t, c - t) != INT64_MAX)
+                fail_msg("set %zu at %lld: the index reports a change at the horizon", k, (long long)t);
+        }
+        int64_t h = 86400 * (int64_t)(1 + r % 400);
+        int64_t got = chg_tsx_next_admissible(xs, sets, want, n, &env, t, h);
+        int64_t lib = chg_timeset_next_admissible(sets, want, n, &env, t, h, NULL);
+        if (got != lib)
+            fail_msg("next admissible from %lld: %lld with the index, %lld without", (long long)t, (long long)got,
+                     (long long)lib);
+    }
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    chg_buf_free(&bytes);
+}
+
+/* weekday() and the checker's day and month names are the table's. */
+static void test_vm_calendar_names(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(chg_day_index(chg_weekday_names[i].abbr), i);
+        assert_int_equal(chg_day_index(chg_weekday_names[i].full), i);
+    }
+    for (int i = 0; i < 12; i++) {
+        assert_int_equal(chg_month_index(chg_month_names[i].abbr), i + 1);
+        assert_int_equal(chg_month_index(chg_month_names[i].full), i + 1);
+    }
+    assert_int_equal(chg_day_index("Mon"), -1);
+    assert_int_equal(chg_month_index("sept"), -1);
+
+    chg_buf bytes = build("schema change { when: time }\n"
+                          "rule r advisory: when weekday(change.when, \"UTC\") == \"x\" warn \"x\"\n");
+    chg_bundle *b = load(&bytes);
+    chg_ctx *ctx = chg_ctx_new(b);
+    const chg_builtin_impl *wd = chg_builtin_impl_find("weekday");
+    for (int64_t day = 20454; day < 20454 + 7; day++) {
+        chg_value args[2], out;
+        memset(args, 0, sizeof args);
+        args[0].tag = CHG_V_TIME;
+        args[0].u.i = day * 86400 + 43200;
+        args[1].tag = CHG_V_STR;
+        args[1].u.s = "UTC";
+        args[1].len = 3;
+        assert_int_equal(wd->fn(ctx, args, 2, &out, b), 0);
+        assert_int_equal(out.tag, CHG_V_STR);
+        assert_string_equal(out.u.s, chg_weekday_names[chg_weekday_from_days(day)].abbr);
+    }
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    chg_buf_free(&bytes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +736,9 @@ int main(void)
         cmocka_unit_test(test_vm_verifier_rejects_unbounded_loops),
         cmocka_unit_test(test_vm_verifier_rejects_enum_without_values),
         cmocka_unit_test(test_vm_disasm_and_opcodes),
+        cmocka_unit_test(test_vm_builtins_match_checker),
+        cmocka_unit_test(test_vm_time_index_agrees_with_library),
+        cmocka_unit_test(test_vm_calendar_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
