@@ -1,7 +1,7 @@
 /*
  * cli.h — what the chgc subcommands share: their entry points and the
  * few helpers they need to print (diagnostics, colour choice, errors).
- * The work is the driver layer's (driver/chg_driver.h): a command parses
+ * The work is the driver layer's (include/chg_driver.h): a command parses
  * its options, calls it, and prints.
  */
 #ifndef CHG_CLI_H

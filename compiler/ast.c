@@ -29,7 +29,7 @@ static void *node(chg_arena *a, size_t size)
     return p;
 }
 
-chg_expr *chg_ast_expr(chg_arena *a, chg_expr_kind kind, chg_span span)
+chg_expr *chg_c_ast_expr(chg_arena *a, chg_expr_kind kind, chg_span span)
 {
     chg_expr *e = node(a, sizeof *e);
     e->kind = kind;
@@ -38,7 +38,7 @@ chg_expr *chg_ast_expr(chg_arena *a, chg_expr_kind kind, chg_span span)
     return e;
 }
 
-chg_decl *chg_ast_decl(chg_arena *a, chg_decl_kind kind, chg_span span)
+chg_decl *chg_c_ast_decl(chg_arena *a, chg_decl_kind kind, chg_span span)
 {
     chg_decl *d = node(a, sizeof *d);
     d->kind = kind;
@@ -46,7 +46,7 @@ chg_decl *chg_ast_decl(chg_arena *a, chg_decl_kind kind, chg_span span)
     return d;
 }
 
-chg_tsexpr *chg_ast_ts(chg_arena *a, chg_ts_kind kind, chg_span span)
+chg_tsexpr *chg_c_ast_ts(chg_arena *a, chg_ts_kind kind, chg_span span)
 {
     chg_tsexpr *t = node(a, sizeof *t);
     t->kind = kind;
@@ -55,7 +55,7 @@ chg_tsexpr *chg_ast_ts(chg_arena *a, chg_ts_kind kind, chg_span span)
     return t;
 }
 
-chg_areq *chg_ast_areq(chg_arena *a, chg_areq_kind kind, chg_span span)
+chg_areq *chg_c_ast_areq(chg_arena *a, chg_areq_kind kind, chg_span span)
 {
     chg_areq *r = node(a, sizeof *r);
     r->kind = kind;
@@ -64,7 +64,7 @@ chg_areq *chg_ast_areq(chg_arena *a, chg_areq_kind kind, chg_span span)
     return r;
 }
 
-chg_typeexpr *chg_ast_typeexpr(chg_arena *a, chg_typeexpr_kind kind, chg_span span)
+chg_typeexpr *chg_c_ast_typeexpr(chg_arena *a, chg_typeexpr_kind kind, chg_span span)
 {
     chg_typeexpr *t = node(a, sizeof *t);
     t->kind = kind;
@@ -72,7 +72,7 @@ chg_typeexpr *chg_ast_typeexpr(chg_arena *a, chg_typeexpr_kind kind, chg_span sp
     return t;
 }
 
-void chg_ast_list_push(chg_arena *a, chg_ast_list *l, void *item)
+void chg_c_ast_list_push(chg_arena *a, chg_ast_list *l, void *item)
 {
     if (l->n == l->cap) {
         uint32_t cap = l->cap ? l->cap * 2 : 4;
@@ -87,14 +87,14 @@ void chg_ast_list_push(chg_arena *a, chg_ast_list *l, void *item)
     l->items[l->n++] = item;
 }
 
-void **chg_ast_list_freeze(chg_arena *a, const chg_ast_list *l)
+void **chg_c_ast_list_freeze(chg_arena *a, const chg_ast_list *l)
 {
     /* The arena list is already stable storage; return it as is. */
     (void)a;
     return l->items;
 }
 
-chg_span chg_span_join(chg_span a, chg_span b)
+chg_span chg_c_span_join(chg_span a, chg_span b)
 {
     chg_span s = a;
     if (b.file == a.file && b.end > s.end)
@@ -102,7 +102,7 @@ chg_span chg_span_join(chg_span a, chg_span b)
     return s;
 }
 
-const char *chg_binop_text(chg_binop op)
+const char *chg_c_binop_text(chg_binop op)
 {
     switch (op) {
     case BIN_OR: return "or";
@@ -125,7 +125,7 @@ const char *chg_binop_text(chg_binop op)
     return "?";
 }
 
-const char *chg_decl_kind_name(chg_decl_kind k)
+const char *chg_c_decl_kind_name(chg_decl_kind k)
 {
     switch (k) {
     case D_POLICY: return "policy";

@@ -75,7 +75,7 @@ typedef enum chg_binop {
 
 typedef enum chg_unop { UOP_NOT, UOP_NEG } chg_unop;
 
-const char *chg_binop_text(chg_binop op);
+const char *chg_c_binop_text(chg_binop op);
 
 /* What a name in an expression refers to, filled in by the resolver. */
 typedef enum chg_name_kind {
@@ -266,7 +266,7 @@ typedef enum chg_decl_kind {
     D_TEST
 } chg_decl_kind;
 
-const char *chg_decl_kind_name(chg_decl_kind k); /* "window", "let", … */
+const char *chg_c_decl_kind_name(chg_decl_kind k); /* "window", "let", … */
 
 typedef struct chg_classify_arm {
     chg_ident cls;          /* name "default" for the default arm */
@@ -391,15 +391,15 @@ typedef struct chg_file {
 
 typedef struct chg_ast_ctx chg_ast_ctx; /* the parser's view of the compiler */
 
-chg_expr *chg_ast_expr(chg_arena *a, chg_expr_kind kind, chg_span span);
-chg_decl *chg_ast_decl(chg_arena *a, chg_decl_kind kind, chg_span span);
-chg_tsexpr *chg_ast_ts(chg_arena *a, chg_ts_kind kind, chg_span span);
-chg_areq *chg_ast_areq(chg_arena *a, chg_areq_kind kind, chg_span span);
-chg_typeexpr *chg_ast_typeexpr(chg_arena *a, chg_typeexpr_kind kind, chg_span span);
-void chg_ast_list_push(chg_arena *a, chg_ast_list *l, void *item);
+chg_expr *chg_c_ast_expr(chg_arena *a, chg_expr_kind kind, chg_span span);
+chg_decl *chg_c_ast_decl(chg_arena *a, chg_decl_kind kind, chg_span span);
+chg_tsexpr *chg_c_ast_ts(chg_arena *a, chg_ts_kind kind, chg_span span);
+chg_areq *chg_c_ast_areq(chg_arena *a, chg_areq_kind kind, chg_span span);
+chg_typeexpr *chg_c_ast_typeexpr(chg_arena *a, chg_typeexpr_kind kind, chg_span span);
+void chg_c_ast_list_push(chg_arena *a, chg_ast_list *l, void *item);
 /* Copy a list of pointers into a fresh arena array. */
-void **chg_ast_list_freeze(chg_arena *a, const chg_ast_list *l);
+void **chg_c_ast_list_freeze(chg_arena *a, const chg_ast_list *l);
 
-chg_span chg_span_join(chg_span a, chg_span b);
+chg_span chg_c_span_join(chg_span a, chg_span b);
 
 #endif

@@ -64,12 +64,12 @@ static chg_type *check_let(chg_compiler *c, chg_decl *d);
 
 #define A (&x->c->arena)
 
-static const char *tstr(cx *x, const chg_type *t) { return chg_type_str(A, t); }
+static const char *tstr(cx *x, const chg_type *t) { return chg_c_type_str(A, t); }
 
 static chg_type *err(chg_expr *e)
 {
-    e->type = &chg_type_error;
-    return &chg_type_error;
+    e->type = &chg_c_type_error;
+    return &chg_c_type_error;
 }
 
 static bool is_err(const chg_type *t) { return t->kind == T_ERROR; }
@@ -188,7 +188,7 @@ static const char *describe(cx *x, chg_expr *e)
     const char *k = path_key(x, e);
     if (k && k[0] != '$')
         return chg_arena_printf(A, "'%s'", k);
-    const char *text = chg_span_text(x->c, e->span);
+    const char *text = chg_c_span_text(x->c, e->span);
     if (strlen(text) <= 40 && !strchr(text, '\n'))
         return chg_arena_printf(A, "'%s'", text);
     return "this value";
@@ -200,14 +200,14 @@ static bool require_present(cx *x, chg_expr *e, chg_type *t)
     if (t->kind != T_OPTIONAL && t->kind != T_NULL)
         return true;
     const char *what = describe(x, e);
-    chg_diag_report(x->c, CHG_D_E0206, e->span, what,
-                    strcmp(what, "this value") ? chg_span_text(x->c, e->span) : "x", NULL);
+    chg_c_diag_report(x->c, CHG_D_E0206, e->span, what,
+                    strcmp(what, "this value") ? chg_c_span_text(x->c, e->span) : "x", NULL);
     return false;
 }
 
 static void not_allowed(cx *x, chg_expr *e, const char *name, const char *why)
 {
-    chg_diag_report(x->c, CHG_D_E0119, e->span, name, why, NULL);
+    chg_c_diag_report(x->c, CHG_D_E0119, e->span, name, why, NULL);
 }
 
 /* ---- enum literals -------------------------------------------------------------------- */
@@ -218,10 +218,10 @@ static bool enum_literal_ok(cx *x, const chg_type *en, chg_expr *lit)
 {
     if (lit->kind != EX_STRING || en->kind != T_ENUM)
         return true;
-    if (chg_type_enum_index(en, lit->u.str.s, lit->u.str.len) >= 0)
+    if (chg_c_type_enum_index(en, lit->u.str.s, lit->u.str.len) >= 0)
         return true;
-    chg_diag *d = chg_diag_report(x->c, CHG_D_E0202, lit->span, lit->u.str.s, tstr(x, en), NULL);
-    chg_diag_suggest(x->c, d, lit->u.str.s, en->u.enm.values, en->u.enm.n);
+    chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0202, lit->span, lit->u.str.s, tstr(x, en), NULL);
+    chg_c_diag_suggest(x->c, d, lit->u.str.s, en->u.enm.values, en->u.enm.n);
     return false;
 }
 
@@ -236,13 +236,13 @@ static bool assign_object(cx *x, chg_expr *e, const chg_type *t, const char *wha
     bool ok = true;
     for (uint32_t i = 0; i < e->u.object.n; i++) {
         chg_object_field *f = &e->u.object.fields[i];
-        const chg_type_field *tf = chg_type_field_find(t, f->key.name);
+        const chg_type_field *tf = chg_c_type_field_find(t, f->key.name);
         if (!tf) {
             const char **names = chg_arena_alloc(A, sizeof(char *) * (t->u.obj.n + 1));
             for (uint32_t k = 0; k < t->u.obj.n; k++)
                 names[k] = t->u.obj.fields[k].name;
-            chg_diag *d = chg_diag_report(x->c, CHG_D_E0104, f->key.span, f->key.name, what, NULL);
-            chg_diag_suggest(x->c, d, f->key.name, names, t->u.obj.n);
+            chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0104, f->key.span, f->key.name, what, NULL);
+            chg_c_diag_suggest(x->c, d, f->key.name, names, t->u.obj.n);
             ok = false;
             continue;
         }
@@ -275,8 +275,8 @@ static bool assign_object(cx *x, chg_expr *e, const chg_type *t, const char *wha
                           ? (chg_span){e->span.file, e->span.start, e->span.start + 1}
                           : e->span;
         const char *list = chg_arena_printf(A, "field%s %s", missing > 1 ? "s" : "", names.data);
-        chg_diag *d = chg_diag_report(x->c, CHG_D_E0120, at, what, list, NULL);
-        chg_diag_note(x->c, d, first->span, "'%s' is declared here", first->name);
+        chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0120, at, what, list, NULL);
+        chg_c_diag_note(x->c, d, first->span, "'%s' is declared here", first->name);
         ok = false;
     }
     chg_buf_free(&names);
@@ -305,15 +305,15 @@ static bool assign(cx *x, chg_expr *e, chg_type *s, const chg_type *t, const cha
     }
     if (s->kind == T_OPTIONAL || s->kind == T_NULL) {
         if (s->kind == T_NULL) {
-            chg_diag_report(x->c, CHG_D_E0201, e->span, tstr(x, t), "null", NULL);
+            chg_c_diag_report(x->c, CHG_D_E0201, e->span, tstr(x, t), "null", NULL);
             return false;
         }
         return require_present(x, e, s);
     }
     switch (t->kind) {
     case T_ENUM:
-        if (s->kind == T_ENUM && !chg_type_equal(s, t)) {
-            chg_diag_report(x->c, CHG_D_E0201, e->span, tstr(x, t), tstr(x, s), NULL);
+        if (s->kind == T_ENUM && !chg_c_type_equal(s, t)) {
+            chg_c_diag_report(x->c, CHG_D_E0201, e->span, tstr(x, t), tstr(x, s), NULL);
             return false;
         }
         if (s->kind == T_STRING || s->kind == T_ENUM)
@@ -337,7 +337,7 @@ static bool assign(cx *x, chg_expr *e, chg_type *s, const chg_type *t, const cha
                     ok = false;
             return ok;
         }
-        if (s->u.elem->kind == T_ANY || chg_type_equal(s->u.elem, t->u.elem))
+        if (s->u.elem->kind == T_ANY || chg_c_type_equal(s->u.elem, t->u.elem))
             return true;
         if (t->u.elem->kind == T_STRING && s->u.elem->kind == T_ENUM)
             return true;
@@ -345,16 +345,16 @@ static bool assign(cx *x, chg_expr *e, chg_type *s, const chg_type *t, const cha
     case T_OBJECT:
         if (e->kind == EX_OBJECT)
             return assign_object(x, e, t, what);
-        if (s->kind == T_OBJECT && chg_type_equal(s, t))
+        if (s->kind == T_OBJECT && chg_c_type_equal(s, t))
             return true;
         break;
     default:
         if (s->kind == t->kind)
             return true;
     }
-    chg_diag *d = chg_diag_report(x->c, CHG_D_E0201, e->span, tstr(x, t), tstr(x, s), NULL);
+    chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0201, e->span, tstr(x, t), tstr(x, s), NULL);
     if (d && strcmp(what, "value") != 0)
-        chg_diag_note(x->c, d, (chg_span){0}, "for %s", what);
+        chg_c_diag_note(x->c, d, (chg_span){0}, "for %s", what);
     return false;
 }
 
@@ -378,11 +378,11 @@ static void collect_names(cx *x, chg_vec *out)
 static void unknown_name(cx *x, chg_expr *e)
 {
     const char *name = e->u.name.name;
-    chg_diag *d = chg_diag_report(x->c, CHG_D_E0101, e->span, name, NULL);
+    chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0101, e->span, name, NULL);
     chg_vec names;
     chg_vec_init(&names);
     collect_names(x, &names);
-    chg_diag_suggest(x->c, d, name, (const char *const *)names.items, names.len);
+    chg_c_diag_suggest(x->c, d, name, (const char *const *)names.items, names.len);
     chg_vec_free(&names);
 }
 
@@ -392,7 +392,7 @@ static chg_type *root_name(cx *x, chg_expr *e, unsigned need, chg_name_kind kind
     e->u.name.kind = kind;
     if (!(x->allow & need)) {
         if (need == CX_RISK && !(x->allow & CX_RISK) && x->where && strcmp(x->where, "intake") != 0)
-            chg_diag_report(x->c, CHG_D_E0116, e->span, x->where, NULL);
+            chg_c_diag_report(x->c, CHG_D_E0116, e->span, x->where, NULL);
         else
             not_allowed(x, e, e->u.name.name, why);
         return err(e);
@@ -415,35 +415,35 @@ static chg_type *check_name(cx *x, chg_expr *e)
                          x->allow & CX_EVENT ? "an intake builds the change from 'event'"
                                              : "tests give the change with 'change { … }'");
     if (!strcmp(n, "event"))
-        return root_name(x, e, CX_EVENT, NAME_EVENT, &chg_type_any,
+        return root_name(x, e, CX_EVENT, NAME_EVENT, &chg_c_type_any,
                          "only intake blocks see the raw event");
     if (!strcmp(n, "now"))
-        return root_name(x, e, CX_NOW, NAME_NOW, &chg_type_time,
+        return root_name(x, e, CX_NOW, NAME_NOW, &chg_c_type_time,
                          x->where && !strcmp(x->where, "at") ? "the 'at' expression defines now"
                                                              : "a test sets the instant with 'at'");
     if (!strcmp(n, "risk"))
-        return root_name(x, e, CX_RISK, NAME_RISK, &chg_type_risk,
+        return root_name(x, e, CX_RISK, NAME_RISK, &chg_c_type_risk,
                          "risk is known only after classify");
     if (!strcmp(n, "reason") || !strcmp(n, "summary"))
         return root_name(x, e, CX_ACTIONVARS, n[0] == 'r' ? NAME_REASON : NAME_SUMMARY,
-                         &chg_type_string, "only actions (after 'do') see 'reason' and 'summary'");
+                         &chg_c_type_string, "only actions (after 'do') see 'reason' and 'summary'");
     if (!strcmp(n, "freeze"))
-        return root_name(x, e, CX_FREEZEVAR, NAME_FREEZE_VAR, &chg_type_string,
+        return root_name(x, e, CX_FREEZEVAR, NAME_FREEZE_VAR, &chg_c_type_string,
                          "only messages of 'deny during' rules see 'freeze'");
 
-    chg_decl *d = chg_map_get(&x->c->globals, n);
+    chg_decl *d = chg_c_map_get(&x->c->globals, n);
     if (!d) {
         unknown_name(x, e);
         return err(e);
     }
-    if (!chg_visible(x->c, x->file, d->file)) {
+    if (!chg_c_visible(x->c, x->file, d->file)) {
         const chg_source *src = chg_compiler_source(x->c, d->file);
         const chg_source *here = chg_compiler_source(x->c, x->file);
-        chg_diag *dg = chg_diag_report(x->c, CHG_D_E0119, e->span, n,
+        chg_diag *dg = chg_c_diag_report(x->c, CHG_D_E0119, e->span, n,
                                        chg_arena_printf(A, "it is declared in %s, which %s does not import",
                                                         src->path, here->path),
                                        NULL);
-        chg_diag_note(x->c, dg, d->name.span, "declared here");
+        chg_c_diag_note(x->c, dg, d->name.span, "declared here");
         return err(e);
     }
     d->used = true;
@@ -454,9 +454,9 @@ static chg_type *check_name(cx *x, chg_expr *e)
         chg_type *t = check_let(x->c, d);
         unsigned missing = d->uses_risk ? CX_RISK & ~x->allow : 0;
         if (d->state == 2 && missing) {
-            chg_diag *dg = chg_diag_report(x->c, CHG_D_E0116, e->span,
+            chg_diag *dg = chg_c_diag_report(x->c, CHG_D_E0116, e->span,
                                            chg_arena_printf(A, "%s, through let '%s'", x->where, n), NULL);
-            chg_diag_note(x->c, dg, d->name.span, "'%s' reads 'risk'", n);
+            chg_c_diag_note(x->c, dg, d->name.span, "'%s' reads 'risk'", n);
             return err(e);
         }
         /* the let's other needs (change, now) are allowed wherever lets are */
@@ -468,11 +468,11 @@ static chg_type *check_name(cx *x, chg_expr *e)
     case D_RISK:
         e->u.name.kind = NAME_RISK_CLASS;
         e->u.name.risk_index = d->index;
-        return e->type = &chg_type_risk;
+        return e->type = &chg_c_type_risk;
     case D_WINDOW:
     case D_FREEZE:
         e->u.name.kind = NAME_TIMESET;
-        return e->type = &chg_type_timeset;
+        return e->type = &chg_c_type_timeset;
     default:
         unknown_name(x, e);
         return err(e);
@@ -487,7 +487,7 @@ static chg_type *field_type(cx *x, chg_expr *e, chg_type *obj, const char *name,
     if (is_err(obj))
         return err(e);
     if (obj->kind == T_ANY)
-        return e->type = &chg_type_any;
+        return e->type = &chg_c_type_any;
     bool opt = false;
     if (obj->kind == T_OPTIONAL) {
         if (!optional_chain) {
@@ -498,27 +498,27 @@ static chg_type *field_type(cx *x, chg_expr *e, chg_type *obj, const char *name,
         opt = true;
     }
     if (obj->kind != T_OBJECT) {
-        chg_diag_report(x->c, CHG_D_E0208, e->kind == EX_INDEX ? e->u.index.obj->span : e->u.field.obj->span,
+        chg_c_diag_report(x->c, CHG_D_E0208, e->kind == EX_INDEX ? e->u.index.obj->span : e->u.field.obj->span,
                         tstr(x, obj), NULL);
         return err(e);
     }
-    const chg_type_field *f = chg_type_field_find(obj, name);
+    const chg_type_field *f = chg_c_type_field_find(obj, name);
     if (!f) {
         chg_expr *o = e->kind == EX_INDEX ? e->u.index.obj : e->u.field.obj;
         const char *k = path_key(x, o);
-        const char *on = k && k[0] != '$' ? k : chg_span_text(x->c, o->span);
+        const char *on = k && k[0] != '$' ? k : chg_c_span_text(x->c, o->span);
         const char **names = chg_arena_alloc(A, sizeof(char *) * (obj->u.obj.n + 1));
         for (uint32_t i = 0; i < obj->u.obj.n; i++)
             names[i] = obj->u.obj.fields[i].name;
-        chg_diag *d = chg_diag_report(x->c, CHG_D_E0104, name_span, name, on, NULL);
-        chg_diag_suggest(x->c, d, name, names, obj->u.obj.n);
+        chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0104, name_span, name, on, NULL);
+        chg_c_diag_suggest(x->c, d, name, names, obj->u.obj.n);
         return err(e);
     }
     chg_type *t = f->type;
     if (f->dflt && t->kind == T_OPTIONAL)
         t = t->u.elem;
     if (opt)
-        t = chg_type_optional(A, t);
+        t = chg_c_type_optional(A, t);
     if (t->kind == T_OPTIONAL && known_non_null(x, e))
         t = t->u.elem;
     return e->type = t;
@@ -564,26 +564,26 @@ static bool param_ok(const chg_type *t, chg_param p)
 static chg_type *check_call(cx *x, chg_expr *e, bool is_action_position)
 {
     const char *name = e->u.call.name;
-    const chg_builtin *b = chg_builtin_find(name);
+    const chg_builtin *b = chg_c_builtin_find(name);
     if (!b) {
-        const char **names = chg_arena_alloc(A, sizeof(char *) * chg_nbuiltins);
-        for (size_t i = 0; i < chg_nbuiltins; i++)
-            names[i] = chg_builtins[i].name;
-        chg_diag *d = chg_diag_report(x->c, is_action_position ? CHG_D_E0503 : CHG_D_E0110,
+        const char **names = chg_arena_alloc(A, sizeof(char *) * chg_c_nbuiltins);
+        for (size_t i = 0; i < chg_c_nbuiltins; i++)
+            names[i] = chg_c_builtins[i].name;
+        chg_diag *d = chg_c_diag_report(x->c, is_action_position ? CHG_D_E0503 : CHG_D_E0110,
                                       e->u.call.name_span, name, NULL);
-        chg_diag_suggest(x->c, d, name, names, chg_nbuiltins);
+        chg_c_diag_suggest(x->c, d, name, names, chg_c_nbuiltins);
         for (uint32_t i = 0; i < e->u.call.nargs; i++)
             check(x, e->u.call.args[i]);
         return err(e);
     }
     e->u.call.builtin = b;
     if (b->kind == BI_ACTION && !is_action_position) {
-        chg_diag_report(x->c, CHG_D_E0505, e->u.call.name_span, name, NULL);
+        chg_c_diag_report(x->c, CHG_D_E0505, e->u.call.name_span, name, NULL);
         return err(e);
     }
     if (b->kind != BI_ACTION && is_action_position) {
-        chg_diag *d = chg_diag_report(x->c, CHG_D_E0504, e->u.call.name_span, name, NULL);
-        chg_diag_help(x->c, d, "after 'do' come actions such as aws.sns.publish(…)");
+        chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0504, e->u.call.name_span, name, NULL);
+        chg_c_diag_help(x->c, d, "after 'do' come actions such as aws.sns.publish(…)");
         return err(e);
     }
     if (b->kind == BI_QUERY && !(x->allow & CX_QUERY)) {
@@ -597,9 +597,9 @@ static chg_type *check_call(cx *x, chg_expr *e, bool is_action_position)
                                 : chg_arena_printf(A, "%u to %u arguments", b->min_args, b->max_args);
         const char *given = chg_arena_printf(A, "%u %s", e->u.call.nargs,
                                              e->u.call.nargs == 1 ? "was" : "were");
-        chg_diag *d = chg_diag_report(x->c, CHG_D_E0207, e->span, chg_arena_printf(A, "'%s'", name),
+        chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0207, e->span, chg_arena_printf(A, "'%s'", name),
                                       takes, given, NULL);
-        chg_diag_help(x->c, d, "%s", b->doc);
+        chg_c_diag_help(x->c, d, "%s", b->doc);
         ok = false;
     }
     for (uint32_t i = 0; i < e->u.call.nargs; i++) {
@@ -615,11 +615,11 @@ static chg_type *check_call(cx *x, chg_expr *e, bool is_action_position)
             continue;
         }
         if (!param_ok(t, p)) {
-            chg_diag *d = chg_diag_report(x->c, CHG_D_E0201, arg->span, param_name(p), tstr(x, t), NULL);
-            chg_diag_note(x->c, d, (chg_span){0}, "argument %u of %s", i + 1, name);
+            chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0201, arg->span, param_name(p), tstr(x, t), NULL);
+            chg_c_diag_note(x->c, d, (chg_span){0}, "argument %u of %s", i + 1, name);
             ok = false;
         } else if (p == P_ZONE && arg->kind != EX_STRING) {
-            chg_diag_report(x->c, CHG_D_E0510, arg->span, "a time zone argument", NULL);
+            chg_c_diag_report(x->c, CHG_D_E0510, arg->span, "a time zone argument", NULL);
             ok = false;
         } else if (p == P_ZONE) {
             chg_ident z = {arg->u.str.s, arg->span, false};
@@ -633,11 +633,11 @@ static chg_type *check_call(cx *x, chg_expr *e, bool is_action_position)
     if (b->kind == BI_QUERY)
         x->uses |= CX_QUERY;
     switch (b->result) {
-    case P_INT: return e->type = &chg_type_int;
-    case P_BOOL: return e->type = &chg_type_bool;
-    case P_STRING: return e->type = &chg_type_string;
-    case P_TIME: return e->type = &chg_type_time;
-    default: return e->type = &chg_type_any;
+    case P_INT: return e->type = &chg_c_type_int;
+    case P_BOOL: return e->type = &chg_c_type_bool;
+    case P_STRING: return e->type = &chg_c_type_string;
+    case P_TIME: return e->type = &chg_c_type_time;
+    default: return e->type = &chg_c_type_any;
     }
 }
 
@@ -653,12 +653,12 @@ static bool comparable(const chg_type *a, const chg_type *b)
         return true;
     if (a->kind == T_NULL || b->kind == T_NULL)
         return a->kind == T_OPTIONAL || b->kind == T_OPTIONAL || a->kind == b->kind;
-    a = chg_type_strip(a);
-    b = chg_type_strip(b);
+    a = chg_c_type_strip(a);
+    b = chg_c_type_strip(b);
     if (numeric(a) && numeric(b))
         return true;
     if (a->kind == T_ENUM && b->kind == T_ENUM)
-        return chg_type_equal(a, b);
+        return chg_c_type_equal(a, b);
     if (stringish(a) && stringish(b))
         return true;
     if (a->kind == T_LIST && b->kind == T_LIST)
@@ -673,16 +673,16 @@ static bool ordered(const chg_type *a, const chg_type *b)
     if (numeric(a) && numeric(b))
         return true;
     if (stringish(a) && stringish(b))
-        return a->kind != T_ENUM || b->kind != T_ENUM || chg_type_equal(a, b);
+        return a->kind != T_ENUM || b->kind != T_ENUM || chg_c_type_equal(a, b);
     return a->kind == b->kind && (a->kind == T_TIME || a->kind == T_DURATION || a->kind == T_RISK);
 }
 
 static void risk_literal_help(cx *x, chg_diag *d, chg_expr *other)
 {
-    if (d && other->kind == EX_STRING && chg_map_get(&x->c->globals, other->u.str.s)) {
-        chg_decl *cls = chg_map_get(&x->c->globals, other->u.str.s);
+    if (d && other->kind == EX_STRING && chg_c_map_get(&x->c->globals, other->u.str.s)) {
+        chg_decl *cls = chg_c_map_get(&x->c->globals, other->u.str.s);
         if (cls->kind == D_RISK)
-            chg_diag_help(x->c, d, "risk classes are names: write %s without quotes", other->u.str.s);
+            chg_c_diag_help(x->c, d, "risk classes are names: write %s without quotes", other->u.str.s);
     }
 }
 
@@ -696,29 +696,29 @@ static chg_type *check_compare(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
     if ((ta->kind == T_RISK) != (tb->kind == T_RISK) && !is_any(ta) && !is_any(tb)) {
         chg_expr *other = ta->kind == T_RISK ? b : a;
         chg_type *ot = ta->kind == T_RISK ? tb : ta;
-        chg_diag *d = chg_diag_report(x->c, CHG_D_E0204, other->span, tstr(x, ot), NULL);
+        chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0204, other->span, tstr(x, ot), NULL);
         risk_literal_help(x, d, other);
         return err(e);
     }
     if (op == BIN_EQ || op == BIN_NE) {
         if (!comparable(ta, tb)) {
-            chg_diag_report(x->c, CHG_D_E0203, e->u.binary.op_span, tstr(x, ta), tstr(x, tb), NULL);
+            chg_c_diag_report(x->c, CHG_D_E0203, e->u.binary.op_span, tstr(x, ta), tstr(x, tb), NULL);
             return err(e);
         }
-        const chg_type *sa = chg_type_strip(ta), *sb = chg_type_strip(tb);
+        const chg_type *sa = chg_c_type_strip(ta), *sb = chg_c_type_strip(tb);
         if ((sa->kind == T_ENUM && !enum_literal_ok(x, sa, b)) ||
             (sb->kind == T_ENUM && !enum_literal_ok(x, sb, a)))
             return err(e);
-        return e->type = &chg_type_bool;
+        return e->type = &chg_c_type_bool;
     }
     /* < <= > >= */
     if (!require_present(x, a, ta) || !require_present(x, b, tb))
         return err(e);
     if (!ordered(ta, tb)) {
-        chg_diag_report(x->c, CHG_D_E0203, e->u.binary.op_span, tstr(x, ta), tstr(x, tb), NULL);
+        chg_c_diag_report(x->c, CHG_D_E0203, e->u.binary.op_span, tstr(x, ta), tstr(x, tb), NULL);
         return err(e);
     }
-    return e->type = &chg_type_bool;
+    return e->type = &chg_c_type_bool;
 }
 
 static chg_type *check_in(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
@@ -730,24 +730,24 @@ static chg_type *check_in(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
         if (!require_present(x, a, ta))
             return err(e);
         if (!is_any(ta) && ta->kind != T_TIME) {
-            chg_diag *d = chg_diag_report(x->c, CHG_D_E0201, a->span, "time", tstr(x, ta), NULL);
-            chg_diag_note(x->c, d, (chg_span){0}, "the left of 'in %s' is an instant", chg_span_text(x->c, b->span));
+            chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0201, a->span, "time", tstr(x, ta), NULL);
+            chg_c_diag_note(x->c, d, (chg_span){0}, "the left of 'in %s' is an instant", chg_c_span_text(x->c, b->span));
             return err(e);
         }
-        return e->type = &chg_type_bool;
+        return e->type = &chg_c_type_bool;
     }
     if (!require_present(x, b, tb))
         return err(e);
     if (tb->kind == T_ANY)
-        return e->type = &chg_type_bool;
+        return e->type = &chg_c_type_bool;
     if (tb->kind == T_LIST) {
         const chg_type *el = tb->u.elem;
         if (!comparable(ta, el)) {
-            chg_diag_report(x->c, CHG_D_E0203, e->u.binary.op_span, tstr(x, ta),
+            chg_c_diag_report(x->c, CHG_D_E0203, e->u.binary.op_span, tstr(x, ta),
                             chg_arena_printf(A, "elements of %s", tstr(x, tb)), NULL);
             return err(e);
         }
-        const chg_type *sa = chg_type_strip(ta);
+        const chg_type *sa = chg_c_type_strip(ta);
         if (sa->kind == T_ENUM && b->kind == EX_LIST) {
             bool ok = true;
             for (uint32_t i = 0; i < b->u.list.n; i++)
@@ -757,19 +757,19 @@ static chg_type *check_in(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
         }
         if (el->kind == T_ENUM && !enum_literal_ok(x, el, a))
             return err(e);
-        return e->type = &chg_type_bool;
+        return e->type = &chg_c_type_bool;
     }
     if (stringish(tb)) {
         if (!require_present(x, a, ta))
             return err(e);
         if (!is_any(ta) && !stringish(ta)) {
-            chg_diag_report(x->c, CHG_D_E0203, e->u.binary.op_span, tstr(x, ta), tstr(x, tb), NULL);
+            chg_c_diag_report(x->c, CHG_D_E0203, e->u.binary.op_span, tstr(x, ta), tstr(x, tb), NULL);
             return err(e);
         }
-        return e->type = &chg_type_bool;
+        return e->type = &chg_c_type_bool;
     }
-    chg_diag *d = chg_diag_report(x->c, CHG_D_E0205, e->u.binary.op_span, "in", tstr(x, ta), tstr(x, tb), NULL);
-    chg_diag_help(x->c, d, "'in' looks in a list, a string, or a window or freeze");
+    chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0205, e->u.binary.op_span, "in", tstr(x, ta), tstr(x, tb), NULL);
+    chg_c_diag_help(x->c, d, "'in' looks in a list, a string, or a window or freeze");
     return err(e);
 }
 
@@ -779,12 +779,12 @@ static chg_type *check_matches(cx *x, chg_expr *e, chg_type *ta)
     if (!is_err(ta) && !require_present(x, a, ta))
         return err(e);
     if (!is_any(ta) && !stringish(ta)) {
-        chg_diag_report(x->c, CHG_D_E0205, e->u.binary.op_span, "matches", tstr(x, ta), "a pattern", NULL);
+        chg_c_diag_report(x->c, CHG_D_E0205, e->u.binary.op_span, "matches", tstr(x, ta), "a pattern", NULL);
         return err(e);
     }
     if (b->kind != EX_STRING && b->kind != EX_RAWSTRING) {
-        chg_diag *d = chg_diag_report(x->c, CHG_D_E0510, b->span, "a regular expression", NULL);
-        chg_diag_help(x->c, d, "patterns are compiled once when the policy loads: write r\"…\"");
+        chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0510, b->span, "a regular expression", NULL);
+        chg_c_diag_help(x->c, d, "patterns are compiled once when the policy loads: write r\"…\"");
         return err(e);
     }
     int code;
@@ -800,11 +800,11 @@ static chg_type *check_matches(cx *x, chg_expr *e, chg_type *ta)
             at.start = b->span.start + lead + (uint32_t)off;
             at.end = at.start + 1 <= b->span.end - 1 ? at.start + 1 : at.start;
         }
-        chg_diag_report(x->c, CHG_D_E0216, at, (const char *)msg, NULL);
+        chg_c_diag_report(x->c, CHG_D_E0216, at, (const char *)msg, NULL);
         return err(e);
     }
     pcre2_code_free(re);
-    return e->type = &chg_type_bool;
+    return e->type = &chg_c_type_bool;
 }
 
 static chg_type *check_arith(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
@@ -816,47 +816,47 @@ static chg_type *check_arith(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
     if (!require_present(x, a, ta) || !require_present(x, b, tb))
         return err(e);
     if (ta->kind == T_ANY || tb->kind == T_ANY)
-        return e->type = &chg_type_any;
+        return e->type = &chg_c_type_any;
     chg_type_kind ka = ta->kind, kb = tb->kind;
     chg_type *r = NULL;
     switch (op) {
     case BIN_ADD:
-        if (ka == T_INT && kb == T_INT) r = &chg_type_int;
-        else if (numeric(ta) && numeric(tb)) r = &chg_type_float;
-        else if (stringish(ta) && stringish(tb)) r = &chg_type_string;
-        else if ((ka == T_TIME && kb == T_DURATION) || (ka == T_DURATION && kb == T_TIME)) r = &chg_type_time;
-        else if (ka == T_DURATION && kb == T_DURATION) r = &chg_type_duration;
+        if (ka == T_INT && kb == T_INT) r = &chg_c_type_int;
+        else if (numeric(ta) && numeric(tb)) r = &chg_c_type_float;
+        else if (stringish(ta) && stringish(tb)) r = &chg_c_type_string;
+        else if ((ka == T_TIME && kb == T_DURATION) || (ka == T_DURATION && kb == T_TIME)) r = &chg_c_type_time;
+        else if (ka == T_DURATION && kb == T_DURATION) r = &chg_c_type_duration;
         break;
     case BIN_SUB:
-        if (ka == T_INT && kb == T_INT) r = &chg_type_int;
-        else if (numeric(ta) && numeric(tb)) r = &chg_type_float;
-        else if (ka == T_TIME && kb == T_DURATION) r = &chg_type_time;
-        else if (ka == T_TIME && kb == T_TIME) r = &chg_type_duration;
-        else if (ka == T_DURATION && kb == T_DURATION) r = &chg_type_duration;
+        if (ka == T_INT && kb == T_INT) r = &chg_c_type_int;
+        else if (numeric(ta) && numeric(tb)) r = &chg_c_type_float;
+        else if (ka == T_TIME && kb == T_DURATION) r = &chg_c_type_time;
+        else if (ka == T_TIME && kb == T_TIME) r = &chg_c_type_duration;
+        else if (ka == T_DURATION && kb == T_DURATION) r = &chg_c_type_duration;
         break;
     case BIN_MUL:
-        if (ka == T_INT && kb == T_INT) r = &chg_type_int;
-        else if (numeric(ta) && numeric(tb)) r = &chg_type_float;
-        else if ((ka == T_DURATION && kb == T_INT) || (ka == T_INT && kb == T_DURATION)) r = &chg_type_duration;
+        if (ka == T_INT && kb == T_INT) r = &chg_c_type_int;
+        else if (numeric(ta) && numeric(tb)) r = &chg_c_type_float;
+        else if ((ka == T_DURATION && kb == T_INT) || (ka == T_INT && kb == T_DURATION)) r = &chg_c_type_duration;
         break;
     case BIN_DIV:
-        if (ka == T_INT && kb == T_INT) r = &chg_type_int;
-        else if (numeric(ta) && numeric(tb)) r = &chg_type_float;
-        else if (ka == T_DURATION && kb == T_INT) r = &chg_type_duration;
-        else if (ka == T_DURATION && kb == T_DURATION) r = &chg_type_int;
+        if (ka == T_INT && kb == T_INT) r = &chg_c_type_int;
+        else if (numeric(ta) && numeric(tb)) r = &chg_c_type_float;
+        else if (ka == T_DURATION && kb == T_INT) r = &chg_c_type_duration;
+        else if (ka == T_DURATION && kb == T_DURATION) r = &chg_c_type_int;
         break;
     case BIN_MOD:
-        if (ka == T_INT && kb == T_INT) r = &chg_type_int;
-        else if (ka == T_DURATION && kb == T_DURATION) r = &chg_type_duration;
+        if (ka == T_INT && kb == T_INT) r = &chg_c_type_int;
+        else if (ka == T_DURATION && kb == T_DURATION) r = &chg_c_type_duration;
         break;
     default:
         break;
     }
     if (!r) {
-        chg_diag *d = chg_diag_report(x->c, CHG_D_E0205, e->u.binary.op_span, chg_binop_text(op),
+        chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0205, e->u.binary.op_span, chg_c_binop_text(op),
                                       tstr(x, ta), tstr(x, tb), NULL);
         if (ka == T_TIME && kb == T_TIME && op == BIN_ADD)
-            chg_diag_help(x->c, d, "add a duration to an instant (t + 2h), or subtract instants for a duration");
+            chg_c_diag_help(x->c, d, "add a duration to an instant (t + 2h), or subtract instants for a duration");
         return err(e);
     }
     return e->type = r;
@@ -880,10 +880,10 @@ static chg_type *check_binary(cx *x, chg_expr *e)
             if (types[i]->kind == T_OPTIONAL && types[i]->u.elem->kind == T_BOOL)
                 require_present(x, sides[i], types[i]);
             else
-                chg_diag_report(x->c, CHG_D_E0201, sides[i]->span, "bool", tstr(x, types[i]), NULL);
+                chg_c_diag_report(x->c, CHG_D_E0201, sides[i]->span, "bool", tstr(x, types[i]), NULL);
             ok = false;
         }
-        return ok ? (e->type = &chg_type_bool) : err(e);
+        return ok ? (e->type = &chg_c_type_bool) : err(e);
     }
     chg_type *ta = check(x, a);
     if (op == BIN_MATCHES)
@@ -898,12 +898,12 @@ static chg_type *check_binary(cx *x, chg_expr *e)
         if (is_err(ta) || is_err(tb))
             return err(e);
         if (ta->kind == T_ANY)
-            return e->type = tb->kind == T_NULL ? &chg_type_any : tb;
-        const chg_type *inner = chg_type_strip(ta);
+            return e->type = tb->kind == T_NULL ? &chg_c_type_any : tb;
+        const chg_type *inner = chg_c_type_strip(ta);
         if (ta->kind != T_OPTIONAL && ta->kind != T_NULL) {
-            chg_diag *d = chg_diag_report(x->c, CHG_D_E0205, e->u.binary.op_span, "??", tstr(x, ta),
+            chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0205, e->u.binary.op_span, "??", tstr(x, ta),
                                           tstr(x, tb), NULL);
-            chg_diag_help(x->c, d, "the left of '?\?' is never null here; drop the fallback");
+            chg_c_diag_help(x->c, d, "the left of '?\?' is never null here; drop the fallback");
             return err(e);
         }
         if (!assign(x, b, tb, inner, "value"))
@@ -919,34 +919,34 @@ static chg_type *check_binary(cx *x, chg_expr *e)
 static chg_type *unify(cx *x, chg_type *a, chg_type *b)
 {
     if (is_err(a) || is_err(b))
-        return &chg_type_error;
+        return &chg_c_type_error;
     if (a->kind == T_ANY || b->kind == T_ANY)
-        return &chg_type_any;
-    if (chg_type_equal(a, b))
+        return &chg_c_type_any;
+    if (chg_c_type_equal(a, b))
         return a;
     if (a->kind == T_NULL)
-        return chg_type_optional(A, b);
+        return chg_c_type_optional(A, b);
     if (b->kind == T_NULL)
-        return chg_type_optional(A, a);
+        return chg_c_type_optional(A, a);
     bool oa = a->kind == T_OPTIONAL, ob = b->kind == T_OPTIONAL;
-    const chg_type *sa = chg_type_strip(a), *sb = chg_type_strip(b);
+    const chg_type *sa = chg_c_type_strip(a), *sb = chg_c_type_strip(b);
     chg_type *r = NULL;
-    if (chg_type_equal(sa, sb))
+    if (chg_c_type_equal(sa, sb))
         r = (chg_type *)sa;
     else if (numeric(sa) && numeric(sb))
-        r = &chg_type_float;
+        r = &chg_c_type_float;
     else if (stringish(sa) && stringish(sb))
-        r = sa->kind == T_ENUM ? (chg_type *)sa : sb->kind == T_ENUM ? (chg_type *)sb : &chg_type_string;
+        r = sa->kind == T_ENUM ? (chg_type *)sa : sb->kind == T_ENUM ? (chg_type *)sb : &chg_c_type_string;
     else if (sa->kind == T_LIST && sb->kind == T_LIST) {
         if (sa->u.elem->kind == T_ANY)
             r = (chg_type *)sb;
         else if (sb->u.elem->kind == T_ANY)
             r = (chg_type *)sa;
     } else if (sa->kind == T_OBJECT && sb->kind == T_OBJECT)
-        r = &chg_type_any; /* differing object literals: checked where used */
+        r = &chg_c_type_any; /* differing object literals: checked where used */
     if (!r)
         return NULL;
-    return oa || ob ? chg_type_optional(A, r) : r;
+    return oa || ob ? chg_c_type_optional(A, r) : r;
 }
 
 static void bind(cx *x, local *l, chg_expr *q, chg_type *elem)
@@ -962,16 +962,16 @@ static void bind(cx *x, local *l, chg_expr *q, chg_type *elem)
 static chg_type *check_quant(cx *x, chg_expr *e)
 {
     chg_type *lt = check(x, e->u.quant.list);
-    chg_type *elem = &chg_type_any;
+    chg_type *elem = &chg_c_type_any;
     bool ok = true;
     if (is_err(lt))
-        elem = &chg_type_error, ok = false;
+        elem = &chg_c_type_error, ok = false;
     else if (!require_present(x, e->u.quant.list, lt))
         ok = false;
     else if (lt->kind == T_LIST)
         elem = lt->u.elem;
     else if (lt->kind != T_ANY) {
-        chg_diag_report(x->c, CHG_D_E0209, e->u.quant.list->span, tstr(x, lt), NULL);
+        chg_c_diag_report(x->c, CHG_D_E0209, e->u.quant.list->span, tstr(x, lt), NULL);
         ok = false;
     }
     local l;
@@ -980,36 +980,36 @@ static chg_type *check_quant(cx *x, chg_expr *e)
     x->locals = l.next;
     x->nlocals--;
     if (!is_any(bt) && bt->kind != T_BOOL) {
-        chg_diag_report(x->c, CHG_D_E0201, e->u.quant.body->span, "bool", tstr(x, bt), NULL);
+        chg_c_diag_report(x->c, CHG_D_E0201, e->u.quant.body->span, "bool", tstr(x, bt), NULL);
         ok = false;
     }
     if (!ok)
         return err(e);
-    return e->type = e->kind == EX_COUNT ? &chg_type_int : &chg_type_bool;
+    return e->type = e->kind == EX_COUNT ? &chg_c_type_int : &chg_c_type_bool;
 }
 
 static chg_type *check(cx *x, chg_expr *e)
 {
     switch (e->kind) {
     case EX_ERROR: return err(e);
-    case EX_NULL: return e->type = &chg_type_null;
-    case EX_BOOL: return e->type = &chg_type_bool;
-    case EX_INT: return e->type = &chg_type_int;
-    case EX_FLOAT: return e->type = &chg_type_float;
+    case EX_NULL: return e->type = &chg_c_type_null;
+    case EX_BOOL: return e->type = &chg_c_type_bool;
+    case EX_INT: return e->type = &chg_c_type_int;
+    case EX_FLOAT: return e->type = &chg_c_type_float;
     case EX_STRING:
-    case EX_RAWSTRING: return e->type = &chg_type_string;
-    case EX_DURATION: return e->type = &chg_type_duration;
+    case EX_RAWSTRING: return e->type = &chg_c_type_string;
+    case EX_DURATION: return e->type = &chg_c_type_duration;
     case EX_INSTANT:
-    case EX_DATE: return e->type = &chg_type_time;
+    case EX_DATE: return e->type = &chg_c_type_time;
     case EX_LOCALTIME: {
-        chg_diag *d = chg_diag_report(x->c, CHG_D_E0215, e->span, NULL);
-        chg_diag_help(x->c, d, "write %sZ for UTC", chg_span_text(x->c, e->span));
+        chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0215, e->span, NULL);
+        chg_c_diag_help(x->c, d, "write %sZ for UTC", chg_c_span_text(x->c, e->span));
         return err(e);
     }
     case EX_INTERP:
         for (uint32_t i = 0; i < e->u.interp.n; i++)
             check(x, e->u.interp.parts[i]);
-        return e->type = &chg_type_string;
+        return e->type = &chg_c_type_string;
     case EX_NAME: return check_name(x, e);
     case EX_FIELD:
     case EX_OPTFIELD: {
@@ -1023,11 +1023,11 @@ static chg_type *check(cx *x, chg_expr *e)
             return err(e);
         const chg_type *so = ot;
         if (so->kind == T_ANY)
-            return e->type = &chg_type_any;
+            return e->type = &chg_c_type_any;
         if (so->kind == T_OBJECT || (so->kind == T_OPTIONAL && so->u.elem->kind == T_OBJECT)) {
             chg_expr *k = e->u.index.index;
             if (k->kind != EX_STRING) {
-                chg_diag_report(x->c, CHG_D_E0510, k->span, "a field name in [ ]", NULL);
+                chg_c_diag_report(x->c, CHG_D_E0510, k->span, "a field name in [ ]", NULL);
                 return err(e);
             }
             return field_type(x, e, ot, k->u.str.s, k->span, false);
@@ -1036,16 +1036,16 @@ static chg_type *check(cx *x, chg_expr *e)
             return err(e);
         if (so->kind == T_LIST) {
             if (!is_any(it) && it->kind != T_INT) {
-                chg_diag_report(x->c, CHG_D_E0201, e->u.index.index->span, "int", tstr(x, it), NULL);
+                chg_c_diag_report(x->c, CHG_D_E0201, e->u.index.index->span, "int", tstr(x, it), NULL);
                 return err(e);
             }
             /* out of range gives null */
-            chg_type *t = chg_type_optional(A, so->u.elem);
+            chg_type *t = chg_c_type_optional(A, so->u.elem);
             if (t->kind == T_OPTIONAL && known_non_null(x, e))
                 t = t->u.elem;
             return e->type = t;
         }
-        chg_diag_report(x->c, CHG_D_E0213, e->u.index.obj->span, tstr(x, ot), NULL);
+        chg_c_diag_report(x->c, CHG_D_E0213, e->u.index.obj->span, tstr(x, ot), NULL);
         return err(e);
     }
     case EX_CALL: return check_call(x, e, false);
@@ -1055,7 +1055,7 @@ static chg_type *check(cx *x, chg_expr *e)
             return err(e);
         if (e->u.unary.op == UOP_NOT) {
             if (is_any(t) || t->kind == T_BOOL)
-                return e->type = &chg_type_bool;
+                return e->type = &chg_c_type_bool;
             if (t->kind == T_OPTIONAL && t->u.elem->kind == T_BOOL) {
                 require_present(x, e->u.unary.a, t);
                 return err(e);
@@ -1066,7 +1066,7 @@ static chg_type *check(cx *x, chg_expr *e)
             if (is_any(t) || numeric(t) || t->kind == T_DURATION)
                 return e->type = t;
         }
-        chg_diag_report(x->c, CHG_D_E0212, e->span, e->u.unary.op == UOP_NOT ? "not" : "-", tstr(x, t), NULL);
+        chg_c_diag_report(x->c, CHG_D_E0212, e->span, e->u.unary.op == UOP_NOT ? "not" : "-", tstr(x, t), NULL);
         return err(e);
     }
     case EX_BINARY: return check_binary(x, e);
@@ -1076,7 +1076,7 @@ static chg_type *check(cx *x, chg_expr *e)
             if (ct->kind == T_OPTIONAL && ct->u.elem->kind == T_BOOL)
                 require_present(x, e->u.ifx.cond, ct);
             else
-                chg_diag_report(x->c, CHG_D_E0201, e->u.ifx.cond->span, "bool", tstr(x, ct), NULL);
+                chg_c_diag_report(x->c, CHG_D_E0201, e->u.ifx.cond->span, "bool", tstr(x, ct), NULL);
         }
         fact *ft = NULL, *ff = NULL;
         facts_when(x, e->u.ifx.cond, true, &ft);
@@ -1085,8 +1085,8 @@ static chg_type *check(cx *x, chg_expr *e)
         chg_type *b = check_with(x, e->u.ifx.els, ff);
         chg_type *u = unify(x, a, b);
         if (!u) {
-            chg_diag *d = chg_diag_report(x->c, CHG_D_E0201, e->u.ifx.els->span, tstr(x, a), tstr(x, b), NULL);
-            chg_diag_note(x->c, d, e->u.ifx.then->span, "the 'then' branch is %s", tstr(x, a));
+            chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0201, e->u.ifx.els->span, tstr(x, a), tstr(x, b), NULL);
+            chg_c_diag_note(x->c, d, e->u.ifx.then->span, "the 'then' branch is %s", tstr(x, a));
             return err(e);
         }
         return e->type = u;
@@ -1109,8 +1109,8 @@ static chg_type *check(cx *x, chg_expr *e)
             }
             chg_type *u = unify(x, el, t);
             if (!u) {
-                chg_diag *d = chg_diag_report(x->c, CHG_D_E0214, it->span, tstr(x, el), tstr(x, t), NULL);
-                chg_diag_note(x->c, d, first->span, "the first element is %s", tstr(x, el));
+                chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0214, it->span, tstr(x, el), tstr(x, t), NULL);
+                chg_c_diag_note(x->c, d, first->span, "the first element is %s", tstr(x, el));
                 bad = true;
                 continue;
             }
@@ -1118,7 +1118,7 @@ static chg_type *check(cx *x, chg_expr *e)
         }
         if (bad)
             return err(e);
-        return e->type = chg_type_list(A, el ? el : &chg_type_any);
+        return e->type = chg_c_type_list(A, el ? el : &chg_c_type_any);
     }
     case EX_OBJECT: {
         chg_type *t = chg_arena_alloc(A, sizeof *t);
@@ -1128,8 +1128,8 @@ static chg_type *check(cx *x, chg_expr *e)
             chg_object_field *f = &e->u.object.fields[i];
             for (uint32_t k = 0; k < i; k++)
                 if (strcmp(e->u.object.fields[k].key.name, f->key.name) == 0) {
-                    chg_diag *d = chg_diag_report(x->c, CHG_D_E0111, f->key.span, f->key.name, NULL);
-                    chg_diag_note(x->c, d, e->u.object.fields[k].key.span, "first given here");
+                    chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0111, f->key.span, f->key.name, NULL);
+                    chg_c_diag_note(x->c, d, e->u.object.fields[k].key.span, "first given here");
                 }
             chg_type_field *tf = &t->u.obj.fields[t->u.obj.n++];
             tf->name = f->key.name;
@@ -1177,19 +1177,19 @@ static chg_type *check_let(chg_compiler *c, chg_decl *d)
     if (d->state == 2)
         return d->type;
     if (d->state == 1) {
-        chg_diag_report(c, CHG_D_E0118, d->name.span, d->name.name, NULL);
+        chg_c_diag_report(c, CHG_D_E0118, d->name.span, d->name.name, NULL);
         d->state = 2;
-        d->type = &chg_type_error;
+        d->type = &chg_c_type_error;
         return d->type;
     }
     d->state = 1;
     cx x = context(c, d->file, CX_CHANGE | CX_NOW | CX_RISK | CX_QUERY, "let");
     chg_type *t = check(&x, d->u.let.expr);
     if (t->kind == T_TIMESET) {
-        chg_diag *dg = chg_diag_report(c, CHG_D_E0105, d->u.let.expr->span,
-                                       chg_span_text(c, d->u.let.expr->span), "a time set", "a value", NULL);
-        chg_diag_help(c, dg, "name a time set with 'window' or 'freeze'; test membership with 'now in …'");
-        t = &chg_type_error;
+        chg_diag *dg = chg_c_diag_report(c, CHG_D_E0105, d->u.let.expr->span,
+                                       chg_c_span_text(c, d->u.let.expr->span), "a time set", "a value", NULL);
+        chg_c_diag_help(c, dg, "name a time set with 'window' or 'freeze'; test membership with 'now in …'");
+        t = &chg_c_type_error;
     }
     if (d->state == 2) /* a cycle was reported through us */
         return d->type;
@@ -1216,7 +1216,7 @@ static bool default_fits(const chg_type *t, const chg_expr *v)
     case EX_FLOAT: return t->kind == T_FLOAT;
     case EX_STRING:
         return t->kind == T_STRING ||
-               (t->kind == T_ENUM && chg_type_enum_index(t, v->u.str.s, v->u.str.len) >= 0);
+               (t->kind == T_ENUM && chg_c_type_enum_index(t, v->u.str.s, v->u.str.len) >= 0);
     case EX_DURATION: return t->kind == T_DURATION;
     case EX_INSTANT: return t->kind == T_TIME;
     case EX_LIST:
@@ -1240,8 +1240,8 @@ static chg_type *build_object(chg_compiler *c, chg_field_decl *fields, uint32_t 
         bool dup = false;
         for (uint32_t k = 0; k < i; k++)
             if (strcmp(fields[k].name.name, f->name.name) == 0) {
-                chg_diag *d = chg_diag_report(c, CHG_D_E0111, f->name.span, f->name.name, NULL);
-                chg_diag_note(c, d, fields[k].name.span, "first declared here");
+                chg_diag *d = chg_c_diag_report(c, CHG_D_E0111, f->name.span, f->name.name, NULL);
+                chg_c_diag_note(c, d, fields[k].name.span, "first declared here");
                 dup = true;
             }
         if (dup)
@@ -1260,9 +1260,9 @@ static chg_type *build_object(chg_compiler *c, chg_field_decl *fields, uint32_t 
                            f->dflt->kind == EX_DURATION || f->dflt->kind == EX_INSTANT ||
                            f->dflt->kind == EX_LIST;
             if (!is_err(dt) && !literal)
-                chg_diag_report(c, CHG_D_E0510, f->dflt->span, "a default value", NULL);
+                chg_c_diag_report(c, CHG_D_E0510, f->dflt->span, "a default value", NULL);
             else if (!is_err(dt) && !default_fits(tf->type, f->dflt))
-                chg_diag_report(c, CHG_D_E0211, f->dflt->span, f->name.name, tstr(&x, tf->type),
+                chg_c_diag_report(c, CHG_D_E0211, f->dflt->span, f->name.name, tstr(&x, tf->type),
                                 tstr(&x, dt), NULL);
         }
     }
@@ -1274,16 +1274,16 @@ static chg_type *build_type(chg_compiler *c, chg_typeexpr *te, const char *path)
     switch (te->kind) {
     case TE_NAMED: {
         static const char *const names[] = {"string", "int", "float", "bool", "time", "duration"};
-        static chg_type *const types[] = {&chg_type_string, &chg_type_int, &chg_type_float,
-                                          &chg_type_bool, &chg_type_time, &chg_type_duration};
+        static chg_type *const types[] = {&chg_c_type_string, &chg_c_type_int, &chg_c_type_float,
+                                          &chg_c_type_bool, &chg_c_type_time, &chg_c_type_duration};
         for (size_t i = 0; i < CHG_ARRAY_LEN(names); i++)
             if (strcmp(te->u.named.name, names[i]) == 0)
                 return types[i];
-        chg_diag *d = chg_diag_report(c, CHG_D_E0109, te->span, te->u.named.name, NULL);
-        chg_diag_suggest(c, d, te->u.named.name, names, CHG_ARRAY_LEN(names));
+        chg_diag *d = chg_c_diag_report(c, CHG_D_E0109, te->span, te->u.named.name, NULL);
+        chg_c_diag_suggest(c, d, te->u.named.name, names, CHG_ARRAY_LEN(names));
         if (d && !d->help)
-            chg_diag_help(c, d, "types are string, int, float, bool, time, duration, enum(…), [T], { … } and T?");
-        return &chg_type_error;
+            chg_c_diag_help(c, d, "types are string, int, float, bool, time, duration, enum(…), [T], { … } and T?");
+        return &chg_c_type_error;
     }
     case TE_ENUM: {
         chg_type *t = chg_arena_alloc(&c->arena, sizeof *t);
@@ -1293,7 +1293,7 @@ static chg_type *build_type(chg_compiler *c, chg_typeexpr *te, const char *path)
             bool dup = false;
             for (uint32_t k = 0; k < i; k++)
                 if (strcmp(te->u.enm.values[k].name, te->u.enm.values[i].name) == 0) {
-                    chg_diag_report(c, CHG_D_E0218, te->u.enm.values[i].span, te->u.enm.values[i].name, NULL);
+                    chg_c_diag_report(c, CHG_D_E0218, te->u.enm.values[i].span, te->u.enm.values[i].name, NULL);
                     dup = true;
                 }
             if (!dup)
@@ -1301,22 +1301,22 @@ static chg_type *build_type(chg_compiler *c, chg_typeexpr *te, const char *path)
         }
         return t;
     }
-    case TE_LIST: return chg_type_list(&c->arena, build_type(c, te->u.elem, path));
-    case TE_OPTIONAL: return chg_type_optional(&c->arena, build_type(c, te->u.elem, path));
+    case TE_LIST: return chg_c_type_list(&c->arena, build_type(c, te->u.elem, path));
+    case TE_OPTIONAL: return chg_c_type_optional(&c->arena, build_type(c, te->u.elem, path));
     case TE_OBJECT: return build_object(c, te->u.object.fields, te->u.object.n, path);
     }
-    return &chg_type_error;
+    return &chg_c_type_error;
 }
 
 static void build_schema(chg_compiler *c)
 {
-    c->change_type = &chg_type_any;
+    c->change_type = &chg_c_type_any;
     chg_decl *s = c->schema;
     if (!s)
         return;
     if (strcmp(s->u.schema.root.name, "change") != 0) {
-        chg_diag *d = chg_diag_report(c, CHG_D_E0124, s->u.schema.root.span, s->u.schema.root.name, NULL);
-        chg_diag_help(c, d, "write 'schema change { … }'");
+        chg_diag *d = chg_c_diag_report(c, CHG_D_E0124, s->u.schema.root.span, s->u.schema.root.name, NULL);
+        chg_c_diag_help(c, d, "write 'schema change { … }'");
         return;
     }
     c->change_type = build_object(c, s->u.schema.fields, s->u.schema.n, "change");
@@ -1328,9 +1328,9 @@ static void check_ts_decl(chg_compiler *c, chg_decl *d);
 
 static void bad_time_of_day(cx *x, chg_ident *t, int *minutes, bool end)
 {
-    if (chg_parse_time_of_day(t->name, minutes) != CHG_OK || (!end && *minutes == 1440)) {
-        chg_diag *d = chg_diag_report(x->c, CHG_D_E0403, t->span, t->name, NULL);
-        chg_diag_help(x->c, d, "times of day are HH:MM from 00:00 to 23:59 (24:00 only as an end)");
+    if (chg_c_parse_time_of_day(t->name, minutes) != CHG_OK || (!end && *minutes == 1440)) {
+        chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0403, t->span, t->name, NULL);
+        chg_c_diag_help(x->c, d, "times of day are HH:MM from 00:00 to 23:59 (24:00 only as an end)");
         *minutes = -1;
     }
 }
@@ -1343,9 +1343,9 @@ static void check_ts(cx *x, chg_tsexpr *t)
     case TS_ERROR:
         return;
     case TS_REF: {
-        chg_decl *d = chg_map_get(&c->globals, t->u.ref.name.name);
+        chg_decl *d = chg_c_map_get(&c->globals, t->u.ref.name.name);
         if (!d) {
-            chg_diag *dg = chg_diag_report(c, CHG_D_E0101, t->u.ref.name.span, t->u.ref.name.name, NULL);
+            chg_diag *dg = chg_c_diag_report(c, CHG_D_E0101, t->u.ref.name.span, t->u.ref.name.name, NULL);
             chg_vec names;
             chg_vec_init(&names);
             for (size_t i = 0; i < c->globals.cap; i++) {
@@ -1354,17 +1354,17 @@ static void check_ts(cx *x, chg_tsexpr *t)
                     if (chg_vec_push(&names, (void *)c->globals.e[i].key) != CHG_OK)
                         chg_c_nomem(c);
             }
-            chg_diag_suggest(c, dg, t->u.ref.name.name, (const char *const *)names.items, names.len);
+            chg_c_diag_suggest(c, dg, t->u.ref.name.name, (const char *const *)names.items, names.len);
             chg_vec_free(&names);
             return;
         }
         if (d->kind != D_WINDOW && d->kind != D_FREEZE) {
-            chg_diag_report(c, CHG_D_E0105, t->u.ref.name.span, t->u.ref.name.name,
+            chg_c_diag_report(c, CHG_D_E0105, t->u.ref.name.span, t->u.ref.name.name,
                             d->kind == D_RISK ? "a risk class" : "a let", "a window or freeze", NULL);
             return;
         }
-        if (!chg_visible(c, x->file, d->file)) {
-            chg_diag_report(c, CHG_D_E0119, t->u.ref.name.span, t->u.ref.name.name,
+        if (!chg_c_visible(c, x->file, d->file)) {
+            chg_c_diag_report(c, CHG_D_E0119, t->u.ref.name.span, t->u.ref.name.name,
                             chg_arena_printf(&c->arena, "it is declared in %s, which this file does not import",
                                              chg_compiler_source(c, d->file)->path),
                             NULL);
@@ -1381,10 +1381,10 @@ static void check_ts(cx *x, chg_tsexpr *t)
         if (dur->kind == EX_ERROR)
             break;
         if (dur->kind != EX_DURATION) {
-            chg_diag *d = chg_diag_report(c, CHG_D_E0201, dur->span, "duration", "int", NULL);
-            chg_diag_help(c, d, "write the unit: for 6h, for 30m");
+            chg_diag *d = chg_c_diag_report(c, CHG_D_E0201, dur->span, "duration", "int", NULL);
+            chg_c_diag_help(c, d, "write the unit: for 6h, for 30m");
         } else if (dur->u.i <= 0)
-            chg_diag_report(c, CHG_D_E0406, dur->span, "'for'", NULL);
+            chg_c_diag_report(c, CHG_D_E0406, dur->span, "'for'", NULL);
         break;
     }
     case TS_WEEKLY:
@@ -1395,15 +1395,15 @@ static void check_ts(cx *x, chg_tsexpr *t)
             for (int k = 0; k < 2; k++) {
                 if (!ids[k]->name)
                     continue;
-                *out[k] = chg_day_index(ids[k]->name);
+                *out[k] = chg_c_day_index(ids[k]->name);
                 if (*out[k] < 0) {
                     const char *days[14]; /* short names, then full ones */
                     for (int w = 0; w < 7; w++) {
                         days[w] = chg_weekday_names[w].abbr;
                         days[7 + w] = chg_weekday_names[w].full;
                     }
-                    chg_diag *d = chg_diag_report(c, CHG_D_E0107, ids[k]->span, ids[k]->name, NULL);
-                    chg_diag_suggest(c, d, ids[k]->name, days, CHG_ARRAY_LEN(days));
+                    chg_diag *d = chg_c_diag_report(c, CHG_D_E0107, ids[k]->span, ids[k]->name, NULL);
+                    chg_c_diag_suggest(c, d, ids[k]->name, days, CHG_ARRAY_LEN(days));
                 }
             }
             if (!ds->to.name)
@@ -1415,11 +1415,11 @@ static void check_ts(cx *x, chg_tsexpr *t)
         bad_time_of_day(x, &t->u.weekly.from, &a, false);
         bad_time_of_day(x, &t->u.weekly.to, &b, true);
         if (a >= 0 && b >= 0 && a == b) {
-            chg_diag *d = chg_diag_report(c, CHG_D_E0404, t->span,
+            chg_diag *d = chg_c_diag_report(c, CHG_D_E0404, t->span,
                                           chg_arena_printf(&c->arena, "%s..%s", t->u.weekly.from.name,
                                                            t->u.weekly.to.name),
                                           NULL);
-            chg_diag_help(c, d, "an end before the start crosses midnight (22:00..06:00); equal times are empty");
+            chg_c_diag_help(c, d, "an end before the start crosses midnight (22:00..06:00); equal times are empty");
         }
         break;
     }
@@ -1428,12 +1428,12 @@ static void check_ts(cx *x, chg_tsexpr *t)
         if (t->zone.name) {
             chg_expr *zoned = a->kind == EX_INSTANT ? a : b->kind == EX_INSTANT ? b : NULL;
             if (zoned)
-                chg_diag_report(c, CHG_D_E0408, zoned->span, chg_span_text(c, zoned->span), t->zone.name, NULL);
+                chg_c_diag_report(c, CHG_D_E0408, zoned->span, chg_c_span_text(c, zoned->span), t->zone.name, NULL);
         }
         if (a->kind == b->kind && b->u.i <= a->u.i)
-            chg_diag_report(c, CHG_D_E0404, t->span,
-                            chg_arena_printf(&c->arena, "range %s .. %s", chg_span_text(c, a->span),
-                                             chg_span_text(c, b->span)),
+            chg_c_diag_report(c, CHG_D_E0404, t->span,
+                            chg_arena_printf(&c->arena, "range %s .. %s", chg_c_span_text(c, a->span),
+                                             chg_c_span_text(c, b->span)),
                             NULL);
         break;
     }
@@ -1441,20 +1441,20 @@ static void check_ts(cx *x, chg_tsexpr *t)
         chg_ident *m[2] = {&t->u.yearly.from_mon, &t->u.yearly.to_mon};
         chg_expr *dd[2] = {t->u.yearly.from_day, t->u.yearly.to_day};
         for (int k = 0; k < 2; k++) {
-            int mi = chg_month_index(m[k]->name);
+            int mi = chg_c_month_index(m[k]->name);
             if (mi < 1) {
                 const char *months[24]; /* short names, then full ones */
                 for (int i = 0; i < 12; i++) {
                     months[i] = chg_month_names[i].abbr;
                     months[12 + i] = chg_month_names[i].full;
                 }
-                chg_diag *d = chg_diag_report(c, CHG_D_E0108, m[k]->span, m[k]->name, NULL);
-                chg_diag_suggest(c, d, m[k]->name, months, CHG_ARRAY_LEN(months));
+                chg_diag *d = chg_c_diag_report(c, CHG_D_E0108, m[k]->span, m[k]->name, NULL);
+                chg_c_diag_suggest(c, d, m[k]->name, months, CHG_ARRAY_LEN(months));
                 continue;
             }
             int64_t day = dd[k]->u.i;
             if (day < 1 || day > chg_days_in_month(2000, mi)) /* 2000: leap, so Feb 29 is allowed */
-                chg_diag_report(c, CHG_D_E0407, dd[k]->span, chg_span_text(c, dd[k]->span),
+                chg_c_diag_report(c, CHG_D_E0407, dd[k]->span, chg_c_span_text(c, dd[k]->span),
                                 chg_month_names[mi - 1].full, NULL);
         }
         break;
@@ -1475,7 +1475,7 @@ static void check_ts(cx *x, chg_tsexpr *t)
     }
     case TS_FLAG:
         if (!t->u.flag.name[0])
-            chg_diag_report(c, CHG_D_E0510, t->u.flag.span, "a non-empty flag name", NULL);
+            chg_c_diag_report(c, CHG_D_E0510, t->u.flag.span, "a non-empty flag name", NULL);
         break;
     case TS_OR:
     case TS_AND:
@@ -1493,12 +1493,12 @@ static void check_ts_decl(chg_compiler *c, chg_decl *d)
     if (d->state == 2)
         return;
     if (d->state == 1) {
-        chg_diag_report(c, CHG_D_E0409, d->name.span, d->name.name, NULL);
+        chg_c_diag_report(c, CHG_D_E0409, d->name.span, d->name.name, NULL);
         d->state = 2;
         return;
     }
     d->state = 1;
-    cx x = context(c, d->file, 0, chg_decl_kind_name(d->kind));
+    cx x = context(c, d->file, 0, chg_c_decl_kind_name(d->kind));
     check_ts(&x, d->u.timeset.ts);
     d->state = 2;
 }
@@ -1520,21 +1520,21 @@ static void check_areq(chg_compiler *c, chg_areq *r)
     }
     chg_expr *n = r->u.term.count;
     if (n->u.i < 1 || n->u.i > 64)
-        chg_diag_report(c, CHG_D_E0501, n->span, chg_span_text(c, n->span), NULL);
+        chg_c_diag_report(c, CHG_D_E0501, n->span, chg_c_span_text(c, n->span), NULL);
     else if (r->kind == AR_PEOPLE && (uint64_t)n->u.i > r->u.term.npeople) {
-        chg_diag *d = chg_diag_report(c, CHG_D_E0514, n->span, chg_span_text(c, n->span),
+        chg_diag *d = chg_c_diag_report(c, CHG_D_E0514, n->span, chg_c_span_text(c, n->span),
                                       chg_arena_printf(&c->arena, "%u", r->u.term.npeople), NULL);
-        chg_diag_help(c, d, "approvers are distinct people");
+        chg_c_diag_help(c, d, "approvers are distinct people");
     }
     if (r->kind == AR_GROUP && !r->u.term.group.name[0])
-        chg_diag_report(c, CHG_D_E0510, r->u.term.group.span, "a non-empty group name", NULL);
+        chg_c_diag_report(c, CHG_D_E0510, r->u.term.group.span, "a non-empty group name", NULL);
     chg_expr *w = r->u.term.within;
     if (w && w->kind != EX_ERROR) {
         if (w->kind != EX_DURATION) {
-            chg_diag *d = chg_diag_report(c, CHG_D_E0201, w->span, "duration", "int", NULL);
-            chg_diag_help(c, d, "write the unit: within 72h");
+            chg_diag *d = chg_c_diag_report(c, CHG_D_E0201, w->span, "duration", "int", NULL);
+            chg_c_diag_help(c, d, "write the unit: within 72h");
         } else if (w->u.i <= 0)
-            chg_diag_report(c, CHG_D_E0406, w->span, "'within'", NULL);
+            chg_c_diag_report(c, CHG_D_E0406, w->span, "'within'", NULL);
     }
 }
 
@@ -1586,7 +1586,7 @@ static void check_areq_size(chg_compiler *c, const chg_areq *r)
     else if (z.slots > 64 && (r->kind == AR_AND || r->kind == AR_OR)) /* one term: E0501 */
         what = chg_arena_printf(&c->arena, "%llu approvers needed at once", (unsigned long long)z.slots), limit = "64";
     if (what)
-        chg_diag_report(c, CHG_D_E0517, r->span, what, limit, NULL);
+        chg_c_diag_report(c, CHG_D_E0517, r->span, what, limit, NULL);
 }
 
 static void check_approvals(chg_compiler *c, chg_decl *ap)
@@ -1594,7 +1594,7 @@ static void check_approvals(chg_compiler *c, chg_decl *ap)
     chg_decl *risk = c->risk;
     if (!risk) {
         chg_span at = {ap->span.file, ap->span.start, ap->span.start + 9};
-        chg_diag_report(c, CHG_D_E0115, at, "approvals", NULL);
+        chg_c_diag_report(c, CHG_D_E0115, at, "approvals", NULL);
     }
     for (uint32_t i = 0; i < ap->u.approvals.n; i++) {
         chg_approval_entry *e = &ap->u.approvals.entries[i];
@@ -1602,19 +1602,19 @@ static void check_approvals(chg_compiler *c, chg_decl *ap)
         check_areq_size(c, e->req);
         for (uint32_t k = 0; k < i; k++)
             if (strcmp(ap->u.approvals.entries[k].cls.name, e->cls.name) == 0) {
-                chg_diag *d = chg_diag_report(c, CHG_D_E0125, e->cls.span, e->cls.name, NULL);
-                chg_diag_note(c, d, ap->u.approvals.entries[k].cls.span, "first given here");
+                chg_diag *d = chg_c_diag_report(c, CHG_D_E0125, e->cls.span, e->cls.name, NULL);
+                chg_c_diag_note(c, d, ap->u.approvals.entries[k].cls.span, "first given here");
             }
         if (e->is_emergency || !risk)
             continue;
-        chg_decl *cls = chg_map_get(&c->globals, e->cls.name);
+        chg_decl *cls = chg_c_map_get(&c->globals, e->cls.name);
         if (!cls || cls->kind != D_RISK) {
-            chg_diag *d = chg_diag_report(c, CHG_D_E0103, e->cls.span, e->cls.name, NULL);
+            chg_diag *d = chg_c_diag_report(c, CHG_D_E0103, e->cls.span, e->cls.name, NULL);
             const char **names = chg_arena_alloc(&c->arena, sizeof(char *) * (risk->u.risk.n + 1));
             for (uint32_t k = 0; k < risk->u.risk.n; k++)
                 names[k] = risk->u.risk.classes[k].name;
             names[risk->u.risk.n] = "emergency";
-            chg_diag_suggest(c, d, e->cls.name, names, risk->u.risk.n + 1);
+            chg_c_diag_suggest(c, d, e->cls.name, names, risk->u.risk.n + 1);
             continue;
         }
         e->risk_index = cls->index;
@@ -1628,8 +1628,8 @@ static void check_approvals(chg_compiler *c, chg_decl *ap)
                 found = true;
         if (!found) {
             chg_span at = {ap->span.file, ap->span.start, ap->span.start + 9};
-            chg_diag *d = chg_diag_report(c, CHG_D_E0502, at, risk->u.risk.classes[k].name, NULL);
-            chg_diag_help(c, d, "write '%s => none' if it needs no approval", risk->u.risk.classes[k].name);
+            chg_diag *d = chg_c_diag_report(c, CHG_D_E0502, at, risk->u.risk.classes[k].name, NULL);
+            chg_c_diag_help(c, d, "write '%s => none' if it needs no approval", risk->u.risk.classes[k].name);
         }
     }
 }
@@ -1641,19 +1641,19 @@ static void check_approvals(chg_compiler *c, chg_decl *ap)
  * fine (no approvals, no requester). */
 static void check_approval_schema(chg_compiler *c, bool emergency)
 {
-    const chg_type *ct = chg_type_strip(c->change_type);
+    const chg_type *ct = chg_c_type_strip(c->change_type);
     if (ct->kind != T_OBJECT)
         return;
     static const char *const list_shape = "a list of { by: string, group: string, at: time, decision: string }";
-    const chg_type_field *f = chg_type_field_find(ct, "approvals");
+    const chg_type_field *f = chg_c_type_field_find(ct, "approvals");
     if (f) {
-        const chg_type *t = chg_type_strip(f->type);
-        const chg_type *e = t->kind == T_LIST ? chg_type_strip(t->u.elem) : NULL;
+        const chg_type *t = chg_c_type_strip(f->type);
+        const chg_type *e = t->kind == T_LIST ? chg_c_type_strip(t->u.elem) : NULL;
         bool ok = e && e->kind == T_OBJECT;
         static const char *const names[] = {"by", "group", "at", "decision"};
         for (int i = 0; ok && i < 4; i++) {
-            const chg_type_field *g = chg_type_field_find(e, names[i]);
-            const chg_type *gt = g ? chg_type_strip(g->type) : NULL;
+            const chg_type_field *g = chg_c_type_field_find(e, names[i]);
+            const chg_type *gt = g ? chg_c_type_strip(g->type) : NULL;
             if (!g)
                 ok = i != 0 && i != 2; /* by and at are needed */
             else if (i == 2)
@@ -1662,20 +1662,20 @@ static void check_approval_schema(chg_compiler *c, bool emergency)
                 ok = gt->kind == T_STRING || gt->kind == T_ENUM || gt->kind == T_ANY;
         }
         if (!ok)
-            chg_diag_report(c, CHG_D_E0516, f->span, "change.approvals", chg_type_str(&c->arena, f->type),
+            chg_c_diag_report(c, CHG_D_E0516, f->span, "change.approvals", chg_c_type_str(&c->arena, f->type),
                             list_shape, NULL);
     }
-    f = chg_type_field_find(ct, "requester");
-    if (f && chg_type_strip(f->type)->kind != T_ANY) {
-        const chg_type *t = chg_type_strip(f->type);
-        const chg_type_field *n = t->kind == T_OBJECT ? chg_type_field_find(t, "name") : NULL;
-        if (!n || chg_type_strip(n->type)->kind != T_STRING)
-            chg_diag_report(c, CHG_D_E0516, f->span, "change.requester.name", chg_type_str(&c->arena, f->type),
+    f = chg_c_type_field_find(ct, "requester");
+    if (f && chg_c_type_strip(f->type)->kind != T_ANY) {
+        const chg_type *t = chg_c_type_strip(f->type);
+        const chg_type_field *n = t->kind == T_OBJECT ? chg_c_type_field_find(t, "name") : NULL;
+        if (!n || chg_c_type_strip(n->type)->kind != T_STRING)
+            chg_c_diag_report(c, CHG_D_E0516, f->span, "change.requester.name", chg_c_type_str(&c->arena, f->type),
                             "an object with name: string", NULL);
     }
-    f = chg_type_field_find(ct, "emergency");
-    if (emergency && f && chg_type_strip(f->type)->kind != T_BOOL)
-        chg_diag_report(c, CHG_D_E0516, f->span, "change.emergency", chg_type_str(&c->arena, f->type), "bool",
+    f = chg_c_type_field_find(ct, "emergency");
+    if (emergency && f && chg_c_type_strip(f->type)->kind != T_BOOL)
+        chg_c_diag_report(c, CHG_D_E0516, f->span, "change.emergency", chg_c_type_str(&c->arena, f->type), "bool",
                         NULL);
 }
 
@@ -1685,24 +1685,24 @@ static void check_classify(chg_compiler *c, chg_decl *cl)
 {
     if (!c->risk) {
         chg_span at = {cl->span.file, cl->span.start, cl->span.start + 8};
-        chg_diag_report(c, CHG_D_E0115, at, "classify", NULL);
+        chg_c_diag_report(c, CHG_D_E0115, at, "classify", NULL);
     }
     bool seen_default = false;
     for (uint32_t i = 0; i < cl->u.classify.n; i++) {
         chg_classify_arm *arm = &cl->u.classify.arms[i];
         if (seen_default && c->opts.lints)
-            chg_diag_report(c, CHG_D_W0004, arm->span, NULL);
+            chg_c_diag_report(c, CHG_D_W0004, arm->span, NULL);
         if (arm->is_default)
             seen_default = true;
         if (c->risk) {
-            chg_decl *cls = chg_map_get(&c->globals, arm->cls.name);
+            chg_decl *cls = chg_c_map_get(&c->globals, arm->cls.name);
             if (!cls || cls->kind != D_RISK) {
-                chg_diag *d = chg_diag_report(c, CHG_D_E0103, arm->cls.span, arm->cls.name, NULL);
+                chg_diag *d = chg_c_diag_report(c, CHG_D_E0103, arm->cls.span, arm->cls.name, NULL);
                 chg_decl *r = c->risk;
                 const char **names = chg_arena_alloc(&c->arena, sizeof(char *) * (r->u.risk.n + 1));
                 for (uint32_t k = 0; k < r->u.risk.n; k++)
                     names[k] = r->u.risk.classes[k].name;
-                chg_diag_suggest(c, d, arm->cls.name, names, r->u.risk.n);
+                chg_c_diag_suggest(c, d, arm->cls.name, names, r->u.risk.n);
             } else {
                 arm->risk_index = cls->index;
                 cls->produced = true;
@@ -1710,13 +1710,13 @@ static void check_classify(chg_compiler *c, chg_decl *cl)
         }
         if (arm->cond) {
             cx x = context(c, cl->file, CX_CHANGE | CX_NOW | CX_QUERY, "classify");
-            expect_type(&x, arm->cond, &chg_type_bool, "a classify condition");
+            expect_type(&x, arm->cond, &chg_c_type_bool, "a classify condition");
             if (c->opts.lints)
                 for (uint32_t k = 0; k < i; k++) {
                     chg_classify_arm *prev = &cl->u.classify.arms[k];
-                    if (prev->cond && strcmp(chg_span_text(c, prev->cond->span), chg_span_text(c, arm->cond->span)) == 0) {
-                        chg_diag *d = chg_diag_report(c, CHG_D_W0005, arm->span, NULL);
-                        chg_diag_note(c, d, prev->span, "the same condition is tested here first");
+                    if (prev->cond && strcmp(chg_c_span_text(c, prev->cond->span), chg_c_span_text(c, arm->cond->span)) == 0) {
+                        chg_diag *d = chg_c_diag_report(c, CHG_D_W0005, arm->span, NULL);
+                        chg_c_diag_note(c, d, prev->span, "the same condition is tested here first");
                         break;
                     }
                 }
@@ -1724,8 +1724,8 @@ static void check_classify(chg_compiler *c, chg_decl *cl)
     }
     if (!seen_default && !cl->broken) {
         chg_span at = {cl->span.file, cl->span.start, cl->span.start + 8};
-        chg_diag *d = chg_diag_report(c, CHG_D_E0114, at, NULL);
-        chg_diag_help(c, d, "end classify with 'default CLASS': every change needs a risk class");
+        chg_diag *d = chg_c_diag_report(c, CHG_D_E0114, at, NULL);
+        chg_c_diag_help(c, d, "end classify with 'default CLASS': every change needs a risk class");
     }
 }
 
@@ -1734,7 +1734,7 @@ static void check_classify(chg_compiler *c, chg_decl *cl)
 static void check_message(cx *x, chg_expr *m)
 {
     if (m)
-        expect_type(x, m, &chg_type_string, "a message");
+        expect_type(x, m, &chg_c_type_string, "a message");
 }
 
 static void check_rule(chg_compiler *c, chg_decl *d)
@@ -1743,36 +1743,36 @@ static void check_rule(chg_compiler *c, chg_decl *d)
     cx x = context(c, d->file, base, "rule");
     fact *f = NULL;
     if (d->u.rule.when) {
-        expect_type(&x, d->u.rule.when, &chg_type_bool, "a rule condition");
+        expect_type(&x, d->u.rule.when, &chg_c_type_bool, "a rule condition");
         facts_when(&x, d->u.rule.when, true, &f);
     }
     x.facts = f;
     if (d->u.rule.level == LEVEL_ADVISORY && d->u.rule.action != RA_WARN && d->u.rule.action != RA_ERROR) {
-        chg_diag *dg = chg_diag_report(c, CHG_D_E0515, d->u.rule.action_span, d->name.name, NULL);
-        chg_diag_help(c, dg, "advisory rules only warn; make it mandatory or overridable to block");
+        chg_diag *dg = chg_c_diag_report(c, CHG_D_E0515, d->u.rule.action_span, d->name.name, NULL);
+        chg_c_diag_help(c, dg, "advisory rules only warn; make it mandatory or overridable to block");
     }
     switch (d->u.rule.action) {
     case RA_REQUIRE_WINDOW: {
         chg_ident *w = &d->u.rule.window;
-        chg_decl *wd = chg_map_get(&c->globals, w->name);
+        chg_decl *wd = chg_c_map_get(&c->globals, w->name);
         if (!wd) {
-            chg_diag *dg = chg_diag_report(c, CHG_D_E0101, w->span, w->name, NULL);
+            chg_diag *dg = chg_c_diag_report(c, CHG_D_E0101, w->span, w->name, NULL);
             chg_vec names;
             chg_vec_init(&names);
             for (size_t i = 0; i < c->globals.cap; i++)
                 if (c->globals.e[i].key && ((chg_decl *)c->globals.e[i].value)->kind == D_WINDOW)
                     if (chg_vec_push(&names, (void *)c->globals.e[i].key) != CHG_OK)
                         chg_c_nomem(c);
-            chg_diag_suggest(c, dg, w->name, (const char *const *)names.items, names.len);
+            chg_c_diag_suggest(c, dg, w->name, (const char *const *)names.items, names.len);
             chg_vec_free(&names);
         } else if (wd->kind != D_WINDOW) {
-            chg_diag *dg = chg_diag_report(c, CHG_D_E0105, w->span, w->name,
+            chg_diag *dg = chg_c_diag_report(c, CHG_D_E0105, w->span, w->name,
                                            wd->kind == D_FREEZE ? "a freeze" : wd->kind == D_RISK ? "a risk class" : "a let",
                                            "a window", NULL);
             if (wd->kind == D_FREEZE)
-                chg_diag_help(c, dg, "to block during a freeze write 'deny during %s'", w->name);
-        } else if (!chg_visible(c, d->file, wd->file)) {
-            chg_diag_report(c, CHG_D_E0119, w->span, w->name,
+                chg_c_diag_help(c, dg, "to block during a freeze write 'deny during %s'", w->name);
+        } else if (!chg_c_visible(c, d->file, wd->file)) {
+            chg_c_diag_report(c, CHG_D_E0119, w->span, w->name,
                             chg_arena_printf(&c->arena, "it is declared in %s, which this file does not import",
                                              chg_compiler_source(c, wd->file)->path), NULL);
         } else {
@@ -1795,8 +1795,8 @@ static void check_rule(chg_compiler *c, chg_decl *d)
             x.allow |= CX_FREEZEVAR;
         check_message(&x, d->u.rule.message);
         if (!d->u.rule.message && c->opts.lints) {
-            chg_diag *dg = chg_diag_report(c, CHG_D_W0007, d->name.span, d->name.name, NULL);
-            chg_diag_help(c, dg, "add a message after deny: deny \"why, and what to do instead\"");
+            chg_diag *dg = chg_c_diag_report(c, CHG_D_W0007, d->name.span, d->name.name, NULL);
+            chg_c_diag_help(c, dg, "add a message after deny: deny \"why, and what to do instead\"");
         }
         break;
     case RA_WARN:
@@ -1815,15 +1815,15 @@ static void check_on(chg_compiler *c, chg_decl *d)
     for (size_t i = 0; i < CHG_ARRAY_LEN(outcomes); i++)
         known |= strcmp(o, outcomes[i]) == 0;
     if (!known) {
-        chg_diag *dg = chg_diag_report(c, CHG_D_E0117, d->u.on.outcome.span, o, NULL);
-        chg_diag_suggest(c, dg, o, outcomes, CHG_ARRAY_LEN(outcomes));
+        chg_diag *dg = chg_c_diag_report(c, CHG_D_E0117, d->u.on.outcome.span, o, NULL);
+        chg_c_diag_suggest(c, dg, o, outcomes, CHG_ARRAY_LEN(outcomes));
         if (dg && !dg->help)
-            chg_diag_help(c, dg, "outcomes are allow, deny, defer, pending, error and emergency");
+            chg_c_diag_help(c, dg, "outcomes are allow, deny, defer, pending, error and emergency");
     }
     cx x = context(c, d->file, CX_CHANGE | CX_NOW | CX_RISK | CX_QUERY | CX_ACTIONVARS, "action");
     fact *f = NULL;
     if (d->u.on.when) {
-        expect_type(&x, d->u.on.when, &chg_type_bool, "an action condition");
+        expect_type(&x, d->u.on.when, &chg_c_type_bool, "an action condition");
         facts_when(&x, d->u.on.when, true, &f);
     }
     x.facts = f;
@@ -1831,8 +1831,8 @@ static void check_on(chg_compiler *c, chg_decl *d)
         chg_expr *call = d->u.on.calls[i];
         if (call->kind != EX_CALL) {
             if (call->kind != EX_ERROR) {
-                chg_diag *dg = chg_diag_report(c, CHG_D_E0503, call->span, chg_span_text(c, call->span), NULL);
-                chg_diag_help(c, dg, "after 'do' come calls such as aws.sns.publish(topic, summary)");
+                chg_diag *dg = chg_c_diag_report(c, CHG_D_E0503, call->span, chg_c_span_text(c, call->span), NULL);
+                chg_c_diag_help(c, dg, "after 'do' come calls such as aws.sns.publish(topic, summary)");
             }
             continue;
         }
@@ -1844,7 +1844,7 @@ static void check_intake(chg_compiler *c, chg_decl *d)
 {
     cx x = context(c, d->file, CX_EVENT | CX_NOW | CX_QUERY, "intake");
     if (d->u.intake.when)
-        expect_type(&x, d->u.intake.when, &chg_type_bool, "an intake condition");
+        expect_type(&x, d->u.intake.when, &chg_c_type_bool, "an intake condition");
     chg_type *ct = c->change_type;
     chg_expr obj;
     memset(&obj, 0, sizeof obj);
@@ -1892,29 +1892,29 @@ static void check_test(chg_compiler *c, chg_decl *d)
                 chg_c_test_file(c, d->file, it);
                 break;
             }
-            expect_type(&x, it->value, &chg_type_any, "event");
+            expect_type(&x, it->value, &chg_c_type_any, "event");
             constant(c, it->value);
             break;
         case TI_AT:
-            if (expect_type(&x, it->value, &chg_type_time, "'at'"))
+            if (expect_type(&x, it->value, &chg_c_type_time, "'at'"))
                 constant(c, it->value);
             break;
         case TI_GIVEN: {
             chg_expr *call = it->call;
             if (call->kind != EX_CALL) {
-                chg_diag_report(c, CHG_D_E0508, call->span, chg_span_text(c, call->span), NULL);
+                chg_c_diag_report(c, CHG_D_E0508, call->span, chg_c_span_text(c, call->span), NULL);
                 break;
             }
-            const chg_builtin *b = chg_builtin_find(call->u.call.name);
+            const chg_builtin *b = chg_c_builtin_find(call->u.call.name);
             if (!b || b->kind != BI_QUERY) {
-                chg_diag *dg = chg_diag_report(c, CHG_D_E0508, call->u.call.name_span,
+                chg_diag *dg = chg_c_diag_report(c, CHG_D_E0508, call->u.call.name_span,
                                                chg_arena_printf(&c->arena, "'%s'", call->u.call.name), NULL);
                 const char *queries[16];
                 size_t nq = 0;
-                for (size_t k = 0; k < chg_nbuiltins && nq < 16; k++)
-                    if (chg_builtins[k].kind == BI_QUERY)
-                        queries[nq++] = chg_builtins[k].name;
-                chg_diag_suggest(c, dg, call->u.call.name, queries, nq);
+                for (size_t k = 0; k < chg_c_nbuiltins && nq < 16; k++)
+                    if (chg_c_builtins[k].kind == BI_QUERY)
+                        queries[nq++] = chg_c_builtins[k].name;
+                chg_c_diag_suggest(c, dg, call->u.call.name, queries, nq);
                 break;
             }
             x.allow = CX_QUERY;
@@ -1927,7 +1927,7 @@ static void check_test(chg_compiler *c, chg_decl *d)
             break;
         }
         case TI_GIVEN_FLAG:
-            if (expect_type(&x, it->value, &chg_type_bool, "a flag"))
+            if (expect_type(&x, it->value, &chg_c_type_bool, "a flag"))
                 constant(c, it->value);
             break;
         case TI_EXPECT: {
@@ -1938,8 +1938,8 @@ static void check_test(chg_compiler *c, chg_decl *d)
             for (size_t k = 0; k < CHG_ARRAY_LEN(outcomes); k++)
                 known |= strcmp(o, outcomes[k]) == 0;
             if (!known) {
-                chg_diag *dg = chg_diag_report(c, CHG_D_E0117, it->outcome.span, o, NULL);
-                chg_diag_suggest(c, dg, o, outcomes, CHG_ARRAY_LEN(outcomes));
+                chg_diag *dg = chg_c_diag_report(c, CHG_D_E0117, it->outcome.span, o, NULL);
+                chg_c_diag_suggest(c, dg, o, outcomes, CHG_ARRAY_LEN(outcomes));
             }
             static const char *const clauses[] = {"risk", "missing", "reasons", "warnings", "actions",
                                                   "next_open", "closes_at", "emergency", "freezes"};
@@ -1947,15 +1947,15 @@ static void check_test(chg_compiler *c, chg_decl *d)
                 chg_expect_clause *cl = &it->clauses[k];
                 const char *key = cl->key.name;
                 if (!strcmp(key, "risk")) {
-                    chg_decl *cls = chg_map_get(&c->globals, cl->value->u.name.name);
+                    chg_decl *cls = chg_c_map_get(&c->globals, cl->value->u.name.name);
                     if (!cls || cls->kind != D_RISK) {
-                        chg_diag *dg = chg_diag_report(c, CHG_D_E0103, cl->value->span, cl->value->u.name.name, NULL);
+                        chg_diag *dg = chg_c_diag_report(c, CHG_D_E0103, cl->value->span, cl->value->u.name.name, NULL);
                         if (c->risk) {
                             chg_decl *r = c->risk;
                             const char **names = chg_arena_alloc(&c->arena, sizeof(char *) * (r->u.risk.n + 1));
                             for (uint32_t j = 0; j < r->u.risk.n; j++)
                                 names[j] = r->u.risk.classes[j].name;
-                            chg_diag_suggest(c, dg, cl->value->u.name.name, names, r->u.risk.n);
+                            chg_c_diag_suggest(c, dg, cl->value->u.name.name, names, r->u.risk.n);
                         }
                     } else {
                         cl->value->u.name.kind = NAME_RISK_CLASS;
@@ -1963,35 +1963,35 @@ static void check_test(chg_compiler *c, chg_decl *d)
                     }
                 } else if (!strcmp(key, "missing") || !strcmp(key, "reasons") || !strcmp(key, "warnings") ||
                            !strcmp(key, "actions") || !strcmp(key, "freezes")) {
-                    bool ok = expect_type(&x, cl->value, chg_type_list(&c->arena, &chg_type_string), key);
+                    bool ok = expect_type(&x, cl->value, chg_c_type_list(&c->arena, &chg_c_type_string), key);
                     if (ok)
                         constant(c, cl->value);
                     if (ok && (!strcmp(key, "reasons") || !strcmp(key, "warnings")) && cl->value->kind == EX_LIST)
                         for (uint32_t j = 0; j < cl->value->u.list.n; j++) {
                             chg_expr *r = cl->value->u.list.items[j];
-                            if (r->kind == EX_STRING && !chg_map_get(&c->rules, r->u.str.s)) {
-                                chg_diag *dg = chg_diag_report(c, CHG_D_E0126, r->span, r->u.str.s, NULL);
+                            if (r->kind == EX_STRING && !chg_c_map_get(&c->rules, r->u.str.s)) {
+                                chg_diag *dg = chg_c_diag_report(c, CHG_D_E0126, r->span, r->u.str.s, NULL);
                                 chg_vec names;
                                 chg_vec_init(&names);
                                 for (size_t q = 0; q < c->rules.cap; q++)
                                     if (c->rules.e[q].key)
                                         if (chg_vec_push(&names, (void *)c->rules.e[q].key) != CHG_OK)
                                             chg_c_nomem(c);
-                                chg_diag_suggest(c, dg, r->u.str.s, (const char *const *)names.items, names.len);
+                                chg_c_diag_suggest(c, dg, r->u.str.s, (const char *const *)names.items, names.len);
                                 chg_vec_free(&names);
                             }
                         }
                 } else if (!strcmp(key, "next_open") || !strcmp(key, "closes_at")) {
-                    if (expect_type(&x, cl->value, chg_type_optional(&c->arena, &chg_type_time), key))
+                    if (expect_type(&x, cl->value, chg_c_type_optional(&c->arena, &chg_c_type_time), key))
                         constant(c, cl->value);
                 } else if (!strcmp(key, "emergency")) {
-                    if (expect_type(&x, cl->value, &chg_type_bool, key))
+                    if (expect_type(&x, cl->value, &chg_c_type_bool, key))
                         constant(c, cl->value);
                 } else {
-                    chg_diag *dg = chg_diag_report(c, CHG_D_E0121, cl->key.span, "expect", key, NULL);
-                    chg_diag_suggest(c, dg, key, clauses, CHG_ARRAY_LEN(clauses));
+                    chg_diag *dg = chg_c_diag_report(c, CHG_D_E0121, cl->key.span, "expect", key, NULL);
+                    chg_c_diag_suggest(c, dg, key, clauses, CHG_ARRAY_LEN(clauses));
                     if (dg && !dg->help && (!strcmp(key, "change") || !strcmp(key, "event")))
-                        chg_diag_help(c, dg, "'expect' comes last in a test: move '%s { … }' before it", key);
+                        chg_c_diag_help(c, dg, "'expect' comes last in a test: move '%s { … }' before it", key);
                 }
             }
             break;
@@ -2002,19 +2002,19 @@ static void check_test(chg_compiler *c, chg_decl *d)
     if (d->broken)
         return; /* the syntax error explains what is missing */
     if (!input)
-        chg_diag_report(c, CHG_D_E0506, at, d->name.name, NULL);
+        chg_c_diag_report(c, CHG_D_E0506, at, d->name.name, NULL);
     if (!expect)
-        chg_diag_report(c, CHG_D_E0507, at, d->name.name, NULL);
+        chg_c_diag_report(c, CHG_D_E0507, at, d->name.name, NULL);
 }
 
 /* ---- driver --------------------------------------------------------------------------------------------- */
 
-int chg_typecheck(chg_compiler *c)
+int chg_c_typecheck(chg_compiler *c)
 {
     build_schema(c);
     if (c->at) {
         cx x = context(c, c->at->file, CX_CHANGE | CX_QUERY, "at");
-        expect_type(&x, c->at->u.at.expr, &chg_type_time, "'at'");
+        expect_type(&x, c->at->u.at.expr, &chg_c_type_time, "'at'");
     }
     if (c->classify)
         check_classify(c, c->classify);
@@ -2047,7 +2047,7 @@ int chg_typecheck(chg_compiler *c)
 
 /* ---- lexical helpers ---------------------------------------------------------------------------------- */
 
-int chg_parse_time_of_day(const char *s, int *minutes)
+int chg_c_parse_time_of_day(const char *s, int *minutes)
 {
     int h = 0, m = 0, n = 0;
     const char *p = s;
@@ -2064,7 +2064,7 @@ int chg_parse_time_of_day(const char *s, int *minutes)
     return CHG_OK;
 }
 
-int chg_day_index(const char *name)
+int chg_c_day_index(const char *name)
 {
     for (int i = 0; i < 7; i++)
         if (strcmp(name, chg_weekday_names[i].abbr) == 0 || strcmp(name, chg_weekday_names[i].full) == 0)
@@ -2072,7 +2072,7 @@ int chg_day_index(const char *name)
     return -1;
 }
 
-int chg_month_index(const char *name)
+int chg_c_month_index(const char *name)
 {
     for (int i = 0; i < 12; i++)
         if (strcmp(name, chg_month_names[i].abbr) == 0 || strcmp(name, chg_month_names[i].full) == 0)

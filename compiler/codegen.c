@@ -96,7 +96,7 @@ static uint8_t *rec(gen *g, int sec)
 static uint32_t str_n(gen *g, const char *s, size_t len)
 {
     char *key = chg_arena_strndup(g->a, s, len);
-    uintptr_t idx = (uintptr_t)chg_map_get(&g->strs, key);
+    uintptr_t idx = (uintptr_t)chg_c_map_get(&g->strs, key);
     if (idx)
         return (uint32_t)idx - 1;
     uint8_t *r = rec(g, CHG_SEC_STRINGS);
@@ -107,7 +107,7 @@ static uint32_t str_n(gen *g, const char *s, size_t len)
     chg_buf_append(&g->blob, s, len);
     chg_buf_putc(&g->blob, 0);
     uint32_t i = g->n[CHG_SEC_STRINGS] - 1;
-    if (chg_map_put(&g->strs, key, (void *)(uintptr_t)(i + 1)) != CHG_OK)
+    if (chg_c_map_put(&g->strs, key, (void *)(uintptr_t)(i + 1)) != CHG_OK)
         chg_c_nomem(g->c);
     return i;
 }
@@ -117,7 +117,7 @@ static uint32_t str(gen *g, const char *s) { return str_n(g, s, strlen(s)); }
 static uint32_t konst(gen *g, uint8_t tag, uint32_t a, uint64_t payload)
 {
     const char *key = chg_arena_printf(g->a, "%u:%u:%llu", tag, a, (unsigned long long)payload);
-    uintptr_t idx = tag == CHG_K_LIST ? 0 : (uintptr_t)chg_map_get(&g->consts, key);
+    uintptr_t idx = tag == CHG_K_LIST ? 0 : (uintptr_t)chg_c_map_get(&g->consts, key);
     if (idx)
         return (uint32_t)idx - 1;
     uint8_t *r = rec(g, CHG_SEC_CONSTS);
@@ -128,7 +128,7 @@ static uint32_t konst(gen *g, uint8_t tag, uint32_t a, uint64_t payload)
     chg_wr64(r + 8, payload);
     uint32_t i = g->n[CHG_SEC_CONSTS] - 1;
     if (tag != CHG_K_LIST)
-        if (chg_map_put(&g->consts, (char *)key, (void *)(uintptr_t)(i + 1)) != CHG_OK)
+        if (chg_c_map_put(&g->consts, (char *)key, (void *)(uintptr_t)(i + 1)) != CHG_OK)
             chg_c_nomem(g->c);
     return i;
 }
@@ -150,7 +150,7 @@ static uint32_t span_of(gen *g, chg_span s)
     uint32_t line, col;
     chg_source_position(src, s.start, &line, &col);
     const char *key = chg_arena_printf(g->a, "%u:%u:%u", s.file, line, col);
-    uintptr_t idx = (uintptr_t)chg_map_get(&g->spans, key);
+    uintptr_t idx = (uintptr_t)chg_c_map_get(&g->spans, key);
     if (idx)
         return (uint32_t)idx - 1;
     uint8_t *r = rec(g, CHG_SEC_SPANS);
@@ -160,14 +160,14 @@ static uint32_t span_of(gen *g, chg_span s)
     chg_wr32(r + 4, line);
     chg_wr32(r + 8, col);
     uint32_t i = g->n[CHG_SEC_SPANS] - 1;
-    if (chg_map_put(&g->spans, (char *)key, (void *)(uintptr_t)(i + 1)) != CHG_OK)
+    if (chg_c_map_put(&g->spans, (char *)key, (void *)(uintptr_t)(i + 1)) != CHG_OK)
         chg_c_nomem(g->c);
     return i;
 }
 
 static uint32_t named(gen *g, chg_map *m, int sec, const char *name)
 {
-    uintptr_t idx = (uintptr_t)chg_map_get(m, name);
+    uintptr_t idx = (uintptr_t)chg_c_map_get(m, name);
     if (idx)
         return (uint32_t)idx - 1;
     uint8_t *r = rec(g, sec);
@@ -175,7 +175,7 @@ static uint32_t named(gen *g, chg_map *m, int sec, const char *name)
         return 0;
     chg_wr32(r, str(g, name));
     uint32_t i = g->n[sec] - 1;
-    if (chg_map_put(m, chg_arena_strdup(g->a, name), (void *)(uintptr_t)(i + 1)) != CHG_OK)
+    if (chg_c_map_put(m, chg_arena_strdup(g->a, name), (void *)(uintptr_t)(i + 1)) != CHG_OK)
         chg_c_nomem(g->c);
     return i;
 }
@@ -239,7 +239,7 @@ static uint32_t block_end(gen *g, uint8_t kind, uint32_t base)
     uint8_t *code = (uint8_t *)g->sec[CHG_SEC_CODE].data;
     for (uint32_t i = g->bstart; i < end && code; i++) {
         uint8_t *ins = code + (size_t)i * 8;
-        const char *fmt = chg_op_formats[ins[0]];
+        const char *fmt = chg_op_format(ins[0]);
         for (int k = 1; k < 4; k++)
             if (fmt[k] == 'R')
                 chg_wr16(ins + 2 * k, (uint16_t)(chg_rd16(ins + 2 * k) + base));
@@ -261,7 +261,7 @@ static uint32_t block_end(gen *g, uint8_t kind, uint32_t base)
 
 static uint8_t type_code(const chg_type *t)
 {
-    t = chg_type_strip(t);
+    t = chg_c_type_strip(t);
     switch (t->kind) {
     case T_BOOL: return CHG_PT_BOOL;
     case T_INT: return CHG_PT_INT;
@@ -282,7 +282,7 @@ static int node_new(gen *g, int parent, const char *name, uint8_t kind, const ch
     n->parent = parent;
     n->name = name;
     n->kind = kind;
-    n->type = type ? type : &chg_type_any;
+    n->type = type ? type : &chg_c_type_any;
     n->slot = n->layout = n->elem = -1;
     n->need = CHG_PR_OPTIONAL;
     if (parent < 0)
@@ -300,19 +300,19 @@ static int node_new(gen *g, int parent, const char *name, uint8_t kind, const ch
 static int child(gen *g, int parent, const char *name)
 {
     const char *key = chg_arena_printf(g->a, "%d/%s", parent, name);
-    uintptr_t idx = (uintptr_t)chg_map_get(&g->pathmap, key);
+    uintptr_t idx = (uintptr_t)chg_c_map_get(&g->pathmap, key);
     if (idx)
         return (int)idx - 1;
     pnode *p = g->nodes.items[parent];
-    const chg_type *pt = chg_type_strip(p->type);
-    const chg_type_field *f = chg_type_field_find(pt, name);
-    int n = node_new(g, parent, name, CHG_PN_KEY, f ? f->type : &chg_type_any);
+    const chg_type *pt = chg_c_type_strip(p->type);
+    const chg_type_field *f = chg_c_type_field_find(pt, name);
+    int n = node_new(g, parent, name, CHG_PN_KEY, f ? f->type : &chg_c_type_any);
     pnode *nd = g->nodes.items[n];
     if (f) {
         nd->need = f->dflt ? CHG_PR_DEFAULT : f->type->kind == T_OPTIONAL ? CHG_PR_OPTIONAL : CHG_PR_REQUIRED;
         nd->dflt = f->dflt;
     }
-    if (chg_map_put(&g->pathmap, (char *)key, (void *)(uintptr_t)(n + 1)) != CHG_OK)
+    if (chg_c_map_put(&g->pathmap, (char *)key, (void *)(uintptr_t)(n + 1)) != CHG_OK)
         chg_c_nomem(g->c);
     return n;
 }
@@ -322,8 +322,8 @@ static int elem_of(gen *g, int list)
     pnode *l = g->nodes.items[list];
     if (l->elem >= 0)
         return l->elem;
-    const chg_type *lt = chg_type_strip(l->type);
-    int e = node_new(g, list, NULL, CHG_PN_ELEM, lt->kind == T_LIST ? lt->u.elem : &chg_type_any);
+    const chg_type *lt = chg_c_type_strip(l->type);
+    int e = node_new(g, list, NULL, CHG_PN_ELEM, lt->kind == T_LIST ? lt->u.elem : &chg_c_type_any);
     ((pnode *)g->nodes.items[list])->elem = e;
     ((pnode *)g->nodes.items[e])->need = CHG_PR_OPTIONAL;
     return e;
@@ -414,9 +414,9 @@ static void load_path(gen *g, int n, int dst, bool optional)
             p->slot = g->nslots[root]++;
         if (root == 0) {
             bool opt = optional || p->need != CHG_PR_REQUIRED || !g->c->schema;
-            emit(g, OP_CHANGE, opt, (uint32_t)dst, (uint32_t)p->slot, 0);
+            emit(g, CHG_OP_CHANGE, opt, (uint32_t)dst, (uint32_t)p->slot, 0);
         } else
-            emit(g, OP_EVENT, 0, (uint32_t)dst, (uint32_t)p->slot, 0);
+            emit(g, CHG_OP_EVENT, 0, (uint32_t)dst, (uint32_t)p->slot, 0);
         return;
     }
     /* a field of a list element: find the local holding the element */
@@ -429,13 +429,13 @@ static void load_path(gen *g, int n, int dst, bool optional)
         if (g->locals[i].elem == elem)
             local = g->locals[i].reg;
     if (n == elem) {
-        emit(g, OP_MOVE, 0, (uint32_t)dst, (uint32_t)local, 0);
+        emit(g, CHG_OP_MOVE, 0, (uint32_t)dst, (uint32_t)local, 0);
         return;
     }
     int f = layout_field(g, list->layout, p->text, n);
     if (f > 0xff)
         g->failed = true;
-    emit(g, OP_FIELD, (uint8_t)f, (uint32_t)dst, (uint32_t)local, (uint32_t)list->layout);
+    emit(g, CHG_OP_FIELD, (uint8_t)f, (uint32_t)dst, (uint32_t)local, (uint32_t)list->layout);
 }
 
 /* ---- expressions ----------------------------------------------------------------- */
@@ -450,7 +450,7 @@ static void gen_time(gen *g, const chg_expr *e, int dst)
 {
     gen_expr(g, e, dst);
     if (is_dynamic(e))
-        emit(g, OP_TOTIME, 0, (uint32_t)dst, (uint32_t)dst, 0);
+        emit(g, CHG_OP_TOTIME, 0, (uint32_t)dst, (uint32_t)dst, 0);
 }
 
 /* A constant for a literal expression, or -1. */
@@ -526,9 +526,9 @@ static void gen_quant(gen *g, const chg_expr *e, int dst)
     gen_expr(g, e->u.quant.list, list);
     int result = tmp(g);
     if (e->kind == EX_COUNT)
-        emit(g, OP_LOADI, 0, (uint32_t)dst, 0, 0);
-    emit(g, OP_FORPREP, 0, (uint32_t)list, 0, 0);
-    uint32_t loop = emit_jump(g, OP_FORNEXT, (uint32_t)list);
+        emit(g, CHG_OP_LOADI, 0, (uint32_t)dst, 0, 0);
+    emit(g, CHG_OP_FORPREP, 0, (uint32_t)list, 0, 0);
+    uint32_t loop = emit_jump(g, CHG_OP_FORNEXT, (uint32_t)list);
     if (g->nlocals >= CHG_MAX_DEPTH) {
         g->failed = true;
         return;
@@ -541,18 +541,18 @@ static void gen_quant(gen *g, const chg_expr *e, int dst)
     g->nlocals--;
     uint32_t exit_jump = 0;
     if (e->kind == EX_ANY)
-        exit_jump = emit_jump(g, OP_JMPT, (uint32_t)result);
+        exit_jump = emit_jump(g, CHG_OP_JMPT, (uint32_t)result);
     else if (e->kind == EX_ALL)
-        exit_jump = emit_jump(g, OP_JMPF, (uint32_t)result);
+        exit_jump = emit_jump(g, CHG_OP_JMPF, (uint32_t)result);
     else {
         /* count: dst += 1 when the body holds (checks it is a bool too) */
-        uint32_t skip = emit_jump(g, OP_JMPF, (uint32_t)result);
+        uint32_t skip = emit_jump(g, CHG_OP_JMPF, (uint32_t)result);
         int one = tmp(g);
-        emit(g, OP_LOADI, 0, (uint32_t)one, 1, 0);
-        emit(g, OP_ADD, 0, (uint32_t)dst, (uint32_t)dst, (uint32_t)one);
+        emit(g, CHG_OP_LOADI, 0, (uint32_t)one, 1, 0);
+        emit(g, CHG_OP_ADD, 0, (uint32_t)dst, (uint32_t)dst, (uint32_t)one);
         patch(g, skip, pc(g));
     }
-    uint32_t back = emit(g, OP_JMP, 0, 0, 0, 0);
+    uint32_t back = emit(g, CHG_OP_JMP, 0, 0, 0, 0);
     patch(g, back, loop);
     /* the loop ran out: any is false, all is true */
     patch(g, loop, pc(g));
@@ -560,10 +560,10 @@ static void gen_quant(gen *g, const chg_expr *e, int dst)
         g->top = save;
         return;
     }
-    emit(g, OP_LOADBOOL, e->kind == EX_ALL, (uint32_t)dst, 0, 0);
-    uint32_t end = emit(g, OP_JMP, 0, 0, 0, 0);
+    emit(g, CHG_OP_LOADBOOL, e->kind == EX_ALL, (uint32_t)dst, 0, 0);
+    uint32_t end = emit(g, CHG_OP_JMP, 0, 0, 0, 0);
     patch(g, exit_jump, pc(g));
-    emit(g, OP_LOADBOOL, e->kind == EX_ANY, (uint32_t)dst, 0, 0);
+    emit(g, CHG_OP_LOADBOOL, e->kind == EX_ANY, (uint32_t)dst, 0, 0);
     patch(g, end, pc(g));
     g->top = save;
 }
@@ -579,10 +579,10 @@ static void gen_binary(gen *g, const chg_expr *e, int dst)
     case BIN_AND:
     case BIN_OR: {
         gen_expr(g, a, dst);
-        uint32_t j = emit_jump(g, op == BIN_AND ? OP_JMPF : OP_JMPT, (uint32_t)dst);
+        uint32_t j = emit_jump(g, op == BIN_AND ? CHG_OP_JMPF : CHG_OP_JMPT, (uint32_t)dst);
         gen_expr(g, b, dst);
         if (is_dynamic(b)) { /* check the right side is a bool too */
-            uint32_t k = emit_jump(g, OP_JMPF, (uint32_t)dst);
+            uint32_t k = emit_jump(g, CHG_OP_JMPF, (uint32_t)dst);
             patch(g, k, pc(g));
         }
         patch(g, j, pc(g));
@@ -590,7 +590,7 @@ static void gen_binary(gen *g, const chg_expr *e, int dst)
     }
     case BIN_COALESCE: {
         gen_expr(g, a, dst);
-        uint32_t j = emit_jump(g, OP_JMPNN, (uint32_t)dst);
+        uint32_t j = emit_jump(g, CHG_OP_JMPNN, (uint32_t)dst);
         gen_expr(g, b, dst);
         patch(g, j, pc(g));
         return;
@@ -599,7 +599,7 @@ static void gen_binary(gen *g, const chg_expr *e, int dst)
         if (b->kind == EX_NAME && b->u.name.kind == NAME_TIMESET) {
             int r = tmp(g);
             gen_time(g, a, r);
-            emit(g, OP_INSET, 0, (uint32_t)dst, (uint32_t)r, (uint32_t)b->u.name.decl->index);
+            emit(g, CHG_OP_INSET, 0, (uint32_t)dst, (uint32_t)r, (uint32_t)b->u.name.decl->index);
             g->top = save;
             return;
         }
@@ -609,7 +609,7 @@ static void gen_binary(gen *g, const chg_expr *e, int dst)
         gen_expr(g, a, r);
         uint32_t re = named(g, &g->regexes, CHG_SEC_REGEXES,
                             chg_arena_strndup(g->a, b->u.str.s, b->u.str.len));
-        emit(g, OP_MATCH, 0, (uint32_t)dst, (uint32_t)r, re);
+        emit(g, CHG_OP_MATCH, 0, (uint32_t)dst, (uint32_t)r, re);
         g->top = save;
         return;
     }
@@ -627,7 +627,7 @@ static void gen_binary(gen *g, const chg_expr *e, int dst)
         if (k >= 0) {
             int r = tmp(g);
             gen_expr(g, other, r);
-            emit(g, op == BIN_EQ ? OP_EQK : OP_NEK, 0, (uint32_t)dst, (uint32_t)r, (uint32_t)k);
+            emit(g, op == BIN_EQ ? CHG_OP_EQK : CHG_OP_NEK, 0, (uint32_t)dst, (uint32_t)r, (uint32_t)k);
             g->top = save;
             return;
         }
@@ -642,23 +642,23 @@ static void gen_binary(gen *g, const chg_expr *e, int dst)
         gen_time(g, l, ra); /* time - x: only the left is surely a time */
         gen_expr(g, r, rb);
         if (b->type && b->type->kind == T_TIME)
-            emit(g, OP_TOTIME, 0, (uint32_t)rb, (uint32_t)rb, 0);
+            emit(g, CHG_OP_TOTIME, 0, (uint32_t)rb, (uint32_t)rb, 0);
     } else {
         gen_expr(g, l, ra);
         gen_expr(g, r, rb);
     }
     chg_opcode o;
     switch (op) {
-    case BIN_EQ: o = OP_EQ; break;
-    case BIN_NE: o = OP_NE; break;
-    case BIN_LT: case BIN_GT: o = OP_LT; break;
-    case BIN_LE: case BIN_GE: o = OP_LE; break;
-    case BIN_IN: o = OP_IN; break;
-    case BIN_ADD: o = OP_ADD; break;
-    case BIN_SUB: o = OP_SUB; break;
-    case BIN_MUL: o = OP_MUL; break;
-    case BIN_DIV: o = OP_DIV; break;
-    default: o = OP_MOD; break;
+    case BIN_EQ: o = CHG_OP_EQ; break;
+    case BIN_NE: o = CHG_OP_NE; break;
+    case BIN_LT: case BIN_GT: o = CHG_OP_LT; break;
+    case BIN_LE: case BIN_GE: o = CHG_OP_LE; break;
+    case BIN_IN: o = CHG_OP_IN; break;
+    case BIN_ADD: o = CHG_OP_ADD; break;
+    case BIN_SUB: o = CHG_OP_SUB; break;
+    case BIN_MUL: o = CHG_OP_MUL; break;
+    case BIN_DIV: o = CHG_OP_DIV; break;
+    default: o = CHG_OP_MOD; break;
     }
     emit(g, o, 0, (uint32_t)dst, (uint32_t)ra, (uint32_t)rb);
     g->top = save;
@@ -676,12 +676,12 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
     case EX_LOCALTIME:
         g->failed = true; /* the checker reported it */
         break;
-    case EX_NULL: emit(g, OP_LOADNULL, 0, (uint32_t)dst, 0, 0); break;
-    case EX_BOOL: emit(g, OP_LOADBOOL, e->u.b, (uint32_t)dst, 0, 0); break;
+    case EX_NULL: emit(g, CHG_OP_LOADNULL, 0, (uint32_t)dst, 0, 0); break;
+    case EX_BOOL: emit(g, CHG_OP_LOADBOOL, e->u.b, (uint32_t)dst, 0, 0); break;
     case EX_INT:
         if (e->u.i >= INT32_MIN && e->u.i <= INT32_MAX) {
             uint32_t v = (uint32_t)(int32_t)e->u.i;
-            emit(g, OP_LOADI, 0, (uint32_t)dst, v & 0xffff, v >> 16);
+            emit(g, CHG_OP_LOADI, 0, (uint32_t)dst, v & 0xffff, v >> 16);
             break;
         }
         /* fall through */
@@ -691,7 +691,7 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
     case EX_DURATION:
     case EX_INSTANT:
     case EX_DATE:
-        emit(g, OP_LOADK, 0, (uint32_t)dst, (uint32_t)literal_const(g, e), 0);
+        emit(g, CHG_OP_LOADK, 0, (uint32_t)dst, (uint32_t)literal_const(g, e), 0);
         break;
     case EX_INTERP: {
         int base = g->top;
@@ -701,24 +701,24 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
             gen_expr(g, e->u.interp.parts[i], base + (int)i);
         if (e->u.interp.n > 255)
             g->failed = true;
-        emit(g, OP_CONCAT, (uint8_t)e->u.interp.n, (uint32_t)dst, (uint32_t)base, 0);
+        emit(g, CHG_OP_CONCAT, (uint8_t)e->u.interp.n, (uint32_t)dst, (uint32_t)base, 0);
         break;
     }
     case EX_NAME:
         switch (e->u.name.kind) {
-        case NAME_NOW: emit(g, OP_NOW, 0, (uint32_t)dst, 0, 0); break;
-        case NAME_RISK: emit(g, OP_RISK, 0, (uint32_t)dst, 0, 0); break;
-        case NAME_FREEZE_VAR: emit(g, OP_VAR, 0, (uint32_t)dst, 0, 0); break;
-        case NAME_REASON: emit(g, OP_VAR, 1, (uint32_t)dst, 0, 0); break;
-        case NAME_SUMMARY: emit(g, OP_VAR, 2, (uint32_t)dst, 0, 0); break;
-        case NAME_LET: emit(g, OP_LET, 0, (uint32_t)dst, (uint32_t)e->u.name.decl->index, 0); break;
+        case NAME_NOW: emit(g, CHG_OP_NOW, 0, (uint32_t)dst, 0, 0); break;
+        case NAME_RISK: emit(g, CHG_OP_RISK, 0, (uint32_t)dst, 0, 0); break;
+        case NAME_FREEZE_VAR: emit(g, CHG_OP_VAR, 0, (uint32_t)dst, 0, 0); break;
+        case NAME_REASON: emit(g, CHG_OP_VAR, 1, (uint32_t)dst, 0, 0); break;
+        case NAME_SUMMARY: emit(g, CHG_OP_VAR, 2, (uint32_t)dst, 0, 0); break;
+        case NAME_LET: emit(g, CHG_OP_LET, 0, (uint32_t)dst, (uint32_t)e->u.name.decl->index, 0); break;
         case NAME_RISK_CLASS:
-            emit(g, OP_LOADK, 0, (uint32_t)dst, (uint32_t)literal_const(g, e), 0);
+            emit(g, CHG_OP_LOADK, 0, (uint32_t)dst, (uint32_t)literal_const(g, e), 0);
             break;
         case NAME_LOCAL:
             for (int i = g->nlocals - 1; i >= 0; i--)
                 if (g->locals[i].binder == e->u.name.binder) {
-                    emit(g, OP_MOVE, 0, (uint32_t)dst, (uint32_t)g->locals[i].reg, 0);
+                    emit(g, CHG_OP_MOVE, 0, (uint32_t)dst, (uint32_t)g->locals[i].reg, 0);
                     break;
                 }
             break;
@@ -744,13 +744,13 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
             int i = tmp(g);
             gen_expr(g, e->u.index.obj, o);
             gen_expr(g, e->u.index.index, i);
-            emit(g, OP_INDEX, 0, (uint32_t)dst, (uint32_t)o, (uint32_t)i);
+            emit(g, CHG_OP_INDEX, 0, (uint32_t)dst, (uint32_t)o, (uint32_t)i);
         } else {
             /* a field of a computed record: look the name up at run time */
             gen_expr(g, e->u.field.obj, o);
             int l = layout_new(g);
             int f = layout_field(g, l, e->u.field.field.name, -1);
-            emit(g, OP_FIELD, (uint8_t)f, (uint32_t)dst, (uint32_t)o, (uint32_t)l);
+            emit(g, CHG_OP_FIELD, (uint8_t)f, (uint32_t)dst, (uint32_t)o, (uint32_t)l);
         }
         break;
     }
@@ -760,23 +760,23 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
         for (uint32_t i = 0; i < e->u.call.nargs; i++)
             tmp(g);
         gen_args(g, e->u.call.args, e->u.call.nargs, base, b);
-        emit(g, b && b->kind == BI_QUERY ? OP_QUERY : OP_CALL, (uint8_t)e->u.call.nargs, (uint32_t)dst,
+        emit(g, b && b->kind == BI_QUERY ? CHG_OP_QUERY : CHG_OP_CALL, (uint8_t)e->u.call.nargs, (uint32_t)dst,
              (uint32_t)base, (uint32_t)builtin_index(g, e->u.call.name));
         break;
     }
     case EX_UNARY: {
         int r = tmp(g);
         gen_expr(g, e->u.unary.a, r);
-        emit(g, e->u.unary.op == UOP_NOT ? OP_NOT : OP_NEG, 0, (uint32_t)dst, (uint32_t)r, 0);
+        emit(g, e->u.unary.op == UOP_NOT ? CHG_OP_NOT : CHG_OP_NEG, 0, (uint32_t)dst, (uint32_t)r, 0);
         break;
     }
     case EX_BINARY: gen_binary(g, e, dst); break;
     case EX_IF: {
         int c = tmp(g);
         gen_expr(g, e->u.ifx.cond, c);
-        uint32_t jf = emit_jump(g, OP_JMPF, (uint32_t)c);
+        uint32_t jf = emit_jump(g, CHG_OP_JMPF, (uint32_t)c);
         gen_expr(g, e->u.ifx.then, dst);
-        uint32_t je = emit(g, OP_JMP, 0, 0, 0, 0);
+        uint32_t je = emit(g, CHG_OP_JMP, 0, 0, 0, 0);
         patch(g, jf, pc(g));
         gen_expr(g, e->u.ifx.els, dst);
         patch(g, je, pc(g));
@@ -785,7 +785,7 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
     case EX_LIST: {
         int64_t k = literal_const(g, e);
         if (k >= 0) {
-            emit(g, OP_LOADK, 0, (uint32_t)dst, (uint32_t)k, 0);
+            emit(g, CHG_OP_LOADK, 0, (uint32_t)dst, (uint32_t)k, 0);
             break;
         }
         int base = g->top;
@@ -795,7 +795,7 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
             gen_expr(g, e->u.list.items[i], base + (int)i);
         if (e->u.list.n > 255)
             g->failed = true;
-        emit(g, OP_LIST, (uint8_t)e->u.list.n, (uint32_t)dst, (uint32_t)base, 0);
+        emit(g, CHG_OP_LIST, (uint8_t)e->u.list.n, (uint32_t)dst, (uint32_t)base, 0);
         break;
     }
     case EX_OBJECT: {
@@ -809,7 +809,7 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
             gen_expr(g, e->u.object.fields[i].value, base + (int)i);
         if (e->u.object.n > 255)
             g->failed = true;
-        emit(g, OP_RECORD, (uint8_t)e->u.object.n, (uint32_t)dst, (uint32_t)base, (uint32_t)l);
+        emit(g, CHG_OP_RECORD, (uint8_t)e->u.object.n, (uint32_t)dst, (uint32_t)base, (uint32_t)l);
         break;
     }
     case EX_ANY:
@@ -829,7 +829,7 @@ static uint32_t expr_block(gen *g, const chg_expr *e, bool as_time)
         gen_time(g, e, r);
     else
         gen_expr(g, e, r);
-    emit(g, OP_RET, 0, (uint32_t)r, 0, 0);
+    emit(g, CHG_OP_RET, 0, (uint32_t)r, 0, 0);
     uint32_t b = block_end(g, CHG_B_EXPR, 0);
     if (g->max > g->expr_max)
         g->expr_max = g->max;
@@ -878,7 +878,7 @@ static void emit_timeset(gen *g, chg_decl *d, bool inline_set)
         chg_wr32(r + 4, inline_set ? CHG_SET_INLINE : d->kind == D_FREEZE ? CHG_SET_FREEZE : CHG_SET_WINDOW);
         chg_wr32(r + 8, first);
         chg_wr32(r + 12, nodes.n);
-        chg_wr32(r + 16, str(g, chg_span_text(g->c, d->u.timeset.ts->span)));
+        chg_wr32(r + 16, str(g, chg_c_span_text(g->c, d->u.timeset.ts->span)));
         chg_wr32(r + 20, zone ? str(g, zone) : CHG_NONE32);
     }
     chg_c_tsnodes_free(&nodes);
@@ -927,7 +927,7 @@ static void emit_paths(gen *g)
         }
         chg_wr32(r + 12, dflt);
         uint32_t enm = CHG_NONE32;
-        const chg_type *t = chg_type_strip(p->type);
+        const chg_type *t = chg_c_type_strip(p->type);
         if (t->kind == T_ENUM) {
             uint32_t items[256];
             uint32_t n = t->u.enm.n < 256 ? t->u.enm.n : 256;
@@ -986,7 +986,7 @@ static uint32_t emit_areq(gen *g, const chg_areq *q)
     chg_wr64(r + 16, term && q->u.term.within ? (uint64_t)q->u.term.within->u.i : 0);
     chg_wr32(r + 24, a);
     chg_wr32(r + 28, b);
-    chg_wr32(r + 32, term && q->u.term.within ? str(g, chg_span_text(g->c, q->u.term.within->span)) : CHG_NONE32);
+    chg_wr32(r + 32, term && q->u.term.within ? str(g, chg_c_span_text(g->c, q->u.term.within->span)) : CHG_NONE32);
     return g->n[CHG_SEC_AREQS] - 1;
 }
 
@@ -1012,7 +1012,7 @@ static void emit_rules(gen *g)
                 index = (uint32_t)t->u.ref.decl->index;
             else {
                 /* an inline time set: give it a hidden declaration */
-                chg_decl *hd = chg_ast_decl(g->a, D_FREEZE, t->span);
+                chg_decl *hd = chg_c_ast_decl(g->a, D_FREEZE, t->span);
                 hd->name.name = chg_arena_printf(g->a, "%s#%u", d->name.name, k + 1);
                 hd->u.timeset.ts = t;
                 hd->index = (int)g->n[CHG_SEC_TIMESETS];
@@ -1140,8 +1140,8 @@ static void emit_actions(gen *g)
             for (uint32_t q = 0; q < call->u.call.nargs; q++)
                 tmp(g);
             gen_args(g, call->u.call.args, call->u.call.nargs, base, call->u.call.builtin);
-            emit(g, OP_LIST, (uint8_t)call->u.call.nargs, (uint32_t)dst, (uint32_t)base, 0);
-            emit(g, OP_RET, 0, (uint32_t)dst, 0, 0);
+            emit(g, CHG_OP_LIST, (uint8_t)call->u.call.nargs, (uint32_t)dst, (uint32_t)base, 0);
+            emit(g, CHG_OP_RET, 0, (uint32_t)dst, 0, 0);
             uint32_t args = block_end(g, CHG_B_EXPR, 0);
             if (g->max > g->expr_max)
                 g->expr_max = g->max;
@@ -1179,8 +1179,8 @@ static void emit_intakes(gen *g)
             const chg_object_field *f = &d->u.intake.fields[k];
             /* a field the schema types as an instant converts from text */
             const chg_type_field *tf =
-                c->change_type ? chg_type_field_find(chg_type_strip(c->change_type), f->key.name) : NULL;
-            bool as_time = tf && chg_type_strip(tf->type)->kind == T_TIME;
+                c->change_type ? chg_c_type_field_find(chg_c_type_strip(c->change_type), f->key.name) : NULL;
+            bool as_time = tf && chg_c_type_strip(tf->type)->kind == T_TIME;
             uint32_t blk = expr_block(g, f->value, as_time);
             uint8_t *r = rec(g, CHG_SEC_IFIELDS);
             if (!r)
@@ -1256,7 +1256,7 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     g->c = c;
     g->a = &c->arena;
     node_new(g, -1, NULL, CHG_PN_ROOT_CHANGE, c->change_type);
-    node_new(g, -1, NULL, CHG_PN_ROOT_EVENT, &chg_type_any);
+    node_new(g, -1, NULL, CHG_PN_ROOT_EVENT, &chg_c_type_any);
     ((pnode *)g->nodes.items[0])->need = CHG_PR_REQUIRED;
 
     /* the approvals' paths come first, so their layout starts with the
@@ -1292,7 +1292,7 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
         block_begin(g, d->u.let.expr->span);
         int r = tmp(g);
         gen_expr(g, d->u.let.expr, r);
-        emit(g, OP_RET, 0, (uint32_t)r, 0, 0);
+        emit(g, CHG_OP_RET, 0, (uint32_t)r, 0, 0);
         uint32_t b = block_end(g, CHG_B_LET, g->let_regs);
         g->let_regs += (uint32_t)g->max;
         uint8_t *lr = rec(g, CHG_SEC_LETS);
@@ -1351,7 +1351,7 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
         uint8_t *code = (uint8_t *)g->sec[CHG_SEC_CODE].data;
         for (uint32_t k = start; k < start + len; k++) {
             uint8_t *ins = code + (size_t)k * 8;
-            const char *fmt = chg_op_formats[ins[0]];
+            const char *fmt = chg_op_format(ins[0]);
             for (int q = 1; q < 4; q++)
                 if (fmt[q] == 'R')
                     chg_wr16(ins + 2 * q, (uint16_t)(chg_rd16(ins + 2 * q) + g->let_regs));
@@ -1394,20 +1394,20 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     if (oom)
         rc = chg_c_nomem(c);
     else if (total_regs > 0xffff || g->failed) {
-        chg_diag_report(c, CHG_D_E0011, (chg_span){0}, "65535 registers or instructions", NULL);
+        chg_c_diag_report(c, CHG_D_E0011, (chg_span){0}, "65535 registers or instructions", NULL);
         rc = CHG_ERANGE;
     } else
         rc = finish(g, out);
     for (int s = 0; s < CHG_SEC__MAX; s++)
         chg_buf_free(&g->sec[s]);
     chg_buf_free(&g->blob);
-    chg_map_free(&g->strs);
-    chg_map_free(&g->consts);
-    chg_map_free(&g->regexes);
-    chg_map_free(&g->zones);
-    chg_map_free(&g->builtins);
-    chg_map_free(&g->spans);
-    chg_map_free(&g->pathmap);
+    chg_c_map_free(&g->strs);
+    chg_c_map_free(&g->consts);
+    chg_c_map_free(&g->regexes);
+    chg_c_map_free(&g->zones);
+    chg_c_map_free(&g->builtins);
+    chg_c_map_free(&g->spans);
+    chg_c_map_free(&g->pathmap);
     chg_vec_free(&g->nodes);
     chg_vec_free(&g->blocks_fix);
     for (size_t i = 0; i < g->layouts.len; i++) {

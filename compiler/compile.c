@@ -72,7 +72,7 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
     const chg_source *from = c->sources.items[imp->file];
     const char *rel = imp->name.name;
     if (c->opts.no_files) {
-        chg_diag_report(c, CHG_D_E0301, imp->name.span, rel, "reading files is disabled", NULL);
+        chg_c_diag_report(c, CHG_D_E0301, imp->name.span, rel, "reading files is disabled", NULL);
         return 0;
     }
     const char *path = rel[0] == '/' ? rel : chg_arena_printf(&c->arena, "%s%s", dir_of(c, from->path), rel);
@@ -82,18 +82,18 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
     }
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        chg_diag_report(c, CHG_D_E0303, imp->name.span, rel, NULL);
+        chg_c_diag_report(c, CHG_D_E0303, imp->name.span, rel, NULL);
         return 0;
     }
     char real[PATH_MAX];
     if (!realpath(path, real)) {
         const char *why = strerror(errno); /* before any other call */
-        chg_diag *d = chg_diag_report(c, CHG_D_E0301, imp->name.span, rel, why, NULL);
-        chg_diag_note(c, d, (chg_span){0}, "imports are found relative to the importing file: looked for '%s'",
+        chg_diag *d = chg_c_diag_report(c, CHG_D_E0301, imp->name.span, rel, why, NULL);
+        chg_c_diag_note(c, d, (chg_span){0}, "imports are found relative to the importing file: looked for '%s'",
                       normalize(c, path));
         return 0;
     }
-    uintptr_t known = (uintptr_t)chg_map_get(&c->source_by_path, real);
+    uintptr_t known = (uintptr_t)chg_c_map_get(&c->source_by_path, real);
     if (known)
         return (uint32_t)known;
     char *text;
@@ -107,13 +107,13 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
         const char *why = rc == CHG_EIO ? strerror(errno) /* before any other call */
                           : rc == CHG_ENOTREG ? "it is not a regular file"
                           : rc == CHG_ERANGE ? "it is larger than the limit" : chg_strerror(rc);
-        chg_diag_report(c, CHG_D_E0301, imp->name.span, rel, why, NULL);
+        chg_c_diag_report(c, CHG_D_E0301, imp->name.span, rel, why, NULL);
         return 0;
     }
-    uint32_t idx = chg_compiler_add_text(c, normalize(c, path), text, len);
+    uint32_t idx = chg_c_add_text(c, normalize(c, path), text, len);
     chg_free(text);
     const char *key = idx ? chg_arena_strdup(&c->arena, real) : NULL;
-    if (!key || chg_map_put(&c->source_by_path, key, (void *)(uintptr_t)idx) != CHG_OK)
+    if (!key || chg_c_map_put(&c->source_by_path, key, (void *)(uintptr_t)idx) != CHG_OK)
         chg_c_nomem(c); /* an import not loaded, or loaded twice */
     return idx;
 }
@@ -144,8 +144,8 @@ static void find_cycles(chg_compiler *c, uint32_t f, uint8_t *colour, uint32_t *
             chg_buf_puts(&b, ((chg_source *)c->sources.items[t])->path);
             if (b.oom)
                 chg_c_nomem(c);
-            chg_diag *dg = chg_diag_report(c, CHG_D_E0302, d->name.span, b.data, NULL);
-            chg_diag_help(c, dg, "move what both files need into a third file that both import");
+            chg_diag *dg = chg_c_diag_report(c, CHG_D_E0302, d->name.span, b.data, NULL);
+            chg_c_diag_help(c, dg, "move what both files need into a third file that both import");
             chg_buf_free(&b);
             d->u.import.target = 0; /* break it so later passes terminate */
         } else if (colour[t] == 0)
@@ -193,7 +193,7 @@ static int parse_once(chg_compiler *c, uint32_t f)
     if (c->files.items[f])
         return CHG_OK;
     chg_file *file;
-    int rc = chg_parse(c, f, &file);
+    int rc = chg_c_parse(c, f, &file);
     c->files.items[f] = file;
     return rc;
 }
@@ -239,14 +239,14 @@ static int check(chg_compiler *c)
     if (chg_c_status(c) != CHG_OK)
         return CHG_ENOMEM;
 
-    if (!c->error_limit_hit && chg_resolve(c) != CHG_OK)
+    if (!c->error_limit_hit && chg_c_resolve(c) != CHG_OK)
         return CHG_ENOMEM;
-    if (!c->error_limit_hit && chg_typecheck(c) != CHG_OK)
+    if (!c->error_limit_hit && chg_c_typecheck(c) != CHG_OK)
         return CHG_ENOMEM;
     /* Lints after an error would mostly report what the error hid (a let
      * "unused" because the rule using it did not check). */
     if (!c->error_limit_hit && c->opts.lints && c->nerrors == 0) {
-        if (chg_lint(c) != CHG_OK || chg_time_analysis(c) != CHG_OK)
+        if (chg_c_lint(c) != CHG_OK || chg_c_time_analysis(c) != CHG_OK)
             return CHG_ENOMEM;
     }
     return CHG_OK;

@@ -28,12 +28,12 @@ typedef struct chg_map {
     size_t len;
 } chg_map;
 
-void chg_map_init(chg_map *m);
-void chg_map_free(chg_map *m);
-void *chg_map_get(const chg_map *m, const char *key);
+void chg_c_map_init(chg_map *m);
+void chg_c_map_free(chg_map *m);
+void *chg_c_map_get(const chg_map *m, const char *key);
 /* Insert or replace. Returns CHG_OK or CHG_ENOMEM. The key is not copied. */
-int chg_map_put(chg_map *m, const char *key, void *value);
-uint64_t chg_hash_str(const char *s);
+int chg_c_map_put(chg_map *m, const char *key, void *value);
+uint64_t chg_c_hash_str(const char *s);
 
 /* ---- types --------------------------------------------------------------- */
 
@@ -72,19 +72,19 @@ struct chg_type {
 };
 
 /* Shared singletons for the scalar types. */
-extern chg_type chg_type_error, chg_type_any, chg_type_null, chg_type_bool,
-    chg_type_int, chg_type_float, chg_type_string, chg_type_time,
-    chg_type_duration, chg_type_risk, chg_type_timeset;
+extern chg_type chg_c_type_error, chg_c_type_any, chg_c_type_null, chg_c_type_bool,
+    chg_c_type_int, chg_c_type_float, chg_c_type_string, chg_c_type_time,
+    chg_c_type_duration, chg_c_type_risk, chg_c_type_timeset;
 
-chg_type *chg_type_list(chg_arena *a, chg_type *elem);
-chg_type *chg_type_optional(chg_arena *a, chg_type *t);
+chg_type *chg_c_type_list(chg_arena *a, chg_type *elem);
+chg_type *chg_c_type_optional(chg_arena *a, chg_type *t);
 /* "string", "[int]", "enum(\"a\", \"b\")", "string?", "{ name: string }" */
-const char *chg_type_str(chg_arena *a, const chg_type *t);
-const chg_type_field *chg_type_field_find(const chg_type *obj, const char *name);
-int chg_type_enum_index(const chg_type *t, const char *s, size_t len);
-bool chg_type_equal(const chg_type *a, const chg_type *b);
+const char *chg_c_type_str(chg_arena *a, const chg_type *t);
+const chg_type_field *chg_c_type_field_find(const chg_type *obj, const char *name);
+int chg_c_type_enum_index(const chg_type *t, const char *s, size_t len);
+bool chg_c_type_equal(const chg_type *a, const chg_type *b);
 /* Strip one level of `?`. */
-const chg_type *chg_type_strip(const chg_type *t);
+const chg_type *chg_c_type_strip(const chg_type *t);
 
 /* ---- built-in functions ------------------------------------------------ */
 
@@ -109,9 +109,9 @@ typedef struct chg_builtin {
     const char *doc;           /* one line, for docs/language.md */
 } chg_builtin;
 
-extern const chg_builtin chg_builtins[];
-extern const size_t chg_nbuiltins;
-const chg_builtin *chg_builtin_find(const char *name);
+extern const chg_builtin chg_c_builtins[];
+extern const size_t chg_c_nbuiltins;
+const chg_builtin *chg_c_builtin_find(const char *name);
 
 /* ---- the compiler --------------------------------------------------------- */
 
@@ -139,7 +139,7 @@ struct chg_compiler {
     bool has_emergency;       /* approvals has an `emergency` entry */
     chg_vec all_decls;        /* every declaration, in file order */
     chg_decl *policy, *schema, *at, *risk, *classify, *approvals;
-    chg_type *change_type;    /* from the schema, or &chg_type_any */
+    chg_type *change_type;    /* from the schema, or &chg_c_type_any */
     uint8_t *reach;           /* reach[i*n+j]: file i sees file j */
     size_t reach_n;
     chg_map zones;            /* zone name → chg_tz*, loaded once */
@@ -150,16 +150,16 @@ struct chg_compiler {
  * NULL-terminated. Returns the diagnostic so notes and help can be added,
  * or NULL when the error limit was hit or memory ran out (callers must
  * accept NULL; the engine remembers the failure, see chg_c_status). */
-chg_diag *chg_diag_report(chg_compiler *c, chg_diag_id id, chg_span span, ...);
-void chg_diag_note(chg_compiler *c, chg_diag *d, chg_span span,
+chg_diag *chg_c_diag_report(chg_compiler *c, chg_diag_id id, chg_span span, ...);
+void chg_c_diag_note(chg_compiler *c, chg_diag *d, chg_span span,
                    const char *fmt, ...) CHG_PRINTF(4, 5);
-void chg_diag_help(chg_compiler *c, chg_diag *d, const char *fmt, ...)
+void chg_c_diag_help(chg_compiler *c, chg_diag *d, const char *fmt, ...)
     CHG_PRINTF(3, 4);
 /* Add "did you mean 'x'?" for the closest of `candidates` to `name`, if
  * any is close enough. */
-void chg_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
+void chg_c_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
                       const char *const *candidates, size_t n);
-const char *chg_span_text(chg_compiler *c, chg_span s); /* arena copy */
+const char *chg_c_span_text(chg_compiler *c, chg_span s); /* arena copy */
 
 /* Remember an allocation failure: whatever the diagnostics say, the
  * compilation then ends in CHG_ENOMEM, so a diagnostic that could not be
@@ -170,32 +170,32 @@ int chg_c_nomem(chg_compiler *c);
 int chg_c_status(const chg_compiler *c);
 /* Report a syntax error (E0013) from the parser's data: "unexpected X,
  * expected A or B" ("syntax error" without a token). */
-chg_diag *chg_diag_syntax(chg_compiler *c, chg_span span, const char *unexpected,
+chg_diag *chg_c_diag_syntax(chg_compiler *c, chg_span span, const char *unexpected,
                           const char *const *expected, size_t n);
 
 /* Add a source (copying text); returns its index, or 0 on OOM. */
-uint32_t chg_compiler_add_text(chg_compiler *c, const char *path,
+uint32_t chg_c_add_text(chg_compiler *c, const char *path,
                                const char *text, size_t len);
 
 /* ---- passes ---------------------------------------------------------------- */
 
 /* Parse source `file` into *out (NULL when memory ran out). Returns
  * CHG_OK (syntax errors are diagnostics) or CHG_ENOMEM. */
-int chg_parse(chg_compiler *c, uint32_t file, chg_file **out);
+int chg_c_parse(chg_compiler *c, uint32_t file, chg_file **out);
 /* Scan source `file` only: store up to max token kinds (the parser's token
  * numbers; 0 ends) and spans. Returns the number of tokens. For tests and
  * tools that need tokens (formatters, highlighters). */
-size_t chg_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, size_t max);
+size_t chg_c_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, size_t max);
 /* The name of a token kind as messages show it ("'when'", "identifier"). */
-const char *chg_token_name(int kind);
+const char *chg_c_token_name(int kind);
 /* The passes below report what they find as diagnostics and return
  * CHG_OK, or CHG_ENOMEM when memory ran out (chg_c_status). */
 /* Merge declarations, resolve names. */
-int chg_resolve(chg_compiler *c);
+int chg_c_resolve(chg_compiler *c);
 /* Build the schema type and type-check every declaration. */
-int chg_typecheck(chg_compiler *c);
+int chg_c_typecheck(chg_compiler *c);
 /* Lints (warnings). */
-int chg_lint(chg_compiler *c);
+int chg_c_lint(chg_compiler *c);
 
 /* ---- time sets (timesets.c) ---------------------------------------------- */
 
@@ -221,10 +221,10 @@ void chg_c_check_zone(chg_compiler *c, const chg_ident *zone);
 void chg_c_check_cron(chg_compiler *c, const chg_ident *expr);
 void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t);
 /* The warnings of `chgc check` about time (opts.analysis_from). */
-int chg_time_analysis(chg_compiler *c);
+int chg_c_time_analysis(chg_compiler *c);
 
 /* Can code in file `from` use a declaration made in file `decl`? */
-bool chg_visible(const chg_compiler *c, uint32_t from, uint32_t decl);
+bool chg_c_visible(const chg_compiler *c, uint32_t from, uint32_t decl);
 
 /* tests.c: the JSON of a test's constant value (E0510 when report and it
  * is not one); reading `change "file.json"` inputs. */
@@ -237,8 +237,8 @@ int chg_c_read_relative(chg_compiler *c, uint32_t file, const char *rel, chg_spa
                         const char *what, char **text, size_t *len);
 
 /* Lexical helpers shared by the lexer and the checker. */
-int chg_parse_time_of_day(const char *s, int *minutes);  /* "HH:MM" */
-int chg_day_index(const char *name);   /* "sun".."sat" (and full) → 0..6 */
-int chg_month_index(const char *name); /* "jan".."dec" (and full) → 1..12 */
+int chg_c_parse_time_of_day(const char *s, int *minutes);  /* "HH:MM" */
+int chg_c_day_index(const char *name);   /* "sun".."sat" (and full) → 0..6 */
+int chg_c_month_index(const char *name); /* "jan".."dec" (and full) → 1..12 */
 
 #endif

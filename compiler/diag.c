@@ -11,7 +11,7 @@
 
 const chg_diag_info chg_diag_table[CHG_D__COUNT] = {
 #define CHG_DIAG(code, sev, name, msg) {#code, CHG_##sev, #name, msg},
-#include "diag.def"
+#include "chg_diag.def"
 #undef CHG_DIAG
 };
 
@@ -53,7 +53,7 @@ static const char *format(chg_compiler *c, const char *tmpl, va_list ap)
     return out;
 }
 
-chg_diag *chg_diag_report(chg_compiler *c, chg_diag_id id, chg_span span, ...)
+chg_diag *chg_c_diag_report(chg_compiler *c, chg_diag_id id, chg_span span, ...)
 {
     if (c->error_limit_hit)
         return NULL;
@@ -99,7 +99,7 @@ chg_diag *chg_diag_report(chg_compiler *c, chg_diag_id id, chg_span span, ...)
     return d;
 }
 
-void chg_diag_note(chg_compiler *c, chg_diag *d, chg_span span, const char *fmt, ...)
+void chg_c_diag_note(chg_compiler *c, chg_diag *d, chg_span span, const char *fmt, ...)
 {
     if (!d || d->nnotes >= (int)CHG_ARRAY_LEN(d->notes))
         return;
@@ -120,7 +120,7 @@ void chg_diag_note(chg_compiler *c, chg_diag *d, chg_span span, const char *fmt,
     d->nnotes++;
 }
 
-void chg_diag_help(chg_compiler *c, chg_diag *d, const char *fmt, ...)
+void chg_c_diag_help(chg_compiler *c, chg_diag *d, const char *fmt, ...)
 {
     if (!d)
         return;
@@ -141,7 +141,7 @@ void chg_diag_help(chg_compiler *c, chg_diag *d, const char *fmt, ...)
 /* The closest candidate by edit distance, if it is close enough to be a
  * plausible typo: at most a third of the name's length (min 1, max 3). A
  * case-only difference always qualifies. */
-void chg_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
+void chg_c_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
                       const char *const *candidates, size_t n)
 {
     if (!d || !name)
@@ -181,25 +181,25 @@ void chg_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
         }
     }
     if (best)
-        chg_diag_help(c, d, "did you mean '%s'?", best);
+        chg_c_diag_help(c, d, "did you mean '%s'?", best);
 }
 
-chg_diag *chg_diag_syntax(chg_compiler *c, chg_span span, const char *unexpected,
+chg_diag *chg_c_diag_syntax(chg_compiler *c, chg_span span, const char *unexpected,
                           const char *const *expected, size_t n)
 {
     if (!unexpected)
-        return chg_diag_report(c, CHG_D_E0013, span, "syntax error", NULL);
+        return chg_c_diag_report(c, CHG_D_E0013, span, "syntax error", NULL);
     chg_buf b;
     chg_buf_init(&b);
     chg_buf_printf(&b, "unexpected %s", unexpected);
     for (size_t i = 0; i < n; i++)
         chg_buf_printf(&b, "%s%s", i == 0 ? ", expected " : " or ", expected[i]);
-    chg_diag *d = chg_diag_report(c, CHG_D_E0013, span, b.oom ? "syntax error" : b.data, NULL);
+    chg_diag *d = chg_c_diag_report(c, CHG_D_E0013, span, b.oom ? "syntax error" : b.data, NULL);
     chg_buf_free(&b);
     return d;
 }
 
-const char *chg_span_text(chg_compiler *c, chg_span s)
+const char *chg_c_span_text(chg_compiler *c, chg_span s)
 {
     const chg_source *src = chg_compiler_source(c, s.file);
     if (!src || s.start > src->len || s.end > src->len || s.end < s.start)

@@ -1,6 +1,6 @@
 /*
  * parse.c — runs the scanner and parser over one source file and builds
- * the AST: the driver (chg_parse), the syntax-error reporter the grammar
+ * the AST: the driver (chg_c_parse), the syntax-error reporter the grammar
  * calls, and the small AST builders of parse_build.h.
  */
 #include "parse_build.h"
@@ -13,11 +13,11 @@
 
 /* ---- driver --------------------------------------------------------------- */
 
-int chg_yylex(CHG_YYSTYPE *yylval, chg_span *yylloc, void *scanner)
+int chg_c_yylex(CHG_C_YYSTYPE *yylval, chg_span *yylloc, void *scanner)
 {
-    chg_parser *p = chg_yyget_extra(scanner);
+    chg_parser *p = chg_c_yyget_extra(scanner);
     if (!p->fatal && !p->c->error_limit_hit) {
-        int k = chg_lex_raw(yylval, yylloc, scanner);
+        int k = chg_c_lex_raw(yylval, yylloc, scanner);
         /* A token whose text could not be copied has no value: end the
          * file here rather than hand the parser a NULL name. */
         if (chg_c_status(p->c) == CHG_OK && !p->str.oom)
@@ -43,16 +43,16 @@ static void check_utf8(chg_parser *p)
             break;
         if (reported++ == 5) {
             chg_span at = {p->file, (uint32_t)bad, (uint32_t)bad + 1};
-            chg_diag *d = chg_diag_report(p->c, CHG_D_E0002, at, "..", NULL);
-            chg_diag_note(p->c, d, (chg_span){0}, "further invalid UTF-8 in this file is not reported");
+            chg_diag *d = chg_c_diag_report(p->c, CHG_D_E0002, at, "..", NULL);
+            chg_c_diag_note(p->c, d, (chg_span){0}, "further invalid UTF-8 in this file is not reported");
             break;
         }
         char hex[4];
         snprintf(hex, sizeof hex, "%02X", s[bad]);
         chg_span at = {p->file, (uint32_t)bad, (uint32_t)bad + 1};
-        chg_diag *d = chg_diag_report(p->c, CHG_D_E0002, at, hex, NULL);
+        chg_diag *d = chg_c_diag_report(p->c, CHG_D_E0002, at, hex, NULL);
         if (reported == 1)
-            chg_diag_help(p->c, d, "chg source files must be UTF-8");
+            chg_c_diag_help(p->c, d, "chg source files must be UTF-8");
         i = bad + 1;
     }
 }
@@ -71,13 +71,13 @@ static void *scan_begin(chg_compiler *c, uint32_t file, chg_parser *p)
     chg_buf_init(&p->str);
     check_utf8(p);
     void *scanner;
-    if (chg_yylex_init_extra(p, &scanner) != 0)
+    if (chg_c_yylex_init_extra(p, &scanner) != 0)
         return NULL;
-    chg_yy_scan_bytes(src->text, (int)src->len, scanner);
+    chg_c_yy_scan_bytes(src->text, (int)src->len, scanner);
     return scanner;
 }
 
-int chg_parse(chg_compiler *c, uint32_t file, chg_file **out)
+int chg_c_parse(chg_compiler *c, uint32_t file, chg_file **out)
 {
     *out = NULL;
     chg_file *f = chg_arena_alloc(&c->arena, sizeof *f);
@@ -91,21 +91,21 @@ int chg_parse(chg_compiler *c, uint32_t file, chg_file **out)
         chg_buf_free(&p.str);
         return chg_c_nomem(c);
     }
-    int rc = chg_yyparse(scanner, &p);
-    chg_yylex_destroy(scanner);
+    int rc = chg_c_yyparse(scanner, &p);
+    chg_c_yylex_destroy(scanner);
     bool oom = p.str.oom;
     chg_buf_free(&p.str);
     /* a tree built while memory ran out may hold spare nodes (ast.h) */
     if (rc == 2 || oom || chg_c_status(c) != CHG_OK)
         return chg_c_nomem(c);
 
-    f->decls = (chg_decl **)chg_ast_list_freeze(p.arena, &p.decls);
+    f->decls = (chg_decl **)chg_c_ast_list_freeze(p.arena, &p.decls);
     f->ndecls = p.decls.n;
     *out = f;
     return chg_c_status(c);
 }
 
-size_t chg_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, size_t max)
+size_t chg_c_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, size_t max)
 {
     chg_parser p;
     void *scanner = scan_begin(c, file, &p);
@@ -115,9 +115,9 @@ size_t chg_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, 
     }
     size_t n = 0;
     for (;;) {
-        CHG_YYSTYPE v;
+        CHG_C_YYSTYPE v;
         chg_span at;
-        int k = chg_yylex(&v, &at, scanner);
+        int k = chg_c_yylex(&v, &at, scanner);
         if (n < max) {
             kinds[n] = k;
             spans[n] = at;
@@ -126,22 +126,22 @@ size_t chg_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, 
             break;
         n++;
     }
-    chg_yylex_destroy(scanner);
+    chg_c_yylex_destroy(scanner);
     chg_buf_free(&p.str);
     return n;
 }
 
-void chg_parser_exhausted(chg_parser *p, chg_span at)
+void chg_c_parser_exhausted(chg_parser *p, chg_span at)
 {
     if (p->fatal || p->c->error_limit_hit)
         return;
     char lim[16];
     snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);
-    chg_diag_report(p->c, CHG_D_E0011, at, lim, NULL);
+    chg_c_diag_report(p->c, CHG_D_E0011, at, lim, NULL);
     p->fatal = true;
 }
 
-void chg_parser_syntax_error(chg_parser *p, chg_span at, const char *unexpected,
+void chg_c_parser_syntax_error(chg_parser *p, chg_span at, const char *unexpected,
                              const char *const *expected, size_t n)
 {
     if (p->fatal || p->c->error_limit_hit)
@@ -153,7 +153,7 @@ void chg_parser_syntax_error(chg_parser *p, chg_span at, const char *unexpected,
             e--;
         at.start = at.end = e;
     }
-    chg_diag_syntax(p->c, at, unexpected, expected, n);
+    chg_c_diag_syntax(p->c, at, unexpected, expected, n);
     p->syntax_errors++;
     p->last_error = at.start + 1;
 }
@@ -184,31 +184,31 @@ static void *alloc(chg_parser *p, size_t n)
     return r;
 }
 
-chg_decl *chg_p_decl(chg_parser *p, chg_decl_kind kind, chg_span span)
+chg_decl *chg_c_p_decl(chg_parser *p, chg_decl_kind kind, chg_span span)
 {
-    chg_decl *d = chg_ast_decl(p->arena, kind, span);
+    chg_decl *d = chg_c_ast_decl(p->arena, kind, span);
     d->file = p->file;
     return d;
 }
 
-chg_ident chg_p_str_ident(chg_expr *e)
+chg_ident chg_c_p_str_ident(chg_expr *e)
 {
     chg_ident id = {e->kind == EX_STRING ? e->u.str.s : "", e->span, e->kind != EX_STRING};
     return id;
 }
 
-chg_ident chg_p_strval_ident(chg_parser *p, const char *s, chg_span at)
+chg_ident chg_c_p_strval_ident(chg_parser *p, const char *s, chg_span at)
 {
     (void)p;
     chg_ident id = {s, at, false};
     return id;
 }
 
-void chg_p_push_ident(chg_parser *p, chg_ast_list *l, chg_ident id)
+void chg_c_p_push_ident(chg_parser *p, chg_ast_list *l, chg_ident id)
 {
     chg_ident *c = alloc(p, sizeof *c);
     *c = id;
-    chg_ast_list_push(p->arena, l, c);
+    chg_c_ast_list_push(p->arena, l, c);
 }
 
 /* Copy a list of pointers to T into an array of T. */
@@ -220,16 +220,16 @@ void chg_p_push_ident(chg_parser *p, chg_ast_list *l, chg_ident id)
             (out)[i_] = *(T *)(list)->items[i_];                             \
     } while (0)
 
-chg_decl *chg_p_schema(chg_parser *p, chg_span span, chg_ident root, chg_ast_list *fields)
+chg_decl *chg_c_p_schema(chg_parser *p, chg_span span, chg_ident root, chg_ast_list *fields)
 {
-    chg_decl *d = chg_p_decl(p, D_SCHEMA, span);
+    chg_decl *d = chg_c_p_decl(p, D_SCHEMA, span);
     d->name = root;
     d->u.schema.root = root;
     FREEZE_STRUCTS(p, fields, chg_field_decl, d->u.schema.fields, d->u.schema.n);
     return d;
 }
 
-chg_field_decl *chg_p_field_decl(chg_parser *p, chg_ident name, chg_typeexpr *t, chg_expr *dflt)
+chg_field_decl *chg_c_p_field_decl(chg_parser *p, chg_ident name, chg_typeexpr *t, chg_expr *dflt)
 {
     chg_field_decl *f = alloc(p, sizeof *f);
     f->name = name;
@@ -238,35 +238,35 @@ chg_field_decl *chg_p_field_decl(chg_parser *p, chg_ident name, chg_typeexpr *t,
     return f;
 }
 
-chg_typeexpr *chg_p_enum_type(chg_parser *p, chg_span span, chg_ast_list *values)
+chg_typeexpr *chg_c_p_enum_type(chg_parser *p, chg_span span, chg_ast_list *values)
 {
-    chg_typeexpr *t = chg_ast_typeexpr(p->arena, TE_ENUM, span);
+    chg_typeexpr *t = chg_c_ast_typeexpr(p->arena, TE_ENUM, span);
     FREEZE_STRUCTS(p, values, chg_ident, t->u.enm.values, t->u.enm.n);
     return t;
 }
 
-chg_typeexpr *chg_p_object_type(chg_parser *p, chg_span span, chg_ast_list *fields)
+chg_typeexpr *chg_c_p_object_type(chg_parser *p, chg_span span, chg_ast_list *fields)
 {
-    chg_typeexpr *t = chg_ast_typeexpr(p->arena, TE_OBJECT, span);
+    chg_typeexpr *t = chg_c_ast_typeexpr(p->arena, TE_OBJECT, span);
     FREEZE_STRUCTS(p, fields, chg_field_decl, t->u.object.fields, t->u.object.n);
     return t;
 }
 
-chg_decl *chg_p_risk(chg_parser *p, chg_span span, chg_ast_list *classes)
+chg_decl *chg_c_p_risk(chg_parser *p, chg_span span, chg_ast_list *classes)
 {
-    chg_decl *d = chg_p_decl(p, D_RISK, span);
+    chg_decl *d = chg_c_p_decl(p, D_RISK, span);
     FREEZE_STRUCTS(p, classes, chg_ident, d->u.risk.classes, d->u.risk.n);
     return d;
 }
 
-chg_decl *chg_p_classify(chg_parser *p, chg_span span, chg_ast_list *arms)
+chg_decl *chg_c_p_classify(chg_parser *p, chg_span span, chg_ast_list *arms)
 {
-    chg_decl *d = chg_p_decl(p, D_CLASSIFY, span);
+    chg_decl *d = chg_c_p_decl(p, D_CLASSIFY, span);
     FREEZE_STRUCTS(p, arms, chg_classify_arm, d->u.classify.arms, d->u.classify.n);
     return d;
 }
 
-chg_classify_arm *chg_p_arm(chg_parser *p, chg_span span, chg_ident cls, chg_expr *cond, bool is_default)
+chg_classify_arm *chg_c_p_arm(chg_parser *p, chg_span span, chg_ident cls, chg_expr *cond, bool is_default)
 {
     chg_classify_arm *a = alloc(p, sizeof *a);
     a->cls = cls;
@@ -277,37 +277,37 @@ chg_classify_arm *chg_p_arm(chg_parser *p, chg_span span, chg_ident cls, chg_exp
     return a;
 }
 
-chg_tsexpr *chg_p_ts_bin(chg_parser *p, chg_ts_kind kind, chg_span span, chg_tsexpr *a, chg_tsexpr *b)
+chg_tsexpr *chg_c_p_ts_bin(chg_parser *p, chg_ts_kind kind, chg_span span, chg_tsexpr *a, chg_tsexpr *b)
 {
-    chg_tsexpr *t = chg_ast_ts(p->arena, kind, span);
+    chg_tsexpr *t = chg_c_ast_ts(p->arena, kind, span);
     t->u.bin.a = a;
     t->u.bin.b = b;
     t->depth = (uint16_t)((a->depth > b->depth ? a->depth : b->depth) + 1);
     return t;
 }
 
-chg_tsexpr *chg_p_ts_not(chg_parser *p, chg_span span, chg_tsexpr *a)
+chg_tsexpr *chg_c_p_ts_not(chg_parser *p, chg_span span, chg_tsexpr *a)
 {
-    chg_tsexpr *t = chg_ast_ts(p->arena, TS_NOT, span);
+    chg_tsexpr *t = chg_c_ast_ts(p->arena, TS_NOT, span);
     t->u.not_ = a;
     t->depth = (uint16_t)(a->depth + 1);
     return t;
 }
 
-chg_typeexpr *chg_p_optional_type(chg_parser *p, chg_span span, chg_typeexpr *inner)
+chg_typeexpr *chg_c_p_optional_type(chg_parser *p, chg_span span, chg_typeexpr *inner)
 {
     if (inner->kind == TE_OPTIONAL) {
-        chg_diag_report(p->c, CHG_D_E0219, span, NULL);
+        chg_c_diag_report(p->c, CHG_D_E0219, span, NULL);
         return inner;
     }
-    chg_typeexpr *t = chg_ast_typeexpr(p->arena, TE_OPTIONAL, span);
+    chg_typeexpr *t = chg_c_ast_typeexpr(p->arena, TE_OPTIONAL, span);
     t->u.elem = inner;
     return t;
 }
 
-chg_tsexpr *chg_p_weekly(chg_parser *p, chg_span span, chg_ast_list *days, chg_ident from, chg_ident to)
+chg_tsexpr *chg_c_p_weekly(chg_parser *p, chg_span span, chg_ast_list *days, chg_ident from, chg_ident to)
 {
-    chg_tsexpr *t = chg_ast_ts(p->arena, days ? TS_WEEKLY : TS_DAILY, span);
+    chg_tsexpr *t = chg_c_ast_ts(p->arena, days ? TS_WEEKLY : TS_DAILY, span);
     if (days)
         FREEZE_STRUCTS(p, days, chg_dayspec, t->u.weekly.days, t->u.weekly.ndays);
     t->u.weekly.from = from;
@@ -315,7 +315,7 @@ chg_tsexpr *chg_p_weekly(chg_parser *p, chg_span span, chg_ast_list *days, chg_i
     return t;
 }
 
-chg_dayspec *chg_p_day(chg_parser *p, chg_ident from, chg_ident to)
+chg_dayspec *chg_c_p_day(chg_parser *p, chg_ident from, chg_ident to)
 {
     chg_dayspec *d = alloc(p, sizeof *d);
     d->from = from;
@@ -324,14 +324,14 @@ chg_dayspec *chg_p_day(chg_parser *p, chg_ident from, chg_ident to)
     return d;
 }
 
-chg_decl *chg_p_approvals(chg_parser *p, chg_span span, chg_ast_list *entries)
+chg_decl *chg_c_p_approvals(chg_parser *p, chg_span span, chg_ast_list *entries)
 {
-    chg_decl *d = chg_p_decl(p, D_APPROVALS, span);
+    chg_decl *d = chg_c_p_decl(p, D_APPROVALS, span);
     FREEZE_STRUCTS(p, entries, chg_approval_entry, d->u.approvals.entries, d->u.approvals.n);
     return d;
 }
 
-chg_approval_entry *chg_p_approval_entry(chg_parser *p, chg_ident cls, chg_areq *req)
+chg_approval_entry *chg_c_p_approval_entry(chg_parser *p, chg_ident cls, chg_areq *req)
 {
     chg_approval_entry *e = alloc(p, sizeof *e);
     e->cls = cls;
@@ -341,40 +341,40 @@ chg_approval_entry *chg_p_approval_entry(chg_parser *p, chg_ident cls, chg_areq 
     return e;
 }
 
-chg_areq *chg_p_areq_bin(chg_parser *p, chg_areq_kind kind, chg_span span, chg_areq *a, chg_areq *b)
+chg_areq *chg_c_p_areq_bin(chg_parser *p, chg_areq_kind kind, chg_span span, chg_areq *a, chg_areq *b)
 {
-    chg_areq *r = chg_ast_areq(p->arena, kind, span);
+    chg_areq *r = chg_c_ast_areq(p->arena, kind, span);
     r->u.bin.a = a;
     r->u.bin.b = b;
     r->depth = (uint16_t)((a->depth > b->depth ? a->depth : b->depth) + 1);
     return r;
 }
 
-chg_areq *chg_p_areq_term(chg_parser *p, chg_areq_kind kind, chg_span span, int64_t count,
+chg_areq *chg_c_p_areq_term(chg_parser *p, chg_areq_kind kind, chg_span span, int64_t count,
                           chg_span count_span, chg_expr *within, int64_t including)
 {
-    chg_areq *r = chg_ast_areq(p->arena, kind, span);
-    r->u.term.count = chg_p_int(p, EX_INT, count_span, count);
+    chg_areq *r = chg_c_ast_areq(p->arena, kind, span);
+    r->u.term.count = chg_c_p_int(p, EX_INT, count_span, count);
     r->u.term.within = within;
     r->u.term.requester_counts = including != 0;
     return r;
 }
 
-void chg_p_people(chg_parser *p, chg_areq *r, chg_ast_list *people)
+void chg_c_p_people(chg_parser *p, chg_areq *r, chg_ast_list *people)
 {
     FREEZE_STRUCTS(p, people, chg_ident, r->u.term.people, r->u.term.npeople);
 }
 
-int64_t chg_p_including(chg_parser *p, chg_ident who)
+int64_t chg_c_p_including(chg_parser *p, chg_ident who)
 {
     if (strcmp(who.name, "requester") != 0) {
-        chg_diag *d = chg_diag_report(p->c, CHG_D_E0121, who.span, "approval", who.name, NULL);
-        chg_diag_help(p->c, d, "the only clause is 'including requester'");
+        chg_diag *d = chg_c_diag_report(p->c, CHG_D_E0121, who.span, "approval", who.name, NULL);
+        chg_c_diag_help(p->c, d, "the only clause is 'including requester'");
     }
     return 1;
 }
 
-void chg_p_rule(chg_parser *p, chg_decl *rule, chg_span span, chg_ident name, chg_ident level, chg_expr *when)
+void chg_c_p_rule(chg_parser *p, chg_decl *rule, chg_span span, chg_ident name, chg_ident level, chg_expr *when)
 {
     rule->span = span;
     rule->name = name;
@@ -383,48 +383,48 @@ void chg_p_rule(chg_parser *p, chg_decl *rule, chg_span span, chg_ident name, ch
     rule->u.rule.level = LEVEL_MANDATORY;
 }
 
-chg_decl *chg_p_deny(chg_parser *p, chg_span span, chg_ast_list *during, chg_expr *message)
+chg_decl *chg_c_p_deny(chg_parser *p, chg_span span, chg_ast_list *during, chg_expr *message)
 {
-    chg_decl *d = chg_p_decl(p, D_RULE, span);
+    chg_decl *d = chg_c_p_decl(p, D_RULE, span);
     d->u.rule.action = RA_DENY;
     d->u.rule.action_span = span;
-    d->u.rule.during = (chg_tsexpr **)chg_ast_list_freeze(p->arena, during);
+    d->u.rule.during = (chg_tsexpr **)chg_c_ast_list_freeze(p->arena, during);
     d->u.rule.nduring = during->n;
     d->u.rule.message = message;
     return d;
 }
 
-chg_decl *chg_p_on(chg_parser *p, chg_span span, chg_ident outcome, chg_expr *when, chg_ast_list *calls)
+chg_decl *chg_c_p_on(chg_parser *p, chg_span span, chg_ident outcome, chg_expr *when, chg_ast_list *calls)
 {
-    chg_decl *d = chg_p_decl(p, D_ON, span);
+    chg_decl *d = chg_c_p_decl(p, D_ON, span);
     d->name = outcome;
     d->u.on.outcome = outcome;
     d->u.on.when = when;
-    d->u.on.calls = (chg_expr **)chg_ast_list_freeze(p->arena, calls);
+    d->u.on.calls = (chg_expr **)chg_c_ast_list_freeze(p->arena, calls);
     d->u.on.ncalls = calls->n;
     return d;
 }
 
-chg_decl *chg_p_intake(chg_parser *p, chg_span span, chg_ident name, chg_expr *when, chg_ast_list *fields)
+chg_decl *chg_c_p_intake(chg_parser *p, chg_span span, chg_ident name, chg_expr *when, chg_ast_list *fields)
 {
-    chg_decl *d = chg_p_decl(p, D_INTAKE, span);
+    chg_decl *d = chg_c_p_decl(p, D_INTAKE, span);
     d->name = name;
     d->u.intake.when = when;
     FREEZE_STRUCTS(p, fields, chg_object_field, d->u.intake.fields, d->u.intake.n);
     return d;
 }
 
-chg_decl *chg_p_test(chg_parser *p, chg_span span, chg_ident name, chg_ast_list *items, chg_test_item *expect)
+chg_decl *chg_c_p_test(chg_parser *p, chg_span span, chg_ident name, chg_ast_list *items, chg_test_item *expect)
 {
-    chg_decl *d = chg_p_decl(p, D_TEST, span);
+    chg_decl *d = chg_c_p_decl(p, D_TEST, span);
     d->name = name;
     if (expect)
-        chg_ast_list_push(p->arena, items, expect);
+        chg_c_ast_list_push(p->arena, items, expect);
     FREEZE_STRUCTS(p, items, chg_test_item, d->u.test.items, d->u.test.n);
     return d;
 }
 
-chg_test_item *chg_p_test_item(chg_parser *p, chg_test_item_kind kind, chg_span span)
+chg_test_item *chg_c_p_test_item(chg_parser *p, chg_test_item_kind kind, chg_span span)
 {
     chg_test_item *t = alloc(p, sizeof *t);
     t->kind = kind;
@@ -432,7 +432,7 @@ chg_test_item *chg_p_test_item(chg_parser *p, chg_test_item_kind kind, chg_span 
     return t;
 }
 
-chg_test_item *chg_p_test_input(chg_parser *p, chg_span span, chg_ident what, chg_expr *value)
+chg_test_item *chg_c_p_test_input(chg_parser *p, chg_span span, chg_ident what, chg_expr *value)
 {
     chg_test_item_kind kind;
     if (strcmp(what.name, "change") == 0)
@@ -441,27 +441,27 @@ chg_test_item *chg_p_test_input(chg_parser *p, chg_span span, chg_ident what, ch
         kind = TI_EVENT;
     else {
         static const char *const items[] = {"change", "event"};
-        chg_diag *d = chg_diag_report(p->c, CHG_D_E0121, what.span, "test", what.name, NULL);
+        chg_diag *d = chg_c_diag_report(p->c, CHG_D_E0121, what.span, "test", what.name, NULL);
         p->last_error = what.span.start + 1; /* the test is incomplete: say so once */
-        chg_diag_suggest(p->c, d, what.name, items, 2);
+        chg_c_diag_suggest(p->c, d, what.name, items, 2);
         if (d && !d->help)
-            chg_diag_help(p->c, d, "a test gives 'change { … }' or 'event { … }', 'at', 'given' and 'expect'");
+            chg_c_diag_help(p->c, d, "a test gives 'change { … }' or 'event { … }', 'at', 'given' and 'expect'");
         return NULL;
     }
-    chg_test_item *t = chg_p_test_item(p, kind, span);
+    chg_test_item *t = chg_c_p_test_item(p, kind, span);
     t->value = value;
     return t;
 }
 
-chg_test_item *chg_p_expect(chg_parser *p, chg_span span, chg_ident outcome, chg_ast_list *clauses)
+chg_test_item *chg_c_p_expect(chg_parser *p, chg_span span, chg_ident outcome, chg_ast_list *clauses)
 {
-    chg_test_item *t = chg_p_test_item(p, TI_EXPECT, span);
+    chg_test_item *t = chg_c_p_test_item(p, TI_EXPECT, span);
     t->outcome = outcome;
     FREEZE_STRUCTS(p, clauses, chg_expect_clause, t->clauses, t->nclauses);
     return t;
 }
 
-chg_expect_clause *chg_p_clause(chg_parser *p, chg_ident key, chg_expr *value)
+chg_expect_clause *chg_c_p_clause(chg_parser *p, chg_ident key, chg_expr *value)
 {
     chg_expect_clause *c = alloc(p, sizeof *c);
     c->key = key;
@@ -474,29 +474,29 @@ chg_expect_clause *chg_p_clause(chg_parser *p, chg_ident key, chg_expr *value)
 static uint16_t max16(uint16_t a, uint16_t b) { return a > b ? a : b; }
 static uint16_t dep(chg_expr *e) { return e ? e->depth : 0; }
 
-chg_expr *chg_p_int(chg_parser *p, chg_expr_kind kind, chg_span span, int64_t v)
+chg_expr *chg_c_p_int(chg_parser *p, chg_expr_kind kind, chg_span span, int64_t v)
 {
     /* a literal the scanner already reported stands for nothing */
     if (p->bad_literal == span.start + 1)
         kind = EX_ERROR;
-    chg_expr *e = chg_ast_expr(p->arena, kind, span);
+    chg_expr *e = chg_c_ast_expr(p->arena, kind, span);
     e->u.i = v;
     return e;
 }
 
-chg_expr *chg_p_string(chg_parser *p, chg_expr_kind kind, chg_span span, const char *s, size_t len)
+chg_expr *chg_c_p_string(chg_parser *p, chg_expr_kind kind, chg_span span, const char *s, size_t len)
 {
-    chg_expr *e = chg_ast_expr(p->arena, kind, span);
+    chg_expr *e = chg_c_ast_expr(p->arena, kind, span);
     e->u.str.s = s ? s : "";
     e->u.str.len = s ? len : 0; /* NULL: a copy that ran out of memory */
     return e;
 }
 
-chg_expr *chg_p_interp(chg_parser *p, chg_span span, chg_ast_list *parts)
+chg_expr *chg_c_p_interp(chg_parser *p, chg_span span, chg_ast_list *parts)
 {
     /* Merge into one STRING when no interpolation survived (errors). */
     if (p->arena->failed) /* the parts may be spare nodes (ast.h) */
-        return chg_ast_expr(p->arena, EX_ERROR, span);
+        return chg_c_ast_expr(p->arena, EX_ERROR, span);
     bool plain = true;
     uint16_t d = 0;
     for (uint32_t i = 0; i < parts->n; i++) {
@@ -514,48 +514,48 @@ chg_expr *chg_p_interp(chg_parser *p, chg_span span, chg_ast_list *parts)
         }
         if (b.oom)
             chg_c_nomem(p->c);
-        chg_expr *e = chg_p_string(p, EX_STRING, span,
+        chg_expr *e = chg_c_p_string(p, EX_STRING, span,
                                    chg_arena_strndup(p->arena, b.data ? b.data : "", b.len), b.len);
         chg_buf_free(&b);
         return e;
     }
-    chg_expr *e = chg_ast_expr(p->arena, EX_INTERP, span);
-    e->u.interp.parts = (chg_expr **)chg_ast_list_freeze(p->arena, parts);
+    chg_expr *e = chg_c_ast_expr(p->arena, EX_INTERP, span);
+    e->u.interp.parts = (chg_expr **)chg_c_ast_list_freeze(p->arena, parts);
     e->u.interp.n = parts->n;
     e->depth = (uint16_t)(d + 1);
     return e;
 }
 
-chg_expr *chg_p_not_interp(chg_parser *p, chg_expr *e)
+chg_expr *chg_c_p_not_interp(chg_parser *p, chg_expr *e)
 {
     if (e->kind == EX_INTERP) {
-        chg_diag *d = chg_diag_report(p->c, CHG_D_E0015, e->span, NULL);
-        chg_diag_help(p->c, d, "write a literal brace as \\{");
-        return chg_ast_expr(p->arena, EX_ERROR, e->span);
+        chg_diag *d = chg_c_diag_report(p->c, CHG_D_E0015, e->span, NULL);
+        chg_c_diag_help(p->c, d, "write a literal brace as \\{");
+        return chg_c_ast_expr(p->arena, EX_ERROR, e->span);
     }
     return e;
 }
 
-chg_expr *chg_p_name(chg_parser *p, chg_span span, const char *name)
+chg_expr *chg_c_p_name(chg_parser *p, chg_span span, const char *name)
 {
-    chg_expr *e = chg_ast_expr(p->arena, EX_NAME, span);
+    chg_expr *e = chg_c_ast_expr(p->arena, EX_NAME, span);
     e->u.name.name = name;
     e->u.name.risk_index = -1;
     return e;
 }
 
-chg_expr *chg_p_unary(chg_parser *p, chg_unop op, chg_span span, chg_expr *a)
+chg_expr *chg_c_p_unary(chg_parser *p, chg_unop op, chg_span span, chg_expr *a)
 {
-    chg_expr *e = chg_ast_expr(p->arena, EX_UNARY, span);
+    chg_expr *e = chg_c_ast_expr(p->arena, EX_UNARY, span);
     e->u.unary.op = op;
     e->u.unary.a = a;
     e->depth = (uint16_t)(dep(a) + 1);
     return e;
 }
 
-chg_expr *chg_p_binary(chg_parser *p, chg_binop op, chg_span span, chg_expr *a, chg_expr *b, chg_span op_span)
+chg_expr *chg_c_p_binary(chg_parser *p, chg_binop op, chg_span span, chg_expr *a, chg_expr *b, chg_span op_span)
 {
-    chg_expr *e = chg_ast_expr(p->arena, EX_BINARY, span);
+    chg_expr *e = chg_c_ast_expr(p->arena, EX_BINARY, span);
     e->u.binary.op = op;
     e->u.binary.a = a;
     e->u.binary.b = b;
@@ -564,9 +564,9 @@ chg_expr *chg_p_binary(chg_parser *p, chg_binop op, chg_span span, chg_expr *a, 
     return e;
 }
 
-chg_expr *chg_p_field(chg_parser *p, chg_expr_kind kind, chg_span span, chg_expr *obj, chg_ident field)
+chg_expr *chg_c_p_field(chg_parser *p, chg_expr_kind kind, chg_span span, chg_expr *obj, chg_ident field)
 {
-    chg_expr *e = chg_ast_expr(p->arena, kind, span);
+    chg_expr *e = chg_c_ast_expr(p->arena, kind, span);
     e->u.field.obj = obj;
     e->u.field.field = field;
     e->depth = (uint16_t)(dep(obj) + 1);
@@ -589,18 +589,18 @@ static bool dotted_name(chg_expr *e, chg_buf *b)
     return false;
 }
 
-chg_expr *chg_p_call(chg_parser *p, chg_span span, chg_expr *callee, chg_ast_list *args)
+chg_expr *chg_c_p_call(chg_parser *p, chg_span span, chg_expr *callee, chg_ast_list *args)
 {
     if (p->arena->failed) /* the callee may be a spare node (ast.h) */
-        return chg_ast_expr(p->arena, EX_ERROR, span);
+        return chg_c_ast_expr(p->arena, EX_ERROR, span);
     chg_buf b;
     chg_buf_init(&b);
     if (callee->depth > 32 || !dotted_name(callee, &b)) {
         chg_buf_free(&b);
-        chg_diag_report(p->c, CHG_D_E0210, callee->span, NULL);
-        return chg_ast_expr(p->arena, EX_ERROR, span);
+        chg_c_diag_report(p->c, CHG_D_E0210, callee->span, NULL);
+        return chg_c_ast_expr(p->arena, EX_ERROR, span);
     }
-    chg_expr *e = chg_ast_expr(p->arena, EX_CALL, span);
+    chg_expr *e = chg_c_ast_expr(p->arena, EX_CALL, span);
     e->u.call.name = b.oom ? NULL : chg_arena_strndup(p->arena, b.data, b.len);
     if (!e->u.call.name) {
         chg_c_nomem(p->c);
@@ -608,7 +608,7 @@ chg_expr *chg_p_call(chg_parser *p, chg_span span, chg_expr *callee, chg_ast_lis
     }
     e->u.call.name_span = callee->span;
     chg_buf_free(&b);
-    e->u.call.args = (chg_expr **)chg_ast_list_freeze(p->arena, args);
+    e->u.call.args = (chg_expr **)chg_c_ast_list_freeze(p->arena, args);
     e->u.call.nargs = args->n;
     uint16_t d = dep(callee);
     for (uint32_t i = 0; i < args->n; i++)
@@ -617,10 +617,10 @@ chg_expr *chg_p_call(chg_parser *p, chg_span span, chg_expr *callee, chg_ast_lis
     return e;
 }
 
-chg_expr *chg_p_list(chg_parser *p, chg_span span, chg_ast_list *items)
+chg_expr *chg_c_p_list(chg_parser *p, chg_span span, chg_ast_list *items)
 {
-    chg_expr *e = chg_ast_expr(p->arena, EX_LIST, span);
-    e->u.list.items = (chg_expr **)chg_ast_list_freeze(p->arena, items);
+    chg_expr *e = chg_c_ast_expr(p->arena, EX_LIST, span);
+    e->u.list.items = (chg_expr **)chg_c_ast_list_freeze(p->arena, items);
     e->u.list.n = items->n;
     uint16_t d = 0;
     for (uint32_t i = 0; i < items->n; i++)
@@ -629,9 +629,9 @@ chg_expr *chg_p_list(chg_parser *p, chg_span span, chg_ast_list *items)
     return e;
 }
 
-chg_expr *chg_p_object(chg_parser *p, chg_span span, chg_ast_list *fields)
+chg_expr *chg_c_p_object(chg_parser *p, chg_span span, chg_ast_list *fields)
 {
-    chg_expr *e = chg_ast_expr(p->arena, EX_OBJECT, span);
+    chg_expr *e = chg_c_ast_expr(p->arena, EX_OBJECT, span);
     FREEZE_STRUCTS(p, fields, chg_object_field, e->u.object.fields, e->u.object.n);
     uint16_t d = 0;
     for (uint32_t i = 0; i < fields->n; i++)
@@ -640,7 +640,7 @@ chg_expr *chg_p_object(chg_parser *p, chg_span span, chg_ast_list *fields)
     return e;
 }
 
-chg_object_field *chg_p_obj_field(chg_parser *p, chg_ident key, chg_expr *value)
+chg_object_field *chg_c_p_obj_field(chg_parser *p, chg_ident key, chg_expr *value)
 {
     chg_object_field *f = alloc(p, sizeof *f);
     f->key = key;
@@ -648,9 +648,9 @@ chg_object_field *chg_p_obj_field(chg_parser *p, chg_ident key, chg_expr *value)
     return f;
 }
 
-chg_expr *chg_p_quant(chg_parser *p, chg_expr_kind kind, chg_span span, chg_ident var, chg_expr *list, chg_expr *body)
+chg_expr *chg_c_p_quant(chg_parser *p, chg_expr_kind kind, chg_span span, chg_ident var, chg_expr *list, chg_expr *body)
 {
-    chg_expr *e = chg_ast_expr(p->arena, kind, span);
+    chg_expr *e = chg_c_ast_expr(p->arena, kind, span);
     e->u.quant.var = var;
     e->u.quant.list = list;
     e->u.quant.body = body;
@@ -658,13 +658,13 @@ chg_expr *chg_p_quant(chg_parser *p, chg_expr_kind kind, chg_span span, chg_iden
     return e;
 }
 
-bool chg_p_too_deep(chg_parser *p, unsigned depth, chg_span at)
+bool chg_c_p_too_deep(chg_parser *p, unsigned depth, chg_span at)
 {
     if (depth <= CHG_MAX_DEPTH)
         return false;
     char lim[16];
     snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);
-    chg_diag_report(p->c, CHG_D_E0011, at, lim, NULL);
+    chg_c_diag_report(p->c, CHG_D_E0011, at, lim, NULL);
     p->fatal = true;
     return true;
 }

@@ -9,59 +9,59 @@
 
 #include "parse_int.h"
 
-chg_decl *chg_p_decl(chg_parser *p, chg_decl_kind kind, chg_span span);
-chg_ident chg_p_str_ident(chg_expr *plain_string);
-chg_ident chg_p_strval_ident(chg_parser *p, const char *s, chg_span at);
-void chg_p_push_ident(chg_parser *p, chg_ast_list *l, chg_ident id);
+chg_decl *chg_c_p_decl(chg_parser *p, chg_decl_kind kind, chg_span span);
+chg_ident chg_c_p_str_ident(chg_expr *plain_string);
+chg_ident chg_c_p_strval_ident(chg_parser *p, const char *s, chg_span at);
+void chg_c_p_push_ident(chg_parser *p, chg_ast_list *l, chg_ident id);
 
-chg_decl *chg_p_schema(chg_parser *p, chg_span span, chg_ident root, chg_ast_list *fields);
-chg_field_decl *chg_p_field_decl(chg_parser *p, chg_ident name, chg_typeexpr *t, chg_expr *dflt);
-chg_typeexpr *chg_p_enum_type(chg_parser *p, chg_span span, chg_ast_list *values);
-chg_typeexpr *chg_p_object_type(chg_parser *p, chg_span span, chg_ast_list *fields);
+chg_decl *chg_c_p_schema(chg_parser *p, chg_span span, chg_ident root, chg_ast_list *fields);
+chg_field_decl *chg_c_p_field_decl(chg_parser *p, chg_ident name, chg_typeexpr *t, chg_expr *dflt);
+chg_typeexpr *chg_c_p_enum_type(chg_parser *p, chg_span span, chg_ast_list *values);
+chg_typeexpr *chg_c_p_object_type(chg_parser *p, chg_span span, chg_ast_list *fields);
 
-chg_decl *chg_p_risk(chg_parser *p, chg_span span, chg_ast_list *classes);
-chg_decl *chg_p_classify(chg_parser *p, chg_span span, chg_ast_list *arms);
-chg_classify_arm *chg_p_arm(chg_parser *p, chg_span span, chg_ident cls, chg_expr *cond, bool is_default);
+chg_decl *chg_c_p_risk(chg_parser *p, chg_span span, chg_ast_list *classes);
+chg_decl *chg_c_p_classify(chg_parser *p, chg_span span, chg_ast_list *arms);
+chg_classify_arm *chg_c_p_arm(chg_parser *p, chg_span span, chg_ident cls, chg_expr *cond, bool is_default);
 
-chg_tsexpr *chg_p_ts_bin(chg_parser *p, chg_ts_kind kind, chg_span span, chg_tsexpr *a, chg_tsexpr *b);
-chg_tsexpr *chg_p_weekly(chg_parser *p, chg_span span, chg_ast_list *days, chg_ident from, chg_ident to);
-chg_dayspec *chg_p_day(chg_parser *p, chg_ident from, chg_ident to);
+chg_tsexpr *chg_c_p_ts_bin(chg_parser *p, chg_ts_kind kind, chg_span span, chg_tsexpr *a, chg_tsexpr *b);
+chg_tsexpr *chg_c_p_weekly(chg_parser *p, chg_span span, chg_ast_list *days, chg_ident from, chg_ident to);
+chg_dayspec *chg_c_p_day(chg_parser *p, chg_ident from, chg_ident to);
 
-chg_decl *chg_p_approvals(chg_parser *p, chg_span span, chg_ast_list *entries);
-chg_approval_entry *chg_p_approval_entry(chg_parser *p, chg_ident cls, chg_areq *req);
-chg_areq *chg_p_areq_bin(chg_parser *p, chg_areq_kind kind, chg_span span, chg_areq *a, chg_areq *b);
-chg_areq *chg_p_areq_term(chg_parser *p, chg_areq_kind kind, chg_span span, int64_t count,
+chg_decl *chg_c_p_approvals(chg_parser *p, chg_span span, chg_ast_list *entries);
+chg_approval_entry *chg_c_p_approval_entry(chg_parser *p, chg_ident cls, chg_areq *req);
+chg_areq *chg_c_p_areq_bin(chg_parser *p, chg_areq_kind kind, chg_span span, chg_areq *a, chg_areq *b);
+chg_areq *chg_c_p_areq_term(chg_parser *p, chg_areq_kind kind, chg_span span, int64_t count,
                           chg_span count_span, chg_expr *within, int64_t including);
-void chg_p_people(chg_parser *p, chg_areq *r, chg_ast_list *people);
-int64_t chg_p_including(chg_parser *p, chg_ident who);
+void chg_c_p_people(chg_parser *p, chg_areq *r, chg_ast_list *people);
+int64_t chg_c_p_including(chg_parser *p, chg_ident who);
 
-void chg_p_rule(chg_parser *p, chg_decl *rule, chg_span span, chg_ident name, chg_ident level, chg_expr *when);
-chg_decl *chg_p_deny(chg_parser *p, chg_span span, chg_ast_list *during, chg_expr *message);
-chg_decl *chg_p_on(chg_parser *p, chg_span span, chg_ident outcome, chg_expr *when, chg_ast_list *calls);
-chg_decl *chg_p_intake(chg_parser *p, chg_span span, chg_ident name, chg_expr *when, chg_ast_list *fields);
+void chg_c_p_rule(chg_parser *p, chg_decl *rule, chg_span span, chg_ident name, chg_ident level, chg_expr *when);
+chg_decl *chg_c_p_deny(chg_parser *p, chg_span span, chg_ast_list *during, chg_expr *message);
+chg_decl *chg_c_p_on(chg_parser *p, chg_span span, chg_ident outcome, chg_expr *when, chg_ast_list *calls);
+chg_decl *chg_c_p_intake(chg_parser *p, chg_span span, chg_ident name, chg_expr *when, chg_ast_list *fields);
 
-chg_decl *chg_p_test(chg_parser *p, chg_span span, chg_ident name, chg_ast_list *items, chg_test_item *expect);
-chg_test_item *chg_p_test_item(chg_parser *p, chg_test_item_kind kind, chg_span span);
-chg_test_item *chg_p_test_input(chg_parser *p, chg_span span, chg_ident what, chg_expr *value);
-chg_test_item *chg_p_expect(chg_parser *p, chg_span span, chg_ident outcome, chg_ast_list *clauses);
-chg_expect_clause *chg_p_clause(chg_parser *p, chg_ident key, chg_expr *value);
+chg_decl *chg_c_p_test(chg_parser *p, chg_span span, chg_ident name, chg_ast_list *items, chg_test_item *expect);
+chg_test_item *chg_c_p_test_item(chg_parser *p, chg_test_item_kind kind, chg_span span);
+chg_test_item *chg_c_p_test_input(chg_parser *p, chg_span span, chg_ident what, chg_expr *value);
+chg_test_item *chg_c_p_expect(chg_parser *p, chg_span span, chg_ident outcome, chg_ast_list *clauses);
+chg_expect_clause *chg_c_p_clause(chg_parser *p, chg_ident key, chg_expr *value);
 
-chg_expr *chg_p_int(chg_parser *p, chg_expr_kind kind, chg_span span, int64_t v);
-chg_expr *chg_p_string(chg_parser *p, chg_expr_kind kind, chg_span span, const char *s, size_t len);
-chg_expr *chg_p_interp(chg_parser *p, chg_span span, chg_ast_list *parts);
-chg_expr *chg_p_not_interp(chg_parser *p, chg_expr *e);
-chg_expr *chg_p_name(chg_parser *p, chg_span span, const char *name);
-chg_expr *chg_p_unary(chg_parser *p, chg_unop op, chg_span span, chg_expr *a);
-chg_expr *chg_p_binary(chg_parser *p, chg_binop op, chg_span span, chg_expr *a, chg_expr *b, chg_span op_span);
-chg_expr *chg_p_field(chg_parser *p, chg_expr_kind kind, chg_span span, chg_expr *obj, chg_ident field);
-chg_expr *chg_p_call(chg_parser *p, chg_span span, chg_expr *callee, chg_ast_list *args);
-chg_expr *chg_p_list(chg_parser *p, chg_span span, chg_ast_list *items);
-chg_expr *chg_p_object(chg_parser *p, chg_span span, chg_ast_list *fields);
-chg_object_field *chg_p_obj_field(chg_parser *p, chg_ident key, chg_expr *value);
-chg_expr *chg_p_quant(chg_parser *p, chg_expr_kind kind, chg_span span, chg_ident var, chg_expr *list, chg_expr *body);
+chg_expr *chg_c_p_int(chg_parser *p, chg_expr_kind kind, chg_span span, int64_t v);
+chg_expr *chg_c_p_string(chg_parser *p, chg_expr_kind kind, chg_span span, const char *s, size_t len);
+chg_expr *chg_c_p_interp(chg_parser *p, chg_span span, chg_ast_list *parts);
+chg_expr *chg_c_p_not_interp(chg_parser *p, chg_expr *e);
+chg_expr *chg_c_p_name(chg_parser *p, chg_span span, const char *name);
+chg_expr *chg_c_p_unary(chg_parser *p, chg_unop op, chg_span span, chg_expr *a);
+chg_expr *chg_c_p_binary(chg_parser *p, chg_binop op, chg_span span, chg_expr *a, chg_expr *b, chg_span op_span);
+chg_expr *chg_c_p_field(chg_parser *p, chg_expr_kind kind, chg_span span, chg_expr *obj, chg_ident field);
+chg_expr *chg_c_p_call(chg_parser *p, chg_span span, chg_expr *callee, chg_ast_list *args);
+chg_expr *chg_c_p_list(chg_parser *p, chg_span span, chg_ast_list *items);
+chg_expr *chg_c_p_object(chg_parser *p, chg_span span, chg_ast_list *fields);
+chg_object_field *chg_c_p_obj_field(chg_parser *p, chg_ident key, chg_expr *value);
+chg_expr *chg_c_p_quant(chg_parser *p, chg_expr_kind kind, chg_span span, chg_ident var, chg_expr *list, chg_expr *body);
 /* True (and reported) when e nests deeper than CHG_MAX_DEPTH. */
-bool chg_p_too_deep(chg_parser *p, unsigned depth, chg_span at);
-chg_tsexpr *chg_p_ts_not(chg_parser *p, chg_span span, chg_tsexpr *a);
-chg_typeexpr *chg_p_optional_type(chg_parser *p, chg_span span, chg_typeexpr *inner);
+bool chg_c_p_too_deep(chg_parser *p, unsigned depth, chg_span at);
+chg_tsexpr *chg_c_p_ts_not(chg_parser *p, chg_span span, chg_tsexpr *a);
+chg_typeexpr *chg_c_p_optional_type(chg_parser *p, chg_span span, chg_typeexpr *inner);
 
 #endif

@@ -38,9 +38,9 @@ typedef struct chg_parser {
 /* Called by the generated parser; defined in parse.c. A syntax error at
  * `at`: the unexpected token's name (NULL: none) and the names of the n
  * tokens that could have come instead (n 0: too many to list). */
-void chg_parser_syntax_error(chg_parser *p, chg_span at, const char *unexpected,
+void chg_c_parser_syntax_error(chg_parser *p, chg_span at, const char *unexpected,
                              const char *const *expected, size_t n);
 /* The parser's stack is exhausted: nesting too deep for it. */
-void chg_parser_exhausted(chg_parser *p, chg_span at);
+void chg_c_parser_exhausted(chg_parser *p, chg_span at);
 
 #endif

@@ -19,7 +19,7 @@ static const char *const reserved[] = {
 static void note_previous(chg_compiler *c, chg_diag *d, chg_decl *prev, const char *what)
 {
     chg_span at = prev->name.name ? prev->name.span : prev->span;
-    chg_diag_note(c, d, at, "%s first declared here", what);
+    chg_c_diag_note(c, d, at, "%s first declared here", what);
 }
 
 static void collect(chg_compiler *c, uint32_t f, uint8_t *seen)
@@ -44,12 +44,12 @@ static void singleton(chg_compiler *c, chg_decl **slot, chg_decl *d)
         *slot = d;
         return;
     }
-    const char *what = chg_decl_kind_name(d->kind);
+    const char *what = chg_c_decl_kind_name(d->kind);
     chg_span at = {d->span.file, d->span.start, d->span.start + (uint32_t)strlen(what)};
-    chg_diag *dg = chg_diag_report(c, CHG_D_E0112, at, what, NULL);
+    chg_diag *dg = chg_c_diag_report(c, CHG_D_E0112, at, what, NULL);
     chg_span prev = {(*slot)->span.file, (*slot)->span.start,
                      (*slot)->span.start + (uint32_t)strlen(what)};
-    chg_diag_note(c, dg, prev, "the first '%s' is here", what);
+    chg_c_diag_note(c, dg, prev, "the first '%s' is here", what);
 }
 
 static bool is_reserved(const char *name)
@@ -63,17 +63,17 @@ static bool is_reserved(const char *name)
 static void define_global(chg_compiler *c, chg_decl *d, const char *what)
 {
     if (is_reserved(d->name.name)) {
-        chg_diag_report(c, CHG_D_E0123, d->name.span, d->name.name, NULL);
+        chg_c_diag_report(c, CHG_D_E0123, d->name.span, d->name.name, NULL);
         return;
     }
-    chg_decl *prev = chg_map_get(&c->globals, d->name.name);
+    chg_decl *prev = chg_c_map_get(&c->globals, d->name.name);
     if (prev) {
-        chg_diag *dg = chg_diag_report(c, CHG_D_E0102, d->name.span, d->name.name, NULL);
-        note_previous(c, dg, prev, prev->kind == D_RISK ? "risk class" : chg_decl_kind_name(prev->kind));
+        chg_diag *dg = chg_c_diag_report(c, CHG_D_E0102, d->name.span, d->name.name, NULL);
+        note_previous(c, dg, prev, prev->kind == D_RISK ? "risk class" : chg_c_decl_kind_name(prev->kind));
         (void)what;
         return;
     }
-    if (chg_map_put(&c->globals, d->name.name, d) != CHG_OK)
+    if (chg_c_map_put(&c->globals, d->name.name, d) != CHG_OK)
         chg_c_nomem(c);
 }
 
@@ -84,14 +84,14 @@ static void define_risk(chg_compiler *c, chg_decl *r)
         bool dup = false;
         for (uint32_t j = 0; j < i; j++)
             if (strcmp(r->u.risk.classes[j].name, id->name) == 0) {
-                chg_diag *dg = chg_diag_report(c, CHG_D_E0122, id->span, id->name, NULL);
-                chg_diag_note(c, dg, r->u.risk.classes[j].span, "first listed here");
+                chg_diag *dg = chg_c_diag_report(c, CHG_D_E0122, id->span, id->name, NULL);
+                chg_c_diag_note(c, dg, r->u.risk.classes[j].span, "first listed here");
                 dup = true;
                 break;
             }
         if (dup)
             continue;
-        chg_decl *cls = chg_ast_decl(&c->arena, D_RISK, id->span);
+        chg_decl *cls = chg_c_ast_decl(&c->arena, D_RISK, id->span);
         cls->name = *id;
         cls->file = r->file;
         cls->index = (int)i;
@@ -113,13 +113,13 @@ static void resolve_level(chg_compiler *c, chg_decl *d)
             d->u.rule.level = (chg_rule_level)i;
             return;
         }
-    chg_diag *dg = chg_diag_report(c, CHG_D_E0106, l->span, l->name, NULL);
-    chg_diag_suggest(c, dg, l->name, levels, 3);
+    chg_diag *dg = chg_c_diag_report(c, CHG_D_E0106, l->span, l->name, NULL);
+    chg_c_diag_suggest(c, dg, l->name, levels, 3);
     if (dg && !dg->help)
-        chg_diag_help(c, dg, "a rule level is mandatory, overridable or advisory");
+        chg_c_diag_help(c, dg, "a rule level is mandatory, overridable or advisory");
 }
 
-int chg_resolve(chg_compiler *c)
+int chg_c_resolve(chg_compiler *c)
 {
     uint8_t *seen = chg_calloc(c->sources.len + 1, 1);
     if (!seen)
@@ -135,8 +135,8 @@ int chg_resolve(chg_compiler *c)
         case D_POLICY:
             if (d->file != root) {
                 chg_span at = {d->span.file, d->span.start, d->span.start + 6};
-                chg_diag *dg = chg_diag_report(c, CHG_D_E0113, at, NULL);
-                chg_diag_help(c, dg, "remove this line; the importing file names the policy");
+                chg_diag *dg = chg_c_diag_report(c, CHG_D_E0113, at, NULL);
+                chg_c_diag_help(c, dg, "remove this line; the importing file names the policy");
             } else
                 singleton(c, &c->policy, d);
             break;
@@ -151,33 +151,33 @@ int chg_resolve(chg_compiler *c)
         case D_APPROVALS: singleton(c, &c->approvals, d); break;
         case D_LET:
         case D_WINDOW:
-        case D_FREEZE: define_global(c, d, chg_decl_kind_name(d->kind)); break;
+        case D_FREEZE: define_global(c, d, chg_c_decl_kind_name(d->kind)); break;
         case D_RULE: {
             resolve_level(c, d);
-            chg_decl *prev = chg_map_get(&c->rules, d->name.name);
+            chg_decl *prev = chg_c_map_get(&c->rules, d->name.name);
             if (prev) {
-                chg_diag *dg = chg_diag_report(c, CHG_D_W0006, d->name.span, d->name.name, NULL);
+                chg_diag *dg = chg_c_diag_report(c, CHG_D_W0006, d->name.span, d->name.name, NULL);
                 note_previous(c, dg, prev, "rule");
-                chg_diag_help(c, dg, "decisions name rules in their reasons: give each a distinct name");
-            } else if (chg_map_put(&c->rules, d->name.name, d) != CHG_OK)
+                chg_c_diag_help(c, dg, "decisions name rules in their reasons: give each a distinct name");
+            } else if (chg_c_map_put(&c->rules, d->name.name, d) != CHG_OK)
                 chg_c_nomem(c);
             break;
         }
         case D_INTAKE: {
-            chg_decl *prev = chg_map_get(&c->intakes, d->name.name);
+            chg_decl *prev = chg_c_map_get(&c->intakes, d->name.name);
             if (prev) {
-                chg_diag *dg = chg_diag_report(c, CHG_D_E0102, d->name.span, d->name.name, NULL);
+                chg_diag *dg = chg_c_diag_report(c, CHG_D_E0102, d->name.span, d->name.name, NULL);
                 note_previous(c, dg, prev, "intake");
-            } else if (chg_map_put(&c->intakes, d->name.name, d) != CHG_OK)
+            } else if (chg_c_map_put(&c->intakes, d->name.name, d) != CHG_OK)
                 chg_c_nomem(c);
             break;
         }
         case D_TEST: {
-            chg_decl *prev = chg_map_get(&c->tests, d->name.name);
+            chg_decl *prev = chg_c_map_get(&c->tests, d->name.name);
             if (prev) {
-                chg_diag *dg = chg_diag_report(c, CHG_D_E0509, d->name.span, d->name.name, NULL);
+                chg_diag *dg = chg_c_diag_report(c, CHG_D_E0509, d->name.span, d->name.name, NULL);
                 note_previous(c, dg, prev, "test");
-            } else if (chg_map_put(&c->tests, d->name.name, d) != CHG_OK)
+            } else if (chg_c_map_put(&c->tests, d->name.name, d) != CHG_OK)
                 chg_c_nomem(c);
             break;
         }
@@ -190,7 +190,7 @@ int chg_resolve(chg_compiler *c)
 }
 
 /* Visibility: can code in file `from` use a declaration of file `decl`? */
-bool chg_visible(const chg_compiler *c, uint32_t from, uint32_t decl)
+bool chg_c_visible(const chg_compiler *c, uint32_t from, uint32_t decl)
 {
     if (from == decl || !c->reach || from >= c->reach_n || decl >= c->reach_n)
         return true;

@@ -14,7 +14,7 @@
 
 /* ---- string map ------------------------------------------------------------- */
 
-uint64_t chg_hash_str(const char *s)
+uint64_t chg_c_hash_str(const char *s)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (; *s; s++) {
@@ -24,9 +24,9 @@ uint64_t chg_hash_str(const char *s)
     return h;
 }
 
-void chg_map_init(chg_map *m) { memset(m, 0, sizeof *m); }
+void chg_c_map_init(chg_map *m) { memset(m, 0, sizeof *m); }
 
-void chg_map_free(chg_map *m)
+void chg_c_map_free(chg_map *m)
 {
     chg_free(m->e);
     memset(m, 0, sizeof *m);
@@ -42,15 +42,15 @@ static chg_map_entry *map_slot(chg_map_entry *e, size_t cap, const char *key, ui
     }
 }
 
-void *chg_map_get(const chg_map *m, const char *key)
+void *chg_c_map_get(const chg_map *m, const char *key)
 {
     if (!m->cap)
         return NULL;
-    chg_map_entry *s = map_slot(m->e, m->cap, key, chg_hash_str(key));
+    chg_map_entry *s = map_slot(m->e, m->cap, key, chg_c_hash_str(key));
     return s->key ? s->value : NULL;
 }
 
-int chg_map_put(chg_map *m, const char *key, void *value)
+int chg_c_map_put(chg_map *m, const char *key, void *value)
 {
     if ((m->len + 1) * 4 > m->cap * 3) {
         size_t cap = m->cap ? m->cap * 2 : 16;
@@ -64,7 +64,7 @@ int chg_map_put(chg_map *m, const char *key, void *value)
         m->e = e;
         m->cap = cap;
     }
-    uint64_t h = chg_hash_str(key);
+    uint64_t h = chg_c_hash_str(key);
     chg_map_entry *s = map_slot(m->e, m->cap, key, h);
     if (!s->key) {
         s->key = key;
@@ -121,16 +121,16 @@ void chg_compiler_free(chg_compiler *c)
     chg_vec_free(&c->roots);
     chg_vec_free(&c->diags);
     chg_vec_free(&c->all_decls);
-    chg_map_free(&c->source_by_path);
-    chg_map_free(&c->globals);
-    chg_map_free(&c->rules);
-    chg_map_free(&c->intakes);
-    chg_map_free(&c->tests);
+    chg_c_map_free(&c->source_by_path);
+    chg_c_map_free(&c->globals);
+    chg_c_map_free(&c->rules);
+    chg_c_map_free(&c->intakes);
+    chg_c_map_free(&c->tests);
     chg_free(c->reach);
     for (size_t i = 0; i < c->zone_list.len; i++)
         chg_tz_free(c->zone_list.items[i]);
     chg_vec_free(&c->zone_list);
-    chg_map_free(&c->zones);
+    chg_c_map_free(&c->zones);
     chg_arena_free(&c->arena);
     chg_free(c);
 }
@@ -179,7 +179,7 @@ static uint32_t add_owned(chg_compiler *c, const char *path, char *text, size_t 
     return (uint32_t)(c->sources.len - 1);
 }
 
-uint32_t chg_compiler_add_text(chg_compiler *c, const char *path, const char *text, size_t len)
+uint32_t chg_c_add_text(chg_compiler *c, const char *path, const char *text, size_t len)
 {
     char *copy = chg_malloc(len + 1);
     if (!copy)
@@ -199,14 +199,14 @@ static int add_root(chg_compiler *c, uint32_t idx)
 int chg_compiler_add_source(chg_compiler *c, const char *path, const char *text, size_t len)
 {
     if (len > c->opts.max_file_size || len > UINT32_MAX - 2) {
-        uint32_t idx = chg_compiler_add_text(c, path, "", 0);
+        uint32_t idx = chg_c_add_text(c, path, "", 0);
         char a[32], b[32];
         snprintf(a, sizeof a, "%zu", len);
         snprintf(b, sizeof b, "%zu", c->opts.max_file_size);
-        chg_diag_report(c, CHG_D_E0012, (chg_span){idx, 0, 0}, a, b, NULL);
+        chg_c_diag_report(c, CHG_D_E0012, (chg_span){idx, 0, 0}, a, b, NULL);
         return CHG_ERANGE;
     }
-    return add_root(c, chg_compiler_add_text(c, path, text, len));
+    return add_root(c, chg_c_add_text(c, path, text, len));
 }
 
 int chg_compiler_add_file(chg_compiler *c, const char *path)
@@ -226,7 +226,7 @@ int chg_compiler_add_file(chg_compiler *c, const char *path)
     if (idx && realpath(path, real)) {
         /* known by its real path, so an import of it is not a second copy */
         const char *key = chg_arena_strdup(&c->arena, real);
-        if (!key || chg_map_put(&c->source_by_path, key, (void *)(uintptr_t)idx) != CHG_OK)
+        if (!key || chg_c_map_put(&c->source_by_path, key, (void *)(uintptr_t)idx) != CHG_OK)
             return CHG_ENOMEM;
     }
     return add_root(c, idx);
@@ -279,7 +279,7 @@ size_t chg_compiler_nsources(const chg_compiler *c) { return c->sources.len; }
 
 bool chg_compiler_imports(const chg_compiler *c, const char *real)
 {
-    uintptr_t idx = (uintptr_t)chg_map_get(&c->source_by_path, real);
+    uintptr_t idx = (uintptr_t)chg_c_map_get(&c->source_by_path, real);
     if (!idx)
         return false;
     for (size_t i = 0; i < c->roots.len; i++)

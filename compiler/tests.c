@@ -30,14 +30,14 @@ int chg_c_read_relative(chg_compiler *c, uint32_t file, const char *rel, chg_spa
     int rc = c->opts.no_files ? CHG_EIO : chg_read_file_max(path, text, len, c->opts.max_file_size);
     int saved = errno; /* before any other call */
     if (rc != CHG_OK) {
-        chg_diag *d = chg_diag_report(c, id, span, rel,
+        chg_diag *d = chg_c_diag_report(c, id, span, rel,
                                       c->opts.no_files    ? "reading files is disabled"
                                       : rc == CHG_ENOTREG ? "it is not a regular file"
                                       : rc == CHG_ERANGE  ? "it is too large"
                                       : rc == CHG_EIO     ? strerror(saved)
                                                           : chg_strerror(rc),
                                       NULL);
-        chg_diag_note(c, d, (chg_span){0}, "%s are found relative to the policy file: looked for '%s'", what, path);
+        chg_c_diag_note(c, d, (chg_span){0}, "%s are found relative to the policy file: looked for '%s'", what, path);
     }
     return rc;
 }
@@ -97,8 +97,8 @@ bool chg_c_test_json(chg_compiler *c, const chg_expr *e, chg_buf *out, bool repo
     default: break;
     }
     if (report) {
-        chg_diag *d = chg_diag_report(c, CHG_D_E0510, e->span, "a test's value", NULL);
-        chg_diag_help(c, d, "tests give literal values, so that they mean the same wherever they run");
+        chg_diag *d = chg_c_diag_report(c, CHG_D_E0510, e->span, "a test's value", NULL);
+        chg_c_diag_help(c, d, "tests give literal values, so that they mean the same wherever they run");
     }
     return false;
 }
@@ -118,7 +118,7 @@ void chg_c_test_file(chg_compiler *c, uint32_t file, chg_test_item *it)
     if (!j || !json_is_object(j)) {
         const char *why = j ? "it is valid JSON but not an object"
                             : chg_arena_printf(&c->arena, "line %d, column %d: %s", je.line, je.column, je.text);
-        chg_diag_report(c, CHG_D_E0306, v->span, rel, why, NULL);
+        chg_c_diag_report(c, CHG_D_E0306, v->span, rel, why, NULL);
     } else {
         it->text = chg_arena_strndup(&c->arena, text, len);
         it->len = len;
@@ -208,7 +208,7 @@ int chg_compiler_tests(chg_compiler *c, const chg_test_case **out, size_t *n)
                     chg_test_expect *x = &t->expects[q + 1];
                     x->key = cl->key.name;
                     x->value = json_of(c, cl->value);
-                    x->source = position(c, chg_span_join(cl->key.span, cl->value->span));
+                    x->source = position(c, chg_c_span_join(cl->key.span, cl->value->span));
                 }
                 break;
             }

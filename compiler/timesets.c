@@ -1,7 +1,7 @@
 /*
  * timesets.c — the compiler's side of time sets: turning a window or
  * freeze (its AST) into the node trees of the one time-set library
- * (stdlib/chg_time.h), checking each schedule with that library (zones,
+ * (include/chg_time.h), checking each schedule with that library (zones,
  * cron fields, calendars) so errors point inside the policy's strings, and
  * the time analysis `chgc check` runs: windows that never open or are
  * always frozen, risk classes that can never proceed, local times in DST
@@ -31,7 +31,7 @@ static bool time_nomem(chg_compiler *c, const chg_time_error *err)
 
 const chg_tz *chg_c_zone(chg_compiler *c, const char *name, chg_time_error *err)
 {
-    uintptr_t hit = (uintptr_t)chg_map_get(&c->zones, name);
+    uintptr_t hit = (uintptr_t)chg_c_map_get(&c->zones, name);
     if (hit)
         return (const chg_tz *)hit;
     memset(err, 0, sizeof *err);
@@ -46,7 +46,7 @@ const chg_tz *chg_c_zone(chg_compiler *c, const char *name, chg_time_error *err)
         return NULL;
     }
     const char *key = chg_arena_strdup(&c->arena, name);
-    if (!key || chg_map_put(&c->zones, key, tz) != CHG_OK)
+    if (!key || chg_c_map_put(&c->zones, key, tz) != CHG_OK)
         chg_c_nomem(c); /* still freed with zone_list; loaded again if asked */
     return tz;
 }
@@ -85,14 +85,14 @@ void chg_c_check_zone(chg_compiler *c, const chg_ident *zone)
     memset(&err, 0, sizeof err);
     if (chg_c_zone(c, zone->name, &err) || err.status == CHG_ENOMEM)
         return;
-    chg_diag *d = chg_diag_report(c, CHG_D_E0401, zone->span, zone->name, NULL);
+    chg_diag *d = chg_c_diag_report(c, CHG_D_E0401, zone->span, zone->name, NULL);
     chg_vec names;
     chg_vec_init(&names);
     zone_names(c, &names);
-    chg_diag_suggest(c, d, zone->name, (const char *const *)names.items, names.len);
+    chg_c_diag_suggest(c, d, zone->name, (const char *const *)names.items, names.len);
     chg_vec_free(&names);
     if (d && !d->help)
-        chg_diag_help(c, d, "zones are IANA names such as \"Europe/Berlin\" or \"America/New_York\"");
+        chg_c_diag_help(c, d, "zones are IANA names such as \"Europe/Berlin\" or \"America/New_York\"");
 }
 
 /* The span of bytes [off, off+len) of a string literal's text, when the
@@ -122,8 +122,8 @@ void chg_c_check_cron(chg_compiler *c, const chg_ident *expr)
         return;
     }
     chg_span at = inside(c, expr->span, err.offset, err.length, strlen(expr->name));
-    chg_diag *d = chg_diag_report(c, CHG_D_E0402, at, err.message, NULL);
-    chg_diag_help(c, d, "5 fields are classic cron, 6 AWS EventBridge (day 1 = Sunday), 7 SSM with seconds "
+    chg_diag *d = chg_c_diag_report(c, CHG_D_E0402, at, err.message, NULL);
+    chg_c_diag_help(c, d, "5 fields are classic cron, 6 AWS EventBridge (day 1 = Sunday), 7 SSM with seconds "
                         "first; see docs/time.md");
 }
 
@@ -155,7 +155,7 @@ void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t)
         snprintf(buf, sizeof buf, "line %u: %s", line, err.message);
         why = buf;
     }
-    chg_diag_report(c, CHG_D_E0405, t->u.cal.path.span, t->u.cal.path.name, why, NULL);
+    chg_c_diag_report(c, CHG_D_E0405, t->u.cal.path.span, t->u.cal.path.name, why, NULL);
 }
 
 /* ---- node trees -------------------------------------------------------------------- */
@@ -210,8 +210,8 @@ int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth)
             }
         }
         int a = 0, b = 0;
-        if (chg_parse_time_of_day(t->u.weekly.from.name, &a) != CHG_OK ||
-            chg_parse_time_of_day(t->u.weekly.to.name, &b) != CHG_OK)
+        if (chg_c_parse_time_of_day(t->u.weekly.from.name, &a) != CHG_OK ||
+            chg_c_parse_time_of_day(t->u.weekly.to.name, &b) != CHG_OK)
             return -1;
         n.start_min = a;
         n.end_min = b;
@@ -226,9 +226,9 @@ int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth)
         break;
     case TS_YEARLY:
         n.op = CHG_TS_YEARLY;
-        n.from_month = chg_month_index(t->u.yearly.from_mon.name);
+        n.from_month = chg_c_month_index(t->u.yearly.from_mon.name);
         n.from_day = (int)t->u.yearly.from_day->u.i;
-        n.to_month = chg_month_index(t->u.yearly.to_mon.name);
+        n.to_month = chg_c_month_index(t->u.yearly.to_mon.name);
         n.to_day = (int)t->u.yearly.to_day->u.i;
         break;
     case TS_CALENDAR:
@@ -471,8 +471,8 @@ static void dst_check(an *A, chg_decl *d, const chg_tsexpr *t)
     int mins[2] = {-1, -1};
     uint8_t days = 0x7f;
     if (t->kind != TS_CRON) {
-        chg_parse_time_of_day(t->u.weekly.from.name, &mins[0]);
-        chg_parse_time_of_day(t->u.weekly.to.name, &mins[1]);
+        chg_c_parse_time_of_day(t->u.weekly.from.name, &mins[0]);
+        chg_c_parse_time_of_day(t->u.weekly.to.name, &mins[1]);
         if (t->kind == TS_WEEKLY) {
             days = 0;
             for (uint32_t i = 0; i < t->u.weekly.ndays; i++)
@@ -511,10 +511,10 @@ static void dst_check(an *A, chg_decl *d, const chg_tsexpr *t)
                 char day[40];
                 chg_time_format_utc(days_since * 86400, day);
                 day[10] = 0;
-                chg_diag *dg = chg_diag_report(c, CHG_D_W0013, t->span, d->name.name, when, day, t->zone.name,
+                chg_diag *dg = chg_c_diag_report(c, CHG_D_W0013, t->span, d->name.name, when, day, t->zone.name,
                                                gap ? "does not exist (clocks skip it)" : "happens twice (clocks repeat it)",
                                                NULL);
-                chg_diag_help(c, dg, "%s", gap ? "the window starts when the gap ends; see docs/time.md, Daylight-saving time"
+                chg_c_diag_help(c, dg, "%s", gap ? "the window starts when the gap ends; see docs/time.md, Daylight-saving time"
                                                : "the first occurrence counts; see docs/time.md, Daylight-saving time");
                 chg_cron_free(cr);
                 return;
@@ -525,7 +525,7 @@ static void dst_check(an *A, chg_decl *d, const chg_tsexpr *t)
     chg_cron_free(cr);
 }
 
-int chg_time_analysis(chg_compiler *c)
+int chg_c_time_analysis(chg_compiler *c)
 {
     if (!c->opts.analysis_from)
         return CHG_OK;
@@ -556,13 +556,13 @@ int chg_time_analysis(chg_compiler *c)
         bool opens = first_interval(&A, ts, &s, &e);
         chg_timeset_free(ts);
         if (!opens) {
-            chg_diag_report(c, CHG_D_W0010, d->name.span, d->name.name, A.horizon_text, A.from_text, NULL);
+            chg_c_diag_report(c, CHG_D_W0010, d->name.span, d->name.name, A.horizon_text, A.from_text, NULL);
             continue;
         }
         if (nf && covered(&A, d, freezes, nf, NULL)) {
-            chg_diag *dg = chg_diag_report(c, CHG_D_W0011, d->name.span, d->name.name, A.horizon_text,
+            chg_diag *dg = chg_c_diag_report(c, CHG_D_W0011, d->name.span, d->name.name, A.horizon_text,
                                            A.from_text, names(&A, freezes, nf), NULL);
-            chg_diag_help(c, dg, "changes that need it can never proceed, except in an emergency");
+            chg_c_diag_help(c, dg, "changes that need it can never proceed, except in an emergency");
         }
     }
 
@@ -593,7 +593,7 @@ int chg_time_analysis(chg_compiler *c)
             else {
                 chg_tsexpr *and = wins[0]->u.timeset.ts;
                 for (size_t q = 1; q < nw; q++) {
-                    chg_tsexpr *x = chg_ast_ts(&c->arena, TS_AND, wins[q]->span);
+                    chg_tsexpr *x = chg_c_ast_ts(&c->arena, TS_AND, wins[q]->span);
                     x->u.bin.a = and;
                     x->u.bin.b = wins[q]->u.timeset.ts;
                     and = x;
@@ -608,10 +608,10 @@ int chg_time_analysis(chg_compiler *c)
             if (blocked && !window_warned) {
                 const char *need = nw == 1 ? chg_arena_printf(&c->arena, "window %s", wins[0]->name.name)
                                            : chg_arena_printf(&c->arena, "windows %s at once", names(&A, wins, nw));
-                chg_diag *dg = chg_diag_report(c, CHG_D_W0012, c->risk->u.risk.classes[k].span,
+                chg_diag *dg = chg_c_diag_report(c, CHG_D_W0012, c->risk->u.risk.classes[k].span,
                                                c->risk->u.risk.classes[k].name, need, names(&A, freezes, nf),
                                                A.horizon_text, A.from_text, NULL);
-                chg_diag_help(c, dg, "such changes can only proceed in an emergency");
+                chg_c_diag_help(c, dg, "such changes can only proceed in an emergency");
             }
         }
     }
@@ -635,9 +635,9 @@ int chg_time_analysis(chg_compiler *c)
             if (i == j)
                 continue;
             if (covered(&A, all[i], &all[j], 1, NULL)) {
-                chg_diag *dg = chg_diag_report(c, CHG_D_N0002, all[i]->name.span, all[i]->name.name,
+                chg_diag *dg = chg_c_diag_report(c, CHG_D_N0002, all[i]->name.span, all[i]->name.name,
                                                all[j]->name.name, A.horizon_text, A.from_text, NULL);
-                chg_diag_note(c, dg, all[j]->name.span, "'%s' is declared here", all[j]->name.name);
+                chg_c_diag_note(c, dg, all[j]->name.span, "'%s' is declared here", all[j]->name.name);
                 break;
             }
             if (j > i) {
@@ -652,7 +652,7 @@ int chg_time_analysis(chg_compiler *c)
                 chg_timeset *both = build_decl(&tmp);
                 int64_t s, e;
                 if (both && first_interval(&A, both, &s, &e) && !covered(&A, all[j], &all[i], 1, NULL))
-                    chg_diag_report(c, CHG_D_N0001, all[i]->name.span, all[i]->name.name, all[j]->name.name,
+                    chg_c_diag_report(c, CHG_D_N0001, all[i]->name.span, all[i]->name.name, all[j]->name.name,
                                     date(&A, s), date(&A, e), NULL);
                 chg_timeset_free(both);
             }

@@ -7,42 +7,42 @@
 
 #include <string.h>
 
-chg_type chg_type_error = {T_ERROR, {{0}}};
-chg_type chg_type_any = {T_ANY, {{0}}};
-chg_type chg_type_null = {T_NULL, {{0}}};
-chg_type chg_type_bool = {T_BOOL, {{0}}};
-chg_type chg_type_int = {T_INT, {{0}}};
-chg_type chg_type_float = {T_FLOAT, {{0}}};
-chg_type chg_type_string = {T_STRING, {{0}}};
-chg_type chg_type_time = {T_TIME, {{0}}};
-chg_type chg_type_duration = {T_DURATION, {{0}}};
-chg_type chg_type_risk = {T_RISK, {{0}}};
-chg_type chg_type_timeset = {T_TIMESET, {{0}}};
+chg_type chg_c_type_error = {T_ERROR, {{0}}};
+chg_type chg_c_type_any = {T_ANY, {{0}}};
+chg_type chg_c_type_null = {T_NULL, {{0}}};
+chg_type chg_c_type_bool = {T_BOOL, {{0}}};
+chg_type chg_c_type_int = {T_INT, {{0}}};
+chg_type chg_c_type_float = {T_FLOAT, {{0}}};
+chg_type chg_c_type_string = {T_STRING, {{0}}};
+chg_type chg_c_type_time = {T_TIME, {{0}}};
+chg_type chg_c_type_duration = {T_DURATION, {{0}}};
+chg_type chg_c_type_risk = {T_RISK, {{0}}};
+chg_type chg_c_type_timeset = {T_TIMESET, {{0}}};
 
-chg_type *chg_type_list(chg_arena *a, chg_type *elem)
+chg_type *chg_c_type_list(chg_arena *a, chg_type *elem)
 {
     chg_type *t = chg_arena_alloc(a, sizeof *t);
     if (!t)
-        return &chg_type_error;
+        return &chg_c_type_error;
     t->kind = T_LIST;
     t->u.elem = elem;
     return t;
 }
 
-chg_type *chg_type_optional(chg_arena *a, chg_type *inner)
+chg_type *chg_c_type_optional(chg_arena *a, chg_type *inner)
 {
     if (inner->kind == T_OPTIONAL || inner->kind == T_NULL || inner->kind == T_ANY ||
         inner->kind == T_ERROR)
         return inner;
     chg_type *t = chg_arena_alloc(a, sizeof *t);
     if (!t)
-        return &chg_type_error;
+        return &chg_c_type_error;
     t->kind = T_OPTIONAL;
     t->u.elem = inner;
     return t;
 }
 
-const chg_type *chg_type_strip(const chg_type *t)
+const chg_type *chg_c_type_strip(const chg_type *t)
 {
     return t->kind == T_OPTIONAL ? t->u.elem : t;
 }
@@ -100,7 +100,7 @@ static void type_str(chg_buf *b, const chg_type *t, int depth)
     }
 }
 
-const char *chg_type_str(chg_arena *a, const chg_type *t)
+const char *chg_c_type_str(chg_arena *a, const chg_type *t)
 {
     chg_buf b;
     chg_buf_init(&b);
@@ -110,7 +110,7 @@ const char *chg_type_str(chg_arena *a, const chg_type *t)
     return s;
 }
 
-const chg_type_field *chg_type_field_find(const chg_type *obj, const char *name)
+const chg_type_field *chg_c_type_field_find(const chg_type *obj, const char *name)
 {
     if (obj->kind != T_OBJECT)
         return NULL;
@@ -120,7 +120,7 @@ const chg_type_field *chg_type_field_find(const chg_type *obj, const char *name)
     return NULL;
 }
 
-int chg_type_enum_index(const chg_type *t, const char *s, size_t len)
+int chg_c_type_enum_index(const chg_type *t, const char *s, size_t len)
 {
     if (t->kind != T_ENUM)
         return -1;
@@ -130,7 +130,7 @@ int chg_type_enum_index(const chg_type *t, const char *s, size_t len)
     return -1;
 }
 
-bool chg_type_equal(const chg_type *a, const chg_type *b)
+bool chg_c_type_equal(const chg_type *a, const chg_type *b)
 {
     if (a == b)
         return true;
@@ -146,13 +146,13 @@ bool chg_type_equal(const chg_type *a, const chg_type *b)
         return true;
     case T_LIST:
     case T_OPTIONAL:
-        return chg_type_equal(a->u.elem, b->u.elem);
+        return chg_c_type_equal(a->u.elem, b->u.elem);
     case T_OBJECT:
         if (a->u.obj.n != b->u.obj.n)
             return false;
         for (uint32_t i = 0; i < a->u.obj.n; i++)
             if (strcmp(a->u.obj.fields[i].name, b->u.obj.fields[i].name) != 0 ||
-                !chg_type_equal(a->u.obj.fields[i].type, b->u.obj.fields[i].type))
+                !chg_c_type_equal(a->u.obj.fields[i].type, b->u.obj.fields[i].type))
                 return false;
         return true;
     default:
@@ -165,7 +165,7 @@ bool chg_type_equal(const chg_type *a, const chg_type *b)
 /* The table comes from vm/builtins.def, the one list the VM expands too;
  * the implementation column is dropped here. */
 #define CHG_BI_PARAMS(...) {__VA_ARGS__}
-const chg_builtin chg_builtins[] = {
+const chg_builtin chg_c_builtins[] = {
 #define CHG_FUNCTION(name, impl, min, max, params, result, doc) \
     {name, BI_FUNCTION, min, max, CHG_BI_PARAMS params, result, doc},
 #define CHG_QUERY(name, min, max, params, result, doc) {name, BI_QUERY, min, max, CHG_BI_PARAMS params, result, doc},
@@ -177,12 +177,12 @@ const chg_builtin chg_builtins[] = {
 };
 #undef CHG_BI_PARAMS
 
-const size_t chg_nbuiltins = CHG_ARRAY_LEN(chg_builtins);
+const size_t chg_c_nbuiltins = CHG_ARRAY_LEN(chg_c_builtins);
 
-const chg_builtin *chg_builtin_find(const char *name)
+const chg_builtin *chg_c_builtin_find(const char *name)
 {
-    for (size_t i = 0; i < chg_nbuiltins; i++)
-        if (strcmp(chg_builtins[i].name, name) == 0)
-            return &chg_builtins[i];
+    for (size_t i = 0; i < chg_c_nbuiltins; i++)
+        if (strcmp(chg_c_builtins[i].name, name) == 0)
+            return &chg_c_builtins[i];
     return NULL;
 }

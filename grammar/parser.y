@@ -27,7 +27,7 @@
  */
 %require "3.8"
 %define api.pure full
-%define api.prefix {chg_yy}
+%define api.prefix {chg_c_yy}
 %define api.location.type {chg_span}
 %define parse.error custom
 %define parse.lac full
@@ -41,7 +41,7 @@
 }
 
 %code provides {
-int chg_yylex(CHG_YYSTYPE *yylval, chg_span *yylloc, void *scanner);
+int chg_c_yylex(CHG_C_YYSTYPE *yylval, chg_span *yylloc, void *scanner);
 }
 
 %code {
@@ -61,15 +61,15 @@ int chg_yylex(CHG_YYSTYPE *yylval, chg_span *yylloc, void *scanner);
 
 /* Nesting guards: the scanner bounds brackets; this bounds operators. */
 #define YYMAXDEPTH 100000
-#define DEEP(e, at) do { if (chg_p_too_deep(p, (e)->depth, (at))) YYABORT; } while (0)
+#define DEEP(e, at) do { if (chg_c_p_too_deep(p, (e)->depth, (at))) YYABORT; } while (0)
 
 /* With parse.error custom, bison calls yyerror only for "memory exhausted"
  * (the parser's stack or LAC's outgrew YYMAXDEPTH or malloc). */
-static void chg_yyerror(chg_span *loc, void *scanner, chg_parser *p, const char *msg)
+static void chg_c_yyerror(chg_span *loc, void *scanner, chg_parser *p, const char *msg)
 {
     (void)scanner;
     (void)msg;
-    chg_parser_exhausted(p, *loc);
+    chg_c_parser_exhausted(p, *loc);
 }
 }
 
@@ -171,7 +171,7 @@ file
 decls
     : %empty
     | decls decl            { if ($2) { $2->broken = p->last_error > @2.start && p->last_error <= @2.end + 1;
-                                        chg_ast_list_push(p->arena, &p->decls, $2); } }
+                                        chg_c_ast_list_push(p->arena, &p->decls, $2); } }
     | decls error
     ;
 
@@ -185,7 +185,7 @@ decl
 
 policy_decl
     : POLICY plain_string version_opt
-        { $$ = chg_p_decl(p, D_POLICY, @$); $$->name = chg_p_str_ident($2);
+        { $$ = chg_c_p_decl(p, D_POLICY, @$); $$->name = chg_c_p_str_ident($2);
           $$->u.policy.version = $3; }
     ;
 
@@ -196,25 +196,25 @@ version_opt
 
 import_decl
     : IMPORT plain_string
-        { $$ = chg_p_decl(p, D_IMPORT, @$); $$->name = chg_p_str_ident($2); }
+        { $$ = chg_c_p_decl(p, D_IMPORT, @$); $$->name = chg_c_p_str_ident($2); }
     ;
 
 schema_decl
     : SCHEMA IDENT '{' field_decls '}'
-        { $$ = chg_p_schema(p, @$, $2, &$4); }
+        { $$ = chg_c_p_schema(p, @$, $2, &$4); }
     | SCHEMA IDENT '{' error '}'
         { (void)$2; $$ = NULL; }
     ;
 
 field_decls
     : %empty                { $$ = (chg_ast_list){0}; }
-    | field_decls field_decl           { $$ = $1; chg_ast_list_push(p->arena, &$$, $2); }
-    | field_decls field_decl ','       { $$ = $1; chg_ast_list_push(p->arena, &$$, $2); }
+    | field_decls field_decl           { $$ = $1; chg_c_ast_list_push(p->arena, &$$, $2); }
+    | field_decls field_decl ','       { $$ = $1; chg_c_ast_list_push(p->arena, &$$, $2); }
     ;
 
 field_decl
     : IDENT ':' type default_opt
-        { $$ = chg_p_field_decl(p, $1, $3, $4); }
+        { $$ = chg_c_p_field_decl(p, $1, $3, $4); }
     ;
 
 default_opt
@@ -223,109 +223,109 @@ default_opt
     ;
 
 type
-    : IDENT                 { $$ = chg_ast_typeexpr(p->arena, TE_NAMED, @$); $$->u.named = $1; }
+    : IDENT                 { $$ = chg_c_ast_typeexpr(p->arena, TE_NAMED, @$); $$->u.named = $1; }
     | ENUM '(' enum_values ')'
-        { $$ = chg_p_enum_type(p, @$, &$3); }
-    | '[' type ']'          { $$ = chg_ast_typeexpr(p->arena, TE_LIST, @$); $$->u.elem = $2; }
-    | '{' field_decls '}'   { $$ = chg_p_object_type(p, @$, &$2); }
-    | type '?'              { $$ = chg_p_optional_type(p, @$, $1); }
-    | type QQ               { $$ = chg_p_optional_type(p, @$, chg_p_optional_type(p, @$, $1)); }
+        { $$ = chg_c_p_enum_type(p, @$, &$3); }
+    | '[' type ']'          { $$ = chg_c_ast_typeexpr(p->arena, TE_LIST, @$); $$->u.elem = $2; }
+    | '{' field_decls '}'   { $$ = chg_c_p_object_type(p, @$, &$2); }
+    | type '?'              { $$ = chg_c_p_optional_type(p, @$, $1); }
+    | type QQ               { $$ = chg_c_p_optional_type(p, @$, chg_c_p_optional_type(p, @$, $1)); }
     ;
 
 enum_values
-    : string_ident          { $$ = (chg_ast_list){0}; chg_p_push_ident(p, &$$, $1); }
-    | enum_values ',' string_ident { $$ = $1; chg_p_push_ident(p, &$$, $3); }
+    : string_ident          { $$ = (chg_ast_list){0}; chg_c_p_push_ident(p, &$$, $1); }
+    | enum_values ',' string_ident { $$ = $1; chg_c_p_push_ident(p, &$$, $3); }
     | enum_values ','       { $$ = $1; }
     ;
 
 /* ---- at, risk, let, classify -------------------------------------------- */
 
 at_decl
-    : AT expr               { $$ = chg_p_decl(p, D_AT, @$); $$->u.at.expr = $2; }
+    : AT expr               { $$ = chg_c_p_decl(p, D_AT, @$); $$->u.at.expr = $2; }
     ;
 
 risk_decl
-    : RISK risk_chain       { $$ = chg_p_risk(p, @$, &$2); }
+    : RISK risk_chain       { $$ = chg_c_p_risk(p, @$, &$2); }
     ;
 
 risk_chain
-    : IDENT                 { $$ = (chg_ast_list){0}; chg_p_push_ident(p, &$$, $1); }
-    | risk_chain '<' IDENT  { $$ = $1; chg_p_push_ident(p, &$$, $3); }
+    : IDENT                 { $$ = (chg_ast_list){0}; chg_c_p_push_ident(p, &$$, $1); }
+    | risk_chain '<' IDENT  { $$ = $1; chg_c_p_push_ident(p, &$$, $3); }
     ;
 
 let_decl
     : LET IDENT '=' expr
-        { $$ = chg_p_decl(p, D_LET, @$); $$->name = $2; $$->u.let.expr = $4; }
+        { $$ = chg_c_p_decl(p, D_LET, @$); $$->name = $2; $$->u.let.expr = $4; }
     | LET IDENT '=' error
-        { $$ = chg_p_decl(p, D_LET, @$); $$->name = $2;
-          $$->u.let.expr = chg_ast_expr(p->arena, EX_ERROR, @4); }
+        { $$ = chg_c_p_decl(p, D_LET, @$); $$->name = $2;
+          $$->u.let.expr = chg_c_ast_expr(p->arena, EX_ERROR, @4); }
     ;
 
 classify_decl
-    : CLASSIFY '{' arms '}' { $$ = chg_p_classify(p, @$, &$3); }
+    : CLASSIFY '{' arms '}' { $$ = chg_c_p_classify(p, @$, &$3); }
     ;
 
 arms
     : %empty                { $$ = (chg_ast_list){0}; }
-    | arms arm              { $$ = $1; if ($2) chg_ast_list_push(p->arena, &$$, $2); }
+    | arms arm              { $$ = $1; if ($2) chg_c_ast_list_push(p->arena, &$$, $2); }
     | arms error            { $$ = $1; }
     ;
 
 arm
-    : IDENT WHEN expr       { $$ = chg_p_arm(p, @$, $1, $3, false); }
-    | DEFAULT IDENT         { $$ = chg_p_arm(p, @$, $2, NULL, true); }
+    : IDENT WHEN expr       { $$ = chg_c_p_arm(p, @$, $1, $3, false); }
+    | DEFAULT IDENT         { $$ = chg_c_p_arm(p, @$, $2, NULL, true); }
     ;
 
 /* ---- time sets ----------------------------------------------------------------- */
 
 window_decl
     : WINDOW IDENT '=' timeset
-        { $$ = chg_p_decl(p, D_WINDOW, @$); $$->name = $2; $$->u.timeset.ts = $4; }
+        { $$ = chg_c_p_decl(p, D_WINDOW, @$); $$->name = $2; $$->u.timeset.ts = $4; }
     | WINDOW IDENT '=' error
-        { $$ = chg_p_decl(p, D_WINDOW, @$); $$->name = $2;
-          $$->u.timeset.ts = chg_ast_ts(p->arena, TS_ERROR, @4); }
+        { $$ = chg_c_p_decl(p, D_WINDOW, @$); $$->name = $2;
+          $$->u.timeset.ts = chg_c_ast_ts(p->arena, TS_ERROR, @4); }
     ;
 
 freeze_decl
     : FREEZE IDENT '=' timeset
-        { $$ = chg_p_decl(p, D_FREEZE, @$); $$->name = $2; $$->u.timeset.ts = $4; }
+        { $$ = chg_c_p_decl(p, D_FREEZE, @$); $$->name = $2; $$->u.timeset.ts = $4; }
     | FREEZE IDENT '=' error
-        { $$ = chg_p_decl(p, D_FREEZE, @$); $$->name = $2;
-          $$->u.timeset.ts = chg_ast_ts(p->arena, TS_ERROR, @4); }
+        { $$ = chg_c_p_decl(p, D_FREEZE, @$); $$->name = $2;
+          $$->u.timeset.ts = chg_c_ast_ts(p->arena, TS_ERROR, @4); }
     ;
 
 timeset
-    : timeset OR timeset    { $$ = chg_p_ts_bin(p, TS_OR, @$, $1, $3); DEEP($$, @$); }
-    | timeset AND timeset   { $$ = chg_p_ts_bin(p, TS_AND, @$, $1, $3); DEEP($$, @$); }
-    | NOT timeset           { $$ = chg_p_ts_not(p, @$, $2); DEEP($$, @$); }
+    : timeset OR timeset    { $$ = chg_c_p_ts_bin(p, TS_OR, @$, $1, $3); DEEP($$, @$); }
+    | timeset AND timeset   { $$ = chg_c_p_ts_bin(p, TS_AND, @$, $1, $3); DEEP($$, @$); }
+    | NOT timeset           { $$ = chg_c_p_ts_not(p, @$, $2); DEEP($$, @$); }
     | '(' timeset ')'       { $$ = $2; }
-    | '(' error ')'         { $$ = chg_ast_ts(p->arena, TS_ERROR, @$); }
-    | IDENT                 { $$ = chg_ast_ts(p->arena, TS_REF, @$); $$->u.ref.name = $1; }
+    | '(' error ')'         { $$ = chg_c_ast_ts(p->arena, TS_ERROR, @$); }
+    | IDENT                 { $$ = chg_c_ast_ts(p->arena, TS_REF, @$); $$->u.ref.name = $1; }
     | ts_leaf zone_opt      { $$ = $1; $$->zone = $2; $$->span = @$; }
-    | FLAG string_ident     { $$ = chg_ast_ts(p->arena, TS_FLAG, @$); $$->u.flag = $2; }
+    | FLAG string_ident     { $$ = chg_c_ast_ts(p->arena, TS_FLAG, @$); $$->u.flag = $2; }
     ;
 
 ts_leaf
     : CRON string_ident FOR duration
-        { $$ = chg_ast_ts(p->arena, TS_CRON, @$); $$->u.cron.expr = $2; $$->u.cron.dur = $4; }
+        { $$ = chg_c_ast_ts(p->arena, TS_CRON, @$); $$->u.cron.expr = $2; $$->u.cron.dur = $4; }
     | WEEKLY days TIMEOFDAY DOTDOT TIMEOFDAY
-        { $$ = chg_p_weekly(p, @$, &$2, $3, $5); }
+        { $$ = chg_c_p_weekly(p, @$, &$2, $3, $5); }
     | DAILY TIMEOFDAY DOTDOT TIMEOFDAY
-        { $$ = chg_p_weekly(p, @$, NULL, $2, $4); }
+        { $$ = chg_c_p_weekly(p, @$, NULL, $2, $4); }
     | ts_point DOTDOT ts_point
-        { $$ = chg_ast_ts(p->arena, TS_RANGE, @$); $$->u.range.from = $1; $$->u.range.to = $3; }
+        { $$ = chg_c_ast_ts(p->arena, TS_RANGE, @$); $$->u.range.from = $1; $$->u.range.to = $3; }
     | YEARLY IDENT INT DOTDOT IDENT INT
-        { $$ = chg_ast_ts(p->arena, TS_YEARLY, @$);
-          $$->u.yearly.from_mon = $2; $$->u.yearly.from_day = chg_p_int(p, EX_INT, @3, $3);
-          $$->u.yearly.to_mon = $5; $$->u.yearly.to_day = chg_p_int(p, EX_INT, @6, $6); }
+        { $$ = chg_c_ast_ts(p->arena, TS_YEARLY, @$);
+          $$->u.yearly.from_mon = $2; $$->u.yearly.from_day = chg_c_p_int(p, EX_INT, @3, $3);
+          $$->u.yearly.to_mon = $5; $$->u.yearly.to_day = chg_c_p_int(p, EX_INT, @6, $6); }
     | CALENDAR string_ident
-        { $$ = chg_ast_ts(p->arena, TS_CALENDAR, @$); $$->u.cal.path = $2; }
+        { $$ = chg_c_ast_ts(p->arena, TS_CALENDAR, @$); $$->u.cal.path = $2; }
     ;
 
 ts_point
-    : INSTANT               { $$ = chg_p_int(p, EX_INSTANT, @$, $1); }
-    | LOCALDT               { $$ = chg_p_int(p, EX_LOCALTIME, @$, $1); }
-    | DATE                  { $$ = chg_p_int(p, EX_DATE, @$, $1); }
+    : INSTANT               { $$ = chg_c_p_int(p, EX_INSTANT, @$, $1); }
+    | LOCALDT               { $$ = chg_c_p_int(p, EX_LOCALTIME, @$, $1); }
+    | DATE                  { $$ = chg_c_p_int(p, EX_DATE, @$, $1); }
     ;
 
 zone_opt
@@ -334,53 +334,53 @@ zone_opt
     ;
 
 days
-    : day                   { $$ = (chg_ast_list){0}; chg_ast_list_push(p->arena, &$$, $1); }
-    | days ',' day          { $$ = $1; chg_ast_list_push(p->arena, &$$, $3); }
+    : day                   { $$ = (chg_ast_list){0}; chg_c_ast_list_push(p->arena, &$$, $1); }
+    | days ',' day          { $$ = $1; chg_c_ast_list_push(p->arena, &$$, $3); }
     ;
 
 day
-    : IDENT                 { $$ = chg_p_day(p, $1, (chg_ident){0}); }
-    | IDENT '-' IDENT       { $$ = chg_p_day(p, $1, $3); }
+    : IDENT                 { $$ = chg_c_p_day(p, $1, (chg_ident){0}); }
+    | IDENT '-' IDENT       { $$ = chg_c_p_day(p, $1, $3); }
     ;
 
 duration
-    : DURATION              { $$ = chg_p_int(p, EX_DURATION, @$, $1); }
-    | INT                   { $$ = chg_p_int(p, EX_INT, @$, $1); }
+    : DURATION              { $$ = chg_c_p_int(p, EX_DURATION, @$, $1); }
+    | INT                   { $$ = chg_c_p_int(p, EX_INT, @$, $1); }
     ;
 
 /* ---- approvals -------------------------------------------------------------- */
 
 approvals_decl
     : APPROVALS '{' approval_entries '}'
-        { $$ = chg_p_approvals(p, @$, &$3); }
+        { $$ = chg_c_p_approvals(p, @$, &$3); }
     ;
 
 approval_entries
     : %empty                { $$ = (chg_ast_list){0}; }
     | approval_entries approval_entry
-        { $$ = $1; if ($2) chg_ast_list_push(p->arena, &$$, $2); }
+        { $$ = $1; if ($2) chg_c_ast_list_push(p->arena, &$$, $2); }
     | approval_entries error { $$ = $1; }
     ;
 
 approval_entry
-    : IDENT ARROW areq      { $$ = chg_p_approval_entry(p, $1, $3); }
+    : IDENT ARROW areq      { $$ = chg_c_p_approval_entry(p, $1, $3); }
     ;
 
 areq
-    : areq OR areq          { $$ = chg_p_areq_bin(p, AR_OR, @$, $1, $3); DEEP($$, @$); }
-    | areq AND areq         { $$ = chg_p_areq_bin(p, AR_AND, @$, $1, $3); DEEP($$, @$); }
+    : areq OR areq          { $$ = chg_c_p_areq_bin(p, AR_OR, @$, $1, $3); DEEP($$, @$); }
+    | areq AND areq         { $$ = chg_c_p_areq_bin(p, AR_AND, @$, $1, $3); DEEP($$, @$); }
     | '(' areq ')'          { $$ = $2; }
-    | NONE                  { $$ = chg_ast_areq(p->arena, AR_NONE, @$); }
+    | NONE                  { $$ = chg_c_ast_areq(p->arena, AR_NONE, @$); }
     | areq_term
     ;
 
 areq_term
     : INT OF GROUP string_ident within_opt including_opt
-        { $$ = chg_p_areq_term(p, AR_GROUP, @$, $1, @1, $5, $6); $$->u.term.group = $4; }
+        { $$ = chg_c_p_areq_term(p, AR_GROUP, @$, $1, @1, $5, $6); $$->u.term.group = $4; }
     | INT OF ANY within_opt including_opt
-        { $$ = chg_p_areq_term(p, AR_ANY, @$, $1, @1, $4, $5); }
+        { $$ = chg_c_p_areq_term(p, AR_ANY, @$, $1, @1, $4, $5); }
     | INT OF '[' string_list ']' within_opt including_opt
-        { $$ = chg_p_areq_term(p, AR_PEOPLE, @$, $1, @1, $6, $7); chg_p_people(p, $$, &$4); }
+        { $$ = chg_c_p_areq_term(p, AR_PEOPLE, @$, $1, @1, $6, $7); chg_c_p_people(p, $$, &$4); }
     ;
 
 within_opt
@@ -390,12 +390,12 @@ within_opt
 
 including_opt
     : %empty                { $$ = 0; }
-    | INCLUDING IDENT       { $$ = chg_p_including(p, $2); }
+    | INCLUDING IDENT       { $$ = chg_c_p_including(p, $2); }
     ;
 
 string_list
-    : string_ident          { $$ = (chg_ast_list){0}; chg_p_push_ident(p, &$$, $1); }
-    | string_list ',' string_ident { $$ = $1; chg_p_push_ident(p, &$$, $3); }
+    : string_ident          { $$ = (chg_ast_list){0}; chg_c_p_push_ident(p, &$$, $1); }
+    | string_list ',' string_ident { $$ = $1; chg_c_p_push_ident(p, &$$, $3); }
     | string_list ','       { $$ = $1; }
     ;
 
@@ -403,7 +403,7 @@ string_list
 
 rule_decl
     : RULE IDENT level_opt ':' when_opt rule_body
-        { $$ = $6; if ($$) chg_p_rule(p, $$, @$, $2, $3, $5); }
+        { $$ = $6; if ($$) chg_c_p_rule(p, $$, @$, $2, $3, $5); }
     ;
 
 level_opt
@@ -418,15 +418,15 @@ when_opt
 
 rule_body
     : REQUIRE WINDOW IDENT
-        { $$ = chg_p_decl(p, D_RULE, @$); $$->u.rule.action = RA_REQUIRE_WINDOW;
+        { $$ = chg_c_p_decl(p, D_RULE, @$); $$->u.rule.action = RA_REQUIRE_WINDOW;
           $$->u.rule.window = $3; $$->u.rule.action_span = @$; }
     | REQUIRE areq
-        { $$ = chg_p_decl(p, D_RULE, @$); $$->u.rule.action = RA_REQUIRE_APPROVAL;
+        { $$ = chg_c_p_decl(p, D_RULE, @$); $$->u.rule.action = RA_REQUIRE_APPROVAL;
           $$->u.rule.req = $2; $$->u.rule.action_span = @$; }
     | DENY during_opt message_opt
-        { $$ = chg_p_deny(p, @$, &$2, $3); }
+        { $$ = chg_c_p_deny(p, @$, &$2, $3); }
     | WARN any_string
-        { $$ = chg_p_decl(p, D_RULE, @$); $$->u.rule.action = RA_WARN;
+        { $$ = chg_c_p_decl(p, D_RULE, @$); $$->u.rule.action = RA_WARN;
           $$->u.rule.message = $2; $$->u.rule.action_span = @$; }
     ;
 
@@ -436,8 +436,8 @@ during_opt
     ;
 
 ts_list
-    : timeset               { $$ = (chg_ast_list){0}; chg_ast_list_push(p->arena, &$$, $1); }
-    | ts_list ',' timeset   { $$ = $1; chg_ast_list_push(p->arena, &$$, $3); }
+    : timeset               { $$ = (chg_ast_list){0}; chg_c_ast_list_push(p->arena, &$$, $1); }
+    | ts_list ',' timeset   { $$ = $1; chg_c_ast_list_push(p->arena, &$$, $3); }
     ;
 
 message_opt
@@ -447,7 +447,7 @@ message_opt
 
 on_decl
     : ON outcome when_opt DO call_list
-        { $$ = chg_p_on(p, @$, $2, $3, &$5); }
+        { $$ = chg_c_p_on(p, @$, $2, $3, &$5); }
     ;
 
 /* `deny` is a keyword; as an outcome it is a name like the others. */
@@ -457,15 +457,15 @@ outcome
     ;
 
 call_list
-    : postfix               { $$ = (chg_ast_list){0}; chg_ast_list_push(p->arena, &$$, $1); }
-    | call_list ',' postfix { $$ = $1; chg_ast_list_push(p->arena, &$$, $3); }
+    : postfix               { $$ = (chg_ast_list){0}; chg_c_ast_list_push(p->arena, &$$, $1); }
+    | call_list ',' postfix { $$ = $1; chg_c_ast_list_push(p->arena, &$$, $3); }
     ;
 
 /* ---- intake ------------------------------------------------------------------ */
 
 intake_decl
     : INTAKE IDENT when_opt '{' obj_fields '}'
-        { $$ = chg_p_intake(p, @$, $2, $3, &$5); }
+        { $$ = chg_c_p_intake(p, @$, $2, $3, &$5); }
     | INTAKE IDENT when_opt '{' error '}'
         { (void)$2; (void)$3; $$ = NULL; }
     ;
@@ -474,7 +474,7 @@ intake_decl
 
 test_decl
     : TEST string_ident '{' test_items expect_opt '}'
-        { $$ = chg_p_test(p, @$, $2, &$4, $5); }
+        { $$ = chg_c_p_test(p, @$, $2, &$4, $5); }
     ;
 
 /* `expect` comes last: its clauses are `name value` pairs, so an item after
@@ -482,36 +482,36 @@ test_decl
 expect_opt
     : %empty                { $$ = NULL; }
     | EXPECT outcome expect_clauses
-        { $$ = chg_p_expect(p, @$, $2, &$3); }
+        { $$ = chg_c_p_expect(p, @$, $2, &$3); }
     ;
 
 test_items
     : %empty                { $$ = (chg_ast_list){0}; }
-    | test_items test_item  { $$ = $1; if ($2) chg_ast_list_push(p->arena, &$$, $2); }
+    | test_items test_item  { $$ = $1; if ($2) chg_c_ast_list_push(p->arena, &$$, $2); }
     | test_items error      { $$ = $1; }
     ;
 
 test_item
     : IDENT primary
-        { $$ = chg_p_test_input(p, @$, $1, $2); }
+        { $$ = chg_c_p_test_input(p, @$, $1, $2); }
     | AT expr
-        { $$ = chg_p_test_item(p, TI_AT, @$); $$->value = $2; }
+        { $$ = chg_c_p_test_item(p, TI_AT, @$); $$->value = $2; }
     | GIVEN postfix '=' expr
-        { $$ = chg_p_test_item(p, TI_GIVEN, @$); $$->call = $2; $$->value = $4; }
+        { $$ = chg_c_p_test_item(p, TI_GIVEN, @$); $$->call = $2; $$->value = $4; }
     | GIVEN FLAG string_ident '=' expr
-        { $$ = chg_p_test_item(p, TI_GIVEN_FLAG, @$); $$->flag = $3; $$->value = $5; }
+        { $$ = chg_c_p_test_item(p, TI_GIVEN_FLAG, @$); $$->flag = $3; $$->value = $5; }
     ;
 
 expect_clauses
     : %empty                { $$ = (chg_ast_list){0}; }
-    | expect_clauses expect_clause { $$ = $1; chg_ast_list_push(p->arena, &$$, $2); }
+    | expect_clauses expect_clause { $$ = $1; chg_c_ast_list_push(p->arena, &$$, $2); }
     ;
 
 expect_clause
     : RISK IDENT
-        { chg_expr *e = chg_ast_expr(p->arena, EX_NAME, @2); e->u.name.name = $2.name;
-          $$ = chg_p_clause(p, (chg_ident){"risk", @1, false}, e); }
-    | IDENT primary         { $$ = chg_p_clause(p, $1, $2); }
+        { chg_expr *e = chg_c_ast_expr(p->arena, EX_NAME, @2); e->u.name.name = $2.name;
+          $$ = chg_c_p_clause(p, (chg_ident){"risk", @1, false}, e); }
+    | IDENT primary         { $$ = chg_c_p_clause(p, $1, $2); }
     ;
 
 /* ---- expressions ----------------------------------------------------------------- */
@@ -519,68 +519,68 @@ expect_clause
 expr
     : postfix
     | IF expr THEN expr ELSE expr %prec IF_BODY
-        { $$ = chg_ast_expr(p->arena, EX_IF, @$); $$->u.ifx.cond = $2;
+        { $$ = chg_c_ast_expr(p->arena, EX_IF, @$); $$->u.ifx.cond = $2;
           $$->u.ifx.then = $4; $$->u.ifx.els = $6; DEEP($$, @$); }
     | ANY IDENT IN postfix ':' expr %prec IF_BODY
-        { $$ = chg_p_quant(p, EX_ANY, @$, $2, $4, $6); DEEP($$, @$); }
+        { $$ = chg_c_p_quant(p, EX_ANY, @$, $2, $4, $6); DEEP($$, @$); }
     | ALL IDENT IN postfix ':' expr %prec IF_BODY
-        { $$ = chg_p_quant(p, EX_ALL, @$, $2, $4, $6); DEEP($$, @$); }
-    | NOT expr              { $$ = chg_p_unary(p, UOP_NOT, @$, $2); DEEP($$, @$); }
-    | '-' expr %prec UMINUS { $$ = chg_p_unary(p, UOP_NEG, @$, $2); DEEP($$, @$); }
-    | expr OR expr          { $$ = chg_p_binary(p, BIN_OR, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr AND expr         { $$ = chg_p_binary(p, BIN_AND, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr EQ expr          { $$ = chg_p_binary(p, BIN_EQ, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr NE expr          { $$ = chg_p_binary(p, BIN_NE, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '<' expr         { $$ = chg_p_binary(p, BIN_LT, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr LE expr          { $$ = chg_p_binary(p, BIN_LE, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '>' expr         { $$ = chg_p_binary(p, BIN_GT, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr GE expr          { $$ = chg_p_binary(p, BIN_GE, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr IN expr          { $$ = chg_p_binary(p, BIN_IN, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr MATCHES expr     { $$ = chg_p_binary(p, BIN_MATCHES, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr QQ expr          { $$ = chg_p_binary(p, BIN_COALESCE, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '+' expr         { $$ = chg_p_binary(p, BIN_ADD, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '-' expr         { $$ = chg_p_binary(p, BIN_SUB, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '*' expr         { $$ = chg_p_binary(p, BIN_MUL, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '/' expr         { $$ = chg_p_binary(p, BIN_DIV, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '%' expr         { $$ = chg_p_binary(p, BIN_MOD, @$, $1, $3, @2); DEEP($$, @$); }
+        { $$ = chg_c_p_quant(p, EX_ALL, @$, $2, $4, $6); DEEP($$, @$); }
+    | NOT expr              { $$ = chg_c_p_unary(p, UOP_NOT, @$, $2); DEEP($$, @$); }
+    | '-' expr %prec UMINUS { $$ = chg_c_p_unary(p, UOP_NEG, @$, $2); DEEP($$, @$); }
+    | expr OR expr          { $$ = chg_c_p_binary(p, BIN_OR, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr AND expr         { $$ = chg_c_p_binary(p, BIN_AND, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr EQ expr          { $$ = chg_c_p_binary(p, BIN_EQ, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr NE expr          { $$ = chg_c_p_binary(p, BIN_NE, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '<' expr         { $$ = chg_c_p_binary(p, BIN_LT, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr LE expr          { $$ = chg_c_p_binary(p, BIN_LE, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '>' expr         { $$ = chg_c_p_binary(p, BIN_GT, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr GE expr          { $$ = chg_c_p_binary(p, BIN_GE, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr IN expr          { $$ = chg_c_p_binary(p, BIN_IN, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr MATCHES expr     { $$ = chg_c_p_binary(p, BIN_MATCHES, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr QQ expr          { $$ = chg_c_p_binary(p, BIN_COALESCE, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '+' expr         { $$ = chg_c_p_binary(p, BIN_ADD, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '-' expr         { $$ = chg_c_p_binary(p, BIN_SUB, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '*' expr         { $$ = chg_c_p_binary(p, BIN_MUL, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '/' expr         { $$ = chg_c_p_binary(p, BIN_DIV, @$, $1, $3, @2); DEEP($$, @$); }
+    | expr '%' expr         { $$ = chg_c_p_binary(p, BIN_MOD, @$, $1, $3, @2); DEEP($$, @$); }
     ;
 
 postfix
     : primary
-    | postfix '.' IDENT     { $$ = chg_p_field(p, EX_FIELD, @$, $1, $3); DEEP($$, @$); }
-    | postfix QDOT IDENT    { $$ = chg_p_field(p, EX_OPTFIELD, @$, $1, $3); DEEP($$, @$); }
-    | postfix '[' expr ']'  { $$ = chg_ast_expr(p->arena, EX_INDEX, @$); $$->u.index.obj = $1;
+    | postfix '.' IDENT     { $$ = chg_c_p_field(p, EX_FIELD, @$, $1, $3); DEEP($$, @$); }
+    | postfix QDOT IDENT    { $$ = chg_c_p_field(p, EX_OPTFIELD, @$, $1, $3); DEEP($$, @$); }
+    | postfix '[' expr ']'  { $$ = chg_c_ast_expr(p->arena, EX_INDEX, @$); $$->u.index.obj = $1;
                               $$->u.index.index = $3; DEEP($$, @$); }
     | postfix '(' exprs_opt ')'
-                            { $$ = chg_p_call(p, @$, $1, &$3); DEEP($$, @$); }
-    | postfix '(' error ')' { (void)$1; $$ = chg_ast_expr(p->arena, EX_ERROR, @$); }
+                            { $$ = chg_c_p_call(p, @$, $1, &$3); DEEP($$, @$); }
+    | postfix '(' error ')' { (void)$1; $$ = chg_c_ast_expr(p->arena, EX_ERROR, @$); }
     ;
 
 primary
-    : INT                   { $$ = chg_p_int(p, EX_INT, @$, $1); }
-    | FLOAT                 { $$ = chg_ast_expr(p->arena, EX_FLOAT, @$); $$->u.f = $1; }
-    | DURATION              { $$ = chg_p_int(p, EX_DURATION, @$, $1); }
-    | INSTANT               { $$ = chg_p_int(p, EX_INSTANT, @$, $1); }
-    | DATE                  { $$ = chg_p_int(p, EX_DATE, @$, $1); }
-    | LOCALDT               { $$ = chg_p_int(p, EX_LOCALTIME, @$, $1); }
-    | TRUE                  { $$ = chg_ast_expr(p->arena, EX_BOOL, @$); $$->u.b = true; }
-    | FALSE                 { $$ = chg_ast_expr(p->arena, EX_BOOL, @$); $$->u.b = false; }
-    | NUL                   { $$ = chg_ast_expr(p->arena, EX_NULL, @$); }
+    : INT                   { $$ = chg_c_p_int(p, EX_INT, @$, $1); }
+    | FLOAT                 { $$ = chg_c_ast_expr(p->arena, EX_FLOAT, @$); $$->u.f = $1; }
+    | DURATION              { $$ = chg_c_p_int(p, EX_DURATION, @$, $1); }
+    | INSTANT               { $$ = chg_c_p_int(p, EX_INSTANT, @$, $1); }
+    | DATE                  { $$ = chg_c_p_int(p, EX_DATE, @$, $1); }
+    | LOCALDT               { $$ = chg_c_p_int(p, EX_LOCALTIME, @$, $1); }
+    | TRUE                  { $$ = chg_c_ast_expr(p->arena, EX_BOOL, @$); $$->u.b = true; }
+    | FALSE                 { $$ = chg_c_ast_expr(p->arena, EX_BOOL, @$); $$->u.b = false; }
+    | NUL                   { $$ = chg_c_ast_expr(p->arena, EX_NULL, @$); }
     | string
-    | IDENT                 { $$ = chg_p_name(p, @$, $1.name); }
-    | RISK                  { $$ = chg_p_name(p, @$, "risk"); }
+    | IDENT                 { $$ = chg_c_p_name(p, @$, $1.name); }
+    | RISK                  { $$ = chg_c_p_name(p, @$, "risk"); }
     | '(' expr ')'          { $$ = $2; }
-    | '(' error ')'         { $$ = chg_ast_expr(p->arena, EX_ERROR, @$); }
-    | '[' exprs_opt ']'     { $$ = chg_p_list(p, @$, &$2); DEEP($$, @$); }
-    | '[' error ']'         { $$ = chg_ast_expr(p->arena, EX_ERROR, @$); }
-    | '{' obj_fields '}'    { $$ = chg_p_object(p, @$, &$2); DEEP($$, @$); }
-    | '{' error '}'         { $$ = chg_ast_expr(p->arena, EX_ERROR, @$); }
+    | '(' error ')'         { $$ = chg_c_ast_expr(p->arena, EX_ERROR, @$); }
+    | '[' exprs_opt ']'     { $$ = chg_c_p_list(p, @$, &$2); DEEP($$, @$); }
+    | '[' error ']'         { $$ = chg_c_ast_expr(p->arena, EX_ERROR, @$); }
+    | '{' obj_fields '}'    { $$ = chg_c_p_object(p, @$, &$2); DEEP($$, @$); }
+    | '{' error '}'         { $$ = chg_c_ast_expr(p->arena, EX_ERROR, @$); }
     | count_expr
     ;
 
 count_expr
     : COUNT '(' IDENT IN postfix WHERE expr ')'
-        { $$ = chg_p_quant(p, EX_COUNT, @$, $3, $5, $7); DEEP($$, @$); }
+        { $$ = chg_c_p_quant(p, EX_COUNT, @$, $3, $5, $7); DEEP($$, @$); }
     ;
 
 exprs_opt
@@ -590,54 +590,54 @@ exprs_opt
     ;
 
 exprs
-    : expr                  { $$ = (chg_ast_list){0}; chg_ast_list_push(p->arena, &$$, $1); }
-    | exprs ',' expr        { $$ = $1; chg_ast_list_push(p->arena, &$$, $3); }
+    : expr                  { $$ = (chg_ast_list){0}; chg_c_ast_list_push(p->arena, &$$, $1); }
+    | exprs ',' expr        { $$ = $1; chg_c_ast_list_push(p->arena, &$$, $3); }
     ;
 
 obj_fields
     : %empty                { $$ = (chg_ast_list){0}; }
-    | obj_fields obj_field       { $$ = $1; chg_ast_list_push(p->arena, &$$, $2); }
-    | obj_fields obj_field ','   { $$ = $1; chg_ast_list_push(p->arena, &$$, $2); }
+    | obj_fields obj_field       { $$ = $1; chg_c_ast_list_push(p->arena, &$$, $2); }
+    | obj_fields obj_field ','   { $$ = $1; chg_c_ast_list_push(p->arena, &$$, $2); }
     ;
 
 obj_field
-    : IDENT ':' expr        { $$ = chg_p_obj_field(p, $1, $3); }
-    | STRING ':' expr       { $$ = chg_p_obj_field(p, chg_p_strval_ident(p, $1.s, @1), $3); }
+    : IDENT ':' expr        { $$ = chg_c_p_obj_field(p, $1, $3); }
+    | STRING ':' expr       { $$ = chg_c_p_obj_field(p, chg_c_p_strval_ident(p, $1.s, @1), $3); }
     ;
 
 /* ---- strings ---------------------------------------------------------------------- */
 
 string
-    : STRING                { $$ = chg_p_string(p, EX_STRING, @$, $1.s, $1.len); }
-    | RAWSTRING             { $$ = chg_p_string(p, EX_RAWSTRING, @$, $1.s, $1.len); }
+    : STRING                { $$ = chg_c_p_string(p, EX_STRING, @$, $1.s, $1.len); }
+    | RAWSTRING             { $$ = chg_c_p_string(p, EX_RAWSTRING, @$, $1.s, $1.len); }
     | istring
     ;
 
 istring
     : STR_BEGIN str_parts STR_END
-        { $$ = chg_p_interp(p, @$, &$2); }
+        { $$ = chg_c_p_interp(p, @$, &$2); }
     ;
 
 str_parts
     : %empty                { $$ = (chg_ast_list){0}; }
     | str_parts STR_TEXT
-        { $$ = $1; chg_ast_list_push(p->arena, &$$, chg_p_string(p, EX_STRING, @2, $2.s, $2.len)); }
+        { $$ = $1; chg_c_ast_list_push(p->arena, &$$, chg_c_p_string(p, EX_STRING, @2, $2.s, $2.len)); }
     | str_parts INTERP_BEGIN expr INTERP_END
-        { $$ = $1; chg_ast_list_push(p->arena, &$$, $3); }
+        { $$ = $1; chg_c_ast_list_push(p->arena, &$$, $3); }
     | str_parts INTERP_BEGIN INTERP_END
-        { $$ = $1; chg_diag_report(p->c, CHG_D_E0016, chg_span_join(@2, @3), NULL); }
+        { $$ = $1; chg_c_diag_report(p->c, CHG_D_E0016, chg_c_span_join(@2, @3), NULL); }
     | str_parts INTERP_BEGIN error INTERP_END
         { $$ = $1; }
     ;
 
 plain_string
-    : STRING                { $$ = chg_p_string(p, EX_STRING, @$, $1.s, $1.len); }
-    | RAWSTRING             { $$ = chg_p_string(p, EX_STRING, @$, $1.s, $1.len); }
-    | istring               { $$ = chg_p_not_interp(p, $1); }
+    : STRING                { $$ = chg_c_p_string(p, EX_STRING, @$, $1.s, $1.len); }
+    | RAWSTRING             { $$ = chg_c_p_string(p, EX_STRING, @$, $1.s, $1.len); }
+    | istring               { $$ = chg_c_p_not_interp(p, $1); }
     ;
 
 string_ident
-    : plain_string          { $$ = chg_p_str_ident($1); }
+    : plain_string          { $$ = chg_c_p_str_ident($1); }
     ;
 
 any_string
@@ -675,13 +675,13 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, chg_par
         while (run && i + 1 < n && string_token(exp[i + 1]))
             i++;
     }
-    chg_parser_syntax_error(p, *yypcontext_location(ctx),
+    chg_c_parser_syntax_error(p, *yypcontext_location(ctx),
                             tok == YYSYMBOL_YYEMPTY ? NULL : yysymbol_name(tok), names, nnames);
     return 0;
 }
 
 /* Token names as the grammar spells them, for tests and tools. */
-const char *chg_token_name(int kind)
+const char *chg_c_token_name(int kind)
 {
     return yysymbol_name(YYTRANSLATE(kind));
 }

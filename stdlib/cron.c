@@ -393,7 +393,7 @@ static const struct {
 chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
 {
     if (!expr) {
-        ti_set_error(err, 0, 0, "missing cron expression");
+        chg_ti_set_error(err, 0, 0, "missing cron expression");
         return NULL;
     }
     const char *b = expr, *e = expr + strlen(expr);
@@ -405,13 +405,13 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
     size_t whole_len = (size_t)(e - b);
     if (e - b >= 5 && ieq(b, b + 5, "CRON(")) {
         if (e[-1] != ')') {
-            ti_set_error(err, (size_t)(e - expr), 0, "missing ')' to close 'cron('");
+            chg_ti_set_error(err, (size_t)(e - expr), 0, "missing ')' to close 'cron('");
             return NULL;
         }
         b += 5;
         e--;
     } else if ((e - b >= 5 && ieq(b, b + 5, "RATE(")) || (e - b >= 3 && ieq(b, b + 3, "AT("))) {
-        ti_set_error(err, (size_t)(b - expr), whole_len,
+        chg_ti_set_error(err, (size_t)(b - expr), whole_len,
                      "rate() and at() schedules are not cron expressions");
         return NULL;
     }
@@ -421,7 +421,7 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
                 strncmp(b, macros[i].name, (size_t)(e - b)) == 0)
                 return chg_cron_parse(macros[i].expr, err);
         }
-        ti_set_error(err, (size_t)(b - expr), (size_t)(e - b),
+        chg_ti_set_error(err, (size_t)(b - expr), (size_t)(e - b),
                      "unknown cron macro '%.*s' (@yearly, @monthly, @weekly, @daily, @hourly)",
                      (int)(e - b), b);
         return NULL;
@@ -444,7 +444,7 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
         nf++;
     }
     if (nf < 5 || nf > 7) {
-        ti_set_error(err, (size_t)(whole - expr), whole_len,
+        chg_ti_set_error(err, (size_t)(whole - expr), whole_len,
                      "a cron expression has 5 fields (classic), 6 (AWS: minute hour "
                      "day-of-month month day-of-week year) or 7 (SSM: seconds first); "
                      "found %d",
@@ -453,7 +453,7 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
     }
     chg_cron *c = chg_calloc(1, sizeof *c);
     if (!c) {
-        ti_nomem(err, "out of memory");
+        chg_ti_nomem(err, "out of memory");
         return NULL;
     }
     c->dialect = nf == 5 ? CHG_CRON_CLASSIC : nf == 6 ? CHG_CRON_AWS : CHG_CRON_SSM;
@@ -667,7 +667,7 @@ bool chg_cron_matches_local(const chg_cron *c, int64_t local)
  * matching day of the month, then hour, minute, second. Each step lands on
  * the first instant of the next candidate, so the loop runs a few times per
  * unit boundary, never once per second. */
-int64_t ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to)
+int64_t chg_ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to)
 {
     if (from < TI_LOCAL_MIN)
         from = TI_LOCAL_MIN;
@@ -727,9 +727,9 @@ int64_t ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to)
     return TI_NONE_HI;
 }
 
-/* The mirror image of ti_cron_next_local: each step lands on the last
+/* The mirror image of chg_ti_cron_next_local: each step lands on the last
  * second of the previous candidate. */
-int64_t ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to)
+int64_t chg_ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to)
 {
     if (from >= TI_LOCAL_MAX)
         from = TI_LOCAL_MAX - 1;
@@ -803,12 +803,12 @@ int64_t chg_cron_next(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t li
     int64_t u = t;
     while (u < limit) {
         ti_seg s;
-        ti_tz_segment(tz, u, &s);
+        chg_ti_tz_segment(tz, u, &s);
         if (ti_add(u, -TI_MAX_OFFSET) >= c->local_hi)
             return TI_NONE_HI; /* past the last allowed year */
         if (!c->wild && u == s.start && s.off > s.prev_off) {
             /* fixed-time matches skipped by this gap happen as it ends */
-            if (ti_cron_next_local(c, ti_add(s.start, s.prev_off), ti_add(s.start, s.off)) !=
+            if (chg_ti_cron_next_local(c, ti_add(s.start, s.prev_off), ti_add(s.start, s.off)) !=
                 TI_NONE_HI)
                 return u;
         }
@@ -823,7 +823,7 @@ int64_t chg_cron_next(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t li
         int64_t lim = ti_add(limit, s.off);
         if (hi > lim)
             hi = lim;
-        int64_t L = ti_cron_next_local(c, lo, hi);
+        int64_t L = chg_ti_cron_next_local(c, lo, hi);
         if (L != TI_NONE_HI)
             return L - s.off;
         if (s.end == INT64_MAX)
@@ -839,7 +839,7 @@ int64_t chg_cron_prev(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t li
     int64_t u = t;
     while (u >= limit) {
         ti_seg s;
-        ti_tz_segment(tz, u, &s);
+        chg_ti_tz_segment(tz, u, &s);
         if (ti_add(u, TI_MAX_OFFSET) < c->local_lo)
             return TI_NONE_LO; /* before the first allowed year */
         int64_t low = ti_add(s.start, s.off);
@@ -851,13 +851,13 @@ int64_t chg_cron_prev(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t li
         int64_t lim = ti_add(limit, s.off);
         if (low < lim)
             low = lim;
-        int64_t L = ti_cron_prev_local(c, ti_add(u, s.off), low);
+        int64_t L = chg_ti_cron_prev_local(c, ti_add(u, s.off), low);
         if (L != TI_NONE_LO)
             return L - s.off;
         if (s.start == INT64_MIN)
             break;
         if (!c->wild && s.off > s.prev_off && s.start >= limit &&
-            ti_cron_next_local(c, ti_add(s.start, s.prev_off), ti_add(s.start, s.off)) !=
+            chg_ti_cron_next_local(c, ti_add(s.start, s.prev_off), ti_add(s.start, s.off)) !=
                 TI_NONE_HI)
             return s.start;
         u = s.start - 1;

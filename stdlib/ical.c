@@ -139,7 +139,7 @@ static bool cal_error(cal_ctx *cx, const char *comp, int comp_no, const char *pr
 static bool oom(cal_ctx *cx)
 {
     if (!cx->failed && cx->err)
-        ti_nomem(cx->err, "out of memory expanding calendar");
+        chg_ti_nomem(cx->err, "out of memory expanding calendar");
     cx->failed = true;
     return false;
 }
@@ -303,7 +303,7 @@ static int64_t to_instant(const chg_tz *tz, bool is_utc, int64_t local)
 {
     if (is_utc || !tz)
         return local;
-    return ti_tz_resolve(tz, local, 0, TI_GAP_SHIFT, NULL);
+    return chg_ti_tz_resolve(tz, local, 0, TI_GAP_SHIFT, NULL);
 }
 
 /* ---- recurrence ------------------------------------------------------------------------ */
@@ -503,7 +503,7 @@ static bool build_vtimezone(cal_ctx *cx, icalcomponent *vtz, int no)
         offs[m + 1] = o.v[i].to;
         m++;
     }
-    chg_tz *tz = ti_tz_from_table(tzid, at, offs, m);
+    chg_tz *tz = chg_ti_tz_from_table(tzid, at, offs, m);
     chg_free(at);
     chg_free(offs);
     chg_free(o.v);
@@ -877,14 +877,14 @@ static void locate_line(const char *text, size_t len, const char *name, size_t *
 /* Parse and expand a calendar (see the file comment). Works on a private
  * NUL-terminated copy of the text; keeps nothing of it. On error returns
  * CHG_EINVAL (or CHG_ENOMEM) with err placed on the offending line. */
-int ti_calendar_build(const char *text, size_t len, const char *zone, ti_calendar *out,
+int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_calendar *out,
                       chg_time_error *err)
 {
     memset(out, 0, sizeof *out);
     if (err)
         err->message[0] = 0;
     if (memchr(text, 0, len)) {
-        ti_set_error(err, (size_t)((const char *)memchr(text, 0, len) - text), 1,
+        chg_ti_set_error(err, (size_t)((const char *)memchr(text, 0, len) - text), 1,
                      "the text contains a NUL byte");
         return CHG_EINVAL;
     }
@@ -903,7 +903,7 @@ int ti_calendar_build(const char *text, size_t len, const char *zone, ti_calenda
                 size_t n = e - i;
                 while (n && (text[i + n - 1] == '\r' || text[i + n - 1] == ' '))
                     n--;
-                ti_set_error(err, i, n, "'%.*s' comes before its BEGIN", (int)(n > 60 ? 60 : n), text + i);
+                chg_ti_set_error(err, i, n, "'%.*s' comes before its BEGIN", (int)(n > 60 ? 60 : n), text + i);
                 return CHG_EINVAL;
             }
             depth--;
@@ -912,13 +912,13 @@ int ti_calendar_build(const char *text, size_t len, const char *zone, ti_calenda
     }
     char *buf = chg_strndup(text, len);
     if (!buf) {
-        ti_nomem(err, "out of memory");
+        chg_ti_nomem(err, "out of memory");
         return CHG_ENOMEM;
     }
     icalcomponent *root = icalparser_parse_string(buf);
     chg_free(buf);
     if (!root) {
-        ti_set_error(err, 0, 0,
+        chg_ti_set_error(err, 0, 0,
                      "not an iCalendar document (BEGIN:VCALENDAR ... END:VCALENDAR)");
         return CHG_EINVAL;
     }
@@ -931,7 +931,7 @@ int ti_calendar_build(const char *text, size_t len, const char *zone, ti_calenda
              c; c = icalcomponent_get_next_component(root, ICAL_VCALENDAR_COMPONENT)) {
             if (ncal == CHG_ARRAY_LEN(cals)) {
                 icalcomponent_free(root);
-                ti_set_error(err, 0, 0, "more than %zu VCALENDARs in one file",
+                chg_ti_set_error(err, 0, 0, "more than %zu VCALENDARs in one file",
                              CHG_ARRAY_LEN(cals));
                 return CHG_EINVAL;
             }
@@ -940,7 +940,7 @@ int ti_calendar_build(const char *text, size_t len, const char *zone, ti_calenda
     }
     if (ncal == 0) {
         icalcomponent_free(root);
-        ti_set_error(err, 0, 0, "no VCALENDAR in the text");
+        chg_ti_set_error(err, 0, 0, "no VCALENDAR in the text");
         return CHG_EINVAL;
     }
     cal_ctx cx = {0};
@@ -961,7 +961,7 @@ int ti_calendar_build(const char *text, size_t len, const char *zone, ti_calenda
             if (strcmp(type, "DEFAULT_CLOSED") == 0) {
                 closed = true;
             } else if (strcmp(type, "DEFAULT_OPEN") != 0) {
-                ti_set_error(err, off, l,
+                chg_ti_set_error(err, off, l,
                              "X-CALENDAR-TYPE must be DEFAULT_OPEN or DEFAULT_CLOSED, "
                              "not '%s'",
                              type);
@@ -979,7 +979,7 @@ int ti_calendar_build(const char *text, size_t len, const char *zone, ti_calenda
         if (!own_default && !zone && xtz) {
             size_t off, l;
             locate_line(text, len, "X-WR-TIMEZONE", &off, &l);
-            ti_set_error(err, off, l, "X-WR-TIMEZONE '%s' is not a known time zone",
+            chg_ti_set_error(err, off, l, "X-WR-TIMEZONE '%s' is not a known time zone",
                          xtz);
             goto done;
         }
@@ -1046,14 +1046,14 @@ int ti_calendar_build(const char *text, size_t len, const char *zone, ti_calenda
     rc = CHG_OK;
 done:
     if (rc != CHG_OK && cx.failed && rc == CHG_EINVAL && err && !err->message[0])
-        ti_set_error(err, 0, 0, "invalid calendar");
+        chg_ti_set_error(err, 0, 0, "invalid calendar");
     ctx_free(&cx);
     chg_tz_free(own_default);
     icalcomponent_free(root);
     return rc;
 }
 
-void ti_calendar_free(ti_calendar *cal)
+void chg_ti_calendar_free(ti_calendar *cal)
 {
     chg_free(cal->iv);
     cal->iv = NULL;

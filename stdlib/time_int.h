@@ -35,10 +35,10 @@ static inline int64_t ti_add(int64_t a, int64_t b)
     return a + b;
 }
 
-/* Fill err (may be NULL): status CHG_EINVAL, or CHG_ENOMEM for ti_nomem. */
-void ti_set_error(chg_time_error *err, size_t offset, size_t length, const char *fmt, ...)
+/* Fill err (may be NULL): status CHG_EINVAL, or CHG_ENOMEM for chg_ti_nomem. */
+void chg_ti_set_error(chg_time_error *err, size_t offset, size_t length, const char *fmt, ...)
     CHG_PRINTF(4, 5);
-void ti_nomem(chg_time_error *err, const char *fmt, ...) CHG_PRINTF(2, 3);
+void chg_ti_nomem(chg_time_error *err, const char *fmt, ...) CHG_PRINTF(2, 3);
 
 /* ---- zones ---------------------------------------------------------------- */
 
@@ -50,7 +50,7 @@ typedef struct ti_seg {
 } ti_seg;
 
 /* The segment containing instant t. */
-void ti_tz_segment(const chg_tz *tz, int64_t t, ti_seg *seg);
+void chg_ti_tz_segment(const chg_tz *tz, int64_t t, ti_seg *seg);
 
 /* How a local time inside a gap (spring forward) resolves. */
 typedef enum ti_gap_rule {
@@ -58,21 +58,21 @@ typedef enum ti_gap_rule {
     TI_GAP_SHIFT /* with the offset before the gap: 02:30 → 03:30 (RFC 5545) */
 } ti_gap_rule;
 
-int64_t ti_tz_resolve(const chg_tz *tz, int64_t local, int fold, ti_gap_rule rule, bool *in_gap);
+int64_t chg_ti_tz_resolve(const chg_tz *tz, int64_t local, int fold, ti_gap_rule rule, bool *in_gap);
 
 /* A zone from an explicit list: offsets[0] applies before at[0], offsets[i+1]
  * from at[i] on; at[] ascending. Used for iCalendar VTIMEZONE. NULL on OOM. */
-chg_tz *ti_tz_from_table(const char *name, const int64_t *at, const int32_t *offsets, size_t n);
+chg_tz *chg_ti_tz_from_table(const char *name, const int64_t *at, const int32_t *offsets, size_t n);
 
 /* True when the zone is fixed at offset 0 forever (fast paths). */
-bool ti_tz_is_utc(const chg_tz *tz);
+bool chg_ti_tz_is_utc(const chg_tz *tz);
 
 /* ---- cron ---------------------------------------------------------------- */
 
 /* First local time >= from and < to matching every field, or TI_NONE_HI. */
-int64_t ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to);
+int64_t chg_ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to);
 /* Last local time <= from and >= to matching, or TI_NONE_LO. */
-int64_t ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to);
+int64_t chg_ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to);
 
 /* ---- iCalendar ------------------------------------------------------------- */
 
@@ -88,9 +88,9 @@ typedef struct ti_calendar {
 /* Expand .ics text. zone is the zone for floating and all-day times given
  * by the node (NULL: X-WR-TIMEZONE if loadable, else UTC). On error returns
  * CHG_EINVAL/CHG_ENOMEM with err filled (offset into text). */
-int ti_calendar_build(const char *text, size_t len, const char *zone, ti_calendar *out,
+int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_calendar *out,
                       chg_time_error *err);
-void ti_calendar_free(ti_calendar *cal);
+void chg_ti_calendar_free(ti_calendar *cal);
 
 /* Occurrences of events are expanded from 1900-01-01 up to 2200-01-01 UTC,
  * at most this many per calendar. */

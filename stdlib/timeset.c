@@ -88,7 +88,7 @@ static void cron_span(const tnode *nd, int64_t t, int64_t limit, span *o)
 
 static int64_t resolve(const tnode *nd, int64_t local)
 {
-    return ti_tz_resolve(nd->tz, local, 0, TI_GAP_END, NULL);
+    return chg_ti_tz_resolve(nd->tz, local, 0, TI_GAP_END, NULL);
 }
 
 /* WEEKLY: interval of local day k, if that weekday is in the set. */
@@ -439,7 +439,7 @@ void chg_timeset_free(chg_timeset *ts)
         return;
     for (size_t i = 0; i < ts->n; i++) {
         chg_cron_free(ts->nodes[i].cron);
-        ti_calendar_free(&ts->nodes[i].cal);
+        chg_ti_calendar_free(&ts->nodes[i].cal);
         chg_free(ts->nodes[i].flag);
     }
     for (size_t i = 0; i < ts->ntz; i++)
@@ -459,7 +459,7 @@ static const chg_tz *get_zone(chg_timeset *ts, const char *name, chg_time_error 
             return ts->tzs[i];
     chg_tz **v = chg_realloc(ts->tzs, (ts->ntz + 1) * sizeof *v);
     if (!v) {
-        ti_set_error(err, 0, 0, "out of memory");
+        chg_ti_set_error(err, 0, 0, "out of memory");
         return NULL;
     }
     ts->tzs = v;
@@ -481,18 +481,18 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
                        unsigned char *state, int depth, chg_time_error *err, int *bad)
 {
     if (i < 0 || (size_t)i >= n) {
-        ti_set_error(err, 0, 0, "time set operand %d is not a node", i);
+        chg_ti_set_error(err, 0, 0, "time set operand %d is not a node", i);
         return false;
     }
     if (state[i] == 2)
         return true;
     *bad = i;
     if (state[i] == 1) {
-        ti_set_error(err, 0, 0, "time set node %d refers to itself", i);
+        chg_ti_set_error(err, 0, 0, "time set node %d refers to itself", i);
         return false;
     }
     if (depth > MAX_DEPTH) {
-        ti_set_error(err, 0, 0, "time set expression is nested more than %d deep", MAX_DEPTH);
+        chg_ti_set_error(err, 0, 0, "time set expression is nested more than %d deep", MAX_DEPTH);
         return false;
     }
     state[i] = 1;
@@ -519,7 +519,7 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
         if (!nd->cron)
             return false;
         if (src->duration <= 0) {
-            ti_set_error(err, 0, 0, "a cron time set needs a positive duration (\"for 6h\")");
+            chg_ti_set_error(err, 0, 0, "a cron time set needs a positive duration (\"for 6h\")");
             return false;
         }
         nd->duration = src->duration;
@@ -529,7 +529,7 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
     case CHG_TS_WEEKLY:
         if (src->start_min < 0 || src->start_min >= 1440 || src->end_min < 0 ||
             src->end_min > 1440) {
-            ti_set_error(err, 0, 0, "weekly times must be within 00:00..24:00");
+            chg_ti_set_error(err, 0, 0, "weekly times must be within 00:00..24:00");
             return false;
         }
         nd->days = src->days & 0x7f;
@@ -554,7 +554,7 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
     case CHG_TS_YEARLY:
         if (!valid_month_day(src->from_month, src->from_day) ||
             !valid_month_day(src->to_month, src->to_day)) {
-            ti_set_error(err, 0, 0, "yearly dates must be real days of the year (%d/%d .. %d/%d)",
+            chg_ti_set_error(err, 0, 0, "yearly dates must be real days of the year (%d/%d .. %d/%d)",
                          src->from_month, src->from_day, src->to_month, src->to_day);
             return false;
         }
@@ -567,24 +567,24 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
         break;
     case CHG_TS_CALENDAR:
         if (!src->ics) {
-            ti_set_error(err, 0, 0, "calendar time set without calendar text");
+            chg_ti_set_error(err, 0, 0, "calendar time set without calendar text");
             return false;
         }
-        if (ti_calendar_build(src->ics, src->ics_len, src->zone, &nd->cal, err) != CHG_OK)
+        if (chg_ti_calendar_build(src->ics, src->ics_len, src->zone, &nd->cal, err) != CHG_OK)
             return false;
         break;
     case CHG_TS_FLAG:
         if (!src->flag || !*src->flag) {
-            ti_set_error(err, 0, 0, "flag time set without a flag name");
+            chg_ti_set_error(err, 0, 0, "flag time set without a flag name");
             return false;
         }
         if (!(nd->flag = chg_strdup(src->flag))) {
-            ti_set_error(err, 0, 0, "out of memory");
+            chg_ti_set_error(err, 0, 0, "out of memory");
             return false;
         }
         break;
     default:
-        ti_set_error(err, 0, 0, "unknown time set operation %d", (int)src->op);
+        chg_ti_set_error(err, 0, 0, "unknown time set operation %d", (int)src->op);
         return false;
     }
     state[i] = 2;
@@ -603,11 +603,11 @@ chg_timeset *chg_timeset_build(const chg_ts_node *nodes, size_t n, int root,
         err->offset = err->length = 0;
     }
     if (!nodes || n == 0) {
-        ti_set_error(err, 0, 0, "empty time set");
+        chg_ti_set_error(err, 0, 0, "empty time set");
         return NULL;
     }
     if (root < 0 || (size_t)root >= n) {
-        ti_set_error(err, 0, 0, "time set root %d is not a node", root);
+        chg_ti_set_error(err, 0, 0, "time set root %d is not a node", root);
         return NULL;
     }
     chg_timeset *ts = chg_calloc(1, sizeof *ts);
@@ -617,7 +617,7 @@ chg_timeset *chg_timeset_build(const chg_ts_node *nodes, size_t n, int root,
     if (!ts || !state || !ts->nodes) {
         chg_free(state);
         chg_timeset_free(ts);
-        ti_set_error(err, 0, 0, "out of memory");
+        chg_ti_set_error(err, 0, 0, "out of memory");
         return NULL;
     }
     ts->n = n;

@@ -45,7 +45,7 @@ struct chg_tz {
     posix_rule rule;
 };
 
-void ti_set_error(chg_time_error *err, size_t offset, size_t length, const char *fmt, ...)
+void chg_ti_set_error(chg_time_error *err, size_t offset, size_t length, const char *fmt, ...)
 {
     if (!err)
         return;
@@ -58,7 +58,7 @@ void ti_set_error(chg_time_error *err, size_t offset, size_t length, const char 
     err->length = length;
 }
 
-void ti_nomem(chg_time_error *err, const char *fmt, ...)
+void chg_ti_nomem(chg_time_error *err, const char *fmt, ...)
 {
     if (!err)
         return;
@@ -344,7 +344,7 @@ static void rule_segment(const posix_rule *r, int64_t t, ti_seg *seg)
 
 /* ---- segments ------------------------------------------------------------------ */
 
-void ti_tz_segment(const chg_tz *tz, int64_t t, ti_seg *seg)
+void chg_ti_tz_segment(const chg_tz *tz, int64_t t, ti_seg *seg)
 {
     if (tz->dynamic && (t < tz->static_lo || t >= tz->static_hi)) {
         rule_segment(&tz->rule, t, seg);
@@ -374,18 +374,18 @@ void ti_tz_segment(const chg_tz *tz, int64_t t, ti_seg *seg)
 int32_t chg_tz_offset(const chg_tz *tz, int64_t t)
 {
     ti_seg s;
-    ti_tz_segment(tz, t, &s);
+    chg_ti_tz_segment(tz, t, &s);
     return s.off;
 }
 
 int64_t chg_tz_next_transition(const chg_tz *tz, int64_t t)
 {
     ti_seg s;
-    ti_tz_segment(tz, t, &s);
+    chg_ti_tz_segment(tz, t, &s);
     return s.end;
 }
 
-bool ti_tz_is_utc(const chg_tz *tz)
+bool chg_ti_tz_is_utc(const chg_tz *tz)
 {
     return tz->n == 1 && tz->off[0] == 0 && !tz->dynamic;
 }
@@ -393,13 +393,13 @@ bool ti_tz_is_utc(const chg_tz *tz)
 /* Every instant u with u + offset(u) == local lies within TI_MAX_OFFSET of
  * local: walk the segments of that stretch, collecting the solutions and
  * noting a gap that swallows local. */
-int64_t ti_tz_resolve(const chg_tz *tz, int64_t local, int fold, ti_gap_rule rule, bool *in_gap)
+int64_t chg_ti_tz_resolve(const chg_tz *tz, int64_t local, int fold, ti_gap_rule rule, bool *in_gap)
 {
     bool dummy;
     if (!in_gap)
         in_gap = &dummy;
     *in_gap = false;
-    if (ti_tz_is_utc(tz))
+    if (chg_ti_tz_is_utc(tz))
         return local;
     int64_t sols[8];
     int nsol = 0;
@@ -407,7 +407,7 @@ int64_t ti_tz_resolve(const chg_tz *tz, int64_t local, int fold, ti_gap_rule rul
     int64_t gap_at = 0;
     int32_t gap_prev = 0;
     ti_seg s;
-    ti_tz_segment(tz, ti_add(local, -TI_MAX_OFFSET - 1), &s);
+    chg_ti_tz_segment(tz, ti_add(local, -TI_MAX_OFFSET - 1), &s);
     int64_t stop = ti_add(local, TI_MAX_OFFSET + 1);
     for (int guard = 0; guard < 64; guard++) {
         int64_t cand = ti_add(local, -s.off);
@@ -416,7 +416,7 @@ int64_t ti_tz_resolve(const chg_tz *tz, int64_t local, int fold, ti_gap_rule rul
         if (s.end == INT64_MAX || s.end > stop)
             break;
         ti_seg nx;
-        ti_tz_segment(tz, s.end, &nx);
+        chg_ti_tz_segment(tz, s.end, &nx);
         if (local >= ti_add(s.end, s.off) && local < ti_add(s.end, nx.off)) {
             have_gap = true;
             gap_at = s.end;
@@ -434,7 +434,7 @@ int64_t ti_tz_resolve(const chg_tz *tz, int64_t local, int fold, ti_gap_rule rul
 
 int64_t chg_tz_local_to_utc(const chg_tz *tz, int64_t local, int fold, bool *in_gap)
 {
-    return ti_tz_resolve(tz, local, fold, TI_GAP_END, in_gap);
+    return chg_ti_tz_resolve(tz, local, fold, TI_GAP_END, in_gap);
 }
 
 const char *chg_tz_name(const chg_tz *tz) { return tz->name; }
@@ -514,7 +514,7 @@ static chg_tz *tz_finish(const char *name, seg_builder *b)
     return tz;
 }
 
-chg_tz *ti_tz_from_table(const char *name, const int64_t *at, const int32_t *offsets, size_t n)
+chg_tz *chg_ti_tz_from_table(const char *name, const int64_t *at, const int32_t *offsets, size_t n)
 {
     seg_builder b = {0};
     sb_push(&b, INT64_MIN, offsets[0]);
@@ -565,7 +565,7 @@ static chg_tz *parse_tzif(const char *name, const unsigned char *d, size_t len,
                           chg_time_error *err)
 {
     if (len < 44 || memcmp(d, "TZif", 4) != 0) {
-        ti_set_error(err, 0, 0, "time zone '%s': not a TZif file", name);
+        chg_ti_set_error(err, 0, 0, "time zone '%s': not a TZif file", name);
         return NULL;
     }
     int version = d[4];
@@ -577,12 +577,12 @@ static chg_tz *parse_tzif(const char *name, const unsigned char *d, size_t len,
     if (version >= '2') {
         uint64_t v1 = cnt[3] * 5 + cnt[4] * 6 + cnt[5] + cnt[2] * 8 + cnt[1] + cnt[0];
         if (44 + v1 + 44 > len) {
-            ti_set_error(err, 0, 0, "time zone '%s': truncated TZif file", name);
+            chg_ti_set_error(err, 0, 0, "time zone '%s': truncated TZif file", name);
             return NULL;
         }
         h = d + 44 + v1;
         if (memcmp(h, "TZif", 4) != 0) {
-            ti_set_error(err, 0, 0, "time zone '%s': malformed TZif file", name);
+            chg_ti_set_error(err, 0, 0, "time zone '%s': malformed TZif file", name);
             return NULL;
         }
         for (int i = 0; i < 6; i++)
@@ -595,16 +595,16 @@ static chg_tz *parse_tzif(const char *name, const unsigned char *d, size_t len,
     uint64_t block = timecnt * (tsize + 1) + typecnt * 6 + charcnt +
                      leapcnt * (tsize + 4) + isstdcnt + isutcnt;
     if ((uint64_t)(p - d) + block > len) {
-        ti_set_error(err, 0, 0, "time zone '%s': truncated TZif file", name);
+        chg_ti_set_error(err, 0, 0, "time zone '%s': truncated TZif file", name);
         return NULL;
     }
     if (typecnt == 0 || typecnt > 256 || (isstdcnt && isstdcnt != typecnt) ||
         (isutcnt && isutcnt != typecnt)) {
-        ti_set_error(err, 0, 0, "time zone '%s': malformed TZif file", name);
+        chg_ti_set_error(err, 0, 0, "time zone '%s': malformed TZif file", name);
         return NULL;
     }
     if (leapcnt) {
-        ti_set_error(err, 0, 0,
+        chg_ti_set_error(err, 0, 0,
                      "time zone '%s': zones with leap seconds ('right/') are not supported",
                      name);
         return NULL;
@@ -616,7 +616,7 @@ static chg_tz *parse_tzif(const char *name, const unsigned char *d, size_t len,
     for (uint64_t i = 0; i < typecnt; i++) {
         int32_t o = (int32_t)be32(types + 6 * i);
         if (o > TI_MAX_OFFSET || o < -TI_MAX_OFFSET) {
-            ti_set_error(err, 0, 0, "time zone '%s': UTC offset out of range", name);
+            chg_ti_set_error(err, 0, 0, "time zone '%s': UTC offset out of range", name);
             return NULL;
         }
         utoff[i] = o;
@@ -632,7 +632,7 @@ static chg_tz *parse_tzif(const char *name, const unsigned char *d, size_t len,
                 char buf[128];
                 size_t fl = (size_t)(nl - f - 1);
                 if (fl >= sizeof buf || !(memcpy(buf, f + 1, fl), buf[fl] = 0, parse_posix(buf, &rule))) {
-                    ti_set_error(err, 0, 0, "time zone '%s': unsupported TZ rule in footer",
+                    chg_ti_set_error(err, 0, 0, "time zone '%s': unsupported TZ rule in footer",
                                  name);
                     return NULL;
                 }
@@ -661,7 +661,7 @@ static chg_tz *parse_tzif(const char *name, const unsigned char *d, size_t len,
         if (idx[i] >= typecnt || (i > 0 && t <= prev)) {
             chg_free(b.start);
             chg_free(b.off);
-            ti_set_error(err, 0, 0, "time zone '%s': malformed transition table", name);
+            chg_ti_set_error(err, 0, 0, "time zone '%s': malformed transition table", name);
             return NULL;
         }
         prev = t;
@@ -684,7 +684,7 @@ static chg_tz *parse_tzif(const char *name, const unsigned char *d, size_t len,
      * file tzdata produces, so the table alone answers past it. */
     chg_tz *tz = tz_finish(name, &b);
     if (!tz) {
-        ti_nomem(err, "out of memory loading time zone '%s'", name);
+        chg_ti_nomem(err, "out of memory loading time zone '%s'", name);
         return NULL;
     }
     tz->dynamic = dynamic;
@@ -727,13 +727,13 @@ chg_tz *chg_tz_load(const char *name, chg_time_error *err)
         name = "UTC";
     if (strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0) {
         int32_t zero = 0;
-        chg_tz *tz = ti_tz_from_table(name, NULL, &zero, 0);
+        chg_tz *tz = chg_ti_tz_from_table(name, NULL, &zero, 0);
         if (!tz)
-            ti_nomem(err, "out of memory loading time zone '%s'", name);
+            chg_ti_nomem(err, "out of memory loading time zone '%s'", name);
         return tz;
     }
     if (!valid_zone_name(name)) {
-        ti_set_error(err, 0, 0, "'%s' is not a valid time zone name (expected an IANA "
+        chg_ti_set_error(err, 0, 0, "'%s' is not a valid time zone name (expected an IANA "
                      "name such as \"Europe/Berlin\")", name);
         return NULL;
     }
@@ -743,7 +743,7 @@ chg_tz *chg_tz_load(const char *name, chg_time_error *err)
     size_t pl = strlen(dir) + 1 + strlen(name) + 1;
     char *path = chg_malloc(pl);
     if (!path) {
-        ti_nomem(err, "out of memory loading time zone '%s'", name);
+        chg_ti_nomem(err, "out of memory loading time zone '%s'", name);
         return NULL;
     }
     snprintf(path, pl, "%s/%s", dir, name);
@@ -752,11 +752,11 @@ chg_tz *chg_tz_load(const char *name, chg_time_error *err)
     int rc = chg_read_file(path, &data, &len);
     chg_free(path);
     if (rc == CHG_ENOMEM) {
-        ti_nomem(err, "out of memory loading time zone '%s'", name);
+        chg_ti_nomem(err, "out of memory loading time zone '%s'", name);
         return NULL;
     }
     if (rc != CHG_OK) {
-        ti_set_error(err, 0, 0, "unknown time zone '%s'", name);
+        chg_ti_set_error(err, 0, 0, "unknown time zone '%s'", name);
         return NULL;
     }
     chg_tz *tz = parse_tzif(name, (const unsigned char *)data, len, err);

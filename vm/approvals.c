@@ -193,7 +193,7 @@ static void match(const chg_bundle *b, const clause *c, const approval *ap, uint
 
 /* ---- rendering ---------------------------------------------------------------------- */
 
-void chg_areq_render_term(const chg_bundle *b, const chg_areqdef *q, uint32_t count, chg_buf *out)
+void chg_vm_areq_render_term(const chg_bundle *b, const chg_areqdef *q, uint32_t count, chg_buf *out)
 {
     chg_buf_printf(out, "%u of ", count);
     switch (q->kind) {
@@ -237,15 +237,15 @@ static void render(const chg_bundle *b, uint32_t n, chg_buf *out, int parent, in
             chg_buf_putc(out, ')');
         break;
     }
-    default: chg_areq_render_term(b, q, q->count, out);
+    default: chg_vm_areq_render_term(b, q, q->count, out);
     }
 }
 
-void chg_areq_render(const chg_bundle *b, uint32_t n, chg_buf *out) { render(b, n, out, -1, 0); }
+void chg_vm_areq_render(const chg_bundle *b, uint32_t n, chg_buf *out) { render(b, n, out, -1, 0); }
 
 /* ---- evaluation ------------------------------------------------------------------- */
 
-int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_decision *d,
+int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_decision *d,
                        const char **rejected_by)
 {
     const chg_bundle *b = ctx->b;
@@ -309,7 +309,7 @@ int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int
         size_t len = 0;
         for (uint32_t i = 0; i < nroots; i++)
             len += strlen(b->areqs[roots[i]].text) + 7;
-        char *p = chg_scratch_alloc(&ctx->scratch, len + 1);
+        char *p = chg_vm_scratch_alloc(&ctx->scratch, len + 1);
         if (!p)
             return chg_vm_error(ctx, UINT32_MAX, "out of memory");
         d->approvals_required = p;

@@ -42,14 +42,14 @@ static int need(chg_ctx *ctx, const char *fn, uint32_t i, const chg_value *v, ui
 {
     if (v->tag == tag)
         return 0;
-    return ERR("%s: argument %u must be %s, found %s", fn, i + 1, chg_vtag_name(tag), chg_vtag_name(v->tag));
+    return ERR("%s: argument %u must be %s, found %s", fn, i + 1, chg_vm_vtag_name(tag), chg_vm_vtag_name(v->tag));
 }
 
 static int bi_case(chg_ctx *ctx, const chg_value *a, chg_value *o, bool up, const char *fn)
 {
     if (need(ctx, fn, 0, &a[0], CHG_V_STR) < 0)
         return -1;
-    char *p = chg_scratch_alloc(&ctx->scratch, (size_t)a[0].len + 1);
+    char *p = chg_vm_scratch_alloc(&ctx->scratch, (size_t)a[0].len + 1);
     if (!p)
         return ERR("out of memory");
     for (uint32_t i = 0; i < a[0].len; i++) {
@@ -86,7 +86,7 @@ static int bi_len(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, co
     else if (a[0].tag == CHG_V_JSON && json_is_array((const json_t *)a[0].u.json))
         out_int(o, CHG_V_INT, (int64_t)json_array_size(a[0].u.json));
     else
-        return ERR("len: argument must be a string or a list, found %s", chg_vtag_name(a[0].tag));
+        return ERR("len: argument must be a string or a list, found %s", chg_vm_vtag_name(a[0].tag));
     return 0;
 }
 
@@ -211,7 +211,7 @@ static int bi_string(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o,
 {
     (void)n, (void)b;
     uint32_t len;
-    const char *s = chg_value_to_scratch(ctx, &a[0], &len);
+    const char *s = chg_vm_value_to_scratch(ctx, &a[0], &len);
     if (!s)
         return ERR("out of memory");
     out_str(o, s, len);
@@ -247,7 +247,7 @@ static int bi_int(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, co
         out_int(o, CHG_V_INT, x);
         return 0;
     }
-    return ERR("int: cannot convert %s", chg_vtag_name(v->tag));
+    return ERR("int: cannot convert %s", chg_vm_vtag_name(v->tag));
 }
 
 static int bi_time(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
@@ -359,7 +359,7 @@ static int bi_weekday(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o
 
 /* From the one list, builtins.def: its parameter kinds and docs are the
  * compiler's; actions have no entry here. */
-const chg_builtin_impl chg_builtin_impls[] = {
+const chg_builtin_impl chg_vm_builtin_impls[] = {
 #define CHG_FUNCTION(name, impl, min, max, params, result, doc) {name, impl, min, max, false},
 #define CHG_QUERY(name, min, max, params, result, doc) {name, NULL, min, max, true},
 #define CHG_ACTION(name, min, max, params, doc)
@@ -369,12 +369,12 @@ const chg_builtin_impl chg_builtin_impls[] = {
 #undef CHG_ACTION
 };
 
-const size_t chg_nbuiltin_impls = CHG_ARRAY_LEN(chg_builtin_impls);
+const size_t chg_vm_nbuiltin_impls = CHG_ARRAY_LEN(chg_vm_builtin_impls);
 
-const chg_builtin_impl *chg_builtin_impl_find(const char *name)
+const chg_builtin_impl *chg_vm_builtin_impl_find(const char *name)
 {
-    for (size_t i = 0; i < chg_nbuiltin_impls; i++)
-        if (strcmp(chg_builtin_impls[i].name, name) == 0)
-            return &chg_builtin_impls[i];
+    for (size_t i = 0; i < chg_vm_nbuiltin_impls; i++)
+        if (strcmp(chg_vm_builtin_impls[i].name, name) == 0)
+            return &chg_vm_builtin_impls[i];
     return NULL;
 }

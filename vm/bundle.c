@@ -266,7 +266,7 @@ static bool load_code(loader *L)
         code[i].b = chg_rd16(r + 4);
         code[i].c = chg_rd16(r + 6);
         /* the interpreter's dispatch indexes its handler table with op */
-        if (code[i].op >= OP__COUNT)
+        if (code[i].op >= CHG_OP__COUNT)
             return fail(L, roff(L, CHG_SEC_CODE, i), "instruction %u: unknown opcode %u", i, code[i].op);
     }
     if (L->count[CHG_SEC_INSSPAN] != n)
@@ -356,7 +356,7 @@ static bool load_blocks(loader *L)
         if (k->nregs == 0 || (uint32_t)k->reg_base + k->nregs > b->nregs)
             return fail(L, at + 8, "block %u: register window %u..%u outside the %u registers", i, k->reg_base,
                         k->reg_base + k->nregs, b->nregs);
-        if (b->code[k->start + k->len - 1].op != OP_RET)
+        if (b->code[k->start + k->len - 1].op != CHG_OP_RET)
             return fail(L, roff(L, CHG_SEC_CODE, k->start + k->len - 1), "block %u does not end with RET", i);
     }
     if (next != b->ncode)
@@ -653,14 +653,14 @@ static bool load_decisions(loader *L)
         chg_areqdef *q = &b->areqs[i];
         chg_buf t;
         chg_buf_init(&t);
-        chg_areq_render(b, i, &t);
+        chg_vm_areq_render(b, i, &t);
         q->text = chg_buf_take(&t);
         bool term = q->kind == CHG_AR_GROUP || q->kind == CHG_AR_ANY || q->kind == CHG_AR_PEOPLE;
         if (term) {
             q->term = chg_calloc(q->count, sizeof *q->term);
             for (uint32_t k = 0; q->term && k < q->count; k++) {
                 chg_buf_init(&t);
-                chg_areq_render_term(b, q, k + 1, &t);
+                chg_vm_areq_render_term(b, q, k + 1, &t);
                 q->term[k] = chg_buf_take(&t);
                 if (!q->term[k])
                     return fail(L, 0, "out of memory");
@@ -883,7 +883,7 @@ static bool load_externals(loader *L)
         uint32_t s = chg_rd32(recp(L, CHG_SEC_BUILTINS, i));
         if (!check_str(L, s, roff(L, CHG_SEC_BUILTINS, i), false))
             return false;
-        const chg_builtin_impl *impl = chg_builtin_impl_find(b->str[s]);
+        const chg_builtin_impl *impl = chg_vm_builtin_impl_find(b->str[s]);
         if (!impl)
             return fail(L, roff(L, CHG_SEC_BUILTINS, i), "the bundle needs built-in '%s', which this chgc lacks",
                         b->str[s]);
@@ -900,16 +900,16 @@ static bool load_externals(loader *L)
 static int dest_reg(const chg_ins *i)
 {
     switch (i->op) {
-    case OP_JMP:
-    case OP_JMPT:
-    case OP_JMPF:
-    case OP_JMPNN:
-    case OP_RET:
-    case OP_FORPREP:
-    case OP_FORNEXT:
+    case CHG_OP_JMP:
+    case CHG_OP_JMPT:
+    case CHG_OP_JMPF:
+    case CHG_OP_JMPNN:
+    case CHG_OP_RET:
+    case CHG_OP_FORPREP:
+    case CHG_OP_FORNEXT:
         return -1;
     default:
-        return chg_op_formats[i->op][1] == 'R' ? i->a : -1;
+        return chg_op_format(i->op)[1] == 'R' ? i->a : -1;
     }
 }
 
@@ -924,8 +924,8 @@ static bool verify_block(loader *L, uint32_t bi)
     for (uint32_t pc = k->start; pc < k->start + k->len; pc++) {
         const chg_ins *in = &b->code[pc];
         uint32_t at = roff(L, CHG_SEC_CODE, pc);
-        const char *fmt = chg_op_formats[in->op];
-        const char *name = chg_op_names[in->op];
+        const char *fmt = chg_op_format(in->op);
+        const char *name = chg_vm_op_names[in->op];
         uint32_t v[4] = {in->x, in->a, in->b, in->c};
         uint32_t bc = CHG_INS_BC(*in);
         for (int q = 0; q < 4; q++) {
@@ -971,9 +971,9 @@ static bool verify_block(loader *L, uint32_t bi)
                        * so no built-in checks its argument count */
                 if (x >= b->nbuiltins)
                     return fail(L, fo, "instruction %u (%s): built-in %u out of range", pc, name, x);
-                if (b->builtin_info[x]->query != (in->op == OP_QUERY))
+                if (b->builtin_info[x]->query != (in->op == CHG_OP_QUERY))
                     return fail(L, fo, "instruction %u (%s): '%s' is not a %s", pc, name,
-                                b->builtin_info[x]->name, in->op == OP_QUERY ? "query" : "function");
+                                b->builtin_info[x]->name, in->op == CHG_OP_QUERY ? "query" : "function");
                 if (in->x < b->builtin_info[x]->min_args || in->x > b->builtin_info[x]->max_args)
                     return fail(L, at + 1, "instruction %u (%s): %u arguments for '%s'", pc, name, in->x,
                                 b->builtin_info[x]->name);
@@ -1010,11 +1010,11 @@ static bool verify_block(loader *L, uint32_t bi)
         }
         /* a record has one item per field of its layout: FIELD and INDEX
          * read items[field] of a record of that layout unchecked */
-        if (in->op == OP_RECORD && in->x != b->layouts[in->c].count)
+        if (in->op == CHG_OP_RECORD && in->x != b->layouts[in->c].count)
             return fail(L, at + 1, "instruction %u (RECORD): %u fields for a layout of %u", pc, in->x,
                         b->layouts[in->c].count);
         /* a loop's list, index and element registers: R[a..a+2] */
-        if ((in->op == OP_FORPREP || in->op == OP_FORNEXT) && (uint32_t)in->a + 2 >= hi)
+        if ((in->op == CHG_OP_FORPREP || in->op == CHG_OP_FORNEXT) && (uint32_t)in->a + 2 >= hi)
             return fail(L, at + 2, "instruction %u (%s): loop registers leave the window", pc, name);
         /* Backward jumps make loops; the only loop chg has walks a list:
          * it must go back to a FORNEXT whose list and index registers
@@ -1022,13 +1022,13 @@ static bool verify_block(loader *L, uint32_t bi)
         bool jumps = fmt[2] == 'J';
         if (jumps && bc <= pc) {
             const chg_ins *head = &b->code[bc];
-            if (in->op != OP_JMP || head->op != OP_FORNEXT)
+            if (in->op != CHG_OP_JMP || head->op != CHG_OP_FORNEXT)
                 return fail(L, at + 4, "instruction %u (%s): a backward jump must go to a FORNEXT", pc, name);
             for (uint32_t q = bc + 1; q < pc; q++) {
                 const chg_ins *w = &b->code[q];
                 int d = dest_reg(w);
                 bool clobbers = d == head->a || d == head->a + 1;
-                if ((w->op == OP_FORNEXT || w->op == OP_FORPREP) &&
+                if ((w->op == CHG_OP_FORNEXT || w->op == CHG_OP_FORPREP) &&
                     (w->a + 1 == head->a || w->a + 1 == head->a + 1 || w->a + 2 == head->a ||
                      w->a + 2 == head->a + 1))
                     clobbers = true;
@@ -1183,7 +1183,7 @@ static void operand(const chg_bundle *b, chg_buf *out, char kind, uint32_t v, co
     case 'R': chg_buf_printf(out, " r%u", v); break;
     case 'K':
         chg_buf_printf(out, " k%u(", v);
-        chg_value_json(b, &b->consts[v], out);
+        chg_vm_value_json(b, &b->consts[v], out);
         chg_buf_putc(out, ')');
         break;
     case 'P': {
@@ -1208,7 +1208,7 @@ static void operand(const chg_bundle *b, chg_buf *out, char kind, uint32_t v, co
     case 'F': chg_buf_printf(out, " .%s", b->str[b->lfields[b->layouts[in->c].first + v].name]); break;
     case 'n': chg_buf_printf(out, " n=%u", v); break;
     case 'o':
-        if (in->op == OP_LOADBOOL)
+        if (in->op == CHG_OP_LOADBOOL)
             chg_buf_puts(out, v ? " true" : " false");
         else if (v)
             chg_buf_puts(out, " (or null)");
@@ -1248,9 +1248,9 @@ void chg_bundle_disasm(const chg_bundle *b, chg_buf *out)
         uint32_t last_span = CHG_NONE32;
         for (uint32_t pc = k->start; pc < k->start + k->len; pc++) {
             const chg_ins *in = &b->code[pc];
-            const char *fmt = chg_op_formats[in->op];
+            const char *fmt = chg_op_format(in->op);
             size_t line_start = out->len;
-            chg_buf_printf(out, "  %5u  %-9s", pc, chg_op_names[in->op]);
+            chg_buf_printf(out, "  %5u  %-9s", pc, chg_vm_op_names[in->op]);
             uint32_t v[4] = {in->x, in->a, in->b, in->c};
             for (int q = 1; q < 4; q++) {
                 if (fmt[q] == 'J' || fmt[q] == 'I') {

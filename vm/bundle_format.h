@@ -182,10 +182,10 @@ static inline void chg_wr64(uint8_t *p, uint64_t v)
 /* ---- opcodes ---------------------------------------------------------------------- */
 
 typedef enum chg_opcode {
-#define CHG_OP(name, fmt, doc) OP_##name,
+#define CHG_OP(name, fmt, doc) CHG_OP_##name,
 #include "opcodes.def"
 #undef CHG_OP
-    OP__COUNT
+    CHG_OP__COUNT
 } chg_opcode;
 
 typedef struct chg_ins {
@@ -198,8 +198,21 @@ typedef struct chg_ins {
 
 #define CHG_INS_BC(i) ((uint32_t)(i).b | (uint32_t)(i).c << 16)
 
-extern const char *const chg_op_names[OP__COUNT];
-extern const char *const chg_op_formats[OP__COUNT];
-extern const char *const chg_op_docs[OP__COUNT];
+/* The operand format of an opcode (opcodes.def): the writer and the
+ * verifier both read it, so it belongs to the format, not to either side.
+ * Inline, so the compiler needs no object of the VM's. */
+static inline const char *chg_op_format(unsigned op)
+{
+    static const char *const formats[CHG_OP__COUNT] = {
+#define CHG_OP(name, fmt, doc) fmt,
+#include "opcodes.def"
+#undef CHG_OP
+    };
+    return op < CHG_OP__COUNT ? formats[op] : "";
+}
+
+/* Names and meanings, for the disassembler and docs (vm/opcodes.c). */
+extern const char *const chg_vm_op_names[CHG_OP__COUNT];
+extern const char *const chg_vm_op_docs[CHG_OP__COUNT];
 
 #endif

@@ -55,7 +55,7 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     ctx->frames = chg_calloc(b->nlets + 1, sizeof *ctx->frames);
     ctx->reasons = chg_calloc(b->nrules + 2, sizeof *ctx->reasons);
     ctx->warnings = chg_calloc(b->nrules + 1, sizeof *ctx->warnings);
-    ctx->ts_index = chg_tsx_new(b->ntimesets);
+    ctx->ts_index = chg_vm_tsx_new(b->ntimesets);
     ctx->during_hits = chg_calloc(b->nduring + b->ntimesets + 1, sizeof *ctx->during_hits);
     ctx->window_reqs = chg_calloc(b->nrules + 1, sizeof *ctx->window_reqs);
     ctx->during_all = chg_calloc(b->nduring + 1, sizeof *ctx->during_all);
@@ -90,7 +90,7 @@ void chg_ctx_free(chg_ctx *ctx)
     chg_free(ctx->frames);
     chg_free(ctx->reasons);
     chg_free(ctx->warnings);
-    chg_tsx_free(ctx->ts_index, ctx->b->ntimesets);
+    chg_vm_tsx_free(ctx->ts_index, ctx->b->ntimesets);
     chg_free(ctx->during_hits);
     chg_free(ctx->window_reqs);
     chg_free(ctx->during_all);
@@ -106,7 +106,7 @@ void chg_ctx_free(chg_ctx *ctx)
     chg_free(ctx->applied);
     if (ctx->match)
         pcre2_match_data_free(ctx->match);
-    chg_scratch_free(&ctx->scratch);
+    chg_vm_scratch_free(&ctx->scratch);
     chg_free(ctx);
 }
 
@@ -115,18 +115,18 @@ bool chg_ctx_rule_applied(const chg_ctx *ctx, uint32_t rule)
     return rule < ctx->b->nrules && ctx->applied[rule] == 1;
 }
 
-bool chg_ctx_flag(void *ud, const char *name)
+bool chg_vm_ctx_flag(void *ud, const char *name)
 {
     bool v = false;
-    chg_facts_flag(ud, name, &v);
+    chg_vm_facts_flag(ud, name, &v);
     return v;
 }
 
 static bool in_set(chg_ctx *ctx, uint32_t ts, int64_t t)
 {
     CHG_ASSERT(ts < ctx->b->ntimesets); /* rule windows and `during` lists, checked at load */
-    chg_ts_env env = {chg_ctx_flag, (void *)ctx->facts};
-    return chg_tsx_contains(ctx->b->timesets[ts].ts, &env, &ctx->ts_index[ts], t);
+    chg_ts_env env = {chg_vm_ctx_flag, (void *)ctx->facts};
+    return chg_vm_tsx_contains(ctx->b->timesets[ts].ts, &env, &ctx->ts_index[ts], t);
 }
 
 /* Run a block that must give a bool. A failure inside the block has set
@@ -139,7 +139,7 @@ static int run_bool(chg_ctx *ctx, uint32_t block, bool *out)
     if (v.tag != CHG_V_BOOL) {
         /* only possible without a schema: the checker types the rest */
         uint32_t last = ctx->b->blocks[block].start + ctx->b->blocks[block].len - 1;
-        return chg_vm_error(ctx, last, "a condition must be true or false, not %s", chg_vtag_name(v.tag));
+        return chg_vm_error(ctx, last, "a condition must be true or false, not %s", chg_vm_vtag_name(v.tag));
     }
     *out = v.u.i != 0;
     return 0;
@@ -150,7 +150,7 @@ static int run_text(chg_ctx *ctx, uint32_t block, const char **s, uint32_t *len)
     chg_value v;
     if (chg_vm_run(ctx, block, &v) < 0)
         return -1;
-    *s = chg_value_to_scratch(ctx, &v, len);
+    *s = chg_vm_value_to_scratch(ctx, &v, len);
     return *s ? 0 : chg_vm_error(ctx, ctx->b->blocks[block].start, "out of memory");
 }
 
@@ -176,7 +176,7 @@ static chg_reason *add_reason(chg_ctx *ctx, chg_decision *d, uint32_t rule, uint
 static const char *join3(chg_ctx *ctx, const char *a, const char *b, const char *c, uint32_t *len)
 {
     size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
-    char *p = chg_scratch_alloc(&ctx->scratch, la + lb + lc + 1);
+    char *p = chg_vm_scratch_alloc(&ctx->scratch, la + lb + lc + 1);
     if (!p)
         return NULL;
     memcpy(p, a, la);
@@ -222,7 +222,7 @@ static bool truthy_slot(const chg_ctx *ctx, uint32_t slot)
 }
 
 /* The reason, and a one-line summary, that actions see. */
-void chg_action_vars(chg_ctx *ctx)
+void chg_vm_action_vars(chg_ctx *ctx)
 {
     const chg_bundle *b = ctx->b;
     const chg_decision *d = ctx->action_d;
@@ -290,12 +290,12 @@ static int run_actions(chg_ctx *ctx, chg_decision *d)
     return 0;
 }
 
-void chg_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_facts *facts, chg_resolver_fn resolver,
+void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_facts *facts, chg_resolver_fn resolver,
                    void *resolver_ud)
 {
     const chg_bundle *b = ctx->b;
     /* scratch is reset, not freed: its chunks stay for the next decision */
-    chg_scratch_reset(&ctx->scratch);
+    chg_vm_scratch_reset(&ctx->scratch);
     if (b->nlets)
         memset(ctx->letstate, 0, b->nlets);
     if (b->nrules)
@@ -305,7 +305,7 @@ void chg_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_fac
      * a hash of the flags, not by the facts pointer (see facts.c rekey) */
     uint64_t key = facts ? facts->flags_key : CHG_FACTS_NO_FLAGS;
     if (!ctx->cache_keyed || ctx->cache_key != key) {
-        chg_tsx_reset(ctx->ts_index, b->ntimesets);
+        chg_vm_tsx_reset(ctx->ts_index, b->ntimesets);
         ctx->cache_key = key;
         ctx->cache_keyed = true;
     }
@@ -350,7 +350,7 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
 static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
 {
     const chg_bundle *b = ctx->b;
-    chg_ctx_begin(ctx, in->change, in->now, in->facts, in->resolver, in->resolver_ud);
+    chg_vm_ctx_begin(ctx, in->change, in->now, in->facts, in->resolver, in->resolver_ud);
     memset(d, 0, sizeof *d);
     d->risk = -1;
     d->arm = -1;
@@ -381,7 +381,7 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         }
         if (v.tag != CHG_V_TIME) {
             chg_vm_error(ctx, b->blocks[b->at_block].start, "'at' must give an instant, not %s",
-                         chg_vtag_name(v.tag));
+                         chg_vm_vtag_name(v.tag));
             d->at = in->now;
             fail_decision(ctx, d, UINT32_MAX);
             return;
@@ -525,7 +525,7 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         nroots++;
     }
     const char *rejected_by = NULL;
-    if (chg_approvals_eval(ctx, roots, nroots, ctx->now, d, &rejected_by) < 0) {
+    if (chg_vm_approvals_eval(ctx, roots, nroots, ctx->now, d, &rejected_by) < 0) {
         fail_decision(ctx, d, UINT32_MAX);
         return;
     }
@@ -592,10 +592,10 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         d->outcome = CHG_OUT_ALLOW;
 
     /* when the window closes, and when everything opens again */
-    chg_ts_env env = {chg_ctx_flag, (void *)ctx->facts};
+    chg_ts_env env = {chg_vm_ctx_flag, (void *)ctx->facts};
     int64_t horizon = in->horizon > 0 ? in->horizon : DEFAULT_HORIZON;
     if (d->window >= 0 && d->window_open)
-        d->closes_at = chg_tsx_next_change(b->timesets[d->window].ts, &env, &ctx->ts_index[d->window], ctx->now,
+        d->closes_at = chg_vm_tsx_next_change(b->timesets[d->window].ts, &env, &ctx->ts_index[d->window], ctx->now,
                                            horizon);
     bool timed = d->outcome == CHG_OUT_DEFER || (d->outcome == CHG_OUT_DENY && !deny_firm);
     if (timed) {
@@ -617,7 +617,7 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             ctx->ts_sets[n] = b->timesets[ctx->during_all[k]].ts;
             ctx->ts_want[n++] = false;
         }
-        d->next_open = chg_tsx_next_admissible(ctx->ts_xs, ctx->ts_sets, ctx->ts_want, n, &env, ctx->now + 1,
+        d->next_open = chg_vm_tsx_next_admissible(ctx->ts_xs, ctx->ts_sets, ctx->ts_want, n, &env, ctx->now + 1,
                                                horizon);
     }
 

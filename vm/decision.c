@@ -142,7 +142,7 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
                 chg_buf_putc(out, ',');
             chg_buf_json_string(out, params->u.items[k].u.s, params->u.items[k].len);
             chg_buf_putc(out, ':');
-            chg_value_json(b, &a->args.u.items[k], out);
+            chg_vm_value_json(b, &a->args.u.items[k], out);
         }
         chg_buf_puts(out, "}}");
     }

@@ -122,7 +122,7 @@ static int decode_list(const chg_bundle *b, chg_event *e, uint32_t n, const json
             if (decode_value(b, e, elem, ej, &items[i], depth + 1) != CHG_OK)
                 return CHG_ENOMEM;
         } else
-            chg_value_from_json(ej, &items[i]);
+            chg_vm_value_from_json(ej, &items[i]);
     }
     memset(out, 0, sizeof *out);
     out->tag = CHG_V_LIST;
@@ -167,7 +167,7 @@ static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const jso
                 if (b->paths[i].kind == CHG_PN_ELEM && b->paths[i].parent == n)
                     return decode_list(b, e, n, j, out, depth);
         }
-        chg_value_from_json(j, out);
+        chg_vm_value_from_json(j, out);
         return CHG_OK;
     case CHG_PT_BOOL:
         if (!json_is_boolean(j))
@@ -197,7 +197,7 @@ static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const jso
         if (!json_is_string(j))
             bad(out, j, p->type);
         else
-            chg_value_from_json(j, out);
+            chg_vm_value_from_json(j, out);
         return CHG_OK;
     case CHG_PT_ENUM: {
         if (!json_is_string(j)) {
@@ -249,7 +249,7 @@ static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const jso
         if (!json_is_object(j))
             bad(out, j, p->type);
         else
-            chg_value_from_json(j, out);
+            chg_vm_value_from_json(j, out);
         return CHG_OK;
     }
     bad(out, j, p->type);
@@ -378,7 +378,7 @@ chg_event *chg_event_decode(const chg_bundle *b, const char *json, size_t len, c
     return e;
 }
 
-chg_event *chg_event_raw(const chg_bundle *b, void *jv, char *err, size_t errlen)
+chg_event *chg_vm_event_raw(const chg_bundle *b, void *jv, char *err, size_t errlen)
 {
     json_t *j = jv;
     chg_event *e = event_new(b, err, errlen);

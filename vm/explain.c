@@ -57,10 +57,10 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
         const chg_ins *in = &b->code[pc];
         uint32_t key;
         switch (in->op) {
-        case OP_CHANGE: key = 0x10000000u | in->b; break;
-        case OP_LET: key = 0x20000000u | in->b; break;
-        case OP_RISK: key = 0x30000000u; break;
-        case OP_QUERY: key = 0x40000000u | in->c; break;
+        case CHG_OP_CHANGE: key = 0x10000000u | in->b; break;
+        case CHG_OP_LET: key = 0x20000000u | in->b; break;
+        case CHG_OP_RISK: key = 0x30000000u; break;
+        case CHG_OP_QUERY: key = 0x40000000u | in->c; break;
         default: continue;
         }
         bool dup = false;
@@ -69,7 +69,7 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
         if (dup || nseen == 64)
             continue;
         seen[nseen++] = key;
-        if (in->op == OP_QUERY) {
+        if (in->op == CHG_OP_QUERY) {
             /* every answer this call gave in the evaluation */
             const char *name = b->builtin_info[in->c]->name;
             for (uint32_t q = 0; q < ctx->nqlog; q++) {
@@ -81,10 +81,10 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
                 for (uint32_t a = 0; a < l->nargs; a++) {
                     if (a)
                         chg_buf_puts(out, ", ");
-                    chg_value_json(b, &l->args[a], out);
+                    chg_vm_value_json(b, &l->args[a], out);
                 }
                 chg_buf_puts(out, ") = ");
-                chg_value_json(b, &l->result, out);
+                chg_vm_value_json(b, &l->result, out);
                 any = true;
             }
             continue;
@@ -93,12 +93,12 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
         chg_value risk;
         const char *name;
         /* the operands were verified with the bundle: slot, let, query */
-        CHG_ASSERT(in->op != OP_CHANGE || in->b < b->nslots_change);
-        CHG_ASSERT(in->op != OP_LET || in->b < b->nlets);
-        if (in->op == OP_CHANGE) {
+        CHG_ASSERT(in->op != CHG_OP_CHANGE || in->b < b->nslots_change);
+        CHG_ASSERT(in->op != CHG_OP_LET || in->b < b->nlets);
+        if (in->op == CHG_OP_CHANGE) {
             name = slot_path(b, in->b);
             v = &ctx->ev->slots[in->b];
-        } else if (in->op == OP_LET) {
+        } else if (in->op == CHG_OP_LET) {
             name = b->str[b->lets[in->b].name];
             if (ctx->letstate[in->b] == 2)
                 v = &ctx->letvals[in->b];
@@ -119,7 +119,7 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
         else if (v->tag == CHG_V_BAD)
             chg_buf_puts(out, "(wrong type)");
         else
-            chg_value_json(b, v, out);
+            chg_vm_value_json(b, v, out);
         any = true;
     }
     if (any)
@@ -229,12 +229,12 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
         WOULD();
         chg_buf_printf(out, "  - approvals: %s\n", d->missing[i]);
     }
-    chg_ts_env env = {chg_ctx_flag, (void *)ctx->facts};
+    chg_ts_env env = {chg_vm_ctx_flag, (void *)ctx->facts};
     for (uint32_t i = 0; i < d->nfreezes && !d->emergency; i++) {
         uint32_t ts = d->freezes[i];
         CHG_ASSERT(ts < b->ntimesets);
         WOULD();
-        int64_t end = chg_tsx_next_change(b->timesets[ts].ts, &env, &ctx->ts_index[ts], d->at,
+        int64_t end = chg_vm_tsx_next_change(b->timesets[ts].ts, &env, &ctx->ts_index[ts], d->at,
                                           in->horizon > 0 ? in->horizon : 366 * 86400LL);
         chg_buf_printf(out, "  - freeze %s ", b->str[b->timesets[ts].name]);
         if (end == INT64_MAX || end == INT64_MIN)
@@ -268,7 +268,7 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
             for (uint32_t k = 0; args->tag == CHG_V_LIST && k < args->len; k++) {
                 if (k)
                     chg_buf_puts(out, ", ");
-                chg_value_json(b, &args->u.items[k], out);
+                chg_vm_value_json(b, &args->u.items[k], out);
             }
             chg_buf_puts(out, ")\n");
         }

@@ -81,7 +81,7 @@ int chg_facts_set_flag(chg_facts *f, const char *name, bool value)
     return CHG_OK;
 }
 
-bool chg_facts_flag(const chg_facts *f, const char *name, bool *value)
+bool chg_vm_facts_flag(const chg_facts *f, const char *name, bool *value)
 {
     if (!f)
         return false;
@@ -95,8 +95,8 @@ bool chg_facts_flag(const chg_facts *f, const char *name, bool *value)
 
 /* A linear scan: facts files hold a handful of answers, and a query is
  * asked a few times per decision at most. Arguments compare as values
- * (chg_value_equal), so 1 and 1.0, or an enum value and its string, match. */
-const chg_value *chg_facts_answer(const chg_facts *f, const char *call, const chg_value *args, uint32_t nargs)
+ * (chg_vm_value_equal), so 1 and 1.0, or an enum value and its string, match. */
+const chg_value *chg_vm_facts_answer(const chg_facts *f, const char *call, const chg_value *args, uint32_t nargs)
 {
     for (uint32_t i = 0; i < f->nqueries; i++) {
         const chg_fact_query *q = &f->queries[i];
@@ -104,7 +104,7 @@ const chg_value *chg_facts_answer(const chg_facts *f, const char *call, const ch
             continue;
         bool same = true;
         for (uint32_t k = 0; k < nargs && same; k++)
-            same = chg_value_equal(&q->args[k], &args[k]);
+            same = chg_vm_value_equal(&q->args[k], &args[k]);
         if (same)
             return &q->result;
     }
@@ -206,8 +206,8 @@ chg_facts *chg_facts_parse(const char *text, size_t len, char *err, size_t errle
             if (!fq->args)
                 return bad(f, err, errlen, path, "out of memory");
             for (uint32_t k = 0; k < fq->nargs; k++)
-                chg_value_from_json(json_array_get(args, k), &fq->args[k]);
-            chg_value_from_json(res, &fq->result);
+                chg_vm_value_from_json(json_array_get(args, k), &fq->args[k]);
+            chg_vm_value_from_json(res, &fq->result);
         }
     }
     return f;

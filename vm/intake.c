@@ -152,7 +152,7 @@ static chg_event *build(chg_ctx *ctx, const chg_intakedef *k, json_t *raw, char 
             chg_buf_putc(&text, ',');
         chg_buf_json_string(&text, b->str[f->name], b->strlen[f->name]);
         chg_buf_putc(&text, ':');
-        chg_value_json(b, &v, &text);
+        chg_vm_value_json(b, &v, &text);
     }
     chg_buf_putc(&text, '}');
     if (text.oom) {
@@ -195,7 +195,7 @@ chg_event *chg_event_intake(chg_ctx *ctx, const char *json, size_t len, const ch
     unwrap_detail(j);
     chg_event *out = NULL;
     if (b->nintakes) {
-        chg_event *raw = chg_event_raw(b, j, err, errlen);
+        chg_event *raw = chg_vm_event_raw(b, j, err, errlen);
         if (!raw) {
             json_decref(j);
             return NULL;
@@ -204,7 +204,7 @@ chg_event *chg_event_intake(chg_ctx *ctx, const char *json, size_t len, const ch
          * for one intake must not leak into the next */
         for (uint32_t i = 0; i < b->nintakes && !out; i++) {
             const chg_intakedef *k = &b->intakes[i];
-            chg_ctx_begin(ctx, raw, in->now, in->facts, in->resolver, in->resolver_ud);
+            chg_vm_ctx_begin(ctx, raw, in->now, in->facts, in->resolver, in->resolver_ud);
             bool take = true;
             if (k->when != CHG_NONE32) {
                 chg_value v;

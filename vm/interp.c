@@ -52,7 +52,7 @@ int chg_vm_error(chg_ctx *ctx, uint32_t pc, const char *fmt, ...)
         n = 0;
     if ((size_t)n >= sizeof msg)
         n = sizeof msg - 1;
-    char *p = chg_scratch_alloc(&ctx->scratch, (size_t)n + 1);
+    char *p = chg_vm_scratch_alloc(&ctx->scratch, (size_t)n + 1);
     if (p) {
         memcpy(p, msg, (size_t)n);
         p[n] = 0;
@@ -110,8 +110,8 @@ static int bad_field(chg_ctx *ctx, uint32_t pc, const chg_value *v, uint32_t slo
 
 static int type_error2(chg_ctx *ctx, uint32_t pc, const char *op, const chg_value *a, const chg_value *b)
 {
-    return chg_vm_error(ctx, pc, "operator '%s' cannot be applied to %s and %s", op, chg_vtag_name(a->tag),
-                        chg_vtag_name(b->tag));
+    return chg_vm_error(ctx, pc, "operator '%s' cannot be applied to %s and %s", op, chg_vm_vtag_name(a->tag),
+                        chg_vm_vtag_name(b->tag));
 }
 
 static bool numeric(const chg_value *v) { return v->tag == CHG_V_INT || v->tag == CHG_V_FLOAT; }
@@ -152,7 +152,7 @@ static inline void vcopy(chg_value *d, const chg_value *s)
 /* Order a and b: <0, 0, >0; -2 when they cannot be ordered. Strings
  * order by bytes (UTF-8 byte order is code point order), not by locale:
  * a decision must not depend on the machine. Int against float compares
- * as doubles, as `==` does (chg_value_equal). */
+ * as doubles, as `==` does (chg_vm_value_equal). */
 static int order(const chg_value *a, const chg_value *b)
 {
     if (numeric(a) && numeric(b)) {
@@ -188,7 +188,7 @@ static void elem(const chg_value *l, uint32_t i, chg_value *out)
         *out = l->u.items[i];
     } else {
         CHG_ASSERT(l->tag == CHG_V_JSON && i < json_array_size((const json_t *)l->u.json));
-        chg_value_from_json(json_array_get((const json_t *)l->u.json, i), out);
+        chg_vm_value_from_json(json_array_get((const json_t *)l->u.json, i), out);
         if (out->tag == CHG_V_ABSENT)
             out->tag = CHG_V_NULL;
     }
@@ -234,18 +234,18 @@ static int get_field(chg_ctx *ctx, uint32_t pc, const chg_value *obj, uint32_t l
         return 0;
     }
     if (obj->tag == CHG_V_JSON && json_is_object((const json_t *)obj->u.json)) {
-        chg_value_from_json(json_object_get((const json_t *)obj->u.json, b->str[name]), out);
+        chg_vm_value_from_json(json_object_get((const json_t *)obj->u.json, b->str[name]), out);
         if (out->tag == CHG_V_ABSENT)
             set_int(out, CHG_V_NULL, 0);
         return 0;
     }
-    return chg_vm_error(ctx, pc, "cannot read field '%s' of %s", b->str[name], chg_vtag_name(obj->tag));
+    return chg_vm_error(ctx, pc, "cannot read field '%s' of %s", b->str[name], chg_vm_vtag_name(obj->tag));
 }
 
 static bool flag_of(void *ud, const char *name)
 {
     bool v = false;
-    chg_facts_flag(ud, name, &v);
+    chg_vm_facts_flag(ud, name, &v);
     return v;
 }
 
@@ -311,7 +311,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
 #define ASSERT_INS()                                                                          \
     do {                                                                                      \
         CHG_ASSERT(pc >= cur->start && pc < cur->start + cur->len);                           \
-        CHG_ASSERT(in->op < OP__COUNT);                                                       \
+        CHG_ASSERT(in->op < CHG_OP__COUNT);                                                       \
     } while (0)
 
     /* Dispatch: computed goto where the compiler has it (one indirect jump
@@ -322,7 +322,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
      * Each handler starts with its meaning, as opcodes.def has it (a test,
      * tests/vm/opcode_comments.py, keeps the two equal). */
 #ifdef VM_GOTO
-    static const void *const labels[OP__COUNT] = {
+    static const void *const labels[CHG_OP__COUNT] = {
 #define CHG_OP(name, fmt, doc) &&L_##name,
 #include "opcodes.def"
 #undef CHG_OP
@@ -338,7 +338,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
     {
         {
 #else
-#define CASE(name) case OP_##name:
+#define CASE(name) case CHG_OP_##name:
 #define NEXT break
     for (;;) {
         in = &code[pc];
@@ -411,7 +411,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             /* reason and summary cost a scan of the decision: made when an
              * action first reads one, not for every decision */
             if (in->x != 0 && !ctx->var_reason && ctx->action_d)
-                chg_action_vars(ctx);
+                chg_vm_action_vars(ctx);
             const char *s = in->x == 0 ? ctx->var_freeze : in->x == 1 ? ctx->var_reason : ctx->var_summary;
             if (!s)
                 s = "";
@@ -477,7 +477,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                     elem(o, (uint32_t)k->u.i, &r);
             } else if (o->tag == CHG_V_JSON && k->tag == CHG_V_STR &&
                        json_is_object((const json_t *)o->u.json)) {
-                chg_value_from_json(json_object_get(o->u.json, k->u.s), &r);
+                chg_vm_value_from_json(json_object_get(o->u.json, k->u.s), &r);
                 if (r.tag == CHG_V_ABSENT)
                     r.tag = CHG_V_NULL;
             } else if (o->tag == CHG_V_REC && k->tag == CHG_V_STR) {
@@ -489,7 +489,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                     if (strcmp(b->str[b->lfields[l->first + i].name], k->u.s) == 0)
                         r = o->u.items[i];
             } else
-                FAIL("cannot index %s with %s", chg_vtag_name(o->tag), chg_vtag_name(k->tag));
+                FAIL("cannot index %s with %s", chg_vm_vtag_name(o->tag), chg_vm_vtag_name(k->tag));
             A = r;
             pc++;
             NEXT;
@@ -505,7 +505,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                     FAIL("\"%.*s\" is not an RFC 3339 instant", (int)(v.len > 64 ? 64 : v.len), v.u.s);
                 set_int(&v, CHG_V_TIME, t);
             } else if (v.tag != CHG_V_TIME && v.tag != CHG_V_NULL)
-                FAIL("expected an instant, found %s", chg_vtag_name(v.tag));
+                FAIL("expected an instant, found %s", chg_vm_vtag_name(v.tag));
             A = v;
             pc++;
             NEXT;
@@ -515,7 +515,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             ASSERT_R(in->a);
             ASSERT_R(in->b);
             if (B.tag != CHG_V_BOOL)
-                FAIL("operator 'not' cannot be applied to %s", chg_vtag_name(B.tag));
+                FAIL("operator 'not' cannot be applied to %s", chg_vm_vtag_name(B.tag));
             set_int(&A, CHG_V_BOOL, !B.u.i);
             pc++;
             NEXT;
@@ -531,7 +531,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             } else if (v.tag == CHG_V_FLOAT)
                 set_float(&A, -v.u.f);
             else
-                FAIL("operator '-' cannot be applied to %s", chg_vtag_name(v.tag));
+                FAIL("operator '-' cannot be applied to %s", chg_vm_vtag_name(v.tag));
             pc++;
             NEXT;
         }
@@ -551,7 +551,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             } else if (numeric(&x) && numeric(&y))
                 set_float(&A, num(&x) + num(&y));
             else if (x.tag == CHG_V_STR && y.tag == CHG_V_STR) {
-                char *p = chg_scratch_alloc(&ctx->scratch, (size_t)x.len + y.len + 1);
+                char *p = chg_vm_scratch_alloc(&ctx->scratch, (size_t)x.len + y.len + 1);
                 if (!p)
                     FAIL("out of memory");
                 memcpy(p, x.u.s, x.len);
@@ -620,7 +620,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             ASSERT_R(in->b);
             ASSERT_R(in->c);
             chg_value x = B, y = C;
-            bool div = in->op == OP_DIV;
+            bool div = in->op == CHG_OP_DIV;
             bool ints = (x.tag == CHG_V_INT || x.tag == CHG_V_DUR) && (y.tag == CHG_V_INT || y.tag == CHG_V_DUR);
             bool ok_types = div ? (x.tag == CHG_V_INT && y.tag == CHG_V_INT) || (x.tag == CHG_V_DUR && ints)
                                 : (x.tag == CHG_V_INT && y.tag == CHG_V_INT) || (x.tag == CHG_V_DUR && y.tag == CHG_V_DUR);
@@ -649,7 +649,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             ASSERT_R(in->a);
             ASSERT_R(in->b);
             ASSERT_R(in->c);
-            set_int(&A, CHG_V_BOOL, chg_value_equal(&B, &C));
+            set_int(&A, CHG_V_BOOL, chg_vm_value_equal(&B, &C));
             pc++;
             NEXT;
         /* NE: R[a] = R[b] != R[c] */
@@ -657,7 +657,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             ASSERT_R(in->a);
             ASSERT_R(in->b);
             ASSERT_R(in->c);
-            set_int(&A, CHG_V_BOOL, !chg_value_equal(&B, &C));
+            set_int(&A, CHG_V_BOOL, !chg_vm_value_equal(&B, &C));
             pc++;
             NEXT;
         /* EQK: R[a] = R[b] == K[c] */
@@ -675,8 +675,8 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             if (x->tag == CHG_V_STR && k->tag == CHG_V_STR)
                 eq = x->len == k->len && (x->u.s == k->u.s || memcmp(x->u.s, k->u.s, x->len) == 0);
             else
-                eq = chg_value_equal(x, k);
-            set_int(&A, CHG_V_BOOL, in->op == OP_EQK ? eq : !eq);
+                eq = chg_vm_value_equal(x, k);
+            set_int(&A, CHG_V_BOOL, in->op == CHG_OP_EQK ? eq : !eq);
             pc++;
             NEXT;
         }
@@ -690,8 +690,8 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             ASSERT_R(in->c);
             int o = order(&B, &C);
             if (o == -2)
-                FAIL("cannot compare %s with %s", chg_vtag_name(B.tag), chg_vtag_name(C.tag));
-            set_int(&A, CHG_V_BOOL, in->op == OP_LT ? o < 0 : o <= 0);
+                FAIL("cannot compare %s with %s", chg_vm_vtag_name(B.tag), chg_vm_vtag_name(C.tag));
+            set_int(&A, CHG_V_BOOL, in->op == CHG_OP_LT ? o < 0 : o <= 0);
             pc++;
             NEXT;
         }
@@ -707,12 +707,12 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                 for (uint32_t i = 0; i < n && !found; i++) {
                     chg_value e;
                     elem(l, i, &e);
-                    found = chg_value_equal(x, &e);
+                    found = chg_vm_value_equal(x, &e);
                 }
             } else if (l->tag == CHG_V_STR && x->tag == CHG_V_STR)
                 found = x->len == 0 || memmem(l->u.s, l->len, x->u.s, x->len) != NULL;
             else
-                FAIL("cannot look for %s in %s", chg_vtag_name(x->tag), chg_vtag_name(l->tag));
+                FAIL("cannot look for %s in %s", chg_vm_vtag_name(x->tag), chg_vm_vtag_name(l->tag));
             set_int(&A, CHG_V_BOOL, found);
             pc++;
             NEXT;
@@ -724,11 +724,11 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             CHG_ASSERT(in->c < b->ntimesets && b->timesets[in->c].ts != NULL); /* built at load */
             if (B.tag != CHG_V_TIME)
                 FAIL("expected an instant on the left of 'in %s', found %s", b->str[b->timesets[in->c].name],
-                     chg_vtag_name(B.tag));
+                     chg_vm_vtag_name(B.tag));
             /* the context's index of the set (one per time set) answers
              * with a bisection once it covers the year around B */
             chg_ts_env env = {flag_of, (void *)ctx->facts};
-            set_int(&A, CHG_V_BOOL, chg_tsx_contains(b->timesets[in->c].ts, &env, &ctx->ts_index[in->c], B.u.i));
+            set_int(&A, CHG_V_BOOL, chg_vm_tsx_contains(b->timesets[in->c].ts, &env, &ctx->ts_index[in->c], B.u.i));
             pc++;
             NEXT;
         }
@@ -738,7 +738,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             ASSERT_R(in->b);
             CHG_ASSERT(in->c < b->nregexes && b->regexes[in->c] != NULL); /* compiled at load */
             if (B.tag != CHG_V_STR)
-                FAIL("'matches' needs a string, found %s", chg_vtag_name(B.tag));
+                FAIL("'matches' needs a string, found %s", chg_vm_vtag_name(B.tag));
             /* ctx->match was sized at context creation for the bundle's
              * largest capture count: matching allocates nothing */
             CHG_ASSERT(ctx->match != NULL);
@@ -762,12 +762,12 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             uint32_t lens[256];
             size_t total = 0;
             for (uint32_t i = 0; i < in->x; i++) {
-                parts[i] = chg_value_to_scratch(ctx, &R[in->b + i], &lens[i]);
+                parts[i] = chg_vm_value_to_scratch(ctx, &R[in->b + i], &lens[i]);
                 if (!parts[i])
                     FAIL("out of memory");
                 total += lens[i];
             }
-            char *p = chg_scratch_alloc(&ctx->scratch, total + 1);
+            char *p = chg_vm_scratch_alloc(&ctx->scratch, total + 1);
             if (!p)
                 FAIL("out of memory");
             size_t at = 0;
@@ -789,16 +789,16 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
         CASE(RECORD) {
             ASSERT_R(in->a);
             ASSERT_RUN(in->b, in->x);
-            CHG_ASSERT(in->op == OP_LIST || (in->c < b->nlayouts && in->x == b->layouts[in->c].count));
+            CHG_ASSERT(in->op == CHG_OP_LIST || (in->c < b->nlayouts && in->x == b->layouts[in->c].count));
             /* the items are copied out of the registers: the next write to
              * R[b..] must not change a list already made */
-            chg_value *items = chg_scratch_alloc(&ctx->scratch, sizeof(chg_value) * (in->x ? in->x : 1));
+            chg_value *items = chg_vm_scratch_alloc(&ctx->scratch, sizeof(chg_value) * (in->x ? in->x : 1));
             if (!items)
                 FAIL("out of memory");
             memcpy(items, &R[in->b], sizeof(chg_value) * in->x);
-            A.tag = in->op == OP_LIST ? CHG_V_LIST : CHG_V_REC;
+            A.tag = in->op == CHG_OP_LIST ? CHG_V_LIST : CHG_V_REC;
             A.flags = 0;
-            A.layout = in->op == OP_RECORD ? in->c : 0;
+            A.layout = in->op == CHG_OP_RECORD ? in->c : 0;
             A.len = in->x;
             A.u.items = items;
             pc++;
@@ -832,7 +832,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                 if (ctx->resolver(ctx->resolver_ud, name, &R[in->b], in->x, &rv) == 0)
                     ans = &rv;
             } else if (ctx->facts)
-                ans = chg_facts_answer(ctx->facts, name, &R[in->b], in->x);
+                ans = chg_vm_facts_answer(ctx->facts, name, &R[in->b], in->x);
             /* --explain shows the answers; past CHG_QLOG_MAX it shows fewer,
              * the decision is the same */
             if (ans && ctx->nqlog < CHG_QLOG_MAX) {
@@ -850,7 +850,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                 for (uint32_t i = 0; i < in->x && n < sizeof args - 8; i++) {
                     chg_buf t;
                     chg_buf_init(&t);
-                    chg_value_json(b, &R[in->b + i], &t);
+                    chg_vm_value_json(b, &R[in->b + i], &t);
                     n += (size_t)snprintf(args + n, sizeof args - n, "%s%s", i ? ", " : "", t.data ? t.data : "");
                     chg_buf_free(&t);
                 }
@@ -868,7 +868,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
         /* JMP: go to J */
         CASE(JMP)
             ASSERT_JUMP();
-            CHG_ASSERT(CHG_INS_BC(*in) > pc || code[CHG_INS_BC(*in)].op == OP_FORNEXT);
+            CHG_ASSERT(CHG_INS_BC(*in) > pc || code[CHG_INS_BC(*in)].op == CHG_OP_FORNEXT);
             pc = CHG_INS_BC(*in);
             NEXT;
         /* JMPT: go to J if R[a] is true (R[a] must be a bool) */
@@ -879,8 +879,8 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             ASSERT_JUMP();
             CHG_ASSERT(CHG_INS_BC(*in) > pc);
             if (A.tag != CHG_V_BOOL)
-                FAIL("expected a bool, found %s", chg_vtag_name(A.tag));
-            pc = (A.u.i != 0) == (in->op == OP_JMPT) ? CHG_INS_BC(*in) : pc + 1;
+                FAIL("expected a bool, found %s", chg_vm_vtag_name(A.tag));
+            pc = (A.u.i != 0) == (in->op == CHG_OP_JMPT) ? CHG_INS_BC(*in) : pc + 1;
             NEXT;
         /* JMPNN: go to J if R[a] is not null */
         CASE(JMPNN)
@@ -896,7 +896,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             ASSERT_R(in->a);
             ASSERT_R(in->a + 2);
             if (A.tag != CHG_V_NULL && !is_list(&A))
-                FAIL("cannot iterate over %s", chg_vtag_name(A.tag));
+                FAIL("cannot iterate over %s", chg_vm_vtag_name(A.tag));
             set_int(&R[in->a + 1], CHG_V_INT, -1);
             pc++;
             NEXT;

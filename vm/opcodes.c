@@ -5,19 +5,13 @@
  */
 #include "vm_int.h"
 
-const char *const chg_op_names[OP__COUNT] = {
+const char *const chg_vm_op_names[CHG_OP__COUNT] = {
 #define CHG_OP(name, fmt, doc) #name,
 #include "opcodes.def"
 #undef CHG_OP
 };
 
-const char *const chg_op_formats[OP__COUNT] = {
-#define CHG_OP(name, fmt, doc) fmt,
-#include "opcodes.def"
-#undef CHG_OP
-};
-
-const char *const chg_op_docs[OP__COUNT] = {
+const char *const chg_vm_op_docs[CHG_OP__COUNT] = {
 #define CHG_OP(name, fmt, doc) doc,
 #include "opcodes.def"
 #undef CHG_OP
@@ -54,7 +48,7 @@ void chg_opcodes_markdown(chg_buf *out)
                  "\n"
                  "| # | opcode | format | meaning |\n"
                  "| --- | --- | --- | --- |\n");
-    for (int i = 0; i < OP__COUNT; i++)
-        chg_buf_printf(out, "| %d | `%s` | `%s` | %s |\n", i, chg_op_names[i], chg_op_formats[i],
-                       chg_op_docs[i]);
+    for (int i = 0; i < CHG_OP__COUNT; i++)
+        chg_buf_printf(out, "| %d | `%s` | `%s` | %s |\n", i, chg_vm_op_names[i], chg_op_format(i),
+                       chg_vm_op_docs[i]);
 }

@@ -66,7 +66,7 @@ static int64_t find(const chg_ts_index *x, int64_t t)
 
 static bool covers(const chg_ts_index *x, int64_t t) { return x->valid && t >= x->lo && t < x->hi; }
 
-bool chg_tsx_contains(const chg_timeset *ts, const chg_ts_env *env, chg_ts_index *x, int64_t t)
+bool chg_vm_tsx_contains(const chg_timeset *ts, const chg_ts_env *env, chg_ts_index *x, int64_t t)
 {
     if (CHG_UNLIKELY(!covers(x, t)) && !rebuild(ts, env, x, t))
         return chg_timeset_contains(ts, env, t);
@@ -74,7 +74,7 @@ bool chg_tsx_contains(const chg_timeset *ts, const chg_ts_env *env, chg_ts_index
     return i >= 0 && t < x->iv[2 * i + 1];
 }
 
-int64_t chg_tsx_next_change(const chg_timeset *ts, const chg_ts_env *env, chg_ts_index *x, int64_t t,
+int64_t chg_vm_tsx_next_change(const chg_timeset *ts, const chg_ts_env *env, chg_ts_index *x, int64_t t,
                             int64_t horizon)
 {
     if (!covers(x, t) && !rebuild(ts, env, x, t))
@@ -102,16 +102,16 @@ typedef struct probe_ud {
 static bool probe_contains(void *ud, size_t k, int64_t t)
 {
     const probe_ud *p = ud;
-    return chg_tsx_contains(p->sets[k], p->env, p->xs[k], t);
+    return chg_vm_tsx_contains(p->sets[k], p->env, p->xs[k], t);
 }
 
 static int64_t probe_next_change(void *ud, size_t k, int64_t t, int64_t horizon)
 {
     const probe_ud *p = ud;
-    return chg_tsx_next_change(p->sets[k], p->env, p->xs[k], t, horizon);
+    return chg_vm_tsx_next_change(p->sets[k], p->env, p->xs[k], t, horizon);
 }
 
-int64_t chg_tsx_next_admissible(chg_ts_index *const *xs, const chg_timeset *const *sets, const bool *want,
+int64_t chg_vm_tsx_next_admissible(chg_ts_index *const *xs, const chg_timeset *const *sets, const bool *want,
                                 size_t n, const chg_ts_env *env, int64_t t, int64_t horizon)
 {
     probe_ud ud = {xs, sets, env};
@@ -119,16 +119,16 @@ int64_t chg_tsx_next_admissible(chg_ts_index *const *xs, const chg_timeset *cons
     return chg_timeset_next_admissible(sets, want, n, env, t, horizon, &probe);
 }
 
-void chg_tsx_free(chg_ts_index *x, size_t n)
+void chg_vm_tsx_free(chg_ts_index *x, size_t n)
 {
     for (size_t i = 0; x && i < n; i++)
         chg_free(x[i].iv);
     chg_free(x);
 }
 
-chg_ts_index *chg_tsx_new(size_t n) { return chg_calloc(n + 1, sizeof(chg_ts_index)); }
+chg_ts_index *chg_vm_tsx_new(size_t n) { return chg_calloc(n + 1, sizeof(chg_ts_index)); }
 
-void chg_tsx_reset(chg_ts_index *x, size_t n)
+void chg_vm_tsx_reset(chg_ts_index *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         x[i].valid = false;

@@ -21,7 +21,7 @@ struct chg_scratch_chunk {
     _Alignas(16) unsigned char data[];
 };
 
-void *chg_scratch_alloc(chg_scratch *s, size_t n)
+void *chg_vm_scratch_alloc(chg_scratch *s, size_t n)
 {
     n = (n + 15) & ~(size_t)15;
     chg_scratch_chunk *c = s->head;
@@ -51,14 +51,14 @@ void *chg_scratch_alloc(chg_scratch *s, size_t n)
     return p;
 }
 
-void chg_scratch_reset(chg_scratch *s)
+void chg_vm_scratch_reset(chg_scratch *s)
 {
     for (chg_scratch_chunk *c = s->first; c; c = c->next)
         c->used = 0;
     s->head = s->first;
 }
 
-void chg_scratch_free(chg_scratch *s)
+void chg_vm_scratch_free(chg_scratch *s)
 {
     chg_scratch_chunk *c = s->first;
     while (c) {
@@ -71,7 +71,7 @@ void chg_scratch_free(chg_scratch *s)
 
 /* ---- basics ------------------------------------------------------------------------ */
 
-const char *chg_vtag_name(uint8_t tag)
+const char *chg_vm_vtag_name(uint8_t tag)
 {
     switch (tag) {
     case CHG_V_NULL: return "null";
@@ -92,7 +92,7 @@ const char *chg_vtag_name(uint8_t tag)
 
 static bool json_equal_value(const json_t *j, const chg_value *v);
 
-bool chg_value_equal(const chg_value *a, const chg_value *b)
+bool chg_vm_value_equal(const chg_value *a, const chg_value *b)
 {
     if (a->tag == CHG_V_INT && b->tag == CHG_V_FLOAT)
         return (double)a->u.i == b->u.f;
@@ -118,7 +118,7 @@ bool chg_value_equal(const chg_value *a, const chg_value *b)
         if (a->len != b->len || (a->tag == CHG_V_REC && a->layout != b->layout))
             return false;
         for (uint32_t i = 0; i < a->len; i++)
-            if (!chg_value_equal(&a->u.items[i], &b->u.items[i]))
+            if (!chg_vm_value_equal(&a->u.items[i], &b->u.items[i]))
                 return false;
         return true;
     case CHG_V_JSON: return json_equal((json_t *)a->u.json, (json_t *)b->u.json);
@@ -129,22 +129,22 @@ bool chg_value_equal(const chg_value *a, const chg_value *b)
 static bool json_equal_value(const json_t *j, const chg_value *v)
 {
     chg_value c;
-    chg_value_from_json(j, &c);
+    chg_vm_value_from_json(j, &c);
     if (c.tag == CHG_V_JSON) {
         if (v->tag != CHG_V_LIST || !json_is_array(j) || json_array_size(j) != v->len)
             return false;
         for (uint32_t i = 0; i < v->len; i++) {
             chg_value e;
-            chg_value_from_json(json_array_get(j, i), &e);
-            if (!chg_value_equal(&e, &v->u.items[i]))
+            chg_vm_value_from_json(json_array_get(j, i), &e);
+            if (!chg_vm_value_equal(&e, &v->u.items[i]))
                 return false;
         }
         return true;
     }
-    return chg_value_equal(&c, v);
+    return chg_vm_value_equal(&c, v);
 }
 
-void chg_value_from_json(const void *jv, chg_value *out)
+void chg_vm_value_from_json(const void *jv, chg_value *out)
 {
     const json_t *j = jv;
     memset(out, 0, sizeof *out);
@@ -198,7 +198,7 @@ static const char *risk_name(const chg_bundle *b, int64_t i)
 
 static void json_text(const json_t *j, chg_buf *out, bool as_json);
 
-void chg_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out)
+void chg_vm_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out)
 {
     char tmp[64];
     switch (v->tag) {
@@ -216,19 +216,19 @@ void chg_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out)
         for (uint32_t i = 0; i < v->len; i++) {
             if (i)
                 chg_buf_puts(out, ", ");
-            chg_value_text(b, &v->u.items[i], out);
+            chg_vm_value_text(b, &v->u.items[i], out);
         }
         chg_buf_putc(out, ']');
         break;
     case CHG_V_REC:
     case CHG_V_JSON:
-        chg_value_json(b, v, out);
+        chg_vm_value_json(b, v, out);
         break;
     default: chg_buf_puts(out, "?"); break;
     }
 }
 
-void chg_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
+void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
 {
     char tmp[64];
     switch (v->tag) {
@@ -259,7 +259,7 @@ void chg_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
         for (uint32_t i = 0; i < v->len; i++) {
             if (i)
                 chg_buf_putc(out, ',');
-            chg_value_json(b, &v->u.items[i], out);
+            chg_vm_value_json(b, &v->u.items[i], out);
         }
         chg_buf_putc(out, ']');
         break;
@@ -272,13 +272,13 @@ void chg_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
             const char *name = l && i < l->count ? b->str[b->lfields[l->first + i].name] : "?";
             chg_buf_json_string(out, name, strlen(name));
             chg_buf_putc(out, ':');
-            chg_value_json(b, &v->u.items[i], out);
+            chg_vm_value_json(b, &v->u.items[i], out);
         }
         chg_buf_putc(out, '}');
         break;
     }
     case CHG_V_JSON: json_text(v->u.json, out, true); break;
-    default: chg_value_text(b, v, out); break;
+    default: chg_vm_value_text(b, v, out); break;
     }
 }
 
@@ -326,7 +326,7 @@ static void json_text(const json_t *j, chg_buf *out, bool as_json)
 /* The text form of a value in scratch memory. Scalars are formatted on the
  * stack and copied once, so they cost no heap allocation; lists and
  * objects (rare in messages) go through a heap buffer. */
-const char *chg_value_to_scratch(chg_ctx *ctx, const chg_value *v, uint32_t *len)
+const char *chg_vm_value_to_scratch(chg_ctx *ctx, const chg_value *v, uint32_t *len)
 {
     char tmp[64];
     const char *text = tmp;
@@ -346,8 +346,8 @@ const char *chg_value_to_scratch(chg_ctx *ctx, const chg_value *v, uint32_t *len
     default: {
         chg_buf b;
         chg_buf_init(&b);
-        chg_value_text(ctx->b, v, &b);
-        char *p = b.oom ? NULL : chg_scratch_alloc(&ctx->scratch, b.len + 1);
+        chg_vm_value_text(ctx->b, v, &b);
+        char *p = b.oom ? NULL : chg_vm_scratch_alloc(&ctx->scratch, b.len + 1);
         if (p) {
             memcpy(p, b.data ? b.data : "", b.len);
             p[b.len] = 0;
@@ -357,7 +357,7 @@ const char *chg_value_to_scratch(chg_ctx *ctx, const chg_value *v, uint32_t *len
         return p;
     }
     }
-    char *p = chg_scratch_alloc(&ctx->scratch, n + 1);
+    char *p = chg_vm_scratch_alloc(&ctx->scratch, n + 1);
     if (p) {
         memcpy(p, text, n);
         p[n] = 0;

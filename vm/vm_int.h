@@ -190,9 +190,9 @@ typedef struct chg_scratch {
     chg_scratch_chunk *first; /* all chunks, in order */
 } chg_scratch;
 
-void *chg_scratch_alloc(chg_scratch *s, size_t n);
-void chg_scratch_reset(chg_scratch *s);
-void chg_scratch_free(chg_scratch *s);
+void *chg_vm_scratch_alloc(chg_scratch *s, size_t n);
+void chg_vm_scratch_reset(chg_scratch *s);
+void chg_vm_scratch_free(chg_scratch *s);
 
 /* ---- facts ------------------------------------------------------------------------- */
 
@@ -298,15 +298,15 @@ struct chg_ctx {
 
 /* Make ctx ready to run blocks on change ev at now (scratch and lets
  * reset, caches checked against the facts). */
-void chg_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_facts *facts, chg_resolver_fn resolver,
+void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_facts *facts, chg_resolver_fn resolver,
                    void *resolver_ud);
 
 /* The flag callback of time sets; ud is a const chg_facts * (may be NULL). */
-bool chg_ctx_flag(void *ud, const char *name);
+bool chg_vm_ctx_flag(void *ud, const char *name);
 
 /* A raw event: its event slots decoded from json (a json_t *, referenced),
  * change slots absent. */
-chg_event *chg_event_raw(const chg_bundle *b, void *json, char *err, size_t errlen);
+chg_event *chg_vm_event_raw(const chg_bundle *b, void *json, char *err, size_t errlen);
 
 /* Run block `block`; its value goes to *out. Returns 0, or -1 with the
  * context's error set. */
@@ -316,14 +316,14 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out);
  * change at `now`: fills d's approvals fields; *rejected_by names the first
  * approver who rejected the change, or is NULL. Returns 0 or -1 (error). */
 /* Render approval requirement node n as text (for the bundle's tables). */
-void chg_areq_render(const chg_bundle *b, uint32_t n, chg_buf *out);
-void chg_areq_render_term(const chg_bundle *b, const chg_areqdef *q, uint32_t count, chg_buf *out);
+void chg_vm_areq_render(const chg_bundle *b, uint32_t n, chg_buf *out);
+void chg_vm_areq_render_term(const chg_bundle *b, const chg_areqdef *q, uint32_t count, chg_buf *out);
 
 /* reason and summary for actions, computed when an action first reads
  * them (decide.c) */
-void chg_action_vars(chg_ctx *ctx);
+void chg_vm_action_vars(chg_ctx *ctx);
 
-int chg_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_decision *d,
+int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_decision *d,
                        const char **rejected_by);
 
 /* Record a run-time error at instruction pc (printf-style, into scratch).
@@ -340,29 +340,29 @@ struct chg_ts_index {
 };
 
 struct chg_ts_env;
-chg_ts_index *chg_tsx_new(size_t n);
-void chg_tsx_free(chg_ts_index *x, size_t n);
-void chg_tsx_reset(chg_ts_index *x, size_t n);
-bool chg_tsx_contains(const chg_timeset *ts, const struct chg_ts_env *env, chg_ts_index *x, int64_t t);
-int64_t chg_tsx_next_change(const chg_timeset *ts, const struct chg_ts_env *env, chg_ts_index *x, int64_t t,
+chg_ts_index *chg_vm_tsx_new(size_t n);
+void chg_vm_tsx_free(chg_ts_index *x, size_t n);
+void chg_vm_tsx_reset(chg_ts_index *x, size_t n);
+bool chg_vm_tsx_contains(const chg_timeset *ts, const struct chg_ts_env *env, chg_ts_index *x, int64_t t);
+int64_t chg_vm_tsx_next_change(const chg_timeset *ts, const struct chg_ts_env *env, chg_ts_index *x, int64_t t,
                             int64_t horizon);
 /* Earliest instant >= t before t + horizon at which every set k is in
  * (want[k]) or out (!want[k]); INT64_MAX if none. */
-int64_t chg_tsx_next_admissible(chg_ts_index *const *xs, const chg_timeset *const *sets, const bool *want,
+int64_t chg_vm_tsx_next_admissible(chg_ts_index *const *xs, const chg_timeset *const *sets, const bool *want,
                                 size_t n, const struct chg_ts_env *env, int64_t t, int64_t horizon);
 
 /* ---- values ------------------------------------------------------------------------ */
 
-const char *chg_vtag_name(uint8_t tag);
-bool chg_value_equal(const chg_value *a, const chg_value *b);
+const char *chg_vm_vtag_name(uint8_t tag);
+bool chg_vm_value_equal(const chg_value *a, const chg_value *b);
 /* Append the value as interpolation shows it. */
-void chg_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out);
+void chg_vm_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out);
 /* Append the value as JSON. */
-void chg_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out);
+void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out);
 
 /* The text form of a value into scratch memory (no heap allocation once
  * warm). Returns NULL when out of memory. */
-const char *chg_value_to_scratch(chg_ctx *ctx, const chg_value *v, uint32_t *len);
+const char *chg_vm_value_to_scratch(chg_ctx *ctx, const chg_value *v, uint32_t *len);
 
 /* Built-ins, expanded from builtins.def: look an implementation up by name
  * (NULL: unknown, or an action). */
@@ -372,17 +372,17 @@ typedef struct chg_builtin_impl {
     uint8_t min_args, max_args;
     bool query;               /* answered by the resolver, not computed */
 } chg_builtin_impl;
-extern const chg_builtin_impl chg_builtin_impls[];
-extern const size_t chg_nbuiltin_impls;
-const chg_builtin_impl *chg_builtin_impl_find(const char *name);
+extern const chg_builtin_impl chg_vm_builtin_impls[];
+extern const size_t chg_vm_nbuiltin_impls;
+const chg_builtin_impl *chg_vm_builtin_impl_find(const char *name);
 
 /* Facts: find a query's answer; NULL when there is none. */
-const chg_value *chg_facts_answer(const chg_facts *f, const char *call, const chg_value *args,
+const chg_value *chg_vm_facts_answer(const chg_facts *f, const char *call, const chg_value *args,
                                   uint32_t nargs);
-bool chg_facts_flag(const chg_facts *f, const char *name, bool *value);
+bool chg_vm_facts_flag(const chg_facts *f, const char *name, bool *value);
 
 /* JSON value → chg_value without allocation (objects and arrays stay
  * jansson values: CHG_V_JSON). */
-void chg_value_from_json(const void *json, chg_value *out);
+void chg_vm_value_from_json(const void *json, chg_value *out);
 
 #endif

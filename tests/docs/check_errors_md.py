@@ -3,7 +3,7 @@
 
     check_errors_md.py CHGC REPO_ROOT
 
-- every code in compiler/diag.def has a section '### CODE: title' and no
+- every code in include/chg_diag.def has a section '### CODE: title' and no
   section names a code the table lacks;
 - each section's 'Message:' line equals the table's template;
 - each section has a 'chg bad' and a 'chg fixed' example, or an HTML
@@ -23,7 +23,7 @@ import tempfile
 
 def table(root):
     codes = {}
-    src = open(os.path.join(root, "compiler/diag.def"), encoding="utf-8").read()
+    src = open(os.path.join(root, "include/chg_diag.def"), encoding="utf-8").read()
     for m in re.finditer(r'^CHG_DIAG\((\w+),\s*(\w+),\s*(\w+),\s*"((?:[^"\\]|\\.)*)"\)', src, re.M):
         msg = re.sub(r"\\(.)", r"\1", m.group(4))  # C escapes: \" \? \\
         codes[m.group(1)] = msg

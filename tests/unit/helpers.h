@@ -75,7 +75,7 @@ static inline const char *let_type(chg_compiler *c, const char *name)
 {
     chg_decl *d = find_decl(c, D_LET, name);
     assert_non_null(d);
-    return d->type ? chg_type_str(&c->arena, d->type) : "(unchecked)";
+    return d->type ? chg_c_type_str(&c->arena, d->type) : "(unchecked)";
 }
 
 #endif

@@ -17,8 +17,8 @@ static toks *lex(const char *text)
 {
     toks *t = calloc(1, sizeof *t);
     t->c = chg_compiler_new(NULL);
-    uint32_t f = chg_compiler_add_text(t->c, "t.chg", text, strlen(text));
-    t->n = chg_lex_all(t->c, f, t->kinds, t->spans, 256);
+    uint32_t f = chg_c_add_text(t->c, "t.chg", text, strlen(text));
+    t->n = chg_c_lex_all(t->c, f, t->kinds, t->spans, 256);
     return t;
 }
 
@@ -35,7 +35,7 @@ static const char *names(toks *t)
     size_t n = 0;
     buf[0] = 0;
     for (size_t i = 0; i < t->n; i++)
-        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", i ? " " : "", chg_token_name(t->kinds[i]));
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", i ? " " : "", chg_c_token_name(t->kinds[i]));
     return buf;
 }
 
@@ -127,7 +127,7 @@ static void test_lexer_errors_report_and_continue(void **state)
     toks *t = lex("let a = 1 $ 2\nlet b = \"open\nlet c = 2026-13-01\n");
     assert_string_equal(diag_codes(t->c), "E0001@1:11 E0004@2:9 E0009@3:9");
     /* the scanner went on to the last line */
-    assert_string_equal(chg_token_name(t->kinds[t->n - 1]), "date");
+    assert_string_equal(chg_c_token_name(t->kinds[t->n - 1]), "date");
     done(t);
 }
 
@@ -144,10 +144,10 @@ static void test_lexer_nul_and_invalid_utf8(void **state)
     (void)state;
     const char text[] = "let a = 1\0\nlet b = \"\xc3\x28\"\n";
     chg_compiler *c = chg_compiler_new(NULL);
-    uint32_t f = chg_compiler_add_text(c, "t.chg", text, sizeof text - 1);
+    uint32_t f = chg_c_add_text(c, "t.chg", text, sizeof text - 1);
     int kinds[64];
     chg_span spans[64];
-    chg_lex_all(c, f, kinds, spans, 64);
+    chg_c_lex_all(c, f, kinds, spans, 64);
     assert_string_equal(diag_codes(c), "E0002@2:10 E0003@1:10");
     chg_compiler_free(c);
 }
@@ -172,7 +172,7 @@ static void test_lexer_c_operators_get_help(void **state)
     assert_string_equal(diag_codes(t->c), "E0001@1:3");
     assert_string_equal(first_help(t->c), "use 'and'");
     /* and the scanner hands the parser the operator meant */
-    assert_string_equal(chg_token_name(t->kinds[1]), "'and'");
+    assert_string_equal(chg_c_token_name(t->kinds[1]), "'and'");
     done(t);
 }
 

@@ -61,7 +61,7 @@ static void sexp(chg_buf *b, const chg_expr *e)
         chg_buf_putc(b, ')');
         break;
     case EX_BINARY:
-        chg_buf_printf(b, "(%s ", chg_binop_text(e->u.binary.op));
+        chg_buf_printf(b, "(%s ", chg_c_binop_text(e->u.binary.op));
         sexp(b, e->u.binary.a);
         chg_buf_putc(b, ' ');
         sexp(b, e->u.binary.b);
@@ -108,9 +108,9 @@ static char *tree(const char *expr)
     char src[4096];
     snprintf(src, sizeof src, "let x = %s\n", expr);
     chg_compiler *c = chg_compiler_new(NULL);
-    uint32_t f = chg_compiler_add_text(c, "t.chg", src, strlen(src));
+    uint32_t f = chg_c_add_text(c, "t.chg", src, strlen(src));
     chg_file *file;
-    assert_int_equal(chg_parse(c, f, &file), CHG_OK);
+    assert_int_equal(chg_c_parse(c, f, &file), CHG_OK);
     chg_buf b;
     chg_buf_init(&b);
     if (chg_compiler_count(c, CHG_ERROR))
@@ -217,9 +217,9 @@ static const char example[] =
 
 static chg_file *parse_text(chg_compiler *c, const char *text)
 {
-    uint32_t f = chg_compiler_add_text(c, "t.chg", text, strlen(text));
+    uint32_t f = chg_c_add_text(c, "t.chg", text, strlen(text));
     chg_file *file;
-    assert_int_equal(chg_parse(c, f, &file), CHG_OK);
+    assert_int_equal(chg_c_parse(c, f, &file), CHG_OK);
     return file;
 }
 

@@ -91,7 +91,7 @@ static void test_resolve_risk_classes_are_ranked(void **state)
     (void)state;
     chg_compiler *c = compile_str("risk low < medium < high\nclassify { high when true medium when false default low }\n");
     assert_string_equal(diag_codes(c), "");
-    chg_decl *high = chg_map_get(&c->globals, "high");
+    chg_decl *high = chg_c_map_get(&c->globals, "high");
     assert_non_null(high);
     assert_int_equal(high->kind, D_RISK);
     assert_int_equal(high->index, 2);

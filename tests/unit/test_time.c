@@ -1,5 +1,5 @@
 /*
- * test_time.c — unit tests of the time-set library (stdlib/chg_time.h):
+ * test_time.c — unit tests of the time-set library (include/chg_time.h):
  * time zones (offsets, transitions, footer rules, gaps and folds, bad
  * names and files), cron in its three dialects (every feature, errors with
  * their places, DST behaviour), weekly/daily, yearly and range schedules

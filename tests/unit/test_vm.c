@@ -347,7 +347,7 @@ static void test_vm_verifier_rejects_unbounded_loops(void **state)
     for (uint32_t i = 0; i < ncode; i++) {
         uint8_t *ins = (uint8_t *)bytes.data + code + 8 * i;
         uint32_t target = chg_rd16(ins + 4) | (uint32_t)chg_rd16(ins + 6) << 16;
-        if (ins[0] == OP_JMP && target < i) {
+        if (ins[0] == CHG_OP_JMP && target < i) {
             uint8_t save[8];
             memcpy(save, ins, 8);
             chg_wr16(ins + 4, (uint16_t)i); /* jump to itself: an endless loop */
@@ -576,9 +576,9 @@ static chg_value sample(chg_param p, bool good)
 static void test_vm_builtins_match_checker(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < chg_nbuiltins; i++) {
-        const chg_builtin *c = &chg_builtins[i];
-        const chg_builtin_impl *v = chg_builtin_impl_find(c->name);
+    for (size_t i = 0; i < chg_c_nbuiltins; i++) {
+        const chg_builtin *c = &chg_c_builtins[i];
+        const chg_builtin_impl *v = chg_vm_builtin_impl_find(c->name);
         if (c->kind == BI_ACTION) {
             if (v)
                 fail_msg("action %s has a VM implementation", c->name);
@@ -592,12 +592,12 @@ static void test_vm_builtins_match_checker(void **state)
             fail_msg("%s: arity %u..%u in the checker, %u..%u in the VM", c->name, c->min_args, c->max_args,
                      v->min_args, v->max_args);
     }
-    for (size_t i = 0; i < chg_nbuiltin_impls; i++) {
-        const chg_builtin_impl *v = &chg_builtin_impls[i];
-        const chg_builtin *c = chg_builtin_find(v->name);
+    for (size_t i = 0; i < chg_vm_nbuiltin_impls; i++) {
+        const chg_builtin_impl *v = &chg_vm_builtin_impls[i];
+        const chg_builtin *c = chg_c_builtin_find(v->name);
         if (!c || c->kind == BI_ACTION)
             fail_msg("%s: the VM implements it, the checker does not know it", v->name);
-        assert_ptr_equal(chg_builtin_impl_find(v->name), v); /* no second entry */
+        assert_ptr_equal(chg_vm_builtin_impl_find(v->name), v); /* no second entry */
     }
 
     chg_buf bytes = build("schema change { when: time }\n"
@@ -605,11 +605,11 @@ static void test_vm_builtins_match_checker(void **state)
     chg_bundle *b = load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
     assert_non_null(ctx);
-    for (size_t i = 0; i < chg_nbuiltins; i++) {
-        const chg_builtin *c = &chg_builtins[i];
+    for (size_t i = 0; i < chg_c_nbuiltins; i++) {
+        const chg_builtin *c = &chg_c_builtins[i];
         if (c->kind != BI_FUNCTION)
             continue;
-        chg_builtin_fn fn = chg_builtin_impl_find(c->name)->fn;
+        chg_builtin_fn fn = chg_vm_builtin_impl_find(c->name)->fn;
         uint32_t n = c->min_args;
         chg_value args[8], out;
         for (uint32_t k = 0; k < n; k++)
@@ -626,7 +626,7 @@ static void test_vm_builtins_match_checker(void **state)
             ctx->failed = false;
             if (fn(ctx, args, n, &out, b) == 0)
                 fail_msg("%s accepts a %s as argument %u, which the checker refuses", c->name,
-                         chg_vtag_name(args[k].tag), k + 1);
+                         chg_vm_vtag_name(args[k].tag), k + 1);
             args[k] = saved;
         }
     }
@@ -662,18 +662,18 @@ static void test_vm_time_index_agrees_with_library(void **state)
         t = r % 5 ? t + (int64_t)(r % 40000) : 1704067200 + (int64_t)(r % (6 * 366 * 86400ULL));
         for (size_t k = 0; k < n; k++) {
             want[k] = (r >> k & 1) != 0;
-            if (chg_tsx_contains(sets[k], &env, xs[k], t) != chg_timeset_contains(sets[k], &env, t))
+            if (chg_vm_tsx_contains(sets[k], &env, xs[k], t) != chg_timeset_contains(sets[k], &env, t))
                 fail_msg("set %zu at %lld: the index and the library disagree on membership", k, (long long)t);
             int64_t h = 86400 * (int64_t)(1 + r % 400);
-            if (chg_tsx_next_change(sets[k], &env, xs[k], t, h) != chg_timeset_next_change(sets[k], &env, t, h))
+            if (chg_vm_tsx_next_change(sets[k], &env, xs[k], t, h) != chg_timeset_next_change(sets[k], &env, t, h))
                 fail_msg("set %zu at %lld: the index and the library disagree on the next change", k, (long long)t);
             /* a change exactly at the horizon is past it, for both */
             int64_t c = chg_timeset_next_change(sets[k], &env, t, 400 * 86400LL);
-            if (c != INT64_MAX && chg_tsx_next_change(sets[k], &env, xs[k], t, c - t) != INT64_MAX)
+            if (c != INT64_MAX && chg_vm_tsx_next_change(sets[k], &env, xs[k], t, c - t) != INT64_MAX)
                 fail_msg("set %zu at %lld: the index reports a change at the horizon", k, (long long)t);
         }
         int64_t h = 86400 * (int64_t)(1 + r % 400);
-        int64_t got = chg_tsx_next_admissible(xs, sets, want, n, &env, t, h);
+        int64_t got = chg_vm_tsx_next_admissible(xs, sets, want, n, &env, t, h);
         int64_t lib = chg_timeset_next_admissible(sets, want, n, &env, t, h, NULL);
         if (got != lib)
             fail_msg("next admissible from %lld: %lld with the index, %lld without", (long long)t, (long long)got,
@@ -689,21 +689,21 @@ static void test_vm_calendar_names(void **state)
 {
     (void)state;
     for (int i = 0; i < 7; i++) {
-        assert_int_equal(chg_day_index(chg_weekday_names[i].abbr), i);
-        assert_int_equal(chg_day_index(chg_weekday_names[i].full), i);
+        assert_int_equal(chg_c_day_index(chg_weekday_names[i].abbr), i);
+        assert_int_equal(chg_c_day_index(chg_weekday_names[i].full), i);
     }
     for (int i = 0; i < 12; i++) {
-        assert_int_equal(chg_month_index(chg_month_names[i].abbr), i + 1);
-        assert_int_equal(chg_month_index(chg_month_names[i].full), i + 1);
+        assert_int_equal(chg_c_month_index(chg_month_names[i].abbr), i + 1);
+        assert_int_equal(chg_c_month_index(chg_month_names[i].full), i + 1);
     }
-    assert_int_equal(chg_day_index("Mon"), -1);
-    assert_int_equal(chg_month_index("sept"), -1);
+    assert_int_equal(chg_c_day_index("Mon"), -1);
+    assert_int_equal(chg_c_month_index("sept"), -1);
 
     chg_buf bytes = build("schema change { when: time }\n"
                           "rule r advisory: when weekday(change.when, \"UTC\") == \"x\" warn \"x\"\n");
     chg_bundle *b = load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
-    const chg_builtin_impl *wd = chg_builtin_impl_find("weekday");
+    const chg_builtin_impl *wd = chg_vm_builtin_impl_find("weekday");
     for (int64_t day = 20454; day < 20454 + 7; day++) {
         chg_value args[2], out;
         memset(args, 0, sizeof args);

@@ -44,7 +44,7 @@ typedef enum chg_severity {
 
 typedef enum chg_diag_id {
 #define CHG_DIAG(code, sev, name, msg) CHG_D_##code,
-#include "diag.def"
+#include "chg_diag.def"
 #undef CHG_DIAG
     CHG_D__COUNT
 } chg_diag_id;
