@@ -76,7 +76,7 @@ int chg_policy_emit(chg_policy *p, char *err, size_t errlen)
     if (!p->bundle) {
         /* a bundle we just wrote failing its own verification is our bug */
         snprintf(err, errlen, "internal error: the compiled bundle does not verify: %s", why);
-        return CHG_ERANGE;
+        return CHG_EINTERNAL;
     }
     return CHG_OK;
 }

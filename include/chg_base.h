@@ -41,7 +41,11 @@ enum {
     CHG_ENOTFOUND = -5,
     /* The path names something other than a regular file (a directory, a
      * device, a pipe), which is never read. */
-    CHG_ENOTREG = -6
+    CHG_ENOTREG = -6,
+    /* chg caught a fault of its own at a boundary it checks (a bundle it
+     * has just compiled fails its own verifier): a bug to report, never
+     * the user's input. The message buffer says what. */
+    CHG_EINTERNAL = -7
 };
 
 /* A short message for a status ("out of memory"); for CHG_EIO prefer

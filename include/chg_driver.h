@@ -90,9 +90,10 @@ int chg_policy_compile(chg_policy *p, char *const *paths, size_t n, const chg_co
                        size_t errlen);
 
 /* After chg_policy_compile succeeded: generate the bundle and load it
- * through the same verifier a .chgb file passes. CHG_ERANGE when the
+ * through the same verifier a .chgb file passes. CHG_EINVAL when the
  * program exceeds the bundle format's limits (a diagnostic says which);
- * a bundle that fails its own verification is an internal error (err). */
+ * CHG_EINTERNAL (err says why) when the bundle fails its own verification;
+ * CHG_ENOMEM. */
 int chg_policy_emit(chg_policy *p, char *err, size_t errlen);
 
 /* What a command that runs a policy calls: one path ending in .chgb is

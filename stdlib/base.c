@@ -74,6 +74,7 @@ const char *chg_strerror(int status)
     case CHG_ERANGE: return "too large";
     case CHG_ENOTFOUND: return "not found";
     case CHG_ENOTREG: return "not a regular file";
+    case CHG_EINTERNAL: return "internal error";
     }
     return "unknown error";
 }
