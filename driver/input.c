@@ -140,17 +140,25 @@ chg_lines *chg_lines_open(const char *path, size_t max_line, char *err, size_t e
             return NULL;
         }
     }
-    chg_lines *r = chg_malloc(sizeof *r);
+    chg_lines *r = chg_lines_stream(f, path, max_line);
     if (!r) {
         if (f != stdin)
             fclose(f);
         snprintf(err, errlen, "%s: out of memory", path);
         return NULL;
     }
+    r->owned = f != stdin;
+    return r;
+}
+
+chg_lines *chg_lines_stream(FILE *f, const char *name, size_t max_line)
+{
+    chg_lines *r = chg_malloc(sizeof *r);
+    if (!r)
+        return NULL;
     memset(r, 0, offsetof(chg_lines, buf));
     r->f = f;
-    r->owned = f != stdin;
-    r->name = path;
+    r->name = name;
     r->max = max_line ? max_line : CHG_INPUT_MAX_LINE;
     chg_buf_init(&r->line);
     return r;

@@ -48,6 +48,11 @@ typedef struct chg_lines chg_lines;
 /* Open path ("-": standard input) for reading lines of at most max_line
  * bytes (0: CHG_INPUT_MAX_LINE). NULL with err on failure. */
 chg_lines *chg_lines_open(const char *path, size_t max_line, char *err, size_t errlen);
+/* A reader over an open stream (a pipe, a socket's FILE, memory from
+ * fmemopen), which stays the caller's: chg_lines_close does not close it.
+ * `name` names it in messages and must outlive the reader. NULL when out
+ * of memory. */
+chg_lines *chg_lines_stream(FILE *f, const char *name, size_t max_line);
 /* The next non-blank line: returns 1 with *line (valid until the next
  * call; not NUL-terminated), *len and *lineno (1-based) set; 0 at the end;
  * CHG_ERANGE for a line over the limit (*lineno says which, err is not
