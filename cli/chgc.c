@@ -60,8 +60,17 @@ int main(int argc, char **argv)
         return EXIT_CLEAN;
     }
     for (size_t i = 0; i < CHG_ARRAY_LEN(commands); i++)
-        if (!strcmp(cmd, commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(cmd, commands[i].name)) {
+            int status = commands[i].run(argc - 1, argv + 1);
+            /* a command's output that never reached its file is an error,
+             * whatever the command thought (a full disk, a closed pipe) */
+            int flushed = fflush(stdout), saved = errno;
+            if (flushed != 0 || ferror(stdout)) {
+                chgc_error("cannot write the output: %s", flushed != 0 ? strerror(saved) : "a write failed");
+                return EXIT_USAGE;
+            }
+            return status;
+        }
     chgc_error("unknown command '%s' (see 'chgc --help')", cmd);
     return EXIT_USAGE;
 }
@@ -162,12 +171,17 @@ bool chgc_opt_color(const char *arg, FILE *stream, bool *out)
     return false;
 }
 
+void chgc_fail(int status, const char *err)
+{
+    chgc_error("%s", err && *err ? err : chg_strerror(status));
+}
+
 int chgc_collect(char **paths, int n, chg_vec *out)
 {
-    char err[1024];
+    char err[1024] = "";
     int rc = chg_collect_files(paths, (size_t)n, out, err, sizeof err);
     if (rc != CHG_OK)
-        chgc_error("%s", err);
+        chgc_fail(rc, err);
     return rc;
 }
 
@@ -185,17 +199,18 @@ void chgc_print_diags(chg_compiler *c)
 
 int chgc_open_policy(char **paths, int n, bool lints, chg_policy *p)
 {
-    char err[1024];
+    char err[1024] = "";
     chg_compile_options co = {.lints = lints};
     int rc = chg_policy_open(p, paths, (size_t)n, &co, err, sizeof err);
     if (rc == CHG_OK) {
         chgc_print_diags(p->compiler); /* warnings */
         return EXIT_CLEAN;
     }
-    if (rc == CHG_EINVAL)
+    bool findings = rc == CHG_EINVAL && p->compiler; /* errors in the policy, not a bad file */
+    if (findings)
         chgc_print_diags(p->compiler);
     else
-        chgc_error("%s", err);
+        chgc_fail(rc, err);
     chg_policy_free(p);
-    return rc == CHG_EINVAL ? EXIT_FINDINGS : EXIT_USAGE;
+    return findings ? EXIT_FINDINGS : EXIT_USAGE;
 }

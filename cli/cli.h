@@ -54,5 +54,8 @@ bool chgc_opt_color(const char *arg, FILE *stream, bool *out);
 
 /* Print "chgc: message" to stderr. */
 void chgc_error(const char *fmt, ...) CHG_PRINTF(1, 2);
+/* Print what a driver call that returned `status` wrote in err, or the
+ * status's own words when it wrote nothing. */
+void chgc_fail(int status, const char *err);
 
 #endif

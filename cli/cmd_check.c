@@ -89,10 +89,11 @@ int chgc_check(int argc, char **argv)
                               .horizon = horizon};
     chg_compiler **cs;
     size_t n;
-    char err[1024];
+    char err[1024] = "";
     int status = EXIT_CLEAN;
-    if (chg_check_files((char *const *)files.items, files.len, &co, &cs, &n, err, sizeof err) != CHG_OK) {
-        chgc_error("%s", err);
+    int rc = chg_check_files((char *const *)files.items, files.len, &co, &cs, &n, err, sizeof err);
+    if (rc != CHG_OK) {
+        chgc_fail(rc, err);
         chg_strings_free(&files);
         return EXIT_USAGE;
     }

@@ -78,15 +78,18 @@ int chgc_eval(int argc, char **argv)
         eval_usage(stderr);
         return EXIT_USAGE;
     }
+    int from_stdin = !strcmp(event, "-") + (facts_path && !strcmp(facts_path, "-"));
     for (int i = optind; i < argc; i++)
-        if (!strcmp(argv[i], "-") && !strcmp(event, "-")) {
-            chgc_error("eval: the policy and --event cannot both be standard input");
-            return EXIT_USAGE;
-        }
-    char err[1024];
+        from_stdin += !strcmp(argv[i], "-");
+    if (from_stdin > 1) {
+        chgc_error("eval: only one of the policy, --event and --facts can be standard input");
+        return EXIT_USAGE;
+    }
+    char err[1024] = "";
     chg_facts *facts = NULL;
-    if (facts_path && chg_facts_load(facts_path, &facts, err, sizeof err) != CHG_OK) {
-        chgc_error("%s", err);
+    int rc = facts_path ? chg_facts_load(facts_path, &facts, err, sizeof err) : CHG_OK;
+    if (rc != CHG_OK) {
+        chgc_fail(rc, err);
         return EXIT_USAGE;
     }
     base.facts = facts;
@@ -94,12 +97,11 @@ int chgc_eval(int argc, char **argv)
     int status = chgc_open_policy(argv + optind, argc - optind, true, &p);
     if (status == EXIT_CLEAN) {
         bool failed = false;
-        int rc = jsonl ? chg_decide_lines(p.bundle, &base, event, (int)threads, explain, stdout, stderr, &failed,
-                                          err, sizeof err)
-                       : chg_decide_document(p.bundle, &base, event, explain, stdout, stderr, &failed, err,
-                                             sizeof err);
+        chg_decide_options o = {.threads = (int)threads, .explain = explain, .label = "chgc"};
+        rc = jsonl ? chg_decide_lines(p.bundle, &base, event, &o, stdout, stderr, &failed, err, sizeof err)
+                   : chg_decide_document(p.bundle, &base, event, &o, stdout, stderr, &failed, err, sizeof err);
         if (rc != CHG_OK) {
-            chgc_error("%s", err);
+            chgc_fail(rc, err);
             status = EXIT_USAGE;
         } else if (failed)
             status = EXIT_FINDINGS;

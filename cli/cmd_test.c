@@ -85,7 +85,7 @@ int chgc_test(int argc, char **argv)
         return EXIT_USAGE;
     }
     chg_test_session ts;
-    char err[1024];
+    char err[1024] = "";
     int rc = chg_test_files((char *const *)files.items, files.len, run, now, &ts, err, sizeof err);
     int status = ts.nfailed ? EXIT_FINDINGS : EXIT_CLEAN;
     /* what happened to each file, in order: broken policies, low coverage */
@@ -103,7 +103,10 @@ int chgc_test(int argc, char **argv)
         }
     }
     if (rc != CHG_OK) {
-        chgc_error("%s%s", rc == CHG_EINVAL ? "--run: " : "", err);
+        if (rc == CHG_EINVAL)
+            chgc_error("--run: %s", err);
+        else
+            chgc_fail(rc, err);
         status = EXIT_USAGE;
     } else {
         if (ts.nsuites || format != CHG_TEST_TEXT) {

@@ -1,10 +1,15 @@
 /*
- * decide.c — inputs to decisions: one JSON document, or a stream of JSON
+ * eval.c — inputs to decisions: one JSON document, or a stream of JSON
  * lines decided on several threads with the output in input order.
  *
  * Threads: the bundle is immutable and shared; each worker owns one
  * evaluation context (chg_vm.h), so the evaluator needs no lock. Only the
  * ring of batches below is shared, under one mutex.
+ *
+ * Streams answer as they go: before the reader would wait for more input
+ * (a pipe from a slow producer, a terminal), everything decided so far is
+ * written and flushed, so a consumer on the other end of a pipe sees each
+ * decision without waiting for the end of the input.
  */
 #include "chg_driver.h"
 
@@ -21,15 +26,15 @@ void chg_error_line_write(chg_buf *out, const char *where, const char *reason)
     chg_buf_puts(out, "}\n");
 }
 
-bool chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t len, const chg_eval_input *base,
-                     const char *where, bool explain, chg_buf *out, chg_buf *errs)
+int chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t len, const chg_eval_input *base,
+                    const char *where, bool explain, chg_buf *out, chg_buf *errs)
 {
     char err[512];
     chg_event *ev = chg_event_intake(ctx, json, len, base, NULL, err, sizeof err);
     if (!ev) {
-        chg_buf_printf(errs, "chgc: %s: %s\n", where, err);
+        chg_buf_printf(errs, "%s: %s\n", where, err);
         chg_error_line_write(out, where, err);
-        return false;
+        return out->oom || errs->oom ? CHG_ENOMEM : CHG_EINVAL;
     }
     chg_eval_input in = *base;
     in.change = ev;
@@ -42,7 +47,47 @@ bool chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t
     chg_decision_write(b, &d, out);
     chg_buf_putc(out, '\n');
     chg_event_free(ev);
-    return true;
+    return out->oom ? CHG_ENOMEM : CHG_OK;
+}
+
+/* Write a buffer of "WHERE: reason" lines to f, each after "LABEL: ". */
+static void write_errs(FILE *f, const char *label, const chg_buf *e)
+{
+    const char *s = e->data, *end = s + e->len;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        size_t n = nl ? (size_t)(nl - s) + 1 : (size_t)(end - s);
+        if (label && *label)
+            fprintf(f, "%s: ", label);
+        fwrite(s, 1, n, f);
+        s += n;
+    }
+}
+
+static void too_long_text(const chg_lines *in, char *buf, size_t len)
+{
+    snprintf(buf, len, "the line is longer than the limit (%zu bytes)", chg_lines_limit(in));
+}
+
+static void too_long(const char *where, const char *why, chg_buf *out, chg_buf *errs)
+{
+    chg_buf_printf(errs, "%s: %s\n", where, why);
+    chg_error_line_write(out, where, why);
+}
+
+/* After the last write: was everything written? */
+static int check_written(FILE *out, FILE *errs, char *err, size_t errlen)
+{
+    fflush(errs);
+    if (fflush(out) != 0) {
+        snprintf(err, errlen, "cannot write the decisions: %s", strerror(errno)); /* fflush's */
+        return CHG_EIO;
+    }
+    if (ferror(out)) { /* an earlier write failed; its errno is gone */
+        snprintf(err, errlen, "cannot write the decisions: a write failed");
+        return CHG_EIO;
+    }
+    return CHG_OK;
 }
 
 /* ---- JSON lines on several threads ------------------------------------------------ */
@@ -50,7 +95,10 @@ bool chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t
 /* The reader cuts the input into batches of lines; workers decide whole
  * batches, and the reader writes finished batches in input order. A ring
  * of 3 batches per thread keeps every worker busy while one batch is being
- * written and one filled. */
+ * written and one filled. A batch ends at BATCH_LINES lines, at
+ * BATCH_BYTES, or when the reader would wait for input; the bytes held by
+ * batches in flight are bounded by INFLIGHT_MAX (plus one line), and a
+ * slot that held a big batch gives its memory back when it is written. */
 typedef struct batch {
     chg_buf lines;          /* the batch's lines, each ending in \n */
     struct line_info {
@@ -60,6 +108,7 @@ typedef struct batch {
     size_t nlines, cap;
     chg_buf out, errs;
     bool failed;            /* some line was not a change */
+    bool oom;               /* some decision could not be held */
     bool done;
 } batch;
 
@@ -67,27 +116,19 @@ typedef struct pool {
     const chg_bundle *b;
     const chg_eval_input *base;
     bool explain;
+    const char *label;
     char too_long[128];     /* the reader's message for a line over its limit */
     batch *ring;
     size_t nring;
     unsigned long filled, taken, written; /* batch counters */
+    size_t inflight;        /* bytes of lines in batches filled, not written */
     bool eof;
     pthread_mutex_t mu;
     pthread_cond_t work, done;
 } pool;
 
-enum { BATCH_LINES = 512, BATCH_BYTES = 1 << 20 };
-
-static void too_long_text(const chg_lines *in, char *buf, size_t len)
-{
-    snprintf(buf, len, "the line is longer than the limit (%zu bytes)", chg_lines_limit(in));
-}
-
-static void too_long(const char *where, const char *why, chg_buf *out, chg_buf *errs)
-{
-    chg_buf_printf(errs, "chgc: %s: %s\n", where, why);
-    chg_error_line_write(out, where, why);
-}
+enum { BATCH_LINES = 512, BATCH_BYTES = 1 << 20, KEEP_BYTES = 4 << 20 };
+#define INFLIGHT_MAX ((size_t)256 << 20)
 
 static void run_batch(pool *p, chg_ctx *ctx, batch *bt)
 {
@@ -96,12 +137,15 @@ static void run_batch(pool *p, chg_ctx *ctx, batch *bt)
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         char where[64];
         snprintf(where, sizeof where, "line %lu", bt->info[i].lineno);
-        if (bt->info[i].too_long) {
+        int rc = CHG_EINVAL;
+        if (!ctx)
+            chg_error_line_write(&bt->out, where, "out of memory");
+        else if (bt->info[i].too_long)
             too_long(where, p->too_long, &bt->out, &bt->errs);
-            bt->failed = true;
-        } else if (!chg_decide_json(ctx, p->b, s, (size_t)(nl - s), p->base, where, p->explain, &bt->out,
-                                    &bt->errs))
-            bt->failed = true;
+        else
+            rc = chg_decide_json(ctx, p->b, s, (size_t)(nl - s), p->base, where, p->explain, &bt->out, &bt->errs);
+        bt->failed |= rc == CHG_EINVAL;
+        bt->oom |= rc == CHG_ENOMEM || !ctx || bt->out.oom || bt->errs.oom;
         s = nl + 1;
     }
 }
@@ -109,7 +153,7 @@ static void run_batch(pool *p, chg_ctx *ctx, batch *bt)
 static void *worker(void *arg)
 {
     pool *p = arg;
-    chg_ctx *ctx = chg_ctx_new(p->b);
+    chg_ctx *ctx = chg_ctx_new(p->b); /* NULL (out of memory): each line says so */
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (p->taken == p->filled && !p->eof)
@@ -118,16 +162,7 @@ static void *worker(void *arg)
             break;
         batch *bt = &p->ring[p->taken++ % p->nring];
         pthread_mutex_unlock(&p->mu);
-        if (ctx)
-            run_batch(p, ctx, bt);
-        else { /* no context (out of memory): every line of it fails */
-            bt->failed = true;
-            for (size_t i = 0; i < bt->nlines; i++) {
-                char where[64];
-                snprintf(where, sizeof where, "line %lu", bt->info[i].lineno);
-                chg_error_line_write(&bt->out, where, "out of memory");
-            }
-        }
+        run_batch(p, ctx, bt);
         pthread_mutex_lock(&p->mu);
         bt->done = true;
         pthread_cond_broadcast(&p->done);
@@ -137,10 +172,23 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* Write finished batches in order; with `all`, wait for every batch. */
-static bool drain(pool *p, bool all, FILE *out, FILE *errs)
+static void batch_clear(batch *bt)
 {
-    bool failed = false;
+    chg_buf *bufs[3] = {&bt->lines, &bt->out, &bt->errs};
+    for (int k = 0; k < 3; k++) {
+        if (bufs[k]->cap > KEEP_BYTES)
+            chg_buf_free(bufs[k]); /* one big batch must not pin its memory */
+        else
+            chg_buf_reset(bufs[k]);
+    }
+    bt->nlines = 0;
+    bt->failed = bt->oom = bt->done = false;
+}
+
+/* Write finished batches in order; with `all`, wait for every batch.
+ * Called by the reader only. */
+static void drain(pool *p, bool all, FILE *out, FILE *errs, bool *failed, bool *oom)
+{
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (all && p->written < p->filled && !p->ring[p->written % p->nring].done)
@@ -149,19 +197,17 @@ static bool drain(pool *p, bool all, FILE *out, FILE *errs)
             break;
         batch *bt = &p->ring[p->written % p->nring];
         pthread_mutex_unlock(&p->mu);
-        fwrite(bt->errs.data ? bt->errs.data : "", 1, bt->errs.len, errs);
+        write_errs(errs, p->label, &bt->errs);
         fwrite(bt->out.data ? bt->out.data : "", 1, bt->out.len, out);
-        failed |= bt->failed;
-        chg_buf_reset(&bt->lines);
-        chg_buf_reset(&bt->out);
-        chg_buf_reset(&bt->errs);
-        bt->nlines = 0;
-        bt->failed = bt->done = false;
+        *failed |= bt->failed;
+        *oom |= bt->oom;
+        size_t bytes = bt->lines.len;
+        batch_clear(bt);
         pthread_mutex_lock(&p->mu);
+        p->inflight -= bytes;
         p->written++;
     }
     pthread_mutex_unlock(&p->mu);
-    return failed;
 }
 
 /* Append one line to a batch; false when out of memory. */
@@ -182,9 +228,10 @@ static bool batch_add(batch *bt, const char *line, size_t len, unsigned long lin
     return !bt->lines.oom;
 }
 
-/* One thread: decide as we read, write every 64 KiB. */
-static int decide_serial(const chg_bundle *b, const chg_eval_input *base, chg_lines *in, bool explain, FILE *out,
-                         FILE *errs, bool *failed, char *err, size_t errlen)
+/* One thread: decide as we read; write every 64 KiB, and whenever the next
+ * line is not there yet. */
+static int decide_serial(const chg_bundle *b, const chg_eval_input *base, chg_lines *in,
+                         const chg_decide_options *o, FILE *out, FILE *errs, bool *failed, char *err, size_t errlen)
 {
     chg_ctx *ctx = chg_ctx_new(b);
     if (!ctx) {
@@ -193,53 +240,68 @@ static int decide_serial(const chg_bundle *b, const chg_eval_input *base, chg_li
     }
     char msg[128];
     too_long_text(in, msg, sizeof msg);
-    chg_buf o, e;
-    chg_buf_init(&o);
-    chg_buf_init(&e);
+    chg_buf ob, eb;
+    chg_buf_init(&ob);
+    chg_buf_init(&eb);
     const char *line;
     size_t len;
     unsigned long lineno;
-    int rc;
-    while ((rc = chg_lines_next(in, &line, &len, &lineno, err, errlen)) != 0) {
+    int rc = 1;
+    while (rc != 0) {
+        if (ob.len + eb.len > (1 << 16) || !chg_lines_ready(in)) {
+            write_errs(errs, o->label, &eb);
+            fwrite(ob.data ? ob.data : "", 1, ob.len, out);
+            fflush(out);
+            chg_buf_reset(&ob);
+            chg_buf_reset(&eb);
+        }
+        rc = chg_lines_next(in, &line, &len, &lineno, err, errlen);
+        if (rc == 0)
+            break;
         char where[64];
         snprintf(where, sizeof where, "line %lu", lineno);
         if (rc == CHG_ERANGE) {
-            too_long(where, msg, &o, &e);
+            too_long(where, msg, &ob, &eb);
             *failed = true;
+            rc = 1;
         } else if (rc < 0)
             break;
-        else if (!chg_decide_json(ctx, b, line, len, base, where, explain, &o, &e))
-            *failed = true;
-        if (o.len + e.len > (1 << 16)) {
-            fwrite(e.data ? e.data : "", 1, e.len, errs);
-            fwrite(o.data, 1, o.len, out);
-            chg_buf_reset(&o);
-            chg_buf_reset(&e);
+        else {
+            int d = chg_decide_json(ctx, b, line, len, base, where, o->explain, &ob, &eb);
+            *failed |= d == CHG_EINVAL;
+            if (d == CHG_ENOMEM) {
+                snprintf(err, errlen, "%s: out of memory", where);
+                rc = CHG_ENOMEM;
+                break;
+            }
         }
     }
-    fwrite(e.data ? e.data : "", 1, e.len, errs);
-    fwrite(o.data ? o.data : "", 1, o.len, out);
-    chg_buf_free(&o);
-    chg_buf_free(&e);
+    write_errs(errs, o->label, &eb);
+    fwrite(ob.data ? ob.data : "", 1, ob.len, out);
+    chg_buf_free(&ob);
+    chg_buf_free(&eb);
     chg_ctx_free(ctx);
-    return rc < 0 ? rc : CHG_OK;
+    if (rc < 0)
+        return rc;
+    return check_written(out, errs, err, errlen);
 }
 
-int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines *in, int threads, bool explain,
+int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines *in, const chg_decide_options *o,
                       FILE *out, FILE *errs, bool *failed, char *err, size_t errlen)
 {
     *failed = false;
-    if (threads <= 1)
-        return decide_serial(b, base, in, explain, out, errs, failed, err, errlen);
+    if (o->threads <= 1)
+        return decide_serial(b, base, in, o, out, errs, failed, err, errlen);
     pool p;
     memset(&p, 0, sizeof p);
     p.b = b;
     p.base = base;
-    p.explain = explain;
+    p.explain = o->explain;
+    p.label = o->label;
     too_long_text(in, p.too_long, sizeof p.too_long);
-    p.nring = (size_t)threads * 3;
+    p.nring = (size_t)o->threads * 3;
     p.ring = chg_calloc(p.nring, sizeof *p.ring);
-    pthread_t *tids = chg_calloc((size_t)threads, sizeof *tids);
+    pthread_t *tids = chg_calloc((size_t)o->threads, sizeof *tids);
     if (!p.ring || !tids) {
         chg_free(p.ring);
         chg_free(tids);
@@ -250,19 +312,28 @@ int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines
     pthread_cond_init(&p.work, NULL);
     pthread_cond_init(&p.done, NULL);
     int started = 0, e = 0;
-    while (started < threads && (e = pthread_create(&tids[started], NULL, worker, &p)) == 0)
+    while (started < o->threads && (e = pthread_create(&tids[started], NULL, worker, &p)) == 0)
         started++;
     int rc = started ? 1 : CHG_ENOMEM;
     if (!started)
         snprintf(err, errlen, "cannot start a thread: %s", strerror(e));
+    bool oom = false;
     while (rc > 0) {
-        /* wait for a free batch, writing what is finished meanwhile */
+        if (!chg_lines_ready(in)) { /* about to wait for input: answer what we have */
+            drain(&p, true, out, errs, failed, &oom);
+            fflush(out);
+            fflush(errs);
+        }
+        /* a free slot, and room under the in-flight budget; the test and
+         * the wait are under one lock, so a batch finishing in between
+         * cannot be missed */
         pthread_mutex_lock(&p.mu);
-        while (p.filled - p.written >= p.nring) {
-            pthread_mutex_unlock(&p.mu);
-            *failed |= drain(&p, false, out, errs);
-            pthread_mutex_lock(&p.mu);
-            if (p.filled - p.written >= p.nring)
+        while (p.filled - p.written >= p.nring || (p.inflight > INFLIGHT_MAX && p.written < p.filled)) {
+            if (p.ring[p.written % p.nring].done) {
+                pthread_mutex_unlock(&p.mu);
+                drain(&p, false, out, errs, failed, &oom);
+                pthread_mutex_lock(&p.mu);
+            } else
                 pthread_cond_wait(&p.done, &p.mu);
         }
         batch *bt = &p.ring[p.filled % p.nring];
@@ -270,8 +341,12 @@ int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines
         const char *line;
         size_t len;
         unsigned long lineno;
-        while (bt->nlines < BATCH_LINES && bt->lines.len < BATCH_BYTES &&
-               (rc = chg_lines_next(in, &line, &len, &lineno, err, errlen)) != 0) {
+        while (bt->nlines < BATCH_LINES && bt->lines.len < BATCH_BYTES) {
+            if (bt->nlines && !chg_lines_ready(in))
+                break; /* hand out what we have before waiting */
+            rc = chg_lines_next(in, &line, &len, &lineno, err, errlen);
+            if (rc == 0)
+                break;
             bool over = rc == CHG_ERANGE; /* the line was not kept: its place is */
             if (rc < 0 && !over)
                 break;
@@ -283,17 +358,19 @@ int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines
             }
         }
         pthread_mutex_lock(&p.mu);
-        if (bt->nlines)
+        if (bt->nlines) {
             p.filled++;
+            p.inflight += bt->lines.len;
+        }
         pthread_cond_broadcast(&p.work);
         pthread_mutex_unlock(&p.mu);
-        *failed |= drain(&p, false, out, errs);
+        drain(&p, false, out, errs, failed, &oom);
     }
     pthread_mutex_lock(&p.mu);
     p.eof = true;
     pthread_cond_broadcast(&p.work);
     pthread_mutex_unlock(&p.mu);
-    *failed |= drain(&p, true, out, errs);
+    drain(&p, true, out, errs, failed, &oom);
     for (int i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
     for (size_t i = 0; i < p.nring; i++) {
@@ -307,23 +384,29 @@ int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines
     pthread_cond_destroy(&p.done);
     chg_free(p.ring);
     chg_free(tids);
-    return rc < 0 ? rc : CHG_OK;
+    if (rc < 0)
+        return rc;
+    if (oom) { /* some decision could not be held: say so, do not pretend */
+        snprintf(err, errlen, "out of memory: some decisions were not written");
+        return CHG_ENOMEM;
+    }
+    return check_written(out, errs, err, errlen);
 }
 
-int chg_decide_lines(const chg_bundle *b, const chg_eval_input *base, const char *path, int threads, bool explain,
+int chg_decide_lines(const chg_bundle *b, const chg_eval_input *base, const char *path, const chg_decide_options *o,
                      FILE *out, FILE *errs, bool *failed, char *err, size_t errlen)
 {
     *failed = false;
     chg_lines *in = chg_lines_open(path, 0, err, errlen);
     if (!in)
         return CHG_EIO;
-    int rc = chg_decide_reader(b, base, in, threads, explain, out, errs, failed, err, errlen);
+    int rc = chg_decide_reader(b, base, in, o, out, errs, failed, err, errlen);
     chg_lines_close(in);
     return rc;
 }
 
-int chg_decide_document(const chg_bundle *b, const chg_eval_input *base, const char *path, bool explain, FILE *out,
-                        FILE *errs, bool *failed, char *err, size_t errlen)
+int chg_decide_document(const chg_bundle *b, const chg_eval_input *base, const char *path,
+                        const chg_decide_options *o, FILE *out, FILE *errs, bool *failed, char *err, size_t errlen)
 {
     *failed = false;
     char *data;
@@ -337,17 +420,20 @@ int chg_decide_document(const chg_bundle *b, const chg_eval_input *base, const c
         snprintf(err, errlen, "out of memory");
         return CHG_ENOMEM;
     }
-    chg_buf o, e;
-    chg_buf_init(&o);
-    chg_buf_init(&e);
-    *failed = !chg_decide_json(ctx, b, data, len, base, strcmp(path, "-") ? path : "<stdin>", explain, &o, &e);
-    fwrite(e.data ? e.data : "", 1, e.len, errs);
-    fwrite(o.data ? o.data : "", 1, o.len, out);
-    rc = o.oom || e.oom ? CHG_ENOMEM : CHG_OK;
-    if (rc != CHG_OK)
+    chg_buf ob, eb;
+    chg_buf_init(&ob);
+    chg_buf_init(&eb);
+    rc = chg_decide_json(ctx, b, data, len, base, strcmp(path, "-") ? path : "<stdin>", o->explain, &ob, &eb);
+    *failed = rc == CHG_EINVAL;
+    if (rc == CHG_ENOMEM)
         snprintf(err, errlen, "out of memory");
-    chg_buf_free(&o);
-    chg_buf_free(&e);
+    else {
+        write_errs(errs, o->label, &eb);
+        fwrite(ob.data ? ob.data : "", 1, ob.len, out);
+        rc = check_written(out, errs, err, errlen);
+    }
+    chg_buf_free(&ob);
+    chg_buf_free(&eb);
     chg_ctx_free(ctx);
     chg_free(data);
     return rc;

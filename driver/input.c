@@ -6,162 +6,222 @@
  * Every reader has a limit, so no input can make the driver hold more
  * than the limit in memory: a document is refused when larger than its
  * limit, and a JSON line longer than its limit is skipped (reported as
- * that line's error) without being kept. Documents may come from a pipe
- * (`--event <(...)`); devices are refused, and a FIFO with no writer reads
- * as empty instead of blocking.
+ * that line's error) without being kept. Inputs may come from a pipe
+ * (`--event <(...)`); devices other than a terminal are refused, and a
+ * FIFO that nobody writes is an error after a bounded wait, never a hang
+ * and never "no input".
  */
 #include "chg_driver.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Read fd to its end, at most max bytes. */
-static int read_fd(int fd, const char *name, size_t max, char **data, size_t *len, char *err, size_t errlen)
+/* How long an open FIFO may stay silent before its first byte: a FIFO that
+ * no process writes would otherwise read as empty (and a stream of no
+ * changes is "every change decided") or block for ever. */
+#define FIFO_WAIT_MS 10000
+
+/* Check what fd is before reading it: a regular file, a pipe or FIFO (for a
+ * FIFO, wait for its writer), or a terminal; never a directory or another
+ * device (/dev/zero would never end). Leaves fd blocking. *size is the
+ * size of a regular file, else 0. */
+static int open_checks(int fd, const char *name, bool wait_fifo, size_t *size, char *err, size_t errlen)
 {
-    chg_buf b;
-    chg_buf_init(&b);
-    char tmp[65536];
+    struct stat st;
+    *size = 0;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", name, strerror(errno));
+        return CHG_EIO;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: is a directory", name);
+        return CHG_ENOTREG;
+    }
+    if (S_ISREG(st.st_mode)) {
+        *size = (size_t)st.st_size;
+    } else if (S_ISFIFO(st.st_mode) && wait_fifo) {
+        /* A writer that has not written yet and no writer at all look the
+         * same; wait a bounded time for either data or the end of a writer
+         * (POLLHUP). */
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int n;
+        while ((n = poll(&pfd, 1, FIFO_WAIT_MS)) < 0 && errno == EINTR)
+            ;
+        if (n == 0) {
+            snprintf(err, errlen, "%s: nothing was written to this pipe within %d s", name, FIFO_WAIT_MS / 1000);
+            return CHG_EIO;
+        }
+    } else if (!S_ISFIFO(st.st_mode) && !(S_ISCHR(st.st_mode) && isatty(fd))) {
+        snprintf(err, errlen, "%s: not a regular file or a pipe", name);
+        return CHG_ENOTREG;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)) {
+        snprintf(err, errlen, "%s: %s", name, strerror(errno));
+        return CHG_EIO;
+    }
+    return CHG_OK;
+}
+
+/* Open path, or take standard input for "-", and check it. Opening does
+ * not block (a FIFO nobody writes would hang open(2)). */
+static int open_input(const char *path, int *fd, const char **name, size_t *size, char *err, size_t errlen)
+{
+    *name = strcmp(path, "-") ? path : "standard input";
+    *fd = strcmp(path, "-") ? open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) : STDIN_FILENO;
+    if (*fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return CHG_EIO;
+    }
+    /* standard input is the shell's: a pipe there has its writer */
+    int rc = open_checks(*fd, *name, *fd != STDIN_FILENO, size, err, errlen);
+    if (rc != CHG_OK && *fd != STDIN_FILENO)
+        close(*fd);
+    return rc;
+}
+
+/* Read fd to its end, at most max bytes. A regular file's buffer is sized
+ * once from its size; a stream's doubles, so it holds at most twice the
+ * limit for a moment before the limit refuses it. */
+static int read_fd(int fd, const char *name, size_t size, size_t max, char **data, size_t *len, char *err,
+                   size_t errlen)
+{
+    if (size > max) {
+        snprintf(err, errlen, "%s: larger than the limit (%zu bytes)", name, max);
+        return CHG_ERANGE;
+    }
+    size_t cap = size ? size + 2 : 65536, used = 0;
+    char *p = chg_malloc(cap);
     for (;;) {
-        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (p && cap - used < (size ? 2 : 4096)) { /* a stream, or a file that grew */
+            char *q = chg_realloc(p, cap * 2);
+            if (!q)
+                chg_free(p);
+            p = q;
+            cap *= 2;
+        }
+        if (!p) {
+            snprintf(err, errlen, "%s: out of memory", name);
+            return CHG_ENOMEM;
+        }
+        ssize_t n = read(fd, p + used, cap - used - 1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
             int saved = errno;
-            chg_buf_free(&b);
+            chg_free(p);
             snprintf(err, errlen, "%s: %s", name, strerror(saved));
             return CHG_EIO;
         }
         if (n == 0)
             break;
-        if (b.len + (size_t)n > max) {
-            chg_buf_free(&b);
+        used += (size_t)n;
+        if (used > max) {
+            chg_free(p);
             snprintf(err, errlen, "%s: larger than the limit (%zu bytes)", name, max);
             return CHG_ERANGE;
         }
-        chg_buf_append(&b, tmp, (size_t)n);
     }
-    if (!b.data)
-        chg_buf_puts(&b, "");
-    if (b.oom) {
-        chg_buf_free(&b);
-        snprintf(err, errlen, "%s: out of memory", name);
-        return CHG_ENOMEM;
-    }
-    *len = b.len;
-    *data = chg_buf_take(&b);
+    p[used] = 0;
+    *data = p;
+    *len = used;
     return CHG_OK;
 }
 
 int chg_input_read(const char *path, size_t max, char **data, size_t *len, char *err, size_t errlen)
 {
-    if (!max)
-        max = CHG_INPUT_MAX;
     *data = NULL;
     *len = 0;
-    if (!strcmp(path, "-"))
-        return read_fd(STDIN_FILENO, "-", max, data, len, err, errlen);
-    /* O_NONBLOCK: opening a FIFO that no one writes must not hang. Once
-     * open, a read of such a FIFO ends at once (no writer: end of file). */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return CHG_EIO;
-    }
-    struct stat st;
-    int rc = CHG_OK;
-    if (fstat(fd, &st) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        rc = CHG_EIO;
-    } else if (S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "%s: is a directory", path);
-        rc = CHG_ENOTREG;
-    } else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
-        /* a device such as /dev/zero would never end */
-        snprintf(err, errlen, "%s: not a regular file or a pipe", path);
-        rc = CHG_ENOTREG;
-    } else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
-        snprintf(err, errlen, "%s: larger than the limit (%zu bytes)", path, max);
-        rc = CHG_ERANGE;
-    } else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        rc = CHG_EIO;
-    } else
-        rc = read_fd(fd, path, max, data, len, err, errlen); /* the limit holds if the file grows */
-    close(fd);
+    int fd;
+    const char *name;
+    size_t size;
+    int rc = open_input(path, &fd, &name, &size, err, errlen);
+    if (rc != CHG_OK)
+        return rc;
+    rc = read_fd(fd, strcmp(path, "-") ? path : "-", size, max ? max : CHG_INPUT_MAX, data, len, err, errlen);
+    if (fd != STDIN_FILENO)
+        close(fd);
     return rc;
 }
 
 /* ---- JSON lines -------------------------------------------------------------------- */
 
-/* A buffered reader: lines are found with memchr in a 64 KiB buffer and
- * handed out in place when they lie in it whole, copied into `line` only
- * when they cross a refill. */
+/* A buffered reader over a descriptor, or over memory: lines are found
+ * with memchr and handed out in place when they lie whole in the buffer,
+ * copied into `line` only when they cross a refill. Reads are read(2)s of
+ * what is there, not fread's fill-the-buffer, so a line is handed out as
+ * soon as it arrives (a pipe from a slow producer, a terminal). */
 #define LINES_BUF 65536
 
 struct chg_lines {
-    FILE *f;
-    bool owned;             /* fclose at the end (not stdin) */
+    int fd;                 /* -1: reading memory */
+    bool owned;             /* close fd at the end (not stdin) */
     bool eof;
     const char *name;
     size_t max;
     unsigned long lineno;
-    size_t pos, end;        /* unread bytes: buf[pos..end) */
+    const char *data;       /* the unread bytes are data[pos..end) */
+    size_t pos, end;
     chg_buf line;
     char buf[LINES_BUF];
 };
 
-chg_lines *chg_lines_open(const char *path, size_t max_line, char *err, size_t errlen)
-{
-    FILE *f = stdin;
-    if (strcmp(path, "-") != 0) {
-        /* as chg_input_read: a FIFO nobody writes is empty, a device is
-         * refused (a line of /dev/zero would never end) */
-        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        struct stat st;
-        const char *why = NULL;
-        if (fd < 0 || fstat(fd, &st) != 0)
-            why = strerror(errno);
-        else if (S_ISDIR(st.st_mode))
-            why = "is a directory";
-        else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
-            why = "not a regular file or a pipe";
-        else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 || !(f = fdopen(fd, "r")))
-            why = strerror(errno);
-        if (why) {
-            snprintf(err, errlen, "%s: %s", path, why);
-            if (fd >= 0)
-                close(fd);
-            return NULL;
-        }
-    }
-    chg_lines *r = chg_lines_stream(f, path, max_line);
-    if (!r) {
-        if (f != stdin)
-            fclose(f);
-        snprintf(err, errlen, "%s: out of memory", path);
-        return NULL;
-    }
-    r->owned = f != stdin;
-    return r;
-}
-
-chg_lines *chg_lines_stream(FILE *f, const char *name, size_t max_line)
+static chg_lines *lines_new(int fd, const char *name, size_t max_line)
 {
     chg_lines *r = chg_malloc(sizeof *r);
     if (!r)
         return NULL;
     memset(r, 0, offsetof(chg_lines, buf));
-    r->f = f;
+    r->fd = fd;
     r->name = name;
     r->max = max_line ? max_line : CHG_INPUT_MAX_LINE;
+    r->data = r->buf;
     chg_buf_init(&r->line);
     return r;
+}
+
+chg_lines *chg_lines_open(const char *path, size_t max_line, char *err, size_t errlen)
+{
+    int fd;
+    const char *name;
+    size_t size;
+    if (open_input(path, &fd, &name, &size, err, errlen) != CHG_OK)
+        return NULL;
+    chg_lines *r = lines_new(fd, name, max_line);
+    if (!r) {
+        if (fd != STDIN_FILENO)
+            close(fd);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    r->owned = fd != STDIN_FILENO;
+    return r;
+}
+
+chg_lines *chg_lines_memory(const char *data, size_t len, const char *name, size_t max_line)
+{
+    chg_lines *r = lines_new(-1, name, max_line);
+    if (r) {
+        r->data = data;
+        r->end = len;
+        r->eof = true; /* nothing to read beyond it */
+    }
+    return r;
+}
+
+bool chg_lines_ready(chg_lines *r)
+{
+    if (r->eof || memchr(r->data + r->pos, '\n', r->end - r->pos))
+        return true;
+    struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+    return poll(&pfd, 1, 0) != 0; /* data, an end, or an error: read will not wait */
 }
 
 int chg_lines_next(chg_lines *r, const char **line, size_t *len, unsigned long *lineno, char *err, size_t errlen)
@@ -175,21 +235,23 @@ int chg_lines_next(chg_lines *r, const char **line, size_t *len, unsigned long *
             if (r->pos == r->end) {
                 if (r->eof)
                     break;
+                ssize_t got = read(r->fd, r->buf, sizeof r->buf);
+                if (got < 0 && errno == EINTR)
+                    continue;
+                if (got < 0) {
+                    snprintf(err, errlen, "%s: %s", r->name, strerror(errno));
+                    return CHG_EIO;
+                }
                 r->pos = 0;
-                r->end = fread(r->buf, 1, sizeof r->buf, r->f);
-                if (!r->end) {
-                    if (ferror(r->f)) {
-                        snprintf(err, errlen, "%s: %s", strcmp(r->name, "-") ? r->name : "standard input",
-                                 strerror(errno));
-                        return CHG_EIO;
-                    }
+                r->end = (size_t)got;
+                if (!got) {
                     r->eof = true;
                     break;
                 }
             }
             any = true;
-            char *s = r->buf + r->pos;
-            char *nl = memchr(s, '\n', r->end - r->pos);
+            const char *s = r->data + r->pos;
+            const char *nl = memchr(s, '\n', r->end - r->pos);
             size_t take = nl ? (size_t)(nl - s) : r->end - r->pos;
             r->pos += take + (nl != NULL);
             if (nl && !too_long && !r->line.len && take <= r->max) {
@@ -199,7 +261,7 @@ int chg_lines_next(chg_lines *r, const char **line, size_t *len, unsigned long *
             }
             if (!too_long && r->line.len + take > r->max) {
                 too_long = true; /* read on to the end of the line, keep nothing */
-                chg_buf_reset(&r->line);
+                chg_buf_free(&r->line);
             }
             if (!too_long)
                 chg_buf_append(&r->line, s, take);
@@ -213,6 +275,7 @@ int chg_lines_next(chg_lines *r, const char **line, size_t *len, unsigned long *
             return CHG_ERANGE;
         if (!text) {
             if (r->line.oom) {
+                chg_buf_free(&r->line);
                 snprintf(err, errlen, "line %lu: out of memory", r->lineno);
                 return CHG_ENOMEM;
             }
@@ -239,7 +302,7 @@ void chg_lines_close(chg_lines *r)
     if (!r)
         return;
     if (r->owned)
-        fclose(r->f);
+        close(r->fd);
     chg_buf_free(&r->line);
     chg_free(r);
 }
@@ -313,12 +376,14 @@ static int walk(const char *dir, chg_vec *out, int depth, char *err, size_t errl
             break;
         }
         snprintf(path, len, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", name);
-        struct stat st;
-        if (stat(path, &st) != 0) {
+        struct stat st, lst;
+        if (stat(path, &st) != 0 || lstat(path, &lst) != 0) {
             chg_free(path); /* a dangling link: not ours to report */
             continue;
         }
-        if (S_ISDIR(st.st_mode)) {
+        if (S_ISDIR(st.st_mode) && S_ISLNK(lst.st_mode)) {
+            chg_free(path); /* links to directories are not followed: `..`, `/` */
+        } else if (S_ISDIR(st.st_mode)) {
             rc = walk(path, out, depth + 1, err, errlen);
             chg_free(path);
         } else if (has_suffix(name, ".chg")) {

@@ -24,6 +24,8 @@ static int add_root(chg_compiler *c, const char *path, char *err, size_t errlen)
             return rc;
         rc = chg_compiler_add_source(c, "<stdin>", text, len);
         chg_free(text);
+        if (rc == CHG_ENOMEM)
+            snprintf(err, errlen, "<stdin>: out of memory");
         /* too large: a diagnostic says so, as for a file */
         return rc == CHG_ERANGE ? CHG_OK : rc;
     }
@@ -94,13 +96,17 @@ int chg_policy_open(chg_policy *p, char *const *paths, size_t n, const chg_compi
             return rc;
         char why[512];
         p->bundle = chg_bundle_load(data, len, why, sizeof why);
-        chg_buf_append(&p->bytes, data, len); /* `chgc build` copies a verified bundle */
-        chg_free(data);
         if (!p->bundle) {
+            chg_free(data);
             snprintf(err, errlen, "%s: %s", paths[0], why);
-            return CHG_EIO;
+            return CHG_EINVAL; /* malformed input; p->compiler is NULL: no diagnostics */
         }
-        return p->bytes.oom ? CHG_ENOMEM : CHG_OK;
+        /* the bytes read become p->bytes (`chgc build` writes a verified
+         * bundle again): adopted, not copied */
+        p->bytes.data = data;
+        p->bytes.len = len;
+        p->bytes.cap = len + 1;
+        return CHG_OK;
     }
     int rc = chg_policy_compile(p, paths, n, opts, err, errlen);
     return rc == CHG_OK ? chg_policy_emit(p, err, errlen) : rc;
@@ -116,34 +122,41 @@ void chg_policy_free(chg_policy *p)
 
 /* ---- chgc check -------------------------------------------------------------------- */
 
-/* Mark the files some other compilation imports. Each root's realpath is
- * asked once; the compilations answer from their own table of the files
- * they loaded. */
+/* Mark the files that another compilation covers. Compilation j covers
+ * file i when it loads i as an import (its table of loaded files answers:
+ * each root's realpath is asked once) and i does not import j back; files
+ * that import each other, a cycle, are all covered by the first of them
+ * named, which is kept. So every file dropped is checked, and reported, in
+ * the compilation of a file that is kept: coverage is transitive (j's
+ * compilation holds everything i's holds). Two names of one file ("./p.chg"
+ * and "p.chg", a link) are one file: the first is kept. */
 static int mark_imported(char *const *files, size_t n, chg_compiler *const *cs, bool *imported)
 {
     char **real = chg_calloc(n + 1, sizeof *real);
     if (!real)
         return CHG_ENOMEM;
     char buf[PATH_MAX];
+    int rc = CHG_OK;
     for (size_t i = 0; i < n; i++)
-        if (strcmp(files[i], "-") != 0 && realpath(files[i], buf))
-            real[i] = chg_strdup(buf); /* NULL (out of memory): kept, as if unknown */
-    /* Two names of one file (a link, "./p.chg" and "p.chg") compile the
-     * same policy twice; only the first is kept. */
-    for (size_t i = 0; i < n; i++) {
+        if (strcmp(files[i], "-") != 0 && realpath(files[i], buf) && !(real[i] = chg_strdup(buf)))
+            rc = CHG_ENOMEM;
+    for (size_t i = 0; i < n && rc == CHG_OK; i++) {
         if (!real[i])
-            continue;
-        for (size_t j = 0; j < i && !imported[i]; j++)
-            if (real[j] && !imported[j] && !strcmp(real[i], real[j]))
+            continue; /* standard input, or a file realpath(3) cannot name: kept */
+        for (size_t j = 0; j < n && !imported[i]; j++) {
+            if (j == i || !cs[j] || !cs[i])
+                continue;
+            if (j < i && real[j] && !strcmp(real[i], real[j]))
                 imported[i] = true;
-        for (size_t j = 0; j < n && !imported[i]; j++)
-            if (j != i && cs[j] && chg_compiler_imports(cs[j], real[i]))
+            else if (chg_compiler_imports(cs[j], real[i]) &&
+                     (j < i || !real[j] || !chg_compiler_imports(cs[i], real[j])))
                 imported[i] = true;
+        }
     }
     for (size_t i = 0; i < n; i++)
         chg_free(real[i]);
     chg_free(real);
-    return CHG_OK;
+    return rc;
 }
 
 int chg_check_files(char *const *files, size_t n, const chg_compile_options *opts, chg_compiler ***out,

@@ -44,6 +44,21 @@ static void local_text(const chg_tz *tz, int64_t t, char *out, size_t len)
              day, (int)(s / 3600), (int)(s % 3600 / 60));
 }
 
+/* A name as iCalendar TEXT (RFC 5545 3.3.11): a crafted bundle's name
+ * must not end the line and start properties of its own. */
+static void ics_text(chg_buf *out, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\\' || c == ';' || c == ',')
+            chg_buf_putc(out, '\\');
+        if (c == '\n')
+            chg_buf_puts(out, "\\n");
+        else if (c >= 0x20 && c != 0x7f)
+            chg_buf_putc(out, (char)c);
+    }
+}
+
 static int list_interval(void *ud, int64_t s, int64_t e)
 {
     listing *L = ud;
@@ -75,10 +90,12 @@ static int list_interval(void *ud, int64_t s, int64_t e)
             const char *x = srcs[k];
             snprintf(dsts[k], 20, "%.4s%.2s%.2sT%.2s%.2s%.2sZ", x, x + 5, x + 8, x + 11, x + 14, x + 17);
         }
-        chg_buf_printf(L->out,
-                       "BEGIN:VEVENT\r\nUID:%s-%s@chg\r\nDTSTAMP:%s\r\nDTSTART:%s\r\nDTEND:%s\r\n"
-                       "SUMMARY:%s %s\r\nEND:VEVENT\r\n",
-                       L->name, ia, is, ia, ib, L->what, L->name);
+        chg_buf_puts(L->out, "BEGIN:VEVENT\r\nUID:");
+        ics_text(L->out, L->name);
+        chg_buf_printf(L->out, "-%s@chg\r\nDTSTAMP:%s\r\nDTSTART:%s\r\nDTEND:%s\r\nSUMMARY:%s ", ia, is, ia, ib,
+                       L->what);
+        ics_text(L->out, L->name);
+        chg_buf_puts(L->out, "\r\nEND:VEVENT\r\n");
     }
     L->count++;
     return 0;

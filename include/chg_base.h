@@ -134,7 +134,7 @@ typedef struct chg_buf {
 
 void chg_buf_init(chg_buf *b);
 void chg_buf_free(chg_buf *b);
-void chg_buf_reset(chg_buf *b);
+void chg_buf_reset(chg_buf *b); /* empties it, oom included: check oom first */
 void chg_buf_append(chg_buf *b, const void *p, size_t n);
 void chg_buf_puts(chg_buf *b, const char *s);
 void chg_buf_putc(chg_buf *b, char c);

@@ -28,16 +28,19 @@
 /* ---- inputs ------------------------------------------------------------------ */
 
 /* Limits on what the driver reads (0 in a field: the default). */
-#define CHG_INPUT_MAX ((size_t)1 << 30)      /* one document: 1 GiB */
+#define CHG_INPUT_MAX ((size_t)64 << 20)     /* one document: 64 MiB */
 #define CHG_INPUT_MAX_LINE ((size_t)64 << 20) /* one JSON line: 64 MiB */
 #define CHG_BUNDLE_MAX ((size_t)1 << 31)      /* a .chgb file: 2 GiB */
 
-/* Read a whole input: a regular file, a pipe or FIFO, or standard input
- * for "-". At most max bytes (0: CHG_INPUT_MAX). *data is chg_malloc'd and
- * NUL-terminated. Errors: CHG_EIO, CHG_ENOTREG (a directory or a device:
- * never read, so /dev/zero cannot exhaust memory), CHG_ERANGE (larger than
- * max), CHG_ENOMEM; err says "PATH: reason". A FIFO nobody writes reads as
- * empty, at once. */
+/* Read a whole input: a regular file, a pipe or FIFO, a terminal, or
+ * standard input for "-" (which must be one of those too). At most max
+ * bytes (0: CHG_INPUT_MAX). *data is chg_malloc'd and NUL-terminated.
+ * Errors: CHG_EIO, CHG_ENOTREG (a directory or another device: never read,
+ * so /dev/zero cannot exhaust memory), CHG_ERANGE (larger than max),
+ * CHG_ENOMEM; err says "PATH: reason". A pipe or FIFO named by a path must
+ * start writing within 10 s (opening one that nobody writes would block
+ * for ever, and reading it would look like an empty input): after that it
+ * is an error, CHG_EIO. */
 int chg_input_read(const char *path, size_t max, char **data, size_t *len, char *err, size_t errlen);
 
 /* A reader of JSON lines (one document a line; blank lines are skipped,
@@ -48,11 +51,14 @@ typedef struct chg_lines chg_lines;
 /* Open path ("-": standard input) for reading lines of at most max_line
  * bytes (0: CHG_INPUT_MAX_LINE). NULL with err on failure. */
 chg_lines *chg_lines_open(const char *path, size_t max_line, char *err, size_t errlen);
-/* A reader over an open stream (a pipe, a socket's FILE, memory from
- * fmemopen), which stays the caller's: chg_lines_close does not close it.
- * `name` names it in messages and must outlive the reader. NULL when out
- * of memory. */
-chg_lines *chg_lines_stream(FILE *f, const char *name, size_t max_line);
+/* A reader over memory (a request body): data[0..len) and `name` must
+ * outlive the reader; lines are handed out in place. NULL when out of
+ * memory. */
+chg_lines *chg_lines_memory(const char *data, size_t len, const char *name, size_t max_line);
+/* Can chg_lines_next return without waiting for input? (A line is
+ * buffered, the input ended, or the descriptor has data.) A stream's
+ * consumer writes what it has decided before it waits. */
+bool chg_lines_ready(chg_lines *r);
 /* The next non-blank line: returns 1 with *line (valid until the next
  * call; not NUL-terminated), *len and *lineno (1-based) set; 0 at the end;
  * CHG_ERANGE for a line over the limit (*lineno says which, err is not
@@ -69,7 +75,8 @@ int chg_facts_load(const char *path, chg_facts **out, char *err, size_t errlen);
 
 /* Expand PATH arguments: files as given ("-" as itself), directories
  * recursively to their *.chg files (sorted, hidden entries skipped, at most
- * 64 levels). A directory without .chg files is an error. Items are
+ * 64 levels; links to files are followed, links to directories are not, so
+ * a link to `..` or `/` cannot make the walk loop or roam). A directory without .chg files is an error. Items are
  * chg_malloc'd strings; free them with chg_strings_free. */
 int chg_collect_files(char *const *paths, size_t n, chg_vec *out, char *err, size_t errlen);
 void chg_strings_free(chg_vec *v);
@@ -103,8 +110,9 @@ int chg_policy_emit(chg_policy *p, char *err, size_t errlen);
 
 /* What a command that runs a policy calls: one path ending in .chgb is
  * loaded and verified; anything else is compiled, checked and emitted.
- * Returns as chg_policy_compile and chg_policy_emit; for a bad bundle a
- * status other than CHG_EINVAL, with err. */
+ * Returns as chg_policy_compile and chg_policy_emit; a bundle that does
+ * not verify is CHG_EINVAL with err and p->compiler NULL (so "errors in
+ * the policy" is CHG_EINVAL with p->compiler set). */
 int chg_policy_open(chg_policy *p, char *const *paths, size_t n, const chg_compile_options *opts, char *err,
                     size_t errlen);
 void chg_policy_free(chg_policy *p);
@@ -121,31 +129,42 @@ int chg_check_files(char *const *files, size_t n, const chg_compile_options *opt
 
 /* Decide one input — a change, or a raw event an intake maps to one — and
  * append its decision as one JSON line to out (with explain: the
- * explanation first, then "decision: " and the line). When the input is
- * not a change, append the error line instead (chg_error_line_write) and
- * "chgc: WHERE: reason\n" to errs, and return false. `where` names the
- * input in messages ("line 3", a file name). */
-bool chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t len, const chg_eval_input *base,
-                     const char *where, bool explain, chg_buf *out, chg_buf *errs);
+ * explanation first, then "decision: " and the line). Returns CHG_OK;
+ * CHG_EINVAL when the input is not a change: the error line
+ * (chg_error_line_write) is appended to out instead, and "WHERE: reason\n"
+ * to errs; CHG_ENOMEM when out or errs could not hold it. `where` names
+ * the input in messages ("line 3", a file name). base (its facts
+ * included) is only read, so threads may share it. */
+int chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t len, const chg_eval_input *base,
+                    const char *where, bool explain, chg_buf *out, chg_buf *errs);
 
 /* The line written for an input that could not be decided:
  * {"error":"WHERE: reason"} and a newline. */
 void chg_error_line_write(chg_buf *out, const char *where, const char *reason);
 
-/* Decide the JSON lines of path ("-": standard input) on `threads` threads
- * (each with its own context; the bundle is shared), writing decisions to
- * out and messages to errs in input order. *failed is set when some line
- * was not a change. Returns CHG_OK, or another status with err (the input
- * cannot be read, out of memory). */
-int chg_decide_lines(const chg_bundle *b, const chg_eval_input *base, const char *path, int threads, bool explain,
+typedef struct chg_decide_options {
+    int threads;            /* streams: worker threads; <= 1 decides on the
+                               calling thread. Each worker has its own
+                               context, made and freed by the call. */
+    bool explain;           /* explain each decision before it */
+    const char *label;      /* each message to errs starts "LABEL: " (NULL: no label) */
+} chg_decide_options;
+
+/* Decide the JSON lines of path ("-": standard input), writing decisions
+ * to out and messages to errs in input order; what is decided is written
+ * before the reader waits for more input. *failed is set when some line
+ * was not a change (its error line stands in its place). Returns CHG_OK,
+ * or another status with err: the input cannot be read, out of memory
+ * (never a silently dropped decision), or out cannot be written. */
+int chg_decide_lines(const chg_bundle *b, const chg_eval_input *base, const char *path, const chg_decide_options *o,
                      FILE *out, FILE *errs, bool *failed, char *err, size_t errlen);
 /* The same over an open reader. */
-int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines *in, int threads, bool explain,
+int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines *in, const chg_decide_options *o,
                       FILE *out, FILE *errs, bool *failed, char *err, size_t errlen);
 /* Decide the one JSON document of path ("-": standard input), as
  * chg_decide_lines does a line; `where` in messages is the path. */
-int chg_decide_document(const chg_bundle *b, const chg_eval_input *base, const char *path, bool explain, FILE *out,
-                        FILE *errs, bool *failed, char *err, size_t errlen);
+int chg_decide_document(const chg_bundle *b, const chg_eval_input *base, const char *path,
+                        const chg_decide_options *o, FILE *out, FILE *errs, bool *failed, char *err, size_t errlen);
 
 /* ---- windows and freezes ------------------------------------------------------------ */
 

@@ -206,6 +206,7 @@ void chg_buf_free(chg_buf *b)
 void chg_buf_reset(chg_buf *b)
 {
     b->len = 0;
+    b->oom = false; /* empty again: an earlier failure was for the caller to check before */
     if (b->data)
         b->data[0] = 0;
 }

@@ -138,6 +138,36 @@ class Check(unittest.TestCase):
         self.assertIn("lib/common.chg:2:9: error[E0101]: unknown name 'nope'", out)
         self.assertIn("other.chg:1:5: warning[W0001]", out)
 
+    def test_files_that_import_each_other_are_checked(self):
+        # a cycle: each imports the other; dropping both as "imported" would pass silently
+        a = self.write("c/a.chg", 'policy "a"\nimport "b.chg"\nlet x = nope_a\n')
+        b = self.write("c/b.chg", 'import "a.chg"\nlet y = nope_b\n')
+        for args in ([a, b], [b, a], [os.path.join(self.dir, "c")]):
+            rc, out, _ = chgc("check", "--color", "never", *args)
+            self.assertEqual(rc, 1, args)
+            self.assertIn("unknown name 'nope_a'", out)
+            self.assertIn("unknown name 'nope_b'", out)
+
+    def test_links_to_directories_are_not_followed(self):
+        self.write("l/p.chg", "let a = 1\n")
+        os.symlink("..", os.path.join(self.dir, "l", "up"))
+        os.symlink("/", os.path.join(self.dir, "l", "root"))
+        rc, out, err = chgc("check", "--color", "never", os.path.join(self.dir, "l"), timeout=30)
+        self.assertEqual((rc, err), (0, ""))
+        self.assertIn("p.chg:1:5: warning[W0001]", out)
+
+    def test_output_that_cannot_be_written_is_an_error(self):
+        p = self.write("p.chg", "let a = b\n")
+        with open("/dev/full", "wb") as full:
+            for args in (["check", p], ["build", "-o", "-", os.path.join(ROOT, "policies/production.chg")],
+                         ["eval", os.path.join(ROOT, "policies/production.chg"), "--event",
+                          os.path.join(ROOT, "policies/examples/schema-change.json")],
+                         ["eval", os.path.join(ROOT, "policies/production.chg"), "--jsonl", "--event",
+                          os.path.join(ROOT, "policies/examples/schema-change.json")]):
+                r = subprocess.run([CHGC] + args, stdout=full, stderr=subprocess.PIPE, timeout=60)
+                self.assertEqual(r.returncode, 2, args)
+                self.assertIn(b"cannot write", r.stderr)
+
     def test_stdin(self):
         rc, out, _ = chgc("check", "-", stdin=b"let a = b\n")
         self.assertEqual(rc, 1)
@@ -248,7 +278,9 @@ class Bundles(unittest.TestCase):
     def test_policy_and_event_cannot_both_be_stdin(self):
         rc, _, err = chgc("eval", "-", "--event", "-", stdin=b"")
         self.assertEqual(rc, 2)
-        self.assertIn("cannot both be standard input", err)
+        self.assertIn("only one of the policy, --event and --facts can be standard input", err)
+        rc, _, err = chgc("eval", "p.chg", "--facts", "-", "--event", "-", stdin=b"")
+        self.assertEqual(rc, 2)
 
     def test_one_file_named_twice_is_checked_once(self):
         p = os.path.join(self.dir, "p.chg")
@@ -258,7 +290,44 @@ class Bundles(unittest.TestCase):
         self.assertEqual(out.count("E0101"), 1)
 
 
+class Streams(unittest.TestCase):
+    """chgc eval --jsonl answers each line as it comes, on one thread and on several."""
+
+    def test_a_decision_comes_back_before_the_input_ends(self):
+        for threads in ("1", "2"):
+            p = subprocess.Popen([CHGC, "eval", "policies/production.chg", "--jsonl", "--event", "-",
+                                  "--threads", threads], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+            try:
+                change = open(os.path.join(ROOT, "policies/examples/schema-change.json"), "rb").read()
+                p.stdin.write(change.replace(b"\n", b" ") + b"\n")
+                p.stdin.flush()
+                import select
+                ready, _, _ = select.select([p.stdout], [], [], 20)
+                self.assertTrue(ready, "no decision while the input is still open (threads %s)" % threads)
+                line = p.stdout.readline()
+                self.assertTrue(line.startswith(b'{"change":"c1"'), line)
+                p.stdin.write(b"not json\n")
+                p.stdin.close()
+                rest = p.stdout.read()
+                self.assertTrue(rest.startswith(b'{"error":"line 2: '), rest)
+                self.assertEqual(p.wait(timeout=20), 1)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                p.stdout.close()
+                p.stderr.close()
+
+
 class HostileInput(unittest.TestCase):
+    def test_devices_on_standard_input_are_refused(self):
+        with open("/dev/zero", "rb") as zero:
+            for extra in ([], ["--jsonl"]):
+                r = subprocess.run([CHGC, "eval", "policies/production.chg", "--event", "-"] + extra, cwd=ROOT,
+                                   stdin=zero, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+                self.assertEqual(r.returncode, 2, extra)
+                self.assertEqual(r.stderr, b"chgc: standard input: not a regular file or a pipe\n")
+
     def test_fifo_and_device_are_refused_not_waited_for(self):
         with tempfile.TemporaryDirectory() as d:
             fifo = os.path.join(d, "p.chg")
@@ -397,6 +466,12 @@ class Test(unittest.TestCase):
         rc, _, err = chgc("test", "--run", "nothing-matches", "p.chg", cwd=self.dir)
         self.assertEqual(rc, 1)
         self.assertIn("no tests found matching --run", err)
+
+    def test_expect_error_on_input_not_taken_checks_nothing_else(self):
+        open(self.path, "a").write('test "odd input" {\n  event { source: "aws.health", "detail-type": "AWS Health Event", detail: {} }\n  expect error reasons [\"quiet\"]\n}\n')
+        rc, out, _ = chgc("test", "--color", "never", "--run", "odd input", "p.chg", cwd=self.dir)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("expect reasons: the event was not taken", out)
 
     def test_policy_with_errors_is_not_run(self):
         open(self.path, "a").write("rule broken:\n  when change.nope\n  warn \"x\"\n")

@@ -157,6 +157,12 @@ static void *fifo_writer(void *path)
     return NULL;
 }
 
+static void *late_writer(void *path)
+{
+    usleep(300 * 1000); /* the reader is already waiting */
+    return fifo_writer(path);
+}
+
 static void test_fifos_and_devices(void **state)
 {
     (void)state;
@@ -164,36 +170,55 @@ static void test_fifos_and_devices(void **state)
     assert_int_equal(mkfifo(fifo, 0600), 0);
     char err[256], *data;
     size_t len;
+    /* a writer that comes late is waited for */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, late_writer, fifo), 0);
     assert_int_equal(chg_input_read(fifo, 0, &data, &len, err, sizeof err), CHG_OK);
-    assert_int_equal(len, 0);
+    pthread_join(t, NULL);
+    assert_string_equal(data, "{\"id\":\"p\"}\n");
     chg_free(data);
+    assert_int_equal(pthread_create(&t, NULL, late_writer, fifo), 0);
     chg_lines *r = chg_lines_open(fifo, 0, err, sizeof err);
     assert_non_null(r);
     const char *line;
     unsigned long no;
+    assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), 1);
+    assert_memory_equal(line, "{\"id\":\"p\"}", len);
     assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), 0);
     chg_lines_close(r);
-
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, fifo_writer, fifo), 0);
-    /* opening for reading does not wait for the writer: retry until it is there */
-    for (int tries = 0; tries < 2000; tries++) {
-        assert_int_equal(chg_input_read(fifo, 0, &data, &len, err, sizeof err), CHG_OK);
-        if (len)
-            break;
-        chg_free(data);
-        data = NULL;
-        usleep(1000);
-    }
     pthread_join(t, NULL);
-    assert_non_null(data);
-    assert_string_equal(data, "{\"id\":\"p\"}\n");
-    chg_free(data);
+
+    /* nobody writes: an error after a bounded wait, not a hang and not an
+     * empty input that would decide nothing and succeed */
+    assert_int_equal(chg_input_read(fifo, 0, &data, &len, err, sizeof err), CHG_EIO);
+    assert_non_null(strstr(err, "nothing was written to this pipe within 10 s"));
 
     assert_int_equal(chg_input_read("/dev/zero", 0, &data, &len, err, sizeof err), CHG_ENOTREG);
     assert_string_equal(err, "/dev/zero: not a regular file or a pipe");
     assert_null(chg_lines_open("/dev/zero", 0, err, sizeof err));
     assert_string_equal(err, "/dev/zero: not a regular file or a pipe");
+}
+
+/* A request body in memory: lines in place, the last without a newline. */
+static void test_lines_from_memory(void **state)
+{
+    (void)state;
+    static const char body[] = "{\"a\":1}\r\n\n{\"b\":2}";
+    chg_lines *r = chg_lines_memory(body, sizeof body - 1, "body", 0);
+    assert_non_null(r);
+    assert_true(chg_lines_ready(r));
+    const char *line;
+    size_t len;
+    unsigned long no;
+    char err[64];
+    assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), 1);
+    assert_ptr_equal(line, body); /* not copied */
+    assert_int_equal(len, 7);
+    assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), 1);
+    assert_int_equal(no, 3);
+    assert_memory_equal(line, "{\"b\":2}", 7);
+    assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), 0);
+    chg_lines_close(r);
 }
 
 /* ---- decisions ------------------------------------------------------------------- */
@@ -257,23 +282,25 @@ static void test_decide_lines_threads_agree(void **state)
     write_file(path, in.data, in.len);
     chg_buf_free(&in);
 
-    char *outs[2], *errs[2];
-    int threads[2] = {1, 3};
-    for (int k = 0; k < 2; k++) {
+    char *outs[4], *errs[4];
+    int threads[4] = {1, 2, 3, 8};
+    for (int k = 0; k < 4; k++) {
         char err[256];
         FILE *out = tmpfile(), *es = tmpfile();
         bool failed = false;
         chg_eval_input base = {.now = 1796000000};
-        assert_int_equal(
-            chg_decide_lines(p.bundle, &base, path, threads[k], false, out, es, &failed, err, sizeof err), CHG_OK);
+        chg_decide_options o = {.threads = threads[k], .label = "chgc"};
+        assert_int_equal(chg_decide_lines(p.bundle, &base, path, &o, out, es, &failed, err, sizeof err), CHG_OK);
         assert_true(failed);
         outs[k] = slurp(out);
         errs[k] = slurp(es);
         fclose(out);
         fclose(es);
     }
-    assert_string_equal(outs[0], outs[1]);
-    assert_string_equal(errs[0], errs[1]);
+    for (int k = 1; k < 4; k++) {
+        assert_string_equal(outs[0], outs[k]);
+        assert_string_equal(errs[0], errs[k]);
+    }
     /* line 6 is the first bad one; its error line stands in its place */
     const char *first_err = strstr(outs[0], "{\"error\":\"line 6: ");
     assert_non_null(first_err);
@@ -282,7 +309,7 @@ static void test_decide_lines_threads_agree(void **state)
         before += *s == '\n';
     assert_int_equal(before, 4); /* lines 1, 2, 3 and 5: line 4 is blank */
     assert_non_null(strstr(errs[0], "chgc: line 6: "));
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 4; k++) {
         free(outs[k]);
         free(errs[k]);
     }
@@ -313,8 +340,9 @@ static void test_policy_from_source_and_bundle(void **state)
         chg_ctx *ctx = chg_ctx_new(ps[k]->bundle);
         chg_eval_input base = {.now = 1796000000};
         /* twice on one context: nothing of the first decision may leak */
-        assert_true(chg_decide_json(ctx, ps[k]->bundle, change, strlen(change), &base, "x", false, &o[k], &e[k]));
-        assert_true(chg_decide_json(ctx, ps[k]->bundle, change, strlen(change), &base, "x", false, &o[k], &e[k]));
+        for (int twice = 0; twice < 2; twice++)
+            assert_int_equal(
+                chg_decide_json(ctx, ps[k]->bundle, change, strlen(change), &base, "x", false, &o[k], &e[k]), CHG_OK);
         chg_ctx_free(ctx);
     }
     assert_string_equal(o[0].data, o[1].data);
@@ -428,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_lines_open_errors),
         cmocka_unit_test(test_input_read_refuses_what_is_not_a_file),
         cmocka_unit_test(test_fifos_and_devices),
+        cmocka_unit_test(test_lines_from_memory),
         cmocka_unit_test(test_error_line),
         cmocka_unit_test(test_decide_lines_threads_agree),
         cmocka_unit_test(test_policy_from_source_and_bundle),
