@@ -208,9 +208,11 @@ typedef struct chg_c_tsnodes {
     struct chg_ts_node *nodes;
     const chg_tsexpr **src;
     uint32_t n, cap;
+    bool oom;             /* a push failed: -1 was for want of memory */
 } chg_c_tsnodes;
 /* Append t's nodes (references inlined); returns t's node index, or -1
- * when the tree has errors (already reported). */
+ * when the tree has errors (already reported) or memory ran out (out->oom
+ * says which). */
 int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth);
 /* The one zone every schedule of a time set names, unless it is UTC;
  * NULL when they name several or none. For local times in listings. */

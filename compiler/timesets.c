@@ -165,12 +165,16 @@ static int push(chg_c_tsnodes *out, const chg_ts_node *n, const chg_tsexpr *src)
     if (out->n == out->cap) {
         uint32_t cap = out->cap ? out->cap * 2 : 16;
         chg_ts_node *nodes = chg_realloc(out->nodes, cap * sizeof *nodes);
-        if (!nodes)
+        if (!nodes) {
+            out->oom = true;
             return -1;
+        }
         out->nodes = nodes;
         const chg_tsexpr **srcs = chg_realloc(out->src, cap * sizeof *srcs);
-        if (!srcs)
+        if (!srcs) {
+            out->oom = true;
             return -1;
+        }
         out->src = srcs;
         out->cap = cap;
     }
@@ -273,16 +277,22 @@ void chg_c_tsnodes_free(chg_c_tsnodes *n)
 }
 
 /* Build a declaration's time set for analysis; NULL if it does not build
- * (the error was reported by the checks above). */
-static chg_timeset *build_decl(chg_decl *d)
+ * (the error was reported by the checks above) or memory ran out (then
+ * remembered: the analysis must not read as "nothing to warn about"). */
+static chg_timeset *build_decl(chg_compiler *c, chg_decl *d)
 {
     chg_c_tsnodes nodes = {0};
     int root = chg_c_ts_flatten(d->u.timeset.ts, &nodes, 0);
     chg_timeset *ts = NULL;
+    if (nodes.oom)
+        chg_c_nomem(c);
     if (root >= 0) {
         chg_time_error err;
+        memset(&err, 0, sizeof err);
         int bad;
         ts = chg_timeset_build(nodes.nodes, nodes.n, root, &err, &bad);
+        if (!ts)
+            time_nomem(c, &err);
     }
     chg_c_tsnodes_free(&nodes);
     return ts;
@@ -334,7 +344,7 @@ static const char *date(an *A, int64_t t)
 /* Is every instant of `a` (within the horizon) outside `b`, i.e. does
  * a ∧ ¬b have no interval? Uses the library's algebra through a tiny
  * composed tree over the two sets' own trees. */
-static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb, int64_t *witness)
+static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb)
 {
     chg_c_tsnodes nodes = {0};
     int ra = chg_c_ts_flatten(a->u.timeset.ts, &nodes, 0);
@@ -368,14 +378,18 @@ static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb, int64_t *witne
         n.b = not_b;
         int root = push(&nodes, &n, NULL);
         chg_time_error err;
+        memset(&err, 0, sizeof err);
         int bad;
         chg_timeset *ts = root >= 0 ? chg_timeset_build(nodes.nodes, nodes.n, root, &err, &bad) : NULL;
         int64_t s, e;
         if (ts)
             result = !first_interval(A, ts, &s, &e);
+        else
+            time_nomem(A->c, &err);
         chg_timeset_free(ts);
-        (void)witness;
     }
+    if (nodes.oom)
+        chg_c_nomem(A->c);
     chg_c_tsnodes_free(&nodes);
     return result;
 }
@@ -408,6 +422,8 @@ static const char *names(an *A, chg_decl **ds, size_t n)
     chg_buf_init(&b);
     for (size_t i = 0; i < n; i++)
         chg_buf_printf(&b, "%s%s", i ? ", " : "", ds[i]->name.name);
+    if (b.oom)
+        chg_c_nomem(A->c);
     const char *s = chg_arena_strndup(&A->c->arena, b.data ? b.data : "", b.len);
     chg_buf_free(&b);
     return s;
@@ -463,7 +479,10 @@ static void dst_check(an *A, chg_decl *d, const chg_tsexpr *t)
     const chg_tz *tz = chg_c_zone(c, t->zone.name, &err);
     if (!tz)
         return;
+    memset(&err, 0, sizeof err);
     chg_cron *cr = t->kind == TS_CRON ? chg_cron_parse(t->u.cron.expr.name, &err) : NULL;
+    if (t->kind == TS_CRON && !cr)
+        time_nomem(c, &err); /* a bad expression was reported by the checker */
     if (t->kind == TS_CRON && (!cr || chg_cron_is_wildcard(cr))) {
         chg_cron_free(cr);
         return; /* wildcard schedules follow the clock by design */
@@ -535,8 +554,9 @@ int chg_c_time_analysis(chg_compiler *c)
     A.from = c->opts.analysis_from;
     A.to = A.from + (c->opts.horizon ? c->opts.horizon : 366 * 86400LL);
     A.env.flag = no_flags;
-    A.from_text = date(&A, A.from);
-    A.from_text = chg_arena_strndup(&c->arena, A.from_text, 10);
+    char day[40];
+    chg_time_format_utc(A.from, day);
+    A.from_text = chg_arena_strndup(&c->arena, day, 10); /* the date only */
     A.horizon_text = chg_arena_printf(&c->arena, "%lld days", (long long)((A.to - A.from) / 86400));
 
     chg_decl *freezes[256];
@@ -549,7 +569,7 @@ int chg_c_time_analysis(chg_compiler *c)
         dst_check(&A, d, d->u.timeset.ts);
         if (d->kind != D_WINDOW)
             continue;
-        chg_timeset *ts = build_decl(d);
+        chg_timeset *ts = build_decl(c, d);
         if (!ts)
             continue;
         int64_t s, e;
@@ -559,7 +579,7 @@ int chg_c_time_analysis(chg_compiler *c)
             chg_c_diag_report(c, CHG_D_W0010, d->name.span, d->name.name, A.horizon_text, A.from_text, NULL);
             continue;
         }
-        if (nf && covered(&A, d, freezes, nf, NULL)) {
+        if (nf && covered(&A, d, freezes, nf)) {
             chg_diag *dg = chg_c_diag_report(c, CHG_D_W0011, d->name.span, d->name.name, A.horizon_text,
                                            A.from_text, names(&A, freezes, nf), NULL);
             chg_c_diag_help(c, dg, "changes that need it can never proceed, except in an emergency");
@@ -589,7 +609,7 @@ int chg_c_time_analysis(chg_compiler *c)
             /* all the windows together: their intersection, minus freezes */
             bool blocked;
             if (nw == 1)
-                blocked = covered(&A, wins[0], freezes, nf, NULL);
+                blocked = covered(&A, wins[0], freezes, nf);
             else {
                 chg_tsexpr *and = wins[0]->u.timeset.ts;
                 for (size_t q = 1; q < nw; q++) {
@@ -600,11 +620,11 @@ int chg_c_time_analysis(chg_compiler *c)
                 }
                 chg_decl tmp = *wins[0];
                 tmp.u.timeset.ts = and;
-                blocked = covered(&A, &tmp, freezes, nf, NULL);
+                blocked = covered(&A, &tmp, freezes, nf);
             }
             bool window_warned = false;
             for (size_t q = 0; q < nw && nw == 1; q++)
-                window_warned = covered(&A, wins[q], freezes, nf, NULL);
+                window_warned = covered(&A, wins[q], freezes, nf);
             if (blocked && !window_warned) {
                 const char *need = nw == 1 ? chg_arena_printf(&c->arena, "window %s", wins[0]->name.name)
                                            : chg_arena_printf(&c->arena, "windows %s at once", names(&A, wins, nw));
@@ -625,7 +645,7 @@ int chg_c_time_analysis(chg_compiler *c)
             all[nfz++] = d;
     }
     for (size_t i = 0; i < nfz; i++) {
-        chg_timeset *ti = build_decl(all[i]);
+        chg_timeset *ti = build_decl(c, all[i]);
         int64_t si, ei;
         bool holds = ti && first_interval(&A, ti, &si, &ei);
         chg_timeset_free(ti);
@@ -634,7 +654,7 @@ int chg_c_time_analysis(chg_compiler *c)
         for (size_t j = 0; j < nfz; j++) {
             if (i == j)
                 continue;
-            if (covered(&A, all[i], &all[j], 1, NULL)) {
+            if (covered(&A, all[i], &all[j], 1)) {
                 chg_diag *dg = chg_c_diag_report(c, CHG_D_N0002, all[i]->name.span, all[i]->name.name,
                                                all[j]->name.name, A.horizon_text, A.from_text, NULL);
                 chg_c_diag_note(c, dg, all[j]->name.span, "'%s' is declared here", all[j]->name.name);
@@ -649,9 +669,9 @@ int chg_c_time_analysis(chg_compiler *c)
                 and.u.bin.b = all[j]->u.timeset.ts;
                 chg_decl tmp = *all[i];
                 tmp.u.timeset.ts = &and;
-                chg_timeset *both = build_decl(&tmp);
+                chg_timeset *both = build_decl(c, &tmp);
                 int64_t s, e;
-                if (both && first_interval(&A, both, &s, &e) && !covered(&A, all[j], &all[i], 1, NULL))
+                if (both && first_interval(&A, both, &s, &e) && !covered(&A, all[j], &all[i], 1))
                     chg_c_diag_report(c, CHG_D_N0001, all[i]->name.span, all[i]->name.name, all[j]->name.name,
                                     date(&A, s), date(&A, e), NULL);
                 chg_timeset_free(both);
