@@ -76,6 +76,7 @@ typedef struct gen {
     int nlocals;
     const chg_expr *freeze_msg; /* set while compiling a deny-during message */
     bool failed;
+    pnode spare;          /* path_node(g, -1): what a node whose allocation failed reads as */
 } gen;
 
 /* ---- tables ----------------------------------------------------------------- */
@@ -89,13 +90,17 @@ static uint8_t *rec(gen *g, int sec)
     if (sz > sizeof zero)
         chg_panic("bundle record of %u bytes is larger than the zero buffer", sz);
     chg_buf_append(b, zero, sz);
+    if (b->oom)
+        return NULL; /* the count stays the number of records the section holds */
     g->n[sec]++;
-    return b->oom ? NULL : (uint8_t *)b->data + at;
+    return (uint8_t *)b->data + at;
 }
 
 static uint32_t str_n(gen *g, const char *s, size_t len)
 {
     char *key = chg_arena_strndup(g->a, s, len);
+    if (!key)
+        return 0; /* the arena's failed flag makes the emit CHG_ENOMEM */
     uintptr_t idx = (uintptr_t)chg_c_map_get(&g->strs, key);
     if (idx)
         return (uint32_t)idx - 1;
@@ -112,11 +117,23 @@ static uint32_t str_n(gen *g, const char *s, size_t len)
     return i;
 }
 
-static uint32_t str(gen *g, const char *s) { return str_n(g, s, strlen(s)); }
+/* s may be an arena string whose allocation failed (a path's text, a
+ * hidden declaration's name): NULL is an allocation failure, never a
+ * string to write. */
+static uint32_t str(gen *g, const char *s)
+{
+    if (!s) {
+        chg_c_nomem(g->c);
+        return 0;
+    }
+    return str_n(g, s, strlen(s));
+}
 
 static uint32_t konst(gen *g, uint8_t tag, uint32_t a, uint64_t payload)
 {
     const char *key = chg_arena_printf(g->a, "%u:%u:%llu", tag, a, (unsigned long long)payload);
+    if (!key)
+        return 0;
     uintptr_t idx = tag == CHG_K_LIST ? 0 : (uintptr_t)chg_c_map_get(&g->consts, key);
     if (idx)
         return (uint32_t)idx - 1;
@@ -150,6 +167,8 @@ static uint32_t span_of(gen *g, chg_span s)
     uint32_t line, col;
     chg_source_position(src, s.start, &line, &col);
     const char *key = chg_arena_printf(g->a, "%u:%u:%u", s.file, line, col);
+    if (!key)
+        return 0;
     uintptr_t idx = (uintptr_t)chg_c_map_get(&g->spans, key);
     if (idx)
         return (uint32_t)idx - 1;
@@ -167,6 +186,10 @@ static uint32_t span_of(gen *g, chg_span s)
 
 static uint32_t named(gen *g, chg_map *m, int sec, const char *name)
 {
+    if (!name) {
+        chg_c_nomem(g->c);
+        return 0;
+    }
     uintptr_t idx = (uintptr_t)chg_c_map_get(m, name);
     if (idx)
         return (uint32_t)idx - 1;
@@ -175,7 +198,8 @@ static uint32_t named(gen *g, chg_map *m, int sec, const char *name)
         return 0;
     chg_wr32(r, str(g, name));
     uint32_t i = g->n[sec] - 1;
-    if (chg_c_map_put(m, chg_arena_strdup(g->a, name), (void *)(uintptr_t)(i + 1)) != CHG_OK)
+    const char *key = chg_arena_strdup(g->a, name);
+    if (!key || chg_c_map_put(m, key, (void *)(uintptr_t)(i + 1)) != CHG_OK)
         chg_c_nomem(g->c);
     return i;
 }
@@ -211,6 +235,10 @@ static uint32_t emit_jump(gen *g, chg_opcode op, uint32_t a)
 /* Point the jump at instruction `at` to `target`. */
 static void patch(gen *g, uint32_t at, uint32_t target)
 {
+    /* A jump whose emit failed for want of memory is "instruction 0", which
+     * need not exist: nothing to patch, the emit ends in CHG_ENOMEM. */
+    if ((size_t)at * 8 + 8 > g->sec[CHG_SEC_CODE].len)
+        return;
     uint8_t *r = (uint8_t *)g->sec[CHG_SEC_CODE].data + (size_t)at * 8;
     chg_wr16(r + 4, (uint16_t)(target & 0xffff));
     chg_wr16(r + 6, (uint16_t)(target >> 16));
@@ -237,7 +265,7 @@ static uint32_t block_end(gen *g, uint8_t kind, uint32_t base)
 {
     uint32_t end = pc(g);
     uint8_t *code = (uint8_t *)g->sec[CHG_SEC_CODE].data;
-    for (uint32_t i = g->bstart; i < end && code; i++) {
+    for (uint32_t i = g->bstart; i < end; i++) {
         uint8_t *ins = code + (size_t)i * 8;
         const char *fmt = chg_op_format(ins[0]);
         for (int k = 1; k < 4; k++)
@@ -276,9 +304,21 @@ static uint8_t type_code(const chg_type *t)
     }
 }
 
+/* Path node n, or the spare node for -1: a node whose allocation failed is -1,
+ * and code that goes on from there reads and writes the spare (a root with
+ * no slot) instead of crashing; the emit then ends in CHG_ENOMEM. */
+static pnode *path_node(gen *g, int n)
+{
+    if (n < 0 || (size_t)n >= g->nodes.len)
+        return &g->spare;
+    return g->nodes.items[n];
+}
+
 static int node_new(gen *g, int parent, const char *name, uint8_t kind, const chg_type *type)
 {
     pnode *n = chg_arena_alloc(g->a, sizeof *n);
+    if (!n)
+        return -1;
     n->parent = parent;
     n->name = name;
     n->kind = kind;
@@ -288,26 +328,32 @@ static int node_new(gen *g, int parent, const char *name, uint8_t kind, const ch
     if (parent < 0)
         n->text = kind == CHG_PN_ROOT_CHANGE ? "change" : "event";
     else {
-        pnode *p = g->nodes.items[parent];
+        pnode *p = path_node(g, parent);
         n->text = kind == CHG_PN_ELEM ? chg_arena_printf(g->a, "%s[]", p->text)
                                       : chg_arena_printf(g->a, "%s.%s", p->text, name);
     }
-    if (chg_vec_push(&g->nodes, n) != CHG_OK)
+    if (chg_vec_push(&g->nodes, n) != CHG_OK) {
         chg_c_nomem(g->c);
+        return -1;
+    }
     return (int)g->nodes.len - 1;
 }
 
 static int child(gen *g, int parent, const char *name)
 {
     const char *key = chg_arena_printf(g->a, "%d/%s", parent, name);
+    if (!key)
+        return -1;
     uintptr_t idx = (uintptr_t)chg_c_map_get(&g->pathmap, key);
     if (idx)
         return (int)idx - 1;
-    pnode *p = g->nodes.items[parent];
+    pnode *p = path_node(g, parent);
     const chg_type *pt = chg_c_type_strip(p->type);
     const chg_type_field *f = chg_c_type_field_find(pt, name);
     int n = node_new(g, parent, name, CHG_PN_KEY, f ? f->type : &chg_c_type_any);
-    pnode *nd = g->nodes.items[n];
+    if (n < 0)
+        return -1;
+    pnode *nd = path_node(g, n);
     if (f) {
         nd->need = f->dflt ? CHG_PR_DEFAULT : f->type->kind == T_OPTIONAL ? CHG_PR_OPTIONAL : CHG_PR_REQUIRED;
         nd->dflt = f->dflt;
@@ -319,13 +365,15 @@ static int child(gen *g, int parent, const char *name)
 
 static int elem_of(gen *g, int list)
 {
-    pnode *l = g->nodes.items[list];
+    pnode *l = path_node(g, list);
     if (l->elem >= 0)
         return l->elem;
     const chg_type *lt = chg_c_type_strip(l->type);
     int e = node_new(g, list, NULL, CHG_PN_ELEM, lt->kind == T_LIST ? lt->u.elem : &chg_c_type_any);
-    ((pnode *)g->nodes.items[list])->elem = e;
-    ((pnode *)g->nodes.items[e])->need = CHG_PR_OPTIONAL;
+    if (e < 0)
+        return -1;
+    path_node(g, list)->elem = e;
+    path_node(g, e)->need = CHG_PR_OPTIONAL;
     return e;
 }
 
@@ -333,7 +381,7 @@ static int elem_of(gen *g, int list)
 static int anchor(gen *g, int n, int *elem)
 {
     for (;;) {
-        pnode *p = g->nodes.items[n];
+        pnode *p = path_node(g, n);
         if (p->kind == CHG_PN_ELEM) {
             *elem = n;
             return 2;
@@ -381,25 +429,36 @@ static int path_of(gen *g, const chg_expr *e, bool *optional)
     }
 }
 
+/* A new record layout; -1 when memory ran out (layout_field then adds
+ * nothing, and the FIELD or RECORD instruction naming -1 fails the emit). */
 static int layout_new(gen *g)
 {
     glayout *l = chg_arena_alloc(g->a, sizeof *l);
-    if (chg_vec_push(&g->layouts, l) != CHG_OK)
+    if (!l || chg_vec_push(&g->layouts, l) != CHG_OK) {
         chg_c_nomem(g->c);
+        return -1;
+    }
     return (int)g->layouts.len - 1;
 }
 
 static int layout_field(gen *g, int layout, const char *name, int node)
 {
+    if (layout < 0 || !name) {
+        chg_c_nomem(g->c); /* a failed layout_new, or a path text's printf */
+        return 0;
+    }
     glayout *l = g->layouts.items[layout];
     for (size_t i = 0; i < l->names.len; i++)
         if (strcmp(l->names.items[i], name) == 0 &&
             (uintptr_t)l->nodes.items[i] == (uintptr_t)(node + 1))
             return (int)i;
-    if (chg_vec_push(&l->names, (void *)name) != CHG_OK)
+    /* nodes first: the loop above and emit_paths read nodes[i] for every
+     * name, so names must never get ahead of nodes */
+    if (chg_vec_push(&l->nodes, (void *)(uintptr_t)(node + 1)) != CHG_OK ||
+        chg_vec_push(&l->names, (void *)name) != CHG_OK) {
         chg_c_nomem(g->c);
-    if (chg_vec_push(&l->nodes, (void *)(uintptr_t)(node + 1)) != CHG_OK)
-        chg_c_nomem(g->c);
+        return 0;
+    }
     return (int)l->names.len - 1;
 }
 
@@ -408,7 +467,7 @@ static void load_path(gen *g, int n, int dst, bool optional)
 {
     int elem;
     int root = anchor(g, n, &elem);
-    pnode *p = g->nodes.items[n];
+    pnode *p = path_node(g, n);
     if (root < 2) {
         if (p->slot < 0)
             p->slot = g->nslots[root]++;
@@ -420,8 +479,8 @@ static void load_path(gen *g, int n, int dst, bool optional)
         return;
     }
     /* a field of a list element: find the local holding the element */
-    pnode *e = g->nodes.items[elem];
-    pnode *list = g->nodes.items[e->parent];
+    pnode *e = path_node(g, elem);
+    pnode *list = path_node(g, e->parent);
     if (list->layout < 0)
         list->layout = layout_new(g);
     int local = -1;
@@ -481,6 +540,8 @@ static int64_t literal_const(gen *g, const chg_expr *e)
         }
         /* a list constant's elements are the constants just before it */
         for (uint32_t i = 0; i < e->u.list.n; i++) {
+            if (items[i] >= g->n[CHG_SEC_CONSTS])
+                return -1; /* konst ran out of memory and returned 0 */
             uint8_t *r = (uint8_t *)g->sec[CHG_SEC_CONSTS].data + (size_t)items[i] * 16;
             uint8_t tag = r[0];
             uint32_t a = chg_rd32(r + 4);
@@ -843,8 +904,12 @@ static uint32_t expr_block(gen *g, const chg_expr *e, bool as_time)
 static void emit_timeset(gen *g, chg_decl *d, bool inline_set)
 {
     chg_c_tsnodes nodes = {0};
-    if (chg_c_ts_flatten(d->u.timeset.ts, &nodes, 0) < 0)
-        g->failed = true;
+    if (chg_c_ts_flatten(d->u.timeset.ts, &nodes, 0) < 0) {
+        if (nodes.oom)
+            chg_c_nomem(g->c); /* not "too large": the emit says CHG_ENOMEM */
+        else
+            g->failed = true;
+    }
     uint32_t first = g->n[CHG_SEC_TSNODES];
     for (uint32_t i = 0; i < nodes.n; i++) {
         const chg_ts_node *n = &nodes.nodes[i];
@@ -903,7 +968,7 @@ static void emit_paths(gen *g)
             const char *name = l->names.items[k];
             uintptr_t node = (uintptr_t)l->nodes.items[k];
             if (node) {
-                pnode *p = g->nodes.items[node - 1];
+                pnode *p = path_node(g, (int)node - 1);
                 name = p->name ? p->name : name;
             }
             chg_wr32(f, str(g, name));
@@ -911,7 +976,7 @@ static void emit_paths(gen *g)
         }
     }
     for (size_t i = 0; i < g->nodes.len; i++) {
-        pnode *p = g->nodes.items[i];
+        pnode *p = path_node(g, (int)i);
         uint8_t *r = rec(g, CHG_SEC_PATHS);
         if (!r)
             return;
@@ -961,6 +1026,8 @@ static uint32_t emit_areq(gen *g, const chg_areq *q)
     if (q->kind == AR_PEOPLE) {
         uint32_t n = q->u.term.npeople;
         uint32_t *items = chg_arena_alloc(g->a, sizeof *items * (n + 1));
+        if (!items)
+            return 0;
         for (uint32_t i = 0; i < n; i++)
             items[i] = str(g, q->u.term.people[i].name);
         for (uint32_t i = 0; i < n; i++) {
@@ -1056,15 +1123,15 @@ static int approvals_path(gen *g)
 {
     int list = child(g, 0, "approvals");
     int elem = elem_of(g, list);
-    pnode *l = g->nodes.items[list];
+    pnode *l = path_node(g, list);
     if (l->layout < 0)
         l->layout = layout_new(g);
     static const char *const fields[] = {"by", "group", "at", "decision"};
     for (int i = 0; i < 4; i++) {
         int f = child(g, elem, fields[i]);
-        layout_field(g, l->layout, ((pnode *)g->nodes.items[f])->text, f);
+        layout_field(g, l->layout, path_node(g, f)->text, f);
     }
-    l = g->nodes.items[list];
+    l = path_node(g, list);
     if (l->slot < 0)
         l->slot = g->nslots[0]++;
     return list;
@@ -1072,7 +1139,7 @@ static int approvals_path(gen *g)
 
 static int slot_of_path(gen *g, int n)
 {
-    pnode *p = g->nodes.items[n];
+    pnode *p = path_node(g, n);
     if (p->slot < 0)
         p->slot = g->nslots[0]++;
     return p->slot;
@@ -1084,6 +1151,8 @@ static int slot_of_path(gen *g, int n)
 static uint32_t param_names(gen *g, const chg_builtin *b, uint32_t nargs)
 {
     uint32_t *items = chg_arena_alloc(g->a, sizeof *items * (nargs + 1));
+    if (!items)
+        return 0;
     const char *p = b ? strchr(b->doc, '(') : NULL;
     if (p)
         p++;
@@ -1203,6 +1272,8 @@ static int finish(gen *g, chg_buf *out)
 {
     /* STRINGS: records then the blob */
     chg_buf_append(&g->sec[CHG_SEC_STRINGS], g->blob.data ? g->blob.data : "", g->blob.len);
+    if (g->sec[CHG_SEC_STRINGS].oom)
+        return chg_c_nomem(g->c); /* the records without their text would not load */
     size_t nsec = 0, total = CHG_BUNDLE_HEADER + 4;
     for (int s = 1; s < CHG_SEC__MAX; s++)
         if (sec_size[s]) {
@@ -1255,9 +1326,11 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     memset(g, 0, sizeof *g);
     g->c = c;
     g->a = &c->arena;
+    g->spare = (pnode){.parent = -1, .kind = CHG_PN_ROOT_CHANGE, .type = &chg_c_type_any,
+                       .slot = -1, .layout = -1, .elem = -1, .text = "change"};
     node_new(g, -1, NULL, CHG_PN_ROOT_CHANGE, c->change_type);
     node_new(g, -1, NULL, CHG_PN_ROOT_EVENT, &chg_c_type_any);
-    ((pnode *)g->nodes.items[0])->need = CHG_PR_REQUIRED;
+    path_node(g, 0)->need = CHG_PR_REQUIRED;
 
     /* the approvals' paths come first, so their layout starts with the
      * fields the evaluator reads (by, group, at, decision) */
@@ -1266,7 +1339,7 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     if (c->uses_approvals) {
         int list = approvals_path(g);
         approvals_slot = (uint32_t)slot_of_path(g, list);
-        approvals_layout = (uint32_t)((pnode *)g->nodes.items[list])->layout;
+        approvals_layout = (uint32_t)path_node(g, list)->layout;
         requester_slot = (uint32_t)slot_of_path(g, child(g, child(g, 0, "requester"), "name"));
     }
 
@@ -1303,8 +1376,12 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     }
     uint32_t at_block = c->at ? expr_block(g, c->at->u.at.expr, true) : CHG_NONE32;
     if (c->risk)
-        for (uint32_t k = 0; k < c->risk->u.risk.n; k++)
-            chg_wr32(rec(g, CHG_SEC_RISKS), str(g, c->risk->u.risk.classes[k].name));
+        for (uint32_t k = 0; k < c->risk->u.risk.n; k++) {
+            uint8_t *r = rec(g, CHG_SEC_RISKS);
+            if (!r)
+                break;
+            chg_wr32(r, str(g, c->risk->u.risk.classes[k].name));
+        }
     if (c->classify)
         for (uint32_t k = 0; k < c->classify->u.classify.n; k++) {
             chg_classify_arm *arm = &c->classify->u.classify.arms[k];
@@ -1337,14 +1414,16 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
 
     /* the change's id, for decisions */
     int idnode = child(g, 0, "id");
-    pnode *idn = g->nodes.items[idnode];
+    pnode *idn = path_node(g, idnode);
     if (idn->slot < 0)
         idn->slot = g->nslots[0]++;
 
     /* expression blocks share one window after the lets */
     uint8_t *blocks = (uint8_t *)g->sec[CHG_SEC_BLOCKS].data;
-    for (size_t i = 0; i < g->blocks_fix.len && blocks; i++) {
+    for (size_t i = 0; i < g->blocks_fix.len; i++) {
         uint32_t b = (uint32_t)(uintptr_t)g->blocks_fix.items[i];
+        if (b >= g->n[CHG_SEC_BLOCKS])
+            continue; /* block_end ran out of memory: the emit fails */
         uint8_t *r = blocks + (size_t)b * 16;
         uint32_t start = chg_rd32(r), len = chg_rd32(r + 4);
         chg_wr16(r + 8, (uint16_t)g->let_regs);
