@@ -16,8 +16,6 @@
 #include "chg_civil.h"
 #include "chg_time.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8

@@ -17,7 +17,6 @@
 #include "chg_time.h"
 #include "compiler_int.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,7 +73,6 @@ typedef struct gen {
     int nslots[2];
     gloc locals[CHG_MAX_DEPTH + 1];
     int nlocals;
-    const chg_expr *freeze_msg; /* set while compiling a deny-during message */
     bool failed;
     pnode spare;          /* path_node(g, -1): what a node whose allocation failed reads as */
 } gen;

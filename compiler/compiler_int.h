@@ -28,7 +28,6 @@ typedef struct chg_map {
     size_t len;
 } chg_map;
 
-void chg_c_map_init(chg_map *m);
 void chg_c_map_free(chg_map *m);
 void *chg_c_map_get(const chg_map *m, const char *key);
 /* Insert or replace. Returns CHG_OK or CHG_ENOMEM. The key is not copied. */

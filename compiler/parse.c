@@ -99,7 +99,7 @@ int chg_c_parse(chg_compiler *c, uint32_t file, chg_file **out)
     if (rc == 2 || oom || chg_c_status(c) != CHG_OK)
         return chg_c_nomem(c);
 
-    f->decls = (chg_decl **)chg_c_ast_list_freeze(p.arena, &p.decls);
+    f->decls = (chg_decl **)p.decls.items;
     f->ndecls = p.decls.n;
     *out = f;
     return chg_c_status(c);
@@ -154,7 +154,6 @@ void chg_c_parser_syntax_error(chg_parser *p, chg_span at, const char *unexpecte
         at.start = at.end = e;
     }
     chg_c_diag_syntax(p->c, at, unexpected, expected, n);
-    p->syntax_errors++;
     p->last_error = at.start + 1;
 }
 
@@ -197,9 +196,8 @@ chg_ident chg_c_p_str_ident(chg_expr *e)
     return id;
 }
 
-chg_ident chg_c_p_strval_ident(chg_parser *p, const char *s, chg_span at)
+chg_ident chg_c_p_strval_ident(const char *s, chg_span at)
 {
-    (void)p;
     chg_ident id = {s, at, false};
     return id;
 }
@@ -374,7 +372,7 @@ int64_t chg_c_p_including(chg_parser *p, chg_ident who)
     return 1;
 }
 
-void chg_c_p_rule(chg_parser *p, chg_decl *rule, chg_span span, chg_ident name, chg_ident level, chg_expr *when)
+void chg_c_p_rule(chg_decl *rule, chg_span span, chg_ident name, chg_ident level, chg_expr *when)
 {
     rule->span = span;
     rule->name = name;
@@ -388,7 +386,7 @@ chg_decl *chg_c_p_deny(chg_parser *p, chg_span span, chg_ast_list *during, chg_e
     chg_decl *d = chg_c_p_decl(p, D_RULE, span);
     d->u.rule.action = RA_DENY;
     d->u.rule.action_span = span;
-    d->u.rule.during = (chg_tsexpr **)chg_c_ast_list_freeze(p->arena, during);
+    d->u.rule.during = (chg_tsexpr **)during->items;
     d->u.rule.nduring = during->n;
     d->u.rule.message = message;
     return d;
@@ -400,7 +398,7 @@ chg_decl *chg_c_p_on(chg_parser *p, chg_span span, chg_ident outcome, chg_expr *
     d->name = outcome;
     d->u.on.outcome = outcome;
     d->u.on.when = when;
-    d->u.on.calls = (chg_expr **)chg_c_ast_list_freeze(p->arena, calls);
+    d->u.on.calls = (chg_expr **)calls->items;
     d->u.on.ncalls = calls->n;
     return d;
 }
@@ -520,7 +518,7 @@ chg_expr *chg_c_p_interp(chg_parser *p, chg_span span, chg_ast_list *parts)
         return e;
     }
     chg_expr *e = chg_c_ast_expr(p->arena, EX_INTERP, span);
-    e->u.interp.parts = (chg_expr **)chg_c_ast_list_freeze(p->arena, parts);
+    e->u.interp.parts = (chg_expr **)parts->items;
     e->u.interp.n = parts->n;
     e->depth = (uint16_t)(d + 1);
     return e;
@@ -608,7 +606,7 @@ chg_expr *chg_c_p_call(chg_parser *p, chg_span span, chg_expr *callee, chg_ast_l
     }
     e->u.call.name_span = callee->span;
     chg_buf_free(&b);
-    e->u.call.args = (chg_expr **)chg_c_ast_list_freeze(p->arena, args);
+    e->u.call.args = (chg_expr **)args->items;
     e->u.call.nargs = args->n;
     uint16_t d = dep(callee);
     for (uint32_t i = 0; i < args->n; i++)
@@ -620,7 +618,7 @@ chg_expr *chg_c_p_call(chg_parser *p, chg_span span, chg_expr *callee, chg_ast_l
 chg_expr *chg_c_p_list(chg_parser *p, chg_span span, chg_ast_list *items)
 {
     chg_expr *e = chg_c_ast_expr(p->arena, EX_LIST, span);
-    e->u.list.items = (chg_expr **)chg_c_ast_list_freeze(p->arena, items);
+    e->u.list.items = (chg_expr **)items->items;
     e->u.list.n = items->n;
     uint16_t d = 0;
     for (uint32_t i = 0; i < items->n; i++)

@@ -60,7 +60,7 @@ static bool is_reserved(const char *name)
     return false;
 }
 
-static void define_global(chg_compiler *c, chg_decl *d, const char *what)
+static void define_global(chg_compiler *c, chg_decl *d)
 {
     if (is_reserved(d->name.name)) {
         chg_c_diag_report(c, CHG_D_E0123, d->name.span, d->name.name, NULL);
@@ -70,7 +70,6 @@ static void define_global(chg_compiler *c, chg_decl *d, const char *what)
     if (prev) {
         chg_diag *dg = chg_c_diag_report(c, CHG_D_E0102, d->name.span, d->name.name, NULL);
         note_previous(c, dg, prev, prev->kind == D_RISK ? "risk class" : chg_c_decl_kind_name(prev->kind));
-        (void)what;
         return;
     }
     if (chg_c_map_put(&c->globals, d->name.name, d) != CHG_OK)
@@ -96,7 +95,7 @@ static void define_risk(chg_compiler *c, chg_decl *r)
         cls->file = r->file;
         cls->index = (int)i;
         cls->risk_owner = r;
-        define_global(c, cls, "risk class");
+        define_global(c, cls);
     }
 }
 
@@ -151,7 +150,7 @@ int chg_c_resolve(chg_compiler *c)
         case D_APPROVALS: singleton(c, &c->approvals, d); break;
         case D_LET:
         case D_WINDOW:
-        case D_FREEZE: define_global(c, d, chg_c_decl_kind_name(d->kind)); break;
+        case D_FREEZE: define_global(c, d); break;
         case D_RULE: {
             resolve_level(c, d);
             chg_decl *prev = chg_c_map_get(&c->rules, d->name.name);

@@ -6,7 +6,6 @@
 #include "compiler_int.h"
 #include "chg_time.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +22,6 @@ uint64_t chg_c_hash_str(const char *s)
     }
     return h;
 }
-
-void chg_c_map_init(chg_map *m) { memset(m, 0, sizeof *m); }
 
 void chg_c_map_free(chg_map *m)
 {

@@ -13,7 +13,6 @@
 #include "compiler_int.h"
 #include "chg_time.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 
