@@ -149,9 +149,11 @@ static void facts_when(cx *x, chg_expr *e, bool truth, fact **out)
         const char *k = p ? path_key(x, p) : NULL;
         if (k) {
             fact *f = chg_arena_alloc(A, sizeof *f);
-            f->path = k;
-            f->next = *out;
-            *out = f;
+            if (f) { /* else the fact is lost, and the arena's flag says so */
+                f->path = k;
+                f->next = *out;
+                *out = f;
+            }
         }
         break;
     }
@@ -237,10 +239,10 @@ static bool assign_object(cx *x, chg_expr *e, const chg_type *t, const char *wha
         const chg_type_field *tf = chg_c_type_field_find(t, f->key.name);
         if (!tf) {
             const char **names = chg_arena_alloc(A, sizeof(char *) * (t->u.obj.n + 1));
-            for (uint32_t k = 0; k < t->u.obj.n; k++)
+            for (uint32_t k = 0; names && k < t->u.obj.n; k++)
                 names[k] = t->u.obj.fields[k].name;
             chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0104, f->key.span, f->key.name, what, NULL);
-            chg_c_diag_suggest(x->c, d, f->key.name, names, t->u.obj.n);
+            chg_c_diag_suggest(x->c, d, f->key.name, names, names ? t->u.obj.n : 0);
             ok = false;
             continue;
         }
@@ -506,10 +508,10 @@ static chg_type *field_type(cx *x, chg_expr *e, chg_type *obj, const char *name,
         const char *k = path_key(x, o);
         const char *on = k && k[0] != '$' ? k : chg_c_span_text(x->c, o->span);
         const char **names = chg_arena_alloc(A, sizeof(char *) * (obj->u.obj.n + 1));
-        for (uint32_t i = 0; i < obj->u.obj.n; i++)
+        for (uint32_t i = 0; names && i < obj->u.obj.n; i++)
             names[i] = obj->u.obj.fields[i].name;
         chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0104, name_span, name, on, NULL);
-        chg_c_diag_suggest(x->c, d, name, names, obj->u.obj.n);
+        chg_c_diag_suggest(x->c, d, name, names, names ? obj->u.obj.n : 0);
         return err(e);
     }
     chg_type *t = f->type;
@@ -565,11 +567,11 @@ static chg_type *check_call(cx *x, chg_expr *e, bool is_action_position)
     const chg_builtin *b = chg_c_builtin_find(name);
     if (!b) {
         const char **names = chg_arena_alloc(A, sizeof(char *) * chg_c_nbuiltins);
-        for (size_t i = 0; i < chg_c_nbuiltins; i++)
+        for (size_t i = 0; names && i < chg_c_nbuiltins; i++)
             names[i] = chg_c_builtins[i].name;
         chg_diag *d = chg_c_diag_report(x->c, is_action_position ? CHG_D_E0503 : CHG_D_E0110,
                                       e->u.call.name_span, name, NULL);
-        chg_c_diag_suggest(x->c, d, name, names, chg_c_nbuiltins);
+        chg_c_diag_suggest(x->c, d, name, names, names ? chg_c_nbuiltins : 0);
         for (uint32_t i = 0; i < e->u.call.nargs; i++)
             check(x, e->u.call.args[i]);
         return err(e);
@@ -1120,8 +1122,11 @@ static chg_type *check(cx *x, chg_expr *e)
     }
     case EX_OBJECT: {
         chg_type *t = chg_arena_alloc(A, sizeof *t);
+        chg_type_field *fields = chg_arena_alloc(A, sizeof(chg_type_field) * (e->u.object.n + 1));
+        if (!t || !fields)
+            return err(e); /* out of memory: the arena's flag ends the check */
         t->kind = T_OBJECT;
-        t->u.obj.fields = chg_arena_alloc(A, sizeof(chg_type_field) * (e->u.object.n + 1));
+        t->u.obj.fields = fields;
         for (uint32_t i = 0; i < e->u.object.n; i++) {
             chg_object_field *f = &e->u.object.fields[i];
             for (uint32_t k = 0; k < i; k++)
@@ -1231,8 +1236,11 @@ static bool default_fits(const chg_type *t, const chg_expr *v)
 static chg_type *build_object(chg_compiler *c, chg_field_decl *fields, uint32_t n, const char *path)
 {
     chg_type *t = chg_arena_alloc(&c->arena, sizeof *t);
+    chg_type_field *tfields = chg_arena_alloc(&c->arena, sizeof(chg_type_field) * (n + 1));
+    if (!t || !tfields)
+        return &chg_c_type_error; /* out of memory: the arena's flag ends the check */
     t->kind = T_OBJECT;
-    t->u.obj.fields = chg_arena_alloc(&c->arena, sizeof(chg_type_field) * (n + 1));
+    t->u.obj.fields = tfields;
     for (uint32_t i = 0; i < n; i++) {
         chg_field_decl *f = &fields[i];
         bool dup = false;
@@ -1285,8 +1293,11 @@ static chg_type *build_type(chg_compiler *c, chg_typeexpr *te, const char *path)
     }
     case TE_ENUM: {
         chg_type *t = chg_arena_alloc(&c->arena, sizeof *t);
+        const char **values = chg_arena_alloc(&c->arena, sizeof(char *) * (te->u.enm.n + 1));
+        if (!t || !values)
+            return &chg_c_type_error;
         t->kind = T_ENUM;
-        t->u.enm.values = chg_arena_alloc(&c->arena, sizeof(char *) * (te->u.enm.n + 1));
+        t->u.enm.values = values;
         for (uint32_t i = 0; i < te->u.enm.n; i++) {
             bool dup = false;
             for (uint32_t k = 0; k < i; k++)
@@ -1609,10 +1620,12 @@ static void check_approvals(chg_compiler *c, chg_decl *ap)
         if (!cls || cls->kind != D_RISK) {
             chg_diag *d = chg_c_diag_report(c, CHG_D_E0103, e->cls.span, e->cls.name, NULL);
             const char **names = chg_arena_alloc(&c->arena, sizeof(char *) * (risk->u.risk.n + 1));
-            for (uint32_t k = 0; k < risk->u.risk.n; k++)
-                names[k] = risk->u.risk.classes[k].name;
-            names[risk->u.risk.n] = "emergency";
-            chg_c_diag_suggest(c, d, e->cls.name, names, risk->u.risk.n + 1);
+            if (names) {
+                for (uint32_t k = 0; k < risk->u.risk.n; k++)
+                    names[k] = risk->u.risk.classes[k].name;
+                names[risk->u.risk.n] = "emergency";
+                chg_c_diag_suggest(c, d, e->cls.name, names, risk->u.risk.n + 1);
+            }
             continue;
         }
         e->risk_index = cls->index;
@@ -1698,9 +1711,9 @@ static void check_classify(chg_compiler *c, chg_decl *cl)
                 chg_diag *d = chg_c_diag_report(c, CHG_D_E0103, arm->cls.span, arm->cls.name, NULL);
                 chg_decl *r = c->risk;
                 const char **names = chg_arena_alloc(&c->arena, sizeof(char *) * (r->u.risk.n + 1));
-                for (uint32_t k = 0; k < r->u.risk.n; k++)
+                for (uint32_t k = 0; names && k < r->u.risk.n; k++)
                     names[k] = r->u.risk.classes[k].name;
-                chg_c_diag_suggest(c, d, arm->cls.name, names, r->u.risk.n);
+                chg_c_diag_suggest(c, d, arm->cls.name, names, names ? r->u.risk.n : 0);
             } else {
                 arm->risk_index = cls->index;
                 cls->produced = true;
@@ -1951,9 +1964,9 @@ static void check_test(chg_compiler *c, chg_decl *d)
                         if (c->risk) {
                             chg_decl *r = c->risk;
                             const char **names = chg_arena_alloc(&c->arena, sizeof(char *) * (r->u.risk.n + 1));
-                            for (uint32_t j = 0; j < r->u.risk.n; j++)
+                            for (uint32_t j = 0; names && j < r->u.risk.n; j++)
                                 names[j] = r->u.risk.classes[j].name;
-                            chg_c_diag_suggest(c, dg, cl->value->u.name.name, names, r->u.risk.n);
+                            chg_c_diag_suggest(c, dg, cl->value->u.name.name, names, names ? r->u.risk.n : 0);
                         }
                     } else {
                         cl->value->u.name.kind = NAME_RISK_CLASS;
