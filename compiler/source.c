@@ -86,8 +86,12 @@ chg_compiler *chg_compiler_new(const chg_compile_options *opts)
     if (opts) {
         if (opts->max_errors)
             c->opts.max_errors = opts->max_errors;
+        /* Never above INT_MAX: flex scans a buffer whose length is an int
+         * (and spans are 32-bit), so a larger file could not be scanned
+         * correctly; it is refused as too large instead (E0012). */
         if (opts->max_file_size)
-            c->opts.max_file_size = opts->max_file_size;
+            c->opts.max_file_size = opts->max_file_size < (size_t)INT_MAX - 2 ? opts->max_file_size
+                                                                              : (size_t)INT_MAX - 2;
         c->opts.lints = opts->lints;
         c->opts.no_files = opts->no_files;
         c->opts.analysis_from = opts->analysis_from;
