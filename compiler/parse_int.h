@@ -27,7 +27,9 @@ typedef struct chg_parser {
     bool after_dot;             /* previous token was . or ?. */
     bool fatal;                 /* stop: nesting too deep, too many errors */
     uint32_t bad_literal;       /* start+1 of the last literal with an error */
-    uint32_t last_error;        /* end+1 of the last syntax error */
+    uint32_t last_error;        /* start+1 of the last syntax error (0:
+                                   none); the grammar marks the declaration
+                                   holding it `broken` */
 
     /* parser state */
     chg_ast_list decls;
