@@ -16,6 +16,7 @@
 #include "chg_civil.h"
 #include "chg_time.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -1175,6 +1176,16 @@ static cx context(chg_compiler *c, uint32_t file, unsigned allow, const char *wh
 
 /* ---- lets ---------------------------------------------------------------------------------- */
 
+/* A let is checked on first use, wherever that is (its type is needed
+ * there), and then once more by the declaration loop, which finds it done:
+ * state 0 unchecked, 1 being checked, 2 done. Meeting a let in state 1
+ * means it is defined through itself (E0118).
+ *
+ * Checking a let inside the let that names it is recursion the parser's
+ * depth limit does not bound: each let is shallow, but a chain of 100000
+ * lets, each naming the next, would overflow the C stack. The chain is
+ * cut at CHG_MAX_DEPTH (E0011, reported once), which also bounds how deep
+ * the VM's LET frames can nest at run time. */
 static chg_type *check_let(chg_compiler *c, chg_decl *d)
 {
     if (d->state == 2)
@@ -1185,9 +1196,23 @@ static chg_type *check_let(chg_compiler *c, chg_decl *d)
         d->type = &chg_c_type_error;
         return d->type;
     }
+    if (c->let_depth >= CHG_MAX_DEPTH) {
+        if (!c->let_too_deep) {
+            char lim[16];
+            snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);
+            chg_diag *dg = chg_c_diag_report(c, CHG_D_E0011, d->name.span, lim, NULL);
+            chg_c_diag_note(c, dg, (chg_span){0}, "lets defined through other lets nest too deep here");
+            c->let_too_deep = true;
+        }
+        d->state = 2;
+        d->type = &chg_c_type_error;
+        return d->type;
+    }
     d->state = 1;
     cx x = context(c, d->file, CX_CHANGE | CX_NOW | CX_RISK | CX_QUERY, "let");
+    c->let_depth++;
     chg_type *t = check(&x, d->u.let.expr);
+    c->let_depth--;
     if (t->kind == T_TIMESET) {
         chg_diag *dg = chg_c_diag_report(c, CHG_D_E0105, d->u.let.expr->span,
                                        chg_c_span_text(c, d->u.let.expr->span), "a time set", "a value", NULL);

@@ -136,6 +136,8 @@ struct chg_compiler {
     bool uses_approvals;      /* an approvals block or a `require` rule
                                  (set by the checker; codegen reads it) */
     bool has_emergency;       /* approvals has an `emergency` entry */
+    int let_depth;            /* lets being checked inside one another */
+    bool let_too_deep;        /* E0011 for a chain of lets was reported */
     chg_vec all_decls;        /* every declaration, in file order */
     chg_decl *policy, *schema, *at, *risk, *classify, *approvals;
     chg_type *change_type;    /* from the schema, or &chg_c_type_any */

@@ -250,6 +250,35 @@ static void test_check_allocation_failures(void **state)
     chg_set_allocator(NULL, NULL);
 }
 
+/* "let a0 = a1 + 1 … let a<n> = 1": a chain of n + 1 lets, each defined
+ * through the next. */
+static chg_compiler *let_chain(int n)
+{
+    chg_buf b;
+    chg_buf_init(&b);
+    for (int i = 0; i < n; i++)
+        chg_buf_printf(&b, "let a%d = a%d + 1\n", i, i + 1);
+    chg_buf_printf(&b, "let a%d = 1\nrule r advisory: when a0 > 1 warn \"x\"\n", n);
+    assert_false(b.oom);
+    chg_compiler *c = compile_str(b.data);
+    chg_buf_free(&b);
+    return c;
+}
+
+/* Checking a let inside the let that names it is recursion no parse limit
+ * bounds: a long chain overflowed the C stack. It is cut at the nesting
+ * limit, with one error. */
+static void test_check_let_chains_are_bounded(void **state)
+{
+    (void)state;
+    chg_compiler *c = let_chain(200);
+    assert_string_equal(diag_codes(c), "");
+    chg_compiler_free(c);
+    c = let_chain(100000);
+    assert_string_equal(diag_codes(c), "E0011@257:5");
+    chg_compiler_free(c);
+}
+
 /* A clean policy that exercises every part of codegen: paths on the change
  * and on list elements, lets, windows and freezes (named, inline, with
  * algebra), approvals with an emergency, rules of every action, actions
@@ -375,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_check_intake_against_schema),
         cmocka_unit_test(test_check_test_blocks),
         cmocka_unit_test(test_check_policy_example_is_clean),
+        cmocka_unit_test(test_check_let_chains_are_bounded),
         cmocka_unit_test(test_check_allocation_failures),
         cmocka_unit_test(test_check_emit_allocation_failures),
     };
