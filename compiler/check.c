@@ -1176,6 +1176,22 @@ static cx context(chg_compiler *c, uint32_t file, unsigned allow, const char *wh
 
 /* ---- lets ---------------------------------------------------------------------------------- */
 
+/* Is declaration d one too many checked inside one another (see
+ * check_let)? Reports E0011 the first time. */
+static bool decl_too_deep(chg_compiler *c, chg_decl *d, const char *why)
+{
+    if (c->decl_depth < CHG_MAX_DEPTH)
+        return false;
+    if (!c->decl_reported) {
+        char lim[16];
+        snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);
+        chg_diag *dg = chg_c_diag_report(c, CHG_D_E0011, d->name.span, lim, NULL);
+        chg_c_diag_note(c, dg, (chg_span){0}, "%s", why);
+        c->decl_reported = true;
+    }
+    return true;
+}
+
 /* A let is checked on first use, wherever that is (its type is needed
  * there), and then once more by the declaration loop, which finds it done:
  * state 0 unchecked, 1 being checked, 2 done. Meeting a let in state 1
@@ -1196,23 +1212,16 @@ static chg_type *check_let(chg_compiler *c, chg_decl *d)
         d->type = &chg_c_type_error;
         return d->type;
     }
-    if (c->let_depth >= CHG_MAX_DEPTH) {
-        if (!c->let_too_deep) {
-            char lim[16];
-            snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);
-            chg_diag *dg = chg_c_diag_report(c, CHG_D_E0011, d->name.span, lim, NULL);
-            chg_c_diag_note(c, dg, (chg_span){0}, "lets defined through other lets nest too deep here");
-            c->let_too_deep = true;
-        }
+    if (decl_too_deep(c, d, "lets defined through other lets nest too deep here")) {
         d->state = 2;
         d->type = &chg_c_type_error;
         return d->type;
     }
     d->state = 1;
     cx x = context(c, d->file, CX_CHANGE | CX_NOW | CX_RISK | CX_QUERY, "let");
-    c->let_depth++;
+    c->decl_depth++;
     chg_type *t = check(&x, d->u.let.expr);
-    c->let_depth--;
+    c->decl_depth--;
     if (t->kind == T_TIMESET) {
         chg_diag *dg = chg_c_diag_report(c, CHG_D_E0105, d->u.let.expr->span,
                                        chg_c_span_text(c, d->u.let.expr->span), "a time set", "a value", NULL);
@@ -1531,9 +1540,17 @@ static void check_ts_decl(chg_compiler *c, chg_decl *d)
         d->state = 2;
         return;
     }
+    /* a reference checks the set it names first, as lets do: bounded the
+     * same way */
+    if (decl_too_deep(c, d, "windows and freezes defined through others nest too deep here")) {
+        d->state = 2;
+        return;
+    }
     d->state = 1;
     cx x = context(c, d->file, 0, chg_c_decl_kind_name(d->kind));
+    c->decl_depth++;
     check_ts(&x, d->u.timeset.ts);
+    c->decl_depth--;
     d->state = 2;
 }
 

@@ -136,8 +136,9 @@ struct chg_compiler {
     bool uses_approvals;      /* an approvals block or a `require` rule
                                  (set by the checker; codegen reads it) */
     bool has_emergency;       /* approvals has an `emergency` entry */
-    int let_depth;            /* lets being checked inside one another */
-    bool let_too_deep;        /* E0011 for a chain of lets was reported */
+    int decl_depth;           /* lets, or time sets, being checked inside
+                                 one another (check.c, decl_too_deep) */
+    bool decl_reported;       /* its E0011 was reported */
     chg_vec all_decls;        /* every declaration, in file order */
     chg_decl *policy, *schema, *at, *risk, *classify, *approvals;
     chg_type *change_type;    /* from the schema, or &chg_c_type_any */

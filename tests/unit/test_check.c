@@ -265,9 +265,9 @@ static chg_compiler *let_chain(int n)
     return c;
 }
 
-/* Checking a let inside the let that names it is recursion no parse limit
- * bounds: a long chain overflowed the C stack. It is cut at the nesting
- * limit, with one error. */
+/* Checking a let inside the let that names it (a window inside the window
+ * that names it) is recursion no parse limit bounds: a long chain
+ * overflowed the C stack. It is cut at the nesting limit, with one error. */
 static void test_check_let_chains_are_bounded(void **state)
 {
     (void)state;
@@ -276,6 +276,19 @@ static void test_check_let_chains_are_bounded(void **state)
     chg_compiler_free(c);
     c = let_chain(100000);
     assert_string_equal(diag_codes(c), "E0011@257:5");
+    chg_compiler_free(c);
+
+    /* windows through windows recurse the same way */
+    chg_buf b;
+    chg_buf_init(&b);
+    for (int i = 0; i < 100000; i++)
+        chg_buf_printf(&b, "window w%d = w%d\n", i, i + 1);
+    chg_buf_puts(&b, "window w100000 = daily 09:00..10:00 in \"UTC\"\n"
+                     "rule r mandatory: when true require window w0\n");
+    assert_false(b.oom);
+    c = compile_str(b.data);
+    chg_buf_free(&b);
+    assert_string_equal(diag_codes(c), "E0011@257:8");
     chg_compiler_free(c);
 }
 
