@@ -11,6 +11,39 @@
  *
  * Every expression gets its type in expr->type; an error gives T_ERROR,
  * which silences follow-on errors about the same expression.
+ *
+ * Where this pass sits. The resolver ran before it: declarations are
+ * merged into c->globals, c->rules, …, duplicates reported, and the
+ * singletons (schema, at, risk, classify, approvals) found. Names inside
+ * expressions are resolved here, not there, because what a name means
+ * depends on where it is (a quantifier variable shadows a global; `risk`
+ * is a class name or the decision's risk). After this pass every
+ * EX_NAME has its kind and target, every call its chg_builtin, every
+ * expression a type, and lets and time sets know whether they are used;
+ * the lints, the time analysis and codegen rely on all of that and do
+ * not look names up again. They also rely on T_ERROR: codegen never runs
+ * on a program with errors, so it never meets one.
+ *
+ * Order inside the pass (chg_c_typecheck): the schema first (everything
+ * typed against `change` needs it), then `at`, classify and approvals
+ * (which resolve class names to indexes), then what approvals read of the
+ * schema,
+ * then every declaration in order. A let is checked on first use instead
+ * of in order, so its type is known wherever it is named, whatever the
+ * order of declarations.
+ *
+ * Narrowing. A `T?` value may not be used as a T until a condition has
+ * proved it present. The proof is a list of facts, canonical path keys
+ * ("change.pipeline", "$0x…" for a quantifier variable, a let's name)
+ * known to be non-null: facts_when(cond, truth) collects what cond
+ * proves when it evaluates to truth, and check_with() checks the guarded
+ * expression with those facts in scope: the right of `and` with the
+ * left's facts when true, the right of `or` with the left's when false,
+ * the branches of `if`, and whatever a rule's or action's `when` guards.
+ * A path is a place, not a value, so only paths narrow (a call's result
+ * does not), and only within the expression they guard: facts are a
+ * linked list on the stack of checks, restored on the way out, so they
+ * cannot leak to a sibling (test_check_narrowing_does_not_leak).
  */
 #include "compiler_int.h"
 #include "chg_civil.h"
@@ -22,7 +55,11 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-/* What an expression may refer to, by where it appears. */
+/* What an expression may refer to, by where it appears. Each context
+ * allows a set (context()'s `allow`), and check_name records in `uses`
+ * what an expression did use: a let that reads `risk` cannot be named
+ * from classify (risk is computed there), and that is only known once the
+ * let is checked, hence d->uses_risk. */
 enum {
     CX_CHANGE = 1 << 0,
     CX_EVENT = 1 << 1,
@@ -34,6 +71,9 @@ enum {
     CX_ACTION = 1 << 7      /* the outermost call after `do` */
 };
 
+/* A quantifier variable in scope (innermost first). `binder` is the
+ * quantifier's node: it identifies the variable in NAME_LOCAL references,
+ * in path keys and in codegen, whatever its name. */
 typedef struct local {
     const char *name;
     chg_type *type;
@@ -46,6 +86,9 @@ typedef struct fact {
     struct fact *next;
 } fact;
 
+/* The checker's context for one expression tree: where it is (allow,
+ * where, file for visibility), the variables and facts in scope. Made
+ * fresh for each declaration part, so nothing leaks between them. */
 typedef struct cx {
     chg_compiler *c;
     uint32_t file;
@@ -105,6 +148,8 @@ static const char *path_key(cx *x, chg_expr *e)
     }
 }
 
+/* Is e a path some enclosing condition proved non-null? A linear search:
+ * facts are few (one per `!= null` in the guarding conditions). */
 static bool known_non_null(cx *x, chg_expr *e)
 {
     if (!x->facts)
@@ -119,7 +164,11 @@ static bool known_non_null(cx *x, chg_expr *e)
 }
 
 /* Add to *out the paths that are non-null when `e` evaluates to `truth`.
- * Names are resolved already (e was checked). */
+ * Names are resolved already (e was checked). `a and b` true proves what
+ * a and b prove; `a or b` false proves what their negations prove; `not`
+ * flips the truth; `p != null` true and `p == null` false prove p. Nothing
+ * else proves anything: `a or b` true proves neither side, so no fact is
+ * ever claimed that a run could contradict. */
 static void facts_when(cx *x, chg_expr *e, bool truth, fact **out)
 {
     if (e->kind == EX_UNARY && e->u.unary.op == UOP_NOT) {
@@ -960,6 +1009,10 @@ static void bind(cx *x, local *l, chg_expr *q, chg_type *elem)
     q->u.quant.slot = (uint32_t)x->nlocals++;
 }
 
+/* any/all/count x in L: body. x is bound to L's element type for the body
+ * only (bind() pushes it on the locals, popped here); a list of `any` (no
+ * schema) gives an `any` element. The body must be a bool: codegen's loop
+ * tests it with JMPT/JMPF. */
 static chg_type *check_quant(cx *x, chg_expr *e)
 {
     chg_type *lt = check(x, e->u.quant.list);
@@ -989,6 +1042,9 @@ static chg_type *check_quant(cx *x, chg_expr *e)
     return e->type = e->kind == EX_COUNT ? &chg_c_type_int : &chg_c_type_bool;
 }
 
+/* The type of e, checking it and everything under it once. Recursion is
+ * bounded by the parser's depth limit (CHG_MAX_DEPTH), except through
+ * lets and time sets, which check_let and check_ts_decl bound. */
 static chg_type *check(cx *x, chg_expr *e)
 {
     switch (e->kind) {
@@ -2062,6 +2118,9 @@ static void check_test(chg_compiler *c, chg_decl *d)
 
 /* ---- driver --------------------------------------------------------------------------------------------- */
 
+/* The pass's entry: see "Order inside the pass" at the top. uses_approvals
+ * and has_emergency are set here for codegen, which must lay out the
+ * approvals' paths only when something reads them. */
 int chg_c_typecheck(chg_compiler *c)
 {
     build_schema(c);

@@ -22,6 +22,10 @@ static void note_previous(chg_compiler *c, chg_diag *d, chg_decl *prev, const ch
     chg_c_diag_note(c, d, at, "%s first declared here", what);
 }
 
+/* Append file f's declarations to all_decls, each imported file's at its
+ * first import (seen: a file imported twice, as in a diamond, is taken
+ * once). The recursion follows imports, whose cycles were cut before this
+ * pass (compile.c reports them and clears the closing import's target). */
 static void collect(chg_compiler *c, uint32_t f, uint8_t *seen)
 {
     if (seen[f])
@@ -188,7 +192,10 @@ int chg_c_resolve(chg_compiler *c)
     return chg_c_status(c);
 }
 
-/* Visibility: can code in file `from` use a declaration of file `decl`? */
+/* Visibility: can code in file `from` use a declaration of file `decl`?
+ * Without a reachability matrix (it could not be allocated; the
+ * compilation then ends in CHG_ENOMEM anyway) everything is visible, so no
+ * false "not imported" error is added to an out-of-memory result. */
 bool chg_c_visible(const chg_compiler *c, uint32_t from, uint32_t decl)
 {
     if (from == decl || !c->reach || from >= c->reach_n || decl >= c->reach_n)

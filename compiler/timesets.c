@@ -9,6 +9,24 @@
  *
  * Code generation uses the same node trees, so what is checked is what is
  * compiled.
+ *
+ * The node tree is the contract between compiler and library: a flat
+ * array of chg_ts_node, operands before the nodes that use them, the root
+ * returned by
+ * chg_c_ts_flatten. References to other windows and freezes are inlined
+ * (the library knows no names), so a set's tree is self-contained; its
+ * depth is bounded twice over, by the parser for each declaration's own
+ * tree and by check_ts_decl for chains of references, and flatten refuses
+ * anything deeper still rather than recurse without bound.
+ *
+ * The time analysis (chg_c_time_analysis, only with opts.analysis_from) is
+ * the last pass and never changes what is compiled: it only adds
+ * warnings and notes. It works by building sets and asking the library for
+ * their first interval within the horizon: "never opens" is "no interval",
+ * "always frozen" is "a ∧ ¬(f1 ∨ f2 …) has no interval" (covered()). The
+ * library does the algebra; nothing here reasons about calendars itself,
+ * except dst_check, which walks the zone's transitions in the horizon and
+ * asks whether a schedule's local start or end falls in one.
  */
 #include "compiler_int.h"
 #include "chg_time.h"
@@ -50,7 +68,8 @@ const chg_tz *chg_c_zone(chg_compiler *c, const char *name, chg_time_error *err)
     return tz;
 }
 
-/* Zone names for "did you mean": the system's zone1970.tab, read once. */
+/* Zone names for "did you mean": the system's zone1970.tab, read once per
+ * unknown zone (only an error pays for it). */
 static void zone_names(chg_compiler *c, chg_vec *out)
 {
     char *text;
@@ -95,7 +114,9 @@ void chg_c_check_zone(chg_compiler *c, const chg_ident *zone)
 }
 
 /* The span of bytes [off, off+len) of a string literal's text, when the
- * literal has no escapes (so text and source line up); else the literal. */
+ * literal has no escapes (so text and source line up); else the literal.
+ * This is how a cron error points at the bad field inside the string
+ * rather than at the whole string. */
 static chg_span inside(chg_compiler *c, chg_span lit, size_t off, size_t len, size_t textlen)
 {
     const chg_source *src = chg_compiler_source(c, lit.file);
@@ -159,6 +180,8 @@ void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t)
 
 /* ---- node trees -------------------------------------------------------------------- */
 
+/* Append a node; returns its index or -1 (memory: out->oom says so, so
+ * callers can tell it from a tree with errors). */
 static int push(chg_c_tsnodes *out, const chg_ts_node *n, const chg_tsexpr *src)
 {
     if (out->n == out->cap) {
@@ -182,6 +205,12 @@ static int push(chg_c_tsnodes *out, const chg_ts_node *n, const chg_tsexpr *src)
     return (int)out->n++;
 }
 
+/* Children are pushed before their parent, so every operand index is
+ * smaller than the node naming it and the root of a tree is its last
+ * node (codegen writes TSNODES in this order). A node of a tree that
+ * still holds an error (TS_ERROR, an unparsable time of day, a missing
+ * calendar text) makes the whole result -1: the error was reported by the
+ * checker, and no half-built set is ever handed to the library. */
 int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth)
 {
     if (!t || depth > CHG_MAX_DEPTH * 2)
@@ -299,6 +328,9 @@ static chg_timeset *build_decl(chg_compiler *c, chg_decl *d)
 
 /* ---- time analysis ------------------------------------------------------------------ */
 
+/* The time analysis' state: the horizon [from, to), its texts for the
+ * messages, and an environment where every runtime flag is off (a flag
+ * freeze is "not frozen" for the analysis, as it is until someone sets it). */
 typedef struct an {
     chg_compiler *c;
     int64_t from, to;     /* the horizon analysed */
@@ -340,9 +372,11 @@ static const char *date(an *A, int64_t t)
     return chg_arena_strdup(&A->c->arena, buf);
 }
 
-/* Is every instant of `a` (within the horizon) outside `b`, i.e. does
- * a ∧ ¬b have no interval? Uses the library's algebra through a tiny
- * composed tree over the two sets' own trees. */
+/* Is every instant of `a` (within the horizon) inside the union of bs,
+ * i.e. does a ∧ ¬(b1 ∨ b2 …) have no interval? Uses the library's algebra
+ * through a tiny composed tree over the sets' own trees. False when a
+ * tree does not build (an error was reported, or memory ran out), so a
+ * doubt never produces a warning. */
 static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb)
 {
     chg_c_tsnodes nodes = {0};
@@ -393,7 +427,9 @@ static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb)
     return result;
 }
 
-/* Freezes used by deny-during rules that block (not advisory). */
+/* Freezes used by deny-during rules that block (not advisory): the only
+ * ones that can keep a window shut. At most `max`: past that the analysis
+ * looks at the first ones, which can miss a warning but never invent one. */
 static size_t blocking_freezes(chg_compiler *c, chg_decl **out, size_t max)
 {
     size_t n = 0;
@@ -543,6 +579,12 @@ static void dst_check(an *A, chg_decl *d, const chg_tsexpr *t)
     chg_cron_free(cr);
 }
 
+/* Three questions, in this order: does each window open at all within the
+ * horizon (W0010), is it entirely frozen (W0011), can a risk class ever
+ * proceed when its windows are all required at once (W0012); then, for
+ * freezes in use, which overlap (N0001) or make another redundant (N0002).
+ * DST gaps and overlaps in schedules come first, per declaration (W0013).
+ * Each question builds its own sets from the declarations' trees. */
 int chg_c_time_analysis(chg_compiler *c)
 {
     if (!c->opts.analysis_from)
