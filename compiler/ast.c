@@ -87,13 +87,6 @@ void chg_c_ast_list_push(chg_arena *a, chg_ast_list *l, void *item)
     l->items[l->n++] = item;
 }
 
-void **chg_c_ast_list_freeze(chg_arena *a, const chg_ast_list *l)
-{
-    /* The arena list is already stable storage; return it as is. */
-    (void)a;
-    return l->items;
-}
-
 chg_span chg_c_span_join(chg_span a, chg_span b)
 {
     chg_span s = a;

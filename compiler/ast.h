@@ -18,7 +18,9 @@ typedef struct chg_tsexpr chg_tsexpr;
 typedef struct chg_areq chg_areq;
 typedef struct chg_typeexpr chg_typeexpr;
 
-/* A growable list used while parsing; frozen into (items, n) on the node. */
+/* A growable list used while parsing. Its items live in the arena and a
+ * push that grows it copies them to a fresh array, so once the last item
+ * is in, (items, n) become the node's array and count as they are. */
 typedef struct chg_ast_list {
     void **items;
     uint32_t n;
@@ -389,16 +391,12 @@ typedef struct chg_file {
 /* Out of memory they return a shared spare node (and a push drops its item):
  * the arena's `failed` flag says the tree must not be used. */
 
-typedef struct chg_ast_ctx chg_ast_ctx; /* the parser's view of the compiler */
-
 chg_expr *chg_c_ast_expr(chg_arena *a, chg_expr_kind kind, chg_span span);
 chg_decl *chg_c_ast_decl(chg_arena *a, chg_decl_kind kind, chg_span span);
 chg_tsexpr *chg_c_ast_ts(chg_arena *a, chg_ts_kind kind, chg_span span);
 chg_areq *chg_c_ast_areq(chg_arena *a, chg_areq_kind kind, chg_span span);
 chg_typeexpr *chg_c_ast_typeexpr(chg_arena *a, chg_typeexpr_kind kind, chg_span span);
 void chg_c_ast_list_push(chg_arena *a, chg_ast_list *l, void *item);
-/* Copy a list of pointers into a fresh arena array. */
-void **chg_c_ast_list_freeze(chg_arena *a, const chg_ast_list *l);
 
 chg_span chg_c_span_join(chg_span a, chg_span b);
 

@@ -11,19 +11,55 @@
  *
  * Every expression gets its type in expr->type; an error gives T_ERROR,
  * which silences follow-on errors about the same expression.
+ *
+ * Where this pass sits. The resolver ran before it: declarations are
+ * merged into c->globals, c->rules, …, duplicates reported, and the
+ * singletons (schema, at, risk, classify, approvals) found. Names inside
+ * expressions are resolved here, not there, because what a name means
+ * depends on where it is (a quantifier variable shadows a global; `risk`
+ * is a class name or the decision's risk). After this pass every
+ * EX_NAME has its kind and target, every call its chg_builtin, every
+ * expression a type, and lets and time sets know whether they are used;
+ * the lints, the time analysis and codegen rely on all of that and do
+ * not look names up again. They also rely on T_ERROR: codegen never runs
+ * on a program with errors, so it never meets one.
+ *
+ * Order inside the pass (chg_c_typecheck): the schema first (everything
+ * typed against `change` needs it), then `at`, classify and approvals
+ * (which resolve class names to indexes), then what approvals read of the
+ * schema,
+ * then every declaration in order. A let is checked on first use instead
+ * of in order, so its type is known wherever it is named, whatever the
+ * order of declarations.
+ *
+ * Narrowing. A `T?` value may not be used as a T until a condition has
+ * proved it present. The proof is a list of facts, canonical path keys
+ * ("change.pipeline", "$0x…" for a quantifier variable, a let's name)
+ * known to be non-null: facts_when(cond, truth) collects what cond
+ * proves when it evaluates to truth, and check_with() checks the guarded
+ * expression with those facts in scope: the right of `and` with the
+ * left's facts when true, the right of `or` with the left's when false,
+ * the branches of `if`, and whatever a rule's or action's `when` guards.
+ * A path is a place, not a value, so only paths narrow (a call's result
+ * does not), and only within the expression they guard: facts are a
+ * linked list on the stack of checks, restored on the way out, so they
+ * cannot leak to a sibling (test_check_narrowing_does_not_leak).
  */
 #include "compiler_int.h"
 #include "chg_civil.h"
 #include "chg_time.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-/* What an expression may refer to, by where it appears. */
+/* What an expression may refer to, by where it appears. Each context
+ * allows a set (context()'s `allow`), and check_name records in `uses`
+ * what an expression did use: a let that reads `risk` cannot be named
+ * from classify (risk is computed there), and that is only known once the
+ * let is checked, hence d->uses_risk. */
 enum {
     CX_CHANGE = 1 << 0,
     CX_EVENT = 1 << 1,
@@ -35,6 +71,9 @@ enum {
     CX_ACTION = 1 << 7      /* the outermost call after `do` */
 };
 
+/* A quantifier variable in scope (innermost first). `binder` is the
+ * quantifier's node: it identifies the variable in NAME_LOCAL references,
+ * in path keys and in codegen, whatever its name. */
 typedef struct local {
     const char *name;
     chg_type *type;
@@ -47,6 +86,9 @@ typedef struct fact {
     struct fact *next;
 } fact;
 
+/* The checker's context for one expression tree: where it is (allow,
+ * where, file for visibility), the variables and facts in scope. Made
+ * fresh for each declaration part, so nothing leaks between them. */
 typedef struct cx {
     chg_compiler *c;
     uint32_t file;
@@ -106,6 +148,8 @@ static const char *path_key(cx *x, chg_expr *e)
     }
 }
 
+/* Is e a path some enclosing condition proved non-null? A linear search:
+ * facts are few (one per `!= null` in the guarding conditions). */
 static bool known_non_null(cx *x, chg_expr *e)
 {
     if (!x->facts)
@@ -120,7 +164,11 @@ static bool known_non_null(cx *x, chg_expr *e)
 }
 
 /* Add to *out the paths that are non-null when `e` evaluates to `truth`.
- * Names are resolved already (e was checked). */
+ * Names are resolved already (e was checked). `a and b` true proves what
+ * a and b prove; `a or b` false proves what their negations prove; `not`
+ * flips the truth; `p != null` true and `p == null` false prove p. Nothing
+ * else proves anything: `a or b` true proves neither side, so no fact is
+ * ever claimed that a run could contradict. */
 static void facts_when(cx *x, chg_expr *e, bool truth, fact **out)
 {
     if (e->kind == EX_UNARY && e->u.unary.op == UOP_NOT) {
@@ -151,9 +199,11 @@ static void facts_when(cx *x, chg_expr *e, bool truth, fact **out)
         const char *k = p ? path_key(x, p) : NULL;
         if (k) {
             fact *f = chg_arena_alloc(A, sizeof *f);
-            f->path = k;
-            f->next = *out;
-            *out = f;
+            if (f) { /* else the fact is lost, and the arena's flag says so */
+                f->path = k;
+                f->next = *out;
+                *out = f;
+            }
         }
         break;
     }
@@ -239,10 +289,10 @@ static bool assign_object(cx *x, chg_expr *e, const chg_type *t, const char *wha
         const chg_type_field *tf = chg_c_type_field_find(t, f->key.name);
         if (!tf) {
             const char **names = chg_arena_alloc(A, sizeof(char *) * (t->u.obj.n + 1));
-            for (uint32_t k = 0; k < t->u.obj.n; k++)
+            for (uint32_t k = 0; names && k < t->u.obj.n; k++)
                 names[k] = t->u.obj.fields[k].name;
             chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0104, f->key.span, f->key.name, what, NULL);
-            chg_c_diag_suggest(x->c, d, f->key.name, names, t->u.obj.n);
+            chg_c_diag_suggest(x->c, d, f->key.name, names, names ? t->u.obj.n : 0);
             ok = false;
             continue;
         }
@@ -508,10 +558,10 @@ static chg_type *field_type(cx *x, chg_expr *e, chg_type *obj, const char *name,
         const char *k = path_key(x, o);
         const char *on = k && k[0] != '$' ? k : chg_c_span_text(x->c, o->span);
         const char **names = chg_arena_alloc(A, sizeof(char *) * (obj->u.obj.n + 1));
-        for (uint32_t i = 0; i < obj->u.obj.n; i++)
+        for (uint32_t i = 0; names && i < obj->u.obj.n; i++)
             names[i] = obj->u.obj.fields[i].name;
         chg_diag *d = chg_c_diag_report(x->c, CHG_D_E0104, name_span, name, on, NULL);
-        chg_c_diag_suggest(x->c, d, name, names, obj->u.obj.n);
+        chg_c_diag_suggest(x->c, d, name, names, names ? obj->u.obj.n : 0);
         return err(e);
     }
     chg_type *t = f->type;
@@ -567,11 +617,11 @@ static chg_type *check_call(cx *x, chg_expr *e, bool is_action_position)
     const chg_builtin *b = chg_c_builtin_find(name);
     if (!b) {
         const char **names = chg_arena_alloc(A, sizeof(char *) * chg_c_nbuiltins);
-        for (size_t i = 0; i < chg_c_nbuiltins; i++)
+        for (size_t i = 0; names && i < chg_c_nbuiltins; i++)
             names[i] = chg_c_builtins[i].name;
         chg_diag *d = chg_c_diag_report(x->c, is_action_position ? CHG_D_E0503 : CHG_D_E0110,
                                       e->u.call.name_span, name, NULL);
-        chg_c_diag_suggest(x->c, d, name, names, chg_c_nbuiltins);
+        chg_c_diag_suggest(x->c, d, name, names, names ? chg_c_nbuiltins : 0);
         for (uint32_t i = 0; i < e->u.call.nargs; i++)
             check(x, e->u.call.args[i]);
         return err(e);
@@ -959,6 +1009,10 @@ static void bind(cx *x, local *l, chg_expr *q, chg_type *elem)
     q->u.quant.slot = (uint32_t)x->nlocals++;
 }
 
+/* any/all/count x in L: body. x is bound to L's element type for the body
+ * only (bind() pushes it on the locals, popped here); a list of `any` (no
+ * schema) gives an `any` element. The body must be a bool: codegen's loop
+ * tests it with JMPT/JMPF. */
 static chg_type *check_quant(cx *x, chg_expr *e)
 {
     chg_type *lt = check(x, e->u.quant.list);
@@ -988,6 +1042,9 @@ static chg_type *check_quant(cx *x, chg_expr *e)
     return e->type = e->kind == EX_COUNT ? &chg_c_type_int : &chg_c_type_bool;
 }
 
+/* The type of e, checking it and everything under it once. Recursion is
+ * bounded by the parser's depth limit (CHG_MAX_DEPTH), except through
+ * lets and time sets, which check_let and check_ts_decl bound. */
 static chg_type *check(cx *x, chg_expr *e)
 {
     switch (e->kind) {
@@ -1122,8 +1179,11 @@ static chg_type *check(cx *x, chg_expr *e)
     }
     case EX_OBJECT: {
         chg_type *t = chg_arena_alloc(A, sizeof *t);
+        chg_type_field *fields = chg_arena_alloc(A, sizeof(chg_type_field) * (e->u.object.n + 1));
+        if (!t || !fields)
+            return err(e); /* out of memory: the arena's flag ends the check */
         t->kind = T_OBJECT;
-        t->u.obj.fields = chg_arena_alloc(A, sizeof(chg_type_field) * (e->u.object.n + 1));
+        t->u.obj.fields = fields;
         for (uint32_t i = 0; i < e->u.object.n; i++) {
             chg_object_field *f = &e->u.object.fields[i];
             for (uint32_t k = 0; k < i; k++)
@@ -1172,6 +1232,32 @@ static cx context(chg_compiler *c, uint32_t file, unsigned allow, const char *wh
 
 /* ---- lets ---------------------------------------------------------------------------------- */
 
+/* Is declaration d one too many checked inside one another (see
+ * check_let)? Reports E0011 the first time. */
+static bool decl_too_deep(chg_compiler *c, chg_decl *d, const char *why)
+{
+    if (c->decl_depth < CHG_MAX_DEPTH)
+        return false;
+    if (!c->decl_reported) {
+        char lim[16];
+        snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);
+        chg_diag *dg = chg_c_diag_report(c, CHG_D_E0011, d->name.span, lim, NULL);
+        chg_c_diag_note(c, dg, (chg_span){0}, "%s", why);
+        c->decl_reported = true;
+    }
+    return true;
+}
+
+/* A let is checked on first use, wherever that is (its type is needed
+ * there), and then once more by the declaration loop, which finds it done:
+ * state 0 unchecked, 1 being checked, 2 done. Meeting a let in state 1
+ * means it is defined through itself (E0118).
+ *
+ * Checking a let inside the let that names it is recursion the parser's
+ * depth limit does not bound: each let is shallow, but a chain of 100000
+ * lets, each naming the next, would overflow the C stack. The chain is
+ * cut at CHG_MAX_DEPTH (E0011, reported once), which also bounds how deep
+ * the VM's LET frames can nest at run time. */
 static chg_type *check_let(chg_compiler *c, chg_decl *d)
 {
     if (d->state == 2)
@@ -1182,9 +1268,16 @@ static chg_type *check_let(chg_compiler *c, chg_decl *d)
         d->type = &chg_c_type_error;
         return d->type;
     }
+    if (decl_too_deep(c, d, "lets defined through other lets nest too deep here")) {
+        d->state = 2;
+        d->type = &chg_c_type_error;
+        return d->type;
+    }
     d->state = 1;
     cx x = context(c, d->file, CX_CHANGE | CX_NOW | CX_RISK | CX_QUERY, "let");
+    c->decl_depth++;
     chg_type *t = check(&x, d->u.let.expr);
+    c->decl_depth--;
     if (t->kind == T_TIMESET) {
         chg_diag *dg = chg_c_diag_report(c, CHG_D_E0105, d->u.let.expr->span,
                                        chg_c_span_text(c, d->u.let.expr->span), "a time set", "a value", NULL);
@@ -1233,8 +1326,11 @@ static bool default_fits(const chg_type *t, const chg_expr *v)
 static chg_type *build_object(chg_compiler *c, chg_field_decl *fields, uint32_t n, const char *path)
 {
     chg_type *t = chg_arena_alloc(&c->arena, sizeof *t);
+    chg_type_field *tfields = chg_arena_alloc(&c->arena, sizeof(chg_type_field) * (n + 1));
+    if (!t || !tfields)
+        return &chg_c_type_error; /* out of memory: the arena's flag ends the check */
     t->kind = T_OBJECT;
-    t->u.obj.fields = chg_arena_alloc(&c->arena, sizeof(chg_type_field) * (n + 1));
+    t->u.obj.fields = tfields;
     for (uint32_t i = 0; i < n; i++) {
         chg_field_decl *f = &fields[i];
         bool dup = false;
@@ -1287,8 +1383,11 @@ static chg_type *build_type(chg_compiler *c, chg_typeexpr *te, const char *path)
     }
     case TE_ENUM: {
         chg_type *t = chg_arena_alloc(&c->arena, sizeof *t);
+        const char **values = chg_arena_alloc(&c->arena, sizeof(char *) * (te->u.enm.n + 1));
+        if (!t || !values)
+            return &chg_c_type_error;
         t->kind = T_ENUM;
-        t->u.enm.values = chg_arena_alloc(&c->arena, sizeof(char *) * (te->u.enm.n + 1));
+        t->u.enm.values = values;
         for (uint32_t i = 0; i < te->u.enm.n; i++) {
             bool dup = false;
             for (uint32_t k = 0; k < i; k++)
@@ -1497,9 +1596,17 @@ static void check_ts_decl(chg_compiler *c, chg_decl *d)
         d->state = 2;
         return;
     }
+    /* a reference checks the set it names first, as lets do: bounded the
+     * same way */
+    if (decl_too_deep(c, d, "windows and freezes defined through others nest too deep here")) {
+        d->state = 2;
+        return;
+    }
     d->state = 1;
     cx x = context(c, d->file, 0, chg_c_decl_kind_name(d->kind));
+    c->decl_depth++;
     check_ts(&x, d->u.timeset.ts);
+    c->decl_depth--;
     d->state = 2;
 }
 
@@ -1611,10 +1718,12 @@ static void check_approvals(chg_compiler *c, chg_decl *ap)
         if (!cls || cls->kind != D_RISK) {
             chg_diag *d = chg_c_diag_report(c, CHG_D_E0103, e->cls.span, e->cls.name, NULL);
             const char **names = chg_arena_alloc(&c->arena, sizeof(char *) * (risk->u.risk.n + 1));
-            for (uint32_t k = 0; k < risk->u.risk.n; k++)
-                names[k] = risk->u.risk.classes[k].name;
-            names[risk->u.risk.n] = "emergency";
-            chg_c_diag_suggest(c, d, e->cls.name, names, risk->u.risk.n + 1);
+            if (names) {
+                for (uint32_t k = 0; k < risk->u.risk.n; k++)
+                    names[k] = risk->u.risk.classes[k].name;
+                names[risk->u.risk.n] = "emergency";
+                chg_c_diag_suggest(c, d, e->cls.name, names, risk->u.risk.n + 1);
+            }
             continue;
         }
         e->risk_index = cls->index;
@@ -1700,9 +1809,9 @@ static void check_classify(chg_compiler *c, chg_decl *cl)
                 chg_diag *d = chg_c_diag_report(c, CHG_D_E0103, arm->cls.span, arm->cls.name, NULL);
                 chg_decl *r = c->risk;
                 const char **names = chg_arena_alloc(&c->arena, sizeof(char *) * (r->u.risk.n + 1));
-                for (uint32_t k = 0; k < r->u.risk.n; k++)
+                for (uint32_t k = 0; names && k < r->u.risk.n; k++)
                     names[k] = r->u.risk.classes[k].name;
-                chg_c_diag_suggest(c, d, arm->cls.name, names, r->u.risk.n);
+                chg_c_diag_suggest(c, d, arm->cls.name, names, names ? r->u.risk.n : 0);
             } else {
                 arm->risk_index = cls->index;
                 cls->produced = true;
@@ -1953,9 +2062,9 @@ static void check_test(chg_compiler *c, chg_decl *d)
                         if (c->risk) {
                             chg_decl *r = c->risk;
                             const char **names = chg_arena_alloc(&c->arena, sizeof(char *) * (r->u.risk.n + 1));
-                            for (uint32_t j = 0; j < r->u.risk.n; j++)
+                            for (uint32_t j = 0; names && j < r->u.risk.n; j++)
                                 names[j] = r->u.risk.classes[j].name;
-                            chg_c_diag_suggest(c, dg, cl->value->u.name.name, names, r->u.risk.n);
+                            chg_c_diag_suggest(c, dg, cl->value->u.name.name, names, names ? r->u.risk.n : 0);
                         }
                     } else {
                         cl->value->u.name.kind = NAME_RISK_CLASS;
@@ -2009,6 +2118,9 @@ static void check_test(chg_compiler *c, chg_decl *d)
 
 /* ---- driver --------------------------------------------------------------------------------------------- */
 
+/* The pass's entry: see "Order inside the pass" at the top. uses_approvals
+ * and has_emergency are set here for codegen, which must lay out the
+ * approvals' paths only when something reads them. */
 int chg_c_typecheck(chg_compiler *c)
 {
     build_schema(c);

@@ -12,41 +12,97 @@
  * window; at the end of the block they are relocated to the window's base
  * (let blocks each get their own window, every other block shares one
  * after them, see docs/vm.md).
+ *
+ * What this file assumes from the passes before it. chg_compiler_emit runs
+ * only on a program that checked without errors, so every name is
+ * resolved (e->u.name.kind, .decl, .binder, .risk_index are set), every
+ * call has its chg_builtin, every expression its type, and every
+ * recursion is bounded by CHG_MAX_DEPTH (the parser refused deeper
+ * input). It does not re-check any of that; EX_ERROR or an unresolved name
+ * reaching here is a checker bug and sets `failed`.
+ *
+ * What the verifier (vm/verify.c) will check of what is written here,
+ * so that a mistake in this file is a load error, never a wrong decision:
+ * every index in range, blocks that tile the code and end in RET, jumps
+ * inside their block, register windows that fit and let windows that
+ * overlap nothing, and loops whose list and index registers the body
+ * never writes. The layout below is built to satisfy exactly that.
+ *
+ * Register allocation is a stack: `top` is the first free register of the
+ * block, tmp() takes it, and every gen_ function restores `top` before it
+ * returns, so the registers of a subexpression are free again once its
+ * value is in `dst`. An expression writes only its dst and registers at or
+ * above the `top` it was given; `max` is the block's high-water mark and
+ * becomes the width of its window. This is what makes loops safe: a
+ * quantifier's list, index and element registers are taken before its
+ * body is compiled, so the body's registers all lie above them.
+ *
+ * A let's window: let i's block gets registers [base_i, base_i + max_i)
+ * with base_i the sum of the earlier lets' widths, so let windows are
+ * disjoint and a LET instruction may run a let's block in the middle of
+ * any other block without clobbering it. Every other block (at, classify
+ * arms, rule conditions and messages, action arguments, intake fields)
+ * shares one window starting at let_regs, as wide as the widest of them;
+ * they never run nested, only one after the other. Their base is not
+ * known until every let is compiled, hence blocks_fix.
+ *
+ * Running out of memory: a record that cannot be appended is not counted
+ * (rec returns NULL), a string or node whose allocation failed reads as
+ * index 0 or the spare node, and generation carries on without crashing;
+ * at the end, any failure (a section's or the blob's oom, the compiler's
+ * chg_c_status) makes the emit CHG_ENOMEM and no bundle is written.
  */
 #include "bundle_format.h"
 #include "chg_time.h"
 #include "compiler_int.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
+/* The record size of each section (vm/bundle_format.h); 0 for section ids
+ * that do not exist. A section is an array of fixed-size records written
+ * little-endian with chg_wr16/32/64, so the bundle reads the same on any
+ * host. */
 static const uint32_t sec_size[CHG_SEC__MAX] = {
 #define SEC_SIZE(name, id, size) [id] = size,
     CHG_SECTIONS(SEC_SIZE)
 #undef SEC_SIZE
 };
 
+/* A path node: one field path the policy reads (change.requester.name,
+ * event.detail, change.approvals[], a.group on an approval). Nodes form a
+ * tree whose roots are node 0 (change) and node 1 (event); a list's
+ * elements are its ELEM child. Root-anchored nodes that are read get a
+ * slot, filled once per event by the decoder; nodes under an ELEM are read
+ * through the list's record layout instead. Written as the PATHS section. */
 typedef struct pnode {
     int parent;
     const char *name;     /* NULL: root or element */
-    uint8_t kind;
-    const chg_type *type;
-    uint8_t need;
-    const chg_expr *dflt;
+    uint8_t kind;         /* CHG_PN_ROOT_CHANGE, _ROOT_EVENT, _KEY, _ELEM */
+    const chg_type *type; /* the schema's type, for the decoder's conversion */
+    uint8_t need;         /* CHG_PR_REQUIRED, _OPTIONAL, _DEFAULT */
+    const chg_expr *dflt; /* the schema default (a literal) or NULL */
     int slot;             /* -1 none */
     int layout;           /* -1 none */
     int elem;             /* the ELEM child of a list node, -1 none */
-    const char *text;
+    const char *text;     /* "change.a.b", for messages and the map key */
 } pnode;
 
+/* A record layout: the fields of one kind of record, by position. A list
+ * of records from the event (change.approvals) has one, whose fields are
+ * the paths read on its elements; an object literal or a field read on a
+ * computed record has its own, whose fields are plain names (node 0). */
 typedef struct glayout {
     chg_vec names;        /* const char* */
     chg_vec nodes;        /* (uintptr_t) node + 1, 0 none */
 } glayout;
 
+/* A quantifier variable in scope: the register holding the element, and
+ * its ELEM path node when the list is a path, so that `a.group` on it
+ * compiles to a FIELD read of the list's layout rather than a lookup by
+ * name. */
 typedef struct gloc {
     const chg_expr *binder;
     int reg;              /* relative register of the element */
@@ -56,9 +112,10 @@ typedef struct gloc {
 typedef struct gen {
     chg_compiler *c;
     chg_arena *a;
-    chg_buf sec[CHG_SEC__MAX];
-    uint32_t n[CHG_SEC__MAX];
-    chg_buf blob;
+    chg_buf sec[CHG_SEC__MAX];  /* each section's records */
+    uint32_t n[CHG_SEC__MAX];   /* how many records each holds */
+    chg_buf blob;               /* the bytes of every string, NUL-terminated */
+    /* deduplication: key → index + 1 (0 is "absent" for chg_c_map_get) */
     chg_map strs, consts, regexes, zones, builtins, spans;
     /* the block being generated */
     uint32_t bstart;
@@ -74,12 +131,16 @@ typedef struct gen {
     int nslots[2];
     gloc locals[CHG_MAX_DEPTH + 1];
     int nlocals;
-    const chg_expr *freeze_msg; /* set while compiling a deny-during message */
     bool failed;
+    pnode spare;          /* path_node(g, -1): what a node whose allocation failed reads as */
 } gen;
 
 /* ---- tables ----------------------------------------------------------------- */
 
+/* Append a zeroed record to section sec; returns it, or NULL when memory
+ * ran out. The pointer is valid only until the next rec() on the same
+ * section (the buffer may move), which is why callers fill a record before
+ * they call anything that might add another of its kind. */
 static uint8_t *rec(gen *g, int sec)
 {
     uint32_t sz = sec_size[sec];
@@ -89,13 +150,20 @@ static uint8_t *rec(gen *g, int sec)
     if (sz > sizeof zero)
         chg_panic("bundle record of %u bytes is larger than the zero buffer", sz);
     chg_buf_append(b, zero, sz);
+    if (b->oom)
+        return NULL; /* the count stays the number of records the section holds */
     g->n[sec]++;
-    return b->oom ? NULL : (uint8_t *)b->data + at;
+    return (uint8_t *)b->data + at;
 }
 
+/* The index of string s[0..len) in the STRINGS section, added once: a
+ * record (offset, length) into the blob, which gets the bytes and a NUL
+ * (the verifier checks every string is terminated and valid UTF-8). */
 static uint32_t str_n(gen *g, const char *s, size_t len)
 {
     char *key = chg_arena_strndup(g->a, s, len);
+    if (!key)
+        return 0; /* the arena's failed flag makes the emit CHG_ENOMEM */
     uintptr_t idx = (uintptr_t)chg_c_map_get(&g->strs, key);
     if (idx)
         return (uint32_t)idx - 1;
@@ -112,11 +180,26 @@ static uint32_t str_n(gen *g, const char *s, size_t len)
     return i;
 }
 
-static uint32_t str(gen *g, const char *s) { return str_n(g, s, strlen(s)); }
+/* s may be an arena string whose allocation failed (a path's text, a
+ * hidden declaration's name): NULL is an allocation failure, never a
+ * string to write. */
+static uint32_t str(gen *g, const char *s)
+{
+    if (!s) {
+        chg_c_nomem(g->c);
+        return 0;
+    }
+    return str_n(g, s, strlen(s));
+}
 
+/* The index of a constant (tag, a, payload), added once. A LIST constant
+ * is never shared: its elements are the `a` constants written just before
+ * it, so it must be added right after them, every time. */
 static uint32_t konst(gen *g, uint8_t tag, uint32_t a, uint64_t payload)
 {
     const char *key = chg_arena_printf(g->a, "%u:%u:%llu", tag, a, (unsigned long long)payload);
+    if (!key)
+        return 0;
     uintptr_t idx = tag == CHG_K_LIST ? 0 : (uintptr_t)chg_c_map_get(&g->consts, key);
     if (idx)
         return (uint32_t)idx - 1;
@@ -142,6 +225,9 @@ static uint64_t f64_bits(double f)
     return u;
 }
 
+/* The SPANS record (file, line, column) of a source place, added once per
+ * place; 0 (also a real record, the first) for no place. Instructions
+ * carry one each (INSSPAN), so a run-time error names its source. */
 static uint32_t span_of(gen *g, chg_span s)
 {
     if (!s.file)
@@ -150,6 +236,8 @@ static uint32_t span_of(gen *g, chg_span s)
     uint32_t line, col;
     chg_source_position(src, s.start, &line, &col);
     const char *key = chg_arena_printf(g->a, "%u:%u:%u", s.file, line, col);
+    if (!key)
+        return 0;
     uintptr_t idx = (uintptr_t)chg_c_map_get(&g->spans, key);
     if (idx)
         return (uint32_t)idx - 1;
@@ -165,8 +253,14 @@ static uint32_t span_of(gen *g, chg_span s)
     return i;
 }
 
+/* The index of a record naming `name` in a section bound by name when the
+ * bundle loads (regexes, zones, built-ins), added once. */
 static uint32_t named(gen *g, chg_map *m, int sec, const char *name)
 {
+    if (!name) {
+        chg_c_nomem(g->c);
+        return 0;
+    }
     uintptr_t idx = (uintptr_t)chg_c_map_get(m, name);
     if (idx)
         return (uint32_t)idx - 1;
@@ -175,7 +269,8 @@ static uint32_t named(gen *g, chg_map *m, int sec, const char *name)
         return 0;
     chg_wr32(r, str(g, name));
     uint32_t i = g->n[sec] - 1;
-    if (chg_c_map_put(m, chg_arena_strdup(g->a, name), (void *)(uintptr_t)(i + 1)) != CHG_OK)
+    const char *key = chg_arena_strdup(g->a, name);
+    if (!key || chg_c_map_put(m, key, (void *)(uintptr_t)(i + 1)) != CHG_OK)
         chg_c_nomem(g->c);
     return i;
 }
@@ -184,6 +279,11 @@ static uint32_t named(gen *g, chg_map *m, int sec, const char *name)
 
 static uint32_t pc(gen *g) { return g->n[CHG_SEC_CODE]; }
 
+/* Append an instruction with the current source span; returns its pc.
+ * Operands are 16 bits: a larger one (a block past 65535 registers, a
+ * constant pool past 65535 entries) cannot be encoded, so the emit fails
+ * with E0011 rather than write a truncated operand the verifier might
+ * accept as a different, valid index. */
 static uint32_t emit(gen *g, chg_opcode op, uint8_t x, uint32_t a, uint32_t b, uint32_t c)
 {
     if (a > 0xffff || b > 0xffff || c > 0xffff) {
@@ -208,14 +308,22 @@ static uint32_t emit_jump(gen *g, chg_opcode op, uint32_t a)
     return emit(g, op, 0, a, 0, 0);
 }
 
-/* Point the jump at instruction `at` to `target`. */
+/* Point the jump at instruction `at` to `target` (an absolute pc, split
+ * over b and c: the JJ format). Jumps are emitted with target 0 and
+ * patched once the target is known, forward or back. */
 static void patch(gen *g, uint32_t at, uint32_t target)
 {
+    /* A jump whose emit failed for want of memory is "instruction 0", which
+     * need not exist: nothing to patch, the emit ends in CHG_ENOMEM. */
+    if ((size_t)at * 8 + 8 > g->sec[CHG_SEC_CODE].len)
+        return;
     uint8_t *r = (uint8_t *)g->sec[CHG_SEC_CODE].data + (size_t)at * 8;
     chg_wr16(r + 4, (uint16_t)(target & 0xffff));
     chg_wr16(r + 6, (uint16_t)(target >> 16));
 }
 
+/* Take the next free register of the block (see "Register allocation"
+ * above). */
 static int tmp(gen *g)
 {
     int r = g->top++;
@@ -224,6 +332,9 @@ static int tmp(gen *g)
     return r;
 }
 
+/* Start a block: registers from 0, no quantifier variables in scope. A
+ * block never nests inside another (LET runs another block, it does not
+ * compile one), so one set of block state suffices. */
 static void block_begin(gen *g, chg_span at)
 {
     g->bstart = pc(g);
@@ -232,12 +343,16 @@ static void block_begin(gen *g, chg_span at)
     g->nlocals = 0;
 }
 
-/* Relocate the block's registers to base and record it. */
+/* Relocate the block's registers to base and record it: every operand the
+ * format marks 'R' gets base added. For expression blocks base is 0 here
+ * and the real base is added at the end (blocks_fix); for lets it is the
+ * let's own window. The window is at least one register wide, as RET
+ * needs one. */
 static uint32_t block_end(gen *g, uint8_t kind, uint32_t base)
 {
     uint32_t end = pc(g);
     uint8_t *code = (uint8_t *)g->sec[CHG_SEC_CODE].data;
-    for (uint32_t i = g->bstart; i < end && code; i++) {
+    for (uint32_t i = g->bstart; i < end; i++) {
         uint8_t *ins = code + (size_t)i * 8;
         const char *fmt = chg_op_format(ins[0]);
         for (int k = 1; k < 4; k++)
@@ -259,6 +374,8 @@ static uint32_t block_end(gen *g, uint8_t kind, uint32_t base)
 
 /* ---- paths ----------------------------------------------------------------------- */
 
+/* The decoder's conversion for a path of type t (optional or not: a
+ * missing or null value is the `need` field's business). */
 static uint8_t type_code(const chg_type *t)
 {
     t = chg_c_type_strip(t);
@@ -276,9 +393,21 @@ static uint8_t type_code(const chg_type *t)
     }
 }
 
+/* Path node n, or the spare node for -1: a node whose allocation failed is -1,
+ * and code that goes on from there reads and writes the spare (a root with
+ * no slot) instead of crashing; the emit then ends in CHG_ENOMEM. */
+static pnode *path_node(gen *g, int n)
+{
+    if (n < 0 || (size_t)n >= g->nodes.len)
+        return &g->spare;
+    return g->nodes.items[n];
+}
+
 static int node_new(gen *g, int parent, const char *name, uint8_t kind, const chg_type *type)
 {
     pnode *n = chg_arena_alloc(g->a, sizeof *n);
+    if (!n)
+        return -1;
     n->parent = parent;
     n->name = name;
     n->kind = kind;
@@ -288,26 +417,36 @@ static int node_new(gen *g, int parent, const char *name, uint8_t kind, const ch
     if (parent < 0)
         n->text = kind == CHG_PN_ROOT_CHANGE ? "change" : "event";
     else {
-        pnode *p = g->nodes.items[parent];
+        pnode *p = path_node(g, parent);
         n->text = kind == CHG_PN_ELEM ? chg_arena_printf(g->a, "%s[]", p->text)
                                       : chg_arena_printf(g->a, "%s.%s", p->text, name);
     }
-    if (chg_vec_push(&g->nodes, n) != CHG_OK)
+    if (chg_vec_push(&g->nodes, n) != CHG_OK) {
         chg_c_nomem(g->c);
+        return -1;
+    }
     return (int)g->nodes.len - 1;
 }
 
+/* The child `name` of path node parent, made on first use. Its type and
+ * need come from the parent's schema type: a required field the decoder
+ * must find, an optional one, or one with a default it fills in. Without
+ * a schema every field is `any` and optional. */
 static int child(gen *g, int parent, const char *name)
 {
     const char *key = chg_arena_printf(g->a, "%d/%s", parent, name);
+    if (!key)
+        return -1;
     uintptr_t idx = (uintptr_t)chg_c_map_get(&g->pathmap, key);
     if (idx)
         return (int)idx - 1;
-    pnode *p = g->nodes.items[parent];
+    pnode *p = path_node(g, parent);
     const chg_type *pt = chg_c_type_strip(p->type);
     const chg_type_field *f = chg_c_type_field_find(pt, name);
     int n = node_new(g, parent, name, CHG_PN_KEY, f ? f->type : &chg_c_type_any);
-    pnode *nd = g->nodes.items[n];
+    if (n < 0)
+        return -1;
+    pnode *nd = path_node(g, n);
     if (f) {
         nd->need = f->dflt ? CHG_PR_DEFAULT : f->type->kind == T_OPTIONAL ? CHG_PR_OPTIONAL : CHG_PR_REQUIRED;
         nd->dflt = f->dflt;
@@ -317,15 +456,19 @@ static int child(gen *g, int parent, const char *name)
     return n;
 }
 
+/* The ELEM node of list node `list` (its elements), made on first use.
+ * Elements are always optional: a list may be empty. */
 static int elem_of(gen *g, int list)
 {
-    pnode *l = g->nodes.items[list];
+    pnode *l = path_node(g, list);
     if (l->elem >= 0)
         return l->elem;
     const chg_type *lt = chg_c_type_strip(l->type);
     int e = node_new(g, list, NULL, CHG_PN_ELEM, lt->kind == T_LIST ? lt->u.elem : &chg_c_type_any);
-    ((pnode *)g->nodes.items[list])->elem = e;
-    ((pnode *)g->nodes.items[e])->need = CHG_PR_OPTIONAL;
+    if (e < 0)
+        return -1;
+    path_node(g, list)->elem = e;
+    path_node(g, e)->need = CHG_PR_OPTIONAL;
     return e;
 }
 
@@ -333,7 +476,7 @@ static int elem_of(gen *g, int list)
 static int anchor(gen *g, int n, int *elem)
 {
     for (;;) {
-        pnode *p = g->nodes.items[n];
+        pnode *p = path_node(g, n);
         if (p->kind == CHG_PN_ELEM) {
             *elem = n;
             return 2;
@@ -381,34 +524,51 @@ static int path_of(gen *g, const chg_expr *e, bool *optional)
     }
 }
 
+/* A new record layout; -1 when memory ran out (layout_field then adds
+ * nothing, and the FIELD or RECORD instruction naming -1 fails the emit). */
 static int layout_new(gen *g)
 {
     glayout *l = chg_arena_alloc(g->a, sizeof *l);
-    if (chg_vec_push(&g->layouts, l) != CHG_OK)
+    if (!l || chg_vec_push(&g->layouts, l) != CHG_OK) {
         chg_c_nomem(g->c);
+        return -1;
+    }
     return (int)g->layouts.len - 1;
 }
 
 static int layout_field(gen *g, int layout, const char *name, int node)
 {
+    if (layout < 0 || !name) {
+        chg_c_nomem(g->c); /* a failed layout_new, or a path text's printf */
+        return 0;
+    }
     glayout *l = g->layouts.items[layout];
     for (size_t i = 0; i < l->names.len; i++)
         if (strcmp(l->names.items[i], name) == 0 &&
             (uintptr_t)l->nodes.items[i] == (uintptr_t)(node + 1))
             return (int)i;
-    if (chg_vec_push(&l->names, (void *)name) != CHG_OK)
+    /* nodes first: the loop above and emit_paths read nodes[i] for every
+     * name, so names must never get ahead of nodes */
+    if (chg_vec_push(&l->nodes, (void *)(uintptr_t)(node + 1)) != CHG_OK ||
+        chg_vec_push(&l->names, (void *)name) != CHG_OK) {
         chg_c_nomem(g->c);
-    if (chg_vec_push(&l->nodes, (void *)(uintptr_t)(node + 1)) != CHG_OK)
-        chg_c_nomem(g->c);
+        return 0;
+    }
     return (int)l->names.len - 1;
 }
 
-/* Emit the load of path node n into dst. */
+/* Emit the load of path node n into dst. A root-anchored node reads its
+ * slot (CHANGE or EVENT); its `optional` flag (x) tells the VM a missing
+ * value is null rather than an error, which it is for anything not
+ * required by a schema. A node under an ELEM reads a field of the
+ * quantifier variable that holds the element: the field's position in the
+ * list's layout is the instruction's x, so at most 256 fields per layout
+ * (past that the emit fails). */
 static void load_path(gen *g, int n, int dst, bool optional)
 {
     int elem;
     int root = anchor(g, n, &elem);
-    pnode *p = g->nodes.items[n];
+    pnode *p = path_node(g, n);
     if (root < 2) {
         if (p->slot < 0)
             p->slot = g->nslots[root]++;
@@ -420,14 +580,16 @@ static void load_path(gen *g, int n, int dst, bool optional)
         return;
     }
     /* a field of a list element: find the local holding the element */
-    pnode *e = g->nodes.items[elem];
-    pnode *list = g->nodes.items[e->parent];
+    pnode *e = path_node(g, elem);
+    pnode *list = path_node(g, e->parent);
     if (list->layout < 0)
         list->layout = layout_new(g);
     int local = -1;
     for (int i = g->nlocals - 1; i >= 0; i--)
         if (g->locals[i].elem == elem)
             local = g->locals[i].reg;
+    /* path_of only reaches an ELEM through a quantifier variable in scope */
+    CHG_ASSERT(local >= 0 || g->c->arena.failed || g->c->oom);
     if (n == elem) {
         emit(g, CHG_OP_MOVE, 0, (uint32_t)dst, (uint32_t)local, 0);
         return;
@@ -454,6 +616,8 @@ static void gen_time(gen *g, const chg_expr *e, int dst)
 }
 
 /* A constant for a literal expression, or -1. */
+/* Literal lists of at most 256 literals become one LIST constant (so
+ * `x in ["a", "b"]` costs one LOADK), anything else is built at run time. */
 static int64_t literal_const(gen *g, const chg_expr *e)
 {
     switch (e->kind) {
@@ -481,6 +645,8 @@ static int64_t literal_const(gen *g, const chg_expr *e)
         }
         /* a list constant's elements are the constants just before it */
         for (uint32_t i = 0; i < e->u.list.n; i++) {
+            if (items[i] >= g->n[CHG_SEC_CONSTS])
+                return -1; /* konst ran out of memory and returned 0 */
             uint8_t *r = (uint8_t *)g->sec[CHG_SEC_CONSTS].data + (size_t)items[i] * 16;
             uint8_t tag = r[0];
             uint32_t a = chg_rd32(r + 4);
@@ -501,6 +667,9 @@ static int64_t literal_const(gen *g, const chg_expr *e)
     }
 }
 
+/* Arguments go to consecutive registers base.. (CALL, QUERY and LIST read
+ * n registers from base). A zone argument given as a literal is also
+ * bound in the ZONES section, so the bundle loads it once at load time. */
 static void gen_args(gen *g, chg_expr *const *args, uint32_t n, int base, const chg_builtin *b)
 {
     for (uint32_t i = 0; i < n; i++) {
@@ -515,12 +684,26 @@ static void gen_args(gen *g, chg_expr *const *args, uint32_t n, int base, const 
     }
 }
 
+/* any / all / count x in L: body. The loop is
+ *
+ *         R[list] = L; FORPREP list
+ *   loop: FORNEXT list → exit      (R[list+1] += 1; R[list+2] = element)
+ *         R[result] = body
+ *         JMPT/JMPF result → found (any/all), or count += 1
+ *         JMP loop
+ *   exit: any false / all true / count done
+ *
+ * FORNEXT uses the three registers list, list+1 (index), list+2 (the
+ * element), so they are taken together here, before the body, which then
+ * lies above them: the body never writes the list or the index, which is
+ * what the verifier demands of every loop (so every loop terminates). */
 static void gen_quant(gen *g, const chg_expr *e, int dst)
 {
     int save = g->top;
     int list = tmp(g);
     tmp(g); /* index */
     int var = tmp(g);
+    CHG_ASSERT(var == list + 2);
     bool opt = false;
     int lnode = path_of(g, e->u.quant.list, &opt);
     gen_expr(g, e->u.quant.list, list);
@@ -570,6 +753,12 @@ static void gen_quant(gen *g, const chg_expr *e, int dst)
 
 static int builtin_index(gen *g, const char *name) { return (int)named(g, &g->builtins, CHG_SEC_BUILTINS, name); }
 
+/* Binary operators. `and`/`or` short-circuit into dst; `??` keeps the
+ * left when it is not null; `in` a time set and `matches` have their own
+ * instructions; == and != against a literal compare with a constant (EQK)
+ * unless times are involved (a string literal may stand for an instant);
+ * > and >= swap their operands onto LT and LE. Where a side is `any` but
+ * must be an instant, TOTIME converts (RFC 3339 text from events). */
 static void gen_binary(gen *g, const chg_expr *e, int dst)
 {
     const chg_expr *a = e->u.binary.a, *b = e->u.binary.b;
@@ -597,6 +786,7 @@ static void gen_binary(gen *g, const chg_expr *e, int dst)
     }
     case BIN_IN:
         if (b->kind == EX_NAME && b->u.name.kind == NAME_TIMESET) {
+            CHG_ASSERT(b->u.name.decl && b->u.name.decl->index >= 0);
             int r = tmp(g);
             gen_time(g, a, r);
             emit(g, CHG_OP_INSET, 0, (uint32_t)dst, (uint32_t)r, (uint32_t)b->u.name.decl->index);
@@ -664,10 +854,16 @@ static void gen_binary(gen *g, const chg_expr *e, int dst)
     g->top = save;
 }
 
+/* Compile e so that its value ends in register dst (relative to the
+ * block's window). Registers from g->top up are free on entry and free
+ * again on return; dst may be below top (the caller's register). Each
+ * expression's instructions carry its own span, restored afterwards, so a
+ * failing instruction names the innermost expression. */
 static void gen_expr(gen *g, const chg_expr *e, int dst)
 {
     if (g->failed)
         return;
+    CHG_ASSERT(dst >= 0 && dst < g->max);
     uint32_t saved_span = g->span;
     g->span = span_of(g, e->span);
     int save = g->top;
@@ -711,7 +907,11 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
         case NAME_FREEZE_VAR: emit(g, CHG_OP_VAR, 0, (uint32_t)dst, 0, 0); break;
         case NAME_REASON: emit(g, CHG_OP_VAR, 1, (uint32_t)dst, 0, 0); break;
         case NAME_SUMMARY: emit(g, CHG_OP_VAR, 2, (uint32_t)dst, 0, 0); break;
-        case NAME_LET: emit(g, CHG_OP_LET, 0, (uint32_t)dst, (uint32_t)e->u.name.decl->index, 0); break;
+        case NAME_LET:
+            /* lets were numbered before any block was compiled */
+            CHG_ASSERT(e->u.name.decl->kind == D_LET && e->u.name.decl->index >= 0);
+            emit(g, CHG_OP_LET, 0, (uint32_t)dst, (uint32_t)e->u.name.decl->index, 0);
+            break;
         case NAME_RISK_CLASS:
             emit(g, CHG_OP_LOADK, 0, (uint32_t)dst, (uint32_t)literal_const(g, e), 0);
             break;
@@ -820,7 +1020,10 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
     g->span = saved_span;
 }
 
-/* A block computing one expression; returns its block index. */
+/* A block computing one expression (a condition, a message, the `at`
+ * instant, an intake field, …); returns its block index. It goes to
+ * blocks_fix: its window is the shared one, placed after the lets once
+ * their total width is known. */
 static uint32_t expr_block(gen *g, const chg_expr *e, bool as_time)
 {
     block_begin(g, e->span);
@@ -840,11 +1043,21 @@ static uint32_t expr_block(gen *g, const chg_expr *e, bool as_time)
 
 /* ---- time sets --------------------------------------------------------------------- */
 
+/* A window's or freeze's node tree, flattened by the same function the
+ * checker and the time analysis use (chg_c_ts_flatten), so the set the
+ * VM builds at load time is the one the compiler checked. References to
+ * other sets are inlined: each TIMESETS record is self-contained, its
+ * nodes TSNODES[first, first + n) with the root last. The record also
+ * keeps the set's source text and single zone for explanations. */
 static void emit_timeset(gen *g, chg_decl *d, bool inline_set)
 {
     chg_c_tsnodes nodes = {0};
-    if (chg_c_ts_flatten(d->u.timeset.ts, &nodes, 0) < 0)
-        g->failed = true;
+    if (chg_c_ts_flatten(d->u.timeset.ts, &nodes, 0) < 0) {
+        if (nodes.oom)
+            chg_c_nomem(g->c); /* not "too large": the emit says CHG_ENOMEM */
+        else
+            g->failed = true;
+    }
     uint32_t first = g->n[CHG_SEC_TSNODES];
     for (uint32_t i = 0; i < nodes.n; i++) {
         const chg_ts_node *n = &nodes.nodes[i];
@@ -886,6 +1099,12 @@ static void emit_timeset(gen *g, chg_decl *d, bool inline_set)
 
 /* ---- the program ---------------------------------------------------------------------- */
 
+/* The layouts and the path tree, written last because every block may
+ * add nodes and layout fields while it is compiled. A node's index in
+ * PATHS is its index in g->nodes, the one the instructions and layouts
+ * already use; parents come before children (a node is made after its
+ * parent), which the loader demands so that walking from a node to its
+ * root can never cycle. */
 static void emit_paths(gen *g)
 {
     for (size_t i = 0; i < g->layouts.len; i++) {
@@ -903,7 +1122,7 @@ static void emit_paths(gen *g)
             const char *name = l->names.items[k];
             uintptr_t node = (uintptr_t)l->nodes.items[k];
             if (node) {
-                pnode *p = g->nodes.items[node - 1];
+                pnode *p = path_node(g, (int)node - 1);
                 name = p->name ? p->name : name;
             }
             chg_wr32(f, str(g, name));
@@ -911,7 +1130,7 @@ static void emit_paths(gen *g)
         }
     }
     for (size_t i = 0; i < g->nodes.len; i++) {
-        pnode *p = g->nodes.items[i];
+        pnode *p = path_node(g, (int)i);
         uint8_t *r = rec(g, CHG_SEC_PATHS);
         if (!r)
             return;
@@ -949,7 +1168,10 @@ static void emit_paths(gen *g)
     }
 }
 
-/* An approval requirement's nodes, operands first; returns its root. */
+/* An approval requirement's nodes, operands first; returns its root. The
+ * requirement's shape was checked against what the evaluator can handle
+ * (check_areq_size), so the recursion is bounded and every count is an
+ * integer literal (the parser only accepts those). */
 static uint32_t emit_areq(gen *g, const chg_areq *q)
 {
     uint32_t a = CHG_NONE32, b = CHG_NONE32;
@@ -961,6 +1183,8 @@ static uint32_t emit_areq(gen *g, const chg_areq *q)
     if (q->kind == AR_PEOPLE) {
         uint32_t n = q->u.term.npeople;
         uint32_t *items = chg_arena_alloc(g->a, sizeof *items * (n + 1));
+        if (!items)
+            return 0;
         for (uint32_t i = 0; i < n; i++)
             items[i] = str(g, q->u.term.people[i].name);
         for (uint32_t i = 0; i < n; i++) {
@@ -990,6 +1214,10 @@ static uint32_t emit_areq(gen *g, const chg_areq *q)
     return g->n[CHG_SEC_AREQS] - 1;
 }
 
+/* Rules in declaration order, which is the order the decision reports
+ * them in. A `deny during` list names time sets by index: a reference uses
+ * its declaration's, an inline set gets a hidden declaration and its own
+ * TIMESETS record ("rule#1"), numbered after the declared ones. */
 static void emit_rules(gen *g)
 {
     chg_compiler *c = g->c;
@@ -1008,8 +1236,10 @@ static void emit_rules(gen *g)
             if (!r)
                 return;
             uint32_t index;
-            if (t->kind == TS_REF && t->u.ref.decl)
+            if (t->kind == TS_REF && t->u.ref.decl) {
+                CHG_ASSERT(t->u.ref.decl->index >= 0);
                 index = (uint32_t)t->u.ref.decl->index;
+            }
             else {
                 /* an inline time set: give it a hidden declaration */
                 chg_decl *hd = chg_c_ast_decl(g->a, D_FREEZE, t->span);
@@ -1043,6 +1273,8 @@ static void emit_rules(gen *g)
         uint32_t req = CHG_NONE32;
         if (d->u.rule.action == RA_REQUIRE_APPROVAL && d->u.rule.req)
             req = emit_areq(g, d->u.rule.req);
+        /* emit_areq adds no RULES record, so this rule is still the last one
+         * (found again by index, not through r, in the style of rec()) */
         r = (uint8_t *)g->sec[CHG_SEC_RULES].data + (size_t)(g->n[CHG_SEC_RULES] - 1) * 36;
         chg_wr32(r + 32, req);
     }
@@ -1056,23 +1288,26 @@ static int approvals_path(gen *g)
 {
     int list = child(g, 0, "approvals");
     int elem = elem_of(g, list);
-    pnode *l = g->nodes.items[list];
+    pnode *l = path_node(g, list);
     if (l->layout < 0)
         l->layout = layout_new(g);
     static const char *const fields[] = {"by", "group", "at", "decision"};
     for (int i = 0; i < 4; i++) {
         int f = child(g, elem, fields[i]);
-        layout_field(g, l->layout, ((pnode *)g->nodes.items[f])->text, f);
+        layout_field(g, l->layout, path_node(g, f)->text, f);
     }
-    l = g->nodes.items[list];
+    l = path_node(g, list);
     if (l->slot < 0)
         l->slot = g->nslots[0]++;
     return list;
 }
 
+/* A slot for path node n even when no block reads it: the decision
+ * procedure itself reads the approvals, the requester, `emergency` and the
+ * change's id. */
 static int slot_of_path(gen *g, int n)
 {
-    pnode *p = g->nodes.items[n];
+    pnode *p = path_node(g, n);
     if (p->slot < 0)
         p->slot = g->nslots[0]++;
     return p->slot;
@@ -1084,6 +1319,8 @@ static int slot_of_path(gen *g, int n)
 static uint32_t param_names(gen *g, const chg_builtin *b, uint32_t nargs)
 {
     uint32_t *items = chg_arena_alloc(g->a, sizeof *items * (nargs + 1));
+    if (!items)
+        return 0;
     const char *p = b ? strchr(b->doc, '(') : NULL;
     if (p)
         p++;
@@ -1113,6 +1350,10 @@ static uint32_t param_names(gen *g, const chg_builtin *b, uint32_t nargs)
     return konst(g, CHG_K_LIST, nargs, 0);
 }
 
+/* `on OUTCOME [when C] do call, …`: each call's arguments are one block
+ * that builds them as a list, so the driver gets (name, argument list,
+ * parameter names) to run or print without evaluating anything itself.
+ * Actions run after the decision; they never influence it. */
 static void emit_actions(gen *g)
 {
     chg_compiler *c = g->c;
@@ -1166,6 +1407,9 @@ static void emit_actions(gen *g)
     }
 }
 
+/* Intakes: a condition on the raw event and one block per field of the
+ * change it builds. A field the schema types as an instant is compiled
+ * with a TOTIME, as event data is JSON text. */
 static void emit_intakes(gen *g)
 {
     chg_compiler *c = g->c;
@@ -1198,11 +1442,17 @@ static void emit_intakes(gen *g)
     }
 }
 
-/* Serialize all sections with the header and hash. */
+/* Serialize all sections with the header and hash: the header, the
+ * section directory (id, offset, size), then each section as its record
+ * count and records. The SHA-256 covers everything after the header, so
+ * chg_bundle_load rejects any byte changed after compilation before it
+ * starts verifying. */
 static int finish(gen *g, chg_buf *out)
 {
     /* STRINGS: records then the blob */
     chg_buf_append(&g->sec[CHG_SEC_STRINGS], g->blob.data ? g->blob.data : "", g->blob.len);
+    if (g->sec[CHG_SEC_STRINGS].oom)
+        return chg_c_nomem(g->c); /* the records without their text would not load */
     size_t nsec = 0, total = CHG_BUNDLE_HEADER + 4;
     for (int s = 1; s < CHG_SEC__MAX; s++)
         if (sec_size[s]) {
@@ -1244,6 +1494,13 @@ static int finish(gen *g, chg_buf *out)
     return CHG_OK;
 }
 
+/* The order matters in three places. Path nodes 0 and 1 are the roots,
+ * made first. The approvals' paths come next so their layout starts with
+ * the four fields the evaluator reads by position. Lets and time sets are
+ * numbered before any block is compiled, as a block may name any of them
+ * (LET, INSET) whatever the declaration order. Expression blocks are
+ * relocated only after the last let is compiled (their base is the lets'
+ * total width), and the paths are written only after the last block. */
 int chg_compiler_emit(chg_compiler *c, chg_buf *out)
 {
     if (chg_c_status(c) != CHG_OK)
@@ -1255,9 +1512,11 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     memset(g, 0, sizeof *g);
     g->c = c;
     g->a = &c->arena;
+    g->spare = (pnode){.parent = -1, .kind = CHG_PN_ROOT_CHANGE, .type = &chg_c_type_any,
+                       .slot = -1, .layout = -1, .elem = -1, .text = "change"};
     node_new(g, -1, NULL, CHG_PN_ROOT_CHANGE, c->change_type);
     node_new(g, -1, NULL, CHG_PN_ROOT_EVENT, &chg_c_type_any);
-    ((pnode *)g->nodes.items[0])->need = CHG_PR_REQUIRED;
+    path_node(g, 0)->need = CHG_PR_REQUIRED;
 
     /* the approvals' paths come first, so their layout starts with the
      * fields the evaluator reads (by, group, at, decision) */
@@ -1266,7 +1525,7 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     if (c->uses_approvals) {
         int list = approvals_path(g);
         approvals_slot = (uint32_t)slot_of_path(g, list);
-        approvals_layout = (uint32_t)((pnode *)g->nodes.items[list])->layout;
+        approvals_layout = (uint32_t)path_node(g, list)->layout;
         requester_slot = (uint32_t)slot_of_path(g, child(g, child(g, 0, "requester"), "name"));
     }
 
@@ -1303,8 +1562,12 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     }
     uint32_t at_block = c->at ? expr_block(g, c->at->u.at.expr, true) : CHG_NONE32;
     if (c->risk)
-        for (uint32_t k = 0; k < c->risk->u.risk.n; k++)
-            chg_wr32(rec(g, CHG_SEC_RISKS), str(g, c->risk->u.risk.classes[k].name));
+        for (uint32_t k = 0; k < c->risk->u.risk.n; k++) {
+            uint8_t *r = rec(g, CHG_SEC_RISKS);
+            if (!r)
+                break;
+            chg_wr32(r, str(g, c->risk->u.risk.classes[k].name));
+        }
     if (c->classify)
         for (uint32_t k = 0; k < c->classify->u.classify.n; k++) {
             chg_classify_arm *arm = &c->classify->u.classify.arms[k];
@@ -1335,16 +1598,20 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     emit_actions(g);
     emit_intakes(g);
 
-    /* the change's id, for decisions */
+    /* the change's id, for decisions (made here, after every block, so it
+     * costs a slot only once) */
     int idnode = child(g, 0, "id");
-    pnode *idn = g->nodes.items[idnode];
+    pnode *idn = path_node(g, idnode);
     if (idn->slot < 0)
         idn->slot = g->nslots[0]++;
 
-    /* expression blocks share one window after the lets */
+    /* expression blocks share one window after the lets: relocate their
+     * registers now that let_regs is final (lets were relocated already) */
     uint8_t *blocks = (uint8_t *)g->sec[CHG_SEC_BLOCKS].data;
-    for (size_t i = 0; i < g->blocks_fix.len && blocks; i++) {
+    for (size_t i = 0; i < g->blocks_fix.len; i++) {
         uint32_t b = (uint32_t)(uintptr_t)g->blocks_fix.items[i];
+        if (b >= g->n[CHG_SEC_BLOCKS])
+            continue; /* block_end ran out of memory: the emit fails */
         uint8_t *r = blocks + (size_t)b * 16;
         uint32_t start = chg_rd32(r), len = chg_rd32(r + 4);
         chg_wr16(r + 8, (uint16_t)g->let_regs);

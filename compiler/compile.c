@@ -1,7 +1,23 @@
 /*
  * compile.c — drives a compilation: parse the roots, follow imports
  * (relative to the importing file; cycles reported with their chain), then
- * resolve names, type-check and lint.
+ * resolve names, type-check, lint and analyse time.
+ *
+ * The passes and what each hands the next:
+ *   parse      one chg_file per source, depth-bounded trees (parse.c)
+ *   imports    every imported file parsed once (by realpath), each import
+ *              declaration's target set, cycles reported, and the
+ *              reachability matrix that visibility is checked against
+ *   resolve    all declarations in one list, in import order, the
+ *              namespaces and the singletons (resolve.c)
+ *   typecheck  names resolved, types, narrowing, approvals' schema (check.c)
+ *   lint       warnings, only on a program without errors (lint.c)
+ *   time       the time analysis, the same condition and opts.analysis_from
+ *              (timesets.c)
+ * Every pass reports through diagnostics and returns CHG_OK or CHG_ENOMEM,
+ * so a failure at any point stops the rest and the result is CHG_ENOMEM.
+ * After the error limit (E0014) the remaining passes are skipped: what
+ * they would add is mostly noise about what the errors broke.
  */
 #include "compiler_int.h"
 

@@ -28,7 +28,6 @@ typedef struct chg_map {
     size_t len;
 } chg_map;
 
-void chg_c_map_init(chg_map *m);
 void chg_c_map_free(chg_map *m);
 void *chg_c_map_get(const chg_map *m, const char *key);
 /* Insert or replace. Returns CHG_OK or CHG_ENOMEM. The key is not copied. */
@@ -137,6 +136,9 @@ struct chg_compiler {
     bool uses_approvals;      /* an approvals block or a `require` rule
                                  (set by the checker; codegen reads it) */
     bool has_emergency;       /* approvals has an `emergency` entry */
+    int decl_depth;           /* lets, or time sets, being checked inside
+                                 one another (check.c, decl_too_deep) */
+    bool decl_reported;       /* its E0011 was reported */
     chg_vec all_decls;        /* every declaration, in file order */
     chg_decl *policy, *schema, *at, *risk, *classify, *approvals;
     chg_type *change_type;    /* from the schema, or &chg_c_type_any */
@@ -208,9 +210,11 @@ typedef struct chg_c_tsnodes {
     struct chg_ts_node *nodes;
     const chg_tsexpr **src;
     uint32_t n, cap;
+    bool oom;             /* a push failed: -1 was for want of memory */
 } chg_c_tsnodes;
 /* Append t's nodes (references inlined); returns t's node index, or -1
- * when the tree has errors (already reported). */
+ * when the tree has errors (already reported) or memory ran out (out->oom
+ * says which). */
 int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth);
 /* The one zone every schedule of a time set names, unless it is UTC;
  * NULL when they name several or none. For local times in listings. */

@@ -160,7 +160,6 @@ void chg_c_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
             continue;
         if (strcasecmp(cand, name) == 0) {
             best = cand;
-            best_d = 0;
             break;
         }
         size_t dist = chg_edit_distance(name, cand, max);

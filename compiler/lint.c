@@ -7,8 +7,6 @@
  */
 #include "compiler_int.h"
 
-#include <string.h>
-
 int chg_c_lint(chg_compiler *c)
 {
     for (size_t i = 0; i < c->all_decls.len; i++) {

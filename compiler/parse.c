@@ -2,6 +2,20 @@
  * parse.c — runs the scanner and parser over one source file and builds
  * the AST: the driver (chg_c_parse), the syntax-error reporter the grammar
  * calls, and the small AST builders of parse_build.h.
+ *
+ * The parse is the first pass and the one that makes every later pass's
+ * recursion safe: expression, time-set and requirement depth is capped at
+ * CHG_MAX_DEPTH here (E0011, the file's parse stops), so resolve, check,
+ * the time library and codegen recurse over trees at most that deep
+ * without checking again. The scanner runs inside the parser (bison pulls
+ * tokens through chg_c_yylex), and both report into the compiler's
+ * diagnostics; neither prints.
+ *
+ * What the parse hands on: a chg_file whose declarations are in source
+ * order, names as written (nothing resolved), every node with a span, and
+ * a declaration that contained a syntax error marked `broken` so that the
+ * checker's completeness checks (a test without `expect`, an intake
+ * missing fields) do not pile onto the syntax error.
  */
 #include "parse_build.h"
 
@@ -13,6 +27,11 @@
 
 /* ---- driver --------------------------------------------------------------- */
 
+/* The token source bison calls: the flex scanner, except that once the
+ * parse must stop (nesting too deep, the error limit, memory) it hands out
+ * end of input. Stopping by EOF rather than by aborting the parser lets
+ * bison unwind normally, so every declaration parsed so far keeps its
+ * diagnostics and the parser's stack is freed. */
 int chg_c_yylex(CHG_C_YYSTYPE *yylval, chg_span *yylloc, void *scanner)
 {
     chg_parser *p = chg_c_yyget_extra(scanner);
@@ -73,6 +92,9 @@ static void *scan_begin(chg_compiler *c, uint32_t file, chg_parser *p)
     void *scanner;
     if (chg_c_yylex_init_extra(p, &scanner) != 0)
         return NULL;
+    /* flex takes an int length: max_file_size (clamped below INT_MAX by
+     * chg_compiler_new) keeps the cast exact */
+    CHG_ASSERT(src->len <= INT32_MAX);
     chg_c_yy_scan_bytes(src->text, (int)src->len, scanner);
     return scanner;
 }
@@ -91,6 +113,9 @@ int chg_c_parse(chg_compiler *c, uint32_t file, chg_file **out)
         chg_buf_free(&p.str);
         return chg_c_nomem(c);
     }
+    /* yyparse returns 0 (parsed, perhaps with recovered syntax errors, which
+     * are diagnostics), 1 (unrecoverable syntax error, also reported) or 2
+     * (bison's own memory ran out) */
     int rc = chg_c_yyparse(scanner, &p);
     chg_c_yylex_destroy(scanner);
     bool oom = p.str.oom;
@@ -99,12 +124,15 @@ int chg_c_parse(chg_compiler *c, uint32_t file, chg_file **out)
     if (rc == 2 || oom || chg_c_status(c) != CHG_OK)
         return chg_c_nomem(c);
 
-    f->decls = (chg_decl **)chg_c_ast_list_freeze(p.arena, &p.decls);
+    f->decls = (chg_decl **)p.decls.items;
     f->ndecls = p.decls.n;
     *out = f;
     return chg_c_status(c);
 }
 
+/* The tokens of a file without parsing: the scanner alone, with the same
+ * state a parse would give it (UTF-8 checked first, the same stop rules),
+ * so tests of the lexer see exactly what the parser sees. */
 size_t chg_c_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, size_t max)
 {
     chg_parser p;
@@ -131,6 +159,8 @@ size_t chg_c_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans
     return n;
 }
 
+/* Bison's stack (YYMAXDEPTH) ran out: only nesting can do that, so it is
+ * reported as the nesting limit, and the file's parse stops. */
 void chg_c_parser_exhausted(chg_parser *p, chg_span at)
 {
     if (p->fatal || p->c->error_limit_hit)
@@ -141,6 +171,9 @@ void chg_c_parser_exhausted(chg_parser *p, chg_span at)
     p->fatal = true;
 }
 
+/* After the file's parse was stopped every token is a fabricated EOF, so
+ * the errors bison would report about it are not reported. last_error
+ * lets the grammar mark the declaration holding the error `broken`. */
 void chg_c_parser_syntax_error(chg_parser *p, chg_span at, const char *unexpected,
                              const char *const *expected, size_t n)
 {
@@ -154,7 +187,6 @@ void chg_c_parser_syntax_error(chg_parser *p, chg_span at, const char *unexpecte
         at.start = at.end = e;
     }
     chg_c_diag_syntax(p->c, at, unexpected, expected, n);
-    p->syntax_errors++;
     p->last_error = at.start + 1;
 }
 
@@ -197,9 +229,8 @@ chg_ident chg_c_p_str_ident(chg_expr *e)
     return id;
 }
 
-chg_ident chg_c_p_strval_ident(chg_parser *p, const char *s, chg_span at)
+chg_ident chg_c_p_strval_ident(const char *s, chg_span at)
 {
-    (void)p;
     chg_ident id = {s, at, false};
     return id;
 }
@@ -211,7 +242,11 @@ void chg_c_p_push_ident(chg_parser *p, chg_ast_list *l, chg_ident id)
     chg_c_ast_list_push(p->arena, l, c);
 }
 
-/* Copy a list of pointers to T into an array of T. */
+/* Copy a list of pointers to T into an array of T. Builders that own small
+ * structs (fields, arms, entries) are handed them one by one by the
+ * grammar as pointers; the node keeps them by value, contiguous, which is
+ * what the passes index. At least one element is allocated so that an
+ * empty list still has a non-NULL array. */
 #define FREEZE_STRUCTS(p, list, T, out, count)                               \
     do {                                                                     \
         (out) = chg_arena_alloc((p)->arena, sizeof(T) * ((list)->n ? (list)->n : 1)); \
@@ -374,7 +409,7 @@ int64_t chg_c_p_including(chg_parser *p, chg_ident who)
     return 1;
 }
 
-void chg_c_p_rule(chg_parser *p, chg_decl *rule, chg_span span, chg_ident name, chg_ident level, chg_expr *when)
+void chg_c_p_rule(chg_decl *rule, chg_span span, chg_ident name, chg_ident level, chg_expr *when)
 {
     rule->span = span;
     rule->name = name;
@@ -388,7 +423,7 @@ chg_decl *chg_c_p_deny(chg_parser *p, chg_span span, chg_ast_list *during, chg_e
     chg_decl *d = chg_c_p_decl(p, D_RULE, span);
     d->u.rule.action = RA_DENY;
     d->u.rule.action_span = span;
-    d->u.rule.during = (chg_tsexpr **)chg_c_ast_list_freeze(p->arena, during);
+    d->u.rule.during = (chg_tsexpr **)during->items;
     d->u.rule.nduring = during->n;
     d->u.rule.message = message;
     return d;
@@ -400,7 +435,7 @@ chg_decl *chg_c_p_on(chg_parser *p, chg_span span, chg_ident outcome, chg_expr *
     d->name = outcome;
     d->u.on.outcome = outcome;
     d->u.on.when = when;
-    d->u.on.calls = (chg_expr **)chg_c_ast_list_freeze(p->arena, calls);
+    d->u.on.calls = (chg_expr **)calls->items;
     d->u.on.ncalls = calls->n;
     return d;
 }
@@ -520,7 +555,7 @@ chg_expr *chg_c_p_interp(chg_parser *p, chg_span span, chg_ast_list *parts)
         return e;
     }
     chg_expr *e = chg_c_ast_expr(p->arena, EX_INTERP, span);
-    e->u.interp.parts = (chg_expr **)chg_c_ast_list_freeze(p->arena, parts);
+    e->u.interp.parts = (chg_expr **)parts->items;
     e->u.interp.n = parts->n;
     e->depth = (uint16_t)(d + 1);
     return e;
@@ -608,7 +643,7 @@ chg_expr *chg_c_p_call(chg_parser *p, chg_span span, chg_expr *callee, chg_ast_l
     }
     e->u.call.name_span = callee->span;
     chg_buf_free(&b);
-    e->u.call.args = (chg_expr **)chg_c_ast_list_freeze(p->arena, args);
+    e->u.call.args = (chg_expr **)args->items;
     e->u.call.nargs = args->n;
     uint16_t d = dep(callee);
     for (uint32_t i = 0; i < args->n; i++)
@@ -620,7 +655,7 @@ chg_expr *chg_c_p_call(chg_parser *p, chg_span span, chg_expr *callee, chg_ast_l
 chg_expr *chg_c_p_list(chg_parser *p, chg_span span, chg_ast_list *items)
 {
     chg_expr *e = chg_c_ast_expr(p->arena, EX_LIST, span);
-    e->u.list.items = (chg_expr **)chg_c_ast_list_freeze(p->arena, items);
+    e->u.list.items = (chg_expr **)items->items;
     e->u.list.n = items->n;
     uint16_t d = 0;
     for (uint32_t i = 0; i < items->n; i++)

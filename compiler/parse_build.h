@@ -11,7 +11,7 @@
 
 chg_decl *chg_c_p_decl(chg_parser *p, chg_decl_kind kind, chg_span span);
 chg_ident chg_c_p_str_ident(chg_expr *plain_string);
-chg_ident chg_c_p_strval_ident(chg_parser *p, const char *s, chg_span at);
+chg_ident chg_c_p_strval_ident(const char *s, chg_span at);
 void chg_c_p_push_ident(chg_parser *p, chg_ast_list *l, chg_ident id);
 
 chg_decl *chg_c_p_schema(chg_parser *p, chg_span span, chg_ident root, chg_ast_list *fields);
@@ -35,7 +35,7 @@ chg_areq *chg_c_p_areq_term(chg_parser *p, chg_areq_kind kind, chg_span span, in
 void chg_c_p_people(chg_parser *p, chg_areq *r, chg_ast_list *people);
 int64_t chg_c_p_including(chg_parser *p, chg_ident who);
 
-void chg_c_p_rule(chg_parser *p, chg_decl *rule, chg_span span, chg_ident name, chg_ident level, chg_expr *when);
+void chg_c_p_rule(chg_decl *rule, chg_span span, chg_ident name, chg_ident level, chg_expr *when);
 chg_decl *chg_c_p_deny(chg_parser *p, chg_span span, chg_ast_list *during, chg_expr *message);
 chg_decl *chg_c_p_on(chg_parser *p, chg_span span, chg_ident outcome, chg_expr *when, chg_ast_list *calls);
 chg_decl *chg_c_p_intake(chg_parser *p, chg_span span, chg_ident name, chg_expr *when, chg_ast_list *fields);

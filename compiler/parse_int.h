@@ -26,13 +26,13 @@ typedef struct chg_parser {
     chg_buf str;                /* string literal being built */
     bool after_dot;             /* previous token was . or ?. */
     bool fatal;                 /* stop: nesting too deep, too many errors */
-    bool utf8_reported;         /* invalid UTF-8 already reported */
     uint32_t bad_literal;       /* start+1 of the last literal with an error */
-    uint32_t last_error;        /* end+1 of the last syntax error */
+    uint32_t last_error;        /* start+1 of the last syntax error (0:
+                                   none); the grammar marks the declaration
+                                   holding it `broken` */
 
     /* parser state */
     chg_ast_list decls;
-    int syntax_errors;
 } chg_parser;
 
 /* Called by the generated parser; defined in parse.c. A syntax error at

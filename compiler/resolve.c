@@ -22,6 +22,10 @@ static void note_previous(chg_compiler *c, chg_diag *d, chg_decl *prev, const ch
     chg_c_diag_note(c, d, at, "%s first declared here", what);
 }
 
+/* Append file f's declarations to all_decls, each imported file's at its
+ * first import (seen: a file imported twice, as in a diamond, is taken
+ * once). The recursion follows imports, whose cycles were cut before this
+ * pass (compile.c reports them and clears the closing import's target). */
 static void collect(chg_compiler *c, uint32_t f, uint8_t *seen)
 {
     if (seen[f])
@@ -60,7 +64,7 @@ static bool is_reserved(const char *name)
     return false;
 }
 
-static void define_global(chg_compiler *c, chg_decl *d, const char *what)
+static void define_global(chg_compiler *c, chg_decl *d)
 {
     if (is_reserved(d->name.name)) {
         chg_c_diag_report(c, CHG_D_E0123, d->name.span, d->name.name, NULL);
@@ -70,7 +74,6 @@ static void define_global(chg_compiler *c, chg_decl *d, const char *what)
     if (prev) {
         chg_diag *dg = chg_c_diag_report(c, CHG_D_E0102, d->name.span, d->name.name, NULL);
         note_previous(c, dg, prev, prev->kind == D_RISK ? "risk class" : chg_c_decl_kind_name(prev->kind));
-        (void)what;
         return;
     }
     if (chg_c_map_put(&c->globals, d->name.name, d) != CHG_OK)
@@ -96,7 +99,7 @@ static void define_risk(chg_compiler *c, chg_decl *r)
         cls->file = r->file;
         cls->index = (int)i;
         cls->risk_owner = r;
-        define_global(c, cls, "risk class");
+        define_global(c, cls);
     }
 }
 
@@ -151,7 +154,7 @@ int chg_c_resolve(chg_compiler *c)
         case D_APPROVALS: singleton(c, &c->approvals, d); break;
         case D_LET:
         case D_WINDOW:
-        case D_FREEZE: define_global(c, d, chg_c_decl_kind_name(d->kind)); break;
+        case D_FREEZE: define_global(c, d); break;
         case D_RULE: {
             resolve_level(c, d);
             chg_decl *prev = chg_c_map_get(&c->rules, d->name.name);
@@ -189,7 +192,10 @@ int chg_c_resolve(chg_compiler *c)
     return chg_c_status(c);
 }
 
-/* Visibility: can code in file `from` use a declaration of file `decl`? */
+/* Visibility: can code in file `from` use a declaration of file `decl`?
+ * Without a reachability matrix (it could not be allocated; the
+ * compilation then ends in CHG_ENOMEM anyway) everything is visible, so no
+ * false "not imported" error is added to an out-of-memory result. */
 bool chg_c_visible(const chg_compiler *c, uint32_t from, uint32_t decl)
 {
     if (from == decl || !c->reach || from >= c->reach_n || decl >= c->reach_n)

@@ -6,7 +6,6 @@
 #include "compiler_int.h"
 #include "chg_time.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +22,6 @@ uint64_t chg_c_hash_str(const char *s)
     }
     return h;
 }
-
-void chg_c_map_init(chg_map *m) { memset(m, 0, sizeof *m); }
 
 void chg_c_map_free(chg_map *m)
 {
@@ -89,8 +86,12 @@ chg_compiler *chg_compiler_new(const chg_compile_options *opts)
     if (opts) {
         if (opts->max_errors)
             c->opts.max_errors = opts->max_errors;
+        /* Never above INT_MAX: flex scans a buffer whose length is an int
+         * (and spans are 32-bit), so a larger file could not be scanned
+         * correctly; it is refused as too large instead (E0012). */
         if (opts->max_file_size)
-            c->opts.max_file_size = opts->max_file_size;
+            c->opts.max_file_size = opts->max_file_size < (size_t)INT_MAX - 2 ? opts->max_file_size
+                                                                              : (size_t)INT_MAX - 2;
         c->opts.lints = opts->lints;
         c->opts.no_files = opts->no_files;
         c->opts.analysis_from = opts->analysis_from;

@@ -147,6 +147,8 @@ static const char *json_of(chg_compiler *c, const chg_expr *e)
 
 int chg_compiler_tests(chg_compiler *c, const chg_test_case **out, size_t *n)
 {
+    *out = NULL;
+    *n = 0;
     chg_vec cases;
     chg_vec_init(&cases);
     for (size_t i = 0; i < c->all_decls.len; i++) {
@@ -159,7 +161,8 @@ int chg_compiler_tests(chg_compiler *c, const chg_test_case **out, size_t *n)
         if (!root)
             continue;
         chg_test_case *t = chg_arena_alloc(&c->arena, sizeof *t);
-        memset(t, 0, sizeof *t);
+        if (!t)
+            break; /* the arena's flag: CHG_ENOMEM below */
         t->name = d->name.name;
         t->file = chg_compiler_source(c, d->file)->path;
         t->source = position(c, d->span);
@@ -200,6 +203,8 @@ int chg_compiler_tests(chg_compiler *c, const chg_test_case **out, size_t *n)
             case TI_EXPECT: {
                 t->nexpects = it->nclauses + 1;
                 t->expects = chg_arena_alloc(&c->arena, sizeof *t->expects * t->nexpects);
+                if (!t->expects)
+                    break; /* the case is dropped below; CHG_ENOMEM */
                 t->expects[0].key = "outcome";
                 t->expects[0].value = chg_arena_printf(&c->arena, "\"%s\"", it->outcome.name);
                 t->expects[0].source = position(c, it->outcome.span);
@@ -224,10 +229,16 @@ int chg_compiler_tests(chg_compiler *c, const chg_test_case **out, size_t *n)
         chg_buf_free(&flags);
         chg_buf_free(&queries);
         if (!t->input || !t->expects)
-            continue; /* the checker reported it */
-        chg_vec_push(&cases, t);
+            continue; /* the checker reported it, or memory ran out */
+        if (chg_vec_push(&cases, t) != CHG_OK)
+            chg_c_nomem(c);
     }
     chg_test_case *arr = chg_arena_alloc(&c->arena, sizeof *arr * (cases.len + 1));
+    if (!arr || chg_c_status(c) != CHG_OK) {
+        /* a case missing or incomplete must not read as "all passed" */
+        chg_vec_free(&cases);
+        return CHG_ENOMEM;
+    }
     for (size_t i = 0; i < cases.len; i++)
         arr[i] = *(chg_test_case *)cases.items[i];
     *out = arr;

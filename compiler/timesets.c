@@ -9,11 +9,28 @@
  *
  * Code generation uses the same node trees, so what is checked is what is
  * compiled.
+ *
+ * The node tree is the contract between compiler and library: a flat
+ * array of chg_ts_node, operands before the nodes that use them, the root
+ * returned by
+ * chg_c_ts_flatten. References to other windows and freezes are inlined
+ * (the library knows no names), so a set's tree is self-contained; its
+ * depth is bounded twice over, by the parser for each declaration's own
+ * tree and by check_ts_decl for chains of references, and flatten refuses
+ * anything deeper still rather than recurse without bound.
+ *
+ * The time analysis (chg_c_time_analysis, only with opts.analysis_from) is
+ * the last pass and never changes what is compiled: it only adds
+ * warnings and notes. It works by building sets and asking the library for
+ * their first interval within the horizon: "never opens" is "no interval",
+ * "always frozen" is "a ∧ ¬(f1 ∨ f2 …) has no interval" (covered()). The
+ * library does the algebra; nothing here reasons about calendars itself,
+ * except dst_check, which walks the zone's transitions in the horizon and
+ * asks whether a schedule's local start or end falls in one.
  */
 #include "compiler_int.h"
 #include "chg_time.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,7 +68,8 @@ const chg_tz *chg_c_zone(chg_compiler *c, const char *name, chg_time_error *err)
     return tz;
 }
 
-/* Zone names for "did you mean": the system's zone1970.tab, read once. */
+/* Zone names for "did you mean": the system's zone1970.tab, read once per
+ * unknown zone (only an error pays for it). */
 static void zone_names(chg_compiler *c, chg_vec *out)
 {
     char *text;
@@ -96,7 +114,9 @@ void chg_c_check_zone(chg_compiler *c, const chg_ident *zone)
 }
 
 /* The span of bytes [off, off+len) of a string literal's text, when the
- * literal has no escapes (so text and source line up); else the literal. */
+ * literal has no escapes (so text and source line up); else the literal.
+ * This is how a cron error points at the bad field inside the string
+ * rather than at the whole string. */
 static chg_span inside(chg_compiler *c, chg_span lit, size_t off, size_t len, size_t textlen)
 {
     const chg_source *src = chg_compiler_source(c, lit.file);
@@ -160,17 +180,23 @@ void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t)
 
 /* ---- node trees -------------------------------------------------------------------- */
 
+/* Append a node; returns its index or -1 (memory: out->oom says so, so
+ * callers can tell it from a tree with errors). */
 static int push(chg_c_tsnodes *out, const chg_ts_node *n, const chg_tsexpr *src)
 {
     if (out->n == out->cap) {
         uint32_t cap = out->cap ? out->cap * 2 : 16;
         chg_ts_node *nodes = chg_realloc(out->nodes, cap * sizeof *nodes);
-        if (!nodes)
+        if (!nodes) {
+            out->oom = true;
             return -1;
+        }
         out->nodes = nodes;
         const chg_tsexpr **srcs = chg_realloc(out->src, cap * sizeof *srcs);
-        if (!srcs)
+        if (!srcs) {
+            out->oom = true;
             return -1;
+        }
         out->src = srcs;
         out->cap = cap;
     }
@@ -179,6 +205,12 @@ static int push(chg_c_tsnodes *out, const chg_ts_node *n, const chg_tsexpr *src)
     return (int)out->n++;
 }
 
+/* Children are pushed before their parent, so every operand index is
+ * smaller than the node naming it and the root of a tree is its last
+ * node (codegen writes TSNODES in this order). A node of a tree that
+ * still holds an error (TS_ERROR, an unparsable time of day, a missing
+ * calendar text) makes the whole result -1: the error was reported by the
+ * checker, and no half-built set is ever handed to the library. */
 int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth)
 {
     if (!t || depth > CHG_MAX_DEPTH * 2)
@@ -273,16 +305,22 @@ void chg_c_tsnodes_free(chg_c_tsnodes *n)
 }
 
 /* Build a declaration's time set for analysis; NULL if it does not build
- * (the error was reported by the checks above). */
-static chg_timeset *build_decl(chg_decl *d)
+ * (the error was reported by the checks above) or memory ran out (then
+ * remembered: the analysis must not read as "nothing to warn about"). */
+static chg_timeset *build_decl(chg_compiler *c, chg_decl *d)
 {
     chg_c_tsnodes nodes = {0};
     int root = chg_c_ts_flatten(d->u.timeset.ts, &nodes, 0);
     chg_timeset *ts = NULL;
+    if (nodes.oom)
+        chg_c_nomem(c);
     if (root >= 0) {
         chg_time_error err;
+        memset(&err, 0, sizeof err);
         int bad;
         ts = chg_timeset_build(nodes.nodes, nodes.n, root, &err, &bad);
+        if (!ts)
+            time_nomem(c, &err);
     }
     chg_c_tsnodes_free(&nodes);
     return ts;
@@ -290,6 +328,9 @@ static chg_timeset *build_decl(chg_decl *d)
 
 /* ---- time analysis ------------------------------------------------------------------ */
 
+/* The time analysis' state: the horizon [from, to), its texts for the
+ * messages, and an environment where every runtime flag is off (a flag
+ * freeze is "not frozen" for the analysis, as it is until someone sets it). */
 typedef struct an {
     chg_compiler *c;
     int64_t from, to;     /* the horizon analysed */
@@ -331,10 +372,12 @@ static const char *date(an *A, int64_t t)
     return chg_arena_strdup(&A->c->arena, buf);
 }
 
-/* Is every instant of `a` (within the horizon) outside `b`, i.e. does
- * a ∧ ¬b have no interval? Uses the library's algebra through a tiny
- * composed tree over the two sets' own trees. */
-static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb, int64_t *witness)
+/* Is every instant of `a` (within the horizon) inside the union of bs,
+ * i.e. does a ∧ ¬(b1 ∨ b2 …) have no interval? Uses the library's algebra
+ * through a tiny composed tree over the sets' own trees. False when a
+ * tree does not build (an error was reported, or memory ran out), so a
+ * doubt never produces a warning. */
+static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb)
 {
     chg_c_tsnodes nodes = {0};
     int ra = chg_c_ts_flatten(a->u.timeset.ts, &nodes, 0);
@@ -368,19 +411,25 @@ static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb, int64_t *witne
         n.b = not_b;
         int root = push(&nodes, &n, NULL);
         chg_time_error err;
+        memset(&err, 0, sizeof err);
         int bad;
         chg_timeset *ts = root >= 0 ? chg_timeset_build(nodes.nodes, nodes.n, root, &err, &bad) : NULL;
         int64_t s, e;
         if (ts)
             result = !first_interval(A, ts, &s, &e);
+        else
+            time_nomem(A->c, &err);
         chg_timeset_free(ts);
-        (void)witness;
     }
+    if (nodes.oom)
+        chg_c_nomem(A->c);
     chg_c_tsnodes_free(&nodes);
     return result;
 }
 
-/* Freezes used by deny-during rules that block (not advisory). */
+/* Freezes used by deny-during rules that block (not advisory): the only
+ * ones that can keep a window shut. At most `max`: past that the analysis
+ * looks at the first ones, which can miss a warning but never invent one. */
 static size_t blocking_freezes(chg_compiler *c, chg_decl **out, size_t max)
 {
     size_t n = 0;
@@ -408,6 +457,8 @@ static const char *names(an *A, chg_decl **ds, size_t n)
     chg_buf_init(&b);
     for (size_t i = 0; i < n; i++)
         chg_buf_printf(&b, "%s%s", i ? ", " : "", ds[i]->name.name);
+    if (b.oom)
+        chg_c_nomem(A->c);
     const char *s = chg_arena_strndup(&A->c->arena, b.data ? b.data : "", b.len);
     chg_buf_free(&b);
     return s;
@@ -463,7 +514,10 @@ static void dst_check(an *A, chg_decl *d, const chg_tsexpr *t)
     const chg_tz *tz = chg_c_zone(c, t->zone.name, &err);
     if (!tz)
         return;
+    memset(&err, 0, sizeof err);
     chg_cron *cr = t->kind == TS_CRON ? chg_cron_parse(t->u.cron.expr.name, &err) : NULL;
+    if (t->kind == TS_CRON && !cr)
+        time_nomem(c, &err); /* a bad expression was reported by the checker */
     if (t->kind == TS_CRON && (!cr || chg_cron_is_wildcard(cr))) {
         chg_cron_free(cr);
         return; /* wildcard schedules follow the clock by design */
@@ -525,6 +579,12 @@ static void dst_check(an *A, chg_decl *d, const chg_tsexpr *t)
     chg_cron_free(cr);
 }
 
+/* Three questions, in this order: does each window open at all within the
+ * horizon (W0010), is it entirely frozen (W0011), can a risk class ever
+ * proceed when its windows are all required at once (W0012); then, for
+ * freezes in use, which overlap (N0001) or make another redundant (N0002).
+ * DST gaps and overlaps in schedules come first, per declaration (W0013).
+ * Each question builds its own sets from the declarations' trees. */
 int chg_c_time_analysis(chg_compiler *c)
 {
     if (!c->opts.analysis_from)
@@ -535,8 +595,9 @@ int chg_c_time_analysis(chg_compiler *c)
     A.from = c->opts.analysis_from;
     A.to = A.from + (c->opts.horizon ? c->opts.horizon : 366 * 86400LL);
     A.env.flag = no_flags;
-    A.from_text = date(&A, A.from);
-    A.from_text = chg_arena_strndup(&c->arena, A.from_text, 10);
+    char day[40];
+    chg_time_format_utc(A.from, day);
+    A.from_text = chg_arena_strndup(&c->arena, day, 10); /* the date only */
     A.horizon_text = chg_arena_printf(&c->arena, "%lld days", (long long)((A.to - A.from) / 86400));
 
     chg_decl *freezes[256];
@@ -549,7 +610,7 @@ int chg_c_time_analysis(chg_compiler *c)
         dst_check(&A, d, d->u.timeset.ts);
         if (d->kind != D_WINDOW)
             continue;
-        chg_timeset *ts = build_decl(d);
+        chg_timeset *ts = build_decl(c, d);
         if (!ts)
             continue;
         int64_t s, e;
@@ -559,7 +620,7 @@ int chg_c_time_analysis(chg_compiler *c)
             chg_c_diag_report(c, CHG_D_W0010, d->name.span, d->name.name, A.horizon_text, A.from_text, NULL);
             continue;
         }
-        if (nf && covered(&A, d, freezes, nf, NULL)) {
+        if (nf && covered(&A, d, freezes, nf)) {
             chg_diag *dg = chg_c_diag_report(c, CHG_D_W0011, d->name.span, d->name.name, A.horizon_text,
                                            A.from_text, names(&A, freezes, nf), NULL);
             chg_c_diag_help(c, dg, "changes that need it can never proceed, except in an emergency");
@@ -589,7 +650,7 @@ int chg_c_time_analysis(chg_compiler *c)
             /* all the windows together: their intersection, minus freezes */
             bool blocked;
             if (nw == 1)
-                blocked = covered(&A, wins[0], freezes, nf, NULL);
+                blocked = covered(&A, wins[0], freezes, nf);
             else {
                 chg_tsexpr *and = wins[0]->u.timeset.ts;
                 for (size_t q = 1; q < nw; q++) {
@@ -600,11 +661,11 @@ int chg_c_time_analysis(chg_compiler *c)
                 }
                 chg_decl tmp = *wins[0];
                 tmp.u.timeset.ts = and;
-                blocked = covered(&A, &tmp, freezes, nf, NULL);
+                blocked = covered(&A, &tmp, freezes, nf);
             }
             bool window_warned = false;
             for (size_t q = 0; q < nw && nw == 1; q++)
-                window_warned = covered(&A, wins[q], freezes, nf, NULL);
+                window_warned = covered(&A, wins[q], freezes, nf);
             if (blocked && !window_warned) {
                 const char *need = nw == 1 ? chg_arena_printf(&c->arena, "window %s", wins[0]->name.name)
                                            : chg_arena_printf(&c->arena, "windows %s at once", names(&A, wins, nw));
@@ -625,7 +686,7 @@ int chg_c_time_analysis(chg_compiler *c)
             all[nfz++] = d;
     }
     for (size_t i = 0; i < nfz; i++) {
-        chg_timeset *ti = build_decl(all[i]);
+        chg_timeset *ti = build_decl(c, all[i]);
         int64_t si, ei;
         bool holds = ti && first_interval(&A, ti, &si, &ei);
         chg_timeset_free(ti);
@@ -634,7 +695,7 @@ int chg_c_time_analysis(chg_compiler *c)
         for (size_t j = 0; j < nfz; j++) {
             if (i == j)
                 continue;
-            if (covered(&A, all[i], &all[j], 1, NULL)) {
+            if (covered(&A, all[i], &all[j], 1)) {
                 chg_diag *dg = chg_c_diag_report(c, CHG_D_N0002, all[i]->name.span, all[i]->name.name,
                                                all[j]->name.name, A.horizon_text, A.from_text, NULL);
                 chg_c_diag_note(c, dg, all[j]->name.span, "'%s' is declared here", all[j]->name.name);
@@ -649,9 +710,9 @@ int chg_c_time_analysis(chg_compiler *c)
                 and.u.bin.b = all[j]->u.timeset.ts;
                 chg_decl tmp = *all[i];
                 tmp.u.timeset.ts = &and;
-                chg_timeset *both = build_decl(&tmp);
+                chg_timeset *both = build_decl(c, &tmp);
                 int64_t s, e;
-                if (both && first_interval(&A, both, &s, &e) && !covered(&A, all[j], &all[i], 1, NULL))
+                if (both && first_interval(&A, both, &s, &e) && !covered(&A, all[j], &all[i], 1))
                     chg_c_diag_report(c, CHG_D_N0001, all[i]->name.span, all[i]->name.name, all[j]->name.name,
                                     date(&A, s), date(&A, e), NULL);
                 chg_timeset_free(both);

@@ -403,7 +403,7 @@ string_list
 
 rule_decl
     : RULE IDENT level_opt ':' when_opt rule_body
-        { $$ = $6; if ($$) chg_c_p_rule(p, $$, @$, $2, $3, $5); }
+        { $$ = $6; if ($$) chg_c_p_rule($$, @$, $2, $3, $5); }
     ;
 
 level_opt
@@ -602,7 +602,7 @@ obj_fields
 
 obj_field
     : IDENT ':' expr        { $$ = chg_c_p_obj_field(p, $1, $3); }
-    | STRING ':' expr       { $$ = chg_c_p_obj_field(p, chg_c_p_strval_ident(p, $1.s, @1), $3); }
+    | STRING ':' expr       { $$ = chg_c_p_obj_field(p, chg_c_p_strval_ident($1.s, @1), $3); }
     ;
 
 /* ---- strings ---------------------------------------------------------------------- */

@@ -4,6 +4,8 @@
  */
 #include "helpers.h"
 
+#include <limits.h>
+
 #include "parser.h"
 
 typedef struct toks {
@@ -176,6 +178,23 @@ static void test_lexer_c_operators_get_help(void **state)
     done(t);
 }
 
+/* The scanner takes an int length, so a file size limit raised past
+ * INT_MAX is clamped: such a source is refused as too large (E0012), not
+ * copied and scanned with a truncated length. The text is never read. */
+static void test_lexer_file_size_limit_fits_the_scanner(void **state)
+{
+    (void)state;
+    chg_compile_options opts = {0};
+    opts.max_file_size = SIZE_MAX;
+    opts.lints = true;
+    chg_compiler *c = chg_compiler_new(&opts);
+    assert_non_null(c);
+    static const char tiny[] = "let a = 1\n";
+    assert_int_equal(chg_compiler_add_source(c, "big.chg", tiny, (size_t)INT_MAX + 16), CHG_ERANGE);
+    assert_string_equal(diag_codes(c), "E0012@1:1");
+    chg_compiler_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_lexer_nul_and_invalid_utf8),
         cmocka_unit_test(test_lexer_bracket_depth_limit),
         cmocka_unit_test(test_lexer_c_operators_get_help),
+        cmocka_unit_test(test_lexer_file_size_limit_fits_the_scanner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
