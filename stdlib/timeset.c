@@ -459,7 +459,7 @@ static const chg_tz *get_zone(chg_timeset *ts, const char *name, chg_time_error 
             return ts->tzs[i];
     chg_tz **v = chg_realloc(ts->tzs, (ts->ntz + 1) * sizeof *v);
     if (!v) {
-        chg_ti_set_error(err, 0, 0, "out of memory");
+        chg_ti_nomem(err, "out of memory");
         return NULL;
     }
     ts->tzs = v;
@@ -579,7 +579,7 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
             return false;
         }
         if (!(nd->flag = chg_strdup(src->flag))) {
-            chg_ti_set_error(err, 0, 0, "out of memory");
+            chg_ti_nomem(err, "out of memory");
             return false;
         }
         break;
@@ -617,7 +617,7 @@ chg_timeset *chg_timeset_build(const chg_ts_node *nodes, size_t n, int root,
     if (!ts || !state || !ts->nodes) {
         chg_free(state);
         chg_timeset_free(ts);
-        chg_ti_set_error(err, 0, 0, "out of memory");
+        chg_ti_nomem(err, "out of memory");
         return NULL;
     }
     ts->n = n;
