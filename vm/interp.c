@@ -912,6 +912,10 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             uint32_t n = l->tag == CHG_V_LIST ? l->len
                          : l->tag == CHG_V_JSON ? (uint32_t)json_array_size(l->u.json)
                                                 : 0;
+            /* the index is FORPREP's -1 or the last iteration's: the
+             * loop is entered only through its FORPREP (verify_loops) */
+            CHG_ASSERT(R[in->a + 1].tag == CHG_V_INT && R[in->a + 1].u.i >= -1 &&
+                       R[in->a + 1].u.i < (int64_t)n);
             int64_t i = ++R[in->a + 1].u.i;
             if (i >= (int64_t)n)
                 pc = CHG_INS_BC(*in);
