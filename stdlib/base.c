@@ -91,6 +91,11 @@ void chg_panic(const char *fmt, ...)
 
 /* ---- arena ------------------------------------------------------------ */
 
+/* The chunks form a list in the order they were made, from a->first;
+ * a->head is the chunk being filled. Before a reset the chunks after head
+ * are only big blocks, each exactly full; after chg_arena_reset every chunk
+ * is empty and head is the first again, so filling walks the same chunks
+ * in the same order and a warm arena (the VM's scratch) allocates nothing. */
 struct chg_arena_chunk {
     chg_arena_chunk *next;
     size_t size;
@@ -102,7 +107,7 @@ struct chg_arena_chunk {
 
 void chg_arena_init(chg_arena *a)
 {
-    a->head = NULL;
+    a->head = a->first = NULL;
     a->used_total = 0;
     a->next = 1024;
     a->failed = false;
@@ -110,56 +115,89 @@ void chg_arena_init(chg_arena *a)
 
 void chg_arena_free(chg_arena *a)
 {
-    chg_arena_chunk *c = a->head;
+    chg_arena_chunk *c = a->first;
     while (c) {
         chg_arena_chunk *n = c->next;
         chg_free(c);
         c = n;
     }
-    a->head = NULL;
+    chg_arena_init(a);
+}
+
+void chg_arena_reset(chg_arena *a)
+{
+    for (chg_arena_chunk *c = a->first; c; c = c->next)
+        c->used = 0;
+    a->head = a->first;
     a->used_total = 0;
-    a->next = 1024;
     a->failed = false;
 }
 
-void *chg_arena_alloc(chg_arena *a, size_t size)
+/* The chunk to take size bytes from when head has no room: a later chunk
+ * that has (after a reset), else a new one. */
+static chg_arena_chunk *arena_grow(chg_arena *a, size_t size)
 {
+    bool big = size > ARENA_CHUNK / 4;
+    chg_arena_chunk *c = a->head;
+    for (chg_arena_chunk *n = c ? c->next : NULL; n; n = n->next)
+        if (n->size - n->used >= size) {
+            if (!big)
+                a->head = n;
+            return n;
+        }
+    /* chunks start at 1 KiB and double up to 64 KiB: a small arena (one
+     * decoded change) stays small and contiguous */
+    if (a->next < 1024 || a->next > ARENA_CHUNK)
+        a->next = 1024;
+    size_t want = big ? size : a->next > size ? a->next : ARENA_CHUNK;
+    if (a->next < ARENA_CHUNK && !big)
+        a->next *= 2;
+    chg_arena_chunk *n = NULL;
+    if (want <= SIZE_MAX - sizeof(chg_arena_chunk))
+        n = chg_malloc(sizeof(chg_arena_chunk) + want);
+    if (!n) {
+        a->failed = true;
+        return NULL;
+    }
+    n->size = want;
+    n->used = 0;
+    /* right after head; a big block does not become head, so the space
+     * left in head stays usable */
+    if (c) {
+        n->next = c->next;
+        c->next = n;
+    } else {
+        n->next = a->first;
+        a->first = n;
+    }
+    if (!big || !c)
+        a->head = n;
+    return n;
+}
+
+void *chg_arena_alloc_raw(chg_arena *a, size_t size)
+{
+    if (size > SIZE_MAX - 15) {
+        a->failed = true;
+        return NULL;
+    }
     size = (size + 15) & ~(size_t)15;
     if (size == 0)
         size = 16;
     chg_arena_chunk *c = a->head;
-    if (!c || c->size - c->used < size) {
-        /* chunks start at 1 KiB and double up to 64 KiB: a small arena
-         * (one decoded change) stays small and contiguous */
-        if (a->next < 1024 || a->next > ARENA_CHUNK)
-            a->next = 1024;
-        size_t want = size > ARENA_CHUNK / 4 ? size : a->next > size ? a->next : ARENA_CHUNK;
-        if (a->next < ARENA_CHUNK && size <= ARENA_CHUNK / 4)
-            a->next *= 2;
-        chg_arena_chunk *n = NULL;
-        if (want <= SIZE_MAX - sizeof(chg_arena_chunk))
-            n = chg_malloc(sizeof(chg_arena_chunk) + want);
-        if (!n) {
-            a->failed = true;
-            return NULL;
-        }
-        n->size = want;
-        n->used = 0;
-        if (size > ARENA_CHUNK / 4 && c) {
-            /* A big block goes behind the current chunk so the space left
-             * in the current one stays usable. */
-            n->next = c->next;
-            c->next = n;
-        } else {
-            n->next = c;
-            a->head = n;
-        }
-        c = n;
-    }
+    if (CHG_UNLIKELY(!c || c->size - c->used < size) && !(c = arena_grow(a, size)))
+        return NULL;
     void *p = c->data + c->used;
     c->used += size;
     a->used_total += size;
-    memset(p, 0, size);
+    return p;
+}
+
+void *chg_arena_alloc(chg_arena *a, size_t size)
+{
+    void *p = chg_arena_alloc_raw(a, size);
+    if (p)
+        memset(p, 0, (size + 15) & ~(size_t)15);
     return p;
 }
 

@@ -22,7 +22,6 @@
 /* A node after building: resolved zones, parsed cron, expanded calendar. */
 typedef struct tnode {
     chg_ts_op op;
-    bool used;          /* reachable from the root */
     int a, b;
     const chg_tz *tz;
     chg_cron *cron;
@@ -499,7 +498,6 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
     const chg_ts_node *src = &nodes[i];
     tnode *nd = &ts->nodes[i];
     nd->op = src->op;
-    nd->used = true;
     switch (src->op) {
     case CHG_TS_OR:
     case CHG_TS_AND:

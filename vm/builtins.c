@@ -49,7 +49,7 @@ static int bi_case(chg_ctx *ctx, const chg_value *a, chg_value *o, bool up, cons
 {
     if (need(ctx, fn, 0, &a[0], CHG_V_STR) < 0)
         return -1;
-    char *p = chg_vm_scratch_alloc(&ctx->scratch, (size_t)a[0].len + 1);
+    char *p = chg_arena_alloc_raw(&ctx->scratch, (size_t)a[0].len + 1);
     if (!p)
         return ERR("out of memory");
     for (uint32_t i = 0; i < a[0].len; i++) {
@@ -61,21 +61,18 @@ static int bi_case(chg_ctx *ctx, const chg_value *a, chg_value *o, bool up, cons
     return 0;
 }
 
-static int bi_lower(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_lower(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     return bi_case(ctx, a, o, false, "lower");
 }
 
-static int bi_upper(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_upper(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     return bi_case(ctx, a, o, true, "upper");
 }
 
-static int bi_len(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_len(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     if (a[0].tag == CHG_V_STR) {
         int64_t cps = 0;
         for (uint32_t i = 0; i < a[0].len; i++)
@@ -100,15 +97,13 @@ static int bi_affix(chg_ctx *ctx, const chg_value *a, chg_value *o, bool start, 
     return 0;
 }
 
-static int bi_startswith(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_startswith(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     return bi_affix(ctx, a, o, true, "startswith");
 }
 
-static int bi_endswith(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_endswith(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     return bi_affix(ctx, a, o, false, "endswith");
 }
 
@@ -198,18 +193,16 @@ static bool glob(const char *s, uint32_t sn, const char *p, uint32_t pn)
     return p == pe;
 }
 
-static int bi_glob(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_glob(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     if (need(ctx, "glob", 0, &a[0], CHG_V_STR) < 0 || need(ctx, "glob", 1, &a[1], CHG_V_STR) < 0)
         return -1;
     out_int(o, CHG_V_BOOL, glob(a[0].u.s, a[0].len, a[1].u.s, a[1].len));
     return 0;
 }
 
-static int bi_string(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_string(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     uint32_t len;
     const char *s = chg_vm_value_to_scratch(ctx, &a[0], &len);
     if (!s)
@@ -218,9 +211,8 @@ static int bi_string(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o,
     return 0;
 }
 
-static int bi_int(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_int(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     const chg_value *v = &a[0];
     if (v->tag == CHG_V_INT) {
         *o = *v;
@@ -250,9 +242,8 @@ static int bi_int(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, co
     return ERR("int: cannot convert %s", chg_vm_vtag_name(v->tag));
 }
 
-static int bi_time(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_time(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     if (a[0].tag == CHG_V_TIME) {
         *o = a[0];
         return 0;
@@ -269,9 +260,8 @@ static int bi_time(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, c
 /* parse_time(s, format): strptime in the C locale (month and day names
  * in English), fields read as UTC unless the format has %z. The text is
  * copied to a NUL-terminated stack buffer: strptime needs one. */
-static int bi_parse_time(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_parse_time(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     if (need(ctx, "parse_time", 0, &a[0], CHG_V_STR) < 0 || need(ctx, "parse_time", 1, &a[1], CHG_V_STR) < 0)
         return -1;
     char text[128], fmt[128];
@@ -296,9 +286,8 @@ static int bi_parse_time(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value
     return 0;
 }
 
-static int bi_seconds(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_seconds(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     if (need(ctx, "seconds", 0, &a[0], CHG_V_DUR) < 0)
         return -1;
     out_int(o, CHG_V_INT, a[0].u.i);
@@ -306,9 +295,10 @@ static int bi_seconds(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o
 }
 
 /* Local calendar fields of an instant in a zone the bundle loaded. */
-static int local_fields(chg_ctx *ctx, const chg_value *a, const chg_bundle *b, const char *fn, int64_t *y,
-                        int *mo, int *d, int *h, int *mi, int *wd)
+static int local_fields(chg_ctx *ctx, const chg_value *a, const char *fn, int64_t *y, int *mo, int *d, int *h,
+                        int *mi, int *wd)
 {
+    const chg_bundle *b = ctx->b;
     if (need(ctx, fn, 0, &a[0], CHG_V_TIME) < 0 || need(ctx, fn, 1, &a[1], CHG_V_STR) < 0)
         return -1;
     const chg_tz *tz = NULL;
@@ -328,12 +318,11 @@ static int local_fields(chg_ctx *ctx, const chg_value *a, const chg_bundle *b, c
 }
 
 #define LOCAL_FN(fname, expr, tag_)                                                                   \
-    static int bi_##fname(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b) \
+    static int bi_##fname(chg_ctx *ctx, const chg_value *a, chg_value *o)                             \
     {                                                                                                 \
-        (void)n;                                                                                      \
         int64_t y;                                                                                    \
         int mo, d, h, mi, wd;                                                                         \
-        if (local_fields(ctx, a, b, #fname, &y, &mo, &d, &h, &mi, &wd) < 0)                           \
+        if (local_fields(ctx, a, #fname, &y, &mo, &d, &h, &mi, &wd) < 0)                              \
             return -1;                                                                                \
         (void)y, (void)mo, (void)d, (void)h, (void)mi, (void)wd;                                      \
         out_int(o, tag_, (expr));                                                                     \
@@ -346,12 +335,11 @@ LOCAL_FN(day, d, CHG_V_INT)
 LOCAL_FN(month, mo, CHG_V_INT)
 LOCAL_FN(year, y, CHG_V_INT)
 
-static int bi_weekday(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_weekday(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n;
     int64_t y;
     int mo, d, h, mi, wd;
-    if (local_fields(ctx, a, b, "weekday", &y, &mo, &d, &h, &mi, &wd) < 0)
+    if (local_fields(ctx, a, "weekday", &y, &mo, &d, &h, &mi, &wd) < 0)
         return -1;
     out_str(o, chg_weekday_names[wd].abbr, 3);
     return 0;

@@ -1242,7 +1242,6 @@ const char *chg_bundle_risk_name(const chg_bundle *b, int risk)
 {
     return risk >= 0 && (uint32_t)risk < b->nrisks ? b->str[b->risks[risk]] : NULL;
 }
-const char *chg_bundle_call_name(const chg_bundle *b, uint32_t call) { return b->str[b->calls[call].name]; }
 uint32_t chg_bundle_nintakes(const chg_bundle *b) { return b->nintakes; }
 const char *chg_bundle_intake_name(const chg_bundle *b, uint32_t intake) { return b->str[b->intakes[intake].name]; }
 

@@ -106,7 +106,7 @@ void chg_ctx_free(chg_ctx *ctx)
     chg_free(ctx->applied);
     if (ctx->match)
         pcre2_match_data_free(ctx->match);
-    chg_vm_scratch_free(&ctx->scratch);
+    chg_arena_free(&ctx->scratch);
     chg_free(ctx);
 }
 
@@ -176,7 +176,7 @@ static chg_reason *add_reason(chg_ctx *ctx, chg_decision *d, uint32_t rule, uint
 static const char *join3(chg_ctx *ctx, const char *a, const char *b, const char *c, uint32_t *len)
 {
     size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
-    char *p = chg_vm_scratch_alloc(&ctx->scratch, la + lb + lc + 1);
+    char *p = chg_arena_alloc_raw(&ctx->scratch, la + lb + lc + 1);
     if (!p)
         return NULL;
     memcpy(p, a, la);
@@ -295,7 +295,7 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
 {
     const chg_bundle *b = ctx->b;
     /* scratch is reset, not freed: its chunks stay for the next decision */
-    chg_vm_scratch_reset(&ctx->scratch);
+    chg_arena_reset(&ctx->scratch);
     if (b->nlets)
         memset(ctx->letstate, 0, b->nlets);
     if (b->nrules)

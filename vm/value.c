@@ -1,7 +1,6 @@
 /*
- * value.c — run-time values: the scratch arena evaluations allocate from,
- * equality, the text form interpolation uses, the JSON form decisions use,
- * and conversion from jansson values.
+ * value.c — run-time values: equality, the text form interpolation uses,
+ * the JSON form decisions use, and conversion from jansson values.
  */
 #include "vm_int.h"
 
@@ -12,62 +11,6 @@
 #include <string.h>
 
 #include "chg_time.h"
-
-/* ---- scratch ------------------------------------------------------------------ */
-
-struct chg_scratch_chunk {
-    chg_scratch_chunk *next;
-    size_t size, used;
-    _Alignas(16) unsigned char data[];
-};
-
-void *chg_vm_scratch_alloc(chg_scratch *s, size_t n)
-{
-    n = (n + 15) & ~(size_t)15;
-    chg_scratch_chunk *c = s->head;
-    while (c && c->size - c->used < n)
-        c = c->next; /* a later chunk (kept from an earlier evaluation) */
-    if (!c) {
-        size_t size = n > 16384 ? n : 16384;
-        c = chg_malloc(sizeof *c + size);
-        if (!c)
-            return NULL;
-        c->size = size;
-        c->used = 0;
-        c->next = NULL;
-        /* append, so reset keeps every chunk for the next evaluation */
-        if (!s->first)
-            s->first = c;
-        else {
-            chg_scratch_chunk *t = s->first;
-            while (t->next)
-                t = t->next;
-            t->next = c;
-        }
-    }
-    s->head = c;
-    void *p = c->data + c->used;
-    c->used += n;
-    return p;
-}
-
-void chg_vm_scratch_reset(chg_scratch *s)
-{
-    for (chg_scratch_chunk *c = s->first; c; c = c->next)
-        c->used = 0;
-    s->head = s->first;
-}
-
-void chg_vm_scratch_free(chg_scratch *s)
-{
-    chg_scratch_chunk *c = s->first;
-    while (c) {
-        chg_scratch_chunk *n = c->next;
-        chg_free(c);
-        c = n;
-    }
-    s->first = s->head = NULL;
-}
 
 /* ---- basics ------------------------------------------------------------------------ */
 
@@ -347,7 +290,7 @@ const char *chg_vm_value_to_scratch(chg_ctx *ctx, const chg_value *v, uint32_t *
         chg_buf b;
         chg_buf_init(&b);
         chg_vm_value_text(ctx->b, v, &b);
-        char *p = b.oom ? NULL : chg_vm_scratch_alloc(&ctx->scratch, b.len + 1);
+        char *p = b.oom ? NULL : chg_arena_alloc_raw(&ctx->scratch, b.len + 1);
         if (p) {
             memcpy(p, b.data ? b.data : "", b.len);
             p[b.len] = 0;
@@ -357,7 +300,7 @@ const char *chg_vm_value_to_scratch(chg_ctx *ctx, const chg_value *v, uint32_t *
         return p;
     }
     }
-    char *p = chg_vm_scratch_alloc(&ctx->scratch, n + 1);
+    char *p = chg_arena_alloc_raw(&ctx->scratch, n + 1);
     if (p) {
         memcpy(p, text, n);
         p[n] = 0;
