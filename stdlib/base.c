@@ -14,6 +14,9 @@
 
 /* ---- allocation ------------------------------------------------------- */
 
+/* The one piece of process-wide state of the library: tests swap the
+ * allocator to count or fail allocations, so every allocation of every
+ * module funnels through chg_realloc (chg_base.h). */
 static chg_realloc_fn alloc_fn; /* NULL: libc */
 static void *alloc_ud;
 
@@ -34,6 +37,8 @@ void *chg_realloc(void *ptr, size_t size)
     return realloc(ptr, size);
 }
 
+/* Size 0 would be a free for chg_realloc: ask for one byte, so malloc(0)
+ * is a real, freeable pointer and NULL always means failure. */
 void *chg_malloc(size_t size) { return chg_realloc(NULL, size ? size : 1); }
 
 void *chg_calloc(size_t n, size_t size)
@@ -380,6 +385,9 @@ int chg_read_file(const char *path, char **data, size_t *len)
     return chg_read_file_max(path, data, len, (size_t)256 << 20);
 }
 
+/* The size from fstat is only a first check: the file is read to its end
+ * in 64 KiB steps and the limit is checked again as it grows, since a
+ * file may grow (or be a /proc file of size 0) while it is read. */
 int chg_read_file_max(const char *path, char **data, size_t *len, size_t max)
 {
     *data = NULL;
@@ -451,6 +459,10 @@ int chg_read_file_max(const char *path, char **data, size_t *len, size_t max)
 
 /* ---- UTF-8 ------------------------------------------------------------ */
 
+/* Decode the lead byte's length and payload, then check each continuation
+ * byte (10xxxxxx) and the decoded value: below `min` is an overlong form
+ * (C0 80 for NUL), D800..DFFF are UTF-16 surrogates, and nothing exceeds
+ * U+10FFFF (RFC 3629). */
 size_t chg_utf8_seq_len(const unsigned char *s, size_t n)
 {
     if (n == 0)
@@ -518,6 +530,13 @@ size_t chg_utf8_encode(uint32_t cp, char *out)
 
 /* ---- edit distance ------------------------------------------------------ */
 
+/* The textbook dynamic programme over a (la+1) x (lb+1) table on the
+ * stack: d[i][j] is the distance between the first i bytes of a and the
+ * first j of b; a transposition of two adjacent bytes costs 1 (optimal
+ * string alignment: no substring is edited twice). Names longer than 64
+ * bytes are never suggestions, which bounds the table; a length
+ * difference above max is an early answer. Bytes, not characters: names
+ * are ASCII identifiers. */
 size_t chg_edit_distance(const char *a, const char *b, size_t max)
 {
     size_t la = strlen(a), lb = strlen(b);

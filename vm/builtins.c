@@ -21,6 +21,10 @@
 
 #include "chg_time.h"
 
+/* A built-in does not know its instruction: the pc passed here is a
+ * placeholder, and the interpreter's CALL handler sets err_pc to the CALL
+ * when the built-in returns -1 (interp.c), which is what the decision's
+ * source position comes from. */
 #define ERR(...) chg_vm_error(ctx, ctx->err_pc, __VA_ARGS__)
 
 static void out_int(chg_value *o, uint8_t tag, int64_t i)
@@ -38,6 +42,8 @@ static void out_str(chg_value *o, const char *s, uint32_t len)
     o->len = len;
 }
 
+/* Argument i of fn must have tag `tag`; else the run-time error a policy
+ * without a schema gets (the checker refuses it when the type is known). */
 static int need(chg_ctx *ctx, const char *fn, uint32_t i, const chg_value *v, uint8_t tag)
 {
     if (v->tag == tag)
@@ -45,6 +51,8 @@ static int need(chg_ctx *ctx, const char *fn, uint32_t i, const chg_value *v, ui
     return ERR("%s: argument %u must be %s, found %s", fn, i + 1, chg_vm_vtag_name(tag), chg_vm_vtag_name(v->tag));
 }
 
+/* lower/upper: ASCII letters only, byte by byte, so the length in bytes
+ * is unchanged and UTF-8 sequences (all bytes >= 0x80) pass through. */
 static int bi_case(chg_ctx *ctx, const chg_value *a, chg_value *o, bool up, const char *fn)
 {
     if (need(ctx, fn, 0, &a[0], CHG_V_STR) < 0)
@@ -71,6 +79,9 @@ static int bi_upper(chg_ctx *ctx, const chg_value *a, chg_value *o)
     return bi_case(ctx, a, o, true, "upper");
 }
 
+/* len of a string counts code points: every byte that is not a UTF-8
+ * continuation byte (10xxxxxx) starts one. Strings are valid UTF-8 (event
+ * decoding and the compiler check), so no sequence is miscounted. */
 static int bi_len(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
     if (a[0].tag == CHG_V_STR) {
@@ -148,7 +159,13 @@ static bool class_match(const char *p, const char *pe, const char *c, uint32_t c
 }
 
 /* Shell-style match with one backtrack point per '*': linear in practice,
- * quadratic at worst, never exponential. */
+ * quadratic at worst, never exponential. Only the last '*' is remembered:
+ * when a later part fails, that star absorbs one more character and the
+ * match resumes after it. That is complete for globs, because whatever an
+ * earlier star could absorb instead, the later star can absorb as well
+ * (the classic argument for wildcard matching without recursion). Matching
+ * is by characters (UTF-8 sequences), so '?' is one character; '\' makes
+ * the next character literal. */
 static bool glob(const char *s, uint32_t sn, const char *p, uint32_t pn)
 {
     const char *se = s + sn, *pe = p + pn;
@@ -211,6 +228,11 @@ static int bi_string(chg_ctx *ctx, const chg_value *a, chg_value *o)
     return 0;
 }
 
+/* int(x): exact conversions only. A float converts when it is whole and
+ * inside int64 (the bounds are 2^63 as doubles: -2^63 is in, 2^63 is
+ * not; NaN fails v == v). A string must be a plain decimal: strtoll's
+ * leading spaces and '+' are refused, so "int" reads what "string" writes
+ * and nothing more; 31 bytes hold any int64. */
 static int bi_int(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
     const chg_value *v = &a[0];
@@ -294,7 +316,12 @@ static int bi_seconds(chg_ctx *ctx, const chg_value *a, chg_value *o)
     return 0;
 }
 
-/* Local calendar fields of an instant in a zone the bundle loaded. */
+/* Local calendar fields of an instant in a zone the bundle loaded. The
+ * zone argument is a string at run time, but the code generator lists
+ * every zone named by a literal in the bundle's ZONES section, so the
+ * zone is loaded with the policy and looked up here by name (a linear
+ * search: bundles name few zones). A zone computed at run time that no
+ * literal named is an error rather than a file read in the VM. */
 static int local_fields(chg_ctx *ctx, const chg_value *a, const char *fn, int64_t *y, int *mo, int *d, int *h,
                         int *mi, int *wd)
 {
