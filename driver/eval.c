@@ -1,5 +1,5 @@
 /*
- * decide.c — inputs to decisions: one JSON document, or a stream of JSON
+ * eval.c — inputs to decisions: one JSON document, or a stream of JSON
  * lines decided on several threads with the output in input order.
  *
  * Threads: the bundle is immutable and shared; each worker owns one
@@ -12,6 +12,10 @@
 #include <pthread.h>
 #include <string.h>
 
+/* {"error":"line 3: …"}: the line that stands for an input that gave no
+ * decision. The message is cut at 1 KiB (a reason quoting a huge input
+ * must not make a huge line); snprintf's result is clamped because it
+ * reports the length it wanted, not the one it wrote. */
 void chg_error_line_write(chg_buf *out, const char *where, const char *reason)
 {
     char msg[1024];
@@ -21,6 +25,12 @@ void chg_error_line_write(chg_buf *out, const char *where, const char *reason)
     chg_buf_puts(out, "}\n");
 }
 
+/* One document to one decision line. A document that is not a change (bad
+ * JSON, a field of the wrong type, an intake that does not match) still
+ * gives one output line, an error line, so the n-th output line always
+ * answers the n-th input line; the message also goes to errs for a human.
+ * A policy that fails at run time is not such a failure: its decision
+ * says `error` (chg_eval never fails for it). */
 bool chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t len, const chg_eval_input *base,
                      const char *where, bool explain, chg_buf *out, chg_buf *errs)
 {
@@ -50,7 +60,23 @@ bool chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t
 /* The reader cuts the input into batches of lines; workers decide whole
  * batches, and the reader writes finished batches in input order. A ring
  * of 3 batches per thread keeps every worker busy while one batch is being
- * written and one filled. */
+ * written and one filled.
+ *
+ * The ring is indexed by three counters that only grow: `filled` batches
+ * the reader has handed out, `taken` of them a worker has started,
+ * `written` of them the reader has written. Batch k lives in slot
+ * k % nring, and
+ *
+ *     written <= taken <= filled <= written + nring
+ *
+ * so a slot is reused only after its batch was written. Workers may finish
+ * out of order (`done` per batch); the reader writes only the batch
+ * `written` points to, so output order is input order whatever the
+ * threads do, and the bytes are those of --threads 1. Batches are about
+ * BATCH_LINES lines or BATCH_BYTES bytes: big enough that the mutex is
+ * taken a few times per thousand decisions, small enough that the output
+ * keeps flowing. Each batch keeps its buffers (reset, not freed), so a
+ * long stream allocates only while batches grow. */
 typedef struct batch {
     chg_buf lines;          /* the batch's lines, each ending in \n */
     struct line_info {
@@ -60,7 +86,8 @@ typedef struct batch {
     size_t nlines, cap;
     chg_buf out, errs;
     bool failed;            /* some line was not a change */
-    bool done;
+    bool done;              /* decided; written by the worker under the
+                               mutex, read by the reader under it */
 } batch;
 
 typedef struct pool {
@@ -89,6 +116,8 @@ static void too_long(const char *where, const char *why, chg_buf *out, chg_buf *
     chg_error_line_write(out, where, why);
 }
 
+/* Decide every line of a batch into its out and errs; no lock: the batch
+ * belongs to this worker from `taken` until `done`. */
 static void run_batch(pool *p, chg_ctx *ctx, batch *bt)
 {
     const char *s = bt->lines.data, *end = s + bt->lines.len;
@@ -116,6 +145,7 @@ static void *worker(void *arg)
             pthread_cond_wait(&p->work, &p->mu);
         if (p->taken == p->filled && p->eof)
             break;
+        CHG_ASSERT(p->written <= p->taken && p->taken < p->filled && p->filled <= p->written + p->nring);
         batch *bt = &p->ring[p->taken++ % p->nring];
         pthread_mutex_unlock(&p->mu);
         if (ctx)
@@ -137,7 +167,10 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* Write finished batches in order; with `all`, wait for every batch. */
+/* Write finished batches in order; with `all`, wait for every batch. The
+ * writing happens outside the lock (a slow pipe must not stall the
+ * workers): the batch at `written` is done and no one else touches it
+ * until `written` moves past it, which only this thread does. */
 static bool drain(pool *p, bool all, FILE *out, FILE *errs)
 {
     bool failed = false;
@@ -147,6 +180,7 @@ static bool drain(pool *p, bool all, FILE *out, FILE *errs)
             pthread_cond_wait(&p->done, &p->mu);
         if (p->written == p->filled || !p->ring[p->written % p->nring].done)
             break;
+        CHG_ASSERT(p->written < p->taken && p->taken <= p->filled);
         batch *bt = &p->ring[p->written % p->nring];
         pthread_mutex_unlock(&p->mu);
         fwrite(bt->errs.data ? bt->errs.data : "", 1, bt->errs.len, errs);
@@ -182,7 +216,8 @@ static bool batch_add(batch *bt, const char *line, size_t len, unsigned long lin
     return !bt->lines.oom;
 }
 
-/* One thread: decide as we read, write every 64 KiB. */
+/* One thread: decide as we read, write every 64 KiB (the output of a
+ * stream appears while it is read, and memory stays bounded). */
 static int decide_serial(const chg_bundle *b, const chg_eval_input *base, chg_lines *in, bool explain, FILE *out,
                          FILE *errs, bool *failed, char *err, size_t errlen)
 {
@@ -252,11 +287,16 @@ int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines
     int started = 0, e = 0;
     while (started < threads && (e = pthread_create(&tids[started], NULL, worker, &p)) == 0)
         started++;
+    /* rc: 1 while there is input, 0 at its end, < 0 on an error; with
+     * fewer threads than asked (pthread_create failed) the started ones do
+     * all the work */
     int rc = started ? 1 : CHG_ENOMEM;
     if (!started)
         snprintf(err, errlen, "cannot start a thread: %s", strerror(e));
     while (rc > 0) {
-        /* wait for a free batch, writing what is finished meanwhile */
+        /* wait for a free slot, writing what is finished meanwhile: the
+         * reader is also the writer, so it never sleeps while a finished
+         * batch could be written */
         pthread_mutex_lock(&p.mu);
         while (p.filled - p.written >= p.nring) {
             pthread_mutex_unlock(&p.mu);
@@ -272,7 +312,9 @@ int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines
         unsigned long lineno;
         while (bt->nlines < BATCH_LINES && bt->lines.len < BATCH_BYTES &&
                (rc = chg_lines_next(in, &line, &len, &lineno, err, errlen)) != 0) {
-            bool over = rc == CHG_ERANGE; /* the line was not kept: its place is */
+            /* a line over the limit keeps its place in the batch as an empty
+         * line marked too_long, so its error line comes out in order */
+        bool over = rc == CHG_ERANGE;
             if (rc < 0 && !over)
                 break;
             rc = 1;
@@ -289,6 +331,8 @@ int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines
         pthread_mutex_unlock(&p.mu);
         *failed |= drain(&p, false, out, errs);
     }
+    /* the end (or an error): workers finish what is filled and leave;
+     * what they decided is still written, then the error is returned */
     pthread_mutex_lock(&p.mu);
     p.eof = true;
     pthread_cond_broadcast(&p.work);
@@ -322,6 +366,9 @@ int chg_decide_lines(const chg_bundle *b, const chg_eval_input *base, const char
     return rc;
 }
 
+/* One document: read whole (with its limit), decided, written. The
+ * output is built in memory first so that an out-of-memory is reported
+ * instead of a truncated decision. */
 int chg_decide_document(const chg_bundle *b, const chg_eval_input *base, const char *path, bool explain, FILE *out,
                         FILE *errs, bool *failed, char *err, size_t errlen)
 {

@@ -21,7 +21,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Read fd to its end, at most max bytes. */
+/* Read fd to its end, at most max bytes. The limit is checked before each
+ * append, so a pipe or a growing file costs at most max + 64 KiB; read
+ * is restarted after a signal (EINTR), which a pipe from a shell may
+ * deliver. The result is always NUL-terminated, even when empty. */
 static int read_fd(int fd, const char *name, size_t max, char **data, size_t *len, char *err, size_t errlen)
 {
     chg_buf b;
@@ -58,6 +61,12 @@ static int read_fd(int fd, const char *name, size_t max, char **data, size_t *le
     return CHG_OK;
 }
 
+/* Open, then decide by fstat what the path is, on the open descriptor
+ * (not a stat of the name, which a rename could change in between). A
+ * regular file larger than max is refused before reading anything; a
+ * pipe's size is unknown, so read_fd enforces the limit as it reads.
+ * O_NONBLOCK is cleared before reading so a pipe whose writer is slow is
+ * waited for rather than read as empty. */
 int chg_input_read(const char *path, size_t max, char **data, size_t *len, char *err, size_t errlen)
 {
     if (!max)
@@ -101,7 +110,12 @@ int chg_input_read(const char *path, size_t max, char **data, size_t *len, char 
 
 /* A buffered reader: lines are found with memchr in a 64 KiB buffer and
  * handed out in place when they lie in it whole, copied into `line` only
- * when they cross a refill. */
+ * when they cross a refill. A line handed out in place is valid until the
+ * next call (the buffer is refilled), which is all the callers need: the
+ * batch reader copies it into its batch, the serial one decides it at
+ * once. A line longer than `max` is read to its end and dropped, so a
+ * multi-gigabyte line costs the buffer, not its size; its number is still
+ * counted, so later lines keep their numbers. */
 #define LINES_BUF 65536
 
 struct chg_lines {
@@ -156,6 +170,13 @@ chg_lines *chg_lines_open(const char *path, size_t max_line, char *err, size_t e
     return r;
 }
 
+/* The next non-blank line: 1 with *line, *len (without the line end), 0
+ * at the end of input, CHG_ERANGE for a line over the limit (its number in
+ * *lineno, its text dropped), CHG_EIO or CHG_ENOMEM. The outer loop skips
+ * blank lines, which count as lines (numbers match an editor's). The inner
+ * loop reads one line: from the buffer in place when it ends there, else
+ * piece by piece into r->line across refills. The last line may lack its
+ * newline; an empty read after the last byte is the end. */
 int chg_lines_next(chg_lines *r, const char **line, size_t *len, unsigned long *lineno, char *err, size_t errlen)
 {
     for (;;) {
@@ -211,6 +232,7 @@ int chg_lines_next(chg_lines *r, const char **line, size_t *len, unsigned long *
             text = r->line.data ? r->line.data : "";
             n = r->line.len;
         }
+        /* CRLF files: the \r belongs to the line end, not to the JSON */
         while (n && text[n - 1] == '\r')
             n--;
         size_t i = 0;
@@ -238,6 +260,8 @@ void chg_lines_close(chg_lines *r)
 
 /* ---- facts -------------------------------------------------------------------------- */
 
+/* A facts file is a document like an event (same limits, may be a pipe);
+ * its parse errors are CHG_EINVAL with the path in front of the reason. */
 int chg_facts_load(const char *path, chg_facts **out, char *err, size_t errlen)
 {
     char *data;
@@ -271,6 +295,10 @@ static bool has_suffix(const char *s, const char *suffix)
 
 bool chg_is_bundle_path(const char *path) { return has_suffix(path, ".chgb"); }
 
+/* The .chg files under dir, depth first, each directory's entries in
+ * byte order (strcmp, not the locale: the same list on every machine). A
+ * dangling symbolic link is skipped; a directory reached twice through
+ * links is walked twice, and a link cycle ends at the depth limit. */
 static int walk(const char *dir, chg_vec *out, int depth, char *err, size_t errlen)
 {
     if (depth > 64) {
@@ -334,6 +362,9 @@ static int walk(const char *dir, chg_vec *out, int depth, char *err, size_t errl
     return rc;
 }
 
+/* Arguments keep their order; only what a directory holds is sorted. A
+ * directory without .chg files is an error because it is most likely a
+ * wrong path, and checking nothing must not look like a clean result. */
 int chg_collect_files(char *const *paths, size_t n, chg_vec *out, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++) {

@@ -56,7 +56,7 @@ typedef struct chg_diag_info {
     const char *message;  /* template with %s */
 } chg_diag_info;
 
-/* The table generated from diag.def. */
+/* The table generated from chg_diag.def. */
 extern const chg_diag_info chg_diag_table[CHG_D__COUNT];
 const chg_diag_info *chg_diag_lookup(const char *code);
 

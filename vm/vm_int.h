@@ -293,9 +293,6 @@ chg_event *chg_vm_event_raw(const chg_bundle *b, void *json, char *err, size_t e
  * context's error set. */
 int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out);
 
-/* Evaluate the approval requirements roots[0..n) (joined by `and`) on the
- * change at `now`: fills d's approvals fields; *rejected_by names the first
- * approver who rejected the change, or is NULL. Returns 0 or -1 (error). */
 /* Render approval requirement node n as text (for the bundle's tables). */
 void chg_vm_areq_render(const chg_bundle *b, uint32_t n, chg_buf *out);
 void chg_vm_areq_render_term(const chg_bundle *b, const chg_areqdef *q, uint32_t count, chg_buf *out);
@@ -304,6 +301,9 @@ void chg_vm_areq_render_term(const chg_bundle *b, const chg_areqdef *q, uint32_t
  * them (decide.c) */
 void chg_vm_action_vars(chg_ctx *ctx);
 
+/* Evaluate the approval requirements roots[0..n) (joined by `and`) on the
+ * change at `now`: fills d's approvals fields; *rejected_by names the first
+ * approver who rejected the change, or is NULL. Returns 0 or -1 (error). */
 int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_decision *d,
                        const char **rejected_by);
 
