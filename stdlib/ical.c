@@ -158,7 +158,13 @@ static const char *const used_props[] = {
     "STATUS", "TZID", "TZOFFSETFROM", "TZOFFSETTO", "UID"};
 
 /* Turn libical's X-LIC-ERROR properties in comp (and its children) into an
- * error when they concern what we read or the structure of the text. */
+ * error when they concern what we read or the structure of the text.
+ * libical never fails a parse: it drops what it cannot read and leaves
+ * an X-LIC-ERROR property in its place. Ignoring them all would silently
+ * drop a mistyped DTSTART; failing on all would refuse calendars whose
+ * only fault is in a property chg never reads (X-ALT-DESC, ATTACH, …),
+ * which exports from real calendar tools have. Only libical's message
+ * says which property it was, hence the string matching. */
 static bool check_lic_errors(cal_ctx *cx, icalcomponent *comp, const char *kind, int no)
 {
     for (icalproperty *p = icalcomponent_get_first_property(comp, ICAL_XLICERROR_PROPERTY); p;
@@ -201,6 +207,10 @@ static bool check_lic_errors(cal_ctx *cx, icalcomponent *comp, const char *kind,
 
 /* ---- zones --------------------------------------------------------------------------- */
 
+/* A date or date-time chg can compute with: years 1..9999 (the civil
+ * arithmetic's range), real days, second 60 allowed (a leap second, read
+ * as the next minute's first by the arithmetic). libical hands out
+ * whatever it parsed, so every time from it passes through here. */
 static bool valid_tt(struct icaltimetype tt)
 {
     if (tt.year < 1 || tt.year > 9999 || tt.month < 1 || tt.month > 12 || tt.day < 1 ||
@@ -321,7 +331,14 @@ typedef bool (*occ_fn)(cal_ctx *cx, void *ud, int64_t local);
 /* Iterate an RRULE from dtstart (local wall time), calling fn for each
  * occurrence's local time, stopping at local time `stop` or after `cap`
  * occurrences. The caller applies UNTIL precisely; here it only bounds
- * libical's search. Returns false on error (reported). */
+ * libical's search. Returns false on error (reported).
+ *
+ * libical iterates in floating local time (st.zone = NULL): the zone is
+ * applied by the caller, with chg's zone tables, so the rule's wall-clock
+ * times stay fixed across DST as RFC 5545 wants. Its UNTIL is replaced by
+ * one no later than `stop` (plus a day of slack for UTC UNTILs read as
+ * local), because libical searches a rule like "FREQ=YEARLY;BYMONTHDAY=31;
+ * BYMONTH=2" until its UNTIL and would otherwise never return. */
 static bool iterate_rrule(cal_ctx *cx, struct icalrecurrencetype rule, struct icaltimetype dtstart,
                           int64_t stop, size_t cap, occ_fn fn, void *ud, const char *kind, int no)
 {
@@ -976,7 +993,10 @@ int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_cal
     int rc = CHG_EINVAL;
     chg_tz *own_default = NULL;
 
-    /* calendar type: DEFAULT_OPEN unless said otherwise */
+    /* calendar type: DEFAULT_OPEN unless said otherwise. Several
+     * VCALENDARs in one text (an export of several calendars) are one
+     * time set: their events are merged, and any DEFAULT_CLOSED makes it
+     * the complement. */
     bool closed = false;
     const char *xtz = NULL;
     for (size_t i = 0; i < ncal; i++) {

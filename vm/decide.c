@@ -23,6 +23,10 @@
 
 #include "chg_time.h"
 
+/* How far next_open and closes_at look when the caller gives no horizon:
+ * a year and a day holds one occurrence of every yearly schedule (a
+ * freeze over new year, a leap day), and bounds the cost of a search for
+ * a window that never opens. Beyond it the answer is null. */
 #define DEFAULT_HORIZON (366 * 86400LL)
 
 const char *chg_outcome_name(chg_outcome o)
@@ -157,8 +161,8 @@ static int run_text(chg_ctx *ctx, uint32_t block, const char **s, uint32_t *len)
 static chg_reason *add_reason(chg_ctx *ctx, chg_decision *d, uint32_t rule, uint8_t kind, const char *msg,
                               uint32_t len)
 {
-    const chg_ruledef *r = &ctx->b->rules[rule];
     CHG_ASSERT(rule < ctx->b->nrules);
+    const chg_ruledef *r = &ctx->b->rules[rule];
     CHG_ASSERT(kind == CHG_R_WARN ? d->nwarnings < ctx->b->nrules : d->nreasons < ctx->b->nrules + 1);
     chg_reason *x = kind == CHG_R_WARN ? &ctx->warnings[d->nwarnings++] : &ctx->reasons[d->nreasons++];
     x->rule = rule;
@@ -212,6 +216,9 @@ static void fail_decision(chg_ctx *ctx, chg_decision *d, uint32_t rule)
     d->emergency = false;
 }
 
+/* A flag field of the change (emergency): only a real `true` counts, not
+ * "yes" or 1, since a policy without a schema gets whatever the event has
+ * and break-glass must not be switched on by accident. */
 static bool truthy_slot(const chg_ctx *ctx, uint32_t slot)
 {
     if (slot == CHG_NONE32)
@@ -221,7 +228,9 @@ static bool truthy_slot(const chg_ctx *ctx, uint32_t slot)
     return v->tag == CHG_V_BOOL && v->u.i;
 }
 
-/* The reason, and a one-line summary, that actions see. */
+/* The reason, and a one-line summary, that actions see. Computed when an
+ * action's arguments first read them (VAR), not for every decision: most
+ * decisions run no action, and the summary costs a snprintf. */
 void chg_vm_action_vars(chg_ctx *ctx)
 {
     const chg_bundle *b = ctx->b;
