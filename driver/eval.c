@@ -17,6 +17,10 @@
 #include <pthread.h>
 #include <string.h>
 
+/* {"error":"line 3: …"}: the line that stands for an input that gave no
+ * decision. The message is cut at 1 KiB (a reason quoting a huge input
+ * must not make a huge line); snprintf's result is clamped because it
+ * reports the length it wanted, not the one it wrote. */
 void chg_error_line_write(chg_buf *out, const char *where, const char *reason)
 {
     char msg[1024];
@@ -26,6 +30,12 @@ void chg_error_line_write(chg_buf *out, const char *where, const char *reason)
     chg_buf_puts(out, "}\n");
 }
 
+/* One document to one decision line. A document that is not a change (bad
+ * JSON, a field of the wrong type, an intake that does not match) still
+ * gives one output line, an error line, so the n-th output line always
+ * answers the n-th input line; the message also goes to errs for a human.
+ * A policy that fails at run time is not such a failure: its decision
+ * says `error` (chg_eval never fails for it). */
 int chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t len, const chg_eval_input *base,
                     const char *where, bool explain, chg_buf *out, chg_buf *errs)
 {
@@ -98,7 +108,22 @@ static int check_written(FILE *out, FILE *errs, char *err, size_t errlen)
  * written and one filled. A batch ends at BATCH_LINES lines, at
  * BATCH_BYTES, or when the reader would wait for input; the bytes held by
  * batches in flight are bounded by INFLIGHT_MAX (plus one line), and a
- * slot that held a big batch gives its memory back when it is written. */
+ * slot that held a big batch gives its memory back when it is written.
+ *
+ * The ring is indexed by three counters that only grow: `filled` batches
+ * the reader has handed out, `taken` of them a worker has started,
+ * `written` of them the reader has written. Batch k lives in slot
+ * k % nring, and
+ *
+ *     written <= taken <= filled <= written + nring
+ *
+ * so a slot is reused only after its batch was written. Workers may finish
+ * out of order (`done` per batch); the reader writes only the batch
+ * `written` points to, so output order is input order whatever the
+ * threads do, and the bytes are those of --threads 1. The reader is also
+ * the writer: it never sleeps while a finished batch could be written, and
+ * it tests for a free slot and waits under one lock, so a batch that
+ * finishes in between cannot be missed. */
 typedef struct batch {
     chg_buf lines;          /* the batch's lines, each ending in \n */
     struct line_info {
@@ -160,9 +185,10 @@ static void *worker(void *arg)
             pthread_cond_wait(&p->work, &p->mu);
         if (p->taken == p->filled && p->eof)
             break;
+        CHG_ASSERT(p->written <= p->taken && p->taken < p->filled && p->filled <= p->written + p->nring);
         batch *bt = &p->ring[p->taken++ % p->nring];
         pthread_mutex_unlock(&p->mu);
-        run_batch(p, ctx, bt);
+        run_batch(p, ctx, bt); /* no lock: the batch is this worker's from `taken` to `done` */
         pthread_mutex_lock(&p->mu);
         bt->done = true;
         pthread_cond_broadcast(&p->done);
@@ -195,8 +221,9 @@ static void drain(pool *p, bool all, FILE *out, FILE *errs, bool *failed, bool *
             pthread_cond_wait(&p->done, &p->mu);
         if (p->written == p->filled || !p->ring[p->written % p->nring].done)
             break;
+        CHG_ASSERT(p->written < p->taken && p->taken <= p->filled);
         batch *bt = &p->ring[p->written % p->nring];
-        pthread_mutex_unlock(&p->mu);
+        pthread_mutex_unlock(&p->mu); /* write outside the lock: a slow pipe must not stall the workers */
         write_errs(errs, p->label, &bt->errs);
         fwrite(bt->out.data ? bt->out.data : "", 1, bt->out.len, out);
         *failed |= bt->failed;

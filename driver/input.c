@@ -359,18 +359,25 @@ static int walk(const char *dir, chg_vec *out, int depth, char *err, size_t errl
     chg_vec_init(&names);
     struct dirent *e;
     int rc = CHG_OK;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.' && chg_vec_push(&names, chg_strdup(e->d_name)) != CHG_OK)
+    while (rc == CHG_OK && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        /* a name that cannot be copied is out of memory, not a NULL to sort */
+        char *name = chg_strdup(e->d_name);
+        if (!name || chg_vec_push(&names, name) != CHG_OK) {
+            chg_free(name);
             rc = CHG_ENOMEM;
+        }
+    }
     closedir(d);
-    if (names.len)
+    if (rc == CHG_OK && names.len)
         qsort(names.items, names.len, sizeof(void *), cmp_str);
     size_t dl = strlen(dir);
     for (size_t i = 0; i < names.len && rc == CHG_OK; i++) {
         const char *name = names.items[i];
         size_t len = dl + strlen(name) + 2;
         char *path = chg_malloc(len);
-        if (!path || !name) {
+        if (!path) {
             chg_free(path);
             rc = CHG_ENOMEM;
             break;

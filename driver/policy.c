@@ -41,6 +41,10 @@ static int add_root(chg_compiler *c, const char *path, char *err, size_t errlen)
     return CHG_OK; /* CHG_ERANGE too: diagnostic E0012 says the file is too large */
 }
 
+/* All roots go into one compiler: they are one policy (a root may import
+ * the others' declarations). A failure to read a root stops at once;
+ * what is wrong inside the files comes back as CHG_EINVAL with the
+ * diagnostics in p->compiler, which the caller keeps to print. */
 int chg_policy_compile(chg_policy *p, char *const *paths, size_t n, const chg_compile_options *opts, char *err,
                        size_t errlen)
 {
@@ -76,7 +80,10 @@ int chg_policy_emit(chg_policy *p, char *err, size_t errlen)
     char why[512];
     p->bundle = chg_bundle_load(p->bytes.data, p->bytes.len, why, sizeof why);
     if (!p->bundle) {
-        /* a bundle we just wrote failing its own verification is our bug */
+        /* a bundle we just wrote failing its own verification is our bug,
+         * or a program beyond a format limit the code generator missed.
+         * Not CHG_EINVAL: from here that means "the diagnostics say why",
+         * and there is no diagnostic; the caller prints err instead. */
         snprintf(err, errlen, "internal error: the compiled bundle does not verify: %s", why);
         return CHG_EINTERNAL;
     }

@@ -36,8 +36,13 @@ int chg_test_select(const chg_test_case *cases, size_t n, const char *run, bool 
         return CHG_EINVAL;
     }
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    if (!md) { /* not "no test matches" */
+        pcre2_code_free(re);
+        snprintf(err, errlen, "out of memory");
+        return CHG_ENOMEM;
+    }
     for (size_t i = 0; i < n; i++)
-        keep[i] = md && pcre2_match(re, (PCRE2_SPTR)cases[i].name, strlen(cases[i].name), 0, 0, md, NULL) >= 0;
+        keep[i] = pcre2_match(re, (PCRE2_SPTR)cases[i].name, strlen(cases[i].name), 0, 0, md, NULL) >= 0;
     pcre2_match_data_free(md);
     pcre2_code_free(re);
     return CHG_OK;
@@ -60,6 +65,10 @@ static json_t *names_of(const json_t *list, const char *key)
     return out;
 }
 
+/* a and b hold the same items, each as often, in any order. Greedy
+ * matching is exact here: equality is an equivalence, so any unused equal
+ * partner is as good as another. Quadratic, for the few items a test
+ * lists; past 256 (no real test) the order has to agree as well. */
 static bool same_multiset(const json_t *a, const json_t *b)
 {
     if (json_array_size(a) != json_array_size(b))
@@ -86,7 +95,12 @@ static void dump(chg_buf *out, const json_t *j)
     free(s);
 }
 
-/* Compare one expectation; on failure append a line to fail. */
+/* Compare one expectation; on failure append a line to fail. The decision
+ * is read back from the JSON the decision writer produced (not from the C
+ * struct), so an expectation means what a consumer of `chgc eval` sees:
+ * list keys compare the names the lists hold (rules, calls, approvers),
+ * next_open and closes_at are looked up inside "window", and a key the
+ * decision lacks compares as null. */
 static void compare(const chg_test_expect *x, const json_t *d, chg_buf *fail)
 {
     json_t *want = json_loads(x->value, JSON_DECODE_ANY, NULL);
@@ -135,6 +149,11 @@ static char *take(chg_buf *b)
     return chg_buf_take(b);
 }
 
+/* Every case runs on one context, as a stream of decisions would, so the
+ * tests also exercise the context's reuse. Coverage: a rule counts as hit
+ * when its condition held and it acted in some test (chg_ctx_rule_applied),
+ * a classify arm when it chose the risk. On CHG_ENOMEM the suite holds
+ * what was done so far; the caller frees it either way. */
 int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *cases, size_t n, const bool *keep,
                  int64_t default_now, chg_test_suite *s)
 {
@@ -198,6 +217,8 @@ int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *c
             ev = chg_event_intake(ctx, t->input, strlen(t->input), &in, NULL, err, sizeof err);
         else
             ev = chg_event_decode(b, t->input, strlen(t->input), err, sizeof err);
+        /* a test that expects `error` first may have an input that is
+         * refused (a missing field): that refusal is the expected error */
         bool expects_error = t->nexpects && !strcmp(t->expects[0].key, "outcome") &&
                              !strcmp(t->expects[0].value, "\"error\"");
         if (!ev) {
@@ -270,6 +291,8 @@ void chg_test_suite_free(chg_test_suite *s)
     memset(s, 0, sizeof *s);
 }
 
+/* Rules and classify arms count alike; a policy with neither is fully
+ * covered (100 %), so --min-coverage never fails an empty policy. */
 double chg_test_coverage(const chg_test_suite *s)
 {
     uint32_t total = s->nrules + s->narms, hit = 0;
@@ -282,6 +305,10 @@ double chg_test_coverage(const chg_test_suite *s)
 
 /* ---- reporting ----------------------------------------------------------------------- */
 
+/* Text for an XML attribute or element. Control characters other than
+ * tab and newline cannot appear in XML 1.0 even as references, so they
+ * become '?' (a failure message quoting a string with a raw ESC stays a
+ * well-formed report). */
 static void xml(chg_buf *out, const char *s)
 {
     for (; *s; s++)
@@ -385,6 +412,8 @@ static void render_tap(const chg_test_suite *suites, size_t n, bool coverage, ch
                 const char *nl = strchr(p, '\n');
                 size_t len = nl ? (size_t)(nl - p) : strlen(p);
                 chg_buf_puts(out, "    - ");
+                /* a JSON string is a valid YAML double-quoted scalar, so
+                 * any failure text survives the YAML block of TAP 13 */
                 chg_buf_json_string(out, p, len);
                 chg_buf_putc(out, '\n');
                 p += len + (nl ? 1 : 0);
@@ -432,6 +461,8 @@ static void render_junit(const chg_test_suite *suites, size_t n, chg_buf *out)
             chg_buf_puts(out, r->passed ? "\"/>\n" : "\">\n");
             if (r->passed)
                 continue;
+            /* CI tools show the message attribute as the headline: the
+             * first failure; the element's text has them all */
             const char *nl = strchr(r->failures, '\n');
             chg_buf_puts(out, "      <failure message=\"");
             char first[1024];
@@ -467,6 +498,8 @@ static void coverage_json(chg_buf *out, const char *key, char *const *names, cha
     chg_buf_putc(out, ']');
 }
 
+/* The decision is embedded as the JSON the decision writer produced (it
+ * is one already), so tools read the same shape as `chgc eval` prints. */
 static void render_json(const chg_test_suite *suites, size_t n, bool coverage, chg_buf *out)
 {
     size_t passed = 0, failed = 0;
@@ -536,7 +569,11 @@ void chg_test_session_free(chg_test_session *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Compile one file; run its tests into the session when it has any. */
+/* Compile one file; run its tests into the session when it has any. A
+ * file without tests costs a check and no bundle; a file with errors is
+ * BROKEN and keeps its compiler, whose diagnostics the command prints
+ * (its tests cannot run, and that is a failure, not a skip). Only a
+ * failure of the machine (memory, reading) stops the session. */
 static int test_file(chg_test_session *s, const char *path, const char *run, int64_t now, char *err,
                      size_t errlen)
 {
@@ -568,11 +605,12 @@ static int test_file(chg_test_session *s, const char *path, const char *run, int
         chg_policy_free(&p);
         return rc;
     }
-    const chg_test_case *cases;
-    size_t n;
-    chg_compiler_tests(p.compiler, &cases, &n);
-    bool *keep = chg_calloc(n + 1, sizeof *keep);
-    rc = keep ? chg_test_select(cases, n, run, keep, err, errlen) : CHG_ENOMEM;
+    const chg_test_case *cases = NULL;
+    size_t n = 0;
+    rc = chg_compiler_tests(p.compiler, &cases, &n); /* CHG_ENOMEM: no cases, not "no tests" */
+    bool *keep = rc == CHG_OK ? chg_calloc(n + 1, sizeof *keep) : NULL;
+    if (rc == CHG_OK)
+        rc = keep ? chg_test_select(cases, n, run, keep, err, errlen) : CHG_ENOMEM;
     if (rc == CHG_OK) {
         chg_test_suite *suite = &s->suites[s->nsuites];
         rc = chg_test_run(p.bundle, path, cases, n, keep, now, suite);
@@ -597,6 +635,8 @@ int chg_test_files(char *const *files, size_t n, const char *run, int64_t now, c
                    size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    /* at most one file entry and one suite per path, allocated once: the
+     * arrays never move, so files[i].suite can point into suites */
     out->files = chg_calloc(n + 1, sizeof *out->files);
     out->suites = chg_calloc(n + 1, sizeof *out->suites);
     if (!out->files || !out->suites) {

@@ -20,9 +20,13 @@ typedef struct listing {
     const char *what;       /* "window" or "freeze" */
     const chg_tz *tz;       /* the set's zone, when it has exactly one */
     int count;
-    int64_t stamp;          /* DTSTAMP of the iCalendar events */
+    int64_t stamp;          /* DTSTAMP of the iCalendar events: the start of
+                               the range, not the clock, so the same command
+                               prints the same bytes */
 } listing;
 
+/* Flags given on the command line (--flag NAME) are on, all others off:
+ * a freeze driven by a flag is listed as if that flag were set. */
 static bool set_flag(void *ud, const char *name)
 {
     const char *const *flags = ud;
@@ -32,6 +36,9 @@ static bool set_flag(void *ud, const char *name)
     return false;
 }
 
+/* "Mon 2026-12-07 22:00" in the set's zone: reviewers check windows
+ * against the wall clock, and the weekday catches off-by-one-day
+ * mistakes around midnight and DST. */
 static void local_text(const chg_tz *tz, int64_t t, char *out, size_t len)
 {
     int64_t local = t + chg_tz_offset(tz, t);
@@ -90,6 +97,8 @@ static int list_interval(void *ud, int64_t s, int64_t e)
             const char *x = srcs[k];
             snprintf(dsts[k], 20, "%.4s%.2s%.2sT%.2s%.2s%.2sZ", x, x + 5, x + 8, x + 11, x + 14, x + 17);
         }
+        /* the UID is the set and the start: importing a later listing
+         * updates these events instead of adding copies */
         chg_buf_puts(L->out, "BEGIN:VEVENT\r\nUID:");
         ics_text(L->out, L->name);
         chg_buf_printf(L->out, "-%s@chg\r\nDTSTAMP:%s\r\nDTSTART:%s\r\nDTEND:%s\r\nSUMMARY:%s ", ia, is, ia, ib,
@@ -101,6 +110,10 @@ static int list_interval(void *ud, int64_t s, int64_t e)
     return 0;
 }
 
+/* Every declared window and freeze in declaration order, each with its
+ * maximal intervals in [from, to) (an interval running past the range is
+ * cut at its ends). The zone is shown when the set names exactly one; a
+ * set mixing zones is listed in UTC only. */
 int chg_windows_list(const chg_bundle *b, int64_t from, int64_t to, const char *const *flags,
                      chg_listing_format format, chg_buf *out)
 {

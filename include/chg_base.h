@@ -105,18 +105,25 @@ CHG_NORETURN void chg_panic(const char *fmt, ...) CHG_PRINTF(1, 2);
 /* A bump allocator: many small allocations, one free. Memory is 16-byte
  * aligned. An allocation failure returns NULL, leaves the arena usable and
  * sets `failed`, so an owner that checks once at the end (the compiler)
- * learns of a failure whose NULL some caller dropped. */
+ * learns of a failure whose NULL some caller dropped. A zeroed struct is
+ * an empty arena, as after chg_arena_init. */
 typedef struct chg_arena_chunk chg_arena_chunk;
 typedef struct chg_arena {
-    chg_arena_chunk *head;
-    size_t used_total; /* bytes handed out, for statistics */
-    size_t next;       /* size of the next chunk: starts small, doubles */
-    bool failed;       /* an allocation failed since init */
+    chg_arena_chunk *head;  /* the chunk being filled */
+    chg_arena_chunk *first; /* every chunk, in the order they were made */
+    size_t used_total;      /* bytes handed out, for statistics */
+    size_t next;            /* size of the next chunk: starts small, doubles */
+    bool failed;            /* an allocation failed since init or reset */
 } chg_arena;
 
 void chg_arena_init(chg_arena *a);
 void chg_arena_free(chg_arena *a);
-void *chg_arena_alloc(chg_arena *a, size_t size);  /* zeroed */
+/* Forget every allocation but keep the chunks: the same allocations after
+ * a reset reuse them, so a warm arena (the VM's per-decision scratch)
+ * calls the allocator no more. */
+void chg_arena_reset(chg_arena *a);
+void *chg_arena_alloc(chg_arena *a, size_t size);     /* zeroed */
+void *chg_arena_alloc_raw(chg_arena *a, size_t size); /* not zeroed */
 char *chg_arena_strndup(chg_arena *a, const char *s, size_t n);
 char *chg_arena_strdup(chg_arena *a, const char *s);
 char *chg_arena_printf(chg_arena *a, const char *fmt, ...) CHG_PRINTF(2, 3);

@@ -56,7 +56,7 @@ typedef struct chg_diag_info {
     const char *message;  /* template with %s */
 } chg_diag_info;
 
-/* The table generated from diag.def. */
+/* The table generated from chg_diag.def. */
 extern const chg_diag_info chg_diag_table[CHG_D__COUNT];
 const chg_diag_info *chg_diag_lookup(const char *code);
 
@@ -154,7 +154,8 @@ typedef struct chg_test_case {
 } chg_test_case;
 
 /* After chg_compiler_check succeeded: the test blocks of the root files,
- * in order. The cases live in the compiler. Returns CHG_OK. */
+ * in order. The cases live in the compiler. Returns CHG_OK, or CHG_ENOMEM
+ * with no cases. */
 int chg_compiler_tests(chg_compiler *c, const chg_test_case **out, size_t *n);
 /* How many `test` blocks the root files hold (after parsing, even with
  * errors). */

@@ -229,8 +229,8 @@ const char *chg_bundle_arm_source(const chg_bundle *b, uint32_t arm, char *buf, 
 const char *chg_bundle_arm_class(const chg_bundle *b, uint32_t arm);
 bool chg_bundle_arm_is_default(const chg_bundle *b, uint32_t arm);
 const char *chg_bundle_risk_name(const chg_bundle *b, int risk);
-const char *chg_bundle_call_name(const chg_bundle *b, uint32_t call);
 uint32_t chg_bundle_nintakes(const chg_bundle *b);
+const char *chg_bundle_intake_name(const chg_bundle *b, uint32_t intake);
 
 /* Time sets: every declared window and freeze, in declaration order, then
  * the sets written inside `deny during` rules. */
@@ -248,7 +248,6 @@ uint32_t chg_bundle_ntimesets(const chg_bundle *b);
  * range. It belongs to the bundle. */
 struct chg_timeset;
 const struct chg_timeset *chg_bundle_timeset(const chg_bundle *b, uint32_t i, chg_timeset_info *info);
-const char *chg_bundle_intake_name(const chg_bundle *b, uint32_t intake);
 
 /* The one decision writer: the decision as one line of JSON (no newline),
  * in the shape of language.md §3. Deterministic: the same decision gives

@@ -14,6 +14,9 @@
 
 /* ---- allocation ------------------------------------------------------- */
 
+/* The one piece of process-wide state of the library: tests swap the
+ * allocator to count or fail allocations, so every allocation of every
+ * module funnels through chg_realloc (chg_base.h). */
 static chg_realloc_fn alloc_fn; /* NULL: libc */
 static void *alloc_ud;
 
@@ -34,6 +37,8 @@ void *chg_realloc(void *ptr, size_t size)
     return realloc(ptr, size);
 }
 
+/* Size 0 would be a free for chg_realloc: ask for one byte, so malloc(0)
+ * is a real, freeable pointer and NULL always means failure. */
 void *chg_malloc(size_t size) { return chg_realloc(NULL, size ? size : 1); }
 
 void *chg_calloc(size_t n, size_t size)
@@ -92,6 +97,11 @@ void chg_panic(const char *fmt, ...)
 
 /* ---- arena ------------------------------------------------------------ */
 
+/* The chunks form a list in the order they were made, from a->first;
+ * a->head is the chunk being filled. Before a reset the chunks after head
+ * are only big blocks, each exactly full; after chg_arena_reset every chunk
+ * is empty and head is the first again, so filling walks the same chunks
+ * in the same order and a warm arena (the VM's scratch) allocates nothing. */
 struct chg_arena_chunk {
     chg_arena_chunk *next;
     size_t size;
@@ -103,7 +113,7 @@ struct chg_arena_chunk {
 
 void chg_arena_init(chg_arena *a)
 {
-    a->head = NULL;
+    a->head = a->first = NULL;
     a->used_total = 0;
     a->next = 1024;
     a->failed = false;
@@ -111,56 +121,89 @@ void chg_arena_init(chg_arena *a)
 
 void chg_arena_free(chg_arena *a)
 {
-    chg_arena_chunk *c = a->head;
+    chg_arena_chunk *c = a->first;
     while (c) {
         chg_arena_chunk *n = c->next;
         chg_free(c);
         c = n;
     }
-    a->head = NULL;
+    chg_arena_init(a);
+}
+
+void chg_arena_reset(chg_arena *a)
+{
+    for (chg_arena_chunk *c = a->first; c; c = c->next)
+        c->used = 0;
+    a->head = a->first;
     a->used_total = 0;
-    a->next = 1024;
     a->failed = false;
 }
 
-void *chg_arena_alloc(chg_arena *a, size_t size)
+/* The chunk to take size bytes from when head has no room: a later chunk
+ * that has (after a reset), else a new one. */
+static chg_arena_chunk *arena_grow(chg_arena *a, size_t size)
 {
+    bool big = size > ARENA_CHUNK / 4;
+    chg_arena_chunk *c = a->head;
+    for (chg_arena_chunk *n = c ? c->next : NULL; n; n = n->next)
+        if (n->size - n->used >= size) {
+            if (!big)
+                a->head = n;
+            return n;
+        }
+    /* chunks start at 1 KiB and double up to 64 KiB: a small arena (one
+     * decoded change) stays small and contiguous */
+    if (a->next < 1024 || a->next > ARENA_CHUNK)
+        a->next = 1024;
+    size_t want = big ? size : a->next > size ? a->next : ARENA_CHUNK;
+    if (a->next < ARENA_CHUNK && !big)
+        a->next *= 2;
+    chg_arena_chunk *n = NULL;
+    if (want <= SIZE_MAX - sizeof(chg_arena_chunk))
+        n = chg_malloc(sizeof(chg_arena_chunk) + want);
+    if (!n) {
+        a->failed = true;
+        return NULL;
+    }
+    n->size = want;
+    n->used = 0;
+    /* right after head; a big block does not become head, so the space
+     * left in head stays usable */
+    if (c) {
+        n->next = c->next;
+        c->next = n;
+    } else {
+        n->next = a->first;
+        a->first = n;
+    }
+    if (!big || !c)
+        a->head = n;
+    return n;
+}
+
+void *chg_arena_alloc_raw(chg_arena *a, size_t size)
+{
+    if (size > SIZE_MAX - 15) {
+        a->failed = true;
+        return NULL;
+    }
     size = (size + 15) & ~(size_t)15;
     if (size == 0)
         size = 16;
     chg_arena_chunk *c = a->head;
-    if (!c || c->size - c->used < size) {
-        /* chunks start at 1 KiB and double up to 64 KiB: a small arena
-         * (one decoded change) stays small and contiguous */
-        if (a->next < 1024 || a->next > ARENA_CHUNK)
-            a->next = 1024;
-        size_t want = size > ARENA_CHUNK / 4 ? size : a->next > size ? a->next : ARENA_CHUNK;
-        if (a->next < ARENA_CHUNK && size <= ARENA_CHUNK / 4)
-            a->next *= 2;
-        chg_arena_chunk *n = NULL;
-        if (want <= SIZE_MAX - sizeof(chg_arena_chunk))
-            n = chg_malloc(sizeof(chg_arena_chunk) + want);
-        if (!n) {
-            a->failed = true;
-            return NULL;
-        }
-        n->size = want;
-        n->used = 0;
-        if (size > ARENA_CHUNK / 4 && c) {
-            /* A big block goes behind the current chunk so the space left
-             * in the current one stays usable. */
-            n->next = c->next;
-            c->next = n;
-        } else {
-            n->next = c;
-            a->head = n;
-        }
-        c = n;
-    }
+    if (CHG_UNLIKELY(!c || c->size - c->used < size) && !(c = arena_grow(a, size)))
+        return NULL;
     void *p = c->data + c->used;
     c->used += size;
     a->used_total += size;
-    memset(p, 0, size);
+    return p;
+}
+
+void *chg_arena_alloc(chg_arena *a, size_t size)
+{
+    void *p = chg_arena_alloc_raw(a, size);
+    if (p)
+        memset(p, 0, (size + 15) & ~(size_t)15);
     return p;
 }
 
@@ -344,6 +387,9 @@ int chg_read_file(const char *path, char **data, size_t *len)
     return chg_read_file_max(path, data, len, (size_t)256 << 20);
 }
 
+/* The size from fstat is only a first check: the file is read to its end
+ * in 64 KiB steps and the limit is checked again as it grows, since a
+ * file may grow (or be a /proc file of size 0) while it is read. */
 int chg_read_file_max(const char *path, char **data, size_t *len, size_t max)
 {
     *data = NULL;
@@ -415,6 +461,10 @@ int chg_read_file_max(const char *path, char **data, size_t *len, size_t max)
 
 /* ---- UTF-8 ------------------------------------------------------------ */
 
+/* Decode the lead byte's length and payload, then check each continuation
+ * byte (10xxxxxx) and the decoded value: below `min` is an overlong form
+ * (C0 80 for NUL), D800..DFFF are UTF-16 surrogates, and nothing exceeds
+ * U+10FFFF (RFC 3629). */
 size_t chg_utf8_seq_len(const unsigned char *s, size_t n)
 {
     if (n == 0)
@@ -482,6 +532,13 @@ size_t chg_utf8_encode(uint32_t cp, char *out)
 
 /* ---- edit distance ------------------------------------------------------ */
 
+/* The textbook dynamic programme over a (la+1) x (lb+1) table on the
+ * stack: d[i][j] is the distance between the first i bytes of a and the
+ * first j of b; a transposition of two adjacent bytes costs 1 (optimal
+ * string alignment: no substring is edited twice). Names longer than 64
+ * bytes are never suggestions, which bounds the table; a length
+ * difference above max is an early answer. Bytes, not characters: names
+ * are ASCII identifiers. */
 size_t chg_edit_distance(const char *a, const char *b, size_t max)
 {
     size_t la = strlen(a), lb = strlen(b);

@@ -21,8 +21,16 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The years a year field may name: AWS EventBridge's range. A classic
+ * expression has no year field and matches in every year 0000..9999. */
 #define YEAR_MIN 1970
 #define YEAR_MAX 2199
+
+/* A parsed expression is a set of bit masks, one bit per allowed value of
+ * each field, so matching a calendar field is a shift and a test, and the
+ * next allowed value is a count of trailing zeros (next_bit). The day
+ * fields keep their special forms apart (L, L-n, nW, LW, xL, x#n) because
+ * those depend on the month: they are evaluated per month by day_match. */
 
 struct chg_cron {
     chg_cron_dialect dialect;
@@ -41,7 +49,9 @@ struct chg_cron {
     bool dom_q, dow_q;     /* '?' */
     bool dom_star, dow_star; /* field starts with '*' (classic day rule) */
     bool wild;             /* wall-clock DST behaviour, see above */
-    int64_t local_lo, local_hi; /* local times outside [lo, hi) never match */
+    /* local times outside [lo, hi) never match: the allowed years' span,
+     * which lets the zone searches stop instead of walking to year 9999 */
+    int64_t local_lo, local_hi;
 };
 
 typedef enum { F_SEC, F_MIN, F_HOUR, F_DOM, F_MON, F_DOW, F_YEAR } field_kind;
@@ -122,7 +132,7 @@ static bool parse_value(parser *p, field_kind k, const char *b, const char *e, i
             if (!isdigit((unsigned char)*q))
                 return perr(p, b, (size_t)(e - b), "%s '%.*s' is not a number", field_name[k],
                             (int)(e - b), b);
-            if (v < 100000)
+            if (v < 100000) /* saturate: any long number is out of range */
                 v = v * 10 + (*q - '0');
         }
         if (v < lo || v > hi)
@@ -244,7 +254,8 @@ static int parse_dow_special(parser *p, const char *b, const char *e)
     chg_cron *c = p->c;
     size_t len = (size_t)(e - b);
     if (ieq(b, e, "L")) {
-        c->dow |= 1U << 6; /* the last day of the week: Saturday */
+        /* alone, L is the last day of the week (Quartz, AWS): Saturday */
+        c->dow |= 1U << 6;
         return 1;
     }
     const char *hash = memchr(b, '#', len);
@@ -338,7 +349,10 @@ static bool parse_item(parser *p, field_kind k, const char *b, const char *e)
     return true;
 }
 
-/* A whole field: '?' or a comma list. */
+/* A whole field: '?' or a comma list. A field that starts with '*' is
+ * remembered: in the classic dialect it changes how the two day fields
+ * combine (day_match), and in the time fields it makes the schedule follow
+ * the wall clock across DST (the header). */
 static bool parse_field(parser *p, field_kind k, const char *b, const char *e)
 {
     chg_cron *c = p->c;
@@ -462,10 +476,8 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
     static const field_kind aws[] = {F_MIN, F_HOUR, F_DOM, F_MON, F_DOW, F_YEAR};
     static const field_kind ssm[] = {F_SEC, F_MIN, F_HOUR, F_DOM, F_MON, F_DOW, F_YEAR};
     const field_kind *kinds = nf == 5 ? classic : nf == 6 ? aws : ssm;
-    int dom_i = -1, dow_i = -1;
+    int dow_i = -1;
     for (int i = 0; i < nf; i++) {
-        if (kinds[i] == F_DOM)
-            dom_i = i;
         if (kinds[i] == F_DOW)
             dow_i = i;
         if (!parse_field(&p, kinds[i], fb[i], fe[i])) {
@@ -491,7 +503,6 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
             return NULL;
         }
     }
-    (void)dom_i;
     /* the span of allowed years bounds every search */
     c->local_lo = TI_LOCAL_MIN;
     c->local_hi = TI_LOCAL_MAX;
@@ -582,7 +593,10 @@ static int64_t year_prev(const chg_cron *c, int64_t y)
 }
 
 /* Weekday (Mon-Fri) nearest to day n of a month of dim days whose day 1 is
- * weekday wd1, never leaving the month; 0 if n does not exist. */
+ * weekday wd1, never leaving the month; 0 if n does not exist. Quartz's
+ * rule: a Saturday moves to the Friday before, a Sunday to the Monday
+ * after, except that "1W" on a Saturday is Monday the 3rd and the last day
+ * on a Sunday is the Friday before. */
 static int nearest_weekday(int n, int dim, int wd1)
 {
     if (n > dim)
@@ -595,6 +609,9 @@ static int nearest_weekday(int n, int dim, int wd1)
     return n;
 }
 
+/* Day d of a month of dim days (day 1 is weekday wd1) against the
+ * day-of-month field; "L-n" is bit n of dom_lastoff, counted back from
+ * the last day (L itself is n = 0). */
 static bool dom_match(const chg_cron *c, int d, int dim, int wd1)
 {
     if (c->dom >> d & 1)
@@ -620,6 +637,9 @@ static bool dom_match(const chg_cron *c, int d, int dim, int wd1)
     return false;
 }
 
+/* Day d (weekday wd) against the day-of-week field: "xL" is the last
+ * x-day when a week later is past the month's end; "x#n" is the n-th,
+ * days 7(n-1)+1 .. 7n of the month. */
 static bool dow_match(const chg_cron *c, int d, int dim, int wd)
 {
     if (c->dow >> wd & 1)
@@ -666,7 +686,12 @@ bool chg_cron_matches_local(const chg_cron *c, int64_t local)
  * next allowed year, a month to the next allowed month, a day to the next
  * matching day of the month, then hour, minute, second. Each step lands on
  * the first instant of the next candidate, so the loop runs a few times per
- * unit boundary, never once per second. */
+ * unit boundary, never once per second. Every step moves L forward (a
+ * "none left in this unit" goes to the start of the next larger unit), so
+ * the loop ends at `to` at the latest: at most a few steps per day the
+ * day fields reject, and a schedule that never matches (Feb 30) costs one
+ * pass over the months of each year up to `to`. Local times are "as if
+ * UTC": no zone is involved here (chg_cron_next adds it). */
 int64_t chg_ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to)
 {
     if (from < TI_LOCAL_MIN)
@@ -797,7 +822,16 @@ int64_t chg_ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to)
  * time is instant + offset, so a local search finds the first match; at a
  * segment that starts with a gap, fixed-time matches skipped by it happen at
  * its start; after a fall-back, fixed-time readings already shown are
- * skipped. */
+ * skipped. Example, New York, 2026-03-08: "30 2 * * *" has no 02:30; the
+ * segment from 07:00Z (offset -4 h) starts with a gap from local 02:00 to
+ * 03:00, the local search over that gap finds 02:30, so the match is
+ * 07:00Z, 03:00 EDT. On 2026-11-01 "30 1 * * *" matches at 01:30 EDT; the
+ * next segment (-5 h) shows 01:00..02:00 again, and its search starts at
+ * local 02:00, so 01:30 EST is not a second match. A wildcard schedule
+ * ("*\/15 * * * *") gets neither rule and sees both 01:xx hours.
+ *
+ * The cost is one local search per segment up to the match, and a segment
+ * is half a year in a DST zone. */
 int64_t chg_cron_next(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t limit)
 {
     int64_t u = t;
@@ -833,7 +867,10 @@ int64_t chg_cron_next(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t li
     return TI_NONE_HI;
 }
 
-/* chg_cron_next backwards: segments from t down to limit. */
+/* chg_cron_next backwards: segments from t down to limit. The gap rule
+ * comes after the segment's own search, because the gap's match (at
+ * s.start) is earlier than everything in the segment; and it counts only
+ * when s.start is not before limit. */
 int64_t chg_cron_prev(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t limit)
 {
     int64_t u = t;

@@ -25,6 +25,8 @@
 #include <string.h>
 #include <strings.h>
 
+/* Onsets one VTIMEZONE may expand to: two a year over 1900..2200 is 600;
+ * the cap is far above that and stops a rule with a daily RRULE. */
 #define MAX_TZ_TRANSITIONS 20000
 
 typedef struct zone_ref {
@@ -38,6 +40,12 @@ typedef struct override {
     int64_t rid_day;  /* its local date (for DATE RECURRENCE-IDs), or INT64_MIN */
 } override;
 
+/* The state of one chg_ti_calendar_build. occ collects every occurrence
+ * of every event as [start, end) instant pairs, unsorted; they are sorted
+ * and merged once at the end. ovr lists the occurrences that
+ * RECURRENCE-ID events replace, collected in a first pass over the events
+ * so the second pass can drop them from their master event whatever the
+ * order of the two in the file. */
 typedef struct cal_ctx {
     const char *text;
     size_t len;
@@ -150,7 +158,13 @@ static const char *const used_props[] = {
     "STATUS", "TZID", "TZOFFSETFROM", "TZOFFSETTO", "UID"};
 
 /* Turn libical's X-LIC-ERROR properties in comp (and its children) into an
- * error when they concern what we read or the structure of the text. */
+ * error when they concern what we read or the structure of the text.
+ * libical never fails a parse: it drops what it cannot read and leaves
+ * an X-LIC-ERROR property in its place. Ignoring them all would silently
+ * drop a mistyped DTSTART; failing on all would refuse calendars whose
+ * only fault is in a property chg never reads (X-ALT-DESC, ATTACH, …),
+ * which exports from real calendar tools have. Only libical's message
+ * says which property it was, hence the string matching. */
 static bool check_lic_errors(cal_ctx *cx, icalcomponent *comp, const char *kind, int no)
 {
     for (icalproperty *p = icalcomponent_get_first_property(comp, ICAL_XLICERROR_PROPERTY); p;
@@ -193,6 +207,10 @@ static bool check_lic_errors(cal_ctx *cx, icalcomponent *comp, const char *kind,
 
 /* ---- zones --------------------------------------------------------------------------- */
 
+/* A date or date-time chg can compute with: years 1..9999 (the civil
+ * arithmetic's range), real days, second 60 allowed (a leap second, read
+ * as the next minute's first by the arithmetic). libical hands out
+ * whatever it parsed, so every time from it passes through here. */
 static bool valid_tt(struct icaltimetype tt)
 {
     if (tt.year < 1 || tt.year > 9999 || tt.month < 1 || tt.month > 12 || tt.day < 1 ||
@@ -313,7 +331,14 @@ typedef bool (*occ_fn)(cal_ctx *cx, void *ud, int64_t local);
 /* Iterate an RRULE from dtstart (local wall time), calling fn for each
  * occurrence's local time, stopping at local time `stop` or after `cap`
  * occurrences. The caller applies UNTIL precisely; here it only bounds
- * libical's search. Returns false on error (reported). */
+ * libical's search. Returns false on error (reported).
+ *
+ * libical iterates in floating local time (st.zone = NULL): the zone is
+ * applied by the caller, with chg's zone tables, so the rule's wall-clock
+ * times stay fixed across DST as RFC 5545 wants. Its UNTIL is replaced by
+ * one no later than `stop` (plus a day of slack for UTC UNTILs read as
+ * local), because libical searches a rule like "FREQ=YEARLY;BYMONTHDAY=31;
+ * BYMONTH=2" until its UNTIL and would otherwise never return. */
 static bool iterate_rrule(cal_ctx *cx, struct icalrecurrencetype rule, struct icaltimetype dtstart,
                           int64_t stop, size_t cap, occ_fn fn, void *ud, const char *kind, int no)
 {
@@ -380,7 +405,10 @@ typedef struct onsets {
     int no;                 /* index of the VTIMEZONE, for error places */
 } onsets;
 
-/* Record a VTIMEZONE onset (local time in the old offset) as an instant. */
+/* Record a VTIMEZONE onset (local time in the old offset) as an instant.
+ * RFC 5545 gives an onset (DTSTART, RRULE, RDATE of a STANDARD or
+ * DAYLIGHT part) in the local time in force before it, so the instant is
+ * local - TZOFFSETFROM; an RRULE's UNTIL is UTC or that same local time. */
 static bool onset_add(cal_ctx *cx, void *ud, int64_t local)
 {
     onsets *o = ud;
@@ -407,7 +435,14 @@ static int cmp_onset(const void *a, const void *b)
     return x->at < y->at ? -1 : x->at > y->at;
 }
 
-/* Build a zone from the no-th VTIMEZONE component. */
+/* Build a zone from the no-th VTIMEZONE component: expand every onset of
+ * every STANDARD and DAYLIGHT part up to the end of the expansion window,
+ * sort them, and make the transition table "offset TZOFFSETTO from each
+ * onset on" (before the first onset, its TZOFFSETFROM). Two onsets at the
+ * same instant (a malformed VTIMEZONE) keep one offset, whichever qsort
+ * put last. The
+ * zone is a plain table, no footer rule: occurrences never go past
+ * TI_CAL_UNTIL. */
 static bool build_vtimezone(cal_ctx *cx, icalcomponent *vtz, int no)
 {
     icalproperty *idp = icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY);
@@ -536,7 +571,13 @@ static bool occ_push(cal_ctx *cx, int64_t s, int64_t e)
     return true;
 }
 
-/* One event's expansion state. */
+/* One event's expansion state. An occurrence's end is computed from its
+ * start as RFC 5545 §3.3.6 says: the nominal part of the duration (days,
+ * weeks; all of an all-day event) is added to the local date, so a
+ * one-day event across a DST change still ends at midnight, then the
+ * exact part (hours, minutes, seconds) to the instant. Starts are kept as
+ * local wall times until then, because EXDATE and RECURRENCE-ID compare
+ * with them and the zone is applied once, in emit. */
 typedef struct event {
     const chg_tz *tz;      /* zone of DTSTART (NULL when UTC) */
     bool is_utc, is_date;
@@ -715,7 +756,9 @@ static bool expand_event(cal_ctx *cx, icalcomponent *ve, bool is_override)
     }
     const char *uid = is_override ? NULL : uid_of(ve);
 
-    /* the occurrence starts: DTSTART, RRULE, plain RDATEs */
+    /* the occurrence starts: DTSTART, RRULE, plain RDATEs. Several RRULEs
+     * (deprecated, but seen) and an RDATE equal to a rule's occurrence give
+     * the same start twice; the sort below drops duplicates. */
     if (ok)
         ok = start_add(cx, &ev, ls);
     if (!is_override) {
@@ -950,7 +993,10 @@ int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_cal
     int rc = CHG_EINVAL;
     chg_tz *own_default = NULL;
 
-    /* calendar type: DEFAULT_OPEN unless said otherwise */
+    /* calendar type: DEFAULT_OPEN unless said otherwise. Several
+     * VCALENDARs in one text (an export of several calendars) are one
+     * time set: their events are merged, and any DEFAULT_CLOSED makes it
+     * the complement. */
     bool closed = false;
     const char *xtz = NULL;
     for (size_t i = 0; i < ncal; i++) {
@@ -1020,7 +1066,9 @@ int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_cal
             if (!expand_event(&cx, c, ovr))
                 goto done;
         }
-    /* sort and merge touching or overlapping occurrences */
+    /* sort and merge touching or overlapping occurrences: the time set
+     * needs disjoint, non-adjacent intervals (calendar_span binary-searches
+     * them and reports each as one span) */
     if (cx.nocc > 0) {
         qsort(cx.occ, cx.nocc, 2 * sizeof *cx.occ, cmp_pair);
         size_t m = 0;

@@ -33,6 +33,10 @@ static const struct {
     int64_t secs;
 } duration_units[] = {{'w', 7 * 86400}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
 
+/* Durations above a quarter of the int64 range are refused (CHG_ERANGE):
+ * then time + duration, duration + duration and small multiples stay far
+ * from overflow in the VM, whose arithmetic still checks, and a duration
+ * of 2^61 s (73 billion years) is no real policy's. */
 #define DURATION_MAX (INT64_MAX / 4)
 
 static int64_t duration_unit(char c)
@@ -73,6 +77,9 @@ int chg_duration_parse(const char *s, size_t n, int64_t *out)
     return CHG_OK;
 }
 
+/* The inverse of chg_duration_parse for canonical text: "90m" formats as
+ * "1h30m", each unit at most once, largest first. The magnitude goes
+ * through uint64_t so INT64_MIN has one. */
 void chg_duration_format(int64_t secs, char *out, size_t len)
 {
     if (secs == 0) {
@@ -186,6 +193,7 @@ int chg_time_parse_iso(const char *s, size_t len, int64_t *out)
     }
     if (i != len)
         return CHG_EINVAL;
+    /* four digits of year and an offset under a day: no overflow */
     *out = chg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
     return CHG_OK;
 }

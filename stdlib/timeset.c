@@ -19,10 +19,13 @@
 
 #include <string.h>
 
-/* A node after building: resolved zones, parsed cron, expanded calendar. */
+/* A node after building: resolved zones, parsed cron, expanded calendar.
+ * The nodes keep the caller's indexes (a, b), so the tree is the caller's
+ * array; nodes nothing reaches from the root stay zeroed and are never
+ * visited. Zones are loaded once per set (get_zone) and shared by its
+ * nodes. */
 typedef struct tnode {
     chg_ts_op op;
-    bool used;          /* reachable from the root */
     int a, b;
     const chg_tz *tz;
     chg_cron *cron;
@@ -48,11 +51,17 @@ typedef struct span {
     bool in;
 } span;
 
+/* Nesting limit of or/and/not: span_of recurses once per level, and the
+ * compiler's own limit (256 for expressions) is not the library's to
+ * assume. */
 #define MAX_DEPTH 200
 /* How far one span computation looks ahead when merging touching
  * intervals (more is found by the next span). */
 #define MERGE_CAP 32
-/* Look-ahead for a membership test (its span is cached). */
+/* Look-ahead for a membership test: contains needs only the answer at t,
+ * but the span computed on the way may be kept by the caller (the VM's
+ * index), so it looks a week ahead, which holds a daily or weekly
+ * window's next change. */
 #define CONTAINS_REACH (8 * 86400LL)
 
 /* ---- leaves ---------------------------------------------------------------------- */
@@ -91,7 +100,11 @@ static int64_t resolve(const tnode *nd, int64_t local)
     return chg_ti_tz_resolve(nd->tz, local, 0, TI_GAP_END, NULL);
 }
 
-/* WEEKLY: interval of local day k, if that weekday is in the set. */
+/* WEEKLY: interval of local day k, if that weekday is in the set. The
+ * local times are resolved with TI_GAP_END, so a window that starts in a
+ * spring-forward gap starts when the gap ends, and one that ends in it
+ * ends there; end <= start means the interval runs past midnight into day
+ * k+1. An interval that resolves to nothing (entirely in a gap) is none. */
 static bool weekly_iv(const tnode *nd, int64_t k, int64_t *s, int64_t *e)
 {
     if (!(nd->days >> chg_weekday_from_days(k) & 1))
@@ -103,7 +116,12 @@ static bool weekly_iv(const tnode *nd, int64_t k, int64_t *s, int64_t *e)
     return *e > *s;
 }
 
-/* YEARLY: interval starting in year k. */
+/* YEARLY: interval starting in year k, from the local midnight that starts
+ * the from date to the local midnight that starts the to date (the code
+ * below: `le` is the to date's midnight, so dec 24 .. dec 27 is
+ * [dec 24 00:00, dec 27 00:00)).
+ * An end date before the start crosses into year k+1; Feb 29 starts exist
+ * in leap years only, and a Feb 29 end in other years becomes March 1. */
 static bool yearly_iv(const tnode *nd, int64_t k, int64_t *s, int64_t *e)
 {
     if (nd->fm == 2 && nd->fd == 29 && !chg_is_leap(k))
@@ -202,7 +220,10 @@ static int64_t local_day(const chg_tz *tz, int64_t t)
     return chg_floor_div(ti_add(t, chg_tz_offset(tz, t)), 86400);
 }
 
-/* CALENDAR leaf: binary search in the expanded intervals. */
+/* CALENDAR leaf: binary search in the expanded intervals. Out of the
+ * intervals, the span is the gap between two of them (unbounded before the
+ * first and after the last); a complemented calendar (DEFAULT_CLOSED)
+ * swaps in and out on the same spans. */
 static void calendar_span(const tnode *nd, int64_t t, span *o)
 {
     const ti_calendar *c = &nd->cal;
@@ -249,6 +270,9 @@ static void span_of(const chg_timeset *ts, int i, const chg_ts_env *env, int64_t
         return;
     case CHG_TS_WEEKLY:
     case CHG_TS_YEARLY: {
+        /* within two years of the 0000..9999 edge the interval
+         * arithmetic could leave the civil calendar: nothing matches
+         * there, as for cron */
         if (t >= TI_LOCAL_MAX - 2 * 366 * 86400LL || t < TI_LOCAL_MIN + 2 * 366 * 86400LL ||
             (nd->op == CHG_TS_WEEKLY && nd->days == 0)) {
             bool low = t < TI_LOCAL_MIN + 2 * 366 * 86400LL;
@@ -294,7 +318,12 @@ static void span_of(const chg_timeset *ts, int i, const chg_ts_env *env, int64_t
         return;
     case CHG_TS_AND:
     case CHG_TS_OR: {
-        /* the left side decides alone when it is out (and) or in (or) */
+        /* the left side decides alone when it is out (and) or in (or),
+         * for the whole of its span. Otherwise the answer is the right
+         * side's, which holds where both spans hold: their intersection.
+         * The intersection may be shorter than the true stretch (a change
+         * of a that b masks); callers only need a span on which the answer
+         * holds, and continue from its end. */
         bool decisive = nd->op == CHG_TS_OR;
         span a, b;
         span_of(ts, nd->a, env, t, limit, &a);
@@ -326,7 +355,10 @@ bool chg_timeset_contains(const chg_timeset *ts, const chg_ts_env *env, int64_t 
 }
 
 /* The first instant past span s0 at which membership is no longer s0's,
- * before limit; INT64_MAX if none. */
+ * before limit; INT64_MAX if none. Spans may end without a change (a
+ * merge cap, an and-node's intersection, the limit), so the walk goes on
+ * from span to span until the answer differs. Every span ends after its
+ * instant, so x grows and the loop ends at limit. */
 static int64_t change_after(const chg_timeset *ts, const chg_ts_env *env, const span *s0, int64_t limit)
 {
     span s;
@@ -406,7 +438,9 @@ int64_t chg_timeset_next_admissible(const chg_timeset *const *sets, const bool *
     return INT64_MAX;
 }
 
-/* Walk spans from a to b, reporting maximal runs of membership. */
+/* Walk spans from a to b, reporting maximal runs of membership: spans with
+ * the same answer are joined, so a run split by span boundaries is
+ * reported once. fn returning non-zero stops the walk with that value. */
 int chg_timeset_intervals(const chg_timeset *ts, const chg_ts_env *env, int64_t a, int64_t b,
                           int (*fn)(void *ud, int64_t start, int64_t end), void *ud)
 {
@@ -459,7 +493,7 @@ static const chg_tz *get_zone(chg_timeset *ts, const char *name, chg_time_error 
             return ts->tzs[i];
     chg_tz **v = chg_realloc(ts->tzs, (ts->ntz + 1) * sizeof *v);
     if (!v) {
-        chg_ti_set_error(err, 0, 0, "out of memory");
+        chg_ti_nomem(err, "out of memory");
         return NULL;
     }
     ts->tzs = v;
@@ -476,7 +510,10 @@ static bool valid_month_day(int m, int d)
     return m >= 1 && m <= 12 && d >= 1 && d <= maxd[m - 1];
 }
 
-/* Build node i and, first, its operands. state: 0 new, 1 in progress, 2 done. */
+/* Build node i and, first, its operands. state: 0 new, 1 in progress, 2 done.
+ * A node met again while in progress is a cycle (the caller's array need
+ * not be a tree); a node shared by two parents is built once. *bad is the
+ * node being built when an error occurs, for the caller's message. */
 static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int i,
                        unsigned char *state, int depth, chg_time_error *err, int *bad)
 {
@@ -499,7 +536,6 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
     const chg_ts_node *src = &nodes[i];
     tnode *nd = &ts->nodes[i];
     nd->op = src->op;
-    nd->used = true;
     switch (src->op) {
     case CHG_TS_OR:
     case CHG_TS_AND:
@@ -579,7 +615,7 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
             return false;
         }
         if (!(nd->flag = chg_strdup(src->flag))) {
-            chg_ti_set_error(err, 0, 0, "out of memory");
+            chg_ti_nomem(err, "out of memory");
             return false;
         }
         break;
@@ -617,7 +653,7 @@ chg_timeset *chg_timeset_build(const chg_ts_node *nodes, size_t n, int root,
     if (!ts || !state || !ts->nodes) {
         chg_free(state);
         chg_timeset_free(ts);
-        chg_ti_set_error(err, 0, 0, "out of memory");
+        chg_ti_nomem(err, "out of memory");
         return NULL;
     }
     ts->n = n;

@@ -35,6 +35,14 @@ typedef struct posix_rule {
     rule_date start, end;
 } posix_rule;
 
+/* A zone is the list of instants at which its offset changes: segment i
+ * is [start[i], start[i+1]) with offset off[i], so the offset at t is a
+ * binary search (chg_ti_tz_segment). The file's table is extended with
+ * the footer rule up to EXTEND_TO_YEAR, which covers every schedule a
+ * policy is likely to ask about without evaluating the rule; outside
+ * [static_lo, static_hi) a zone with DST (`dynamic`) evaluates the rule
+ * per query instead, so the table stays a few hundred entries and any
+ * int64 instant still has an answer. */
 struct chg_tz {
     char *name;
     size_t n;        /* segments: [start[i], start[i+1]) has offset off[i] */
@@ -212,7 +220,11 @@ static bool parse_posix(const char *s, posix_rule *r)
     return *p == 0;
 }
 
-/* Day number (since 1970) of a rule date in year y. */
+/* Day number (since 1970) of a rule date in year y. POSIX has three
+ * forms: Jn counts 1..365 and never counts February 29 (J60 is always
+ * March 1); n counts 0..365 with February 29; Mm.w.d is weekday d of week
+ * w of month m, where w = 5 means the last such weekday (hence the step
+ * back while the day is past the month's end). */
 static int64_t rule_day(const rule_date *rd, int64_t y)
 {
     int64_t jan1 = chg_days_from_civil(y, 1, 1);
@@ -244,7 +256,16 @@ typedef struct rule_tr {
 /* The transitions of years y-2..y+3, sorted, with zero-length DST periods
  * and non-changes removed. Returns how many (<= 12). The first start and
  * the last end are marked `edge`: in a DST-all-year rule they would cancel
- * with a neighbour year's transition that is not in the list. */
+ * with a neighbour year's transition that is not in the list.
+ *
+ * A rule's times are local: the start is given in standard time (hence
+ * - std_off), the end in daylight time (- dst_off), and since RFC 8536
+ * they may lie outside 0..24h (-167h..167h), so a year's transition can
+ * fall in the year before or after. Six years around y are computed so
+ * that the years the callers use (y and y+1, or the one containing t) are
+ * surrounded by their true neighbours. Southern-hemisphere rules (start
+ * after end in the calendar year) need nothing special: sorting puts the
+ * transitions in order. */
 #define RULE_TR_MAX 12
 static int rule_transitions(const posix_rule *r, int64_t y, rule_tr *out)
 {
@@ -293,7 +314,8 @@ static void rule_segment(const posix_rule *r, int64_t t, ti_seg *seg)
         *seg = (ti_seg){INT64_MIN, INT64_MAX, r->std_off, r->std_off};
         return;
     }
-    /* Past year ±1e9 the arithmetic would overflow: hold the offset. */
+    /* Past year ±1e9 (3e16 s) the civil-date arithmetic would overflow:
+     * hold the offset on a one-second segment (callers only need progress). */
     if (t > (int64_t)3e16 || t < -(int64_t)3e16) {
         *seg = (ti_seg){t, ti_add(t, 1), r->std_off, r->std_off};
         return;
@@ -311,7 +333,10 @@ static void rule_segment(const posix_rule *r, int64_t t, ti_seg *seg)
     seg->off = last >= 0 ? tr[last].off : n ? (tr[0].off == r->dst_off ? r->std_off : r->dst_off)
                                             : r->std_off;
     /* the segment's start: the last real transition <= t, looking back as
-     * far as needed (a rule without real transitions has none) */
+     * far as needed (a rule without real transitions has none). Each window
+     * of 6 years is moved by 4 so consecutive windows overlap and no year
+     * is seen only at an edge; 16 windows (64 years) is more than any rule
+     * whose transitions do not all cancel can go without one. */
     seg->start = INT64_MIN;
     seg->prev_off = seg->off;
     for (int64_t base = y, iter = 0; iter < 16; iter++, base -= 4) {
@@ -344,6 +369,9 @@ static void rule_segment(const posix_rule *r, int64_t t, ti_seg *seg)
 
 /* ---- segments ------------------------------------------------------------------ */
 
+/* The segment of t: from the table inside [static_lo, static_hi), else
+ * from the footer rule. The last table segment's end is the rule's next
+ * transition, not INT64_MAX, when the rule continues past the table. */
 void chg_ti_tz_segment(const chg_tz *tz, int64_t t, ti_seg *seg)
 {
     if (tz->dynamic && (t < tz->static_lo || t >= tz->static_hi)) {
@@ -392,7 +420,17 @@ bool chg_ti_tz_is_utc(const chg_tz *tz)
 
 /* Every instant u with u + offset(u) == local lies within TI_MAX_OFFSET of
  * local: walk the segments of that stretch, collecting the solutions and
- * noting a gap that swallows local. */
+ * noting a gap that swallows local.
+ *
+ * A segment [start, end) with offset off solves the equation iff
+ * local - off lies in it. No solution: local is in a gap, the jump from
+ * s.end + s.off to s.end + nx.off (spring forward), and the rule says
+ * where it goes: TI_GAP_END gives the gap's end, the first instant the
+ * clock shows a later time (chg's rule: 02:30 in a 02:00→03:00 gap is
+ * 03:00); TI_GAP_SHIFT applies the offset from before the gap (RFC 5545:
+ * 03:30). Two solutions: local is in a fold (fall back); fold = 0 takes
+ * the earlier, fold = 1 the later. The 2 * TI_MAX_OFFSET stretch holds
+ * few segments; 64 bounds the walk against a pathological table. */
 int64_t chg_ti_tz_resolve(const chg_tz *tz, int64_t local, int fold, ti_gap_rule rule, bool *in_gap)
 {
     bool dummy;
@@ -458,7 +496,11 @@ typedef struct seg_builder {
     bool oom;
 } seg_builder;
 
-/* Append a segment starting at `at` unless the offset does not change. */
+/* Append a segment starting at `at` unless the offset does not change:
+ * TZif files have transitions that change only the abbreviation or the
+ * isdst flag, which chg does not use, and merging them keeps segments
+ * maximal, which the schedules rely on (a segment start with
+ * off != prev_off is a real gap or fold). */
 static void sb_push(seg_builder *b, int64_t at, int32_t off)
 {
     if (b->oom)
@@ -534,7 +576,10 @@ static int64_t year_of(int64_t t)
 
 #define EXTEND_TO_YEAR 2200
 
-/* Append the rule's transitions after `from` up to the end of 2200. */
+/* Append the rule's transitions after `from` up to the end of 2200.
+ * rule_transitions(y) is exact for the years in its middle only (the
+ * edges may miss a cancelling partner), so it is called every second year
+ * and only its transitions in years y and y+1 are kept. */
 static void extend_with_rule(seg_builder *b, const posix_rule *r, int64_t from)
 {
     int64_t y0 = from == INT64_MIN ? 1900 : year_of(from);
@@ -560,7 +605,11 @@ static int64_t be64(const unsigned char *p)
     return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
 }
 
-/* Parse TZif data into a zone. On error returns NULL with err filled. */
+/* Parse TZif data into a zone. On error returns NULL with err filled.
+ * A version 2+ file repeats its data with 64-bit times after the 32-bit
+ * version 1 block; only the second block is read (the first is skipped by
+ * its counts), then the footer, the POSIX rule for instants after the
+ * table. Every count is checked against the length before any read. */
 static chg_tz *parse_tzif(const char *name, const unsigned char *d, size_t len,
                           chg_time_error *err)
 {

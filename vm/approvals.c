@@ -309,7 +309,7 @@ int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, 
         size_t len = 0;
         for (uint32_t i = 0; i < nroots; i++)
             len += strlen(b->areqs[roots[i]].text) + 7;
-        char *p = chg_vm_scratch_alloc(&ctx->scratch, len + 1);
+        char *p = chg_arena_alloc_raw(&ctx->scratch, len + 1);
         if (!p)
             return chg_vm_error(ctx, UINT32_MAX, "out of memory");
         d->approvals_required = p;

@@ -21,6 +21,10 @@
 
 #include "chg_time.h"
 
+/* A built-in does not know its instruction: the pc passed here is a
+ * placeholder, and the interpreter's CALL handler sets err_pc to the CALL
+ * when the built-in returns -1 (interp.c), which is what the decision's
+ * source position comes from. */
 #define ERR(...) chg_vm_error(ctx, ctx->err_pc, __VA_ARGS__)
 
 static void out_int(chg_value *o, uint8_t tag, int64_t i)
@@ -38,6 +42,8 @@ static void out_str(chg_value *o, const char *s, uint32_t len)
     o->len = len;
 }
 
+/* Argument i of fn must have tag `tag`; else the run-time error a policy
+ * without a schema gets (the checker refuses it when the type is known). */
 static int need(chg_ctx *ctx, const char *fn, uint32_t i, const chg_value *v, uint8_t tag)
 {
     if (v->tag == tag)
@@ -45,11 +51,13 @@ static int need(chg_ctx *ctx, const char *fn, uint32_t i, const chg_value *v, ui
     return ERR("%s: argument %u must be %s, found %s", fn, i + 1, chg_vm_vtag_name(tag), chg_vm_vtag_name(v->tag));
 }
 
+/* lower/upper: ASCII letters only, byte by byte, so the length in bytes
+ * is unchanged and UTF-8 sequences (all bytes >= 0x80) pass through. */
 static int bi_case(chg_ctx *ctx, const chg_value *a, chg_value *o, bool up, const char *fn)
 {
     if (need(ctx, fn, 0, &a[0], CHG_V_STR) < 0)
         return -1;
-    char *p = chg_vm_scratch_alloc(&ctx->scratch, (size_t)a[0].len + 1);
+    char *p = chg_arena_alloc_raw(&ctx->scratch, (size_t)a[0].len + 1);
     if (!p)
         return ERR("out of memory");
     for (uint32_t i = 0; i < a[0].len; i++) {
@@ -61,21 +69,21 @@ static int bi_case(chg_ctx *ctx, const chg_value *a, chg_value *o, bool up, cons
     return 0;
 }
 
-static int bi_lower(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_lower(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     return bi_case(ctx, a, o, false, "lower");
 }
 
-static int bi_upper(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_upper(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     return bi_case(ctx, a, o, true, "upper");
 }
 
-static int bi_len(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+/* len of a string counts code points: every byte that is not a UTF-8
+ * continuation byte (10xxxxxx) starts one. Strings are valid UTF-8 (event
+ * decoding and the compiler check), so no sequence is miscounted. */
+static int bi_len(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     if (a[0].tag == CHG_V_STR) {
         int64_t cps = 0;
         for (uint32_t i = 0; i < a[0].len; i++)
@@ -100,15 +108,13 @@ static int bi_affix(chg_ctx *ctx, const chg_value *a, chg_value *o, bool start, 
     return 0;
 }
 
-static int bi_startswith(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_startswith(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     return bi_affix(ctx, a, o, true, "startswith");
 }
 
-static int bi_endswith(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_endswith(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     return bi_affix(ctx, a, o, false, "endswith");
 }
 
@@ -153,7 +159,13 @@ static bool class_match(const char *p, const char *pe, const char *c, uint32_t c
 }
 
 /* Shell-style match with one backtrack point per '*': linear in practice,
- * quadratic at worst, never exponential. */
+ * quadratic at worst, never exponential. Only the last '*' is remembered:
+ * when a later part fails, that star absorbs one more character and the
+ * match resumes after it. That is complete for globs, because whatever an
+ * earlier star could absorb instead, the later star can absorb as well
+ * (the classic argument for wildcard matching without recursion). Matching
+ * is by characters (UTF-8 sequences), so '?' is one character; '\' makes
+ * the next character literal. */
 static bool glob(const char *s, uint32_t sn, const char *p, uint32_t pn)
 {
     const char *se = s + sn, *pe = p + pn;
@@ -198,18 +210,16 @@ static bool glob(const char *s, uint32_t sn, const char *p, uint32_t pn)
     return p == pe;
 }
 
-static int bi_glob(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_glob(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     if (need(ctx, "glob", 0, &a[0], CHG_V_STR) < 0 || need(ctx, "glob", 1, &a[1], CHG_V_STR) < 0)
         return -1;
     out_int(o, CHG_V_BOOL, glob(a[0].u.s, a[0].len, a[1].u.s, a[1].len));
     return 0;
 }
 
-static int bi_string(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_string(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     uint32_t len;
     const char *s = chg_vm_value_to_scratch(ctx, &a[0], &len);
     if (!s)
@@ -218,9 +228,13 @@ static int bi_string(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o,
     return 0;
 }
 
-static int bi_int(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+/* int(x): exact conversions only. A float converts when it is whole and
+ * inside int64 (the bounds are 2^63 as doubles: -2^63 is in, 2^63 is
+ * not; NaN fails v == v). A string must be a plain decimal: strtoll's
+ * leading spaces and '+' are refused, so "int" reads what "string" writes
+ * and nothing more; 31 bytes hold any int64. */
+static int bi_int(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     const chg_value *v = &a[0];
     if (v->tag == CHG_V_INT) {
         *o = *v;
@@ -250,9 +264,8 @@ static int bi_int(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, co
     return ERR("int: cannot convert %s", chg_vm_vtag_name(v->tag));
 }
 
-static int bi_time(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_time(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     if (a[0].tag == CHG_V_TIME) {
         *o = a[0];
         return 0;
@@ -269,9 +282,8 @@ static int bi_time(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, c
 /* parse_time(s, format): strptime in the C locale (month and day names
  * in English), fields read as UTC unless the format has %z. The text is
  * copied to a NUL-terminated stack buffer: strptime needs one. */
-static int bi_parse_time(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_parse_time(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     if (need(ctx, "parse_time", 0, &a[0], CHG_V_STR) < 0 || need(ctx, "parse_time", 1, &a[1], CHG_V_STR) < 0)
         return -1;
     char text[128], fmt[128];
@@ -296,19 +308,24 @@ static int bi_parse_time(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value
     return 0;
 }
 
-static int bi_seconds(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_seconds(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n, (void)b;
     if (need(ctx, "seconds", 0, &a[0], CHG_V_DUR) < 0)
         return -1;
     out_int(o, CHG_V_INT, a[0].u.i);
     return 0;
 }
 
-/* Local calendar fields of an instant in a zone the bundle loaded. */
-static int local_fields(chg_ctx *ctx, const chg_value *a, const chg_bundle *b, const char *fn, int64_t *y,
-                        int *mo, int *d, int *h, int *mi, int *wd)
+/* Local calendar fields of an instant in a zone the bundle loaded. The
+ * zone argument is a string at run time, but the code generator lists
+ * every zone named by a literal in the bundle's ZONES section, so the
+ * zone is loaded with the policy and looked up here by name (a linear
+ * search: bundles name few zones). A zone computed at run time that no
+ * literal named is an error rather than a file read in the VM. */
+static int local_fields(chg_ctx *ctx, const chg_value *a, const char *fn, int64_t *y, int *mo, int *d, int *h,
+                        int *mi, int *wd)
 {
+    const chg_bundle *b = ctx->b;
     if (need(ctx, fn, 0, &a[0], CHG_V_TIME) < 0 || need(ctx, fn, 1, &a[1], CHG_V_STR) < 0)
         return -1;
     const chg_tz *tz = NULL;
@@ -328,12 +345,11 @@ static int local_fields(chg_ctx *ctx, const chg_value *a, const chg_bundle *b, c
 }
 
 #define LOCAL_FN(fname, expr, tag_)                                                                   \
-    static int bi_##fname(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b) \
+    static int bi_##fname(chg_ctx *ctx, const chg_value *a, chg_value *o)                             \
     {                                                                                                 \
-        (void)n;                                                                                      \
         int64_t y;                                                                                    \
         int mo, d, h, mi, wd;                                                                         \
-        if (local_fields(ctx, a, b, #fname, &y, &mo, &d, &h, &mi, &wd) < 0)                           \
+        if (local_fields(ctx, a, #fname, &y, &mo, &d, &h, &mi, &wd) < 0)                              \
             return -1;                                                                                \
         (void)y, (void)mo, (void)d, (void)h, (void)mi, (void)wd;                                      \
         out_int(o, tag_, (expr));                                                                     \
@@ -346,12 +362,11 @@ LOCAL_FN(day, d, CHG_V_INT)
 LOCAL_FN(month, mo, CHG_V_INT)
 LOCAL_FN(year, y, CHG_V_INT)
 
-static int bi_weekday(chg_ctx *ctx, const chg_value *a, uint32_t n, chg_value *o, const chg_bundle *b)
+static int bi_weekday(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    (void)n;
     int64_t y;
     int mo, d, h, mi, wd;
-    if (local_fields(ctx, a, b, "weekday", &y, &mo, &d, &h, &mi, &wd) < 0)
+    if (local_fields(ctx, a, "weekday", &y, &mo, &d, &h, &mi, &wd) < 0)
         return -1;
     out_str(o, chg_weekday_names[wd].abbr, 3);
     return 0;

@@ -913,6 +913,88 @@ static int dest_reg(const chg_ins *i)
     }
 }
 
+/* The loops of block k are entered only through their FORPREP.
+ *
+ * A loop is a FORNEXT at p and the range [p, end], where end is the last
+ * backward JMP to p (end = p if there is none). FORNEXT reads its index
+ * R[a+1] unchecked: it must be the -1 its FORPREP wrote or the index of
+ * the previous iteration, so that it stays in [-1, n) and never overflows.
+ * verify_block proved that nothing in (p, end) writes R[a] or R[a+1];
+ * this proves that the only way into the range is FORPREP at p-1 falling
+ * through to p:
+ *
+ *   - the instruction before p is FORPREP with the same registers;
+ *   - a jump to t in [p, end] comes from (p, end]: not from before the
+ *     FORPREP, and not from FORNEXT itself (its exit target lies past
+ *     end, so a finished loop cannot run its body and come back: that was
+ *     an endless loop);
+ *   - loops nest (their ranges are nested or disjoint), as the code
+ *     generator emits them, so the check of a jump needs only the
+ *     innermost loop around its target: its range lies inside every other
+ *     loop around the target.
+ *
+ * Linear in the block's length; needs 2 words per instruction, freed
+ * before returning. */
+static bool verify_loops(loader *L, const chg_block *k)
+{
+    const chg_ins *code = L->b->code;
+    uint32_t s = k->start, n = k->len;
+    bool any = false;
+    for (uint32_t i = 0; i < n && !any; i++)
+        any = code[s + i].op == CHG_OP_FORNEXT;
+    if (!any)
+        return true;
+    /* end[i]: the loop at s+i's last instruction (FORNEXT only);
+     * inner[i]: the innermost loop whose range holds s+i, or NONE */
+    uint32_t *end = chg_malloc(2 * (size_t)n * sizeof *end);
+    if (!end)
+        return fail(L, 0, "out of memory");
+    uint32_t *inner = end + n;
+    for (uint32_t i = 0; i < n; i++)
+        end[i] = i;
+    for (uint32_t i = 0; i < n; i++) {
+        const chg_ins *in = &code[s + i];
+        uint32_t t = CHG_INS_BC(*in) - s; /* jump targets are in the block (verify_block) */
+        if (in->op == CHG_OP_JMP && t < i && end[t] < i)
+            end[t] = i;
+    }
+    bool ok = true;
+    uint32_t top = CHG_NONE32; /* innermost open loop; inner[] of a FORNEXT links to the enclosing one */
+    for (uint32_t i = 0; i < n && ok; i++) {
+        const chg_ins *in = &code[s + i];
+        uint32_t at = roff(L, CHG_SEC_CODE, s + i);
+        while (top != CHG_NONE32 && end[top] < i)
+            top = inner[top] == top ? CHG_NONE32 : inner[top];
+        if (in->op != CHG_OP_FORNEXT) {
+            inner[i] = top;
+            continue;
+        }
+        const chg_ins *prep = i > 0 ? &code[s + i - 1] : NULL;
+        if (!prep || prep->op != CHG_OP_FORPREP || prep->a != in->a)
+            ok = fail(L, at, "instruction %u (FORNEXT): not preceded by the FORPREP of its loop", s + i);
+        else if (top != CHG_NONE32 && end[i] > end[top])
+            ok = fail(L, at, "instruction %u (FORNEXT): its loop overlaps the loop at %u", s + i, s + top);
+        else if (CHG_INS_BC(*in) - s <= end[i])
+            ok = fail(L, at + 4, "instruction %u (FORNEXT): exits into its own loop", s + i);
+        /* the enclosing loop, or the loop itself when there is none */
+        inner[i] = top == CHG_NONE32 ? i : top;
+        top = i;
+    }
+    for (uint32_t q = 0; q < n && ok; q++) {
+        const chg_ins *in = &code[s + q];
+        if (chg_op_format(in->op)[2] != 'J')
+            continue;
+        uint32_t t = CHG_INS_BC(*in) - s;
+        uint32_t p = code[s + t].op == CHG_OP_FORNEXT ? t : inner[t];
+        if (p != CHG_NONE32 && (q <= p || q > end[p]))
+            ok = fail(L, roff(L, CHG_SEC_CODE, s + q) + 4,
+                      "instruction %u (%s): jumps into the loop at %u from outside it", s + q,
+                      chg_vm_op_names[in->op], s + p);
+    }
+    chg_free(end);
+    return ok;
+}
+
 /* Every instruction of block bi, operand by operand, by the format letters
  * of opcodes.def: what each letter's check proves is what the handler in
  * interp.c reads without checking (its CHG_ASSERTs say the same). */
@@ -1038,7 +1120,7 @@ static bool verify_block(loader *L, uint32_t bi)
             }
         }
     }
-    return true;
+    return verify_loops(L, k);
 }
 
 /* ---- loading ------------------------------------------------------------------- */
@@ -1160,7 +1242,6 @@ const char *chg_bundle_risk_name(const chg_bundle *b, int risk)
 {
     return risk >= 0 && (uint32_t)risk < b->nrisks ? b->str[b->risks[risk]] : NULL;
 }
-const char *chg_bundle_call_name(const chg_bundle *b, uint32_t call) { return b->str[b->calls[call].name]; }
 uint32_t chg_bundle_nintakes(const chg_bundle *b) { return b->nintakes; }
 const char *chg_bundle_intake_name(const chg_bundle *b, uint32_t intake) { return b->str[b->intakes[intake].name]; }
 

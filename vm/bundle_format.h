@@ -1,6 +1,6 @@
 /*
  * bundle_format.h — the .chgb file format: one definition shared by the
- * compiler's writer (compiler/emit.c) and the loader (vm/bundle.c).
+ * compiler's writer (compiler/codegen.c) and the loader (vm/bundle.c).
  *
  * All integers are little-endian. A bundle is:
  *

@@ -23,6 +23,10 @@
 
 #include "chg_time.h"
 
+/* How far next_open and closes_at look when the caller gives no horizon:
+ * a year and a day holds one occurrence of every yearly schedule (a
+ * freeze over new year, a leap day), and bounds the cost of a search for
+ * a window that never opens. Beyond it the answer is null. */
 #define DEFAULT_HORIZON (366 * 86400LL)
 
 const char *chg_outcome_name(chg_outcome o)
@@ -106,7 +110,7 @@ void chg_ctx_free(chg_ctx *ctx)
     chg_free(ctx->applied);
     if (ctx->match)
         pcre2_match_data_free(ctx->match);
-    chg_vm_scratch_free(&ctx->scratch);
+    chg_arena_free(&ctx->scratch);
     chg_free(ctx);
 }
 
@@ -157,8 +161,8 @@ static int run_text(chg_ctx *ctx, uint32_t block, const char **s, uint32_t *len)
 static chg_reason *add_reason(chg_ctx *ctx, chg_decision *d, uint32_t rule, uint8_t kind, const char *msg,
                               uint32_t len)
 {
-    const chg_ruledef *r = &ctx->b->rules[rule];
     CHG_ASSERT(rule < ctx->b->nrules);
+    const chg_ruledef *r = &ctx->b->rules[rule];
     CHG_ASSERT(kind == CHG_R_WARN ? d->nwarnings < ctx->b->nrules : d->nreasons < ctx->b->nrules + 1);
     chg_reason *x = kind == CHG_R_WARN ? &ctx->warnings[d->nwarnings++] : &ctx->reasons[d->nreasons++];
     x->rule = rule;
@@ -176,7 +180,7 @@ static chg_reason *add_reason(chg_ctx *ctx, chg_decision *d, uint32_t rule, uint
 static const char *join3(chg_ctx *ctx, const char *a, const char *b, const char *c, uint32_t *len)
 {
     size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
-    char *p = chg_vm_scratch_alloc(&ctx->scratch, la + lb + lc + 1);
+    char *p = chg_arena_alloc_raw(&ctx->scratch, la + lb + lc + 1);
     if (!p)
         return NULL;
     memcpy(p, a, la);
@@ -212,6 +216,9 @@ static void fail_decision(chg_ctx *ctx, chg_decision *d, uint32_t rule)
     d->emergency = false;
 }
 
+/* A flag field of the change (emergency): only a real `true` counts, not
+ * "yes" or 1, since a policy without a schema gets whatever the event has
+ * and break-glass must not be switched on by accident. */
 static bool truthy_slot(const chg_ctx *ctx, uint32_t slot)
 {
     if (slot == CHG_NONE32)
@@ -221,7 +228,9 @@ static bool truthy_slot(const chg_ctx *ctx, uint32_t slot)
     return v->tag == CHG_V_BOOL && v->u.i;
 }
 
-/* The reason, and a one-line summary, that actions see. */
+/* The reason, and a one-line summary, that actions see. Computed when an
+ * action's arguments first read them (VAR), not for every decision: most
+ * decisions run no action, and the summary costs a snprintf. */
 void chg_vm_action_vars(chg_ctx *ctx)
 {
     const chg_bundle *b = ctx->b;
@@ -295,7 +304,7 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
 {
     const chg_bundle *b = ctx->b;
     /* scratch is reset, not freed: its chunks stay for the next decision */
-    chg_vm_scratch_reset(&ctx->scratch);
+    chg_arena_reset(&ctx->scratch);
     if (b->nlets)
         memset(ctx->letstate, 0, b->nlets);
     if (b->nrules)

@@ -17,6 +17,8 @@ static const char *const levels[] = {"mandatory", "overridable", "advisory"};
 
 static void str(chg_buf *out, const char *s) { chg_buf_json_string(out, s, strlen(s)); }
 
+/* The searches use INT64_MIN and INT64_MAX for "none" (no next_open, no
+ * closing within the horizon): JSON says null. */
 static void instant(chg_buf *out, int64_t t)
 {
     if (t == INT64_MIN || t == INT64_MAX) {
@@ -39,6 +41,11 @@ static void strings(chg_buf *out, const char *const *s, uint32_t n)
     chg_buf_putc(out, ']');
 }
 
+/* A reason or warning. An evaluation error has the level "error" and the
+ * source of the failing instruction; a rejection by an approver is no
+ * rule's and has no source; a reason an approved emergency waived (an
+ * overridable deny, a closed window) stays listed with "overridden", so
+ * the decision shows what was waived. */
 static void reason(const chg_bundle *b, const chg_reason *r, chg_buf *out)
 {
     char src[512];
@@ -94,6 +101,9 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
     chg_buf_puts(out, ",\"missing\":");
     strings(out, d->missing, d->nmissing);
     chg_buf_putc(out, '}');
+    /* window: the one a rule required (with its state), or, when no rule
+     * required one but a freeze applies, only when the freezes end
+     * (next_open), or null when time did not matter */
     chg_buf_puts(out, ",\"window\":");
     if (d->window >= 0) {
         CHG_ASSERT((uint32_t)d->window < b->ntimesets); /* a rule's window (decide.c) */

@@ -18,7 +18,10 @@
 
 static const char *const levels[] = {"mandatory", "overridable", "advisory"};
 
-/* The text of change slot `slot`'s path ("change.env"). */
+/* The text of change slot `slot`'s path ("change.env"): the first path
+ * node with that slot whose chain reaches the change root (node 0) without
+ * passing a list element (element fields have slots of their own kind).
+ * A linear search: explaining is rare and path tables are small. */
 static const char *slot_path(const chg_bundle *b, uint32_t slot)
 {
     for (uint32_t n = 2; n < b->npaths; n++) {
@@ -55,6 +58,8 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
     bool any = false;
     for (uint32_t pc = bl->start; pc < bl->start + bl->len; pc++) {
         const chg_ins *in = &b->code[pc];
+        /* what was read, as one number: the kind in the top bits, the
+         * slot, let or built-in below, so "read twice" is one compare */
         uint32_t key;
         switch (in->op) {
         case CHG_OP_CHANGE: key = 0x10000000u | in->b; break;

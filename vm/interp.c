@@ -52,7 +52,7 @@ int chg_vm_error(chg_ctx *ctx, uint32_t pc, const char *fmt, ...)
         n = 0;
     if ((size_t)n >= sizeof msg)
         n = sizeof msg - 1;
-    char *p = chg_vm_scratch_alloc(&ctx->scratch, (size_t)n + 1);
+    char *p = chg_arena_alloc_raw(&ctx->scratch, (size_t)n + 1);
     if (p) {
         memcpy(p, msg, (size_t)n);
         p[n] = 0;
@@ -551,7 +551,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             } else if (numeric(&x) && numeric(&y))
                 set_float(&A, num(&x) + num(&y));
             else if (x.tag == CHG_V_STR && y.tag == CHG_V_STR) {
-                char *p = chg_vm_scratch_alloc(&ctx->scratch, (size_t)x.len + y.len + 1);
+                char *p = chg_arena_alloc_raw(&ctx->scratch, (size_t)x.len + y.len + 1);
                 if (!p)
                     FAIL("out of memory");
                 memcpy(p, x.u.s, x.len);
@@ -767,7 +767,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                     FAIL("out of memory");
                 total += lens[i];
             }
-            char *p = chg_vm_scratch_alloc(&ctx->scratch, total + 1);
+            char *p = chg_arena_alloc_raw(&ctx->scratch, total + 1);
             if (!p)
                 FAIL("out of memory");
             size_t at = 0;
@@ -792,7 +792,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             CHG_ASSERT(in->op == CHG_OP_LIST || (in->c < b->nlayouts && in->x == b->layouts[in->c].count));
             /* the items are copied out of the registers: the next write to
              * R[b..] must not change a list already made */
-            chg_value *items = chg_vm_scratch_alloc(&ctx->scratch, sizeof(chg_value) * (in->x ? in->x : 1));
+            chg_value *items = chg_arena_alloc_raw(&ctx->scratch, sizeof(chg_value) * (in->x ? in->x : 1));
             if (!items)
                 FAIL("out of memory");
             memcpy(items, &R[in->b], sizeof(chg_value) * in->x);
@@ -809,10 +809,10 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             ASSERT_R(in->a);
             ASSERT_RUN(in->b, in->x);
             CHG_ASSERT(in->c < b->nbuiltins && b->builtins[in->c] != NULL && !b->builtin_info[in->c]->query);
-            CHG_ASSERT(in->x >= b->builtin_info[in->c]->min_args && in->x <= b->builtin_info[in->c]->max_args);
+            CHG_ASSERT(in->x == b->builtin_info[in->c]->min_args && in->x == b->builtin_info[in->c]->max_args);
             chg_value r;
             /* the built-in set the error message; the place is ours */
-            if (b->builtins[in->c](ctx, &R[in->b], in->x, &r, b) < 0) {
+            if (b->builtins[in->c](ctx, &R[in->b], &r) < 0) {
                 ctx->err_pc = pc;
                 return -1;
             }
@@ -912,6 +912,10 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             uint32_t n = l->tag == CHG_V_LIST ? l->len
                          : l->tag == CHG_V_JSON ? (uint32_t)json_array_size(l->u.json)
                                                 : 0;
+            /* the index is FORPREP's -1 or the last iteration's: the
+             * loop is entered only through its FORPREP (verify_loops) */
+            CHG_ASSERT(R[in->a + 1].tag == CHG_V_INT && R[in->a + 1].u.i >= -1 &&
+                       R[in->a + 1].u.i < (int64_t)n);
             int64_t i = ++R[in->a + 1].u.i;
             if (i >= (int64_t)n)
                 pc = CHG_INS_BC(*in);

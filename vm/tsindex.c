@@ -10,6 +10,22 @@
  * benchmarks), so a one-segment cache misses; computing cron matches in
  * local time per decision costs hundreds of nanoseconds. Building the
  * index allocates (once per year and set of flags); using it does not.
+ *
+ * Rebuild policy: one index per set and context, covering one year. A
+ * query outside it rebuilds it around the new instant, reusing the
+ * interval array (so a warm context does not allocate even then, only
+ * recomputes). The index depends on the flags (a flag node is in or out
+ * for the whole evaluation), so chg_vm_ctx_begin invalidates every index
+ * when the facts' flags differ from the ones it was built with; a stream
+ * of decisions with the same flags keeps them. The worst case, instants
+ * alternating between two years, rebuilds on every query and is as fast
+ * as asking the library each time plus one year's intervals; the
+ * common case (one year) is a binary search.
+ *
+ * The intervals are the library's maximal runs clipped to [lo, hi): an
+ * interval ending at hi may go on beyond it, and one starting at lo may
+ * have started before, which is why an answer that touches an end of the
+ * index is left to the library.
  */
 #include "vm_int.h"
 
@@ -17,6 +33,9 @@
 
 #include "chg_time.h"
 
+/* chg_timeset_intervals callback: append [start, end). Returns 1 (stop
+ * the walk) when out of memory; the index is then invalid and the library
+ * answers until a rebuild succeeds. */
 static int collect(void *ud, int64_t start, int64_t end)
 {
     chg_ts_index *x = ud;
@@ -34,7 +53,10 @@ static int collect(void *ud, int64_t start, int64_t end)
     return 0;
 }
 
-/* Index the calendar year (UTC) of t, plus 31 days on each side. */
+/* Index the calendar year (UTC) of t, plus 31 days on each side: the
+ * margin lets next_change and next_admissible near the year's end find
+ * January's intervals without a rebuild. Years outside 1..9000 are left
+ * to the library (no index, no civil-date edge cases). */
 static bool rebuild(const chg_timeset *ts, const chg_ts_env *env, chg_ts_index *x, int64_t t)
 {
     int64_t y;
@@ -66,6 +88,8 @@ static int64_t find(const chg_ts_index *x, int64_t t)
 
 static bool covers(const chg_ts_index *x, int64_t t) { return x->valid && t >= x->lo && t < x->hi; }
 
+/* t is in the set iff the last interval starting at or before t has not
+ * ended at t (intervals are half-open and disjoint). */
 bool chg_vm_tsx_contains(const chg_timeset *ts, const chg_ts_env *env, chg_ts_index *x, int64_t t)
 {
     if (CHG_UNLIKELY(!covers(x, t)) && !rebuild(ts, env, x, t))
@@ -92,7 +116,10 @@ int64_t chg_vm_tsx_next_change(const chg_timeset *ts, const chg_ts_env *env, chg
     return next - t >= horizon ? INT64_MAX : next;
 }
 
-/* The search itself is the library's; it asks the index. */
+/* The search itself is the library's (chg_timeset_next_admissible, one
+ * algorithm for both); through the probe it asks the index instead of the
+ * sets, so a next_open over several windows and freezes is a few binary
+ * searches per change it passes. */
 typedef struct probe_ud {
     chg_ts_index *const *xs;
     const chg_timeset *const *sets;
@@ -126,8 +153,11 @@ void chg_vm_tsx_free(chg_ts_index *x, size_t n)
     chg_free(x);
 }
 
+/* n + 1: a bundle without time sets still gets a non-NULL array, so
+ * chg_ctx_new's NULL check means out of memory. */
 chg_ts_index *chg_vm_tsx_new(size_t n) { return chg_calloc(n + 1, sizeof(chg_ts_index)); }
 
+/* Invalidate, keeping the arrays for the rebuild. */
 void chg_vm_tsx_reset(chg_ts_index *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -1,7 +1,17 @@
 /*
- * value.c — run-time values: the scratch arena evaluations allocate from,
- * equality, the text form interpolation uses, the JSON form decisions use,
- * and conversion from jansson values.
+ * value.c — run-time values: equality, the text form interpolation uses,
+ * the JSON form decisions use, and conversion from jansson values.
+ *
+ * A value (chg_vm.h) is 16 bytes: a header word (tag, flags, record
+ * layout, length) and a payload word (an int64 for ints, times, durations,
+ * risks and bools; a double; or a pointer). Values never own memory: a
+ * string points into the bundle (constants), the event's JSON document
+ * (fields), or the context's scratch arena (computed strings); a list or
+ * record into the bundle, the event's arena (decoded fields) or the
+ * scratch; and lives as long as that. So copying a value is copying 16 bytes, and a register
+ * file is a plain array. Objects and arrays of the event that the schema
+ * does not describe stay jansson values (CHG_V_JSON) and are converted
+ * element by element when read, never as a whole.
  */
 #include "vm_int.h"
 
@@ -12,62 +22,6 @@
 #include <string.h>
 
 #include "chg_time.h"
-
-/* ---- scratch ------------------------------------------------------------------ */
-
-struct chg_scratch_chunk {
-    chg_scratch_chunk *next;
-    size_t size, used;
-    _Alignas(16) unsigned char data[];
-};
-
-void *chg_vm_scratch_alloc(chg_scratch *s, size_t n)
-{
-    n = (n + 15) & ~(size_t)15;
-    chg_scratch_chunk *c = s->head;
-    while (c && c->size - c->used < n)
-        c = c->next; /* a later chunk (kept from an earlier evaluation) */
-    if (!c) {
-        size_t size = n > 16384 ? n : 16384;
-        c = chg_malloc(sizeof *c + size);
-        if (!c)
-            return NULL;
-        c->size = size;
-        c->used = 0;
-        c->next = NULL;
-        /* append, so reset keeps every chunk for the next evaluation */
-        if (!s->first)
-            s->first = c;
-        else {
-            chg_scratch_chunk *t = s->first;
-            while (t->next)
-                t = t->next;
-            t->next = c;
-        }
-    }
-    s->head = c;
-    void *p = c->data + c->used;
-    c->used += n;
-    return p;
-}
-
-void chg_vm_scratch_reset(chg_scratch *s)
-{
-    for (chg_scratch_chunk *c = s->first; c; c = c->next)
-        c->used = 0;
-    s->head = s->first;
-}
-
-void chg_vm_scratch_free(chg_scratch *s)
-{
-    chg_scratch_chunk *c = s->first;
-    while (c) {
-        chg_scratch_chunk *n = c->next;
-        chg_free(c);
-        c = n;
-    }
-    s->first = s->head = NULL;
-}
 
 /* ---- basics ------------------------------------------------------------------------ */
 
@@ -92,6 +46,13 @@ const char *chg_vm_vtag_name(uint8_t tag)
 
 static bool json_equal_value(const json_t *j, const chg_value *v);
 
+/* Equality as the language defines it: an int equals a float of the same
+ * value (JSON does not tell 2 from 2.0); a jansson value equals a native
+ * one when its conversion does, element by element for arrays (a list
+ * literal against an event's array); otherwise the tags must agree. A
+ * record compares field by field only with a record of the same layout.
+ * Strings compare bytes: both are valid UTF-8, and chg does no Unicode
+ * normalisation. */
 bool chg_vm_value_equal(const chg_value *a, const chg_value *b)
 {
     if (a->tag == CHG_V_INT && b->tag == CHG_V_FLOAT)
@@ -144,6 +105,11 @@ static bool json_equal_value(const json_t *j, const chg_value *v)
     return chg_vm_value_equal(&c, v);
 }
 
+/* No allocation: scalars are copied, strings point into the document
+ * (jansson keeps them NUL-terminated, and their length is known), objects
+ * and arrays are referenced whole. A missing field (NULL) is ABSENT, not
+ * null: reading it is a run-time error unless the path is optional (the
+ * CHANGE instruction's x), while an explicit null is a value. */
 void chg_vm_value_from_json(const void *jv, chg_value *out)
 {
     const json_t *j = jv;
@@ -172,7 +138,10 @@ void chg_vm_value_from_json(const void *jv, chg_value *out)
 
 /* ---- text ------------------------------------------------------------------------- */
 
-/* Shortest decimal text that reads back as the same double. */
+/* Shortest decimal text that reads back as the same double: try 1 to 17
+ * significant digits (17 always round-trips an IEEE double). Decisions are
+ * compared byte for byte across platforms, so the text must not depend
+ * on printf's default precision. */
 static void format_float(double f, char *out, size_t len)
 {
     if (isnan(f) || isinf(f)) {
@@ -189,6 +158,7 @@ static void format_float(double f, char *out, size_t len)
         strncat(out, ".0", len - strlen(out) - 1);
 }
 
+/* b may be NULL (a value printed without its bundle): "?" then. */
 static const char *risk_name(const chg_bundle *b, int64_t i)
 {
     if (b && i >= 0 && (uint64_t)i < b->nrisks)
@@ -196,7 +166,7 @@ static const char *risk_name(const chg_bundle *b, int64_t i)
     return "?";
 }
 
-static void json_text(const json_t *j, chg_buf *out, bool as_json);
+static void json_text(const json_t *j, chg_buf *out);
 
 void chg_vm_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out)
 {
@@ -228,6 +198,8 @@ void chg_vm_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out)
     }
 }
 
+/* Times and durations become strings in their text form, risks their
+ * class name; NaN and infinities, which JSON cannot write, become null. */
 void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
 {
     char tmp[64];
@@ -277,15 +249,14 @@ void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
         chg_buf_putc(out, '}');
         break;
     }
-    case CHG_V_JSON: json_text(v->u.json, out, true); break;
+    case CHG_V_JSON: json_text(v->u.json, out); break;
     default: chg_vm_value_text(b, v, out); break;
     }
 }
 
 /* Write a jansson value as JSON without allocating (json_dumps would). */
-static void json_text(const json_t *j, chg_buf *out, bool as_json)
+static void json_text(const json_t *j, chg_buf *out)
 {
-    (void)as_json;
     char tmp[64];
     switch (json_typeof(j)) {
     case JSON_OBJECT: {
@@ -300,7 +271,7 @@ static void json_text(const json_t *j, chg_buf *out, bool as_json)
             first = false;
             chg_buf_json_string(out, key, strlen(key));
             chg_buf_putc(out, ':');
-            json_text(val, out, true);
+            json_text(val, out);
         }
         chg_buf_putc(out, '}');
         break;
@@ -310,7 +281,7 @@ static void json_text(const json_t *j, chg_buf *out, bool as_json)
         for (size_t i = 0; i < json_array_size(j); i++) {
             if (i)
                 chg_buf_putc(out, ',');
-            json_text(json_array_get(j, i), out, true);
+            json_text(json_array_get(j, i), out);
         }
         chg_buf_putc(out, ']');
         break;
@@ -347,7 +318,7 @@ const char *chg_vm_value_to_scratch(chg_ctx *ctx, const chg_value *v, uint32_t *
         chg_buf b;
         chg_buf_init(&b);
         chg_vm_value_text(ctx->b, v, &b);
-        char *p = b.oom ? NULL : chg_vm_scratch_alloc(&ctx->scratch, b.len + 1);
+        char *p = b.oom ? NULL : chg_arena_alloc_raw(&ctx->scratch, b.len + 1);
         if (p) {
             memcpy(p, b.data ? b.data : "", b.len);
             p[b.len] = 0;
@@ -357,7 +328,7 @@ const char *chg_vm_value_to_scratch(chg_ctx *ctx, const chg_value *v, uint32_t *
         return p;
     }
     }
-    char *p = chg_vm_scratch_alloc(&ctx->scratch, n + 1);
+    char *p = chg_arena_alloc_raw(&ctx->scratch, n + 1);
     if (p) {
         memcpy(p, text, n);
         p[n] = 0;

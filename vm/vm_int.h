@@ -106,11 +106,12 @@ typedef struct chg_ifielddef {
     uint32_t name, block;
 } chg_ifielddef;
 
-/* A built-in function: args[0..n) in, *out out. Return 0, or -1 with
- * ctx's error set (chg_vm_error). Must not allocate except through the
- * context's scratch arena. */
-typedef int (*chg_builtin_fn)(chg_ctx *ctx, const chg_value *args, uint32_t n, chg_value *out,
-                              const chg_bundle *b);
+/* A built-in function: args in, *out out. Every built-in has a fixed
+ * arity (min == max in builtins.def) and the verifier checked the CALL
+ * against it, so args holds exactly that many values and no built-in
+ * checks its count. Return 0, or -1 with ctx's error set (chg_vm_error).
+ * Must not allocate except through the context's scratch arena. */
+typedef int (*chg_builtin_fn)(chg_ctx *ctx, const chg_value *args, chg_value *out);
 
 struct chg_bundle {
     uint8_t *data;
@@ -124,7 +125,6 @@ struct chg_bundle {
 
     uint32_t nconsts;
     chg_value *consts;
-    chg_value *const_items; /* storage of list constants' elements */
 
     uint32_t ncode;
     const chg_ins *code;    /* decoded copy */
@@ -180,20 +180,6 @@ struct chg_bundle {
     chg_ifielddef *ifields;
 };
 
-/* ---- scratch arena ----------------------------------------------------------------- */
-
-/* Memory for one evaluation's strings and lists: reset, not freed, between
- * evaluations, so a warmed-up context allocates nothing. */
-typedef struct chg_scratch_chunk chg_scratch_chunk;
-typedef struct chg_scratch {
-    chg_scratch_chunk *head;  /* chunk being filled */
-    chg_scratch_chunk *first; /* all chunks, in order */
-} chg_scratch;
-
-void *chg_vm_scratch_alloc(chg_scratch *s, size_t n);
-void chg_vm_scratch_reset(chg_scratch *s);
-void chg_vm_scratch_free(chg_scratch *s);
-
 /* ---- facts ------------------------------------------------------------------------- */
 
 typedef struct chg_fact_query {
@@ -233,8 +219,6 @@ typedef struct chg_frame {
     uint16_t dest;            /* register that wants its value */
 } chg_frame;
 
-typedef struct chg_ts_cache_slot chg_ts_cache_slot;
-
 /* The queries answered in one evaluation, for --explain. */
 #define CHG_QLOG_MAX 32
 typedef struct chg_qlog {
@@ -250,8 +234,8 @@ struct chg_ctx {
     chg_value *letvals;
     uint8_t *letstate;        /* 0 not yet, 1 running, 2 done */
     chg_frame *frames;        /* let call stack, nlets deep at most */
-    uint32_t nframes;
-    chg_scratch scratch;
+    chg_arena scratch;        /* one evaluation's strings and lists: reset, not
+                                 freed, between evaluations (chg_vm_ctx_begin) */
     pcre2_match_data *match;
     chg_ts_index *ts_index;   /* one per time set */
     chg_reason *reasons;      /* capacity nrules + 1 */
@@ -272,9 +256,6 @@ struct chg_ctx {
     uint32_t *missing_nodes;  /* the AREQS term of each missing entry */
     struct chg_action *actions;
     uint8_t *applied;         /* per rule: its condition held and it acted */
-
-    /* --explain: a trace of the values a block read (NULL: off) */
-    chg_buf *trace;
 
     /* external queries: the resolver, or the facts when NULL */
     chg_resolver_fn resolver;
@@ -312,9 +293,6 @@ chg_event *chg_vm_event_raw(const chg_bundle *b, void *json, char *err, size_t e
  * context's error set. */
 int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out);
 
-/* Evaluate the approval requirements roots[0..n) (joined by `and`) on the
- * change at `now`: fills d's approvals fields; *rejected_by names the first
- * approver who rejected the change, or is NULL. Returns 0 or -1 (error). */
 /* Render approval requirement node n as text (for the bundle's tables). */
 void chg_vm_areq_render(const chg_bundle *b, uint32_t n, chg_buf *out);
 void chg_vm_areq_render_term(const chg_bundle *b, const chg_areqdef *q, uint32_t count, chg_buf *out);
@@ -323,6 +301,9 @@ void chg_vm_areq_render_term(const chg_bundle *b, const chg_areqdef *q, uint32_t
  * them (decide.c) */
 void chg_vm_action_vars(chg_ctx *ctx);
 
+/* Evaluate the approval requirements roots[0..n) (joined by `and`) on the
+ * change at `now`: fills d's approvals fields; *rejected_by names the first
+ * approver who rejected the change, or is NULL. Returns 0 or -1 (error). */
 int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_decision *d,
                        const char **rejected_by);
 

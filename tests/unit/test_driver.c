@@ -415,6 +415,23 @@ static void test_check_drops_imported_roots(void **state)
         free(files[i]);
 }
 
+/* An allocator that fails its fail_at-th call (0: never) and counts. */
+typedef struct failing {
+    unsigned long calls, fail_at;
+} failing;
+
+static void *failing_realloc(void *ud, void *ptr, size_t size)
+{
+    failing *f = ud;
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (++f->calls == f->fail_at)
+        return NULL;
+    return realloc(ptr, size);
+}
+
 static void test_collect_files_sorted(void **state)
 {
     (void)state;
@@ -444,6 +461,27 @@ static void test_collect_files_sorted(void **state)
     assert_int_equal(chg_collect_files(args, 1, &v, err, sizeof err), CHG_EIO);
     assert_true(strstr(err, "empty: no .chg files in this directory") != NULL);
     chg_strings_free(&v);
+
+    /* each allocation failing in turn: out of memory, never a crash (a
+     * name that could not be copied used to reach qsort as NULL) */
+    failing f = {0, 0};
+    chg_set_allocator(failing_realloc, &f);
+    args[0] = dir;
+    chg_vec_init(&v);
+    assert_int_equal(chg_collect_files(args, 2, &v, err, sizeof err), CHG_OK);
+    chg_strings_free(&v);
+    unsigned long total = f.calls;
+    for (unsigned long k = 1; k <= total + 1; k++) {
+        f = (failing){0, k};
+        chg_vec_init(&v);
+        int rc = chg_collect_files(args, 2, &v, err, sizeof err);
+        chg_strings_free(&v);
+        if (rc != CHG_OK && rc != CHG_ENOMEM) {
+            chg_set_allocator(NULL, NULL);
+            fail_msg("allocation %lu of %lu failed: status %d (%s)", k, total, rc, err);
+        }
+    }
+    chg_set_allocator(NULL, NULL);
 }
 
 int main(void)

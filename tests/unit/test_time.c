@@ -1236,6 +1236,81 @@ static void test_time_set_build_errors(void **state)
 
 /* One table of day and month names; cron reads its names from it, in any
  * case, as the numbers they stand for. */
+/* ---- allocation failures --------------------------------------------------------- */
+
+/* An allocator that fails its fail_at-th call (0: never) and counts. */
+typedef struct failing {
+    unsigned long calls, fail_at;
+} failing;
+
+static void *failing_realloc(void *ud, void *ptr, size_t size)
+{
+    failing *f = ud;
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (++f->calls == f->fail_at)
+        return NULL;
+    return realloc(ptr, size);
+}
+
+/* Building a time set that allocates in every way (zones, cron, a
+ * calendar, a flag name, the node table) with each allocation failing in
+ * turn: the build either succeeds and answers as usual, or fails with
+ * CHG_ENOMEM, never with CHG_EINVAL ("bad input") and never crashes. The
+ * queries allocate nothing. */
+static void test_time_set_allocation_failures(void **state)
+{
+    (void)state;
+    static const char ics[] = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+                              "BEGIN:VEVENT\r\nUID:1@t\r\nDTSTAMP:20260101T000000Z\r\n"
+                              "DTSTART:20261224T000000Z\r\nDTEND:20261227T000000Z\r\n"
+                              "RRULE:FREQ=YEARLY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    chg_ts_node n[N_COUNT + 3];
+    example_nodes(n);
+    n[N_COUNT] = (chg_ts_node){.op = CHG_TS_CALENDAR, .ics = ics, .ics_len = sizeof ics - 1,
+                               .zone = "Europe/Paris"};
+    n[N_COUNT + 1] = (chg_ts_node){.op = CHG_TS_OR, .a = N_INCIDENT, .b = N_COUNT};
+    n[N_COUNT + 2] = (chg_ts_node){.op = CHG_TS_AND, .a = N_ANY_SLOT, .b = N_COUNT + 1};
+    chg_ts_env on = {flag_cb, (void *)"incident-freeze"};
+    int64_t t0 = U("2026-11-20T12:00:00Z");
+
+    failing f = {0, 0};
+    chg_set_allocator(failing_realloc, &f);
+    chg_time_error e;
+    int bad;
+    chg_timeset *ts = chg_timeset_build(n, N_COUNT + 3, N_COUNT + 2, &e, &bad);
+    unsigned long total = f.calls;
+    assert_non_null(ts);
+    bool in = chg_timeset_contains(ts, &on, U("2026-11-21T04:00:00Z"));
+    int64_t next = chg_timeset_next_change(ts, &on, t0, 60 * 86400LL);
+    assert_int_equal(f.calls, total);
+    assert_true(in);
+    assert_instant(next, "2026-11-21T03:00:00Z");
+    chg_timeset_free(ts);
+    assert_true(total >= 5);
+
+    for (unsigned long k = 1; k <= total + 1; k++) {
+        f = (failing){0, k};
+        memset(&e, 0, sizeof e);
+        ts = chg_timeset_build(n, N_COUNT + 3, N_COUNT + 2, &e, &bad);
+        if (!ts) {
+            assert_true(k <= total);
+            if (e.status != CHG_ENOMEM) {
+                chg_set_allocator(NULL, NULL);
+                fail_msg("allocation %lu of %lu failed, reported as %d: %s", k, total, e.status,
+                         e.message);
+            }
+            continue;
+        }
+        assert_true(chg_timeset_contains(ts, &on, U("2026-11-21T04:00:00Z")) == in);
+        assert_int_equal(chg_timeset_next_change(ts, &on, t0, 60 * 86400LL), next);
+        chg_timeset_free(ts);
+    }
+    chg_set_allocator(NULL, NULL);
+}
+
 static void test_time_calendar_names(void **state)
 {
     (void)state;
@@ -1441,6 +1516,7 @@ int main(void)
         cmocka_unit_test(test_time_set_horizon_bounds_searches),
         cmocka_unit_test(test_time_set_queries_agree_with_membership),
         cmocka_unit_test(test_time_set_build_errors),
+        cmocka_unit_test(test_time_set_allocation_failures),
         cmocka_unit_test(test_time_format_and_parse_iso),
         cmocka_unit_test(test_time_duration_parse_and_format),
         cmocka_unit_test(test_time_calendar_names),
