@@ -1086,13 +1086,11 @@ static void emit_timeset(gen *g, chg_decl *d, bool inline_set)
     }
     uint8_t *r = rec(g, CHG_SEC_TIMESETS);
     if (r) {
-        const char *zone = chg_c_ts_zone(d->u.timeset.ts);
         chg_wr32(r, str(g, d->name.name));
         chg_wr32(r + 4, inline_set ? CHG_SET_INLINE : d->kind == D_FREEZE ? CHG_SET_FREEZE : CHG_SET_WINDOW);
         chg_wr32(r + 8, first);
         chg_wr32(r + 12, nodes.n);
         chg_wr32(r + 16, str(g, chg_c_span_text(g->c, d->u.timeset.ts->span)));
-        chg_wr32(r + 20, zone ? str(g, zone) : CHG_NONE32);
     }
     chg_c_tsnodes_free(&nodes);
 }

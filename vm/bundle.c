@@ -763,9 +763,7 @@ static bool load_timesets(loader *L)
         t->kind = chg_rd32(r + 4);
         uint32_t first = chg_rd32(r + 8), count = chg_rd32(r + 12);
         t->text = chg_rd32(r + 16);
-        t->zone = chg_rd32(r + 20);
-        if (!check_str(L, t->name, at, false) || !check_str(L, t->text, at + 16, false) ||
-            !check_str(L, t->zone, at + 20, true))
+        if (!check_str(L, t->name, at, false) || !check_str(L, t->text, at + 16, false))
             return false;
         if (t->kind > CHG_SET_INLINE || count == 0 || count > 4096 || (uint64_t)first + count > nn)
             return fail(L, at + 4, "time set %u: bad kind or nodes", i);
@@ -818,6 +816,22 @@ static bool load_timesets(loader *L)
                 (x->a < 0 || (uint32_t)x->a >= k || (x->op != CHG_TS_NOT && (x->b < 0 || (uint32_t)x->b >= k))))
                 ok = fail(L, qa + 12, "time-set node %u: operands must come before it", first + k);
         }
+        /* The zone a listing shows local times in: the one every schedule
+         * of the set names, unless that is UTC. Derived here from the very
+         * nodes the evaluator uses, so a bundle cannot show a reviewer one
+         * zone while deciding in another. */
+        t->zone = NULL;
+        bool mixed = false;
+        for (uint32_t k = 0; k < count && ok; k++) {
+            const chg_ts_node *x = &nodes[k];
+            if (x->op == CHG_TS_FLAG || x->op == CHG_TS_OR || x->op == CHG_TS_AND || x->op == CHG_TS_NOT)
+                continue;
+            const char *z = x->zone ? x->zone : "UTC";
+            mixed |= t->zone && strcmp(t->zone, z) != 0;
+            t->zone = z;
+        }
+        if (mixed || (t->zone && !strcmp(t->zone, "UTC")))
+            t->zone = NULL;
         if (ok) {
             chg_time_error te;
             int bad = -1;
@@ -1218,7 +1232,7 @@ const chg_timeset *chg_bundle_timeset(const chg_bundle *b, uint32_t i, chg_times
     const chg_tsdef *t = &b->timesets[i];
     info->name = b->str[t->name];
     info->text = b->str[t->text];
-    info->zone = t->zone == CHG_NONE32 ? NULL : b->str[t->zone];
+    info->zone = t->zone;
     info->kind = t->kind == CHG_SET_WINDOW ? "window" : "freeze";
     info->inline_set = t->kind == CHG_SET_INLINE;
     return t->ts;

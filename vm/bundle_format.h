@@ -26,7 +26,7 @@
 
 #define CHG_BUNDLE_MAGIC "CHGB\r\n\x1a\n"
 #define CHG_BUNDLE_VERSION 3 /* 2: approvals, actions, intakes; 3: time sets
-                                carry their text and zone (listings) */
+                                carry their text and kind (listings) */
 #define CHG_BUNDLE_HEADER 64
 #define CHG_NONE32 0xffffffffu
 #define CHG_NONE16 0xffffu
@@ -49,10 +49,9 @@
     X(LETS, 13, 8)        /* {u32 name, u32 block} */                                    \
     X(RULES, 14, 36)      /* rules, below */                                             \
     X(DURING, 15, 4)      /* {u32 time set} lists referenced by rules */                 \
-    X(TIMESETS, 16, 24)   /* {u32 name, u32 kind (CHG_SET_*), u32 first node, u32 node   \
-                             count, u32 text (string: as written), u32 zone (string:  \
-                             the one non-UTC zone of its schedules, or NONE)}; the    \
-                             root is the last node */                                 \
+    X(TIMESETS, 16, 20)   /* {u32 name, u32 kind (CHG_SET_*), u32 first node, u32 node   \
+                             count, u32 text (string: as written, for listings)};  \
+                             the root is the last node */                             \
     X(TSNODES, 17, 72)    /* time-set nodes, below */                                    \
     X(REGEXES, 18, 4)     /* {u32 pattern (string)} */                                   \
     X(ZONES, 19, 4)       /* {u32 name (string)} */                                      \

@@ -62,7 +62,9 @@ typedef struct chg_ruledef {
 
 typedef struct chg_tsdef {
     uint32_t name, kind;    /* kind: CHG_SET_* */
-    uint32_t text, zone;    /* strings; zone may be CHG_NONE32 */
+    uint32_t text;          /* string: the definition as written */
+    const char *zone;       /* the one non-UTC zone of its schedules, or NULL
+                               (derived from the nodes at load) */
     chg_timeset *ts;        /* built at load */
 } chg_tsdef;
 
