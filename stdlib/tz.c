@@ -53,29 +53,34 @@ struct chg_tz {
     posix_rule rule;
 };
 
+static void set_error(chg_time_error *err, int status, size_t offset, size_t length, const char *fmt, va_list ap)
+{
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    err->status = status;
+    err->offset = offset;
+    err->length = length;
+}
+
 void chg_ti_set_error(chg_time_error *err, size_t offset, size_t length, const char *fmt, ...)
 {
     if (!err)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    set_error(err, CHG_EINVAL, offset, length, fmt, ap);
     va_end(ap);
-    err->status = CHG_EINVAL;
-    err->offset = offset;
-    err->length = length;
 }
 
+/* Out of memory: the status says so, so no caller reports a schedule as
+ * malformed for it; there is no place in the input to point at. */
 void chg_ti_nomem(chg_time_error *err, const char *fmt, ...)
 {
     if (!err)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    set_error(err, CHG_ENOMEM, 0, 0, fmt, ap);
     va_end(ap);
-    err->status = CHG_ENOMEM;
-    err->offset = err->length = 0;
 }
 
 /* Parse a POSIX zone abbreviation: "<+0545>" or at least three letters. */

@@ -306,6 +306,12 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
     /* What verify_block proved about the instruction at hand. */
 #define IN_WINDOW(r) ((uint32_t)(r) >= cur->reg_base && (uint32_t)(r) < (uint32_t)cur->reg_base + cur->nregs)
 #define ASSERT_R(r) CHG_ASSERT(IN_WINDOW(r))
+#define ASSERT_RABC() \
+    do { \
+        ASSERT_R(in->a); \
+        ASSERT_R(in->b); \
+        ASSERT_R(in->c); \
+    } while (0)
 #define ASSERT_RUN(r, n) CHG_ASSERT((n) == 0 || (IN_WINDOW(r) && IN_WINDOW((uint32_t)(r) + (n) - 1)))
 #define ASSERT_JUMP() CHG_ASSERT(CHG_INS_BC(*in) >= cur->start && CHG_INS_BC(*in) < cur->start + cur->len)
 #define ASSERT_INS()                                                                          \
@@ -463,9 +469,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             NEXT;
         /* INDEX: R[a] = R[b][R[c]]: list element (null out of range) or field by name */
         CASE(INDEX) {
-            ASSERT_R(in->a);
-            ASSERT_R(in->b);
-            ASSERT_R(in->c);
+            ASSERT_RABC();
             const chg_value *o = &B, *k = &C;
             chg_value r;
             set_int(&r, CHG_V_NULL, 0);
@@ -539,9 +543,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
          * may be R[b] or R[c], and is written before they are last read. */
         /* ADD: R[a] = R[b] + R[c]: numbers, strings, time + duration, durations */
         CASE(ADD) {
-            ASSERT_R(in->a);
-            ASSERT_R(in->b);
-            ASSERT_R(in->c);
+            ASSERT_RABC();
             chg_value x = B, y = C;
             int64_t r;
             if (x.tag == CHG_V_INT && y.tag == CHG_V_INT) {
@@ -572,9 +574,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
         }
         /* SUB: R[a] = R[b] - R[c]: numbers, time - duration, time - time, durations */
         CASE(SUB) {
-            ASSERT_R(in->a);
-            ASSERT_R(in->b);
-            ASSERT_R(in->c);
+            ASSERT_RABC();
             chg_value x = B, y = C;
             int64_t r;
             if (x.tag == CHG_V_INT && y.tag == CHG_V_INT) {
@@ -595,9 +595,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
         }
         /* MUL: R[a] = R[b] * R[c]: numbers, duration * int */
         CASE(MUL) {
-            ASSERT_R(in->a);
-            ASSERT_R(in->b);
-            ASSERT_R(in->c);
+            ASSERT_RABC();
             chg_value x = B, y = C;
             int64_t r;
             bool dur = (x.tag == CHG_V_DUR && y.tag == CHG_V_INT) || (x.tag == CHG_V_INT && y.tag == CHG_V_DUR);
@@ -616,9 +614,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
         CASE(DIV)
         /* MOD: R[a] = R[b] % R[c]: ints, durations; by 0 is an error */
         CASE(MOD) {
-            ASSERT_R(in->a);
-            ASSERT_R(in->b);
-            ASSERT_R(in->c);
+            ASSERT_RABC();
             chg_value x = B, y = C;
             bool div = in->op == CHG_OP_DIV;
             bool ints = (x.tag == CHG_V_INT || x.tag == CHG_V_DUR) && (y.tag == CHG_V_INT || y.tag == CHG_V_DUR);
@@ -646,17 +642,13 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
         }
         /* EQ: R[a] = R[b] == R[c] */
         CASE(EQ)
-            ASSERT_R(in->a);
-            ASSERT_R(in->b);
-            ASSERT_R(in->c);
+            ASSERT_RABC();
             set_int(&A, CHG_V_BOOL, chg_vm_value_equal(&B, &C));
             pc++;
             NEXT;
         /* NE: R[a] = R[b] != R[c] */
         CASE(NE)
-            ASSERT_R(in->a);
-            ASSERT_R(in->b);
-            ASSERT_R(in->c);
+            ASSERT_RABC();
             set_int(&A, CHG_V_BOOL, !chg_vm_value_equal(&B, &C));
             pc++;
             NEXT;
@@ -685,9 +677,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
         /* LE: R[a] = R[b] <= R[c] */
         CASE(LE) {
             /* no GT or GE: the compiler swaps the operands */
-            ASSERT_R(in->a);
-            ASSERT_R(in->b);
-            ASSERT_R(in->c);
+            ASSERT_RABC();
             int o = order(&B, &C);
             if (o == -2)
                 FAIL("cannot compare %s with %s", chg_vm_vtag_name(B.tag), chg_vm_vtag_name(C.tag));
@@ -697,9 +687,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
         }
         /* IN: R[a] = R[b] in R[c]: an element of a list, or a substring */
         CASE(IN) {
-            ASSERT_R(in->a);
-            ASSERT_R(in->b);
-            ASSERT_R(in->c);
+            ASSERT_RABC();
             const chg_value *x = &B, *l = &C;
             bool found = false;
             if (is_list(l)) {
@@ -958,6 +946,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
 #undef FAIL
 #undef IN_WINDOW
 #undef ASSERT_R
+#undef ASSERT_RABC
 #undef ASSERT_RUN
 #undef ASSERT_JUMP
 #undef ASSERT_INS
