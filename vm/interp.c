@@ -1,8 +1,10 @@
 /*
  * interp.c — the interpreter: runs one block of register code to a value.
  *
- * One loop, one `switch` over the opcode (computed goto with GCC and clang),
- * one error exit. Lets are computed on first use through a small stack of
+ * One loop, one `switch` over the opcode (computed goto with GCC and clang).
+ * Every run-time error leaves through FAIL, which records the message and
+ * the pc (chg_vm_error) and returns -1; nothing needs unwinding, since the
+ * loop holds no resource but the scratch arena. Lets are computed on first use through a small stack of
  * frames, so a chain of lets costs no C recursion. Values never own heap
  * memory: strings and lists made while evaluating live in the context's
  * scratch arena, so the loop allocates nothing once the context is warm.
