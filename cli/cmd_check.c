@@ -85,12 +85,34 @@ int chgc_check(int argc, char **argv)
         chg_strings_free(&files);
         return EXIT_USAGE;
     }
+    int status = EXIT_CLEAN;
+    /* A bundle named on the command line is verified, as every command
+     * that loads one would; the sources are checked together. */
+    size_t nsrc = 0;
+    for (size_t i = 0; i < files.len; i++) {
+        if (!chg_is_bundle_path(files.items[i])) {
+            files.items[nsrc++] = files.items[i];
+            continue;
+        }
+        chg_policy p;
+        char *one[1] = {files.items[i]};
+        if (chgc_open_policy(one, 1, false, &p) != EXIT_CLEAN)
+            status = EXIT_FINDINGS;
+        else {
+            if (rep.format == CHG_REPORT_TEXT)
+                printf("%s: a verified bundle: policy %s version %s, sha256 %s\n", one[0],
+                       chg_bundle_policy_name(p.bundle), chg_bundle_policy_version(p.bundle),
+                       chg_bundle_hash(p.bundle));
+            chg_policy_free(&p);
+        }
+        chg_free(one[0]);
+    }
+    files.len = nsrc;
     chg_compile_options co = {.max_errors = (size_t)max_errors, .lints = lints, .analysis_from = analysis_from,
                               .horizon = horizon};
     chg_compiler **cs;
     size_t n;
     char err[1024] = "";
-    int status = EXIT_CLEAN;
     int rc = chg_check_files((char *const *)files.items, files.len, &co, &cs, &n, err, sizeof err);
     if (rc != CHG_OK) {
         chgc_fail(rc, err);

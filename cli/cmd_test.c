@@ -84,6 +84,13 @@ int chgc_test(int argc, char **argv)
         chg_strings_free(&files);
         return EXIT_USAGE;
     }
+    for (size_t i = 0; i < files.len; i++)
+        if (chg_is_bundle_path(files.items[i])) {
+            chgc_error("%s: a bundle holds no tests; run chgc test on the .chg files it was built from",
+                       (char *)files.items[i]);
+            chg_strings_free(&files);
+            return EXIT_USAGE;
+        }
     chg_test_session ts;
     char err[1024] = "";
     int rc = chg_test_files((char *const *)files.items, files.len, run, now, &ts, err, sizeof err);

@@ -275,6 +275,22 @@ class Bundles(unittest.TestCase):
             self.assertTrue(err.startswith("chgc: " + bad + ": "), err)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "x.chgb")))
 
+    def test_check_verifies_a_bundle_and_test_refuses_one(self):
+        rc, out, err = chgc("check", self.bundle)
+        self.assertEqual((rc, err), (0, ""))
+        self.assertRegex(out, r"production.chgb: a verified bundle: policy production-changes version 2026.11, "
+                              r"sha256 [0-9a-f]{64}\n")
+        data = bytearray(open(self.bundle, "rb").read())
+        data[100] ^= 1
+        bad = os.path.join(self.dir, "bad.chgb")
+        open(bad, "wb").write(bytes(data))
+        rc, out, err = chgc("check", bad)
+        self.assertEqual((rc, out), (1, ""))
+        self.assertTrue(err.startswith("chgc: " + bad + ": "), err)
+        rc, _, err = chgc("test", self.bundle)
+        self.assertEqual(rc, 2)
+        self.assertIn("a bundle holds no tests", err)
+
     def test_policy_and_event_cannot_both_be_stdin(self):
         rc, _, err = chgc("eval", "-", "--event", "-", stdin=b"")
         self.assertEqual(rc, 2)
