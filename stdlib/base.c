@@ -124,6 +124,8 @@ struct chg_arena_chunk {
 
 #define ARENA_CHUNK 65536
 
+/* No memory until the first allocation: an arena that is never used (a
+ * change with no strings to copy) costs nothing. */
 void chg_arena_init(chg_arena *a)
 {
     a->head = a->first = NULL;
@@ -132,6 +134,8 @@ void chg_arena_init(chg_arena *a)
     a->failed = false;
 }
 
+/* Frees every chunk and leaves a usable empty arena, so an owner may free
+ * and reuse the same struct. */
 void chg_arena_free(chg_arena *a)
 {
     chg_arena_chunk *c = a->first;
@@ -276,6 +280,8 @@ void chg_buf_free(chg_buf *b)
     memset(b, 0, sizeof *b);
 }
 
+/* Empty the buffer but keep its memory: a writer that renders one decision
+ * after another into the same buffer stops allocating once warm. */
 void chg_buf_reset(chg_buf *b)
 {
     b->len = 0;
@@ -438,6 +444,8 @@ int chg_read_file(const char *path, char **data, size_t *len)
 /* The size from fstat is only a first check: the file is read to its end
  * in 64 KiB steps and the limit is checked again as it grows, since a
  * file may grow (or be a /proc file of size 0) while it is read. */
+/* Read a regular file of at most max bytes into a NUL-terminated buffer
+ * the caller frees. The status says what went wrong and errno why. */
 int chg_read_file_max(const char *path, char **data, size_t *len, size_t max)
 {
     *data = NULL;

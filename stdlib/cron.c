@@ -105,6 +105,8 @@ static const char *range_text(field_kind k, chg_cron_dialect d)
 static bool perr(parser *p, const char *at, size_t len, const char *fmt, ...) CHG_PRINTF(4, 5);
 
 /* Record an error at [at, at+len) of the input; always returns false. */
+/* The offset and length let the compiler underline the bad item inside
+ * the policy's string literal (E0402), not just the whole expression. */
 static bool perr(parser *p, const char *at, size_t len, const char *fmt, ...)
 {
     if (p->err) {
@@ -194,6 +196,8 @@ static void set_bit(chg_cron *c, field_kind k, int v)
     }
 }
 
+/* Case-insensitive equality of [b, e) with an upper-case literal; cron
+ * letters (L, W, names) are accepted in any case, as AWS accepts them. */
 static bool ieq(const char *b, const char *e, const char *lit)
 {
     size_t n = strlen(lit);
@@ -550,6 +554,8 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
 
 void chg_cron_free(chg_cron *c) { chg_free(c); }
 
+/* The dialect the field count chose: weekday 1 is Sunday in AWS and SSM
+ * but Monday in classic cron, so whoever prints numbers needs it. */
 chg_cron_dialect chg_cron_get_dialect(const chg_cron *c) { return c->dialect; }
 
 bool chg_cron_is_wildcard(const chg_cron *c) { return c->wild; }
@@ -736,6 +742,7 @@ bool chg_cron_matches_local(const chg_cron *c, int64_t local)
  * day fields reject, and a schedule that never matches (Feb 30) costs one
  * pass over the months of each year up to `to`. Local times are "as if
  * UTC": no zone is involved here (chg_cron_next adds it). */
+/* Returns the first matching local time in [from, to), or TI_NONE_HI. */
 int64_t chg_ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to)
 {
     if (from < TI_LOCAL_MIN)
@@ -923,6 +930,9 @@ int64_t chg_cron_next(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t li
  * comes after the segment's own search, because the gap's match (at
  * s.start) is earlier than everything in the segment; and it counts only
  * when s.start is not before limit. */
+/* The last matching instant in [limit, t], or TI_NONE_LO: used to find
+ * where an interval that holds at t began (a match whose duration still
+ * covers t). */
 int64_t chg_cron_prev(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t limit)
 {
     int64_t u = t;

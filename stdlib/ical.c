@@ -635,12 +635,15 @@ static bool start_add(cal_ctx *cx, void *ud, int64_t local)
     return true;
 }
 
+/* Compare without subtracting, which could overflow for far instants. */
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
 }
 
+/* An event without UID cannot be overridden: RECURRENCE-ID matching is by
+ * UID, so such an event's overrides simply add occurrences. */
 static const char *uid_of(icalcomponent *ve)
 {
     icalproperty *p = icalcomponent_get_first_property(ve, ICAL_UID_PROPERTY);
@@ -925,6 +928,8 @@ static const char *x_prop(icalcomponent *cal, const char *name)
     return NULL;
 }
 
+/* Frees everything the build state owns; the occurrences unless they were
+ * handed to the result (cx->occ is then NULL). */
 static void ctx_free(cal_ctx *cx)
 {
     for (size_t i = 0; i < cx->nzones; i++) {
@@ -1159,6 +1164,7 @@ done:
     return rc;
 }
 
+/* Leaves an empty calendar, so a second free is harmless. */
 void chg_ti_calendar_free(ti_calendar *cal)
 {
     chg_free(cal->iv);

@@ -189,6 +189,9 @@ static chg_reason *add_reason(chg_ctx *ctx, chg_decision *d, uint32_t rule, uint
 }
 
 /* "<prefix><name><suffix>" in scratch. */
+/* Reason texts built at decision time ("window x is closed") live in the
+ * scratch arena, reset at the next decision, like every string a decision
+ * points at that is not the bundle's. */
 static const char *join3(chg_ctx *ctx, const char *a, const char *b, const char *c, uint32_t *len)
 {
     size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
@@ -234,6 +237,7 @@ static void fail_decision(chg_ctx *ctx, chg_decision *d, uint32_t rule)
 /* A flag field of the change (emergency): only a real `true` counts, not
  * "yes" or 1, since a policy without a schema gets whatever the event has
  * and break-glass must not be switched on by accident. */
+/* slot CHG_NONE32: the policy has no emergency field, so never break-glass. */
 static bool truthy_slot(const chg_ctx *ctx, uint32_t slot)
 {
     if (slot == CHG_NONE32)
@@ -314,6 +318,9 @@ static int run_actions(chg_ctx *ctx, chg_decision *d)
     return 0;
 }
 
+/* Prepare ctx for one evaluation (a decision, or an intake's blocks):
+ * per-decision state is cleared, the time-set index is kept when the
+ * flags are the same. */
 void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_facts *facts, chg_resolver_fn resolver,
                    void *resolver_ud)
 {

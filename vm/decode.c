@@ -279,6 +279,9 @@ static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const jso
     return CHG_OK;
 }
 
+/* One free for everything decoding made: slots, lists, records and
+ * copied strings live in the event's arena; the JSON references, if any
+ * are still held, are dropped here. */
 void chg_event_free(chg_event *e)
 {
     if (!e)
@@ -342,6 +345,8 @@ static chg_event *event_new(const chg_bundle *b, char *err, size_t errlen)
 }
 
 /* Decode the slots of the paths under root (0 change, 1 event) from j. */
+/* Each slot is decoded once per event, whatever the number of rules that
+ * read it: that is the point of slots. */
 static int decode_root(const chg_bundle *b, chg_event *e, const json_t *j, uint32_t root, chg_value *slots)
 {
     for (uint32_t n = 2; n < b->npaths; n++) {
