@@ -11,6 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The command table, in the order `chgc --help` lists it. Each run
+ * function gets argv from the command name on, so it parses its own
+ * options with getopt_long as if it were a program of its own (and
+ * resets optind to 1 first, since getopt keeps global state). */
 static const struct command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -44,8 +48,17 @@ static void usage(FILE *f)
             "Documentation: docs/cli.md, docs/language.md, docs/errors.md\n");
 }
 
+/* Exit statuses, for every command (cli.h): 0 the command did what was
+ * asked; 1 it did, and found something the caller must act on (errors in
+ * a policy, a failed test, a change that could not be decided); 2 it
+ * could not do its work (bad usage, unreadable input, out of memory).
+ * A CI job can then tell "the policy is wrong" from "the job is wrong".
+ * A decision's outcome, even deny, is never an exit status: it is data in
+ * the output, and a pipeline that wants to gate on it reads the JSON. */
 int main(int argc, char **argv)
 {
+    /* no command: usage on stderr and status 2, since nothing was done;
+     * an explicit --help is a success and goes to stdout */
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
@@ -77,6 +90,9 @@ int main(int argc, char **argv)
 
 /* ---- shared helpers -------------------------------------------------------- */
 
+/* One line on stderr, prefixed "chgc: " so it is told apart from the
+ * output of a pipeline's other programs; messages quote the offending
+ * value, so the user sees what chgc read. */
 void chgc_error(const char *fmt, ...)
 {
     va_list ap;
@@ -87,6 +103,9 @@ void chgc_error(const char *fmt, ...)
     va_end(ap);
 }
 
+/* 1 colour, 0 none, -1 not a valid WHEN. "auto" follows the NO_COLOR
+ * convention (no-color.org: set and non-empty disables) and then asks
+ * whether stream is a terminal: a file or a pipe never gets escapes. */
 int chgc_parse_color(const char *when, FILE *stream)
 {
     if (!strcmp(when, "always"))
@@ -102,6 +121,9 @@ int chgc_parse_color(const char *when, FILE *stream)
     return -1;
 }
 
+/* *out is the index in choices, which callers keep in the order of the
+ * matching enum so the index casts to it. The error lists the choices
+ * ("text, json or sarif"), the fix a user needs. */
 bool chgc_opt_choice(const char *name, const char *arg, const char *const *choices, int *out)
 {
     for (int i = 0; choices[i]; i++)
@@ -126,6 +148,9 @@ bool chgc_opt_instant(const char *name, const char *arg, int64_t *out)
     return false;
 }
 
+/* Durations in the policy language's syntax (chg_duration_parse), and
+ * strictly positive: to the library a horizon of 0 means "the default",
+ * so accepting "0s" would silently search a year. */
 bool chgc_opt_duration(const char *name, const char *arg, int64_t *out)
 {
     if (chg_duration_parse(arg, strlen(arg), out) == CHG_OK && *out > 0)
@@ -134,6 +159,8 @@ bool chgc_opt_duration(const char *name, const char *arg, int64_t *out)
     return false;
 }
 
+/* The whole argument must be the number ("50%" is refused, not read as
+ * 50): an option half-read is worse than one refused. */
 bool chgc_opt_number(const char *name, const char *arg, double lo, double hi, double *out)
 {
     char *end;
@@ -171,6 +198,8 @@ bool chgc_opt_color(const char *arg, FILE *stream, bool *out)
     return false;
 }
 
+/* The library's message when it wrote one (it names the file and the
+ * cause), else the status's generic text. */
 void chgc_fail(int status, const char *err)
 {
     chgc_error("%s", err && *err ? err : chg_strerror(status));
@@ -185,6 +214,9 @@ int chgc_collect(char **paths, int n, chg_vec *out)
     return rc;
 }
 
+/* Diagnostics of one compiler on stderr, in text, coloured when stderr is
+ * a terminal: the stdout of build, eval, test and windows is data, which
+ * must not be mixed with diagnostics. */
 void chgc_print_diags(chg_compiler *c)
 {
     if (!c || !chg_compiler_ndiags(c))
@@ -197,6 +229,10 @@ void chgc_print_diags(chg_compiler *c)
     chg_buf_free(&out);
 }
 
+/* The status mapping shared by every command that needs a policy: a
+ * policy with errors (CHG_EINVAL with a compiler to show) is 1, a finding;
+ * anything else that fails (a file that cannot be read, a bad bundle, no
+ * memory) is 2, a failure to do the work. */
 int chgc_open_policy(char **paths, int n, bool lints, chg_policy *p)
 {
     char err[1024] = "";

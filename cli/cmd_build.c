@@ -7,6 +7,10 @@
 #include <getopt.h>
 #include <string.h>
 
+/* `chgc build -o OUT PATH...`: lints are on, so warnings are printed as
+ * `chgc check` would print them, but they never fail a build (only errors
+ * do, status 1). The bundle has been verified by chg_policy_open before it
+ * is written: a file that is written is one the loader accepts. */
 int chgc_build(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -43,6 +47,10 @@ int chgc_build(int argc, char **argv)
     int status = chgc_open_policy(argv + optind, argc - optind, true, &p);
     if (status != EXIT_CLEAN)
         return status;
+    /* The file is opened only once the policy compiled, so a policy with
+     * errors never leaves an empty or truncated bundle behind. A write or
+     * close failure is status 2, reported with errno from the call that
+     * failed: fclose is checked because a full disk may only show there. */
     FILE *f = strcmp(output, "-") ? fopen(output, "wb") : stdout;
     bool ok = f && fwrite(p.bytes.data, 1, p.bytes.len, f) == p.bytes.len;
     int saved = errno;
@@ -56,6 +64,10 @@ int chgc_build(int argc, char **argv)
     return ok ? EXIT_CLEAN : EXIT_USAGE;
 }
 
+/* `chgc disasm`: the bytecode of a policy, compiled from source or loaded
+ * from a bundle (chg_policy_open takes either), so what is shown is what
+ * runs. --opcodes needs no policy: it prints the reference generated
+ * from opcodes.def, the same text as docs/bytecode.md. */
 int chgc_disasm(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -93,6 +105,8 @@ int chgc_disasm(int argc, char **argv)
         int status = chgc_open_policy(argv + optind, argc - optind, true, &p);
         if (status != EXIT_CLEAN)
             return status;
+        /* rendered into memory, then written in one call: the listing
+         * is bounded by the bundle's size, which the loader limits */
         chg_bundle_disasm(p.bundle, &out);
         chg_policy_free(&p);
     }

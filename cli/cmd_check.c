@@ -11,6 +11,8 @@
 #include <getopt.h>
 #include <time.h>
 
+/* stdout for --help, stderr for a usage error, so `chgc check --help |
+ * less` works and a mistake in a script does not vanish into a pipe. */
 static void check_usage(FILE *f)
 {
     fprintf(f,
@@ -50,6 +52,9 @@ int chgc_check(int argc, char **argv)
     const char *color = "auto";
     bool lints = true;
     long max_errors = 0;
+    /* The time analysis starts at the current minute: rounding makes two
+     * runs within a minute print the same findings, and --at pins it for
+     * reproducible CI output. horizon 0 is the compiler's default. */
     int64_t analysis_from = (int64_t)time(NULL) / 60 * 60, horizon = 0;
     int ch, format = 0;
     optind = 1;
@@ -113,6 +118,9 @@ int chgc_check(int argc, char **argv)
     chg_compiler **cs;
     size_t n;
     char err[1024] = "";
+    /* A status here is the machine's (a file that cannot be read, memory),
+     * status 2; what is wrong with a policy is in its diagnostics and
+     * decides between 0 and 1 below. */
     int rc = chg_check_files((char *const *)files.items, files.len, &co, &cs, &n, err, sizeof err);
     if (rc != CHG_OK) {
         chgc_fail(rc, err);
@@ -124,6 +132,9 @@ int chgc_check(int argc, char **argv)
     chg_report_render(&rep, cs, n, &out);
     fwrite(out.data ? out.data : "", 1, out.len, stdout);
     chg_buf_free(&out);
+    /* 1 when any file has an error, or with --werror a warning; notes
+     * never fail a check. Every file is reported before the status is
+     * decided, so one run shows all of them. */
     for (size_t i = 0; i < n; i++) {
         if (chg_compiler_count(cs[i], CHG_ERROR) || (rep.werror && chg_compiler_count(cs[i], CHG_WARNING)))
             status = EXIT_FINDINGS;

@@ -53,6 +53,9 @@ int chgc_eval(int argc, char **argv)
     const char *event = NULL, *facts_path = NULL;
     bool jsonl = false, explain = false;
     chg_eval_input base = {.now = (int64_t)time(NULL)};
+    /* Eight threads at most by default, so that chgc on a large shared
+     * runner does not take every CPU; --threads may ask for up to 64. The
+     * output is the same bytes whatever the number (docs/vm.md). */
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     threads = threads < 1 ? 1 : threads > 8 ? 8 : threads;
     int ch;
@@ -78,6 +81,9 @@ int chgc_eval(int argc, char **argv)
         eval_usage(stderr);
         return EXIT_USAGE;
     }
+    /* Standard input can be read once: two inputs both given as '-' would
+     * each see part of it, or the second nothing, and a decision made on
+     * half a document is worse than a usage error. */
     int from_stdin = !strcmp(event, "-") + (facts_path && !strcmp(facts_path, "-"));
     for (int i = optind; i < argc; i++)
         from_stdin += !strcmp(argv[i], "-");
@@ -87,6 +93,8 @@ int chgc_eval(int argc, char **argv)
     }
     char err[1024] = "";
     chg_facts *facts = NULL;
+    /* Facts are loaded before the policy is compiled: a mistyped facts
+     * file is a usage error (2) and should not wait for a compilation. */
     int rc = facts_path ? chg_facts_load(facts_path, &facts, err, sizeof err) : CHG_OK;
     if (rc != CHG_OK) {
         chgc_fail(rc, err);
@@ -100,6 +108,11 @@ int chgc_eval(int argc, char **argv)
         chg_decide_options o = {.threads = (int)threads, .explain = explain, .label = "chgc"};
         rc = jsonl ? chg_decide_lines(p.bundle, &base, event, &o, stdout, stderr, &failed, err, sizeof err)
                    : chg_decide_document(p.bundle, &base, event, &o, stdout, stderr, &failed, err, sizeof err);
+        /* Statuses: 2 when the run could not go on (an unreadable input,
+         * memory); 1 when it went through but some input was not a valid
+         * change (each such line got its error on stderr and the others
+         * their decisions); 0 otherwise. The outcomes themselves — deny,
+         * defer, error — are in the output, never in the status. */
         if (rc != CHG_OK) {
             chgc_fail(rc, err);
             status = EXIT_USAGE;

@@ -51,6 +51,8 @@ int chgc_test(int argc, char **argv)
     bool coverage = false, color_on;
     double threshold = -1;
     const char *run = NULL, *color = "auto";
+    /* read here, once: every test without an `at` of its own decides at
+     * the same instant, so tests in one run agree with each other */
     int64_t now = (int64_t)time(NULL);
     int ch;
     optind = 1;
@@ -74,6 +76,8 @@ int chgc_test(int argc, char **argv)
         test_usage(stderr);
         return EXIT_USAGE;
     }
+    /* a threshold without --coverage would fail runs for a figure the
+     * report does not show; asking for one implies the other */
     if (threshold >= 0)
         coverage = true;
     if (!chgc_opt_color(color, stdout, &color_on))
@@ -94,6 +98,11 @@ int chgc_test(int argc, char **argv)
     chg_test_session ts;
     char err[1024] = "";
     int rc = chg_test_files((char *const *)files.items, files.len, run, now, &ts, err, sizeof err);
+    /* Statuses: 1 for any failed test, broken policy, coverage below
+     * --threshold, or no test at all (a CI job that tests nothing should
+     * not pass); 2 only when the run itself failed (an unreadable file,
+     * memory, a bad --run); then nothing is rendered, since a report of
+     * part of the files would read as a complete run. */
     int status = ts.nfailed ? EXIT_FINDINGS : EXIT_CLEAN;
     /* what happened to each file, in order: broken policies, low coverage */
     for (size_t i = 0; i < ts.nfiles; i++) {
@@ -102,6 +111,9 @@ int chgc_test(int argc, char **argv)
             chgc_print_diags(f->compiler);
             chgc_error("%s: the policy has errors; its tests were not run", f->path);
             status = EXIT_FINDINGS;
+        /* the threshold is per policy file, not over the whole run: a well
+         * tested file must not hide one with no coverage; a file whose
+         * tests --run filtered out entirely has nothing to measure */
         } else if (f->state == CHG_TF_RAN && threshold >= 0 && f->suite->n &&
                    chg_test_coverage(f->suite) < threshold) {
             chgc_error("%s: coverage %.1f%% is below the threshold %.1f%%", f->path, chg_test_coverage(f->suite),
@@ -116,6 +128,8 @@ int chgc_test(int argc, char **argv)
             chgc_fail(rc, err);
         status = EXIT_USAGE;
     } else {
+        /* machine formats are written even for zero suites, so that a
+         * consumer always gets a well-formed (empty) report to parse */
         if (ts.nsuites || format != CHG_TEST_TEXT) {
             chg_buf out;
             chg_buf_init(&out);

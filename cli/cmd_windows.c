@@ -34,8 +34,12 @@ int chgc_windows(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    /* From the current minute, so listings made a few seconds apart are
+     * the same; --from and --to pin them for documentation and review. */
     int64_t from = (int64_t)time(NULL) / 60 * 60, to = 0;
     static const char *const formats[] = {"text", "json", "ics", NULL}; /* chg_listing_format order */
+    /* NULL-terminated for chg_windows_list; 64 is a generous bound that
+     * keeps the list on the stack. */
     const char *flags[65] = {NULL};
     int nflags = 0, ch, format = CHG_LIST_TEXT;
     optind = 1;
@@ -69,16 +73,23 @@ int chgc_windows(int argc, char **argv)
         chgc_error("--to must be after --from");
         return EXIT_USAGE;
     }
+    /* Ten years bound the output: a minutely cron window over a longer
+     * range would print millions of lines, and no review needs them. */
     if (to - from > 10LL * 366 * 86400) {
         chgc_error("the range is longer than ten years");
         return EXIT_USAGE;
     }
     chg_policy p;
+    /* Lints are off: a listing is for reading a policy's schedules, and
+     * lint warnings would only clutter stderr. A policy with errors is
+     * status 1, as in every command (chgc_open_policy). */
     int status = chgc_open_policy(argv + optind, argc - optind, false, &p);
     if (status != EXIT_CLEAN)
         return status;
     chg_buf out;
     chg_buf_init(&out);
+    /* The only failure of a listing is memory: the bundle was verified,
+     * and time sets built, when the policy was opened. */
     if (chg_windows_list(p.bundle, from, to, flags, (chg_listing_format)format, &out) != CHG_OK) {
         chgc_error("out of memory");
         status = EXIT_USAGE;

@@ -62,6 +62,9 @@ static int open_checks(int fd, const char *name, bool wait_fifo, size_t *size, c
         snprintf(err, errlen, "%s: not a regular file or a pipe", name);
         return CHG_ENOTREG;
     }
+    /* open_input opened with O_NONBLOCK so that open(2) of a FIFO returns
+     * at once; the readers below expect read(2) to wait for data, and a
+     * non-blocking descriptor would give EAGAIN, read as an I/O error. */
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)) {
         snprintf(err, errlen, "%s: %s", name, strerror(errno));
@@ -97,6 +100,9 @@ static int read_fd(int fd, const char *name, size_t size, size_t max, char **dat
         snprintf(err, errlen, "%s: larger than the limit (%zu bytes)", name, max);
         return CHG_ERANGE;
     }
+    /* size + 2: room for the NUL and for one more byte, so that a file
+     * that grew since fstat is noticed (the loop grows the buffer instead
+     * of stopping at the stale size and truncating silently). */
     size_t cap = size ? size + 2 : 65536, used = 0;
     char *p = chg_malloc(cap);
     for (;;) {
@@ -111,6 +117,8 @@ static int read_fd(int fd, const char *name, size_t size, size_t max, char **dat
             snprintf(err, errlen, "%s: out of memory", name);
             return CHG_ENOMEM;
         }
+        /* cap - used - 1: the last byte is kept for the terminating NUL,
+         * so callers may also treat the document as a C string. */
         ssize_t n = read(fd, p + used, cap - used - 1);
         if (n < 0 && errno == EINTR)
             continue;
@@ -135,6 +143,10 @@ static int read_fd(int fd, const char *name, size_t size, size_t max, char **dat
     return CHG_OK;
 }
 
+/* Read a whole document from path ("-" is standard input) into a new
+ * NUL-terminated buffer the caller frees. max 0 means CHG_INPUT_MAX.
+ * On failure *data is NULL and err names the input; CHG_ERANGE means
+ * larger than the limit, CHG_ENOTREG a directory or device. */
 int chg_input_read(const char *path, size_t max, char **data, size_t *len, char *err, size_t errlen)
 {
     *data = NULL;
@@ -173,6 +185,8 @@ struct chg_lines {
     char buf[LINES_BUF];
 };
 
+/* Only the header is cleared: the 64 KiB buffer is written before it is
+ * read, and clearing it would cost a page fault per page for nothing. */
 static chg_lines *lines_new(int fd, const char *name, size_t max_line)
 {
     chg_lines *r = chg_malloc(sizeof *r);
@@ -205,6 +219,9 @@ chg_lines *chg_lines_open(const char *path, size_t max_line, char *err, size_t e
     return r;
 }
 
+/* Lines over a caller's buffer, which must outlive the reader: data is
+ * read in place and never copied (only lines are, never here, since a
+ * line cannot cross a refill when there is none). */
 chg_lines *chg_lines_memory(const char *data, size_t len, const char *name, size_t max_line)
 {
     chg_lines *r = lines_new(-1, name, max_line);
@@ -216,6 +233,10 @@ chg_lines *chg_lines_memory(const char *data, size_t len, const char *name, size
     return r;
 }
 
+/* Whether chg_lines_next can return without blocking: a whole line is
+ * buffered, or the descriptor has something to say. The --jsonl driver
+ * asks this to flush decisions of a partial batch while a slow producer
+ * is silent, instead of holding them until the batch fills. */
 bool chg_lines_ready(chg_lines *r)
 {
     if (r->eof || memchr(r->data + r->pos, '\n', r->end - r->pos))
@@ -224,6 +245,12 @@ bool chg_lines_ready(chg_lines *r)
     return poll(&pfd, 1, 0) != 0; /* data, an end, or an error: read will not wait */
 }
 
+/* The next non-blank line, without its '\n' and trailing '\r's (CRLF
+ * files): 1 with *line valid until the next call, 0 at the end, or a
+ * status. A line over the limit is CHG_ERANGE with its number and the
+ * reader positioned after it, so the caller reports that line and goes
+ * on: one bad line does not end a stream. Blank lines count in *lineno
+ * but are not returned, so numbers match an editor's. */
 int chg_lines_next(chg_lines *r, const char **line, size_t *len, unsigned long *lineno, char *err, size_t errlen)
 {
     for (;;) {
@@ -254,11 +281,16 @@ int chg_lines_next(chg_lines *r, const char **line, size_t *len, unsigned long *
             const char *nl = memchr(s, '\n', r->end - r->pos);
             size_t take = nl ? (size_t)(nl - s) : r->end - r->pos;
             r->pos += take + (nl != NULL);
+            /* The common case: nothing carried over from an earlier refill
+             * and the newline is in the buffer, so the line is handed out
+             * where it lies. Otherwise pieces accumulate in r->line. */
             if (nl && !too_long && !r->line.len && take <= r->max) {
                 text = s; /* the whole line is in the buffer: no copy */
                 n = take;
                 break;
             }
+            /* Once over the limit the text is dropped, not kept: a stream
+             * of one endless line must not grow memory past max. */
             if (!too_long && r->line.len + take > r->max) {
                 too_long = true; /* read on to the end of the line, keep nothing */
                 chg_buf_free(&r->line);
@@ -309,6 +341,8 @@ void chg_lines_close(chg_lines *r)
 
 /* ---- facts -------------------------------------------------------------------------- */
 
+/* Read and parse a facts file (--facts): the same limits as any document,
+ * and a parse error is CHG_EINVAL prefixed with the path. */
 int chg_facts_load(const char *path, chg_facts **out, char *err, size_t errlen)
 {
     char *data;
@@ -342,6 +376,10 @@ static bool has_suffix(const char *s, const char *suffix)
 
 bool chg_is_bundle_path(const char *path) { return has_suffix(path, ".chgb"); }
 
+/* Append to out every .chg file under dir, depth first in name order.
+ * Hidden entries (".git", editors' ".#x.chg") are skipped. The depth
+ * limit is a backstop: links to directories are not followed, so only a
+ * real tree 64 levels deep reaches it. */
 static int walk(const char *dir, chg_vec *out, int depth, char *err, size_t errlen)
 {
     if (depth > 64) {
@@ -407,6 +445,10 @@ static int walk(const char *dir, chg_vec *out, int depth, char *err, size_t errl
     return rc;
 }
 
+/* Expand the command line's paths: a directory becomes its .chg files (an
+ * empty one is an error, since checking nothing would pass), a path that
+ * does not exist is an error here, and anything else ("-", a file, a
+ * pipe) is kept as given for its reader to accept or refuse. */
 int chg_collect_files(char *const *paths, size_t n, chg_vec *out, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++) {

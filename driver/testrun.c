@@ -19,6 +19,12 @@
 
 #include "chg_time.h"
 
+/* Mark in keep[] the cases whose name matches --run, a PCRE2 pattern
+ * searched anywhere in the name (not anchored: `--run deny` selects every
+ * test with "deny" in its name, as `go test -run` does). Without a pattern
+ * every case is kept. keep must hold n entries. A pattern that does not
+ * compile is CHG_EINVAL with PCRE2's message and offset in err; keep is
+ * then untouched, so the caller must not run anything. */
 int chg_test_select(const chg_test_case *cases, size_t n, const char *run, bool *keep, char *err, size_t errlen)
 {
     if (!run) {
@@ -36,6 +42,9 @@ int chg_test_select(const chg_test_case *cases, size_t n, const char *run, bool 
         return CHG_EINVAL;
     }
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    /* A failed match-data allocation must not fall through to the loop:
+     * pcre2_match with NULL match data would fail every case, and the run
+     * would report zero selected tests instead of running out of memory. */
     if (!md) { /* not "no test matches" */
         pcre2_code_free(re);
         snprintf(err, errlen, "out of memory");
@@ -88,6 +97,8 @@ static bool same_multiset(const json_t *a, const json_t *b)
     return true;
 }
 
+/* A failure message shows values as compact JSON, the form the test
+ * wrote them in; JSON_ENCODE_ANY because want/got may be scalars. */
 static void dump(chg_buf *out, const json_t *j)
 {
     char *s = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -103,6 +114,9 @@ static void dump(chg_buf *out, const json_t *j)
  * decision lacks compares as null. */
 static void compare(const chg_test_expect *x, const json_t *d, chg_buf *fail)
 {
+    /* The compiler stored the expected value as JSON text it produced
+     * itself, so it parses; want is NULL only when out of memory, and then
+     * json_equal fails and the expectation is reported, never passed. */
     json_t *want = json_loads(x->value, JSON_DECODE_ANY, NULL);
     json_t *got = NULL;
     bool ok;
@@ -125,6 +139,8 @@ static void compare(const chg_test_expect *x, const json_t *d, chg_buf *fail)
         if (!got)
             got = json_null();
     }
+    /* A list on the expecting side compares as a multiset; a scalar (or an
+     * object, such as `approvals`) must equal exactly. */
     if (json_is_array(want))
         ok = json_is_array(got) && same_multiset(want, got);
     else
@@ -142,6 +158,8 @@ static void compare(const chg_test_expect *x, const json_t *d, chg_buf *fail)
 
 /* ---- running --------------------------------------------------------------------- */
 
+/* A buffer's text, never NULL: an empty buffer has no data yet, and the
+ * reports print failures and decisions as strings without a NULL test. */
 static char *take(chg_buf *b)
 {
     if (!b->data)
@@ -168,12 +186,19 @@ int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *c
     s->rule_sources = chg_calloc(s->nrules + 1, sizeof(char *));
     s->arm_names = chg_calloc(s->narms + 1, sizeof(char *));
     s->arm_sources = chg_calloc(s->narms + 1, sizeof(char *));
+    /* One allocation test for all. Partial allocations stay in s for
+     * the caller's chg_test_suite_free, which tolerates NULL arrays; the
+     * per-name loops below fill the arrays in order, so a NULL entry
+     * stops both the run and the free at the same place. */
     chg_ctx *ctx = chg_ctx_new(b);
     if (!s->policy || !s->results || !s->rule_hit || !s->arm_hit || !s->rule_names || !s->rule_sources ||
         !s->arm_names || !s->arm_sources || !ctx) {
         chg_ctx_free(ctx);
         return CHG_ENOMEM;
     }
+    /* Names and source positions are copied out of the bundle so that the
+     * suite outlives it: chg_test_files frees each bundle as soon as its
+     * file's tests ran, and the report is rendered after all files. */
     char src[512];
     for (uint32_t i = 0; i < s->nrules; i++) {
         s->rule_names[i] = chg_strdup(chg_bundle_rule_name(b, i));
@@ -208,6 +233,9 @@ int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *c
         chg_buf fail;
         chg_buf_init(&fail);
         char err[1024];
+        /* The test's `given` lines were turned into a facts document by the
+         * compiler ({"flags":…, "queries":…}); if the VM's reader refuses
+         * it, the test must fail rather than run silently without them. */
         chg_facts *facts = chg_facts_parse(t->facts, strlen(t->facts), err, sizeof err);
         chg_eval_input in = {.now = t->has_at ? t->at : default_now, .facts = facts};
         chg_event *ev = NULL;
@@ -236,6 +264,8 @@ int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *c
             chg_eval(ctx, &in, &d);
             chg_buf dj;
             chg_buf_init(&dj);
+            /* Coverage is read before the next case reuses the context:
+             * chg_ctx_rule_applied answers for the last decision only. */
             chg_decision_write(b, &d, &dj);
             for (uint32_t k = 0; k < s->nrules; k++)
                 if (chg_ctx_rule_applied(ctx, k))
@@ -247,6 +277,9 @@ int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *c
                 chg_buf_printf(&fail, "%s: the decision could not be read back (out of memory?)\n", t->source);
             for (uint32_t k = 0; k < t->nexpects && dec; k++)
                 compare(&t->expects[k], dec, &fail);
+            /* A test that fails on a decision of outcome `error` most
+             * often failed because the policy did (a missing field), not
+             * because the expectation is wrong: name the run-time error. */
             if (fail.len && d.outcome == CHG_OUT_ERROR && d.nreasons)
                 chg_buf_printf(&fail, "%s: the evaluation failed: %.*s\n",
                                chg_bundle_source(b, d.reasons[0].span, src, sizeof src),
@@ -263,6 +296,9 @@ int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *c
     return CHG_OK;
 }
 
+/* Frees whatever chg_test_run managed to allocate, complete or not (the
+ * arrays may be NULL after an allocation failure), and zeroes the suite so
+ * that a second free is harmless. */
 void chg_test_suite_free(chg_test_suite *s)
 {
     for (size_t i = 0; i < s->n; i++) {
@@ -292,7 +328,7 @@ void chg_test_suite_free(chg_test_suite *s)
 }
 
 /* Rules and classify arms count alike; a policy with neither is fully
- * covered (100 %), so --min-coverage never fails an empty policy. */
+ * covered (100 %), so --threshold never fails an empty policy. */
 double chg_test_coverage(const chg_test_suite *s)
 {
     uint32_t total = s->nrules + s->narms, hit = 0;
@@ -325,8 +361,12 @@ static void xml(chg_buf *out, const char *s)
         }
 }
 
+/* A NUL-terminated string as a JSON string literal (escaped). */
 static void jstr(chg_buf *out, const char *s) { chg_buf_json_string(out, s, strlen(s)); }
 
+/* One line per arm and rule no test exercised, arms first because they
+ * decide the risk the rules then see; prefix makes the same lines TAP
+ * comments ("# ") or indented text. */
 static void uncovered(const chg_test_suite *s, const char *prefix, chg_buf *out)
 {
     for (uint32_t i = 0; i < s->narms; i++)
@@ -338,6 +378,10 @@ static void uncovered(const chg_test_suite *s, const char *prefix, chg_buf *out)
             chg_buf_printf(out, "%snot exercised: rule %s at %s\n", prefix, s->rule_names[i], s->rule_sources[i]);
 }
 
+/* The human report: per policy file, ok/FAIL per test with the failure
+ * lines indented under it and the decision that failed (so a reader sees
+ * what the policy did without rerunning `chgc eval`), then a total line.
+ * Colour only when the caller says the output is a terminal. */
 static void render_text(const chg_test_suite *suites, size_t n, bool coverage, bool color, chg_buf *out)
 {
     const char *red = color ? "\033[31m" : "", *green = color ? "\033[32m" : "", *off = color ? "\033[0m" : "";
@@ -390,6 +434,10 @@ static void tap_text(chg_buf *out, const char *s)
             chg_buf_putc(out, (unsigned char)*s < 0x20 ? ' ' : *s);
 }
 
+/* TAP 13: the plan first (the total is known: every test ran before
+ * rendering), one point per test numbered across all files, and for a
+ * failure a YAML block with its position, failures and decision.
+ * Coverage goes into comment lines, which TAP consumers ignore. */
 static void render_tap(const chg_test_suite *suites, size_t n, bool coverage, chg_buf *out)
 {
     size_t total = 0, num = 0;
@@ -432,6 +480,9 @@ static void render_tap(const chg_test_suite *suites, size_t n, bool coverage, ch
     }
 }
 
+/* JUnit XML as CI servers (Jenkins, GitLab, GitHub actions that read it)
+ * expect: one <testsuite> per policy file, classname and file set to the
+ * file so tests group by it. JUnit has no notion of coverage, so none. */
 static void render_junit(const chg_test_suite *suites, size_t n, chg_buf *out)
 {
     size_t total = 0, failures = 0;
@@ -545,6 +596,9 @@ static void render_json(const chg_test_suite *suites, size_t n, bool coverage, c
     chg_buf_printf(out, "],\"passed\":%zu,\"failed\":%zu}\n", passed, failed);
 }
 
+/* Render every suite in one format into out. The renderers only append
+ * to out and never fail half-way: chg_buf records an allocation failure in
+ * its oom flag and drops further text, so a report is whole or short. */
 void chg_test_render(const chg_test_suite *suites, size_t n, chg_test_format f, bool coverage, bool color,
                      chg_buf *out)
 {
@@ -558,6 +612,8 @@ void chg_test_render(const chg_test_suite *suites, size_t n, chg_test_format f, 
 
 /* ---- chgc test over files ---------------------------------------------------------- */
 
+/* Frees the compilers kept for BROKEN files (their diagnostics were needed
+ * until the command printed them) and every suite. */
 void chg_test_session_free(chg_test_session *s)
 {
     for (size_t i = 0; i < s->nfiles; i++)
@@ -583,6 +639,10 @@ static int test_file(chg_test_session *s, const char *path, const char *run, int
     chg_compile_options co = {.lints = false};
     chg_policy p;
     char *const paths[1] = {(char *)path};
+    /* Lints are off: `chgc test` answers whether the tests pass, and a lint
+     * warning is `chgc check`'s business. CHG_EINVAL is a policy with
+     * errors, which this file reports as BROKEN below; any other failure
+     * is the machine's and ends the session. */
     int rc = chg_policy_compile(&p, paths, 1, &co, err, errlen);
     if (rc != CHG_OK && rc != CHG_EINVAL) {
         chg_policy_free(&p);
@@ -631,6 +691,10 @@ static int test_file(chg_test_session *s, const char *path, const char *run, int
     return rc;
 }
 
+/* `chgc test`: compile and run every file separately, as a unit of its
+ * own (each file's tests see only what that file imports). now is the
+ * instant a test without `at` decides at. Returns the first machine
+ * failure; failing tests and broken files are results, not statuses. */
 int chg_test_files(char *const *files, size_t n, const char *run, int64_t now, chg_test_session *out, char *err,
                    size_t errlen)
 {

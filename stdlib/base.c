@@ -20,12 +20,18 @@
 static chg_realloc_fn alloc_fn; /* NULL: libc */
 static void *alloc_ud;
 
+/* Not thread-safe, by design: set it once, before any other call (a test's
+ * main, a fuzzer's init). Swapping it while memory from the old allocator
+ * is live would hand those blocks to the wrong free. */
 void chg_set_allocator(chg_realloc_fn fn, void *ud)
 {
     alloc_fn = fn;
     alloc_ud = ud;
 }
 
+/* realloc with one definition of size 0: always a free that returns NULL
+ * (C leaves realloc(p, 0) to the implementation, and C23 makes it
+ * undefined), so a custom allocator sees the same three cases as here. */
 void *chg_realloc(void *ptr, size_t size)
 {
     if (alloc_fn)
@@ -41,6 +47,9 @@ void *chg_realloc(void *ptr, size_t size)
  * is a real, freeable pointer and NULL always means failure. */
 void *chg_malloc(size_t size) { return chg_realloc(NULL, size ? size : 1); }
 
+/* The overflow test is the reason this is not chg_malloc(n * size): a
+ * count from input (records in a bundle section) times a record size
+ * must fail, not wrap to a small block that is then overrun. */
 void *chg_calloc(size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size)
@@ -69,6 +78,8 @@ char *chg_strndup(const char *s, size_t n)
 
 char *chg_strdup(const char *s) { return chg_strndup(s, strlen(s)); }
 
+/* Short and lower-case, to follow "path: " in a message; every status of
+ * chg_base.h has one, and an unknown number is not a crash. */
 const char *chg_strerror(int status)
 {
     switch (status) {
@@ -84,6 +95,8 @@ const char *chg_strerror(int status)
     return "unknown error";
 }
 
+/* For faults of chg itself only, never for input: abort() so a core dump
+ * or a sanitizer's stack shows where the invariant broke. */
 void chg_panic(const char *fmt, ...)
 {
     va_list ap;
@@ -111,6 +124,8 @@ struct chg_arena_chunk {
 
 #define ARENA_CHUNK 65536
 
+/* No memory until the first allocation: an arena that is never used (a
+ * change with no strings to copy) costs nothing. */
 void chg_arena_init(chg_arena *a)
 {
     a->head = a->first = NULL;
@@ -119,6 +134,8 @@ void chg_arena_init(chg_arena *a)
     a->failed = false;
 }
 
+/* Frees every chunk and leaves a usable empty arena, so an owner may free
+ * and reuse the same struct. */
 void chg_arena_free(chg_arena *a)
 {
     chg_arena_chunk *c = a->first;
@@ -130,6 +147,10 @@ void chg_arena_free(chg_arena *a)
     chg_arena_init(a);
 }
 
+/* Keep every chunk and mark it empty: the VM resets its scratch arena at
+ * the start of each decision, and keeping the chunks is what makes a warm
+ * decision allocation-free. failed is cleared with the contents it
+ * described. */
 void chg_arena_reset(chg_arena *a)
 {
     for (chg_arena_chunk *c = a->first; c; c = c->next)
@@ -143,6 +164,10 @@ void chg_arena_reset(chg_arena *a)
  * that has (after a reset), else a new one. */
 static chg_arena_chunk *arena_grow(chg_arena *a, size_t size)
 {
+    /* A request above a quarter chunk is "big" and gets a chunk of its own,
+     * exactly its size: carving it from a 64 KiB chunk would waste up to
+     * the rest of that chunk each time, and a big block must not become
+     * head, or the small allocations after it would open new chunks. */
     bool big = size > ARENA_CHUNK / 4;
     chg_arena_chunk *c = a->head;
     for (chg_arena_chunk *n = c ? c->next : NULL; n; n = n->next)
@@ -181,6 +206,10 @@ static chg_arena_chunk *arena_grow(chg_arena *a, size_t size)
     return n;
 }
 
+/* Every block is a multiple of 16 bytes and 16-aligned (the chunk's data
+ * is _Alignas(16)), enough for any scalar and for the VM's 16-byte values.
+ * Size 0 still takes 16 bytes, so two allocations never share an address.
+ * NULL sets a->failed, which callers that drop a NULL are checked by. */
 void *chg_arena_alloc_raw(chg_arena *a, size_t size)
 {
     if (size > SIZE_MAX - 15) {
@@ -199,6 +228,8 @@ void *chg_arena_alloc_raw(chg_arena *a, size_t size)
     return p;
 }
 
+/* Zeroed. The memset covers the rounded size, which is the block's real
+ * extent, so no stale bytes from before a reset survive in padding. */
 void *chg_arena_alloc(chg_arena *a, size_t size)
 {
     void *p = chg_arena_alloc_raw(a, size);
@@ -222,6 +253,9 @@ char *chg_arena_strdup(chg_arena *a, const char *s)
     return chg_arena_strndup(a, s, strlen(s));
 }
 
+/* Two passes of vsnprintf, one to measure and one to write, so the string
+ * takes exactly its length in the arena; ap2 because a va_list cannot be
+ * walked twice. */
 char *chg_arena_printf(chg_arena *a, const char *fmt, ...)
 {
     va_list ap, ap2;
@@ -246,6 +280,8 @@ void chg_buf_free(chg_buf *b)
     memset(b, 0, sizeof *b);
 }
 
+/* Empty the buffer but keep its memory: a writer that renders one decision
+ * after another into the same buffer stops allocating once warm. */
 void chg_buf_reset(chg_buf *b)
 {
     b->len = 0;
@@ -254,6 +290,10 @@ void chg_buf_reset(chg_buf *b)
         b->data[0] = 0;
 }
 
+/* Room for extra bytes and the NUL. Once oom is set every later append is
+ * dropped: the text is short but never garbled (no piece missing from the
+ * middle), and the caller checks oom once at the end instead of after
+ * every append. Doubling keeps appends amortised O(1). */
 static bool buf_reserve(chg_buf *b, size_t extra)
 {
     if (b->oom)
@@ -278,6 +318,8 @@ static bool buf_reserve(chg_buf *b, size_t extra)
     return true;
 }
 
+/* data is always NUL-terminated once non-NULL, so a buffer can be passed
+ * as a C string without a separate finish step. */
 void chg_buf_append(chg_buf *b, const void *p, size_t n)
 {
     if (!buf_reserve(b, n))
@@ -292,6 +334,8 @@ void chg_buf_puts(chg_buf *b, const char *s) { chg_buf_append(b, s, strlen(s)); 
 
 void chg_buf_putc(chg_buf *b, char c) { chg_buf_append(b, &c, 1); }
 
+/* Measure first, then format straight into the buffer: no temporary and
+ * no truncated output for long texts. */
 void chg_buf_vprintf(chg_buf *b, const char *fmt, va_list ap)
 {
     va_list ap2;
@@ -312,6 +356,11 @@ void chg_buf_printf(chg_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+/* s as a JSON string literal (RFC 8259). Bytes are copied as they are, so
+ * valid UTF-8 stays UTF-8 (the output is for humans too, and \u escapes
+ * of every non-ASCII character would triple it); controls and DEL are
+ * escaped so that no terminal sequence reaches a log. Plain runs are
+ * appended in one piece rather than byte by byte. */
 void chg_buf_json_string(chg_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -347,6 +396,8 @@ void chg_buf_json_string(chg_buf *b, const char *s, size_t n)
     chg_buf_putc(b, '"');
 }
 
+/* Hand the text to the caller, who frees it with chg_free; the buffer is
+ * empty again. NULL only when the empty string cannot be allocated. */
 char *chg_buf_take(chg_buf *b)
 {
     char *p = b->data;
@@ -366,6 +417,8 @@ void chg_vec_free(chg_vec *v)
     memset(v, 0, sizeof *v);
 }
 
+/* On CHG_ENOMEM the vector is unchanged and still owns its items; the
+ * caller decides whether item is freed. */
 int chg_vec_push(chg_vec *v, void *item)
 {
     if (v->len == v->cap) {
@@ -382,6 +435,7 @@ int chg_vec_push(chg_vec *v, void *item)
 
 /* ---- files ------------------------------------------------------------ */
 
+/* 256 MiB: the limit on a policy file (docs/internals.md). */
 int chg_read_file(const char *path, char **data, size_t *len)
 {
     return chg_read_file_max(path, data, len, (size_t)256 << 20);
@@ -390,6 +444,8 @@ int chg_read_file(const char *path, char **data, size_t *len)
 /* The size from fstat is only a first check: the file is read to its end
  * in 64 KiB steps and the limit is checked again as it grows, since a
  * file may grow (or be a /proc file of size 0) while it is read. */
+/* Read a regular file of at most max bytes into a NUL-terminated buffer
+ * the caller frees. The status says what went wrong and errno why. */
 int chg_read_file_max(const char *path, char **data, size_t *len, size_t max)
 {
     *data = NULL;
@@ -490,6 +546,9 @@ size_t chg_utf8_seq_len(const unsigned char *s, size_t n)
     return len;
 }
 
+/* The offset of the first byte that does not start a valid sequence, or n
+ * when all of s is valid: callers report the position of the first bad
+ * byte. The ASCII test first keeps ordinary text out of the decoder. */
 size_t chg_utf8_validate(const unsigned char *s, size_t n)
 {
     size_t i = 0;
@@ -506,6 +565,8 @@ size_t chg_utf8_validate(const unsigned char *s, size_t n)
     return n;
 }
 
+/* cp must be a scalar value (not a surrogate, at most U+10FFFF): callers
+ * decode it from \u escapes they have already checked. out needs 4 bytes. */
 size_t chg_utf8_encode(uint32_t cp, char *out)
 {
     if (cp < 0x80) {

@@ -54,6 +54,8 @@ struct chg_cron {
     int64_t local_lo, local_hi;
 };
 
+/* Field kinds in the order of the SSM dialect; a dialect's field list
+ * (chg_cron_parse) maps positions to kinds, so one parser serves all. */
 typedef enum { F_SEC, F_MIN, F_HOUR, F_DOM, F_MON, F_DOW, F_YEAR } field_kind;
 
 static const char *const field_name[] = {"second", "minute", "hour", "day-of-month",
@@ -66,6 +68,9 @@ typedef struct parser {
 } parser;
 
 /* Range of written values for a field in a dialect. */
+/* The classic day-of-week range is 0-7 because Vixie cron accepts both 0
+ * and 7 for Sunday; AWS numbers 1-7 from Sunday, so 0 is an error there
+ * and 7 is Saturday. */
 static void field_range(field_kind k, chg_cron_dialect d, int *lo, int *hi)
 {
     switch (k) {
@@ -100,6 +105,8 @@ static const char *range_text(field_kind k, chg_cron_dialect d)
 static bool perr(parser *p, const char *at, size_t len, const char *fmt, ...) CHG_PRINTF(4, 5);
 
 /* Record an error at [at, at+len) of the input; always returns false. */
+/* The offset and length let the compiler underline the bad item inside
+ * the policy's string literal (E0402), not just the whole expression. */
 static bool perr(parser *p, const char *at, size_t len, const char *fmt, ...)
 {
     if (p->err) {
@@ -169,6 +176,8 @@ static bool parse_value(parser *p, field_kind k, const char *b, const char *e, i
 }
 
 /* Written weekday number → 0 = Sunday. */
+/* Classic 7 and 0 both become Sunday (v % 7); AWS 1..7 become 0..6. Every
+ * mask stores the normalised weekday, so matching ignores the dialect. */
 static int dow_norm(const chg_cron *c, int v)
 {
     return c->dialect == CHG_CRON_CLASSIC ? v % 7 : v - 1;
@@ -187,6 +196,8 @@ static void set_bit(chg_cron *c, field_kind k, int v)
     }
 }
 
+/* Case-insensitive equality of [b, e) with an upper-case literal; cron
+ * letters (L, W, names) are accepted in any case, as AWS accepts them. */
 static bool ieq(const char *b, const char *e, const char *lit)
 {
     size_t n = strlen(lit);
@@ -199,6 +210,8 @@ static bool ieq(const char *b, const char *e, const char *lit)
 }
 
 /* Small unsigned decimal number in [b, e), or -1. */
+/* At most 4 digits, so the value cannot overflow; callers range-check it
+ * and report "needs 1-5" rather than a number they never accept. */
 static int small_num(const char *b, const char *e)
 {
     if (b == e || e - b > 4)
@@ -219,6 +232,7 @@ static int parse_dom_special(parser *p, const char *b, const char *e)
     chg_cron *c = p->c;
     size_t len = (size_t)(e - b);
     if (ieq(b, e, "L")) {
+        /* L is L-0: one mask holds L and every L-n */
         c->dom_lastoff |= 1;
         return 1;
     }
@@ -235,6 +249,8 @@ static int parse_dom_special(parser *p, const char *b, const char *e)
         c->dom_lastoff |= 1U << n;
         return 1;
     }
+    /* "nW" is tested before the plain parser sees it; "LW" was taken above,
+     * so a W here always follows a day number */
     if (len >= 2 && toupper((unsigned char)e[-1]) == 'W') {
         int n = small_num(b, e - 1);
         if (n < 1 || n > 31) {
@@ -313,11 +329,17 @@ static bool parse_item(parser *p, field_kind k, const char *b, const char *e)
         step = s;
     }
     int a = 0, z = 0;
+    /* Wrapping ranges ("22-2", "FRI-MON", "NOV-FEB") are cyclic fields'
+     * convenience; days of the month and years are not cyclic (a month's
+     * length varies, years do not come round), so there "20-10" is an
+     * error instead of a surprising wrap. */
     bool wrap_ok = k != F_DOM && k != F_YEAR;
     if (be - b == 1 && *b == '*') {
         a = lo;
         z = hi;
         if (k == F_DOW && c->dialect == CHG_CRON_CLASSIC)
+            /* the week is the cycle 0..6: a wrapping range or a step
+             * counts each day once, and 7 never stands in for Sunday here */
             z = 6; /* 7 is Sunday again */
     } else {
         const char *dash = NULL;
@@ -339,6 +361,9 @@ static bool parse_item(parser *p, field_kind k, const char *b, const char *e)
         }
     }
     /* Walk a..z (wrapping through hi → lo when z < a) by step. */
+    /* span counts the values from a to z along the cycle, so the step
+     * pattern of a wrapping range continues across the wrap ("22-2/2" is
+     * 22, 0, 2) instead of restarting at lo. */
     int span = z >= a ? z - a : (hi - a) + (z - lo) + 1;
     for (int i = 0; i <= span; i += step) {
         int v = a + i;
@@ -367,6 +392,9 @@ static bool parse_field(parser *p, field_kind k, const char *b, const char *e)
             c->dow_q = true;
         return true;
     }
+    /* Only the first character counts, as in Vixie cron: "*\/2" in
+     * day-of-month is "starts with *" and so combines with day-of-week by
+     * AND (docs/time.md), and "*\/15" in minute makes a wildcard schedule. */
     if (*b == '*') {
         if (k == F_DOM)
             c->dom_star = true;
@@ -429,6 +457,8 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
                      "rate() and at() schedules are not cron expressions");
         return NULL;
     }
+    /* Macros are classic expressions, so they follow the classic day and
+     * DST rules; the recursion is one level deep (no macro expands to '@'). */
     if (b < e && *b == '@') {
         for (size_t i = 0; i < CHG_ARRAY_LEN(macros); i++) {
             if ((size_t)(e - b) == strlen(macros[i].name) &&
@@ -440,6 +470,8 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
                      (int)(e - b), b);
         return NULL;
     }
+    /* Fields are counted past 8 without being stored, so that "found 9"
+     * reports the real count instead of failing on the array's size. */
     const char *fb[8], *fe[8];
     int nf = 0;
     const char *q = b;
@@ -486,6 +518,8 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
         }
     }
     if (nf != 7)
+        /* 5 and 6-field expressions match at second 0 of the minute; the
+         * bit masks then need no case for "no seconds field" */
         c->sec = 1; /* second 0 */
     c->has_year = nf != 5;
     if (c->dialect != CHG_CRON_CLASSIC) {
@@ -520,6 +554,8 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
 
 void chg_cron_free(chg_cron *c) { chg_free(c); }
 
+/* The dialect the field count chose: weekday 1 is Sunday in AWS and SSM
+ * but Monday in classic cron, so whoever prints numbers needs it. */
 chg_cron_dialect chg_cron_get_dialect(const chg_cron *c) { return c->dialect; }
 
 bool chg_cron_is_wildcard(const chg_cron *c) { return c->wild; }
@@ -527,6 +563,8 @@ bool chg_cron_is_wildcard(const chg_cron *c) { return c->wild; }
 /* ---- matching on local calendar fields ------------------------------------------- */
 
 /* Smallest set bit >= from in mask (bits 0..63), or -1. */
+/* With the ctz/clz builtins (GCC, clang) a field step is O(1) whatever
+ * the mask, instead of a loop over the field's values. */
 static int next_bit(uint64_t mask, int from)
 {
     if (from > 63)
@@ -548,6 +586,8 @@ static int prev_bit(uint64_t mask, int from)
     return 63 - __builtin_clzll(m);
 }
 
+/* Years are bits 0..229 of four 64-bit words (1970..2199); any year out of
+ * that range is not allowed when the expression has a year field. */
 static bool year_ok(const chg_cron *c, int64_t y)
 {
     if (!c->has_year)
@@ -559,6 +599,7 @@ static bool year_ok(const chg_cron *c, int64_t y)
 }
 
 /* Smallest allowed year >= y, or -1. */
+/* Word by word: a whole empty word of years (64 of them) is one test. */
 static int64_t year_next(const chg_cron *c, int64_t y)
 {
     if (!c->has_year)
@@ -612,6 +653,9 @@ static int nearest_weekday(int n, int dim, int wd1)
 /* Day d of a month of dim days (day 1 is weekday wd1) against the
  * day-of-month field; "L-n" is bit n of dom_lastoff, counted back from
  * the last day (L itself is n = 0). */
+/* The special forms are tested per day rather than expanded into dom at
+ * parse time because their days depend on the month: "L" is the 28th,
+ * 29th, 30th or 31st, "15W" moves with the weekday of the 15th. */
 static bool dom_match(const chg_cron *c, int d, int dim, int wd1)
 {
     if (c->dom >> d & 1)
@@ -640,6 +684,8 @@ static bool dom_match(const chg_cron *c, int d, int dim, int wd1)
 /* Day d (weekday wd) against the day-of-week field: "xL" is the last
  * x-day when a week later is past the month's end; "x#n" is the n-th,
  * days 7(n-1)+1 .. 7n of the month. */
+/* dow_nth has 6 entries so that (d - 1) / 7 + 1, at most 5 for day 31,
+ * indexes it without a test; entry 0 is unused. */
 static bool dow_match(const chg_cron *c, int d, int dim, int wd)
 {
     if (c->dow >> wd & 1)
@@ -664,6 +710,10 @@ static bool day_match(const chg_cron *c, int d, int dim, int wd1)
     return dom_match(c, d, dim, wd1) || dow_match(c, d, dim, wd);
 }
 
+/* Whether a local time (seconds since 1970-01-01 00:00 local, "as if
+ * UTC") matches every field. The DST rules are not applied here: this
+ * answers for the wall clock, and chg_cron_next decides which instants a
+ * wall-clock match stands for. */
 bool chg_cron_matches_local(const chg_cron *c, int64_t local)
 {
     if (local < TI_LOCAL_MIN || local >= TI_LOCAL_MAX)
@@ -692,6 +742,7 @@ bool chg_cron_matches_local(const chg_cron *c, int64_t local)
  * day fields reject, and a schedule that never matches (Feb 30) costs one
  * pass over the months of each year up to `to`. Local times are "as if
  * UTC": no zone is involved here (chg_cron_next adds it). */
+/* Returns the first matching local time in [from, to), or TI_NONE_HI. */
 int64_t chg_ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to)
 {
     if (from < TI_LOCAL_MIN)
@@ -754,6 +805,7 @@ int64_t chg_ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to)
 
 /* The mirror image of chg_ti_cron_next_local: each step lands on the last
  * second of the previous candidate. */
+/* Returns the last matching local time in [to, from], or TI_NONE_LO. */
 int64_t chg_ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to)
 {
     if (from >= TI_LOCAL_MAX)
@@ -832,12 +884,19 @@ int64_t chg_ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to)
  *
  * The cost is one local search per segment up to the match, and a segment
  * is half a year in a DST zone. */
+/* The first matching instant in [t, limit), or TI_NONE_HI. Matching is
+ * done on local times, which are what a cron expression names; the
+ * conversion back (L - s.off) is exact inside a segment because a
+ * segment's offset is constant. */
 int64_t chg_cron_next(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t limit)
 {
     int64_t u = t;
     while (u < limit) {
         ti_seg s;
         chg_ti_tz_segment(tz, u, &s);
+        /* ti_add saturates, so the test is safe at the ends of time; with
+         * the largest offset subtracted, no zone can still show a local
+         * time before local_hi */
         if (ti_add(u, -TI_MAX_OFFSET) >= c->local_hi)
             return TI_NONE_HI; /* past the last allowed year */
         if (!c->wild && u == s.start && s.off > s.prev_off) {
@@ -871,6 +930,9 @@ int64_t chg_cron_next(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t li
  * comes after the segment's own search, because the gap's match (at
  * s.start) is earlier than everything in the segment; and it counts only
  * when s.start is not before limit. */
+/* The last matching instant in [limit, t], or TI_NONE_LO: used to find
+ * where an interval that holds at t began (a match whose duration still
+ * covers t). */
 int64_t chg_cron_prev(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t limit)
 {
     int64_t u = t;

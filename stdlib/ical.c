@@ -63,6 +63,10 @@ typedef struct cal_ctx {
 
 /* ---- error places --------------------------------------------------------------------- */
 
+/* Property names are case-insensitive (RFC 5545 §2); name is given in
+ * upper case. The name must end at ':' or ';' (a parameter), so "DTEND"
+ * does not match a line of "DTENDX". Folded continuation lines start with
+ * a space and never match. */
 static bool line_starts_with(const char *l, const char *end, const char *name)
 {
     size_t n = strlen(name);
@@ -144,6 +148,9 @@ static bool cal_error(cal_ctx *cx, const char *comp, int comp_no, const char *pr
     return false;
 }
 
+/* failed is sticky: after the first failure nothing else is recorded, so
+ * the message is about the first thing that went wrong, and helpers that
+ * return a zone or nothing can be told apart from "no zone" by it. */
 static bool oom(cal_ctx *cx)
 {
     if (!cx->failed && cx->err)
@@ -231,6 +238,8 @@ static int64_t tt_local(struct icaltimetype tt)
     return s;
 }
 
+/* The inverse of tt_local, for the UNTIL handed to libical: a floating
+ * time (no zone), since libical iterates in floating time here. */
 static struct icaltimetype tt_from_local(int64_t local, bool is_date)
 {
     struct icaltimetype tt = icaltime_null_time();
@@ -249,6 +258,8 @@ static struct icaltimetype tt_from_local(int64_t local, bool is_date)
     return tt;
 }
 
+/* A linear search: a calendar names a handful of zones, and every TZID
+ * is resolved once per property, at build time only. */
 static const chg_tz *find_zone(cal_ctx *cx, const char *tzid)
 {
     for (size_t i = 0; i < cx->nzones; i++)
@@ -257,6 +268,7 @@ static const chg_tz *find_zone(cal_ctx *cx, const char *tzid)
     return NULL;
 }
 
+/* Takes tz: on failure it is freed here, so callers never leak it. */
 static bool add_zone(cal_ctx *cx, const char *tzid, chg_tz *tz)
 {
     zone_ref *z = chg_realloc(cx->zones, (cx->nzones + 1) * sizeof *z);
@@ -282,6 +294,9 @@ static const chg_tz *zone_for_tzid(cal_ctx *cx, const char *tzid, const char *ki
     if (z)
         return z;
     const char *name = tzid;
+    /* Such prefixed ids come from older Mozilla exports; RFC 5545
+     * §3.2.19 says a leading '/' means a globally unique id, which in
+     * practice ends in the Olson name. */
     if (name[0] == '/') {
         /* keep the last two components: "/a/b/Europe/Paris" → "Europe/Paris" */
         const char *last = strrchr(name, '/');
@@ -317,6 +332,10 @@ static const chg_tz *zone_of(cal_ctx *cx, icalproperty *p, struct icaltimetype t
     return NULL;
 }
 
+/* Fold 0 and TI_GAP_SHIFT give RFC 5545's reading (§3.3.5): in an
+ * overlap the first occurrence, in a gap the offset before it — which is
+ * not the rule of chg's own schedules (docs/time.md): calendars are read
+ * as the calendar tools that wrote them show them. */
 static int64_t to_instant(const chg_tz *tz, bool is_utc, int64_t local)
 {
     if (is_utc || !tz)
@@ -353,6 +372,9 @@ static bool iterate_rrule(cal_ctx *cx, struct icalrecurrencetype rule, struct ic
                          : rule.freq == ICAL_MINUTELY_RECURRENCE ? "MINUTELY"
                                                                  : "HOURLY");
     /* bound libical's search: UNTIL no later than `stop` (local) */
+    /* The extra day of slack: a UTC UNTIL compared as local time may be up
+     * to a day off (offsets are at most 25 h); the exact UNTIL is applied by
+     * start_add on instants, so the slack only lets libical go far enough. */
     int64_t until_local = stop;
     if (!icaltime_is_null_time(rule.until) && valid_tt(rule.until)) {
         int64_t u = tt_local(rule.until) + (rule.until.is_date ? 86400 : 0) + 86400;
@@ -361,6 +383,8 @@ static bool iterate_rrule(cal_ctx *cx, struct icalrecurrencetype rule, struct ic
     }
     rule.until = tt_from_local(until_local, dtstart.is_date);
     struct icaltimetype st = dtstart;
+    /* cap counts occurrences of this rule; occ_push separately caps the
+     * calendar's total, so many small rules cannot add up unbounded */
     st.zone = NULL;
     icalrecur_iterator *it = icalrecur_iterator_new(rule, st);
     if (!it)
@@ -429,6 +453,8 @@ static bool onset_add(cal_ctx *cx, void *ud, int64_t local)
     return true;
 }
 
+/* Compare without subtracting: instants are 64-bit and a difference could
+ * overflow int. */
 static int cmp_onset(const void *a, const void *b)
 {
     const onset *x = a, *y = b;
@@ -550,6 +576,8 @@ static bool build_vtimezone(cal_ctx *cx, icalcomponent *vtz, int no)
 /* ---- events --------------------------------------------------------------------------- */
 
 /* Record one occurrence [s, e) of the calendar (empty ones are dropped). */
+/* The total cap (TI_CAL_MAX_OCCURRENCES) is what bounds a build's memory
+ * and time: 500,000 pairs are 8 MB before merging, whatever the rules. */
 static bool occ_push(cal_ctx *cx, int64_t s, int64_t e)
 {
     if (e <= s)
@@ -607,18 +635,24 @@ static bool start_add(cal_ctx *cx, void *ud, int64_t local)
     return true;
 }
 
+/* Compare without subtracting, which could overflow for far instants. */
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
 }
 
+/* An event without UID cannot be overridden: RECURRENCE-ID matching is by
+ * UID, so such an event's overrides simply add occurrences. */
 static const char *uid_of(icalcomponent *ve)
 {
     icalproperty *p = icalcomponent_get_first_property(ve, ICAL_UID_PROPERTY);
     return p ? icalproperty_get_uid(p) : NULL;
 }
 
+/* Only the event's own STATUS: a cancelled override (RECURRENCE-ID with
+ * STATUS:CANCELLED) still removes its occurrence, because note_override
+ * runs over every event, cancelled or not. */
 static bool is_cancelled(icalcomponent *ve)
 {
     icalproperty *p = icalcomponent_get_first_property(ve, ICAL_STATUS_PROPERTY);
@@ -636,6 +670,8 @@ static bool value_instant(cal_ctx *cx, icalproperty *p, struct icaltimetype tt, 
     const chg_tz *z = zone_of(cx, p, tt, prop, &utc);
     if (cx->failed)
         return false;
+    /* ev is NULL for RECURRENCE-ID, read before its event is known: a
+     * floating id is then in the calendar's default zone */
     if (!utc && !z) /* floating or date: the event's zone */
         z = ev ? (ev->is_utc ? NULL : ev->tz) : cx->deftz;
     if (!utc && !z)
@@ -649,6 +685,10 @@ static bool value_instant(cal_ctx *cx, icalproperty *p, struct icaltimetype tt, 
 static bool emit(cal_ctx *cx, const event *ev, int64_t ls, const int64_t *ex, size_t nex,
                  const int64_t *exday, size_t nexday, const char *uid)
 {
+    /* Exclusions compare instants (EXDATE date-times) or local dates
+     * (EXDATE dates, which exclude every occurrence on that day), and
+     * overrides are matched by UID and the replaced occurrence's instant
+     * or date; the linear scans are over an event's few exclusions. */
     int64_t s = to_instant(ev->tz, ev->is_utc, ls);
     if (s < TI_CAL_FROM || s >= TI_CAL_UNTIL)
         return true;
@@ -672,6 +712,8 @@ static bool emit(cal_ctx *cx, const event *ev, int64_t ls, const int64_t *ex, si
     return occ_push(cx, s, e);
 }
 
+/* One element at a time: EXDATE lists are short, and this runs at build
+ * time only. */
 static bool push_i64(cal_ctx *cx, int64_t **v, size_t *n, int64_t x)
 {
     int64_t *p = chg_realloc(*v, (*n + 1) * sizeof *p);
@@ -754,6 +796,8 @@ static bool expand_event(cal_ctx *cx, icalcomponent *ve, bool is_override)
              (day != INT64_MIN ? push_i64(cx, &exday, &nexday, day)
                                : push_i64(cx, &ex, &nex, inst));
     }
+    /* an override does not recur, so nothing of it can be overridden: no
+     * uid means emit checks no overrides */
     const char *uid = is_override ? NULL : uid_of(ve);
 
     /* the occurrence starts: DTSTART, RRULE, plain RDATEs. Several RRULEs
@@ -775,6 +819,9 @@ static bool expand_event(cal_ctx *cx, icalcomponent *ve, bool is_override)
                     ev.until = to_instant(ev.tz, ev.is_utc, tt_local(r.until));
             }
             int64_t stop = TI_CAL_UNTIL + 2 * 86400;
+            /* stop is two days past the window: local times run up to a
+             * day ahead of instants, and an occurrence starting just before
+             * TI_CAL_UNTIL must still be seen; emit drops what is past it */
             ok = iterate_rrule(cx, r, ds, stop, TI_CAL_MAX_OCCURRENCES, start_add, &ev, "VEVENT",
                                cx->event_no);
         }
@@ -819,6 +866,8 @@ static bool expand_event(cal_ctx *cx, icalcomponent *ve, bool is_override)
                 break;
             }
             /* express it in the event's wall time (floating: already is) */
+            /* starts are kept in the event's wall time so that EXDATE and
+             * overrides, matched in emit, compare like with like */
             int64_t rl = tt_local(rt);
             if (utc || (rz && rz != ev.tz)) {
                 int64_t inst = utc ? rl : to_instant(rz, false, rl);
@@ -866,6 +915,8 @@ static bool note_override(cal_ctx *cx, icalcomponent *ve, icalproperty *rp)
 
 /* ---- the calendar ------------------------------------------------------------------------ */
 
+/* The value of a calendar-level X- property (X-CALENDAR-TYPE,
+ * X-WR-TIMEZONE), or NULL; libical keeps those unparsed. */
 static const char *x_prop(icalcomponent *cal, const char *name)
 {
     for (icalproperty *p = icalcomponent_get_first_property(cal, ICAL_X_PROPERTY); p;
@@ -877,6 +928,8 @@ static const char *x_prop(icalcomponent *cal, const char *name)
     return NULL;
 }
 
+/* Frees everything the build state owns; the occurrences unless they were
+ * handed to the result (cx->occ is then NULL). */
 static void ctx_free(cal_ctx *cx)
 {
     for (size_t i = 0; i < cx->nzones; i++) {
@@ -890,6 +943,8 @@ static void ctx_free(cal_ctx *cx)
     chg_free(cx->occ);
 }
 
+/* By start, then end: the merge below relies on starts ascending only,
+ * the end order just makes the sort deterministic. */
 static int cmp_pair(const void *a, const void *b)
 {
     const int64_t *x = a, *y = b;
@@ -965,6 +1020,8 @@ int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_cal
                      "not an iCalendar document (BEGIN:VCALENDAR ... END:VCALENDAR)");
         return CHG_EINVAL;
     }
+    /* A file may hold several VCALENDARs (libical wraps them in an XROOT);
+     * 64 is far above any export seen and keeps the list on the stack. */
     icalcomponent *cals[64];
     size_t ncal = 0;
     if (icalcomponent_isa(root) == ICAL_VCALENDAR_COMPONENT) {
@@ -1043,6 +1100,10 @@ int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_cal
              c; c = icalcomponent_get_next_component(cals[i], ICAL_VTIMEZONE_COMPONENT), nvtz++)
             if (!check_lic_errors(&cx, c, "VTIMEZONE", nvtz) || !build_vtimezone(&cx, c, nvtz))
                 goto done;
+    /* Pass one records every override before any event is expanded, so a
+     * RECURRENCE-ID event may come before or after its master in the file.
+     * Events are numbered in document order across VCALENDARs, the order
+     * locate() counts BEGIN:VEVENT lines in for error places. */
     int nev = 0, live = 0;
     for (size_t i = 0; i < ncal; i++)
         for (icalcomponent *c = icalcomponent_get_first_component(cals[i], ICAL_VEVENT_COMPONENT);
@@ -1083,6 +1144,8 @@ int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_cal
             cx.occ[2 * m + 1] = e;
             m++;
         }
+        /* shrinking cannot really fail; if it does, the larger block is as
+         * good, so the result is never lost to it */
         out->iv = chg_realloc(cx.occ, m * 2 * sizeof *cx.occ);
         if (!out->iv)
             out->iv = cx.occ;
@@ -1101,6 +1164,7 @@ done:
     return rc;
 }
 
+/* Leaves an empty calendar, so a second free is harmless. */
 void chg_ti_calendar_free(ti_calendar *cal)
 {
     chg_free(cal->iv);

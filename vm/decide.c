@@ -29,6 +29,8 @@
  * a window that never opens. Beyond it the answer is null. */
 #define DEFAULT_HORIZON (366 * 86400LL)
 
+/* The names decisions are written with; anything unknown reads "error",
+ * the one outcome that never makes a caller proceed with a change. */
 const char *chg_outcome_name(chg_outcome o)
 {
     switch (o) {
@@ -114,11 +116,14 @@ void chg_ctx_free(chg_ctx *ctx)
     chg_free(ctx);
 }
 
+/* For coverage: 1 only (held and acted), so a `deny during` that held
+ * outside its freezes does not count a test as exercising the deny. */
 bool chg_ctx_rule_applied(const chg_ctx *ctx, uint32_t rule)
 {
     return rule < ctx->b->nrules && ctx->applied[rule] == 1;
 }
 
+/* The time library's flag callback: ud is the decision's facts. */
 bool chg_vm_ctx_flag(void *ud, const char *name)
 {
     bool v = false;
@@ -126,6 +131,8 @@ bool chg_vm_ctx_flag(void *ud, const char *name)
     return v;
 }
 
+/* Membership through the context's index (tsindex.c): a bisection in the
+ * intervals of the year around t, built on first use for these flags. */
 static bool in_set(chg_ctx *ctx, uint32_t ts, int64_t t)
 {
     CHG_ASSERT(ts < ctx->b->ntimesets); /* rule windows and `during` lists, checked at load */
@@ -149,6 +156,8 @@ static int run_bool(chg_ctx *ctx, uint32_t block, bool *out)
     return 0;
 }
 
+/* A message block's value as text in scratch (valid for this decision);
+ * a non-string is rendered, so `"{n} files"` and a bare number both work. */
 static int run_text(chg_ctx *ctx, uint32_t block, const char **s, uint32_t *len)
 {
     chg_value v;
@@ -158,6 +167,9 @@ static int run_text(chg_ctx *ctx, uint32_t block, const char **s, uint32_t *len)
     return *s ? 0 : chg_vm_error(ctx, ctx->b->blocks[block].start, "out of memory");
 }
 
+/* Reasons and warnings live in the context's arrays, sized in chg_ctx_new:
+ * one per rule, since a rule acts once per decision, and reasons have one
+ * more for a rejection. */
 static chg_reason *add_reason(chg_ctx *ctx, chg_decision *d, uint32_t rule, uint8_t kind, const char *msg,
                               uint32_t len)
 {
@@ -177,6 +189,9 @@ static chg_reason *add_reason(chg_ctx *ctx, chg_decision *d, uint32_t rule, uint
 }
 
 /* "<prefix><name><suffix>" in scratch. */
+/* Reason texts built at decision time ("window x is closed") live in the
+ * scratch arena, reset at the next decision, like every string a decision
+ * points at that is not the bundle's. */
 static const char *join3(chg_ctx *ctx, const char *a, const char *b, const char *c, uint32_t *len)
 {
     size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
@@ -195,6 +210,9 @@ static const char *join3(chg_ctx *ctx, const char *a, const char *b, const char 
  * failing code belongs to one) and the instruction's source position. */
 static void fail_decision(chg_ctx *ctx, chg_decision *d, uint32_t rule)
 {
+    /* Everything gathered before the failure is dropped: a decision that
+     * failed half-way must not show reasons, freezes or approvals that
+     * would read as a judgement of the whole policy. */
     d->outcome = CHG_OUT_ERROR;
     d->nreasons = 0;
     d->nwarnings = 0;
@@ -219,6 +237,7 @@ static void fail_decision(chg_ctx *ctx, chg_decision *d, uint32_t rule)
 /* A flag field of the change (emergency): only a real `true` counts, not
  * "yes" or 1, since a policy without a schema gets whatever the event has
  * and break-glass must not be switched on by accident. */
+/* slot CHG_NONE32: the policy has no emergency field, so never break-glass. */
 static bool truthy_slot(const chg_ctx *ctx, uint32_t slot)
 {
     if (slot == CHG_NONE32)
@@ -299,6 +318,9 @@ static int run_actions(chg_ctx *ctx, chg_decision *d)
     return 0;
 }
 
+/* Prepare ctx for one evaluation (a decision, or an intake's blocks):
+ * per-decision state is cleared, the time-set index is kept when the
+ * flags are the same. */
 void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_facts *facts, chg_resolver_fn resolver,
                    void *resolver_ud)
 {
@@ -332,6 +354,10 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
 
 static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d);
 
+/* Always CHG_OK: a policy that fails gives an `error` decision, which is
+ * data (docs/internals.md), not a status. The saved error is restored
+ * after the `on error` actions so the decision reports the first failure
+ * even if one of those actions failed as well. */
 int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
 {
     decide(ctx, in, d);
@@ -373,6 +399,8 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     d->missing = ctx->missing;
     d->actions = ctx->actions;
 
+    /* the change's id is only echoed, never judged: a missing or non-string
+     * id leaves change_id NULL rather than failing the decision */
     const chg_value *id = b->id_slot < b->nslots_change ? &in->change->slots[b->id_slot] : NULL;
     if (id && id->tag == CHG_V_STR) {
         d->change_id = id->u.s;
@@ -416,6 +444,8 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     d->risk = ctx->risk;
     CHG_ASSERT(b->narms == 0 || ctx->risk >= 0); /* the last arm is the default (load_policy) */
 
+    /* emergency is what the change asks for; d->emergency, set after the
+     * approvals, is whether the request is granted */
     bool emergency = truthy_slot(ctx, b->emergency_slot);
 
     /* rules, in order; every one that applies is a reason */
@@ -441,6 +471,10 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
                 for (uint32_t k = 0; k < r->during_count; k++) {
                     uint32_t ts = b->during[r->during_first + k];
                     bool known = false;
+                    /* during_all keeps every set of every applying deny-during
+                     * rule, with the strictest level that names it: next_open
+                     * must avoid them all, and an emergency lifts only those no
+                     * mandatory rule names */
                     for (uint32_t q = 0; q < nduring_all; q++)
                         if (ctx->during_all[q] == ts) {
                             known = true;
@@ -503,6 +537,9 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             }
             break;
         }
+        /* An approval rule adds its requirement to the conjunction; it is
+         * not a reason by itself. Only when something is missing does it
+         * become one ("needs approval: rule …"), below. */
         case CHG_RA_APPROVAL:
             /* mandatory rule requirements hold even in an emergency */
             if (!emergency || r->level == 0) {
@@ -526,6 +563,9 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         else if ((int)b->approvals[i].cls == ctx->risk)
             class_req = b->approvals[i].req;
     }
+    /* An emergency with no `emergency` entry in the approvals block needs
+     * what its class needs: asking for break-glass never removes a
+     * requirement the policy did not say it removes. */
     uint32_t base = emergency && emergency_req != CHG_NONE32 ? emergency_req : class_req;
     const uint32_t *roots = ctx->req_roots + 1;
     if (base != CHG_NONE32) {
@@ -572,6 +612,9 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     }
 
     /* the outcome */
+    /* deny_firm: a deny that time cannot lift (not a `deny during`), for
+     * which next_open would be meaningless. A window reason is overridable
+     * whatever its rule's level: windows are the emergency's to skip. */
     bool deny = rejected_by != NULL, deny_firm = rejected_by != NULL, closed = false;
     for (uint32_t i = 0; i < d->nreasons; i++) {
         chg_reason *x = &d->reasons[i];
@@ -603,6 +646,8 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     /* when the window closes, and when everything opens again */
     chg_ts_env env = {chg_vm_ctx_flag, (void *)ctx->facts};
     int64_t horizon = in->horizon > 0 ? in->horizon : DEFAULT_HORIZON;
+    /* closes_at is for the first window rule only, as d->window is: the
+     * decision reports one window, the first the policy requires. */
     if (d->window >= 0 && d->window_open)
         d->closes_at = chg_vm_tsx_next_change(b->timesets[d->window].ts, &env, &ctx->ts_index[d->window], ctx->now,
                                            horizon);
@@ -626,6 +671,7 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             ctx->ts_sets[n] = b->timesets[ctx->during_all[k]].ts;
             ctx->ts_want[n++] = false;
         }
+        /* from now + 1: now itself is known not to be admissible */
         d->next_open = chg_vm_tsx_next_admissible(ctx->ts_xs, ctx->ts_sets, ctx->ts_want, n, &env, ctx->now + 1,
                                                horizon);
     }

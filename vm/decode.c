@@ -63,6 +63,9 @@ static const json_t *json_at(const chg_bundle *b, const json_t *base, uint32_t n
     return j;
 }
 
+/* Mark v as a value of the wrong type. For a string that was found (an
+ * unknown enum value, an unparsable time) callers also set len 1 and u.s,
+ * so the message can quote it; own() then copies that string too. */
 static void bad(chg_value *v, const json_t *j, uint8_t expected)
 {
     memset(v, 0, sizeof *v);
@@ -79,6 +82,9 @@ static int decode_list(const chg_bundle *b, chg_event *e, uint32_t n, const json
 {
     const chg_pathnode *p = &b->paths[n];
     CHG_ASSERT(p->layout == CHG_NONE16 || p->layout < b->nlayouts);
+    /* count ? count : 1: an empty list still gets a valid items pointer,
+     * so nothing downstream tests for NULL before a loop of zero rounds.
+     * The arena is the event's: the list dies with the event. */
     uint32_t count = (uint32_t)json_array_size(j);
     chg_value *items = chg_arena_alloc(&e->arena, sizeof(chg_value) * (count ? count : 1));
     if (!items)
@@ -100,6 +106,8 @@ static int decode_list(const chg_bundle *b, chg_event *e, uint32_t n, const json
                 return CHG_ENOMEM;
             for (uint32_t k = 0; k < l->count; k++) {
                 uint32_t fn = b->lfields[l->first + k].node;
+                /* a layout field with no node is one the schema names but
+                 * no path of this policy reads: absent, and never read */
                 if (fn == CHG_NONE32 || elem == CHG_NONE32) {
                     fields[k].tag = CHG_V_ABSENT;
                     continue;
@@ -110,6 +118,8 @@ static int decode_list(const chg_bundle *b, chg_event *e, uint32_t n, const json
                     fields[k].tag = CHG_V_NULL; /* missing in an element reads as null */
             }
             memset(&items[i], 0, sizeof items[i]);
+            /* a null element stays null rather than becoming a record of
+             * nulls, so `a == null` still tells it from an empty object */
             if (json_is_null(ej))
                 items[i].tag = CHG_V_NULL;
             else {
@@ -122,6 +132,8 @@ static int decode_list(const chg_bundle *b, chg_event *e, uint32_t n, const json
             if (decode_value(b, e, elem, ej, &items[i], depth + 1) != CHG_OK)
                 return CHG_ENOMEM;
         } else
+            /* elements without a node of their own are converted as any
+             * JSON value (strings point into the document until own()) */
             chg_vm_value_from_json(ej, &items[i]);
     }
     memset(out, 0, sizeof *out);
@@ -143,6 +155,10 @@ static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const jso
         out->tag = CHG_V_NULL;
         return CHG_OK;
     }
+    /* A field with a default takes it when missing or null; without one,
+     * missing is ABSENT, which only the instruction reading it turns into
+     * "required but missing" (an optional field read behind `!= null`
+     * never is). */
     if (!j || (json_is_null(j) && p->need == CHG_PR_DEFAULT)) {
         if (p->dflt != CHG_NONE32) {
             CHG_ASSERT(p->dflt < b->nconsts);
@@ -154,6 +170,8 @@ static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const jso
     }
     if (json_is_null(j)) {
         /* null is "no value": fine for optional fields, missing otherwise */
+        /* flags bit 0 is "has a schema": without one nothing is required,
+         * and null is simply null */
         out->tag = p->need == CHG_PR_REQUIRED && (b->flags & 1) ? CHG_V_ABSENT : CHG_V_NULL;
         return CHG_OK;
     }
@@ -178,6 +196,8 @@ static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const jso
         }
         return CHG_OK;
     case CHG_PT_INT:
+            /* 3.0 is not an int: jansson keeps JSON's distinction between
+             * 3 and 3.0, and a schema `int` is meant to refuse the latter */
         if (!json_is_integer(j))
             bad(out, j, p->type);
         else {
@@ -186,6 +206,7 @@ static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const jso
         }
         return CHG_OK;
     case CHG_PT_FLOAT:
+            /* a float field accepts integers too (JSON writers drop ".0") */
         if (!json_is_number(j))
             bad(out, j, p->type);
         else {
@@ -233,6 +254,8 @@ static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const jso
         return CHG_OK;
     }
     case CHG_PT_DUR:
+            /* durations in a change are whole seconds; a "2h" string is a
+             * policy literal's syntax, not a data format */
         if (json_is_integer(j)) {
             out->tag = CHG_V_DUR;
             out->u.i = json_integer_value(j);
@@ -256,6 +279,9 @@ static int decode_value(const chg_bundle *b, chg_event *e, uint32_t n, const jso
     return CHG_OK;
 }
 
+/* One free for everything decoding made: slots, lists, records and
+ * copied strings live in the event's arena; the JSON references, if any
+ * are still held, are dropped here. */
 void chg_event_free(chg_event *e)
 {
     if (!e)
@@ -276,6 +302,8 @@ static bool own(const chg_bundle *b, chg_event *e, chg_value *v, int depth)
     if (depth > 64)
         return false;
     if ((v->tag == CHG_V_STR || (v->tag == CHG_V_BAD && v->len == 1)) && v->u.s &&
+        /* the pointer range test tells bundle strings (enum values, which
+         * must keep their address: enums compare by pointer) from jansson's */
         !((const uint8_t *)v->u.s >= b->data && (const uint8_t *)v->u.s < b->data + b->len)) {
         size_t n = v->tag == CHG_V_STR ? v->len : strlen(v->u.s);
         char *p = chg_arena_strndup(&e->arena, v->u.s, n);
@@ -317,6 +345,8 @@ static chg_event *event_new(const chg_bundle *b, char *err, size_t errlen)
 }
 
 /* Decode the slots of the paths under root (0 change, 1 event) from j. */
+/* Each slot is decoded once per event, whatever the number of rules that
+ * read it: that is the point of slots. */
 static int decode_root(const chg_bundle *b, chg_event *e, const json_t *j, uint32_t root, chg_value *slots)
 {
     for (uint32_t n = 2; n < b->npaths; n++) {
@@ -335,6 +365,10 @@ static int decode_root(const chg_bundle *b, chg_event *e, const json_t *j, uint3
     return CHG_OK;
 }
 
+/* Decode a parsed change. The caller keeps its reference to jv; the event
+ * takes its own for as long as a slot points into the document. The event
+ * is tied to b (slots and enum pointers are b's) and must be used only
+ * with contexts of b and freed before b. */
 chg_event *chg_event_from_json(const chg_bundle *b, void *jv, char *err, size_t errlen)
 {
     json_t *j = jv;
@@ -365,6 +399,9 @@ chg_event *chg_event_from_json(const chg_bundle *b, void *jv, char *err, size_t 
     return e;
 }
 
+/* Duplicate keys are refused: {"env":"dev","env":"prod"} would otherwise
+ * decide on whichever jansson kept, while another reader of the same
+ * change (an approver's tool) may see the other. */
 chg_event *chg_event_decode(const chg_bundle *b, const char *json, size_t len, char *err, size_t errlen)
 {
     json_error_t je;
@@ -378,6 +415,9 @@ chg_event *chg_event_decode(const chg_bundle *b, const char *json, size_t len, c
     return e;
 }
 
+/* An intake's raw event: only the event slots are decoded, and the JSON is
+ * always kept, since the intake's blocks build the change from it and the
+ * built change holds a reference to it as well. */
 chg_event *chg_vm_event_raw(const chg_bundle *b, void *jv, char *err, size_t errlen)
 {
     json_t *j = jv;

@@ -16,6 +16,9 @@
 
 #include "chg_time.h"
 
+/* Indexed by chg_ruledef.level (0, 1, 2 as the bundle stores them); the
+ * verifier bounds the level, the index test below only guards a future
+ * level this table forgets. */
 static const char *const levels[] = {"mandatory", "overridable", "advisory"};
 
 /* The text of change slot `slot`'s path ("change.env"): the first path
@@ -24,6 +27,9 @@ static const char *const levels[] = {"mandatory", "overridable", "advisory"};
  * A linear search: explaining is rare and path tables are small. */
 static const char *slot_path(const chg_bundle *b, uint32_t slot)
 {
+    /* Nodes 0 and 1 are the roots (change, event) by the bundle format, so
+     * the search starts at 2; the walk up stops at a root or an element,
+     * and only a chain that ends at node 0 is a change path. */
     for (uint32_t n = 2; n < b->npaths; n++) {
         if (b->paths[n].slot != slot)
             continue;
@@ -36,6 +42,8 @@ static const char *slot_path(const chg_bundle *b, uint32_t slot)
     return "change.?";
 }
 
+/* Instants print in UTC (RFC 3339 with Z), as decisions do: one zone for
+ * every line, whatever zones the policy's time sets use. */
 static void instant(chg_buf *out, int64_t t)
 {
     char tmp[40];
@@ -71,11 +79,17 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
         bool dup = false;
         for (uint32_t i = 0; i < nseen; i++)
             dup |= seen[i] == key;
+        /* a block that reads more than 64 distinct things shows the first
+         * 64: the line is for a reader, and seen[] stays on the stack */
         if (dup || nseen == 64)
             continue;
         seen[nseen++] = key;
         if (in->op == CHG_OP_QUERY) {
             /* every answer this call gave in the evaluation */
+            /* The log is per decision and capped (CHG_QLOG_MAX): queries
+             * past the cap were answered but are not shown. Matching is
+             * by name, so a call asked with other arguments elsewhere in
+             * the policy shows here too, each with its own arguments. */
             const char *name = b->builtin_info[in->c]->name;
             for (uint32_t q = 0; q < ctx->nqlog; q++) {
                 const chg_qlog *l = &ctx->qlog[q];
@@ -105,6 +119,9 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
             v = &ctx->ev->slots[in->b];
         } else if (in->op == CHG_OP_LET) {
             name = b->str[b->lets[in->b].name];
+            /* letstate 2 is "done"; 0 (never reached, the decision took
+             * another path) and 1 (still running: the let failed) have no
+             * value to show, and letvals[] may hold an earlier decision's */
             if (ctx->letstate[in->b] == 2)
                 v = &ctx->letvals[in->b];
         } else {
@@ -112,6 +129,8 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
             memset(&risk, 0, sizeof risk);
             risk.tag = CHG_V_RISK;
             risk.u.i = ctx->risk;
+            /* risk is -1 until an arm holds; a condition inside classify
+             * itself cannot read it (the checker forbids it) */
             if (ctx->risk >= 0)
                 v = &risk;
         }
@@ -131,6 +150,10 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
         chg_buf_putc(out, '\n');
 }
 
+/* Decide as chg_eval does (same d, same status), then append to out the
+ * explanation, which reads ctx: it is valid only until ctx decides again.
+ * An `error` decision is explained by its one reason and nothing else,
+ * since what ran before the failure says nothing certain about the rest. */
 int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf *out)
 {
     int rc = chg_eval(ctx, in, d);
@@ -157,6 +180,8 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
 
     if (b->narms) {
         chg_buf_puts(out, "\nclassify (the first arm that holds):\n");
+            /* arms after the one that held were never evaluated, so they
+             * are not listed: their values would all read "(not computed)" */
         for (uint32_t i = 0; i < b->narms; i++) {
             const chg_arm *a = &b->arms[i];
             bool decided = d->arm == (int32_t)i;
@@ -181,6 +206,10 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
             for (uint32_t k = 0; k < d->nwarnings && !why; k++)
                 if (d->warnings[k].rule == i)
                     why = &d->warnings[k];
+            /* applied[] is 1 when the rule held and acted, 2 when it held
+             * but is a `deny during` none of whose freezes holds now, 0
+             * otherwise; a window or approval rule that acted without a
+             * reason is one whose requirement is met. */
             switch (ctx->applied[i]) {
             case 1:
                 state = why && why->overridden ? "applied, overridden by the emergency" : "applied";
@@ -234,6 +263,10 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
         WOULD();
         chg_buf_printf(out, "  - approvals: %s\n", d->missing[i]);
     }
+    /* The freezes' ends are asked from the same per-context index the
+     * decision used, under the same flags, so the answer agrees with
+     * next_open. During an approved emergency freezes are overridden and
+     * their end changes nothing, hence not shown. */
     chg_ts_env env = {chg_vm_ctx_flag, (void *)ctx->facts};
     for (uint32_t i = 0; i < d->nfreezes && !d->emergency; i++) {
         uint32_t ts = d->freezes[i];

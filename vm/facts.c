@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Empty facts: no flags (every flag reads false) and no answers (every
+ * query is unanswered, an `error` decision if the policy needs one). */
 static chg_facts *facts_new(void)
 {
     chg_facts *f = chg_calloc(1, sizeof *f);
@@ -52,6 +54,11 @@ static void rekey(chg_facts *f)
     f->flags_key = h;
 }
 
+/* Set or replace a flag; the caller's name is copied. The key is recomputed
+ * on every change, so a context sees new flags as a new key and rebuilds
+ * its time-set index instead of answering from one built under the old
+ * value. On CHG_ENOMEM f is unchanged: the arrays grow before the flag is
+ * added, and a grown array with the old count is still consistent. */
 int chg_facts_set_flag(chg_facts *f, const char *name, bool value)
 {
     for (uint32_t i = 0; i < f->nflags; i++)
@@ -81,6 +88,9 @@ int chg_facts_set_flag(chg_facts *f, const char *name, bool value)
     return CHG_OK;
 }
 
+/* Whether the flag is set at all, its value in *value if so (*value is
+ * untouched otherwise: callers start it false, since a flag that is not
+ * set is false). f may be NULL (an evaluation without facts). */
 bool chg_vm_facts_flag(const chg_facts *f, const char *name, bool *value)
 {
     if (!f)
@@ -132,6 +142,8 @@ chg_facts *chg_facts_parse(const char *text, size_t len, char *err, size_t errle
     if (!text)
         return f;
     json_error_t je;
+    /* duplicate keys are refused, as in changes: a flag given twice with
+     * two values has no one meaning */
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!doc) {
         snprintf(err, errlen, "facts: line %d, column %d: %s", je.line, je.column, je.text);
@@ -199,6 +211,9 @@ chg_facts *chg_facts_parse(const char *text, size_t len, char *err, size_t errle
                 strncat(path, ".result", sizeof path - strlen(path) - 1);
                 return bad(f, err, errlen, path, "missing: what the query answers");
             }
+            /* args absent means no arguments; a query asked with arguments
+             * does not match an answer listed without, since the count is
+             * compared first */
             chg_fact_query *fq = &f->queries[i];
             fq->call = json_string_value(call);
             fq->nargs = args ? (uint32_t)json_array_size(args) : 0;
