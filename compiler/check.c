@@ -1493,10 +1493,10 @@ static chg_type *check_let(chg_compiler *c, chg_decl *d)
 
 static chg_type *build_type(chg_compiler *c, chg_typeexpr *te, const char *path);
 
-/* Does a literal default value fit its field's type? */
-/* Defaults are literals (build_object refuses anything else), so fitting
- * is structural and needs no context: the decoder supplies the literal for the
- * field when it is absent, and this guarantees the value has the
+/* Does a literal default value fit its field's type? Defaults are
+ * literals (build_object refuses anything else), so fitting is
+ * structural and needs no context: the decoder supplies the literal for
+ * the field when it is absent, and this guarantees the value has the
  * field's type. An int literal fits a float field (ints widen). */
 static bool default_fits(const chg_type *t, const chg_expr *v)
 {
