@@ -29,6 +29,11 @@ static void *node(chg_arena *a, size_t size)
     return p;
 }
 
+/* Nodes start zeroed (the arena returns zeroed memory, and the spare is
+ * cleared), so only kind, span and depth need setting; every pointer
+ * field the grammar does not fill reads as NULL. depth starts at 1 and
+ * the grammar's builders raise it from the children's, which is how the
+ * parser's nesting limit sees a tree before any pass recurses into it. */
 chg_expr *chg_c_ast_expr(chg_arena *a, chg_expr_kind kind, chg_span span)
 {
     chg_expr *e = node(a, sizeof *e);
@@ -38,6 +43,9 @@ chg_expr *chg_c_ast_expr(chg_arena *a, chg_expr_kind kind, chg_span span)
     return e;
 }
 
+/* Declarations have no depth: they do not nest (only their expressions
+ * do), and the resolver, not the parser, creates some of them (one per
+ * risk class). */
 chg_decl *chg_c_ast_decl(chg_arena *a, chg_decl_kind kind, chg_span span)
 {
     chg_decl *d = node(a, sizeof *d);
@@ -72,6 +80,10 @@ chg_typeexpr *chg_c_ast_typeexpr(chg_arena *a, chg_typeexpr_kind kind, chg_span 
     return t;
 }
 
+/* A growing list in the arena: the old array is abandoned, not freed,
+ * which the arena makes free of cost and which doubling keeps to less
+ * than the final size in waste. Lists are built by left-recursive grammar
+ * rules, one push per item, so amortised O(1) matters for long schemas. */
 void chg_c_ast_list_push(chg_arena *a, chg_ast_list *l, void *item)
 {
     if (l->n == l->cap) {
@@ -87,6 +99,10 @@ void chg_c_ast_list_push(chg_arena *a, chg_ast_list *l, void *item)
     l->items[l->n++] = item;
 }
 
+/* The span from a's start to b's end, for nodes built from their first
+ * and last tokens. A b from another file (impossible from one parse, but
+ * cheap to rule out) or ending earlier leaves a unchanged, so a joined
+ * span never runs backwards. */
 chg_span chg_c_span_join(chg_span a, chg_span b)
 {
     chg_span s = a;
@@ -95,6 +111,8 @@ chg_span chg_c_span_join(chg_span a, chg_span b)
     return s;
 }
 
+/* Operators as written, for messages: "operator '+' …" must quote what
+ * the user typed, not the enum's name. */
 const char *chg_c_binop_text(chg_binop op)
 {
     switch (op) {

@@ -81,6 +81,11 @@ typedef struct local {
     struct local *next;
 } local;
 
+/* One proved fact: `path` (a path_key string, arena-owned) is non-null.
+ * Facts form a singly linked list whose head is cx.facts; check_with()
+ * splices fresh facts in front of it for one sub-expression and unsplices
+ * them afterwards, so the list is a stack that mirrors the recursion and
+ * never needs freeing (the arena owns the nodes). */
 typedef struct fact {
     const char *path; /* a path known to be non-null */
     struct fact *next;
@@ -108,6 +113,11 @@ static chg_type *check_let(chg_compiler *c, chg_decl *d);
 
 static const char *tstr(cx *x, const chg_type *t) { return chg_c_type_str(A, t); }
 
+/* Mark e as erroneous and return the error type. Every error path in the
+ * checker goes through here, so "e->type is never NULL after check()"
+ * holds for erroneous expressions too, and later passes may read it
+ * without a NULL test. chg_c_type_error is a static singleton: comparing
+ * kinds is enough, and no allocation is made, so this cannot fail. */
 static chg_type *err(chg_expr *e)
 {
     e->type = &chg_c_type_error;
@@ -115,12 +125,25 @@ static chg_type *err(chg_expr *e)
 }
 
 static bool is_err(const chg_type *t) { return t->kind == T_ERROR; }
+/* T_ERROR counts as `any` on purpose: an expression already reported
+ * must accept every use without a second message, or one typo in a
+ * field name would be reported again at every operator above it. */
 static bool is_any(const chg_type *t) { return t->kind == T_ANY || t->kind == T_ERROR; }
 
 /* ---- paths and narrowing ---------------------------------------------------------- */
 
 /* A canonical key for expressions that name a place (change.a.b, a local's
  * field, a let), or NULL. */
+/*
+ * The key is a string so that two syntactically different references to
+ * the same place compare equal: `change.a.b` and `change["a"].b` both give
+ * "change.a.b". A quantifier variable is keyed by its binder's address
+ * rather than its name, because `any x in L: …` nested in another `any x`
+ * shadows the outer x, and a fact about the outer x must not narrow the
+ * inner one. The '$' prefix cannot start a name, which is also how
+ * describe() tells such keys from printable paths. Indexing by anything
+ * but a string literal is not a place (`l[i]` depends on i), so NULL.
+ */
 static const char *path_key(cx *x, chg_expr *e)
 {
     switch (e->kind) {
@@ -169,6 +192,15 @@ static bool known_non_null(cx *x, chg_expr *e)
  * flips the truth; `p != null` true and `p == null` false prove p. Nothing
  * else proves anything: `a or b` true proves neither side, so no fact is
  * ever claimed that a run could contradict. */
+/*
+ * Soundness is the one requirement: a fact is only claimed if every run
+ * that takes the guarded branch makes it true. Completeness is not
+ * attempted (`x == null or f(x)` false would prove x, and is not
+ * recognised). Nothing here reports: e was checked already, this only
+ * reads its shape. Facts allocated here live until the arena is freed;
+ * an allocation failure drops the fact, which can only make the checker
+ * stricter (a spurious E0206), never unsound.
+ */
 static void facts_when(cx *x, chg_expr *e, bool truth, fact **out)
 {
     if (e->kind == EX_UNARY && e->u.unary.op == UOP_NOT) {
@@ -213,6 +245,13 @@ static void facts_when(cx *x, chg_expr *e, bool truth, fact **out)
 }
 
 /* Check e with extra facts, restoring the fact list afterwards. */
+/*
+ * `extra` is a list built by facts_when for this call only, so its tail
+ * may be pointed at the current list temporarily and cut again after the
+ * check: no copy is needed, and after the call both lists are exactly as
+ * they were. This is what keeps the facts of `a and b` away from a
+ * sibling `c` in `(a and b) or c`.
+ */
 static chg_type *check_with(cx *x, chg_expr *e, fact *extra)
 {
     fact *saved = x->facts;
@@ -233,6 +272,10 @@ static chg_type *check_with(cx *x, chg_expr *e, fact *extra)
 
 /* ---- reporting helpers --------------------------------------------------------------- */
 
+/* How an expression is named in a message: its path when it has one
+ * (users recognise `'change.pipeline'`), else its source text when short
+ * and on one line, else a neutral phrase. Long or multi-line text would
+ * make the one-line message unreadable; the caret shows the place anyway. */
 static const char *describe(cx *x, chg_expr *e)
 {
     const char *k = path_key(x, e);
@@ -245,6 +288,11 @@ static const char *describe(cx *x, chg_expr *e)
 }
 
 /* A value of optional type used where a value is required. */
+/* Callers pass the narrowed type (field_type and the index case already
+ * dropped the `?` when a fact covers the path), so a `T?` here really is
+ * unproved. The second message argument is the text the help suggests
+ * guarding (`x != null and …`); for an unnamed value a placeholder is
+ * used rather than quoting a long expression. */
 static bool require_present(cx *x, chg_expr *e, chg_type *t)
 {
     if (t->kind != T_OPTIONAL && t->kind != T_NULL)
@@ -264,6 +312,10 @@ static void not_allowed(cx *x, chg_expr *e, const char *name, const char *why)
 
 /* A string literal compared with or assigned to an enum must be one of its
  * values. Returns false (reported) when it is not. */
+/* Only literals can be checked at compile time; a computed string
+ * compared with an enum is allowed and simply never equal at run time.
+ * That asymmetry is deliberate: it catches the common typo (`"prodd"`)
+ * without forcing casts on dynamic values. */
 static bool enum_literal_ok(cx *x, const chg_type *en, chg_expr *lit)
 {
     if (lit->kind != EX_STRING || en->kind != T_ENUM)
@@ -281,6 +333,16 @@ static bool assign(cx *x, chg_expr *e, chg_type *s, const chg_type *t, const cha
 
 /* An object literal against an object type: fields by name, missing
  * required fields, unknown fields. */
+/*
+ * `what` is the dotted place being filled ("change", "intake 'x'.user"),
+ * extended per field so a nested mismatch names the full path. Missing
+ * fields are gathered into one E0120 instead of one per field: a test
+ * written against an old schema would otherwise produce a screenful of
+ * near-identical errors. A field is required unless it has a default, is
+ * optional, or is `any` (a field of unknown shape may be absent). The
+ * diagnostic points at the opening brace rather than the whole literal,
+ * which may span many lines.
+ */
 static bool assign_object(cx *x, chg_expr *e, const chg_type *t, const char *what)
 {
     bool ok = true;
@@ -336,6 +398,17 @@ static bool assign_object(cx *x, chg_expr *e, const chg_type *t, const char *wha
 /* Can expression e (of type s) go where type t is expected? Reports and
  * returns false when not. Literals are checked structurally, so an enum
  * field gets its literal checked and an object literal its fields. */
+/*
+ * The order of the tests matters. Optional targets are peeled first (a
+ * `T` or `T?` value may fill a `T?`; null fills any `T?`). An `if` is
+ * checked branch by branch before the optional source test, so that
+ * `if c then "a" else null` assigned to an enum checks "a" as a literal
+ * of that enum. Only then is an optional source refused: a `T?` cannot
+ * fill a `T` unless narrowed. Integers widen to float; enums go where
+ * strings are expected but not the other way round (a string is not
+ * known to be a member). Lists are checked element by element when they
+ * are literals, so that `["prod", "dev"]` can fill `[enum(prod, dev)]`.
+ */
 static bool assign(cx *x, chg_expr *e, chg_type *s, const chg_type *t, const char *what)
 {
     if (is_err(s) || is_any(t) || s->kind == T_ANY)
@@ -410,6 +483,10 @@ static bool assign(cx *x, chg_expr *e, chg_type *s, const chg_type *t, const cha
 
 /* ---- names ------------------------------------------------------------------------------ */
 
+/* The candidates for "did you mean" after an unknown name: everything the
+ * name could have resolved to here, in check_name's order. Globals not
+ * visible from this file are included on purpose: suggesting one leads
+ * to the E0119 that explains the missing import. */
 static void collect_names(cx *x, chg_vec *out)
 {
     static const char *const roots[] = {"change", "now", "risk"};
@@ -436,6 +513,12 @@ static void unknown_name(cx *x, chg_expr *e)
     chg_vec_free(&names);
 }
 
+/* A built-in root (`change`, `now`, `risk`, …) used where the context does
+ * not allow it. `risk` outside a place that may read it gets its own code,
+ * E0116, naming the place (classify computes risk, so reading it there
+ * would be circular); intakes are excluded from that wording because
+ * intakes run before any risk exists at all. The root's name is resolved
+ * either way so later passes see a kind, not a bare name. */
 static chg_type *root_name(cx *x, chg_expr *e, unsigned need, chg_name_kind kind, chg_type *t,
                            const char *why)
 {
@@ -451,6 +534,19 @@ static chg_type *root_name(cx *x, chg_expr *e, unsigned need, chg_name_kind kind
     return e->type = t;
 }
 
+/*
+ * Lookup order is the scoping rule: quantifier variables (innermost
+ * first), then the built-in roots, then globals. A local may therefore be
+ * called `change` and shadow the root inside its body; a global may not,
+ * since the resolver's namespace never holds the roots and the roots are
+ * tested first. Visibility is checked after lookup, not during, so that a
+ * name declared in a file not imported gets "not imported" rather than
+ * "unknown" (the former tells the user what to write).
+ *
+ * A let's needs propagate: naming a let that reads `risk` counts as
+ * reading `risk`, which is only known once the let is checked, hence the
+ * check_let call before the test.
+ */
 static chg_type *check_name(cx *x, chg_expr *e)
 {
     const char *n = e->u.name.name;
@@ -531,6 +627,16 @@ static chg_type *check_name(cx *x, chg_expr *e)
 
 /* ---- fields -------------------------------------------------------------------------------- */
 
+/*
+ * The type of obj.name (or obj?.name, or obj["name"]). Three rules
+ * interact here. A field with a default is never null at run time (the
+ * decoder supplies the default), so its `?` is dropped. `?.` on an optional
+ * object makes the result optional, whatever the field's own type. And a
+ * fact about this very path removes the `?` last, after the other two,
+ * because `change.a?.b != null` proves the combined result, not the
+ * field's declared type. Plain `.` on a `T?` is refused before looking
+ * the field up: the fix is a null check, not a different field name.
+ */
 static chg_type *field_type(cx *x, chg_expr *e, chg_type *obj, const char *name, chg_span name_span,
                             bool optional_chain)
 {
@@ -576,6 +682,9 @@ static chg_type *field_type(cx *x, chg_expr *e, chg_type *obj, const char *name,
 
 /* ---- calls ---------------------------------------------------------------------------------- */
 
+/* Parameter kinds as words for "expected …" messages. P_ZONE reads as a
+ * phrase, not a type: the argument's type is string, but what is wrong
+ * is usually that it is not a literal zone name. */
 static const char *param_name(chg_param p)
 {
     switch (p) {
@@ -592,6 +701,10 @@ static const char *param_name(chg_param p)
     }
 }
 
+/* The kinds are those of vm/builtins.def; the VM's implementations assume
+ * exactly these (test_vm_builtins_match_checker keeps the two in step),
+ * so widening a case here without the VM side would let a bundle call a
+ * built-in with a value it does not handle. */
 static bool param_ok(const chg_type *t, chg_param p)
 {
     if (is_any(t))
@@ -611,6 +724,21 @@ static bool param_ok(const chg_type *t, chg_param p)
     return false;
 }
 
+/*
+ * Order of checks: the name, then the call's kind against its position
+ * (an action only after `do`, nothing but actions there), then whether
+ * queries are allowed, then arity, then each argument. The arguments of
+ * an unknown function are still checked, so that names inside them are
+ * resolved and reported; the other early exits skip them because the
+ * call is already meaningless. Arguments beyond max_args are checked but
+ * not matched to a parameter; params[] has four entries and the last
+ * applies to every later argument (variadic built-ins).
+ *
+ * Zone arguments must be literals: the bundle resolves zones when it
+ * loads, so a computed zone could not be verified there. chg_c_check_zone
+ * reports through the diagnostics engine; the error count before and
+ * after tells whether it did.
+ */
 static chg_type *check_call(cx *x, chg_expr *e, bool is_action_position)
 {
     const char *name = e->u.call.name;
@@ -697,6 +825,12 @@ static bool numeric(const chg_type *t) { return t->kind == T_INT || t->kind == T
 static bool stringish(const chg_type *t) { return t->kind == T_STRING || t->kind == T_ENUM; }
 
 /* May values of types a and b be compared with == and != ? */
+/* Equality is looser than ordering: numbers of either kind compare,
+ * enums and strings compare (a string literal against an enum is then
+ * checked by enum_literal_ok), but two different enums never do, which
+ * catches comparing `change.env` with `change.region`. Time sets have no
+ * equality: two sets written differently may be the same set, so any
+ * answer the language gave would be about the text, not the set. */
 static bool comparable(const chg_type *a, const chg_type *b)
 {
     if (is_any(a) || is_any(b))
@@ -716,6 +850,8 @@ static bool comparable(const chg_type *a, const chg_type *b)
     return a->kind == b->kind && a->kind != T_TIMESET;
 }
 
+/* Risk classes are ordered by declaration (`risk >= high`), which is why
+ * T_RISK is here and why classes are compared by index, not name. */
 static bool ordered(const chg_type *a, const chg_type *b)
 {
     if (is_any(a) || is_any(b))
@@ -727,6 +863,9 @@ static bool ordered(const chg_type *a, const chg_type *b)
     return a->kind == b->kind && (a->kind == T_TIME || a->kind == T_DURATION || a->kind == T_RISK);
 }
 
+/* `risk == "high"` is the commonest mistake with risk: the class is a
+ * name, not a string. Offer that fix only when the string really is a
+ * class name, so the help never suggests something that would not parse. */
 static void risk_literal_help(cx *x, chg_diag *d, chg_expr *other)
 {
     if (d && other->kind == EX_STRING && chg_c_map_get(&x->c->globals, other->u.str.s)) {
@@ -736,6 +875,10 @@ static void risk_literal_help(cx *x, chg_diag *d, chg_expr *other)
     }
 }
 
+/* == and != accept optional operands (comparing with null is how a value
+ * is tested); < and the others do not, since an order with null has no
+ * meaning. The risk test comes first so that `risk == "high"` gets the
+ * risk-specific help rather than a generic type mismatch. */
 static chg_type *check_compare(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
 {
     chg_expr *a = e->u.binary.a, *b = e->u.binary.b;
@@ -771,6 +914,10 @@ static chg_type *check_compare(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
     return e->type = &chg_c_type_bool;
 }
 
+/* `in` has three meanings chosen by the right operand's type: membership
+ * of an instant in a time set, of a value in a list, of a substring in a
+ * string. The list case checks enum literals on both sides so that
+ * `change.env in ["prod", "stagin"]` reports the misspelt element. */
 static chg_type *check_in(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
 {
     chg_expr *a = e->u.binary.a, *b = e->u.binary.b;
@@ -823,6 +970,16 @@ static chg_type *check_in(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
     return err(e);
 }
 
+/*
+ * The pattern is compiled here only to validate it and is freed at once;
+ * the bundle carries the source and the VM compiles it when the bundle
+ * loads. Compiling here too means a bad pattern is a diagnostic with a
+ * position, not a load failure. The flags must be those the VM uses
+ * (PCRE2_UTF), or a pattern valid here could fail there. The error offset
+ * is mapped into the source only for raw strings: in a "…" string escapes
+ * make pattern offsets and source offsets differ, so the whole literal is
+ * underlined instead.
+ */
 static chg_type *check_matches(cx *x, chg_expr *e, chg_type *ta)
 {
     chg_expr *a = e->u.binary.a, *b = e->u.binary.b;
@@ -857,6 +1014,11 @@ static chg_type *check_matches(cx *x, chg_expr *e, chg_type *ta)
     return e->type = &chg_c_type_bool;
 }
 
+/* The table of arithmetic: int op int stays int, mixed numbers become
+ * float, and the time algebra is affine (instant ± duration is an
+ * instant, instant - instant a duration, instant + instant nothing).
+ * Everything the table does not list is E0205, with a help for the one
+ * mistake people actually make (adding two instants). */
 static chg_type *check_arith(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
 {
     chg_expr *a = e->u.binary.a, *b = e->u.binary.b;
@@ -912,6 +1074,17 @@ static chg_type *check_arith(cx *x, chg_expr *e, chg_type *ta, chg_type *tb)
     return e->type = r;
 }
 
+/*
+ * `and`/`or` are checked apart from the other operators because their
+ * right side is checked under the facts of the left: when `and`'s right
+ * runs, its left was true; when `or`'s right runs, its left was false.
+ * A `bool?` operand is reported as an unproved optional rather than a
+ * type mismatch, since the fix is a null check. `matches` checks only its
+ * left operand through check(): the right must be a literal pattern and
+ * is inspected directly. `??` requires an optional left; a fallback on a
+ * value that cannot be null is reported because it is dead code that
+ * usually hides a misunderstanding of the schema.
+ */
 static chg_type *check_binary(cx *x, chg_expr *e)
 {
     chg_expr *a = e->u.binary.a, *b = e->u.binary.b;
@@ -966,6 +1139,15 @@ static chg_type *check_binary(cx *x, chg_expr *e)
 }
 
 /* The type two branches share (if/else, list elements), or NULL. */
+/*
+ * Used for the branches of `if` and the elements of a list literal.
+ * null joins anything as an optional; numbers join as float; an enum and
+ * a string join as the enum (the string is then a literal to check where
+ * the value is used); an empty-list element type (`any`) yields to the
+ * other side. Two different object literals unify to `any` rather than
+ * failing: their use site checks them field by field through assign(),
+ * which gives better messages than a structural join would.
+ */
 static chg_type *unify(cx *x, chg_type *a, chg_type *b)
 {
     if (is_err(a) || is_err(b))
@@ -999,6 +1181,11 @@ static chg_type *unify(cx *x, chg_type *a, chg_type *b)
     return oa || ob ? chg_c_type_optional(A, r) : r;
 }
 
+/* `l` lives in the caller's stack frame (check_quant), which is what
+ * makes scoping automatic: the local exists exactly while its body is
+ * checked. The slot is the variable's nesting depth, so sibling
+ * quantifiers share a number; references go through `binder`, never
+ * through the slot, which is why sharing is harmless. */
 static void bind(cx *x, local *l, chg_expr *q, chg_type *elem)
 {
     l->name = q->u.quant.var.name;
@@ -1207,6 +1394,10 @@ static chg_type *check(cx *x, chg_expr *e)
 }
 
 /* Check an expression that must be of type t (or assignable to it). */
+/* A `bool?` where a bool is required (a `when`, a condition) is reported
+ * as an unproved optional: `when change.urgent` with `urgent: bool?`
+ * needs `== true` or a null check, and saying so helps more than "expected
+ * bool, found bool?". */
 static bool expect_type(cx *x, chg_expr *e, const chg_type *t, const char *what)
 {
     chg_type *s = check(x, e);
@@ -1219,6 +1410,9 @@ static bool expect_type(cx *x, chg_expr *e, const chg_type *t, const char *what)
     return assign(x, e, s, t, what);
 }
 
+/* A fresh context per declaration part: no locals, no facts, no uses.
+ * `file` is the declaring file, used for visibility of globals: a rule
+ * in an imported file sees that file's imports, not the root's. */
 static cx context(chg_compiler *c, uint32_t file, unsigned allow, const char *where)
 {
     cx x;
@@ -1234,6 +1428,9 @@ static cx context(chg_compiler *c, uint32_t file, unsigned allow, const char *wh
 
 /* Is declaration d one too many checked inside one another (see
  * check_let)? Reports E0011 the first time. */
+/* Reported once per compilation: past the limit every further let of the
+ * chain would fail the same way, and a hundred copies of one error would
+ * hit the error limit and hide everything else. */
 static bool decl_too_deep(chg_compiler *c, chg_decl *d, const char *why)
 {
     if (c->decl_depth < CHG_MAX_DEPTH)
@@ -1296,7 +1493,11 @@ static chg_type *check_let(chg_compiler *c, chg_decl *d)
 
 static chg_type *build_type(chg_compiler *c, chg_typeexpr *te, const char *path);
 
-/* Does a literal default value fit its field's type? */
+/* Does a literal default value fit its field's type? Defaults are
+ * literals (build_object refuses anything else), so fitting is
+ * structural and needs no context: the decoder supplies the literal for
+ * the field when it is absent, and this guarantees the value has the
+ * field's type. An int literal fits a float field (ints widen). */
 static bool default_fits(const chg_type *t, const chg_expr *v)
 {
     if (t->kind == T_ERROR || t->kind == T_ANY)
@@ -1323,6 +1524,15 @@ static bool default_fits(const chg_type *t, const chg_expr *v)
     }
 }
 
+/*
+ * Fields keep declaration order, which is the order messages list them
+ * in and codegen lays out their paths. A duplicate is reported and skipped, so the
+ * object never has two fields of one name and chg_c_type_field_find can
+ * stop at the first match. The array gets n + 1 entries so that n == 0
+ * still allocates. Defaults are checked in an empty context (allow 0): a
+ * default may not read `change` or `now`, which do not exist yet when the
+ * default is applied.
+ */
 static chg_type *build_object(chg_compiler *c, chg_field_decl *fields, uint32_t n, const char *path)
 {
     chg_type *t = chg_arena_alloc(&c->arena, sizeof *t);
@@ -1365,6 +1575,11 @@ static chg_type *build_object(chg_compiler *c, chg_field_decl *fields, uint32_t 
     return t;
 }
 
+/* The schema's type language. Named types are the six scalars only;
+ * there are no user type names, so a misspelt scalar is the only way to
+ * get E0109 and the suggestion list is exactly the six. Duplicate enum
+ * values are dropped after reporting, so the value list has no repeats
+ * and chg_c_type_enum_index is a plain first-match search. */
 static chg_type *build_type(chg_compiler *c, chg_typeexpr *te, const char *path)
 {
     switch (te->kind) {
@@ -1407,6 +1622,9 @@ static chg_type *build_type(chg_compiler *c, chg_typeexpr *te, const char *path)
     return &chg_c_type_error;
 }
 
+/* Without a schema `change` is `any` and every field access is checked
+ * at run time; with a schema of the wrong root name it is `any` too, so
+ * the one error does not turn every later `change.x` into another. */
 static void build_schema(chg_compiler *c)
 {
     c->change_type = &chg_c_type_any;
@@ -1425,6 +1643,9 @@ static void build_schema(chg_compiler *c)
 
 static void check_ts_decl(chg_compiler *c, chg_decl *d);
 
+/* 24:00 is accepted only as an end ("until midnight"); as a start it
+ * would name the next day's 00:00. *minutes is -1 after an error so the
+ * caller can skip the comparison of start and end. */
 static void bad_time_of_day(cx *x, chg_ident *t, int *minutes, bool end)
 {
     if (chg_c_parse_time_of_day(t->name, minutes) != CHG_OK || (!end && *minutes == 1440)) {
@@ -1434,6 +1655,16 @@ static void bad_time_of_day(cx *x, chg_ident *t, int *minutes, bool end)
     }
 }
 
+/*
+ * Time sets are checked as far as the compiler can: references resolve
+ * to windows or freezes (never lets: a let is a value, not a set), days,
+ * months and times of day are valid, ranges are non-empty, durations
+ * positive. Cron and calendars are validated by the time library itself
+ * (chg_c_check_cron, chg_c_check_calendar), so the compiler accepts
+ * exactly what the VM's library will build. Whether a set is ever
+ * non-empty, and DST effects, belong to the time analysis that runs
+ * later (timesets.c), which needs every set checked first.
+ */
 static void check_ts(cx *x, chg_tsexpr *t)
 {
     chg_compiler *c = x->c;
@@ -1587,6 +1818,9 @@ static void check_ts(cx *x, chg_tsexpr *t)
     }
 }
 
+/* Same three states as check_let: a window defined through itself is
+ * E0409, and the chain depth is bounded by decl_too_deep. Time sets have
+ * no context bits (allow 0): they cannot read the change. */
 static void check_ts_decl(chg_compiler *c, chg_decl *d)
 {
     if (d->state == 2)
@@ -1612,6 +1846,9 @@ static void check_ts_decl(chg_compiler *c, chg_decl *d)
 
 /* ---- approvals -------------------------------------------------------------------------------------- */
 
+/* Limits of one term: 1 to 64 approvers (the evaluator's slot limit,
+ * vm/approvals.c), no more people required than listed (the same person
+ * approving twice counts once), and a positive `within`. */
 static void check_areq(chg_compiler *c, chg_areq *r)
 {
     switch (r->kind) {
@@ -1696,6 +1933,14 @@ static void check_areq_size(chg_compiler *c, const chg_areq *r)
         chg_c_diag_report(c, CHG_D_E0517, r->span, what, limit, NULL);
 }
 
+/*
+ * Every risk class must have an entry (E0502), so that a decision never
+ * meets a class with no requirement; the check is skipped for a broken
+ * block, where the missing entry is usually the one the syntax error
+ * swallowed. The class index is stored in the entry so codegen need not
+ * look the name up. `emergency` is not a class and is accepted without
+ * lookup; it is offered among the suggestions for that reason.
+ */
 static void check_approvals(chg_compiler *c, chg_decl *ap)
 {
     chg_decl *risk = c->risk;
@@ -1790,6 +2035,15 @@ static void check_approval_schema(chg_compiler *c, bool emergency)
 
 /* ---- classify ---------------------------------------------------------------------------------------- */
 
+/*
+ * Arms are checked in order, so "unreachable after default" (W0004) and
+ * "same condition twice" (W0005) can be found in the same pass. Duplicate
+ * conditions are compared by their source text: cheap, and exact for the
+ * case it targets (copy and paste); semantically equal conditions written
+ * differently are not found, which only costs a missed warning. Classify
+ * may not read `risk` (it computes it), hence the context without CX_RISK.
+ * `produced` marks classes some arm yields, for the unused-class lint.
+ */
 static void check_classify(chg_compiler *c, chg_decl *cl)
 {
     if (!c->risk) {
@@ -1846,6 +2100,13 @@ static void check_message(cx *x, chg_expr *m)
         expect_type(x, m, &chg_c_type_string, "a message");
 }
 
+/*
+ * The `when` facts are installed in the context for the rest of the rule,
+ * not only for one expression: the message of `deny when x != null "…{x}"`
+ * runs only when the condition held. `freeze` becomes visible to the
+ * message only once the `during` sets are checked, because only a deny
+ * during a freeze has a freeze to name.
+ */
 static void check_rule(chg_compiler *c, chg_decl *d)
 {
     unsigned base = CX_CHANGE | CX_NOW | CX_RISK | CX_QUERY;
@@ -1916,6 +2177,10 @@ static void check_rule(chg_compiler *c, chg_decl *d)
     }
 }
 
+/* Actions may read everything a rule may plus `reason` and `summary`
+ * (the decision's texts, known when actions run). Each entry after `do`
+ * must be a call in action position; anything else was parsed as an
+ * expression and is reported here, where its span is known. */
 static void check_on(chg_compiler *c, chg_decl *d)
 {
     static const char *const outcomes[] = {"allow", "deny", "defer", "pending", "error", "emergency"};
@@ -1949,6 +2214,14 @@ static void check_on(chg_compiler *c, chg_decl *d)
     }
 }
 
+/*
+ * An intake's fields are checked as if they were one object literal
+ * against the schema's `change`: building that literal on the stack reuses
+ * assign_object for missing and unknown fields. The fake node is never
+ * stored, so its stack lifetime is enough; its types are in the arena.
+ * The completeness check is skipped for a broken intake (the missing
+ * fields may be behind the syntax error).
+ */
 static void check_intake(chg_compiler *c, chg_decl *d)
 {
     cx x = context(c, d->file, CX_EVENT | CX_NOW | CX_QUERY, "intake");
@@ -1967,6 +2240,10 @@ static void check_intake(chg_compiler *c, chg_decl *d)
 }
 
 /* Test values must be constants (E0510). */
+/* The JSON writer reports non-constant values (E0510) as a side effect;
+ * the text it builds is thrown away. Using the same writer tests.c uses
+ * to build the cases guarantees that whatever passes here can be
+ * written there. */
 static void constant(chg_compiler *c, const chg_expr *e)
 {
     chg_buf b;
@@ -1975,6 +2252,16 @@ static void constant(chg_compiler *c, const chg_expr *e)
     chg_buf_free(&b);
 }
 
+/*
+ * Test items are checked independently, each in an empty context: a test
+ * supplies values, it does not compute them, so every value must be a
+ * constant. A `given` query is checked as a call in a context that allows
+ * only queries, and its answer against the query's result type. Expect
+ * clauses are a closed set; `risk` takes a class name (resolved to its
+ * index), the list clauses take string lists, and `reasons`/`warnings`
+ * must name existing rules so a renamed rule breaks its tests loudly.
+ * Finally a test needs an input and an expect, unless broken.
+ */
 static void check_test(chg_compiler *c, chg_decl *d)
 {
     bool input = false, expect = false;
@@ -2159,6 +2446,9 @@ int chg_c_typecheck(chg_compiler *c)
 
 /* ---- lexical helpers ---------------------------------------------------------------------------------- */
 
+/* H:MM or HH:MM, 00:00 to 24:00. The time analysis (timesets.c) reads
+ * the same strings with it, so there is one definition of a time of day:
+ * what passes here is what the analysis and codegen see. */
 int chg_c_parse_time_of_day(const char *s, int *minutes)
 {
     int h = 0, m = 0, n = 0;

@@ -9,12 +9,17 @@
 #include <string.h>
 #include <strings.h>
 
+/* Indexed by chg_diag_id, which the same X-macro numbers in the same
+ * order (chg_diag.def is expanded once for the enum, once here), so
+ * chg_diag_table[id] needs no search and cannot drift from the enum. */
 const chg_diag_info chg_diag_table[CHG_D__COUNT] = {
 #define CHG_DIAG(code, sev, name, msg) {#code, CHG_##sev, #name, msg},
 #include "chg_diag.def"
 #undef CHG_DIAG
 };
 
+/* By code ("E0206"), for tools that read codes back; a linear search
+ * is fine for a table of about a hundred entries looked up rarely. */
 const chg_diag_info *chg_diag_lookup(const char *code)
 {
     for (size_t i = 0; i < CHG_D__COUNT; i++)
@@ -23,12 +28,18 @@ const chg_diag_info *chg_diag_lookup(const char *code)
     return NULL;
 }
 
+/* Sticky: once set, every pass's status is CHG_ENOMEM, so a diagnostic
+ * that could not be recorded can never make a policy look clean. Returns
+ * the status so callers can write `return chg_c_nomem(c);`. */
 int chg_c_nomem(chg_compiler *c)
 {
     c->oom = true;
     return CHG_ENOMEM;
 }
 
+/* Also consults the arena's own flag: a caller that dropped a NULL from
+ * chg_arena_alloc (a fact, a name list for a suggestion) still turns the
+ * compilation into CHG_ENOMEM without having to say so. */
 int chg_c_status(const chg_compiler *c)
 {
     return c->oom || c->arena.failed ? CHG_ENOMEM : CHG_OK;
@@ -36,6 +47,10 @@ int chg_c_status(const chg_compiler *c)
 
 /* Substitute the NULL-terminated string arguments for %s in order; NULL
  * when memory ran out. */
+/* Templates in chg_diag.def use only %s, never printf directives: the
+ * arguments are user text (names, source snippets) and passing them
+ * through printf formatting would make a `%` in a name dangerous. A
+ * NULL argument reads as empty rather than crashing. */
 static const char *format(chg_compiler *c, const char *tmpl, va_list ap)
 {
     chg_buf b;
@@ -53,6 +68,18 @@ static const char *format(chg_compiler *c, const char *tmpl, va_list ap)
     return out;
 }
 
+/*
+ * Records a diagnostic and returns it so the caller can attach notes and
+ * help; NULL when it was not recorded (limit or memory), and every
+ * attach function accepts NULL, so callers never test the result.
+ *
+ * The error limit: the error that would exceed max_errors is replaced by
+ * one E0014 "too many errors", and from then on nothing is recorded
+ * (warnings included) and error_limit_hit tells the passes to stop
+ * early. Later errors are mostly consequences of earlier ones, and a
+ * bounded list also bounds memory on hostile input. nerrors counts the
+ * E0014 too, so the status stays "has errors" however the caller reads it.
+ */
 chg_diag *chg_c_diag_report(chg_compiler *c, chg_diag_id id, chg_span span, ...)
 {
     if (c->error_limit_hit)
@@ -99,6 +126,9 @@ chg_diag *chg_c_diag_report(chg_compiler *c, chg_diag_id id, chg_span span, ...)
     return d;
 }
 
+/* Notes are a small fixed array in the diagnostic: extra notes are
+ * dropped silently, which loses only secondary information. A note with
+ * an empty span (file 0, 0..0) prints without a source excerpt. */
 void chg_c_diag_note(chg_compiler *c, chg_diag *d, chg_span span, const char *fmt, ...)
 {
     if (!d || d->nnotes >= (int)CHG_ARRAY_LEN(d->notes))
@@ -120,6 +150,9 @@ void chg_c_diag_note(chg_compiler *c, chg_diag *d, chg_span span, const char *fm
     d->nnotes++;
 }
 
+/* One help per diagnostic; a second call replaces the first. Callers
+ * that add a generic help after chg_c_diag_suggest test d->help first so
+ * the specific "did you mean" wins. */
 void chg_c_diag_help(chg_compiler *c, chg_diag *d, const char *fmt, ...)
 {
     if (!d)
@@ -141,6 +174,19 @@ void chg_c_diag_help(chg_compiler *c, chg_diag *d, const char *fmt, ...)
 /* The closest candidate by edit distance, if it is close enough to be a
  * plausible typo: at most a third of the name's length (min 1, max 3). A
  * case-only difference always qualifies. */
+/*
+ * How the suggestion is chosen: the candidate with the smallest
+ * Damerau-Levenshtein distance (a transposition costs one, the commonest
+ * typo) under the threshold, the first one on a tie, so candidate order
+ * breaks ties and callers list the likelier names first. The cap of 3
+ * keeps long names from matching unrelated long names; the floor of 1
+ * lets a two-letter name be corrected at all. chg_edit_distance stops
+ * refuses without computing when the lengths differ by more than `max`,
+ * so a list of hundreds of globals costs little.
+ * Identical candidates are skipped: the name itself is never a
+ * suggestion, even when it is in the list (e.g. a global that is not
+ * visible from here).
+ */
 void chg_c_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
                       const char *const *candidates, size_t n)
 {
@@ -183,6 +229,11 @@ void chg_c_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
         chg_c_diag_help(c, d, "did you mean '%s'?", best);
 }
 
+/* The parser hands over data, not prose (see parser.y's yyreport_syntax_
+ * error): the unexpected token's alias and at most a few expected ones,
+ * already de-duplicated. The wording is made here so all syntax errors
+ * read alike. A NULL token means bison had no lookahead to name, and
+ * the bare "syntax error" is then all that is honest. */
 chg_diag *chg_c_diag_syntax(chg_compiler *c, chg_span span, const char *unexpected,
                           const char *const *expected, size_t n)
 {
@@ -198,6 +249,10 @@ chg_diag *chg_c_diag_syntax(chg_compiler *c, chg_span span, const char *unexpect
     return d;
 }
 
+/* A span copied out of its source, NUL-terminated, for messages and for
+ * comparisons by text (classify's duplicate conditions). A span that does
+ * not fit the source (a default span, a file since replaced) gives "",
+ * never an out-of-bounds read. */
 const char *chg_c_span_text(chg_compiler *c, chg_span s)
 {
     const chg_source *src = chg_compiler_source(c, s.file);

@@ -99,6 +99,16 @@ static void *scan_begin(chg_compiler *c, uint32_t file, chg_parser *p)
     return scanner;
 }
 
+/*
+ * Parse one source into *out. Syntax errors are diagnostics, not a
+ * status: a file full of them still yields a chg_file with whatever
+ * declarations survived recovery, so imports inside it are still loaded
+ * and the later passes still report their own errors. Only an allocation
+ * failure (ours, the scanner's or bison's) returns CHG_ENOMEM, and then
+ * *out stays NULL: a tree that may contain spare nodes is never handed
+ * on. The declaration list is moved, not copied, from the parser state,
+ * which lives on this stack frame only.
+ */
 int chg_c_parse(chg_compiler *c, uint32_t file, chg_file **out)
 {
     *out = NULL;
@@ -216,6 +226,8 @@ static void *alloc(chg_parser *p, size_t n)
     return r;
 }
 
+/* Every declaration records its file here, once, which is what
+ * visibility (chg_c_visible) and "declared in …" notes use later. */
 chg_decl *chg_c_p_decl(chg_parser *p, chg_decl_kind kind, chg_span span)
 {
     chg_decl *d = chg_c_ast_decl(p->arena, kind, span);
@@ -223,6 +235,10 @@ chg_decl *chg_c_p_decl(chg_parser *p, chg_decl_kind kind, chg_span span)
     return d;
 }
 
+/* A name written as a string ("a rule name", an import path). An
+ * interpolated string is not a name: chg_c_p_not_interp already reported
+ * it (E0015) and made it EX_ERROR, so here it becomes "" marked `bad`,
+ * which tells later passes not to report anything more about it. */
 chg_ident chg_c_p_str_ident(chg_expr *e)
 {
     chg_ident id = {e->kind == EX_STRING ? e->u.str.s : "", e->span, e->kind != EX_STRING};
@@ -329,6 +345,9 @@ chg_tsexpr *chg_c_p_ts_not(chg_parser *p, chg_span span, chg_tsexpr *a)
     return t;
 }
 
+/* `T??` is refused at parse time (E0219) and read as `T?`: the type
+ * system has one level of optional, and accepting `??` silently would
+ * suggest a distinction that does not exist. */
 chg_typeexpr *chg_c_p_optional_type(chg_parser *p, chg_span span, chg_typeexpr *inner)
 {
     if (inner->kind == TE_OPTIONAL) {
@@ -340,6 +359,9 @@ chg_typeexpr *chg_c_p_optional_type(chg_parser *p, chg_span span, chg_typeexpr *
     return t;
 }
 
+/* `days` NULL is the daily form (`daily 09:00..17:00`): the same node
+ * layout with no days, so the checker and the time analysis share the
+ * time-of-day code for both. */
 chg_tsexpr *chg_c_p_weekly(chg_parser *p, chg_span span, chg_ast_list *days, chg_ident from, chg_ident to)
 {
     chg_tsexpr *t = chg_c_ast_ts(p->arena, days ? TS_WEEKLY : TS_DAILY, span);
@@ -366,6 +388,10 @@ chg_decl *chg_c_p_approvals(chg_parser *p, chg_span span, chg_ast_list *entries)
     return d;
 }
 
+/* `emergency` is recognised by name here, not resolved: it is not a risk
+ * class and has no declaration to find. Indexes start at -1 ("not
+ * resolved"), which codegen never meets because the checker fills them
+ * or reports. */
 chg_approval_entry *chg_c_p_approval_entry(chg_parser *p, chg_ident cls, chg_areq *req)
 {
     chg_approval_entry *e = alloc(p, sizeof *e);
@@ -400,6 +426,9 @@ void chg_c_p_people(chg_parser *p, chg_areq *r, chg_ast_list *people)
     FREEZE_STRUCTS(p, people, chg_ident, r->u.term.people, r->u.term.npeople);
 }
 
+/* `including X` takes an identifier so the grammar needs no keyword for
+ * `requester`; anything else is reported here, and the clause is still
+ * taken as given, so the requirement parses and is checked further. */
 int64_t chg_c_p_including(chg_parser *p, chg_ident who)
 {
     if (strcmp(who.name, "requester") != 0) {
@@ -467,6 +496,11 @@ chg_test_item *chg_c_p_test_item(chg_parser *p, chg_test_item_kind kind, chg_spa
     return t;
 }
 
+/* `change { … }` and `event { … }` share one grammar rule on an
+ * identifier (neither word is a keyword, so `change` stays a name in
+ * expressions). Any other word is E0121, and the test is marked through
+ * last_error as containing an error, so the missing-input check does not
+ * add a second message. NULL drops the item. */
 chg_test_item *chg_c_p_test_input(chg_parser *p, chg_span span, chg_ident what, chg_expr *value)
 {
     chg_test_item_kind kind;
@@ -509,6 +543,11 @@ chg_expect_clause *chg_c_p_clause(chg_parser *p, chg_ident key, chg_expr *value)
 static uint16_t max16(uint16_t a, uint16_t b) { return a > b ? a : b; }
 static uint16_t dep(chg_expr *e) { return e ? e->depth : 0; }
 
+/* Integers, durations and instants. bad_literal is set by the scanner
+ * (offset + 1, so 0 means none) when the literal's text was invalid and
+ * already reported (an overflow, a bad date); turning it into EX_ERROR
+ * here keeps the checker from reporting a second error about a value
+ * that was never real. */
 chg_expr *chg_c_p_int(chg_parser *p, chg_expr_kind kind, chg_span span, int64_t v)
 {
     /* a literal the scanner already reported stands for nothing */
@@ -527,6 +566,11 @@ chg_expr *chg_c_p_string(chg_parser *p, chg_expr_kind kind, chg_span span, const
     return e;
 }
 
+/* The pieces of an interpolated string: text parts (EX_STRING) and
+ * expressions. When every piece is text, which happens when each
+ * interpolation was empty or a syntax error (both reported and dropped by
+ * the grammar), the result is one plain string, so later passes see the
+ * simple form and places that need a literal accept it. */
 chg_expr *chg_c_p_interp(chg_parser *p, chg_span span, chg_ast_list *parts)
 {
     /* Merge into one STRING when no interpolation survived (errors). */
@@ -561,6 +605,8 @@ chg_expr *chg_c_p_interp(chg_parser *p, chg_span span, chg_ast_list *parts)
     return e;
 }
 
+/* For places that need a literal string (patterns, names, paths): an
+ * interpolation there could not be known at compile time. */
 chg_expr *chg_c_p_not_interp(chg_parser *p, chg_expr *e)
 {
     if (e->kind == EX_INTERP) {
@@ -588,6 +634,8 @@ chg_expr *chg_c_p_unary(chg_parser *p, chg_unop op, chg_span span, chg_expr *a)
     return e;
 }
 
+/* The operator's own span is kept besides the whole expression's, so a
+ * type error on `a + b` underlines the `+` rather than the whole line. */
 chg_expr *chg_c_p_binary(chg_parser *p, chg_binop op, chg_span span, chg_expr *a, chg_expr *b, chg_span op_span)
 {
     chg_expr *e = chg_c_ast_expr(p->arena, EX_BINARY, span);
@@ -624,6 +672,11 @@ static bool dotted_name(chg_expr *e, chg_buf *b)
     return false;
 }
 
+/* The grammar parses a call as postfix `( … )` on any expression, which
+ * keeps it conflict-free; only here is the callee required to be a
+ * dotted name (E0210). The depth test before flattening bounds the
+ * recursion of dotted_name (a name 32 levels deep is not a real
+ * built-in) before the general nesting limit would. */
 chg_expr *chg_c_p_call(chg_parser *p, chg_span span, chg_expr *callee, chg_ast_list *args)
 {
     if (p->arena->failed) /* the callee may be a spare node (ast.h) */
@@ -693,6 +746,10 @@ chg_expr *chg_c_p_quant(chg_parser *p, chg_expr_kind kind, chg_span span, chg_id
     return e;
 }
 
+/* Called by the grammar's actions with a new node's depth. Beyond the
+ * limit the parse stops (`fatal`: the lexer then hands out EOF), so the
+ * error is reported once however deep the input goes, and no pass ever
+ * sees a tree deeper than CHG_MAX_DEPTH. */
 bool chg_c_p_too_deep(chg_parser *p, unsigned depth, chg_span at)
 {
     if (depth <= CHG_MAX_DEPTH)

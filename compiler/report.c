@@ -9,12 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One diagnostic to render, with the compilation it came from (spans
+ * index that compilation's sources, so the pair is needed to name a
+ * file) and its arrival order, the tie-breaker that makes the sort
+ * stable: qsort is not, and two diagnostics at one place (an error and
+ * its consequence) must keep the order the passes reported them in. */
 typedef struct item {
     const chg_compiler *c;
     const chg_diag *d;
     size_t seq;
 } item;
 
+/* By path, not file index: indexes are per compilation, paths are what
+ * the user sees, and several compilations (one per root given to `chgc
+ * check`) are merged into one list. Within a file, by start offset. */
 static int item_cmp(const void *pa, const void *pb)
 {
     const item *a = pa, *b = pb;
@@ -28,6 +36,11 @@ static int item_cmp(const void *pa, const void *pb)
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/* Duplicates are exact: same place, same code, same text. Two roots
+ * importing one file each check it and report its errors; after the sort
+ * these copies are adjacent, so one pass over the sorted list removes
+ * them. Notes and help are not compared: they come from the same code on
+ * the same input, so they are equal whenever the rest is. */
 static bool same_diag(const item *a, const item *b)
 {
     const chg_source *sa = chg_compiler_source(a->c, a->d->span.file);
@@ -39,6 +52,15 @@ static bool same_diag(const item *a, const item *b)
 
 /* Collect, sort by file and place, and drop repeats (a file imported by
  * two roots is checked twice). The "too many errors" marker stays last. */
+/*
+ * E0014 is pulled out before sorting and appended after de-duplication,
+ * wherever its span points: "too many errors; stopping" is about the
+ * list, not a place, and in the middle of it would read as if the errors
+ * below it were extra. With several compilations only the last E0014
+ * seen is kept, which is enough to say the list is truncated. Returns
+ * NULL with *count 0 when out of memory; the renderers then print an
+ * empty report, and the caller has the status from the compilation.
+ */
 static item *collect(chg_compiler *const *cs, size_t n, size_t *count)
 {
     size_t total = 0;
@@ -70,6 +92,9 @@ static item *collect(chg_compiler *const *cs, size_t n, size_t *count)
     return items;
 }
 
+/* --werror changes only how a warning is shown and counted here; the
+ * compilation's own counts are untouched, so `chgc check` decides the exit
+ * status from the same flag rather than from the rendering. */
 static chg_severity shown_severity(const chg_report *r, const chg_diag *d)
 {
     return r->werror && d->severity == CHG_WARNING ? CHG_ERROR : d->severity;
@@ -95,6 +120,19 @@ static const char *col(const chg_report *r, const char *code) { return r->color 
 /* Append the source line holding span.start with an underline below it.
  * Long lines are shown as a window around the span; control characters
  * and invalid UTF-8 are shown as U+FFFD so the terminal is not disturbed. */
+/*
+ * Only the first line of a multi-line span is shown, underlined to its
+ * end: the caret marks where, the message says what, and a ten-line
+ * excerpt would bury the next diagnostic. The underline is built from
+ * the same characters as the text, a tab for a tab and one mark per code
+ * point, so it lines up in any terminal whatever the tab width.
+ *
+ * The window for lines over 200 bytes starts 60 bytes before the span and
+ * is 160 wide, moved outwards to code point boundaries so a multi-byte
+ * character is never cut (cutting one would itself print as U+FFFD).
+ * Minified or generated files have such lines; without the window one
+ * diagnostic could print megabytes.
+ */
 static void snippet(const chg_report *r, chg_buf *out, const chg_source *src, chg_span s,
                     const char *colour)
 {
@@ -168,6 +206,8 @@ static void snippet(const chg_report *r, chg_buf *out, const chg_source *src, ch
     chg_buf_free(&marks);
 }
 
+/* file:line:col with a 1-based column in code points, the convention
+ * editors and terminals use to jump to a position. */
 static void place(chg_buf *out, const chg_compiler *c, chg_span s)
 {
     const chg_source *src = chg_compiler_source(c, s.file);
@@ -176,6 +216,10 @@ static void place(chg_buf *out, const chg_compiler *c, chg_span s)
     chg_buf_printf(out, "%s:%u:%u", src->path, line, column);
 }
 
+/* A diagnostic without a file (span.file 0: the error limit, a whole
+ * compilation) has no place prefix and no excerpt; a note without a file
+ * is an "= note:" line under the message, the form for facts that have
+ * no position ("for change.a.b", "argument 2 of f"). */
 static void render_text(const chg_report *r, item *items, size_t n, chg_buf *out)
 {
     size_t errors = 0, warnings = 0;
@@ -236,6 +280,9 @@ static void render_text(const chg_report *r, item *items, size_t n, chg_buf *out
 
 static void json_str(chg_buf *b, const char *s) { chg_buf_json_string(b, s, strlen(s)); }
 
+/* Start and end positions as line and column (code points), both
+ * 1-based, the end exclusive: consumers should not need the source to
+ * place the range. */
 static void json_place(chg_buf *out, const chg_compiler *c, chg_span s)
 {
     const chg_source *src = chg_compiler_source(c, s.file);
@@ -248,6 +295,9 @@ static void json_place(chg_buf *out, const chg_compiler *c, chg_span s)
                    l2, c2);
 }
 
+/* One object per line inside the array, so the output is valid JSON and
+ * still greps; the counts at the end are those of the rendered (sorted,
+ * de-duplicated, --werror applied) list, not the compilation's. */
 static void render_json(const chg_report *r, item *items, size_t n, chg_buf *out)
 {
     size_t errors = 0, warnings = 0;
@@ -289,6 +339,9 @@ static void render_json(const chg_report *r, item *items, size_t n, chg_buf *out
 
 /* ---- SARIF 2.1.0 ------------------------------------------------------------ */
 
+/* SARIF regions may not be empty: an empty span (an insertion point,
+ * such as "expected ';' here") gets a one-column region, or viewers drop
+ * the result. Columns are code points, matching the run's columnKind. */
 static void sarif_region(chg_buf *out, const chg_compiler *c, chg_span s)
 {
     const chg_source *src = chg_compiler_source(c, s.file);
@@ -303,6 +356,11 @@ static void sarif_region(chg_buf *out, const chg_compiler *c, chg_span s)
                    l1, c1, l2, c2 > c1 || l2 > l1 ? c2 : c1 + 1);
 }
 
+/* The whole diagnostic table is listed as rules, in id order, so each
+ * result's ruleIndex is simply its id. SARIF has no place for a help
+ * line, so it joins the message; notes with a position become
+ * relatedLocations and notes without one are dropped (they would have no
+ * anchor in a code-scanning view). */
 static void render_sarif(const chg_report *r, item *items, size_t n, chg_buf *out)
 {
     chg_buf_puts(out, "{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\","
@@ -360,6 +418,10 @@ static void render_sarif(const chg_report *r, item *items, size_t n, chg_buf *ou
 
 /* ---- GitHub workflow commands ------------------------------------------------- */
 
+/* GitHub's workflow command escaping: % and newlines everywhere (a
+ * message is one line of the log), and also ':' and ',' in properties,
+ * which separate them. Without it a path containing a comma would cut
+ * the annotation's file= property short. */
 static void gh_escape(chg_buf *out, const char *s, bool property)
 {
     for (; *s; s++) {
@@ -403,6 +465,9 @@ static void render_github(const chg_report *r, item *items, size_t n, chg_buf *o
     }
 }
 
+/* Renders every compilation's diagnostics as one list. Rendering never
+ * fails: out of memory it writes what it can (chg_buf remembers its
+ * failure), and the caller sees that on out. */
 void chg_report_render(const chg_report *r, chg_compiler *const *cs, size_t n, chg_buf *out)
 {
     size_t count;

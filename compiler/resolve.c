@@ -12,10 +12,18 @@
 
 #include <string.h>
 
+/* Names a global may not take. The built-in roots are tested before
+ * globals when a name is looked up (check_name), so a let named `now`
+ * could never be referred to; refusing it at its declaration gives one
+ * clear error instead of a silent shadowing. `aws` is reserved because
+ * actions are written `aws.sns.publish(…)`, and `emergency` because it
+ * is the approvals entry that is not a risk class. */
 static const char *const reserved[] = {
     "change", "event", "now", "risk", "reason", "summary", "freeze", "aws", "emergency",
 };
 
+/* Points at the earlier declaration's name when it has one, else at the
+ * declaration itself. */
 static void note_previous(chg_compiler *c, chg_diag *d, chg_decl *prev, const char *what)
 {
     chg_span at = prev->name.name ? prev->name.span : prev->span;
@@ -42,6 +50,10 @@ static void collect(chg_compiler *c, uint32_t f, uint8_t *seen)
 }
 
 /* One of a kind: policy, schema, at, risk, classify, approvals. */
+/* The first declaration wins and later ones are reported against it:
+ * with the depth-first order of all_decls, "first" is the one a reader
+ * meets first following the imports. The spans cover only the keyword,
+ * since a whole `classify` block would underline dozens of lines. */
 static void singleton(chg_compiler *c, chg_decl **slot, chg_decl *d)
 {
     if (!*slot) {
@@ -64,6 +76,9 @@ static bool is_reserved(const char *name)
     return false;
 }
 
+/* A duplicate is reported and not entered: uses resolve to the first
+ * declaration, so the rest of the file is checked against one meaning
+ * rather than failing at every use. */
 static void define_global(chg_compiler *c, chg_decl *d)
 {
     if (is_reserved(d->name.name)) {
@@ -80,6 +95,13 @@ static void define_global(chg_compiler *c, chg_decl *d)
         chg_c_nomem(c);
 }
 
+/* Each class becomes a global declaration of its own (D_RISK), so class
+ * names share the namespace of lets and windows and a let named `high`
+ * next to a class `high` is a duplicate. `index` is the class's position
+ * in the declaration, which is its order (risk >= high compares indexes);
+ * a skipped duplicate does not renumber the rest. `risk_owner` ties the
+ * class to its block so the unused-class lint ignores classes of a second,
+ * rejected `risk` declaration. */
 static void define_risk(chg_compiler *c, chg_decl *r)
 {
     for (uint32_t i = 0; i < r->u.risk.n; i++) {
@@ -103,6 +125,10 @@ static void define_risk(chg_compiler *c, chg_decl *r)
     }
 }
 
+/* The level is parsed as a plain identifier, not a keyword, so a misspelt
+ * level is a "did you mean" error here instead of a syntax error; the
+ * words stay available as names elsewhere. A rule without one is
+ * mandatory. The enum's order matches `levels`. */
 static void resolve_level(chg_compiler *c, chg_decl *d)
 {
     static const char *const levels[] = {"mandatory", "overridable", "advisory"};
@@ -122,6 +148,18 @@ static void resolve_level(chg_compiler *c, chg_decl *d)
         chg_c_diag_help(c, dg, "a rule level is mandatory, overridable or advisory");
 }
 
+/*
+ * Assumes compile.c has parsed every file, loaded the imports and cut
+ * import cycles. Guarantees afterwards: all_decls holds every declaration
+ * once, in depth-first import order, which is the order every later pass
+ * and codegen walk (so diagnostics and bundle layout are deterministic);
+ * the namespaces are filled; the singletons are set. Names inside
+ * expressions are not resolved here (check.c does that, where scope is
+ * known). Rules with the same name are a warning, not an error: the
+ * policy still works, but its decisions would name two rules alike.
+ * `policy` belongs in the root file only; in an imported file it is an
+ * error with a help, since the importer names the policy.
+ */
 int chg_c_resolve(chg_compiler *c)
 {
     uint8_t *seen = chg_calloc(c->sources.len + 1, 1);

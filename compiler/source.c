@@ -13,6 +13,10 @@
 
 /* ---- string map ------------------------------------------------------------- */
 
+/* FNV-1a: short keys (identifiers, paths), no need for a keyed hash,
+ * since a policy author colliding names on purpose only slows their own
+ * compilation. The full hash is stored in each entry so probing compares
+ * strings only on a hash match. */
 uint64_t chg_c_hash_str(const char *s)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
@@ -29,6 +33,11 @@ void chg_c_map_free(chg_map *m)
     memset(m, 0, sizeof *m);
 }
 
+/* Open addressing with linear probing in a power-of-two table. The loop
+ * ends because the load factor is kept at most 3/4 (chg_c_map_put), so
+ * an empty slot always exists. Returns the key's slot or the empty one
+ * where it would go. There is no deletion: the passes only ever add
+ * names, which is what keeps linear probing this simple. */
 static chg_map_entry *map_slot(chg_map_entry *e, size_t cap, const char *key, uint64_t h)
 {
     size_t i = (size_t)h & (cap - 1);
@@ -47,6 +56,12 @@ void *chg_c_map_get(const chg_map *m, const char *key)
     return s->key ? s->value : NULL;
 }
 
+/* The map does not copy keys: they must outlive it, which the arena
+ * guarantees for names from the AST. Putting an existing key replaces its
+ * value; the resolver looks up before putting, since a duplicate is an
+ * error to report, not an update. Growth rehashes from the stored
+ * hashes, without rehashing strings. On allocation failure the map is
+ * unchanged. */
 int chg_c_map_put(chg_map *m, const char *key, void *value)
 {
     if ((m->len + 1) * 4 > m->cap * 3) {
@@ -74,6 +89,14 @@ int chg_c_map_put(chg_map *m, const char *key, void *value)
 
 /* ---- compiler lifetime ----------------------------------------------------------- */
 
+/*
+ * A zero option means "the default", so callers can pass a partly
+ * filled struct. `lints` is the exception: it is copied as given, since
+ * false is a meaningful choice; callers that want lints set it. The
+ * compilation owns an arena for everything the passes build and plain
+ * heap blocks only for source texts and line tables (freed one by one in
+ * chg_compiler_free) and for the tables that grow (vectors, maps).
+ */
 chg_compiler *chg_compiler_new(const chg_compile_options *opts)
 {
     chg_compiler *c = chg_calloc(1, sizeof *c);
@@ -108,6 +131,9 @@ chg_compiler *chg_compiler_new(const chg_compile_options *opts)
     return c;
 }
 
+/* Source 0 is skipped: it is the arena-allocated "no source" entry with a
+ * static text, not a heap block. Zones are freed here, not with the
+ * arena, because the time library allocates them itself. */
 void chg_compiler_free(chg_compiler *c)
 {
     if (!c)
@@ -138,6 +164,11 @@ void chg_compiler_free(chg_compiler *c)
 
 /* ---- sources ------------------------------------------------------------------ */
 
+/* The table of line starts that turns byte offsets into line and column
+ * when a diagnostic is printed; spans carry only offsets, so the scanner
+ * never counts lines. Two passes (count, then fill) allocate the table
+ * once at its exact size. A final line without '\n' still has its start
+ * in the table, and an empty file has one line. */
 static int build_lines(chg_source *s)
 {
     size_t n = 1;
@@ -156,6 +187,11 @@ static int build_lines(chg_source *s)
 }
 
 /* Takes ownership of text (chg_malloc'd, NUL-terminated). */
+/* Returns the new file's index, 0 on failure (0 is "no source", never a
+ * valid index, so callers need only one test). `sources` and `files`
+ * are indexed by the same file number and must always have equal
+ * lengths; every failure path below undoes exactly what it added, and on
+ * failure the text is freed here, since ownership passed on entry. */
 static uint32_t add_owned(chg_compiler *c, const char *path, char *text, size_t len)
 {
     chg_source *s = chg_arena_alloc(&c->arena, sizeof *s);
@@ -197,6 +233,9 @@ static int add_root(chg_compiler *c, uint32_t idx)
     return chg_vec_push(&c->roots, (void *)(uintptr_t)idx);
 }
 
+/* A text over the limit is still added, as an empty file, so E0012 has a
+ * file to be reported against and the report names the path. The limit
+ * also keeps every offset within a uint32_t span. */
 int chg_compiler_add_source(chg_compiler *c, const char *path, const char *text, size_t len)
 {
     if (len > c->opts.max_file_size || len > UINT32_MAX - 2) {
@@ -210,6 +249,11 @@ int chg_compiler_add_source(chg_compiler *c, const char *path, const char *text,
     return add_root(c, chg_c_add_text(c, path, text, len));
 }
 
+/* Files are registered under their realpath so that an import that
+ * reaches the same file through another path (a symlink, "../x/y.chg")
+ * finds it in source_by_path and is not read and merged twice, which
+ * would report every declaration in it as a duplicate. An oversized file
+ * is not read at all: its size comes from stat. */
 int chg_compiler_add_file(chg_compiler *c, const char *path)
 {
     char *text;
@@ -233,6 +277,12 @@ int chg_compiler_add_file(chg_compiler *c, const char *path)
     return add_root(c, idx);
 }
 
+/* Binary search in the line table, then a count of code points from the
+ * line start: columns are what an editor shows, so a line of non-ASCII
+ * text gets the same column in every tool. Continuation bytes (10xxxxxx)
+ * are the ones not counted (in invalid UTF-8, already reported, the
+ * column is approximate). An offset past the end is clamped, never read
+ * beyond. */
 void chg_source_position(const chg_source *src, uint32_t offset, uint32_t *line, uint32_t *col)
 {
     if (!src->nlines) {
@@ -278,6 +328,9 @@ const chg_source *chg_compiler_source(const chg_compiler *c, uint32_t file)
 
 size_t chg_compiler_nsources(const chg_compiler *c) { return c->sources.len; }
 
+/* Is the file at this real path part of the compilation only as an
+ * import, not as a root? The driver uses it to drop a file given on the
+ * command line that another given file imports, so it is checked once. */
 bool chg_compiler_imports(const chg_compiler *c, const char *real)
 {
     uintptr_t idx = (uintptr_t)chg_c_map_get(&c->source_by_path, real);

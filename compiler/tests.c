@@ -1,7 +1,7 @@
 /*
  * tests.c — `test` blocks as data: the change or event a test gives, its
  * instant, the facts its `given` lines make and what it expects, all as
- * JSON text ready for the evaluator (compiler/testrun.c runs them).
+ * JSON text ready for the evaluator (driver/testrun.c runs them).
  *
  * Test values are constants — literals, lists and objects of literals —
  * so a test means the same thing wherever it runs; the checker reports
@@ -17,8 +17,17 @@
 
 #include "chg_time.h"
 
-/* The JSON of a constant expression into out; false (and E0510 when
- * report) when it is not one. */
+/*
+ * Read a file named relative to the policy file that names it (test
+ * inputs, calendars), so a policy and its data move together and a build
+ * does not depend on the working directory. An absolute path is taken as
+ * it is. The file's text is returned to the caller (chg_malloc'd); on
+ * failure the diagnostic `id` is reported with a reason and a note with
+ * the path actually tried, which is what a user needs when the relative
+ * base is not the one they expected. errno is saved first because the
+ * arena and diagnostics calls below may change it. `no_files` (fuzzing,
+ * untrusted input) refuses every read, with its own reason.
+ */
 int chg_c_read_relative(chg_compiler *c, uint32_t file, const char *rel, chg_span span, chg_diag_id id,
                         const char *what, char **text, size_t *len)
 {
@@ -42,6 +51,19 @@ int chg_c_read_relative(chg_compiler *c, uint32_t file, const char *rel, chg_spa
     return rc;
 }
 
+/*
+ * The JSON of a constant expression into out; false (and E0510 when
+ * report) when it is not one. The same function serves the checker
+ * (report on, output discarded: "is this a constant?") and the case
+ * builder (report off, output kept), so the two cannot disagree about
+ * what a constant is. Instants are written as UTC text, the form the
+ * event decoder parses; durations as the AST's integer, since JSON has
+ * no duration type. A risk class name, or a name the checker left
+ * unresolved (the `risk` clause of expect), is written as a string: it
+ * is a label for the runner to compare, not a value. Floats use %.17g
+ * so that the value read back is the same double. A negated literal is
+ * the one operator accepted: `-5` parses as a unary minus.
+ */
 bool chg_c_test_json(chg_compiler *c, const chg_expr *e, chg_buf *out, bool report)
 {
     char tmp[64];
@@ -104,7 +126,10 @@ bool chg_c_test_json(chg_compiler *c, const chg_expr *e, chg_buf *out, bool repo
 }
 
 /* `change "file.json"` / `event "file.json"`: read it, relative to the
- * test's file, and check that it is a JSON object. */
+ * test's file, and check that it is a JSON object. The text is kept as
+ * read (not re-serialised), so a test runs on exactly the bytes a real
+ * event would have; duplicate keys are refused here because the decoder
+ * would otherwise silently keep one of them. */
 void chg_c_test_file(chg_compiler *c, uint32_t file, chg_test_item *it)
 {
     const chg_expr *v = it->value;
@@ -127,6 +152,8 @@ void chg_c_test_file(chg_compiler *c, uint32_t file, chg_test_item *it)
     chg_free(text);
 }
 
+/* "path:line:col" for a test's failure messages: the runner has no
+ * access to the sources, so positions are resolved now. */
 static const char *position(chg_compiler *c, chg_span s)
 {
     const chg_source *src = chg_compiler_source(c, s.file);
@@ -135,6 +162,9 @@ static const char *position(chg_compiler *c, chg_span s)
     return chg_arena_printf(&c->arena, "%s:%u:%u", src->path, line, col);
 }
 
+/* A constant as JSON text in the arena. Non-constants were reported by
+ * the checker and the runner never sees a case that has one, so "null"
+ * stands in only for a value that could not be written (out of memory). */
 static const char *json_of(chg_compiler *c, const chg_expr *e)
 {
     chg_buf b;
@@ -145,6 +175,18 @@ static const char *json_of(chg_compiler *c, const chg_expr *e)
     return s;
 }
 
+/*
+ * The test cases of the root files only: an imported file's tests belong
+ * to that file and run when it is checked itself, not once per importer.
+ * Each case carries its input (change or event JSON), its instant, a
+ * facts document ({"flags": {…}, "queries": [{call, args, result}]})
+ * that stands in for the outside world, and its expectations, with
+ * `outcome` always first so the runner can treat an expected `error`
+ * specially. A case with no input or no expect is left out: the checker
+ * reported it. Everything lives in the compiler's arena; the array is
+ * valid until the compilation is freed. Any allocation failure fails the
+ * whole call: a missing case must never look like a passing suite.
+ */
 int chg_compiler_tests(chg_compiler *c, const chg_test_case **out, size_t *n)
 {
     *out = NULL;
@@ -247,6 +289,8 @@ int chg_compiler_tests(chg_compiler *c, const chg_test_case **out, size_t *n)
     return CHG_OK;
 }
 
+/* Counted from the root files' declarations, without building cases:
+ * cheap enough for a summary line before the tests run. */
 size_t chg_compiler_ntests(const chg_compiler *c)
 {
     size_t n = 0;

@@ -46,6 +46,12 @@ static bool time_nomem(chg_compiler *c, const chg_time_error *err)
 
 /* ---- zones, loaded once per compilation ------------------------------------------ */
 
+/* Zones are cached by name for the whole compilation: a policy names the
+ * same few zones in dozens of schedules, and each load reads and parses a
+ * TZif file. The cache owns the zones (zone_list, freed with the
+ * compiler); the map only finds them. A failed load is not cached, so an
+ * unknown zone is looked up, and reported, at each use: each use is a
+ * separate place the user must fix. */
 const chg_tz *chg_c_zone(chg_compiler *c, const char *name, chg_time_error *err)
 {
     uintptr_t hit = (uintptr_t)chg_c_map_get(&c->zones, name);
@@ -95,6 +101,10 @@ static void zone_names(chg_compiler *c, chg_vec *out)
     chg_free(text);
 }
 
+/* A zone is checked by loading it, with the same library and the same
+ * system zone database the VM will use when the bundle loads, so
+ * "compiles" implies "loads" on the same machine. A zone that is `bad`
+ * (an interpolated string, already reported) is skipped. */
 void chg_c_check_zone(chg_compiler *c, const chg_ident *zone)
 {
     if (!zone->name || zone->bad)
@@ -130,6 +140,10 @@ static chg_span inside(chg_compiler *c, chg_span lit, size_t off, size_t len, si
     return s;
 }
 
+/* The library's parser is the only cron parser: checking with it means a
+ * schedule accepted here is one the VM can build. Its error carries an
+ * offset and length into the expression, which inside() maps onto the
+ * source so the caret lands on the bad field. */
 void chg_c_check_cron(chg_compiler *c, const chg_ident *expr)
 {
     if (expr->bad)
@@ -147,6 +161,11 @@ void chg_c_check_cron(chg_compiler *c, const chg_ident *expr)
                         "first; see docs/time.md");
 }
 
+/* A calendar is validated by building a one-node set from its text, the
+ * same call codegen's output will get at load time. The error offset is
+ * into the .ics text, which is not in the policy, so it is given as a line
+ * number in the message while the caret stays on the path. No text means
+ * the file could not be read, which was reported already. */
 void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t)
 {
     if (!t->u.cal.text)
@@ -182,6 +201,10 @@ void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t)
 
 /* Append a node; returns its index or -1 (memory: out->oom says so, so
  * callers can tell it from a tree with errors). */
+/* `src` records, for each node, the AST node it came from (NULL for
+ * nodes the analysis composes), so a node can be traced back to the
+ * schedule that produced it. nodes and src grow together and always have
+ * the same length; a failure of either sets oom and adds nothing. */
 static int push(chg_c_tsnodes *out, const chg_ts_node *n, const chg_tsexpr *src)
 {
     if (out->n == out->cap) {
@@ -211,6 +234,14 @@ static int push(chg_c_tsnodes *out, const chg_ts_node *n, const chg_tsexpr *src)
  * still holds an error (TS_ERROR, an unparsable time of day, a missing
  * calendar text) makes the whole result -1: the error was reported by the
  * checker, and no half-built set is ever handed to the library. */
+/*
+ * Returns the index of t's root node. Day ranges wrap around the week
+ * (`Fri-Mon` is Fri, Sat, Sun, Mon), which the step count bounds to seven
+ * so a range from a day to itself is one day, not an endless loop. The
+ * depth fuse is twice the parser's limit: references inline other trees,
+ * so a legal set can be deeper than any one declaration, and no real set
+ * comes near the fuse, which only keeps the recursion bounded.
+ */
 int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth)
 {
     if (!t || depth > CHG_MAX_DEPTH * 2)
@@ -297,6 +328,8 @@ int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth)
     return push(out, &n, t);
 }
 
+/* Frees the arrays only: the strings the nodes point at (cron text, zone
+ * names, calendar text) belong to the AST and live in the arena. */
 void chg_c_tsnodes_free(chg_c_tsnodes *n)
 {
     chg_free(n->nodes);
@@ -339,6 +372,8 @@ typedef struct an {
     chg_ts_env env;       /* every flag unset */
 } an;
 
+/* The analysis' flag environment: every flag unset, as before anyone
+ * sets one, so a flag-controlled freeze never makes a window look shut. */
 static bool no_flags(void *ud, const char *name)
 {
     (void)ud;
@@ -346,6 +381,8 @@ static bool no_flags(void *ud, const char *name)
     return false;
 }
 
+/* Interval callback that keeps the first interval and returns 1, which
+ * stops the library's enumeration: only existence is asked. */
 static int first_iv(void *ud, int64_t s, int64_t e)
 {
     int64_t *iv = ud;
@@ -451,6 +488,7 @@ static size_t blocking_freezes(chg_compiler *c, chg_decl **out, size_t max)
     return n;
 }
 
+/* "a, b, c" for notes listing the freezes that cover a window. */
 static const char *names(an *A, chg_decl **ds, size_t n)
 {
     chg_buf b;
@@ -747,6 +785,9 @@ static const char *single_zone(const chg_tsexpr *t, const char *z, bool *mixed, 
     }
 }
 
+/* The zone a set's listings should be shown in (`chgc windows`): the one
+ * zone all its schedules use, or NULL for UTC or a mix of zones, where no
+ * single local time would be right. Flags have no zone and are ignored. */
 const char *chg_c_ts_zone(const chg_tsexpr *t)
 {
     bool mixed = false;

@@ -7,6 +7,11 @@
 
 #include <string.h>
 
+/* The scalar types are singletons: the checker compares them by kind,
+ * points at them from every expression of that type, and never allocates
+ * for them, so checking `a + b` on ints costs no memory. They are never
+ * modified after initialisation; only composite types (lists, optionals,
+ * objects, enums) live in the arena. */
 chg_type chg_c_type_error = {T_ERROR, {{0}}};
 chg_type chg_c_type_any = {T_ANY, {{0}}};
 chg_type chg_c_type_null = {T_NULL, {{0}}};
@@ -19,6 +24,9 @@ chg_type chg_c_type_duration = {T_DURATION, {{0}}};
 chg_type chg_c_type_risk = {T_RISK, {{0}}};
 chg_type chg_c_type_timeset = {T_TIMESET, {{0}}};
 
+/* Out of memory gives the error type rather than NULL: the checker then
+ * treats the expression as already reported, so no caller needs a NULL
+ * test, and the arena's flag makes the compilation fail with ENOMEM. */
 chg_type *chg_c_type_list(chg_arena *a, chg_type *elem)
 {
     chg_type *t = chg_arena_alloc(a, sizeof *t);
@@ -29,6 +37,11 @@ chg_type *chg_c_type_list(chg_arena *a, chg_type *elem)
     return t;
 }
 
+/* Optional is idempotent and absorbs the types that already admit
+ * "nothing": T?? is T?, null? is null, any? is any (any includes null),
+ * error? stays error so it keeps silencing follow-on messages. This keeps
+ * a type at most one `?` deep, which chg_c_type_strip and every
+ * `kind == T_OPTIONAL` test in the checker rely on. */
 chg_type *chg_c_type_optional(chg_arena *a, chg_type *inner)
 {
     if (inner->kind == T_OPTIONAL || inner->kind == T_NULL || inner->kind == T_ANY ||
@@ -42,11 +55,16 @@ chg_type *chg_c_type_optional(chg_arena *a, chg_type *inner)
     return t;
 }
 
+/* One level is enough: chg_c_type_optional never nests optionals. */
 const chg_type *chg_c_type_strip(const chg_type *t)
 {
     return t->kind == T_OPTIONAL ? t->u.elem : t;
 }
 
+/* Types as users write them, for messages. Deep or wide types are cut
+ * with "…" (depth 8, four enum values, three fields): a schema with a
+ * hundred fields would otherwise turn "expected …, found …" into a page.
+ * The depth cut also bounds the recursion whatever the type. */
 static void type_str(chg_buf *b, const chg_type *t, int depth)
 {
     if (depth > 8) {
@@ -110,6 +128,9 @@ const char *chg_c_type_str(chg_arena *a, const chg_type *t)
     return s;
 }
 
+/* A linear search: objects have tens of fields, looked up a few times per
+ * expression, and build_object guarantees names are unique, so the first
+ * match is the only one. */
 const chg_type_field *chg_c_type_field_find(const chg_type *obj, const char *name)
 {
     if (obj->kind != T_OBJECT)
@@ -120,6 +141,9 @@ const chg_type_field *chg_c_type_field_find(const chg_type *obj, const char *nam
     return NULL;
 }
 
+/* Takes a length because literals carry one: comparing length and bytes
+ * stays exact even for a literal with an escaped NUL in it, which strcmp
+ * would cut short and match against a prefix. */
 int chg_c_type_enum_index(const chg_type *t, const char *s, size_t len)
 {
     if (t->kind != T_ENUM)
@@ -130,6 +154,11 @@ int chg_c_type_enum_index(const chg_type *t, const char *s, size_t len)
     return -1;
 }
 
+/* Structural equality. Enums are equal when they list the same values in
+ * the same order (order is part of the type: the bundle lists the values
+ * in order); objects when their fields match in order, name and type. The
+ * recursion follows the schema's nesting, bounded by the parser's depth
+ * limit. Scalars of the same kind are always equal. */
 bool chg_c_type_equal(const chg_type *a, const chg_type *b)
 {
     if (a == b)
@@ -179,6 +208,8 @@ const chg_builtin chg_c_builtins[] = {
 
 const size_t chg_c_nbuiltins = CHG_ARRAY_LEN(chg_c_builtins);
 
+/* By exact name, dots included ("aws.sns.publish" is one name, not a
+ * path): a linear search over a table of a few dozen, once per call site. */
 const chg_builtin *chg_c_builtin_find(const char *name)
 {
     for (size_t i = 0; i < chg_c_nbuiltins; i++)

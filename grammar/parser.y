@@ -47,6 +47,10 @@ int chg_c_yylex(CHG_C_YYSTYPE *yylval, chg_span *yylloc, void *scanner);
 %code {
 #include "parse_build.h"
 
+/* A rule's span runs from its first symbol's start to its last one's end.
+ * An empty rule (when_opt, version_opt, …) gets an empty span at the end
+ * of the symbol before it, so a diagnostic about something missing points
+ * just after the last thing written, not at the next line's token. */
 #define YYLLOC_DEFAULT(Cur, Rhs, N)                                        \
     do {                                                                   \
         if (N) {                                                           \
@@ -60,6 +64,14 @@ int chg_c_yylex(CHG_C_YYSTYPE *yylval, chg_span *yylloc, void *scanner);
     } while (0)
 
 /* Nesting guards: the scanner bounds brackets; this bounds operators. */
+/* Why both guards are needed: the scanner's bracket limit cannot see
+ * prefix operators, and `not not not … x` or `- - - … 1` push one parser
+ * state per operator before any rule is reduced, so DEEP (which runs on
+ * reduction) would come too late to bound the stack. YYMAXDEPTH bounds it
+ * instead; bison's stack grows on the heap up to it, and running out is
+ * reported as the nesting limit (chg_c_parser_exhausted). DEEP then
+ * bounds the trees that do get built, and YYABORT ends the file's parse
+ * at once: after E0011 nothing useful could follow. */
 #define YYMAXDEPTH 100000
 #define DEEP(e, at) do { if (chg_c_p_too_deep(p, (e)->depth, (at))) YYABORT; } while (0)
 
@@ -94,6 +106,11 @@ static void chg_c_yyerror(chg_span *loc, void *scanner, chg_parser *p, const cha
 }
 
 /* Semantic values are arena-owned; nothing to free on discard. */
+/* A no-op destructor for every type, rather than none: bison reports a
+ * rule that ignores a semantic value only for types that have a
+ * destructor, so this keeps that check (hence `(void)$2` where a rule
+ * drops one on purpose). Freeing is the arena's: it releases every value,
+ * including those popped during error recovery, with the compilation. */
 %destructor { (void)$$; } <*>
 
 %token <ident> IDENT "identifier"
@@ -150,6 +167,13 @@ static void chg_c_yyerror(chg_span *loc, void *scanner, chg_parser *p, const cha
 %type <i> including_opt
 %type <titem> expect_opt
 
+/* IF_BODY is the lowest precedence and is given to `if`, `any` and `all`
+ * with %prec: when the parser has `else e` and sees `or`, the rule's
+ * precedence is below the token's, so it shifts, and the body extends as
+ * far right as it can (`if c then a else b or d` is `… else (b or d)`).
+ * Comparisons are %nonassoc, so `a < b < c` is a syntax error instead of
+ * quietly comparing a bool with c. `not` binds looser than comparisons:
+ * `not a == b` is `not (a == b)`, as it reads. */
 %precedence IF_BODY
 %left OR
 %left AND
@@ -168,6 +192,22 @@ file
     : decls
     ;
 
+/*
+ * Statement-level recovery. On a syntax error bison pops states until it
+ * reaches one where `error` may be shifted, here after the declarations
+ * already parsed, then discards tokens until one can follow `decls
+ * error`: a declaration keyword or end of input. Then it reports no new
+ * error until three tokens have been shifted, which is what stops one
+ * mistake from producing a message per token up to the next declaration.
+ * The declaration that held the error is lost, but everything before and
+ * after it is checked.
+ *
+ * When an inner rule recovered instead (inside brackets, an arm, an
+ * entry), the declaration is still reduced and kept; `broken` then
+ * records that a syntax error lies within its span (last_error is
+ * offset + 1, so 0 means none, and an error at the very end of the span
+ * still counts), so the checker skips its completeness checks.
+ */
 decls
     : %empty
     | decls decl            { if ($2) { $2->broken = p->last_error > @2.start && p->last_error <= @2.end + 1;
@@ -199,6 +239,9 @@ import_decl
         { $$ = chg_c_p_decl(p, D_IMPORT, @$); $$->name = chg_c_p_str_ident($2); }
     ;
 
+/* A schema with a syntax error inside is dropped (NULL), not kept in
+ * part: without a schema `change` is `any`, while a half schema would
+ * make every use of a field it lost an "unknown field" error. */
 schema_decl
     : SCHEMA IDENT '{' field_decls '}'
         { $$ = chg_c_p_schema(p, @$, $2, &$4); }
@@ -253,6 +296,10 @@ risk_chain
     | risk_chain '<' IDENT  { $$ = $1; chg_c_p_push_ident(p, &$$, $3); }
     ;
 
+/* `let x = error` still declares x, with an error value: the uses of x
+ * then check against T_ERROR and stay silent, where dropping the let
+ * would turn every use into "unknown name 'x'". windows and freezes do
+ * the same with TS_ERROR. */
 let_decl
     : LET IDENT '=' expr
         { $$ = chg_c_p_decl(p, D_LET, @$); $$->name = $2; $$->u.let.expr = $4; }
@@ -265,6 +312,10 @@ classify_decl
     : CLASSIFY '{' arms '}' { $$ = chg_c_p_classify(p, @$, &$3); }
     ;
 
+/* Recovery per arm (and, below, per approval entry and test item): the
+ * list rule itself takes `error`, so a bad arm is skipped up to the next
+ * token that can start an arm or close the block, and the other arms
+ * are kept and checked. */
 arms
     : %empty                { $$ = (chg_ast_list){0}; }
     | arms arm              { $$ = $1; if ($2) chg_c_ast_list_push(p->arena, &$$, $2); }
@@ -294,6 +345,11 @@ freeze_decl
           $$->u.timeset.ts = chg_c_ast_ts(p->arena, TS_ERROR, @4); }
     ;
 
+/* Time sets have their own expression grammar: `and`, `or`, `not` and
+ * parentheses over schedules, names of other sets and flags. It shares
+ * the operator tokens with expressions, and the same precedence
+ * declarations resolve it. A bare IDENT is a reference, resolved by the
+ * checker, so windows can be combined by name. */
 timeset
     : timeset OR timeset    { $$ = chg_c_p_ts_bin(p, TS_OR, @$, $1, $3); DEEP($$, @$); }
     | timeset AND timeset   { $$ = chg_c_p_ts_bin(p, TS_AND, @$, $1, $3); DEEP($$, @$); }
@@ -401,6 +457,9 @@ string_list
 
 /* ---- rules and actions ----------------------------------------------------- */
 
+/* The optional level before ':' is an identifier, not a keyword, so a
+ * misspelt level reaches the resolver's "did you mean" rather than
+ * failing as a syntax error. */
 rule_decl
     : RULE IDENT level_opt ':' when_opt rule_body
         { $$ = $6; if ($$) chg_c_p_rule($$, @$, $2, $3, $5); }
@@ -456,6 +515,9 @@ outcome
     | DENY                  { $$.name = "deny"; $$.span = @$; }
     ;
 
+/* Actions are postfix expressions, not full ones: a call cannot be
+ * followed by an operator, so `,` between calls is unambiguous and a
+ * stray operator is a syntax error at the place it appears. */
 call_list
     : postfix               { $$ = (chg_ast_list){0}; chg_c_ast_list_push(p->arena, &$$, $1); }
     | call_list ',' postfix { $$ = $1; chg_c_ast_list_push(p->arena, &$$, $3); }
@@ -463,6 +525,9 @@ call_list
 
 /* ---- intake ------------------------------------------------------------------ */
 
+/* As for the schema, a broken intake is dropped whole: its fields are
+ * checked against the schema for completeness, and a partial list would
+ * report every field after the error as missing. */
 intake_decl
     : INTAKE IDENT when_opt '{' obj_fields '}'
         { $$ = chg_c_p_intake(p, @$, $2, $3, &$5); }
@@ -491,6 +556,10 @@ test_items
     | test_items error      { $$ = $1; }
     ;
 
+/* Items and expect clauses follow one another without separators, so
+ * their values are primaries (a literal, a list, an object, a
+ * parenthesised expression) that end where they visibly end; the next
+ * item's first word is never read as continuing the previous value. */
 test_item
     : IDENT primary
         { $$ = chg_c_p_test_input(p, @$, $1, $2); }
@@ -545,6 +614,9 @@ expr
     | expr '%' expr         { $$ = chg_c_p_binary(p, BIN_MOD, @$, $1, $3, @2); DEEP($$, @$); }
     ;
 
+/* Member access, indexing and calls, all left-recursive so that a chain
+ * a.b.c(…)[0] uses constant stack. `( error )` after a callee recovers
+ * inside the argument list and yields an error node for the whole call. */
 postfix
     : primary
     | postfix '.' IDENT     { $$ = chg_c_p_field(p, EX_FIELD, @$, $1, $3); DEEP($$, @$); }
