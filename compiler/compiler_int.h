@@ -204,11 +204,10 @@ int chg_c_lint(chg_compiler *c);
 struct chg_ts_node;
 struct chg_tz;
 struct chg_time_error;
-/* A window's or freeze's node tree for the time-set library; src[i] is the
- * AST node each node came from (NULL for ones the compiler added). */
+/* A window's or freeze's node tree for the time-set library (the nodes
+ * codegen writes as TSNODES and the analysis builds sets from). */
 typedef struct chg_c_tsnodes {
     struct chg_ts_node *nodes;
-    const chg_tsexpr **src;
     uint32_t n, cap;
     bool oom;             /* a push failed: -1 was for want of memory */
 } chg_c_tsnodes;
@@ -216,9 +215,7 @@ typedef struct chg_c_tsnodes {
  * when the tree has errors (already reported) or memory ran out (out->oom
  * says which). */
 int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth);
-/* The one zone every schedule of a time set names, unless it is UTC;
- * NULL when they name several or none. For local times in listings. */
-const char *chg_c_ts_zone(const chg_tsexpr *t);
+
 void chg_c_tsnodes_free(chg_c_tsnodes *n);
 const struct chg_tz *chg_c_zone(chg_compiler *c, const char *name, struct chg_time_error *err);
 void chg_c_check_zone(chg_compiler *c, const chg_ident *zone);

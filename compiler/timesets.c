@@ -200,12 +200,8 @@ void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t)
 /* ---- node trees -------------------------------------------------------------------- */
 
 /* Append a node; returns its index or -1 (memory: out->oom says so, so
- * callers can tell it from a tree with errors). */
-/* `src` records, for each node, the AST node it came from (NULL for
- * nodes the analysis composes), so a node can be traced back to the
- * schedule that produced it. nodes and src grow together and always have
- * the same length; a failure of either sets oom and adds nothing. */
-static int push(chg_c_tsnodes *out, const chg_ts_node *n, const chg_tsexpr *src)
+ * callers can tell it from a tree with errors; a failure adds nothing). */
+static int push(chg_c_tsnodes *out, const chg_ts_node *n)
 {
     if (out->n == out->cap) {
         uint32_t cap = out->cap ? out->cap * 2 : 16;
@@ -215,16 +211,9 @@ static int push(chg_c_tsnodes *out, const chg_ts_node *n, const chg_tsexpr *src)
             return -1;
         }
         out->nodes = nodes;
-        const chg_tsexpr **srcs = chg_realloc(out->src, cap * sizeof *srcs);
-        if (!srcs) {
-            out->oom = true;
-            return -1;
-        }
-        out->src = srcs;
         out->cap = cap;
     }
     out->nodes[out->n] = *n;
-    out->src[out->n] = src;
     return (int)out->n++;
 }
 
@@ -325,7 +314,7 @@ int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth)
     if ((t->kind == TS_CRON && t->u.cron.dur->kind != EX_DURATION) ||
         (t->kind == TS_RANGE && (t->u.range.from->kind == EX_ERROR || t->u.range.to->kind == EX_ERROR)))
         return -1;
-    return push(out, &n, t);
+    return push(out, &n);
 }
 
 /* Frees the arrays only: the strings the nodes point at (cron text, zone
@@ -333,7 +322,6 @@ int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth)
 void chg_c_tsnodes_free(chg_c_tsnodes *n)
 {
     chg_free(n->nodes);
-    chg_free((void *)n->src);
     memset(n, 0, sizeof *n);
 }
 
@@ -433,7 +421,7 @@ static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb)
             o.op = CHG_TS_OR;
             o.a = rb;
             o.b = r;
-            rb = push(&nodes, &o, NULL);
+            rb = push(&nodes, &o);
         }
     }
     bool result = false;
@@ -442,11 +430,11 @@ static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb)
         memset(&n, 0, sizeof n);
         n.op = CHG_TS_NOT;
         n.a = rb;
-        int not_b = push(&nodes, &n, NULL);
+        int not_b = push(&nodes, &n);
         n.op = CHG_TS_AND;
         n.a = ra;
         n.b = not_b;
-        int root = push(&nodes, &n, NULL);
+        int root = push(&nodes, &n);
         chg_time_error err;
         memset(&err, 0, sizeof err);
         int bad;
@@ -760,37 +748,3 @@ int chg_c_time_analysis(chg_compiler *c)
     return chg_c_status(c);
 }
 
-/* The zone of a set when every schedule in it names the same one. */
-static const char *single_zone(const chg_tsexpr *t, const char *z, bool *mixed, int depth)
-{
-    if (!t || depth > CHG_MAX_DEPTH * 2)
-        return z;
-    switch (t->kind) {
-    case TS_REF:
-        return t->u.ref.decl ? single_zone(t->u.ref.decl->u.timeset.ts, z, mixed, depth + 1) : z;
-    case TS_OR:
-    case TS_AND:
-        z = single_zone(t->u.bin.a, z, mixed, depth + 1);
-        return single_zone(t->u.bin.b, z, mixed, depth + 1);
-    case TS_NOT:
-        return single_zone(t->u.not_, z, mixed, depth + 1);
-    case TS_FLAG:
-        return z;
-    default: {
-        const char *mine = t->zone.name ? t->zone.name : "UTC";
-        if (z && strcmp(z, mine) != 0)
-            *mixed = true;
-        return mine;
-    }
-    }
-}
-
-/* The zone a set's listings should be shown in (`chgc windows`): the one
- * zone all its schedules use, or NULL for UTC or a mix of zones, where no
- * single local time would be right. Flags have no zone and are ignored. */
-const char *chg_c_ts_zone(const chg_tsexpr *t)
-{
-    bool mixed = false;
-    const char *zone = single_zone(t, NULL, &mixed, 0);
-    return zone && !mixed && strcmp(zone, "UTC") != 0 ? zone : NULL;
-}
