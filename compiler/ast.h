@@ -336,6 +336,8 @@ struct chg_decl {
     bool broken;            /* had a syntax error inside: skip checks of
                                completeness that the error explains */
     int state;              /* checker scratch (cycle detection) */
+    uint32_t ts_nodes;      /* window, freeze: nodes once references are
+                               written out (0: not counted yet); capped */
     int index;              /* risk class: its rank (0 = lowest) */
     chg_decl *risk_owner;   /* risk class: the `risk` declaration */
     chg_type *type;         /* let: its type, once checked */

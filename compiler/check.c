@@ -45,6 +45,7 @@
  * linked list on the stack of checks, restored on the way out, so they
  * cannot leak to a sibling (test_check_narrowing_does_not_leak).
  */
+#include "bundle_format.h" /* CHG_TS_MAX_NODES */
 #include "compiler_int.h"
 #include "chg_civil.h"
 #include "chg_time.h"
@@ -1818,6 +1819,49 @@ static void check_ts(cx *x, chg_tsexpr *t)
     }
 }
 
+/* The nodes a set has once its references are written out, as
+ * chg_c_ts_flatten will write them: references are copied, not shared, so
+ * `w0 = w1 or w1`, `w1 = w2 or w2`, … doubles at each level. Counted with
+ * a memo per declaration (each is counted once: linear in the source) and
+ * capped just past the limit, so the count itself cannot overflow. */
+static uint32_t ts_nodes(const chg_tsexpr *t);
+
+static void check_ts_size(chg_compiler *c, const chg_tsexpr *t, chg_span at, const char *name)
+{
+    if (ts_nodes(t) <= CHG_TS_MAX_NODES)
+        return;
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", CHG_TS_MAX_NODES);
+    chg_diag *dg = chg_c_diag_report(c, CHG_D_E0410, at, name, limit, NULL);
+    chg_c_diag_help(c, dg, "each use of a window or freeze copies its definition; name a shared part once "
+                           "and use it once, or write the set out plainly");
+}
+
+static uint32_t ts_nodes(const chg_tsexpr *t)
+{
+    if (!t)
+        return 0;
+    uint64_t n;
+    switch (t->kind) {
+    case TS_REF: {
+        chg_decl *d = t->u.ref.decl;
+        if (!d || d->ts_nodes == UINT32_MAX)
+            return 0; /* unknown, or a cycle (E0409): reported already */
+        if (!d->ts_nodes) {
+            d->ts_nodes = UINT32_MAX; /* being counted */
+            d->ts_nodes = ts_nodes(d->u.timeset.ts) + 1; /* stored + 1: 0 means "not counted" */
+        }
+        return d->ts_nodes - 1;
+    }
+    case TS_OR:
+    case TS_AND: n = 1 + (uint64_t)ts_nodes(t->u.bin.a) + ts_nodes(t->u.bin.b); break;
+    case TS_NOT: n = 1 + (uint64_t)ts_nodes(t->u.not_); break;
+    case TS_ERROR: return 0;
+    default: return 1;
+    }
+    return n > CHG_TS_MAX_NODES + 1 ? CHG_TS_MAX_NODES + 1 : (uint32_t)n;
+}
+
 /* Same three states as check_let: a window defined through itself is
  * E0409, and the chain depth is bounded by decl_too_deep. Time sets have
  * no context bits (allow 0): they cannot read the change. */
@@ -1842,6 +1886,7 @@ static void check_ts_decl(chg_compiler *c, chg_decl *d)
     check_ts(&x, d->u.timeset.ts);
     c->decl_depth--;
     d->state = 2;
+    check_ts_size(c, d->u.timeset.ts, d->name.span, d->name.name);
 }
 
 /* ---- approvals -------------------------------------------------------------------------------------- */
@@ -2160,6 +2205,10 @@ static void check_rule(chg_compiler *c, chg_decl *d)
         for (uint32_t i = 0; i < d->u.rule.nduring; i++) {
             chg_tsexpr *t = d->u.rule.during[i];
             check_ts(&x, t);
+            if (t->kind != TS_REF) { /* written inside the rule: a set of its own (codegen names it so) */
+                char *name = chg_arena_printf(&c->arena, "%s#%u", d->name.name, i + 1);
+                check_ts_size(c, t, t->span, name ? name : d->name.name);
+            }
         }
         if (d->u.rule.nduring)
             x.allow |= CX_FREEZEVAR;

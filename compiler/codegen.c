@@ -111,6 +111,7 @@ typedef struct gloc {
 
 typedef struct gen {
     chg_compiler *c;
+    bool reported;        /* a failure already has its own diagnostic */
     chg_arena *a;
     chg_buf sec[CHG_SEC__MAX];  /* each section's records */
     uint32_t n[CHG_SEC__MAX];   /* how many records each holds */
@@ -1055,8 +1056,15 @@ static void emit_timeset(gen *g, chg_decl *d, bool inline_set)
     if (chg_c_ts_flatten(d->u.timeset.ts, &nodes, 0) < 0) {
         if (nodes.oom)
             chg_c_nomem(g->c); /* not "too large": the emit says CHG_ENOMEM */
-        else
+        else {
             g->failed = true;
+            if (nodes.too_large && inline_set) { /* a declared set was reported by the checker */
+                char limit[16];
+                snprintf(limit, sizeof limit, "%d", CHG_TS_MAX_NODES);
+                chg_c_diag_report(g->c, CHG_D_E0410, d->u.timeset.ts->span, d->name.name, limit, NULL);
+                g->reported = true;
+            }
+        }
     }
     uint32_t first = g->n[CHG_SEC_TSNODES];
     for (uint32_t i = 0; i < nodes.n; i++) {
@@ -1658,6 +1666,8 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     int rc;
     if (oom)
         rc = chg_c_nomem(c);
+    else if (g->failed && g->reported)
+        rc = CHG_ERANGE; /* its own diagnostic says which limit */
     else if (total_regs > 0xffff || g->failed) {
         chg_c_diag_report(c, CHG_D_E0011, (chg_span){0}, "65535 registers or instructions", NULL);
         rc = CHG_ERANGE;

@@ -210,6 +210,7 @@ typedef struct chg_c_tsnodes {
     struct chg_ts_node *nodes;
     uint32_t n, cap;
     bool oom;             /* a push failed: -1 was for want of memory */
+    bool too_large;       /* more than CHG_TS_MAX_NODES: -1 for that */
 } chg_c_tsnodes;
 /* Append t's nodes (references inlined); returns t's node index, or -1
  * when the tree has errors (already reported) or memory ran out (out->oom

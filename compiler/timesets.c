@@ -28,6 +28,7 @@
  * except dst_check, which walks the zone's transitions in the horizon and
  * asks whether a schedule's local start or end falls in one.
  */
+#include "bundle_format.h" /* CHG_TS_MAX_NODES */
 #include "compiler_int.h"
 #include "chg_time.h"
 
@@ -203,6 +204,10 @@ void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t)
  * callers can tell it from a tree with errors; a failure adds nothing). */
 static int push(chg_c_tsnodes *out, const chg_ts_node *n)
 {
+    if (out->n >= CHG_TS_MAX_NODES) {
+        out->too_large = true; /* the checker reported it (E0410) */
+        return -1;
+    }
     if (out->n == out->cap) {
         uint32_t cap = out->cap ? out->cap * 2 : 16;
         chg_ts_node *nodes = chg_realloc(out->nodes, cap * sizeof *nodes);
@@ -297,9 +302,13 @@ int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth)
     case TS_OR:
     case TS_AND:
         n.op = t->kind == TS_OR ? CHG_TS_OR : CHG_TS_AND;
+        /* stop at the first failure: with the node cap, that bounds the
+         * work of a set whose references double at every level */
         n.a = chg_c_ts_flatten(t->u.bin.a, out, depth + 1);
+        if (n.a < 0)
+            return -1;
         n.b = chg_c_ts_flatten(t->u.bin.b, out, depth + 1);
-        if (n.a < 0 || n.b < 0)
+        if (n.b < 0)
             return -1;
         break;
     case TS_NOT:

@@ -765,7 +765,7 @@ static bool load_timesets(loader *L)
         t->text = chg_rd32(r + 16);
         if (!check_str(L, t->name, at, false) || !check_str(L, t->text, at + 16, false))
             return false;
-        if (t->kind > CHG_SET_INLINE || count == 0 || count > 4096 || (uint64_t)first + count > nn)
+        if (t->kind > CHG_SET_INLINE || count == 0 || count > CHG_TS_MAX_NODES || (uint64_t)first + count > nn)
             return fail(L, at + 4, "time set %u: bad kind or nodes", i);
         chg_ts_node *nodes = chg_calloc(count, sizeof *nodes);
         if (!nodes)

@@ -139,6 +139,11 @@ enum { CHG_PR_REQUIRED = 0, CHG_PR_OPTIONAL = 1, CHG_PR_DEFAULT = 2 };
 enum { CHG_AR_NONE = 0, CHG_AR_GROUP, CHG_AR_ANY, CHG_AR_PEOPLE, CHG_AR_AND, CHG_AR_OR };
 enum { CHG_RA_DENY = 0, CHG_RA_WARN = 1, CHG_RA_WINDOW = 2, CHG_RA_APPROVAL = 3 };
 
+/* The most nodes one time set may have, references written out: the
+ * loader refuses more, so the compiler reports a set that would have more
+ * (E0410) and its flattening stops there. */
+#define CHG_TS_MAX_NODES 4096
+
 /* TIMESETS kinds: a declared window or freeze, or the set written inside
  * a `deny during` rule (named "rule#k"; a freeze that only its rule uses). */
 enum { CHG_SET_WINDOW = 0, CHG_SET_FREEZE = 1, CHG_SET_INLINE = 2 };

@@ -336,6 +336,25 @@ class Streams(unittest.TestCase):
 
 
 class HostileInput(unittest.TestCase):
+    def test_time_sets_that_double_at_each_level_are_refused_at_once(self):
+        # 60 levels of w(k) = w(k+1) or w(k+1): 2^60 nodes written out. Check
+        # and build used to hang; the bound is the checker's (E0410).
+        lines = ["window w60 = daily 01:00..02:00"] + ["window w%d = w%d or w%d" % (i, i + 1, i + 1)
+                                                      for i in range(59, -1, -1)]
+        src = "\n".join(lines) + "\nrule r:\n  require window w0\n"
+        for cmd in (["check", "--color", "never", "-"], ["build", "-o", "/dev/null", "-"]):
+            rc, out, err = chgc(*cmd, stdin=src.encode(), timeout=30)
+            self.assertEqual(rc, 1, cmd)
+            self.assertIn("error[E0410]: time set 'w0' has more than 4096 nodes", out + err)
+        # a set written inside a rule is counted too: check fails as build would
+        lines = ["window w11 = daily 01:00..02:00"] + ["window w%d = w%d or w%d" % (i, i + 1, i + 1)
+                                                      for i in range(10, -1, -1)]  # w0: 4095 nodes, allowed
+        src = "\n".join(lines) + '\nrule r:\n  require window w0\nrule s:\n  deny during w0 or w0 "x"\n'
+        rc, out, _ = chgc("check", "--color", "never", "-", stdin=src.encode(), timeout=30)
+        self.assertEqual(rc, 1)
+        self.assertIn("error[E0410]: time set 's#1' has more than 4096 nodes", out)
+        self.assertNotIn("'w0' has more", out)
+
     def test_devices_on_standard_input_are_refused(self):
         with open("/dev/zero", "rb") as zero:
             for extra in ([], ["--jsonl"]):
