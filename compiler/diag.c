@@ -126,6 +126,21 @@ chg_diag *chg_c_diag_report(chg_compiler *c, chg_diag_id id, chg_span span, ...)
     return d;
 }
 
+/* A note's or help's text, formatted into the compilation's arena; NULL
+ * (remembered as out of memory, so the compile cannot end "clean") when
+ * it could not be held. */
+static const char *arena_vformat(chg_compiler *c, const char *fmt, va_list ap)
+{
+    chg_buf b;
+    chg_buf_init(&b);
+    chg_buf_vprintf(&b, fmt, ap);
+    const char *msg = b.oom ? NULL : chg_arena_strndup(&c->arena, b.data ? b.data : "", b.len);
+    chg_buf_free(&b);
+    if (!msg)
+        chg_c_nomem(c);
+    return msg;
+}
+
 /* Notes are a small fixed array in the diagnostic: extra notes are
  * dropped silently, which loses only secondary information. A note with
  * an empty span (file 0, 0..0) prints without a source excerpt. */
@@ -133,18 +148,12 @@ void chg_c_diag_note(chg_compiler *c, chg_diag *d, chg_span span, const char *fm
 {
     if (!d || d->nnotes >= (int)CHG_ARRAY_LEN(d->notes))
         return;
-    chg_buf b;
-    chg_buf_init(&b);
     va_list ap;
     va_start(ap, fmt);
-    chg_buf_vprintf(&b, fmt, ap);
+    const char *msg = arena_vformat(c, fmt, ap);
     va_end(ap);
-    const char *msg = b.oom ? NULL : chg_arena_strndup(&c->arena, b.data ? b.data : "", b.len);
-    chg_buf_free(&b);
-    if (!msg) {
-        chg_c_nomem(c);
+    if (!msg)
         return;
-    }
     d->notes[d->nnotes].span = span;
     d->notes[d->nnotes].message = msg;
     d->nnotes++;
@@ -157,17 +166,11 @@ void chg_c_diag_help(chg_compiler *c, chg_diag *d, const char *fmt, ...)
 {
     if (!d)
         return;
-    chg_buf b;
-    chg_buf_init(&b);
     va_list ap;
     va_start(ap, fmt);
-    chg_buf_vprintf(&b, fmt, ap);
+    const char *msg = arena_vformat(c, fmt, ap);
     va_end(ap);
-    const char *msg = b.oom ? NULL : chg_arena_strndup(&c->arena, b.data ? b.data : "", b.len);
-    chg_buf_free(&b);
-    if (!msg)
-        chg_c_nomem(c);
-    else
+    if (msg)
         d->help = msg;
 }
 

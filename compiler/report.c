@@ -280,15 +280,23 @@ static void render_text(const chg_report *r, item *items, size_t n, chg_buf *out
 
 static void json_str(chg_buf *b, const char *s) { chg_buf_json_string(b, s, strlen(s)); }
 
+/* A span's source and the line and column of its two ends. */
+static const chg_source *span_place(const chg_compiler *c, chg_span s, uint32_t *l1, uint32_t *c1, uint32_t *l2,
+                                    uint32_t *c2)
+{
+    const chg_source *src = chg_compiler_source(c, s.file);
+    chg_source_position(src, s.start, l1, c1);
+    chg_source_position(src, s.end, l2, c2);
+    return src;
+}
+
 /* Start and end positions as line and column (code points), both
  * 1-based, the end exclusive: consumers should not need the source to
  * place the range. */
 static void json_place(chg_buf *out, const chg_compiler *c, chg_span s)
 {
-    const chg_source *src = chg_compiler_source(c, s.file);
     uint32_t l1, c1, l2, c2;
-    chg_source_position(src, s.start, &l1, &c1);
-    chg_source_position(src, s.end, &l2, &c2);
+    const chg_source *src = span_place(c, s, &l1, &c1, &l2, &c2);
     chg_buf_puts(out, "\"file\":");
     json_str(out, src->path);
     chg_buf_printf(out, ",\"line\":%u,\"column\":%u,\"end_line\":%u,\"end_column\":%u", l1, c1,
@@ -344,10 +352,8 @@ static void render_json(const chg_report *r, item *items, size_t n, chg_buf *out
  * the result. Columns are code points, matching the run's columnKind. */
 static void sarif_region(chg_buf *out, const chg_compiler *c, chg_span s)
 {
-    const chg_source *src = chg_compiler_source(c, s.file);
     uint32_t l1, c1, l2, c2;
-    chg_source_position(src, s.start, &l1, &c1);
-    chg_source_position(src, s.end, &l2, &c2);
+    const chg_source *src = span_place(c, s, &l1, &c1, &l2, &c2);
     chg_buf_puts(out, "\"physicalLocation\":{\"artifactLocation\":{\"uri\":");
     json_str(out, src->path);
     chg_buf_printf(out,
