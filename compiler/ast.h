@@ -337,7 +337,9 @@ struct chg_decl {
                                completeness that the error explains */
     int state;              /* checker scratch (cycle detection) */
     uint32_t ts_nodes;      /* window, freeze: nodes once references are
-                               written out (0: not counted yet); capped */
+                               written out, + 1 (0: not counted yet;
+                               UINT32_MAX: being counted); capped */
+    uint32_t ts_depth;      /* and the levels of that tree; capped */
     int index;              /* risk class: its rank (0 = lowest) */
     chg_decl *risk_owner;   /* risk class: the `risk` declaration */
     chg_type *type;         /* let: its type, once checked */

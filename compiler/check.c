@@ -1824,42 +1824,76 @@ static void check_ts(cx *x, chg_tsexpr *t)
  * `w0 = w1 or w1`, `w1 = w2 or w2`, … doubles at each level. Counted with
  * a memo per declaration (each is counted once: linear in the source) and
  * capped just past the limit, so the count itself cannot overflow. */
-static uint32_t ts_nodes(const chg_tsexpr *t);
+typedef struct ts_size {
+    uint32_t nodes, depth;
+} ts_size;
 
+static ts_size ts_count(const chg_tsexpr *t);
+
+/* E0410: the set, written out as codegen will write it, must fit the
+ * bundle (CHG_TS_MAX_NODES nodes) and the time library
+ * (CHG_TIMESET_MAX_DEPTH levels); check fails here exactly where build
+ * and load would. */
 static void check_ts_size(chg_compiler *c, const chg_tsexpr *t, chg_span at, const char *name)
 {
-    if (ts_nodes(t) <= CHG_TS_MAX_NODES)
+    ts_size z = ts_count(t);
+    char why[64];
+    if (z.nodes > CHG_TS_MAX_NODES)
+        snprintf(why, sizeof why, "more than %d nodes", CHG_TS_MAX_NODES);
+    else if (z.depth > CHG_TIMESET_MAX_DEPTH)
+        snprintf(why, sizeof why, "nested more than %d deep", CHG_TIMESET_MAX_DEPTH);
+    else
         return;
-    char limit[16];
-    snprintf(limit, sizeof limit, "%d", CHG_TS_MAX_NODES);
-    chg_diag *dg = chg_c_diag_report(c, CHG_D_E0410, at, name, limit, NULL);
+    chg_diag *dg = chg_c_diag_report(c, CHG_D_E0410, at, name, why, NULL);
     chg_c_diag_help(c, dg, "each use of a window or freeze copies its definition; name a shared part once "
                            "and use it once, or write the set out plainly");
 }
 
-static uint32_t ts_nodes(const chg_tsexpr *t)
+/* The nodes and levels of a set once its references are written out, as
+ * chg_c_ts_flatten will write them: references are copied, not shared, so
+ * `w0 = w1 or w1`, `w1 = w2 or w2`, … doubles at each level. Counted with
+ * a memo per declaration (each is counted once: linear in the source) and
+ * capped just past the limits, so the counts cannot overflow. */
+static ts_size ts_count(const chg_tsexpr *t)
 {
+    ts_size z = {0, 0};
     if (!t)
-        return 0;
-    uint64_t n;
+        return z;
     switch (t->kind) {
     case TS_REF: {
         chg_decl *d = t->u.ref.decl;
         if (!d || d->ts_nodes == UINT32_MAX)
-            return 0; /* unknown, or a cycle (E0409): reported already */
+            return z; /* unknown, or a cycle (E0409): reported already */
         if (!d->ts_nodes) {
             d->ts_nodes = UINT32_MAX; /* being counted */
-            d->ts_nodes = ts_nodes(d->u.timeset.ts) + 1; /* stored + 1: 0 means "not counted" */
+            ts_size r = ts_count(d->u.timeset.ts);
+            d->ts_nodes = r.nodes + 1; /* + 1: 0 means "not counted" */
+            d->ts_depth = r.depth;
         }
-        return d->ts_nodes - 1;
+        z.nodes = d->ts_nodes - 1;
+        z.depth = d->ts_depth;
+        return z;
     }
     case TS_OR:
-    case TS_AND: n = 1 + (uint64_t)ts_nodes(t->u.bin.a) + ts_nodes(t->u.bin.b); break;
-    case TS_NOT: n = 1 + (uint64_t)ts_nodes(t->u.not_); break;
-    case TS_ERROR: return 0;
-    default: return 1;
+    case TS_AND: {
+        ts_size a = ts_count(t->u.bin.a), b = ts_count(t->u.bin.b);
+        uint64_t n = 1 + (uint64_t)a.nodes + b.nodes;
+        z.nodes = n > CHG_TS_MAX_NODES + 1 ? CHG_TS_MAX_NODES + 1 : (uint32_t)n;
+        z.depth = 1 + (a.depth > b.depth ? a.depth : b.depth);
+        break;
     }
-    return n > CHG_TS_MAX_NODES + 1 ? CHG_TS_MAX_NODES + 1 : (uint32_t)n;
+    case TS_NOT: {
+        ts_size a = ts_count(t->u.not_);
+        z.nodes = a.nodes + 1 > CHG_TS_MAX_NODES + 1 ? CHG_TS_MAX_NODES + 1 : a.nodes + 1;
+        z.depth = 1 + a.depth;
+        break;
+    }
+    case TS_ERROR: return z;
+    default: z.nodes = z.depth = 1; return z;
+    }
+    if (z.depth > CHG_TIMESET_MAX_DEPTH + 1)
+        z.depth = CHG_TIMESET_MAX_DEPTH + 1;
+    return z;
 }
 
 /* Same three states as check_let: a window defined through itself is

@@ -1059,9 +1059,9 @@ static void emit_timeset(gen *g, chg_decl *d, bool inline_set)
         else {
             g->failed = true;
             if (nodes.too_large && inline_set) { /* a declared set was reported by the checker */
-                char limit[16];
-                snprintf(limit, sizeof limit, "%d", CHG_TS_MAX_NODES);
-                chg_c_diag_report(g->c, CHG_D_E0410, d->u.timeset.ts->span, d->name.name, limit, NULL);
+                char why[64];
+                snprintf(why, sizeof why, "more than %d nodes", CHG_TS_MAX_NODES);
+                chg_c_diag_report(g->c, CHG_D_E0410, d->u.timeset.ts->span, d->name.name, why, NULL);
                 g->reported = true;
             }
         }

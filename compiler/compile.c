@@ -39,7 +39,7 @@ static const char *dir_of(chg_compiler *c, const char *path)
 
 /* Lexically normalise a path: drop "." segments and fold "dir/.." (a
  * leading ".." stays). Only for naming files in diagnostics; the file is
- * opened by the path as joined. */
+ * found next to its importer's real file (load_import). */
 static const char *normalize(chg_compiler *c, const char *path)
 {
     size_t n = strlen(path);
@@ -91,18 +91,24 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
         chg_c_diag_report(c, CHG_D_E0301, imp->name.span, rel, "reading files is disabled", NULL);
         return 0;
     }
+    /* `path` is what messages show (relative to how the importer was
+     * named); `at` is where the file is looked for: next to the importer's
+     * real file, so `..` through a symbolic link leads where the importer
+     * really is, not where its name suggests. */
     const char *path = rel[0] == '/' ? rel : chg_arena_printf(&c->arena, "%s%s", dir_of(c, from->path), rel);
-    if (!path) {
+    const char *at = rel[0] == '/' || !from->real ? path
+                                                  : chg_arena_printf(&c->arena, "%s%s", dir_of(c, from->real), rel);
+    if (!path || !at) {
         chg_c_nomem(c);
         return 0;
     }
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (stat(at, &st) == 0 && S_ISDIR(st.st_mode)) {
         chg_c_diag_report(c, CHG_D_E0303, imp->name.span, rel, NULL);
         return 0;
     }
     char real[PATH_MAX];
-    if (!realpath(path, real)) {
+    if (!realpath(at, real)) {
         const char *why = strerror(errno); /* before any other call */
         chg_diag *d = chg_c_diag_report(c, CHG_D_E0301, imp->name.span, rel, why, NULL);
         chg_c_diag_note(c, d, (chg_span){0}, "imports are found relative to the importing file: looked for '%s'",
@@ -114,7 +120,7 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
         return (uint32_t)known;
     char *text;
     size_t len;
-    int rc = chg_read_file_max(path, &text, &len, c->opts.max_file_size);
+    int rc = chg_read_file_max(real, &text, &len, c->opts.max_file_size);
     if (rc == CHG_ENOMEM) {
         chg_c_nomem(c);
         return 0;
@@ -128,9 +134,11 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
     }
     uint32_t idx = chg_c_add_text(c, normalize(c, path), text, len);
     chg_free(text);
-    const char *key = idx ? chg_arena_strdup(&c->arena, real) : NULL;
+    char *key = idx ? chg_arena_strdup(&c->arena, real) : NULL;
     if (!key || chg_c_map_put(&c->source_by_path, key, (void *)(uintptr_t)idx) != CHG_OK)
         chg_c_nomem(c); /* an import not loaded, or loaded twice */
+    else
+        ((chg_source *)c->sources.items[idx])->real = key;
     return idx;
 }
 

@@ -270,9 +270,10 @@ int chg_compiler_add_file(chg_compiler *c, const char *path)
     char real[PATH_MAX];
     if (idx && realpath(path, real)) {
         /* known by its real path, so an import of it is not a second copy */
-        const char *key = chg_arena_strdup(&c->arena, real);
+        char *key = chg_arena_strdup(&c->arena, real);
         if (!key || chg_c_map_put(&c->source_by_path, key, (void *)(uintptr_t)idx) != CHG_OK)
             return CHG_ENOMEM;
+        ((chg_source *)c->sources.items[idx])->real = key;
     }
     return add_root(c, idx);
 }

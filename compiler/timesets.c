@@ -232,13 +232,15 @@ static int push(chg_c_tsnodes *out, const chg_ts_node *n)
  * Returns the index of t's root node. Day ranges wrap around the week
  * (`Fri-Mon` is Fri, Sat, Sun, Mon), which the step count bounds to seven
  * so a range from a day to itself is one day, not an endless loop. The
- * depth fuse is twice the parser's limit: references inline other trees,
- * so a legal set can be deeper than any one declaration, and no real set
- * comes near the fuse, which only keeps the recursion bounded.
+ * depth fuse lies past anything the checker lets through: every level of
+ * operators pushes a node (at most CHG_TS_MAX_NODES, E0410) and a path
+ * crosses at most the declaration-chain limit of references, so a set the
+ * checker accepted always flattens; the fuse only keeps the recursion
+ * bounded for what the checker already reported.
  */
 int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth)
 {
-    if (!t || depth > CHG_MAX_DEPTH * 2)
+    if (!t || depth > CHG_TS_MAX_NODES + CHG_MAX_DEPTH * 2)
         return -1;
     chg_ts_node n;
     memset(&n, 0, sizeof n);

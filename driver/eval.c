@@ -237,7 +237,24 @@ static void drain(pool *p, bool all, FILE *out, FILE *errs, bool *failed, bool *
     pthread_mutex_unlock(&p->mu);
 }
 
-/* Append one line to a batch; false when out of memory. */
+/* The reader is about to wait for input: write every batch handed out,
+ * waiting for the workers, since there is nothing better to do. */
+typedef struct pool_wait {
+    pool *p;
+    FILE *out, *errs;
+    bool *failed, *oom;
+} pool_wait;
+
+static void pool_on_wait(void *ud)
+{
+    pool_wait *w = ud;
+    drain(w->p, true, w->out, w->errs, w->failed, w->oom);
+    fflush(w->out);
+    fflush(w->errs);
+}
+
+/* Append one line to a batch; false when out of memory (the batch is left
+ * as it was: every line in it ends in '\n', which run_batch relies on). */
 static bool batch_add(batch *bt, const char *line, size_t len, unsigned long lineno, bool is_too_long)
 {
     if (bt->nlines == bt->cap) {
@@ -248,15 +265,40 @@ static bool batch_add(batch *bt, const char *line, size_t len, unsigned long lin
         bt->info = n;
         bt->cap = cap;
     }
+    size_t before = bt->lines.len;
     chg_buf_append(&bt->lines, line, len);
     chg_buf_putc(&bt->lines, '\n');
+    if (bt->lines.oom) {
+        bt->lines.oom = false;
+        bt->lines.len = before;
+        if (bt->lines.data)
+            bt->lines.data[before] = 0;
+        return false;
+    }
     bt->info[bt->nlines].lineno = lineno;
     bt->info[bt->nlines++].too_long = is_too_long;
-    return !bt->lines.oom;
+    return true;
 }
 
-/* One thread: decide as we read; write every 64 KiB, and whenever the next
- * line is not there yet. */
+/* One thread: decide as we read; write every 64 KiB, and whenever the
+ * reader is about to wait for input (the on-wait hook). */
+typedef struct serial_out {
+    FILE *out, *errs;
+    const char *label;
+    chg_buf o, e;           /* decided, not yet written */
+} serial_out;
+
+static void serial_flush(void *ud)
+{
+    serial_out *so = ud;
+    write_errs(so->errs, so->label, &so->e);
+    fwrite(so->o.data ? so->o.data : "", 1, so->o.len, so->out);
+    fflush(so->out);
+    fflush(so->errs);
+    chg_buf_reset(&so->o);
+    chg_buf_reset(&so->e);
+}
+
 static int decide_serial(const chg_bundle *b, const chg_eval_input *base, chg_lines *in,
                          const chg_decide_options *o, FILE *out, FILE *errs, bool *failed, char *err, size_t errlen)
 {
@@ -267,34 +309,32 @@ static int decide_serial(const chg_bundle *b, const chg_eval_input *base, chg_li
     }
     char msg[128];
     too_long_text(in, msg, sizeof msg);
-    chg_buf ob, eb;
-    chg_buf_init(&ob);
-    chg_buf_init(&eb);
+    serial_out so = {.out = out, .errs = errs, .label = o->label};
+    chg_buf_init(&so.o);
+    chg_buf_init(&so.e);
+    chg_lines_on_wait(in, serial_flush, &so);
     const char *line;
     size_t len;
     unsigned long lineno;
     int rc = 1;
     while (rc != 0) {
-        if (ob.len + eb.len > (1 << 16) || !chg_lines_ready(in)) {
-            write_errs(errs, o->label, &eb);
-            fwrite(ob.data ? ob.data : "", 1, ob.len, out);
-            fflush(out);
-            chg_buf_reset(&ob);
-            chg_buf_reset(&eb);
-        }
+        if (so.o.len + so.e.len > (1 << 16))
+            serial_flush(&so);
+        if (ferror(out)) /* a full disk, a closed pipe: stop now, not at the end of the input */
+            break;
         rc = chg_lines_next(in, &line, &len, &lineno, err, errlen);
         if (rc == 0)
             break;
         char where[64];
         snprintf(where, sizeof where, "line %lu", lineno);
         if (rc == CHG_ERANGE) {
-            too_long(where, msg, &ob, &eb);
+            too_long(where, msg, &so.o, &so.e);
             *failed = true;
             rc = 1;
         } else if (rc < 0)
             break;
         else {
-            int d = chg_decide_json(ctx, b, line, len, base, where, o->explain, &ob, &eb);
+            int d = chg_decide_json(ctx, b, line, len, base, where, o->explain, &so.o, &so.e);
             *failed |= d == CHG_EINVAL;
             if (d == CHG_ENOMEM) {
                 snprintf(err, errlen, "%s: out of memory", where);
@@ -303,10 +343,10 @@ static int decide_serial(const chg_bundle *b, const chg_eval_input *base, chg_li
             }
         }
     }
-    write_errs(errs, o->label, &eb);
-    fwrite(ob.data ? ob.data : "", 1, ob.len, out);
-    chg_buf_free(&ob);
-    chg_buf_free(&eb);
+    chg_lines_on_wait(in, NULL, NULL);
+    serial_flush(&so);
+    chg_buf_free(&so.o);
+    chg_buf_free(&so.e);
     chg_ctx_free(ctx);
     if (rc < 0)
         return rc;
@@ -345,12 +385,9 @@ int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines
     if (!started)
         snprintf(err, errlen, "cannot start a thread: %s", strerror(e));
     bool oom = false;
-    while (rc > 0) {
-        if (!chg_lines_ready(in)) { /* about to wait for input: answer what we have */
-            drain(&p, true, out, errs, failed, &oom);
-            fflush(out);
-            fflush(errs);
-        }
+    pool_wait pw = {&p, out, errs, failed, &oom};
+    chg_lines_on_wait(in, pool_on_wait, &pw); /* about to wait for input: answer what we have */
+    while (rc > 0 && !ferror(out)) {
         /* a free slot, and room under the in-flight budget; the test and
          * the wait are under one lock, so a batch finishing in between
          * cannot be missed */
@@ -369,8 +406,8 @@ int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines
         size_t len;
         unsigned long lineno;
         while (bt->nlines < BATCH_LINES && bt->lines.len < BATCH_BYTES) {
-            if (bt->nlines && !chg_lines_ready(in))
-                break; /* hand out what we have before waiting */
+            if (bt->nlines && !chg_lines_buffered(in))
+                break; /* hand out what we have before the reader may wait */
             rc = chg_lines_next(in, &line, &len, &lineno, err, errlen);
             if (rc == 0)
                 break;
@@ -393,6 +430,7 @@ int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines
         pthread_mutex_unlock(&p.mu);
         drain(&p, false, out, errs, failed, &oom);
     }
+    chg_lines_on_wait(in, NULL, NULL);
     pthread_mutex_lock(&p.mu);
     p.eof = true;
     pthread_cond_broadcast(&p.work);

@@ -32,10 +32,12 @@
  * FIFO, wait for its writer), or a terminal; never a directory or another
  * device (/dev/zero would never end). Leaves fd blocking. *size is the
  * size of a regular file, else 0. */
-static int open_checks(int fd, const char *name, bool wait_fifo, size_t *size, char *err, size_t errlen)
+static int open_checks(int fd, const char *name, bool wait_fifo, size_t *size, bool *regular, char *err,
+                       size_t errlen)
 {
     struct stat st;
     *size = 0;
+    *regular = false;
     if (fstat(fd, &st) != 0) {
         snprintf(err, errlen, "%s: %s", name, strerror(errno));
         return CHG_EIO;
@@ -46,6 +48,7 @@ static int open_checks(int fd, const char *name, bool wait_fifo, size_t *size, c
     }
     if (S_ISREG(st.st_mode)) {
         *size = (size_t)st.st_size;
+        *regular = true;
     } else if (S_ISFIFO(st.st_mode) && wait_fifo) {
         /* A writer that has not written yet and no writer at all look the
          * same; wait a bounded time for either data or the end of a writer
@@ -75,7 +78,8 @@ static int open_checks(int fd, const char *name, bool wait_fifo, size_t *size, c
 
 /* Open path, or take standard input for "-", and check it. Opening does
  * not block (a FIFO nobody writes would hang open(2)). */
-static int open_input(const char *path, int *fd, const char **name, size_t *size, char *err, size_t errlen)
+static int open_input(const char *path, int *fd, const char **name, size_t *size, bool *regular, char *err,
+                      size_t errlen)
 {
     *name = strcmp(path, "-") ? path : "standard input";
     *fd = strcmp(path, "-") ? open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC) : STDIN_FILENO;
@@ -84,7 +88,7 @@ static int open_input(const char *path, int *fd, const char **name, size_t *size
         return CHG_EIO;
     }
     /* standard input is the shell's: a pipe there has its writer */
-    int rc = open_checks(*fd, *name, *fd != STDIN_FILENO, size, err, errlen);
+    int rc = open_checks(*fd, *name, *fd != STDIN_FILENO, size, regular, err, errlen);
     if (rc != CHG_OK && *fd != STDIN_FILENO)
         close(*fd);
     return rc;
@@ -154,7 +158,8 @@ int chg_input_read(const char *path, size_t max, char **data, size_t *len, char 
     int fd;
     const char *name;
     size_t size;
-    int rc = open_input(path, &fd, &name, &size, err, errlen);
+    bool regular;
+    int rc = open_input(path, &fd, &name, &size, &regular, err, errlen);
     if (rc != CHG_OK)
         return rc;
     rc = read_fd(fd, strcmp(path, "-") ? path : "-", size, max ? max : CHG_INPUT_MAX, data, len, err, errlen);
@@ -179,6 +184,9 @@ struct chg_lines {
     const char *name;
     size_t max;
     unsigned long lineno;
+    bool regular;           /* a regular file: a read never waits for a writer */
+    void (*on_wait)(void *);/* called before a read that would wait */
+    void *on_wait_ud;
     const char *data;       /* the unread bytes are data[pos..end) */
     size_t pos, end;
     chg_buf line;
@@ -206,7 +214,8 @@ chg_lines *chg_lines_open(const char *path, size_t max_line, char *err, size_t e
     int fd;
     const char *name;
     size_t size;
-    if (open_input(path, &fd, &name, &size, err, errlen) != CHG_OK)
+    bool regular;
+    if (open_input(path, &fd, &name, &size, &regular, err, errlen) != CHG_OK)
         return NULL;
     chg_lines *r = lines_new(fd, name, max_line);
     if (!r) {
@@ -216,6 +225,7 @@ chg_lines *chg_lines_open(const char *path, size_t max_line, char *err, size_t e
         return NULL;
     }
     r->owned = fd != STDIN_FILENO;
+    r->regular = regular;
     return r;
 }
 
@@ -237,12 +247,24 @@ chg_lines *chg_lines_memory(const char *data, size_t len, const char *name, size
  * buffered, or the descriptor has something to say. The --jsonl driver
  * asks this to flush decisions of a partial batch while a slow producer
  * is silent, instead of holding them until the batch fills. */
-bool chg_lines_ready(chg_lines *r)
+bool chg_lines_buffered(const chg_lines *r)
 {
-    if (r->eof || memchr(r->data + r->pos, '\n', r->end - r->pos))
-        return true;
+    return r->regular || r->eof || memchr(r->data + r->pos, '\n', r->end - r->pos) != NULL;
+}
+
+void chg_lines_on_wait(chg_lines *r, void (*fn)(void *ud), void *ud)
+{
+    r->on_wait = fn;
+    r->on_wait_ud = ud;
+}
+
+/* Would a read now wait? Only a pipe, FIFO or terminal can make it. */
+static bool would_wait(chg_lines *r)
+{
+    if (r->regular || r->fd < 0)
+        return false;
     struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
-    return poll(&pfd, 1, 0) != 0; /* data, an end, or an error: read will not wait */
+    return poll(&pfd, 1, 0) == 0; /* data, an end or an error: read answers at once */
 }
 
 /* The next non-blank line, without its '\n' and trailing '\r's (CRLF
@@ -262,6 +284,11 @@ int chg_lines_next(chg_lines *r, const char **line, size_t *len, unsigned long *
             if (r->pos == r->end) {
                 if (r->eof)
                     break;
+                /* Before waiting for a slow producer, let the consumer
+                 * write what it has decided (also mid-line: a producer may
+                 * pause half way through one). */
+                if (r->on_wait && would_wait(r))
+                    r->on_wait(r->on_wait_ud);
                 ssize_t got = read(r->fd, r->buf, sizeof r->buf);
                 if (got < 0 && errno == EINTR)
                     continue;

@@ -137,6 +137,16 @@ void chg_policy_free(chg_policy *p)
  * the compilation of a file that is kept: coverage is transitive (j's
  * compilation holds everything i's holds). Two names of one file ("./p.chg"
  * and "p.chg", a link) are one file: the first is kept. */
+/* Did the compilation stop at its error limit (E0014)? Then what it
+ * loaded was not all checked. */
+static bool stopped(const chg_compiler *c)
+{
+    for (size_t i = chg_compiler_ndiags(c); i-- > 0;)
+        if (chg_compiler_diag(c, i)->id == CHG_D_E0014)
+            return true;
+    return false;
+}
+
 static int mark_imported(char *const *files, size_t n, chg_compiler *const *cs, bool *imported)
 {
     char **real = chg_calloc(n + 1, sizeof *real);
@@ -159,6 +169,20 @@ static int mark_imported(char *const *files, size_t n, chg_compiler *const *cs, 
                      (j < i || !real[j] || !chg_compiler_imports(cs[i], real[j])))
                 imported[i] = true;
         }
+    }
+    /* The rule above assumes every compilation loads a file by the same
+     * path. An import can still resolve differently in two compilations
+     * (a compilation that stopped at its error limit covers nothing it did
+     * not finish), so a file is dropped only if a compilation that is kept
+     * really loads it; otherwise it is kept and checked on its own. */
+    for (size_t i = 0; i < n && rc == CHG_OK; i++) {
+        if (!imported[i])
+            continue;
+        bool covered = false;
+        for (size_t k = 0; k < n && !covered; k++)
+            covered = k != i && !imported[k] && cs[k] && !stopped(cs[k]) &&
+                      (chg_compiler_imports(cs[k], real[i]) || (real[k] && !strcmp(real[k], real[i])));
+        imported[i] = covered;
     }
     for (size_t i = 0; i < n; i++)
         chg_free(real[i]);

@@ -23,7 +23,9 @@ typedef struct chg_span {
 } chg_span;
 
 typedef struct chg_source {
-    char *path;          /* as given or resolved (for imports) */
+    char *path;          /* as given or resolved (for imports): for display */
+    char *real;          /* realpath(3) of the file, or NULL (standard input,
+                            memory): its imports are found next to it */
     char *text;          /* NUL-terminated; may contain NULs before len */
     size_t len;
     uint32_t *lines;     /* byte offset of each line start */

@@ -55,10 +55,13 @@ chg_lines *chg_lines_open(const char *path, size_t max_line, char *err, size_t e
  * outlive the reader; lines are handed out in place. NULL when out of
  * memory. */
 chg_lines *chg_lines_memory(const char *data, size_t len, const char *name, size_t max_line);
-/* Can chg_lines_next return without waiting for input? (A line is
- * buffered, the input ended, or the descriptor has data.) A stream's
- * consumer writes what it has decided before it waits. */
-bool chg_lines_ready(chg_lines *r);
+/* Will chg_lines_next return without waiting for a producer? (A whole
+ * line or the end is buffered, or the input is a regular file.) */
+bool chg_lines_buffered(const chg_lines *r);
+/* fn(ud) is called each time the reader is about to wait for input (a
+ * pipe, FIFO or terminal that has nothing yet, at a line's start or in its
+ * middle): a stream's consumer writes what it has decided. */
+void chg_lines_on_wait(chg_lines *r, void (*fn)(void *ud), void *ud);
 /* The next non-blank line: returns 1 with *line (valid until the next
  * call; not NUL-terminated), *len and *lineno (1-based) set; 0 at the end;
  * CHG_ERANGE for a line over the limit (*lineno says which, err is not

@@ -129,6 +129,11 @@ typedef struct chg_ts_node {
 
 typedef struct chg_timeset chg_timeset;
 
+/* The deepest tree of nodes chg_timeset_build accepts, in levels (a leaf
+ * alone is 1): its queries recurse once per level. The compiler refuses a
+ * deeper set (E0410) before it is built. */
+#define CHG_TIMESET_MAX_DEPTH 200
+
 /* Build from nodes[0..n) with root nodes[root]. Loads the zones it needs.
  * Returns NULL and fills err (err->offset indexes into the cron string or
  * ics text of the failing node; *bad_node says which) on error. */

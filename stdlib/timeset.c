@@ -53,8 +53,8 @@ typedef struct span {
 
 /* Nesting limit of or/and/not: span_of recurses once per level, and the
  * compiler's own limit (256 for expressions) is not the library's to
- * assume. */
-#define MAX_DEPTH 200
+ * assume. The compiler checks sets against it (chg_time.h). */
+#define MAX_DEPTH CHG_TIMESET_MAX_DEPTH
 /* How far one span computation looks ahead when merging touching
  * intervals (more is found by the next span). */
 #define MERGE_CAP 32
@@ -528,7 +528,7 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
         chg_ti_set_error(err, 0, 0, "time set node %d refers to itself", i);
         return false;
     }
-    if (depth > MAX_DEPTH) {
+    if (depth >= MAX_DEPTH) { /* depth counts from 0: at most MAX_DEPTH levels */
         chg_ti_set_error(err, 0, 0, "time set expression is nested more than %d deep", MAX_DEPTH);
         return false;
     }

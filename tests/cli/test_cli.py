@@ -148,6 +148,19 @@ class Check(unittest.TestCase):
             self.assertIn("unknown name 'nope_a'", out)
             self.assertIn("unknown name 'nope_b'", out)
 
+    def test_an_import_through_a_link_is_found_where_the_importer_really_is(self):
+        # pol -> real/pol; a.chg imports ../shared/b.chg, which imports c.chg:
+        # c is real/shared/c.chg (with errors), not the decoy ./shared/c.chg
+        self.write("real/pol/a.chg", 'policy "a"\nimport "../shared/b.chg"\nlet x = from_b\n')
+        self.write("real/shared/b.chg", 'import "c.chg"\nlet from_b = from_c\n')
+        self.write("real/shared/c.chg", "let from_c = nope1 + nope2\n")
+        self.write("shared/c.chg", "let from_c = 1\n")
+        os.symlink(os.path.join(self.dir, "real", "pol"), os.path.join(self.dir, "pol"))
+        for args in (["pol/a.chg"], ["pol/a.chg", "real/shared/b.chg", "real/shared/c.chg"]):
+            rc, out, _ = chgc("check", "--color", "never", *args, cwd=self.dir)
+            self.assertEqual(rc, 1, (args, out))
+            self.assertIn("unknown name 'nope1'", out)
+
     def test_links_to_directories_are_not_followed(self):
         self.write("l/p.chg", "let a = 1\n")
         os.symlink("..", os.path.join(self.dir, "l", "up"))
@@ -323,10 +336,17 @@ class Streams(unittest.TestCase):
                 self.assertTrue(ready, "no decision while the input is still open (threads %s)" % threads)
                 line = p.stdout.readline()
                 self.assertTrue(line.startswith(b'{"change":"c1"'), line)
-                p.stdin.write(b"not json\n")
+                # half a line: what was decided before it is not held back
+                p.stdin.write(change.replace(b"\n", b" ") + b"\n" + b'{"id": "half')
+                p.stdin.flush()
+                ready, _, _ = select.select([p.stdout], [], [], 20)
+                self.assertTrue(ready, "a decision held while a line is half written (threads %s)" % threads)
+                self.assertTrue(p.stdout.readline().startswith(b'{"change":"c1"'))
+                p.stdin.write(b'"}\nnot json\n')
                 p.stdin.close()
                 rest = p.stdout.read()
-                self.assertTrue(rest.startswith(b'{"error":"line 2: '), rest)
+                self.assertTrue(rest.startswith(b'{"change":"half"'), rest)
+                self.assertIn(b'{"error":"line 4: ', rest)
                 self.assertEqual(p.wait(timeout=20), 1)
             finally:
                 if p.poll() is None:
@@ -345,15 +365,32 @@ class HostileInput(unittest.TestCase):
         for cmd in (["check", "--color", "never", "-"], ["build", "-o", "/dev/null", "-"]):
             rc, out, err = chgc(*cmd, stdin=src.encode(), timeout=30)
             self.assertEqual(rc, 1, cmd)
-            self.assertIn("error[E0410]: time set 'w0' has more than 4096 nodes", out + err)
+            self.assertIn("error[E0410]: time set 'w0' is too large once the sets it names are written out: "
+                          "more than 4096 nodes", out + err)
         # a set written inside a rule is counted too: check fails as build would
         lines = ["window w11 = daily 01:00..02:00"] + ["window w%d = w%d or w%d" % (i, i + 1, i + 1)
                                                       for i in range(10, -1, -1)]  # w0: 4095 nodes, allowed
         src = "\n".join(lines) + '\nrule r:\n  require window w0\nrule s:\n  deny during w0 or w0 "x"\n'
         rc, out, _ = chgc("check", "--color", "never", "-", stdin=src.encode(), timeout=30)
         self.assertEqual(rc, 1)
-        self.assertIn("error[E0410]: time set 's#1' has more than 4096 nodes", out)
-        self.assertNotIn("'w0' has more", out)
+        self.assertIn("error[E0410]: time set 's#1' is too large once the sets it names are written out: "
+                      "more than 4096 nodes", out)
+        self.assertNotIn("'w0' is too large", out)
+        # small but deep: each level adds two operators. Up to the time
+        # library's 200 levels, check and build both accept it; one more
+        # level and check refuses it as build would
+        def deep(levels):
+            n = (levels - 1) // 2
+            lines = ["freeze w%d = daily 01:00..02:00" % n] + [
+                "freeze w%d = (w%d or daily 03:00..04:00) or daily 05:00..06:00" % (i, i + 1)
+                for i in range(n - 1, -1, -1)]
+            return ("\n".join(lines) + '\nrule r:\n  deny during w0 "x"\n').encode()
+        for cmd in (["check", "--color", "never", "-"], ["build", "-o", "/dev/null", "-"]):
+            rc, out, err = chgc(*cmd, stdin=deep(199), timeout=30)
+            self.assertEqual(rc, 0, (cmd, out, err))
+            rc, out, err = chgc(*cmd, stdin=deep(201), timeout=30)
+            self.assertEqual(rc, 1, (cmd, out, err))
+            self.assertIn("too large once the sets it names are written out: nested more than 200 deep", out + err)
 
     def test_devices_on_standard_input_are_refused(self):
         with open("/dev/zero", "rb") as zero:

@@ -206,7 +206,7 @@ static void test_lines_from_memory(void **state)
     static const char body[] = "{\"a\":1}\r\n\n{\"b\":2}";
     chg_lines *r = chg_lines_memory(body, sizeof body - 1, "body", 0);
     assert_non_null(r);
-    assert_true(chg_lines_ready(r));
+    assert_true(chg_lines_buffered(r));
     const char *line;
     size_t len;
     unsigned long no;
