@@ -4,6 +4,7 @@
  * dynamic typing without a schema.
  */
 #include "helpers.h"
+#include "alloc_fail.h"
 
 #include "chg_vm.h"
 
@@ -177,26 +178,6 @@ static void test_check_policy_example_is_clean(void **state)
 }
 
 /* ---- allocation failures ------------------------------------------------ */
-
-/* Fails the allocation numbered `fail_at` (1-based; 0: none) and counts
- * them all. Frees always succeed. */
-typedef struct failing {
-    unsigned long calls, fail_at;
-    bool and_after;       /* every allocation from fail_at on fails */
-} failing;
-
-static void *failing_realloc(void *ud, void *ptr, size_t size)
-{
-    failing *f = ud;
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    ++f->calls;
-    if (f->calls == f->fail_at || (f->and_after && f->fail_at && f->calls > f->fail_at))
-        return NULL;
-    return realloc(ptr, size);
-}
 
 /* A policy with a syntax error, type errors, an unknown name with a "did
  * you mean" and a note: every part of the diagnostics engine allocates. */

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "alloc_fail.h"
+
 #include "chg_driver.h"
 
 static char tmpdir[] = "/tmp/chg-test-driver-XXXXXX";
@@ -415,23 +417,6 @@ static void test_check_drops_imported_roots(void **state)
         free(files[i]);
 }
 
-/* An allocator that fails its fail_at-th call (0: never) and counts. */
-typedef struct failing {
-    unsigned long calls, fail_at;
-} failing;
-
-static void *failing_realloc(void *ud, void *ptr, size_t size)
-{
-    failing *f = ud;
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    if (++f->calls == f->fail_at)
-        return NULL;
-    return realloc(ptr, size);
-}
-
 static void test_collect_files_sorted(void **state)
 {
     (void)state;
@@ -464,7 +449,7 @@ static void test_collect_files_sorted(void **state)
 
     /* each allocation failing in turn: out of memory, never a crash (a
      * name that could not be copied used to reach qsort as NULL) */
-    failing f = {0, 0};
+    failing f = {0, 0, false};
     chg_set_allocator(failing_realloc, &f);
     args[0] = dir;
     chg_vec_init(&v);
@@ -472,7 +457,7 @@ static void test_collect_files_sorted(void **state)
     chg_strings_free(&v);
     unsigned long total = f.calls;
     for (unsigned long k = 1; k <= total + 1; k++) {
-        f = (failing){0, k};
+        f = (failing){0, k, false};
         chg_vec_init(&v);
         int rc = chg_collect_files(args, 2, &v, err, sizeof err);
         chg_strings_free(&v);

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "alloc_fail.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1238,23 +1240,6 @@ static void test_time_set_build_errors(void **state)
  * case, as the numbers they stand for. */
 /* ---- allocation failures --------------------------------------------------------- */
 
-/* An allocator that fails its fail_at-th call (0: never) and counts. */
-typedef struct failing {
-    unsigned long calls, fail_at;
-} failing;
-
-static void *failing_realloc(void *ud, void *ptr, size_t size)
-{
-    failing *f = ud;
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    if (++f->calls == f->fail_at)
-        return NULL;
-    return realloc(ptr, size);
-}
-
 /* Building a time set that allocates in every way (zones, cron, a
  * calendar, a flag name, the node table) with each allocation failing in
  * turn: the build either succeeds and answers as usual, or fails with
@@ -1276,7 +1261,7 @@ static void test_time_set_allocation_failures(void **state)
     chg_ts_env on = {flag_cb, (void *)"incident-freeze"};
     int64_t t0 = U("2026-11-20T12:00:00Z");
 
-    failing f = {0, 0};
+    failing f = {0, 0, false};
     chg_set_allocator(failing_realloc, &f);
     chg_time_error e;
     int bad;
@@ -1292,7 +1277,7 @@ static void test_time_set_allocation_failures(void **state)
     assert_true(total >= 5);
 
     for (unsigned long k = 1; k <= total + 1; k++) {
-        f = (failing){0, k};
+        f = (failing){0, k, false};
         memset(&e, 0, sizeof e);
         ts = chg_timeset_build(n, N_COUNT + 3, N_COUNT + 2, &e, &bad);
         if (!ts) {
