@@ -94,59 +94,6 @@ static int open_input(const char *path, int *fd, const char **name, size_t *size
     return rc;
 }
 
-/* Read fd to its end, at most max bytes. A regular file's buffer is sized
- * once from its size; a stream's doubles, so it holds at most twice the
- * limit for a moment before the limit refuses it. */
-static int read_fd(int fd, const char *name, size_t size, size_t max, char **data, size_t *len, char *err,
-                   size_t errlen)
-{
-    if (size > max) {
-        snprintf(err, errlen, "%s: larger than the limit (%zu bytes)", name, max);
-        return CHG_ERANGE;
-    }
-    /* size + 2: room for the NUL and for one more byte, so that a file
-     * that grew since fstat is noticed (the loop grows the buffer instead
-     * of stopping at the stale size and truncating silently). */
-    size_t cap = size ? size + 2 : 65536, used = 0;
-    char *p = chg_malloc(cap);
-    for (;;) {
-        if (p && cap - used < (size ? 2 : 4096)) { /* a stream, or a file that grew */
-            char *q = chg_realloc(p, cap * 2);
-            if (!q)
-                chg_free(p);
-            p = q;
-            cap *= 2;
-        }
-        if (!p) {
-            snprintf(err, errlen, "%s: out of memory", name);
-            return CHG_ENOMEM;
-        }
-        /* cap - used - 1: the last byte is kept for the terminating NUL,
-         * so callers may also treat the document as a C string. */
-        ssize_t n = read(fd, p + used, cap - used - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int saved = errno;
-            chg_free(p);
-            snprintf(err, errlen, "%s: %s", name, strerror(saved));
-            return CHG_EIO;
-        }
-        if (n == 0)
-            break;
-        used += (size_t)n;
-        if (used > max) {
-            chg_free(p);
-            snprintf(err, errlen, "%s: larger than the limit (%zu bytes)", name, max);
-            return CHG_ERANGE;
-        }
-    }
-    p[used] = 0;
-    *data = p;
-    *len = used;
-    return CHG_OK;
-}
-
 /* Read a whole document from path ("-" is standard input) into a new
  * NUL-terminated buffer the caller frees. max 0 means CHG_INPUT_MAX.
  * On failure *data is NULL and err names the input; CHG_ERANGE means
@@ -162,7 +109,14 @@ int chg_input_read(const char *path, size_t max, char **data, size_t *len, char 
     int rc = open_input(path, &fd, &name, &size, &regular, err, errlen);
     if (rc != CHG_OK)
         return rc;
-    rc = read_fd(fd, strcmp(path, "-") ? path : "-", size, max ? max : CHG_INPUT_MAX, data, len, err, errlen);
+    if (!max)
+        max = CHG_INPUT_MAX;
+    rc = chg_read_fd(fd, size, max, data, len);
+    int saved = errno; /* the read's, for CHG_EIO */
+    if (rc == CHG_ERANGE)
+        snprintf(err, errlen, "%s: larger than the limit (%zu bytes)", name, max);
+    else if (rc != CHG_OK)
+        snprintf(err, errlen, "%s: %s", name, rc == CHG_EIO ? strerror(saved) : chg_strerror(rc));
     if (fd != STDIN_FILENO)
         close(fd);
     return rc;

@@ -172,6 +172,11 @@ int chg_vec_push(chg_vec *v, void *item);
  * read, so /dev/zero cannot exhaust memory; errno EISDIR or EINVAL),
  * CHG_ERANGE (larger than max; errno EFBIG), CHG_ENOMEM (errno ENOMEM). */
 int chg_read_file_max(const char *path, char **data, size_t *len, size_t max);
+/* Read an open descriptor to its end, at most max bytes, into a
+ * NUL-terminated buffer the caller frees; size is the file's size when it
+ * is a regular file (sizes the buffer once), else 0. Statuses as
+ * chg_read_file_max: CHG_EIO (errno), CHG_ERANGE, CHG_ENOMEM. */
+int chg_read_fd(int fd, size_t size, size_t max, char **data, size_t *len);
 /* chg_read_file_max with a limit of 256 MiB. */
 int chg_read_file(const char *path, char **data, size_t *len);
 

@@ -441,78 +441,83 @@ int chg_read_file(const char *path, char **data, size_t *len)
     return chg_read_file_max(path, data, len, (size_t)256 << 20);
 }
 
-/* The size from fstat is only a first check: the file is read to its end
- * in 64 KiB steps and the limit is checked again as it grows, since a
- * file may grow (or be a /proc file of size 0) while it is read. */
-/* Read a regular file of at most max bytes into a NUL-terminated buffer
- * the caller frees. The status says what went wrong and errno why. */
-int chg_read_file_max(const char *path, char **data, size_t *len, size_t max)
+/* A regular file's buffer is sized once from `size` (its fstat size),
+ * with room for the NUL and one byte more, so that a file that grew since
+ * fstat is noticed instead of cut at the stale size; a stream's buffer
+ * (size 0) doubles, holding at most twice the limit for a moment before
+ * the limit refuses it. The limit is checked as the data arrives, so a
+ * file growing while it is read (or a /proc file of size 0) is bounded. */
+int chg_read_fd(int fd, size_t size, size_t max, char **data, size_t *len)
 {
     *data = NULL;
     *len = 0;
-    /* errno is set last on every failure: fclose may change it. The file
-     * is opened without blocking, so a FIFO nobody writes is refused below
-     * instead of hanging the open. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return CHG_EIO;
-    FILE *f = fdopen(fd, "rb");
-    if (!f) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return CHG_EIO;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        int saved = errno;
-        fclose(f);
-        errno = saved;
-        return CHG_EIO;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fclose(f);
-        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-        return CHG_ENOTREG;
-    }
-    if ((uint64_t)st.st_size > max) {
-        fclose(f);
+    if (size > max) {
         errno = EFBIG;
         return CHG_ERANGE;
     }
-    chg_buf b;
-    chg_buf_init(&b);
-    char tmp[65536];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-        chg_buf_append(&b, tmp, n);
-        if (b.len > max) { /* the file grew while we read it */
-            fclose(f);
-            chg_buf_free(&b);
+    size_t cap = size ? size + 2 : 65536, used = 0;
+    char *p = chg_malloc(cap);
+    for (;;) {
+        if (p && cap - used < (size ? 2 : 4096)) { /* a stream, or a file that grew */
+            char *q = chg_realloc(p, cap * 2);
+            if (!q)
+                chg_free(p);
+            p = q;
+            cap *= 2;
+        }
+        if (!p) {
+            errno = ENOMEM;
+            return CHG_ENOMEM;
+        }
+        /* cap - used - 1: the last byte is kept for the terminating NUL */
+        ssize_t n = read(fd, p + used, cap - used - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int saved = errno;
+            chg_free(p);
+            errno = saved;
+            return CHG_EIO;
+        }
+        if (n == 0)
+            break;
+        used += (size_t)n;
+        if (used > max) {
+            chg_free(p);
             errno = EFBIG;
             return CHG_ERANGE;
         }
     }
-    int err = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (err) {
-        chg_buf_free(&b);
-        errno = saved;
-        return CHG_EIO;
-    }
-    if (b.oom) {
-        chg_buf_free(&b);
-        errno = ENOMEM;
-        return CHG_ENOMEM;
-    }
-    *len = b.len;
-    *data = chg_buf_take(&b);
-    if (!*data) {
-        errno = ENOMEM;
-        return CHG_ENOMEM;
-    }
+    p[used] = 0;
+    *data = p;
+    *len = used;
     return CHG_OK;
+}
+
+/* Read a regular file of at most max bytes into a NUL-terminated buffer
+ * the caller frees. The status says what went wrong and errno why (it is
+ * set last on every failure). The file is opened without blocking, so a
+ * FIFO nobody writes is refused instead of hanging the open. */
+int chg_read_file_max(const char *path, char **data, size_t *len, size_t max)
+{
+    *data = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return CHG_EIO;
+    struct stat st;
+    int rc;
+    if (fstat(fd, &st) != 0)
+        rc = CHG_EIO;
+    else if (!S_ISREG(st.st_mode)) {
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        rc = CHG_ENOTREG;
+    } else
+        rc = chg_read_fd(fd, (size_t)st.st_size, max, data, len);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
 }
 
 /* ---- UTF-8 ------------------------------------------------------------ */
