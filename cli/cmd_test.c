@@ -104,16 +104,16 @@ int chgc_test(int argc, char **argv)
      * memory, a bad --run); then nothing is rendered, since a report of
      * part of the files would read as a complete run. */
     int status = ts.nfailed ? EXIT_FINDINGS : EXIT_CLEAN;
-    /* what happened to each file, in order: broken policies, low coverage */
+    /* What happened to each file, in order: broken policies, low coverage.
+     * The threshold is per policy file, not over the whole run: a well
+     * tested file must not hide one with no coverage; a file whose tests
+     * --run filtered out entirely has nothing to measure. */
     for (size_t i = 0; i < ts.nfiles; i++) {
         const chg_test_file *f = &ts.files[i];
         if (f->state == CHG_TF_BROKEN) {
             chgc_print_diags(f->compiler);
             chgc_error("%s: the policy has errors; its tests were not run", f->path);
             status = EXIT_FINDINGS;
-        /* the threshold is per policy file, not over the whole run: a well
-         * tested file must not hide one with no coverage; a file whose
-         * tests --run filtered out entirely has nothing to measure */
         } else if (f->state == CHG_TF_RAN && threshold >= 0 && f->suite->n &&
                    chg_test_coverage(f->suite) < threshold) {
             chgc_error("%s: coverage %.1f%% is below the threshold %.1f%%", f->path, chg_test_coverage(f->suite),

@@ -197,10 +197,10 @@ chg_lines *chg_lines_memory(const char *data, size_t len, const char *name, size
     return r;
 }
 
-/* Whether chg_lines_next can return without blocking: a whole line is
- * buffered, or the descriptor has something to say. The --jsonl driver
- * asks this to flush decisions of a partial batch while a slow producer
- * is silent, instead of holding them until the batch fills. */
+/* Whether chg_lines_next can return without waiting for a producer: a
+ * whole line (or the end) is buffered, or the input is a regular file.
+ * The threaded --jsonl reader hands out a partial batch when not, so the
+ * on-wait hook, which writes every batch handed out, can answer it. */
 bool chg_lines_buffered(const chg_lines *r)
 {
     return r->regular || r->eof || memchr(r->data + r->pos, '\n', r->end - r->pos) != NULL;

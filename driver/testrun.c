@@ -19,42 +19,52 @@
 
 #include "chg_time.h"
 
-/* Mark in keep[] the cases whose name matches --run, a PCRE2 pattern
- * searched anywhere in the name (not anchored: `--run deny` selects every
- * test with "deny" in its name, as `go test -run` does). Without a pattern
- * every case is kept. keep must hold n entries. A pattern that does not
- * compile is CHG_EINVAL with PCRE2's message and offset in err; keep is
- * then untouched, so the caller must not run anything. */
-int chg_test_select(const chg_test_case *cases, size_t n, const char *run, bool *keep, char *err, size_t errlen)
+/* --run: a PCRE2 pattern searched anywhere in a test's name (not
+ * anchored: `--run deny` selects every test with "deny" in its name, as
+ * `go test -run` does), compiled once per session. A pattern that does
+ * not compile is CHG_EINVAL with PCRE2's message and offset in err. */
+typedef struct selector {
+    pcre2_code *re;         /* NULL: every test */
+    pcre2_match_data *md;
+} selector;
+
+static int selector_compile(selector *sel, const char *run, char *err, size_t errlen)
 {
-    if (!run) {
-        for (size_t i = 0; i < n; i++)
-            keep[i] = true;
+    sel->re = NULL;
+    sel->md = NULL;
+    if (!run)
         return CHG_OK;
-    }
     int code;
     PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)run, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code, &off, NULL);
-    if (!re) {
+    sel->re = pcre2_compile((PCRE2_SPTR)run, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code, &off, NULL);
+    if (!sel->re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);
         snprintf(err, errlen, "at offset %zu: %s", (size_t)off, (const char *)msg);
         return CHG_EINVAL;
     }
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    /* A failed match-data allocation must not fall through to the loop:
-     * pcre2_match with NULL match data would fail every case, and the run
-     * would report zero selected tests instead of running out of memory. */
-    if (!md) { /* not "no test matches" */
-        pcre2_code_free(re);
+    sel->md = pcre2_match_data_create_from_pattern(sel->re, NULL);
+    if (!sel->md) { /* not "no test matches" */
+        pcre2_code_free(sel->re);
+        sel->re = NULL;
         snprintf(err, errlen, "out of memory");
         return CHG_ENOMEM;
     }
-    for (size_t i = 0; i < n; i++)
-        keep[i] = pcre2_match(re, (PCRE2_SPTR)cases[i].name, strlen(cases[i].name), 0, 0, md, NULL) >= 0;
-    pcre2_match_data_free(md);
-    pcre2_code_free(re);
     return CHG_OK;
+}
+
+static void selector_free(selector *sel)
+{
+    pcre2_match_data_free(sel->md);
+    pcre2_code_free(sel->re);
+}
+
+/* Mark in keep[] (n entries) the cases the selector takes. */
+static void select_cases(const selector *sel, const chg_test_case *cases, size_t n, bool *keep)
+{
+    for (size_t i = 0; i < n; i++)
+        keep[i] = !sel->re ||
+                  pcre2_match(sel->re, (PCRE2_SPTR)cases[i].name, strlen(cases[i].name), 0, 0, sel->md, NULL) >= 0;
 }
 
 /* ---- comparing --------------------------------------------------------------------- */
@@ -630,7 +640,7 @@ void chg_test_session_free(chg_test_session *s)
  * BROKEN and keeps its compiler, whose diagnostics the command prints
  * (its tests cannot run, and that is a failure, not a skip). Only a
  * failure of the machine (memory, reading) stops the session. */
-static int test_file(chg_test_session *s, const char *path, const char *run, int64_t now, char *err,
+static int test_file(chg_test_session *s, const char *path, const selector *sel, int64_t now, char *err,
                      size_t errlen)
 {
     chg_test_file *f = &s->files[s->nfiles++];
@@ -669,9 +679,10 @@ static int test_file(chg_test_session *s, const char *path, const char *run, int
     size_t n = 0;
     rc = chg_compiler_tests(p.compiler, &cases, &n); /* CHG_ENOMEM: no cases, not "no tests" */
     bool *keep = rc == CHG_OK ? chg_calloc(n + 1, sizeof *keep) : NULL;
-    if (rc == CHG_OK)
-        rc = keep ? chg_test_select(cases, n, run, keep, err, errlen) : CHG_ENOMEM;
+    if (rc == CHG_OK && !keep)
+        rc = CHG_ENOMEM;
     if (rc == CHG_OK) {
+        select_cases(sel, cases, n, keep);
         chg_test_suite *suite = &s->suites[s->nsuites];
         rc = chg_test_run(p.bundle, path, cases, n, keep, now, suite);
         if (rc != CHG_OK)
@@ -707,12 +718,13 @@ int chg_test_files(char *const *files, size_t n, const char *run, int64_t now, c
         snprintf(err, errlen, "out of memory");
         return CHG_ENOMEM;
     }
-    /* A bad --run is an error even when no file has tests. */
-    bool dummy;
-    chg_test_case none = {.name = ""};
-    int rc = chg_test_select(&none, run ? 1 : 0, run, &dummy, err, errlen);
+    /* compiled before any file: a bad --run is an error even when no file
+     * has tests */
+    selector sel;
+    int rc = selector_compile(&sel, run, err, errlen);
     for (size_t i = 0; i < n && rc == CHG_OK; i++)
-        rc = test_file(out, files[i], run, now, err, errlen);
+        rc = test_file(out, files[i], &sel, now, err, errlen);
+    selector_free(&sel);
     /* Point each file that ran at its suite (the array no longer moves). */
     for (size_t i = 0, k = 0; i < out->nfiles; i++)
         if (out->files[i].state == CHG_TF_RAN)

@@ -210,10 +210,6 @@ typedef struct chg_test_suite {
     char **rule_names, **rule_sources, **arm_names, **arm_sources;
 } chg_test_suite;
 
-/* Which cases the regex `run` selects (by name; NULL selects all). Returns
- * CHG_OK, or CHG_EINVAL with the pcre2 message in err. */
-int chg_test_select(const chg_test_case *cases, size_t n, const char *run, bool *keep, char *err, size_t errlen);
-
 /* Run cases[i] where keep[i] (keep may be NULL) against bundle b. Tests
  * without `at`, of a policy without `at`, run at default_now. */
 int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *cases, size_t n, const bool *keep,
