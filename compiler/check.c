@@ -1875,25 +1875,21 @@ static ts_size ts_count(const chg_tsexpr *t)
         return z;
     }
     case TS_OR:
-    case TS_AND: {
-        ts_size a = ts_count(t->u.bin.a), b = ts_count(t->u.bin.b);
-        uint64_t n = 1 + (uint64_t)a.nodes + b.nodes;
-        z.nodes = n > CHG_TS_MAX_NODES + 1 ? CHG_TS_MAX_NODES + 1 : (uint32_t)n;
-        z.depth = 1 + (a.depth > b.depth ? a.depth : b.depth);
-        break;
-    }
+    case TS_AND:
     case TS_NOT: {
-        ts_size a = ts_count(t->u.not_);
-        z.nodes = a.nodes + 1 > CHG_TS_MAX_NODES + 1 ? CHG_TS_MAX_NODES + 1 : a.nodes + 1;
-        z.depth = 1 + a.depth;
-        break;
+        /* an operator node over its operands (NOT has one) */
+        ts_size a = ts_count(t->kind == TS_NOT ? t->u.not_ : t->u.bin.a);
+        ts_size b = t->kind == TS_NOT ? z : ts_count(t->u.bin.b);
+        uint32_t nodes_cap = CHG_TS_MAX_NODES + 1, depth_cap = CHG_TIMESET_MAX_DEPTH + 1;
+        uint64_t n = 1 + (uint64_t)a.nodes + b.nodes;
+        uint32_t depth = 1 + (a.depth > b.depth ? a.depth : b.depth);
+        z.nodes = n > nodes_cap ? nodes_cap : (uint32_t)n;
+        z.depth = depth > depth_cap ? depth_cap : depth;
+        return z;
     }
     case TS_ERROR: return z;
     default: z.nodes = z.depth = 1; return z;
     }
-    if (z.depth > CHG_TIMESET_MAX_DEPTH + 1)
-        z.depth = CHG_TIMESET_MAX_DEPTH + 1;
-    return z;
 }
 
 /* Same three states as check_let: a window defined through itself is
