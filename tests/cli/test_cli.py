@@ -258,6 +258,25 @@ class Files(unittest.TestCase):
             self.assertFalse(any(l.startswith("::error file=a") for l in out.splitlines()), (fmt, out))
             self.assertIn("unknown time zone 'X\\n::error file=a::forged\\x1B[2J'", out, fmt)
 
+    def test_sarif_rules_describe_and_link_every_code(self):
+        # GitHub's heading anchors (github-slugger): lower case, drop what is
+        # not a word character, '-' or ' ', then spaces to hyphens
+        doc = open(os.path.join(ROOT, "docs/errors.md"), encoding="utf-8").read()
+        anchors = {}
+        for line in doc.splitlines():
+            if line.startswith("### "):
+                head = line[4:]
+                slug = "".join(ch for ch in head.lower() if ch.isalnum() or ch in "-_ ").replace(" ", "-")
+                anchors[head.split(":")[0]] = slug
+        p = self.write("p.chg", "let a = 1\n")
+        rc, out, _ = chgc("check", "--format", "sarif", p)
+        rules = json.loads(out)["runs"][0]["tool"]["driver"]["rules"]
+        self.assertEqual(len(rules), len(anchors))
+        for r in rules:
+            self.assertNotIn("%s", r["shortDescription"]["text"], r["id"])
+            self.assertNotIn("%s", r["fullDescription"]["text"], r["id"])
+            self.assertEqual(r["helpUri"].split("#")[1], anchors[r["id"]], r["id"])
+
     def test_a_bundle_where_source_is_expected_is_one_error(self):
         b = os.path.join(self.dir, "p.chgb")
         self.assertEqual(chgc("build", "-o", b, os.path.join(ROOT, "policies/production.chg"))[0], 0)
@@ -420,7 +439,7 @@ class Streams(unittest.TestCase):
                 p.stdin.close()
                 rest = p.stdout.read()
                 self.assertTrue(rest.startswith(b'{"change":"half"'), rest)
-                self.assertIn(b'{"error":"line 4: ', rest)
+                self.assertIn(b'{"error":"line 4, column 3: ', rest)
                 self.assertEqual(p.wait(timeout=20), 1)
             finally:
                 if p.poll() is None:
