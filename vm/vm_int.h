@@ -377,6 +377,8 @@ bool chg_vm_value_equal(const chg_value *a, const chg_value *b);
 void chg_vm_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out);
 /* Append the value as JSON. */
 void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out);
+/* The same as part of a change (an intake's): durations as whole seconds. */
+void chg_vm_value_change_json(const chg_bundle *b, const chg_value *v, chg_buf *out);
 
 /* The text form of a value into scratch memory (no heap allocation once
  * warm). Returns NULL when out of memory. */
