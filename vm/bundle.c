@@ -499,7 +499,7 @@ static bool load_schema(loader *L)
     b->nschema = n;
     b->schema = chg_calloc(n + 1, sizeof *b->schema);
     if (!b->schema)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     if ((n > 0) != ((b->flags & 1) != 0))
         return fail(L, at0, n ? "a schema in a bundle whose META says it has none"
                               : "META says the policy has a schema, but the SCHEMA section is empty");
@@ -509,7 +509,7 @@ static bool load_schema(loader *L)
     const char **names = chg_malloc(sizeof *names * n);
     bool ok = parent && depth && names;
     if (!ok)
-        fail(L, 0, "out of memory");
+        nomem(L);
     for (uint32_t i = 0; ok && i < n; i++)
         parent[i] = CHG_NONE32;
     if (ok)
