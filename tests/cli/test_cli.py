@@ -650,6 +650,66 @@ class Test(unittest.TestCase):
         self.assertEqual((rc, err), (0, ""), out)
 
 
+class SchemaValidation(unittest.TestCase):
+    """The whole change is checked against the schema before any rule runs,
+    on every path: a document, a stream of lines on several threads, an
+    explanation (tests/decisions and tests/lang have the rest)."""
+    POLICY = "tests/lang/schema.chg"
+    GOOD = {"id": "g", "env": "dev", "service": "search", "size": 3, "ratio": 1.5, "dry_run": False,
+            "requested_at": "2026-12-01T10:00:00Z", "lead_time": 60, "requester": {"name": "ann", "groups": []},
+            "approvals": []}
+
+    def bad(self, i):
+        c = dict(self.GOOD, id=f"b{i}", service="paymnets")
+        c["requester"] = {"name": i, "groups": []}
+        return c
+
+    def test_jsonl_alternating_bad_and_good_lines(self):
+        lines = [self.bad(i) if i % 2 else dict(self.GOOD, id=f"g{i}") for i in range(400)]
+        stdin = "".join(json.dumps(x) + "\n" for x in lines).encode()
+        outs = []
+        for threads in ("1", "2"):
+            rc, out, err = chgc("eval", self.POLICY, "--jsonl", "--event", "-", "--threads", threads,
+                                stdin=stdin, cwd=ROOT)
+            self.assertEqual((rc, err), (0, ""))
+            outs.append(out)
+        self.assertEqual(outs[0], outs[1])
+        decisions = [json.loads(x) for x in outs[0].splitlines()]
+        self.assertEqual(len(decisions), 400)
+        for i, d in enumerate(decisions):
+            if i % 2:
+                self.assertEqual((d["change"], d["outcome"], d["risk"]), (f"b{i}", "error", None))
+                self.assertEqual([r["message"] for r in d["reasons"]],
+                                 ['change.service: "paymnets" is not one of "payments", "search"',
+                                  "change.requester.name: expected string, found an integer"])
+            else:
+                self.assertEqual((d["change"], d["outcome"], d["reasons"]), (f"g{i}", "allow", []))
+
+    def test_an_integer_beyond_int64_is_refused_as_input(self):
+        text = json.dumps(self.GOOD).replace('"size": 3', '"size": 9223372036854775808')
+        rc, out, err = chgc("eval", self.POLICY, "--event", "-", stdin=text.encode(), cwd=ROOT)
+        self.assertEqual(rc, 1)
+        self.assertIn("too big integer", err)
+        rc, out, err = chgc("eval", self.POLICY, "--jsonl", "--event", "-",
+                            stdin=(text + "\n" + json.dumps(self.GOOD) + "\n").encode(), cwd=ROOT)
+        first, second = out.splitlines()
+        self.assertIn("too big integer", json.loads(first)["error"])
+        self.assertEqual(json.loads(second)["outcome"], "allow")
+
+    def test_explain_lists_every_offending_path(self):
+        rc, out, _ = chgc("eval", self.POLICY, "--event", "-", "--explain", stdin=json.dumps(self.bad(1)).encode(),
+                          cwd=ROOT)
+        self.assertEqual(rc, 0)
+        self.assertIn("the change does not fit the schema:\n"
+                      "  error at tests/lang/schema.chg:14:3: change.service: \"paymnets\" is not one of "
+                      "\"payments\", \"search\"\n"
+                      "  error at tests/lang/schema.chg:20:19: change.requester.name: expected string, "
+                      "found an integer\n", out)
+        rc, out, _ = chgc("eval", self.POLICY, "--event", "-", "--explain",
+                          stdin=json.dumps(dict(self.GOOD, extra=1)).encode(), cwd=ROOT)
+        self.assertIn("warning (schema): change.extra is not declared in the schema\n", out)
+
+
 class Explain(unittest.TestCase):
     def test_explain_names_rules_values_and_what_would_change(self):
         rc, out, _ = chgc("eval", "policies/production.chg", "--event", "policies/examples/schema-change.json",
