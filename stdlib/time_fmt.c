@@ -101,8 +101,12 @@ void chg_duration_format(int64_t secs, char *out, size_t len)
 
 /* ---- instants ------------------------------------------------------------------- */
 
-void chg_time_format_utc(int64_t t, char *out)
+bool chg_time_format_utc(int64_t t, char *out)
 {
+    if (!chg_time_in_range(t)) {
+        snprintf(out, 32, "out-of-range instant");
+        return false;
+    }
     /* floor division that cannot overflow at the ends of int64 */
     int64_t sod = t % 86400, days = t / 86400;
     if (sod < 0) {
@@ -114,6 +118,7 @@ void chg_time_format_utc(int64_t t, char *out)
     chg_civil_from_days(days, &y, &m, &d);
     snprintf(out, 32, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y, m, d,
              (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+    return true;
 }
 
 /* Exactly n digits at s[*i]; advances *i. */
@@ -193,7 +198,11 @@ int chg_time_parse_iso(const char *s, size_t len, int64_t *out)
     }
     if (i != len)
         return CHG_EINVAL;
-    /* four digits of year and an offset under a day: no overflow */
-    *out = chg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    /* four digits of year and an offset under a day: no overflow, but the
+     * offset may take the instant a day outside the years 0000-9999 */
+    int64_t t = chg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    if (!chg_time_in_range(t))
+        return CHG_ERANGE;
+    *out = t;
     return CHG_OK;
 }

@@ -1193,6 +1193,8 @@ chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errl
         chg_free(b);
         return NULL;
     }
+    /* the budgets of a bundle without a LIMITS section */
+    b->limits = (chg_limits){CHG_DEFAULT_STEPS, CHG_DEFAULT_REGEX_STEPS, CHG_DEFAULT_SCRATCH};
     b->data = chg_malloc(len ? len : 1);
     if (!b->data) {
         snprintf(err, errlen, "out of memory");
