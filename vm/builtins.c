@@ -365,6 +365,11 @@ static int local_fields(chg_ctx *ctx, const chg_value *a, const char *fn, int64_
             tz = b->zones[i];
     if (!tz)
         return ERR("%s: time zone '%s' was not loaded with the policy", fn, a[1].u.s);
+    /* every instant the VM makes is in range; one from a crafted bundle's
+     * constant or a resolver's answer is checked here, where the offset
+     * is added */
+    if (!chg_time_in_range(a[0].u.i))
+        return ERR("%s: the instant is outside the years 0000 to 9999", fn);
     int64_t local = a[0].u.i + chg_tz_offset(tz, a[0].u.i);
     int64_t days = chg_floor_div(local, 86400);
     int64_t secs = local - days * 86400;
