@@ -120,7 +120,8 @@ typedef struct chg_arena {
     size_t cap;             /* 0, or the most used_total may reach: an
                                allocation past it fails (over_cap) */
     bool failed;            /* an allocation failed since init or reset */
-    bool over_cap;          /* ... because of cap */
+    bool over_cap;          /* one was refused by cap (failed is not set:
+                               memory did not run out) */
 } chg_arena;
 
 void chg_arena_init(chg_arena *a);

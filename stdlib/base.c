@@ -249,7 +249,7 @@ static chg_arena_chunk *arena_grow(chg_arena *a, size_t size)
 /* Every block is a multiple of 16 bytes and 16-aligned (the chunk's data
  * is _Alignas(16)), enough for any scalar and for the VM's 16-byte values.
  * Size 0 still takes 16 bytes, so two allocations never share an address.
- * NULL sets a->failed, which callers that drop a NULL are checked by, and
+ * NULL sets a->failed, which callers that drop a NULL are checked by, or
  * a->over_cap when the reason is the cap rather than the allocator. */
 void *chg_arena_alloc_raw(chg_arena *a, size_t size)
 {
@@ -261,7 +261,7 @@ void *chg_arena_alloc_raw(chg_arena *a, size_t size)
     if (size == 0)
         size = 16;
     if (CHG_UNLIKELY(a->cap) && (size > a->cap || a->used_total > a->cap - size)) {
-        a->failed = a->over_cap = true;
+        a->over_cap = true; /* a limit, not the allocator: failed stays */
         return NULL;
     }
     void *p;

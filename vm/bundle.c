@@ -51,6 +51,7 @@ typedef struct loader {
     char *err;
     size_t errlen;
     bool failed;
+    bool oom;                     /* the failure is memory, not the bytes */
     uint32_t off[CHG_SEC__MAX];   /* offset of the section's first record */
     uint32_t count[CHG_SEC__MAX];
     uint32_t blob, bloblen;       /* STRINGS blob */
@@ -70,6 +71,17 @@ static bool fail(loader *L, uint32_t offset, const char *fmt, ...)
     if (n >= 0 && (size_t)n < L->errlen)
         vsnprintf(L->err + n, L->errlen - (size_t)n, fmt, ap);
     va_end(ap);
+    return false;
+}
+
+/* Out of memory is not a defect of the bundle: its own message, without
+ * "corrupt at", and its own status (chg_bundle_open). */
+static bool nomem(loader *L)
+{
+    if (L->failed)
+        return false;
+    L->failed = L->oom = true;
+    snprintf(L->err, L->errlen, "out of memory");
     return false;
 }
 
@@ -169,7 +181,7 @@ static bool load_strings(loader *L)
     b->str = chg_calloc(n + 1, sizeof *b->str);
     b->strlen = chg_calloc(n + 1, sizeof *b->strlen);
     if (!b->str || !b->strlen)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = recp(L, CHG_SEC_STRINGS, i);
         uint32_t off = chg_rd32(r), len = chg_rd32(r + 4);
@@ -195,7 +207,7 @@ static bool load_consts(loader *L)
     b->nconsts = n;
     b->consts = chg_calloc(n + 1, sizeof *b->consts);
     if (!b->consts)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = recp(L, CHG_SEC_CONSTS, i);
         uint32_t at = roff(L, CHG_SEC_CONSTS, i);
@@ -256,7 +268,7 @@ static bool load_code(loader *L)
     b->ncode = n;
     chg_ins *code = chg_calloc(n + 1, sizeof *code);
     if (!code)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     b->code = code; /* owned by the bundle from here, freed with it on error */
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = recp(L, CHG_SEC_CODE, i);
@@ -276,7 +288,7 @@ static bool load_code(loader *L)
     b->spans = chg_calloc(b->nspans + 1, sizeof *b->spans);
     b->insspan = chg_calloc(n + 1, sizeof *b->insspan);
     if (!b->spans || !b->insspan)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     for (uint32_t i = 0; i < b->nspans; i++) {
         const uint8_t *r = recp(L, CHG_SEC_SPANS, i);
         b->spans[i].file = chg_rd32(r);
@@ -334,7 +346,7 @@ static bool load_blocks(loader *L)
     b->nblocks = n;
     b->blocks = chg_calloc(n + 1, sizeof *b->blocks);
     if (!b->blocks)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     uint32_t next = 0;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = recp(L, CHG_SEC_BLOCKS, i);
@@ -392,7 +404,7 @@ static bool load_paths(loader *L)
     b->nlfields = L->count[CHG_SEC_LFIELDS];
     b->lfields = chg_calloc(b->nlfields + 1, sizeof *b->lfields);
     if (!b->paths || !b->layouts || !b->lfields)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     if (n < 2)
         return fail(L, L->off[CHG_SEC_PATHS] - 4, "the path table lacks its two roots");
     for (uint32_t i = 0; i < n; i++) {
@@ -493,7 +505,7 @@ static bool load_policy(loader *L)
     b->nduring = L->count[CHG_SEC_DURING];
     b->during = chg_calloc(b->nduring + 1, sizeof *b->during);
     if (!b->risks || !b->arms || !b->lets || !b->rules || !b->during)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     for (uint32_t i = 0; i < b->nrisks; i++) {
         b->risks[i] = chg_rd32(recp(L, CHG_SEC_RISKS, i));
         if (!check_str(L, b->risks[i], roff(L, CHG_SEC_RISKS, i), false))
@@ -585,7 +597,7 @@ static bool load_decisions(loader *L)
     b->nifields = L->count[CHG_SEC_IFIELDS];
     b->ifields = chg_calloc(b->nifields + 1, sizeof *b->ifields);
     if (!b->areqs || !b->approvals || !b->actions || !b->calls || !b->intakes || !b->ifields)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     for (uint32_t i = 0; i < b->nareqs; i++) {
         const uint8_t *r = recp(L, CHG_SEC_AREQS, i);
         uint32_t at = roff(L, CHG_SEC_AREQS, i);
@@ -627,7 +639,7 @@ static bool load_decisions(loader *L)
     if (!used || !depth) {
         chg_free(used);
         chg_free(depth);
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     }
     for (uint32_t i = 0; i < b->nareqs; i++) {
         chg_areqdef *q = &b->areqs[i];
@@ -663,11 +675,11 @@ static bool load_decisions(loader *L)
                 chg_vm_areq_render_term(b, q, k + 1, &t);
                 q->term[k] = chg_buf_take(&t);
                 if (!q->term[k])
-                    return fail(L, 0, "out of memory");
+                    return nomem(L);
             }
         }
         if (!q->text || (term && !q->term))
-            return fail(L, 0, "out of memory");
+            return nomem(L);
     }
     for (uint32_t i = 0; i < b->napprovals; i++) {
         const uint8_t *r = recp(L, CHG_SEC_APPROVALS, i);
@@ -754,7 +766,7 @@ static bool load_timesets(loader *L)
     b->ntimesets = n;
     b->timesets = chg_calloc(n + 1, sizeof *b->timesets);
     if (!b->timesets)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = recp(L, CHG_SEC_TIMESETS, i);
         uint32_t at = roff(L, CHG_SEC_TIMESETS, i);
@@ -769,7 +781,7 @@ static bool load_timesets(loader *L)
             return fail(L, at + 4, "time set %u: bad kind or nodes", i);
         chg_ts_node *nodes = chg_calloc(count, sizeof *nodes);
         if (!nodes)
-            return fail(L, 0, "out of memory");
+            return nomem(L);
         bool ok = true;
         for (uint32_t k = 0; k < count && ok; k++) {
             const uint8_t *q = recp(L, CHG_SEC_TSNODES, first + k);
@@ -837,7 +849,9 @@ static bool load_timesets(loader *L)
             int bad = -1;
             memset(&te, 0, sizeof te);
             t->ts = chg_timeset_build(nodes, count, (int)count - 1, &te, &bad);
-            if (!t->ts)
+            if (!t->ts && te.status == CHG_ENOMEM)
+                ok = nomem(L);
+            else if (!t->ts)
                 ok = fail(L, roff(L, CHG_SEC_TSNODES, first + (bad >= 0 ? (uint32_t)bad : 0)),
                           "time set '%s': %s", b->str[t->name], te.message);
         }
@@ -853,6 +867,18 @@ static bool load_timesets(loader *L)
  * tz database) and built-ins (bound by name to this chgc's functions, so a
  * bundle from a newer compiler that needs a newer built-in is rejected
  * here rather than failing in the middle of a decision). */
+static void *pcre_malloc(PCRE2_SIZE size, void *ud)
+{
+    (void)ud;
+    return chg_malloc(size);
+}
+
+static void pcre_free(void *p, void *ud)
+{
+    (void)ud;
+    chg_free(p);
+}
+
 static bool load_externals(loader *L)
 {
     chg_bundle *b = L->b;
@@ -863,15 +889,22 @@ static bool load_externals(loader *L)
     b->nbuiltins = L->count[CHG_SEC_BUILTINS];
     b->builtins = chg_calloc(b->nbuiltins + 1, sizeof *b->builtins);
     b->builtin_info = chg_calloc(b->nbuiltins + 1, sizeof *b->builtin_info);
+    /* pcre2 allocates through chg_realloc too, by way of a general
+     * context (no global of pcre2's is touched) */
+    if (b->nregexes && (!(b->pcre = pcre2_general_context_create(pcre_malloc, pcre_free, NULL)) ||
+                        !(b->pcre_cc = pcre2_compile_context_create(b->pcre))))
+        return nomem(L);
     if (!b->regexes || !b->zones || !b->builtins || !b->builtin_info)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     for (uint32_t i = 0; i < b->nregexes; i++) {
         uint32_t s = chg_rd32(recp(L, CHG_SEC_REGEXES, i));
         if (!check_str(L, s, roff(L, CHG_SEC_REGEXES, i), false))
             return false;
         int code;
         PCRE2_SIZE off;
-        b->regexes[i] = pcre2_compile((PCRE2_SPTR)b->str[s], b->strlen[s], PCRE2_UTF, &code, &off, NULL);
+        b->regexes[i] = pcre2_compile((PCRE2_SPTR)b->str[s], b->strlen[s], PCRE2_UTF, &code, &off, b->pcre_cc);
+        if (!b->regexes[i] && code == PCRE2_ERROR_HEAP_FAILED)
+            return nomem(L);
         if (!b->regexes[i]) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(code, msg, sizeof msg);
@@ -890,6 +923,8 @@ static bool load_externals(loader *L)
         chg_time_error te;
         memset(&te, 0, sizeof te);
         b->zones[i] = chg_tz_load(b->str[s], &te);
+        if (!b->zones[i] && te.status == CHG_ENOMEM)
+            return nomem(L);
         if (!b->zones[i])
             return fail(L, roff(L, CHG_SEC_ZONES, i), "time zone '%s': %s", b->str[s], te.message);
     }
@@ -962,7 +997,7 @@ static bool verify_loops(loader *L, const chg_block *k)
      * inner[i]: the innermost loop whose range holds s+i, or NONE */
     uint32_t *end = chg_malloc(2 * (size_t)n * sizeof *end);
     if (!end)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     uint32_t *inner = end + n;
     for (uint32_t i = 0; i < n; i++)
         end[i] = i;
@@ -1147,6 +1182,8 @@ void chg_bundle_free(chg_bundle *b)
         chg_timeset_free(b->timesets[i].ts);
     for (uint32_t i = 0; b->regexes && i < b->nregexes; i++)
         pcre2_code_free(b->regexes[i]);
+    pcre2_compile_context_free(b->pcre_cc);
+    pcre2_general_context_free(b->pcre);
     for (uint32_t i = 0; b->zones && i < b->nzones; i++)
         chg_tz_free(b->zones[i]);
     chg_free(b->str);
@@ -1185,21 +1222,22 @@ void chg_bundle_free(chg_bundle *b)
     chg_free(b);
 }
 
-chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errlen)
+int chg_bundle_open(const void *data, size_t len, chg_bundle **out, char *err, size_t errlen)
 {
-    chg_bundle *b = chg_calloc(1, sizeof *b);
-    if (!b || len > UINT32_MAX) {
-        snprintf(err, errlen, len > UINT32_MAX ? "bundle too large" : "out of memory");
-        chg_free(b);
-        return NULL;
+    *out = NULL;
+    if (len > UINT32_MAX) {
+        snprintf(err, errlen, "bundle too large");
+        return CHG_ERANGE;
     }
-    /* the budgets of a bundle without a LIMITS section */
-    b->limits = (chg_limits){CHG_DEFAULT_STEPS, CHG_DEFAULT_REGEX_STEPS, CHG_DEFAULT_SCRATCH};
-    b->data = chg_malloc(len ? len : 1);
-    if (!b->data) {
+    chg_bundle *b = chg_calloc(1, sizeof *b);
+    if (b)
+        b->data = chg_malloc(len ? len : 1);
+    if (b) /* the budgets of a bundle without a LIMITS section */
+        b->limits = (chg_limits){CHG_DEFAULT_STEPS, CHG_DEFAULT_REGEX_STEPS, CHG_DEFAULT_SCRATCH};
+    if (!b || !b->data) {
         snprintf(err, errlen, "out of memory");
         chg_free(b);
-        return NULL;
+        return CHG_ENOMEM;
     }
     memcpy(b->data, data, len);
     b->len = len;
@@ -1217,8 +1255,16 @@ chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errl
         ok = verify_block(&L, i);
     if (!ok) {
         chg_bundle_free(b);
-        return NULL;
+        return L.oom ? CHG_ENOMEM : CHG_EINVAL;
     }
+    *out = b;
+    return CHG_OK;
+}
+
+chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errlen)
+{
+    chg_bundle *b;
+    chg_bundle_open(data, len, &b, err, errlen);
     return b;
 }
 

@@ -75,12 +75,12 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     ctx->missing_nodes = chg_calloc(64, sizeof *ctx->missing_nodes);
     ctx->actions = chg_calloc(b->ncalls + 1, sizeof *ctx->actions);
     ctx->applied = chg_calloc(b->nrules + 1, 1);
-    ctx->match = pcre2_match_data_create(b->max_captures + 1, NULL);
+    ctx->match = pcre2_match_data_create(b->max_captures + 1, b->pcre);
     /* the regex budget, once per context: a match context with the
      * bundle's limits and a JIT stack far larger than pcre2's 32 KiB
      * default, which a group repeated over 1.5 KiB of text exhausts */
-    ctx->mctx = pcre2_match_context_create(NULL);
-    ctx->jit_stack = pcre2_jit_stack_create(32 << 10, CHG_JIT_STACK_MAX, NULL);
+    ctx->mctx = pcre2_match_context_create(b->pcre);
+    ctx->jit_stack = pcre2_jit_stack_create(32 << 10, CHG_JIT_STACK_MAX, b->pcre);
     if (ctx->mctx) {
         uint32_t lim = (uint32_t)(b->limits.regex_steps < UINT32_MAX ? b->limits.regex_steps : UINT32_MAX);
         pcre2_set_match_limit(ctx->mctx, lim);
@@ -373,6 +373,7 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
         ctx->cache_keyed = true;
     }
     ctx->failed = false;
+    ctx->oom = false;
     ctx->ev = ev;
     ctx->facts = facts;
     ctx->resolver = resolver;
@@ -386,8 +387,25 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
 
 static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d);
 
-/* Always CHG_OK: a policy that fails gives an `error` decision, which is
- * data (docs/internals.md), not a status. The saved error is restored
+/* The scratch arena failed somewhere in the decision: whatever the
+ * decision says was judged without some value (a message, an approval's
+ * text, a list), so none of it stands. It becomes an `error` decision
+ * saying so, without actions, and the status tells the caller that this
+ * error is the machine's, not the policy's (a daemon answers 503, a test
+ * runner stops). */
+static int nomem_decision(chg_ctx *ctx, chg_decision *d)
+{
+    ctx->failed = true;
+    ctx->err_msg = "out of memory";
+    ctx->err_len = 13;
+    ctx->err_pc = UINT32_MAX;
+    fail_decision(ctx, d, UINT32_MAX);
+    return CHG_ENOMEM;
+}
+
+/* CHG_OK: a policy that fails gives an `error` decision, which is data
+ * (docs/internals.md), not a status. CHG_ENOMEM when memory ran out: the
+ * decision is then `error`, "out of memory". The saved error is restored
  * after the `on error` actions so the decision reports the first failure
  * even if one of those actions failed as well. */
 int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
@@ -395,6 +413,14 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     decide(ctx, in, d);
     ctx->used_steps = ctx->b->limits.steps - ctx->steps_left;
     ctx->used_scratch = ctx->scratch.used_total;
+    if (ctx->scratch.failed || ctx->oom)
+        return nomem_decision(ctx, d);
+    /* a refused allocation whose NULL some caller dropped (a reason text
+     * left out) must not leave a decision that looks whole */
+    if (ctx->scratch.over_cap && d->outcome != CHG_OUT_ERROR) {
+        chg_vm_scratch_error(ctx, UINT32_MAX);
+        fail_decision(ctx, d, UINT32_MAX);
+    }
     if (d->outcome == CHG_OUT_ERROR) {
         /* `on error` actions: a failure among them leaves none, and the
          * first error stands */
@@ -416,7 +442,7 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         ctx->err_pc = pc;
         ctx->failed = true;
     }
-    return CHG_OK;
+    return ctx->scratch.failed || ctx->oom ? nomem_decision(ctx, d) : CHG_OK;
 }
 
 /* The decision, in the order language.md §3 fixes: now, risk, every rule

@@ -67,8 +67,11 @@ int chg_vm_error(chg_ctx *ctx, uint32_t pc, const char *fmt, ...)
     }
     ctx->failed = true;
     ctx->err_pc = pc;
-    ctx->err_msg = p ? p : "run-time error";
-    ctx->err_len = p ? (uint32_t)n : 15;
+    /* no room for the message is itself out of memory (chg_eval turns
+     * the decision into that error, as scratch.failed is set) */
+    ctx->oom |= !p;
+    ctx->err_msg = p ? p : "out of memory";
+    ctx->err_len = p ? (uint32_t)n : 13;
     return -1;
 }
 
@@ -97,7 +100,7 @@ int chg_vm_scratch_error(chg_ctx *ctx, uint32_t pc)
                             "scratch budget exceeded: the decision needs more than %llu bytes of memory (raise it "
                             "with 'limits { scratch: N }')",
                             (unsigned long long)ctx->b->limits.scratch);
-    return chg_vm_error(ctx, pc, "out of memory");
+    return chg_vm_nomem(ctx, pc);
 }
 
 /* Strings longer than this charge their comparison: shorter ones cost no
@@ -107,6 +110,12 @@ static inline uint64_t str_cost(const chg_value *v)
     return v->tag == CHG_V_STR && v->len > CHG_STEP_BYTES ? chg_vm_byte_steps(v->len)
            : v->tag == CHG_V_LIST                      ? v->len
                                                        : 0;
+}
+
+int chg_vm_nomem(chg_ctx *ctx, uint32_t pc)
+{
+    ctx->oom = true;
+    return chg_vm_error(ctx, pc, "out of memory");
 }
 
 /* The text of a path slot, for messages. A linear scan of the path table:
@@ -960,13 +969,17 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                 /* the error path may use the heap: the decision is over */
                 char args[256];
                 size_t n = 0;
+                bool oom = false;
                 for (uint32_t i = 0; i < in->x && n < sizeof args - 8; i++) {
                     chg_buf t;
                     chg_buf_init(&t);
                     chg_vm_value_json(b, &R[in->b + i], &t);
+                    oom |= t.oom;
                     n += (size_t)snprintf(args + n, sizeof args - n, "%s%s", i ? ", " : "", t.data ? t.data : "");
                     chg_buf_free(&t);
                 }
+                if (oom) /* a message without its arguments would mislead */
+                    return chg_vm_nomem(ctx, pc);
                 args[n < sizeof args ? n : sizeof args - 1] = 0;
                 FAIL("no answer for %s(%s): give it in the facts (\"queries\") or with 'given' in a test", name,
                      args);

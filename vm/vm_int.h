@@ -186,6 +186,9 @@ struct chg_bundle {
     chg_tsdef *timesets;
     uint32_t nregexes;
     pcre2_code **regexes;
+    pcre2_general_context *pcre; /* allocates through chg_realloc; NULL
+                                    when the bundle has no regex */
+    pcre2_compile_context *pcre_cc; /* made from it */
     uint32_t max_captures;
     uint32_t nzones;
     chg_tz **zones;
@@ -307,6 +310,8 @@ struct chg_ctx {
     uint64_t used_steps, used_scratch; /* of the last chg_eval */
     /* the run-time error, if any */
     bool failed;
+    bool oom;                 /* memory ran out (chg_vm_nomem): the
+                                 decision is void, chg_eval says so */
     uint32_t err_pc;          /* instruction that failed */
     const char *err_msg;
     uint32_t err_len;
@@ -354,6 +359,9 @@ int chg_vm_scratch_error(chg_ctx *ctx, uint32_t pc);
 /* Record a run-time error at instruction pc (printf-style, into scratch).
  * Returns -1 for `return chg_vm_error(…)`. */
 int chg_vm_error(chg_ctx *ctx, uint32_t pc, const char *fmt, ...) CHG_PRINTF(3, 4);
+/* The error "out of memory" at pc, marking the decision void (ctx->oom):
+ * chg_eval then returns CHG_ENOMEM. Returns -1. */
+int chg_vm_nomem(chg_ctx *ctx, uint32_t pc);
 
 /* ---- time-set index (tsindex.c) ------------------------------------------------------ */
 
@@ -411,5 +419,11 @@ bool chg_vm_facts_flag(const chg_facts *f, const char *name, bool *value);
 /* JSON value → chg_value without allocation (objects and arrays stay
  * jansson values: CHG_V_JSON). */
 void chg_vm_value_from_json(const void *json, chg_value *out);
+
+/* Parse JSON text (jansson flags); NULL with err "WHAT: line L, column
+ * C: reason" (no prefix when what is NULL), or exactly "out of memory". */
+struct json_t;
+struct json_t *chg_vm_json_parse(const char *text, size_t len, size_t flags, const char *what, char *err,
+                                 size_t errlen);
 
 #endif
