@@ -82,18 +82,6 @@ typedef struct chg_areqdef {
     char **term;
 } chg_areqdef;
 
-/* Per-decision budgets (docs/vm.md, "Budgets"): what one decision may
- * spend before it stops with outcome `error` naming the budget. A bundle
- * sets them with `limits { … }` (the LIMITS section); these are the
- * defaults, far above what the policy library uses (a few hundred steps,
- * a few KiB of scratch). */
-#define CHG_DEFAULT_STEPS 10000000ULL          /* instructions, iterations, work units */
-#define CHG_DEFAULT_REGEX_STEPS 1000000ULL     /* pcre2 match limit, per match */
-#define CHG_DEFAULT_SCRATCH (16ULL << 20)      /* bytes of scratch memory */
-/* What a bundle may ask for: beyond these a budget stops bounding much. */
-#define CHG_MAX_STEPS (1ULL << 40)
-#define CHG_MAX_REGEX_STEPS (1ULL << 32)
-#define CHG_MAX_SCRATCH (1ULL << 34)
 /* Scratch and steps: the bytes of string work that cost one step (a
  * built-in that reads or writes n bytes spends n / 64 steps, at least 1). */
 #define CHG_STEP_BYTES 64
