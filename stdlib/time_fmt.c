@@ -107,7 +107,6 @@ bool chg_time_format_utc(int64_t t, char *out)
         snprintf(out, 32, "out-of-range instant");
         return false;
     }
-    /* floor division that cannot overflow at the ends of int64 */
     int64_t sod = t % 86400, days = t / 86400;
     if (sod < 0) {
         sod += 86400;
@@ -116,8 +115,22 @@ bool chg_time_format_utc(int64_t t, char *out)
     int64_t y;
     int m, d;
     chg_civil_from_days(days, &y, &m, &d);
-    snprintf(out, 32, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y, m, d,
-             (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+    /* in range every field has its fixed width: written digit by digit,
+     * "YYYY-MM-DDTHH:MM:SSZ" is exactly 20 characters */
+    unsigned f[6] = {(unsigned)y, (unsigned)m, (unsigned)d, (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60),
+                     (unsigned)(sod % 60)};
+    static const char seps[] = "--T::Z";
+    char *p = out;
+    for (int k = 0; k < 6; k++) {
+        if (k == 0) {
+            *p++ = (char)('0' + f[0] / 1000 % 10);
+            *p++ = (char)('0' + f[0] / 100 % 10);
+        }
+        *p++ = (char)('0' + f[k] / 10 % 10);
+        *p++ = (char)('0' + f[k] % 10);
+        *p++ = seps[k];
+    }
+    *p = 0;
     return true;
 }
 
