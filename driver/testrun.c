@@ -664,13 +664,17 @@ void chg_test_session_free(chg_test_session *s)
  * BROKEN and keeps its compiler, whose diagnostics the command prints
  * (its tests cannot run, and that is a failure, not a skip). Only a
  * failure of the machine (memory, reading) stops the session. */
-static int test_file(chg_test_session *s, const char *path, const selector *sel, int64_t now, char *err,
-                     size_t errlen)
+static int test_file(chg_test_session *s, const char *path, const selector *sel, int64_t now,
+                     const chg_compile_options *opts, char *err, size_t errlen)
 {
     chg_test_file *f = &s->files[s->nfiles++];
     f->path = path;
     f->state = CHG_TF_NO_TESTS;
     chg_compile_options co = {.lints = false};
+    if (opts) {
+        co.allow_paths = opts->allow_paths;
+        co.nallow_paths = opts->nallow_paths;
+    }
     chg_policy p;
     char *const paths[1] = {(char *)path};
     /* Lints are off: `chgc test` answers whether the tests pass, and a lint
@@ -730,8 +734,8 @@ static int test_file(chg_test_session *s, const char *path, const selector *sel,
  * own (each file's tests see only what that file imports). now is the
  * instant a test without `at` decides at. Returns the first machine
  * failure; failing tests and broken files are results, not statuses. */
-int chg_test_files(char *const *files, size_t n, const char *run, int64_t now, chg_test_session *out, char *err,
-                   size_t errlen)
+int chg_test_files(char *const *files, size_t n, const char *run, int64_t now, const chg_compile_options *opts,
+                   chg_test_session *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     /* at most one file entry and one suite per path, allocated once: the
@@ -747,7 +751,7 @@ int chg_test_files(char *const *files, size_t n, const char *run, int64_t now, c
     selector sel;
     int rc = selector_compile(&sel, run, err, errlen);
     for (size_t i = 0; i < n && rc == CHG_OK; i++)
-        rc = test_file(out, files[i], &sel, now, err, errlen);
+        rc = test_file(out, files[i], &sel, now, opts, err, errlen);
     selector_free(&sel);
     /* Point each file that ran at its suite (the array no longer moves). */
     for (size_t i = 0, k = 0; i < out->nfiles; i++)

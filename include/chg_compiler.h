@@ -90,6 +90,11 @@ typedef struct chg_compile_options {
     int64_t analysis_from;    /* time analysis: the first instant looked at
                                  (0: no time analysis) */
     int64_t horizon;          /* how far it looks, seconds (0: 366 days) */
+    /* Files a policy names (imports, calendars, test inputs) are read only
+     * from inside the directory of a root file (the working directory for
+     * one read from memory or stdin) or of one of these (E0307). */
+    const char *const *allow_paths;
+    size_t nallow_paths;
 } chg_compile_options;
 
 chg_compiler *chg_compiler_new(const chg_compile_options *opts);

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <string.h>
 
 /* jansson reports most failures with a message and a position, but when
  * its own first allocation fails it returns NULL having written nothing
@@ -15,6 +16,12 @@
  * line -1. */
 json_t *chg_vm_json_parse(const char *text, size_t len, size_t flags, const char *what, char *err, size_t errlen)
 {
+    /* RFC 8259 §8.1 lets a parser ignore a byte order mark, and files
+     * saved by some Windows editors start with one */
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+        text += 3;
+        len -= 3;
+    }
     json_error_t je;
     je.text[0] = 0;
     json_t *j = json_loadb(text, len, flags, &je);

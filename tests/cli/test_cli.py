@@ -157,9 +157,13 @@ class Check(unittest.TestCase):
         self.write("shared/c.chg", "let from_c = 1\n")
         os.symlink(os.path.join(self.dir, "real", "pol"), os.path.join(self.dir, "pol"))
         for args in (["pol/a.chg"], ["pol/a.chg", "real/shared/b.chg", "real/shared/c.chg"]):
-            rc, out, _ = chgc("check", "--color", "never", *args, cwd=self.dir)
+            # real/shared is outside pol's directory (E0307) unless allowed
+            rc, out, _ = chgc("check", "--color", "never", "--allow-path", "real", *args, cwd=self.dir)
             self.assertEqual(rc, 1, (args, out))
             self.assertIn("unknown name 'nope1'", out)
+        rc, out, _ = chgc("check", "--color", "never", "pol/a.chg", cwd=self.dir)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("error[E0307]: '../shared/b.chg' is outside the directories this policy may read", out)
 
     def test_links_to_directories_are_not_followed(self):
         self.write("l/p.chg", "let a = 1\n")
@@ -192,6 +196,76 @@ class Check(unittest.TestCase):
         self.assertNotIn("error[", out)
         # the time analysis: sunday_am's 02:00 does not exist on the spring-forward Sunday
         self.assertIn("warning[W0013]: time set 'sunday_am': local time 02:00 on 2027-03-28", out)
+
+
+class Files(unittest.TestCase):
+    """What a policy may read, and how files written by other tools are read."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def write(self, name, data):
+        path = os.path.join(self.dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+        return path
+
+    def test_byte_order_marks_are_accepted_in_every_input(self):
+        bom = b"\xef\xbb\xbf"
+        p = self.write("p.chg", bom + b'policy "b" version "1"\nfreeze f = calendar "h.ics"\nrule r:\n'
+                       b'  deny during f "frozen"\ntest "t" {\n  change "e.json"\n  at 2026-12-25T00:00:00Z\n'
+                       b'  expect deny\n}\n')
+        self.write("h.ics", bom + b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\n"
+                   b"UID:1@x\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261224T000000Z\r\n"
+                   b"DTEND:20261227T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+        e = self.write("e.json", bom + b'{"id": "c1"}')
+        f = self.write("f.json", bom + b'{"flags": {}}')
+        self.assertEqual(chgc("check", p)[0], 0)
+        self.assertEqual(chgc("test", p)[0], 0)
+        for args in (["--event", e, "--facts", f], ["--jsonl", "--event", e]):
+            rc, out, err = chgc("eval", p, "--at", "2026-12-25T00:00:00Z", *args)
+            self.assertEqual((rc, err), (0, ""), args)
+            self.assertEqual(json.loads(out)["outcome"], "deny", args)
+
+    def test_files_outside_the_policy_are_refused_unless_allowed(self):
+        p = self.write("pol/p.chg", 'import "../lib/l.chg"\npolicy "p" version "1"\nlet x = shared\n'
+                       'test "t" {\n  change { id: "c" }\n  expect allow\n}\n')
+        self.write("lib/l.chg", "let shared = 1\n")
+        rc, out, _ = chgc("check", "--color", "never", p)
+        self.assertEqual(rc, 1)
+        self.assertIn("error[E0307]: '../lib/l.chg' is outside the directories this policy may read", out)
+        for cmd in (["check"], ["build", "-o", os.devnull], ["test"], ["disasm"],
+                    ["windows", "--from", "2026-12-01T00:00:00Z", "--to", "2026-12-02T00:00:00Z"]):
+            rc, out, err = chgc(*cmd, "--allow-path", os.path.join(self.dir, "lib"), p)
+            self.assertEqual(rc, 0, (cmd, out, err))
+        rc, _, err = chgc("check", "--allow-path", os.path.join(self.dir, "nope"), p)
+        self.assertEqual(rc, 2)
+        self.assertIn("--allow-path '%s': No such file or directory" % os.path.join(self.dir, "nope"), err)
+        rc, _, err = chgc("check", "--allow-path", p, p)
+        self.assertEqual((rc, err.strip()), (2, "chgc: --allow-path '%s': not a directory" % p))
+
+    def test_control_characters_cannot_forge_output_lines(self):
+        p = self.write("p.chg", 'window w = weekly mon 09:00..10:00 in "X\\n::error file=a::forged\\u{1b}[2J"\n')
+        for fmt in ("text", "github"):
+            rc, out, _ = chgc("check", "--color", "never", "--format", fmt, p)
+            self.assertEqual(rc, 1)
+            self.assertNotIn("\x1b", out, fmt)
+            self.assertFalse(any(l.startswith("::error file=a") for l in out.splitlines()), (fmt, out))
+            self.assertIn("unknown time zone 'X\\n::error file=a::forged\\x1B[2J'", out, fmt)
+
+    def test_a_bundle_where_source_is_expected_is_one_error(self):
+        b = os.path.join(self.dir, "p.chgb")
+        self.assertEqual(chgc("build", "-o", b, os.path.join(ROOT, "policies/production.chg"))[0], 0)
+        p = self.write("q.chg", 'import "p.chgb"\n')
+        rc, out, _ = chgc("check", "--color", "never", p)
+        self.assertEqual(rc, 1)
+        self.assertEqual(out.count("error["), 1, out)
+        self.assertIn("error[E0017]: this is a compiled bundle (.chgb), not policy source", out)
 
 
 class Windows(unittest.TestCase):
@@ -584,7 +658,7 @@ class Explain(unittest.TestCase):
 
     def test_unknown_event_names_source_and_detail_type(self):
         rc, out, err = chgc("eval", "policies/production.chg", "--event",
-                            "tests/fixtures/events/codedeploy-instance-state-change.json", cwd=ROOT)
+                            "policies/events/codedeploy-instance-state-change.json", cwd=ROOT)
         self.assertEqual(rc, 1)
         self.assertIn('source "aws.codedeploy", detail-type "CodeDeploy Instance State-change Notification"', err)
 
@@ -592,4 +666,4 @@ class Explain(unittest.TestCase):
 
 if __name__ == "__main__":
     CHGC, ROOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    unittest.main(argv=[sys.argv[0], "-v"])
+    unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[3:])

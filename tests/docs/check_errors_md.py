@@ -10,8 +10,9 @@
   comment '<!-- no example: why -->';
 - `chgc check --format json` on the bad example reports the code; on the
   fixed example it reports no error and not the code. Blocks with
-  'file=NAME' are written next to the example first. 'check-args=A,B'
-  passes extra arguments.
+  'file=NAME' are written next to the example first ('chgb file=NAME'
+  holds policy source, built into that bundle). 'check-args=A,B' passes
+  extra arguments.
 """
 import json
 import os
@@ -84,7 +85,14 @@ def main():
         with tempfile.TemporaryDirectory() as d:
             for info, text in bs:
                 for word in info:
-                    if word.startswith("file="):
+                    if word.startswith("file=") and info[0] == "chgb":
+                        # policy source, compiled into the named bundle
+                        src = os.path.join(d, word[5:] + ".src.chg")
+                        with open(src, "w", encoding="utf-8") as f:
+                            f.write(text)
+                        subprocess.run([chgc, "build", "-o", os.path.join(d, word[5:]), src], check=True,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+                    elif word.startswith("file="):
                         with open(os.path.join(d, word[5:]), "w", encoding="utf-8") as f:
                             f.write(text)
             for (info, text), want in ((bad[0], True), (fixed[0], False)):
