@@ -103,13 +103,41 @@ int chg_vm_scratch_error(chg_ctx *ctx, uint32_t pc)
     return chg_vm_nomem(ctx, pc);
 }
 
-/* Strings longer than this charge their comparison: shorter ones cost no
- * more than the instruction that compares them. */
-static inline uint64_t str_cost(const chg_value *v)
+/* The nodes of a JSON value (and a step per 64 bytes of its strings),
+ * counted no further than cap: what comparing it may cost. Recursion is
+ * bounded by jansson's parsing depth. */
+static uint64_t json_cost(const json_t *j, uint64_t cap)
 {
-    return v->tag == CHG_V_STR && v->len > CHG_STEP_BYTES ? chg_vm_byte_steps(v->len)
-           : v->tag == CHG_V_LIST                      ? v->len
-                                                       : 0;
+    uint64_t n = 1;
+    if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j) && n < cap; i++)
+            n += json_cost(json_array_get(j, i), cap - n);
+    } else if (json_is_object(j)) {
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)j, key, val) {
+            if (n >= cap)
+                break;
+            n += json_cost(val, cap - n);
+        }
+    } else if (json_is_string(j))
+        n += json_string_length(j) / CHG_STEP_BYTES;
+    return n;
+}
+
+/* What comparing v with another value may cost beyond the instruction:
+ * a long string its bytes, a list its elements, a JSON value its nodes
+ * (counted only as far as the budget left, so counting is bounded too).
+ * Short strings and scalars cost nothing more. */
+static inline uint64_t str_cost(const chg_ctx *ctx, const chg_value *v)
+{
+    if (v->tag == CHG_V_STR)
+        return v->len > CHG_STEP_BYTES ? chg_vm_byte_steps(v->len) : 0;
+    if (v->tag == CHG_V_LIST)
+        return v->len;
+    if (v->tag == CHG_V_JSON)
+        return json_cost(v->u.json, ctx->steps_left + 1);
+    return 0;
 }
 
 int chg_vm_nomem(chg_ctx *ctx, uint32_t pc)
@@ -746,14 +774,14 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
         /* EQ: R[a] = R[b] == R[c] */
         CASE(EQ)
             ASSERT_RABC();
-            CHARGE(str_cost(&B));
+            CHARGE(str_cost(ctx, &B));
             set_int(&A, CHG_V_BOOL, chg_vm_value_equal(&B, &C));
             pc++;
             NEXT;
         /* NE: R[a] = R[b] != R[c] */
         CASE(NE)
             ASSERT_RABC();
-            CHARGE(str_cost(&B));
+            CHARGE(str_cost(ctx, &B));
             set_int(&A, CHG_V_BOOL, !chg_vm_value_equal(&B, &C));
             pc++;
             NEXT;
@@ -770,7 +798,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
              * value decodes to the bundle's own copy of the string, the
              * one the constant points to, so memcmp is mostly skipped */
             if (x->tag == CHG_V_STR && k->tag == CHG_V_STR && x->len == k->len)
-                CHARGE(str_cost(x));
+                CHARGE(str_cost(ctx, x));
             if (x->tag == CHG_V_STR && k->tag == CHG_V_STR)
                 eq = x->len == k->len && (x->u.s == k->u.s || memcmp(x->u.s, k->u.s, x->len) == 0);
             else
@@ -799,7 +827,8 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             bool found = false;
             if (is_list(l)) {
                 uint32_t n = l->tag == CHG_V_LIST ? l->len : (uint32_t)json_array_size(l->u.json);
-                CHARGE((uint64_t)n * (1 + str_cost(x)));
+                uint64_t per = 1 + str_cost(ctx, x);
+                CHARGE(per > ctx->steps_left ? per : (uint64_t)n * per); /* no overflow: per <= 2^40 + 2 */
                 for (uint32_t i = 0; i < n && !found; i++) {
                     chg_value e;
                     elem(l, i, &e);

@@ -128,6 +128,45 @@ static void test_limits_budget_per_decision(void **state)
     chg_bundle_free(b);
 }
 
+/* Comparing JSON values the schema does not describe walks them whole:
+ * every pair of 300 equal objects of 300 members is 27 million nodes,
+ * though the loops run only 90,000 iterations. The nodes are charged. */
+static void test_limits_json_equality_is_charged(void **state)
+{
+    (void)state;
+    chg_bundle *b = build_load("policy \"t\" version \"1\"\n"
+                               "rule same advisory: when count(x in change.l where count(y in change.l where x == y) > 1) > 0 "
+                               "warn \"same\"\n");
+    chg_ctx *ctx = chg_ctx_new(b);
+    assert_non_null(ctx);
+    chg_buf obj, doc;
+    chg_buf_init(&obj);
+    chg_buf_init(&doc);
+    chg_buf_putc(&obj, '{');
+    for (int i = 0; i < 300; i++)
+        chg_buf_printf(&obj, "%s\"k%d\":%d", i ? "," : "", i, i);
+    chg_buf_putc(&obj, '}');
+    chg_buf_puts(&doc, "{\"l\":[");
+    for (int i = 0; i < 300; i++) {
+        if (i)
+            chg_buf_putc(&doc, ',');
+        chg_buf_append(&doc, obj.data, obj.len);
+    }
+    chg_buf_puts(&doc, "]}");
+    for (int round = 0; round < 2; round++) {
+        char *j = decide(b, ctx, doc.data, 0);
+        assert_contains(j, "\"rule\":\"same\",\"level\":\"error\",\"message\":\"step budget exceeded");
+        free(j);
+        j = decide(b, ctx, "{\"l\":[{\"a\":1},{\"a\":1}]}", 0);
+        assert_contains(j, "\"message\":\"same\"");
+        free(j);
+    }
+    chg_buf_free(&obj);
+    chg_buf_free(&doc);
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+}
+
 /* A group repeated over a long subject needs more JIT stack than pcre2's
  * 32 KiB default: it matches, and a warm context matches without
  * allocating (the match context and JIT stack are the context's). */
@@ -212,6 +251,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limits_now_at_the_edges),
         cmocka_unit_test(test_limits_budget_per_decision),
+        cmocka_unit_test(test_limits_json_equality_is_charged),
         cmocka_unit_test(test_limits_regex_jit_stack),
         cmocka_unit_test(test_limits_arena_cap_and_reuse),
     };
