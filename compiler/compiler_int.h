@@ -151,6 +151,8 @@ struct chg_compiler {
     uint8_t *reach;           /* reach[i*n+j]: file i sees file j */
     size_t reach_n;
     chg_map zones;            /* zone name → chg_tz*, loaded once */
+    chg_map flags_read;       /* flag names time sets read (W0016) */
+    chg_map queries_read;     /* external queries called outside tests */
     chg_vec zone_list;        /* to free them */
 };
 

@@ -13,7 +13,7 @@
  * order (chg_diag.def is expanded once for the enum, once here), so
  * chg_diag_table[id] needs no search and cannot drift from the enum. */
 const chg_diag_info chg_diag_table[CHG_D__COUNT] = {
-#define CHG_DIAG(code, sev, name, msg) {#code, CHG_##sev, #name, msg},
+#define CHG_DIAG(code, sev, name, title, msg) {#code, CHG_##sev, #name, title, msg},
 #include "chg_diag.def"
 #undef CHG_DIAG
 };

@@ -283,11 +283,21 @@ void chg_c_p_push_ident(chg_parser *p, chg_ast_list *l, chg_ident id)
             (out)[i_] = *(T *)(list)->items[i_];                             \
     } while (0)
 
-chg_decl *chg_c_p_schema(chg_parser *p, chg_span span, chg_ident root, chg_ast_list *fields)
+/* `strict` takes an identifier so the grammar needs no keyword for it (a
+ * field may still be called `strict`); anything else is reported, and the
+ * schema is kept as a plain one, so its fields are checked further. */
+chg_decl *chg_c_p_schema(chg_parser *p, chg_span span, chg_ident root, const chg_ident *modifier,
+                         chg_ast_list *fields)
 {
     chg_decl *d = chg_c_p_decl(p, D_SCHEMA, span);
     d->name = root;
     d->u.schema.root = root;
+    if (modifier && strcmp(modifier->name, "strict") == 0)
+        d->u.schema.strict = true;
+    else if (modifier) {
+        chg_diag *dg = chg_c_diag_report(p->c, CHG_D_E0121, modifier->span, "schema", modifier->name, NULL);
+        chg_c_diag_help(p->c, dg, "the only one is 'strict': 'schema change strict { … }'");
+    }
     FREEZE_STRUCTS(p, fields, chg_field_decl, d->u.schema.fields, d->u.schema.n);
     return d;
 }

@@ -155,6 +155,8 @@ void chg_compiler_free(chg_compiler *c)
     chg_c_map_free(&c->globals);
     chg_c_map_free(&c->rules);
     chg_c_map_free(&c->intakes);
+    chg_c_map_free(&c->flags_read);
+    chg_c_map_free(&c->queries_read);
     chg_c_map_free(&c->tests);
     chg_free(c->reach);
     for (size_t i = 0; i < c->zone_list.len; i++)

@@ -164,7 +164,8 @@ void chg_c_test_file(chg_compiler *c, uint32_t file, chg_test_item *it)
         chg_c_nomem(c);
     else if (!j || !json_is_object(j)) {
         const char *why = j ? "it is valid JSON but not an object"
-                            : chg_arena_printf(&c->arena, "line %d, column %d: %s", je.line, je.column, je.text);
+                            : chg_arena_printf(&c->arena, "line %d, column %d: %s", je.line,
+                                                               je.column < 1 ? 1 : je.column, je.text);
         chg_c_diag_report(c, CHG_D_E0306, v->span, rel, why, NULL);
     } else {
         it->text = chg_arena_strndup(&c->arena, text, len);

@@ -45,7 +45,7 @@ typedef enum chg_severity {
 } chg_severity;
 
 typedef enum chg_diag_id {
-#define CHG_DIAG(code, sev, name, msg) CHG_D_##code,
+#define CHG_DIAG(code, sev, name, title, msg) CHG_D_##code,
 #include "chg_diag.def"
 #undef CHG_DIAG
     CHG_D__COUNT
@@ -55,6 +55,7 @@ typedef struct chg_diag_info {
     const char *code;     /* "E0104" */
     chg_severity severity;
     const char *name;     /* "unknown_field" */
+    const char *title;    /* "unknown field": its heading in docs/errors.md */
     const char *message;  /* template with %s */
 } chg_diag_info;
 

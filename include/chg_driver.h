@@ -142,7 +142,8 @@ int chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t 
                     const char *where, bool explain, chg_buf *out, chg_buf *errs);
 
 /* The line written for an input that could not be decided:
- * {"error":"WHERE: reason"} and a newline. */
+ * {"error":"WHERE: reason"} (where NULL: {"error":"reason"}) and a
+ * newline. */
 void chg_error_line_write(chg_buf *out, const char *where, const char *reason);
 
 typedef struct chg_decide_options {

@@ -129,7 +129,7 @@ static uint64_t json_cost(const json_t *j, uint64_t cap)
  * a long string its bytes, a list its elements, a JSON value its nodes
  * (counted only as far as the budget left, so counting is bounded too).
  * Short strings and scalars cost nothing more. */
-static inline uint64_t str_cost(const chg_ctx *ctx, const chg_value *v)
+static inline uint64_t cmp_cost(const chg_ctx *ctx, const chg_value *v)
 {
     if (v->tag == CHG_V_STR)
         return v->len > CHG_STEP_BYTES ? chg_vm_byte_steps(v->len) : 0;
@@ -774,14 +774,14 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
         /* EQ: R[a] = R[b] == R[c] */
         CASE(EQ)
             ASSERT_RABC();
-            CHARGE(str_cost(ctx, &B));
+            CHARGE(cmp_cost(ctx, &B));
             set_int(&A, CHG_V_BOOL, chg_vm_value_equal(&B, &C));
             pc++;
             NEXT;
         /* NE: R[a] = R[b] != R[c] */
         CASE(NE)
             ASSERT_RABC();
-            CHARGE(str_cost(ctx, &B));
+            CHARGE(cmp_cost(ctx, &B));
             set_int(&A, CHG_V_BOOL, !chg_vm_value_equal(&B, &C));
             pc++;
             NEXT;
@@ -798,7 +798,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
              * value decodes to the bundle's own copy of the string, the
              * one the constant points to, so memcmp is mostly skipped */
             if (x->tag == CHG_V_STR && k->tag == CHG_V_STR && x->len == k->len)
-                CHARGE(str_cost(ctx, x));
+                CHARGE(cmp_cost(ctx, x));
             if (x->tag == CHG_V_STR && k->tag == CHG_V_STR)
                 eq = x->len == k->len && (x->u.s == k->u.s || memcmp(x->u.s, k->u.s, x->len) == 0);
             else
@@ -827,7 +827,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             bool found = false;
             if (is_list(l)) {
                 uint32_t n = l->tag == CHG_V_LIST ? l->len : (uint32_t)json_array_size(l->u.json);
-                uint64_t per = 1 + str_cost(ctx, x);
+                uint64_t per = 1 + cmp_cost(ctx, x);
                 CHARGE(per > ctx->steps_left ? per : (uint64_t)n * per); /* no overflow: per <= 2^40 + 2 */
                 for (uint32_t i = 0; i < n && !found; i++) {
                     chg_value e;

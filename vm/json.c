@@ -30,7 +30,9 @@ json_t *chg_vm_json_parse(const char *text, size_t len, size_t flags, const char
     if (je.text[0] == 0 || json_error_code(&je) == json_error_out_of_memory)
         snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
     else
-        snprintf(err, errlen, "%s%sline %d, column %d: %s", what ? what : "", what ? ": " : "", je.line, je.column,
-                 je.text);
+        /* jansson's column is 0 at the end of input or of a line: columns
+         * here are 1-based, as an editor shows them */
+        snprintf(err, errlen, "%s%sline %d, column %d: %s", what ? what : "", what ? ": " : "", je.line,
+                 je.column < 1 ? 1 : je.column, je.text);
     return NULL;
 }

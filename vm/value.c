@@ -218,8 +218,10 @@ void chg_vm_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out)
 }
 
 /* Times and durations become strings in their text form, risks their
- * class name; NaN and infinities, which JSON cannot write, become null. */
-void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
+ * class name; NaN and infinities, which JSON cannot write, become null.
+ * As a change (`change`: what an intake builds) a duration is whole
+ * seconds instead, the form the decoder and the schema check read. */
+static void value_json(const chg_bundle *b, const chg_value *v, chg_buf *out, bool change)
 {
     char tmp[64];
     switch (v->tag) {
@@ -231,6 +233,10 @@ void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
             chg_buf_puts(out, "null"); /* no RFC 3339 form (a crafted constant) */
         break;
     case CHG_V_DUR:
+        if (change) {
+            chg_buf_printf(out, "%lld", (long long)v->u.i);
+            break;
+        }
         chg_duration_format(v->u.i, tmp, sizeof tmp);
         chg_buf_json_string(out, tmp, strlen(tmp));
         break;
@@ -252,7 +258,7 @@ void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
         for (uint32_t i = 0; i < v->len; i++) {
             if (i)
                 chg_buf_putc(out, ',');
-            chg_vm_value_json(b, &v->u.items[i], out);
+            value_json(b, &v->u.items[i], out, change);
         }
         chg_buf_putc(out, ']');
         break;
@@ -265,7 +271,7 @@ void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
             const char *name = l && i < l->count ? b->str[b->lfields[l->first + i].name] : "?";
             chg_buf_json_string(out, name, strlen(name));
             chg_buf_putc(out, ':');
-            chg_vm_value_json(b, &v->u.items[i], out);
+            value_json(b, &v->u.items[i], out, change);
         }
         chg_buf_putc(out, '}');
         break;
@@ -274,6 +280,9 @@ void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
     default: chg_vm_value_text(b, v, out); break;
     }
 }
+
+void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out) { value_json(b, v, out, false); }
+void chg_vm_value_change_json(const chg_bundle *b, const chg_value *v, chg_buf *out) { value_json(b, v, out, true); }
 
 /* Write a jansson value as JSON without allocating (json_dumps would). */
 static void json_text(const json_t *j, chg_buf *out)

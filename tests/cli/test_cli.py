@@ -258,6 +258,25 @@ class Files(unittest.TestCase):
             self.assertFalse(any(l.startswith("::error file=a") for l in out.splitlines()), (fmt, out))
             self.assertIn("unknown time zone 'X\\n::error file=a::forged\\x1B[2J'", out, fmt)
 
+    def test_sarif_rules_describe_and_link_every_code(self):
+        # GitHub's heading anchors (github-slugger): lower case, drop what is
+        # not a word character, '-' or ' ', then spaces to hyphens
+        doc = open(os.path.join(ROOT, "docs/errors.md"), encoding="utf-8").read()
+        anchors = {}
+        for line in doc.splitlines():
+            if line.startswith("### "):
+                head = line[4:]
+                slug = "".join(ch for ch in head.lower() if ch.isalnum() or ch in "-_ ").replace(" ", "-")
+                anchors[head.split(":")[0]] = slug
+        p = self.write("p.chg", "let a = 1\n")
+        rc, out, _ = chgc("check", "--format", "sarif", p)
+        rules = json.loads(out)["runs"][0]["tool"]["driver"]["rules"]
+        self.assertEqual(len(rules), len(anchors))
+        for r in rules:
+            self.assertNotIn("%s", r["shortDescription"]["text"], r["id"])
+            self.assertNotIn("%s", r["fullDescription"]["text"], r["id"])
+            self.assertEqual(r["helpUri"].split("#")[1], anchors[r["id"]], r["id"])
+
     def test_a_bundle_where_source_is_expected_is_one_error(self):
         b = os.path.join(self.dir, "p.chgb")
         self.assertEqual(chgc("build", "-o", b, os.path.join(ROOT, "policies/production.chg"))[0], 0)
@@ -420,7 +439,7 @@ class Streams(unittest.TestCase):
                 p.stdin.close()
                 rest = p.stdout.read()
                 self.assertTrue(rest.startswith(b'{"change":"half"'), rest)
-                self.assertIn(b'{"error":"line 4: ', rest)
+                self.assertIn(b'{"error":"line 4, column 3: ', rest)
                 self.assertEqual(p.wait(timeout=20), 1)
             finally:
                 if p.poll() is None:
@@ -641,6 +660,66 @@ class Test(unittest.TestCase):
     def test_library_passes(self):
         rc, out, err = chgc("test", "--coverage", "--threshold", "90", "policies", cwd=ROOT)
         self.assertEqual((rc, err), (0, ""), out)
+
+
+class SchemaValidation(unittest.TestCase):
+    """The whole change is checked against the schema before any rule runs,
+    on every path: a document, a stream of lines on several threads, an
+    explanation (tests/decisions and tests/lang have the rest)."""
+    POLICY = "tests/lang/schema.chg"
+    GOOD = {"id": "g", "env": "dev", "service": "search", "size": 3, "ratio": 1.5, "dry_run": False,
+            "requested_at": "2026-12-01T10:00:00Z", "lead_time": 60, "requester": {"name": "ann", "groups": []},
+            "approvals": []}
+
+    def bad(self, i):
+        c = dict(self.GOOD, id=f"b{i}", service="paymnets")
+        c["requester"] = {"name": i, "groups": []}
+        return c
+
+    def test_jsonl_alternating_bad_and_good_lines(self):
+        lines = [self.bad(i) if i % 2 else dict(self.GOOD, id=f"g{i}") for i in range(400)]
+        stdin = "".join(json.dumps(x) + "\n" for x in lines).encode()
+        outs = []
+        for threads in ("1", "2"):
+            rc, out, err = chgc("eval", self.POLICY, "--jsonl", "--event", "-", "--threads", threads,
+                                stdin=stdin, cwd=ROOT)
+            self.assertEqual((rc, err), (0, ""))
+            outs.append(out)
+        self.assertEqual(outs[0], outs[1])
+        decisions = [json.loads(x) for x in outs[0].splitlines()]
+        self.assertEqual(len(decisions), 400)
+        for i, d in enumerate(decisions):
+            if i % 2:
+                self.assertEqual((d["change"], d["outcome"], d["risk"]), (f"b{i}", "error", None))
+                self.assertEqual([r["message"] for r in d["reasons"]],
+                                 ['change.service: "paymnets" is not one of "payments", "search"',
+                                  "change.requester.name: expected string, found an integer"])
+            else:
+                self.assertEqual((d["change"], d["outcome"], d["reasons"]), (f"g{i}", "allow", []))
+
+    def test_an_integer_beyond_int64_is_refused_as_input(self):
+        text = json.dumps(self.GOOD).replace('"size": 3', '"size": 9223372036854775808')
+        rc, out, err = chgc("eval", self.POLICY, "--event", "-", stdin=text.encode(), cwd=ROOT)
+        self.assertEqual(rc, 1)
+        self.assertIn("too big integer", err)
+        rc, out, err = chgc("eval", self.POLICY, "--jsonl", "--event", "-",
+                            stdin=(text + "\n" + json.dumps(self.GOOD) + "\n").encode(), cwd=ROOT)
+        first, second = out.splitlines()
+        self.assertIn("too big integer", json.loads(first)["error"])
+        self.assertEqual(json.loads(second)["outcome"], "allow")
+
+    def test_explain_lists_every_offending_path(self):
+        rc, out, _ = chgc("eval", self.POLICY, "--event", "-", "--explain", stdin=json.dumps(self.bad(1)).encode(),
+                          cwd=ROOT)
+        self.assertEqual(rc, 0)
+        self.assertIn("the change does not fit the schema:\n"
+                      "  error at tests/lang/schema.chg:14:3: change.service: \"paymnets\" is not one of "
+                      "\"payments\", \"search\"\n"
+                      "  error at tests/lang/schema.chg:20:19: change.requester.name: expected string, "
+                      "found an integer\n", out)
+        rc, out, _ = chgc("eval", self.POLICY, "--event", "-", "--explain",
+                          stdin=json.dumps(dict(self.GOOD, extra=1)).encode(), cwd=ROOT)
+        self.assertIn("warning (schema): change.extra is not declared in the schema\n", out)
 
 
 class Explain(unittest.TestCase):
