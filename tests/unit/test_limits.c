@@ -8,9 +8,12 @@
  */
 #include "helpers.h"
 
+#include <openssl/evp.h>
+
 #include "alloc_count.h"
 #include "chg_time.h"
 #include "chg_vm.h"
+#include "bundle_format.h"
 #include "vm_int.h"
 
 static chg_bundle *build_load(const char *text)
@@ -50,6 +53,70 @@ static void assert_contains(const char *s, const char *part)
 {
     if (!strstr(s, part))
         fail_msg("expected %s in %s", part, s);
+}
+
+/* A policy's `limits` reach the context through the bundle's LIMITS
+ * section; the loader refuses a crafted record with a budget of 0 or past
+ * its maximum, with the offset of the bad field. */
+static void test_limits_bundle_section(void **state)
+{
+    (void)state;
+    chg_compiler *c = compile_str("policy \"t\" version \"1\"\n"
+                                  "limits { steps: 777, scratch: 65536 }\n"
+                                  "rule r advisory: when true warn \"w\"\n");
+    assert_string_equal(diag_codes(c), "");
+    chg_buf out;
+    chg_buf_init(&out);
+    assert_int_equal(chg_compiler_emit(c, &out), CHG_OK);
+    chg_compiler_free(c);
+    uint8_t *d = (uint8_t *)out.data;
+    /* the section table: count, then {id, offset, length} */
+    uint32_t nsec = chg_rd32(d + CHG_BUNDLE_HEADER), rec = 0;
+    for (uint32_t i = 0; i < nsec; i++) {
+        const uint8_t *e = d + CHG_BUNDLE_HEADER + 4 + 12 * i;
+        if (chg_rd32(e) == CHG_SEC_LIMITS) {
+            assert_int_equal(chg_rd32(d + chg_rd32(e + 4)), 1); /* one record */
+            rec = chg_rd32(e + 4) + 4;
+        }
+    }
+    assert_true(rec > 0);
+    assert_int_equal(chg_rd64(d + rec), 777);
+    assert_int_equal(chg_rd64(d + rec + 8), CHG_DEFAULT_REGEX_STEPS);
+    assert_int_equal(chg_rd64(d + rec + 16), 65536);
+    char err[512];
+    chg_bundle *b = chg_bundle_load(out.data, out.len, err, sizeof err);
+    assert_non_null(b);
+    chg_ctx *ctx = chg_ctx_new(b);
+    char *j = decide(b, ctx, "{}", 0);
+    free(j);
+    chg_usage u;
+    chg_ctx_usage(ctx, &u);
+    assert_int_equal(u.steps_limit, 777);
+    assert_int_equal(u.scratch_limit, 65536);
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    static const struct {
+        int field;
+        uint64_t value;
+        const char *msg;
+    } bad[] = {
+        {0, 0, "LIMITS: steps budget 0 out of range (1 to 1099511627776)"},
+        {1, 1ULL << 32, "LIMITS: regex steps budget 4294967296 out of range (1 to 4294967295)"},
+        {2, 0, "LIMITS: scratch budget 0 out of range (1 to 17179869184)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        uint8_t *copy = malloc(out.len);
+        memcpy(copy, out.data, out.len);
+        chg_wr64(copy + rec + 8 * bad[i].field, bad[i].value);
+        unsigned int hl;
+        EVP_Digest(copy + CHG_BUNDLE_HEADER, out.len - CHG_BUNDLE_HEADER, copy + 32, &hl, EVP_sha256(), NULL);
+        assert_null(chg_bundle_load(copy, out.len, err, sizeof err));
+        char want[200];
+        snprintf(want, sizeof want, "corrupt at offset %u: %s", (unsigned)(rec + 8 * bad[i].field), bad[i].msg);
+        assert_string_equal(err, want);
+        free(copy);
+    }
+    chg_buf_free(&out);
 }
 
 /* `now` is the caller's: at the ends of int64 it is an error decision with
@@ -249,6 +316,7 @@ int main(void)
 {
     alloc_count_init();
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_limits_bundle_section),
         cmocka_unit_test(test_limits_now_at_the_edges),
         cmocka_unit_test(test_limits_budget_per_decision),
         cmocka_unit_test(test_limits_json_equality_is_charged),
