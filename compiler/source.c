@@ -289,6 +289,12 @@ int chg_compiler_add_file(chg_compiler *c, const char *path)
     return add_root(c, idx);
 }
 
+bool chg_is_test_file(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 9 && strcmp(path + n - 9, "_test.chg") == 0;
+}
+
 /* ---- where a policy may read files -------------------------------------- */
 
 /* Add the realpath of dir (NULL: the working directory) to the trees. A

@@ -128,6 +128,11 @@ size_t chg_compiler_nsources(const chg_compiler *c);
  * import (not as one of its roots)? */
 bool chg_compiler_imports(const chg_compiler *c, const char *real);
 
+/* A test file, "…_test.chg": it may import the policy it tests (the
+ * `policy` declaration then comes from the import), and it covers no
+ * other file for `chgc check` (the policy is still checked on its own). */
+bool chg_is_test_file(const char *path);
+
 /* Generate the bundle (.chgb bytes, vm/bundle_format.h) of a program that
  * checked without errors; appends to out. Returns CHG_OK, CHG_EINVAL when
  * the program has errors, CHG_ERANGE when it exceeds the format's limits
