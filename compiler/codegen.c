@@ -1716,6 +1716,15 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     emit_paths(g);
     emit_schema(g);
 
+    /* the budgets a `limits` declaration set, the defaults for the rest;
+     * without one the section is empty and the VM's defaults apply */
+    if (c->limit[0] || c->limit[1] || c->limit[2]) {
+        static const uint64_t dflt[] = {CHG_DEFAULT_STEPS, CHG_DEFAULT_REGEX_STEPS, CHG_DEFAULT_SCRATCH};
+        uint8_t *r = rec(g, CHG_SEC_LIMITS);
+        for (int k = 0; r && k < 3; k++)
+            chg_wr64(r + 8 * k, c->limit[k] ? c->limit[k] : dflt[k]);
+    }
+
     uint8_t *m = rec(g, CHG_SEC_META);
     const char *pname = "policy";
     if (c->policy)

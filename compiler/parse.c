@@ -553,6 +553,13 @@ chg_decl *chg_c_p_on(chg_parser *p, chg_span span, chg_ident outcome, chg_expr *
     return d;
 }
 
+chg_decl *chg_c_p_limits(chg_parser *p, chg_span span, chg_ast_list *fields)
+{
+    chg_decl *d = chg_c_p_decl(p, D_LIMITS, span);
+    FREEZE_STRUCTS(p, fields, chg_object_field, d->u.limits.fields, d->u.limits.n);
+    return d;
+}
+
 chg_decl *chg_c_p_intake(chg_parser *p, chg_span span, chg_ident name, chg_expr *when, chg_ast_list *fields)
 {
     chg_decl *d = chg_c_p_decl(p, D_INTAKE, span);

@@ -228,6 +228,15 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *out, chg_b
  * test coverage. */
 bool chg_ctx_rule_applied(const chg_ctx *ctx, uint32_t rule);
 
+/* What the last chg_eval on ctx spent of its budgets (docs/vm.md,
+ * "Budgets"), and the budgets: steps and bytes of scratch memory; the
+ * regex budget is per match, so only its limit is known. */
+typedef struct chg_usage {
+    uint64_t steps, scratch;
+    uint64_t steps_limit, regex_steps_limit, scratch_limit;
+} chg_usage;
+void chg_ctx_usage(const chg_ctx *ctx, chg_usage *out);
+
 /* Names, for reports. */
 uint32_t chg_bundle_nrules(const chg_bundle *b);
 const char *chg_bundle_rule_name(const chg_bundle *b, uint32_t rule);

@@ -307,6 +307,29 @@ static bool load_code(loader *L)
     return true;
 }
 
+/* LIMITS: none (the defaults, set when the bundle was allocated), or one
+ * record of three budgets, each from 1 to its maximum: a zero budget
+ * would fail every decision, a huge one bound nothing. */
+static bool load_limits(loader *L)
+{
+    uint32_t n = L->count[CHG_SEC_LIMITS];
+    if (n == 0)
+        return true;
+    if (n != 1)
+        return fail(L, L->off[CHG_SEC_LIMITS] - 4, "LIMITS must hold one record or none, not %u", n);
+    static const char *const what[] = {"steps", "regex steps", "scratch"};
+    static const uint64_t max[] = {CHG_MAX_STEPS, CHG_MAX_REGEX_STEPS, CHG_MAX_SCRATCH};
+    uint64_t v[3];
+    for (int k = 0; k < 3; k++) {
+        v[k] = chg_rd64(recp(L, CHG_SEC_LIMITS, 0) + 8 * k);
+        if (v[k] < 1 || v[k] > max[k])
+            return fail(L, roff(L, CHG_SEC_LIMITS, 0) + 8 * (uint32_t)k, "LIMITS: %s budget %llu out of range (1 to %llu)",
+                        what[k], (unsigned long long)v[k], (unsigned long long)max[k]);
+    }
+    L->b->limits = (chg_limits){v[0], v[1], v[2]};
+    return true;
+}
+
 static bool load_meta(loader *L)
 {
     chg_bundle *b = L->b;
@@ -1358,6 +1381,8 @@ int chg_bundle_open(const void *data, size_t len, chg_bundle **out, char *err, s
     chg_bundle *b = chg_calloc(1, sizeof *b);
     if (b)
         b->data = chg_malloc(len ? len : 1);
+    if (b) /* the budgets of a bundle without a LIMITS section */
+        b->limits = (chg_limits){CHG_DEFAULT_STEPS, CHG_DEFAULT_REGEX_STEPS, CHG_DEFAULT_SCRATCH};
     if (!b || !b->data) {
         snprintf(err, errlen, "out of memory");
         chg_free(b);
@@ -1373,6 +1398,7 @@ int chg_bundle_open(const void *data, size_t len, chg_bundle **out, char *err, s
     /* each step relies on the ones before it; verify_block comes last,
      * when every table an operand may index is loaded and checked */
     bool ok = read_sections(&L) && load_strings(&L) && load_consts(&L) && load_code(&L) && load_meta(&L) &&
+              load_limits(&L) &&
               load_blocks(&L) && load_paths(&L) && load_schema(&L) && load_policy(&L) && load_decisions(&L) && load_timesets(&L) &&
               load_externals(&L);
     for (uint32_t i = 0; ok && i < b->nblocks; i++)

@@ -25,9 +25,10 @@
 #include <string.h>
 
 #define CHG_BUNDLE_MAGIC "CHGB\r\n\x1a\n"
-#define CHG_BUNDLE_VERSION 4 /* 2: approvals, actions, intakes; 3: time sets
+#define CHG_BUNDLE_VERSION 5 /* 2: approvals, actions, intakes; 3: time sets
                                 carry their text and kind (listings); 4: the
-                                SCHEMA section (whole-change validation) */
+                                SCHEMA section (whole-change validation); 5:
+                                LIMITS */
 #define CHG_BUNDLE_HEADER 64
 #define CHG_NONE32 0xffffffffu
 #define CHG_NONE16 0xffffu
@@ -66,14 +67,29 @@
     X(INTAKES, 25, 16)    /* {u32 name, u32 when block or NONE, u32 first IFIELDS, u32   \
                              count} */                                                   \
     X(IFIELDS, 26, 8)     /* {u32 field name (string), u32 block} */                    \
-    X(SCHEMA, 27, 24)     /* the declared schema as a tree, below; empty without one */
+    X(SCHEMA, 27, 24)     /* the declared schema as a tree, below; empty without one */ \
+    X(LIMITS, 28, 24)     /* none, or one record: {u64 steps, u64 regex steps, u64      \
+                             scratch bytes}, each from 1 to its CHG_MAX_* */
 
 enum chg_section_id {
 #define CHG_SEC_ENUM(name, id, size) CHG_SEC_##name = id,
     CHG_SECTIONS(CHG_SEC_ENUM)
 #undef CHG_SEC_ENUM
-    CHG_SEC__MAX = 28
+    CHG_SEC__MAX = 29
 };
+
+/* Per-decision budgets (docs/vm.md, "Budgets"): what one decision may
+ * spend before it stops with outcome `error` naming the budget. A policy
+ * sets them with `limits { … }` (the LIMITS section); these are the
+ * defaults, far above what the policy library uses (at most 111 steps and
+ * 384 bytes of scratch, `chgc test --budgets policies`), and the most a
+ * bundle may ask for, beyond which a budget stops bounding much. */
+#define CHG_DEFAULT_STEPS 10000000ULL      /* instructions, iterations, work */
+#define CHG_DEFAULT_REGEX_STEPS 1000000ULL /* pcre2 match limit, per match */
+#define CHG_DEFAULT_SCRATCH (16ULL << 20)  /* bytes of scratch memory */
+#define CHG_MAX_STEPS (1ULL << 40)
+#define CHG_MAX_REGEX_STEPS 4294967295ULL  /* pcre2's limits are u32 */
+#define CHG_MAX_SCRATCH (1ULL << 34)
 
 /* META record (48 bytes):
  *   u32 policy name (string), u32 version (string), u32 at block or NONE,

@@ -91,6 +91,19 @@ typedef struct chg_areqdef {
     char **term;
 } chg_areqdef;
 
+/* Scratch and steps: the bytes of string work that cost one step (a
+ * built-in that reads or writes n bytes spends n / 64 steps, at least 1). */
+#define CHG_STEP_BYTES 64
+
+typedef struct chg_limits {
+    uint64_t steps, regex_steps, scratch;
+} chg_limits;
+
+/* The JIT stack of a context's regex matches: enough for a group
+ * repeated over a few hundred KiB of subject (`^(a|b)*$`); reserved once
+ * per context, touched only as deep as a match goes. */
+#define CHG_JIT_STACK_MAX (8u << 20)
+
 /* Limits the loader enforces on approval requirements. */
 #define CHG_MAX_AREQ_DEPTH 32
 #define CHG_MAX_WITHIN (100LL * 366 * 86400)
@@ -195,6 +208,8 @@ struct chg_bundle {
     chg_intakedef *intakes;
     uint32_t nifields;
     chg_ifielddef *ifields;
+
+    chg_limits limits;        /* the LIMITS section, or the defaults */
 };
 
 /* ---- facts ------------------------------------------------------------------------- */
@@ -277,6 +292,8 @@ struct chg_ctx {
     chg_arena scratch;        /* one evaluation's strings and lists: reset, not
                                  freed, between evaluations (chg_vm_ctx_begin) */
     pcre2_match_data *match;
+    pcre2_match_context *mctx; /* the regex budget: match and depth limits */
+    pcre2_jit_stack *jit_stack;
     chg_ts_index *ts_index;   /* one per time set */
     chg_reason *reasons;      /* capacity nrules + 1 */
     chg_reason *warnings;
@@ -310,6 +327,10 @@ struct chg_ctx {
     const chg_facts *facts;
     int64_t now;
     int risk;
+    /* the step budget: what is left of it in this evaluation, and the
+     * peak use of this decision (for chg_ctx_usage) */
+    uint64_t steps_left;
+    uint64_t used_steps, used_scratch; /* of the last chg_eval */
     /* the run-time error, if any */
     bool failed;
     bool oom;                 /* memory ran out (chg_vm_nomem): the
@@ -349,6 +370,15 @@ void chg_vm_action_vars(chg_ctx *ctx);
 int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_decision *d,
                        const char **rejected_by);
 
+/* Spend n steps of the decision's budget: 0, or -1 with the error set
+ * ("step budget exceeded") when it is spent. */
+int chg_vm_charge(chg_ctx *ctx, uint32_t pc, uint64_t n);
+/* Steps for n bytes of string work: n / CHG_STEP_BYTES, at least 1. */
+static inline uint64_t chg_vm_byte_steps(uint64_t n) { return n / CHG_STEP_BYTES + 1; }
+/* The error for a scratch allocation that failed: the scratch budget when
+ * it is spent, else out of memory. Returns -1. */
+int chg_vm_scratch_error(chg_ctx *ctx, uint32_t pc);
+
 /* Record a run-time error at instruction pc (printf-style, into scratch).
  * Returns -1 for `return chg_vm_error(…)`. */
 int chg_vm_error(chg_ctx *ctx, uint32_t pc, const char *fmt, ...) CHG_PRINTF(3, 4);
@@ -380,6 +410,8 @@ int64_t chg_vm_tsx_next_admissible(chg_ts_index *const *xs, const chg_timeset *c
 /* ---- values ------------------------------------------------------------------------ */
 
 const char *chg_vm_vtag_name(uint8_t tag);
+/* An int against a float, exactly: -1, 0, 1, or -2 when f is NaN. */
+int chg_vm_cmp_int_float(int64_t i, double f);
 bool chg_vm_value_equal(const chg_value *a, const chg_value *b);
 /* Append the value as interpolation shows it. */
 void chg_vm_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out);

@@ -645,6 +645,18 @@ class Test(unittest.TestCase):
         self.assertIn("error[E0104]: unknown field 'nope'", err)
         self.assertIn("p.chg: the policy has errors; its tests were not run", err)
 
+    def test_budgets_show_the_most_a_decision_used(self):
+        rc, out, _ = chgc("test", "--run", "^dev", "--budgets", "p.chg", cwd=self.dir)
+        self.assertEqual(rc, 0, out)
+        line = [l for l in out.splitlines() if l.startswith("budgets: ")]
+        self.assertEqual(len(line), 1, out)
+        self.assertRegex(line[0], r"^budgets: p\.chg: at most [1-9][0-9]* of 10000000 steps and [0-9]+ of 16777216 "
+                                  r"bytes of scratch in one decision; regex 1000000 steps per match$")
+        open(self.path, "a").write("limits { steps: 5000, scratch: 65536 }\n")
+        rc, out, _ = chgc("test", "--run", "^dev", "--budgets", "p.chg", cwd=self.dir)
+        self.assertIn(" of 5000 steps and ", out)
+        self.assertIn(" of 65536 bytes of scratch", out)
+
     def test_library_passes(self):
         rc, out, err = chgc("test", "--coverage", "--threshold", "90", "policies", cwd=ROOT)
         self.assertEqual((rc, err), (0, ""), out)
