@@ -265,7 +265,7 @@ static void test_vm_flip_every_byte(void **state)
         rehash(copy, bytes.len);
         b = chg_bundle_load(copy, bytes.len, err, sizeof err);
         if (!b) {
-            assert_true(strncmp(err, "corrupt at offset ", 18) == 0);
+            assert_true(strncmp(err, "corrupt bundle: ", 16) == 0 && strstr(err, " at offset "));
             rejected++;
             continue;
         }
@@ -304,18 +304,18 @@ static void test_vm_truncated_and_foreign(void **state)
         assert_true(strstr(err, "truncated") || strstr(err, "corrupt"));
     }
     assert_null(chg_bundle_load("policy \"x\"\n", 11, err, sizeof err));
-    assert_string_equal(err, "corrupt at offset 0: truncated: 11 bytes is shorter than the header");
+    assert_string_equal(err, "corrupt bundle: truncated: 11 bytes is shorter than the header at offset 0");
     char text[200];
     memset(text, 'x', sizeof text);
     assert_null(chg_bundle_load(text, sizeof text, err, sizeof err));
-    assert_string_equal(err, "corrupt at offset 0: not a chg bundle (bad magic)");
+    assert_string_equal(err, "corrupt bundle: not a chg bundle (bad magic) at offset 0");
     /* a newer format */
     uint8_t *copy = malloc(bytes.len);
     memcpy(copy, bytes.data, bytes.len);
     chg_wr32(copy + 8, CHG_BUNDLE_VERSION + 1);
     assert_null(chg_bundle_load(copy, bytes.len, err, sizeof err));
     char want[200];
-    snprintf(want, sizeof want, "corrupt at offset 8: bundle format version %d is not supported (this chgc reads version %d)",
+    snprintf(want, sizeof want, "corrupt bundle: bundle format version %d is not supported (this chgc reads version %d) at offset 8",
              CHG_BUNDLE_VERSION + 1, CHG_BUNDLE_VERSION);
     assert_string_equal(err, want);
     /* trailing bytes */
