@@ -131,9 +131,14 @@ static bool check_field(loader *L, uint32_t i, const chg_field *f, const uint8_t
         return true;
     }
     case CHG_R_IDX:
-        if (v >= L->count[f->target])
-            return fail_field(L, i, id, "%s %" PRIu64 " out of range (%" PRIu32 " records)",
+        if (v >= L->count[f->target]) {
+            const char *what = f->target == CHG_SEC_STRINGS ? "string" : f->target == CHG_SEC_CONSTS ? "constant" : NULL;
+            if (what)
+                return fail_field(L, i, id, "%s %" PRIu64 " out of range (%" PRIu32 " %ss)", what, v,
+                                  L->count[f->target], what);
+            return fail_field(L, i, id, "%s record %" PRIu64 " out of range (%" PRIu32 " records)",
                               sec_info(f->target)->name, v, L->count[f->target]);
+        }
         return true;
     case CHG_R_LISTK:
         /* decode.c, approvals.c and actions read these as strings */
