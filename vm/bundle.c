@@ -55,6 +55,7 @@ typedef struct loader {
     uint32_t off[CHG_SEC__MAX];   /* offset of the section's first record */
     uint32_t count[CHG_SEC__MAX];
     uint32_t blob, bloblen;       /* STRINGS blob */
+    bool same[CHG_SEC__MAX];      /* records decode by memcpy (same_layout) */
 } loader;
 
 /* Record the first failure (later ones are consequences) and return false,
@@ -187,14 +188,35 @@ static bool check_field(loader *L, uint32_t i, const chg_field *f, const uint8_t
 static bool read_rec(loader *L, int s, uint32_t i, void *rec)
 {
     const chg_section *sec = sec_info(s);
-    const chg_field *f = chg_fields() + sec->first;
+    const chg_field *f = chg_fields() + sec->first, *end = f + sec->nfields;
     const uint8_t *p = recp(L, s, i);
-    for (unsigned k = 0; k < sec->nfields; k++)
-        chg_rec_set(&f[k], rec, chg_wire_get(&f[k], p));
-    for (unsigned k = 0; k < sec->nfields; k++)
-        if (!check_field(L, i, &f[k], p))
+    if (L->same[s])
+        memcpy(rec, p, sec->size < sec->host_size ? sec->size : sec->host_size);
+    else
+        for (const chg_field *q = f; q < end; q++)
+            chg_rec_set(q, rec, chg_wire_get(q, p));
+    for (const chg_field *q = f; q < end; q++)
+        if (q->ref != CHG_R_ANY && !check_field(L, i, q, p))
             return false;
     return true;
+}
+
+/* Whether a record of section s decodes by copying its bytes: on a
+ * little-endian host whose struct puts every field at its wire offset
+ * (true of most sections: the .def keeps fields aligned), which makes
+ * loading large tables (code, positions) a copy plus the checks. */
+static bool same_layout(int s)
+{
+    const uint16_t one = 1;
+    uint8_t low;
+    memcpy(&low, &one, 1);
+    const chg_section *sec = sec_info(s);
+    for (unsigned k = 0; k < sec->nfields; k++) {
+        const chg_field *f = &chg_fields()[sec->first + k];
+        if (f->host != CHG_NO_HOST && f->host != f->off)
+            return false;
+    }
+    return low == 1;
 }
 
 /* Every record of section s into recs, an array of chg_rec_NAME. */
@@ -266,6 +288,7 @@ static bool read_sections(loader *L)
                         count);
         L->off[id] = off + 4;
         L->count[id] = count;
+        L->same[id] = same_layout((int)id);
         if (id == CHG_SEC_STRINGS) {
             L->blob = (uint32_t)(off + need);
             L->bloblen = (uint32_t)(len - need);
@@ -676,19 +699,18 @@ static bool load_timesets(loader *L)
         if (!read_rec(L, CHG_SEC_TSNODES, i, &q))
             return false;
     }
-    chg_ts_node *nodes = chg_calloc(CHG_TS_MAX_NODES, sizeof *nodes);
-    if (!nodes)
-        return fail(L, 0, "out of memory");
     bool ok = true;
     for (uint32_t i = 0; i < n && ok; i++) {
         chg_rec_TIMESETS r;
-        if (!(ok = read_rec(L, CHG_SEC_TIMESETS, i, &r)))
-            break;
+        if (!read_rec(L, CHG_SEC_TIMESETS, i, &r))
+            return false;
         chg_tsdef *t = &b->timesets[i];
         t->name = r.name;
         t->kind = r.kind;
         t->text = r.text;
-        memset(nodes, 0, r.count * sizeof *nodes);
+        chg_ts_node *nodes = chg_calloc(r.count, sizeof *nodes);
+        if (!nodes)
+            return fail(L, 0, "out of memory");
         for (uint32_t k = 0; k < r.count && ok; k++) {
             uint32_t at = r.first + k;
             chg_rec_TSNODES q;
@@ -753,8 +775,8 @@ static bool load_timesets(loader *L)
                 ok = fail(L, roff(L, CHG_SEC_TSNODES, r.first + (bad >= 0 ? (uint32_t)bad : 0)),
                           "time set '%s': %s", b->str[t->name], te.message);
         }
+        chg_free(nodes);
     }
-    chg_free(nodes);
     return ok;
 }
 

@@ -389,16 +389,24 @@ static inline void chg_rec_set(const chg_field *f, void *rec, uint64_t bits)
 /* The bits of a field on the wire, little-endian, and back. */
 static inline uint64_t chg_wire_get(const chg_field *f, const uint8_t *rec)
 {
-    uint64_t v = 0;
-    for (unsigned k = 0; k < f->width; k++)
-        v |= (uint64_t)rec[f->off + k] << (8 * k);
-    return v;
+    const uint8_t *p = rec + f->off;
+    switch (f->width) {
+    case 1: return *p;
+    case 2: return chg_rd16(p);
+    case 4: return chg_rd32(p);
+    default: return chg_rd64(p);
+    }
 }
 
 static inline void chg_wire_set(const chg_field *f, uint8_t *rec, uint64_t bits)
 {
-    for (unsigned k = 0; k < f->width; k++)
-        rec[f->off + k] = (uint8_t)(bits >> (8 * k));
+    uint8_t *p = rec + f->off;
+    switch (f->width) {
+    case 1: *p = (uint8_t)bits; break;
+    case 2: chg_wr16(p, (uint16_t)bits); break;
+    case 4: chg_wr32(p, (uint32_t)bits); break;
+    default: chg_wr64(p, bits); break;
+    }
 }
 
 /* Write host record rec of section sec as its bytes (reserved ones zero):
