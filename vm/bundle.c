@@ -82,6 +82,15 @@ static bool fail(loader *L, uint32_t offset, const char *fmt, ...)
     return false;
 }
 
+/* Running out of memory is no fault of the bundle's: "out of memory". */
+static bool fail_oom(loader *L)
+{
+    if (!L->failed)
+        snprintf(L->err, L->errlen, "out of memory");
+    L->failed = true;
+    return false;
+}
+
 /* Offset and bytes of record i of section s. */
 static uint32_t roff(loader *L, int s, uint32_t i) { return L->off[s] + i * sec_info(s)->size; }
 static const uint8_t *recp(loader *L, int s, uint32_t i) { return L->b->data + roff(L, s, i); }
@@ -323,7 +332,7 @@ static bool alloc_tables(loader *L)
 #undef TABLE_SIZE
     uint8_t *p = chg_arena_alloc(&b->arena, total);
     if (!p)
-        return fail(L, 0, "out of memory");
+        return fail_oom(L);
 #define TABLE_CARVE(m, s)                                                                                    \
     b->m = (void *)p;                                                                                        \
     p += (table_bytes(sizeof *b->m, L->count[CHG_SEC_##s]) + 15) & ~(size_t)15;
@@ -601,7 +610,7 @@ static bool load_areqs(loader *L)
     b->nareqs = L->count[CHG_SEC_AREQS];
     uint8_t *used = chg_arena_alloc(&b->arena, 2 * ((size_t)b->nareqs + 1)), *depth = used + b->nareqs + 1;
     if (!used)
-        return fail(L, 0, "out of memory");
+        return fail_oom(L);
     for (uint32_t i = 0; i < b->nareqs; i++) {
         chg_rec_AREQS r;
         if (!read_rec(L, CHG_SEC_AREQS, i, &r))
@@ -658,7 +667,7 @@ static bool load_areqs(loader *L)
         }
     }
     chg_buf_free(&t);
-    return ok || fail(L, 0, "out of memory");
+    return ok || fail_oom(L);
 }
 
 /* Approvals, actions and intakes: the tables issue-5 semantics read. */
@@ -710,7 +719,7 @@ static bool load_timesets(loader *L)
         t->text = r.text;
         chg_ts_node *nodes = chg_calloc(r.count, sizeof *nodes);
         if (!nodes)
-            return fail(L, 0, "out of memory");
+            return fail_oom(L);
         for (uint32_t k = 0; k < r.count && ok; k++) {
             uint32_t at = r.first + k;
             chg_rec_TSNODES q;
