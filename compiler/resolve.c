@@ -197,7 +197,7 @@ int chg_c_resolve(chg_compiler *c)
             resolve_level(c, d);
             chg_decl *prev = chg_c_map_get(&c->rules, d->name.name);
             if (prev) {
-                chg_diag *dg = chg_c_diag_report(c, CHG_D_W0006, d->name.span, d->name.name, NULL);
+                chg_diag *dg = chg_c_diag_report(c, CHG_D_E0127, d->name.span, d->name.name, NULL);
                 note_previous(c, dg, prev, "rule");
                 chg_c_diag_help(c, dg, "decisions name rules in their reasons: give each a distinct name");
             } else if (chg_c_map_put(&c->rules, d->name.name, d) != CHG_OK)

@@ -45,7 +45,7 @@ typedef enum chg_severity {
 } chg_severity;
 
 typedef enum chg_diag_id {
-#define CHG_DIAG(code, sev, name, msg) CHG_D_##code,
+#define CHG_DIAG(code, sev, name, title, msg) CHG_D_##code,
 #include "chg_diag.def"
 #undef CHG_DIAG
     CHG_D__COUNT
@@ -55,6 +55,7 @@ typedef struct chg_diag_info {
     const char *code;     /* "E0104" */
     chg_severity severity;
     const char *name;     /* "unknown_field" */
+    const char *title;    /* "unknown field": its heading in docs/errors.md */
     const char *message;  /* template with %s */
 } chg_diag_info;
 
@@ -90,6 +91,11 @@ typedef struct chg_compile_options {
     int64_t analysis_from;    /* time analysis: the first instant looked at
                                  (0: no time analysis) */
     int64_t horizon;          /* how far it looks, seconds (0: 366 days) */
+    /* Files a policy names (imports, calendars, test inputs) are read only
+     * from inside the directory of a root file (the working directory for
+     * one read from memory or stdin) or of one of these (E0307). */
+    const char *const *allow_paths;
+    size_t nallow_paths;
 } chg_compile_options;
 
 chg_compiler *chg_compiler_new(const chg_compile_options *opts);

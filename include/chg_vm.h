@@ -65,6 +65,10 @@ typedef struct chg_value {
  * (the reason names the record and field: "RULES[3].when: …") (or
  * another clear reason) into err. */
 chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errlen);
+/* The same, with a status: CHG_OK (*out set), CHG_EINVAL (corrupt: err
+ * says where), CHG_ERANGE (larger than 4 GiB) or CHG_ENOMEM (err is "out
+ * of memory"; the bundle may be fine). */
+int chg_bundle_open(const void *data, size_t len, chg_bundle **out, char *err, size_t errlen);
 void chg_bundle_free(chg_bundle *b);
 
 const char *chg_bundle_policy_name(const chg_bundle *b);
@@ -94,10 +98,13 @@ int chg_facts_set_flag(chg_facts *f, const char *name, bool value);
 
 typedef struct chg_event chg_event;
 
-/* Decode a change (JSON text) into the slots the bundle's policy reads.
- * Field problems (a missing required field, a wrong type) are not errors
- * here: they become run-time errors where the policy reads the field. On
- * malformed JSON returns NULL with "line L, column C: reason" in err. */
+/* Decode a change (JSON text) into the slots the bundle's policy reads,
+ * and check it against the policy's whole schema, if it has one. A change
+ * that does not fit is still decoded: what does not fit is kept with the
+ * event, and chg_eval's decision about it is `error` naming every
+ * offending field (without a schema, a field of the wrong type is a
+ * run-time error where the policy reads it). On malformed JSON returns
+ * NULL with "line L, column C: reason" in err. */
 chg_event *chg_event_decode(const chg_bundle *b, const char *json, size_t len,
                             char *err, size_t errlen);
 /* Same, from a parsed jansson value (json_t *); takes a reference. */
@@ -207,7 +214,9 @@ void chg_ctx_free(chg_ctx *ctx);
 
 /* Evaluate one change. The decision's strings live in ctx until the next
  * evaluation with it. Returns CHG_OK; a policy that fails at run time gives
- * a decision with outcome CHG_ERROR, not an error status. */
+ * a decision with outcome CHG_ERROR, not an error status. CHG_ENOMEM when
+ * memory ran out: the decision is then an `error`, "out of memory" (fail
+ * closed), and ctx stays usable. */
 int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *out);
 
 /* Evaluate like chg_eval and explain it in text: every rule in order, whether

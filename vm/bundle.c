@@ -35,6 +35,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -52,6 +53,7 @@ typedef struct loader {
     char *err;
     size_t errlen;
     bool failed;
+    bool oom;                     /* the failure is memory, not the bytes */
     uint32_t off[CHG_SEC__MAX];   /* offset of the section's first record */
     uint32_t count[CHG_SEC__MAX];
     uint32_t blob, bloblen;       /* STRINGS blob */
@@ -82,12 +84,14 @@ static bool fail(loader *L, uint32_t offset, const char *fmt, ...)
     return false;
 }
 
-/* Running out of memory is no fault of the bundle's: "out of memory". */
-static bool fail_oom(loader *L)
+/* Out of memory is not a defect of the bundle: its own message, without
+ * "corrupt bundle", and its own status (chg_bundle_open). */
+static bool nomem(loader *L)
 {
-    if (!L->failed)
-        snprintf(L->err, L->errlen, "out of memory");
-    L->failed = true;
+    if (L->failed)
+        return false;
+    L->failed = L->oom = true;
+    snprintf(L->err, L->errlen, "out of memory");
     return false;
 }
 
@@ -314,7 +318,7 @@ static bool read_sections(loader *L)
 /* The loaded tables, each with the section whose count sizes it. */
 #define CHG_TABLES(X)                                                                                        \
     X(str, STRINGS) X(strlen, STRINGS) X(consts, CONSTS) X(code, CODE) X(blocks, BLOCKS) X(spans, SPANS)     \
-    X(insspan, INSSPAN) X(paths, PATHS) X(layouts, LAYOUTS) X(lfields, LFIELDS) X(risks, RISKS)              \
+    X(insspan, INSSPAN) X(paths, PATHS) X(layouts, LAYOUTS) X(lfields, LFIELDS) X(schema, SCHEMA) X(risks, RISKS)            \
     X(arms, ARMS) X(lets, LETS) X(rules, RULES) X(during, DURING) X(timesets, TIMESETS)                    \
     X(regexes, REGEXES) X(zones, ZONES) X(builtins, BUILTINS) X(builtin_info, BUILTINS) X(areqs, AREQS)    \
     X(approvals, APPROVALS) X(actions, ACTIONS) X(calls, CALLS) X(intakes, INTAKES) X(ifields, IFIELDS)
@@ -332,7 +336,7 @@ static bool alloc_tables(loader *L)
 #undef TABLE_SIZE
     uint8_t *p = chg_arena_alloc(&b->arena, total);
     if (!p)
-        return fail_oom(L);
+        return nomem(L);
 #define TABLE_CARVE(m, s)                                                                                    \
     b->m = (void *)p;                                                                                        \
     p += (table_bytes(sizeof *b->m, L->count[CHG_SEC_##s]) + 15) & ~(size_t)15;
@@ -560,6 +564,92 @@ static bool load_paths(loader *L)
     return true;
 }
 
+/* The schema tree (SCHEMA). schema.c walks it once per change with no
+ * checks of its own, so everything it relies on is proved here. read_rec
+ * checks each node's type, need and flags, its name and enum values when
+ * present, its children inside the table and its position. Here: a tree
+ * (each node but the root the child of exactly one node, children after
+ * their parent, so the walk ends and visits each node once per value),
+ * bounded depth (the walk recurses), names where it looks keys up and none
+ * where it does not, enum values exactly for an enum, an object's field
+ * names distinct (sorted and compared: no blow-up on crafted names), and a
+ * schema exactly when META says the policy has one, so a bundle cannot
+ * switch validation off while its code assumes it ran. */
+static int cmp_name(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static bool check_schema_node(loader *L, uint32_t i, uint32_t *parent, uint32_t *depth)
+{
+    chg_bundle *b = L->b;
+    const chg_schemanode *s = &b->schema[i];
+    /* the parent is known: it comes first and claimed this node */
+    if (i > 0 && parent[i] == CHG_NONE32)
+        return FAILF(L, SCHEMA, i, first, "node %u is no node's child", i);
+    const chg_schemanode *up = i > 0 ? &b->schema[parent[i]] : NULL;
+    bool elem = up && up->type == CHG_PT_LIST;
+    if (i == 0 && (s->type != CHG_PT_OBJECT || s->need != CHG_PR_REQUIRED))
+        return FAILF(L, SCHEMA, i, type, "the change must be a required object");
+    if (elem && s->need == CHG_PR_DEFAULT)
+        return FAILF(L, SCHEMA, i, need, "a list element has no default");
+    if (s->flags && s->type != CHG_PT_OBJECT)
+        return FAILF(L, SCHEMA, i, flags, "flags on a node that is no object");
+    /* fields are looked up by name; the root and elements have none */
+    if ((up && !elem) != (s->name != CHG_NONE32))
+        return FAILF(L, SCHEMA, i, name, up && !elem ? "a field needs its name" : "only fields have names");
+    if ((s->type == CHG_PT_ENUM) != (s->enm != CHG_NONE32))
+        return FAILF(L, SCHEMA, i, enm, s->enm == CHG_NONE32 ? "an enum without its values"
+                                                             : "enum values on a field that is no enum");
+    bool kids_ok = s->type == CHG_PT_OBJECT ? true : s->type == CHG_PT_LIST ? s->count == 1 : s->count == 0;
+    if (!kids_ok || (s->count == 0 ? s->first != 0 : s->first <= i))
+        return FAILF(L, SCHEMA, i, first, "children %u..+%u out of range", s->first, s->count);
+    for (uint32_t k = s->first; k < s->first + s->count; k++) {
+        if (parent[k] != CHG_NONE32)
+            return FAILF(L, SCHEMA, i, first, "node %u is a child of both %u and %u", k, parent[k], i);
+        parent[k] = i;
+        depth[k] = depth[i] + 1;
+        if (depth[k] > CHG_SCHEMA_MAX_DEPTH)
+            return FAILF(L, SCHEMA, i, first, "node %u is nested more than %u deep", k, CHG_SCHEMA_MAX_DEPTH);
+    }
+    return true;
+}
+
+static bool load_schema(loader *L)
+{
+    chg_bundle *b = L->b;
+    uint32_t n = L->count[CHG_SEC_SCHEMA];
+    b->nschema = n;
+    if ((n > 0) != ((b->flags & 1) != 0))
+        return fail(L, L->off[CHG_SEC_SCHEMA] - 4, n ? "a schema in a bundle whose META says it has none"
+                                                     : "META says the policy has a schema, but the SCHEMA section is empty");
+    if (!n)
+        return true;
+    uint32_t *parent = chg_arena_alloc(&b->arena, 2 * sizeof *parent * n), *depth = parent + n;
+    const char **names = chg_arena_alloc(&b->arena, sizeof *names * n);
+    if (!parent || !names)
+        return nomem(L);
+    for (uint32_t i = 0; i < n; i++)
+        parent[i] = CHG_NONE32;
+    depth[0] = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!read_rec(L, CHG_SEC_SCHEMA, i, &b->schema[i]) || !check_schema_node(L, i, parent, depth))
+            return false;
+    /* field names distinct within each object; names are checked above */
+    for (uint32_t i = 0; i < n; i++) {
+        const chg_schemanode *s = &b->schema[i];
+        if (s->type != CHG_PT_OBJECT || s->count < 2)
+            continue;
+        for (uint32_t k = 0; k < s->count; k++)
+            names[k] = b->str[b->schema[s->first + k].name];
+        qsort(names, s->count, sizeof *names, cmp_name);
+        for (uint32_t k = 1; k < s->count; k++)
+            if (strcmp(names[k - 1], names[k]) == 0)
+                return FAILF(L, SCHEMA, i, first, "node %u declares field '%s' twice", i, names[k]);
+    }
+    return true;
+}
+
 static bool load_policy(loader *L)
 {
     chg_bundle *b = L->b;
@@ -610,7 +700,7 @@ static bool load_areqs(loader *L)
     b->nareqs = L->count[CHG_SEC_AREQS];
     uint8_t *used = chg_arena_alloc(&b->arena, 2 * ((size_t)b->nareqs + 1)), *depth = used + b->nareqs + 1;
     if (!used)
-        return fail_oom(L);
+        return nomem(L);
     for (uint32_t i = 0; i < b->nareqs; i++) {
         chg_rec_AREQS r;
         if (!read_rec(L, CHG_SEC_AREQS, i, &r))
@@ -667,7 +757,7 @@ static bool load_areqs(loader *L)
         }
     }
     chg_buf_free(&t);
-    return ok || fail_oom(L);
+    return ok || nomem(L);
 }
 
 /* Approvals, actions and intakes: the tables issue-5 semantics read. */
@@ -719,7 +809,7 @@ static bool load_timesets(loader *L)
         t->text = r.text;
         chg_ts_node *nodes = chg_calloc(r.count, sizeof *nodes);
         if (!nodes)
-            return fail_oom(L);
+            return nomem(L);
         for (uint32_t k = 0; k < r.count && ok; k++) {
             uint32_t at = r.first + k;
             chg_rec_TSNODES q;
@@ -780,7 +870,9 @@ static bool load_timesets(loader *L)
             int bad = -1;
             memset(&te, 0, sizeof te);
             t->ts = chg_timeset_build(nodes, r.count, (int)r.count - 1, &te, &bad);
-            if (!t->ts)
+            if (!t->ts && te.status == CHG_ENOMEM)
+                ok = nomem(L);
+            else if (!t->ts)
                 ok = fail(L, roff(L, CHG_SEC_TSNODES, r.first + (bad >= 0 ? (uint32_t)bad : 0)),
                           "time set '%s': %s", b->str[t->name], te.message);
         }
@@ -794,12 +886,29 @@ static bool load_timesets(loader *L)
  * tz database) and built-ins (bound by name to this chgc's functions, so a
  * bundle from a newer compiler that needs a newer built-in is rejected
  * here rather than failing in the middle of a decision). */
+static void *pcre_malloc(PCRE2_SIZE size, void *ud)
+{
+    (void)ud;
+    return chg_malloc(size);
+}
+
+static void pcre_free(void *p, void *ud)
+{
+    (void)ud;
+    chg_free(p);
+}
+
 static bool load_externals(loader *L)
 {
     chg_bundle *b = L->b;
     b->nregexes = L->count[CHG_SEC_REGEXES];
     b->nzones = L->count[CHG_SEC_ZONES];
     b->nbuiltins = L->count[CHG_SEC_BUILTINS];
+    /* pcre2 allocates through chg_realloc too, by way of a general
+     * context (no global of pcre2's is touched) */
+    if (b->nregexes && (!(b->pcre = pcre2_general_context_create(pcre_malloc, pcre_free, NULL)) ||
+                        !(b->pcre_cc = pcre2_compile_context_create(b->pcre))))
+        return nomem(L);
     for (uint32_t i = 0; i < b->nregexes; i++) {
         chg_rec_REGEXES r;
         if (!read_rec(L, CHG_SEC_REGEXES, i, &r))
@@ -807,7 +916,9 @@ static bool load_externals(loader *L)
         int code;
         PCRE2_SIZE off;
         b->regexes[i] = pcre2_compile((PCRE2_SPTR)b->str[r.pattern], b->strlen[r.pattern], PCRE2_UTF, &code, &off,
-                                      NULL);
+                                      b->pcre_cc);
+        if (!b->regexes[i] && code == PCRE2_ERROR_HEAP_FAILED)
+            return nomem(L);
         if (!b->regexes[i]) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(code, msg, sizeof msg);
@@ -826,6 +937,8 @@ static bool load_externals(loader *L)
         chg_time_error te;
         memset(&te, 0, sizeof te);
         b->zones[i] = chg_tz_load(b->str[r.name], &te);
+        if (!b->zones[i] && te.status == CHG_ENOMEM)
+            return nomem(L);
         if (!b->zones[i])
             return FAILF(L, ZONES, i, name, "time zone '%s': %s", b->str[r.name], te.message);
     }
@@ -898,7 +1011,7 @@ static bool verify_loops(loader *L, const chg_block *k)
      * inner[i]: the innermost loop whose range holds s+i, or NONE */
     uint32_t *end = chg_malloc(2 * (size_t)n * sizeof *end);
     if (!end)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     uint32_t *inner = end + n;
     for (uint32_t i = 0; i < n; i++)
         end[i] = i;
@@ -1087,22 +1200,25 @@ void chg_bundle_free(chg_bundle *b)
         chg_timeset_free(b->timesets[i].ts);
     for (uint32_t i = 0; b->regexes && i < b->nregexes; i++)
         pcre2_code_free(b->regexes[i]);
+    pcre2_compile_context_free(b->pcre_cc);
+    pcre2_general_context_free(b->pcre);
     for (uint32_t i = 0; b->zones && i < b->nzones; i++)
         chg_tz_free(b->zones[i]);
     chg_arena_free(&b->arena);
     chg_free(b);
 }
 
-chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errlen)
+int chg_bundle_open(const void *data, size_t len, chg_bundle **out, char *err, size_t errlen)
 {
+    *out = NULL;
     if (len > UINT32_MAX) {
         snprintf(err, errlen, "bundle too large");
-        return NULL;
+        return CHG_ERANGE;
     }
     chg_bundle *b = chg_malloc(sizeof *b + len);
     if (!b) {
         snprintf(err, errlen, "out of memory");
-        return NULL;
+        return CHG_ENOMEM;
     }
     memset(b, 0, sizeof *b);
     chg_arena_init(&b->arena);
@@ -1118,14 +1234,22 @@ chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errl
     /* each step relies on the ones before it; verify_block comes last,
      * when every table an operand may index is loaded and checked */
     bool ok = read_sections(&L) && alloc_tables(&L) && load_strings(&L) && load_consts(&L) && load_code(&L) &&
-              read_blocks(&L) && load_meta(&L) && check_blocks(&L) && load_paths(&L) && load_policy(&L) &&
-              load_decisions(&L) && load_timesets(&L) && load_externals(&L);
+              read_blocks(&L) && load_meta(&L) && check_blocks(&L) && load_paths(&L) && load_schema(&L) &&
+              load_policy(&L) && load_decisions(&L) && load_timesets(&L) && load_externals(&L);
     for (uint32_t i = 0; ok && i < b->nblocks; i++)
         ok = verify_block(&L, i);
     if (!ok) {
         chg_bundle_free(b);
-        return NULL;
+        return L.oom ? CHG_ENOMEM : CHG_EINVAL;
     }
+    *out = b;
+    return CHG_OK;
+}
+
+chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errlen)
+{
+    chg_bundle *b;
+    chg_bundle_open(data, len, &b, err, errlen);
     return b;
 }
 

@@ -31,8 +31,9 @@
 #include "chg_time.h" /* chg_ts_op: the TSNODES operations */
 
 #define CHG_BUNDLE_MAGIC "CHGB\r\n\x1a\n"
-#define CHG_BUNDLE_VERSION 3 /* 2: approvals, actions, intakes; 3: time sets
-                                carry their text and kind (listings) */
+#define CHG_BUNDLE_VERSION 4 /* 2: approvals, actions, intakes; 3: time sets
+                                carry their text and kind (listings); 4: the
+                                SCHEMA section (whole-change validation) */
 #define CHG_BUNDLE_HEADER 64
 /* Offsets of the header's fields, and of a section table entry's. */
 enum {
@@ -81,6 +82,11 @@ enum {
     CHG_PT_OBJECT
 };
 enum { CHG_PR_REQUIRED = 0, CHG_PR_OPTIONAL = 1, CHG_PR_DEFAULT = 2 };
+
+/* SCHEMA flags: fields this object does not declare are errors, not
+ * warnings (`schema change strict`). */
+enum { CHG_SF_STRICT = 1 };
+#define CHG_SCHEMA_MAX_DEPTH 300 /* above the parser's bracket limit (256) */
 
 /* Approval requirement kinds (AREQS.kind) and rule actions (RULES.action). */
 enum { CHG_AR_NONE = 0, CHG_AR_GROUP, CHG_AR_ANY, CHG_AR_PEOPLE, CHG_AR_AND, CHG_AR_OR };

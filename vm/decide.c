@@ -42,6 +42,12 @@ const char *chg_outcome_name(chg_outcome o)
     }
 }
 
+/* A decision's reasons: one per rule at most, one for a rejection, or the
+ * schema errors of the change (CHG_SCHEMA_LISTED and one "and N more");
+ * its warnings: one per rule, after the change's undeclared fields. */
+#define MAX_REASONS(b) ((b)->nrules + 2 + CHG_SCHEMA_LISTED + 1)
+#define MAX_WARNINGS(b) ((b)->nrules + 1 + CHG_SCHEMA_LISTED + 1)
+
 /* Every array a decision writes is allocated here, at its largest, so a
  * decision never allocates: the bounds are the bundle's own counts (each
  * rule adds one reason at most, plus one for a rejection; each deny-during
@@ -59,8 +65,8 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     ctx->letvals = chg_calloc(b->nlets + 1, sizeof *ctx->letvals);
     ctx->letstate = chg_calloc(b->nlets + 1, 1);
     ctx->frames = chg_calloc(b->nlets + 1, sizeof *ctx->frames);
-    ctx->reasons = chg_calloc(b->nrules + 2, sizeof *ctx->reasons);
-    ctx->warnings = chg_calloc(b->nrules + 1, sizeof *ctx->warnings);
+    ctx->reasons = chg_calloc(MAX_REASONS(b), sizeof *ctx->reasons);
+    ctx->warnings = chg_calloc(MAX_WARNINGS(b), sizeof *ctx->warnings);
     ctx->ts_index = chg_vm_tsx_new(b->ntimesets);
     ctx->during_hits = chg_calloc(b->nduring + b->ntimesets + 1, sizeof *ctx->during_hits);
     ctx->window_reqs = chg_calloc(b->nrules + 1, sizeof *ctx->window_reqs);
@@ -75,7 +81,7 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     ctx->missing_nodes = chg_calloc(64, sizeof *ctx->missing_nodes);
     ctx->actions = chg_calloc(b->ncalls + 1, sizeof *ctx->actions);
     ctx->applied = chg_calloc(b->nrules + 1, 1);
-    ctx->match = pcre2_match_data_create(b->max_captures + 1, NULL);
+    ctx->match = pcre2_match_data_create(b->max_captures + 1, b->pcre);
     if (!ctx->regs || !ctx->letvals || !ctx->letstate || !ctx->frames || !ctx->reasons || !ctx->warnings ||
         !ctx->ts_index || !ctx->during_hits || !ctx->window_reqs || !ctx->during_all || !ctx->req_roots ||
         !ctx->during_level || !ctx->ts_xs || !ctx->ts_sets || !ctx->ts_want ||
@@ -164,7 +170,7 @@ static int run_text(chg_ctx *ctx, uint32_t block, const char **s, uint32_t *len)
     if (chg_vm_run(ctx, block, &v) < 0)
         return -1;
     *s = chg_vm_value_to_scratch(ctx, &v, len);
-    return *s ? 0 : chg_vm_error(ctx, ctx->b->blocks[block].start, "out of memory");
+    return *s ? 0 : chg_vm_nomem(ctx, ctx->b->blocks[block].start);
 }
 
 /* Reasons and warnings live in the context's arrays, sized in chg_ctx_new:
@@ -175,7 +181,7 @@ static chg_reason *add_reason(chg_ctx *ctx, chg_decision *d, uint32_t rule, uint
 {
     CHG_ASSERT(rule < ctx->b->nrules);
     const chg_ruledef *r = &ctx->b->rules[rule];
-    CHG_ASSERT(kind == CHG_R_WARN ? d->nwarnings < ctx->b->nrules : d->nreasons < ctx->b->nrules + 1);
+    CHG_ASSERT(kind == CHG_R_WARN ? d->nwarnings < MAX_WARNINGS(ctx->b) : d->nreasons < ctx->b->nrules + 1);
     chg_reason *x = kind == CHG_R_WARN ? &ctx->warnings[d->nwarnings++] : &ctx->reasons[d->nreasons++];
     x->rule = rule;
     x->kind = kind;
@@ -232,6 +238,51 @@ static void fail_decision(chg_ctx *ctx, chg_decision *d, uint32_t rule)
     d->nsatisfied = d->nmissing = 0;
     d->nactions = 0;
     d->emergency = false;
+}
+
+/* The change's fields the schema does not declare, as warnings of no
+ * rule (a strict schema made them errors instead). They come first: they
+ * are about the input, found before any rule ran. */
+static void schema_warnings(chg_ctx *ctx, chg_decision *d)
+{
+    const chg_event *ev = ctx->ev;
+    CHG_ASSERT(ev->nwarnings <= CHG_SCHEMA_LISTED + 1 && d->nwarnings == 0);
+    for (uint32_t i = 0; i < ev->nwarnings; i++) {
+        chg_reason *x = &ctx->warnings[d->nwarnings++];
+        memset(x, 0, sizeof *x);
+        x->rule = UINT32_MAX;
+        x->kind = CHG_R_WARN;
+        x->level = 2; /* advisory: a warning never changes the outcome */
+        x->message = ev->warnings[i].msg;
+        x->message_len = ev->warnings[i].len;
+        x->span = ev->warnings[i].span;
+    }
+}
+
+/* A change that does not fit the schema: outcome `error`, one reason per
+ * offending path (schema.c listed them when it was decoded), and nothing
+ * judged — no class, no rule, no approvals. */
+static void schema_decision(chg_ctx *ctx, chg_decision *d)
+{
+    const chg_event *ev = ctx->ev;
+    CHG_ASSERT(ev->nerrors <= CHG_SCHEMA_LISTED + 1 && ev->nerrors <= MAX_REASONS(ctx->b));
+    d->outcome = CHG_OUT_ERROR;
+    d->risk = -1;
+    d->nreasons = 0;
+    for (uint32_t i = 0; i < ev->nerrors; i++) {
+        chg_reason *x = &ctx->reasons[d->nreasons++];
+        memset(x, 0, sizeof *x);
+        x->rule = UINT32_MAX;
+        x->kind = CHG_R_ERROR;
+        x->message = ev->errors[i].msg;
+        x->message_len = ev->errors[i].len;
+        x->span = ev->errors[i].span;
+    }
+    /* what `on error` actions read as the reason */
+    ctx->err_msg = ev->errors[0].msg;
+    ctx->err_len = ev->errors[0].len;
+    ctx->err_pc = UINT32_MAX;
+    ctx->failed = true;
 }
 
 /* A flag field of the change (emergency): only a real `true` counts, not
@@ -341,6 +392,7 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
         ctx->cache_keyed = true;
     }
     ctx->failed = false;
+    ctx->oom = false;
     ctx->ev = ev;
     ctx->facts = facts;
     ctx->resolver = resolver;
@@ -354,13 +406,32 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
 
 static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d);
 
-/* Always CHG_OK: a policy that fails gives an `error` decision, which is
- * data (docs/internals.md), not a status. The saved error is restored
+/* The scratch arena failed somewhere in the decision: whatever the
+ * decision says was judged without some value (a message, an approval's
+ * text, a list), so none of it stands. It becomes an `error` decision
+ * saying so, without actions, and the status tells the caller that this
+ * error is the machine's, not the policy's (a daemon answers 503, a test
+ * runner stops). */
+static int nomem_decision(chg_ctx *ctx, chg_decision *d)
+{
+    ctx->failed = true;
+    ctx->err_msg = "out of memory";
+    ctx->err_len = 13;
+    ctx->err_pc = UINT32_MAX;
+    fail_decision(ctx, d, UINT32_MAX);
+    return CHG_ENOMEM;
+}
+
+/* CHG_OK: a policy that fails gives an `error` decision, which is data
+ * (docs/internals.md), not a status. CHG_ENOMEM when memory ran out: the
+ * decision is then `error`, "out of memory". The saved error is restored
  * after the `on error` actions so the decision reports the first failure
  * even if one of those actions failed as well. */
 int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
 {
     decide(ctx, in, d);
+    if (ctx->scratch.failed || ctx->oom)
+        return nomem_decision(ctx, d);
     if (d->outcome == CHG_OUT_ERROR) {
         /* `on error` actions: a failure among them leaves none, and the
          * first error stands */
@@ -374,7 +445,7 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         ctx->err_pc = pc;
         ctx->failed = true;
     }
-    return CHG_OK;
+    return ctx->scratch.failed || ctx->oom ? nomem_decision(ctx, d) : CHG_OK;
 }
 
 /* The decision, in the order language.md §3 fixes: now, risk, every rule
@@ -407,25 +478,36 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         d->change_id_len = id->len;
     }
 
-    /* now */
+    schema_warnings(ctx, d);
+
+    /* now. A change that does not fit the schema still gets its instant
+     * when `at` can compute one, and its schema errors either way: they
+     * say what is wrong better than a failing `at` would. */
     ctx->now = in->now;
     if (b->at_block != CHG_NONE32) {
         chg_value v;
-        if (chg_vm_run(ctx, b->at_block, &v) < 0) {
+        bool ok = chg_vm_run(ctx, b->at_block, &v) == 0;
+        if (ok && v.tag != CHG_V_TIME)
+            ok = chg_vm_error(ctx, b->blocks[b->at_block].start, "'at' must give an instant, not %s",
+                              chg_vm_vtag_name(v.tag)) == 0;
+        if (!ok) {
             d->at = in->now;
-            fail_decision(ctx, d, UINT32_MAX);
-            return;
-        }
-        if (v.tag != CHG_V_TIME) {
-            chg_vm_error(ctx, b->blocks[b->at_block].start, "'at' must give an instant, not %s",
-                         chg_vm_vtag_name(v.tag));
-            d->at = in->now;
-            fail_decision(ctx, d, UINT32_MAX);
+            if (in->change->nerrors)
+                schema_decision(ctx, d);
+            else
+                fail_decision(ctx, d, UINT32_MAX);
             return;
         }
         ctx->now = v.u.i;
     }
     d->at = ctx->now;
+
+    /* the schema, before any rule: a change that does not fit it is an
+     * error, however little of it the policy reads */
+    if (in->change->nerrors) {
+        schema_decision(ctx, d);
+        return;
+    }
 
     /* classify: the first arm that holds */
     for (uint32_t i = 0; i < b->narms; i++) {
@@ -529,7 +611,7 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             if (!open) {
                 msg = join3(ctx, "window ", b->str[b->timesets[r->window].name], " is closed", &len);
                 if (!msg) {
-                    chg_vm_error(ctx, UINT32_MAX, "out of memory");
+                    chg_vm_nomem(ctx, UINT32_MAX);
                     fail_decision(ctx, d, i);
                     return;
                 }

@@ -23,6 +23,7 @@ typedef chg_rec_SPANS chg_srcspan;
 typedef chg_rec_PATHS chg_pathnode;
 typedef chg_rec_LAYOUTS chg_layout;
 typedef chg_rec_LFIELDS chg_lfield;
+typedef chg_rec_SCHEMA chg_schemanode; /* a node of the declared schema */
 typedef chg_rec_ARMS chg_arm;
 typedef chg_rec_LETS chg_letdef;
 typedef chg_rec_RULES chg_ruledef;
@@ -99,6 +100,9 @@ struct chg_bundle {
     uint32_t nlfields;
     chg_lfield *lfields;
 
+    uint32_t nschema;       /* 0: no schema, nothing to validate */
+    chg_schemanode *schema;
+
     /* META, under the names the VM reads them by */
     uint32_t name, version, at_block, nregs, nslots_change, nslots_event, id_slot, flags;
     uint32_t approvals_slot, requester_slot, emergency_slot, approvals_layout;
@@ -117,6 +121,9 @@ struct chg_bundle {
     chg_tsdef *timesets;
     uint32_t nregexes;
     pcre2_code **regexes;
+    pcre2_general_context *pcre; /* allocates through chg_realloc; NULL
+                                    when the bundle has no regex */
+    pcre2_compile_context *pcre_cc; /* made from it */
     uint32_t max_captures;
     uint32_t nzones;
     chg_tz **zones;
@@ -161,13 +168,36 @@ struct chg_facts {
 
 /* ---- events ------------------------------------------------------------------------- */
 
+/* How many schema errors, and separately how many undeclared fields, a
+ * decision lists by name; the rest are counted in one closing entry ("and
+ * N more"), so a hostile change cannot make its decision huge. */
+#define CHG_SCHEMA_LISTED 20
+
+/* One way the change does not fit the schema, found when it was decoded. */
+typedef struct chg_issue {
+    const char *msg;          /* "change.requester.name: expected string, found an integer" */
+    uint32_t len;
+    uint32_t span;            /* the schema declaration it breaks, or UINT32_MAX */
+} chg_issue;
+
 struct chg_event {
     void *json;               /* json_t*: the change document */
     void *raw;                /* json_t*: the raw event (intake), or NULL */
     chg_value *slots;         /* change slots */
     chg_value *eslots;        /* event slots */
     chg_arena arena;          /* lists and records */
+    /* schema validation (schema.c): the errors and the undeclared fields
+     * (warnings, unless strict: then errors) listed, each at most
+     * CHG_SCHEMA_LISTED plus one "and N more" entry, in the arena */
+    chg_issue *errors, *warnings;
+    uint32_t nerrors, nwarnings;
 };
+
+/* Check the whole change j (a json_t object) against the bundle's schema
+ * and record what does not fit in e. Once per change, at decoding; a
+ * change that fits costs a walk of the document and no allocation.
+ * Returns CHG_OK or CHG_ENOMEM. */
+int chg_vm_schema_validate(const chg_bundle *b, chg_event *e, const void *j);
 
 /* ---- context ---------------------------------------------------------------------- */
 
@@ -230,6 +260,8 @@ struct chg_ctx {
     int risk;
     /* the run-time error, if any */
     bool failed;
+    bool oom;                 /* memory ran out (chg_vm_nomem): the
+                                 decision is void, chg_eval says so */
     uint32_t err_pc;          /* instruction that failed */
     const char *err_msg;
     uint32_t err_len;
@@ -268,6 +300,9 @@ int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, 
 /* Record a run-time error at instruction pc (printf-style, into scratch).
  * Returns -1 for `return chg_vm_error(…)`. */
 int chg_vm_error(chg_ctx *ctx, uint32_t pc, const char *fmt, ...) CHG_PRINTF(3, 4);
+/* The error "out of memory" at pc, marking the decision void (ctx->oom):
+ * chg_eval then returns CHG_ENOMEM. Returns -1. */
+int chg_vm_nomem(chg_ctx *ctx, uint32_t pc);
 
 /* ---- time-set index (tsindex.c) ------------------------------------------------------ */
 
@@ -298,6 +333,8 @@ bool chg_vm_value_equal(const chg_value *a, const chg_value *b);
 void chg_vm_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out);
 /* Append the value as JSON. */
 void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out);
+/* The same as part of a change (an intake's): durations as whole seconds. */
+void chg_vm_value_change_json(const chg_bundle *b, const chg_value *v, chg_buf *out);
 
 /* The text form of a value into scratch memory (no heap allocation once
  * warm). Returns NULL when out of memory. */
@@ -323,5 +360,11 @@ bool chg_vm_facts_flag(const chg_facts *f, const char *name, bool *value);
 /* JSON value → chg_value without allocation (objects and arrays stay
  * jansson values: CHG_V_JSON). */
 void chg_vm_value_from_json(const void *json, chg_value *out);
+
+/* Parse JSON text (jansson flags); NULL with err "WHAT: line L, column
+ * C: reason" (no prefix when what is NULL), or exactly "out of memory". */
+struct json_t;
+struct json_t *chg_vm_json_parse(const char *text, size_t len, size_t flags, const char *what, char *err,
+                                 size_t errlen);
 
 #endif
