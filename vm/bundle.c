@@ -58,6 +58,8 @@ typedef struct loader {
     uint32_t count[CHG_SEC__MAX];
     uint32_t blob, bloblen;       /* STRINGS blob */
     bool same[CHG_SEC__MAX];      /* records decode by memcpy (same_layout) */
+    uint8_t nchecks[CHG_SEC__MAX];
+    uint8_t checks[CHG_SEC__MAX][32]; /* the fields with a check (not ANY) */
 } loader;
 
 /* Record the first failure (later ones are consequences) and return false,
@@ -123,7 +125,7 @@ static const char *const block_kind_name[] = {[CHG_B_EXPR] = "expression", [CHG_
  * record i (p: the record's bytes). Everything a check here needs is
  * loaded before the first section that refers to it: constants (LISTK),
  * blocks (BLOCK), META (CSLOT). */
-static bool check_field(loader *L, uint32_t i, const chg_field *f, const uint8_t *p)
+static inline bool check_field(loader *L, uint32_t i, const chg_field *f, const uint8_t *p)
 {
     chg_bundle *b = L->b;
     int id = (int)(f - chg_fields());
@@ -208,8 +210,8 @@ static bool read_rec(loader *L, int s, uint32_t i, void *rec)
     else
         for (const chg_field *q = f; q < end; q++)
             chg_rec_set(q, rec, chg_wire_get(q, p));
-    for (const chg_field *q = f; q < end; q++)
-        if (q->ref != CHG_R_ANY && !check_field(L, i, q, p))
+    for (unsigned k = 0; k < L->nchecks[s]; k++)
+        if (!check_field(L, i, f + L->checks[s][k], p))
             return false;
     return true;
 }
@@ -302,6 +304,9 @@ static bool read_sections(loader *L)
         L->off[id] = off + 4;
         L->count[id] = count;
         L->same[id] = same_layout((int)id);
+        for (unsigned k = 0; k < s->nfields; k++)
+            if (chg_fields()[s->first + k].ref != CHG_R_ANY)
+                L->checks[id][L->nchecks[id]++] = (uint8_t)k;
         if (id == CHG_SEC_STRINGS) {
             L->blob = (uint32_t)(off + need);
             L->bloblen = (uint32_t)(len - need);

@@ -262,6 +262,18 @@ enum chg_field_id {
     CHG_F__COUNT
 };
 
+/* The loader keeps a record's checked fields in a small array. */
+#define CHG_SECTION(name, id, size, doc)                                                                    \
+    _Static_assert(CHG_LAST_##name + 1 - CHG_FIRST_##name <= 32, "bundle_format.def: at most 32 fields a record");
+#define CHG_FIELD(sec, w, name, ref, none, doc)
+#define CHG_PAD(sec, w, name)
+#define CHG_END(sec)
+#include "bundle_format.def"
+#undef CHG_SECTION
+#undef CHG_FIELD
+#undef CHG_PAD
+#undef CHG_END
+
 /* What a field refers to (the `ref` column of bundle_format.def). */
 typedef enum chg_ref {
     CHG_R_ANY,     /* any value */
