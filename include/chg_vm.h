@@ -61,7 +61,8 @@ typedef struct chg_value {
 /* ---- bundles ----------------------------------------------------------------- */
 
 /* Load and fully verify a bundle held in memory (the bytes are copied).
- * On error returns NULL and writes "corrupt at offset N: reason" (or
+ * On error returns NULL and writes "corrupt bundle: reason at offset N"
+ * (the reason names the record and field: "RULES[3].when: …") (or
  * another clear reason) into err. */
 chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errlen);
 /* The same, with a status: CHG_OK (*out set), CHG_EINVAL (corrupt: err

@@ -16,58 +16,22 @@ typedef struct chg_timeset chg_timeset;
 typedef struct chg_ts_index chg_ts_index;
 typedef struct chg_tz chg_tz;
 
-typedef struct chg_block {
-    uint32_t start, len;
-    uint16_t reg_base, nregs;
-    uint8_t kind;
-} chg_block;
-
-typedef struct chg_srcspan {
-    uint32_t file; /* string */
-    uint32_t line, col;
-} chg_srcspan;
-
-typedef struct chg_pathnode {
-    uint8_t kind, type, need;
-    uint32_t parent;
-    uint32_t name;          /* string, or NONE */
-    uint32_t dflt;          /* constant, or NONE */
-    uint32_t enm;           /* constant (a list of strings), or NONE */
-    uint16_t slot, layout;
-    uint32_t text;          /* string */
-} chg_pathnode;
-
-typedef struct chg_layout {
-    uint32_t first, count;  /* into lfields */
-} chg_layout;
-
-typedef struct chg_lfield {
-    uint32_t name;          /* string */
-    uint32_t node;          /* path node, or NONE */
-} chg_lfield;
-
-/* A node of the declared schema (SCHEMA section; bundle_format.h). */
-typedef struct chg_schemanode {
-    uint8_t type, need, flags;
-    uint32_t name;          /* string, or NONE */
-    uint32_t enm;           /* constant (a list of strings), or NONE */
-    uint32_t first, count;  /* children */
-    uint32_t span;          /* source position, or NONE */
-} chg_schemanode;
-
-typedef struct chg_arm {
-    uint32_t cond, cls, span;
-} chg_arm;
-
-typedef struct chg_letdef {
-    uint32_t name, block;
-} chg_letdef;
-
-typedef struct chg_ruledef {
-    uint32_t name;
-    uint8_t level, action;
-    uint32_t when, msg, window, during_first, during_count, span, req;
-} chg_ruledef;
+/* The loaded tables whose records are exactly the bundle's: the structs
+ * bundle_format.def generates (chg_rec_NAME), under the VM's names. */
+typedef chg_rec_BLOCKS chg_block;
+typedef chg_rec_SPANS chg_srcspan;
+typedef chg_rec_PATHS chg_pathnode;
+typedef chg_rec_LAYOUTS chg_layout;
+typedef chg_rec_LFIELDS chg_lfield;
+typedef chg_rec_SCHEMA chg_schemanode; /* a node of the declared schema */
+typedef chg_rec_ARMS chg_arm;
+typedef chg_rec_LETS chg_letdef;
+typedef chg_rec_RULES chg_ruledef;
+typedef chg_rec_APPROVALS chg_approvaldef;
+typedef chg_rec_ACTIONS chg_actiondef;
+typedef chg_rec_CALLS chg_calldef;
+typedef chg_rec_INTAKES chg_intakedef;
+typedef chg_rec_IFIELDS chg_ifielddef;
 
 typedef struct chg_tsdef {
     uint32_t name, kind;    /* kind: CHG_SET_* */
@@ -104,31 +68,9 @@ typedef struct chg_limits {
  * per context, touched only as deep as a match goes. */
 #define CHG_JIT_STACK_MAX (8u << 20)
 
-/* Limits the loader enforces on approval requirements. */
+/* The deepest approval requirement tree the loader accepts (the
+ * evaluator recurses that deep). */
 #define CHG_MAX_AREQ_DEPTH 32
-#define CHG_MAX_WITHIN (100LL * 366 * 86400)
-
-typedef struct chg_approvaldef {
-    uint32_t cls;           /* risk class, or NONE for emergency */
-    uint32_t req;
-} chg_approvaldef;
-
-typedef struct chg_actiondef {
-    uint8_t outcome;        /* chg_outcome, or 5 for emergency */
-    uint32_t when, first, count;
-} chg_actiondef;
-
-typedef struct chg_calldef {
-    uint32_t name, args, params, span;
-} chg_calldef;
-
-typedef struct chg_intakedef {
-    uint32_t name, when, first, count;
-} chg_intakedef;
-
-typedef struct chg_ifielddef {
-    uint32_t name, block;
-} chg_ifielddef;
 
 /* A built-in function: args in, *out out. Every built-in has a fixed
  * arity (min == max in builtins.def) and the verifier checked the CALL
@@ -137,9 +79,15 @@ typedef struct chg_ifielddef {
  * Must not allocate except through the context's scratch arena. */
 typedef int (*chg_builtin_fn)(chg_ctx *ctx, const chg_value *args, chg_value *out);
 
+/* A loaded bundle: one allocation for itself and its bytes, one arena
+ * block for every table (sized from the section counts), plus the objects
+ * the libraries it calls made (time sets, zones, compiled regexes), which
+ * chg_bundle_free hands back to them. */
 struct chg_bundle {
-    uint8_t *data;
+    uint8_t *data;          /* its own copy of the bytes, after the struct */
     size_t len;
+    chg_arena arena;        /* the tables below and the approval texts */
+    chg_rec_META meta;      /* the META record as read */
     char hash[65];
     char compiler[17];
 
@@ -168,7 +116,7 @@ struct chg_bundle {
     uint32_t nschema;       /* 0: no schema, nothing to validate */
     chg_schemanode *schema;
 
-    /* META */
+    /* META, under the names the VM reads them by */
     uint32_t name, version, at_block, nregs, nslots_change, nslots_event, id_slot, flags;
     uint32_t approvals_slot, requester_slot, emergency_slot, approvals_layout;
 

@@ -100,9 +100,9 @@ static void test_limits_bundle_section(void **state)
         uint64_t value;
         const char *msg;
     } bad[] = {
-        {0, 0, "LIMITS: steps budget 0 out of range (1 to 1099511627776)"},
-        {1, 1ULL << 32, "LIMITS: regex steps budget 4294967296 out of range (1 to 4294967295)"},
-        {2, 0, "LIMITS: scratch budget 0 out of range (1 to 17179869184)"},
+        {0, 0, "LIMITS[0].steps: 0 is not in 1..1099511627776"},
+        {1, 1ULL << 32, "LIMITS[0].regex_steps: 4294967296 is not in 1..4294967295"},
+        {2, 0, "LIMITS[0].scratch: 0 is not in 1..17179869184"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         uint8_t *copy = malloc(out.len);
@@ -112,7 +112,7 @@ static void test_limits_bundle_section(void **state)
         EVP_Digest(copy + CHG_BUNDLE_HEADER, out.len - CHG_BUNDLE_HEADER, copy + 32, &hl, EVP_sha256(), NULL);
         assert_null(chg_bundle_load(copy, out.len, err, sizeof err));
         char want[200];
-        snprintf(want, sizeof want, "corrupt at offset %u: %s", (unsigned)(rec + 8 * bad[i].field), bad[i].msg);
+        snprintf(want, sizeof want, "corrupt bundle: %s at offset %u", bad[i].msg, (unsigned)(rec + 8 * bad[i].field));
         assert_string_equal(err, want);
         free(copy);
     }

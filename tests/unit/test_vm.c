@@ -282,7 +282,7 @@ static void test_vm_flip_every_byte(void **state)
         rehash(copy, bytes.len);
         b = chg_bundle_load(copy, bytes.len, err, sizeof err);
         if (!b) {
-            assert_true(strncmp(err, "corrupt at offset ", 18) == 0);
+            assert_true(strncmp(err, "corrupt bundle: ", 16) == 0 && strstr(err, " at offset "));
             rejected++;
             continue;
         }
@@ -321,18 +321,18 @@ static void test_vm_truncated_and_foreign(void **state)
         assert_true(strstr(err, "truncated") || strstr(err, "corrupt"));
     }
     assert_null(chg_bundle_load("policy \"x\"\n", 11, err, sizeof err));
-    assert_string_equal(err, "corrupt at offset 0: truncated: 11 bytes is shorter than the header");
+    assert_string_equal(err, "corrupt bundle: truncated: 11 bytes is shorter than the header at offset 0");
     char text[200];
     memset(text, 'x', sizeof text);
     assert_null(chg_bundle_load(text, sizeof text, err, sizeof err));
-    assert_string_equal(err, "corrupt at offset 0: not a chg bundle (bad magic)");
+    assert_string_equal(err, "corrupt bundle: not a chg bundle (bad magic) at offset 0");
     /* a newer format */
     uint8_t *copy = malloc(bytes.len);
     memcpy(copy, bytes.data, bytes.len);
     chg_wr32(copy + 8, CHG_BUNDLE_VERSION + 1);
     assert_null(chg_bundle_load(copy, bytes.len, err, sizeof err));
     char want[200];
-    snprintf(want, sizeof want, "corrupt at offset 8: bundle format version %d is not supported (this chgc reads version %d)",
+    snprintf(want, sizeof want, "corrupt bundle: bundle format version %d is not supported (this chgc reads version %d) at offset 8",
              CHG_BUNDLE_VERSION + 1, CHG_BUNDLE_VERSION);
     assert_string_equal(err, want);
     /* trailing bytes */
@@ -481,6 +481,191 @@ static void test_vm_verifier_rejects_enum_without_values(void **state)
         patched++;
     }
     assert_int_equal(patched, 1); /* change.env */
+    chg_buf_free(&bytes);
+}
+
+/* A policy whose bundle has records in every section, with every kind of
+ * reference in use: an enum, a default, lists of records, approvals with
+ * groups, people, `within`, `or`; time sets with operators; a regex, a
+ * zone, built-ins, a let, an action, an intake and budgets. */
+static const char all_sections_policy[] =
+    "policy \"refs\" version \"1\"\n"
+    "schema change {\n"
+    "  id: string, env: enum(\"dev\", \"prod\"), n: int = 3, tags: [string], emergency: bool = false,\n"
+    "  when: time, requester: { name: string, groups: [string] },\n"
+    "  approvals: [{ by: string, group: string, at: time }], note: string?\n"
+    "}\n"
+    "at change.when\n"
+    "limits { steps: 100000 }\n"
+    "risk low < high\n"
+    "let prod = change.env == \"prod\"\n"
+    "classify { high when prod and change.n > 10 default low }\n"
+    "window nights = daily 22:00..06:00 in \"Europe/Berlin\"\n"
+    "freeze holidays = yearly dec 24 .. dec 27 in \"UTC\" or flag \"stop\"\n"
+    "approvals {\n"
+    "  low => none\n"
+    "  high => 1 of group \"cab\" within 72h or 2 of [\"ann\", \"bob\"] including requester\n"
+    "  emergency => 1 of any\n"
+    "}\n"
+    "rule nights mandatory: when risk >= high require window nights\n"
+    "rule holidays overridable: when prod deny during holidays \"frozen: {freeze}\"\n"
+    "rule tagged: when (change.note ?? \"\") matches r\"^x\" and any t in change.tags: t == \"x\"\n"
+    "  deny \"tagged {lower(change.id)}\"\n"
+    "rule sec: when prod and hour(change.when, \"Europe/Berlin\") > 3 require 1 of group \"sec\"\n"
+    "on deny when prod do aws.sns.publish(\"arn:aws:sns:us-east-1:1:x\", summary)\n"
+    "intake hook when event.source == \"x\" {\n"
+    "  id: event.id, env: \"prod\", tags: [], when: event.time,\n"
+    "  requester: { name: \"hook\", groups: [] }, approvals: []\n"
+    "}\n";
+
+/* Where section id's records start in bundle d, and how many it has. */
+static uint32_t section_at(const uint8_t *d, int id, uint32_t *count)
+{
+    uint32_t nsec = chg_rd32(d + CHG_HDR_NSECTIONS);
+    for (uint32_t i = 0; i < nsec; i++) {
+        const uint8_t *e = d + CHG_HDR_TABLE + CHG_SECTAB_ENTRY * i;
+        if (chg_rd32(e + CHG_SECTAB_ID) == (uint32_t)id) {
+            uint32_t off = chg_rd32(e + CHG_SECTAB_OFF);
+            *count = chg_rd32(d + off);
+            return off + 4;
+        }
+    }
+    fail_msg("section %d missing", id);
+    return 0;
+}
+
+/* Set field f of record i of bundle copy (hash recomputed) to v: the load
+ * must fail with "corrupt bundle: SEC[i].field: … at offset N", N the
+ * field's offset. */
+static void expect_field_rejected(const chg_buf *bytes, int field, uint32_t i, uint64_t v)
+{
+    const chg_field *f = &chg_fields()[field];
+    const chg_section *s = &chg_sections()[f->sec];
+    uint8_t *copy = malloc(bytes->len);
+    memcpy(copy, bytes->data, bytes->len);
+    uint32_t n, at = section_at(copy, f->sec, &n) + i * s->size;
+    assert_true(i < n);
+    chg_wire_set(f, copy + at, v);
+    rehash(copy, bytes->len);
+    char err[512], want_start[128], want_end[64];
+    snprintf(want_start, sizeof want_start, "corrupt bundle: %s[%u].%s: ", s->name, i, f->name);
+    snprintf(want_end, sizeof want_end, " at offset %u", at + f->off);
+    chg_bundle *b = chg_bundle_load(copy, bytes->len, err, sizeof err);
+    if (b)
+        fail_msg("%s[%u].%s = %llu: loaded", s->name, i, f->name, (unsigned long long)v);
+    size_t el = strlen(err), wl = strlen(want_end);
+    if (strncmp(err, want_start, strlen(want_start)) != 0 || el < wl || strcmp(err + el - wl, want_end) != 0)
+        fail_msg("%s[%u].%s = %llu: got \"%s\", want \"%s…%s\"", s->name, i, f->name, (unsigned long long)v, err,
+                 want_start, want_end);
+    free(copy);
+}
+
+/* The record of field f's section to corrupt: one where the field is in
+ * use (not NONE; for a run, the longest), else the first. */
+static uint32_t record_in_use(const chg_buf *bytes, const chg_field *f)
+{
+    uint32_t n, at = section_at((const uint8_t *)bytes->data, f->sec, &n);
+    uint32_t size = chg_sections()[f->sec].size, best = 0;
+    uint64_t none = f->width == 8 ? UINT64_MAX : ((uint64_t)1 << (8 * f->width)) - 1, longest = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *p = (const uint8_t *)bytes->data + at + i * size;
+        if (f->ref == CHG_R_RUN) {
+            if (chg_wire_get(f + 1, p) > longest)
+                longest = chg_wire_get(f + 1, p), best = i;
+        } else if (chg_wire_get(f, p) != none && (f->ref != CHG_R_EARLIER || i > 0))
+            return i;
+    }
+    return best;
+}
+
+/* Every field that refers to something, pointed one past the end of what
+ * it refers to; every range one past its end; every reserved byte set:
+ * the loader names the field and its offset. Then the references the
+ * field table cannot state (checked in code): a slot past its root's
+ * slots, a time-set operand that is not before its node, a string
+ * constant's string, a string's place in the blob. */
+static void test_vm_reference_past_the_end(void **state)
+{
+    (void)state;
+    chg_buf bytes = build(all_sections_policy);
+    chg_bundle_free(load(&bytes)); /* untouched, it loads */
+    const uint8_t *d = (const uint8_t *)bytes.data;
+    uint32_t count[CHG_SEC__MAX];
+    for (int s = 1; s < CHG_SEC__MAX; s++) {
+        section_at(d, s, &count[s]);
+        if (count[s] == 0)
+            fail_msg("section %s is empty: the policy must use it", chg_sections()[s].name);
+    }
+    uint32_t nmeta;
+    chg_rec_META meta;
+    const uint8_t *m = d + section_at(d, CHG_SEC_META, &nmeta);
+    for (int k = CHG_FIRST_META; k <= CHG_LAST_META; k++)
+        chg_rec_set(&chg_fields()[k], &meta, chg_wire_get(&chg_fields()[k], m));
+    int refs = 0, ranges = 0, reserved = 0;
+    for (int k = 0; k < CHG_F__COUNT; k++) {
+        const chg_field *f = &chg_fields()[k];
+        uint32_t i = record_in_use(&bytes, f);
+        const uint8_t *p = d + section_at(d, f->sec, &(uint32_t){0}) + i * chg_sections()[f->sec].size;
+        switch ((chg_ref)f->ref) {
+        case CHG_R_IDX:
+        case CHG_R_LISTK:
+        case CHG_R_BLOCK:
+        case CHG_R_SPAN: expect_field_rejected(&bytes, k, i, count[f->target]), refs++; break;
+        case CHG_R_EARLIER: expect_field_rejected(&bytes, k, i, i), refs++; break;
+        case CHG_R_RUN:
+            expect_field_rejected(&bytes, k, i, count[f->target] + 1 - chg_wire_get(f + 1, p)), refs++;
+            break;
+        case CHG_R_CSLOT: expect_field_rejected(&bytes, k, i, meta.nslots_change), refs++; break;
+        case CHG_R_NUM:
+            if (k > 0 && f[-1].ref == CHG_R_RUN)
+                break; /* a run's count past its range is a run past its section */
+            if (f->hi < (f->width == 8 ? INT64_MAX : (int64_t)1 << (8 * f->width - f->is_signed)) - 1)
+                expect_field_rejected(&bytes, k, i, (uint64_t)(f->hi + 1)), ranges++;
+            if (f->lo > 0)
+                expect_field_rejected(&bytes, k, i, (uint64_t)(f->lo - 1)), ranges++;
+            break;
+        case CHG_R_ZERO: expect_field_rejected(&bytes, k, i, 1), reserved++; break;
+        case CHG_R_ANY: break;
+        }
+    }
+    print_message("%d references, %d ranges, %d reserved fields rejected by name\n", refs, ranges, reserved);
+    assert_true(refs >= 40 && ranges >= 15 && reserved >= 10);
+
+    /* the references checked in code */
+    uint32_t n, paths = section_at(d, CHG_SEC_PATHS, &n), slotted = 0;
+    for (uint32_t i = 2; i < n && !slotted; i++) {
+        const uint8_t *p = d + paths + i * CHG_RECSIZE_PATHS;
+        if (chg_rd16(p + CHG_OFF(PATHS, slot)) != CHG_NONE16 && chg_rd32(p + CHG_OFF(PATHS, parent)) == 0)
+            slotted = i; /* a child of the change root */
+    }
+    assert_true(slotted > 0);
+    expect_field_rejected(&bytes, CHG_F_PATHS_slot, slotted, meta.nslots_change);
+    uint32_t ts = section_at(d, CHG_SEC_TIMESETS, &n), nodes = section_at(d, CHG_SEC_TSNODES, &n), ops = 0;
+    for (uint32_t t = 0; t < count[CHG_SEC_TIMESETS]; t++) {
+        uint32_t first = chg_rd32(d + ts + t * CHG_RECSIZE_TIMESETS + CHG_OFF(TIMESETS, first));
+        uint32_t nn = chg_rd32(d + ts + t * CHG_RECSIZE_TIMESETS + CHG_OFF(TIMESETS, count));
+        for (uint32_t k = 0; k < nn; k++)
+            if (d[nodes + (first + k) * CHG_RECSIZE_TSNODES + CHG_OFF(TSNODES, op)] == CHG_TS_OR) {
+                expect_field_rejected(&bytes, CHG_F_TSNODES_a, first + k, k);
+                expect_field_rejected(&bytes, CHG_F_TSNODES_b, first + k, k);
+                ops++;
+            }
+    }
+    assert_int_equal(ops, 1); /* holidays: yearly or flag */
+    uint32_t consts = section_at(d, CHG_SEC_CONSTS, &n), strs = 0;
+    for (uint32_t i = 0; i < n && !strs; i++)
+        if (d[consts + i * CHG_RECSIZE_CONSTS + CHG_OFF(CONSTS, tag)] == CHG_K_STR) {
+            expect_field_rejected(&bytes, CHG_F_CONSTS_a, i, count[CHG_SEC_STRINGS]);
+            strs++;
+        }
+    assert_int_equal(strs, 1);
+    uint32_t strings = section_at(d, CHG_SEC_STRINGS, &n), bloblen = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *r = d + strings + i * CHG_RECSIZE_STRINGS;
+        uint32_t end = chg_rd32(r + CHG_OFF(STRINGS, off)) + chg_rd32(r + CHG_OFF(STRINGS, len)) + 1;
+        bloblen = end > bloblen ? end : bloblen;
+    }
+    expect_field_rejected(&bytes, CHG_F_STRINGS_off, n - 1, bloblen);
     chg_buf_free(&bytes);
 }
 
@@ -819,6 +1004,7 @@ int main(void)
         cmocka_unit_test(test_vm_verifier_rejects_unbounded_loops),
         cmocka_unit_test(test_vm_verifier_rejects_loops_entered_past_forprep),
         cmocka_unit_test(test_vm_verifier_rejects_enum_without_values),
+        cmocka_unit_test(test_vm_reference_past_the_end),
         cmocka_unit_test(test_vm_disasm_and_opcodes),
         cmocka_unit_test(test_vm_builtins_match_checker),
         cmocka_unit_test(test_vm_time_index_agrees_with_library),
