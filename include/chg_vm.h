@@ -72,6 +72,11 @@ int chg_bundle_open(const void *data, size_t len, chg_bundle **out, char *err, s
 void chg_bundle_free(chg_bundle *b);
 
 const char *chg_bundle_policy_name(const chg_bundle *b);
+/* Does the policy read the flag (a window or freeze on it), or ask the
+ * external query, of that name? (A facts file that sets a flag nothing
+ * reads is most often a typo: `chgc eval` warns.) */
+bool chg_bundle_reads_flag(const chg_bundle *b, const char *name);
+bool chg_bundle_reads_query(const chg_bundle *b, const char *name);
 const char *chg_bundle_policy_version(const chg_bundle *b);
 /* The SHA-256 of the bundle's content, as 64 hex digits. */
 const char *chg_bundle_hash(const chg_bundle *b);
@@ -93,6 +98,9 @@ typedef struct chg_facts chg_facts;
 chg_facts *chg_facts_parse(const char *text, size_t len, char *err, size_t errlen);
 void chg_facts_free(chg_facts *f);
 int chg_facts_set_flag(chg_facts *f, const char *name, bool value);
+/* Append a line to out for each flag and query answer of f that the
+ * bundle's policy never reads, with a did-you-mean; returns how many. */
+size_t chg_facts_unread(const chg_facts *f, const chg_bundle *b, chg_buf *out);
 
 /* ---- events ------------------------------------------------------------------ */
 

@@ -815,10 +815,17 @@ static bool load_timesets(loader *L)
     chg_bundle *b = L->b;
     uint32_t n = L->count[CHG_SEC_TIMESETS], nn = L->count[CHG_SEC_TSNODES];
     b->ntimesets = n;
+    /* the flags the policy reads, for chg_bundle_reads_flag (string
+     * indexes; not deduplicated: the list is only scanned) */
+    b->flag_strs = chg_arena_alloc(&b->arena, sizeof *b->flag_strs * (nn + 1));
+    if (!b->flag_strs)
+        return nomem(L);
     for (uint32_t i = 0; i < nn; i++) {
         chg_rec_TSNODES q;
         if (!read_rec(L, CHG_SEC_TSNODES, i, &q))
             return false;
+        if (q.op == CHG_TS_FLAG && q.text != CHG_NONE32)
+            b->flag_strs[b->nflag_strs++] = q.text;
     }
     bool ok = true;
     for (uint32_t i = 0; i < n && ok; i++) {
@@ -1275,6 +1282,22 @@ chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errl
     chg_bundle *b;
     chg_bundle_open(data, len, &b, err, errlen);
     return b;
+}
+
+bool chg_bundle_reads_flag(const chg_bundle *b, const char *name)
+{
+    for (uint32_t i = 0; i < b->nflag_strs; i++)
+        if (strcmp(b->str[b->flag_strs[i]], name) == 0)
+            return true;
+    return false;
+}
+
+bool chg_bundle_reads_query(const chg_bundle *b, const char *name)
+{
+    for (uint32_t i = 0; i < b->nbuiltins; i++)
+        if (b->builtin_info[i]->query && strcmp(b->builtin_info[i]->name, name) == 0)
+            return true;
+    return false;
 }
 
 const char *chg_bundle_policy_name(const chg_bundle *b) { return b->str[b->name]; }

@@ -141,6 +141,8 @@ struct chg_bundle {
     uint32_t nzones;
     chg_tz **zones;
     uint32_t nbuiltins;
+    uint32_t *flag_strs;      /* strings of the FLAG time-set nodes */
+    uint32_t nflag_strs;
     chg_builtin_fn *builtins;
     const struct chg_builtin_impl **builtin_info;
 

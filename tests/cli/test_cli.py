@@ -277,6 +277,19 @@ class Files(unittest.TestCase):
             self.assertNotIn("%s", r["fullDescription"]["text"], r["id"])
             self.assertEqual(r["helpUri"].split("#")[1], anchors[r["id"]], r["id"])
 
+    def test_facts_that_the_policy_never_reads_are_warned_about(self):
+        p = self.write("p.chg", 'policy "p" version "1"\nfreeze f = flag "incident"\nrule r:\n  deny during f "x"\n'
+                       'rule q:\n  when aws.cloudwatch.alarm_state("a") == "ALARM"\n  deny "alarm"\n')
+        f = self.write("f.json", '{"flags": {"incidnet": true, "incident": false}, "queries": [{"call": '
+                       '"aws.cloudwatch.alarm_stat", "args": ["a"], "result": "OK"}]}')
+        e = self.write("e.json", '{"id": "c"}')
+        rc, out, err = chgc("eval", p, "--event", e, "--facts", f)
+        self.assertEqual(rc, 0)
+        self.assertEqual(err.splitlines(), [
+            "chgc: %s: warning: flag 'incidnet' is never read by the policy (did you mean 'incident'?)" % f,
+            "chgc: %s: warning: query aws.cloudwatch.alarm_stat is never asked by the policy "
+            "(did you mean aws.cloudwatch.alarm_state?)" % f])
+
     def test_a_bundle_where_source_is_expected_is_one_error(self):
         b = os.path.join(self.dir, "p.chgb")
         self.assertEqual(chgc("build", "-o", b, os.path.join(ROOT, "policies/production.chg"))[0], 0)
