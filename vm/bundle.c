@@ -836,6 +836,7 @@ static bool load_timesets(loader *L)
         t->name = r.name;
         t->kind = r.kind;
         t->text = r.text;
+        t->flag = CHG_NONE32;
         chg_ts_node *nodes = chg_calloc(r.count, sizeof *nodes);
         if (!nodes)
             return nomem(L);
@@ -867,7 +868,11 @@ static bool load_timesets(loader *L)
                 x->ics = tx;
                 x->ics_len = tx ? b->strlen[q.text] : 0;
                 break;
-            case CHG_TS_FLAG: x->flag = tx; break;
+            case CHG_TS_FLAG:
+                x->flag = tx;
+                if (t->flag == CHG_NONE32)
+                    t->flag = q.text;
+                break;
             default: break;
             }
             if ((x->op == CHG_TS_CRON || x->op == CHG_TS_CALENDAR || x->op == CHG_TS_FLAG) && !tx)

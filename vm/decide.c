@@ -425,6 +425,7 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
     }
     ctx->failed = false;
     ctx->oom = false;
+    ctx->ap_nroots = 0;
     ctx->ev = ev;
     ctx->facts = facts;
     ctx->resolver = resolver;
@@ -717,6 +718,8 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         nroots++;
     }
     const char *rejected_by = NULL;
+    ctx->ap_roots = roots;
+    ctx->ap_nroots = nroots;
     if (chg_vm_approvals_eval(ctx, roots, nroots, ctx->now, d, &rejected_by) < 0) {
         fail_decision(ctx, d, UINT32_MAX);
         return;

@@ -38,6 +38,7 @@ typedef struct chg_tsdef {
     uint32_t text;          /* string: the definition as written */
     const char *zone;       /* the one non-UTC zone of its schedules, or NULL
                                (derived from the nodes at load) */
+    uint32_t flag;          /* string: the first flag it reads, or NONE */
     chg_timeset *ts;        /* built at load */
 } chg_tsdef;
 
@@ -282,6 +283,9 @@ struct chg_ctx {
     uint64_t steps_left;
     uint64_t used_steps, used_scratch; /* of the last chg_eval */
     /* the run-time error, if any */
+    /* the approval requirements in force in the last decision (explain) */
+    const uint32_t *ap_roots;
+    uint32_t ap_nroots;
     bool failed;
     bool oom;                 /* memory ran out (chg_vm_nomem): the
                                  decision is void, chg_eval says so */
@@ -317,6 +321,8 @@ void chg_vm_action_vars(chg_ctx *ctx);
 /* Evaluate the approval requirements roots[0..n) (joined by `and`) on the
  * change at `now`: fills d's approvals fields; *rejected_by names the first
  * approver who rejected the change, or is NULL. Returns 0 or -1 (error). */
+/* --explain: the approvals of the change that counted for nothing, and why. */
+void chg_vm_approvals_explain(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_buf *out);
 int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_decision *d,
                        const char **rejected_by);
 

@@ -736,6 +736,39 @@ class SchemaValidation(unittest.TestCase):
 
 
 class Explain(unittest.TestCase):
+    def test_explain_says_which_approvals_were_discarded_and_names_the_flag(self):
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        with open(os.path.join(d, "p.chg"), "w") as f:
+            f.write('policy "p" version "1"\n'
+                    'schema change { id: string, requester: { name: string }, '
+                    'approvals: [{ by: string, group: string, at: time }] }\n'
+                    'risk high\nclassify {\n  default high\n}\n'
+                    'approvals {\n  high => 2 of group "cab" within 72h and 1 of group "sec"\n}\n'
+                    'freeze incident = flag "incident"\nrule r:\n  deny during incident "an incident is open"\n')
+        with open(os.path.join(d, "e.json"), "w") as f:
+            json.dump({"id": "c1", "requester": {"name": "ann"}, "approvals": [
+                {"by": "ann", "group": "cab", "at": "2026-12-01T10:00:00Z"},
+                {"by": "bob", "group": "cab", "at": "2026-11-01T10:00:00Z"},
+                {"by": "cy", "group": "cab", "at": "2026-12-01T11:00:00Z"},
+                {"by": "cy", "group": "cab", "at": "2026-12-01T12:00:00Z"},
+                {"by": "dan", "group": "sec", "at": "2026-12-09T10:00:00Z"},
+                {"by": "eve", "group": "web", "at": "2026-12-01T09:00:00Z"}]}, f)
+        with open(os.path.join(d, "f.json"), "w") as f:
+            f.write('{"flags": {"incident": true}}')
+        rc, out, _ = chgc("eval", "p.chg", "--event", "e.json", "--facts", "f.json", "--at", "2026-12-02T00:00:00Z",
+                          "--explain", cwd=d)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("""  missing: 1 of group cab within 72h
+  missing: 1 of group sec
+  not counted: ann at 2026-12-01T10:00:00Z: the requester's own approval (only terms 'including requester' count it)
+  not counted: bob at 2026-11-01T10:00:00Z: older than 2 of group cab within 72h
+  not counted: cy at 2026-12-01T12:00:00Z: a second approval by the same person counts once
+  not counted: dan at 2026-12-09T10:00:00Z: given after now
+  not counted: eve at 2026-12-01T09:00:00Z: no requirement in force asks for group web or for eve
+""", out)
+        self.assertIn("  - freeze incident holds while flag 'incident' is set: clearing the flag ends it\n", out)
+
     def test_explain_names_rules_values_and_what_would_change(self):
         rc, out, _ = chgc("eval", "policies/production.chg", "--event", "policies/examples/schema-change.json",
                           "--facts", "policies/examples/facts.json", "--explain", cwd=ROOT)
