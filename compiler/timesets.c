@@ -408,12 +408,12 @@ static const char *date(an *A, int64_t t)
     return chg_arena_strdup(&A->c->arena, buf);
 }
 
-/* Is every instant of `a` (within the horizon) inside the union of bs,
- * i.e. does a ∧ ¬(b1 ∨ b2 …) have no interval? Uses the library's algebra
- * through a tiny composed tree over the sets' own trees. False when a
- * tree does not build (an error was reported, or memory ran out), so a
- * doubt never produces a warning. */
-static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb)
+/* Does a ∧ (b1 ∨ b2 …) — or, with outside, a ∧ ¬(b1 ∨ b2 …) — have an
+ * interval within the horizon? 1 yes, 0 no, -1 when a tree does not build
+ * (an error was reported, or memory ran out), so that a doubt never
+ * produces a warning. Uses the library's algebra through a tiny composed
+ * tree over the sets' own trees. */
+static int meets(an *A, chg_decl *a, chg_decl **bs, size_t nb, bool outside)
 {
     chg_c_tsnodes nodes = {0};
     int ra = chg_c_ts_flatten(a->u.timeset.ts, &nodes, 0);
@@ -435,49 +435,19 @@ static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb)
             rb = push(&nodes, &o);
         }
     }
-    bool result = false;
+    int result = -1;
     if (ra >= 0 && rb >= 0) {
         chg_ts_node n;
         memset(&n, 0, sizeof n);
-        n.op = CHG_TS_NOT;
-        n.a = rb;
-        int not_b = push(&nodes, &n);
-        n.op = CHG_TS_AND;
-        n.a = ra;
-        n.b = not_b;
-        int root = push(&nodes, &n);
-        chg_time_error err;
-        memset(&err, 0, sizeof err);
-        int bad;
-        chg_timeset *ts = root >= 0 ? chg_timeset_build(nodes.nodes, nodes.n, root, &err, &bad) : NULL;
-        int64_t s, e;
-        if (ts)
-            result = !first_interval(A, ts, &s, &e);
-        else
-            time_nomem(A->c, &err);
-        chg_timeset_free(ts);
-    }
-    if (nodes.oom)
-        chg_c_nomem(A->c);
-    chg_c_tsnodes_free(&nodes);
-    return result;
-}
-
-/* Do a and b share an instant within the horizon? False when a tree
- * does not build, like covered. */
-static bool intersects(an *A, chg_decl *a, chg_decl *b)
-{
-    chg_c_tsnodes nodes = {0};
-    int ra = chg_c_ts_flatten(a->u.timeset.ts, &nodes, 0);
-    int rb = ra >= 0 ? chg_c_ts_flatten(b->u.timeset.ts, &nodes, 0) : -1;
-    bool result = false;
-    if (ra >= 0 && rb >= 0) {
-        chg_ts_node n;
-        memset(&n, 0, sizeof n);
+        if (outside) {
+            n.op = CHG_TS_NOT;
+            n.a = rb;
+            rb = push(&nodes, &n);
+        }
         n.op = CHG_TS_AND;
         n.a = ra;
         n.b = rb;
-        int root = push(&nodes, &n);
+        int root = rb >= 0 ? push(&nodes, &n) : -1;
         chg_time_error err;
         memset(&err, 0, sizeof err);
         int bad;
@@ -494,6 +464,12 @@ static bool intersects(an *A, chg_decl *a, chg_decl *b)
     chg_c_tsnodes_free(&nodes);
     return result;
 }
+
+/* Is every instant of `a` (within the horizon) inside the union of bs? */
+static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb) { return meets(A, a, bs, nb, true) == 0; }
+
+/* Do a and b share an instant within the horizon? */
+static bool intersects(an *A, chg_decl *a, chg_decl *b) { return meets(A, a, &b, 1, false) == 1; }
 
 /* The freezes that keep window w shut, if together they do: of the
  * blocking sets (never w itself: a window used in `deny during` is its
