@@ -21,7 +21,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
-size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+/* libFuzzer's own mutator; weak, so the replay build (no libFuzzer, the
+ * mutator compiled but never called) links */
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size) __attribute__((weak));
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -165,6 +167,8 @@ static void mutate_ins(uint8_t *d, const sections *S, uint32_t pc, unsigned int 
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed)
 {
     sections S;
+    if (!LLVMFuzzerMutate)
+        return size;
     if (rnd(&seed) % 8 == 0 || !parse(data, size, &S))
         return LLVMFuzzerMutate(data, size, max_size);
     /* a section with records, each equally likely; the META counts and

@@ -845,7 +845,7 @@ static bool load_timesets(loader *L)
         if (mixed || (t->zone && !strcmp(t->zone, "UTC")))
             t->zone = NULL;
         if (ok)
-            ok = verified(L, chg_vm_verify_tstree(&V, nodes, first, count, &next_first));
+            ok = verified(L, chg_vm_verify_tstree(&V, i, nodes, first, count, &next_first));
         if (ok) {
             chg_time_error te;
             int bad = -1;

@@ -506,11 +506,14 @@ bool chg_vm_verify_code(const chg_vm_verifier *v)
 
 /* ---- I5: time sets are trees ------------------------------------------------------------ */
 
-bool chg_vm_verify_tstree(const chg_vm_verifier *v, const chg_ts_node *nodes, uint32_t first, uint32_t count,
-                          uint32_t *next_first)
+bool chg_vm_verify_tstree(const chg_vm_verifier *v, uint32_t set, const chg_ts_node *nodes, uint32_t first,
+                          uint32_t count, uint32_t *next_first)
 {
+    /* sets in order, each its own nodes: building them all costs the
+     * TSNODES section once */
     if (first < *next_first)
-        return vfail(v, rec_at(v, CHG_SEC_TIMESETS, 0), "time-set nodes %u.. belong to two time sets", first);
+        return vfail(v, rec_at(v, CHG_SEC_TIMESETS, set) + 8, "time set %u: node %u belongs to the time set before",
+                     set, first);
     *next_first = first + count;
     uint8_t *used = chg_calloc(count + 1, 1);
     if (!used)

@@ -329,11 +329,11 @@ typedef struct chg_vm_verifier {
  * register read before it is written, loops that end. Runs last, when
  * every table an operand may index is loaded. */
 bool chg_vm_verify_code(const chg_vm_verifier *v);
-/* A time set's nodes (TSNODES first..first+count-1, decoded, operands
+/* Time set `set`'s nodes (TSNODES first..first+count-1, decoded, operands
  * already checked to come first) form a tree and share no node with the
  * set before (*next_first: where the next set may start). I5. */
 struct chg_ts_node;
-bool chg_vm_verify_tstree(const chg_vm_verifier *v, const struct chg_ts_node *nodes, uint32_t first,
+bool chg_vm_verify_tstree(const chg_vm_verifier *v, uint32_t set, const struct chg_ts_node *nodes, uint32_t first,
                           uint32_t count, uint32_t *next_first);
 /* Each path node is the field of one layout at most, each layout the
  * records of one list at most. I6. */

@@ -37,6 +37,12 @@ static const char event_json[] =
     "{\"id\":\"e1\",\"env\":\"prod\",\"n\":12,\"tags\":[\"a\",\"blocked\"],\"when\":\"2026-12-25T10:00:00Z\","
     "\"items\":[{\"name\":\"x\",\"size\":9}],\"note\":\"xNote\"}";
 
+/* Another change, different in every field event_json has: its strings,
+ * an empty list where that one has items, a missing optional field. */
+static const char other_json[] =
+    "{\"id\":\"second\",\"env\":\"dev\",\"n\":3,\"tags\":[],\"when\":\"2026-06-01T03:00:00Z\","
+    "\"items\":[]}";
+
 static chg_buf build(const char *text)
 {
     chg_compiler *c = compile_str(text);
@@ -243,7 +249,7 @@ static void rehash(uint8_t *data, size_t len)
 
 /* Every byte of a bundle, flipped: the hash rejects it. Flipped and
  * re-hashed (as an attacker would): the verifier rejects it or it runs
- * without harm (ASan and UBSan watch). */
+ * without harm (ASan and UBSan watch), twice on one context. */
 static void test_vm_flip_every_byte(void **state)
 {
     (void)state;
@@ -270,9 +276,15 @@ static void test_vm_flip_every_byte(void **state)
             continue;
         }
         harmless++;
+        /* two different changes on one context: registers survive a
+         * decision, so a mutant that reads one before writing it would
+         * read the first change's values (freed) in the second */
         chg_ctx *ctx = chg_ctx_new(b);
-        chg_event *e = chg_event_decode(b, event_json, strlen(event_json), err, sizeof err);
-        if (e && ctx) {
+        const char *changes[2] = {event_json, other_json};
+        for (int k = 0; k < 2 && ctx; k++) {
+            chg_event *e = chg_event_decode(b, changes[k], strlen(changes[k]), err, sizeof err);
+            if (!e)
+                continue;
             chg_eval_input in = {.change = e};
             chg_decision d;
             chg_eval(ctx, &in, &d);
@@ -280,8 +292,8 @@ static void test_vm_flip_every_byte(void **state)
             chg_buf_init(&out);
             chg_decision_write(b, &d, &out);
             chg_buf_free(&out);
+            chg_event_free(e);
         }
-        chg_event_free(e);
         chg_ctx_free(ctx);
         chg_bundle_free(b);
     }
@@ -464,6 +476,177 @@ static void test_vm_verifier_rejects_enum_without_values(void **state)
         patched++;
     }
     assert_int_equal(patched, 1); /* change.env */
+    chg_buf_free(&bytes);
+}
+
+/* The first record of section id in a built bundle, and its count. */
+static uint32_t section(const chg_buf *bytes, uint32_t id, uint32_t *count)
+{
+    const uint8_t *d = (const uint8_t *)bytes->data;
+    uint32_t nsec = chg_rd32(d + 64);
+    for (uint32_t i = 0; i < nsec; i++)
+        if (chg_rd32(d + 68 + 12 * i) == id) {
+            uint32_t off = chg_rd32(d + 68 + 12 * i + 4);
+            *count = chg_rd32(d + off);
+            return off + 4;
+        }
+    fail_msg("no section %u", id);
+    return 0;
+}
+
+/* Instruction pc (a bundle's code is instructions 0.., 8 bytes each). */
+static uint8_t *ins_at(chg_buf *bytes, uint32_t pc)
+{
+    uint32_t n;
+    uint32_t code = section(bytes, CHG_SEC_CODE, &n);
+    assert_true(pc < n);
+    return (uint8_t *)bytes->data + code + 8 * pc;
+}
+
+static void set_ins(uint8_t *ins, uint8_t op, uint16_t a, uint16_t b)
+{
+    memset(ins, 0, 8);
+    ins[0] = op;
+    chg_wr16(ins + 2, a);
+    chg_wr16(ins + 4, b);
+}
+
+/* The mutant, re-hashed as an attacker would, must be refused with
+ * exactly this message ("%u" in want: the offset). */
+static void refused(chg_buf *bytes, const char *want_fmt, uint32_t offset)
+{
+    char want[512], err[512];
+    snprintf(want, sizeof want, want_fmt, offset);
+    rehash((uint8_t *)bytes->data, bytes->len);
+    chg_bundle *b = chg_bundle_load(bytes->data, bytes->len, err, sizeof err);
+    if (b) {
+        chg_bundle_free(b);
+        fail_msg("the verifier accepted it (want: %s)", want);
+    }
+    assert_string_equal(err, want);
+}
+
+/* Registers are not cleared between decisions: a block that reads one
+ * before writing it would read the previous change's values (strings in
+ * a scratch arena since reset). Every such read is refused at load, on
+ * any path: straight-line, after a join, and around loops. */
+static void test_vm_verifier_rejects_read_before_write(void **state)
+{
+    (void)state;
+    /* block 0:  0 CHANGE r0 ok; 1 JMPF r0 ->5; 2 LOADI r1 1; 3 CHANGE r2 n; 4 LT r0 r1 r2; 5 RET r0
+     * block 2:  8 CHANGE r1 items; 9 FORPREP r1; 10 FORNEXT r1 ->16; 11..14 body; 15 JMP ->10;
+     *          16 LOADBOOL r0 false; 17 JMP ->19; 18 LOADBOOL r0 true; 19 RET r0 */
+    const char *text = "schema change { ok: bool, n: int, items: [{ name: string, size: int }] }\n"
+                       "rule r: when change.ok and change.n > 1 deny \"d\"\n"
+                       "rule q: when any i in change.items: i.size > 1 deny \"e\"\n";
+    chg_buf bytes = build(text);
+    uint32_t n, code = section(&bytes, CHG_SEC_CODE, &n);
+    assert_int_equal(ins_at(&bytes, 5)[0], CHG_OP_RET);
+    assert_int_equal(ins_at(&bytes, 10)[0], CHG_OP_FORNEXT);
+    uint8_t save[8];
+    /* r2 is written only when change.ok holds: the JMPF path skips it */
+    memcpy(save, ins_at(&bytes, 5), 8);
+    set_ins(ins_at(&bytes, 5), CHG_OP_RET, 2, 0);
+    refused(&bytes, "corrupt at offset %u: instruction 5 (RET): register 2 is read before it is written on some path",
+            code + 8 * 5);
+    memcpy(ins_at(&bytes, 5), save, 8);
+    /* the loop's element r3 after its exit: an empty list never wrote it */
+    memcpy(save, ins_at(&bytes, 16), 8);
+    set_ins(ins_at(&bytes, 16), CHG_OP_MOVE, 0, 3);
+    refused(&bytes, "corrupt at offset %u: instruction 16 (MOVE): register 3 is read before it is written on some "
+            "path", code + 8 * 16);
+    memcpy(ins_at(&bytes, 16), save, 8);
+    /* a loop over a list register nothing wrote: the last change's list */
+    memcpy(save, ins_at(&bytes, 8), 8);
+    ins_at(&bytes, 8)[2] = 4; /* CHANGE r4 items: r1 is never written */
+    refused(&bytes, "corrupt at offset %u: instruction 9 (FORPREP): register 1 is read before it is written on some "
+            "path", code + 8 * 9);
+    memcpy(ins_at(&bytes, 8), save, 8);
+    /* untouched, it loads and decides */
+    rehash((uint8_t *)bytes.data, bytes.len);
+    chg_bundle_free(load(&bytes));
+    chg_buf_free(&bytes);
+}
+
+/* A time set whose nodes share an operand is a graph, not a tree: its
+ * membership test visits shared nodes once per path, exponential in the
+ * depth. And two time sets sharing nodes would make building them all
+ * cost more than the bundle's size. */
+static void test_vm_verifier_rejects_shared_timeset_nodes(void **state)
+{
+    (void)state;
+    chg_buf bytes = build("freeze year_end = yearly dec 20 .. jan 03 in \"UTC\"\n"
+                          "window office = weekly mon-fri 09:00..17:00 in \"UTC\"\n"
+                          "freeze quiet = year_end and not office\n"
+                          "rule f: deny during quiet \"frozen: {freeze}\"\n");
+    uint32_t nn, tsn = section(&bytes, CHG_SEC_TSNODES, &nn);
+    uint32_t nsets, sets = section(&bytes, CHG_SEC_TIMESETS, &nsets);
+    uint8_t *d = (uint8_t *)bytes.data;
+    uint32_t and_node = CHG_NONE32;
+    for (uint32_t i = 0; i < nn; i++)
+        if (d[tsn + 72 * i] == CHG_TS_AND)
+            and_node = i;
+    assert_true(and_node != CHG_NONE32);
+    /* year_end and year_end: node a used twice */
+    uint8_t *r = d + tsn + 72 * and_node;
+    uint32_t save = chg_rd32(r + 16);
+    chg_wr32(r + 16, chg_rd32(r + 12));
+    char want[200];
+    snprintf(want, sizeof want, "corrupt at offset %%u: time-set node %u: node %u is already an operand (a time set "
+             "must be a tree)", and_node, and_node - 3);
+    refused(&bytes, want, tsn + 72 * and_node + 16);
+    chg_wr32(r + 16, save);
+    /* the set after the first starts inside it */
+    assert_true(nsets >= 2);
+    uint8_t *s1 = d + sets + 20 * 1;
+    save = chg_rd32(s1 + 8);
+    chg_wr32(s1 + 8, chg_rd32(d + sets + 8));
+    refused(&bytes, "corrupt at offset %u: time set 1: node 0 belongs to the time set before", sets + 20 + 8);
+    chg_wr32(s1 + 8, save);
+    rehash(d, bytes.len);
+    chg_bundle_free(load(&bytes));
+    chg_buf_free(&bytes);
+}
+
+/* Decoding a list of records decodes each field's node for each element;
+ * a node that is the field of two layouts, or a layout two lists share,
+ * would be decoded many times over (nested, exponentially). */
+static void test_vm_verifier_rejects_decoding_fan_out(void **state)
+{
+    (void)state;
+    chg_buf bytes = build("schema change { items: [{ name: string, size: int }], more: [{ size: int }] }\n"
+                          "rule a: when any i in change.items: i.size > 1 and i.name == \"x\" deny \"a\"\n"
+                          "rule b: when any m in change.more: m.size > 2 deny \"b\"\n");
+    uint8_t *d = (uint8_t *)bytes.data;
+    uint32_t nf, lf = section(&bytes, CHG_SEC_LFIELDS, &nf);
+    assert_true(nf >= 2);
+    uint32_t node0 = chg_rd32(d + lf + 4), save = chg_rd32(d + lf + 8 + 4);
+    assert_true(node0 != CHG_NONE32 && save != CHG_NONE32);
+    chg_wr32(d + lf + 8 + 4, node0);
+    char want[200];
+    snprintf(want, sizeof want, "corrupt at offset %%u: layout field 1: path node %u is already a field (decoding "
+             "would fan out)", node0);
+    refused(&bytes, want, lf + 8 + 4);
+    chg_wr32(d + lf + 8 + 4, save);
+    /* the second list node with a layout takes the first one's */
+    uint32_t np, paths = section(&bytes, CHG_SEC_PATHS, &np);
+    uint32_t first = CHG_NONE32, second = CHG_NONE32;
+    for (uint32_t i = 0; i < np; i++)
+        if (chg_rd16(d + paths + 32 * i + 22) != CHG_NONE16) {
+            if (first == CHG_NONE32)
+                first = i;
+            else if (second == CHG_NONE32)
+                second = i;
+        }
+    assert_true(second != CHG_NONE32);
+    uint16_t lsave = chg_rd16(d + paths + 32 * second + 22), l0 = chg_rd16(d + paths + 32 * first + 22);
+    chg_wr16(d + paths + 32 * second + 22, l0);
+    snprintf(want, sizeof want, "corrupt at offset %%u: path node %u: layout %u already belongs to a list (decoding "
+             "would fan out)", second, l0);
+    refused(&bytes, want, paths + 32 * second + 22);
+    chg_wr16(d + paths + 32 * second + 22, lsave);
+    rehash(d, bytes.len);
+    chg_bundle_free(load(&bytes));
     chg_buf_free(&bytes);
 }
 
@@ -802,6 +985,9 @@ int main(void)
         cmocka_unit_test(test_vm_verifier_rejects_unbounded_loops),
         cmocka_unit_test(test_vm_verifier_rejects_loops_entered_past_forprep),
         cmocka_unit_test(test_vm_verifier_rejects_enum_without_values),
+        cmocka_unit_test(test_vm_verifier_rejects_read_before_write),
+        cmocka_unit_test(test_vm_verifier_rejects_shared_timeset_nodes),
+        cmocka_unit_test(test_vm_verifier_rejects_decoding_fan_out),
         cmocka_unit_test(test_vm_disasm_and_opcodes),
         cmocka_unit_test(test_vm_builtins_match_checker),
         cmocka_unit_test(test_vm_time_index_agrees_with_library),
