@@ -12,6 +12,11 @@
  *      RECORD has one item per field of its layout; jumps stay inside the
  *      block, and the block ends with RET (load_blocks), so pc never leaves
  *      it.
+ *      Each let block is the block of one let at most: LET runs a let's
+ *      block in the middle of its caller, whose window a let block
+ *      shares with no other block (load_blocks) — but a block shared by
+ *      two lets would run inside itself (one let asking for the other)
+ *      and overwrite its own registers.
  *  I2  no register is read before it is written, on any path from the
  *      block's first instruction. Registers keep their values from one
  *      decision to the next (they are never cleared): without this a
@@ -105,6 +110,14 @@ static bool vfail(const chg_vm_verifier *v, uint32_t offset, const char *fmt, ..
 
 /* ---- what an instruction reads and writes ------------------------------------------ */
 
+/* The operand format of a valid opcode (load_code refused the others):
+ * four letters. */
+static const char *fmt_of(uint8_t op)
+{
+    const char *f = chg_op_format(op);
+    return f[0] ? f : "----";
+}
+
 /* The control instructions, whose `a` register is read, not written. */
 static bool a_is_read(uint8_t op)
 {
@@ -116,7 +129,7 @@ static bool a_is_read(uint8_t op)
  * operands and a run of x <= 255); returns how many. */
 static uint32_t ins_reads(const chg_ins *in, uint16_t *r)
 {
-    const char *fmt = chg_op_format(in->op);
+    const char *fmt = fmt_of(in->op);
     uint32_t n = 0;
     if (fmt[1] == 'R' && a_is_read(in->op))
         r[n++] = in->a;
@@ -143,7 +156,7 @@ static uint32_t ins_writes(const chg_ins *in, uint16_t *w)
         w[0] = (uint16_t)(in->a + 1);
         return 1;
     }
-    if (chg_op_format(in->op)[1] == 'R' && !a_is_read(in->op)) {
+    if (fmt_of(in->op)[1] == 'R' && !a_is_read(in->op)) {
         w[0] = in->a;
         return 1;
     }
@@ -182,7 +195,7 @@ static bool verify_operands(const chg_vm_verifier *v, const chg_block *k)
     for (uint32_t pc = k->start; pc < k->start + k->len; pc++) {
         const chg_ins *in = &b->code[pc];
         uint32_t at = rec_at(v, CHG_SEC_CODE, pc);
-        const char *fmt = chg_op_format(in->op);
+        const char *fmt = fmt_of(in->op);
         const char *name = chg_vm_op_names[in->op];
         uint32_t val[4] = {in->x, in->a, in->b, in->c};
         uint32_t bc = CHG_INS_BC(*in);
@@ -296,7 +309,7 @@ static bool verify_loops(const chg_vm_verifier *v, const chg_block *k, uint32_t 
     }
     for (uint32_t i = 0; i < n; i++) {
         const chg_ins *in = &code[s + i];
-        if (chg_op_format(in->op)[2] != 'J')
+        if (fmt_of(in->op)[2] != 'J')
             continue;
         uint32_t t = CHG_INS_BC(*in) - s; /* in the block (verify_operands) */
         if (t > i)
@@ -334,7 +347,7 @@ static bool verify_loops(const chg_vm_verifier *v, const chg_block *k, uint32_t 
      * loop around the target is enough, it lies inside all the others */
     for (uint32_t q = 0; q < n; q++) {
         const chg_ins *in = &code[s + q];
-        if (chg_op_format(in->op)[2] != 'J')
+        if (fmt_of(in->op)[2] != 'J')
             continue;
         uint32_t t = CHG_INS_BC(*in) - s;
         uint32_t p = code[s + t].op == CHG_OP_FORNEXT ? t : inner[t];
@@ -473,9 +486,34 @@ static bool verify_dataflow(const chg_vm_verifier *v, uint32_t bi, const chg_blo
     return true;
 }
 
+/* I1: a let block belongs to one let (found by fuzz_bundle_struct: two
+ * lets of one block, one asking for the other, ran the block inside
+ * itself). */
+static bool verify_lets(const chg_vm_verifier *v)
+{
+    const chg_bundle *b = v->b;
+    uint32_t *owner = chg_malloc(((size_t)b->nblocks + 1) * sizeof *owner);
+    if (!owner)
+        return vfail(v, 0, "out of memory");
+    for (uint32_t i = 0; i < b->nblocks; i++)
+        owner[i] = CHG_NONE32;
+    bool ok = true;
+    for (uint32_t i = 0; ok && i < b->nlets; i++) {
+        uint32_t k = b->lets[i].block; /* in range and a let block: load_policy */
+        if (owner[k] != CHG_NONE32)
+            ok = vfail(v, rec_at(v, CHG_SEC_LETS, i) + 4, "let %u: block %u is already the block of let %u", i, k,
+                       owner[k]);
+        owner[k] = i;
+    }
+    chg_free(owner);
+    return ok;
+}
+
 bool chg_vm_verify_code(const chg_vm_verifier *v)
 {
     const chg_bundle *b = v->b;
+    if (!verify_lets(v))
+        return false;
     /* scratch for the largest block: 6 words and a byte per instruction
      * (end, inner, saved owners, a set), a word per register */
     uint32_t maxn = 0;

@@ -568,6 +568,27 @@ static void test_vm_verifier_rejects_read_before_write(void **state)
     chg_buf_free(&bytes);
 }
 
+/* Two lets of one block (found by fuzz_bundle_struct): the first's block
+ * asks for the second, whose block is the one running, so LET ran a block
+ * inside itself, over its own registers. */
+static void test_vm_verifier_rejects_shared_let_block(void **state)
+{
+    (void)state;
+    chg_buf bytes = build("let a = 1\nlet b = a + 1\nrule r: when b > 1 deny \"d\"\n");
+    uint32_t n, lets = section(&bytes, CHG_SEC_LETS, &n);
+    assert_int_equal(n, 2);
+    uint8_t *d = (uint8_t *)bytes.data;
+    uint32_t save = chg_rd32(d + lets + 8 + 4), blk0 = chg_rd32(d + lets + 4);
+    chg_wr32(d + lets + 8 + 4, blk0);
+    char want[200];
+    snprintf(want, sizeof want, "corrupt at offset %%u: let 1: block %u is already the block of let 0", blk0);
+    refused(&bytes, want, lets + 8 + 4);
+    chg_wr32(d + lets + 8 + 4, save);
+    rehash(d, bytes.len);
+    chg_bundle_free(load(&bytes));
+    chg_buf_free(&bytes);
+}
+
 /* A time set whose nodes share an operand is a graph, not a tree: its
  * membership test visits shared nodes once per path, exponential in the
  * depth. And two time sets sharing nodes would make building them all
@@ -647,6 +668,119 @@ static void test_vm_verifier_rejects_decoding_fan_out(void **state)
     chg_wr16(d + paths + 32 * second + 22, lsave);
     rehash(d, bytes.len);
     chg_bundle_free(load(&bytes));
+    chg_buf_free(&bytes);
+}
+
+/* Load a mutant and, if it loads, decide two different changes on one
+ * context; 1 when it loaded. */
+static int load_and_run_twice(const uint8_t *data, size_t len)
+{
+    char err[512];
+    chg_bundle *b = chg_bundle_load(data, len, err, sizeof err);
+    if (!b) {
+        assert_true(strncmp(err, "corrupt at offset ", 18) == 0);
+        return 0;
+    }
+    chg_ctx *ctx = chg_ctx_new(b);
+    const char *changes[2] = {event_json, other_json};
+    for (int k = 0; k < 2 && ctx; k++) {
+        chg_event *e = chg_event_decode(b, changes[k], strlen(changes[k]), err, sizeof err);
+        if (!e)
+            continue;
+        chg_eval_input in = {.change = e, .now = k ? 1780000000 : 0};
+        chg_decision d;
+        chg_eval(ctx, &in, &d);
+        chg_buf out;
+        chg_buf_init(&out);
+        chg_decision_write(b, &d, &out);
+        chg_buf_free(&out);
+        chg_event_free(e);
+    }
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    return 1;
+}
+
+/* The structure-aware walk (fuzz_bundle_struct's mutations, every one of
+ * them, deterministically): every field of every record of every section
+ * — for code, the opcode and each operand of each instruction — set in
+ * turn to each boundary value (0, 1, a section's count - 1 and count,
+ * NONE, the largest signed value, the old value plus and minus one), the
+ * hash recomputed; each mutant is refused with a message or loads and
+ * decides two changes on one context without harm (ASan and UBSan). */
+static void test_vm_walk_every_field(void **state)
+{
+    (void)state;
+    chg_buf bytes = build(policy);
+    uint8_t *d = malloc(bytes.len);
+    memcpy(d, bytes.data, bytes.len);
+    static const uint32_t size[CHG_SEC__MAX] = {
+#define SEC_SIZE(name, id, sz) [id] = sz,
+        CHG_SECTIONS(SEC_SIZE)
+#undef SEC_SIZE
+    };
+    uint32_t nsec = chg_rd32(d + 64), off[CHG_SEC__MAX] = {0}, count[CHG_SEC__MAX] = {0};
+    for (uint32_t i = 0; i < nsec; i++) {
+        uint32_t id = chg_rd32(d + 68 + 12 * i);
+        off[id] = chg_rd32(d + 68 + 12 * i + 4) + 4;
+        count[id] = chg_rd32(d + off[id] - 4);
+    }
+    /* the counts an index may be compared with */
+    uint32_t counts[2 * CHG_SEC__MAX], ncounts = 0;
+    for (int s = 1; s < CHG_SEC__MAX; s++)
+        if (count[s]) {
+            counts[ncounts++] = count[s] - 1;
+            counts[ncounts++] = count[s];
+        }
+    int mutants = 0, loaded = 0;
+    for (int s = 1; s < CHG_SEC__MAX; s++) {
+        for (uint32_t i = 0; i < count[s]; i++) {
+            uint32_t rec = off[s] + i * size[s];
+            /* code: op and x bytes, a b c halves; others: 32-bit words */
+            uint32_t nfields = s == CHG_SEC_CODE ? 5 : size[s] / 4;
+            for (uint32_t f = 0; f < nfields; f++) {
+                uint32_t at = s != CHG_SEC_CODE ? rec + 4 * f : f < 2 ? rec + f : rec + 2 * (f - 1);
+                unsigned w = s != CHG_SEC_CODE ? 4 : f < 2 ? 1 : 2;
+                uint32_t mask = w == 4 ? 0xffffffffu : (1u << (8 * w)) - 1;
+                uint32_t old = w == 4 ? chg_rd32(d + at) : w == 2 ? chg_rd16(d + at) : d[at];
+                uint32_t vals[16 + 2 * CHG_SEC__MAX];
+                uint32_t nv = 0;
+                vals[nv++] = 0;
+                vals[nv++] = 1;
+                vals[nv++] = mask;
+                vals[nv++] = mask >> 1;
+                vals[nv++] = (old + 1) & mask;
+                vals[nv++] = (old - 1) & mask;
+                if (s == CHG_SEC_CODE && f == 0) { /* opcodes: the last, one past it, control */
+                    vals[nv++] = CHG_OP__COUNT - 1;
+                    vals[nv++] = CHG_OP__COUNT;
+                    vals[nv++] = CHG_OP_JMP;
+                    vals[nv++] = CHG_OP_FORNEXT;
+                    vals[nv++] = CHG_OP_RET;
+                } else
+                    for (uint32_t c = 0; c < ncounts; c++)
+                        vals[nv++] = counts[c] & mask;
+                for (uint32_t k = 0; k < nv; k++) {
+                    bool seen = vals[k] == old;
+                    for (uint32_t j = 0; j < k && !seen; j++)
+                        seen = vals[j] == vals[k];
+                    if (seen)
+                        continue;
+                    for (unsigned q = 0; q < w; q++)
+                        d[at + q] = (uint8_t)(vals[k] >> (8 * q));
+                    rehash(d, bytes.len);
+                    loaded += load_and_run_twice(d, bytes.len);
+                    mutants++;
+                    for (unsigned q = 0; q < w; q++)
+                        d[at + q] = (uint8_t)(old >> (8 * q));
+                }
+            }
+        }
+    }
+    print_message("%d mutants of one field each: %d refused, %d loaded and decided twice harmlessly\n", mutants,
+                  mutants - loaded, loaded);
+    assert_true(mutants > 1000 && loaded > 0 && loaded < mutants);
+    free(d);
     chg_buf_free(&bytes);
 }
 
@@ -981,11 +1115,13 @@ int main(void)
         cmocka_unit_test(test_vm_deterministic),
         cmocka_unit_test(test_vm_threads_share_a_bundle),
         cmocka_unit_test(test_vm_flip_every_byte),
+        cmocka_unit_test(test_vm_walk_every_field),
         cmocka_unit_test(test_vm_truncated_and_foreign),
         cmocka_unit_test(test_vm_verifier_rejects_unbounded_loops),
         cmocka_unit_test(test_vm_verifier_rejects_loops_entered_past_forprep),
         cmocka_unit_test(test_vm_verifier_rejects_enum_without_values),
         cmocka_unit_test(test_vm_verifier_rejects_read_before_write),
+        cmocka_unit_test(test_vm_verifier_rejects_shared_let_block),
         cmocka_unit_test(test_vm_verifier_rejects_shared_timeset_nodes),
         cmocka_unit_test(test_vm_verifier_rejects_decoding_fan_out),
         cmocka_unit_test(test_vm_disasm_and_opcodes),
