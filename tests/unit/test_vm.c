@@ -568,6 +568,48 @@ static void test_vm_verifier_rejects_read_before_write(void **state)
     chg_buf_free(&bytes);
 }
 
+/* The attack itself: rule b's message returns r1, which only rule a's
+ * message writes (change.name). Deciding a change whose rule a fires and
+ * then one whose rule a does not, on one context, made b's message the
+ * first change's name, read from that change's event after it was freed
+ * (ASan: heap-use-after-free), the other change's data in this decision.
+ * The verifier refuses the bundle. */
+static void test_vm_registers_do_not_carry_over_between_decisions(void **state)
+{
+    (void)state;
+    /* block 1 (a: message): 2 CHANGE r1 name; 3 CONCAT r0 r1 n=1; 4 RET r0
+     * block 2 (b: message): 5 LOADK r0 "b"; 6 RET r0 */
+    chg_buf bytes = build("schema change { ok: bool, name: string }\n"
+                          "rule a: when change.ok deny \"{change.name}\"\n"
+                          "rule b: deny \"b\"\n");
+    uint32_t nb, blocks = section(&bytes, CHG_SEC_BLOCKS, &nb), n, code = section(&bytes, CHG_SEC_CODE, &n);
+    uint8_t *d = (uint8_t *)bytes.data;
+    assert_int_equal(nb, 3);
+    assert_int_equal(ins_at(&bytes, 2)[0], CHG_OP_CHANGE);
+    chg_wr16(d + blocks + 16 * 2 + 10, 2); /* block 2's window r0..r1 */
+    set_ins(ins_at(&bytes, 5), CHG_OP_JMP, 0, 6);
+    set_ins(ins_at(&bytes, 6), CHG_OP_RET, 1, 0);
+    rehash(d, bytes.len);
+    char err[512];
+    chg_bundle *b = chg_bundle_load(bytes.data, bytes.len, err, sizeof err);
+    if (b) { /* what the old verifier let through */
+        chg_ctx *ctx = chg_ctx_new(b);
+        char *first = decide_json(b, ctx, "{\"ok\":true,\"name\":\"alice-secret\"}", 0);
+        char *second = decide_json(b, ctx, "{\"ok\":false,\"name\":\"bob\"}", 0);
+        print_message("second decision: %s\n", second);
+        chg_free(first);
+        chg_free(second);
+        chg_ctx_free(ctx);
+        chg_bundle_free(b);
+        fail_msg("the verifier accepted a block that reads r1 before writing it");
+    }
+    char want[200];
+    snprintf(want, sizeof want, "corrupt at offset %u: instruction 6 (RET): register 1 is read before it is written "
+             "on some path", code + 8 * 6);
+    assert_string_equal(err, want);
+    chg_buf_free(&bytes);
+}
+
 /* Two lets of one block (found by fuzz_bundle_struct): the first's block
  * asks for the second, whose block is the one running, so LET ran a block
  * inside itself, over its own registers. */
@@ -1121,6 +1163,7 @@ int main(void)
         cmocka_unit_test(test_vm_verifier_rejects_loops_entered_past_forprep),
         cmocka_unit_test(test_vm_verifier_rejects_enum_without_values),
         cmocka_unit_test(test_vm_verifier_rejects_read_before_write),
+        cmocka_unit_test(test_vm_registers_do_not_carry_over_between_decisions),
         cmocka_unit_test(test_vm_verifier_rejects_shared_let_block),
         cmocka_unit_test(test_vm_verifier_rejects_shared_timeset_nodes),
         cmocka_unit_test(test_vm_verifier_rejects_decoding_fan_out),
