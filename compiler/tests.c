@@ -36,8 +36,12 @@ int chg_c_read_relative(chg_compiler *c, uint32_t file, const char *rel, chg_spa
     const char *path = rel[0] == '/' || !slash
                            ? rel
                            : chg_arena_printf(&c->arena, "%.*s/%s", (int)(slash - from->path), from->path, rel);
+    if (!path)
+        return chg_c_nomem(c);
     int rc = c->opts.no_files ? CHG_EIO : chg_read_file_max(path, text, len, c->opts.max_file_size);
     int saved = errno; /* before any other call */
+    if (rc == CHG_ENOMEM) /* the compilation's failure, not the file's */
+        return chg_c_nomem(c);
     if (rc != CHG_OK) {
         chg_diag *d = chg_c_diag_report(c, id, span, rel,
                                       c->opts.no_files    ? "reading files is disabled"
@@ -140,7 +144,10 @@ void chg_c_test_file(chg_compiler *c, uint32_t file, chg_test_item *it)
         return;
     json_error_t je;
     json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (!j || !json_is_object(j)) {
+    /* jansson: no message at all when its first allocation failed */
+    if (!j && (je.text[0] == 0 || json_error_code(&je) == json_error_out_of_memory))
+        chg_c_nomem(c);
+    else if (!j || !json_is_object(j)) {
         const char *why = j ? "it is valid JSON but not an object"
                             : chg_arena_printf(&c->arena, "line %d, column %d: %s", je.line, je.column, je.text);
         chg_c_diag_report(c, CHG_D_E0306, v->span, rel, why, NULL);

@@ -44,20 +44,24 @@ int chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t 
     if (!ev) {
         chg_buf_printf(errs, "%s: %s\n", where, err);
         chg_error_line_write(out, where, err);
-        return out->oom || errs->oom ? CHG_ENOMEM : CHG_EINVAL;
+        bool nomem = out->oom || errs->oom || strcmp(err, chg_strerror(CHG_ENOMEM)) == 0;
+        return nomem ? CHG_ENOMEM : CHG_EINVAL;
     }
     chg_eval_input in = *base;
     in.change = ev;
     chg_decision d;
+    int rc;
     if (explain) {
-        chg_explain(ctx, &in, &d, out);
+        rc = chg_explain(ctx, &in, &d, out);
         chg_buf_puts(out, "\ndecision: ");
     } else
-        chg_eval(ctx, &in, &d);
+        rc = chg_eval(ctx, &in, &d);
+    /* out of memory still writes its `error` decision: the line answers
+     * the input, and the status says the error is the machine's */
     chg_decision_write(b, &d, out);
     chg_buf_putc(out, '\n');
     chg_event_free(ev);
-    return out->oom ? CHG_ENOMEM : CHG_OK;
+    return out->oom ? CHG_ENOMEM : rc;
 }
 
 /* Write a buffer of "WHERE: reason" lines to f, each after "LABEL: ". */

@@ -78,8 +78,12 @@ int chg_policy_emit(chg_policy *p, char *err, size_t errlen)
         return rc == CHG_ENOMEM ? rc : CHG_EINVAL; /* a diagnostic says why */
     }
     char why[512];
-    p->bundle = chg_bundle_load(p->bytes.data, p->bytes.len, why, sizeof why);
-    if (!p->bundle) {
+    rc = chg_bundle_open(p->bytes.data, p->bytes.len, &p->bundle, why, sizeof why);
+    if (rc == CHG_ENOMEM) {
+        snprintf(err, errlen, "out of memory");
+        return rc;
+    }
+    if (rc != CHG_OK) {
         /* a bundle we just wrote failing its own verification is our bug,
          * or a program beyond a format limit the code generator missed.
          * Not CHG_EINVAL: from here that means "the diagnostics say why",
@@ -102,11 +106,12 @@ int chg_policy_open(chg_policy *p, char *const *paths, size_t n, const chg_compi
         if (rc != CHG_OK)
             return rc;
         char why[512];
-        p->bundle = chg_bundle_load(data, len, why, sizeof why);
-        if (!p->bundle) {
+        rc = chg_bundle_open(data, len, &p->bundle, why, sizeof why);
+        if (rc != CHG_OK) {
             chg_free(data);
             snprintf(err, errlen, "%s: %s", paths[0], why);
-            return CHG_EINVAL; /* malformed input; p->compiler is NULL: no diagnostics */
+            /* malformed input; p->compiler is NULL: no diagnostics */
+            return rc == CHG_ENOMEM ? rc : CHG_EINVAL;
         }
         /* the bytes read become p->bytes (`chgc build` writes a verified
          * bundle again): adopted, not copied */

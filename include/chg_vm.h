@@ -64,6 +64,10 @@ typedef struct chg_value {
  * On error returns NULL and writes "corrupt at offset N: reason" (or
  * another clear reason) into err. */
 chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errlen);
+/* The same, with a status: CHG_OK (*out set), CHG_EINVAL (corrupt: err
+ * says where), CHG_ERANGE (larger than 4 GiB) or CHG_ENOMEM (err is "out
+ * of memory"; the bundle may be fine). */
+int chg_bundle_open(const void *data, size_t len, chg_bundle **out, char *err, size_t errlen);
 void chg_bundle_free(chg_bundle *b);
 
 const char *chg_bundle_policy_name(const chg_bundle *b);
@@ -206,7 +210,9 @@ void chg_ctx_free(chg_ctx *ctx);
 
 /* Evaluate one change. The decision's strings live in ctx until the next
  * evaluation with it. Returns CHG_OK; a policy that fails at run time gives
- * a decision with outcome CHG_ERROR, not an error status. */
+ * a decision with outcome CHG_ERROR, not an error status. CHG_ENOMEM when
+ * memory ran out: the decision is then an `error`, "out of memory" (fail
+ * closed), and ctx stays usable. */
 int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *out);
 
 /* Evaluate like chg_eval and explain it in text: every rule in order, whether

@@ -307,6 +307,10 @@ static const chg_tz *zone_for_tzid(cal_ctx *cx, const char *tzid, const char *ki
     }
     chg_time_error e;
     chg_tz *tz = chg_tz_load(name, &e);
+    if (!tz && e.status == CHG_ENOMEM) {
+        oom(cx);
+        return NULL;
+    }
     if (!tz) {
         cal_error(cx, kind, no, prop,
                   "TZID '%s' has no VTIMEZONE and is not a known time zone", tzid);

@@ -311,7 +311,7 @@ int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, 
             len += strlen(b->areqs[roots[i]].text) + 7;
         char *p = chg_arena_alloc_raw(&ctx->scratch, len + 1);
         if (!p)
-            return chg_vm_error(ctx, UINT32_MAX, "out of memory");
+            return chg_vm_nomem(ctx, UINT32_MAX);
         d->approvals_required = p;
         for (uint32_t i = 0; i < nroots; i++) {
             const chg_areqdef *q = &b->areqs[roots[i]];

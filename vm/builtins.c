@@ -59,7 +59,7 @@ static int bi_case(chg_ctx *ctx, const chg_value *a, chg_value *o, bool up, cons
         return -1;
     char *p = chg_arena_alloc_raw(&ctx->scratch, (size_t)a[0].len + 1);
     if (!p)
-        return ERR("out of memory");
+        return chg_vm_nomem(ctx, ctx->err_pc);
     for (uint32_t i = 0; i < a[0].len; i++) {
         char c = a[0].u.s[i];
         p[i] = up ? (c >= 'a' && c <= 'z' ? (char)(c - 32) : c) : (c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
@@ -223,7 +223,7 @@ static int bi_string(chg_ctx *ctx, const chg_value *a, chg_value *o)
     uint32_t len;
     const char *s = chg_vm_value_to_scratch(ctx, &a[0], &len);
     if (!s)
-        return ERR("out of memory");
+        return chg_vm_nomem(ctx, ctx->err_pc);
     out_str(o, s, len);
     return 0;
 }

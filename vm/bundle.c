@@ -54,6 +54,7 @@ typedef struct loader {
     char *err;
     size_t errlen;
     bool failed;
+    bool oom;                     /* the failure is memory, not the bytes */
     uint32_t off[CHG_SEC__MAX];   /* offset of the section's first record */
     uint32_t count[CHG_SEC__MAX];
     uint32_t blob, bloblen;       /* STRINGS blob */
@@ -76,11 +77,24 @@ static bool fail(loader *L, uint32_t offset, const char *fmt, ...)
     return false;
 }
 
-/* The verdict of a check of verify.c, which wrote its own message. */
-static bool verified(loader *L, bool ok)
+/* The verdict of a check of verify.c, which wrote its own message (and
+ * said whether it ran out of memory). */
+static bool verified(loader *L, const chg_vm_verifier *V, bool ok)
 {
     L->failed |= !ok;
+    L->oom |= V->oom;
     return ok;
+}
+
+/* Out of memory is not a defect of the bundle: its own message, without
+ * "corrupt at", and its own status (chg_bundle_open). */
+static bool nomem(loader *L)
+{
+    if (L->failed)
+        return false;
+    L->failed = L->oom = true;
+    snprintf(L->err, L->errlen, "out of memory");
+    return false;
 }
 
 /* Offset and bytes of record i of section s. */
@@ -179,7 +193,7 @@ static bool load_strings(loader *L)
     b->str = chg_calloc(n + 1, sizeof *b->str);
     b->strlen = chg_calloc(n + 1, sizeof *b->strlen);
     if (!b->str || !b->strlen)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = recp(L, CHG_SEC_STRINGS, i);
         uint32_t off = chg_rd32(r), len = chg_rd32(r + 4);
@@ -205,7 +219,7 @@ static bool load_consts(loader *L)
     b->nconsts = n;
     b->consts = chg_calloc(n + 1, sizeof *b->consts);
     if (!b->consts)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = recp(L, CHG_SEC_CONSTS, i);
         uint32_t at = roff(L, CHG_SEC_CONSTS, i);
@@ -266,7 +280,7 @@ static bool load_code(loader *L)
     b->ncode = n;
     chg_ins *code = chg_calloc(n + 1, sizeof *code);
     if (!code)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     b->code = code; /* owned by the bundle from here, freed with it on error */
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = recp(L, CHG_SEC_CODE, i);
@@ -286,7 +300,7 @@ static bool load_code(loader *L)
     b->spans = chg_calloc(b->nspans + 1, sizeof *b->spans);
     b->insspan = chg_calloc(n + 1, sizeof *b->insspan);
     if (!b->spans || !b->insspan)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     for (uint32_t i = 0; i < b->nspans; i++) {
         const uint8_t *r = recp(L, CHG_SEC_SPANS, i);
         b->spans[i].file = chg_rd32(r);
@@ -344,7 +358,7 @@ static bool load_blocks(loader *L)
     b->nblocks = n;
     b->blocks = chg_calloc(n + 1, sizeof *b->blocks);
     if (!b->blocks)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     uint32_t next = 0;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = recp(L, CHG_SEC_BLOCKS, i);
@@ -402,7 +416,7 @@ static bool load_paths(loader *L)
     b->nlfields = L->count[CHG_SEC_LFIELDS];
     b->lfields = chg_calloc(b->nlfields + 1, sizeof *b->lfields);
     if (!b->paths || !b->layouts || !b->lfields)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     if (n < 2)
         return fail(L, L->off[CHG_SEC_PATHS] - 4, "the path table lacks its two roots");
     for (uint32_t i = 0; i < n; i++) {
@@ -503,7 +517,7 @@ static bool load_policy(loader *L)
     b->nduring = L->count[CHG_SEC_DURING];
     b->during = chg_calloc(b->nduring + 1, sizeof *b->during);
     if (!b->risks || !b->arms || !b->lets || !b->rules || !b->during)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     for (uint32_t i = 0; i < b->nrisks; i++) {
         b->risks[i] = chg_rd32(recp(L, CHG_SEC_RISKS, i));
         if (!check_str(L, b->risks[i], roff(L, CHG_SEC_RISKS, i), false))
@@ -595,7 +609,7 @@ static bool load_decisions(loader *L)
     b->nifields = L->count[CHG_SEC_IFIELDS];
     b->ifields = chg_calloc(b->nifields + 1, sizeof *b->ifields);
     if (!b->areqs || !b->approvals || !b->actions || !b->calls || !b->intakes || !b->ifields)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     for (uint32_t i = 0; i < b->nareqs; i++) {
         const uint8_t *r = recp(L, CHG_SEC_AREQS, i);
         uint32_t at = roff(L, CHG_SEC_AREQS, i);
@@ -637,7 +651,7 @@ static bool load_decisions(loader *L)
     if (!used || !depth) {
         chg_free(used);
         chg_free(depth);
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     }
     for (uint32_t i = 0; i < b->nareqs; i++) {
         chg_areqdef *q = &b->areqs[i];
@@ -673,11 +687,11 @@ static bool load_decisions(loader *L)
                 chg_vm_areq_render_term(b, q, k + 1, &t);
                 q->term[k] = chg_buf_take(&t);
                 if (!q->term[k])
-                    return fail(L, 0, "out of memory");
+                    return nomem(L);
             }
         }
         if (!q->text || (term && !q->term))
-            return fail(L, 0, "out of memory");
+            return nomem(L);
     }
     for (uint32_t i = 0; i < b->napprovals; i++) {
         const uint8_t *r = recp(L, CHG_SEC_APPROVALS, i);
@@ -764,8 +778,8 @@ static bool load_timesets(loader *L)
     b->ntimesets = n;
     b->timesets = chg_calloc(n + 1, sizeof *b->timesets);
     if (!b->timesets)
-        return fail(L, 0, "out of memory");
-    chg_vm_verifier V = {b, L->off, L->err, L->errlen};
+        return nomem(L);
+    chg_vm_verifier V = {b, L->off, L->err, L->errlen, false};
     uint32_t next_first = 0;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *r = recp(L, CHG_SEC_TIMESETS, i);
@@ -781,7 +795,7 @@ static bool load_timesets(loader *L)
             return fail(L, at + 4, "time set %u: bad kind or nodes", i);
         chg_ts_node *nodes = chg_calloc(count, sizeof *nodes);
         if (!nodes)
-            return fail(L, 0, "out of memory");
+            return nomem(L);
         bool ok = true;
         for (uint32_t k = 0; k < count && ok; k++) {
             const uint8_t *q = recp(L, CHG_SEC_TSNODES, first + k);
@@ -845,13 +859,15 @@ static bool load_timesets(loader *L)
         if (mixed || (t->zone && !strcmp(t->zone, "UTC")))
             t->zone = NULL;
         if (ok)
-            ok = verified(L, chg_vm_verify_tstree(&V, i, nodes, first, count, &next_first));
+            ok = verified(L, &V, chg_vm_verify_tstree(&V, i, nodes, first, count, &next_first));
         if (ok) {
             chg_time_error te;
             int bad = -1;
             memset(&te, 0, sizeof te);
             t->ts = chg_timeset_build(nodes, count, (int)count - 1, &te, &bad);
-            if (!t->ts)
+            if (!t->ts && te.status == CHG_ENOMEM)
+                ok = nomem(L);
+            else if (!t->ts)
                 ok = fail(L, roff(L, CHG_SEC_TSNODES, first + (bad >= 0 ? (uint32_t)bad : 0)),
                           "time set '%s': %s", b->str[t->name], te.message);
         }
@@ -867,6 +883,18 @@ static bool load_timesets(loader *L)
  * tz database) and built-ins (bound by name to this chgc's functions, so a
  * bundle from a newer compiler that needs a newer built-in is rejected
  * here rather than failing in the middle of a decision). */
+static void *pcre_malloc(PCRE2_SIZE size, void *ud)
+{
+    (void)ud;
+    return chg_malloc(size);
+}
+
+static void pcre_free(void *p, void *ud)
+{
+    (void)ud;
+    chg_free(p);
+}
+
 static bool load_externals(loader *L)
 {
     chg_bundle *b = L->b;
@@ -877,15 +905,22 @@ static bool load_externals(loader *L)
     b->nbuiltins = L->count[CHG_SEC_BUILTINS];
     b->builtins = chg_calloc(b->nbuiltins + 1, sizeof *b->builtins);
     b->builtin_info = chg_calloc(b->nbuiltins + 1, sizeof *b->builtin_info);
+    /* pcre2 allocates through chg_realloc too, by way of a general
+     * context (no global of pcre2's is touched) */
+    if (b->nregexes && (!(b->pcre = pcre2_general_context_create(pcre_malloc, pcre_free, NULL)) ||
+                        !(b->pcre_cc = pcre2_compile_context_create(b->pcre))))
+        return nomem(L);
     if (!b->regexes || !b->zones || !b->builtins || !b->builtin_info)
-        return fail(L, 0, "out of memory");
+        return nomem(L);
     for (uint32_t i = 0; i < b->nregexes; i++) {
         uint32_t s = chg_rd32(recp(L, CHG_SEC_REGEXES, i));
         if (!check_str(L, s, roff(L, CHG_SEC_REGEXES, i), false))
             return false;
         int code;
         PCRE2_SIZE off;
-        b->regexes[i] = pcre2_compile((PCRE2_SPTR)b->str[s], b->strlen[s], PCRE2_UTF, &code, &off, NULL);
+        b->regexes[i] = pcre2_compile((PCRE2_SPTR)b->str[s], b->strlen[s], PCRE2_UTF, &code, &off, b->pcre_cc);
+        if (!b->regexes[i] && code == PCRE2_ERROR_HEAP_FAILED)
+            return nomem(L);
         if (!b->regexes[i]) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(code, msg, sizeof msg);
@@ -904,6 +939,8 @@ static bool load_externals(loader *L)
         chg_time_error te;
         memset(&te, 0, sizeof te);
         b->zones[i] = chg_tz_load(b->str[s], &te);
+        if (!b->zones[i] && te.status == CHG_ENOMEM)
+            return nomem(L);
         if (!b->zones[i])
             return fail(L, roff(L, CHG_SEC_ZONES, i), "time zone '%s': %s", b->str[s], te.message);
     }
@@ -931,6 +968,8 @@ void chg_bundle_free(chg_bundle *b)
         chg_timeset_free(b->timesets[i].ts);
     for (uint32_t i = 0; b->regexes && i < b->nregexes; i++)
         pcre2_code_free(b->regexes[i]);
+    pcre2_compile_context_free(b->pcre_cc);
+    pcre2_general_context_free(b->pcre);
     for (uint32_t i = 0; b->zones && i < b->nzones; i++)
         chg_tz_free(b->zones[i]);
     chg_free(b->str);
@@ -969,19 +1008,20 @@ void chg_bundle_free(chg_bundle *b)
     chg_free(b);
 }
 
-chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errlen)
+int chg_bundle_open(const void *data, size_t len, chg_bundle **out, char *err, size_t errlen)
 {
-    chg_bundle *b = chg_calloc(1, sizeof *b);
-    if (!b || len > UINT32_MAX) {
-        snprintf(err, errlen, len > UINT32_MAX ? "bundle too large" : "out of memory");
-        chg_free(b);
-        return NULL;
+    *out = NULL;
+    if (len > UINT32_MAX) {
+        snprintf(err, errlen, "bundle too large");
+        return CHG_ERANGE;
     }
-    b->data = chg_malloc(len ? len : 1);
-    if (!b->data) {
+    chg_bundle *b = chg_calloc(1, sizeof *b);
+    if (b)
+        b->data = chg_malloc(len ? len : 1);
+    if (!b || !b->data) {
         snprintf(err, errlen, "out of memory");
         chg_free(b);
-        return NULL;
+        return CHG_ENOMEM;
     }
     memcpy(b->data, data, len);
     b->len = len;
@@ -992,14 +1032,22 @@ chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errl
     L.errlen = errlen;
     /* each step relies on the ones before it; the code verifier comes
      * last, when every table an operand may index is loaded and checked */
-    chg_vm_verifier V = {b, L.off, err, errlen};
+    chg_vm_verifier V = {b, L.off, err, errlen, false};
     bool ok = read_sections(&L) && load_strings(&L) && load_consts(&L) && load_code(&L) && load_meta(&L) &&
-              load_blocks(&L) && load_paths(&L) && verified(&L, chg_vm_verify_decoding(&V)) && load_policy(&L) &&
-              load_decisions(&L) && load_timesets(&L) && load_externals(&L) && verified(&L, chg_vm_verify_code(&V));
+              load_blocks(&L) && load_paths(&L) && verified(&L, &V, chg_vm_verify_decoding(&V)) && load_policy(&L) &&
+              load_decisions(&L) && load_timesets(&L) && load_externals(&L) && verified(&L, &V, chg_vm_verify_code(&V));
     if (!ok) {
         chg_bundle_free(b);
-        return NULL;
+        return L.oom ? CHG_ENOMEM : CHG_EINVAL;
     }
+    *out = b;
+    return CHG_OK;
+}
+
+chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errlen)
+{
+    chg_bundle *b;
+    chg_bundle_open(data, len, &b, err, errlen);
     return b;
 }
 

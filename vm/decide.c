@@ -75,7 +75,7 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     ctx->missing_nodes = chg_calloc(64, sizeof *ctx->missing_nodes);
     ctx->actions = chg_calloc(b->ncalls + 1, sizeof *ctx->actions);
     ctx->applied = chg_calloc(b->nrules + 1, 1);
-    ctx->match = pcre2_match_data_create(b->max_captures + 1, NULL);
+    ctx->match = pcre2_match_data_create(b->max_captures + 1, b->pcre);
     if (!ctx->regs || !ctx->letvals || !ctx->letstate || !ctx->frames || !ctx->reasons || !ctx->warnings ||
         !ctx->ts_index || !ctx->during_hits || !ctx->window_reqs || !ctx->during_all || !ctx->req_roots ||
         !ctx->during_level || !ctx->ts_xs || !ctx->ts_sets || !ctx->ts_want ||
@@ -164,7 +164,7 @@ static int run_text(chg_ctx *ctx, uint32_t block, const char **s, uint32_t *len)
     if (chg_vm_run(ctx, block, &v) < 0)
         return -1;
     *s = chg_vm_value_to_scratch(ctx, &v, len);
-    return *s ? 0 : chg_vm_error(ctx, ctx->b->blocks[block].start, "out of memory");
+    return *s ? 0 : chg_vm_nomem(ctx, ctx->b->blocks[block].start);
 }
 
 /* Reasons and warnings live in the context's arrays, sized in chg_ctx_new:
@@ -269,7 +269,8 @@ void chg_vm_action_vars(chg_ctx *ctx)
         uint32_t len;
         reason = join3(ctx, "waiting for approvals: ", d->missing[0], "", &len);
     }
-    if (!*reason)
+    /* join3 is NULL out of memory (the scratch arena marks the decision void) */
+    if (!reason || !*reason)
         reason = d->emergency ? "emergency change, approved" : chg_outcome_name(d->outcome);
     ctx->var_reason = reason ? reason : "";
     char head[512];
@@ -341,6 +342,7 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
         ctx->cache_keyed = true;
     }
     ctx->failed = false;
+    ctx->oom = false;
     ctx->ev = ev;
     ctx->facts = facts;
     ctx->resolver = resolver;
@@ -354,13 +356,32 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
 
 static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d);
 
-/* Always CHG_OK: a policy that fails gives an `error` decision, which is
- * data (docs/internals.md), not a status. The saved error is restored
+/* The scratch arena failed somewhere in the decision: whatever the
+ * decision says was judged without some value (a message, an approval's
+ * text, a list), so none of it stands. It becomes an `error` decision
+ * saying so, without actions, and the status tells the caller that this
+ * error is the machine's, not the policy's (a daemon answers 503, a test
+ * runner stops). */
+static int nomem_decision(chg_ctx *ctx, chg_decision *d)
+{
+    ctx->failed = true;
+    ctx->err_msg = "out of memory";
+    ctx->err_len = 13;
+    ctx->err_pc = UINT32_MAX;
+    fail_decision(ctx, d, UINT32_MAX);
+    return CHG_ENOMEM;
+}
+
+/* CHG_OK: a policy that fails gives an `error` decision, which is data
+ * (docs/internals.md), not a status. CHG_ENOMEM when memory ran out: the
+ * decision is then `error`, "out of memory". The saved error is restored
  * after the `on error` actions so the decision reports the first failure
  * even if one of those actions failed as well. */
 int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
 {
     decide(ctx, in, d);
+    if (ctx->scratch.failed || ctx->oom)
+        return nomem_decision(ctx, d);
     if (d->outcome == CHG_OUT_ERROR) {
         /* `on error` actions: a failure among them leaves none, and the
          * first error stands */
@@ -374,7 +395,7 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         ctx->err_pc = pc;
         ctx->failed = true;
     }
-    return CHG_OK;
+    return ctx->scratch.failed || ctx->oom ? nomem_decision(ctx, d) : CHG_OK;
 }
 
 /* The decision, in the order language.md §3 fixes: now, risk, every rule
@@ -529,7 +550,7 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             if (!open) {
                 msg = join3(ctx, "window ", b->str[b->timesets[r->window].name], " is closed", &len);
                 if (!msg) {
-                    chg_vm_error(ctx, UINT32_MAX, "out of memory");
+                    chg_vm_nomem(ctx, UINT32_MAX);
                     fail_decision(ctx, d, i);
                     return;
                 }

@@ -404,12 +404,9 @@ chg_event *chg_event_from_json(const chg_bundle *b, void *jv, char *err, size_t 
  * change (an approver's tool) may see the other. */
 chg_event *chg_event_decode(const chg_bundle *b, const char *json, size_t len, char *err, size_t errlen)
 {
-    json_error_t je;
-    json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
-    if (!j) {
-        snprintf(err, errlen, "line %d, column %d: %s", je.line, je.column, je.text);
+    json_t *j = chg_vm_json_parse(json, len, JSON_REJECT_DUPLICATES, NULL, err, errlen);
+    if (!j)
         return NULL;
-    }
     chg_event *e = chg_event_from_json(b, j, err, errlen);
     json_decref(j);
     return e;

@@ -121,6 +121,15 @@ const chg_value *chg_vm_facts_answer(const chg_facts *f, const char *call, const
     return NULL;
 }
 
+/* Not the file's fault: exactly "out of memory", with no JSON path, so
+ * that callers can tell it from a mistake in the facts. */
+static chg_facts *nomem(chg_facts *f, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
+    chg_facts_free(f);
+    return NULL;
+}
+
 static chg_facts *bad(chg_facts *f, char *err, size_t errlen, const char *path, const char *why)
 {
     snprintf(err, errlen, "facts: %s: %s", path, why);
@@ -141,12 +150,10 @@ chg_facts *chg_facts_parse(const char *text, size_t len, char *err, size_t errle
     }
     if (!text)
         return f;
-    json_error_t je;
     /* duplicate keys are refused, as in changes: a flag given twice with
      * two values has no one meaning */
-    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *doc = chg_vm_json_parse(text, len, JSON_REJECT_DUPLICATES, "facts", err, errlen);
     if (!doc) {
-        snprintf(err, errlen, "facts: line %d, column %d: %s", je.line, je.column, je.text);
         chg_facts_free(f);
         return NULL;
     }
@@ -173,7 +180,7 @@ chg_facts *chg_facts_parse(const char *text, size_t len, char *err, size_t errle
                 return bad(f, err, errlen, path, "expected true or false");
             }
             if (chg_facts_set_flag(f, key, json_is_true(val)) != CHG_OK)
-                return bad(f, err, errlen, ".flags", "out of memory");
+                return nomem(f, err, errlen);
         }
     }
     json_t *qs = json_object_get(doc, "queries");
@@ -183,7 +190,7 @@ chg_facts *chg_facts_parse(const char *text, size_t len, char *err, size_t errle
         f->nqueries = (uint32_t)json_array_size(qs);
         f->queries = chg_arena_alloc(&f->arena, sizeof *f->queries * (f->nqueries + 1));
         if (!f->queries)
-            return bad(f, err, errlen, ".queries", "out of memory");
+            return nomem(f, err, errlen);
         for (uint32_t i = 0; i < f->nqueries; i++) {
             json_t *q = json_array_get(qs, i);
             char path[64];
@@ -219,7 +226,7 @@ chg_facts *chg_facts_parse(const char *text, size_t len, char *err, size_t errle
             fq->nargs = args ? (uint32_t)json_array_size(args) : 0;
             fq->args = chg_arena_alloc(&f->arena, sizeof(chg_value) * (fq->nargs + 1));
             if (!fq->args)
-                return bad(f, err, errlen, path, "out of memory");
+                return nomem(f, err, errlen);
             for (uint32_t k = 0; k < fq->nargs; k++)
                 chg_vm_value_from_json(json_array_get(args, k), &fq->args[k]);
             chg_vm_value_from_json(res, &fq->result);

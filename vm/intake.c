@@ -32,16 +32,23 @@ static void describe(const json_t *j, char *out, size_t len)
              dt ? dt : "none");
 }
 
-/* A string `detail` holding JSON: replace it by what it encodes. */
-static void unwrap_detail(json_t *j)
+/* A string `detail` holding JSON: replace it by what it encodes. False
+ * only when memory ran out (a string that is not JSON stays a string). */
+static bool unwrap_detail(json_t *j)
 {
     json_t *d = json_object_get(j, "detail");
     if (!json_is_string(d))
-        return;
-    json_t *inner = json_loadb(json_string_value(d), json_string_length(d), JSON_REJECT_DUPLICATES, NULL);
+        return true;
+    char why[256];
+    json_t *inner = chg_vm_json_parse(json_string_value(d), json_string_length(d), JSON_REJECT_DUPLICATES, NULL,
+                                      why, sizeof why);
+    if (!inner)
+        return strcmp(why, chg_strerror(CHG_ENOMEM)) != 0;
+    bool ok = true;
     if (json_is_object(inner) || json_is_array(inner))
-        json_object_set(j, "detail", inner);
+        ok = json_object_set(j, "detail", inner) == 0;
     json_decref(inner);
+    return ok;
 }
 
 /* Is j shaped like a change? Not an event envelope (it has no
@@ -106,6 +113,10 @@ static const char *block_source(const chg_bundle *b, uint32_t block, char *buf, 
 static void intake_error(chg_ctx *ctx, const chg_intakedef *k, char *err, size_t errlen)
 {
     const chg_bundle *b = ctx->b;
+    if (ctx->scratch.failed || ctx->oom) { /* the machine's failure, not the intake's */
+        snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
+        return;
+    }
     char src[256];
     chg_bundle_source(b, ctx->err_pc < b->ncode ? b->insspan[ctx->err_pc] : 0, src, sizeof src);
     snprintf(err, errlen, "%s: intake '%s': %.*s", src, b->str[k->name], (int)ctx->err_len,
@@ -160,11 +171,14 @@ static chg_event *build(chg_ctx *ctx, const chg_intakedef *k, json_t *raw, char 
         chg_buf_free(&text);
         return NULL;
     }
-    json_error_t je;
-    json_t *cj = json_loadb(text.data, text.len, 0, &je);
+    char why[256];
+    json_t *cj = chg_vm_json_parse(text.data, text.len, 0, NULL, why, sizeof why);
     chg_buf_free(&text);
     if (!cj) {
-        snprintf(err, errlen, "intake '%s': the change it built is not valid JSON: %s", b->str[k->name], je.text);
+        if (strcmp(why, chg_strerror(CHG_ENOMEM)) == 0)
+            snprintf(err, errlen, "%s", why);
+        else
+            snprintf(err, errlen, "intake '%s': the change it built is not valid JSON: %s", b->str[k->name], why);
         return NULL;
     }
     chg_event *e = chg_event_from_json(b, cj, err, errlen);
@@ -180,19 +194,20 @@ chg_event *chg_event_intake(chg_ctx *ctx, const char *json, size_t len, const ch
     const chg_bundle *b = ctx->b;
     if (used)
         *used = -1;
-    json_error_t je;
-    json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
-    if (!j) {
-        snprintf(err, errlen, "line %d, column %d: %s", je.line, je.column, je.text);
+    json_t *j = chg_vm_json_parse(json, len, JSON_REJECT_DUPLICATES, NULL, err, errlen);
+    if (!j)
         return NULL;
-    }
     if (!json_is_object(j)) {
         snprintf(err, errlen, "an event must be a JSON object, not %s",
                  json_is_array(j) ? "an array" : json_is_string(j) ? "a string" : "a scalar");
         json_decref(j);
         return NULL;
     }
-    unwrap_detail(j);
+    if (!unwrap_detail(j)) {
+        snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
+        json_decref(j);
+        return NULL;
+    }
     chg_event *out = NULL;
     if (b->nintakes) {
         chg_event *raw = chg_vm_event_raw(b, j, err, errlen);

@@ -61,9 +61,18 @@ int chg_vm_error(chg_ctx *ctx, uint32_t pc, const char *fmt, ...)
     }
     ctx->failed = true;
     ctx->err_pc = pc;
-    ctx->err_msg = p ? p : "run-time error";
-    ctx->err_len = p ? (uint32_t)n : 15;
+    /* no room for the message is itself out of memory (chg_eval turns
+     * the decision into that error, as scratch.failed is set) */
+    ctx->oom |= !p;
+    ctx->err_msg = p ? p : "out of memory";
+    ctx->err_len = p ? (uint32_t)n : 13;
     return -1;
+}
+
+int chg_vm_nomem(chg_ctx *ctx, uint32_t pc)
+{
+    ctx->oom = true;
+    return chg_vm_error(ctx, pc, "out of memory");
 }
 
 /* The text of a path slot, for messages. A linear scan of the path table:
@@ -557,7 +566,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             else if (x.tag == CHG_V_STR && y.tag == CHG_V_STR) {
                 char *p = chg_arena_alloc_raw(&ctx->scratch, (size_t)x.len + y.len + 1);
                 if (!p)
-                    FAIL("out of memory");
+                    return chg_vm_nomem(ctx, pc);
                 memcpy(p, x.u.s, x.len);
                 memcpy(p + x.len, y.u.s, y.len);
                 p[x.len + y.len] = 0;
@@ -754,12 +763,12 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             for (uint32_t i = 0; i < in->x; i++) {
                 parts[i] = chg_vm_value_to_scratch(ctx, &R[in->b + i], &lens[i]);
                 if (!parts[i])
-                    FAIL("out of memory");
+                    return chg_vm_nomem(ctx, pc);
                 total += lens[i];
             }
             char *p = chg_arena_alloc_raw(&ctx->scratch, total + 1);
             if (!p)
-                FAIL("out of memory");
+                return chg_vm_nomem(ctx, pc);
             size_t at = 0;
             for (uint32_t i = 0; i < in->x; i++) {
                 memcpy(p + at, parts[i], lens[i]);
@@ -784,7 +793,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
              * R[b..] must not change a list already made */
             chg_value *items = chg_arena_alloc_raw(&ctx->scratch, sizeof(chg_value) * (in->x ? in->x : 1));
             if (!items)
-                FAIL("out of memory");
+                return chg_vm_nomem(ctx, pc);
             memcpy(items, &R[in->b], sizeof(chg_value) * in->x);
             A.tag = in->op == CHG_OP_LIST ? CHG_V_LIST : CHG_V_REC;
             A.flags = 0;
@@ -837,13 +846,17 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                 /* the error path may use the heap: the decision is over */
                 char args[256];
                 size_t n = 0;
+                bool oom = false;
                 for (uint32_t i = 0; i < in->x && n < sizeof args - 8; i++) {
                     chg_buf t;
                     chg_buf_init(&t);
                     chg_vm_value_json(b, &R[in->b + i], &t);
+                    oom |= t.oom;
                     n += (size_t)snprintf(args + n, sizeof args - n, "%s%s", i ? ", " : "", t.data ? t.data : "");
                     chg_buf_free(&t);
                 }
+                if (oom) /* a message without its arguments would mislead */
+                    return chg_vm_nomem(ctx, pc);
                 args[n < sizeof args ? n : sizeof args - 1] = 0;
                 FAIL("no answer for %s(%s): give it in the facts (\"queries\") or with 'given' in a test", name,
                      args);

@@ -92,12 +92,12 @@ static const uint32_t rec_size[CHG_SEC__MAX] = {
 };
 
 /* The file offset of record i of section s. */
-static uint32_t rec_at(const chg_vm_verifier *v, int s, uint32_t i) { return v->off[s] + i * rec_size[s]; }
+static uint32_t rec_at(chg_vm_verifier *v, int s, uint32_t i) { return v->off[s] + i * rec_size[s]; }
 
 /* The loader's message format, "corrupt at offset N: …"; false, so a check
  * reads `return vfail(...)`. */
-static bool vfail(const chg_vm_verifier *v, uint32_t offset, const char *fmt, ...) CHG_PRINTF(3, 4);
-static bool vfail(const chg_vm_verifier *v, uint32_t offset, const char *fmt, ...)
+static bool vfail(chg_vm_verifier *v, uint32_t offset, const char *fmt, ...) CHG_PRINTF(3, 4);
+static bool vfail(chg_vm_verifier *v, uint32_t offset, const char *fmt, ...)
 {
     int n = snprintf(v->err, v->errlen, "corrupt at offset %u: ", offset);
     va_list ap;
@@ -105,6 +105,15 @@ static bool vfail(const chg_vm_verifier *v, uint32_t offset, const char *fmt, ..
     if (n >= 0 && (size_t)n < v->errlen)
         vsnprintf(v->err + n, v->errlen - (size_t)n, fmt, ap);
     va_end(ap);
+    return false;
+}
+
+/* Out of memory is no defect of the bundle: the loader's own message and
+ * status (chg_bundle_open returns CHG_ENOMEM). */
+static bool vnomem(chg_vm_verifier *v)
+{
+    v->oom = true;
+    snprintf(v->err, v->errlen, "out of memory");
     return false;
 }
 
@@ -188,7 +197,7 @@ static uint32_t edges(const chg_ins *in, uint32_t i, uint32_t s, uint32_t *t)
 /* Every instruction of block k, operand by operand, by the format letters
  * of opcodes.def: what each letter's check proves is what the handler in
  * interp.c reads without checking (its CHG_ASSERTs say the same). */
-static bool verify_operands(const chg_vm_verifier *v, const chg_block *k)
+static bool verify_operands(chg_vm_verifier *v, const chg_block *k)
 {
     const chg_bundle *b = v->b;
     uint32_t lo = k->reg_base, hi = (uint32_t)k->reg_base + k->nregs;
@@ -297,7 +306,7 @@ static bool verify_operands(const chg_vm_verifier *v, const chg_block *k)
  * last instruction (i when nothing jumps back to it); inner[i] the
  * innermost loop whose range holds i, or NONE. Linear in the block's
  * length, plus a word per register of the window. */
-static bool verify_loops(const chg_vm_verifier *v, const chg_block *k, uint32_t *end, uint32_t *inner,
+static bool verify_loops(chg_vm_verifier *v, const chg_block *k, uint32_t *end, uint32_t *inner,
                          uint32_t *saved, uint32_t *owner)
 {
     const chg_ins *code = v->b->code;
@@ -393,7 +402,7 @@ static bool verify_loops(const chg_vm_verifier *v, const chg_block *k, uint32_t 
 
 /* ---- I2: no register read before it is written ---------------------------------------- */
 
-static bool verify_dataflow(const chg_vm_verifier *v, uint32_t bi, const chg_block *k, uint64_t *in_set,
+static bool verify_dataflow(chg_vm_verifier *v, uint32_t bi, const chg_block *k, uint64_t *in_set,
                             uint8_t *reached, uint32_t *idx)
 {
     const chg_ins *code = v->b->code;
@@ -489,12 +498,12 @@ static bool verify_dataflow(const chg_vm_verifier *v, uint32_t bi, const chg_blo
 /* I1: a let block belongs to one let (found by fuzz_bundle_struct: two
  * lets of one block, one asking for the other, ran the block inside
  * itself). */
-static bool verify_lets(const chg_vm_verifier *v)
+static bool verify_lets(chg_vm_verifier *v)
 {
     const chg_bundle *b = v->b;
     uint32_t *owner = chg_malloc(((size_t)b->nblocks + 1) * sizeof *owner);
     if (!owner)
-        return vfail(v, 0, "out of memory");
+        return vnomem(v);
     for (uint32_t i = 0; i < b->nblocks; i++)
         owner[i] = CHG_NONE32;
     bool ok = true;
@@ -509,7 +518,7 @@ static bool verify_lets(const chg_vm_verifier *v)
     return ok;
 }
 
-bool chg_vm_verify_code(const chg_vm_verifier *v)
+bool chg_vm_verify_code(chg_vm_verifier *v)
 {
     const chg_bundle *b = v->b;
     if (!verify_lets(v))
@@ -527,7 +536,7 @@ bool chg_vm_verify_code(const chg_vm_verifier *v)
         chg_free(end);
         chg_free(in_set);
         chg_free(reached);
-        return vfail(v, 0, "out of memory");
+        return vnomem(v);
     }
     uint32_t *inner = end + maxn, *saved = end + 2 * (size_t)maxn, *regs = end + 4 * (size_t)maxn;
     bool ok = true;
@@ -544,7 +553,7 @@ bool chg_vm_verify_code(const chg_vm_verifier *v)
 
 /* ---- I5: time sets are trees ------------------------------------------------------------ */
 
-bool chg_vm_verify_tstree(const chg_vm_verifier *v, uint32_t set, const chg_ts_node *nodes, uint32_t first,
+bool chg_vm_verify_tstree(chg_vm_verifier *v, uint32_t set, const chg_ts_node *nodes, uint32_t first,
                           uint32_t count, uint32_t *next_first)
 {
     /* sets in order, each its own nodes: building them all costs the
@@ -555,7 +564,7 @@ bool chg_vm_verify_tstree(const chg_vm_verifier *v, uint32_t set, const chg_ts_n
     *next_first = first + count;
     uint8_t *used = chg_calloc(count + 1, 1);
     if (!used)
-        return vfail(v, 0, "out of memory");
+        return vnomem(v);
     bool ok = true;
     for (uint32_t k = 0; k < count && ok; k++) {
         const chg_ts_node *x = &nodes[k];
@@ -576,13 +585,13 @@ bool chg_vm_verify_tstree(const chg_vm_verifier *v, uint32_t set, const chg_ts_n
 
 /* ---- I6: decoding does not fan out ---------------------------------------------------- */
 
-bool chg_vm_verify_decoding(const chg_vm_verifier *v)
+bool chg_vm_verify_decoding(chg_vm_verifier *v)
 {
     const chg_bundle *b = v->b;
     uint8_t *node_used = chg_calloc(b->npaths + 1, 1), *layout_used = chg_calloc(b->nlayouts + 1, 1);
     bool ok = node_used && layout_used;
     if (!ok)
-        vfail(v, 0, "out of memory");
+        vnomem(v);
     for (uint32_t i = 0; ok && i < b->nlfields; i++) {
         uint32_t node = b->lfields[i].node;
         if (node != CHG_NONE32 && node_used[node]++)

@@ -161,6 +161,9 @@ struct chg_bundle {
     chg_tsdef *timesets;
     uint32_t nregexes;
     pcre2_code **regexes;
+    pcre2_general_context *pcre; /* allocates through chg_realloc; NULL
+                                    when the bundle has no regex */
+    pcre2_compile_context *pcre_cc; /* made from it */
     uint32_t max_captures;
     uint32_t nzones;
     chg_tz **zones;
@@ -274,6 +277,8 @@ struct chg_ctx {
     int risk;
     /* the run-time error, if any */
     bool failed;
+    bool oom;                 /* memory ran out (chg_vm_nomem): the
+                                 decision is void, chg_eval says so */
     uint32_t err_pc;          /* instruction that failed */
     const char *err_msg;
     uint32_t err_len;
@@ -312,6 +317,9 @@ int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, 
 /* Record a run-time error at instruction pc (printf-style, into scratch).
  * Returns -1 for `return chg_vm_error(…)`. */
 int chg_vm_error(chg_ctx *ctx, uint32_t pc, const char *fmt, ...) CHG_PRINTF(3, 4);
+/* The error "out of memory" at pc, marking the decision void (ctx->oom):
+ * chg_eval then returns CHG_ENOMEM. Returns -1. */
+int chg_vm_nomem(chg_ctx *ctx, uint32_t pc);
 
 /* ---- the verifier (verify.c) ------------------------------------------------------ */
 
@@ -323,21 +331,22 @@ typedef struct chg_vm_verifier {
     const uint32_t *off;      /* file offset of each section's first record, by CHG_SEC_* */
     char *err;
     size_t errlen;
+    bool oom;                 /* set when a check failed for want of memory */
 } chg_vm_verifier;
 
 /* Every block's code (invariants I1-I4 of verify.c): operands, no
  * register read before it is written, loops that end. Runs last, when
  * every table an operand may index is loaded. */
-bool chg_vm_verify_code(const chg_vm_verifier *v);
+bool chg_vm_verify_code(chg_vm_verifier *v);
 /* Time set `set`'s nodes (TSNODES first..first+count-1, decoded, operands
  * already checked to come first) form a tree and share no node with the
  * set before (*next_first: where the next set may start). I5. */
 struct chg_ts_node;
-bool chg_vm_verify_tstree(const chg_vm_verifier *v, uint32_t set, const struct chg_ts_node *nodes, uint32_t first,
+bool chg_vm_verify_tstree(chg_vm_verifier *v, uint32_t set, const struct chg_ts_node *nodes, uint32_t first,
                           uint32_t count, uint32_t *next_first);
 /* Each path node is the field of one layout at most, each layout the
  * records of one list at most. I6. */
-bool chg_vm_verify_decoding(const chg_vm_verifier *v);
+bool chg_vm_verify_decoding(chg_vm_verifier *v);
 
 /* ---- time-set index (tsindex.c) ------------------------------------------------------ */
 
@@ -393,5 +402,11 @@ bool chg_vm_facts_flag(const chg_facts *f, const char *name, bool *value);
 /* JSON value → chg_value without allocation (objects and arrays stay
  * jansson values: CHG_V_JSON). */
 void chg_vm_value_from_json(const void *json, chg_value *out);
+
+/* Parse JSON text (jansson flags); NULL with err "WHAT: line L, column
+ * C: reason" (no prefix when what is NULL), or exactly "out of memory". */
+struct json_t;
+struct json_t *chg_vm_json_parse(const char *text, size_t len, size_t flags, const char *what, char *err,
+                                 size_t errlen);
 
 #endif
