@@ -57,18 +57,21 @@
  * control-flow graph (edges: fall through, jump target, FORNEXT's exit),
  * the set of registers definitely written before each instruction, with
  * intersection where paths join, iterated to a fixed point. Sets start
- * full (nothing known against) and only shrink, so the iteration ends; and
- * because I3 is checked first, instructions are visited in pc order, every
- * forward edge is seen before its target and the only back edges go to a
- * FORNEXT that dominates them, which they cannot shrink (writes only add
- * registers along a path): the second pass changes nothing. A read that
+ * full (nothing known against) and only shrink, so the iteration ends
+ * (after at most n * 64 shrinking passes per word, in general). Here it
+ * ends after one: I3 is checked first, instructions are visited in pc
+ * order, so every forward edge is seen before its target, and the only
+ * back edges go to a FORNEXT that dominates their source, whose set they
+ * cannot shrink (a path only adds written registers): the pass that
+ * changes nothing at a back edge is the first (CHG_ASSERT). A read that
  * fails in any pass fails at the fixed point (sets only shrink), so the
- * first failure is reported at once.
+ * first failure is reported at once. Unreachable instructions never run
+ * and are not judged.
  *
  * The cost: registers are numbered among those the block writes (a read
  * of any other is at once a failure), sets are bitsets of 64 of them at a
  * time, one word per instruction, so memory is n words and time is
- * 2 * n * ceil(w / 64) word operations for w registers written; a block
+ * n * ceil(w / 64) word operations for w registers written; a block
  * beyond CHG_VERIFY_MAX_WORK of them is refused (compiled blocks are tens
  * of instructions and registers; the bound keeps a hostile bundle from
  * making loading slow). The loop checks are linear in n.
@@ -82,7 +85,7 @@
 #include "chg_time.h"
 
 /* The most word operations one block's data-flow pass may take (see the
- * cost above): 2^26, some tens of milliseconds. */
+ * cost above): 2^26, a few hundred milliseconds at most. */
 #define CHG_VERIFY_MAX_WORK (1u << 26)
 
 static const uint32_t rec_size[CHG_SEC__MAX] = {
@@ -427,35 +430,20 @@ static bool verify_dataflow(chg_vm_verifier *v, uint32_t bi, const chg_block *k,
     if ((uint64_t)n * words > CHG_VERIFY_MAX_WORK)
         return vfail(v, rec_at(v, CHG_SEC_BLOCKS, bi),
                      "block %u: %u instructions writing %u registers are too many to verify", bi, n, nw);
-    /* reachability, in one forward pass: a back edge's target, a FORNEXT,
-     * was reached before it (I3) */
+    /* the sets, 64 registers at a time (one round when the block writes
+     * none: its reads still fail). The first pass also finds what is
+     * reachable: in pc order, every forward edge is seen before its
+     * target, and a back edge goes to a FORNEXT reached through its
+     * FORPREP before, so reached[i] is final when i is visited. */
     memset(reached, 0, n);
     reached[0] = 1;
-    for (uint32_t i = 0; i < n; i++) {
-        if (!reached[i])
-            continue;
-        uint32_t ne = edges(&code[s + i], i, s, t);
-        for (uint32_t e = 0; e < ne; e++)
-            reached[t[e]] = 1;
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        if (!reached[i])
-            continue;
-        uint32_t m = ins_reads(&code[s + i], rr);
-        for (uint32_t j = 0; j < m; j++)
-            if (idx[rr[j] - lo] == CHG_NONE32)
-                return vfail(v, rec_at(v, CHG_SEC_CODE, s + i),
-                             "instruction %u (%s): register %u is read before it is written on some path", s + i,
-                             chg_vm_op_names[code[s + i].op], rr[j]);
-    }
-    /* the sets, 64 registers at a time */
-    for (uint32_t wd = 0; wd < words; wd++) {
+    for (uint32_t wd = 0; wd < (words ? words : 1); wd++) {
         for (uint32_t i = 0; i < n; i++)
             in_set[i] = ~(uint64_t)0;
         in_set[0] = 0; /* nothing is written when a block starts */
         bool changed = true;
         for (int pass = 0; changed; pass++) {
-            CHG_ASSERT(pass < 2); /* the second pass changes nothing (see the top) */
+            CHG_ASSERT(pass == 0); /* back edges change nothing (see the top) */
             changed = false;
             for (uint32_t i = 0; i < n; i++) {
                 if (!reached[i])
@@ -465,7 +453,7 @@ static bool verify_dataflow(chg_vm_verifier *v, uint32_t bi, const chg_block *k,
                 uint32_t m = ins_reads(in, rr);
                 for (uint32_t j = 0; j < m; j++) {
                     uint32_t c = idx[rr[j] - lo];
-                    if (c / 64 == wd && !(cur >> (c % 64) & 1))
+                    if (c == CHG_NONE32 || (c / 64 == wd && !(cur >> (c % 64) & 1)))
                         return vfail(v, rec_at(v, CHG_SEC_CODE, s + i),
                                      "instruction %u (%s): register %u is read before it is written on some path",
                                      s + i, chg_vm_op_names[in->op], rr[j]);
@@ -484,6 +472,7 @@ static bool verify_dataflow(chg_vm_verifier *v, uint32_t bi, const chg_block *k,
                         if (c / 64 == wd)
                             out |= (uint64_t)1 << (c % 64);
                     }
+                    reached[t[e]] = 1;
                     uint64_t was = in_set[t[e]];
                     in_set[t[e]] = was & out;
                     if (t[e] <= i && in_set[t[e]] != was)
