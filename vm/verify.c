@@ -20,9 +20,10 @@
  *  I2  no register is read before it is written, on any path from the
  *      block's first instruction. Registers keep their values from one
  *      decision to the next (they are never cleared): without this a
- *      crafted block would read the previous change's values, strings in a
- *      scratch arena since reset (a use after free, and one change's data
- *      leaking into another's decision).
+ *      crafted block would read the previous change's values: strings of
+ *      a scratch arena since reset or of an event since freed (a use after
+ *      free, and one change's data leaking into another's decision; see
+ *      test_vm_registers_do_not_carry_over_between_decisions).
  *  I3  every path terminates. The only edges that do not go forward are
  *      back edges: a JMP to a FORNEXT whose instruction before is the
  *      FORPREP of the same registers. A loop is the FORNEXT at p and the
@@ -71,7 +72,7 @@
  * The cost: registers are numbered among those the block writes (a read
  * of any other is at once a failure), sets are bitsets of 64 of them at a
  * time, one word per instruction, so memory is n words and time is
- * n * ceil(w / 64) word operations for w registers written; a block
+ * n * ceil(w / 64) instruction visits for w registers written; a block
  * beyond CHG_VERIFY_MAX_WORK of them is refused (compiled blocks are tens
  * of instructions and registers; the bound keeps a hostile bundle from
  * making loading slow). The loop checks are linear in n.
@@ -84,9 +85,11 @@
 
 #include "chg_time.h"
 
-/* The most word operations one block's data-flow pass may take (see the
- * cost above): 2^26, a few hundred milliseconds at most. */
-#define CHG_VERIFY_MAX_WORK (1u << 26)
+/* The most instruction visits one block's data-flow pass may take, n
+ * times the words of its registers (see the cost above): 2^22, some tens
+ * of milliseconds (a block of 65,536 instructions writing 4,096
+ * registers; compiled blocks are far below it). */
+#define CHG_VERIFY_MAX_WORK (1u << 22)
 
 static const uint32_t rec_size[CHG_SEC__MAX] = {
 #define REC_SIZE(name, id, size) [id] = size,

@@ -8,6 +8,7 @@
 #include "helpers.h"
 
 #include <pthread.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -566,6 +567,111 @@ static void test_vm_verifier_rejects_read_before_write(void **state)
     rehash((uint8_t *)bytes.data, bytes.len);
     chg_bundle_free(load(&bytes));
     chg_buf_free(&bytes);
+}
+
+/* A bundle made by hand: one block of the n instructions code[] with a
+ * window of nregs registers, the two path roots, one string, every other
+ * section empty. For checks no compiled policy can reach. */
+static chg_buf handmade(const chg_ins *code, uint32_t n, uint16_t nregs)
+{
+    static const uint32_t size[CHG_SEC__MAX] = {
+#define SEC_SIZE(name, id, sz) [id] = sz,
+        CHG_SECTIONS(SEC_SIZE)
+#undef SEC_SIZE
+    };
+    uint32_t count[CHG_SEC__MAX] = {0};
+    count[CHG_SEC_META] = 1;
+    count[CHG_SEC_STRINGS] = 1;
+    count[CHG_SEC_CODE] = count[CHG_SEC_INSSPAN] = n;
+    count[CHG_SEC_BLOCKS] = 1;
+    count[CHG_SEC_PATHS] = 2;
+    uint32_t nsec = CHG_SEC__MAX - 1, at = 64 + 4 + 12 * nsec, len[CHG_SEC__MAX], off[CHG_SEC__MAX];
+    for (uint32_t id = 1; id <= nsec; id++) {
+        off[id] = at;
+        len[id] = 4 + count[id] * size[id] + (id == CHG_SEC_STRINGS ? 2 : 0); /* the blob: "t\0" */
+        at += len[id];
+    }
+    uint8_t *d = calloc(1, at);
+    memcpy(d, CHG_BUNDLE_MAGIC, 8);
+    chg_wr32(d + 8, CHG_BUNDLE_VERSION);
+    chg_wr32(d + 12, at);
+    chg_wr32(d + 64, nsec);
+    for (uint32_t id = 1; id <= nsec; id++) {
+        uint8_t *e = d + 68 + 12 * (id - 1);
+        chg_wr32(e, id);
+        chg_wr32(e + 4, off[id]);
+        chg_wr32(e + 8, len[id]);
+        chg_wr32(d + off[id], count[id]);
+    }
+    uint8_t *m = d + off[CHG_SEC_META] + 4; /* name and version string 0, no at block, nregs */
+    memset(m + 8, 0xff, 4);
+    chg_wr32(m + 12, nregs);
+    memset(m + 24, 0xff, 4);
+    memset(m + 32, 0xff, 16);
+    uint8_t *str = d + off[CHG_SEC_STRINGS] + 4;
+    chg_wr32(str + 4, 1);
+    str[8] = 't';
+    for (int i = 0; i < 2; i++) { /* the roots: change, event */
+        uint8_t *r = d + off[CHG_SEC_PATHS] + 4 + 32 * i;
+        r[0] = (uint8_t)i;
+        memset(r + 4, 0xff, 16);
+        memset(r + 20, 0xff, 4);
+    }
+    uint8_t *k = d + off[CHG_SEC_BLOCKS] + 4;
+    chg_wr32(k + 4, n);
+    chg_wr16(k + 10, nregs);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *r = d + off[CHG_SEC_CODE] + 4 + 8 * i;
+        r[0] = code[i].op;
+        r[1] = code[i].x;
+        chg_wr16(r + 2, code[i].a);
+        chg_wr16(r + 4, code[i].b);
+        chg_wr16(r + 6, code[i].c);
+    }
+    rehash(d, at);
+    chg_buf out;
+    chg_buf_init(&out);
+    chg_buf_append(&out, d, at);
+    free(d);
+    return out;
+}
+
+/* The data-flow pass costs n instructions times the words of the
+ * registers written (64 a word): a block of 65,535 writes to 4,096
+ * registers and a RET is 2^22 instruction visits, the most there may be,
+ * and loads; 4,464 instructions more and it is refused, so a hostile
+ * bundle cannot make loading slow. */
+static void test_vm_verifier_bounds_its_work(void **state)
+{
+    (void)state;
+    uint32_t n = 70000;
+    chg_ins *code = calloc(n, sizeof *code);
+    for (uint32_t i = 0; i < n; i++) {
+        code[i].op = CHG_OP_LOADNULL;
+        code[i].a = (uint16_t)(i % 4096);
+    }
+    code[65535].op = CHG_OP_RET; /* reads r0, written first */
+    code[65535].a = 0;
+    chg_buf bytes = handmade(code, 65536, 4096);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    chg_bundle_free(load(&bytes));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    print_message("a block at the bound (65,536 instructions writing 4,096 registers) loads in %.0f ms\n",
+                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    chg_buf_free(&bytes);
+    code[65535].op = CHG_OP_LOADNULL;
+    code[n - 1].op = CHG_OP_RET;
+    code[n - 1].a = 0;
+    bytes = handmade(code, n, 4096);
+    uint32_t nb, blocks = section(&bytes, CHG_SEC_BLOCKS, &nb);
+    char err[512], want[200];
+    assert_null(chg_bundle_load(bytes.data, bytes.len, err, sizeof err));
+    snprintf(want, sizeof want, "corrupt at offset %u: block 0: 70000 instructions writing 4096 registers are too "
+             "many to verify", blocks);
+    assert_string_equal(err, want);
+    chg_buf_free(&bytes);
+    free(code);
 }
 
 /* The attack itself: rule b's message returns r1, which only rule a's
@@ -1164,6 +1270,7 @@ int main(void)
         cmocka_unit_test(test_vm_verifier_rejects_enum_without_values),
         cmocka_unit_test(test_vm_verifier_rejects_read_before_write),
         cmocka_unit_test(test_vm_registers_do_not_carry_over_between_decisions),
+        cmocka_unit_test(test_vm_verifier_bounds_its_work),
         cmocka_unit_test(test_vm_verifier_rejects_shared_let_block),
         cmocka_unit_test(test_vm_verifier_rejects_shared_timeset_nodes),
         cmocka_unit_test(test_vm_verifier_rejects_decoding_fan_out),
