@@ -144,7 +144,7 @@ static void mutate_ins(uint8_t *d, const sections *S, uint32_t pc, unsigned int 
     char letter = *fmt ? fmt[q - 1] : '-';
     uint8_t *p = q == 1 ? ins + 1 : ins + 2 * (q - 1);
     unsigned w = q == 1 ? 1 : 2;
-    uint32_t blk[4];
+    uint32_t blk[4] = {0, 1, 0, 1};
     bool inblk = block_of(d, S, pc, blk);
     /* the block record may itself be a mutant: stay inside the code */
     uint32_t other = inblk ? blk[0] + rnd(seed) % blk[1] : pc;
