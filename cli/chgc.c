@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The command table, in the order `chgc --help` lists it. Each run
@@ -229,6 +230,34 @@ void chgc_print_diags(chg_compiler *c)
     chg_buf_free(&out);
 }
 
+/* The --allow-path directories, for the one command a process runs. */
+static const char *allow_paths[64];
+static size_t nallow_paths;
+
+bool chgc_opt_allow_path(const char *arg)
+{
+    struct stat st;
+    if (stat(arg, &st) != 0) {
+        chgc_error("--allow-path '%s': %s", arg, strerror(errno));
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        chgc_error("--allow-path '%s': not a directory", arg);
+        return false;
+    }
+    if (nallow_paths == sizeof allow_paths / sizeof *allow_paths) {
+        chgc_error("--allow-path: at most %zu directories", nallow_paths);
+        return false;
+    }
+    allow_paths[nallow_paths++] = arg;
+    return true;
+}
+
+chg_compile_options chgc_compile_options(bool lints)
+{
+    return (chg_compile_options){.lints = lints, .allow_paths = allow_paths, .nallow_paths = nallow_paths};
+}
+
 /* The status mapping shared by every command that needs a policy: a
  * policy with errors (CHG_EINVAL with a compiler to show) is 1, a finding;
  * anything else that fails (a file that cannot be read, a bad bundle, no
@@ -236,7 +265,7 @@ void chgc_print_diags(chg_compiler *c)
 int chgc_open_policy(char **paths, int n, bool lints, chg_policy *p)
 {
     char err[1024] = "";
-    chg_compile_options co = {.lints = lints};
+    chg_compile_options co = chgc_compile_options(lints);
     int rc = chg_policy_open(p, paths, (size_t)n, &co, err, sizeof err);
     if (rc == CHG_OK) {
         chgc_print_diags(p->compiler); /* warnings */

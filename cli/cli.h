@@ -51,6 +51,13 @@ bool chgc_opt_duration(const char *name, const char *arg, int64_t *out); /* > 0,
 bool chgc_opt_number(const char *name, const char *arg, double lo, double hi, double *out);
 bool chgc_opt_int(const char *name, const char *arg, long lo, long hi, long *out);
 bool chgc_opt_color(const char *arg, FILE *stream, bool *out);
+/* --allow-path DIR (repeatable): a directory, besides the policy's own,
+ * that its imports, calendars and test inputs may be read from. */
+bool chgc_opt_allow_path(const char *arg);
+/* The compile options every command shares (the allowed paths). */
+chg_compile_options chgc_compile_options(bool lints);
+#define CHGC_ALLOW_PATH_HELP \
+    "      --allow-path DIR  also read imports, calendars and test inputs from DIR\n"
 
 /* Print "chgc: message" to stderr. */
 void chgc_error(const char *fmt, ...) CHG_PRINTF(1, 2);

@@ -15,6 +15,7 @@ int chgc_build(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
+        {"allow-path", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -24,6 +25,10 @@ int chgc_build(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'o': output = optarg; break;
+        case 'P':
+            if (!chgc_opt_allow_path(optarg))
+                return EXIT_USAGE;
+            break;
         case 'h':
             printf("Usage: chgc build -o OUT.chgb PATH...\n"
                    "\n"
@@ -31,8 +36,9 @@ int chgc_build(int argc, char **argv)
                    "bundle: versioned, hashed, verified again whenever it is loaded.\n"
                    "\n"
                    "Options:\n"
-                   "  -o, --output FILE  where to write the bundle (required; '-' for stdout)\n"
-                   "  -h, --help         show this help\n"
+                   "  -o, --output FILE     where to write the bundle (required; '-' for stdout)\n"
+                   "      --allow-path DIR  read imports, calendars, test inputs also from DIR\n"
+                   "  -h, --help            show this help\n"
                    "\n"
                    "Exit status: 0 built, 1 the policy has errors, 2 usage or I/O error.\n");
             return EXIT_CLEAN;
@@ -72,6 +78,7 @@ int chgc_disasm(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"opcodes", no_argument, NULL, 'O'},
+        {"allow-path", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -81,13 +88,22 @@ int chgc_disasm(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 'O': opcodes = true; break;
+        case 'P':
+            if (!chgc_opt_allow_path(optarg))
+                return EXIT_USAGE;
+            break;
         case 'h':
             printf("Usage: chgc disasm BUNDLE.chgb | PATH...\n"
                    "       chgc disasm --opcodes\n"
                    "\n"
                    "Print a policy's bytecode, block by block, with the source position of\n"
                    "each instruction. --opcodes prints the instruction reference\n"
-                   "(docs/bytecode.md).\n");
+                   "(docs/bytecode.md).\n"
+                   "\n"
+                   "Options:\n"
+                   "      --opcodes         print the instruction reference\n"
+                   "      --allow-path DIR  read imports, calendars, test inputs also from DIR\n"
+                   "  -h, --help            show this help\n");
             return EXIT_CLEAN;
         default: return EXIT_USAGE;
         }

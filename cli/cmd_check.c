@@ -29,6 +29,7 @@ static void check_usage(FILE *f)
             "      --at INSTANT     start the time analysis here (default: now)\n"
             "      --horizon DUR    how far the time analysis looks (default 366d)\n"
             "      --color WHEN     auto (default), always or never; NO_COLOR disables auto\n"
+            "      --allow-path DIR read imports, calendars, test inputs also from DIR\n"
             "  -h, --help           show this help\n"
             "\n"
             "Exit status: 0 no errors, 1 errors (or warnings with --werror), 2 usage or I/O error.\n");
@@ -44,6 +45,7 @@ int chgc_check(int argc, char **argv)
         {"horizon", required_argument, NULL, 'H'},
         {"no-lint", no_argument, NULL, 'L'},
         {"color", required_argument, NULL, 'c'},
+        {"allow-path", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -68,6 +70,7 @@ int chgc_check(int argc, char **argv)
         case 'c': color = optarg; break;
         case 'a': ok = chgc_opt_instant("at", optarg, &analysis_from); break;
         case 'H': ok = chgc_opt_duration("horizon", optarg, &horizon); break;
+        case 'P': ok = chgc_opt_allow_path(optarg); break;
         case 'h': check_usage(stdout); return EXIT_CLEAN;
         default: check_usage(stderr); return EXIT_USAGE;
         }
@@ -113,8 +116,10 @@ int chgc_check(int argc, char **argv)
         chg_free(one[0]);
     }
     files.len = nsrc;
-    chg_compile_options co = {.max_errors = (size_t)max_errors, .lints = lints, .analysis_from = analysis_from,
-                              .horizon = horizon};
+    chg_compile_options co = chgc_compile_options(lints);
+    co.max_errors = (size_t)max_errors;
+    co.analysis_from = analysis_from;
+    co.horizon = horizon;
     chg_compiler **cs;
     size_t n;
     char err[1024] = "";

@@ -31,6 +31,7 @@ static void eval_usage(FILE *f)
             "      --horizon DUR  how far to look for next_open, e.g. 366d (default)\n"
             "      --threads N    with --jsonl: decide on N threads, output in input order\n"
             "                     (default: the number of CPUs, at most 8)\n"
+            "      --allow-path DIR read imports, calendars, test inputs also from DIR\n"
             "  -h, --help         show this help\n"
             "\n"
             "Exit status: 0 every change was decided (whatever the outcome), 1 some input\n"
@@ -47,6 +48,7 @@ int chgc_eval(int argc, char **argv)
         {"horizon", required_argument, NULL, 'H'},
         {"threads", required_argument, NULL, 't'},
         {"explain", no_argument, NULL, 'x'},
+        {"allow-path", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -70,6 +72,7 @@ int chgc_eval(int argc, char **argv)
         case 'f': facts_path = optarg; break;
         case 'H': ok = chgc_opt_duration("horizon", optarg, &base.horizon); break;
         case 't': ok = chgc_opt_int("threads", optarg, 1, 64, &threads); break;
+        case 'P': ok = chgc_opt_allow_path(optarg); break;
         case 'h': eval_usage(stdout); return EXIT_CLEAN;
         default: eval_usage(stderr); return EXIT_USAGE;
         }

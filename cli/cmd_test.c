@@ -27,6 +27,7 @@ static void test_usage(FILE *f)
             "      --at INSTANT     the instant of tests that give no 'at', in policies with no\n"
             "                       'at' line (default: now)\n"
             "      --color WHEN     auto (default), always or never\n"
+            "      --allow-path DIR read imports, calendars, test inputs also from DIR\n"
             "  -h, --help           show this help\n"
             "\n"
             "Exit status: 0 every test passed (and coverage met --threshold), 1 a test failed,\n"
@@ -43,6 +44,7 @@ int chgc_test(int argc, char **argv)
         {"run", required_argument, NULL, 'r'},
         {"at", required_argument, NULL, 'a'},
         {"color", required_argument, NULL, 'c'},
+        {"allow-path", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -65,6 +67,7 @@ int chgc_test(int argc, char **argv)
         case 'r': run = optarg; break;
         case 'a': ok = chgc_opt_instant("at", optarg, &now); break;
         case 'c': color = optarg; break;
+        case 'P': ok = chgc_opt_allow_path(optarg); break;
         case 'h': test_usage(stdout); return EXIT_CLEAN;
         default: test_usage(stderr); return EXIT_USAGE;
         }
@@ -97,7 +100,8 @@ int chgc_test(int argc, char **argv)
         }
     chg_test_session ts;
     char err[1024] = "";
-    int rc = chg_test_files((char *const *)files.items, files.len, run, now, &ts, err, sizeof err);
+    chg_compile_options co = chgc_compile_options(false);
+    int rc = chg_test_files((char *const *)files.items, files.len, run, now, &co, &ts, err, sizeof err);
     /* Statuses: 1 for any failed test, broken policy, coverage below
      * --threshold, or no test at all (a CI job that tests nothing should
      * not pass); 2 only when the run itself failed (an unreadable file,

@@ -19,6 +19,7 @@ static void windows_usage(FILE *f)
             "      --to INSTANT     end of the range (default: 30 days after --from)\n"
             "      --flag NAME      treat runtime flag NAME as set (repeatable)\n"
             "  -f, --format FORMAT  text (default), json or ics\n"
+            "      --allow-path DIR read imports, calendars, test inputs also from DIR\n"
             "  -h, --help           show this help\n"
             "\n"
             "Exit status: 0 listed, 1 the policy has errors, 2 usage or I/O error.\n");
@@ -31,6 +32,7 @@ int chgc_windows(int argc, char **argv)
         {"to", required_argument, NULL, 'T'},
         {"flag", required_argument, NULL, 'g'},
         {"format", required_argument, NULL, 'f'},
+        {"allow-path", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -56,6 +58,7 @@ int chgc_windows(int argc, char **argv)
             flags[nflags++] = optarg;
             break;
         case 'f': ok = chgc_opt_choice("format", optarg, formats, &format); break;
+        case 'P': ok = chgc_opt_allow_path(optarg); break;
         case 'h': windows_usage(stdout); return EXIT_CLEAN;
         default: windows_usage(stderr); return EXIT_USAGE;
         }

@@ -348,7 +348,7 @@ struct chg_decl {
     union {
         struct { chg_ident version; } policy;
         struct { uint32_t target; } import;    /* source index once read */
-        struct { chg_field_decl *fields; uint32_t n; chg_ident root; } schema;
+        struct { chg_field_decl *fields; uint32_t n; chg_ident root; bool strict; } schema;
         struct { chg_expr *expr; } at;
         struct { chg_ident *classes; uint32_t n; } risk;
         struct { chg_expr *expr; } let;

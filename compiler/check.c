@@ -494,6 +494,15 @@ static void collect_names(cx *x, chg_vec *out)
     for (size_t i = 0; i < CHG_ARRAY_LEN(roots); i++)
         if (chg_vec_push(out, (void *)roots[i]) != CHG_OK)
             chg_c_nomem(x->c);
+    /* and the names only some places see, where they are seen: `{freze}`
+     * in a deny-during message should suggest `freeze` */
+    static const struct {
+        unsigned need;
+        const char *name;
+    } scoped[] = {{CX_FREEZEVAR, "freeze"}, {CX_ACTIONVARS, "reason"}, {CX_ACTIONVARS, "summary"}, {CX_EVENT, "event"}};
+    for (size_t i = 0; i < CHG_ARRAY_LEN(scoped); i++)
+        if ((x->allow & scoped[i].need) && chg_vec_push(out, (void *)scoped[i].name) != CHG_OK)
+            chg_c_nomem(x->c);
     for (local *l = x->locals; l; l = l->next)
         if (chg_vec_push(out, (void *)l->name) != CHG_OK)
             chg_c_nomem(x->c);
@@ -769,6 +778,11 @@ static chg_type *check_call(cx *x, chg_expr *e, bool is_action_position)
         not_allowed(x, e, name, "external queries are answered when a change is judged");
         return err(e);
     }
+    /* what the policy asks, for the lint on `given` answers nothing reads
+     * (a test's own `given` is checked in a context named "test") */
+    if (b->kind == BI_QUERY && (!x->where || strcmp(x->where, "test") != 0) &&
+        chg_c_map_put(&x->c->queries_read, b->name, (void *)b) != CHG_OK)
+        chg_c_nomem(x->c);
     bool ok = true;
     if (e->u.call.nargs < b->min_args || e->u.call.nargs > b->max_args) {
         const char *takes = b->min_args == b->max_args
@@ -1807,6 +1821,8 @@ static void check_ts(cx *x, chg_tsexpr *t)
     case TS_FLAG:
         if (!t->u.flag.name[0])
             chg_c_diag_report(c, CHG_D_E0510, t->u.flag.span, "a non-empty flag name", NULL);
+        else if (chg_c_map_put(&c->flags_read, t->u.flag.name, (void *)t) != CHG_OK)
+            chg_c_nomem(c);
         break;
     case TS_OR:
     case TS_AND:

@@ -1174,6 +1174,89 @@ static void emit_paths(gen *g)
     }
 }
 
+/* The declared schema as the SCHEMA section (bundle_format.h): every field,
+ * read by the policy or not, which the decoder checks each change against
+ * before any rule runs. Written breadth first, so each node's children are
+ * consecutive and come after it, as the loader demands. A `strict` schema
+ * marks every object, nested ones included. */
+typedef struct snode {
+    const chg_type *type;   /* optional stripped */
+    const char *name;       /* NULL: the change, or a list's element */
+    uint8_t need;
+    chg_span span;
+    uint32_t first, count;
+} snode;
+
+static snode *snode_new(gen *g, chg_vec *v, const chg_type *t, const char *name, uint8_t need, chg_span span)
+{
+    snode *n = chg_arena_alloc(g->a, sizeof *n);
+    if (!n || chg_vec_push(v, n) != CHG_OK) {
+        chg_c_nomem(g->c);
+        return NULL;
+    }
+    *n = (snode){chg_c_type_strip(t), name, need, span, 0, 0};
+    return n;
+}
+
+static void emit_schema(gen *g)
+{
+    chg_compiler *c = g->c;
+    if (!c->schema || c->change_type->kind != T_OBJECT)
+        return; /* no schema: nothing to check before the rules */
+    chg_vec nodes = {0};
+    if (!snode_new(g, &nodes, c->change_type, NULL, CHG_PR_REQUIRED, c->schema->span)) {
+        chg_vec_free(&nodes);
+        return;
+    }
+    for (size_t i = 0; i < nodes.len; i++) {
+        snode *n = nodes.items[i];
+        n->first = (uint32_t)nodes.len;
+        if (n->type->kind == T_OBJECT)
+            for (uint32_t k = 0; k < n->type->u.obj.n; k++) {
+                const chg_type_field *f = &n->type->u.obj.fields[k];
+                uint8_t need = f->dflt ? CHG_PR_DEFAULT : f->type->kind == T_OPTIONAL ? CHG_PR_OPTIONAL : CHG_PR_REQUIRED;
+                snode_new(g, &nodes, f->type, f->name, need, f->span);
+            }
+        else if (n->type->kind == T_LIST) /* the element: where its list is declared */
+            snode_new(g, &nodes, n->type->u.elem, NULL,
+                      n->type->u.elem->kind == T_OPTIONAL ? CHG_PR_OPTIONAL : CHG_PR_REQUIRED, n->span);
+        n->count = (uint32_t)nodes.len - n->first;
+        if (!n->count)
+            n->first = 0;
+    }
+    for (size_t i = 0; i < nodes.len; i++) {
+        const snode *n = nodes.items[i];
+        uint32_t enm = CHG_NONE32;
+        if (n->type->kind == T_ENUM) {
+            /* the values as string constants, then the LIST over them */
+            for (uint32_t k = 0; k < n->type->u.enm.n; k++) {
+                uint32_t si = str(g, n->type->u.enm.values[k]);
+                uint8_t *k8 = rec(g, CHG_SEC_CONSTS);
+                if (!k8)
+                    break;
+                k8[0] = CHG_K_STR;
+                chg_wr32(k8 + 4, si);
+            }
+            enm = konst(g, CHG_K_LIST, n->type->u.enm.n, 0);
+        }
+        uint32_t name = n->name ? str(g, n->name) : CHG_NONE32;
+        uint32_t span = span_of(g, n->span);
+        uint8_t *r = rec(g, CHG_SEC_SCHEMA);
+        if (!r)
+            break;
+        r[0] = type_code(n->type);
+        CHG_ASSERT(r[0] != CHG_PT_ANY); /* a schema names types; errors stop the emit */
+        r[1] = n->need;
+        r[2] = n->type->kind == T_OBJECT && c->schema->u.schema.strict ? CHG_SF_STRICT : 0;
+        chg_wr32(r + 4, name);
+        chg_wr32(r + 8, enm);
+        chg_wr32(r + 12, n->first);
+        chg_wr32(r + 16, n->count);
+        chg_wr32(r + 20, span);
+    }
+    chg_vec_free(&nodes);
+}
+
 /* An approval requirement's nodes, operands first; returns its root. The
  * requirement's shape was checked against what the evaluator can handle
  * (check_areq_size), so the recursion is bounded and every count is an
@@ -1631,6 +1714,7 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
         }
     }
     emit_paths(g);
+    emit_schema(g);
 
     uint8_t *m = rec(g, CHG_SEC_META);
     const char *pname = "policy";

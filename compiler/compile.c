@@ -115,6 +115,8 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
                       normalize(c, path));
         return 0;
     }
+    if (!chg_c_path_allowed(c, real, rel, imp->name.span))
+        return 0;
     uintptr_t known = (uintptr_t)chg_c_map_get(&c->source_by_path, real);
     if (known)
         return (uint32_t)known;

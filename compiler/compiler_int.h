@@ -122,6 +122,9 @@ struct chg_compiler {
     chg_vec files;            /* chg_file*, parsed; [i] for sources[i] */
     chg_vec roots;            /* source indexes added as roots */
     chg_map source_by_path;   /* realpath → (uintptr_t) index */
+    chg_vec trees;            /* realpaths of the directories files may be
+                                 read from (chg_c_path_allowed) */
+    bool trees_made;
 
     chg_vec diags;            /* chg_diag* */
     size_t nerrors, nwarnings;
@@ -145,6 +148,8 @@ struct chg_compiler {
     uint8_t *reach;           /* reach[i*n+j]: file i sees file j */
     size_t reach_n;
     chg_map zones;            /* zone name → chg_tz*, loaded once */
+    chg_map flags_read;       /* flag names time sets read (W0016) */
+    chg_map queries_read;     /* external queries called outside tests */
     chg_vec zone_list;        /* to free them */
 };
 
@@ -232,6 +237,10 @@ bool chg_c_visible(const chg_compiler *c, uint32_t from, uint32_t decl);
  * is not one); reading `change "file.json"` inputs. */
 bool chg_c_test_json(chg_compiler *c, const chg_expr *e, chg_buf *out, bool report);
 void chg_c_test_file(chg_compiler *c, uint32_t file, struct chg_test_item *it);
+/* May the file at real (a realpath), named rel in the policy, be read?
+ * Otherwise reports E0307 at span (source.c). */
+bool chg_c_path_allowed(chg_compiler *c, const char *real, const char *rel, chg_span span);
+
 /* Read `rel`, found relative to source `file` (calendars, test inputs);
  * on failure report `id` at span ("cannot read …") with a note naming the
  * path looked for. */

@@ -18,6 +18,7 @@
  * missing fields) do not pile onto the syntax error.
  */
 #include "parse_build.h"
+#include "bundle_format.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -116,6 +117,17 @@ int chg_c_parse(chg_compiler *c, uint32_t file, chg_file **out)
     if (!f)
         return chg_c_nomem(c);
     f->source = file;
+
+    /* A bundle given where source is expected (`chgc check x.chgb` is
+     * fine; `import "x.chgb"`, or a bundle renamed .chg, is not) is one
+     * error, not a screen of invalid characters. */
+    const chg_source *src = chg_compiler_source(c, file);
+    if (src->len >= 8 && memcmp(src->text, CHG_BUNDLE_MAGIC, 8) == 0) {
+        chg_diag *d = chg_c_diag_report(c, CHG_D_E0017, (chg_span){file, 0, 0}, NULL);
+        chg_c_diag_help(c, d, "compile the .chg file it was built from, or give the bundle to a command that runs it");
+        *out = f; /* an empty file: nothing to parse */
+        return chg_c_status(c);
+    }
 
     chg_parser p;
     void *scanner = scan_begin(c, file, &p);
@@ -271,11 +283,21 @@ void chg_c_p_push_ident(chg_parser *p, chg_ast_list *l, chg_ident id)
             (out)[i_] = *(T *)(list)->items[i_];                             \
     } while (0)
 
-chg_decl *chg_c_p_schema(chg_parser *p, chg_span span, chg_ident root, chg_ast_list *fields)
+/* `strict` takes an identifier so the grammar needs no keyword for it (a
+ * field may still be called `strict`); anything else is reported, and the
+ * schema is kept as a plain one, so its fields are checked further. */
+chg_decl *chg_c_p_schema(chg_parser *p, chg_span span, chg_ident root, const chg_ident *modifier,
+                         chg_ast_list *fields)
 {
     chg_decl *d = chg_c_p_decl(p, D_SCHEMA, span);
     d->name = root;
     d->u.schema.root = root;
+    if (modifier && strcmp(modifier->name, "strict") == 0)
+        d->u.schema.strict = true;
+    else if (modifier) {
+        chg_diag *dg = chg_c_diag_report(p->c, CHG_D_E0121, modifier->span, "schema", modifier->name, NULL);
+        chg_c_diag_help(p->c, dg, "the only one is 'strict': 'schema change strict { … }'");
+    }
     FREEZE_STRUCTS(p, fields, chg_field_decl, d->u.schema.fields, d->u.schema.n);
     return d;
 }

@@ -14,7 +14,10 @@ chg_ident chg_c_p_str_ident(chg_expr *plain_string);
 chg_ident chg_c_p_strval_ident(const char *s, chg_span at);
 void chg_c_p_push_ident(chg_parser *p, chg_ast_list *l, chg_ident id);
 
-chg_decl *chg_c_p_schema(chg_parser *p, chg_span span, chg_ident root, chg_ast_list *fields);
+/* `schema change { … }`, or with a modifier (`strict`; anything else is
+ * reported, E0121): NULL for none. */
+chg_decl *chg_c_p_schema(chg_parser *p, chg_span span, chg_ident root, const chg_ident *modifier,
+                         chg_ast_list *fields);
 chg_field_decl *chg_c_p_field_decl(chg_parser *p, chg_ident name, chg_typeexpr *t, chg_expr *dflt);
 chg_typeexpr *chg_c_p_enum_type(chg_parser *p, chg_span span, chg_ast_list *values);
 chg_typeexpr *chg_c_p_object_type(chg_parser *p, chg_span span, chg_ast_list *fields);

@@ -6,6 +6,8 @@
  */
 #include "compiler_int.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -362,6 +364,43 @@ static void sarif_region(chg_buf *out, const chg_compiler *c, chg_span s)
                    l1, c1, l2, c2 > c1 || l2 > l1 ? c2 : c1 + 1);
 }
 
+/* The anchor GitHub gives the heading "### CODE: title" of
+ * docs/errors.md: lower case, spaces to hyphens, punctuation other than
+ * '-' and '_' dropped ("E0307: a file outside the policy's directories"
+ * is #e0307-a-file-outside-the-policys-directories). Titles are ASCII
+ * (the docs test checks), so no Unicode rule is needed. */
+static const char *anchor(const chg_diag_info *in, char *buf, size_t len)
+{
+    char head[160];
+    snprintf(head, sizeof head, "%s: %s", in->code, in->title);
+    size_t k = 0;
+    for (const char *p = head; *p && k + 1 < len; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == ' ')
+            buf[k++] = '-';
+        else if (isalnum(ch) || ch == '-' || ch == '_')
+            buf[k++] = (char)tolower(ch);
+    }
+    buf[k] = 0;
+    return buf;
+}
+
+/* A message template for a reader: each %s (an argument) as "…". */
+static const char *template_text(const char *t, char *buf, size_t len)
+{
+    size_t k = 0;
+    for (const char *p = t; *p && k + 4 < len; p++) {
+        if (p[0] == '%' && p[1] == 's') {
+            memcpy(buf + k, "\xE2\x80\xA6", 3);
+            k += 3;
+            p++;
+        } else
+            buf[k++] = *p;
+    }
+    buf[k] = 0;
+    return buf;
+}
+
 /* The whole diagnostic table is listed as rules, in id order, so each
  * result's ruleIndex is simply its id. SARIF has no place for a help
  * line, so it joins the message; notes with a position become
@@ -369,6 +408,7 @@ static void sarif_region(chg_buf *out, const chg_compiler *c, chg_span s)
  * anchor in a code-scanning view). */
 static void render_sarif(const chg_report *r, item *items, size_t n, chg_buf *out)
 {
+    char tmp[512], slug[160];
     chg_buf_puts(out, "{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\","
                       "\"version\":\"2.1.0\",\"runs\":[{\"tool\":{\"driver\":{"
                       "\"name\":\"chgc\",\"version\":\"" CHG_VERSION_STRING "\","
@@ -378,10 +418,12 @@ static void render_sarif(const chg_report *r, item *items, size_t n, chg_buf *ou
         const chg_diag_info *in = &chg_diag_table[i];
         chg_buf_printf(out, "%s{\"id\":\"%s\",\"name\":\"%s\",\"shortDescription\":{\"text\":",
                        i ? "," : "", in->code, in->name);
-        json_str(out, in->message);
+        json_str(out, in->title);
+        chg_buf_puts(out, "},\"fullDescription\":{\"text\":");
+        json_str(out, template_text(in->message, tmp, sizeof tmp));
         chg_buf_printf(out, "},\"helpUri\":\"https://github.com/chg-policy/chg/blob/main/docs/errors.md#%s\","
                             "\"defaultConfiguration\":{\"level\":\"%s\"}}",
-                       in->code, sev_name(in->severity));
+                       anchor(in, slug, sizeof slug), sev_name(in->severity));
     }
     chg_buf_puts(out, "]}},\"columnKind\":\"unicodeCodePoints\",\"results\":[");
     for (size_t i = 0; i < n; i++) {

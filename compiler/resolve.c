@@ -155,10 +155,11 @@ static void resolve_level(chg_compiler *c, chg_decl *d)
  * and codegen walk (so diagnostics and bundle layout are deterministic);
  * the namespaces are filled; the singletons are set. Names inside
  * expressions are not resolved here (check.c does that, where scope is
- * known). Rules with the same name are a warning, not an error: the
- * policy still works, but its decisions would name two rules alike.
- * `policy` belongs in the root file only; in an imported file it is an
- * error with a help, since the importer names the policy.
+ * known). Rules with the same name are an error (E0127): decisions name
+ * rules. `policy` belongs in the root file only; in an imported file it
+ * is an error with a help, since the importer names the policy — except
+ * under a test file (`x_test.chg`), which imports the policy it tests,
+ * as `opa test` reads `*_test.rego` beside the policy.
  */
 int chg_c_resolve(chg_compiler *c)
 {
@@ -170,11 +171,12 @@ int chg_c_resolve(chg_compiler *c)
     chg_free(seen);
 
     uint32_t root = c->roots.len ? (uint32_t)(uintptr_t)c->roots.items[0] : 0;
+    bool test_root = root && chg_is_test_file(chg_compiler_source(c, root)->path);
     for (size_t i = 0; i < c->all_decls.len; i++) {
         chg_decl *d = c->all_decls.items[i];
         switch (d->kind) {
         case D_POLICY:
-            if (d->file != root) {
+            if (d->file != root && !test_root) {
                 chg_span at = {d->span.file, d->span.start, d->span.start + 6};
                 chg_diag *dg = chg_c_diag_report(c, CHG_D_E0113, at, NULL);
                 chg_c_diag_help(c, dg, "remove this line; the importing file names the policy");
@@ -197,7 +199,7 @@ int chg_c_resolve(chg_compiler *c)
             resolve_level(c, d);
             chg_decl *prev = chg_c_map_get(&c->rules, d->name.name);
             if (prev) {
-                chg_diag *dg = chg_c_diag_report(c, CHG_D_W0006, d->name.span, d->name.name, NULL);
+                chg_diag *dg = chg_c_diag_report(c, CHG_D_E0127, d->name.span, d->name.name, NULL);
                 note_previous(c, dg, prev, "rule");
                 chg_c_diag_help(c, dg, "decisions name rules in their reasons: give each a distinct name");
             } else if (chg_c_map_put(&c->rules, d->name.name, d) != CHG_OK)

@@ -119,6 +119,8 @@ chg_compiler *chg_compiler_new(const chg_compile_options *opts)
         c->opts.no_files = opts->no_files;
         c->opts.analysis_from = opts->analysis_from;
         c->opts.horizon = opts->horizon;
+        c->opts.allow_paths = opts->allow_paths;
+        c->opts.nallow_paths = opts->nallow_paths;
     }
     /* source 0 is "no source" so that a zero span means "nowhere" */
     chg_source *none = chg_arena_alloc(&c->arena, sizeof *none);
@@ -146,12 +148,15 @@ void chg_compiler_free(chg_compiler *c)
     chg_vec_free(&c->sources);
     chg_vec_free(&c->files);
     chg_vec_free(&c->roots);
+    chg_vec_free(&c->trees);
     chg_vec_free(&c->diags);
     chg_vec_free(&c->all_decls);
     chg_c_map_free(&c->source_by_path);
     chg_c_map_free(&c->globals);
     chg_c_map_free(&c->rules);
     chg_c_map_free(&c->intakes);
+    chg_c_map_free(&c->flags_read);
+    chg_c_map_free(&c->queries_read);
     chg_c_map_free(&c->tests);
     chg_free(c->reach);
     for (size_t i = 0; i < c->zone_list.len; i++)
@@ -200,6 +205,12 @@ static uint32_t add_owned(chg_compiler *c, const char *path, char *text, size_t 
         return 0;
     }
     s->path = chg_arena_strdup(&c->arena, path);
+    /* A UTF-8 byte order mark, which some Windows editors write, is not
+     * part of the text: dropped, so columns and snippets are the editor's. */
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+        memmove(text, text + 3, len - 2); /* with the NUL */
+        len -= 3;
+    }
     s->text = text;
     s->len = len;
     if (!s->path || build_lines(s) != CHG_OK || chg_vec_push(&c->sources, s) != CHG_OK) {
@@ -276,6 +287,82 @@ int chg_compiler_add_file(chg_compiler *c, const char *path)
         ((chg_source *)c->sources.items[idx])->real = key;
     }
     return add_root(c, idx);
+}
+
+bool chg_is_test_file(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 9 && strcmp(path + n - 9, "_test.chg") == 0;
+}
+
+/* ---- where a policy may read files -------------------------------------- */
+
+/* Add the realpath of dir (NULL: the working directory) to the trees. A
+ * directory that does not resolve adds nothing: nothing inside it can be
+ * read either. */
+static void add_tree(chg_compiler *c, const char *dir)
+{
+    char real[PATH_MAX];
+    if (!realpath(dir ? dir : ".", real))
+        return;
+    char *copy = chg_arena_strdup(&c->arena, real);
+    if (!copy || chg_vec_push(&c->trees, copy) != CHG_OK)
+        chg_c_nomem(c);
+}
+
+/* The trees, made once every root is known (imports, calendars and test
+ * inputs are read only after every root was added): the directory of each
+ * root's real file, of a root given as text its named directory (or the
+ * working directory), and each allowed path. */
+static void make_trees(chg_compiler *c)
+{
+    c->trees_made = true;
+    for (size_t i = 0; i < c->roots.len; i++) {
+        const chg_source *s = c->sources.items[(uintptr_t)c->roots.items[i]];
+        const char *p = s->real ? s->real : s->path;
+        const char *slash = strrchr(p, '/');
+        if (!slash) {
+            add_tree(c, NULL);
+            continue;
+        }
+        char *dir = chg_arena_strndup(&c->arena, p, slash > p ? (size_t)(slash - p) : 1);
+        if (!dir) {
+            chg_c_nomem(c);
+            return;
+        }
+        add_tree(c, dir);
+    }
+    for (size_t i = 0; i < c->opts.nallow_paths; i++)
+        add_tree(c, c->opts.allow_paths[i]);
+}
+
+/* Is real (a realpath) inside one of the trees? A tree is a prefix that
+ * ends at a '/' of real: /srv/pol allows /srv/pol/a.chg, not /srv/policy. */
+static bool inside_trees(chg_compiler *c, const char *real)
+{
+    if (!c->trees_made)
+        make_trees(c);
+    for (size_t i = 0; i < c->trees.len; i++) {
+        const char *t = c->trees.items[i];
+        size_t n = strlen(t);
+        if (strncmp(real, t, n) == 0 && (real[n] == '/' || real[n] == 0 || (n == 1 && t[0] == '/')))
+            return true;
+    }
+    return false;
+}
+
+/* A file a policy names (as written: rel) resolved to real: true if it may
+ * be read, otherwise E0307 at span. Checked before the file is opened, so
+ * nothing of a file outside (/etc/passwd) reaches a diagnostic. */
+bool chg_c_path_allowed(chg_compiler *c, const char *real, const char *rel, chg_span span)
+{
+    if (inside_trees(c, real))
+        return true;
+    chg_diag *d = chg_c_diag_report(c, CHG_D_E0307, span, rel, NULL);
+    chg_c_diag_note(c, d, (chg_span){0}, "it is '%s'; a policy reads files only from the directories of its root files",
+                    real);
+    chg_c_diag_help(c, d, "move the file next to the policy, or allow its directory with --allow-path DIR");
+    return false;
 }
 
 /* Binary search in the line table, then a count of code points from the

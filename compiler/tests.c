@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "chg_time.h"
@@ -38,6 +40,14 @@ int chg_c_read_relative(chg_compiler *c, uint32_t file, const char *rel, chg_spa
                            : chg_arena_printf(&c->arena, "%.*s/%s", (int)(slash - from->path), from->path, rel);
     if (!path)
         return chg_c_nomem(c);
+    /* resolved first and read by its real name, so what is checked is
+     * what is read (E0307 is reported by chg_c_path_allowed) */
+    char real[PATH_MAX];
+    if (!c->opts.no_files && realpath(path, real)) {
+        if (!chg_c_path_allowed(c, real, rel, span))
+            return CHG_EINVAL;
+        path = real;
+    }
     int rc = c->opts.no_files ? CHG_EIO : chg_read_file_max(path, text, len, c->opts.max_file_size);
     int saved = errno; /* before any other call */
     if (rc == CHG_ENOMEM) /* the compilation's failure, not the file's */
@@ -51,6 +61,11 @@ int chg_c_read_relative(chg_compiler *c, uint32_t file, const char *rel, chg_spa
                                                           : chg_strerror(rc),
                                       NULL);
         chg_c_diag_note(c, d, (chg_span){0}, "%s are found relative to the policy file: looked for '%s'", what, path);
+    } else if (*len >= 3 && memcmp(*text, "\xEF\xBB\xBF", 3) == 0) {
+        /* a byte order mark (Windows editors) is not part of the text: JSON
+         * may ignore one (RFC 8259 §8.1), and libical would not */
+        memmove(*text, *text + 3, *len - 3 + 1);
+        *len -= 3;
     }
     return rc;
 }
@@ -149,7 +164,8 @@ void chg_c_test_file(chg_compiler *c, uint32_t file, chg_test_item *it)
         chg_c_nomem(c);
     else if (!j || !json_is_object(j)) {
         const char *why = j ? "it is valid JSON but not an object"
-                            : chg_arena_printf(&c->arena, "line %d, column %d: %s", je.line, je.column, je.text);
+                            : chg_arena_printf(&c->arena, "line %d, column %d: %s", je.line,
+                                                               je.column < 1 ? 1 : je.column, je.text);
         chg_c_diag_report(c, CHG_D_E0306, v->span, rel, why, NULL);
     } else {
         it->text = chg_arena_strndup(&c->arena, text, len);

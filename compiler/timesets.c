@@ -463,6 +463,68 @@ static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb)
     return result;
 }
 
+/* Do a and b share an instant within the horizon? False when a tree
+ * does not build, like covered. */
+static bool intersects(an *A, chg_decl *a, chg_decl *b)
+{
+    chg_c_tsnodes nodes = {0};
+    int ra = chg_c_ts_flatten(a->u.timeset.ts, &nodes, 0);
+    int rb = ra >= 0 ? chg_c_ts_flatten(b->u.timeset.ts, &nodes, 0) : -1;
+    bool result = false;
+    if (ra >= 0 && rb >= 0) {
+        chg_ts_node n;
+        memset(&n, 0, sizeof n);
+        n.op = CHG_TS_AND;
+        n.a = ra;
+        n.b = rb;
+        int root = push(&nodes, &n);
+        chg_time_error err;
+        memset(&err, 0, sizeof err);
+        int bad;
+        chg_timeset *ts = root >= 0 ? chg_timeset_build(nodes.nodes, nodes.n, root, &err, &bad) : NULL;
+        int64_t s, e;
+        if (ts)
+            result = first_interval(A, ts, &s, &e);
+        else
+            time_nomem(A->c, &err);
+        chg_timeset_free(ts);
+    }
+    if (nodes.oom)
+        chg_c_nomem(A->c);
+    chg_c_tsnodes_free(&nodes);
+    return result;
+}
+
+/* The freezes that keep window w shut, if together they do: of the
+ * blocking sets (never w itself: a window used in `deny during` is its
+ * own lint, W0014), those that meet w at all, then fewer while the rest
+ * still cover it, so the warning names what a user must change, not every
+ * freeze of the policy. Returns how many are in out (0: w is not
+ * covered). */
+static size_t covering_freezes(an *A, chg_decl *w, chg_decl **freezes, size_t nf, chg_decl **out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nf; i++)
+        if (freezes[i] != w && intersects(A, w, freezes[i]))
+            out[n++] = freezes[i];
+    if (!n || !covered(A, w, out, n))
+        return 0;
+    /* drop each in turn if the others still cover w (bounded: a policy
+     * with many freezes gets the ones that meet w) */
+    for (size_t i = 0; n > 1 && n <= 16 && i < n;) {
+        chg_decl *keep = out[i];
+        out[i] = out[n - 1];
+        if (covered(A, w, out, n - 1)) {
+            n--;
+            continue; /* out[i] is now another candidate */
+        }
+        out[n - 1] = out[i];
+        out[i] = keep;
+        i++;
+    }
+    return n;
+}
+
 /* Freezes used by deny-during rules that block (not advisory): the only
  * ones that can keep a window shut. At most `max`: past that the analysis
  * looks at the first ones, which can miss a warning but never invent one. */
@@ -657,9 +719,11 @@ int chg_c_time_analysis(chg_compiler *c)
             chg_c_diag_report(c, CHG_D_W0010, d->name.span, d->name.name, A.horizon_text, A.from_text, NULL);
             continue;
         }
-        if (nf && covered(&A, d, freezes, nf)) {
+        chg_decl *cover[256];
+        size_t ncover = nf ? covering_freezes(&A, d, freezes, nf, cover) : 0;
+        if (ncover) {
             chg_diag *dg = chg_c_diag_report(c, CHG_D_W0011, d->name.span, d->name.name, A.horizon_text,
-                                           A.from_text, names(&A, freezes, nf), NULL);
+                                           A.from_text, names(&A, cover, ncover), NULL);
             chg_c_diag_help(c, dg, "changes that need it can never proceed, except in an emergency");
         }
     }

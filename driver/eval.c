@@ -24,7 +24,7 @@
 void chg_error_line_write(chg_buf *out, const char *where, const char *reason)
 {
     char msg[1024];
-    int n = snprintf(msg, sizeof msg, "%s: %s", where, reason);
+    int n = where ? snprintf(msg, sizeof msg, "%s: %s", where, reason) : snprintf(msg, sizeof msg, "%s", reason);
     chg_buf_puts(out, "{\"error\":");
     chg_buf_json_string(out, msg, n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
     chg_buf_puts(out, "}\n");
@@ -42,8 +42,21 @@ int chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t 
     char err[512];
     chg_event *ev = chg_event_intake(ctx, json, len, base, NULL, err, sizeof err);
     if (!ev) {
-        chg_buf_printf(errs, "%s: %s\n", where, err);
-        chg_error_line_write(out, where, err);
+        /* A JSON line is one line of JSON: "line 2" and the parser's
+         * "line 1, column 12: …" are one place, "line 2, column 12: …" */
+        char joined[600];
+        const char *at = where;
+        if (!strncmp(where, "line ", 5) && !strncmp(err, "line 1, column ", 15)) {
+            snprintf(joined, sizeof joined, "%s, %s", where, err + 8);
+            at = NULL;
+        }
+        if (at) {
+            chg_buf_printf(errs, "%s: %s\n", where, err);
+            chg_error_line_write(out, where, err);
+        } else {
+            chg_buf_printf(errs, "%s\n", joined);
+            chg_error_line_write(out, NULL, joined);
+        }
         bool nomem = out->oom || errs->oom || strcmp(err, chg_strerror(CHG_ENOMEM)) == 0;
         return nomem ? CHG_ENOMEM : CHG_EINVAL;
     }

@@ -166,7 +166,7 @@ static int mark_imported(char *const *files, size_t n, chg_compiler *const *cs, 
         if (!real[i])
             continue; /* standard input, or a file realpath(3) cannot name: kept */
         for (size_t j = 0; j < n && !imported[i]; j++) {
-            if (j == i || !cs[j] || !cs[i])
+            if (j == i || !cs[j] || !cs[i] || chg_is_test_file(files[j]))
                 continue;
             if (j < i && real[j] && !strcmp(real[i], real[j]))
                 imported[i] = true;
@@ -185,7 +185,7 @@ static int mark_imported(char *const *files, size_t n, chg_compiler *const *cs, 
             continue;
         bool covered = false;
         for (size_t k = 0; k < n && !covered; k++)
-            covered = k != i && !imported[k] && cs[k] && !stopped(cs[k]) &&
+            covered = k != i && !imported[k] && cs[k] && !stopped(cs[k]) && !chg_is_test_file(files[k]) &&
                       (chg_compiler_imports(cs[k], real[i]) || (real[k] && !strcmp(real[k], real[i])));
         imported[i] = covered;
     }

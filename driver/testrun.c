@@ -655,13 +655,17 @@ void chg_test_session_free(chg_test_session *s)
  * BROKEN and keeps its compiler, whose diagnostics the command prints
  * (its tests cannot run, and that is a failure, not a skip). Only a
  * failure of the machine (memory, reading) stops the session. */
-static int test_file(chg_test_session *s, const char *path, const selector *sel, int64_t now, char *err,
-                     size_t errlen)
+static int test_file(chg_test_session *s, const char *path, const selector *sel, int64_t now,
+                     const chg_compile_options *opts, char *err, size_t errlen)
 {
     chg_test_file *f = &s->files[s->nfiles++];
     f->path = path;
     f->state = CHG_TF_NO_TESTS;
     chg_compile_options co = {.lints = false};
+    if (opts) {
+        co.allow_paths = opts->allow_paths;
+        co.nallow_paths = opts->nallow_paths;
+    }
     chg_policy p;
     char *const paths[1] = {(char *)path};
     /* Lints are off: `chgc test` answers whether the tests pass, and a lint
@@ -717,12 +721,51 @@ static int test_file(chg_test_session *s, const char *path, const selector *sel,
     return rc;
 }
 
+/* Do two suites judge the same policy: the same rules and classify arms,
+ * declared at the same places? (A test file that imports its policy
+ * compiles to the policy's tables.) */
+static bool same_tables(const chg_test_suite *a, const chg_test_suite *b)
+{
+    if (a->nrules != b->nrules || a->narms != b->narms)
+        return false;
+    for (uint32_t i = 0; i < a->nrules; i++)
+        if (strcmp(a->rule_names[i], b->rule_names[i]) || strcmp(a->rule_sources[i], b->rule_sources[i]))
+            return false;
+    for (uint32_t i = 0; i < a->narms; i++)
+        if (strcmp(a->arm_sources[i], b->arm_sources[i]))
+            return false;
+    return true;
+}
+
+/* Coverage is the policy's, whoever tests it: the tests of a `_test.chg`
+ * file and of the policy it imports count together, in both suites, so
+ * --threshold judges the policy by all its tests. */
+static void share_coverage(chg_test_session *s)
+{
+    /* twice: two test files of one policy each see the other's hits */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < s->nsuites; i++) {
+            if (!chg_is_test_file(s->suites[i].policy))
+                continue;
+            for (size_t j = 0; j < s->nsuites; j++) {
+                chg_test_suite *a = &s->suites[i], *b = &s->suites[j];
+                if (j == i || !same_tables(a, b))
+                    continue;
+                for (uint32_t k = 0; k < a->nrules; k++)
+                    a->rule_hit[k] = b->rule_hit[k] = a->rule_hit[k] || b->rule_hit[k];
+                for (uint32_t k = 0; k < a->narms; k++)
+                    a->arm_hit[k] = b->arm_hit[k] = a->arm_hit[k] || b->arm_hit[k];
+            }
+        }
+    }
+}
+
 /* `chgc test`: compile and run every file separately, as a unit of its
  * own (each file's tests see only what that file imports). now is the
  * instant a test without `at` decides at. Returns the first machine
  * failure; failing tests and broken files are results, not statuses. */
-int chg_test_files(char *const *files, size_t n, const char *run, int64_t now, chg_test_session *out, char *err,
-                   size_t errlen)
+int chg_test_files(char *const *files, size_t n, const char *run, int64_t now, const chg_compile_options *opts,
+                   chg_test_session *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     /* at most one file entry and one suite per path, allocated once: the
@@ -738,11 +781,13 @@ int chg_test_files(char *const *files, size_t n, const char *run, int64_t now, c
     selector sel;
     int rc = selector_compile(&sel, run, err, errlen);
     for (size_t i = 0; i < n && rc == CHG_OK; i++)
-        rc = test_file(out, files[i], &sel, now, err, errlen);
+        rc = test_file(out, files[i], &sel, now, opts, err, errlen);
     selector_free(&sel);
     /* Point each file that ran at its suite (the array no longer moves). */
     for (size_t i = 0, k = 0; i < out->nfiles; i++)
         if (out->files[i].state == CHG_TF_RAN)
             out->files[i].suite = &out->suites[k++];
+    if (rc == CHG_OK)
+        share_coverage(out);
     return rc;
 }

@@ -5,7 +5,7 @@
  * and fields, the change decoder), then a decision and its JSON. Any input
  * must give a decision or a clear error, never a crash.
  *
- *   build-fuzz/fuzz/fuzz_event -max_total_time=600 fuzz/corpus-event-work tests/fixtures/events
+ *   build-fuzz/fuzz/fuzz_event -max_total_time=600 fuzz/corpus-event-work policies/events
  */
 #include <stdint.h>
 #include <stdio.h>

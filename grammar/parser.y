@@ -244,9 +244,13 @@ import_decl
  * make every use of a field it lost an "unknown field" error. */
 schema_decl
     : SCHEMA IDENT '{' field_decls '}'
-        { $$ = chg_c_p_schema(p, @$, $2, &$4); }
+        { $$ = chg_c_p_schema(p, @$, $2, NULL, &$4); }
+    | SCHEMA IDENT IDENT '{' field_decls '}'
+        { $$ = chg_c_p_schema(p, @$, $2, &$3, &$5); }
     | SCHEMA IDENT '{' error '}'
         { (void)$2; $$ = NULL; }
+    | SCHEMA IDENT IDENT '{' error '}'
+        { (void)$2; (void)$3; $$ = NULL; }
     ;
 
 field_decls

@@ -45,7 +45,7 @@ typedef enum chg_severity {
 } chg_severity;
 
 typedef enum chg_diag_id {
-#define CHG_DIAG(code, sev, name, msg) CHG_D_##code,
+#define CHG_DIAG(code, sev, name, title, msg) CHG_D_##code,
 #include "chg_diag.def"
 #undef CHG_DIAG
     CHG_D__COUNT
@@ -55,6 +55,7 @@ typedef struct chg_diag_info {
     const char *code;     /* "E0104" */
     chg_severity severity;
     const char *name;     /* "unknown_field" */
+    const char *title;    /* "unknown field": its heading in docs/errors.md */
     const char *message;  /* template with %s */
 } chg_diag_info;
 
@@ -90,6 +91,11 @@ typedef struct chg_compile_options {
     int64_t analysis_from;    /* time analysis: the first instant looked at
                                  (0: no time analysis) */
     int64_t horizon;          /* how far it looks, seconds (0: 366 days) */
+    /* Files a policy names (imports, calendars, test inputs) are read only
+     * from inside the directory of a root file (the working directory for
+     * one read from memory or stdin) or of one of these (E0307). */
+    const char *const *allow_paths;
+    size_t nallow_paths;
 } chg_compile_options;
 
 chg_compiler *chg_compiler_new(const chg_compile_options *opts);
@@ -121,6 +127,11 @@ size_t chg_compiler_nsources(const chg_compiler *c);
 /* Does this compilation load the file whose realpath(3) is `real` as an
  * import (not as one of its roots)? */
 bool chg_compiler_imports(const chg_compiler *c, const char *real);
+
+/* A test file, "…_test.chg": it may import the policy it tests (the
+ * `policy` declaration then comes from the import), and it covers no
+ * other file for `chgc check` (the policy is still checked on its own). */
+bool chg_is_test_file(const char *path);
 
 /* Generate the bundle (.chgb bytes, vm/bundle_format.h) of a program that
  * checked without errors; appends to out. Returns CHG_OK, CHG_EINVAL when

@@ -142,7 +142,8 @@ int chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t 
                     const char *where, bool explain, chg_buf *out, chg_buf *errs);
 
 /* The line written for an input that could not be decided:
- * {"error":"WHERE: reason"} and a newline. */
+ * {"error":"WHERE: reason"} (where NULL: {"error":"reason"}) and a
+ * newline. */
 void chg_error_line_write(chg_buf *out, const char *where, const char *reason);
 
 typedef struct chg_decide_options {
@@ -248,10 +249,11 @@ typedef struct chg_test_session {
 
 /* Run the tests of files (CHG_OK even when tests fail: see nfailed and
  * each file's state); `run` selects tests by name (PCRE2, may be NULL);
- * tests without an instant run at now. CHG_EINVAL with err for a bad
- * regex; CHG_EIO with err for an unreadable file; CHG_ENOMEM. */
-int chg_test_files(char *const *files, size_t n, const char *run, int64_t now, chg_test_session *out, char *err,
-                   size_t errlen);
+ * tests without an instant run at now; opts (may be NULL) gives the
+ * allowed paths (lints are off). CHG_EINVAL with err for a bad regex;
+ * CHG_EIO with err for an unreadable file; CHG_ENOMEM. */
+int chg_test_files(char *const *files, size_t n, const char *run, int64_t now, const chg_compile_options *opts,
+                   chg_test_session *out, char *err, size_t errlen);
 void chg_test_session_free(chg_test_session *s);
 
 #endif

@@ -97,10 +97,13 @@ int chg_facts_set_flag(chg_facts *f, const char *name, bool value);
 
 typedef struct chg_event chg_event;
 
-/* Decode a change (JSON text) into the slots the bundle's policy reads.
- * Field problems (a missing required field, a wrong type) are not errors
- * here: they become run-time errors where the policy reads the field. On
- * malformed JSON returns NULL with "line L, column C: reason" in err. */
+/* Decode a change (JSON text) into the slots the bundle's policy reads,
+ * and check it against the policy's whole schema, if it has one. A change
+ * that does not fit is still decoded: what does not fit is kept with the
+ * event, and chg_eval's decision about it is `error` naming every
+ * offending field (without a schema, a field of the wrong type is a
+ * run-time error where the policy reads it). On malformed JSON returns
+ * NULL with "line L, column C: reason" in err. */
 chg_event *chg_event_decode(const chg_bundle *b, const char *json, size_t len,
                             char *err, size_t errlen);
 /* Same, from a parsed jansson value (json_t *); takes a reference. */

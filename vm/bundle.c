@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -485,6 +486,130 @@ static bool load_paths(loader *L)
             return fail(L, roff(L, CHG_SEC_LFIELDS, i) + 4, "layout field %u: path node out of range", i);
     }
     return true;
+}
+
+/* The schema tree (bundle_format.h, SCHEMA). schema.c walks it once per
+ * change with no checks of its own, so everything it relies on is proved
+ * here: every index in range, a tree (each node but the root the child of
+ * exactly one node, children after their parent, so the walk ends and
+ * visits each node once per value), bounded depth (the walk recurses),
+ * types and needs it knows, names where it looks keys up and none where
+ * it does not, an enum's values a list of strings, an object's field names
+ * distinct (sorted and compared: no blow-up on crafted names), and a
+ * schema exactly when META says the policy has one, so a bundle cannot
+ * switch validation off while its code assumes it ran. */
+static int cmp_name(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static bool load_schema(loader *L)
+{
+    chg_bundle *b = L->b;
+    uint32_t n = L->count[CHG_SEC_SCHEMA];
+    uint32_t at0 = L->off[CHG_SEC_SCHEMA] - 4;
+    b->nschema = n;
+    b->schema = chg_calloc(n + 1, sizeof *b->schema);
+    if (!b->schema)
+        return nomem(L);
+    if ((n > 0) != ((b->flags & 1) != 0))
+        return fail(L, at0, n ? "a schema in a bundle whose META says it has none"
+                              : "META says the policy has a schema, but the SCHEMA section is empty");
+    if (!n)
+        return true;
+    uint32_t *parent = chg_malloc(sizeof *parent * n), *depth = chg_malloc(sizeof *depth * n);
+    const char **names = chg_malloc(sizeof *names * n);
+    bool ok = parent && depth && names;
+    if (!ok)
+        nomem(L);
+    for (uint32_t i = 0; ok && i < n; i++)
+        parent[i] = CHG_NONE32;
+    if (ok)
+        depth[0] = 0;
+    for (uint32_t i = 0; ok && i < n; i++) {
+        const uint8_t *r = recp(L, CHG_SEC_SCHEMA, i);
+        uint32_t at = roff(L, CHG_SEC_SCHEMA, i);
+        chg_schemanode *s = &b->schema[i];
+        s->type = r[0];
+        s->need = r[1];
+        s->flags = r[2];
+        s->name = chg_rd32(r + 4);
+        s->enm = chg_rd32(r + 8);
+        s->first = chg_rd32(r + 12);
+        s->count = chg_rd32(r + 16);
+        s->span = chg_rd32(r + 20);
+        /* the parent is known: it comes first and claimed this node */
+        if (i > 0 && parent[i] == CHG_NONE32) {
+            ok = fail(L, at, "schema node %u is no node's child", i);
+            break;
+        }
+        const chg_schemanode *up = i > 0 ? &b->schema[parent[i]] : NULL;
+        bool elem = up && up->type == CHG_PT_LIST;
+        if (s->type < CHG_PT_BOOL || s->type > CHG_PT_OBJECT || s->need > CHG_PR_DEFAULT || r[3] != 0 ||
+            (s->flags & ~(uint8_t)CHG_SF_STRICT) || (s->flags && s->type != CHG_PT_OBJECT) ||
+            (i == 0 && (s->type != CHG_PT_OBJECT || s->need != CHG_PR_REQUIRED)) ||
+            (elem && s->need == CHG_PR_DEFAULT)) {
+            ok = fail(L, at, "schema node %u: bad type, need or flags", i);
+            break;
+        }
+        /* fields are looked up by name; the root and elements have none */
+        if ((up && !elem) ? s->name >= b->nstrings : s->name != CHG_NONE32) {
+            ok = fail(L, at + 4, "schema node %u: bad name %u", i, s->name);
+            break;
+        }
+        if (s->type == CHG_PT_ENUM) {
+            if (s->enm >= b->nconsts || b->consts[s->enm].tag != CHG_V_LIST) {
+                ok = fail(L, at + 8, "schema node %u: enum values are not a list constant", i);
+                break;
+            }
+            for (uint32_t k = 0; ok && k < b->consts[s->enm].len; k++)
+                if (b->consts[s->enm].u.items[k].tag != CHG_V_STR)
+                    ok = fail(L, at + 8, "schema node %u: enum values must be strings", i);
+            if (!ok)
+                break;
+        } else if (s->enm != CHG_NONE32) {
+            ok = fail(L, at + 8, "schema node %u: enum values on a field that is no enum", i);
+            break;
+        }
+        bool kids_ok = s->type == CHG_PT_OBJECT ? true : s->type == CHG_PT_LIST ? s->count == 1 : s->count == 0;
+        if (!kids_ok || (s->count == 0 ? s->first != 0 : s->first <= i || (uint64_t)s->first + s->count > n)) {
+            ok = fail(L, at + 12, "schema node %u: children %u..+%u out of range", i, s->first, s->count);
+            break;
+        }
+        if (s->span != CHG_NONE32 && s->span >= b->nspans) {
+            ok = fail(L, at + 20, "schema node %u: source position %u out of range", i, s->span);
+            break;
+        }
+        for (uint32_t k = s->first; k < s->first + s->count; k++) {
+            if (parent[k] != CHG_NONE32) {
+                ok = fail(L, at + 12, "schema node %u is a child of both %u and %u", k, parent[k], i);
+                break;
+            }
+            parent[k] = i;
+            depth[k] = depth[i] + 1;
+            if (depth[k] > CHG_SCHEMA_MAX_DEPTH) {
+                ok = fail(L, at + 12, "schema node %u is nested more than %u deep", k, CHG_SCHEMA_MAX_DEPTH);
+                break;
+            }
+        }
+    }
+    /* field names distinct within each object; names are checked above */
+    for (uint32_t i = 0; ok && i < n; i++) {
+        const chg_schemanode *s = &b->schema[i];
+        if (s->type != CHG_PT_OBJECT || s->count < 2)
+            continue;
+        for (uint32_t k = 0; k < s->count; k++)
+            names[k] = b->str[b->schema[s->first + k].name];
+        qsort(names, s->count, sizeof *names, cmp_name);
+        for (uint32_t k = 1; ok && k < s->count; k++)
+            if (strcmp(names[k - 1], names[k]) == 0)
+                ok = fail(L, roff(L, CHG_SEC_SCHEMA, i) + 12, "schema node %u declares field '%s' twice", i,
+                          names[k]);
+    }
+    chg_free(parent);
+    chg_free(depth);
+    chg_free(names);
+    return ok;
 }
 
 /* A table's reference to a block: in range and of the kind its reader
@@ -982,6 +1107,7 @@ void chg_bundle_free(chg_bundle *b)
     chg_free(b->paths);
     chg_free(b->layouts);
     chg_free(b->lfields);
+    chg_free(b->schema);
     chg_free(b->risks);
     chg_free(b->arms);
     chg_free(b->lets);
@@ -1034,8 +1160,9 @@ int chg_bundle_open(const void *data, size_t len, chg_bundle **out, char *err, s
      * last, when every table an operand may index is loaded and checked */
     chg_vm_verifier V = {b, L.off, err, errlen, false};
     bool ok = read_sections(&L) && load_strings(&L) && load_consts(&L) && load_code(&L) && load_meta(&L) &&
-              load_blocks(&L) && load_paths(&L) && verified(&L, &V, chg_vm_verify_decoding(&V)) && load_policy(&L) &&
-              load_decisions(&L) && load_timesets(&L) && load_externals(&L) && verified(&L, &V, chg_vm_verify_code(&V));
+              load_blocks(&L) && load_paths(&L) && verified(&L, &V, chg_vm_verify_decoding(&V)) && load_schema(&L) &&
+              load_policy(&L) && load_decisions(&L) && load_timesets(&L) && load_externals(&L) &&
+              verified(&L, &V, chg_vm_verify_code(&V));
     if (!ok) {
         chg_bundle_free(b);
         return L.oom ? CHG_ENOMEM : CHG_EINVAL;

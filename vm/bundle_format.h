@@ -25,8 +25,9 @@
 #include <string.h>
 
 #define CHG_BUNDLE_MAGIC "CHGB\r\n\x1a\n"
-#define CHG_BUNDLE_VERSION 3 /* 2: approvals, actions, intakes; 3: time sets
-                                carry their text and kind (listings) */
+#define CHG_BUNDLE_VERSION 4 /* 2: approvals, actions, intakes; 3: time sets
+                                carry their text and kind (listings); 4: the
+                                SCHEMA section (whole-change validation) */
 #define CHG_BUNDLE_HEADER 64
 #define CHG_NONE32 0xffffffffu
 #define CHG_NONE16 0xffffu
@@ -64,13 +65,14 @@
                              parameter names (LIST constant of strings), u32 span} */    \
     X(INTAKES, 25, 16)    /* {u32 name, u32 when block or NONE, u32 first IFIELDS, u32   \
                              count} */                                                   \
-    X(IFIELDS, 26, 8)     /* {u32 field name (string), u32 block} */
+    X(IFIELDS, 26, 8)     /* {u32 field name (string), u32 block} */                    \
+    X(SCHEMA, 27, 24)     /* the declared schema as a tree, below; empty without one */
 
 enum chg_section_id {
 #define CHG_SEC_ENUM(name, id, size) CHG_SEC_##name = id,
     CHG_SECTIONS(CHG_SEC_ENUM)
 #undef CHG_SEC_ENUM
-    CHG_SEC__MAX = 27
+    CHG_SEC__MAX = 28
 };
 
 /* META record (48 bytes):
@@ -124,6 +126,22 @@ enum {
     CHG_PT_OBJECT
 };
 enum { CHG_PR_REQUIRED = 0, CHG_PR_OPTIONAL = 1, CHG_PR_DEFAULT = 2 };
+
+/* SCHEMA record (24 bytes): one node of the declared schema, which the
+ * decoder checks the whole change against before any rule runs (the PATHS
+ * table holds only what the policy reads; this holds everything declared).
+ *   u8 type (CHG_PT_*, never ANY), u8 need (CHG_PR_*), u8 flags
+ *   (CHG_SF_*), u8 0, u32 name (string; NONE for node 0 and for list
+ *   elements), u32 enum (LIST constant of the allowed strings for an ENUM,
+ *   else NONE), u32 first child, u32 child count, u32 span (the
+ *   declaration's source position, or NONE)
+ * Node 0 is the change itself (an OBJECT, required). An OBJECT's children
+ * are its fields in declaration order, a LIST's one child is its element,
+ * other types have none. Children come after their parent (first child >
+ * own index) and every node but 0 is the child of exactly one node, so the
+ * nodes form one tree, at most CHG_SCHEMA_MAX_DEPTH deep. */
+enum { CHG_SF_STRICT = 1 /* fields this object does not declare are errors, not warnings */ };
+#define CHG_SCHEMA_MAX_DEPTH 300 /* above the parser's bracket limit (256) */
 
 /* RULES record (36 bytes):
  *   u32 name, u8 level (0 mandatory, 1 overridable, 2 advisory), u8 action

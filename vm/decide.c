@@ -42,6 +42,12 @@ const char *chg_outcome_name(chg_outcome o)
     }
 }
 
+/* A decision's reasons: one per rule at most, one for a rejection, or the
+ * schema errors of the change (CHG_SCHEMA_LISTED and one "and N more");
+ * its warnings: one per rule, after the change's undeclared fields. */
+#define MAX_REASONS(b) ((b)->nrules + 2 + CHG_SCHEMA_LISTED + 1)
+#define MAX_WARNINGS(b) ((b)->nrules + 1 + CHG_SCHEMA_LISTED + 1)
+
 /* Every array a decision writes is allocated here, at its largest, so a
  * decision never allocates: the bounds are the bundle's own counts (each
  * rule adds one reason at most, plus one for a rejection; each deny-during
@@ -59,8 +65,8 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     ctx->letvals = chg_calloc(b->nlets + 1, sizeof *ctx->letvals);
     ctx->letstate = chg_calloc(b->nlets + 1, 1);
     ctx->frames = chg_calloc(b->nlets + 1, sizeof *ctx->frames);
-    ctx->reasons = chg_calloc(b->nrules + 2, sizeof *ctx->reasons);
-    ctx->warnings = chg_calloc(b->nrules + 1, sizeof *ctx->warnings);
+    ctx->reasons = chg_calloc(MAX_REASONS(b), sizeof *ctx->reasons);
+    ctx->warnings = chg_calloc(MAX_WARNINGS(b), sizeof *ctx->warnings);
     ctx->ts_index = chg_vm_tsx_new(b->ntimesets);
     ctx->during_hits = chg_calloc(b->nduring + b->ntimesets + 1, sizeof *ctx->during_hits);
     ctx->window_reqs = chg_calloc(b->nrules + 1, sizeof *ctx->window_reqs);
@@ -175,7 +181,7 @@ static chg_reason *add_reason(chg_ctx *ctx, chg_decision *d, uint32_t rule, uint
 {
     CHG_ASSERT(rule < ctx->b->nrules);
     const chg_ruledef *r = &ctx->b->rules[rule];
-    CHG_ASSERT(kind == CHG_R_WARN ? d->nwarnings < ctx->b->nrules : d->nreasons < ctx->b->nrules + 1);
+    CHG_ASSERT(kind == CHG_R_WARN ? d->nwarnings < MAX_WARNINGS(ctx->b) : d->nreasons < ctx->b->nrules + 1);
     chg_reason *x = kind == CHG_R_WARN ? &ctx->warnings[d->nwarnings++] : &ctx->reasons[d->nreasons++];
     x->rule = rule;
     x->kind = kind;
@@ -232,6 +238,51 @@ static void fail_decision(chg_ctx *ctx, chg_decision *d, uint32_t rule)
     d->nsatisfied = d->nmissing = 0;
     d->nactions = 0;
     d->emergency = false;
+}
+
+/* The change's fields the schema does not declare, as warnings of no
+ * rule (a strict schema made them errors instead). They come first: they
+ * are about the input, found before any rule ran. */
+static void schema_warnings(chg_ctx *ctx, chg_decision *d)
+{
+    const chg_event *ev = ctx->ev;
+    CHG_ASSERT(ev->nwarnings <= CHG_SCHEMA_LISTED + 1 && d->nwarnings == 0);
+    for (uint32_t i = 0; i < ev->nwarnings; i++) {
+        chg_reason *x = &ctx->warnings[d->nwarnings++];
+        memset(x, 0, sizeof *x);
+        x->rule = UINT32_MAX;
+        x->kind = CHG_R_WARN;
+        x->level = 2; /* advisory: a warning never changes the outcome */
+        x->message = ev->warnings[i].msg;
+        x->message_len = ev->warnings[i].len;
+        x->span = ev->warnings[i].span;
+    }
+}
+
+/* A change that does not fit the schema: outcome `error`, one reason per
+ * offending path (schema.c listed them when it was decoded), and nothing
+ * judged — no class, no rule, no approvals. */
+static void schema_decision(chg_ctx *ctx, chg_decision *d)
+{
+    const chg_event *ev = ctx->ev;
+    CHG_ASSERT(ev->nerrors <= CHG_SCHEMA_LISTED + 1 && ev->nerrors <= MAX_REASONS(ctx->b));
+    d->outcome = CHG_OUT_ERROR;
+    d->risk = -1;
+    d->nreasons = 0;
+    for (uint32_t i = 0; i < ev->nerrors; i++) {
+        chg_reason *x = &ctx->reasons[d->nreasons++];
+        memset(x, 0, sizeof *x);
+        x->rule = UINT32_MAX;
+        x->kind = CHG_R_ERROR;
+        x->message = ev->errors[i].msg;
+        x->message_len = ev->errors[i].len;
+        x->span = ev->errors[i].span;
+    }
+    /* what `on error` actions read as the reason */
+    ctx->err_msg = ev->errors[0].msg;
+    ctx->err_len = ev->errors[0].len;
+    ctx->err_pc = UINT32_MAX;
+    ctx->failed = true;
 }
 
 /* A flag field of the change (emergency): only a real `true` counts, not
@@ -428,25 +479,36 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         d->change_id_len = id->len;
     }
 
-    /* now */
+    schema_warnings(ctx, d);
+
+    /* now. A change that does not fit the schema still gets its instant
+     * when `at` can compute one, and its schema errors either way: they
+     * say what is wrong better than a failing `at` would. */
     ctx->now = in->now;
     if (b->at_block != CHG_NONE32) {
         chg_value v;
-        if (chg_vm_run(ctx, b->at_block, &v) < 0) {
+        bool ok = chg_vm_run(ctx, b->at_block, &v) == 0;
+        if (ok && v.tag != CHG_V_TIME)
+            ok = chg_vm_error(ctx, b->blocks[b->at_block].start, "'at' must give an instant, not %s",
+                              chg_vm_vtag_name(v.tag)) == 0;
+        if (!ok) {
             d->at = in->now;
-            fail_decision(ctx, d, UINT32_MAX);
-            return;
-        }
-        if (v.tag != CHG_V_TIME) {
-            chg_vm_error(ctx, b->blocks[b->at_block].start, "'at' must give an instant, not %s",
-                         chg_vm_vtag_name(v.tag));
-            d->at = in->now;
-            fail_decision(ctx, d, UINT32_MAX);
+            if (in->change->nerrors)
+                schema_decision(ctx, d);
+            else
+                fail_decision(ctx, d, UINT32_MAX);
             return;
         }
         ctx->now = v.u.i;
     }
     d->at = ctx->now;
+
+    /* the schema, before any rule: a change that does not fit it is an
+     * error, however little of it the policy reads */
+    if (in->change->nerrors) {
+        schema_decision(ctx, d);
+        return;
+    }
 
     /* classify: the first arm that holds */
     for (uint32_t i = 0; i < b->narms; i++) {

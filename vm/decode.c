@@ -7,9 +7,13 @@
  * RFC 3339 string becomes an instant); lists whose elements the policy
  * reads fields of become lists of records. Evaluation then indexes slots.
  *
- * A missing field or a value of the wrong type is not an error here: the
- * slot says so (CHG_V_ABSENT, CHG_V_BAD) and the instruction that reads it
- * reports the error with its rule and source position.
+ * With a schema the whole change is also checked against it here, once
+ * (schema.c): what does not fit is kept in the event, and the decision is
+ * `error` naming every offending path before any rule runs (decide.c).
+ * A slot still says when its value is missing or of the wrong type
+ * (CHG_V_ABSENT, CHG_V_BAD) and the instruction that reads it reports the
+ * error with its rule and source position: that is how a policy without a
+ * schema learns of it.
  */
 #include "vm_int.h"
 
@@ -381,7 +385,7 @@ chg_event *chg_event_from_json(const chg_bundle *b, void *jv, char *err, size_t 
     if (!e)
         return NULL;
     e->json = json_incref(j);
-    if (decode_root(b, e, j, 0, e->slots) != CHG_OK) {
+    if (decode_root(b, e, j, 0, e->slots) != CHG_OK || chg_vm_schema_validate(b, e, j) != CHG_OK) {
         chg_event_free(e);
         snprintf(err, errlen, "out of memory");
         return NULL;

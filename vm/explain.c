@@ -173,8 +173,15 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
     chg_buf_putc(out, '\n');
 
     if (d->outcome == CHG_OUT_ERROR) {
-        chg_buf_printf(out, "\nerror at %s: %.*s\n", chg_bundle_source(b, d->reasons[0].span, src, sizeof src),
-                       (int)d->reasons[0].message_len, d->reasons[0].message ? d->reasons[0].message : "");
+        /* a run-time error is one reason; a change that does not fit the
+         * schema has one per offending path (no rule ran) */
+        bool schema = in->change->nerrors != 0;
+        if (schema)
+            chg_buf_puts(out, "\nthe change does not fit the schema:\n");
+        for (uint32_t i = 0; i < d->nreasons; i++)
+            chg_buf_printf(out, "%serror at %s: %.*s\n", schema ? "  " : "\n",
+                           chg_bundle_source(b, d->reasons[i].span, src, sizeof src),
+                           (int)d->reasons[i].message_len, d->reasons[i].message ? d->reasons[i].message : "");
         return CHG_OK;
     }
 
@@ -311,8 +318,10 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
             chg_buf_puts(out, ")\n");
         }
     }
+    /* a warning of no rule is a field the schema does not declare */
     for (uint32_t i = 0; i < d->nwarnings; i++)
-        chg_buf_printf(out, "%swarning (%s): %.*s\n", i ? "" : "\n", b->str[b->rules[d->warnings[i].rule].name],
+        chg_buf_printf(out, "%swarning (%s): %.*s\n", i ? "" : "\n",
+                       d->warnings[i].rule < b->nrules ? b->str[b->rules[d->warnings[i].rule].name] : "schema",
                        (int)d->warnings[i].message_len, d->warnings[i].message);
     return CHG_OK;
 }

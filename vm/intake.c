@@ -163,7 +163,7 @@ static chg_event *build(chg_ctx *ctx, const chg_intakedef *k, json_t *raw, char 
             chg_buf_putc(&text, ',');
         chg_buf_json_string(&text, b->str[f->name], b->strlen[f->name]);
         chg_buf_putc(&text, ':');
-        chg_vm_value_json(b, &v, &text);
+        chg_vm_value_change_json(b, &v, &text);
     }
     chg_buf_putc(&text, '}');
     if (text.oom) {

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <string.h>
 
 /* jansson reports most failures with a message and a position, but when
  * its own first allocation fails it returns NULL having written nothing
@@ -15,6 +16,12 @@
  * line -1. */
 json_t *chg_vm_json_parse(const char *text, size_t len, size_t flags, const char *what, char *err, size_t errlen)
 {
+    /* RFC 8259 §8.1 lets a parser ignore a byte order mark, and files
+     * saved by some Windows editors start with one */
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+        text += 3;
+        len -= 3;
+    }
     json_error_t je;
     je.text[0] = 0;
     json_t *j = json_loadb(text, len, flags, &je);
@@ -23,7 +30,9 @@ json_t *chg_vm_json_parse(const char *text, size_t len, size_t flags, const char
     if (je.text[0] == 0 || json_error_code(&je) == json_error_out_of_memory)
         snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
     else
-        snprintf(err, errlen, "%s%sline %d, column %d: %s", what ? what : "", what ? ": " : "", je.line, je.column,
-                 je.text);
+        /* jansson's column is 0 at the end of input or of a line: columns
+         * here are 1-based, as an editor shows them */
+        snprintf(err, errlen, "%s%sline %d, column %d: %s", what ? what : "", what ? ": " : "", je.line,
+                 je.column < 1 ? 1 : je.column, je.text);
     return NULL;
 }

@@ -199,8 +199,10 @@ void chg_vm_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out)
 }
 
 /* Times and durations become strings in their text form, risks their
- * class name; NaN and infinities, which JSON cannot write, become null. */
-void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
+ * class name; NaN and infinities, which JSON cannot write, become null.
+ * As a change (`change`: what an intake builds) a duration is whole
+ * seconds instead, the form the decoder and the schema check read. */
+static void value_json(const chg_bundle *b, const chg_value *v, chg_buf *out, bool change)
 {
     char tmp[64];
     switch (v->tag) {
@@ -210,6 +212,10 @@ void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
         chg_buf_json_string(out, tmp, strlen(tmp));
         break;
     case CHG_V_DUR:
+        if (change) {
+            chg_buf_printf(out, "%lld", (long long)v->u.i);
+            break;
+        }
         chg_duration_format(v->u.i, tmp, sizeof tmp);
         chg_buf_json_string(out, tmp, strlen(tmp));
         break;
@@ -231,7 +237,7 @@ void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
         for (uint32_t i = 0; i < v->len; i++) {
             if (i)
                 chg_buf_putc(out, ',');
-            chg_vm_value_json(b, &v->u.items[i], out);
+            value_json(b, &v->u.items[i], out, change);
         }
         chg_buf_putc(out, ']');
         break;
@@ -244,7 +250,7 @@ void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
             const char *name = l && i < l->count ? b->str[b->lfields[l->first + i].name] : "?";
             chg_buf_json_string(out, name, strlen(name));
             chg_buf_putc(out, ':');
-            chg_vm_value_json(b, &v->u.items[i], out);
+            value_json(b, &v->u.items[i], out, change);
         }
         chg_buf_putc(out, '}');
         break;
@@ -253,6 +259,9 @@ void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out)
     default: chg_vm_value_text(b, v, out); break;
     }
 }
+
+void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out) { value_json(b, v, out, false); }
+void chg_vm_value_change_json(const chg_bundle *b, const chg_value *v, chg_buf *out) { value_json(b, v, out, true); }
 
 /* Write a jansson value as JSON without allocating (json_dumps would). */
 static void json_text(const json_t *j, chg_buf *out)

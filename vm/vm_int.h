@@ -46,6 +46,15 @@ typedef struct chg_lfield {
     uint32_t node;          /* path node, or NONE */
 } chg_lfield;
 
+/* A node of the declared schema (SCHEMA section; bundle_format.h). */
+typedef struct chg_schemanode {
+    uint8_t type, need, flags;
+    uint32_t name;          /* string, or NONE */
+    uint32_t enm;           /* constant (a list of strings), or NONE */
+    uint32_t first, count;  /* children */
+    uint32_t span;          /* source position, or NONE */
+} chg_schemanode;
+
 typedef struct chg_arm {
     uint32_t cond, cls, span;
 } chg_arm;
@@ -143,6 +152,9 @@ struct chg_bundle {
     uint32_t nlfields;
     chg_lfield *lfields;
 
+    uint32_t nschema;       /* 0: no schema, nothing to validate */
+    chg_schemanode *schema;
+
     /* META */
     uint32_t name, version, at_block, nregs, nslots_change, nslots_event, id_slot, flags;
     uint32_t approvals_slot, requester_slot, emergency_slot, approvals_layout;
@@ -208,13 +220,36 @@ struct chg_facts {
 
 /* ---- events ------------------------------------------------------------------------- */
 
+/* How many schema errors, and separately how many undeclared fields, a
+ * decision lists by name; the rest are counted in one closing entry ("and
+ * N more"), so a hostile change cannot make its decision huge. */
+#define CHG_SCHEMA_LISTED 20
+
+/* One way the change does not fit the schema, found when it was decoded. */
+typedef struct chg_issue {
+    const char *msg;          /* "change.requester.name: expected string, found an integer" */
+    uint32_t len;
+    uint32_t span;            /* the schema declaration it breaks, or UINT32_MAX */
+} chg_issue;
+
 struct chg_event {
     void *json;               /* json_t*: the change document */
     void *raw;                /* json_t*: the raw event (intake), or NULL */
     chg_value *slots;         /* change slots */
     chg_value *eslots;        /* event slots */
     chg_arena arena;          /* lists and records */
+    /* schema validation (schema.c): the errors and the undeclared fields
+     * (warnings, unless strict: then errors) listed, each at most
+     * CHG_SCHEMA_LISTED plus one "and N more" entry, in the arena */
+    chg_issue *errors, *warnings;
+    uint32_t nerrors, nwarnings;
 };
+
+/* Check the whole change j (a json_t object) against the bundle's schema
+ * and record what does not fit in e. Once per change, at decoding; a
+ * change that fits costs a walk of the document and no allocation.
+ * Returns CHG_OK or CHG_ENOMEM. */
+int chg_vm_schema_validate(const chg_bundle *b, chg_event *e, const void *j);
 
 /* ---- context ---------------------------------------------------------------------- */
 
@@ -377,6 +412,8 @@ bool chg_vm_value_equal(const chg_value *a, const chg_value *b);
 void chg_vm_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out);
 /* Append the value as JSON. */
 void chg_vm_value_json(const chg_bundle *b, const chg_value *v, chg_buf *out);
+/* The same as part of a change (an intake's): durations as whole seconds. */
+void chg_vm_value_change_json(const chg_bundle *b, const chg_value *v, chg_buf *out);
 
 /* The text form of a value into scratch memory (no heap allocation once
  * warm). Returns NULL when out of memory. */

@@ -157,9 +157,13 @@ class Check(unittest.TestCase):
         self.write("shared/c.chg", "let from_c = 1\n")
         os.symlink(os.path.join(self.dir, "real", "pol"), os.path.join(self.dir, "pol"))
         for args in (["pol/a.chg"], ["pol/a.chg", "real/shared/b.chg", "real/shared/c.chg"]):
-            rc, out, _ = chgc("check", "--color", "never", *args, cwd=self.dir)
+            # real/shared is outside pol's directory (E0307) unless allowed
+            rc, out, _ = chgc("check", "--color", "never", "--allow-path", "real", *args, cwd=self.dir)
             self.assertEqual(rc, 1, (args, out))
             self.assertIn("unknown name 'nope1'", out)
+        rc, out, _ = chgc("check", "--color", "never", "pol/a.chg", cwd=self.dir)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("error[E0307]: '../shared/b.chg' is outside the directories this policy may read", out)
 
     def test_links_to_directories_are_not_followed(self):
         self.write("l/p.chg", "let a = 1\n")
@@ -192,6 +196,95 @@ class Check(unittest.TestCase):
         self.assertNotIn("error[", out)
         # the time analysis: sunday_am's 02:00 does not exist on the spring-forward Sunday
         self.assertIn("warning[W0013]: time set 'sunday_am': local time 02:00 on 2027-03-28", out)
+
+
+class Files(unittest.TestCase):
+    """What a policy may read, and how files written by other tools are read."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def write(self, name, data):
+        path = os.path.join(self.dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+        return path
+
+    def test_byte_order_marks_are_accepted_in_every_input(self):
+        bom = b"\xef\xbb\xbf"
+        p = self.write("p.chg", bom + b'policy "b" version "1"\nfreeze f = calendar "h.ics"\nrule r:\n'
+                       b'  deny during f "frozen"\ntest "t" {\n  change "e.json"\n  at 2026-12-25T00:00:00Z\n'
+                       b'  expect deny\n}\n')
+        self.write("h.ics", bom + b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\n"
+                   b"UID:1@x\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261224T000000Z\r\n"
+                   b"DTEND:20261227T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+        e = self.write("e.json", bom + b'{"id": "c1"}')
+        f = self.write("f.json", bom + b'{"flags": {}}')
+        self.assertEqual(chgc("check", p)[0], 0)
+        self.assertEqual(chgc("test", p)[0], 0)
+        for args in (["--event", e, "--facts", f], ["--jsonl", "--event", e]):
+            rc, out, err = chgc("eval", p, "--at", "2026-12-25T00:00:00Z", *args)
+            self.assertEqual((rc, err), (0, ""), args)
+            self.assertEqual(json.loads(out)["outcome"], "deny", args)
+
+    def test_files_outside_the_policy_are_refused_unless_allowed(self):
+        p = self.write("pol/p.chg", 'import "../lib/l.chg"\npolicy "p" version "1"\nlet x = shared\n'
+                       'test "t" {\n  change { id: "c" }\n  expect allow\n}\n')
+        self.write("lib/l.chg", "let shared = 1\n")
+        rc, out, _ = chgc("check", "--color", "never", p)
+        self.assertEqual(rc, 1)
+        self.assertIn("error[E0307]: '../lib/l.chg' is outside the directories this policy may read", out)
+        for cmd in (["check"], ["build", "-o", os.devnull], ["test"], ["disasm"],
+                    ["windows", "--from", "2026-12-01T00:00:00Z", "--to", "2026-12-02T00:00:00Z"]):
+            rc, out, err = chgc(*cmd, "--allow-path", os.path.join(self.dir, "lib"), p)
+            self.assertEqual(rc, 0, (cmd, out, err))
+        rc, _, err = chgc("check", "--allow-path", os.path.join(self.dir, "nope"), p)
+        self.assertEqual(rc, 2)
+        self.assertIn("--allow-path '%s': No such file or directory" % os.path.join(self.dir, "nope"), err)
+        rc, _, err = chgc("check", "--allow-path", p, p)
+        self.assertEqual((rc, err.strip()), (2, "chgc: --allow-path '%s': not a directory" % p))
+
+    def test_control_characters_cannot_forge_output_lines(self):
+        p = self.write("p.chg", 'window w = weekly mon 09:00..10:00 in "X\\n::error file=a::forged\\u{1b}[2J"\n')
+        for fmt in ("text", "github"):
+            rc, out, _ = chgc("check", "--color", "never", "--format", fmt, p)
+            self.assertEqual(rc, 1)
+            self.assertNotIn("\x1b", out, fmt)
+            self.assertFalse(any(l.startswith("::error file=a") for l in out.splitlines()), (fmt, out))
+            self.assertIn("unknown time zone 'X\\n::error file=a::forged\\x1B[2J'", out, fmt)
+
+    def test_sarif_rules_describe_and_link_every_code(self):
+        # GitHub's heading anchors (github-slugger): lower case, drop what is
+        # not a word character, '-' or ' ', then spaces to hyphens
+        doc = open(os.path.join(ROOT, "docs/errors.md"), encoding="utf-8").read()
+        anchors = {}
+        for line in doc.splitlines():
+            if line.startswith("### "):
+                head = line[4:]
+                slug = "".join(ch for ch in head.lower() if ch.isalnum() or ch in "-_ ").replace(" ", "-")
+                anchors[head.split(":")[0]] = slug
+        p = self.write("p.chg", "let a = 1\n")
+        rc, out, _ = chgc("check", "--format", "sarif", p)
+        rules = json.loads(out)["runs"][0]["tool"]["driver"]["rules"]
+        self.assertEqual(len(rules), len(anchors))
+        for r in rules:
+            self.assertNotIn("%s", r["shortDescription"]["text"], r["id"])
+            self.assertNotIn("%s", r["fullDescription"]["text"], r["id"])
+            self.assertEqual(r["helpUri"].split("#")[1], anchors[r["id"]], r["id"])
+
+    def test_a_bundle_where_source_is_expected_is_one_error(self):
+        b = os.path.join(self.dir, "p.chgb")
+        self.assertEqual(chgc("build", "-o", b, os.path.join(ROOT, "policies/production.chg"))[0], 0)
+        p = self.write("q.chg", 'import "p.chgb"\n')
+        rc, out, _ = chgc("check", "--color", "never", p)
+        self.assertEqual(rc, 1)
+        self.assertEqual(out.count("error["), 1, out)
+        self.assertIn("error[E0017]: this is a compiled bundle (.chgb), not policy source", out)
 
 
 class Windows(unittest.TestCase):
@@ -346,7 +439,7 @@ class Streams(unittest.TestCase):
                 p.stdin.close()
                 rest = p.stdout.read()
                 self.assertTrue(rest.startswith(b'{"change":"half"'), rest)
-                self.assertIn(b'{"error":"line 4: ', rest)
+                self.assertIn(b'{"error":"line 4, column 3: ', rest)
                 self.assertEqual(p.wait(timeout=20), 1)
             finally:
                 if p.poll() is None:
@@ -557,6 +650,66 @@ class Test(unittest.TestCase):
         self.assertEqual((rc, err), (0, ""), out)
 
 
+class SchemaValidation(unittest.TestCase):
+    """The whole change is checked against the schema before any rule runs,
+    on every path: a document, a stream of lines on several threads, an
+    explanation (tests/decisions and tests/lang have the rest)."""
+    POLICY = "tests/lang/schema.chg"
+    GOOD = {"id": "g", "env": "dev", "service": "search", "size": 3, "ratio": 1.5, "dry_run": False,
+            "requested_at": "2026-12-01T10:00:00Z", "lead_time": 60, "requester": {"name": "ann", "groups": []},
+            "approvals": []}
+
+    def bad(self, i):
+        c = dict(self.GOOD, id=f"b{i}", service="paymnets")
+        c["requester"] = {"name": i, "groups": []}
+        return c
+
+    def test_jsonl_alternating_bad_and_good_lines(self):
+        lines = [self.bad(i) if i % 2 else dict(self.GOOD, id=f"g{i}") for i in range(400)]
+        stdin = "".join(json.dumps(x) + "\n" for x in lines).encode()
+        outs = []
+        for threads in ("1", "2"):
+            rc, out, err = chgc("eval", self.POLICY, "--jsonl", "--event", "-", "--threads", threads,
+                                stdin=stdin, cwd=ROOT)
+            self.assertEqual((rc, err), (0, ""))
+            outs.append(out)
+        self.assertEqual(outs[0], outs[1])
+        decisions = [json.loads(x) for x in outs[0].splitlines()]
+        self.assertEqual(len(decisions), 400)
+        for i, d in enumerate(decisions):
+            if i % 2:
+                self.assertEqual((d["change"], d["outcome"], d["risk"]), (f"b{i}", "error", None))
+                self.assertEqual([r["message"] for r in d["reasons"]],
+                                 ['change.service: "paymnets" is not one of "payments", "search"',
+                                  "change.requester.name: expected string, found an integer"])
+            else:
+                self.assertEqual((d["change"], d["outcome"], d["reasons"]), (f"g{i}", "allow", []))
+
+    def test_an_integer_beyond_int64_is_refused_as_input(self):
+        text = json.dumps(self.GOOD).replace('"size": 3', '"size": 9223372036854775808')
+        rc, out, err = chgc("eval", self.POLICY, "--event", "-", stdin=text.encode(), cwd=ROOT)
+        self.assertEqual(rc, 1)
+        self.assertIn("too big integer", err)
+        rc, out, err = chgc("eval", self.POLICY, "--jsonl", "--event", "-",
+                            stdin=(text + "\n" + json.dumps(self.GOOD) + "\n").encode(), cwd=ROOT)
+        first, second = out.splitlines()
+        self.assertIn("too big integer", json.loads(first)["error"])
+        self.assertEqual(json.loads(second)["outcome"], "allow")
+
+    def test_explain_lists_every_offending_path(self):
+        rc, out, _ = chgc("eval", self.POLICY, "--event", "-", "--explain", stdin=json.dumps(self.bad(1)).encode(),
+                          cwd=ROOT)
+        self.assertEqual(rc, 0)
+        self.assertIn("the change does not fit the schema:\n"
+                      "  error at tests/lang/schema.chg:14:3: change.service: \"paymnets\" is not one of "
+                      "\"payments\", \"search\"\n"
+                      "  error at tests/lang/schema.chg:20:19: change.requester.name: expected string, "
+                      "found an integer\n", out)
+        rc, out, _ = chgc("eval", self.POLICY, "--event", "-", "--explain",
+                          stdin=json.dumps(dict(self.GOOD, extra=1)).encode(), cwd=ROOT)
+        self.assertIn("warning (schema): change.extra is not declared in the schema\n", out)
+
+
 class Explain(unittest.TestCase):
     def test_explain_names_rules_values_and_what_would_change(self):
         rc, out, _ = chgc("eval", "policies/production.chg", "--event", "policies/examples/schema-change.json",
@@ -572,7 +725,7 @@ class Explain(unittest.TestCase):
 
     def test_unknown_event_names_source_and_detail_type(self):
         rc, out, err = chgc("eval", "policies/production.chg", "--event",
-                            "tests/fixtures/events/codedeploy-instance-state-change.json", cwd=ROOT)
+                            "policies/events/codedeploy-instance-state-change.json", cwd=ROOT)
         self.assertEqual(rc, 1)
         self.assertIn('source "aws.codedeploy", detail-type "CodeDeploy Instance State-change Notification"', err)
 
@@ -580,4 +733,4 @@ class Explain(unittest.TestCase):
 
 if __name__ == "__main__":
     CHGC, ROOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    unittest.main(argv=[sys.argv[0], "-v"])
+    unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[3:])

@@ -9,7 +9,9 @@ Info-string words: `no-check` skips a block (use sparingly), `needs=F`
 creates an empty file F next to the example (for imports), `file=F`
 writes the block as F for later blocks of the same page (and checks it),
 `with=F` checks the block appended to F (a policy's tests shown after
-it). errors.md has its own checker (check_errors_md.py).
+it), `in=DIR` runs the block inside a copy of the repository's DIR (to
+import the policy library) and `as=NAME` names the block's file (for
+`_test.chg` files). errors.md has its own checker (check_errors_md.py).
 """
 import json
 import os
@@ -63,10 +65,18 @@ def main():
                 for w in words:
                     if w.startswith("with="):  # the block continues a file= block
                         body = open(os.path.join(d, w[5:]), encoding="utf-8").read() + "\n" + body
-                provide_calendars(body, d)
-                path = os.path.join(d, "example.chg")
+                wd, name = d, "example.chg"
+                for w in words:
+                    if w.startswith("in="):  # inside a copy of a repository directory
+                        wd = os.path.join(d, "in-" + w[3:].replace("/", "-"))
+                        if not os.path.isdir(wd):
+                            shutil.copytree(os.path.join(ROOT, w[3:]), wd)
+                    elif w.startswith("as="):
+                        name = w[3:]
+                provide_calendars(body, wd)
+                path = os.path.join(wd, name)
                 open(path, "w", encoding="utf-8").write(body)
-                p = subprocess.run([chgc, "check", "--format", "json", "example.chg"], cwd=d,
+                p = subprocess.run([chgc, "check", "--format", "json", name], cwd=wd,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
                 checked += 1
                 out = json.loads(p.stdout) if p.stdout else {"errors": -1, "diagnostics": []}
@@ -80,7 +90,7 @@ def main():
                     continue
                 # an example with tests must pass them: the docs show what really happens
                 if re.search(r'^\s*test\s+"', body, re.M):
-                    p = subprocess.run([chgc, "test", "--color", "never", "example.chg"], cwd=d,
+                    p = subprocess.run([chgc, "test", "--color", "never", name], cwd=wd,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
                     tested += 1
                     if p.returncode != 0:

@@ -5,13 +5,16 @@
 
 - every code in include/chg_diag.def has a section '### CODE: title' and no
   section names a code the table lacks;
-- each section's 'Message:' line equals the table's template;
+- each section's heading is '### CODE: title' with the table's title (the
+  SARIF report links to its GitHub anchor) and its 'Message:' line equals
+  the table's template;
 - each section has a 'chg bad' and a 'chg fixed' example, or an HTML
   comment '<!-- no example: why -->';
 - `chgc check --format json` on the bad example reports the code; on the
   fixed example it reports no error and not the code. Blocks with
-  'file=NAME' are written next to the example first. 'check-args=A,B'
-  passes extra arguments.
+  'file=NAME' are written next to the example first ('chgb file=NAME'
+  holds policy source, built into that bundle). 'check-args=A,B' passes
+  extra arguments.
 """
 import json
 import os
@@ -24,9 +27,11 @@ import tempfile
 def table(root):
     codes = {}
     src = open(os.path.join(root, "include/chg_diag.def"), encoding="utf-8").read()
-    for m in re.finditer(r'^CHG_DIAG\((\w+),\s*(\w+),\s*(\w+),\s*"((?:[^"\\]|\\.)*)"\)', src, re.M):
-        msg = re.sub(r"\\(.)", r"\1", m.group(4))  # C escapes: \" \? \\
-        codes[m.group(1)] = msg
+    for m in re.finditer(r'^CHG_DIAG\((\w+),\s*(\w+),\s*(\w+),\s*"((?:[^"\\]|\\.)*)",\s*"((?:[^"\\]|\\.)*)"\)',
+                         src, re.M):
+        title = re.sub(r"\\(.)", r"\1", m.group(4))
+        msg = re.sub(r"\\(.)", r"\1", m.group(5))  # C escapes: \" \? \\
+        codes[m.group(1)] = (title, msg)
     return codes
 
 
@@ -59,7 +64,8 @@ def run(chgc, workdir, text, args):
 def main():
     chgc, root = os.path.abspath(sys.argv[1]), sys.argv[2]
     codes = table(root)
-    secs = sections(open(os.path.join(root, "docs/errors.md"), encoding="utf-8").read())
+    doc = open(os.path.join(root, "docs/errors.md"), encoding="utf-8").read()
+    secs = sections(doc)
     problems = []
     for code in codes:
         if code not in secs:
@@ -71,9 +77,15 @@ def main():
     for code, body in secs.items():
         if code not in codes:
             continue
+        title, msg = codes[code]
         m = re.search(r"^Message: `(.*)`$", body, re.M)
-        if not m or m.group(1) != codes[code]:
-            problems.append(f"{code}: Message line {m.group(1) if m else None!r} != table {codes[code]!r}")
+        if not m or m.group(1) != msg:
+            problems.append(f"{code}: Message line {m.group(1) if m else None!r} != table {msg!r}")
+        # the heading is the table's title: SARIF links to its GitHub anchor
+        if f"\n### {code}: {title}\n" not in doc:
+            problems.append(f"{code}: heading is not '### {code}: {title}' (the table's title)")
+        if not title.isascii():
+            problems.append(f"{code}: title {title!r} is not ASCII (the anchor rule in report.c assumes it)")
         bs = blocks(body)
         bad = [b for b in bs if b[0][:2] == ["chg", "bad"]]
         fixed = [b for b in bs if b[0][:2] == ["chg", "fixed"]]
@@ -84,7 +96,14 @@ def main():
         with tempfile.TemporaryDirectory() as d:
             for info, text in bs:
                 for word in info:
-                    if word.startswith("file="):
+                    if word.startswith("file=") and info[0] == "chgb":
+                        # policy source, compiled into the named bundle
+                        src = os.path.join(d, word[5:] + ".src.chg")
+                        with open(src, "w", encoding="utf-8") as f:
+                            f.write(text)
+                        subprocess.run([chgc, "build", "-o", os.path.join(d, word[5:]), src], check=True,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+                    elif word.startswith("file="):
                         with open(os.path.join(d, word[5:]), "w", encoding="utf-8") as f:
                             f.write(text)
             for (info, text), want in ((bad[0], True), (fixed[0], False)):

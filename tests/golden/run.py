@@ -19,6 +19,10 @@ error is expected, else 0.
 
     run.py CHGC [--update] [FILE...]
 
+A line '# flags: OPTIONS' adds options to the command (the files under
+imports/ and names/ read tests/golden/lib with '--allow-path lib'). In the
+output the absolute path of tests/golden reads $GOLDEN.
+
 --update rewrites the blocks from the actual output (review the diff!).
 """
 import os
@@ -41,13 +45,23 @@ def expected_block(data):
     return None, 0, None
 
 
-def run(chgc, path):
+def flags(data):
+    """Extra chgc options from a '# flags: …' line (e.g. --allow-path lib)."""
+    for line in data.split(b"\n"):
+        if line.startswith(b"# flags:"):
+            return line[len(b"# flags:"):].decode().split()
+    return []
+
+
+def run(chgc, path, extra):
     rel = os.path.relpath(path, HERE)
     env = dict(os.environ, NO_COLOR="1")
     # a fixed start for the time analysis keeps the output the same every day
-    p = subprocess.run([chgc, "check", "--color", "never", "--at", "2026-11-26T00:00:00Z", rel], cwd=HERE,
+    p = subprocess.run([chgc, "check", "--color", "never", "--at", "2026-11-26T00:00:00Z"] + extra + [rel], cwd=HERE,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=120)
-    return p.returncode, p.stdout, p.stderr
+    # absolute paths (E0307 names where a file resolves) differ per checkout
+    real = os.path.realpath(HERE).encode()
+    return p.returncode, p.stdout.replace(real, b"$GOLDEN"), p.stderr.replace(real, b"$GOLDEN")
 
 
 def main():
@@ -72,7 +86,7 @@ def main():
             print(f"FAIL {os.path.relpath(path, HERE)}: no '# expect:' block")
             failed += 1
             continue
-        rc, out, err = run(chgc, path)
+        rc, out, err = run(chgc, path, flags(data))
         got = out.rstrip(b"\n").split(b"\n") if out.strip() else []
         want_error = any(b": error[" in l for l in want)
         ok = got == want and rc == (1 if want_error else 0) and not err

@@ -118,7 +118,7 @@ static void test_resolve_duplicate_rules_intakes_tests(void **state)
     chg_compiler *c = compile_str("rule r: deny \"a\"\nrule r: deny \"b\"\n"
                                   "intake i { }\nintake i { }\n"
                                   "test \"t\" { event {} expect allow }\ntest \"t\" { event {} expect allow }\n");
-    assert_string_equal(diag_codes(c), "W0006@2:6 E0102@4:8 E0509@6:6");
+    assert_string_equal(diag_codes(c), "E0127@2:6 E0102@4:8 E0509@6:6");
     chg_compiler_free(c);
 }
 

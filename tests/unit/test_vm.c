@@ -158,16 +158,33 @@ static void test_vm_runtime_error_names_rule_and_place(void **state)
     chg_buf bytes = build(policy);
     chg_bundle *b = load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
-    /* n is missing: classify reads it first */
+    /* with a schema, a change that does not fit it fails before any
+     * rule, naming every field (test_schema.c has the rest) */
     char *json = decide_json(b, ctx, "{\"id\":\"e\",\"env\":\"prod\",\"when\":\"2026-01-01T00:00:00Z\"}", 0);
-    assert_non_null(strstr(json, "\"outcome\":\"error\",\"reasons\":[{\"rule\":null,\"level\":\"error\","
-                                 "\"message\":\"change.n is required but missing\",\"source\":\"t.chg:7:31\"}]"));
+    assert_non_null(strstr(json, "\"risk\":null,\"outcome\":\"error\",\"reasons\":["
+                                 "{\"rule\":null,\"level\":\"error\",\"message\":\"change.n is required but missing\","
+                                 "\"source\":\"t.chg:2:55\"},"
+                                 "{\"rule\":null,\"level\":\"error\",\"message\":\"change.tags is required but missing\","
+                                 "\"source\":\"t.chg:2:63\"},"
+                                 "{\"rule\":null,\"level\":\"error\",\"message\":\"change.items is required but missing\","
+                                 "\"source\":\"t.chg:3:3\"}]"));
     chg_free(json);
-    /* a wrong type, read by a rule */
-    json = decide_json(b, ctx, "{\"id\":\"e\",\"env\":\"dev\",\"n\":1,\"tags\":\"x\",\"when\":\"2026-01-01T00:00:00Z\","
-                               "\"items\":[]}", 0);
-    assert_non_null(strstr(json, "{\"rule\":\"tagged\",\"level\":\"error\",\"message\":\"change.tags: expected list, "
-                                 "found a string\",\"source\":\"t.chg:13:32\"}"));
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    chg_buf_free(&bytes);
+    /* without one, a field is checked where it is read: the error names
+     * the rule and the place */
+    bytes = build("rule big: when change.n > 10 deny \"big\"\n"
+                  "rule tagged: when \"blocked\" in change.tags deny \"tagged\"\n");
+    b = load(&bytes);
+    ctx = chg_ctx_new(b);
+    json = decide_json(b, ctx, "{\"id\":\"e\",\"n\":\"x\"}", 0);
+    assert_non_null(strstr(json, "{\"rule\":\"big\",\"level\":\"error\",\"message\":\"cannot compare int with string\","
+                                 "\"source\":\"t.chg:1:16\"}"));
+    chg_free(json);
+    json = decide_json(b, ctx, "{\"id\":\"e\",\"n\":1,\"tags\":7}", 0);
+    assert_non_null(strstr(json, "{\"rule\":\"tagged\",\"level\":\"error\",\"message\":\"cannot look for string in "
+                                 "int\",\"source\":\"t.chg:2:19\"}"));
     chg_free(json);
     chg_ctx_free(ctx);
     chg_bundle_free(b);

@@ -190,14 +190,94 @@ ERRORS_DYN = [
     ("change.when + 1h", "operator '+' cannot be applied to string and duration"),
     ("now > change.s", "is not an RFC 3339 instant"),
 ]
-# Typed fields that are missing or of the wrong type in the change.
-ERRORS_FIELDS = [
-    ({"id": "e1"}, "change.n > 1", "change.n is required but missing"),
-    ({"id": "e2", "n": "12"}, "change.n > 1", "change.n: expected int, found a string"),
-    ({"id": "e3", "n": 1, "env": "qa"}, 'change.env == "prod"', 'change.env: "qa" is not one of its values'),
-    ({"id": "e4", "n": 1, "t": "last tuesday"}, "change.t < now", 'change.t: "last tuesday" is not an RFC 3339 instant'),
-    ({"id": "e5", "n": 1, "tags": "a"}, '"a" in change.tags', "change.tags: expected list, found a string"),
-    ({"id": "e6", "n": None}, "change.n > 1", "change.n is required but missing"),
+# The whole change against the schema, before any rule runs: each case
+# changes TYPED_CHANGE (DEL removes a field) and lists every message the
+# `error` decision must give, in order (rule null, source the field's
+# declaration); [] means the change fits and the rule runs. Every schema
+# type missing, null, mistyped and out of range, optional and default
+# fields, lists of scalars and of records, nested records.
+DEL = object()
+SCHEMA_CASES = [
+    # string
+    ({"s": DEL}, ["change.s is required but missing"]),
+    ({"s": None}, ["change.s is required but null"]),
+    ({"s": 5}, ["change.s: expected string, found an integer"]),
+    # int (an integer beyond int64 is refused as JSON: tests/cli)
+    ({"n": DEL}, ["change.n is required but missing"]),
+    ({"n": None}, ["change.n is required but null"]),
+    ({"n": "12"}, ["change.n: expected int, found a string"]),
+    ({"n": 1.5}, ["change.n: expected int, found a float"]),
+    ({"n": 3.0}, ["change.n: expected int, found a float"]),
+    ({"n": -9223372036854775808}, []),
+    # float: an integer is a float too
+    ({"f": DEL}, ["change.f is required but missing"]),
+    ({"f": None}, ["change.f is required but null"]),
+    ({"f": "2.5"}, ["change.f: expected float, found a string"]),
+    ({"f": True}, ["change.f: expected float, found true"]),
+    ({"f": 3}, []),
+    # bool
+    ({"ok": DEL}, ["change.ok is required but missing"]),
+    ({"ok": None}, ["change.ok is required but null"]),
+    ({"ok": "true"}, ["change.ok: expected bool, found a string"]),
+    ({"ok": 1}, ["change.ok: expected bool, found an integer"]),
+    # time: RFC 3339, years 0000-9999 after the offset is applied
+    ({"t": DEL}, ["change.t is required but missing"]),
+    ({"t": None}, ["change.t is required but null"]),
+    ({"t": 1764732600}, ["change.t: expected time (an RFC 3339 string), found an integer"]),
+    ({"t": "last tuesday"}, ['change.t: "last tuesday" is not an RFC 3339 instant in the years 0000-9999']),
+    ({"t": "2026-02-30T00:00:00Z"}, ['change.t: "2026-02-30T00:00:00Z" is not an RFC 3339 instant in the years 0000-9999']),
+    ({"t": "2026-12-03T03:30:00"}, ['change.t: "2026-12-03T03:30:00" is not an RFC 3339 instant in the years 0000-9999']),
+    ({"t": "10000-01-01T00:00:00Z"}, ['change.t: "10000-01-01T00:00:00Z" is not an RFC 3339 instant in the years 0000-9999']),
+    ({"t": "0000-01-01T00:00:00+01:00"}, ['change.t: "0000-01-01T00:00:00+01:00" is not an RFC 3339 instant in the years 0000-9999']),
+    ({"t": "x" * 100}, ['change.t: "' + "x" * 64 + '"… is not an RFC 3339 instant in the years 0000-9999']),
+    ({"t": "9999-12-31T23:59:59Z"}, []),
+    ({"t": "0000-01-01T00:00:00Z"}, []),
+    # duration: whole seconds
+    ({"d": DEL}, ["change.d is required but missing"]),
+    ({"d": None}, ["change.d is required but null"]),
+    ({"d": "2h"}, ["change.d: expected duration (whole seconds), found a string"]),
+    ({"d": 1.5}, ["change.d: expected duration (whole seconds), found a float"]),
+    # enum
+    ({"env": DEL}, ["change.env is required but missing"]),
+    ({"env": None}, ["change.env is required but null"]),
+    ({"env": "qa"}, ['change.env: "qa" is not one of "dev", "staging", "prod"']),
+    ({"env": "Prod"}, ['change.env: "Prod" is not one of "dev", "staging", "prod"']),
+    ({"env": 2}, ['change.env: expected one of "dev", "staging", "prod", found an integer']),
+    # a list of scalars
+    ({"tags": DEL}, ["change.tags is required but missing"]),
+    ({"tags": None}, ["change.tags is required but null"]),
+    ({"tags": "a"}, ["change.tags: expected a list, found a string"]),
+    ({"tags": ["a", 1, None]}, ["change.tags[1]: expected string, found an integer",
+                                "change.tags[2]: expected string, found null"]),
+    # a record
+    ({"owner": DEL}, ["change.owner is required but missing"]),
+    ({"owner": None}, ["change.owner is required but null"]),
+    ({"owner": "ann"}, ["change.owner: expected an object, found a string"]),
+    ({"owner": {}}, ["change.owner.name is required but missing"]),
+    ({"owner": {"name": 42, "team": None}}, ["change.owner.name: expected string, found an integer"]),
+    ({"owner": {"name": "ann", "team": 7}}, ["change.owner.team: expected string, found an integer"]),
+    # a list of records
+    ({"items": [{"name": "x"}]}, ["change.items[0].size is required but missing"]),
+    ({"items": [{"name": "x", "size": 1}, {"name": "y", "size": "2", "note": 5}]},
+     ["change.items[1].size: expected int, found a string", "change.items[1].note: expected string, found an integer"]),
+    ({"items": [None, 5, []]}, ["change.items[0]: expected an object, found null",
+                                "change.items[1]: expected an object, found an integer",
+                                "change.items[2]: expected an object, found a list"]),
+    # optional: missing or null is fine, a wrong type is not
+    ({"opt": DEL, "nothing": DEL}, []),
+    ({"opt": None}, []),
+    ({"opt": 5}, ["change.opt: expected string, found an integer"]),
+    # default: missing or null takes the default, a wrong type is an error
+    ({"dflt": DEL}, []),
+    ({"dflt": None}, []),
+    ({"dflt": "7"}, ["change.dflt: expected int, found a string"]),
+    # every offending path, in schema order
+    ({"id": 1, "n": DEL, "t": "soon", "owner": {"name": None}},
+     ["change.id: expected string, found an integer", "change.n is required but missing",
+      'change.t: "soon" is not an RFC 3339 instant in the years 0000-9999', "change.owner.name is required but null"]),
+    # a hostile change lists 20 and counts the rest
+    ({"tags": list(range(30))}, [f"change.tags[{i}]: expected string, found an integer" for i in range(20)]
+     + ["and 10 more fields that do not fit the schema"]),
 ]
 
 
@@ -258,8 +338,33 @@ def main():
         check_error(typed_header, TYPED_CHANGE, expr, want)
     for expr, want in ERRORS_DYN:
         check_error("at time(change.when) + 30d\n", DYN_CHANGE, expr, want)
-    for change, expr, want in ERRORS_FIELDS:
-        check_error(SCHEMA, change, expr, want)
+    # the schema cases: the rule shows the default, so a change that fits
+    # proves the rule ran and the default was applied
+    schema_header = SCHEMA + 'rule e advisory:\n  warn "{change.dflt}"\n'
+    for patch, want in SCHEMA_CASES:
+        total += 1
+        change = dict(TYPED_CHANGE)
+        for k, v in patch.items():
+            if v is DEL:
+                change.pop(k, None)
+            else:
+                change[k] = v
+        dec = run_eval(chgc, schema_header, change)
+        if want:
+            got = [r["message"] for r in dec["reasons"]]
+            ok = dec["outcome"] == "error" and got == want and all(r["rule"] is None for r in dec["reasons"]) \
+                and dec["risk"] is None and dec["warnings"] == []
+            # each message but "and N more" names the field's declaration
+            ok = ok and all((r["source"] is None) == r["message"].startswith("and ") for r in dec["reasons"])
+            if patch == {"s": 5} or patch == {"owner": {}}:  # the declaration of s, of owner's name
+                ok = ok and dec["reasons"][0]["source"].endswith("p.chg:6:3" if "s" in patch else "p.chg:15:12")
+        else:
+            want_text = str(change["dflt"]) if change.get("dflt") is not None else "7"
+            ok = dec["outcome"] == "allow" and [w["message"] for w in dec["warnings"]] == [want_text]
+        if not ok:
+            failures += 1
+            print(f"FAIL schema case {patch!r}: outcome {dec['outcome']}, reasons {dec['reasons']}, "
+                  f"warnings {dec['warnings']}, want {want!r}")
 
     print(f"{total - failures}/{total} expression cases pass")
     return 1 if failures else 0
