@@ -143,9 +143,13 @@ bool chgc_opt_choice(const char *name, const char *arg, const char *const *choic
 
 bool chgc_opt_instant(const char *name, const char *arg, int64_t *out)
 {
-    if (chg_time_parse_iso(arg, strlen(arg), out) == CHG_OK)
+    int rc = chg_time_parse_iso(arg, strlen(arg), out);
+    if (rc == CHG_OK)
         return true;
-    chgc_error("--%s: '%s' is not an RFC 3339 instant (like 2026-12-01T03:30:00Z)", name, arg);
+    if (rc == CHG_ERANGE)
+        chgc_error("--%s: '%s' is outside the years 0000 to 9999 in UTC", name, arg);
+    else
+        chgc_error("--%s: '%s' is not an RFC 3339 instant (like 2026-12-01T03:30:00Z)", name, arg);
     return false;
 }
 

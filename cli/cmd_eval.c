@@ -106,6 +106,18 @@ int chgc_eval(int argc, char **argv)
     base.facts = facts;
     chg_policy p;
     int status = chgc_open_policy(argv + optind, argc - optind, true, &p);
+    if (status == EXIT_CLEAN && facts) {
+        /* a warning, not a failure: facts may serve several policies */
+        chg_buf unread;
+        chg_buf_init(&unread);
+        chg_facts_unread(facts, p.bundle, &unread);
+        for (const char *s = unread.data, *e = s ? s + unread.len : s; s && s < e;) {
+            const char *nl = memchr(s, '\n', (size_t)(e - s));
+            fprintf(stderr, "chgc: %s: warning: %.*s\n", facts_path, (int)(nl - s), s);
+            s = nl + 1;
+        }
+        chg_buf_free(&unread);
+    }
     if (status == EXIT_CLEAN) {
         bool failed = false;
         chg_decide_options o = {.threads = (int)threads, .explain = explain, .label = "chgc"};

@@ -23,6 +23,8 @@ static void test_usage(FILE *f)
             "  -f, --format FORMAT  text (default), tap (TAP 13), junit (JUnit XML) or json\n"
             "      --coverage       report the rules and classify arms no test exercised\n"
             "      --threshold PCT  with --coverage: fail when a policy's coverage is below PCT\n"
+            "      --budgets        per policy, the most steps and scratch memory one test's\n"
+            "                       decision used, against the policy's budgets (text only)\n"
             "      --run REGEX      run only the tests whose name matches REGEX (PCRE2)\n"
             "      --at INSTANT     the instant of tests that give no 'at', in policies with no\n"
             "                       'at' line (default: now)\n"
@@ -40,6 +42,7 @@ int chgc_test(int argc, char **argv)
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
         {"coverage", no_argument, NULL, 'C'},
+        {"budgets", no_argument, NULL, 'B'},
         {"threshold", required_argument, NULL, 'T'},
         {"run", required_argument, NULL, 'r'},
         {"at", required_argument, NULL, 'a'},
@@ -50,7 +53,7 @@ int chgc_test(int argc, char **argv)
     };
     static const char *const formats[] = {"text", "tap", "junit", "json", NULL};
     int format = CHG_TEST_TEXT;
-    bool coverage = false, color_on;
+    bool coverage = false, budgets = false, color_on;
     double threshold = -1;
     const char *run = NULL, *color = "auto";
     /* read here, once: every test without an `at` of its own decides at
@@ -63,6 +66,7 @@ int chgc_test(int argc, char **argv)
         switch (ch) {
         case 'f': ok = chgc_opt_choice("format", optarg, formats, &format); break; /* chg_test_format order */
         case 'C': coverage = true; break;
+        case 'B': budgets = true; break;
         case 'T': ok = chgc_opt_number("threshold", optarg, 0, 100, &threshold); break;
         case 'r': run = optarg; break;
         case 'a': ok = chgc_opt_instant("at", optarg, &now); break;
@@ -141,6 +145,15 @@ int chgc_test(int argc, char **argv)
                             color_on && format == CHG_TEST_TEXT, &out);
             fwrite(out.data ? out.data : "", 1, out.len, stdout);
             chg_buf_free(&out);
+        }
+        /* what the budgets are measured against (docs/vm.md, "Budgets") */
+        for (size_t i = 0; budgets && format == CHG_TEST_TEXT && i < ts.nsuites; i++) {
+            const chg_test_suite *su = &ts.suites[i];
+            printf("budgets: %s: at most %llu of %llu steps and %llu of %llu bytes of scratch in one decision; "
+                   "regex %llu steps per match\n",
+                   su->policy, (unsigned long long)su->max_steps, (unsigned long long)su->steps_limit,
+                   (unsigned long long)su->max_scratch, (unsigned long long)su->scratch_limit,
+                   (unsigned long long)su->regex_steps_limit);
         }
         if (ts.ntests == 0 && status == EXIT_CLEAN) {
             chgc_error("no tests found%s", run ? " matching --run" : "");

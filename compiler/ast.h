@@ -265,7 +265,8 @@ typedef enum chg_decl_kind {
     D_RULE,
     D_ON,
     D_INTAKE,
-    D_TEST
+    D_TEST,
+    D_LIMITS
 } chg_decl_kind;
 
 const char *chg_c_decl_kind_name(chg_decl_kind k); /* "window", "let", … */
@@ -380,6 +381,8 @@ struct chg_decl {
             uint32_t n;
         } intake;
         struct { chg_test_item *items; uint32_t n; } test;
+        /* budget: value, as written; the checker fills limits[] */
+        struct { chg_object_field *fields; uint32_t n; } limits;
     } u;
 };
 

@@ -2032,6 +2032,44 @@ static void check_areq_size(chg_compiler *c, const chg_areq *r)
  * look the name up. `emergency` is not a class and is accepted without
  * lookup; it is offered among the suggestions for that reason.
  */
+/* limits { steps: N, regex_steps: N, scratch: N }: each budget at most
+ * once, a whole number from 1 to what the bundle format allows. */
+static void check_limits(chg_compiler *c, chg_decl *d)
+{
+    static const char *const names[] = {"steps", "regex_steps", "scratch"};
+    static const uint64_t max[] = {CHG_MAX_STEPS, CHG_MAX_REGEX_STEPS, CHG_MAX_SCRATCH};
+    if (!d)
+        return;
+    bool seen[3] = {false, false, false};
+    for (uint32_t i = 0; i < d->u.limits.n; i++) {
+        const chg_object_field *f = &d->u.limits.fields[i];
+        int k = -1;
+        for (int j = 0; j < 3; j++)
+            if (strcmp(f->key.name, names[j]) == 0)
+                k = j;
+        if (k < 0) {
+            chg_diag *dg = chg_c_diag_report(c, CHG_D_E0121, f->key.span, "limits", f->key.name, NULL);
+            chg_c_diag_suggest(c, dg, f->key.name, names, 3);
+            continue;
+        }
+        if (seen[k]) {
+            chg_c_diag_report(c, CHG_D_E0111, f->key.span, f->key.name, NULL);
+            continue;
+        }
+        seen[k] = true;
+        const chg_expr *v = f->value;
+        if (v->kind != EX_INT || v->u.i < 1 || (uint64_t)v->u.i > max[k]) {
+            char hi[32];
+            snprintf(hi, sizeof hi, "%llu", (unsigned long long)max[k]);
+            chg_diag *dg = chg_c_diag_report(c, CHG_D_E0518, v->span, f->key.name, hi, NULL);
+            if (k == 2)
+                chg_c_diag_help(c, dg, "scratch is in bytes: 16 MiB is 16777216");
+            continue;
+        }
+        c->limit[k] = (uint64_t)v->u.i;
+    }
+}
+
 static void check_approvals(chg_compiler *c, chg_decl *ap)
 {
     chg_decl *risk = c->risk;
@@ -2514,6 +2552,7 @@ int chg_c_typecheck(chg_compiler *c)
         check_classify(c, c->classify);
     if (c->approvals)
         check_approvals(c, c->approvals);
+    check_limits(c, c->limits);
     c->uses_approvals = c->approvals != NULL;
     for (size_t i = 0; i < c->all_decls.len; i++) {
         chg_decl *d = c->all_decls.items[i];

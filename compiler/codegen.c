@@ -21,8 +21,9 @@
  * input). It does not re-check any of that; EX_ERROR or an unresolved name
  * reaching here is a checker bug and sets `failed`.
  *
- * What the verifier (vm/verify.c) will check of what is written here,
- * so that a mistake in this file is a load error, never a wrong decision:
+ * What the loader (chg_bundle_load, vm/bundle.c) checks of what is
+ * written here, so that a mistake in this file is a load error, never a
+ * wrong decision:
  * every index in range, blocks that tile the code and end in RET, jumps
  * inside their block, register windows that fit and let windows that
  * overlap nothing, and loops whose list and index registers the body
@@ -61,15 +62,11 @@
 
 #include <openssl/evp.h>
 
-/* The record size of each section (vm/bundle_format.h); 0 for section ids
- * that do not exist. A section is an array of fixed-size records written
- * little-endian with chg_wr16/32/64, so the bundle reads the same on any
- * host. */
-static const uint32_t sec_size[CHG_SEC__MAX] = {
-#define SEC_SIZE(name, id, size) [id] = size,
-    CHG_SECTIONS(SEC_SIZE)
-#undef SEC_SIZE
-};
+/* Records are built in memory as the structs bundle_format.def defines
+ * (chg_rec_RULES, …), filled and patched by field name, and encoded only
+ * when the bundle is written (finish, chg_rec_encode): this file knows no
+ * byte offset of the format. */
+static const chg_section *sec_info(int sec) { return &chg_sections()[sec]; }
 
 /* A path node: one field path the policy reads (change.requester.name,
  * event.detail, change.approvals[], a.group on an approval). Nodes form a
@@ -113,7 +110,7 @@ typedef struct gen {
     chg_compiler *c;
     bool reported;        /* a failure already has its own diagnostic */
     chg_arena *a;
-    chg_buf sec[CHG_SEC__MAX];  /* each section's records */
+    chg_buf sec[CHG_SEC__MAX];  /* each section's records, as chg_rec_NAME structs */
     uint32_t n[CHG_SEC__MAX];   /* how many records each holds */
     chg_buf blob;               /* the bytes of every string, NUL-terminated */
     /* deduplication: key → index + 1 (0 is "absent" for chg_c_map_get) */
@@ -138,23 +135,32 @@ typedef struct gen {
 
 /* ---- tables ----------------------------------------------------------------- */
 
-/* Append a zeroed record to section sec; returns it, or NULL when memory
- * ran out. The pointer is valid only until the next rec() on the same
- * section (the buffer may move), which is why callers fill a record before
- * they call anything that might add another of its kind. */
-static uint8_t *rec(gen *g, int sec)
+/* Append a zeroed record (a chg_rec_NAME of section sec); returns it, or
+ * NULL when memory ran out. The pointer is valid only until the next rec()
+ * on the same section (the buffer may move), which is why callers fill a
+ * record before they call anything that might add another of its kind. */
+static void *rec(gen *g, int sec)
 {
-    uint32_t sz = sec_size[sec];
+    uint32_t sz = sec_info(sec)->host_size;
     chg_buf *b = &g->sec[sec];
     size_t at = b->len;
-    static const uint8_t zero[128];
+    _Alignas(8) static const uint8_t zero[128];
     if (sz > sizeof zero)
         chg_panic("bundle record of %u bytes is larger than the zero buffer", sz);
     chg_buf_append(b, zero, sz);
     if (b->oom)
         return NULL; /* the count stays the number of records the section holds */
     g->n[sec]++;
-    return (uint8_t *)b->data + at;
+    return b->data + at;
+}
+
+/* Record i of section sec, already written (NULL if it is not there: its
+ * rec() ran out of memory). */
+static void *rec_at(gen *g, int sec, uint32_t i)
+{
+    if (i >= g->n[sec])
+        return NULL;
+    return g->sec[sec].data + (size_t)i * sec_info(sec)->host_size;
 }
 
 /* The index of string s[0..len) in the STRINGS section, added once: a
@@ -168,11 +174,11 @@ static uint32_t str_n(gen *g, const char *s, size_t len)
     uintptr_t idx = (uintptr_t)chg_c_map_get(&g->strs, key);
     if (idx)
         return (uint32_t)idx - 1;
-    uint8_t *r = rec(g, CHG_SEC_STRINGS);
+    chg_rec_STRINGS *r = rec(g, CHG_SEC_STRINGS);
     if (!r)
         return 0;
-    chg_wr32(r, (uint32_t)g->blob.len);
-    chg_wr32(r + 4, (uint32_t)len);
+    r->off = (uint32_t)g->blob.len;
+    r->len = (uint32_t)len;
     chg_buf_append(&g->blob, s, len);
     chg_buf_putc(&g->blob, 0);
     uint32_t i = g->n[CHG_SEC_STRINGS] - 1;
@@ -204,12 +210,10 @@ static uint32_t konst(gen *g, uint8_t tag, uint32_t a, uint64_t payload)
     uintptr_t idx = tag == CHG_K_LIST ? 0 : (uintptr_t)chg_c_map_get(&g->consts, key);
     if (idx)
         return (uint32_t)idx - 1;
-    uint8_t *r = rec(g, CHG_SEC_CONSTS);
+    chg_rec_CONSTS *r = rec(g, CHG_SEC_CONSTS);
     if (!r)
         return 0;
-    r[0] = tag;
-    chg_wr32(r + 4, a);
-    chg_wr64(r + 8, payload);
+    *r = (chg_rec_CONSTS){.tag = tag, .a = a, .payload = payload};
     uint32_t i = g->n[CHG_SEC_CONSTS] - 1;
     if (tag != CHG_K_LIST)
         if (chg_c_map_put(&g->consts, (char *)key, (void *)(uintptr_t)(i + 1)) != CHG_OK)
@@ -218,6 +222,26 @@ static uint32_t konst(gen *g, uint8_t tag, uint32_t a, uint64_t payload)
 }
 
 static uint32_t k_str(gen *g, const char *s, size_t len) { return konst(g, CHG_K_STR, str_n(g, s, len), 0); }
+
+/* An element of a LIST constant: never shared, written right before the
+ * list (konst(…, CHG_K_LIST, n, 0) after the n elements). */
+static bool k_elem(gen *g, chg_rec_CONSTS k)
+{
+    chg_rec_CONSTS *r = rec(g, CHG_SEC_CONSTS);
+    if (!r)
+        return false;
+    *r = k;
+    return true;
+}
+
+/* A LIST constant of the strings items[0..n). */
+static uint32_t k_strings(gen *g, const uint32_t *items, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (!k_elem(g, (chg_rec_CONSTS){.tag = CHG_K_STR, .a = items[i]}))
+            return 0;
+    return konst(g, CHG_K_LIST, n, 0);
+}
 
 static uint64_t f64_bits(double f)
 {
@@ -242,12 +266,11 @@ static uint32_t span_of(gen *g, chg_span s)
     uintptr_t idx = (uintptr_t)chg_c_map_get(&g->spans, key);
     if (idx)
         return (uint32_t)idx - 1;
-    uint8_t *r = rec(g, CHG_SEC_SPANS);
+    uint32_t file = str(g, src->path);
+    chg_rec_SPANS *r = rec(g, CHG_SEC_SPANS);
     if (!r)
         return 0;
-    chg_wr32(r, str(g, src->path));
-    chg_wr32(r + 4, line);
-    chg_wr32(r + 8, col);
+    *r = (chg_rec_SPANS){.file = file, .line = line, .col = col};
     uint32_t i = g->n[CHG_SEC_SPANS] - 1;
     if (chg_c_map_put(&g->spans, (char *)key, (void *)(uintptr_t)(i + 1)) != CHG_OK)
         chg_c_nomem(g->c);
@@ -255,7 +278,8 @@ static uint32_t span_of(gen *g, chg_span s)
 }
 
 /* The index of a record naming `name` in a section bound by name when the
- * bundle loads (regexes, zones, built-ins), added once. */
+ * bundle loads (regexes, zones, built-ins: records of one string field),
+ * added once. */
 static uint32_t named(gen *g, chg_map *m, int sec, const char *name)
 {
     if (!name) {
@@ -265,10 +289,11 @@ static uint32_t named(gen *g, chg_map *m, int sec, const char *name)
     uintptr_t idx = (uintptr_t)chg_c_map_get(m, name);
     if (idx)
         return (uint32_t)idx - 1;
-    uint8_t *r = rec(g, sec);
+    uint32_t s = str(g, name);
+    void *r = rec(g, sec);
     if (!r)
         return 0;
-    chg_wr32(r, str(g, name));
+    chg_rec_set(&chg_fields()[sec_info(sec)->first], r, s);
     uint32_t i = g->n[sec] - 1;
     const char *key = chg_arena_strdup(g->a, name);
     if (!key || chg_c_map_put(m, key, (void *)(uintptr_t)(i + 1)) != CHG_OK)
@@ -291,16 +316,12 @@ static uint32_t emit(gen *g, chg_opcode op, uint8_t x, uint32_t a, uint32_t b, u
         g->failed = true; /* a block too large for the encoding */
         a = b = c = 0;
     }
-    uint8_t *r = rec(g, CHG_SEC_CODE);
-    uint8_t *s = rec(g, CHG_SEC_INSSPAN);
+    chg_rec_CODE *r = rec(g, CHG_SEC_CODE);
+    chg_rec_INSSPAN *s = rec(g, CHG_SEC_INSSPAN);
     if (!r || !s)
         return 0;
-    r[0] = (uint8_t)op;
-    r[1] = x;
-    chg_wr16(r + 2, (uint16_t)a);
-    chg_wr16(r + 4, (uint16_t)b);
-    chg_wr16(r + 6, (uint16_t)c);
-    chg_wr32(s, g->span);
+    *r = (chg_rec_CODE){.op = (uint8_t)op, .x = x, .a = (uint16_t)a, .b = (uint16_t)b, .c = (uint16_t)c};
+    s->span = g->span;
     return pc(g) - 1;
 }
 
@@ -316,11 +337,11 @@ static void patch(gen *g, uint32_t at, uint32_t target)
 {
     /* A jump whose emit failed for want of memory is "instruction 0", which
      * need not exist: nothing to patch, the emit ends in CHG_ENOMEM. */
-    if ((size_t)at * 8 + 8 > g->sec[CHG_SEC_CODE].len)
+    chg_rec_CODE *r = rec_at(g, CHG_SEC_CODE, at);
+    if (!r)
         return;
-    uint8_t *r = (uint8_t *)g->sec[CHG_SEC_CODE].data + (size_t)at * 8;
-    chg_wr16(r + 4, (uint16_t)(target & 0xffff));
-    chg_wr16(r + 6, (uint16_t)(target >> 16));
+    r->b = (uint16_t)(target & 0xffff);
+    r->c = (uint16_t)(target >> 16);
 }
 
 /* Take the next free register of the block (see "Register allocation"
@@ -344,30 +365,35 @@ static void block_begin(gen *g, chg_span at)
     g->nlocals = 0;
 }
 
-/* Relocate the block's registers to base and record it: every operand the
- * format marks 'R' gets base added. For expression blocks base is 0 here
- * and the real base is added at the end (blocks_fix); for lets it is the
- * let's own window. The window is at least one register wide, as RET
- * needs one. */
+/* Add base to every register operand (those the format marks 'R') of
+ * instructions [start, end). */
+static void relocate(gen *g, uint32_t start, uint32_t end, uint32_t base)
+{
+    for (uint32_t i = start; i < end; i++) {
+        chg_rec_CODE *ins = rec_at(g, CHG_SEC_CODE, i);
+        if (!ins)
+            return;
+        const char *fmt = chg_op_format(ins->op);
+        uint16_t *operand[4] = {NULL, &ins->a, &ins->b, &ins->c};
+        for (int k = 1; k < 4; k++)
+            if (fmt[k] == 'R')
+                *operand[k] = (uint16_t)(*operand[k] + base);
+    }
+}
+
+/* Relocate the block's registers to base and record it. For expression
+ * blocks base is 0 here and the real base is added at the end
+ * (blocks_fix); for lets it is the let's own window. The window is at
+ * least one register wide, as RET needs one. */
 static uint32_t block_end(gen *g, uint8_t kind, uint32_t base)
 {
     uint32_t end = pc(g);
-    uint8_t *code = (uint8_t *)g->sec[CHG_SEC_CODE].data;
-    for (uint32_t i = g->bstart; i < end; i++) {
-        uint8_t *ins = code + (size_t)i * 8;
-        const char *fmt = chg_op_format(ins[0]);
-        for (int k = 1; k < 4; k++)
-            if (fmt[k] == 'R')
-                chg_wr16(ins + 2 * k, (uint16_t)(chg_rd16(ins + 2 * k) + base));
-    }
-    uint8_t *r = rec(g, CHG_SEC_BLOCKS);
+    relocate(g, g->bstart, end, base);
+    chg_rec_BLOCKS *r = rec(g, CHG_SEC_BLOCKS);
     if (!r)
         return 0;
-    chg_wr32(r, g->bstart);
-    chg_wr32(r + 4, end - g->bstart);
-    chg_wr16(r + 8, (uint16_t)base);
-    chg_wr16(r + 10, (uint16_t)(g->max ? g->max : 1));
-    r[12] = kind;
+    *r = (chg_rec_BLOCKS){.start = g->bstart, .len = end - g->bstart, .reg_base = (uint16_t)base,
+                          .nregs = (uint16_t)(g->max ? g->max : 1), .kind = kind};
     if (base + (uint32_t)g->max > 0xffff)
         g->failed = true;
     return g->n[CHG_SEC_BLOCKS] - 1;
@@ -646,20 +672,13 @@ static int64_t literal_const(gen *g, const chg_expr *e)
         }
         /* a list constant's elements are the constants just before it */
         for (uint32_t i = 0; i < e->u.list.n; i++) {
-            if (items[i] >= g->n[CHG_SEC_CONSTS])
+            const chg_rec_CONSTS *r = rec_at(g, CHG_SEC_CONSTS, (uint32_t)items[i]);
+            if (!r)
                 return -1; /* konst ran out of memory and returned 0 */
-            uint8_t *r = (uint8_t *)g->sec[CHG_SEC_CONSTS].data + (size_t)items[i] * 16;
-            uint8_t tag = r[0];
-            uint32_t a = chg_rd32(r + 4);
-            uint64_t pl = chg_rd64(r + 8);
-            if (tag == CHG_K_LIST)
+            if (r->tag == CHG_K_LIST)
                 return -1; /* nested list constants: build at run time */
-            uint8_t *cp = rec(g, CHG_SEC_CONSTS);
-            if (!cp)
+            if (!k_elem(g, *r)) /* a copy: rec() may move r */
                 return -1;
-            cp[0] = tag;
-            chg_wr32(cp + 4, a);
-            chg_wr64(cp + 8, pl);
         }
         return konst(g, CHG_K_LIST, e->u.list.n, 0);
     }
@@ -1069,14 +1088,7 @@ static void emit_timeset(gen *g, chg_decl *d, bool inline_set)
     uint32_t first = g->n[CHG_SEC_TSNODES];
     for (uint32_t i = 0; i < nodes.n; i++) {
         const chg_ts_node *n = &nodes.nodes[i];
-        uint8_t *r = rec(g, CHG_SEC_TSNODES);
-        if (!r)
-            break;
-        r[0] = (uint8_t)n->op;
-        r[1] = n->days;
-        r[2] = n->from_local;
-        r[3] = n->to_local;
-        chg_wr32(r + 4, n->zone ? str(g, n->zone) : CHG_NONE32);
+        uint32_t zone = n->zone ? str(g, n->zone) : CHG_NONE32;
         uint32_t text = CHG_NONE32;
         if (n->op == CHG_TS_CRON)
             text = str(g, n->cron);
@@ -1084,22 +1096,21 @@ static void emit_timeset(gen *g, chg_decl *d, bool inline_set)
             text = str_n(g, n->ics, n->ics_len);
         else if (n->op == CHG_TS_FLAG)
             text = str(g, n->flag);
-        chg_wr32(r + 8, text);
-        int32_t v[8] = {n->a, n->b, n->start_min, n->end_min, n->from_month, n->from_day, n->to_month, n->to_day};
-        for (int k = 0; k < 8; k++)
-            chg_wr32(r + 12 + 4 * k, (uint32_t)v[k]);
-        chg_wr64(r + 48, (uint64_t)n->duration);
-        chg_wr64(r + 56, (uint64_t)n->from);
-        chg_wr64(r + 64, (uint64_t)n->to);
+        chg_rec_TSNODES *r = rec(g, CHG_SEC_TSNODES);
+        if (!r)
+            break;
+        *r = (chg_rec_TSNODES){.op = (uint8_t)n->op, .days = n->days, .from_local = n->from_local,
+                               .to_local = n->to_local, .zone = zone, .text = text, .a = n->a, .b = n->b,
+                               .start_min = n->start_min, .end_min = n->end_min, .from_month = n->from_month,
+                               .from_day = n->from_day, .to_month = n->to_month, .to_day = n->to_day,
+                               .duration = n->duration, .from = n->from, .to = n->to};
     }
-    uint8_t *r = rec(g, CHG_SEC_TIMESETS);
-    if (r) {
-        chg_wr32(r, str(g, d->name.name));
-        chg_wr32(r + 4, inline_set ? CHG_SET_INLINE : d->kind == D_FREEZE ? CHG_SET_FREEZE : CHG_SET_WINDOW);
-        chg_wr32(r + 8, first);
-        chg_wr32(r + 12, nodes.n);
-        chg_wr32(r + 16, str(g, chg_c_span_text(g->c, d->u.timeset.ts->span)));
-    }
+    uint32_t name = str(g, d->name.name), text = str(g, chg_c_span_text(g->c, d->u.timeset.ts->span));
+    chg_rec_TIMESETS *r = rec(g, CHG_SEC_TIMESETS);
+    if (r)
+        *r = (chg_rec_TIMESETS){.name = name,
+                                .kind = inline_set ? CHG_SET_INLINE : d->kind == D_FREEZE ? CHG_SET_FREEZE : CHG_SET_WINDOW,
+                                .first = first, .count = nodes.n, .text = text};
     chg_c_tsnodes_free(&nodes);
 }
 
@@ -1115,13 +1126,12 @@ static void emit_paths(gen *g)
 {
     for (size_t i = 0; i < g->layouts.len; i++) {
         glayout *l = g->layouts.items[i];
-        uint8_t *r = rec(g, CHG_SEC_LAYOUTS);
+        chg_rec_LAYOUTS *r = rec(g, CHG_SEC_LAYOUTS);
         if (!r)
             return;
-        chg_wr32(r, g->n[CHG_SEC_LFIELDS]);
-        chg_wr32(r + 4, (uint32_t)l->names.len);
+        *r = (chg_rec_LAYOUTS){.first = g->n[CHG_SEC_LFIELDS], .count = (uint32_t)l->names.len};
         for (size_t k = 0; k < l->names.len; k++) {
-            uint8_t *f = rec(g, CHG_SEC_LFIELDS);
+            chg_rec_LFIELDS *f = rec(g, CHG_SEC_LFIELDS);
             if (!f)
                 return;
             /* the field's name is its last path component */
@@ -1131,50 +1141,43 @@ static void emit_paths(gen *g)
                 pnode *p = path_node(g, (int)node - 1);
                 name = p->name ? p->name : name;
             }
-            chg_wr32(f, str(g, name));
-            chg_wr32(f + 4, node ? (uint32_t)(node - 1) : CHG_NONE32);
+            f->node = node ? (uint32_t)(node - 1) : CHG_NONE32;
+            f->name = str(g, name); /* adds no LFIELDS record: f stays valid */
         }
     }
     for (size_t i = 0; i < g->nodes.len; i++) {
         pnode *p = path_node(g, (int)i);
-        uint8_t *r = rec(g, CHG_SEC_PATHS);
+        chg_rec_PATHS *r = rec(g, CHG_SEC_PATHS);
         if (!r)
             return;
-        r[0] = p->kind;
-        r[1] = type_code(p->type);
-        r[2] = p->need;
-        chg_wr32(r + 4, p->parent < 0 ? CHG_NONE32 : (uint32_t)p->parent);
-        chg_wr32(r + 8, p->name ? str(g, p->name) : CHG_NONE32);
-        uint32_t dflt = CHG_NONE32;
+        /* r stays valid: what follows adds strings and constants, never
+         * PATHS records */
+        r->kind = p->kind;
+        r->type = type_code(p->type);
+        r->need = p->need;
+        r->parent = p->parent < 0 ? CHG_NONE32 : (uint32_t)p->parent;
+        r->name = p->name ? str(g, p->name) : CHG_NONE32;
+        r->dflt = CHG_NONE32;
         if (p->dflt) {
             int64_t k = literal_const(g, p->dflt);
-            dflt = k < 0 ? CHG_NONE32 : (uint32_t)k;
+            r->dflt = k < 0 ? CHG_NONE32 : (uint32_t)k;
         }
-        chg_wr32(r + 12, dflt);
-        uint32_t enm = CHG_NONE32;
+        r->enm = CHG_NONE32;
         const chg_type *t = chg_c_type_strip(p->type);
         if (t->kind == T_ENUM) {
             uint32_t items[256];
             uint32_t n = t->u.enm.n < 256 ? t->u.enm.n : 256;
             for (uint32_t k = 0; k < n; k++)
                 items[k] = str(g, t->u.enm.values[k]);
-            for (uint32_t k = 0; k < n; k++) {
-                uint8_t *c = rec(g, CHG_SEC_CONSTS);
-                if (!c)
-                    return;
-                c[0] = CHG_K_STR;
-                chg_wr32(c + 4, items[k]);
-            }
-            enm = konst(g, CHG_K_LIST, n, 0);
+            r->enm = k_strings(g, items, n);
         }
-        chg_wr32(r + 16, enm);
-        chg_wr16(r + 20, p->slot < 0 ? CHG_NONE16 : (uint16_t)p->slot);
-        chg_wr16(r + 22, p->layout < 0 ? CHG_NONE16 : (uint16_t)p->layout);
-        chg_wr32(r + 24, str(g, p->text));
+        r->slot = p->slot < 0 ? CHG_NONE16 : (uint16_t)p->slot;
+        r->layout = p->layout < 0 ? CHG_NONE16 : (uint16_t)p->layout;
+        r->text = str(g, p->text);
     }
 }
 
-/* The declared schema as the SCHEMA section (bundle_format.h): every field,
+/* The declared schema as the SCHEMA section (bundle_format.def): every field,
  * read by the policy or not, which the decoder checks each change against
  * before any rule runs. Written breadth first, so each node's children are
  * consecutive and come after it, as the loader demands. A `strict` schema
@@ -1231,28 +1234,25 @@ static void emit_schema(gen *g)
             /* the values as string constants, then the LIST over them */
             for (uint32_t k = 0; k < n->type->u.enm.n; k++) {
                 uint32_t si = str(g, n->type->u.enm.values[k]);
-                uint8_t *k8 = rec(g, CHG_SEC_CONSTS);
-                if (!k8)
+                if (!k_elem(g, (chg_rec_CONSTS){.tag = CHG_K_STR, .a = si}))
                     break;
-                k8[0] = CHG_K_STR;
-                chg_wr32(k8 + 4, si);
             }
             enm = konst(g, CHG_K_LIST, n->type->u.enm.n, 0);
         }
         uint32_t name = n->name ? str(g, n->name) : CHG_NONE32;
         uint32_t span = span_of(g, n->span);
-        uint8_t *r = rec(g, CHG_SEC_SCHEMA);
+        chg_rec_SCHEMA *r = rec(g, CHG_SEC_SCHEMA);
         if (!r)
             break;
-        r[0] = type_code(n->type);
-        CHG_ASSERT(r[0] != CHG_PT_ANY); /* a schema names types; errors stop the emit */
-        r[1] = n->need;
-        r[2] = n->type->kind == T_OBJECT && c->schema->u.schema.strict ? CHG_SF_STRICT : 0;
-        chg_wr32(r + 4, name);
-        chg_wr32(r + 8, enm);
-        chg_wr32(r + 12, n->first);
-        chg_wr32(r + 16, n->count);
-        chg_wr32(r + 20, span);
+        *r = (chg_rec_SCHEMA){.type = type_code(n->type),
+                              .need = n->need,
+                              .flags = n->type->kind == T_OBJECT && c->schema->u.schema.strict ? CHG_SF_STRICT : 0,
+                              .name = name,
+                              .enm = enm,
+                              .first = n->first,
+                              .count = n->count,
+                              .span = span};
+        CHG_ASSERT(r->type != CHG_PT_ANY); /* a schema names types; errors stop the emit */
     }
     chg_vec_free(&nodes);
 }
@@ -1276,30 +1276,26 @@ static uint32_t emit_areq(gen *g, const chg_areq *q)
             return 0;
         for (uint32_t i = 0; i < n; i++)
             items[i] = str(g, q->u.term.people[i].name);
-        for (uint32_t i = 0; i < n; i++) {
-            uint8_t *c = rec(g, CHG_SEC_CONSTS);
-            if (!c)
-                return 0;
-            c[0] = CHG_K_STR;
-            chg_wr32(c + 4, items[i]);
-        }
-        people = konst(g, CHG_K_LIST, n, 0);
+        people = k_strings(g, items, n);
     }
-    uint8_t *r = rec(g, CHG_SEC_AREQS);
-    if (!r)
-        return 0;
     static const uint8_t kinds[] = {[AR_NONE] = CHG_AR_NONE, [AR_GROUP] = CHG_AR_GROUP, [AR_ANY] = CHG_AR_ANY,
                                     [AR_PEOPLE] = CHG_AR_PEOPLE, [AR_AND] = CHG_AR_AND, [AR_OR] = CHG_AR_OR};
-    r[0] = kinds[q->kind];
     bool term = q->kind == AR_GROUP || q->kind == AR_ANY || q->kind == AR_PEOPLE;
-    r[1] = term && q->u.term.requester_counts;
-    chg_wr32(r + 4, term ? (uint32_t)q->u.term.count->u.i : 0);
-    chg_wr32(r + 8, q->kind == AR_GROUP ? str(g, q->u.term.group.name) : CHG_NONE32);
-    chg_wr32(r + 12, people);
-    chg_wr64(r + 16, term && q->u.term.within ? (uint64_t)q->u.term.within->u.i : 0);
-    chg_wr32(r + 24, a);
-    chg_wr32(r + 28, b);
-    chg_wr32(r + 32, term && q->u.term.within ? str(g, chg_c_span_text(g->c, q->u.term.within->span)) : CHG_NONE32);
+    bool within = term && q->u.term.within;
+    uint32_t group = q->kind == AR_GROUP ? str(g, q->u.term.group.name) : CHG_NONE32;
+    uint32_t within_text = within ? str(g, chg_c_span_text(g->c, q->u.term.within->span)) : CHG_NONE32;
+    chg_rec_AREQS *r = rec(g, CHG_SEC_AREQS);
+    if (!r)
+        return 0;
+    *r = (chg_rec_AREQS){.kind = kinds[q->kind],
+                         .including = term && q->u.term.requester_counts,
+                         .count = term ? (uint32_t)q->u.term.count->u.i : 0,
+                         .group = group,
+                         .people = people,
+                         .within = within ? q->u.term.within->u.i : 0,
+                         .a = a,
+                         .b = b,
+                         .within_text = within_text};
     return g->n[CHG_SEC_AREQS] - 1;
 }
 
@@ -1321,7 +1317,7 @@ static void emit_rules(gen *g)
         uint32_t during_first = g->n[CHG_SEC_DURING];
         for (uint32_t k = 0; k < d->u.rule.nduring; k++) {
             chg_tsexpr *t = d->u.rule.during[k];
-            uint8_t *r = rec(g, CHG_SEC_DURING);
+            chg_rec_DURING *r = rec(g, CHG_SEC_DURING);
             if (!r)
                 return;
             uint32_t index;
@@ -1338,13 +1334,9 @@ static void emit_rules(gen *g)
                 emit_timeset(g, hd, true);
                 index = (uint32_t)hd->index;
             }
-            chg_wr32(r, index);
+            r->set = index; /* emit_timeset adds no DURING record: r is valid */
         }
-        uint8_t *r = rec(g, CHG_SEC_RULES);
-        if (!r)
-            return;
-        chg_wr32(r, str(g, d->name.name));
-        r[4] = (uint8_t)d->u.rule.level;
+        uint32_t name = str(g, d->name.name);
         uint8_t action = CHG_RA_DENY;
         switch (d->u.rule.action) {
         case RA_WARN: action = CHG_RA_WARN; break;
@@ -1352,20 +1344,23 @@ static void emit_rules(gen *g)
         case RA_REQUIRE_APPROVAL: action = CHG_RA_APPROVAL; break;
         default: action = CHG_RA_DENY;
         }
-        r[5] = action;
-        chg_wr32(r + 8, when);
-        chg_wr32(r + 12, msg);
-        chg_wr32(r + 16, d->u.rule.window_decl ? (uint32_t)d->u.rule.window_decl->index : CHG_NONE32);
-        chg_wr32(r + 20, during_first);
-        chg_wr32(r + 24, d->u.rule.nduring);
-        chg_wr32(r + 28, span_of(g, d->name.span));
+        uint32_t span = span_of(g, d->name.span);
         uint32_t req = CHG_NONE32;
         if (d->u.rule.action == RA_REQUIRE_APPROVAL && d->u.rule.req)
             req = emit_areq(g, d->u.rule.req);
-        /* emit_areq adds no RULES record, so this rule is still the last one
-         * (found again by index, not through r, in the style of rec()) */
-        r = (uint8_t *)g->sec[CHG_SEC_RULES].data + (size_t)(g->n[CHG_SEC_RULES] - 1) * 36;
-        chg_wr32(r + 32, req);
+        chg_rec_RULES *r = rec(g, CHG_SEC_RULES);
+        if (!r)
+            return;
+        *r = (chg_rec_RULES){.name = name,
+                             .level = (uint8_t)d->u.rule.level,
+                             .action = action,
+                             .when = when,
+                             .msg = msg,
+                             .window = d->u.rule.window_decl ? (uint32_t)d->u.rule.window_decl->index : CHG_NONE32,
+                             .during_first = during_first,
+                             .during_count = d->u.rule.nduring,
+                             .span = span,
+                             .req = req};
     }
 }
 
@@ -1429,14 +1424,7 @@ static uint32_t param_names(gen *g, const chg_builtin *b, uint32_t nargs)
             p = NULL;
         }
     }
-    for (uint32_t i = 0; i < nargs; i++) {
-        uint8_t *c = rec(g, CHG_SEC_CONSTS);
-        if (!c)
-            return 0;
-        c[0] = CHG_K_STR;
-        chg_wr32(c + 4, items[i]);
-    }
-    return konst(g, CHG_K_LIST, nargs, 0);
+    return k_strings(g, items, nargs);
 }
 
 /* `on OUTCOME [when C] do call, …`: each call's arguments are one block
@@ -1478,21 +1466,16 @@ static void emit_actions(gen *g)
             if (chg_vec_push(&g->blocks_fix, (void *)(uintptr_t)args) != CHG_OK)
                 chg_c_nomem(g->c);
             uint32_t params = param_names(g, call->u.call.builtin, call->u.call.nargs);
-            uint8_t *r = rec(g, CHG_SEC_CALLS);
+            uint32_t name = str(g, call->u.call.name), span = span_of(g, call->span);
+            chg_rec_CALLS *r = rec(g, CHG_SEC_CALLS);
             if (!r)
                 return;
-            chg_wr32(r, str(g, call->u.call.name));
-            chg_wr32(r + 4, args);
-            chg_wr32(r + 8, params);
-            chg_wr32(r + 12, span_of(g, call->span));
+            *r = (chg_rec_CALLS){.name = name, .args = args, .params = params, .span = span};
         }
-        uint8_t *r = rec(g, CHG_SEC_ACTIONS);
+        chg_rec_ACTIONS *r = rec(g, CHG_SEC_ACTIONS);
         if (!r)
             return;
-        r[0] = outcome;
-        chg_wr32(r + 4, when);
-        chg_wr32(r + 8, first);
-        chg_wr32(r + 12, g->n[CHG_SEC_CALLS] - first);
+        *r = (chg_rec_ACTIONS){.outcome = outcome, .when = when, .first = first, .count = g->n[CHG_SEC_CALLS] - first};
     }
 }
 
@@ -1515,19 +1498,17 @@ static void emit_intakes(gen *g)
                 c->change_type ? chg_c_type_field_find(chg_c_type_strip(c->change_type), f->key.name) : NULL;
             bool as_time = tf && chg_c_type_strip(tf->type)->kind == T_TIME;
             uint32_t blk = expr_block(g, f->value, as_time);
-            uint8_t *r = rec(g, CHG_SEC_IFIELDS);
+            uint32_t name = str(g, f->key.name);
+            chg_rec_IFIELDS *r = rec(g, CHG_SEC_IFIELDS);
             if (!r)
                 return;
-            chg_wr32(r, str(g, f->key.name));
-            chg_wr32(r + 4, blk);
+            *r = (chg_rec_IFIELDS){.name = name, .block = blk};
         }
-        uint8_t *r = rec(g, CHG_SEC_INTAKES);
+        uint32_t name = str(g, d->name.name);
+        chg_rec_INTAKES *r = rec(g, CHG_SEC_INTAKES);
         if (!r)
             return;
-        chg_wr32(r, str(g, d->name.name));
-        chg_wr32(r + 4, when);
-        chg_wr32(r + 8, first);
-        chg_wr32(r + 12, g->n[CHG_SEC_IFIELDS] - first);
+        *r = (chg_rec_INTAKES){.name = name, .when = when, .first = first, .count = g->n[CHG_SEC_IFIELDS] - first};
     }
 }
 
@@ -1536,50 +1517,59 @@ static void emit_intakes(gen *g)
  * count and records. The SHA-256 covers everything after the header, so
  * chg_bundle_load rejects any byte changed after compilation before it
  * starts verifying. */
+/* The bytes of section s: its records, encoded by the field table, and
+ * for STRINGS the blob after them. */
+static size_t sec_bytes(gen *g, int s)
+{
+    return (size_t)g->n[s] * sec_info(s)->size + (s == CHG_SEC_STRINGS ? g->blob.len : 0);
+}
+
+static void write_section(gen *g, int s, chg_buf *out)
+{
+    uint8_t w[4], rec_bytes[128]; /* the largest record, TSNODES, has 72 */
+    chg_wr32(w, g->n[s]);
+    chg_buf_append(out, w, 4);
+    for (uint32_t i = 0; i < g->n[s]; i++) {
+        memset(rec_bytes, 0, sizeof rec_bytes);
+        chg_rec_encode(s, rec_at(g, s, i), rec_bytes);
+        chg_buf_append(out, rec_bytes, sec_info(s)->size);
+    }
+    if (s == CHG_SEC_STRINGS)
+        chg_buf_append(out, g->blob.data ? g->blob.data : "", g->blob.len);
+}
+
 static int finish(gen *g, chg_buf *out)
 {
-    /* STRINGS: records then the blob */
-    chg_buf_append(&g->sec[CHG_SEC_STRINGS], g->blob.data ? g->blob.data : "", g->blob.len);
-    if (g->sec[CHG_SEC_STRINGS].oom)
-        return chg_c_nomem(g->c); /* the records without their text would not load */
-    size_t nsec = 0, total = CHG_BUNDLE_HEADER + 4;
+    uint32_t nsec = CHG_SEC__MAX - 1;
+    size_t total = CHG_HDR_TABLE + (size_t)CHG_SECTAB_ENTRY * nsec;
     for (int s = 1; s < CHG_SEC__MAX; s++)
-        if (sec_size[s]) {
-            nsec++;
-            total += 12 + 4 + g->sec[s].len;
-        }
+        total += 4 + sec_bytes(g, s);
     if (total > UINT32_MAX)
         return CHG_ERANGE;
-    uint8_t head[CHG_BUNDLE_HEADER] = {0};
+    uint8_t head[CHG_HDR_TABLE] = {0};
     memcpy(head, CHG_BUNDLE_MAGIC, 8);
-    chg_wr32(head + 8, CHG_BUNDLE_VERSION);
-    chg_wr32(head + 12, (uint32_t)total);
-    snprintf((char *)head + 16, 16, "%s", CHG_VERSION_STRING);
+    chg_wr32(head + CHG_HDR_VERSION, CHG_BUNDLE_VERSION);
+    chg_wr32(head + CHG_HDR_LENGTH, (uint32_t)total);
+    snprintf((char *)head + CHG_HDR_COMPILER, 16, "%s", CHG_VERSION_STRING);
+    chg_wr32(head + CHG_HDR_NSECTIONS, nsec);
     size_t start = out->len;
     chg_buf_append(out, head, sizeof head);
-    uint8_t w[12];
-    chg_wr32(w, (uint32_t)nsec);
-    chg_buf_append(out, w, 4);
-    uint32_t off = (uint32_t)(CHG_BUNDLE_HEADER + 4 + 12 * nsec);
+    uint32_t off = CHG_HDR_TABLE + CHG_SECTAB_ENTRY * nsec;
+    for (int s = 1; s < CHG_SEC__MAX; s++) {
+        uint8_t e[CHG_SECTAB_ENTRY];
+        chg_wr32(e + CHG_SECTAB_ID, (uint32_t)s);
+        chg_wr32(e + CHG_SECTAB_OFF, off);
+        chg_wr32(e + CHG_SECTAB_LEN, (uint32_t)(4 + sec_bytes(g, s)));
+        chg_buf_append(out, e, sizeof e);
+        off += (uint32_t)(4 + sec_bytes(g, s));
+    }
     for (int s = 1; s < CHG_SEC__MAX; s++)
-        if (sec_size[s]) {
-            chg_wr32(w, (uint32_t)s);
-            chg_wr32(w + 4, off);
-            chg_wr32(w + 8, (uint32_t)(4 + g->sec[s].len));
-            chg_buf_append(out, w, 12);
-            off += (uint32_t)(4 + g->sec[s].len);
-        }
-    for (int s = 1; s < CHG_SEC__MAX; s++)
-        if (sec_size[s]) {
-            chg_wr32(w, g->n[s]);
-            chg_buf_append(out, w, 4);
-            chg_buf_append(out, g->sec[s].data ? g->sec[s].data : "", g->sec[s].len);
-        }
+        write_section(g, s, out);
     if (out->oom)
         return CHG_ENOMEM;
     unsigned int hl = 0;
     EVP_Digest(out->data + start + CHG_BUNDLE_HEADER, out->len - start - CHG_BUNDLE_HEADER,
-               (unsigned char *)out->data + start + 32, &hl, EVP_sha256(), NULL);
+               (unsigned char *)out->data + start + CHG_HDR_HASH, &hl, EVP_sha256(), NULL);
     return CHG_OK;
 }
 
@@ -1643,30 +1633,29 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
         emit(g, CHG_OP_RET, 0, (uint32_t)r, 0, 0);
         uint32_t b = block_end(g, CHG_B_LET, g->let_regs);
         g->let_regs += (uint32_t)g->max;
-        uint8_t *lr = rec(g, CHG_SEC_LETS);
-        if (lr) {
-            chg_wr32(lr, str(g, d->name.name));
-            chg_wr32(lr + 4, b);
-        }
+        uint32_t name = str(g, d->name.name);
+        chg_rec_LETS *lr = rec(g, CHG_SEC_LETS);
+        if (lr)
+            *lr = (chg_rec_LETS){.name = name, .block = b};
     }
     uint32_t at_block = c->at ? expr_block(g, c->at->u.at.expr, true) : CHG_NONE32;
     if (c->risk)
         for (uint32_t k = 0; k < c->risk->u.risk.n; k++) {
-            uint8_t *r = rec(g, CHG_SEC_RISKS);
+            uint32_t name = str(g, c->risk->u.risk.classes[k].name);
+            chg_rec_RISKS *r = rec(g, CHG_SEC_RISKS);
             if (!r)
                 break;
-            chg_wr32(r, str(g, c->risk->u.risk.classes[k].name));
+            r->name = name;
         }
     if (c->classify)
         for (uint32_t k = 0; k < c->classify->u.classify.n; k++) {
             chg_classify_arm *arm = &c->classify->u.classify.arms[k];
             uint32_t cond = arm->cond ? expr_block(g, arm->cond, false) : CHG_NONE32;
-            uint8_t *r = rec(g, CHG_SEC_ARMS);
+            uint32_t span = span_of(g, arm->span);
+            chg_rec_ARMS *r = rec(g, CHG_SEC_ARMS);
             if (!r)
                 break;
-            chg_wr32(r, cond);
-            chg_wr32(r + 4, (uint32_t)arm->risk_index);
-            chg_wr32(r + 8, span_of(g, arm->span));
+            *r = (chg_rec_ARMS){.cond = cond, .cls = (uint32_t)arm->risk_index, .span = span};
             if (arm->is_default)
                 break;
         }
@@ -1675,11 +1664,10 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
         for (uint32_t k = 0; k < c->approvals->u.approvals.n; k++) {
             chg_approval_entry *e = &c->approvals->u.approvals.entries[k];
             uint32_t root = emit_areq(g, e->req);
-            uint8_t *r = rec(g, CHG_SEC_APPROVALS);
+            chg_rec_APPROVALS *r = rec(g, CHG_SEC_APPROVALS);
             if (!r)
                 break;
-            chg_wr32(r, e->is_emergency ? CHG_NONE32 : (uint32_t)e->risk_index);
-            chg_wr32(r + 4, root);
+            *r = (chg_rec_APPROVALS){.cls = e->is_emergency ? CHG_NONE32 : (uint32_t)e->risk_index, .req = root};
         }
     if (c->has_emergency)
         emergency_slot = (uint32_t)slot_of_path(g, child(g, 0, "emergency"));
@@ -1696,27 +1684,27 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
 
     /* expression blocks share one window after the lets: relocate their
      * registers now that let_regs is final (lets were relocated already) */
-    uint8_t *blocks = (uint8_t *)g->sec[CHG_SEC_BLOCKS].data;
     for (size_t i = 0; i < g->blocks_fix.len; i++) {
-        uint32_t b = (uint32_t)(uintptr_t)g->blocks_fix.items[i];
-        if (b >= g->n[CHG_SEC_BLOCKS])
+        chg_rec_BLOCKS *r = rec_at(g, CHG_SEC_BLOCKS, (uint32_t)(uintptr_t)g->blocks_fix.items[i]);
+        if (!r)
             continue; /* block_end ran out of memory: the emit fails */
-        uint8_t *r = blocks + (size_t)b * 16;
-        uint32_t start = chg_rd32(r), len = chg_rd32(r + 4);
-        chg_wr16(r + 8, (uint16_t)g->let_regs);
-        uint8_t *code = (uint8_t *)g->sec[CHG_SEC_CODE].data;
-        for (uint32_t k = start; k < start + len; k++) {
-            uint8_t *ins = code + (size_t)k * 8;
-            const char *fmt = chg_op_format(ins[0]);
-            for (int q = 1; q < 4; q++)
-                if (fmt[q] == 'R')
-                    chg_wr16(ins + 2 * q, (uint16_t)(chg_rd16(ins + 2 * q) + g->let_regs));
-        }
+        r->reg_base = (uint16_t)g->let_regs;
+        relocate(g, r->start, r->start + r->len, g->let_regs);
     }
     emit_paths(g);
     emit_schema(g);
 
-    uint8_t *m = rec(g, CHG_SEC_META);
+    /* the budgets a `limits` declaration set, the defaults for the rest;
+     * without one the section is empty and the VM's defaults apply */
+    if (c->limit[0] || c->limit[1] || c->limit[2]) {
+        chg_rec_LIMITS *l = rec(g, CHG_SEC_LIMITS);
+        if (l) {
+            l->steps = c->limit[0] ? c->limit[0] : CHG_DEFAULT_STEPS;
+            l->regex_steps = c->limit[1] ? c->limit[1] : CHG_DEFAULT_REGEX_STEPS;
+            l->scratch = c->limit[2] ? c->limit[2] : CHG_DEFAULT_SCRATCH;
+        }
+    }
+
     const char *pname = "policy";
     if (c->policy)
         pname = c->policy->name.name;
@@ -1728,20 +1716,22 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
         pname = chg_arena_strndup(g->a, base, dot ? (size_t)(dot - base) : strlen(base));
     }
     uint32_t total_regs = g->let_regs + (uint32_t)g->expr_max;
-    if (m) {
-        chg_wr32(m, str(g, pname));
-        chg_wr32(m + 4, str(g, c->policy && c->policy->u.policy.version.name ? c->policy->u.policy.version.name : ""));
-        chg_wr32(m + 8, at_block);
-        chg_wr32(m + 12, total_regs ? total_regs : 1);
-        chg_wr32(m + 16, (uint32_t)g->nslots[0]);
-        chg_wr32(m + 20, (uint32_t)g->nslots[1]);
-        chg_wr32(m + 24, (uint32_t)idn->slot);
-        chg_wr32(m + 28, (c->schema ? 1u : 0u) | (c->approvals ? 2u : 0u));
-        chg_wr32(m + 32, approvals_slot);
-        chg_wr32(m + 36, requester_slot);
-        chg_wr32(m + 40, emergency_slot);
-        chg_wr32(m + 44, approvals_layout);
-    }
+    uint32_t name = str(g, pname);
+    uint32_t version = str(g, c->policy && c->policy->u.policy.version.name ? c->policy->u.policy.version.name : "");
+    chg_rec_META *m = rec(g, CHG_SEC_META);
+    if (m)
+        *m = (chg_rec_META){.name = name,
+                            .version = version,
+                            .at_block = at_block,
+                            .nregs = total_regs ? total_regs : 1,
+                            .nslots_change = (uint32_t)g->nslots[0],
+                            .nslots_event = (uint32_t)g->nslots[1],
+                            .id_slot = (uint32_t)idn->slot,
+                            .flags = (c->schema ? 1u : 0u) | (c->approvals ? 2u : 0u),
+                            .approvals_slot = approvals_slot,
+                            .requester_slot = requester_slot,
+                            .emergency_slot = emergency_slot,
+                            .approvals_layout = approvals_layout};
     /* A section that ran out of memory is cut short, and a failed map or
      * vector push loses a string or a node: never emit such a bundle. */
     bool oom = g->blob.oom || chg_c_status(c) != CHG_OK;

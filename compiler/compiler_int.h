@@ -143,7 +143,10 @@ struct chg_compiler {
                                  one another (check.c, decl_too_deep) */
     bool decl_reported;       /* its E0011 was reported */
     chg_vec all_decls;        /* every declaration, in file order */
-    chg_decl *policy, *schema, *at, *risk, *classify, *approvals;
+    chg_decl *policy, *schema, *at, *risk, *classify, *approvals, *limits;
+    /* the budgets `limits` sets (check_limits): steps, regex steps,
+     * scratch bytes; 0 where it says nothing (the VM's default) */
+    uint64_t limit[3];
     chg_type *change_type;    /* from the schema, or &chg_c_type_any */
     uint8_t *reach;           /* reach[i*n+j]: file i sees file j */
     size_t reach_n;

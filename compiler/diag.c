@@ -1,5 +1,5 @@
 /*
- * diag.c — the diagnostics engine: the table generated from diag.def and
+ * diag.c — the diagnostics engine: the table generated from chg_diag.def and
  * recording diagnostics with notes and "did you mean" help. Rendering lives
  * in report.c.
  */

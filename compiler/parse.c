@@ -33,15 +33,76 @@
  * end of input. Stopping by EOF rather than by aborting the parser lets
  * bison unwind normally, so every declaration parsed so far keeps its
  * diagnostics and the parser's stack is freed. */
+_Static_assert(sizeof(CHG_C_YYSTYPE) <= sizeof(((chg_parser *)0)->held_val), "held_val holds a token value");
+
+static bool starts_decl(int k)
+{
+    switch (k) {
+    case POLICY: case IMPORT: case SCHEMA: case AT: case RISK: case LET: case CLASSIFY:
+    case WINDOW: case FREEZE: case APPROVALS: case RULE: case ON: case INTAKE: case TEST: return true;
+    default: return false;
+    }
+}
+
+/* Follow ( [ { and their closers; at a declaration keyword that starts a
+ * line while recovering from a syntax error, hand out the closers of what
+ * is still open first (bison's `( error )` rules then end there), then
+ * the keyword. A valid program never takes this path: it is only taken
+ * after an error was reported, and the closers are never reported (bison
+ * reports nothing until three tokens after an error were shifted). */
+static int balance(chg_parser *p, int k, CHG_C_YYSTYPE *yylval, chg_span *yylloc)
+{
+    if (k == '(' || k == '[' || k == '{' || k == INTERP_BEGIN) {
+        if (p->nopen < CHG_MAX_DEPTH)
+            p->open[p->nopen++] = k == '(' ? ')' : k == '[' ? ']' : k == '{' ? '}' : 0;
+        return k;
+    }
+    if (p->nopen && (k == ')' || k == ']' || k == '}' || k == INTERP_END))
+        p->nopen--;
+    bool line_start = yylloc->start == 0 || p->text[yylloc->start - 1] == '\n';
+    if (!starts_decl(k) || !line_start)
+        return k;
+    /* an interpolation left open cannot be closed by a token: leave it */
+    bool closable = p->nopen > 0;
+    for (int i = 0; i < p->nopen; i++)
+        closable &= p->open[i] != 0;
+    if (p->recovering && closable) {
+        p->held = k;
+        memcpy(p->held_val, yylval, sizeof *yylval);
+        p->held_loc = *yylloc;
+        p->pending = p->nopen;
+        yylloc->end = yylloc->start;
+        p->pending--;
+        return p->open[--p->nopen];
+    }
+    if (!p->nopen)
+        p->recovering = false;
+    return k;
+}
+
 int chg_c_yylex(CHG_C_YYSTYPE *yylval, chg_span *yylloc, void *scanner)
 {
     chg_parser *p = chg_c_yyget_extra(scanner);
+    if (p->pending > 0 || p->held) {
+        if (p->pending > 0) { /* the next synthetic closer, where the keyword is */
+            p->pending--;
+            *yylloc = p->held_loc;
+            yylloc->end = yylloc->start;
+            return p->open[--p->nopen];
+        }
+        int k = p->held;
+        p->held = 0;
+        memcpy(yylval, p->held_val, sizeof *yylval);
+        *yylloc = p->held_loc;
+        p->recovering = false;
+        return k;
+    }
     if (!p->fatal && !p->c->error_limit_hit) {
         int k = chg_c_lex_raw(yylval, yylloc, scanner);
         /* A token whose text could not be copied has no value: end the
          * file here rather than hand the parser a NULL name. */
         if (chg_c_status(p->c) == CHG_OK && !p->str.oom)
-            return k;
+            return balance(p, k, yylval, yylloc);
         chg_c_nomem(p->c);
         p->fatal = true;
     }
@@ -210,6 +271,7 @@ void chg_c_parser_syntax_error(chg_parser *p, chg_span at, const char *unexpecte
     }
     chg_c_diag_syntax(p->c, at, unexpected, expected, n);
     p->last_error = at.start + 1;
+    p->recovering = true;
 }
 
 /* ---- builders ---------------------------------------------------------------- */
@@ -488,6 +550,13 @@ chg_decl *chg_c_p_on(chg_parser *p, chg_span span, chg_ident outcome, chg_expr *
     d->u.on.when = when;
     d->u.on.calls = (chg_expr **)calls->items;
     d->u.on.ncalls = calls->n;
+    return d;
+}
+
+chg_decl *chg_c_p_limits(chg_parser *p, chg_span span, chg_ast_list *fields)
+{
+    chg_decl *d = chg_c_p_decl(p, D_LIMITS, span);
+    FREEZE_STRUCTS(p, fields, chg_object_field, d->u.limits.fields, d->u.limits.n);
     return d;
 }
 

@@ -31,6 +31,18 @@ typedef struct chg_parser {
                                    none); the grammar marks the declaration
                                    holding it `broken` */
 
+    /* recovery (chg_c_yylex): after a syntax error, a declaration keyword
+     * at the start of a line closes the brackets left open, so a missing
+     * ')' loses one declaration, not the rest of the file */
+    bool recovering;            /* a syntax error since the last declaration start */
+    char open[CHG_MAX_DEPTH + 1]; /* closers of the open ( [ {, innermost last */
+    int nopen;
+    int pending;                /* synthetic closers still to hand out */
+    int held;                   /* the token they come before (0: none) */
+    _Alignas(max_align_t) unsigned char held_val[64]; /* its CHG_C_YYSTYPE (parse.c
+                                   checks the size) */
+    chg_span held_loc;
+
     /* parser state */
     chg_ast_list decls;
 } chg_parser;

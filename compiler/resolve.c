@@ -192,6 +192,7 @@ int chg_c_resolve(chg_compiler *c)
             break;
         case D_CLASSIFY: singleton(c, &c->classify, d); break;
         case D_APPROVALS: singleton(c, &c->approvals, d); break;
+        case D_LIMITS: singleton(c, &c->limits, d); break;
         case D_LET:
         case D_WINDOW:
         case D_FREEZE: define_global(c, d); break;

@@ -693,6 +693,12 @@ int chg_c_time_analysis(chg_compiler *c)
     A.c = c;
     A.from = c->opts.analysis_from;
     A.to = A.from + (c->opts.horizon ? c->opts.horizon : 366 * 86400LL);
+    /* the analysis looks no further than there are instants: the horizon
+     * (at most a quarter of int64, chg_duration_parse) stops at 9999 */
+    if (A.to > CHG_TIME_MAX)
+        A.to = CHG_TIME_MAX;
+    if (!chg_time_in_range(A.from) || A.to <= A.from)
+        return CHG_OK;
     A.env.flag = no_flags;
     char day[40];
     chg_time_format_utc(A.from, day);

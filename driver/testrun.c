@@ -280,6 +280,15 @@ int chg_test_run(const chg_bundle *b, const char *policy, const chg_test_case *c
             chg_decision d;
             if (chg_eval(ctx, &in, &d) == CHG_ENOMEM)
                 nomem = true;
+            chg_usage u;
+            chg_ctx_usage(ctx, &u);
+            if (u.steps > s->max_steps)
+                s->max_steps = u.steps;
+            if (u.scratch > s->max_scratch)
+                s->max_scratch = u.scratch;
+            s->steps_limit = u.steps_limit;
+            s->regex_steps_limit = u.regex_steps_limit;
+            s->scratch_limit = u.scratch_limit;
             chg_buf dj;
             chg_buf_init(&dj);
             /* Coverage is read before the next case reuses the context:

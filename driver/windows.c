@@ -118,6 +118,12 @@ int chg_windows_list(const chg_bundle *b, int64_t from, int64_t to, const char *
                      chg_listing_format format, chg_buf *out)
 {
     chg_ts_env env = {set_flag, (void *)flags};
+    /* instants end with 9999: a range past it is cut there, so no listed
+     * instant lacks its RFC 3339 form */
+    if (!chg_time_in_range(from))
+        return CHG_ERANGE;
+    if (to > CHG_TIME_MAX)
+        to = CHG_TIME_MAX;
     char a[40], z[40];
     chg_time_format_utc(from, a);
     chg_time_format_utc(to, z);

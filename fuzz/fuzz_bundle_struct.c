@@ -37,11 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-static const uint32_t rec_size[CHG_SEC__MAX] = {
-#define REC_SIZE(name, id, size) [id] = size,
-    CHG_SECTIONS(REC_SIZE)
-#undef REC_SIZE
-};
+#define rec_size(s) (chg_sections()[s].size)
 
 typedef struct sections {
     uint32_t off[CHG_SEC__MAX]; /* first record, 0 when absent */
@@ -60,10 +56,10 @@ static bool parse(const uint8_t *d, size_t size, sections *S)
     for (uint32_t i = 0; i < nsec; i++) {
         const uint8_t *e = d + CHG_BUNDLE_HEADER + 4 + 12 * i;
         uint32_t id = chg_rd32(e), off = chg_rd32(e + 4), len = chg_rd32(e + 8);
-        if (id == 0 || id >= CHG_SEC__MAX || !rec_size[id] || (uint64_t)off + len > size || len < 4)
+        if (id == 0 || id >= CHG_SEC__MAX || !rec_size(id) || (uint64_t)off + len > size || len < 4)
             return false;
         uint32_t count = chg_rd32(d + off);
-        if (4 + (uint64_t)count * rec_size[id] > len)
+        if (4 + (uint64_t)count * rec_size(id) > len)
             return false;
         S->off[id] = off + 4;
         S->count[id] = count;
@@ -183,7 +179,7 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
     for (int k = 0; k < rounds; k++) {
         uint32_t s = pick[rnd(&seed) % n];
         uint32_t i = rnd(&seed) % S.count[s];
-        uint8_t *r = data + S.off[s] + i * rec_size[s];
+        uint8_t *r = data + S.off[s] + i * rec_size(s);
         if (rnd(&seed) % 32 == 0) { /* the record count itself */
             uint8_t *cp = data + S.off[s] - 4;
             put(cp, 4, boundary(&S, get(cp, 4), 4, &seed));
@@ -193,9 +189,9 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
             /* a field: records are naturally aligned, so an aligned run
              * of 1, 2, 4 or 8 bytes is a field or a part of one */
             unsigned w = 1u << (rnd(&seed) % 4);
-            while (w > rec_size[s])
+            while (w > rec_size(s))
                 w >>= 1;
-            uint32_t at = (rnd(&seed) % (rec_size[s] / w)) * w;
+            uint32_t at = (rnd(&seed) % (rec_size(s) / w)) * w;
             put(r + at, w, boundary(&S, get(r + at, w), w, &seed));
         }
     }

@@ -135,7 +135,7 @@ static void chg_c_yyerror(chg_span *loc, void *scanner, chg_parser *p, const cha
 %token ELSE "'else'" ENUM "'enum'" EXPECT "'expect'" FALSE "'false'" FLAG "'flag'"
 %token FOR "'for'" FREEZE "'freeze'" GIVEN "'given'" GROUP "'group'" IF "'if'"
 %token IMPORT "'import'" IN "'in'" INCLUDING "'including'" INTAKE "'intake'"
-%token LET "'let'" MATCHES "'matches'" NONE "'none'" NOT "'not'" NUL "'null'" OF "'of'"
+%token LET "'let'" LIMITS "'limits'" MATCHES "'matches'" NONE "'none'" NOT "'not'" NUL "'null'" OF "'of'"
 %token ON "'on'" OR "'or'" POLICY "'policy'" REQUIRE "'require'" RISK "'risk'"
 %token VERSION "'version'"
 %token RULE "'rule'" SCHEMA "'schema'" TEST "'test'" THEN "'then'" TRUE "'true'"
@@ -145,7 +145,7 @@ static void chg_c_yyerror(chg_span *loc, void *scanner, chg_parser *p, const cha
 %token GE "'>='"
 
 %type <decl> decl policy_decl import_decl schema_decl at_decl risk_decl
-%type <decl> let_decl classify_decl window_decl freeze_decl approvals_decl
+%type <decl> let_decl classify_decl window_decl freeze_decl approvals_decl limits_decl
 %type <decl> rule_decl on_decl intake_decl test_decl rule_body
 %type <expr> expr postfix primary string istring plain_string any_string
 %type <expr> when_opt message_opt default_opt duration count_expr within_opt
@@ -219,6 +219,7 @@ decl
     : policy_decl | import_decl | schema_decl | at_decl | risk_decl
     | let_decl | classify_decl | window_decl | freeze_decl
     | approvals_decl | rule_decl | on_decl | intake_decl | test_decl
+    | limits_decl
     ;
 
 /* ---- header, imports, schema ------------------------------------------ */
@@ -406,6 +407,15 @@ day
 duration
     : DURATION              { $$ = chg_c_p_int(p, EX_DURATION, @$, $1); }
     | INT                   { $$ = chg_c_p_int(p, EX_INT, @$, $1); }
+    ;
+
+/* ---- limits: the per-decision budgets (checked in check.c) --------------------- */
+
+limits_decl
+    : LIMITS '{' obj_fields '}'
+        { $$ = chg_c_p_limits(p, @$, &$3); }
+    | LIMITS '{' error '}'
+        { $$ = NULL; }
     ;
 
 /* ---- approvals -------------------------------------------------------------- */

@@ -102,7 +102,8 @@ CHG_NORETURN void chg_panic(const char *fmt, ...) CHG_PRINTF(1, 2);
 
 /* ---- arena ------------------------------------------------------------ */
 
-/* A bump allocator: many small allocations, one free. Memory is 16-byte
+/* A bump allocator: many small allocations, one free; each allocation
+ * costs amortised constant time, however many there are. Memory is 16-byte
  * aligned. An allocation failure returns NULL, leaves the arena usable and
  * sets `failed`, so an owner that checks once at the end (the compiler)
  * learns of a failure whose NULL some caller dropped. A zeroed struct is
@@ -110,10 +111,17 @@ CHG_NORETURN void chg_panic(const char *fmt, ...) CHG_PRINTF(1, 2);
 typedef struct chg_arena_chunk chg_arena_chunk;
 typedef struct chg_arena {
     chg_arena_chunk *head;  /* the chunk being filled */
-    chg_arena_chunk *first; /* every chunk, in the order they were made */
-    size_t used_total;      /* bytes handed out, for statistics */
+    chg_arena_chunk *first; /* the chunks of small allocations, in order */
+    chg_arena_chunk *last;
+    chg_arena_chunk *big;   /* blocks of big allocations since the reset */
+    chg_arena_chunk *spare; /* big blocks kept from before it */
+    size_t used_total;      /* bytes handed out since init or reset */
     size_t next;            /* size of the next chunk: starts small, doubles */
+    size_t cap;             /* 0, or the most used_total may reach: an
+                               allocation past it fails (over_cap) */
     bool failed;            /* an allocation failed since init or reset */
+    bool over_cap;          /* one was refused by cap (failed is not set:
+                               memory did not run out) */
 } chg_arena;
 
 void chg_arena_init(chg_arena *a);

@@ -9,6 +9,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The instants chg handles: the years 0000 to 9999 of RFC 3339, in UTC.
+ * Everything that makes an instant — parsing, literals, `now`, arithmetic
+ * — keeps to this range or fails, so every instant prints as RFC 3339 and
+ * the calendar arithmetic on it (local fields, time sets) cannot overflow. */
+#define CHG_TIME_MIN (-62167219200LL) /* 0000-01-01T00:00:00Z */
+#define CHG_TIME_MAX 253402300799LL   /* 9999-12-31T23:59:59Z */
+
+static inline bool chg_time_in_range(int64_t t)
+{
+    return t >= CHG_TIME_MIN && t <= CHG_TIME_MAX;
+}
+
 /* Days since 1970-01-01 of year-month-day (month 1..12, day 1..31). */
 static inline int64_t chg_days_from_civil(int64_t y, int m, int d)
 {

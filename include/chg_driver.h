@@ -209,6 +209,10 @@ typedef struct chg_test_suite {
     uint32_t nrules, narms;
     bool *rule_hit, *arm_hit;
     char **rule_names, **rule_sources, **arm_names, **arm_sources;
+    /* the most one test's decision spent of the budgets (chg_ctx_usage),
+     * and the policy's budgets, for `chgc test --budgets` */
+    uint64_t max_steps, max_scratch;
+    uint64_t steps_limit, regex_steps_limit, scratch_limit;
 } chg_test_suite;
 
 /* Run cases[i] where keep[i] (keep may be NULL) against bundle b. Tests

@@ -205,11 +205,15 @@ int chg_duration_parse(const char *s, size_t n, int64_t *out);
  * "0s", "-90s" is "-1m30s". Truncated to len - 1 bytes. */
 void chg_duration_format(int64_t secs, char *out, size_t len);
 
-/* "2026-12-03T09:00:00Z" into out (at least 32 bytes). */
-void chg_time_format_utc(int64_t t, char *out);
+/* "2026-12-03T09:00:00Z" into out (at least 32 bytes), and true. An
+ * instant outside 0000–9999 (chg_time_in_range) has no RFC 3339 form: out
+ * is then "out-of-range instant", which no parser takes for one, and the
+ * result false (the decision writer says null). */
+bool chg_time_format_utc(int64_t t, char *out);
 /* Parse RFC 3339 / ISO 8601 date-times as AWS events use them
- * ("2026-12-03T03:30:00Z", "…+01:00", fractions). Returns CHG_OK or
- * CHG_EINVAL. */
+ * ("2026-12-03T03:30:00Z", "…+01:00", fractions). Returns CHG_OK,
+ * CHG_EINVAL, or CHG_ERANGE for one whose offset takes it outside the years
+ * 0000–9999 in UTC ("0000-01-01T00:00:00+01:00"). */
 int chg_time_parse_iso(const char *s, size_t len, int64_t *out);
 
 #endif

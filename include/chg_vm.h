@@ -61,7 +61,8 @@ typedef struct chg_value {
 /* ---- bundles ----------------------------------------------------------------- */
 
 /* Load and fully verify a bundle held in memory (the bytes are copied).
- * On error returns NULL and writes "corrupt at offset N: reason" (or
+ * On error returns NULL and writes "corrupt bundle: reason at offset N"
+ * (the reason names the record and field: "RULES[3].when: …") (or
  * another clear reason) into err. */
 chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errlen);
 /* The same, with a status: CHG_OK (*out set), CHG_EINVAL (corrupt: err
@@ -71,6 +72,11 @@ int chg_bundle_open(const void *data, size_t len, chg_bundle **out, char *err, s
 void chg_bundle_free(chg_bundle *b);
 
 const char *chg_bundle_policy_name(const chg_bundle *b);
+/* Does the policy read the flag (a window or freeze on it), or ask the
+ * external query, of that name? (A facts file that sets a flag nothing
+ * reads is most often a typo: `chgc eval` warns.) */
+bool chg_bundle_reads_flag(const chg_bundle *b, const char *name);
+bool chg_bundle_reads_query(const chg_bundle *b, const char *name);
 const char *chg_bundle_policy_version(const chg_bundle *b);
 /* The SHA-256 of the bundle's content, as 64 hex digits. */
 const char *chg_bundle_hash(const chg_bundle *b);
@@ -92,6 +98,9 @@ typedef struct chg_facts chg_facts;
 chg_facts *chg_facts_parse(const char *text, size_t len, char *err, size_t errlen);
 void chg_facts_free(chg_facts *f);
 int chg_facts_set_flag(chg_facts *f, const char *name, bool value);
+/* Append a line to out for each flag and query answer of f that the
+ * bundle's policy never reads, with a did-you-mean; returns how many. */
+size_t chg_facts_unread(const chg_facts *f, const chg_bundle *b, chg_buf *out);
 
 /* ---- events ------------------------------------------------------------------ */
 
@@ -227,6 +236,15 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *out, chg_b
 /* After chg_eval: did rule i apply (its condition held and it acted)? For
  * test coverage. */
 bool chg_ctx_rule_applied(const chg_ctx *ctx, uint32_t rule);
+
+/* What the last chg_eval on ctx spent of its budgets (docs/vm.md,
+ * "Budgets"), and the budgets: steps and bytes of scratch memory; the
+ * regex budget is per match, so only its limit is known. */
+typedef struct chg_usage {
+    uint64_t steps, scratch;
+    uint64_t steps_limit, regex_steps_limit, scratch_limit;
+} chg_usage;
+void chg_ctx_usage(const chg_ctx *ctx, chg_usage *out);
 
 /* Names, for reports. */
 uint32_t chg_bundle_nrules(const chg_bundle *b);

@@ -110,11 +110,20 @@ void chg_panic(const char *fmt, ...)
 
 /* ---- arena ------------------------------------------------------------ */
 
-/* The chunks form a list in the order they were made, from a->first;
- * a->head is the chunk being filled. Before a reset the chunks after head
- * are only big blocks, each exactly full; after chg_arena_reset every chunk
- * is empty and head is the first again, so filling walks the same chunks
- * in the same order and a warm arena (the VM's scratch) allocates nothing. */
+/* Small allocations (up to a quarter chunk) are carved from chunks on one
+ * list, a->first .. a->last, in the order they were made; a->head is the
+ * one being filled, and every chunk after it is empty. Big ones get a
+ * block each, on a->big. chg_arena_reset empties the chunks up to head
+ * (those after it are empty already) and keeps the big blocks of the
+ * evaluation that just ended as spares for the next, so a warm arena (the
+ * VM's scratch) that sees the same sizes again allocates nothing.
+ *
+ * Every allocation costs amortised constant time: a chunk that is too
+ * small is passed once per reset and head never moves back, a big request
+ * looks at one spare only, and a reset touches only what the evaluation
+ * before it used. Memory stays bounded by what one evaluation used: a
+ * spare more than four times what a request asks is given back, not kept
+ * for it, and spares no evaluation took are freed at the next reset. */
 struct chg_arena_chunk {
     chg_arena_chunk *next;
     size_t size;
@@ -128,88 +137,120 @@ struct chg_arena_chunk {
  * change with no strings to copy) costs nothing. */
 void chg_arena_init(chg_arena *a)
 {
-    a->head = a->first = NULL;
-    a->used_total = 0;
+    memset(a, 0, sizeof *a);
     a->next = 1024;
-    a->failed = false;
 }
 
-/* Frees every chunk and leaves a usable empty arena, so an owner may free
- * and reuse the same struct. */
-void chg_arena_free(chg_arena *a)
+static void free_chunks(chg_arena_chunk *c)
 {
-    chg_arena_chunk *c = a->first;
     while (c) {
         chg_arena_chunk *n = c->next;
         chg_free(c);
         c = n;
     }
-    chg_arena_init(a);
 }
 
-/* Keep every chunk and mark it empty: the VM resets its scratch arena at
+/* Frees every chunk and leaves a usable empty arena (with the same cap),
+ * so an owner may free and reuse the same struct. */
+void chg_arena_free(chg_arena *a)
+{
+    free_chunks(a->first);
+    free_chunks(a->big);
+    free_chunks(a->spare);
+    size_t cap = a->cap;
+    chg_arena_init(a);
+    a->cap = cap;
+}
+
+/* Keep the chunks and mark them empty: the VM resets its scratch arena at
  * the start of each decision, and keeping the chunks is what makes a warm
- * decision allocation-free. failed is cleared with the contents it
- * described. */
+ * decision allocation-free. failed and over_cap are cleared with the
+ * contents they described. */
 void chg_arena_reset(chg_arena *a)
 {
-    for (chg_arena_chunk *c = a->first; c; c = c->next)
+    for (chg_arena_chunk *c = a->first; c; c = c->next) {
         c->used = 0;
+        if (c == a->head)
+            break; /* the chunks after head were not used */
+    }
     a->head = a->first;
+    free_chunks(a->spare); /* not needed by the evaluation that just ended */
+    a->spare = a->big;
+    a->big = NULL;
     a->used_total = 0;
     a->failed = false;
+    a->over_cap = false;
 }
 
-/* The chunk to take size bytes from when head has no room: a later chunk
- * that has (after a reset), else a new one. */
-static chg_arena_chunk *arena_grow(chg_arena *a, size_t size)
+static chg_arena_chunk *chunk_new(chg_arena *a, size_t size)
 {
-    /* A request above a quarter chunk is "big" and gets a chunk of its own,
-     * exactly its size: carving it from a 64 KiB chunk would waste up to
-     * the rest of that chunk each time, and a big block must not become
-     * head, or the small allocations after it would open new chunks. */
-    bool big = size > ARENA_CHUNK / 4;
-    chg_arena_chunk *c = a->head;
-    for (chg_arena_chunk *n = c ? c->next : NULL; n; n = n->next)
-        if (n->size - n->used >= size) {
-            if (!big)
-                a->head = n;
-            return n;
-        }
-    /* chunks start at 1 KiB and double up to 64 KiB: a small arena (one
-     * decoded change) stays small and contiguous */
-    if (a->next < 1024 || a->next > ARENA_CHUNK)
-        a->next = 1024;
-    size_t want = big ? size : a->next > size ? a->next : ARENA_CHUNK;
-    if (a->next < ARENA_CHUNK && !big)
-        a->next *= 2;
     chg_arena_chunk *n = NULL;
-    if (want <= SIZE_MAX - sizeof(chg_arena_chunk))
-        n = chg_malloc(sizeof(chg_arena_chunk) + want);
+    if (size <= SIZE_MAX - sizeof(chg_arena_chunk))
+        n = chg_malloc(sizeof(chg_arena_chunk) + size);
     if (!n) {
         a->failed = true;
         return NULL;
     }
-    n->size = want;
+    n->size = size;
     n->used = 0;
-    /* right after head; a big block does not become head, so the space
-     * left in head stays usable */
+    n->next = NULL;
+    return n;
+}
+
+/* A big request: the next spare when it fits without wasting more than
+ * three times the request, else a block of exactly its size. */
+static void *arena_big(chg_arena *a, size_t size)
+{
+    chg_arena_chunk *c = a->spare;
     if (c) {
-        n->next = c->next;
-        c->next = n;
-    } else {
-        n->next = a->first;
-        a->first = n;
+        a->spare = c->next;
+        if (c->size < size || c->size / 4 > size) {
+            chg_free(c);
+            c = NULL;
+        }
     }
-    if (!big || !c)
+    if (!c && !(c = chunk_new(a, size)))
+        return NULL;
+    c->used = size;
+    c->next = a->big;
+    a->big = c;
+    return c->data;
+}
+
+/* The chunk to take a small request from when head has no room: the next
+ * chunk that has (after a reset; head moves past the ones too small, which
+ * only the first few, under 16 KiB, can be), else a new one at the end. */
+static chg_arena_chunk *arena_grow(chg_arena *a, size_t size)
+{
+    for (chg_arena_chunk *n = a->head ? a->head->next : a->first; n; n = n->next) {
         a->head = n;
+        if (n->size - n->used >= size)
+            return n;
+    }
+    /* chunks start at 1 KiB and double up to 64 KiB: a small arena (one
+     * decoded change) stays small and contiguous */
+    if (a->next < 1024 || a->next > ARENA_CHUNK)
+        a->next = 1024;
+    size_t want = a->next > size ? a->next : ARENA_CHUNK;
+    if (a->next < ARENA_CHUNK)
+        a->next *= 2;
+    chg_arena_chunk *n = chunk_new(a, want);
+    if (!n)
+        return NULL;
+    if (a->last)
+        a->last->next = n;
+    else
+        a->first = n;
+    a->last = n;
+    a->head = n;
     return n;
 }
 
 /* Every block is a multiple of 16 bytes and 16-aligned (the chunk's data
  * is _Alignas(16)), enough for any scalar and for the VM's 16-byte values.
  * Size 0 still takes 16 bytes, so two allocations never share an address.
- * NULL sets a->failed, which callers that drop a NULL are checked by. */
+ * NULL sets a->failed, which callers that drop a NULL are checked by, or
+ * a->over_cap when the reason is the cap rather than the allocator. */
 void *chg_arena_alloc_raw(chg_arena *a, size_t size)
 {
     if (size > SIZE_MAX - 15) {
@@ -219,11 +260,21 @@ void *chg_arena_alloc_raw(chg_arena *a, size_t size)
     size = (size + 15) & ~(size_t)15;
     if (size == 0)
         size = 16;
-    chg_arena_chunk *c = a->head;
-    if (CHG_UNLIKELY(!c || c->size - c->used < size) && !(c = arena_grow(a, size)))
+    if (CHG_UNLIKELY(a->cap) && (size > a->cap || a->used_total > a->cap - size)) {
+        a->over_cap = true; /* a limit, not the allocator: failed stays */
         return NULL;
-    void *p = c->data + c->used;
-    c->used += size;
+    }
+    void *p;
+    chg_arena_chunk *c = a->head;
+    if (CHG_UNLIKELY(size > ARENA_CHUNK / 4)) {
+        if (!(p = arena_big(a, size)))
+            return NULL;
+    } else {
+        if (CHG_UNLIKELY(!c || c->size - c->used < size) && !(c = arena_grow(a, size)))
+            return NULL;
+        p = c->data + c->used;
+        c->used += size;
+    }
     a->used_total += size;
     return p;
 }

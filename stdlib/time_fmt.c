@@ -101,9 +101,12 @@ void chg_duration_format(int64_t secs, char *out, size_t len)
 
 /* ---- instants ------------------------------------------------------------------- */
 
-void chg_time_format_utc(int64_t t, char *out)
+bool chg_time_format_utc(int64_t t, char *out)
 {
-    /* floor division that cannot overflow at the ends of int64 */
+    if (!chg_time_in_range(t)) {
+        snprintf(out, 32, "out-of-range instant");
+        return false;
+    }
     int64_t sod = t % 86400, days = t / 86400;
     if (sod < 0) {
         sod += 86400;
@@ -112,8 +115,23 @@ void chg_time_format_utc(int64_t t, char *out)
     int64_t y;
     int m, d;
     chg_civil_from_days(days, &y, &m, &d);
-    snprintf(out, 32, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y, m, d,
-             (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+    /* in range every field has its fixed width: written digit by digit,
+     * "YYYY-MM-DDTHH:MM:SSZ" is exactly 20 characters */
+    unsigned f[6] = {(unsigned)y, (unsigned)m, (unsigned)d, (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60),
+                     (unsigned)(sod % 60)};
+    static const char seps[] = "--T::Z";
+    char *p = out;
+    for (int k = 0; k < 6; k++) {
+        if (k == 0) {
+            *p++ = (char)('0' + f[0] / 1000 % 10);
+            *p++ = (char)('0' + f[0] / 100 % 10);
+        }
+        *p++ = (char)('0' + f[k] / 10 % 10);
+        *p++ = (char)('0' + f[k] % 10);
+        *p++ = seps[k];
+    }
+    *p = 0;
+    return true;
 }
 
 /* Exactly n digits at s[*i]; advances *i. */
@@ -193,7 +211,11 @@ int chg_time_parse_iso(const char *s, size_t len, int64_t *out)
     }
     if (i != len)
         return CHG_EINVAL;
-    /* four digits of year and an offset under a day: no overflow */
-    *out = chg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    /* four digits of year and an offset under a day: no overflow, but the
+     * offset may take the instant a day outside the years 0000-9999 */
+    int64_t t = chg_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    if (!chg_time_in_range(t))
+        return CHG_ERANGE;
+    *out = t;
     return CHG_OK;
 }

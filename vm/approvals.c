@@ -311,7 +311,7 @@ int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, 
             len += strlen(b->areqs[roots[i]].text) + 7;
         char *p = chg_arena_alloc_raw(&ctx->scratch, len + 1);
         if (!p)
-            return chg_vm_nomem(ctx, UINT32_MAX);
+            return chg_vm_scratch_error(ctx, UINT32_MAX);
         d->approvals_required = p;
         for (uint32_t i = 0; i < nroots; i++) {
             const chg_areqdef *q = &b->areqs[roots[i]];
@@ -396,4 +396,105 @@ int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, 
     d->satisfied = ctx->satisfied;
     d->missing = ctx->missing;
     return 0;
+}
+
+/* ---- explaining ------------------------------------------------------------------- */
+
+/* Does p fit term q by whom it is from (group, any, the people listed),
+ * before `within` and the requester rule? */
+static bool fits_who(const chg_bundle *b, const chg_areqdef *q, const approval *p)
+{
+    chg_areqdef any = *q;
+    any.within = 0;
+    any.including = 1;
+    return fits(b, &any, p, NULL, 0);
+}
+
+/* For --explain: every approval of the change that counted for no term of
+ * the requirements in force, and why — given after now, unreadable, the
+ * same person again, the requester's own, older than a term's `within`,
+ * or from no group any term asks for. Text only: the decision itself is
+ * unchanged. */
+void chg_vm_approvals_explain(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_buf *out)
+{
+    const chg_bundle *b = ctx->b;
+    if (!nroots || b->approvals_slot == CHG_NONE32)
+        return;
+    const chg_value *list = &ctx->ev->slots[b->approvals_slot];
+    const chg_value *requester = b->requester_slot != CHG_NONE32 ? &ctx->ev->slots[b->requester_slot] : NULL;
+    if (list->tag != CHG_V_LIST)
+        return;
+    for (uint32_t i = 0; i < list->len && i < MAX_APPROVALS; i++) {
+        const chg_value *r = &list->u.items[i];
+        if (r->tag != CHG_V_REC || r->len < 4)
+            continue;
+        const chg_value *by = &r->u.items[0], *group = &r->u.items[1], *at = &r->u.items[2], *dec = &r->u.items[3];
+        bool approve = dec->tag == CHG_V_NULL || dec->tag == CHG_V_ABSENT ||
+                       (dec->tag == CHG_V_STR && (str_eq(dec->u.s, dec->len, "approve", 7) ||
+                                                  str_eq(dec->u.s, dec->len, "approved", 8)));
+        if (!approve)
+            continue; /* a rejection is explained as a reason */
+        int64_t when = 0;
+        bool timed = at->tag == CHG_V_TIME ||
+                     (at->tag == CHG_V_STR && chg_time_parse_iso(at->u.s, at->len, &when) == CHG_OK);
+        if (at->tag == CHG_V_TIME)
+            when = at->u.i;
+        if (by->tag != CHG_V_STR || !timed) {
+            chg_buf_printf(out, "  not counted: approval %u: its approver or time cannot be read\n", i + 1);
+            continue;
+        }
+        approval p = {by->u.s, by->len, group->tag == CHG_V_STR ? group->u.s : NULL,
+                      group->tag == CHG_V_STR ? group->len : 0, when};
+        char t[40];
+        chg_time_format_utc(when, t);
+        if (when > now) {
+            chg_buf_printf(out, "  not counted: %.*s at %s: given after now\n", (int)p.by_len, p.by, t);
+            continue;
+        }
+        bool again = false;
+        for (uint32_t k = 0; k < i && !again; k++) {
+            const chg_value *o = &list->u.items[k];
+            again = o->tag == CHG_V_REC && o->len >= 4 && o->u.items[0].tag == CHG_V_STR &&
+                    str_eq(o->u.items[0].u.s, o->u.items[0].len, p.by, p.by_len);
+        }
+        if (again) {
+            chg_buf_printf(out, "  not counted: %.*s at %s: a second approval by the same person counts once\n",
+                           (int)p.by_len, p.by, t);
+            continue;
+        }
+        /* the leaf terms of the requirements in force */
+        bool counts = false, whom = false, own = false;
+        const chg_areqdef *old = NULL;
+        for (uint32_t k = 0; k < nroots && !counts; k++)
+            for (uint32_t n = b->areqs[roots[k]].lo; n <= roots[k] && !counts; n++) {
+                const chg_areqdef *q = &b->areqs[n];
+                if (q->kind != CHG_AR_GROUP && q->kind != CHG_AR_ANY && q->kind != CHG_AR_PEOPLE)
+                    continue;
+                if (fits(b, q, &p, requester, now)) {
+                    counts = true;
+                    break;
+                }
+                if (!fits_who(b, q, &p))
+                    continue;
+                whom = true;
+                if (q->within && p.at < now - q->within)
+                    old = old ? old : q;
+                else
+                    own = true; /* it fits but for the requester rule */
+            }
+        if (counts)
+            continue;
+        chg_buf_printf(out, "  not counted: %.*s at %s: ", (int)p.by_len, p.by, t);
+        if (own)
+            chg_buf_puts(out, "the requester's own approval (only terms 'including requester' count it)\n");
+        else if (old) {
+            chg_buf_puts(out, "older than ");
+            chg_vm_areq_render_term(b, old, old->count, out);
+            chg_buf_putc(out, '\n');
+        } else if (!whom && p.group)
+            chg_buf_printf(out, "no requirement in force asks for group %.*s or for %.*s\n", (int)p.group_len, p.group,
+                           (int)p.by_len, p.by);
+        else
+            chg_buf_printf(out, "no requirement in force asks for %.*s\n", (int)p.by_len, p.by);
+    }
 }

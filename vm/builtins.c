@@ -26,6 +26,9 @@
  * when the built-in returns -1 (interp.c), which is what the decision's
  * source position comes from. */
 #define ERR(...) chg_vm_error(ctx, ctx->err_pc, __VA_ARGS__)
+/* Work that grows with the input is charged to the step budget before it
+ * is done (the place, again, is the CALL's). */
+#define CHARGE_BYTES(n) chg_vm_charge(ctx, ctx->err_pc, chg_vm_byte_steps(n))
 
 static void out_int(chg_value *o, uint8_t tag, int64_t i)
 {
@@ -55,11 +58,11 @@ static int need(chg_ctx *ctx, const char *fn, uint32_t i, const chg_value *v, ui
  * is unchanged and UTF-8 sequences (all bytes >= 0x80) pass through. */
 static int bi_case(chg_ctx *ctx, const chg_value *a, chg_value *o, bool up, const char *fn)
 {
-    if (need(ctx, fn, 0, &a[0], CHG_V_STR) < 0)
+    if (need(ctx, fn, 0, &a[0], CHG_V_STR) < 0 || CHARGE_BYTES(a[0].len) < 0)
         return -1;
     char *p = chg_arena_alloc_raw(&ctx->scratch, (size_t)a[0].len + 1);
     if (!p)
-        return chg_vm_nomem(ctx, ctx->err_pc);
+        return chg_vm_scratch_error(ctx, ctx->err_pc);
     for (uint32_t i = 0; i < a[0].len; i++) {
         char c = a[0].u.s[i];
         p[i] = up ? (c >= 'a' && c <= 'z' ? (char)(c - 32) : c) : (c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
@@ -85,6 +88,8 @@ static int bi_upper(chg_ctx *ctx, const chg_value *a, chg_value *o)
 static int bi_len(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
     if (a[0].tag == CHG_V_STR) {
+        if (CHARGE_BYTES(a[0].len) < 0)
+            return -1;
         int64_t cps = 0;
         for (uint32_t i = 0; i < a[0].len; i++)
             cps += ((unsigned char)a[0].u.s[i] & 0xc0) != 0x80;
@@ -100,7 +105,8 @@ static int bi_len(chg_ctx *ctx, const chg_value *a, chg_value *o)
 
 static int bi_affix(chg_ctx *ctx, const chg_value *a, chg_value *o, bool start, const char *fn)
 {
-    if (need(ctx, fn, 0, &a[0], CHG_V_STR) < 0 || need(ctx, fn, 1, &a[1], CHG_V_STR) < 0)
+    if (need(ctx, fn, 0, &a[0], CHG_V_STR) < 0 || need(ctx, fn, 1, &a[1], CHG_V_STR) < 0 ||
+        CHARGE_BYTES(a[1].len) < 0)
         return -1;
     bool r = a[1].len <= a[0].len &&
              memcmp(a[0].u.s + (start ? 0 : a[0].len - a[1].len), a[1].u.s, a[1].len) == 0;
@@ -158,19 +164,29 @@ static bool class_match(const char *p, const char *pe, const char *c, uint32_t c
     return hit != neg;
 }
 
-/* Shell-style match with one backtrack point per '*': linear in practice,
- * quadratic at worst, never exponential. Only the last '*' is remembered:
- * when a later part fails, that star absorbs one more character and the
- * match resumes after it. That is complete for globs, because whatever an
- * earlier star could absorb instead, the later star can absorb as well
- * (the classic argument for wildcard matching without recursion). Matching
- * is by characters (UTF-8 sequences), so '?' is one character; '\' makes
- * the next character literal. */
-static bool glob(const char *s, uint32_t sn, const char *p, uint32_t pn)
+/* Shell-style match with one backtrack point per '*'. Only the last '*'
+ * is remembered: when a later part fails, that star absorbs one more
+ * character and the match resumes after it. That is complete for globs,
+ * because whatever an earlier star could absorb instead, the later star
+ * can absorb as well (the classic argument for wildcard matching without
+ * recursion). Never exponential, but a pattern from the change such as
+ * "*aaaa…ab" against "aaaa…a" takes |pattern| × |subject| steps, so every
+ * character tried is a step of the decision's budget (charged in batches
+ * of 256): a glob that would run too long is an `error`, never
+ * a hang. Matching is by characters (UTF-8 sequences), so '?' is one
+ * character; '\' makes the next character literal. Returns 1, 0, or -1
+ * with the budget's error set. */
+static int glob(chg_ctx *ctx, const char *s, uint32_t sn, const char *p, uint32_t pn)
 {
     const char *se = s + sn, *pe = p + pn;
     const char *star_p = NULL, *star_s = NULL;
+    uint64_t tried = 0;
     while (s < se) {
+        if (CHG_UNLIKELY(++tried == 256)) {
+            if (chg_vm_charge(ctx, ctx->err_pc, tried) < 0)
+                return -1;
+            tried = 0;
+        }
         if (p < pe && *p == '*') {
             star_p = ++p;
             star_s = s;
@@ -200,7 +216,7 @@ static bool glob(const char *s, uint32_t sn, const char *p, uint32_t pn)
             }
         }
         if (!star_p)
-            return false;
+            return 0;
         p = star_p;
         star_s += cp_len(star_s, (uint32_t)(se - star_s));
         s = star_s;
@@ -212,9 +228,13 @@ static bool glob(const char *s, uint32_t sn, const char *p, uint32_t pn)
 
 static int bi_glob(chg_ctx *ctx, const chg_value *a, chg_value *o)
 {
-    if (need(ctx, "glob", 0, &a[0], CHG_V_STR) < 0 || need(ctx, "glob", 1, &a[1], CHG_V_STR) < 0)
+    if (need(ctx, "glob", 0, &a[0], CHG_V_STR) < 0 || need(ctx, "glob", 1, &a[1], CHG_V_STR) < 0 ||
+        CHARGE_BYTES((uint64_t)a[0].len + a[1].len) < 0)
         return -1;
-    out_int(o, CHG_V_BOOL, glob(a[0].u.s, a[0].len, a[1].u.s, a[1].len));
+    int r = glob(ctx, a[0].u.s, a[0].len, a[1].u.s, a[1].len);
+    if (r < 0)
+        return -1;
+    out_int(o, CHG_V_BOOL, r);
     return 0;
 }
 
@@ -223,7 +243,9 @@ static int bi_string(chg_ctx *ctx, const chg_value *a, chg_value *o)
     uint32_t len;
     const char *s = chg_vm_value_to_scratch(ctx, &a[0], &len);
     if (!s)
-        return chg_vm_nomem(ctx, ctx->err_pc);
+        return chg_vm_scratch_error(ctx, ctx->err_pc);
+    if (CHARGE_BYTES(len) < 0)
+        return -1;
     out_str(o, s, len);
     return 0;
 }
@@ -273,8 +295,10 @@ static int bi_time(chg_ctx *ctx, const chg_value *a, chg_value *o)
     if (need(ctx, "time", 0, &a[0], CHG_V_STR) < 0)
         return -1;
     int64_t t;
-    if (chg_time_parse_iso(a[0].u.s, a[0].len, &t) != CHG_OK)
-        return ERR("time: \"%.*s\" is not an RFC 3339 instant", (int)(a[0].len > 64 ? 64 : a[0].len), a[0].u.s);
+    int rc = chg_time_parse_iso(a[0].u.s, a[0].len, &t);
+    if (rc != CHG_OK)
+        return ERR("time: \"%.*s\" is %s", (int)(a[0].len > 64 ? 64 : a[0].len), a[0].u.s,
+                   rc == CHG_ERANGE ? "outside the years 0000 to 9999 in UTC" : "not an RFC 3339 instant");
     out_int(o, CHG_V_TIME, t);
     return 0;
 }
@@ -300,10 +324,17 @@ static int bi_parse_time(chg_ctx *ctx, const chg_value *a, chg_value *o)
         end++;
     if (!end || *end)
         return ERR("parse_time: \"%s\" does not match the format \"%s\"", text, fmt);
-    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > chg_days_in_month(tm.tm_year + 1900, tm.tm_mon + 1))
+    /* the year in int64: %s reads any number of seconds, and glibc makes
+     * a tm_year of it as far as an int goes */
+    int64_t year = (int64_t)tm.tm_year + 1900;
+    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > chg_days_in_month(year, tm.tm_mon + 1))
         return ERR("parse_time: \"%s\" is not a valid date", text);
-    int64_t t = chg_days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) * 86400 + tm.tm_hour * 3600 +
-                tm.tm_min * 60 + tm.tm_sec - tm.tm_gmtoff;
+    if (year < 0 || year > 9999)
+        return ERR("parse_time: \"%s\" is outside the years 0000 to 9999", text);
+    int64_t t = chg_days_from_civil(year, tm.tm_mon + 1, tm.tm_mday) * 86400 + tm.tm_hour * 3600 +
+                tm.tm_min * 60 + tm.tm_sec - (int64_t)tm.tm_gmtoff;
+    if (!chg_time_in_range(t))
+        return ERR("parse_time: \"%s\" is outside the years 0000 to 9999 in UTC", text);
     out_int(o, CHG_V_TIME, t);
     return 0;
 }
@@ -334,6 +365,11 @@ static int local_fields(chg_ctx *ctx, const chg_value *a, const char *fn, int64_
             tz = b->zones[i];
     if (!tz)
         return ERR("%s: time zone '%s' was not loaded with the policy", fn, a[1].u.s);
+    /* every instant the VM makes is in range; one from a crafted bundle's
+     * constant or a resolver's answer is checked here, where the offset
+     * is added */
+    if (!chg_time_in_range(a[0].u.i))
+        return ERR("%s: the instant is outside the years 0000 to 9999", fn);
     int64_t local = a[0].u.i + chg_tz_offset(tz, a[0].u.i);
     int64_t days = chg_floor_div(local, 86400);
     int64_t secs = local - days * 86400;

@@ -13,18 +13,29 @@
  * Bundles are untrusted input (fuzz_bundle, test_vm_flip_every_byte): a
  * check is never skipped because "the compiler never emits that".
  *
+ * Two kinds of check. What one field can be checked for by itself — its
+ * range, NONE, the record it refers to being there (and of the right kind:
+ * a let block, a list of strings), an earlier record, a run of records
+ * inside its section, reserved bytes zero — is stated once per field in
+ * bundle_format.def and done by read_rec for every record of every
+ * section. What depends on several fields or records (kinds, orders,
+ * trees, the blob) is code below, reading the fields by name; its
+ * messages name the field too ("RULES[3].window: …").
+ *
  * Order matters: each load_* step may rely on the tables loaded before it
  * (constants before paths, blocks before the tables that name blocks), and
  * the code verifier (verify.c) runs last, when every table an operand can
  * index exists. The semantic checks that span tables (code, time-set
  * trees, decoding without fan-out) are verify.c's; this file reads and
  * checks records.
- * Tables are allocated with one spare entry (n + 1) so that an empty
+ * Every table lives in one arena block sized from the section counts
+ * (alloc_tables), with one spare entry each (n + 1) so that an empty
  * table is still a valid pointer.
  */
 #include "vm_int.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,17 +45,7 @@
 
 #include "chg_time.h"
 
-static const uint32_t sec_size[CHG_SEC__MAX] = {
-#define SEC_SIZE(name, id, size) [id] = size,
-    CHG_SECTIONS(SEC_SIZE)
-#undef SEC_SIZE
-};
-
-static const char *const sec_name[CHG_SEC__MAX] = {
-#define SEC_NAME(name, id, size) [id] = #name,
-    CHG_SECTIONS(SEC_NAME)
-#undef SEC_NAME
-};
+static const chg_section *sec_info(int s) { return &chg_sections()[s]; }
 
 /* The loader's state: where each section's records start and how many
  * there are, found once by read_sections. Offsets are into b->data (the
@@ -59,21 +60,31 @@ typedef struct loader {
     uint32_t off[CHG_SEC__MAX];   /* offset of the section's first record */
     uint32_t count[CHG_SEC__MAX];
     uint32_t blob, bloblen;       /* STRINGS blob */
+    bool same[CHG_SEC__MAX];      /* records decode by memcpy (same_layout) */
+    uint8_t nchecks[CHG_SEC__MAX];
+    uint8_t checks[CHG_SEC__MAX][32]; /* the fields with a check (not ANY) */
 } loader;
 
 /* Record the first failure (later ones are consequences) and return false,
- * so a check reads `return fail(...)`. */
-static bool fail(loader *L, uint32_t offset, const char *fmt, ...) CHG_PRINTF(3, 4);
-static bool fail(loader *L, uint32_t offset, const char *fmt, ...)
+ * so a check reads `return fail(...)`: "corrupt bundle: WHAT at offset N". */
+static bool failv(loader *L, uint32_t offset, const char *prefix, const char *fmt, va_list ap) CHG_PRINTF(4, 0);
+static bool failv(loader *L, uint32_t offset, const char *prefix, const char *fmt, va_list ap)
 {
     if (L->failed)
         return false;
     L->failed = true;
-    int n = snprintf(L->err, L->errlen, "corrupt at offset %u: ", offset);
+    char what[512];
+    vsnprintf(what, sizeof what, fmt, ap);
+    snprintf(L->err, L->errlen, "corrupt bundle: %s%s at offset %" PRIu32, prefix, what, offset);
+    return false;
+}
+
+static bool fail(loader *L, uint32_t offset, const char *fmt, ...) CHG_PRINTF(3, 4);
+static bool fail(loader *L, uint32_t offset, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    if (n >= 0 && (size_t)n < L->errlen)
-        vsnprintf(L->err + n, L->errlen - (size_t)n, fmt, ap);
+    failv(L, offset, "", fmt, ap);
     va_end(ap);
     return false;
 }
@@ -88,7 +99,7 @@ static bool verified(loader *L, const chg_vm_verifier *V, bool ok)
 }
 
 /* Out of memory is not a defect of the bundle: its own message, without
- * "corrupt at", and its own status (chg_bundle_open). */
+ * "corrupt bundle", and its own status (chg_bundle_open). */
 static bool nomem(loader *L)
 {
     if (L->failed)
@@ -99,15 +110,148 @@ static bool nomem(loader *L)
 }
 
 /* Offset and bytes of record i of section s. */
-static uint32_t roff(loader *L, int s, uint32_t i) { return L->off[s] + i * sec_size[s]; }
+static uint32_t roff(loader *L, int s, uint32_t i) { return L->off[s] + i * sec_info(s)->size; }
 static const uint8_t *recp(loader *L, int s, uint32_t i) { return L->b->data + roff(L, s, i); }
 
-static bool check_str(loader *L, uint32_t s, uint32_t at, bool none_ok)
+/* A failure of field `field` (a chg_field_id) of record i of its section:
+ * "RULES[3].window: …", at the field's own offset. */
+static bool fail_field(loader *L, uint32_t i, int field, const char *fmt, ...) CHG_PRINTF(4, 5);
+static bool fail_field(loader *L, uint32_t i, int field, const char *fmt, ...)
 {
-    if (s == CHG_NONE32 && none_ok)
+    const chg_field *f = &chg_fields()[field];
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s[%" PRIu32 "].%s: ", sec_info(f->sec)->name, i, f->name);
+    va_list ap;
+    va_start(ap, fmt);
+    failv(L, roff(L, f->sec, i) + f->off, prefix, fmt, ap);
+    va_end(ap);
+    return false;
+}
+#define FAILF(L, sec, i, field, ...) fail_field(L, i, CHG_F_##sec##_##field, __VA_ARGS__)
+
+/* ---- the generic reader ------------------------------------------------------------ */
+
+static const char *const block_kind_name[] = {[CHG_B_EXPR] = "expression", [CHG_B_LET] = "let"};
+
+/* The check field f's ref names (bundle_format.def), for its value in
+ * record i (p: the record's bytes). Everything a check here needs is
+ * loaded before the first section that refers to it: constants (LISTK),
+ * blocks (BLOCK), META (CSLOT). */
+static inline bool check_field(loader *L, uint32_t i, const chg_field *f, const uint8_t *p)
+{
+    chg_bundle *b = L->b;
+    int id = (int)(f - chg_fields());
+    uint64_t v = chg_wire_get(f, p);
+    uint64_t none = f->width == 8 ? UINT64_MAX : ((uint64_t)1 << (8 * f->width)) - 1;
+    if (f->none && v == none)
         return true;
-    if (s >= L->b->nstrings)
-        return fail(L, at, "string index %u out of range (%u strings)", s, L->b->nstrings);
+    switch ((chg_ref)f->ref) {
+    case CHG_R_ANY: return true;
+    case CHG_R_ZERO:
+        return v == 0 || fail_field(L, i, id, "reserved, must be zero, not %" PRIu64, v);
+    case CHG_R_NUM: {
+        /* sign-extend the signed widths; unsigned ones are at most u32 */
+        int64_t sv = (int64_t)v;
+        if (f->is_signed && f->width < 8 && (v >> (8 * f->width - 1)) & 1)
+            sv = (int64_t)(v | ~none);
+        if (sv < f->lo || sv > f->hi)
+            return fail_field(L, i, id, "%" PRId64 " is not in %" PRId64 "..%" PRId64, sv, f->lo, f->hi);
+        return true;
+    }
+    case CHG_R_IDX:
+        if (v >= L->count[f->target]) {
+            const char *what = f->target == CHG_SEC_STRINGS ? "string" : f->target == CHG_SEC_CONSTS ? "constant" : NULL;
+            if (what)
+                return fail_field(L, i, id, "%s %" PRIu64 " out of range (%" PRIu32 " %ss)", what, v,
+                                  L->count[f->target], what);
+            return fail_field(L, i, id, "%s record %" PRIu64 " out of range (%" PRIu32 " records)",
+                              sec_info(f->target)->name, v, L->count[f->target]);
+        }
+        return true;
+    case CHG_R_LISTK:
+        /* decode.c, approvals.c and actions read these as strings */
+        if (v >= b->nconsts || b->consts[v].tag != CHG_V_LIST)
+            return fail_field(L, i, id, "constant %" PRIu64 " is not a list constant", v);
+        for (uint32_t k = 0; k < b->consts[v].len; k++)
+            if (b->consts[v].u.items[k].tag != CHG_V_STR)
+                return fail_field(L, i, id, "list constant %" PRIu64 " holds a non-string", v);
+        return true;
+    case CHG_R_BLOCK:
+        /* a block run as the wrong kind: an expression run as a let would
+         * share its window with the expression that asked for the let */
+        if (v >= b->nblocks)
+            return fail_field(L, i, id, "block %" PRIu64 " out of range (%" PRIu32 " blocks)", v, b->nblocks);
+        if (b->blocks[v].kind != f->target)
+            return fail_field(L, i, id, "block %" PRIu64 " is not an %s block", v, block_kind_name[f->target]);
+        return true;
+    case CHG_R_SPAN:
+        /* 0 is "no place" when a bundle has no positions at all */
+        if (v >= L->count[CHG_SEC_SPANS] && !(L->count[CHG_SEC_SPANS] == 0 && v == 0))
+            return fail_field(L, i, id, "source position %" PRIu64 " out of range (%" PRIu32 " positions)", v,
+                              L->count[CHG_SEC_SPANS]);
+        return true;
+    case CHG_R_EARLIER:
+        if (v >= i)
+            return fail_field(L, i, id, "record %" PRIu64 " does not come before this one", v);
+        return true;
+    case CHG_R_RUN: {
+        uint64_t n = chg_wire_get(f + 1, p); /* the count is the next field */
+        if (v + n > L->count[f->target])
+            return fail_field(L, i, id, "%s %" PRIu64 "..%" PRIu64 " out of range (%" PRIu32 " records)",
+                              sec_info(f->target)->name, v, v + n, L->count[f->target]);
+        return true;
+    }
+    case CHG_R_CSLOT:
+        if (v >= b->meta.nslots_change)
+            return fail_field(L, i, id, "change slot %" PRIu64 " out of range (%" PRIu32 " slots)", v,
+                              b->meta.nslots_change);
+        return true;
+    }
+    return fail_field(L, i, id, "unknown reference kind");
+}
+
+/* Record i of section s, decoded into rec (a chg_rec_NAME) and checked
+ * field by field, in file order. */
+static bool read_rec(loader *L, int s, uint32_t i, void *rec)
+{
+    const chg_section *sec = sec_info(s);
+    const chg_field *f = chg_fields() + sec->first, *end = f + sec->nfields;
+    const uint8_t *p = recp(L, s, i);
+    if (L->same[s])
+        memcpy(rec, p, sec->size < sec->host_size ? sec->size : sec->host_size);
+    else
+        for (const chg_field *q = f; q < end; q++)
+            chg_rec_set(q, rec, chg_wire_get(q, p));
+    for (unsigned k = 0; k < L->nchecks[s]; k++)
+        if (!check_field(L, i, f + L->checks[s][k], p))
+            return false;
+    return true;
+}
+
+/* Whether a record of section s decodes by copying its bytes: on a
+ * little-endian host whose struct puts every field at its wire offset
+ * (true of most sections: the .def keeps fields aligned), which makes
+ * loading large tables (code, positions) a copy plus the checks. */
+static bool same_layout(int s)
+{
+    const uint16_t one = 1;
+    uint8_t low;
+    memcpy(&low, &one, 1);
+    const chg_section *sec = sec_info(s);
+    for (unsigned k = 0; k < sec->nfields; k++) {
+        const chg_field *f = &chg_fields()[sec->first + k];
+        if (f->host != CHG_NO_HOST && f->host != f->off)
+            return false;
+    }
+    return low == 1;
+}
+
+/* Every record of section s into recs, an array of chg_rec_NAME. */
+static bool read_table(loader *L, int s, void *recs)
+{
+    for (uint32_t i = 0; i < L->count[s]; i++)
+        if (!read_rec(L, s, i, (uint8_t *)recs + (size_t)i * sec_info(s)->host_size))
+            return false;
     return true;
 }
 
@@ -123,62 +267,98 @@ static bool read_sections(loader *L)
 {
     chg_bundle *b = L->b;
     const uint8_t *d = b->data;
-    if (b->len < CHG_BUNDLE_HEADER + 4)
+    if (b->len < CHG_HDR_TABLE)
         return fail(L, 0, "truncated: %zu bytes is shorter than the header", b->len);
     if (memcmp(d, CHG_BUNDLE_MAGIC, 8) != 0)
         return fail(L, 0, "not a chg bundle (bad magic)");
-    uint32_t version = chg_rd32(d + 8);
+    uint32_t version = chg_rd32(d + CHG_HDR_VERSION);
     if (version != CHG_BUNDLE_VERSION)
-        return fail(L, 8, "bundle format version %u is not supported (this chgc reads version %u)",
+        return fail(L, CHG_HDR_VERSION, "bundle format version %u is not supported (this chgc reads version %u)",
                     version, CHG_BUNDLE_VERSION);
-    uint32_t total = chg_rd32(d + 12);
+    uint32_t total = chg_rd32(d + CHG_HDR_LENGTH);
     if (total != b->len)
-        return fail(L, 12, "%s: the header says %u bytes, the file has %zu",
+        return fail(L, CHG_HDR_LENGTH, "%s: the header says %u bytes, the file has %zu",
                     total > b->len ? "truncated" : "trailing bytes", total, b->len);
-    memcpy(b->compiler, d + 16, 16);
+    memcpy(b->compiler, d + CHG_HDR_COMPILER, 16);
     b->compiler[16] = 0;
     unsigned char h[32];
     unsigned int hl = 0;
     EVP_Digest(d + CHG_BUNDLE_HEADER, b->len - CHG_BUNDLE_HEADER, h, &hl, EVP_sha256(), NULL);
-    if (memcmp(h, d + 32, 32) != 0)
-        return fail(L, 32, "content hash mismatch (the bundle was changed after it was built)");
+    if (memcmp(h, d + CHG_HDR_HASH, 32) != 0)
+        return fail(L, CHG_HDR_HASH, "content hash mismatch (the bundle was changed after it was built)");
     for (int i = 0; i < 32; i++)
-        snprintf(b->hash + 2 * i, 3, "%02x", d[32 + i]);
+        snprintf(b->hash + 2 * i, 3, "%02x", d[CHG_HDR_HASH + i]);
 
-    uint32_t nsec = chg_rd32(d + CHG_BUNDLE_HEADER);
-    if (nsec > CHG_SEC__MAX || (uint64_t)CHG_BUNDLE_HEADER + 4 + 12ull * nsec > b->len)
-        return fail(L, CHG_BUNDLE_HEADER, "section table of %u entries does not fit", nsec);
+    uint32_t nsec = chg_rd32(d + CHG_HDR_NSECTIONS);
+    if (nsec > CHG_SEC__MAX || (uint64_t)CHG_HDR_TABLE + (uint64_t)CHG_SECTAB_ENTRY * nsec > b->len)
+        return fail(L, CHG_HDR_NSECTIONS, "section table of %u entries does not fit", nsec);
     bool seen[CHG_SEC__MAX] = {false};
     for (uint32_t i = 0; i < nsec; i++) {
-        uint32_t at = CHG_BUNDLE_HEADER + 4 + 12 * i;
-        uint32_t id = chg_rd32(d + at), off = chg_rd32(d + at + 4), len = chg_rd32(d + at + 8);
-        if (id == 0 || id >= CHG_SEC__MAX || !sec_size[id])
+        uint32_t at = CHG_HDR_TABLE + CHG_SECTAB_ENTRY * i;
+        uint32_t id = chg_rd32(d + at + CHG_SECTAB_ID), off = chg_rd32(d + at + CHG_SECTAB_OFF),
+                 len = chg_rd32(d + at + CHG_SECTAB_LEN);
+        if (id == 0 || id >= CHG_SEC__MAX)
             return fail(L, at, "unknown section id %u", id);
+        const chg_section *s = sec_info((int)id);
         if (seen[id])
-            return fail(L, at, "section %s appears twice", sec_name[id]);
+            return fail(L, at, "section %s appears twice", s->name);
         seen[id] = true;
-        if ((uint64_t)off + len > b->len || len < 4 || off < CHG_BUNDLE_HEADER + 4 + 12 * nsec)
-            return fail(L, at, "section %s (offset %u, %u bytes) lies outside the bundle", sec_name[id], off, len);
+        if ((uint64_t)off + len > b->len || len < 4 || off < CHG_HDR_TABLE + CHG_SECTAB_ENTRY * nsec)
+            return fail(L, at, "section %s (offset %u, %u bytes) lies outside the bundle", s->name, off, len);
         uint32_t count = chg_rd32(d + off);
-        uint64_t need = 4 + (uint64_t)count * sec_size[id];
+        uint64_t need = 4 + (uint64_t)count * s->size;
         if (need > len)
-            return fail(L, off, "section %s: %u records of %u bytes do not fit in %u bytes", sec_name[id],
-                        count, sec_size[id], len);
+            return fail(L, off, "section %s: %u records of %u bytes do not fit in %u bytes", s->name, count,
+                        s->size, len);
         if (id != CHG_SEC_STRINGS && need != len)
-            return fail(L, off, "section %s: %u bytes after its %u records", sec_name[id],
-                        (uint32_t)(len - need), count);
+            return fail(L, off, "section %s: %u bytes after its %u records", s->name, (uint32_t)(len - need),
+                        count);
         L->off[id] = off + 4;
         L->count[id] = count;
+        L->same[id] = same_layout((int)id);
+        for (unsigned k = 0; k < s->nfields; k++)
+            if (chg_fields()[s->first + k].ref != CHG_R_ANY)
+                L->checks[id][L->nchecks[id]++] = (uint8_t)k;
         if (id == CHG_SEC_STRINGS) {
             L->blob = (uint32_t)(off + need);
             L->bloblen = (uint32_t)(len - need);
         }
     }
     for (int s = 1; s < CHG_SEC__MAX; s++)
-        if (sec_size[s] && !seen[s])
-            return fail(L, CHG_BUNDLE_HEADER, "section %s is missing", sec_name[s]);
+        if (!seen[s])
+            return fail(L, CHG_HDR_NSECTIONS, "section %s is missing", sec_info(s)->name);
     if (L->count[CHG_SEC_META] != 1)
         return fail(L, L->off[CHG_SEC_META] - 4, "META must hold one record, not %u", L->count[CHG_SEC_META]);
+    return true;
+}
+
+/* The loaded tables, each with the section whose count sizes it. */
+#define CHG_TABLES(X)                                                                                        \
+    X(str, STRINGS) X(strlen, STRINGS) X(consts, CONSTS) X(code, CODE) X(blocks, BLOCKS) X(spans, SPANS)     \
+    X(insspan, INSSPAN) X(paths, PATHS) X(layouts, LAYOUTS) X(lfields, LFIELDS) X(schema, SCHEMA) X(risks, RISKS)            \
+    X(arms, ARMS) X(lets, LETS) X(rules, RULES) X(during, DURING) X(timesets, TIMESETS)                    \
+    X(regexes, REGEXES) X(zones, ZONES) X(builtins, BUILTINS) X(builtin_info, BUILTINS) X(areqs, AREQS)    \
+    X(approvals, APPROVALS) X(actions, ACTIONS) X(calls, CALLS) X(intakes, INTAKES) X(ifields, IFIELDS)
+
+static size_t table_bytes(size_t elem, uint32_t n) { return ((size_t)n + 1) * elem; }
+
+/* Every table in one zeroed arena block: n + 1 entries each, n from the
+ * section table (so at most the bundle's size over the record size). */
+static bool alloc_tables(loader *L)
+{
+    chg_bundle *b = L->b;
+    size_t total = 0;
+#define TABLE_SIZE(m, s) total += (table_bytes(sizeof *b->m, L->count[CHG_SEC_##s]) + 15) & ~(size_t)15;
+    CHG_TABLES(TABLE_SIZE)
+#undef TABLE_SIZE
+    uint8_t *p = chg_arena_alloc(&b->arena, total);
+    if (!p)
+        return nomem(L);
+#define TABLE_CARVE(m, s)                                                                                    \
+    b->m = (void *)p;                                                                                        \
+    p += (table_bytes(sizeof *b->m, L->count[CHG_SEC_##s]) + 15) & ~(size_t)15;
+    CHG_TABLES(TABLE_CARVE)
+#undef TABLE_CARVE
     return true;
 }
 
@@ -191,80 +371,69 @@ static bool load_strings(loader *L)
     chg_bundle *b = L->b;
     uint32_t n = L->count[CHG_SEC_STRINGS];
     b->nstrings = n;
-    b->str = chg_calloc(n + 1, sizeof *b->str);
-    b->strlen = chg_calloc(n + 1, sizeof *b->strlen);
-    if (!b->str || !b->strlen)
-        return nomem(L);
     for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_STRINGS, i);
-        uint32_t off = chg_rd32(r), len = chg_rd32(r + 4);
-        if ((uint64_t)off + len + 1 > L->bloblen || b->data[L->blob + off + len] != 0)
-            return fail(L, roff(L, CHG_SEC_STRINGS, i), "string %u (offset %u, %u bytes) is outside the blob "
-                                                       "or not terminated", i, off, len);
-        const uint8_t *s = b->data + L->blob + off;
-        size_t bad = chg_utf8_validate(s, len);
-        if (bad < len)
-            return fail(L, L->blob + off + (uint32_t)bad, "string %u is not valid UTF-8", i);
-        if (memchr(s, 0, len))
-            return fail(L, L->blob + off, "string %u contains a NUL byte", i);
+        chg_rec_STRINGS r;
+        if (!read_rec(L, CHG_SEC_STRINGS, i, &r))
+            return false;
+        if ((uint64_t)r.off + r.len + 1 > L->bloblen || b->data[L->blob + r.off + r.len] != 0)
+            return FAILF(L, STRINGS, i, off, "offset %u, %u bytes: outside the blob or not terminated", r.off,
+                         r.len);
+        const uint8_t *s = b->data + L->blob + r.off;
+        size_t bad = chg_utf8_validate(s, r.len);
+        if (bad < r.len)
+            return fail(L, L->blob + r.off + (uint32_t)bad, "string %u is not valid UTF-8", i);
+        if (memchr(s, 0, r.len))
+            return fail(L, L->blob + r.off, "string %u contains a NUL byte", i);
         b->str[i] = (const char *)s;
-        b->strlen[i] = len;
+        b->strlen[i] = r.len;
     }
     return true;
 }
 
+/* What a constant's a and payload mean depends on its tag. */
 static bool load_consts(loader *L)
 {
     chg_bundle *b = L->b;
     uint32_t n = L->count[CHG_SEC_CONSTS];
     b->nconsts = n;
-    b->consts = chg_calloc(n + 1, sizeof *b->consts);
-    if (!b->consts)
-        return nomem(L);
     for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_CONSTS, i);
-        uint32_t at = roff(L, CHG_SEC_CONSTS, i);
-        uint8_t tag = r[0];
-        uint32_t a = chg_rd32(r + 4);
-        uint64_t pl = chg_rd64(r + 8);
+        chg_rec_CONSTS r;
+        if (!read_rec(L, CHG_SEC_CONSTS, i, &r))
+            return false;
         chg_value *v = &b->consts[i];
-        if (r[1] || r[2] || r[3])
-            return fail(L, at + 1, "constant %u: reserved bytes are not zero", i);
-        switch (tag) {
+        switch (r.tag) {
         case CHG_K_NULL: v->tag = CHG_V_NULL; break;
         case CHG_K_BOOL:
-            if (pl > 1)
-                return fail(L, at + 8, "constant %u: a bool must be 0 or 1", i);
+            if (r.payload > 1)
+                return FAILF(L, CONSTS, i, payload, "a bool must be 0 or 1");
             v->tag = CHG_V_BOOL;
-            v->u.i = (int64_t)pl;
+            v->u.i = (int64_t)r.payload;
             break;
-        case CHG_K_INT: v->tag = CHG_V_INT; v->u.i = (int64_t)pl; break;
-        case CHG_K_FLOAT: v->tag = CHG_V_FLOAT; memcpy(&v->u.f, &pl, 8); break;
+        case CHG_K_INT: v->tag = CHG_V_INT; v->u.i = (int64_t)r.payload; break;
+        case CHG_K_FLOAT: v->tag = CHG_V_FLOAT; memcpy(&v->u.f, &r.payload, 8); break;
         case CHG_K_STR:
-            if (!check_str(L, a, at + 4, false))
-                return false;
+            if (r.a >= b->nstrings)
+                return FAILF(L, CONSTS, i, a, "string %u out of range (%u strings)", r.a, b->nstrings);
             v->tag = CHG_V_STR;
-            v->u.s = b->str[a];
-            v->len = b->strlen[a];
+            v->u.s = b->str[r.a];
+            v->len = b->strlen[r.a];
             break;
-        case CHG_K_TIME: v->tag = CHG_V_TIME; v->u.i = (int64_t)pl; break;
-        case CHG_K_DUR: v->tag = CHG_V_DUR; v->u.i = (int64_t)pl; break;
-        case CHG_K_RISK: v->tag = CHG_V_RISK; v->u.i = (int64_t)pl; break; /* checked with RISKS */
-        case CHG_K_LIST:
+        case CHG_K_TIME: v->tag = CHG_V_TIME; v->u.i = (int64_t)r.payload; break;
+        case CHG_K_DUR: v->tag = CHG_V_DUR; v->u.i = (int64_t)r.payload; break;
+        case CHG_K_RISK: v->tag = CHG_V_RISK; v->u.i = (int64_t)r.payload; break; /* checked with RISKS */
+        default: /* CHG_K_LIST: the tag's range is checked */
             /* the elements are the a constants just before the list: one
              * pass loads them first, and a list constant holds only plain
              * values, so nothing that walks constants recurses */
-            if (a > i)
-                return fail(L, at + 4, "constant %u: a list of %u elements needs them before it", i, a);
-            for (uint32_t k = i - a; k < i; k++)
+            if (r.a > i)
+                return FAILF(L, CONSTS, i, a, "a list of %u elements needs them before it", r.a);
+            for (uint32_t k = i - r.a; k < i; k++)
                 if (b->consts[k].tag == CHG_V_LIST)
-                    return fail(L, at, "constant %u: nested list constants are not allowed", i);
+                    return FAILF(L, CONSTS, i, a, "nested list constants are not allowed");
             v->tag = CHG_V_LIST;
-            v->len = a;
-            v->u.items = &b->consts[i - a];
+            v->len = r.a;
+            v->u.items = &b->consts[i - r.a];
             break;
-        default:
-            return fail(L, at, "constant %u: unknown tag %u", i, tag);
         }
     }
     return true;
@@ -272,115 +441,93 @@ static bool load_consts(loader *L)
 
 /* Code is decoded into an array of chg_ins, not run from the bytes: the
  * file is little-endian and unaligned, the interpreter reads aligned host
- * structs. The source map (one span per instruction) is what turns a
- * failing pc into "policy.chg:12:5" in a decision. */
+ * structs (the interpreter's dispatch indexes its handler table with op,
+ * whose range read_rec checks). The source map (one span per instruction)
+ * is what turns a failing pc into "policy.chg:12:5" in a decision. */
 static bool load_code(loader *L)
 {
     chg_bundle *b = L->b;
     uint32_t n = L->count[CHG_SEC_CODE];
     b->ncode = n;
-    chg_ins *code = chg_calloc(n + 1, sizeof *code);
-    if (!code)
-        return nomem(L);
-    b->code = code; /* owned by the bundle from here, freed with it on error */
-    for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_CODE, i);
-        code[i].op = r[0];
-        code[i].x = r[1];
-        code[i].a = chg_rd16(r + 2);
-        code[i].b = chg_rd16(r + 4);
-        code[i].c = chg_rd16(r + 6);
-        /* the interpreter's dispatch indexes its handler table with op */
-        if (code[i].op >= CHG_OP__COUNT)
-            return fail(L, roff(L, CHG_SEC_CODE, i), "instruction %u: unknown opcode %u", i, code[i].op);
-    }
+    if (!read_table(L, CHG_SEC_CODE, (chg_ins *)b->code))
+        return false;
     if (L->count[CHG_SEC_INSSPAN] != n)
         return fail(L, L->off[CHG_SEC_INSSPAN] - 4, "%u source positions for %u instructions",
                     L->count[CHG_SEC_INSSPAN], n);
     b->nspans = L->count[CHG_SEC_SPANS];
-    b->spans = chg_calloc(b->nspans + 1, sizeof *b->spans);
-    b->insspan = chg_calloc(n + 1, sizeof *b->insspan);
-    if (!b->spans || !b->insspan)
-        return nomem(L);
-    for (uint32_t i = 0; i < b->nspans; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_SPANS, i);
-        b->spans[i].file = chg_rd32(r);
-        b->spans[i].line = chg_rd32(r + 4);
-        b->spans[i].col = chg_rd32(r + 8);
-        if (!check_str(L, b->spans[i].file, roff(L, CHG_SEC_SPANS, i), false))
-            return false;
-    }
+    if (!read_table(L, CHG_SEC_SPANS, b->spans))
+        return false;
     for (uint32_t i = 0; i < n; i++) {
-        b->insspan[i] = chg_rd32(recp(L, CHG_SEC_INSSPAN, i));
-        if (b->insspan[i] >= b->nspans && !(b->nspans == 0 && b->insspan[i] == 0))
-            return fail(L, roff(L, CHG_SEC_INSSPAN, i), "instruction %u: source position %u out of range", i,
-                        b->insspan[i]);
+        chg_rec_INSSPAN r;
+        if (!read_rec(L, CHG_SEC_INSSPAN, i, &r))
+            return false;
+        b->insspan[i] = r.span;
     }
     return true;
+}
+
+/* LIMITS: none (the defaults, set when the bundle was allocated), or one
+ * record of three budgets, each from 1 to its maximum (bundle_format.def):
+ * a zero budget would fail every decision, a huge one bound nothing. */
+static bool load_limits(loader *L)
+{
+    uint32_t n = L->count[CHG_SEC_LIMITS];
+    if (n == 0)
+        return true;
+    if (n != 1)
+        return fail(L, L->off[CHG_SEC_LIMITS] - 4, "LIMITS must hold one record or none, not %u", n);
+    chg_rec_LIMITS r;
+    if (!read_rec(L, CHG_SEC_LIMITS, 0, &r))
+        return false;
+    L->b->limits = (chg_limits){r.steps, r.regex_steps, r.scratch};
+    return true;
+}
+
+/* Blocks are read before META (which names the `at` block) and checked
+ * after it (their windows must fit its register count). */
+static bool read_blocks(loader *L)
+{
+    L->b->nblocks = L->count[CHG_SEC_BLOCKS];
+    return read_table(L, CHG_SEC_BLOCKS, L->b->blocks);
 }
 
 static bool load_meta(loader *L)
 {
     chg_bundle *b = L->b;
-    const uint8_t *m = recp(L, CHG_SEC_META, 0);
-    uint32_t at = roff(L, CHG_SEC_META, 0);
-    b->name = chg_rd32(m);
-    b->version = chg_rd32(m + 4);
-    b->at_block = chg_rd32(m + 8);
-    b->nregs = chg_rd32(m + 12);
-    b->nslots_change = chg_rd32(m + 16);
-    b->nslots_event = chg_rd32(m + 20);
-    b->id_slot = chg_rd32(m + 24);
-    b->flags = chg_rd32(m + 28);
-    b->approvals_slot = chg_rd32(m + 32);
-    b->requester_slot = chg_rd32(m + 36);
-    b->emergency_slot = chg_rd32(m + 40);
-    b->approvals_layout = chg_rd32(m + 44);
-    if (!check_str(L, b->name, at, false) || !check_str(L, b->version, at + 4, false))
+    if (!read_rec(L, CHG_SEC_META, 0, &b->meta))
         return false;
-    /* register operands are u16; chg_ctx_new allocates nregs of them */
-    if (b->nregs == 0 || b->nregs > 0xffff)
-        return fail(L, at + 12, "%u registers (1 to 65535)", b->nregs);
-    if (b->nslots_change > 0xffff || b->nslots_event > 0xffff)
-        return fail(L, at + 16, "too many path slots");
-    if (b->id_slot != CHG_NONE32 && b->id_slot >= b->nslots_change)
-        return fail(L, at + 24, "id slot %u out of range", b->id_slot);
-    uint32_t slots[3] = {b->approvals_slot, b->requester_slot, b->emergency_slot};
-    for (int i = 0; i < 3; i++)
-        if (slots[i] != CHG_NONE32 && slots[i] >= b->nslots_change)
-            return fail(L, at + 32 + 4 * (uint32_t)i, "slot %u out of range", slots[i]);
+    const chg_rec_META *m = &b->meta;
+    b->name = m->name;
+    b->version = m->version;
+    b->at_block = m->at_block;
+    b->nregs = m->nregs;
+    b->nslots_change = m->nslots_change;
+    b->nslots_event = m->nslots_event;
+    b->id_slot = m->id_slot;
+    b->flags = m->flags;
+    b->approvals_slot = m->approvals_slot;
+    b->requester_slot = m->requester_slot;
+    b->emergency_slot = m->emergency_slot;
+    b->approvals_layout = m->approvals_layout;
     return true;
 }
 
-static bool load_blocks(loader *L)
+static bool check_blocks(loader *L)
 {
     chg_bundle *b = L->b;
-    uint32_t n = L->count[CHG_SEC_BLOCKS];
-    b->nblocks = n;
-    b->blocks = chg_calloc(n + 1, sizeof *b->blocks);
-    if (!b->blocks)
-        return nomem(L);
+    uint32_t n = b->nblocks;
     uint32_t next = 0;
     for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_BLOCKS, i);
-        uint32_t at = roff(L, CHG_SEC_BLOCKS, i);
         chg_block *k = &b->blocks[i];
-        k->start = chg_rd32(r);
-        k->len = chg_rd32(r + 4);
-        k->reg_base = chg_rd16(r + 8);
-        k->nregs = chg_rd16(r + 10);
-        k->kind = r[12];
         if (k->start != next || k->len == 0 || (uint64_t)k->start + k->len > b->ncode)
-            return fail(L, at, "block %u (instructions %u..%u) does not follow the previous block", i, k->start,
-                        k->start + k->len);
+            return FAILF(L, BLOCKS, i, start, "instructions %u..%u do not follow the previous block", k->start,
+                         k->start + k->len);
         next = k->start + k->len;
-        if (k->kind > CHG_B_LET)
-            return fail(L, at + 12, "block %u: unknown kind %u", i, k->kind);
         /* the window is inside ctx->regs; and every block ends with RET,
          * so straight-line code cannot run into the next block */
         if (k->nregs == 0 || (uint32_t)k->reg_base + k->nregs > b->nregs)
-            return fail(L, at + 8, "block %u: register window %u..%u outside the %u registers", i, k->reg_base,
-                        k->reg_base + k->nregs, b->nregs);
+            return FAILF(L, BLOCKS, i, reg_base, "register window %u..%u outside the %u registers", k->reg_base,
+                         k->reg_base + k->nregs, b->nregs);
         if (b->code[k->start + k->len - 1].op != CHG_OP_RET)
             return fail(L, roff(L, CHG_SEC_CODE, k->start + k->len - 1), "block %u does not end with RET", i);
     }
@@ -397,63 +544,40 @@ static bool load_blocks(loader *L)
                 continue;
             const chg_block *x = &b->blocks[i], *y = &b->blocks[j];
             if (x->reg_base < y->reg_base + y->nregs && y->reg_base < x->reg_base + x->nregs)
-                return fail(L, roff(L, CHG_SEC_BLOCKS, i) + 8, "let block %u shares registers with block %u", i, j);
+                return FAILF(L, BLOCKS, i, reg_base, "let block %u shares registers with block %u", i, j);
         }
     }
     return true;
 }
 
 /* The path table: nodes 0 and 1 are the roots (change, raw event), every
- * other node names its parent, which comes before it. That order is what
- * decode.c relies on to walk from a node to its root without a cycle. */
+ * other node names its parent, which comes before it (read_rec: EARLIER).
+ * That order is what decode.c relies on to walk from a node to its root
+ * without a cycle. */
 static bool load_paths(loader *L)
 {
     chg_bundle *b = L->b;
     uint32_t n = L->count[CHG_SEC_PATHS];
     b->npaths = n;
-    b->paths = chg_calloc(n + 1, sizeof *b->paths);
     b->nlayouts = L->count[CHG_SEC_LAYOUTS];
-    b->layouts = chg_calloc(b->nlayouts + 1, sizeof *b->layouts);
     b->nlfields = L->count[CHG_SEC_LFIELDS];
-    b->lfields = chg_calloc(b->nlfields + 1, sizeof *b->lfields);
-    if (!b->paths || !b->layouts || !b->lfields)
-        return nomem(L);
     if (n < 2)
         return fail(L, L->off[CHG_SEC_PATHS] - 4, "the path table lacks its two roots");
     for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_PATHS, i);
-        uint32_t at = roff(L, CHG_SEC_PATHS, i);
         chg_pathnode *p = &b->paths[i];
-        p->kind = r[0];
-        p->type = r[1];
-        p->need = r[2];
-        p->parent = chg_rd32(r + 4);
-        p->name = chg_rd32(r + 8);
-        p->dflt = chg_rd32(r + 12);
-        p->enm = chg_rd32(r + 16);
-        p->slot = chg_rd16(r + 20);
-        p->layout = chg_rd16(r + 22);
-        p->text = chg_rd32(r + 24);
-        bool root = i < 2;
-        if (root ? p->kind != (i == 0 ? CHG_PN_ROOT_CHANGE : CHG_PN_ROOT_EVENT) || p->parent != CHG_NONE32
-                 : (p->kind != CHG_PN_KEY && p->kind != CHG_PN_ELEM) || p->parent >= i)
-            return fail(L, at, "path node %u: bad kind or parent", i);
-        if (p->type > CHG_PT_OBJECT || p->need > CHG_PR_DEFAULT)
-            return fail(L, at + 1, "path node %u: bad type or need", i);
-        if (!check_str(L, p->name, at + 8, p->kind != CHG_PN_KEY) || !check_str(L, p->text, at + 24, false))
+        if (!read_rec(L, CHG_SEC_PATHS, i, p))
             return false;
-        if (p->dflt != CHG_NONE32 && p->dflt >= b->nconsts)
-            return fail(L, at + 12, "path node %u: default %u out of range", i, p->dflt);
+        bool root = i < 2;
+        if (root ? p->kind != (i == 0 ? CHG_PN_ROOT_CHANGE : CHG_PN_ROOT_EVENT)
+                 : p->kind != CHG_PN_KEY && p->kind != CHG_PN_ELEM)
+            return FAILF(L, PATHS, i, kind, "kind %u for a %s", p->kind, root ? "root" : "node below a root");
+        if (root != (p->parent == CHG_NONE32))
+            return FAILF(L, PATHS, i, parent, root ? "a root has no parent" : "a node below a root needs its parent");
+        if (p->kind == CHG_PN_KEY && p->name == CHG_NONE32)
+            return FAILF(L, PATHS, i, name, "a key node needs its name");
         /* decode.c reads an enum field's values through enm, unchecked */
         if (p->type == CHG_PT_ENUM && p->enm == CHG_NONE32)
-            return fail(L, at + 16, "path node %u: an enum without its values", i);
-        if (p->enm != CHG_NONE32) {
-            if (p->enm >= b->nconsts || b->consts[p->enm].tag != CHG_V_LIST)
-                return fail(L, at + 16, "path node %u: enum values are not a list constant", i);
-            for (uint32_t k = 0; k < b->consts[p->enm].len; k++)
-                if (b->consts[p->enm].u.items[k].tag != CHG_V_STR)
-                    return fail(L, at + 16, "path node %u: enum values must be strings", i);
-        }
+            return FAILF(L, PATHS, i, enm, "an enum without its values");
         if (p->slot != CHG_NONE16) {
             /* a slot belongs to the root its node hangs from; decode.c
              * writes slots[p->slot] of that root's array unchecked */
@@ -462,40 +586,27 @@ static bool load_paths(loader *L)
                 q = b->paths[q].parent;
             uint32_t limit = q == 0 ? b->nslots_change : q == 1 ? b->nslots_event : 0;
             if (p->slot >= limit)
-                return fail(L, at + 20, "path node %u: slot %u out of range", i, p->slot);
+                return FAILF(L, PATHS, i, slot, "slot %u out of range (%u slots)", p->slot, limit);
         }
-        if (p->layout != CHG_NONE16 && p->layout >= b->nlayouts)
-            return fail(L, at + 22, "path node %u: layout %u out of range", i, p->layout);
     }
-    for (uint32_t i = 0; i < b->nlayouts; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_LAYOUTS, i);
-        chg_layout *l = &b->layouts[i];
-        l->first = chg_rd32(r);
-        l->count = chg_rd32(r + 4);
-        if ((uint64_t)l->first + l->count > b->nlfields || l->count > 255)
-            return fail(L, roff(L, CHG_SEC_LAYOUTS, i), "layout %u: fields out of range", i);
-    }
-    for (uint32_t i = 0; i < b->nlfields; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_LFIELDS, i);
-        chg_lfield *f = &b->lfields[i];
-        f->name = chg_rd32(r);
-        f->node = chg_rd32(r + 4);
-        if (!check_str(L, f->name, roff(L, CHG_SEC_LFIELDS, i), false))
-            return false;
-        if (f->node != CHG_NONE32 && f->node >= n)
-            return fail(L, roff(L, CHG_SEC_LFIELDS, i) + 4, "layout field %u: path node out of range", i);
-    }
+    if (!read_table(L, CHG_SEC_LAYOUTS, b->layouts) || !read_table(L, CHG_SEC_LFIELDS, b->lfields))
+        return false;
+    /* approvals.c reads an approval's by, group, at and decision as the
+     * first four fields of its layout */
+    if (b->approvals_layout != CHG_NONE32 && b->layouts[b->approvals_layout].count < 4)
+        return FAILF(L, META, 0, approvals_layout, "layout %u has fewer than 4 fields", b->approvals_layout);
     return true;
 }
 
-/* The schema tree (bundle_format.h, SCHEMA). schema.c walks it once per
- * change with no checks of its own, so everything it relies on is proved
- * here: every index in range, a tree (each node but the root the child of
- * exactly one node, children after their parent, so the walk ends and
- * visits each node once per value), bounded depth (the walk recurses),
- * types and needs it knows, names where it looks keys up and none where
- * it does not, an enum's values a list of strings, an object's field names
- * distinct (sorted and compared: no blow-up on crafted names), and a
+/* The schema tree (SCHEMA). schema.c walks it once per change with no
+ * checks of its own, so everything it relies on is proved here. read_rec
+ * checks each node's type, need and flags, its name and enum values when
+ * present, its children inside the table and its position. Here: a tree
+ * (each node but the root the child of exactly one node, children after
+ * their parent, so the walk ends and visits each node once per value),
+ * bounded depth (the walk recurses), names where it looks keys up and none
+ * where it does not, enum values exactly for an enum, an object's field
+ * names distinct (sorted and compared: no blow-up on crafted names), and a
  * schema exactly when META says the policy has one, so a bundle cannot
  * switch validation off while its code assumes it ran. */
 static int cmp_name(const void *x, const void *y)
@@ -503,469 +614,288 @@ static int cmp_name(const void *x, const void *y)
     return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
+static bool check_schema_node(loader *L, uint32_t i, uint32_t *parent, uint32_t *depth)
+{
+    chg_bundle *b = L->b;
+    const chg_schemanode *s = &b->schema[i];
+    /* the parent is known: it comes first and claimed this node */
+    if (i > 0 && parent[i] == CHG_NONE32)
+        return FAILF(L, SCHEMA, i, first, "node %u is no node's child", i);
+    const chg_schemanode *up = i > 0 ? &b->schema[parent[i]] : NULL;
+    bool elem = up && up->type == CHG_PT_LIST;
+    if (i == 0 && (s->type != CHG_PT_OBJECT || s->need != CHG_PR_REQUIRED))
+        return FAILF(L, SCHEMA, i, type, "the change must be a required object");
+    if (elem && s->need == CHG_PR_DEFAULT)
+        return FAILF(L, SCHEMA, i, need, "a list element has no default");
+    if (s->flags && s->type != CHG_PT_OBJECT)
+        return FAILF(L, SCHEMA, i, flags, "flags on a node that is no object");
+    /* fields are looked up by name; the root and elements have none */
+    if ((up && !elem) != (s->name != CHG_NONE32))
+        return FAILF(L, SCHEMA, i, name, up && !elem ? "a field needs its name" : "only fields have names");
+    if ((s->type == CHG_PT_ENUM) != (s->enm != CHG_NONE32))
+        return FAILF(L, SCHEMA, i, enm, s->enm == CHG_NONE32 ? "an enum without its values"
+                                                             : "enum values on a field that is no enum");
+    bool kids_ok = s->type == CHG_PT_OBJECT ? true : s->type == CHG_PT_LIST ? s->count == 1 : s->count == 0;
+    if (!kids_ok || (s->count == 0 ? s->first != 0 : s->first <= i))
+        return FAILF(L, SCHEMA, i, first, "children %u..+%u out of range", s->first, s->count);
+    for (uint32_t k = s->first; k < s->first + s->count; k++) {
+        if (parent[k] != CHG_NONE32)
+            return FAILF(L, SCHEMA, i, first, "node %u is a child of both %u and %u", k, parent[k], i);
+        parent[k] = i;
+        depth[k] = depth[i] + 1;
+        if (depth[k] > CHG_SCHEMA_MAX_DEPTH)
+            return FAILF(L, SCHEMA, i, first, "node %u is nested more than %u deep", k, CHG_SCHEMA_MAX_DEPTH);
+    }
+    return true;
+}
+
 static bool load_schema(loader *L)
 {
     chg_bundle *b = L->b;
     uint32_t n = L->count[CHG_SEC_SCHEMA];
-    uint32_t at0 = L->off[CHG_SEC_SCHEMA] - 4;
     b->nschema = n;
-    b->schema = chg_calloc(n + 1, sizeof *b->schema);
-    if (!b->schema)
-        return nomem(L);
     if ((n > 0) != ((b->flags & 1) != 0))
-        return fail(L, at0, n ? "a schema in a bundle whose META says it has none"
-                              : "META says the policy has a schema, but the SCHEMA section is empty");
+        return fail(L, L->off[CHG_SEC_SCHEMA] - 4, n ? "a schema in a bundle whose META says it has none"
+                                                     : "META says the policy has a schema, but the SCHEMA section is empty");
     if (!n)
         return true;
-    uint32_t *parent = chg_malloc(sizeof *parent * n), *depth = chg_malloc(sizeof *depth * n);
-    const char **names = chg_malloc(sizeof *names * n);
-    bool ok = parent && depth && names;
-    if (!ok)
-        nomem(L);
-    for (uint32_t i = 0; ok && i < n; i++)
+    uint32_t *parent = chg_arena_alloc(&b->arena, 2 * sizeof *parent * n), *depth = parent + n;
+    const char **names = chg_arena_alloc(&b->arena, sizeof *names * n);
+    if (!parent || !names)
+        return nomem(L);
+    for (uint32_t i = 0; i < n; i++)
         parent[i] = CHG_NONE32;
-    if (ok)
-        depth[0] = 0;
-    for (uint32_t i = 0; ok && i < n; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_SCHEMA, i);
-        uint32_t at = roff(L, CHG_SEC_SCHEMA, i);
-        chg_schemanode *s = &b->schema[i];
-        s->type = r[0];
-        s->need = r[1];
-        s->flags = r[2];
-        s->name = chg_rd32(r + 4);
-        s->enm = chg_rd32(r + 8);
-        s->first = chg_rd32(r + 12);
-        s->count = chg_rd32(r + 16);
-        s->span = chg_rd32(r + 20);
-        /* the parent is known: it comes first and claimed this node */
-        if (i > 0 && parent[i] == CHG_NONE32) {
-            ok = fail(L, at, "schema node %u is no node's child", i);
-            break;
-        }
-        const chg_schemanode *up = i > 0 ? &b->schema[parent[i]] : NULL;
-        bool elem = up && up->type == CHG_PT_LIST;
-        if (s->type < CHG_PT_BOOL || s->type > CHG_PT_OBJECT || s->need > CHG_PR_DEFAULT || r[3] != 0 ||
-            (s->flags & ~(uint8_t)CHG_SF_STRICT) || (s->flags && s->type != CHG_PT_OBJECT) ||
-            (i == 0 && (s->type != CHG_PT_OBJECT || s->need != CHG_PR_REQUIRED)) ||
-            (elem && s->need == CHG_PR_DEFAULT)) {
-            ok = fail(L, at, "schema node %u: bad type, need or flags", i);
-            break;
-        }
-        /* fields are looked up by name; the root and elements have none */
-        if ((up && !elem) ? s->name >= b->nstrings : s->name != CHG_NONE32) {
-            ok = fail(L, at + 4, "schema node %u: bad name %u", i, s->name);
-            break;
-        }
-        if (s->type == CHG_PT_ENUM) {
-            if (s->enm >= b->nconsts || b->consts[s->enm].tag != CHG_V_LIST) {
-                ok = fail(L, at + 8, "schema node %u: enum values are not a list constant", i);
-                break;
-            }
-            for (uint32_t k = 0; ok && k < b->consts[s->enm].len; k++)
-                if (b->consts[s->enm].u.items[k].tag != CHG_V_STR)
-                    ok = fail(L, at + 8, "schema node %u: enum values must be strings", i);
-            if (!ok)
-                break;
-        } else if (s->enm != CHG_NONE32) {
-            ok = fail(L, at + 8, "schema node %u: enum values on a field that is no enum", i);
-            break;
-        }
-        bool kids_ok = s->type == CHG_PT_OBJECT ? true : s->type == CHG_PT_LIST ? s->count == 1 : s->count == 0;
-        if (!kids_ok || (s->count == 0 ? s->first != 0 : s->first <= i || (uint64_t)s->first + s->count > n)) {
-            ok = fail(L, at + 12, "schema node %u: children %u..+%u out of range", i, s->first, s->count);
-            break;
-        }
-        if (s->span != CHG_NONE32 && s->span >= b->nspans) {
-            ok = fail(L, at + 20, "schema node %u: source position %u out of range", i, s->span);
-            break;
-        }
-        for (uint32_t k = s->first; k < s->first + s->count; k++) {
-            if (parent[k] != CHG_NONE32) {
-                ok = fail(L, at + 12, "schema node %u is a child of both %u and %u", k, parent[k], i);
-                break;
-            }
-            parent[k] = i;
-            depth[k] = depth[i] + 1;
-            if (depth[k] > CHG_SCHEMA_MAX_DEPTH) {
-                ok = fail(L, at + 12, "schema node %u is nested more than %u deep", k, CHG_SCHEMA_MAX_DEPTH);
-                break;
-            }
-        }
-    }
+    depth[0] = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!read_rec(L, CHG_SEC_SCHEMA, i, &b->schema[i]) || !check_schema_node(L, i, parent, depth))
+            return false;
     /* field names distinct within each object; names are checked above */
-    for (uint32_t i = 0; ok && i < n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         const chg_schemanode *s = &b->schema[i];
         if (s->type != CHG_PT_OBJECT || s->count < 2)
             continue;
         for (uint32_t k = 0; k < s->count; k++)
             names[k] = b->str[b->schema[s->first + k].name];
         qsort(names, s->count, sizeof *names, cmp_name);
-        for (uint32_t k = 1; ok && k < s->count; k++)
+        for (uint32_t k = 1; k < s->count; k++)
             if (strcmp(names[k - 1], names[k]) == 0)
-                ok = fail(L, roff(L, CHG_SEC_SCHEMA, i) + 12, "schema node %u declares field '%s' twice", i,
-                          names[k]);
+                return FAILF(L, SCHEMA, i, first, "node %u declares field '%s' twice", i, names[k]);
     }
-    chg_free(parent);
-    chg_free(depth);
-    chg_free(names);
-    return ok;
-}
-
-/* A table's reference to a block: in range and of the kind its reader
- * runs it as. An expression block run as a let would share its register
- * window with the expression that asked for the let, and clobber it. */
-static bool block_ref(loader *L, uint32_t blk, uint32_t at, bool none_ok, uint8_t kind)
-{
-    if (blk == CHG_NONE32 && none_ok)
-        return true;
-    if (blk >= L->b->nblocks)
-        return fail(L, at, "block %u out of range (%u blocks)", blk, L->b->nblocks);
-    if (L->b->blocks[blk].kind != kind)
-        return fail(L, at, "block %u has the wrong kind", blk);
     return true;
 }
 
 static bool load_policy(loader *L)
 {
     chg_bundle *b = L->b;
-    if (!block_ref(L, b->at_block, roff(L, CHG_SEC_META, 0) + 8, true, CHG_B_EXPR))
-        return false;
     b->nrisks = L->count[CHG_SEC_RISKS];
-    b->risks = chg_calloc(b->nrisks + 1, sizeof *b->risks);
     b->narms = L->count[CHG_SEC_ARMS];
-    b->arms = chg_calloc(b->narms + 1, sizeof *b->arms);
     b->nlets = L->count[CHG_SEC_LETS];
-    b->lets = chg_calloc(b->nlets + 1, sizeof *b->lets);
     b->nrules = L->count[CHG_SEC_RULES];
-    b->rules = chg_calloc(b->nrules + 1, sizeof *b->rules);
     b->nduring = L->count[CHG_SEC_DURING];
-    b->during = chg_calloc(b->nduring + 1, sizeof *b->during);
-    if (!b->risks || !b->arms || !b->lets || !b->rules || !b->during)
-        return nomem(L);
     for (uint32_t i = 0; i < b->nrisks; i++) {
-        b->risks[i] = chg_rd32(recp(L, CHG_SEC_RISKS, i));
-        if (!check_str(L, b->risks[i], roff(L, CHG_SEC_RISKS, i), false))
+        chg_rec_RISKS r;
+        if (!read_rec(L, CHG_SEC_RISKS, i, &r))
             return false;
+        b->risks[i] = r.name;
     }
     for (uint32_t i = 0; i < b->nconsts; i++)
         if (b->consts[i].tag == CHG_V_RISK && (uint64_t)b->consts[i].u.i >= b->nrisks)
-            return fail(L, roff(L, CHG_SEC_CONSTS, i) + 8, "constant %u: risk class out of range", i);
-    for (uint32_t i = 0; i < b->narms; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_ARMS, i);
-        uint32_t at = roff(L, CHG_SEC_ARMS, i);
-        chg_arm *a = &b->arms[i];
-        a->cond = chg_rd32(r);
-        a->cls = chg_rd32(r + 4);
-        a->span = chg_rd32(r + 8);
-        if (!block_ref(L, a->cond, at, true, CHG_B_EXPR))
-            return false;
-        if (a->cls >= b->nrisks)
-            return fail(L, at + 4, "classify arm %u: risk class %u out of range", i, a->cls);
-        if (a->span >= b->nspans && b->nspans)
-            return fail(L, at + 8, "classify arm %u: source position out of range", i);
-    }
+            return FAILF(L, CONSTS, i, payload, "risk class out of range");
+    if (!read_table(L, CHG_SEC_ARMS, b->arms) || !read_table(L, CHG_SEC_LETS, b->lets))
+        return false;
     /* decide.c: after classify, a policy with arms always has a risk */
     if (b->narms && b->arms[b->narms - 1].cond != CHG_NONE32)
-        return fail(L, L->off[CHG_SEC_ARMS] - 4, "classify has no default arm");
-    for (uint32_t i = 0; i < b->nlets; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_LETS, i);
-        uint32_t at = roff(L, CHG_SEC_LETS, i);
-        b->lets[i].name = chg_rd32(r);
-        b->lets[i].block = chg_rd32(r + 4);
-        if (!check_str(L, b->lets[i].name, at, false) || !block_ref(L, b->lets[i].block, at + 4, false, CHG_B_LET))
-            return false;
-    }
-    uint32_t ntimesets = L->count[CHG_SEC_TIMESETS];
+        return FAILF(L, ARMS, b->narms - 1, cond, "classify has no default arm");
     for (uint32_t i = 0; i < b->nduring; i++) {
-        b->during[i] = chg_rd32(recp(L, CHG_SEC_DURING, i));
-        if (b->during[i] >= ntimesets)
-            return fail(L, roff(L, CHG_SEC_DURING, i), "time set %u out of range", b->during[i]);
+        chg_rec_DURING r;
+        if (!read_rec(L, CHG_SEC_DURING, i, &r))
+            return false;
+        b->during[i] = r.set;
     }
     for (uint32_t i = 0; i < b->nrules; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_RULES, i);
-        uint32_t at = roff(L, CHG_SEC_RULES, i);
         chg_ruledef *d = &b->rules[i];
-        d->name = chg_rd32(r);
-        d->level = r[4];
-        d->action = r[5];
-        d->when = chg_rd32(r + 8);
-        d->msg = chg_rd32(r + 12);
-        d->window = chg_rd32(r + 16);
-        d->during_first = chg_rd32(r + 20);
-        d->during_count = chg_rd32(r + 24);
-        d->span = chg_rd32(r + 28);
-        d->req = chg_rd32(r + 32);
-        if (!check_str(L, d->name, at, false) || !block_ref(L, d->when, at + 8, true, CHG_B_EXPR) ||
-            !block_ref(L, d->msg, at + 12, true, CHG_B_EXPR))
+        if (!read_rec(L, CHG_SEC_RULES, i, d))
             return false;
-        if (d->level > 2 || d->action > CHG_RA_APPROVAL)
-            return fail(L, at + 4, "rule %u: bad level or action", i);
-        if (d->window != CHG_NONE32 && d->window >= ntimesets)
-            return fail(L, at + 16, "rule %u: window out of range", i);
         if ((d->action == CHG_RA_WINDOW) != (d->window != CHG_NONE32))
-            return fail(L, at + 16, "rule %u: window and action disagree", i);
-        if ((uint64_t)d->during_first + d->during_count > b->nduring)
-            return fail(L, at + 20, "rule %u: 'during' list out of range", i);
-        if (d->span >= b->nspans && b->nspans)
-            return fail(L, at + 28, "rule %u: source position out of range", i);
-        if (d->req != CHG_NONE32 && d->req >= L->count[CHG_SEC_AREQS])
-            return fail(L, at + 32, "rule %u: approval requirement out of range", i);
+            return FAILF(L, RULES, i, window, "window and action disagree");
         if ((d->action == CHG_RA_APPROVAL) != (d->req != CHG_NONE32))
-            return fail(L, at + 5, "rule %u: approval requirement and action disagree", i);
+            return FAILF(L, RULES, i, req, "approval requirement and action disagree");
     }
     return true;
+}
+
+/* Approval requirements: each term has its count and what it counts; the
+ * nodes form a tree, not a graph: each node is the operand of one node at
+ * most (shared operands would make evaluation exponential), and no deeper
+ * than the evaluator recurses. */
+static bool load_areqs(loader *L)
+{
+    chg_bundle *b = L->b;
+    b->nareqs = L->count[CHG_SEC_AREQS];
+    uint8_t *used = chg_arena_alloc(&b->arena, 2 * ((size_t)b->nareqs + 1)), *depth = used + b->nareqs + 1;
+    if (!used)
+        return nomem(L);
+    for (uint32_t i = 0; i < b->nareqs; i++) {
+        chg_rec_AREQS r;
+        if (!read_rec(L, CHG_SEC_AREQS, i, &r))
+            return false;
+        chg_areqdef *q = &b->areqs[i];
+        q->kind = r.kind;
+        q->including = r.including;
+        q->count = r.count;
+        q->group = r.group;
+        q->people = r.people;
+        q->within = r.within;
+        q->a = r.a;
+        q->b = r.b;
+        q->within_text = r.within_text;
+        q->lo = i;
+        depth[i] = 1;
+        bool term = q->kind == CHG_AR_GROUP || q->kind == CHG_AR_ANY || q->kind == CHG_AR_PEOPLE;
+        if (term && q->count == 0)
+            return FAILF(L, AREQS, i, count, "a term needs a count of 1 to 64");
+        if (q->kind == CHG_AR_GROUP && q->group == CHG_NONE32)
+            return FAILF(L, AREQS, i, group, "a group term needs its group");
+        if (q->kind == CHG_AR_PEOPLE && q->people == CHG_NONE32)
+            return FAILF(L, AREQS, i, people, "a people term needs its people");
+        if (q->kind != CHG_AR_AND && q->kind != CHG_AR_OR)
+            continue;
+        if (q->a == CHG_NONE32 || q->b == CHG_NONE32)
+            return FAILF(L, AREQS, i, a, "'and' and 'or' need two operands");
+        bool shared = q->a == q->b || used[q->a] || used[q->b];
+        used[q->a] = used[q->b] = 1;
+        depth[i] = (uint8_t)(1 + (depth[q->a] > depth[q->b] ? depth[q->a] : depth[q->b]));
+        q->lo = b->areqs[q->a].lo < b->areqs[q->b].lo ? b->areqs[q->a].lo : b->areqs[q->b].lo;
+        if (shared || depth[i] > CHG_MAX_AREQ_DEPTH)
+            return FAILF(L, AREQS, i, a, "operands shared or nested deeper than %d", CHG_MAX_AREQ_DEPTH);
+    }
+    /* the texts decisions show, made once, in the bundle's arena */
+    chg_buf t;
+    chg_buf_init(&t);
+    bool ok = true;
+    for (uint32_t i = 0; i < b->nareqs && ok; i++) {
+        chg_areqdef *q = &b->areqs[i];
+        chg_buf_reset(&t);
+        chg_vm_areq_render(b, i, &t);
+        q->text = t.oom ? NULL : chg_arena_strndup(&b->arena, t.data ? t.data : "", t.len);
+        ok = q->text != NULL;
+        if (q->kind != CHG_AR_GROUP && q->kind != CHG_AR_ANY && q->kind != CHG_AR_PEOPLE)
+            continue;
+        q->term = chg_arena_alloc(&b->arena, q->count * sizeof *q->term);
+        ok = ok && q->term;
+        for (uint32_t k = 0; ok && k < q->count; k++) {
+            chg_buf_reset(&t);
+            chg_vm_areq_render_term(b, q, k + 1, &t);
+            q->term[k] = t.oom ? NULL : chg_arena_strndup(&b->arena, t.data ? t.data : "", t.len);
+            ok = q->term[k] != NULL;
+        }
+    }
+    chg_buf_free(&t);
+    return ok || nomem(L);
 }
 
 /* Approvals, actions and intakes: the tables issue-5 semantics read. */
 static bool load_decisions(loader *L)
 {
     chg_bundle *b = L->b;
-    b->nareqs = L->count[CHG_SEC_AREQS];
-    b->areqs = chg_calloc(b->nareqs + 1, sizeof *b->areqs);
     b->napprovals = L->count[CHG_SEC_APPROVALS];
-    b->approvals = chg_calloc(b->napprovals + 1, sizeof *b->approvals);
     b->nactions = L->count[CHG_SEC_ACTIONS];
-    b->actions = chg_calloc(b->nactions + 1, sizeof *b->actions);
     b->ncalls = L->count[CHG_SEC_CALLS];
-    b->calls = chg_calloc(b->ncalls + 1, sizeof *b->calls);
     b->nintakes = L->count[CHG_SEC_INTAKES];
-    b->intakes = chg_calloc(b->nintakes + 1, sizeof *b->intakes);
     b->nifields = L->count[CHG_SEC_IFIELDS];
-    b->ifields = chg_calloc(b->nifields + 1, sizeof *b->ifields);
-    if (!b->areqs || !b->approvals || !b->actions || !b->calls || !b->intakes || !b->ifields)
-        return nomem(L);
-    for (uint32_t i = 0; i < b->nareqs; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_AREQS, i);
-        uint32_t at = roff(L, CHG_SEC_AREQS, i);
-        chg_areqdef *q = &b->areqs[i];
-        q->kind = r[0];
-        q->including = r[1];
-        q->count = chg_rd32(r + 4);
-        q->group = chg_rd32(r + 8);
-        q->people = chg_rd32(r + 12);
-        q->within = (int64_t)chg_rd64(r + 16);
-        q->a = chg_rd32(r + 24);
-        q->b = chg_rd32(r + 28);
-        q->within_text = chg_rd32(r + 32);
-        if (q->within_text != CHG_NONE32 && !check_str(L, q->within_text, at + 32, false))
-            return false;
-        if (q->kind > CHG_AR_OR || q->including > 1 || q->within < 0)
-            return fail(L, at, "approval requirement %u: bad kind, flag or age", i);
-        bool term = q->kind == CHG_AR_GROUP || q->kind == CHG_AR_ANY || q->kind == CHG_AR_PEOPLE;
-        if (term && (q->count == 0 || q->count > 64))
-            return fail(L, at + 4, "approval requirement %u: count %u (1 to 64)", i, q->count);
-        if (q->kind == CHG_AR_GROUP && !check_str(L, q->group, at + 8, false))
-            return false;
-        if (q->kind == CHG_AR_PEOPLE) {
-            if (q->people >= b->nconsts || b->consts[q->people].tag != CHG_V_LIST)
-                return fail(L, at + 12, "approval requirement %u: people are not a list constant", i);
-            for (uint32_t k = 0; k < b->consts[q->people].len; k++)
-                if (b->consts[q->people].u.items[k].tag != CHG_V_STR)
-                    return fail(L, at + 12, "approval requirement %u: people must be strings", i);
-        }
-        if ((q->kind == CHG_AR_AND || q->kind == CHG_AR_OR) && (q->a >= i || q->b >= i))
-            return fail(L, at + 24, "approval requirement %u: operands must come before it", i);
-        if (q->within > CHG_MAX_WITHIN)
-            return fail(L, at + 16, "approval requirement %u: 'within' longer than 100 years", i);
-    }
-    /* a tree, not a graph: each node is the operand of one node at most
-     * (shared operands would make evaluation exponential), and no deeper
-     * than the evaluator recurses */
-    uint8_t *used = chg_calloc(b->nareqs + 1, 1), *depth = chg_calloc(b->nareqs + 1, 1);
-    if (!used || !depth) {
-        chg_free(used);
-        chg_free(depth);
-        return nomem(L);
-    }
-    for (uint32_t i = 0; i < b->nareqs; i++) {
-        chg_areqdef *q = &b->areqs[i];
-        q->lo = i;
-        depth[i] = 1;
-        if (q->kind != CHG_AR_AND && q->kind != CHG_AR_OR)
-            continue;
-        bool bad = q->a == q->b || used[q->a] || used[q->b];
-        used[q->a] = used[q->b] = 1;
-        depth[i] = (uint8_t)(1 + (depth[q->a] > depth[q->b] ? depth[q->a] : depth[q->b]));
-        q->lo = b->areqs[q->a].lo < b->areqs[q->b].lo ? b->areqs[q->a].lo : b->areqs[q->b].lo;
-        if (bad || depth[i] > CHG_MAX_AREQ_DEPTH) {
-            chg_free(used);
-            chg_free(depth);
-            return fail(L, roff(L, CHG_SEC_AREQS, i) + 24,
-                        "approval requirement %u: operands shared or nested deeper than %d", i, CHG_MAX_AREQ_DEPTH);
-        }
-    }
-    chg_free(used);
-    chg_free(depth);
-    /* the texts decisions show, made once */
-    for (uint32_t i = 0; i < b->nareqs; i++) {
-        chg_areqdef *q = &b->areqs[i];
-        chg_buf t;
-        chg_buf_init(&t);
-        chg_vm_areq_render(b, i, &t);
-        q->text = chg_buf_take(&t);
-        bool term = q->kind == CHG_AR_GROUP || q->kind == CHG_AR_ANY || q->kind == CHG_AR_PEOPLE;
-        if (term) {
-            q->term = chg_calloc(q->count, sizeof *q->term);
-            for (uint32_t k = 0; q->term && k < q->count; k++) {
-                chg_buf_init(&t);
-                chg_vm_areq_render_term(b, q, k + 1, &t);
-                q->term[k] = chg_buf_take(&t);
-                if (!q->term[k])
-                    return nomem(L);
-            }
-        }
-        if (!q->text || (term && !q->term))
-            return nomem(L);
-    }
-    for (uint32_t i = 0; i < b->napprovals; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_APPROVALS, i);
-        uint32_t at = roff(L, CHG_SEC_APPROVALS, i);
-        b->approvals[i].cls = chg_rd32(r);
-        b->approvals[i].req = chg_rd32(r + 4);
-        if (b->approvals[i].cls != CHG_NONE32 && b->approvals[i].cls >= b->nrisks)
-            return fail(L, at, "approvals entry %u: risk class out of range", i);
-        if (b->approvals[i].req >= b->nareqs)
-            return fail(L, at + 4, "approvals entry %u: requirement out of range", i);
-    }
-    if (b->approvals_layout != CHG_NONE32 &&
-        (b->approvals_layout >= b->nlayouts || b->layouts[b->approvals_layout].count < 4))
-        return fail(L, roff(L, CHG_SEC_META, 0) + 44, "approvals layout out of range");
-    for (uint32_t i = 0; i < b->ncalls; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_CALLS, i);
-        uint32_t at = roff(L, CHG_SEC_CALLS, i);
-        chg_calldef *c = &b->calls[i];
-        c->name = chg_rd32(r);
-        c->args = chg_rd32(r + 4);
-        c->params = chg_rd32(r + 8);
-        c->span = chg_rd32(r + 12);
-        if (!check_str(L, c->name, at, false) || !block_ref(L, c->args, at + 4, false, CHG_B_EXPR))
-            return false;
-        if (c->params >= b->nconsts || b->consts[c->params].tag != CHG_V_LIST)
-            return fail(L, at + 8, "call %u: parameter names are not a list constant", i);
-        for (uint32_t k = 0; k < b->consts[c->params].len; k++)
-            if (b->consts[c->params].u.items[k].tag != CHG_V_STR)
-                return fail(L, at + 8, "call %u: parameter names must be strings", i);
-        if (c->span >= b->nspans && b->nspans)
-            return fail(L, at + 12, "call %u: source position out of range", i);
-    }
+    if (!load_areqs(L) || !read_table(L, CHG_SEC_APPROVALS, b->approvals) ||
+        !read_table(L, CHG_SEC_CALLS, b->calls) || !read_table(L, CHG_SEC_ACTIONS, b->actions))
+        return false;
+    /* actions own consecutive, disjoint runs of calls, in order: a
+     * decision holds at most ncalls action records */
     for (uint32_t i = 0; i < b->nactions; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_ACTIONS, i);
-        uint32_t at = roff(L, CHG_SEC_ACTIONS, i);
-        chg_actiondef *a = &b->actions[i];
-        a->outcome = r[0];
-        a->when = chg_rd32(r + 4);
-        a->first = chg_rd32(r + 8);
-        a->count = chg_rd32(r + 12);
-        if (a->outcome > 5)
-            return fail(L, at, "action %u: unknown outcome %u", i, a->outcome);
-        if (!block_ref(L, a->when, at + 4, true, CHG_B_EXPR))
-            return false;
-        /* actions own consecutive, disjoint runs of calls, in order: a
-         * decision holds at most ncalls action records */
+        const chg_actiondef *a = &b->actions[i];
         uint32_t next = i ? b->actions[i - 1].first + b->actions[i - 1].count : 0;
-        if (a->first != next || (uint64_t)a->first + a->count > b->ncalls)
-            return fail(L, at + 8, "action %u: calls out of range or not after the previous action's", i);
+        if (a->first != next)
+            return FAILF(L, ACTIONS, i, first, "calls not right after the previous action's");
     }
     if (b->nactions && b->actions[b->nactions - 1].first + b->actions[b->nactions - 1].count != b->ncalls)
-        return fail(L, roff(L, CHG_SEC_ACTIONS, 0), "calls that no action owns");
-    for (uint32_t i = 0; i < b->nifields; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_IFIELDS, i);
-        uint32_t at = roff(L, CHG_SEC_IFIELDS, i);
-        b->ifields[i].name = chg_rd32(r);
-        b->ifields[i].block = chg_rd32(r + 4);
-        if (!check_str(L, b->ifields[i].name, at, false) ||
-            !block_ref(L, b->ifields[i].block, at + 4, false, CHG_B_EXPR))
-            return false;
-    }
-    for (uint32_t i = 0; i < b->nintakes; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_INTAKES, i);
-        uint32_t at = roff(L, CHG_SEC_INTAKES, i);
-        chg_intakedef *k = &b->intakes[i];
-        k->name = chg_rd32(r);
-        k->when = chg_rd32(r + 4);
-        k->first = chg_rd32(r + 8);
-        k->count = chg_rd32(r + 12);
-        if (!check_str(L, k->name, at, false) || !block_ref(L, k->when, at + 4, true, CHG_B_EXPR))
-            return false;
-        if ((uint64_t)k->first + k->count > b->nifields)
-            return fail(L, at + 8, "intake %u: fields out of range", i);
-    }
-    return true;
+        return FAILF(L, ACTIONS, b->nactions - 1, count, "calls that no action owns");
+    return read_table(L, CHG_SEC_IFIELDS, b->ifields) && read_table(L, CHG_SEC_INTAKES, b->intakes);
 }
 
 /* Time sets: rebuild chg_ts_node trees and let the time library check
- * and build them (it loads the zones they name). */
+ * and build them (it loads the zones they name). Every node is read and
+ * checked once by itself, then again as part of each set that has it. */
 static bool load_timesets(loader *L)
 {
     chg_bundle *b = L->b;
     uint32_t n = L->count[CHG_SEC_TIMESETS], nn = L->count[CHG_SEC_TSNODES];
     b->ntimesets = n;
-    b->timesets = chg_calloc(n + 1, sizeof *b->timesets);
-    if (!b->timesets)
+    /* the flags the policy reads, for chg_bundle_reads_flag (string
+     * indexes; not deduplicated: the list is only scanned) */
+    b->flag_strs = chg_arena_alloc(&b->arena, sizeof *b->flag_strs * (nn + 1));
+    if (!b->flag_strs)
         return nomem(L);
+    for (uint32_t i = 0; i < nn; i++) {
+        chg_rec_TSNODES q;
+        if (!read_rec(L, CHG_SEC_TSNODES, i, &q))
+            return false;
+        if (q.op == CHG_TS_FLAG && q.text != CHG_NONE32)
+            b->flag_strs[b->nflag_strs++] = q.text;
+    }
+    bool ok = true;
     chg_vm_verifier V = {b, L->off, L->err, L->errlen, false};
     uint32_t next_first = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *r = recp(L, CHG_SEC_TIMESETS, i);
-        uint32_t at = roff(L, CHG_SEC_TIMESETS, i);
-        chg_tsdef *t = &b->timesets[i];
-        t->name = chg_rd32(r);
-        t->kind = chg_rd32(r + 4);
-        uint32_t first = chg_rd32(r + 8), count = chg_rd32(r + 12);
-        t->text = chg_rd32(r + 16);
-        if (!check_str(L, t->name, at, false) || !check_str(L, t->text, at + 16, false))
+    for (uint32_t i = 0; i < n && ok; i++) {
+        chg_rec_TIMESETS r;
+        if (!read_rec(L, CHG_SEC_TIMESETS, i, &r))
             return false;
-        if (t->kind > CHG_SET_INLINE || count == 0 || count > CHG_TS_MAX_NODES || (uint64_t)first + count > nn)
-            return fail(L, at + 4, "time set %u: bad kind or nodes", i);
-        chg_ts_node *nodes = chg_calloc(count, sizeof *nodes);
+        chg_tsdef *t = &b->timesets[i];
+        t->name = r.name;
+        t->kind = r.kind;
+        t->text = r.text;
+        t->flag = CHG_NONE32;
+        chg_ts_node *nodes = chg_calloc(r.count, sizeof *nodes);
         if (!nodes)
             return nomem(L);
-        bool ok = true;
-        for (uint32_t k = 0; k < count && ok; k++) {
-            const uint8_t *q = recp(L, CHG_SEC_TSNODES, first + k);
-            uint32_t qa = roff(L, CHG_SEC_TSNODES, first + k);
+        for (uint32_t k = 0; k < r.count && ok; k++) {
+            uint32_t at = r.first + k;
+            chg_rec_TSNODES q;
+            read_rec(L, CHG_SEC_TSNODES, at, &q); /* checked above */
             chg_ts_node *x = &nodes[k];
-            if (q[0] > CHG_TS_NOT) {
-                ok = fail(L, qa, "time-set node %u: unknown operation %u", first + k, q[0]);
-                break;
-            }
-            x->op = (chg_ts_op)q[0];
-            x->days = q[1];
-            x->from_local = q[2] != 0;
-            x->to_local = q[3] != 0;
-            uint32_t zone = chg_rd32(q + 4), text = chg_rd32(q + 8);
-            if (!check_str(L, zone, qa + 4, true) || !check_str(L, text, qa + 8, true)) {
-                ok = false;
-                break;
-            }
-            x->zone = zone == CHG_NONE32 ? NULL : b->str[zone];
-            const char *tx = text == CHG_NONE32 ? NULL : b->str[text];
-            x->a = (int32_t)chg_rd32(q + 12);
-            x->b = (int32_t)chg_rd32(q + 16);
-            x->start_min = (int32_t)chg_rd32(q + 20);
-            x->end_min = (int32_t)chg_rd32(q + 24);
-            x->from_month = (int32_t)chg_rd32(q + 28);
-            x->from_day = (int32_t)chg_rd32(q + 32);
-            x->to_month = (int32_t)chg_rd32(q + 36);
-            x->to_day = (int32_t)chg_rd32(q + 40);
-            x->duration = (int64_t)chg_rd64(q + 48);
-            x->from = (int64_t)chg_rd64(q + 56);
-            x->to = (int64_t)chg_rd64(q + 64);
+            x->op = (chg_ts_op)q.op;
+            x->days = q.days;
+            x->from_local = q.from_local != 0;
+            x->to_local = q.to_local != 0;
+            x->zone = q.zone == CHG_NONE32 ? NULL : b->str[q.zone];
+            const char *tx = q.text == CHG_NONE32 ? NULL : b->str[q.text];
+            x->a = q.a;
+            x->b = q.b;
+            x->start_min = q.start_min;
+            x->end_min = q.end_min;
+            x->from_month = q.from_month;
+            x->from_day = q.from_day;
+            x->to_month = q.to_month;
+            x->to_day = q.to_day;
+            x->duration = q.duration;
+            x->from = q.from;
+            x->to = q.to;
             switch (x->op) {
             case CHG_TS_CRON: x->cron = tx; break;
             case CHG_TS_CALENDAR:
                 x->ics = tx;
-                x->ics_len = text == CHG_NONE32 ? 0 : b->strlen[text];
+                x->ics_len = tx ? b->strlen[q.text] : 0;
                 break;
-            case CHG_TS_FLAG: x->flag = tx; break;
+            case CHG_TS_FLAG:
+                x->flag = tx;
+                if (t->flag == CHG_NONE32)
+                    t->flag = q.text;
+                break;
             default: break;
             }
             if ((x->op == CHG_TS_CRON || x->op == CHG_TS_CALENDAR || x->op == CHG_TS_FLAG) && !tx)
-                ok = fail(L, qa + 8, "time-set node %u needs its text", first + k);
-            if ((x->op == CHG_TS_OR || x->op == CHG_TS_AND || x->op == CHG_TS_NOT) &&
-                (x->a < 0 || (uint32_t)x->a >= k || (x->op != CHG_TS_NOT && (x->b < 0 || (uint32_t)x->b >= k))))
-                ok = fail(L, qa + 12, "time-set node %u: operands must come before it", first + k);
+                ok = FAILF(L, TSNODES, at, text, "this operation needs its text");
+            else if ((x->op == CHG_TS_OR || x->op == CHG_TS_AND || x->op == CHG_TS_NOT) &&
+                     (x->a < 0 || (uint32_t)x->a >= k))
+                ok = FAILF(L, TSNODES, at, a, "operands must come before the node in its set");
+            else if ((x->op == CHG_TS_OR || x->op == CHG_TS_AND) && (x->b < 0 || (uint32_t)x->b >= k))
+                ok = FAILF(L, TSNODES, at, b, "operands must come before the node in its set");
         }
         /* The zone a listing shows local times in: the one every schedule
          * of the set names, unless that is UTC. Derived here from the very
@@ -973,7 +903,7 @@ static bool load_timesets(loader *L)
          * zone while deciding in another. */
         t->zone = NULL;
         bool mixed = false;
-        for (uint32_t k = 0; k < count && ok; k++) {
+        for (uint32_t k = 0; k < r.count && ok; k++) {
             const chg_ts_node *x = &nodes[k];
             if (x->op == CHG_TS_FLAG || x->op == CHG_TS_OR || x->op == CHG_TS_AND || x->op == CHG_TS_NOT)
                 continue;
@@ -984,23 +914,21 @@ static bool load_timesets(loader *L)
         if (mixed || (t->zone && !strcmp(t->zone, "UTC")))
             t->zone = NULL;
         if (ok)
-            ok = verified(L, &V, chg_vm_verify_tstree(&V, i, nodes, first, count, &next_first));
+            ok = verified(L, &V, chg_vm_verify_tstree(&V, i, nodes, r.first, r.count, &next_first));
         if (ok) {
             chg_time_error te;
             int bad = -1;
             memset(&te, 0, sizeof te);
-            t->ts = chg_timeset_build(nodes, count, (int)count - 1, &te, &bad);
+            t->ts = chg_timeset_build(nodes, r.count, (int)r.count - 1, &te, &bad);
             if (!t->ts && te.status == CHG_ENOMEM)
                 ok = nomem(L);
             else if (!t->ts)
-                ok = fail(L, roff(L, CHG_SEC_TSNODES, first + (bad >= 0 ? (uint32_t)bad : 0)),
+                ok = fail(L, roff(L, CHG_SEC_TSNODES, r.first + (bad >= 0 ? (uint32_t)bad : 0)),
                           "time set '%s': %s", b->str[t->name], te.message);
         }
         chg_free(nodes);
-        if (!ok)
-            return false;
     }
-    return true;
+    return ok;
 }
 
 /* What a bundle names but does not contain: regular expressions (compiled
@@ -1024,32 +952,27 @@ static bool load_externals(loader *L)
 {
     chg_bundle *b = L->b;
     b->nregexes = L->count[CHG_SEC_REGEXES];
-    b->regexes = chg_calloc(b->nregexes + 1, sizeof *b->regexes);
     b->nzones = L->count[CHG_SEC_ZONES];
-    b->zones = chg_calloc(b->nzones + 1, sizeof *b->zones);
     b->nbuiltins = L->count[CHG_SEC_BUILTINS];
-    b->builtins = chg_calloc(b->nbuiltins + 1, sizeof *b->builtins);
-    b->builtin_info = chg_calloc(b->nbuiltins + 1, sizeof *b->builtin_info);
     /* pcre2 allocates through chg_realloc too, by way of a general
      * context (no global of pcre2's is touched) */
     if (b->nregexes && (!(b->pcre = pcre2_general_context_create(pcre_malloc, pcre_free, NULL)) ||
                         !(b->pcre_cc = pcre2_compile_context_create(b->pcre))))
         return nomem(L);
-    if (!b->regexes || !b->zones || !b->builtins || !b->builtin_info)
-        return nomem(L);
     for (uint32_t i = 0; i < b->nregexes; i++) {
-        uint32_t s = chg_rd32(recp(L, CHG_SEC_REGEXES, i));
-        if (!check_str(L, s, roff(L, CHG_SEC_REGEXES, i), false))
+        chg_rec_REGEXES r;
+        if (!read_rec(L, CHG_SEC_REGEXES, i, &r))
             return false;
         int code;
         PCRE2_SIZE off;
-        b->regexes[i] = pcre2_compile((PCRE2_SPTR)b->str[s], b->strlen[s], PCRE2_UTF, &code, &off, b->pcre_cc);
+        b->regexes[i] = pcre2_compile((PCRE2_SPTR)b->str[r.pattern], b->strlen[r.pattern], PCRE2_UTF, &code, &off,
+                                      b->pcre_cc);
         if (!b->regexes[i] && code == PCRE2_ERROR_HEAP_FAILED)
             return nomem(L);
         if (!b->regexes[i]) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(code, msg, sizeof msg);
-            return fail(L, roff(L, CHG_SEC_REGEXES, i), "regular expression %u: %s", i, (const char *)msg);
+            return FAILF(L, REGEXES, i, pattern, "%s", (const char *)msg);
         }
         pcre2_jit_compile(b->regexes[i], PCRE2_JIT_COMPLETE); /* best effort: interpreted otherwise */
         uint32_t caps = 0;
@@ -1058,25 +981,25 @@ static bool load_externals(loader *L)
             b->max_captures = caps;
     }
     for (uint32_t i = 0; i < b->nzones; i++) {
-        uint32_t s = chg_rd32(recp(L, CHG_SEC_ZONES, i));
-        if (!check_str(L, s, roff(L, CHG_SEC_ZONES, i), false))
+        chg_rec_ZONES r;
+        if (!read_rec(L, CHG_SEC_ZONES, i, &r))
             return false;
         chg_time_error te;
         memset(&te, 0, sizeof te);
-        b->zones[i] = chg_tz_load(b->str[s], &te);
+        b->zones[i] = chg_tz_load(b->str[r.name], &te);
         if (!b->zones[i] && te.status == CHG_ENOMEM)
             return nomem(L);
         if (!b->zones[i])
-            return fail(L, roff(L, CHG_SEC_ZONES, i), "time zone '%s': %s", b->str[s], te.message);
+            return FAILF(L, ZONES, i, name, "time zone '%s': %s", b->str[r.name], te.message);
     }
     for (uint32_t i = 0; i < b->nbuiltins; i++) {
-        uint32_t s = chg_rd32(recp(L, CHG_SEC_BUILTINS, i));
-        if (!check_str(L, s, roff(L, CHG_SEC_BUILTINS, i), false))
+        chg_rec_BUILTINS r;
+        if (!read_rec(L, CHG_SEC_BUILTINS, i, &r))
             return false;
-        const chg_builtin_impl *impl = chg_vm_builtin_impl_find(b->str[s]);
+        const chg_builtin_impl *impl = chg_vm_builtin_impl_find(b->str[r.name]);
         if (!impl)
-            return fail(L, roff(L, CHG_SEC_BUILTINS, i), "the bundle needs built-in '%s', which this chgc lacks",
-                        b->str[s]);
+            return FAILF(L, BUILTINS, i, name, "the bundle needs built-in '%s', which this chgc lacks",
+                         b->str[r.name]);
         b->builtins[i] = impl->fn;
         b->builtin_info[i] = impl;
     }
@@ -1085,6 +1008,10 @@ static bool load_externals(loader *L)
 
 /* ---- loading ------------------------------------------------------------------- */
 
+/* What the libraries made goes back to them (compiled regexes to pcre2,
+ * zones and time sets to the time library, each its own object); every
+ * table and text is in the arena, freed at once; the bytes share the
+ * bundle's own allocation. */
 void chg_bundle_free(chg_bundle *b)
 {
     if (!b)
@@ -1097,40 +1024,7 @@ void chg_bundle_free(chg_bundle *b)
     pcre2_general_context_free(b->pcre);
     for (uint32_t i = 0; b->zones && i < b->nzones; i++)
         chg_tz_free(b->zones[i]);
-    chg_free(b->str);
-    chg_free(b->strlen);
-    chg_free(b->consts);
-    chg_free((void *)b->code);
-    chg_free(b->blocks);
-    chg_free(b->spans);
-    chg_free(b->insspan);
-    chg_free(b->paths);
-    chg_free(b->layouts);
-    chg_free(b->lfields);
-    chg_free(b->schema);
-    chg_free(b->risks);
-    chg_free(b->arms);
-    chg_free(b->lets);
-    chg_free(b->rules);
-    chg_free(b->during);
-    chg_free(b->timesets);
-    chg_free(b->regexes);
-    chg_free(b->zones);
-    chg_free(b->builtins);
-    chg_free(b->builtin_info);
-    for (uint32_t i = 0; b->areqs && i < b->nareqs; i++) {
-        chg_free(b->areqs[i].text);
-        for (uint32_t k = 0; b->areqs[i].term && k < b->areqs[i].count; k++)
-            chg_free(b->areqs[i].term[k]);
-        chg_free(b->areqs[i].term);
-    }
-    chg_free(b->areqs);
-    chg_free(b->approvals);
-    chg_free(b->actions);
-    chg_free(b->calls);
-    chg_free(b->intakes);
-    chg_free(b->ifields);
-    chg_free(b->data);
+    chg_arena_free(&b->arena);
     chg_free(b);
 }
 
@@ -1141,15 +1035,18 @@ int chg_bundle_open(const void *data, size_t len, chg_bundle **out, char *err, s
         snprintf(err, errlen, "bundle too large");
         return CHG_ERANGE;
     }
-    chg_bundle *b = chg_calloc(1, sizeof *b);
-    if (b)
-        b->data = chg_malloc(len ? len : 1);
-    if (!b || !b->data) {
+    chg_bundle *b = chg_malloc(sizeof *b + len);
+    if (!b) {
         snprintf(err, errlen, "out of memory");
-        chg_free(b);
         return CHG_ENOMEM;
     }
-    memcpy(b->data, data, len);
+    memset(b, 0, sizeof *b);
+    chg_arena_init(&b->arena);
+    /* the budgets of a bundle without a LIMITS section */
+    b->limits = (chg_limits){CHG_DEFAULT_STEPS, CHG_DEFAULT_REGEX_STEPS, CHG_DEFAULT_SCRATCH};
+    b->data = (uint8_t *)(b + 1);
+    if (len)
+        memcpy(b->data, data, len);
     b->len = len;
     loader L;
     memset(&L, 0, sizeof L);
@@ -1159,10 +1056,10 @@ int chg_bundle_open(const void *data, size_t len, chg_bundle **out, char *err, s
     /* each step relies on the ones before it; the code verifier comes
      * last, when every table an operand may index is loaded and checked */
     chg_vm_verifier V = {b, L.off, err, errlen, false};
-    bool ok = read_sections(&L) && load_strings(&L) && load_consts(&L) && load_code(&L) && load_meta(&L) &&
-              load_blocks(&L) && load_paths(&L) && verified(&L, &V, chg_vm_verify_decoding(&V)) && load_schema(&L) &&
-              load_policy(&L) && load_decisions(&L) && load_timesets(&L) && load_externals(&L) &&
-              verified(&L, &V, chg_vm_verify_code(&V));
+    bool ok = read_sections(&L) && alloc_tables(&L) && load_strings(&L) && load_consts(&L) && load_code(&L) &&
+              read_blocks(&L) && load_meta(&L) && load_limits(&L) && check_blocks(&L) && load_paths(&L) &&
+              verified(&L, &V, chg_vm_verify_decoding(&V)) && load_schema(&L) && load_policy(&L) &&
+              load_decisions(&L) && load_timesets(&L) && load_externals(&L) && verified(&L, &V, chg_vm_verify_code(&V));
     if (!ok) {
         chg_bundle_free(b);
         return L.oom ? CHG_ENOMEM : CHG_EINVAL;
@@ -1176,6 +1073,22 @@ chg_bundle *chg_bundle_load(const void *data, size_t len, char *err, size_t errl
     chg_bundle *b;
     chg_bundle_open(data, len, &b, err, errlen);
     return b;
+}
+
+bool chg_bundle_reads_flag(const chg_bundle *b, const char *name)
+{
+    for (uint32_t i = 0; i < b->nflag_strs; i++)
+        if (strcmp(b->str[b->flag_strs[i]], name) == 0)
+            return true;
+    return false;
+}
+
+bool chg_bundle_reads_query(const chg_bundle *b, const char *name)
+{
+    for (uint32_t i = 0; i < b->nbuiltins; i++)
+        if (b->builtin_info[i]->query && strcmp(b->builtin_info[i]->name, name) == 0)
+            return true;
+    return false;
 }
 
 const char *chg_bundle_policy_name(const chg_bundle *b) { return b->str[b->name]; }

@@ -1,6 +1,9 @@
 /*
  * bundle_format.h — the .chgb file format: one definition shared by the
  * compiler's writer (compiler/codegen.c) and the loader (vm/bundle.c).
+ * Every section and record field is described once, in bundle_format.def;
+ * this header expands it into the section ids, the record structs, the
+ * wire layouts and the field table, and holds the enums the fields use.
  *
  * All integers are little-endian. A bundle is:
  *
@@ -21,71 +24,45 @@
 #ifndef CHG_BUNDLE_FORMAT_H
 #define CHG_BUNDLE_FORMAT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "chg_time.h" /* chg_ts_op: the TSNODES operations */
+
 #define CHG_BUNDLE_MAGIC "CHGB\r\n\x1a\n"
-#define CHG_BUNDLE_VERSION 4 /* 2: approvals, actions, intakes; 3: time sets
+#define CHG_BUNDLE_VERSION 5 /* 2: approvals, actions, intakes; 3: time sets
                                 carry their text and kind (listings); 4: the
-                                SCHEMA section (whole-change validation) */
+                                SCHEMA section (whole-change validation); 5:
+                                LIMITS */
 #define CHG_BUNDLE_HEADER 64
+/* Offsets of the header's fields, and of a section table entry's. */
+enum {
+    CHG_HDR_VERSION = 8,
+    CHG_HDR_LENGTH = 12,
+    CHG_HDR_COMPILER = 16,
+    CHG_HDR_HASH = 32,
+    CHG_HDR_NSECTIONS = CHG_BUNDLE_HEADER,
+    CHG_HDR_TABLE = CHG_BUNDLE_HEADER + 4
+};
+enum { CHG_SECTAB_ID = 0, CHG_SECTAB_OFF = 4, CHG_SECTAB_LEN = 8, CHG_SECTAB_ENTRY = 12 };
 #define CHG_NONE32 0xffffffffu
 #define CHG_NONE16 0xffffu
 
-/* Section ids and the size of one record in each. */
-#define CHG_SECTIONS(X)                                                                   \
-    X(META, 1, 48)        /* one record: policy-wide facts, below */                     \
-    X(STRINGS, 2, 8)      /* {u32 off, u32 len} into the blob after the records; each   \
-                             string is NUL-terminated in the blob */                     \
-    X(CONSTS, 3, 16)      /* {u8 tag, u8 0, u16 0, u32 a, u64 payload} */               \
-    X(CODE, 4, 8)         /* instructions, see opcodes.def */                            \
-    X(BLOCKS, 5, 16)      /* {u32 start, u32 len, u16 reg_base, u16 nregs, u8 kind, 3 0} */ \
-    X(SPANS, 6, 12)       /* {u32 file (string), u32 line, u32 column} */               \
-    X(INSSPAN, 7, 4)      /* one u32 span index per instruction */                       \
-    X(PATHS, 8, 32)       /* path nodes, below */                                        \
-    X(LAYOUTS, 9, 8)      /* {u32 first field, u32 count} */                             \
-    X(LFIELDS, 10, 8)     /* {u32 name (string), u32 path node or NONE} */               \
-    X(RISKS, 11, 4)       /* {u32 name} lowest first */                                  \
-    X(ARMS, 12, 12)       /* {u32 cond block or NONE, u32 class, u32 span} */            \
-    X(LETS, 13, 8)        /* {u32 name, u32 block} */                                    \
-    X(RULES, 14, 36)      /* rules, below */                                             \
-    X(DURING, 15, 4)      /* {u32 time set} lists referenced by rules */                 \
-    X(TIMESETS, 16, 20)   /* {u32 name, u32 kind (CHG_SET_*), u32 first node, u32 node   \
-                             count, u32 text (string: as written, for listings)};  \
-                             the root is the last node */                             \
-    X(TSNODES, 17, 72)    /* time-set nodes, below */                                    \
-    X(REGEXES, 18, 4)     /* {u32 pattern (string)} */                                   \
-    X(ZONES, 19, 4)       /* {u32 name (string)} */                                      \
-    X(BUILTINS, 20, 4)    /* {u32 name (string)}: bound to implementations by name */ \
-    X(AREQS, 21, 36)      /* approval requirement nodes, below */                        \
-    X(APPROVALS, 22, 8)   /* {u32 risk class or NONE (emergency), u32 AREQS root} */     \
-    X(ACTIONS, 23, 16)    /* {u8 outcome (chg_outcome, 5 = emergency), 3 0, u32 when     \
-                             block or NONE, u32 first CALLS, u32 count} */               \
-    X(CALLS, 24, 16)      /* {u32 action name (string), u32 args block (a LIST), u32     \
-                             parameter names (LIST constant of strings), u32 span} */    \
-    X(INTAKES, 25, 16)    /* {u32 name, u32 when block or NONE, u32 first IFIELDS, u32   \
-                             count} */                                                   \
-    X(IFIELDS, 26, 8)     /* {u32 field name (string), u32 block} */                    \
-    X(SCHEMA, 27, 24)     /* the declared schema as a tree, below; empty without one */
+/* Per-decision budgets (docs/vm.md, "Budgets"): what one decision may
+ * spend before it stops with outcome `error` naming the budget. A policy
+ * sets them with `limits { … }` (the LIMITS section); these are the
+ * defaults, far above what the policy library uses (at most 111 steps and
+ * 384 bytes of scratch, `chgc test --budgets policies`), and the most a
+ * bundle may ask for, beyond which a budget stops bounding much. */
+#define CHG_DEFAULT_STEPS 10000000ULL      /* instructions, iterations, work */
+#define CHG_DEFAULT_REGEX_STEPS 1000000ULL /* pcre2 match limit, per match */
+#define CHG_DEFAULT_SCRATCH (16ULL << 20)  /* bytes of scratch memory */
+#define CHG_MAX_STEPS (1ULL << 40)
+#define CHG_MAX_REGEX_STEPS 4294967295ULL  /* pcre2's limits are u32 */
+#define CHG_MAX_SCRATCH (1ULL << 34)
 
-enum chg_section_id {
-#define CHG_SEC_ENUM(name, id, size) CHG_SEC_##name = id,
-    CHG_SECTIONS(CHG_SEC_ENUM)
-#undef CHG_SEC_ENUM
-    CHG_SEC__MAX = 28
-};
-
-/* META record (48 bytes):
- *   u32 policy name (string), u32 version (string), u32 at block or NONE,
- *   u32 registers, u32 change slots, u32 event slots, u32 change id slot or
- *   NONE, u32 flags (bit 0: has schema, bit 1: has an approvals block),
- *   u32 approvals slot (change.approvals) or NONE, u32 requester slot
- *   (change.requester.name) or NONE, u32 emergency slot (change.emergency)
- *   or NONE, u32 approvals layout (fields by, group, at, decision in that
- *   order) or NONE */
-
-/* Constant tags (CONSTS.tag): a = string index (STR), element count (LIST;
- * the elements are the `a` constants just before it). */
+/* Constant tags (CONSTS.tag). */
 enum {
     CHG_K_NULL = 0,
     CHG_K_BOOL = 1,
@@ -98,20 +75,13 @@ enum {
     CHG_K_LIST = 8
 };
 
-/* Block kinds. */
+/* Block kinds (BLOCKS.kind). */
 enum {
     CHG_B_EXPR = 0,   /* an expression: at, conditions, messages, arguments */
     CHG_B_LET = 1     /* a let: its register window is its own */
 };
 
-/* PATHS record (32 bytes): how the decoder finds and converts a value.
- *   u8 kind (CHG_PN_*), u8 type (CHG_PT_*), u8 need (CHG_PR_*), u8 0,
- *   u32 parent (node; NONE for roots), u32 name (string; NONE for roots and
- *   elements), u32 default (constant or NONE), u32 enum (LIST constant of
- *   the allowed strings, or NONE), u16 slot (or NONE16: not loaded
- *   directly), u16 layout (elements of this list are records of it, or
- *   NONE16), u32 text (string: "change.approvals[].group", for messages),
- *   u32 0 */
+/* Path nodes: kind, type (the decoder's conversion), need. */
 enum { CHG_PN_ROOT_CHANGE = 0, CHG_PN_ROOT_EVENT = 1, CHG_PN_KEY = 2, CHG_PN_ELEM = 3 };
 enum {
     CHG_PT_ANY = 0,
@@ -127,33 +97,12 @@ enum {
 };
 enum { CHG_PR_REQUIRED = 0, CHG_PR_OPTIONAL = 1, CHG_PR_DEFAULT = 2 };
 
-/* SCHEMA record (24 bytes): one node of the declared schema, which the
- * decoder checks the whole change against before any rule runs (the PATHS
- * table holds only what the policy reads; this holds everything declared).
- *   u8 type (CHG_PT_*, never ANY), u8 need (CHG_PR_*), u8 flags
- *   (CHG_SF_*), u8 0, u32 name (string; NONE for node 0 and for list
- *   elements), u32 enum (LIST constant of the allowed strings for an ENUM,
- *   else NONE), u32 first child, u32 child count, u32 span (the
- *   declaration's source position, or NONE)
- * Node 0 is the change itself (an OBJECT, required). An OBJECT's children
- * are its fields in declaration order, a LIST's one child is its element,
- * other types have none. Children come after their parent (first child >
- * own index) and every node but 0 is the child of exactly one node, so the
- * nodes form one tree, at most CHG_SCHEMA_MAX_DEPTH deep. */
-enum { CHG_SF_STRICT = 1 /* fields this object does not declare are errors, not warnings */ };
+/* SCHEMA flags: fields this object does not declare are errors, not
+ * warnings (`schema change strict`). */
+enum { CHG_SF_STRICT = 1 };
 #define CHG_SCHEMA_MAX_DEPTH 300 /* above the parser's bracket limit (256) */
 
-/* RULES record (36 bytes):
- *   u32 name, u8 level (0 mandatory, 1 overridable, 2 advisory), u8 action
- *   (CHG_RA_*), u16 0, u32 when block or NONE, u32 message block or NONE,
- *   u32 window (time set) or NONE, u32 first DURING, u32 DURING count,
- *   u32 span, u32 approval requirement (AREQS root) or NONE */
-
-/* AREQS record (36 bytes): u8 kind (CHG_AR_*), u8 including requester,
- *   u16 0, u32 count, u32 group (string) or NONE, u32 people (LIST
- *   constant of strings) or NONE, i64 within (seconds, 0: any age), u32 a,
- *   u32 b (operands of AND/OR: earlier nodes), u32 within as written
- *   ("72h", a string) or NONE */
+/* Approval requirement kinds (AREQS.kind) and rule actions (RULES.action). */
 enum { CHG_AR_NONE = 0, CHG_AR_GROUP, CHG_AR_ANY, CHG_AR_PEOPLE, CHG_AR_AND, CHG_AR_OR };
 enum { CHG_RA_DENY = 0, CHG_RA_WARN = 1, CHG_RA_WINDOW = 2, CHG_RA_APPROVAL = 3 };
 
@@ -162,17 +111,12 @@ enum { CHG_RA_DENY = 0, CHG_RA_WARN = 1, CHG_RA_WINDOW = 2, CHG_RA_APPROVAL = 3 
  * (E0410) and its flattening stops there. */
 #define CHG_TS_MAX_NODES 4096
 
+/* The longest `within` of an approval requirement: 100 years. */
+#define CHG_MAX_WITHIN (100LL * 366 * 86400)
+
 /* TIMESETS kinds: a declared window or freeze, or the set written inside
  * a `deny during` rule (named "rule#k"; a freeze that only its rule uses). */
 enum { CHG_SET_WINDOW = 0, CHG_SET_FREEZE = 1, CHG_SET_INLINE = 2 };
-
-/* TSNODES record (72 bytes), mirroring chg_ts_node of chg_time.h:
- *   u8 op (chg_ts_op), u8 days, u8 from_local, u8 to_local, u32 zone
- *   (string or NONE), u32 text (string: cron expression, ics text or flag
- *   name, or NONE), i32 a, i32 b, i32 start_min, i32 end_min, i32
- *   from_month, i32 from_day, i32 to_month, i32 to_day, u32 0, i64
- *   duration, i64 from, i64 to. Node indexes a and b are relative to the
- *   time set's first node and smaller than the node's own index. */
 
 /* ---- little-endian access ------------------------------------------------------- */
 
@@ -210,15 +154,6 @@ typedef enum chg_opcode {
     CHG_OP__COUNT
 } chg_opcode;
 
-typedef struct chg_ins {
-    uint8_t op;
-    uint8_t x;
-    uint16_t a;
-    uint16_t b;
-    uint16_t c;
-} chg_ins;
-
-#define CHG_INS_BC(i) ((uint32_t)(i).b | (uint32_t)(i).c << 16)
 
 /* The operand format of an opcode (opcodes.def): the writer and the
  * verifier both read it, so it belongs to the format, not to either side.
@@ -236,5 +171,284 @@ static inline const char *chg_op_format(unsigned op)
 /* Names and meanings, for the disassembler and docs (vm/opcodes.c). */
 extern const char *const chg_vm_op_names[CHG_OP__COUNT];
 extern const char *const chg_vm_op_docs[CHG_OP__COUNT];
+
+/* ---- sections and fields (bundle_format.def) ---------------------------------------- */
+
+/* Widths: the bytes of a field and its C type. */
+#define CHG_W_U8 1
+#define CHG_W_U16 2
+#define CHG_W_U32 4
+#define CHG_W_I32 4
+#define CHG_W_I64 8
+#define CHG_W_U64 8
+#define CHG_T_U8 uint8_t
+#define CHG_T_U16 uint16_t
+#define CHG_T_U32 uint32_t
+#define CHG_T_I32 int32_t
+#define CHG_T_I64 int64_t
+#define CHG_T_U64 uint64_t
+#define CHG_SIGNED_U8 0
+#define CHG_SIGNED_U16 0
+#define CHG_SIGNED_U32 0
+#define CHG_SIGNED_I32 1
+#define CHG_SIGNED_I64 1
+#define CHG_SIGNED_U64 0
+#define CHG_NONE_NONE 1
+#define CHG_NONE_VAL 0
+
+/* Section ids. Ids run from 1 without gaps, so CHG_SEC__MAX (one past the
+ * last) is the number of sections plus one. */
+enum chg_section_id {
+#define CHG_SECTION(name, id, size, doc) CHG_SEC_##name = id,
+#define CHG_FIELD(sec, w, name, ref, none, doc)
+#define CHG_PAD(sec, w, name)
+#define CHG_END(sec)
+#include "bundle_format.def"
+#undef CHG_SECTION
+    CHG_SEC__MAX = 1
+#define CHG_SECTION(name, id, size, doc) +1
+#include "bundle_format.def"
+#undef CHG_SECTION
+};
+
+/* The record size each section declares, checked below against the sum of
+ * its fields' widths. */
+enum {
+#define CHG_SECTION(name, id, size, doc) CHG_RECSIZE_##name = size,
+#include "bundle_format.def"
+#undef CHG_SECTION
+#undef CHG_FIELD
+#undef CHG_PAD
+#undef CHG_END
+};
+
+/* The wire layout of a record: one byte array per field, so that
+ * offsetof() is the field's offset in the file and sizeof() the record
+ * size (no padding between byte arrays). Never instantiated. */
+#define CHG_SECTION(name, id, size, doc) struct chg_wire_##name {
+#define CHG_FIELD(sec, w, name, ref, none, doc) uint8_t name[CHG_W_##w];
+#define CHG_PAD(sec, w, name) uint8_t name[CHG_W_##w];
+#define CHG_END(sec)                                                                                      \
+    }                                                                                                     \
+    ;                                                                                                     \
+    _Static_assert(sizeof(struct chg_wire_##sec) == CHG_RECSIZE_##sec,                                     \
+                   "bundle_format.def: the fields of " #sec " do not add up to its record size");          \
+    _Static_assert(CHG_SEC_##sec < CHG_SEC__MAX, "bundle_format.def: section ids must run from 1 without gaps");
+#include "bundle_format.def"
+#undef CHG_SECTION
+#undef CHG_FIELD
+#undef CHG_PAD
+#undef CHG_END
+
+/* The offset of a field in its record: CHG_OFF(RULES, when). */
+#define CHG_OFF(sec, field) ((uint32_t)offsetof(struct chg_wire_##sec, field))
+
+/* A record in memory: the fields by name, reserved bytes left out. The
+ * writer fills one and encodes it (chg_rec_encode); the loader decodes
+ * into one and checks it. */
+#define CHG_SECTION(name, id, size, doc) typedef struct chg_rec_##name {
+#define CHG_FIELD(sec, w, name, ref, none, doc) CHG_T_##w name;
+#define CHG_PAD(sec, w, name)
+#define CHG_END(sec) } chg_rec_##sec;
+#include "bundle_format.def"
+#undef CHG_SECTION
+#undef CHG_FIELD
+#undef CHG_PAD
+#undef CHG_END
+
+/* An instruction as the interpreter runs it: the CODE record. */
+typedef chg_rec_CODE chg_ins;
+#define CHG_INS_BC(i) ((uint32_t)(i).b | (uint32_t)(i).c << 16)
+
+/* Every field (reserved ones included) has an index in the field table:
+ * CHG_F_RULES_when. A section's fields are CHG_FIRST_NAME up to
+ * CHG_LAST_NAME, in file order. */
+enum chg_field_id {
+#define CHG_SECTION(name, id, size, doc) CHG_FIRST_##name, CHG_FIRST_##name##_ = CHG_FIRST_##name - 1,
+#define CHG_FIELD(sec, w, name, ref, none, doc) CHG_F_##sec##_##name,
+#define CHG_PAD(sec, w, name) CHG_F_##sec##_##name,
+#define CHG_END(sec) CHG_END_##sec##_, CHG_LAST_##sec = CHG_END_##sec##_ - 1,
+#include "bundle_format.def"
+#undef CHG_SECTION
+#undef CHG_FIELD
+#undef CHG_PAD
+#undef CHG_END
+    CHG_F__COUNT
+};
+
+/* The loader keeps a record's checked fields in a small array. */
+#define CHG_SECTION(name, id, size, doc)                                                                    \
+    _Static_assert(CHG_LAST_##name + 1 - CHG_FIRST_##name <= 32, "bundle_format.def: at most 32 fields a record");
+#define CHG_FIELD(sec, w, name, ref, none, doc)
+#define CHG_PAD(sec, w, name)
+#define CHG_END(sec)
+#include "bundle_format.def"
+#undef CHG_SECTION
+#undef CHG_FIELD
+#undef CHG_PAD
+#undef CHG_END
+
+/* What a field refers to (the `ref` column of bundle_format.def). */
+typedef enum chg_ref {
+    CHG_R_ANY,     /* any value */
+    CHG_R_ZERO,    /* reserved: zero */
+    CHG_R_NUM,     /* lo..hi */
+    CHG_R_IDX,     /* a record of section `target` */
+    CHG_R_LISTK,   /* a LIST constant of strings */
+    CHG_R_BLOCK,   /* a block of kind `target` */
+    CHG_R_SPAN,    /* a SPANS record, or 0 when there are none */
+    CHG_R_EARLIER, /* an earlier record of the same section */
+    CHG_R_RUN,     /* records [v, v + next field) of section `target` */
+    CHG_R_CSLOT    /* a change slot: below META.nslots_change */
+} chg_ref;
+
+typedef struct chg_field {
+    const char *name;    /* "when" */
+    const char *ref_text;/* the ref as written in the .def: "BLOCK(EXPR)" */
+    const char *doc;
+    uint8_t sec;         /* its section */
+    uint8_t width;       /* bytes: 1, 2, 4 or 8 */
+    uint8_t is_signed;   /* I32, I64 */
+    uint8_t none;        /* NONE (all ones) is allowed */
+    uint16_t off;        /* in the record on the wire */
+    uint16_t host;       /* in chg_rec_SEC; CHG_NO_HOST for reserved bytes */
+    uint8_t ref;         /* chg_ref */
+    uint8_t target;      /* IDX, RUN: a section; BLOCK: a block kind */
+    int64_t lo, hi;      /* NUM */
+} chg_field;
+#define CHG_NO_HOST 0xffffu
+
+typedef struct chg_section {
+    const char *name;    /* "RULES" */
+    const char *doc;
+    uint32_t size;       /* bytes of one record on the wire */
+    uint32_t host_size;  /* sizeof(chg_rec_NAME) */
+    uint16_t first;      /* its fields: first .. first + nfields - 1 */
+    uint16_t nfields;
+} chg_section;
+
+/* The field table, in file order section by section, indexed by
+ * chg_field_id. Inline, so the compiler needs no object of the VM's. */
+static inline const chg_field *chg_fields(void)
+{
+#define ANY CHG_R_ANY, 0, 0, 0
+#define NUM(lo, hi) CHG_R_NUM, 0, lo, hi
+#define STR CHG_R_IDX, CHG_SEC_STRINGS, 0, 0
+#define IDX(s) CHG_R_IDX, CHG_SEC_##s, 0, 0
+#define LISTK CHG_R_LISTK, CHG_SEC_CONSTS, 0, 0
+#define BLOCK(k) CHG_R_BLOCK, CHG_B_##k, 0, 0
+#define SPAN CHG_R_SPAN, CHG_SEC_SPANS, 0, 0
+#define EARLIER CHG_R_EARLIER, 0, 0, 0
+#define RUN(s) CHG_R_RUN, CHG_SEC_##s, 0, 0
+#define CSLOT CHG_R_CSLOT, 0, 0, 0
+#define CHG_REF4(kind, target, lo, hi) kind, target, lo, hi
+#define CHG_REF(...) CHG_REF4(__VA_ARGS__)
+#define CHG_SECTION(name, id, size, doc)
+#define CHG_FIELD(sec, w, name, ref, none, doc)                                                             \
+    {#name, #ref, doc, CHG_SEC_##sec, CHG_W_##w, CHG_SIGNED_##w, CHG_NONE_##none, CHG_OFF(sec, name),        \
+     (uint16_t)offsetof(chg_rec_##sec, name), CHG_REF(ref)},
+#define CHG_PAD(sec, w, name)                                                                               \
+    {#name, "0", "reserved", CHG_SEC_##sec, CHG_W_##w, 0, 0, CHG_OFF(sec, name), CHG_NO_HOST, CHG_R_ZERO, 0, 0, 0},
+#define CHG_END(sec)
+    static const chg_field fields[CHG_F__COUNT] = {
+#include "bundle_format.def"
+    };
+#undef CHG_SECTION
+#undef CHG_FIELD
+#undef CHG_PAD
+#undef CHG_END
+#undef CHG_REF
+#undef CHG_REF4
+#undef ANY
+#undef NUM
+#undef STR
+#undef IDX
+#undef LISTK
+#undef BLOCK
+#undef SPAN
+#undef EARLIER
+#undef RUN
+#undef CSLOT
+    return fields;
+}
+
+/* The sections by id; a zero entry for id 0. */
+static inline const chg_section *chg_sections(void)
+{
+#define CHG_SECTION(name, id, size, doc)                                                                    \
+    [id] = {#name, doc, size, sizeof(chg_rec_##name), CHG_FIRST_##name,                                     \
+            (uint16_t)(CHG_LAST_##name + 1 - CHG_FIRST_##name)},
+#define CHG_FIELD(sec, w, name, ref, none, doc)
+#define CHG_PAD(sec, w, name)
+#define CHG_END(sec)
+    static const chg_section sections[CHG_SEC__MAX] = {
+#include "bundle_format.def"
+    };
+#undef CHG_SECTION
+#undef CHG_FIELD
+#undef CHG_PAD
+#undef CHG_END
+    return sections;
+}
+
+/* The raw bits of field f of host record rec (zero for reserved bytes). */
+static inline uint64_t chg_rec_get(const chg_field *f, const void *rec)
+{
+    if (f->host == CHG_NO_HOST)
+        return 0;
+    const uint8_t *p = (const uint8_t *)rec + f->host;
+    switch (f->width) {
+    case 1: return *p;
+    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+    default: { uint64_t v; memcpy(&v, p, 8); return v; }
+    }
+}
+
+static inline void chg_rec_set(const chg_field *f, void *rec, uint64_t bits)
+{
+    if (f->host == CHG_NO_HOST)
+        return;
+    uint8_t *p = (uint8_t *)rec + f->host;
+    switch (f->width) {
+    case 1: *p = (uint8_t)bits; break;
+    case 2: { uint16_t v = (uint16_t)bits; memcpy(p, &v, 2); break; }
+    case 4: { uint32_t v = (uint32_t)bits; memcpy(p, &v, 4); break; }
+    default: memcpy(p, &bits, 8); break;
+    }
+}
+
+/* The bits of a field on the wire, little-endian, and back. */
+static inline uint64_t chg_wire_get(const chg_field *f, const uint8_t *rec)
+{
+    const uint8_t *p = rec + f->off;
+    switch (f->width) {
+    case 1: return *p;
+    case 2: return chg_rd16(p);
+    case 4: return chg_rd32(p);
+    default: return chg_rd64(p);
+    }
+}
+
+static inline void chg_wire_set(const chg_field *f, uint8_t *rec, uint64_t bits)
+{
+    uint8_t *p = rec + f->off;
+    switch (f->width) {
+    case 1: *p = (uint8_t)bits; break;
+    case 2: chg_wr16(p, (uint16_t)bits); break;
+    case 4: chg_wr32(p, (uint32_t)bits); break;
+    default: chg_wr64(p, bits); break;
+    }
+}
+
+/* Write host record rec of section sec as its bytes (reserved ones zero):
+ * the whole writer, for every section. */
+static inline void chg_rec_encode(int sec, const void *rec, uint8_t *out)
+{
+    const chg_section *s = &chg_sections()[sec];
+    const chg_field *f = chg_fields() + s->first;
+    for (unsigned k = 0; k < s->nfields; k++)
+        chg_wire_set(&f[k], out, chg_rec_get(&f[k], rec));
+}
 
 #endif

@@ -82,10 +82,25 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     ctx->actions = chg_calloc(b->ncalls + 1, sizeof *ctx->actions);
     ctx->applied = chg_calloc(b->nrules + 1, 1);
     ctx->match = pcre2_match_data_create(b->max_captures + 1, b->pcre);
+    /* the regex budget, once per context: a match context with the
+     * bundle's limits and a JIT stack far larger than pcre2's 32 KiB
+     * default, which a group repeated over 1.5 KiB of text exhausts */
+    ctx->mctx = pcre2_match_context_create(b->pcre);
+    ctx->jit_stack = pcre2_jit_stack_create(32 << 10, CHG_JIT_STACK_MAX, b->pcre);
+    if (ctx->mctx) {
+        uint32_t lim = (uint32_t)(b->limits.regex_steps < UINT32_MAX ? b->limits.regex_steps : UINT32_MAX);
+        pcre2_set_match_limit(ctx->mctx, lim);
+        pcre2_set_depth_limit(ctx->mctx, lim);
+        pcre2_set_heap_limit(ctx->mctx, CHG_JIT_STACK_MAX >> 10); /* KiB, for the interpreter */
+        if (ctx->jit_stack)
+            pcre2_jit_stack_assign(ctx->mctx, NULL, ctx->jit_stack);
+    }
+    ctx->scratch.cap = (size_t)b->limits.scratch;
     if (!ctx->regs || !ctx->letvals || !ctx->letstate || !ctx->frames || !ctx->reasons || !ctx->warnings ||
         !ctx->ts_index || !ctx->during_hits || !ctx->window_reqs || !ctx->during_all || !ctx->req_roots ||
         !ctx->during_level || !ctx->ts_xs || !ctx->ts_sets || !ctx->ts_want ||
-        !ctx->satisfied || !ctx->missing || !ctx->missing_nodes || !ctx->actions || !ctx->applied || !ctx->match) {
+        !ctx->satisfied || !ctx->missing || !ctx->missing_nodes || !ctx->actions || !ctx->applied || !ctx->match ||
+        !ctx->mctx || !ctx->jit_stack) {
         chg_ctx_free(ctx);
         return NULL;
     }
@@ -118,8 +133,21 @@ void chg_ctx_free(chg_ctx *ctx)
     chg_free(ctx->applied);
     if (ctx->match)
         pcre2_match_data_free(ctx->match);
+    if (ctx->mctx)
+        pcre2_match_context_free(ctx->mctx);
+    if (ctx->jit_stack)
+        pcre2_jit_stack_free(ctx->jit_stack);
     chg_arena_free(&ctx->scratch);
     chg_free(ctx);
+}
+
+void chg_ctx_usage(const chg_ctx *ctx, chg_usage *out)
+{
+    out->steps = ctx->used_steps;
+    out->scratch = ctx->used_scratch;
+    out->steps_limit = ctx->b->limits.steps;
+    out->regex_steps_limit = ctx->b->limits.regex_steps;
+    out->scratch_limit = ctx->b->limits.scratch;
 }
 
 /* For coverage: 1 only (held and acted), so a `deny during` that held
@@ -170,7 +198,9 @@ static int run_text(chg_ctx *ctx, uint32_t block, const char **s, uint32_t *len)
     if (chg_vm_run(ctx, block, &v) < 0)
         return -1;
     *s = chg_vm_value_to_scratch(ctx, &v, len);
-    return *s ? 0 : chg_vm_nomem(ctx, ctx->b->blocks[block].start);
+    if (!*s)
+        return chg_vm_scratch_error(ctx, ctx->b->blocks[block].start);
+    return chg_vm_charge(ctx, ctx->b->blocks[block].start, chg_vm_byte_steps(*len));
 }
 
 /* Reasons and warnings live in the context's arrays, sized in chg_ctx_new:
@@ -379,6 +409,8 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
     const chg_bundle *b = ctx->b;
     /* scratch is reset, not freed: its chunks stay for the next decision */
     chg_arena_reset(&ctx->scratch);
+    ctx->scratch.cap = (size_t)b->limits.scratch;
+    ctx->steps_left = b->limits.steps;
     if (b->nlets)
         memset(ctx->letstate, 0, b->nlets);
     if (b->nrules)
@@ -394,6 +426,7 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
     }
     ctx->failed = false;
     ctx->oom = false;
+    ctx->ap_nroots = 0;
     ctx->ev = ev;
     ctx->facts = facts;
     ctx->resolver = resolver;
@@ -431,16 +464,32 @@ static int nomem_decision(chg_ctx *ctx, chg_decision *d)
 int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
 {
     decide(ctx, in, d);
+    ctx->used_steps = ctx->b->limits.steps - ctx->steps_left;
+    ctx->used_scratch = ctx->scratch.used_total;
     if (ctx->scratch.failed || ctx->oom)
         return nomem_decision(ctx, d);
+    /* a refused allocation whose NULL some caller dropped (a reason text
+     * left out) must not leave a decision that looks whole */
+    if (ctx->scratch.over_cap && d->outcome != CHG_OUT_ERROR) {
+        chg_vm_scratch_error(ctx, UINT32_MAX);
+        fail_decision(ctx, d, UINT32_MAX);
+    }
     if (d->outcome == CHG_OUT_ERROR) {
         /* `on error` actions: a failure among them leaves none, and the
          * first error stands */
         ctx->failed = false;
         const char *msg = ctx->err_msg;
         uint32_t len = ctx->err_len, pc = ctx->err_pc;
+        /* they have budgets of their own, as large: a decision that ran
+         * out of steps or scratch still tells its `on error` actions */
+        ctx->steps_left = ctx->b->limits.steps;
+        size_t cap = ctx->scratch.cap;
+        if (cap && ctx->scratch.used_total <= SIZE_MAX - cap)
+            ctx->scratch.cap = ctx->scratch.used_total + cap;
+        ctx->scratch.over_cap = false;
         if (run_actions(ctx, d) < 0)
             d->nactions = 0;
+        ctx->scratch.cap = cap;
         ctx->err_msg = msg;
         ctx->err_len = len;
         ctx->err_pc = pc;
@@ -481,16 +530,29 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
 
     schema_warnings(ctx, d);
 
-    /* now. A change that does not fit the schema still gets its instant
-     * when `at` can compute one, and its schema errors either way: they
-     * say what is wrong better than a failing `at` would. */
+    /* now: the caller's instant, or the `at` block's; either must be in
+     * the years 0000-9999, where every instant has its RFC 3339 form and
+     * the calendar arithmetic of time sets stays exact. A change that does
+     * not fit the schema still gets its instant when `at` can compute one,
+     * and its schema errors either way: they say what is wrong better than
+     * a failing `at` would. */
     ctx->now = in->now;
+    if (!chg_time_in_range(in->now)) {
+        d->at = in->now;
+        chg_vm_error(ctx, UINT32_MAX, "now (%lld seconds since the epoch) is outside the years 0000 to 9999",
+                     (long long)in->now);
+        fail_decision(ctx, d, UINT32_MAX);
+        return;
+    }
     if (b->at_block != CHG_NONE32) {
         chg_value v;
         bool ok = chg_vm_run(ctx, b->at_block, &v) == 0;
         if (ok && v.tag != CHG_V_TIME)
             ok = chg_vm_error(ctx, b->blocks[b->at_block].start, "'at' must give an instant, not %s",
                               chg_vm_vtag_name(v.tag)) == 0;
+        if (ok && !chg_time_in_range(v.u.i)) /* only from a crafted constant */
+            ok = chg_vm_error(ctx, b->blocks[b->at_block].start,
+                              "'at' gives an instant outside the years 0000 to 9999") == 0;
         if (!ok) {
             d->at = in->now;
             if (in->change->nerrors)
@@ -612,7 +674,7 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             if (!open) {
                 msg = join3(ctx, "window ", b->str[b->timesets[r->window].name], " is closed", &len);
                 if (!msg) {
-                    chg_vm_nomem(ctx, UINT32_MAX);
+                    chg_vm_scratch_error(ctx, UINT32_MAX);
                     fail_decision(ctx, d, i);
                     return;
                 }
@@ -657,6 +719,8 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         nroots++;
     }
     const char *rejected_by = NULL;
+    ctx->ap_roots = roots;
+    ctx->ap_nroots = nroots;
     if (chg_vm_approvals_eval(ctx, roots, nroots, ctx->now, d, &rejected_by) < 0) {
         fail_decision(ctx, d, UINT32_MAX);
         return;
@@ -729,6 +793,9 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     /* when the window closes, and when everything opens again */
     chg_ts_env env = {chg_vm_ctx_flag, (void *)ctx->facts};
     int64_t horizon = in->horizon > 0 ? in->horizon : DEFAULT_HORIZON;
+    /* the searches stop at the last instant there is: 9999-12-31T23:59:59Z */
+    if (horizon > CHG_TIME_MAX - ctx->now)
+        horizon = CHG_TIME_MAX - ctx->now;
     /* closes_at is for the first window rule only, as d->window is: the
      * decision reports one window, the first the policy requires. */
     if (d->window >= 0 && d->window_open)
@@ -757,7 +824,11 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         /* from now + 1: now itself is known not to be admissible */
         d->next_open = chg_vm_tsx_next_admissible(ctx->ts_xs, ctx->ts_sets, ctx->ts_want, n, &env, ctx->now + 1,
                                                horizon);
+        if (d->next_open != INT64_MAX && !chg_time_in_range(d->next_open))
+            d->next_open = INT64_MAX; /* past the horizon, which ends with year 9999 */
     }
+    if (d->closes_at != INT64_MIN && d->closes_at != INT64_MAX && !chg_time_in_range(d->closes_at))
+        d->closes_at = INT64_MAX;
 
     if (run_actions(ctx, d) < 0) {
         fail_decision(ctx, d, UINT32_MAX);

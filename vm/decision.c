@@ -18,15 +18,16 @@ static const char *const levels[] = {"mandatory", "overridable", "advisory"};
 static void str(chg_buf *out, const char *s) { chg_buf_json_string(out, s, strlen(s)); }
 
 /* The searches use INT64_MIN and INT64_MAX for "none" (no next_open, no
- * closing within the horizon): JSON says null. */
+ * closing within the horizon): JSON says null. So does an instant outside
+ * the years 0000-9999 (the `at` of a decision whose caller's now was one:
+ * its outcome is error), which has no RFC 3339 form to write. */
 static void instant(chg_buf *out, int64_t t)
 {
-    if (t == INT64_MIN || t == INT64_MAX) {
+    char tmp[40];
+    if (!chg_time_format_utc(t, tmp)) {
         chg_buf_puts(out, "null");
         return;
     }
-    char tmp[40];
-    chg_time_format_utc(t, tmp);
     str(out, tmp);
 }
 

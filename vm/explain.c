@@ -243,6 +243,7 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
             chg_buf_printf(out, "  met:     %s\n", d->satisfied[i]);
         for (uint32_t i = 0; i < d->nmissing; i++)
             chg_buf_printf(out, "  missing: %s\n", d->missing[i]);
+        chg_vm_approvals_explain(ctx, ctx->ap_roots, ctx->ap_nroots, d->at, out);
     }
     for (uint32_t i = 0; i < d->nreasons; i++)
         if (d->reasons[i].kind == CHG_R_REJECTED)
@@ -282,8 +283,11 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
         int64_t end = chg_vm_tsx_next_change(b->timesets[ts].ts, &env, &ctx->ts_index[ts], d->at,
                                           in->horizon > 0 ? in->horizon : 366 * 86400LL);
         chg_buf_printf(out, "  - freeze %s ", b->str[b->timesets[ts].name]);
-        if (end == INT64_MAX || end == INT64_MIN)
-            chg_buf_puts(out, "does not end within the horizon (a flag freeze ends when the flag is cleared)\n");
+        uint32_t flag = b->timesets[ts].flag;
+        if ((end == INT64_MAX || end == INT64_MIN) && flag != CHG_NONE32)
+            chg_buf_printf(out, "holds while flag '%s' is set: clearing the flag ends it\n", b->str[flag]);
+        else if (end == INT64_MAX || end == INT64_MIN)
+            chg_buf_puts(out, "does not end within the horizon\n");
         else {
             chg_buf_puts(out, "ends at ");
             instant(out, end);

@@ -20,6 +20,7 @@
 #include "vm_int.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,7 +55,12 @@ int chg_vm_error(chg_ctx *ctx, uint32_t pc, const char *fmt, ...)
         n = 0;
     if ((size_t)n >= sizeof msg)
         n = sizeof msg - 1;
+    /* the message may be the very thing the scratch budget has no room
+     * for: it is allowed past the cap, once per evaluation */
+    size_t cap = ctx->scratch.cap;
+    ctx->scratch.cap = 0;
     char *p = chg_arena_alloc_raw(&ctx->scratch, (size_t)n + 1);
+    ctx->scratch.cap = cap;
     if (p) {
         memcpy(p, msg, (size_t)n);
         p[n] = 0;
@@ -67,6 +73,71 @@ int chg_vm_error(chg_ctx *ctx, uint32_t pc, const char *fmt, ...)
     ctx->err_msg = p ? p : "out of memory";
     ctx->err_len = p ? (uint32_t)n : 13;
     return -1;
+}
+
+/* The step budget. Blocks are charged their length when they start (a
+ * let's block when it is computed) and a loop its body's length at each
+ * iteration, so what is charged bounds the instructions run from above
+ * without a count in the dispatch; operators and built-ins whose work
+ * grows with their input charge it too (CHG_STEP_BYTES per step). */
+int chg_vm_charge(chg_ctx *ctx, uint32_t pc, uint64_t n)
+{
+    if (CHG_LIKELY(ctx->steps_left >= n)) {
+        ctx->steps_left -= n;
+        return 0;
+    }
+    ctx->steps_left = 0;
+    return chg_vm_error(ctx, pc,
+                        "step budget exceeded: the decision needs more than %llu steps (raise it with "
+                        "'limits { steps: N }')",
+                        (unsigned long long)ctx->b->limits.steps);
+}
+
+int chg_vm_scratch_error(chg_ctx *ctx, uint32_t pc)
+{
+    if (ctx->scratch.over_cap)
+        return chg_vm_error(ctx, pc,
+                            "scratch budget exceeded: the decision needs more than %llu bytes of memory (raise it "
+                            "with 'limits { scratch: N }')",
+                            (unsigned long long)ctx->b->limits.scratch);
+    return chg_vm_nomem(ctx, pc);
+}
+
+/* The nodes of a JSON value (and a step per 64 bytes of its strings),
+ * counted no further than cap: what comparing it may cost. Recursion is
+ * bounded by jansson's parsing depth. */
+static uint64_t json_cost(const json_t *j, uint64_t cap)
+{
+    uint64_t n = 1;
+    if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j) && n < cap; i++)
+            n += json_cost(json_array_get(j, i), cap - n);
+    } else if (json_is_object(j)) {
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)j, key, val) {
+            if (n >= cap)
+                break;
+            n += json_cost(val, cap - n);
+        }
+    } else if (json_is_string(j))
+        n += json_string_length(j) / CHG_STEP_BYTES;
+    return n;
+}
+
+/* What comparing v with another value may cost beyond the instruction:
+ * a long string its bytes, a list its elements, a JSON value its nodes
+ * (counted only as far as the budget left, so counting is bounded too).
+ * Short strings and scalars cost nothing more. */
+static inline uint64_t cmp_cost(const chg_ctx *ctx, const chg_value *v)
+{
+    if (v->tag == CHG_V_STR)
+        return v->len > CHG_STEP_BYTES ? chg_vm_byte_steps(v->len) : 0;
+    if (v->tag == CHG_V_LIST)
+        return v->len;
+    if (v->tag == CHG_V_JSON)
+        return json_cost(v->u.json, ctx->steps_left + 1);
+    return 0;
 }
 
 int chg_vm_nomem(chg_ctx *ctx, uint32_t pc)
@@ -128,6 +199,26 @@ static int type_error2(chg_ctx *ctx, uint32_t pc, const char *op, const chg_valu
 static bool numeric(const chg_value *v) { return v->tag == CHG_V_INT || v->tag == CHG_V_FLOAT; }
 static double num(const chg_value *v) { return v->tag == CHG_V_INT ? (double)v->u.i : v->u.f; }
 
+/* Float arithmetic that leaves the finite numbers is an error, not a
+ * value: JSON has no NaN or infinity to write, and a NaN compares false
+ * with everything, so `x <= y` and `x >= y` would both be false and
+ * `not (x < y)` would not mean `x >= y`. No NaN or infinity can then
+ * reach a comparison (JSON input and literals are finite). */
+#define FLOAT_RESULT(op, r)                                                                   \
+    do {                                                                                      \
+        double r_ = (r);                                                                      \
+        if (CHG_UNLIKELY(!isfinite(r_)))                                                      \
+            FAIL("float overflow in %s: the result is %s", op, isnan(r_) ? "not a number" : "infinite"); \
+        set_float(&A, r_);                                                                    \
+    } while (0)
+
+/* An instant made by arithmetic must stay in the years 0000-9999. */
+#define TIME_RESULT(op, r)                                                                    \
+    do {                                                                                      \
+        if (CHG_UNLIKELY(!chg_time_in_range(r)))                                              \
+            FAIL("time overflow in %s: the instant would be outside the years 0000 to 9999", op); \
+    } while (0)
+
 /* Values are written and copied as two 8-byte words. A value written
  * field by field and then copied whole with one 16-byte load defeats the
  * CPU's store-to-load forwarding and stalls for a dozen cycles; this keeps
@@ -163,14 +254,23 @@ static inline void vcopy(chg_value *d, const chg_value *s)
 /* Order a and b: <0, 0, >0; -2 when they cannot be ordered. Strings
  * order by bytes (UTF-8 byte order is code point order), not by locale:
  * a decision must not depend on the machine. Int against float compares
- * as doubles, as `==` does (chg_vm_value_equal). */
+ * exactly, as `==` does (chg_vm_value_equal); a NaN (only a crafted
+ * bundle's constant can be one) orders with nothing. */
 static int order(const chg_value *a, const chg_value *b)
 {
     if (numeric(a) && numeric(b)) {
         if (a->tag == CHG_V_INT && b->tag == CHG_V_INT)
             return (a->u.i > b->u.i) - (a->u.i < b->u.i);
-        double x = num(a), y = num(b);
-        return (x > y) - (x < y);
+        if (a->tag == CHG_V_FLOAT && b->tag == CHG_V_FLOAT) {
+            double x = a->u.f, y = b->u.f;
+            return x != x || y != y ? -2 : (x > y) - (x < y);
+        }
+        /* an int against a float exactly, not as two doubles: 2^53 + 1
+         * is more than 2^53.0 */
+        if (a->tag == CHG_V_INT)
+            return chg_vm_cmp_int_float(a->u.i, b->u.f);
+        int o = chg_vm_cmp_int_float(b->u.i, a->u.f);
+        return o == -2 ? -2 : -o;
     }
     if (a->tag != b->tag)
         return -2;
@@ -308,11 +408,19 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
      * read it): a let moves it to the let's block, its RET back. */
     const chg_block *cur = &b->blocks[block];
     CHG_ASSERT((uint32_t)cur->reg_base + cur->nregs <= b->nregs); /* ctx->regs has nregs */
+    if (chg_vm_charge(ctx, pc, cur->len) < 0)
+        return -1;
 
 #define A (R[in->a])
 #define B (R[in->b])
 #define C (R[in->c])
 #define FAIL(...) return chg_vm_error(ctx, pc, __VA_ARGS__)
+#define CHARGE(n) \
+    do { \
+        if (CHG_UNLIKELY(chg_vm_charge(ctx, pc, (n)) < 0)) \
+            return -1; \
+    } while (0)
+#define SCRATCH_FAIL() return chg_vm_scratch_error(ctx, pc)
 
     /* What verify.c proved about the instruction at hand (I1). */
 #define IN_WINDOW(r) ((uint32_t)(r) >= cur->reg_base && (uint32_t)(r) < (uint32_t)cur->reg_base + cur->nregs)
@@ -460,6 +568,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             /* the let's window overlaps the caller's nowhere, so running it
              * here leaves every register the caller holds intact */
             CHG_ASSERT(lb->reg_base >= cur->reg_base + cur->nregs || cur->reg_base >= lb->reg_base + lb->nregs);
+            CHARGE(lb->len);
             ctx->letstate[l] = 1;
             ctx->frames[nframes].pc = pc + 1;
             ctx->frames[nframes].let = l;
@@ -516,8 +625,10 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             chg_value v = B;
             if (v.tag == CHG_V_STR) {
                 int64_t t;
-                if (chg_time_parse_iso(v.u.s, v.len, &t) != CHG_OK)
-                    FAIL("\"%.*s\" is not an RFC 3339 instant", (int)(v.len > 64 ? 64 : v.len), v.u.s);
+                int rc = chg_time_parse_iso(v.u.s, v.len, &t);
+                if (rc != CHG_OK)
+                    FAIL("\"%.*s\" is %s", (int)(v.len > 64 ? 64 : v.len), v.u.s,
+                         rc == CHG_ERANGE ? "outside the years 0000 to 9999 in UTC" : "not an RFC 3339 instant");
                 set_int(&v, CHG_V_TIME, t);
             } else if (v.tag != CHG_V_TIME && v.tag != CHG_V_NULL)
                 FAIL("expected an instant, found %s", chg_vm_vtag_name(v.tag));
@@ -562,11 +673,14 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                     FAIL("integer overflow in %lld + %lld", (long long)x.u.i, (long long)y.u.i);
                 set_int(&A, CHG_V_INT, r);
             } else if (numeric(&x) && numeric(&y))
-                set_float(&A, num(&x) + num(&y));
+                FLOAT_RESULT("+", num(&x) + num(&y));
             else if (x.tag == CHG_V_STR && y.tag == CHG_V_STR) {
+                CHARGE(chg_vm_byte_steps((uint64_t)x.len + y.len));
+                if ((uint64_t)x.len + y.len > UINT32_MAX)
+                    FAIL("string too long");
                 char *p = chg_arena_alloc_raw(&ctx->scratch, (size_t)x.len + y.len + 1);
                 if (!p)
-                    return chg_vm_nomem(ctx, pc);
+                    SCRATCH_FAIL();
                 memcpy(p, x.u.s, x.len);
                 memcpy(p + x.len, y.u.s, y.len);
                 p[x.len + y.len] = 0;
@@ -577,7 +691,10 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                        (x.tag == CHG_V_DUR && y.tag == CHG_V_DUR)) {
                 if (__builtin_add_overflow(x.u.i, y.u.i, &r))
                     FAIL("time overflow in +");
-                set_int(&A, x.tag == CHG_V_DUR && y.tag == CHG_V_DUR ? CHG_V_DUR : CHG_V_TIME, r);
+                uint8_t tag = x.tag == CHG_V_DUR && y.tag == CHG_V_DUR ? CHG_V_DUR : CHG_V_TIME;
+                if (tag == CHG_V_TIME)
+                    TIME_RESULT("+", r);
+                set_int(&A, tag, r);
             } else
                 return type_error2(ctx, pc, "+", &x, &y);
             pc++;
@@ -593,12 +710,15 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                     FAIL("integer overflow in %lld - %lld", (long long)x.u.i, (long long)y.u.i);
                 set_int(&A, CHG_V_INT, r);
             } else if (numeric(&x) && numeric(&y))
-                set_float(&A, num(&x) - num(&y));
+                FLOAT_RESULT("-", num(&x) - num(&y));
             else if ((x.tag == CHG_V_TIME && (y.tag == CHG_V_DUR || y.tag == CHG_V_TIME)) ||
                      (x.tag == CHG_V_DUR && y.tag == CHG_V_DUR)) {
                 if (__builtin_sub_overflow(x.u.i, y.u.i, &r))
                     FAIL("time overflow in -");
-                set_int(&A, x.tag == CHG_V_TIME && y.tag == CHG_V_DUR ? CHG_V_TIME : CHG_V_DUR, r);
+                uint8_t tag = x.tag == CHG_V_TIME && y.tag == CHG_V_DUR ? CHG_V_TIME : CHG_V_DUR;
+                if (tag == CHG_V_TIME)
+                    TIME_RESULT("-", r);
+                set_int(&A, tag, r);
             } else
                 return type_error2(ctx, pc, "-", &x, &y);
             pc++;
@@ -615,7 +735,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                     FAIL("integer overflow in %lld * %lld", (long long)x.u.i, (long long)y.u.i);
                 set_int(&A, dur ? CHG_V_DUR : CHG_V_INT, r);
             } else if (numeric(&x) && numeric(&y))
-                set_float(&A, num(&x) * num(&y));
+                FLOAT_RESULT("*", num(&x) * num(&y));
             else
                 return type_error2(ctx, pc, "*", &x, &y);
             pc++;
@@ -645,7 +765,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             } else if (div && numeric(&x) && numeric(&y)) {
                 if (num(&y) == 0)
                     FAIL("division by zero");
-                set_float(&A, num(&x) / num(&y));
+                FLOAT_RESULT("/", num(&x) / num(&y));
             } else
                 return type_error2(ctx, pc, div ? "/" : "%", &x, &y);
             pc++;
@@ -654,12 +774,14 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
         /* EQ: R[a] = R[b] == R[c] */
         CASE(EQ)
             ASSERT_RABC();
+            CHARGE(cmp_cost(ctx, &B));
             set_int(&A, CHG_V_BOOL, chg_vm_value_equal(&B, &C));
             pc++;
             NEXT;
         /* NE: R[a] = R[b] != R[c] */
         CASE(NE)
             ASSERT_RABC();
+            CHARGE(cmp_cost(ctx, &B));
             set_int(&A, CHG_V_BOOL, !chg_vm_value_equal(&B, &C));
             pc++;
             NEXT;
@@ -675,6 +797,8 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             /* `field == "literal"`, the commonest test there is: an enum
              * value decodes to the bundle's own copy of the string, the
              * one the constant points to, so memcmp is mostly skipped */
+            if (x->tag == CHG_V_STR && k->tag == CHG_V_STR && x->len == k->len)
+                CHARGE(cmp_cost(ctx, x));
             if (x->tag == CHG_V_STR && k->tag == CHG_V_STR)
                 eq = x->len == k->len && (x->u.s == k->u.s || memcmp(x->u.s, k->u.s, x->len) == 0);
             else
@@ -703,14 +827,17 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             bool found = false;
             if (is_list(l)) {
                 uint32_t n = l->tag == CHG_V_LIST ? l->len : (uint32_t)json_array_size(l->u.json);
+                uint64_t per = 1 + cmp_cost(ctx, x);
+                CHARGE(per > ctx->steps_left ? per : (uint64_t)n * per); /* no overflow: per <= 2^40 + 2 */
                 for (uint32_t i = 0; i < n && !found; i++) {
                     chg_value e;
                     elem(l, i, &e);
                     found = chg_vm_value_equal(x, &e);
                 }
-            } else if (l->tag == CHG_V_STR && x->tag == CHG_V_STR)
+            } else if (l->tag == CHG_V_STR && x->tag == CHG_V_STR) {
+                CHARGE(chg_vm_byte_steps((uint64_t)l->len + x->len));
                 found = x->len == 0 || memmem(l->u.s, l->len, x->u.s, x->len) != NULL;
-            else
+            } else
                 FAIL("cannot look for %s in %s", chg_vm_vtag_name(x->tag), chg_vm_vtag_name(l->tag));
             set_int(&A, CHG_V_BOOL, found);
             pc++;
@@ -724,10 +851,21 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             if (B.tag != CHG_V_TIME)
                 FAIL("expected an instant on the left of 'in %s', found %s", b->str[b->timesets[in->c].name],
                      chg_vm_vtag_name(B.tag));
+            if (!chg_time_in_range(B.u.i)) /* only a crafted constant or a resolver's answer */
+                FAIL("the instant is outside the years 0000 to 9999");
             /* the context's index of the set (one per time set) answers
              * with a bisection once it covers the year around B */
             chg_ts_env env = {flag_of, (void *)ctx->facts};
-            set_int(&A, CHG_V_BOOL, chg_vm_tsx_contains(b->timesets[in->c].ts, &env, &ctx->ts_index[in->c], B.u.i));
+            chg_ts_index *x = &ctx->ts_index[in->c];
+            bool was_valid = x->valid;
+            int64_t was_lo = x->lo;
+            set_int(&A, CHG_V_BOOL, chg_vm_tsx_contains(b->timesets[in->c].ts, &env, x, B.u.i));
+            /* an index moved to another year is a year of the library's
+             * work (~0.2 ms for a weeknight cron): instants from all over
+             * the calendar in one change must not make that unbounded.
+             * The first index of a decision is free, as it is for `now`. */
+            if (was_valid && (!x->valid || x->lo != was_lo))
+                CHARGE(4096 + 256 * (uint64_t)x->n);
             pc++;
             NEXT;
         }
@@ -741,7 +879,18 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             /* ctx->match was sized at context creation for the bundle's
              * largest capture count: matching allocates nothing */
             CHG_ASSERT(ctx->match != NULL);
-            int rc = pcre2_match(b->regexes[in->c], (PCRE2_SPTR)B.u.s, B.len, 0, 0, ctx->match, NULL);
+            CHARGE(chg_vm_byte_steps(B.len));
+            /* the match context (chg_ctx_new) holds the regex budget and
+             * the JIT stack: a match that hits either is an error, never
+             * a silent "no match" */
+            int rc = pcre2_match(b->regexes[in->c], (PCRE2_SPTR)B.u.s, B.len, 0, 0, ctx->match, ctx->mctx);
+            if (rc == PCRE2_ERROR_JIT_STACKLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
+                FAIL("regex budget exceeded: matching needs more than %u MiB of backtracking memory",
+                     CHG_JIT_STACK_MAX >> 20);
+            if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT)
+                FAIL("regex budget exceeded: matching needs more than %llu steps (raise it with "
+                     "'limits { regex_steps: N }')",
+                     (unsigned long long)b->limits.regex_steps);
             if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
                 PCRE2_UCHAR msg[120];
                 pcre2_get_error_message(rc, msg, sizeof msg);
@@ -763,12 +912,15 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             for (uint32_t i = 0; i < in->x; i++) {
                 parts[i] = chg_vm_value_to_scratch(ctx, &R[in->b + i], &lens[i]);
                 if (!parts[i])
-                    return chg_vm_nomem(ctx, pc);
+                    SCRATCH_FAIL();
                 total += lens[i];
             }
+            CHARGE(chg_vm_byte_steps(total));
+            if (total > UINT32_MAX)
+                FAIL("string too long");
             char *p = chg_arena_alloc_raw(&ctx->scratch, total + 1);
             if (!p)
-                return chg_vm_nomem(ctx, pc);
+                SCRATCH_FAIL();
             size_t at = 0;
             for (uint32_t i = 0; i < in->x; i++) {
                 memcpy(p + at, parts[i], lens[i]);
@@ -793,7 +945,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
              * R[b..] must not change a list already made */
             chg_value *items = chg_arena_alloc_raw(&ctx->scratch, sizeof(chg_value) * (in->x ? in->x : 1));
             if (!items)
-                return chg_vm_nomem(ctx, pc);
+                SCRATCH_FAIL();
             memcpy(items, &R[in->b], sizeof(chg_value) * in->x);
             A.tag = in->op == CHG_OP_LIST ? CHG_V_LIST : CHG_V_REC;
             A.flags = 0;
@@ -923,6 +1075,8 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             if (i >= (int64_t)n)
                 pc = CHG_INS_BC(*in);
             else {
+                /* the body, up to the closing JMP, once more */
+                CHARGE(CHG_INS_BC(*in) - pc);
                 elem(l, (uint32_t)i, &R[in->a + 2]);
                 pc++;
             }
@@ -959,6 +1113,8 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
 #undef B
 #undef C
 #undef FAIL
+#undef CHARGE
+#undef SCRATCH_FAIL
 #undef IN_WINDOW
 #undef ASSERT_R
 #undef ASSERT_RABC

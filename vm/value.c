@@ -46,7 +46,26 @@ const char *chg_vm_vtag_name(uint8_t tag)
 
 static bool json_equal_value(const json_t *j, const chg_value *v);
 
-/* Equality as the language defines it: an int equals a float of the same
+/* Converting i to a double rounds above 2^53, so 2^53 + 1 would equal
+ * 2^53.0; instead f is split into its integer part (exact: a double of
+ * that magnitude is a whole number or has one) and its fraction. The
+ * bounds are -2^63 and 2^63, both exact as doubles. */
+int chg_vm_cmp_int_float(int64_t i, double f)
+{
+    if (f != f)
+        return -2;
+    if (f >= 9223372036854775808.0)
+        return -1;
+    if (f < -9223372036854775808.0)
+        return 1;
+    int64_t t = (int64_t)f; /* towards zero, in range */
+    if (i != t)
+        return i < t ? -1 : 1;
+    double frac = f - (double)t;
+    return frac > 0 ? -1 : frac < 0 ? 1 : 0;
+}
+
+/* Equality as the language defines it: an int equals a float of exactly the same
  * value (JSON does not tell 2 from 2.0); a jansson value equals a native
  * one when its conversion does, element by element for arrays (a list
  * literal against an event's array); otherwise the tags must agree. A
@@ -56,9 +75,9 @@ static bool json_equal_value(const json_t *j, const chg_value *v);
 bool chg_vm_value_equal(const chg_value *a, const chg_value *b)
 {
     if (a->tag == CHG_V_INT && b->tag == CHG_V_FLOAT)
-        return (double)a->u.i == b->u.f;
+        return chg_vm_cmp_int_float(a->u.i, b->u.f) == 0;
     if (a->tag == CHG_V_FLOAT && b->tag == CHG_V_INT)
-        return a->u.f == (double)b->u.i;
+        return chg_vm_cmp_int_float(b->u.i, a->u.f) == 0;
     if (a->tag == CHG_V_JSON && b->tag != CHG_V_JSON)
         return json_equal_value(a->u.json, b);
     if (b->tag == CHG_V_JSON && a->tag != CHG_V_JSON)
@@ -208,8 +227,10 @@ static void value_json(const chg_bundle *b, const chg_value *v, chg_buf *out, bo
     switch (v->tag) {
     case CHG_V_STR: chg_buf_json_string(out, v->u.s, v->len); break;
     case CHG_V_TIME:
-        chg_time_format_utc(v->u.i, tmp);
-        chg_buf_json_string(out, tmp, strlen(tmp));
+        if (chg_time_format_utc(v->u.i, tmp))
+            chg_buf_json_string(out, tmp, strlen(tmp));
+        else
+            chg_buf_puts(out, "null"); /* no RFC 3339 form (a crafted constant) */
         break;
     case CHG_V_DUR:
         if (change) {

@@ -91,26 +91,21 @@
  * registers; compiled blocks are far below it). */
 #define CHG_VERIFY_MAX_WORK (1u << 22)
 
-static const uint32_t rec_size[CHG_SEC__MAX] = {
-#define REC_SIZE(name, id, size) [id] = size,
-    CHG_SECTIONS(REC_SIZE)
-#undef REC_SIZE
-};
-
 /* The file offset of record i of section s. */
-static uint32_t rec_at(chg_vm_verifier *v, int s, uint32_t i) { return v->off[s] + i * rec_size[s]; }
+static uint32_t rec_at(chg_vm_verifier *v, int s, uint32_t i) { return v->off[s] + i * chg_sections()[s].size; }
 
-/* The loader's message format, "corrupt at offset N: …"; false, so a check
- * reads `return vfail(...)`. */
+/* The loader's message format, "corrupt bundle: … at offset N" (a field
+ * of a record named as the loader names it, "LETS[1].block: …"); false,
+ * so a check reads `return vfail(...)`. */
 static bool vfail(chg_vm_verifier *v, uint32_t offset, const char *fmt, ...) CHG_PRINTF(3, 4);
 static bool vfail(chg_vm_verifier *v, uint32_t offset, const char *fmt, ...)
 {
-    int n = snprintf(v->err, v->errlen, "corrupt at offset %u: ", offset);
+    char what[512];
     va_list ap;
     va_start(ap, fmt);
-    if (n >= 0 && (size_t)n < v->errlen)
-        vsnprintf(v->err + n, v->errlen - (size_t)n, fmt, ap);
+    vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
+    snprintf(v->err, v->errlen, "corrupt bundle: %s at offset %u", what, offset);
     return false;
 }
 
@@ -431,8 +426,8 @@ static bool verify_dataflow(chg_vm_verifier *v, uint32_t bi, const chg_block *k,
     }
     uint32_t words = (nw + 63) / 64;
     if ((uint64_t)n * words > CHG_VERIFY_MAX_WORK)
-        return vfail(v, rec_at(v, CHG_SEC_BLOCKS, bi),
-                     "block %u: %u instructions writing %u registers are too many to verify", bi, n, nw);
+        return vfail(v, rec_at(v, CHG_SEC_BLOCKS, bi) + 4,
+                     "BLOCKS[%u].len: %u instructions writing %u registers are too many to verify", bi, n, nw);
     /* the sets, 64 registers at a time (one round when the block writes
      * none: its reads still fail). The first pass also finds what is
      * reachable: in pc order, every forward edge is seen before its
@@ -502,7 +497,7 @@ static bool verify_lets(chg_vm_verifier *v)
     for (uint32_t i = 0; ok && i < b->nlets; i++) {
         uint32_t k = b->lets[i].block; /* in range and a let block: load_policy */
         if (owner[k] != CHG_NONE32)
-            ok = vfail(v, rec_at(v, CHG_SEC_LETS, i) + 4, "let %u: block %u is already the block of let %u", i, k,
+            ok = vfail(v, rec_at(v, CHG_SEC_LETS, i) + 4, "LETS[%u].block: block %u is already the block of let %u", i, k,
                        owner[k]);
         owner[k] = i;
     }
@@ -551,7 +546,7 @@ bool chg_vm_verify_tstree(chg_vm_verifier *v, uint32_t set, const chg_ts_node *n
     /* sets in order, each its own nodes: building them all costs the
      * TSNODES section once */
     if (first < *next_first)
-        return vfail(v, rec_at(v, CHG_SEC_TIMESETS, set) + 8, "time set %u: node %u belongs to the time set before",
+        return vfail(v, rec_at(v, CHG_SEC_TIMESETS, set) + 8, "TIMESETS[%u].first: node %u belongs to the time set before",
                      set, first);
     *next_first = first + count;
     uint8_t *used = chg_calloc(count + 1, 1);
@@ -567,8 +562,8 @@ bool chg_vm_verify_tstree(chg_vm_verifier *v, uint32_t set, const chg_ts_node *n
             uint32_t o = (uint32_t)ops[j];
             if (used[o]++)
                 ok = vfail(v, rec_at(v, CHG_SEC_TSNODES, first + k) + 12 + 4 * (uint32_t)j,
-                           "time-set node %u: node %u is already an operand (a time set must be a tree)", first + k,
-                           first + o);
+                           "TSNODES[%u].%c: node %u is already an operand (a time set must be a tree)", first + k,
+                           j ? 'b' : 'a', first + o);
         }
     }
     chg_free(used);
@@ -588,13 +583,13 @@ bool chg_vm_verify_decoding(chg_vm_verifier *v)
         uint32_t node = b->lfields[i].node;
         if (node != CHG_NONE32 && node_used[node]++)
             ok = vfail(v, rec_at(v, CHG_SEC_LFIELDS, i) + 4,
-                       "layout field %u: path node %u is already a field (decoding would fan out)", i, node);
+                       "LFIELDS[%u].node: path node %u is already a field (decoding would fan out)", i, node);
     }
     for (uint32_t i = 0; ok && i < b->npaths; i++) {
         uint32_t l = b->paths[i].layout;
         if (l != CHG_NONE16 && layout_used[l]++)
             ok = vfail(v, rec_at(v, CHG_SEC_PATHS, i) + 22,
-                       "path node %u: layout %u already belongs to a list (decoding would fan out)", i, l);
+                       "PATHS[%u].layout: layout %u already belongs to a list (decoding would fan out)", i, l);
     }
     chg_free(node_used);
     chg_free(layout_used);

@@ -16,64 +16,29 @@ typedef struct chg_timeset chg_timeset;
 typedef struct chg_ts_index chg_ts_index;
 typedef struct chg_tz chg_tz;
 
-typedef struct chg_block {
-    uint32_t start, len;
-    uint16_t reg_base, nregs;
-    uint8_t kind;
-} chg_block;
-
-typedef struct chg_srcspan {
-    uint32_t file; /* string */
-    uint32_t line, col;
-} chg_srcspan;
-
-typedef struct chg_pathnode {
-    uint8_t kind, type, need;
-    uint32_t parent;
-    uint32_t name;          /* string, or NONE */
-    uint32_t dflt;          /* constant, or NONE */
-    uint32_t enm;           /* constant (a list of strings), or NONE */
-    uint16_t slot, layout;
-    uint32_t text;          /* string */
-} chg_pathnode;
-
-typedef struct chg_layout {
-    uint32_t first, count;  /* into lfields */
-} chg_layout;
-
-typedef struct chg_lfield {
-    uint32_t name;          /* string */
-    uint32_t node;          /* path node, or NONE */
-} chg_lfield;
-
-/* A node of the declared schema (SCHEMA section; bundle_format.h). */
-typedef struct chg_schemanode {
-    uint8_t type, need, flags;
-    uint32_t name;          /* string, or NONE */
-    uint32_t enm;           /* constant (a list of strings), or NONE */
-    uint32_t first, count;  /* children */
-    uint32_t span;          /* source position, or NONE */
-} chg_schemanode;
-
-typedef struct chg_arm {
-    uint32_t cond, cls, span;
-} chg_arm;
-
-typedef struct chg_letdef {
-    uint32_t name, block;
-} chg_letdef;
-
-typedef struct chg_ruledef {
-    uint32_t name;
-    uint8_t level, action;
-    uint32_t when, msg, window, during_first, during_count, span, req;
-} chg_ruledef;
+/* The loaded tables whose records are exactly the bundle's: the structs
+ * bundle_format.def generates (chg_rec_NAME), under the VM's names. */
+typedef chg_rec_BLOCKS chg_block;
+typedef chg_rec_SPANS chg_srcspan;
+typedef chg_rec_PATHS chg_pathnode;
+typedef chg_rec_LAYOUTS chg_layout;
+typedef chg_rec_LFIELDS chg_lfield;
+typedef chg_rec_SCHEMA chg_schemanode; /* a node of the declared schema */
+typedef chg_rec_ARMS chg_arm;
+typedef chg_rec_LETS chg_letdef;
+typedef chg_rec_RULES chg_ruledef;
+typedef chg_rec_APPROVALS chg_approvaldef;
+typedef chg_rec_ACTIONS chg_actiondef;
+typedef chg_rec_CALLS chg_calldef;
+typedef chg_rec_INTAKES chg_intakedef;
+typedef chg_rec_IFIELDS chg_ifielddef;
 
 typedef struct chg_tsdef {
     uint32_t name, kind;    /* kind: CHG_SET_* */
     uint32_t text;          /* string: the definition as written */
     const char *zone;       /* the one non-UTC zone of its schedules, or NULL
                                (derived from the nodes at load) */
+    uint32_t flag;          /* string: the first flag it reads, or NONE */
     chg_timeset *ts;        /* built at load */
 } chg_tsdef;
 
@@ -91,31 +56,22 @@ typedef struct chg_areqdef {
     char **term;
 } chg_areqdef;
 
-/* Limits the loader enforces on approval requirements. */
+/* Scratch and steps: the bytes of string work that cost one step (a
+ * built-in that reads or writes n bytes spends n / 64 steps, at least 1). */
+#define CHG_STEP_BYTES 64
+
+typedef struct chg_limits {
+    uint64_t steps, regex_steps, scratch;
+} chg_limits;
+
+/* The JIT stack of a context's regex matches: enough for a group
+ * repeated over a few hundred KiB of subject (`^(a|b)*$`); reserved once
+ * per context, touched only as deep as a match goes. */
+#define CHG_JIT_STACK_MAX (8u << 20)
+
+/* The deepest approval requirement tree the loader accepts (the
+ * evaluator recurses that deep). */
 #define CHG_MAX_AREQ_DEPTH 32
-#define CHG_MAX_WITHIN (100LL * 366 * 86400)
-
-typedef struct chg_approvaldef {
-    uint32_t cls;           /* risk class, or NONE for emergency */
-    uint32_t req;
-} chg_approvaldef;
-
-typedef struct chg_actiondef {
-    uint8_t outcome;        /* chg_outcome, or 5 for emergency */
-    uint32_t when, first, count;
-} chg_actiondef;
-
-typedef struct chg_calldef {
-    uint32_t name, args, params, span;
-} chg_calldef;
-
-typedef struct chg_intakedef {
-    uint32_t name, when, first, count;
-} chg_intakedef;
-
-typedef struct chg_ifielddef {
-    uint32_t name, block;
-} chg_ifielddef;
 
 /* A built-in function: args in, *out out. Every built-in has a fixed
  * arity (min == max in builtins.def) and the verifier checked the CALL
@@ -124,9 +80,15 @@ typedef struct chg_ifielddef {
  * Must not allocate except through the context's scratch arena. */
 typedef int (*chg_builtin_fn)(chg_ctx *ctx, const chg_value *args, chg_value *out);
 
+/* A loaded bundle: one allocation for itself and its bytes, one arena
+ * block for every table (sized from the section counts), plus the objects
+ * the libraries it calls made (time sets, zones, compiled regexes), which
+ * chg_bundle_free hands back to them. */
 struct chg_bundle {
-    uint8_t *data;
+    uint8_t *data;          /* its own copy of the bytes, after the struct */
     size_t len;
+    chg_arena arena;        /* the tables below and the approval texts */
+    chg_rec_META meta;      /* the META record as read */
     char hash[65];
     char compiler[17];
 
@@ -155,7 +117,7 @@ struct chg_bundle {
     uint32_t nschema;       /* 0: no schema, nothing to validate */
     chg_schemanode *schema;
 
-    /* META */
+    /* META, under the names the VM reads them by */
     uint32_t name, version, at_block, nregs, nslots_change, nslots_event, id_slot, flags;
     uint32_t approvals_slot, requester_slot, emergency_slot, approvals_layout;
 
@@ -180,6 +142,8 @@ struct chg_bundle {
     uint32_t nzones;
     chg_tz **zones;
     uint32_t nbuiltins;
+    uint32_t *flag_strs;      /* strings of the FLAG time-set nodes */
+    uint32_t nflag_strs;
     chg_builtin_fn *builtins;
     const struct chg_builtin_impl **builtin_info;
 
@@ -195,6 +159,8 @@ struct chg_bundle {
     chg_intakedef *intakes;
     uint32_t nifields;
     chg_ifielddef *ifields;
+
+    chg_limits limits;        /* the LIMITS section, or the defaults */
 };
 
 /* ---- facts ------------------------------------------------------------------------- */
@@ -277,6 +243,8 @@ struct chg_ctx {
     chg_arena scratch;        /* one evaluation's strings and lists: reset, not
                                  freed, between evaluations (chg_vm_ctx_begin) */
     pcre2_match_data *match;
+    pcre2_match_context *mctx; /* the regex budget: match and depth limits */
+    pcre2_jit_stack *jit_stack;
     chg_ts_index *ts_index;   /* one per time set */
     chg_reason *reasons;      /* capacity nrules + 1 */
     chg_reason *warnings;
@@ -310,7 +278,14 @@ struct chg_ctx {
     const chg_facts *facts;
     int64_t now;
     int risk;
+    /* the step budget: what is left of it in this evaluation, and the
+     * peak use of this decision (for chg_ctx_usage) */
+    uint64_t steps_left;
+    uint64_t used_steps, used_scratch; /* of the last chg_eval */
     /* the run-time error, if any */
+    /* the approval requirements in force in the last decision (explain) */
+    const uint32_t *ap_roots;
+    uint32_t ap_nroots;
     bool failed;
     bool oom;                 /* memory ran out (chg_vm_nomem): the
                                  decision is void, chg_eval says so */
@@ -346,8 +321,19 @@ void chg_vm_action_vars(chg_ctx *ctx);
 /* Evaluate the approval requirements roots[0..n) (joined by `and`) on the
  * change at `now`: fills d's approvals fields; *rejected_by names the first
  * approver who rejected the change, or is NULL. Returns 0 or -1 (error). */
+/* --explain: the approvals of the change that counted for nothing, and why. */
+void chg_vm_approvals_explain(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_buf *out);
 int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_decision *d,
                        const char **rejected_by);
+
+/* Spend n steps of the decision's budget: 0, or -1 with the error set
+ * ("step budget exceeded") when it is spent. */
+int chg_vm_charge(chg_ctx *ctx, uint32_t pc, uint64_t n);
+/* Steps for n bytes of string work: n / CHG_STEP_BYTES, at least 1. */
+static inline uint64_t chg_vm_byte_steps(uint64_t n) { return n / CHG_STEP_BYTES + 1; }
+/* The error for a scratch allocation that failed: the scratch budget when
+ * it is spent, else out of memory. Returns -1. */
+int chg_vm_scratch_error(chg_ctx *ctx, uint32_t pc);
 
 /* Record a run-time error at instruction pc (printf-style, into scratch).
  * Returns -1 for `return chg_vm_error(…)`. */
@@ -407,6 +393,8 @@ int64_t chg_vm_tsx_next_admissible(chg_ts_index *const *xs, const chg_timeset *c
 /* ---- values ------------------------------------------------------------------------ */
 
 const char *chg_vm_vtag_name(uint8_t tag);
+/* An int against a float, exactly: -1, 0, 1, or -2 when f is NaN. */
+int chg_vm_cmp_int_float(int64_t i, double f);
 bool chg_vm_value_equal(const chg_value *a, const chg_value *b);
 /* Append the value as interpolation shows it. */
 void chg_vm_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out);

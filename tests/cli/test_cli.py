@@ -277,6 +277,19 @@ class Files(unittest.TestCase):
             self.assertNotIn("%s", r["fullDescription"]["text"], r["id"])
             self.assertEqual(r["helpUri"].split("#")[1], anchors[r["id"]], r["id"])
 
+    def test_facts_that_the_policy_never_reads_are_warned_about(self):
+        p = self.write("p.chg", 'policy "p" version "1"\nfreeze f = flag "incident"\nrule r:\n  deny during f "x"\n'
+                       'rule q:\n  when aws.cloudwatch.alarm_state("a") == "ALARM"\n  deny "alarm"\n')
+        f = self.write("f.json", '{"flags": {"incidnet": true, "incident": false}, "queries": [{"call": '
+                       '"aws.cloudwatch.alarm_stat", "args": ["a"], "result": "OK"}]}')
+        e = self.write("e.json", '{"id": "c"}')
+        rc, out, err = chgc("eval", p, "--event", e, "--facts", f)
+        self.assertEqual(rc, 0)
+        self.assertEqual(err.splitlines(), [
+            "chgc: %s: warning: flag 'incidnet' is never read by the policy (did you mean 'incident'?)" % f,
+            "chgc: %s: warning: query aws.cloudwatch.alarm_stat is never asked by the policy "
+            "(did you mean aws.cloudwatch.alarm_state?)" % f])
+
     def test_a_bundle_where_source_is_expected_is_one_error(self):
         b = os.path.join(self.dir, "p.chgb")
         self.assertEqual(chgc("build", "-o", b, os.path.join(ROOT, "policies/production.chg"))[0], 0)
@@ -645,6 +658,18 @@ class Test(unittest.TestCase):
         self.assertIn("error[E0104]: unknown field 'nope'", err)
         self.assertIn("p.chg: the policy has errors; its tests were not run", err)
 
+    def test_budgets_show_the_most_a_decision_used(self):
+        rc, out, _ = chgc("test", "--run", "^dev", "--budgets", "p.chg", cwd=self.dir)
+        self.assertEqual(rc, 0, out)
+        line = [l for l in out.splitlines() if l.startswith("budgets: ")]
+        self.assertEqual(len(line), 1, out)
+        self.assertRegex(line[0], r"^budgets: p\.chg: at most [1-9][0-9]* of 10000000 steps and [0-9]+ of 16777216 "
+                                  r"bytes of scratch in one decision; regex 1000000 steps per match$")
+        open(self.path, "a").write("limits { steps: 5000, scratch: 65536 }\n")
+        rc, out, _ = chgc("test", "--run", "^dev", "--budgets", "p.chg", cwd=self.dir)
+        self.assertIn(" of 5000 steps and ", out)
+        self.assertIn(" of 65536 bytes of scratch", out)
+
     def test_library_passes(self):
         rc, out, err = chgc("test", "--coverage", "--threshold", "90", "policies", cwd=ROOT)
         self.assertEqual((rc, err), (0, ""), out)
@@ -711,6 +736,39 @@ class SchemaValidation(unittest.TestCase):
 
 
 class Explain(unittest.TestCase):
+    def test_explain_says_which_approvals_were_discarded_and_names_the_flag(self):
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        with open(os.path.join(d, "p.chg"), "w") as f:
+            f.write('policy "p" version "1"\n'
+                    'schema change { id: string, requester: { name: string }, '
+                    'approvals: [{ by: string, group: string, at: time }] }\n'
+                    'risk high\nclassify {\n  default high\n}\n'
+                    'approvals {\n  high => 2 of group "cab" within 72h and 1 of group "sec"\n}\n'
+                    'freeze incident = flag "incident"\nrule r:\n  deny during incident "an incident is open"\n')
+        with open(os.path.join(d, "e.json"), "w") as f:
+            json.dump({"id": "c1", "requester": {"name": "ann"}, "approvals": [
+                {"by": "ann", "group": "cab", "at": "2026-12-01T10:00:00Z"},
+                {"by": "bob", "group": "cab", "at": "2026-11-01T10:00:00Z"},
+                {"by": "cy", "group": "cab", "at": "2026-12-01T11:00:00Z"},
+                {"by": "cy", "group": "cab", "at": "2026-12-01T12:00:00Z"},
+                {"by": "dan", "group": "sec", "at": "2026-12-09T10:00:00Z"},
+                {"by": "eve", "group": "web", "at": "2026-12-01T09:00:00Z"}]}, f)
+        with open(os.path.join(d, "f.json"), "w") as f:
+            f.write('{"flags": {"incident": true}}')
+        rc, out, _ = chgc("eval", "p.chg", "--event", "e.json", "--facts", "f.json", "--at", "2026-12-02T00:00:00Z",
+                          "--explain", cwd=d)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("""  missing: 1 of group cab within 72h
+  missing: 1 of group sec
+  not counted: ann at 2026-12-01T10:00:00Z: the requester's own approval (only terms 'including requester' count it)
+  not counted: bob at 2026-11-01T10:00:00Z: older than 2 of group cab within 72h
+  not counted: cy at 2026-12-01T12:00:00Z: a second approval by the same person counts once
+  not counted: dan at 2026-12-09T10:00:00Z: given after now
+  not counted: eve at 2026-12-01T09:00:00Z: no requirement in force asks for group web or for eve
+""", out)
+        self.assertIn("  - freeze incident holds while flag 'incident' is set: clearing the flag ends it\n", out)
+
     def test_explain_names_rules_values_and_what_would_change(self):
         rc, out, _ = chgc("eval", "policies/production.chg", "--event", "policies/examples/schema-change.json",
                           "--facts", "policies/examples/facts.json", "--explain", cwd=ROOT)

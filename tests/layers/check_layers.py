@@ -24,11 +24,12 @@ PUBLIC = {"chg_base.h", "chg_civil.h", "chg_time.h", "chg_compiler.h", "chg_diag
           "chg_driver.h"}
 # What each folder may include besides the public headers and its own files.
 # The compiler writes bundles: it may read the bundle format, which is the
-# format header and the two tables it includes (opcodes, built-ins).
+# format header and the tables it includes (the bundle format, opcodes,
+# built-ins).
 SHARED = {
     "stdlib": set(),
     "grammar": {"compiler", "gen"},
-    "compiler": {"vm/bundle_format.h", "vm/opcodes.def", "vm/builtins.def", "gen"},
+    "compiler": {"vm/bundle_format.h", "vm/bundle_format.def", "vm/opcodes.def", "vm/builtins.def", "gen"},
     "vm": {"stdlib/time_int.h"},
     "driver": set(),
     "cli": set(),

@@ -289,7 +289,7 @@ static void test_vm_flip_every_byte(void **state)
         rehash(copy, bytes.len);
         b = chg_bundle_load(copy, bytes.len, err, sizeof err);
         if (!b) {
-            assert_true(strncmp(err, "corrupt at offset ", 18) == 0);
+            assert_true(strncmp(err, "corrupt bundle: ", 16) == 0 && strstr(err, " at offset "));
             rejected++;
             continue;
         }
@@ -334,18 +334,18 @@ static void test_vm_truncated_and_foreign(void **state)
         assert_true(strstr(err, "truncated") || strstr(err, "corrupt"));
     }
     assert_null(chg_bundle_load("policy \"x\"\n", 11, err, sizeof err));
-    assert_string_equal(err, "corrupt at offset 0: truncated: 11 bytes is shorter than the header");
+    assert_string_equal(err, "corrupt bundle: truncated: 11 bytes is shorter than the header at offset 0");
     char text[200];
     memset(text, 'x', sizeof text);
     assert_null(chg_bundle_load(text, sizeof text, err, sizeof err));
-    assert_string_equal(err, "corrupt at offset 0: not a chg bundle (bad magic)");
+    assert_string_equal(err, "corrupt bundle: not a chg bundle (bad magic) at offset 0");
     /* a newer format */
     uint8_t *copy = malloc(bytes.len);
     memcpy(copy, bytes.data, bytes.len);
     chg_wr32(copy + 8, CHG_BUNDLE_VERSION + 1);
     assert_null(chg_bundle_load(copy, bytes.len, err, sizeof err));
     char want[200];
-    snprintf(want, sizeof want, "corrupt at offset 8: bundle format version %d is not supported (this chgc reads version %d)",
+    snprintf(want, sizeof want, "corrupt bundle: bundle format version %d is not supported (this chgc reads version %d) at offset 8",
              CHG_BUNDLE_VERSION + 1, CHG_BUNDLE_VERSION);
     assert_string_equal(err, want);
     /* trailing bytes */
@@ -565,20 +565,20 @@ static void test_vm_verifier_rejects_read_before_write(void **state)
     /* r2 is written only when change.ok holds: the JMPF path skips it */
     memcpy(save, ins_at(&bytes, 5), 8);
     set_ins(ins_at(&bytes, 5), CHG_OP_RET, 2, 0);
-    refused(&bytes, "corrupt at offset %u: instruction 5 (RET): register 2 is read before it is written on some path",
+    refused(&bytes, "corrupt bundle: instruction 5 (RET): register 2 is read before it is written on some path at offset %u",
             code + 8 * 5);
     memcpy(ins_at(&bytes, 5), save, 8);
     /* the loop's element r3 after its exit: an empty list never wrote it */
     memcpy(save, ins_at(&bytes, 16), 8);
     set_ins(ins_at(&bytes, 16), CHG_OP_MOVE, 0, 3);
-    refused(&bytes, "corrupt at offset %u: instruction 16 (MOVE): register 3 is read before it is written on some "
-            "path", code + 8 * 16);
+    refused(&bytes, "corrupt bundle: instruction 16 (MOVE): register 3 is read before it is written on some "
+            "path at offset %u", code + 8 * 16);
     memcpy(ins_at(&bytes, 16), save, 8);
     /* a loop over a list register nothing wrote: the last change's list */
     memcpy(save, ins_at(&bytes, 8), 8);
     ins_at(&bytes, 8)[2] = 4; /* CHANGE r4 items: r1 is never written */
-    refused(&bytes, "corrupt at offset %u: instruction 9 (FORPREP): register 1 is read before it is written on some "
-            "path", code + 8 * 9);
+    refused(&bytes, "corrupt bundle: instruction 9 (FORPREP): register 1 is read before it is written on some "
+            "path at offset %u", code + 8 * 9);
     memcpy(ins_at(&bytes, 8), save, 8);
     /* untouched, it loads and decides */
     rehash((uint8_t *)bytes.data, bytes.len);
@@ -591,11 +591,9 @@ static void test_vm_verifier_rejects_read_before_write(void **state)
  * section empty. For checks no compiled policy can reach. */
 static chg_buf handmade(const chg_ins *code, uint32_t n, uint16_t nregs)
 {
-    static const uint32_t size[CHG_SEC__MAX] = {
-#define SEC_SIZE(name, id, sz) [id] = sz,
-        CHG_SECTIONS(SEC_SIZE)
-#undef SEC_SIZE
-    };
+    uint32_t size[CHG_SEC__MAX];
+    for (int s = 1; s < CHG_SEC__MAX; s++)
+        size[s] = chg_sections()[s].size;
     uint32_t count[CHG_SEC__MAX] = {0};
     count[CHG_SEC_META] = 1;
     count[CHG_SEC_STRINGS] = 1;
@@ -684,8 +682,8 @@ static void test_vm_verifier_bounds_its_work(void **state)
     uint32_t nb, blocks = section(&bytes, CHG_SEC_BLOCKS, &nb);
     char err[512], want[200];
     assert_null(chg_bundle_load(bytes.data, bytes.len, err, sizeof err));
-    snprintf(want, sizeof want, "corrupt at offset %u: block 0: 70000 instructions writing 4096 registers are too "
-             "many to verify", blocks);
+    snprintf(want, sizeof want, "corrupt bundle: BLOCKS[0].len: 70000 instructions writing 4096 registers are too "
+             "many to verify at offset %u", blocks + 4);
     assert_string_equal(err, want);
     chg_buf_free(&bytes);
     free(code);
@@ -727,8 +725,8 @@ static void test_vm_registers_do_not_carry_over_between_decisions(void **state)
         fail_msg("the verifier accepted a block that reads r1 before writing it");
     }
     char want[200];
-    snprintf(want, sizeof want, "corrupt at offset %u: instruction 6 (RET): register 1 is read before it is written "
-             "on some path", code + 8 * 6);
+    snprintf(want, sizeof want, "corrupt bundle: instruction 6 (RET): register 1 is read before it is written "
+             "on some path at offset %u", code + 8 * 6);
     assert_string_equal(err, want);
     chg_buf_free(&bytes);
 }
@@ -746,7 +744,7 @@ static void test_vm_verifier_rejects_shared_let_block(void **state)
     uint32_t save = chg_rd32(d + lets + 4), blk1 = chg_rd32(d + lets + 8 + 4);
     chg_wr32(d + lets + 4, blk1);
     char want[200];
-    snprintf(want, sizeof want, "corrupt at offset %%u: let 1: block %u is already the block of let 0", blk1);
+    snprintf(want, sizeof want, "corrupt bundle: LETS[1].block: block %u is already the block of let 0 at offset %%u", blk1);
     refused(&bytes, want, lets + 8 + 4);
     chg_wr32(d + lets + 4, save);
     rehash(d, bytes.len);
@@ -778,8 +776,8 @@ static void test_vm_verifier_rejects_shared_timeset_nodes(void **state)
     uint32_t save = chg_rd32(r + 16);
     chg_wr32(r + 16, chg_rd32(r + 12));
     char want[200];
-    snprintf(want, sizeof want, "corrupt at offset %%u: time-set node %u: node %u is already an operand (a time set "
-             "must be a tree)", and_node, and_node - 3);
+    snprintf(want, sizeof want, "corrupt bundle: TSNODES[%u].b: node %u is already an operand (a time set "
+             "must be a tree) at offset %%u", and_node, and_node - 3);
     refused(&bytes, want, tsn + 72 * and_node + 16);
     chg_wr32(r + 16, save);
     /* the set after the first starts inside it */
@@ -787,7 +785,7 @@ static void test_vm_verifier_rejects_shared_timeset_nodes(void **state)
     uint8_t *s1 = d + sets + 20 * 1;
     save = chg_rd32(s1 + 8);
     chg_wr32(s1 + 8, chg_rd32(d + sets + 8));
-    refused(&bytes, "corrupt at offset %u: time set 1: node 0 belongs to the time set before", sets + 20 + 8);
+    refused(&bytes, "corrupt bundle: TIMESETS[1].first: node 0 belongs to the time set before at offset %u", sets + 20 + 8);
     chg_wr32(s1 + 8, save);
     rehash(d, bytes.len);
     chg_bundle_free(load(&bytes));
@@ -810,8 +808,8 @@ static void test_vm_verifier_rejects_decoding_fan_out(void **state)
     assert_true(node0 != CHG_NONE32 && save != CHG_NONE32);
     chg_wr32(d + lf + 8 + 4, node0);
     char want[200];
-    snprintf(want, sizeof want, "corrupt at offset %%u: layout field 1: path node %u is already a field (decoding "
-             "would fan out)", node0);
+    snprintf(want, sizeof want, "corrupt bundle: LFIELDS[1].node: path node %u is already a field (decoding "
+             "would fan out) at offset %%u", node0);
     refused(&bytes, want, lf + 8 + 4);
     chg_wr32(d + lf + 8 + 4, save);
     /* the second list node with a layout takes the first one's */
@@ -827,8 +825,8 @@ static void test_vm_verifier_rejects_decoding_fan_out(void **state)
     assert_true(second != CHG_NONE32);
     uint16_t lsave = chg_rd16(d + paths + 32 * second + 22), l0 = chg_rd16(d + paths + 32 * first + 22);
     chg_wr16(d + paths + 32 * second + 22, l0);
-    snprintf(want, sizeof want, "corrupt at offset %%u: path node %u: layout %u already belongs to a list (decoding "
-             "would fan out)", second, l0);
+    snprintf(want, sizeof want, "corrupt bundle: PATHS[%u].layout: layout %u already belongs to a list (decoding "
+             "would fan out) at offset %%u", second, l0);
     refused(&bytes, want, paths + 32 * second + 22);
     chg_wr16(d + paths + 32 * second + 22, lsave);
     rehash(d, bytes.len);
@@ -843,7 +841,7 @@ static int load_and_run_twice(const uint8_t *data, size_t len)
     char err[512];
     chg_bundle *b = chg_bundle_load(data, len, err, sizeof err);
     if (!b) {
-        assert_true(strncmp(err, "corrupt at offset ", 18) == 0);
+        assert_true(strncmp(err, "corrupt bundle: ", 16) == 0);
         return 0;
     }
     chg_ctx *ctx = chg_ctx_new(b);
@@ -879,11 +877,9 @@ static void test_vm_walk_every_field(void **state)
     chg_buf bytes = build(policy);
     uint8_t *d = malloc(bytes.len);
     memcpy(d, bytes.data, bytes.len);
-    static const uint32_t size[CHG_SEC__MAX] = {
-#define SEC_SIZE(name, id, sz) [id] = sz,
-        CHG_SECTIONS(SEC_SIZE)
-#undef SEC_SIZE
-    };
+    uint32_t size[CHG_SEC__MAX];
+    for (int s = 1; s < CHG_SEC__MAX; s++)
+        size[s] = chg_sections()[s].size;
     uint32_t nsec = chg_rd32(d + 64), off[CHG_SEC__MAX] = {0}, count[CHG_SEC__MAX] = {0};
     for (uint32_t i = 0; i < nsec; i++) {
         uint32_t id = chg_rd32(d + 68 + 12 * i);
@@ -946,6 +942,191 @@ static void test_vm_walk_every_field(void **state)
                   mutants - loaded, loaded);
     assert_true(mutants > 1000 && loaded > 0 && loaded < mutants);
     free(d);
+    chg_buf_free(&bytes);
+}
+
+/* A policy whose bundle has records in every section, with every kind of
+ * reference in use: an enum, a default, lists of records, approvals with
+ * groups, people, `within`, `or`; time sets with operators; a regex, a
+ * zone, built-ins, a let, an action, an intake and budgets. */
+static const char all_sections_policy[] =
+    "policy \"refs\" version \"1\"\n"
+    "schema change {\n"
+    "  id: string, env: enum(\"dev\", \"prod\"), n: int = 3, tags: [string], emergency: bool = false,\n"
+    "  when: time, requester: { name: string, groups: [string] },\n"
+    "  approvals: [{ by: string, group: string, at: time }], note: string?\n"
+    "}\n"
+    "at change.when\n"
+    "limits { steps: 100000 }\n"
+    "risk low < high\n"
+    "let prod = change.env == \"prod\"\n"
+    "classify { high when prod and change.n > 10 default low }\n"
+    "window nights = daily 22:00..06:00 in \"Europe/Berlin\"\n"
+    "freeze holidays = yearly dec 24 .. dec 27 in \"UTC\" or flag \"stop\"\n"
+    "approvals {\n"
+    "  low => none\n"
+    "  high => 1 of group \"cab\" within 72h or 2 of [\"ann\", \"bob\"] including requester\n"
+    "  emergency => 1 of any\n"
+    "}\n"
+    "rule nights mandatory: when risk >= high require window nights\n"
+    "rule holidays overridable: when prod deny during holidays \"frozen: {freeze}\"\n"
+    "rule tagged: when (change.note ?? \"\") matches r\"^x\" and any t in change.tags: t == \"x\"\n"
+    "  deny \"tagged {lower(change.id)}\"\n"
+    "rule sec: when prod and hour(change.when, \"Europe/Berlin\") > 3 require 1 of group \"sec\"\n"
+    "on deny when prod do aws.sns.publish(\"arn:aws:sns:us-east-1:1:x\", summary)\n"
+    "intake hook when event.source == \"x\" {\n"
+    "  id: event.id, env: \"prod\", tags: [], when: event.time,\n"
+    "  requester: { name: \"hook\", groups: [] }, approvals: []\n"
+    "}\n";
+
+/* Where section id's records start in bundle d, and how many it has. */
+static uint32_t section_at(const uint8_t *d, int id, uint32_t *count)
+{
+    uint32_t nsec = chg_rd32(d + CHG_HDR_NSECTIONS);
+    for (uint32_t i = 0; i < nsec; i++) {
+        const uint8_t *e = d + CHG_HDR_TABLE + CHG_SECTAB_ENTRY * i;
+        if (chg_rd32(e + CHG_SECTAB_ID) == (uint32_t)id) {
+            uint32_t off = chg_rd32(e + CHG_SECTAB_OFF);
+            *count = chg_rd32(d + off);
+            return off + 4;
+        }
+    }
+    fail_msg("section %d missing", id);
+    return 0;
+}
+
+/* Set field f of record i of bundle copy (hash recomputed) to v: the load
+ * must fail with "corrupt bundle: SEC[i].field: … at offset N", N the
+ * field's offset. */
+static void expect_field_rejected(const chg_buf *bytes, int field, uint32_t i, uint64_t v)
+{
+    const chg_field *f = &chg_fields()[field];
+    const chg_section *s = &chg_sections()[f->sec];
+    uint8_t *copy = malloc(bytes->len);
+    memcpy(copy, bytes->data, bytes->len);
+    uint32_t n, at = section_at(copy, f->sec, &n) + i * s->size;
+    assert_true(i < n);
+    chg_wire_set(f, copy + at, v);
+    rehash(copy, bytes->len);
+    char err[512], want_start[128], want_end[64];
+    snprintf(want_start, sizeof want_start, "corrupt bundle: %s[%u].%s: ", s->name, i, f->name);
+    snprintf(want_end, sizeof want_end, " at offset %u", at + f->off);
+    chg_bundle *b = chg_bundle_load(copy, bytes->len, err, sizeof err);
+    if (b)
+        fail_msg("%s[%u].%s = %llu: loaded", s->name, i, f->name, (unsigned long long)v);
+    size_t el = strlen(err), wl = strlen(want_end);
+    if (strncmp(err, want_start, strlen(want_start)) != 0 || el < wl || strcmp(err + el - wl, want_end) != 0)
+        fail_msg("%s[%u].%s = %llu: got \"%s\", want \"%s…%s\"", s->name, i, f->name, (unsigned long long)v, err,
+                 want_start, want_end);
+    free(copy);
+}
+
+/* The record of field f's section to corrupt: one where the field is in
+ * use (not NONE; for a run, the longest), else the first. */
+static uint32_t record_in_use(const chg_buf *bytes, const chg_field *f)
+{
+    uint32_t n, at = section_at((const uint8_t *)bytes->data, f->sec, &n);
+    uint32_t size = chg_sections()[f->sec].size, best = 0;
+    uint64_t none = f->width == 8 ? UINT64_MAX : ((uint64_t)1 << (8 * f->width)) - 1, longest = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *p = (const uint8_t *)bytes->data + at + i * size;
+        if (f->ref == CHG_R_RUN) {
+            if (chg_wire_get(f + 1, p) > longest)
+                longest = chg_wire_get(f + 1, p), best = i;
+        } else if (chg_wire_get(f, p) != none && (f->ref != CHG_R_EARLIER || i > 0))
+            return i;
+    }
+    return best;
+}
+
+/* Every field that refers to something, pointed one past the end of what
+ * it refers to; every range one past its end; every reserved byte set:
+ * the loader names the field and its offset. Then the references the
+ * field table cannot state (checked in code): a slot past its root's
+ * slots, a time-set operand that is not before its node, a string
+ * constant's string, a string's place in the blob. */
+static void test_vm_reference_past_the_end(void **state)
+{
+    (void)state;
+    chg_buf bytes = build(all_sections_policy);
+    chg_bundle_free(load(&bytes)); /* untouched, it loads */
+    const uint8_t *d = (const uint8_t *)bytes.data;
+    uint32_t count[CHG_SEC__MAX];
+    for (int s = 1; s < CHG_SEC__MAX; s++) {
+        section_at(d, s, &count[s]);
+        if (count[s] == 0)
+            fail_msg("section %s is empty: the policy must use it", chg_sections()[s].name);
+    }
+    uint32_t nmeta;
+    chg_rec_META meta;
+    const uint8_t *m = d + section_at(d, CHG_SEC_META, &nmeta);
+    for (int k = CHG_FIRST_META; k <= CHG_LAST_META; k++)
+        chg_rec_set(&chg_fields()[k], &meta, chg_wire_get(&chg_fields()[k], m));
+    int refs = 0, ranges = 0, reserved = 0;
+    for (int k = 0; k < CHG_F__COUNT; k++) {
+        const chg_field *f = &chg_fields()[k];
+        uint32_t i = record_in_use(&bytes, f);
+        const uint8_t *p = d + section_at(d, f->sec, &(uint32_t){0}) + i * chg_sections()[f->sec].size;
+        switch ((chg_ref)f->ref) {
+        case CHG_R_IDX:
+        case CHG_R_LISTK:
+        case CHG_R_BLOCK:
+        case CHG_R_SPAN: expect_field_rejected(&bytes, k, i, count[f->target]), refs++; break;
+        case CHG_R_EARLIER: expect_field_rejected(&bytes, k, i, i), refs++; break;
+        case CHG_R_RUN:
+            expect_field_rejected(&bytes, k, i, count[f->target] + 1 - chg_wire_get(f + 1, p)), refs++;
+            break;
+        case CHG_R_CSLOT: expect_field_rejected(&bytes, k, i, meta.nslots_change), refs++; break;
+        case CHG_R_NUM:
+            if (k > 0 && f[-1].ref == CHG_R_RUN)
+                break; /* a run's count past its range is a run past its section */
+            if (f->hi < (f->width == 8 ? INT64_MAX : (int64_t)1 << (8 * f->width - f->is_signed)) - 1)
+                expect_field_rejected(&bytes, k, i, (uint64_t)(f->hi + 1)), ranges++;
+            if (f->lo > 0)
+                expect_field_rejected(&bytes, k, i, (uint64_t)(f->lo - 1)), ranges++;
+            break;
+        case CHG_R_ZERO: expect_field_rejected(&bytes, k, i, 1), reserved++; break;
+        case CHG_R_ANY: break;
+        }
+    }
+    print_message("%d references, %d ranges, %d reserved fields rejected by name\n", refs, ranges, reserved);
+    assert_true(refs >= 40 && ranges >= 15 && reserved >= 10);
+
+    /* the references checked in code */
+    uint32_t n, paths = section_at(d, CHG_SEC_PATHS, &n), slotted = 0;
+    for (uint32_t i = 2; i < n && !slotted; i++) {
+        const uint8_t *p = d + paths + i * CHG_RECSIZE_PATHS;
+        if (chg_rd16(p + CHG_OFF(PATHS, slot)) != CHG_NONE16 && chg_rd32(p + CHG_OFF(PATHS, parent)) == 0)
+            slotted = i; /* a child of the change root */
+    }
+    assert_true(slotted > 0);
+    expect_field_rejected(&bytes, CHG_F_PATHS_slot, slotted, meta.nslots_change);
+    uint32_t ts = section_at(d, CHG_SEC_TIMESETS, &n), nodes = section_at(d, CHG_SEC_TSNODES, &n), ops = 0;
+    for (uint32_t t = 0; t < count[CHG_SEC_TIMESETS]; t++) {
+        uint32_t first = chg_rd32(d + ts + t * CHG_RECSIZE_TIMESETS + CHG_OFF(TIMESETS, first));
+        uint32_t nn = chg_rd32(d + ts + t * CHG_RECSIZE_TIMESETS + CHG_OFF(TIMESETS, count));
+        for (uint32_t k = 0; k < nn; k++)
+            if (d[nodes + (first + k) * CHG_RECSIZE_TSNODES + CHG_OFF(TSNODES, op)] == CHG_TS_OR) {
+                expect_field_rejected(&bytes, CHG_F_TSNODES_a, first + k, k);
+                expect_field_rejected(&bytes, CHG_F_TSNODES_b, first + k, k);
+                ops++;
+            }
+    }
+    assert_int_equal(ops, 1); /* holidays: yearly or flag */
+    uint32_t consts = section_at(d, CHG_SEC_CONSTS, &n), strs = 0;
+    for (uint32_t i = 0; i < n && !strs; i++)
+        if (d[consts + i * CHG_RECSIZE_CONSTS + CHG_OFF(CONSTS, tag)] == CHG_K_STR) {
+            expect_field_rejected(&bytes, CHG_F_CONSTS_a, i, count[CHG_SEC_STRINGS]);
+            strs++;
+        }
+    assert_int_equal(strs, 1);
+    uint32_t strings = section_at(d, CHG_SEC_STRINGS, &n), bloblen = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *r = d + strings + i * CHG_RECSIZE_STRINGS;
+        uint32_t end = chg_rd32(r + CHG_OFF(STRINGS, off)) + chg_rd32(r + CHG_OFF(STRINGS, len)) + 1;
+        bloblen = end > bloblen ? end : bloblen;
+    }
+    expect_field_rejected(&bytes, CHG_F_STRINGS_off, n - 1, bloblen);
     chg_buf_free(&bytes);
 }
 
@@ -1291,6 +1472,7 @@ int main(void)
         cmocka_unit_test(test_vm_verifier_rejects_shared_let_block),
         cmocka_unit_test(test_vm_verifier_rejects_shared_timeset_nodes),
         cmocka_unit_test(test_vm_verifier_rejects_decoding_fan_out),
+        cmocka_unit_test(test_vm_reference_past_the_end),
         cmocka_unit_test(test_vm_disasm_and_opcodes),
         cmocka_unit_test(test_vm_builtins_match_checker),
         cmocka_unit_test(test_vm_time_index_agrees_with_library),
