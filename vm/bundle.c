@@ -24,7 +24,10 @@
  *
  * Order matters: each load_* step may rely on the tables loaded before it
  * (constants before paths, blocks before the tables that name blocks), and
- * verify_block runs last, when every table an operand can index exists.
+ * the code verifier (verify.c) runs last, when every table an operand can
+ * index exists. The semantic checks that span tables (code, time-set
+ * trees, decoding without fan-out) are verify.c's; this file reads and
+ * checks records.
  * Every table lives in one arena block sized from the section counts
  * (alloc_tables), with one spare entry each (n + 1) so that an empty
  * table is still a valid pointer.
@@ -84,6 +87,15 @@ static bool fail(loader *L, uint32_t offset, const char *fmt, ...)
     failv(L, offset, "", fmt, ap);
     va_end(ap);
     return false;
+}
+
+/* The verdict of a check of verify.c, which wrote its own message (and
+ * said whether it ran out of memory). */
+static bool verified(loader *L, const chg_vm_verifier *V, bool ok)
+{
+    L->failed |= !ok;
+    L->oom |= V->oom;
+    return ok;
 }
 
 /* Out of memory is not a defect of the bundle: its own message, without
@@ -828,6 +840,8 @@ static bool load_timesets(loader *L)
             b->flag_strs[b->nflag_strs++] = q.text;
     }
     bool ok = true;
+    chg_vm_verifier V = {b, L->off, L->err, L->errlen, false};
+    uint32_t next_first = 0;
     for (uint32_t i = 0; i < n && ok; i++) {
         chg_rec_TIMESETS r;
         if (!read_rec(L, CHG_SEC_TIMESETS, i, &r))
@@ -899,6 +913,8 @@ static bool load_timesets(loader *L)
         }
         if (mixed || (t->zone && !strcmp(t->zone, "UTC")))
             t->zone = NULL;
+        if (ok)
+            ok = verified(L, &V, chg_vm_verify_tstree(&V, i, nodes, r.first, r.count, &next_first));
         if (ok) {
             chg_time_error te;
             int bad = -1;
@@ -990,236 +1006,6 @@ static bool load_externals(loader *L)
     return true;
 }
 
-/* ---- code verification ------------------------------------------------------------ */
-
-/* The register an instruction writes, or -1 (for the loop check: the
- * control instructions write no register named by their a operand). */
-static int dest_reg(const chg_ins *i)
-{
-    switch (i->op) {
-    case CHG_OP_JMP:
-    case CHG_OP_JMPT:
-    case CHG_OP_JMPF:
-    case CHG_OP_JMPNN:
-    case CHG_OP_RET:
-    case CHG_OP_FORPREP:
-    case CHG_OP_FORNEXT:
-        return -1;
-    default:
-        return chg_op_format(i->op)[1] == 'R' ? i->a : -1;
-    }
-}
-
-/* The loops of block k are entered only through their FORPREP.
- *
- * A loop is a FORNEXT at p and the range [p, end], where end is the last
- * backward JMP to p (end = p if there is none). FORNEXT reads its index
- * R[a+1] unchecked: it must be the -1 its FORPREP wrote or the index of
- * the previous iteration, so that it stays in [-1, n) and never overflows.
- * verify_block proved that nothing in (p, end) writes R[a] or R[a+1];
- * this proves that the only way into the range is FORPREP at p-1 falling
- * through to p:
- *
- *   - the instruction before p is FORPREP with the same registers;
- *   - a jump to t in [p, end] comes from (p, end]: not from before the
- *     FORPREP, and not from FORNEXT itself (its exit target lies past
- *     end, so a finished loop cannot run its body and come back: that was
- *     an endless loop);
- *   - loops nest (their ranges are nested or disjoint), as the code
- *     generator emits them, so the check of a jump needs only the
- *     innermost loop around its target: its range lies inside every other
- *     loop around the target.
- *
- * Linear in the block's length; needs 2 words per instruction, freed
- * before returning. */
-static bool verify_loops(loader *L, const chg_block *k)
-{
-    const chg_ins *code = L->b->code;
-    uint32_t s = k->start, n = k->len;
-    bool any = false;
-    for (uint32_t i = 0; i < n && !any; i++)
-        any = code[s + i].op == CHG_OP_FORNEXT;
-    if (!any)
-        return true;
-    /* end[i]: the loop at s+i's last instruction (FORNEXT only);
-     * inner[i]: the innermost loop whose range holds s+i, or NONE */
-    uint32_t *end = chg_malloc(2 * (size_t)n * sizeof *end);
-    if (!end)
-        return nomem(L);
-    uint32_t *inner = end + n;
-    for (uint32_t i = 0; i < n; i++)
-        end[i] = i;
-    for (uint32_t i = 0; i < n; i++) {
-        const chg_ins *in = &code[s + i];
-        uint32_t t = CHG_INS_BC(*in) - s; /* jump targets are in the block (verify_block) */
-        if (in->op == CHG_OP_JMP && t < i && end[t] < i)
-            end[t] = i;
-    }
-    bool ok = true;
-    uint32_t top = CHG_NONE32; /* innermost open loop; inner[] of a FORNEXT links to the enclosing one */
-    for (uint32_t i = 0; i < n && ok; i++) {
-        const chg_ins *in = &code[s + i];
-        uint32_t at = roff(L, CHG_SEC_CODE, s + i);
-        while (top != CHG_NONE32 && end[top] < i)
-            top = inner[top] == top ? CHG_NONE32 : inner[top];
-        if (in->op != CHG_OP_FORNEXT) {
-            inner[i] = top;
-            continue;
-        }
-        const chg_ins *prep = i > 0 ? &code[s + i - 1] : NULL;
-        if (!prep || prep->op != CHG_OP_FORPREP || prep->a != in->a)
-            ok = fail(L, at, "instruction %u (FORNEXT): not preceded by the FORPREP of its loop", s + i);
-        else if (top != CHG_NONE32 && end[i] > end[top])
-            ok = fail(L, at, "instruction %u (FORNEXT): its loop overlaps the loop at %u", s + i, s + top);
-        else if (CHG_INS_BC(*in) - s <= end[i])
-            ok = fail(L, at + 4, "instruction %u (FORNEXT): exits into its own loop", s + i);
-        /* the enclosing loop, or the loop itself when there is none */
-        inner[i] = top == CHG_NONE32 ? i : top;
-        top = i;
-    }
-    for (uint32_t q = 0; q < n && ok; q++) {
-        const chg_ins *in = &code[s + q];
-        if (chg_op_format(in->op)[2] != 'J')
-            continue;
-        uint32_t t = CHG_INS_BC(*in) - s;
-        uint32_t p = code[s + t].op == CHG_OP_FORNEXT ? t : inner[t];
-        if (p != CHG_NONE32 && (q <= p || q > end[p]))
-            ok = fail(L, roff(L, CHG_SEC_CODE, s + q) + 4,
-                      "instruction %u (%s): jumps into the loop at %u from outside it", s + q,
-                      chg_vm_op_names[in->op], s + p);
-    }
-    chg_free(end);
-    return ok;
-}
-
-/* Every instruction of block bi, operand by operand, by the format letters
- * of opcodes.def: what each letter's check proves is what the handler in
- * interp.c reads without checking (its CHG_ASSERTs say the same). */
-static bool verify_block(loader *L, uint32_t bi)
-{
-    chg_bundle *b = L->b;
-    const chg_block *k = &b->blocks[bi];
-    uint32_t lo = k->reg_base, hi = (uint32_t)k->reg_base + k->nregs;
-    for (uint32_t pc = k->start; pc < k->start + k->len; pc++) {
-        const chg_ins *in = &b->code[pc];
-        uint32_t at = roff(L, CHG_SEC_CODE, pc);
-        const char *fmt = chg_op_format(in->op);
-        const char *name = chg_vm_op_names[in->op];
-        uint32_t v[4] = {in->x, in->a, in->b, in->c};
-        uint32_t bc = CHG_INS_BC(*in);
-        for (int q = 0; q < 4; q++) {
-            uint32_t x = v[q];
-            uint32_t fo = at + (q == 0 ? 1 : 2 * (uint32_t)q);
-            switch (fmt[q]) {
-            case '-': /* nothing reads it; zero keeps the encoding canonical */
-                if (x)
-                    return fail(L, fo, "instruction %u (%s): unused operand is %u, not 0", pc, name, x);
-                break;
-            case 'R': /* R[x] is in ctx->regs, and in this block's window: a let
-                       * run mid-expression cannot clobber it (load_blocks) */
-                if (x < lo || x >= hi)
-                    return fail(L, fo, "instruction %u (%s): register %u outside the block's window %u..%u", pc,
-                                name, x, lo, hi - 1);
-                break;
-            case 'K': /* LOADK, EQK, NEK index K[] directly */
-                if (x >= b->nconsts)
-                    return fail(L, fo, "instruction %u (%s): constant %u out of range", pc, name, x);
-                break;
-            case 'P': /* CHANGE indexes the decoded event's slots[] */
-                if (x >= b->nslots_change)
-                    return fail(L, fo, "instruction %u (%s): change slot %u out of range", pc, name, x);
-                break;
-            case 'E': /* EVENT indexes eslots[] */
-                if (x >= b->nslots_event)
-                    return fail(L, fo, "instruction %u (%s): event slot %u out of range", pc, name, x);
-                break;
-            case 'L': /* LET indexes lets[], letstate[], letvals[] */
-                if (x >= b->nlets)
-                    return fail(L, fo, "instruction %u (%s): let %u out of range", pc, name, x);
-                break;
-            case 'T': /* INSET indexes timesets[] and ctx->ts_index[] */
-                if (x >= b->ntimesets)
-                    return fail(L, fo, "instruction %u (%s): time set %u out of range", pc, name, x);
-                break;
-            case 'X': /* MATCH indexes regexes[] (each compiled at load) */
-                if (x >= b->nregexes)
-                    return fail(L, fo, "instruction %u (%s): regex %u out of range", pc, name, x);
-                break;
-            case 'B': /* CALL calls builtins[x] with x arguments, QUERY asks the
-                       * resolver: the kind and the arity are the built-in's,
-                       * so no built-in checks its argument count */
-                if (x >= b->nbuiltins)
-                    return fail(L, fo, "instruction %u (%s): built-in %u out of range", pc, name, x);
-                if (b->builtin_info[x]->query != (in->op == CHG_OP_QUERY))
-                    return fail(L, fo, "instruction %u (%s): '%s' is not a %s", pc, name,
-                                b->builtin_info[x]->name, in->op == CHG_OP_QUERY ? "query" : "function");
-                if (in->x < b->builtin_info[x]->min_args || in->x > b->builtin_info[x]->max_args)
-                    return fail(L, at + 1, "instruction %u (%s): %u arguments for '%s'", pc, name, in->x,
-                                b->builtin_info[x]->name);
-                break;
-            case 'Y': /* FIELD and RECORD index layouts[] */
-                if (x >= b->nlayouts)
-                    return fail(L, fo, "instruction %u (%s): layout %u out of range", pc, name, x);
-                break;
-            case 'F': /* FIELD: layouts[c].first + x is inside lfields[] */
-                if (in->c >= b->nlayouts || x >= b->layouts[in->c].count)
-                    return fail(L, fo, "instruction %u (%s): field %u not in layout %u", pc, name, x, in->c);
-                break;
-            case 'o': /* LOADBOOL stores x as the bool's payload as it is */
-                if (x > 1)
-                    return fail(L, fo, "instruction %u (%s): flag %u is not 0 or 1", pc, name, x);
-                break;
-            case 'V': /* VAR: three context variables */
-                if (x > 2)
-                    return fail(L, fo, "instruction %u (%s): context variable %u unknown", pc, name, x);
-                break;
-            case 'n': /* R[b..b+x-1], the argument run, all in the window */
-                if ((uint32_t)in->b + x > hi || (x && in->b < lo))
-                    return fail(L, fo, "instruction %u (%s): %u registers from %u leave the window", pc, name, x,
-                                in->b);
-                break;
-            case 'J': /* pc stays inside the block, which ends with RET: the
-                       * interpreter never runs off its block */
-                if (bc < k->start || bc >= k->start + k->len)
-                    return fail(L, at + 4, "instruction %u (%s): jump target %u out of range", pc, name, bc);
-                break;
-            case 'I': /* any 32-bit value is an immediate */
-                break;
-            }
-        }
-        /* a record has one item per field of its layout: FIELD and INDEX
-         * read items[field] of a record of that layout unchecked */
-        if (in->op == CHG_OP_RECORD && in->x != b->layouts[in->c].count)
-            return fail(L, at + 1, "instruction %u (RECORD): %u fields for a layout of %u", pc, in->x,
-                        b->layouts[in->c].count);
-        /* a loop's list, index and element registers: R[a..a+2] */
-        if ((in->op == CHG_OP_FORPREP || in->op == CHG_OP_FORNEXT) && (uint32_t)in->a + 2 >= hi)
-            return fail(L, at + 2, "instruction %u (%s): loop registers leave the window", pc, name);
-        /* Backward jumps make loops; the only loop chg has walks a list:
-         * it must go back to a FORNEXT whose list and index registers
-         * nothing in the loop writes. So every loop ends. */
-        bool jumps = fmt[2] == 'J';
-        if (jumps && bc <= pc) {
-            const chg_ins *head = &b->code[bc];
-            if (in->op != CHG_OP_JMP || head->op != CHG_OP_FORNEXT)
-                return fail(L, at + 4, "instruction %u (%s): a backward jump must go to a FORNEXT", pc, name);
-            for (uint32_t q = bc + 1; q < pc; q++) {
-                const chg_ins *w = &b->code[q];
-                int d = dest_reg(w);
-                bool clobbers = d == head->a || d == head->a + 1;
-                if ((w->op == CHG_OP_FORNEXT || w->op == CHG_OP_FORPREP) &&
-                    (w->a + 1 == head->a || w->a + 1 == head->a + 1 || w->a + 2 == head->a ||
-                     w->a + 2 == head->a + 1))
-                    clobbers = true;
-                if (clobbers)
-                    return fail(L, roff(L, CHG_SEC_CODE, q), "instruction %u writes the loop registers of the "
-                                "loop at %u", q, bc);
-            }
-        }
-    }
-    return verify_loops(L, k);
-}
-
 /* ---- loading ------------------------------------------------------------------- */
 
 /* What the libraries made goes back to them (compiled regexes to pcre2,
@@ -1267,13 +1053,13 @@ int chg_bundle_open(const void *data, size_t len, chg_bundle **out, char *err, s
     L.b = b;
     L.err = err;
     L.errlen = errlen;
-    /* each step relies on the ones before it; verify_block comes last,
-     * when every table an operand may index is loaded and checked */
+    /* each step relies on the ones before it; the code verifier comes
+     * last, when every table an operand may index is loaded and checked */
+    chg_vm_verifier V = {b, L.off, err, errlen, false};
     bool ok = read_sections(&L) && alloc_tables(&L) && load_strings(&L) && load_consts(&L) && load_code(&L) &&
               read_blocks(&L) && load_meta(&L) && load_limits(&L) && check_blocks(&L) && load_paths(&L) &&
-              load_schema(&L) && load_policy(&L) && load_decisions(&L) && load_timesets(&L) && load_externals(&L);
-    for (uint32_t i = 0; ok && i < b->nblocks; i++)
-        ok = verify_block(&L, i);
+              verified(&L, &V, chg_vm_verify_decoding(&V)) && load_schema(&L) && load_policy(&L) &&
+              load_decisions(&L) && load_timesets(&L) && load_externals(&L) && verified(&L, &V, chg_vm_verify_code(&V));
     if (!ok) {
         chg_bundle_free(b);
         return L.oom ? CHG_ENOMEM : CHG_EINVAL;

@@ -350,7 +350,8 @@ void chg_vm_action_vars(chg_ctx *ctx)
         uint32_t len;
         reason = join3(ctx, "waiting for approvals: ", d->missing[0], "", &len);
     }
-    if (!*reason)
+    /* join3 is NULL out of memory (the scratch arena marks the decision void) */
+    if (!reason || !*reason)
         reason = d->emergency ? "emergency change, approved" : chg_outcome_name(d->outcome);
     ctx->var_reason = reason ? reason : "";
     char head[512];

@@ -387,7 +387,7 @@ static const chg_block *block_of(const chg_bundle *b, uint32_t pc)
  * (how deep in lets). Operands are used as the verifier left them: no
  * handler checks a register, constant, slot, layout, time set, regex,
  * built-in or jump target, because chg_bundle_load rejected every bundle
- * where one is out of range (verify_block in bundle.c, one check per
+ * where one is out of range (verify.c, invariant I1: one check per
  * format letter of opcodes.def). The CHG_ASSERTs restate those proofs
  * where each handler relies on them, for debug builds; the checks that
  * remain at run time are about values (types, overflow, null), which
@@ -422,7 +422,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
     } while (0)
 #define SCRATCH_FAIL() return chg_vm_scratch_error(ctx, pc)
 
-    /* What verify_block proved about the instruction at hand. */
+    /* What verify.c proved about the instruction at hand (I1). */
 #define IN_WINDOW(r) ((uint32_t)(r) >= cur->reg_base && (uint32_t)(r) < (uint32_t)cur->reg_base + cur->nregs)
 #define ASSERT_R(r) CHG_ASSERT(IN_WINDOW(r))
 #define ASSERT_RABC() \
@@ -1019,7 +1019,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
         }
         /* Jumps stay inside their block (verified), and a backward one is
          * the JMP that closes a list loop, back to its FORNEXT: that is
-         * what makes every block end (see verify_block). */
+         * what makes every block end (verify.c, I3). */
         /* JMP: go to J */
         CASE(JMP)
             ASSERT_JUMP();
@@ -1068,7 +1068,7 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                          : l->tag == CHG_V_JSON ? (uint32_t)json_array_size(l->u.json)
                                                 : 0;
             /* the index is FORPREP's -1 or the last iteration's: the
-             * loop is entered only through its FORPREP (verify_loops) */
+             * loop is entered only through its FORPREP (verify.c, I3 and I4) */
             CHG_ASSERT(R[in->a + 1].tag == CHG_V_INT && R[in->a + 1].u.i >= -1 &&
                        R[in->a + 1].u.i < (int64_t)n);
             int64_t i = ++R[in->a + 1].u.i;

@@ -342,6 +342,33 @@ int chg_vm_error(chg_ctx *ctx, uint32_t pc, const char *fmt, ...) CHG_PRINTF(3, 
  * chg_eval then returns CHG_ENOMEM. Returns -1. */
 int chg_vm_nomem(chg_ctx *ctx, uint32_t pc);
 
+/* ---- the verifier (verify.c) ------------------------------------------------------ */
+
+/* What the verifier needs of the loader: the bundle as loaded so far and
+ * where each section's records start in the file (for the offsets of its
+ * messages, "corrupt at offset N: …", written to err). */
+typedef struct chg_vm_verifier {
+    const chg_bundle *b;
+    const uint32_t *off;      /* file offset of each section's first record, by CHG_SEC_* */
+    char *err;
+    size_t errlen;
+    bool oom;                 /* set when a check failed for want of memory */
+} chg_vm_verifier;
+
+/* Every block's code (invariants I1-I4 of verify.c): operands, no
+ * register read before it is written, loops that end. Runs last, when
+ * every table an operand may index is loaded. */
+bool chg_vm_verify_code(chg_vm_verifier *v);
+/* Time set `set`'s nodes (TSNODES first..first+count-1, decoded, operands
+ * already checked to come first) form a tree and share no node with the
+ * set before (*next_first: where the next set may start). I5. */
+struct chg_ts_node;
+bool chg_vm_verify_tstree(chg_vm_verifier *v, uint32_t set, const struct chg_ts_node *nodes, uint32_t first,
+                          uint32_t count, uint32_t *next_first);
+/* Each path node is the field of one layout at most, each layout the
+ * records of one list at most. I6. */
+bool chg_vm_verify_decoding(chg_vm_verifier *v);
+
 /* ---- time-set index (tsindex.c) ------------------------------------------------------ */
 
 struct chg_ts_index {

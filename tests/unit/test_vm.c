@@ -8,6 +8,7 @@
 #include "helpers.h"
 
 #include <pthread.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -36,6 +37,12 @@ static const char policy[] =
 static const char event_json[] =
     "{\"id\":\"e1\",\"env\":\"prod\",\"n\":12,\"tags\":[\"a\",\"blocked\"],\"when\":\"2026-12-25T10:00:00Z\","
     "\"items\":[{\"name\":\"x\",\"size\":9}],\"note\":\"xNote\"}";
+
+/* Another change, different in every field event_json has: its strings,
+ * an empty list where that one has items, a missing optional field. */
+static const char other_json[] =
+    "{\"id\":\"second\",\"env\":\"dev\",\"n\":3,\"tags\":[],\"when\":\"2026-06-01T03:00:00Z\","
+    "\"items\":[]}";
 
 static chg_buf build(const char *text)
 {
@@ -260,7 +267,7 @@ static void rehash(uint8_t *data, size_t len)
 
 /* Every byte of a bundle, flipped: the hash rejects it. Flipped and
  * re-hashed (as an attacker would): the verifier rejects it or it runs
- * without harm (ASan and UBSan watch). */
+ * without harm (ASan and UBSan watch), twice on one context. */
 static void test_vm_flip_every_byte(void **state)
 {
     (void)state;
@@ -287,9 +294,15 @@ static void test_vm_flip_every_byte(void **state)
             continue;
         }
         harmless++;
+        /* two different changes on one context: registers survive a
+         * decision, so a mutant that reads one before writing it would
+         * read the first change's values (freed) in the second */
         chg_ctx *ctx = chg_ctx_new(b);
-        chg_event *e = chg_event_decode(b, event_json, strlen(event_json), err, sizeof err);
-        if (e && ctx) {
+        const char *changes[2] = {event_json, other_json};
+        for (int k = 0; k < 2 && ctx; k++) {
+            chg_event *e = chg_event_decode(b, changes[k], strlen(changes[k]), err, sizeof err);
+            if (!e)
+                continue;
             chg_eval_input in = {.change = e};
             chg_decision d;
             chg_eval(ctx, &in, &d);
@@ -297,8 +310,8 @@ static void test_vm_flip_every_byte(void **state)
             chg_buf_init(&out);
             chg_decision_write(b, &d, &out);
             chg_buf_free(&out);
+            chg_event_free(e);
         }
-        chg_event_free(e);
         chg_ctx_free(ctx);
         chg_bundle_free(b);
     }
@@ -481,6 +494,454 @@ static void test_vm_verifier_rejects_enum_without_values(void **state)
         patched++;
     }
     assert_int_equal(patched, 1); /* change.env */
+    chg_buf_free(&bytes);
+}
+
+/* The first record of section id in a built bundle, and its count. */
+static uint32_t section(const chg_buf *bytes, uint32_t id, uint32_t *count)
+{
+    const uint8_t *d = (const uint8_t *)bytes->data;
+    uint32_t nsec = chg_rd32(d + 64);
+    for (uint32_t i = 0; i < nsec; i++)
+        if (chg_rd32(d + 68 + 12 * i) == id) {
+            uint32_t off = chg_rd32(d + 68 + 12 * i + 4);
+            *count = chg_rd32(d + off);
+            return off + 4;
+        }
+    fail_msg("no section %u", id);
+    return 0;
+}
+
+/* Instruction pc (a bundle's code is instructions 0.., 8 bytes each). */
+static uint8_t *ins_at(chg_buf *bytes, uint32_t pc)
+{
+    uint32_t n;
+    uint32_t code = section(bytes, CHG_SEC_CODE, &n);
+    assert_true(pc < n);
+    return (uint8_t *)bytes->data + code + 8 * pc;
+}
+
+static void set_ins(uint8_t *ins, uint8_t op, uint16_t a, uint16_t b)
+{
+    memset(ins, 0, 8);
+    ins[0] = op;
+    chg_wr16(ins + 2, a);
+    chg_wr16(ins + 4, b);
+}
+
+/* The mutant, re-hashed as an attacker would, must be refused with
+ * exactly this message ("%u" in want: the offset). */
+static void refused(chg_buf *bytes, const char *want_fmt, uint32_t offset)
+{
+    char want[512], err[512];
+    snprintf(want, sizeof want, want_fmt, offset);
+    rehash((uint8_t *)bytes->data, bytes->len);
+    chg_bundle *b = chg_bundle_load(bytes->data, bytes->len, err, sizeof err);
+    if (b) {
+        chg_bundle_free(b);
+        fail_msg("the verifier accepted it (want: %s)", want);
+    }
+    assert_string_equal(err, want);
+}
+
+/* Registers are not cleared between decisions: a block that reads one
+ * before writing it would read the previous change's values (strings in
+ * a scratch arena since reset). Every such read is refused at load, on
+ * any path: straight-line, after a join, and around loops. */
+static void test_vm_verifier_rejects_read_before_write(void **state)
+{
+    (void)state;
+    /* block 0:  0 CHANGE r0 ok; 1 JMPF r0 ->5; 2 LOADI r1 1; 3 CHANGE r2 n; 4 LT r0 r1 r2; 5 RET r0
+     * block 2:  8 CHANGE r1 items; 9 FORPREP r1; 10 FORNEXT r1 ->16; 11..14 body; 15 JMP ->10;
+     *          16 LOADBOOL r0 false; 17 JMP ->19; 18 LOADBOOL r0 true; 19 RET r0 */
+    const char *text = "schema change { ok: bool, n: int, items: [{ name: string, size: int }] }\n"
+                       "rule r: when change.ok and change.n > 1 deny \"d\"\n"
+                       "rule q: when any i in change.items: i.size > 1 deny \"e\"\n";
+    chg_buf bytes = build(text);
+    uint32_t n, code = section(&bytes, CHG_SEC_CODE, &n);
+    assert_int_equal(ins_at(&bytes, 5)[0], CHG_OP_RET);
+    assert_int_equal(ins_at(&bytes, 10)[0], CHG_OP_FORNEXT);
+    uint8_t save[8];
+    /* r2 is written only when change.ok holds: the JMPF path skips it */
+    memcpy(save, ins_at(&bytes, 5), 8);
+    set_ins(ins_at(&bytes, 5), CHG_OP_RET, 2, 0);
+    refused(&bytes, "corrupt bundle: instruction 5 (RET): register 2 is read before it is written on some path at offset %u",
+            code + 8 * 5);
+    memcpy(ins_at(&bytes, 5), save, 8);
+    /* the loop's element r3 after its exit: an empty list never wrote it */
+    memcpy(save, ins_at(&bytes, 16), 8);
+    set_ins(ins_at(&bytes, 16), CHG_OP_MOVE, 0, 3);
+    refused(&bytes, "corrupt bundle: instruction 16 (MOVE): register 3 is read before it is written on some "
+            "path at offset %u", code + 8 * 16);
+    memcpy(ins_at(&bytes, 16), save, 8);
+    /* a loop over a list register nothing wrote: the last change's list */
+    memcpy(save, ins_at(&bytes, 8), 8);
+    ins_at(&bytes, 8)[2] = 4; /* CHANGE r4 items: r1 is never written */
+    refused(&bytes, "corrupt bundle: instruction 9 (FORPREP): register 1 is read before it is written on some "
+            "path at offset %u", code + 8 * 9);
+    memcpy(ins_at(&bytes, 8), save, 8);
+    /* untouched, it loads and decides */
+    rehash((uint8_t *)bytes.data, bytes.len);
+    chg_bundle_free(load(&bytes));
+    chg_buf_free(&bytes);
+}
+
+/* A bundle made by hand: one block of the n instructions code[] with a
+ * window of nregs registers, the two path roots, one string, every other
+ * section empty. For checks no compiled policy can reach. */
+static chg_buf handmade(const chg_ins *code, uint32_t n, uint16_t nregs)
+{
+    uint32_t size[CHG_SEC__MAX];
+    for (int s = 1; s < CHG_SEC__MAX; s++)
+        size[s] = chg_sections()[s].size;
+    uint32_t count[CHG_SEC__MAX] = {0};
+    count[CHG_SEC_META] = 1;
+    count[CHG_SEC_STRINGS] = 1;
+    count[CHG_SEC_CODE] = count[CHG_SEC_INSSPAN] = n;
+    count[CHG_SEC_BLOCKS] = 1;
+    count[CHG_SEC_PATHS] = 2;
+    uint32_t nsec = CHG_SEC__MAX - 1, at = 64 + 4 + 12 * nsec, len[CHG_SEC__MAX], off[CHG_SEC__MAX];
+    for (uint32_t id = 1; id <= nsec; id++) {
+        off[id] = at;
+        len[id] = 4 + count[id] * size[id] + (id == CHG_SEC_STRINGS ? 2 : 0); /* the blob: "t\0" */
+        at += len[id];
+    }
+    uint8_t *d = calloc(1, at);
+    memcpy(d, CHG_BUNDLE_MAGIC, 8);
+    chg_wr32(d + 8, CHG_BUNDLE_VERSION);
+    chg_wr32(d + 12, at);
+    chg_wr32(d + 64, nsec);
+    for (uint32_t id = 1; id <= nsec; id++) {
+        uint8_t *e = d + 68 + 12 * (id - 1);
+        chg_wr32(e, id);
+        chg_wr32(e + 4, off[id]);
+        chg_wr32(e + 8, len[id]);
+        chg_wr32(d + off[id], count[id]);
+    }
+    uint8_t *m = d + off[CHG_SEC_META] + 4; /* name and version string 0, no at block, nregs */
+    memset(m + 8, 0xff, 4);
+    chg_wr32(m + 12, nregs);
+    memset(m + 24, 0xff, 4);
+    memset(m + 32, 0xff, 16);
+    uint8_t *str = d + off[CHG_SEC_STRINGS] + 4;
+    chg_wr32(str + 4, 1);
+    str[8] = 't';
+    for (int i = 0; i < 2; i++) { /* the roots: change, event */
+        uint8_t *r = d + off[CHG_SEC_PATHS] + 4 + 32 * i;
+        r[0] = (uint8_t)i;
+        memset(r + 4, 0xff, 16);
+        memset(r + 20, 0xff, 4);
+    }
+    uint8_t *k = d + off[CHG_SEC_BLOCKS] + 4;
+    chg_wr32(k + 4, n);
+    chg_wr16(k + 10, nregs);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *r = d + off[CHG_SEC_CODE] + 4 + 8 * i;
+        r[0] = code[i].op;
+        r[1] = code[i].x;
+        chg_wr16(r + 2, code[i].a);
+        chg_wr16(r + 4, code[i].b);
+        chg_wr16(r + 6, code[i].c);
+    }
+    rehash(d, at);
+    chg_buf out;
+    chg_buf_init(&out);
+    chg_buf_append(&out, d, at);
+    free(d);
+    return out;
+}
+
+/* The data-flow pass costs n instructions times the words of the
+ * registers written (64 a word): a block of 65,535 writes to 4,096
+ * registers and a RET is 2^22 instruction visits, the most there may be,
+ * and loads; 4,464 instructions more and it is refused, so a hostile
+ * bundle cannot make loading slow. */
+static void test_vm_verifier_bounds_its_work(void **state)
+{
+    (void)state;
+    uint32_t n = 70000;
+    chg_ins *code = calloc(n, sizeof *code);
+    for (uint32_t i = 0; i < n; i++) {
+        code[i].op = CHG_OP_LOADNULL;
+        code[i].a = (uint16_t)(i % 4096);
+    }
+    code[65535].op = CHG_OP_RET; /* reads r0, written first */
+    code[65535].a = 0;
+    chg_buf bytes = handmade(code, 65536, 4096);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    chg_bundle_free(load(&bytes));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    print_message("a block at the bound (65,536 instructions writing 4,096 registers) loads in %.0f ms\n",
+                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    chg_buf_free(&bytes);
+    code[65535].op = CHG_OP_LOADNULL;
+    code[n - 1].op = CHG_OP_RET;
+    code[n - 1].a = 0;
+    bytes = handmade(code, n, 4096);
+    uint32_t nb, blocks = section(&bytes, CHG_SEC_BLOCKS, &nb);
+    char err[512], want[200];
+    assert_null(chg_bundle_load(bytes.data, bytes.len, err, sizeof err));
+    snprintf(want, sizeof want, "corrupt bundle: BLOCKS[0].len: 70000 instructions writing 4096 registers are too "
+             "many to verify at offset %u", blocks + 4);
+    assert_string_equal(err, want);
+    chg_buf_free(&bytes);
+    free(code);
+}
+
+/* The attack itself: rule b's message returns r1, which only rule a's
+ * message writes (change.name). Deciding a change whose rule a fires and
+ * then one whose rule a does not, on one context, made b's message the
+ * first change's name, read from that change's event after it was freed
+ * (ASan: heap-use-after-free), the other change's data in this decision.
+ * The verifier refuses the bundle. */
+static void test_vm_registers_do_not_carry_over_between_decisions(void **state)
+{
+    (void)state;
+    /* block 1 (a: message): 2 CHANGE r1 name; 3 CONCAT r0 r1 n=1; 4 RET r0
+     * block 2 (b: message): 5 LOADK r0 "b"; 6 RET r0 */
+    chg_buf bytes = build("schema change { ok: bool, name: string }\n"
+                          "rule a: when change.ok deny \"{change.name}\"\n"
+                          "rule b: deny \"b\"\n");
+    uint32_t nb, blocks = section(&bytes, CHG_SEC_BLOCKS, &nb), n, code = section(&bytes, CHG_SEC_CODE, &n);
+    uint8_t *d = (uint8_t *)bytes.data;
+    assert_int_equal(nb, 3);
+    assert_int_equal(ins_at(&bytes, 2)[0], CHG_OP_CHANGE);
+    chg_wr16(d + blocks + 16 * 2 + 10, 2); /* block 2's window r0..r1 */
+    set_ins(ins_at(&bytes, 5), CHG_OP_JMP, 0, 6);
+    set_ins(ins_at(&bytes, 6), CHG_OP_RET, 1, 0);
+    rehash(d, bytes.len);
+    char err[512];
+    chg_bundle *b = chg_bundle_load(bytes.data, bytes.len, err, sizeof err);
+    if (b) { /* what the old verifier let through */
+        chg_ctx *ctx = chg_ctx_new(b);
+        char *first = decide_json(b, ctx, "{\"ok\":true,\"name\":\"alice-secret\"}", 0);
+        char *second = decide_json(b, ctx, "{\"ok\":false,\"name\":\"bob\"}", 0);
+        print_message("second decision: %s\n", second);
+        chg_free(first);
+        chg_free(second);
+        chg_ctx_free(ctx);
+        chg_bundle_free(b);
+        fail_msg("the verifier accepted a block that reads r1 before writing it");
+    }
+    char want[200];
+    snprintf(want, sizeof want, "corrupt bundle: instruction 6 (RET): register 1 is read before it is written "
+             "on some path at offset %u", code + 8 * 6);
+    assert_string_equal(err, want);
+    chg_buf_free(&bytes);
+}
+
+/* Two lets of one block (found by fuzz_bundle_struct): a takes b's block,
+ * which asks for a, so LET ran the block inside itself, over its own
+ * registers (a CHG_ASSERT of the interpreter fired). */
+static void test_vm_verifier_rejects_shared_let_block(void **state)
+{
+    (void)state;
+    chg_buf bytes = build("let a = 1\nlet b = a + 1\nrule r: when b > 1 deny \"d\"\n");
+    uint32_t n, lets = section(&bytes, CHG_SEC_LETS, &n);
+    assert_int_equal(n, 2);
+    uint8_t *d = (uint8_t *)bytes.data;
+    uint32_t save = chg_rd32(d + lets + 4), blk1 = chg_rd32(d + lets + 8 + 4);
+    chg_wr32(d + lets + 4, blk1);
+    char want[200];
+    snprintf(want, sizeof want, "corrupt bundle: LETS[1].block: block %u is already the block of let 0 at offset %%u", blk1);
+    refused(&bytes, want, lets + 8 + 4);
+    chg_wr32(d + lets + 4, save);
+    rehash(d, bytes.len);
+    chg_bundle_free(load(&bytes));
+    chg_buf_free(&bytes);
+}
+
+/* A time set whose nodes share an operand is a graph, not a tree: its
+ * membership test visits shared nodes once per path, exponential in the
+ * depth. And two time sets sharing nodes would make building them all
+ * cost more than the bundle's size. */
+static void test_vm_verifier_rejects_shared_timeset_nodes(void **state)
+{
+    (void)state;
+    chg_buf bytes = build("freeze year_end = yearly dec 20 .. jan 03 in \"UTC\"\n"
+                          "window office = weekly mon-fri 09:00..17:00 in \"UTC\"\n"
+                          "freeze quiet = year_end and not office\n"
+                          "rule f: deny during quiet \"frozen: {freeze}\"\n");
+    uint32_t nn, tsn = section(&bytes, CHG_SEC_TSNODES, &nn);
+    uint32_t nsets, sets = section(&bytes, CHG_SEC_TIMESETS, &nsets);
+    uint8_t *d = (uint8_t *)bytes.data;
+    uint32_t and_node = CHG_NONE32;
+    for (uint32_t i = 0; i < nn; i++)
+        if (d[tsn + 72 * i] == CHG_TS_AND)
+            and_node = i;
+    assert_true(and_node != CHG_NONE32);
+    /* year_end and year_end: node a used twice */
+    uint8_t *r = d + tsn + 72 * and_node;
+    uint32_t save = chg_rd32(r + 16);
+    chg_wr32(r + 16, chg_rd32(r + 12));
+    char want[200];
+    snprintf(want, sizeof want, "corrupt bundle: TSNODES[%u].b: node %u is already an operand (a time set "
+             "must be a tree) at offset %%u", and_node, and_node - 3);
+    refused(&bytes, want, tsn + 72 * and_node + 16);
+    chg_wr32(r + 16, save);
+    /* the set after the first starts inside it */
+    assert_true(nsets >= 2);
+    uint8_t *s1 = d + sets + 20 * 1;
+    save = chg_rd32(s1 + 8);
+    chg_wr32(s1 + 8, chg_rd32(d + sets + 8));
+    refused(&bytes, "corrupt bundle: TIMESETS[1].first: node 0 belongs to the time set before at offset %u", sets + 20 + 8);
+    chg_wr32(s1 + 8, save);
+    rehash(d, bytes.len);
+    chg_bundle_free(load(&bytes));
+    chg_buf_free(&bytes);
+}
+
+/* Decoding a list of records decodes each field's node for each element;
+ * a node that is the field of two layouts, or a layout two lists share,
+ * would be decoded many times over (nested, exponentially). */
+static void test_vm_verifier_rejects_decoding_fan_out(void **state)
+{
+    (void)state;
+    chg_buf bytes = build("schema change { items: [{ name: string, size: int }], more: [{ size: int }] }\n"
+                          "rule a: when any i in change.items: i.size > 1 and i.name == \"x\" deny \"a\"\n"
+                          "rule b: when any m in change.more: m.size > 2 deny \"b\"\n");
+    uint8_t *d = (uint8_t *)bytes.data;
+    uint32_t nf, lf = section(&bytes, CHG_SEC_LFIELDS, &nf);
+    assert_true(nf >= 2);
+    uint32_t node0 = chg_rd32(d + lf + 4), save = chg_rd32(d + lf + 8 + 4);
+    assert_true(node0 != CHG_NONE32 && save != CHG_NONE32);
+    chg_wr32(d + lf + 8 + 4, node0);
+    char want[200];
+    snprintf(want, sizeof want, "corrupt bundle: LFIELDS[1].node: path node %u is already a field (decoding "
+             "would fan out) at offset %%u", node0);
+    refused(&bytes, want, lf + 8 + 4);
+    chg_wr32(d + lf + 8 + 4, save);
+    /* the second list node with a layout takes the first one's */
+    uint32_t np, paths = section(&bytes, CHG_SEC_PATHS, &np);
+    uint32_t first = CHG_NONE32, second = CHG_NONE32;
+    for (uint32_t i = 0; i < np; i++)
+        if (chg_rd16(d + paths + 32 * i + 22) != CHG_NONE16) {
+            if (first == CHG_NONE32)
+                first = i;
+            else if (second == CHG_NONE32)
+                second = i;
+        }
+    assert_true(second != CHG_NONE32);
+    uint16_t lsave = chg_rd16(d + paths + 32 * second + 22), l0 = chg_rd16(d + paths + 32 * first + 22);
+    chg_wr16(d + paths + 32 * second + 22, l0);
+    snprintf(want, sizeof want, "corrupt bundle: PATHS[%u].layout: layout %u already belongs to a list (decoding "
+             "would fan out) at offset %%u", second, l0);
+    refused(&bytes, want, paths + 32 * second + 22);
+    chg_wr16(d + paths + 32 * second + 22, lsave);
+    rehash(d, bytes.len);
+    chg_bundle_free(load(&bytes));
+    chg_buf_free(&bytes);
+}
+
+/* Load a mutant and, if it loads, decide two different changes on one
+ * context; 1 when it loaded. */
+static int load_and_run_twice(const uint8_t *data, size_t len)
+{
+    char err[512];
+    chg_bundle *b = chg_bundle_load(data, len, err, sizeof err);
+    if (!b) {
+        assert_true(strncmp(err, "corrupt bundle: ", 16) == 0);
+        return 0;
+    }
+    chg_ctx *ctx = chg_ctx_new(b);
+    const char *changes[2] = {event_json, other_json};
+    for (int k = 0; k < 2 && ctx; k++) {
+        chg_event *e = chg_event_decode(b, changes[k], strlen(changes[k]), err, sizeof err);
+        if (!e)
+            continue;
+        chg_eval_input in = {.change = e, .now = k ? 1780000000 : 0};
+        chg_decision d;
+        chg_eval(ctx, &in, &d);
+        chg_buf out;
+        chg_buf_init(&out);
+        chg_decision_write(b, &d, &out);
+        chg_buf_free(&out);
+        chg_event_free(e);
+    }
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    return 1;
+}
+
+/* The structure-aware walk (fuzz_bundle_struct's mutations, every one of
+ * them, deterministically): every field of every record of every section
+ * — for code, the opcode and each operand of each instruction — set in
+ * turn to each boundary value (0, 1, a section's count - 1 and count,
+ * NONE, the largest signed value, the old value plus and minus one), the
+ * hash recomputed; each mutant is refused with a message or loads and
+ * decides two changes on one context without harm (ASan and UBSan). */
+static void test_vm_walk_every_field(void **state)
+{
+    (void)state;
+    chg_buf bytes = build(policy);
+    uint8_t *d = malloc(bytes.len);
+    memcpy(d, bytes.data, bytes.len);
+    uint32_t size[CHG_SEC__MAX];
+    for (int s = 1; s < CHG_SEC__MAX; s++)
+        size[s] = chg_sections()[s].size;
+    uint32_t nsec = chg_rd32(d + 64), off[CHG_SEC__MAX] = {0}, count[CHG_SEC__MAX] = {0};
+    for (uint32_t i = 0; i < nsec; i++) {
+        uint32_t id = chg_rd32(d + 68 + 12 * i);
+        off[id] = chg_rd32(d + 68 + 12 * i + 4) + 4;
+        count[id] = chg_rd32(d + off[id] - 4);
+    }
+    /* the counts an index may be compared with */
+    uint32_t counts[2 * CHG_SEC__MAX], ncounts = 0;
+    for (int s = 1; s < CHG_SEC__MAX; s++)
+        if (count[s]) {
+            counts[ncounts++] = count[s] - 1;
+            counts[ncounts++] = count[s];
+        }
+    int mutants = 0, loaded = 0;
+    for (int s = 1; s < CHG_SEC__MAX; s++) {
+        for (uint32_t i = 0; i < count[s]; i++) {
+            uint32_t rec = off[s] + i * size[s];
+            /* code: op and x bytes, a b c halves; others: 32-bit words */
+            uint32_t nfields = s == CHG_SEC_CODE ? 5 : size[s] / 4;
+            for (uint32_t f = 0; f < nfields; f++) {
+                uint32_t at = s != CHG_SEC_CODE ? rec + 4 * f : f < 2 ? rec + f : rec + 2 * (f - 1);
+                unsigned w = s != CHG_SEC_CODE ? 4 : f < 2 ? 1 : 2;
+                uint32_t mask = w == 4 ? 0xffffffffu : (1u << (8 * w)) - 1;
+                uint32_t old = w == 4 ? chg_rd32(d + at) : w == 2 ? chg_rd16(d + at) : d[at];
+                uint32_t vals[16 + 2 * CHG_SEC__MAX];
+                uint32_t nv = 0;
+                vals[nv++] = 0;
+                vals[nv++] = 1;
+                vals[nv++] = mask;
+                vals[nv++] = mask >> 1;
+                vals[nv++] = (old + 1) & mask;
+                vals[nv++] = (old - 1) & mask;
+                if (s == CHG_SEC_CODE && f == 0) { /* opcodes: the last, one past it, control */
+                    vals[nv++] = CHG_OP__COUNT - 1;
+                    vals[nv++] = CHG_OP__COUNT;
+                    vals[nv++] = CHG_OP_JMP;
+                    vals[nv++] = CHG_OP_FORNEXT;
+                    vals[nv++] = CHG_OP_RET;
+                } else
+                    for (uint32_t c = 0; c < ncounts; c++)
+                        vals[nv++] = counts[c] & mask;
+                for (uint32_t k = 0; k < nv; k++) {
+                    bool seen = vals[k] == old;
+                    for (uint32_t j = 0; j < k && !seen; j++)
+                        seen = vals[j] == vals[k];
+                    if (seen)
+                        continue;
+                    for (unsigned q = 0; q < w; q++)
+                        d[at + q] = (uint8_t)(vals[k] >> (8 * q));
+                    rehash(d, bytes.len);
+                    loaded += load_and_run_twice(d, bytes.len);
+                    mutants++;
+                    for (unsigned q = 0; q < w; q++)
+                        d[at + q] = (uint8_t)(old >> (8 * q));
+                }
+            }
+        }
+    }
+    print_message("%d mutants of one field each: %d refused, %d loaded and decided twice harmlessly\n", mutants,
+                  mutants - loaded, loaded);
+    assert_true(mutants > 1000 && loaded > 0 && loaded < mutants);
+    free(d);
     chg_buf_free(&bytes);
 }
 
@@ -1000,10 +1461,17 @@ int main(void)
         cmocka_unit_test(test_vm_deterministic),
         cmocka_unit_test(test_vm_threads_share_a_bundle),
         cmocka_unit_test(test_vm_flip_every_byte),
+        cmocka_unit_test(test_vm_walk_every_field),
         cmocka_unit_test(test_vm_truncated_and_foreign),
         cmocka_unit_test(test_vm_verifier_rejects_unbounded_loops),
         cmocka_unit_test(test_vm_verifier_rejects_loops_entered_past_forprep),
         cmocka_unit_test(test_vm_verifier_rejects_enum_without_values),
+        cmocka_unit_test(test_vm_verifier_rejects_read_before_write),
+        cmocka_unit_test(test_vm_registers_do_not_carry_over_between_decisions),
+        cmocka_unit_test(test_vm_verifier_bounds_its_work),
+        cmocka_unit_test(test_vm_verifier_rejects_shared_let_block),
+        cmocka_unit_test(test_vm_verifier_rejects_shared_timeset_nodes),
+        cmocka_unit_test(test_vm_verifier_rejects_decoding_fan_out),
         cmocka_unit_test(test_vm_reference_past_the_end),
         cmocka_unit_test(test_vm_disasm_and_opcodes),
         cmocka_unit_test(test_vm_builtins_match_checker),
