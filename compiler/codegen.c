@@ -517,8 +517,11 @@ static int anchor(gen *g, int n, int *elem)
 }
 
 /* The path node of a static path expression (change.a.b, event["x"],
- * a.b for a quantifier variable over a path list), or -1. */
-static int path_of(gen *g, const chg_expr *e, bool *optional)
+ * a.b for a quantifier variable over a path list), or -1. *local is the
+ * register of the quantifier variable the path starts from (-1: a root):
+ * two variables over one list share their element's path node, so the
+ * node alone cannot say whose field `y.n` is. */
+static int path_of(gen *g, const chg_expr *e, bool *optional, int *local)
 {
     switch (e->kind) {
     case EX_NAME:
@@ -528,12 +531,14 @@ static int path_of(gen *g, const chg_expr *e, bool *optional)
             return 1;
         if (e->u.name.kind == NAME_LOCAL)
             for (int i = g->nlocals - 1; i >= 0; i--)
-                if (g->locals[i].binder == e->u.name.binder)
+                if (g->locals[i].binder == e->u.name.binder) {
+                    *local = g->locals[i].reg;
                     return g->locals[i].elem;
+                }
         return -1;
     case EX_FIELD:
     case EX_OPTFIELD: {
-        int p = path_of(g, e->u.field.obj, optional);
+        int p = path_of(g, e->u.field.obj, optional, local);
         if (p < 0)
             return -1;
         if (e->kind == EX_OPTFIELD)
@@ -543,7 +548,7 @@ static int path_of(gen *g, const chg_expr *e, bool *optional)
     case EX_INDEX: {
         if (e->u.index.index->kind != EX_STRING)
             return -1;
-        int p = path_of(g, e->u.index.obj, optional);
+        int p = path_of(g, e->u.index.obj, optional, local);
         return p < 0 ? -1 : child(g, p, e->u.index.index->u.str.s);
     }
     default:
@@ -591,7 +596,7 @@ static int layout_field(gen *g, int layout, const char *name, int node)
  * quantifier variable that holds the element: the field's position in the
  * list's layout is the instruction's x, so at most 256 fields per layout
  * (past that the emit fails). */
-static void load_path(gen *g, int n, int dst, bool optional)
+static void load_path(gen *g, int n, int local, int dst, bool optional)
 {
     int elem;
     int root = anchor(g, n, &elem);
@@ -611,11 +616,8 @@ static void load_path(gen *g, int n, int dst, bool optional)
     pnode *list = path_node(g, e->parent);
     if (list->layout < 0)
         list->layout = layout_new(g);
-    int local = -1;
-    for (int i = g->nlocals - 1; i >= 0; i--)
-        if (g->locals[i].elem == elem)
-            local = g->locals[i].reg;
-    /* path_of only reaches an ELEM through a quantifier variable in scope */
+    /* path_of only reaches an ELEM through a quantifier variable in scope,
+     * and says which */
     CHG_ASSERT(local >= 0 || g->c->arena.failed || g->c->oom);
     if (n == elem) {
         emit(g, CHG_OP_MOVE, 0, (uint32_t)dst, (uint32_t)local, 0);
@@ -725,7 +727,8 @@ static void gen_quant(gen *g, const chg_expr *e, int dst)
     int var = tmp(g);
     CHG_ASSERT(var == list + 2);
     bool opt = false;
-    int lnode = path_of(g, e->u.quant.list, &opt);
+    int from = -1;
+    int lnode = path_of(g, e->u.quant.list, &opt, &from);
     gen_expr(g, e->u.quant.list, list);
     int result = tmp(g);
     if (e->kind == EX_COUNT)
@@ -944,7 +947,7 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
             break;
         case NAME_CHANGE:
         case NAME_EVENT:
-            load_path(g, e->u.name.kind == NAME_CHANGE ? 0 : 1, dst, true);
+            load_path(g, e->u.name.kind == NAME_CHANGE ? 0 : 1, -1, dst, true);
             break;
         default:
             g->failed = true;
@@ -954,9 +957,10 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
     case EX_OPTFIELD:
     case EX_INDEX: {
         bool opt = false;
-        int n = path_of(g, e, &opt);
+        int local = -1;
+        int n = path_of(g, e, &opt, &local);
         if (n >= 0) {
-            load_path(g, n, dst, opt);
+            load_path(g, n, local, dst, opt);
             break;
         }
         int o = tmp(g);
