@@ -813,6 +813,8 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
         CASE(LE) {
             /* no GT or GE: the compiler swaps the operands */
             ASSERT_RABC();
+            /* strings compare byte by byte: charged as == is */
+            CHARGE(cmp_cost(ctx, &B));
             int o = order(&B, &C);
             if (o == -2)
                 FAIL("cannot compare %s with %s", chg_vm_vtag_name(B.tag), chg_vm_vtag_name(C.tag));
