@@ -148,8 +148,8 @@ struct chg_compiler {
      * scratch bytes; 0 where it says nothing (the VM's default) */
     uint64_t limit[3];
     chg_type *change_type;    /* from the schema, or &chg_c_type_any */
-    uint8_t *reach;           /* reach[i*n+j]: file i sees file j */
-    size_t reach_n;
+    uint64_t *reach;          /* bit j of row i: file i sees file j */
+    size_t reach_n, reach_words;
     chg_map zones;            /* zone name → chg_tz*, loaded once */
     chg_map flags_read;       /* flag names time sets read (W0016) */
     chg_map queries_read;     /* external queries called outside tests */

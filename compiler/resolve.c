@@ -241,5 +241,5 @@ bool chg_c_visible(const chg_compiler *c, uint32_t from, uint32_t decl)
 {
     if (from == decl || !c->reach || from >= c->reach_n || decl >= c->reach_n)
         return true;
-    return c->reach[(size_t)from * c->reach_n + decl] != 0;
+    return (c->reach[(size_t)from * c->reach_words + decl / 64] >> (decl % 64)) & 1;
 }

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Empty facts: no flags (every flag reads false) and no answers (every
@@ -39,7 +40,8 @@ void chg_facts_free(chg_facts *f)
     chg_free(f);
 }
 
-/* The flags' key: FNV-1a over every name and value, in order. Time-set
+/* The flags' key: FNV-1a over every name and value, in name order (the
+ * flags are kept sorted, so equal flags give equal keys). Time-set
  * caches are valid for one key; two facts with the same flags share it
  * (a freed facts reallocated at the same address must not reuse a cache
  * built under other flags). */
@@ -54,36 +56,98 @@ static void rekey(chg_facts *f)
     f->flags_key = h;
 }
 
+/* The index of name among the sorted flags, or where it would go (*found
+ * says which): a binary search, so a facts file of n flags loads in
+ * O(n log n) and a lookup costs O(log n). */
+static uint32_t flag_index(const chg_facts *f, const char *name, bool *found)
+{
+    uint32_t lo = 0, hi = f->nflags;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(f->flag_names[mid], name);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static int grow_flags(chg_facts *f)
+{
+    if (f->nflags < f->capflags)
+        return CHG_OK;
+    uint32_t cap = f->capflags ? f->capflags * 2 : 8;
+    const char **n = chg_realloc(f->flag_names, cap * sizeof *n);
+    if (!n)
+        return CHG_ENOMEM;
+    f->flag_names = n;
+    bool *v = chg_realloc(f->flag_values, cap * sizeof *v);
+    if (!v)
+        return CHG_ENOMEM;
+    f->flag_values = v;
+    f->capflags = cap;
+    return CHG_OK;
+}
+
+typedef struct flag_pair {
+    const char *name;
+    bool value;
+} flag_pair;
+
+static int by_flag_name(const void *a, const void *b)
+{
+    return strcmp(((const flag_pair *)a)->name, ((const flag_pair *)b)->name);
+}
+
+/* Sort the flags by name (the loader appends them in file order); a
+ * temporary array of pairs keeps names and values together. False when
+ * it cannot be had. */
+static bool sort_flags(chg_facts *f)
+{
+    flag_pair *p = chg_calloc(f->nflags + 1, sizeof *p);
+    if (!p)
+        return false;
+    for (uint32_t i = 0; i < f->nflags; i++)
+        p[i] = (flag_pair){f->flag_names[i], f->flag_values[i]};
+    qsort(p, f->nflags, sizeof *p, by_flag_name);
+    for (uint32_t i = 0; i < f->nflags; i++) {
+        f->flag_names[i] = p[i].name;
+        f->flag_values[i] = p[i].value;
+    }
+    chg_free(p);
+    rekey(f);
+    return true;
+}
+
 /* Set or replace a flag; the caller's name is copied. The key is recomputed
  * on every change, so a context sees new flags as a new key and rebuilds
- * its time-set index instead of answering from one built under the old
- * value. On CHG_ENOMEM f is unchanged: the arrays grow before the flag is
- * added, and a grown array with the old count is still consistent. */
+ * what depends on them. On CHG_ENOMEM f is unchanged: the arrays grow
+ * before the flag is added, and a grown array with the old count is still
+ * consistent. One flag costs O(n) (the insertion); the loader adds a
+ * whole file's flags at once instead (add_flags). */
 int chg_facts_set_flag(chg_facts *f, const char *name, bool value)
 {
-    for (uint32_t i = 0; i < f->nflags; i++)
-        if (strcmp(f->flag_names[i], name) == 0) {
-            f->flag_values[i] = value;
-            rekey(f);
-            return CHG_OK;
-        }
-    if (f->nflags == f->capflags) {
-        uint32_t cap = f->capflags ? f->capflags * 2 : 8;
-        const char **n = chg_realloc(f->flag_names, cap * sizeof *n);
-        if (!n)
-            return CHG_ENOMEM;
-        f->flag_names = n;
-        bool *v = chg_realloc(f->flag_values, cap * sizeof *v);
-        if (!v)
-            return CHG_ENOMEM;
-        f->flag_values = v;
-        f->capflags = cap;
+    bool found;
+    uint32_t at = flag_index(f, name, &found);
+    if (found) {
+        f->flag_values[at] = value;
+        rekey(f);
+        return CHG_OK;
     }
-    const char *copy = chg_arena_strdup(&f->arena, name);
+    const char *copy = grow_flags(f) == CHG_OK ? chg_arena_strdup(&f->arena, name) : NULL;
     if (!copy)
         return CHG_ENOMEM;
-    f->flag_names[f->nflags] = copy;
-    f->flag_values[f->nflags++] = value;
+    memmove(f->flag_names + at + 1, f->flag_names + at, (f->nflags - at) * sizeof *f->flag_names);
+    memmove(f->flag_values + at + 1, f->flag_values + at, (f->nflags - at) * sizeof *f->flag_values);
+    f->flag_names[at] = copy;
+    f->flag_values[at] = value;
+    f->nflags++;
     rekey(f);
     return CHG_OK;
 }
@@ -95,12 +159,11 @@ bool chg_vm_facts_flag(const chg_facts *f, const char *name, bool *value)
 {
     if (!f)
         return false;
-    for (uint32_t i = 0; i < f->nflags; i++)
-        if (strcmp(f->flag_names[i], name) == 0) {
-            *value = f->flag_values[i];
-            return true;
-        }
-    return false;
+    bool found;
+    uint32_t at = flag_index(f, name, &found);
+    if (found)
+        *value = f->flag_values[at];
+    return found;
 }
 
 /* A linear scan: facts files hold a handful of answers, and a query is
@@ -173,15 +236,22 @@ chg_facts *chg_facts_parse(const char *text, size_t len, char *err, size_t errle
     if (flags) {
         if (!json_is_object(flags))
             return bad(f, err, errlen, ".flags", "expected an object of flag names to true or false");
+        /* appended, then sorted once: loading n flags is O(n log n), where
+         * a chg_facts_set_flag each would be O(n^2); the names point into
+         * the document, kept in f->json (jansson refused duplicate keys) */
         json_object_foreach(flags, key, val) {
             if (!json_is_boolean(val)) {
                 char path[300];
                 snprintf(path, sizeof path, ".flags[\"%s\"]", key);
                 return bad(f, err, errlen, path, "expected true or false");
             }
-            if (chg_facts_set_flag(f, key, json_is_true(val)) != CHG_OK)
+            if (grow_flags(f) != CHG_OK)
                 return nomem(f, err, errlen);
+            f->flag_names[f->nflags] = key;
+            f->flag_values[f->nflags++] = json_is_true(val);
         }
+        if (!sort_flags(f))
+            return nomem(f, err, errlen);
     }
     json_t *qs = json_object_get(doc, "queries");
     if (qs) {
