@@ -7,6 +7,7 @@
  * and its reuse of big blocks are tested on the arena itself.
  */
 #include "helpers.h"
+#include "vm_helpers.h"
 
 #include <openssl/evp.h>
 
@@ -15,39 +16,6 @@
 #include "chg_vm.h"
 #include "bundle_format.h"
 #include "vm_int.h"
-
-static chg_bundle *build_load(const char *text)
-{
-    chg_compiler *c = compile_str(text);
-    assert_string_equal(diag_codes(c), "");
-    chg_buf out;
-    chg_buf_init(&out);
-    assert_int_equal(chg_compiler_emit(c, &out), CHG_OK);
-    chg_compiler_free(c);
-    char err[512];
-    chg_bundle *b = chg_bundle_load(out.data, out.len, err, sizeof err);
-    if (!b)
-        fail_msg("load: %s", err);
-    chg_buf_free(&out);
-    return b;
-}
-
-/* The decision as JSON (heap), for change `json` at `now`. */
-static char *decide(chg_bundle *b, chg_ctx *ctx, const char *json, int64_t now)
-{
-    char err[256];
-    chg_event *e = chg_event_decode(b, json, strlen(json), err, sizeof err);
-    if (!e)
-        fail_msg("decode: %s", err);
-    chg_eval_input in = {.change = e, .now = now};
-    chg_decision d;
-    assert_int_equal(chg_eval(ctx, &in, &d), CHG_OK);
-    chg_buf out;
-    chg_buf_init(&out);
-    chg_decision_write(b, &d, &out);
-    chg_event_free(e);
-    return chg_buf_take(&out);
-}
 
 static void assert_contains(const char *s, const char *part)
 {
@@ -87,7 +55,7 @@ static void test_limits_bundle_section(void **state)
     chg_bundle *b = chg_bundle_load(out.data, out.len, err, sizeof err);
     assert_non_null(b);
     chg_ctx *ctx = chg_ctx_new(b);
-    char *j = decide(b, ctx, "{}", 0);
+    char *j = vm_decide(b, ctx, "{}", 0);
     free(j);
     chg_usage u;
     chg_ctx_usage(ctx, &u);
@@ -125,7 +93,7 @@ static void test_limits_bundle_section(void **state)
 static void test_limits_now_at_the_edges(void **state)
 {
     (void)state;
-    chg_bundle *b = build_load("policy \"t\" version \"1\"\n"
+    chg_bundle *b = vm_build_load("policy \"t\" version \"1\"\n"
                                "rule r advisory: when true warn \"{year(now, \"Asia/Tokyo\")} "
                                "{hour(now, \"Asia/Tokyo\")} {weekday(now, \"America/New_York\")} "
                                "{year(now, \"America/New_York\")} {now}\"\n");
@@ -134,17 +102,17 @@ static void test_limits_now_at_the_edges(void **state)
     static const int64_t bad[] = {INT64_MAX, INT64_MIN, CHG_TIME_MAX + 1, CHG_TIME_MIN - 1, INT64_MAX - 3600};
     for (int round = 0; round < 2; round++)
         for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-            char *j = decide(b, ctx, "{}", bad[i]);
+            char *j = vm_decide(b, ctx, "{}", bad[i]);
             assert_contains(j, "\"at\":null");
             assert_contains(j, "\"outcome\":\"error\"");
             assert_contains(j, "is outside the years 0000 to 9999");
             free(j);
             /* the context is as good as new after it */
-            j = decide(b, ctx, "{}", CHG_TIME_MAX);
+            j = vm_decide(b, ctx, "{}", CHG_TIME_MAX);
             assert_contains(j, "\"at\":\"9999-12-31T23:59:59Z\"");
             assert_contains(j, "\"message\":\"10000 8 fri 9999 9999-12-31T23:59:59Z\"");
             free(j);
-            j = decide(b, ctx, "{}", CHG_TIME_MIN);
+            j = vm_decide(b, ctx, "{}", CHG_TIME_MIN);
             assert_contains(j, "\"at\":\"0000-01-01T00:00:00Z\"");
             /* Tokyo's and New York's local mean time in year 0 */
             assert_contains(j, "\"message\":\"0 9 fri -1 0000-01-01T00:00:00Z\"");
@@ -159,7 +127,7 @@ static void test_limits_now_at_the_edges(void **state)
 static void test_limits_budget_per_decision(void **state)
 {
     (void)state;
-    chg_bundle *b = build_load("policy \"t\" version \"1\"\n"
+    chg_bundle *b = vm_build_load("policy \"t\" version \"1\"\n"
                                "schema change { l: [int] }\n"
                                "rule loops advisory: when count(x in change.l where any y in change.l: "
                                "any z in change.l: x + y + z == 1) > 0 warn \"looped\"\n");
@@ -173,7 +141,7 @@ static void test_limits_budget_per_decision(void **state)
     chg_buf_puts(&big, "]}");
     chg_usage u;
     for (int round = 0; round < 2; round++) {
-        char *j = decide(b, ctx, big.data, 0);
+        char *j = vm_decide(b, ctx, big.data, 0);
         assert_contains(j, "\"outcome\":\"error\"");
         assert_contains(j, "\"rule\":\"loops\",\"level\":\"error\",\"message\":\"step budget exceeded: the decision "
                            "needs more than 10000000 steps");
@@ -181,7 +149,7 @@ static void test_limits_budget_per_decision(void **state)
         chg_ctx_usage(ctx, &u);
         assert_int_equal(u.steps, u.steps_limit);
         assert_int_equal(u.steps_limit, CHG_DEFAULT_STEPS);
-        j = decide(b, ctx, "{\"l\":[0, 1, 0]}", 0);
+        j = vm_decide(b, ctx, "{\"l\":[0, 1, 0]}", 0);
         assert_contains(j, "\"outcome\":\"allow\"");
         assert_contains(j, "\"message\":\"looped\"");
         free(j);
@@ -201,7 +169,7 @@ static void test_limits_budget_per_decision(void **state)
 static void test_limits_json_equality_is_charged(void **state)
 {
     (void)state;
-    chg_bundle *b = build_load("policy \"t\" version \"1\"\n"
+    chg_bundle *b = vm_build_load("policy \"t\" version \"1\"\n"
                                "rule same advisory: when count(x in change.l where count(y in change.l where x == y) > 1) > 0 "
                                "warn \"same\"\n");
     chg_ctx *ctx = chg_ctx_new(b);
@@ -221,10 +189,10 @@ static void test_limits_json_equality_is_charged(void **state)
     }
     chg_buf_puts(&doc, "]}");
     for (int round = 0; round < 2; round++) {
-        char *j = decide(b, ctx, doc.data, 0);
+        char *j = vm_decide(b, ctx, doc.data, 0);
         assert_contains(j, "\"rule\":\"same\",\"level\":\"error\",\"message\":\"step budget exceeded");
         free(j);
-        j = decide(b, ctx, "{\"l\":[{\"a\":1},{\"a\":1}]}", 0);
+        j = vm_decide(b, ctx, "{\"l\":[{\"a\":1},{\"a\":1}]}", 0);
         assert_contains(j, "\"message\":\"same\"");
         free(j);
     }
@@ -240,7 +208,7 @@ static void test_limits_json_equality_is_charged(void **state)
 static void test_limits_regex_jit_stack(void **state)
 {
     (void)state;
-    chg_bundle *b = build_load("policy \"t\" version \"1\"\n"
+    chg_bundle *b = vm_build_load("policy \"t\" version \"1\"\n"
                                "schema change { s: string }\n"
                                "rule ab advisory: when change.s matches r\"^(a|b)*$\" warn \"ab\"\n");
     chg_ctx *ctx = chg_ctx_new(b);

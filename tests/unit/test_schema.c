@@ -7,6 +7,7 @@
  * refuses every malformed SCHEMA record.
  */
 #include "helpers.h"
+#include "vm_helpers.h"
 
 #include <openssl/evp.h>
 
@@ -87,45 +88,9 @@ static const char want_extra[] =
 
 #define NOW (1796169600) /* 2026-12-02T00:00:00Z */
 
-static chg_buf build(const char *text)
-{
-    chg_compiler *c = compile_str(text);
-    assert_string_equal(diag_codes(c), "");
-    chg_buf out;
-    chg_buf_init(&out);
-    assert_int_equal(chg_compiler_emit(c, &out), CHG_OK);
-    chg_compiler_free(c);
-    return out;
-}
-
-static chg_bundle *load(const chg_buf *bytes)
-{
-    char err[512];
-    chg_bundle *b = chg_bundle_load(bytes->data, bytes->len, err, sizeof err);
-    if (!b)
-        fail_msg("load: %s", err);
-    return b;
-}
-
-static char *decide(chg_bundle *b, chg_ctx *ctx, const char *json)
-{
-    char err[256];
-    chg_event *e = chg_event_decode(b, json, strlen(json), err, sizeof err);
-    if (!e)
-        fail_msg("decode: %s", err);
-    chg_eval_input in = {.change = e, .now = NOW};
-    chg_decision d;
-    assert_int_equal(chg_eval(ctx, &in, &d), CHG_OK);
-    chg_buf out;
-    chg_buf_init(&out);
-    chg_decision_write(b, &d, &out);
-    chg_event_free(e);
-    return chg_buf_take(&out);
-}
-
 static void expect(chg_bundle *b, chg_ctx *ctx, const char *json, const char *want)
 {
-    char *got = decide(b, ctx, json);
+    char *got = vm_decide(b, ctx, json, NOW);
     assert_string_equal(got, want);
     chg_free(got);
 }
@@ -135,8 +100,8 @@ static void expect(chg_bundle *b, chg_ctx *ctx, const char *json, const char *wa
 static void test_schema_alternating_on_one_context(void **state)
 {
     (void)state;
-    chg_buf bytes = build(policy);
-    chg_bundle *b = load(&bytes);
+    chg_buf bytes = vm_build(policy);
+    chg_bundle *b = vm_load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
     const char *in[] = {no_requester, good, mistyped, own_approval, extra, no_requester, own_approval, mistyped};
     const char *want[] = {want_no_requester, want_good, want_mistyped, want_own_approval,
@@ -163,8 +128,8 @@ static void test_schema_no_allocations_per_decision(void **state)
 {
     (void)state;
     alloc_count_init();
-    chg_buf bytes = build(policy);
-    chg_bundle *b = load(&bytes);
+    chg_buf bytes = vm_build(policy);
+    chg_bundle *b = vm_load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
     const char *in[] = {no_requester, good, mistyped, own_approval, extra};
     chg_event *ev[5];
@@ -203,17 +168,17 @@ static void test_schema_no_allocations_per_decision(void **state)
 static void test_schema_strict(void **state)
 {
     (void)state;
-    chg_buf bytes = build("schema change strict { id: string, r: { name: string }, l: [{ a: int }] }\n");
-    chg_bundle *b = load(&bytes);
+    chg_buf bytes = vm_build("schema change strict { id: string, r: { name: string }, l: [{ a: int }] }\n");
+    chg_bundle *b = vm_load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
-    char *got = decide(b, ctx, "{\"id\":\"s1\",\"r\":{\"name\":\"x\",\"nick\":\"y\"},\"l\":[{\"a\":1,\"b\":2}],\"z\":0}");
+    char *got = vm_decide(b, ctx, "{\"id\":\"s1\",\"r\":{\"name\":\"x\",\"nick\":\"y\"},\"l\":[{\"a\":1,\"b\":2}],\"z\":0}", NOW);
     assert_non_null(strstr(got, "\"outcome\":\"error\",\"reasons\":["
                                 ERR("change.r.nick is not declared in the schema", "1:36") ","
                                 ERR("change.l[0].b is not declared in the schema", "1:57") ","
                                 ERR("change.z is not declared in the schema", "1:1") "]"));
     assert_non_null(strstr(got, "\"warnings\":[]"));
     chg_free(got);
-    got = decide(b, ctx, "{\"id\":\"s2\",\"r\":{\"name\":\"x\"},\"l\":[]}");
+    got = vm_decide(b, ctx, "{\"id\":\"s2\",\"r\":{\"name\":\"x\"},\"l\":[]}", NOW);
     assert_non_null(strstr(got, "\"outcome\":\"allow\",\"reasons\":[]"));
     chg_free(got);
     chg_ctx_free(ctx);
@@ -234,8 +199,8 @@ static void test_schema_strict(void **state)
 static void test_schema_bounded_messages(void **state)
 {
     (void)state;
-    chg_buf bytes = build("schema change { id: string, n: [int], e: enum(\"a\") }\n");
-    chg_bundle *b = load(&bytes);
+    chg_buf bytes = vm_build("schema change { id: string, n: [int], e: enum(\"a\") }\n");
+    chg_bundle *b = vm_load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
     chg_buf in;
     chg_buf_init(&in);
@@ -249,7 +214,7 @@ static void test_schema_bounded_messages(void **state)
     for (int i = 0; i < 500; i++)
         chg_buf_printf(&in, ",\"k%d\\\"\\n%0100d\":1", i, 0);
     chg_buf_puts(&in, "}");
-    char *got = decide(b, ctx, in.data);
+    char *got = vm_decide(b, ctx, in.data, NOW);
     assert_non_null(strstr(got, ERR("change.n[19]: expected int, found a string", "1:29") ","
                                 "{\"rule\":null,\"level\":\"error\",\"message\":\"and 981 more fields that do not fit the schema\","
                                 "\"source\":null}]"));
@@ -267,7 +232,7 @@ static void test_schema_bounded_messages(void **state)
     for (int i = 0; i < 100; i++)
         chg_buf_puts(&in, "é");
     chg_buf_puts(&in, "\"}");
-    got = decide(b, ctx, in.data);
+    got = vm_decide(b, ctx, in.data, NOW);
     chg_buf want;
     chg_buf_init(&want);
     chg_buf_puts(&want, "\"message\":\"change.e: \\\"");
@@ -304,10 +269,10 @@ static void test_schema_deep(void **state)
     }
     chg_buf_puts(&src, " }\n");
     chg_buf_puts(&in, "}");
-    chg_buf bytes = build(src.data);
-    chg_bundle *b = load(&bytes);
+    chg_buf bytes = vm_build(src.data);
+    chg_bundle *b = vm_load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
-    char *got = decide(b, ctx, in.data);
+    char *got = vm_decide(b, ctx, in.data, NOW);
     assert_non_null(strstr(got, "\"message\":\"change.a[0][0][0]"));
     assert_non_null(strstr(got, "[0]: expected int, found a string\""));
     chg_free(got);
@@ -364,7 +329,7 @@ static void refuse(chg_buf *bytes, uint8_t *at, int width, uint32_t v, const cha
 static void test_schema_loader_refuses_bad_records(void **state)
 {
     (void)state;
-    chg_buf bytes = build(policy);
+    chg_buf bytes = vm_build(policy);
     uint32_t n = 0, nm = 0;
     uint8_t *s = section(&bytes, CHG_SEC_SCHEMA, &n);
     uint8_t *meta = section(&bytes, CHG_SEC_META, &nm);
@@ -378,7 +343,7 @@ static void test_schema_loader_refuses_bad_records(void **state)
     assert_int_equal(REC(2)[0], CHG_PT_ENUM);
     assert_int_equal(REC(3)[0], CHG_PT_OBJECT);
     assert_int_equal(REC(4)[0], CHG_PT_LIST);
-    chg_bundle_free(load(&bytes)); /* as built, it loads */
+    chg_bundle_free(vm_load(&bytes)); /* as built, it loads */
 
     refuse(&bytes, REC(0) + 12, 4, 0, "SCHEMA[0].first: children 0..+6 out of range");
     refuse(&bytes, REC(3) + 12, 4, 2, "SCHEMA[3].first: children 2..+2 out of range");
@@ -407,7 +372,7 @@ static void test_schema_loader_refuses_bad_records(void **state)
     chg_buf_free(&bytes);
 
     /* a bundle without a schema cannot claim one: nothing would be checked */
-    bytes = build("rule r: when change.n > 1 deny \"n\"\n");
+    bytes = vm_build("rule r: when change.n > 1 deny \"n\"\n");
     section(&bytes, CHG_SEC_SCHEMA, &n);
     assert_int_equal(n, 0);
     meta = section(&bytes, CHG_SEC_META, &nm);

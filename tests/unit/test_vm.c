@@ -6,6 +6,7 @@
  * name their rule and place.
  */
 #include "helpers.h"
+#include "vm_helpers.h"
 
 #include <pthread.h>
 #include <time.h>
@@ -44,48 +45,13 @@ static const char other_json[] =
     "{\"id\":\"second\",\"env\":\"dev\",\"n\":3,\"tags\":[],\"when\":\"2026-06-01T03:00:00Z\","
     "\"items\":[]}";
 
-static chg_buf build(const char *text)
-{
-    chg_compiler *c = compile_str(text);
-    assert_string_equal(diag_codes(c), "");
-    chg_buf out;
-    chg_buf_init(&out);
-    assert_int_equal(chg_compiler_emit(c, &out), CHG_OK);
-    chg_compiler_free(c);
-    return out;
-}
-
-static chg_bundle *load(const chg_buf *bytes)
-{
-    char err[512];
-    chg_bundle *b = chg_bundle_load(bytes->data, bytes->len, err, sizeof err);
-    if (!b)
-        fail_msg("load: %s", err);
-    return b;
-}
-
-static char *decide_json(chg_bundle *b, chg_ctx *ctx, const char *json, int64_t now)
-{
-    char err[256];
-    chg_event *e = chg_event_decode(b, json, strlen(json), err, sizeof err);
-    assert_non_null(e);
-    chg_eval_input in = {.change = e, .now = now};
-    chg_decision d;
-    assert_int_equal(chg_eval(ctx, &in, &d), CHG_OK);
-    chg_buf out;
-    chg_buf_init(&out);
-    chg_decision_write(b, &d, &out);
-    chg_event_free(e);
-    return chg_buf_take(&out);
-}
-
 static void test_vm_decision(void **state)
 {
     (void)state;
-    chg_buf bytes = build(policy);
-    chg_bundle *b = load(&bytes);
+    chg_buf bytes = vm_build(policy);
+    chg_bundle *b = vm_load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
-    char *json = decide_json(b, ctx, event_json, 0);
+    char *json = vm_decide(b, ctx, event_json, 0);
     assert_string_equal(json,
                         "{\"change\":\"e1\",\"policy\":\"t\",\"version\":\"1\",\"at\":\"2026-12-25T10:00:00Z\","
                         "\"risk\":\"high\",\"outcome\":\"deny\",\"reasons\":["
@@ -111,8 +77,8 @@ static void test_vm_no_allocations_per_decision(void **state)
 {
     (void)state;
     alloc_count_init();
-    chg_buf bytes = build(policy);
-    chg_bundle *b = load(&bytes);
+    chg_buf bytes = vm_build(policy);
+    chg_bundle *b = vm_load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
     char err[256];
     const char *events[] = {
@@ -155,12 +121,12 @@ static void test_vm_no_allocations_per_decision(void **state)
 static void test_vm_runtime_error_names_rule_and_place(void **state)
 {
     (void)state;
-    chg_buf bytes = build(policy);
-    chg_bundle *b = load(&bytes);
+    chg_buf bytes = vm_build(policy);
+    chg_bundle *b = vm_load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
     /* with a schema, a change that does not fit it fails before any
      * rule, naming every field (test_schema.c has the rest) */
-    char *json = decide_json(b, ctx, "{\"id\":\"e\",\"env\":\"prod\",\"when\":\"2026-01-01T00:00:00Z\"}", 0);
+    char *json = vm_decide(b, ctx, "{\"id\":\"e\",\"env\":\"prod\",\"when\":\"2026-01-01T00:00:00Z\"}", 0);
     assert_non_null(strstr(json, "\"risk\":null,\"outcome\":\"error\",\"reasons\":["
                                  "{\"rule\":null,\"level\":\"error\",\"message\":\"change.n is required but missing\","
                                  "\"source\":\"t.chg:2:55\"},"
@@ -174,15 +140,15 @@ static void test_vm_runtime_error_names_rule_and_place(void **state)
     chg_buf_free(&bytes);
     /* without one, a field is checked where it is read: the error names
      * the rule and the place */
-    bytes = build("rule big: when change.n > 10 deny \"big\"\n"
+    bytes = vm_build("rule big: when change.n > 10 deny \"big\"\n"
                   "rule tagged: when \"blocked\" in change.tags deny \"tagged\"\n");
-    b = load(&bytes);
+    b = vm_load(&bytes);
     ctx = chg_ctx_new(b);
-    json = decide_json(b, ctx, "{\"id\":\"e\",\"n\":\"x\"}", 0);
+    json = vm_decide(b, ctx, "{\"id\":\"e\",\"n\":\"x\"}", 0);
     assert_non_null(strstr(json, "{\"rule\":\"big\",\"level\":\"error\",\"message\":\"cannot compare int with string\","
                                  "\"source\":\"t.chg:1:16\"}"));
     chg_free(json);
-    json = decide_json(b, ctx, "{\"id\":\"e\",\"n\":1,\"tags\":7}", 0);
+    json = vm_decide(b, ctx, "{\"id\":\"e\",\"n\":1,\"tags\":7}", 0);
     assert_non_null(strstr(json, "{\"rule\":\"tagged\",\"level\":\"error\",\"message\":\"cannot look for string in "
                                  "int\",\"source\":\"t.chg:2:19\"}"));
     chg_free(json);
@@ -194,18 +160,18 @@ static void test_vm_runtime_error_names_rule_and_place(void **state)
 static void test_vm_deterministic(void **state)
 {
     (void)state;
-    chg_buf bytes = build(policy);
-    chg_bundle *b1 = load(&bytes), *b2 = load(&bytes);
+    chg_buf bytes = vm_build(policy);
+    chg_bundle *b1 = vm_load(&bytes), *b2 = vm_load(&bytes);
     chg_ctx *c1 = chg_ctx_new(b1), *c2 = chg_ctx_new(b2);
-    char *first = decide_json(b1, c1, event_json, 0);
+    char *first = vm_decide(b1, c1, event_json, 0);
     for (int i = 0; i < 20; i++) {
-        char *again = decide_json(i % 2 ? b1 : b2, i % 2 ? c1 : c2, event_json, 0);
+        char *again = vm_decide(i % 2 ? b1 : b2, i % 2 ? c1 : c2, event_json, 0);
         assert_string_equal(first, again);
         chg_free(again);
     }
     chg_free(first);
     /* the same source gives the same bundle */
-    chg_buf again = build(policy);
+    chg_buf again = vm_build(policy);
     assert_int_equal(again.len, bytes.len);
     assert_memory_equal(again.data, bytes.data, bytes.len);
     chg_buf_free(&again);
@@ -227,7 +193,7 @@ static void *thread_main(void *p)
     thread_arg *a = p;
     chg_ctx *ctx = chg_ctx_new(a->b);
     for (int i = 0; i < 300; i++) {
-        char *got = decide_json(a->b, ctx, event_json, 0);
+        char *got = vm_decide(a->b, ctx, event_json, 0);
         if (strcmp(got, a->want) != 0)
             a->mismatches++;
         chg_free(got);
@@ -239,10 +205,10 @@ static void *thread_main(void *p)
 static void test_vm_threads_share_a_bundle(void **state)
 {
     (void)state;
-    chg_buf bytes = build(policy);
-    chg_bundle *b = load(&bytes);
+    chg_buf bytes = vm_build(policy);
+    chg_bundle *b = vm_load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
-    char *want = decide_json(b, ctx, event_json, 0);
+    char *want = vm_decide(b, ctx, event_json, 0);
     pthread_t t[4];
     thread_arg args[4];
     for (int i = 0; i < 4; i++) {
@@ -271,7 +237,7 @@ static void rehash(uint8_t *data, size_t len)
 static void test_vm_flip_every_byte(void **state)
 {
     (void)state;
-    chg_buf bytes = build(policy);
+    chg_buf bytes = vm_build(policy);
     uint8_t *copy = malloc(bytes.len);
     char err[512];
     int rejected = 0, harmless = 0, hash_caught = 0;
@@ -326,7 +292,7 @@ static void test_vm_flip_every_byte(void **state)
 static void test_vm_truncated_and_foreign(void **state)
 {
     (void)state;
-    chg_buf bytes = build(policy);
+    chg_buf bytes = vm_build(policy);
     char err[512];
     for (size_t n = 0; n < bytes.len; n++) {
         chg_bundle *b = chg_bundle_load(bytes.data, n, err, sizeof err);
@@ -363,7 +329,7 @@ static void test_vm_truncated_and_foreign(void **state)
 static void test_vm_verifier_rejects_unbounded_loops(void **state)
 {
     (void)state;
-    chg_buf bytes = build("let x = any i in [1, 2, 3]: i > 1\nrule r: when x deny \"d\"\n");
+    chg_buf bytes = vm_build("let x = any i in [1, 2, 3]: i > 1\nrule r: when x deny \"d\"\n");
     char err[512];
     /* find the backward JMP of the loop and retarget it at itself */
     const uint8_t *d = (const uint8_t *)bytes.data;
@@ -410,7 +376,7 @@ static void test_vm_verifier_rejects_loops_entered_past_forprep(void **state)
 {
     (void)state;
     /* 0 LOADK r1; 1 FORPREP r1; 2 FORNEXT r1 ->8; 3..6 body; 7 JMP ->2; 8 … */
-    chg_buf bytes = build("let x = any i in [1, 2, 3]: i > 1\nrule r: when x deny \"d\"\n");
+    chg_buf bytes = vm_build("let x = any i in [1, 2, 3]: i > 1\nrule r: when x deny \"d\"\n");
     uint8_t *d = (uint8_t *)bytes.data;
     uint32_t nsec = chg_rd32(d + 64), code = 0, ncode = 0;
     for (uint32_t i = 0; i < nsec; i++)
@@ -462,7 +428,7 @@ static void test_vm_verifier_rejects_loops_entered_past_forprep(void **state)
     }
     /* untouched, it loads */
     rehash(d, bytes.len);
-    chg_bundle_free(load(&bytes));
+    chg_bundle_free(vm_load(&bytes));
     chg_buf_free(&bytes);
 }
 
@@ -471,7 +437,7 @@ static void test_vm_verifier_rejects_loops_entered_past_forprep(void **state)
 static void test_vm_verifier_rejects_enum_without_values(void **state)
 {
     (void)state;
-    chg_buf bytes = build(policy);
+    chg_buf bytes = vm_build(policy);
     char err[512];
     uint8_t *d = (uint8_t *)bytes.data;
     uint32_t nsec = chg_rd32(d + 64), paths = 0, npaths = 0;
@@ -557,7 +523,7 @@ static void test_vm_verifier_rejects_read_before_write(void **state)
     const char *text = "schema change { ok: bool, n: int, items: [{ name: string, size: int }] }\n"
                        "rule r: when change.ok and change.n > 1 deny \"d\"\n"
                        "rule q: when any i in change.items: i.size > 1 deny \"e\"\n";
-    chg_buf bytes = build(text);
+    chg_buf bytes = vm_build(text);
     uint32_t n, code = section(&bytes, CHG_SEC_CODE, &n);
     assert_int_equal(ins_at(&bytes, 5)[0], CHG_OP_RET);
     assert_int_equal(ins_at(&bytes, 10)[0], CHG_OP_FORNEXT);
@@ -582,7 +548,7 @@ static void test_vm_verifier_rejects_read_before_write(void **state)
     memcpy(ins_at(&bytes, 8), save, 8);
     /* untouched, it loads and decides */
     rehash((uint8_t *)bytes.data, bytes.len);
-    chg_bundle_free(load(&bytes));
+    chg_bundle_free(vm_load(&bytes));
     chg_buf_free(&bytes);
 }
 
@@ -670,7 +636,7 @@ static void test_vm_verifier_bounds_its_work(void **state)
     chg_buf bytes = handmade(code, 65536, 4096);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    chg_bundle_free(load(&bytes));
+    chg_bundle_free(vm_load(&bytes));
     clock_gettime(CLOCK_MONOTONIC, &t1);
     print_message("a block at the bound (65,536 instructions writing 4,096 registers) loads in %.0f ms\n",
                   (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
@@ -700,7 +666,7 @@ static void test_vm_registers_do_not_carry_over_between_decisions(void **state)
     (void)state;
     /* block 1 (a: message): 2 CHANGE r1 name; 3 CONCAT r0 r1 n=1; 4 RET r0
      * block 2 (b: message): 5 LOADK r0 "b"; 6 RET r0 */
-    chg_buf bytes = build("schema change { ok: bool, name: string }\n"
+    chg_buf bytes = vm_build("schema change { ok: bool, name: string }\n"
                           "rule a: when change.ok deny \"{change.name}\"\n"
                           "rule b: deny \"b\"\n");
     uint32_t nb, blocks = section(&bytes, CHG_SEC_BLOCKS, &nb), n, code = section(&bytes, CHG_SEC_CODE, &n);
@@ -715,8 +681,8 @@ static void test_vm_registers_do_not_carry_over_between_decisions(void **state)
     chg_bundle *b = chg_bundle_load(bytes.data, bytes.len, err, sizeof err);
     if (b) { /* what the old verifier let through */
         chg_ctx *ctx = chg_ctx_new(b);
-        char *first = decide_json(b, ctx, "{\"ok\":true,\"name\":\"alice-secret\"}", 0);
-        char *second = decide_json(b, ctx, "{\"ok\":false,\"name\":\"bob\"}", 0);
+        char *first = vm_decide(b, ctx, "{\"ok\":true,\"name\":\"alice-secret\"}", 0);
+        char *second = vm_decide(b, ctx, "{\"ok\":false,\"name\":\"bob\"}", 0);
         print_message("second decision: %s\n", second);
         chg_free(first);
         chg_free(second);
@@ -737,7 +703,7 @@ static void test_vm_registers_do_not_carry_over_between_decisions(void **state)
 static void test_vm_verifier_rejects_shared_let_block(void **state)
 {
     (void)state;
-    chg_buf bytes = build("let a = 1\nlet b = a + 1\nrule r: when b > 1 deny \"d\"\n");
+    chg_buf bytes = vm_build("let a = 1\nlet b = a + 1\nrule r: when b > 1 deny \"d\"\n");
     uint32_t n, lets = section(&bytes, CHG_SEC_LETS, &n);
     assert_int_equal(n, 2);
     uint8_t *d = (uint8_t *)bytes.data;
@@ -748,7 +714,7 @@ static void test_vm_verifier_rejects_shared_let_block(void **state)
     refused(&bytes, want, lets + 8 + 4);
     chg_wr32(d + lets + 4, save);
     rehash(d, bytes.len);
-    chg_bundle_free(load(&bytes));
+    chg_bundle_free(vm_load(&bytes));
     chg_buf_free(&bytes);
 }
 
@@ -759,7 +725,7 @@ static void test_vm_verifier_rejects_shared_let_block(void **state)
 static void test_vm_verifier_rejects_shared_timeset_nodes(void **state)
 {
     (void)state;
-    chg_buf bytes = build("freeze year_end = yearly dec 20 .. jan 03 in \"UTC\"\n"
+    chg_buf bytes = vm_build("freeze year_end = yearly dec 20 .. jan 03 in \"UTC\"\n"
                           "window office = weekly mon-fri 09:00..17:00 in \"UTC\"\n"
                           "freeze quiet = year_end and not office\n"
                           "rule f: deny during quiet \"frozen: {freeze}\"\n");
@@ -788,7 +754,7 @@ static void test_vm_verifier_rejects_shared_timeset_nodes(void **state)
     refused(&bytes, "corrupt bundle: TIMESETS[1].first: node 0 belongs to the time set before at offset %u", sets + 20 + 8);
     chg_wr32(s1 + 8, save);
     rehash(d, bytes.len);
-    chg_bundle_free(load(&bytes));
+    chg_bundle_free(vm_load(&bytes));
     chg_buf_free(&bytes);
 }
 
@@ -798,7 +764,7 @@ static void test_vm_verifier_rejects_shared_timeset_nodes(void **state)
 static void test_vm_verifier_rejects_decoding_fan_out(void **state)
 {
     (void)state;
-    chg_buf bytes = build("schema change { items: [{ name: string, size: int }], more: [{ size: int }] }\n"
+    chg_buf bytes = vm_build("schema change { items: [{ name: string, size: int }], more: [{ size: int }] }\n"
                           "rule a: when any i in change.items: i.size > 1 and i.name == \"x\" deny \"a\"\n"
                           "rule b: when any m in change.more: m.size > 2 deny \"b\"\n");
     uint8_t *d = (uint8_t *)bytes.data;
@@ -830,7 +796,7 @@ static void test_vm_verifier_rejects_decoding_fan_out(void **state)
     refused(&bytes, want, paths + 32 * second + 22);
     chg_wr16(d + paths + 32 * second + 22, lsave);
     rehash(d, bytes.len);
-    chg_bundle_free(load(&bytes));
+    chg_bundle_free(vm_load(&bytes));
     chg_buf_free(&bytes);
 }
 
@@ -874,7 +840,7 @@ static int load_and_run_twice(const uint8_t *data, size_t len)
 static void test_vm_walk_every_field(void **state)
 {
     (void)state;
-    chg_buf bytes = build(policy);
+    chg_buf bytes = vm_build(policy);
     uint8_t *d = malloc(bytes.len);
     memcpy(d, bytes.data, bytes.len);
     uint32_t size[CHG_SEC__MAX];
@@ -1048,8 +1014,8 @@ static uint32_t record_in_use(const chg_buf *bytes, const chg_field *f)
 static void test_vm_reference_past_the_end(void **state)
 {
     (void)state;
-    chg_buf bytes = build(all_sections_policy);
-    chg_bundle_free(load(&bytes)); /* untouched, it loads */
+    chg_buf bytes = vm_build(all_sections_policy);
+    chg_bundle_free(vm_load(&bytes)); /* untouched, it loads */
     const uint8_t *d = (const uint8_t *)bytes.data;
     uint32_t count[CHG_SEC__MAX];
     for (int s = 1; s < CHG_SEC__MAX; s++) {
@@ -1133,8 +1099,8 @@ static void test_vm_reference_past_the_end(void **state)
 static void test_vm_disasm_and_opcodes(void **state)
 {
     (void)state;
-    chg_buf bytes = build(policy);
-    chg_bundle *b = load(&bytes);
+    chg_buf bytes = vm_build(policy);
+    chg_bundle *b = vm_load(&bytes);
     chg_buf out;
     chg_buf_init(&out);
     chg_bundle_disasm(b, &out);
@@ -1158,7 +1124,7 @@ static void test_vm_no_allocations_with_approvals(void **state)
 {
     (void)state;
     alloc_count_init();
-    chg_buf bytes = build(
+    chg_buf bytes = vm_build(
         "schema change { id: string, emergency: bool = false, requester: { name: string, groups: [string] },\n"
         "  approvals: [{ by: string, group: string, at: time, decision: string? }] }\n"
         "risk high\nclassify { default high }\n"
@@ -1168,7 +1134,7 @@ static void test_vm_no_allocations_with_approvals(void **state)
         "rule f overridable: deny during always \"frozen: {freeze}\"\n"
         "on deny do aws.sns.publish(\"t\", summary, reason)\n"
         "on emergency do aws.sns.publish(\"t\", summary)\n");
-    chg_bundle *b = load(&bytes);
+    chg_bundle *b = vm_load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
     char err[256];
     const char *events[] = {
@@ -1239,11 +1205,11 @@ static int resolver(void *ud, const char *call, const chg_value *args, uint32_t 
 static void test_vm_resolver(void **state)
 {
     (void)state;
-    chg_buf bytes = build("schema change { id: string, service: string }\n"
+    chg_buf bytes = vm_build("schema change { id: string, service: string }\n"
                           "rule gate:\n"
                           "  when aws.cloudwatch.alarm_state(\"{change.service}-5xx\") == \"ALARM\"\n"
                           "  deny \"alarm\"\n");
-    chg_bundle *b = load(&bytes);
+    chg_bundle *b = vm_load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
     char err[256];
     static const char change[] = "{\"id\":\"c1\",\"service\":\"pay\"}";
@@ -1327,9 +1293,9 @@ static void test_vm_builtins_match_checker(void **state)
         assert_ptr_equal(chg_vm_builtin_impl_find(v->name), v); /* no second entry */
     }
 
-    chg_buf bytes = build("schema change { when: time }\n"
+    chg_buf bytes = vm_build("schema change { when: time }\n"
                           "rule r advisory: when hour(change.when, \"UTC\") > 25 warn \"x\"\n");
-    chg_bundle *b = load(&bytes);
+    chg_bundle *b = vm_load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
     assert_non_null(ctx);
     for (size_t i = 0; i < chg_c_nbuiltins; i++) {
@@ -1371,8 +1337,8 @@ static void test_vm_builtins_match_checker(void **state)
 static void test_vm_time_index_agrees_with_library(void **state)
 {
     (void)state;
-    chg_buf bytes = build(policy);
-    chg_bundle *b = load(&bytes);
+    chg_buf bytes = vm_build(policy);
+    chg_bundle *b = vm_load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
     assert_true(b->ntimesets >= 2);
     chg_ts_env env = {NULL, NULL};
@@ -1428,9 +1394,9 @@ static void test_vm_calendar_names(void **state)
     assert_int_equal(chg_c_day_index("Mon"), -1);
     assert_int_equal(chg_c_month_index("sept"), -1);
 
-    chg_buf bytes = build("schema change { when: time }\n"
+    chg_buf bytes = vm_build("schema change { when: time }\n"
                           "rule r advisory: when weekday(change.when, \"UTC\") == \"x\" warn \"x\"\n");
-    chg_bundle *b = load(&bytes);
+    chg_bundle *b = vm_load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
     const chg_builtin_impl *wd = chg_vm_builtin_impl_find("weekday");
     for (int64_t day = 20454; day < 20454 + 7; day++) {
