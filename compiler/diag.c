@@ -7,7 +7,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 /* Indexed by chg_diag_id, which the same X-macro numbers in the same
  * order (chg_diag.def is expanded once for the enum, once here), so
@@ -216,60 +215,12 @@ void chg_c_diag_help(chg_compiler *c, chg_diag *d, const char *fmt, ...)
         d->help = msg;
 }
 
-/* The closest candidate by edit distance, if it is close enough to be a
- * plausible typo: at most a third of the name's length (min 1, max 3). A
- * case-only difference always qualifies. */
-/*
- * How the suggestion is chosen: the candidate with the smallest
- * Damerau-Levenshtein distance (a transposition costs one, the commonest
- * typo) under the threshold, the first one on a tie, so candidate order
- * breaks ties and callers list the likelier names first. The cap of 3
- * keeps long names from matching unrelated long names; the floor of 1
- * lets a two-letter name be corrected at all. chg_edit_distance stops
- * refuses without computing when the lengths differ by more than `max`,
- * so a list of hundreds of globals costs little.
- * Identical candidates are skipped: the name itself is never a
- * suggestion, even when it is in the list (e.g. a global that is not
- * visible from here).
- */
+/* A "did you mean" from the candidates, by the one rule of
+ * chg_closest_name (stdlib/base.c), shared with the VM's facts warning. */
 void chg_c_diag_suggest(chg_compiler *c, chg_diag *d, const char *name,
                       const char *const *candidates, size_t n)
 {
-    if (!d || !name)
-        return;
-    size_t len = strlen(name);
-    size_t max = len / 3;
-    if (max < 1)
-        max = 1;
-    if (max > 3)
-        max = 3;
-    const char *best = NULL;
-    size_t best_d = max + 1;
-    for (size_t i = 0; i < n; i++) {
-        const char *cand = candidates[i];
-        if (!cand || strcmp(cand, name) == 0)
-            continue;
-        if (strcasecmp(cand, name) == 0) {
-            best = cand;
-            break;
-        }
-        size_t dist = chg_edit_distance(name, cand, max);
-        if (dist < best_d) {
-            best_d = dist;
-            best = cand;
-        }
-    }
-    if (!best) {
-        /* No close spelling: an abbreviation is still a good guess
-         * ("enviroment" for "env", "req" for "requester"). */
-        for (size_t i = 0; i < n && !best; i++) {
-            const char *cand = candidates[i];
-            size_t cl = cand ? strlen(cand) : 0;
-            if (cl >= 3 && len >= 3 &&
-                (strncmp(cand, name, cl < len ? cl : len) == 0))
-                best = cand;
-        }
-    }
+    const char *best = d && name ? chg_closest_name(name, candidates, n) : NULL;
     if (best)
         chg_c_diag_help(c, d, "did you mean '%s'?", best);
 }

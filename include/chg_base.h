@@ -204,4 +204,8 @@ size_t chg_utf8_encode(uint32_t cp, char *out);
  * or a value > max when it is known to exceed max. Used by "did you mean". */
 size_t chg_edit_distance(const char *a, const char *b, size_t max);
 
+/* The "did you mean" of every diagnostic and warning: the candidate
+ * closest to name as a plausible typo, or NULL (base.c says the rule). */
+const char *chg_closest_name(const char *name, const char *const *candidates, size_t n);
+
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -682,4 +683,48 @@ size_t chg_edit_distance(const char *a, const char *b, size_t max)
         }
     }
     return d[la][lb];
+}
+
+/*
+ * How the suggestion is chosen: a case-only difference first; else the
+ * candidate with the smallest Damerau-Levenshtein distance (a
+ * transposition costs one, the commonest typo) within a third of the
+ * name's length, at least 1 and at most 3, the first one on a tie, so
+ * callers list the likelier names first. The cap of 3 keeps long names
+ * from matching unrelated long names; the floor of 1 lets a two-letter
+ * name be corrected at all. chg_edit_distance refuses without computing
+ * when the lengths differ by more than the limit, so a list of hundreds
+ * of names costs little. Failing that, an abbreviation is still a good
+ * guess ("enviroment" for "env", "req" for "requester"). The name itself
+ * is never a suggestion, even when it is among the candidates.
+ */
+const char *chg_closest_name(const char *name, const char *const *candidates, size_t n)
+{
+    size_t len = strlen(name);
+    size_t max = len / 3;
+    if (max < 1)
+        max = 1;
+    if (max > 3)
+        max = 3;
+    const char *best = NULL;
+    size_t best_d = max + 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *cand = candidates[i];
+        if (!cand || strcmp(cand, name) == 0)
+            continue;
+        if (strcasecmp(cand, name) == 0)
+            return cand;
+        size_t dist = chg_edit_distance(name, cand, max);
+        if (dist < best_d) {
+            best_d = dist;
+            best = cand;
+        }
+    }
+    for (size_t i = 0; i < n && !best; i++) {
+        const char *cand = candidates[i];
+        size_t cl = cand ? strlen(cand) : 0;
+        if (cl >= 3 && len >= 3 && strncmp(cand, name, cl < len ? cl : len) == 0)
+            best = cand;
+    }
+    return best;
 }

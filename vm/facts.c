@@ -305,22 +305,6 @@ chg_facts *chg_facts_parse(const char *text, size_t len, char *err, size_t errle
     return f;
 }
 
-/* The closest of n names to name, if it is a plausible typo (an edit
- * distance of at most a third of its length, at least 1), else NULL. */
-static const char *closest(const char *name, const char *const *names, size_t n)
-{
-    size_t len = strlen(name), max = len / 3 ? len / 3 : 1, best = max + 1;
-    const char *pick = NULL;
-    for (size_t i = 0; i < n; i++) {
-        size_t d = chg_edit_distance(name, names[i], max);
-        if (d < best) {
-            best = d;
-            pick = names[i];
-        }
-    }
-    return pick;
-}
-
 /* A flag or query answer in the facts that the policy never reads is a
  * typo more often than not (`incidnet`): the decision then goes as if the
  * flag were unset. One line each, with the closest name the policy reads. */
@@ -337,7 +321,7 @@ size_t chg_facts_unread(const chg_facts *f, const chg_bundle *b, chg_buf *out)
     for (uint32_t i = 0; f && i < f->nflags; i++) {
         if (chg_bundle_reads_flag(b, f->flag_names[i]))
             continue;
-        const char *near = closest(f->flag_names[i], flags, nf);
+        const char *near = chg_closest_name(f->flag_names[i], flags, nf);
         chg_buf_printf(out, "flag '%s' is never read by the policy%s%s%s\n", f->flag_names[i],
                        near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
         n++;
@@ -345,7 +329,7 @@ size_t chg_facts_unread(const chg_facts *f, const chg_bundle *b, chg_buf *out)
     for (uint32_t i = 0; f && i < f->nqueries; i++) {
         if (chg_bundle_reads_query(b, f->queries[i].call))
             continue;
-        const char *near = closest(f->queries[i].call, queries, nq);
+        const char *near = chg_closest_name(f->queries[i].call, queries, nq);
         chg_buf_printf(out, "query %s is never asked by the policy%s%s%s\n", f->queries[i].call,
                        near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
         n++;
