@@ -162,6 +162,7 @@ void chg_compiler_free(chg_compiler *c)
     for (size_t i = 0; i < c->zone_list.len; i++)
         chg_tz_free(c->zone_list.items[i]);
     chg_vec_free(&c->zone_list);
+    chg_buf_free(&c->bundle);
     chg_c_map_free(&c->zones);
     chg_arena_free(&c->arena);
     chg_free(c);
