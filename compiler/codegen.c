@@ -136,6 +136,7 @@ typedef struct gen {
     chg_map pathmap;
     chg_vec layouts;      /* glayout* */
     int nslots[2];
+    bool id_slotted;      /* change.id has its slot (new_slot) */
     gloc locals[CHG_MAX_DEPTH + 1];
     int nlocals;
     bool failed;
@@ -229,8 +230,6 @@ static uint32_t konst(gen *g, uint8_t tag, uint32_t a, uint64_t payload)
             chg_c_nomem(g->c);
     return i;
 }
-
-static uint32_t k_str(gen *g, const char *s, size_t len) { return konst(g, CHG_K_STR, str_n(g, s, len), 0); }
 
 /* An element of a LIST constant: never shared, written right before the
  * list (konst(…, CHG_K_LIST, n, 0) after the n elements). */
@@ -360,10 +359,29 @@ static void operand_too_large(gen *g, char kind)
     };
     for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++)
         if (pools[i].kind == kind) {
-            limit(g, 1u << (8 + i), CHG_D_E0607, g->at, pools[i].what, num(g, pools[i].max), NULL, NULL, NULL);
+            chg_diag *d = limit(g, 1u << (8 + i), CHG_D_E0607, g->at, pools[i].what, num(g, pools[i].max), NULL,
+                                NULL, NULL);
+            if (d && kind == 'K')
+                chg_c_diag_help(g->c, d, "every literal is a constant, and so is each item of a list of literals");
             return;
         }
     g->limited = true; /* a register: block_end reports it */
+}
+
+/* The next path slot of root 0 (change) or 1 (event), for node p: at
+ * most CHG_MAX_OPERAND of each (META.nslots_*; a path node stores its
+ * slot as a u16 whose 0xffff is NONE). Slots the decision itself reads
+ * (the approvals, the requester, the change's id) count too; change.id
+ * gets its slot after every block, so one is kept for it until then, and
+ * the read that goes past the limit is the one reported, where it is. */
+static int new_slot(gen *g, int root, const pnode *p)
+{
+    bool id = root == 0 && p->parent == 0 && p->name && strcmp(p->name, "id") == 0;
+    int keep = root == 0 && !id && !g->id_slotted ? 1 : 0;
+    if (g->nslots[root] + keep >= (int)CHG_MAX_OPERAND)
+        operand_too_large(g, root ? 'E' : 'P');
+    g->id_slotted |= id;
+    return g->nslots[root]++;
 }
 
 /* A count operand (x) past CHG_MAX_COUNT: the construct at `at` has too
@@ -705,7 +723,7 @@ static void load_path(gen *g, int n, int local, int dst, bool optional)
     pnode *p = path_node(g, n);
     if (root < 2) {
         if (p->slot < 0)
-            p->slot = g->nslots[root]++;
+            p->slot = new_slot(g, root, p);
         if (root == 0) {
             bool opt = optional || p->need != CHG_PR_REQUIRED || !g->c->schema;
             emit(g, CHG_OP_CHANGE, opt, (uint32_t)dst, (uint32_t)p->slot, 0);
@@ -758,46 +776,47 @@ static void gen_time(gen *g, const chg_expr *e, int dst)
  * however long, becomes one LIST constant (so `x in ["a", "b"]` costs
  * one LOADK, and an allow-list has no count limit); any other list is
  * built at run time, by LIST, at most CHG_MAX_COUNT items (E0601). */
-static int64_t literal_const(gen *g, const chg_expr *e)
+/* The constant a scalar literal stands for, not yet in the pool: false
+ * for anything else (a list among them). */
+static bool literal_value(gen *g, const chg_expr *e, chg_rec_CONSTS *k)
 {
     switch (e->kind) {
-    case EX_NULL: return konst(g, CHG_K_NULL, 0, 0);
-    case EX_BOOL: return konst(g, CHG_K_BOOL, 0, e->u.b);
-    case EX_INT: return konst(g, CHG_K_INT, 0, (uint64_t)e->u.i);
-    case EX_FLOAT: return konst(g, CHG_K_FLOAT, 0, f64_bits(e->u.f));
+    case EX_NULL: *k = (chg_rec_CONSTS){.tag = CHG_K_NULL}; return true;
+    case EX_BOOL: *k = (chg_rec_CONSTS){.tag = CHG_K_BOOL, .payload = e->u.b}; return true;
+    case EX_INT: *k = (chg_rec_CONSTS){.tag = CHG_K_INT, .payload = (uint64_t)e->u.i}; return true;
+    case EX_FLOAT: *k = (chg_rec_CONSTS){.tag = CHG_K_FLOAT, .payload = f64_bits(e->u.f)}; return true;
     case EX_STRING:
-    case EX_RAWSTRING: return k_str(g, e->u.str.s, e->u.str.len);
-    case EX_DURATION: return konst(g, CHG_K_DUR, 0, (uint64_t)e->u.i);
+    case EX_RAWSTRING: *k = (chg_rec_CONSTS){.tag = CHG_K_STR, .a = str_n(g, e->u.str.s, e->u.str.len)}; return true;
+    case EX_DURATION: *k = (chg_rec_CONSTS){.tag = CHG_K_DUR, .payload = (uint64_t)e->u.i}; return true;
     case EX_INSTANT:
-    case EX_DATE: return konst(g, CHG_K_TIME, 0, (uint64_t)e->u.i);
+    case EX_DATE: *k = (chg_rec_CONSTS){.tag = CHG_K_TIME, .payload = (uint64_t)e->u.i}; return true;
     case EX_NAME:
-        if (e->u.name.kind == NAME_RISK_CLASS)
-            return konst(g, CHG_K_RISK, 0, (uint64_t)e->u.name.risk_index);
-        return -1;
-    case EX_LIST: {
-        int64_t *items = chg_arena_alloc(g->a, sizeof *items * (e->u.list.n + 1));
-        if (!items)
-            return -1; /* the arena's failed flag makes the emit CHG_ENOMEM */
-        for (uint32_t i = 0; i < e->u.list.n; i++) {
-            items[i] = literal_const(g, e->u.list.items[i]);
-            if (items[i] < 0)
-                return -1;
-        }
-        /* a list constant's elements are the constants just before it */
-        for (uint32_t i = 0; i < e->u.list.n; i++) {
-            const chg_rec_CONSTS *r = rec_at(g, CHG_SEC_CONSTS, (uint32_t)items[i]);
-            if (!r)
-                return -1; /* konst ran out of memory and returned 0 */
-            if (r->tag == CHG_K_LIST)
-                return -1; /* nested list constants: build at run time */
-            if (!k_elem(g, *r)) /* a copy: rec() may move r */
-                return -1;
-        }
-        return konst(g, CHG_K_LIST, e->u.list.n, 0);
-    }
+        if (e->u.name.kind != NAME_RISK_CLASS)
+            return false;
+        *k = (chg_rec_CONSTS){.tag = CHG_K_RISK, .payload = (uint64_t)e->u.name.risk_index};
+        return true;
     default:
-        return -1;
+        return false;
     }
+}
+
+static int64_t literal_const(gen *g, const chg_expr *e)
+{
+    chg_rec_CONSTS k;
+    if (e->kind != EX_LIST)
+        return literal_value(g, e, &k) ? (int64_t)konst(g, k.tag, k.a, k.payload) : -1;
+    /* every item a scalar literal (nested lists are built at run time) */
+    for (uint32_t i = 0; i < e->u.list.n; i++)
+        if (e->u.list.items[i]->kind == EX_LIST || !literal_value(g, e->u.list.items[i], &k))
+            return -1;
+    /* a list constant's elements are the constants just before it: the
+     * items go into the pool only as its elements, one entry each */
+    for (uint32_t i = 0; i < e->u.list.n; i++) {
+        literal_value(g, e->u.list.items[i], &k);
+        if (!k_elem(g, k))
+            return -1; /* out of memory: the emit fails */
+    }
+    return konst(g, CHG_K_LIST, e->u.list.n, 0);
 }
 
 /* Arguments go to consecutive registers base.. (CALL, QUERY and LIST read
@@ -1485,7 +1504,7 @@ static int approvals_path(gen *g)
     }
     l = path_node(g, list);
     if (l->slot < 0)
-        l->slot = g->nslots[0]++;
+        l->slot = new_slot(g, 0, l);
     return list;
 }
 
@@ -1496,7 +1515,7 @@ static int slot_of_path(gen *g, int n)
 {
     pnode *p = path_node(g, n);
     if (p->slot < 0)
-        p->slot = g->nslots[0]++;
+        p->slot = new_slot(g, 0, p);
     return p->slot;
 }
 
@@ -1783,7 +1802,7 @@ static int generate(chg_compiler *c, chg_buf *out)
     int idnode = child(g, 0, "id");
     pnode *idn = path_node(g, idnode);
     if (idn->slot < 0)
-        idn->slot = g->nslots[0]++;
+        idn->slot = new_slot(g, 0, idn); /* kept for it: never past the limit */
 
     /* expression blocks share one window after the lets: relocate their
      * registers now that let_regs is final (lets were relocated already) */

@@ -30,7 +30,10 @@ typedef struct chg_source {
     size_t len;
     uint32_t *lines;     /* byte offset of each line start */
     size_t nlines;
+    uint32_t *cps;       /* code points before each CHG_SOURCE_BLOCK bytes, so a
+                            column is found in bounded time on a long line */
 } chg_source;
+#define CHG_SOURCE_BLOCK 4096
 
 /* Line and column (1-based; the column counts code points) of offset. */
 void chg_source_position(const chg_source *src, uint32_t offset,
