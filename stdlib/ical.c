@@ -673,15 +673,22 @@ static bool read_vtimezones(cal_ctx *cx, icalcomponent **cals, size_t ncal)
         chg_free(dup);
         return oom(cx);
     }
+    /* libical puts each VTIMEZONE first in its VCALENDAR as it parses
+     * them (icalcomponent_add_component), so it lists a calendar's zones
+     * last to first: no is the document's order, which locate() counts */
     size_t k = 0;
-    for (size_t i = 0; i < ncal; i++)
+    for (size_t i = 0; i < ncal; i++) {
+        size_t ni = (size_t)icalcomponent_count_components(cals[i], ICAL_VTIMEZONE_COMPONENT), j = 0;
         for (icalcomponent *c = icalcomponent_get_first_component(cals[i], ICAL_VTIMEZONE_COMPONENT);
-             c && k < n; c = icalcomponent_get_next_component(cals[i], ICAL_VTIMEZONE_COMPONENT), k++) {
+             c && j < ni; c = icalcomponent_get_next_component(cals[i], ICAL_VTIMEZONE_COMPONENT), j++) {
+            size_t no = k + ni - 1 - j;
             icalproperty *idp = icalcomponent_get_first_property(c, ICAL_TZID_PROPERTY);
-            doc[k] = (zone_ref){.tzid = idp ? icalproperty_get_tzid(idp) : NULL, .vtz = c, .no = (int)k};
-            if (doc[k].tzid && *doc[k].tzid)
-                cx->zones[cx->nzones++] = doc[k];
+            doc[no] = (zone_ref){.tzid = idp ? icalproperty_get_tzid(idp) : NULL, .vtz = c, .no = (int)no};
+            if (doc[no].tzid && *doc[no].tzid)
+                cx->zones[cx->nzones++] = doc[no];
         }
+        k += ni;
+    }
     qsort(cx->zones, cx->nzones, sizeof *cx->zones, cmp_zone);
     size_t m = 0;
     for (size_t i = 0; i < cx->nzones; i++) {
