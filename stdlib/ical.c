@@ -204,6 +204,25 @@ static bool step(cal_ctx *cx, const char *comp, int comp_no)
                      TI_CAL_MAX_OCCURRENCES);
 }
 
+/* The list v of n elements of `size` bytes and capacity *cap with room
+ * for one more: v itself, or v moved to twice the room; NULL when memory
+ * runs out (v is then unchanged). The lists of a build double as they
+ * grow, since an event may have thousands of EXDATEs and a file
+ * thousands of overrides. */
+static void *grow(cal_ctx *cx, void *v, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return v;
+    size_t c = *cap ? *cap * 2 : 16;
+    void *p = chg_realloc(v, c * size);
+    if (!p) {
+        oom(cx);
+        return NULL;
+    }
+    *cap = c;
+    return p;
+}
+
 /* The properties chg reads: a libical error in one of them is an error. */
 static const char *const used_props[] = {
     "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID",
@@ -762,14 +781,10 @@ static bool start_add(cal_ctx *cx, void *ud, int64_t local)
         return false;
     if (ev->until != INT64_MAX && to_instant(ev->tz, ev->is_utc, local) > ev->until)
         return true;
-    if (ev->n == ev->cap) {
-        size_t cap = ev->cap ? ev->cap * 2 : 16;
-        int64_t *v = chg_realloc(ev->starts, cap * sizeof *v);
-        if (!v)
-            return oom(cx);
-        ev->starts = v;
-        ev->cap = cap;
-    }
+    int64_t *v = grow(cx, ev->starts, ev->n, &ev->cap, sizeof *v);
+    if (!v)
+        return false;
+    ev->starts = v;
     ev->starts[ev->n++] = local;
     return true;
 }
@@ -886,19 +901,13 @@ static bool emit(cal_ctx *cx, const event *ev, int64_t ls, const int64_t *ex, si
     return occ_push(cx, s, e);
 }
 
-/* Append to a list that doubles as it grows (an event may have
- * thousands of EXDATEs). */
 static bool push_i64(cal_ctx *cx, int64_t **v, size_t *n, size_t *cap, int64_t x)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        int64_t *p = chg_realloc(*v, c * sizeof *p);
-        if (!p)
-            return oom(cx);
-        *v = p;
-        *cap = c;
-    }
-    (*v)[(*n)++] = x;
+    int64_t *p = grow(cx, *v, *n, cap, sizeof *p);
+    if (!p)
+        return false;
+    *v = p;
+    p[(*n)++] = x;
     return true;
 }
 
@@ -1084,14 +1093,10 @@ static bool note_override(cal_ctx *cx, icalcomponent *ve, icalproperty *rp)
     int64_t inst, day;
     if (!value_instant(cx, rp, rt, NULL, "RECURRENCE-ID", &inst, &day))
         return false;
-    if (cx->novr == cx->capovr) {
-        size_t cap = cx->capovr ? cx->capovr * 2 : 16;
-        override *o = chg_realloc(cx->ovr, cap * sizeof *o);
-        if (!o)
-            return oom(cx);
-        cx->ovr = o;
-        cx->capovr = cap;
-    }
+    override *o = grow(cx, cx->ovr, cx->novr, &cx->capovr, sizeof *o);
+    if (!o)
+        return false;
+    cx->ovr = o;
     char *u = chg_strdup(uid);
     if (!u)
         return oom(cx);
