@@ -1,0 +1,225 @@
+/*
+ * audit.c — the audit log's chain, written once for the daemon that
+ * appends to it and for `chgc audit` that checks and exports it.
+ *
+ * Every record carries its sequence number, the SHA-256 of the record
+ * before it (`prev`; the first record's is 64 zeros) and the SHA-256 of
+ * its own canonical content (`hash`), which includes `prev`: changing,
+ * inserting or removing any record breaks the chain at that record or the
+ * next. The canonical content is each field, in a fixed order, as its
+ * length in decimal, a colon, its bytes and a newline:
+ *
+ *     chg-audit-1 seq prev at kind subject data
+ *
+ * so no choice of field values can make two records hash alike (a change
+ * id with a newline in it cannot shift a field boundary). `data` is
+ * hashed as the bytes stored, which the daemon writes deterministically.
+ *
+ * The table (chg_audit_schema_sql) refuses UPDATE and DELETE, so only a
+ * writer that drops its triggers can rewrite history — and the chain
+ * then says where.
+ */
+#include "chg_driver.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+const char chg_audit_schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS audit (\n"
+    "  seq INTEGER PRIMARY KEY,\n"
+    "  prev TEXT NOT NULL,\n"
+    "  hash TEXT NOT NULL,\n"
+    "  at TEXT NOT NULL,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  subject TEXT NOT NULL,\n"
+    "  data TEXT NOT NULL);\n"
+    "CREATE TRIGGER IF NOT EXISTS audit_append_only_update BEFORE UPDATE ON audit\n"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;\n"
+    "CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit\n"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;\n";
+
+static void field(EVP_MD_CTX *md, const char *s, size_t n)
+{
+    char len[32];
+    int k = snprintf(len, sizeof len, "%zu:", n);
+    EVP_DigestUpdate(md, len, (size_t)k);
+    EVP_DigestUpdate(md, s, n);
+    EVP_DigestUpdate(md, "\n", 1);
+}
+
+void chg_audit_hash(const chg_audit_record *r, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char d[32];
+    unsigned int dl = 0;
+    char seq[32];
+    int n = snprintf(seq, sizeof seq, "%" PRIu64, r->seq);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+        chg_panic("audit: SHA-256 is not available");
+    field(md, "chg-audit-1", 11);
+    field(md, seq, (size_t)n);
+    field(md, r->prev, strlen(r->prev));
+    field(md, r->at, strlen(r->at));
+    field(md, r->kind, strlen(r->kind));
+    field(md, r->subject, strlen(r->subject));
+    field(md, r->data, strlen(r->data));
+    EVP_DigestFinal_ex(md, d, &dl);
+    EVP_MD_CTX_free(md);
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[64] = 0;
+}
+
+/* {"seq":N,"prev":…,"hash":…,"at":…,"kind":…,"subject":…,"data":{…}}:
+ * data is stored JSON and is embedded as it is. */
+void chg_audit_record_json(const chg_audit_record *r, chg_buf *out)
+{
+    chg_buf_printf(out, "{\"seq\":%" PRIu64 ",\"prev\":\"%s\",\"hash\":\"%s\",\"at\":", r->seq, r->prev, r->hash);
+    chg_buf_json_string(out, r->at, strlen(r->at));
+    chg_buf_puts(out, ",\"kind\":");
+    chg_buf_json_string(out, r->kind, strlen(r->kind));
+    chg_buf_puts(out, ",\"subject\":");
+    chg_buf_json_string(out, r->subject, strlen(r->subject));
+    chg_buf_puts(out, ",\"data\":");
+    chg_buf_puts(out, r->data);
+    chg_buf_putc(out, '}');
+}
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+static int open_db(const char *path, sqlite3 **db, char *err, size_t errlen)
+{
+    /* read-only, and never create: a mistyped path is an error, not an
+     * empty log that verifies */
+    int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
+        sqlite3_close(*db);
+        *db = NULL;
+        return CHG_EIO;
+    }
+    sqlite3_busy_timeout(*db, 5000);
+    return CHG_OK;
+}
+
+static int prepare(sqlite3 *db, const char *path, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: not a chgd store: %s", path, sqlite3_errmsg(db));
+        return CHG_EINVAL;
+    }
+    return CHG_OK;
+}
+
+static void row(sqlite3_stmt *st, chg_audit_record *r)
+{
+    r->seq = (uint64_t)sqlite3_column_int64(st, 0);
+    r->prev = col(st, 1);
+    r->hash = col(st, 2);
+    r->at = col(st, 3);
+    r->kind = col(st, 4);
+    r->subject = col(st, 5);
+    r->data = col(st, 6);
+}
+
+#define AUDIT_COLUMNS "seq, prev, hash, at, kind, subject, data"
+
+int chg_audit_verify(const char *path, uint64_t *nrecords, char *err, size_t errlen)
+{
+    sqlite3 *db;
+    *nrecords = 0;
+    int rc = open_db(path, &db, err, errlen);
+    if (rc != CHG_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    rc = prepare(db, path, "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY seq", &st, err, errlen);
+    /* one read transaction: a daemon appending meanwhile cannot make a
+     * half-read record */
+    char prev[65] = CHG_AUDIT_GENESIS;
+    uint64_t expect = 1;
+    while (rc == CHG_OK) {
+        int s = sqlite3_step(st);
+        if (s == SQLITE_DONE)
+            break;
+        if (s != SQLITE_ROW) {
+            snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+            rc = CHG_EIO;
+            break;
+        }
+        chg_audit_record r;
+        row(st, &r);
+        char h[65];
+        chg_audit_hash(&r, h);
+        if (r.seq != expect) {
+            snprintf(err, errlen, "record %" PRIu64 ": expected sequence number %" PRIu64 " (a record is missing)",
+                     r.seq, expect);
+            rc = CHG_EINVAL;
+        } else if (strcmp(r.prev, prev) != 0) {
+            snprintf(err, errlen, "record %" PRIu64 ": its prev is not the hash of the record before it", r.seq);
+            rc = CHG_EINVAL;
+        } else if (strcmp(r.hash, h) != 0) {
+            snprintf(err, errlen, "record %" PRIu64 ": its hash does not match its content", r.seq);
+            rc = CHG_EINVAL;
+        } else {
+            memcpy(prev, h, sizeof prev);
+            expect++;
+            (*nrecords)++;
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+int chg_audit_export(const char *path, uint64_t since, FILE *out, uint64_t *nrecords, char *err, size_t errlen)
+{
+    sqlite3 *db;
+    *nrecords = 0;
+    int rc = open_db(path, &db, err, errlen);
+    if (rc != CHG_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    rc = prepare(db, path, "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ? ORDER BY seq", &st, err, errlen);
+    if (rc == CHG_OK)
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)(since > INT64_MAX ? INT64_MAX : since));
+    chg_buf line;
+    chg_buf_init(&line);
+    while (rc == CHG_OK) {
+        int s = sqlite3_step(st);
+        if (s == SQLITE_DONE)
+            break;
+        if (s != SQLITE_ROW) {
+            snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+            rc = CHG_EIO;
+            break;
+        }
+        chg_audit_record r;
+        row(st, &r);
+        chg_buf_reset(&line);
+        chg_audit_record_json(&r, &line);
+        chg_buf_putc(&line, '\n');
+        if (line.oom) {
+            rc = CHG_ENOMEM;
+            snprintf(err, errlen, "%s", chg_strerror(rc));
+        } else if (fwrite(line.data, 1, line.len, out) != line.len) {
+            snprintf(err, errlen, "cannot write the export: %s", strerror(errno));
+            rc = CHG_EIO;
+        } else
+            (*nrecords)++;
+    }
+    chg_buf_free(&line);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
