@@ -808,6 +808,18 @@ def test_docs(tmp):
     curls = [b for b in blocks if "curl " in b]
     if len(curls) < 12:
         raise AssertionError(f"only {len(curls)} curl examples in docs/daemon.md")
+    # every route has an example, and every key of --help a row in the table
+    for route in ("/healthz", "/readyz", "/metrics", "/v1/status", "/v1/events", "/v1/evaluate", "/v1/changes?",
+                  "/v1/changes/chg-1001\"", "/approvals", "/v1/flags\"", "-X PUT \"$CHGD/v1/flags/",
+                  "-X DELETE \"$CHGD/v1/flags/", "/v1/audit", "/v1/reload"):
+        if not any(route in b for b in curls):
+            raise AssertionError(f"no curl example for {route}")
+    helptext = subprocess.run([CHGD, "--help"], capture_output=True, text=True).stdout
+    for key in re.findall(r"^  --([a-z-]+)", helptext, re.M):
+        if key in ("config", "check-config", "help", "version"):
+            continue
+        if f"| `{key}` |" not in doc:
+            raise AssertionError(f"docs/daemon.md has no row for the key {key}")
     d = Daemon(tmp)
     env = dict(os.environ, CHGD=f"http://127.0.0.1:{d.port}", WRITE_TOKEN=WTOKEN, READ_TOKEN=RTOKEN)
     try:
