@@ -137,6 +137,7 @@ static int scope_of(const char *auth)
 typedef struct req_state {
     chg_buf body;
     bool too_big;
+    bool answered;          /* the response is queued */
     struct timespec t0;
 } req_state;
 
@@ -191,34 +192,11 @@ static enum MHD_Result respond(struct MHD_Connection *conn, chgd_answer *a)
     return rc;
 }
 
-static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                               const char *version, const char *upload, size_t *upload_size, void **con_cls)
+/* Answer the request: run its checks and its handler (api.c) and queue
+ * the response. */
+static enum MHD_Result finish(req_state *st, struct MHD_Connection *conn, const char *url, const char *method)
 {
-    req_state *st = *con_cls;
-    if (!st) {
-        st = chg_calloc(1, sizeof *st);
-        if (!st)
-            return MHD_NO;
-        clock_gettime(CLOCK_MONOTONIC, &st->t0);
-        chg_buf_init(&st->body);
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)chgd_cfg->max_body)
-            st->too_big = true; /* known before a byte of it is read */
-        atomic_fetch_add(&chgd_inflight, 1);
-        *con_cls = st;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (!st->too_big && st->body.len + *upload_size > (size_t)chgd_cfg->max_body) {
-            st->too_big = true;
-            chg_buf_free(&st->body);
-            chg_buf_init(&st->body);
-        }
-        if (!st->too_big)
-            chg_buf_append(&st->body, upload, *upload_size);
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    st->answered = true;
     chgd_answer a = {0};
     chg_buf_init(&a.body);
     const char *route = "unmatched";
@@ -245,6 +223,45 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     enum MHD_Result rc = respond(conn, &a);
     chg_buf_free(&a.body);
     return rc;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                               const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    req_state *st = *con_cls;
+    if (!st) {
+        st = chg_calloc(1, sizeof *st);
+        if (!st)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &st->t0);
+        chg_buf_init(&st->body);
+        atomic_fetch_add(&chgd_inflight, 1);
+        *con_cls = st;
+        /* a body announced larger than the limit is answered at once,
+         * before a byte of it is read; the connection is then closed */
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)chgd_cfg->max_body) {
+            st->too_big = true;
+            return finish(st, conn, url, method);
+        }
+        return MHD_YES;
+    }
+    if (st->answered) { /* the rest of a body already refused */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!st->too_big && st->body.len + *upload_size > (size_t)chgd_cfg->max_body) {
+            st->too_big = true;
+            chg_buf_free(&st->body);
+            chg_buf_init(&st->body);
+        }
+        if (!st->too_big)
+            chg_buf_append(&st->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    return finish(st, conn, url, method);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)

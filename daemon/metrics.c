@@ -137,6 +137,12 @@ void chgd_metrics_render(chg_buf *o)
         chg_buf_puts(o, "# HELP chgd_actions_queued Actions waiting for an executor.\n# TYPE chgd_actions_queued gauge\n");
         chg_buf_printf(o, "chgd_actions_queued %" PRId64 "\n", n.actions_queued);
     }
+    chg_store_stats ss;
+    chg_store_stats_get(chgd_store, &ss);
+    chg_buf_printf(o, "# HELP chgd_store_commits_total Transactions committed (group commit: one carries many jobs).\n"
+                      "# TYPE chgd_store_commits_total counter\nchgd_store_commits_total %" PRIu64 "\n"
+                      "# HELP chgd_store_jobs_total Writes committed.\n# TYPE chgd_store_jobs_total counter\n"
+                      "chgd_store_jobs_total %" PRIu64 "\n", ss.commits, ss.jobs);
     if (b) {
         chg_buf_puts(o, "# HELP chgd_bundle_info The loaded bundle.\n# TYPE chgd_bundle_info gauge\n"
                         "chgd_bundle_info{policy=\"");

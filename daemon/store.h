@@ -46,6 +46,12 @@ const char *chg_store_path(const chg_store *s);
 typedef int (*chg_store_job)(chg_store_conn *w, void *ud);
 int chg_store_run(chg_store *s, chg_store_job job, void *ud);
 
+/* Group commit at work: transactions committed and jobs they carried. */
+typedef struct chg_store_stats {
+    uint64_t commits, jobs;
+} chg_store_stats;
+void chg_store_stats_get(chg_store *s, chg_store_stats *out);
+
 /* The calling thread's read connection (NULL: out of memory or the
  * database cannot be opened). */
 chg_store_conn *chg_store_reader(chg_store *s);

@@ -60,6 +60,7 @@ struct chg_store {
     pthread_cond_t work, done;
     job *head, *tail;
     bool stopping;
+    uint64_t commits, jobs; /* under mu */
     /* readers */
     pthread_key_t key;
     chg_store_conn *readers;
@@ -250,6 +251,10 @@ static void *writer_main(void *arg)
                     j->rc = CHG_EIO;
         }
         pthread_mutex_lock(&s->mu);
+        if (began) {
+            s->commits++;
+            s->jobs += (uint64_t)n;
+        }
         for (job *j = batch, *next; j; j = next) {
             next = j->next;
             j->done = true;
@@ -390,6 +395,14 @@ void chg_store_close(chg_store *s)
     pthread_cond_destroy(&s->done);
     chg_free(s->path);
     chg_free(s);
+}
+
+void chg_store_stats_get(chg_store *s, chg_store_stats *out)
+{
+    pthread_mutex_lock(&s->mu);
+    out->commits = s->commits;
+    out->jobs = s->jobs;
+    pthread_mutex_unlock(&s->mu);
 }
 
 chg_store_conn *chg_store_reader(chg_store *s)

@@ -80,6 +80,8 @@ class Daemon:
             body = json.dumps(body).encode()
         elif isinstance(body, str):
             body = body.encode()
+        if body is not None and len(body) > (1 << 20):
+            return self.raw_request(method, path, body, h, timeout)
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         c.request(method, path, body=body, headers=h)
         r = c.getresponse()
@@ -90,6 +92,24 @@ class Daemon:
         if ctype.startswith("application/json"):
             parsed = json.loads(data)
         return r.status, {k.lower(): v for k, v in r.getheaders()}, parsed if parsed is not None else data
+
+    def raw_request(self, method, path, body, headers, timeout):
+        """A body over the limit: chgd answers 413 from the headers alone and
+        closes, so send them and what fits, then read the answer."""
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        sock.sendall(head.encode())
+        try:
+            sock.sendall(body[:65536])
+        except OSError:
+            pass
+        r = http.client.HTTPResponse(sock)
+        r.begin()
+        data = r.read()
+        sock.close()
+        parsed = json.loads(data) if r.getheader("Content-Type", "").startswith("application/json") else data
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, parsed
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc.poll() is None:
@@ -799,6 +819,90 @@ def test_crash(tmp):
         d2.stop()
     p = subprocess.run([CHGC, "audit", "verify", d.store], capture_output=True, text=True)
     eq(p.returncode, 0, "the chain after the restart: " + p.stderr)
+
+
+def metric(d, name):
+    _, _, text = d.request("GET", "/metrics", token=None)
+    m = re.search(rf"^{re.escape(name)} (\d+)$", text.decode(), re.M)
+    return int(m.group(1))
+
+
+def test_group_commit_and_sigterm(tmp):
+    """Concurrent events share commits; SIGTERM in a burst answers what it took."""
+    d = Daemon(tmp, "--threads", "8")
+    c0, j0 = metric(d, "chgd_store_commits_total"), metric(d, "chgd_store_jobs_total")
+    answers = {}
+    lock = threading.Lock()
+
+    def send(i):
+        body = json.dumps(change(f"g{i}")).encode()
+        try:
+            s, h, b = d.request("POST", "/v1/events", body, timeout=30)
+        except (OSError, http.client.HTTPException):
+            return
+        with lock:
+            answers[i] = (s, body, b)
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        list(pool.map(send, range(200)))
+    eq(sorted(s for s, _, _ in answers.values()), [200] * 200, "every event decided")
+    commits = metric(d, "chgd_store_commits_total") - c0
+    jobs = metric(d, "chgd_store_jobs_total") - j0
+    eq(jobs, 200, "one job an event")
+    if not commits < jobs:
+        raise AssertionError(f"{commits} commits for {jobs} concurrent events: no group commit")
+    print(f"     group commit: 200 concurrent events in {commits} transactions")
+    # SIGTERM in the middle of a burst: each request is answered whole, or refused
+    answers.clear()
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        futs = [pool.submit(send, 1000 + i) for i in range(400)]
+        while True:
+            with lock:
+                if len(answers) >= 50:
+                    break
+            time.sleep(0.005)
+        d.proc.send_signal(signal.SIGTERM)
+        for f in futs:
+            f.result()
+    eq(d.stop(), 0, "exit status")
+    for i, (s, body, b) in answers.items():
+        if s == 200:
+            is_decision(b, "allow")
+        elif s != 503:
+            raise AssertionError(f"g{i}: {s} {b}")
+    d2 = Daemon(tmp, store=d.store)
+    try:
+        for i, (s, body, b) in answers.items():
+            if s == 200:
+                s2, h, b2 = d2.request("POST", "/v1/events", body)
+                eq((h.get("idempotent-replayed"), b2), ("true", b), f"g{i} after SIGTERM")
+    finally:
+        d2.stop()
+
+
+def test_connection_limit(tmp):
+    """Over max-connections, a connection waits in the kernel's backlog,
+    unserved, until one of the others closes."""
+    d = Daemon(tmp, "--max-connections", "4", "--threads", "1", "--timeout", "5")
+    try:
+        held = [socket.create_connection(("127.0.0.1", d.port)) for _ in range(4)]
+        time.sleep(0.3)
+        extra = socket.create_connection(("127.0.0.1", d.port))
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        extra.settimeout(1.5)
+        try:
+            got = extra.recv(100)
+        except socket.timeout:
+            got = None
+        eq(got, None, "a connection over the limit is not served")
+        for h in held:
+            h.close()
+        extra.settimeout(10)
+        got = extra.recv(100)
+        if not got.startswith(b"HTTP/1.1 200"):
+            raise AssertionError(f"not served once the others closed: {got!r}")
+        extra.close()
+    finally:
+        d.stop()
 
 
 def test_docs(tmp):
