@@ -170,6 +170,38 @@ int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines
 int chg_decide_document(const chg_bundle *b, const chg_eval_input *base, const char *path,
                         const chg_decide_options *o, FILE *out, FILE *errs, bool *failed, char *err, size_t errlen);
 
+/* ---- replay: two policies on recorded events ---------------------------------------- */
+
+typedef enum chg_replay_format {
+    CHG_REPLAY_TEXT,  /* "line N: change ID: allow → pending (…)", both decisions, the counts */
+    CHG_REPLAY_JSON   /* one document: {"differences": […], "records", "differ", …} */
+} chg_replay_format;
+
+typedef struct chg_replay_options {
+    const chg_eval_input *base; /* now (for records without "at", when
+                                   has_now), facts (for records without
+                                   "facts"), horizon */
+    bool has_now;               /* base->now was given (--at) */
+    chg_replay_format format;
+} chg_replay_options;
+
+typedef struct chg_replay_summary {
+    size_t records;  /* decided under both policies */
+    size_t differ;   /* of which the decisions differ */
+    size_t invalid;  /* lines that are not a record (named on msgs) */
+} chg_replay_summary;
+
+/* Decide every record of `in` (JSON lines {"event": {…}, "at": "RFC 3339",
+ * "facts": {…}}, docs/replay.md) under old and new, writing to out each
+ * record whose decisions differ — ignoring policy, version and source
+ * positions — and then the counts of outcome and risk transitions. A line
+ * that is not a record is named on msgs and counted in sum->invalid. The
+ * output is the same bytes for the same inputs. Returns CHG_OK, or
+ * CHG_EIO / CHG_ENOMEM with err (the input could not be read, memory, out
+ * could not be written). */
+int chg_replay(const chg_bundle *old, const chg_bundle *new_, chg_lines *in, const chg_replay_options *o,
+               FILE *out, FILE *msgs, chg_replay_summary *sum, char *err, size_t errlen);
+
 /* ---- windows and freezes ------------------------------------------------------------ */
 
 typedef enum chg_listing_format {

@@ -1094,6 +1094,8 @@ bool chg_bundle_reads_query(const chg_bundle *b, const char *name)
 const char *chg_bundle_policy_name(const chg_bundle *b) { return b->str[b->name]; }
 const char *chg_bundle_policy_version(const chg_bundle *b) { return b->str[b->version]; }
 
+bool chg_bundle_has_at(const chg_bundle *b) { return b->at_block != CHG_NONE32; }
+
 uint32_t chg_bundle_ntimesets(const chg_bundle *b) { return b->ntimesets; }
 
 const chg_timeset *chg_bundle_timeset(const chg_bundle *b, uint32_t i, chg_timeset_info *info)
