@@ -12,7 +12,7 @@ static void audit_usage(FILE *f)
 {
     fprintf(f,
             "Usage: chgc audit verify DB\n"
-            "       chgc audit export DB [--since SEQ]\n"
+            "       chgc audit export DB [--since SEQ] [--events]\n"
             "\n"
             "Check or read the audit log of a chgd store (SQLite file).\n"
             "\n"
@@ -20,6 +20,7 @@ static void audit_usage(FILE *f)
             "                    before it and the hash of its content\n"
             "  export            write the records as JSON lines, oldest first\n"
             "      --since SEQ   only the records after SEQ (default 0: all)\n"
+            "      --events      only the events, as the records chgc replay reads\n"
             "  -h, --help        show this help\n"
             "\n"
             "Exit status: 0 the chain holds (verify) or was written (export), 1 a record\n"
@@ -30,10 +31,12 @@ int chgc_audit(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"since", required_argument, NULL, 's'},
+        {"events", no_argument, NULL, 'e'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     long since = 0;
+    bool events = false;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -42,6 +45,7 @@ int chgc_audit(int argc, char **argv)
             if (!chgc_opt_int("since", optarg, 0, INT64_MAX, &since))
                 return EXIT_USAGE;
             break;
+        case 'e': events = true; break;
         case 'h': audit_usage(stdout); return EXIT_CLEAN;
         default: audit_usage(stderr); return EXIT_USAGE;
         }
@@ -69,7 +73,7 @@ int chgc_audit(int argc, char **argv)
         printf("%s: the chain holds: %" PRIu64 " records\n", db, n);
         return EXIT_CLEAN;
     }
-    int rc = chg_audit_export(db, (uint64_t)since, stdout, &n, err, sizeof err);
+    int rc = chg_audit_export(db, (uint64_t)since, events, stdout, &n, err, sizeof err);
     if (rc != CHG_OK) {
         chgc_fail(rc, err);
         return rc == CHG_EINVAL ? EXIT_FINDINGS : EXIT_USAGE;

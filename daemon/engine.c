@@ -516,6 +516,7 @@ typedef struct event_job {
     const char *change;     /* JSON text, as intake gave it */
     const char *id;         /* its "id", or NULL */
     const char *intake;     /* the intake used, or NULL */
+    const char *raw;        /* the event as it arrived, compact JSON */
     chgd_answer *a;
 } event_job;
 
@@ -554,6 +555,14 @@ static int event_run(chg_store_conn *w, void *ud)
         if (rc != CHG_OK)
             return rc;
     }
+    /* the event as it arrived and the flags it meets: what `chgc audit
+     * export --events` gives `chgc replay` */
+    chg_vec flags;
+    chg_vec_init(&flags);
+    if ((rc = chg_store_flag_names(w, &flags)) != CHG_OK) {
+        chg_strings_free(&flags);
+        return rc;
+    }
     chg_buf data;
     chg_buf_init(&data);
     chg_buf_puts(&data, "{\"body_sha256\":\"");
@@ -565,7 +574,16 @@ static int event_run(chg_store_conn *w, void *ud)
         chg_buf_json_string(&data, j->id, strlen(j->id));
     else
         chg_buf_puts(&data, "null");
-    chg_buf_puts(&data, ",\"intake\":");
+    chg_buf_puts(&data, ",\"event\":");
+    chg_buf_puts(&data, j->raw);
+    chg_buf_puts(&data, ",\"flags\":[");
+    for (size_t i = 0; i < flags.len; i++) {
+        if (i)
+            chg_buf_putc(&data, ',');
+        chg_buf_json_string(&data, flags.items[i], strlen(flags.items[i]));
+    }
+    chg_strings_free(&flags);
+    chg_buf_puts(&data, "],\"intake\":");
     if (j->intake)
         chg_buf_json_string(&data, j->intake, strlen(j->intake));
     else
@@ -636,10 +654,15 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
     }
     event_job job = {.a = a};
     sha256_hex(body, len, job.body_sha);
-    chg_buf key;
+    chg_buf key, raw;
     chg_buf_init(&key);
+    chg_buf_init(&raw);
     idem_key(j, header_key, job.body_sha, &key);
+    dump(j, &raw);
     json_decref(j);
+    if (raw.oom)
+        key.oom = true;
+    job.raw = raw.data;
     chg_store_conn *r = chg_store_reader(chgd_store);
     int status;
     int rc = !r ? CHG_EIO : key.oom ? CHG_ENOMEM : chg_store_idem_get(r, key.data, &status, &a->body);
@@ -647,10 +670,12 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
         a->status = status;
         a->replayed = true;
         chg_buf_free(&key);
+        chg_buf_free(&raw);
         return CHG_OK;
     }
     if (rc != CHG_ENOTFOUND) {
         chg_buf_free(&key);
+        chg_buf_free(&raw);
         job_failed(a, rc);
         return CHG_OK;
     }
@@ -690,6 +715,7 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
     json_decref(cj);
     chg_buf_free(&change);
     chg_buf_free(&key);
+    chg_buf_free(&raw);
     chgd_bundle_release(job.b);
     return CHG_OK;
 }
@@ -1099,7 +1125,18 @@ int chgd_engine_start(const chgd_config *c, chg_store *s, chgd_bundle *b, char *
     chg_buf_init(&data);
     chg_buf_puts(&data, "{\"bundle\":");
     bundle_json(&data, b);
-    chg_buf_printf(&data, ",\"dry_run\":%s,\"version\":\"%s\"}", c->dry_run ? "true" : "false", CHG_VERSION_STRING);
+    chg_buf_printf(&data, ",\"dry_run\":%s,\"facts\":", c->dry_run ? "true" : "false");
+    if (facts_text) { /* as stored everywhere: compact, keys sorted */
+        json_error_t je;
+        json_t *fj = json_loadb(facts_text, facts_len, 0, &je);
+        if (fj)
+            dump(fj, &data);
+        else
+            chg_buf_puts(&data, "null");
+        json_decref(fj);
+    } else
+        chg_buf_puts(&data, "null");
+    chg_buf_printf(&data, ",\"version\":\"%s\"}", CHG_VERSION_STRING);
     note_job nj = {"start", data.data};
     int rc = data.oom ? CHG_ENOMEM : chg_store_run(s, note_run, &nj);
     chg_buf_free(&data);

@@ -22,6 +22,7 @@
 #include "chg_driver.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -182,7 +183,44 @@ int chg_audit_verify(const char *path, uint64_t *nrecords, char *err, size_t err
     return rc;
 }
 
-int chg_audit_export(const char *path, uint64_t since, FILE *out, uint64_t *nrecords, char *err, size_t errlen)
+/* An event record as a record of `chgc replay` (docs/replay.md): the event
+ * as it arrived, the instant it was judged at, and its facts — the --facts
+ * file of the last start record before it, with the flags set then. NULL
+ * for a record that is not an event, or one written before events kept
+ * what replay needs. */
+static json_t *replay_record(const chg_audit_record *r, const json_t *start_facts)
+{
+    json_error_t je;
+    json_t *d = strcmp(r->kind, "event") ? NULL : json_loads(r->data, 0, &je);
+    json_t *ev = json_object_get(d, "event"), *flags = json_object_get(d, "flags");
+    if (!ev || !json_is_array(flags)) {
+        json_decref(d);
+        return NULL;
+    }
+    json_t *facts = json_is_object(start_facts) ? json_deep_copy(start_facts) : json_object();
+    json_t *f = json_object_get(facts, "flags");
+    if (!json_is_object(f)) {
+        f = json_object();
+        json_object_set_new(facts, "flags", f);
+    }
+    size_t i;
+    json_t *name;
+    json_array_foreach(flags, i, name)
+        if (json_is_string(name))
+            json_object_set(f, json_string_value(name), json_true());
+    json_t *out = json_pack("{sI s s sO so}", "seq", (json_int_t)r->seq, "at", r->at, "event", ev, "facts", facts);
+    json_decref(d);
+    return out;
+}
+
+static int dump_line(const char *buffer, size_t size, void *data)
+{
+    chg_buf_append(data, buffer, size);
+    return 0;
+}
+
+int chg_audit_export(const char *path, uint64_t since, bool events, FILE *out, uint64_t *nrecords, char *err,
+                     size_t errlen)
 {
     sqlite3 *db;
     *nrecords = 0;
@@ -190,11 +228,14 @@ int chg_audit_export(const char *path, uint64_t since, FILE *out, uint64_t *nrec
     if (rc != CHG_OK)
         return rc;
     sqlite3_stmt *st = NULL;
+    /* --events reads from the start: an event's facts are in the start
+     * record before it */
     rc = prepare(db, path, "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ? ORDER BY seq", &st, err, errlen);
     if (rc == CHG_OK)
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)(since > INT64_MAX ? INT64_MAX : since));
+        sqlite3_bind_int64(st, 1, events ? 0 : (sqlite3_int64)(since > INT64_MAX ? INT64_MAX : since));
     chg_buf line;
     chg_buf_init(&line);
+    json_t *start_facts = NULL;
     while (rc == CHG_OK) {
         int s = sqlite3_step(st);
         if (s == SQLITE_DONE)
@@ -207,7 +248,22 @@ int chg_audit_export(const char *path, uint64_t since, FILE *out, uint64_t *nrec
         chg_audit_record r;
         row(st, &r);
         chg_buf_reset(&line);
-        chg_audit_record_json(&r, &line);
+        if (events) {
+            if (!strcmp(r.kind, "start")) {
+                json_error_t je;
+                json_t *d = json_loads(r.data, 0, &je);
+                json_decref(start_facts);
+                start_facts = json_incref(json_object_get(d, "facts"));
+                json_decref(d);
+            }
+            json_t *rec = r.seq > since ? replay_record(&r, start_facts) : NULL;
+            if (!rec)
+                continue;
+            if (json_dump_callback(rec, dump_line, &line, JSON_COMPACT) != 0)
+                line.oom = true;
+            json_decref(rec);
+        } else
+            chg_audit_record_json(&r, &line);
         chg_buf_putc(&line, '\n');
         if (line.oom) {
             rc = CHG_ENOMEM;
@@ -218,6 +274,7 @@ int chg_audit_export(const char *path, uint64_t since, FILE *out, uint64_t *nrec
         } else
             (*nrecords)++;
     }
+    json_decref(start_facts);
     chg_buf_free(&line);
     sqlite3_finalize(st);
     sqlite3_close(db);

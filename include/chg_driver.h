@@ -323,7 +323,11 @@ void chg_audit_record_json(const chg_audit_record *r, chg_buf *out);
  * CHG_EINVAL with "record N: reason" for the first record that breaks it;
  * CHG_EIO when the store cannot be opened or read (never created). */
 int chg_audit_verify(const char *path, uint64_t *nrecords, char *err, size_t errlen);
-/* Write the records after `since` (seq > since) as JSON lines to out. */
-int chg_audit_export(const char *path, uint64_t since, FILE *out, uint64_t *nrecords, char *err, size_t errlen);
+/* Write the records after `since` (seq > since) as JSON lines to out;
+ * with events, only the events, as records `chgc replay` reads:
+ * {"seq", "at", "event" (as it arrived), "facts" (the --facts file of the
+ * daemon then, with the flags set then)}. */
+int chg_audit_export(const char *path, uint64_t since, bool events, FILE *out, uint64_t *nrecords, char *err,
+                     size_t errlen);
 
 #endif

@@ -477,6 +477,8 @@ def test_audit(tmp):
             d.request("POST", "/v1/events", change(f"a{i}", env="prod" if i % 2 else "dev"))
         d.request("POST", "/v1/changes/a1/approvals", {"by": "bob", "group": "cab", "at": "2026-12-02T09:00:00Z"})
         d.request("PUT", "/v1/flags/incident-freeze", {"by": "ops", "why": "drill"})
+        s, h, frozen = d.request("POST", "/v1/events", change("a9"))
+        is_decision(frozen, "deny")
         s, h, a = d.request("GET", "/v1/audit?since=0&limit=4", token="r")
         eq(len(a["records"]), 4, "limit")
         recs = a["records"]
@@ -487,6 +489,7 @@ def test_audit(tmp):
         chain_ok(d.store, recs)
         kinds = {r["kind"] for r in recs}
         eq(kinds, {"start", "event", "decision", "approval", "flag"}, "record kinds")
+        eq(recs[0]["data"]["facts"], None, "no --facts file")
         # the audit needs a token
         s, h, b = d.request("GET", "/v1/audit", token=None)
         is_error(s, b, "unauthorized", 401)
@@ -497,6 +500,25 @@ def test_audit(tmp):
         eq(p.returncode, 0, "export")
         exported = [json.loads(x) for x in p.stdout.splitlines()]
         eq(exported, recs[3:], "export --since 3 is the records after 3")
+        # --events: the records chgc replay reads, with the flags each event met
+        events = os.path.join(tmp, "events.jsonl")
+        p = subprocess.run([CHGC, "audit", "export", d.store, "--events"], capture_output=True, text=True)
+        eq(p.returncode, 0, "export --events")
+        open(events, "w").write(p.stdout)
+        got = [json.loads(x) for x in p.stdout.splitlines()]
+        eq([r["event"]["id"] for r in got], ["a0", "a1", "a2", "a3", "a4", "a9"], "every event")
+        eq(got[-1]["facts"], {"flags": {"incident-freeze": True}}, "the flags then")
+        eq(got[0]["facts"], {"flags": {}}, "no flag then")
+        p = subprocess.run([CHGC, "replay", "--old", d.policy, "--new", d.policy, "--events", events],
+                           capture_output=True, text=True)
+        eq(p.returncode, 0, "replay under the same policy: " + p.stdout + p.stderr)
+        stricter = os.path.join(tmp, "stricter.chg")
+        open(stricter, "w").write(open(d.policy).read().replace('low  => none', 'low  => 1 of group "cab"'))
+        p = subprocess.run([CHGC, "replay", "--old", d.policy, "--new", stricter, "--events", events, "--format", "json"],
+                           capture_output=True, text=True)
+        eq(p.returncode, 1, "replay under a stricter policy: " + p.stderr)
+        if "allow" not in p.stdout or "pending" not in p.stdout:
+            raise AssertionError(p.stdout)
     finally:
         d.stop()
     # tampering: the triggers refuse an UPDATE; a writer that drops them is caught by the chain
