@@ -114,41 +114,24 @@ static int open_db(const char *path, sqlite3 **db, char *err, size_t errlen)
     return CHG_OK;
 }
 
-static int prepare(sqlite3 *db, const char *path, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
-{
-    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: not a chgd store: %s", path, sqlite3_errmsg(db));
-        return CHG_EINVAL;
-    }
-    return CHG_OK;
-}
+/* Call fn on every record after since, in order, in one read transaction
+ * (a daemon appending meanwhile cannot make a half-read record), until it
+ * returns something other than CHG_OK; fn writes err for what it returns. */
+typedef int (*record_fn)(const chg_audit_record *r, void *ud, char *err, size_t errlen);
 
-static void row(sqlite3_stmt *st, chg_audit_record *r)
-{
-    r->seq = (uint64_t)sqlite3_column_int64(st, 0);
-    r->prev = col(st, 1);
-    r->hash = col(st, 2);
-    r->at = col(st, 3);
-    r->kind = col(st, 4);
-    r->subject = col(st, 5);
-    r->data = col(st, 6);
-}
-
-#define AUDIT_COLUMNS "seq, prev, hash, at, kind, subject, data"
-
-int chg_audit_verify(const char *path, uint64_t *nrecords, char *err, size_t errlen)
+static int each_record(const char *path, uint64_t since, record_fn fn, void *ud, char *err, size_t errlen)
 {
     sqlite3 *db;
-    *nrecords = 0;
     int rc = open_db(path, &db, err, errlen);
     if (rc != CHG_OK)
         return rc;
     sqlite3_stmt *st = NULL;
-    rc = prepare(db, path, "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY seq", &st, err, errlen);
-    /* one read transaction: a daemon appending meanwhile cannot make a
-     * half-read record */
-    char prev[65] = CHG_AUDIT_GENESIS;
-    uint64_t expect = 1;
+    if (sqlite3_prepare_v2(db, "SELECT seq, prev, hash, at, kind, subject, data FROM audit WHERE seq > ? ORDER BY seq",
+                           -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: not a chgd store: %s", path, sqlite3_errmsg(db));
+        rc = CHG_EINVAL;
+    } else
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)(since > INT64_MAX ? INT64_MAX : since));
     while (rc == CHG_OK) {
         int s = sqlite3_step(st);
         if (s == SQLITE_DONE)
@@ -158,36 +141,55 @@ int chg_audit_verify(const char *path, uint64_t *nrecords, char *err, size_t err
             rc = CHG_EIO;
             break;
         }
-        chg_audit_record r;
-        row(st, &r);
-        char h[65];
-        chg_audit_hash(&r, h);
-        if (r.seq != expect) {
-            snprintf(err, errlen, "record %" PRIu64 ": expected sequence number %" PRIu64 " (a record is missing)",
-                     r.seq, expect);
-            rc = CHG_EINVAL;
-        } else if (strcmp(r.prev, prev) != 0) {
-            snprintf(err, errlen, "record %" PRIu64 ": its prev is not the hash of the record before it", r.seq);
-            rc = CHG_EINVAL;
-        } else if (strcmp(r.hash, h) != 0) {
-            snprintf(err, errlen, "record %" PRIu64 ": its hash does not match its content", r.seq);
-            rc = CHG_EINVAL;
-        } else {
-            memcpy(prev, h, sizeof prev);
-            expect++;
-            (*nrecords)++;
-        }
+        chg_audit_record r = {.seq = (uint64_t)sqlite3_column_int64(st, 0), .prev = col(st, 1), .hash = col(st, 2),
+                              .at = col(st, 3), .kind = col(st, 4), .subject = col(st, 5), .data = col(st, 6)};
+        rc = fn(&r, ud, err, errlen);
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
     return rc;
 }
 
+typedef struct verifier {
+    char prev[65];
+    uint64_t expect;
+} verifier;
+
+static int verify_one(const chg_audit_record *r, void *ud, char *err, size_t errlen)
+{
+    verifier *v = ud;
+    char h[65];
+    chg_audit_hash(r, h);
+    if (r->seq != v->expect) {
+        snprintf(err, errlen, "record %" PRIu64 ": expected sequence number %" PRIu64 " (a record is missing)", r->seq,
+                 v->expect);
+        return CHG_EINVAL;
+    }
+    if (strcmp(r->prev, v->prev) != 0) {
+        snprintf(err, errlen, "record %" PRIu64 ": its prev is not the hash of the record before it", r->seq);
+        return CHG_EINVAL;
+    }
+    if (strcmp(r->hash, h) != 0) {
+        snprintf(err, errlen, "record %" PRIu64 ": its hash does not match its content", r->seq);
+        return CHG_EINVAL;
+    }
+    memcpy(v->prev, h, sizeof v->prev);
+    v->expect++;
+    return CHG_OK;
+}
+
+int chg_audit_verify(const char *path, uint64_t *nrecords, char *err, size_t errlen)
+{
+    verifier v = {CHG_AUDIT_GENESIS, 1};
+    int rc = each_record(path, 0, verify_one, &v, err, errlen);
+    *nrecords = v.expect - 1;
+    return rc;
+}
+
 /* An event record as a record of `chgc replay` (docs/replay.md): the event
  * as it arrived, the instant it was judged at, and its facts — the --facts
  * file of the last start record before it, with the flags set then. NULL
- * for a record that is not an event, or one written before events kept
- * what replay needs. */
+ * for a record that is not an event. */
 static json_t *replay_record(const chg_audit_record *r, const json_t *start_facts)
 {
     json_error_t je;
@@ -219,64 +221,57 @@ static int dump_line(const char *buffer, size_t size, void *data)
     return 0;
 }
 
+typedef struct exporter {
+    uint64_t since, n;
+    bool events;
+    json_t *start_facts;    /* --events: the facts of the last start record */
+    FILE *out;
+    chg_buf line;
+} exporter;
+
+static int export_one(const chg_audit_record *r, void *ud, char *err, size_t errlen)
+{
+    exporter *x = ud;
+    chg_buf_reset(&x->line);
+    if (x->events) {
+        if (!strcmp(r->kind, "start")) {
+            json_error_t je;
+            json_t *d = json_loads(r->data, 0, &je);
+            json_decref(x->start_facts);
+            x->start_facts = json_incref(json_object_get(d, "facts"));
+            json_decref(d);
+        }
+        json_t *rec = r->seq > x->since ? replay_record(r, x->start_facts) : NULL;
+        if (!rec)
+            return CHG_OK;
+        if (json_dump_callback(rec, dump_line, &x->line, JSON_COMPACT) != 0)
+            x->line.oom = true;
+        json_decref(rec);
+    } else
+        chg_audit_record_json(r, &x->line);
+    chg_buf_putc(&x->line, '\n');
+    if (x->line.oom) {
+        snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
+        return CHG_ENOMEM;
+    }
+    if (fwrite(x->line.data, 1, x->line.len, x->out) != x->line.len) {
+        snprintf(err, errlen, "cannot write the export: %s", strerror(errno));
+        return CHG_EIO;
+    }
+    x->n++;
+    return CHG_OK;
+}
+
 int chg_audit_export(const char *path, uint64_t since, bool events, FILE *out, uint64_t *nrecords, char *err,
                      size_t errlen)
 {
-    sqlite3 *db;
-    *nrecords = 0;
-    int rc = open_db(path, &db, err, errlen);
-    if (rc != CHG_OK)
-        return rc;
-    sqlite3_stmt *st = NULL;
+    exporter x = {.since = since, .events = events, .out = out};
+    chg_buf_init(&x.line);
     /* --events reads from the start: an event's facts are in the start
      * record before it */
-    rc = prepare(db, path, "SELECT " AUDIT_COLUMNS " FROM audit WHERE seq > ? ORDER BY seq", &st, err, errlen);
-    if (rc == CHG_OK)
-        sqlite3_bind_int64(st, 1, events ? 0 : (sqlite3_int64)(since > INT64_MAX ? INT64_MAX : since));
-    chg_buf line;
-    chg_buf_init(&line);
-    json_t *start_facts = NULL;
-    while (rc == CHG_OK) {
-        int s = sqlite3_step(st);
-        if (s == SQLITE_DONE)
-            break;
-        if (s != SQLITE_ROW) {
-            snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
-            rc = CHG_EIO;
-            break;
-        }
-        chg_audit_record r;
-        row(st, &r);
-        chg_buf_reset(&line);
-        if (events) {
-            if (!strcmp(r.kind, "start")) {
-                json_error_t je;
-                json_t *d = json_loads(r.data, 0, &je);
-                json_decref(start_facts);
-                start_facts = json_incref(json_object_get(d, "facts"));
-                json_decref(d);
-            }
-            json_t *rec = r.seq > since ? replay_record(&r, start_facts) : NULL;
-            if (!rec)
-                continue;
-            if (json_dump_callback(rec, dump_line, &line, JSON_COMPACT) != 0)
-                line.oom = true;
-            json_decref(rec);
-        } else
-            chg_audit_record_json(&r, &line);
-        chg_buf_putc(&line, '\n');
-        if (line.oom) {
-            rc = CHG_ENOMEM;
-            snprintf(err, errlen, "%s", chg_strerror(rc));
-        } else if (fwrite(line.data, 1, line.len, out) != line.len) {
-            snprintf(err, errlen, "cannot write the export: %s", strerror(errno));
-            rc = CHG_EIO;
-        } else
-            (*nrecords)++;
-    }
-    json_decref(start_facts);
-    chg_buf_free(&line);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    int rc = each_record(path, events ? 0 : since, export_one, &x, err, errlen);
+    json_decref(x.start_facts);
+    chg_buf_free(&x.line);
+    *nrecords = x.n;
     return rc;
 }
