@@ -25,6 +25,7 @@ typedef struct chgd_config {
     char *store;
     char *token_file;
     char *facts;            /* answers of external queries, default flags */
+    char *tls_cert, *tls_key; /* PEM files: HTTPS (GnuTLS, through libmicrohttpd) */
     long max_body;          /* bytes */
     long max_depth;         /* JSON nesting */
     long max_connections;

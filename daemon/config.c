@@ -38,6 +38,8 @@ static const struct key {
     {"store", K_STR, OFF(store), "FILE", "the SQLite store (default chgd.db)", 0, 0, NULL},
     {"token-file", K_STR, OFF(token_file), "FILE", "API tokens, lines 'read TOKEN' / 'write TOKEN' (required)", 0, 0, NULL},
     {"facts", K_STR, OFF(facts), "FILE", "answers of external queries and default flags (docs/facts.md)", 0, 0, NULL},
+    {"tls-cert", K_STR, OFF(tls_cert), "FILE", "serve HTTPS with this PEM certificate (chain)", 0, 0, NULL},
+    {"tls-key", K_STR, OFF(tls_key), "FILE", "the certificate's PEM private key", 0, 0, NULL},
     {"max-body", K_SIZE, OFF(max_body), "BYTES", "largest request body, K/M suffixes (default 1M)", 1, 1L << 30, NULL},
     {"max-depth", K_INT, OFF(max_depth), "N", "deepest JSON nesting of a body (default 64)", 1, 1000, NULL},
     {"max-connections", K_INT, OFF(max_connections), "N", "connections at once (default 256)", 1, 100000, NULL},
@@ -302,6 +304,10 @@ int chgd_config_validate(const chgd_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "--bundle %s: a bundle's name ends in .chgb (for policy files use --policy)", c->bundle);
         return CHG_EINVAL;
     }
+    if (!c->tls_cert != !c->tls_key) {
+        snprintf(err, errlen, "%s", c->tls_cert ? "--tls-cert needs --tls-key" : "--tls-key needs --tls-cert");
+        return CHG_EINVAL;
+    }
     if (!c->token_file) {
         /* fail closed: no API without tokens */
         snprintf(err, errlen, "no --token-file: every API call but /healthz, /readyz and /metrics needs a token");
@@ -365,5 +371,7 @@ void chgd_config_free(chgd_config *c)
     chg_free(c->store);
     chg_free(c->token_file);
     chg_free(c->facts);
+    chg_free(c->tls_cert);
+    chg_free(c->tls_key);
     chg_free(c->config_file);
 }

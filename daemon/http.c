@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 static struct MHD_Daemon *daemon_;
+static char *tls_cert, *tls_key;
+static size_t tls_key_len;
 atomic_int chgd_inflight;
 
 /* ---- tokens -------------------------------------------------------------------------- */
@@ -302,8 +304,31 @@ int chgd_http_start(const chgd_config *c, char *err, size_t errlen)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* TLS: the PEM files are read here, held in memory for the daemon's
+     * life (libmicrohttpd keeps pointers to them), and the key wiped at
+     * stop */
+    if (c->tls_cert) {
+        size_t len;
+        rc = chg_read_file_max(c->tls_cert, &tls_cert, &len, 1 << 20);
+        if (rc == CHG_OK)
+            rc = chg_read_file_max(c->tls_key, &tls_key, &tls_key_len, 1 << 20);
+        if (rc != CHG_OK) {
+            snprintf(err, errlen, "%s: %s", tls_key ? c->tls_key : c->tls_cert,
+                     rc == CHG_EIO ? strerror(errno) : chg_strerror(rc));
+            return rc;
+        }
+        flags |= MHD_USE_TLS;
+        if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+            snprintf(err, errlen, "--tls-cert: this libmicrohttpd was built without TLS");
+            return CHG_EINVAL;
+        }
+    }
+    /* HTTPS options only with MHD_USE_TLS (libmicrohttpd refuses them without) */
+    struct MHD_OptionItem tls[] = {{MHD_OPTION_HTTPS_MEM_CERT, 0, tls_cert},
+                                   {MHD_OPTION_HTTPS_MEM_KEY, 0, tls_key},
+                                   {MHD_OPTION_END, 0, NULL}};
     daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                               MHD_OPTION_ARRAY, tls_cert ? tls : tls + 2, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->threads, MHD_OPTION_CONNECTION_LIMIT,
                                (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout,
                                MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
@@ -315,7 +340,8 @@ int chgd_http_start(const chgd_config *c, char *err, size_t errlen)
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
     char host[64];
     snprintf(host, sizeof host, "%.*s", (int)(strrchr(c->listen, ':') - c->listen), c->listen);
-    chgd_log(LOG_INFO, "listening on %s:%u (%ld threads)", host, info ? (unsigned)info->port : 0, c->threads);
+    chgd_log(LOG_INFO, "listening on %s:%u (%ld threads%s)", host, info ? (unsigned)info->port : 0, c->threads,
+             tls_cert ? ", TLS" : "");
     return CHG_OK;
 }
 
@@ -333,6 +359,11 @@ void chgd_http_stop(int grace)
         chgd_log(LOG_WARN, "stopping with %d requests still open", atomic_load(&chgd_inflight));
     MHD_stop_daemon(daemon_);
     daemon_ = NULL;
+    if (tls_key)
+        OPENSSL_cleanse(tls_key, tls_key_len);
+    chg_free(tls_key);
+    chg_free(tls_cert);
+    tls_key = tls_cert = NULL;
     chg_free(tokens);
     tokens = NULL;
     ntokens = 0;

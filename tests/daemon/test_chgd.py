@@ -927,6 +927,38 @@ def test_connection_limit(tmp):
         d.stop()
 
 
+def test_tls(tmp):
+    """HTTPS with a self-signed certificate, checked by curl against it."""
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    d = Daemon(tmp, "--tls-cert", cert, "--tls-key", key)
+    try:
+        url = f"https://127.0.0.1:{d.port}"
+        p = subprocess.run(["curl", "-sf", "--cacert", cert, f"{url}/healthz"], capture_output=True, text=True)
+        eq((p.returncode, p.stdout), (0, '{"status":"ok"}'), "curl over TLS")
+        body = json.dumps(change("t1"))
+        p = subprocess.run(["curl", "-sf", "--cacert", cert, "-X", "POST", f"{url}/v1/events", "-H",
+                            f"Authorization: Bearer {WTOKEN}", "-d", body], capture_output=True, text=True)
+        eq(p.returncode, 0, "an event over TLS: " + p.stderr)
+        is_decision(json.loads(p.stdout), "allow")
+        # a client that does not trust the certificate is refused by curl; plain HTTP gets no answer
+        p = subprocess.run(["curl", "-sf", f"{url}/healthz"], capture_output=True, text=True)
+        eq(p.returncode, 60, "an unknown certificate")
+        p = subprocess.run(["curl", "-s", "--max-time", "5", f"http://127.0.0.1:{d.port}/healthz"],
+                           capture_output=True, text=True)
+        if p.returncode == 0 and p.stdout.startswith('{"status"'):
+            raise AssertionError("plain HTTP answered on the TLS port")
+    finally:
+        d.stop()
+    if "TLS" not in d.logtext():
+        raise AssertionError("the listening line does not say TLS")
+    p = subprocess.run([CHGD, "--policy", POLICY, "--token-file", d.tokens, "--tls-cert", cert, "--check-config"],
+                       capture_output=True, text=True)
+    eq((p.returncode, p.stderr.strip()), (2, "chgd: --tls-cert needs --tls-key"), "a certificate without its key")
+
+
 def test_docs(tmp):
     """Every curl example of docs/daemon.md runs against a real chgd."""
     doc = open(os.path.join(ROOT, "docs", "daemon.md"), encoding="utf-8").read()
