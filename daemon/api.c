@@ -82,7 +82,7 @@ static bool split(const char *url, path *p)
 
 enum route_id {
     R_HEALTHZ, R_READYZ, R_METRICS, R_STATUS, R_EVENTS, R_EVALUATE, R_CHANGES, R_CHANGE, R_APPROVALS,
-    R_FLAGS, R_FLAG, R_AUDIT, R_RELOAD
+    R_FLAGS, R_FLAG, R_AUDIT, R_RELOAD, R_CLOCK
 };
 
 /* The routes: path shape ("*" is one segment of the caller's), then per
@@ -108,6 +108,7 @@ static const struct route {
     {R_FLAG, "/v1/flags/{name}", {"v1", "flags", "*"}, {"PUT", "DELETE"}, {2, 2}, "PUT, DELETE"},
     {R_AUDIT, "/v1/audit", {"v1", "audit"}, {"GET"}, {1}, "GET"},
     {R_RELOAD, "/v1/reload", {"v1", "reload"}, {"POST"}, {2}, "POST"},
+    {R_CLOCK, "/v1/clock", {"v1", "clock"}, {"PUT"}, {2}, "PUT"},
 };
 
 static const struct route *match(const path *p, const char **arg)
@@ -187,7 +188,7 @@ static void status_json(chgd_answer *a)
         return;
     }
     chgd_bundle *b = chgd_bundle_acquire();
-    char started[32];
+    char started[32], nowbuf[32];
     int64_t now = chgd_now();
     chg_buf *o = &a->body;
     chg_buf_puts(o, "{\"version\":\"" CHG_VERSION_STRING "\",\"bundle\":");
@@ -196,8 +197,9 @@ static void status_json(chgd_answer *a)
     chg_buf_json_string(o, chg_store_backend(chgd_store), strlen(chg_store_backend(chgd_store)));
     chg_buf_puts(o, ",\"path\":");
     chg_buf_json_string(o, chg_store_path(chgd_store), strlen(chg_store_path(chgd_store)));
-    chg_buf_printf(o, "},\"started_at\":\"%s\",\"uptime_seconds\":%" PRId64 ",\"dry_run\":%s,\"fake_clock\":false,",
-                   chgd_time_text(chgd_started, started), now - chgd_started, chgd_cfg->dry_run ? "true" : "false");
+    chg_buf_printf(o, "},\"started_at\":\"%s\",\"uptime_seconds\":%" PRId64 ",\"dry_run\":%s,\"fake_clock\":%s,\"now\":\"%s\",",
+                   chgd_time_text(chgd_started, started), now - chgd_started, chgd_cfg->dry_run ? "true" : "false",
+                   chgd_clock_is_fake() ? "true" : "false", chgd_time_text(now, nowbuf));
     chg_buf_printf(o, "\"counts\":{\"changes\":%" PRId64 ",\"decisions\":%" PRId64 ",\"approvals\":%" PRId64
                       ",\"flags\":%" PRId64 ",\"actions_queued\":%" PRId64 ",\"audit_seq\":%" PRId64 "}}",
                    n.changes, n.decisions, n.approvals, n.flags, n.actions_queued, n.audit_seq);
@@ -317,6 +319,9 @@ void chgd_api_handle(const chgd_request *rq, chgd_answer *a, const char **route)
             return;
         }
         chgd_flag(arg, m == 0, rq->body, rq->len, a);
+        return;
+    case R_CLOCK:
+        chgd_clock_put(rq->body, rq->len, a);
         return;
     case R_RELOAD: {
         char err[1024];

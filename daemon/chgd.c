@@ -13,6 +13,8 @@
  */
 #include "chgd.h"
 
+#include "chg_time.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,6 +61,12 @@ int main(int argc, char **argv)
     }
     chgd_log(LOG_INFO, "chgd %s starting%s%s", CHG_VERSION_STRING, cfg.config_file ? ", config " : "",
              cfg.config_file ? cfg.config_file : "");
+    if (cfg.fake_clock) { /* before anything reads the clock */
+        int64_t t = 0;
+        chg_time_parse_iso(cfg.fake_clock, strlen(cfg.fake_clock), &t);
+        chgd_clock_fake(t);
+        chgd_log(LOG_WARN, "fake clock at %s: time moves only by PUT /v1/clock", cfg.fake_clock);
+    }
     chg_store *store;
     if (chg_store_open(cfg.store, &store, err, sizeof err) != CHG_OK) {
         chgd_log(LOG_ERROR, "store: %s", err);
@@ -85,6 +93,7 @@ int main(int argc, char **argv)
     } else {
         if (cfg.dry_run)
             chgd_log(LOG_INFO, "dry run: actions are recorded, never executed");
+        chgd_timers_start();
         for (;;) {
             int sig;
             if (sigwait(&set, &sig) != 0)
@@ -101,6 +110,7 @@ int main(int argc, char **argv)
             break;
         }
         chgd_http_stop(10);
+        chgd_timers_stop();
     }
     chg_store_close(store); /* the writer finishes its queue and commits */
     chgd_engine_stop();

@@ -34,6 +34,7 @@ typedef struct chgd_config {
     long horizon;           /* next_open search, seconds */
     int log_level, log_format;
     bool dry_run;
+    char *fake_clock;       /* RFC 3339: start on a fake clock (tests) */
     char *config_file;      /* where the above came from, or NULL */
 } chgd_config;
 
@@ -66,6 +67,10 @@ typedef struct chgd_clock {
     void *ud;
 } chgd_clock;
 int64_t chgd_now(void);
+/* --fake-clock: from start on, the clock reads what chgd_clock_set says. */
+void chgd_clock_fake(int64_t start);
+bool chgd_clock_is_fake(void);
+void chgd_clock_set(int64_t t);
 /* RFC 3339 UTC with seconds ("2026-12-02T10:00:00Z"); buf of 32 bytes. */
 const char *chgd_time_text(int64_t t, char *buf);
 /* The same with milliseconds, from the system clock (log lines). */
@@ -123,6 +128,13 @@ int chgd_event(const char *body, size_t len, const char *idem_key, chgd_answer *
 int chgd_evaluate(const char *body, size_t len, bool ndjson, chgd_answer *a);
 int chgd_approve(const char *id, const char *body, size_t len, chgd_answer *a);
 int chgd_flag(const char *name, bool set, const char *body, size_t len, chgd_answer *a);
+/* PUT /v1/clock (fake clock only): move it, run the timers now due. */
+int chgd_clock_put(const char *body, size_t len, chgd_answer *a);
+/* Decide again every change whose timer is due; *run and *changed count. */
+int chgd_timers_run(long *run, long *changed);
+/* The thread that runs due timers on the system clock (not with a fake one). */
+void chgd_timers_start(void);
+void chgd_timers_stop(void);
 
 /* {"error":{"code":…,"message":…}} with a status. */
 void chgd_error(chgd_answer *a, int status, const char *code, const char *fmt, ...) CHG_PRINTF(4, 5);

@@ -10,6 +10,8 @@
  */
 #include "chgd.h"
 
+#include "chg_time.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
@@ -49,6 +51,7 @@ static const struct key {
     {"log-level", K_CHOICE, OFF(log_level), "LEVEL", "debug, info, warn or error (default info)", 0, 0, levels},
     {"log-format", K_CHOICE, OFF(log_format), "FORMAT", "text or json (default text)", 0, 0, formats},
     {"dry-run", K_BOOL, OFF(dry_run), NULL, "execute no action: record what would run", 0, 0, NULL},
+    {"fake-clock", K_STR, OFF(fake_clock), "INSTANT", "tests: start the clock at this RFC 3339 instant; PUT /v1/clock moves it", 0, 0, NULL},
 #undef OFF
 };
 
@@ -304,6 +307,11 @@ int chgd_config_validate(const chgd_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "--bundle %s: a bundle's name ends in .chgb (for policy files use --policy)", c->bundle);
         return CHG_EINVAL;
     }
+    int64_t t;
+    if (c->fake_clock && chg_time_parse_iso(c->fake_clock, strlen(c->fake_clock), &t) != CHG_OK) {
+        snprintf(err, errlen, "--fake-clock %s: expected an RFC 3339 instant, such as 2026-12-05T12:00:00Z", c->fake_clock);
+        return CHG_EINVAL;
+    }
     if (!c->tls_cert != !c->tls_key) {
         snprintf(err, errlen, "%s", c->tls_cert ? "--tls-cert needs --tls-key" : "--tls-key needs --tls-cert");
         return CHG_EINVAL;
@@ -371,6 +379,7 @@ void chgd_config_free(chgd_config *c)
     chg_free(c->store);
     chg_free(c->token_file);
     chg_free(c->facts);
+    chg_free(c->fake_clock);
     chg_free(c->tls_cert);
     chg_free(c->tls_key);
     chg_free(c->config_file);

@@ -431,7 +431,7 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
             rc = lr;
     }
     json_t *dj = NULL;
-    if (rc == CHG_OK && d->changed) {
+    if (rc == CHG_OK) {
         json_error_t je;
         dj = json_loads(text.data, 0, &je);
         if (!dj)
@@ -463,7 +463,7 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
     }
     /* actions: queued in the same transaction as their decision, each
      * with its own idempotency key; with --dry-run recorded, never run */
-    json_t *acts = dj ? json_object_get(dj, "actions") : NULL;
+    json_t *acts = dj && d->changed ? json_object_get(dj, "actions") : NULL;
     for (size_t i = 0; rc == CHG_OK && i < json_array_size(acts); i++) {
         json_t *a = json_array_get(acts, i);
         chg_buf args;
@@ -479,11 +479,13 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
             chgd_metrics_action(state);
         chg_buf_free(&args);
     }
-    /* a change that only time holds back is due again at next_open (the
-     * timer a later issue's scheduler runs) */
-    if (rc == CHG_OK && d->changed && id) {
+    /* a change that only time holds back is decided again at next_open
+     * (chgd_timers_run); only an instant still to come is a timer — a
+     * policy that judges at the change's own instant (`at
+     * change.requested_at`) has a next_open that waiting never reaches */
+    if (rc == CHG_OK && id) {
         const char *next = json_string_value(json_object_get(json_object_get(dj, "window"), "next_open"));
-        bool waits = next && (!strcmp(d->outcome, "defer") || !strcmp(d->outcome, "deny"));
+        bool waits = next && strcmp(next, now_text) > 0 && (!strcmp(d->outcome, "defer") || !strcmp(d->outcome, "deny"));
         rc = chg_store_timer_set(w, id, waits ? next : NULL);
     }
     if (rc == CHG_OK && body && d->changed)
@@ -1032,6 +1034,156 @@ int chgd_flag(const char *name, bool set, const char *body, size_t len, chgd_ans
     chgd_bundle_release(job.b);
     json_decref(j);
     return CHG_OK;
+}
+
+/* ---- timers ---------------------------------------------------------------------------------------- */
+
+typedef struct timers_job {
+    chgd_bundle *b;
+    long run, changed;
+} timers_job;
+
+static int timers_run(chg_store_conn *w, void *ud)
+{
+    timers_job *j = ud;
+    char now_text[32];
+    chgd_time_text(chgd_now(), now_text);
+    chg_vec ids;
+    chg_vec_init(&ids);
+    int rc = chg_store_timers_due(w, now_text, &ids);
+    for (size_t i = 0; rc == CHG_OK && i < ids.len; i++) {
+        chg_buf content, sha;
+        chg_buf_init(&content);
+        chg_buf_init(&sha);
+        int64_t rev;
+        rc = chg_store_change_latest(w, ids.items[i], &rev, &content, &sha);
+        decided d;
+        if (rc == CHG_OK)
+            rc = decide(w, j->b, ids.items[i], rev, content.data, "timer", true, NULL, &d);
+        else if (rc == CHG_ENOTFOUND) /* cannot be: a timer belongs to a change */
+            rc = chg_store_timer_set(w, ids.items[i], NULL);
+        j->run++;
+        j->changed += rc == CHG_OK && d.changed;
+        chg_buf_free(&content);
+        chg_buf_free(&sha);
+    }
+    chg_strings_free(&ids);
+    return rc;
+}
+
+int chgd_timers_run(long *run, long *changed)
+{
+    *run = *changed = 0;
+    /* a look first, on this thread's reader: most seconds nothing is due,
+     * and the writer is not woken for nothing */
+    char now_text[32];
+    chg_vec due;
+    chg_vec_init(&due);
+    chg_store_conn *r = chg_store_reader(chgd_store);
+    int rc = r ? chg_store_timers_due(r, chgd_time_text(chgd_now(), now_text), &due) : CHG_EIO;
+    size_t n = due.len;
+    chg_strings_free(&due);
+    if (rc != CHG_OK || n == 0)
+        return rc;
+    timers_job j = {.b = chgd_bundle_acquire()};
+    rc = j.b ? chg_store_run(chgd_store, timers_run, &j) : CHG_EIO;
+    chgd_bundle_release(j.b);
+    *run = j.run;
+    *changed = j.changed;
+    if (rc == CHG_OK && j.run)
+        chgd_log(LOG_INFO, "timers: %ld changes decided again, %ld with a new decision", j.run, j.changed);
+    return rc;
+}
+
+int chgd_clock_put(const char *body, size_t len, chgd_answer *a)
+{
+    if (!chgd_clock_is_fake()) {
+        chgd_error(a, 409, "no_fake_clock", "the clock is the system's: PUT /v1/clock needs chgd --fake-clock");
+        return CHG_OK;
+    }
+    json_t *j = parse_body(body, len, a);
+    if (!j)
+        return CHG_OK;
+    static const char *const fields[] = {"now", NULL};
+    const char *now;
+    int64_t t;
+    if (!json_is_object(j))
+        chgd_error(a, 400, "bad_request", "the body must be {\"now\": \"RFC 3339\"}");
+    else if (only_fields(j, fields, a) && str_field(j, "now", true, &now, a)) {
+        if (chg_time_parse_iso(now, strlen(now), &t) != CHG_OK)
+            chgd_error(a, 400, "bad_request", "'now' must be an RFC 3339 instant, such as 2026-12-07T09:00:00Z");
+        else if (t < chgd_now())
+            chgd_error(a, 400, "bad_request", "the clock does not go back (it reads %s)",
+                       chgd_time_text(chgd_now(), (char[32]){0}));
+        else {
+            /* one move at a time, so that the timers run are those due at it */
+            static pthread_mutex_t clock_mu = PTHREAD_MUTEX_INITIALIZER;
+            pthread_mutex_lock(&clock_mu);
+            chgd_clock_set(t);
+            long run, changed;
+            int rc = chgd_timers_run(&run, &changed);
+            pthread_mutex_unlock(&clock_mu);
+            if (rc != CHG_OK)
+                job_failed(a, rc);
+            else {
+                char now_text[32];
+                a->status = 200;
+                chg_buf_reset(&a->body);
+                chg_buf_printf(&a->body, "{\"now\":\"%s\",\"timers_run\":%ld,\"changed\":%ld}",
+                               chgd_time_text(t, now_text), run, changed);
+            }
+        }
+    }
+    json_decref(j);
+    return CHG_OK;
+}
+
+/* On the system clock, due timers are run once a second. */
+static pthread_t timer_thread;
+static bool timer_started, timer_stop;
+static pthread_mutex_t timer_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t timer_cv = PTHREAD_COND_INITIALIZER;
+
+static void *timer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&timer_mu);
+    while (!timer_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&timer_cv, &timer_mu, &until);
+        if (timer_stop)
+            break;
+        pthread_mutex_unlock(&timer_mu);
+        long run, changed;
+        if (chgd_timers_run(&run, &changed) != CHG_OK)
+            chgd_log(LOG_ERROR, "timers: the store could not record the decisions; trying again");
+        pthread_mutex_lock(&timer_mu);
+    }
+    pthread_mutex_unlock(&timer_mu);
+    return NULL;
+}
+
+void chgd_timers_start(void)
+{
+    if (chgd_clock_is_fake())
+        return;
+    timer_started = pthread_create(&timer_thread, NULL, timer_main, NULL) == 0;
+    if (!timer_started)
+        chgd_log(LOG_ERROR, "timers: cannot start their thread: deferred changes wait for their next event");
+}
+
+void chgd_timers_stop(void)
+{
+    if (!timer_started)
+        return;
+    pthread_mutex_lock(&timer_mu);
+    timer_stop = true;
+    pthread_cond_signal(&timer_cv);
+    pthread_mutex_unlock(&timer_mu);
+    pthread_join(timer_thread, NULL);
+    timer_started = false;
 }
 
 /* ---- reload, start, stop ----------------------------------------------------------------------------- */

@@ -32,12 +32,38 @@ static int64_t system_now(void *ud)
     return (int64_t)time(NULL);
 }
 
-/* The one clock: a fake clock for tests replaces this pointer at start. */
+/* The fake clock (--fake-clock): an instant that only PUT /v1/clock moves. */
+static _Atomic int64_t fake_now;
+
+static int64_t fake_clock_now(void *ud)
+{
+    (void)ud;
+    return atomic_load(&fake_now);
+}
+
+/* The one clock: the system's, or the fake one chosen at start (never
+ * switched while threads run). */
 static chgd_clock clock_in_use = {system_now, NULL};
 
 int64_t chgd_now(void)
 {
     return clock_in_use.now(clock_in_use.ud);
+}
+
+void chgd_clock_fake(int64_t start)
+{
+    atomic_store(&fake_now, start);
+    clock_in_use = (chgd_clock){fake_clock_now, NULL};
+}
+
+bool chgd_clock_is_fake(void)
+{
+    return clock_in_use.now == fake_clock_now;
+}
+
+void chgd_clock_set(int64_t t)
+{
+    atomic_store(&fake_now, t);
 }
 
 const char *chgd_time_text(int64_t t, char *buf)

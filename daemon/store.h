@@ -108,8 +108,10 @@ int chg_store_change_ids(chg_store_conn *c, chg_vec *ids);
  * never executed). key is the action's idempotency key. */
 int chg_store_action_put(chg_store_conn *w, int64_t decision_id, int idx, const char *call, const char *args,
                          const char *state, const char *key);
-/* The instant (RFC 3339) a change is to be decided again, or none (due NULL). */
+/* The instant (RFC 3339 UTC) a change is to be decided again, or none (due NULL). */
 int chg_store_timer_set(chg_store_conn *w, const char *id, const char *due);
+/* The changes whose timer is due at `now` (due <= now), earliest first. */
+int chg_store_timers_due(chg_store_conn *c, const char *now, chg_vec *ids);
 
 /* ---- flags ---------------------------------------------------------------------------- */
 

@@ -748,6 +748,16 @@ int chg_store_timer_set(chg_store_conn *w, const char *id, const char *due)
     return run(st);
 }
 
+int chg_store_timers_due(chg_store_conn *c, const char *now, chg_vec *ids)
+{
+    /* instants are stored as RFC 3339 UTC of one length: text order is time order */
+    sqlite3_stmt *st = stmt(c, "SELECT change_id FROM timers WHERE due <= ? ORDER BY due, change_id");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, now);
+    return strings(st, ids);
+}
+
 /* ---- flags ---------------------------------------------------------------------------------- */
 
 int chg_store_flag_put(chg_store_conn *w, const char *name, const char *by, const char *why, const char *at)

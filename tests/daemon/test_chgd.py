@@ -959,6 +959,47 @@ def test_tls(tmp):
     eq((p.returncode, p.stderr.strip()), (2, "chgd: --tls-cert needs --tls-key"), "a certificate without its key")
 
 
+def test_timers(tmp):
+    """A deferred change is decided again when the fake clock reaches its
+    window; the timer survives a restart."""
+    policy = os.path.join(tmp, "timers.chg")
+    shutil.copy(os.path.join(HERE, "timer_policy.chg"), policy)
+    d = Daemon(tmp, "--fake-clock", "2026-12-05T12:00:00Z", policy=policy)
+    try:
+        s, h, st = d.request("GET", "/v1/status", token="r")
+        eq((st["fake_clock"], st["now"]), (True, "2026-12-05T12:00:00Z"), "status")
+        s, h, b = d.request("POST", "/v1/events", {"id": "w1", "env": "prod"})
+        is_decision(b, "defer")
+        eq(b["window"]["next_open"], "2026-12-07T09:00:00Z", "next_open")
+        s, h, b = d.request("POST", "/v1/events", {"id": "w2", "env": "dev"})
+        is_decision(b, "allow")
+        s, h, b = d.request("PUT", "/v1/clock", {"now": "2026-12-06T23:00:00Z"})
+        eq(b, {"now": "2026-12-06T23:00:00Z", "timers_run": 0, "changed": 0}, "nothing due yet")
+        s, h, b = d.request("PUT", "/v1/clock", {"now": "2026-12-06T00:00:00Z"})
+        is_error(s, b, "bad_request", 400)
+        s, h, b = d.request("PUT", "/v1/clock", {"now": "2026-12-07T10:00:00Z"}, token="r")
+        is_error(s, b, "forbidden", 403)
+    finally:
+        d.stop()
+    d = Daemon(tmp, "--fake-clock", "2026-12-06T23:00:00Z", policy=policy)
+    try:
+        s, h, b = d.request("PUT", "/v1/clock", {"now": "2026-12-07T09:00:00Z"})
+        eq(b, {"now": "2026-12-07T09:00:00Z", "timers_run": 1, "changed": 1}, "the timer, after a restart")
+        s, h, c = d.request("GET", "/v1/changes/w1", token="r")
+        eq([(x["outcome"], x["cause"]) for x in c["decisions"]], [("allow", "timer"), ("defer", "event")], "allowed at 09:00")
+        eq([a["call"] for a in c["decisions"][0]["actions"]], ["aws.sns.publish"], "the new decision's actions")
+        s, h, b = d.request("PUT", "/v1/clock", {"now": "2026-12-07T10:00:00Z"})
+        eq(b["timers_run"], 0, "a timer runs once")
+    finally:
+        d.stop()
+    d = Daemon(tmp, policy=policy)
+    try:
+        s, h, b = d.request("PUT", "/v1/clock", {"now": "2026-12-07T10:00:00Z"})
+        is_error(s, b, "no_fake_clock", 409)
+    finally:
+        d.stop()
+
+
 def test_docs(tmp):
     """Every curl example of docs/daemon.md runs against a real chgd."""
     doc = open(os.path.join(ROOT, "docs", "daemon.md"), encoding="utf-8").read()
@@ -969,7 +1010,7 @@ def test_docs(tmp):
     # every route has an example, and every key of --help a row in the table
     for route in ("/healthz", "/readyz", "/metrics", "/v1/status", "/v1/events", "/v1/evaluate", "/v1/changes?",
                   "/v1/changes/chg-1001\"", "/approvals", "/v1/flags\"", "-X PUT \"$CHGD/v1/flags/",
-                  "-X DELETE \"$CHGD/v1/flags/", "/v1/audit", "/v1/reload"):
+                  "-X DELETE \"$CHGD/v1/flags/", "/v1/audit", "/v1/reload", "/v1/clock"):
         if not any(route in b for b in curls):
             raise AssertionError(f"no curl example for {route}")
     helptext = subprocess.run([CHGD, "--help"], capture_output=True, text=True).stdout
