@@ -1,5 +1,5 @@
 /*
- * format.c — `chgc fmt`: a file's canonical layout (chg_compiler_format),
+ * fmtfile.c — `chgc fmt`: a file's canonical layout (chg_compiler_format),
  * the unified diff `--check` prints, and the in-place rewrite, which
  * never leaves a half-written policy behind (a temporary file in the same
  * directory, then rename(2)).
