@@ -362,8 +362,17 @@ static int merged_change(chg_store_conn *w, const char *id, const char *content,
         list = json_array();
         json_object_set_new(c, "approvals", list);
     }
-    /* a revision whose approvals are not a list keeps them: the schema
-     * check then says so in the decision */
+    /* "approve" is what a missing `decision` means (language.md): left
+     * out, so a schema without the field takes the approval without a
+     * warning; a rejection says so. A revision whose approvals are not a
+     * list keeps them: the schema check then says so in the decision. */
+    size_t i;
+    json_t *ap;
+    json_array_foreach(extra, i, ap) {
+        const char *dec = json_string_value(json_object_get(ap, "decision"));
+        if (dec && !strcmp(dec, "approve"))
+            json_object_del(ap, "decision");
+    }
     if (json_is_array(list))
         json_array_extend(list, extra);
     dump(c, out);

@@ -333,6 +333,17 @@ def test_approvals_and_flags(tmp):
                                                                "at": "2026-12-02T09:30:00Z"})
         is_decision(b, "deny", cause="approval")
         eq([a["call"] for a in b["actions"]], ["aws.sns.publish"], "the deny's action")
+        # an approval through the API on a policy whose schema has no `decision`: no warning
+        plain = os.path.join(tmp, "plain.chg")
+        open(plain, "w").write(open(d.policy).read().replace(', decision: enum("approve", "reject")?', ""))
+        d2 = Daemon(tmp, store=os.path.join(tmp, "plain.db"), policy=plain)
+        try:
+            d2.request("POST", "/v1/events", change("p2", env="prod"))
+            s, h, b = d2.request("POST", "/v1/changes/p2/approvals", {"by": "bob", "group": "cab", "at": "2026-12-02T09:00:00Z"})
+            is_decision(b, "allow", cause="approval")
+            eq(b["warnings"], [], "no warning for the approval's decision")
+        finally:
+            d2.stop()
         s, h, b = d.request("POST", "/v1/changes/nope/approvals", {"by": "bob"})
         is_error(s, b, "not_found", 404)
         # a flag turns allow into deny, and back
