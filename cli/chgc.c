@@ -29,6 +29,7 @@ static const struct command {
     {"windows", chgc_windows, "list the intervals of a policy's windows and freezes"},
     {"fmt", chgc_fmt, "lay policy files out canonically (--check: only report, with a diff)"},
     {"replay", chgc_replay, "decide recorded events under two policies and show what differs"},
+    {"audit", chgc_audit, "verify or export a chgd store's hash-chained audit log"},
 };
 
 static void usage(FILE *f)

@@ -122,15 +122,21 @@ chg_event *chg_event_decode(const chg_bundle *b, const char *json, size_t len,
 chg_event *chg_event_from_json(const chg_bundle *b, void *json, char *err, size_t errlen);
 
 /* Decode what arrived — a change, or a raw event (an EventBridge envelope,
- * a webhook body) that one of the policy's intakes maps to a change: the
- * first intake whose `when` holds is used; an event no intake takes must
- * be shaped like a change (docs/language.md, "Intake"). Intakes run on ctx
- * with in's now, facts and resolver (in->change is not read). *intake is
- * set to the intake used, or -1 (may be NULL). On error returns NULL with
- * a message naming the event's source and detail-type. */
+ * an SNS notification carrying one, a webhook body) that one of the
+ * policy's intakes maps to a change: the first intake whose `when` holds
+ * is used; an event no intake takes must be shaped like a change, or be an
+ * envelope whose `detail` is (docs/language.md, "Intake"). Intakes run on
+ * ctx with in's now, facts and resolver (in->change is not read). *intake
+ * is set to the intake used, or -1 (may be NULL). On error returns NULL
+ * with a message naming the event's source and detail-type. */
 struct chg_eval_input;
 chg_event *chg_event_intake(chg_ctx *ctx, const char *json, size_t len, const struct chg_eval_input *in,
                             int *intake, char *err, size_t errlen);
+/* The same, and the change decided on appended to `change` as JSON text
+ * (compact, keys sorted: the same content gives the same bytes), which
+ * chg_event_decode takes back: what chgd stores as a change's revision. */
+chg_event *chg_event_intake_change(chg_ctx *ctx, const char *json, size_t len, const struct chg_eval_input *in,
+                                   int *intake, chg_buf *change, char *err, size_t errlen);
 void chg_event_free(chg_event *e);
 
 /* ---- evaluation ---------------------------------------------------------------- */
