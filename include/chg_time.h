@@ -149,6 +149,14 @@ typedef struct chg_ts_env {
 
 bool chg_timeset_contains(const chg_timeset *ts, const chg_ts_env *env, int64_t t);
 
+/* How far the searches of a decision (next_open, closes_at) and of
+ * `chgc check`'s time analysis look: 366 days unless the caller says
+ * otherwise, and at most ten years, which bounds the cost of one decision
+ * or check whatever the caller asks (chgc refuses more; the VM and the
+ * compiler use CHG_HORIZON_MAX for more). */
+#define CHG_HORIZON_DEFAULT (366 * 86400LL)
+#define CHG_HORIZON_MAX (3660 * 86400LL)
+
 /* The horizon of every search below: a search from t with horizon h looks
  * at instants up to and including t + h, so an answer at exactly t + h is
  * given and one a second later is INT64_MAX ("none"). h <= 0 is t alone. */

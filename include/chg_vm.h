@@ -212,12 +212,6 @@ typedef struct chg_action {
 typedef int (*chg_resolver_fn)(void *ud, const char *call, const chg_value *args, uint32_t nargs,
                                chg_value *out);
 
-/* The searches' horizon (next_open, closes_at): 366 days unless the caller
- * says otherwise, and at most ten years, which bounds the cost of one
- * decision whatever the caller asks (chgc refuses more). */
-#define CHG_HORIZON_DEFAULT (366 * 86400LL)
-#define CHG_HORIZON_MAX (3660 * 86400LL)
-
 typedef struct chg_eval_input {
     const chg_event *change;
     int64_t now;            /* used when the policy has no `at` */
