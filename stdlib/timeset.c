@@ -81,11 +81,18 @@ static void cron_span(const tnode *nd, int64_t t, int64_t limit, span *o)
         o->in = true;
         o->lo = m;
         int64_t e = ti_add(m, d);
+        /* each step: the latest match whose occurrence reaches past e, and
+         * from it the block of matches that follow it minute by minute
+         * (chg_ti_cron_block_end), so a run of "* * * * *" for 1m costs a
+         * step per day, not per minute */
         for (int k = 0; k < MERGE_CAP && e < limit; k++) {
             int64_t m2 = chg_cron_prev(nd->cron, nd->tz, e, ti_add(e, 1 - d));
             if (m2 == TI_NONE_LO || ti_add(m2, d) <= e)
                 break;
             e = ti_add(m2, d);
+            int64_t b = chg_ti_cron_block_end(nd->cron, nd->tz, m2, d, limit);
+            if (b != TI_NONE_LO && b > e)
+                e = b;
         }
         o->hi = e;
         return;

@@ -153,6 +153,18 @@ static int leaf(oset *s, int64_t base, int64_t span, bool forever_only)
         char mins[32] = "", hours[32] = "*", dows[32] = "*";
         s->min_mask[i] = 0;
         int nm = 1 + (int)(rnd() % 3);
+        unsigned dense = rnd() % 4; /* every minute, or a run of minutes: blocks of touching occurrences */
+        if (dense == 1) {
+            s->min_mask[i] = (1ULL << 60) - 1;
+            strcpy(mins, "*");
+            nm = 0;
+        } else if (dense == 2) {
+            int a = (int)(rnd() % 60), b = a + (int)(rnd() % (60 - a));
+            for (int v = a; v <= b; v++)
+                s->min_mask[i] |= 1ULL << v;
+            snprintf(mins, sizeof mins, "%d-%d", a, b);
+            nm = 0;
+        }
         for (int k = 0; k < nm; k++) {
             int m = (int)(rnd() % 4 == 0 ? rnd() % 60 : 15 * (rnd() % 4));
             if (s->min_mask[i] >> m & 1)
@@ -179,8 +191,8 @@ static int leaf(oset *s, int64_t base, int64_t span, bool forever_only)
         snprintf(s->cron_text[i], sizeof s->cron_text[i], "%s %s * * %s", mins, hours, dows);
         n->op = CHG_TS_CRON;
         n->cron = s->cron_text[i];
-        static const int64_t durs[] = {60, 900, 3600, 5400, 6 * 3600, 26 * 3600};
-        n->duration = durs[rnd() % 6];
+        static const int64_t durs[] = {60, 60, 120, 900, 3600, 5400, 6 * 3600, 26 * 3600};
+        n->duration = durs[rnd() % 8];
         break;
     }
     case 2: /* weekly, or daily */
@@ -684,6 +696,20 @@ static void test_time_diff_index_is_library_everywhere(void **state)
                      chg_timeset_contains(r->ts[k], &r->env, t));
             CHECK_EQ("index next_change (dst)", k, t, h, chg_vm_tsx_next_change(r->ts[k], &r->env, &r->ix[k], t, h),
                      chg_timeset_next_change(r->ts[k], &r->env, t, h));
+            if (q % 4 == 0) {
+                /* the next change within a day, against membership asked
+                 * minute by minute (membership does not depend on how far a
+                 * span reaches; changes are on whole minutes here) */
+                int64_t t1 = t - ((t % 60) + 60) % 60, hh = 86400, o = INT64_MAX;
+                bool cur = chg_timeset_contains(r->ts[k], &r->env, t);
+                for (int64_t x = t1 + 60; x <= t + hh; x += 60)
+                    if (chg_timeset_contains(r->ts[k], &r->env, x) != cur) {
+                        o = x;
+                        break;
+                    }
+                CHECK_EQ("library next_change (dst, by minutes)", k, t, hh,
+                         chg_timeset_next_change(r->ts[k], &r->env, t, hh), o);
+            }
             const chg_timeset *sets[NSETS];
             chg_ts_index *xs[NSETS];
             bool want[NSETS];
