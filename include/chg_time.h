@@ -5,7 +5,7 @@
  * flags, and the algebra over them (or, and, not).
  *
  * Used by the compiler (validation, time analysis), the VM (membership,
- * next_open, closes_at), `chgc windows` and the simulator. Instants are
+ * next_open, closes_at), `chgc windows` and `chgc replay`. Instants are
  * int64 seconds since 1970-01-01T00:00:00Z. Nothing here reads the clock.
  *
  * Ownership: a chg_tz and a chg_timeset are immutable once built and may be

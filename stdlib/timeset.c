@@ -453,6 +453,16 @@ static int64_t direct_next_change(void *ud, size_t k, int64_t t, int64_t horizon
     return chg_timeset_next_change(d->sets[k], d->env, t, horizon);
 }
 
+/* The caller's probe, or one that asks the sets themselves (own and d,
+ * the caller's, hold it). */
+static const chg_ts_probe *probe_or_direct(const chg_ts_probe *probe, chg_ts_probe *own, direct *d,
+                                           const chg_timeset *const *sets, const chg_ts_env *env, int64_t limit)
+{
+    *d = (direct){sets, env, limit, SIZE_MAX, 0, {0, 0, false}};
+    *own = (chg_ts_probe){direct_contains, direct_next_change, d};
+    return probe ? probe : own;
+}
+
 /* Jump past the stretch on which the first set that disagrees keeps
  * disagreeing (no instant in it can be admissible), until all agree or
  * the horizon. Each step passes at least one change of one set, so the
@@ -462,10 +472,9 @@ int64_t chg_timeset_next_admissible(const chg_timeset *const *sets, const bool *
                                     const chg_ts_probe *probe)
 {
     int64_t limit = search_limit(t, horizon);
-    direct d = {sets, env, limit, SIZE_MAX, 0, {0, 0, false}};
-    chg_ts_probe own = {direct_contains, direct_next_change, &d};
-    if (!probe)
-        probe = &own;
+    direct d;
+    chg_ts_probe own;
+    probe = probe_or_direct(probe, &own, &d, sets, env, limit);
     while (t < limit) {
         size_t k = 0;
         while (k < n && probe->contains(probe->ud, k, t) == want[k])
@@ -490,10 +499,9 @@ int64_t chg_timeset_admissible_until(const chg_timeset *const *sets, const bool 
                                      const chg_ts_probe *probe)
 {
     int64_t limit = search_limit(t, horizon);
-    direct d = {sets, env, limit, SIZE_MAX, 0, {0, 0, false}};
-    chg_ts_probe own = {direct_contains, direct_next_change, &d};
-    if (!probe)
-        probe = &own;
+    direct d;
+    chg_ts_probe own;
+    probe = probe_or_direct(probe, &own, &d, sets, env, limit);
     int64_t best = INT64_MAX;
     for (size_t k = 0; k < n; k++) {
         if (probe->contains(probe->ud, k, t) != want[k])
