@@ -53,6 +53,16 @@ class Usage(unittest.TestCase):
         rc, _, err = chgc("check", "--bogus", "x.chg")
         self.assertEqual(rc, 2)
 
+    def test_horizon_is_bounded(self):
+        # ten years at most: 100000d used to be accepted and ran for minutes
+        for cmd in (["eval", "policies/production.chg", "--event", "-"], ["check", "policies/production.chg"]):
+            rc, out, err = chgc(*cmd, "--horizon", "100000d", cwd=ROOT, stdin=b"{}")
+            self.assertEqual((rc, out), (2, ""), err)
+            self.assertEqual(err, "chgc: --horizon: '100000d' is longer than the longest horizon, 3660d (ten years)\n")
+        rc, _, err = chgc("check", "--horizon", "3660d", "--at", "2026-12-01T00:00:00Z", "policies/production.chg",
+                          cwd=ROOT)
+        self.assertEqual(rc, 0, err)
+
     def test_missing_file_is_an_io_error(self):
         rc, out, err = chgc("check", "no/such/file.chg")
         self.assertEqual(rc, 2)
