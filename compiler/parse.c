@@ -122,7 +122,8 @@ static int sync_closers(const chg_parser *p, int k, chg_span at)
                 return 0;
         return p->nopen;
     }
-    if (!chg_c_p_first_on_line(p, at.start) || !starts_item(p, k, at.end))
+    /* (the end of input has no location to look before: starts_item first) */
+    if (!starts_item(p, k, at.end) || !chg_c_p_first_on_line(p, at.start))
         return 0;
     int n = 0;
     while (n < p->nopen && (p->open[p->nopen - 1 - n] == ')' || p->open[p->nopen - 1 - n] == ']'))
@@ -136,7 +137,7 @@ bool chg_c_p_resumes(const chg_parser *p, int k, chg_span at)
 {
     if (starts_decl(k) && line_start(p, at.start))
         return true;
-    return chg_c_p_first_on_line(p, at.start) && starts_item(p, k, at.end);
+    return starts_item(p, k, at.end) && chg_c_p_first_on_line(p, at.start);
 }
 
 /* Follow ( [ { and interpolations with their closers, so that a bracket
@@ -347,7 +348,7 @@ size_t chg_c_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans
     size_t n = 0;
     for (;;) {
         CHG_C_YYSTYPE v;
-        chg_span at;
+        chg_span at = {p.file, 0, 0};
         int k = chg_c_yylex(&v, &at, scanner);
         if (n < max) {
             kinds[n] = k;
