@@ -70,6 +70,12 @@ struct chg_fastdec {
     bool usable;              /* the plan below holds for this bundle */
     /* the plan, per path node */
     uint32_t *kids, *kid_first, *kid_count; /* KEY children, by parent */
+    uint32_t *kid_sig;        /* each kid's name_sig, so a lookup compares few names */
+    uint32_t *ssig;           /* name_sig of each schema node's name */
+    /* where the next key's search starts, per path node and per schema
+     * object: after the last one found, since changes from one writer
+     * keep their keys in one order */
+    uint32_t *kid_hint, *s_hint;
     uint32_t *elem_of;        /* a node's first ELEM child, or NONE */
     uint32_t *anchor;         /* the root or ELEM node a node's chain of keys starts from */
     uint16_t *lay_owner, *lay_k; /* the layout a node is a field of, and where */
@@ -85,6 +91,13 @@ struct chg_fastdec {
 };
 
 /* ---- the plan ------------------------------------------------------------------------ */
+
+/* Length, first and last byte of a key: names that differ in these are
+ * told apart without a memcmp. */
+static uint32_t name_sig(const char *k, size_t n)
+{
+    return n ? (uint32_t)(n & 0xffff) << 16 | (uint32_t)(unsigned char)k[0] << 8 | (unsigned char)k[n - 1] : 0;
+}
 
 static bool same_name(const chg_bundle *b, uint32_t s, const char *k, size_t n)
 {
@@ -108,10 +121,14 @@ static bool plan(chg_fastdec *d)
     d->lay_owner = chg_calloc(n, sizeof *d->lay_owner);
     d->lay_k = chg_calloc(n, sizeof *d->lay_k);
     d->sreq = chg_calloc(b->nschema + 1, sizeof *d->sreq);
+    d->kid_sig = chg_calloc(n, sizeof *d->kid_sig);
+    d->ssig = chg_calloc(b->nschema + 1, sizeof *d->ssig);
+    d->kid_hint = chg_calloc(n, sizeof *d->kid_hint);
+    d->s_hint = chg_calloc(b->nschema + 1, sizeof *d->s_hint);
     uint32_t *depth = chg_calloc(n, sizeof *depth);
     uint8_t *slot_used = chg_calloc((size_t)b->nslots_change + 1, 1);
     uint8_t *lay_lists = chg_calloc((size_t)b->nlayouts + 1, 1);
-    bool ok = d->kids && d->kid_first && d->kid_count && d->elem_of && d->anchor && d->lay_owner && d->lay_k && d->sreq &&
+    bool ok = d->kid_sig && d->ssig && d->kid_hint && d->s_hint && d->kids && d->kid_first && d->kid_count && d->elem_of && d->anchor && d->lay_owner && d->lay_k && d->sreq &&
               depth && slot_used && lay_lists;
     if (ok) {
         for (uint32_t i = 0; i < n; i++) {
@@ -152,6 +169,8 @@ static bool plan(chg_fastdec *d)
             }
             if (!ok)
                 break;
+            d->kid_sig[d->kid_first[p->parent] + d->kid_count[p->parent]] =
+                name_sig(b->str[p->name], b->strlen[p->name]);
             d->kids[d->kid_first[p->parent] + d->kid_count[p->parent]++] = i;
         }
         /* a slot filled from one path only */
@@ -184,6 +203,8 @@ static bool plan(chg_fastdec *d)
         }
         for (uint32_t s = 0; s < b->nschema && ok; s++) {
             const chg_schemanode *sn = &b->schema[s];
+            if (sn->name != CHG_NONE32 && sn->name < b->nstrings)
+                d->ssig[s] = name_sig(b->str[sn->name], b->strlen[sn->name]);
             if (sn->type != CHG_PT_OBJECT)
                 continue;
             for (uint32_t k = 0; k < sn->count; k++)
@@ -225,6 +246,10 @@ void chg_vm_fastdec_free(chg_fastdec *d)
     chg_free(d->lay_owner);
     chg_free(d->lay_k);
     chg_free(d->sreq);
+    chg_free(d->kid_sig);
+    chg_free(d->ssig);
+    chg_free(d->kid_hint);
+    chg_free(d->s_hint);
     chg_free(d->frames);
     chg_free(d->items);
     chg_free(d);
@@ -473,12 +498,18 @@ static int on_key(void *ud, void *cookie, const char *key, size_t len, void **ch
     if (top && d->intake &&
         ((len == 6 && memcmp(key, "detail", 6) == 0) || (len == 11 && memcmp(key, "detail-type", 11) == 0)))
         return 1;
-    if (f->pnode != CHG_NONE32) {
-        for (uint32_t k = 0; k < d->kid_count[f->pnode]; k++) {
-            uint32_t n = d->kids[d->kid_first[f->pnode] + k];
-            const chg_pathnode *p = &b->paths[n];
-            if (!same_name(b, p->name, key, len))
+    uint32_t sig = name_sig(key, len);
+    if (f->pnode != CHG_NONE32 && d->kid_count[f->pnode]) {
+        uint32_t count = d->kid_count[f->pnode], first = d->kid_first[f->pnode];
+        uint32_t k = d->kid_hint[f->pnode];
+        for (uint32_t i = 0; i < count; i++, k++) {
+            if (k >= count)
+                k = 0;
+            uint32_t n = d->kids[first + k];
+            if (d->kid_sig[first + k] != sig || !same_name(b, b->paths[n].name, key, len))
                 continue;
+            d->kid_hint[f->pnode] = k + 1;
+            const chg_pathnode *p = &b->paths[n];
             c->pnode = n;
             if (top && p->need == CHG_PR_REQUIRED)
                 d->root_required = true;
@@ -494,11 +525,17 @@ static int on_key(void *ud, void *cookie, const char *key, size_t len, void **ch
     }
     if (f->snode != CHG_NONE32) {
         const chg_schemanode *s = &b->schema[f->snode];
-        for (uint32_t k = 0; k < s->count; k++)
-            if (same_name(b, b->schema[s->first + k].name, key, len)) {
-                c->snode = s->first + k;
+        uint32_t k = d->s_hint[f->snode];
+        for (uint32_t i = 0; i < s->count; i++, k++) {
+            if (k >= s->count)
+                k = 0;
+            uint32_t fn = s->first + k;
+            if (d->ssig[fn] == sig && same_name(b, b->schema[fn].name, key, len)) {
+                c->snode = fn;
+                d->s_hint[f->snode] = k + 1;
                 break;
             }
+        }
         if (c->snode == CHG_NONE32)
             return 1; /* not declared: a warning or an error, which the jansson path writes */
         if (b->schema[c->snode].need == CHG_PR_REQUIRED)
@@ -573,6 +610,8 @@ static int on_end(void *ud, void *cookie, int kind, size_t count)
             memcpy(items, &d->items[f->items_base], n * sizeof *items);
         d->nitems = f->items_base;
         chg_value *out = dest_of(d, f);
+        if (!out) /* a list is started only for a value that fills something */
+            return 1;
         memset(out, 0, sizeof *out);
         out->tag = CHG_V_LIST;
         out->len = (uint32_t)n;
