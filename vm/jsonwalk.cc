@@ -20,7 +20,9 @@
 #define SIMDJSON_EXCEPTIONS 0
 #include <simdjson.h>
 
+#include <clocale>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 extern "C" {
@@ -184,8 +186,9 @@ bool check_string(std::string_view tok, const char **body, size_t *blen, bool *e
 }
 
 /* A number token: JSON's grammar, then only whitespace. *integer: no
- * fraction and no exponent (jansson's JSON_INTEGER). */
-bool check_number(std::string_view tok, bool *integer)
+ * fraction and no exponent (jansson's JSON_INTEGER); *len: the number's
+ * bytes. */
+bool check_number(std::string_view tok, bool *integer, size_t *len)
 {
     const char *p = tok.data(), *end = p + tok.size();
     auto digit = [&](const char *q) { return q < end && *q >= '0' && *q <= '9'; };
@@ -218,7 +221,40 @@ bool check_number(std::string_view tok, bool *integer)
             p++;
     }
     *integer = in;
+    *len = (size_t)(p - tok.data());
     return only_ws(p, end);
+}
+
+/* The integer of n checked digits at p (an optional '-' first), if it
+ * fits int64, as strtoll reads it. */
+bool to_int64(const char *p, size_t n, int64_t *out)
+{
+    bool neg = *p == '-';
+    size_t i = neg;
+    uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; i < n; i++) {
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (v > (lim - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return true;
+}
+
+/* The real of n checked bytes at p, as jansson's strtod reads it: false
+ * when it overflows to infinity, or when the locale's decimal point is
+ * not '.' (jansson rewrites the text for it; the jansson path then does).
+ * The text is NUL-padded after the document and a checked number ends
+ * before a byte strtod stops at, so strtod reads exactly the n bytes. */
+bool to_double(const char *p, size_t n, double *out)
+{
+    const char *dp = localeconv()->decimal_point;
+    if (!dp || strcmp(dp, ".") != 0)
+        return false;
+    char *end;
+    *out = strtod(p, &end);
+    return end == p + n && std::isfinite(*out);
 }
 
 bool literal(std::string_view tok, const char *word)
@@ -419,18 +455,22 @@ int walk(chg_jwalk *w, ondemand::value v, void *c, int depth)
     }
     case ondemand::json_type::number: {
         bool integer;
-        if (!check_number(tok, &integer))
+        size_t n;
+        if (!check_number(tok, &integer, &n))
             return DECLINE;
+        /* converted here, not by simdjson: its 3.0 double parser misreads
+         * some long mantissas (0.92233720368547758085 as 5e-20), and these
+         * are jansson's conversions (strtoll, strtod) */
         if (integer) {
             kind = CHG_JW_INT;
-            if (v.get_int64().get(x.i)) /* beyond int64: jansson's "too big integer" */
+            if (!to_int64(tok.data(), n, &x.i)) /* beyond int64: jansson's "too big integer" */
                 return DECLINE;
         } else {
             kind = CHG_JW_REAL;
-            if (v.get_double().get(x.f) || !std::isfinite(x.f)) /* "real number overflow" */
+            if (!to_double(tok.data(), n, &x.f)) /* "real number overflow" */
                 return DECLINE;
         }
-        break;
+        break; /* a scalar not asked for is stepped over by the next field or element */
     }
     case ondemand::json_type::boolean: {
         bool b;
