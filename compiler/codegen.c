@@ -455,6 +455,27 @@ static int node_new(gen *g, int parent, const char *name, uint8_t kind, const ch
     return (int)g->nodes.len - 1;
 }
 
+static int elem_of(gen *g, int list);
+
+/* A list of a schema's scalar type (`[time]`, `[duration]`, `[enum(…)]`,
+ * lists of those) has its elements converted by their type wherever the
+ * list is read from: through a quantifier over the path, but also behind
+ * `??`, `in`, or a let, where no element path is ever named. Without the
+ * ELEM node the decoder would leave them as JSON text, and the checker,
+ * which typed them as instants, would compare an instant with a string. */
+static void typed_elems(gen *g, int n)
+{
+    const chg_type *t = chg_c_type_strip(path_node(g, n)->type);
+    if (t->kind != T_LIST)
+        return;
+    const chg_type *et = chg_c_type_strip(t->u.elem);
+    if (et->kind == T_ANY || et->kind == T_OBJECT)
+        return; /* records: their fields are read through paths (path_of) */
+    int e = elem_of(g, n);
+    if (e >= 0)
+        typed_elems(g, e);
+}
+
 /* The child `name` of path node parent, made on first use. Its type and
  * need come from the parent's schema type: a required field the decoder
  * must find, an optional one, or one with a default it fills in. Without
@@ -480,6 +501,7 @@ static int child(gen *g, int parent, const char *name)
     }
     if (chg_c_map_put(&g->pathmap, (char *)key, (void *)(uintptr_t)(n + 1)) != CHG_OK)
         chg_c_nomem(g->c);
+    typed_elems(g, n);
     return n;
 }
 
@@ -728,7 +750,13 @@ static void gen_quant(gen *g, const chg_expr *e, int dst)
     CHG_ASSERT(var == list + 2);
     bool opt = false;
     int from = -1;
-    int lnode = path_of(g, e->u.quant.list, &opt, &from);
+    /* `x in (change.l ?? [])` iterates the path's elements: the empty
+     * fallback adds none, so x is an element of the path as in `x in change.l` */
+    const chg_expr *src = e->u.quant.list;
+    if (src->kind == EX_BINARY && src->u.binary.op == BIN_COALESCE &&
+        src->u.binary.b->kind == EX_LIST && src->u.binary.b->u.list.n == 0)
+        src = src->u.binary.a;
+    int lnode = path_of(g, src, &opt, &from);
     gen_expr(g, e->u.quant.list, list);
     int result = tmp(g);
     if (e->kind == EX_COUNT)

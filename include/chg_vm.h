@@ -78,6 +78,9 @@ const char *chg_bundle_policy_name(const chg_bundle *b);
 bool chg_bundle_reads_flag(const chg_bundle *b, const char *name);
 bool chg_bundle_reads_query(const chg_bundle *b, const char *name);
 const char *chg_bundle_policy_version(const chg_bundle *b);
+/* Does the policy say when a change happens (`at`)? Without it a change is
+ * judged at chg_eval_input.now. */
+bool chg_bundle_has_at(const chg_bundle *b);
 /* The SHA-256 of the bundle's content, as 64 hex digits. */
 const char *chg_bundle_hash(const chg_bundle *b);
 

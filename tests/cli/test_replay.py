@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `chgc replay`: the worked example of docs/replay.md
+run as written (its commands, exact output and exit status), what counts
+as a difference, records that are not records, instants and facts per
+record, intakes, determinism and usage.
+
+    test_replay.py CHGC REPO_ROOT
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+CHGC = ROOT = None
+
+POLICY = """policy "p" version "1"
+schema change {
+  id:    string
+  env:   enum("dev", "prod")
+  size:  int
+}
+risk low < high
+classify {
+  high    when change.env == "prod" and change.size >= 10
+  default low
+}
+freeze incident = flag "incident"
+rule frozen mandatory:
+  when change.env == "prod"
+  deny during incident "frozen: {freeze}"
+rule late mandatory:
+  when change.env == "prod" and now > 2026-12-24T00:00:00Z
+  deny "too close to the holidays"
+"""
+
+
+def chgc(*args, cwd=None, stdin=None):
+    p = subprocess.run([CHGC] + list(args), cwd=cwd, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=120)
+    return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8")
+
+
+class Replay(unittest.TestCase):
+    def setUp(self):
+        self.d = tempfile.mkdtemp(prefix="chg-replay-")
+
+    def tearDown(self):
+        shutil.rmtree(self.d)
+
+    def write(self, name, text):
+        with open(os.path.join(self.d, name), "w", encoding="utf-8") as f:
+            f.write(text)
+        return name
+
+    def replay(self, *args, stdin=None):
+        return chgc("replay", *args, cwd=self.d, stdin=stdin)
+
+    def test_docs_example(self):
+        """Every `file=` block of docs/replay.md is written, and every
+        `command=` block is the exact output of its command."""
+        with open(os.path.join(ROOT, "docs", "replay.md"), encoding="utf-8") as f:
+            text = f.read()
+        blocks = re.findall(r"^```(\w+) ([^\n]*)\n(.*?)^```", text, re.M | re.S)
+        ran = 0
+        for _, words, body in blocks:
+            m = re.match(r'file=(\S+)', words)
+            if m:
+                self.write(m.group(1), body)
+                continue
+            m = re.match(r'command="chgc ([^"]*)" status=(\d)', words)
+            if m:
+                rc, out, err = chgc(*m.group(1).split(), cwd=self.d)
+                self.assertEqual((out, err, rc), (body, "", int(m.group(2))), m.group(1))
+                ran += 1
+        self.assertEqual(ran, 2)
+
+    def test_same_policy_moved_sources_no_difference(self):
+        """Source positions, policy name and version are not differences:
+        a comment above every rule changes nothing."""
+        self.write("old.chg", POLICY)
+        self.write("new.chg", "# reviewed\n\n" + POLICY.replace('version "1"', 'version "2"'))
+        self.write("r.jsonl", '{"event": {"id": "a", "env": "prod", "size": 1}, "at": "2026-12-30T00:00:00Z"}\n'
+                              '\n   \n'
+                              '{"event": {"id": "b", "env": "dev", "size": 1}, "at": "2026-12-30T00:00:00Z"}\n')
+        rc, out, err = self.replay("--old", "old.chg", "--new", "new.chg", "--events", "r.jsonl")
+        self.assertEqual((rc, out, err), (0, "0 of 2 decisions differ\n", ""))
+
+    def test_message_text_is_a_difference(self):
+        self.write("old.chg", POLICY)
+        self.write("new.chg", POLICY.replace("too close to the holidays", "holiday freeze"))
+        self.write("r.jsonl", '{"event": {"id": "a", "env": "prod", "size": 1}, "at": "2026-12-30T00:00:00Z"}\n')
+        rc, out, _ = self.replay("--old", "old.chg", "--new", "new.chg", "--events", "r.jsonl")
+        self.assertEqual(rc, 1)
+        self.assertTrue(out.startswith("line 1: change a: deny \u2192 deny (reasons)\n"), out)
+        self.assertIn("outcomes:\n  deny \u2192 deny: 1\n", out)
+        self.assertNotIn("risks:", out)
+
+    def test_facts_per_record_and_default(self):
+        """A record's own facts are used, and only them; records without
+        take --facts."""
+        self.write("old.chg", POLICY)
+        self.write("new.chg", POLICY.replace('when change.env == "prod"\n  deny during', 'when true\n  deny during'))
+        self.write("facts.json", '{"flags": {"incident": true}}')
+        self.write("r.jsonl",
+                   '{"event": {"id": "a", "env": "dev", "size": 1}, "at": "2026-12-01T00:00:00Z"}\n'
+                   '{"event": {"id": "b", "env": "dev", "size": 1}, "at": "2026-12-01T00:00:00Z",'
+                   ' "facts": {"flags": {"incident": false}}}\n')
+        rc, out, _ = self.replay("--old", "old.chg", "--new", "new.chg", "--events", "r.jsonl")
+        self.assertEqual((rc, out), (0, "0 of 2 decisions differ\n"))
+        rc, out, _ = self.replay("--old", "old.chg", "--new", "new.chg", "--events", "r.jsonl",
+                                 "--facts", "facts.json")
+        self.assertEqual(rc, 1)
+        self.assertTrue(out.startswith("line 1: change a: allow \u2192 deny (outcome, reasons, window, freezes)\n"), out)
+        self.assertNotIn("change b", out)
+        self.assertIn("1 of 2 decisions differ\n", out)
+
+    def test_instant_from_record_or_at(self):
+        self.write("p.chg", POLICY)
+        self.write("q.chg", POLICY.replace("2026-12-24", "2026-12-26"))
+        self.write("r.jsonl", '{"event": {"id": "a", "env": "prod", "size": 1}}\n')
+        rc, out, err = self.replay("--old", "p.chg", "--new", "q.chg", "--events", "r.jsonl")
+        self.assertEqual(rc, 2)
+        self.assertEqual(err, 'line 1: no "at", and a policy without `at` needs one to judge the change '
+                              '(or give --at)\nchgc: replay: 1 line of r.jsonl is not a record\n')
+        rc, out, _ = self.replay("--old", "p.chg", "--new", "q.chg", "--events", "r.jsonl",
+                                 "--at", "2026-12-25T00:00:00Z")
+        self.assertEqual(rc, 1)
+        self.assertIn("line 1: change a: deny \u2192 allow (outcome, reasons)\n", out)
+        rc, out, _ = self.replay("--old", "p.chg", "--new", "q.chg", "--events", "r.jsonl",
+                                 "--at", "2026-12-01T00:00:00Z")
+        self.assertEqual((rc, out), (0, "0 of 1 decisions differ\n"))
+
+    def test_lines_that_are_not_records(self):
+        """Each bad line is named, the others are still compared, and the
+        exit status is 2: the gate does not pass on unreadable data."""
+        self.write("p.chg", POLICY)
+        self.write("r.jsonl", "\ufeff" + '{"event": {"id": "a", "env": "prod", "size": 1}, "at": "2026-12-01T00:00:00Z"}\n'
+                   'not json\n'
+                   '{"event": 3}\n'
+                   '[1]\n'
+                   '{"event": {}, "at": "2026-13-01T00:00:00Z"}\n'
+                   '{"event": {}, "at": "2026-12-01T00:00:00Z", "facts": []}\n'
+                   '{"event": {}, "at": "2026-12-01T00:00:00Z", "facts": {"flags": 3}}\n'
+                   '{"event": {}, "event": {}}\n')
+        rc, out, err = self.replay("--old", "p.chg", "--new", "p.chg", "--events", "r.jsonl")
+        self.assertEqual(rc, 2)
+        self.assertEqual(out, "0 of 1 decisions differ\n")
+        lines = err.splitlines()
+        self.assertEqual(lines[0], "line 2, column 3: '[' or '{' expected near 'not'")
+        self.assertEqual(lines[1], 'line 3: "event" must be the recorded event, a JSON object')
+        self.assertEqual(lines[2], 'line 4: a record is a JSON object {"event": {\u2026}, "at": \u2026, "facts": \u2026}')
+        self.assertEqual(lines[3], 'line 5: "at" must be an RFC 3339 instant')
+        self.assertEqual(lines[4], 'line 6: "facts" must be a JSON object (docs/facts.md)')
+        self.assertTrue(lines[5].startswith('line 7: "facts": '), lines[5])
+        self.assertTrue(lines[6].startswith("line 8, column "), lines[6])
+        self.assertIn("duplicate", lines[6])
+        self.assertEqual(lines[7], "chgc: replay: 7 lines of r.jsonl are not a record")
+
+    def test_intake_in_one_policy_only(self):
+        """A raw event one policy's intake reads and the other cannot is a
+        difference: without the intake it is judged as a change, and the
+        schema refuses it."""
+        self.write("old.chg", POLICY)
+        self.write("new.chg", POLICY + """
+intake deploy when event.source == "ci" {
+  id: event.id
+  env: "prod"
+  size: 1
+}
+""")
+        self.write("r.jsonl", '{"event": {"source": "ci", "id": "e1"}, "at": "2026-12-01T00:00:00Z"}\n')
+        rc, out, err = self.replay("--old", "old.chg", "--new", "new.chg", "--events", "r.jsonl", "--format", "json")
+        self.assertEqual(rc, 1, err)
+        self.assertIn('"change":"e1","changed":[', out)
+        self.assertIn('"outcomes":{"error \u2192 allow":1},"risks":{"none \u2192 low":1}}', out)
+        self.assertIn('"message":"change.env is required but missing"', out)
+
+    def test_bundles_stdin_and_determinism(self):
+        self.write("old.chg", POLICY)
+        self.write("new.chg", POLICY.replace("size >= 10", "size >= 2"))
+        rc, _, err = chgc("build", "-o", "old.chgb", "old.chg", cwd=self.d)
+        self.assertEqual(rc, 0, err)
+        records = "".join('{"event": {"id": "c%d", "env": "%s", "size": %d}, "at": "2026-12-%02dT00:00:00Z"}\n'
+                          % (i, "prod" if i % 3 else "dev", i % 13, 1 + i % 28) for i in range(300))
+        runs = [self.replay("--old", "old.chgb", "--new", "new.chg", "--events", "-", stdin=records.encode())
+                for _ in range(2)]
+        self.assertEqual(runs[0], runs[1])
+        rc, out, _ = runs[0]
+        self.assertEqual(rc, 1)
+        self.assertIn("decisions differ\noutcomes:\n", out)
+        self.assertIn("risks:\n  low \u2192 high: ", out)
+
+    def test_usage(self):
+        self.write("p.chg", POLICY)
+        rc, out, _ = self.replay("--help")
+        self.assertEqual(rc, 0)
+        self.assertIn("Usage: chgc replay --old PATH... --new PATH... --events FILE", out)
+        for args, msg in ((["--new", "p.chg", "--events", "x"], "no --old policy given"),
+                          (["--old", "p.chg", "--events", "x"], "no --new policy given"),
+                          (["--old", "p.chg", "--new", "p.chg"], "no --events given"),
+                          (["p.chg", "--old", "p.chg"], "'p.chg': a policy path goes after --old or --new"),
+                          (["--old", "-", "--new", "p.chg", "--events", "-"], "only one of the policies")):
+            rc, _, err = self.replay(*args)
+            self.assertEqual(rc, 2, args)
+            self.assertIn(msg, err)
+        self.write("bad.chg", 'policy "b" version "1"\nrule r mandatory:\n  when nope\n  deny "x"\n')
+        self.write("r.jsonl", "")
+        rc, out, err = self.replay("--old", "p.chg", "--new", "bad.chg", "--events", "r.jsonl")
+        self.assertEqual((rc, out), (2, ""))
+        self.assertIn("bad.chg:3:8: error[E0101]", err)
+        self.assertIn("chgc: replay: the new policy cannot be used", err)
+        rc, _, err = self.replay("--old", "p.chg", "--new", "p.chg", "--events", "missing.jsonl")
+        self.assertEqual(rc, 2)
+        self.assertIn("missing.jsonl", err)
+
+
+if __name__ == "__main__":
+    CHGC, ROOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    unittest.main(argv=sys.argv[:1])
