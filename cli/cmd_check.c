@@ -18,7 +18,8 @@ static void check_usage(FILE *f)
     fprintf(f,
             "Usage: chgc check [OPTIONS] PATH...\n"
             "\n"
-            "Parse, resolve, type-check and lint .chg policy files. A directory is\n"
+            "Parse, resolve, type-check and lint .chg policy files, and check that\n"
+            "each fits the bundle format (what checks clean builds). A directory is\n"
             "searched recursively for *.chg files; '-' reads standard input.\n"
             "\n"
             "Options:\n"

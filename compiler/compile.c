@@ -14,6 +14,8 @@
  *   lint       warnings, only on a program without errors (lint.c)
  *   time       the time analysis, the same condition and opts.analysis_from
  *              (timesets.c)
+ *   codegen    the bundle, on a program without errors, kept for
+ *              chg_compiler_emit; the limits of the format (codegen.c)
  * Every pass reports through diagnostics and returns CHG_OK or CHG_ENOMEM,
  * so a failure at any point stops the rest and the result is CHG_ENOMEM.
  * After the error limit (E0014) the remaining passes are skipped: what
@@ -278,6 +280,16 @@ static int check(chg_compiler *c)
         if (chg_c_lint(c) != CHG_OK || chg_c_time_analysis(c) != CHG_OK)
             return CHG_ENOMEM;
     }
+    /* The code generator runs as the last pass of the check, so what
+     * `chgc check` passes is what `chgc build` builds: every limit of the
+     * bundle format and the loader is reported here, with its place. */
+    if (!c->error_limit_hit && c->nerrors == 0) {
+        int rc = chg_c_codegen(c);
+        if (rc == CHG_ENOMEM)
+            return CHG_ENOMEM;
+        if (rc != CHG_OK)
+            c->internal = true;
+    }
     return CHG_OK;
 }
 
@@ -287,5 +299,7 @@ int chg_compiler_check(chg_compiler *c)
      * errors": any allocation failure makes the result CHG_ENOMEM. */
     if (check(c) != CHG_OK || chg_c_status(c) != CHG_OK)
         return chg_c_nomem(c);
+    if (c->internal)
+        return CHG_EINTERNAL;
     return c->nerrors ? CHG_EINVAL : CHG_OK;
 }

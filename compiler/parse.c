@@ -250,7 +250,7 @@ void chg_c_parser_exhausted(chg_parser *p, chg_span at)
         return;
     char lim[16];
     snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);
-    chg_c_diag_report(p->c, CHG_D_E0011, at, lim, NULL);
+    chg_c_diag_report(p->c, CHG_D_E0011, at, "the code here", lim, NULL);
     p->fatal = true;
 }
 
@@ -841,13 +841,17 @@ chg_expr *chg_c_p_quant(chg_parser *p, chg_expr_kind kind, chg_span span, chg_id
  * limit the parse stops (`fatal`: the lexer then hands out EOF), so the
  * error is reported once however deep the input goes, and no pass ever
  * sees a tree deeper than CHG_MAX_DEPTH. */
-bool chg_c_p_too_deep(chg_parser *p, unsigned depth, chg_span at)
+bool chg_c_p_too_deep(chg_parser *p, unsigned depth, chg_span at, const char *what)
 {
     if (depth <= CHG_MAX_DEPTH)
         return false;
     char lim[16];
     snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);
-    chg_c_diag_report(p->c, CHG_D_E0011, at, lim, NULL);
+    /* "expression", "time set", "approval requirement": the node that
+     * went past the limit, at its span */
+    char name[64];
+    snprintf(name, sizeof name, "this %s", what);
+    chg_c_diag_report(p->c, CHG_D_E0011, at, name, lim, NULL);
     p->fatal = true;
     return true;
 }

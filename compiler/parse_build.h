@@ -64,7 +64,7 @@ chg_expr *chg_c_p_object(chg_parser *p, chg_span span, chg_ast_list *fields);
 chg_object_field *chg_c_p_obj_field(chg_parser *p, chg_ident key, chg_expr *value);
 chg_expr *chg_c_p_quant(chg_parser *p, chg_expr_kind kind, chg_span span, chg_ident var, chg_expr *list, chg_expr *body);
 /* True (and reported) when e nests deeper than CHG_MAX_DEPTH. */
-bool chg_c_p_too_deep(chg_parser *p, unsigned depth, chg_span at);
+bool chg_c_p_too_deep(chg_parser *p, unsigned depth, chg_span at, const char *what);
 chg_tsexpr *chg_c_p_ts_not(chg_parser *p, chg_span span, chg_tsexpr *a);
 chg_typeexpr *chg_c_p_optional_type(chg_parser *p, chg_span span, chg_typeexpr *inner);
 

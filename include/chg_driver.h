@@ -30,7 +30,7 @@
 /* Limits on what the driver reads (0 in a field: the default). */
 #define CHG_INPUT_MAX ((size_t)64 << 20)     /* one document: 64 MiB */
 #define CHG_INPUT_MAX_LINE ((size_t)64 << 20) /* one JSON line: 64 MiB */
-#define CHG_BUNDLE_MAX ((size_t)1 << 31)      /* a .chgb file: 2 GiB */
+/* a .chgb file: CHG_BUNDLE_MAX (chg_base.h), which the compiler writes no more than */
 
 /* Read a whole input: a regular file, a pipe or FIFO, a terminal, or
  * standard input for "-" (which must be one of those too). At most max
