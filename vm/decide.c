@@ -123,6 +123,7 @@ void chg_ctx_free(chg_ctx *ctx)
     if (!ctx)
         return;
     chg_free(ctx->regs);
+    chg_vm_fastdec_free(ctx->fastdec);
     chg_free(ctx->letvals);
     chg_free(ctx->letstate);
     chg_free(ctx->frames);

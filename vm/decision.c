@@ -54,6 +54,39 @@ static void strings(chg_buf *out, const char *const *s, uint32_t n)
     chg_buf_putc(out, ']');
 }
 
+/* n in decimal at p; returns the end. */
+static char *decimal(char *p, uint32_t n)
+{
+    char tmp[10];
+    int k = 0;
+    do
+        tmp[k++] = (char)('0' + n % 10);
+    while (n /= 10);
+    while (k > 0)
+        *p++ = tmp[--k];
+    return p;
+}
+
+/* "file:line:col" as JSON, as chg_bundle_source writes it, without a
+ * printf per reason (a decision writes one for every rule that applied). */
+static void source(chg_buf *out, const chg_bundle *b, uint32_t span)
+{
+    const chg_srcspan *s = &b->spans[span];
+    size_t flen = b->strlen[s->file];
+    char tmp[512];
+    if (flen + 24 > sizeof tmp) { /* a path that long: chg_bundle_source cuts it, and says so */
+        str(out, chg_bundle_source(b, span, tmp, sizeof tmp));
+        return;
+    }
+    memcpy(tmp, b->str[s->file], flen);
+    char *p = tmp + flen;
+    *p++ = ':';
+    p = decimal(p, s->line);
+    *p++ = ':';
+    p = decimal(p, s->col);
+    chg_buf_json_string(out, tmp, (size_t)(p - tmp));
+}
+
 /* A reason or warning. An evaluation error has the level "error" and the
  * source of the failing instruction; a rejection by an approver is no
  * rule's and has no source; a reason an approved emergency waived (an
@@ -61,7 +94,6 @@ static void strings(chg_buf *out, const char *const *s, uint32_t n)
  * the decision shows what was waived. */
 static void reason(const chg_bundle *b, const chg_reason *r, chg_buf *out)
 {
-    char src[512];
     chg_buf_puts(out, "{\"rule\":");
     if (r->rule < b->nrules)
         str(out, b->str[b->rules[r->rule].name]);
@@ -75,7 +107,7 @@ static void reason(const chg_bundle *b, const chg_reason *r, chg_buf *out)
     if (r->kind == CHG_R_REJECTED || r->span >= b->nspans)
         chg_buf_puts(out, "null");
     else
-        str(out, chg_bundle_source(b, r->span, src, sizeof src));
+        source(out, b, r->span);
     if (r->overridden)
         chg_buf_puts(out, ",\"overridden\":true");
     chg_buf_putc(out, '}');
@@ -133,7 +165,7 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
             chg_buf_putc(out, '"');
         } else
             str(out, b->str[b->timesets[d->window].name]);
-        chg_buf_printf(out, ",\"open\":%s,\"next_open\":", d->window_open ? "true" : "false");
+        chg_buf_puts(out, d->window_open ? ",\"open\":true,\"next_open\":" : ",\"open\":false,\"next_open\":");
         instant(out, d->next_open);
         chg_buf_puts(out, ",\"closes_at\":");
         instant(out, d->closes_at);
@@ -180,5 +212,5 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
         }
         chg_buf_puts(out, "}}");
     }
-    chg_buf_printf(out, "],\"emergency\":%s}", d->emergency ? "true" : "false");
+    chg_buf_puts(out, d->emergency ? "],\"emergency\":true}" : "],\"emergency\":false}");
 }
