@@ -250,8 +250,10 @@ chg_event *chg_event_intake_change(chg_ctx *ctx, const char *json, size_t len, c
     if (used)
         *used = -1;
     /* a change that needs no intake: the fast path, if it takes it (the
-     * decoder is made once per context; without memory for it, jansson) */
-    if (!b->nintakes) {
+     * decoder is made once per context; without memory for it, jansson).
+     * A caller that wants the change's text (chgd stores it) takes the
+     * jansson path, which writes it. */
+    if (!b->nintakes && !change) {
         if (!ctx->fastdec)
             ctx->fastdec = chg_vm_fastdec_new(b);
         chg_event *e;
