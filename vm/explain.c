@@ -42,6 +42,25 @@ static const char *slot_path(const chg_bundle *b, uint32_t slot)
     return "change.?";
 }
 
+/* User text in the explanation (the change's id, messages, names,
+ * positions, values) goes through the one definition of visible text
+ * (chg_base.h): the explanation is read in a terminal or a CI log, and a
+ * newline or an escape in an id must not forge a line or move the cursor. */
+static void vis(chg_buf *out, const char *s, size_t n) { chg_buf_put_visible(out, s ? s : "", s ? n : 0); }
+static void vis0(chg_buf *out, const char *s) { vis(out, s, s ? strlen(s) : 0); }
+
+/* A value as JSON, which escapes control characters but not the
+ * bidirectional marks, then as visible text. */
+static void value_text(const chg_bundle *b, const chg_value *v, chg_buf *out)
+{
+    chg_buf j;
+    chg_buf_init(&j);
+    chg_vm_value_json(b, v, &j);
+    vis(out, j.data, j.len);
+    out->oom |= j.oom;
+    chg_buf_free(&j);
+}
+
 /* Instants print in UTC (RFC 3339 with Z), as decisions do: one zone for
  * every line, whatever zones the policy's time sets use. */
 static void instant(chg_buf *out, int64_t t)
@@ -100,10 +119,10 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
                 for (uint32_t a = 0; a < l->nargs; a++) {
                     if (a)
                         chg_buf_puts(out, ", ");
-                    chg_vm_value_json(b, &l->args[a], out);
+                    value_text(b, &l->args[a], out);
                 }
                 chg_buf_puts(out, ") = ");
-                chg_vm_value_json(b, &l->result, out);
+                value_text(b, &l->result, out);
                 any = true;
             }
             continue;
@@ -135,7 +154,8 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
                 v = &risk;
         }
         chg_buf_puts(out, any ? ", " : "      ");
-        chg_buf_printf(out, "%s = ", name);
+        vis0(out, name);
+        chg_buf_puts(out, " = ");
         if (!v)
             chg_buf_puts(out, "(not computed)");
         else if (v->tag == CHG_V_ABSENT)
@@ -143,7 +163,7 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
         else if (v->tag == CHG_V_BAD)
             chg_buf_puts(out, "(wrong type)");
         else
-            chg_vm_value_json(b, v, out);
+            value_text(b, v, out);
         any = true;
     }
     if (any)
@@ -162,8 +182,16 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
     const chg_bundle *b = ctx->b;
     char src[512];
 
-    chg_buf_printf(out, "change %.*s under %s %s at ", d->change_id ? (int)d->change_id_len : 1,
-                   d->change_id ? d->change_id : "?", b->str[b->name], b->str[b->version]);
+    chg_buf_puts(out, "change ");
+    if (d->change_id)
+        vis(out, d->change_id, d->change_id_len);
+    else
+        chg_buf_putc(out, '?');
+    chg_buf_puts(out, " under ");
+    vis0(out, b->str[b->name]);
+    chg_buf_putc(out, ' ');
+    vis0(out, b->str[b->version]);
+    chg_buf_puts(out, " at ");
     instant(out, d->at);
     chg_buf_printf(out, ": %s", chg_outcome_name(d->outcome));
     if (d->risk >= 0)
@@ -178,10 +206,13 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
         bool schema = in->change->nerrors != 0;
         if (schema)
             chg_buf_puts(out, "\nthe change does not fit the schema:\n");
-        for (uint32_t i = 0; i < d->nreasons; i++)
-            chg_buf_printf(out, "%serror at %s: %.*s\n", schema ? "  " : "\n",
-                           chg_bundle_source(b, d->reasons[i].span, src, sizeof src),
-                           (int)d->reasons[i].message_len, d->reasons[i].message ? d->reasons[i].message : "");
+        for (uint32_t i = 0; i < d->nreasons; i++) {
+            chg_buf_printf(out, "%serror at ", schema ? "  " : "\n");
+            vis0(out, chg_bundle_source(b, d->reasons[i].span, src, sizeof src));
+            chg_buf_puts(out, ": ");
+            vis(out, d->reasons[i].message, d->reasons[i].message_len);
+            chg_buf_putc(out, '\n');
+        }
         return CHG_OK;
     }
 
@@ -192,8 +223,9 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
         for (uint32_t i = 0; i < b->narms; i++) {
             const chg_arm *a = &b->arms[i];
             bool decided = d->arm == (int32_t)i;
-            chg_buf_printf(out, "  %-9s %s  %s\n", b->str[b->risks[a->cls]], decided ? "holds   " : "no      ",
-                           chg_bundle_source(b, a->span, src, sizeof src));
+            chg_buf_printf(out, "  %-9s %s  ", b->str[b->risks[a->cls]], decided ? "holds   " : "no      ");
+            vis0(out, chg_bundle_source(b, a->span, src, sizeof src));
+            chg_buf_putc(out, '\n');
             if (a->cond != CHG_NONE32)
                 values_read(ctx, a->cond, out);
             if (decided)
@@ -228,26 +260,41 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
             case 2: state = "condition holds, but none of its freezes holds now"; break;
             default: state = "does not apply"; break;
             }
-            chg_buf_printf(out, "  %-24s %-11s %s  %s\n", b->str[r->name], levels[r->level < 3 ? r->level : 0], state,
-                           chg_bundle_source(b, r->span, src, sizeof src));
+            chg_buf_printf(out, "  %-24s %-11s %s  ", b->str[r->name], levels[r->level < 3 ? r->level : 0], state);
+            vis0(out, chg_bundle_source(b, r->span, src, sizeof src));
+            chg_buf_putc(out, '\n');
             if (r->when != CHG_NONE32)
                 values_read(ctx, r->when, out);
-            if (why && why->message)
-                chg_buf_printf(out, "      -> %.*s\n", (int)why->message_len, why->message);
+            if (why && why->message) {
+                chg_buf_puts(out, "      -> ");
+                vis(out, why->message, why->message_len);
+                chg_buf_putc(out, '\n');
+            }
         }
     }
 
     if (strcmp(d->approvals_required, "none") != 0 || d->nmissing) {
-        chg_buf_printf(out, "\napprovals: %s\n", d->approvals_required);
-        for (uint32_t i = 0; i < d->nsatisfied; i++)
-            chg_buf_printf(out, "  met:     %s\n", d->satisfied[i]);
-        for (uint32_t i = 0; i < d->nmissing; i++)
-            chg_buf_printf(out, "  missing: %s\n", d->missing[i]);
+        chg_buf_puts(out, "\napprovals: ");
+        vis0(out, d->approvals_required);
+        chg_buf_putc(out, '\n');
+        for (uint32_t i = 0; i < d->nsatisfied; i++) {
+            chg_buf_puts(out, "  met:     ");
+            vis0(out, d->satisfied[i]);
+            chg_buf_putc(out, '\n');
+        }
+        for (uint32_t i = 0; i < d->nmissing; i++) {
+            chg_buf_puts(out, "  missing: ");
+            vis0(out, d->missing[i]);
+            chg_buf_putc(out, '\n');
+        }
         chg_vm_approvals_explain(ctx, ctx->ap_roots, ctx->ap_nroots, d->at, out);
     }
     for (uint32_t i = 0; i < d->nreasons; i++)
-        if (d->reasons[i].kind == CHG_R_REJECTED)
-            chg_buf_printf(out, "  %.*s\n", (int)d->reasons[i].message_len, d->reasons[i].message);
+        if (d->reasons[i].kind == CHG_R_REJECTED) {
+            chg_buf_puts(out, "  ");
+            vis(out, d->reasons[i].message, d->reasons[i].message_len);
+            chg_buf_putc(out, '\n');
+        }
 
     /* what would change the outcome */
     bool header = false;
@@ -269,7 +316,9 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
     }
     for (uint32_t i = 0; i < d->nmissing; i++) {
         WOULD();
-        chg_buf_printf(out, "  - approvals: %s\n", d->missing[i]);
+        chg_buf_puts(out, "  - approvals: ");
+        vis0(out, d->missing[i]);
+        chg_buf_putc(out, '\n');
     }
     /* The freezes' ends are asked from the same per-context index the
      * decision used, under the same flags, so the answer agrees with
@@ -317,15 +366,17 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
             for (uint32_t k = 0; args->tag == CHG_V_LIST && k < args->len; k++) {
                 if (k)
                     chg_buf_puts(out, ", ");
-                chg_vm_value_json(b, &args->u.items[k], out);
+                value_text(b, &args->u.items[k], out);
             }
             chg_buf_puts(out, ")\n");
         }
     }
     /* a warning of no rule is a field the schema does not declare */
-    for (uint32_t i = 0; i < d->nwarnings; i++)
-        chg_buf_printf(out, "%swarning (%s): %.*s\n", i ? "" : "\n",
-                       d->warnings[i].rule < b->nrules ? b->str[b->rules[d->warnings[i].rule].name] : "schema",
-                       (int)d->warnings[i].message_len, d->warnings[i].message);
+    for (uint32_t i = 0; i < d->nwarnings; i++) {
+        chg_buf_printf(out, "%swarning (%s): ", i ? "" : "\n",
+                       d->warnings[i].rule < b->nrules ? b->str[b->rules[d->warnings[i].rule].name] : "schema");
+        vis(out, d->warnings[i].message, d->warnings[i].message_len);
+        chg_buf_putc(out, '\n');
+    }
     return CHG_OK;
 }
