@@ -170,6 +170,69 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
         chg_buf_putc(out, '\n');
 }
 
+/* ---- what a flag would change ---------------------------------------------------- */
+
+/* The facts' flags with one of them flipped. */
+typedef struct flipped {
+    const void *facts;
+    const char *flip;
+} flipped;
+
+static bool flipped_flag(void *ud, const char *name)
+{
+    const flipped *f = ud;
+    bool v = chg_vm_ctx_flag((void *)f->facts, name);
+    return strcmp(name, f->flip) == 0 ? !v : v;
+}
+
+/* The flags whose change alone would change whether set ts holds at t:
+ * found by asking the set itself with that one flag flipped, so the
+ * answer is exact whatever the set's shape (`flag "a" or flag "b"` with
+ * both set has none; `not flag "g"` is ended by setting g). Appends
+ * "; it VERBs now if flag 'x' is cleared, or if flag 'y' is set"; when
+ * the set reads flags but no one of them alone changes it, says so and
+ * names them; nothing when it reads none. The first 64 flags of a set
+ * are considered. */
+static void flag_effect(const chg_ctx *ctx, uint32_t ts, int64_t t, const char *verb, chg_buf *out)
+{
+    const chg_tsdef *d = &ctx->b->timesets[ts];
+    const chg_ts_env env = {chg_vm_ctx_flag, (void *)ctx->facts};
+    bool now = chg_timeset_contains(d->ts, &env, t);
+    uint32_t considered = 0, named = 0;
+    for (uint32_t i = 0; i < d->nflags && considered < 64; i++) {
+        bool repeat = false;
+        for (uint32_t k = 0; k < i && !repeat; k++)
+            repeat = d->flags[k] == d->flags[i];
+        if (repeat)
+            continue;
+        considered++;
+        const char *name = ctx->b->str[d->flags[i]];
+        flipped f = {ctx->facts, name};
+        const chg_ts_env alt = {flipped_flag, &f};
+        if (chg_timeset_contains(d->ts, &alt, t) == now)
+            continue;
+        chg_buf_printf(out, named ? ", or if flag '" : "; it %s now if flag '", verb);
+        vis0(out, name);
+        chg_buf_puts(out, chg_vm_ctx_flag((void *)ctx->facts, name) ? "' is cleared" : "' is set");
+        named++;
+    }
+    if (named || !considered)
+        return;
+    chg_buf_printf(out, "; no one flag alone %s it (it reads ", verb[0] == 'e' ? "ends" : "opens");
+    considered = 0;
+    for (uint32_t i = 0; i < d->nflags && considered < 64; i++) {
+        bool repeat = false;
+        for (uint32_t k = 0; k < i && !repeat; k++)
+            repeat = d->flags[k] == d->flags[i];
+        if (repeat)
+            continue;
+        chg_buf_puts(out, considered++ ? ", flag '" : "flag '");
+        vis0(out, ctx->b->str[d->flags[i]]);
+        chg_buf_putc(out, '\'');
+    }
+    chg_buf_putc(out, ')');
+}
+
 /* Decide as chg_eval does (same d, same status), then append to out the
  * explanation, which reads ctx: it is valid only until ctx decides again.
  * An `error` decision is explained by its one reason and nothing else,
@@ -332,20 +395,27 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
         int64_t end = chg_vm_tsx_next_change(b->timesets[ts].ts, &env, &ctx->ts_index[ts], d->at,
                                           in->horizon > 0 ? in->horizon : 366 * 86400LL);
         chg_buf_printf(out, "  - freeze %s ", b->str[b->timesets[ts].name]);
-        uint32_t flag = b->timesets[ts].flag;
-        if ((end == INT64_MAX || end == INT64_MIN) && flag != CHG_NONE32)
-            chg_buf_printf(out, "holds while flag '%s' is set: clearing the flag ends it\n", b->str[flag]);
-        else if (end == INT64_MAX || end == INT64_MIN)
-            chg_buf_puts(out, "does not end within the horizon\n");
+        if (end == INT64_MAX || end == INT64_MIN)
+            chg_buf_puts(out, "does not end within the horizon");
         else {
             chg_buf_puts(out, "ends at ");
             instant(out, end);
-            chg_buf_putc(out, '\n');
         }
+        flag_effect(ctx, ts, d->at, "ends", out);
+        chg_buf_putc(out, '\n');
     }
-    if (d->window >= 0 && !d->window_open && !d->emergency) {
+    /* every required window that is closed, each with the flags that
+     * would open it (an approved emergency lifts them all) */
+    for (uint32_t i = 0; i < d->nreasons && !d->emergency; i++) {
+        const chg_reason *x = &d->reasons[i];
+        if (x->kind != CHG_R_WINDOW || x->rule >= b->nrules)
+            continue;
+        uint32_t ts = b->rules[x->rule].window;
+        CHG_ASSERT(ts < b->ntimesets);
         WOULD();
-        chg_buf_printf(out, "  - window %s is closed\n", b->str[b->timesets[d->window].name]);
+        chg_buf_printf(out, "  - window %s is closed", b->str[b->timesets[ts].name]);
+        flag_effect(ctx, ts, d->at, "opens", out);
+        chg_buf_putc(out, '\n');
     }
     if (d->next_open != INT64_MIN) {
         WOULD();

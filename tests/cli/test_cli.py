@@ -913,7 +913,74 @@ class Explain(unittest.TestCase):
   not counted: dan at 2026-12-09T10:00:00Z: given after now
   not counted: eve at 2026-12-01T09:00:00Z: no requirement in force asks for group web or for eve
 """, out)
-        self.assertIn("  - freeze incident holds while flag 'incident' is set: clearing the flag ends it\n", out)
+        self.assertIn("  - freeze incident does not end within the horizon; it ends now if flag 'incident' is cleared\n",
+                      out)
+
+    def test_explain_agrees_with_the_count_after_a_stale_approval(self):
+        # bob's stale approval, then a fresh one: the count takes the fresh
+        # one (met by bob and cy), so only the stale one is "not counted"
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        with open(os.path.join(d, "q.chg"), "w") as f:
+            f.write('policy "q" version "1"\n'
+                    'schema change { id: string, requester: { name: string }, '
+                    'approvals: [{ by: string, group: string, at: time }] }\n'
+                    'risk high\nclassify {\n  default high\n}\n'
+                    'approvals {\n  high => 2 of group "cab" within 72h\n}\n')
+        with open(os.path.join(d, "e.json"), "w") as f:
+            json.dump({"id": "c1", "requester": {"name": "ann"}, "approvals": [
+                {"by": "bob", "group": "cab", "at": "2026-11-01T10:00:00Z"},
+                {"by": "bob", "group": "cab", "at": "2026-12-01T10:00:00Z"},
+                {"by": "cy", "group": "cab", "at": "2026-12-01T11:00:00Z"},
+                {"by": "cy", "group": "cab", "at": "2026-12-01T12:00:00Z"}]}, f)
+        rc, out, _ = chgc("eval", "q.chg", "--event", "e.json", "--at", "2026-12-02T00:00:00Z", "--explain", cwd=d)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("""approvals: 2 of group cab within 72h
+  met:     2 of group cab within 72h
+  not counted: bob at 2026-11-01T10:00:00Z: older than 2 of group cab within 72h
+  not counted: cy at 2026-12-01T12:00:00Z: a second approval by the same person counts once
+
+decision: """, out)
+        self.assertIn('"outcome":"allow"', out)
+
+    def test_explain_names_exactly_the_flags_whose_change_alone_would_change_the_outcome(self):
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        with open(os.path.join(d, "p.chg"), "w") as f:
+            f.write('policy "p" version "1"\n'
+                    'freeze two = flag "a" or flag "b"\nfreeze both = flag "c" and flag "d"\n'
+                    'freeze ff = flag "e" and weekly mon-sun 00:00..23:59 in "UTC"\nfreeze nf = not flag "g"\n'
+                    'rule r:\n  deny during two, both, ff, nf "frozen {freeze}"\n')
+        with open(os.path.join(d, "f.json"), "w") as f:
+            f.write('{"flags": {"a": true, "b": true, "c": true, "d": true, "e": true, "g": false}}')
+        with open(os.path.join(d, "w.chg"), "w") as f:
+            f.write('policy "w" version "1"\n'
+                    'window w = weekly mon-sun 00:00..23:59 in "UTC" and not flag "maint"\n'
+                    'window w2 = flag "open-now"\nwindow w3 = flag "x" or flag "y"\n'
+                    'rule r:\n  require window w\nrule r2:\n  require window w2\nrule r3:\n  require window w3\n')
+        with open(os.path.join(d, "f2.json"), "w") as f:
+            f.write('{"flags": {"maint": true, "open-now": false}}')
+        with open(os.path.join(d, "e.json"), "w") as f:
+            f.write('{"id": "c1"}')
+        rc, out, _ = chgc("eval", "p.chg", "--event", "e.json", "--facts", "f.json", "--at", "2026-12-02T00:00:00Z",
+                          "--explain", cwd=d)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("""what would change the outcome:
+  - freeze two does not end within the horizon; no one flag alone ends it (it reads flag 'a', flag 'b')
+  - freeze both does not end within the horizon; it ends now if flag 'c' is cleared, or if flag 'd' is cleared
+  - freeze ff ends at 2026-12-02T23:59:00Z; it ends now if flag 'e' is cleared
+  - freeze nf does not end within the horizon; it ends now if flag 'g' is set
+  - no instant within the horizon has every window open and no freeze
+""", out)
+        rc, out, _ = chgc("eval", "w.chg", "--event", "e.json", "--facts", "f2.json", "--at", "2026-12-02T00:00:00Z",
+                          "--explain", cwd=d)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("""what would change the outcome:
+  - window w is closed; it opens now if flag 'maint' is cleared
+  - window w2 is closed; it opens now if flag 'open-now' is set
+  - window w3 is closed; it opens now if flag 'x' is set, or if flag 'y' is set
+  - no instant within the horizon has every window open and no freeze
+""", out)
 
     def test_explain_names_rules_values_and_what_would_change(self):
         rc, out, _ = chgc("eval", "policies/production.chg", "--event", "policies/examples/schema-change.json",
