@@ -27,6 +27,7 @@ static const struct command {
     {"disasm", chgc_disasm, "print a bundle's bytecode with source positions"},
     {"test", chgc_test, "run a policy's test blocks (text, TAP, JUnit or JSON; coverage)"},
     {"windows", chgc_windows, "list the intervals of a policy's windows and freezes"},
+    {"fmt", chgc_fmt, "lay policy files out canonically (--check: only report, with a diff)"},
     {"replay", chgc_replay, "decide recorded events under two policies and show what differs"},
 };
 

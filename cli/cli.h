@@ -25,6 +25,7 @@ int chgc_disasm(int argc, char **argv);
 int chgc_windows(int argc, char **argv);
 int chgc_test(int argc, char **argv);
 int chgc_replay(int argc, char **argv);
+int chgc_fmt(int argc, char **argv);
 
 /* Open the policy a command names (a .chgb, or .chg files compiled on
  * the spot, with or without lints) with chg_policy_open, printing

@@ -1807,14 +1807,13 @@ static void check_ts(cx *x, chg_tsexpr *t)
     case TS_CALENDAR: {
         /* Read the calendar now: the bundle carries its text, so a built
          * policy does not depend on files next to it. */
-        char *text;
+        const char *text;
         size_t len;
-        if (chg_c_read_relative(c, x->file, t->u.cal.path.name, t->u.cal.path.span, CHG_D_E0304, "calendars", &text,
-                                &len) != CHG_OK)
+        if (chg_c_read_relative_once(c, &c->calendar_texts, x->file, t->u.cal.path.name, t->u.cal.path.span,
+                                     CHG_D_E0304, "calendars", &text, &len) != CHG_OK)
             break;
-        t->u.cal.text = chg_arena_strndup(&c->arena, text, len);
+        t->u.cal.text = text;
         t->u.cal.len = len;
-        chg_free(text);
         chg_c_check_calendar(c, t);
         break;
     }

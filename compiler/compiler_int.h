@@ -154,6 +154,8 @@ struct chg_compiler {
     chg_map flags_read;       /* flag names time sets read (W0016) */
     chg_map queries_read;     /* external queries called outside tests */
     chg_vec zone_list;        /* to free them */
+    chg_map calendar_texts;   /* realpath → its text, read once */
+    struct chg_ts_cache *calendars; /* their expansions, once each (timesets.c) */
 };
 
 /* Record a diagnostic. Arguments are strings for the %s of the template,
@@ -230,6 +232,10 @@ const struct chg_tz *chg_c_zone(chg_compiler *c, const char *name, struct chg_ti
 void chg_c_check_zone(chg_compiler *c, const chg_ident *zone);
 void chg_c_check_cron(chg_compiler *c, const chg_ident *expr);
 void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t);
+/* chg_timeset_build with the compilation's calendar cache, so each
+ * calendar is expanded once however many sets name it. */
+struct chg_timeset *chg_c_ts_build(chg_compiler *c, const struct chg_ts_node *nodes, size_t n, int root,
+                                   struct chg_time_error *err, int *bad);
 /* The warnings of `chgc check` about time (opts.analysis_from). */
 int chg_c_time_analysis(chg_compiler *c);
 
@@ -249,6 +255,11 @@ bool chg_c_path_allowed(chg_compiler *c, const char *real, const char *rel, chg_
  * path looked for. */
 int chg_c_read_relative(chg_compiler *c, uint32_t file, const char *rel, chg_span span, chg_diag_id id,
                         const char *what, char **text, size_t *len);
+/* The same for a file many places may name (calendars): read once per
+ * compilation, found again in `once` by its real path; the text is the
+ * arena's and the same pointer for every place. */
+int chg_c_read_relative_once(chg_compiler *c, chg_map *once, uint32_t file, const char *rel, chg_span span,
+                             chg_diag_id id, const char *what, const char **text, size_t *len);
 
 /* Lexical helpers shared by the lexer and the checker. */
 int chg_c_parse_time_of_day(const char *s, int *minutes);  /* "HH:MM" */

@@ -59,8 +59,8 @@ static int balance(chg_parser *p, int k, CHG_C_YYSTYPE *yylval, chg_span *yylloc
     }
     if (p->nopen && (k == ')' || k == ']' || k == '}' || k == INTERP_END))
         p->nopen--;
-    bool line_start = yylloc->start == 0 || p->text[yylloc->start - 1] == '\n';
-    if (!starts_decl(k) || !line_start)
+    /* (the end of input has no location to look before) */
+    if (!starts_decl(k) || !(yylloc->start == 0 || p->text[yylloc->start - 1] == '\n'))
         return k;
     /* an interpolation left open cannot be closed by a token: leave it */
     bool closable = p->nopen > 0;
@@ -227,7 +227,7 @@ size_t chg_c_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans
     size_t n = 0;
     for (;;) {
         CHG_C_YYSTYPE v;
-        chg_span at;
+        chg_span at = {p.file, 0, 0};
         int k = chg_c_yylex(&v, &at, scanner);
         if (n < max) {
             kinds[n] = k;

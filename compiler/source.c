@@ -163,6 +163,8 @@ void chg_compiler_free(chg_compiler *c)
         chg_tz_free(c->zone_list.items[i]);
     chg_vec_free(&c->zone_list);
     chg_c_map_free(&c->zones);
+    chg_c_map_free(&c->calendar_texts);
+    chg_ts_cache_free(c->calendars);
     chg_arena_free(&c->arena);
     chg_free(c);
 }

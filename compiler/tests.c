@@ -30,24 +30,35 @@
  * arena and diagnostics calls below may change it. `no_files` (fuzzing,
  * untrusted input) refuses every read, with its own reason.
  */
-int chg_c_read_relative(chg_compiler *c, uint32_t file, const char *rel, chg_span span, chg_diag_id id,
-                        const char *what, char **text, size_t *len)
+/* The path `rel` names from source `file`: resolved (realpath) and allowed,
+ * or as written when it does not resolve (reading it then fails and says
+ * why). NULL: refused (E0307 reported) or out of memory. */
+static const char *relative_path(chg_compiler *c, uint32_t file, const char *rel, chg_span span)
 {
     const chg_source *from = chg_compiler_source(c, file);
     const char *slash = strrchr(from->path, '/');
     const char *path = rel[0] == '/' || !slash
                            ? rel
                            : chg_arena_printf(&c->arena, "%.*s/%s", (int)(slash - from->path), from->path, rel);
-    if (!path)
-        return chg_c_nomem(c);
+    if (!path) {
+        chg_c_nomem(c);
+        return NULL;
+    }
     /* resolved first and read by its real name, so what is checked is
      * what is read (E0307 is reported by chg_c_path_allowed) */
     char real[PATH_MAX];
     if (!c->opts.no_files && realpath(path, real)) {
         if (!chg_c_path_allowed(c, real, rel, span))
-            return CHG_EINVAL;
-        path = real;
+            return NULL;
+        if (!(path = chg_arena_strdup(&c->arena, real)))
+            chg_c_nomem(c);
     }
+    return path;
+}
+
+static int read_path(chg_compiler *c, const char *path, const char *rel, chg_span span, chg_diag_id id,
+                     const char *what, char **text, size_t *len)
+{
     int rc = c->opts.no_files ? CHG_EIO : chg_read_file_max(path, text, len, c->opts.max_file_size);
     int saved = errno; /* before any other call */
     if (rc == CHG_ENOMEM) /* the compilation's failure, not the file's */
@@ -68,6 +79,55 @@ int chg_c_read_relative(chg_compiler *c, uint32_t file, const char *rel, chg_spa
         *len -= 3;
     }
     return rc;
+}
+
+int chg_c_read_relative(chg_compiler *c, uint32_t file, const char *rel, chg_span span, chg_diag_id id,
+                        const char *what, char **text, size_t *len)
+{
+    const char *path = relative_path(c, file, rel, span);
+    if (!path)
+        return c->oom ? CHG_ENOMEM : CHG_EINVAL;
+    return read_path(c, path, rel, span, id, what, text, len);
+}
+
+/* A file read, kept for the other places that name it. */
+typedef struct read_once {
+    const char *text;
+    size_t len;
+} read_once;
+
+/* The map is keyed by the real path, so "x.ics", "./x.ics" and a symbolic
+ * link to it are one file, read once. A failed read is not kept: each
+ * place that names the file is reported, as each must be fixed. */
+int chg_c_read_relative_once(chg_compiler *c, chg_map *once, uint32_t file, const char *rel, chg_span span,
+                             chg_diag_id id, const char *what, const char **text, size_t *len)
+{
+    const char *path = relative_path(c, file, rel, span);
+    if (!path)
+        return c->oom ? CHG_ENOMEM : CHG_EINVAL;
+    const read_once *hit = chg_c_map_get(once, path);
+    if (hit) {
+        *text = hit->text;
+        *len = hit->len;
+        return CHG_OK;
+    }
+    char *t;
+    size_t l;
+    int rc = read_path(c, path, rel, span, id, what, &t, &l);
+    if (rc != CHG_OK)
+        return rc;
+    read_once *r = chg_arena_alloc(&c->arena, sizeof *r);
+    if (r)
+        r->text = chg_arena_strndup(&c->arena, t, l);
+    chg_free(t);
+    if (!r || !r->text)
+        return chg_c_nomem(c);
+    r->len = l;
+    if (chg_c_map_put(once, path, r) != CHG_OK)
+        return chg_c_nomem(c);
+    *text = r->text;
+    *len = r->len;
+    return CHG_OK;
 }
 
 /*

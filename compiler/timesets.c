@@ -162,11 +162,27 @@ void chg_c_check_cron(chg_compiler *c, const chg_ident *expr)
                         "first; see docs/time.md");
 }
 
+/* Every set the compiler builds goes through here, so a calendar is
+ * expanded once per compilation (the cache finds it by its text, which
+ * the checker reads once per file), and all of them spend one budget. */
+chg_timeset *chg_c_ts_build(chg_compiler *c, const chg_ts_node *nodes, size_t n, int root, chg_time_error *err,
+                            int *bad)
+{
+    if (!c->calendars && !(c->calendars = chg_ts_cache_new(CHG_TS_CALENDAR_BUDGET))) {
+        snprintf(err->message, sizeof err->message, "out of memory");
+        err->status = CHG_ENOMEM;
+        return NULL;
+    }
+    return chg_timeset_build_cached(nodes, n, root, c->calendars, err, bad);
+}
+
 /* A calendar is validated by building a one-node set from its text, the
  * same call codegen's output will get at load time. The error offset is
  * into the .ics text, which is not in the policy, so it is given as a line
  * number in the message while the caret stays on the path. No text means
- * the file could not be read, which was reported already. */
+ * the file could not be read, which was reported already. A calendar
+ * past the compilation's budget is not invalid; it is E0519, with the
+ * limit. */
 void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t)
 {
     if (!t->u.cal.text)
@@ -180,9 +196,17 @@ void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t)
     chg_time_error err;
     memset(&err, 0, sizeof err);
     int bad = -1;
-    chg_timeset *ts = chg_timeset_build(&n, 1, 0, &err, &bad);
+    chg_timeset *ts = chg_c_ts_build(c, &n, 1, 0, &err, &bad);
     if (ts || time_nomem(c, &err)) {
         chg_timeset_free(ts);
+        return;
+    }
+    if (err.status == CHG_ERANGE) {
+        char limit[32];
+        snprintf(limit, sizeof limit, "%d", CHG_TS_CALENDAR_BUDGET);
+        chg_diag *d = chg_c_diag_report(c, CHG_D_E0519, t->u.cal.path.span, t->u.cal.path.name, limit, NULL);
+        chg_c_diag_help(c, d, "each calendar file is expanded once, from 1900 to 2200; the occurrences of all of "
+                              "them together are limited (docs/time.md)");
         return;
     }
     /* name the line of the .ics file */
@@ -350,7 +374,7 @@ static chg_timeset *build_decl(chg_compiler *c, chg_decl *d)
         chg_time_error err;
         memset(&err, 0, sizeof err);
         int bad;
-        ts = chg_timeset_build(nodes.nodes, nodes.n, root, &err, &bad);
+        ts = chg_c_ts_build(c, nodes.nodes, nodes.n, root, &err, &bad);
         if (!ts)
             time_nomem(c, &err);
     }
@@ -451,7 +475,7 @@ static int meets(an *A, chg_decl *a, chg_decl **bs, size_t nb, bool outside)
         chg_time_error err;
         memset(&err, 0, sizeof err);
         int bad;
-        chg_timeset *ts = root >= 0 ? chg_timeset_build(nodes.nodes, nodes.n, root, &err, &bad) : NULL;
+        chg_timeset *ts = root >= 0 ? chg_c_ts_build(A->c, nodes.nodes, nodes.n, root, &err, &bad) : NULL;
         int64_t s, e;
         if (ts)
             result = first_interval(A, ts, &s, &e);

@@ -119,6 +119,14 @@ int chg_compiler_add_source(chg_compiler *c, const char *path,
  * diagnostic that then could not be recorded. */
 int chg_compiler_check(chg_compiler *c);
 
+/* chgc fmt: the canonical layout of the one root file added (docs/cli.md),
+ * appended to out; *original is that file's source. Only the whitespace between tokens and comments changes; the
+ * result is checked to be the same tokens before it is returned. CHG_OK;
+ * CHG_EINVAL when the file has syntax errors (diagnostics say which: a
+ * file that does not parse is not formatted); CHG_EINTERNAL if the check
+ * failed (a bug; nothing usable is in out); CHG_ENOMEM. */
+int chg_compiler_format(chg_compiler *c, chg_buf *out, const chg_source **original);
+
 size_t chg_compiler_ndiags(const chg_compiler *c);
 const chg_diag *chg_compiler_diag(const chg_compiler *c, size_t i);
 size_t chg_compiler_count(const chg_compiler *c, chg_severity sev);

@@ -170,6 +170,24 @@ int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines
 int chg_decide_document(const chg_bundle *b, const chg_eval_input *base, const char *path,
                         const chg_decide_options *o, FILE *out, FILE *errs, bool *failed, char *err, size_t errlen);
 
+/* ---- formatting -------------------------------------------------------------------- */
+
+/* The canonical layout of one .chg file ("-": standard input), appended to
+ * out (chg_compiler_format); *original is the file as read. *cp is the compilation that holds the file
+ * and its diagnostics (a file with syntax errors is CHG_EINVAL and is not
+ * formatted); free it with chg_compiler_free, whatever the status. Other
+ * statuses come with err: the file cannot be read, CHG_EINTERNAL. */
+int chg_format_file(const char *path, const chg_compile_options *opts, chg_buf *out, chg_compiler **cp,
+                    const chg_source **original, char *err, size_t errlen);
+/* A unified diff (3 lines of context) from a to b, with "--- label_a" and
+ * "+++ label_b" headers; nothing when they are equal. */
+int chg_diff_unified(const char *a, size_t alen, const char *b, size_t blen, const char *label_a,
+                     const char *label_b, chg_buf *out);
+/* Replace path's content with data: a temporary file beside it, written,
+ * given the file's permissions and synced, then renamed over it, so a
+ * crash leaves the old file or the new one, never half of either. */
+int chg_file_replace(const char *path, const char *data, size_t len, char *err, size_t errlen);
+
 /* ---- replay: two policies on recorded events ---------------------------------------- */
 
 typedef enum chg_replay_format {

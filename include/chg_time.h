@@ -9,9 +9,11 @@
  * int64 seconds since 1970-01-01T00:00:00Z. Nothing here reads the clock.
  *
  * Ownership: a chg_tz and a chg_timeset are immutable once built and may be
- * shared by any number of threads. Nothing here caches: the VM keeps its
- * own per-context index of intervals (vm/tsindex.c) and answers through
- * it, with chg_timeset_next_admissible's probe.
+ * shared by any number of threads. Nothing here caches answers: the VM
+ * keeps its own per-context index of intervals (vm/tsindex.c) and answers
+ * through it, with chg_timeset_next_admissible's probe. What is cached, on
+ * request, is the expansion of calendars while sets are built
+ * (chg_ts_cache).
  */
 #ifndef CHG_TIME_H
 #define CHG_TIME_H
@@ -25,8 +27,10 @@ typedef struct chg_time_error {
     char message[160];
     size_t offset; /* byte offset of the offending part in the input text */
     size_t length; /* its length (0: the whole input) */
-    int status;    /* CHG_EINVAL (the input is wrong, message says how) or
-                      CHG_ENOMEM (the message says so too) */
+    int status;    /* CHG_EINVAL (the input is wrong, message says how),
+                      CHG_ERANGE (a chg_ts_cache's budget ran out: the input
+                      may be fine alone) or CHG_ENOMEM (the message says
+                      so too) */
 } chg_time_error;
 
 /* ---- time zones ----------------------------------------------------------------- */
@@ -140,6 +144,26 @@ typedef struct chg_timeset chg_timeset;
 chg_timeset *chg_timeset_build(const chg_ts_node *nodes, size_t n, int root,
                                chg_time_error *err, int *bad_node);
 void chg_timeset_free(chg_timeset *ts);
+
+/* Calendars shared by the sets built with one cache. Each distinct
+ * calendar (its text and the node's zone) is expanded once however many
+ * nodes and sets name it — found by the text's address, then by its
+ * content — and a refusal is remembered like an expansion. All the
+ * expansions together spend `budget` steps (occurrence starts and time
+ * zone onsets, see docs/time.md); the one that would pass it is refused
+ * with CHG_ERANGE. A cache is used by one thread at a time; the texts it
+ * was given must stay unchanged, and the sets built with it must be
+ * freed, before it is. */
+typedef struct chg_ts_cache chg_ts_cache;
+
+/* The budget of a compilation's or a bundle load's calendars. */
+#define CHG_TS_CALENDAR_BUDGET 1000000
+
+chg_ts_cache *chg_ts_cache_new(size_t budget); /* NULL: out of memory */
+void chg_ts_cache_free(chg_ts_cache *cache);
+/* chg_timeset_build with a cache (NULL: none, as chg_timeset_build). */
+chg_timeset *chg_timeset_build_cached(const chg_ts_node *nodes, size_t n, int root, chg_ts_cache *cache,
+                                      chg_time_error *err, int *bad_node);
 
 /* Runtime flags, supplied per evaluation (from facts). */
 typedef struct chg_ts_env {

@@ -14,6 +14,15 @@
  * by an UNTIL we impose, and sub-daily frequencies (whose impossible
  * combinations libical would search for years) are refused.
  *
+ * The work of a build is bounded by the text and one count: every
+ * occurrence start any rule, RDATE or DTSTART produces and every
+ * VTIMEZONE onset is a step, and the steps of the whole calendar (not of
+ * each RRULE) stop at TI_CAL_MAX_OCCURRENCES, or earlier at what is left
+ * of a budget several builds share (chg_ts_cache). Everything else is
+ * sorted once and searched: EXDATEs, overrides, zones. A VTIMEZONE is
+ * checked for its form when read but expanded only when a time names it,
+ * so the unused zones of an export cost their parse alone.
+ *
  * Local times follow RFC 5545 §3.3.5: a time that occurs twice is its
  * first occurrence; a time in a gap is read with the offset before the gap.
  */
@@ -29,15 +38,24 @@
  * the cap is far above that and stops a rule with a daily RRULE. */
 #define MAX_TZ_TRANSITIONS 20000
 
+/* A zone a TZID may name: a VTIMEZONE of the file (vtz, expanded into tz
+ * the first time it is named) or an IANA zone (loaded when named). The
+ * table is sorted by tzid. */
 typedef struct zone_ref {
-    char *tzid;
+    const char *tzid; /* the VTIMEZONE's (libical's) or, for IANA, owned */
+    bool own_tzid;
     chg_tz *tz;
+    icalcomponent *vtz;
+    int no;           /* index of the VTIMEZONE, for error places */
 } zone_ref;
 
+/* An occurrence a RECURRENCE-ID event replaces: of the event with UID
+ * uid, the one starting at instant `at` (is_day false) or, for a DATE
+ * RECURRENCE-ID, every one on local date `at` (is_day true). */
 typedef struct override {
     char *uid;
-    int64_t rid;      /* instant of the replaced occurrence */
-    int64_t rid_day;  /* its local date (for DATE RECURRENCE-IDs), or INT64_MIN */
+    bool is_day;
+    int64_t at;
 } override;
 
 /* The state of one chg_ti_calendar_build. occ collects every occurrence
@@ -55,9 +73,13 @@ typedef struct cal_ctx {
     size_t nzones;
     int64_t *occ; /* pairs */
     size_t nocc, capocc;
-    override *ovr;
-    size_t novr;
+    override *ovr; /* sorted by uid, is_day, at once pass one is done */
+    size_t novr, capovr;
     int event_no;  /* index of the VEVENT being expanded (for error places) */
+    size_t steps;     /* occurrences and onsets produced so far */
+    size_t max_steps; /* TI_CAL_MAX_OCCURRENCES or less, what the budget has left */
+    ti_budget *budget;
+    int status;       /* of the first failure: CHG_EINVAL, or CHG_ERANGE for the budget */
     bool failed;
 } cal_ctx;
 
@@ -139,6 +161,7 @@ static bool cal_error(cal_ctx *cx, const char *comp, int comp_no, const char *pr
     va_start(ap, fmt);
     vsnprintf(cx->err->message, sizeof cx->err->message, fmt, ap);
     va_end(ap);
+    cx->err->status = cx->status ? cx->status : CHG_EINVAL;
     size_t off, len;
     locate(cx, comp, comp_no, prop, &off, &len);
     if (len == 0 && prop)
@@ -157,6 +180,47 @@ static bool oom(cal_ctx *cx)
         chg_ti_nomem(cx->err, "out of memory expanding calendar");
     cx->failed = true;
     return false;
+}
+
+/* Count one step of the expansion: an occurrence start (of a rule, an
+ * RDATE, a DTSTART) or a VTIMEZONE onset, placed at component comp_no
+ * (its RRULE line, else its BEGIN line) when it is one too many. The
+ * limit is the calendar's, or the shared budget's when that has less
+ * left; the two are told apart by the status (CHG_ERANGE: the budget),
+ * since a calendar refused for the budget is not wrong by itself. */
+static bool step(cal_ctx *cx, const char *comp, int comp_no)
+{
+    if (++cx->steps <= cx->max_steps)
+        return true;
+    if (cx->max_steps < TI_CAL_MAX_OCCURRENCES) {
+        cx->status = CHG_ERANGE;
+        return cal_error(cx, comp, comp_no, "RRULE",
+                         "the calendars of this build expand to more than %zu occurrences "
+                         "together",
+                         cx->budget->total);
+    }
+    return cal_error(cx, comp, comp_no, "RRULE",
+                     "more than %d occurrences before 2200 (all the calendar's rules together)",
+                     TI_CAL_MAX_OCCURRENCES);
+}
+
+/* The list v of n elements of `size` bytes and capacity *cap with room
+ * for one more: v itself, or v moved to twice the room; NULL when memory
+ * runs out (v is then unchanged). The lists of a build double as they
+ * grow, since an event may have thousands of EXDATEs and a file
+ * thousands of overrides. */
+static void *grow(cal_ctx *cx, void *v, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return v;
+    size_t c = *cap ? *cap * 2 : 16;
+    void *p = chg_realloc(v, c * size);
+    if (!p) {
+        oom(cx);
+        return NULL;
+    }
+    *cap = c;
+    return p;
 }
 
 /* The properties chg reads: a libical error in one of them is an error. */
@@ -258,41 +322,40 @@ static struct icaltimetype tt_from_local(int64_t local, bool is_date)
     return tt;
 }
 
-/* A linear search: a calendar names a handful of zones, and every TZID
- * is resolved once per property, at build time only. */
-static const chg_tz *find_zone(cal_ctx *cx, const char *tzid)
+/* The zone table's entry for tzid, or where it would go (*at). */
+static zone_ref *find_zone(const cal_ctx *cx, const char *tzid, size_t *at)
 {
-    for (size_t i = 0; i < cx->nzones; i++)
-        if (strcmp(cx->zones[i].tzid, tzid) == 0)
-            return cx->zones[i].tz;
+    size_t lo = 0, hi = cx->nzones;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(cx->zones[mid].tzid, tzid);
+        if (c == 0)
+            return &cx->zones[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (at)
+        *at = lo;
     return NULL;
 }
 
-/* Takes tz: on failure it is freed here, so callers never leak it. */
-static bool add_zone(cal_ctx *cx, const char *tzid, chg_tz *tz)
-{
-    zone_ref *z = chg_realloc(cx->zones, (cx->nzones + 1) * sizeof *z);
-    char *id = chg_strdup(tzid);
-    if (!z || !id) {
-        if (z)
-            cx->zones = z;
-        chg_free(id);
-        chg_tz_free(tz);
-        return oom(cx);
-    }
-    cx->zones = z;
-    z[cx->nzones++] = (zone_ref){id, tz};
-    return true;
-}
+static bool build_vtimezone(cal_ctx *cx, zone_ref *z);
 
-/* The zone of a TZID: a VTIMEZONE of the file, else an IANA zone (also as
- * the last two components of a prefixed id like "/mozilla.org/…/Europe/Paris"). */
+/* The zone of a TZID: a VTIMEZONE of the file (expanded now if this is
+ * the first time it is named), else an IANA zone (also as the last two
+ * components of a prefixed id like "/mozilla.org/…/Europe/Paris"), loaded
+ * once and kept in the table. */
 static const chg_tz *zone_for_tzid(cal_ctx *cx, const char *tzid, const char *kind, int no,
                                    const char *prop)
 {
-    const chg_tz *z = find_zone(cx, tzid);
+    size_t at = 0;
+    zone_ref *z = find_zone(cx, tzid, &at);
+    if (z && !z->tz && z->vtz && !build_vtimezone(cx, z))
+        return NULL;
     if (z)
-        return z;
+        return z->tz;
     const char *name = tzid;
     /* Such prefixed ids come from older Mozilla exports; RFC 5545
      * §3.2.19 says a leading '/' means a globally unique id, which in
@@ -316,8 +379,22 @@ static const chg_tz *zone_for_tzid(cal_ctx *cx, const char *tzid, const char *ki
                   "TZID '%s' has no VTIMEZONE and is not a known time zone", tzid);
         return NULL;
     }
-    if (!add_zone(cx, tzid, tz))
+    zone_ref *v = chg_realloc(cx->zones, (cx->nzones + 1) * sizeof *v);
+    char *id = chg_strdup(tzid);
+    if (!v || !id) {
+        if (v)
+            cx->zones = v;
+        chg_free(id);
+        chg_tz_free(tz);
+        oom(cx);
         return NULL;
+    }
+    cx->zones = v;
+    /* an insertion keeps the table sorted; the IANA zones one calendar
+     * names are a few distinct TZIDs, each inserted once */
+    memmove(&v[at + 1], &v[at], (cx->nzones - at) * sizeof *v);
+    v[at] = (zone_ref){.tzid = id, .own_tzid = true, .tz = tz, .no = -1};
+    cx->nzones++;
     return tz;
 }
 
@@ -387,8 +464,9 @@ static bool iterate_rrule(cal_ctx *cx, struct icalrecurrencetype rule, struct ic
     }
     rule.until = tt_from_local(until_local, dtstart.is_date);
     struct icaltimetype st = dtstart;
-    /* cap counts occurrences of this rule; occ_push separately caps the
-     * calendar's total, so many small rules cannot add up unbounded */
+    /* cap counts occurrences of this rule (a VTIMEZONE's); the callbacks
+     * count every one against the calendar's steps (step), so many rules
+     * cannot add up unbounded */
     st.zone = NULL;
     icalrecur_iterator *it = icalrecur_iterator_new(rule, st);
     if (!it)
@@ -440,6 +518,8 @@ typedef struct onsets {
 static bool onset_add(cal_ctx *cx, void *ud, int64_t local)
 {
     onsets *o = ud;
+    if (!step(cx, "VTIMEZONE", o->no))
+        return false;
     int64_t at = local - o->from;
     if (at > o->until)
         return true;
@@ -465,48 +545,68 @@ static int cmp_onset(const void *a, const void *b)
     return x->at < y->at ? -1 : x->at > y->at;
 }
 
-/* Build a zone from the no-th VTIMEZONE component: expand every onset of
- * every STANDARD and DAYLIGHT part up to the end of the expansion window,
- * sort them, and make the transition table "offset TZOFFSETTO from each
- * onset on" (before the first onset, its TZOFFSETFROM). Two onsets at the
- * same instant (a malformed VTIMEZONE) keep one offset, whichever qsort
- * put last. The
- * zone is a plain table, no footer rule: occurrences never go past
- * TI_CAL_UNTIL. */
-static bool build_vtimezone(cal_ctx *cx, icalcomponent *vtz, int no)
+static const icalcomponent_kind vtz_parts[] = {ICAL_XSTANDARD_COMPONENT, ICAL_XDAYLIGHT_COMPONENT};
+
+/* The form of the no-th VTIMEZONE, checked for every one in the file,
+ * named or not: each STANDARD and DAYLIGHT part has DTSTART, TZOFFSETFROM
+ * and TZOFFSETTO, valid, and a daily or slower RRULE; there is at least
+ * one part. What only its expansion can tell (a rule that never produces
+ * an onset, too many onsets) is found when a time names it. */
+static bool check_vtimezone(cal_ctx *cx, icalcomponent *vtz, const char *tzid, int no)
 {
-    icalproperty *idp = icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY);
-    const char *tzid = idp ? icalproperty_get_tzid(idp) : NULL;
-    if (!tzid || !*tzid)
-        return cal_error(cx, "VTIMEZONE", no, NULL, "VTIMEZONE without TZID");
-    if (find_zone(cx, tzid))
-        return true; /* first definition wins */
-    onsets o = {0};
-    o.no = no;
-    static const icalcomponent_kind kinds[] = {ICAL_XSTANDARD_COMPONENT, ICAL_XDAYLIGHT_COMPONENT};
+    size_t parts = 0;
     for (int k = 0; k < 2; k++) {
-        for (icalcomponent *sub = icalcomponent_get_first_component(vtz, kinds[k]); sub;
-             sub = icalcomponent_get_next_component(vtz, kinds[k])) {
+        for (icalcomponent *sub = icalcomponent_get_first_component(vtz, vtz_parts[k]); sub;
+             sub = icalcomponent_get_next_component(vtz, vtz_parts[k]), parts++) {
             icalproperty *ds = icalcomponent_get_first_property(sub, ICAL_DTSTART_PROPERTY);
             icalproperty *pf = icalcomponent_get_first_property(sub, ICAL_TZOFFSETFROM_PROPERTY);
             icalproperty *pt = icalcomponent_get_first_property(sub, ICAL_TZOFFSETTO_PROPERTY);
-            if (!ds || !pf || !pt) {
-                chg_free(o.v);
+            if (!ds || !pf || !pt)
                 return cal_error(cx, "VTIMEZONE", no, NULL,
                                  "VTIMEZONE '%s' needs DTSTART, TZOFFSETFROM and "
                                  "TZOFFSETTO in each STANDARD/DAYLIGHT",
                                  tzid);
-            }
-            struct icaltimetype st = icalproperty_get_dtstart(ds);
-            o.from = icalproperty_get_tzoffsetfrom(pf);
-            o.to = icalproperty_get_tzoffsetto(pt);
-            if (!valid_tt(st) || o.from > TI_MAX_OFFSET || o.from < -TI_MAX_OFFSET ||
-                o.to > TI_MAX_OFFSET || o.to < -TI_MAX_OFFSET) {
-                chg_free(o.v);
+            int from = icalproperty_get_tzoffsetfrom(pf), to = icalproperty_get_tzoffsetto(pt);
+            if (!valid_tt(icalproperty_get_dtstart(ds)) || from > TI_MAX_OFFSET ||
+                from < -TI_MAX_OFFSET || to > TI_MAX_OFFSET || to < -TI_MAX_OFFSET)
                 return cal_error(cx, "VTIMEZONE", no, "DTSTART",
-                                 "VTIMEZONE '%s' has an invalid DTSTART or offset",
-                                 tzid);
+                                 "VTIMEZONE '%s' has an invalid DTSTART or offset", tzid);
+            for (icalproperty *rp = icalcomponent_get_first_property(sub, ICAL_RRULE_PROPERTY); rp;
+                 rp = icalcomponent_get_next_property(sub, ICAL_RRULE_PROPERTY)) {
+                icalrecurrencetype_frequency f = icalproperty_get_rrule(rp).freq;
+                if (f != ICAL_YEARLY_RECURRENCE && f != ICAL_MONTHLY_RECURRENCE &&
+                    f != ICAL_WEEKLY_RECURRENCE && f != ICAL_DAILY_RECURRENCE)
+                    return cal_error(cx, "VTIMEZONE", no, "RRULE",
+                                     "VTIMEZONE '%s' has an unsupported RRULE", tzid);
             }
+        }
+    }
+    if (parts == 0)
+        return cal_error(cx, "VTIMEZONE", no, NULL,
+                         "VTIMEZONE '%s' has no STANDARD or DAYLIGHT part", tzid);
+    return true;
+}
+
+/* Build the zone of a VTIMEZONE the first time a time names it (its form
+ * was checked): expand every onset of every STANDARD and DAYLIGHT part up
+ * to the end of the expansion window, sort them, and make the transition
+ * table "offset TZOFFSETTO from each onset on" (before the first onset,
+ * its TZOFFSETFROM). Two onsets at the same instant (a malformed
+ * VTIMEZONE) keep one offset, whichever qsort put last. The zone is a
+ * plain table, no footer rule: occurrences never go past TI_CAL_UNTIL. */
+static bool build_vtimezone(cal_ctx *cx, zone_ref *z)
+{
+    onsets o = {0};
+    o.no = z->no;
+    for (int k = 0; k < 2; k++) {
+        for (icalcomponent *sub = icalcomponent_get_first_component(z->vtz, vtz_parts[k]); sub;
+             sub = icalcomponent_get_next_component(z->vtz, vtz_parts[k])) {
+            struct icaltimetype st = icalproperty_get_dtstart(
+                icalcomponent_get_first_property(sub, ICAL_DTSTART_PROPERTY));
+            o.from = icalproperty_get_tzoffsetfrom(
+                icalcomponent_get_first_property(sub, ICAL_TZOFFSETFROM_PROPERTY));
+            o.to = icalproperty_get_tzoffsetto(
+                icalcomponent_get_first_property(sub, ICAL_TZOFFSETTO_PROPERTY));
             o.until = INT64_MAX;
             int64_t stop = TI_CAL_UNTIL + 2 * 86400;
             if (!onset_add(cx, &o, tt_local(st))) {
@@ -520,14 +620,8 @@ static bool build_vtimezone(cal_ctx *cx, icalcomponent *vtz, int no)
                 if (!icaltime_is_null_time(r.until) && valid_tt(r.until))
                     o.until = icaltime_is_utc(r.until) ? tt_local(r.until)
                                                        : tt_local(r.until) - o.from;
-                if (r.freq != ICAL_YEARLY_RECURRENCE && r.freq != ICAL_MONTHLY_RECURRENCE &&
-                    r.freq != ICAL_WEEKLY_RECURRENCE && r.freq != ICAL_DAILY_RECURRENCE) {
-                    chg_free(o.v);
-                    return cal_error(cx, "VTIMEZONE", no, "RRULE",
-                                     "VTIMEZONE '%s' has an unsupported RRULE", tzid);
-                }
                 if (!iterate_rrule(cx, r, st, stop, MAX_TZ_TRANSITIONS, onset_add, &o,
-                                   "VTIMEZONE", no)) {
+                                   "VTIMEZONE", z->no)) {
                     chg_free(o.v);
                     return false;
                 }
@@ -542,11 +636,6 @@ static bool build_vtimezone(cal_ctx *cx, icalcomponent *vtz, int no)
                 }
             }
         }
-    }
-    if (o.n == 0) {
-        chg_free(o.v);
-        return cal_error(cx, "VTIMEZONE", no, NULL,
-                         "VTIMEZONE '%s' has no STANDARD or DAYLIGHT part", tzid);
     }
     qsort(o.v, o.n, sizeof *o.v, cmp_onset);
     int64_t *at = chg_malloc(o.n * sizeof *at);
@@ -568,27 +657,90 @@ static bool build_vtimezone(cal_ctx *cx, icalcomponent *vtz, int no)
         offs[m + 1] = o.v[i].to;
         m++;
     }
-    chg_tz *tz = chg_ti_tz_from_table(tzid, at, offs, m);
+    z->tz = chg_ti_tz_from_table(z->tzid, at, offs, m);
     chg_free(at);
     chg_free(offs);
     chg_free(o.v);
-    if (!tz)
+    return z->tz ? true : oom(cx);
+}
+
+/* By TZID, then document order: the first definition of a TZID wins. */
+static int cmp_zone(const void *a, const void *b)
+{
+    const zone_ref *x = a, *y = b;
+    int c = strcmp(x->tzid, y->tzid);
+    return c ? c : (x->no > y->no) - (x->no < y->no);
+}
+
+/* The file's VTIMEZONEs into the zone table, unexpanded. Errors come in
+ * document order, as if each were read in turn: libical's, then a missing
+ * TZID, then the form; a later definition of a TZID already defined is
+ * ignored (its form too), so the duplicates are found (by sorting) before
+ * any form is checked. */
+static bool read_vtimezones(cal_ctx *cx, icalcomponent **cals, size_t ncal)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ncal; i++)
+        n += (size_t)icalcomponent_count_components(cals[i], ICAL_VTIMEZONE_COMPONENT);
+    if (n == 0)
+        return true;
+    zone_ref *doc = chg_calloc(n, sizeof *doc);
+    bool *dup = chg_calloc(n, sizeof *dup);
+    cx->zones = chg_calloc(n, sizeof *cx->zones);
+    if (!doc || !dup || !cx->zones) {
+        chg_free(doc);
+        chg_free(dup);
         return oom(cx);
-    return add_zone(cx, tzid, tz);
+    }
+    /* libical puts each VTIMEZONE first in its VCALENDAR as it parses
+     * them (icalcomponent_add_component), so it lists a calendar's zones
+     * last to first: no is the document's order, which locate() counts */
+    size_t k = 0;
+    for (size_t i = 0; i < ncal; i++) {
+        size_t ni = (size_t)icalcomponent_count_components(cals[i], ICAL_VTIMEZONE_COMPONENT), j = 0;
+        for (icalcomponent *c = icalcomponent_get_first_component(cals[i], ICAL_VTIMEZONE_COMPONENT);
+             c && j < ni; c = icalcomponent_get_next_component(cals[i], ICAL_VTIMEZONE_COMPONENT), j++) {
+            size_t no = k + ni - 1 - j;
+            icalproperty *idp = icalcomponent_get_first_property(c, ICAL_TZID_PROPERTY);
+            doc[no] = (zone_ref){.tzid = idp ? icalproperty_get_tzid(idp) : NULL, .vtz = c, .no = (int)no};
+            if (doc[no].tzid && *doc[no].tzid)
+                cx->zones[cx->nzones++] = doc[no];
+        }
+        k += ni;
+    }
+    qsort(cx->zones, cx->nzones, sizeof *cx->zones, cmp_zone);
+    size_t m = 0;
+    for (size_t i = 0; i < cx->nzones; i++) {
+        if (m > 0 && strcmp(cx->zones[m - 1].tzid, cx->zones[i].tzid) == 0) {
+            dup[cx->zones[i].no] = true;
+            continue;
+        }
+        cx->zones[m++] = cx->zones[i];
+    }
+    cx->nzones = m;
+    bool ok = true;
+    for (size_t i = 0; i < k && ok; i++) {
+        ok = check_lic_errors(cx, doc[i].vtz, "VTIMEZONE", (int)i);
+        if (ok && (!doc[i].tzid || !*doc[i].tzid))
+            ok = cal_error(cx, "VTIMEZONE", (int)i, NULL, "VTIMEZONE without TZID");
+        else if (ok && !dup[i])
+            ok = check_vtimezone(cx, doc[i].vtz, doc[i].tzid, (int)i);
+    }
+    chg_free(doc);
+    chg_free(dup);
+    return ok;
 }
 
 /* ---- events --------------------------------------------------------------------------- */
 
-/* Record one occurrence [s, e) of the calendar (empty ones are dropped). */
-/* The total cap (TI_CAL_MAX_OCCURRENCES) is what bounds a build's memory
- * and time: 500,000 pairs are 8 MB before merging, whatever the rules. */
+/* Record one occurrence [s, e) of the calendar (empty ones are dropped).
+ * Each comes from a start that was counted as a step, so the steps' cap
+ * (TI_CAL_MAX_OCCURRENCES) bounds these too: 500,000 pairs are 8 MB before
+ * merging, whatever the rules. */
 static bool occ_push(cal_ctx *cx, int64_t s, int64_t e)
 {
     if (e <= s)
         return true;
-    if (cx->nocc >= TI_CAL_MAX_OCCURRENCES)
-        return cal_error(cx, "VEVENT", cx->event_no, "RRULE",
-                         "more than %d occurrences before 2200", TI_CAL_MAX_OCCURRENCES);
     if (cx->nocc == cx->capocc) {
         size_t cap = cx->capocc ? cx->capocc * 2 : 64;
         int64_t *v = chg_realloc(cx->occ, cap * 2 * sizeof *v);
@@ -625,16 +777,14 @@ typedef struct event {
 static bool start_add(cal_ctx *cx, void *ud, int64_t local)
 {
     event *ev = ud;
+    if (!step(cx, "VEVENT", cx->event_no))
+        return false;
     if (ev->until != INT64_MAX && to_instant(ev->tz, ev->is_utc, local) > ev->until)
         return true;
-    if (ev->n == ev->cap) {
-        size_t cap = ev->cap ? ev->cap * 2 : 16;
-        int64_t *v = chg_realloc(ev->starts, cap * sizeof *v);
-        if (!v)
-            return oom(cx);
-        ev->starts = v;
-        ev->cap = cap;
-    }
+    int64_t *v = grow(cx, ev->starts, ev->n, &ev->cap, sizeof *v);
+    if (!v)
+        return false;
+    ev->starts = v;
     ev->starts[ev->n++] = local;
     return true;
 }
@@ -685,6 +835,48 @@ static bool value_instant(cal_ctx *cx, icalproperty *p, struct icaltimetype tt, 
     return true;
 }
 
+/* Is x in the sorted v[0..n)? */
+static bool has_i64(const int64_t *v, size_t n, int64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && v[lo] == x;
+}
+
+/* The order of the override list, which the search below follows. */
+static int cmp_override(const void *a, const void *b)
+{
+    const override *x = a, *y = b;
+    int c = strcmp(x->uid, y->uid);
+    if (c)
+        return c;
+    if (x->is_day != y->is_day)
+        return x->is_day ? 1 : -1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Does an override replace the occurrence of event `uid` at instant s
+ * (is_day false) or on local date s (is_day true)? */
+static bool overridden(const cal_ctx *cx, const char *uid, bool is_day, int64_t s)
+{
+    override key = {(char *)uid, is_day, s};
+    size_t lo = 0, hi = cx->novr;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_override(&cx->ovr[mid], &key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < cx->novr && cmp_override(&cx->ovr[lo], &key) == 0;
+}
+
 /* Emit occurrence with local start `ls` unless excluded. */
 static bool emit(cal_ctx *cx, const event *ev, int64_t ls, const int64_t *ex, size_t nex,
                  const int64_t *exday, size_t nexday, const char *uid)
@@ -692,23 +884,16 @@ static bool emit(cal_ctx *cx, const event *ev, int64_t ls, const int64_t *ex, si
     /* Exclusions compare instants (EXDATE date-times) or local dates
      * (EXDATE dates, which exclude every occurrence on that day), and
      * overrides are matched by UID and the replaced occurrence's instant
-     * or date; the linear scans are over an event's few exclusions. */
+     * or date: binary searches in the sorted lists, so thousands of
+     * EXDATEs or overrides cost a logarithm per occurrence. */
     int64_t s = to_instant(ev->tz, ev->is_utc, ls);
     if (s < TI_CAL_FROM || s >= TI_CAL_UNTIL)
         return true;
     int64_t day = chg_floor_div(ls, 86400);
-    for (size_t i = 0; i < nex; i++)
-        if (ex[i] == s)
-            return true;
-    for (size_t i = 0; i < nexday; i++)
-        if (exday[i] == day)
-            return true;
-    if (uid) {
-        for (size_t i = 0; i < cx->novr; i++)
-            if (strcmp(cx->ovr[i].uid, uid) == 0 &&
-                (cx->ovr[i].rid == s || cx->ovr[i].rid_day == day))
-                return true;
-    }
+    if (has_i64(ex, nex, s) || has_i64(exday, nexday, day))
+        return true;
+    if (uid && (overridden(cx, uid, false, s) || overridden(cx, uid, true, day)))
+        return true;
     int64_t e = ev->nominal_days
                     ? ti_add(to_instant(ev->tz, ev->is_utc, ls + ev->nominal_days * 86400),
                              ev->exact)
@@ -716,15 +901,13 @@ static bool emit(cal_ctx *cx, const event *ev, int64_t ls, const int64_t *ex, si
     return occ_push(cx, s, e);
 }
 
-/* One element at a time: EXDATE lists are short, and this runs at build
- * time only. */
-static bool push_i64(cal_ctx *cx, int64_t **v, size_t *n, int64_t x)
+static bool push_i64(cal_ctx *cx, int64_t **v, size_t *n, size_t *cap, int64_t x)
 {
-    int64_t *p = chg_realloc(*v, (*n + 1) * sizeof *p);
+    int64_t *p = grow(cx, *v, *n, cap, sizeof *p);
     if (!p)
-        return oom(cx);
-    p[(*n)++] = x;
+        return false;
     *v = p;
+    p[(*n)++] = x;
     return true;
 }
 
@@ -791,15 +974,19 @@ static bool expand_event(cal_ctx *cx, icalcomponent *ve, bool is_override)
 
     /* EXDATE */
     int64_t *ex = NULL, *exday = NULL;
-    size_t nex = 0, nexday = 0;
+    size_t nex = 0, nexday = 0, capex = 0, capexday = 0;
     bool ok = true;
     for (icalproperty *p = icalcomponent_get_first_property(ve, ICAL_EXDATE_PROPERTY); p && ok;
          p = icalcomponent_get_next_property(ve, ICAL_EXDATE_PROPERTY)) {
         int64_t inst, day;
         ok = value_instant(cx, p, icalproperty_get_exdate(p), &ev, "EXDATE", &inst, &day) &&
-             (day != INT64_MIN ? push_i64(cx, &exday, &nexday, day)
-                               : push_i64(cx, &ex, &nex, inst));
+             (day != INT64_MIN ? push_i64(cx, &exday, &nexday, &capexday, day)
+                               : push_i64(cx, &ex, &nex, &capex, inst));
     }
+    if (nex)
+        qsort(ex, nex, sizeof *ex, cmp_i64);
+    if (nexday)
+        qsort(exday, nexday, sizeof *exday, cmp_i64);
     /* an override does not recur, so nothing of it can be overridden: no
      * uid means emit checks no overrides */
     const char *uid = is_override ? NULL : uid_of(ve);
@@ -826,8 +1013,9 @@ static bool expand_event(cal_ctx *cx, icalcomponent *ve, bool is_override)
             /* stop is two days past the window: local times run up to a
              * day ahead of instants, and an occurrence starting just before
              * TI_CAL_UNTIL must still be seen; emit drops what is past it */
-            ok = iterate_rrule(cx, r, ds, stop, TI_CAL_MAX_OCCURRENCES, start_add, &ev, "VEVENT",
-                               cx->event_no);
+            /* no cap of its own: start_add counts every start against
+             * the calendar's steps, whatever rule it comes from */
+            ok = iterate_rrule(cx, r, ds, stop, SIZE_MAX, start_add, &ev, "VEVENT", cx->event_no);
         }
         ev.until = INT64_MAX;
         for (icalproperty *p = icalcomponent_get_first_property(ve, ICAL_RDATE_PROPERTY); p && ok;
@@ -851,10 +1039,11 @@ static bool expand_event(cal_ctx *cx, icalcomponent *ve, bool is_override)
                     b = a + ((int64_t)d.days + 7 * (int64_t)d.weeks) * 86400 +
                         (int64_t)d.hours * 3600 + (int64_t)d.minutes * 60 + d.seconds;
                 }
-                bool excluded = false;
-                for (size_t i = 0; i < nex; i++)
-                    excluded |= ex[i] == a;
-                if (!excluded && a >= TI_CAL_FROM && a < TI_CAL_UNTIL)
+                if (!step(cx, "VEVENT", cx->event_no)) {
+                    ok = false;
+                    break;
+                }
+                if (!has_i64(ex, nex, a) && a >= TI_CAL_FROM && a < TI_CAL_UNTIL)
                     ok = occ_push(cx, a, b);
                 continue;
             }
@@ -904,16 +1093,14 @@ static bool note_override(cal_ctx *cx, icalcomponent *ve, icalproperty *rp)
     int64_t inst, day;
     if (!value_instant(cx, rp, rt, NULL, "RECURRENCE-ID", &inst, &day))
         return false;
-    override *o = chg_realloc(cx->ovr, (cx->novr + 1) * sizeof *o);
-    char *u = chg_strdup(uid);
-    if (!o || !u) {
-        if (o)
-            cx->ovr = o;
-        chg_free(u);
-        return oom(cx);
-    }
+    override *o = grow(cx, cx->ovr, cx->novr, &cx->capovr, sizeof *o);
+    if (!o)
+        return false;
     cx->ovr = o;
-    o[cx->novr++] = (override){u, day == INT64_MIN ? inst : INT64_MIN, day};
+    char *u = chg_strdup(uid);
+    if (!u)
+        return oom(cx);
+    cx->ovr[cx->novr++] = (override){u, day != INT64_MIN, day != INT64_MIN ? day : inst};
     return true;
 }
 
@@ -937,7 +1124,8 @@ static const char *x_prop(icalcomponent *cal, const char *name)
 static void ctx_free(cal_ctx *cx)
 {
     for (size_t i = 0; i < cx->nzones; i++) {
-        chg_free(cx->zones[i].tzid);
+        if (cx->zones[i].own_tzid)
+            chg_free((char *)cx->zones[i].tzid);
         chg_tz_free(cx->zones[i].tz);
     }
     chg_free(cx->zones);
@@ -978,9 +1166,11 @@ static void locate_line(const char *text, size_t len, const char *name, size_t *
 
 /* Parse and expand a calendar (see the file comment). Works on a private
  * NUL-terminated copy of the text; keeps nothing of it. On error returns
- * CHG_EINVAL (or CHG_ENOMEM) with err placed on the offending line. */
-int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_calendar *out,
-                      chg_time_error *err)
+ * CHG_EINVAL (CHG_ERANGE when the budget ran out, or CHG_ENOMEM) with err
+ * placed on the offending line. The steps taken are spent from the
+ * budget whether the build succeeds or not: the work was done. */
+int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_budget *budget,
+                          ti_calendar *out, chg_time_error *err)
 {
     memset(out, 0, sizeof *out);
     if (err)
@@ -1051,6 +1241,9 @@ int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_cal
     cx.text = text;
     cx.len = len;
     cx.err = err;
+    cx.budget = budget;
+    cx.max_steps = budget && budget->left < TI_CAL_MAX_OCCURRENCES ? budget->left
+                                                                    : TI_CAL_MAX_OCCURRENCES;
     int rc = CHG_EINVAL;
     chg_tz *own_default = NULL;
 
@@ -1098,12 +1291,8 @@ int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_cal
         cx.deftz = own_default;
     }
     /* zones, then overrides, then events; all in document order */
-    int nvtz = 0;
-    for (size_t i = 0; i < ncal; i++)
-        for (icalcomponent *c = icalcomponent_get_first_component(cals[i], ICAL_VTIMEZONE_COMPONENT);
-             c; c = icalcomponent_get_next_component(cals[i], ICAL_VTIMEZONE_COMPONENT), nvtz++)
-            if (!check_lic_errors(&cx, c, "VTIMEZONE", nvtz) || !build_vtimezone(&cx, c, nvtz))
-                goto done;
+    if (!read_vtimezones(&cx, cals, ncal))
+        goto done;
     /* Pass one records every override before any event is expanded, so a
      * RECURRENCE-ID event may come before or after its master in the file.
      * Events are numbered in document order across VCALENDARs, the order
@@ -1119,6 +1308,8 @@ int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_cal
             if (rp && !note_override(&cx, c, rp))
                 goto done;
         }
+    if (cx.novr)
+        qsort(cx.ovr, cx.novr, sizeof *cx.ovr, cmp_override);
     nev = 0;
     for (size_t i = 0; i < ncal; i++)
         for (icalcomponent *c = icalcomponent_get_first_component(cals[i], ICAL_VEVENT_COMPONENT);
@@ -1162,6 +1353,10 @@ int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_cal
 done:
     if (rc != CHG_OK && cx.failed && rc == CHG_EINVAL && err && !err->message[0])
         chg_ti_set_error(err, 0, 0, "invalid calendar");
+    if (rc != CHG_OK && cx.status == CHG_ERANGE)
+        rc = CHG_ERANGE;
+    if (budget)
+        budget->left -= cx.steps < budget->left ? cx.steps : budget->left;
     ctx_free(&cx);
     chg_tz_free(own_default);
     icalcomponent_free(root);

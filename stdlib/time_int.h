@@ -85,15 +85,24 @@ typedef struct ti_calendar {
     bool complement;
 } ti_calendar;
 
+/* Steps of expansion (occurrence starts and VTIMEZONE onsets) several
+ * builds share: what is left, and what there was (for the message). */
+typedef struct ti_budget {
+    size_t left, total;
+} ti_budget;
+
 /* Expand .ics text. zone is the zone for floating and all-day times given
- * by the node (NULL: X-WR-TIMEZONE if loadable, else UTC). On error returns
- * CHG_EINVAL/CHG_ENOMEM with err filled (offset into text). */
-int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_calendar *out,
-                      chg_time_error *err);
+ * by the node (NULL: X-WR-TIMEZONE if loadable, else UTC). budget (NULL:
+ * none) is spent by the steps taken. On error returns CHG_EINVAL,
+ * CHG_ERANGE (the budget ran out) or CHG_ENOMEM with err filled (offset
+ * into text; err->status the same). */
+int chg_ti_calendar_build(const char *text, size_t len, const char *zone, ti_budget *budget,
+                          ti_calendar *out, chg_time_error *err);
 void chg_ti_calendar_free(ti_calendar *cal);
 
 /* Occurrences of events are expanded from 1900-01-01 up to 2200-01-01 UTC,
- * at most this many per calendar. */
+ * at most this many steps per calendar (every start of every rule, RDATE
+ * and DTSTART, and every onset of the VTIMEZONEs it uses). */
 #define TI_CAL_FROM (-2208988800LL)
 #define TI_CAL_UNTIL (7258118400LL)
 #define TI_CAL_MAX_OCCURRENCES 500000

@@ -14,6 +14,11 @@
  * every search stops at its horizon.
  *
  * A built time set is immutable and may be shared between threads.
+ *
+ * Calendars are the one costly leaf to build (an expansion of every
+ * occurrence to 2200), so sets built with a chg_ts_cache share them: each
+ * distinct calendar is expanded once per cache, and all of the cache's
+ * expansions spend one budget of steps.
  */
 #include "time_int.h"
 
@@ -34,7 +39,8 @@ typedef struct tnode {
     int start_min, end_min;
     int64_t from, to;   /* RANGE: instants */
     int fm, fd, tm, td;
-    ti_calendar cal;
+    const ti_calendar *cal; /* own, or a cache's */
+    ti_calendar own;
     char *flag;
 } tnode;
 
@@ -226,7 +232,7 @@ static int64_t local_day(const chg_tz *tz, int64_t t)
  * swaps in and out on the same spans. */
 static void calendar_span(const tnode *nd, int64_t t, span *o)
 {
-    const ti_calendar *c = &nd->cal;
+    const ti_calendar *c = nd->cal;
     /* first interval with end > t */
     size_t lo = 0, hi = c->n;
     while (lo < hi) {
@@ -473,7 +479,7 @@ void chg_timeset_free(chg_timeset *ts)
         return;
     for (size_t i = 0; i < ts->n; i++) {
         chg_cron_free(ts->nodes[i].cron);
-        chg_ti_calendar_free(&ts->nodes[i].cal);
+        chg_ti_calendar_free(&ts->nodes[i].own);
         chg_free(ts->nodes[i].flag);
     }
     for (size_t i = 0; i < ts->ntz; i++)
@@ -510,11 +516,136 @@ static bool valid_month_day(int m, int d)
     return m >= 1 && m <= 12 && d >= 1 && d <= maxd[m - 1];
 }
 
+/* ---- the calendar cache ---------------------------------------------------------------- */
+
+/* One calendar of a cache: the text and zone it was built from, and its
+ * expansion or the error that refused it. An entry whose text has the
+ * content of an earlier one's at another address (two files with the same
+ * text) is an alias: it shares the expansion (own false). */
+typedef struct cal_entry {
+    const char *text;
+    size_t len;
+    char *zone; /* NULL: the node had none */
+    ti_calendar *cal;
+    bool own;
+    chg_time_error err; /* when cal is NULL */
+} cal_entry;
+
+struct chg_ts_cache {
+    cal_entry *v;
+    size_t n, cap;
+    ti_budget budget;
+};
+
+chg_ts_cache *chg_ts_cache_new(size_t budget)
+{
+    chg_ts_cache *c = chg_calloc(1, sizeof *c);
+    if (c)
+        c->budget = (ti_budget){budget, budget};
+    return c;
+}
+
+void chg_ts_cache_free(chg_ts_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->v[i].own) {
+            chg_ti_calendar_free(c->v[i].cal);
+            chg_free(c->v[i].cal);
+        }
+        chg_free(c->v[i].zone);
+    }
+    chg_free(c->v);
+    chg_free(c);
+}
+
+static bool same_zone(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Add an entry (its zone copied); NULL when memory runs out. */
+static cal_entry *cache_add(chg_ts_cache *c, const cal_entry *e)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 8;
+        cal_entry *v = chg_realloc(c->v, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        c->v = v;
+        c->cap = cap;
+    }
+    char *zone = NULL;
+    if (e->zone && !(zone = chg_strdup(e->zone)))
+        return NULL;
+    cal_entry *n = &c->v[c->n++];
+    *n = *e;
+    n->zone = zone;
+    return n;
+}
+
+/* The expansion of a calendar node, from the cache or built into it.
+ * Entries are found by the text's address first (the compiler and the
+ * loader hand the same text for every node naming one file), then by
+ * content; a linear search, over the distinct calendars of a policy. A
+ * refusal is kept like an expansion, so a bad calendar is not expanded
+ * again for every set that names it; running out of memory is not. */
+static const ti_calendar *cached_calendar(chg_ts_cache *c, const chg_ts_node *src,
+                                          chg_time_error *err)
+{
+    const cal_entry *hit = NULL;
+    for (size_t i = 0; i < c->n && !hit; i++)
+        if (c->v[i].text == src->ics && c->v[i].len == src->ics_len && same_zone(c->v[i].zone, src->zone))
+            hit = &c->v[i];
+    for (size_t i = 0; i < c->n && !hit; i++)
+        if (c->v[i].len == src->ics_len && same_zone(c->v[i].zone, src->zone) &&
+            memcmp(c->v[i].text, src->ics, src->ics_len) == 0) {
+            cal_entry alias = c->v[i];
+            alias.text = src->ics;
+            alias.own = false;
+            if (!(hit = cache_add(c, &alias))) {
+                chg_ti_nomem(err, "out of memory");
+                return NULL;
+            }
+        }
+    if (!hit) {
+        cal_entry e = {.text = src->ics, .len = src->ics_len, .zone = (char *)src->zone, .own = true};
+        e.cal = chg_calloc(1, sizeof *e.cal);
+        if (!e.cal) {
+            chg_ti_nomem(err, "out of memory");
+            return NULL;
+        }
+        memset(&e.err, 0, sizeof e.err);
+        if (chg_ti_calendar_build(src->ics, src->ics_len, src->zone, &c->budget, e.cal, &e.err) != CHG_OK) {
+            chg_free(e.cal);
+            e.cal = NULL;
+            e.own = false;
+            if (e.err.status == CHG_ENOMEM) {
+                if (err)
+                    *err = e.err;
+                return NULL;
+            }
+        }
+        if (!(hit = cache_add(c, &e))) {
+            if (e.cal) {
+                chg_ti_calendar_free(e.cal);
+                chg_free(e.cal);
+            }
+            chg_ti_nomem(err, "out of memory");
+            return NULL;
+        }
+    }
+    if (!hit->cal && err)
+        *err = hit->err;
+    return hit->cal;
+}
+
 /* Build node i and, first, its operands. state: 0 new, 1 in progress, 2 done.
  * A node met again while in progress is a cycle (the caller's array need
  * not be a tree); a node shared by two parents is built once. *bad is the
  * node being built when an error occurs, for the caller's message. */
-static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int i,
+static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int i, chg_ts_cache *cache,
                        unsigned char *state, int depth, chg_time_error *err, int *bad)
 {
     if (i < 0 || (size_t)i >= n) {
@@ -539,14 +670,14 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
     switch (src->op) {
     case CHG_TS_OR:
     case CHG_TS_AND:
-        if (!build_node(ts, nodes, n, src->a, state, depth + 1, err, bad) ||
-            !build_node(ts, nodes, n, src->b, state, depth + 1, err, bad))
+        if (!build_node(ts, nodes, n, src->a, cache, state, depth + 1, err, bad) ||
+            !build_node(ts, nodes, n, src->b, cache, state, depth + 1, err, bad))
             return false;
         nd->a = src->a;
         nd->b = src->b;
         break;
     case CHG_TS_NOT:
-        if (!build_node(ts, nodes, n, src->a, state, depth + 1, err, bad))
+        if (!build_node(ts, nodes, n, src->a, cache, state, depth + 1, err, bad))
             return false;
         nd->a = src->a;
         break;
@@ -606,7 +737,11 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
             chg_ti_set_error(err, 0, 0, "calendar time set without calendar text");
             return false;
         }
-        if (chg_ti_calendar_build(src->ics, src->ics_len, src->zone, &nd->cal, err) != CHG_OK)
+        if (cache)
+            nd->cal = cached_calendar(cache, src, err);
+        else if (chg_ti_calendar_build(src->ics, src->ics_len, src->zone, NULL, &nd->own, err) == CHG_OK)
+            nd->cal = &nd->own;
+        if (!nd->cal)
             return false;
         break;
     case CHG_TS_FLAG:
@@ -629,6 +764,12 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
 
 chg_timeset *chg_timeset_build(const chg_ts_node *nodes, size_t n, int root,
                                chg_time_error *err, int *bad_node)
+{
+    return chg_timeset_build_cached(nodes, n, root, NULL, err, bad_node);
+}
+
+chg_timeset *chg_timeset_build_cached(const chg_ts_node *nodes, size_t n, int root, chg_ts_cache *cache,
+                                      chg_time_error *err, int *bad_node)
 {
     int bad_dummy = -1;
     if (!bad_node)
@@ -658,7 +799,7 @@ chg_timeset *chg_timeset_build(const chg_ts_node *nodes, size_t n, int root,
     }
     ts->n = n;
     ts->root = root;
-    bool ok = build_node(ts, nodes, n, root, state, 0, err, bad_node);
+    bool ok = build_node(ts, nodes, n, root, cache, state, 0, err, bad_node);
     chg_free(state);
     if (!ok) {
         chg_timeset_free(ts);

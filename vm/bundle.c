@@ -821,7 +821,11 @@ static bool load_decisions(loader *L)
 
 /* Time sets: rebuild chg_ts_node trees and let the time library check
  * and build them (it loads the zones they name). Every node is read and
- * checked once by itself, then again as part of each set that has it. */
+ * checked once by itself, then again as part of each set that has it.
+ * The sets share one calendar cache, as in the compiler: a calendar
+ * (one string of the bundle) is expanded once however many sets name
+ * it, and all of them within the compiler's budget, so a bundle that
+ * compiled loads and a made-up one cannot make the load run away. */
 static bool load_timesets(loader *L)
 {
     chg_bundle *b = L->b;
@@ -839,6 +843,8 @@ static bool load_timesets(loader *L)
         if (q.op == CHG_TS_FLAG && q.text != CHG_NONE32)
             b->flag_strs[b->nflag_strs++] = q.text;
     }
+    if (n && !(b->calendars = chg_ts_cache_new(CHG_TS_CALENDAR_BUDGET)))
+        return nomem(L);
     bool ok = true;
     chg_vm_verifier V = {b, L->off, L->err, L->errlen, false};
     uint32_t next_first = 0;
@@ -927,7 +933,7 @@ static bool load_timesets(loader *L)
             chg_time_error te;
             int bad = -1;
             memset(&te, 0, sizeof te);
-            t->ts = chg_timeset_build(nodes, r.count, (int)r.count - 1, &te, &bad);
+            t->ts = chg_timeset_build_cached(nodes, r.count, (int)r.count - 1, b->calendars, &te, &bad);
             if (!t->ts && te.status == CHG_ENOMEM)
                 ok = nomem(L);
             else if (!t->ts)
@@ -1026,6 +1032,7 @@ void chg_bundle_free(chg_bundle *b)
         return;
     for (uint32_t i = 0; b->timesets && i < b->ntimesets; i++)
         chg_timeset_free(b->timesets[i].ts);
+    chg_ts_cache_free(b->calendars); /* after the sets that use it */
     for (uint32_t i = 0; b->regexes && i < b->nregexes; i++)
         pcre2_code_free(b->regexes[i]);
     pcre2_compile_context_free(b->pcre_cc);

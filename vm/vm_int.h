@@ -135,6 +135,7 @@ struct chg_bundle {
     uint32_t *during;
     uint32_t ntimesets;
     chg_tsdef *timesets;
+    chg_ts_cache *calendars; /* the sets' calendars, expanded once each */
     uint32_t nregexes;
     pcre2_code **regexes;
     pcre2_general_context *pcre; /* allocates through chg_realloc; NULL

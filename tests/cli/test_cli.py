@@ -290,6 +290,25 @@ class Files(unittest.TestCase):
             "chgc: %s: warning: query aws.cloudwatch.alarm_stat is never asked by the policy "
             "(did you mean aws.cloudwatch.alarm_state?)" % f])
 
+    def test_a_calendar_many_freezes_name_is_expanded_once_per_build_and_load(self):
+        # 10,001 occurrences, named by 101 freezes: expanded once per set
+        # that would be 1,010,101, past the 1,000,000 a compilation and a
+        # load may expand (docs/time.md)
+        self.write("c.ics", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VEVENT\r\nUID:1@x\r\n"
+                   "DTSTART:20261224T000000Z\r\nDTEND:20261224T010000Z\r\nRRULE:FREQ=DAILY;COUNT=10000\r\n"
+                   "END:VEVENT\r\nEND:VCALENDAR\r\n")
+        names = ["f%d" % i for i in range(101)]
+        p = self.write("p.chg", 'policy "p" version "1"\n' + "".join('freeze %s = calendar "c.ics"\n' % n for n in names)
+                       + "rule r:\n  deny during %s \"frozen\"\n" % ", ".join(names))
+        b = os.path.join(self.dir, "p.chgb")
+        rc, out, err = chgc("build", "-o", b, p)
+        self.assertEqual(rc, 0, out + err)
+        e = self.write("e.json", '{"id": "c"}')
+        for at, outcome in (("2026-12-24T00:30:00Z", "deny"), ("2026-12-24T01:30:00Z", "allow")):
+            rc, out, err = chgc("eval", b, "--event", e, "--at", at)
+            self.assertEqual((rc, err), (0, ""), at)
+            self.assertEqual(json.loads(out)["outcome"], outcome, at)
+
     def test_a_bundle_where_source_is_expected_is_one_error(self):
         b = os.path.join(self.dir, "p.chgb")
         self.assertEqual(chgc("build", "-o", b, os.path.join(ROOT, "policies/production.chg"))[0], 0)

@@ -5,7 +5,9 @@
  * times, X-WR-TIMEZONE and the node's zone, RECURRENCE-ID overrides and
  * cancellations, AWS Change Calendar DEFAULT_OPEN / DEFAULT_CLOSED (and a
  * calendar without events), the example policy's calendar, and errors that
- * point at the offending line. Fixtures: tests/fixtures/calendars/.
+ * point at the offending line; calendars built to be slow (many RRULEs,
+ * EXDATEs, overrides, unused VTIMEZONEs), and the cache that expands each
+ * calendar once within one budget. Fixtures: tests/fixtures/calendars/.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,7 +64,7 @@ static chg_timeset *calendar(const char *fixture, const char *zone)
 }
 
 typedef struct ivs {
-    char text[4096];
+    char text[8192];
     int n;
 } ivs;
 
@@ -374,6 +376,358 @@ static void test_time_ical_unbounded_rules_terminate(void **state)
     }
 }
 
+/* ---- calendars built to be slow (issue 10 point 3) ---------------------------------- */
+
+/* A calendar of one VCALENDAR around `body`, in a chg_buf the caller frees. */
+static void vcal(chg_buf *b, const char *body)
+{
+    chg_buf_init(b);
+    chg_buf_puts(b, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n");
+    chg_buf_puts(b, body);
+    chg_buf_puts(b, "END:VCALENDAR\r\n");
+    assert_false(b->oom);
+}
+
+static chg_timeset *build_text(const char *text, size_t len, chg_time_error *e)
+{
+    chg_ts_node n = {.op = CHG_TS_CALENDAR, .ics = text, .ics_len = len};
+    int bad;
+    memset(e, 0, sizeof *e);
+    return chg_timeset_build(&n, 1, 0, e, &bad);
+}
+
+/* "YYYYMMDD" of day `d` (days since 1970-01-01). */
+static const char *ymd(int64_t d)
+{
+    static char ring[4][40];
+    static int k;
+    char *b = ring[k++ & 3];
+    int64_t y;
+    int m, dd;
+    chg_civil_from_days(d, &y, &m, &dd);
+    snprintf(b, 40, "%04d%02d%02d", (int)y, m, dd);
+    return b;
+}
+
+static int count_iv(void *ud, int64_t a, int64_t b)
+{
+    (void)a;
+    (void)b;
+    ++*(size_t *)ud;
+    return 0;
+}
+
+static size_t count_intervals(const chg_timeset *ts)
+{
+    size_t n = 0;
+    chg_timeset_intervals(ts, NULL, U("1900-01-01T00:00:00Z"), U("2200-01-01T00:00:00Z"), count_iv, &n);
+    return n;
+}
+
+/* Fifty RRULEs in one event are the union of their occurrences; and the
+ * calendar's cap counts the starts of all its rules together, so five
+ * copies of one daily rule from 1900 (110,000 starts each, the same
+ * ones) are refused, where a cap per rule let each run to its end. */
+static void test_time_ical_many_rrules(void **state)
+{
+    (void)state;
+    chg_buf body;
+    chg_buf_init(&body);
+    chg_buf_puts(&body, "BEGIN:VEVENT\r\nUID:r@chg.test\r\nDTSTART:20260101T090000Z\r\n"
+                        "DTEND:20260101T100000Z\r\n");
+    for (int k = 0; k < 50; k++)
+        chg_buf_printf(&body, "RRULE:FREQ=YEARLY;BYMONTH=%d;BYMONTHDAY=%d;UNTIL=20271231T235959Z\r\n", k % 12 + 1, k / 12 + 1);
+    chg_buf_puts(&body, "END:VEVENT\r\n");
+    chg_buf text;
+    vcal(&text, body.data);
+    chg_time_error e;
+    chg_timeset *ts = build_text(text.data, text.len, &e);
+    if (!ts)
+        fail_msg("%s", e.message);
+    /* expected: each (month, day) in 2026 and 2027, in order */
+    chg_buf want;
+    chg_buf_init(&want);
+    for (int y = 2026; y <= 2027; y++)
+        for (int m = 1; m <= 12; m++)
+            for (int d = 1; d <= 5; d++)
+                if ((d - 1) * 12 + (m - 1) < 50)
+                    chg_buf_printf(&want, "%s[%04d-%02d-%02dT09:00:00Z,%04d-%02d-%02dT10:00:00Z)", want.len ? " " : "",
+                                   y, m, d, y, m, d);
+    assert_string_equal(intervals(ts, "2025-01-01T00:00:00Z", "2029-01-01T00:00:00Z"), want.data);
+    chg_timeset_free(ts);
+    chg_buf_free(&want);
+    chg_buf_free(&text);
+    chg_buf_free(&body);
+
+    vcal(&text, "BEGIN:VEVENT\r\nUID:d@chg.test\r\nDTSTART:19000101T090000Z\r\nDTEND:19000101T100000Z\r\n"
+                "RRULE:FREQ=DAILY\r\nRRULE:FREQ=DAILY\r\nRRULE:FREQ=DAILY\r\nRRULE:FREQ=DAILY\r\n"
+                "RRULE:FREQ=DAILY\r\nEND:VEVENT\r\n");
+    clock_t c0 = clock();
+    assert_null(build_text(text.data, text.len, &e));
+    assert_true((double)(clock() - c0) / CLOCKS_PER_SEC < 20.0);
+    assert_string_equal(e.message, "more than 500000 occurrences before 2200 (all the calendar's rules together)");
+    assert_int_equal(e.status, CHG_EINVAL);
+    const char *at = strstr(text.data, "RRULE:FREQ=DAILY");
+    assert_int_equal(e.offset, (size_t)(at - text.data));
+    assert_int_equal(e.length, strlen("RRULE:FREQ=DAILY"));
+    chg_buf_free(&text);
+}
+
+/* The calendar of `body` (freed) into text, built in under 3 s of CPU:
+ * with the sanitizers the EXDATE and override cases take under one; the
+ * scans of every EXDATE (override) for each occurrence they replace took
+ * 4 s (14 s) in a Release build. */
+static chg_timeset *build_fast(chg_buf *text, chg_buf *body)
+{
+    vcal(text, body->data);
+    chg_buf_free(body);
+    chg_time_error e;
+    clock_t c0 = clock();
+    chg_timeset *ts = build_text(text->data, text->len, &e);
+    double secs = (double)(clock() - c0) / CLOCKS_PER_SEC;
+    if (!ts)
+        fail_msg("%s", e.message);
+    if (secs > 3.0)
+        fail_msg("%.1f s", secs);
+    return ts;
+}
+
+/* A daily event from 1950 with an EXDATE on every day but Sundays
+ * (date-times, and DATEs for the Saturdays): 78,000 exclusions, each
+ * occurrence looked up in them. What is left is every Sunday. */
+static void test_time_ical_many_exdates(void **state)
+{
+    (void)state;
+    int64_t d0 = chg_days_from_civil(1950, 1, 1), d1 = chg_days_from_civil(2200, 1, 1);
+    assert_int_equal(chg_weekday_from_days(d0), 0); /* a Sunday */
+    chg_buf body;
+    chg_buf_init(&body);
+    chg_buf_puts(&body, "BEGIN:VEVENT\r\nUID:x@chg.test\r\nDTSTART:19500101T090000Z\r\n"
+                        "DTEND:19500101T100000Z\r\nRRULE:FREQ=DAILY\r\n");
+    /* in reverse, so nothing depends on the file's order */
+    for (int64_t d = d1 - 1; d >= d0; d--) {
+        int wd = chg_weekday_from_days(d);
+        if (wd == 6)
+            chg_buf_printf(&body, "EXDATE;VALUE=DATE:%s\r\n", ymd(d));
+        else if (wd != 0)
+            chg_buf_printf(&body, "EXDATE:%sT090000Z\r\n", ymd(d));
+    }
+    chg_buf_puts(&body, "END:VEVENT\r\n");
+    chg_buf text;
+    chg_timeset *ts = build_fast(&text, &body);
+    assert_string_equal(intervals(ts, "2026-11-28T00:00:00Z", "2026-12-14T00:00:00Z"),
+                        "[2026-11-29T09:00:00Z,2026-11-29T10:00:00Z) "
+                        "[2026-12-06T09:00:00Z,2026-12-06T10:00:00Z) "
+                        "[2026-12-13T09:00:00Z,2026-12-13T10:00:00Z)");
+    assert_int_equal(count_intervals(ts), (size_t)((d1 - d0 + 6) / 7));
+    chg_timeset_free(ts);
+    chg_buf_free(&text);
+}
+
+/* A daily event from 1950 and 20,000 RECURRENCE-ID events that move its
+ * first 20,000 occurrences to 12:00 (every tenth cancelled instead),
+ * before and after the master in the file. */
+static void test_time_ical_many_overrides(void **state)
+{
+    (void)state;
+    int64_t d0 = chg_days_from_civil(1950, 1, 1), d1 = chg_days_from_civil(2200, 1, 1);
+    const int64_t n = 20000;
+    chg_buf body;
+    chg_buf_init(&body);
+    for (int64_t k = 0; k < n; k++) {
+        if (k == n / 2)
+            chg_buf_puts(&body, "BEGIN:VEVENT\r\nUID:m@chg.test\r\nDTSTART:19500101T090000Z\r\n"
+                                "DTEND:19500101T100000Z\r\nRRULE:FREQ=DAILY\r\nEND:VEVENT\r\n");
+        const char *d = ymd(d0 + k);
+        chg_buf_printf(&body,
+                       "BEGIN:VEVENT\r\nUID:m@chg.test\r\nRECURRENCE-ID:%sT090000Z\r\n"
+                       "DTSTART:%sT120000Z\r\nDTEND:%sT130000Z\r\n%sEND:VEVENT\r\n",
+                       d, d, d, k % 10 == 9 ? "STATUS:CANCELLED\r\n" : "");
+    }
+    chg_buf text;
+    chg_timeset *ts = build_fast(&text, &body);
+    /* days 8..11: moved, cancelled (the tenth), moved, moved */
+    assert_string_equal(intervals(ts, "1950-01-09T00:00:00Z", "1950-01-13T00:00:00Z"),
+                        "[1950-01-09T12:00:00Z,1950-01-09T13:00:00Z) "
+                        "[1950-01-11T12:00:00Z,1950-01-11T13:00:00Z) "
+                        "[1950-01-12T12:00:00Z,1950-01-12T13:00:00Z)");
+    /* the last override, and the master again after it */
+    char a[40], b[40];
+    chg_time_format_utc((d0 + n - 2) * 86400, a);
+    chg_time_format_utc((d0 + n + 1) * 86400, b);
+    char want[256];
+    snprintf(want, sizeof want, "[%.10sT12:00:00Z,%.10sT13:00:00Z) [%s,%.10sT10:00:00Z)", a, a,
+             F((d0 + n) * 86400 + 9 * 3600), F((d0 + n) * 86400));
+    assert_string_equal(intervals(ts, a, b), want);
+    assert_int_equal(count_intervals(ts), (size_t)(d1 - d0 - n / 10));
+    chg_timeset_free(ts);
+    chg_buf_free(&text);
+}
+
+/* An Outlook-style VTIMEZONE: rules from 1601. */
+static void vtimezone(chg_buf *b, const char *tzid, const char *std_rule)
+{
+    chg_buf_printf(b,
+                   "BEGIN:VTIMEZONE\r\nTZID:%s\r\n"
+                   "BEGIN:STANDARD\r\nDTSTART:16011104T020000\r\nRRULE:%s\r\n"
+                   "TZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\nEND:STANDARD\r\n"
+                   "BEGIN:DAYLIGHT\r\nDTSTART:16010311T020000\r\nRRULE:FREQ=YEARLY;BYDAY=2SU;BYMONTH=3\r\n"
+                   "TZOFFSETFROM:-0500\r\nTZOFFSETTO:-0400\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n",
+                   tzid, std_rule);
+}
+
+/* A hundred VTIMEZONEs of which one is named: the others are checked for
+ * their form but never expanded, so one whose expansion would be refused
+ * (a daily STANDARD rule: too many onsets) does no harm until a time
+ * names it; one without TZOFFSETTO is an error, named or not. */
+static void test_time_ical_unused_vtimezones(void **state)
+{
+    (void)state;
+    for (int named = 0; named < 2; named++) {
+        chg_buf body;
+        chg_buf_init(&body);
+        for (int k = 0; k < 99; k++) {
+            char id[32];
+            snprintf(id, sizeof id, "Zone %d", k);
+            vtimezone(&body, id, "FREQ=YEARLY;BYDAY=1SU;BYMONTH=11");
+        }
+        vtimezone(&body, "Daily", "FREQ=DAILY");
+        chg_buf_printf(&body, "BEGIN:VEVENT\r\nUID:v@chg.test\r\nDTSTART;TZID=%s:20260701T090000\r\n"
+                              "DTEND;TZID=%s:20260701T100000\r\nEND:VEVENT\r\n",
+                       named ? "Daily" : "Zone 50", named ? "Daily" : "Zone 50");
+        chg_buf text;
+        vcal(&text, body.data);
+        chg_buf_free(&body);
+        chg_time_error e;
+        chg_timeset *ts = build_text(text.data, text.len, &e);
+        if (!named) {
+            if (!ts)
+                fail_msg("%s", e.message);
+            /* 09:00 daylight time (-04:00) */
+            assert_string_equal(intervals(ts, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"),
+                                "[2026-07-01T13:00:00Z,2026-07-01T14:00:00Z)");
+        } else {
+            assert_null(ts);
+            assert_string_equal(e.message, "RRULE expands to more than 20000 occurrences before 2200");
+            /* placed on the Daily zone's RRULE */
+            const char *at = strstr(strstr(text.data, "TZID:Daily"), "RRULE:FREQ=DAILY");
+            assert_int_equal(e.offset, (size_t)(at - text.data));
+        }
+        chg_timeset_free(ts);
+        chg_buf_free(&text);
+    }
+    chg_buf body;
+    chg_buf_init(&body);
+    vtimezone(&body, "Zone 0", "FREQ=YEARLY;BYDAY=1SU;BYMONTH=11");
+    chg_buf_puts(&body, "BEGIN:VTIMEZONE\r\nTZID:Broken\r\nBEGIN:STANDARD\r\nDTSTART:16011104T020000\r\n"
+                        "TZOFFSETFROM:-0400\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+                        "BEGIN:VEVENT\r\nUID:v@chg.test\r\nDTSTART:20260701T090000Z\r\nEND:VEVENT\r\n");
+    chg_buf text;
+    vcal(&text, body.data);
+    chg_buf_free(&body);
+    chg_time_error e;
+    assert_null(build_text(text.data, text.len, &e));
+    assert_string_equal(e.message,
+                        "VTIMEZONE 'Broken' needs DTSTART, TZOFFSETFROM and TZOFFSETTO in each STANDARD/DAYLIGHT");
+    /* on its own BEGIN line (libical lists a file's zones last to first) */
+    assert_int_equal(e.offset, (size_t)(strstr(text.data, "BEGIN:VTIMEZONE\r\nTZID:Broken") - text.data));
+    assert_int_equal(e.length, strlen("BEGIN:VTIMEZONE"));
+    chg_buf_free(&text);
+    /* two definitions of one TZID: the first in the file is the zone */
+    vcal(&text, "BEGIN:VTIMEZONE\r\nTZID:Dup\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\n"
+                "TZOFFSETFROM:-0500\r\nTZOFFSETTO:-0500\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+                "BEGIN:VTIMEZONE\r\nTZID:Dup\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\n"
+                "TZOFFSETFROM:+0100\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+                "BEGIN:VEVENT\r\nUID:d@chg.test\r\nDTSTART;TZID=Dup:20260701T090000\r\n"
+                "DTEND;TZID=Dup:20260701T100000\r\nEND:VEVENT\r\n");
+    chg_timeset *ts = build_text(text.data, text.len, &e);
+    if (!ts)
+        fail_msg("%s", e.message);
+    assert_string_equal(intervals(ts, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"),
+                        "[2026-07-01T14:00:00Z,2026-07-01T15:00:00Z)");
+    chg_timeset_free(ts);
+    chg_buf_free(&text);
+}
+
+/* A weekly event of `count` occurrences; uid tells calendars apart. */
+static char *weekly_text(const char *uid, int count, size_t *len)
+{
+    chg_buf b;
+    chg_buf_init(&b);
+    chg_buf_printf(&b,
+                   "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:%s\r\n"
+                   "DTSTART:20260105T090000\r\nDTEND:20260105T100000\r\nRRULE:FREQ=WEEKLY;COUNT=%d\r\n"
+                   "END:VEVENT\r\nEND:VCALENDAR\r\n",
+                   uid, count);
+    assert_false(b.oom);
+    *len = b.len;
+    return b.data;
+}
+
+/* One cache: a calendar is expanded once however many nodes and sets name
+ * it (by its address, or its content at another address), so it spends
+ * the budget once; the calendar that would pass the budget is refused
+ * with CHG_ERANGE, and stays refused; a zone makes another calendar. The
+ * sets answer as uncached ones do. */
+static void test_time_ical_cache_and_budget(void **state)
+{
+    (void)state;
+    size_t la, lb;
+    char *a = weekly_text("a@chg.test", 600, &la), *b = weekly_text("b@chg.test", 600, &lb);
+    char *a2 = chg_strndup(a, la);
+    /* 601 steps each: DTSTART and the rule's 600 starts */
+    chg_ts_cache *cache = chg_ts_cache_new(1000);
+    assert_non_null(cache);
+    chg_ts_node one = {.op = CHG_TS_CALENDAR, .ics = a, .ics_len = la};
+    chg_ts_node two[3] = {one, {.op = CHG_TS_CALENDAR, .ics = a2, .ics_len = la}, {.op = CHG_TS_OR, .a = 0, .b = 1}};
+    chg_time_error e;
+    int bad;
+    chg_timeset *s1 = chg_timeset_build_cached(&one, 1, 0, cache, &e, &bad);
+    chg_timeset *s2 = chg_timeset_build_cached(two, 3, 2, cache, &e, &bad);
+    chg_timeset *s3 = chg_timeset_build_cached(&one, 1, 0, cache, &e, &bad);
+    chg_timeset *plain = chg_timeset_build(&one, 1, 0, &e, &bad);
+    assert_non_null(s1);
+    assert_non_null(s2);
+    assert_non_null(s3);
+    assert_non_null(plain);
+    const char *want = "[2026-01-05T09:00:00Z,2026-01-05T10:00:00Z) [2026-01-12T09:00:00Z,2026-01-12T10:00:00Z)";
+    assert_string_equal(intervals(s1, "2026-01-01T00:00:00Z", "2026-01-13T00:00:00Z"), want);
+    assert_string_equal(intervals(s2, "2026-01-01T00:00:00Z", "2026-01-13T00:00:00Z"), want);
+    assert_string_equal(intervals(plain, "2026-01-01T00:00:00Z", "2026-01-13T00:00:00Z"), want);
+    assert_int_equal(count_intervals(s3), 600);
+    /* b: 601 more steps than the 399 left */
+    chg_ts_node nb = {.op = CHG_TS_CALENDAR, .ics = b, .ics_len = lb};
+    for (int k = 0; k < 2; k++) {
+        memset(&e, 0, sizeof e);
+        bad = -1;
+        assert_null(chg_timeset_build_cached(&nb, 1, 0, cache, &e, &bad));
+        assert_int_equal(e.status, CHG_ERANGE);
+        assert_int_equal(bad, 0);
+        assert_string_equal(e.message, "the calendars of this build expand to more than 1000 occurrences together");
+        assert_int_equal(e.offset, (size_t)(strstr(b, "RRULE:") - b));
+    }
+    /* a with a zone is another expansion: nothing is left for it */
+    chg_ts_node nz = one;
+    nz.zone = "Europe/Berlin";
+    assert_null(chg_timeset_build_cached(&nz, 1, 0, cache, &e, &bad));
+    assert_int_equal(e.status, CHG_ERANGE);
+    /* a refused calendar is refused again from the cache, with its place */
+    chg_ts_node bad_cal = {.op = CHG_TS_CALENDAR, .ics = "hello", .ics_len = 5};
+    for (int k = 0; k < 2; k++) {
+        assert_null(chg_timeset_build_cached(&bad_cal, 1, 0, cache, &e, &bad));
+        assert_int_equal(e.status, CHG_EINVAL);
+        assert_string_equal(e.message, "not an iCalendar document (BEGIN:VCALENDAR ... END:VCALENDAR)");
+    }
+    chg_timeset_free(s1);
+    chg_timeset_free(s2);
+    chg_timeset_free(s3);
+    chg_timeset_free(plain);
+    chg_ts_cache_free(cache);
+    chg_free(a);
+    chg_free(a2);
+    chg_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +740,11 @@ int main(void)
         cmocka_unit_test(test_time_ical_prefixed_tzid),
         cmocka_unit_test(test_time_ical_errors_point_at_the_line),
         cmocka_unit_test(test_time_ical_unbounded_rules_terminate),
+        cmocka_unit_test(test_time_ical_many_rrules),
+        cmocka_unit_test(test_time_ical_many_exdates),
+        cmocka_unit_test(test_time_ical_many_overrides),
+        cmocka_unit_test(test_time_ical_unused_vtimezones),
+        cmocka_unit_test(test_time_ical_cache_and_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
