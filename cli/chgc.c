@@ -29,6 +29,7 @@ static const struct command {
     {"windows", chgc_windows, "list the intervals of a policy's windows and freezes"},
     {"fmt", chgc_fmt, "lay policy files out canonically (--check: only report, with a diff)"},
     {"replay", chgc_replay, "decide recorded events under two policies and show what differs"},
+    {"audit", chgc_audit, "verify or export a chgd store's hash-chained audit log"},
 };
 
 static void usage(FILE *f)
@@ -175,6 +176,20 @@ bool chgc_opt_duration(const char *name, const char *arg, int64_t *out)
     if (chg_duration_parse(arg, strlen(arg), out) == CHG_OK && *out > 0)
         return true;
     chgc_error("--%s: '%s' is not a duration (like 366d or 6h30m)", name, arg);
+    return false;
+}
+
+/* A search horizon: a duration of at most CHG_HORIZON_MAX (ten years),
+ * which bounds what one decision or check may cost; more is refused, not
+ * cut short without a word. */
+bool chgc_opt_horizon(const char *name, const char *arg, int64_t *out)
+{
+    if (!chgc_opt_duration(name, arg, out))
+        return false;
+    if (*out <= CHG_HORIZON_MAX)
+        return true;
+    chgc_error("--%s: '%s' is longer than the longest horizon, %lldd (ten years)", name, arg,
+               (long long)(CHG_HORIZON_MAX / 86400));
     return false;
 }
 

@@ -1446,15 +1446,15 @@ static cx context(chg_compiler *c, uint32_t file, unsigned allow, const char *wh
 /* Reported once per compilation: past the limit every further let of the
  * chain would fail the same way, and a hundred copies of one error would
  * hit the error limit and hide everything else. */
-static bool decl_too_deep(chg_compiler *c, chg_decl *d, const char *why)
+static bool decl_too_deep(chg_compiler *c, chg_decl *d, const char *chain)
 {
     if (c->decl_depth < CHG_MAX_DEPTH)
         return false;
     if (!c->decl_reported) {
         char lim[16];
         snprintf(lim, sizeof lim, "%d", CHG_MAX_DEPTH);
-        chg_diag *dg = chg_c_diag_report(c, CHG_D_E0011, d->name.span, lim, NULL);
-        chg_c_diag_note(c, dg, (chg_span){0}, "%s", why);
+        const char *what = chg_arena_printf(&c->arena, "the chain of %s that defines '%s'", chain, d->name.name);
+        chg_c_diag_report(c, CHG_D_E0011, d->name.span, what ? what : chain, lim, NULL);
         c->decl_reported = true;
     }
     return true;
@@ -1480,7 +1480,7 @@ static chg_type *check_let(chg_compiler *c, chg_decl *d)
         d->type = &chg_c_type_error;
         return d->type;
     }
-    if (decl_too_deep(c, d, "lets defined through other lets nest too deep here")) {
+    if (decl_too_deep(c, d, "lets")) {
         d->state = 2;
         d->type = &chg_c_type_error;
         return d->type;
@@ -1759,12 +1759,15 @@ static void check_ts(cx *x, chg_tsexpr *t)
         int a, b;
         bad_time_of_day(x, &t->u.weekly.from, &a, false);
         bad_time_of_day(x, &t->u.weekly.to, &b, true);
+        /* 02:00..02:00 is refused rather than read as empty or as 24
+         * hours: either reading surprises half of the people who write it */
         if (a >= 0 && b >= 0 && a == b) {
-            chg_diag *d = chg_c_diag_report(c, CHG_D_E0404, t->span,
+            chg_diag *d = chg_c_diag_report(c, CHG_D_E0530, t->span,
                                           chg_arena_printf(&c->arena, "%s..%s", t->u.weekly.from.name,
                                                            t->u.weekly.to.name),
                                           NULL);
-            chg_c_diag_help(c, d, "an end before the start crosses midnight (22:00..06:00); equal times are empty");
+            chg_c_diag_help(c, d, "write 00:00..24:00 for whole days; an end before the start crosses midnight "
+                                  "(22:00..06:00)");
         }
         break;
     }
@@ -1921,7 +1924,7 @@ static void check_ts_decl(chg_compiler *c, chg_decl *d)
     }
     /* a reference checks the set it names first, as lets do: bounded the
      * same way */
-    if (decl_too_deep(c, d, "windows and freezes defined through others nest too deep here")) {
+    if (decl_too_deep(c, d, "windows and freezes")) {
         d->state = 2;
         return;
     }
@@ -2005,22 +2008,110 @@ static areq_size size_of(const chg_areq *r)
     return z;
 }
 
+/* `a and b` in those terms: what the evaluator builds when it joins the
+ * requirements of a decision (the product of their normal forms). */
+static areq_size size_and(areq_size a, areq_size b)
+{
+    areq_size z = {a.clauses * b.clauses, a.terms + b.terms, a.slots + b.slots,
+                   1 + (a.depth > b.depth ? a.depth : b.depth)};
+    if (z.clauses > 1000000)
+        z.clauses = 1000000;
+    return z;
+}
+
+/* Which limit of the evaluator z exceeds (what, and the limit), or NULL;
+ * `one_term`: a single term, whose count E0501 judges. */
+static const char *areq_over(chg_compiler *c, areq_size z, bool depth, bool one_term, const char **limit)
+{
+    if (depth && z.depth > 32)
+        return *limit = "32", chg_arena_printf(&c->arena, "nested %llu deep", (unsigned long long)z.depth);
+    if (z.clauses > 32)
+        return *limit = "32", chg_arena_printf(&c->arena, "%llu ways to satisfy it", (unsigned long long)z.clauses);
+    if (z.terms > 16)
+        return *limit = "16", chg_arena_printf(&c->arena, "%llu terms to meet at once", (unsigned long long)z.terms);
+    if (z.slots > 64 && !one_term)
+        return *limit = "64", chg_arena_printf(&c->arena, "%llu approvers needed at once", (unsigned long long)z.slots);
+    return NULL;
+}
+
 /* A whole requirement (an approvals entry, a rule's) must fit the
  * evaluator: checked here so that it is never an error at run time. */
+static const char *areq_alone_over(chg_compiler *c, const chg_areq *r, const char **limit)
+{
+    return areq_over(c, size_of(r), true, r->kind != AR_AND && r->kind != AR_OR, limit);
+}
+
 static void check_areq_size(chg_compiler *c, const chg_areq *r)
 {
-    areq_size z = size_of(r);
-    const char *what = NULL, *limit = NULL;
-    if (z.depth > 32)
-        what = chg_arena_printf(&c->arena, "nested %llu deep", (unsigned long long)z.depth), limit = "32";
-    else if (z.clauses > 32)
-        what = chg_arena_printf(&c->arena, "%llu ways to satisfy it", (unsigned long long)z.clauses), limit = "32";
-    else if (z.terms > 16)
-        what = chg_arena_printf(&c->arena, "%llu terms to meet at once", (unsigned long long)z.terms), limit = "16";
-    else if (z.slots > 64 && (r->kind == AR_AND || r->kind == AR_OR)) /* one term: E0501 */
-        what = chg_arena_printf(&c->arena, "%llu approvers needed at once", (unsigned long long)z.slots), limit = "64";
+    const char *limit = NULL;
+    const char *what = areq_alone_over(c, r, &limit);
     if (what)
         chg_c_diag_report(c, CHG_D_E0517, r->span, what, limit, NULL);
+}
+
+/* A decision needs the class's entry (or the emergency entry) and the
+ * requirement of every approval rule that applied, all at once
+ * (vm/decide.c joins them, vm/approvals.c evaluates the product). Which
+ * rules apply depends on the change, so the bound is for all of them: for
+ * each entry (none without an approvals block) the requirements are
+ * joined in declaration order, and the rule whose requirement takes the
+ * product past a limit is reported (E0609), once. In an emergency only
+ * mandatory rules' requirements count. A requirement too large on its own
+ * has its E0517 and is left out. */
+static void check_combined_approvals(chg_compiler *c)
+{
+    size_t n = c->all_decls.len;
+    bool *reported = chg_arena_alloc(&c->arena, n + 1);
+    if (!reported)
+        return; /* the arena remembers the failure */
+    memset(reported, 0, n + 1);
+    if (c->approvals && c->approvals->broken)
+        return; /* the syntax error may have swallowed part of an entry */
+    uint32_t nentries = c->approvals ? c->approvals->u.approvals.n : 0;
+    for (uint32_t k = 0; k < (nentries ? nentries : 1); k++) {
+        const chg_approval_entry *e = nentries ? &c->approvals->u.approvals.entries[k] : NULL;
+        if (e && !e->req)
+            continue;
+        areq_size acc = {1, 0, 0, 1};
+        const char *limit = NULL;
+        if (e) {
+            acc = size_of(e->req);
+            if (areq_alone_over(c, e->req, &limit))
+                continue; /* E0517 */
+        }
+        uint32_t before = 0;
+        for (size_t i = 0; i < n; i++) {
+            chg_decl *d = c->all_decls.items[i];
+            if (d->kind != D_RULE || d->broken || d->u.rule.action != RA_REQUIRE_APPROVAL || !d->u.rule.req)
+                continue;
+            if (e && e->is_emergency && d->u.rule.level != LEVEL_MANDATORY)
+                continue; /* not required in an emergency */
+            areq_size r = size_of(d->u.rule.req);
+            if (areq_alone_over(c, d->u.rule.req, &limit))
+                continue; /* E0517 */
+            areq_size next = size_and(acc, r);
+            const char *what = areq_over(c, next, false, false, &limit);
+            if (!what) {
+                acc = next;
+                before++;
+                continue;
+            }
+            if (!reported[i]) {
+                reported[i] = true;
+                const char *with = chg_arena_printf(
+                    &c->arena, "%s%s%s%s%s", e ? (e->is_emergency ? "the emergency entry" : "the entry for '") : "",
+                    e && !e->is_emergency ? e->cls.name : "", e && !e->is_emergency ? "'" : "",
+                    e && before ? " and " : "",
+                    before ? chg_arena_printf(&c->arena, "the %u approval rule%s before it", before, before > 1 ? "s" : "")
+                           : "");
+                const char *rule = chg_arena_printf(&c->arena, "the requirement of rule '%s'", d->name.name);
+                chg_diag *dg = chg_c_diag_report(c, CHG_D_E0609, d->u.rule.req->span, rule, with, what, limit, NULL);
+                if (e)
+                    chg_c_diag_note(c, dg, e->cls.span, "the entry is here");
+            }
+            break;
+        }
+    }
 }
 
 /*
@@ -2574,6 +2665,8 @@ int chg_c_typecheck(chg_compiler *c)
         default: break;
         }
     }
+    if (!c->error_limit_hit)
+        check_combined_approvals(c);
     return chg_c_status(c);
 }
 

@@ -94,6 +94,8 @@ typedef struct pnode {
 typedef struct glayout {
     chg_vec names;        /* const char* */
     chg_vec nodes;        /* (uintptr_t) node + 1, 0 none */
+    const char *list;     /* the list whose elements it reads ("change.l"), or NULL */
+    chg_span over;        /* where its field CHG_MAX_COUNT + 1 was read (E0604) */
 } glayout;
 
 /* A quantifier variable in scope: the register holding the element, and
@@ -108,7 +110,12 @@ typedef struct gloc {
 
 typedef struct gen {
     chg_compiler *c;
-    bool reported;        /* a failure already has its own diagnostic */
+    /* A limit of the format was exceeded and reported (E06xx): no bundle.
+     * Generation goes on (with the operand written as 0), so a count in a
+     * report is the whole count and every construct past a limit is
+     * reported; `failed` is for what no limit explains (a checker bug). */
+    bool limited;
+    uint32_t once;        /* limits reported once per program, bit by kind */
     chg_arena *a;
     chg_buf sec[CHG_SEC__MAX];  /* each section's records, as chg_rec_NAME structs */
     uint32_t n[CHG_SEC__MAX];   /* how many records each holds */
@@ -119,6 +126,8 @@ typedef struct gen {
     uint32_t bstart;
     int top, max;
     uint32_t span;
+    chg_span at;          /* the expression being compiled, for limit reports */
+    chg_span block_at;    /* the block's expression */
     uint32_t let_regs;    /* registers used by let windows so far */
     int expr_max;         /* widest non-let block */
     chg_vec blocks_fix;   /* expression blocks whose base is set at the end */
@@ -127,6 +136,7 @@ typedef struct gen {
     chg_map pathmap;
     chg_vec layouts;      /* glayout* */
     int nslots[2];
+    bool id_slotted;      /* change.id has its slot (new_slot) */
     gloc locals[CHG_MAX_DEPTH + 1];
     int nlocals;
     bool failed;
@@ -221,8 +231,6 @@ static uint32_t konst(gen *g, uint8_t tag, uint32_t a, uint64_t payload)
     return i;
 }
 
-static uint32_t k_str(gen *g, const char *s, size_t len) { return konst(g, CHG_K_STR, str_n(g, s, len), 0); }
-
 /* An element of a LIST constant: never shared, written right before the
  * list (konst(…, CHG_K_LIST, n, 0) after the n elements). */
 static bool k_elem(gen *g, chg_rec_CONSTS k)
@@ -241,6 +249,18 @@ static uint32_t k_strings(gen *g, const uint32_t *items, uint32_t n)
         if (!k_elem(g, (chg_rec_CONSTS){.tag = CHG_K_STR, .a = items[i]}))
             return 0;
     return konst(g, CHG_K_LIST, n, 0);
+}
+
+/* An enum's values as a LIST constant of strings, every one of them (a
+ * value left out would be rejected by the decoder although declared). */
+static uint32_t enum_values(gen *g, const chg_type *t)
+{
+    for (uint32_t k = 0; k < t->u.enm.n; k++) {
+        uint32_t si = str(g, t->u.enm.values[k]);
+        if (!k_elem(g, (chg_rec_CONSTS){.tag = CHG_K_STR, .a = si}))
+            return 0; /* out of memory: the emit fails */
+    }
+    return konst(g, CHG_K_LIST, t->u.enm.n, 0);
 }
 
 static uint64_t f64_bits(double f)
@@ -305,16 +325,94 @@ static uint32_t named(gen *g, chg_map *m, int sec, const char *name)
 
 static uint32_t pc(gen *g) { return g->n[CHG_SEC_CODE]; }
 
+/* ---- limits ---------------------------------------------------------------------- */
+
+static const char *num(gen *g, uint64_t v) { return chg_arena_printf(g->a, "%llu", (unsigned long long)v); }
+
+/* Report a limit of the format (E06xx) at span at; `once` (a bit of
+ * g->once, 0 for none) reports it only the first time: past a pool's or
+ * the register file's limit, every later use would fail the same way. */
+static chg_diag *limit(gen *g, uint32_t once, chg_diag_id id, chg_span at, const char *a, const char *b,
+                       const char *c3, const char *d, const char *e)
+{
+    g->limited = true;
+    if (once && (g->once & once))
+        return NULL;
+    g->once |= once;
+    return chg_c_diag_report(g->c, id, at, a, b, c3, d, e, NULL);
+}
+
+/* An index operand past 65535 (or 65534 for those a path node also
+ * stores, where 0xffff is NONE): the pool it indexes is too large. The
+ * register operands are judged by block_end, which knows the window. */
+static void operand_too_large(gen *g, char kind)
+{
+    if (chg_c_status(g->c) != CHG_OK) {
+        g->failed = true; /* an index that failed to allocate, not a limit */
+        return;
+    }
+    static const struct { char kind; const char *what; uint32_t max; } pools[] = {
+        {'K', "constants", CHG_MAX_OPERAND + 1u},     {'P', "change fields read", CHG_MAX_OPERAND},
+        {'E', "event fields read", CHG_MAX_OPERAND},  {'L', "lets", CHG_MAX_OPERAND + 1u},
+        {'T', "windows and freezes", CHG_MAX_OPERAND + 1u}, {'X', "regular expressions", CHG_MAX_OPERAND + 1u},
+        {'B', "built-ins", CHG_MAX_OPERAND + 1u},     {'Y', "record layouts", CHG_MAX_OPERAND},
+    };
+    for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++)
+        if (pools[i].kind == kind) {
+            chg_diag *d = limit(g, 1u << (8 + i), CHG_D_E0607, g->at, pools[i].what, num(g, pools[i].max), NULL,
+                                NULL, NULL);
+            if (d && kind == 'K')
+                chg_c_diag_help(g->c, d, "every literal is a constant, and so is each item of a list of literals");
+            return;
+        }
+    g->limited = true; /* a register: block_end reports it */
+}
+
+/* The next path slot of root 0 (change) or 1 (event), for node p: at
+ * most CHG_MAX_OPERAND of each (META.nslots_*; a path node stores its
+ * slot as a u16 whose 0xffff is NONE). Slots the decision itself reads
+ * (the approvals, the requester, the change's id) count too; change.id
+ * gets its slot after every block, so one is kept for it until then, and
+ * the read that goes past the limit is the one reported, where it is. */
+static int new_slot(gen *g, int root, const pnode *p)
+{
+    bool id = root == 0 && p->parent == 0 && p->name && strcmp(p->name, "id") == 0;
+    int keep = root == 0 && !id && !g->id_slotted ? 1 : 0;
+    if (g->nslots[root] + keep >= (int)CHG_MAX_OPERAND)
+        operand_too_large(g, root ? 'E' : 'P');
+    g->id_slotted |= id;
+    return g->nslots[root]++;
+}
+
+/* A count operand (x) past CHG_MAX_COUNT: the construct at `at` has too
+ * many parts for one instruction. */
+static bool count_ok(gen *g, chg_diag_id id, chg_span at, uint32_t n)
+{
+    if (n <= CHG_MAX_COUNT)
+        return true;
+    chg_diag *d = limit(g, 0, id, at, num(g, n), num(g, CHG_MAX_COUNT), NULL, NULL, NULL);
+    if (d && id == CHG_D_E0601)
+        chg_c_diag_help(g->c, d, "a list of plain literals (strings, numbers, instants, durations) has no such limit");
+    return false;
+}
+
 /* Append an instruction with the current source span; returns its pc.
  * Operands are 16 bits: a larger one (a block past 65535 registers, a
- * constant pool past 65535 entries) cannot be encoded, so the emit fails
- * with E0011 rather than write a truncated operand the verifier might
- * accept as a different, valid index. */
+ * constant pool past 65535 entries) cannot be encoded, so it is reported
+ * (E0607, or E0605 for registers) and written as 0 rather than truncated
+ * to an index the verifier might accept as a different, valid one. An
+ * index a path node also stores (slots, layouts) must stay below 0xffff,
+ * its NONE. */
 static uint32_t emit(gen *g, chg_opcode op, uint8_t x, uint32_t a, uint32_t b, uint32_t c)
 {
-    if (a > 0xffff || b > 0xffff || c > 0xffff) {
-        g->failed = true; /* a block too large for the encoding */
-        a = b = c = 0;
+    const char *fmt = chg_op_format(op);
+    uint32_t v[4] = {x, a, b, c};
+    for (int k = 1; k < 4; k++) {
+        bool stored = fmt[k] == 'P' || fmt[k] == 'E' || fmt[k] == 'Y';
+        if (fmt[k] != 'I' && fmt[k] != 'J' && (v[k] > CHG_MAX_OPERAND || (stored && v[k] == CHG_NONE16))) {
+            operand_too_large(g, fmt[k]);
+            a = b = c = 0;
+        }
     }
     chg_rec_CODE *r = rec(g, CHG_SEC_CODE);
     chg_rec_INSSPAN *s = rec(g, CHG_SEC_INSSPAN);
@@ -362,6 +460,7 @@ static void block_begin(gen *g, chg_span at)
     g->bstart = pc(g);
     g->top = g->max = 0;
     g->span = span_of(g, at);
+    g->at = g->block_at = at;
     g->nlocals = 0;
 }
 
@@ -381,6 +480,28 @@ static void relocate(gen *g, uint32_t start, uint32_t end, uint32_t base)
     }
 }
 
+/* The block's window must end within the register file a context has
+ * (META.nregs, at most 65535: E0605), and the verifier must be willing to
+ * check it (E0606). `window` is where the window starts: a let's own
+ * base, or for an expression block the lets' total width (final, as the
+ * lets are compiled first). The verifier's work counts the registers the
+ * block writes, at most its width, so this bound is safe. */
+static void block_limits(gen *g, uint32_t window)
+{
+    uint32_t width = g->max ? (uint32_t)g->max : 1, n = pc(g) - g->bstart;
+    if ((uint64_t)window + width > CHG_MAX_OPERAND) {
+        chg_diag *d = limit(g, 1u << 0, CHG_D_E0605, g->block_at, "this expression",
+                            num(g, (uint64_t)window + width), num(g, CHG_MAX_OPERAND), NULL, NULL);
+        if (d && window)
+            chg_c_diag_note(g->c, d, (chg_span){0}, "its own %u registers come after the %u the lets use", width,
+                            window);
+    }
+    uint64_t work = (uint64_t)n * ((width + 63) / 64);
+    if (work > CHG_VERIFY_MAX_WORK)
+        limit(g, 0, CHG_D_E0606, g->block_at, "this expression", num(g, n), num(g, width), num(g, work),
+              num(g, CHG_VERIFY_MAX_WORK));
+}
+
 /* Relocate the block's registers to base and record it. For expression
  * blocks base is 0 here and the real base is added at the end
  * (blocks_fix); for lets it is the let's own window. The window is at
@@ -388,14 +509,13 @@ static void relocate(gen *g, uint32_t start, uint32_t end, uint32_t base)
 static uint32_t block_end(gen *g, uint8_t kind, uint32_t base)
 {
     uint32_t end = pc(g);
+    block_limits(g, kind == CHG_B_LET ? base : g->let_regs);
     relocate(g, g->bstart, end, base);
     chg_rec_BLOCKS *r = rec(g, CHG_SEC_BLOCKS);
     if (!r)
         return 0;
     *r = (chg_rec_BLOCKS){.start = g->bstart, .len = end - g->bstart, .reg_base = (uint16_t)base,
                           .nregs = (uint16_t)(g->max ? g->max : 1), .kind = kind};
-    if (base + (uint32_t)g->max > 0xffff)
-        g->failed = true;
     return g->n[CHG_SEC_BLOCKS] - 1;
 }
 
@@ -625,7 +745,7 @@ static void load_path(gen *g, int n, int local, int dst, bool optional)
     pnode *p = path_node(g, n);
     if (root < 2) {
         if (p->slot < 0)
-            p->slot = g->nslots[root]++;
+            p->slot = new_slot(g, root, p);
         if (root == 0) {
             bool opt = optional || p->need != CHG_PR_REQUIRED || !g->c->schema;
             emit(g, CHG_OP_CHANGE, opt, (uint32_t)dst, (uint32_t)p->slot, 0);
@@ -646,8 +766,16 @@ static void load_path(gen *g, int n, int local, int dst, bool optional)
         return;
     }
     int f = layout_field(g, list->layout, p->text, n);
-    if (f > 0xff)
-        g->failed = true;
+    if (f >= CHG_MAX_COUNT && list->layout >= 0) {
+        /* reported once per layout, with the whole count (emit_paths) */
+        glayout *l = g->layouts.items[list->layout];
+        if (!l->list) {
+            l->list = list->text;
+            l->over = g->at;
+        }
+        g->limited = true;
+        f = 0;
+    }
     emit(g, CHG_OP_FIELD, (uint8_t)f, (uint32_t)dst, (uint32_t)local, (uint32_t)list->layout);
 }
 
@@ -666,49 +794,51 @@ static void gen_time(gen *g, const chg_expr *e, int dst)
         emit(g, CHG_OP_TOTIME, 0, (uint32_t)dst, (uint32_t)dst, 0);
 }
 
-/* A constant for a literal expression, or -1. */
-/* Literal lists of at most 256 literals become one LIST constant (so
- * `x in ["a", "b"]` costs one LOADK), anything else is built at run time. */
-static int64_t literal_const(gen *g, const chg_expr *e)
+/* A constant for a literal expression, or -1. A list of plain literals,
+ * however long, becomes one LIST constant (so `x in ["a", "b"]` costs
+ * one LOADK, and an allow-list has no count limit); any other list is
+ * built at run time, by LIST, at most CHG_MAX_COUNT items (E0601). */
+/* The constant a scalar literal stands for, not yet in the pool: false
+ * for anything else (a list among them). */
+static bool literal_value(gen *g, const chg_expr *e, chg_rec_CONSTS *k)
 {
     switch (e->kind) {
-    case EX_NULL: return konst(g, CHG_K_NULL, 0, 0);
-    case EX_BOOL: return konst(g, CHG_K_BOOL, 0, e->u.b);
-    case EX_INT: return konst(g, CHG_K_INT, 0, (uint64_t)e->u.i);
-    case EX_FLOAT: return konst(g, CHG_K_FLOAT, 0, f64_bits(e->u.f));
+    case EX_NULL: *k = (chg_rec_CONSTS){.tag = CHG_K_NULL}; return true;
+    case EX_BOOL: *k = (chg_rec_CONSTS){.tag = CHG_K_BOOL, .payload = e->u.b}; return true;
+    case EX_INT: *k = (chg_rec_CONSTS){.tag = CHG_K_INT, .payload = (uint64_t)e->u.i}; return true;
+    case EX_FLOAT: *k = (chg_rec_CONSTS){.tag = CHG_K_FLOAT, .payload = f64_bits(e->u.f)}; return true;
     case EX_STRING:
-    case EX_RAWSTRING: return k_str(g, e->u.str.s, e->u.str.len);
-    case EX_DURATION: return konst(g, CHG_K_DUR, 0, (uint64_t)e->u.i);
+    case EX_RAWSTRING: *k = (chg_rec_CONSTS){.tag = CHG_K_STR, .a = str_n(g, e->u.str.s, e->u.str.len)}; return true;
+    case EX_DURATION: *k = (chg_rec_CONSTS){.tag = CHG_K_DUR, .payload = (uint64_t)e->u.i}; return true;
     case EX_INSTANT:
-    case EX_DATE: return konst(g, CHG_K_TIME, 0, (uint64_t)e->u.i);
+    case EX_DATE: *k = (chg_rec_CONSTS){.tag = CHG_K_TIME, .payload = (uint64_t)e->u.i}; return true;
     case EX_NAME:
-        if (e->u.name.kind == NAME_RISK_CLASS)
-            return konst(g, CHG_K_RISK, 0, (uint64_t)e->u.name.risk_index);
-        return -1;
-    case EX_LIST: {
-        int64_t items[256];
-        if (e->u.list.n > 256)
-            return -1;
-        for (uint32_t i = 0; i < e->u.list.n; i++) {
-            items[i] = literal_const(g, e->u.list.items[i]);
-            if (items[i] < 0)
-                return -1;
-        }
-        /* a list constant's elements are the constants just before it */
-        for (uint32_t i = 0; i < e->u.list.n; i++) {
-            const chg_rec_CONSTS *r = rec_at(g, CHG_SEC_CONSTS, (uint32_t)items[i]);
-            if (!r)
-                return -1; /* konst ran out of memory and returned 0 */
-            if (r->tag == CHG_K_LIST)
-                return -1; /* nested list constants: build at run time */
-            if (!k_elem(g, *r)) /* a copy: rec() may move r */
-                return -1;
-        }
-        return konst(g, CHG_K_LIST, e->u.list.n, 0);
-    }
+        if (e->u.name.kind != NAME_RISK_CLASS)
+            return false;
+        *k = (chg_rec_CONSTS){.tag = CHG_K_RISK, .payload = (uint64_t)e->u.name.risk_index};
+        return true;
     default:
-        return -1;
+        return false;
     }
+}
+
+static int64_t literal_const(gen *g, const chg_expr *e)
+{
+    chg_rec_CONSTS k;
+    if (e->kind != EX_LIST)
+        return literal_value(g, e, &k) ? (int64_t)konst(g, k.tag, k.a, k.payload) : -1;
+    /* every item a scalar literal (nested lists are built at run time) */
+    for (uint32_t i = 0; i < e->u.list.n; i++)
+        if (e->u.list.items[i]->kind == EX_LIST || !literal_value(g, e->u.list.items[i], &k))
+            return -1;
+    /* a list constant's elements are the constants just before it: the
+     * items go into the pool only as its elements, one entry each */
+    for (uint32_t i = 0; i < e->u.list.n; i++) {
+        literal_value(g, e->u.list.items[i], &k);
+        if (!k_elem(g, k))
+            return -1; /* out of memory: the emit fails */
+    }
+    return konst(g, CHG_K_LIST, e->u.list.n, 0);
 }
 
 /* Arguments go to consecutive registers base.. (CALL, QUERY and LIST read
@@ -763,8 +893,9 @@ static void gen_quant(gen *g, const chg_expr *e, int dst)
         emit(g, CHG_OP_LOADI, 0, (uint32_t)dst, 0, 0);
     emit(g, CHG_OP_FORPREP, 0, (uint32_t)list, 0, 0);
     uint32_t loop = emit_jump(g, CHG_OP_FORNEXT, (uint32_t)list);
-    if (g->nlocals >= CHG_MAX_DEPTH) {
-        g->failed = true;
+    if (g->nlocals >= CHG_MAX_DEPTH) { /* the parser's depth limit keeps it below */
+        limit(g, 0, CHG_D_E0011, e->span, "quantifiers", num(g, CHG_MAX_DEPTH), NULL, NULL, NULL);
+        g->top = save;
         return;
     }
     g->locals[g->nlocals].binder = e;
@@ -916,7 +1047,9 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
         return;
     CHG_ASSERT(dst >= 0 && dst < g->max);
     uint32_t saved_span = g->span;
+    chg_span saved_at = g->at;
     g->span = span_of(g, e->span);
+    g->at = e->span;
     int save = g->top;
     switch (e->kind) {
     case EX_ERROR:
@@ -946,9 +1079,8 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
             tmp(g);
         for (uint32_t i = 0; i < e->u.interp.n; i++)
             gen_expr(g, e->u.interp.parts[i], base + (int)i);
-        if (e->u.interp.n > 255)
-            g->failed = true;
-        emit(g, CHG_OP_CONCAT, (uint8_t)e->u.interp.n, (uint32_t)dst, (uint32_t)base, 0);
+        uint32_t n = count_ok(g, CHG_D_E0602, e->span, e->u.interp.n) ? e->u.interp.n : 0;
+        emit(g, CHG_OP_CONCAT, (uint8_t)n, (uint32_t)dst, (uint32_t)base, 0);
         break;
     }
     case EX_NAME:
@@ -1045,9 +1177,8 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
             tmp(g);
         for (uint32_t i = 0; i < e->u.list.n; i++)
             gen_expr(g, e->u.list.items[i], base + (int)i);
-        if (e->u.list.n > 255)
-            g->failed = true;
-        emit(g, CHG_OP_LIST, (uint8_t)e->u.list.n, (uint32_t)dst, (uint32_t)base, 0);
+        uint32_t n = count_ok(g, CHG_D_E0601, e->span, e->u.list.n) ? e->u.list.n : 0;
+        emit(g, CHG_OP_LIST, (uint8_t)n, (uint32_t)dst, (uint32_t)base, 0);
         break;
     }
     case EX_OBJECT: {
@@ -1059,9 +1190,8 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
         }
         for (uint32_t i = 0; i < e->u.object.n; i++)
             gen_expr(g, e->u.object.fields[i].value, base + (int)i);
-        if (e->u.object.n > 255)
-            g->failed = true;
-        emit(g, CHG_OP_RECORD, (uint8_t)e->u.object.n, (uint32_t)dst, (uint32_t)base, (uint32_t)l);
+        uint32_t n = count_ok(g, CHG_D_E0603, e->span, e->u.object.n) ? e->u.object.n : 0;
+        emit(g, CHG_OP_RECORD, (uint8_t)n, (uint32_t)dst, (uint32_t)base, (uint32_t)l);
         break;
     }
     case EX_ANY:
@@ -1070,6 +1200,7 @@ static void gen_expr(gen *g, const chg_expr *e, int dst)
     }
     g->top = save;
     g->span = saved_span;
+    g->at = saved_at;
 }
 
 /* A block computing one expression (a condition, a message, the `at`
@@ -1107,15 +1238,12 @@ static void emit_timeset(gen *g, chg_decl *d, bool inline_set)
     if (chg_c_ts_flatten(d->u.timeset.ts, &nodes, 0) < 0) {
         if (nodes.oom)
             chg_c_nomem(g->c); /* not "too large": the emit says CHG_ENOMEM */
-        else {
-            g->failed = true;
-            if (nodes.too_large && inline_set) { /* a declared set was reported by the checker */
-                char why[64];
-                snprintf(why, sizeof why, "more than %d nodes", CHG_TS_MAX_NODES);
-                chg_c_diag_report(g->c, CHG_D_E0410, d->u.timeset.ts->span, d->name.name, why, NULL);
-                g->reported = true;
-            }
-        }
+        else if (nodes.too_large && inline_set) { /* a declared set was reported by the checker */
+            char why[64];
+            snprintf(why, sizeof why, "more than %d nodes", CHG_TS_MAX_NODES);
+            limit(g, 0, CHG_D_E0410, d->u.timeset.ts->span, d->name.name, why, NULL, NULL, NULL);
+        } else
+            g->failed = true; /* the checker passed a set that does not flatten */
     }
     uint32_t first = g->n[CHG_SEC_TSNODES];
     for (uint32_t i = 0; i < nodes.n; i++) {
@@ -1158,6 +1286,8 @@ static void emit_paths(gen *g)
 {
     for (size_t i = 0; i < g->layouts.len; i++) {
         glayout *l = g->layouts.items[i];
+        if (l->list)
+            limit(g, 0, CHG_D_E0604, l->over, l->list, num(g, l->names.len), num(g, CHG_MAX_COUNT), NULL, NULL);
         chg_rec_LAYOUTS *r = rec(g, CHG_SEC_LAYOUTS);
         if (!r)
             return;
@@ -1196,13 +1326,8 @@ static void emit_paths(gen *g)
         }
         r->enm = CHG_NONE32;
         const chg_type *t = chg_c_type_strip(p->type);
-        if (t->kind == T_ENUM) {
-            uint32_t items[256];
-            uint32_t n = t->u.enm.n < 256 ? t->u.enm.n : 256;
-            for (uint32_t k = 0; k < n; k++)
-                items[k] = str(g, t->u.enm.values[k]);
-            r->enm = k_strings(g, items, n);
-        }
+        if (t->kind == T_ENUM) /* every value: the decoder rejects what is not listed */
+            r->enm = enum_values(g, t);
         r->slot = p->slot < 0 ? CHG_NONE16 : (uint16_t)p->slot;
         r->layout = p->layout < 0 ? CHG_NONE16 : (uint16_t)p->layout;
         r->text = str(g, p->text);
@@ -1262,15 +1387,8 @@ static void emit_schema(gen *g)
     for (size_t i = 0; i < nodes.len; i++) {
         const snode *n = nodes.items[i];
         uint32_t enm = CHG_NONE32;
-        if (n->type->kind == T_ENUM) {
-            /* the values as string constants, then the LIST over them */
-            for (uint32_t k = 0; k < n->type->u.enm.n; k++) {
-                uint32_t si = str(g, n->type->u.enm.values[k]);
-                if (!k_elem(g, (chg_rec_CONSTS){.tag = CHG_K_STR, .a = si}))
-                    break;
-            }
-            enm = konst(g, CHG_K_LIST, n->type->u.enm.n, 0);
-        }
+        if (n->type->kind == T_ENUM)
+            enm = enum_values(g, n->type);
         uint32_t name = n->name ? str(g, n->name) : CHG_NONE32;
         uint32_t span = span_of(g, n->span);
         chg_rec_SCHEMA *r = rec(g, CHG_SEC_SCHEMA);
@@ -1414,7 +1532,7 @@ static int approvals_path(gen *g)
     }
     l = path_node(g, list);
     if (l->slot < 0)
-        l->slot = g->nslots[0]++;
+        l->slot = new_slot(g, 0, l);
     return list;
 }
 
@@ -1425,7 +1543,7 @@ static int slot_of_path(gen *g, int n)
 {
     pnode *p = path_node(g, n);
     if (p->slot < 0)
-        p->slot = g->nslots[0]++;
+        p->slot = new_slot(g, 0, p);
     return p->slot;
 }
 
@@ -1576,8 +1694,12 @@ static int finish(gen *g, chg_buf *out)
     size_t total = CHG_HDR_TABLE + (size_t)CHG_SECTAB_ENTRY * nsec;
     for (int s = 1; s < CHG_SEC__MAX; s++)
         total += 4 + sec_bytes(g, s);
-    if (total > UINT32_MAX)
+    if (total > CHG_BUNDLE_MAX) {
+        /* the whole program is too large: reported at the start of its first file */
+        uint32_t root = g->c->roots.len ? (uint32_t)(uintptr_t)g->c->roots.items[0] : 0;
+        limit(g, 0, CHG_D_E0608, (chg_span){root, 0, 0}, num(g, total), num(g, CHG_BUNDLE_MAX), NULL, NULL, NULL);
         return CHG_ERANGE;
+    }
     uint8_t head[CHG_HDR_TABLE] = {0};
     memcpy(head, CHG_BUNDLE_MAGIC, 8);
     chg_wr32(head + CHG_HDR_VERSION, CHG_BUNDLE_VERSION);
@@ -1612,12 +1734,8 @@ static int finish(gen *g, chg_buf *out)
  * (LET, INSET) whatever the declaration order. Expression blocks are
  * relocated only after the last let is compiled (their base is the lets'
  * total width), and the paths are written only after the last block. */
-int chg_compiler_emit(chg_compiler *c, chg_buf *out)
+static int generate(chg_compiler *c, chg_buf *out)
 {
-    if (chg_c_status(c) != CHG_OK)
-        return CHG_ENOMEM;
-    if (c->nerrors)
-        return CHG_EINVAL;
     gen gg;
     gen *g = &gg;
     memset(g, 0, sizeof *g);
@@ -1712,7 +1830,7 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     int idnode = child(g, 0, "id");
     pnode *idn = path_node(g, idnode);
     if (idn->slot < 0)
-        idn->slot = g->nslots[0]++;
+        idn->slot = new_slot(g, 0, idn); /* kept for it: never past the limit */
 
     /* expression blocks share one window after the lets: relocate their
      * registers now that let_regs is final (lets were relocated already) */
@@ -1769,15 +1887,16 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     bool oom = g->blob.oom || chg_c_status(c) != CHG_OK;
     for (int s = 0; s < CHG_SEC__MAX; s++)
         oom |= g->sec[s].oom;
+    /* every block's window was checked to end within CHG_MAX_OPERAND */
+    CHG_ASSERT(total_regs <= CHG_MAX_OPERAND || g->limited || g->failed);
     int rc;
     if (oom)
         rc = chg_c_nomem(c);
-    else if (g->failed && g->reported)
-        rc = CHG_ERANGE; /* its own diagnostic says which limit */
-    else if (total_regs > 0xffff || g->failed) {
-        chg_c_diag_report(c, CHG_D_E0011, (chg_span){0}, "65535 registers or instructions", NULL);
-        rc = CHG_ERANGE;
-    } else
+    else if (g->limited)
+        rc = CHG_ERANGE; /* each limit has its own diagnostic, with its place */
+    else if (g->failed)
+        rc = CHG_EINTERNAL; /* what no limit explains: a checker bug */
+    else
         rc = finish(g, out);
     for (int s = 0; s < CHG_SEC__MAX; s++)
         chg_buf_free(&g->sec[s]);
@@ -1798,4 +1917,30 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out)
     }
     chg_vec_free(&g->layouts);
     return rc;
+}
+
+/* The check's run (compile.c): the bundle is generated once, into
+ * c->bundle, and every limit it meets is a diagnostic of the check. */
+int chg_c_codegen(chg_compiler *c)
+{
+    chg_buf_reset(&c->bundle);
+    c->generated = false;
+    int rc = generate(c, &c->bundle);
+    if (rc == CHG_OK && c->bundle.oom)
+        rc = chg_c_nomem(c);
+    c->generated = rc == CHG_OK;
+    return rc == CHG_ERANGE ? CHG_OK : rc; /* the diagnostics say which limit */
+}
+
+int chg_compiler_emit(chg_compiler *c, chg_buf *out)
+{
+    if (chg_c_status(c) != CHG_OK)
+        return CHG_ENOMEM;
+    if (c->nerrors)
+        return CHG_EINVAL;
+    if (c->generated) { /* the check generated it */
+        chg_buf_append(out, c->bundle.data, c->bundle.len);
+        return out->oom ? CHG_ENOMEM : CHG_OK;
+    }
+    return generate(c, out);
 }

@@ -14,6 +14,8 @@
  *   lint       warnings, only on a program without errors (lint.c)
  *   time       the time analysis, the same condition and opts.analysis_from
  *              (timesets.c)
+ *   codegen    the bundle, on a program without errors, kept for
+ *              chg_compiler_emit; the limits of the format (codegen.c)
  * Every pass reports through diagnostics and returns CHG_OK or CHG_ENOMEM,
  * so a failure at any point stops the rest and the result is CHG_ENOMEM.
  * After the error limit (E0014) the remaining passes are skipped: what
@@ -38,9 +40,11 @@ static const char *dir_of(chg_compiler *c, const char *path)
 }
 
 /* Lexically normalise a path: drop "." segments and fold "dir/.." (a
- * leading ".." stays). Only for naming files in diagnostics; the file is
+ * leading ".." stays). Only for naming files in diagnostics (imports, and
+ * roots: "./p.chg" from `chgc check .` and "p.chg" imported by a test
+ * beside it are one name, so their diagnostics are one); the file is
  * found next to its importer's real file (load_import). */
-static const char *normalize(chg_compiler *c, const char *path)
+const char *chg_c_normalize_path(chg_compiler *c, const char *path)
 {
     size_t n = strlen(path);
     char *out = chg_arena_alloc(&c->arena, n + 1);
@@ -112,7 +116,7 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
         const char *why = strerror(errno); /* before any other call */
         chg_diag *d = chg_c_diag_report(c, CHG_D_E0301, imp->name.span, rel, why, NULL);
         chg_c_diag_note(c, d, (chg_span){0}, "imports are found relative to the importing file: looked for '%s'",
-                      normalize(c, path));
+                      chg_c_normalize_path(c, path));
         return 0;
     }
     if (!chg_c_path_allowed(c, real, rel, imp->name.span))
@@ -134,7 +138,7 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
         chg_c_diag_report(c, CHG_D_E0301, imp->name.span, rel, why, NULL);
         return 0;
     }
-    uint32_t idx = chg_c_add_text(c, normalize(c, path), text, len);
+    uint32_t idx = chg_c_add_text(c, chg_c_normalize_path(c, path), text, len);
     chg_free(text);
     char *key = idx ? chg_arena_strdup(&c->arena, real) : NULL;
     if (!key || chg_c_map_put(&c->source_by_path, key, (void *)(uintptr_t)idx) != CHG_OK)
@@ -278,6 +282,16 @@ static int check(chg_compiler *c)
         if (chg_c_lint(c) != CHG_OK || chg_c_time_analysis(c) != CHG_OK)
             return CHG_ENOMEM;
     }
+    /* The code generator runs as the last pass of the check, so what
+     * `chgc check` passes is what `chgc build` builds: every limit of the
+     * bundle format and the loader is reported here, with its place. */
+    if (!c->error_limit_hit && c->nerrors == 0) {
+        int rc = chg_c_codegen(c);
+        if (rc == CHG_ENOMEM)
+            return CHG_ENOMEM;
+        if (rc != CHG_OK)
+            c->internal = true;
+    }
     return CHG_OK;
 }
 
@@ -287,5 +301,7 @@ int chg_compiler_check(chg_compiler *c)
      * errors": any allocation failure makes the result CHG_ENOMEM. */
     if (check(c) != CHG_OK || chg_c_status(c) != CHG_OK)
         return chg_c_nomem(c);
+    if (c->internal)
+        return CHG_EINTERNAL;
     return c->nerrors ? CHG_EINVAL : CHG_OK;
 }

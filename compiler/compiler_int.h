@@ -154,9 +154,23 @@ struct chg_compiler {
     chg_map flags_read;       /* flag names time sets read (W0016) */
     chg_map queries_read;     /* external queries called outside tests */
     chg_vec zone_list;        /* to free them */
+    /* The bundle the check generated (chg_c_codegen): the check runs the
+     * code generator, so every limit of the format is reported by
+     * `chgc check`, and chg_compiler_emit hands these bytes out rather
+     * than generating them again. */
+    chg_buf bundle;
+    bool generated;           /* bundle holds the program's bundle */
+    bool internal;            /* generation failed with no diagnostic: a bug */
     chg_map calendar_texts;   /* realpath → its text, read once */
     struct chg_ts_cache *calendars; /* their expansions, once each (timesets.c) */
 };
+
+/* Generate the bundle of a program that checked without errors into
+ * c->bundle, reporting every limit of the bundle format and the loader
+ * it exceeds (E06xx, with its span). CHG_OK (limits are diagnostics),
+ * CHG_ENOMEM, or CHG_EINTERNAL when generation failed without a
+ * diagnostic (a checker bug). Run by the check (compile.c). */
+int chg_c_codegen(chg_compiler *c);
 
 /* Record a diagnostic. Arguments are strings for the %s of the template,
  * NULL-terminated. Returns the diagnostic so notes and help can be added,
@@ -200,6 +214,8 @@ int chg_c_parse(chg_compiler *c, uint32_t file, chg_file **out);
 size_t chg_c_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, size_t max);
 /* The name of a token kind as messages show it ("'when'", "identifier"). */
 const char *chg_c_token_name(int kind);
+/* path with "." segments dropped and "dir/.." folded, for naming files */
+const char *chg_c_normalize_path(chg_compiler *c, const char *path);
 /* The passes below report what they find as diagnostics and return
  * CHG_OK, or CHG_ENOMEM when memory ran out (chg_c_status). */
 /* Merge declarations, resolve names. */

@@ -144,6 +144,7 @@ void chg_compiler_free(chg_compiler *c)
         chg_source *s = c->sources.items[i];
         chg_free(s->text);
         chg_free(s->lines);
+        chg_free(s->cps);
     }
     chg_vec_free(&c->sources);
     chg_vec_free(&c->files);
@@ -162,6 +163,7 @@ void chg_compiler_free(chg_compiler *c)
     for (size_t i = 0; i < c->zone_list.len; i++)
         chg_tz_free(c->zone_list.items[i]);
     chg_vec_free(&c->zone_list);
+    chg_buf_free(&c->bundle);
     chg_c_map_free(&c->zones);
     chg_c_map_free(&c->calendar_texts);
     chg_ts_cache_free(c->calendars);
@@ -176,6 +178,13 @@ void chg_compiler_free(chg_compiler *c)
  * never counts lines. Two passes (count, then fill) allocate the table
  * once at its exact size. A final line without '\n' still has its start
  * in the table, and an empty file has one line. */
+static bool starts_code_point(unsigned char b) { return (b & 0xc0) != 0x80; }
+
+/* Also the count of code points before every CHG_SOURCE_BLOCK-th byte:
+ * a column is the code points between its line's start and the offset,
+ * and counting them from the nearest block costs at most a block, however
+ * long the line (the code generator asks for a position per expression,
+ * and a generated policy may be one line of a megabyte). */
 static int build_lines(chg_source *s)
 {
     size_t n = 1;
@@ -183,14 +192,32 @@ static int build_lines(chg_source *s)
         if (s->text[i] == '\n')
             n++;
     s->lines = chg_malloc(n * sizeof *s->lines);
-    if (!s->lines)
+    s->cps = chg_malloc((s->len / CHG_SOURCE_BLOCK + 1) * sizeof *s->cps);
+    if (!s->lines || !s->cps)
         return CHG_ENOMEM;
     s->nlines = 0;
     s->lines[s->nlines++] = 0;
-    for (size_t i = 0; i < s->len; i++)
+    uint32_t cp = 0;
+    for (size_t i = 0; i < s->len; i++) {
+        if (i % CHG_SOURCE_BLOCK == 0)
+            s->cps[i / CHG_SOURCE_BLOCK] = cp;
+        cp += starts_code_point((unsigned char)s->text[i]);
         if (s->text[i] == '\n')
             s->lines[s->nlines++] = (uint32_t)(i + 1);
+    }
+    if (s->len % CHG_SOURCE_BLOCK == 0)
+        s->cps[s->len / CHG_SOURCE_BLOCK] = cp;
     return CHG_OK;
+}
+
+/* Code points in text[0, offset). */
+static uint32_t code_points(const chg_source *src, uint32_t offset)
+{
+    uint32_t b = offset / CHG_SOURCE_BLOCK, n = src->cps[b];
+    const unsigned char *t = (const unsigned char *)src->text;
+    for (uint32_t i = b * CHG_SOURCE_BLOCK; i < offset; i++)
+        n += starts_code_point(t[i]);
+    return n;
 }
 
 /* Takes ownership of text (chg_malloc'd, NUL-terminated). */
@@ -218,12 +245,14 @@ static uint32_t add_owned(chg_compiler *c, const char *path, char *text, size_t 
     if (!s->path || build_lines(s) != CHG_OK || chg_vec_push(&c->sources, s) != CHG_OK) {
         chg_free(text);
         chg_free(s->lines);
+        chg_free(s->cps);
         return 0;
     }
     if (chg_vec_push(&c->files, NULL) != CHG_OK) {
         c->sources.len--; /* sources and files stay in step; this one is freed here */
         chg_free(text);
         chg_free(s->lines);
+        chg_free(s->cps);
         return 0;
     }
     return (uint32_t)(c->sources.len - 1);
@@ -279,7 +308,8 @@ int chg_compiler_add_file(chg_compiler *c, const char *path)
     }
     if (rc != CHG_OK)
         return rc; /* the driver reports it (for CHG_EIO, errno says why) */
-    uint32_t idx = add_owned(c, path, text, len);
+    /* named as imports are, so that one file reached both ways is one name */
+    uint32_t idx = add_owned(c, chg_c_normalize_path(c, path), text, len);
     char real[PATH_MAX];
     if (idx && realpath(path, real)) {
         /* known by its real path, so an import of it is not a second copy */
@@ -391,12 +421,8 @@ void chg_source_position(const chg_source *src, uint32_t offset, uint32_t *line,
             hi = mid;
     }
     *line = (uint32_t)lo + 1;
-    uint32_t c = 1;
-    const unsigned char *t = (const unsigned char *)src->text;
-    for (uint32_t i = src->lines[lo]; i < offset; i++)
-        if ((t[i] & 0xc0) != 0x80) /* count code points, not bytes */
-            c++;
-    *col = c;
+    /* count code points, not bytes */
+    *col = src->cps ? code_points(src, offset) - code_points(src, src->lines[lo]) + 1 : 1;
 }
 
 size_t chg_compiler_ndiags(const chg_compiler *c) { return c->diags.len; }

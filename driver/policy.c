@@ -63,6 +63,11 @@ int chg_policy_compile(chg_policy *p, char *const *paths, size_t n, const chg_co
     int rc = chg_compiler_check(p->compiler);
     if (rc == CHG_ENOMEM)
         snprintf(err, errlen, "out of memory");
+    if (rc == CHG_EINTERNAL) {
+        /* no diagnostic says why: the caller prints err */
+        snprintf(err, errlen, "internal error: the code generator failed on a program that checked clean");
+        return rc;
+    }
     return rc == CHG_OK ? CHG_OK : rc == CHG_ENOMEM ? CHG_ENOMEM : CHG_EINVAL;
 }
 
@@ -75,6 +80,10 @@ int chg_policy_emit(chg_policy *p, char *err, size_t errlen)
     if (rc != CHG_OK) {
         if (rc == CHG_ENOMEM)
             snprintf(err, errlen, "out of memory");
+        if (rc == CHG_EINTERNAL) {
+            snprintf(err, errlen, "internal error: the code generator failed on a program that checked clean");
+            return rc;
+        }
         return rc == CHG_ENOMEM ? rc : CHG_EINVAL; /* a diagnostic says why */
     }
     char why[512];

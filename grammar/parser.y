@@ -72,8 +72,16 @@ int chg_c_yylex(CHG_C_YYSTYPE *yylval, chg_span *yylloc, void *scanner);
  * reported as the nesting limit (chg_c_parser_exhausted). DEEP then
  * bounds the trees that do get built, and YYABORT ends the file's parse
  * at once: after E0011 nothing useful could follow. */
+/* Recovery inside a block (arms, approval entries, test items) resumes at
+ * the next token that can start an item; when that token is the first on
+ * its line and starts an item or a declaration (chg_c_p_resumes), it is
+ * taken as a fresh start and its own errors are reported at once, rather than hidden by bison's rule that nothing is
+ * reported until three tokens were shifted (which is there to stop
+ * cascades in the middle of a line). */
+#define RESYNC() do { if (yychar > 0 && chg_c_p_resumes(p, yychar, yylloc)) yyerrok; } while (0)
+
 #define YYMAXDEPTH 100000
-#define DEEP(e, at) do { if (chg_c_p_too_deep(p, (e)->depth, (at))) YYABORT; } while (0)
+#define DEEP(e, at, what) do { if (chg_c_p_too_deep(p, (e)->depth, (at), (what))) YYABORT; } while (0)
 
 /* With parse.error custom, bison calls yyerror only for "memory exhausted"
  * (the parser's stack or LAC's outgrew YYMAXDEPTH or malloc). */
@@ -212,7 +220,7 @@ decls
     : %empty
     | decls decl            { if ($2) { $2->broken = p->last_error > @2.start && p->last_error <= @2.end + 1;
                                         chg_c_ast_list_push(p->arena, &p->decls, $2); } }
-    | decls error
+    | decls error           { RESYNC(); }
     ;
 
 decl
@@ -324,7 +332,7 @@ classify_decl
 arms
     : %empty                { $$ = (chg_ast_list){0}; }
     | arms arm              { $$ = $1; if ($2) chg_c_ast_list_push(p->arena, &$$, $2); }
-    | arms error            { $$ = $1; }
+    | arms error            { $$ = $1; RESYNC(); }
     ;
 
 arm
@@ -356,9 +364,9 @@ freeze_decl
  * declarations resolve it. A bare IDENT is a reference, resolved by the
  * checker, so windows can be combined by name. */
 timeset
-    : timeset OR timeset    { $$ = chg_c_p_ts_bin(p, TS_OR, @$, $1, $3); DEEP($$, @$); }
-    | timeset AND timeset   { $$ = chg_c_p_ts_bin(p, TS_AND, @$, $1, $3); DEEP($$, @$); }
-    | NOT timeset           { $$ = chg_c_p_ts_not(p, @$, $2); DEEP($$, @$); }
+    : timeset OR timeset    { $$ = chg_c_p_ts_bin(p, TS_OR, @$, $1, $3); DEEP($$, @$, "time set"); }
+    | timeset AND timeset   { $$ = chg_c_p_ts_bin(p, TS_AND, @$, $1, $3); DEEP($$, @$, "time set"); }
+    | NOT timeset           { $$ = chg_c_p_ts_not(p, @$, $2); DEEP($$, @$, "time set"); }
     | '(' timeset ')'       { $$ = $2; }
     | '(' error ')'         { $$ = chg_c_ast_ts(p->arena, TS_ERROR, @$); }
     | IDENT                 { $$ = chg_c_ast_ts(p->arena, TS_REF, @$); $$->u.ref.name = $1; }
@@ -429,7 +437,7 @@ approval_entries
     : %empty                { $$ = (chg_ast_list){0}; }
     | approval_entries approval_entry
         { $$ = $1; if ($2) chg_c_ast_list_push(p->arena, &$$, $2); }
-    | approval_entries error { $$ = $1; }
+    | approval_entries error { $$ = $1; RESYNC(); }
     ;
 
 approval_entry
@@ -437,8 +445,8 @@ approval_entry
     ;
 
 areq
-    : areq OR areq          { $$ = chg_c_p_areq_bin(p, AR_OR, @$, $1, $3); DEEP($$, @$); }
-    | areq AND areq         { $$ = chg_c_p_areq_bin(p, AR_AND, @$, $1, $3); DEEP($$, @$); }
+    : areq OR areq          { $$ = chg_c_p_areq_bin(p, AR_OR, @$, $1, $3); DEEP($$, @$, "approval requirement"); }
+    | areq AND areq         { $$ = chg_c_p_areq_bin(p, AR_AND, @$, $1, $3); DEEP($$, @$, "approval requirement"); }
     | '(' areq ')'          { $$ = $2; }
     | NONE                  { $$ = chg_c_ast_areq(p->arena, AR_NONE, @$); }
     | areq_term
@@ -567,7 +575,7 @@ expect_opt
 test_items
     : %empty                { $$ = (chg_ast_list){0}; }
     | test_items test_item  { $$ = $1; if ($2) chg_c_ast_list_push(p->arena, &$$, $2); }
-    | test_items error      { $$ = $1; }
+    | test_items error      { $$ = $1; RESYNC(); }
     ;
 
 /* Items and expect clauses follow one another without separators, so
@@ -603,29 +611,29 @@ expr
     : postfix
     | IF expr THEN expr ELSE expr %prec IF_BODY
         { $$ = chg_c_ast_expr(p->arena, EX_IF, @$); $$->u.ifx.cond = $2;
-          $$->u.ifx.then = $4; $$->u.ifx.els = $6; DEEP($$, @$); }
+          $$->u.ifx.then = $4; $$->u.ifx.els = $6; DEEP($$, @$, "expression"); }
     | ANY IDENT IN postfix ':' expr %prec IF_BODY
-        { $$ = chg_c_p_quant(p, EX_ANY, @$, $2, $4, $6); DEEP($$, @$); }
+        { $$ = chg_c_p_quant(p, EX_ANY, @$, $2, $4, $6); DEEP($$, @$, "expression"); }
     | ALL IDENT IN postfix ':' expr %prec IF_BODY
-        { $$ = chg_c_p_quant(p, EX_ALL, @$, $2, $4, $6); DEEP($$, @$); }
-    | NOT expr              { $$ = chg_c_p_unary(p, UOP_NOT, @$, $2); DEEP($$, @$); }
-    | '-' expr %prec UMINUS { $$ = chg_c_p_unary(p, UOP_NEG, @$, $2); DEEP($$, @$); }
-    | expr OR expr          { $$ = chg_c_p_binary(p, BIN_OR, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr AND expr         { $$ = chg_c_p_binary(p, BIN_AND, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr EQ expr          { $$ = chg_c_p_binary(p, BIN_EQ, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr NE expr          { $$ = chg_c_p_binary(p, BIN_NE, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '<' expr         { $$ = chg_c_p_binary(p, BIN_LT, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr LE expr          { $$ = chg_c_p_binary(p, BIN_LE, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '>' expr         { $$ = chg_c_p_binary(p, BIN_GT, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr GE expr          { $$ = chg_c_p_binary(p, BIN_GE, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr IN expr          { $$ = chg_c_p_binary(p, BIN_IN, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr MATCHES expr     { $$ = chg_c_p_binary(p, BIN_MATCHES, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr QQ expr          { $$ = chg_c_p_binary(p, BIN_COALESCE, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '+' expr         { $$ = chg_c_p_binary(p, BIN_ADD, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '-' expr         { $$ = chg_c_p_binary(p, BIN_SUB, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '*' expr         { $$ = chg_c_p_binary(p, BIN_MUL, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '/' expr         { $$ = chg_c_p_binary(p, BIN_DIV, @$, $1, $3, @2); DEEP($$, @$); }
-    | expr '%' expr         { $$ = chg_c_p_binary(p, BIN_MOD, @$, $1, $3, @2); DEEP($$, @$); }
+        { $$ = chg_c_p_quant(p, EX_ALL, @$, $2, $4, $6); DEEP($$, @$, "expression"); }
+    | NOT expr              { $$ = chg_c_p_unary(p, UOP_NOT, @$, $2); DEEP($$, @$, "expression"); }
+    | '-' expr %prec UMINUS { $$ = chg_c_p_unary(p, UOP_NEG, @$, $2); DEEP($$, @$, "expression"); }
+    | expr OR expr          { $$ = chg_c_p_binary(p, BIN_OR, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
+    | expr AND expr         { $$ = chg_c_p_binary(p, BIN_AND, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
+    | expr EQ expr          { $$ = chg_c_p_binary(p, BIN_EQ, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
+    | expr NE expr          { $$ = chg_c_p_binary(p, BIN_NE, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
+    | expr '<' expr         { $$ = chg_c_p_binary(p, BIN_LT, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
+    | expr LE expr          { $$ = chg_c_p_binary(p, BIN_LE, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
+    | expr '>' expr         { $$ = chg_c_p_binary(p, BIN_GT, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
+    | expr GE expr          { $$ = chg_c_p_binary(p, BIN_GE, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
+    | expr IN expr          { $$ = chg_c_p_binary(p, BIN_IN, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
+    | expr MATCHES expr     { $$ = chg_c_p_binary(p, BIN_MATCHES, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
+    | expr QQ expr          { $$ = chg_c_p_binary(p, BIN_COALESCE, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
+    | expr '+' expr         { $$ = chg_c_p_binary(p, BIN_ADD, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
+    | expr '-' expr         { $$ = chg_c_p_binary(p, BIN_SUB, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
+    | expr '*' expr         { $$ = chg_c_p_binary(p, BIN_MUL, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
+    | expr '/' expr         { $$ = chg_c_p_binary(p, BIN_DIV, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
+    | expr '%' expr         { $$ = chg_c_p_binary(p, BIN_MOD, @$, $1, $3, @2); DEEP($$, @$, "expression"); }
     ;
 
 /* Member access, indexing and calls, all left-recursive so that a chain
@@ -633,12 +641,12 @@ expr
  * inside the argument list and yields an error node for the whole call. */
 postfix
     : primary
-    | postfix '.' IDENT     { $$ = chg_c_p_field(p, EX_FIELD, @$, $1, $3); DEEP($$, @$); }
-    | postfix QDOT IDENT    { $$ = chg_c_p_field(p, EX_OPTFIELD, @$, $1, $3); DEEP($$, @$); }
+    | postfix '.' IDENT     { $$ = chg_c_p_field(p, EX_FIELD, @$, $1, $3); DEEP($$, @$, "expression"); }
+    | postfix QDOT IDENT    { $$ = chg_c_p_field(p, EX_OPTFIELD, @$, $1, $3); DEEP($$, @$, "expression"); }
     | postfix '[' expr ']'  { $$ = chg_c_ast_expr(p->arena, EX_INDEX, @$); $$->u.index.obj = $1;
-                              $$->u.index.index = $3; DEEP($$, @$); }
+                              $$->u.index.index = $3; DEEP($$, @$, "expression"); }
     | postfix '(' exprs_opt ')'
-                            { $$ = chg_c_p_call(p, @$, $1, &$3); DEEP($$, @$); }
+                            { $$ = chg_c_p_call(p, @$, $1, &$3); DEEP($$, @$, "expression"); }
     | postfix '(' error ')' { (void)$1; $$ = chg_c_ast_expr(p->arena, EX_ERROR, @$); }
     ;
 
@@ -657,16 +665,16 @@ primary
     | RISK                  { $$ = chg_c_p_name(p, @$, "risk"); }
     | '(' expr ')'          { $$ = $2; }
     | '(' error ')'         { $$ = chg_c_ast_expr(p->arena, EX_ERROR, @$); }
-    | '[' exprs_opt ']'     { $$ = chg_c_p_list(p, @$, &$2); DEEP($$, @$); }
+    | '[' exprs_opt ']'     { $$ = chg_c_p_list(p, @$, &$2); DEEP($$, @$, "expression"); }
     | '[' error ']'         { $$ = chg_c_ast_expr(p->arena, EX_ERROR, @$); }
-    | '{' obj_fields '}'    { $$ = chg_c_p_object(p, @$, &$2); DEEP($$, @$); }
+    | '{' obj_fields '}'    { $$ = chg_c_p_object(p, @$, &$2); DEEP($$, @$, "expression"); }
     | '{' error '}'         { $$ = chg_c_ast_expr(p->arena, EX_ERROR, @$); }
     | count_expr
     ;
 
 count_expr
     : COUNT '(' IDENT IN postfix WHERE expr ')'
-        { $$ = chg_c_p_quant(p, EX_COUNT, @$, $3, $5, $7); DEEP($$, @$); }
+        { $$ = chg_c_p_quant(p, EX_COUNT, @$, $3, $5, $7); DEEP($$, @$, "expression"); }
     ;
 
 exprs_opt
@@ -694,8 +702,8 @@ obj_field
 /* ---- strings ---------------------------------------------------------------------- */
 
 string
-    : STRING                { $$ = chg_c_p_string(p, EX_STRING, @$, $1.s, $1.len); }
-    | RAWSTRING             { $$ = chg_c_p_string(p, EX_RAWSTRING, @$, $1.s, $1.len); }
+    : STRING                { $$ = chg_c_p_literal(p, EX_STRING, @$, $1.s, $1.len); }
+    | RAWSTRING             { $$ = chg_c_p_literal(p, EX_RAWSTRING, @$, $1.s, $1.len); }
     | istring
     ;
 
@@ -717,8 +725,8 @@ str_parts
     ;
 
 plain_string
-    : STRING                { $$ = chg_c_p_string(p, EX_STRING, @$, $1.s, $1.len); }
-    | RAWSTRING             { $$ = chg_c_p_string(p, EX_STRING, @$, $1.s, $1.len); }
+    : STRING                { $$ = chg_c_p_literal(p, EX_STRING, @$, $1.s, $1.len); }
+    | RAWSTRING             { $$ = chg_c_p_literal(p, EX_STRING, @$, $1.s, $1.len); }
     | istring               { $$ = chg_c_p_not_interp(p, $1); }
     ;
 
@@ -753,6 +761,16 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, chg_par
         if (n < 0)
             return 2; /* LAC ran out of memory: bison reports it */
     }
+    /* could the closer of the innermost open bracket come here? */
+    bool closer_fits = false;
+    if (tok != YYSYMBOL_YYEMPTY && p->nopen > 0 && p->open[p->nopen - 1] != 0) {
+        yysymbol_kind_t all[YYNTOKENS];
+        int m = yypcontext_expected_tokens(ctx, all, YYNTOKENS);
+        if (m < 0)
+            return 2;
+        for (int i = 0; i < m; i++)
+            closer_fits |= all[i] == YYTRANSLATE((unsigned char)p->open[p->nopen - 1]);
+    }
     const char *names[4];
     size_t nnames = 0;
     for (int i = 0; i < n; i++) {
@@ -762,7 +780,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, chg_par
             i++;
     }
     chg_c_parser_syntax_error(p, *yypcontext_location(ctx),
-                            tok == YYSYMBOL_YYEMPTY ? NULL : yysymbol_name(tok), names, nnames);
+                            tok == YYSYMBOL_YYEMPTY ? NULL : yysymbol_name(tok), names, nnames, closer_fits);
     return 0;
 }
 

@@ -48,6 +48,10 @@ enum {
     CHG_EINTERNAL = -7
 };
 
+/* The largest bundle (.chgb) the compiler writes (E0608) and the driver
+ * reads: 2 GiB. */
+#define CHG_BUNDLE_MAX ((size_t)1 << 31)
+
 /* A short message for a status ("out of memory"); for CHG_EIO prefer
  * strerror(errno), which says what the system reported. */
 const char *chg_strerror(int status);

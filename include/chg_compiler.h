@@ -30,7 +30,10 @@ typedef struct chg_source {
     size_t len;
     uint32_t *lines;     /* byte offset of each line start */
     size_t nlines;
+    uint32_t *cps;       /* code points before each CHG_SOURCE_BLOCK bytes, so a
+                            column is found in bounded time on a long line */
 } chg_source;
+#define CHG_SOURCE_BLOCK 4096
 
 /* Line and column (1-based; the column counts code points) of offset. */
 void chg_source_position(const chg_source *src, uint32_t offset,
@@ -113,10 +116,14 @@ int chg_compiler_add_file(chg_compiler *c, const char *path);
 int chg_compiler_add_source(chg_compiler *c, const char *path,
                             const char *text, size_t len);
 
-/* Parse, resolve, type-check and lint everything added. Returns CHG_OK when
- * no error-level diagnostic was produced, CHG_EINVAL when one was, and
- * CHG_ENOMEM (never CHG_OK) when memory ran out at any point, even for a
- * diagnostic that then could not be recorded. */
+/* Parse, resolve, type-check and lint everything added, then generate the
+ * bundle of a program without errors (kept for chg_compiler_emit), so
+ * that every limit of the bundle format is an error here, with its place
+ * (E06xx). Returns CHG_OK when no error-level diagnostic was produced,
+ * CHG_EINVAL when one was, CHG_ENOMEM (never CHG_OK) when memory ran out
+ * at any point, even for a diagnostic that then could not be recorded,
+ * and CHG_EINTERNAL when the code generator failed on a program the
+ * checker passed, with no diagnostic (a bug of chg). */
 int chg_compiler_check(chg_compiler *c);
 
 /* chgc fmt: the canonical layout of the one root file added (docs/cli.md),
@@ -142,10 +149,11 @@ bool chg_compiler_imports(const chg_compiler *c, const char *real);
 bool chg_is_test_file(const char *path);
 
 /* Generate the bundle (.chgb bytes, vm/bundle_format.h) of a program that
- * checked without errors; appends to out. Returns CHG_OK, CHG_EINVAL when
- * the program has errors, CHG_ERANGE when it exceeds the format's limits
- * (a diagnostic says which), CHG_ENOMEM when memory ran out (now or during
- * the check). */
+ * checked without errors; appends to out (the bytes the check generated).
+ * Returns CHG_OK, CHG_EINVAL when the program has errors (the limits of
+ * the format among them), CHG_ERANGE when it exceeds them and was never
+ * checked (a diagnostic says which), CHG_EINTERNAL for a checker bug,
+ * CHG_ENOMEM when memory ran out (now or during the check). */
 int chg_compiler_emit(chg_compiler *c, chg_buf *out);
 
 /* ---- tests ------------------------------------------------------------------ */

@@ -30,7 +30,7 @@
 /* Limits on what the driver reads (0 in a field: the default). */
 #define CHG_INPUT_MAX ((size_t)64 << 20)     /* one document: 64 MiB */
 #define CHG_INPUT_MAX_LINE ((size_t)64 << 20) /* one JSON line: 64 MiB */
-#define CHG_BUNDLE_MAX ((size_t)1 << 31)      /* a .chgb file: 2 GiB */
+/* a .chgb file: CHG_BUNDLE_MAX (chg_base.h), which the compiler writes no more than */
 
 /* Read a whole input: a regular file, a pipe or FIFO, a terminal, or
  * standard input for "-" (which must be one of those too). At most max
@@ -309,5 +309,43 @@ typedef struct chg_test_session {
 int chg_test_files(char *const *files, size_t n, const char *run, int64_t now, const chg_compile_options *opts,
                    chg_test_session *out, char *err, size_t errlen);
 void chg_test_session_free(chg_test_session *s);
+
+/* ---- the audit log ------------------------------------------------------------------ */
+
+/* chgd's audit log is a hash chain (driver/audit.c says the canonical
+ * content): one definition of it, for the daemon that appends and for
+ * `chgc audit` that verifies and exports. */
+#define CHG_AUDIT_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
+
+typedef struct chg_audit_record {
+    uint64_t seq;           /* 1, 2, … without gaps */
+    const char *prev;       /* the previous record's hash (64 hex digits) */
+    const char *hash;       /* this record's (chg_audit_hash) */
+    const char *at;         /* RFC 3339 UTC, when it was written */
+    const char *kind;       /* "event", "decision", "approval", "flag", "reload", "start" */
+    const char *subject;    /* the change id or flag name, or "" */
+    const char *data;       /* compact JSON object */
+} chg_audit_record;
+
+/* The SQL that creates the audit table (and refuses UPDATE and DELETE on
+ * it); the store runs it, the verifier reads that table. */
+extern const char chg_audit_schema_sql[];
+
+/* SHA-256 of r's canonical content (r->hash is not read), 64 hex digits. */
+void chg_audit_hash(const chg_audit_record *r, char out[65]);
+/* r as one JSON object (no newline), data embedded: what GET /v1/audit
+ * lists and `chgc audit export` writes a line of. */
+void chg_audit_record_json(const chg_audit_record *r, chg_buf *out);
+
+/* Check the whole chain of the store at path: CHG_OK with *nrecords; or
+ * CHG_EINVAL with "record N: reason" for the first record that breaks it;
+ * CHG_EIO when the store cannot be opened or read (never created). */
+int chg_audit_verify(const char *path, uint64_t *nrecords, char *err, size_t errlen);
+/* Write the records after `since` (seq > since) as JSON lines to out;
+ * with events, only the events, as records `chgc replay` reads:
+ * {"seq", "at", "event" (as it arrived), "facts" (the --facts file of the
+ * daemon then, with the flags set then)}. */
+int chg_audit_export(const char *path, uint64_t since, bool events, FILE *out, uint64_t *nrecords, char *err,
+                     size_t errlen);
 
 #endif

@@ -49,6 +49,21 @@ enum { CHG_SECTAB_ID = 0, CHG_SECTAB_OFF = 4, CHG_SECTAB_LEN = 8, CHG_SECTAB_ENT
 #define CHG_NONE32 0xffffffffu
 #define CHG_NONE16 0xffffu
 
+/* Limits of the encoding that the compiler reports (E06xx) before it
+ * writes a bundle the loader would refuse (docs/internals.md, "Limits").
+ * An instruction's count operand x is a u8: at most 255 registers listed,
+ * the parts of CONCAT, the items of LIST, the fields of RECORD, a field's
+ * position in a layout (and LAYOUTS.count is at most 255, so a layout has
+ * at most 255 fields). Register and index operands are u16. */
+#define CHG_MAX_COUNT 255
+#define CHG_MAX_OPERAND 0xffffu
+/* The most instruction visits the verifier's data-flow pass may take for
+ * one block: its instructions times the 64-register words of the
+ * registers it writes (vm/verify.c). Some tens of milliseconds. */
+#define CHG_VERIFY_MAX_WORK (1u << 22)
+/* CHG_BUNDLE_MAX (chg_base.h) is the largest bundle the writer writes
+ * (E0608) and a reader reads. */
+
 /* Per-decision budgets (docs/vm.md, "Budgets"): what one decision may
  * spend before it stops with outcome `error` naming the budget. A policy
  * sets them with `limits { … }` (the LIMITS section); these are the

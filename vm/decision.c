@@ -31,6 +31,18 @@ static void instant(chg_buf *out, int64_t t)
     str(out, tmp);
 }
 
+/* s as JSON string content, without the quotes: the string written, then
+ * its quotes taken off in place (the writer allocates nothing else). */
+static void inner(chg_buf *out, const char *s)
+{
+    size_t at = out->len;
+    chg_buf_json_string(out, s, strlen(s));
+    if (out->oom || out->len < at + 2)
+        return;
+    memmove(out->data + at, out->data + at + 1, out->len - at - 2);
+    out->len -= 2;
+}
+
 static void strings(chg_buf *out, const char *const *s, uint32_t n)
 {
     chg_buf_putc(out, '[');
@@ -102,14 +114,25 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
     chg_buf_puts(out, ",\"missing\":");
     strings(out, d->missing, d->nmissing);
     chg_buf_putc(out, '}');
-    /* window: the one a rule required (with its state), or, when no rule
-     * required one but a freeze applies, only when the freezes end
-     * (next_open), or null when time did not matter */
+    /* window: what the rules required (with its state) — one window's
+     * name, or several joined with " and ", all of which must be open at
+     * once — or, when no rule required one but a freeze applies, only when
+     * the freezes end (next_open), or null when time did not matter */
     chg_buf_puts(out, ",\"window\":");
     if (d->window >= 0) {
         CHG_ASSERT((uint32_t)d->window < b->ntimesets); /* a rule's window (decide.c) */
         chg_buf_puts(out, "{\"required\":");
-        str(out, b->str[b->timesets[d->window].name]);
+        if (d->nwindows > 1) {
+            chg_buf_putc(out, '"');
+            for (uint32_t i = 0; i < d->nwindows; i++) {
+                CHG_ASSERT(d->windows[i] < b->ntimesets);
+                if (i)
+                    chg_buf_puts(out, " and ");
+                inner(out, b->str[b->timesets[d->windows[i]].name]);
+            }
+            chg_buf_putc(out, '"');
+        } else
+            str(out, b->str[b->timesets[d->window].name]);
         chg_buf_printf(out, ",\"open\":%s,\"next_open\":", d->window_open ? "true" : "false");
         instant(out, d->next_open);
         chg_buf_puts(out, ",\"closes_at\":");

@@ -393,7 +393,7 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
         CHG_ASSERT(ts < b->ntimesets);
         WOULD();
         int64_t end = chg_vm_tsx_next_change(b->timesets[ts].ts, &env, &ctx->ts_index[ts], d->at,
-                                          in->horizon > 0 ? in->horizon : 366 * 86400LL);
+                                          chg_vm_horizon(in, d->at));
         chg_buf_printf(out, "  - freeze %s ", b->str[b->timesets[ts].name]);
         if (end == INT64_MAX || end == INT64_MIN)
             chg_buf_puts(out, "does not end within the horizon");

@@ -9,9 +9,13 @@
  * else it is an error naming the event's `source` and `detail-type`, so
  * an operator sees at once which feed needs an intake.
  *
- * Quirk handled here, as AWS's own SDKs do: an envelope whose `detail` is
+ * Quirks handled here, as AWS's own SDKs do: an envelope whose `detail` is
  * a JSON *string* (EventBridge Scheduler sends "detail": "{}") is read as
- * the object the string encodes.
+ * the object the string encodes; an SNS notification (an HTTP(S)
+ * subscription's body: "Type": "Notification", the event as a JSON string
+ * in "Message") is read as the event it carries. And an envelope that no
+ * intake takes but whose `detail` is shaped like a change (a team's own
+ * PutEvents of change records) is decided on its detail.
  */
 #include "vm_int.h"
 
@@ -51,6 +55,35 @@ static bool unwrap_detail(json_t *j)
     return ok;
 }
 
+/* An SNS notification whose Message is a JSON object: that object, with a
+ * reference (NULL otherwise: the body is taken as it is). *nomem is set
+ * when memory ran out. */
+static json_t *sns_message(const json_t *j, bool *nomem)
+{
+    *nomem = false;
+    const char *type = json_string_value(json_object_get(j, "Type"));
+    json_t *m = json_object_get(j, "Message");
+    if (!type || strcmp(type, "Notification") || !json_is_string(m) || !json_object_get(j, "TopicArn"))
+        return NULL;
+    char why[256];
+    json_t *inner = chg_vm_json_parse(json_string_value(m), json_string_length(m), JSON_REJECT_DUPLICATES, NULL,
+                                      why, sizeof why);
+    if (!inner) {
+        *nomem = strcmp(why, chg_strerror(CHG_ENOMEM)) == 0;
+        return NULL;
+    }
+    if (!json_is_object(inner)) {
+        json_decref(inner);
+        return NULL;
+    }
+    return inner;
+}
+
+static bool is_envelope(const json_t *j)
+{
+    return json_object_get(j, "detail-type") || (json_object_get(j, "source") && json_object_get(j, "detail"));
+}
+
 /* Is j shaped like a change? Not an event envelope (it has no
  * `detail-type`, nor `source` with `detail`), and, with a schema, it has at
  * least one of the required top-level fields the policy reads. A change
@@ -58,7 +91,7 @@ static bool unwrap_detail(json_t *j)
  * missing field and the rule that read it. */
 static bool change_shaped(const chg_bundle *b, const json_t *j, char *why, size_t len)
 {
-    if (json_object_get(j, "detail-type") || (json_object_get(j, "source") && json_object_get(j, "detail"))) {
+    if (is_envelope(j)) {
         snprintf(why, len, "it is an event envelope");
         return false;
     }
@@ -103,6 +136,21 @@ static bool change_shaped(const chg_bundle *b, const json_t *j, char *why, size_
     return false;
 }
 
+static int dump_cb(const char *buffer, size_t size, void *data)
+{
+    chg_buf_append(data, buffer, size);
+    return 0;
+}
+
+/* The change as the daemon stores it: compact, keys sorted, so that the
+ * same content gives the same bytes. False when memory ran out. */
+static bool dump_change(const json_t *j, chg_buf *out)
+{
+    if (json_dump_callback(j, dump_cb, out, JSON_COMPACT | JSON_SORT_KEYS) != 0)
+        return false;
+    return !out->oom;
+}
+
 static const char *block_source(const chg_bundle *b, uint32_t block, char *buf, size_t len)
 {
     uint32_t pc = b->blocks[block].start;
@@ -128,7 +176,8 @@ static void intake_error(chg_ctx *ctx, const chg_intakedef *k, char *err, size_t
  * directly: a change from an intake then goes through the same decoding,
  * types and defaults as one given whole, and shows the same errors. Not on
  * the per-decision path, so it may allocate. */
-static chg_event *build(chg_ctx *ctx, const chg_intakedef *k, json_t *raw, char *err, size_t errlen)
+static chg_event *build(chg_ctx *ctx, const chg_intakedef *k, json_t *raw, chg_buf *change, char *err,
+                        size_t errlen)
 {
     const chg_bundle *b = ctx->b;
     CHG_ASSERT((uint64_t)k->first + k->count <= b->nifields); /* load_decisions */
@@ -182,14 +231,19 @@ static chg_event *build(chg_ctx *ctx, const chg_intakedef *k, json_t *raw, char 
         return NULL;
     }
     chg_event *e = chg_event_from_json(b, cj, err, errlen);
+    if (e && change && !dump_change(cj, change)) {
+        chg_event_free(e);
+        e = NULL;
+        snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
+    }
     json_decref(cj);
     if (e)
         e->raw = json_incref(raw);
     return e;
 }
 
-chg_event *chg_event_intake(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
-                            char *err, size_t errlen)
+chg_event *chg_event_intake_change(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
+                                   chg_buf *change, char *err, size_t errlen)
 {
     const chg_bundle *b = ctx->b;
     if (used)
@@ -203,7 +257,13 @@ chg_event *chg_event_intake(chg_ctx *ctx, const char *json, size_t len, const ch
         json_decref(j);
         return NULL;
     }
-    if (!unwrap_detail(j)) {
+    bool nomem;
+    json_t *inner = sns_message(j, &nomem);
+    if (inner) {
+        json_decref(j);
+        j = inner;
+    }
+    if (nomem || !unwrap_detail(j)) {
         snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
         json_decref(j);
         return NULL;
@@ -233,7 +293,7 @@ chg_event *chg_event_intake(chg_ctx *ctx, const char *json, size_t len, const ch
             }
             if (!take)
                 continue;
-            out = build(ctx, k, j, err, errlen);
+            out = build(ctx, k, j, change, err, errlen);
             if (!out) {
                 chg_event_free(raw);
                 json_decref(j);
@@ -245,15 +305,37 @@ chg_event *chg_event_intake(chg_ctx *ctx, const char *json, size_t len, const ch
         chg_event_free(raw);
     }
     if (!out) {
-        char why[256];
+        /* no intake: the event itself, or an envelope's detail, if it is
+         * shaped like a change; without a schema a detail must at least
+         * carry a string `id`, or every AWS event would pass for one */
+        char why[256], dwhy[256];
+        const json_t *c = j, *d = json_object_get(j, "detail");
         if (!change_shaped(b, j, why, sizeof why)) {
+            c = NULL;
+            if (is_envelope(j) && json_is_object(d) && change_shaped(b, d, dwhy, sizeof dwhy) &&
+                ((b->flags & 1) || json_is_string(json_object_get(d, "id"))))
+                c = d;
+        }
+        if (!c) {
             char what[256];
             describe(j, what, sizeof what);
             snprintf(err, errlen, "%s %s, and it is not a change: %s",
                      b->nintakes ? "no intake takes" : "the policy has no intake for", what, why);
-        } else
-            out = chg_event_from_json(b, j, err, errlen);
+        } else {
+            out = chg_event_from_json(b, (json_t *)c, err, errlen);
+            if (out && change && !dump_change(c, change)) {
+                chg_event_free(out);
+                out = NULL;
+                snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
+            }
+        }
     }
     json_decref(j);
     return out;
+}
+
+chg_event *chg_event_intake(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
+                            char *err, size_t errlen)
+{
+    return chg_event_intake_change(ctx, json, len, in, used, NULL, err, errlen);
 }

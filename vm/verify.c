@@ -85,11 +85,11 @@
 
 #include "chg_time.h"
 
-/* The most instruction visits one block's data-flow pass may take, n
- * times the words of its registers (see the cost above): 2^22, some tens
- * of milliseconds (a block of 65,536 instructions writing 4,096
- * registers; compiled blocks are far below it). */
-#define CHG_VERIFY_MAX_WORK (1u << 22)
+/* CHG_VERIFY_MAX_WORK (bundle_format.h, as the compiler reports a block
+ * beyond it, E0606) bounds one block's data-flow pass: n times the words
+ * of its registers (see the cost above), 2^22, some tens of milliseconds
+ * (a block of 65,536 instructions writing 4,096 registers; compiled
+ * blocks are far below it). */
 
 /* The file offset of record i of section s. */
 static uint32_t rec_at(chg_vm_verifier *v, int s, uint32_t i) { return v->off[s] + i * chg_sections()[s].size; }

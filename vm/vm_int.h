@@ -388,10 +388,18 @@ void chg_vm_tsx_reset(chg_ts_index *x, size_t n);
 bool chg_vm_tsx_contains(const chg_timeset *ts, const struct chg_ts_env *env, chg_ts_index *x, int64_t t);
 int64_t chg_vm_tsx_next_change(const chg_timeset *ts, const struct chg_ts_env *env, chg_ts_index *x, int64_t t,
                             int64_t horizon);
-/* Earliest instant >= t before t + horizon at which every set k is in
+/* Earliest instant >= t, at or before t + horizon, at which every set k is in
  * (want[k]) or out (!want[k]); INT64_MAX if none. */
 int64_t chg_vm_tsx_next_admissible(chg_ts_index *const *xs, const chg_timeset *const *sets, const bool *want,
                                 size_t n, const struct chg_ts_env *env, int64_t t, int64_t horizon);
+
+/* The first instant > t, at or before t + horizon, at which a set that
+ * agrees with want at t stops agreeing; INT64_MAX if none. */
+int64_t chg_vm_tsx_admissible_until(chg_ts_index *const *xs, const chg_timeset *const *sets, const bool *want,
+                                    size_t n, const struct chg_ts_env *env, int64_t t, int64_t horizon);
+
+/* The horizon of a decision's searches at now (decide.c). */
+int64_t chg_vm_horizon(const chg_eval_input *in, int64_t now);
 
 /* ---- values ------------------------------------------------------------------------ */
 

@@ -33,6 +33,7 @@ SHARED = {
     "vm": {"stdlib/time_int.h"},
     "driver": set(),
     "cli": set(),
+    "daemon": set(),
 }
 # Layer order for link dependencies: a module may use the ones before it.
 ORDER = {"stdlib": 0, "compiler": 1, "vm": 1, "driver": 2}

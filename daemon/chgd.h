@@ -1,0 +1,178 @@
+/*
+ * chgd.h — what the files of the daemon share. chgd is a driver like
+ * chgc: the work of deciding is the library's (chg_driver.h, chg_vm.h);
+ * the daemon adds HTTP (http.c, api.c), state (store.h), configuration
+ * (config.c), logging (log.c), metrics (metrics.c) and the evaluation
+ * engine that ties an event to its stored decision (engine.c).
+ */
+#ifndef CHGD_H
+#define CHGD_H
+
+#include "chg_driver.h"
+#include "store.h"
+
+#include <stdatomic.h>
+
+/* ---- configuration (config.c) ------------------------------------------------------ */
+
+enum { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum { LOG_TEXT, LOG_JSON };
+
+typedef struct chgd_config {
+    char *listen;           /* ADDR:PORT */
+    chg_vec policy;         /* policy paths (.chg files or directories) */
+    char *bundle;           /* or a .chgb */
+    char *store;
+    char *token_file;
+    char *facts;            /* answers of external queries, default flags */
+    char *tls_cert, *tls_key; /* PEM files: HTTPS (GnuTLS, through libmicrohttpd) */
+    long max_body;          /* bytes */
+    long max_depth;         /* JSON nesting */
+    long max_connections;
+    long timeout;           /* seconds a connection may stay idle */
+    long threads;           /* HTTP worker threads */
+    long horizon;           /* next_open search, seconds */
+    int log_level, log_format;
+    bool dry_run;
+    char *fake_clock;       /* RFC 3339: start on a fake clock (tests) */
+    char *config_file;      /* where the above came from, or NULL */
+} chgd_config;
+
+/* Defaults, then the config file (--config FILE, read first wherever it
+ * is on the command line), then the flags. Returns 0 ready, 1 exit with
+ * status 0 (--help printed), 2 a usage or config error (printed to
+ * stderr, naming FILE:LINE for a bad line). *check is set by
+ * --check-config. */
+int chgd_config_load(chgd_config *c, int argc, char **argv, bool *check);
+/* The checks across keys (a policy or a bundle, the token file's form). */
+int chgd_config_validate(const chgd_config *c, char *err, size_t errlen);
+void chgd_config_free(chgd_config *c);
+#include <sys/socket.h>
+int chgd_listen_parse(const char *s, struct sockaddr_storage *sa, socklen_t *len, char *err, size_t errlen);
+
+/* ---- logging (log.c) ---------------------------------------------------------------- */
+
+void chgd_log_init(int level, int format);
+/* One line on stderr: ISO-8601 UTC time, level, message (text: "TIME
+ * LEVEL message"; json: {"time","level","msg"}). Never a secret: callers
+ * log no token and no request body. */
+void chgd_log(int level, const char *fmt, ...) CHG_PRINTF(2, 3);
+
+/* ---- time ------------------------------------------------------------------------------ */
+
+/* The daemon's clock, one interface: every instant the daemon judges at,
+ * stamps or waits for comes from here (a fake clock for tests fits it). */
+typedef struct chgd_clock {
+    int64_t (*now)(void *ud); /* seconds since the epoch */
+    void *ud;
+} chgd_clock;
+int64_t chgd_now(void);
+/* --fake-clock: from start on, the clock reads what chgd_clock_set says. */
+void chgd_clock_fake(int64_t start);
+bool chgd_clock_is_fake(void);
+void chgd_clock_set(int64_t t);
+/* RFC 3339 UTC with seconds ("2026-12-02T10:00:00Z"); buf of 32 bytes. */
+const char *chgd_time_text(int64_t t, char *buf);
+/* The same with milliseconds, from the system clock (log lines). */
+const char *chgd_log_time(char *buf);
+
+/* ---- the engine (engine.c) ----------------------------------------------------------- */
+
+/* A loaded policy: verified, shared read-only by every thread, freed when
+ * the last user lets go (a reload swaps it while requests still use the
+ * old one). */
+typedef struct chgd_bundle {
+    atomic_int refs;
+    chg_policy policy;
+    const chg_bundle *b;
+    char loaded_at[32];
+    uint64_t generation;
+} chgd_bundle;
+
+/* Compile or load the configured policy and verify it (chg_policy_open). */
+int chgd_bundle_open(const chgd_config *c, chgd_bundle **out, char *err, size_t errlen);
+chgd_bundle *chgd_bundle_acquire(void);  /* the current one, with a reference */
+void chgd_bundle_release(chgd_bundle *b);
+/* The calling thread's evaluation context for b (made on first use and
+ * when the bundle changed; NULL when out of memory). */
+chg_ctx *chgd_thread_ctx(chgd_bundle *b);
+
+int chgd_engine_start(const chgd_config *c, chg_store *s, chgd_bundle *b, char *err, size_t errlen);
+void chgd_engine_stop(void);
+bool chgd_engine_ready(void);
+/* The current flags as facts (a reference: release it). */
+typedef struct chgd_facts chgd_facts;
+chgd_facts *chgd_facts_acquire(void);
+const chg_facts *chgd_facts_get(const chgd_facts *f);
+void chgd_facts_release(chgd_facts *f);
+
+/* Reload the policy (SIGHUP, POST /v1/reload): a policy that fails to
+ * compile or verify is refused and the old one keeps serving. The answer
+ * (a JSON object) is appended to out. CHG_OK, or CHG_EINVAL with err. */
+int chgd_reload(chg_buf *out, char *err, size_t errlen);
+/* {"loaded_at","policy","sha256","version"} of a loaded bundle. */
+void chgd_bundle_json(chg_buf *out, const chgd_bundle *b);
+
+/* What an API call asks of the engine; each answers an HTTP status and a
+ * JSON body. */
+typedef struct chgd_answer {
+    int status;
+    chg_buf body;
+    bool replayed;          /* Idempotent-Replayed: true */
+    bool ndjson;            /* the body is JSON lines */
+    bool text;              /* the body is text (metrics) */
+    const char *allow;      /* 405: the methods the route takes */
+} chgd_answer;
+
+int chgd_event(const char *body, size_t len, const char *idem_key, chgd_answer *a);
+int chgd_evaluate(const char *body, size_t len, bool ndjson, chgd_answer *a);
+int chgd_approve(const char *id, const char *body, size_t len, chgd_answer *a);
+int chgd_flag(const char *name, bool set, const char *body, size_t len, chgd_answer *a);
+/* PUT /v1/clock (fake clock only): move it, run the timers now due. */
+int chgd_clock_put(const char *body, size_t len, chgd_answer *a);
+/* Decide again every change whose timer is due; *run and *changed count. */
+int chgd_timers_run(long *run, long *changed);
+/* The thread that runs due timers on the system clock (not with a fake one). */
+void chgd_timers_start(void);
+void chgd_timers_stop(void);
+
+/* {"error":{"code":…,"message":…}} with a status. */
+void chgd_error(chgd_answer *a, int status, const char *code, const char *fmt, ...) CHG_PRINTF(4, 5);
+
+extern const chgd_config *chgd_cfg;
+extern chg_store *chgd_store;
+extern int64_t chgd_started;
+
+/* ---- HTTP (http.c, api.c) -------------------------------------------------------------- */
+
+int chgd_http_start(const chgd_config *c, char *err, size_t errlen);
+/* Stop taking connections, let the requests in flight finish (at most
+ * `grace` seconds), then stop. */
+void chgd_http_stop(int grace);
+
+/* A request as the handlers see it. */
+typedef struct chgd_request {
+    const char *method, *path;
+    struct MHD_Connection *conn;
+    const char *body;
+    size_t len;
+    int scope;              /* 0 none, 1 read, 2 write */
+    bool bad_token;         /* a token was given and is unknown */
+} chgd_request;
+
+/* Route a request to its handler (api.c); routes for the metrics. */
+void chgd_api_handle(const chgd_request *r, chgd_answer *a, const char **route);
+
+/* ---- tokens (http.c) ------------------------------------------------------------------- */
+
+int chgd_tokens_load(const char *path, char *err, size_t errlen);
+
+/* ---- metrics (metrics.c) ---------------------------------------------------------------- */
+
+void chgd_metrics_request(const char *route, int status, double seconds);
+void chgd_metrics_decision(const char *outcome, double seconds);
+void chgd_metrics_action(const char *state);
+void chgd_metrics_render(chg_buf *out);
+extern atomic_int chgd_inflight;
+
+#endif

@@ -1,0 +1,1334 @@
+/*
+ * engine.c — from an API call to a durable decision: the loaded policy
+ * (shared, refcounted, swapped by a reload), the flags as facts, the
+ * per-thread evaluation contexts, and the jobs the store's writer thread
+ * runs (an event, an approval, a flag), each deciding and writing its
+ * decision and audit records in one transaction.
+ *
+ * Where work happens: intake (raw event → change) runs on the HTTP worker
+ * thread that took the request, with that thread's context; the decision
+ * runs in the writer's job, on the writer's context, because it reads
+ * state (the change's earlier revision, approvals recorded through the
+ * API, the flags) that must be the state it is committed with — two
+ * calls about one change can then never decide on each other's stale
+ * view. The decision is made by chg_eval and written by the one decision
+ * writer, chg_decision_write; a change that fails the schema is never
+ * judged by the rules (its decision is `error`, docs/language.md).
+ */
+#include "chgd.h"
+
+#include "chg_time.h"
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+const chgd_config *chgd_cfg;
+chg_store *chgd_store;
+int64_t chgd_started;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;      /* current, facts */
+static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER; /* one reload at a time */
+static chgd_bundle *current;
+static uint64_t generations;
+static atomic_bool ready;
+
+struct chgd_facts {
+    atomic_int refs;
+    chg_facts *facts;
+};
+static chgd_facts *facts_now;
+
+/* ---- small helpers -------------------------------------------------------------------- */
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char d[32];
+    unsigned int n = 0;
+    EVP_Digest(data, len, d, &n, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[64] = 0;
+}
+
+void chgd_error(chgd_answer *a, int status, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    chg_buf_reset(&a->body);
+    a->status = status;
+    chg_buf_puts(&a->body, "{\"error\":{\"code\":");
+    chg_buf_json_string(&a->body, code, strlen(code));
+    chg_buf_puts(&a->body, ",\"message\":");
+    chg_buf_json_string(&a->body, msg, n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    chg_buf_puts(&a->body, "}}");
+}
+
+static double mono(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int dump_cb(const char *buffer, size_t size, void *data)
+{
+    chg_buf_append(data, buffer, size);
+    return 0;
+}
+
+/* JSON compact with sorted keys: the form of everything the daemon
+ * stores, so that the audit log hashes deterministic bytes. */
+static void dump(const json_t *j, chg_buf *out)
+{
+    if (json_dump_callback(j, dump_cb, out, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) != 0)
+        out->oom = true;
+}
+
+/* ---- bundles ---------------------------------------------------------------------------- */
+
+int chgd_bundle_open(const chgd_config *c, chgd_bundle **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    chgd_bundle *b = chg_calloc(1, sizeof *b);
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return CHG_ENOMEM;
+    }
+    chg_compile_options co = {.lints = false};
+    char *one[1] = {c->bundle};
+    char *const *paths = c->bundle ? one : (char *const *)c->policy.items;
+    size_t n = c->bundle ? 1 : c->policy.len;
+    int rc = chg_policy_open(&b->policy, paths, n, &co, err, errlen);
+    if (rc == CHG_EINVAL && b->policy.compiler) {
+        /* errors in the policy: the first few, as chgc prints them */
+        chg_buf text;
+        chg_buf_init(&text);
+        chg_report r = {.format = CHG_REPORT_TEXT};
+        chg_compiler *cs[1] = {b->policy.compiler};
+        chg_report_render(&r, cs, 1, &text);
+        const char *first = text.data ? text.data : "";
+        size_t len = strcspn(first, "\n");
+        snprintf(err, errlen, "the policy has errors: %.*s", (int)len, first);
+        chg_buf_free(&text);
+    }
+    if (rc != CHG_OK) {
+        chg_policy_free(&b->policy);
+        chg_free(b);
+        return rc;
+    }
+    b->b = b->policy.bundle;
+    atomic_init(&b->refs, 1);
+    chgd_time_text(chgd_now(), b->loaded_at);
+    *out = b;
+    return CHG_OK;
+}
+
+chgd_bundle *chgd_bundle_acquire(void)
+{
+    pthread_mutex_lock(&mu);
+    chgd_bundle *b = current;
+    if (b)
+        atomic_fetch_add(&b->refs, 1);
+    pthread_mutex_unlock(&mu);
+    return b;
+}
+
+void chgd_bundle_release(chgd_bundle *b)
+{
+    if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
+        chg_policy_free(&b->policy);
+        chg_free(b);
+    }
+}
+
+/* Each thread's context, and the bundle it was made for (a reference,
+ * so the bundle outlives it); both let go when the thread ends. */
+typedef struct thread_ctx {
+    chgd_bundle *b;
+    chg_ctx *ctx;
+} thread_ctx;
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+
+static void ctx_free(void *p)
+{
+    thread_ctx *t = p;
+    chg_ctx_free(t->ctx);
+    chgd_bundle_release(t->b);
+    chg_free(t);
+}
+
+static void ctx_key_make(void)
+{
+    pthread_key_create(&ctx_key, ctx_free);
+}
+
+chg_ctx *chgd_thread_ctx(chgd_bundle *b)
+{
+    pthread_once(&ctx_once, ctx_key_make);
+    thread_ctx *t = pthread_getspecific(ctx_key);
+    if (!t) {
+        t = chg_calloc(1, sizeof *t);
+        if (!t)
+            return NULL;
+        pthread_setspecific(ctx_key, t);
+    }
+    if (t->b != b) {
+        chg_ctx_free(t->ctx);
+        chgd_bundle_release(t->b);
+        atomic_fetch_add(&b->refs, 1);
+        t->b = b;
+        t->ctx = chg_ctx_new(b->b);
+    }
+    return t->ctx;
+}
+
+/* Called by the main thread at exit: its own context, if any. */
+static void ctx_release_own(void)
+{
+    pthread_once(&ctx_once, ctx_key_make);
+    thread_ctx *t = pthread_getspecific(ctx_key);
+    if (t) {
+        pthread_setspecific(ctx_key, NULL);
+        ctx_free(t);
+    }
+}
+
+/* ---- flags as facts ---------------------------------------------------------------------------- */
+
+/* The --facts file (answers of external queries, default flags), read
+ * once at start: a file edited later changes nothing until a restart. */
+static char *facts_text;
+static size_t facts_len;
+
+/* Facts holding the flags named: the --facts file's, with each flag set
+ * through the API set to true. */
+static chg_facts *facts_of(const chg_vec *names)
+{
+    if (facts_text) {
+        char err[512];
+        chg_facts *f = chg_facts_parse(facts_text, facts_len, err, sizeof err);
+        for (size_t i = 0; f && i < names->len; i++)
+            if (chg_facts_set_flag(f, names->items[i], true) != CHG_OK) {
+                chg_facts_free(f);
+                f = NULL;
+            }
+        return f;
+    }
+    chg_buf t;
+    chg_buf_init(&t);
+    chg_buf_puts(&t, "{\"flags\":{");
+    for (size_t i = 0; i < names->len; i++) {
+        if (i)
+            chg_buf_putc(&t, ',');
+        chg_buf_json_string(&t, names->items[i], strlen(names->items[i]));
+        chg_buf_puts(&t, ":true");
+    }
+    chg_buf_puts(&t, "}}");
+    char err[256];
+    chg_facts *f = t.oom ? NULL : chg_facts_parse(t.data, t.len, err, sizeof err);
+    chg_buf_free(&t);
+    return f;
+}
+
+chgd_facts *chgd_facts_acquire(void)
+{
+    pthread_mutex_lock(&mu);
+    chgd_facts *f = facts_now;
+    if (f)
+        atomic_fetch_add(&f->refs, 1);
+    pthread_mutex_unlock(&mu);
+    return f;
+}
+
+const chg_facts *chgd_facts_get(const chgd_facts *f)
+{
+    return f ? f->facts : NULL;
+}
+
+void chgd_facts_release(chgd_facts *f)
+{
+    if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
+        chg_facts_free(f->facts);
+        chg_free(f);
+    }
+}
+
+/* Read the committed flags and make them the facts every reader sees.
+ * Under the lock: of two calls, the last to install read the later state. */
+static int facts_refresh(void)
+{
+    chg_store_conn *r = chg_store_reader(chgd_store);
+    if (!r)
+        return CHG_EIO;
+    pthread_mutex_lock(&mu);
+    chg_vec names;
+    chg_vec_init(&names);
+    int rc = chg_store_flag_names(r, &names);
+    chgd_facts *f = NULL;
+    if (rc == CHG_OK) {
+        f = chg_calloc(1, sizeof *f);
+        if (f && !(f->facts = facts_of(&names))) {
+            chg_free(f);
+            f = NULL;
+        }
+        rc = f ? CHG_OK : CHG_ENOMEM;
+    }
+    if (f) {
+        atomic_init(&f->refs, 1);
+        chgd_facts *old = facts_now;
+        facts_now = f;
+        pthread_mutex_unlock(&mu);
+        chgd_facts_release(old);
+    } else
+        pthread_mutex_unlock(&mu);
+    chg_strings_free(&names);
+    return rc;
+}
+
+/* The writer's facts, from the flags as its transaction sees them (a
+ * flag set earlier in the same batch included), rebuilt only when the
+ * set of names changed. Writer thread only. */
+static chg_facts *writer_facts;
+static chg_buf writer_flags;
+
+static int writer_facts_get(chg_store_conn *w, const chg_facts **out)
+{
+    chg_vec names;
+    chg_vec_init(&names);
+    int rc = chg_store_flag_names(w, &names);
+    chg_buf key;
+    chg_buf_init(&key);
+    for (size_t i = 0; rc == CHG_OK && i < names.len; i++) {
+        chg_buf_puts(&key, names.items[i]);
+        chg_buf_putc(&key, '\n');
+    }
+    if (rc == CHG_OK && key.oom)
+        rc = CHG_ENOMEM;
+    if (rc == CHG_OK && (!writer_facts || key.len != writer_flags.len ||
+                         (key.len && memcmp(key.data, writer_flags.data, key.len)))) {
+        chg_facts *f = facts_of(&names);
+        if (!f)
+            rc = CHG_ENOMEM;
+        else {
+            chg_facts_free(writer_facts);
+            writer_facts = f;
+            chg_buf_reset(&writer_flags);
+            chg_buf_append(&writer_flags, key.data, key.len);
+        }
+    }
+    chg_buf_free(&key);
+    chg_strings_free(&names);
+    *out = writer_facts;
+    return rc;
+}
+
+/* ---- deciding a stored change (writer thread) --------------------------------------------------- */
+
+/* The change as it is decided: its latest revision with the approvals
+ * recorded through the API appended to its `approvals`. */
+static int merged_change(chg_store_conn *w, const char *id, const char *content, chg_buf *out)
+{
+    chg_buf api;
+    chg_buf_init(&api);
+    int rc = id ? chg_store_approvals_json(w, id, &api) : CHG_OK;
+    if (rc != CHG_OK || !id || api.len <= 2) { /* none: the revision as it is */
+        chg_buf_free(&api);
+        if (rc == CHG_OK)
+            chg_buf_puts(out, content);
+        return rc != CHG_OK ? rc : out->oom ? CHG_ENOMEM : CHG_OK;
+    }
+    json_error_t je;
+    json_t *c = json_loads(content, 0, &je), *extra = json_loads(api.data, 0, &je);
+    chg_buf_free(&api);
+    if (!c || !extra) {
+        json_decref(c);
+        json_decref(extra);
+        return CHG_EINTERNAL;
+    }
+    json_t *list = json_object_get(c, "approvals");
+    if (!list) {
+        list = json_array();
+        json_object_set_new(c, "approvals", list);
+    }
+    /* "approve" is what a missing `decision` means (language.md): left
+     * out, so a schema without the field takes the approval without a
+     * warning; a rejection says so. A revision whose approvals are not a
+     * list keeps them: the schema check then says so in the decision. */
+    size_t i;
+    json_t *ap;
+    json_array_foreach(extra, i, ap) {
+        const char *dec = json_string_value(json_object_get(ap, "decision"));
+        if (dec && !strcmp(dec, "approve"))
+            json_object_del(ap, "decision");
+    }
+    if (json_is_array(list))
+        json_array_extend(list, extra);
+    dump(c, out);
+    json_decref(c);
+    json_decref(extra);
+    return out->oom ? CHG_ENOMEM : CHG_OK;
+}
+
+typedef struct decided {
+    uint64_t seq;
+    char outcome[16];
+    bool changed;
+} decided;
+
+/* Decide change id (NULL: a change without an id) at revision rev with
+ * bundle b, and write the decision, its audit record, its actions and its
+ * timer. With only_if_changed, a decision equal to the latest one is not
+ * written (d->changed false). The answer's body, when body is not NULL,
+ * is the decision with its extra fields. */
+static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev, const char *content,
+                  const char *cause, bool only_if_changed, chg_buf *body, decided *d)
+{
+    memset(d, 0, sizeof *d);
+    const chg_facts *facts;
+    int rc = writer_facts_get(w, &facts);
+    if (rc != CHG_OK)
+        return rc;
+    chg_ctx *ctx = chgd_thread_ctx(b);
+    if (!ctx)
+        return CHG_ENOMEM;
+    chg_buf merged, text, data, latest;
+    chg_buf_init(&merged);
+    chg_buf_init(&text);
+    chg_buf_init(&data);
+    chg_buf_init(&latest);
+    rc = merged_change(w, id, content, &merged);
+    char err[512];
+    chg_event *ev = NULL;
+    if (rc == CHG_OK && !(ev = chg_event_decode(b->b, merged.data, merged.len, err, sizeof err)))
+        rc = strcmp(err, chg_strerror(CHG_ENOMEM)) ? CHG_EINTERNAL : CHG_ENOMEM;
+    int64_t now = chgd_now();
+    char now_text[32];
+    chgd_time_text(now, now_text);
+    if (rc == CHG_OK) {
+        chg_eval_input in = {.change = ev, .now = now, .facts = facts, .horizon = chgd_cfg->horizon};
+        chg_decision dec;
+        double t0 = mono();
+        rc = chg_eval(ctx, &in, &dec);
+        double secs = mono() - t0;
+        if (rc == CHG_OK) {
+            chg_decision_write(b->b, &dec, &text);
+            snprintf(d->outcome, sizeof d->outcome, "%s", chg_outcome_name(dec.outcome));
+            if (text.oom)
+                rc = CHG_ENOMEM;
+        }
+        chgd_metrics_decision(d->outcome, secs);
+    }
+    chg_event_free(ev);
+    d->changed = true;
+    if (rc == CHG_OK && only_if_changed && id) {
+        int lr = chg_store_decision_latest(w, id, &latest);
+        if (lr == CHG_OK && !strcmp(latest.data, text.data))
+            d->changed = false;
+        else if (lr != CHG_OK && lr != CHG_ENOTFOUND)
+            rc = lr;
+    }
+    json_t *dj = NULL;
+    if (rc == CHG_OK) {
+        json_error_t je;
+        dj = json_loads(text.data, 0, &je);
+        if (!dj)
+            rc = CHG_EINTERNAL;
+    }
+    if (rc == CHG_OK && d->changed) {
+        /* the audit record holds the decision whole: the log alone says
+         * what was decided, by which bundle, and why */
+        chg_buf_puts(&data, "{\"bundle\":\"");
+        chg_buf_puts(&data, chg_bundle_hash(b->b));
+        chg_buf_puts(&data, "\",\"cause\":");
+        chg_buf_json_string(&data, cause, strlen(cause));
+        chg_buf_puts(&data, ",\"change_id\":");
+        if (id)
+            chg_buf_json_string(&data, id, strlen(id));
+        else
+            chg_buf_puts(&data, "null");
+        chg_buf_puts(&data, ",\"decision\":");
+        chg_buf_puts(&data, text.data);
+        chg_buf_printf(&data, ",\"revision\":%lld}", (long long)rev);
+        rc = data.oom ? CHG_ENOMEM : chg_store_audit_append(w, "decision", id, data.data, now_text, &d->seq);
+    }
+    int64_t decision_id = 0;
+    if (rc == CHG_OK && d->changed) {
+        chg_store_decision sd = {.change_id = id, .revision = rev, .cause = cause, .outcome = d->outcome,
+                                 .decision = text.data, .bundle = chg_bundle_hash(b->b), .decided_at = now_text,
+                                 .seq = d->seq};
+        rc = chg_store_decision_put(w, &sd, &decision_id);
+    }
+    /* actions: queued in the same transaction as their decision, each
+     * with its own idempotency key; with --dry-run recorded, never run */
+    json_t *acts = dj && d->changed ? json_object_get(dj, "actions") : NULL;
+    for (size_t i = 0; rc == CHG_OK && i < json_array_size(acts); i++) {
+        json_t *a = json_array_get(acts, i);
+        chg_buf args;
+        chg_buf_init(&args);
+        dump(json_object_get(a, "args") ? json_object_get(a, "args") : json_null(), &args);
+        char key[64];
+        snprintf(key, sizeof key, "a-%llu-%zu", (unsigned long long)d->seq, i);
+        const char *state = chgd_cfg->dry_run ? "dry-run" : "queued";
+        rc = args.oom ? CHG_ENOMEM
+                      : chg_store_action_put(w, decision_id, (int)i, json_string_value(json_object_get(a, "call")),
+                                             args.data, state, key);
+        if (rc == CHG_OK)
+            chgd_metrics_action(state);
+        chg_buf_free(&args);
+    }
+    /* a change that only time holds back is decided again at next_open
+     * (chgd_timers_run); only an instant still to come is a timer — a
+     * policy that judges at the change's own instant (`at
+     * change.requested_at`) has a next_open that waiting never reaches */
+    if (rc == CHG_OK && id) {
+        const char *next = json_string_value(json_object_get(json_object_get(dj, "window"), "next_open"));
+        bool waits = next && strcmp(next, now_text) > 0 && (!strcmp(d->outcome, "defer") || !strcmp(d->outcome, "deny"));
+        rc = chg_store_timer_set(w, id, waits ? next : NULL);
+    }
+    if (rc == CHG_OK && body && d->changed)
+        chg_store_decision_body(body, text.data, d->seq, now_text, chg_bundle_hash(b->b), rev, cause);
+    json_decref(dj);
+    chg_buf_free(&merged);
+    chg_buf_free(&text);
+    chg_buf_free(&data);
+    chg_buf_free(&latest);
+    return rc;
+}
+
+/* The status and error body for a job that failed for a machine reason. */
+static void job_failed(chgd_answer *a, int rc)
+{
+    if (rc == CHG_ENOMEM)
+        chgd_error(a, 503, "out_of_memory", "out of memory: try again");
+    else if (rc == CHG_EINTERNAL)
+        chgd_error(a, 500, "internal", "chgd failed a check of its own (a bug to report)");
+    else
+        chgd_error(a, 503, "store_unavailable", "the store could not record the change: try again");
+}
+
+/* ---- events --------------------------------------------------------------------------------------- */
+
+typedef struct event_job {
+    chgd_bundle *b;
+    const char *key;
+    char body_sha[65];
+    const char *change;     /* JSON text, as intake gave it */
+    const char *id;         /* its "id", or NULL */
+    const char *intake;     /* the intake used, or NULL */
+    const char *raw;        /* the event as it arrived, compact JSON */
+    chgd_answer *a;
+} event_job;
+
+static int event_run(chg_store_conn *w, void *ud)
+{
+    event_job *j = ud;
+    chgd_answer *a = j->a;
+    chg_buf_reset(&a->body);
+    int status;
+    int rc = chg_store_idem_get(w, j->key, &status, &a->body);
+    if (rc == CHG_OK) { /* a concurrent delivery of the same event won */
+        a->status = status;
+        a->replayed = true;
+        return CHG_OK;
+    }
+    if (rc != CHG_ENOTFOUND)
+        return rc;
+    char sha[65], now_text[32];
+    sha256_hex(j->change, strlen(j->change), sha);
+    chgd_time_text(chgd_now(), now_text);
+    int64_t rev = 0;
+    bool new_revision = false;
+    if (j->id) {
+        chg_buf content, old;
+        chg_buf_init(&content);
+        chg_buf_init(&old);
+        rc = chg_store_change_latest(w, j->id, &rev, &content, &old);
+        if (rc == CHG_ENOTFOUND || (rc == CHG_OK && strcmp(old.data, sha))) {
+            /* a change id seen again with new content: a new revision */
+            rev = rc == CHG_OK ? rev + 1 : 1;
+            new_revision = true;
+            rc = chg_store_revision_put(w, j->id, rev, j->change, sha, now_text);
+        }
+        chg_buf_free(&content);
+        chg_buf_free(&old);
+        if (rc != CHG_OK)
+            return rc;
+    }
+    /* the event as it arrived and the flags it meets: what `chgc audit
+     * export --events` gives `chgc replay` */
+    chg_vec flags;
+    chg_vec_init(&flags);
+    if ((rc = chg_store_flag_names(w, &flags)) != CHG_OK) {
+        chg_strings_free(&flags);
+        return rc;
+    }
+    chg_buf data;
+    chg_buf_init(&data);
+    chg_buf_puts(&data, "{\"body_sha256\":\"");
+    chg_buf_puts(&data, j->body_sha);
+    chg_buf_puts(&data, "\",\"change\":");
+    chg_buf_puts(&data, j->change);
+    chg_buf_puts(&data, ",\"change_id\":");
+    if (j->id)
+        chg_buf_json_string(&data, j->id, strlen(j->id));
+    else
+        chg_buf_puts(&data, "null");
+    chg_buf_puts(&data, ",\"event\":");
+    chg_buf_puts(&data, j->raw);
+    chg_buf_puts(&data, ",\"flags\":[");
+    for (size_t i = 0; i < flags.len; i++) {
+        if (i)
+            chg_buf_putc(&data, ',');
+        chg_buf_json_string(&data, flags.items[i], strlen(flags.items[i]));
+    }
+    chg_strings_free(&flags);
+    chg_buf_puts(&data, "],\"intake\":");
+    if (j->intake)
+        chg_buf_json_string(&data, j->intake, strlen(j->intake));
+    else
+        chg_buf_puts(&data, "null");
+    chg_buf_puts(&data, ",\"key\":");
+    chg_buf_json_string(&data, j->key, strlen(j->key));
+    chg_buf_printf(&data, ",\"new_revision\":%s,\"revision\":%lld}", new_revision ? "true" : "false",
+                   (long long)rev);
+    rc = data.oom ? CHG_ENOMEM : chg_store_audit_append(w, "event", j->id, data.data, now_text, NULL);
+    chg_buf_free(&data);
+    if (rc != CHG_OK)
+        return rc;
+    decided d;
+    rc = decide(w, j->b, j->id, rev, j->change, "event", false, &a->body, &d);
+    if (rc == CHG_OK)
+        rc = a->body.oom ? CHG_ENOMEM : chg_store_idem_put(w, j->key, 200, a->body.data, now_text);
+    if (rc == CHG_OK)
+        a->status = 200;
+    return rc;
+}
+
+/* The idempotency key: the header, else an envelope's id (or an SNS
+ * notification's MessageId), else the SHA-256 of the body; each in its
+ * own namespace, so a header cannot collide with an envelope id. */
+static void idem_key(const json_t *j, const char *header, const char *body_sha, chg_buf *out)
+{
+    const char *env = NULL;
+    if (json_object_get(j, "detail-type") || (json_object_get(j, "source") && json_object_get(j, "detail")))
+        env = json_string_value(json_object_get(j, "id"));
+    const char *sns = NULL;
+    const char *type = json_string_value(json_object_get(j, "Type"));
+    if (type && !strcmp(type, "Notification"))
+        sns = json_string_value(json_object_get(j, "MessageId"));
+    if (header) {
+        chg_buf_puts(out, "header:");
+        chg_buf_puts(out, header);
+    } else if (env && *env) {
+        chg_buf_puts(out, "envelope:");
+        chg_buf_puts(out, env);
+    } else if (sns && *sns) {
+        chg_buf_puts(out, "sns:");
+        chg_buf_puts(out, sns);
+    } else {
+        chg_buf_puts(out, "sha256:");
+        chg_buf_puts(out, body_sha);
+    }
+}
+
+/* Parse a request body: a JSON document, or 400 with the place. */
+static json_t *parse_body(const char *body, size_t len, chgd_answer *a)
+{
+    json_error_t je;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (!j)
+        chgd_error(a, 400, "bad_json", "the body is not JSON: line %d, column %d: %s", je.line, je.column, je.text);
+    return j;
+}
+
+int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer *a)
+{
+    json_t *j = parse_body(body, len, a);
+    if (!j)
+        return CHG_OK;
+    if (!json_is_object(j)) {
+        json_decref(j);
+        chgd_error(a, 400, "bad_request", "an event must be a JSON object");
+        return CHG_OK;
+    }
+    event_job job = {.a = a};
+    sha256_hex(body, len, job.body_sha);
+    chg_buf key, raw;
+    chg_buf_init(&key);
+    chg_buf_init(&raw);
+    idem_key(j, header_key, job.body_sha, &key);
+    dump(j, &raw);
+    json_decref(j);
+    if (raw.oom)
+        key.oom = true;
+    job.raw = raw.data;
+    chg_store_conn *r = chg_store_reader(chgd_store);
+    int status;
+    int rc = !r ? CHG_EIO : key.oom ? CHG_ENOMEM : chg_store_idem_get(r, key.data, &status, &a->body);
+    if (rc == CHG_OK) { /* a redelivery: the recorded answer, nothing done again */
+        a->status = status;
+        a->replayed = true;
+        chg_buf_free(&key);
+        chg_buf_free(&raw);
+        return CHG_OK;
+    }
+    if (rc != CHG_ENOTFOUND) {
+        chg_buf_free(&key);
+        chg_buf_free(&raw);
+        job_failed(a, rc);
+        return CHG_OK;
+    }
+    job.key = key.data;
+    job.b = chgd_bundle_acquire();
+    chgd_facts *f = chgd_facts_acquire();
+    chg_ctx *ctx = chgd_thread_ctx(job.b);
+    chg_buf change;
+    chg_buf_init(&change);
+    char err[1024];
+    chg_event *ev = NULL;
+    int intake = -1;
+    if (!ctx)
+        rc = CHG_ENOMEM;
+    else {
+        chg_eval_input in = {.now = chgd_now(), .facts = chgd_facts_get(f), .horizon = chgd_cfg->horizon};
+        ev = chg_event_intake_change(ctx, body, len, &in, &intake, &change, err, sizeof err);
+        rc = ev ? CHG_OK : strcmp(err, chg_strerror(CHG_ENOMEM)) ? CHG_EINVAL : CHG_ENOMEM;
+    }
+    chg_event_free(ev);
+    chgd_facts_release(f);
+    if (rc == CHG_EINVAL)
+        chgd_error(a, 422, "not_a_change", "%s", err);
+    else if (rc != CHG_OK)
+        job_failed(a, rc);
+    json_t *cj = NULL;
+    if (rc == CHG_OK) {
+        json_error_t je;
+        cj = json_loads(change.data, 0, &je);
+        job.change = change.data;
+        job.id = json_string_value(json_object_get(cj, "id"));
+        job.intake = intake >= 0 ? chg_bundle_intake_name(job.b->b, (uint32_t)intake) : NULL;
+        rc = chg_store_run(chgd_store, event_run, &job);
+        if (rc != CHG_OK)
+            job_failed(a, rc);
+    }
+    json_decref(cj);
+    chg_buf_free(&change);
+    chg_buf_free(&key);
+    chg_buf_free(&raw);
+    chgd_bundle_release(job.b);
+    return CHG_OK;
+}
+
+/* ---- dry evaluation --------------------------------------------------------------------------------- */
+
+/* One input to one answer line: the decision with "bundle" beside it, or
+ * {"error":{…}}. No state is read or written. */
+static void evaluate_one(chg_ctx *ctx, chgd_bundle *b, const chg_facts *facts, const char *s, size_t n,
+                         const char *where, chg_buf *out, int *status)
+{
+    char err[1024];
+    chg_eval_input in = {.now = chgd_now(), .facts = facts, .horizon = chgd_cfg->horizon};
+    chg_event *ev = chg_event_intake(ctx, s, n, &in, NULL, err, sizeof err);
+    if (!ev) {
+        bool nomem = !strcmp(err, chg_strerror(CHG_ENOMEM));
+        bool json = !strncmp(err, "line ", 5);
+        chgd_answer e = {0};
+        chg_buf_init(&e.body);
+        chgd_error(&e, 0, nomem ? "out_of_memory" : json ? "bad_json" : "not_a_change", "%s%s%s", where ? where : "",
+                   where ? ": " : "", err);
+        chg_buf_append(out, e.body.data, e.body.len);
+        chg_buf_free(&e.body);
+        *status = nomem ? 503 : json ? 400 : 422;
+        return;
+    }
+    in.change = ev;
+    chg_decision d;
+    double t0 = mono();
+    int rc = chg_eval(ctx, &in, &d);
+    double secs = mono() - t0;
+    chg_buf text;
+    chg_buf_init(&text);
+    chg_decision_write(b->b, &d, &text);
+    chgd_metrics_decision(chg_outcome_name(d.outcome), secs);
+    chg_buf_append(out, text.data, text.len ? text.len - 1 : 0);
+    chg_buf_puts(out, ",\"bundle\":\"");
+    chg_buf_puts(out, chg_bundle_hash(b->b));
+    chg_buf_puts(out, "\"}");
+    chg_buf_free(&text);
+    chg_event_free(ev);
+    *status = rc == CHG_ENOMEM ? 503 : 200;
+}
+
+int chgd_evaluate(const char *body, size_t len, bool ndjson, chgd_answer *a)
+{
+    chgd_bundle *b = chgd_bundle_acquire();
+    chgd_facts *f = chgd_facts_acquire();
+    chg_ctx *ctx = chgd_thread_ctx(b);
+    chg_buf_reset(&a->body);
+    if (!ctx)
+        job_failed(a, CHG_ENOMEM);
+    else if (!ndjson) {
+        evaluate_one(ctx, b, chgd_facts_get(f), body, len, NULL, &a->body, &a->status);
+        if (a->status == 200 && a->body.oom)
+            job_failed(a, CHG_ENOMEM);
+    } else {
+        /* one answer line per input line, each with its own error; the
+         * status is 200 when every line could be read as a request */
+        a->status = 200;
+        chg_lines *in = chg_lines_memory(body, len, "body", 0);
+        const char *line;
+        size_t n;
+        unsigned long lineno;
+        char err[256], where[32];
+        int rc;
+        while (in && (rc = chg_lines_next(in, &line, &n, &lineno, err, sizeof err)) == 1) {
+            snprintf(where, sizeof where, "line %lu", lineno);
+            int st;
+            evaluate_one(ctx, b, chgd_facts_get(f), line, n, where, &a->body, &st);
+            chg_buf_putc(&a->body, '\n');
+        }
+        chg_lines_close(in);
+        if (!in || a->body.oom)
+            job_failed(a, CHG_ENOMEM);
+        else
+            a->ndjson = true;
+    }
+    chgd_facts_release(f);
+    chgd_bundle_release(b);
+    return CHG_OK;
+}
+
+/* ---- approvals ------------------------------------------------------------------------------------------ */
+
+typedef struct approval_job {
+    chgd_bundle *b;
+    const char *id, *by, *group, *at, *decision;
+    chgd_answer *a;
+} approval_job;
+
+static int approval_run(chg_store_conn *w, void *ud)
+{
+    approval_job *j = ud;
+    chg_buf content, sha;
+    chg_buf_init(&content);
+    chg_buf_init(&sha);
+    int64_t rev;
+    int rc = chg_store_change_latest(w, j->id, &rev, &content, &sha);
+    if (rc == CHG_ENOTFOUND) {
+        chgd_error(j->a, 404, "not_found", "no change with id '%.200s'", j->id);
+        rc = CHG_OK;
+        goto done;
+    }
+    char now_text[32];
+    chgd_time_text(chgd_now(), now_text);
+    if (rc == CHG_OK)
+        rc = chg_store_approval_put(w, j->id, j->by, j->group, j->at, j->decision, now_text);
+    if (rc == CHG_OK) {
+        chg_buf data;
+        chg_buf_init(&data);
+        chg_buf_puts(&data, "{\"at\":");
+        chg_buf_json_string(&data, j->at, strlen(j->at));
+        chg_buf_puts(&data, ",\"by\":");
+        chg_buf_json_string(&data, j->by, strlen(j->by));
+        chg_buf_puts(&data, ",\"change_id\":");
+        chg_buf_json_string(&data, j->id, strlen(j->id));
+        chg_buf_puts(&data, ",\"decision\":");
+        chg_buf_json_string(&data, j->decision, strlen(j->decision));
+        chg_buf_puts(&data, ",\"group\":");
+        if (j->group)
+            chg_buf_json_string(&data, j->group, strlen(j->group));
+        else
+            chg_buf_puts(&data, "null");
+        chg_buf_putc(&data, '}');
+        rc = data.oom ? CHG_ENOMEM : chg_store_audit_append(w, "approval", j->id, data.data, now_text, NULL);
+        chg_buf_free(&data);
+    }
+    decided d;
+    chg_buf_reset(&j->a->body);
+    if (rc == CHG_OK)
+        rc = decide(w, j->b, j->id, rev, content.data, "approval", false, &j->a->body, &d);
+    if (rc == CHG_OK)
+        j->a->status = 200;
+done:
+    chg_buf_free(&content);
+    chg_buf_free(&sha);
+    return rc;
+}
+
+/* A string field of a request object: NULL when absent; false (with a
+ * 400 answer) when present and not a non-empty string of at most 256
+ * bytes. */
+static bool str_field(json_t *o, const char *name, bool required, const char **out, chgd_answer *a)
+{
+    json_t *v = json_object_get(o, name);
+    *out = NULL;
+    if (!v) {
+        if (required)
+            chgd_error(a, 400, "bad_request", "'%s' is required", name);
+        return !required;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 256 ||
+        strlen(json_string_value(v)) != json_string_length(v)) {
+        chgd_error(a, 400, "bad_request", "'%s' must be a non-empty string of at most 256 bytes", name);
+        return false;
+    }
+    *out = json_string_value(v);
+    return true;
+}
+
+/* Only the fields named may be present: a misspelt field is an error,
+ * not silently ignored. */
+static bool only_fields(json_t *o, const char *const *names, chgd_answer *a)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        bool known = false;
+        for (int i = 0; names[i] && !known; i++)
+            known = !strcmp(k, names[i]);
+        if (!known) {
+            chgd_error(a, 400, "bad_request", "unknown field '%.64s'", k);
+            return false;
+        }
+    }
+    return true;
+}
+
+int chgd_approve(const char *id, const char *body, size_t len, chgd_answer *a)
+{
+    json_t *j = parse_body(body, len, a);
+    if (!j)
+        return CHG_OK;
+    static const char *const fields[] = {"by", "group", "at", "decision", NULL};
+    approval_job job = {.id = id, .a = a};
+    char at[32];
+    if (!json_is_object(j))
+        chgd_error(a, 400, "bad_request", "an approval must be a JSON object");
+    else if (only_fields(j, fields, a) && str_field(j, "by", true, &job.by, a) &&
+             str_field(j, "group", false, &job.group, a) && str_field(j, "at", false, &job.at, a) &&
+             str_field(j, "decision", false, &job.decision, a)) {
+        int64_t t;
+        if (job.decision && strcmp(job.decision, "approve") && strcmp(job.decision, "reject"))
+            chgd_error(a, 400, "bad_request", "'decision' must be \"approve\" or \"reject\"");
+        else if (job.at && chg_time_parse_iso(job.at, strlen(job.at), &t) != CHG_OK)
+            chgd_error(a, 400, "bad_request", "'at' must be an RFC 3339 instant, such as 2026-12-02T10:00:00Z");
+        else {
+            /* stored in UTC, as the change's other instants are */
+            chgd_time_text(job.at ? t : chgd_now(), at);
+            job.at = at;
+            if (!job.decision)
+                job.decision = "approve";
+            job.b = chgd_bundle_acquire();
+            int rc = chg_store_run(chgd_store, approval_run, &job);
+            if (rc != CHG_OK)
+                job_failed(a, rc);
+            chgd_bundle_release(job.b);
+        }
+    }
+    json_decref(j);
+    return CHG_OK;
+}
+
+/* ---- flags ---------------------------------------------------------------------------------------------- */
+
+typedef struct flag_job {
+    chgd_bundle *b;
+    const char *name, *by, *why;
+    bool set;
+    chgd_answer *a;
+} flag_job;
+
+static int flag_run(chg_store_conn *w, void *ud)
+{
+    flag_job *j = ud;
+    char now_text[32];
+    chgd_time_text(chgd_now(), now_text);
+    int rc = j->set ? chg_store_flag_put(w, j->name, j->by, j->why, now_text) : chg_store_flag_delete(w, j->name);
+    if (rc == CHG_ENOTFOUND) {
+        chgd_error(j->a, 404, "not_found", "the flag '%s' is not set", j->name);
+        return CHG_OK;
+    }
+    if (rc != CHG_OK)
+        return rc;
+    chg_buf data;
+    chg_buf_init(&data);
+    chg_buf_puts(&data, "{\"by\":");
+    if (j->by)
+        chg_buf_json_string(&data, j->by, strlen(j->by));
+    else
+        chg_buf_puts(&data, "null");
+    chg_buf_puts(&data, ",\"name\":");
+    chg_buf_json_string(&data, j->name, strlen(j->name));
+    chg_buf_printf(&data, ",\"set\":%s,\"why\":", j->set ? "true" : "false");
+    if (j->why)
+        chg_buf_json_string(&data, j->why, strlen(j->why));
+    else
+        chg_buf_puts(&data, "null");
+    chg_buf_putc(&data, '}');
+    rc = data.oom ? CHG_ENOMEM : chg_store_audit_append(w, "flag", j->name, data.data, now_text, NULL);
+    chg_buf_free(&data);
+    /* every change the flag can affect is decided again; a decision that
+     * comes out the same is not written again */
+    long n = 0, changed = 0;
+    bool reads = chg_bundle_reads_flag(j->b->b, j->name);
+    chg_vec ids;
+    chg_vec_init(&ids);
+    if (rc == CHG_OK && reads)
+        rc = chg_store_change_ids(w, &ids);
+    for (size_t i = 0; rc == CHG_OK && i < ids.len; i++) {
+        chg_buf content, sha;
+        chg_buf_init(&content);
+        chg_buf_init(&sha);
+        int64_t rev;
+        rc = chg_store_change_latest(w, ids.items[i], &rev, &content, &sha);
+        decided d;
+        if (rc == CHG_OK)
+            rc = decide(w, j->b, ids.items[i], rev, content.data, "flag", true, NULL, &d);
+        n++;
+        changed += rc == CHG_OK && d.changed;
+        chg_buf_free(&content);
+        chg_buf_free(&sha);
+    }
+    chg_strings_free(&ids);
+    if (rc != CHG_OK)
+        return rc;
+    chgd_answer *a = j->a;
+    chg_buf_reset(&a->body);
+    a->status = 200;
+    chg_buf_puts(&a->body, "{\"flag\":");
+    chg_buf_json_string(&a->body, j->name, strlen(j->name));
+    chg_buf_printf(&a->body, ",\"set\":%s,\"at\":\"%s\",\"read_by_policy\":%s,\"reevaluated\":%ld,\"changed\":%ld}",
+                   j->set ? "true" : "false", now_text, reads ? "true" : "false", n, changed);
+    return a->body.oom ? CHG_ENOMEM : CHG_OK;
+}
+
+int chgd_flag(const char *name, bool set, const char *body, size_t len, chgd_answer *a)
+{
+    static const char *const fields[] = {"by", "why", NULL};
+    flag_job job = {.name = name, .set = set, .a = a};
+    json_t *j = NULL;
+    if (len || set) { /* DELETE may come without a body */
+        j = parse_body(body, len, a);
+        if (!j)
+            return CHG_OK;
+        if (!json_is_object(j)) {
+            chgd_error(a, 400, "bad_request", "the body must be a JSON object {\"by\": …, \"why\": …}");
+            json_decref(j);
+            return CHG_OK;
+        }
+        if (!only_fields(j, fields, a) || !str_field(j, "by", set, &job.by, a) ||
+            !str_field(j, "why", set, &job.why, a)) {
+            json_decref(j);
+            return CHG_OK;
+        }
+    }
+    job.b = chgd_bundle_acquire();
+    int rc = chg_store_run(chgd_store, flag_run, &job);
+    if (rc != CHG_OK)
+        job_failed(a, rc);
+    else if (a->status == 200 && facts_refresh() != CHG_OK)
+        chgd_log(LOG_ERROR, "flags: could not refresh the facts of dry evaluations");
+    chgd_bundle_release(job.b);
+    json_decref(j);
+    return CHG_OK;
+}
+
+/* ---- timers ---------------------------------------------------------------------------------------- */
+
+typedef struct timers_job {
+    chgd_bundle *b;
+    long run, changed;
+} timers_job;
+
+static int timers_run(chg_store_conn *w, void *ud)
+{
+    timers_job *j = ud;
+    char now_text[32];
+    chgd_time_text(chgd_now(), now_text);
+    chg_vec ids;
+    chg_vec_init(&ids);
+    int rc = chg_store_timers_due(w, now_text, &ids);
+    for (size_t i = 0; rc == CHG_OK && i < ids.len; i++) {
+        chg_buf content, sha;
+        chg_buf_init(&content);
+        chg_buf_init(&sha);
+        int64_t rev;
+        rc = chg_store_change_latest(w, ids.items[i], &rev, &content, &sha);
+        decided d;
+        if (rc == CHG_OK)
+            rc = decide(w, j->b, ids.items[i], rev, content.data, "timer", true, NULL, &d);
+        else if (rc == CHG_ENOTFOUND) /* cannot be: a timer belongs to a change */
+            rc = chg_store_timer_set(w, ids.items[i], NULL);
+        j->run++;
+        j->changed += rc == CHG_OK && d.changed;
+        chg_buf_free(&content);
+        chg_buf_free(&sha);
+    }
+    chg_strings_free(&ids);
+    return rc;
+}
+
+int chgd_timers_run(long *run, long *changed)
+{
+    *run = *changed = 0;
+    /* a look first, on this thread's reader: most seconds nothing is due,
+     * and the writer is not woken for nothing */
+    char now_text[32];
+    chg_vec due;
+    chg_vec_init(&due);
+    chg_store_conn *r = chg_store_reader(chgd_store);
+    int rc = r ? chg_store_timers_due(r, chgd_time_text(chgd_now(), now_text), &due) : CHG_EIO;
+    size_t n = due.len;
+    chg_strings_free(&due);
+    if (rc != CHG_OK || n == 0)
+        return rc;
+    timers_job j = {.b = chgd_bundle_acquire()};
+    rc = j.b ? chg_store_run(chgd_store, timers_run, &j) : CHG_EIO;
+    chgd_bundle_release(j.b);
+    *run = j.run;
+    *changed = j.changed;
+    if (rc == CHG_OK && j.run)
+        chgd_log(LOG_INFO, "timers: %ld changes decided again, %ld with a new decision", j.run, j.changed);
+    return rc;
+}
+
+int chgd_clock_put(const char *body, size_t len, chgd_answer *a)
+{
+    if (!chgd_clock_is_fake()) {
+        chgd_error(a, 409, "no_fake_clock", "the clock is the system's: PUT /v1/clock needs chgd --fake-clock");
+        return CHG_OK;
+    }
+    json_t *j = parse_body(body, len, a);
+    if (!j)
+        return CHG_OK;
+    static const char *const fields[] = {"now", NULL};
+    const char *now;
+    int64_t t;
+    if (!json_is_object(j))
+        chgd_error(a, 400, "bad_request", "the body must be {\"now\": \"RFC 3339\"}");
+    else if (only_fields(j, fields, a) && str_field(j, "now", true, &now, a)) {
+        if (chg_time_parse_iso(now, strlen(now), &t) != CHG_OK)
+            chgd_error(a, 400, "bad_request", "'now' must be an RFC 3339 instant, such as 2026-12-07T09:00:00Z");
+        else if (t < chgd_now())
+            chgd_error(a, 400, "bad_request", "the clock does not go back (it reads %s)",
+                       chgd_time_text(chgd_now(), (char[32]){0}));
+        else {
+            /* one move at a time, so that the timers run are those due at it */
+            static pthread_mutex_t clock_mu = PTHREAD_MUTEX_INITIALIZER;
+            pthread_mutex_lock(&clock_mu);
+            chgd_clock_set(t);
+            long run, changed;
+            int rc = chgd_timers_run(&run, &changed);
+            pthread_mutex_unlock(&clock_mu);
+            if (rc != CHG_OK)
+                job_failed(a, rc);
+            else {
+                char now_text[32];
+                a->status = 200;
+                chg_buf_reset(&a->body);
+                chg_buf_printf(&a->body, "{\"now\":\"%s\",\"timers_run\":%ld,\"changed\":%ld}",
+                               chgd_time_text(t, now_text), run, changed);
+            }
+        }
+    }
+    json_decref(j);
+    return CHG_OK;
+}
+
+/* On the system clock, due timers are run once a second. */
+static pthread_t timer_thread;
+static bool timer_started, timer_stop;
+static pthread_mutex_t timer_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t timer_cv = PTHREAD_COND_INITIALIZER;
+
+static void *timer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&timer_mu);
+    while (!timer_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&timer_cv, &timer_mu, &until);
+        if (timer_stop)
+            break;
+        pthread_mutex_unlock(&timer_mu);
+        long run, changed;
+        if (chgd_timers_run(&run, &changed) != CHG_OK)
+            chgd_log(LOG_ERROR, "timers: the store could not record the decisions; trying again");
+        pthread_mutex_lock(&timer_mu);
+    }
+    pthread_mutex_unlock(&timer_mu);
+    return NULL;
+}
+
+void chgd_timers_start(void)
+{
+    if (chgd_clock_is_fake())
+        return;
+    timer_started = pthread_create(&timer_thread, NULL, timer_main, NULL) == 0;
+    if (!timer_started)
+        chgd_log(LOG_ERROR, "timers: cannot start their thread: deferred changes wait for their next event");
+}
+
+void chgd_timers_stop(void)
+{
+    if (!timer_started)
+        return;
+    pthread_mutex_lock(&timer_mu);
+    timer_stop = true;
+    pthread_cond_signal(&timer_cv);
+    pthread_mutex_unlock(&timer_mu);
+    pthread_join(timer_thread, NULL);
+    timer_started = false;
+}
+
+/* ---- reload, start, stop ----------------------------------------------------------------------------- */
+
+typedef struct note_job {
+    const char *kind, *data;
+} note_job;
+
+static int note_run(chg_store_conn *w, void *ud)
+{
+    note_job *j = ud;
+    char now_text[32];
+    return chg_store_audit_append(w, j->kind, NULL, j->data, chgd_time_text(chgd_now(), now_text), NULL);
+}
+
+static void bundle_json(chg_buf *out, const chgd_bundle *b)
+{
+    const char *name = chg_bundle_policy_name(b->b), *version = chg_bundle_policy_version(b->b);
+    chg_buf_puts(out, "{\"loaded_at\":");
+    chg_buf_json_string(out, b->loaded_at, strlen(b->loaded_at));
+    chg_buf_puts(out, ",\"policy\":");
+    if (name)
+        chg_buf_json_string(out, name, strlen(name));
+    else
+        chg_buf_puts(out, "null");
+    chg_buf_printf(out, ",\"sha256\":\"%s\",\"version\":", chg_bundle_hash(b->b));
+    if (version)
+        chg_buf_json_string(out, version, strlen(version));
+    else
+        chg_buf_puts(out, "null");
+    chg_buf_putc(out, '}');
+}
+
+void chgd_bundle_json(chg_buf *out, const chgd_bundle *b)
+{
+    bundle_json(out, b);
+}
+
+int chgd_reload(chg_buf *out, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&reload_mu);
+    chgd_bundle *nb;
+    int rc = chgd_bundle_open(chgd_cfg, &nb, err, errlen);
+    chg_buf data;
+    chg_buf_init(&data);
+    if (rc != CHG_OK) {
+        chgd_log(LOG_ERROR, "reload refused, the loaded policy keeps serving: %s", err);
+        chg_buf_puts(&data, "{\"error\":");
+        chg_buf_json_string(&data, err, strlen(err));
+        chg_buf_puts(&data, ",\"ok\":false}");
+    } else {
+        nb->generation = ++generations;
+        pthread_mutex_lock(&mu);
+        chgd_bundle *old = current;
+        current = nb;
+        pthread_mutex_unlock(&mu);
+        chgd_log(LOG_INFO, "reloaded: policy %s version %s, bundle %s (was %s)", chg_bundle_policy_name(nb->b),
+                 chg_bundle_policy_version(nb->b) ? chg_bundle_policy_version(nb->b) : "none",
+                 chg_bundle_hash(nb->b), chg_bundle_hash(old->b));
+        chg_buf_puts(&data, "{\"bundle\":");
+        bundle_json(&data, nb);
+        chg_buf_puts(&data, ",\"ok\":true,\"previous\":\"");
+        chg_buf_puts(&data, chg_bundle_hash(old->b));
+        chg_buf_puts(&data, "\"}");
+        chgd_bundle_release(old);
+    }
+    note_job nj = {"reload", data.data};
+    if (!data.oom && chg_store_run(chgd_store, note_run, &nj) != CHG_OK)
+        chgd_log(LOG_ERROR, "reload: the audit record could not be written");
+    chg_buf_append(out, data.data, data.len);
+    chg_buf_free(&data);
+    pthread_mutex_unlock(&reload_mu);
+    return rc == CHG_OK ? CHG_OK : CHG_EINVAL;
+}
+
+int chgd_engine_start(const chgd_config *c, chg_store *s, chgd_bundle *b, char *err, size_t errlen)
+{
+    chgd_cfg = c;
+    chgd_store = s;
+    chgd_started = chgd_now();
+    b->generation = ++generations;
+    current = b;
+    chg_buf_init(&writer_flags);
+    if (c->facts && chg_input_read(c->facts, 0, &facts_text, &facts_len, err, errlen) != CHG_OK)
+        return CHG_EIO;
+    if (facts_refresh() != CHG_OK) {
+        snprintf(err, errlen, "%s: cannot read the flags", chg_store_path(s));
+        return CHG_EIO;
+    }
+    chg_buf data;
+    chg_buf_init(&data);
+    chg_buf_puts(&data, "{\"bundle\":");
+    bundle_json(&data, b);
+    chg_buf_printf(&data, ",\"dry_run\":%s,\"facts\":", c->dry_run ? "true" : "false");
+    if (facts_text) { /* as stored everywhere: compact, keys sorted */
+        json_error_t je;
+        json_t *fj = json_loadb(facts_text, facts_len, 0, &je);
+        if (fj)
+            dump(fj, &data);
+        else
+            chg_buf_puts(&data, "null");
+        json_decref(fj);
+    } else
+        chg_buf_puts(&data, "null");
+    chg_buf_printf(&data, ",\"version\":\"%s\"}", CHG_VERSION_STRING);
+    note_job nj = {"start", data.data};
+    int rc = data.oom ? CHG_ENOMEM : chg_store_run(s, note_run, &nj);
+    chg_buf_free(&data);
+    if (rc != CHG_OK) {
+        snprintf(err, errlen, "%s: cannot write to the store", chg_store_path(s));
+        return rc;
+    }
+    atomic_store(&ready, true);
+    return CHG_OK;
+}
+
+bool chgd_engine_ready(void)
+{
+    return atomic_load(&ready);
+}
+
+void chgd_engine_stop(void)
+{
+    atomic_store(&ready, false);
+    ctx_release_own();
+    pthread_mutex_lock(&mu);
+    chgd_bundle *b = current;
+    chgd_facts *f = facts_now;
+    current = NULL;
+    facts_now = NULL;
+    pthread_mutex_unlock(&mu);
+    chgd_bundle_release(b);
+    chgd_facts_release(f);
+    chg_facts_free(writer_facts);
+    writer_facts = NULL;
+    chg_free(facts_text);
+    facts_text = NULL;
+    chg_buf_free(&writer_flags);
+}

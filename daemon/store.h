@@ -1,0 +1,152 @@
+/*
+ * store.h — chgd's state behind one interface: changes and their
+ * revisions, decisions, approvals, flags, idempotency keys, the action
+ * queue, timers, and the hash-chained audit log (driver/audit.c).
+ *
+ * The one backend today is SQLite in WAL mode (store_sqlite.c); a
+ * PostgreSQL backend implements the same functions, and callers do not
+ * change. What a backend must give:
+ *
+ *   - Group commit. Every write goes through chg_store_run: the caller's
+ *     job runs on the store's one writer thread, inside a transaction that
+ *     batches the jobs queued meanwhile, each job in a savepoint of its own
+ *     (a failing job undoes only itself). chg_store_run returns only once
+ *     the transaction is durable (synchronous=FULL), so nothing is
+ *     acknowledged and then lost, and concurrent writers share one fsync.
+ *   - Readers. chg_store_reader gives the calling thread a connection of
+ *     its own that sees committed data only.
+ *
+ * Every function returns CHG_OK or a negative status: CHG_ENOTFOUND for
+ * a key that is not there, CHG_EIO (message in the store's last error,
+ * logged by the caller) when the database failed, CHG_ENOMEM. JSON that
+ * a function appends to a chg_buf is in the API's shapes (docs/daemon.md).
+ */
+#ifndef CHGD_STORE_H
+#define CHGD_STORE_H
+
+#include "chg_base.h"
+
+typedef struct chg_store chg_store;
+/* A connection: a reader (any thread, its own), or the writer's, passed
+ * to a job. The write functions below take only the writer's. */
+typedef struct chg_store_conn chg_store_conn;
+
+/* Open (creating if need be) the store named by spec (a file path for
+ * SQLite), check its schema version, start the writer thread. */
+int chg_store_open(const char *spec, chg_store **out, char *err, size_t errlen);
+/* Finish the queued jobs, commit, checkpoint and close. */
+void chg_store_close(chg_store *s);
+const char *chg_store_backend(const chg_store *s); /* "sqlite" */
+const char *chg_store_path(const chg_store *s);
+
+/* Run job(conn, ud) on the writer thread in the current batch's
+ * transaction and wait until that transaction is durable. Returns the
+ * job's status; if the job succeeded but the commit failed, CHG_EIO (and
+ * the job's effects are gone). */
+typedef int (*chg_store_job)(chg_store_conn *w, void *ud);
+int chg_store_run(chg_store *s, chg_store_job job, void *ud);
+
+/* Group commit at work: transactions committed and jobs they carried. */
+typedef struct chg_store_stats {
+    uint64_t commits, jobs;
+} chg_store_stats;
+void chg_store_stats_get(chg_store *s, chg_store_stats *out);
+
+/* The calling thread's read connection (NULL: out of memory or the
+ * database cannot be opened). */
+chg_store_conn *chg_store_reader(chg_store *s);
+
+/* ---- idempotency ----------------------------------------------------------------- */
+
+/* The response recorded for key: *status and the body appended to out. */
+int chg_store_idem_get(chg_store_conn *c, const char *key, int *status, chg_buf *out);
+int chg_store_idem_put(chg_store_conn *w, const char *key, int status, const char *response, const char *at);
+
+/* ---- changes ------------------------------------------------------------------------ */
+
+/* The latest revision of change id: *revision, its content (JSON text)
+ * appended to content and its SHA-256 (hex) to sha. */
+int chg_store_change_latest(chg_store_conn *c, const char *id, int64_t *revision, chg_buf *content, chg_buf *sha);
+int chg_store_revision_put(chg_store_conn *w, const char *id, int64_t revision, const char *content,
+                           const char *sha, const char *at);
+/* The approvals recorded through the API for change id, as a JSON array
+ * of {"by","group","at","decision"} in the order recorded. */
+int chg_store_approvals_json(chg_store_conn *c, const char *id, chg_buf *out);
+int chg_store_approval_put(chg_store_conn *w, const char *id, const char *by, const char *group,
+                           const char *at, const char *decision, const char *recorded_at);
+
+/* A decision: stored, and the change's latest outcome (when id is not
+ * NULL). *decision_id is the new decision's key. */
+typedef struct chg_store_decision {
+    const char *change_id;  /* NULL: a change without an id (kept only in the audit log) */
+    int64_t revision;
+    const char *cause;      /* "event", "approval", "flag" */
+    const char *outcome;
+    const char *decision;   /* the §3 object, JSON text */
+    const char *bundle;     /* the bundle's SHA-256 */
+    const char *decided_at;
+    uint64_t seq;           /* the audit record of the decision */
+} chg_store_decision;
+int chg_store_decision_put(chg_store_conn *w, const chg_store_decision *d, int64_t *decision_id);
+/* The latest decision of change id, as stored (the §3 text). */
+int chg_store_decision_latest(chg_store_conn *c, const char *id, chg_buf *decision);
+/* GET /v1/changes/{id}: {"id","revision","outcome","updated_at","change",
+ * "approvals","decisions":[…latest first]}. */
+int chg_store_change_json(chg_store_conn *c, const char *id, chg_buf *out);
+/* GET /v1/changes: {"changes":[…],"next_cursor":…}, ordered by their
+ * latest decision; outcome and since (RFC 3339) may be NULL; cursor 0 is
+ * the start. */
+int chg_store_changes_json(chg_store_conn *c, const char *outcome, const char *since, int64_t cursor,
+                           int limit, chg_buf *out);
+/* Every change's id, in the order of their latest decision (chg_vec of
+ * chg_malloc'd strings). */
+int chg_store_change_ids(chg_store_conn *c, chg_vec *ids);
+
+/* ---- actions and timers ------------------------------------------------------------- */
+
+/* Queue action idx of decision_id: state "queued", or "dry-run" (recorded,
+ * never executed). key is the action's idempotency key. */
+int chg_store_action_put(chg_store_conn *w, int64_t decision_id, int idx, const char *call, const char *args,
+                         const char *state, const char *key);
+/* The instant (RFC 3339 UTC) a change is to be decided again, or none (due NULL). */
+int chg_store_timer_set(chg_store_conn *w, const char *id, const char *due);
+/* The changes whose timer is due at `now` (due <= now), earliest first. */
+int chg_store_timers_due(chg_store_conn *c, const char *now, chg_vec *ids);
+
+/* ---- flags ---------------------------------------------------------------------------- */
+
+int chg_store_flag_put(chg_store_conn *w, const char *name, const char *by, const char *why, const char *at);
+/* CHG_ENOTFOUND when the flag was not set. */
+int chg_store_flag_delete(chg_store_conn *w, const char *name);
+/* {"flags":[{"name","by","why","set_at"}…]} */
+int chg_store_flags_json(chg_store_conn *c, chg_buf *out);
+/* The names of the flags set (chg_vec of chg_malloc'd strings). */
+int chg_store_flag_names(chg_store_conn *c, chg_vec *names);
+
+/* ---- the audit log ---------------------------------------------------------------------- */
+
+/* Append a record (chg_audit_record): the store assigns seq and prev and
+ * computes the hash. *seq may be NULL. */
+int chg_store_audit_append(chg_store_conn *w, const char *kind, const char *subject, const char *data,
+                           const char *at, uint64_t *seq);
+/* {"records":[…],"next_since":N|null}: records after since, at most limit. */
+int chg_store_audit_json(chg_store_conn *c, uint64_t since, int limit, chg_buf *out);
+
+/* ---- status --------------------------------------------------------------------------- */
+
+typedef struct chg_store_counts {
+    int64_t changes, decisions, approvals, flags, actions_queued, audit_seq;
+} chg_store_counts;
+int chg_store_counts_get(chg_store_conn *c, chg_store_counts *out);
+
+/* A stored decision as every endpoint answers it: the §3 object with
+ * extra fields beside its own (docs/daemon.md): decision text d without
+ * its closing brace, then ,"seq":…,"decided_at":…,"bundle":…,
+ * "revision":…,"cause":…}. The one place this shape is written. */
+void chg_store_decision_body(chg_buf *out, const char *d, uint64_t seq, const char *decided_at, const char *bundle,
+                             int64_t revision, const char *cause);
+
+/* The last database error of a connection, for the log. */
+const char *chg_store_error(chg_store_conn *c);
+
+#endif

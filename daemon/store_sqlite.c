@@ -1,0 +1,900 @@
+/*
+ * store_sqlite.c — the SQLite backend of store.h: one database file in
+ * WAL mode with synchronous=FULL, one writer thread that commits batches
+ * of jobs (group commit), and a read connection per thread.
+ *
+ * Why a writer thread rather than a lock around a shared connection: the
+ * cost of a durable commit is an fsync (~0.4 ms here), and a writer that
+ * takes every job queued while the previous fsync ran commits them with
+ * one, so N concurrent events cost one fsync, not N.
+ *
+ * The audit chain's head (the last seq and hash) lives in memory on the
+ * writer thread and is read from the table at open; a job that fails
+ * rolls back its savepoint and the head with it, and a failed commit
+ * restores the head of the batch's start.
+ */
+#include "store.h"
+
+#include "chg_driver.h"
+
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SCHEMA_VERSION "1"
+#define BATCH_MAX 512
+
+enum { NSTMT = 48 };
+
+struct chg_store_conn {
+    sqlite3 *db;
+    bool writer;
+    struct chg_store *store;     /* the writer's: the chain's head is there */
+    struct {
+        const char *sql; /* a static string: compared by address */
+        sqlite3_stmt *st;
+    } cache[NSTMT];
+    int ncache;
+    struct chg_store_conn *next; /* every reader, for close */
+};
+
+typedef struct job {
+    chg_store_job fn;
+    void *ud;
+    int rc;
+    bool done;
+    struct job *next;
+} job;
+
+struct chg_store {
+    char *path;
+    chg_store_conn *w;
+    /* the audit chain's head: the writer thread's alone once it runs */
+    uint64_t seq;
+    char hash[65];
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    job *head, *tail;
+    bool stopping;
+    uint64_t commits, jobs; /* under mu */
+    /* readers */
+    pthread_key_t key;
+    chg_store_conn *readers;
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS changes (id TEXT PRIMARY KEY, revision INTEGER NOT NULL,\n"
+    "  outcome TEXT NOT NULL, updated_at TEXT NOT NULL, last_seq INTEGER NOT NULL);\n"
+    "CREATE INDEX IF NOT EXISTS changes_by_seq ON changes(last_seq);\n"
+    "CREATE TABLE IF NOT EXISTS revisions (change_id TEXT NOT NULL, revision INTEGER NOT NULL,\n"
+    "  content TEXT NOT NULL, sha256 TEXT NOT NULL, received_at TEXT NOT NULL,\n"
+    "  PRIMARY KEY (change_id, revision));\n"
+    "CREATE TABLE IF NOT EXISTS decisions (id INTEGER PRIMARY KEY, change_id TEXT, revision INTEGER,\n"
+    "  cause TEXT NOT NULL, outcome TEXT NOT NULL, decision TEXT NOT NULL, bundle TEXT NOT NULL,\n"
+    "  decided_at TEXT NOT NULL, seq INTEGER NOT NULL);\n"
+    "CREATE INDEX IF NOT EXISTS decisions_by_change ON decisions(change_id, id);\n"
+    "CREATE TABLE IF NOT EXISTS approvals (id INTEGER PRIMARY KEY, change_id TEXT NOT NULL,\n"
+    "  by TEXT NOT NULL, grp TEXT, at TEXT NOT NULL, decision TEXT NOT NULL, recorded_at TEXT NOT NULL);\n"
+    "CREATE INDEX IF NOT EXISTS approvals_by_change ON approvals(change_id, id);\n"
+    "CREATE TABLE IF NOT EXISTS flags (name TEXT PRIMARY KEY, by TEXT NOT NULL, why TEXT NOT NULL,\n"
+    "  set_at TEXT NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, status INTEGER NOT NULL,\n"
+    "  response TEXT NOT NULL, created_at TEXT NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS actions (id INTEGER PRIMARY KEY, decision_id INTEGER NOT NULL,\n"
+    "  idx INTEGER NOT NULL, call TEXT NOT NULL, args TEXT NOT NULL, state TEXT NOT NULL,\n"
+    "  key TEXT NOT NULL UNIQUE, attempts INTEGER NOT NULL DEFAULT 0, next_at TEXT);\n"
+    "CREATE TABLE IF NOT EXISTS timers (change_id TEXT PRIMARY KEY, due TEXT NOT NULL);\n";
+
+const char *chg_store_backend(const chg_store *s)
+{
+    (void)s;
+    return "sqlite";
+}
+
+const char *chg_store_path(const chg_store *s)
+{
+    return s->path;
+}
+
+const char *chg_store_error(chg_store_conn *c)
+{
+    return c ? sqlite3_errmsg(c->db) : "no connection";
+}
+
+/* A prepared statement for sql, reset and unbound, from the connection's
+ * cache (NULL on failure). */
+static sqlite3_stmt *stmt(chg_store_conn *c, const char *sql)
+{
+    for (int i = 0; i < c->ncache; i++)
+        if (c->cache[i].sql == sql) {
+            sqlite3_reset(c->cache[i].st);
+            sqlite3_clear_bindings(c->cache[i].st);
+            return c->cache[i].st;
+        }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+        return NULL;
+    if (c->ncache < NSTMT) {
+        c->cache[c->ncache].sql = sql;
+        c->cache[c->ncache++].st = st;
+    } else
+        chg_panic("store: more than %d statements: raise NSTMT", NSTMT);
+    return st;
+}
+
+static void text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+/* Step a statement that returns no row. */
+static int run(sqlite3_stmt *st)
+{
+    if (!st)
+        return CHG_EIO;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? CHG_OK : CHG_EIO;
+}
+
+static int exec(chg_store_conn *c, const char *sql)
+{
+    return sqlite3_exec(c->db, sql, NULL, NULL, NULL) == SQLITE_OK ? CHG_OK : CHG_EIO;
+}
+
+static void conn_close(chg_store_conn *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < c->ncache; i++)
+        sqlite3_finalize(c->cache[i].st);
+    sqlite3_close(c->db);
+    chg_free(c);
+}
+
+static chg_store_conn *conn_open(const char *path, bool writer, char *err, size_t errlen)
+{
+    chg_store_conn *c = chg_calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int flags = writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+    int rc = sqlite3_open_v2(path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        conn_close(c);
+        return NULL;
+    }
+    c->writer = writer;
+    sqlite3_busy_timeout(c->db, 10000);
+    if (exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") != CHG_OK) {
+        snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(c->db));
+        conn_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* ---- the writer thread ------------------------------------------------------------ */
+
+static void *writer_main(void *arg)
+{
+    chg_store *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->head && !s->stopping)
+            pthread_cond_wait(&s->work, &s->mu);
+        if (!s->head) {
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        job *batch = s->head, *last = batch;
+        int n = 1;
+        while (last->next && n < BATCH_MAX) {
+            last = last->next;
+            n++;
+        }
+        s->head = last->next;
+        if (!s->head)
+            s->tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&s->mu);
+
+        uint64_t seq0 = s->seq;
+        char hash0[65];
+        memcpy(hash0, s->hash, sizeof hash0);
+        bool began = exec(s->w, "BEGIN IMMEDIATE") == CHG_OK;
+        for (job *j = batch; j; j = j->next) {
+            if (!began) {
+                j->rc = CHG_EIO;
+                continue;
+            }
+            uint64_t seq = s->seq;
+            char hash[65];
+            memcpy(hash, s->hash, sizeof hash);
+            if (exec(s->w, "SAVEPOINT job") != CHG_OK) {
+                j->rc = CHG_EIO;
+                continue;
+            }
+            j->rc = j->fn(s->w, j->ud);
+            if (j->rc != CHG_OK) {
+                exec(s->w, "ROLLBACK TO job");
+                s->seq = seq;
+                memcpy(s->hash, hash, sizeof hash);
+            }
+            exec(s->w, "RELEASE job");
+        }
+        if (began && exec(s->w, "COMMIT") != CHG_OK) {
+            exec(s->w, "ROLLBACK");
+            began = false;
+        }
+        if (!began) {
+            s->seq = seq0;
+            memcpy(s->hash, hash0, sizeof hash0);
+            for (job *j = batch; j; j = j->next)
+                if (j->rc == CHG_OK)
+                    j->rc = CHG_EIO;
+        }
+        pthread_mutex_lock(&s->mu);
+        if (began) {
+            s->commits++;
+            s->jobs += (uint64_t)n;
+        }
+        for (job *j = batch, *next; j; j = next) {
+            next = j->next;
+            j->done = true;
+        }
+        pthread_cond_broadcast(&s->done);
+        pthread_mutex_unlock(&s->mu);
+    }
+    return NULL;
+}
+
+int chg_store_run(chg_store *s, chg_store_job fn, void *ud)
+{
+    job j = {.fn = fn, .ud = ud};
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        return CHG_EIO;
+    }
+    if (s->tail)
+        s->tail->next = &j;
+    else
+        s->head = &j;
+    s->tail = &j;
+    pthread_cond_signal(&s->work);
+    while (!j.done)
+        pthread_cond_wait(&s->done, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    return j.rc;
+}
+
+/* ---- open and close ------------------------------------------------------------------ */
+
+static int load_head(chg_store *s, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = stmt(s->w, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    if (!st) {
+        snprintf(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->w->db));
+        return CHG_EIO;
+    }
+    s->seq = 0;
+    memcpy(s->hash, CHG_AUDIT_GENESIS, sizeof s->hash);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        s->seq = (uint64_t)sqlite3_column_int64(st, 0);
+        snprintf(s->hash, sizeof s->hash, "%s", col(st, 1));
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? CHG_OK : CHG_EIO;
+}
+
+int chg_store_open(const char *spec, chg_store **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    chg_store *s = chg_calloc(1, sizeof *s);
+    if (!s || !(s->path = chg_strdup(spec))) {
+        chg_free(s);
+        snprintf(err, errlen, "out of memory");
+        return CHG_ENOMEM;
+    }
+    s->w = conn_open(spec, true, err, errlen);
+    if (!s->w) {
+        chg_free(s->path);
+        chg_free(s);
+        return CHG_EIO;
+    }
+    s->w->store = s;
+    char *msg = NULL;
+    int rc = CHG_OK;
+    /* WAL: readers never block the writer nor it them; the answer says
+     * whether the file system allowed it */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->w->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW || strcmp(col(st, 0), "wal") != 0) {
+        snprintf(err, errlen, "%s: cannot use write-ahead logging (journal_mode=WAL): %s", spec,
+                 sqlite3_errmsg(s->w->db));
+        rc = CHG_EIO;
+    }
+    sqlite3_finalize(st);
+    if (rc == CHG_OK && (sqlite3_exec(s->w->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK ||
+                         sqlite3_exec(s->w->db, chg_audit_schema_sql, NULL, NULL, &msg) != SQLITE_OK)) {
+        snprintf(err, errlen, "%s: cannot create the tables: %s", spec, msg ? msg : sqlite3_errmsg(s->w->db));
+        rc = CHG_EIO;
+    }
+    sqlite3_free(msg);
+    if (rc == CHG_OK) {
+        /* a store of another schema version is refused, not migrated blindly */
+        exec(s->w, "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '" SCHEMA_VERSION "')");
+        st = stmt(s->w, "SELECT value FROM meta WHERE key = 'schema'");
+        if (!st || sqlite3_step(st) != SQLITE_ROW || strcmp(col(st, 0), SCHEMA_VERSION) != 0) {
+            snprintf(err, errlen, "%s: not a chgd store of schema version %s", spec, SCHEMA_VERSION);
+            rc = CHG_EINVAL;
+        }
+        if (st)
+            sqlite3_reset(st);
+    }
+    if (rc == CHG_OK)
+        rc = load_head(s, err, errlen);
+    if (rc != CHG_OK) {
+        conn_close(s->w);
+        chg_free(s->path);
+        chg_free(s);
+        return rc;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->done, NULL);
+    pthread_key_create(&s->key, NULL);
+    if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
+        snprintf(err, errlen, "cannot start the store's writer thread");
+        conn_close(s->w);
+        chg_free(s->path);
+        chg_free(s);
+        return CHG_EIO;
+    }
+    *out = s;
+    return CHG_OK;
+}
+
+void chg_store_close(chg_store *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    for (chg_store_conn *c = s->readers, *next; c; c = next) {
+        next = c->next;
+        conn_close(c);
+    }
+    /* fold the WAL into the database: the file alone is then the store */
+    exec(s->w, "PRAGMA wal_checkpoint(TRUNCATE)");
+    conn_close(s->w);
+    pthread_key_delete(s->key);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->done);
+    chg_free(s->path);
+    chg_free(s);
+}
+
+void chg_store_stats_get(chg_store *s, chg_store_stats *out)
+{
+    pthread_mutex_lock(&s->mu);
+    out->commits = s->commits;
+    out->jobs = s->jobs;
+    pthread_mutex_unlock(&s->mu);
+}
+
+chg_store_conn *chg_store_reader(chg_store *s)
+{
+    chg_store_conn *c = pthread_getspecific(s->key);
+    if (c)
+        return c;
+    char err[256];
+    c = conn_open(s->path, false, err, sizeof err);
+    if (!c)
+        return NULL;
+    pthread_setspecific(s->key, c);
+    pthread_mutex_lock(&s->mu);
+    c->next = s->readers;
+    s->readers = c;
+    pthread_mutex_unlock(&s->mu);
+    return c;
+}
+
+/* ---- idempotency ---------------------------------------------------------------------- */
+
+int chg_store_idem_get(chg_store_conn *c, const char *key, int *status, chg_buf *out)
+{
+    sqlite3_stmt *st = stmt(c, "SELECT status, response FROM idempotency WHERE key = ?");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, key);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *status = sqlite3_column_int(st, 0);
+        chg_buf_puts(out, col(st, 1));
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? (out->oom ? CHG_ENOMEM : CHG_OK) : rc == SQLITE_DONE ? CHG_ENOTFOUND : CHG_EIO;
+}
+
+int chg_store_idem_put(chg_store_conn *w, const char *key, int status, const char *response, const char *at)
+{
+    sqlite3_stmt *st = stmt(w, "INSERT INTO idempotency (key, status, response, created_at) VALUES (?, ?, ?, ?)");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, key);
+    sqlite3_bind_int(st, 2, status);
+    text(st, 3, response);
+    text(st, 4, at);
+    return run(st);
+}
+
+/* ---- changes -------------------------------------------------------------------------------- */
+
+int chg_store_change_latest(chg_store_conn *c, const char *id, int64_t *revision, chg_buf *content, chg_buf *sha)
+{
+    sqlite3_stmt *st = stmt(c, "SELECT revision, content, sha256 FROM revisions WHERE change_id = ? "
+                               "ORDER BY revision DESC LIMIT 1");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *revision = sqlite3_column_int64(st, 0);
+        chg_buf_puts(content, col(st, 1));
+        chg_buf_puts(sha, col(st, 2));
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return content->oom || sha->oom ? CHG_ENOMEM : CHG_OK;
+    return rc == SQLITE_DONE ? CHG_ENOTFOUND : CHG_EIO;
+}
+
+int chg_store_revision_put(chg_store_conn *w, const char *id, int64_t revision, const char *content,
+                           const char *sha, const char *at)
+{
+    sqlite3_stmt *st = stmt(w, "INSERT INTO revisions (change_id, revision, content, sha256, received_at) "
+                               "VALUES (?, ?, ?, ?, ?)");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, id);
+    sqlite3_bind_int64(st, 2, revision);
+    text(st, 3, content);
+    text(st, 4, sha);
+    text(st, 5, at);
+    return run(st);
+}
+
+static void approval_json(chg_buf *out, sqlite3_stmt *st, int base)
+{
+    chg_buf_puts(out, "{\"by\":");
+    chg_buf_json_string(out, col(st, base), strlen(col(st, base)));
+    if (sqlite3_column_type(st, base + 1) != SQLITE_NULL) {
+        chg_buf_puts(out, ",\"group\":");
+        chg_buf_json_string(out, col(st, base + 1), strlen(col(st, base + 1)));
+    }
+    chg_buf_puts(out, ",\"at\":");
+    chg_buf_json_string(out, col(st, base + 2), strlen(col(st, base + 2)));
+    chg_buf_puts(out, ",\"decision\":");
+    chg_buf_json_string(out, col(st, base + 3), strlen(col(st, base + 3)));
+    chg_buf_putc(out, '}');
+}
+
+int chg_store_approvals_json(chg_store_conn *c, const char *id, chg_buf *out)
+{
+    sqlite3_stmt *st = stmt(c, "SELECT by, grp, at, decision FROM approvals WHERE change_id = ? ORDER BY id");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, id);
+    chg_buf_putc(out, '[');
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n++)
+            chg_buf_putc(out, ',');
+        approval_json(out, st, 0);
+    }
+    sqlite3_reset(st);
+    chg_buf_putc(out, ']');
+    return rc != SQLITE_DONE ? CHG_EIO : out->oom ? CHG_ENOMEM : CHG_OK;
+}
+
+int chg_store_approval_put(chg_store_conn *w, const char *id, const char *by, const char *group,
+                           const char *at, const char *decision, const char *recorded_at)
+{
+    sqlite3_stmt *st = stmt(w, "INSERT INTO approvals (change_id, by, grp, at, decision, recorded_at) "
+                               "VALUES (?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, id);
+    text(st, 2, by);
+    text(st, 3, group);
+    text(st, 4, at);
+    text(st, 5, decision);
+    text(st, 6, recorded_at);
+    return run(st);
+}
+
+int chg_store_decision_put(chg_store_conn *w, const chg_store_decision *d, int64_t *decision_id)
+{
+    sqlite3_stmt *st = stmt(w, "INSERT INTO decisions (change_id, revision, cause, outcome, decision, bundle, "
+                               "decided_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, d->change_id);
+    sqlite3_bind_int64(st, 2, d->revision);
+    text(st, 3, d->cause);
+    text(st, 4, d->outcome);
+    text(st, 5, d->decision);
+    text(st, 6, d->bundle);
+    text(st, 7, d->decided_at);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)d->seq);
+    int rc = run(st);
+    if (rc != CHG_OK)
+        return rc;
+    *decision_id = sqlite3_last_insert_rowid(w->db);
+    if (!d->change_id)
+        return CHG_OK;
+    st = stmt(w, "INSERT INTO changes (id, revision, outcome, updated_at, last_seq) VALUES (?, ?, ?, ?, ?) "
+                 "ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, outcome = excluded.outcome, "
+                 "updated_at = excluded.updated_at, last_seq = excluded.last_seq");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, d->change_id);
+    sqlite3_bind_int64(st, 2, d->revision);
+    text(st, 3, d->outcome);
+    text(st, 4, d->decided_at);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)d->seq);
+    return run(st);
+}
+
+int chg_store_decision_latest(chg_store_conn *c, const char *id, chg_buf *decision)
+{
+    sqlite3_stmt *st = stmt(c, "SELECT decision FROM decisions WHERE change_id = ? ORDER BY id DESC LIMIT 1");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        chg_buf_puts(decision, col(st, 0));
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? (decision->oom ? CHG_ENOMEM : CHG_OK) : rc == SQLITE_DONE ? CHG_ENOTFOUND : CHG_EIO;
+}
+
+void chg_store_decision_body(chg_buf *out, const char *d, uint64_t seq, const char *decided_at, const char *bundle,
+                             int64_t revision, const char *cause)
+{
+    size_t n = strlen(d);
+    while (n && d[n - 1] != '}')
+        n--;
+    chg_buf_append(out, d, n ? n - 1 : 0);
+    chg_buf_printf(out, ",\"seq\":%" PRIu64 ",\"decided_at\":", seq);
+    chg_buf_json_string(out, decided_at, strlen(decided_at));
+    chg_buf_puts(out, ",\"bundle\":");
+    chg_buf_json_string(out, bundle, strlen(bundle));
+    if (revision > 0)
+        chg_buf_printf(out, ",\"revision\":%" PRId64, revision);
+    else
+        chg_buf_puts(out, ",\"revision\":null");
+    chg_buf_puts(out, ",\"cause\":");
+    chg_buf_json_string(out, cause, strlen(cause));
+    chg_buf_putc(out, '}');
+}
+
+int chg_store_change_json(chg_store_conn *c, const char *id, chg_buf *out)
+{
+    sqlite3_stmt *st = stmt(c, "SELECT revision, outcome, updated_at FROM changes WHERE id = ?");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? CHG_ENOTFOUND : CHG_EIO;
+    }
+    int64_t revision = sqlite3_column_int64(st, 0);
+    chg_buf_puts(out, "{\"id\":");
+    chg_buf_json_string(out, id, strlen(id));
+    chg_buf_printf(out, ",\"revision\":%" PRId64 ",\"outcome\":", revision);
+    chg_buf_json_string(out, col(st, 1), strlen(col(st, 1)));
+    chg_buf_puts(out, ",\"updated_at\":");
+    chg_buf_json_string(out, col(st, 2), strlen(col(st, 2)));
+    sqlite3_reset(st);
+    chg_buf content, sha;
+    chg_buf_init(&content);
+    chg_buf_init(&sha);
+    int64_t rev;
+    rc = chg_store_change_latest(c, id, &rev, &content, &sha);
+    chg_buf_puts(out, ",\"change\":");
+    chg_buf_puts(out, rc == CHG_OK ? content.data : "null");
+    chg_buf_free(&content);
+    chg_buf_free(&sha);
+    if (rc != CHG_OK && rc != CHG_ENOTFOUND)
+        return rc;
+    chg_buf_puts(out, ",\"approvals\":");
+    if ((rc = chg_store_approvals_json(c, id, out)) != CHG_OK)
+        return rc;
+    chg_buf_puts(out, ",\"decisions\":[");
+    st = stmt(c, "SELECT decision, seq, decided_at, bundle, revision, cause FROM decisions WHERE change_id = ? "
+                 "ORDER BY id DESC");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, id);
+    int n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n++)
+            chg_buf_putc(out, ',');
+        chg_store_decision_body(out, col(st, 0), (uint64_t)sqlite3_column_int64(st, 1), col(st, 2), col(st, 3),
+                                sqlite3_column_int64(st, 4), col(st, 5));
+    }
+    sqlite3_reset(st);
+    chg_buf_puts(out, "]}");
+    return rc != SQLITE_DONE ? CHG_EIO : out->oom ? CHG_ENOMEM : CHG_OK;
+}
+
+int chg_store_changes_json(chg_store_conn *c, const char *outcome, const char *since, int64_t cursor,
+                           int limit, chg_buf *out)
+{
+    sqlite3_stmt *st = stmt(c, "SELECT id, revision, outcome, updated_at, last_seq FROM changes "
+                               "WHERE last_seq > ? AND (?2 IS NULL OR outcome = ?2) AND (?3 IS NULL OR updated_at >= ?3) "
+                               "ORDER BY last_seq LIMIT ?4");
+    if (!st)
+        return CHG_EIO;
+    sqlite3_bind_int64(st, 1, cursor);
+    text(st, 2, outcome);
+    text(st, 3, since);
+    sqlite3_bind_int(st, 4, limit + 1); /* one more: is there a next page? */
+    chg_buf_puts(out, "{\"changes\":[");
+    int rc, n = 0;
+    int64_t last = 0;
+    bool more = false;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        if (n++)
+            chg_buf_putc(out, ',');
+        chg_buf_puts(out, "{\"id\":");
+        chg_buf_json_string(out, col(st, 0), strlen(col(st, 0)));
+        chg_buf_printf(out, ",\"revision\":%" PRId64 ",\"outcome\":", (int64_t)sqlite3_column_int64(st, 1));
+        chg_buf_json_string(out, col(st, 2), strlen(col(st, 2)));
+        chg_buf_puts(out, ",\"updated_at\":");
+        chg_buf_json_string(out, col(st, 3), strlen(col(st, 3)));
+        last = sqlite3_column_int64(st, 4);
+        chg_buf_printf(out, ",\"seq\":%" PRId64 "}", last);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return CHG_EIO;
+    if (more)
+        chg_buf_printf(out, "],\"next_cursor\":\"%" PRId64 "\"}", last);
+    else
+        chg_buf_puts(out, "],\"next_cursor\":null}");
+    return out->oom ? CHG_ENOMEM : CHG_OK;
+}
+
+static int strings(sqlite3_stmt *st, chg_vec *v)
+{
+    if (!st)
+        return CHG_EIO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char *s = chg_strdup(col(st, 0));
+        if (!s || chg_vec_push(v, s) != CHG_OK) {
+            chg_free(s);
+            sqlite3_reset(st);
+            return CHG_ENOMEM;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? CHG_OK : CHG_EIO;
+}
+
+int chg_store_change_ids(chg_store_conn *c, chg_vec *ids)
+{
+    return strings(stmt(c, "SELECT id FROM changes ORDER BY last_seq"), ids);
+}
+
+/* ---- actions, timers ------------------------------------------------------------------------ */
+
+int chg_store_action_put(chg_store_conn *w, int64_t decision_id, int idx, const char *call, const char *args,
+                         const char *state, const char *key)
+{
+    sqlite3_stmt *st = stmt(w, "INSERT INTO actions (decision_id, idx, call, args, state, key) "
+                               "VALUES (?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return CHG_EIO;
+    sqlite3_bind_int64(st, 1, decision_id);
+    sqlite3_bind_int(st, 2, idx);
+    text(st, 3, call);
+    text(st, 4, args);
+    text(st, 5, state);
+    text(st, 6, key);
+    return run(st);
+}
+
+int chg_store_timer_set(chg_store_conn *w, const char *id, const char *due)
+{
+    sqlite3_stmt *st = due ? stmt(w, "INSERT INTO timers (change_id, due) VALUES (?, ?) "
+                                     "ON CONFLICT (change_id) DO UPDATE SET due = excluded.due")
+                           : stmt(w, "DELETE FROM timers WHERE change_id = ?");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, id);
+    if (due)
+        text(st, 2, due);
+    return run(st);
+}
+
+int chg_store_timers_due(chg_store_conn *c, const char *now, chg_vec *ids)
+{
+    /* instants are stored as RFC 3339 UTC of one length: text order is time order */
+    sqlite3_stmt *st = stmt(c, "SELECT change_id FROM timers WHERE due <= ? ORDER BY due, change_id");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, now);
+    return strings(st, ids);
+}
+
+/* ---- flags ---------------------------------------------------------------------------------- */
+
+int chg_store_flag_put(chg_store_conn *w, const char *name, const char *by, const char *why, const char *at)
+{
+    sqlite3_stmt *st = stmt(w, "INSERT INTO flags (name, by, why, set_at) VALUES (?, ?, ?, ?) "
+                               "ON CONFLICT (name) DO UPDATE SET by = excluded.by, why = excluded.why, "
+                               "set_at = excluded.set_at");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, name);
+    text(st, 2, by);
+    text(st, 3, why);
+    text(st, 4, at);
+    return run(st);
+}
+
+int chg_store_flag_delete(chg_store_conn *w, const char *name)
+{
+    sqlite3_stmt *st = stmt(w, "DELETE FROM flags WHERE name = ?");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, name);
+    int rc = run(st);
+    if (rc != CHG_OK)
+        return rc;
+    return sqlite3_changes(w->db) ? CHG_OK : CHG_ENOTFOUND;
+}
+
+int chg_store_flags_json(chg_store_conn *c, chg_buf *out)
+{
+    sqlite3_stmt *st = stmt(c, "SELECT name, by, why, set_at FROM flags ORDER BY name");
+    if (!st)
+        return CHG_EIO;
+    chg_buf_puts(out, "{\"flags\":[");
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        static const char *const keys[] = {"name", "by", "why", "set_at"};
+        chg_buf_puts(out, n++ ? ",{" : "{");
+        for (int i = 0; i < 4; i++) {
+            chg_buf_printf(out, "%s\"%s\":", i ? "," : "", keys[i]);
+            chg_buf_json_string(out, col(st, i), strlen(col(st, i)));
+        }
+        chg_buf_putc(out, '}');
+    }
+    sqlite3_reset(st);
+    chg_buf_puts(out, "]}");
+    return rc != SQLITE_DONE ? CHG_EIO : out->oom ? CHG_ENOMEM : CHG_OK;
+}
+
+int chg_store_flag_names(chg_store_conn *c, chg_vec *names)
+{
+    return strings(stmt(c, "SELECT name FROM flags ORDER BY name"), names);
+}
+
+/* ---- audit ---------------------------------------------------------------------------------- */
+
+int chg_store_audit_append(chg_store_conn *w, const char *kind, const char *subject, const char *data,
+                           const char *at, uint64_t *seq)
+{
+    chg_store *s = w->store;
+    CHG_ASSERT(w->writer && s && s->w == w);
+    chg_audit_record r = {.seq = s->seq + 1, .prev = s->hash, .at = at, .kind = kind,
+                          .subject = subject ? subject : "", .data = data};
+    char hash[65];
+    chg_audit_hash(&r, hash);
+    sqlite3_stmt *st = stmt(w, "INSERT INTO audit (seq, prev, hash, at, kind, subject, data) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return CHG_EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)r.seq);
+    text(st, 2, r.prev);
+    text(st, 3, hash);
+    text(st, 4, at);
+    text(st, 5, kind);
+    text(st, 6, r.subject);
+    text(st, 7, data);
+    int rc = run(st);
+    if (rc != CHG_OK)
+        return rc;
+    s->seq = r.seq;
+    memcpy(s->hash, hash, sizeof hash);
+    if (seq)
+        *seq = r.seq;
+    return CHG_OK;
+}
+
+int chg_store_audit_json(chg_store_conn *c, uint64_t since, int limit, chg_buf *out)
+{
+    sqlite3_stmt *st = stmt(c, "SELECT seq, prev, hash, at, kind, subject, data FROM audit WHERE seq > ? "
+                               "ORDER BY seq LIMIT ?");
+    if (!st)
+        return CHG_EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)(since > INT64_MAX ? INT64_MAX : since));
+    sqlite3_bind_int(st, 2, limit + 1);
+    chg_buf_puts(out, "{\"records\":[");
+    int rc, n = 0;
+    uint64_t last = 0;
+    bool more = false;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        chg_audit_record r = {.seq = (uint64_t)sqlite3_column_int64(st, 0), .prev = col(st, 1), .hash = col(st, 2),
+                              .at = col(st, 3), .kind = col(st, 4), .subject = col(st, 5), .data = col(st, 6)};
+        if (n++)
+            chg_buf_putc(out, ',');
+        chg_audit_record_json(&r, out);
+        last = r.seq;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return CHG_EIO;
+    if (more)
+        chg_buf_printf(out, "],\"next_since\":%" PRIu64 "}", last);
+    else
+        chg_buf_puts(out, "],\"next_since\":null}");
+    return out->oom ? CHG_ENOMEM : CHG_OK;
+}
+
+int chg_store_counts_get(chg_store_conn *c, chg_store_counts *out)
+{
+    sqlite3_stmt *st = stmt(c, "SELECT (SELECT count(*) FROM changes), (SELECT count(*) FROM decisions), "
+                               "(SELECT count(*) FROM approvals), (SELECT count(*) FROM flags), "
+                               "(SELECT count(*) FROM actions WHERE state = 'queued'), "
+                               "(SELECT coalesce(max(seq), 0) FROM audit)");
+    if (!st)
+        return CHG_EIO;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->changes = sqlite3_column_int64(st, 0);
+        out->decisions = sqlite3_column_int64(st, 1);
+        out->approvals = sqlite3_column_int64(st, 2);
+        out->flags = sqlite3_column_int64(st, 3);
+        out->actions_queued = sqlite3_column_int64(st, 4);
+        out->audit_seq = sqlite3_column_int64(st, 5);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? CHG_OK : CHG_EIO;
+}

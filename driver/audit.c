@@ -1,0 +1,277 @@
+/*
+ * audit.c — the audit log's chain, written once for the daemon that
+ * appends to it and for `chgc audit` that checks and exports it.
+ *
+ * Every record carries its sequence number, the SHA-256 of the record
+ * before it (`prev`; the first record's is 64 zeros) and the SHA-256 of
+ * its own canonical content (`hash`), which includes `prev`: changing,
+ * inserting or removing any record breaks the chain at that record or the
+ * next. The canonical content is each field, in a fixed order, as its
+ * length in decimal, a colon, its bytes and a newline:
+ *
+ *     chg-audit-1 seq prev at kind subject data
+ *
+ * so no choice of field values can make two records hash alike (a change
+ * id with a newline in it cannot shift a field boundary). `data` is
+ * hashed as the bytes stored, which the daemon writes deterministically.
+ *
+ * The table (chg_audit_schema_sql) refuses UPDATE and DELETE, so only a
+ * writer that drops its triggers can rewrite history — and the chain
+ * then says where.
+ */
+#include "chg_driver.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+const char chg_audit_schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS audit (\n"
+    "  seq INTEGER PRIMARY KEY,\n"
+    "  prev TEXT NOT NULL,\n"
+    "  hash TEXT NOT NULL,\n"
+    "  at TEXT NOT NULL,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  subject TEXT NOT NULL,\n"
+    "  data TEXT NOT NULL);\n"
+    "CREATE TRIGGER IF NOT EXISTS audit_append_only_update BEFORE UPDATE ON audit\n"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;\n"
+    "CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit\n"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;\n";
+
+static void field(EVP_MD_CTX *md, const char *s, size_t n)
+{
+    char len[32];
+    int k = snprintf(len, sizeof len, "%zu:", n);
+    EVP_DigestUpdate(md, len, (size_t)k);
+    EVP_DigestUpdate(md, s, n);
+    EVP_DigestUpdate(md, "\n", 1);
+}
+
+void chg_audit_hash(const chg_audit_record *r, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char d[32];
+    unsigned int dl = 0;
+    char seq[32];
+    int n = snprintf(seq, sizeof seq, "%" PRIu64, r->seq);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+        chg_panic("audit: SHA-256 is not available");
+    field(md, "chg-audit-1", 11);
+    field(md, seq, (size_t)n);
+    field(md, r->prev, strlen(r->prev));
+    field(md, r->at, strlen(r->at));
+    field(md, r->kind, strlen(r->kind));
+    field(md, r->subject, strlen(r->subject));
+    field(md, r->data, strlen(r->data));
+    EVP_DigestFinal_ex(md, d, &dl);
+    EVP_MD_CTX_free(md);
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[64] = 0;
+}
+
+/* {"seq":N,"prev":…,"hash":…,"at":…,"kind":…,"subject":…,"data":{…}}:
+ * data is stored JSON and is embedded as it is. */
+void chg_audit_record_json(const chg_audit_record *r, chg_buf *out)
+{
+    chg_buf_printf(out, "{\"seq\":%" PRIu64 ",\"prev\":\"%s\",\"hash\":\"%s\",\"at\":", r->seq, r->prev, r->hash);
+    chg_buf_json_string(out, r->at, strlen(r->at));
+    chg_buf_puts(out, ",\"kind\":");
+    chg_buf_json_string(out, r->kind, strlen(r->kind));
+    chg_buf_puts(out, ",\"subject\":");
+    chg_buf_json_string(out, r->subject, strlen(r->subject));
+    chg_buf_puts(out, ",\"data\":");
+    chg_buf_puts(out, r->data);
+    chg_buf_putc(out, '}');
+}
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+static int open_db(const char *path, sqlite3 **db, char *err, size_t errlen)
+{
+    /* read-only, and never create: a mistyped path is an error, not an
+     * empty log that verifies */
+    int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
+        sqlite3_close(*db);
+        *db = NULL;
+        return CHG_EIO;
+    }
+    sqlite3_busy_timeout(*db, 5000);
+    return CHG_OK;
+}
+
+/* Call fn on every record after since, in order, in one read transaction
+ * (a daemon appending meanwhile cannot make a half-read record), until it
+ * returns something other than CHG_OK; fn writes err for what it returns. */
+typedef int (*record_fn)(const chg_audit_record *r, void *ud, char *err, size_t errlen);
+
+static int each_record(const char *path, uint64_t since, record_fn fn, void *ud, char *err, size_t errlen)
+{
+    sqlite3 *db;
+    int rc = open_db(path, &db, err, errlen);
+    if (rc != CHG_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT seq, prev, hash, at, kind, subject, data FROM audit WHERE seq > ? ORDER BY seq",
+                           -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: not a chgd store: %s", path, sqlite3_errmsg(db));
+        rc = CHG_EINVAL;
+    } else
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)(since > INT64_MAX ? INT64_MAX : since));
+    while (rc == CHG_OK) {
+        int s = sqlite3_step(st);
+        if (s == SQLITE_DONE)
+            break;
+        if (s != SQLITE_ROW) {
+            snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+            rc = CHG_EIO;
+            break;
+        }
+        chg_audit_record r = {.seq = (uint64_t)sqlite3_column_int64(st, 0), .prev = col(st, 1), .hash = col(st, 2),
+                              .at = col(st, 3), .kind = col(st, 4), .subject = col(st, 5), .data = col(st, 6)};
+        rc = fn(&r, ud, err, errlen);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
+typedef struct verifier {
+    char prev[65];
+    uint64_t expect;
+} verifier;
+
+static int verify_one(const chg_audit_record *r, void *ud, char *err, size_t errlen)
+{
+    verifier *v = ud;
+    char h[65];
+    chg_audit_hash(r, h);
+    if (r->seq != v->expect) {
+        snprintf(err, errlen, "record %" PRIu64 ": expected sequence number %" PRIu64 " (a record is missing)", r->seq,
+                 v->expect);
+        return CHG_EINVAL;
+    }
+    if (strcmp(r->prev, v->prev) != 0) {
+        snprintf(err, errlen, "record %" PRIu64 ": its prev is not the hash of the record before it", r->seq);
+        return CHG_EINVAL;
+    }
+    if (strcmp(r->hash, h) != 0) {
+        snprintf(err, errlen, "record %" PRIu64 ": its hash does not match its content", r->seq);
+        return CHG_EINVAL;
+    }
+    memcpy(v->prev, h, sizeof v->prev);
+    v->expect++;
+    return CHG_OK;
+}
+
+int chg_audit_verify(const char *path, uint64_t *nrecords, char *err, size_t errlen)
+{
+    verifier v = {CHG_AUDIT_GENESIS, 1};
+    int rc = each_record(path, 0, verify_one, &v, err, errlen);
+    *nrecords = v.expect - 1;
+    return rc;
+}
+
+/* An event record as a record of `chgc replay` (docs/replay.md): the event
+ * as it arrived, the instant it was judged at, and its facts — the --facts
+ * file of the last start record before it, with the flags set then. NULL
+ * for a record that is not an event. */
+static json_t *replay_record(const chg_audit_record *r, const json_t *start_facts)
+{
+    json_error_t je;
+    json_t *d = strcmp(r->kind, "event") ? NULL : json_loads(r->data, 0, &je);
+    json_t *ev = json_object_get(d, "event"), *flags = json_object_get(d, "flags");
+    if (!ev || !json_is_array(flags)) {
+        json_decref(d);
+        return NULL;
+    }
+    json_t *facts = json_is_object(start_facts) ? json_deep_copy(start_facts) : json_object();
+    json_t *f = json_object_get(facts, "flags");
+    if (!json_is_object(f)) {
+        f = json_object();
+        json_object_set_new(facts, "flags", f);
+    }
+    size_t i;
+    json_t *name;
+    json_array_foreach(flags, i, name)
+        if (json_is_string(name))
+            json_object_set(f, json_string_value(name), json_true());
+    json_t *out = json_pack("{sI s s sO so}", "seq", (json_int_t)r->seq, "at", r->at, "event", ev, "facts", facts);
+    json_decref(d);
+    return out;
+}
+
+static int dump_line(const char *buffer, size_t size, void *data)
+{
+    chg_buf_append(data, buffer, size);
+    return 0;
+}
+
+typedef struct exporter {
+    uint64_t since, n;
+    bool events;
+    json_t *start_facts;    /* --events: the facts of the last start record */
+    FILE *out;
+    chg_buf line;
+} exporter;
+
+static int export_one(const chg_audit_record *r, void *ud, char *err, size_t errlen)
+{
+    exporter *x = ud;
+    chg_buf_reset(&x->line);
+    if (x->events) {
+        if (!strcmp(r->kind, "start")) {
+            json_error_t je;
+            json_t *d = json_loads(r->data, 0, &je);
+            json_decref(x->start_facts);
+            x->start_facts = json_incref(json_object_get(d, "facts"));
+            json_decref(d);
+        }
+        json_t *rec = r->seq > x->since ? replay_record(r, x->start_facts) : NULL;
+        if (!rec)
+            return CHG_OK;
+        if (json_dump_callback(rec, dump_line, &x->line, JSON_COMPACT) != 0)
+            x->line.oom = true;
+        json_decref(rec);
+    } else
+        chg_audit_record_json(r, &x->line);
+    chg_buf_putc(&x->line, '\n');
+    if (x->line.oom) {
+        snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
+        return CHG_ENOMEM;
+    }
+    if (fwrite(x->line.data, 1, x->line.len, x->out) != x->line.len) {
+        snprintf(err, errlen, "cannot write the export: %s", strerror(errno));
+        return CHG_EIO;
+    }
+    x->n++;
+    return CHG_OK;
+}
+
+int chg_audit_export(const char *path, uint64_t since, bool events, FILE *out, uint64_t *nrecords, char *err,
+                     size_t errlen)
+{
+    exporter x = {.since = since, .events = events, .out = out};
+    chg_buf_init(&x.line);
+    /* --events reads from the start: an event's facts are in the start
+     * record before it */
+    int rc = each_record(path, events ? 0 : since, export_one, &x, err, errlen);
+    json_decref(x.start_facts);
+    chg_buf_free(&x.line);
+    *nrecords = x.n;
+    return rc;
+}
