@@ -96,15 +96,27 @@ int main(int argc, char **argv)
 
 /* One line on stderr, prefixed "chgc: " so it is told apart from the
  * output of a pipeline's other programs; messages quote the offending
- * value, so the user sees what chgc read. */
+ * value, so the user sees what chgc read, as visible text (chg_base.h): a
+ * file name or a parser's quote of the input with a newline or an escape
+ * in it stays one line and moves no cursor. */
 void chgc_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("chgc: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    chg_buf raw, line;
+    chg_buf_init(&raw);
+    chg_buf_init(&line);
+    chg_buf_vprintf(&raw, fmt, ap);
     va_end(ap);
+    chg_buf_put_visible(&line, raw.data ? raw.data : "", raw.len);
+    fputs("chgc: ", stderr);
+    if (raw.oom || line.oom)
+        fputs(chg_strerror(CHG_ENOMEM), stderr);
+    else
+        fwrite(line.data ? line.data : "", 1, line.len, stderr);
+    fputc('\n', stderr);
+    chg_buf_free(&raw);
+    chg_buf_free(&line);
 }
 
 /* 1 colour, 0 none, -1 not a valid WHEN. "auto" follows the NO_COLOR

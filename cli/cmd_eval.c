@@ -114,7 +114,7 @@ int chgc_eval(int argc, char **argv)
         chg_facts_unread(facts, p.bundle, &unread);
         for (const char *s = unread.data, *e = s ? s + unread.len : s; s && s < e;) {
             const char *nl = memchr(s, '\n', (size_t)(e - s));
-            fprintf(stderr, "chgc: %s: warning: %.*s\n", facts_path, (int)(nl - s), s);
+            chgc_error("%s: warning: %.*s", facts_path, (int)(nl - s), s);
             s = nl + 1;
         }
         chg_buf_free(&unread);

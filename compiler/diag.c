@@ -44,44 +44,6 @@ int chg_c_status(const chg_compiler *c)
     return c->oom || c->arena.failed ? CHG_ENOMEM : CHG_OK;
 }
 
-/* Append user text with what a terminal or a CI log would act on made
- * visible: C0 controls and DEL as \n, \t, \r or \xNN, C1 controls
- * (U+0080..U+009F: CSI starts escape sequences too) and the bidirectional
- * overrides and isolates (U+202A..U+202E, U+2066..U+2069: text that reads
- * differently than it is) as \u{NNNN}. A zone name, cron string or
- * message is quoted in every report format (text, GitHub annotations,
- * JSON, SARIF), and a newline in one must not start a forged line. */
-static void put_visible(chg_buf *b, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned cp = 0;
-        int n = 0;
-        if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
-            cp = p[1];
-            n = 1;
-        } else if (p[0] == 0xE2 && p[1] == 0x80 && p[2] >= 0xAA && p[2] <= 0xAE) {
-            cp = 0x2000u | (p[2] - 0x80u);
-            n = 2;
-        } else if (p[0] == 0xE2 && p[1] == 0x81 && p[2] >= 0xA6 && p[2] <= 0xA9) {
-            cp = 0x2040u | (p[2] - 0x80u);
-            n = 2;
-        }
-        if (n) {
-            chg_buf_printf(b, "\\u{%04X}", cp);
-            p += n;
-        } else if (*p == '\n')
-            chg_buf_puts(b, "\\n");
-        else if (*p == '\t')
-            chg_buf_puts(b, "\\t");
-        else if (*p == '\r')
-            chg_buf_puts(b, "\\r");
-        else if (*p < 0x20 || *p == 0x7f)
-            chg_buf_printf(b, "\\x%02X", *p);
-        else
-            chg_buf_putc(b, (char)*p);
-    }
-}
-
 /* Substitute the NULL-terminated string arguments for %s in order; NULL
  * when memory ran out. */
 /* Templates in chg_diag.def use only %s, never printf directives: the
@@ -95,7 +57,7 @@ static const char *format(chg_compiler *c, const char *tmpl, va_list ap)
     for (const char *s = tmpl; *s; s++) {
         if (s[0] == '%' && s[1] == 's') {
             const char *arg = va_arg(ap, const char *);
-            put_visible(&b, arg ? arg : "");
+            chg_buf_puts_visible(&b, arg ? arg : ""); /* chg_base.h: user text */
             s++;
         } else
             chg_buf_putc(&b, *s);
@@ -173,7 +135,7 @@ static const char *arena_vformat(chg_compiler *c, const char *fmt, va_list ap)
     chg_buf_init(&b);
     chg_buf_vprintf(&raw, fmt, ap);
     if (!raw.oom) /* notes and helps quote user text too (paths, names) */
-        put_visible(&b, raw.data ? raw.data : "");
+        chg_buf_put_visible(&b, raw.data ? raw.data : "", raw.len);
     const char *msg = raw.oom || b.oom ? NULL : chg_arena_strndup(&c->arena, b.data ? b.data : "", b.len);
     chg_buf_free(&raw);
     chg_buf_free(&b);

@@ -15,18 +15,20 @@
  * UTC-05:00 all year — off by an hour every summer. */
 static const struct {
     const char *name, *what, *region;
+    const char *also;  /* a second region zone that fits, or NULL */
+    const char *fixed; /* the Etc zone of the same fixed offset, or NULL */
 } legacy_zones[] = {
-    {"EST", "UTC-05:00 all year, no daylight saving", "America/New_York"},
-    {"MST", "UTC-07:00 all year, no daylight saving", "America/Denver"},
-    {"HST", "UTC-10:00 all year", "Pacific/Honolulu"},
-    {"EST5EDT", "US Eastern rules under a POSIX name", "America/New_York"},
-    {"CST6CDT", "US Central rules under a POSIX name", "America/Chicago"},
-    {"MST7MDT", "US Mountain rules under a POSIX name", "America/Denver"},
-    {"PST8PDT", "US Pacific rules under a POSIX name", "America/Los_Angeles"},
-    {"CET", "Central European rules without a place", "Europe/Paris"},
-    {"MET", "Middle European rules without a place", "Europe/Paris"},
-    {"EET", "Eastern European rules without a place", "Europe/Athens"},
-    {"WET", "Western European rules without a place", "Europe/Lisbon"},
+    {"EST", "UTC-05:00 all year, no daylight saving", "America/New_York", "America/Panama", "Etc/GMT+5"},
+    {"MST", "UTC-07:00 all year, no daylight saving", "America/Denver", "America/Phoenix", "Etc/GMT+7"},
+    {"HST", "UTC-10:00 all year", "Pacific/Honolulu", NULL, "Etc/GMT+10"},
+    {"EST5EDT", "US Eastern rules under a POSIX name", "America/New_York", NULL, NULL},
+    {"CST6CDT", "US Central rules under a POSIX name", "America/Chicago", NULL, NULL},
+    {"MST7MDT", "US Mountain rules under a POSIX name", "America/Denver", NULL, NULL},
+    {"PST8PDT", "US Pacific rules under a POSIX name", "America/Los_Angeles", NULL, NULL},
+    {"CET", "Central European rules without a place", "Europe/Paris", NULL, NULL},
+    {"MET", "Middle European rules without a place", "Europe/Paris", NULL, NULL},
+    {"EET", "Eastern European rules without a place", "Europe/Athens", NULL, NULL},
+    {"WET", "Western European rules without a place", "Europe/Lisbon", NULL, NULL},
 };
 
 static void zone_lint(chg_compiler *c, const chg_tsexpr *t)
@@ -37,8 +39,15 @@ static void zone_lint(chg_compiler *c, const chg_tsexpr *t)
         for (size_t i = 0; i < CHG_ARRAY_LEN(legacy_zones); i++)
             if (strcmp(t->zone.name, legacy_zones[i].name) == 0) {
                 chg_diag *d = chg_c_diag_report(c, CHG_D_W0015, t->zone.span, t->zone.name, legacy_zones[i].what, NULL);
-                chg_c_diag_help(c, d, "did you mean '%s'? (write 'Etc/GMT+5' and the like for a fixed offset on purpose)",
-                                legacy_zones[i].region);
+                /* the help suggests what fits this zone: its region, one
+                 * that keeps the same offset all year, its Etc name */
+                if (legacy_zones[i].fixed)
+                    chg_c_diag_help(c, d, "did you mean '%s'%s%s%s? (write '%s' for this fixed offset on purpose)",
+                                    legacy_zones[i].region, legacy_zones[i].also ? " or '" : "",
+                                    legacy_zones[i].also ? legacy_zones[i].also : "",
+                                    legacy_zones[i].also ? "', which keeps it all year" : "", legacy_zones[i].fixed);
+                else
+                    chg_c_diag_help(c, d, "did you mean '%s'?", legacy_zones[i].region);
             }
     switch (t->kind) {
     case TS_OR:

@@ -120,14 +120,17 @@ static const char *sev_name(chg_severity s)
 static const char *col(const chg_report *r, const char *code) { return r->color ? code : ""; }
 
 /* Append the source line holding span.start with an underline below it.
- * Long lines are shown as a window around the span; control characters
- * and invalid UTF-8 are shown as U+FFFD so the terminal is not disturbed. */
+ * Long lines are shown as a window around the span; control characters,
+ * bidirectional overrides and invalid UTF-8 are shown escaped, as every
+ * quote of user text is (chg_visible_char), so the terminal is not
+ * disturbed and the line reads as the compiler reads it. */
 /*
  * Only the first line of a multi-line span is shown, underlined to its
  * end: the caret marks where, the message says what, and a ten-line
  * excerpt would bury the next diagnostic. The underline is built from
- * the same characters as the text, a tab for a tab and one mark per code
- * point, so it lines up in any terminal whatever the tab width.
+ * the same characters as the text, a tab for a tab, one mark per code
+ * point and one per column of an escape, so it lines up in any terminal
+ * whatever the tab width.
  *
  * The window for lines over 200 bytes starts 60 bytes before the span and
  * is 160 wide, moved outwards to code point boundaries so a multi-byte
@@ -180,19 +183,16 @@ static void snippet(const chg_report *r, chg_buf *out, const chg_source *src, ch
     bool first = true;
     uint32_t i = ws;
     while (i < we) {
-        size_t l = chg_utf8_seq_len(t + i, we - i);
-        bool bad = l == 0 || (l == 1 && (t[i] < 0x20 || t[i] == 0x7f) && t[i] != '\t');
-        if (l == 0)
-            l = 1;
-        if (bad)
-            chg_buf_puts(&text, "\xef\xbf\xbd");
-        else
-            chg_buf_append(&text, t + i, l);
-        if (i >= us && i < ue) {
-            chg_buf_putc(&marks, first ? '^' : '~');
-            first = false;
-        } else if (i < us)
-            chg_buf_putc(&marks, t[i] == '\t' ? '\t' : ' ');
+        size_t shown;
+        size_t l = chg_visible_char(&text, t + i, we - i, true, &shown);
+        size_t w = shown ? shown : 1;
+        for (size_t k = 0; k < w; k++) {
+            if (i >= us && i < ue) {
+                chg_buf_putc(&marks, first ? '^' : '~');
+                first = false;
+            } else if (i < us)
+                chg_buf_putc(&marks, t[i] == '\t' ? '\t' : ' ');
+        }
         i += (uint32_t)l;
     }
     if (first) /* empty span, or at the end of the line */
@@ -215,7 +215,8 @@ static void place(chg_buf *out, const chg_compiler *c, chg_span s)
     const chg_source *src = chg_compiler_source(c, s.file);
     uint32_t line, column;
     chg_source_position(src, s.start, &line, &column);
-    chg_buf_printf(out, "%s:%u:%u", src->path, line, column);
+    chg_buf_puts_visible(out, src->path); /* a file name is user text too */
+    chg_buf_printf(out, ":%u:%u", line, column);
 }
 
 /* A diagnostic without a file (span.file 0: the error limit, a whole
@@ -500,7 +501,12 @@ static void render_github(const chg_report *r, item *items, size_t n, chg_buf *o
             chg_source_position(src, d->span.start, &l1, &c1);
             chg_source_position(src, d->span.end, &l2, &c2);
             chg_buf_puts(out, "file=");
-            gh_escape(out, src->path, true);
+            chg_buf path; /* visible first: gh_escape leaves ESC and bidi marks raw */
+            chg_buf_init(&path);
+            chg_buf_puts_visible(&path, src->path);
+            gh_escape(out, path.data ? path.data : "", true);
+            out->oom |= path.oom;
+            chg_buf_free(&path);
             chg_buf_printf(out, ",line=%u,col=%u,endLine=%u,endColumn=%u,", l1, c1, l2, c2);
         }
         chg_buf_printf(out, "title=%s::", chg_diag_table[d->id].code);

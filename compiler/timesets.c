@@ -33,6 +33,7 @@
 #include "chg_time.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* True when the time library failed for want of memory: the compilation's
@@ -495,32 +496,157 @@ static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb) { return meets
 /* Do a and b share an instant within the horizon? */
 static bool intersects(an *A, chg_decl *a, chg_decl *b) { return meets(A, a, &b, 1, false) == 1; }
 
-/* The freezes that keep window w shut, if together they do: of the
- * blocking sets (never w itself: a window used in `deny during` is its
- * own lint, W0014), those that meet w at all, then fewer while the rest
- * still cover it, so the warning names what a user must change, not every
- * freeze of the policy. Returns how many are in out (0: w is not
- * covered). */
-static size_t covering_freezes(an *A, chg_decl *w, chg_decl **freezes, size_t nf, chg_decl **out)
+/* change.a.b as written (at least one field), the same in both. */
+static bool same_change_path(const chg_expr *a, const chg_expr *b)
 {
+    bool field = false;
+    while (a->kind == EX_FIELD && b->kind == EX_FIELD) {
+        if (strcmp(a->u.field.field.name, b->u.field.field.name) != 0)
+            return false;
+        a = a->u.field.obj;
+        b = b->u.field.obj;
+        field = true;
+    }
+    return field && a->kind == EX_NAME && b->kind == EX_NAME && a->u.name.kind == NAME_CHANGE &&
+           b->u.name.kind == NAME_CHANGE;
+}
+
+/* `change.p == "s"` (either way round): its path in *path, its string. */
+static const chg_expr *eq_string(const chg_expr *e, const chg_expr **path)
+{
+    if (e->kind != EX_BINARY || e->u.binary.op != BIN_EQ)
+        return NULL;
+    const chg_expr *l = e->u.binary.a, *r = e->u.binary.b;
+    if (r->kind == EX_FIELD && l->kind == EX_STRING) {
+        const chg_expr *t = l;
+        l = r;
+        r = t;
+    }
+    if (l->kind != EX_FIELD || r->kind != EX_STRING)
+        return NULL;
+    *path = l;
+    return r;
+}
+
+/* Can conditions a and b never hold together? Proved only for what is
+ * easy to prove: each a conjunction (`and`) holding `change.p == "x"` and
+ * `change.p == "y"` with x != y on the same path (an enum or a string
+ * field). NULL is "always". Anything else may overlap. */
+static bool exclusive(const chg_expr *a, const chg_expr *b)
+{
+    if (!a || !b)
+        return false;
+    if (a->kind == EX_BINARY && a->u.binary.op == BIN_AND)
+        return exclusive(a->u.binary.a, b) || exclusive(a->u.binary.b, b);
+    if (b->kind == EX_BINARY && b->u.binary.op == BIN_AND)
+        return exclusive(a, b->u.binary.a) || exclusive(a, b->u.binary.b);
+    const chg_expr *pa, *pb;
+    const chg_expr *sa = eq_string(a, &pa), *sb = eq_string(b, &pb);
+    return sa && sb && same_change_path(pa, pb) &&
+           (sa->u.str.len != sb->u.str.len || memcmp(sa->u.str.s, sb->u.str.s, sa->u.str.len) != 0);
+}
+
+/* Can freeze f keep a change that needs window w out: is there a rule
+ * requiring w and a blocking rule denying during f whose conditions may
+ * hold together? *conditional is set when such a deny rule has a
+ * condition, so the freeze blocks only some of those changes. A window no
+ * rule requires is taken as needed by every change. */
+static bool may_block(chg_compiler *c, const chg_decl *w, const chg_decl *f, bool *conditional)
+{
+    bool any = false, required = false;
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        const chg_decl *r = c->all_decls.items[i];
+        if (r->kind == D_RULE && r->u.rule.action == RA_REQUIRE_WINDOW && r->u.rule.window_decl == w)
+            required = true;
+    }
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        const chg_decl *d = c->all_decls.items[i];
+        if (d->kind != D_RULE || d->u.rule.action != RA_DENY || d->u.rule.level == LEVEL_ADVISORY)
+            continue;
+        bool uses = false;
+        for (uint32_t k = 0; k < d->u.rule.nduring && !uses; k++)
+            uses = d->u.rule.during[k]->kind == TS_REF && d->u.rule.during[k]->u.ref.decl == f;
+        if (!uses)
+            continue;
+        bool meets = !required;
+        for (size_t q = 0; q < c->all_decls.len && !meets; q++) {
+            const chg_decl *r = c->all_decls.items[q];
+            meets = r->kind == D_RULE && r->u.rule.action == RA_REQUIRE_WINDOW && r->u.rule.window_decl == w &&
+                    !exclusive(r->u.rule.when, d->u.rule.when);
+        }
+        if (meets) {
+            any = true;
+            *conditional |= d->u.rule.when != NULL;
+        }
+    }
+    return any;
+}
+
+typedef struct candidate {
+    chg_decl *d;
+    bool conditional;
+} candidate;
+
+static int decl_order(const void *pa, const void *pb)
+{
+    const chg_decl *a = ((const candidate *)pa)->d, *b = ((const candidate *)pb)->d;
+    if (a->span.file != b->span.file)
+        return a->span.file < b->span.file ? -1 : 1;
+    return a->span.start < b->span.start ? -1 : a->span.start > b->span.start;
+}
+
+/* The freezes that keep window w shut, whatever the order they are listed
+ * in: every freeze that covers w by itself (*together false), or when
+ * none does, a set that covers it together, found by dropping freezes in
+ * declaration order while the rest still cover (*together true); in
+ * declaration order. 0 when they do not cover w. Only freezes that meet
+ * w and may apply to a change needing w are considered (may_block);
+ * *conditional says a named freeze blocks only under a rule's condition. */
+static size_t covering_freezes(an *A, chg_decl *w, chg_decl **freezes, size_t nf, chg_decl **out, bool *together,
+                               bool *conditional)
+{
+    candidate cs[256];
     size_t n = 0;
-    for (size_t i = 0; i < nf; i++)
-        if (freezes[i] != w && intersects(A, w, freezes[i]))
-            out[n++] = freezes[i];
+    for (size_t i = 0; i < nf && n < 256; i++) {
+        bool ci = false;
+        if (freezes[i] != w && may_block(A->c, w, freezes[i], &ci) && intersects(A, w, freezes[i]))
+            cs[n++] = (candidate){freezes[i], ci};
+    }
+    *together = false;
+    *conditional = false;
+    /* declaration order, so the answer does not depend on the lists */
+    qsort(cs, n, sizeof *cs, decl_order);
+    for (size_t i = 0; i < n; i++)
+        out[i] = cs[i].d;
     if (!n || !covered(A, w, out, n))
         return 0;
-    /* drop each in turn if the others still cover w (bounded: a policy
-     * with many freezes gets the ones that meet w) */
-    for (size_t i = 0; n > 1 && n <= 16 && i < n;) {
-        chg_decl *keep = out[i];
-        out[i] = out[n - 1];
-        if (covered(A, w, out, n - 1)) {
-            n--;
-            continue; /* out[i] is now another candidate */
+    size_t alone = 0;
+    for (size_t i = 0; i < n && i < 64; i++)
+        if (covered(A, w, &out[i], 1))
+            cs[alone++] = cs[i];
+    if (!alone) {
+        /* drop each in turn, in order, if the others still cover w
+         * (bounded: a policy with many freezes gets the ones that meet w) */
+        for (size_t i = 0; n > 1 && n <= 16 && i < n;) {
+            chg_decl *rest[16];
+            size_t m = 0;
+            for (size_t k = 0; k < n; k++)
+                if (k != i)
+                    rest[m++] = out[k];
+            if (covered(A, w, rest, m)) {
+                memmove(&cs[i], &cs[i + 1], (n - i - 1) * sizeof *cs);
+                memcpy(out, rest, m * sizeof *out);
+                n = m;
+                continue;
+            }
+            i++;
         }
-        out[n - 1] = out[i];
-        out[i] = keep;
-        i++;
+        *together = n > 1;
+    } else
+        n = alone;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = cs[i].d;
+        *conditional |= cs[i].conditional;
     }
     return n;
 }
@@ -727,11 +853,20 @@ int chg_c_time_analysis(chg_compiler *c)
             continue;
         }
         chg_decl *cover[256];
-        size_t ncover = nf ? covering_freezes(&A, d, freezes, nf, cover) : 0;
+        bool together = false, conditional = false;
+        size_t ncover = nf ? covering_freezes(&A, d, freezes, nf, cover, &together, &conditional) : 0;
         if (ncover) {
+            const char *list = names(&A, cover, ncover);
+            if (ncover > 1)
+                list = chg_arena_printf(&c->arena, "%s (%s)", list, together ? "together" : "each alone");
             chg_diag *dg = chg_c_diag_report(c, CHG_D_W0011, d->name.span, d->name.name, A.horizon_text,
-                                           A.from_text, names(&A, cover, ncover), NULL);
-            chg_c_diag_help(c, dg, "changes that need it can never proceed, except in an emergency");
+                                           A.from_text, list, NULL);
+            /* what is proved: the openings are frozen; that a change needing
+             * the window meets a freeze's rule is proved only when the rule
+             * has no condition */
+            chg_c_diag_help(c, dg, conditional ? "changes that need it can never proceed when the condition of a rule "
+                                                 "denying during it also holds, except in an emergency"
+                                               : "changes that need it can never proceed, except in an emergency");
         }
     }
 
@@ -814,7 +949,8 @@ int chg_c_time_analysis(chg_compiler *c)
             continue;
         bool window_warned = nw == 1 && covered(&A, wins[0], freezes, nf); /* W0011 said it */
         chg_decl *cover[256];
-        size_t ncover = window_warned ? 0 : covering_freezes(&A, &tmp, freezes, nf, cover);
+        bool together = false, conditional = false; /* W0012 lists them as they come */
+        size_t ncover = window_warned ? 0 : covering_freezes(&A, &tmp, freezes, nf, cover, &together, &conditional);
         if (ncover) {
             const char *need = nw == 1 ? chg_arena_printf(&c->arena, "window %s", wins[0]->name.name)
                                        : chg_arena_printf(&c->arena, "windows %s at once", names(&A, wins, nw));

@@ -50,14 +50,21 @@ int chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t 
             snprintf(joined, sizeof joined, "%s, %s", where, err + 8);
             at = NULL;
         }
-        if (at) {
-            chg_buf_printf(errs, "%s: %s\n", where, err);
-            chg_error_line_write(out, where, err);
-        } else {
-            chg_buf_printf(errs, "%s\n", joined);
-            chg_error_line_write(out, NULL, joined);
+        /* the line for a human is visible text (chg_base.h), one line
+         * whatever the message quotes; the error line is JSON. Out of
+         * memory is not the input's fault: the caller reports it once, as
+         * the run's error, so it is not a line of errs too. */
+        bool nomem = strcmp(err, chg_strerror(CHG_ENOMEM)) == 0;
+        if (!nomem) {
+            chg_buf_puts_visible(errs, at ? where : joined);
+            if (at) {
+                chg_buf_puts(errs, ": ");
+                chg_buf_puts_visible(errs, err);
+            }
+            chg_buf_putc(errs, '\n');
         }
-        bool nomem = out->oom || errs->oom || strcmp(err, chg_strerror(CHG_ENOMEM)) == 0;
+        chg_error_line_write(out, at, at ? err : joined);
+        nomem |= out->oom || errs->oom;
         return nomem ? CHG_ENOMEM : CHG_EINVAL;
     }
     chg_eval_input in = *base;
@@ -93,7 +100,8 @@ static void line_label(char where[32], unsigned long n)
     *p = 0;
 }
 
-/* Write a buffer of "WHERE: reason" lines to f, each after "LABEL: ". */
+/* Write a buffer of "WHERE: reason" lines to f, each after "LABEL: ".
+ * The lines are visible text already (chg_decide_json writes them so). */
 static void write_errs(FILE *f, const char *label, const chg_buf *e)
 {
     const char *s = e->data, *end = s + e->len;

@@ -221,7 +221,11 @@ static int replay_record(replay *r, const char *text, size_t len, unsigned long 
             in.facts = own_facts;
     }
     if (why) {
-        fprintf(r->msgs, "%s: %s\n", where, why);
+        chg_buf line; /* jansson's "near '…'" quotes the input raw */
+        chg_buf_init(&line);
+        chg_buf_puts_visible(&line, why);
+        fprintf(r->msgs, "%s: %s\n", where, line.oom ? chg_strerror(CHG_ENOMEM) : line.data ? line.data : "");
+        chg_buf_free(&line);
         json_decref(rec);
         r->bad++;
         return CHG_EINVAL;

@@ -398,18 +398,32 @@ static void xml(chg_buf *out, const char *s)
 /* A NUL-terminated string as a JSON string literal (escaped). */
 static void jstr(chg_buf *out, const char *s) { chg_buf_json_string(out, s, strlen(s)); }
 
+/* User text (file names, test names, failure lines) in the text and TAP
+ * reports, which terminals and CI logs read: visible text (chg_base.h),
+ * so a test named "t\nok 5 - forged" stays on its own line. */
+static void vis(chg_buf *out, const char *s) { chg_buf_puts_visible(out, s ? s : ""); }
+
 /* One line per arm and rule no test exercised, arms first because they
  * decide the risk the rules then see; prefix makes the same lines TAP
  * comments ("# ") or indented text. */
 static void uncovered(const chg_test_suite *s, const char *prefix, chg_buf *out)
 {
     for (uint32_t i = 0; i < s->narms; i++)
-        if (!s->arm_hit[i])
-            chg_buf_printf(out, "%snot exercised: classify arm '%s' at %s\n", prefix, s->arm_names[i],
-                           s->arm_sources[i]);
+        if (!s->arm_hit[i]) {
+            chg_buf_printf(out, "%snot exercised: classify arm '", prefix);
+            vis(out, s->arm_names[i]);
+            chg_buf_puts(out, "' at ");
+            vis(out, s->arm_sources[i]);
+            chg_buf_putc(out, '\n');
+        }
     for (uint32_t i = 0; i < s->nrules; i++)
-        if (!s->rule_hit[i])
-            chg_buf_printf(out, "%snot exercised: rule %s at %s\n", prefix, s->rule_names[i], s->rule_sources[i]);
+        if (!s->rule_hit[i]) {
+            chg_buf_printf(out, "%snot exercised: rule ", prefix);
+            vis(out, s->rule_names[i]);
+            chg_buf_puts(out, " at ");
+            vis(out, s->rule_sources[i]);
+            chg_buf_putc(out, '\n');
+        }
 }
 
 /* The human report: per policy file, ok/FAIL per test with the failure
@@ -422,24 +436,36 @@ static void render_text(const chg_test_suite *suites, size_t n, bool coverage, b
     size_t passed = 0, failed = 0;
     for (size_t k = 0; k < n; k++) {
         const chg_test_suite *s = &suites[k];
-        chg_buf_printf(out, "%s\n", s->policy);
+        vis(out, s->policy);
+        chg_buf_putc(out, '\n');
         for (size_t i = 0; i < s->n; i++) {
             const chg_test_result *r = &s->results[i];
             if (r->passed) {
                 passed++;
-                chg_buf_printf(out, "  %sok%s    %s\n", green, off, r->name);
+                chg_buf_printf(out, "  %sok%s    ", green, off);
+                vis(out, r->name);
+                chg_buf_putc(out, '\n');
                 continue;
             }
             failed++;
-            chg_buf_printf(out, "  %sFAIL%s  %s (%s)\n", red, off, r->name, r->source);
+            chg_buf_printf(out, "  %sFAIL%s  ", red, off);
+            vis(out, r->name);
+            chg_buf_puts(out, " (");
+            vis(out, r->source);
+            chg_buf_puts(out, ")\n");
             for (const char *p = r->failures; *p;) {
                 const char *nl = strchr(p, '\n');
                 size_t len = nl ? (size_t)(nl - p) : strlen(p);
-                chg_buf_printf(out, "        %.*s\n", (int)len, p);
+                chg_buf_puts(out, "        ");
+                chg_buf_put_visible(out, p, len);
+                chg_buf_putc(out, '\n');
                 p += len + (nl ? 1 : 0);
             }
-            if (r->decision)
-                chg_buf_printf(out, "        decision: %s\n", r->decision);
+            if (r->decision) {
+                chg_buf_puts(out, "        decision: ");
+                vis(out, r->decision);
+                chg_buf_putc(out, '\n');
+            }
         }
         if (!s->n)
             chg_buf_puts(out, "  (no tests)\n");
@@ -458,14 +484,20 @@ static void render_text(const chg_test_suite *suites, size_t n, bool coverage, b
                    passed ? off : "", failed ? red : "", failed, failed ? off : "");
 }
 
-/* A TAP description: one line, and a '#' would start a directive. */
+/* A TAP description: one line of visible text, and a '#' would start a
+ * directive. */
 static void tap_text(chg_buf *out, const char *s)
 {
-    for (; *s; s++)
-        if (*s == '#')
+    chg_buf v;
+    chg_buf_init(&v);
+    vis(&v, s);
+    for (size_t i = 0; i < v.len; i++)
+        if (v.data[i] == '#')
             chg_buf_puts(out, "\\#");
         else
-            chg_buf_putc(out, (unsigned char)*s < 0x20 ? ' ' : *s);
+            chg_buf_putc(out, v.data[i]);
+    out->oom |= v.oom;
+    chg_buf_free(&v);
 }
 
 /* TAP 13: the plan first (the total is known: every test ran before
@@ -489,7 +521,9 @@ static void render_tap(const chg_test_suite *suites, size_t n, bool coverage, ch
             chg_buf_putc(out, '\n');
             if (r->passed)
                 continue;
-            chg_buf_printf(out, "  ---\n  at: \"%s\"\n  failures:\n", r->source);
+            chg_buf_puts(out, "  ---\n  at: ");
+            jstr(out, r->source); /* a JSON string is a YAML scalar, as below */
+            chg_buf_puts(out, "\n  failures:\n");
             for (const char *p = r->failures; *p;) {
                 const char *nl = strchr(p, '\n');
                 size_t len = nl ? (size_t)(nl - p) : strlen(p);
@@ -508,7 +542,9 @@ static void render_tap(const chg_test_suite *suites, size_t n, bool coverage, ch
             chg_buf_puts(out, "  ...\n");
         }
         if (coverage) {
-            chg_buf_printf(out, "# coverage %s: %.1f%%\n", s->policy, chg_test_coverage(s));
+            chg_buf_puts(out, "# coverage ");
+            vis(out, s->policy);
+            chg_buf_printf(out, ": %.1f%%\n", chg_test_coverage(s));
             uncovered(s, "# ", out);
         }
     }

@@ -202,6 +202,30 @@ size_t chg_utf8_validate(const unsigned char *s, size_t n);
 /* Encode cp as UTF-8 into out (4 bytes room); returns bytes written. */
 size_t chg_utf8_encode(uint32_t cp, char *out);
 
+/* ---- visible text ------------------------------------------------------ */
+
+/* The one definition of "visible text": user text (a file name, a zone
+ * name, a message, a test name, a parser's quote of the input) written
+ * where a terminal or a CI log reads it, with what they would act on made
+ * visible. C0 controls and DEL become \n, \t, \r or \xNN; C1 controls
+ * (U+0080..U+009F), the bidirectional marks, embeddings, overrides and
+ * isolates (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069) and
+ * the line and paragraph separators (U+2028, U+2029) become \u{NNNN};
+ * a byte that is not valid UTF-8 becomes \xNN. Everything else is
+ * copied. A newline in a name therefore never starts a forged line, and
+ * text never reads differently than it is.
+ *
+ * chg_visible_char appends the visible form of the one character at
+ * s[0..n) (n >= 1) and returns the bytes it read; *shown is how many
+ * columns were written when it was escaped, 0 when copied as is (one
+ * code point, one column). keep_tab copies a tab (a source excerpt keeps
+ * tabs so its underline lines up). */
+size_t chg_visible_char(chg_buf *b, const unsigned char *s, size_t n, bool keep_tab, size_t *shown);
+/* s[0..n) as visible text. */
+void chg_buf_put_visible(chg_buf *b, const char *s, size_t n);
+/* A NUL-terminated string as visible text. */
+void chg_buf_puts_visible(chg_buf *b, const char *s);
+
 /* ---- edit distance ----------------------------------------------------- */
 
 /* Damerau-Levenshtein (optimal string alignment) distance between a and b,

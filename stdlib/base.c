@@ -650,6 +650,69 @@ size_t chg_utf8_encode(uint32_t cp, char *out)
 
 /* ---- edit distance ------------------------------------------------------ */
 
+/* ---- visible text ------------------------------------------------------ */
+
+/* Code points shown escaped besides the C0/C1 controls: the Unicode
+ * bidirectional formatting characters (Trojan Source, CVE-2021-42574)
+ * and the two separators some viewers break lines at. */
+static bool invisible_cp(uint32_t cp)
+{
+    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
+           (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+static uint32_t utf8_decode(const unsigned char *s, size_t len)
+{
+    if (len == 1)
+        return s[0];
+    uint32_t cp = s[0] & (0x7Fu >> len);
+    for (size_t i = 1; i < len; i++)
+        cp = cp << 6 | (s[i] & 0x3Fu);
+    return cp;
+}
+
+size_t chg_visible_char(chg_buf *b, const unsigned char *s, size_t n, bool keep_tab, size_t *shown)
+{
+    size_t len = chg_utf8_seq_len(s, n);
+    size_t before = b->len;
+    if (len == 0) {
+        chg_buf_printf(b, "\\x%02X", s[0]);
+        len = 1;
+    } else if (len == 1) {
+        unsigned char c = s[0];
+        if (c == '\n')
+            chg_buf_puts(b, "\\n");
+        else if (c == '\t' && !keep_tab)
+            chg_buf_puts(b, "\\t");
+        else if (c == '\r')
+            chg_buf_puts(b, "\\r");
+        else if ((c < 0x20 && c != '\t') || c == 0x7F)
+            chg_buf_printf(b, "\\x%02X", c);
+        else
+            chg_buf_putc(b, (char)c);
+    } else {
+        uint32_t cp = utf8_decode(s, len);
+        if (invisible_cp(cp))
+            chg_buf_printf(b, "\\u{%04X}", (unsigned)cp);
+        else
+            chg_buf_append(b, s, len);
+    }
+    if (shown) {
+        size_t w = b->len - before;
+        *shown = w == len ? 0 : w;
+    }
+    return len;
+}
+
+void chg_buf_put_visible(chg_buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;)
+        i += chg_visible_char(b, p + i, n - i, false, NULL);
+}
+
+void chg_buf_puts_visible(chg_buf *b, const char *s) { chg_buf_put_visible(b, s, strlen(s)); }
+
 /* The textbook dynamic programme over a (la+1) x (lb+1) table on the
  * stack: d[i][j] is the distance between the first i bytes of a and the
  * first j of b; a transposition of two adjacent bytes costs 1 (optimal

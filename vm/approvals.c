@@ -243,34 +243,36 @@ static void render(const chg_bundle *b, uint32_t n, chg_buf *out, int parent, in
 
 void chg_vm_areq_render(const chg_bundle *b, uint32_t n, chg_buf *out) { render(b, n, out, -1, 0); }
 
-/* ---- evaluation ------------------------------------------------------------------- */
+/* ---- reading the approvals --------------------------------------------------------- */
 
-int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_decision *d,
-                       const char **rejected_by)
-{
-    const chg_bundle *b = ctx->b;
-    *rejected_by = NULL;
-    d->approvals_required = "none";
-    d->nsatisfied = d->nmissing = 0;
-    if (!nroots)
-        return 0;
+/* What item i of change.approvals is to the count: an approval in ap[],
+ * or why it is not one. Counting and explaining both read the list
+ * through gather(), so what --explain says was not counted is exactly
+ * what the count left out. */
+enum { AP_COUNTED, AP_NOT_RECORD, AP_REJECTION, AP_UNREADABLE, AP_LATER };
 
-    /* the approvals given so far */
+typedef struct gathered {
     approval ap[MAX_APPROVALS];
-    uint32_t nap = 0;
-    /* slots checked by load_meta; the approvals layout has at least the
-     * four fields read below (by, group, at, decision), in that order */
-    CHG_ASSERT(b->approvals_slot == CHG_NONE32 || b->approvals_slot < b->nslots_change);
-    CHG_ASSERT(b->requester_slot == CHG_NONE32 || b->requester_slot < b->nslots_change);
-    const chg_value *list = b->approvals_slot != CHG_NONE32 ? &ctx->ev->slots[b->approvals_slot] : NULL;
-    const chg_value *requester = b->requester_slot != CHG_NONE32 ? &ctx->ev->slots[b->requester_slot] : NULL;
-    if (list && list->tag == CHG_V_BAD)
-        return chg_vm_error(ctx, UINT32_MAX, "change.approvals must be a list of approvals");
-    if (list && list->tag == CHG_V_LIST)
-        for (uint32_t i = 0; i < list->len; i++) {
-            const chg_value *r = &list->u.items[i];
-            if (r->tag != CHG_V_REC || r->len < 4)
-                continue;
+    uint32_t nap;
+    uint32_t item[MAX_APPROVALS]; /* ap[k] is item item[k] of the list */
+    const char *rejected_by;      /* the first rejection given by now, or NULL */
+} gathered;
+
+/* The approvals given so far into g; kind[i] (for i < nkind, when kind is
+ * not NULL) says what item i was. -1 with the decision's error set past
+ * MAX_APPROVALS approvals. */
+static int gather(chg_ctx *ctx, const chg_value *list, int64_t now, gathered *g, uint8_t *kind, uint32_t nkind)
+{
+    g->nap = 0;
+    g->rejected_by = NULL;
+    if (!list || list->tag != CHG_V_LIST)
+        return 0;
+    for (uint32_t i = 0; i < list->len; i++) {
+        const chg_value *r = &list->u.items[i];
+        uint8_t k = AP_COUNTED;
+        if (r->tag != CHG_V_REC || r->len < 4)
+            k = AP_NOT_RECORD;
+        else {
             const chg_value *by = &r->u.items[0], *group = &r->u.items[1], *at = &r->u.items[2],
                             *dec = &r->u.items[3];
             int64_t when = 0;
@@ -285,21 +287,59 @@ int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, 
                            (dec->tag == CHG_V_STR && (str_eq(dec->u.s, dec->len, "approve", 7) ||
                                                       str_eq(dec->u.s, dec->len, "approved", 8)));
             if (!approve) {
-                if ((!timed || when <= now) && !*rejected_by)
-                    *rejected_by = by->tag == CHG_V_STR ? by->u.s : "an approver";
-                continue;
+                if ((!timed || when <= now) && !g->rejected_by)
+                    g->rejected_by = by->tag == CHG_V_STR ? by->u.s : "an approver";
+                k = AP_REJECTION;
+            } else if (!timed || by->tag != CHG_V_STR)
+                k = AP_UNREADABLE; /* counts for nothing */
+            else if (when > now)
+                k = AP_LATER; /* not given yet */
+            else {
+                if (g->nap == MAX_APPROVALS)
+                    return chg_vm_error(ctx, UINT32_MAX, "more than %d approvals: too many to evaluate",
+                                        MAX_APPROVALS);
+                approval *p = &g->ap[g->nap];
+                g->item[g->nap++] = i;
+                p->by = by->u.s;
+                p->by_len = by->len;
+                p->group = group->tag == CHG_V_STR ? group->u.s : NULL;
+                p->group_len = group->tag == CHG_V_STR ? group->len : 0;
+                p->at = when;
             }
-            if (!timed || by->tag != CHG_V_STR || when > now)
-                continue; /* not readable, or not given yet: counts for nothing */
-            if (nap == MAX_APPROVALS)
-                return chg_vm_error(ctx, UINT32_MAX, "more than %d approvals: too many to evaluate", MAX_APPROVALS);
-            approval *p = &ap[nap++];
-            p->by = by->u.s;
-            p->by_len = by->len;
-            p->group = group->tag == CHG_V_STR ? group->u.s : NULL;
-            p->group_len = group->tag == CHG_V_STR ? group->len : 0;
-            p->at = when;
         }
+        if (kind && i < nkind)
+            kind[i] = k;
+    }
+    return 0;
+}
+
+/* ---- evaluation ------------------------------------------------------------------- */
+
+int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_decision *d,
+                       const char **rejected_by)
+{
+    const chg_bundle *b = ctx->b;
+    *rejected_by = NULL;
+    d->approvals_required = "none";
+    d->nsatisfied = d->nmissing = 0;
+    if (!nroots)
+        return 0;
+
+    /* the approvals given so far */
+    /* slots checked by load_meta; the approvals layout has at least the
+     * four fields read (by, group, at, decision), in that order */
+    CHG_ASSERT(b->approvals_slot == CHG_NONE32 || b->approvals_slot < b->nslots_change);
+    CHG_ASSERT(b->requester_slot == CHG_NONE32 || b->requester_slot < b->nslots_change);
+    const chg_value *list = b->approvals_slot != CHG_NONE32 ? &ctx->ev->slots[b->approvals_slot] : NULL;
+    const chg_value *requester = b->requester_slot != CHG_NONE32 ? &ctx->ev->slots[b->requester_slot] : NULL;
+    if (list && list->tag == CHG_V_BAD)
+        return chg_vm_error(ctx, UINT32_MAX, "change.approvals must be a list of approvals");
+    gathered g;
+    if (gather(ctx, list, now, &g, NULL, 0) < 0)
+        return -1;
+    *rejected_by = g.rejected_by;
+    const approval *ap = g.ap;
+    uint32_t nap = g.nap;
 
     /* the requirement as text: the bundle's for one root, else joined
      * (7 bytes each for " and " and the parentheses) */
@@ -410,11 +450,84 @@ static bool fits_who(const chg_bundle *b, const chg_areqdef *q, const approval *
     return fits(b, &any, p, NULL, 0);
 }
 
-/* For --explain: every approval of the change that counted for no term of
+/* Does p count for some leaf term of the requirements in force: the
+ * adjacency match() builds, asked of every term at once. */
+static bool fits_any(const chg_bundle *b, const uint32_t *roots, uint32_t nroots, const approval *p,
+                     const chg_value *requester, int64_t now)
+{
+    for (uint32_t k = 0; k < nroots; k++)
+        for (uint32_t n = b->areqs[roots[k]].lo; n <= roots[k]; n++) {
+            const chg_areqdef *q = &b->areqs[n];
+            if ((q->kind == CHG_AR_GROUP || q->kind == CHG_AR_ANY || q->kind == CHG_AR_PEOPLE) &&
+                fits(b, q, p, requester, now))
+                return true;
+        }
+    return false;
+}
+
+/* Why p, which fits no term, does not count: the requester's own (it
+ * fits a term but for the requester rule), older than a term's `within`,
+ * or from no group or person any term asks for. */
+static void why_not(const chg_bundle *b, const uint32_t *roots, uint32_t nroots, const approval *p, int64_t now,
+                    chg_buf *out)
+{
+    bool whom = false, own = false;
+    const chg_areqdef *old = NULL;
+    for (uint32_t k = 0; k < nroots; k++)
+        for (uint32_t n = b->areqs[roots[k]].lo; n <= roots[k]; n++) {
+            const chg_areqdef *q = &b->areqs[n];
+            if (q->kind != CHG_AR_GROUP && q->kind != CHG_AR_ANY && q->kind != CHG_AR_PEOPLE)
+                continue;
+            if (!fits_who(b, q, p))
+                continue;
+            whom = true;
+            if (q->within && p->at < now - q->within)
+                old = old ? old : q;
+            else
+                own = true;
+        }
+    if (own)
+        chg_buf_puts(out, "the requester's own approval (only terms 'including requester' count it)\n");
+    else if (old) {
+        chg_buf text; /* group names are user text; the term text is also the decision's */
+        chg_buf_init(&text);
+        chg_vm_areq_render_term(b, old, old->count, &text);
+        chg_buf_puts(out, "older than ");
+        chg_buf_put_visible(out, text.data ? text.data : "", text.len);
+        out->oom |= text.oom;
+        chg_buf_free(&text);
+        chg_buf_putc(out, '\n');
+    } else {
+        chg_buf_puts(out, "no requirement in force asks for ");
+        if (!whom && p->group) {
+            chg_buf_puts(out, "group ");
+            chg_buf_put_visible(out, p->group, p->group_len);
+            chg_buf_puts(out, " or for ");
+        }
+        chg_buf_put_visible(out, p->by, p->by_len);
+        chg_buf_putc(out, '\n');
+    }
+}
+
+static void not_counted(const approval *p, int64_t at, chg_buf *out)
+{
+    char t[40];
+    chg_time_format_utc(at, t);
+    chg_buf_puts(out, "  not counted: ");
+    chg_buf_put_visible(out, p->by, p->by_len);
+    chg_buf_printf(out, " at %s: ", t);
+}
+
+/* For --explain: every approval of the change that counts for no term of
  * the requirements in force, and why — given after now, unreadable, the
  * same person again, the requester's own, older than a term's `within`,
- * or from no group any term asks for. Text only: the decision itself is
- * unchanged. */
+ * or from no group any term asks for. The list is read by gather() and
+ * an approval tested by fits(), as the count does: an approval counts
+ * when it fits a term, and a person counts once, so of one person's
+ * approvals that fit, the first is counted and later ones are "a second
+ * approval"; one that fits nothing is explained by itself, whatever the
+ * same person gave before or after. Text only: the decision itself is
+ * unchanged. The first MAX_APPROVALS items are explained. */
 void chg_vm_approvals_explain(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, int64_t now, chg_buf *out)
 {
     const chg_bundle *b = ctx->b;
@@ -424,77 +537,45 @@ void chg_vm_approvals_explain(chg_ctx *ctx, const uint32_t *roots, uint32_t nroo
     const chg_value *requester = b->requester_slot != CHG_NONE32 ? &ctx->ev->slots[b->requester_slot] : NULL;
     if (list->tag != CHG_V_LIST)
         return;
+    gathered g;
+    uint8_t kind[MAX_APPROVALS];
+    if (gather(ctx, list, now, &g, kind, MAX_APPROVALS) < 0)
+        return; /* the decision is that error, explained as its reason */
+    bool fits_some[MAX_APPROVALS];
+    for (uint32_t k = 0; k < g.nap; k++)
+        fits_some[k] = fits_any(b, roots, nroots, &g.ap[k], requester, now);
+    uint32_t k = 0; /* g.ap[k] is the next counted item */
     for (uint32_t i = 0; i < list->len && i < MAX_APPROVALS; i++) {
         const chg_value *r = &list->u.items[i];
-        if (r->tag != CHG_V_REC || r->len < 4)
-            continue;
-        const chg_value *by = &r->u.items[0], *group = &r->u.items[1], *at = &r->u.items[2], *dec = &r->u.items[3];
-        bool approve = dec->tag == CHG_V_NULL || dec->tag == CHG_V_ABSENT ||
-                       (dec->tag == CHG_V_STR && (str_eq(dec->u.s, dec->len, "approve", 7) ||
-                                                  str_eq(dec->u.s, dec->len, "approved", 8)));
-        if (!approve)
-            continue; /* a rejection is explained as a reason */
-        int64_t when = 0;
-        bool timed = at->tag == CHG_V_TIME ||
-                     (at->tag == CHG_V_STR && chg_time_parse_iso(at->u.s, at->len, &when) == CHG_OK);
-        if (at->tag == CHG_V_TIME)
-            when = at->u.i;
-        if (by->tag != CHG_V_STR || !timed) {
+        if (kind[i] == AP_UNREADABLE) {
             chg_buf_printf(out, "  not counted: approval %u: its approver or time cannot be read\n", i + 1);
             continue;
         }
-        approval p = {by->u.s, by->len, group->tag == CHG_V_STR ? group->u.s : NULL,
-                      group->tag == CHG_V_STR ? group->len : 0, when};
-        char t[40];
-        chg_time_format_utc(when, t);
-        if (when > now) {
-            chg_buf_printf(out, "  not counted: %.*s at %s: given after now\n", (int)p.by_len, p.by, t);
+        if (kind[i] == AP_LATER) {
+            const chg_value *at = &r->u.items[2];
+            int64_t when = at->tag == CHG_V_TIME ? at->u.i : 0;
+            if (at->tag == CHG_V_STR)
+                chg_time_parse_iso(at->u.s, at->len, &when); /* parsed by gather() */
+            approval p = {r->u.items[0].u.s, r->u.items[0].len, NULL, 0, when};
+            not_counted(&p, when, out);
+            chg_buf_puts(out, "given after now\n");
             continue;
         }
-        bool again = false;
-        for (uint32_t k = 0; k < i && !again; k++) {
-            const chg_value *o = &list->u.items[k];
-            again = o->tag == CHG_V_REC && o->len >= 4 && o->u.items[0].tag == CHG_V_STR &&
-                    str_eq(o->u.items[0].u.s, o->u.items[0].len, p.by, p.by_len);
-        }
-        if (again) {
-            chg_buf_printf(out, "  not counted: %.*s at %s: a second approval by the same person counts once\n",
-                           (int)p.by_len, p.by, t);
-            continue;
-        }
-        /* the leaf terms of the requirements in force */
-        bool counts = false, whom = false, own = false;
-        const chg_areqdef *old = NULL;
-        for (uint32_t k = 0; k < nroots && !counts; k++)
-            for (uint32_t n = b->areqs[roots[k]].lo; n <= roots[k] && !counts; n++) {
-                const chg_areqdef *q = &b->areqs[n];
-                if (q->kind != CHG_AR_GROUP && q->kind != CHG_AR_ANY && q->kind != CHG_AR_PEOPLE)
-                    continue;
-                if (fits(b, q, &p, requester, now)) {
-                    counts = true;
-                    break;
-                }
-                if (!fits_who(b, q, &p))
-                    continue;
-                whom = true;
-                if (q->within && p.at < now - q->within)
-                    old = old ? old : q;
-                else
-                    own = true; /* it fits but for the requester rule */
+        if (kind[i] != AP_COUNTED)
+            continue; /* not a record, or a rejection (explained as a reason) */
+        CHG_ASSERT(k < g.nap && g.item[k] == i);
+        const approval *p = &g.ap[k++];
+        if (fits_some[k - 1]) {
+            bool again = false;
+            for (uint32_t j = 0; j + 1 < k && !again; j++)
+                again = fits_some[j] && str_eq(g.ap[j].by, g.ap[j].by_len, p->by, p->by_len);
+            if (again) {
+                not_counted(p, p->at, out);
+                chg_buf_puts(out, "a second approval by the same person counts once\n");
             }
-        if (counts)
             continue;
-        chg_buf_printf(out, "  not counted: %.*s at %s: ", (int)p.by_len, p.by, t);
-        if (own)
-            chg_buf_puts(out, "the requester's own approval (only terms 'including requester' count it)\n");
-        else if (old) {
-            chg_buf_puts(out, "older than ");
-            chg_vm_areq_render_term(b, old, old->count, out);
-            chg_buf_putc(out, '\n');
-        } else if (!whom && p.group)
-            chg_buf_printf(out, "no requirement in force asks for group %.*s or for %.*s\n", (int)p.group_len, p.group,
-                           (int)p.by_len, p.by);
-        else
-            chg_buf_printf(out, "no requirement in force asks for %.*s\n", (int)p.by_len, p.by);
+        }
+        not_counted(p, p->at, out);
+        why_not(b, roots, nroots, p, now, out);
     }
 }

@@ -857,9 +857,14 @@ static bool load_timesets(loader *L)
         t->kind = r.kind;
         t->text = r.text;
         t->flag = CHG_NONE32;
+        t->nflags = 0;
         chg_ts_node *nodes = chg_calloc(r.count, sizeof *nodes);
-        if (!nodes)
+        uint32_t *flags = chg_arena_alloc(&b->arena, sizeof *flags * (r.count + 1));
+        if (!nodes || !flags) {
+            chg_free(nodes);
             return nomem(L);
+        }
+        t->flags = flags;
         for (uint32_t k = 0; k < r.count && ok; k++) {
             uint32_t at = r.first + k;
             chg_rec_TSNODES q;
@@ -888,11 +893,14 @@ static bool load_timesets(loader *L)
                 x->ics = tx;
                 x->ics_len = tx ? b->strlen[q.text] : 0;
                 break;
-            case CHG_TS_FLAG:
+            case CHG_TS_FLAG: {
                 x->flag = tx;
                 if (t->flag == CHG_NONE32)
                     t->flag = q.text;
+                if (tx) /* repeats kept: --explain skips them, load stays linear */
+                    flags[t->nflags++] = q.text;
                 break;
+            }
             default: break;
             }
             if ((x->op == CHG_TS_CRON || x->op == CHG_TS_CALENDAR || x->op == CHG_TS_FLAG) && !tx)

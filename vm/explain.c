@@ -42,6 +42,25 @@ static const char *slot_path(const chg_bundle *b, uint32_t slot)
     return "change.?";
 }
 
+/* User text in the explanation (the change's id, messages, names,
+ * positions, values) goes through the one definition of visible text
+ * (chg_base.h): the explanation is read in a terminal or a CI log, and a
+ * newline or an escape in an id must not forge a line or move the cursor. */
+static void vis(chg_buf *out, const char *s, size_t n) { chg_buf_put_visible(out, s ? s : "", s ? n : 0); }
+static void vis0(chg_buf *out, const char *s) { vis(out, s, s ? strlen(s) : 0); }
+
+/* A value as JSON, which escapes control characters but not the
+ * bidirectional marks, then as visible text. */
+static void value_text(const chg_bundle *b, const chg_value *v, chg_buf *out)
+{
+    chg_buf j;
+    chg_buf_init(&j);
+    chg_vm_value_json(b, v, &j);
+    vis(out, j.data, j.len);
+    out->oom |= j.oom;
+    chg_buf_free(&j);
+}
+
 /* Instants print in UTC (RFC 3339 with Z), as decisions do: one zone for
  * every line, whatever zones the policy's time sets use. */
 static void instant(chg_buf *out, int64_t t)
@@ -100,10 +119,10 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
                 for (uint32_t a = 0; a < l->nargs; a++) {
                     if (a)
                         chg_buf_puts(out, ", ");
-                    chg_vm_value_json(b, &l->args[a], out);
+                    value_text(b, &l->args[a], out);
                 }
                 chg_buf_puts(out, ") = ");
-                chg_vm_value_json(b, &l->result, out);
+                value_text(b, &l->result, out);
                 any = true;
             }
             continue;
@@ -135,7 +154,8 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
                 v = &risk;
         }
         chg_buf_puts(out, any ? ", " : "      ");
-        chg_buf_printf(out, "%s = ", name);
+        vis0(out, name);
+        chg_buf_puts(out, " = ");
         if (!v)
             chg_buf_puts(out, "(not computed)");
         else if (v->tag == CHG_V_ABSENT)
@@ -143,11 +163,74 @@ static void values_read(const chg_ctx *ctx, uint32_t block, chg_buf *out)
         else if (v->tag == CHG_V_BAD)
             chg_buf_puts(out, "(wrong type)");
         else
-            chg_vm_value_json(b, v, out);
+            value_text(b, v, out);
         any = true;
     }
     if (any)
         chg_buf_putc(out, '\n');
+}
+
+/* ---- what a flag would change ---------------------------------------------------- */
+
+/* The facts' flags with one of them flipped. */
+typedef struct flipped {
+    const void *facts;
+    const char *flip;
+} flipped;
+
+static bool flipped_flag(void *ud, const char *name)
+{
+    const flipped *f = ud;
+    bool v = chg_vm_ctx_flag((void *)f->facts, name);
+    return strcmp(name, f->flip) == 0 ? !v : v;
+}
+
+/* The flags whose change alone would change whether set ts holds at t:
+ * found by asking the set itself with that one flag flipped, so the
+ * answer is exact whatever the set's shape (`flag "a" or flag "b"` with
+ * both set has none; `not flag "g"` is ended by setting g). Appends
+ * "; it VERBs now if flag 'x' is cleared, or if flag 'y' is set"; when
+ * the set reads flags but no one of them alone changes it, says so and
+ * names them; nothing when it reads none. The first 64 flags of a set
+ * are considered. */
+static void flag_effect(const chg_ctx *ctx, uint32_t ts, int64_t t, const char *verb, chg_buf *out)
+{
+    const chg_tsdef *d = &ctx->b->timesets[ts];
+    const chg_ts_env env = {chg_vm_ctx_flag, (void *)ctx->facts};
+    bool now = chg_timeset_contains(d->ts, &env, t);
+    uint32_t considered = 0, named = 0;
+    for (uint32_t i = 0; i < d->nflags && considered < 64; i++) {
+        bool repeat = false;
+        for (uint32_t k = 0; k < i && !repeat; k++)
+            repeat = d->flags[k] == d->flags[i];
+        if (repeat)
+            continue;
+        considered++;
+        const char *name = ctx->b->str[d->flags[i]];
+        flipped f = {ctx->facts, name};
+        const chg_ts_env alt = {flipped_flag, &f};
+        if (chg_timeset_contains(d->ts, &alt, t) == now)
+            continue;
+        chg_buf_printf(out, named ? ", or if flag '" : "; it %s now if flag '", verb);
+        vis0(out, name);
+        chg_buf_puts(out, chg_vm_ctx_flag((void *)ctx->facts, name) ? "' is cleared" : "' is set");
+        named++;
+    }
+    if (named || !considered)
+        return;
+    chg_buf_printf(out, "; no one flag alone %s it (it reads ", verb[0] == 'e' ? "ends" : "opens");
+    considered = 0;
+    for (uint32_t i = 0; i < d->nflags && considered < 64; i++) {
+        bool repeat = false;
+        for (uint32_t k = 0; k < i && !repeat; k++)
+            repeat = d->flags[k] == d->flags[i];
+        if (repeat)
+            continue;
+        chg_buf_puts(out, considered++ ? ", flag '" : "flag '");
+        vis0(out, ctx->b->str[d->flags[i]]);
+        chg_buf_putc(out, '\'');
+    }
+    chg_buf_putc(out, ')');
 }
 
 /* Decide as chg_eval does (same d, same status), then append to out the
@@ -162,8 +245,16 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
     const chg_bundle *b = ctx->b;
     char src[512];
 
-    chg_buf_printf(out, "change %.*s under %s %s at ", d->change_id ? (int)d->change_id_len : 1,
-                   d->change_id ? d->change_id : "?", b->str[b->name], b->str[b->version]);
+    chg_buf_puts(out, "change ");
+    if (d->change_id)
+        vis(out, d->change_id, d->change_id_len);
+    else
+        chg_buf_putc(out, '?');
+    chg_buf_puts(out, " under ");
+    vis0(out, b->str[b->name]);
+    chg_buf_putc(out, ' ');
+    vis0(out, b->str[b->version]);
+    chg_buf_puts(out, " at ");
     instant(out, d->at);
     chg_buf_printf(out, ": %s", chg_outcome_name(d->outcome));
     if (d->risk >= 0)
@@ -178,10 +269,13 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
         bool schema = in->change->nerrors != 0;
         if (schema)
             chg_buf_puts(out, "\nthe change does not fit the schema:\n");
-        for (uint32_t i = 0; i < d->nreasons; i++)
-            chg_buf_printf(out, "%serror at %s: %.*s\n", schema ? "  " : "\n",
-                           chg_bundle_source(b, d->reasons[i].span, src, sizeof src),
-                           (int)d->reasons[i].message_len, d->reasons[i].message ? d->reasons[i].message : "");
+        for (uint32_t i = 0; i < d->nreasons; i++) {
+            chg_buf_printf(out, "%serror at ", schema ? "  " : "\n");
+            vis0(out, chg_bundle_source(b, d->reasons[i].span, src, sizeof src));
+            chg_buf_puts(out, ": ");
+            vis(out, d->reasons[i].message, d->reasons[i].message_len);
+            chg_buf_putc(out, '\n');
+        }
         return CHG_OK;
     }
 
@@ -192,8 +286,9 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
         for (uint32_t i = 0; i < b->narms; i++) {
             const chg_arm *a = &b->arms[i];
             bool decided = d->arm == (int32_t)i;
-            chg_buf_printf(out, "  %-9s %s  %s\n", b->str[b->risks[a->cls]], decided ? "holds   " : "no      ",
-                           chg_bundle_source(b, a->span, src, sizeof src));
+            chg_buf_printf(out, "  %-9s %s  ", b->str[b->risks[a->cls]], decided ? "holds   " : "no      ");
+            vis0(out, chg_bundle_source(b, a->span, src, sizeof src));
+            chg_buf_putc(out, '\n');
             if (a->cond != CHG_NONE32)
                 values_read(ctx, a->cond, out);
             if (decided)
@@ -228,26 +323,41 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
             case 2: state = "condition holds, but none of its freezes holds now"; break;
             default: state = "does not apply"; break;
             }
-            chg_buf_printf(out, "  %-24s %-11s %s  %s\n", b->str[r->name], levels[r->level < 3 ? r->level : 0], state,
-                           chg_bundle_source(b, r->span, src, sizeof src));
+            chg_buf_printf(out, "  %-24s %-11s %s  ", b->str[r->name], levels[r->level < 3 ? r->level : 0], state);
+            vis0(out, chg_bundle_source(b, r->span, src, sizeof src));
+            chg_buf_putc(out, '\n');
             if (r->when != CHG_NONE32)
                 values_read(ctx, r->when, out);
-            if (why && why->message)
-                chg_buf_printf(out, "      -> %.*s\n", (int)why->message_len, why->message);
+            if (why && why->message) {
+                chg_buf_puts(out, "      -> ");
+                vis(out, why->message, why->message_len);
+                chg_buf_putc(out, '\n');
+            }
         }
     }
 
     if (strcmp(d->approvals_required, "none") != 0 || d->nmissing) {
-        chg_buf_printf(out, "\napprovals: %s\n", d->approvals_required);
-        for (uint32_t i = 0; i < d->nsatisfied; i++)
-            chg_buf_printf(out, "  met:     %s\n", d->satisfied[i]);
-        for (uint32_t i = 0; i < d->nmissing; i++)
-            chg_buf_printf(out, "  missing: %s\n", d->missing[i]);
+        chg_buf_puts(out, "\napprovals: ");
+        vis0(out, d->approvals_required);
+        chg_buf_putc(out, '\n');
+        for (uint32_t i = 0; i < d->nsatisfied; i++) {
+            chg_buf_puts(out, "  met:     ");
+            vis0(out, d->satisfied[i]);
+            chg_buf_putc(out, '\n');
+        }
+        for (uint32_t i = 0; i < d->nmissing; i++) {
+            chg_buf_puts(out, "  missing: ");
+            vis0(out, d->missing[i]);
+            chg_buf_putc(out, '\n');
+        }
         chg_vm_approvals_explain(ctx, ctx->ap_roots, ctx->ap_nroots, d->at, out);
     }
     for (uint32_t i = 0; i < d->nreasons; i++)
-        if (d->reasons[i].kind == CHG_R_REJECTED)
-            chg_buf_printf(out, "  %.*s\n", (int)d->reasons[i].message_len, d->reasons[i].message);
+        if (d->reasons[i].kind == CHG_R_REJECTED) {
+            chg_buf_puts(out, "  ");
+            vis(out, d->reasons[i].message, d->reasons[i].message_len);
+            chg_buf_putc(out, '\n');
+        }
 
     /* what would change the outcome */
     bool header = false;
@@ -269,7 +379,9 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
     }
     for (uint32_t i = 0; i < d->nmissing; i++) {
         WOULD();
-        chg_buf_printf(out, "  - approvals: %s\n", d->missing[i]);
+        chg_buf_puts(out, "  - approvals: ");
+        vis0(out, d->missing[i]);
+        chg_buf_putc(out, '\n');
     }
     /* The freezes' ends are asked from the same per-context index the
      * decision used, under the same flags, so the answer agrees with
@@ -283,20 +395,27 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
         int64_t end = chg_vm_tsx_next_change(b->timesets[ts].ts, &env, &ctx->ts_index[ts], d->at,
                                           chg_vm_horizon(in, d->at));
         chg_buf_printf(out, "  - freeze %s ", b->str[b->timesets[ts].name]);
-        uint32_t flag = b->timesets[ts].flag;
-        if ((end == INT64_MAX || end == INT64_MIN) && flag != CHG_NONE32)
-            chg_buf_printf(out, "holds while flag '%s' is set: clearing the flag ends it\n", b->str[flag]);
-        else if (end == INT64_MAX || end == INT64_MIN)
-            chg_buf_puts(out, "does not end within the horizon\n");
+        if (end == INT64_MAX || end == INT64_MIN)
+            chg_buf_puts(out, "does not end within the horizon");
         else {
             chg_buf_puts(out, "ends at ");
             instant(out, end);
-            chg_buf_putc(out, '\n');
         }
+        flag_effect(ctx, ts, d->at, "ends", out);
+        chg_buf_putc(out, '\n');
     }
-    if (d->window >= 0 && !d->window_open && !d->emergency) {
+    /* every required window that is closed, each with the flags that
+     * would open it (an approved emergency lifts them all) */
+    for (uint32_t i = 0; i < d->nreasons && !d->emergency; i++) {
+        const chg_reason *x = &d->reasons[i];
+        if (x->kind != CHG_R_WINDOW || x->rule >= b->nrules)
+            continue;
+        uint32_t ts = b->rules[x->rule].window;
+        CHG_ASSERT(ts < b->ntimesets);
         WOULD();
-        chg_buf_printf(out, "  - window %s is closed\n", b->str[b->timesets[d->window].name]);
+        chg_buf_printf(out, "  - window %s is closed", b->str[b->timesets[ts].name]);
+        flag_effect(ctx, ts, d->at, "opens", out);
+        chg_buf_putc(out, '\n');
     }
     if (d->next_open != INT64_MIN) {
         WOULD();
@@ -317,15 +436,17 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
             for (uint32_t k = 0; args->tag == CHG_V_LIST && k < args->len; k++) {
                 if (k)
                     chg_buf_puts(out, ", ");
-                chg_vm_value_json(b, &args->u.items[k], out);
+                value_text(b, &args->u.items[k], out);
             }
             chg_buf_puts(out, ")\n");
         }
     }
     /* a warning of no rule is a field the schema does not declare */
-    for (uint32_t i = 0; i < d->nwarnings; i++)
-        chg_buf_printf(out, "%swarning (%s): %.*s\n", i ? "" : "\n",
-                       d->warnings[i].rule < b->nrules ? b->str[b->rules[d->warnings[i].rule].name] : "schema",
-                       (int)d->warnings[i].message_len, d->warnings[i].message);
+    for (uint32_t i = 0; i < d->nwarnings; i++) {
+        chg_buf_printf(out, "%swarning (%s): ", i ? "" : "\n",
+                       d->warnings[i].rule < b->nrules ? b->str[b->rules[d->warnings[i].rule].name] : "schema");
+        vis(out, d->warnings[i].message, d->warnings[i].message_len);
+        chg_buf_putc(out, '\n');
+    }
     return CHG_OK;
 }

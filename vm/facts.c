@@ -322,16 +322,29 @@ size_t chg_facts_unread(const chg_facts *f, const chg_bundle *b, chg_buf *out)
         if (chg_bundle_reads_flag(b, f->flag_names[i]))
             continue;
         const char *near = chg_closest_name(f->flag_names[i], flags, nf);
-        chg_buf_printf(out, "flag '%s' is never read by the policy%s%s%s\n", f->flag_names[i],
-                       near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+        /* names are the facts file's text: visible (chg_base.h), one line each */
+        chg_buf_puts(out, "flag '");
+        chg_buf_puts_visible(out, f->flag_names[i]);
+        chg_buf_printf(out, "' is never read by the policy%s", near ? " (did you mean '" : "");
+        if (near) {
+            chg_buf_puts_visible(out, near);
+            chg_buf_puts(out, "'?)");
+        }
+        chg_buf_putc(out, '\n');
         n++;
     }
     for (uint32_t i = 0; f && i < f->nqueries; i++) {
         if (chg_bundle_reads_query(b, f->queries[i].call))
             continue;
         const char *near = chg_closest_name(f->queries[i].call, queries, nq);
-        chg_buf_printf(out, "query %s is never asked by the policy%s%s%s\n", f->queries[i].call,
-                       near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+        chg_buf_puts(out, "query ");
+        chg_buf_puts_visible(out, f->queries[i].call);
+        chg_buf_printf(out, " is never asked by the policy%s", near ? " (did you mean " : "");
+        if (near) {
+            chg_buf_puts_visible(out, near);
+            chg_buf_puts(out, "?)");
+        }
+        chg_buf_putc(out, '\n');
         n++;
     }
     return n;

@@ -39,6 +39,8 @@ typedef struct chg_tsdef {
     const char *zone;       /* the one non-UTC zone of its schedules, or NULL
                                (derived from the nodes at load) */
     uint32_t flag;          /* string: the first flag it reads, or NONE */
+    const uint32_t *flags;  /* strings: the flags it reads, in node order, */
+    uint32_t nflags;        /* repeats included (derived at load; --explain) */
     chg_timeset *ts;        /* built at load */
 } chg_tsdef;
 

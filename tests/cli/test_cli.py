@@ -804,6 +804,152 @@ class SchemaValidation(unittest.TestCase):
         self.assertIn("warning (schema): change.extra is not declared in the schema\n", out)
 
 
+class VisibleText(unittest.TestCase):
+    """User text printed where a terminal or a CI log reads it (file names,
+    source lines, messages, change ids, parser quotes, flag and test names)
+    is visible text (\\n, \\xNN, \\u{NNNN} for controls and bidi marks), so no
+    output line can be forged and no escape sequence reaches the terminal."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.dir)
+
+    def write(self, name, text):
+        with open(os.path.join(self.dir, name), "w", encoding="utf-8") as f:
+            f.write(text)
+        return name
+
+    def test_file_names_in_text_and_github_formats(self):
+        name = self.write("evil\n::error file=x::forged\x1b[2J\u202e.chg", 'policy "p" version "1"\nlet y = nope\n')
+        rc, out, _ = chgc("check", "--color", "never", name, cwd=self.dir)
+        self.assertEqual(rc, 1)
+        self.assertEqual(out, "evil\\n::error file=x::forged\\x1B[2J\\u{202E}.chg:2:9: error[E0101]: unknown name "
+                         "'nope'\n    2 | let y = nope\n      |         ^~~~\n1 error\n")
+        rc, out, _ = chgc("check", "--format", "github", name, cwd=self.dir)
+        self.assertEqual(out, "::error file=evil\\n%3A%3Aerror file=x%3A%3Aforged\\x1B[2J\\u{202E}.chg,line=2,col=9,"
+                         "endLine=2,endColumn=13,title=E0101::unknown name 'nope'\n")
+        # the JSON formats keep the name as it is, JSON-escaped
+        rc, out, _ = chgc("check", "--format", "json", name, cwd=self.dir)
+        self.assertIn('"file":"evil\\n::error file=x::forged\\u001b[2J\u202e.chg"', out)
+
+    def test_explain_messages_and_change_ids(self):
+        self.write("p.chg", 'policy "p" version "1"\nrule r:\n'
+                   '  deny "bad\\n::error::forged\\u{1b}[2J\\u{202E}x {change.id}"\n')
+        self.write("e.json", '{"id": "c\\n::error::x\\u001b[2J"}')
+        rc, out, _ = chgc("eval", "p.chg", "--event", "e.json", "--at", "2026-12-02T00:00:00Z", "--explain",
+                          cwd=self.dir)
+        self.assertEqual(rc, 0)
+        lines = out.splitlines()
+        self.assertEqual(lines[0], "change c\\n::error::x\\x1B[2J under p 1 at 2026-12-02T00:00:00Z: deny")
+        self.assertEqual(lines[4], "      -> bad\\n::error::forged\\x1B[2J\\u{202E}x c\\n::error::x\\x1B[2J")
+        self.assertNotIn("\x1b", out)
+        self.assertFalse(any(l.startswith("::") for l in lines), out)
+        # the decision line is JSON, escaped as JSON, content unchanged
+        d = json.loads(lines[-1][len("decision: "):])
+        self.assertEqual(d["reasons"][0]["message"], "bad\n::error::forged\x1b[2J\u202ex c\n::error::x\x1b[2J")
+
+    def test_eval_stderr_quotes_of_the_input(self):
+        self.write("p.chg", 'policy "p" version "1"\nrule r:\n  deny "x"\n')
+        with open(os.path.join(self.dir, "s.jsonl"), "wb") as f:
+            f.write(b'{"id":"a"}\n\x1b[2J\xe2\x80\xae\n')
+        rc, out, err = chgc("eval", "p.chg", "--jsonl", "--event", "s.jsonl", "--at", "2026-12-02T00:00:00Z",
+                            cwd=self.dir)
+        self.assertEqual((rc, err), (1, "chgc: line 2, column 1: '[' or '{' expected near '\\x1B'\n"))
+        self.assertEqual(json.loads(out.splitlines()[1]), {"error": "line 2, column 1: '[' or '{' expected near '\x1b'"})
+        with open(os.path.join(self.dir, "d.json"), "wb") as f:
+            f.write(b'\x1b[2J')
+        rc, out, err = chgc("eval", "p.chg", "--event", "d.json", cwd=self.dir)
+        self.assertEqual((rc, err), (1, "chgc: d.json: line 1, column 1: '[' or '{' expected near '\\x1B'\n"))
+        self.write("f.json", '{"flags": {"a\\u001b[2J\\n::error::x": true}}')
+        self.write("e.json", '{"id": "c"}')
+        rc, out, err = chgc("eval", "p.chg", "--event", "e.json", "--facts", "f.json", cwd=self.dir)
+        self.assertEqual((rc, err), (0, "chgc: f.json: warning: flag 'a\\x1B[2J\\n::error::x' is never read by the "
+                                        "policy\n"))
+        # a file name in chgc's own errors
+        rc, out, err = chgc("eval", "p.chg", "--event", "no\n::error::such\x1b.json", cwd=self.dir)
+        self.assertEqual((rc, err), (2, "chgc: no\\n::error::such\\x1B.json: No such file or directory\n"))
+
+    def test_test_names_in_text_and_tap(self):
+        self.write("t.chg", 'policy "p" version "1"\nrule r:\n  deny "x"\n'
+                   'test "t1\\nok 5 - forged\\n::error::forged\\u{1b}[2J\\u{202E}" {\n'
+                   '  change { id: "c" }\n  expect deny\n}\n')
+        rc, out, _ = chgc("test", "t.chg", cwd=self.dir)
+        self.assertEqual((rc, out), (0, "t.chg\n  ok    t1\\nok 5 - forged\\n::error::forged\\x1B[2J\\u{202E}\n"
+                                        "1 tests: 1 passed, 0 failed\n"))
+        rc, out, _ = chgc("test", "--format", "tap", "t.chg", cwd=self.dir)
+        self.assertEqual((rc, out), (0, "TAP version 13\n1..1\n"
+                                        "ok 1 - t.chg: t1\\nok 5 - forged\\n::error::forged\\x1B[2J\\u{202E}\n"))
+
+    def test_fifo_as_import_calendar_or_test_input_is_refused_at_once(self):
+        for name in ("imp.chg", "cal.ics", "inp.json"):
+            os.mkfifo(os.path.join(self.dir, name))  # nobody writes them: opening must not block
+        self.write("a.chg", 'policy "p" version "1"\nimport "imp.chg"\n')
+        self.write("b.chg", 'policy "p" version "1"\nwindow w = calendar "cal.ics"\nrule r:\n  require window w\n')
+        self.write("c.chg", 'policy "p" version "1"\nrule r:\n  deny "x"\n'
+                   'test "t" {\n  change "inp.json"\n  expect deny\n}\n')
+        for cmd, f, line in (("check", "a.chg", "a.chg:2:8: error[E0301]: cannot read imported file 'imp.chg': "
+                                                "it is not a regular file"),
+                             ("check", "b.chg", "b.chg:2:21: error[E0304]: cannot read calendar 'cal.ics': "
+                                                "it is not a regular file"),
+                             ("test", "c.chg", "c.chg:5:10: error[E0305]: cannot read test input 'inp.json': "
+                                               "it is not a regular file")):
+            t = time.monotonic()
+            rc, out, err = chgc(cmd, "--color", "never", f, cwd=self.dir, timeout=20)
+            self.assertLess(time.monotonic() - t, 10, f)
+            self.assertEqual(rc, 1, f)
+            self.assertEqual((out + err).splitlines()[0], line)
+
+    def test_read_error_in_the_middle_of_a_stream_exits_2(self):
+        # read() fails with EIO after 4,000 bytes of the stream: a shim
+        # preloaded into chgc, compiled here (the only way to make a real
+        # file fail mid-read without root)
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if not cc:
+            self.skipTest("no C compiler")
+        src = os.path.join(self.dir, "failread.c")
+        with open(src, "w") as f:
+            f.write("""#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+static long total;
+ssize_t read(int fd, void *buf, size_t n)
+{
+    static ssize_t (*real)(int, void *, size_t);
+    if (!real)
+        real = (ssize_t (*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
+    char link[64], target[256];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t k = readlink(link, target, sizeof target - 1);
+    target[k > 0 ? k : 0] = 0;
+    if (k <= 0 || !strstr(target, "stream.jsonl"))
+        return real(fd, buf, n);
+    if (total >= 4000) {
+        errno = EIO;
+        return -1;
+    }
+    ssize_t r = real(fd, buf, n > 64 ? 64 : n);
+    if (r > 0)
+        total += r;
+    return r;
+}
+""")
+        so = os.path.join(self.dir, "failread.so")
+        subprocess.run([cc, "-shared", "-fPIC", "-include", "stdio.h", "-o", so, src, "-ldl"], check=True)
+        self.write("p.chg", 'policy "p" version "1"\nrule r:\n  when change.x == 1\n  deny "x"\n')
+        with open(os.path.join(self.dir, "stream.jsonl"), "w") as f:
+            for i in range(2000):
+                f.write('{"id": "c%d", "x": 1}\n' % i)
+        env = {"LD_PRELOAD": so, "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+        for threads in ("1", "4"):
+            rc, out, err = chgc("eval", "p.chg", "--jsonl", "--event", "stream.jsonl", "--threads", threads,
+                                "--at", "2026-12-02T00:00:00Z", cwd=self.dir, env=env)
+            self.assertEqual((rc, err), (2, "chgc: stream.jsonl: Input/output error\n"), threads)
+            n = len(out.splitlines())
+            self.assertTrue(0 < n < 2000, (threads, n))
+
+
 class Explain(unittest.TestCase):
     def test_explain_says_which_approvals_were_discarded_and_names_the_flag(self):
         d = tempfile.mkdtemp()
@@ -836,7 +982,74 @@ class Explain(unittest.TestCase):
   not counted: dan at 2026-12-09T10:00:00Z: given after now
   not counted: eve at 2026-12-01T09:00:00Z: no requirement in force asks for group web or for eve
 """, out)
-        self.assertIn("  - freeze incident holds while flag 'incident' is set: clearing the flag ends it\n", out)
+        self.assertIn("  - freeze incident does not end within the horizon; it ends now if flag 'incident' is cleared\n",
+                      out)
+
+    def test_explain_agrees_with_the_count_after_a_stale_approval(self):
+        # bob's stale approval, then a fresh one: the count takes the fresh
+        # one (met by bob and cy), so only the stale one is "not counted"
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        with open(os.path.join(d, "q.chg"), "w") as f:
+            f.write('policy "q" version "1"\n'
+                    'schema change { id: string, requester: { name: string }, '
+                    'approvals: [{ by: string, group: string, at: time }] }\n'
+                    'risk high\nclassify {\n  default high\n}\n'
+                    'approvals {\n  high => 2 of group "cab" within 72h\n}\n')
+        with open(os.path.join(d, "e.json"), "w") as f:
+            json.dump({"id": "c1", "requester": {"name": "ann"}, "approvals": [
+                {"by": "bob", "group": "cab", "at": "2026-11-01T10:00:00Z"},
+                {"by": "bob", "group": "cab", "at": "2026-12-01T10:00:00Z"},
+                {"by": "cy", "group": "cab", "at": "2026-12-01T11:00:00Z"},
+                {"by": "cy", "group": "cab", "at": "2026-12-01T12:00:00Z"}]}, f)
+        rc, out, _ = chgc("eval", "q.chg", "--event", "e.json", "--at", "2026-12-02T00:00:00Z", "--explain", cwd=d)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("""approvals: 2 of group cab within 72h
+  met:     2 of group cab within 72h
+  not counted: bob at 2026-11-01T10:00:00Z: older than 2 of group cab within 72h
+  not counted: cy at 2026-12-01T12:00:00Z: a second approval by the same person counts once
+
+decision: """, out)
+        self.assertIn('"outcome":"allow"', out)
+
+    def test_explain_names_exactly_the_flags_whose_change_alone_would_change_the_outcome(self):
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        with open(os.path.join(d, "p.chg"), "w") as f:
+            f.write('policy "p" version "1"\n'
+                    'freeze two = flag "a" or flag "b"\nfreeze both = flag "c" and flag "d"\n'
+                    'freeze ff = flag "e" and weekly mon-sun 00:00..23:59 in "UTC"\nfreeze nf = not flag "g"\n'
+                    'rule r:\n  deny during two, both, ff, nf "frozen {freeze}"\n')
+        with open(os.path.join(d, "f.json"), "w") as f:
+            f.write('{"flags": {"a": true, "b": true, "c": true, "d": true, "e": true, "g": false}}')
+        with open(os.path.join(d, "w.chg"), "w") as f:
+            f.write('policy "w" version "1"\n'
+                    'window w = weekly mon-sun 00:00..23:59 in "UTC" and not flag "maint"\n'
+                    'window w2 = flag "open-now"\nwindow w3 = flag "x" or flag "y"\n'
+                    'rule r:\n  require window w\nrule r2:\n  require window w2\nrule r3:\n  require window w3\n')
+        with open(os.path.join(d, "f2.json"), "w") as f:
+            f.write('{"flags": {"maint": true, "open-now": false}}')
+        with open(os.path.join(d, "e.json"), "w") as f:
+            f.write('{"id": "c1"}')
+        rc, out, _ = chgc("eval", "p.chg", "--event", "e.json", "--facts", "f.json", "--at", "2026-12-02T00:00:00Z",
+                          "--explain", cwd=d)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("""what would change the outcome:
+  - freeze two does not end within the horizon; no one flag alone ends it (it reads flag 'a', flag 'b')
+  - freeze both does not end within the horizon; it ends now if flag 'c' is cleared, or if flag 'd' is cleared
+  - freeze ff ends at 2026-12-02T23:59:00Z; it ends now if flag 'e' is cleared
+  - freeze nf does not end within the horizon; it ends now if flag 'g' is set
+  - no instant within the horizon has every window open and no freeze
+""", out)
+        rc, out, _ = chgc("eval", "w.chg", "--event", "e.json", "--facts", "f2.json", "--at", "2026-12-02T00:00:00Z",
+                          "--explain", cwd=d)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("""what would change the outcome:
+  - window w is closed; it opens now if flag 'maint' is cleared
+  - window w2 is closed; it opens now if flag 'open-now' is set
+  - window w3 is closed; it opens now if flag 'x' is set, or if flag 'y' is set
+  - no instant within the horizon has every window open and no freeze
+""", out)
 
     def test_explain_names_rules_values_and_what_would_change(self):
         rc, out, _ = chgc("eval", "policies/production.chg", "--event", "policies/examples/schema-change.json",

@@ -318,6 +318,54 @@ static void test_decide_lines_threads_agree(void **state)
     chg_policy_free(&p);
 }
 
+/* Out of memory in the middle of a --jsonl stream is the run's error,
+ * said once: not also a per-line "line 2: out of memory" on errs before
+ * the same text as the run's error. Each allocation fails in turn (alone,
+ * or with all after it), on one thread and on two; a run that ends in CHG_ENOMEM says "out of memory"
+ * exactly once in errs and err together, and no run says it twice. */
+static void test_decide_lines_out_of_memory_said_once(void **state)
+{
+    (void)state;
+    chg_policy p;
+    open_policy(&p, "oom.chg", policy);
+    const char stream[] = "{\"id\":\"a\",\"env\":\"dev\",\"n\":1}\n{\"id\":\"b\",\"env\":\"prod\",\"n\":20}\n"
+                          "{not json\n{\"id\":\"c\",\"env\":\"dev\",\"n\":3}\n";
+    char *path = path_in_tmp("oom.jsonl");
+    write_file(path, stream, sizeof stream - 1);
+    for (int mode = 0; mode < 4; mode++) {
+        int threads = 1 + mode % 2;
+        bool and_after = mode >= 2; /* one allocation fails, or it and every later one */
+        failing f = {0, 0, false};
+        unsigned long total = 0;
+        for (unsigned long k = 0; k == 0 || k <= total + 1; k++) {
+            char err[256] = "";
+            FILE *out = tmpfile(), *es = tmpfile();
+            bool failed = false;
+            chg_eval_input base = {.now = 1796000000};
+            chg_decide_options o = {.threads = threads, .label = "chgc"};
+            f = (failing){0, k, and_after};
+            chg_set_allocator(failing_realloc, &f);
+            int rc = chg_decide_lines(p.bundle, &base, path, &o, out, es, &failed, err, sizeof err);
+            chg_set_allocator(NULL, NULL);
+            if (k == 0)
+                total = f.calls;
+            char *e = slurp(es);
+            size_t said = 0;
+            for (const char *x = e; (x = strstr(x, "out of memory")) != NULL; x++)
+                said++;
+            for (const char *x = err; (x = strstr(x, "out of memory")) != NULL; x++)
+                said++;
+            if ((rc == CHG_ENOMEM && said != 1) || said > 1 || (said && rc == CHG_OK))
+                fail_msg("threads %d, allocation %lu: status %d, 'out of memory' said %zu times: errs [%s] err [%s]",
+                         threads, k, rc, said, e, err);
+            free(e);
+            fclose(out);
+            fclose(es);
+        }
+    }
+    chg_policy_free(&p);
+}
+
 /* A policy compiled here and the same policy read back from its bundle
  * decide alike. */
 static void test_policy_from_source_and_bundle(void **state)
@@ -482,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_lines_from_memory),
         cmocka_unit_test(test_error_line),
         cmocka_unit_test(test_decide_lines_threads_agree),
+        cmocka_unit_test(test_decide_lines_out_of_memory_said_once),
         cmocka_unit_test(test_policy_from_source_and_bundle),
         cmocka_unit_test(test_policy_errors_are_diagnostics),
         cmocka_unit_test(test_check_drops_imported_roots),
