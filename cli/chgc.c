@@ -167,6 +167,20 @@ bool chgc_opt_duration(const char *name, const char *arg, int64_t *out)
     return false;
 }
 
+/* A search horizon: a duration of at most CHG_HORIZON_MAX (ten years),
+ * which bounds what one decision or check may cost; more is refused, not
+ * cut short without a word. */
+bool chgc_opt_horizon(const char *name, const char *arg, int64_t *out)
+{
+    if (!chgc_opt_duration(name, arg, out))
+        return false;
+    if (*out <= CHG_HORIZON_MAX)
+        return true;
+    chgc_error("--%s: '%s' is longer than the longest horizon, %lldd (ten years)", name, arg,
+               (long long)(CHG_HORIZON_MAX / 86400));
+    return false;
+}
+
 /* The whole argument must be the number ("50%" is refused, not read as
  * 50): an option half-read is worse than one refused. */
 bool chgc_opt_number(const char *name, const char *arg, double lo, double hi, double *out)

@@ -51,6 +51,7 @@ int chgc_parse_color(const char *when, FILE *stream); /* -1: bad value */
 bool chgc_opt_choice(const char *name, const char *arg, const char *const *choices, int *out); /* NULL-ended */
 bool chgc_opt_instant(const char *name, const char *arg, int64_t *out);  /* RFC 3339 */
 bool chgc_opt_duration(const char *name, const char *arg, int64_t *out); /* > 0, as in a policy: 366d */
+bool chgc_opt_horizon(const char *name, const char *arg, int64_t *out);  /* a duration of at most CHG_HORIZON_MAX */
 bool chgc_opt_number(const char *name, const char *arg, double lo, double hi, double *out);
 bool chgc_opt_int(const char *name, const char *arg, long lo, long hi, long *out);
 bool chgc_opt_color(const char *arg, FILE *stream, bool *out);

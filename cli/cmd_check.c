@@ -28,7 +28,8 @@ static void check_usage(FILE *f)
             "      --no-lint        skip lints (warnings)\n"
             "      --max-errors N   stop after N errors per policy (default 100)\n"
             "      --at INSTANT     start the time analysis here (default: now)\n"
-            "      --horizon DUR    how far the time analysis looks (default 366d)\n"
+            "      --horizon DUR    how far the time analysis looks (default 366d,\n"
+            "                       at most 3660d)\n"
             "      --color WHEN     auto (default), always or never; NO_COLOR disables auto\n"
             "      --allow-path DIR read imports, calendars, test inputs also from DIR\n"
             "  -h, --help           show this help\n"
@@ -70,7 +71,7 @@ int chgc_check(int argc, char **argv)
         case 'L': lints = false; break;
         case 'c': color = optarg; break;
         case 'a': ok = chgc_opt_instant("at", optarg, &analysis_from); break;
-        case 'H': ok = chgc_opt_duration("horizon", optarg, &horizon); break;
+        case 'H': ok = chgc_opt_horizon("horizon", optarg, &horizon); break;
         case 'P': ok = chgc_opt_allow_path(optarg); break;
         case 'h': check_usage(stdout); return EXIT_CLEAN;
         default: check_usage(stderr); return EXIT_USAGE;

@@ -28,7 +28,8 @@ static void eval_usage(FILE *f)
             "      --explain      before the decision, explain it: the classify arm, every rule\n"
             "                     with the values it read and its source position, and what\n"
             "                     would change the outcome\n"
-            "      --horizon DUR  how far to look for next_open, e.g. 366d (default)\n"
+            "      --horizon DUR  how far to look for next_open and closes_at\n"
+            "                     (default 366d, at most 3660d)\n"
             "      --threads N    with --jsonl: decide on N threads, output in input order\n"
             "                     (default: the number of CPUs, at most 8)\n"
             "      --allow-path DIR read imports, calendars, test inputs also from DIR\n"
@@ -70,7 +71,7 @@ int chgc_eval(int argc, char **argv)
         case 'x': explain = true; break;
         case 'a': ok = chgc_opt_instant("at", optarg, &base.now); break;
         case 'f': facts_path = optarg; break;
-        case 'H': ok = chgc_opt_duration("horizon", optarg, &base.horizon); break;
+        case 'H': ok = chgc_opt_horizon("horizon", optarg, &base.horizon); break;
         case 't': ok = chgc_opt_int("threads", optarg, 1, 64, &threads); break;
         case 'P': ok = chgc_opt_allow_path(optarg); break;
         case 'h': eval_usage(stdout); return EXIT_CLEAN;

@@ -25,7 +25,8 @@ static void replay_usage(FILE *f)
             "                     input); docs/replay.md\n"
             "      --at INSTANT   the instant of records without \"at\"\n"
             "      --facts FILE   the facts of records without \"facts\" (docs/facts.md)\n"
-            "      --horizon DUR  how far to look for next_open (default 366d)\n"
+            "      --horizon DUR  how far to look for next_open and closes_at\n"
+            "                     (default 366d, at most 3660d)\n"
             "  -f, --format FMT   text (default) or json\n"
             CHGC_ALLOW_PATH_HELP
             "  -h, --help         show this help\n"
@@ -76,7 +77,7 @@ int chgc_replay(int argc, char **argv)
         case 'e': events = optarg; break;
         case 'a': ok = has_now = chgc_opt_instant("at", optarg, &base.now); break;
         case 'F': facts_path = optarg; break;
-        case 'H': ok = chgc_opt_duration("horizon", optarg, &base.horizon); break;
+        case 'H': ok = chgc_opt_horizon("horizon", optarg, &base.horizon); break;
         case 'f': ok = chgc_opt_choice("format", optarg, formats, &format); break;
         case 'P': ok = chgc_opt_allow_path(optarg); break;
         case 'h':

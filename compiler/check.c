@@ -1759,12 +1759,15 @@ static void check_ts(cx *x, chg_tsexpr *t)
         int a, b;
         bad_time_of_day(x, &t->u.weekly.from, &a, false);
         bad_time_of_day(x, &t->u.weekly.to, &b, true);
+        /* 02:00..02:00 is refused rather than read as empty or as 24
+         * hours: either reading surprises half of the people who write it */
         if (a >= 0 && b >= 0 && a == b) {
-            chg_diag *d = chg_c_diag_report(c, CHG_D_E0404, t->span,
+            chg_diag *d = chg_c_diag_report(c, CHG_D_E0530, t->span,
                                           chg_arena_printf(&c->arena, "%s..%s", t->u.weekly.from.name,
                                                            t->u.weekly.to.name),
                                           NULL);
-            chg_c_diag_help(c, d, "an end before the start crosses midnight (22:00..06:00); equal times are empty");
+            chg_c_diag_help(c, d, "write 00:00..24:00 for whole days; an end before the start crosses midnight "
+                                  "(22:00..06:00)");
         }
         break;
     }

@@ -40,9 +40,11 @@ static const char *dir_of(chg_compiler *c, const char *path)
 }
 
 /* Lexically normalise a path: drop "." segments and fold "dir/.." (a
- * leading ".." stays). Only for naming files in diagnostics; the file is
+ * leading ".." stays). Only for naming files in diagnostics (imports, and
+ * roots: "./p.chg" from `chgc check .` and "p.chg" imported by a test
+ * beside it are one name, so their diagnostics are one); the file is
  * found next to its importer's real file (load_import). */
-static const char *normalize(chg_compiler *c, const char *path)
+const char *chg_c_normalize_path(chg_compiler *c, const char *path)
 {
     size_t n = strlen(path);
     char *out = chg_arena_alloc(&c->arena, n + 1);
@@ -114,7 +116,7 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
         const char *why = strerror(errno); /* before any other call */
         chg_diag *d = chg_c_diag_report(c, CHG_D_E0301, imp->name.span, rel, why, NULL);
         chg_c_diag_note(c, d, (chg_span){0}, "imports are found relative to the importing file: looked for '%s'",
-                      normalize(c, path));
+                      chg_c_normalize_path(c, path));
         return 0;
     }
     if (!chg_c_path_allowed(c, real, rel, imp->name.span))
@@ -136,7 +138,7 @@ static uint32_t load_import(chg_compiler *c, chg_decl *imp)
         chg_c_diag_report(c, CHG_D_E0301, imp->name.span, rel, why, NULL);
         return 0;
     }
-    uint32_t idx = chg_c_add_text(c, normalize(c, path), text, len);
+    uint32_t idx = chg_c_add_text(c, chg_c_normalize_path(c, path), text, len);
     chg_free(text);
     char *key = idx ? chg_arena_strdup(&c->arena, real) : NULL;
     if (!key || chg_c_map_put(&c->source_by_path, key, (void *)(uintptr_t)idx) != CHG_OK)

@@ -214,6 +214,8 @@ int chg_c_parse(chg_compiler *c, uint32_t file, chg_file **out);
 size_t chg_c_lex_all(chg_compiler *c, uint32_t file, int *kinds, chg_span *spans, size_t max);
 /* The name of a token kind as messages show it ("'when'", "identifier"). */
 const char *chg_c_token_name(int kind);
+/* path with "." segments dropped and "dir/.." folded, for naming files */
+const char *chg_c_normalize_path(chg_compiler *c, const char *path);
 /* The passes below report what they find as diagnostics and return
  * CHG_OK, or CHG_ENOMEM when memory ran out (chg_c_status). */
 /* Merge declarations, resolve names. */

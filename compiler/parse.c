@@ -44,38 +44,150 @@ static bool starts_decl(int k)
     }
 }
 
-/* Follow ( [ { and their closers; at a declaration keyword that starts a
- * line while recovering from a syntax error, hand out the closers of what
- * is still open first (bison's `( error )` rules then end there), then
- * the keyword. A valid program never takes this path: it is only taken
- * after an error was reported, and the closers are never reported (bison
- * reports nothing until three tokens after an error were shifted). */
+/* Does token k, ending at `end`, start an item inside a block: a test's
+ * `given`, `expect` or `at`, a classify arm (`default`, `name when`), an
+ * approval entry (`name =>`), a test's input (`change {`)? */
+static bool starts_item(const chg_parser *p, int k, uint32_t end)
+{
+    if (k == GIVEN || k == EXPECT || k == DEFAULT || k == AT)
+        return true;
+    if (k != IDENT)
+        return false;
+    while (end < p->len && (p->text[end] == ' ' || p->text[end] == '\t'))
+        end++;
+    size_t rest = p->len - end;
+    const char *t = p->text + end;
+    if ((rest >= 2 && t[0] == '=' && t[1] == '>') || (rest >= 1 && t[0] == '{'))
+        return true;
+    return rest >= 4 && memcmp(t, "when", 4) == 0 &&
+           (rest == 4 || !(t[4] == '_' || (t[4] >= 'a' && t[4] <= 'z') || (t[4] >= 'A' && t[4] <= 'Z') ||
+                           (t[4] >= '0' && t[4] <= '9')));
+}
+
+/* Is the token at offset `at` the first on its line? */
+bool chg_c_p_first_on_line(const chg_parser *p, uint32_t at)
+{
+    while (at > 0 && (p->text[at - 1] == ' ' || p->text[at - 1] == '\t'))
+        at--;
+    return at == 0 || p->text[at - 1] == '\n';
+}
+
+static bool is_closer(int k)
+{
+    return k == ')' || k == ']' || k == '}' || k == INTERP_END;
+}
+
+/* Hand out the first of n closers made up for the brackets still open, and
+ * keep token k, which comes after them. */
+static int hold(chg_parser *p, int k, const CHG_C_YYSTYPE *yylval, chg_span *yylloc, int n)
+{
+    p->held = k;
+    memcpy(p->held_val, yylval, sizeof *yylval);
+    p->held_loc = *yylloc;
+    p->pending = n - 1;
+    yylloc->end = yylloc->start;
+    return p->open[--p->nopen];
+}
+
+/* A closer that closes an outer bracket while inner ones are open (`(2]`,
+ * `{ a: (1 }`): one syntax error here, naming the closer that was
+ * expected and where its bracket was opened. */
+static void report_mismatch(chg_parser *p, int k, chg_span at)
+{
+    char want[8];
+    snprintf(want, sizeof want, "'%c'", p->open[p->nopen - 1]);
+    const char *expected[] = {want};
+    chg_diag *d = chg_c_diag_syntax(p->c, at, chg_c_token_name(k), expected, 1);
+    uint32_t o = p->open_at[p->nopen - 1];
+    chg_c_diag_note(p->c, d, (chg_span){p->file, o, o + 1}, "the '%c' opened here is not closed",
+                    p->text[o]);
+    p->last_error = at.start + 1;
+}
+
+static bool line_start(const chg_parser *p, uint32_t at)
+{
+    return at == 0 || p->text[at - 1] == '\n';
+}
+
+/* How many of the open brackets end before token k at `at`, if k is where
+ * recovery from a syntax error resumes: a declaration keyword that starts
+ * a line closes every bracket (unless an interpolation is open: no token
+ * can close that), an item of a block that is the first on its line (a
+ * test's `given`, a classify arm) the ( and [ open inside the block. */
+static int sync_closers(const chg_parser *p, int k, chg_span at)
+{
+    if (starts_decl(k) && line_start(p, at.start)) {
+        for (int i = 0; i < p->nopen; i++)
+            if (p->open[i] == 0)
+                return 0;
+        return p->nopen;
+    }
+    /* (the end of input has no location to look before: starts_item first) */
+    if (!starts_item(p, k, at.end) || !chg_c_p_first_on_line(p, at.start))
+        return 0;
+    int n = 0;
+    while (n < p->nopen && (p->open[p->nopen - 1 - n] == ')' || p->open[p->nopen - 1 - n] == ']'))
+        n++;
+    return n < p->nopen && p->open[p->nopen - 1 - n] == '}' ? n : 0;
+}
+
+/* Is token k at `at` one where recovery resumes? (The grammar then
+ * reports the next error at once: chg_c_yyparse's RESYNC.) */
+bool chg_c_p_resumes(const chg_parser *p, int k, chg_span at)
+{
+    if (starts_decl(k) && line_start(p, at.start))
+        return true;
+    return starts_item(p, k, at.end) && chg_c_p_first_on_line(p, at.start);
+}
+
+/* Follow ( [ { and interpolations with their closers, so that a bracket
+ * left open never swallows the rest of the file:
+ *  - a closer only closes its own kind. One that closes an outer bracket
+ *    (`[1, (2]`) is reported here, unless the parser is already recovering
+ *    from an error, and the closers of the inner brackets are handed out
+ *    before it; the parser then sees a balanced stream, recovers inside the
+ *    inner brackets, and goes on with what follows. Bison's own error at a
+ *    made-up closer is not reported a second time (quiet_at). A closer
+ *    that closes nothing open goes to the parser as it is, closing nothing.
+ *  - at a place where recovery resumes (sync_closers) while recovering
+ *    from a syntax error, the closers of what is still open come first
+ *    (bison's `( error )` rules then end there), then the token. When the
+ *    syntax error is at that token itself (`let ok = 1` after an unclosed
+ *    `[`), chg_c_parser_syntax_error arranges the same: the closers, then
+ *    the token again. Bison either drops the first copy while it recovers
+ *    (the closers then end its `( error )` and the second copy starts the
+ *    declaration) or takes it (the closers are then a silent error it
+ *    drops, and the second copy starts the declaration again).
+ * A valid program never takes either path. */
 static int balance(chg_parser *p, int k, CHG_C_YYSTYPE *yylval, chg_span *yylloc)
 {
     if (k == '(' || k == '[' || k == '{' || k == INTERP_BEGIN) {
-        if (p->nopen < CHG_MAX_DEPTH)
+        if (p->nopen < CHG_MAX_DEPTH) {
+            p->open_at[p->nopen] = yylloc->start;
             p->open[p->nopen++] = k == '(' ? ')' : k == '[' ? ']' : k == '{' ? '}' : 0;
+        }
         return k;
     }
-    if (p->nopen && (k == ')' || k == ']' || k == '}' || k == INTERP_END))
-        p->nopen--;
-    /* (the end of input has no location to look before) */
-    if (!starts_decl(k) || !(yylloc->start == 0 || p->text[yylloc->start - 1] == '\n'))
-        return k;
-    /* an interpolation left open cannot be closed by a token: leave it */
-    bool closable = p->nopen > 0;
-    for (int i = 0; i < p->nopen; i++)
-        closable &= p->open[i] != 0;
-    if (p->recovering && closable) {
-        p->held = k;
-        memcpy(p->held_val, yylval, sizeof *yylval);
-        p->held_loc = *yylloc;
-        p->pending = p->nopen;
-        yylloc->end = yylloc->start;
-        p->pending--;
-        return p->open[--p->nopen];
+    if (is_closer(k)) {
+        char want = k == INTERP_END ? 0 : (char)k;
+        int i = p->nopen - 1;
+        while (i >= 0 && p->open[i] != want && p->open[i] != 0)
+            i--; /* an interpolation cannot be closed from inside by another closer */
+        if (i < 0 || p->open[i] != want)
+            return k;
+        if (i == p->nopen - 1) {
+            p->nopen--;
+            return k;
+        }
+        if (!p->recovering && p->quiet_at != yylloc->start + 1)
+            report_mismatch(p, k, *yylloc);
+        p->quiet_at = yylloc->start + 1;
+        return hold(p, k, yylval, yylloc, p->nopen - 1 - i);
     }
-    if (!p->nopen)
+    int n = sync_closers(p, k, *yylloc);
+    if (p->recovering && n > 0)
+        return hold(p, k, yylval, yylloc, n);
+    if (!p->nopen && starts_decl(k) && line_start(p, yylloc->start))
         p->recovering = false;
     return k;
 }
@@ -88,21 +200,30 @@ int chg_c_yylex(CHG_C_YYSTYPE *yylval, chg_span *yylloc, void *scanner)
             p->pending--;
             *yylloc = p->held_loc;
             yylloc->end = yylloc->start;
-            return p->open[--p->nopen];
+            return p->prev_tok = p->open[--p->nopen];
         }
         int k = p->held;
         p->held = 0;
         memcpy(yylval, p->held_val, sizeof *yylval);
+        memcpy(p->last_val, p->held_val, sizeof p->last_val);
         *yylloc = p->held_loc;
-        p->recovering = false;
-        return k;
+        if (is_closer(k))
+            p->nopen--; /* the bracket it closes is now the innermost */
+        else
+            p->recovering = false; /* the parse resumes here: a bracket
+                                      still open later is a new error */
+        return p->prev_tok = k;
     }
     if (!p->fatal && !p->c->error_limit_hit) {
         int k = chg_c_lex_raw(yylval, yylloc, scanner);
         /* A token whose text could not be copied has no value: end the
          * file here rather than hand the parser a NULL name. */
         if (chg_c_status(p->c) == CHG_OK && !p->str.oom)
-            return balance(p, k, yylval, yylloc);
+        {
+            k = balance(p, k, yylval, yylloc);
+            memcpy(p->last_val, yylval, sizeof *yylval);
+            return p->prev_tok = k;
+        }
         chg_c_nomem(p->c);
         p->fatal = true;
     }
@@ -254,14 +375,57 @@ void chg_c_parser_exhausted(chg_parser *p, chg_span at)
     p->fatal = true;
 }
 
+/* The syntax error is at the last token read: if recovery resumes there
+ * (sync_closers), hand out the closers of what is open, then the token
+ * again (balance says why this is safe either way bison goes). */
+static void resume_after(chg_parser *p, chg_span at)
+{
+    if (p->held || p->pending || at.start >= p->len)
+        return;
+    chg_span tok = {p->file, at.start, at.end};
+    int n = sync_closers(p, p->prev_tok, tok);
+    if (n <= 0)
+        return;
+    p->held = p->prev_tok;
+    memcpy(p->held_val, p->last_val, sizeof p->held_val);
+    p->held_loc = tok;
+    p->pending = n;
+}
+
+/* Was the bracket at `o` opened on the last non-blank line before `at`?
+ * A block opened further up (a test's `{`) is no sign of a bracket left
+ * open. */
+static bool opened_on_line_before(const chg_parser *p, uint32_t o, uint32_t at)
+{
+    const char *nl = o < at ? memchr(p->text + o, '\n', at - o) : NULL;
+    if (!nl)
+        return false;
+    for (const char *c = nl; c < p->text + at; c++)
+        if (*c != '\n' && *c != '\r' && *c != ' ' && *c != '\t')
+            return false;
+    return true;
+}
+
 /* After the file's parse was stopped every token is a fabricated EOF, so
- * the errors bison would report about it are not reported. last_error
- * lets the grammar mark the declaration holding the error `broken`. */
+ * the errors bison would report about it are not reported. Nor is an
+ * error at a token already reported (quiet_at: a closer made up for a
+ * bracket or an interpolation left open). last_error lets the grammar
+ * mark the declaration holding the error `broken`. When the unexpected
+ * token starts a line, the innermost open bracket was opened on the line
+ * before and its closer could come here, the likeliest mistake is that
+ * it was never closed: a note says where it was opened. */
 void chg_c_parser_syntax_error(chg_parser *p, chg_span at, const char *unexpected,
-                             const char *const *expected, size_t n)
+                             const char *const *expected, size_t n, bool closer_fits)
 {
     if (p->fatal || p->c->error_limit_hit)
         return;
+    p->recovering = true;
+    if (p->quiet_at && at.start + 1 == p->quiet_at) {
+        p->last_error = at.start + 1;
+        return;
+    }
+    /* the end of input, or a token that starts a line */
+    bool starts_line = at.start >= p->len || chg_c_p_first_on_line(p, at.start);
     if (at.start >= p->len && at.end >= p->len && p->len > 0) {
         /* point at the end of the last line rather than past it */
         uint32_t e = (uint32_t)p->len;
@@ -269,9 +433,15 @@ void chg_c_parser_syntax_error(chg_parser *p, chg_span at, const char *unexpecte
             e--;
         at.start = at.end = e;
     }
-    chg_c_diag_syntax(p->c, at, unexpected, expected, n);
+    chg_diag *d = chg_c_diag_syntax(p->c, at, unexpected, expected, n);
+    resume_after(p, at);
+    if (closer_fits && starts_line && p->nopen > 0 && p->open[p->nopen - 1] != 0 &&
+        opened_on_line_before(p, p->open_at[p->nopen - 1], at.start)) {
+        uint32_t o = p->open_at[p->nopen - 1];
+        chg_c_diag_note(p->c, d, (chg_span){p->file, o, o + 1}, "the '%c' opened here is not closed",
+                        p->text[o]);
+    }
     p->last_error = at.start + 1;
-    p->recovering = true;
 }
 
 /* ---- builders ---------------------------------------------------------------- */
@@ -657,6 +827,17 @@ chg_expr *chg_c_p_string(chg_parser *p, chg_expr_kind kind, chg_span span, const
     return e;
 }
 
+/* A string literal as written; one whose text was already reported (a
+ * bad escape, no closing quote: bad_string) stands for nothing, so an
+ * import of a path with a bad escape is not also "not found" and a
+ * condition cut short is not also "expected bool". */
+chg_expr *chg_c_p_literal(chg_parser *p, chg_expr_kind kind, chg_span span, const char *s, size_t len)
+{
+    if (p->bad_string == span.start + 1)
+        return chg_c_ast_expr(p->arena, EX_ERROR, span);
+    return chg_c_p_string(p, kind, span, s, len);
+}
+
 /* The pieces of an interpolated string: text parts (EX_STRING) and
  * expressions. When every piece is text, which happens when each
  * interpolation was empty or a syntax error (both reported and dropped by
@@ -665,7 +846,8 @@ chg_expr *chg_c_p_string(chg_parser *p, chg_expr_kind kind, chg_span span, const
 chg_expr *chg_c_p_interp(chg_parser *p, chg_span span, chg_ast_list *parts)
 {
     /* Merge into one STRING when no interpolation survived (errors). */
-    if (p->arena->failed) /* the parts may be spare nodes (ast.h) */
+    /* the parts may be spare nodes (ast.h); or the string was reported */
+    if (p->arena->failed || p->bad_string == span.start + 1)
         return chg_c_ast_expr(p->arena, EX_ERROR, span);
     bool plain = true;
     uint16_t d = 0;

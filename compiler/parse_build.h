@@ -51,6 +51,7 @@ chg_test_item *chg_c_p_expect(chg_parser *p, chg_span span, chg_ident outcome, c
 chg_expect_clause *chg_c_p_clause(chg_parser *p, chg_ident key, chg_expr *value);
 
 chg_expr *chg_c_p_int(chg_parser *p, chg_expr_kind kind, chg_span span, int64_t v);
+chg_expr *chg_c_p_literal(chg_parser *p, chg_expr_kind kind, chg_span span, const char *s, size_t len);
 chg_expr *chg_c_p_string(chg_parser *p, chg_expr_kind kind, chg_span span, const char *s, size_t len);
 chg_expr *chg_c_p_interp(chg_parser *p, chg_span span, chg_ast_list *parts);
 chg_expr *chg_c_p_not_interp(chg_parser *p, chg_expr *e);
@@ -65,6 +66,10 @@ chg_object_field *chg_c_p_obj_field(chg_parser *p, chg_ident key, chg_expr *valu
 chg_expr *chg_c_p_quant(chg_parser *p, chg_expr_kind kind, chg_span span, chg_ident var, chg_expr *list, chg_expr *body);
 /* True (and reported) when e nests deeper than CHG_MAX_DEPTH. */
 bool chg_c_p_too_deep(chg_parser *p, unsigned depth, chg_span at, const char *what);
+/* Is the token at offset `at` the first on its line (recovery syncs there)? */
+bool chg_c_p_first_on_line(const chg_parser *p, uint32_t at);
+/* Is token kind k at `at` one where recovery from a syntax error resumes? */
+bool chg_c_p_resumes(const chg_parser *p, int k, chg_span at);
 chg_tsexpr *chg_c_p_ts_not(chg_parser *p, chg_span span, chg_tsexpr *a);
 chg_typeexpr *chg_c_p_optional_type(chg_parser *p, chg_span span, chg_typeexpr *inner);
 

@@ -148,6 +148,24 @@ static void resolve_level(chg_compiler *c, chg_decl *d)
         chg_c_diag_help(c, dg, "a rule level is mandatory, overridable or advisory");
 }
 
+/* A test file (`x_test.chg`) holds only imports and tests: its tests must
+ * run against the policy that `chgc build` builds from the files it
+ * imports, so a rule, window or `policy` line added beside them is an
+ * error at its keyword. The declaration is still resolved, so nothing
+ * else cascades from it. */
+static void only_tests(chg_compiler *c, const chg_decl *d)
+{
+    const chg_source *src = chg_compiler_source(c, d->file);
+    if (!src || !chg_is_test_file(src->path))
+        return;
+    uint32_t e = d->span.start;
+    while (e < src->len && ((src->text[e] >= 'a' && src->text[e] <= 'z') || src->text[e] == '_'))
+        e++;
+    chg_span at = {d->file, d->span.start, e};
+    chg_diag *dg = chg_c_diag_report(c, CHG_D_E0021, at, chg_c_span_text(c, at), NULL);
+    chg_c_diag_help(c, dg, "move it into the policy the test file imports; a test file holds only 'import' and 'test'");
+}
+
 /*
  * Assumes compile.c has parsed every file, loaded the imports and cut
  * import cycles. Guarantees afterwards: all_decls holds every declaration
@@ -174,6 +192,8 @@ int chg_c_resolve(chg_compiler *c)
     bool test_root = root && chg_is_test_file(chg_compiler_source(c, root)->path);
     for (size_t i = 0; i < c->all_decls.len; i++) {
         chg_decl *d = c->all_decls.items[i];
+        if (d->kind != D_TEST && d->kind != D_IMPORT)
+            only_tests(c, d);
         switch (d->kind) {
         case D_POLICY:
             if (d->file != root && !test_root) {

@@ -308,7 +308,8 @@ int chg_compiler_add_file(chg_compiler *c, const char *path)
     }
     if (rc != CHG_OK)
         return rc; /* the driver reports it (for CHG_EIO, errno says why) */
-    uint32_t idx = add_owned(c, path, text, len);
+    /* named as imports are, so that one file reached both ways is one name */
+    uint32_t idx = add_owned(c, chg_c_normalize_path(c, path), text, len);
     char real[PATH_MAX];
     if (idx && realpath(path, real)) {
         /* known by its real path, so an import of it is not a second copy */

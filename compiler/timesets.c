@@ -692,7 +692,8 @@ int chg_c_time_analysis(chg_compiler *c)
     memset(&A, 0, sizeof A);
     A.c = c;
     A.from = c->opts.analysis_from;
-    A.to = A.from + (c->opts.horizon ? c->opts.horizon : 366 * 86400LL);
+    int64_t horizon = c->opts.horizon > 0 ? c->opts.horizon : CHG_HORIZON_DEFAULT;
+    A.to = A.from + (horizon < CHG_HORIZON_MAX ? horizon : CHG_HORIZON_MAX);
     /* the analysis looks no further than there are instants: the horizon
      * (at most a quarter of int64, chg_duration_parse) stops at 9999 */
     if (A.to > CHG_TIME_MAX)
@@ -734,53 +735,92 @@ int chg_c_time_analysis(chg_compiler *c)
         }
     }
 
-    /* a risk class whose windows are never open outside the freezes */
-    if (c->risk && nf) {
-        for (uint32_t k = 0; k < c->risk->u.risk.n; k++) {
-            chg_decl *wins[64];
-            size_t nw = 0;
-            for (size_t i = 0; i < c->all_decls.len && nw < 64; i++) {
-                chg_decl *r = c->all_decls.items[i];
-                if (r->kind != D_RULE || r->u.rule.action != RA_REQUIRE_WINDOW || !r->u.rule.window_decl)
-                    continue;
-                int fl = risk_floor(r->u.rule.when);
-                if (fl < 0 || (int)k < fl)
-                    continue; /* only rules restricted to classes by risk */
-                bool dup = false;
-                for (size_t q = 0; q < nw; q++)
-                    dup |= wins[q] == r->u.rule.window_decl;
-                if (!dup)
-                    wins[nw++] = r->u.rule.window_decl;
-            }
-            if (!nw)
+    /* Windows that rules require together: of each risk class (rules
+     * restricted to it by risk, and rules without a condition), or, in a
+     * policy without risk classes, of every change (rules without a
+     * condition). Never open at the same time is W0017; open together but
+     * always frozen is W0012, naming the freezes that do it. */
+    uint32_t nclasses = c->risk ? c->risk->u.risk.n : 1;
+    chg_decl *prev[64];
+    size_t nprev = SIZE_MAX;
+    for (uint32_t k = 0; k < nclasses; k++) {
+        chg_decl *wins[64];
+        size_t nw = 0;
+        chg_span last = {0, 0, 0};
+        for (size_t i = 0; i < c->all_decls.len && nw < 64; i++) {
+            chg_decl *r = c->all_decls.items[i];
+            if (r->kind != D_RULE || r->u.rule.action != RA_REQUIRE_WINDOW || !r->u.rule.window_decl)
                 continue;
-            /* all the windows together: their intersection, minus freezes */
-            bool blocked;
-            if (nw == 1)
-                blocked = covered(&A, wins[0], freezes, nf);
-            else {
-                chg_tsexpr *and = wins[0]->u.timeset.ts;
-                for (size_t q = 1; q < nw; q++) {
-                    chg_tsexpr *x = chg_c_ast_ts(&c->arena, TS_AND, wins[q]->span);
-                    x->u.bin.a = and;
-                    x->u.bin.b = wins[q]->u.timeset.ts;
-                    and = x;
+            int fl = r->u.rule.when ? (c->risk ? risk_floor(r->u.rule.when) : -1) : 0;
+            if (fl < 0 || (int)k < fl)
+                continue; /* only rules that apply to every change of the class */
+            bool dup = false;
+            for (size_t q = 0; q < nw; q++)
+                dup |= wins[q] == r->u.rule.window_decl;
+            if (!dup)
+                wins[nw++] = r->u.rule.window_decl;
+            last = r->name.span;
+        }
+        if (!nw)
+            continue;
+        /* all the windows together: their intersection */
+        chg_decl tmp = *wins[0];
+        if (nw > 1) {
+            chg_tsexpr *and = wins[0]->u.timeset.ts;
+            for (size_t q = 1; q < nw; q++) {
+                chg_tsexpr *x = chg_c_ast_ts(&c->arena, TS_AND, wins[q]->span);
+                x->u.bin.a = and;
+                x->u.bin.b = wins[q]->u.timeset.ts;
+                and = x;
+            }
+            tmp.u.timeset.ts = and;
+        }
+        const char *who = c->risk ? chg_arena_printf(&c->arena, "changes of risk class '%s'",
+                                                      c->risk->u.risk.classes[k].name)
+                                  : "all changes";
+        chg_span at = c->risk ? c->risk->u.risk.classes[k].span : last;
+        /* a window that never opens by itself is W0010's */
+        bool each_opens = true;
+        for (size_t q = 0; q < nw && each_opens; q++) {
+            chg_timeset *one = build_decl(c, wins[q]);
+            int64_t s, e;
+            each_opens = one && first_interval(&A, one, &s, &e);
+            chg_timeset_free(one);
+        }
+        if (!each_opens)
+            continue;
+        if (nw > 1) {
+            chg_timeset *both = build_decl(c, &tmp);
+            int64_t s, e;
+            bool opens = both && first_interval(&A, both, &s, &e);
+            chg_timeset_free(both);
+            if (both && !opens) {
+                /* once per set of windows: the classes above share it */
+                bool same = nprev == nw;
+                for (size_t q = 0; same && q < nw; q++)
+                    same = prev[q] == wins[q];
+                if (!same) {
+                    chg_diag *dg = chg_c_diag_report(c, CHG_D_W0017, at, who, names(&A, wins, nw), A.horizon_text,
+                                                   A.from_text, NULL);
+                    chg_c_diag_help(c, dg, "every required window must be open at once; such changes are always "
+                                           "deferred, except in an emergency");
+                    memcpy(prev, wins, nw * sizeof *wins);
+                    nprev = nw;
                 }
-                chg_decl tmp = *wins[0];
-                tmp.u.timeset.ts = and;
-                blocked = covered(&A, &tmp, freezes, nf);
+                continue;
             }
-            bool window_warned = false;
-            for (size_t q = 0; q < nw && nw == 1; q++)
-                window_warned = covered(&A, wins[q], freezes, nf);
-            if (blocked && !window_warned) {
-                const char *need = nw == 1 ? chg_arena_printf(&c->arena, "window %s", wins[0]->name.name)
-                                           : chg_arena_printf(&c->arena, "windows %s at once", names(&A, wins, nw));
-                chg_diag *dg = chg_c_diag_report(c, CHG_D_W0012, c->risk->u.risk.classes[k].span,
-                                               c->risk->u.risk.classes[k].name, need, names(&A, freezes, nf),
-                                               A.horizon_text, A.from_text, NULL);
-                chg_c_diag_help(c, dg, "such changes can only proceed in an emergency");
-            }
+        }
+        if (!nf || !c->risk)
+            continue;
+        bool window_warned = nw == 1 && covered(&A, wins[0], freezes, nf); /* W0011 said it */
+        chg_decl *cover[256];
+        size_t ncover = window_warned ? 0 : covering_freezes(&A, &tmp, freezes, nf, cover);
+        if (ncover) {
+            const char *need = nw == 1 ? chg_arena_printf(&c->arena, "window %s", wins[0]->name.name)
+                                       : chg_arena_printf(&c->arena, "windows %s at once", names(&A, wins, nw));
+            chg_diag *dg = chg_c_diag_report(c, CHG_D_W0012, at, c->risk->u.risk.classes[k].name, need,
+                                           names(&A, cover, ncover), A.horizon_text, A.from_text, NULL);
+            chg_c_diag_help(c, dg, "such changes can only proceed in an emergency");
         }
     }
 

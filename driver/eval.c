@@ -77,6 +77,22 @@ int chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t 
     return out->oom ? CHG_ENOMEM : rc;
 }
 
+/* "line N", the place of a JSON line in messages: made for every line,
+ * by hand rather than by snprintf. */
+static void line_label(char where[32], unsigned long n)
+{
+    char tmp[24];
+    int k = 0;
+    do
+        tmp[k++] = (char)('0' + n % 10);
+    while (n /= 10);
+    memcpy(where, "line ", 5);
+    char *p = where + 5;
+    while (k > 0)
+        *p++ = tmp[--k];
+    *p = 0;
+}
+
 /* Write a buffer of "WHERE: reason" lines to f, each after "LABEL: ". */
 static void write_errs(FILE *f, const char *label, const chg_buf *e)
 {
@@ -177,8 +193,8 @@ static void run_batch(pool *p, chg_ctx *ctx, batch *bt)
     const char *s = bt->lines.data, *end = s + bt->lines.len;
     for (size_t i = 0; s < end; i++) {
         const char *nl = memchr(s, '\n', (size_t)(end - s));
-        char where[64];
-        snprintf(where, sizeof where, "line %lu", bt->info[i].lineno);
+        char where[32];
+        line_label(where, bt->info[i].lineno);
         int rc = CHG_EINVAL;
         if (!ctx)
             chg_error_line_write(&bt->out, where, "out of memory");
@@ -342,8 +358,8 @@ static int decide_serial(const chg_bundle *b, const chg_eval_input *base, chg_li
         rc = chg_lines_next(in, &line, &len, &lineno, err, errlen);
         if (rc == 0)
             break;
-        char where[64];
-        snprintf(where, sizeof where, "line %lu", lineno);
+        char where[32];
+        line_label(where, lineno);
         if (rc == CHG_ERANGE) {
             too_long(where, msg, &so.o, &so.e);
             *failed = true;

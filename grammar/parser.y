@@ -72,6 +72,14 @@ int chg_c_yylex(CHG_C_YYSTYPE *yylval, chg_span *yylloc, void *scanner);
  * reported as the nesting limit (chg_c_parser_exhausted). DEEP then
  * bounds the trees that do get built, and YYABORT ends the file's parse
  * at once: after E0011 nothing useful could follow. */
+/* Recovery inside a block (arms, approval entries, test items) resumes at
+ * the next token that can start an item; when that token is the first on
+ * its line and starts an item or a declaration (chg_c_p_resumes), it is
+ * taken as a fresh start and its own errors are reported at once, rather than hidden by bison's rule that nothing is
+ * reported until three tokens were shifted (which is there to stop
+ * cascades in the middle of a line). */
+#define RESYNC() do { if (yychar > 0 && chg_c_p_resumes(p, yychar, yylloc)) yyerrok; } while (0)
+
 #define YYMAXDEPTH 100000
 #define DEEP(e, at, what) do { if (chg_c_p_too_deep(p, (e)->depth, (at), (what))) YYABORT; } while (0)
 
@@ -212,7 +220,7 @@ decls
     : %empty
     | decls decl            { if ($2) { $2->broken = p->last_error > @2.start && p->last_error <= @2.end + 1;
                                         chg_c_ast_list_push(p->arena, &p->decls, $2); } }
-    | decls error
+    | decls error           { RESYNC(); }
     ;
 
 decl
@@ -324,7 +332,7 @@ classify_decl
 arms
     : %empty                { $$ = (chg_ast_list){0}; }
     | arms arm              { $$ = $1; if ($2) chg_c_ast_list_push(p->arena, &$$, $2); }
-    | arms error            { $$ = $1; }
+    | arms error            { $$ = $1; RESYNC(); }
     ;
 
 arm
@@ -429,7 +437,7 @@ approval_entries
     : %empty                { $$ = (chg_ast_list){0}; }
     | approval_entries approval_entry
         { $$ = $1; if ($2) chg_c_ast_list_push(p->arena, &$$, $2); }
-    | approval_entries error { $$ = $1; }
+    | approval_entries error { $$ = $1; RESYNC(); }
     ;
 
 approval_entry
@@ -567,7 +575,7 @@ expect_opt
 test_items
     : %empty                { $$ = (chg_ast_list){0}; }
     | test_items test_item  { $$ = $1; if ($2) chg_c_ast_list_push(p->arena, &$$, $2); }
-    | test_items error      { $$ = $1; }
+    | test_items error      { $$ = $1; RESYNC(); }
     ;
 
 /* Items and expect clauses follow one another without separators, so
@@ -694,8 +702,8 @@ obj_field
 /* ---- strings ---------------------------------------------------------------------- */
 
 string
-    : STRING                { $$ = chg_c_p_string(p, EX_STRING, @$, $1.s, $1.len); }
-    | RAWSTRING             { $$ = chg_c_p_string(p, EX_RAWSTRING, @$, $1.s, $1.len); }
+    : STRING                { $$ = chg_c_p_literal(p, EX_STRING, @$, $1.s, $1.len); }
+    | RAWSTRING             { $$ = chg_c_p_literal(p, EX_RAWSTRING, @$, $1.s, $1.len); }
     | istring
     ;
 
@@ -717,8 +725,8 @@ str_parts
     ;
 
 plain_string
-    : STRING                { $$ = chg_c_p_string(p, EX_STRING, @$, $1.s, $1.len); }
-    | RAWSTRING             { $$ = chg_c_p_string(p, EX_STRING, @$, $1.s, $1.len); }
+    : STRING                { $$ = chg_c_p_literal(p, EX_STRING, @$, $1.s, $1.len); }
+    | RAWSTRING             { $$ = chg_c_p_literal(p, EX_STRING, @$, $1.s, $1.len); }
     | istring               { $$ = chg_c_p_not_interp(p, $1); }
     ;
 
@@ -753,6 +761,16 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, chg_par
         if (n < 0)
             return 2; /* LAC ran out of memory: bison reports it */
     }
+    /* could the closer of the innermost open bracket come here? */
+    bool closer_fits = false;
+    if (tok != YYSYMBOL_YYEMPTY && p->nopen > 0 && p->open[p->nopen - 1] != 0) {
+        yysymbol_kind_t all[YYNTOKENS];
+        int m = yypcontext_expected_tokens(ctx, all, YYNTOKENS);
+        if (m < 0)
+            return 2;
+        for (int i = 0; i < m; i++)
+            closer_fits |= all[i] == YYTRANSLATE((unsigned char)p->open[p->nopen - 1]);
+    }
     const char *names[4];
     size_t nnames = 0;
     for (int i = 0; i < n; i++) {
@@ -762,7 +780,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, chg_par
             i++;
     }
     chg_c_parser_syntax_error(p, *yypcontext_location(ctx),
-                            tok == YYSYMBOL_YYEMPTY ? NULL : yysymbol_name(tok), names, nnames);
+                            tok == YYSYMBOL_YYEMPTY ? NULL : yysymbol_name(tok), names, nnames, closer_fits);
     return 0;
 }
 

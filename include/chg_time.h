@@ -5,7 +5,7 @@
  * flags, and the algebra over them (or, and, not).
  *
  * Used by the compiler (validation, time analysis), the VM (membership,
- * next_open, closes_at), `chgc windows` and the simulator. Instants are
+ * next_open, closes_at), `chgc windows` and `chgc replay`. Instants are
  * int64 seconds since 1970-01-01T00:00:00Z. Nothing here reads the clock.
  *
  * Ownership: a chg_tz and a chg_timeset are immutable once built and may be
@@ -173,8 +173,20 @@ typedef struct chg_ts_env {
 
 bool chg_timeset_contains(const chg_timeset *ts, const chg_ts_env *env, int64_t t);
 
-/* The first instant > t at which membership changes, or INT64_MAX if none
- * before t + horizon. */
+/* How far the searches of a decision (next_open, closes_at) and of
+ * `chgc check`'s time analysis look: 366 days unless the caller says
+ * otherwise, and at most ten years, which bounds the cost of one decision
+ * or check whatever the caller asks (chgc refuses more; the VM and the
+ * compiler use CHG_HORIZON_MAX for more). */
+#define CHG_HORIZON_DEFAULT (366 * 86400LL)
+#define CHG_HORIZON_MAX (3660 * 86400LL)
+
+/* The horizon of every search below: a search from t with horizon h looks
+ * at instants up to and including t + h, so an answer at exactly t + h is
+ * given and one a second later is INT64_MAX ("none"). h <= 0 is t alone. */
+
+/* The first instant > t at which membership changes, at or before
+ * t + horizon; INT64_MAX if none. */
 int64_t chg_timeset_next_change(const chg_timeset *ts, const chg_ts_env *env, int64_t t,
                                 int64_t horizon);
 
@@ -187,7 +199,7 @@ typedef struct chg_ts_probe {
     void *ud;
 } chg_ts_probe;
 
-/* Earliest instant >= t, before t + horizon, at which every sets[k] holds
+/* Earliest instant >= t, at or before t + horizon, at which every sets[k] holds
  * t when want[k] and does not when !want[k] (the required windows, and
  * the freezes to avoid): the VM's next_open. INT64_MAX if none. probe
  * NULL asks the sets themselves (chg_timeset_contains and
@@ -196,6 +208,14 @@ typedef struct chg_ts_probe {
 int64_t chg_timeset_next_admissible(const chg_timeset *const *sets, const bool *want, size_t n,
                                     const chg_ts_env *env, int64_t t, int64_t horizon,
                                     const chg_ts_probe *probe /* may be NULL */);
+
+/* The first instant > t, at or before t + horizon, at which a set that
+ * agrees with want at t stops agreeing (a required window closes, a freeze
+ * to avoid starts); sets that disagree at t are not counted. INT64_MAX if
+ * none. The decision's closes_at; probe as for next_admissible. */
+int64_t chg_timeset_admissible_until(const chg_timeset *const *sets, const bool *want, size_t n,
+                                     const chg_ts_env *env, int64_t t, int64_t horizon,
+                                     const chg_ts_probe *probe /* may be NULL */);
 
 /* Call fn for each maximal interval [start, end) of the set within [a, b)
  * (clipped to it), in order. Stops early if fn returns non-zero (returned). */

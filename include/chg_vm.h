@@ -181,12 +181,16 @@ typedef struct chg_decision {
     uint32_t nreasons;
     chg_reason *warnings;   /* advisory messages */
     uint32_t nwarnings;
-    /* windows: the first window a rule requires, whether it is open now,
-     * when it closes (if open) and, when only time stands in the way, the
-     * next instant everything is open (INT64_MIN: none required; INT64_MAX:
-     * none within the horizon) */
+    /* windows: what the rules that applied require — all of windows[]
+     * open at once (window is the first of them) — whether that holds now,
+     * when it stops (if open: the first instant a window closes or a freeze
+     * of an applying deny-during rule starts) and, when only time stands
+     * in the way, the next instant everything is open (INT64_MIN: none
+     * required; INT64_MAX: none within the horizon) */
     int32_t window;         /* time-set index, -1 none */
-    bool window_open;
+    const uint32_t *windows; /* the required windows, each once, in rule order */
+    uint32_t nwindows;
+    bool window_open;       /* every required window is open */
     int64_t closes_at;      /* INT64_MIN when not open */
     int64_t next_open;      /* INT64_MIN: not computed */
     uint32_t *freezes;      /* time sets of `deny during` that hold now */
@@ -221,7 +225,10 @@ typedef struct chg_eval_input {
     const chg_event *change;
     int64_t now;            /* used when the policy has no `at` */
     const chg_facts *facts; /* may be NULL */
-    int64_t horizon;        /* next_open search, seconds; 0: 366 days */
+    int64_t horizon;        /* how far next_open and closes_at look, seconds:
+                               0 is CHG_HORIZON_DEFAULT, more than
+                               CHG_HORIZON_MAX is CHG_HORIZON_MAX; an answer
+                               at exactly now + horizon is given */
     chg_resolver_fn resolver; /* may be NULL: the facts answer */
     void *resolver_ud;
 } chg_eval_input;

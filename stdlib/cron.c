@@ -926,6 +926,73 @@ int64_t chg_cron_next(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t li
     return TI_NONE_HI;
 }
 
+/* The first local time in [from, to) on the grid of step g (60: minute
+ * starts, for expressions whose seconds are just 0; 1: every second, for
+ * those whose seconds are all) that does not match, or TI_NONE_HI. Whole
+ * minutes, hours and days that match are skipped at once: an expression
+ * that matches every minute costs one step per day, not 1440. */
+static int64_t next_miss_local(const chg_cron *c, int64_t from, int64_t to, int64_t g)
+{
+    const uint64_t all_min = (1ULL << 60) - 1;
+    const uint32_t all_hour = (1u << 24) - 1;
+    int64_t L = chg_floor_div(from + g - 1, g) * g;
+    while (L < to) {
+        if (L < TI_LOCAL_MIN || L >= TI_LOCAL_MAX)
+            return L;
+        int64_t days = chg_floor_div(L, 86400);
+        int64_t sod = L - days * 86400;
+        int64_t y;
+        int m, d;
+        chg_civil_from_days(days, &y, &m, &d);
+        int wd1 = chg_weekday_from_days(days - d + 1);
+        if (!year_ok(c, y) || !(c->mon >> m & 1) || !day_match(c, d, chg_days_in_month(y, m), wd1))
+            return L;
+        int h = (int)(sod / 3600), mi = (int)(sod / 60 % 60);
+        if (!(c->hour >> h & 1) || !(c->min >> mi & 1))
+            return L;
+        /* L matches; the rest of its hour up to the first minute missing */
+        int miss = next_bit(~c->min & all_min, mi);
+        if (miss >= 0)
+            return days * 86400 + h * 3600LL + miss * 60LL;
+        /* the rest of the hour matches: the next hour missing today */
+        if (c->min == all_min) {
+            int hm = next_bit(~c->hour & all_hour, h + 1);
+            if (hm >= 0)
+                return days * 86400 + hm * 3600LL;
+            L = (days + 1) * 86400; /* all day: the next day */
+        } else
+            L = days * 86400 + (h + 1) * 3600LL;
+    }
+    return TI_NONE_HI;
+}
+
+/* A run of touching occurrences, skipped block by block: m is a match
+ * (an instant) whose occurrence lasts d; the matches at every grid point
+ * after it, up to the first one missing, follow in one block, so the run
+ * reaches at least the last of them + d. Only inside m's constant-offset
+ * segment, where local times and instants differ by the offset and every
+ * local time shown matches as itself (a fixed-time schedule's match in a
+ * fall-back segment is past the readings shown before, as m is). Returns
+ * that end, or TI_NONE_LO where the shortcut does not apply (seconds
+ * neither all nor just 0, or d shorter than the grid); the caller's
+ * step-by-step merge takes it from there. */
+int64_t chg_ti_cron_block_end(const chg_cron *c, const chg_tz *tz, int64_t m, int64_t d, int64_t limit)
+{
+    const uint64_t all_sec = (1ULL << 60) - 1;
+    int64_t g = c->sec == all_sec ? 1 : c->sec == 1 ? 60 : 0;
+    if (!g || d < g)
+        return TI_NONE_LO;
+    ti_seg s;
+    chg_ti_tz_segment(tz, m, &s);
+    int64_t end = s.end < limit ? s.end : limit;
+    int64_t Lm = ti_add(m, s.off), cap = ti_add(end, s.off);
+    if (Lm >= cap || Lm % g)
+        return TI_NONE_LO;
+    int64_t x = next_miss_local(c, Lm + g, cap, g);
+    int64_t last = x == TI_NONE_HI ? chg_floor_div(cap - 1, g) * g : x - g;
+    return ti_add(last - s.off, d);
+}
+
 /* chg_cron_next backwards: segments from t down to limit. The gap rule
  * comes after the segment's own search, because the gap's match (at
  * s.start) is earlier than everything in the segment; and it counts only

@@ -74,6 +74,11 @@ int64_t chg_ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to);
 /* Last local time <= from and >= to matching, or TI_NONE_LO. */
 int64_t chg_ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to);
 
+/* The end of the block of touching occurrences that starts with match m
+ * (duration d), inside m's constant-offset segment and before limit, or
+ * TI_NONE_LO where that shortcut does not apply (cron.c). */
+int64_t chg_ti_cron_block_end(const chg_cron *c, const chg_tz *tz, int64_t m, int64_t d, int64_t limit);
+
 /* ---- iCalendar ------------------------------------------------------------- */
 
 /* The expanded calendar: sorted, disjoint, non-adjacent intervals

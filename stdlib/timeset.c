@@ -39,6 +39,8 @@ typedef struct tnode {
     int start_min, end_min;
     int64_t from, to;   /* RANGE: instants */
     int fm, fd, tm, td;
+    int64_t edge_lo, edge_hi; /* WEEKLY, YEARLY: instants at which the local
+                                 clock shows 0000-01-01 and 10000-01-01 */
     const ti_calendar *cal; /* own, or a cache's */
     ti_calendar own;
     char *flag;
@@ -85,11 +87,18 @@ static void cron_span(const tnode *nd, int64_t t, int64_t limit, span *o)
         o->in = true;
         o->lo = m;
         int64_t e = ti_add(m, d);
+        /* each step: the latest match whose occurrence reaches past e, and
+         * from it the block of matches that follow it minute by minute
+         * (chg_ti_cron_block_end), so a run of "* * * * *" for 1m costs a
+         * step per day, not per minute */
         for (int k = 0; k < MERGE_CAP && e < limit; k++) {
             int64_t m2 = chg_cron_prev(nd->cron, nd->tz, e, ti_add(e, 1 - d));
             if (m2 == TI_NONE_LO || ti_add(m2, d) <= e)
                 break;
             e = ti_add(m2, d);
+            int64_t b = chg_ti_cron_block_end(nd->cron, nd->tz, m2, d, limit);
+            if (b != TI_NONE_LO && b > e)
+                e = b;
         }
         o->hi = e;
         return;
@@ -106,6 +115,26 @@ static int64_t resolve(const tnode *nd, int64_t local)
     return chg_ti_tz_resolve(nd->tz, local, 0, TI_GAP_END, NULL);
 }
 
+/* Recurring schedules exist for local times in 0000..9999 only: an
+ * interval reaching past either end is cut where the zone's clock shows
+ * 0000-01-01T00:00 or 10000-01-01T00:00. Intervals of the years -1 and
+ * 10000 are computed like any other (the civil arithmetic is exact for
+ * them) and cut to nothing. */
+static bool clip_local(const tnode *nd, int64_t *s, int64_t *e)
+{
+    if (*s < nd->edge_lo)
+        *s = nd->edge_lo;
+    if (*e > nd->edge_hi)
+        *e = nd->edge_hi;
+    return *e > *s;
+}
+
+static void set_edges(tnode *nd)
+{
+    nd->edge_lo = resolve(nd, TI_LOCAL_MIN);
+    nd->edge_hi = resolve(nd, TI_LOCAL_MAX);
+}
+
 /* WEEKLY: interval of local day k, if that weekday is in the set. The
  * local times are resolved with TI_GAP_END, so a window that starts in a
  * spring-forward gap starts when the gap ends, and one that ends in it
@@ -119,7 +148,7 @@ static bool weekly_iv(const tnode *nd, int64_t k, int64_t *s, int64_t *e)
     int64_t le = (nd->end_min <= nd->start_min ? (k + 1) * 86400 : k * 86400) + nd->end_min * 60;
     *s = resolve(nd, ls);
     *e = resolve(nd, le);
-    return *e > *s;
+    return clip_local(nd, s, e);
 }
 
 /* YEARLY: interval starting in year k, from the local midnight that starts
@@ -140,7 +169,7 @@ static bool yearly_iv(const tnode *nd, int64_t k, int64_t *s, int64_t *e)
                      : chg_days_from_civil(ye, nd->tm, nd->td) * 86400;
     *s = resolve(nd, ls);
     *e = resolve(nd, le);
-    return *e > *s;
+    return clip_local(nd, s, e);
 }
 
 /* Lower bounds of the starts of interval k: its local day or year. */
@@ -276,17 +305,16 @@ static void span_of(const chg_timeset *ts, int i, const chg_ts_env *env, int64_t
         return;
     case CHG_TS_WEEKLY:
     case CHG_TS_YEARLY: {
-        /* within two years of the 0000..9999 edge the interval
-         * arithmetic could leave the civil calendar: nothing matches
-         * there, as for cron */
-        if (t >= TI_LOCAL_MAX - 2 * 366 * 86400LL || t < TI_LOCAL_MIN + 2 * 366 * 86400LL ||
-            (nd->op == CHG_TS_WEEKLY && nd->days == 0)) {
-            bool low = t < TI_LOCAL_MIN + 2 * 366 * 86400LL;
-            if (nd->op == CHG_TS_WEEKLY && nd->days == 0)
-                *o = (span){INT64_MIN, INT64_MAX, false};
-            else
-                *o = (span){low ? INT64_MIN : TI_LOCAL_MAX - 2 * 366 * 86400LL,
-                            low ? TI_LOCAL_MIN + 2 * 366 * 86400LL : INT64_MAX, false};
+        /* Outside the instants whose local time is in 0000..9999 nothing
+         * matches (as for cron); inside, the intervals of the first and
+         * last years are cut at the edge (clip_local), so 0000-01-01 and
+         * 9999-12-31 are days like any other. */
+        if (nd->op == CHG_TS_WEEKLY && nd->days == 0) {
+            *o = (span){INT64_MIN, INT64_MAX, false};
+            return;
+        }
+        if (t < nd->edge_lo || t >= nd->edge_hi) {
+            *o = t < nd->edge_lo ? (span){INT64_MIN, nd->edge_lo, false} : (span){nd->edge_hi, INT64_MAX, false};
             return;
         }
         int64_t day = local_day(nd->tz, t);
@@ -378,10 +406,18 @@ static int64_t change_after(const chg_timeset *ts, const chg_ts_env *env, const 
     return INT64_MAX;
 }
 
+/* The one definition of the horizon: a search from t with horizon h looks
+ * at the instants up to and including t + h (h <= 0: t alone). Inside,
+ * searches stop before `limit`, the instant after. */
+static int64_t search_limit(int64_t t, int64_t horizon)
+{
+    return ti_add(ti_add(t, horizon > 0 ? horizon : 0), 1);
+}
+
 int64_t chg_timeset_next_change(const chg_timeset *ts, const chg_ts_env *env, int64_t t,
                                 int64_t horizon)
 {
-    int64_t limit = ti_add(t, horizon > 0 ? horizon : 0);
+    int64_t limit = search_limit(t, horizon);
     span s;
     span_of(ts, ts->root, env, t, limit, &s);
     return change_after(ts, env, &s, limit);
@@ -413,8 +449,18 @@ static int64_t direct_next_change(void *ud, size_t k, int64_t t, int64_t horizon
 {
     direct *d = ud;
     if (k == d->k && t == d->t)
-        return change_after(d->sets[k], d->env, &d->s, ti_add(t, horizon > 0 ? horizon : 0));
+        return change_after(d->sets[k], d->env, &d->s, search_limit(t, horizon));
     return chg_timeset_next_change(d->sets[k], d->env, t, horizon);
+}
+
+/* The caller's probe, or one that asks the sets themselves (own and d,
+ * the caller's, hold it). */
+static const chg_ts_probe *probe_or_direct(const chg_ts_probe *probe, chg_ts_probe *own, direct *d,
+                                           const chg_timeset *const *sets, const chg_ts_env *env, int64_t limit)
+{
+    *d = (direct){sets, env, limit, SIZE_MAX, 0, {0, 0, false}};
+    *own = (chg_ts_probe){direct_contains, direct_next_change, d};
+    return probe ? probe : own;
 }
 
 /* Jump past the stretch on which the first set that disagrees keeps
@@ -425,23 +471,46 @@ int64_t chg_timeset_next_admissible(const chg_timeset *const *sets, const bool *
                                     const chg_ts_env *env, int64_t t, int64_t horizon,
                                     const chg_ts_probe *probe)
 {
-    int64_t limit = ti_add(t, horizon > 0 ? horizon : 0);
-    direct d = {sets, env, limit, SIZE_MAX, 0, {0, 0, false}};
-    chg_ts_probe own = {direct_contains, direct_next_change, &d};
-    if (!probe)
-        probe = &own;
+    int64_t limit = search_limit(t, horizon);
+    direct d;
+    chg_ts_probe own;
+    probe = probe_or_direct(probe, &own, &d, sets, env, limit);
     while (t < limit) {
         size_t k = 0;
         while (k < n && probe->contains(probe->ud, k, t) == want[k])
             k++;
         if (k == n)
             return t;
-        int64_t next = probe->next_change(probe->ud, k, t, limit - t);
+        int64_t next = probe->next_change(probe->ud, k, t, limit - 1 - t);
         if (next == INT64_MAX || next <= t)
             return INT64_MAX;
         t = next;
     }
     return INT64_MAX;
+}
+
+/* The first change, within the horizon, of a set that agrees with want at
+ * t: the end of the stretch on which everything that is as wanted stays
+ * so. Sets that disagree at t are not counted (a freeze that holds now
+ * cannot start). Each later set is searched only up to the best answer so
+ * far. */
+int64_t chg_timeset_admissible_until(const chg_timeset *const *sets, const bool *want, size_t n,
+                                     const chg_ts_env *env, int64_t t, int64_t horizon,
+                                     const chg_ts_probe *probe)
+{
+    int64_t limit = search_limit(t, horizon);
+    direct d;
+    chg_ts_probe own;
+    probe = probe_or_direct(probe, &own, &d, sets, env, limit);
+    int64_t best = INT64_MAX;
+    for (size_t k = 0; k < n; k++) {
+        if (probe->contains(probe->ud, k, t) != want[k])
+            continue;
+        int64_t c = probe->next_change(probe->ud, k, t, (best == INT64_MAX ? limit - 1 : best) - t);
+        if (c < best)
+            best = c;
+    }
+    return best;
 }
 
 /* Walk spans from a to b, reporting maximal runs of membership: spans with
@@ -704,6 +773,7 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
         nd->end_min = src->end_min;
         if (!(nd->tz = get_zone(ts, src->zone, err)))
             return false;
+        set_edges(nd);
         break;
     case CHG_TS_RANGE: {
         nd->from = src->from;
@@ -731,6 +801,7 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
         nd->td = src->to_day;
         if (!(nd->tz = get_zone(ts, src->zone, err)))
             return false;
+        set_edges(nd);
         break;
     case CHG_TS_CALENDAR:
         if (!src->ics) {

@@ -23,11 +23,22 @@
 
 #include "chg_time.h"
 
-/* How far next_open and closes_at look when the caller gives no horizon:
- * a year and a day holds one occurrence of every yearly schedule (a
- * freeze over new year, a leap day), and bounds the cost of a search for
- * a window that never opens. Beyond it the answer is null. */
-#define DEFAULT_HORIZON (366 * 86400LL)
+/* How far next_open and closes_at look: the caller's horizon (at most
+ * CHG_HORIZON_MAX), else 366 days — a year and a day holds one occurrence
+ * of every yearly schedule (a freeze over new year, a leap day) — and
+ * never past the last instant there is (9999-12-31T23:59:59Z). The
+ * searches include now + horizon itself (chg_time.h); beyond it the
+ * answer is null. The one definition, for the decision and its
+ * explanation. */
+int64_t chg_vm_horizon(const chg_eval_input *in, int64_t now)
+{
+    int64_t h = in->horizon > 0 ? in->horizon : CHG_HORIZON_DEFAULT;
+    if (h > CHG_HORIZON_MAX)
+        h = CHG_HORIZON_MAX;
+    if (now < CHG_TIME_MAX && h > CHG_TIME_MAX - now)
+        h = CHG_TIME_MAX - now;
+    return h;
+}
 
 /* The names decisions are written with; anything unknown reads "error",
  * the one outcome that never makes a caller proceed with a change. */
@@ -112,6 +123,7 @@ void chg_ctx_free(chg_ctx *ctx)
     if (!ctx)
         return;
     chg_free(ctx->regs);
+    chg_vm_fastdec_free(ctx->fastdec);
     chg_free(ctx->letvals);
     chg_free(ctx->letstate);
     chg_free(ctx->frames);
@@ -262,6 +274,7 @@ static void fail_decision(chg_ctx *ctx, chg_decision *d, uint32_t rule)
     x->message_len = ctx->err_len;
     x->span = ctx->err_pc < ctx->b->ncode ? ctx->b->insspan[ctx->err_pc] : UINT32_MAX;
     d->window = -1;
+    d->nwindows = 0;
     d->nfreezes = 0;
     d->next_open = INT64_MIN;
     d->closes_at = INT64_MIN;
@@ -665,12 +678,19 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         case CHG_RA_WINDOW: {
             CHG_ASSERT(nwindows < b->nrules); /* one per window rule */
             bool open = in_set(ctx, r->window, ctx->now);
-            ctx->window_reqs[nwindows++] = r->window;
+            /* the decision's window is what is required: every window of
+             * the rules that applied, at once (each named once) */
+            bool dup = false;
+            for (uint32_t q = 0; q < nwindows; q++)
+                dup |= ctx->window_reqs[q] == r->window;
+            if (!dup)
+                ctx->window_reqs[nwindows++] = r->window;
             ctx->applied[i] = 1;
             if (d->window < 0) {
                 d->window = (int32_t)r->window;
                 d->window_open = open;
-            }
+            } else
+                d->window_open &= open;
             if (!open) {
                 msg = join3(ctx, "window ", b->str[b->timesets[r->window].name], " is closed", &len);
                 if (!msg) {
@@ -790,17 +810,30 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     else
         d->outcome = CHG_OUT_ALLOW;
 
-    /* when the window closes, and when everything opens again */
+    /* when the windows close, and when everything opens again */
     chg_ts_env env = {chg_vm_ctx_flag, (void *)ctx->facts};
-    int64_t horizon = in->horizon > 0 ? in->horizon : DEFAULT_HORIZON;
-    /* the searches stop at the last instant there is: 9999-12-31T23:59:59Z */
-    if (horizon > CHG_TIME_MAX - ctx->now)
-        horizon = CHG_TIME_MAX - ctx->now;
-    /* closes_at is for the first window rule only, as d->window is: the
-     * decision reports one window, the first the policy requires. */
-    if (d->window >= 0 && d->window_open)
-        d->closes_at = chg_vm_tsx_next_change(b->timesets[d->window].ts, &env, &ctx->ts_index[d->window], ctx->now,
-                                           horizon);
+    int64_t horizon = chg_vm_horizon(in, ctx->now);
+    d->windows = ctx->window_reqs;
+    d->nwindows = nwindows;
+    if (d->window >= 0 && d->window_open) {
+        /* closes_at: the first instant the change stops being admissible
+         * by time — one of the required windows closes, or a freeze of an
+         * applying deny-during rule starts (one that holds now is already
+         * in the decision's freezes and does not count). An emergency's
+         * overrides play no part: closes_at describes the windows. */
+        size_t n = 0;
+        for (uint32_t k = 0; k < nwindows; k++, n++) {
+            ctx->ts_xs[n] = &ctx->ts_index[ctx->window_reqs[k]];
+            ctx->ts_sets[n] = b->timesets[ctx->window_reqs[k]].ts;
+            ctx->ts_want[n] = true;
+        }
+        for (uint32_t k = 0; k < nduring_all; k++, n++) {
+            ctx->ts_xs[n] = &ctx->ts_index[ctx->during_all[k]];
+            ctx->ts_sets[n] = b->timesets[ctx->during_all[k]].ts;
+            ctx->ts_want[n] = false;
+        }
+        d->closes_at = chg_vm_tsx_admissible_until(ctx->ts_xs, ctx->ts_sets, ctx->ts_want, n, &env, ctx->now, horizon);
+    }
     bool timed = d->outcome == CHG_OUT_DEFER || (d->outcome == CHG_OUT_DENY && !deny_firm);
     if (timed) {
         /* every required window open, and no freeze of an applying
@@ -821,9 +854,11 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             ctx->ts_sets[n] = b->timesets[ctx->during_all[k]].ts;
             ctx->ts_want[n++] = false;
         }
-        /* from now + 1: now itself is known not to be admissible */
-        d->next_open = chg_vm_tsx_next_admissible(ctx->ts_xs, ctx->ts_sets, ctx->ts_want, n, &env, ctx->now + 1,
-                                               horizon);
+        /* from now + 1 to now + horizon: now itself is known not to be
+         * admissible */
+        d->next_open = horizon < 1 ? INT64_MAX
+                                   : chg_vm_tsx_next_admissible(ctx->ts_xs, ctx->ts_sets, ctx->ts_want, n, &env,
+                                                                ctx->now + 1, horizon - 1);
         if (d->next_open != INT64_MAX && !chg_time_in_range(d->next_open))
             d->next_open = INT64_MAX; /* past the horizon, which ends with year 9999 */
     }

@@ -31,6 +31,18 @@ static void instant(chg_buf *out, int64_t t)
     str(out, tmp);
 }
 
+/* s as JSON string content, without the quotes: the string written, then
+ * its quotes taken off in place (the writer allocates nothing else). */
+static void inner(chg_buf *out, const char *s)
+{
+    size_t at = out->len;
+    chg_buf_json_string(out, s, strlen(s));
+    if (out->oom || out->len < at + 2)
+        return;
+    memmove(out->data + at, out->data + at + 1, out->len - at - 2);
+    out->len -= 2;
+}
+
 static void strings(chg_buf *out, const char *const *s, uint32_t n)
 {
     chg_buf_putc(out, '[');
@@ -42,6 +54,39 @@ static void strings(chg_buf *out, const char *const *s, uint32_t n)
     chg_buf_putc(out, ']');
 }
 
+/* n in decimal at p; returns the end. */
+static char *decimal(char *p, uint32_t n)
+{
+    char tmp[10];
+    int k = 0;
+    do
+        tmp[k++] = (char)('0' + n % 10);
+    while (n /= 10);
+    while (k > 0)
+        *p++ = tmp[--k];
+    return p;
+}
+
+/* "file:line:col" as JSON, as chg_bundle_source writes it, without a
+ * printf per reason (a decision writes one for every rule that applied). */
+static void source(chg_buf *out, const chg_bundle *b, uint32_t span)
+{
+    const chg_srcspan *s = &b->spans[span];
+    size_t flen = b->strlen[s->file];
+    char tmp[512];
+    if (flen + 24 > sizeof tmp) { /* a path that long: chg_bundle_source cuts it, and says so */
+        str(out, chg_bundle_source(b, span, tmp, sizeof tmp));
+        return;
+    }
+    memcpy(tmp, b->str[s->file], flen);
+    char *p = tmp + flen;
+    *p++ = ':';
+    p = decimal(p, s->line);
+    *p++ = ':';
+    p = decimal(p, s->col);
+    chg_buf_json_string(out, tmp, (size_t)(p - tmp));
+}
+
 /* A reason or warning. An evaluation error has the level "error" and the
  * source of the failing instruction; a rejection by an approver is no
  * rule's and has no source; a reason an approved emergency waived (an
@@ -49,7 +94,6 @@ static void strings(chg_buf *out, const char *const *s, uint32_t n)
  * the decision shows what was waived. */
 static void reason(const chg_bundle *b, const chg_reason *r, chg_buf *out)
 {
-    char src[512];
     chg_buf_puts(out, "{\"rule\":");
     if (r->rule < b->nrules)
         str(out, b->str[b->rules[r->rule].name]);
@@ -63,7 +107,7 @@ static void reason(const chg_bundle *b, const chg_reason *r, chg_buf *out)
     if (r->kind == CHG_R_REJECTED || r->span >= b->nspans)
         chg_buf_puts(out, "null");
     else
-        str(out, chg_bundle_source(b, r->span, src, sizeof src));
+        source(out, b, r->span);
     if (r->overridden)
         chg_buf_puts(out, ",\"overridden\":true");
     chg_buf_putc(out, '}');
@@ -102,15 +146,26 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
     chg_buf_puts(out, ",\"missing\":");
     strings(out, d->missing, d->nmissing);
     chg_buf_putc(out, '}');
-    /* window: the one a rule required (with its state), or, when no rule
-     * required one but a freeze applies, only when the freezes end
-     * (next_open), or null when time did not matter */
+    /* window: what the rules required (with its state) — one window's
+     * name, or several joined with " and ", all of which must be open at
+     * once — or, when no rule required one but a freeze applies, only when
+     * the freezes end (next_open), or null when time did not matter */
     chg_buf_puts(out, ",\"window\":");
     if (d->window >= 0) {
         CHG_ASSERT((uint32_t)d->window < b->ntimesets); /* a rule's window (decide.c) */
         chg_buf_puts(out, "{\"required\":");
-        str(out, b->str[b->timesets[d->window].name]);
-        chg_buf_printf(out, ",\"open\":%s,\"next_open\":", d->window_open ? "true" : "false");
+        if (d->nwindows > 1) {
+            chg_buf_putc(out, '"');
+            for (uint32_t i = 0; i < d->nwindows; i++) {
+                CHG_ASSERT(d->windows[i] < b->ntimesets);
+                if (i)
+                    chg_buf_puts(out, " and ");
+                inner(out, b->str[b->timesets[d->windows[i]].name]);
+            }
+            chg_buf_putc(out, '"');
+        } else
+            str(out, b->str[b->timesets[d->window].name]);
+        chg_buf_puts(out, d->window_open ? ",\"open\":true,\"next_open\":" : ",\"open\":false,\"next_open\":");
         instant(out, d->next_open);
         chg_buf_puts(out, ",\"closes_at\":");
         instant(out, d->closes_at);
@@ -157,5 +212,5 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
         }
         chg_buf_puts(out, "}}");
     }
-    chg_buf_printf(out, "],\"emergency\":%s}", d->emergency ? "true" : "false");
+    chg_buf_puts(out, d->emergency ? "],\"emergency\":true}" : "],\"emergency\":false}");
 }

@@ -16,6 +16,7 @@
  * schema learns of it.
  */
 #include "vm_int.h"
+#include "jsonwalk.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -328,7 +329,7 @@ static bool own(const chg_bundle *b, chg_event *e, chg_value *v, int depth)
 /* A new event with every slot absent. Both slot arrays always exist
  * (CHANGE indexes them unchecked), in the event's arena with the
  * lists and strings decoding makes, so freeing an event is one call. */
-static chg_event *event_new(const chg_bundle *b, char *err, size_t errlen)
+chg_event *chg_vm_event_new(const chg_bundle *b, char *err, size_t errlen)
 {
     chg_event *e = chg_calloc(1, sizeof *e);
     if (e) {
@@ -381,7 +382,7 @@ chg_event *chg_event_from_json(const chg_bundle *b, void *jv, char *err, size_t 
                  json_is_array(j) ? "an array" : json_is_string(j) ? "a string" : "a scalar");
         return NULL;
     }
-    chg_event *e = event_new(b, err, errlen);
+    chg_event *e = chg_vm_event_new(b, err, errlen);
     if (!e)
         return NULL;
     e->json = json_incref(j);
@@ -403,10 +404,37 @@ chg_event *chg_event_from_json(const chg_bundle *b, void *jv, char *err, size_t 
     return e;
 }
 
+/* Decode with the fast path (fastdecode.c) when it takes the change, else
+ * with jansson; NULL d: jansson only. CHG_ENOMEM from the fast path is
+ * the machine's, and says so. */
+chg_event *chg_vm_event_decode(chg_fastdec *d, const chg_bundle *b, const char *json, size_t len, char *err,
+                               size_t errlen)
+{
+    if (d) {
+        chg_event *e;
+        int rc = chg_vm_fastdec_decode(d, json, len, false, &e);
+        if (rc == CHG_OK)
+            return e;
+        if (rc == CHG_ENOMEM) {
+            snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
+            return NULL;
+        }
+    }
+    return chg_vm_event_decode_json(b, json, len, err, errlen);
+}
+
+chg_event *chg_event_decode(const chg_bundle *b, const char *json, size_t len, char *err, size_t errlen)
+{
+    chg_fastdec *d = chg_vm_fastdec_new(b); /* NULL (out of memory): jansson says so, or manages */
+    chg_event *e = chg_vm_event_decode(d, b, json, len, err, errlen);
+    chg_vm_fastdec_free(d);
+    return e;
+}
+
 /* Duplicate keys are refused: {"env":"dev","env":"prod"} would otherwise
  * decide on whichever jansson kept, while another reader of the same
  * change (an approver's tool) may see the other. */
-chg_event *chg_event_decode(const chg_bundle *b, const char *json, size_t len, char *err, size_t errlen)
+chg_event *chg_vm_event_decode_json(const chg_bundle *b, const char *json, size_t len, char *err, size_t errlen)
 {
     json_t *j = chg_vm_json_parse(json, len, JSON_REJECT_DUPLICATES, NULL, err, errlen);
     if (!j)
@@ -422,7 +450,7 @@ chg_event *chg_event_decode(const chg_bundle *b, const char *json, size_t len, c
 chg_event *chg_vm_event_raw(const chg_bundle *b, void *jv, char *err, size_t errlen)
 {
     json_t *j = jv;
-    chg_event *e = event_new(b, err, errlen);
+    chg_event *e = chg_vm_event_new(b, err, errlen);
     if (!e)
         return NULL;
     e->raw = json_incref(j);
@@ -432,4 +460,50 @@ chg_event *chg_vm_event_raw(const chg_bundle *b, void *jv, char *err, size_t err
         return NULL;
     }
     return e;
+}
+
+/* ---- the two decoders agree (tests, fuzz/fuzz_decode.c) --------------------------- */
+
+static bool value_same(const chg_bundle *b, const chg_value *x, const chg_value *y, int depth)
+{
+    if (depth > 64 || x->tag != y->tag || x->flags != y->flags || x->layout != y->layout || x->len != y->len)
+        return false;
+    switch (x->tag) {
+    case CHG_V_STR: {
+        /* an enum's string is the bundle's, in both or in neither */
+        bool xb = (const uint8_t *)x->u.s >= b->data && (const uint8_t *)x->u.s < b->data + b->len;
+        bool yb = (const uint8_t *)y->u.s >= b->data && (const uint8_t *)y->u.s < b->data + b->len;
+        return xb == yb && (xb ? x->u.s == y->u.s : memcmp(x->u.s, y->u.s, x->len) == 0);
+    }
+    case CHG_V_LIST:
+    case CHG_V_REC:
+        for (uint32_t i = 0; i < x->len; i++)
+            if (!value_same(b, &x->u.items[i], &y->u.items[i], depth + 1))
+                return false;
+        return true;
+    case CHG_V_NULL:
+    case CHG_V_ABSENT: return true;
+    case CHG_V_JSON: return false; /* not compared: the fast path never keeps JSON */
+    default: return memcmp(&x->u, &y->u, sizeof x->u) == 0;
+    }
+}
+
+bool chg_vm_event_same(const chg_bundle *b, const chg_event *x, const chg_event *y)
+{
+    if (x->nerrors != y->nerrors || x->nwarnings != y->nwarnings || (x->json == NULL) != (y->json == NULL))
+        return false;
+    for (uint32_t i = 0; i < x->nerrors; i++)
+        if (x->errors[i].len != y->errors[i].len || memcmp(x->errors[i].msg, y->errors[i].msg, x->errors[i].len))
+            return false;
+    for (uint32_t i = 0; i < x->nwarnings; i++)
+        if (x->warnings[i].len != y->warnings[i].len ||
+            memcmp(x->warnings[i].msg, y->warnings[i].msg, x->warnings[i].len))
+            return false;
+    for (uint32_t i = 0; i < b->nslots_change; i++)
+        if (!value_same(b, &x->slots[i], &y->slots[i], 0))
+            return false;
+    for (uint32_t i = 0; i < b->nslots_event; i++)
+        if (!value_same(b, &x->eslots[i], &y->eslots[i], 0))
+            return false;
+    return true;
 }

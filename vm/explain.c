@@ -281,7 +281,7 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
         CHG_ASSERT(ts < b->ntimesets);
         WOULD();
         int64_t end = chg_vm_tsx_next_change(b->timesets[ts].ts, &env, &ctx->ts_index[ts], d->at,
-                                          in->horizon > 0 ? in->horizon : 366 * 86400LL);
+                                          chg_vm_horizon(in, d->at));
         chg_buf_printf(out, "  - freeze %s ", b->str[b->timesets[ts].name]);
         uint32_t flag = b->timesets[ts].flag;
         if ((end == INT64_MAX || end == INT64_MIN) && flag != CHG_NONE32)

@@ -18,6 +18,7 @@
  * PutEvents of change records) is decided on its detail.
  */
 #include "vm_int.h"
+#include "jsonwalk.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -248,6 +249,20 @@ chg_event *chg_event_intake_change(chg_ctx *ctx, const char *json, size_t len, c
     const chg_bundle *b = ctx->b;
     if (used)
         *used = -1;
+    /* a change that needs no intake: the fast path, if it takes it (the
+     * decoder is made once per context; without memory for it, jansson) */
+    if (!b->nintakes) {
+        if (!ctx->fastdec)
+            ctx->fastdec = chg_vm_fastdec_new(b);
+        chg_event *e;
+        int rc = ctx->fastdec ? chg_vm_fastdec_decode(ctx->fastdec, json, len, true, &e) : CHG_JW_DECLINED;
+        if (rc == CHG_OK)
+            return e;
+        if (rc == CHG_ENOMEM) {
+            snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
+            return NULL;
+        }
+    }
     json_t *j = chg_vm_json_parse(json, len, JSON_REJECT_DUPLICATES, NULL, err, errlen);
     if (!j)
         return NULL;

@@ -111,9 +111,9 @@ int64_t chg_vm_tsx_next_change(const chg_timeset *ts, const chg_ts_env *env, chg
         next = (uint64_t)(i + 1) < x->n ? x->iv[2 * (i + 1)] : x->hi; /* outside: the next one starts */
     if (next >= x->hi) /* clipped at the end of the index: ask the library */
         return chg_timeset_next_change(ts, env, t, horizon);
-    /* as the library: a change at t + horizon is past it (and next - t
-     * cannot overflow where t + horizon could) */
-    return next - t >= horizon ? INT64_MAX : next;
+    /* as the library: a change at t + horizon is inside it, one after is
+     * past it (and next - t cannot overflow where t + horizon could) */
+    return next - t > horizon ? INT64_MAX : next;
 }
 
 /* The search itself is the library's (chg_timeset_next_admissible, one
@@ -144,6 +144,14 @@ int64_t chg_vm_tsx_next_admissible(chg_ts_index *const *xs, const chg_timeset *c
     probe_ud ud = {xs, sets, env};
     chg_ts_probe probe = {probe_contains, probe_next_change, &ud};
     return chg_timeset_next_admissible(sets, want, n, env, t, horizon, &probe);
+}
+
+int64_t chg_vm_tsx_admissible_until(chg_ts_index *const *xs, const chg_timeset *const *sets, const bool *want,
+                                    size_t n, const chg_ts_env *env, int64_t t, int64_t horizon)
+{
+    probe_ud ud = {xs, sets, env};
+    chg_ts_probe probe = {probe_contains, probe_next_change, &ud};
+    return chg_timeset_admissible_until(sets, want, n, env, t, horizon, &probe);
 }
 
 void chg_vm_tsx_free(chg_ts_index *x, size_t n)

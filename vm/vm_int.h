@@ -218,6 +218,8 @@ struct chg_event {
  * Returns CHG_OK or CHG_ENOMEM. */
 int chg_vm_schema_validate(const chg_bundle *b, chg_event *e, const void *j);
 
+typedef struct chg_fastdec chg_fastdec;
+
 /* ---- context ---------------------------------------------------------------------- */
 
 typedef struct chg_frame {
@@ -247,6 +249,7 @@ struct chg_ctx {
     pcre2_match_context *mctx; /* the regex budget: match and depth limits */
     pcre2_jit_stack *jit_stack;
     chg_ts_index *ts_index;   /* one per time set */
+    chg_fastdec *fastdec;     /* the change decoder's fast path, made on first use */
     chg_reason *reasons;      /* capacity nrules + 1 */
     chg_reason *warnings;
 
@@ -302,6 +305,27 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
 
 /* The flag callback of time sets; ud is a const chg_facts * (may be NULL). */
 bool chg_vm_ctx_flag(void *ud, const char *name);
+
+/* A new event of b with every slot absent; NULL with "out of memory". */
+chg_event *chg_vm_event_new(const chg_bundle *b, char *err, size_t errlen);
+
+/* The change decoder's fast path (fastdecode.c): one pass over the text
+ * with the JSON walker, straight into slots, for a change that is valid
+ * and fits its schema exactly. Reusable from change to change; one per
+ * thread. chg_vm_fastdec_decode returns CHG_OK with *out, CHG_ENOMEM, or
+ * CHG_JW_DECLINED (1): then decode with jansson, which decides or says
+ * what is wrong. `intake`: as chg_event_intake takes a change (an
+ * envelope, or a top-level `detail`, is declined). */
+chg_fastdec *chg_vm_fastdec_new(const chg_bundle *b);
+void chg_vm_fastdec_free(chg_fastdec *d);
+int chg_vm_fastdec_decode(chg_fastdec *d, const char *json, size_t len, bool intake, chg_event **out);
+/* chg_event_decode with d's fast path (NULL: none), and with jansson only. */
+chg_event *chg_vm_event_decode(chg_fastdec *d, const chg_bundle *b, const char *json, size_t len, char *err,
+                               size_t errlen);
+chg_event *chg_vm_event_decode_json(const chg_bundle *b, const char *json, size_t len, char *err, size_t errlen);
+/* Do x and y hold the same slots, schema errors and warnings (the fast
+ * path against jansson's, in tests and fuzz_decode)? */
+bool chg_vm_event_same(const chg_bundle *b, const chg_event *x, const chg_event *y);
 
 /* A raw event: its event slots decoded from json (a json_t *, referenced),
  * change slots absent. */
@@ -386,10 +410,18 @@ void chg_vm_tsx_reset(chg_ts_index *x, size_t n);
 bool chg_vm_tsx_contains(const chg_timeset *ts, const struct chg_ts_env *env, chg_ts_index *x, int64_t t);
 int64_t chg_vm_tsx_next_change(const chg_timeset *ts, const struct chg_ts_env *env, chg_ts_index *x, int64_t t,
                             int64_t horizon);
-/* Earliest instant >= t before t + horizon at which every set k is in
+/* Earliest instant >= t, at or before t + horizon, at which every set k is in
  * (want[k]) or out (!want[k]); INT64_MAX if none. */
 int64_t chg_vm_tsx_next_admissible(chg_ts_index *const *xs, const chg_timeset *const *sets, const bool *want,
                                 size_t n, const struct chg_ts_env *env, int64_t t, int64_t horizon);
+
+/* The first instant > t, at or before t + horizon, at which a set that
+ * agrees with want at t stops agreeing; INT64_MAX if none. */
+int64_t chg_vm_tsx_admissible_until(chg_ts_index *const *xs, const chg_timeset *const *sets, const bool *want,
+                                    size_t n, const struct chg_ts_env *env, int64_t t, int64_t horizon);
+
+/* The horizon of a decision's searches at now (decide.c). */
+int64_t chg_vm_horizon(const chg_eval_input *in, int64_t now);
 
 /* ---- values ------------------------------------------------------------------------ */
 

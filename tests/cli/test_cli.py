@@ -53,6 +53,16 @@ class Usage(unittest.TestCase):
         rc, _, err = chgc("check", "--bogus", "x.chg")
         self.assertEqual(rc, 2)
 
+    def test_horizon_is_bounded(self):
+        # ten years at most: 100000d used to be accepted and ran for minutes
+        for cmd in (["eval", "policies/production.chg", "--event", "-"], ["check", "policies/production.chg"]):
+            rc, out, err = chgc(*cmd, "--horizon", "100000d", cwd=ROOT, stdin=b"{}")
+            self.assertEqual((rc, out), (2, ""), err)
+            self.assertEqual(err, "chgc: --horizon: '100000d' is longer than the longest horizon, 3660d (ten years)\n")
+        rc, _, err = chgc("check", "--horizon", "3660d", "--at", "2026-12-01T00:00:00Z", "policies/production.chg",
+                          cwd=ROOT)
+        self.assertEqual(rc, 0, err)
+
     def test_missing_file_is_an_io_error(self):
         rc, out, err = chgc("check", "no/such/file.chg")
         self.assertEqual(rc, 2)
@@ -156,6 +166,44 @@ class Check(unittest.TestCase):
                               "    1 | let v399 = nope\n"
                               "      |            ^~~~\n"
                               "1 error\n")
+
+    def test_a_policy_beside_its_test_file_is_reported_once(self):
+        # `chgc check .` names the policy ./pol.chg; the test file imports it
+        # as pol.chg: one file, one name, its error once
+        d = os.path.join(self.dir, "tdup")
+        self.write("tdup/pol.chg", 'policy "p" version "1"\nrule r:\n  when nope\n  deny "x"\n')
+        self.write("tdup/pol_test.chg", 'import "pol.chg"\ntest "t" {\n  change { id: "c" }\n  expect deny\n}\n')
+        rc, out, _ = chgc("check", "--color", "never", ".", cwd=d)
+        self.assertEqual(rc, 1)
+        self.assertEqual(out, "pol.chg:3:8: error[E0101]: unknown name 'nope'\n"
+                              "    3 |   when nope\n      |        ^~~~\n1 error\n")
+
+    def test_a_test_file_holds_only_tests(self):
+        # a rule in the test file would make its tests run against a policy
+        # that `chgc build` does not build
+        d = os.path.join(self.dir, "tonly")
+        self.write("tonly/pol.chg", 'policy "p" version "1"\n')
+        self.write("tonly/pol_test.chg", 'import "pol.chg"\nlet l = 1\nrule extra:\n  deny "x"\n'
+                   'test "t" {\n  change { id: "c" }\n  expect deny\n}\n')
+        for cmd in ("check", "test"):
+            rc, out, err = chgc(cmd, "--color", "never", ".", cwd=d)
+            out += err  # `chgc test` prints the diagnostics on stderr
+            self.assertEqual(rc, 1, cmd)
+            self.assertIn("pol_test.chg:2:1: error[E0021]: 'let' in a test file: a file named *_test.chg holds "
+                          "only imports and tests\n", out)
+            self.assertIn("pol_test.chg:3:1: error[E0021]: 'rule' in a test file", out)
+            self.assertIn("2 errors\n", out)
+
+    def test_test_dir_runs_the_tests_beside_the_policy(self):
+        d = os.path.join(self.dir, "tgood")
+        self.write("tgood/pol.chg", 'policy "p" version "1"\nrule r:\n  deny "x"\n'
+                   'test "own" {\n  change { id: "c" }\n  expect deny\n}\n')
+        self.write("tgood/pol_test.chg", 'import "pol.chg"\ntest "beside" {\n  change { id: "c" }\n  expect deny\n}\n'
+                   'test "beside, failing" {\n  change { id: "d" }\n  expect allow\n}\n')
+        rc, out, _ = chgc("test", "--color", "never", ".", cwd=d)
+        self.assertEqual(rc, 1)
+        self.assertIn("./pol_test.chg\n  ok    beside\n", out)
+        self.assertIn("3 tests: 2 passed, 1 failed", out)
 
     def test_files_that_import_each_other_are_checked(self):
         # a cycle: each imports the other; dropping both as "imported" would pass silently

@@ -50,7 +50,7 @@ for f in files:
         owner[name] = d
 for f in files:
     d, _, name = f.partition("/")
-    if d not in SHARED or not name.endswith((".c", ".h", ".l", ".y", ".def")):
+    if d not in SHARED or not name.endswith((".c", ".cc", ".h", ".l", ".y", ".def")):
         continue
     text = open(os.path.join(root, f), encoding="utf-8", errors="replace").read()
     for lineno, inc in ((text.count("\n", 0, m.start()) + 1, m.group(1))
@@ -72,7 +72,7 @@ for f in files:
 module_of = {}  # object basename -> folder
 for f in files:
     d, _, name = f.partition("/")
-    if d in ORDER and name.endswith(".c"):
+    if d in ORDER and name.endswith((".c", ".cc")):
         if name + ".o" in module_of:
             problems.append(f"{f}: two sources named {name}: objects in libchg.a must have unique names")
         module_of[name + ".o"] = d

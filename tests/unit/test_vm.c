@@ -1362,10 +1362,13 @@ static void test_vm_time_index_agrees_with_library(void **state)
             int64_t h = 86400 * (int64_t)(1 + r % 400);
             if (chg_vm_tsx_next_change(sets[k], &env, xs[k], t, h) != chg_timeset_next_change(sets[k], &env, t, h))
                 fail_msg("set %zu at %lld: the index and the library disagree on the next change", k, (long long)t);
-            /* a change exactly at the horizon is past it, for both */
+            /* a change exactly at the horizon is inside it, a second short
+             * of it is past it, for both (chg_time.h) */
             int64_t c = chg_timeset_next_change(sets[k], &env, t, 400 * 86400LL);
-            if (c != INT64_MAX && chg_vm_tsx_next_change(sets[k], &env, xs[k], t, c - t) != INT64_MAX)
-                fail_msg("set %zu at %lld: the index reports a change at the horizon", k, (long long)t);
+            if (c != INT64_MAX && chg_vm_tsx_next_change(sets[k], &env, xs[k], t, c - t) != c)
+                fail_msg("set %zu at %lld: the index misses a change at the horizon", k, (long long)t);
+            if (c != INT64_MAX && c - t > 1 && chg_vm_tsx_next_change(sets[k], &env, xs[k], t, c - t - 1) != INT64_MAX)
+                fail_msg("set %zu at %lld: the index reports a change past the horizon", k, (long long)t);
         }
         int64_t h = 86400 * (int64_t)(1 + r % 400);
         int64_t got = chg_vm_tsx_next_admissible(xs, sets, want, n, &env, t, h);
@@ -1377,6 +1380,158 @@ static void test_vm_time_index_agrees_with_library(void **state)
     chg_ctx_free(ctx);
     chg_bundle_free(b);
     chg_buf_free(&bytes);
+}
+
+/* ---- the decision's time answers (docs/language.md, Decisions) ---------------------- */
+
+static int64_t at_utc(const char *iso)
+{
+    int64_t t;
+    if (chg_time_parse_iso(iso, strlen(iso), &t) != CHG_OK)
+        fail_msg("bad instant %s", iso);
+    return t;
+}
+
+/* The decision's "window" object for a change at `now` with `horizon`. */
+static const char *window_of(chg_bundle *b, chg_ctx *ctx, const char *now, int64_t horizon)
+{
+    static char out[512];
+    char err[256];
+    const char *json = "{\"id\":\"c\"}";
+    chg_event *e = chg_event_decode(b, json, strlen(json), err, sizeof err);
+    if (!e)
+        fail_msg("decode: %s", err);
+    chg_eval_input in = {.change = e, .now = at_utc(now), .horizon = horizon};
+    chg_decision d;
+    assert_int_equal(chg_eval(ctx, &in, &d), CHG_OK);
+    chg_buf buf;
+    chg_buf_init(&buf);
+    chg_decision_write(b, &d, &buf);
+    chg_event_free(e);
+    const char *w = strstr(buf.data, "\"window\":");
+    const char *f = strstr(buf.data, ",\"freezes\"");
+    assert_non_null(w);
+    assert_non_null(f);
+    snprintf(out, sizeof out, "%.*s", (int)(f - w), w);
+    chg_buf_free(&buf);
+    return out;
+}
+
+/* Several required windows: the decision describes their intersection
+ * (it described the first window alone). */
+static void test_vm_window_of_several_rules(void **state)
+{
+    (void)state;
+    chg_bundle *b = vm_build_load("schema change { id: string }\n"
+                                  "window office = daily 09:00..18:00 in \"UTC\"\n"
+                                  "window afternoons = daily 12:00..17:00 in \"UTC\"\n"
+                                  "rule a:\n  require window office\n"
+                                  "rule b:\n  require window afternoons\n"
+                                  "rule c:\n  require window office\n");
+    chg_ctx *ctx = chg_ctx_new(b);
+    assert_string_equal(window_of(b, ctx, "2026-12-07T10:00:00Z", 0),
+                        "\"window\":{\"required\":\"office and afternoons\",\"open\":false,"
+                        "\"next_open\":\"2026-12-07T12:00:00Z\",\"closes_at\":null}");
+    assert_string_equal(window_of(b, ctx, "2026-12-07T13:00:00Z", 0),
+                        "\"window\":{\"required\":\"office and afternoons\",\"open\":true,"
+                        "\"next_open\":null,\"closes_at\":\"2026-12-07T17:00:00Z\"}");
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+}
+
+/* closes_at is the first instant the change stops being admissible: a
+ * freeze that starts while the window is open ends it early; one that
+ * holds now does not count (it is in the decision's freezes). */
+static void test_vm_closes_at_stops_at_a_freeze(void **state)
+{
+    (void)state;
+    chg_bundle *b = vm_build_load("schema change { id: string }\n"
+                                  "window office = daily 09:00..17:00 in \"UTC\"\n"
+                                  "freeze deploy_stop = 2026-12-07T15:00Z .. 2026-12-07T16:00Z\n"
+                                  "rule a:\n  require window office\n"
+                                  "rule b:\n  deny during deploy_stop \"stop\"\n");
+    chg_ctx *ctx = chg_ctx_new(b);
+    assert_string_equal(window_of(b, ctx, "2026-12-07T10:00:00Z", 0),
+                        "\"window\":{\"required\":\"office\",\"open\":true,\"next_open\":null,"
+                        "\"closes_at\":\"2026-12-07T15:00:00Z\"}");
+    assert_string_equal(window_of(b, ctx, "2026-12-07T15:30:00Z", 0),
+                        "\"window\":{\"required\":\"office\",\"open\":true,"
+                        "\"next_open\":\"2026-12-07T16:00:00Z\",\"closes_at\":\"2026-12-07T17:00:00Z\"}");
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+}
+
+/* The horizon includes its end, for closes_at and next_open alike, and the
+ * answer does not depend on what the context judged before. */
+static void test_vm_horizon_edge(void **state)
+{
+    (void)state;
+    chg_bundle *b = vm_build_load("schema change { id: string }\n"
+                                  "window office = daily 09:00..17:00 in \"UTC\"\n"
+                                  "rule a:\n  require window office\n");
+    chg_ctx *ctx = chg_ctx_new(b);
+    const char *open8 = "\"window\":{\"required\":\"office\",\"open\":true,\"next_open\":null,"
+                        "\"closes_at\":\"2026-12-07T17:00:00Z\"}";
+    const char *open_none = "\"window\":{\"required\":\"office\",\"open\":true,\"next_open\":null,"
+                            "\"closes_at\":null}";
+    for (int round = 0; round < 3; round++) {
+        /* another year, then the edge: the index moved, the answers not */
+        if (round == 1)
+            (void)window_of(b, ctx, "2031-06-01T10:00:00Z", 0);
+        if (round == 2)
+            (void)window_of(b, ctx, "2026-12-31T23:00:00Z", 400 * 86400LL);
+        assert_string_equal(window_of(b, ctx, "2026-12-07T09:00:00Z", 8 * 3600), open8);
+        assert_string_equal(window_of(b, ctx, "2026-12-07T09:00:00Z", 8 * 3600 - 1), open_none);
+        assert_string_equal(window_of(b, ctx, "2026-12-07T17:00:00Z", 16 * 3600),
+                            "\"window\":{\"required\":\"office\",\"open\":false,"
+                            "\"next_open\":\"2026-12-08T09:00:00Z\",\"closes_at\":null}");
+        assert_string_equal(window_of(b, ctx, "2026-12-07T17:00:00Z", 16 * 3600 - 1),
+                            "\"window\":{\"required\":\"office\",\"open\":false,"
+                            "\"next_open\":null,\"closes_at\":null}");
+    }
+    /* a horizon past CHG_HORIZON_MAX is CHG_HORIZON_MAX */
+    chg_bundle *never = vm_build_load("schema change { id: string }\n"
+                                      "window feb30 = cron \"0 0 30 2 ? *\" for 1h\n"
+                                      "rule a:\n  require window feb30\n");
+    chg_ctx *c2 = chg_ctx_new(never);
+    assert_string_equal(window_of(never, c2, "2026-12-07T09:00:00Z", INT64_MAX / 4),
+                        "\"window\":{\"required\":\"feb30\",\"open\":false,\"next_open\":null,"
+                        "\"closes_at\":null}");
+    chg_ctx_free(c2);
+    chg_bundle_free(never);
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+}
+
+/* Weekly, daily and yearly schedules hold in the local years 0000, 0001,
+ * 9998 and 9999 too (they were never open there). */
+static void test_vm_schedules_at_the_year_ends(void **state)
+{
+    (void)state;
+    chg_bundle *b = vm_build_load("schema change { id: string }\n"
+                                  "window office = daily 09:00..17:00 in \"UTC\"\n"
+                                  "freeze year_end = yearly dec 20 .. jan 03 in \"UTC\"\n"
+                                  "rule a:\n  require window office\n"
+                                  "rule b:\n  deny during year_end \"frozen\"\n");
+    chg_ctx *ctx = chg_ctx_new(b);
+    assert_string_equal(window_of(b, ctx, "0000-01-05T10:00:00Z", 0),
+                        "\"window\":{\"required\":\"office\",\"open\":true,\"next_open\":null,"
+                        "\"closes_at\":\"0000-01-05T17:00:00Z\"}");
+    assert_string_equal(window_of(b, ctx, "0001-06-01T08:00:00Z", 0),
+                        "\"window\":{\"required\":\"office\",\"open\":false,"
+                        "\"next_open\":\"0001-06-01T09:00:00Z\",\"closes_at\":null}");
+    assert_string_equal(window_of(b, ctx, "9998-06-01T10:00:00Z", 0),
+                        "\"window\":{\"required\":\"office\",\"open\":true,\"next_open\":null,"
+                        "\"closes_at\":\"9998-06-01T17:00:00Z\"}");
+    /* frozen from 9999-12-20 to the end of time: no next_open */
+    assert_string_equal(window_of(b, ctx, "9999-12-22T10:00:00Z", 0),
+                        "\"window\":{\"required\":\"office\",\"open\":true,\"next_open\":null,"
+                        "\"closes_at\":\"9999-12-22T17:00:00Z\"}");
+    assert_string_equal(window_of(b, ctx, "9999-12-10T18:00:00Z", 0),
+                        "\"window\":{\"required\":\"office\",\"open\":false,"
+                        "\"next_open\":\"9999-12-11T09:00:00Z\",\"closes_at\":null}");
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
 }
 
 /* weekday() and the checker's day and month names are the table's. */
@@ -1443,6 +1598,10 @@ int main(void)
         cmocka_unit_test(test_vm_builtins_match_checker),
         cmocka_unit_test(test_vm_time_index_agrees_with_library),
         cmocka_unit_test(test_vm_calendar_names),
+        cmocka_unit_test(test_vm_window_of_several_rules),
+        cmocka_unit_test(test_vm_closes_at_stops_at_a_freeze),
+        cmocka_unit_test(test_vm_horizon_edge),
+        cmocka_unit_test(test_vm_schedules_at_the_year_ends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
