@@ -143,14 +143,6 @@ void chg_policy_free(chg_policy *p)
 
 /* ---- chgc check -------------------------------------------------------------------- */
 
-/* Mark the files that another compilation covers. Compilation j covers
- * file i when it loads i as an import (its table of loaded files answers:
- * each root's realpath is asked once) and i does not import j back; files
- * that import each other, a cycle, are all covered by the first of them
- * named, which is kept. So every file dropped is checked, and reported, in
- * the compilation of a file that is kept: coverage is transitive (j's
- * compilation holds everything i's holds). Two names of one file ("./p.chg"
- * and "p.chg", a link) are one file: the first is kept. */
 /* Did the compilation stop at its error limit (E0014)? Then what it
  * loaded was not all checked. */
 static bool stopped(const chg_compiler *c)
@@ -161,77 +153,76 @@ static bool stopped(const chg_compiler *c)
     return false;
 }
 
-static int mark_imported(char *const *files, size_t n, chg_compiler *const *cs, bool *imported)
+/* Can compilation c stand for file `real` (it loads it as an import, or
+ * it is the same file by another name)? Only a compilation that finished
+ * (not stopped at its error limit) and is not a test file's covers one. */
+static bool covers(const chg_compiler *c, const char *croot, bool ctest, const char *real)
 {
-    char **real = chg_calloc(n + 1, sizeof *real);
-    if (!real)
-        return CHG_ENOMEM;
-    char buf[PATH_MAX];
-    int rc = CHG_OK;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(files[i], "-") != 0 && realpath(files[i], buf) && !(real[i] = chg_strdup(buf)))
-            rc = CHG_ENOMEM;
-    for (size_t i = 0; i < n && rc == CHG_OK; i++) {
-        if (!real[i])
-            continue; /* standard input, or a file realpath(3) cannot name: kept */
-        for (size_t j = 0; j < n && !imported[i]; j++) {
-            if (j == i || !cs[j] || !cs[i] || chg_is_test_file(files[j]))
-                continue;
-            if (j < i && real[j] && !strcmp(real[i], real[j]))
-                imported[i] = true;
-            else if (chg_compiler_imports(cs[j], real[i]) &&
-                     (j < i || !real[j] || !chg_compiler_imports(cs[i], real[j])))
-                imported[i] = true;
-        }
-    }
-    /* The rule above assumes every compilation loads a file by the same
-     * path. An import can still resolve differently in two compilations
-     * (a compilation that stopped at its error limit covers nothing it did
-     * not finish), so a file is dropped only if a compilation that is kept
-     * really loads it; otherwise it is kept and checked on its own. */
-    for (size_t i = 0; i < n && rc == CHG_OK; i++) {
-        if (!imported[i])
-            continue;
-        bool covered = false;
-        for (size_t k = 0; k < n && !covered; k++)
-            covered = k != i && !imported[k] && cs[k] && !stopped(cs[k]) && !chg_is_test_file(files[k]) &&
-                      (chg_compiler_imports(cs[k], real[i]) || (real[k] && !strcmp(real[k], real[i])));
-        imported[i] = covered;
-    }
-    for (size_t i = 0; i < n; i++)
-        chg_free(real[i]);
-    chg_free(real);
-    return rc;
+    return real && c && !ctest && !stopped(c) &&
+           (chg_compiler_imports(c, real) || (croot && !strcmp(croot, real)));
 }
 
+/* chgc check compiles the files in order, each only if no compilation
+ * kept so far covers it: a file another given file imports is checked,
+ * and reported, in its importer's context. A compilation that imports a
+ * file kept earlier drops it (unless that file imports it back: files
+ * that import each other, a cycle, are covered by the first named). So
+ * a chain named root first is compiled once, not once per file, and a
+ * compilation is freed as soon as another covers it: time and memory
+ * stay linear in what is loaded (issue 10 point 3). Coverage is
+ * transitive: the compilation that drops k loads everything k's did. */
 int chg_check_files(char *const *files, size_t n, const chg_compile_options *opts, chg_compiler ***out,
                     size_t *nout, char *err, size_t errlen)
 {
     *out = NULL;
     *nout = 0;
     chg_compiler **cs = chg_calloc(n + 1, sizeof *cs);
-    bool *imported = chg_calloc(n + 1, sizeof *imported);
-    int rc = cs && imported ? CHG_OK : CHG_ENOMEM;
+    char **real = chg_calloc(n + 1, sizeof *real);
+    size_t *idx = chg_calloc(n + 1, sizeof *idx); /* cs[k] is the compilation of files[idx[k]] */
+    int rc = cs && real && idx ? CHG_OK : CHG_ENOMEM;
+    char buf[PATH_MAX];
+    for (size_t i = 0; i < n && rc == CHG_OK; i++)
+        if (strcmp(files[i], "-") != 0 && realpath(files[i], buf) && !(real[i] = chg_strdup(buf)))
+            rc = CHG_ENOMEM;
+    size_t kept = 0;
     for (size_t i = 0; i < n && rc == CHG_OK; i++) {
+        bool skip = false;
+        for (size_t k = 0; k < kept && !skip; k++)
+            skip = covers(cs[k], real[idx[k]], chg_is_test_file(files[idx[k]]), real[i]);
+        if (skip)
+            continue;
         chg_policy p;
         rc = chg_policy_compile(&p, &files[i], 1, opts, err, errlen);
-        cs[i] = p.compiler; /* kept with its diagnostics */
+        chg_compiler *c = p.compiler; /* kept with its diagnostics */
         p.compiler = NULL;
         chg_policy_free(&p);
         if (rc == CHG_EINVAL)
             rc = CHG_OK; /* errors in the policy: the diagnostics say them */
+        if (!c)
+            continue;
+        /* the files kept so far that this one covers, and that do not
+         * import it back, are dropped */
+        size_t m = 0;
+        for (size_t k = 0; k < kept; k++) {
+            if (covers(c, real[i], chg_is_test_file(files[i]), real[idx[k]]) &&
+                !(real[i] && chg_compiler_imports(cs[k], real[i])))
+                chg_compiler_free(cs[k]);
+            else {
+                idx[m] = idx[k];
+                cs[m++] = cs[k];
+            }
+        }
+        kept = m;
+        idx[kept] = i;
+        cs[kept++] = c;
     }
-    if (rc == CHG_OK)
-        rc = mark_imported(files, n, cs, imported);
-    size_t kept = 0;
-    for (size_t i = 0; i < n && cs; i++) {
-        if (rc != CHG_OK || imported[i])
-            chg_compiler_free(cs[i]);
-        else
-            cs[kept++] = cs[i];
-    }
-    chg_free(imported);
+    for (size_t i = 0; i < n && real; i++)
+        chg_free(real[i]);
+    chg_free(real);
+    chg_free(idx);
     if (rc != CHG_OK) {
+        for (size_t k = 0; k < kept; k++)
+            chg_compiler_free(cs[k]);
         if (rc == CHG_ENOMEM)
             snprintf(err, errlen, "out of memory");
         chg_free(cs);

@@ -121,9 +121,11 @@ int chg_policy_open(chg_policy *p, char *const *paths, size_t n, const chg_compi
 void chg_policy_free(chg_policy *p);
 
 /* chgc check: compile each file as its own policy (files[i] "-" reads
- * standard input), then drop the compilations of files that another of
- * them imports (they are checked, and reported, in their importer's
- * context). On CHG_OK, *out holds the *nout compilations kept, in order;
+ * standard input), in order, except a file a compilation kept so far
+ * imports; a compilation that imports a file kept earlier (and is not
+ * imported back by it) drops it. So files that another of them imports
+ * are checked, and reported, in their importer's context, and a chain
+ * named root first is compiled once. On CHG_OK, *out holds the *nout compilations kept, in order;
  * free each with chg_compiler_free and the array with chg_free. */
 int chg_check_files(char *const *files, size_t n, const chg_compile_options *opts, chg_compiler ***out,
                     size_t *nout, char *err, size_t errlen);

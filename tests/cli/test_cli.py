@@ -148,6 +148,25 @@ class Check(unittest.TestCase):
         self.assertIn("lib/common.chg:2:9: error[E0101]: unknown name 'nope'", out)
         self.assertIn("other.chg:1:5: warning[W0001]", out)
 
+    def test_a_directory_holding_a_chain_of_imports_is_checked_once(self):
+        # f0 imports f1, which imports f2 ... f399 (an error): every file is
+        # named, and each but f0 is checked in f0's compilation. Compiling
+        # each as its own root re-read the chain below it (cubic: issue 10
+        # point 3); this finishes in well under a second.
+        n = 400
+        for i in range(n - 1):
+            head = 'policy "chain"\n' if i == 0 else ""
+            self.write(f"chain/f{i}.chg", f'{head}import "f{i + 1}.chg"\nlet v{i} = v{i + 1}\n')
+        self.write(f"chain/f{n - 1}.chg", f"let v{n - 1} = nope\n")
+        with open(os.path.join(self.dir, "chain/f0.chg"), "a") as f:
+            f.write("let _all = v0\n")
+        rc, out, err = chgc("check", "--color", "never", "chain", cwd=self.dir, timeout=60)
+        self.assertEqual((rc, err), (1, ""))
+        self.assertEqual(out, "chain/f399.chg:1:12: error[E0101]: unknown name 'nope'\n"
+                              "    1 | let v399 = nope\n"
+                              "      |            ^~~~\n"
+                              "1 error\n")
+
     def test_a_policy_beside_its_test_file_is_reported_once(self):
         # `chgc check .` names the policy ./pol.chg; the test file imports it
         # as pol.chg: one file, one name, its error once
