@@ -216,29 +216,14 @@ static size_t facts_len;
  * through the API set to true. */
 static chg_facts *facts_of(const chg_vec *names)
 {
-    if (facts_text) {
-        char err[512];
-        chg_facts *f = chg_facts_parse(facts_text, facts_len, err, sizeof err);
-        for (size_t i = 0; f && i < names->len; i++)
-            if (chg_facts_set_flag(f, names->items[i], true) != CHG_OK) {
-                chg_facts_free(f);
-                f = NULL;
-            }
-        return f;
-    }
-    chg_buf t;
-    chg_buf_init(&t);
-    chg_buf_puts(&t, "{\"flags\":{");
-    for (size_t i = 0; i < names->len; i++) {
-        if (i)
-            chg_buf_putc(&t, ',');
-        chg_buf_json_string(&t, names->items[i], strlen(names->items[i]));
-        chg_buf_puts(&t, ":true");
-    }
-    chg_buf_puts(&t, "}}");
-    char err[256];
-    chg_facts *f = t.oom ? NULL : chg_facts_parse(t.data, t.len, err, sizeof err);
-    chg_buf_free(&t);
+    char err[512];
+    /* no --facts file: NULL text is empty facts */
+    chg_facts *f = chg_facts_parse(facts_text, facts_len, err, sizeof err);
+    for (size_t i = 0; f && i < names->len; i++)
+        if (chg_facts_set_flag(f, names->items[i], true) != CHG_OK) {
+            chg_facts_free(f);
+            f = NULL;
+        }
     return f;
 }
 

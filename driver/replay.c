@@ -108,24 +108,28 @@ static int count(chg_vec *v, const char *from, const char *to)
     return CHG_OK;
 }
 
-/* The top-level members whose values differ, comma-separated, in the
- * decision's own order. */
+/* The top-level members whose values differ, comma-separated: a's in the
+ * decision writer's order, then any only b has (jansson keeps insertion
+ * order), so a member the writer gains is compared without a list here. */
 static void changed_members(const json_t *a, const json_t *b, chg_buf *out, bool as_json)
 {
-    static const char *const members[] = {"change", "at", "risk", "outcome", "reasons", "approvals", "window",
-                                          "freezes", "warnings", "actions", "emergency", "error", NULL};
     bool first = true;
-    for (int i = 0; members[i]; i++) {
-        json_t *x = json_object_get(a, members[i]), *y = json_object_get(b, members[i]);
-        if ((!x && !y) || (x && y && json_equal(x, y)))
-            continue;
-        if (!first)
-            chg_buf_puts(out, as_json ? "," : ", ");
-        if (as_json)
-            chg_buf_json_string(out, members[i], strlen(members[i]));
-        else
-            chg_buf_puts(out, members[i]);
-        first = false;
+    for (int side = 0; side < 2; side++) {
+        const json_t *x = side ? b : a, *other = side ? a : b;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)x, k, v) {
+            json_t *w = json_object_get(other, k);
+            if ((side && w) || (w && json_equal(v, w)))
+                continue; /* equal, or b's member already compared from a */
+            if (!first)
+                chg_buf_puts(out, as_json ? "," : ", ");
+            if (as_json)
+                chg_buf_json_string(out, k, strlen(k));
+            else
+                chg_buf_puts(out, k);
+            first = false;
+        }
     }
 }
 
