@@ -17,6 +17,7 @@
  * no clock (the range defaults follow from the planned instants).
  */
 #include "chg_driver.h"
+#include "chg_civil.h"
 #include "chg_time.h"
 #include "ics.h"
 
@@ -518,15 +519,17 @@ static int judge_planned(sim_ctx *c, size_t i)
  * which the change is allowed — or, with --approval-lead, at most waits
  * for approvals, from from + lead on — and stays admissible by time for
  * its whole duration. Its approvals count from their own instants: a
- * change pending before its planned instant is looked at again there. */
+ * change waiting for them is looked at again when the next one it
+ * carries is given (chg_ctx_next_approval). */
 static int search(sim_ctx *c, planned *p)
 {
     chg_simulation *s = c->s;
     int64_t lead = s->o->approval_lead, t = s->from;
+    bool short_slot = false; /* admissible somewhere, but not for long enough */
+    char dur[40];
+    chg_duration_format(p->dur, dur, sizeof dur);
     for (int step = 0;; step++) {
         if (t > s->to - p->dur) {
-            char dur[40];
-            chg_duration_format(p->dur, dur, sizeof dur);
             p->why_none = fmt_alloc("no slot of %s in the range", dur);
             break;
         }
@@ -550,8 +553,8 @@ static int search(sim_ctx *c, planned *p)
                 p->with_lead = true;
                 break;
             }
-            if (t < p->at)
-                next = p->at;
+            /* when an approval it carries is given, or the lead is over */
+            next = chg_ctx_next_approval(c->ctx);
             if (lead && s->from + lead < next)
                 next = s->from + lead;
             if (next == INT64_MAX) {
@@ -581,10 +584,13 @@ static int search(sim_ctx *c, planned *p)
                 return CHG_OK;
             }
             p->with_lead = false;
+            short_slot = true;
             next = until; /* not admissible there: its decision says when it is again */
         }
         if (next == INT64_MAX || next == INT64_MIN) {
-            p->why_none = fmt_alloc("no instant in the range has its windows open and no freeze");
+            p->why_none = short_slot ? fmt_alloc("no slot of %s in the range: where it may go, its windows are "
+                                                 "shorter or a freeze starts sooner", dur)
+                                     : fmt_alloc("no instant in the range has its windows open and no freeze");
             break;
         }
         t = next > t ? next : t + 1;
@@ -1023,12 +1029,13 @@ static void write_json(const chg_simulation *s, chg_buf *out)
     chg_buf_puts(out, "]}\n");
 }
 
-/* "2026-12-03 22:00" in UTC */
+/* "Thu 2026-12-03 22:00" in UTC: the weekday catches a slot a day off */
 static void short_time(int64_t t, char *out)
 {
     char x[40];
     chg_time_format_utc(t, x);
-    snprintf(out, 20, "%.10s %.5s", x, x + 11);
+    const char *wd = chg_weekday_names[chg_weekday_from_days(chg_floor_div(t, 86400))].abbr;
+    snprintf(out, 24, "%c%c%c %.10s %.5s", wd[0] - 32, wd[1], wd[2], x, x + 11);
 }
 
 typedef struct event {
@@ -1038,24 +1045,27 @@ typedef struct event {
     char *text;
 } event;
 
+/* chg_timeset_intervals callback of the timeline: args are the events,
+ * the freeze's name and the end of the range (where intervals are cut). */
 static int freeze_event(void *ud, int64_t a, int64_t e)
 {
     void **args = ud;
     chg_vec *v = args[0];
     const char *name = args[1];
-    event *x = chg_malloc(sizeof *x);
-    char sa[20], se[20];
-    short_time(a, sa);
+    int64_t range_end = *(const int64_t *)args[2];
+    event *x = chg_calloc(1, sizeof *x);
+    if (!x)
+        return 1;
+    char se[24];
     short_time(e, se);
-    if (!x || !(x->text = fmt_alloc("freeze %s until %s", name, se)) || chg_vec_push(v, x) != CHG_OK) {
-        if (x)
-            chg_free(x->text);
+    x->t = a;
+    x->text = e >= range_end ? fmt_alloc("freeze %s begins, until past the range", name)
+                             : fmt_alloc("freeze %s begins, until %s", name, se);
+    if (!x->text || chg_vec_push(v, x) != CHG_OK) {
+        chg_free(x->text);
         chg_free(x);
         return 1;
     }
-    x->t = a;
-    x->what = 0;
-    x->i = 0;
     return 0;
 }
 
@@ -1084,7 +1094,7 @@ static int write_text(const chg_simulation *s, chg_buf *out)
         const chg_timeset *ts = chg_bundle_timeset(s->b, i, &info);
         if (info.inline_set || strcmp(info.kind, "freeze"))
             continue;
-        void *args[2] = {&ev, (void *)info.name};
+        void *args[3] = {&ev, (void *)info.name, (void *)&s->to};
         if (chg_timeset_intervals(ts, &env, s->from, s->to, freeze_event, args))
             rc = CHG_ENOMEM;
     }
@@ -1107,7 +1117,7 @@ static int write_text(const chg_simulation *s, chg_buf *out)
     chg_buf_printf(out, "policy %s from %s to %s (UTC)\n\n", chg_bundle_policy_name(s->b), a, z);
     for (size_t k = 0; k < ev.len && rc == CHG_OK; k++) {
         const event *x = ev.items[k];
-        char t[20];
+        char t[24];
         short_time(x->t, t);
         if (x->what == 0) {
             chg_buf_printf(out, "%s  ** ", t);
@@ -1116,38 +1126,38 @@ static int write_text(const chg_simulation *s, chg_buf *out)
             continue;
         }
         const planned *p = &s->items[x->i];
-        char e[20], dur[40];
+        char e[24], dur[40];
         short_time(p->at + p->dur, e);
         chg_duration_format(p->dur, dur, sizeof dur);
         chg_buf_printf(out, "%s  ", t);
         chg_buf_puts_visible(out, p->id);
-        chg_buf_printf(out, " %s %s (%s, until %s)", chg_outcome_name(p->outcome), p->risk ? p->risk : "-", dur, e + 11);
+        chg_buf_printf(out, " %s %s (%s, until %s)", chg_outcome_name(p->outcome), p->risk ? p->risk : "-", dur, e + 15);
         if (p->service) {
             chg_buf_puts(out, " service ");
             chg_buf_puts_visible(out, p->service);
         }
         chg_buf_puts(out, p->fits ? "  fits\n" : "  does not fit\n");
         if (!p->fits) {
-            char w[20];
+            char w[24];
             if (p->earliest == INT64_MAX) {
-                chg_buf_puts(out, "                  earliest: none (");
+                chg_buf_puts(out, "                      earliest: none (");
                 chg_buf_puts_visible(out, p->why_none ? p->why_none : "");
                 chg_buf_puts(out, ")\n");
             } else {
                 short_time(p->earliest, w);
-                chg_buf_printf(out, "                  earliest: %s%s\n", w,
+                chg_buf_printf(out, "                      earliest: %s%s\n", w,
                                p->with_lead ? " (given --approval-lead)" : "");
             }
         }
         for (size_t q = 0; q < p->nneeds; q++) {
-            chg_buf_puts(out, "                  needs: ");
+            chg_buf_puts(out, "                      needs: ");
             chg_buf_puts_visible(out, p->needs[q]);
             chg_buf_putc(out, '\n');
         }
         for (size_t q = 0; q < s->nconflicts; q++)
             if (involves(&s->conflicts[q], x->i)) {
                 const conflict *c = &s->conflicts[q];
-                chg_buf_printf(out, "                  conflict (%s): ", kind_names[c->kind]);
+                chg_buf_printf(out, "                      conflict (%s): ", kind_names[c->kind]);
                 if (c->b != SIZE_MAX) {
                     chg_buf_puts(out, "with ");
                     chg_buf_puts_visible(out, s->items[c->a == x->i ? c->b : c->a].id);
@@ -1191,8 +1201,7 @@ static void write_ics_changes(const chg_simulation *s, chg_buf *raw)
         chg_drv_ics_text(raw, p->id, strlen(p->id));
         chg_buf_printf(raw, "@chg\r\nDTSTAMP:%s\r\nDTSTART:%s\r\nDTEND:%s\r\nSUMMARY:", is, ia, ie);
         chg_drv_ics_text(raw, p->id, strlen(p->id));
-        chg_buf_printf(raw, " (%s%s%s)", chg_outcome_name(p->outcome), p->fits ? "" : ", does not fit",
-                       s->nconflicts ? "" : "");
+        chg_buf_printf(raw, " (%s%s)", chg_outcome_name(p->outcome), p->fits ? "" : ", does not fit");
         chg_buf_printf(raw, "\r\nCATEGORIES:%s\r\nDESCRIPTION:", chg_outcome_name(p->outcome));
         chg_buf_reset(&desc);
         chg_buf_printf(&desc, "risk %s", p->risk ? p->risk : "-");

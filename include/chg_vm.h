@@ -266,6 +266,13 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *out, chg_b
  * change's whole duration fits. */
 int64_t chg_ctx_admissible_until(chg_ctx *ctx, const chg_decision *d, int64_t horizon);
 
+/* After chg_eval on ctx: the first instant after the decision's `at` at
+ * which an approval or rejection the change carries is given (one dated
+ * later than `at` does not count yet), or INT64_MAX when there is none
+ * (or no approval was required). When a change waiting for approvals may
+ * be decided differently. */
+int64_t chg_ctx_next_approval(const chg_ctx *ctx);
+
 /* After chg_eval: did rule i apply (its condition held and it acted)? For
  * test coverage. */
 bool chg_ctx_rule_applied(const chg_ctx *ctx, uint32_t rule);

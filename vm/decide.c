@@ -560,6 +560,7 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         return;
     }
     ctx->nduring_all = 0;
+    ctx->next_approval = INT64_MAX;
     if (b->at_block != CHG_NONE32 && !in->ignore_at) {
         chg_value v;
         bool ok = chg_vm_run(ctx, b->at_block, &v) == 0;
@@ -899,3 +900,5 @@ int64_t chg_ctx_admissible_until(chg_ctx *ctx, const chg_decision *d, int64_t ho
                                             chg_vm_horizon(&in, d->at));
     return t == INT64_MIN ? INT64_MAX : t;
 }
+
+int64_t chg_ctx_next_approval(const chg_ctx *ctx) { return ctx->next_approval; }
