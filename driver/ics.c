@@ -28,6 +28,20 @@ void chg_drv_ics_instant(int64_t t, char out[20])
     snprintf(out, 20, "%.4s%.2s%.2sT%.2s%.2s%.2sZ", x, x + 5, x + 8, x + 11, x + 14, x + 17);
 }
 
+void chg_drv_ics_interval(chg_buf *out, const char *kind, const char *name, int64_t start, int64_t end,
+                          int64_t stamp)
+{
+    char ia[20], ib[20], is[20];
+    chg_drv_ics_instant(start, ia);
+    chg_drv_ics_instant(end, ib);
+    chg_drv_ics_instant(stamp, is);
+    chg_buf_puts(out, "BEGIN:VEVENT\r\nUID:");
+    chg_drv_ics_text(out, name, strlen(name));
+    chg_buf_printf(out, "-%s@chg\r\nDTSTAMP:%s\r\nDTSTART:%s\r\nDTEND:%s\r\nSUMMARY:%s ", ia, is, ia, ib, kind);
+    chg_drv_ics_text(out, name, strlen(name));
+    chg_buf_puts(out, "\r\nEND:VEVENT\r\n");
+}
+
 void chg_drv_ics_fold(const char *in, size_t len, chg_buf *out)
 {
     size_t col = 0;

@@ -600,52 +600,114 @@ static int search(sim_ctx *c, planned *p)
 
 /* ---- conflicts between changes ----------------------------------------------------------- */
 
-/* Does service a depend on b through the items' depends_on (transitively)?
- * On true, `path` holds "a depends on b" or "a depends on b through x, y". */
-static bool depends(const chg_simulation *s, const char *a, const char *b, chg_buf *path)
+/* The services of the schedule and what each depends on: the union of
+ * every item's depends_on for its service, as indexes into the sorted
+ * names, so a dependency question is a walk over services, not items. */
+typedef struct svc_graph {
+    const char **names;     /* sorted, distinct */
+    size_t n;
+    size_t **deps;          /* deps[i][0..ndeps[i]) */
+    size_t *ndeps;
+    size_t *seen, *from;    /* the walk's scratch */
+} svc_graph;
+
+static int by_name(const void *x, const void *y) { return strcmp(*(const char *const *)x, *(const char *const *)y); }
+
+static size_t svc_index(const svc_graph *g, const char *name)
 {
-    /* breadth-first over service names; the graph is the union of every
-     * item's depends_on for its service, so it is small */
-    chg_vec queue, via;
-    chg_vec_init(&queue);
-    chg_vec_init(&via);
-    bool found = false;
-    if (chg_vec_push(&queue, (void *)a) != CHG_OK || chg_vec_push(&via, NULL) != CHG_OK)
-        goto done;
-    for (size_t head = 0; head < queue.len && !found; head++) {
-        const char *svc = queue.items[head];
-        for (size_t i = 0; i < s->n && !found; i++) {
-            const planned *p = &s->items[i];
-            if (!p->service || strcmp(p->service, svc))
-                continue;
-            for (size_t k = 0; k < p->ndeps && !found; k++) {
-                bool seen = false;
-                for (size_t q = 0; q < queue.len && !seen; q++)
-                    seen = !strcmp(queue.items[q], p->deps[k]);
-                if (seen)
-                    continue;
-                if (chg_vec_push(&queue, p->deps[k]) != CHG_OK ||
-                    chg_vec_push(&via, (void *)(uintptr_t)(head + 1)) != CHG_OK)
-                    goto done;
-                if (!strcmp(p->deps[k], b))
-                    found = true;
-            }
+    const char **hit = bsearch(&name, g->names, g->n, sizeof *g->names, by_name);
+    return hit ? (size_t)(hit - g->names) : SIZE_MAX;
+}
+
+static void graph_free(svc_graph *g)
+{
+    for (size_t i = 0; g->deps && i < g->n; i++)
+        chg_free(g->deps[i]);
+    chg_free(g->deps);
+    chg_free(g->ndeps);
+    chg_free(g->names);
+    chg_free(g->seen);
+    chg_free(g->from);
+}
+
+static int graph_build(const chg_simulation *s, svc_graph *g)
+{
+    memset(g, 0, sizeof *g);
+    size_t cap = 0;
+    for (size_t i = 0; i < s->n; i++)
+        cap += (s->items[i].service != NULL) + s->items[i].ndeps;
+    g->names = chg_malloc((cap + 1) * sizeof *g->names);
+    if (!g->names)
+        return CHG_ENOMEM;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->items[i].service)
+            g->names[g->n++] = s->items[i].service;
+        for (size_t k = 0; k < s->items[i].ndeps; k++)
+            g->names[g->n++] = s->items[i].deps[k];
+    }
+    qsort(g->names, g->n, sizeof *g->names, by_name);
+    size_t n = 0;
+    for (size_t i = 0; i < g->n; i++)
+        if (!n || strcmp(g->names[n - 1], g->names[i]))
+            g->names[n++] = g->names[i];
+    g->n = n;
+    g->deps = chg_calloc(n + 1, sizeof *g->deps);
+    g->ndeps = chg_calloc(n + 1, sizeof *g->ndeps);
+    g->seen = chg_calloc(n + 1, sizeof *g->seen);
+    g->from = chg_calloc(n + 1, sizeof *g->from);
+    if (!g->deps || !g->ndeps || !g->seen || !g->from)
+        return CHG_ENOMEM;
+    for (size_t i = 0; i < s->n; i++) {
+        const planned *p = &s->items[i];
+        if (!p->service || !p->ndeps)
+            continue;
+        size_t a = svc_index(g, p->service);
+        size_t *d = chg_realloc(g->deps[a], (g->ndeps[a] + p->ndeps) * sizeof *d);
+        if (!d)
+            return CHG_ENOMEM;
+        g->deps[a] = d;
+        for (size_t k = 0; k < p->ndeps; k++) {
+            size_t b = svc_index(g, p->deps[k]), q = 0;
+            while (q < g->ndeps[a] && d[q] != b)
+                q++;
+            if (q == g->ndeps[a] && b != a)
+                d[g->ndeps[a]++] = b;
         }
     }
-    if (found) {
-        /* walk back from b to a for the services in between */
-        size_t hops[64], nh = 0;
-        for (size_t at = (uintptr_t)via.items[queue.len - 1]; at && nh < 64; at = (uintptr_t)via.items[at - 1])
-            if (at - 1 > 0)
-                hops[nh++] = at - 1;
-        chg_buf_printf(path, "%s depends on %s", a, b);
-        for (size_t k = nh; k-- > 0;)
-            chg_buf_printf(path, "%s%s", k == nh - 1 ? " through " : ", ", (const char *)queue.items[hops[k]]);
+    return CHG_OK;
+}
+
+/* Does service a depend on b (transitively)? Breadth first, so the path
+ * named is a shortest one: "a depends on b" or "a depends on b through x,
+ * y" in path. A cycle only makes each service of it depend on the others. */
+static bool depends(svc_graph *g, size_t a, size_t b, chg_buf *path)
+{
+    /* seen[] holds the walk's queue; from[x] is the service x was reached
+     * from + 1 (0: not reached) */
+    memset(g->from, 0, g->n * sizeof *g->from);
+    size_t head = 0, tail = 0;
+    g->seen[tail++] = a;
+    g->from[a] = a + 1;
+    while (head < tail) {
+        size_t x = g->seen[head++];
+        for (size_t k = 0; k < g->ndeps[x]; k++) {
+            size_t y = g->deps[x][k];
+            if (g->from[y])
+                continue;
+            g->from[y] = x + 1;
+            if (y == b) {
+                size_t hops[64], nh = 0;
+                for (size_t v = x; v != a && nh < 64; v = g->from[v] - 1)
+                    hops[nh++] = v;
+                chg_buf_printf(path, "%s depends on %s", g->names[a], g->names[b]);
+                for (size_t q = nh; q-- > 0;)
+                    chg_buf_printf(path, "%s%s", q == nh - 1 ? " through " : ", ", g->names[hops[q]]);
+                return true;
+            }
+            g->seen[tail++] = y;
+        }
     }
-done:
-    chg_vec_free(&queue);
-    chg_vec_free(&via);
-    return found;
+    return false;
 }
 
 typedef struct start_key {
@@ -666,9 +728,13 @@ static int by_start(const void *x, const void *y)
  * each compared with those still running. */
 static int overlap_conflicts(chg_simulation *s, size_t *order)
 {
+    svc_graph g = {0};
     size_t *active = chg_malloc((s->n + 1) * sizeof *active), nactive = 0;
-    if (!active)
+    if (!active || graph_build(s, &g) != CHG_OK) {
+        chg_free(active);
+        graph_free(&g);
         return CHG_ENOMEM;
+    }
     chg_buf path;
     chg_buf_init(&path);
     int rc = CHG_OK;
@@ -688,7 +754,8 @@ static int overlap_conflicts(chg_simulation *s, size_t *order)
             if (!strcmp(p->service, o->service))
                 rc = add_conflict(s, K_SERVICE, active[q], order[k], p->at, end,
                                   fmt_alloc("both change service %s", p->service));
-            else if (depends(s, p->service, o->service, &path) || depends(s, o->service, p->service, &path))
+            else if (depends(&g, svc_index(&g, p->service), svc_index(&g, o->service), &path) ||
+                     depends(&g, svc_index(&g, o->service), svc_index(&g, p->service), &path))
                 rc = path.oom ? CHG_ENOMEM
                               : add_conflict(s, K_DEPENDENCY, active[q], order[k], p->at, end, chg_buf_take(&path));
         }
@@ -696,6 +763,7 @@ static int overlap_conflicts(chg_simulation *s, size_t *order)
     }
     chg_buf_free(&path);
     chg_free(active);
+    graph_free(&g);
     return rc;
 }
 
@@ -968,15 +1036,7 @@ static int freeze_interval(void *ud, int64_t a, int64_t e)
         instant_json(L->out, e);
         chg_buf_putc(L->out, '}');
     } else {
-        char ia[20], ie[20], is[20];
-        chg_drv_ics_instant(a, ia);
-        chg_drv_ics_instant(e, ie);
-        chg_drv_ics_instant(L->stamp, is);
-        chg_buf_puts(L->out, "BEGIN:VEVENT\r\nUID:freeze-");
-        chg_drv_ics_text(L->out, L->name, strlen(L->name));
-        chg_buf_printf(L->out, "-%s@chg\r\nDTSTAMP:%s\r\nDTSTART:%s\r\nDTEND:%s\r\nSUMMARY:freeze ", ia, is, ia, ie);
-        chg_drv_ics_text(L->out, L->name, strlen(L->name));
-        chg_buf_puts(L->out, "\r\nTRANSP:OPAQUE\r\nEND:VEVENT\r\n");
+        chg_drv_ics_interval(L->out, "freeze", L->name, a, e, L->stamp);
     }
     L->count++;
     return 0;

@@ -73,18 +73,7 @@ static int list_interval(void *ud, int64_t s, int64_t e)
     } else if (L->format == CHG_LIST_JSON) {
         chg_buf_printf(L->out, "%s{\"start\":\"%s\",\"end\":\"%s\"}", L->count ? "," : "", a, b);
     } else {
-        char ia[20], ib[20], is[20];
-        chg_drv_ics_instant(s, ia);
-        chg_drv_ics_instant(e, ib);
-        chg_drv_ics_instant(L->stamp, is);
-        /* the UID is the set and the start: importing a later listing
-         * updates these events instead of adding copies */
-        chg_buf_puts(L->out, "BEGIN:VEVENT\r\nUID:");
-        chg_drv_ics_text(L->out, L->name, strlen(L->name));
-        chg_buf_printf(L->out, "-%s@chg\r\nDTSTAMP:%s\r\nDTSTART:%s\r\nDTEND:%s\r\nSUMMARY:%s ", ia, is, ia, ib,
-                       L->what);
-        chg_drv_ics_text(L->out, L->name, strlen(L->name));
-        chg_buf_puts(L->out, "\r\nEND:VEVENT\r\n");
+        chg_drv_ics_interval(L->out, L->what, L->name, s, e, L->stamp);
     }
     L->count++;
     return 0;

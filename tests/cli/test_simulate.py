@@ -391,7 +391,7 @@ cal/changes.ics: 3 events
   earliest: 2026-12-01T00:00:00Z
   conflict (freeze): planned inside freeze holidays (rule no_holidays)
 cal/freezes.ics: 1 event
-20261224T000000Z 20261227T000000Z freeze-holidays-20261224T000000Z@chg freeze holidays
+20261224T000000Z 20261227T000000Z holidays-20261224T000000Z@chg freeze holidays
 """)
         self.assertEqual(p.returncode, 0)
         for name in ("changes.ics", "freezes.ics"):
