@@ -127,12 +127,6 @@ static void put_str(json_t *o, const char *k, const char *v)
     json_object_set_new(o, k, v ? json_string(v) : json_null());
 }
 
-static int dump_cb(const char *buffer, size_t size, void *data)
-{
-    chg_buf_append(data, buffer, size);
-    return 0;
-}
-
 static int record_run(chg_store_conn *w, void *ud)
 {
     record_job *j = ud;
@@ -148,8 +142,9 @@ static int record_run(chg_store_conn *w, void *ud)
     put_str(o, "status", j->status);
     chg_buf data;
     chg_buf_init(&data);
-    /* the daemon's stored form: compact, keys sorted */
-    if (!o || json_dump_callback(o, dump_cb, &data, JSON_COMPACT | JSON_SORT_KEYS) != 0)
+    if (o)
+        chgd_json_dump(o, &data);
+    else
         data.oom = true;
     json_decref(o);
     char at[32];

@@ -174,6 +174,11 @@ void chgd_api_handle(const chgd_request *r, chgd_answer *a, const char **route);
 
 int chgd_tokens_load(const char *path, char *err, size_t errlen);
 
+/* JSON as the daemon stores it (compact, keys sorted: the audit log hashes
+ * deterministic bytes), appended to out (out->oom on failure). */
+struct json_t;
+void chgd_json_dump(const struct json_t *j, chg_buf *out);
+
 /* ---- actions (actions.c, webhook.c; the interface is executor.h) ------------------------- */
 
 /* The action workers: start (not with --dry-run) once the store and the

@@ -95,6 +95,11 @@ static void dump(const json_t *j, chg_buf *out)
         out->oom = true;
 }
 
+void chgd_json_dump(const json_t *j, chg_buf *out)
+{
+    dump(j, out);
+}
+
 /* ---- bundles ---------------------------------------------------------------------------- */
 
 int chgd_bundle_open(const chgd_config *c, chgd_bundle **out, char *err, size_t errlen)

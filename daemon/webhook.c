@@ -153,12 +153,6 @@ static void signature(const target *t, const char *body, size_t len, char out[80
     out[71] = 0;
 }
 
-static int dump_cb(const char *buffer, size_t size, void *data)
-{
-    chg_buf_append(data, buffer, size);
-    return 0;
-}
-
 static chgd_exec_status post(const target *t, const char *body, size_t len, const chgd_action_call *a, char *msg,
                              size_t msglen)
 {
@@ -229,9 +223,8 @@ static chgd_exec_status execute(void *ud, const chgd_action_call *a, char *msg, 
     chg_buf body;
     chg_buf_init(&body);
     const json_t *payload = json_object_get(a->args, "payload");
-    if (json_dump_callback(payload ? payload : json_null(), dump_cb, &body,
-                           JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) != 0 ||
-        body.oom) {
+    chgd_json_dump(payload ? payload : json_null(), &body);
+    if (body.oom) {
         chg_buf_free(&body);
         snprintf(msg, msglen, "webhook %s: out of memory", t->name);
         return CHGD_EXEC_RETRY;

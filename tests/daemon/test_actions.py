@@ -8,7 +8,6 @@ tampered with.
 
     test_actions.py CHGD CHGC REPO_ROOT [TEST...]
 """
-import hashlib
 import http.server
 import json
 import os
@@ -18,15 +17,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_chgd import CHGC, CHGD, ROOT, Daemon, eq, is_decision, record_hash  # noqa: E402
+from test_chgd import main as run_tests  # noqa: E402
 
-ONLY = sys.argv[4:]
 HERE = os.path.dirname(os.path.abspath(__file__))
 POLICY = os.path.join(HERE, "actions_policy.chg")
 SECRET = b"webhook-secret-0123456789"
@@ -497,7 +494,7 @@ def test_config(tmp):
              "chgd: --webhook ops: the URL must be http:// or https://"),
             (["--webhook", "o ps=http://h/"], "chgd: --webhook o ps=http://h/: expected NAME=URL (a name of letters, digits, '_', '-', '.')"),
             (["--webhook", "ops=http://h/", "--webhook-secret", f"ops={empty}"], f"chgd: --webhook-secret: {empty} is empty"),
-            (["--webhook-secret", f"ops={secret}"], f"chgd: --webhook-secret ops: no --webhook of that name"),
+            (["--webhook-secret", f"ops={secret}"], "chgd: --webhook-secret ops: no --webhook of that name"),
             (["--webhook", "a=http://h/", "--webhook", "a=http://i/", "--webhook-secret", f"a={secret}"],
              "chgd: --webhook a: given twice"),
             (["--audit-key", secret],
@@ -515,25 +512,5 @@ def test_config(tmp):
     eq(p.returncode, 0, "the doc's config: " + p.stderr)
 
 
-def main():
-    tests = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
-    failed = 0
-    for t in tests:
-        if ONLY and t.__name__ not in ONLY:
-            continue
-        tmp = tempfile.mkdtemp(prefix="chgd-actions-")
-        t0 = time.time()
-        try:
-            t(tmp)
-            print(f"ok   {t.__name__} ({time.time() - t0:.1f}s)")
-            shutil.rmtree(tmp, ignore_errors=True)
-        except Exception:  # noqa: BLE001
-            failed += 1
-            print(f"FAIL {t.__name__} (kept {tmp})")
-            traceback.print_exc()
-    print(f"{failed} failed" if failed else "all passed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests(globals(), "chgd-actions-"))
