@@ -465,8 +465,8 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
     json_t *acts = dj && d->changed ? json_object_get(dj, "actions") : NULL;
     /* the key names the action in every store: the chain's head after the
      * decision's record hashes the whole history before it */
-    uint64_t head_seq;
-    char head[65];
+    uint64_t head_seq = 0;
+    char head[65] = "";
     if (json_array_size(acts))
         chg_store_audit_head(w, &head_seq, head);
     for (size_t i = 0; rc == CHG_OK && i < json_array_size(acts); i++) {
