@@ -236,6 +236,25 @@ def test_webhook(tmp):
     eq(p.returncode, 0, "the chain with action records: " + p.stderr)
 
 
+def test_webhook_timeout(tmp):
+    """A target slower than webhook-timeout is retried, then fails."""
+    rec = Receiver({"/slow": [200]})
+    rec.delay = 3
+    d = new_daemon(tmp, *webhook_args(tmp, rec), "--webhook-timeout", "1", "--action-attempts", "2",
+                   "--action-backoff", "10")
+    try:
+        d.request("POST", "/v1/events", {"id": "t1", "target": "slow"})
+        rows = wait_for("the action settled", lambda: settled(d, 1))
+        eq([(r[2], r[3]) for r in rows], [("failed", 2)], "two attempts, then failed")
+        results = [r["data"] for r in records(d, "action") if r["data"]["status"] != "started"]
+        eq([(x["status"], x["message"]) for x in results],
+           [("retry", "webhook slow: Timeout was reached"),
+            ("failed", "webhook slow: Timeout was reached (attempt 2 of 2: no more)")], "timeouts")
+    finally:
+        d.stop()
+        rec.close()
+
+
 def test_dry_run(tmp):
     """--dry-run executes nothing and records what would run."""
     rec = Receiver({"/ok": [200]})
