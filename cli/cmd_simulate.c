@@ -173,7 +173,7 @@ int chgc_simulate(int argc, char **argv)
     if (rc != CHG_OK)
         chgc_fail(rc, err);
     else {
-        o.progress = quiet || !isatty(fileno(stderr)) ? NULL : chg_progress_new(stderr, "simulate", 0);
+        o.progress = quiet || !isatty(fileno(stderr)) ? NULL : chg_progress_start(stderr, "simulate", "changes");
         rc = chg_simulate(p.bundle, text, len, &o, &s, &errs);
         chg_progress_end(o.progress);
         if (errs.len)

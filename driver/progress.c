@@ -1,56 +1,59 @@
 /*
- * progress.c — a progress line on a terminal for long runs (chg_driver.h).
- * The clock is read here, never in the VM: progress is for people and
- * changes nothing in any answer.
+ * progress.c — a progress line on a terminal for long runs (replay, and
+ * simulate: chg_progress_*, chg_driver.h).
+ *
+ * The caller decides whether there is a terminal to write to (stderr is
+ * a TTY and the user did not ask for --quiet) and passes NULL otherwise,
+ * so a redirected or quiet run writes nothing. The line is rewritten in
+ * place ("\r…\033[K") on the first tick and then at most four times a
+ * second; the clock is read once every 256 ticks, so a tick costs a
+ * comparison. The end clears the line: the report that follows on
+ * stdout or stderr is not interleaved with it.
  */
 #include "chg_driver.h"
 
+#include <stdlib.h>
 #include <time.h>
 
 struct chg_progress {
-    FILE *f;
-    const char *label;
-    size_t total;
-    int64_t last_ms;        /* when the line was last written */
+    FILE *tty;
+    const char *what, *unit;
+    double last;        /* when the line was last written, seconds */
+    unsigned ticks;
     bool shown;
 };
 
-static int64_t now_ms(void)
+static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-chg_progress *chg_progress_new(FILE *f, const char *label, size_t total)
+chg_progress *chg_progress_start(FILE *tty, const char *what, const char *unit)
 {
-    if (!f)
+    if (!tty)
         return NULL;
-    chg_progress *p = chg_calloc(1, sizeof *p);
-    if (p) {
-        p->f = f;
-        p->label = label;
-        p->total = total;
-        p->last_ms = now_ms(); /* nothing in the first 100 ms: a short run shows nothing */
-    }
+    chg_progress *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL; /* no progress line: nothing else depends on it */
+    p->tty = tty;
+    p->what = what;
+    p->unit = unit;
     return p;
 }
 
-void chg_progress_update(chg_progress *p, size_t done)
+void chg_progress_tick(chg_progress *p, size_t done)
 {
-    if (!p)
+    if (!p || (p->shown && ++p->ticks % 256 != 0))
         return;
-    int64_t t = now_ms();
-    if (t - p->last_ms < 100)
+    double t = now_s();
+    if (p->shown && t - p->last < 0.25)
         return;
-    p->last_ms = t;
-    if (p->total)
-        fprintf(p->f, "\r%s: %zu of %zu (%zu%%)\033[K", p->label, done, p->total,
-                (size_t)((double)done * 100.0 / (double)p->total));
-    else
-        fprintf(p->f, "\r%s: %zu\033[K", p->label, done);
-    fflush(p->f);
+    p->last = t;
     p->shown = true;
+    fprintf(p->tty, "\r%s: %zu %s\033[K", p->what, done, p->unit);
+    fflush(p->tty);
 }
 
 void chg_progress_end(chg_progress *p)
@@ -58,8 +61,8 @@ void chg_progress_end(chg_progress *p)
     if (!p)
         return;
     if (p->shown) {
-        fputs("\r\033[K", p->f);
-        fflush(p->f);
+        fputs("\r\033[K", p->tty);
+        fflush(p->tty);
     }
-    chg_free(p);
+    free(p);
 }

@@ -876,7 +876,7 @@ int chg_simulate(const chg_bundle *b, const char *text, size_t len, const chg_si
         if (judge_planned(&c, i) != CHG_OK || search(&c, &s->items[i]) != CHG_OK)
             rc = CHG_ENOMEM;
         if (o->progress)
-            chg_progress_update(o->progress, i + 1);
+            chg_progress_tick(o->progress, i + 1);
     }
     start_key *keys = rc == CHG_OK ? chg_malloc((s->n + 1) * sizeof *keys) : NULL;
     if (rc == CHG_OK && !keys)

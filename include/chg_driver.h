@@ -222,17 +222,15 @@ typedef struct chg_replay_summary {
 int chg_replay(const chg_bundle *old, const chg_bundle *new_, chg_lines *in, const chg_replay_options *o,
                FILE *out, FILE *msgs, chg_replay_summary *sum, char *err, size_t errlen);
 
-/* ---- progress on a terminal ------------------------------------------------------ */
+/* ---- progress ------------------------------------------------------------------------- */
 
-/* "LABEL: 1234 of 10000 (12%)" rewritten in place on f at most ten times
- * a second, for long runs. A program passes f only when it is a terminal
- * and the user did not ask for quiet (chgc: stderr, unless --quiet), so
- * logs and pipes never see it. chg_progress_new(NULL, …) is NULL, and
- * every call takes NULL and does nothing: callers need no test. */
+/* A progress line for long runs ("replay: 51200 records") rewritten in
+ * place on tty, at most four times a second, cleared at the end. NULL tty
+ * (stderr is not a terminal, or --quiet): nothing is written, and the
+ * functions take the NULL they return. */
 typedef struct chg_progress chg_progress;
-chg_progress *chg_progress_new(FILE *f, const char *label, size_t total);
-void chg_progress_update(chg_progress *p, size_t done);
-/* Clear the line and free p. */
+chg_progress *chg_progress_start(FILE *tty, const char *what, const char *unit);
+void chg_progress_tick(chg_progress *p, size_t done);
 void chg_progress_end(chg_progress *p);
 
 /* ---- simulate: a schedule of planned changes ----------------------------------------- */

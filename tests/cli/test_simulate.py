@@ -299,6 +299,36 @@ class Semantics(Base):
         r = json.loads(out)
         self.assertEqual((r["from"], r["to"]), ("2026-12-02T22:00:00Z", "2027-01-01T23:00:00Z"))
 
+    def test_progress_on_a_terminal_only(self):
+        """Progress is written to standard error when it is a terminal,
+        and cleared at the end; never with --quiet."""
+        import pty
+        plan = [{"change": prod(str(i), service="s%d" % i), "at": "2026-12-%02dT23:00:00Z" % (1 + i % 20),
+                 "duration": "1h"} for i in range(1000)]
+        self.write("plan.json", plan)
+        for quiet in (False, True):
+            master, slave = pty.openpty()
+            p = subprocess.Popen([CHGC, "simulate", "p.chg", "--changes", "plan.json", *RANGE, "-f", "json"]
+                                 + (["--quiet"] if quiet else []), cwd=self.d, stdout=subprocess.DEVNULL,
+                                 stderr=slave)
+            os.close(slave)
+            seen = b""
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            os.close(master)
+            self.assertEqual(p.wait(timeout=120), 0)
+            if quiet:
+                self.assertEqual(seen, b"")
+            else:
+                self.assertRegex(seen.decode(), r"\rsimulate: \d+ changes\x1b\[K")
+                self.assertTrue(seen.endswith(b"\r\x1b[K"), seen[-40:])
+
     def test_no_progress_when_not_a_terminal(self):
         plan = [{"change": prod(str(i)), "at": "2026-12-02T22:00:00Z"} for i in range(300)]
         self.write("plan.json", plan)

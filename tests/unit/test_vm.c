@@ -1471,7 +1471,7 @@ static void test_vm_simulation_questions(void **state)
     chg_bundle *b = vm_build_load("schema change { id: string, t: time, approvals: [{ by: string, group: string, "
                                   "at: time }] = [] }\n"
                                   "at change.t\n"
-                                  "risk low < high\nclassify { default high }\n"
+                                  "risk low < high\nclassify {\n  low when change.id == \"x\"\n  default high\n}\n"
                                   "approvals { low => none\n high => 1 of group \"cab\" }\n"
                                   "freeze stop = 2026-12-07T15:00Z .. 2026-12-07T16:00Z\n"
                                   "rule b:\n  deny during stop \"stop\"\n");
