@@ -236,6 +236,15 @@ int chg_c_resolve(chg_compiler *c)
                 chg_c_nomem(c);
             break;
         }
+        case D_CONCURRENCY: {
+            chg_decl *prev = chg_c_map_get(&c->concurrency, d->name.name);
+            if (prev) {
+                chg_diag *dg = chg_c_diag_report(c, CHG_D_E0102, d->name.span, d->name.name, NULL);
+                note_previous(c, dg, prev, "concurrency limit");
+            } else if (chg_c_map_put(&c->concurrency, d->name.name, d) != CHG_OK)
+                chg_c_nomem(c);
+            break;
+        }
         case D_TEST: {
             chg_decl *prev = chg_c_map_get(&c->tests, d->name.name);
             if (prev) {
