@@ -203,6 +203,8 @@ typedef struct chg_replay_options {
                                    "facts"), horizon */
     bool has_now;               /* base->now was given (--at) */
     chg_replay_format format;
+    FILE *progress;             /* a terminal for the progress line, or
+                                   NULL (chg_progress_start) */
 } chg_replay_options;
 
 typedef struct chg_replay_summary {
@@ -221,6 +223,17 @@ typedef struct chg_replay_summary {
  * could not be written). */
 int chg_replay(const chg_bundle *old, const chg_bundle *new_, chg_lines *in, const chg_replay_options *o,
                FILE *out, FILE *msgs, chg_replay_summary *sum, char *err, size_t errlen);
+
+/* ---- progress ------------------------------------------------------------------------- */
+
+/* A progress line for long runs ("replay: 51200 records") rewritten in
+ * place on tty, at most four times a second, cleared at the end. NULL tty
+ * (stderr is not a terminal, or --quiet): nothing is written, and the
+ * functions take the NULL they return. */
+typedef struct chg_progress chg_progress;
+chg_progress *chg_progress_start(FILE *tty, const char *what, const char *unit);
+void chg_progress_tick(chg_progress *p, size_t done);
+void chg_progress_end(chg_progress *p);
 
 /* ---- concurrency limits --------------------------------------------------------------- */
 
