@@ -203,6 +203,8 @@ typedef struct chg_replay_options {
                                    "facts"), horizon */
     bool has_now;               /* base->now was given (--at) */
     chg_replay_format format;
+    FILE *progress;             /* a terminal for the progress line, or
+                                   NULL (chg_progress_start) */
 } chg_replay_options;
 
 typedef struct chg_replay_summary {
@@ -281,6 +283,56 @@ typedef enum chg_sim_format {
  * same bytes. CHG_OK or CHG_ENOMEM. */
 int chg_simulation_write(const chg_simulation *s, chg_sim_format f, chg_buf *out);
 void chg_simulation_free(chg_simulation *s);
+
+/* ---- concurrency limits --------------------------------------------------------------- */
+
+/* One change in flight, or planned to be: the input of chg_concurrency_check. */
+typedef struct chg_inflight {
+    const char *id;         /* its id, for messages (may be NULL) */
+    int64_t start, end;     /* in flight during [start, end), Unix seconds */
+    int risk;               /* its class (chg_bundle_risk_name), -1 unknown:
+                               counted under every limit, as the highest */
+    const char *change;     /* the change as JSON text, read for `per`
+                               fields; NULL: it has none (its groups are null) */
+    size_t len;
+} chg_inflight;
+
+/* The in-flight changes a violation lists by index; it counts them all. */
+#define CHG_CONCURRENCY_LISTED 20
+
+/* A change that starts while `max` counted changes of its group are
+ * already in flight. */
+typedef struct chg_concurrency_violation {
+    uint32_t limit;         /* the limit (chg_bundle_concurrency) */
+    size_t change;          /* the change that starts over it, an input index */
+    int64_t at;             /* when: that change's start */
+    size_t *inflight;       /* the changes in flight then, input indexes in
+                               start order: the first nlisted of them */
+    size_t nlisted, ninflight;
+    char *value;            /* the group's field value as compact JSON
+                               ("\"payments\"", "null"), NULL globally */
+} chg_concurrency_violation;
+
+/* Apply b's concurrency limits (docs/language.md, `concurrency`) to
+ * changes[0..n): for each limit, the changes it counts (risk at least
+ * its class, or unknown) grouped by its field's value, each change that
+ * starts while `max` of its group are in flight — including those over
+ * the limit themselves — is a violation. *out (free with
+ * chg_concurrency_violations_free) is sorted by limit, start and index;
+ * NULL with *nout 0 when there is none. Deterministic; O(n log n) time
+ * plus the in-flight set at each start. Returns CHG_OK, CHG_EINVAL with
+ * err naming the change (an interval that ends before it starts, a risk
+ * class the policy has not, a change that is not a JSON object), or
+ * CHG_ENOMEM. */
+int chg_concurrency_check(const chg_bundle *b, const chg_inflight *changes, size_t n,
+                          chg_concurrency_violation **out, size_t *nout, char *err, size_t errlen);
+void chg_concurrency_violations_free(chg_concurrency_violation *v, size_t n);
+/* One violation as a sentence naming the changes and the rule:
+ * change "c3" starts at 2026-12-02T10:00:00Z while 1 change is in flight
+ * with change.service = "payments" ("c1"): concurrency one_per_service
+ * allows 1 of any per change.service */
+void chg_concurrency_violation_text(const chg_bundle *b, const chg_inflight *changes,
+                                    const chg_concurrency_violation *v, chg_buf *out);
 
 /* ---- windows and freezes ------------------------------------------------------------ */
 

@@ -299,6 +299,20 @@ const char *chg_bundle_risk_name(const chg_bundle *b, int risk);
 uint32_t chg_bundle_nintakes(const chg_bundle *b);
 const char *chg_bundle_intake_name(const chg_bundle *b, uint32_t intake);
 
+/* Concurrency limits (`concurrency NAME = N of …`), in declaration order.
+ * A decision never reads them: chg_concurrency_check (chg_driver.h)
+ * applies them to a set of changes in flight. */
+typedef struct chg_concurrency_info {
+    const char *name;
+    uint32_t max;           /* changes in flight at once, 1 or more */
+    int min_risk;           /* the lowest class counted, -1: every change */
+    const char *per;        /* the field below change, dotted ("service"),
+                               the changes are grouped by; NULL: globally */
+    uint32_t span;          /* its place, for chg_bundle_source */
+} chg_concurrency_info;
+uint32_t chg_bundle_nconcurrency(const chg_bundle *b);
+void chg_bundle_concurrency(const chg_bundle *b, uint32_t i, chg_concurrency_info *out);
+
 /* Time sets: every declared window and freeze, in declaration order, then
  * the sets written inside `deny during` rules. */
 typedef struct chg_timeset_info {

@@ -162,6 +162,8 @@ struct chg_bundle {
     chg_intakedef *intakes;
     uint32_t nifields;
     chg_ifielddef *ifields;
+    uint32_t nconcur;
+    chg_rec_CONCUR *concur;   /* concurrency limits (chg_concurrency_check) */
 
     chg_limits limits;        /* the LIMITS section, or the defaults */
 };

@@ -939,6 +939,7 @@ static const char all_sections_policy[] =
     "rule tagged: when (change.note ?? \"\") matches r\"^x\" and any t in change.tags: t == \"x\"\n"
     "  deny \"tagged {lower(change.id)}\"\n"
     "rule sec: when prod and hour(change.when, \"Europe/Berlin\") > 3 require 1 of group \"sec\"\n"
+    "concurrency prod_load = 2 of risk >= high per change.env\n"
     "on deny when prod do aws.sns.publish(\"arn:aws:sns:us-east-1:1:x\", summary)\n"
     "intake hook when event.source == \"x\" {\n"
     "  id: event.id, env: \"prod\", tags: [], when: event.time,\n"
@@ -1093,6 +1094,14 @@ static void test_vm_reference_past_the_end(void **state)
         bloblen = end > bloblen ? end : bloblen;
     }
     expect_field_rejected(&bytes, CHG_F_STRINGS_off, n - 1, bloblen);
+    /* a concurrency limit's field path with an empty name: the empty
+     * string of the pool (`?? ""`) */
+    uint32_t empty = n;
+    for (uint32_t i = 0; i < n && empty == n; i++)
+        if (chg_rd32(d + strings + i * CHG_RECSIZE_STRINGS + CHG_OFF(STRINGS, len)) == 0)
+            empty = i;
+    assert_true(empty < n);
+    expect_field_rejected(&bytes, CHG_F_CONCUR_per, 0, empty);
     chg_buf_free(&bytes);
 }
 
