@@ -427,6 +427,27 @@ def test_chgd_end_to_end():
         d.stop()
 
 
+def test_docs_iam_policies():
+    """docs/aws.md: every IAM policy is JSON of IAM's grammar, and each
+    operation the client calls is allowed by the whole-deployment policy."""
+    text = open(os.path.join(ROOT, "docs/aws.md"), encoding="utf-8").read()
+    blocks = re.findall(r"```json\n(.*?)```", text, re.S)
+    assert len(blocks) >= 4, blocks
+    for b in blocks:
+        p = json.loads(b)
+        eq(sorted(p), ["Statement", "Version"])
+        eq(p["Version"], "2012-10-17")
+        for st in p["Statement"]:
+            assert st["Effect"] == "Allow" and st["Action"] and st["Resource"], st
+            for a in st["Action"]:
+                svc, _, op = a.partition(":")
+                name = {"cloudwatch": "cloudwatch", "ssm": "ssm", "codepipeline": "codepipeline"}[svc]
+                assert op in fake_aws.model(name).operation_names, a
+    whole = {a for st in json.loads(blocks[-1])["Statement"] for a in st["Action"]}
+    eq(whole, {"cloudwatch:DescribeAlarms", "ssm:GetCalendarState", "codepipeline:GetPipelineState",
+               "codepipeline:GetPipelineExecution"})
+
+
 def main():
     tests = [(k, v) for k, v in globals().items() if k.startswith("test_") and callable(v)]
     only = os.environ.get("CHG_AWS_TEST")

@@ -48,6 +48,8 @@ for f in files:
     d, _, name = f.partition("/")
     if d in SHARED and name.endswith((".h", ".def")):
         owner[name] = d
+        if "/" in name:  # a sub-folder's own headers (stdlib/aws/), included by their name there
+            owner.setdefault(os.path.basename(name), d)
 for f in files:
     d, _, name = f.partition("/")
     if d not in SHARED or not name.endswith((".c", ".cc", ".h", ".l", ".y", ".def")):
