@@ -347,10 +347,11 @@ class Chgd:
         with open(self.tokens, "w") as f:
             f.write("write write-token-0123456789abcdef\nread read-token-0123456789abcdef\n")
         self.log = os.path.join(d, "chgd.log")
+        self.store = os.path.join(d, "chgd.db")
         self.errf = open(self.log, "wb")
         self.proc = subprocess.Popen([CHGD, "--listen", "127.0.0.1:0", "--policy",
                                       os.path.join(ROOT, "tests/aws/policy.chg"), "--store",
-                                      os.path.join(d, "chgd.db"), "--token-file", self.tokens, *extra],
+                                      self.store, "--token-file", self.tokens, *extra],
                                      stdout=subprocess.DEVNULL, stderr=self.errf, env=env)
         deadline = time.time() + 30
         self.port = None
@@ -411,6 +412,30 @@ def test_chgd_end_to_end():
             {"args": ["web", "Deploy"], "call": "aws.codepipeline.stage_state", "result": "InProgress"}])
     finally:
         d.stop()
+    # chgc audit export --events gives replay what the decision saw: the
+    # answers, as facts — and replay decides as chgd did, asking nothing
+    chgc = os.path.join(os.path.dirname(CHGD), "chgc")
+    p = subprocess.run([chgc, "audit", "export", d.store, "--events"], capture_output=True, text=True, timeout=60)
+    eq(p.returncode, 0)
+    recs = [json.loads(line) for line in p.stdout.splitlines()]
+    eq([r["event"]["id"] for r in recs], ["c1", "c2"])
+    eq(recs[0]["facts"]["queries"][0], {"args": ["pay-5xx"], "call": "aws.cloudwatch.alarm_state",
+                                         "result": "ALARM"})
+    pol = os.path.join(ROOT, "tests/aws/policy.chg")
+
+    def replayed(facts):
+        ev, fa = os.path.join(TMP, "event.json"), os.path.join(TMP, "facts.json")
+        with open(ev, "w") as f:
+            json.dump(recs[0]["event"], f)
+        with open(fa, "w") as f:
+            json.dump(facts, f)
+        p = subprocess.run([chgc, "eval", pol, "--event", ev, "--facts", fa, "--at", recs[0]["at"]],
+                           capture_output=True, text=True, timeout=60)
+        return json.loads(p.stdout)
+    dec = replayed(recs[0]["facts"])
+    eq((dec["outcome"], reasons(dec)), ("deny", ["alarm pay-5xx is firing"]))
+    dec = replayed({k: v for k, v in recs[0]["facts"].items() if k != "queries"})
+    eq(dec["outcome"], "error")  # without them, nothing to decide on
     # a throttled query past its retries: the decision is `error`, naming
     # the call and AWS's code — never a silent allow; nothing cached
     reset()
