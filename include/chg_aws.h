@@ -75,6 +75,21 @@ bool chg_aws_answers(const char *call);
 int chg_aws_answer(chg_aws *a, const char *call, const char *const *args, uint32_t nargs, int64_t at,
                    chg_buf *out, chg_aws_error *err);
 
+/* Is this an action chg_aws_act runs ("aws.codepipeline.disable_transition")? */
+bool chg_aws_acts(const char *call);
+/* Run the policy's action call with its arguments as the decision holds
+ * them (args_json: a JSON list, in the parameter order of
+ * vm/builtins.def): one AWS operation (docs/aws.md, "Actions"), retried
+ * as the standard mode says; EventBridge's failed entries inside an HTTP
+ * 200 are sent again. AWS's answer (JSON text) is appended to out. CHG_OK,
+ * or CHG_EIO / CHG_EINVAL with err naming the operation and AWS's code:
+ * an executor records it and decides whether to try again later. */
+int chg_aws_act(chg_aws *a, const char *call, const char *args_json, chg_buf *out, chg_aws_error *err);
+/* DisableStageTransition's reason as the API takes it: 1 to 300 of
+ * [a-zA-Z0-9!@ ().*?-], every other character a space (runs collapsed,
+ * ends trimmed), "disabled by chg" when nothing is left. */
+void chg_aws_sanitize_reason(const char *in, char *out, size_t outlen);
+
 /* Form-encode s (RFC 3986 unreserved kept, everything else %XX), as the
  * Query protocol and SigV4 expect. */
 void chg_aws_urlencode(chg_buf *out, const char *s);

@@ -256,6 +256,21 @@ static int pipeline(chg_aws *a, const char *const *args, bool execution, chg_buf
     return rc;
 }
 
+/* "SSM GetCalendarState: ThrottlingException (HTTP 400, 3 attempts): Rate
+ * exceeded": the operation, AWS's code, how it ended, AWS's message. */
+void chg_aws_name_error(chg_aws_error *err, const char *op)
+{
+    char m[sizeof err->message], how[48] = "";
+    snprintf(m, sizeof m, "%s", err->message);
+    if (err->http && !err->attempts) /* a credentials provider's answer */
+        snprintf(how, sizeof how, " (HTTP %d)", err->http);
+    else if (err->http && err->http != 200)
+        snprintf(how, sizeof how, " (HTTP %d, %d attempt%s)", err->http, err->attempts, err->attempts == 1 ? "" : "s");
+    else if (err->attempts > 1)
+        snprintf(how, sizeof how, " (%d attempts)", err->attempts);
+    snprintf(err->message, sizeof err->message, "%s: %s%s%s%.250s", op, err->code, how, m[0] ? ": " : "", m);
+}
+
 /* The queries, their arity and the operation their errors name. */
 static const struct {
     const char *call, *op;
@@ -296,20 +311,7 @@ int chg_aws_answer(chg_aws *a, const char *call, const char *const *args, uint32
     case 3: rc = pipeline(a, args, false, out, err); break;
     default: rc = pipeline(a, args, true, out, err); break;
     }
-    if (rc != CHG_OK && rc != CHG_ENOMEM) {
-        /* "SSM GetCalendarState: ThrottlingException (HTTP 400, 3 attempts): Rate exceeded" */
-        char m[sizeof err->message];
-        snprintf(m, sizeof m, "%s", err->message);
-        char how[48] = "";
-        if (err->http && !err->attempts) /* a credentials provider's answer */
-            snprintf(how, sizeof how, " (HTTP %d)", err->http);
-        else if (err->http && err->http != 200)
-            snprintf(how, sizeof how, " (HTTP %d, %d attempt%s)", err->http, err->attempts,
-                     err->attempts == 1 ? "" : "s");
-        else if (err->attempts > 1)
-            snprintf(how, sizeof how, " (%d attempts)", err->attempts);
-        snprintf(err->message, sizeof err->message, "%s: %s%s%s%.250s", queries[q].op, err->code, how,
-                 m[0] ? ": " : "", m);
-    }
+    if (rc != CHG_OK && rc != CHG_ENOMEM)
+        chg_aws_name_error(err, queries[q].op);
     return rc;
 }

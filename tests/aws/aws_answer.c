@@ -4,6 +4,7 @@
  * of the client against the local endpoint (tests/aws/test_aws.py).
  *
  *   aws_answer [--repeat N] [--sleep SECONDS] [--timeout MS] CALL ARG...
+ *   aws_answer --act CALL ARGS_JSON      run an action (chg_aws_act)
  *
  * Each repetition prints one line: the answer, or "error CODE: message".
  * Exits 0 when every call answered, 1 otherwise, 2 on a usage error.
@@ -19,13 +20,17 @@
 int main(int argc, char **argv)
 {
     int i = 1, repeat = 1, pause = 0;
+    bool act = false;
     long timeout = 0;
     for (; i + 1 < argc && !strncmp(argv[i], "--", 2); i += 2) {
         if (!strcmp(argv[i], "--repeat"))
             repeat = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--sleep"))
             pause = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--timeout"))
+        else if (!strcmp(argv[i], "--act")) {
+            act = true;
+            i--; /* a flag without a value */
+        } else if (!strcmp(argv[i], "--timeout"))
             timeout = atol(argv[i + 1]);
         else
             break;
@@ -47,8 +52,10 @@ int main(int argc, char **argv)
             sleep((unsigned)pause);
         chg_buf out;
         chg_buf_init(&out);
-        if (chg_aws_answer(a, argv[i], (const char *const *)argv + i + 1, (uint32_t)(argc - i - 1), time(NULL), &out,
-                           &err) == CHG_OK)
+        int rc = act ? chg_aws_act(a, argv[i], i + 1 < argc ? argv[i + 1] : "[]", &out, &err)
+                     : chg_aws_answer(a, argv[i], (const char *const *)argv + i + 1, (uint32_t)(argc - i - 1),
+                                      time(NULL), &out, &err);
+        if (rc == CHG_OK)
             printf("%s\n", out.data);
         else {
             printf("error %s: %s\n", err.code, err.message);

@@ -92,6 +92,7 @@ class State:
         self.container_token = "container-auth-token"
         self.imds_tokens = set()
         self.issued = {"imds": 0, "container": 0, "sts": 0}
+        self.fail_entries = 0   # PutEvents: this many entries fail inside an HTTP 200
 
     def issue(self, kind):
         akid = "ASIA" + secrets.token_hex(8).upper()
@@ -261,6 +262,33 @@ def _raise_invalid(report):
     raise AssertionError("the fake's own answer does not fit the model: " + report.generate_report())
 
 
+def check_patterns(value, shape, path):
+    """What botocore's validator leaves out and AWS checks: string patterns
+    of the model (as Python regexes: AWS's are Java ones, the same for the
+    ones used here), matched whole."""
+    t = shape.type_name
+    if t == "structure" and isinstance(value, dict):
+        for k, v in value.items():
+            if k in shape.members:
+                r = check_patterns(v, shape.members[k], f"{path}.{k}" if path else k)
+                if r:
+                    return r
+    elif t == "list" and isinstance(value, list):
+        for i, v in enumerate(value):
+            r = check_patterns(v, shape.member, f"{path}[{i}]")
+            if r:
+                return r
+    elif t == "string" and isinstance(value, str) and "pattern" in shape.metadata:
+        try:
+            ok = re.fullmatch(shape.metadata["pattern"], value, re.S) is not None
+        except re.error:
+            ok = True
+        if not ok:
+            return f"1 validation error detected: Value at '{path}' failed to satisfy constraint: Member must " \
+                   f"satisfy regular expression pattern: {shape.metadata['pattern']}"
+    return None
+
+
 # ---- the operations ----------------------------------------------------------------------------
 
 def op_describe_alarms(p):
@@ -317,7 +345,45 @@ def op_get_pipeline_execution(p):
                                   "status": status}}
 
 
+def op_put_events(p):
+    entries, failed = [], 0
+    for e in p["Entries"]:
+        with STATE.lock:
+            fail = STATE.fail_entries > 0
+            STATE.fail_entries -= 1 if fail else 0
+        if fail:
+            failed += 1
+            entries.append({"ErrorCode": "InternalFailure", "ErrorMessage": "injected entry failure"})
+        else:
+            entries.append({"EventId": secrets.token_hex(8)})
+    return {"FailedEntryCount": failed, "Entries": entries}
+
+
+def op_empty(p):
+    return {}
+
+
+def op_publish(p):
+    return {"MessageId": secrets.token_hex(8)}
+
+
+def op_stop_deployment(p):
+    return {"status": "Pending", "statusMessage": "stopping"}
+
+
+def op_put_approval_result(p):
+    return {"approvedAt": datetime.datetime.now(datetime.timezone.utc)}
+
+
 OPS = {("cloudwatch", "DescribeAlarms"): op_describe_alarms,
+       ("events", "PutEvents"): op_put_events,
+       ("sns", "Publish"): op_publish,
+       ("codepipeline", "DisableStageTransition"): op_empty,
+       ("codepipeline", "EnableStageTransition"): op_empty,
+       ("codepipeline", "PutApprovalResult"): op_put_approval_result,
+       ("codedeploy", "StopDeployment"): op_stop_deployment,
+       ("stepfunctions", "SendTaskSuccess"): op_empty,
+       ("stepfunctions", "SendTaskFailure"): op_empty,
        ("ssm", "GetCalendarState"): op_get_calendar_state,
        ("codepipeline", "GetPipelineState"): op_get_pipeline_state,
        ("codepipeline", "GetPipelineExecution"): op_get_pipeline_execution}
@@ -485,6 +551,9 @@ class Handler(BaseHTTPRequestHandler):
                 if report.has_errors():
                     raise Refused(400, "ValidationException" if json_protocol else "ValidationError",
                                   report.generate_report())
+                bad = check_patterns(p, om.input_shape, "")
+                if bad:
+                    raise Refused(400, "ValidationException" if json_protocol else "ValidationError", bad)
             inj = None
             with STATE.lock:
                 for i in STATE.injections:
@@ -509,6 +578,8 @@ class Handler(BaseHTTPRequestHandler):
             if not inj:
                 self.record(**entry, ok=True)
             if json_protocol:
+                if om.output_shape is None:
+                    return self.send(200, "{}", f"application/x-amz-json-{model(svc).metadata['jsonVersion']}")
                 report = ParamValidator().validate(result, om.output_shape)
                 if report.has_errors():
                     _raise_invalid(report)

@@ -452,6 +452,61 @@ def test_chgd_end_to_end():
         d.stop()
 
 
+def act(call, args, env=None):
+    return ask("--act", call, json.dumps(args), env=env)
+
+
+def test_actions():
+    """The AWS actions as chgd's executor will run them: each request
+    passes botocore's signer, validator and the model's patterns."""
+    reset()
+    eq(act("aws.codepipeline.disable_transition", ["web", "Deploy", "freeze: CAB_hold, see https://x/y — ok"]), "{}")
+    eq(calls("DisableStageTransition")[0]["params"],
+       {"pipelineName": "web", "stageName": "Deploy", "transitionType": "Inbound",
+        "reason": "freeze CAB hold see https x y ok"})  # the API's charset: no _ , : / nor non-ASCII
+    eq(act("aws.codepipeline.disable_transition", ["web", "Deploy", "x" * 400 + "_"]), "{}")
+    eq(len(calls("DisableStageTransition")[1]["params"]["reason"]), 300)
+    eq(act("aws.codepipeline.disable_transition", ["web", "Deploy", "::"]), "{}")
+    eq(calls("DisableStageTransition")[2]["params"]["reason"], "disabled by chg")
+    eq(act("aws.codepipeline.enable_transition", ["web", "Deploy"]), "{}")
+    token = "12345678-1234-1234-1234-123456789abc"
+    out = act("aws.codepipeline.put_approval_result", ["web", "Deploy", "Approve", token, "Approved", "é" * 300])
+    assert out.startswith('{"approvedAt": '), out
+    eq(calls("PutApprovalResult")[0]["params"]["result"], {"summary": "é" * 256, "status": "Approved"})
+    eq(act("aws.codepipeline.put_approval_result", ["web", "Deploy", "Approve", "not-a-token", "Approved", "ok"]),
+       "error ValidationException: CodePipeline PutApprovalResult: ValidationException (HTTP 400, 1 attempt): 1 "
+       "validation error detected: Value at 'token' failed to satisfy constraint: Member must satisfy regular "
+       "expression pattern: [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+    eq(act("aws.codedeploy.stop_deployment", ["d-ABCDEF123"]), '{"status": "Pending", "statusMessage": "stopping"}')
+    eq(calls("StopDeployment")[0]["params"], {"deploymentId": "d-ABCDEF123", "autoRollbackEnabled": True})
+    act("aws.codedeploy.stop_deployment", ["d-ABCDEF123", False])
+    eq(calls("StopDeployment")[1]["params"]["autoRollbackEnabled"], False)
+    eq(act("aws.stepfunctions.send_task_success", ["tok", {"ok": True}]), "{}")
+    eq(calls("SendTaskSuccess")[0]["params"], {"taskToken": "tok", "output": '{"ok":true}'})
+    eq(act("aws.stepfunctions.send_task_failure", ["tok", "Denied", "policy"]), "{}")
+    out = act("aws.sns.publish", ["arn:aws:sns:eu-west-1:123456789012:changes", "hello", "subject\nline"])
+    assert re.fullmatch(r'\{"MessageId":"[0-9a-f]{16}"\}', out), out
+    eq(calls("Publish")[0]["params"], {"TopicArn": "arn:aws:sns:eu-west-1:123456789012:changes",
+                                       "Message": "hello", "Subject": "subject line"})
+    # EventBridge: a failed entry inside an HTTP 200 is sent again
+    fake("/_fake/state", {"fail_entries": 1})
+    out = act("aws.events.put_event", ["default", "Change Decided", {"id": "c1"}])
+    assert out.startswith('{"FailedEntryCount": 0'), out
+    eq(len(calls("PutEvents")), 2)
+    eq(calls("PutEvents")[0]["params"]["Entries"][0],
+       {"EventBusName": "default", "Source": "chg", "DetailType": "Change Decided", "Detail": '{"id":"c1"}'})
+    fake("/_fake/state", {"fail_entries": 5})
+    eq(act("aws.events.put_event", ["default", "Change Decided", {"id": "c1"}]),
+       "error InternalFailure: EventBridge PutEvents: InternalFailure (3 attempts): the entry failed: injected entry "
+       "failure")
+    fake("/_fake/state", {"fail_entries": 0})
+    # throttled, then through
+    fake("/_fake/inject", {"op": "EnableStageTransition", "error": "ThrottlingException", "count": 1})
+    eq(act("aws.codepipeline.enable_transition", ["web", "Deploy"]), "{}")
+    eq(act("aws.sns.publish", ["arn:aws:sns:eu-west-1:123456789012:changes"]),
+       "error ConfigError: aws.sns.publish: not an action the AWS client runs with these arguments")
+
+
 def test_docs_iam_policies():
     """docs/aws.md: every IAM policy is JSON of IAM's grammar, and each
     operation the client calls is allowed by the whole-deployment policy."""
