@@ -13,6 +13,7 @@
 #include "chgd.h"
 
 #include "chg_aws.h"
+#include "executor.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -29,6 +30,9 @@ typedef struct entry {
 } entry;
 
 static chg_aws *client;
+/* The actions' client: one attempt per call, since the action worker
+ * (actions.c) decides when to try again and records every attempt. */
+static chg_aws *actor;
 static long ttl;
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static entry cache[CACHE_MAX];
@@ -41,6 +45,27 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The executor of the aws.* actions: ok, or AWS's error with retry when
+ * the standard mode would retry it (throttling, 5xx, a timeout, a failed
+ * EventBridge entry), else for good. */
+static chgd_exec_status execute(void *ud, const chgd_action_call *a, char *msg, size_t msglen)
+{
+    (void)ud;
+    chg_buf out;
+    chg_buf_init(&out);
+    chg_aws_error e;
+    int rc = chg_aws_act(actor, a->call, a->args_json, &out, &e);
+    chgd_exec_status st = CHGD_EXEC_OK;
+    if (rc == CHG_OK)
+        snprintf(msg, msglen, "%.200s", out.data ? out.data : "");
+    else {
+        snprintf(msg, msglen, "%s", rc == CHG_ENOMEM ? "out of memory" : e.message);
+        st = rc == CHG_ENOMEM || chg_aws_retryable(&e) ? CHGD_EXEC_RETRY : CHGD_EXEC_FAIL;
+    }
+    chg_buf_free(&out);
+    return st;
+}
+
 int chgd_aws_start(const chgd_config *c, char *err, size_t errlen)
 {
     if (!c->aws)
@@ -50,6 +75,16 @@ int chgd_aws_start(const chgd_config *c, char *err, size_t errlen)
     int rc = chg_aws_new(&o, &client, &e);
     if (rc != CHG_OK) {
         snprintf(err, errlen, "--aws: %s", e.message);
+        return rc;
+    }
+    o.max_attempts = 1;
+    if ((rc = chg_aws_new(&o, &actor, &e)) != CHG_OK) {
+        snprintf(err, errlen, "--aws: %s", e.message);
+        return rc;
+    }
+    chgd_executor ex = {.name = "aws", .prefix = "aws.", .execute = execute};
+    if ((rc = chgd_executor_register(&ex)) != CHG_OK) {
+        snprintf(err, errlen, "--aws: cannot register the AWS executor");
         return rc;
     }
     ttl = c->aws_cache_ttl;
@@ -68,7 +103,8 @@ void chgd_aws_stop(void)
     ncache = 0;
     pthread_mutex_unlock(&cache_mu);
     chg_aws_free(client);
-    client = NULL;
+    chg_aws_free(actor);
+    client = actor = NULL;
 }
 
 void chgd_asked_init(chgd_asked *q, int64_t at)

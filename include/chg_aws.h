@@ -37,6 +37,7 @@ typedef struct chg_aws_error {
 typedef struct chg_aws_options {
     long connect_timeout_ms; /* 0: 3000 */
     long timeout_ms;         /* per attempt, 0: 10000 */
+    long max_attempts;       /* 0: AWS_MAX_ATTEMPTS, the profile's max_attempts, or 3 */
     /* The process environment (NULL: getenv): tests pass their own. */
     const char *(*getenv)(void *ud, const char *name);
     void *getenv_ud;
@@ -78,8 +79,8 @@ int chg_aws_answer(chg_aws *a, const char *call, const char *const *args, uint32
 /* Is this an action chg_aws_act runs ("aws.codepipeline.disable_transition")? */
 bool chg_aws_acts(const char *call);
 /* Run the policy's action call with its arguments as the decision holds
- * them (args_json: a JSON list, in the parameter order of
- * vm/builtins.def): one AWS operation (docs/aws.md, "Actions"), retried
+ * them (args_json: the decision's object by parameter name, or a JSON
+ * list in the parameter order of vm/builtins.def): one AWS operation (docs/aws.md, "Actions"), retried
  * as the standard mode says; EventBridge's failed entries inside an HTTP
  * 200 are sent again. AWS's answer (JSON text) is appended to out. CHG_OK,
  * or CHG_EIO / CHG_EINVAL with err naming the operation and AWS's code:
@@ -89,6 +90,10 @@ int chg_aws_act(chg_aws *a, const char *call, const char *args_json, chg_buf *ou
  * [a-zA-Z0-9!@ ().*?-], every other character a space (runs collapsed,
  * ends trimmed), "disabled by chg" when nothing is left. */
 void chg_aws_sanitize_reason(const char *in, char *out, size_t outlen);
+
+/* Would the standard retry mode try again after this error (throttling,
+ * a transient error, HTTP 500, 502, 503, 504, a timeout)? */
+bool chg_aws_retryable(const chg_aws_error *err);
 
 /* Form-encode s (RFC 3986 unreserved kept, everything else %XX), as the
  * Query protocol and SigV4 expect. */

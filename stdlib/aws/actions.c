@@ -160,19 +160,41 @@ static int publish(chg_aws *a, json_t *args, chg_buf *out, chg_aws_error *err)
     return rc;
 }
 
+/* The actions, their arity and their parameters' names as the decision
+ * names them (the signatures in vm/builtins.def; tests/aws checks that
+ * the two agree). */
 static const struct {
     const char *call, *op;
     size_t min, max;
+    const char *params[6];
 } actions[] = {
-    {"aws.codepipeline.disable_transition", "CodePipeline DisableStageTransition", 3, 3},
-    {"aws.codepipeline.enable_transition", "CodePipeline EnableStageTransition", 2, 2},
-    {"aws.codepipeline.put_approval_result", "CodePipeline PutApprovalResult", 6, 6},
-    {"aws.codedeploy.stop_deployment", "CodeDeploy StopDeployment", 1, 2},
-    {"aws.stepfunctions.send_task_success", "Step Functions SendTaskSuccess", 2, 2},
-    {"aws.stepfunctions.send_task_failure", "Step Functions SendTaskFailure", 3, 3},
-    {"aws.sns.publish", "SNS Publish", 2, 3},
-    {"aws.events.put_event", "EventBridge PutEvents", 3, 3},
+    {"aws.codepipeline.disable_transition", "CodePipeline DisableStageTransition", 3, 3,
+     {"pipeline", "stage", "reason"}},
+    {"aws.codepipeline.enable_transition", "CodePipeline EnableStageTransition", 2, 2, {"pipeline", "stage"}},
+    {"aws.codepipeline.put_approval_result", "CodePipeline PutApprovalResult", 6, 6,
+     {"pipeline", "stage", "action", "token", "status", "summary"}},
+    {"aws.codedeploy.stop_deployment", "CodeDeploy StopDeployment", 1, 2, {"id", "rollback"}},
+    {"aws.stepfunctions.send_task_success", "Step Functions SendTaskSuccess", 2, 2, {"token", "output"}},
+    {"aws.stepfunctions.send_task_failure", "Step Functions SendTaskFailure", 3, 3, {"token", "error", "cause"}},
+    {"aws.sns.publish", "SNS Publish", 2, 3, {"topic_arn", "message", "subject"}},
+    {"aws.events.put_event", "EventBridge PutEvents", 3, 3, {"bus", "detail_type", "detail"}},
 };
+
+/* The decision's arguments object as the list of the call's parameters,
+ * a missing optional one left out (a new reference). */
+static json_t *as_list(json_t *args, size_t k)
+{
+    if (!json_is_object(args))
+        return json_incref(args);
+    json_t *l = json_array();
+    for (size_t i = 0; i < 6 && actions[k].params[i]; i++) {
+        json_t *v = json_object_get(args, actions[k].params[i]);
+        if (!v || json_is_null(v))
+            break;
+        json_array_append(l, v);
+    }
+    return l;
+}
 
 bool chg_aws_acts(const char *call)
 {
@@ -189,7 +211,9 @@ int chg_aws_act(chg_aws *a, const char *call, const char *args_json, chg_buf *ou
     while (k < CHG_ARRAY_LEN(actions) && strcmp(actions[k].call, call))
         k++;
     json_error_t je;
-    json_t *args = json_loads(args_json ? args_json : "", 0, &je);
+    json_t *parsed = json_loads(args_json ? args_json : "", 0, &je);
+    json_t *args = k < CHG_ARRAY_LEN(actions) ? as_list(parsed, k) : json_incref(parsed);
+    json_decref(parsed);
     size_t n = json_array_size(args);
     int rc;
     if (k == CHG_ARRAY_LEN(actions) || !json_is_array(args) || n < actions[k].min || n > actions[k].max) {

@@ -149,7 +149,7 @@ static bool listed(const char *const *list, const char *code)
     return false;
 }
 
-static bool retryable(const chg_aws_error *e)
+bool chg_aws_retryable(const chg_aws_error *e)
 {
     return listed(throttling, e->code) || listed(transient, e->code) || e->http == 500 || e->http == 502 ||
            e->http == 503 || e->http == 504;
@@ -321,7 +321,7 @@ static int call(chg_aws *a, const aws_service *s, const char *op, const char *bo
         if (!strncmp(err->code, "ExpiredToken", 12) || !strcmp(err->code, "InvalidClientTokenId") ||
             !strcmp(err->code, "UnrecognizedClientException"))
             forget_creds(a);
-        if (attempt >= a->max_attempts || !retryable(err))
+        if (attempt >= a->max_attempts || !chg_aws_retryable(err))
             return CHG_EIO;
         long c2 = !strcmp(err->code, "RequestTimeout") ? TIMEOUT_COST : RETRY_COST;
         if (!quota_take(a, c2))

@@ -266,6 +266,8 @@ int chg_aws_new(const chg_aws_options *o, chg_aws **out, chg_aws_error *err)
         }
         a->max_attempts = v;
     }
+    if (o && o->max_attempts > 0)
+        a->max_attempts = o->max_attempts;
     const char *ig = chg_aws_env(a, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
     if (!ig)
         ig = chg_aws_profile_get(a, "ignore_configured_endpoint_urls");

@@ -349,8 +349,9 @@ class Chgd:
         self.log = os.path.join(d, "chgd.log")
         self.store = os.path.join(d, "chgd.db")
         self.errf = open(self.log, "wb")
-        self.proc = subprocess.Popen([CHGD, "--listen", "127.0.0.1:0", "--policy",
-                                      os.path.join(ROOT, "tests/aws/policy.chg"), "--store",
+        if "--policy" not in extra:
+            extra = ("--policy", os.path.join(ROOT, "tests/aws/policy.chg"), *extra)
+        self.proc = subprocess.Popen([CHGD, "--listen", "127.0.0.1:0", "--store",
                                       self.store, "--token-file", self.tokens, *extra],
                                      stdout=subprocess.DEVNULL, stderr=self.errf, env=env)
         deadline = time.time() + 30
@@ -526,6 +527,52 @@ def test_docs_iam_policies():
     whole = {a for st in json.loads(blocks[-1])["Statement"] for a in st["Action"]}
     eq(whole, {"cloudwatch:DescribeAlarms", "ssm:GetCalendarState", "codepipeline:GetPipelineState",
                "codepipeline:GetPipelineExecution"})
+
+
+def audit_actions(d):
+    s, a = d.req("GET", "/v1/audit?limit=500")
+    return [r["data"] if isinstance(r["data"], dict) else json.loads(r["data"])
+            for r in a["records"] if r["kind"] == "action"]
+
+
+def test_chgd_actions():
+    """A denied change's actions reach AWS through chgd's executor, signed
+    and valid; a throttled call is retried by the action worker, and every
+    attempt and result is in the audit log."""
+    reset()
+    fake("/_fake/inject", {"op": "Publish", "error": "Throttling", "count": 1})
+    d = Chgd("--aws", "--action-backoff", "50", "--policy", os.path.join(ROOT, "tests/aws/actions_policy.chg"),
+             env=base_env())
+    try:
+        s, b = d.req("POST", "/v1/events", {"id": "blocked", "pipeline": "web"})
+        eq(b["outcome"], "deny")
+        deadline = time.time() + 30
+        while time.time() < deadline and len([r for r in audit_actions(d) if r["status"] == "ok"]) < 2:
+            time.sleep(0.1)
+        recs = audit_actions(d)
+        results = [(r["call"], r["status"]) for r in recs if r["status"] != "started"]
+        eq(sorted(results), sorted([("aws.codepipeline.disable_transition", "ok"), ("aws.sns.publish", "retry"),
+                                    ("aws.sns.publish", "ok")]))
+        retry = [r for r in recs if r["status"] == "retry"][0]
+        eq(retry["message"], "SNS Publish: Throttling (HTTP 400, 1 attempt): injected by the test")
+        eq(calls("DisableStageTransition")[0]["params"]["transitionType"], "Inbound")
+        assert re.fullmatch(r"[a-zA-Z0-9!@ ().*?-]{1,300}", calls("DisableStageTransition")[0]["params"]["reason"])
+        eq([c["params"]["Subject"] for c in calls("Publish")], ["chg: change denied"] * 2)
+    finally:
+        d.stop()
+
+
+def test_action_names_match_builtins():
+    """chg_aws_act names the decision's arguments as vm/builtins.def does."""
+    text = open(os.path.join(ROOT, "vm/builtins.def"), encoding="utf-8").read()
+    sigs = {}
+    for call, doc in re.findall(r'CHG_ACTION\("(aws\.[a-z_.]+)",[^"]*"([^"]*)', text):
+        m = re.match(re.escape(call) + r"\(([^)]*)\)", doc)
+        sigs[call] = [p.strip() for p in m.group(1).replace("[", ",").replace("]", "").split(",") if p.strip()]
+    src = open(os.path.join(ROOT, "stdlib/aws/actions.c"), encoding="utf-8").read()
+    table = {c: [n.strip().strip('"') for n in names.split(",")]
+             for c, names in re.findall(r'\{"(aws\.[a-z_.]+)", "[^"]+", \d, \d,\s*\{([^}]*)\}\}', src)}
+    eq(table, sigs)
 
 
 def main():
