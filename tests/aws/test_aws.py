@@ -75,7 +75,7 @@ def reset(**state):
                        "payments": {"state": "OPEN", "next": "2026-12-05T18:00:00Z"},
                        "closed": {"state": "CLOSED"}},
          "pipelines": {"web": {"stages": {"Build": "Succeeded", "Deploy": "InProgress", "Never": None},
-                               "executions": {"e-1": "Succeeded"}}},
+                               "executions": {"d3f1c2a0-1111-2222-3333-444455556666": "Succeeded"}}},
          "cred_ttl": 3600}
     s.update(state)
     fake("/_fake/state", s)
@@ -119,7 +119,7 @@ def test_queries():
     eq(ask("aws.codepipeline.stage_state", "gone", "Deploy"),
        "error PipelineNotFoundException: CodePipeline GetPipelineState: PipelineNotFoundException (HTTP 400, 1 "
        "attempt): Account does not have a pipeline with name 'gone'")
-    eq(ask("aws.codepipeline.execution_state", "web", "e-1"), '"Succeeded"')
+    eq(ask("aws.codepipeline.execution_state", "web", "d3f1c2a0-1111-2222-3333-444455556666"), '"Succeeded"')
     # every request above passed botocore's signer and validator
     assert all(e["ok"] or e.get("error") in ("InvalidDocument", "PipelineNotFoundException")
                for e in log()["log"]), log()
