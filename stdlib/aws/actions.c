@@ -112,10 +112,7 @@ static int put_event(chg_aws *a, json_t *args, chg_buf *out, chg_aws_error *err)
         chg_buf_free(&resp);
         if (rc == CHG_OK || !failed || attempt >= a->max_attempts)
             break;
-        double cap = (double)(1L << (attempt - 1));
-        double s = (double)arc4random() / 4294967296.0 * (cap < 20 ? cap : 20);
-        struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-        nanosleep(&ts, NULL);
+        chg_aws_backoff((int)attempt);
     }
     free(dtext);
     return rc;

@@ -88,6 +88,9 @@ void chg_aws_seterr(chg_aws_error *err, int http, const char *code, const char *
  * document is not XML. */
 bool chg_aws_xml_text(const char *xml, size_t len, const char *const *path, chg_buf *out);
 
+/* Wait before retry number attempt: rand() * min(2^(attempt-1), 20) s. */
+void chg_aws_backoff(int attempt);
+
 /* Put the operation, the code and how the call ended before err's message. */
 void chg_aws_name_error(chg_aws_error *err, const char *op);
 

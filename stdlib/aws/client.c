@@ -219,13 +219,12 @@ static void parse_error(int proto, int status, const chg_buf *body, chg_aws_erro
 
 /* ---- the call ---------------------------------------------------------------------------- */
 
-static double jitter(void)
+/* The standard mode's wait before retry number `attempt` (1 for the
+ * first): full jitter, rand() * min(2^(attempt-1), 20) seconds. */
+void chg_aws_backoff(int attempt)
 {
-    return (double)arc4random() / 4294967296.0;
-}
-
-static void pause_s(double s)
-{
+    double cap = (double)(1L << (attempt - 1 < 5 ? attempt - 1 : 5));
+    double s = (double)arc4random() / 4294967296.0 * (cap < 20 ? cap : 20);
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     while (nanosleep(&ts, &ts) != 0)
         ;
@@ -327,8 +326,7 @@ static int call(chg_aws *a, const aws_service *s, const char *op, const char *bo
         if (!quota_take(a, c2))
             return CHG_EIO; /* the quota is spent: fail fast, as the SDKs do */
         cost += c2;
-        double cap = (double)(1L << (attempt - 1));
-        pause_s(jitter() * (cap < 20 ? cap : 20));
+        chg_aws_backoff(attempt);
     }
 }
 
