@@ -222,6 +222,66 @@ typedef struct chg_replay_summary {
 int chg_replay(const chg_bundle *old, const chg_bundle *new_, chg_lines *in, const chg_replay_options *o,
                FILE *out, FILE *msgs, chg_replay_summary *sum, char *err, size_t errlen);
 
+/* ---- progress ------------------------------------------------------------------------- */
+
+/* A progress line for long runs ("replay: 51200 records") rewritten in
+ * place on tty, at most four times a second, cleared at the end. NULL tty
+ * (stderr is not a terminal, or --quiet): nothing is written, and the
+ * functions take the NULL they return. */
+typedef struct chg_progress chg_progress;
+chg_progress *chg_progress_start(FILE *tty, const char *what, const char *unit);
+void chg_progress_tick(chg_progress *p, size_t done);
+void chg_progress_end(chg_progress *p);
+
+/* ---- simulate: a schedule of planned changes ----------------------------------------- */
+
+typedef struct chg_sim_options {
+    const char *name;        /* the input's name in messages */
+    const chg_facts *facts;  /* flags and query answers for every decision (may be NULL) */
+    bool has_from, has_to;   /* the range was given; else it runs from the
+                                first planned instant to 30 days past the
+                                last planned end */
+    int64_t from, to;
+    int64_t duration;        /* of items without "duration" (seconds, > 0) */
+    int64_t approval_lead;   /* > 0: what a change still needs can be had by
+                                from + lead (docs/simulate.md); 0: no lead */
+    chg_progress *progress;  /* may be NULL */
+} chg_sim_options;
+
+typedef struct chg_simulation chg_simulation;
+
+typedef struct chg_sim_summary {
+    size_t changes;          /* planned */
+    size_t fit;              /* allowed at their planned instant for their whole duration */
+    size_t no_slot;          /* with no earliest slot in the range */
+    size_t conflicts;
+} chg_sim_summary;
+
+/* Judge the planned changes of text[0..len) (a JSON array, or JSON lines,
+ * of changes or {"change": {…}, "at": "RFC 3339", "duration": "2h",
+ * "depends_on": ["service", …]}; docs/simulate.md) under b: each one's
+ * decision at its planned instant, its earliest slot in the range, its
+ * needs, and the conflicts between them. Returns CHG_OK with *out;
+ * CHG_EINVAL when the input has errors ("NAME: WHERE: reason" lines on
+ * errs, WHERE a JSON path "[3].at" or "line 4"; nothing is judged then:
+ * a schedule read in part would hide its conflicts); CHG_ENOMEM. */
+int chg_simulate(const chg_bundle *b, const char *text, size_t len, const chg_sim_options *o,
+                 chg_simulation **out, chg_buf *errs);
+void chg_simulation_summary(const chg_simulation *s, chg_sim_summary *out);
+
+typedef enum chg_sim_format {
+    CHG_SIM_TEXT,            /* the timeline, for a terminal */
+    CHG_SIM_JSON,            /* one document */
+    CHG_SIM_ICS_CHANGES,     /* iCalendar: the planned changes */
+    CHG_SIM_ICS_FREEZES,     /* iCalendar: the freezes in the range */
+    CHG_SIM_HTML             /* one self-contained page */
+} chg_sim_format;
+
+/* Append the report in format f to out. The same simulation gives the
+ * same bytes. CHG_OK or CHG_ENOMEM. */
+int chg_simulation_write(const chg_simulation *s, chg_sim_format f, chg_buf *out);
+void chg_simulation_free(chg_simulation *s);
+
 /* ---- windows and freezes ------------------------------------------------------------ */
 
 typedef enum chg_listing_format {
