@@ -981,8 +981,9 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             const char *name = b->builtin_info[in->c]->name;
             const chg_value *ans = NULL;
             chg_value rv;
+            char why[256] = "";
             if (ctx->resolver) {
-                if (ctx->resolver(ctx->resolver_ud, name, &R[in->b], in->x, &rv) == 0)
+                if (ctx->resolver(ctx->resolver_ud, name, &R[in->b], in->x, &rv, why, sizeof why) == 0)
                     ans = &rv;
             } else if (ctx->facts)
                 ans = chg_vm_facts_answer(ctx->facts, name, &R[in->b], in->x);
@@ -1012,6 +1013,8 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                 if (oom) /* a message without its arguments would mislead */
                     return chg_vm_nomem(ctx, pc);
                 args[n < sizeof args ? n : sizeof args - 1] = 0;
+                if (ctx->resolver && why[0])
+                    FAIL("no answer for %s(%s): %s", name, args, why);
                 FAIL("no answer for %s(%s): give it in the facts (\"queries\") or with 'given' in a test", name,
                      args);
             }

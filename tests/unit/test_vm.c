@@ -1194,16 +1194,21 @@ typedef struct resolver_log {
     int calls;
     char last[128];
     const char *answer; /* NULL: no answer */
+    const char *why;    /* and the resolver's reason */
 } resolver_log;
 
-static int resolver(void *ud, const char *call, const chg_value *args, uint32_t nargs, chg_value *out)
+static int resolver(void *ud, const char *call, const chg_value *args, uint32_t nargs, chg_value *out,
+                    char *err, size_t errlen)
 {
     resolver_log *log = ud;
     log->calls++;
     snprintf(log->last, sizeof log->last, "%s/%u/%.*s", call, nargs, nargs ? (int)args[0].len : 0,
              nargs && args[0].tag == CHG_V_STR ? args[0].u.s : "");
-    if (!log->answer)
+    if (!log->answer) {
+        if (log->why)
+            snprintf(err, errlen, "%s", log->why);
         return -1;
+    }
     memset(out, 0, sizeof *out);
     out->tag = CHG_V_STR;
     out->u.s = log->answer;
@@ -1226,7 +1231,7 @@ static void test_vm_resolver(void **state)
     static const char facts_json[] =
         "{\"queries\":[{\"call\":\"aws.cloudwatch.alarm_state\",\"args\":[\"pay-5xx\"],\"result\":\"ALARM\"}]}";
     chg_facts *facts = chg_facts_parse(facts_json, sizeof facts_json - 1, err, sizeof err);
-    resolver_log log = {0, "", "OK"};
+    resolver_log log = {0, "", "OK", NULL};
     chg_eval_input in = {.change = e, .now = 0, .facts = facts, .resolver = resolver, .resolver_ud = &log};
     chg_decision d;
     chg_eval(ctx, &in, &d);
@@ -1240,6 +1245,14 @@ static void test_vm_resolver(void **state)
     chg_eval(ctx, &in, &d);
     assert_int_equal(d.outcome, CHG_OUT_ERROR);
     assert_non_null(strstr(d.reasons[0].message, "no answer for aws.cloudwatch.alarm_state(\"pay-5xx\")"));
+    /* the resolver's reason is the decision's: the call and AWS's error code */
+    log.why = "CloudWatch DescribeAlarms: ThrottlingException (HTTP 400, 3 attempts): Rate exceeded";
+    chg_eval(ctx, &in, &d);
+    assert_int_equal(d.outcome, CHG_OUT_ERROR);
+    static const char expect[] = "no answer for aws.cloudwatch.alarm_state(\"pay-5xx\"): CloudWatch "
+                                 "DescribeAlarms: ThrottlingException (HTTP 400, 3 attempts): Rate exceeded";
+    assert_int_equal(d.reasons[0].message_len, sizeof expect - 1);
+    assert_memory_equal(d.reasons[0].message, expect, sizeof expect - 1);
     /* without a resolver the facts answer */
     in.resolver = NULL;
     chg_eval(ctx, &in, &d);
