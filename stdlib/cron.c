@@ -732,6 +732,40 @@ bool chg_cron_matches_local(const chg_cron *c, int64_t local)
            (c->sec >> (sod % 60) & 1);
 }
 
+/* The time-of-day fields as one search: the first (tod_next) or last
+ * (tod_prev) second of a day at or after (before) sod whose hour, minute
+ * and second are all allowed, or -1. A matching day is searched here at
+ * once, field by field, instead of one calendar recomputation per field
+ * step: each loop below runs at most twice, because a minute (hour) with
+ * any allowed second (minute) past the first is found on the next turn. */
+static int tod_next(const chg_cron *c, int sod)
+{
+    int h0 = sod / 3600, m0 = sod / 60 % 60, s0 = sod % 60;
+    for (int h = next_bit(c->hour, h0); h >= 0; h = next_bit(c->hour, h + 1)) {
+        int mf = h == h0 ? m0 : 0;
+        for (int m = next_bit(c->min, mf); m >= 0 && m < 60; m = next_bit(c->min, m + 1)) {
+            int s = next_bit(c->sec, h == h0 && m == m0 ? s0 : 0);
+            if (s >= 0 && s < 60)
+                return h * 3600 + m * 60 + s;
+        }
+    }
+    return -1;
+}
+
+static int tod_prev(const chg_cron *c, int sod)
+{
+    int h0 = sod / 3600, m0 = sod / 60 % 60, s0 = sod % 60;
+    for (int h = prev_bit(c->hour, h0 < 23 ? h0 : 23); h >= 0; h = prev_bit(c->hour, h - 1)) {
+        int mf = h == h0 ? m0 : 59;
+        for (int m = prev_bit(c->min, mf); m >= 0; m = prev_bit(c->min, m - 1)) {
+            int s = prev_bit(c->sec, h == h0 && m == m0 ? s0 : 59);
+            if (s >= 0)
+                return h * 3600 + m * 60 + s;
+        }
+    }
+    return -1;
+}
+
 /* Field skipping, largest unit first: a year not in the set jumps to the
  * next allowed year, a month to the next allowed month, a day to the next
  * matching day of the month, then hour, minute, second. Each step lands on
@@ -772,6 +806,8 @@ int64_t chg_ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to)
         int dim = chg_days_in_month(y, m);
         int wd1 = chg_weekday_from_days(days - d + 1);
         if (!day_match(c, d, dim, wd1)) {
+            if ((days + 1) * 86400 >= to)
+                return TI_NONE_HI; /* no later day in range: no scan */
             int nd = 0;
             for (int dd = d + 1; dd <= dim; dd++)
                 if (day_match(c, dd, dim, wd1)) {
@@ -781,24 +817,13 @@ int64_t chg_ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to)
             L = nd ? (days - d + nd) * 86400 : (days - d + dim + 1) * 86400;
             continue;
         }
-        int h = (int)(sod / 3600), mi = (int)(sod / 60 % 60), s = (int)(sod % 60);
-        int64_t day0 = days * 86400;
-        if (!(c->hour >> h & 1)) {
-            int nh = next_bit(c->hour, h + 1);
-            L = nh < 0 ? day0 + 86400 : day0 + nh * 3600;
+        int tod = tod_next(c, (int)sod);
+        if (tod < 0) {
+            L = (days + 1) * 86400;
             continue;
         }
-        if (!(c->min >> mi & 1)) {
-            int nmi = next_bit(c->min, mi + 1);
-            L = nmi < 0 ? day0 + (h + 1) * 3600 : day0 + h * 3600 + nmi * 60;
-            continue;
-        }
-        if (!(c->sec >> s & 1)) {
-            int ns = next_bit(c->sec, s + 1);
-            L = ns < 0 ? day0 + h * 3600 + (mi + 1) * 60 : day0 + h * 3600 + mi * 60 + ns;
-            continue;
-        }
-        return L;
+        L = days * 86400 + tod;
+        return L < to ? L : TI_NONE_HI;
     }
     return TI_NONE_HI;
 }
@@ -837,6 +862,8 @@ int64_t chg_ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to)
         int dim = chg_days_in_month(y, m);
         int wd1 = chg_weekday_from_days(days - d + 1);
         if (!day_match(c, d, dim, wd1)) {
+            if (days * 86400 - 1 < to)
+                return TI_NONE_LO; /* no earlier day in range: no scan */
             int pd = 0;
             for (int dd = d - 1; dd >= 1; dd--)
                 if (day_match(c, dd, dim, wd1)) {
@@ -846,24 +873,13 @@ int64_t chg_ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to)
             L = pd ? (days - d + pd + 1) * 86400 - 1 : (days - d + 1) * 86400 - 1;
             continue;
         }
-        int h = (int)(sod / 3600), mi = (int)(sod / 60 % 60), s = (int)(sod % 60);
-        int64_t day0 = days * 86400;
-        if (!(c->hour >> h & 1)) {
-            int ph = prev_bit(c->hour, h - 1);
-            L = ph < 0 ? day0 - 1 : day0 + ph * 3600 + 3599;
+        int tod = tod_prev(c, (int)sod);
+        if (tod < 0) {
+            L = days * 86400 - 1;
             continue;
         }
-        if (!(c->min >> mi & 1)) {
-            int pmi = prev_bit(c->min, mi - 1);
-            L = pmi < 0 ? day0 + h * 3600 - 1 : day0 + h * 3600 + pmi * 60 + 59;
-            continue;
-        }
-        if (!(c->sec >> s & 1)) {
-            int ps = prev_bit(c->sec, s - 1);
-            L = ps < 0 ? day0 + h * 3600 + mi * 60 - 1 : day0 + h * 3600 + mi * 60 + ps;
-            continue;
-        }
-        return L;
+        L = days * 86400 + tod;
+        return L >= to ? L : TI_NONE_LO;
     }
     return TI_NONE_LO;
 }
