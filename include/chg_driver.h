@@ -222,6 +222,66 @@ typedef struct chg_replay_summary {
 int chg_replay(const chg_bundle *old, const chg_bundle *new_, chg_lines *in, const chg_replay_options *o,
                FILE *out, FILE *msgs, chg_replay_summary *sum, char *err, size_t errlen);
 
+/* ---- progress ------------------------------------------------------------------------- */
+
+/* A progress line for long runs ("replay: 51200 records") rewritten in
+ * place on tty, at most four times a second, cleared at the end. NULL tty
+ * (stderr is not a terminal, or --quiet): nothing is written, and the
+ * functions take the NULL they return. */
+typedef struct chg_progress chg_progress;
+chg_progress *chg_progress_start(FILE *tty, const char *what, const char *unit);
+void chg_progress_tick(chg_progress *p, size_t done);
+void chg_progress_end(chg_progress *p);
+
+/* ---- simulate: a schedule of planned changes ----------------------------------------- */
+
+typedef struct chg_sim_options {
+    const char *name;        /* the input's name in messages */
+    const chg_facts *facts;  /* flags and query answers for every decision (may be NULL) */
+    bool has_from, has_to;   /* the range was given; else it runs from the
+                                first planned instant to 30 days past the
+                                last planned end */
+    int64_t from, to;
+    int64_t duration;        /* of items without "duration" (seconds, > 0) */
+    int64_t approval_lead;   /* > 0: what a change still needs can be had by
+                                from + lead (docs/simulate.md); 0: no lead */
+    chg_progress *progress;  /* may be NULL */
+} chg_sim_options;
+
+typedef struct chg_simulation chg_simulation;
+
+typedef struct chg_sim_summary {
+    size_t changes;          /* planned */
+    size_t fit;              /* allowed at their planned instant for their whole duration */
+    size_t no_slot;          /* with no earliest slot in the range */
+    size_t conflicts;
+} chg_sim_summary;
+
+/* Judge the planned changes of text[0..len) (a JSON array, or JSON lines,
+ * of changes or {"change": {…}, "at": "RFC 3339", "duration": "2h",
+ * "depends_on": ["service", …]}; docs/simulate.md) under b: each one's
+ * decision at its planned instant, its earliest slot in the range, its
+ * needs, and the conflicts between them. Returns CHG_OK with *out;
+ * CHG_EINVAL when the input has errors ("NAME: WHERE: reason" lines on
+ * errs, WHERE a JSON path "[3].at" or "line 4"; nothing is judged then:
+ * a schedule read in part would hide its conflicts); CHG_ENOMEM. */
+int chg_simulate(const chg_bundle *b, const char *text, size_t len, const chg_sim_options *o,
+                 chg_simulation **out, chg_buf *errs);
+void chg_simulation_summary(const chg_simulation *s, chg_sim_summary *out);
+
+typedef enum chg_sim_format {
+    CHG_SIM_TEXT,            /* the timeline, for a terminal */
+    CHG_SIM_JSON,            /* one document */
+    CHG_SIM_ICS_CHANGES,     /* iCalendar: the planned changes */
+    CHG_SIM_ICS_FREEZES,     /* iCalendar: the freezes in the range */
+    CHG_SIM_HTML             /* one self-contained page */
+} chg_sim_format;
+
+/* Append the report in format f to out. The same simulation gives the
+ * same bytes. CHG_OK or CHG_ENOMEM. */
+int chg_simulation_write(const chg_simulation *s, chg_sim_format f, chg_buf *out);
+void chg_simulation_free(chg_simulation *s);
+
 /* ---- windows and freezes ------------------------------------------------------------ */
 
 typedef enum chg_listing_format {
@@ -324,7 +384,7 @@ typedef struct chg_audit_record {
     const char *prev;       /* the previous record's hash (64 hex digits) */
     const char *hash;       /* this record's (chg_audit_hash) */
     const char *at;         /* RFC 3339 UTC, when it was written */
-    const char *kind;       /* "event", "decision", "approval", "flag", "reload", "start" */
+    const char *kind;       /* "event", "decision", "approval", "flag", "reload", "start", "action", "digest" */
     const char *subject;    /* the change id or flag name, or "" */
     const char *data;       /* compact JSON object */
 } chg_audit_record;
@@ -343,6 +403,28 @@ void chg_audit_record_json(const chg_audit_record *r, chg_buf *out);
  * CHG_EINVAL with "record N: reason" for the first record that breaks it;
  * CHG_EIO when the store cannot be opened or read (never created). */
 int chg_audit_verify(const char *path, uint64_t *nrecords, char *err, size_t errlen);
+/* The same with signed digests (--pubkey): pubkey is a PEM Ed25519 public
+ * key file. Besides the chain: every digest record covers the record
+ * before it and its signature verifies with the key; at least one digest
+ * exists; no record is more than the last digest's `every` records past
+ * it (records after the last one are counted in *unsigned_tail, allowed
+ * up to that bound). *ndigests counts the digests checked. */
+int chg_audit_verify_signed(const char *path, const char *pubkey, uint64_t *nrecords, uint64_t *ndigests,
+                            uint64_t *unsigned_tail, char *err, size_t errlen);
+
+/* Signed digests (chgd --audit-key): an Ed25519 key through OpenSSL, the
+ * private one to sign, the public one to verify. */
+typedef struct chg_audit_key chg_audit_key;
+/* A PEM file: a private key (PKCS#8, `openssl genpkey -algorithm
+ * ed25519`) when private, else a public one (`openssl pkey -pubout`). */
+int chg_audit_key_load(const char *path, bool private_key, chg_audit_key **out, char *err, size_t errlen);
+void chg_audit_key_free(chg_audit_key *k);
+/* Sign the digest of the head (seq, hash) of a log signed every `every`
+ * records: appends the digest record's members "public_key":"HEX",
+ * "signature":"HEX" to out. The signed bytes are "chg-audit-digest-1",
+ * seq, hash and every, each followed by a newline. */
+int chg_audit_sign(const chg_audit_key *k, uint64_t seq, const char *hash, uint64_t every, chg_buf *out);
+
 /* Write the records after `since` (seq > since) as JSON lines to out;
  * with events, only the events, as records `chgc replay` reads:
  * {"seq", "at", "event" (as it arrived), "facts" (the --facts file of the

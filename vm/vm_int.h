@@ -255,6 +255,8 @@ struct chg_ctx {
     uint32_t *window_reqs;    /* windows required by rules that applied */
     uint32_t *during_all;     /* every time set of deny-during rules that applied */
     uint8_t *during_level;    /* the lowest level of the rules naming each */
+    uint32_t nduring_all;     /* of the last decision (chg_ctx_admissible_until) */
+    int64_t next_approval;    /* of the last decision (chg_ctx_next_approval) */
     const chg_timeset **ts_sets; /* next_open's sets: nrules + nduring at most */
     bool *ts_want;
     uint32_t *req_roots;      /* approval requirements in force */
