@@ -255,6 +255,88 @@ def test_webhook_timeout(tmp):
         rec.close()
 
 
+class RawTarget:
+    """A webhook target that records each delivery (path, signature, body)
+    and answers 200; on /stall, a 200 with a Content-Length it never
+    completes."""
+
+    def __init__(self):
+        self.got = []
+        tgt = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                tgt.got.append((self.path, self.headers["X-Chg-Signature"], body))
+                self.send_response(200)
+                if self.path == "/stall":
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(3)
+                    return
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_webhook_secret_bytes(tmp):
+    """The secret is the file's bytes minus one final newline: a final
+    "\r" of a binary secret, or a second "\n", is part of it."""
+    tgt = RawTarget()
+    files = {"cr": b"k3y\r", "lf": b"k3y\n\n", "crlf": b"k3y\r\n"}
+    want = {"cr": b"k3y\r", "lf": b"k3y\n", "crlf": b"k3y"}
+    args = []
+    for n, data in files.items():
+        path = os.path.join(tmp, n + ".secret")
+        open(path, "wb").write(data)
+        args += ["--webhook", f"{n}={tgt.url}/{n}", "--webhook-secret", f"{n}={path}"]
+    d = new_daemon(tmp, *args)
+    try:
+        for n in files:
+            d.request("POST", "/v1/events", {"id": "s-" + n, "target": n})
+        wait_for("three deliveries", lambda: len(tgt.got) == 3 and settled(d, 3))
+        for path, sig, body in sorted(tgt.got):
+            n = path[1:]
+            eq(signed_by_chgd(want[n], body, sig), True, f"{n}: signed with the file's bytes minus one newline")
+    finally:
+        d.stop()
+        tgt.close()
+
+
+def test_webhook_2xx_then_stall(tmp):
+    """A 2xx status line means the target took the delivery: a body that
+    then times out is not delivered again."""
+    tgt = RawTarget()
+    secret = os.path.join(tmp, "s.secret")
+    open(secret, "wb").write(SECRET + b"\n")
+    d = new_daemon(tmp, "--webhook", f"stall={tgt.url}/stall", "--webhook-secret", f"stall={secret}",
+                   "--webhook-timeout", "1", "--action-attempts", "3", "--action-backoff", "10")
+    try:
+        d.request("POST", "/v1/events", {"id": "st1", "target": "stall"})
+        rows = wait_for("the action settled", lambda: settled(d, 1))
+        eq([(r[2], r[3]) for r in rows], [("done", 1)], "one attempt, done")
+        time.sleep(1)
+        eq(len(tgt.got), 1, "one delivery")
+        results = [r["data"] for r in records(d, "action") if r["data"]["status"] != "started"]
+        eq([(x["status"], x["message"]) for x in results],
+           [("ok", "webhook stall: HTTP 200 (then: Timeout was reached)")], "the record says what happened")
+    finally:
+        d.stop()
+        tgt.close()
+
+
 def test_dry_run(tmp):
     """--dry-run executes nothing and records what would run."""
     rec = Receiver({"/ok": [200]})
