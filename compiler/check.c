@@ -1720,8 +1720,9 @@ static void check_ts(cx *x, chg_tsexpr *t)
         check_ts_decl(c, d);
         return;
     }
-    case TS_CRON: {
-        chg_c_check_cron(c, &t->u.cron.expr);
+    case TS_CRON:
+    case TS_RATE:
+    case TS_AT: {
         chg_expr *dur = t->u.cron.dur;
         if (dur->kind == EX_ERROR)
             break;
@@ -1730,6 +1731,7 @@ static void check_ts(cx *x, chg_tsexpr *t)
             chg_c_diag_help(c, d, "write the unit: for 6h, for 30m");
         } else if (dur->u.i <= 0)
             chg_c_diag_report(c, CHG_D_E0406, dur->span, "'for'", NULL);
+        chg_c_check_sched(c, t);
         break;
     }
     case TS_WEEKLY:
