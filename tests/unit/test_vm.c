@@ -734,11 +734,11 @@ static void test_vm_verifier_rejects_shared_timeset_nodes(void **state)
     uint8_t *d = (uint8_t *)bytes.data;
     uint32_t and_node = CHG_NONE32;
     for (uint32_t i = 0; i < nn; i++)
-        if (d[tsn + 72 * i] == CHG_TS_AND)
+        if (d[tsn + 88 * i] == CHG_TS_AND)
             and_node = i;
     assert_true(and_node != CHG_NONE32);
     /* year_end and year_end: node a used twice */
-    uint8_t *r = d + tsn + 72 * and_node;
+    uint8_t *r = d + tsn + 88 * and_node;
     uint32_t save = chg_rd32(r + 16);
     chg_wr32(r + 16, chg_rd32(r + 12));
     char want[200];
