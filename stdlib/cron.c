@@ -242,8 +242,8 @@ static int parse_dom_special(parser *p, const char *b, const char *e)
         return 1;
     }
     if (p->aws && (ieq(b, e, "LW") || (len >= 2 && toupper((unsigned char)b[0]) == 'L' && b[1] == '-'))) {
-        perr(p, b, len, "'%.*s' is not AWS cron: the EventBridge and SSM references allow L, nW "
-             "and L-less values in day-of-month, not 'LW' or 'L-n'", (int)len, b);
+        perr(p, b, len, "'%.*s' is not AWS cron: the EventBridge and SSM references allow 'L' and "
+             "'nW' in day-of-month, not 'LW' or 'L-n'", (int)len, b);
         return -1;
     }
     if (ieq(b, e, "LW")) {
@@ -434,7 +434,7 @@ static bool parse_field(parser *p, field_kind k, const char *b, const char *e)
         if (k != F_DOM && k != F_DOW)
             return perr(p, b, 1, "'?' is only allowed in day-of-month or day-of-week");
         if (c->dialect == CHG_CRON_CLASSIC)
-            return perr(p, b, 1, "classic 5-field cron has no '?'; use '*'");
+            return perr(p, b, 1, "classic 5-field cron has no '?'; use '*' (AWS cron has 6 fields, the last the year)");
         if (k == F_DOM)
             c->dom_q = true;
         else
@@ -569,9 +569,8 @@ chg_cron *chg_cron_parse_opts(const char *expr, const chg_cron_opts *o, chg_time
         /* an SSM association or EventBridge expression has 6 fields; 5 is
          * how classic Unix cron is read, and AWS has no such dialect */
         chg_ti_set_error(err, (size_t)(whole - expr), whole_len,
-                         "AWS cron has 6 fields (EventBridge, SSM: minute hour day-of-month month "
-                         "day-of-week year) or 7 (SSM: seconds first); these 5 fields would be "
-                         "classic Unix cron, which 'cron aws' does not take");
+                         "5 fields are classic Unix cron, not AWS: AWS cron has 6 (minute hour "
+                         "day-of-month month day-of-week year), or 7 with SSM's seconds first");
         return NULL;
     }
     chg_cron *c = chg_calloc(1, sizeof *c);
