@@ -2563,7 +2563,8 @@ static void check_test(chg_compiler *c, chg_decl *d)
                 chg_c_diag_suggest(c, dg, o, outcomes, CHG_ARRAY_LEN(outcomes));
             }
             static const char *const clauses[] = {"risk", "missing", "reasons", "warnings", "actions",
-                                                  "next_open", "closes_at", "emergency", "freezes"};
+                                                  "next_open", "closes_at", "cutoff_at", "emergency",
+                                                  "freezes"};
             for (uint32_t k = 0; k < it->nclauses; k++) {
                 chg_expect_clause *cl = &it->clauses[k];
                 const char *key = cl->key.name;
@@ -2602,7 +2603,7 @@ static void check_test(chg_compiler *c, chg_decl *d)
                                 chg_vec_free(&names);
                             }
                         }
-                } else if (!strcmp(key, "next_open") || !strcmp(key, "closes_at")) {
+                } else if (!strcmp(key, "next_open") || !strcmp(key, "closes_at") || !strcmp(key, "cutoff_at")) {
                     if (expect_type(&x, cl->value, chg_c_type_optional(&c->arena, &chg_c_type_time), key))
                         constant(c, cl->value);
                 } else if (!strcmp(key, "emergency")) {
