@@ -744,7 +744,7 @@ static void test_vm_verifier_rejects_shared_timeset_nodes(void **state)
     char want[200];
     snprintf(want, sizeof want, "corrupt bundle: TSNODES[%u].b: node %u is already an operand (a time set "
              "must be a tree) at offset %%u", and_node, and_node - 3);
-    refused(&bytes, want, tsn + 72 * and_node + 16);
+    refused(&bytes, want, tsn + 88 * and_node + 16);
     chg_wr32(r + 16, save);
     /* the set after the first starts inside it */
     assert_true(nsets >= 2);
