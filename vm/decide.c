@@ -512,6 +512,8 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     return ctx->scratch.failed || ctx->oom ? nomem_decision(ctx, d) : CHG_OK;
 }
 
+static size_t admissible_sets(chg_ctx *ctx, const chg_decision *d);
+
 /* The decision, in the order language.md §3 fixes: now, risk, every rule
  * (each may add a reason, a window, a freeze or an approval requirement),
  * the approvals, the outcome, the times, then the actions. The decision's
@@ -558,7 +560,9 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         fail_decision(ctx, d, UINT32_MAX);
         return;
     }
-    if (b->at_block != CHG_NONE32) {
+    ctx->nduring_all = 0;
+    ctx->next_approval = INT64_MAX;
+    if (b->at_block != CHG_NONE32 && !in->ignore_at) {
         chg_value v;
         bool ok = chg_vm_run(ctx, b->at_block, &v) == 0;
         if (ok && v.tag != CHG_V_TIME)
@@ -720,6 +724,8 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         }
     }
 
+    ctx->nduring_all = nduring_all;
+
     /* approvals: the class's entry (the emergency entry for an emergency),
      * and the requirements of rules that applied */
     uint32_t class_req = CHG_NONE32, emergency_req = CHG_NONE32;
@@ -859,20 +865,8 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
          * deny-during rule — not only those that hold now: the next slot
          * must avoid the freeze after this one too. An approved emergency
          * has overridden the windows and the overridable freezes. */
-        size_t n = 0;
         CHG_ASSERT(nwindows + nduring_all <= b->nrules + b->nduring); /* ts_xs and friends */
-        for (uint32_t k = 0; k < nwindows && !d->emergency; k++, n++) {
-            ctx->ts_xs[n] = &ctx->ts_index[ctx->window_reqs[k]];
-            ctx->ts_sets[n] = b->timesets[ctx->window_reqs[k]].ts;
-            ctx->ts_want[n] = true;
-        }
-        for (uint32_t k = 0; k < nduring_all; k++) {
-            if (d->emergency && ctx->during_level[k] != 0)
-                continue;
-            ctx->ts_xs[n] = &ctx->ts_index[ctx->during_all[k]];
-            ctx->ts_sets[n] = b->timesets[ctx->during_all[k]].ts;
-            ctx->ts_want[n++] = false;
-        }
+        size_t n = admissible_sets(ctx, d);
         /* from now + 1 to now + horizon: now itself is known not to be
          * admissible */
         d->next_open = horizon < 1 ? INT64_MAX
@@ -889,3 +883,41 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         return;
     }
 }
+
+/* The sets of d's time check, as decide() gathers them for next_open:
+ * the required windows (wanted open) and every set of an applying
+ * deny-during rule (wanted closed), less what an approved emergency
+ * overrides. Returns how many are in ctx->ts_xs, ts_sets and ts_want. */
+static size_t admissible_sets(chg_ctx *ctx, const chg_decision *d)
+{
+    const chg_bundle *b = ctx->b;
+    size_t n = 0;
+    for (uint32_t k = 0; k < d->nwindows && !d->emergency; k++, n++) {
+        ctx->ts_xs[n] = &ctx->ts_index[d->windows[k]];
+        ctx->ts_sets[n] = b->timesets[d->windows[k]].ts;
+        ctx->ts_want[n] = true;
+    }
+    for (uint32_t k = 0; k < ctx->nduring_all; k++) {
+        if (d->emergency && ctx->during_level[k] != 0)
+            continue;
+        ctx->ts_xs[n] = &ctx->ts_index[ctx->during_all[k]];
+        ctx->ts_sets[n] = b->timesets[ctx->during_all[k]].ts;
+        ctx->ts_want[n++] = false;
+    }
+    return n;
+}
+
+int64_t chg_ctx_admissible_until(chg_ctx *ctx, const chg_decision *d, int64_t horizon)
+{
+    if (d->outcome == CHG_OUT_ERROR || horizon < 1)
+        return INT64_MAX;
+    CHG_ASSERT(d->windows == ctx->window_reqs); /* d is ctx's last decision */
+    chg_ts_env env = {chg_vm_ctx_flag, (void *)ctx->facts};
+    chg_eval_input in = {.horizon = horizon};
+    size_t n = admissible_sets(ctx, d);
+    int64_t t = chg_vm_tsx_admissible_until(ctx->ts_xs, ctx->ts_sets, ctx->ts_want, n, &env, d->at,
+                                            chg_vm_horizon(&in, d->at));
+    return t == INT64_MIN ? INT64_MAX : t;
+}
+
+int64_t chg_ctx_next_approval(const chg_ctx *ctx) { return ctx->next_approval; }

@@ -166,6 +166,13 @@ bool chg_vm_facts_flag(const chg_facts *f, const char *name, bool *value)
     return found;
 }
 
+bool chg_facts_flag(const chg_facts *f, const char *name)
+{
+    bool v = false;
+    chg_vm_facts_flag(f, name, &v);
+    return v;
+}
+
 /* A linear scan: facts files hold a handful of answers, and a query is
  * asked a few times per decision at most. Arguments compare as values
  * (chg_vm_value_equal), so 1 and 1.0, or an enum value and its string, match. */

@@ -164,6 +164,8 @@ struct chg_bundle {
     chg_intakedef *intakes;
     uint32_t nifields;
     chg_ifielddef *ifields;
+    uint32_t nconcur;
+    chg_rec_CONCUR *concur;   /* concurrency limits (chg_concurrency_check) */
 
     chg_limits limits;        /* the LIMITS section, or the defaults */
 };
@@ -264,6 +266,8 @@ struct chg_ctx {
     uint32_t *window_reqs;    /* windows required by rules that applied */
     uint32_t *during_all;     /* every time set of deny-during rules that applied */
     uint8_t *during_level;    /* the lowest level of the rules naming each */
+    uint32_t nduring_all;     /* of the last decision (chg_ctx_admissible_until) */
+    int64_t next_approval;    /* of the last decision (chg_ctx_next_approval) */
     chg_ts_index **ts_xs;     /* next_open's sets: nrules + nduring at most */
     const chg_timeset **ts_sets;
     bool *ts_want;

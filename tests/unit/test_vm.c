@@ -939,6 +939,7 @@ static const char all_sections_policy[] =
     "rule tagged: when (change.note ?? \"\") matches r\"^x\" and any t in change.tags: t == \"x\"\n"
     "  deny \"tagged {lower(change.id)}\"\n"
     "rule sec: when prod and hour(change.when, \"Europe/Berlin\") > 3 require 1 of group \"sec\"\n"
+    "concurrency prod_load = 2 of risk >= high per change.env\n"
     "on deny when prod do aws.sns.publish(\"arn:aws:sns:us-east-1:1:x\", summary)\n"
     "intake hook when event.source == \"x\" {\n"
     "  id: event.id, env: \"prod\", tags: [], when: event.time,\n"
@@ -1093,6 +1094,14 @@ static void test_vm_reference_past_the_end(void **state)
         bloblen = end > bloblen ? end : bloblen;
     }
     expect_field_rejected(&bytes, CHG_F_STRINGS_off, n - 1, bloblen);
+    /* a concurrency limit's field path with an empty name: the empty
+     * string of the pool (`?? ""`) */
+    uint32_t empty = n;
+    for (uint32_t i = 0; i < n && empty == n; i++)
+        if (chg_rd32(d + strings + i * CHG_RECSIZE_STRINGS + CHG_OFF(STRINGS, len)) == 0)
+            empty = i;
+    assert_true(empty < n);
+    expect_field_rejected(&bytes, CHG_F_CONCUR_per, 0, empty);
     chg_buf_free(&bytes);
 }
 
@@ -1461,6 +1470,53 @@ static void test_vm_closes_at_stops_at_a_freeze(void **state)
     chg_bundle_free(b);
 }
 
+/* What chgc simulate asks after a decision: when the change stops being
+ * admissible even with no window required (a freeze of an applying
+ * deny-during rule starting), when the next approval it carries is given,
+ * and the decision at an instant other than the policy's `at`. */
+static void test_vm_simulation_questions(void **state)
+{
+    (void)state;
+    chg_bundle *b = vm_build_load("schema change { id: string, t: time, approvals: [{ by: string, group: string, "
+                                  "at: time }] = [] }\n"
+                                  "at change.t\n"
+                                  "risk low < high\nclassify {\n  low when change.id == \"x\"\n  default high\n}\n"
+                                  "approvals { low => none\n high => 1 of group \"cab\" }\n"
+                                  "freeze stop = 2026-12-07T15:00Z .. 2026-12-07T16:00Z\n"
+                                  "rule b:\n  deny during stop \"stop\"\n");
+    chg_ctx *ctx = chg_ctx_new(b);
+    const char *json = "{\"id\":\"c\",\"t\":\"2026-12-07T09:00:00Z\",\"approvals\":["
+                       "{\"by\":\"a\",\"group\":\"cab\",\"at\":\"2026-12-07T08:00:00Z\"},"
+                       "{\"by\":\"z\",\"group\":\"x\",\"at\":\"2026-12-07T12:00:00Z\"}]}";
+    char err[256];
+    chg_event *e = chg_event_decode(b, json, strlen(json), err, sizeof err);
+    assert_non_null(e);
+    chg_decision d;
+    /* the policy's `at`: 09:00, whatever now says */
+    chg_eval_input in = {.change = e, .now = at_utc("2026-12-07T07:00:00Z")};
+    assert_int_equal(chg_eval(ctx, &in, &d), CHG_OK);
+    assert_int_equal(d.at, at_utc("2026-12-07T09:00:00Z"));
+    assert_int_equal(d.outcome, CHG_OUT_ALLOW);
+    assert_int_equal(d.closes_at, INT64_MIN); /* no window: the decision has none */
+    assert_int_equal(chg_ctx_admissible_until(ctx, &d, 6 * 3600), at_utc("2026-12-07T15:00:00Z"));
+    assert_int_equal(chg_ctx_admissible_until(ctx, &d, 6 * 3600 - 1), INT64_MAX); /* past the horizon */
+    assert_int_equal(chg_ctx_next_approval(ctx), at_utc("2026-12-07T12:00:00Z"));
+    /* ignore_at: judged at now, 07:00, before the approval: pending */
+    in.ignore_at = true;
+    assert_int_equal(chg_eval(ctx, &in, &d), CHG_OK);
+    assert_int_equal(d.at, at_utc("2026-12-07T07:00:00Z"));
+    assert_int_equal(d.outcome, CHG_OUT_PENDING);
+    assert_int_equal(chg_ctx_next_approval(ctx), at_utc("2026-12-07T08:00:00Z"));
+    /* inside the freeze: it already holds, so it does not count */
+    in.now = at_utc("2026-12-07T15:30:00Z");
+    assert_int_equal(chg_eval(ctx, &in, &d), CHG_OK);
+    assert_int_equal(d.outcome, CHG_OUT_DENY);
+    assert_int_equal(chg_ctx_next_approval(ctx), INT64_MAX);
+    chg_event_free(e);
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+}
+
 /* The horizon includes its end, for closes_at and next_open alike, and the
  * answer does not depend on what the context judged before. */
 static void test_vm_horizon_edge(void **state)
@@ -1600,6 +1656,7 @@ int main(void)
         cmocka_unit_test(test_vm_calendar_names),
         cmocka_unit_test(test_vm_window_of_several_rules),
         cmocka_unit_test(test_vm_closes_at_stops_at_a_freeze),
+        cmocka_unit_test(test_vm_simulation_questions),
         cmocka_unit_test(test_vm_horizon_edge),
         cmocka_unit_test(test_vm_schedules_at_the_year_ends),
     };
