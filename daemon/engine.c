@@ -406,8 +406,11 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
     int64_t now = chgd_now();
     char now_text[32];
     chgd_time_text(now, now_text);
+    chgd_asked asked; /* what the decision asked AWS (--aws) */
+    chgd_asked_init(&asked, now);
     if (rc == CHG_OK) {
-        chg_eval_input in = {.change = ev, .now = now, .facts = facts, .horizon = chgd_cfg->horizon};
+        chg_eval_input in = {.change = ev, .now = now, .facts = facts, .horizon = chgd_cfg->horizon,
+                             .resolver = chgd_aws_resolver(), .resolver_ud = &asked};
         chg_decision dec;
         double t0 = mono();
         rc = chg_eval(ctx, &in, &dec);
@@ -450,6 +453,7 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
             chg_buf_puts(&data, "null");
         chg_buf_puts(&data, ",\"decision\":");
         chg_buf_puts(&data, text.data);
+        chgd_asked_json(&asked, &data); /* the answers it saw, for replay */
         chg_buf_printf(&data, ",\"revision\":%lld}", (long long)rev);
         rc = data.oom ? CHG_ENOMEM : chg_store_audit_append(w, "decision", id, data.data, now_text, &d->seq);
     }
@@ -498,6 +502,7 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
     if (rc == CHG_OK && body && d->changed)
         chg_store_decision_body(body, text.data, d->seq, now_text, chg_bundle_hash(b->b), rev, cause);
     json_decref(dj);
+    chgd_asked_free(&asked);
     chg_buf_free(&merged);
     chg_buf_free(&text);
     chg_buf_free(&data);

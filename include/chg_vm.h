@@ -223,10 +223,15 @@ typedef struct chg_action {
 
 /* The resolver of external queries: answer call(args) into *out and
  * return 0, or return -1 when there is no answer (the decision then fails
- * naming the call). Called on the evaluating thread; *out's memory must
- * outlive the decision. Without one, the facts answer. */
+ * naming the call, and the reason the resolver wrote into err, if any:
+ * "SSM GetCalendarState: ThrottlingException …"). Called on the
+ * evaluating thread; *out's memory must outlive the decision. Without
+ * one, the facts answer. */
 typedef int (*chg_resolver_fn)(void *ud, const char *call, const chg_value *args, uint32_t nargs,
-                               chg_value *out);
+                               chg_value *out, char *err, size_t errlen);
+/* A JSON value (a jansson json_t *) as the value the VM reads, as the
+ * facts' answers are read: no copy, so j must outlive the decision. */
+void chg_value_of_json(const void *j, chg_value *out);
 
 typedef struct chg_eval_input {
     const chg_event *change;

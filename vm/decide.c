@@ -78,12 +78,10 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     ctx->frames = chg_calloc(b->nlets + 1, sizeof *ctx->frames);
     ctx->reasons = chg_calloc(MAX_REASONS(b), sizeof *ctx->reasons);
     ctx->warnings = chg_calloc(MAX_WARNINGS(b), sizeof *ctx->warnings);
-    ctx->ts_index = chg_vm_tsx_new(b->ntimesets);
     ctx->during_hits = chg_calloc(b->nduring + b->ntimesets + 1, sizeof *ctx->during_hits);
     ctx->window_reqs = chg_calloc(b->nrules + 1, sizeof *ctx->window_reqs);
     ctx->during_all = chg_calloc(b->nduring + 1, sizeof *ctx->during_all);
     ctx->during_level = chg_calloc(b->nduring + 1, 1);
-    ctx->ts_xs = chg_calloc(b->nrules + b->nduring + 1, sizeof *ctx->ts_xs);
     ctx->ts_sets = chg_calloc(b->nrules + b->nduring + 1, sizeof *ctx->ts_sets);
     ctx->ts_want = chg_calloc(b->nrules + b->nduring + 1, sizeof *ctx->ts_want);
     ctx->req_roots = chg_calloc(b->nrules + 2, sizeof *ctx->req_roots);
@@ -108,8 +106,8 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     }
     ctx->scratch.cap = (size_t)b->limits.scratch;
     if (!ctx->regs || !ctx->letvals || !ctx->letstate || !ctx->frames || !ctx->reasons || !ctx->warnings ||
-        !ctx->ts_index || !ctx->during_hits || !ctx->window_reqs || !ctx->during_all || !ctx->req_roots ||
-        !ctx->during_level || !ctx->ts_xs || !ctx->ts_sets || !ctx->ts_want ||
+        !ctx->during_hits || !ctx->window_reqs || !ctx->during_all || !ctx->req_roots ||
+        !ctx->during_level || !ctx->ts_sets || !ctx->ts_want ||
         !ctx->satisfied || !ctx->missing || !ctx->missing_nodes || !ctx->actions || !ctx->applied || !ctx->match ||
         !ctx->mctx || !ctx->jit_stack) {
         chg_ctx_free(ctx);
@@ -129,12 +127,10 @@ void chg_ctx_free(chg_ctx *ctx)
     chg_free(ctx->frames);
     chg_free(ctx->reasons);
     chg_free(ctx->warnings);
-    chg_vm_tsx_free(ctx->ts_index, ctx->b->ntimesets);
     chg_free(ctx->during_hits);
     chg_free(ctx->window_reqs);
     chg_free(ctx->during_all);
     chg_free(ctx->during_level);
-    chg_free(ctx->ts_xs);
     chg_free(ctx->ts_sets);
     chg_free(ctx->ts_want);
     chg_free(ctx->req_roots);
@@ -177,13 +173,14 @@ bool chg_vm_ctx_flag(void *ud, const char *name)
     return v;
 }
 
-/* Membership through the context's index (tsindex.c): a bisection in the
- * intervals of the year around t, built on first use for these flags. */
+/* Membership, asked of the time-set library: a few field steps at t
+ * whatever the instants judged before (no state kept between questions,
+ * so the order changes arrive in costs nothing). */
 static bool in_set(chg_ctx *ctx, uint32_t ts, int64_t t)
 {
     CHG_ASSERT(ts < ctx->b->ntimesets); /* rule windows and `during` lists, checked at load */
     chg_ts_env env = {chg_vm_ctx_flag, (void *)ctx->facts};
-    return chg_vm_tsx_contains(ctx->b->timesets[ts].ts, &env, &ctx->ts_index[ts], t);
+    return chg_timeset_contains(ctx->b->timesets[ts].ts, &env, t);
 }
 
 /* Run a block that must give a bool. A failure inside the block has set
@@ -429,15 +426,6 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
         memset(ctx->letstate, 0, b->nlets);
     if (b->nrules)
         memset(ctx->applied, 0, b->nrules);
-    /* the time-set indexes were built under some flag values; a flag
-     * freeze is in or out by its flag, so other flags void them. Keyed by
-     * a hash of the flags, not by the facts pointer (see facts.c rekey) */
-    uint64_t key = facts ? facts->flags_key : CHG_FACTS_NO_FLAGS;
-    if (!ctx->cache_keyed || ctx->cache_key != key) {
-        chg_vm_tsx_reset(ctx->ts_index, b->ntimesets);
-        ctx->cache_key = key;
-        ctx->cache_keyed = true;
-    }
     ctx->failed = false;
     ctx->oom = false;
     ctx->ap_nroots = 0;
@@ -830,16 +818,14 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
          * overrides play no part: closes_at describes the windows. */
         size_t n = 0;
         for (uint32_t k = 0; k < nwindows; k++, n++) {
-            ctx->ts_xs[n] = &ctx->ts_index[ctx->window_reqs[k]];
             ctx->ts_sets[n] = b->timesets[ctx->window_reqs[k]].ts;
             ctx->ts_want[n] = true;
         }
         for (uint32_t k = 0; k < nduring_all; k++, n++) {
-            ctx->ts_xs[n] = &ctx->ts_index[ctx->during_all[k]];
             ctx->ts_sets[n] = b->timesets[ctx->during_all[k]].ts;
             ctx->ts_want[n] = false;
         }
-        d->closes_at = chg_vm_tsx_admissible_until(ctx->ts_xs, ctx->ts_sets, ctx->ts_want, n, &env, ctx->now, horizon);
+        d->closes_at = chg_timeset_admissible_until(ctx->ts_sets, ctx->ts_want, n, &env, ctx->now, horizon, NULL);
         /* A window with a cutoff (SSM Cutoff) admits no start in the last
          * part of its runs: what was just found is that start cutoff, and
          * closes_at is the runs' real end, asked of the sets without their
@@ -865,13 +851,13 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
          * deny-during rule — not only those that hold now: the next slot
          * must avoid the freeze after this one too. An approved emergency
          * has overridden the windows and the overridable freezes. */
-        CHG_ASSERT(nwindows + nduring_all <= b->nrules + b->nduring); /* ts_xs and friends */
+        CHG_ASSERT(nwindows + nduring_all <= b->nrules + b->nduring); /* ts_sets and ts_want */
         size_t n = admissible_sets(ctx, d);
         /* from now + 1 to now + horizon: now itself is known not to be
          * admissible */
         d->next_open = horizon < 1 ? INT64_MAX
-                                   : chg_vm_tsx_next_admissible(ctx->ts_xs, ctx->ts_sets, ctx->ts_want, n, &env,
-                                                                ctx->now + 1, horizon - 1);
+                                   : chg_timeset_next_admissible(ctx->ts_sets, ctx->ts_want, n, &env, ctx->now + 1,
+                                                                horizon - 1, NULL);
         if (d->next_open != INT64_MAX && !chg_time_in_range(d->next_open))
             d->next_open = INT64_MAX; /* past the horizon, which ends with year 9999 */
     }
@@ -887,20 +873,18 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
 /* The sets of d's time check, as decide() gathers them for next_open:
  * the required windows (wanted open) and every set of an applying
  * deny-during rule (wanted closed), less what an approved emergency
- * overrides. Returns how many are in ctx->ts_xs, ts_sets and ts_want. */
+ * overrides. Returns how many are in ctx->ts_sets and ts_want. */
 static size_t admissible_sets(chg_ctx *ctx, const chg_decision *d)
 {
     const chg_bundle *b = ctx->b;
     size_t n = 0;
     for (uint32_t k = 0; k < d->nwindows && !d->emergency; k++, n++) {
-        ctx->ts_xs[n] = &ctx->ts_index[d->windows[k]];
         ctx->ts_sets[n] = b->timesets[d->windows[k]].ts;
         ctx->ts_want[n] = true;
     }
     for (uint32_t k = 0; k < ctx->nduring_all; k++) {
         if (d->emergency && ctx->during_level[k] != 0)
             continue;
-        ctx->ts_xs[n] = &ctx->ts_index[ctx->during_all[k]];
         ctx->ts_sets[n] = b->timesets[ctx->during_all[k]].ts;
         ctx->ts_want[n++] = false;
     }
@@ -915,8 +899,8 @@ int64_t chg_ctx_admissible_until(chg_ctx *ctx, const chg_decision *d, int64_t ho
     chg_ts_env env = {chg_vm_ctx_flag, (void *)ctx->facts};
     chg_eval_input in = {.horizon = horizon};
     size_t n = admissible_sets(ctx, d);
-    int64_t t = chg_vm_tsx_admissible_until(ctx->ts_xs, ctx->ts_sets, ctx->ts_want, n, &env, d->at,
-                                            chg_vm_horizon(&in, d->at));
+    int64_t t = chg_timeset_admissible_until(ctx->ts_sets, ctx->ts_want, n, &env, d->at, chg_vm_horizon(&in, d->at),
+                                             NULL);
     return t == INT64_MIN ? INT64_MAX : t;
 }
 
