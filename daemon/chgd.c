@@ -87,6 +87,10 @@ int main(int argc, char **argv)
     if (chgd_engine_start(&cfg, store, b, err, sizeof err) != CHG_OK) {
         chgd_log(LOG_ERROR, "%s", err);
         status = 2;
+    } else if (chgd_digests_start(&cfg, err, sizeof err) != CHG_OK ||
+               chgd_actions_start(&cfg, err, sizeof err) != CHG_OK) {
+        chgd_log(LOG_ERROR, "%s", err);
+        status = 2;
     } else if (chgd_http_start(&cfg, err, sizeof err) != CHG_OK) {
         chgd_log(LOG_ERROR, "%s", err);
         status = 2;
@@ -112,7 +116,10 @@ int main(int argc, char **argv)
         chgd_http_stop(10);
         chgd_timers_stop();
     }
+    chgd_actions_stop();
+    chgd_digests_stop(); /* the last digest covers the last record */
     chg_store_close(store); /* the writer finishes its queue and commits */
+    chgd_digests_free();
     chgd_engine_stop();
     chgd_log(LOG_INFO, "stopped");
     chgd_config_free(&cfg);

@@ -35,6 +35,13 @@ typedef struct chgd_config {
     int log_level, log_format;
     bool dry_run;
     char *fake_clock;       /* RFC 3339: start on a fake clock (tests) */
+    chg_vec webhooks;       /* "NAME=URL": the targets of the webhook action */
+    chg_vec webhook_secrets; /* "NAME=FILE": their HMAC secrets */
+    long webhook_connect_timeout, webhook_timeout; /* seconds */
+    long action_workers, action_attempts;
+    long action_backoff, action_max_delay; /* milliseconds */
+    char *audit_key;        /* PEM Ed25519 private key: signed digests */
+    long audit_digest_records, audit_digest_seconds;
     char *config_file;      /* where the above came from, or NULL */
 } chgd_config;
 
@@ -179,6 +186,31 @@ void chgd_api_handle(const chgd_request *r, chgd_answer *a, const char **route);
 /* ---- tokens (http.c) ------------------------------------------------------------------- */
 
 int chgd_tokens_load(const char *path, char *err, size_t errlen);
+
+/* JSON as the daemon stores it (compact, keys sorted: the audit log hashes
+ * deterministic bytes), appended to out (out->oom on failure). */
+struct json_t;
+void chgd_json_dump(const struct json_t *j, chg_buf *out);
+
+/* ---- actions (actions.c, webhook.c; the interface is executor.h) ------------------------- */
+
+/* The action workers: start (not with --dry-run) once the store and the
+ * executors are ready; kick when a commit queued actions; stop before the
+ * store closes. */
+int chgd_actions_start(const chgd_config *c, char *err, size_t errlen);
+void chgd_actions_kick(void);
+/* A job queued an action to execute: the next kick wakes the workers
+ * (a kick without one costs an atomic exchange, nothing more). */
+void chgd_actions_queued(void);
+void chgd_actions_stop(void);
+/* Signed digests of the audit chain (--audit-key): one now (at start and
+ * stop), then every audit-digest-records records and audit-digest-seconds
+ * seconds. */
+int chgd_digests_start(const chgd_config *c, char *err, size_t errlen);
+void chgd_digests_stop(void);
+void chgd_digests_free(void); /* after the store closed */
+/* The checks of the webhook keys (config validation). */
+int chgd_webhooks_check(const chgd_config *c, char *err, size_t errlen);
 
 /* ---- metrics (metrics.c) ---------------------------------------------------------------- */
 

@@ -52,6 +52,17 @@ static const struct key {
     {"log-format", K_CHOICE, OFF(log_format), "FORMAT", "text or json (default text)", 0, 0, formats},
     {"dry-run", K_BOOL, OFF(dry_run), NULL, "execute no action: record what would run", 0, 0, NULL},
     {"fake-clock", K_STR, OFF(fake_clock), "INSTANT", "tests: start the clock at this RFC 3339 instant; PUT /v1/clock moves it", 0, 0, NULL},
+    {"webhook", K_LIST, OFF(webhooks), "NAME=URL", "a target of the webhook action (repeatable; http or https)", 0, 0, NULL},
+    {"webhook-secret", K_LIST, OFF(webhook_secrets), "NAME=FILE", "the file holding a webhook's HMAC secret (one per webhook)", 0, 0, NULL},
+    {"webhook-connect-timeout", K_INT, OFF(webhook_connect_timeout), "SECONDS", "a webhook's connection time (default 5)", 1, 600, NULL},
+    {"webhook-timeout", K_INT, OFF(webhook_timeout), "SECONDS", "a webhook call's whole time (default 10)", 1, 3600, NULL},
+    {"action-workers", K_INT, OFF(action_workers), "N", "threads executing actions (default 2)", 1, 64, NULL},
+    {"action-attempts", K_INT, OFF(action_attempts), "N", "attempts of an action before it fails (default 8)", 1, 1000, NULL},
+    {"action-backoff", K_INT, OFF(action_backoff), "MS", "the first retry's delay bound; doubles each retry (default 1000)", 1, 86400000, NULL},
+    {"action-max-delay", K_INT, OFF(action_max_delay), "MS", "the largest delay bound between attempts (default 300000)", 1, 86400000, NULL},
+    {"audit-key", K_STR, OFF(audit_key), "FILE", "sign digests of the audit chain with this PEM Ed25519 private key", 0, 0, NULL},
+    {"audit-digest-records", K_INT, OFF(audit_digest_records), "N", "a signed digest after this many records (default 1000)", 1, 1000000000, NULL},
+    {"audit-digest-seconds", K_INT, OFF(audit_digest_seconds), "SECONDS", "and at least this often while records come (default 300)", 1, 86400, NULL},
 #undef OFF
 };
 
@@ -227,6 +238,16 @@ int chgd_config_load(chgd_config *c, int argc, char **argv, bool *check)
     c->horizon = 366L * 86400;
     c->log_level = LOG_INFO;
     c->log_format = LOG_TEXT;
+    c->webhook_connect_timeout = 5;
+    c->webhook_timeout = 10;
+    c->action_workers = 2;
+    c->action_attempts = 8;
+    c->action_backoff = 1000;
+    c->action_max_delay = 300000;
+    c->audit_digest_records = 1000;
+    c->audit_digest_seconds = 300;
+    chg_vec_init(&c->webhooks);
+    chg_vec_init(&c->webhook_secrets);
     *check = false;
     /* --config first, wherever it is: flags override the file */
     for (int i = 1; i < argc; i++) {
@@ -250,7 +271,7 @@ int chgd_config_load(chgd_config *c, int argc, char **argv, bool *check)
         if (st)
             return st;
     }
-    bool policy_flag = false;
+    bool replaced[CHG_ARRAY_LEN(keys)] = {false};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--check-config")) {
@@ -283,10 +304,11 @@ int chgd_config_load(chgd_config *c, int argc, char **argv, bool *check)
             }
             value = argv[++i];
         }
-        if (k->kind == K_LIST && !policy_flag) {
-            policy_flag = true; /* the flags' list replaces the file's */
-            chg_strings_free(&c->policy);
-            chg_vec_init(&c->policy);
+        if (k->kind == K_LIST && !replaced[k - keys]) {
+            replaced[k - keys] = true; /* the flags' list replaces the file's */
+            chg_vec *v = (chg_vec *)((char *)c + k->off);
+            chg_strings_free(v);
+            chg_vec_init(v);
         }
         char why[512];
         if (!set(c, k, value, why, sizeof why)) {
@@ -325,6 +347,16 @@ int chgd_config_validate(const chgd_config *c, char *err, size_t errlen)
     socklen_t salen;
     int rc = chgd_listen_parse(c->listen, &sa, &salen, err, errlen);
     if (rc != CHG_OK)
+        return rc;
+    if (c->audit_key) {
+        chg_audit_key *k;
+        if ((rc = chg_audit_key_load(c->audit_key, true, &k, err, errlen)) != CHG_OK) {
+            snprintf(err + strlen(err), errlen - strlen(err), " (--audit-key)");
+            return rc;
+        }
+        chg_audit_key_free(k);
+    }
+    if ((rc = chgd_webhooks_check(c, err, errlen)) != CHG_OK)
         return rc;
     if (c->facts) {
         chg_facts *f;
@@ -383,4 +415,7 @@ void chgd_config_free(chgd_config *c)
     chg_free(c->tls_cert);
     chg_free(c->tls_key);
     chg_free(c->config_file);
+    chg_strings_free(&c->webhooks);
+    chg_strings_free(&c->webhook_secrets);
+    chg_free(c->audit_key);
 }

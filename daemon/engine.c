@@ -96,6 +96,11 @@ static void dump(const json_t *j, chg_buf *out)
         out->oom = true;
 }
 
+void chgd_json_dump(const json_t *j, chg_buf *out)
+{
+    dump(j, out);
+}
+
 /* ---- bundles ---------------------------------------------------------------------------- */
 
 int chgd_bundle_open(const chgd_config *c, chgd_bundle **out, char *err, size_t errlen)
@@ -470,19 +475,27 @@ static int record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
     /* actions: queued in the same transaction as their decision, each
      * with its own idempotency key; with --dry-run recorded, never run */
     json_t *acts = d->changed ? json_object_get(v->dj, "actions") : NULL;
+    /* the key names the action in every store: the chain's head after the
+     * decision's record hashes the whole history before it */
+    uint64_t head_seq = 0;
+    char head[65] = "";
+    if (json_array_size(acts))
+        chg_store_audit_head(w, &head_seq, head);
     for (size_t i = 0; rc == CHG_OK && i < json_array_size(acts); i++) {
         json_t *a = json_array_get(acts, i);
         chg_buf args;
         chg_buf_init(&args);
         dump(json_object_get(a, "args") ? json_object_get(a, "args") : json_null(), &args);
         char key[64];
-        snprintf(key, sizeof key, "a-%llu-%zu", (unsigned long long)d->seq, i);
+        snprintf(key, sizeof key, "chg-%llu-%zu-%.16s", (unsigned long long)d->seq, i, head);
         const char *state = chgd_cfg->dry_run ? "dry-run" : "queued";
         rc = args.oom ? CHG_ENOMEM
                       : chg_store_action_put(w, decision_id, (int)i, json_string_value(json_object_get(a, "call")),
                                              args.data, state, key);
         if (rc == CHG_OK)
             chgd_metrics_action(state);
+        if (rc == CHG_OK && !chgd_cfg->dry_run)
+            chgd_actions_queued();
         chg_buf_free(&args);
     }
     /* a change that only time holds back is decided again at next_open
@@ -765,6 +778,7 @@ static void event_judge(event_job *j, const chg_event *ev, int64_t now)
 static void event_done(int rc, void *ud)
 {
     event_job *j = ud;
+    chgd_actions_kick();
     if (rc != CHG_OK)
         job_failed(j->a, rc);
     const chgd_later *later = j->later;
@@ -1098,6 +1112,7 @@ int chgd_approve(const char *id, const char *body, size_t len, chgd_answer *a)
                 job.decision = "approve";
             job.b = chgd_bundle_acquire();
             int rc = chg_store_run(chgd_store, approval_run, &job);
+            chgd_actions_kick();
             if (rc != CHG_OK)
                 job_failed(a, rc);
             chgd_bundle_release(job.b);
@@ -1202,6 +1217,7 @@ int chgd_flag(const char *name, bool set, const char *body, size_t len, chgd_ans
     }
     job.b = chgd_bundle_acquire();
     int rc = chg_store_run(chgd_store, flag_run, &job);
+    chgd_actions_kick();
     if (rc != CHG_OK)
         job_failed(a, rc);
     else if (a->status == 200 && facts_refresh() != CHG_OK)
@@ -1262,6 +1278,7 @@ int chgd_timers_run(long *run, long *changed)
         return rc;
     timers_job j = {.b = chgd_bundle_acquire()};
     rc = j.b ? chg_store_run(chgd_store, timers_run, &j) : CHG_EIO;
+    chgd_actions_kick();
     chgd_bundle_release(j.b);
     *run = j.run;
     *changed = j.changed;

@@ -32,8 +32,12 @@ static int npairs;
 static histogram requests, evaluations;
 static const char *const outcomes[] = {"allow", "pending", "defer", "deny", "error"};
 static uint64_t decisions[5];
-static const char *const states[] = {"queued", "dry-run"};
-static uint64_t actions[2];
+/* what happened to actions in this process: queued or recorded dry-run
+ * by a decision, then done, retried (an attempt that will be tried again)
+ * or failed (for good: the alert) by the workers */
+static const char *const states[] = {"queued", "dry-run", "done", "retried", "failed"};
+enum { NSTATES = CHG_ARRAY_LEN(states) };
+static uint64_t actions[NSTATES];
 
 static void observe(histogram *h, double v)
 {
@@ -75,7 +79,7 @@ void chgd_metrics_decision(const char *outcome, double seconds)
 void chgd_metrics_action(const char *state)
 {
     pthread_mutex_lock(&mu);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < NSTATES; i++)
         if (!strcmp(state, states[i]))
             actions[i]++;
     pthread_mutex_unlock(&mu);
@@ -122,9 +126,13 @@ void chgd_metrics_render(chg_buf *o)
     chg_buf_puts(o, "# HELP chgd_decisions_total Decisions made, by outcome.\n# TYPE chgd_decisions_total counter\n");
     for (int i = 0; i < 5; i++)
         chg_buf_printf(o, "chgd_decisions_total{outcome=\"%s\"} %" PRIu64 "\n", outcomes[i], decisions[i]);
-    chg_buf_puts(o, "# HELP chgd_actions_total Actions recorded, by state.\n# TYPE chgd_actions_total counter\n");
-    for (int i = 0; i < 2; i++)
+    chg_buf_puts(o, "# HELP chgd_actions_total Actions queued, recorded dry-run, done, retried or failed, since start.\n"
+                    "# TYPE chgd_actions_total counter\n");
+    for (int i = 0; i < NSTATES; i++)
         chg_buf_printf(o, "chgd_actions_total{state=\"%s\"} %" PRIu64 "\n", states[i], actions[i]);
+    chg_buf_printf(o, "# HELP chgd_actions_failed_total Actions that failed for good since start (alert on its rate).\n"
+                      "# TYPE chgd_actions_failed_total counter\nchgd_actions_failed_total %" PRIu64 "\n",
+                   actions[NSTATES - 1]);
     histogram_render(o, "chgd_request_seconds", "Time to answer a request.", &requests);
     histogram_render(o, "chgd_evaluation_seconds", "Time to evaluate one change.", &evaluations);
     pthread_mutex_unlock(&mu);
@@ -136,6 +144,10 @@ void chgd_metrics_render(chg_buf *o)
         chg_buf_printf(o, "chgd_audit_sequence %" PRId64 "\n", n.audit_seq);
         chg_buf_puts(o, "# HELP chgd_actions_queued Actions waiting for an executor.\n# TYPE chgd_actions_queued gauge\n");
         chg_buf_printf(o, "chgd_actions_queued %" PRId64 "\n", n.actions_queued);
+        chg_buf_puts(o, "# HELP chgd_actions The store's actions, by state.\n# TYPE chgd_actions gauge\n");
+        chg_buf_printf(o, "chgd_actions{state=\"queued\"} %" PRId64 "\nchgd_actions{state=\"done\"} %" PRId64
+                          "\nchgd_actions{state=\"failed\"} %" PRId64 "\nchgd_actions{state=\"dry-run\"} %" PRId64 "\n",
+                       n.actions_queued, n.actions_done, n.actions_failed, n.actions_dry_run);
     }
     chg_store_stats ss;
     chg_store_stats_get(chgd_store, &ss);

@@ -124,6 +124,26 @@ int chg_store_change_ids(chg_store_conn *c, chg_vec *ids);
  * never executed). key is the action's idempotency key. */
 int chg_store_action_put(chg_store_conn *w, int64_t decision_id, int idx, const char *call, const char *args,
                          const char *state, const char *key);
+/* An action as the worker (daemon/actions.c) takes it from the queue. */
+typedef struct chg_store_action {
+    int64_t id;
+    char *call, *args, *key; /* chg_malloc'd; args is JSON text */
+    char *change_id;         /* the change its decision is about ("" for none) */
+    int attempts;            /* made so far */
+} chg_store_action;
+/* The queued actions due at `now` (next_at NULL or <= now, an instant in
+ * the form actions use: RFC 3339 UTC with milliseconds), oldest first, at
+ * most limit, appended to out (a chg_vec of chg_malloc'd chg_store_action;
+ * chg_store_actions_free lets go of them). */
+int chg_store_actions_due(chg_store_conn *c, const char *now, int limit, chg_vec *out);
+void chg_store_actions_free(chg_vec *v);
+void chg_store_action_free(chg_store_action *a);
+/* The earliest next_at of a queued action ("" when one is due now), or
+ * CHG_ENOTFOUND when none is queued. */
+int chg_store_actions_next(chg_store_conn *c, chg_buf *at);
+/* After an attempt: the action's state ("queued" again, "done", "failed"),
+ * the attempts made and when to try next (NULL: not again). */
+int chg_store_action_update(chg_store_conn *w, int64_t id, const char *state, int attempts, const char *next_at);
 /* The instant (RFC 3339 UTC) a change is to be decided again, or none (due NULL). */
 int chg_store_timer_set(chg_store_conn *w, const char *id, const char *due);
 /* The changes whose timer is due at `now` (due <= now), earliest first. */
@@ -145,6 +165,19 @@ int chg_store_flag_names(chg_store_conn *c, chg_vec *names);
  * computes the hash. *seq may be NULL. */
 int chg_store_audit_append(chg_store_conn *w, const char *kind, const char *subject, const char *data,
                            const char *at, uint64_t *seq);
+/* The chain's head: the last record's seq and hash (writer only; inside
+ * a job, the head as the job's own records left it). */
+void chg_store_audit_head(chg_store_conn *w, uint64_t *seq, char hash[65]);
+/* Signed digests (--audit-key): with every > 0, once `every` records
+ * follow the last digest, chg_store_audit_append writes a digest record
+ * (kind "digest") after the one that made them `every`: sign() is given
+ * the message chg_audit_digest_message makes of the head and appends its
+ * signature's data (JSON members) to out. Called before the first job. */
+typedef int (*chg_store_signer)(uint64_t seq, const char *hash, chg_buf *out, void *ud);
+void chg_store_digest_setup(chg_store *s, uint64_t every, chg_store_signer sign, void *ud);
+/* Write a digest now if a record follows the last one (any thread: it is
+ * a job of its own); *written says whether one was. */
+int chg_store_digest_now(chg_store *s, const char *at, bool *written);
 /* {"records":[…],"next_since":N|null}: records after since, at most limit. */
 int chg_store_audit_json(chg_store_conn *c, uint64_t since, int limit, chg_buf *out);
 
@@ -152,6 +185,7 @@ int chg_store_audit_json(chg_store_conn *c, uint64_t since, int limit, chg_buf *
 
 typedef struct chg_store_counts {
     int64_t changes, decisions, approvals, flags, actions_queued, audit_seq;
+    int64_t actions_done, actions_failed, actions_dry_run; /* actions by state */
 } chg_store_counts;
 int chg_store_counts_get(chg_store_conn *c, chg_store_counts *out);
 

@@ -57,6 +57,11 @@ struct chg_store {
     /* the audit chain's head: the writer thread's alone once it runs */
     uint64_t seq;
     char hash[65];
+    /* signed digests: every `every` records (0: none), by sign(); the
+     * last digest's seq, read again when a rollback undid it */
+    uint64_t every, digest_seq;
+    chg_store_signer sign;
+    void *sign_ud;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t work, done;
@@ -90,6 +95,7 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS actions (id INTEGER PRIMARY KEY, decision_id INTEGER NOT NULL,\n"
     "  idx INTEGER NOT NULL, call TEXT NOT NULL, args TEXT NOT NULL, state TEXT NOT NULL,\n"
     "  key TEXT NOT NULL UNIQUE, attempts INTEGER NOT NULL DEFAULT 0, next_at TEXT);\n"
+    "CREATE INDEX IF NOT EXISTS actions_by_state ON actions(state, next_at);\n"
     "CREATE TABLE IF NOT EXISTS timers (change_id TEXT PRIMARY KEY, due TEXT NOT NULL);\n";
 
 const char *chg_store_backend(const chg_store *s)
@@ -325,6 +331,21 @@ int chg_store_submit(chg_store *s, chg_store_job fn, void *ud, chg_store_done do
 
 /* ---- open and close ------------------------------------------------------------------ */
 
+/* The seq of the last digest record (0: none). From the end backwards: a
+ * digest is at most `every` records away when chgd signs. */
+static int last_digest(chg_store_conn *w, uint64_t *seq)
+{
+    sqlite3_stmt *st = stmt(w, "SELECT seq FROM audit WHERE kind = 'digest' ORDER BY seq DESC LIMIT 1");
+    if (!st)
+        return CHG_EIO;
+    *seq = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *seq = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? CHG_OK : CHG_EIO;
+}
+
 static int load_head(chg_store *s, char *err, size_t errlen)
 {
     sqlite3_stmt *st = stmt(s->w, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
@@ -340,7 +361,9 @@ static int load_head(chg_store *s, char *err, size_t errlen)
         snprintf(s->hash, sizeof s->hash, "%s", col(st, 1));
     }
     sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? CHG_OK : CHG_EIO;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return CHG_EIO;
+    return last_digest(s->w, &s->digest_seq);
 }
 
 int chg_store_open(const char *spec, chg_store **out, char *err, size_t errlen)
@@ -787,6 +810,81 @@ int chg_store_action_put(chg_store_conn *w, int64_t decision_id, int idx, const 
     return run(st);
 }
 
+void chg_store_action_free(chg_store_action *a)
+{
+    if (!a)
+        return;
+    chg_free(a->change_id);
+    chg_free(a->call);
+    chg_free(a->args);
+    chg_free(a->key);
+    chg_free(a);
+}
+
+void chg_store_actions_free(chg_vec *v)
+{
+    for (size_t i = 0; i < v->len; i++)
+        chg_store_action_free(v->items[i]);
+    chg_vec_free(v);
+}
+
+int chg_store_actions_due(chg_store_conn *c, const char *now, int limit, chg_vec *out)
+{
+    /* next_at is RFC 3339 UTC with milliseconds, one length: text order is time order */
+    sqlite3_stmt *st = stmt(c, "SELECT a.id, a.call, a.args, a.key, a.attempts, d.change_id FROM actions a "
+                               "LEFT JOIN decisions d ON d.id = a.decision_id WHERE a.state = 'queued' "
+                               "AND (a.next_at IS NULL OR a.next_at <= ?) ORDER BY a.id LIMIT ?");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, now);
+    sqlite3_bind_int(st, 2, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        chg_store_action *a = chg_calloc(1, sizeof *a);
+        if (a) {
+            a->id = sqlite3_column_int64(st, 0);
+            a->call = chg_strdup(col(st, 1));
+            a->args = chg_strdup(col(st, 2));
+            a->key = chg_strdup(col(st, 3));
+            a->attempts = sqlite3_column_int(st, 4);
+            a->change_id = chg_strdup(col(st, 5));
+        }
+        if (!a || !a->call || !a->args || !a->key || !a->change_id || chg_vec_push(out, a) != CHG_OK) {
+            chg_store_action_free(a);
+            sqlite3_reset(st);
+            return CHG_ENOMEM;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? CHG_OK : CHG_EIO;
+}
+
+int chg_store_actions_next(chg_store_conn *c, chg_buf *at)
+{
+    sqlite3_stmt *st = stmt(c, "SELECT coalesce(min(coalesce(next_at, '')), '-') FROM actions WHERE state = 'queued'");
+    if (!st)
+        return CHG_EIO;
+    int rc = sqlite3_step(st);
+    bool none = rc == SQLITE_ROW && !strcmp(col(st, 0), "-");
+    if (rc == SQLITE_ROW && !none)
+        chg_buf_puts(at, col(st, 0));
+    sqlite3_reset(st);
+    return rc != SQLITE_ROW ? CHG_EIO : none ? CHG_ENOTFOUND : at->oom ? CHG_ENOMEM : CHG_OK;
+}
+
+int chg_store_action_update(chg_store_conn *w, int64_t id, const char *state, int attempts, const char *next_at)
+{
+    sqlite3_stmt *st = stmt(w, "UPDATE actions SET state = ?, attempts = ?, next_at = ? WHERE id = ?");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, state);
+    sqlite3_bind_int(st, 2, attempts);
+    text(st, 3, next_at);
+    sqlite3_bind_int64(st, 4, id);
+    int rc = run(st);
+    return rc == CHG_OK && sqlite3_changes(w->db) == 0 ? CHG_ENOTFOUND : rc;
+}
+
 int chg_store_timer_set(chg_store_conn *w, const char *id, const char *due)
 {
     sqlite3_stmt *st = due ? stmt(w, "INSERT INTO timers (change_id, due) VALUES (?, ?) "
@@ -866,8 +964,8 @@ int chg_store_flag_names(chg_store_conn *c, chg_vec *names)
 
 /* ---- audit ---------------------------------------------------------------------------------- */
 
-int chg_store_audit_append(chg_store_conn *w, const char *kind, const char *subject, const char *data,
-                           const char *at, uint64_t *seq)
+static int audit_put(chg_store_conn *w, const char *kind, const char *subject, const char *data,
+                     const char *at, uint64_t *seq)
 {
     chg_store *s = w->store;
     CHG_ASSERT(w->writer && s && s->w == w);
@@ -894,6 +992,80 @@ int chg_store_audit_append(chg_store_conn *w, const char *kind, const char *subj
     if (seq)
         *seq = r.seq;
     return CHG_OK;
+}
+
+void chg_store_audit_head(chg_store_conn *w, uint64_t *seq, char hash[65])
+{
+    CHG_ASSERT(w->writer && w->store);
+    *seq = w->store->seq;
+    memcpy(hash, w->store->hash, 65);
+}
+
+/* A digest record of the head: {"covers","every","head", the signer's
+ * members}. */
+static int digest_put(chg_store_conn *w, const char *at)
+{
+    chg_store *s = w->store;
+    chg_buf data;
+    chg_buf_init(&data);
+    chg_buf_printf(&data, "{\"covers\":%" PRIu64 ",\"every\":%" PRIu64 ",\"head\":\"%s\",", s->seq, s->every,
+                   s->hash);
+    int rc = s->sign(s->seq, s->hash, &data, s->sign_ud);
+    chg_buf_putc(&data, '}');
+    uint64_t seq;
+    if (rc == CHG_OK)
+        rc = data.oom ? CHG_ENOMEM : audit_put(w, "digest", NULL, data.data, at, &seq);
+    if (rc == CHG_OK)
+        s->digest_seq = seq;
+    chg_buf_free(&data);
+    return rc;
+}
+
+int chg_store_audit_append(chg_store_conn *w, const char *kind, const char *subject, const char *data,
+                           const char *at, uint64_t *seq)
+{
+    chg_store *s = w->store;
+    int rc = audit_put(w, kind, subject, data, at, seq);
+    if (rc != CHG_OK || !s->every)
+        return rc;
+    /* a rollback undid the last digest: find the one before it */
+    if (s->digest_seq > s->seq - 1 && (rc = last_digest(w, &s->digest_seq)) != CHG_OK)
+        return rc;
+    return s->seq - s->digest_seq >= s->every ? digest_put(w, at) : CHG_OK;
+}
+
+void chg_store_digest_setup(chg_store *s, uint64_t every, chg_store_signer sign, void *ud)
+{
+    s->every = every;
+    s->sign = sign;
+    s->sign_ud = ud;
+}
+
+typedef struct digest_job {
+    const char *at;
+    bool written;
+} digest_job;
+
+static int digest_run(chg_store_conn *w, void *ud)
+{
+    digest_job *j = ud;
+    chg_store *s = w->store;
+    int rc = s->digest_seq > s->seq ? last_digest(w, &s->digest_seq) : CHG_OK;
+    if (rc != CHG_OK || s->seq == s->digest_seq)
+        return rc;
+    j->written = true;
+    return digest_put(w, j->at);
+}
+
+int chg_store_digest_now(chg_store *s, const char *at, bool *written)
+{
+    digest_job j = {.at = at};
+    *written = false;
+    if (!s->sign)
+        return CHG_OK;
+    int rc = chg_store_run(s, digest_run, &j);
+    *written = rc == CHG_OK && j.written;
+    return rc;
 }
 
 int chg_store_audit_json(chg_store_conn *c, uint64_t since, int limit, chg_buf *out)
@@ -935,7 +1107,10 @@ int chg_store_counts_get(chg_store_conn *c, chg_store_counts *out)
     sqlite3_stmt *st = stmt(c, "SELECT (SELECT count(*) FROM changes), (SELECT count(*) FROM decisions), "
                                "(SELECT count(*) FROM approvals), (SELECT count(*) FROM flags), "
                                "(SELECT count(*) FROM actions WHERE state = 'queued'), "
-                               "(SELECT coalesce(max(seq), 0) FROM audit)");
+                               "(SELECT coalesce(max(seq), 0) FROM audit), "
+                               "(SELECT count(*) FROM actions WHERE state = 'done'), "
+                               "(SELECT count(*) FROM actions WHERE state = 'failed'), "
+                               "(SELECT count(*) FROM actions WHERE state = 'dry-run')");
     if (!st)
         return CHG_EIO;
     int rc = sqlite3_step(st);
@@ -946,6 +1121,9 @@ int chg_store_counts_get(chg_store_conn *c, chg_store_counts *out)
         out->flags = sqlite3_column_int64(st, 3);
         out->actions_queued = sqlite3_column_int64(st, 4);
         out->audit_seq = sqlite3_column_int64(st, 5);
+        out->actions_done = sqlite3_column_int64(st, 6);
+        out->actions_failed = sqlite3_column_int64(st, 7);
+        out->actions_dry_run = sqlite3_column_int64(st, 8);
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? CHG_OK : CHG_EIO;

@@ -25,6 +25,7 @@
 #include <jansson.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -183,6 +184,194 @@ int chg_audit_verify(const char *path, uint64_t *nrecords, char *err, size_t err
     verifier v = {CHG_AUDIT_GENESIS, 1};
     int rc = each_record(path, 0, verify_one, &v, err, errlen);
     *nrecords = v.expect - 1;
+    return rc;
+}
+
+/* ---- signed digests ------------------------------------------------------------------ */
+
+struct chg_audit_key {
+    EVP_PKEY *pkey;
+    char public_hex[65];
+};
+
+static void hex_of(const unsigned char *d, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+static bool unhex(const char *s, unsigned char *out, size_t n)
+{
+    if (strlen(s) != 2 * n)
+        return false;
+    for (size_t i = 0; i < 2 * n; i++) {
+        char c = s[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return false;
+        out[i / 2] = (unsigned char)(i % 2 ? out[i / 2] | v : v << 4);
+    }
+    return true;
+}
+
+int chg_audit_key_load(const char *path, bool private_key, chg_audit_key **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return CHG_EIO;
+    }
+    EVP_PKEY *k = private_key ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    fclose(f);
+    unsigned char raw[32];
+    size_t rawlen = sizeof raw;
+    if (!k || EVP_PKEY_get_id(k) != EVP_PKEY_ED25519 || EVP_PKEY_get_raw_public_key(k, raw, &rawlen) != 1 ||
+        rawlen != sizeof raw) {
+        /* never the key's bytes in a message: only what it is not */
+        snprintf(err, errlen, "%s: not a PEM Ed25519 %s key (make one with %s)", path,
+                 private_key ? "private" : "public",
+                 private_key ? "openssl genpkey -algorithm ed25519" : "openssl pkey -in KEY -pubout");
+        EVP_PKEY_free(k);
+        return CHG_EINVAL;
+    }
+    chg_audit_key *a = chg_calloc(1, sizeof *a);
+    if (!a) {
+        EVP_PKEY_free(k);
+        snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
+        return CHG_ENOMEM;
+    }
+    a->pkey = k;
+    hex_of(raw, sizeof raw, a->public_hex);
+    *out = a;
+    return CHG_OK;
+}
+
+void chg_audit_key_free(chg_audit_key *k)
+{
+    if (k) {
+        EVP_PKEY_free(k->pkey);
+        chg_free(k);
+    }
+}
+
+/* What a digest signs: one definition for the signer and the verifier. */
+static int digest_message(uint64_t seq, const char *hash, uint64_t every, char *out, size_t len)
+{
+    return snprintf(out, len, "chg-audit-digest-1\n%" PRIu64 "\n%s\n%" PRIu64 "\n", seq, hash, every);
+}
+
+int chg_audit_sign(const chg_audit_key *k, uint64_t seq, const char *hash, uint64_t every, chg_buf *out)
+{
+    char msg[160];
+    int n = digest_message(seq, hash, every, msg, sizeof msg);
+    unsigned char sig[64];
+    size_t siglen = sizeof sig;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    bool ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, k->pkey) == 1 &&
+              EVP_DigestSign(md, sig, &siglen, (const unsigned char *)msg, (size_t)n) == 1 && siglen == sizeof sig;
+    EVP_MD_CTX_free(md);
+    if (!ok)
+        return CHG_EINTERNAL;
+    char hex[129];
+    hex_of(sig, sizeof sig, hex);
+    chg_buf_printf(out, "\"public_key\":\"%s\",\"signature\":\"%s\"", k->public_hex, hex);
+    return out->oom ? CHG_ENOMEM : CHG_OK;
+}
+
+typedef struct signed_verifier {
+    verifier chain;
+    const chg_audit_key *key;
+    uint64_t last_digest, every, ndigests;
+} signed_verifier;
+
+static int check_digest(const chg_audit_record *r, signed_verifier *v, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *d = json_loads(r->data, 0, &je);
+    json_t *covers = json_object_get(d, "covers"), *every = json_object_get(d, "every");
+    const char *head = json_string_value(json_object_get(d, "head"));
+    const char *sig = json_string_value(json_object_get(d, "signature"));
+    const char *pub = json_string_value(json_object_get(d, "public_key"));
+    unsigned char raw[64];
+    int rc = CHG_OK;
+    if (!json_is_integer(covers) || !json_is_integer(every) || json_integer_value(every) < 1 || !head || !sig ||
+        !unhex(sig, raw, sizeof raw)) {
+        snprintf(err, errlen, "record %" PRIu64 ": a digest without covers, every, head and signature", r->seq);
+        rc = CHG_EINVAL;
+    } else if ((uint64_t)json_integer_value(covers) != r->seq - 1 || strcmp(head, r->prev) != 0) {
+        snprintf(err, errlen,
+                 "record %" PRIu64 ": the digest does not cover the record before it: records %" PRIu64 " to %" PRIu64
+                 " are not proven",
+                 r->seq, v->last_digest + 1, r->seq - 1);
+        rc = CHG_EINVAL;
+    } else {
+        char msg[160];
+        int n = digest_message(r->seq - 1, head, (uint64_t)json_integer_value(every), msg, sizeof msg);
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        bool ok = md && EVP_DigestVerifyInit(md, NULL, NULL, NULL, v->key->pkey) == 1 &&
+                  EVP_DigestVerify(md, raw, sizeof raw, (const unsigned char *)msg, (size_t)n) == 1;
+        EVP_MD_CTX_free(md);
+        if (!ok) {
+            bool other = pub && strcmp(pub, v->key->public_hex) != 0;
+            snprintf(err, errlen,
+                     "record %" PRIu64 ": the digest's signature does not verify with the key%s: records %" PRIu64
+                     " to %" PRIu64 " are not proven",
+                     r->seq, other ? " (it names another public key)" : "", v->last_digest + 1, r->seq - 1);
+            rc = CHG_EINVAL;
+        } else {
+            v->last_digest = r->seq;
+            v->every = (uint64_t)json_integer_value(every);
+            v->ndigests++;
+        }
+    }
+    json_decref(d);
+    return rc;
+}
+
+static int verify_signed_one(const chg_audit_record *r, void *ud, char *err, size_t errlen)
+{
+    signed_verifier *v = ud;
+    int rc = verify_one(r, &v->chain, err, errlen);
+    if (rc != CHG_OK)
+        return rc;
+    if (!strcmp(r->kind, "digest"))
+        return check_digest(r, v, err, errlen);
+    /* records before the first digest are covered by it; after one, the
+     * next must come within its `every` records */
+    if (v->last_digest && r->seq - v->last_digest > v->every) {
+        snprintf(err, errlen,
+                 "record %" PRIu64 ": more than %" PRIu64 " records after the digest at record %" PRIu64
+                 " without a signed digest",
+                 r->seq, v->every, v->last_digest);
+        return CHG_EINVAL;
+    }
+    return CHG_OK;
+}
+
+int chg_audit_verify_signed(const char *path, const char *pubkey, uint64_t *nrecords, uint64_t *ndigests,
+                            uint64_t *unsigned_tail, char *err, size_t errlen)
+{
+    *nrecords = *ndigests = *unsigned_tail = 0;
+    chg_audit_key *k;
+    int rc = chg_audit_key_load(pubkey, false, &k, err, errlen);
+    if (rc != CHG_OK)
+        return rc == CHG_EINVAL ? CHG_EIO : rc; /* a usage error, not a finding about the log */
+    signed_verifier v = {.chain = {CHG_AUDIT_GENESIS, 1}, .key = k};
+    rc = each_record(path, 0, verify_signed_one, &v, err, errlen);
+    *nrecords = v.chain.expect - 1;
+    *ndigests = v.ndigests;
+    if (rc == CHG_OK && *nrecords && !v.ndigests) {
+        snprintf(err, errlen, "record 1: no signed digest covers it (was chgd run with --audit-key?)");
+        rc = CHG_EINVAL;
+    }
+    if (rc == CHG_OK)
+        *unsigned_tail = *nrecords - v.last_digest;
+    chg_audit_key_free(k);
     return rc;
 }
 

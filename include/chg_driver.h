@@ -324,7 +324,7 @@ typedef struct chg_audit_record {
     const char *prev;       /* the previous record's hash (64 hex digits) */
     const char *hash;       /* this record's (chg_audit_hash) */
     const char *at;         /* RFC 3339 UTC, when it was written */
-    const char *kind;       /* "event", "decision", "approval", "flag", "reload", "start" */
+    const char *kind;       /* "event", "decision", "approval", "flag", "reload", "start", "action", "digest" */
     const char *subject;    /* the change id or flag name, or "" */
     const char *data;       /* compact JSON object */
 } chg_audit_record;
@@ -343,6 +343,28 @@ void chg_audit_record_json(const chg_audit_record *r, chg_buf *out);
  * CHG_EINVAL with "record N: reason" for the first record that breaks it;
  * CHG_EIO when the store cannot be opened or read (never created). */
 int chg_audit_verify(const char *path, uint64_t *nrecords, char *err, size_t errlen);
+/* The same with signed digests (--pubkey): pubkey is a PEM Ed25519 public
+ * key file. Besides the chain: every digest record covers the record
+ * before it and its signature verifies with the key; at least one digest
+ * exists; no record is more than the last digest's `every` records past
+ * it (records after the last one are counted in *unsigned_tail, allowed
+ * up to that bound). *ndigests counts the digests checked. */
+int chg_audit_verify_signed(const char *path, const char *pubkey, uint64_t *nrecords, uint64_t *ndigests,
+                            uint64_t *unsigned_tail, char *err, size_t errlen);
+
+/* Signed digests (chgd --audit-key): an Ed25519 key through OpenSSL, the
+ * private one to sign, the public one to verify. */
+typedef struct chg_audit_key chg_audit_key;
+/* A PEM file: a private key (PKCS#8, `openssl genpkey -algorithm
+ * ed25519`) when private, else a public one (`openssl pkey -pubout`). */
+int chg_audit_key_load(const char *path, bool private_key, chg_audit_key **out, char *err, size_t errlen);
+void chg_audit_key_free(chg_audit_key *k);
+/* Sign the digest of the head (seq, hash) of a log signed every `every`
+ * records: appends the digest record's members "public_key":"HEX",
+ * "signature":"HEX" to out. The signed bytes are "chg-audit-digest-1",
+ * seq, hash and every, each followed by a newline. */
+int chg_audit_sign(const chg_audit_key *k, uint64_t seq, const char *hash, uint64_t every, chg_buf *out);
+
 /* Write the records after `since` (seq > since) as JSON lines to out;
  * with events, only the events, as records `chgc replay` reads:
  * {"seq", "at", "event" (as it arrived), "facts" (the --facts file of the
