@@ -28,6 +28,7 @@ static const struct command {
     {"test", chgc_test, "run a policy's test blocks (text, TAP, JUnit or JSON; coverage)"},
     {"windows", chgc_windows, "list the intervals of a policy's windows and freezes"},
     {"fmt", chgc_fmt, "lay policy files out canonically (--check: only report, with a diff)"},
+    {"simulate", chgc_simulate, "judge planned changes ahead of time: earliest slots and conflicts"},
     {"replay", chgc_replay, "decide recorded events under two policies and show what differs"},
     {"audit", chgc_audit, "verify or export a chgd store's hash-chained audit log"},
 };

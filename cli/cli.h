@@ -25,6 +25,7 @@ int chgc_disasm(int argc, char **argv);
 int chgc_windows(int argc, char **argv);
 int chgc_test(int argc, char **argv);
 int chgc_replay(int argc, char **argv);
+int chgc_simulate(int argc, char **argv);
 int chgc_fmt(int argc, char **argv);
 int chgc_audit(int argc, char **argv);
 

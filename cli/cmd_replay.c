@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 #include <string.h>
+#include <unistd.h>
 
 static void replay_usage(FILE *f)
 {
@@ -28,6 +29,7 @@ static void replay_usage(FILE *f)
             "      --horizon DUR  how far to look for next_open and closes_at\n"
             "                     (default 366d, at most 3660d)\n"
             "  -f, --format FMT   text (default) or json\n"
+            "      --quiet        no progress line (shown only when stderr is a terminal)\n"
             CHGC_ALLOW_PATH_HELP
             "  -h, --help         show this help\n"
             "\n"
@@ -46,6 +48,7 @@ int chgc_replay(int argc, char **argv)
         {"horizon", required_argument, NULL, 'H'},
         {"format", required_argument, NULL, 'f'},
         {"allow-path", required_argument, NULL, 'P'},
+        {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -54,7 +57,7 @@ int chgc_replay(int argc, char **argv)
     int npaths[2] = {0, 0}, side = -1, format = CHG_REPLAY_TEXT, ch, status = EXIT_USAGE;
     const char *events = NULL, *facts_path = NULL;
     chg_eval_input base = {0};
-    bool has_now = false;
+    bool has_now = false, quiet = false;
     if (!paths[0] || !paths[1]) {
         chgc_fail(CHG_ENOMEM, "");
         goto done;
@@ -80,6 +83,7 @@ int chgc_replay(int argc, char **argv)
         case 'H': ok = chgc_opt_horizon("horizon", optarg, &base.horizon); break;
         case 'f': ok = chgc_opt_choice("format", optarg, formats, &format); break;
         case 'P': ok = chgc_opt_allow_path(optarg); break;
+        case 'q': quiet = true; break;
         case 'h':
             replay_usage(stdout);
             status = EXIT_CLEAN;
@@ -127,7 +131,10 @@ int chgc_replay(int argc, char **argv)
         if (!in)
             chgc_fail(CHG_EIO, err);
         else {
-            chg_replay_options o = {.base = &base, .has_now = has_now, .format = (chg_replay_format)format};
+            /* the progress line only on a terminal, and never when quiet */
+            FILE *tty = !quiet && isatty(fileno(stderr)) ? stderr : NULL;
+            chg_replay_options o = {
+                .base = &base, .has_now = has_now, .format = (chg_replay_format)format, .progress = tty};
             chg_replay_summary sum;
             rc = chg_replay(p[0].bundle, p[1].bundle, in, &o, stdout, stderr, &sum, err, sizeof err);
             chg_lines_close(in);

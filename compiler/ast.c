@@ -154,6 +154,7 @@ const char *chg_c_decl_kind_name(chg_decl_kind k)
     case D_INTAKE: return "intake";
     case D_TEST: return "test";
     case D_LIMITS: return "limits";
+    case D_CONCURRENCY: return "concurrency";
     }
     return "?";
 }

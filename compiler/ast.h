@@ -266,7 +266,8 @@ typedef enum chg_decl_kind {
     D_ON,
     D_INTAKE,
     D_TEST,
-    D_LIMITS
+    D_LIMITS,
+    D_CONCURRENCY
 } chg_decl_kind;
 
 const char *chg_c_decl_kind_name(chg_decl_kind k); /* "window", "let", … */
@@ -383,6 +384,16 @@ struct chg_decl {
         struct { chg_test_item *items; uint32_t n; } test;
         /* budget: value, as written; the checker fills limits[] */
         struct { chg_object_field *fields; uint32_t n; } limits;
+        /* `concurrency NAME = N of any|risk >= CLASS [per change.FIELD…]` */
+        struct {
+            int64_t max;          /* N */
+            chg_span max_span;
+            chg_ident min_risk;   /* name NULL: `of any` */
+            chg_expr *per;        /* NULL: globally */
+            int risk_index;       /* resolved: min_risk's rank, -1 any */
+            const char *path;     /* checked: the field path below change,
+                                     dotted ("service"), NULL globally */
+        } concurrency;
     } u;
 };
 

@@ -2160,6 +2160,80 @@ static void check_limits(chg_compiler *c, chg_decl *d)
     }
 }
 
+/* The field path below `change` of e (`change.a.b` gives "a.b"), or
+ * NULL when e is not such a path. */
+static const char *change_path(chg_compiler *c, const chg_expr *e)
+{
+    size_t len = 0, depth = 0;
+    const chg_expr *k = e;
+    for (; k->kind == EX_FIELD; k = k->u.field.obj, depth++)
+        len += strlen(k->u.field.field.name) + 1;
+    if (k->kind != EX_NAME || strcmp(k->u.name.name, "change") != 0 || depth == 0)
+        return NULL;
+    char *out = chg_arena_alloc(&c->arena, len);
+    if (!out)
+        return NULL;
+    size_t at = len - 1;
+    out[at] = '\0';
+    for (k = e; k->kind == EX_FIELD; k = k->u.field.obj) {
+        size_t n = strlen(k->u.field.field.name);
+        at -= n;
+        memcpy(out + at, k->u.field.field.name, n);
+        if (at > 0)
+            out[--at] = '.';
+    }
+    return out;
+}
+
+/* concurrency NAME = N of any|risk >= CLASS [per change.FIELD]: N from 1
+ * to CHG_MAX_CONCURRENCY, a risk class of the policy, and a field of the
+ * change whose values can be told apart exactly (string, enum, int,
+ * bool; optional allowed: a change without it is grouped under null). */
+static void check_concurrency(chg_compiler *c, chg_decl *d)
+{
+    if (d->u.concurrency.max < 1 || d->u.concurrency.max > CHG_MAX_CONCURRENCY) {
+        char hi[24], n[24];
+        snprintf(hi, sizeof hi, "%d", CHG_MAX_CONCURRENCY);
+        snprintf(n, sizeof n, "%lld", (long long)d->u.concurrency.max);
+        chg_c_diag_report(c, CHG_D_E0710, d->u.concurrency.max_span, hi, n, NULL);
+    }
+    chg_ident cls = d->u.concurrency.min_risk;
+    chg_decl *risk = c->risk;
+    if (cls.name && !risk) {
+        chg_c_diag_report(c, CHG_D_E0115, cls.span, "a concurrency limit by risk", NULL);
+    } else if (cls.name) {
+        chg_decl *k = chg_c_map_get(&c->globals, cls.name);
+        if (!k || k->kind != D_RISK) {
+            chg_diag *dg = chg_c_diag_report(c, CHG_D_E0103, cls.span, cls.name, NULL);
+            const char **names = chg_arena_alloc(&c->arena, sizeof(char *) * (risk->u.risk.n + 1));
+            for (uint32_t i = 0; names && i < risk->u.risk.n; i++)
+                names[i] = risk->u.risk.classes[i].name;
+            if (names)
+                chg_c_diag_suggest(c, dg, cls.name, names, risk->u.risk.n);
+        } else
+            d->u.concurrency.risk_index = k->index;
+    }
+    chg_expr *per = d->u.concurrency.per;
+    if (!per)
+        return;
+    const char *path = change_path(c, per);
+    if (!path) {
+        chg_c_diag_report(c, CHG_D_E0712, per->span, chg_c_span_text(c, per->span), NULL);
+        return;
+    }
+    cx x = context(c, d->file, CX_CHANGE, "concurrency");
+    chg_type *t = check(&x, per);
+    if (is_err(t))
+        return; /* an unknown field: E0104 names it */
+    if (t->kind == T_OPTIONAL)
+        t = t->u.elem;
+    if (t->kind != T_ANY && t->kind != T_STRING && t->kind != T_ENUM && t->kind != T_INT && t->kind != T_BOOL) {
+        chg_c_diag_report(c, CHG_D_E0713, per->span, chg_c_span_text(c, per->span), tstr(&x, per->type), NULL);
+        return;
+    }
+    d->u.concurrency.path = path;
+}
+
 static void check_approvals(chg_compiler *c, chg_decl *ap)
 {
     chg_decl *risk = c->risk;
@@ -2662,6 +2736,7 @@ int chg_c_typecheck(chg_compiler *c)
         case D_ON: check_on(c, d); break;
         case D_INTAKE: check_intake(c, d); break;
         case D_TEST: check_test(c, d); break;
+        case D_CONCURRENCY: check_concurrency(c, d); break;
         default: break;
         }
     }

@@ -1662,6 +1662,30 @@ static void emit_intakes(gen *g)
     }
 }
 
+/* Concurrency limits: what the checker resolved (the risk class's rank,
+ * the field path), for chg_concurrency_check. */
+static void emit_concurrency(gen *g)
+{
+    chg_compiler *c = g->c;
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        if (d->kind != D_CONCURRENCY)
+            continue;
+        uint32_t name = str(g, d->name.name);
+        uint32_t per = d->u.concurrency.path ? str(g, d->u.concurrency.path) : CHG_NONE32;
+        uint32_t span = span_of(g, d->name.span);
+        chg_rec_CONCUR *r = rec(g, CHG_SEC_CONCUR);
+        if (!r)
+            return;
+        *r = (chg_rec_CONCUR){.name = name,
+                              .max = (uint32_t)d->u.concurrency.max,
+                              .min_risk = d->u.concurrency.risk_index < 0 ? CHG_NONE32
+                                                                         : (uint32_t)d->u.concurrency.risk_index,
+                              .per = per,
+                              .span = span};
+    }
+}
+
 /* Serialize all sections with the header and hash: the header, the
  * section directory (id, offset, size), then each section as its record
  * count and records. The SHA-256 covers everything after the header, so
@@ -1843,6 +1867,7 @@ static int generate(chg_compiler *c, chg_buf *out)
     }
     emit_paths(g);
     emit_schema(g);
+    emit_concurrency(g);
 
     /* the budgets a `limits` declaration set, the defaults for the rest;
      * without one the section is empty and the VM's defaults apply */

@@ -136,6 +136,7 @@ struct chg_compiler {
     chg_map globals;          /* let, window, freeze, risk class → chg_decl* */
     chg_map rules;            /* rule name → chg_decl* */
     chg_map intakes, tests;
+    chg_map concurrency;      /* concurrency limit name → chg_decl* */
     bool uses_approvals;      /* an approvals block or a `require` rule
                                  (set by the checker; codegen reads it) */
     bool has_emergency;       /* approvals has an `emergency` entry */

@@ -14,19 +14,27 @@
  *   - line breaks are the author's: a token that started a line still
  *     does; runs of blank lines become one; no blank lines at the start,
  *     exactly one newline at the end;
- *   - indentation is computed: a declaration starts in column 0, the
- *     further lines of a declaration are indented two spaces, and a line
- *     inside brackets two more than the line that opened the innermost
- *     bracket (less that line's own two of continuation); a line starting with a closer goes back to its opener's
- *     line; a comment on its own line takes the indentation of the code
- *     after it (of the block, when what follows closes it);
+ *   - indentation is computed: a declaration starts in column 0; its
+ *     further lines are indented two spaces when they start a clause
+ *     (`when`, `require`, `deny`, `warn`, `do`, a body's `{`) and four
+ *     when they continue one (`and …`, a message after `deny during …`);
+ *     a line inside brackets is two more than the line that opened the
+ *     innermost bracket, except that a declaration's body `{` holds its
+ *     contents at two whatever line it is on; in a body whose items the
+ *     tree knows (schema and intake fields, classify arms, approvals
+ *     entries, test statements, limits) a line that continues an item
+ *     (`expect … ⏎ next_open …`) is two more again; a line starting
+ *     with a closer goes back to its opener's line; a comment on its own
+ *     line takes the indentation of the code after it (of the block,
+ *     when what follows closes it);
  *   - one space between tokens, none inside ( ) and [ ], none before
  *     , : . ?. ) ] ? and after . ?. ( [; `f(x)`, `enum(…)` and `a[i]` stay
  *     tight when written tight (a keyword before `(` gets its space); one space inside { } unless empty; a unary minus and
  *     `..` keep the spacing they were written with;
  *   - in consecutive lines of one block, the values of `key: value`, the
  *     `=` of `name = …`, the `=>` of `class => …` and the `when` of
- *     classify arms are aligned in one column;
+ *     classify arms are aligned in one column (lines inside a bracket
+ *     that one of them opened do not break the run);
  *   - trailing comments of consecutive lines are aligned two spaces after
  *     the longest line of the run;
  *   - interpolated strings are copied as written, interpolations included.
@@ -37,6 +45,7 @@
  */
 #include "compiler_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "parser.h"
@@ -51,6 +60,8 @@ typedef struct piece {
     uint32_t newlines;   /* line breaks between the previous piece and this */
     bool space_before;   /* some whitespace separated it from the previous */
     bool decl;           /* the first token of a declaration */
+    bool item;           /* the first token of an item of a declaration's body */
+    bool items;          /* an opener whose contents are such items */
 } piece;
 
 typedef struct out_line {
@@ -66,6 +77,7 @@ typedef struct out_line {
     uint32_t ntokens;                /* tokens on the line so far */
     uint32_t cont;                   /* of indent, the continuation of a declaration */
     bool align_many;                 /* more than one such point: not aligned */
+    bool in_run;                     /* aligned with earlier lines already */
 } out_line;
 
 typedef struct fmt {
@@ -76,6 +88,7 @@ typedef struct fmt {
     out_line *lines;
     size_t nlines, cap;
     uint32_t stack[CHG_MAX_DEPTH + 1]; /* per open bracket: its contents' indent */
+    bool items[CHG_MAX_DEPTH + 1];     /* per open bracket: holds items (piece.items) */
     int depth;
     bool oom;
 } fmt;
@@ -165,14 +178,23 @@ static void settle_pending(fmt *f, size_t upto, uint32_t indent)
     }
 }
 
+/* Does a declaration's further line starting with token k start a
+ * clause (two spaces) rather than continue one (four)? */
+static bool starts_clause(int k)
+{
+    return k == WHEN || k == REQUIRE || k == DENY || k == WARN || k == DO || k == '{';
+}
+
 /* The indentation of a line whose first token is p: see the top. */
 static uint32_t line_indent(const fmt *f, const piece *p, bool in_decl)
 {
     if (p->kind == PC_TOKEN && is_closer(p->tok))
         return f->depth > 0 ? f->stack[f->depth - 1] - 2 : 0;
     if (f->depth > 0)
-        return f->stack[f->depth - 1];
-    return p->decl || !in_decl ? 0 : 2;
+        return f->stack[f->depth - 1] + (f->items[f->depth - 1] && !p->item ? 2 : 0);
+    if (p->decl || !in_decl)
+        return 0;
+    return p->kind == PC_TOKEN && starts_clause(p->tok) ? 2 : 4;
 }
 
 /* Is there no space between a and b? */
@@ -225,7 +247,7 @@ static void layout(fmt *f)
                 if (p->decl)
                     in_decl = true;
                 l->indent = line_indent(f, p, in_decl);
-                l->cont = f->depth == 0 && !is_closer(p->tok) && l->indent == 2 ? 2 : 0;
+                l->cont = f->depth == 0 && !is_closer(p->tok) ? l->indent : 0;
                 settle_pending(f, f->nlines - 1, l->indent);
             } else if (p->kind == PC_LINE_COMMENT || p->kind == PC_BLOCK_COMMENT) {
                 l->comment_only = true;
@@ -287,11 +309,14 @@ static void layout(fmt *f)
         if (is_closer(p->tok) && f->depth > 0)
             f->depth--;
         put(f, f->text + p->start, p->end - p->start);
-        /* a bracket's contents: two more than its line, not counting the
-         * continuation indent of a declaration's further lines (an
-         * intake's `{` on its `and …` line holds fields at two) */
-        if (is_opener(p->tok) && f->depth < CHG_MAX_DEPTH)
-            f->stack[f->depth++] = cur(f)->indent - cur(f)->cont + 2;
+        /* a bracket's contents: two more than its line; a declaration's
+         * body at two, whatever line its `{` is on (an intake's `{` on
+         * its `and …` line) */
+        if (is_opener(p->tok) && f->depth < CHG_MAX_DEPTH) {
+            bool body = p->tok == '{' && f->depth == 0;
+            f->items[f->depth] = p->items;
+            f->stack[f->depth++] = (body ? cur(f)->indent - cur(f)->cont : cur(f)->indent) + 2;
+        }
     }
     settle_pending(f, f->nlines, 0);
 }
@@ -302,23 +327,30 @@ static void layout(fmt *f)
  * a comment line or a line without the same kind of point ends a run. */
 static void align(fmt *f, uint32_t *pad)
 {
-    for (size_t i = 0; i < f->nlines;) {
-        const out_line *l = &f->lines[i];
-        size_t j = i + 1;
+    for (size_t i = 0; i < f->nlines; i++) {
+        out_line *l = &f->lines[i];
+        if (l->in_run || !l->align_kind || l->align_many || l->comment_only)
+            continue;
         uint32_t col = l->align_at;
-        if (l->align_kind && !l->align_many && !l->comment_only) {
-            while (j < f->nlines) {
-                const out_line *m = &f->lines[j];
-                if (m->comment_only || m->blank_before || m->align_kind != l->align_kind || m->align_many ||
-                    m->indent != l->indent || m->depth != l->depth)
-                    break;
-                col = m->align_at > col ? m->align_at : col;
-                j++;
-            }
-            for (size_t k = i; k < j && j - i > 1; k++)
-                pad[k] = col - f->lines[k].align_at;
+        size_t last = i, members = 1;
+        for (size_t j = i + 1; j < f->nlines; j++) {
+            const out_line *m = &f->lines[j];
+            if (m->blank_before)
+                break;
+            if (m->depth > l->depth && !m->comment_only)
+                continue; /* inside a bracket a member opened: its own runs */
+            if (m->comment_only || m->align_kind != l->align_kind || m->align_many || m->indent != l->indent ||
+                m->depth != l->depth)
+                break;
+            col = m->align_at > col ? m->align_at : col;
+            members++;
+            last = j;
         }
-        i = j;
+        for (size_t k = i; k <= last && members > 1; k++)
+            if (f->lines[k].depth == l->depth) {
+                pad[k] = col - f->lines[k].align_at;
+                f->lines[k].in_run = true;
+            }
     }
 }
 
@@ -367,6 +399,98 @@ static void render(fmt *f, chg_buf *out)
         i = j - 1;
     }
     chg_free(pad);
+}
+
+/* ---- items ------------------------------------------------------------------------ */
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Where the items of the declarations' bodies start (schema and intake
+ * fields, classify arms, approvals entries, test statements, limits),
+ * sorted; chg_malloc'd (NULL with *n 0 when there are none). */
+static int item_starts(const chg_file *tree, uint32_t **out, size_t *n)
+{
+    size_t count = 0;
+    for (uint32_t d = 0; d < tree->ndecls; d++) {
+        const chg_decl *x = tree->decls[d];
+        count += x->kind == D_SCHEMA      ? x->u.schema.n
+                 : x->kind == D_CLASSIFY  ? x->u.classify.n
+                 : x->kind == D_APPROVALS ? x->u.approvals.n
+                 : x->kind == D_INTAKE    ? x->u.intake.n
+                 : x->kind == D_TEST      ? x->u.test.n
+                 : x->kind == D_LIMITS    ? x->u.limits.n
+                                          : 0;
+    }
+    *n = 0;
+    *out = NULL;
+    if (count == 0)
+        return CHG_OK;
+    uint32_t *a = chg_malloc(count * sizeof *a);
+    if (!a)
+        return CHG_ENOMEM;
+    size_t k = 0;
+    for (uint32_t d = 0; d < tree->ndecls; d++) {
+        const chg_decl *x = tree->decls[d];
+        switch (x->kind) {
+        case D_SCHEMA:
+            for (uint32_t i = 0; i < x->u.schema.n; i++)
+                a[k++] = x->u.schema.fields[i].name.span.start;
+            break;
+        case D_CLASSIFY:
+            for (uint32_t i = 0; i < x->u.classify.n; i++)
+                a[k++] = x->u.classify.arms[i].span.start;
+            break;
+        case D_APPROVALS:
+            for (uint32_t i = 0; i < x->u.approvals.n; i++)
+                a[k++] = x->u.approvals.entries[i].cls.span.start;
+            break;
+        case D_INTAKE:
+            for (uint32_t i = 0; i < x->u.intake.n; i++)
+                a[k++] = x->u.intake.fields[i].key.span.start;
+            break;
+        case D_TEST:
+            for (uint32_t i = 0; i < x->u.test.n; i++)
+                a[k++] = x->u.test.items[i].span.start;
+            break;
+        case D_LIMITS:
+            for (uint32_t i = 0; i < x->u.limits.n; i++)
+                a[k++] = x->u.limits.fields[i].key.span.start;
+            break;
+        default:
+            break;
+        }
+    }
+    qsort(a, k, sizeof *a, cmp_u32);
+    *out = a;
+    *n = k;
+    return CHG_OK;
+}
+
+/* Mark the item starts, and each opener that directly holds one. */
+static void mark_items(fmt *f, const uint32_t *starts, size_t nstarts)
+{
+    size_t stack[CHG_MAX_DEPTH + 1];
+    int depth = 0;
+    size_t s = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        piece *p = &f->p[i];
+        if (p->kind != PC_TOKEN)
+            continue;
+        while (s < nstarts && starts[s] < p->start)
+            s++;
+        if (s < nstarts && starts[s] == p->start && depth > 0) {
+            p->item = true;
+            f->p[stack[depth - 1]].items = true;
+        }
+        if (is_closer(p->tok) && depth > 0)
+            depth--;
+        else if (is_opener(p->tok) && depth < CHG_MAX_DEPTH)
+            stack[depth++] = i;
+    }
 }
 
 /* ---- the whole file ------------------------------------------------------------------- */
@@ -458,8 +582,14 @@ int chg_compiler_format(chg_compiler *c, chg_buf *out, const chg_source **origin
             space = false;
             prev = spans[i].end;
         }
-        layout(&f);
-        if (!f.oom)
+        uint32_t *starts = NULL;
+        size_t nstarts = 0;
+        rc = item_starts(tree, &starts, &nstarts);
+        mark_items(&f, starts, nstarts);
+        chg_free(starts);
+        if (rc == CHG_OK)
+            layout(&f);
+        if (!f.oom && rc == CHG_OK)
             render(&f, out);
         if (f.oom || f.code.oom || out->oom)
             rc = CHG_ENOMEM;

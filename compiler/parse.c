@@ -730,6 +730,28 @@ chg_decl *chg_c_p_limits(chg_parser *p, chg_span span, chg_ast_list *fields)
     return d;
 }
 
+chg_decl *chg_c_p_concurrency(chg_parser *p, chg_span span, chg_ident name, int64_t max, chg_span max_span,
+                              chg_ident min_risk, chg_expr *per)
+{
+    chg_decl *d = chg_c_p_decl(p, D_CONCURRENCY, span);
+    d->name = name;
+    d->u.concurrency.max = max;
+    d->u.concurrency.max_span = max_span;
+    d->u.concurrency.min_risk = min_risk;
+    d->u.concurrency.per = per;
+    d->u.concurrency.risk_index = -1;
+    return d;
+}
+
+/* `per` is a name, not a keyword (a field may be called `per`): anything
+ * else in its place is an error here, with what was expected. */
+chg_expr *chg_c_p_per(chg_parser *p, chg_ident word, chg_expr *field)
+{
+    if (strcmp(word.name, "per") != 0)
+        chg_c_diag_report(p->c, CHG_D_E0711, word.span, word.name, NULL);
+    return field;
+}
+
 chg_decl *chg_c_p_intake(chg_parser *p, chg_span span, chg_ident name, chg_expr *when, chg_ast_list *fields)
 {
     chg_decl *d = chg_c_p_decl(p, D_INTAKE, span);

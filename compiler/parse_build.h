@@ -42,6 +42,9 @@ void chg_c_p_rule(chg_decl *rule, chg_span span, chg_ident name, chg_ident level
 chg_decl *chg_c_p_deny(chg_parser *p, chg_span span, chg_ast_list *during, chg_expr *message);
 chg_decl *chg_c_p_on(chg_parser *p, chg_span span, chg_ident outcome, chg_expr *when, chg_ast_list *calls);
 chg_decl *chg_c_p_limits(chg_parser *p, chg_span span, chg_ast_list *fields);
+chg_decl *chg_c_p_concurrency(chg_parser *p, chg_span span, chg_ident name, int64_t max, chg_span max_span,
+                              chg_ident min_risk, chg_expr *per);
+chg_expr *chg_c_p_per(chg_parser *p, chg_ident word, chg_expr *field);
 chg_decl *chg_c_p_intake(chg_parser *p, chg_span span, chg_ident name, chg_expr *when, chg_ast_list *fields);
 
 chg_decl *chg_c_p_test(chg_parser *p, chg_span span, chg_ident name, chg_ast_list *items, chg_test_item *expect);

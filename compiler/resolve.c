@@ -4,8 +4,8 @@
  *
  * Order: declarations are taken depth-first, an imported file's at the
  * point of its import (as if included there, once). Namespaces: lets,
- * windows, freezes and risk classes share one; rules, intakes and tests
- * each have their own. A name used in file F must be declared in F or in a
+ * windows, freezes and risk classes share one; rules, intakes,
+ * concurrency limits and tests each have their own. A name used in file F must be declared in F or in a
  * file F imports (directly or not) — checked where names are used.
  */
 #include "compiler_int.h"
@@ -93,6 +93,22 @@ static void define_global(chg_compiler *c, chg_decl *d)
     }
     if (chg_c_map_put(&c->globals, d->name.name, d) != CHG_OK)
         chg_c_nomem(c);
+}
+
+/* A name in one of the namespaces of its own (rules, intakes, limits,
+ * tests): a duplicate is reported with `code` and a note on the first,
+ * and the diagnostic returned for a help; NULL when it is new. */
+static chg_diag *define_named(chg_compiler *c, chg_map *m, chg_decl *d, chg_diag_id code, const char *what)
+{
+    chg_decl *prev = chg_c_map_get(m, d->name.name);
+    if (!prev) {
+        if (chg_c_map_put(m, d->name.name, d) != CHG_OK)
+            chg_c_nomem(c);
+        return NULL;
+    }
+    chg_diag *dg = chg_c_diag_report(c, code, d->name.span, d->name.name, NULL);
+    note_previous(c, dg, prev, what);
+    return dg;
 }
 
 /* Each class becomes a global declaration of its own (D_RISK), so class
@@ -218,33 +234,14 @@ int chg_c_resolve(chg_compiler *c)
         case D_FREEZE: define_global(c, d); break;
         case D_RULE: {
             resolve_level(c, d);
-            chg_decl *prev = chg_c_map_get(&c->rules, d->name.name);
-            if (prev) {
-                chg_diag *dg = chg_c_diag_report(c, CHG_D_E0127, d->name.span, d->name.name, NULL);
-                note_previous(c, dg, prev, "rule");
+            chg_diag *dg = define_named(c, &c->rules, d, CHG_D_E0127, "rule");
+            if (dg)
                 chg_c_diag_help(c, dg, "decisions name rules in their reasons: give each a distinct name");
-            } else if (chg_c_map_put(&c->rules, d->name.name, d) != CHG_OK)
-                chg_c_nomem(c);
             break;
         }
-        case D_INTAKE: {
-            chg_decl *prev = chg_c_map_get(&c->intakes, d->name.name);
-            if (prev) {
-                chg_diag *dg = chg_c_diag_report(c, CHG_D_E0102, d->name.span, d->name.name, NULL);
-                note_previous(c, dg, prev, "intake");
-            } else if (chg_c_map_put(&c->intakes, d->name.name, d) != CHG_OK)
-                chg_c_nomem(c);
-            break;
-        }
-        case D_TEST: {
-            chg_decl *prev = chg_c_map_get(&c->tests, d->name.name);
-            if (prev) {
-                chg_diag *dg = chg_c_diag_report(c, CHG_D_E0509, d->name.span, d->name.name, NULL);
-                note_previous(c, dg, prev, "test");
-            } else if (chg_c_map_put(&c->tests, d->name.name, d) != CHG_OK)
-                chg_c_nomem(c);
-            break;
-        }
+        case D_INTAKE: define_named(c, &c->intakes, d, CHG_D_E0102, "intake"); break;
+        case D_CONCURRENCY: define_named(c, &c->concurrency, d, CHG_D_E0102, "concurrency limit"); break;
+        case D_TEST: define_named(c, &c->tests, d, CHG_D_E0509, "test"); break;
         case D_IMPORT:
         case D_ON:
             break;

@@ -156,6 +156,7 @@ void chg_compiler_free(chg_compiler *c)
     chg_c_map_free(&c->globals);
     chg_c_map_free(&c->rules);
     chg_c_map_free(&c->intakes);
+    chg_c_map_free(&c->concurrency);
     chg_c_map_free(&c->flags_read);
     chg_c_map_free(&c->queries_read);
     chg_c_map_free(&c->tests);

@@ -540,7 +540,7 @@ static bool exclusive(const chg_expr *a, const chg_expr *b)
         return exclusive(a->u.binary.a, b) || exclusive(a->u.binary.b, b);
     if (b->kind == EX_BINARY && b->u.binary.op == BIN_AND)
         return exclusive(a, b->u.binary.a) || exclusive(a, b->u.binary.b);
-    const chg_expr *pa, *pb;
+    const chg_expr *pa = NULL, *pb = NULL; /* set when eq_string finds one; NULL quiets -Wmaybe-uninitialized at -O2 */
     const chg_expr *sa = eq_string(a, &pa), *sb = eq_string(b, &pb);
     return sa && sb && same_change_path(pa, pb) &&
            (sa->u.str.len != sb->u.str.len || memcmp(sa->u.str.s, sb->u.str.s, sa->u.str.len) != 0);

@@ -84,7 +84,10 @@ int main(int argc, char **argv)
     chgd_log(LOG_INFO, "policy %s version %s loaded, bundle %s", chg_bundle_policy_name(b->b),
              chg_bundle_policy_version(b->b) ? chg_bundle_policy_version(b->b) : "none", chg_bundle_hash(b->b));
     int status = 0;
-    if (chgd_engine_start(&cfg, store, b, err, sizeof err) != CHG_OK) {
+    if (chgd_aws_start(&cfg, err, sizeof err) != CHG_OK) {
+        chgd_log(LOG_ERROR, "%s", err);
+        status = 2;
+    } else if (chgd_engine_start(&cfg, store, b, err, sizeof err) != CHG_OK) {
         chgd_log(LOG_ERROR, "%s", err);
         status = 2;
     } else if (chgd_digests_start(&cfg, err, sizeof err) != CHG_OK ||
@@ -121,6 +124,7 @@ int main(int argc, char **argv)
     chg_store_close(store); /* the writer finishes its queue and commits */
     chgd_digests_free();
     chgd_engine_stop();
+    chgd_aws_stop();
     chgd_log(LOG_INFO, "stopped");
     chgd_config_free(&cfg);
     return status;

@@ -34,6 +34,9 @@ typedef struct chgd_config {
     long horizon;           /* next_open search, seconds */
     int log_level, log_format;
     bool dry_run;
+    bool aws;               /* answer aws.* queries from AWS */
+    long aws_cache_ttl;     /* seconds an answer is reused */
+    long aws_timeout;       /* ms per attempt */
     char *fake_clock;       /* RFC 3339: start on a fake clock (tests) */
     chg_vec webhooks;       /* "NAME=URL": the targets of the webhook action */
     chg_vec webhook_secrets; /* "NAME=FILE": their HMAC secrets */
@@ -82,6 +85,25 @@ void chgd_clock_set(int64_t t);
 const char *chgd_time_text(int64_t t, char *buf);
 /* The same with milliseconds, from the system clock (log lines). */
 const char *chgd_log_time(char *buf);
+
+/* ---- AWS (aws.c) --------------------------------------------------------------------------- */
+
+/* With --aws: the AWS client (configured from the environment and the
+ * shared files as the SDKs are) that answers the policy's aws.* queries. */
+int chgd_aws_start(const chgd_config *c, char *err, size_t errlen);
+void chgd_aws_stop(void);
+/* What one decision asked AWS: every answer, kept alive until the
+ * decision is written and recorded in its audit record. */
+typedef struct chgd_asked {
+    void *queries;  /* json_t array of {call, args, result} */
+    int64_t at;     /* the instant judged at */
+} chgd_asked;
+void chgd_asked_init(chgd_asked *q, int64_t at);
+void chgd_asked_free(chgd_asked *q);
+/* The resolver for chg_eval_input (ud: a chgd_asked), or NULL without --aws. */
+chg_resolver_fn chgd_aws_resolver(void);
+/* Append ,"queries":[…] to an audit record when the decision asked any. */
+void chgd_asked_json(const chgd_asked *q, chg_buf *out);
 
 /* ---- the engine (engine.c) ----------------------------------------------------------- */
 

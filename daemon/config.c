@@ -50,6 +50,9 @@ static const struct key {
     {"horizon", K_INT, OFF(horizon), "SECONDS", "how far to look for next_open (default 366 days)", 1, 100L * 366 * 86400, NULL},
     {"log-level", K_CHOICE, OFF(log_level), "LEVEL", "debug, info, warn or error (default info)", 0, 0, levels},
     {"log-format", K_CHOICE, OFF(log_format), "FORMAT", "text or json (default text)", 0, 0, formats},
+    {"aws", K_BOOL, OFF(aws), NULL, "answer aws.* queries from AWS (credentials and endpoints as the AWS SDKs find them; docs/aws.md)", 0, 0, NULL},
+    {"aws-cache-ttl", K_INT, OFF(aws_cache_ttl), "SECONDS", "how long an answer from AWS is reused (default 30; 0: never)", 0, 3600, NULL},
+    {"aws-timeout", K_INT, OFF(aws_timeout), "MS", "the longest an AWS request may take, per attempt (default 10000)", 100, 600000, NULL},
     {"dry-run", K_BOOL, OFF(dry_run), NULL, "execute no action: record what would run", 0, 0, NULL},
     {"fake-clock", K_STR, OFF(fake_clock), "INSTANT", "tests: start the clock at this RFC 3339 instant; PUT /v1/clock moves it", 0, 0, NULL},
     {"webhook", K_LIST, OFF(webhooks), "NAME=URL", "a target of the webhook action (repeatable; http or https)", 0, 0, NULL},
@@ -236,6 +239,8 @@ int chgd_config_load(chgd_config *c, int argc, char **argv, bool *check)
     c->timeout = 10;
     c->threads = 4;
     c->horizon = 366L * 86400;
+    c->aws_cache_ttl = 30;
+    c->aws_timeout = 10000;
     c->log_level = LOG_INFO;
     c->log_format = LOG_TEXT;
     c->webhook_connect_timeout = 5;

@@ -390,6 +390,7 @@ typedef struct verdict {
     char outcome[16];
     json_t *dj;
     char now_text[32];
+    chgd_asked asked;       /* what it asked AWS */
 } verdict;
 
 static void verdict_free(verdict *v)
@@ -397,6 +398,7 @@ static void verdict_free(verdict *v)
     chg_buf_free(&v->text);
     json_decref(v->dj);
     v->dj = NULL;
+    chgd_asked_free(&v->asked);
 }
 
 /* Judge a change at `now` with bundle b and facts, on the calling
@@ -408,6 +410,7 @@ static int judge(chgd_bundle *b, const chg_facts *facts, const chg_event *ev, co
     memset(v, 0, sizeof *v);
     chg_buf_init(&v->text);
     chgd_time_text(now, v->now_text);
+    chgd_asked_init(&v->asked, now);
     chg_ctx *ctx = chgd_thread_ctx(b);
     if (!ctx)
         return CHG_ENOMEM;
@@ -415,7 +418,9 @@ static int judge(chgd_bundle *b, const chg_facts *facts, const chg_event *ev, co
     chg_event *own = NULL;
     if (!ev && !(ev = own = chg_event_decode(b->b, json, len, err, sizeof err)))
         return strcmp(err, chg_strerror(CHG_ENOMEM)) ? CHG_EINTERNAL : CHG_ENOMEM;
-    chg_eval_input in = {.change = ev, .now = now, .facts = facts, .horizon = chgd_cfg->horizon};
+    /* what the decision asks AWS (--aws), recorded with it for replay */
+    chg_eval_input in = {.change = ev, .now = now, .facts = facts, .horizon = chgd_cfg->horizon,
+                         .resolver = chgd_aws_resolver(), .resolver_ud = &v->asked};
     chg_decision dec;
     double t0 = mono();
     int rc = chg_eval(ctx, &in, &dec);
@@ -461,6 +466,7 @@ static int record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
             chg_buf_puts(&data, "null");
         chg_buf_puts(&data, ",\"decision\":");
         chg_buf_puts(&data, v->text.data);
+        chgd_asked_json(&v->asked, &data); /* the answers it saw, for replay */
         chg_buf_printf(&data, ",\"revision\":%lld}", (long long)rev);
         rc = data.oom ? CHG_ENOMEM : chg_store_audit_append(w, "decision", id, data.data, v->now_text, &d->seq);
         chg_buf_free(&data);

@@ -414,9 +414,40 @@ typedef struct exporter {
     uint64_t since, n;
     bool events;
     json_t *start_facts;    /* --events: the facts of the last start record */
+    json_t *pending;        /* --events: the last event's replay record, not yet written */
     FILE *out;
     chg_buf line;
 } exporter;
+
+static int write_line(exporter *x, char *err, size_t errlen);
+
+/* Write the pending event record. */
+static int flush_pending(exporter *x, char *err, size_t errlen)
+{
+    if (!x->pending)
+        return CHG_OK;
+    chg_buf_reset(&x->line);
+    if (json_dump_callback(x->pending, dump_line, &x->line, JSON_COMPACT) != 0)
+        x->line.oom = true;
+    json_decref(x->pending);
+    x->pending = NULL;
+    return write_line(x, err, errlen);
+}
+
+/* The answers of external queries (chgd --aws) that the event's decision
+ * saw — the "queries" of the decision record right after the event,
+ * caused by it — join the replay record's facts, so that replay decides
+ * with what the daemon saw rather than asking again. */
+static void add_queries(exporter *x, const chg_audit_record *r)
+{
+    json_error_t je;
+    json_t *d = x->pending && !strcmp(r->kind, "decision") ? json_loads(r->data, 0, &je) : NULL;
+    json_t *q = json_object_get(d, "queries");
+    const char *cause = json_string_value(json_object_get(d, "cause"));
+    if (json_is_array(q) && cause && !strcmp(cause, "event"))
+        json_object_set(json_object_get(x->pending, "facts"), "queries", q);
+    json_decref(d);
+}
 
 static int export_one(const chg_audit_record *r, void *ud, char *err, size_t errlen)
 {
@@ -430,14 +461,23 @@ static int export_one(const chg_audit_record *r, void *ud, char *err, size_t err
             x->start_facts = json_incref(json_object_get(d, "facts"));
             json_decref(d);
         }
+        if (!strcmp(r->kind, "decision")) {
+            add_queries(x, r);
+            return flush_pending(x, err, errlen);
+        }
         json_t *rec = r->seq > x->since ? replay_record(r, x->start_facts) : NULL;
         if (!rec)
             return CHG_OK;
-        if (json_dump_callback(rec, dump_line, &x->line, JSON_COMPACT) != 0)
-            x->line.oom = true;
-        json_decref(rec);
-    } else
-        chg_audit_record_json(r, &x->line);
+        int rc = flush_pending(x, err, errlen);
+        x->pending = rec;
+        return rc;
+    }
+    chg_audit_record_json(r, &x->line);
+    return write_line(x, err, errlen);
+}
+
+static int write_line(exporter *x, char *err, size_t errlen)
+{
     chg_buf_putc(&x->line, '\n');
     if (x->line.oom) {
         snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
@@ -459,6 +499,9 @@ int chg_audit_export(const char *path, uint64_t since, bool events, FILE *out, u
     /* --events reads from the start: an event's facts are in the start
      * record before it */
     int rc = each_record(path, events ? 0 : since, export_one, &x, err, errlen);
+    if (rc == CHG_OK)
+        rc = flush_pending(&x, err, errlen);
+    json_decref(x.pending);
     json_decref(x.start_facts);
     chg_buf_free(&x.line);
     *nrecords = x.n;

@@ -327,6 +327,7 @@ int chg_replay(const chg_bundle *old, const chg_bundle *new_, chg_lines *in, con
         rc = CHG_ENOMEM;
     if (rc == CHG_OK && o->format == CHG_REPLAY_JSON)
         fputs("{\"differences\":[\n", out);
+    chg_progress *progress = chg_progress_start(o->progress, "replay", "records");
     while (rc == CHG_OK) {
         const char *line;
         size_t len;
@@ -346,7 +347,9 @@ int chg_replay(const chg_bundle *old, const chg_bundle *new_, chg_lines *in, con
         int k = replay_record(&r, line, len, lineno);
         if (k == CHG_ENOMEM)
             rc = k;
+        chg_progress_tick(progress, r.records + r.bad);
     }
+    chg_progress_end(progress);
     if (rc == CHG_ENOMEM)
         snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
     if (rc == CHG_OK) {

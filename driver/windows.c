@@ -9,6 +9,7 @@
 #include "chg_driver.h"
 #include "chg_civil.h"
 #include "chg_time.h"
+#include "ics.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -51,21 +52,6 @@ static void local_text(const chg_tz *tz, int64_t t, char *out, size_t len)
              day, (int)(s / 3600), (int)(s % 3600 / 60));
 }
 
-/* A name as iCalendar TEXT (RFC 5545 3.3.11): a crafted bundle's name
- * must not end the line and start properties of its own. */
-static void ics_text(chg_buf *out, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '\\' || c == ';' || c == ',')
-            chg_buf_putc(out, '\\');
-        if (c == '\n')
-            chg_buf_puts(out, "\\n");
-        else if (c >= 0x20 && c != 0x7f)
-            chg_buf_putc(out, (char)c);
-    }
-}
-
 static int list_interval(void *ud, int64_t s, int64_t e)
 {
     listing *L = ud;
@@ -87,24 +73,7 @@ static int list_interval(void *ud, int64_t s, int64_t e)
     } else if (L->format == CHG_LIST_JSON) {
         chg_buf_printf(L->out, "%s{\"start\":\"%s\",\"end\":\"%s\"}", L->count ? "," : "", a, b);
     } else {
-        char st[32];
-        chg_time_format_utc(L->stamp, st);
-        /* iCalendar UTC form: 20261201T030000Z */
-        char ia[20], ib[20], is[20];
-        const char *srcs[3] = {a, b, st};
-        char *dsts[3] = {ia, ib, is};
-        for (int k = 0; k < 3; k++) {
-            const char *x = srcs[k];
-            snprintf(dsts[k], 20, "%.4s%.2s%.2sT%.2s%.2s%.2sZ", x, x + 5, x + 8, x + 11, x + 14, x + 17);
-        }
-        /* the UID is the set and the start: importing a later listing
-         * updates these events instead of adding copies */
-        chg_buf_puts(L->out, "BEGIN:VEVENT\r\nUID:");
-        ics_text(L->out, L->name);
-        chg_buf_printf(L->out, "-%s@chg\r\nDTSTAMP:%s\r\nDTSTART:%s\r\nDTEND:%s\r\nSUMMARY:%s ", ia, is, ia, ib,
-                       L->what);
-        ics_text(L->out, L->name);
-        chg_buf_puts(L->out, "\r\nEND:VEVENT\r\n");
+        chg_drv_ics_interval(L->out, L->what, L->name, s, e, L->stamp);
     }
     L->count++;
     return 0;

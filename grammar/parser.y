@@ -138,7 +138,7 @@ static void chg_c_yyerror(chg_span *loc, void *scanner, chg_parser *p, const cha
 %token <i>     INSTANT "instant"
 
 %token ALL "'all'" AND "'and'" ANY "'any'" APPROVALS "'approvals'" AT "'at'"
-%token CALENDAR "'calendar'" CLASSIFY "'classify'" COUNT "'count'" CRON "'cron'"
+%token CALENDAR "'calendar'" CLASSIFY "'classify'" CONCURRENCY "'concurrency'" COUNT "'count'" CRON "'cron'"
 %token DAILY "'daily'" DEFAULT "'default'" DENY "'deny'" DO "'do'" DURING "'during'"
 %token ELSE "'else'" ENUM "'enum'" EXPECT "'expect'" FALSE "'false'" FLAG "'flag'"
 %token FOR "'for'" FREEZE "'freeze'" GIVEN "'given'" GROUP "'group'" IF "'if'"
@@ -154,14 +154,15 @@ static void chg_c_yyerror(chg_span *loc, void *scanner, chg_parser *p, const cha
 
 %type <decl> decl policy_decl import_decl schema_decl at_decl risk_decl
 %type <decl> let_decl classify_decl window_decl freeze_decl approvals_decl limits_decl
-%type <decl> rule_decl on_decl intake_decl test_decl rule_body
+%type <decl> rule_decl on_decl intake_decl test_decl rule_body concurrency_decl
 %type <expr> expr postfix primary string istring plain_string any_string
 %type <expr> when_opt message_opt default_opt duration count_expr within_opt
 %type <expr> ts_point
 %type <list> str_parts risk_chain field_decls arms approval_entries days
 %type <list> ts_list obj_fields exprs exprs_opt string_list test_items
 %type <list> expect_clauses call_list during_opt enum_values
-%type <ident> version_opt zone_opt level_opt string_ident outcome
+%type <ident> version_opt zone_opt level_opt string_ident outcome concurrency_of
+%type <expr> per_opt
 %type <ts> timeset ts_leaf
 %type <areq> areq areq_term
 %type <te> type
@@ -227,7 +228,7 @@ decl
     : policy_decl | import_decl | schema_decl | at_decl | risk_decl
     | let_decl | classify_decl | window_decl | freeze_decl
     | approvals_decl | rule_decl | on_decl | intake_decl | test_decl
-    | limits_decl
+    | limits_decl | concurrency_decl
     ;
 
 /* ---- header, imports, schema ------------------------------------------ */
@@ -424,6 +425,25 @@ limits_decl
         { $$ = chg_c_p_limits(p, @$, &$3); }
     | LIMITS '{' error '}'
         { $$ = NULL; }
+    ;
+
+/* ---- concurrency limits: at most N changes in flight at once (checked in check.c) -- */
+
+concurrency_decl
+    : CONCURRENCY IDENT '=' INT OF concurrency_of per_opt
+        { $$ = chg_c_p_concurrency(p, @$, $2, $4, @4, $6, $7); }
+    | CONCURRENCY IDENT '=' error
+        { (void)$2; $$ = NULL; }
+    ;
+
+concurrency_of
+    : ANY                   { $$.name = NULL; $$.span = @$; }
+    | RISK GE IDENT         { $$ = $3; }
+    ;
+
+per_opt
+    : %empty                { $$ = NULL; }
+    | IDENT postfix         { $$ = chg_c_p_per(p, $1, $2); }
     ;
 
 /* ---- approvals -------------------------------------------------------------- */

@@ -203,6 +203,8 @@ typedef struct chg_replay_options {
                                    "facts"), horizon */
     bool has_now;               /* base->now was given (--at) */
     chg_replay_format format;
+    FILE *progress;             /* a terminal for the progress line, or
+                                   NULL (chg_progress_start) */
 } chg_replay_options;
 
 typedef struct chg_replay_summary {
@@ -221,6 +223,116 @@ typedef struct chg_replay_summary {
  * could not be written). */
 int chg_replay(const chg_bundle *old, const chg_bundle *new_, chg_lines *in, const chg_replay_options *o,
                FILE *out, FILE *msgs, chg_replay_summary *sum, char *err, size_t errlen);
+
+/* ---- progress ------------------------------------------------------------------------- */
+
+/* A progress line for long runs ("replay: 51200 records") rewritten in
+ * place on tty, at most four times a second, cleared at the end. NULL tty
+ * (stderr is not a terminal, or --quiet): nothing is written, and the
+ * functions take the NULL they return. */
+typedef struct chg_progress chg_progress;
+chg_progress *chg_progress_start(FILE *tty, const char *what, const char *unit);
+void chg_progress_tick(chg_progress *p, size_t done);
+void chg_progress_end(chg_progress *p);
+
+/* ---- simulate: a schedule of planned changes ----------------------------------------- */
+
+typedef struct chg_sim_options {
+    const char *name;        /* the input's name in messages */
+    const chg_facts *facts;  /* flags and query answers for every decision (may be NULL) */
+    bool has_from, has_to;   /* the range was given; else it runs from the
+                                first planned instant to 30 days past the
+                                last planned end */
+    int64_t from, to;
+    int64_t duration;        /* of items without "duration" (seconds, > 0) */
+    int64_t approval_lead;   /* > 0: what a change still needs can be had by
+                                from + lead (docs/simulate.md); 0: no lead */
+    chg_progress *progress;  /* may be NULL */
+} chg_sim_options;
+
+typedef struct chg_simulation chg_simulation;
+
+typedef struct chg_sim_summary {
+    size_t changes;          /* planned */
+    size_t fit;              /* allowed at their planned instant for their whole duration */
+    size_t no_slot;          /* with no earliest slot in the range */
+    size_t conflicts;
+} chg_sim_summary;
+
+/* Judge the planned changes of text[0..len) (a JSON array, or JSON lines,
+ * of changes or {"change": {…}, "at": "RFC 3339", "duration": "2h",
+ * "depends_on": ["service", …]}; docs/simulate.md) under b: each one's
+ * decision at its planned instant, its earliest slot in the range, its
+ * needs, and the conflicts between them. Returns CHG_OK with *out;
+ * CHG_EINVAL when the input has errors ("NAME: WHERE: reason" lines on
+ * errs, WHERE a JSON path "[3].at" or "line 4"; nothing is judged then:
+ * a schedule read in part would hide its conflicts); CHG_ENOMEM. */
+int chg_simulate(const chg_bundle *b, const char *text, size_t len, const chg_sim_options *o,
+                 chg_simulation **out, chg_buf *errs);
+void chg_simulation_summary(const chg_simulation *s, chg_sim_summary *out);
+
+typedef enum chg_sim_format {
+    CHG_SIM_TEXT,            /* the timeline, for a terminal */
+    CHG_SIM_JSON,            /* one document */
+    CHG_SIM_ICS_CHANGES,     /* iCalendar: the planned changes */
+    CHG_SIM_ICS_FREEZES,     /* iCalendar: the freezes in the range */
+    CHG_SIM_HTML             /* one self-contained page */
+} chg_sim_format;
+
+/* Append the report in format f to out. The same simulation gives the
+ * same bytes. CHG_OK or CHG_ENOMEM. */
+int chg_simulation_write(const chg_simulation *s, chg_sim_format f, chg_buf *out);
+void chg_simulation_free(chg_simulation *s);
+
+/* ---- concurrency limits --------------------------------------------------------------- */
+
+/* One change in flight, or planned to be: the input of chg_concurrency_check. */
+typedef struct chg_inflight {
+    const char *id;         /* its id, for messages (may be NULL) */
+    int64_t start, end;     /* in flight during [start, end), Unix seconds */
+    int risk;               /* its class (chg_bundle_risk_name), -1 unknown:
+                               counted under every limit, as the highest */
+    const char *change;     /* the change as JSON text, read for `per`
+                               fields; NULL: it has none (its groups are null) */
+    size_t len;
+} chg_inflight;
+
+/* The in-flight changes a violation lists by index; it counts them all. */
+#define CHG_CONCURRENCY_LISTED 20
+
+/* A change that starts while `max` counted changes of its group are
+ * already in flight. */
+typedef struct chg_concurrency_violation {
+    uint32_t limit;         /* the limit (chg_bundle_concurrency) */
+    size_t change;          /* the change that starts over it, an input index */
+    int64_t at;             /* when: that change's start */
+    size_t *inflight;       /* the changes in flight then, input indexes in
+                               start order: the first nlisted of them */
+    size_t nlisted, ninflight;
+    char *value;            /* the group's field value as compact JSON
+                               ("\"payments\"", "null"), NULL globally */
+} chg_concurrency_violation;
+
+/* Apply b's concurrency limits (docs/language.md, `concurrency`) to
+ * changes[0..n): for each limit, the changes it counts (risk at least
+ * its class, or unknown) grouped by its field's value, each change that
+ * starts while `max` of its group are in flight — including those over
+ * the limit themselves — is a violation. *out (free with
+ * chg_concurrency_violations_free) is sorted by limit, start and index;
+ * NULL with *nout 0 when there is none. Deterministic; O(n log n) time
+ * plus the in-flight set at each start. Returns CHG_OK, CHG_EINVAL with
+ * err naming the change (an interval that ends before it starts, a risk
+ * class the policy has not, a change that is not a JSON object), or
+ * CHG_ENOMEM. */
+int chg_concurrency_check(const chg_bundle *b, const chg_inflight *changes, size_t n,
+                          chg_concurrency_violation **out, size_t *nout, char *err, size_t errlen);
+void chg_concurrency_violations_free(chg_concurrency_violation *v, size_t n);
+/* One violation as a sentence naming the changes and the rule:
+ * change "c3" starts at 2026-12-02T10:00:00Z while 1 change is in flight
+ * with change.service = "payments" ("c1"): concurrency one_per_service
+ * allows 1 of any per change.service */
+void chg_concurrency_violation_text(const chg_bundle *b, const chg_inflight *changes,
+                                    const chg_concurrency_violation *v, chg_buf *out);
 
 /* ---- windows and freezes ------------------------------------------------------------ */
 

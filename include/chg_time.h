@@ -9,11 +9,12 @@
  * int64 seconds since 1970-01-01T00:00:00Z. Nothing here reads the clock.
  *
  * Ownership: a chg_tz and a chg_timeset are immutable once built and may be
- * shared by any number of threads. Nothing here caches answers: the VM
- * keeps its own per-context index of intervals (vm/tsindex.c) and answers
- * through it, with chg_timeset_next_admissible's probe. What is cached, on
- * request, is the expansion of calendars while sets are built
- * (chg_ts_cache).
+ * shared by any number of threads. Nothing here caches answers, and the
+ * VM asks directly: each question is answered at its instant (cron field
+ * masks on the local time, the zone's segment around it, a calendar's
+ * sorted intervals), so its cost does not depend on the questions asked
+ * before. What is cached, on request, is the expansion of calendars while
+ * sets are built (chg_ts_cache).
  */
 #ifndef CHG_TIME_H
 #define CHG_TIME_H
@@ -192,7 +193,8 @@ int64_t chg_timeset_next_change(const chg_timeset *ts, const chg_ts_env *env, in
 
 /* How chg_timeset_next_admissible asks about sets[k]: whether it contains
  * t, and its next change after t (as chg_timeset_next_change; INT64_MAX
- * when none within horizon). The VM answers from its interval index. */
+ * when none within horizon). The tests answer from an enumeration of
+ * intervals, to compare it with the direct answers. */
 typedef struct chg_ts_probe {
     bool (*contains)(void *ud, size_t k, int64_t t);
     int64_t (*next_change)(void *ud, size_t k, int64_t t, int64_t horizon);

@@ -101,6 +101,8 @@ typedef struct chg_facts chg_facts;
 chg_facts *chg_facts_parse(const char *text, size_t len, char *err, size_t errlen);
 void chg_facts_free(chg_facts *f);
 int chg_facts_set_flag(chg_facts *f, const char *name, bool value);
+/* Is the flag set, and true? (f NULL: no facts, every flag off.) */
+bool chg_facts_flag(const chg_facts *f, const char *name);
 /* Append a line to out for each flag and query answer of f that the
  * bundle's policy never reads, with a did-you-mean; returns how many. */
 size_t chg_facts_unread(const chg_facts *f, const chg_bundle *b, chg_buf *out);
@@ -216,10 +218,15 @@ typedef struct chg_action {
 
 /* The resolver of external queries: answer call(args) into *out and
  * return 0, or return -1 when there is no answer (the decision then fails
- * naming the call). Called on the evaluating thread; *out's memory must
- * outlive the decision. Without one, the facts answer. */
+ * naming the call, and the reason the resolver wrote into err, if any:
+ * "SSM GetCalendarState: ThrottlingException …"). Called on the
+ * evaluating thread; *out's memory must outlive the decision. Without
+ * one, the facts answer. */
 typedef int (*chg_resolver_fn)(void *ud, const char *call, const chg_value *args, uint32_t nargs,
-                               chg_value *out);
+                               chg_value *out, char *err, size_t errlen);
+/* A JSON value (a jansson json_t *) as the value the VM reads, as the
+ * facts' answers are read: no copy, so j must outlive the decision. */
+void chg_value_of_json(const void *j, chg_value *out);
 
 typedef struct chg_eval_input {
     const chg_event *change;
@@ -231,6 +238,9 @@ typedef struct chg_eval_input {
                                at exactly now + horizon is given */
     chg_resolver_fn resolver; /* may be NULL: the facts answer */
     void *resolver_ud;
+    bool ignore_at;         /* judge at now even when the policy has `at`:
+                               chgc simulate asks what a change's decision
+                               would be at instants it was not planned at */
 } chg_eval_input;
 
 chg_ctx *chg_ctx_new(const chg_bundle *b);
@@ -248,6 +258,25 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *out);
  * what would change the outcome (missing approvals, the next window, the
  * end of a freeze). */
 int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *out, chg_buf *text);
+
+/* After chg_eval on ctx gave d (not an error): the first instant after
+ * d->at, at or before d->at + horizon, at which d stops being admissible
+ * by time — one of its required windows closes, or a freeze of an
+ * applying `deny during` rule starts (one that already holds at d->at
+ * does not count) — or INT64_MAX when none does. What an approved
+ * emergency overrides (the windows, the freezes no mandatory rule names)
+ * does not count. The same search as d->closes_at (which is only given
+ * when a window is required and open), from ctx's index; the facts d was
+ * decided with must still be alive. chgc simulate asks it whether a
+ * change's whole duration fits. */
+int64_t chg_ctx_admissible_until(chg_ctx *ctx, const chg_decision *d, int64_t horizon);
+
+/* After chg_eval on ctx: the first instant after the decision's `at` at
+ * which an approval or rejection the change carries is given (one dated
+ * later than `at` does not count yet), or INT64_MAX when there is none
+ * (or no approval was required). When a change waiting for approvals may
+ * be decided differently. */
+int64_t chg_ctx_next_approval(const chg_ctx *ctx);
 
 /* After chg_eval: did rule i apply (its condition held and it acted)? For
  * test coverage. */
@@ -274,6 +303,20 @@ bool chg_bundle_arm_is_default(const chg_bundle *b, uint32_t arm);
 const char *chg_bundle_risk_name(const chg_bundle *b, int risk);
 uint32_t chg_bundle_nintakes(const chg_bundle *b);
 const char *chg_bundle_intake_name(const chg_bundle *b, uint32_t intake);
+
+/* Concurrency limits (`concurrency NAME = N of …`), in declaration order.
+ * A decision never reads them: chg_concurrency_check (chg_driver.h)
+ * applies them to a set of changes in flight. */
+typedef struct chg_concurrency_info {
+    const char *name;
+    uint32_t max;           /* changes in flight at once, 1 or more */
+    int min_risk;           /* the lowest class counted, -1: every change */
+    const char *per;        /* the field below change, dotted ("service"),
+                               the changes are grouped by; NULL: globally */
+    uint32_t span;          /* its place, for chg_bundle_source */
+} chg_concurrency_info;
+uint32_t chg_bundle_nconcurrency(const chg_bundle *b);
+void chg_bundle_concurrency(const chg_bundle *b, uint32_t i, chg_concurrency_info *out);
 
 /* Time sets: every declared window and freeze, in declaration order, then
  * the sets written inside `deny during` rules. */

@@ -49,6 +49,12 @@ struct chg_cron {
     bool dom_q, dow_q;     /* '?' */
     bool dom_star, dow_star; /* field starts with '*' (classic day rule) */
     bool wild;             /* wall-clock DST behaviour, see above */
+    int8_t weekdays;       /* when every month is allowed, the years are
+                              one run and the day fields come down to a set
+                              of weekdays (bit 0 = Sunday): that set, so a
+                              day is matched without its calendar date;
+                              else -1 */
+    int64_t wd_lo, wd_hi;  /* weekdays: the days of those years, [lo, hi) */
     /* local times outside [lo, hi) never match: the allowed years' span,
      * which lets the zone searches stop instead of walking to year 9999 */
     int64_t local_lo, local_hi;
@@ -420,6 +426,7 @@ static bool parse_field(parser *p, field_kind k, const char *b, const char *e)
 
 static int64_t year_next(const chg_cron *c, int64_t y);
 static int64_t year_prev(const chg_cron *c, int64_t y);
+static bool year_ok(const chg_cron *c, int64_t y);
 
 static const struct {
     const char *name, *expr;
@@ -432,6 +439,42 @@ static const struct {
 /* Trim, unwrap "cron(...)", expand a macro, split into fields, pick the
  * dialect by their count, parse each field, then apply the dialect's day
  * rules. Errors are placed on the offending field or item of expr. */
+/* The set of weekdays a parsed expression's day fields and months come
+ * down to, or -1 when a day's match depends on its date (a month field, a
+ * day-of-month list, L, W, #, years with a gap). day_match's rules, with
+ * the day of the month known to match (all 31 days, no special form).
+ * The allowed years, one run (AWS's "*" is 1970-2199), go to wd_lo/hi. */
+static int8_t weekday_only(chg_cron *c)
+{
+    c->wd_lo = chg_floor_div(TI_LOCAL_MIN, 86400);
+    c->wd_hi = chg_floor_div(TI_LOCAL_MAX, 86400);
+    if (c->has_year) {
+        int64_t y0 = year_next(c, YEAR_MIN), y1 = year_prev(c, YEAR_MAX);
+        if (y0 < 0)
+            return -1;
+        for (int64_t y = y0; y <= y1; y++)
+            if (!year_ok(c, y))
+                return -1;
+        c->wd_lo = chg_days_from_civil(y0, 1, 1);
+        c->wd_hi = chg_days_from_civil(y1 + 1, 1, 1);
+    }
+    const uint32_t all_days = 0xFFFFFFFEu; /* bits 1..31 */
+    bool dom_all = c->dom == all_days && !c->dom_lastoff && !c->dom_w && !c->dom_lw;
+    bool dow_plain = !c->dow_last;
+    for (int k = 0; k < 6; k++)
+        dow_plain = dow_plain && !c->dow_nth[k];
+    if ((c->mon & 0x1FFE) != 0x1FFE)
+        return -1;
+    int mask;
+    if (c->dom_q)
+        mask = dow_plain ? c->dow : -1;
+    else if (c->dow_q || (!(c->dom_star || c->dow_star) && dom_all))
+        mask = dom_all ? 0x7f : -1; /* every day (or: dom matches every day) */
+    else
+        mask = dom_all && dow_plain ? c->dow : -1; /* both must match */
+    return mask > 0 ? (int8_t)(mask & 0x7f) : -1;
+}
+
 chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
 {
     if (!expr) {
@@ -549,6 +592,7 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
             c->local_hi = chg_days_from_civil(y1 + 1, 1, 1) * 86400;
         }
     }
+    c->weekdays = weekday_only(c);
     return c;
 }
 
@@ -732,6 +776,153 @@ bool chg_cron_matches_local(const chg_cron *c, int64_t local)
            (c->sec >> (sod % 60) & 1);
 }
 
+/* The time-of-day fields as one search: the first (tod_next) or last
+ * (tod_prev) second of a day at or after (before) sod whose hour, minute
+ * and second are all allowed, or -1. A matching day is searched here at
+ * once, field by field, instead of one calendar recomputation per field
+ * step: each loop below runs at most twice, because a minute (hour) with
+ * any allowed second (minute) past the first is found on the next turn. */
+static int tod_next(const chg_cron *c, int sod)
+{
+    int h0 = sod / 3600, m0 = sod / 60 % 60, s0 = sod % 60;
+    for (int h = next_bit(c->hour, h0); h >= 0; h = next_bit(c->hour, h + 1)) {
+        int mf = h == h0 ? m0 : 0;
+        for (int m = next_bit(c->min, mf); m >= 0 && m < 60; m = next_bit(c->min, m + 1)) {
+            int s = next_bit(c->sec, h == h0 && m == m0 ? s0 : 0);
+            if (s >= 0 && s < 60)
+                return h * 3600 + m * 60 + s;
+        }
+    }
+    return -1;
+}
+
+static int tod_prev(const chg_cron *c, int sod)
+{
+    int h0 = sod / 3600, m0 = sod / 60 % 60, s0 = sod % 60;
+    for (int h = prev_bit(c->hour, h0 < 23 ? h0 : 23); h >= 0; h = prev_bit(c->hour, h - 1)) {
+        int mf = h == h0 ? m0 : 59;
+        for (int m = prev_bit(c->min, mf); m >= 0; m = prev_bit(c->min, m - 1)) {
+            int s = prev_bit(c->sec, h == h0 && m == m0 ? s0 : 59);
+            if (s >= 0)
+                return h * 3600 + m * 60 + s;
+        }
+    }
+    return -1;
+}
+
+/* Whether local day `days` matches the year, month and day fields. If
+ * not, *L is the first second of the next day that may (day_next; or
+ * TI_NONE_HI: none before `to`), or the last second of the previous one
+ * (day_prev; or TI_NONE_LO: none at or after `to`). A schedule of weekdays
+ * (c->weekdays) needs no calendar date, only the day's weekday. */
+static bool day_next(const chg_cron *c, int64_t days, int64_t to, int64_t *L)
+{
+    if (c->weekdays >= 0) {
+        int wd = chg_weekday_from_days(days);
+        int k = 0;
+        if (days < c->wd_lo)
+            k = (int)(c->wd_lo - days); /* the first allowed year's first day (then its weekday) */
+        else if (days >= c->wd_hi) {
+            *L = TI_NONE_HI;
+            return false;
+        } else if (c->weekdays >> wd & 1)
+            return true;
+        else
+            while (!(c->weekdays >> (wd + ++k) % 7 & 1))
+                ;
+        *L = (days + k) * 86400 < to ? (days + k) * 86400 : TI_NONE_HI;
+        return false;
+    }
+    int64_t y;
+    int m, d;
+    chg_civil_from_days(days, &y, &m, &d);
+    int64_t ny = year_next(c, y);
+    if (ny < 0) {
+        *L = TI_NONE_HI;
+        return false;
+    }
+    if (ny != y) {
+        *L = chg_days_from_civil(ny, 1, 1) * 86400;
+        return false;
+    }
+    if (!(c->mon >> m & 1)) {
+        int nm = next_bit(c->mon, m + 1);
+        *L = (nm < 0 ? chg_days_from_civil(y + 1, 1, 1) : chg_days_from_civil(y, nm, 1)) * 86400;
+        return false;
+    }
+    int dim = chg_days_in_month(y, m);
+    int wd1 = chg_weekday_from_days(days - d + 1);
+    if (day_match(c, d, dim, wd1))
+        return true;
+    if ((days + 1) * 86400 >= to) {
+        *L = TI_NONE_HI; /* no later day in range: no scan */
+        return false;
+    }
+    int nd = 0;
+    for (int dd = d + 1; dd <= dim; dd++)
+        if (day_match(c, dd, dim, wd1)) {
+            nd = dd;
+            break;
+        }
+    *L = nd ? (days - d + nd) * 86400 : (days - d + dim + 1) * 86400;
+    return false;
+}
+
+static bool day_prev(const chg_cron *c, int64_t days, int64_t to, int64_t *L)
+{
+    if (c->weekdays >= 0) {
+        int wd = chg_weekday_from_days(days);
+        int64_t k = 0;
+        if (days >= c->wd_hi)
+            k = days - c->wd_hi + 1; /* the last allowed year's last day (then its weekday) */
+        else if (days < c->wd_lo) {
+            *L = TI_NONE_LO;
+            return false;
+        } else if (c->weekdays >> wd & 1)
+            return true;
+        else
+            while (!(c->weekdays >> (wd + 7 - ++k) % 7 & 1))
+                ;
+        *L = (days - k + 1) * 86400 - 1 >= to ? (days - k + 1) * 86400 - 1 : TI_NONE_LO;
+        return false;
+    }
+    int64_t y;
+    int m, d;
+    chg_civil_from_days(days, &y, &m, &d);
+    int64_t py = year_prev(c, y);
+    if (py < 0) {
+        *L = TI_NONE_LO;
+        return false;
+    }
+    if (py != y) {
+        *L = chg_days_from_civil(py + 1, 1, 1) * 86400 - 1;
+        return false;
+    }
+    if (!(c->mon >> m & 1)) {
+        int pm = prev_bit(c->mon, m - 1);
+        *L = (pm <= 0 ? chg_days_from_civil(y, 1, 1) : chg_days_from_civil(y, pm, 1) + chg_days_in_month(y, pm)) *
+                 86400 -
+             1;
+        return false;
+    }
+    int dim = chg_days_in_month(y, m);
+    int wd1 = chg_weekday_from_days(days - d + 1);
+    if (day_match(c, d, dim, wd1))
+        return true;
+    if (days * 86400 - 1 < to) {
+        *L = TI_NONE_LO; /* no earlier day in range: no scan */
+        return false;
+    }
+    int pd = 0;
+    for (int dd = d - 1; dd >= 1; dd--)
+        if (day_match(c, dd, dim, wd1)) {
+            pd = dd;
+            break;
+        }
+    *L = pd ? (days - d + pd + 1) * 86400 - 1 : (days - d + 1) * 86400 - 1;
+    return false;
+}
+
 /* Field skipping, largest unit first: a year not in the set jumps to the
  * next allowed year, a month to the next allowed month, a day to the next
  * matching day of the month, then hour, minute, second. Each step lands on
@@ -753,52 +944,18 @@ int64_t chg_ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to)
     while (L < to) {
         int64_t days = chg_floor_div(L, 86400);
         int64_t sod = L - days * 86400;
-        int64_t y;
-        int m, d;
-        chg_civil_from_days(days, &y, &m, &d);
-        int64_t ny = year_next(c, y);
-        if (ny < 0)
-            return TI_NONE_HI;
-        if (ny != y) {
-            L = chg_days_from_civil(ny, 1, 1) * 86400;
+        if (!day_next(c, days, to, &L)) {
+            if (L == TI_NONE_HI)
+                return L;
             continue;
         }
-        if (!(c->mon >> m & 1)) {
-            int nm = next_bit(c->mon, m + 1);
-            L = (nm < 0 ? chg_days_from_civil(y + 1, 1, 1) : chg_days_from_civil(y, nm, 1)) *
-                86400;
+        int tod = tod_next(c, (int)sod);
+        if (tod < 0) {
+            L = (days + 1) * 86400;
             continue;
         }
-        int dim = chg_days_in_month(y, m);
-        int wd1 = chg_weekday_from_days(days - d + 1);
-        if (!day_match(c, d, dim, wd1)) {
-            int nd = 0;
-            for (int dd = d + 1; dd <= dim; dd++)
-                if (day_match(c, dd, dim, wd1)) {
-                    nd = dd;
-                    break;
-                }
-            L = nd ? (days - d + nd) * 86400 : (days - d + dim + 1) * 86400;
-            continue;
-        }
-        int h = (int)(sod / 3600), mi = (int)(sod / 60 % 60), s = (int)(sod % 60);
-        int64_t day0 = days * 86400;
-        if (!(c->hour >> h & 1)) {
-            int nh = next_bit(c->hour, h + 1);
-            L = nh < 0 ? day0 + 86400 : day0 + nh * 3600;
-            continue;
-        }
-        if (!(c->min >> mi & 1)) {
-            int nmi = next_bit(c->min, mi + 1);
-            L = nmi < 0 ? day0 + (h + 1) * 3600 : day0 + h * 3600 + nmi * 60;
-            continue;
-        }
-        if (!(c->sec >> s & 1)) {
-            int ns = next_bit(c->sec, s + 1);
-            L = ns < 0 ? day0 + h * 3600 + (mi + 1) * 60 : day0 + h * 3600 + mi * 60 + ns;
-            continue;
-        }
-        return L;
+        L = days * 86400 + tod;
+        return L < to ? L : TI_NONE_HI;
     }
     return TI_NONE_HI;
 }
@@ -816,54 +973,18 @@ int64_t chg_ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to)
     while (L >= to) {
         int64_t days = chg_floor_div(L, 86400);
         int64_t sod = L - days * 86400;
-        int64_t y;
-        int m, d;
-        chg_civil_from_days(days, &y, &m, &d);
-        int64_t py = year_prev(c, y);
-        if (py < 0)
-            return TI_NONE_LO;
-        if (py != y) {
-            L = chg_days_from_civil(py + 1, 1, 1) * 86400 - 1;
+        if (!day_prev(c, days, to, &L)) {
+            if (L == TI_NONE_LO)
+                return L;
             continue;
         }
-        if (!(c->mon >> m & 1)) {
-            int pm = prev_bit(c->mon, m - 1);
-            L = (pm <= 0 ? chg_days_from_civil(y, 1, 1)
-                         : chg_days_from_civil(y, pm, 1) + chg_days_in_month(y, pm)) *
-                    86400 -
-                1;
+        int tod = tod_prev(c, (int)sod);
+        if (tod < 0) {
+            L = days * 86400 - 1;
             continue;
         }
-        int dim = chg_days_in_month(y, m);
-        int wd1 = chg_weekday_from_days(days - d + 1);
-        if (!day_match(c, d, dim, wd1)) {
-            int pd = 0;
-            for (int dd = d - 1; dd >= 1; dd--)
-                if (day_match(c, dd, dim, wd1)) {
-                    pd = dd;
-                    break;
-                }
-            L = pd ? (days - d + pd + 1) * 86400 - 1 : (days - d + 1) * 86400 - 1;
-            continue;
-        }
-        int h = (int)(sod / 3600), mi = (int)(sod / 60 % 60), s = (int)(sod % 60);
-        int64_t day0 = days * 86400;
-        if (!(c->hour >> h & 1)) {
-            int ph = prev_bit(c->hour, h - 1);
-            L = ph < 0 ? day0 - 1 : day0 + ph * 3600 + 3599;
-            continue;
-        }
-        if (!(c->min >> mi & 1)) {
-            int pmi = prev_bit(c->min, mi - 1);
-            L = pmi < 0 ? day0 + h * 3600 - 1 : day0 + h * 3600 + pmi * 60 + 59;
-            continue;
-        }
-        if (!(c->sec >> s & 1)) {
-            int ps = prev_bit(c->sec, s - 1);
-            L = ps < 0 ? day0 + h * 3600 + mi * 60 - 1 : day0 + h * 3600 + mi * 60 + ps;
-            continue;
-        }
-        return L;
+        L = days * 86400 + tod;
+        return L >= to ? L : TI_NONE_LO;
     }
     return TI_NONE_LO;
 }

@@ -66,18 +66,13 @@ typedef struct span {
 /* How far one span computation looks ahead when merging touching
  * intervals (more is found by the next span). */
 #define MERGE_CAP 32
-/* Look-ahead for a membership test: contains needs only the answer at t,
- * but the span computed on the way may be kept by the caller (the VM's
- * index), so it looks a week ahead, which holds a daily or weekly
- * window's next change. */
-#define CONTAINS_REACH (8 * 86400LL)
 
 /* ---- leaves ---------------------------------------------------------------------- */
 
 /* CRON leaf: t is in iff a match falls in (t - duration, t]. In: the run of
  * overlapping occurrences through t, extended by at most MERGE_CAP jumps.
- * Out: from the end of the last occurrence (looking back two days) to the
- * next match before the limit. */
+ * Out: from t to the next match before the limit (a limit of t + 1, as
+ * for a membership test, makes that search nothing). */
 static void cron_span(const tnode *nd, int64_t t, int64_t limit, span *o)
 {
     int64_t d = nd->duration;
@@ -104,8 +99,8 @@ static void cron_span(const tnode *nd, int64_t t, int64_t limit, span *o)
         return;
     }
     o->in = false;
-    int64_t p = chg_cron_prev(nd->cron, nd->tz, t, ti_add(t, -2 * 86400));
-    o->lo = p == TI_NONE_LO ? t : ti_add(p, d);
+    o->lo = t; /* where the last occurrence ended is nobody's question: no
+                  search back for it */
     int64_t nx = chg_cron_next(nd->cron, nd->tz, ti_add(t, 1), limit);
     o->hi = nx == TI_NONE_HI ? limit : nx;
 }
@@ -383,8 +378,10 @@ static void span_of(const chg_timeset *ts, int i, const chg_ts_env *env, int64_t
 
 bool chg_timeset_contains(const chg_timeset *ts, const chg_ts_env *env, int64_t t)
 {
+    /* the answer at t alone: a span to t + 1 looks no further (a cron
+     * leaf makes one backward search, not a search for its next match) */
     span s;
-    span_of(ts, ts->root, env, t, ti_add(t, CONTAINS_REACH), &s);
+    span_of(ts, ts->root, env, t, ti_add(t, 1), &s);
     return s.in;
 }
 

@@ -256,6 +256,7 @@ typedef struct gathered {
     uint32_t nap;
     uint32_t item[MAX_APPROVALS]; /* ap[k] is item item[k] of the list */
     const char *rejected_by;      /* the first rejection given by now, or NULL */
+    int64_t next_given;           /* the first approval or rejection given after now, or INT64_MAX */
 } gathered;
 
 /* The approvals given so far into g; kind[i] (for i < nkind, when kind is
@@ -265,6 +266,7 @@ static int gather(chg_ctx *ctx, const chg_value *list, int64_t now, gathered *g,
 {
     g->nap = 0;
     g->rejected_by = NULL;
+    g->next_given = INT64_MAX;
     if (!list || list->tag != CHG_V_LIST)
         return 0;
     for (uint32_t i = 0; i < list->len; i++) {
@@ -280,6 +282,8 @@ static int gather(chg_ctx *ctx, const chg_value *list, int64_t now, gathered *g,
                          (at->tag == CHG_V_STR && chg_time_parse_iso(at->u.s, at->len, &when) == CHG_OK);
             if (at->tag == CHG_V_TIME)
                 when = at->u.i;
+            if (timed && when > now && when < g->next_given)
+                g->next_given = when;
             /* fail closed: anything but an approval (absent, "approve",
              * "approved") is a rejection, and a rejection without a
              * readable time is taken as given */
@@ -338,6 +342,7 @@ int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, 
     if (gather(ctx, list, now, &g, NULL, 0) < 0)
         return -1;
     *rejected_by = g.rejected_by;
+    ctx->next_approval = g.next_given;
     const approval *ap = g.ap;
     uint32_t nap = g.nap;
 

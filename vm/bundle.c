@@ -338,7 +338,8 @@ static bool read_sections(loader *L)
     X(insspan, INSSPAN) X(paths, PATHS) X(layouts, LAYOUTS) X(lfields, LFIELDS) X(schema, SCHEMA) X(risks, RISKS)            \
     X(arms, ARMS) X(lets, LETS) X(rules, RULES) X(during, DURING) X(timesets, TIMESETS)                    \
     X(regexes, REGEXES) X(zones, ZONES) X(builtins, BUILTINS) X(builtin_info, BUILTINS) X(areqs, AREQS)    \
-    X(approvals, APPROVALS) X(actions, ACTIONS) X(calls, CALLS) X(intakes, INTAKES) X(ifields, IFIELDS)
+    X(approvals, APPROVALS) X(actions, ACTIONS) X(calls, CALLS) X(intakes, INTAKES) X(ifields, IFIELDS) \
+    X(concur, CONCUR)
 
 static size_t table_bytes(size_t elem, uint32_t n) { return ((size_t)n + 1) * elem; }
 
@@ -816,7 +817,21 @@ static bool load_decisions(loader *L)
     }
     if (b->nactions && b->actions[b->nactions - 1].first + b->actions[b->nactions - 1].count != b->ncalls)
         return FAILF(L, ACTIONS, b->nactions - 1, count, "calls that no action owns");
-    return read_table(L, CHG_SEC_IFIELDS, b->ifields) && read_table(L, CHG_SEC_INTAKES, b->intakes);
+    if (!read_table(L, CHG_SEC_IFIELDS, b->ifields) || !read_table(L, CHG_SEC_INTAKES, b->intakes))
+        return false;
+    /* concurrency limits: a field path is names joined by single dots */
+    b->nconcur = L->count[CHG_SEC_CONCUR];
+    if (!read_table(L, CHG_SEC_CONCUR, b->concur))
+        return false;
+    for (uint32_t i = 0; i < b->nconcur; i++) {
+        if (b->concur[i].per == CHG_NONE32)
+            continue;
+        const char *s = b->str[b->concur[i].per];
+        size_t n = b->strlen[b->concur[i].per];
+        if (n == 0 || s[0] == '.' || s[n - 1] == '.' || strstr(s, ".."))
+            return FAILF(L, CONCUR, i, per, "an empty field name");
+    }
+    return true;
 }
 
 /* Time sets: rebuild chg_ts_node trees and let the time library check
@@ -1202,12 +1217,33 @@ static void operand(const chg_bundle *b, chg_buf *out, char kind, uint32_t v, co
     }
 }
 
+uint32_t chg_bundle_nconcurrency(const chg_bundle *b) { return b->nconcur; }
+
+void chg_bundle_concurrency(const chg_bundle *b, uint32_t i, chg_concurrency_info *out)
+{
+    const chg_rec_CONCUR *r = &b->concur[i];
+    out->name = b->str[r->name];
+    out->max = r->max;
+    out->min_risk = r->min_risk == CHG_NONE32 ? -1 : (int)r->min_risk;
+    out->per = r->per == CHG_NONE32 ? NULL : b->str[r->per];
+    out->span = r->span;
+}
+
 void chg_bundle_disasm(const chg_bundle *b, chg_buf *out)
 {
     chg_buf_printf(out, "; policy %s version %s\n; compiler %s, sha256 %s\n", b->str[b->name], b->str[b->version],
                    b->compiler, b->hash);
     chg_buf_printf(out, "; %u instructions in %u blocks, %u registers, %u constants, %u change slots\n",
                    b->ncode, b->nblocks, b->nregs, b->nconsts, b->nslots_change);
+    for (uint32_t i = 0; i < b->nconcur; i++) {
+        const chg_rec_CONCUR *r = &b->concur[i];
+        chg_buf_printf(out, "; concurrency %s: at most %u of %s%s in flight", b->str[r->name], r->max,
+                       r->min_risk == CHG_NONE32 ? "any" : "risk >= ",
+                       r->min_risk == CHG_NONE32 ? "" : b->str[b->risks[r->min_risk]]);
+        if (r->per != CHG_NONE32)
+            chg_buf_printf(out, " per change.%s", b->str[r->per]);
+        chg_buf_putc(out, '\n');
+    }
     for (uint32_t bi = 0; bi < b->nblocks; bi++) {
         const chg_block *k = &b->blocks[bi];
         const char *what = "";

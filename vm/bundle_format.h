@@ -31,10 +31,10 @@
 #include "chg_time.h" /* chg_ts_op: the TSNODES operations */
 
 #define CHG_BUNDLE_MAGIC "CHGB\r\n\x1a\n"
-#define CHG_BUNDLE_VERSION 5 /* 2: approvals, actions, intakes; 3: time sets
+#define CHG_BUNDLE_VERSION 6 /* 2: approvals, actions, intakes; 3: time sets
                                 carry their text and kind (listings); 4: the
                                 SCHEMA section (whole-change validation); 5:
-                                LIMITS */
+                                LIMITS; 6: CONCUR (concurrency limits) */
 #define CHG_BUNDLE_HEADER 64
 /* Offsets of the header's fields, and of a section table entry's. */
 enum {
@@ -76,6 +76,8 @@ enum { CHG_SECTAB_ID = 0, CHG_SECTAB_OFF = 4, CHG_SECTAB_LEN = 8, CHG_SECTAB_ENT
 #define CHG_MAX_STEPS (1ULL << 40)
 #define CHG_MAX_REGEX_STEPS 4294967295ULL  /* pcre2's limits are u32 */
 #define CHG_MAX_SCRATCH (1ULL << 34)
+/* The most changes a concurrency limit lets be in flight at once. */
+#define CHG_MAX_CONCURRENCY 1000000
 
 /* Constant tags (CONSTS.tag). */
 enum {

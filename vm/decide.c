@@ -78,12 +78,10 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     ctx->frames = chg_calloc(b->nlets + 1, sizeof *ctx->frames);
     ctx->reasons = chg_calloc(MAX_REASONS(b), sizeof *ctx->reasons);
     ctx->warnings = chg_calloc(MAX_WARNINGS(b), sizeof *ctx->warnings);
-    ctx->ts_index = chg_vm_tsx_new(b->ntimesets);
     ctx->during_hits = chg_calloc(b->nduring + b->ntimesets + 1, sizeof *ctx->during_hits);
     ctx->window_reqs = chg_calloc(b->nrules + 1, sizeof *ctx->window_reqs);
     ctx->during_all = chg_calloc(b->nduring + 1, sizeof *ctx->during_all);
     ctx->during_level = chg_calloc(b->nduring + 1, 1);
-    ctx->ts_xs = chg_calloc(b->nrules + b->nduring + 1, sizeof *ctx->ts_xs);
     ctx->ts_sets = chg_calloc(b->nrules + b->nduring + 1, sizeof *ctx->ts_sets);
     ctx->ts_want = chg_calloc(b->nrules + b->nduring + 1, sizeof *ctx->ts_want);
     ctx->req_roots = chg_calloc(b->nrules + 2, sizeof *ctx->req_roots);
@@ -108,8 +106,8 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     }
     ctx->scratch.cap = (size_t)b->limits.scratch;
     if (!ctx->regs || !ctx->letvals || !ctx->letstate || !ctx->frames || !ctx->reasons || !ctx->warnings ||
-        !ctx->ts_index || !ctx->during_hits || !ctx->window_reqs || !ctx->during_all || !ctx->req_roots ||
-        !ctx->during_level || !ctx->ts_xs || !ctx->ts_sets || !ctx->ts_want ||
+        !ctx->during_hits || !ctx->window_reqs || !ctx->during_all || !ctx->req_roots ||
+        !ctx->during_level || !ctx->ts_sets || !ctx->ts_want ||
         !ctx->satisfied || !ctx->missing || !ctx->missing_nodes || !ctx->actions || !ctx->applied || !ctx->match ||
         !ctx->mctx || !ctx->jit_stack) {
         chg_ctx_free(ctx);
@@ -129,12 +127,10 @@ void chg_ctx_free(chg_ctx *ctx)
     chg_free(ctx->frames);
     chg_free(ctx->reasons);
     chg_free(ctx->warnings);
-    chg_vm_tsx_free(ctx->ts_index, ctx->b->ntimesets);
     chg_free(ctx->during_hits);
     chg_free(ctx->window_reqs);
     chg_free(ctx->during_all);
     chg_free(ctx->during_level);
-    chg_free(ctx->ts_xs);
     chg_free(ctx->ts_sets);
     chg_free(ctx->ts_want);
     chg_free(ctx->req_roots);
@@ -177,13 +173,14 @@ bool chg_vm_ctx_flag(void *ud, const char *name)
     return v;
 }
 
-/* Membership through the context's index (tsindex.c): a bisection in the
- * intervals of the year around t, built on first use for these flags. */
+/* Membership, asked of the time-set library: a few field steps at t
+ * whatever the instants judged before (no state kept between questions,
+ * so the order changes arrive in costs nothing). */
 static bool in_set(chg_ctx *ctx, uint32_t ts, int64_t t)
 {
     CHG_ASSERT(ts < ctx->b->ntimesets); /* rule windows and `during` lists, checked at load */
     chg_ts_env env = {chg_vm_ctx_flag, (void *)ctx->facts};
-    return chg_vm_tsx_contains(ctx->b->timesets[ts].ts, &env, &ctx->ts_index[ts], t);
+    return chg_timeset_contains(ctx->b->timesets[ts].ts, &env, t);
 }
 
 /* Run a block that must give a bool. A failure inside the block has set
@@ -428,15 +425,6 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
         memset(ctx->letstate, 0, b->nlets);
     if (b->nrules)
         memset(ctx->applied, 0, b->nrules);
-    /* the time-set indexes were built under some flag values; a flag
-     * freeze is in or out by its flag, so other flags void them. Keyed by
-     * a hash of the flags, not by the facts pointer (see facts.c rekey) */
-    uint64_t key = facts ? facts->flags_key : CHG_FACTS_NO_FLAGS;
-    if (!ctx->cache_keyed || ctx->cache_key != key) {
-        chg_vm_tsx_reset(ctx->ts_index, b->ntimesets);
-        ctx->cache_key = key;
-        ctx->cache_keyed = true;
-    }
     ctx->failed = false;
     ctx->oom = false;
     ctx->ap_nroots = 0;
@@ -511,6 +499,8 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     return ctx->scratch.failed || ctx->oom ? nomem_decision(ctx, d) : CHG_OK;
 }
 
+static size_t admissible_sets(chg_ctx *ctx, const chg_decision *d);
+
 /* The decision, in the order language.md §3 fixes: now, risk, every rule
  * (each may add a reason, a window, a freeze or an approval requirement),
  * the approvals, the outcome, the times, then the actions. The decision's
@@ -557,7 +547,9 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         fail_decision(ctx, d, UINT32_MAX);
         return;
     }
-    if (b->at_block != CHG_NONE32) {
+    ctx->nduring_all = 0;
+    ctx->next_approval = INT64_MAX;
+    if (b->at_block != CHG_NONE32 && !in->ignore_at) {
         chg_value v;
         bool ok = chg_vm_run(ctx, b->at_block, &v) == 0;
         if (ok && v.tag != CHG_V_TIME)
@@ -719,6 +711,8 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         }
     }
 
+    ctx->nduring_all = nduring_all;
+
     /* approvals: the class's entry (the emergency entry for an emergency),
      * and the requirements of rules that applied */
     uint32_t class_req = CHG_NONE32, emergency_req = CHG_NONE32;
@@ -823,16 +817,14 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
          * overrides play no part: closes_at describes the windows. */
         size_t n = 0;
         for (uint32_t k = 0; k < nwindows; k++, n++) {
-            ctx->ts_xs[n] = &ctx->ts_index[ctx->window_reqs[k]];
             ctx->ts_sets[n] = b->timesets[ctx->window_reqs[k]].ts;
             ctx->ts_want[n] = true;
         }
         for (uint32_t k = 0; k < nduring_all; k++, n++) {
-            ctx->ts_xs[n] = &ctx->ts_index[ctx->during_all[k]];
             ctx->ts_sets[n] = b->timesets[ctx->during_all[k]].ts;
             ctx->ts_want[n] = false;
         }
-        d->closes_at = chg_vm_tsx_admissible_until(ctx->ts_xs, ctx->ts_sets, ctx->ts_want, n, &env, ctx->now, horizon);
+        d->closes_at = chg_timeset_admissible_until(ctx->ts_sets, ctx->ts_want, n, &env, ctx->now, horizon, NULL);
     }
     bool timed = d->outcome == CHG_OUT_DEFER || (d->outcome == CHG_OUT_DENY && !deny_firm);
     if (timed) {
@@ -840,25 +832,13 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
          * deny-during rule — not only those that hold now: the next slot
          * must avoid the freeze after this one too. An approved emergency
          * has overridden the windows and the overridable freezes. */
-        size_t n = 0;
-        CHG_ASSERT(nwindows + nduring_all <= b->nrules + b->nduring); /* ts_xs and friends */
-        for (uint32_t k = 0; k < nwindows && !d->emergency; k++, n++) {
-            ctx->ts_xs[n] = &ctx->ts_index[ctx->window_reqs[k]];
-            ctx->ts_sets[n] = b->timesets[ctx->window_reqs[k]].ts;
-            ctx->ts_want[n] = true;
-        }
-        for (uint32_t k = 0; k < nduring_all; k++) {
-            if (d->emergency && ctx->during_level[k] != 0)
-                continue;
-            ctx->ts_xs[n] = &ctx->ts_index[ctx->during_all[k]];
-            ctx->ts_sets[n] = b->timesets[ctx->during_all[k]].ts;
-            ctx->ts_want[n++] = false;
-        }
+        CHG_ASSERT(nwindows + nduring_all <= b->nrules + b->nduring); /* ts_sets and ts_want */
+        size_t n = admissible_sets(ctx, d);
         /* from now + 1 to now + horizon: now itself is known not to be
          * admissible */
         d->next_open = horizon < 1 ? INT64_MAX
-                                   : chg_vm_tsx_next_admissible(ctx->ts_xs, ctx->ts_sets, ctx->ts_want, n, &env,
-                                                                ctx->now + 1, horizon - 1);
+                                   : chg_timeset_next_admissible(ctx->ts_sets, ctx->ts_want, n, &env, ctx->now + 1,
+                                                                horizon - 1, NULL);
         if (d->next_open != INT64_MAX && !chg_time_in_range(d->next_open))
             d->next_open = INT64_MAX; /* past the horizon, which ends with year 9999 */
     }
@@ -870,3 +850,39 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         return;
     }
 }
+
+/* The sets of d's time check, as decide() gathers them for next_open:
+ * the required windows (wanted open) and every set of an applying
+ * deny-during rule (wanted closed), less what an approved emergency
+ * overrides. Returns how many are in ctx->ts_sets and ts_want. */
+static size_t admissible_sets(chg_ctx *ctx, const chg_decision *d)
+{
+    const chg_bundle *b = ctx->b;
+    size_t n = 0;
+    for (uint32_t k = 0; k < d->nwindows && !d->emergency; k++, n++) {
+        ctx->ts_sets[n] = b->timesets[d->windows[k]].ts;
+        ctx->ts_want[n] = true;
+    }
+    for (uint32_t k = 0; k < ctx->nduring_all; k++) {
+        if (d->emergency && ctx->during_level[k] != 0)
+            continue;
+        ctx->ts_sets[n] = b->timesets[ctx->during_all[k]].ts;
+        ctx->ts_want[n++] = false;
+    }
+    return n;
+}
+
+int64_t chg_ctx_admissible_until(chg_ctx *ctx, const chg_decision *d, int64_t horizon)
+{
+    if (d->outcome == CHG_OUT_ERROR || horizon < 1)
+        return INT64_MAX;
+    CHG_ASSERT(d->windows == ctx->window_reqs); /* d is ctx's last decision */
+    chg_ts_env env = {chg_vm_ctx_flag, (void *)ctx->facts};
+    chg_eval_input in = {.horizon = horizon};
+    size_t n = admissible_sets(ctx, d);
+    int64_t t = chg_timeset_admissible_until(ctx->ts_sets, ctx->ts_want, n, &env, d->at, chg_vm_horizon(&in, d->at),
+                                             NULL);
+    return t == INT64_MIN ? INT64_MAX : t;
+}
+
+int64_t chg_ctx_next_approval(const chg_ctx *ctx) { return ctx->next_approval; }

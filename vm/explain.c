@@ -392,7 +392,7 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
         uint32_t ts = d->freezes[i];
         CHG_ASSERT(ts < b->ntimesets);
         WOULD();
-        int64_t end = chg_vm_tsx_next_change(b->timesets[ts].ts, &env, &ctx->ts_index[ts], d->at,
+        int64_t end = chg_timeset_next_change(b->timesets[ts].ts, &env, d->at,
                                           chg_vm_horizon(in, d->at));
         chg_buf_printf(out, "  - freeze %s ", b->str[b->timesets[ts].name]);
         if (end == INT64_MAX || end == INT64_MIN)

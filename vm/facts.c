@@ -22,10 +22,8 @@
 static chg_facts *facts_new(void)
 {
     chg_facts *f = chg_calloc(1, sizeof *f);
-    if (f) {
+    if (f)
         chg_arena_init(&f->arena);
-        f->flags_key = CHG_FACTS_NO_FLAGS;
-    }
     return f;
 }
 
@@ -38,22 +36,6 @@ void chg_facts_free(chg_facts *f)
     chg_free(f->flag_values);
     chg_arena_free(&f->arena);
     chg_free(f);
-}
-
-/* The flags' key: FNV-1a over every name and value, in name order (the
- * flags are kept sorted, so equal flags give equal keys). Time-set
- * caches are valid for one key; two facts with the same flags share it
- * (a freed facts reallocated at the same address must not reuse a cache
- * built under other flags). */
-static void rekey(chg_facts *f)
-{
-    uint64_t h = CHG_FACTS_NO_FLAGS;
-    for (uint32_t i = 0; i < f->nflags; i++) {
-        for (const unsigned char *p = (const unsigned char *)f->flag_names[i]; *p; p++)
-            h = (h ^ *p) * 0x100000001b3ULL;
-        h = (h ^ (f->flag_values[i] ? 0x101u : 0x100u)) * 0x100000001b3ULL;
-    }
-    f->flags_key = h;
 }
 
 /* The index of name among the sorted flags, or where it would go (*found
@@ -121,13 +103,10 @@ static bool sort_flags(chg_facts *f)
         f->flag_values[i] = p[i].value;
     }
     chg_free(p);
-    rekey(f);
     return true;
 }
 
-/* Set or replace a flag; the caller's name is copied. The key is recomputed
- * on every change, so a context sees new flags as a new key and rebuilds
- * what depends on them. On CHG_ENOMEM f is unchanged: the arrays grow
+/* Set or replace a flag; the caller's name is copied. On CHG_ENOMEM f is unchanged: the arrays grow
  * before the flag is added, and a grown array with the old count is still
  * consistent. One flag costs O(n) (the insertion); the loader adds a
  * whole file's flags at once instead (add_flags). */
@@ -137,7 +116,6 @@ int chg_facts_set_flag(chg_facts *f, const char *name, bool value)
     uint32_t at = flag_index(f, name, &found);
     if (found) {
         f->flag_values[at] = value;
-        rekey(f);
         return CHG_OK;
     }
     const char *copy = grow_flags(f) == CHG_OK ? chg_arena_strdup(&f->arena, name) : NULL;
@@ -148,7 +126,6 @@ int chg_facts_set_flag(chg_facts *f, const char *name, bool value)
     f->flag_names[at] = copy;
     f->flag_values[at] = value;
     f->nflags++;
-    rekey(f);
     return CHG_OK;
 }
 
@@ -164,6 +141,13 @@ bool chg_vm_facts_flag(const chg_facts *f, const char *name, bool *value)
     if (found)
         *value = f->flag_values[at];
     return found;
+}
+
+bool chg_facts_flag(const chg_facts *f, const char *name)
+{
+    bool v = false;
+    chg_vm_facts_flag(f, name, &v);
+    return v;
 }
 
 /* A linear scan: facts files hold a handful of answers, and a query is

@@ -855,19 +855,10 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                      chg_vm_vtag_name(B.tag));
             if (!chg_time_in_range(B.u.i)) /* only a crafted constant or a resolver's answer */
                 FAIL("the instant is outside the years 0000 to 9999");
-            /* the context's index of the set (one per time set) answers
-             * with a bisection once it covers the year around B */
+            /* the library answers at B alone, in a few field steps
+             * whatever instants came before (no index to move) */
             chg_ts_env env = {flag_of, (void *)ctx->facts};
-            chg_ts_index *x = &ctx->ts_index[in->c];
-            bool was_valid = x->valid;
-            int64_t was_lo = x->lo;
-            set_int(&A, CHG_V_BOOL, chg_vm_tsx_contains(b->timesets[in->c].ts, &env, x, B.u.i));
-            /* an index moved to another year is a year of the library's
-             * work (~0.2 ms for a weeknight cron): instants from all over
-             * the calendar in one change must not make that unbounded.
-             * The first index of a decision is free, as it is for `now`. */
-            if (was_valid && (!x->valid || x->lo != was_lo))
-                CHARGE(4096 + 256 * (uint64_t)x->n);
+            set_int(&A, CHG_V_BOOL, chg_timeset_contains(b->timesets[in->c].ts, &env, B.u.i));
             pc++;
             NEXT;
         }
@@ -981,8 +972,9 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
             const char *name = b->builtin_info[in->c]->name;
             const chg_value *ans = NULL;
             chg_value rv;
+            char why[256] = "";
             if (ctx->resolver) {
-                if (ctx->resolver(ctx->resolver_ud, name, &R[in->b], in->x, &rv) == 0)
+                if (ctx->resolver(ctx->resolver_ud, name, &R[in->b], in->x, &rv, why, sizeof why) == 0)
                     ans = &rv;
             } else if (ctx->facts)
                 ans = chg_vm_facts_answer(ctx->facts, name, &R[in->b], in->x);
@@ -1012,6 +1004,8 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
                 if (oom) /* a message without its arguments would mislead */
                     return chg_vm_nomem(ctx, pc);
                 args[n < sizeof args ? n : sizeof args - 1] = 0;
+                if (ctx->resolver && why[0])
+                    FAIL("no answer for %s(%s): %s", name, args, why);
                 FAIL("no answer for %s(%s): give it in the facts (\"queries\") or with 'given' in a test", name,
                      args);
             }

@@ -155,6 +155,11 @@ void chg_vm_value_from_json(const void *jv, chg_value *out)
     }
 }
 
+void chg_value_of_json(const void *j, chg_value *out)
+{
+    chg_vm_value_from_json(j, out);
+}
+
 /* ---- text ------------------------------------------------------------------------- */
 
 /* Shortest decimal text that reads back as the same double: try 1 to 17

@@ -239,7 +239,7 @@ static bool verify_operands(chg_vm_verifier *v, const chg_block *k)
                 if (x >= b->nlets)
                     return vfail(v, fo, "instruction %u (%s): let %u out of range", pc, name, x);
                 break;
-            case 'T': /* INSET indexes timesets[] and ctx->ts_index[] */
+            case 'T': /* INSET indexes timesets[] */
                 if (x >= b->ntimesets)
                     return vfail(v, fo, "instruction %u (%s): time set %u out of range", pc, name, x);
                 break;

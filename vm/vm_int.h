@@ -13,7 +13,6 @@
 #include <pcre2.h>
 
 typedef struct chg_timeset chg_timeset;
-typedef struct chg_ts_index chg_ts_index;
 typedef struct chg_tz chg_tz;
 
 /* The loaded tables whose records are exactly the bundle's: the structs
@@ -162,6 +161,8 @@ struct chg_bundle {
     chg_intakedef *intakes;
     uint32_t nifields;
     chg_ifielddef *ifields;
+    uint32_t nconcur;
+    chg_rec_CONCUR *concur;   /* concurrency limits (chg_concurrency_check) */
 
     chg_limits limits;        /* the LIMITS section, or the defaults */
 };
@@ -175,7 +176,6 @@ typedef struct chg_fact_query {
     chg_value result;
 } chg_fact_query;
 
-#define CHG_FACTS_NO_FLAGS 0xcbf29ce484222325ULL /* the key of no flags */
 struct chg_facts {
     chg_arena arena;
     const char **flag_names;
@@ -183,7 +183,6 @@ struct chg_facts {
     uint32_t nflags, capflags;
     chg_fact_query *queries;
     uint32_t nqueries;
-    uint64_t flags_key;       /* a hash of the flags, for caches (facts.c) */
     void *json;               /* the parsed document the strings point into */
 };
 
@@ -250,20 +249,17 @@ struct chg_ctx {
     pcre2_match_data *match;
     pcre2_match_context *mctx; /* the regex budget: match and depth limits */
     pcre2_jit_stack *jit_stack;
-    chg_ts_index *ts_index;   /* one per time set */
     chg_fastdec *fastdec;     /* the change decoder's fast path, made on first use */
     chg_reason *reasons;      /* capacity nrules + 1 */
     chg_reason *warnings;
 
-    /* time-set caches are valid for one set of flags */
-    uint64_t cache_key;
-    bool cache_keyed;
     uint32_t *during_hits;    /* time sets of deny-during rules that applied */
     uint32_t *window_reqs;    /* windows required by rules that applied */
     uint32_t *during_all;     /* every time set of deny-during rules that applied */
     uint8_t *during_level;    /* the lowest level of the rules naming each */
-    chg_ts_index **ts_xs;     /* next_open's sets: nrules + nduring at most */
-    const chg_timeset **ts_sets;
+    uint32_t nduring_all;     /* of the last decision (chg_ctx_admissible_until) */
+    int64_t next_approval;    /* of the last decision (chg_ctx_next_approval) */
+    const chg_timeset **ts_sets; /* next_open's sets: nrules + nduring at most */
     bool *ts_want;
     uint32_t *req_roots;      /* approval requirements in force */
     const char **satisfied, **missing;
@@ -396,31 +392,7 @@ bool chg_vm_verify_tstree(chg_vm_verifier *v, uint32_t set, const struct chg_ts_
  * records of one list at most. I6. */
 bool chg_vm_verify_decoding(chg_vm_verifier *v);
 
-/* ---- time-set index (tsindex.c) ------------------------------------------------------ */
-
-struct chg_ts_index {
-    int64_t lo, hi;       /* indexed range [lo, hi) */
-    int64_t *iv;          /* start, end pairs, sorted, disjoint, clipped */
-    uint32_t n, cap;      /* intervals */
-    bool valid;
-};
-
-struct chg_ts_env;
-chg_ts_index *chg_vm_tsx_new(size_t n);
-void chg_vm_tsx_free(chg_ts_index *x, size_t n);
-void chg_vm_tsx_reset(chg_ts_index *x, size_t n);
-bool chg_vm_tsx_contains(const chg_timeset *ts, const struct chg_ts_env *env, chg_ts_index *x, int64_t t);
-int64_t chg_vm_tsx_next_change(const chg_timeset *ts, const struct chg_ts_env *env, chg_ts_index *x, int64_t t,
-                            int64_t horizon);
-/* Earliest instant >= t, at or before t + horizon, at which every set k is in
- * (want[k]) or out (!want[k]); INT64_MAX if none. */
-int64_t chg_vm_tsx_next_admissible(chg_ts_index *const *xs, const chg_timeset *const *sets, const bool *want,
-                                size_t n, const struct chg_ts_env *env, int64_t t, int64_t horizon);
-
-/* The first instant > t, at or before t + horizon, at which a set that
- * agrees with want at t stops agreeing; INT64_MAX if none. */
-int64_t chg_vm_tsx_admissible_until(chg_ts_index *const *xs, const chg_timeset *const *sets, const bool *want,
-                                    size_t n, const struct chg_ts_env *env, int64_t t, int64_t horizon);
+/* ---- time sets --------------------------------------------------------------------- */
 
 /* The horizon of a decision's searches at now (decide.c). */
 int64_t chg_vm_horizon(const chg_eval_input *in, int64_t now);

@@ -88,6 +88,36 @@ class Replay(unittest.TestCase):
         rc, out, err = self.replay("--old", "old.chg", "--new", "new.chg", "--events", "r.jsonl")
         self.assertEqual((rc, out, err), (0, "0 of 2 decisions differ\n", ""))
 
+    def test_progress_only_on_a_terminal(self):
+        """Point 7: with stderr a terminal the progress line is written and
+        cleared; with --quiet, or stderr a pipe, nothing."""
+        import pty
+        self.write("old.chg", POLICY)
+        self.write("r.jsonl", '{"event": {"id": "a", "env": "dev", "size": 1}, "at": "2026-12-30T00:00:00Z"}\n' * 3)
+        args = [CHGC, "replay", "--old", "old.chg", "--new", "old.chg", "--events", "r.jsonl"]
+
+        def on_tty(extra):
+            master, slave = pty.openpty()
+            p = subprocess.run(args + extra, cwd=self.d, stdout=subprocess.PIPE, stderr=slave, timeout=120)
+            os.close(slave)
+            seen = b""
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            os.close(master)
+            return p.returncode, p.stdout.decode(), seen.decode()
+
+        rc, out, tty = on_tty([])
+        self.assertEqual((rc, out, tty), (0, "0 of 3 decisions differ\n", "\rreplay: 1 records\x1b[K\r\x1b[K"))
+        self.assertEqual(on_tty(["--quiet"]), (0, "0 of 3 decisions differ\n", ""))
+        rc, out, err = self.replay("--old", "old.chg", "--new", "old.chg", "--events", "r.jsonl")
+        self.assertEqual((rc, out, err), (0, "0 of 3 decisions differ\n", ""))
+
     def test_message_text_is_a_difference(self):
         self.write("old.chg", POLICY)
         self.write("new.chg", POLICY.replace("too close to the holidays", "holiday freeze"))

@@ -21,7 +21,7 @@ import sys
 root, lib = sys.argv[1], sys.argv[2]
 
 PUBLIC = {"chg_base.h", "chg_civil.h", "chg_time.h", "chg_compiler.h", "chg_diag.def", "chg_vm.h",
-          "chg_driver.h"}
+          "chg_driver.h", "chg_aws.h"}
 # What each folder may include besides the public headers and its own files.
 # The compiler writes bundles: it may read the bundle format, which is the
 # format header and the tables it includes (the bundle format, opcodes,
@@ -48,6 +48,8 @@ for f in files:
     d, _, name = f.partition("/")
     if d in SHARED and name.endswith((".h", ".def")):
         owner[name] = d
+        if "/" in name:  # a sub-folder's own headers (stdlib/aws/), included by their name there
+            owner.setdefault(os.path.basename(name), d)
 for f in files:
     d, _, name = f.partition("/")
     if d not in SHARED or not name.endswith((".c", ".cc", ".h", ".l", ".y", ".def")):

@@ -4,11 +4,13 @@
  * membership, next change and next admissible instant:
  *
  *  - the library asked directly (chg_timeset_contains, _next_change,
- *    _next_admissible without a probe, _admissible_until);
- *  - the VM's per-context index (vm/tsindex.c), ONE index per set kept
- *    across every query of a run and asked in random order, with queries
- *    in other years in between, so any state that survives a query and
- *    changes a later answer shows up;
+ *    _next_admissible without a probe, _admissible_until), as the VM asks
+ *    it, at random instants in random order;
+ *  - the library's enumeration of intervals (chg_timeset_intervals), one
+ *    walk from span to span over more than two years, searched by
+ *    bisection and, for the searches, given to them as their probe: in
+ *    zones with daylight-saving time, where the oracle does not apply,
+ *    the direct answers at any instant must be the enumeration's;
  *  - a brute-force oracle written here from the definitions in
  *    docs/time.md: membership minute by minute over a bounded range,
  *    from the wall clock in fixed-offset zones, and the searches as scans
@@ -17,9 +19,8 @@
  * The horizon is checked at its edge: a change or opening exactly at
  * t + horizon is inside it (docs/time.md, "Queries and the horizon"), one
  * second later is not. The local-year ends (0000, 0001, 9998, 9999) get a
- * range of their own. Whoever makes the index faster (or replaces it)
- * keeps this test as the safety net: it asks only the public library and
- * the chg_vm_tsx_* entry points.
+ * range of their own. Whoever makes the searches faster keeps this test as
+ * the safety net: it asks only the public library.
  *
  * Prints the number of cases run.
  */
@@ -34,7 +35,6 @@
 #include <string.h>
 
 #include "chg_time.h"
-#include "vm_int.h"
 
 /* ---- random numbers (xorshift, fixed seed: reproducible) ------------------------------- */
 
@@ -392,7 +392,6 @@ typedef struct run {
     int64_t t0;                 /* a whole minute */
     oset os[NSETS];
     chg_timeset *ts[NSETS];
-    chg_ts_index *ix;           /* one per set, for the whole run */
     uint8_t *bits[NSETS];       /* membership at t0 + 60 m */
     chg_ts_env env;
 } run;
@@ -413,8 +412,6 @@ static void run_init(run *r, int64_t t0, bool forever_only)
     r->env = (chg_ts_env){flag_cb, NULL};
     flags_on[0] = rnd() % 4 == 0;
     flags_on[1] = rnd() % 2 == 0;
-    r->ix = chg_vm_tsx_new(NSETS);
-    assert_non_null(r->ix);
     for (int k = 0; k < NSETS; k++) {
         oset *s = &r->os[k];
         s->root = tree(s, 3, t0, RANGE_MIN * 60LL, forever_only);
@@ -440,7 +437,6 @@ static void run_free(run *r)
         chg_timeset_free(r->ts[k]);
         free(r->bits[k]);
     }
-    chg_vm_tsx_free(r->ix, NSETS);
 }
 
 static const char *fmt(int64_t t)
@@ -538,22 +534,6 @@ static int64_t pick_horizon(const run *r, int64_t t, int64_t answer)
     return h < 1 ? 1 : h > room ? room : h;
 }
 
-/* An instant somewhere else (another year), asked of the index only to
- * move its state; the answer must still be the library's. */
-static void elsewhere(run *r, int k)
-{
-    int64_t t = rnd_range(r->t0 - 3 * 366 * 86400LL, r->t0 + 3 * 366 * 86400LL);
-    if (!chg_time_in_range(t))
-        return;
-    CHECK_EQ("index contains (elsewhere)", k, t, 0, chg_vm_tsx_contains(r->ts[k], &r->env, &r->ix[k], t),
-             chg_timeset_contains(r->ts[k], &r->env, t));
-    int64_t h = rnd_range(1, 40 * 86400);
-    if (h > CHG_TIME_MAX - t)
-        h = CHG_TIME_MAX - t;
-    CHECK_EQ("index next_change (elsewhere)", k, t, h, chg_vm_tsx_next_change(r->ts[k], &r->env, &r->ix[k], t, h),
-             chg_timeset_next_change(r->ts[k], &r->env, t, h));
-}
-
 static void one_query(run *r)
 {
     int64_t room = 60LL * (RANGE_MIN - 2);
@@ -564,7 +544,6 @@ static void one_query(run *r)
     case 0: {
         bool o = bit(r, k, t);
         CHECK_EQ("library contains", k, t, 0, chg_timeset_contains(r->ts[k], &r->env, t), o);
-        CHECK_EQ("index contains", k, t, 0, chg_vm_tsx_contains(r->ts[k], &r->env, &r->ix[k], t), o);
         break;
     }
     case 1: {
@@ -572,19 +551,16 @@ static void one_query(run *r)
         int64_t h = pick_horizon(r, t, full);
         int64_t o = oracle_next_change(r, k, t, h);
         CHECK_EQ("library next_change", k, t, h, chg_timeset_next_change(r->ts[k], &r->env, t, h), o);
-        CHECK_EQ("index next_change", k, t, h, chg_vm_tsx_next_change(r->ts[k], &r->env, &r->ix[k], t, h), o);
         break;
     }
     default: {
         int ks[NSETS], n = 1 + (int)(rnd() % NSETS);
         bool want[NSETS];
         const chg_timeset *sets[NSETS];
-        chg_ts_index *xs[NSETS];
         for (int i = 0; i < n; i++) {
             ks[i] = (i + k) % NSETS;
             want[i] = rnd() % 3 != 0;
             sets[i] = r->ts[ks[i]];
-            xs[i] = &r->ix[ks[i]];
         }
         bool until = rnd() % 2;
         int64_t end = r->t0 + 60LL * (RANGE_MIN - 1) - t;
@@ -595,20 +571,14 @@ static void one_query(run *r)
             int64_t o = oracle_admissible_until(r, ks, want, n, t, h);
             CHECK_EQ("library admissible_until", k, t, h,
                      chg_timeset_admissible_until(sets, want, (size_t)n, &r->env, t, h, NULL), o);
-            CHECK_EQ("index admissible_until", k, t, h,
-                     chg_vm_tsx_admissible_until(xs, sets, want, (size_t)n, &r->env, t, h), o);
         } else {
             int64_t o = oracle_next_admissible(r, ks, want, n, t, h);
             CHECK_EQ("library next_admissible", k, t, h,
                      chg_timeset_next_admissible(sets, want, (size_t)n, &r->env, t, h, NULL), o);
-            CHECK_EQ("index next_admissible", k, t, h,
-                     chg_vm_tsx_next_admissible(xs, sets, want, (size_t)n, &r->env, t, h), o);
         }
         break;
     }
     }
-    if (rnd() % 8 == 0)
-        elsewhere(r, (int)(rnd() % NSETS));
 }
 
 static void runs(int64_t from, int64_t to, int nruns, int nq, bool forever_only)
@@ -631,7 +601,7 @@ static void test_time_diff_modern_years(void **state)
     runs(1577836800LL /* 2020 */, 1956528000LL /* 2032 */, 40, 400, false);
 }
 
-/* Across new year, where the index changes years. */
+/* Across new year. */
 static void test_time_diff_new_year(void **state)
 {
     (void)state;
@@ -650,14 +620,78 @@ static void test_time_diff_year_ends(void **state)
 }
 
 /* Zones with daylight-saving time, where the oracle's wall clock does not
- * apply: the index must still give the library's answers, for horizons up
- * to more than a year (past the end of the index) and at their edges. */
+ * apply: the direct answers must be the enumeration's, at any instant in
+ * random order, for horizons up to more than a year and at their edges. */
 static const char *dst_zones[] = {"Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Pacific/Apia",
                                   "America/Santiago"};
 
-static void test_time_diff_index_is_library_everywhere(void **state)
+/* A set's intervals over [lo, hi), from one chg_timeset_intervals walk. */
+typedef struct enumerated {
+    int64_t lo, hi;
+    int64_t *iv; /* start, end pairs */
+    size_t n, cap;
+} enumerated;
+
+static int collect(void *ud, int64_t start, int64_t end)
+{
+    enumerated *x = ud;
+    if (x->n == x->cap) {
+        x->cap = x->cap ? 2 * x->cap : 64;
+        x->iv = realloc(x->iv, 2 * x->cap * sizeof *x->iv);
+        assert_non_null(x->iv);
+    }
+    x->iv[2 * x->n] = start;
+    x->iv[2 * x->n + 1] = end;
+    x->n++;
+    return 0;
+}
+
+/* The last interval starting at or before t, or -1. */
+static int64_t en_find(const enumerated *x, int64_t t)
+{
+    int64_t lo = 0, hi = (int64_t)x->n - 1, r = -1;
+    while (lo <= hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (x->iv[2 * mid] <= t) {
+            r = mid;
+            lo = mid + 1;
+        } else
+            hi = mid - 1;
+    }
+    return r;
+}
+
+static bool en_contains(const enumerated *x, int64_t t)
+{
+    int64_t i = en_find(x, t);
+    return i >= 0 && t < x->iv[2 * i + 1];
+}
+
+/* The next change after t within h. The questions stay clear of both ends
+ * (an interval clipped at hi goes on past the horizon). */
+static int64_t en_next_change(const enumerated *x, int64_t t, int64_t h)
+{
+    assert_true(t > x->lo && t + h < x->hi);
+    int64_t i = en_find(x, t);
+    int64_t next;
+    if (i >= 0 && t < x->iv[2 * i + 1])
+        next = x->iv[2 * i + 1];
+    else
+        next = (size_t)(i + 1) < x->n ? x->iv[2 * (i + 1)] : x->hi;
+    return next - t > h ? INT64_MAX : next;
+}
+
+static bool probe_contains(void *ud, size_t k, int64_t t) { return en_contains((const enumerated *)ud + k, t); }
+
+static int64_t probe_next_change(void *ud, size_t k, int64_t t, int64_t h)
+{
+    return en_next_change((const enumerated *)ud + k, t, h);
+}
+
+static void test_time_diff_direct_is_enumeration(void **state)
 {
     (void)state;
+    const int64_t span = 400 * 86400LL, big = 420 * 86400LL;
     for (int i = 0; i < 15; i++) {
         run rr;
         run *r = &rr; /* for CHECK_EQ */
@@ -668,7 +702,7 @@ static void test_time_diff_index_is_library_everywhere(void **state)
         r->env = (chg_ts_env){flag_cb, NULL};
         flags_on[0] = rnd() % 4 == 0;
         flags_on[1] = rnd() % 2 == 0;
-        r->ix = chg_vm_tsx_new(NSETS);
+        enumerated en[NSETS];
         for (int k = 0; k < NSETS; k++) {
             oset *s = &r->os[k];
             s->root = tree(s, 3, t0, 40 * 86400LL, false);
@@ -680,22 +714,23 @@ static void test_time_diff_index_is_library_everywhere(void **state)
             r->ts[k] = chg_timeset_build(s->n, s->count, s->root, &e, &bad);
             if (!r->ts[k])
                 fail_msg("build: %s", e.message);
+            en[k] = (enumerated){t0 - span - 86400, t0 + span + big + 86400, NULL, 0, 0};
+            assert_int_equal(chg_timeset_intervals(r->ts[k], &r->env, en[k].lo, en[k].hi, collect, &en[k]), 0);
         }
+        chg_ts_probe probe = {probe_contains, probe_next_change, en};
         for (int q = 0; q < 300; q++) {
             int k = (int)(rnd() % NSETS);
-            int64_t t = t0 + rnd_range(-400 * 86400LL, 400 * 86400LL);
+            int64_t t = t0 + rnd_range(-span, span);
             if (rnd() % 2)
                 t -= ((t % 60) + 60) % 60;
-            int64_t big = 420 * 86400LL;
             int64_t lib = chg_timeset_next_change(r->ts[k], &r->env, t, big);
             int64_t h = rnd() % 3 == 0 || lib == INT64_MAX ? rnd_range(1, big) : lib - t + (int64_t)(rnd() % 3) - 1;
             if (h < 1)
                 h = 1;
             cases++;
-            CHECK_EQ("index contains (dst)", k, t, 0, chg_vm_tsx_contains(r->ts[k], &r->env, &r->ix[k], t),
-                     chg_timeset_contains(r->ts[k], &r->env, t));
-            CHECK_EQ("index next_change (dst)", k, t, h, chg_vm_tsx_next_change(r->ts[k], &r->env, &r->ix[k], t, h),
-                     chg_timeset_next_change(r->ts[k], &r->env, t, h));
+            CHECK_EQ("contains (dst)", k, t, 0, chg_timeset_contains(r->ts[k], &r->env, t), en_contains(&en[k], t));
+            CHECK_EQ("next_change (dst)", k, t, h, chg_timeset_next_change(r->ts[k], &r->env, t, h),
+                     en_next_change(&en[k], t, h));
             if (q % 4 == 0) {
                 /* the next change within a day, against membership asked
                  * minute by minute (membership does not depend on how far a
@@ -711,27 +746,26 @@ static void test_time_diff_index_is_library_everywhere(void **state)
                          chg_timeset_next_change(r->ts[k], &r->env, t, hh), o);
             }
             const chg_timeset *sets[NSETS];
-            chg_ts_index *xs[NSETS];
             bool want[NSETS];
             for (int j = 0; j < NSETS; j++) {
                 sets[j] = r->ts[j];
-                xs[j] = &r->ix[j];
                 want[j] = rnd() % 3 != 0;
             }
             int64_t a = chg_timeset_next_admissible(sets, want, NSETS, &r->env, t, big, NULL);
             h = rnd() % 3 == 0 || a == INT64_MAX ? rnd_range(1, big) : a - t + (int64_t)(rnd() % 3) - 1;
             if (h < 1)
                 h = 1;
-            CHECK_EQ("index next_admissible (dst)", k, t, h,
-                     chg_vm_tsx_next_admissible(xs, sets, want, NSETS, &r->env, t, h),
-                     chg_timeset_next_admissible(sets, want, NSETS, &r->env, t, h, NULL));
-            CHECK_EQ("index admissible_until (dst)", k, t, h,
-                     chg_vm_tsx_admissible_until(xs, sets, want, NSETS, &r->env, t, h),
-                     chg_timeset_admissible_until(sets, want, NSETS, &r->env, t, h, NULL));
+            CHECK_EQ("next_admissible (dst)", k, t, h,
+                     chg_timeset_next_admissible(sets, want, NSETS, &r->env, t, h, NULL),
+                     chg_timeset_next_admissible(sets, want, NSETS, &r->env, t, h, &probe));
+            CHECK_EQ("admissible_until (dst)", k, t, h,
+                     chg_timeset_admissible_until(sets, want, NSETS, &r->env, t, h, NULL),
+                     chg_timeset_admissible_until(sets, want, NSETS, &r->env, t, h, &probe));
         }
-        for (int k = 0; k < NSETS; k++)
+        for (int k = 0; k < NSETS; k++) {
             chg_timeset_free(r->ts[k]);
-        chg_vm_tsx_free(r->ix, NSETS);
+            free(en[k].iv);
+        }
     }
 }
 
@@ -766,7 +800,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_time_diff_modern_years, timer_start, timer_stop),
         cmocka_unit_test_setup_teardown(test_time_diff_new_year, timer_start, timer_stop),
         cmocka_unit_test_setup_teardown(test_time_diff_year_ends, timer_start, timer_stop),
-        cmocka_unit_test_setup_teardown(test_time_diff_index_is_library_everywhere, timer_start, timer_stop),
+        cmocka_unit_test_setup_teardown(test_time_diff_direct_is_enumeration, timer_start, timer_stop),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     printf("time_diff: %ld cases\n", cases);

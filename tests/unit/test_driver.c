@@ -517,6 +517,133 @@ static void test_collect_files_sorted(void **state)
     chg_set_allocator(NULL, NULL);
 }
 
+/* ---- concurrency limits ---------------------------------------------------------- */
+
+static const char concurrency_policy[] =
+    "risk low < medium < high\n"
+    "classify {\n  default low\n}\n"
+    "approvals {\n  low => none\n  medium => none\n  high => none\n}\n"
+    "concurrency cab  = 2 of risk >= high\n"
+    "concurrency svc  = 1 of any per change.service\n"
+    "concurrency team = 1 of risk >= medium per change.owner.team\n";
+
+#define H(h, m) (1796256000 + (h) * 3600 + (m) * 60) /* 2026-12-03T(h):(m)Z */
+#define CH(json) json, sizeof json - 1
+
+/* Each limit once: a third high change while two are in flight (the
+ * unclassified one counted, the low one not), a change that starts as
+ * another of its service ends (no overlap) and one that starts while
+ * it is in flight, a nested field; sorted by limit, then start. */
+static void test_concurrency_limits(void **state)
+{
+    (void)state;
+    chg_policy p = {0};
+    open_policy(&p, "concurrency.chg", concurrency_policy);
+    assert_int_equal(chg_bundle_nconcurrency(p.bundle), 3);
+    chg_concurrency_info info;
+    chg_bundle_concurrency(p.bundle, 2, &info);
+    assert_string_equal(info.name, "team");
+    assert_int_equal(info.max, 1);
+    assert_int_equal(info.min_risk, 1);
+    assert_string_equal(info.per, "owner.team");
+    const chg_inflight c[] = {
+        {"c1", H(10, 0), H(12, 0), 2, CH("{\"service\": \"payments\", \"owner\": {\"team\": \"pay\"}}")},
+        {"c2", H(11, 0), H(13, 0), 2, CH("{\"service\": \"search\", \"owner\": {\"team\": \"pay\"}}")},
+        {"c3", H(12, 0), H(13, 0), 0, CH("{\"service\": \"payments\"}")},
+        {"c4", H(11, 30), H(12, 30), 2, CH("{\"service\": \"web\"}")},
+        {"c5", H(12, 30), H(14, 0), 1, CH("{\"service\": \"payments\", \"owner\": null}")},
+        {"c6", H(9, 0), H(10, 30), -1, NULL, 0},
+    };
+    chg_concurrency_violation *v;
+    size_t n;
+    char err[256];
+    assert_int_equal(chg_concurrency_check(p.bundle, c, 6, &v, &n, err, sizeof err), CHG_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(v[0].limit, 0);
+    assert_int_equal(v[0].change, 3);
+    assert_int_equal(v[0].ninflight, 2);
+    assert_int_equal(v[0].nlisted, 2);
+    assert_int_equal(v[0].inflight[0], 0);
+    assert_int_equal(v[0].inflight[1], 1);
+    assert_null(v[0].value);
+    assert_int_equal(v[1].limit, 1);
+    assert_int_equal(v[1].change, 4);
+    assert_int_equal(v[1].ninflight, 1);
+    assert_int_equal(v[1].inflight[0], 2);
+    assert_string_equal(v[1].value, "\"payments\"");
+    assert_int_equal(v[2].limit, 2);
+    assert_int_equal(v[2].change, 1);
+    assert_int_equal(v[2].inflight[0], 0);
+    assert_string_equal(v[2].value, "\"pay\"");
+    chg_buf t;
+    chg_buf_init(&t);
+    chg_concurrency_violation_text(p.bundle, c, &v[0], &t);
+    chg_buf_putc(&t, '\n');
+    chg_concurrency_violation_text(p.bundle, c, &v[1], &t);
+    chg_buf_putc(&t, 0);
+    assert_string_equal(t.data,
+                        "change \"c4\" starts at 2026-12-03T11:30:00Z while 2 changes are in flight (\"c1\", \"c2\"): "
+                        "concurrency cab allows 2 of risk >= high\n"
+                        "change \"c5\" starts at 2026-12-03T12:30:00Z while 1 change is in flight with "
+                        "change.service = \"payments\" (\"c3\"): concurrency svc allows 1 of any per change.service");
+    chg_buf_free(&t);
+    chg_concurrency_violations_free(v, n);
+
+    /* unclassified changes count under every limit: c6 with c1 and c2 */
+    chg_inflight d[3];
+    memcpy(d, c, sizeof d);
+    d[2] = (chg_inflight){"c7", H(11, 0), H(11, 30), -1, NULL, 0};
+    d[1].start = H(10, 30);
+    assert_int_equal(chg_concurrency_check(p.bundle, d, 3, &v, &n, err, sizeof err), CHG_OK);
+    assert_int_equal(n, 2); /* cab: c7 while c1, c2; team: c2 while c1 */
+    assert_int_equal(v[0].change, 2);
+    assert_int_equal(v[0].ninflight, 2);
+    assert_int_equal(v[1].limit, 2);
+    chg_concurrency_violations_free(v, n);
+
+    /* what is not an interval, a class or a change is an error naming it */
+    chg_inflight bad = c[0];
+    bad.end = bad.start;
+    assert_int_equal(chg_concurrency_check(p.bundle, &bad, 1, &v, &n, err, sizeof err), CHG_EINVAL);
+    assert_string_equal(err, "change 0 (c1): it ends before it starts");
+    bad = c[0];
+    bad.risk = 3;
+    assert_int_equal(chg_concurrency_check(p.bundle, &bad, 1, &v, &n, err, sizeof err), CHG_EINVAL);
+    assert_string_equal(err, "change 0 (c1): risk class 3 is not one of the policy's");
+    bad = (chg_inflight){"c9", H(1, 0), H(2, 0), 0, CH("[1]")};
+    assert_int_equal(chg_concurrency_check(p.bundle, &bad, 1, &v, &n, err, sizeof err), CHG_EINVAL);
+    assert_string_equal(err, "change 0 (c9): not a JSON object");
+    assert_null(v);
+    chg_policy_free(&p);
+}
+
+/* Everything at once: the report lists CHG_CONCURRENCY_LISTED changes in
+ * flight and counts the rest, so it stays linear in the violations. */
+static void test_concurrency_all_overlapping(void **state)
+{
+    (void)state;
+    chg_policy p = {0};
+    open_policy(&p, "concurrency2.chg", concurrency_policy);
+    enum { N = 2000 };
+    chg_inflight *c = calloc(N, sizeof *c);
+    assert_non_null(c);
+    for (size_t i = 0; i < N; i++)
+        c[i] = (chg_inflight){"x", H(0, 0) + (int64_t)i, H(0, 0) + N + 10, 2, NULL, 0};
+    chg_concurrency_violation *v;
+    size_t n;
+    char err[256];
+    assert_int_equal(chg_concurrency_check(p.bundle, c, N, &v, &n, err, sizeof err), CHG_OK);
+    /* cab: every change from the third; svc: every from the second (all
+     * in the null group); team: the same */
+    assert_int_equal(n, (N - 2) + (N - 1) + (N - 1));
+    assert_int_equal(v[N - 3].ninflight, N - 1);
+    assert_int_equal(v[N - 3].nlisted, CHG_CONCURRENCY_LISTED);
+    assert_int_equal(v[N - 3].inflight[CHG_CONCURRENCY_LISTED - 1], CHG_CONCURRENCY_LISTED - 1);
+    chg_concurrency_violations_free(v, n);
+    free(c);
+    chg_policy_free(&p);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir))
@@ -535,6 +662,8 @@ int main(void)
         cmocka_unit_test(test_policy_errors_are_diagnostics),
         cmocka_unit_test(test_check_drops_imported_roots),
         cmocka_unit_test(test_collect_files_sorted),
+        cmocka_unit_test(test_concurrency_limits),
+        cmocka_unit_test(test_concurrency_all_overlapping),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[600];

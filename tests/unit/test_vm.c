@@ -939,6 +939,7 @@ static const char all_sections_policy[] =
     "rule tagged: when (change.note ?? \"\") matches r\"^x\" and any t in change.tags: t == \"x\"\n"
     "  deny \"tagged {lower(change.id)}\"\n"
     "rule sec: when prod and hour(change.when, \"Europe/Berlin\") > 3 require 1 of group \"sec\"\n"
+    "concurrency prod_load = 2 of risk >= high per change.env\n"
     "on deny when prod do aws.sns.publish(\"arn:aws:sns:us-east-1:1:x\", summary)\n"
     "intake hook when event.source == \"x\" {\n"
     "  id: event.id, env: \"prod\", tags: [], when: event.time,\n"
@@ -1093,6 +1094,14 @@ static void test_vm_reference_past_the_end(void **state)
         bloblen = end > bloblen ? end : bloblen;
     }
     expect_field_rejected(&bytes, CHG_F_STRINGS_off, n - 1, bloblen);
+    /* a concurrency limit's field path with an empty name: the empty
+     * string of the pool (`?? ""`) */
+    uint32_t empty = n;
+    for (uint32_t i = 0; i < n && empty == n; i++)
+        if (chg_rd32(d + strings + i * CHG_RECSIZE_STRINGS + CHG_OFF(STRINGS, len)) == 0)
+            empty = i;
+    assert_true(empty < n);
+    expect_field_rejected(&bytes, CHG_F_CONCUR_per, 0, empty);
     chg_buf_free(&bytes);
 }
 
@@ -1185,16 +1194,21 @@ typedef struct resolver_log {
     int calls;
     char last[128];
     const char *answer; /* NULL: no answer */
+    const char *why;    /* and the resolver's reason */
 } resolver_log;
 
-static int resolver(void *ud, const char *call, const chg_value *args, uint32_t nargs, chg_value *out)
+static int resolver(void *ud, const char *call, const chg_value *args, uint32_t nargs, chg_value *out,
+                    char *err, size_t errlen)
 {
     resolver_log *log = ud;
     log->calls++;
     snprintf(log->last, sizeof log->last, "%s/%u/%.*s", call, nargs, nargs ? (int)args[0].len : 0,
              nargs && args[0].tag == CHG_V_STR ? args[0].u.s : "");
-    if (!log->answer)
+    if (!log->answer) {
+        if (log->why)
+            snprintf(err, errlen, "%s", log->why);
         return -1;
+    }
     memset(out, 0, sizeof *out);
     out->tag = CHG_V_STR;
     out->u.s = log->answer;
@@ -1217,7 +1231,7 @@ static void test_vm_resolver(void **state)
     static const char facts_json[] =
         "{\"queries\":[{\"call\":\"aws.cloudwatch.alarm_state\",\"args\":[\"pay-5xx\"],\"result\":\"ALARM\"}]}";
     chg_facts *facts = chg_facts_parse(facts_json, sizeof facts_json - 1, err, sizeof err);
-    resolver_log log = {0, "", "OK"};
+    resolver_log log = {0, "", "OK", NULL};
     chg_eval_input in = {.change = e, .now = 0, .facts = facts, .resolver = resolver, .resolver_ud = &log};
     chg_decision d;
     chg_eval(ctx, &in, &d);
@@ -1231,6 +1245,14 @@ static void test_vm_resolver(void **state)
     chg_eval(ctx, &in, &d);
     assert_int_equal(d.outcome, CHG_OUT_ERROR);
     assert_non_null(strstr(d.reasons[0].message, "no answer for aws.cloudwatch.alarm_state(\"pay-5xx\")"));
+    /* the resolver's reason is the decision's: the call and AWS's error code */
+    log.why = "CloudWatch DescribeAlarms: ThrottlingException (HTTP 400, 3 attempts): Rate exceeded";
+    chg_eval(ctx, &in, &d);
+    assert_int_equal(d.outcome, CHG_OUT_ERROR);
+    static const char expect[] = "no answer for aws.cloudwatch.alarm_state(\"pay-5xx\"): CloudWatch "
+                                 "DescribeAlarms: ThrottlingException (HTTP 400, 3 attempts): Rate exceeded";
+    assert_int_equal(d.reasons[0].message_len, sizeof expect - 1);
+    assert_memory_equal(d.reasons[0].message, expect, sizeof expect - 1);
     /* without a resolver the facts answer */
     in.resolver = NULL;
     chg_eval(ctx, &in, &d);
@@ -1330,58 +1352,6 @@ static void test_vm_builtins_match_checker(void **state)
     chg_buf_free(&bytes);
 }
 
-/* The VM answers time questions from its per-context interval index and
- * the library's one next_admissible search with the index as probe; the
- * answers must be the library's own, inside the indexed year and out of
- * it (each jump across years rebuilds the index). */
-static void test_vm_time_index_agrees_with_library(void **state)
-{
-    (void)state;
-    chg_buf bytes = vm_build(policy);
-    chg_bundle *b = vm_load(&bytes);
-    chg_ctx *ctx = chg_ctx_new(b);
-    assert_true(b->ntimesets >= 2);
-    chg_ts_env env = {NULL, NULL};
-    const chg_timeset *sets[8];
-    chg_ts_index *xs[8];
-    bool want[8];
-    size_t n = b->ntimesets < 8 ? b->ntimesets : 8;
-    for (size_t k = 0; k < n; k++) {
-        sets[k] = b->timesets[k].ts;
-        xs[k] = &ctx->ts_index[k];
-    }
-    uint64_t r = 88172645463325252ULL;
-    int64_t t = 1767225600; /* 2026-01-01 */
-    for (int i = 0; i < 4000; i++) {
-        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-        t = r % 5 ? t + (int64_t)(r % 40000) : 1704067200 + (int64_t)(r % (6 * 366 * 86400ULL));
-        for (size_t k = 0; k < n; k++) {
-            want[k] = (r >> k & 1) != 0;
-            if (chg_vm_tsx_contains(sets[k], &env, xs[k], t) != chg_timeset_contains(sets[k], &env, t))
-                fail_msg("set %zu at %lld: the index and the library disagree on membership", k, (long long)t);
-            int64_t h = 86400 * (int64_t)(1 + r % 400);
-            if (chg_vm_tsx_next_change(sets[k], &env, xs[k], t, h) != chg_timeset_next_change(sets[k], &env, t, h))
-                fail_msg("set %zu at %lld: the index and the library disagree on the next change", k, (long long)t);
-            /* a change exactly at the horizon is inside it, a second short
-             * of it is past it, for both (chg_time.h) */
-            int64_t c = chg_timeset_next_change(sets[k], &env, t, 400 * 86400LL);
-            if (c != INT64_MAX && chg_vm_tsx_next_change(sets[k], &env, xs[k], t, c - t) != c)
-                fail_msg("set %zu at %lld: the index misses a change at the horizon", k, (long long)t);
-            if (c != INT64_MAX && c - t > 1 && chg_vm_tsx_next_change(sets[k], &env, xs[k], t, c - t - 1) != INT64_MAX)
-                fail_msg("set %zu at %lld: the index reports a change past the horizon", k, (long long)t);
-        }
-        int64_t h = 86400 * (int64_t)(1 + r % 400);
-        int64_t got = chg_vm_tsx_next_admissible(xs, sets, want, n, &env, t, h);
-        int64_t lib = chg_timeset_next_admissible(sets, want, n, &env, t, h, NULL);
-        if (got != lib)
-            fail_msg("next admissible from %lld: %lld with the index, %lld without", (long long)t, (long long)got,
-                     (long long)lib);
-    }
-    chg_ctx_free(ctx);
-    chg_bundle_free(b);
-    chg_buf_free(&bytes);
-}
-
 /* ---- the decision's time answers (docs/language.md, Decisions) ---------------------- */
 
 static int64_t at_utc(const char *iso)
@@ -1461,6 +1431,53 @@ static void test_vm_closes_at_stops_at_a_freeze(void **state)
     chg_bundle_free(b);
 }
 
+/* What chgc simulate asks after a decision: when the change stops being
+ * admissible even with no window required (a freeze of an applying
+ * deny-during rule starting), when the next approval it carries is given,
+ * and the decision at an instant other than the policy's `at`. */
+static void test_vm_simulation_questions(void **state)
+{
+    (void)state;
+    chg_bundle *b = vm_build_load("schema change { id: string, t: time, approvals: [{ by: string, group: string, "
+                                  "at: time }] = [] }\n"
+                                  "at change.t\n"
+                                  "risk low < high\nclassify {\n  low when change.id == \"x\"\n  default high\n}\n"
+                                  "approvals { low => none\n high => 1 of group \"cab\" }\n"
+                                  "freeze stop = 2026-12-07T15:00Z .. 2026-12-07T16:00Z\n"
+                                  "rule b:\n  deny during stop \"stop\"\n");
+    chg_ctx *ctx = chg_ctx_new(b);
+    const char *json = "{\"id\":\"c\",\"t\":\"2026-12-07T09:00:00Z\",\"approvals\":["
+                       "{\"by\":\"a\",\"group\":\"cab\",\"at\":\"2026-12-07T08:00:00Z\"},"
+                       "{\"by\":\"z\",\"group\":\"x\",\"at\":\"2026-12-07T12:00:00Z\"}]}";
+    char err[256];
+    chg_event *e = chg_event_decode(b, json, strlen(json), err, sizeof err);
+    assert_non_null(e);
+    chg_decision d;
+    /* the policy's `at`: 09:00, whatever now says */
+    chg_eval_input in = {.change = e, .now = at_utc("2026-12-07T07:00:00Z")};
+    assert_int_equal(chg_eval(ctx, &in, &d), CHG_OK);
+    assert_int_equal(d.at, at_utc("2026-12-07T09:00:00Z"));
+    assert_int_equal(d.outcome, CHG_OUT_ALLOW);
+    assert_int_equal(d.closes_at, INT64_MIN); /* no window: the decision has none */
+    assert_int_equal(chg_ctx_admissible_until(ctx, &d, 6 * 3600), at_utc("2026-12-07T15:00:00Z"));
+    assert_int_equal(chg_ctx_admissible_until(ctx, &d, 6 * 3600 - 1), INT64_MAX); /* past the horizon */
+    assert_int_equal(chg_ctx_next_approval(ctx), at_utc("2026-12-07T12:00:00Z"));
+    /* ignore_at: judged at now, 07:00, before the approval: pending */
+    in.ignore_at = true;
+    assert_int_equal(chg_eval(ctx, &in, &d), CHG_OK);
+    assert_int_equal(d.at, at_utc("2026-12-07T07:00:00Z"));
+    assert_int_equal(d.outcome, CHG_OUT_PENDING);
+    assert_int_equal(chg_ctx_next_approval(ctx), at_utc("2026-12-07T08:00:00Z"));
+    /* inside the freeze: it already holds, so it does not count */
+    in.now = at_utc("2026-12-07T15:30:00Z");
+    assert_int_equal(chg_eval(ctx, &in, &d), CHG_OK);
+    assert_int_equal(d.outcome, CHG_OUT_DENY);
+    assert_int_equal(chg_ctx_next_approval(ctx), INT64_MAX);
+    chg_event_free(e);
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+}
+
 /* The horizon includes its end, for closes_at and next_open alike, and the
  * answer does not depend on what the context judged before. */
 static void test_vm_horizon_edge(void **state)
@@ -1475,7 +1492,8 @@ static void test_vm_horizon_edge(void **state)
     const char *open_none = "\"window\":{\"required\":\"office\",\"open\":true,\"next_open\":null,"
                             "\"closes_at\":null}";
     for (int round = 0; round < 3; round++) {
-        /* another year, then the edge: the index moved, the answers not */
+        /* another year, then the edge: what the context judged before
+         * changes nothing */
         if (round == 1)
             (void)window_of(b, ctx, "2031-06-01T10:00:00Z", 0);
         if (round == 2)
@@ -1596,10 +1614,10 @@ int main(void)
         cmocka_unit_test(test_vm_reference_past_the_end),
         cmocka_unit_test(test_vm_disasm_and_opcodes),
         cmocka_unit_test(test_vm_builtins_match_checker),
-        cmocka_unit_test(test_vm_time_index_agrees_with_library),
         cmocka_unit_test(test_vm_calendar_names),
         cmocka_unit_test(test_vm_window_of_several_rules),
         cmocka_unit_test(test_vm_closes_at_stops_at_a_freeze),
+        cmocka_unit_test(test_vm_simulation_questions),
         cmocka_unit_test(test_vm_horizon_edge),
         cmocka_unit_test(test_vm_schedules_at_the_year_ends),
     };

@@ -1,0 +1,599 @@
+#!/usr/bin/python3
+"""The AWS client and chgd's AWS queries against the local AWS endpoint.
+
+    test_aws.py AWS_ANSWER CHGD REPO_ROOT
+
+The endpoint (fake_aws.py) checks each request with botocore: the SigV4
+signature recomputed by botocore's signer, the operation's parameters
+validated against botocore's service model. So a passing test means the
+requests are ones AWS's own SDK code accepts; what AWS itself would answer
+beyond its published model is not checked here (docs/aws.md says which).
+"""
+import datetime
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fake_aws  # noqa: E402
+
+ANSWER, CHGD, ROOT = sys.argv[1:4]
+SECRETS = ["test-secret", "web-identity-token", "container-auth-token"]
+
+SRV = fake_aws.serve()
+PORT = SRV.server_address[1]
+URL = f"http://127.0.0.1:{PORT}"
+TMP = tempfile.mkdtemp(prefix="chg-aws-")
+
+
+def fake(path, body=None):
+    req = urllib.request.Request(URL + path, data=json.dumps(body).encode() if body is not None else None,
+                                 method="POST" if body is not None else "GET")
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read())
+
+
+def base_env(**kw):
+    """An environment with nothing of the machine's own AWS set-up in it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(HOME=TMP, AWS_ENDPOINT_URL=URL, AWS_REGION="eu-west-1", AWS_CONFIG_FILE=os.path.join(TMP, "none"),
+               AWS_SHARED_CREDENTIALS_FILE=os.path.join(TMP, "none"), AWS_EC2_METADATA_DISABLED="true",
+               AWS_ACCESS_KEY_ID="AKIDTEST", AWS_SECRET_ACCESS_KEY="test-secret")
+    for k, v in kw.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
+
+
+def ask(*args, env=None, opts=()):
+    """aws_answer's lines, and they never show a secret."""
+    p = subprocess.run([ANSWER, *opts, *args], capture_output=True, text=True, env=env or base_env(), timeout=120)
+    out = p.stdout + p.stderr
+    for s in SECRETS:
+        assert s not in out, f"a secret in the output: {out!r}"
+    return p.stdout.strip()
+
+
+def reset(**state):
+    fake("/_fake/reset", {})
+    s = {"alarms": {"pay-5xx": "ALARM", "web-5xx": "OK", "combo": ["CompositeAlarm", "INSUFFICIENT_DATA"]},
+         "calendars": {"prod-freeze": {"state": "OPEN", "next": "2026-12-24T00:00:00Z"},
+                       "payments": {"state": "OPEN", "next": "2026-12-05T18:00:00Z"},
+                       "closed": {"state": "CLOSED"}},
+         "pipelines": {"web": {"stages": {"Build": "Succeeded", "Deploy": "InProgress", "Never": None},
+                               "executions": {"d3f1c2a0-1111-2222-3333-444455556666": "Succeeded"}}},
+         "cred_ttl": 3600}
+    s.update(state)
+    fake("/_fake/state", s)
+
+
+def log():
+    return fake("/_fake/log")
+
+
+def calls(op):
+    return [e for e in log()["log"] if e.get("op") == op]
+
+
+def eq(got, want):
+    assert got == want, f"\n got: {got!r}\nwant: {want!r}"
+
+
+# ---- the queries -----------------------------------------------------------------------------
+
+def test_queries():
+    reset()
+    eq(ask("aws.cloudwatch.alarm_state", "pay-5xx"), '"ALARM"')
+    eq(ask("aws.cloudwatch.alarm_state", "combo"), '"INSUFFICIENT_DATA"')  # composite alarms too
+    eq(ask("aws.cloudwatch.alarm_state", "nope"),
+       "error AlarmNotFound: CloudWatch DescribeAlarms: AlarmNotFound: no alarm is named 'nope'")
+    d = calls("DescribeAlarms")[0]["params"]
+    eq(d, {"AlarmNames": ["pay-5xx"], "AlarmTypes": ["CompositeAlarm", "MetricAlarm"]})
+    eq(ask("aws.ssm.calendar_state", "prod-freeze"), '"OPEN"')
+    eq(ask("aws.ssm.calendar_state", "prod-freeze", "closed"), '"CLOSED"')  # OPEN only if all are
+    eq(ask("aws.ssm.next_transition", "prod-freeze", "payments"), '"2026-12-05T18:00:00Z"')
+    eq(ask("aws.ssm.next_transition", "closed"), "null")
+    p = calls("GetCalendarState")[0]["params"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", p["AtTime"]), p
+    eq(ask("aws.ssm.calendar_state", "missing"),
+       "error InvalidDocument: SSM GetCalendarState: InvalidDocument (HTTP 400, 1 attempt): Document missing does "
+       "not exist")
+    eq(ask("aws.codepipeline.stage_state", "web", "Deploy"), '"InProgress"')
+    eq(ask("aws.codepipeline.stage_state", "web", "Never"), "null")
+    eq(ask("aws.codepipeline.stage_state", "web", "Nope"),
+       "error StageNotFound: CodePipeline GetPipelineState: StageNotFound: pipeline 'web' has no stage 'Nope'")
+    eq(ask("aws.codepipeline.stage_state", "gone", "Deploy"),
+       "error PipelineNotFoundException: CodePipeline GetPipelineState: PipelineNotFoundException (HTTP 400, 1 "
+       "attempt): Account does not have a pipeline with name 'gone'")
+    eq(ask("aws.codepipeline.execution_state", "web", "d3f1c2a0-1111-2222-3333-444455556666"), '"Succeeded"')
+    # every request above passed botocore's signer and validator
+    assert all(e["ok"] or e.get("error") in ("InvalidDocument", "PipelineNotFoundException")
+               for e in log()["log"]), log()
+
+
+# ---- signing: the endpoint refuses what AWS would ----------------------------------------------
+
+def test_signature_checks():
+    reset()
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(AWS_SECRET_ACCESS_KEY="wrong")),
+       "error SignatureDoesNotMatch: SSM GetCalendarState: SignatureDoesNotMatch (HTTP 403, 1 attempt): The request "
+       "signature we calculated does not match the signature you provided.")
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(AWS_REGION="us-east-1")),
+       "error SignatureDoesNotMatch: SSM GetCalendarState: SignatureDoesNotMatch (HTTP 403, 1 attempt): Credential "
+       "should be scoped to a valid region, not 'us-east-1'")
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(AWS_ACCESS_KEY_ID="AKIDUNKNOWN")),
+       "error UnrecognizedClientException: SSM GetCalendarState: UnrecognizedClientException (HTTP 403, 1 attempt): "
+       "The security token included in the request is invalid.")
+
+    # the endpoint itself: a request botocore signs is taken; a stale one,
+    # or one with Content-Type left unsigned, is not
+    def signed(amz_date, drop=None):
+        body = json.dumps({"CalendarNames": ["payments"]})
+        req = AWSRequest("POST", URL + "/", data=body, headers={
+            "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AmazonSSM.GetCalendarState"})
+        auth = SigV4Auth(Credentials("AKIDTEST", "test-secret"), "ssm", "eu-west-1")
+        req.context["timestamp"] = amz_date
+        req.headers["X-Amz-Date"] = amz_date
+        if drop:
+            sh = {k: v for k, v in req.headers.items() if k.lower() != drop}
+            req2 = AWSRequest("POST", URL + "/", data=body, headers=sh)
+            req2.context["timestamp"] = amz_date
+            sig = auth.signature(auth.string_to_sign(req2, auth.canonical_request(req2)), req2)
+            names = ";".join(sorted(auth.headers_to_sign(req2)))
+        else:
+            sig = auth.signature(auth.string_to_sign(req, auth.canonical_request(req)), req)
+            names = ";".join(sorted(auth.headers_to_sign(req)))
+        req.headers["Authorization"] = (f"AWS4-HMAC-SHA256 Credential=AKIDTEST/{amz_date[:8]}/eu-west-1/ssm/"
+                                        f"aws4_request, SignedHeaders={names}, Signature={sig}")
+        c = http.client.HTTPConnection("127.0.0.1", PORT)
+        c.request("POST", "/", body=body, headers=dict(req.headers.items()))
+        r = c.getresponse()
+        return r.status, json.loads(r.read())
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    eq(signed(now.strftime("%Y%m%dT%H%M%SZ"))[0], 200)
+    s, b = signed((now - datetime.timedelta(minutes=6)).strftime("%Y%m%dT%H%M%SZ"))
+    eq((s, b["__type"]), (403, "InvalidSignatureException"))
+    s, b = signed(now.strftime("%Y%m%dT%H%M%SZ"), drop="content-type")
+    eq((s, b["__type"], b["message"]), (403, "SignatureDoesNotMatch", "The header 'content-type' must be signed"))
+
+
+# ---- the standard retry mode ---------------------------------------------------------------------
+
+def test_retries():
+    reset()
+    fake("/_fake/inject", {"op": "GetCalendarState", "error": "ThrottlingException", "count": 2})
+    eq(ask("aws.ssm.calendar_state", "payments"), '"OPEN"')
+    eq(len(calls("GetCalendarState")), 3)
+    reset()
+    fake("/_fake/inject", {"op": "GetCalendarState", "error": "ThrottlingException", "message": "Rate exceeded",
+                           "count": 5})
+    eq(ask("aws.ssm.calendar_state", "payments"),
+       "error ThrottlingException: SSM GetCalendarState: ThrottlingException (HTTP 400, 3 attempts): Rate exceeded")
+    eq(len(calls("GetCalendarState")), 3)  # max attempts 3 by default
+    reset()
+    fake("/_fake/inject", {"op": "GetCalendarState", "error": "ThrottlingException", "count": 5})
+    ask("aws.ssm.calendar_state", "payments", env=base_env(AWS_MAX_ATTEMPTS="5"))
+    eq(len(calls("GetCalendarState")), 5)
+    reset()
+    fake("/_fake/inject", {"op": "DescribeAlarms", "error": "Throttling", "status": 400, "count": 1})
+    eq(ask("aws.cloudwatch.alarm_state", "pay-5xx", env=base_env(AWS_MAX_ATTEMPTS="1")),
+       "error Throttling: CloudWatch DescribeAlarms: Throttling (HTTP 400, 1 attempt): injected by the test")
+    reset()
+    fake("/_fake/inject", {"op": "GetPipelineState", "status": 503, "error": "ServiceUnavailableException"})
+    eq(ask("aws.codepipeline.stage_state", "web", "Deploy"), '"InProgress"')  # a 5xx is retried
+    reset()
+    fake("/_fake/inject", {"op": "DescribeAlarms", "status": 403, "error": "AccessDenied",
+                           "message": "User is not authorized to perform: cloudwatch:DescribeAlarms"})
+    eq(ask("aws.cloudwatch.alarm_state", "pay-5xx"),
+       "error AccessDenied: CloudWatch DescribeAlarms: AccessDenied (HTTP 403, 1 attempt): User is not authorized to "
+       "perform: cloudwatch:DescribeAlarms")
+    eq(len(calls("DescribeAlarms")), 1)  # not retried
+    reset()
+    fake("/_fake/inject", {"op": "GetCalendarState", "status": 400, "error": "ValidationException",
+                           "message": "1 validation error detected"})
+    eq(ask("aws.ssm.calendar_state", "payments"),
+       "error ValidationException: SSM GetCalendarState: ValidationException (HTTP 400, 1 attempt): 1 validation "
+       "error detected")
+    reset()
+    fake("/_fake/inject", {"op": "GetCalendarState", "delay": 2, "count": 2})
+    t0 = time.time()
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(AWS_MAX_ATTEMPTS="2"), opts=["--timeout", "300"]),
+       "error RequestTimeout: SSM GetCalendarState: RequestTimeout (2 attempts): Timeout was reached")
+    assert time.time() - t0 < 10
+
+
+# ---- configuration -------------------------------------------------------------------------------
+
+def write(name, text, mode=0o600):
+    path = os.path.join(TMP, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def test_endpoints_and_region():
+    reset()
+    dead = "http://127.0.0.1:9"
+    # AWS_ENDPOINT_URL_<SERVICE> wins over AWS_ENDPOINT_URL
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(AWS_ENDPOINT_URL=dead, AWS_ENDPOINT_URL_SSM=URL)),
+       '"OPEN"')
+    # the profile's services section, then its endpoint_url
+    cfg = write("config-ep", f"[profile ep]\nregion = eu-west-1\nservices = local\nendpoint_url = {dead}\n\n"
+                f"[services local]\nssm =\n  endpoint_url = {URL}\n")
+    env = base_env(AWS_ENDPOINT_URL=None, AWS_PROFILE="ep", AWS_CONFIG_FILE=cfg, AWS_REGION=None)
+    eq(ask("aws.ssm.calendar_state", "payments", env=env), '"OPEN"')
+    out = ask("aws.cloudwatch.alarm_state", "pay-5xx", env=env, opts=["--timeout", "500"])
+    assert out.startswith("error ConnectionFailed: CloudWatch DescribeAlarms: ConnectionFailed"), out
+    # ignored: the regional AWS endpoint is asked (and this sandbox has no route to it)
+    n = len(calls("GetCalendarState"))
+    out = ask("aws.ssm.calendar_state", "payments", env=base_env(AWS_IGNORE_CONFIGURED_ENDPOINT_URLS="true"),
+              opts=["--timeout", "300"])
+    assert out.startswith("error ConnectionFailed") or out.startswith("error RequestTimeout"), out
+    eq(len(calls("GetCalendarState")), n)
+    # region: AWS_REGION, then AWS_DEFAULT_REGION
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(AWS_REGION=None, AWS_DEFAULT_REGION="eu-west-1")),
+       '"OPEN"')
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(AWS_REGION=None)),
+       "error ConfigError: SSM GetCalendarState: ConfigError: no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, "
+       "or region in the profile 'default')")
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(AWS_ENDPOINT_URL="file:///etc/passwd")),
+       "error ConfigError: SSM GetCalendarState: ConfigError: AWS_ENDPOINT_URL: 'file:///etc/passwd' is not an "
+       "http:// or https:// URL")
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(AWS_MAX_ATTEMPTS="zero")),
+       "error ConfigError: AWS_MAX_ATTEMPTS: 'zero' is not a number of attempts from 1 to 20")
+
+
+def test_credential_chain():
+    reset()
+    no_env = dict(AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None)
+    # shared credentials file, by profile; the environment comes first
+    creds = write("credentials", "[default]\naws_access_key_id = AKIDUNKNOWN\naws_secret_access_key = x\n\n"
+                  "[dev]\naws_access_key_id = AKIDTEST\naws_secret_access_key = test-secret\n")
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(AWS_SHARED_CREDENTIALS_FILE=creds)), '"OPEN"')
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(**no_env, AWS_SHARED_CREDENTIALS_FILE=creds,
+                                                              AWS_PROFILE="dev")), '"OPEN"')
+    out = ask("aws.ssm.calendar_state", "payments", env=base_env(**no_env, AWS_SHARED_CREDENTIALS_FILE=creds))
+    assert out.startswith("error UnrecognizedClientException"), out
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(AWS_SECRET_ACCESS_KEY=None)),
+       "error CredentialsInvalid: SSM GetCalendarState: CredentialsInvalid: environment: AWS_ACCESS_KEY_ID is set "
+       "without AWS_SECRET_ACCESS_KEY")
+    # credential_process in the config file's profile
+    script = write("creds.sh", "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIDTEST\", "
+                   "\"SecretAccessKey\": \"test-secret\"}'\n", 0o700)
+    cfg = write("config-cp", f"[profile cp]\nregion = eu-west-1\ncredential_process = {script} --flag\n")
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(**no_env, AWS_CONFIG_FILE=cfg, AWS_PROFILE="cp")),
+       '"OPEN"')
+    bad = write("bad.sh", "#!/bin/sh\nexit 3\n", 0o700)
+    cfg = write("config-cp2", f"[default]\ncredential_process = {bad}\n")
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(**no_env, AWS_CONFIG_FILE=cfg)),
+       f"error CredentialsInvalid: SSM GetCalendarState: CredentialsInvalid: credential_process: {bad} exited with "
+       "status 3")
+    # web identity (EKS IRSA): STS AssumeRoleWithWebIdentity, then signed with the session
+    tok = write("web-token", "web-identity-token\n")
+    wi = dict(no_env, AWS_WEB_IDENTITY_TOKEN_FILE=tok, AWS_ROLE_ARN="arn:aws:iam::123456789012:role/chgd",
+              AWS_ROLE_SESSION_NAME="chgd-test")
+    before = log()["issued"]["sts"]
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(**wi)), '"OPEN"')
+    eq(log()["issued"]["sts"], before + 1)
+    eq(calls("AssumeRoleWithWebIdentity")[-1]["params"]["RoleSessionName"], "chgd-test")
+    assert calls("GetCalendarState")[-1]["akid"].startswith("ASIA")
+    out = ask("aws.ssm.calendar_state", "payments", env=base_env(**dict(wi, AWS_ROLE_ARN="arn:aws:iam::1:role/x")))
+    eq(out, "error AccessDenied: SSM GetCalendarState: AccessDenied (HTTP 403): web identity: STS "
+       "AssumeRoleWithWebIdentity answered HTTP 403: AccessDenied")
+    # container credentials (ECS, EKS Pod Identity) with the token file
+    ct = write("container-token", "container-auth-token\n")
+    cont = dict(no_env, AWS_CONTAINER_CREDENTIALS_FULL_URI=URL + "/container-credentials",
+                AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=ct)
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(**cont)), '"OPEN"')
+    eq(ask("aws.ssm.calendar_state", "payments",
+           env=base_env(**dict(cont, AWS_CONTAINER_CREDENTIALS_FULL_URI="http://example.com/creds"))),
+       "error CredentialsInvalid: SSM GetCalendarState: CredentialsInvalid: container: "
+       "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https or name loopback, 169.254.170.2 or 169.254.170.23")
+    # IMDSv2: a token, then the role's credentials
+    imds = dict(no_env, AWS_EC2_METADATA_DISABLED=None, AWS_EC2_METADATA_SERVICE_ENDPOINT=URL)
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(**imds)), '"OPEN"')
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(**no_env)),
+       "error CredentialsNotFound: SSM GetCalendarState: CredentialsNotFound: no AWS credentials: none in the "
+       "environment, the web identity token file, the profile 'default' of the shared files, the container or the "
+       "instance metadata")
+
+
+def test_expiry_and_refresh():
+    imds = base_env(AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None, AWS_EC2_METADATA_DISABLED=None,
+                    AWS_EC2_METADATA_SERVICE_ENDPOINT=URL)
+    reset(cred_ttl=3600)
+    n = log()["issued"]["imds"]
+    eq(ask("aws.ssm.calendar_state", "payments", env=imds, opts=["--repeat", "3"]), '"OPEN"\n"OPEN"\n"OPEN"')
+    eq(log()["issued"]["imds"], n + 1)  # cached
+    reset(cred_ttl=700)  # within 15 minutes of expiry: refreshed before every use
+    n = log()["issued"]["imds"]
+    eq(ask("aws.ssm.calendar_state", "payments", env=imds, opts=["--repeat", "3"]), '"OPEN"\n"OPEN"\n"OPEN"')
+    eq(log()["issued"]["imds"], n + 3)
+    akids = {e["akid"] for e in calls("GetCalendarState")}
+    eq(len(akids), 3)
+    # a key AWS says has expired is refused, and the client looks again next time
+    fake("/_fake/state", {"keys": {"AKIDOLD": {"secret": "test-secret", "token": None, "expires": time.time() - 1}}})
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(AWS_ACCESS_KEY_ID="AKIDOLD")),
+       "error ExpiredTokenException: SSM GetCalendarState: ExpiredTokenException (HTTP 403, 1 attempt): The security "
+       "token included in the request is expired")
+    # an environment that says its credentials expired is not used at all
+    eq(ask("aws.ssm.calendar_state", "payments", env=base_env(AWS_CREDENTIAL_EXPIRATION="2020-01-01T00:00:00Z")),
+       "error CredentialsInvalid: SSM GetCalendarState: CredentialsInvalid: environment: the credentials have "
+       "already expired")
+
+
+# ---- chgd ---------------------------------------------------------------------------------------
+
+class Chgd:
+    def __init__(self, *extra, env):
+        d = tempfile.mkdtemp(dir=TMP)
+        self.tokens = os.path.join(d, "tokens")
+        with open(self.tokens, "w") as f:
+            f.write("write write-token-0123456789abcdef\nread read-token-0123456789abcdef\n")
+        self.log = os.path.join(d, "chgd.log")
+        self.store = os.path.join(d, "chgd.db")
+        self.errf = open(self.log, "wb")
+        if "--policy" not in extra:
+            extra = ("--policy", os.path.join(ROOT, "tests/aws/policy.chg"), *extra)
+        self.proc = subprocess.Popen([CHGD, "--listen", "127.0.0.1:0", "--store",
+                                      self.store, "--token-file", self.tokens, *extra],
+                                     stdout=subprocess.DEVNULL, stderr=self.errf, env=env)
+        deadline = time.time() + 30
+        self.port = None
+        while time.time() < deadline and not self.port:
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.text())
+            if m:
+                self.port = int(m.group(1))
+            elif self.proc.poll() is not None:
+                raise AssertionError("chgd exited:\n" + self.text())
+            time.sleep(0.05)
+        assert self.port, self.text()
+
+    def text(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def req(self, method, path, body=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        c.request(method, path, body=json.dumps(body) if body is not None else None,
+                  headers={"Authorization": "Bearer write-token-0123456789abcdef"})
+        r = c.getresponse()
+        return r.status, json.loads(r.read())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+        self.errf.close()
+        for s in SECRETS:
+            assert s not in self.text(), "a secret in chgd's log"
+
+
+def reasons(decision):
+    return [r["message"] for r in decision["reasons"]]
+
+
+def test_chgd_end_to_end():
+    reset()
+    d = Chgd("--aws", "--aws-cache-ttl", "60", env=base_env())
+    try:
+        s, b = d.req("POST", "/v1/events", {"id": "c1", "service": "pay"})
+        eq(s, 200)
+        eq(b["outcome"], "deny")
+        eq(reasons(b), ["alarm pay-5xx is firing"])
+        s, b = d.req("POST", "/v1/events", {"id": "c2", "service": "web"})
+        eq(b["outcome"], "allow")
+        # the answers were reused: one DescribeAlarms per alarm, one GetCalendarState
+        eq(len(calls("DescribeAlarms")), 2)
+        eq(len(calls("GetCalendarState")), 1)
+        eq(calls("GetCalendarState")[0]["params"]["CalendarNames"], ["prod-freeze", "payments"])
+        # the audit record says what the decision saw
+        s, a = d.req("GET", "/v1/audit")
+        recs = [json.loads(r["data"]) if isinstance(r.get("data"), str) else r.get("data")
+                for r in a["records"] if r["kind"] == "decision"]
+        last = recs[-1]
+        eq(last["queries"], [
+            {"args": ["web-5xx"], "call": "aws.cloudwatch.alarm_state", "result": "OK"},
+            {"args": ["prod-freeze", "payments"], "call": "aws.ssm.calendar_state", "result": "OPEN"},
+            {"args": ["web", "Deploy"], "call": "aws.codepipeline.stage_state", "result": "InProgress"}])
+    finally:
+        d.stop()
+    # chgc audit export --events gives replay what the decision saw: the
+    # answers, as facts — and replay decides as chgd did, asking nothing
+    chgc = os.path.join(os.path.dirname(CHGD), "chgc")
+    p = subprocess.run([chgc, "audit", "export", d.store, "--events"], capture_output=True, text=True, timeout=60)
+    eq(p.returncode, 0)
+    recs = [json.loads(line) for line in p.stdout.splitlines()]
+    eq([r["event"]["id"] for r in recs], ["c1", "c2"])
+    eq(recs[0]["facts"]["queries"][0], {"args": ["pay-5xx"], "call": "aws.cloudwatch.alarm_state",
+                                         "result": "ALARM"})
+    pol = os.path.join(ROOT, "tests/aws/policy.chg")
+
+    def replayed(facts):
+        ev, fa = os.path.join(TMP, "event.json"), os.path.join(TMP, "facts.json")
+        with open(ev, "w") as f:
+            json.dump(recs[0]["event"], f)
+        with open(fa, "w") as f:
+            json.dump(facts, f)
+        p = subprocess.run([chgc, "eval", pol, "--event", ev, "--facts", fa, "--at", recs[0]["at"]],
+                           capture_output=True, text=True, timeout=60)
+        return json.loads(p.stdout)
+    dec = replayed(recs[0]["facts"])
+    eq((dec["outcome"], reasons(dec)), ("deny", ["alarm pay-5xx is firing"]))
+    dec = replayed({k: v for k, v in recs[0]["facts"].items() if k != "queries"})
+    eq(dec["outcome"], "error")  # without them, nothing to decide on
+    # a throttled query past its retries: the decision is `error`, naming
+    # the call and AWS's code — never a silent allow; nothing cached
+    reset()
+    fake("/_fake/inject", {"op": "DescribeAlarms", "error": "Throttling", "message": "Rate exceeded", "count": 3})
+    d = Chgd("--aws", "--aws-cache-ttl", "0", env=base_env())
+    try:
+        s, b = d.req("POST", "/v1/events", {"id": "c3", "service": "web"})
+        eq(b["outcome"], "error")
+        eq(reasons(b), ['no answer for aws.cloudwatch.alarm_state("web-5xx"): CloudWatch DescribeAlarms: Throttling '
+                        '(HTTP 400, 3 attempts): Rate exceeded'])
+        s, b = d.req("POST", "/v1/events", {"id": "c4", "service": "web"})
+        eq(b["outcome"], "allow")  # the next decision asks again
+    finally:
+        d.stop()
+
+
+def act(call, args, env=None):
+    return ask("--act", call, json.dumps(args), env=env)
+
+
+def test_actions():
+    """The AWS actions as chgd's executor will run them: each request
+    passes botocore's signer, validator and the model's patterns."""
+    reset()
+    eq(act("aws.codepipeline.disable_transition", ["web", "Deploy", "freeze: CAB_hold, see https://x/y — ok"]), "{}")
+    eq(calls("DisableStageTransition")[0]["params"],
+       {"pipelineName": "web", "stageName": "Deploy", "transitionType": "Inbound",
+        "reason": "freeze CAB hold see https x y ok"})  # the API's charset: no _ , : / nor non-ASCII
+    eq(act("aws.codepipeline.disable_transition", ["web", "Deploy", "x" * 400 + "_"]), "{}")
+    eq(len(calls("DisableStageTransition")[1]["params"]["reason"]), 300)
+    eq(act("aws.codepipeline.disable_transition", ["web", "Deploy", "::"]), "{}")
+    eq(calls("DisableStageTransition")[2]["params"]["reason"], "disabled by chg")
+    eq(act("aws.codepipeline.enable_transition", ["web", "Deploy"]), "{}")
+    token = "12345678-1234-1234-1234-123456789abc"
+    out = act("aws.codepipeline.put_approval_result", ["web", "Deploy", "Approve", token, "Approved", "é" * 300])
+    assert out.startswith('{"approvedAt": '), out
+    eq(calls("PutApprovalResult")[0]["params"]["result"], {"summary": "é" * 256, "status": "Approved"})
+    eq(act("aws.codepipeline.put_approval_result", ["web", "Deploy", "Approve", "not-a-token", "Approved", "ok"]),
+       "error ValidationException: CodePipeline PutApprovalResult: ValidationException (HTTP 400, 1 attempt): 1 "
+       "validation error detected: Value at 'token' failed to satisfy constraint: Member must satisfy regular "
+       "expression pattern: [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+    eq(act("aws.codedeploy.stop_deployment", ["d-ABCDEF123"]), '{"status": "Pending", "statusMessage": "stopping"}')
+    eq(calls("StopDeployment")[0]["params"], {"deploymentId": "d-ABCDEF123", "autoRollbackEnabled": True})
+    act("aws.codedeploy.stop_deployment", ["d-ABCDEF123", False])
+    eq(calls("StopDeployment")[1]["params"]["autoRollbackEnabled"], False)
+    eq(act("aws.stepfunctions.send_task_success", ["tok", {"ok": True}]), "{}")
+    eq(calls("SendTaskSuccess")[0]["params"], {"taskToken": "tok", "output": '{"ok":true}'})
+    eq(act("aws.stepfunctions.send_task_failure", ["tok", "Denied", "policy"]), "{}")
+    out = act("aws.sns.publish", ["arn:aws:sns:eu-west-1:123456789012:changes", "hello", "subject\nline"])
+    assert re.fullmatch(r'\{"MessageId":"[0-9a-f]{16}"\}', out), out
+    eq(calls("Publish")[0]["params"], {"TopicArn": "arn:aws:sns:eu-west-1:123456789012:changes",
+                                       "Message": "hello", "Subject": "subject line"})
+    # EventBridge: a failed entry inside an HTTP 200 is sent again
+    fake("/_fake/state", {"fail_entries": 1})
+    out = act("aws.events.put_event", ["default", "Change Decided", {"id": "c1"}])
+    assert out.startswith('{"FailedEntryCount": 0'), out
+    eq(len(calls("PutEvents")), 2)
+    eq(calls("PutEvents")[0]["params"]["Entries"][0],
+       {"EventBusName": "default", "Source": "chg", "DetailType": "Change Decided", "Detail": '{"id":"c1"}'})
+    fake("/_fake/state", {"fail_entries": 5})
+    eq(act("aws.events.put_event", ["default", "Change Decided", {"id": "c1"}]),
+       "error InternalFailure: EventBridge PutEvents: InternalFailure (3 attempts): the entry failed: injected entry "
+       "failure")
+    fake("/_fake/state", {"fail_entries": 0})
+    # throttled, then through
+    fake("/_fake/inject", {"op": "EnableStageTransition", "error": "ThrottlingException", "count": 1})
+    eq(act("aws.codepipeline.enable_transition", ["web", "Deploy"]), "{}")
+    eq(act("aws.sns.publish", ["arn:aws:sns:eu-west-1:123456789012:changes"]),
+       "error ConfigError: aws.sns.publish: not an action the AWS client runs with these arguments")
+
+
+def test_docs_iam_policies():
+    """docs/aws.md: every IAM policy is JSON of IAM's grammar, and each
+    operation the client calls is allowed by the whole-deployment policy."""
+    text = open(os.path.join(ROOT, "docs/aws.md"), encoding="utf-8").read()
+    blocks = re.findall(r"```json\n(.*?)```", text, re.S)
+    assert len(blocks) >= 4, blocks
+    for b in blocks:
+        p = json.loads(b)
+        eq(sorted(p), ["Statement", "Version"])
+        eq(p["Version"], "2012-10-17")
+        for st in p["Statement"]:
+            assert st["Effect"] == "Allow" and st["Action"] and st["Resource"], st
+            for a in st["Action"]:
+                svc, _, op = a.partition(":")
+                name = {"cloudwatch": "cloudwatch", "ssm": "ssm", "codepipeline": "codepipeline"}[svc]
+                assert op in fake_aws.model(name).operation_names, a
+    whole = {a for st in json.loads(blocks[-1])["Statement"] for a in st["Action"]}
+    eq(whole, {"cloudwatch:DescribeAlarms", "ssm:GetCalendarState", "codepipeline:GetPipelineState",
+               "codepipeline:GetPipelineExecution"})
+
+
+def audit_actions(d):
+    s, a = d.req("GET", "/v1/audit?limit=500")
+    return [r["data"] if isinstance(r["data"], dict) else json.loads(r["data"])
+            for r in a["records"] if r["kind"] == "action"]
+
+
+def test_chgd_actions():
+    """A denied change's actions reach AWS through chgd's executor, signed
+    and valid; a throttled call is retried by the action worker, and every
+    attempt and result is in the audit log."""
+    reset()
+    fake("/_fake/inject", {"op": "Publish", "error": "Throttling", "count": 1})
+    d = Chgd("--aws", "--action-backoff", "50", "--policy", os.path.join(ROOT, "tests/aws/actions_policy.chg"),
+             env=base_env())
+    try:
+        s, b = d.req("POST", "/v1/events", {"id": "blocked", "pipeline": "web"})
+        eq(b["outcome"], "deny")
+        deadline = time.time() + 30
+        while time.time() < deadline and len([r for r in audit_actions(d) if r["status"] == "ok"]) < 2:
+            time.sleep(0.1)
+        recs = audit_actions(d)
+        results = [(r["call"], r["status"]) for r in recs if r["status"] != "started"]
+        eq(sorted(results), sorted([("aws.codepipeline.disable_transition", "ok"), ("aws.sns.publish", "retry"),
+                                    ("aws.sns.publish", "ok")]))
+        retry = [r for r in recs if r["status"] == "retry"][0]
+        eq(retry["message"], "SNS Publish: Throttling (HTTP 400, 1 attempt): injected by the test")
+        eq(calls("DisableStageTransition")[0]["params"]["transitionType"], "Inbound")
+        assert re.fullmatch(r"[a-zA-Z0-9!@ ().*?-]{1,300}", calls("DisableStageTransition")[0]["params"]["reason"])
+        eq([c["params"]["Subject"] for c in calls("Publish")], ["chg: change denied"] * 2)
+    finally:
+        d.stop()
+
+
+def test_action_names_match_builtins():
+    """chg_aws_act names the decision's arguments as vm/builtins.def does."""
+    text = open(os.path.join(ROOT, "vm/builtins.def"), encoding="utf-8").read()
+    sigs = {}
+    for call, doc in re.findall(r'CHG_ACTION\("(aws\.[a-z_.]+)",[^"]*"([^"]*)', text):
+        m = re.match(re.escape(call) + r"\(([^)]*)\)", doc)
+        sigs[call] = [p.strip() for p in m.group(1).replace("[", ",").replace("]", "").split(",") if p.strip()]
+    src = open(os.path.join(ROOT, "stdlib/aws/actions.c"), encoding="utf-8").read()
+    table = {c: [n.strip().strip('"') for n in names.split(",")]
+             for c, names in re.findall(r'\{"(aws\.[a-z_.]+)", "[^"]+", \d, \d,\s*\{([^}]*)\}\}', src)}
+    eq(table, sigs)
+
+
+def main():
+    tests = [(k, v) for k, v in globals().items() if k.startswith("test_") and callable(v)]
+    only = os.environ.get("CHG_AWS_TEST")
+    failed = 0
+    for name, fn in tests:
+        if only and only != name:
+            continue
+        t0 = time.time()
+        try:
+            fn()
+            print(f"ok   {name} ({time.time() - t0:.1f}s)")
+        except Exception:
+            failed += 1
+            print(f"FAIL {name}")
+            traceback.print_exc()
+    shutil.rmtree(TMP, ignore_errors=True)
+    print(f"{len(tests) - failed}/{len(tests)} passed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
