@@ -174,7 +174,9 @@ struct chg_typeexpr {
 typedef enum chg_ts_kind {
     TS_ERROR,
     TS_REF,       /* another window or freeze by name */
-    TS_CRON,      /* cron "expr" for DUR */
+    TS_CRON,      /* cron [aws] "expr" [OPTS] for DUR [OPTS] */
+    TS_RATE,      /* rate "N units" from T for DUR [OPTS] (AWS rate()) */
+    TS_AT,        /* at T for DUR [OPTS] (AWS at()) */
     TS_WEEKLY,    /* weekly DAYS HH:MM..HH:MM */
     TS_DAILY,     /* daily HH:MM..HH:MM */
     TS_RANGE,     /* INSTANT .. INSTANT */
@@ -185,6 +187,16 @@ typedef enum chg_ts_kind {
     TS_AND,
     TS_NOT
 } chg_ts_kind;
+
+/* An option of a cron, rate or at schedule as written: `offset 2d`,
+ * `cutoff 1h`, `from T`, `start T`, `end T`, `dst eventbridge`. The
+ * checker decides which apply (compiler/timesets.c). */
+typedef struct chg_schedopt {
+    chg_ident name;
+    chg_expr *val;   /* a duration or an instant; NULL for a word */
+    chg_ident word;  /* `dst eventbridge` */
+    chg_span span;
+} chg_schedopt;
 
 /* A day item in `weekly`: a single day or a range `mon-fri`. */
 typedef struct chg_dayspec {
@@ -201,7 +213,22 @@ struct chg_tsexpr {
     chg_ident zone;       /* `in "Zone"`; name NULL when absent */
     union {
         struct { chg_ident name; chg_decl *decl; } ref;
-        struct { chg_ident expr; chg_expr *dur; } cron;
+        /* CRON, RATE and AT: expr is the cron expression or the rate
+         * ("5 hours"; none for AT), dialect the word after `cron`
+         * (`aws`), at the instant of AT; the checker fills the rest */
+        struct {
+            chg_ident expr;
+            chg_expr *dur;
+            chg_ident dialect;
+            chg_expr *at;
+            chg_schedopt *opts;
+            uint32_t nopts;
+            /* set by the checker */
+            chg_expr *from, *to;  /* RATE's from, CRON's start; end */
+            int64_t cutoff, period;
+            int offset_days;
+            bool eventbridge_dst;
+        } cron;
         struct {
             chg_dayspec *days;
             uint32_t ndays;

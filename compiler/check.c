@@ -1720,8 +1720,9 @@ static void check_ts(cx *x, chg_tsexpr *t)
         check_ts_decl(c, d);
         return;
     }
-    case TS_CRON: {
-        chg_c_check_cron(c, &t->u.cron.expr);
+    case TS_CRON:
+    case TS_RATE:
+    case TS_AT: {
         chg_expr *dur = t->u.cron.dur;
         if (dur->kind == EX_ERROR)
             break;
@@ -1730,6 +1731,7 @@ static void check_ts(cx *x, chg_tsexpr *t)
             chg_c_diag_help(c, d, "write the unit: for 6h, for 30m");
         } else if (dur->u.i <= 0)
             chg_c_diag_report(c, CHG_D_E0406, dur->span, "'for'", NULL);
+        chg_c_check_sched(c, t);
         break;
     }
     case TS_WEEKLY:
@@ -2635,7 +2637,8 @@ static void check_test(chg_compiler *c, chg_decl *d)
                 chg_c_diag_suggest(c, dg, o, outcomes, CHG_ARRAY_LEN(outcomes));
             }
             static const char *const clauses[] = {"risk", "missing", "reasons", "warnings", "actions",
-                                                  "next_open", "closes_at", "emergency", "freezes"};
+                                                  "next_open", "closes_at", "cutoff_at", "emergency",
+                                                  "freezes"};
             for (uint32_t k = 0; k < it->nclauses; k++) {
                 chg_expect_clause *cl = &it->clauses[k];
                 const char *key = cl->key.name;
@@ -2674,7 +2677,7 @@ static void check_test(chg_compiler *c, chg_decl *d)
                                 chg_vec_free(&names);
                             }
                         }
-                } else if (!strcmp(key, "next_open") || !strcmp(key, "closes_at")) {
+                } else if (!strcmp(key, "next_open") || !strcmp(key, "closes_at") || !strcmp(key, "cutoff_at")) {
                     if (expect_type(&x, cl->value, chg_c_type_optional(&c->arena, &chg_c_type_time), key))
                         constant(c, cl->value);
                 } else if (!strcmp(key, "emergency")) {

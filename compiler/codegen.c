@@ -1263,7 +1263,8 @@ static void emit_timeset(gen *g, chg_decl *d, bool inline_set)
                                .to_local = n->to_local, .zone = zone, .text = text, .a = n->a, .b = n->b,
                                .start_min = n->start_min, .end_min = n->end_min, .from_month = n->from_month,
                                .from_day = n->from_day, .to_month = n->to_month, .to_day = n->to_day,
-                               .duration = n->duration, .from = n->from, .to = n->to};
+                               .duration = n->duration, .from = n->from, .to = n->to, .flags = n->flags,
+                               .offset_days = (uint8_t)n->offset_days, .cutoff = n->cutoff, .period = n->period};
     }
     uint32_t name = str(g, d->name.name), text = str(g, chg_c_span_text(g->c, d->u.timeset.ts->span));
     chg_rec_TIMESETS *r = rec(g, CHG_SEC_TIMESETS);
@@ -1700,7 +1701,7 @@ static size_t sec_bytes(gen *g, int s)
 
 static void write_section(gen *g, int s, chg_buf *out)
 {
-    uint8_t w[4], rec_bytes[128]; /* the largest record, TSNODES, has 72 */
+    uint8_t w[4], rec_bytes[128]; /* the largest record, TSNODES, has 88 */
     chg_wr32(w, g->n[s]);
     chg_buf_append(out, w, 4);
     for (uint32_t i = 0; i < g->n[s]; i++) {

@@ -247,7 +247,7 @@ int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth);
 void chg_c_tsnodes_free(chg_c_tsnodes *n);
 const struct chg_tz *chg_c_zone(chg_compiler *c, const char *name, struct chg_time_error *err);
 void chg_c_check_zone(chg_compiler *c, const chg_ident *zone);
-void chg_c_check_cron(chg_compiler *c, const chg_ident *expr);
+void chg_c_check_sched(chg_compiler *c, chg_tsexpr *t); /* cron, rate, at */
 void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t);
 /* chg_timeset_build with the compilation's calendar cache, so each
  * calendar is expanded once however many sets name it. */

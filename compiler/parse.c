@@ -626,6 +626,32 @@ chg_tsexpr *chg_c_p_weekly(chg_parser *p, chg_span span, chg_ast_list *days, chg
     return t;
 }
 
+/* The options before `for` and after it are one list, in the order
+ * written (the checker says which belong where). */
+chg_tsexpr *chg_c_p_sched(chg_parser *p, chg_ts_kind kind, chg_span span, chg_ident dialect, chg_ident expr,
+                          chg_expr *at, chg_ast_list *opts1, chg_expr *dur, chg_ast_list *opts2)
+{
+    chg_tsexpr *t = chg_c_ast_ts(p->arena, kind, span);
+    t->u.cron.dialect = dialect;
+    t->u.cron.expr = expr;
+    t->u.cron.at = at;
+    t->u.cron.dur = dur;
+    for (uint32_t i = 0; i < opts2->n; i++)
+        chg_c_ast_list_push(p->arena, opts1, opts2->items[i]);
+    FREEZE_STRUCTS(p, opts1, chg_schedopt, t->u.cron.opts, t->u.cron.nopts);
+    return t;
+}
+
+chg_schedopt *chg_c_p_schedopt(chg_parser *p, chg_span span, chg_ident name, chg_expr *val, chg_ident word)
+{
+    chg_schedopt *o = alloc(p, sizeof *o);
+    o->name = name;
+    o->val = val;
+    o->word = word;
+    o->span = span;
+    return o;
+}
+
 chg_dayspec *chg_c_p_day(chg_parser *p, chg_ident from, chg_ident to)
 {
     chg_dayspec *d = alloc(p, sizeof *d);

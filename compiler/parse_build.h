@@ -27,6 +27,9 @@ chg_decl *chg_c_p_classify(chg_parser *p, chg_span span, chg_ast_list *arms);
 chg_classify_arm *chg_c_p_arm(chg_parser *p, chg_span span, chg_ident cls, chg_expr *cond, bool is_default);
 
 chg_tsexpr *chg_c_p_ts_bin(chg_parser *p, chg_ts_kind kind, chg_span span, chg_tsexpr *a, chg_tsexpr *b);
+chg_tsexpr *chg_c_p_sched(chg_parser *p, chg_ts_kind kind, chg_span span, chg_ident dialect, chg_ident expr,
+                          chg_expr *at, chg_ast_list *opts1, chg_expr *dur, chg_ast_list *opts2);
+chg_schedopt *chg_c_p_schedopt(chg_parser *p, chg_span span, chg_ident name, chg_expr *val, chg_ident word);
 chg_tsexpr *chg_c_p_weekly(chg_parser *p, chg_span span, chg_ast_list *days, chg_ident from, chg_ident to);
 chg_dayspec *chg_c_p_day(chg_parser *p, chg_ident from, chg_ident to);
 

@@ -142,25 +142,160 @@ static chg_span inside(chg_compiler *c, chg_span lit, size_t off, size_t len, si
     return s;
 }
 
+/* The cron options of a checked schedule, for the library's parser. */
+static chg_cron_opts cron_opts(const chg_tsexpr *t)
+{
+    chg_cron_opts o = {t->u.cron.dialect.name != NULL, t->u.cron.offset_days, t->u.cron.eventbridge_dst};
+    return o;
+}
+
 /* The library's parser is the only cron parser: checking with it means a
  * schedule accepted here is one the VM can build. Its error carries an
  * offset and length into the expression, which inside() maps onto the
  * source so the caret lands on the bad field. */
-void chg_c_check_cron(chg_compiler *c, const chg_ident *expr)
+static void check_cron(chg_compiler *c, const chg_tsexpr *t)
 {
+    const chg_ident *expr = &t->u.cron.expr;
     if (expr->bad)
         return;
     chg_time_error err;
     memset(&err, 0, sizeof err);
-    chg_cron *cr = chg_cron_parse(expr->name, &err);
+    chg_cron_opts o = cron_opts(t);
+    chg_cron *cr = chg_cron_parse_opts(expr->name, &o, &err);
     if (cr || time_nomem(c, &err)) {
         chg_cron_free(cr);
         return;
     }
     chg_span at = inside(c, expr->span, err.offset, err.length, strlen(expr->name));
     chg_diag *d = chg_c_diag_report(c, CHG_D_E0402, at, err.message, NULL);
-    chg_c_diag_help(c, d, "5 fields are classic cron, 6 AWS EventBridge (day 1 = Sunday), 7 SSM with seconds "
-                        "first; see docs/time.md");
+    if (o.aws)
+        chg_c_diag_help(c, d, "'cron aws' takes what the EventBridge and SSM cron references allow; plain "
+                              "'cron' takes more; see docs/time.md");
+    else
+        chg_c_diag_help(c, d, "5 fields are classic cron, 6 AWS EventBridge (day 1 = Sunday), 7 SSM with "
+                              "seconds first; see docs/time.md");
+}
+
+/* The options each schedule takes (docs/time.md, "AWS schedules"). */
+static const char *const cron_options[] = {"offset", "cutoff", "start", "end", "dst"};
+static const char *const rate_options[] = {"from", "cutoff", "end"};
+static const char *const at_options[] = {"cutoff"};
+
+static bool is_point(const chg_expr *e)
+{
+    return e && (e->kind == EX_INSTANT || e->kind == EX_LOCALTIME || e->kind == EX_DATE);
+}
+
+/* One option: known to this kind, given once, with a value of its type.
+ * Fills the schedule's checked fields. */
+static void check_sched_opt(chg_compiler *c, chg_tsexpr *t, const chg_schedopt *o, const char *const *names,
+                            size_t nnames, const char *kind, uint32_t *seen)
+{
+    const char *nm = o->name.name;
+    size_t k = 0;
+    while (k < nnames && strcmp(names[k], nm) != 0)
+        k++;
+    if (k == nnames) {
+        char list[96] = "";
+        for (size_t i = 0; i < nnames; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+        chg_diag *d = chg_c_diag_report(c, CHG_D_E0541, o->name.span, nm, kind, list, NULL);
+        chg_c_diag_suggest(c, d, nm, names, nnames);
+        return;
+    }
+    if (*seen >> k & 1) {
+        chg_c_diag_report(c, CHG_D_E0544, o->span, nm, NULL);
+        return;
+    }
+    *seen |= 1u << k;
+    if (!strcmp(nm, "dst")) {
+        const char *w = o->word.name;
+        if (!w || (strcmp(w, "eventbridge") && strcmp(w, "chg")))
+            chg_c_diag_report(c, CHG_D_E0546, o->span, nm,
+                              "takes 'eventbridge' (EventBridge Scheduler's rules) or 'chg' (the default)", NULL);
+        else
+            t->u.cron.eventbridge_dst = !strcmp(w, "eventbridge");
+        return;
+    }
+    bool point = !strcmp(nm, "from") || !strcmp(nm, "start") || !strcmp(nm, "end");
+    if (point) {
+        if (!is_point(o->val)) {
+            chg_c_diag_report(c, CHG_D_E0546, o->span, nm,
+                              "takes an instant or a local date-time (2026-12-01T00:00Z, 2026-12-01T00:00)", NULL);
+            return;
+        }
+        if (!strcmp(nm, "end"))
+            t->u.cron.to = o->val;
+        else
+            t->u.cron.from = o->val;
+        return;
+    }
+    if (!o->val || o->val->kind != EX_DURATION) {
+        chg_c_diag_report(c, CHG_D_E0546, o->span, nm, "takes a duration with its unit (2d, 1h, 30m)", NULL);
+        return;
+    }
+    int64_t v = o->val->u.i;
+    if (!strcmp(nm, "offset")) {
+        if (v % 86400 || v < 86400 || v > CHG_CRON_OFFSET_MAX * 86400LL)
+            chg_c_diag_report(c, CHG_D_E0542, o->val->span, chg_c_span_text(c, o->val->span), NULL);
+        else
+            t->u.cron.offset_days = (int)(v / 86400);
+        return;
+    }
+    t->u.cron.cutoff = v; /* cutoff; checked against the duration by the caller */
+    (void)kind;
+}
+
+/* cron, rate and at schedules: their options, the rate's interval, the
+ * cutoff against the duration, the bounds' order, then the expression
+ * with the library's parser (which needs the options: `cron aws`, the
+ * offset). The duration itself is check.c's. */
+void chg_c_check_sched(chg_compiler *c, chg_tsexpr *t)
+{
+    const char *kind = t->kind == TS_CRON ? "cron" : t->kind == TS_RATE ? "rate" : "at";
+    const char *const *names = t->kind == TS_CRON ? cron_options : t->kind == TS_RATE ? rate_options : at_options;
+    size_t nnames = t->kind == TS_CRON   ? CHG_ARRAY_LEN(cron_options)
+                    : t->kind == TS_RATE ? CHG_ARRAY_LEN(rate_options)
+                                         : CHG_ARRAY_LEN(at_options);
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < t->u.cron.nopts; i++)
+        check_sched_opt(c, t, &t->u.cron.opts[i], names, nnames, kind, &seen);
+    if (t->u.cron.dialect.name && strcmp(t->u.cron.dialect.name, "aws") != 0) {
+        chg_c_diag_report(c, CHG_D_E0546, t->u.cron.dialect.span, t->u.cron.dialect.name,
+                          "is not a cron dialect: write 'cron aws \"...\"' for an AWS expression, or 'cron \"...\"'",
+                          NULL);
+        t->u.cron.dialect.name = NULL;
+    }
+    chg_expr *dur = t->u.cron.dur;
+    if (dur->kind == EX_DURATION && dur->u.i > 0 && t->u.cron.cutoff >= dur->u.i) {
+        chg_c_diag_report(c, CHG_D_E0543, t->span, chg_c_span_text(c, dur->span), NULL);
+        t->u.cron.cutoff = 0;
+    }
+    if (t->kind == TS_RATE) {
+        chg_time_error err;
+        memset(&err, 0, sizeof err);
+        const chg_ident *e = &t->u.cron.expr;
+        if (!e->bad && chg_rate_parse(e->name, &t->u.cron.period, &err) != CHG_OK) {
+            chg_diag *d = chg_c_diag_report(c, CHG_D_E0540, inside(c, e->span, err.offset, err.length, strlen(e->name)),
+                                            err.message, NULL);
+            chg_c_diag_help(c, d, "as in AWS: \"30 minutes\", \"1 hour\", \"5 hours\", \"1 day\", \"25 days\"");
+        }
+        if (!t->u.cron.from)
+            chg_c_diag_report(c, CHG_D_E0545, t->span,
+                              "a rate schedule needs 'from T', the first run: AWS starts a rate at its StartDate "
+                              "(or when it is created, which a policy cannot say)",
+                              NULL);
+    }
+    if (t->kind == TS_AT)
+        t->u.cron.from = t->u.cron.at;
+    chg_expr *a = t->u.cron.from, *b = t->u.cron.to;
+    if (a && b && a->kind == b->kind && b->u.i <= a->u.i)
+        chg_c_diag_report(c, CHG_D_E0404, t->span,
+                          chg_arena_printf(&c->arena, "schedule %s .. %s", chg_c_span_text(c, a->span),
+                                           chg_c_span_text(c, b->span)),
+                          NULL);
+    if (t->kind == TS_CRON)
+        check_cron(c, t);
 }
 
 /* Every set the compiler builds goes through here, so a calendar is
@@ -274,9 +409,32 @@ int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth)
     case TS_REF:
         return t->u.ref.decl ? chg_c_ts_flatten(t->u.ref.decl->u.timeset.ts, out, depth + 1) : -1;
     case TS_CRON:
-        n.op = CHG_TS_CRON;
-        n.cron = t->u.cron.expr.name;
+    case TS_RATE:
+    case TS_AT:
+        n.op = t->kind == TS_CRON ? CHG_TS_CRON : t->kind == TS_RATE ? CHG_TS_RATE : CHG_TS_AT;
+        n.cron = t->kind == TS_CRON ? t->u.cron.expr.name : NULL;
         n.duration = t->u.cron.dur->u.i;
+        n.cutoff = t->u.cron.cutoff;
+        n.period = t->u.cron.period;
+        n.offset_days = t->u.cron.offset_days;
+        if (t->kind == TS_CRON && t->u.cron.dialect.name)
+            n.flags |= CHG_TSF_AWS;
+        if (t->u.cron.eventbridge_dst)
+            n.flags |= CHG_TSF_EVENTBRIDGE_DST;
+        if (t->u.cron.from) {
+            n.from = t->u.cron.from->u.i;
+            n.from_local = t->u.cron.from->kind != EX_INSTANT;
+            if (t->kind == TS_CRON)
+                n.flags |= CHG_TSF_FROM;
+        } else if (t->kind != TS_CRON)
+            return -1; /* reported: a rate without `from` */
+        if (t->u.cron.to) {
+            n.to = t->u.cron.to->u.i;
+            n.to_local = t->u.cron.to->kind != EX_INSTANT;
+            n.flags |= CHG_TSF_TO;
+        }
+        if (t->kind == TS_RATE && n.period <= 0)
+            return -1; /* reported: a bad interval */
         break;
     case TS_WEEKLY:
     case TS_DAILY: {
@@ -347,7 +505,7 @@ int chg_c_ts_flatten(const chg_tsexpr *t, chg_c_tsnodes *out, int depth)
     case TS_ERROR:
         return -1;
     }
-    if ((t->kind == TS_CRON && t->u.cron.dur->kind != EX_DURATION) ||
+    if (((t->kind == TS_CRON || t->kind == TS_RATE || t->kind == TS_AT) && t->u.cron.dur->kind != EX_DURATION) ||
         (t->kind == TS_RANGE && (t->u.range.from->kind == EX_ERROR || t->u.range.to->kind == EX_ERROR)))
         return -1;
     return push(out, &n);
@@ -740,7 +898,8 @@ static void dst_check(an *A, chg_decl *d, const chg_tsexpr *t)
     if (!tz)
         return;
     memset(&err, 0, sizeof err);
-    chg_cron *cr = t->kind == TS_CRON ? chg_cron_parse(t->u.cron.expr.name, &err) : NULL;
+    chg_cron_opts o = cron_opts(t);
+    chg_cron *cr = t->kind == TS_CRON ? chg_cron_parse_opts(t->u.cron.expr.name, &o, &err) : NULL;
     if (t->kind == TS_CRON && !cr)
         time_nomem(c, &err); /* a bad expression was reported by the checker */
     if (t->kind == TS_CRON && (!cr || chg_cron_is_wildcard(cr))) {

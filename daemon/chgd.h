@@ -142,6 +142,16 @@ int chgd_reload(chg_buf *out, char *err, size_t errlen);
 /* {"loaded_at","policy","sha256","version"} of a loaded bundle. */
 void chgd_bundle_json(chg_buf *out, const chgd_bundle *b);
 
+/* An answer given later, without holding an HTTP thread while the store
+ * commits (http.c offers one; POST /v1/events takes it): the engine calls
+ * suspend before it queues the work, and resume, from any thread, once
+ * the answer is complete. */
+typedef struct chgd_later {
+    void (*suspend)(void *ud);
+    void (*resume)(void *ud);
+    void *ud;
+} chgd_later;
+
 /* What an API call asks of the engine; each answers an HTTP status and a
  * JSON body. */
 typedef struct chgd_answer {
@@ -151,6 +161,9 @@ typedef struct chgd_answer {
     bool ndjson;            /* the body is JSON lines */
     bool text;              /* the body is text (metrics) */
     const char *allow;      /* 405: the methods the route takes */
+    const chgd_later *later; /* NULL: the handler answers before it returns */
+    bool pending;           /* set by a handler that took later: the rest
+                             * of the answer is written until resume */
 } chgd_answer;
 
 int chgd_event(const char *body, size_t len, const char *idem_key, chgd_answer *a);

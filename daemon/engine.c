@@ -40,6 +40,7 @@ static atomic_bool ready;
 struct chgd_facts {
     atomic_int refs;
     chg_facts *facts;
+    chg_vec names;          /* the flags set through the API that it holds, by name */
 };
 static chgd_facts *facts_now;
 
@@ -251,6 +252,7 @@ void chgd_facts_release(chgd_facts *f)
 {
     if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
         chg_facts_free(f->facts);
+        chg_strings_free(&f->names);
         chg_free(f);
     }
 }
@@ -276,6 +278,8 @@ static int facts_refresh(void)
         rc = f ? CHG_OK : CHG_ENOMEM;
     }
     if (f) {
+        f->names = names; /* kept: an event judged with f says which flags it met */
+        chg_vec_init(&names);
         atomic_init(&f->refs, 1);
         chgd_facts *old = facts_now;
         facts_now = f;
@@ -377,71 +381,80 @@ typedef struct decided {
     bool changed;
 } decided;
 
-/* Decide change id (NULL: a change without an id) at revision rev with
- * bundle b, and write the decision, its audit record, its actions and its
- * timer. With only_if_changed, a decision equal to the latest one is not
- * written (d->changed false). The answer's body, when body is not NULL,
- * is the decision with its extra fields. */
-static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev, const char *content,
-                  const char *cause, bool only_if_changed, chg_buf *body, decided *d)
+/* A decision made and not yet written: the §3 text, its outcome, the text
+ * parsed (its actions and window are read from it) and the instant it
+ * was judged at. judge() makes one on any thread; record() writes it on
+ * the writer's. */
+typedef struct verdict {
+    chg_buf text;
+    char outcome[16];
+    json_t *dj;
+    char now_text[32];
+    chgd_asked asked;       /* what it asked AWS */
+} verdict;
+
+static void verdict_free(verdict *v)
 {
-    memset(d, 0, sizeof *d);
-    const chg_facts *facts;
-    int rc = writer_facts_get(w, &facts);
-    if (rc != CHG_OK)
-        return rc;
+    chg_buf_free(&v->text);
+    json_decref(v->dj);
+    v->dj = NULL;
+    chgd_asked_free(&v->asked);
+}
+
+/* Judge a change at `now` with bundle b and facts, on the calling
+ * thread's context: ev when the caller has it decoded, else the change's
+ * JSON text. v is initialised here and freed by the caller. */
+static int judge(chgd_bundle *b, const chg_facts *facts, const chg_event *ev, const char *json, size_t len,
+                 int64_t now, verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    chg_buf_init(&v->text);
+    chgd_time_text(now, v->now_text);
+    chgd_asked_init(&v->asked, now);
     chg_ctx *ctx = chgd_thread_ctx(b);
     if (!ctx)
         return CHG_ENOMEM;
-    chg_buf merged, text, data, latest;
-    chg_buf_init(&merged);
-    chg_buf_init(&text);
-    chg_buf_init(&data);
-    chg_buf_init(&latest);
-    rc = merged_change(w, id, content, &merged);
     char err[512];
-    chg_event *ev = NULL;
-    if (rc == CHG_OK && !(ev = chg_event_decode(b->b, merged.data, merged.len, err, sizeof err)))
-        rc = strcmp(err, chg_strerror(CHG_ENOMEM)) ? CHG_EINTERNAL : CHG_ENOMEM;
-    int64_t now = chgd_now();
-    char now_text[32];
-    chgd_time_text(now, now_text);
-    chgd_asked asked; /* what the decision asked AWS (--aws) */
-    chgd_asked_init(&asked, now);
+    chg_event *own = NULL;
+    if (!ev && !(ev = own = chg_event_decode(b->b, json, len, err, sizeof err)))
+        return strcmp(err, chg_strerror(CHG_ENOMEM)) ? CHG_EINTERNAL : CHG_ENOMEM;
+    /* what the decision asks AWS (--aws), recorded with it for replay */
+    chg_eval_input in = {.change = ev, .now = now, .facts = facts, .horizon = chgd_cfg->horizon,
+                         .resolver = chgd_aws_resolver(), .resolver_ud = &v->asked};
+    chg_decision dec;
+    double t0 = mono();
+    int rc = chg_eval(ctx, &in, &dec);
+    double secs = mono() - t0;
     if (rc == CHG_OK) {
-        chg_eval_input in = {.change = ev, .now = now, .facts = facts, .horizon = chgd_cfg->horizon,
-                             .resolver = chgd_aws_resolver(), .resolver_ud = &asked};
-        chg_decision dec;
-        double t0 = mono();
-        rc = chg_eval(ctx, &in, &dec);
-        double secs = mono() - t0;
-        if (rc == CHG_OK) {
-            chg_decision_write(b->b, &dec, &text);
-            snprintf(d->outcome, sizeof d->outcome, "%s", chg_outcome_name(dec.outcome));
-            if (text.oom)
-                rc = CHG_ENOMEM;
-        }
-        chgd_metrics_decision(d->outcome, secs);
+        chg_decision_write(b->b, &dec, &v->text);
+        snprintf(v->outcome, sizeof v->outcome, "%s", chg_outcome_name(dec.outcome));
+        if (v->text.oom)
+            rc = CHG_ENOMEM;
     }
-    chg_event_free(ev);
-    d->changed = true;
-    if (rc == CHG_OK && only_if_changed && id) {
-        int lr = chg_store_decision_latest(w, id, &latest);
-        if (lr == CHG_OK && !strcmp(latest.data, text.data))
-            d->changed = false;
-        else if (lr != CHG_OK && lr != CHG_ENOTFOUND)
-            rc = lr;
-    }
-    json_t *dj = NULL;
+    chgd_metrics_decision(v->outcome, secs);
+    chg_event_free(own);
     if (rc == CHG_OK) {
         json_error_t je;
-        dj = json_loads(text.data, 0, &je);
-        if (!dj)
+        if (!(v->dj = json_loads(v->text.data, 0, &je)))
             rc = CHG_EINTERNAL;
     }
-    if (rc == CHG_OK && d->changed) {
+    return rc;
+}
+
+/* Write verdict v about change id (NULL: a change without an id) at
+ * revision rev: when d->changed, the decision's audit record, the
+ * decision, its actions; in any case its timer. The answer's body, when
+ * body is not NULL, is the decision with its extra fields. Writer only. */
+static int record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev, const char *cause,
+                  const verdict *v, chg_buf *body, decided *d)
+{
+    snprintf(d->outcome, sizeof d->outcome, "%s", v->outcome);
+    int rc = CHG_OK;
+    if (d->changed) {
         /* the audit record holds the decision whole: the log alone says
          * what was decided, by which bundle, and why */
+        chg_buf data;
+        chg_buf_init(&data);
         chg_buf_puts(&data, "{\"bundle\":\"");
         chg_buf_puts(&data, chg_bundle_hash(b->b));
         chg_buf_puts(&data, "\",\"cause\":");
@@ -452,21 +465,22 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
         else
             chg_buf_puts(&data, "null");
         chg_buf_puts(&data, ",\"decision\":");
-        chg_buf_puts(&data, text.data);
-        chgd_asked_json(&asked, &data); /* the answers it saw, for replay */
+        chg_buf_puts(&data, v->text.data);
+        chgd_asked_json(&v->asked, &data); /* the answers it saw, for replay */
         chg_buf_printf(&data, ",\"revision\":%lld}", (long long)rev);
-        rc = data.oom ? CHG_ENOMEM : chg_store_audit_append(w, "decision", id, data.data, now_text, &d->seq);
+        rc = data.oom ? CHG_ENOMEM : chg_store_audit_append(w, "decision", id, data.data, v->now_text, &d->seq);
+        chg_buf_free(&data);
     }
     int64_t decision_id = 0;
     if (rc == CHG_OK && d->changed) {
         chg_store_decision sd = {.change_id = id, .revision = rev, .cause = cause, .outcome = d->outcome,
-                                 .decision = text.data, .bundle = chg_bundle_hash(b->b), .decided_at = now_text,
-                                 .seq = d->seq};
+                                 .decision = v->text.data, .bundle = chg_bundle_hash(b->b),
+                                 .decided_at = v->now_text, .seq = d->seq};
         rc = chg_store_decision_put(w, &sd, &decision_id);
     }
     /* actions: queued in the same transaction as their decision, each
      * with its own idempotency key; with --dry-run recorded, never run */
-    json_t *acts = dj && d->changed ? json_object_get(dj, "actions") : NULL;
+    json_t *acts = d->changed ? json_object_get(v->dj, "actions") : NULL;
     /* the key names the action in every store: the chain's head after the
      * decision's record hashes the whole history before it */
     uint64_t head_seq = 0;
@@ -495,17 +509,47 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
      * policy that judges at the change's own instant (`at
      * change.requested_at`) has a next_open that waiting never reaches */
     if (rc == CHG_OK && id) {
-        const char *next = json_string_value(json_object_get(json_object_get(dj, "window"), "next_open"));
-        bool waits = next && strcmp(next, now_text) > 0 && (!strcmp(d->outcome, "defer") || !strcmp(d->outcome, "deny"));
+        const char *next = json_string_value(json_object_get(json_object_get(v->dj, "window"), "next_open"));
+        bool waits = next && strcmp(next, v->now_text) > 0 &&
+                     (!strcmp(d->outcome, "defer") || !strcmp(d->outcome, "deny"));
         rc = chg_store_timer_set(w, id, waits ? next : NULL);
     }
     if (rc == CHG_OK && body && d->changed)
-        chg_store_decision_body(body, text.data, d->seq, now_text, chg_bundle_hash(b->b), rev, cause);
-    json_decref(dj);
-    chgd_asked_free(&asked);
+        chg_store_decision_body(body, v->text.data, d->seq, v->now_text, chg_bundle_hash(b->b), rev, cause);
+    return rc;
+}
+
+/* Decide change id (NULL: a change without an id) at revision rev with
+ * bundle b on the writer, on the state its transaction sees, and write
+ * it (record). With only_if_changed, a decision equal to the latest one
+ * is not written (d->changed false). */
+static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev, const char *content,
+                  const char *cause, bool only_if_changed, chg_buf *body, decided *d)
+{
+    memset(d, 0, sizeof *d);
+    const chg_facts *facts;
+    int rc = writer_facts_get(w, &facts);
+    if (rc != CHG_OK)
+        return rc;
+    chg_buf merged, latest;
+    chg_buf_init(&merged);
+    chg_buf_init(&latest);
+    verdict v = {0};
+    rc = merged_change(w, id, content, &merged);
+    if (rc == CHG_OK)
+        rc = judge(b, facts, NULL, merged.data, merged.len, chgd_now(), &v);
+    d->changed = true;
+    if (rc == CHG_OK && only_if_changed && id) {
+        int lr = chg_store_decision_latest(w, id, &latest);
+        if (lr == CHG_OK && !strcmp(latest.data, v.text.data))
+            d->changed = false;
+        else if (lr != CHG_OK && lr != CHG_ENOTFOUND)
+            rc = lr;
+    }
+    if (rc == CHG_OK)
+        rc = record(w, b, id, rev, cause, &v, body, d);
+    verdict_free(&v);
     chg_buf_free(&merged);
-    chg_buf_free(&text);
-    chg_buf_free(&data);
     chg_buf_free(&latest);
     return rc;
 }
@@ -523,24 +567,117 @@ static void job_failed(chgd_answer *a, int rc)
 
 /* ---- events --------------------------------------------------------------------------------------- */
 
+/* An event on its way: intake and, most often, its decision are made on
+ * the HTTP thread that took it (judged), each on that thread's context;
+ * the writer then only checks that what it was judged on still holds,
+ * chains the audit records and commits. */
 typedef struct event_job {
-    chgd_bundle *b;
-    const char *key;
-    char body_sha[65];
-    const char *change;     /* JSON text, as intake gave it */
+    chgd_bundle *b;         /* a reference */
+    chg_buf key;            /* the idempotency key */
+    chg_buf raw;            /* the event as it arrived, compact JSON */
+    chg_buf change;         /* JSON text, as intake gave it */
+    char body_sha[65], sha[65]; /* of the body, of the change */
+    json_t *cj;             /* the change parsed: id points into it */
     const char *id;         /* its "id", or NULL */
     const char *intake;     /* the intake used, or NULL */
-    const char *raw;        /* the event as it arrived, compact JSON */
     chgd_answer *a;
+    const chgd_later *later; /* NULL: the caller waits */
+    /* the decision made on the HTTP thread, and the state it rests on:
+     * the change's latest decision (its audit seq, 0 none) and the flags */
+    bool judged;
+    uint64_t basis;
+    chgd_facts *facts;      /* a reference */
+    int64_t rev;
+    bool new_revision;
+    verdict v;
 } event_job;
 
+static void event_job_free(event_job *j)
+{
+    chg_buf_free(&j->key);
+    chg_buf_free(&j->raw);
+    chg_buf_free(&j->change);
+    json_decref(j->cj);
+    verdict_free(&j->v);
+    chgd_facts_release(j->facts);
+    chgd_bundle_release(j->b);
+    chg_free(j);
+}
+
+/* The event's audit record: the event as it arrived and the flags it
+ * met, what `chgc audit export --events` gives `chgc replay`. */
+static void event_data(const event_job *j, const chg_vec *flags, bool new_revision, int64_t rev, chg_buf *data)
+{
+    chg_buf_puts(data, "{\"body_sha256\":\"");
+    chg_buf_puts(data, j->body_sha);
+    chg_buf_puts(data, "\",\"change\":");
+    chg_buf_puts(data, j->change.data);
+    chg_buf_puts(data, ",\"change_id\":");
+    if (j->id)
+        chg_buf_json_string(data, j->id, strlen(j->id));
+    else
+        chg_buf_puts(data, "null");
+    chg_buf_puts(data, ",\"event\":");
+    chg_buf_puts(data, j->raw.data);
+    chg_buf_puts(data, ",\"flags\":[");
+    for (size_t i = 0; i < flags->len; i++) {
+        if (i)
+            chg_buf_putc(data, ',');
+        chg_buf_json_string(data, flags->items[i], strlen(flags->items[i]));
+    }
+    chg_buf_puts(data, "],\"intake\":");
+    if (j->intake)
+        chg_buf_json_string(data, j->intake, strlen(j->intake));
+    else
+        chg_buf_puts(data, "null");
+    chg_buf_puts(data, ",\"key\":");
+    chg_buf_json_string(data, j->key.data, j->key.len);
+    chg_buf_printf(data, ",\"new_revision\":%s,\"revision\":%lld}", new_revision ? "true" : "false", (long long)rev);
+}
+
+static bool same_strings(const chg_vec *a, const chg_vec *b)
+{
+    if (a->len != b->len)
+        return false;
+    for (size_t i = 0; i < a->len; i++)
+        if (strcmp(a->items[i], b->items[i]))
+            return false;
+    return true;
+}
+
+/* Does what the event was judged on hold in the writer's transaction: no
+ * decision of the change since (so no revision, no approval), the same
+ * flags set? Anything else it read is fixed for its life (the bundle it
+ * holds, the --facts file). */
+static int basis_holds(chg_store_conn *w, const event_job *j, bool *holds)
+{
+    *holds = false;
+    uint64_t seq = 0;
+    int rc = j->id ? chg_store_change_seq(w, j->id, &seq) : CHG_OK;
+    if (rc == CHG_ENOTFOUND)
+        rc = CHG_OK;
+    if (rc != CHG_OK || seq != j->basis)
+        return rc;
+    chg_vec names;
+    chg_vec_init(&names);
+    rc = chg_store_flag_names(w, &names);
+    *holds = rc == CHG_OK && same_strings(&names, &j->facts->names);
+    chg_strings_free(&names);
+    return rc;
+}
+
+/* The writer's part: a redelivery that won the race answers the recorded
+ * decision; a decision judged on a state that still holds is written as
+ * it is; otherwise (a concurrent write about the same change, a flag set
+ * meanwhile) the event is decided here again, on the transaction's state,
+ * as the one writer decides approvals and flags. */
 static int event_run(chg_store_conn *w, void *ud)
 {
     event_job *j = ud;
     chgd_answer *a = j->a;
     chg_buf_reset(&a->body);
     int status;
-    int rc = chg_store_idem_get(w, j->key, &status, &a->body);
+    int rc = chg_store_idem_get(w, j->key.data, &status, &a->body);
     if (rc == CHG_OK) { /* a concurrent delivery of the same event won */
         a->status = status;
         a->replayed = true;
@@ -548,75 +685,112 @@ static int event_run(chg_store_conn *w, void *ud)
     }
     if (rc != CHG_ENOTFOUND)
         return rc;
-    char sha[65], now_text[32];
-    sha256_hex(j->change, strlen(j->change), sha);
-    chgd_time_text(chgd_now(), now_text);
-    int64_t rev = 0;
-    bool new_revision = false;
-    if (j->id) {
+    bool holds = false;
+    if (j->judged && (rc = basis_holds(w, j, &holds)) != CHG_OK)
+        return rc;
+    char now_text[32];
+    if (holds)
+        memcpy(now_text, j->v.now_text, sizeof now_text);
+    else
+        chgd_time_text(chgd_now(), now_text);
+    int64_t rev = j->rev;
+    bool new_revision = j->new_revision;
+    if (!holds && j->id) {
         chg_buf content, old;
         chg_buf_init(&content);
         chg_buf_init(&old);
         rc = chg_store_change_latest(w, j->id, &rev, &content, &old);
-        if (rc == CHG_ENOTFOUND || (rc == CHG_OK && strcmp(old.data, sha))) {
-            /* a change id seen again with new content: a new revision */
-            rev = rc == CHG_OK ? rev + 1 : 1;
-            new_revision = true;
-            rc = chg_store_revision_put(w, j->id, rev, j->change, sha, now_text);
-        }
+        /* a change id seen again with new content: a new revision */
+        new_revision = rc == CHG_ENOTFOUND || (rc == CHG_OK && strcmp(old.data, j->sha));
+        rev = rc == CHG_ENOTFOUND ? 1 : rev + new_revision;
+        if (rc == CHG_ENOTFOUND)
+            rc = CHG_OK;
         chg_buf_free(&content);
         chg_buf_free(&old);
-        if (rc != CHG_OK)
-            return rc;
     }
-    /* the event as it arrived and the flags it meets: what `chgc audit
-     * export --events` gives `chgc replay` */
+    if (rc == CHG_OK && new_revision)
+        rc = chg_store_revision_put(w, j->id, rev, j->change.data, j->sha, now_text);
     chg_vec flags;
     chg_vec_init(&flags);
-    if ((rc = chg_store_flag_names(w, &flags)) != CHG_OK) {
-        chg_strings_free(&flags);
-        return rc;
-    }
+    if (rc == CHG_OK && !holds)
+        rc = chg_store_flag_names(w, &flags);
     chg_buf data;
     chg_buf_init(&data);
-    chg_buf_puts(&data, "{\"body_sha256\":\"");
-    chg_buf_puts(&data, j->body_sha);
-    chg_buf_puts(&data, "\",\"change\":");
-    chg_buf_puts(&data, j->change);
-    chg_buf_puts(&data, ",\"change_id\":");
-    if (j->id)
-        chg_buf_json_string(&data, j->id, strlen(j->id));
-    else
-        chg_buf_puts(&data, "null");
-    chg_buf_puts(&data, ",\"event\":");
-    chg_buf_puts(&data, j->raw);
-    chg_buf_puts(&data, ",\"flags\":[");
-    for (size_t i = 0; i < flags.len; i++) {
-        if (i)
-            chg_buf_putc(&data, ',');
-        chg_buf_json_string(&data, flags.items[i], strlen(flags.items[i]));
+    if (rc == CHG_OK) {
+        event_data(j, holds ? &j->facts->names : &flags, new_revision, rev, &data);
+        rc = data.oom ? CHG_ENOMEM : chg_store_audit_append(w, "event", j->id, data.data, now_text, NULL);
     }
-    chg_strings_free(&flags);
-    chg_buf_puts(&data, "],\"intake\":");
-    if (j->intake)
-        chg_buf_json_string(&data, j->intake, strlen(j->intake));
-    else
-        chg_buf_puts(&data, "null");
-    chg_buf_puts(&data, ",\"key\":");
-    chg_buf_json_string(&data, j->key, strlen(j->key));
-    chg_buf_printf(&data, ",\"new_revision\":%s,\"revision\":%lld}", new_revision ? "true" : "false",
-                   (long long)rev);
-    rc = data.oom ? CHG_ENOMEM : chg_store_audit_append(w, "event", j->id, data.data, now_text, NULL);
     chg_buf_free(&data);
+    chg_strings_free(&flags);
     if (rc != CHG_OK)
         return rc;
-    decided d;
-    rc = decide(w, j->b, j->id, rev, j->change, "event", false, &a->body, &d);
+    decided d = {.changed = true};
+    rc = holds ? record(w, j->b, j->id, rev, "event", &j->v, &a->body, &d)
+               : decide(w, j->b, j->id, rev, j->change.data, "event", false, &a->body, &d);
     if (rc == CHG_OK)
-        rc = a->body.oom ? CHG_ENOMEM : chg_store_idem_put(w, j->key, 200, a->body.data, now_text);
+        rc = a->body.oom ? CHG_ENOMEM : chg_store_idem_put(w, j->key.data, 200, a->body.data, now_text);
     if (rc == CHG_OK)
         a->status = 200;
     return rc;
+}
+
+/* The HTTP thread's part, after intake: read the state the decision
+ * rests on — the change's latest decision first, so that a write landing
+ * between these reads moves it and the writer sees the change — and
+ * judge the change on it with facts of the flags as last committed. Any
+ * failure here leaves the decision to the writer. */
+static void event_judge(event_job *j, const chg_event *ev, int64_t now)
+{
+    chg_store_conn *r = chg_store_reader(chgd_store);
+    if (!r)
+        return;
+    int rc = CHG_OK;
+    j->basis = 0;
+    j->rev = 0;
+    j->new_revision = false;
+    if (j->id) {
+        rc = chg_store_change_seq(r, j->id, &j->basis);
+        chg_buf content, old;
+        chg_buf_init(&content);
+        chg_buf_init(&old);
+        if (rc == CHG_OK)
+            rc = chg_store_change_latest(r, j->id, &j->rev, &content, &old);
+        if (rc == CHG_ENOTFOUND) { /* not seen, or not when the seq was read: the writer tells */
+            j->rev = 1;
+            j->new_revision = true;
+            rc = CHG_OK;
+        } else if (rc == CHG_OK && strcmp(old.data, j->sha)) {
+            j->rev++;
+            j->new_revision = true;
+        }
+        chg_buf_free(&content);
+        chg_buf_free(&old);
+    }
+    chg_buf merged;
+    chg_buf_init(&merged);
+    if (rc == CHG_OK)
+        rc = merged_change(r, j->id, j->change.data, &merged);
+    /* no approval recorded through the API: the change is what intake
+     * decoded, and is judged as it is */
+    bool as_is = rc == CHG_OK && merged.len == j->change.len;
+    if (rc == CHG_OK)
+        rc = judge(j->b, chgd_facts_get(j->facts), as_is ? ev : NULL, merged.data, merged.len, now, &j->v);
+    j->judged = rc == CHG_OK;
+    chg_buf_free(&merged);
+}
+
+/* The writer's answer came (or the job could not be queued): the status
+ * of a failure, and the connection resumed. */
+static void event_done(int rc, void *ud)
+{
+    event_job *j = ud;
+    chgd_actions_kick();
+    if (rc != CHG_OK)
+        job_failed(j->a, rc);
+    const chgd_later *later = j->later;
+    event_job_free(j);
+    if (later)
+        later->resume(later->ud);
 }
 
 /* The idempotency key: the header, else an envelope's id (or an SNS
@@ -666,72 +840,80 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
         chgd_error(a, 400, "bad_request", "an event must be a JSON object");
         return CHG_OK;
     }
-    event_job job = {.a = a};
-    sha256_hex(body, len, job.body_sha);
-    chg_buf key, raw;
-    chg_buf_init(&key);
-    chg_buf_init(&raw);
-    idem_key(j, header_key, job.body_sha, &key);
-    dump(j, &raw);
+    event_job *job = chg_calloc(1, sizeof *job);
+    if (!job) {
+        json_decref(j);
+        job_failed(a, CHG_ENOMEM);
+        return CHG_OK;
+    }
+    job->a = a;
+    chg_buf_init(&job->key);
+    chg_buf_init(&job->raw);
+    chg_buf_init(&job->change);
+    sha256_hex(body, len, job->body_sha);
+    idem_key(j, header_key, job->body_sha, &job->key);
+    dump(j, &job->raw);
     json_decref(j);
-    if (raw.oom)
-        key.oom = true;
-    job.raw = raw.data;
     chg_store_conn *r = chg_store_reader(chgd_store);
     int status;
-    int rc = !r ? CHG_EIO : key.oom ? CHG_ENOMEM : chg_store_idem_get(r, key.data, &status, &a->body);
+    int rc = !r ? CHG_EIO : job->key.oom || job->raw.oom ? CHG_ENOMEM
+                                                        : chg_store_idem_get(r, job->key.data, &status, &a->body);
     if (rc == CHG_OK) { /* a redelivery: the recorded answer, nothing done again */
         a->status = status;
         a->replayed = true;
-        chg_buf_free(&key);
-        chg_buf_free(&raw);
+        event_job_free(job);
         return CHG_OK;
     }
     if (rc != CHG_ENOTFOUND) {
-        chg_buf_free(&key);
-        chg_buf_free(&raw);
+        event_job_free(job);
         job_failed(a, rc);
         return CHG_OK;
     }
-    job.key = key.data;
-    job.b = chgd_bundle_acquire();
-    chgd_facts *f = chgd_facts_acquire();
-    chg_ctx *ctx = chgd_thread_ctx(job.b);
-    chg_buf change;
-    chg_buf_init(&change);
+    job->b = chgd_bundle_acquire();
+    job->facts = chgd_facts_acquire();
+    chg_ctx *ctx = chgd_thread_ctx(job->b);
     char err[1024];
     chg_event *ev = NULL;
     int intake = -1;
+    /* one instant: intake's and the decision's */
+    int64_t now = chgd_now();
     if (!ctx)
         rc = CHG_ENOMEM;
     else {
-        chg_eval_input in = {.now = chgd_now(), .facts = chgd_facts_get(f), .horizon = chgd_cfg->horizon};
-        ev = chg_event_intake_change(ctx, body, len, &in, &intake, &change, err, sizeof err);
+        chg_eval_input in = {.now = now, .facts = chgd_facts_get(job->facts), .horizon = chgd_cfg->horizon};
+        ev = chg_event_intake_change(ctx, body, len, &in, &intake, &job->change, err, sizeof err);
         rc = ev ? CHG_OK : strcmp(err, chg_strerror(CHG_ENOMEM)) ? CHG_EINVAL : CHG_ENOMEM;
     }
-    chg_event_free(ev);
-    chgd_facts_release(f);
-    if (rc == CHG_EINVAL)
-        chgd_error(a, 422, "not_a_change", "%s", err);
-    else if (rc != CHG_OK)
-        job_failed(a, rc);
-    json_t *cj = NULL;
-    if (rc == CHG_OK) {
-        json_error_t je;
-        cj = json_loads(change.data, 0, &je);
-        job.change = change.data;
-        job.id = json_string_value(json_object_get(cj, "id"));
-        job.intake = intake >= 0 ? chg_bundle_intake_name(job.b->b, (uint32_t)intake) : NULL;
-        rc = chg_store_run(chgd_store, event_run, &job);
-        chgd_actions_kick();
-        if (rc != CHG_OK)
+    if (rc == CHG_OK && job->change.oom)
+        rc = CHG_ENOMEM;
+    if (rc != CHG_OK) {
+        if (rc == CHG_EINVAL)
+            chgd_error(a, 422, "not_a_change", "%s", err);
+        else
             job_failed(a, rc);
+        chg_event_free(ev);
+        event_job_free(job);
+        return CHG_OK;
     }
-    json_decref(cj);
-    chg_buf_free(&change);
-    chg_buf_free(&key);
-    chg_buf_free(&raw);
-    chgd_bundle_release(job.b);
+    json_error_t je;
+    job->cj = json_loads(job->change.data, 0, &je);
+    job->id = json_string_value(json_object_get(job->cj, "id"));
+    job->intake = intake >= 0 ? chg_bundle_intake_name(job->b->b, (uint32_t)intake) : NULL;
+    sha256_hex(job->change.data, job->change.len, job->sha);
+    event_judge(job, ev, now);
+    chg_event_free(ev);
+    /* written by the writer; the answer waits for its commit, on this
+     * thread, or with the connection suspended and this thread free */
+    job->later = a->later;
+    if (!job->later) {
+        event_done(chg_store_run(chgd_store, event_run, job), job);
+        return CHG_OK;
+    }
+    a->pending = true;
+    job->later->suspend(job->later->ud);
+    rc = chg_store_submit(chgd_store, event_run, job, event_done, job);
+    if (rc != CHG_OK)
+        event_done(rc, job);
     return CHG_OK;
 }
 

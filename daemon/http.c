@@ -139,9 +139,18 @@ static int scope_of(const char *auth)
 typedef struct req_state {
     chg_buf body;
     bool too_big;
-    bool answered;          /* the response is queued */
+    bool answered;          /* handled: the response is queued, or waited for */
+    bool waiting;           /* suspended until the engine's answer is complete */
     struct timespec t0;
+    struct MHD_Connection *conn;
+    chgd_answer a;
+    chgd_later later;
+    const char *route;
 } req_state;
+
+/* Requests suspended while the store commits: MHD_stop_daemon must not
+ * run while one is. */
+static atomic_int suspended;
 
 static double since(const struct timespec *t0)
 {
@@ -194,37 +203,69 @@ static enum MHD_Result respond(struct MHD_Connection *conn, chgd_answer *a)
     return rc;
 }
 
+/* Queue the response of a handled request, count and log it. */
+static enum MHD_Result reply(req_state *st, struct MHD_Connection *conn, const char *url, const char *method)
+{
+    chgd_answer *a = &st->a;
+    if (a->body.oom) {
+        chg_buf_free(&a->body);
+        chg_buf_init(&a->body);
+        chgd_error(a, 503, "out_of_memory", "out of memory: try again");
+    }
+    double secs = since(&st->t0);
+    chgd_metrics_request(st->route, a->status, secs);
+    chgd_log(a->status >= 500 ? LOG_ERROR : LOG_DEBUG, "%s %.200s %d %.1f ms%s", method, url, a->status,
+             secs * 1e3, a->replayed ? " (replayed)" : "");
+    enum MHD_Result rc = respond(conn, a);
+    chg_buf_free(&a->body);
+    return rc;
+}
+
+/* A handler that waits for the store suspends the connection (this
+ * thread serves its others meanwhile) and the writer's callback resumes
+ * it: libmicrohttpd then calls handler() again, which replies. */
+static void later_suspend(void *ud)
+{
+    req_state *st = ud;
+    st->waiting = true;
+    atomic_fetch_add(&suspended, 1);
+    MHD_suspend_connection(st->conn);
+}
+
+static void later_resume(void *ud)
+{
+    req_state *st = ud;
+    /* once resumed, st and the connection are libmicrohttpd's again (and
+     * may be gone): only the counter is touched after */
+    MHD_resume_connection(st->conn);
+    atomic_fetch_sub(&suspended, 1);
+}
+
 /* Answer the request: run its checks and its handler (api.c) and queue
- * the response. */
+ * the response, unless the handler answers later. */
 static enum MHD_Result finish(req_state *st, struct MHD_Connection *conn, const char *url, const char *method)
 {
     st->answered = true;
-    chgd_answer a = {0};
-    chg_buf_init(&a.body);
-    const char *route = "unmatched";
+    st->conn = conn;
+    st->later = (chgd_later){later_suspend, later_resume, st};
+    chgd_answer *a = &st->a;
+    *a = (chgd_answer){.later = &st->later};
+    chg_buf_init(&a->body);
+    st->route = "unmatched";
     int scope = scope_of(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"));
     chgd_request r = {.method = method, .path = url, .conn = conn, .body = st->body.data ? st->body.data : "",
                       .len = st->body.len, .scope = scope < 0 ? 0 : scope, .bad_token = scope < 0};
     if (st->body.oom)
-        chgd_error(&a, 503, "out_of_memory", "out of memory: try again");
+        chgd_error(a, 503, "out_of_memory", "out of memory: try again");
     else if (st->too_big)
         r.len = SIZE_MAX; /* api.c answers 413 once the route and the token are checked */
     else if (st->body.len && too_deep(st->body.data, st->body.len, chgd_cfg->max_depth))
         r.len = SIZE_MAX - 1; /* api.c: 400 too_deep, after the same checks */
-    if (!a.status)
-        chgd_api_handle(&r, &a, &route);
-    if (a.body.oom) {
-        chg_buf_free(&a.body);
-        chg_buf_init(&a.body);
-        chgd_error(&a, 503, "out_of_memory", "out of memory: try again");
-    }
-    double secs = since(&st->t0);
-    chgd_metrics_request(route, a.status, secs);
-    chgd_log(a.status >= 500 ? LOG_ERROR : LOG_DEBUG, "%s %.200s %d %.1f ms%s", method, url, a.status, secs * 1e3,
-             a.replayed ? " (replayed)" : "");
-    enum MHD_Result rc = respond(conn, &a);
-    chg_buf_free(&a.body);
-    return rc;
+    if (!a->status)
+        chgd_api_handle(&r, a, &st->route);
+    /* pending: the writer completes *a and resumes the connection, maybe
+     * already: nothing here touches it again */
+    return a->pending ? MHD_YES : reply(st, conn, url, method);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -247,6 +288,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
             return finish(st, conn, url, method);
         }
         return MHD_YES;
+    }
+    if (st->waiting) { /* resumed: the answer is complete */
+        st->waiting = false;
+        return reply(st, conn, url, method);
     }
     if (st->answered) { /* the rest of a body already refused */
         *upload_size = 0;
@@ -301,7 +346,8 @@ int chgd_http_start(const chgd_config *c, char *err, size_t errlen)
     int rc = chgd_listen_parse(c->listen, &sa, &salen, err, errlen);
     if (rc != CHG_OK)
         return rc;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* TLS: the PEM files are read here, held in memory for the daemon's
@@ -357,6 +403,10 @@ void chgd_http_stop(int grace)
         usleep(10000);
     if (atomic_load(&chgd_inflight) > 0)
         chgd_log(LOG_WARN, "stopping with %d requests still open", atomic_load(&chgd_inflight));
+    /* a request suspended for its commit is resumed by the store's writer,
+     * which runs until the store is closed, after this: wait for it */
+    while (atomic_load(&suspended) > 0)
+        usleep(1000);
     MHD_stop_daemon(daemon_);
     daemon_ = NULL;
     if (tls_key)

@@ -7,12 +7,14 @@
  * PostgreSQL backend implements the same functions, and callers do not
  * change. What a backend must give:
  *
- *   - Group commit. Every write goes through chg_store_run: the caller's
- *     job runs on the store's one writer thread, inside a transaction that
- *     batches the jobs queued meanwhile, each job in a savepoint of its own
- *     (a failing job undoes only itself). chg_store_run returns only once
- *     the transaction is durable (synchronous=FULL), so nothing is
- *     acknowledged and then lost, and concurrent writers share one fsync.
+ *   - Group commit. Every write goes through chg_store_run (or
+ *     chg_store_submit): the caller's job runs on the store's one writer
+ *     thread, inside a transaction that batches the jobs queued meanwhile,
+ *     each job in a savepoint of its own (a failing job undoes only
+ *     itself). chg_store_run returns (chg_store_submit's callback runs)
+ *     only once the transaction is durable (synchronous=FULL), so nothing
+ *     is acknowledged and then lost, and concurrent writers share one
+ *     fsync.
  *   - Readers. chg_store_reader gives the calling thread a connection of
  *     its own that sees committed data only.
  *
@@ -45,6 +47,15 @@ const char *chg_store_path(const chg_store *s);
  * the job's effects are gone). */
 typedef int (*chg_store_job)(chg_store_conn *w, void *ud);
 int chg_store_run(chg_store *s, chg_store_job job, void *ud);
+/* The same without waiting, for a caller that must not hold a thread
+ * while the commit runs (an HTTP request suspended meanwhile): done(rc,
+ * done_ud) is called on the writer thread once the transaction is
+ * durable, with what chg_store_run would have returned; it must be quick
+ * and must not wait for the store. Returns CHG_OK when the job is queued;
+ * otherwise (CHG_EIO: the store is closing, CHG_ENOMEM) done is never
+ * called. */
+typedef void (*chg_store_done)(int rc, void *done_ud);
+int chg_store_submit(chg_store *s, chg_store_job job, void *ud, chg_store_done done, void *done_ud);
 
 /* Group commit at work: transactions committed and jobs they carried. */
 typedef struct chg_store_stats {
@@ -67,6 +78,11 @@ int chg_store_idem_put(chg_store_conn *w, const char *key, int status, const cha
 /* The latest revision of change id: *revision, its content (JSON text)
  * appended to content and its SHA-256 (hex) to sha. */
 int chg_store_change_latest(chg_store_conn *c, const char *id, int64_t *revision, chg_buf *content, chg_buf *sha);
+/* The audit seq of change id's latest decision (changes.last_seq), 0 and
+ * CHG_ENOTFOUND for a change not seen. Every write about a change (a
+ * revision, an approval, a decision) comes with a decision, so a seq that
+ * did not move says that nothing a decision of it reads has changed. */
+int chg_store_change_seq(chg_store_conn *c, const char *id, uint64_t *seq);
 int chg_store_revision_put(chg_store_conn *w, const char *id, int64_t revision, const char *content,
                            const char *sha, const char *at);
 /* The approvals recorded through the API for change id, as a JSON array

@@ -45,7 +45,9 @@ typedef struct job {
     chg_store_job fn;
     void *ud;
     int rc;
-    bool done;
+    bool done;              /* chg_store_run's: its caller waits for this */
+    chg_store_done notify;  /* chg_store_submit's: called instead, then the job freed */
+    void *notify_ud;
     struct job *next;
 } job;
 
@@ -256,12 +258,26 @@ static void *writer_main(void *arg)
                 if (j->rc == CHG_OK)
                     j->rc = CHG_EIO;
         }
+        /* the submitted jobs are told first, outside the lock (each
+         * resumes a connection, nothing more); a waiting caller's job
+         * lives on its stack: not touched once it is marked done */
+        job *waiting = NULL;
+        for (job *j = batch, *next; j; j = next) {
+            next = j->next;
+            if (j->notify) {
+                j->notify(j->rc, j->notify_ud);
+                chg_free(j);
+            } else {
+                j->next = waiting;
+                waiting = j;
+            }
+        }
         pthread_mutex_lock(&s->mu);
         if (began) {
             s->commits++;
             s->jobs += (uint64_t)n;
         }
-        for (job *j = batch, *next; j; j = next) {
+        for (job *j = waiting, *next; j; j = next) {
             next = j->next;
             j->done = true;
         }
@@ -271,24 +287,46 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Append j to the queue; false when the store is stopping. Under mu. */
+static bool enqueue(chg_store *s, job *j)
+{
+    if (s->stopping)
+        return false;
+    if (s->tail)
+        s->tail->next = j;
+    else
+        s->head = j;
+    s->tail = j;
+    pthread_cond_signal(&s->work);
+    return true;
+}
+
 int chg_store_run(chg_store *s, chg_store_job fn, void *ud)
 {
     job j = {.fn = fn, .ud = ud};
     pthread_mutex_lock(&s->mu);
-    if (s->stopping) {
+    if (!enqueue(s, &j)) {
         pthread_mutex_unlock(&s->mu);
         return CHG_EIO;
     }
-    if (s->tail)
-        s->tail->next = &j;
-    else
-        s->head = &j;
-    s->tail = &j;
-    pthread_cond_signal(&s->work);
     while (!j.done)
         pthread_cond_wait(&s->done, &s->mu);
     pthread_mutex_unlock(&s->mu);
     return j.rc;
+}
+
+int chg_store_submit(chg_store *s, chg_store_job fn, void *ud, chg_store_done done, void *done_ud)
+{
+    job *j = chg_calloc(1, sizeof *j);
+    if (!j)
+        return CHG_ENOMEM;
+    *j = (job){.fn = fn, .ud = ud, .notify = done, .notify_ud = done_ud};
+    pthread_mutex_lock(&s->mu);
+    bool queued = enqueue(s, j);
+    pthread_mutex_unlock(&s->mu);
+    if (!queued)
+        chg_free(j);
+    return queued ? CHG_OK : CHG_EIO;
 }
 
 /* ---- open and close ------------------------------------------------------------------ */
@@ -493,6 +531,20 @@ int chg_store_change_latest(chg_store_conn *c, const char *id, int64_t *revision
     if (rc == SQLITE_ROW)
         return content->oom || sha->oom ? CHG_ENOMEM : CHG_OK;
     return rc == SQLITE_DONE ? CHG_ENOTFOUND : CHG_EIO;
+}
+
+int chg_store_change_seq(chg_store_conn *c, const char *id, uint64_t *seq)
+{
+    sqlite3_stmt *st = stmt(c, "SELECT last_seq FROM changes WHERE id = ?");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, id);
+    *seq = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *seq = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? CHG_OK : rc == SQLITE_DONE ? CHG_ENOTFOUND : CHG_EIO;
 }
 
 int chg_store_revision_put(chg_store_conn *w, const char *id, int64_t revision, const char *content,

@@ -120,7 +120,7 @@ static void dump(chg_buf *out, const json_t *j)
  * is read back from the JSON the decision writer produced (not from the C
  * struct), so an expectation means what a consumer of `chgc eval` sees:
  * list keys compare the names the lists hold (rules, calls, approvers),
- * next_open and closes_at are looked up inside "window", and a key the
+ * next_open, closes_at and cutoff_at are looked up inside "window", and a key the
  * decision lacks compares as null. */
 static void compare(const chg_test_expect *x, const json_t *d, chg_buf *fail)
 {
@@ -140,7 +140,7 @@ static void compare(const chg_test_expect *x, const json_t *d, chg_buf *fail)
         got = names_of(json_object_get(d, "actions"), "call");
     else if (!strcmp(k, "freezes"))
         got = names_of(json_object_get(d, "freezes"), NULL);
-    else if (!strcmp(k, "next_open") || !strcmp(k, "closes_at")) {
+    else if (!strcmp(k, "next_open") || !strcmp(k, "closes_at") || !strcmp(k, "cutoff_at")) {
         got = json_is_object(window) ? json_incref(json_object_get(window, k)) : NULL;
         if (!got)
             got = json_null();

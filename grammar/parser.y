@@ -111,6 +111,7 @@ static void chg_c_yyerror(chg_span *loc, void *scanner, chg_parser *p, const cha
     chg_dayspec *day;
     chg_test_item *titem;
     chg_expect_clause *clause;
+    chg_schedopt *sopt;
 }
 
 /* Semantic values are arena-owned; nothing to free on discard. */
@@ -144,7 +145,7 @@ static void chg_c_yyerror(chg_span *loc, void *scanner, chg_parser *p, const cha
 %token FOR "'for'" FREEZE "'freeze'" GIVEN "'given'" GROUP "'group'" IF "'if'"
 %token IMPORT "'import'" IN "'in'" INCLUDING "'including'" INTAKE "'intake'"
 %token LET "'let'" LIMITS "'limits'" MATCHES "'matches'" NONE "'none'" NOT "'not'" NUL "'null'" OF "'of'"
-%token ON "'on'" OR "'or'" POLICY "'policy'" REQUIRE "'require'" RISK "'risk'"
+%token ON "'on'" OR "'or'" POLICY "'policy'" RATE "'rate'" REQUIRE "'require'" RISK "'risk'"
 %token VERSION "'version'"
 %token RULE "'rule'" SCHEMA "'schema'" TEST "'test'" THEN "'then'" TRUE "'true'"
 %token WARN "'warn'" WEEKLY "'weekly'" WHEN "'when'" WHERE "'where'"
@@ -159,11 +160,12 @@ static void chg_c_yyerror(chg_span *loc, void *scanner, chg_parser *p, const cha
 %type <expr> when_opt message_opt default_opt duration count_expr within_opt
 %type <expr> ts_point
 %type <list> str_parts risk_chain field_decls arms approval_entries days
-%type <list> ts_list obj_fields exprs exprs_opt string_list test_items
+%type <list> sched_opts ts_list obj_fields exprs exprs_opt string_list test_items
 %type <list> expect_clauses call_list during_opt enum_values
 %type <ident> version_opt zone_opt level_opt string_ident outcome concurrency_of
 %type <expr> per_opt
 %type <ts> timeset ts_leaf
+%type <sopt> sched_opt
 %type <areq> areq areq_term
 %type <te> type
 %type <fdecl> field_decl
@@ -376,8 +378,14 @@ timeset
     ;
 
 ts_leaf
-    : CRON string_ident FOR duration
-        { $$ = chg_c_ast_ts(p->arena, TS_CRON, @$); $$->u.cron.expr = $2; $$->u.cron.dur = $4; }
+    : CRON string_ident sched_opts FOR duration sched_opts
+        { $$ = chg_c_p_sched(p, TS_CRON, @$, (chg_ident){0}, $2, NULL, &$3, $5, &$6); }
+    | CRON IDENT string_ident sched_opts FOR duration sched_opts
+        { $$ = chg_c_p_sched(p, TS_CRON, @$, $2, $3, NULL, &$4, $6, &$7); }
+    | RATE string_ident sched_opts FOR duration sched_opts
+        { $$ = chg_c_p_sched(p, TS_RATE, @$, (chg_ident){0}, $2, NULL, &$3, $5, &$6); }
+    | AT ts_point sched_opts FOR duration sched_opts
+        { $$ = chg_c_p_sched(p, TS_AT, @$, (chg_ident){0}, (chg_ident){0}, $2, &$3, $5, &$6); }
     | WEEKLY days TIMEOFDAY DOTDOT TIMEOFDAY
         { $$ = chg_c_p_weekly(p, @$, &$2, $3, $5); }
     | DAILY TIMEOFDAY DOTDOT TIMEOFDAY
@@ -390,6 +398,20 @@ ts_leaf
           $$->u.yearly.to_mon = $5; $$->u.yearly.to_day = chg_c_p_int(p, EX_INT, @6, $6); }
     | CALENDAR string_ident
         { $$ = chg_c_ast_ts(p->arena, TS_CALENDAR, @$); $$->u.cal.path = $2; }
+    ;
+
+/* Options of cron, rate and at schedules: a word and a value. Which
+ * words there are is the checker's (compiler/timesets.c), so that a
+ * misspelt one gets a "did you mean". */
+sched_opts
+    : %empty                { $$ = (chg_ast_list){0}; }
+    | sched_opts sched_opt  { $$ = $1; chg_c_ast_list_push(p->arena, &$$, $2); }
+    ;
+
+sched_opt
+    : IDENT duration        { $$ = chg_c_p_schedopt(p, @$, $1, $2, (chg_ident){0}); }
+    | IDENT ts_point        { $$ = chg_c_p_schedopt(p, @$, $1, $2, (chg_ident){0}); }
+    | IDENT IDENT           { $$ = chg_c_p_schedopt(p, @$, $1, NULL, $2); }
     ;
 
 ts_point

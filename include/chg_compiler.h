@@ -162,7 +162,8 @@ int chg_compiler_emit(chg_compiler *c, chg_buf *out);
 typedef struct chg_test_expect {
     const char *key;        /* "outcome", "risk", "missing", "reasons",
                                "warnings", "actions", "next_open",
-                               "closes_at", "emergency", "freezes" */
+                               "closes_at", "cutoff_at", "emergency",
+                               "freezes" */
     const char *value;      /* JSON: a string, a list of strings, an
                                instant as a string, null, a bool */
     const char *source;     /* "file:line:col" of the clause */

@@ -73,7 +73,31 @@ typedef struct chg_cron chg_cron; /* parsed schedule (opaque) */
  * optional "cron(...)" wrapper is accepted). On error returns NULL with the
  * offending field's place in err. */
 chg_cron *chg_cron_parse(const char *expr, chg_time_error *err);
+/* What a schedule adds to its expression (docs/time.md, "AWS
+ * schedules"): `aws` accepts only what the EventBridge and SSM
+ * references allow (no 5-field form, no wrapping range, no '/' in a
+ * 6-field day-of-week, one '#', 'L' or 'W' item, one seconds value, no
+ * 'LW', 'L-n' or macro); `offset_days` is SSM's ScheduleOffset: each match
+ * is moved that many days later on the wall clock (0: none, at most
+ * CHG_CRON_OFFSET_MAX); `eventbridge_dst` gives every time of the
+ * schedule EventBridge Scheduler's DST rules (a time in a gap is skipped,
+ * a repeated time happens once) instead of chg's. */
+typedef struct chg_cron_opts {
+    bool aws;
+    int offset_days;
+    bool eventbridge_dst;
+} chg_cron_opts;
+#define CHG_CRON_OFFSET_MAX 6
+/* chg_cron_parse with options (NULL: none). */
+chg_cron *chg_cron_parse_opts(const char *expr, const chg_cron_opts *o, chg_time_error *err);
 void chg_cron_free(chg_cron *c);
+
+/* An AWS rate expression's interval, "5 hours" or "rate(5 hours)": a
+ * positive whole number and minute(s), hour(s) or day(s), singular
+ * exactly when the number is 1, as SSM requires ("1 hours" and "5 hour"
+ * are errors, with a hint). *period is in seconds, a day being 86400:
+ * AWS rates count elapsed time. CHG_OK or CHG_EINVAL with err. */
+int chg_rate_parse(const char *text, int64_t *period, chg_time_error *err);
 chg_cron_dialect chg_cron_get_dialect(const chg_cron *c);
 
 /* Whether the schedule follows the wall clock across DST changes (its
@@ -112,7 +136,11 @@ typedef enum chg_ts_op {
     CHG_TS_FLAG,     /* all time when the runtime flag is set, else empty */
     CHG_TS_OR,
     CHG_TS_AND,
-    CHG_TS_NOT
+    CHG_TS_NOT,
+    CHG_TS_RATE,     /* from `from` (local in zone when from_local) every
+                        `period` seconds of elapsed time, each open for
+                        `duration` (AWS rate()); before `to` when CHG_TSF_TO */
+    CHG_TS_AT        /* once, at `from`, for `duration` (AWS at()) */
 } chg_ts_op;
 
 typedef struct chg_ts_node {
@@ -130,7 +158,23 @@ typedef struct chg_ts_node {
     size_t ics_len;
     const char *flag;         /* FLAG: name */
     int a, b;                 /* OR/AND: operand node indexes; NOT: a */
+    uint8_t flags;            /* CRON, RATE, AT: CHG_TSF_* */
+    int offset_days;          /* CRON: SSM ScheduleOffset, 0-6 */
+    int64_t cutoff;           /* CRON, RATE, AT: no start in the last `cutoff`
+                                 seconds of each occurrence (SSM Cutoff), 0 to
+                                 duration - 1 */
+    int64_t period;           /* RATE: seconds, > 0 */
 } chg_ts_node;
+
+/* Flags of schedule nodes. CRON takes `from` (CHG_TSF_FROM: no match before
+ * it opens, SSM StartDate; matches whose offset lands after it too) and
+ * `to` (CHG_TSF_TO: nothing opens at or after it, SSM EndDate), local when
+ * from_local / to_local as for RANGE. */
+#define CHG_TSF_FROM 1u
+#define CHG_TSF_TO 2u
+#define CHG_TSF_AWS 4u            /* CRON: chg_cron_opts.aws */
+#define CHG_TSF_EVENTBRIDGE_DST 8u /* CRON: chg_cron_opts.eventbridge_dst */
+#define CHG_TSF_ALL 15u
 
 typedef struct chg_timeset chg_timeset;
 

@@ -194,6 +194,11 @@ typedef struct chg_decision {
     uint32_t nwindows;
     bool window_open;       /* every required window is open */
     int64_t closes_at;      /* INT64_MIN when not open */
+    int64_t cutoff_at;      /* when open and a required window has a cutoff:
+                               the first instant no change may start
+                               (closes_at stays the windows' real end);
+                               INT64_MIN otherwise, INT64_MAX none within
+                               the horizon */
     int64_t next_open;      /* INT64_MIN: not computed */
     uint32_t *freezes;      /* time sets of `deny during` that hold now */
     uint32_t nfreezes;

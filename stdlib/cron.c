@@ -49,6 +49,10 @@ struct chg_cron {
     bool dom_q, dow_q;     /* '?' */
     bool dom_star, dow_star; /* field starts with '*' (classic day rule) */
     bool wild;             /* wall-clock DST behaviour, see above */
+    bool eb_dst;           /* EventBridge Scheduler's DST rules: a time in a
+                              gap is skipped, a repeated one runs once */
+    int64_t shift;         /* SSM ScheduleOffset: every match this many
+                              seconds of local time later (whole days) */
     int8_t weekdays;       /* when every month is allowed, the years are
                               one run and the day fields come down to a set
                               of weekdays (bit 0 = Sunday): that set, so a
@@ -71,6 +75,7 @@ typedef struct parser {
     const char *src; /* the whole input, for offsets */
     chg_cron *c;
     chg_time_error *err;
+    bool aws; /* `cron aws`: only the forms the AWS documentation allows */
 } parser;
 
 /* Range of written values for a field in a dialect. */
@@ -242,6 +247,11 @@ static int parse_dom_special(parser *p, const char *b, const char *e)
         c->dom_lastoff |= 1;
         return 1;
     }
+    if (p->aws && (ieq(b, e, "LW") || (len >= 2 && toupper((unsigned char)b[0]) == 'L' && b[1] == '-'))) {
+        perr(p, b, len, "'%.*s' is not AWS cron: the EventBridge and SSM references allow 'L' and "
+             "'nW' in day-of-month, not 'LW' or 'L-n'", (int)len, b);
+        return -1;
+    }
     if (ieq(b, e, "LW")) {
         c->dom_lw = true;
         return 1;
@@ -334,6 +344,12 @@ static bool parse_item(parser *p, field_kind k, const char *b, const char *e)
                         (int)(e - slash - 1), slash + 1);
         step = s;
     }
+    if (slash && p->aws && k == F_DOW && c->dialect == CHG_CRON_AWS)
+        /* EventBridge's table allows ", - * ? L #" in day-of-week; SSM's
+         * lists '/' too, so a 7-field (SSM-only) expression may step */
+        return perr(p, slash, (size_t)(e - slash),
+                    "'/' is not allowed in day-of-week in AWS cron (EventBridge: , - * ? L #); "
+                    "list the days (\"MON,WED,FRI\")");
     int a = 0, z = 0;
     /* Wrapping ranges ("22-2", "FRI-MON", "NOV-FEB") are cyclic fields'
      * convenience; days of the month and years are not cyclic (a month's
@@ -359,6 +375,11 @@ static bool parse_item(parser *p, field_kind k, const char *b, const char *e)
         if (dash) {
             if (!parse_value(p, k, dash + 1, be, &z))
                 return false;
+            if (z < a && p->aws)
+                return perr(p, b, (size_t)(be - b),
+                            "%s range '%.*s' wraps around, which AWS cron does not allow; "
+                            "split it at the end of the range (\"FRI-SAT,SUN-MON\")",
+                            field_name[k], (int)(be - b), b);
             if (z < a && !wrap_ok)
                 return perr(p, b, (size_t)(be - b), "%s range '%.*s' is reversed",
                             field_name[k], (int)(be - b), b);
@@ -380,6 +401,34 @@ static bool parse_item(parser *p, field_kind k, const char *b, const char *e)
     return true;
 }
 
+/* The field-wide rules of AWS cron (`cron aws`), from the EventBridge
+ * and SSM references: with '#' "you can only define one expression in
+ * the day-of-week field" ("3#1,6#3" is invalid), and likewise L and W
+ * name one day and take no list; SSM's seconds field is one value (the
+ * examples: "cron(24 30 09 ? * * *)"). */
+static bool aws_field_ok(parser *p, field_kind k, const char *b, const char *e)
+{
+    size_t len = (size_t)(e - b);
+    bool list = memchr(b, ',', len) != NULL;
+    if (k == F_SEC) {
+        for (const char *q = b; q < e; q++)
+            if (!isdigit((unsigned char)*q))
+                return perr(p, b, len, "the seconds field of AWS cron is one number 0-59, not '%.*s'",
+                            (int)len, b);
+        return true;
+    }
+    if (k == F_DOW && list && memchr(b, '#', len))
+        return perr(p, b, len, "with '#' the day-of-week field of AWS cron is that one item, "
+                    "not the list '%.*s'", (int)len, b);
+    if (k == F_DOM && list) {
+        for (const char *q = b; q < e; q++)
+            if (toupper((unsigned char)*q) == 'L' || toupper((unsigned char)*q) == 'W')
+                return perr(p, b, len, "with 'L' or 'W' the day-of-month field of AWS cron is "
+                            "that one item, not the list '%.*s'", (int)len, b);
+    }
+    return true;
+}
+
 /* A whole field: '?' or a comma list. A field that starts with '*' is
  * remembered: in the classic dialect it changes how the two day fields
  * combine (day_match), and in the time fields it makes the schedule follow
@@ -391,7 +440,7 @@ static bool parse_field(parser *p, field_kind k, const char *b, const char *e)
         if (k != F_DOM && k != F_DOW)
             return perr(p, b, 1, "'?' is only allowed in day-of-month or day-of-week");
         if (c->dialect == CHG_CRON_CLASSIC)
-            return perr(p, b, 1, "classic 5-field cron has no '?'; use '*'");
+            return perr(p, b, 1, "classic 5-field cron has no '?'; use '*' (AWS cron has 6 fields, the last the year)");
         if (k == F_DOM)
             c->dom_q = true;
         else
@@ -409,6 +458,8 @@ static bool parse_field(parser *p, field_kind k, const char *b, const char *e)
         if (k == F_SEC || k == F_MIN || k == F_HOUR)
             c->wild = true;
     }
+    if (p->aws && !aws_field_ok(p, k, b, e))
+        return false;
     const char *q = b;
     while (q <= e) {
         const char *comma = memchr(q, ',', (size_t)(e - q));
@@ -477,6 +528,18 @@ static int8_t weekday_only(chg_cron *c)
 
 chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
 {
+    return chg_cron_parse_opts(expr, NULL, err);
+}
+
+chg_cron *chg_cron_parse_opts(const char *expr, const chg_cron_opts *o, chg_time_error *err)
+{
+    static const chg_cron_opts none = {false, 0, false};
+    if (!o)
+        o = &none;
+    if (o->offset_days < 0 || o->offset_days > CHG_CRON_OFFSET_MAX) {
+        chg_ti_set_error(err, 0, 0, "a schedule offset is 1-%d days (SSM ScheduleOffset)", CHG_CRON_OFFSET_MAX);
+        return NULL;
+    }
     if (!expr) {
         chg_ti_set_error(err, 0, 0, "missing cron expression");
         return NULL;
@@ -503,10 +566,15 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
     /* Macros are classic expressions, so they follow the classic day and
      * DST rules; the recursion is one level deep (no macro expands to '@'). */
     if (b < e && *b == '@') {
+        if (o->aws) {
+            chg_ti_set_error(err, (size_t)(b - expr), (size_t)(e - b),
+                             "'%.*s' is a classic cron macro, not AWS cron", (int)(e - b), b);
+            return NULL;
+        }
         for (size_t i = 0; i < CHG_ARRAY_LEN(macros); i++) {
             if ((size_t)(e - b) == strlen(macros[i].name) &&
                 strncmp(b, macros[i].name, (size_t)(e - b)) == 0)
-                return chg_cron_parse(macros[i].expr, err);
+                return chg_cron_parse_opts(macros[i].expr, o, err);
         }
         chg_ti_set_error(err, (size_t)(b - expr), (size_t)(e - b),
                      "unknown cron macro '%.*s' (@yearly, @monthly, @weekly, @daily, @hourly)",
@@ -540,13 +608,21 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
                      nf);
         return NULL;
     }
+    if (nf == 5 && o->aws) {
+        /* an SSM association or EventBridge expression has 6 fields; 5 is
+         * how classic Unix cron is read, and AWS has no such dialect */
+        chg_ti_set_error(err, (size_t)(whole - expr), whole_len,
+                         "5 fields are classic Unix cron, not AWS: AWS cron has 6 (minute hour "
+                         "day-of-month month day-of-week year), or 7 with SSM's seconds first");
+        return NULL;
+    }
     chg_cron *c = chg_calloc(1, sizeof *c);
     if (!c) {
         chg_ti_nomem(err, "out of memory");
         return NULL;
     }
     c->dialect = nf == 5 ? CHG_CRON_CLASSIC : nf == 6 ? CHG_CRON_AWS : CHG_CRON_SSM;
-    parser p = {expr, c, err};
+    parser p = {expr, c, err, o->aws};
     static const field_kind classic[] = {F_MIN, F_HOUR, F_DOM, F_MON, F_DOW};
     static const field_kind aws[] = {F_MIN, F_HOUR, F_DOM, F_MON, F_DOW, F_YEAR};
     static const field_kind ssm[] = {F_SEC, F_MIN, F_HOUR, F_DOM, F_MON, F_DOW, F_YEAR};
@@ -593,6 +669,14 @@ chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
         }
     }
     c->weekdays = weekday_only(c);
+    c->eb_dst = o->eventbridge_dst;
+    if (o->offset_days) {
+        c->shift = o->offset_days * 86400LL;
+        if (c->local_hi > c->local_lo) {
+            c->local_lo += c->shift;
+            c->local_hi += c->shift;
+        }
+    }
     return c;
 }
 
@@ -758,7 +842,7 @@ static bool day_match(const chg_cron *c, int d, int dim, int wd1)
  * UTC") matches every field. The DST rules are not applied here: this
  * answers for the wall clock, and chg_cron_next decides which instants a
  * wall-clock match stands for. */
-bool chg_cron_matches_local(const chg_cron *c, int64_t local)
+static bool matches_local_raw(const chg_cron *c, int64_t local)
 {
     if (local < TI_LOCAL_MIN || local >= TI_LOCAL_MAX)
         return false;
@@ -934,7 +1018,7 @@ static bool day_prev(const chg_cron *c, int64_t days, int64_t to, int64_t *L)
  * pass over the months of each year up to `to`. Local times are "as if
  * UTC": no zone is involved here (chg_cron_next adds it). */
 /* Returns the first matching local time in [from, to), or TI_NONE_HI. */
-int64_t chg_ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to)
+static int64_t next_local_raw(const chg_cron *c, int64_t from, int64_t to)
 {
     if (from < TI_LOCAL_MIN)
         from = TI_LOCAL_MIN;
@@ -963,7 +1047,7 @@ int64_t chg_ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to)
 /* The mirror image of chg_ti_cron_next_local: each step lands on the last
  * second of the previous candidate. */
 /* Returns the last matching local time in [to, from], or TI_NONE_LO. */
-int64_t chg_ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to)
+static int64_t prev_local_raw(const chg_cron *c, int64_t from, int64_t to)
 {
     if (from >= TI_LOCAL_MAX)
         from = TI_LOCAL_MAX - 1;
@@ -989,6 +1073,27 @@ int64_t chg_ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to)
     return TI_NONE_LO;
 }
 
+/* The local searches of a schedule with an offset (SSM ScheduleOffset):
+ * a wall-clock time matches when the expression matched the same time
+ * `shift` earlier, so each search is the unshifted one, moved. The DST
+ * rules then apply to the shifted times, which are when the window opens. */
+bool chg_cron_matches_local(const chg_cron *c, int64_t local)
+{
+    return matches_local_raw(c, local - c->shift);
+}
+
+int64_t chg_ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to)
+{
+    int64_t L = next_local_raw(c, ti_add(from, -c->shift), ti_add(to, -c->shift));
+    return L == TI_NONE_HI ? L : L + c->shift;
+}
+
+int64_t chg_ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to)
+{
+    int64_t L = prev_local_raw(c, ti_add(from, -c->shift), ti_add(to, -c->shift));
+    return L == TI_NONE_LO ? L : L + c->shift;
+}
+
 /* ---- matches as instants in a zone ---------------------------------------------- */
 
 /* Walk the zone's constant-offset segments from t: inside a segment local
@@ -1005,6 +1110,13 @@ int64_t chg_ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to)
  *
  * The cost is one local search per segment up to the match, and a segment
  * is half a year in a DST zone. */
+/* The two DST rules (docs/time.md): chg's default gives fixed-time
+ * schedules both (a time in a gap happens as it ends, a repeated time
+ * once) and wildcard ones neither; EventBridge Scheduler's rules skip
+ * every time in a gap and run every repeated time once. */
+static bool gap_at_end(const chg_cron *c) { return !c->wild && !c->eb_dst; }
+static bool fold_once(const chg_cron *c) { return !c->wild || c->eb_dst; }
+
 /* The first matching instant in [t, limit), or TI_NONE_HI. Matching is
  * done on local times, which are what a cron expression names; the
  * conversion back (L - s.off) is exact inside a segment because a
@@ -1020,14 +1132,14 @@ int64_t chg_cron_next(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t li
          * time before local_hi */
         if (ti_add(u, -TI_MAX_OFFSET) >= c->local_hi)
             return TI_NONE_HI; /* past the last allowed year */
-        if (!c->wild && u == s.start && s.off > s.prev_off) {
+        if (gap_at_end(c) && u == s.start && s.off > s.prev_off) {
             /* fixed-time matches skipped by this gap happen as it ends */
             if (chg_ti_cron_next_local(c, ti_add(s.start, s.prev_off), ti_add(s.start, s.off)) !=
                 TI_NONE_HI)
                 return u;
         }
         int64_t lo = ti_add(u, s.off);
-        if (!c->wild && s.off < s.prev_off && s.start != INT64_MIN) {
+        if (fold_once(c) && s.off < s.prev_off && s.start != INT64_MIN) {
             /* readings before start+prev_off were shown before the fall-back */
             int64_t seen = ti_add(s.start, s.prev_off);
             if (lo < seen)
@@ -1109,7 +1221,10 @@ int64_t chg_ti_cron_block_end(const chg_cron *c, const chg_tz *tz, int64_t m, in
     int64_t Lm = ti_add(m, s.off), cap = ti_add(end, s.off);
     if (Lm >= cap || Lm % g)
         return TI_NONE_LO;
-    int64_t x = next_miss_local(c, Lm + g, cap, g);
+    /* the shift is whole days, so the grid is the same before and after it */
+    int64_t x = next_miss_local(c, Lm + g - c->shift, cap - c->shift, g);
+    if (x != TI_NONE_HI)
+        x += c->shift;
     int64_t last = x == TI_NONE_HI ? chg_floor_div(cap - 1, g) * g : x - g;
     return ti_add(last - s.off, d);
 }
@@ -1130,7 +1245,7 @@ int64_t chg_cron_prev(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t li
         if (ti_add(u, TI_MAX_OFFSET) < c->local_lo)
             return TI_NONE_LO; /* before the first allowed year */
         int64_t low = ti_add(s.start, s.off);
-        if (!c->wild && s.off < s.prev_off && s.start != INT64_MIN) {
+        if (fold_once(c) && s.off < s.prev_off && s.start != INT64_MIN) {
             int64_t seen = ti_add(s.start, s.prev_off);
             if (low < seen)
                 low = seen;
@@ -1143,11 +1258,79 @@ int64_t chg_cron_prev(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t li
             return L - s.off;
         if (s.start == INT64_MIN)
             break;
-        if (!c->wild && s.off > s.prev_off && s.start >= limit &&
+        if (gap_at_end(c) && s.off > s.prev_off && s.start >= limit &&
             chg_ti_cron_next_local(c, ti_add(s.start, s.prev_off), ti_add(s.start, s.off)) !=
                 TI_NONE_HI)
             return s.start;
         u = s.start - 1;
     }
     return TI_NONE_LO;
+}
+
+/* ---- rate expressions ---------------------------------------------------------- */
+
+/* "N unit", optionally inside "rate(...)". The unit rule is SSM's ("If the
+ * value is equal to 1, then the unit must be singular. Similarly, for
+ * values greater than 1, the unit must be plural"), which EventBridge
+ * shares; the hint names the form that would be right. */
+int chg_rate_parse(const char *text, int64_t *period, chg_time_error *err)
+{
+    static const struct {
+        const char *one, *many;
+        int64_t secs;
+    } units[] = {{"minute", "minutes", 60}, {"hour", "hours", 3600}, {"day", "days", 86400}};
+    const char *b = text, *e = text + strlen(text);
+    while (b < e && isspace((unsigned char)*b))
+        b++;
+    while (e > b && isspace((unsigned char)e[-1]))
+        e--;
+    if (e - b >= 5 && ieq(b, b + 5, "RATE(") && e[-1] == ')') {
+        b += 5;
+        e--;
+    }
+    const char *n0 = b;
+    int64_t n = 0;
+    while (b < e && isdigit((unsigned char)*b)) {
+        if (n > 1000000000) {
+            chg_ti_set_error(err, (size_t)(n0 - text), (size_t)(e - n0), "rate value is too large");
+            return CHG_EINVAL;
+        }
+        n = n * 10 + (*b++ - '0');
+    }
+    if (b == n0 || n < 1) {
+        chg_ti_set_error(err, (size_t)(n0 - text), (size_t)(b > n0 ? b - n0 : e - n0),
+                         "a rate is a positive whole number and a unit (\"5 hours\", \"1 day\")");
+        return CHG_EINVAL;
+    }
+    const char *u0 = b;
+    while (u0 < e && *u0 == ' ')
+        u0++;
+    if (u0 == b) {
+        chg_ti_set_error(err, (size_t)(b - text), (size_t)(e - b),
+                         "a rate's number and unit are separated by a space (\"5 hours\")");
+        return CHG_EINVAL;
+    }
+    size_t ul = (size_t)(e - u0);
+    for (size_t i = 0; i < CHG_ARRAY_LEN(units); i++) {
+        bool one = ul == strlen(units[i].one) && memcmp(u0, units[i].one, ul) == 0;
+        bool many = ul == strlen(units[i].many) && memcmp(u0, units[i].many, ul) == 0;
+        if (!one && !many)
+            continue;
+        if (one != (n == 1)) {
+            chg_ti_set_error(err, (size_t)(u0 - text), ul,
+                             "AWS writes a rate of %lld with '%s', not '%.*s' (\"%lld %s\")", (long long)n,
+                             n == 1 ? units[i].one : units[i].many, (int)ul, u0, (long long)n,
+                             n == 1 ? units[i].one : units[i].many);
+            return CHG_EINVAL;
+        }
+        if (n > INT64_MAX / 4 / units[i].secs) {
+            chg_ti_set_error(err, (size_t)(n0 - text), (size_t)(e - n0), "rate value is too large");
+            return CHG_EINVAL;
+        }
+        *period = n * units[i].secs;
+        return CHG_OK;
+    }
+    chg_ti_set_error(err, (size_t)(u0 - text), ul,
+                     "a rate's unit is minute(s), hour(s) or day(s), not '%.*s'", (int)ul, u0);
+    return CHG_EINVAL;
 }

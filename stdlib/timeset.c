@@ -41,6 +41,12 @@ typedef struct tnode {
     int fm, fd, tm, td;
     int64_t edge_lo, edge_hi; /* WEEKLY, YEARLY: instants at which the local
                                  clock shows 0000-01-01 and 10000-01-01 */
+    /* CRON, RATE, AT: each run (a cron match moved by its offset, a rate's
+     * step, the one instant) is open for duration - cutoff; runs start
+     * before run_hi, and a cron run's match is not before run_lo */
+    int64_t cutoff, period;
+    int64_t run_lo, run_hi;
+    int offset_days;
     const ti_calendar *cal; /* own, or a cache's */
     ti_calendar own;
     char *flag;
@@ -69,14 +75,103 @@ typedef struct span {
 
 /* ---- leaves ---------------------------------------------------------------------- */
 
-/* CRON leaf: t is in iff a match falls in (t - duration, t]. In: the run of
- * overlapping occurrences through t, extended by at most MERGE_CAP jumps.
- * Out: from t to the next match before the limit (a limit of t + 1, as
- * for a membership test, makes that search nothing). */
-static void cron_span(const tnode *nd, int64_t t, int64_t limit, span *o)
+/* ---- runs of the schedule leaves (CRON, RATE, AT) ---------------------------------- */
+
+static int64_t resolve(const tnode *nd, int64_t local);
+
+/* The match a cron run r stands for: the instant the wall clock showed
+ * r's time offset_days earlier (the same instant without an offset). */
+static int64_t match_of(const tnode *nd, int64_t r)
 {
-    int64_t d = nd->duration;
-    int64_t m = chg_cron_prev(nd->cron, nd->tz, t, ti_add(t, 1 - d));
+    if (!nd->offset_days)
+        return r;
+    return resolve(nd, ti_add(r, chg_tz_offset(nd->tz, r)) - nd->offset_days * 86400LL);
+}
+
+/* SSM's rule for StartDate and the offset: a run counts only when its
+ * match is not before run_lo — "if you specify a cron expression that
+ * would run a maintenance window yesterday and add a schedule offset of
+ * two days, the maintenance window won't run tomorrow". */
+static bool run_ok(const tnode *nd, int64_t r) { return match_of(nd, r) >= nd->run_lo; }
+
+/* A run precedes its match by at most this (offsets of 1-6 days, UTC
+ * offsets differing by at most 2 * TI_MAX_OFFSET), so a search for runs
+ * whose match is >= run_lo may start here. */
+static int64_t run_floor(const tnode *nd)
+{
+    return nd->offset_days ? ti_add(nd->run_lo, -2 * TI_MAX_OFFSET) : nd->run_lo;
+}
+
+static int64_t ceil_div64(int64_t a, int64_t b) { return a / b + (a % b > 0); }
+
+/* The first run in [t, limit), or TI_NONE_HI. */
+static int64_t run_next(const tnode *nd, int64_t t, int64_t limit)
+{
+    if (limit > nd->run_hi)
+        limit = nd->run_hi;
+    if (t >= limit)
+        return TI_NONE_HI;
+    switch (nd->op) {
+    case CHG_TS_RATE: {
+        int64_t r = t <= nd->from ? nd->from : ti_add(nd->from, ceil_div64(t - nd->from, nd->period) * nd->period);
+        return r < limit ? r : TI_NONE_HI;
+    }
+    case CHG_TS_AT:
+        return t <= nd->from && nd->from < limit ? nd->from : TI_NONE_HI;
+    default:
+        break;
+    }
+    if (t < run_floor(nd))
+        t = run_floor(nd);
+    for (;;) {
+        int64_t r = chg_cron_next(nd->cron, nd->tz, t, limit);
+        if (r == TI_NONE_HI || run_ok(nd, r))
+            return r;
+        /* skipped: matches this far short of run_lo cannot count */
+        int64_t jump = nd->run_lo - match_of(nd, r) - 2 * TI_MAX_OFFSET;
+        t = ti_add(r, jump > 1 ? jump : 1);
+    }
+}
+
+/* The last run in [limit, t], or TI_NONE_LO. */
+static int64_t run_prev(const tnode *nd, int64_t t, int64_t limit)
+{
+    if (t >= nd->run_hi)
+        t = nd->run_hi - 1;
+    if (t < limit)
+        return TI_NONE_LO;
+    switch (nd->op) {
+    case CHG_TS_RATE: {
+        if (t < nd->from)
+            return TI_NONE_LO;
+        int64_t r = nd->from + (t - nd->from) / nd->period * nd->period;
+        return r >= limit ? r : TI_NONE_LO;
+    }
+    case CHG_TS_AT:
+        return nd->from >= limit && nd->from <= t ? nd->from : TI_NONE_LO;
+    default:
+        break;
+    }
+    if (limit < run_floor(nd))
+        limit = run_floor(nd);
+    while (t >= limit) {
+        int64_t r = chg_cron_prev(nd->cron, nd->tz, t, limit);
+        if (r == TI_NONE_LO || run_ok(nd, r))
+            return r;
+        t = r - 1;
+    }
+    return TI_NONE_LO;
+}
+
+/* Schedule leaf: t is in iff a run falls in (t - d, t], d being the
+ * duration less the cutoff (the instants at which a change may start).
+ * In: the run of overlapping occurrences through t, extended by at most
+ * MERGE_CAP jumps. Out: from t to the next run before the limit (a limit
+ * of t + 1, as for a membership test, makes that search nothing). */
+static void sched_span(const tnode *nd, int64_t t, int64_t limit, span *o)
+{
+    int64_t d = nd->duration - nd->cutoff;
+    int64_t m = run_prev(nd, t, ti_add(t, 1 - d));
     if (m != TI_NONE_LO) {
         /* in: the run of overlapping [match, match + d) through t */
         o->in = true;
@@ -87,11 +182,13 @@ static void cron_span(const tnode *nd, int64_t t, int64_t limit, span *o)
          * (chg_ti_cron_block_end), so a run of "* * * * *" for 1m costs a
          * step per day, not per minute */
         for (int k = 0; k < MERGE_CAP && e < limit; k++) {
-            int64_t m2 = chg_cron_prev(nd->cron, nd->tz, e, ti_add(e, 1 - d));
+            int64_t m2 = run_prev(nd, e, ti_add(e, 1 - d));
             if (m2 == TI_NONE_LO || ti_add(m2, d) <= e)
                 break;
             e = ti_add(m2, d);
-            int64_t b = chg_ti_cron_block_end(nd->cron, nd->tz, m2, d, limit);
+            if (nd->op != CHG_TS_CRON)
+                continue;
+            int64_t b = chg_ti_cron_block_end(nd->cron, nd->tz, m2, d, limit < nd->run_hi ? limit : nd->run_hi);
             if (b != TI_NONE_LO && b > e)
                 e = b;
         }
@@ -101,7 +198,7 @@ static void cron_span(const tnode *nd, int64_t t, int64_t limit, span *o)
     o->in = false;
     o->lo = t; /* where the last occurrence ended is nobody's question: no
                   search back for it */
-    int64_t nx = chg_cron_next(nd->cron, nd->tz, ti_add(t, 1), limit);
+    int64_t nx = run_next(nd, ti_add(t, 1), limit);
     o->hi = nx == TI_NONE_HI ? limit : nx;
 }
 
@@ -291,12 +388,14 @@ static void span_of(const chg_timeset *ts, int i, const chg_ts_env *env, int64_t
         limit = ti_add(t, 1);
     switch (nd->op) {
     case CHG_TS_CRON:
+    case CHG_TS_RATE:
+    case CHG_TS_AT:
         if (t >= TI_LOCAL_MAX || t < TI_LOCAL_MIN) {
             *o = (span){t < TI_LOCAL_MIN ? INT64_MIN : TI_LOCAL_MAX,
                         t < TI_LOCAL_MIN ? TI_LOCAL_MIN : INT64_MAX, false};
             return;
         }
-        cron_span(nd, t, limit, o);
+        sched_span(nd, t, limit, o);
         return;
     case CHG_TS_WEEKLY:
     case CHG_TS_YEARLY: {
@@ -707,6 +806,55 @@ static const ti_calendar *cached_calendar(chg_ts_cache *c, const chg_ts_node *sr
     return hit->cal;
 }
 
+/* A schedule leaf: its runs (chg_ts_node), duration, cutoff and bounds. */
+static bool build_schedule(chg_timeset *ts, const chg_ts_node *src, tnode *nd, chg_time_error *err)
+{
+    const char *what = src->op == CHG_TS_CRON ? "cron" : src->op == CHG_TS_RATE ? "rate" : "at";
+    unsigned allowed = src->op == CHG_TS_CRON ? CHG_TSF_ALL : src->op == CHG_TS_RATE ? CHG_TSF_TO : 0;
+    if (src->flags & ~allowed) {
+        chg_ti_set_error(err, 0, 0, "an %s time set does not take the options 0x%x", what, src->flags & ~allowed);
+        return false;
+    }
+    if (src->duration <= 0) {
+        chg_ti_set_error(err, 0, 0, "a%s %s time set needs a positive duration (\"for 6h\")",
+                         src->op == CHG_TS_AT ? "n" : "", what);
+        return false;
+    }
+    if (src->cutoff < 0 || src->cutoff >= src->duration) {
+        chg_ti_set_error(err, 0, 0, "a cutoff must be shorter than the duration it cuts");
+        return false;
+    }
+    if (src->op == CHG_TS_RATE && src->period <= 0) {
+        chg_ti_set_error(err, 0, 0, "a rate time set needs a positive period");
+        return false;
+    }
+    nd->duration = src->duration;
+    nd->cutoff = src->cutoff;
+    nd->period = src->period;
+    if (!(nd->tz = get_zone(ts, src->zone, err)))
+        return false;
+    if (src->op == CHG_TS_CRON) {
+        chg_cron_opts o = {(src->flags & CHG_TSF_AWS) != 0, src->offset_days,
+                           (src->flags & CHG_TSF_EVENTBRIDGE_DST) != 0};
+        if (!(nd->cron = chg_cron_parse_opts(src->cron, &o, err)))
+            return false;
+        nd->offset_days = src->offset_days;
+    }
+    /* CRON's bounds are `from` and `to` when flagged; RATE and AT always
+     * start at `from` */
+    bool has_from = src->op != CHG_TS_CRON || (src->flags & CHG_TSF_FROM);
+    nd->from = src->from_local ? resolve(nd, src->from) : src->from;
+    nd->run_lo = src->op == CHG_TS_CRON && has_from ? nd->from : INT64_MIN;
+    nd->run_hi = INT64_MAX;
+    if (src->flags & CHG_TSF_TO)
+        nd->run_hi = src->to_local ? resolve(nd, src->to) : src->to;
+    if (has_from && (src->flags & CHG_TSF_TO) && nd->run_hi <= nd->from) {
+        chg_ti_set_error(err, 0, 0, "the %s schedule ends before it starts", what);
+        return false;
+    }
+    return true;
+}
+
 /* Build node i and, first, its operands. state: 0 new, 1 in progress, 2 done.
  * A node met again while in progress is a cycle (the caller's array need
  * not be a tree); a node shared by two parents is built once. *bad is the
@@ -748,15 +896,9 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
         nd->a = src->a;
         break;
     case CHG_TS_CRON:
-        nd->cron = chg_cron_parse(src->cron, err);
-        if (!nd->cron)
-            return false;
-        if (src->duration <= 0) {
-            chg_ti_set_error(err, 0, 0, "a cron time set needs a positive duration (\"for 6h\")");
-            return false;
-        }
-        nd->duration = src->duration;
-        if (!(nd->tz = get_zone(ts, src->zone, err)))
+    case CHG_TS_RATE:
+    case CHG_TS_AT:
+        if (!build_schedule(ts, src, nd, err))
             return false;
         break;
     case CHG_TS_WEEKLY:

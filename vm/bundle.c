@@ -834,6 +834,28 @@ static bool load_decisions(loader *L)
     return true;
 }
 
+/* A set with a cutoff (SSM Cutoff) admits no start in the last part of
+ * its runs, which is what t->ts answers; the decision's closes_at is
+ * still the run's real end, so such a set also gets t->open: the same
+ * nodes without their cutoffs (built once here, asked directly by
+ * decide.c, not through the per-context index). */
+static bool load_open_set(loader *L, chg_tsdef *t, chg_ts_node *nodes, uint32_t count)
+{
+    bool any = false;
+    for (uint32_t k = 0; k < count; k++)
+        if (nodes[k].cutoff) {
+            nodes[k].cutoff = 0;
+            any = true;
+        }
+    t->open = NULL;
+    if (!any)
+        return true;
+    chg_time_error te;
+    memset(&te, 0, sizeof te);
+    t->open = chg_timeset_build_cached(nodes, count, (int)count - 1, L->b->calendars, &te, NULL);
+    return t->open ? true : nomem(L); /* the same nodes built a moment ago */
+}
+
 /* Time sets: rebuild chg_ts_node trees and let the time library check
  * and build them (it loads the zones they name). Every node is read and
  * checked once by itself, then again as part of each set that has it.
@@ -902,6 +924,10 @@ static bool load_timesets(loader *L)
             x->duration = q.duration;
             x->from = q.from;
             x->to = q.to;
+            x->flags = q.flags;
+            x->offset_days = q.offset_days;
+            x->cutoff = q.cutoff;
+            x->period = q.period;
             switch (x->op) {
             case CHG_TS_CRON: x->cron = tx; break;
             case CHG_TS_CALENDAR:
@@ -955,6 +981,8 @@ static bool load_timesets(loader *L)
                 ok = fail(L, roff(L, CHG_SEC_TSNODES, r.first + (bad >= 0 ? (uint32_t)bad : 0)),
                           "time set '%s': %s", b->str[t->name], te.message);
         }
+        if (ok)
+            ok = load_open_set(L, t, nodes, r.count);
         chg_free(nodes);
     }
     return ok;
@@ -1045,8 +1073,10 @@ void chg_bundle_free(chg_bundle *b)
 {
     if (!b)
         return;
-    for (uint32_t i = 0; b->timesets && i < b->ntimesets; i++)
+    for (uint32_t i = 0; b->timesets && i < b->ntimesets; i++) {
         chg_timeset_free(b->timesets[i].ts);
+        chg_timeset_free(b->timesets[i].open);
+    }
     chg_ts_cache_free(b->calendars); /* after the sets that use it */
     for (uint32_t i = 0; b->regexes && i < b->nregexes; i++)
         pcre2_code_free(b->regexes[i]);

@@ -275,6 +275,7 @@ static void fail_decision(chg_ctx *ctx, chg_decision *d, uint32_t rule)
     d->nfreezes = 0;
     d->next_open = INT64_MIN;
     d->closes_at = INT64_MIN;
+    d->cutoff_at = INT64_MIN;
     d->nsatisfied = d->nmissing = 0;
     d->nactions = 0;
     d->emergency = false;
@@ -514,7 +515,7 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
     d->risk = -1;
     d->arm = -1;
     d->window = -1;
-    d->closes_at = d->next_open = INT64_MIN;
+    d->closes_at = d->next_open = d->cutoff_at = INT64_MIN;
     d->reasons = ctx->reasons;
     d->warnings = ctx->warnings;
     d->freezes = ctx->during_hits;
@@ -825,6 +826,24 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             ctx->ts_want[n] = false;
         }
         d->closes_at = chg_timeset_admissible_until(ctx->ts_sets, ctx->ts_want, n, &env, ctx->now, horizon, NULL);
+        /* A window with a cutoff (SSM Cutoff) admits no start in the last
+         * part of its runs: what was just found is that start cutoff, and
+         * closes_at is the runs' real end, asked of the sets without their
+         * cutoffs (the same freezes). */
+        bool cut = false;
+        for (uint32_t k = 0; k < nwindows; k++) {
+            const chg_timeset *open = b->timesets[ctx->window_reqs[k]].open;
+            if (open) {
+                ctx->ts_sets[k] = open;
+                cut = true;
+            }
+        }
+        if (cut) {
+            d->cutoff_at = d->closes_at;
+            d->closes_at = chg_timeset_admissible_until(ctx->ts_sets, ctx->ts_want, n, &env, ctx->now, horizon, NULL);
+            if (d->cutoff_at != INT64_MAX && !chg_time_in_range(d->cutoff_at))
+                d->cutoff_at = INT64_MAX;
+        }
     }
     bool timed = d->outcome == CHG_OUT_DEFER || (d->outcome == CHG_OUT_DENY && !deny_firm);
     if (timed) {

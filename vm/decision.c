@@ -169,6 +169,10 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
         instant(out, d->next_open);
         chg_buf_puts(out, ",\"closes_at\":");
         instant(out, d->closes_at);
+        if (d->cutoff_at != INT64_MIN) { /* only with a cutoff: decisions without one are unchanged */
+            chg_buf_puts(out, ",\"cutoff_at\":");
+            instant(out, d->cutoff_at);
+        }
         chg_buf_putc(out, '}');
     } else if (d->next_open != INT64_MIN) {
         chg_buf_puts(out, "{\"required\":null,\"open\":null,\"next_open\":");

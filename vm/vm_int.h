@@ -41,6 +41,8 @@ typedef struct chg_tsdef {
     const uint32_t *flags;  /* strings: the flags it reads, in node order, */
     uint32_t nflags;        /* repeats included (derived at load; --explain) */
     chg_timeset *ts;        /* built at load */
+    chg_timeset *open;      /* with a cutoff: ts without it (the runs' real
+                               ends, for closes_at); else NULL */
 } chg_tsdef;
 
 typedef struct chg_areqdef {

@@ -912,6 +912,93 @@ def test_group_commit_and_sigterm(tmp):
         d2.stop()
 
 
+def at_once(n, fn):
+    """fn(i) for i < n on n threads released together; their results in order."""
+    gate = threading.Barrier(n)
+
+    def run(i):
+        gate.wait()
+        return fn(i)
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+def audit_rows(store, kind):
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    rows = db.execute("SELECT seq, subject, data FROM audit WHERE kind = ? ORDER BY seq", (kind,)).fetchall()
+    db.close()
+    return [(seq, subject, json.loads(data)) for seq, subject, data in rows]
+
+
+def test_races(tmp):
+    """Events are judged on the HTTP threads and written by the one writer,
+    which checks that what each was judged on still holds: concurrent
+    writes about one change come out as if they had been made one by one."""
+    d = Daemon(tmp, "--threads", "4")
+    try:
+        # the same Idempotency-Key twice (and more) at once: one decision, the others replay it
+        body = json.dumps(change("dup")).encode()
+        got = at_once(12, lambda i: d.request("POST", "/v1/events", body, headers={"Idempotency-Key": "same-key"}))
+        eq(sorted(s for s, _, _ in got), [200] * 12, "statuses")
+        eq(sum(h.get("idempotent-replayed") != "true" for _, h, _ in got), 1, "answers not replayed")
+        eq([b for _, _, b in got], [got[0][2]] * 12, "one answer")
+        eq(len([r for r in audit_rows(d.store, "event") if r[2]["key"] == "header:same-key"]), 1, "events recorded")
+        # concurrent events about one change, each with new content: revisions 1..n, each once, in commit order
+        n = 12
+        got = at_once(n, lambda i: d.request("POST", "/v1/events", change("rev", pipeline=f"p{i}")))
+        eq(sorted(s for s, _, _ in got), [200] * n, "statuses")
+        eq(sorted(b["revision"] for _, _, b in got), list(range(1, n + 1)), "revisions")
+        s, _, c = d.request("GET", "/v1/changes/rev", token="r")
+        eq([x["revision"] for x in c["decisions"]], list(range(n, 0, -1)), "decisions, latest first")
+        seqs = [x["seq"] for x in c["decisions"]]
+        eq(seqs, sorted(seqs, reverse=True), "decisions in the order of the chain")
+        events = [r[2] for r in audit_rows(d.store, "event") if r[1] == "rev"]
+        eq([e["revision"] for e in events], list(range(1, n + 1)), "event records in revision order")
+        eq(c["change"]["pipeline"], events[-1]["change"]["pipeline"], "the latest revision is the last written")
+        # the same content under other keys at once: one revision, decided each time
+        got = at_once(8, lambda i: d.request("POST", "/v1/events", change("same", env="prod"),
+                                             headers={"Idempotency-Key": f"same-{i}"}))
+        eq([(s, b["revision"]) for s, _, b in got], [(200, 1)] * 8, "one revision")
+        s, _, c = d.request("GET", "/v1/changes/same", token="r")
+        eq(len(c["decisions"]), 8, "decided each time")
+        # an approval racing a new revision: whichever is written last, the latest decision counts the
+        # approval and is about the latest revision
+        ids = [f"ap{i}" for i in range(16)]
+        for cid in ids:
+            s, _, b = d.request("POST", "/v1/events", change(cid, env="prod"))
+            is_decision(b, "pending")
+
+        def race(i):
+            cid = ids[i // 2]
+            if i % 2:
+                return d.request("POST", f"/v1/changes/{cid}/approvals", {"by": "bob", "group": "cab"})
+            return d.request("POST", "/v1/events", change(cid, env="prod", pipeline="again"))
+        got = at_once(2 * len(ids), race)
+        eq(sorted(s for s, _, _ in got), [200] * (2 * len(ids)), "statuses")
+        for cid in ids:
+            s, _, c = d.request("GET", f"/v1/changes/{cid}", token="r")
+            latest = c["decisions"][0]
+            eq((latest["revision"], latest["outcome"], c["outcome"]), (2, "allow", "allow"), f"{cid} after the race")
+        # a flag racing events: every event decision written after the flag's record meets it
+        def flagged(i):
+            if i == 0:
+                return d.request("PUT", "/v1/flags/incident-freeze", {"by": "ops", "why": "race"})
+            return d.request("POST", "/v1/events", change(f"fl{i}"))
+        got = at_once(24, flagged)
+        eq(sorted(s for s, _, _ in got), [200] * 24, "statuses")
+        flag_seq = audit_rows(d.store, "flag")[0][0]
+        after = [r for r in audit_rows(d.store, "decision") if r[0] > flag_seq and r[1].startswith("fl")]
+        eq([r[2]["decision"]["outcome"] for r in after], ["deny"] * len(after), "decisions after the flag")
+        events = {r[1]: r[2] for r in audit_rows(d.store, "event") if r[1].startswith("fl")}
+        for seq, cid, data in audit_rows(d.store, "decision"):
+            if cid.startswith("fl") and data["cause"] == "event":
+                eq(events[cid]["flags"] == ["incident-freeze"], seq > flag_seq, f"{cid}'s event record names the flags")
+        p = subprocess.run([CHGC, "audit", "verify", d.store], capture_output=True, text=True)
+        eq(p.returncode, 0, "the chain: " + p.stderr)
+    finally:
+        d.stop()
+
+
 def test_connection_limit(tmp):
     """Over max-connections, a connection waits in the kernel's backlog,
     unserved, until one of the others closes."""

@@ -193,6 +193,8 @@ static int leaf(oset *s, int64_t base, int64_t span, bool forever_only)
         n->cron = s->cron_text[i];
         static const int64_t durs[] = {60, 60, 120, 900, 3600, 5400, 6 * 3600, 26 * 3600};
         n->duration = durs[rnd() % 8];
+        if (rnd() % 4 == 0) /* an SSM cutoff: the last part of each run admits no start */
+            n->cutoff = 60 * rnd_range(0, n->duration / 60);
         break;
     }
     case 2: /* weekly, or daily */
@@ -212,10 +214,21 @@ static int leaf(oset *s, int64_t base, int64_t span, bool forever_only)
         n->to_day = 1 + (int)(rnd() % (uint64_t)md[n->to_month - 1]);
         break;
     }
-    case 4: { /* an absolute range, or a local one in the zone */
+    case 4: { /* an absolute range, or a local one in the zone; or a rate or at() from there */
         n->op = CHG_TS_RANGE;
         int64_t a = base + 60 * rnd_range(-span / 120, span / 60);
         int64_t b = a + 60 * rnd_range(1, span / 60);
+        unsigned kind = (unsigned)(rnd() % 4);
+        if (kind == 1 || kind == 2) {
+            static const int64_t periods[] = {300, 1500, 3600, 5 * 3600, 86400, 7 * 86400};
+            static const int64_t durs[] = {60, 600, 3600, 6 * 3600, 2 * 86400};
+            n->op = kind == 1 ? CHG_TS_RATE : CHG_TS_AT;
+            n->period = periods[rnd() % 6];
+            n->duration = durs[rnd() % 5];
+            n->cutoff = rnd() % 3 == 0 ? 60 * rnd_range(0, n->duration / 60) : 0;
+            if (n->op == CHG_TS_RATE && rnd() % 2)
+                n->flags = CHG_TSF_TO; /* ends at b */
+        }
         if (rnd() % 2) {
             n->from_local = n->to_local = true;
             a += s->off[i];
@@ -283,7 +296,7 @@ static bool oracle_in(const oset *s, int i, int64_t t)
         if (!local_ok(local))
             return false;
         /* a match in (t - duration, t], itself in 0000..9999 */
-        for (int64_t m = local - local % 60 - (local % 60 < 0 ? 60 : 0); m > local - n->duration; m -= 60)
+        for (int64_t m = local - local % 60 - (local % 60 < 0 ? 60 : 0); m > local - (n->duration - n->cutoff); m -= 60)
             if (local_ok(m) && cron_matches(s, i, m))
                 return true;
         return false;
@@ -322,6 +335,26 @@ static bool oracle_in(const oset *s, int i, int64_t t)
         int64_t a = n->from - (n->from_local ? s->off[i] : 0), b = n->to - (n->to_local ? s->off[i] : 0);
         return t >= a && t < b;
     }
+    case CHG_TS_AT:
+    case CHG_TS_RATE: {
+        /* runs a + k * period (k >= 0; one for at), before the end if any,
+         * each admitting starts for duration - cutoff */
+        int64_t a = n->from - (n->from_local ? s->off[i] : 0);
+        int64_t end = n->flags & CHG_TSF_TO ? n->to - (n->to_local ? s->off[i] : 0) : INT64_MAX;
+        if (t < a)
+            return false;
+        int64_t k = n->op == CHG_TS_AT ? 0 : (t - a) / n->period;
+        for (; k >= 0; k--) {
+            int64_t r = a + k * (n->op == CHG_TS_AT ? 0 : n->period);
+            if (r + n->duration - n->cutoff <= t)
+                break;
+            if (r < end && r <= t)
+                return true;
+            if (n->op == CHG_TS_AT)
+                break;
+        }
+        return false;
+    }
     case CHG_TS_FLAG: return flag_cb(NULL, n->flag);
     case CHG_TS_NOT: return !oracle_in(s, n->a, t);
     case CHG_TS_AND: return oracle_in(s, n->a, t) && oracle_in(s, n->b, t);
@@ -356,7 +389,7 @@ static void oracle_bits(const oset *s, int i, int64_t t0, int64_t nmin, uint8_t 
         return;
     }
     case CHG_TS_CRON: {
-        int64_t dm = n->duration / 60; /* whole minutes in these runs */
+        int64_t dm = (n->duration - n->cutoff) / 60; /* whole minutes in these runs */
         uint8_t *mt = malloc((size_t)(nmin + dm));
         assert_non_null(mt);
         for (int64_t j = 0; j < nmin + dm; j++) {

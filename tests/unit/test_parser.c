@@ -316,7 +316,7 @@ static void test_parser_message_quotes_tokens_as_written(void **state)
     chg_compiler_free(c);
     c = chg_compiler_new(NULL);
     parse_text(c, "window w = cron \"x\" in \"UTC\"");
-    assert_string_equal(first_message(c), "unexpected 'in', expected 'for'");
+    assert_string_equal(first_message(c), "unexpected 'in', expected identifier or 'for'");
     chg_compiler_free(c);
     c = chg_compiler_new(NULL);
     parse_text(c, "import 42");

@@ -645,7 +645,7 @@ static void test_time_cron_errors(void **state)
         {"0 0 * * * *", 8, 1,
          "one of day-of-month and day-of-week must be '?' in AWS cron (e.g. \"0 10 * * ? *\" "
          "or \"0 10 ? * MON-FRI *\")"},
-        {"0 0 ? * *", 4, 1, "classic 5-field cron has no '?'; use '*'"},
+        {"0 0 ? * *", 4, 1, "classic 5-field cron has no '?'; use '*' (AWS cron has 6 fields, the last the year)"},
         {"0 ? * * ? *", 2, 1, "'?' is only allowed in day-of-month or day-of-week"},
         {"0 0 ? * 3#6 *", 9, 2, "'3#6': '#' needs a week number 1-5 (\"3#2\")"},
         {"0 0 ? * 9#1 *", 8, 1, "day-of-week '9' is out of range 1-7 (1 = Sunday)"},
@@ -1474,6 +1474,225 @@ static void test_time_format_and_parse_iso(void **state)
     assert_string_equal(F(t), "2026-12-03T03:30:00Z");
 }
 
+
+/* ---- AWS schedules: cron aws, offset, EventBridge DST, rate ------------------------------ */
+
+/* Forms plain cron takes and the AWS references refuse: each parses
+ * without `aws` (so the old parser accepted it) and is refused with it,
+ * at the offending part. */
+static void test_time_cron_aws_strict(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *expr;
+        size_t offset, length;
+        const char *message;
+    } cases[] = {
+        {"0 0 * * 1-5", 0, 11,
+         "5 fields are classic Unix cron, not AWS: AWS cron has 6 (minute hour day-of-month month day-of-week "
+         "year), or 7 with SSM's seconds first"},
+        {"@daily", 0, 6, "'@daily' is a classic cron macro, not AWS cron"},
+        {"0 22 ? * FRI-MON *", 9, 7,
+         "day-of-week range 'FRI-MON' wraps around, which AWS cron does not allow; split it at the end of the "
+         "range (\"FRI-SAT,SUN-MON\")"},
+        {"0 22-2 * * ? *", 2, 4,
+         "hour range '22-2' wraps around, which AWS cron does not allow; split it at the end of the range "
+         "(\"FRI-SAT,SUN-MON\")"},
+        {"0 0 ? * MON/2 *", 11, 2,
+         "'/' is not allowed in day-of-week in AWS cron (EventBridge: , - * ? L #); list the days "
+         "(\"MON,WED,FRI\")"},
+        {"0 0 ? * 3#1,6#3 *", 8, 7,
+         "with '#' the day-of-week field of AWS cron is that one item, not the list '3#1,6#3'"},
+        {"0 0 1W,15W * ? *", 4, 6,
+         "with 'L' or 'W' the day-of-month field of AWS cron is that one item, not the list '1W,15W'"},
+        {"0 0 LW * ? *", 4, 2,
+         "'LW' is not AWS cron: the EventBridge and SSM references allow 'L' and 'nW' in day-of-month, not "
+         "'LW' or 'L-n'"},
+        {"0 0 L-3 * ? *", 4, 3,
+         "'L-3' is not AWS cron: the EventBridge and SSM references allow 'L' and 'nW' in day-of-month, not "
+         "'LW' or 'L-n'"},
+        {"*/10 30 9 ? * * *", 0, 4, "the seconds field of AWS cron is one number 0-59, not '*/10'"},
+    };
+    chg_cron_opts aws = {true, 0, false};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        chg_time_error e = {{0}, 99, 99, 0};
+        chg_cron *plain = chg_cron_parse(cases[i].expr, &e);
+        if (!plain)
+            fail_msg("'%s' refused by plain cron: %s", cases[i].expr, e.message);
+        chg_cron_free(plain);
+        chg_cron *c = chg_cron_parse_opts(cases[i].expr, &aws, &e);
+        if (c) {
+            chg_cron_free(c);
+            fail_msg("'%s' accepted by cron aws", cases[i].expr);
+        }
+        if (strcmp(e.message, cases[i].message) != 0 || e.offset != cases[i].offset ||
+            e.length != cases[i].length)
+            fail_msg("'%s': got %zu+%zu \"%s\", expected %zu+%zu \"%s\"", cases[i].expr, e.offset, e.length,
+                     e.message, cases[i].offset, cases[i].length, cases[i].message);
+    }
+    /* every example of the EventBridge and SSM references is AWS cron */
+    static const char *const docs[] = {
+        "0 10 * * ? *",      "15 12 * * ? *",     "0 18 ? * MON-FRI *", "0 8 1 * ? *",
+        "0/15 * * * ? *",    "0/10 * ? * MON-FRI *", "0/5 8-17 ? * MON-FRI *", "0 9 ? * 2#1 *",
+        "30 09 ? * * *",     "24 30 09 ? * * *",  "0 2 ? * THU#3 *",   "15 10 ? * 6L *",
+        "0 2 L * ? *",       "15 10 ? * MON-FRI *", "30 23 ? * TUE#3 *", "0 0 ? * THU#2 *",
+        "cron(0 16 ? * TUE *)", "0 0/30 * * ? *",  "0 */30 * * * ? *",  "0 0 3W * ? *",
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) {
+        chg_time_error e;
+        chg_cron *c = chg_cron_parse_opts(docs[i], &aws, &e);
+        if (!c)
+            fail_msg("AWS's own example '%s' refused: %s", docs[i], e.message);
+        chg_cron_free(c);
+    }
+}
+
+/* The first n runs of expr (with options) in zone from a, as text. */
+static const char *runs(const char *expr, const chg_cron_opts *o, const char *zone, const char *a, int n)
+{
+    static char out[1024];
+    out[0] = 0;
+    chg_time_error e;
+    chg_cron *c = chg_cron_parse_opts(expr, o, &e);
+    if (!c)
+        fail_msg("'%s' refused: %s", expr, e.message);
+    chg_tz *tz = load(zone);
+    int64_t t = U(a);
+    for (int k = 0; k < n; k++) {
+        int64_t m = chg_cron_next(c, tz, t, INT64_MAX);
+        if (m == INT64_MAX)
+            break;
+        size_t l = strlen(out);
+        snprintf(out + l, sizeof out - l, "%s%s", l ? " " : "", F(m));
+        t = m + 1;
+    }
+    chg_cron_free(c);
+    chg_tz_free(tz);
+    return out;
+}
+
+static void test_time_cron_offset_and_eventbridge_dst(void **state)
+{
+    (void)state;
+    /* SSM: "cron(30 23 ? * TUE#3 *)" with offset 2 runs two days after the
+     * third Tuesday, at 23:30: 2026-12-15 is December's third Tuesday,
+     * 2027-01-19 January's */
+    chg_cron_opts off2 = {true, 2, false};
+    assert_string_equal(runs("30 23 ? * TUE#3 *", &off2, "UTC", "2026-12-01T00:00:00Z", 2),
+                        "2026-12-17T23:30:00Z 2027-01-21T23:30:00Z");
+    /* SSM's association example: THU#2 with offset 3 is the Sunday after */
+    chg_cron_opts off3 = {true, 3, false};
+    assert_string_equal(runs("0 0 ? * THU#2 *", &off3, "UTC", "2026-12-01T00:00:00Z", 1), "2026-12-13T00:00:00Z");
+    /* an offset across a DST change keeps the wall-clock time: the match
+     * is Saturday 2026-03-07 02:30 EST, the run Monday 02:30 EDT */
+    chg_cron_opts off2ny = {false, 2, false};
+    assert_string_equal(runs("30 2 ? * SAT *", &off2ny, "America/New_York", "2026-03-03T00:00:00Z", 1),
+                        "2026-03-09T06:30:00Z");
+    /* EventBridge Scheduler: 02:30 does not exist on 2026-03-08 in New
+     * York, so that day has no run (chg's default: 03:00 EDT) ... */
+    chg_cron_opts eb = {true, 0, true}, plain = {true, 0, false};
+    assert_string_equal(runs("30 2 * * ? *", &eb, "America/New_York", "2026-03-07T00:00:00Z", 2),
+                        "2026-03-07T07:30:00Z 2026-03-09T06:30:00Z");
+    assert_string_equal(runs("30 2 * * ? *", &plain, "America/New_York", "2026-03-07T00:00:00Z", 2),
+                        "2026-03-07T07:30:00Z 2026-03-08T07:00:00Z");
+    /* ... and a wildcard schedule in the repeated hour runs once
+     * (EventBridge) instead of in both passes (chg, as cronie) */
+    assert_string_equal(runs("*/30 1 * * ? *", &eb, "America/New_York", "2026-11-01T04:00:00Z", 3),
+                        "2026-11-01T05:00:00Z 2026-11-01T05:30:00Z 2026-11-02T06:00:00Z");
+    assert_string_equal(runs("*/30 1 * * ? *", &plain, "America/New_York", "2026-11-01T04:00:00Z", 4),
+                        "2026-11-01T05:00:00Z 2026-11-01T05:30:00Z 2026-11-01T06:00:00Z 2026-11-01T06:30:00Z");
+    /* an offset outside 0-6 is refused by the library too */
+    chg_cron_opts off9 = {false, 9, false};
+    chg_time_error e;
+    assert_null(chg_cron_parse_opts("0 0 * * *", &off9, &e));
+}
+
+static void test_time_rate_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int64_t period;
+        const char *message;
+    } cases[] = {
+        {"1 hour", 3600, NULL},
+        {"5 hours", 5 * 3600, NULL},
+        {"30 minutes", 1800, NULL},
+        {"1 minute", 60, NULL},
+        {"25 days", 25 * 86400, NULL},
+        {"rate(7 days)", 7 * 86400, NULL},
+        {"1 hours", 0, "AWS writes a rate of 1 with 'hour', not 'hours' (\"1 hour\")"},
+        {"5 hour", 0, "AWS writes a rate of 5 with 'hours', not 'hour' (\"5 hours\")"},
+        {"0 minutes", 0, "a rate is a positive whole number and a unit (\"5 hours\", \"1 day\")"},
+        {"5 weeks", 0, "a rate's unit is minute(s), hour(s) or day(s), not 'weeks'"},
+        {"5hours", 0, "a rate's number and unit are separated by a space (\"5 hours\")"},
+        {"hours", 0, "a rate is a positive whole number and a unit (\"5 hours\", \"1 day\")"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        chg_time_error e = {{0}, 0, 0, 0};
+        int64_t p = 0;
+        int rc = chg_rate_parse(cases[i].text, &p, &e);
+        if (!cases[i].message) {
+            if (rc != CHG_OK || p != cases[i].period)
+                fail_msg("'%s': rc %d period %lld: %s", cases[i].text, rc, (long long)p, e.message);
+        } else if (rc == CHG_OK || strcmp(e.message, cases[i].message) != 0)
+            fail_msg("'%s': got rc %d \"%s\", expected \"%s\"", cases[i].text, rc, e.message, cases[i].message);
+    }
+}
+
+/* A rate counts elapsed time (AWS): "1 day" from 02:30 EST on the day
+ * before the spring-forward night runs 24 hours later, at 03:30 EDT; a
+ * cutoff closes the end of each run to new starts; an end bound stops
+ * runs; at() is one run. */
+static void test_time_rate_and_at_sets(void **state)
+{
+    (void)state;
+    chg_ts_node n = {.op = CHG_TS_RATE, .zone = "America/New_York", .period = 86400, .duration = 3600,
+                     .from = U("2026-03-07T02:30:00Z"), .from_local = true};
+    chg_time_error e;
+    chg_timeset *ts = chg_timeset_build(&n, 1, 0, &e, NULL);
+    assert_non_null(ts);
+    assert_true(chg_timeset_contains(ts, NULL, U("2026-03-07T07:30:00Z")));  /* 02:30 EST */
+    assert_false(chg_timeset_contains(ts, NULL, U("2026-03-07T07:29:59Z")));
+    assert_true(chg_timeset_contains(ts, NULL, U("2026-03-08T07:30:00Z")));  /* 03:30 EDT */
+    assert_false(chg_timeset_contains(ts, NULL, U("2026-03-08T06:30:00Z"))); /* not 02:30 wall clock */
+    assert_instant(chg_timeset_next_change(ts, NULL, U("2026-03-08T08:00:00Z"), CHG_HORIZON_DEFAULT),
+                   "2026-03-08T08:30:00Z");
+    assert_false(chg_timeset_contains(ts, NULL, U("2026-03-06T07:30:00Z"))); /* before the first run */
+    chg_timeset_free(ts);
+
+    n = (chg_ts_node){.op = CHG_TS_RATE, .period = 5 * 3600, .duration = 1800, .cutoff = 600,
+                      .from = U("2026-12-01T00:00:00Z"), .to = U("2026-12-01T12:00:00Z"), .flags = CHG_TSF_TO};
+    ts = chg_timeset_build(&n, 1, 0, &e, NULL);
+    assert_non_null(ts);
+    assert_true(chg_timeset_contains(ts, NULL, U("2026-12-01T05:19:59Z")));
+    assert_false(chg_timeset_contains(ts, NULL, U("2026-12-01T05:20:00Z"))); /* the cutoff */
+    assert_true(chg_timeset_contains(ts, NULL, U("2026-12-01T10:00:00Z")));
+    assert_false(chg_timeset_contains(ts, NULL, U("2026-12-01T15:00:00Z"))); /* past the end bound */
+    chg_timeset_free(ts);
+
+    n = (chg_ts_node){.op = CHG_TS_AT, .duration = 7200, .cutoff = 1800, .from = U("2026-12-05T10:00:00Z")};
+    ts = chg_timeset_build(&n, 1, 0, &e, NULL);
+    assert_non_null(ts);
+    assert_instant(chg_timeset_next_change(ts, NULL, U("2026-01-01T00:00:00Z"), CHG_HORIZON_MAX),
+                   "2026-12-05T10:00:00Z");
+    assert_instant(chg_timeset_next_change(ts, NULL, U("2026-12-05T10:00:00Z"), CHG_HORIZON_MAX),
+                   "2026-12-05T11:30:00Z");
+    assert_instant(chg_timeset_next_change(ts, NULL, U("2026-12-05T11:30:00Z"), CHG_HORIZON_MAX), "never");
+    chg_timeset_free(ts);
+
+    /* SSM's skip rule: with start 2026-12-16 the match of 2026-12-15
+     * (third Tuesday) does not run on the 17th although its offset day is
+     * after the start; the next one, 2027-01-21, does */
+    n = (chg_ts_node){.op = CHG_TS_CRON, .cron = "30 23 ? * TUE#3 *", .offset_days = 2, .duration = 3600,
+                      .from = U("2026-12-16T00:00:00Z"), .flags = CHG_TSF_FROM | CHG_TSF_AWS};
+    ts = chg_timeset_build(&n, 1, 0, &e, NULL);
+    assert_non_null(ts);
+    assert_instant(chg_timeset_next_change(ts, NULL, U("2026-12-01T00:00:00Z"), CHG_HORIZON_DEFAULT),
+                   "2027-01-21T23:30:00Z");
+    chg_timeset_free(ts);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1504,6 +1723,10 @@ int main(void)
         cmocka_unit_test(test_time_set_allocation_failures),
         cmocka_unit_test(test_time_format_and_parse_iso),
         cmocka_unit_test(test_time_duration_parse_and_format),
+        cmocka_unit_test(test_time_cron_aws_strict),
+        cmocka_unit_test(test_time_cron_offset_and_eventbridge_dst),
+        cmocka_unit_test(test_time_rate_parse),
+        cmocka_unit_test(test_time_rate_and_at_sets),
         cmocka_unit_test(test_time_calendar_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

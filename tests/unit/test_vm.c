@@ -734,17 +734,17 @@ static void test_vm_verifier_rejects_shared_timeset_nodes(void **state)
     uint8_t *d = (uint8_t *)bytes.data;
     uint32_t and_node = CHG_NONE32;
     for (uint32_t i = 0; i < nn; i++)
-        if (d[tsn + 72 * i] == CHG_TS_AND)
+        if (d[tsn + 88 * i] == CHG_TS_AND)
             and_node = i;
     assert_true(and_node != CHG_NONE32);
     /* year_end and year_end: node a used twice */
-    uint8_t *r = d + tsn + 72 * and_node;
+    uint8_t *r = d + tsn + 88 * and_node;
     uint32_t save = chg_rd32(r + 16);
     chg_wr32(r + 16, chg_rd32(r + 12));
     char want[200];
     snprintf(want, sizeof want, "corrupt bundle: TSNODES[%u].b: node %u is already an operand (a time set "
              "must be a tree) at offset %%u", and_node, and_node - 3);
-    refused(&bytes, want, tsn + 72 * and_node + 16);
+    refused(&bytes, want, tsn + 88 * and_node + 16);
     chg_wr32(r + 16, save);
     /* the set after the first starts inside it */
     assert_true(nsets >= 2);
