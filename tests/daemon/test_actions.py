@@ -337,6 +337,99 @@ def test_webhook_2xx_then_stall(tmp):
         tgt.close()
 
 
+FLAG_POLICY = """policy "flag-actions" version "1"
+schema change {
+  id:     string
+  target: string
+}
+freeze stop = flag "stop"
+rule stopped mandatory:
+  when change.target == "down"
+  deny during stop "stopped: {freeze}"
+on allow
+  do webhook(change.target, { change: change.id })
+"""
+
+APPROVAL_POLICY = """policy "approval-actions" version "1"
+schema change {
+  id:        string
+  target:    string
+  approvals: [{ by: string, group: string?, at: time, decision: enum("approve", "reject")? }] = []
+}
+risk low < high
+classify {
+  default high
+}
+approvals {
+  low  => none
+  high => 1 of group "cab"
+}
+on allow
+  do webhook(change.target, { change: change.id })
+"""
+
+
+def decisions_of(d, id):
+    _, _, c = d.request("GET", f"/v1/changes/{id}", token="r")
+    return [(x["outcome"], x["cause"]) for x in c["decisions"]]
+
+
+def test_flag_runs_no_action_again(tmp):
+    """A flag decides every change again, but a change whose outcome stays
+    allow (only its instant moved) stores no decision and runs its action
+    no second time; one it freezes gets its deny, and its allow again
+    when the flag is cleared, with the action run then."""
+    open(os.path.join(tmp, "actions.chg"), "w").write(FLAG_POLICY)
+    rec = Receiver({"/ok": [200], "/down": [200]})
+    d = new_daemon(tmp, *webhook_args(tmp, rec), "--fake-clock", "2026-12-07T09:00:00Z")
+    try:
+        eq(d.request("POST", "/v1/events", {"id": "f1", "target": "ok"})[2]["outcome"], "allow", "f1")
+        eq(d.request("POST", "/v1/events", {"id": "f2", "target": "down"})[2]["outcome"], "allow", "f2")
+        wait_for("two deliveries", lambda: settled(d, 2))
+        d.request("PUT", "/v1/clock", {"now": "2026-12-07T09:05:00Z"})
+        _, _, b = d.request("PUT", "/v1/flags/stop", {"by": "ops", "why": "INC-1"})
+        eq((b["reevaluated"], b["changed"]), (2, 1), "set: f2 frozen, f1 the same")
+        d.request("PUT", "/v1/clock", {"now": "2026-12-07T09:10:00Z"})
+        _, _, b = d.request("DELETE", "/v1/flags/stop", {"by": "ops", "why": "over"})
+        eq((b["reevaluated"], b["changed"]), (2, 1), "cleared: f2 allowed again, f1 the same")
+        rows = wait_for("three actions", lambda: settled(d, 3))
+        eq(decisions_of(d, "f1"), [("allow", "event")], "f1: nothing stored after its event")
+        eq(decisions_of(d, "f2"), [("allow", "flag"), ("deny", "flag"), ("allow", "event")], "f2")
+        eq(sorted((r[4], r[2]) for r in rows), [("f1", "done"), ("f2", "done"), ("f2", "done")], "actions")
+        time.sleep(0.5)
+        eq(sorted(x[0] for x in rec.deliveries), ["/down", "/down", "/ok"], "one delivery per allow")
+    finally:
+        d.stop()
+        rec.close()
+
+
+def test_approval_runs_no_action_again(tmp):
+    """The approval that turns pending into allow runs the action; one
+    more approval, or the same one again, runs nothing, and a duplicate
+    stores nothing new: its answer is the latest recorded decision."""
+    open(os.path.join(tmp, "actions.chg"), "w").write(APPROVAL_POLICY)
+    rec = Receiver({"/ok": [200]})
+    d = new_daemon(tmp, *webhook_args(tmp, rec), "--fake-clock", "2026-12-07T09:00:00Z")
+    try:
+        eq(d.request("POST", "/v1/events", {"id": "a1", "target": "ok"})[2]["outcome"], "pending", "event")
+        ann = {"by": "ann", "group": "cab", "at": "2026-12-07T09:00:00Z"}
+        s, _, first = d.request("POST", "/v1/changes/a1/approvals", ann)
+        eq((s, first["outcome"], first["cause"]), (200, "allow", "approval"), "ann")
+        d.request("PUT", "/v1/clock", {"now": "2026-12-07T09:05:00Z"})
+        s, _, again = d.request("POST", "/v1/changes/a1/approvals", ann)
+        eq((s, again), (200, first), "the same approval again: the latest decision, nothing new")
+        eq(decisions_of(d, "a1"), [("allow", "approval"), ("pending", "event")], "decisions")
+        s, _, bob = d.request("POST", "/v1/changes/a1/approvals", {"by": "bob", "group": "cab"})
+        eq((s, bob["outcome"]), (200, "allow"), "bob")
+        rows = wait_for("the action settled", lambda: settled(d, 1))
+        time.sleep(0.5)
+        eq((len(action_rows(d.store)), [r[2] for r in rows]), (1, ["done"]), "one action")
+        eq([x[0] for x in rec.deliveries], ["/ok"], "one delivery")
+    finally:
+        d.stop()
+        rec.close()
+
+
 def test_dry_run(tmp):
     """--dry-run executes nothing and records what would run."""
     rec = Receiver({"/ok": [200]})
