@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -379,6 +380,7 @@ typedef struct decided {
     uint64_t seq;
     char outcome[16];
     bool changed;
+    bool same_outcome;      /* as the latest recorded: its actions are not queued */
 } decided;
 
 /* A decision made and not yet written: the §3 text, its outcome, the text
@@ -441,6 +443,44 @@ static int judge(chgd_bundle *b, const chg_facts *facts, const chg_event *ev, co
     return rc;
 }
 
+/* The change's latest recorded decision as the endpoints answer it:
+ * the first of GET /v1/changes/{id}'s decisions. */
+static int latest_body(chg_store_conn *w, const char *id, chg_buf *out)
+{
+    chg_buf all;
+    chg_buf_init(&all);
+    int rc = chg_store_change_json(w, id, &all);
+    json_t *j = rc == CHG_OK ? json_loads(all.data, 0, NULL) : NULL;
+    json_t *first = json_array_get(json_object_get(j, "decisions"), 0);
+    if (rc == CHG_OK && !first)
+        rc = CHG_EINTERNAL;
+    char *text = first ? json_dumps(first, JSON_COMPACT) : NULL; /* in the store's order, as answered */
+    if (rc == CHG_OK && !text)
+        rc = CHG_ENOMEM;
+    if (rc == CHG_OK)
+        chg_buf_puts(out, text);
+    free(text);
+    json_decref(j);
+    chg_buf_free(&all);
+    return rc == CHG_OK && out->oom ? CHG_ENOMEM : rc;
+}
+
+/* Does decision text a differ from b in anything but its instant "at"?
+ * -1: not JSON, or out of memory (then they differ: stored). */
+static int differs_but_at(const char *a, const char *b)
+{
+    json_t *x = json_loads(a, 0, NULL), *y = json_loads(b, 0, NULL);
+    int r = -1;
+    if (json_is_object(x) && json_is_object(y)) {
+        json_object_del(x, "at");
+        json_object_del(y, "at");
+        r = !json_equal(x, y);
+    }
+    json_decref(x);
+    json_decref(y);
+    return r;
+}
+
 /* Write verdict v about change id (NULL: a change without an id) at
  * revision rev: when d->changed, the decision's audit record, the
  * decision, its actions; in any case its timer. The answer's body, when
@@ -480,7 +520,7 @@ static int record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
     }
     /* actions: queued in the same transaction as their decision, each
      * with its own idempotency key; with --dry-run recorded, never run */
-    json_t *acts = d->changed ? json_object_get(v->dj, "actions") : NULL;
+    json_t *acts = d->changed && !d->same_outcome ? json_object_get(v->dj, "actions") : NULL;
     /* the key names the action in every store: the chain's head after the
      * decision's record hashes the whole history before it */
     uint64_t head_seq = 0;
@@ -516,15 +556,21 @@ static int record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
     }
     if (rc == CHG_OK && body && d->changed)
         chg_store_decision_body(body, v->text.data, d->seq, v->now_text, chg_bundle_hash(b->b), rev, cause);
+    else if (rc == CHG_OK && body && id)
+        rc = latest_body(w, id, body);
     return rc;
 }
 
 /* Decide change id (NULL: a change without an id) at revision rev with
  * bundle b on the writer, on the state its transaction sees, and write
- * it (record). With only_if_changed, a decision equal to the latest one
- * is not written (d->changed false). */
+ * it (record). A re-evaluation (reeval: an approval, a flag, a timer) is
+ * measured against the change's latest recorded decision (docs/daemon.md,
+ * "Decided again"): stored only when it differs in more than its instant
+ * (d->changed), its actions queued only when its outcome differs — a
+ * duplicate approval, or a flag that changes nothing, stores and runs
+ * nothing, and the answer's body is then the latest decision. */
 static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev, const char *content,
-                  const char *cause, bool only_if_changed, chg_buf *body, decided *d)
+                  const char *cause, bool reeval, chg_buf *body, decided *d)
 {
     memset(d, 0, sizeof *d);
     const chg_facts *facts;
@@ -539,11 +585,15 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
     if (rc == CHG_OK)
         rc = judge(b, facts, NULL, merged.data, merged.len, chgd_now(), &v);
     d->changed = true;
-    if (rc == CHG_OK && only_if_changed && id) {
+    if (rc == CHG_OK && reeval && id) {
         int lr = chg_store_decision_latest(w, id, &latest);
-        if (lr == CHG_OK && !strcmp(latest.data, v.text.data))
-            d->changed = false;
-        else if (lr != CHG_OK && lr != CHG_ENOTFOUND)
+        if (lr == CHG_OK) {
+            json_t *lj = json_loads(latest.data, 0, NULL);
+            const char *was = json_string_value(json_object_get(lj, "outcome"));
+            d->same_outcome = was && !strcmp(was, v.outcome);
+            json_decref(lj);
+            d->changed = !d->same_outcome || differs_but_at(latest.data, v.text.data);
+        } else if (lr != CHG_ENOTFOUND)
             rc = lr;
     }
     if (rc == CHG_OK)
@@ -1044,7 +1094,7 @@ static int approval_run(chg_store_conn *w, void *ud)
     decided d;
     chg_buf_reset(&j->a->body);
     if (rc == CHG_OK)
-        rc = decide(w, j->b, j->id, rev, content.data, "approval", false, &j->a->body, &d);
+        rc = decide(w, j->b, j->id, rev, content.data, "approval", true, &j->a->body, &d);
     if (rc == CHG_OK)
         j->a->status = 200;
 done:

@@ -60,7 +60,9 @@ static const char *find_value(const chg_vec *v, const char *name, size_t n)
     return NULL;
 }
 
-/* The secret: the file's bytes without a final newline; never empty. */
+/* The secret: the file's bytes without one final newline ("\n" or
+ * "\r\n", as an editor writes it); any other byte, a "\r" or a second
+ * newline included, is part of it. Never empty. */
 static int read_secret(const char *path, unsigned char **out, size_t *len, char *err, size_t errlen)
 {
     char *data;
@@ -69,8 +71,8 @@ static int read_secret(const char *path, unsigned char **out, size_t *len, char 
         snprintf(err, errlen, "--webhook-secret: cannot read %s", path);
         return CHG_EINVAL;
     }
-    while (n && (data[n - 1] == '\n' || data[n - 1] == '\r'))
-        n--;
+    if (n && data[n - 1] == '\n')
+        n -= n >= 2 && data[n - 2] == '\r' ? 2 : 1;
     if (!n) {
         chg_free(data);
         snprintf(err, errlen, "--webhook-secret: %s is empty", path);
@@ -188,6 +190,13 @@ static chgd_exec_status post(const target *t, const char *body, size_t len, cons
     curl_easy_cleanup(h);
     /* the URL is configuration, not a secret, but may carry a token in its
      * query: messages name the target, never the URL */
+    /* A 2xx status line means the target took the delivery and runs the
+     * action: a body that stalls or breaks after it is not a reason to
+     * deliver again (the target would act twice). */
+    if (rc != CURLE_OK && status >= 200 && status < 300) {
+        snprintf(msg, msglen, "webhook %s: HTTP %ld (then: %s)", t->name, status, curl_easy_strerror(rc));
+        return CHGD_EXEC_OK;
+    }
     if (rc != CURLE_OK) {
         bool later = rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
                      rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING ||

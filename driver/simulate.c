@@ -41,6 +41,8 @@ typedef struct planned {
     char **deps;            /* the item's depends_on services */
     size_t ndeps;
     chg_event *ev;
+    char *json;             /* the change as compact JSON, for concurrency
+                               limits' `per` fields */
     bool has_at;            /* the item gives its instant */
     int64_t at, dur;        /* planned [at, at + dur) */
     /* the decision at the planned instant */
@@ -59,8 +61,8 @@ typedef struct planned {
     uint8_t *shaped;        /* per time set: 1 a required window, 2 a freeze met */
 } planned;
 
-typedef enum conflict_kind { K_SERVICE, K_DEPENDENCY, K_FREEZE, K_WINDOW, K_LIMIT } conflict_kind;
-static const char *const kind_names[] = {"service", "dependency", "freeze", "window", "limit"};
+typedef enum conflict_kind { K_SERVICE, K_DEPENDENCY, K_FREEZE, K_WINDOW, K_CONCURRENCY } conflict_kind;
+static const char *const kind_names[] = {"service", "dependency", "freeze", "window", "concurrency"};
 
 typedef struct conflict {
     conflict_kind kind;
@@ -168,6 +170,7 @@ static void planned_free(planned *p)
         chg_free(p->deps[i]);
     chg_free(p->deps);
     chg_event_free(p->ev);
+    free(p->json); /* jansson's */
     chg_free(p->decision);
     chg_free(p->risk);
     for (size_t i = 0; i < p->nneeds; i++)
@@ -252,6 +255,10 @@ static int read_item(reader *r, json_t *item, const char *where)
             return CHG_ENOMEM;
         input_error(r, where, "%s%s", wrapped ? ".change: " : "", err);
         return CHG_OK;
+    }
+    if (!(p.json = json_dumps(change, JSON_COMPACT))) {
+        chg_event_free(p.ev);
+        return CHG_ENOMEM;
     }
     json_t *svc = json_object_get(change, "service");
     json_t *deps = wrapped ? json_object_get(item, "depends_on") : NULL;
@@ -767,17 +774,51 @@ static int overlap_conflicts(chg_simulation *s, size_t *order)
     return rc;
 }
 
-/* Concurrency limits ("at most N changes of risk >= R in flight"): the
- * one place their check plugs in. It is given the planned intervals
- * [at, at + dur) with their risk (items[i].risk_index, -1 when the
- * decision failed) in start order, and adds one K_LIMIT conflict per
- * violation, naming the changes in flight and the limit's rule. The
- * language has no such construct yet, so there is nothing to check. */
-static int limit_conflicts(chg_simulation *s, const size_t *order)
+/* Concurrency limits (`concurrency NAME = N of … [per change.F]`):
+ * chg_concurrency_check over the planned intervals [at, at + dur) with
+ * their risk (-1 when the decision failed: counted under every limit,
+ * fail closed). Each violation becomes one conflict per change it lists
+ * in flight, paired with the change that starts over the limit, over
+ * the time both run; the rule is the violation's sentence, which names
+ * every change in flight and the limit. */
+static int limit_conflicts(chg_simulation *s)
 {
-    (void)s;
-    (void)order;
-    return CHG_OK;
+    if (!s->n || !chg_bundle_nconcurrency(s->b))
+        return CHG_OK;
+    chg_inflight *in = chg_calloc(s->n, sizeof *in);
+    if (!in)
+        return CHG_ENOMEM;
+    for (size_t i = 0; i < s->n; i++) {
+        const planned *p = &s->items[i];
+        in[i] = (chg_inflight){.id = p->id, .start = p->at, .end = p->at + p->dur, .risk = p->risk_index,
+                               .change = p->json, .len = strlen(p->json)};
+    }
+    chg_concurrency_violation *v = NULL;
+    size_t nv = 0;
+    char err[300];
+    int rc = chg_concurrency_check(s->b, in, s->n, &v, &nv, err, sizeof err);
+    /* the intervals are the planner's own (a duration is never negative)
+     * and the risks the policy's, so only memory can fail here */
+    if (rc != CHG_OK)
+        rc = CHG_ENOMEM;
+    chg_buf text;
+    chg_buf_init(&text);
+    for (size_t k = 0; k < nv && rc == CHG_OK; k++) {
+        chg_buf_reset(&text);
+        chg_concurrency_violation_text(s->b, in, &v[k], &text);
+        const planned *p = &s->items[v[k].change];
+        for (size_t q = 0; q < v[k].nlisted && rc == CHG_OK; q++) {
+            const planned *o = &s->items[v[k].inflight[q]];
+            int64_t end = o->at + o->dur < p->at + p->dur ? o->at + o->dur : p->at + p->dur;
+            rc = text.oom ? CHG_ENOMEM
+                          : add_conflict(s, K_CONCURRENCY, v[k].inflight[q], v[k].change, p->at, end,
+                                         dup_n(text.data, text.len));
+        }
+    }
+    chg_buf_free(&text);
+    chg_concurrency_violations_free(v, nv);
+    chg_free(in);
+    return rc;
 }
 
 static int by_conflict(const void *x, const void *y)
@@ -789,7 +830,10 @@ static int by_conflict(const void *x, const void *y)
         return a->a < b->a ? -1 : 1;
     if (a->b != b->b)
         return a->b < b->b ? -1 : 1;
-    return (int)a->kind - (int)b->kind;
+    if (a->kind != b->kind)
+        return (int)a->kind - (int)b->kind;
+    /* two limits over one pair: their sentences differ in the limit */
+    return strcmp(a->rule, b->rule);
 }
 
 /* ---- the run ------------------------------------------------------------------------------ */
@@ -891,7 +935,7 @@ int chg_simulate(const chg_bundle *b, const char *text, size_t len, const chg_si
     }
     chg_free(keys);
     if (rc == CHG_OK)
-        rc = limit_conflicts(s, order);
+        rc = limit_conflicts(s);
     if (rc == CHG_OK && s->nconflicts > 1)
         qsort(s->conflicts, s->nconflicts, sizeof *s->conflicts, by_conflict);
     chg_free(order);

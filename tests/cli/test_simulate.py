@@ -106,7 +106,7 @@ class Docs(Base):
                 rc, out, err = chgc(*m.group(1).split(), cwd=self.d)
                 self.assertEqual((out, err, rc), (body, "", int(m.group(2))), m.group(1))
                 ran += 1
-        self.assertEqual(ran, 1)
+        self.assertEqual(ran, 2)
 
 
 class PolicyLibrary(unittest.TestCase):
@@ -271,6 +271,43 @@ class Semantics(Base):
         # "at" of the wrapper is the planned instant even so
         rc, r, c = self.report([{"change": bare, "at": "2026-12-03T12:00:00Z"}])
         self.assertEqual((c["c"]["at"], c["c"]["outcome"]), ("2026-12-03T12:00:00Z", "defer"))
+
+    def test_concurrency_limit_hit(self):
+        """Issue 13 point 8, a concurrency limit hit. Limits: 1 change of
+        any risk per service, 2 high-risk changes in all. a (web, 22:00 for
+        2h), c (api, 22:30 for 1h) and b (web, 23:00 for 30m) are high: b
+        starts with a in flight on web (one_per_service) and with a and c
+        in flight (cab_load), one conflict with each, over 23:00..23:30.
+        d is low risk (dev): not counted by cab_load, alone on db. e (api,
+        23:30) starts as b and c end, [start, end): only a is in flight,
+        under both limits."""
+        self.write("p.chg", POLICY + "concurrency one_per_service = 1 of any per change.service\n"
+                                     "concurrency cab_load        = 2 of risk >= high\n")
+        day = "2026-12-02T"
+        plan = [{"change": prod("a"), "at": day + "22:00:00Z", "duration": "2h"},
+                {"change": prod("b"), "at": day + "23:00:00Z", "duration": "30m"},
+                {"change": prod("c", service="api"), "at": day + "22:30:00Z", "duration": "1h"},
+                {"change": {"id": "d", "service": "db", "env": "dev"}, "at": day + "23:10:00Z", "duration": "10m"},
+                {"change": prod("e", service="api"), "at": day + "23:30:00Z", "duration": "20m"}]
+        rc, r, c = self.report(plan)
+        b_starts = 'change "b" starts at 2026-12-02T23:00:00Z while '
+        one = b_starts + ('1 change is in flight with change.service = "web" ("a"): '
+                          'concurrency one_per_service allows 1 of any per change.service')
+        cab = b_starts + '2 changes are in flight ("a", "c"): concurrency cab_load allows 2 of risk >= high'
+        span = (day + "23:00:00Z", day + "23:30:00Z")
+        got = [(k["kind"], k["changes"], k["rule"], k["start"], k["end"]) for k in r["conflicts"]]
+        self.assertEqual(got, [
+            ("service", ["a", "b"], "both change service web", *span),
+            ("concurrency", ["a", "b"], one, *span),
+            ("concurrency", ["a", "b"], cab, *span),
+            ("concurrency", ["c", "b"], cab, *span),
+        ])
+        self.assertEqual({i: len(c[i]["conflicts"]) for i in c}, {"a": 3, "b": 4, "c": 1, "d": 0, "e": 0})
+        self.assertEqual((rc, r["count"]["conflicts"]), (1, 4))
+        # the same report on a terminal, each conflict named on both changes
+        rc, out, err = self.simulate("p.chg", "--changes", "plan.json", *RANGE)
+        self.assertIn("                      conflict (concurrency): with c, " + cab + "\n", out)
+        self.assertEqual(out.count("conflict (concurrency): with b, " + cab), 2)
 
     def test_jsonl_equals_array(self):
         plan = [{"change": prod("a"), "at": "2026-12-02T22:00:00Z"}, {"change": prod("b"), "at": "2026-12-02T22:30:00Z"}]

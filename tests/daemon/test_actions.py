@@ -255,6 +255,181 @@ def test_webhook_timeout(tmp):
         rec.close()
 
 
+class RawTarget:
+    """A webhook target that records each delivery (path, signature, body)
+    and answers 200; on /stall, a 200 with a Content-Length it never
+    completes."""
+
+    def __init__(self):
+        self.got = []
+        tgt = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                tgt.got.append((self.path, self.headers["X-Chg-Signature"], body))
+                self.send_response(200)
+                if self.path == "/stall":
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(3)
+                    return
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_webhook_secret_bytes(tmp):
+    """The secret is the file's bytes minus one final newline: a final
+    "\r" of a binary secret, or a second "\n", is part of it."""
+    tgt = RawTarget()
+    files = {"cr": b"k3y\r", "lf": b"k3y\n\n", "crlf": b"k3y\r\n"}
+    want = {"cr": b"k3y\r", "lf": b"k3y\n", "crlf": b"k3y"}
+    args = []
+    for n, data in files.items():
+        path = os.path.join(tmp, n + ".secret")
+        open(path, "wb").write(data)
+        args += ["--webhook", f"{n}={tgt.url}/{n}", "--webhook-secret", f"{n}={path}"]
+    d = new_daemon(tmp, *args)
+    try:
+        for n in files:
+            d.request("POST", "/v1/events", {"id": "s-" + n, "target": n})
+        wait_for("three deliveries", lambda: len(tgt.got) == 3 and settled(d, 3))
+        for path, sig, body in sorted(tgt.got):
+            n = path[1:]
+            eq(signed_by_chgd(want[n], body, sig), True, f"{n}: signed with the file's bytes minus one newline")
+    finally:
+        d.stop()
+        tgt.close()
+
+
+def test_webhook_2xx_then_stall(tmp):
+    """A 2xx status line means the target took the delivery: a body that
+    then times out is not delivered again."""
+    tgt = RawTarget()
+    secret = os.path.join(tmp, "s.secret")
+    open(secret, "wb").write(SECRET + b"\n")
+    d = new_daemon(tmp, "--webhook", f"stall={tgt.url}/stall", "--webhook-secret", f"stall={secret}",
+                   "--webhook-timeout", "1", "--action-attempts", "3", "--action-backoff", "10")
+    try:
+        d.request("POST", "/v1/events", {"id": "st1", "target": "stall"})
+        rows = wait_for("the action settled", lambda: settled(d, 1))
+        eq([(r[2], r[3]) for r in rows], [("done", 1)], "one attempt, done")
+        time.sleep(1)
+        eq(len(tgt.got), 1, "one delivery")
+        results = [r["data"] for r in records(d, "action") if r["data"]["status"] != "started"]
+        eq([(x["status"], x["message"]) for x in results],
+           [("ok", "webhook stall: HTTP 200 (then: Timeout was reached)")], "the record says what happened")
+    finally:
+        d.stop()
+        tgt.close()
+
+
+FLAG_POLICY = """policy "flag-actions" version "1"
+schema change {
+  id:     string
+  target: string
+}
+freeze stop = flag "stop"
+rule stopped mandatory:
+  when change.target == "down"
+  deny during stop "stopped: {freeze}"
+on allow
+  do webhook(change.target, { change: change.id })
+"""
+
+APPROVAL_POLICY = """policy "approval-actions" version "1"
+schema change {
+  id:        string
+  target:    string
+  approvals: [{ by: string, group: string?, at: time, decision: enum("approve", "reject")? }] = []
+}
+risk low < high
+classify {
+  default high
+}
+approvals {
+  low  => none
+  high => 1 of group "cab"
+}
+on allow
+  do webhook(change.target, { change: change.id })
+"""
+
+
+def decisions_of(d, id):
+    _, _, c = d.request("GET", f"/v1/changes/{id}", token="r")
+    return [(x["outcome"], x["cause"]) for x in c["decisions"]]
+
+
+def test_flag_runs_no_action_again(tmp):
+    """A flag decides every change again, but a change whose outcome stays
+    allow (only its instant moved) stores no decision and runs its action
+    no second time; one it freezes gets its deny, and its allow again
+    when the flag is cleared, with the action run then."""
+    open(os.path.join(tmp, "actions.chg"), "w").write(FLAG_POLICY)
+    rec = Receiver({"/ok": [200], "/down": [200]})
+    d = new_daemon(tmp, *webhook_args(tmp, rec), "--fake-clock", "2026-12-07T09:00:00Z")
+    try:
+        eq(d.request("POST", "/v1/events", {"id": "f1", "target": "ok"})[2]["outcome"], "allow", "f1")
+        eq(d.request("POST", "/v1/events", {"id": "f2", "target": "down"})[2]["outcome"], "allow", "f2")
+        wait_for("two deliveries", lambda: settled(d, 2))
+        d.request("PUT", "/v1/clock", {"now": "2026-12-07T09:05:00Z"})
+        _, _, b = d.request("PUT", "/v1/flags/stop", {"by": "ops", "why": "INC-1"})
+        eq((b["reevaluated"], b["changed"]), (2, 1), "set: f2 frozen, f1 the same")
+        d.request("PUT", "/v1/clock", {"now": "2026-12-07T09:10:00Z"})
+        _, _, b = d.request("DELETE", "/v1/flags/stop", {"by": "ops", "why": "over"})
+        eq((b["reevaluated"], b["changed"]), (2, 1), "cleared: f2 allowed again, f1 the same")
+        rows = wait_for("three actions", lambda: settled(d, 3))
+        eq(decisions_of(d, "f1"), [("allow", "event")], "f1: nothing stored after its event")
+        eq(decisions_of(d, "f2"), [("allow", "flag"), ("deny", "flag"), ("allow", "event")], "f2")
+        eq(sorted((r[4], r[2]) for r in rows), [("f1", "done"), ("f2", "done"), ("f2", "done")], "actions")
+        time.sleep(0.5)
+        eq(sorted(x[0] for x in rec.deliveries), ["/down", "/down", "/ok"], "one delivery per allow")
+    finally:
+        d.stop()
+        rec.close()
+
+
+def test_approval_runs_no_action_again(tmp):
+    """The approval that turns pending into allow runs the action; one
+    more approval, or the same one again, runs nothing, and a duplicate
+    stores nothing new: its answer is the latest recorded decision."""
+    open(os.path.join(tmp, "actions.chg"), "w").write(APPROVAL_POLICY)
+    rec = Receiver({"/ok": [200]})
+    d = new_daemon(tmp, *webhook_args(tmp, rec), "--fake-clock", "2026-12-07T09:00:00Z")
+    try:
+        eq(d.request("POST", "/v1/events", {"id": "a1", "target": "ok"})[2]["outcome"], "pending", "event")
+        ann = {"by": "ann", "group": "cab", "at": "2026-12-07T09:00:00Z"}
+        s, _, first = d.request("POST", "/v1/changes/a1/approvals", ann)
+        eq((s, first["outcome"], first["cause"]), (200, "allow", "approval"), "ann")
+        d.request("PUT", "/v1/clock", {"now": "2026-12-07T09:05:00Z"})
+        s, _, again = d.request("POST", "/v1/changes/a1/approvals", ann)
+        eq((s, again), (200, first), "the same approval again: the latest decision, nothing new")
+        eq(decisions_of(d, "a1"), [("allow", "approval"), ("pending", "event")], "decisions")
+        s, _, bob = d.request("POST", "/v1/changes/a1/approvals", {"by": "bob", "group": "cab"})
+        eq((s, bob["outcome"]), (200, "allow"), "bob")
+        rows = wait_for("the action settled", lambda: settled(d, 1))
+        time.sleep(0.5)
+        eq((len(action_rows(d.store)), [r[2] for r in rows]), (1, ["done"]), "one action")
+        eq([x[0] for x in rec.deliveries], ["/ok"], "one delivery")
+    finally:
+        d.stop()
+        rec.close()
+
+
 def test_dry_run(tmp):
     """--dry-run executes nothing and records what would run."""
     rec = Receiver({"/ok": [200]})
