@@ -240,6 +240,22 @@ void chgc_fail(int status, const char *err)
     chgc_error("%s", err && *err ? err : chg_strerror(status));
 }
 
+/* Two inputs both given as '-' would each see part of standard input, or
+ * the second nothing, and a decision made on half a document is worse
+ * than a usage error: the commands count them with this. */
+bool chgc_is_stdin(const char *path)
+{
+    return path && !strcmp(path, "-");
+}
+
+int chgc_stdin_uses(char *const *paths, int n)
+{
+    int uses = 0;
+    for (int i = 0; i < n; i++)
+        uses += chgc_is_stdin(paths[i]);
+    return uses;
+}
+
 int chgc_collect(char **paths, int n, chg_vec *out)
 {
     char err[1024] = "";

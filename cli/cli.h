@@ -69,5 +69,9 @@ void chgc_error(const char *fmt, ...) CHG_PRINTF(1, 2);
 /* Print what a driver call that returned `status` wrote in err, or the
  * status's own words when it wrote nothing. */
 void chgc_fail(int status, const char *err);
+/* Is path (may be NULL) "-", standard input? And how many of the n paths
+ * are? A command refuses two: standard input can be read once. */
+bool chgc_is_stdin(const char *path);
+int chgc_stdin_uses(char *const *paths, int n);
 
 #endif

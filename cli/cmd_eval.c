@@ -85,13 +85,7 @@ int chgc_eval(int argc, char **argv)
         eval_usage(stderr);
         return EXIT_USAGE;
     }
-    /* Standard input can be read once: two inputs both given as '-' would
-     * each see part of it, or the second nothing, and a decision made on
-     * half a document is worse than a usage error. */
-    int from_stdin = !strcmp(event, "-") + (facts_path && !strcmp(facts_path, "-"));
-    for (int i = optind; i < argc; i++)
-        from_stdin += !strcmp(argv[i], "-");
-    if (from_stdin > 1) {
+    if (chgc_is_stdin(event) + chgc_is_stdin(facts_path) + chgc_stdin_uses(argv + optind, argc - optind) > 1) {
         chgc_error("eval: only one of the policy, --event and --facts can be standard input");
         return EXIT_USAGE;
     }

@@ -99,11 +99,8 @@ int chgc_replay(int argc, char **argv)
         replay_usage(stderr);
         goto done;
     }
-    int from_stdin = !strcmp(events, "-") + (facts_path && !strcmp(facts_path, "-"));
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < npaths[k]; i++)
-            from_stdin += !strcmp(paths[k][i], "-");
-    if (from_stdin > 1) {
+    if (chgc_is_stdin(events) + chgc_is_stdin(facts_path) + chgc_stdin_uses(paths[0], npaths[0]) +
+            chgc_stdin_uses(paths[1], npaths[1]) > 1) {
         chgc_error("replay: only one of the policies, --events and --facts can be standard input");
         goto done;
     }

@@ -140,10 +140,7 @@ int chgc_simulate(int argc, char **argv)
         chgc_error("the range is longer than 3660 days");
         return EXIT_USAGE;
     }
-    int from_stdin = !strcmp(changes, "-") + (facts_path && !strcmp(facts_path, "-"));
-    for (int i = optind; i < argc; i++)
-        from_stdin += !strcmp(argv[i], "-");
-    if (from_stdin > 1) {
+    if (chgc_is_stdin(changes) + chgc_is_stdin(facts_path) + chgc_stdin_uses(argv + optind, argc - optind) > 1) {
         chgc_error("simulate: only one of the policy, --changes and --facts can be standard input");
         return EXIT_USAGE;
     }
