@@ -613,25 +613,155 @@ def test_cloudformation_actions():
     eq([c["params"].get("ClientRequestToken") for c in calls("ExecuteChangeSet")[-2:]], ["chg-8-1-ab"] * 2)
 
 
+# each aws.* built-in and the IAM actions of the operations it calls
+IAM = {"aws.cloudwatch.alarm_state": {"cloudwatch:DescribeAlarms"},
+       "aws.ssm.calendar_state": {"ssm:GetCalendarState"}, "aws.ssm.next_transition": {"ssm:GetCalendarState"},
+       "aws.codepipeline.stage_state": {"codepipeline:GetPipelineState"},
+       "aws.codepipeline.execution_state": {"codepipeline:GetPipelineExecution"},
+       "aws.codepipeline.disable_transition": {"codepipeline:DisableStageTransition"},
+       "aws.codepipeline.enable_transition": {"codepipeline:EnableStageTransition"},
+       "aws.codepipeline.put_approval_result": {"codepipeline:PutApprovalResult"},
+       "aws.codepipeline.stop_pipeline_execution": {"codepipeline:StopPipelineExecution"},
+       "aws.codedeploy.stop_deployment": {"codedeploy:StopDeployment"},
+       "aws.stepfunctions.send_task_success": {"states:SendTaskSuccess"},
+       "aws.stepfunctions.send_task_failure": {"states:SendTaskFailure"},
+       "aws.sns.publish": {"sns:Publish"}, "aws.events.put_event": {"events:PutEvents"},
+       "aws.ssm.send_automation_signal": {"ssm:SendAutomationSignal"},
+       "aws.cloudformation.cancel_update_stack": {"cloudformation:CancelUpdateStack"},
+       "aws.cloudformation.rollback_stack": {"cloudformation:RollbackStack"},
+       "aws.cloudformation.execute_change_set": {"cloudformation:ExecuteChangeSet"}}
+# IAM's service prefix -> botocore's model
+IAM_MODEL = {"cloudwatch": "cloudwatch", "ssm": "ssm", "codepipeline": "codepipeline", "codedeploy": "codedeploy",
+             "states": "stepfunctions", "sns": "sns", "events": "events", "cloudformation": "cloudformation",
+             "sqs": "sqs", "sts": "sts"}
+
+
+def check_iam_policy(p):
+    """An IAM policy of IAM's grammar (the parts chg uses); its actions,
+    each an operation of botocore's model of its service."""
+    eq(sorted(k for k in p if k != "Id"), ["Statement", "Version"])
+    eq(p["Version"], "2012-10-17")
+    actions = set()
+    for st in p["Statement"]:
+        assert st["Effect"] == "Allow" and st["Action"] and st.get("Resource", st.get("Principal")), st
+        assert set(st) <= {"Sid", "Effect", "Action", "Resource", "Principal", "Condition"}, st
+        for a in st["Action"]:
+            svc, _, op = a.partition(":")
+            assert op in fake_aws.model(IAM_MODEL[svc]).operation_names, a
+            actions.add(a)
+    return actions
+
+
 def test_docs_iam_policies():
-    """docs/aws.md: every IAM policy is JSON of IAM's grammar, and each
-    operation the client calls is allowed by the whole-deployment policy."""
+    """docs/aws.md: every IAM policy is JSON of IAM's grammar; each one given
+    for built-ins allows exactly their operations; every aws.* built-in of
+    vm/builtins.def has one; the last is the union of all."""
     text = open(os.path.join(ROOT, "docs/aws.md"), encoding="utf-8").read()
-    blocks = re.findall(r"```json\n(.*?)```", text, re.S)
-    assert len(blocks) >= 4, blocks
-    for b in blocks:
-        p = json.loads(b)
-        eq(sorted(p), ["Statement", "Version"])
-        eq(p["Version"], "2012-10-17")
-        for st in p["Statement"]:
-            assert st["Effect"] == "Allow" and st["Action"] and st["Resource"], st
-            for a in st["Action"]:
-                svc, _, op = a.partition(":")
-                name = {"cloudwatch": "cloudwatch", "ssm": "ssm", "codepipeline": "codepipeline"}[svc]
-                assert op in fake_aws.model(name).operation_names, a
-    whole = {a for st in json.loads(blocks[-1])["Statement"] for a in st["Action"]}
-    eq(whole, {"cloudwatch:DescribeAlarms", "ssm:GetCalendarState", "codepipeline:GetPipelineState",
-               "codepipeline:GetPipelineExecution"})
+    text = text[text.index("## Least-privilege IAM policies"):text.index("## EventBridge to SQS")]
+    blocks = re.findall(r"\n\n([^\n]*)\n\n```json\n(.*?)```", text, re.S)
+    builtins = set(re.findall(r'CHG_(?:QUERY|ACTION)\("(aws\.[a-z_.]+)"',
+                              open(os.path.join(ROOT, "vm/builtins.def"), encoding="utf-8").read()))
+    eq(builtins, set(IAM))
+    covered = set()
+    for intro, b in blocks[:-1]:
+        names = set(re.findall(r"`(aws\.[a-z_.]+)`", intro))
+        assert names, intro
+        covered |= names
+        eq(check_iam_policy(json.loads(b)), set().union(*(IAM[n] for n in names)))
+    eq(covered, builtins)
+    whole = json.loads(blocks[-1][1])
+    eq(check_iam_policy(whole), set().union(*IAM.values()))
+    WHOLE.update(whole)
+
+
+WHOLE = {}
+
+# The CloudFormation resource types the template may use, each with its
+# required properties and its Fn::GetAtt attributes, from the CloudFormation
+# User Guide's resource reference (awsdocs/aws-cloudformation-user-guide,
+# doc_source/aws-resource-events-rule.md, aws-resource-sqs-queue.md,
+# aws-resource-sqs-queuepolicy.md, aws-resource-iam-role.md): cfn-lint, which
+# has the full specification, is not a Debian package.
+CFN_TYPES = {"AWS::Events::Rule": ({"EventPattern"}, {"Arn"}),  # EventPattern or ScheduleExpression
+             "AWS::SQS::Queue": (set(), {"Arn", "QueueName", "QueueUrl"}),
+             "AWS::SQS::QueuePolicy": ({"PolicyDocument", "Queues"}, {"Id"}),
+             "AWS::IAM::Role": ({"AssumeRolePolicyDocument"}, {"Arn", "RoleId"})}
+# the detail types chgd's rule matches: those of the real sample events (policies/events,
+# from /work/shared/events) and CodeDeploy's "Monitoring deployments with Amazon EventBridge"
+DETAIL_TYPES = {"aws.codepipeline": {"CodePipeline Pipeline Execution State Change",
+                                     "CodePipeline Stage Execution State Change",
+                                     "CodePipeline Action Execution State Change"},
+                "aws.codedeploy": {"CodeDeploy Deployment State-change Notification",
+                                   "CodeDeploy Instance State-change Notification"}}
+
+
+def test_cloudformation_template():
+    """docs/chgd-aws.cfn.json, checked structurally (cfn-lint is no Debian
+    package): real types with their required properties, every Ref and
+    GetAtt resolved, the queue's redrive to the dead-letter queue, the queue
+    policy for EventBridge and that rule only, the role's policies of IAM's
+    grammar and the whole-deployment one of docs/aws.md."""
+    t = json.load(open(os.path.join(ROOT, "docs/chgd-aws.cfn.json"), encoding="utf-8"))
+    assert set(t) <= {"AWSTemplateFormatVersion", "Description", "Parameters", "Resources", "Outputs"}, set(t)
+    eq(t["AWSTemplateFormatVersion"], "2010-09-09")
+    params, res = t.get("Parameters", {}), t["Resources"]
+    for name, p in params.items():
+        assert p["Type"] in ("String", "Number"), name
+        if "AllowedValues" in p:
+            assert p["Default"] in p["AllowedValues"], name
+
+    def walk(v, where):
+        if isinstance(v, dict):
+            if "Ref" in v:
+                assert v["Ref"] in params or v["Ref"] in res or v["Ref"].startswith("AWS::"), (where, v)
+            if "Fn::GetAtt" in v:
+                r, attr = v["Fn::GetAtt"]
+                assert r in res and attr in CFN_TYPES[res[r]["Type"]][1], (where, v)
+            for k, x in v.items():
+                assert not k.startswith("Fn::") or k in ("Fn::GetAtt", "Fn::Sub", "Fn::Join"), (where, k)
+                walk(x, where)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x, where)
+
+    for name, r in res.items():
+        assert re.fullmatch(r"[A-Za-z0-9]+", name), name
+        assert r["Type"] in CFN_TYPES, (name, r["Type"])
+        missing = CFN_TYPES[r["Type"]][0] - set(r.get("Properties", {}))
+        assert not missing, (name, missing)
+        walk(r.get("Properties", {}), name)
+    for name, o in t.get("Outputs", {}).items():
+        walk(o["Value"], name)
+    by_type = {}
+    for name, r in res.items():
+        by_type.setdefault(r["Type"], []).append(name)
+    rule = res[by_type["AWS::Events::Rule"][0]]["Properties"]
+    pat = rule["EventPattern"]
+    eq(set(pat["source"]), set(DETAIL_TYPES))
+    eq(set(pat["detail-type"]), set().union(*DETAIL_TYPES.values()))
+    samples = os.path.join(ROOT, "policies/events")
+    seen = {json.load(open(os.path.join(samples, f), encoding="utf-8")).get("detail-type")
+            for f in os.listdir(samples) if f.endswith(".json")}
+    assert DETAIL_TYPES["aws.codepipeline"] | {"CodeDeploy Instance State-change Notification"} <= seen, seen
+    queue = rule["Targets"][0]["Arn"]["Fn::GetAtt"][0]
+    qp = res[queue]["Properties"]
+    dlq = qp["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"]
+    eq((res[dlq[0]]["Type"], dlq[1]), ("AWS::SQS::Queue", "Arn"))
+    assert qp["ReceiveMessageWaitTimeSeconds"] == 20  # what chgd's long poll waits
+    pol = res[by_type["AWS::SQS::QueuePolicy"][0]]["Properties"]
+    eq(pol["Queues"], [{"Ref": queue}])
+    st = pol["PolicyDocument"]["Statement"]
+    eq(check_iam_policy(pol["PolicyDocument"]), {"sqs:SendMessage"})
+    eq(st[0]["Principal"], {"Service": "events.amazonaws.com"})
+    eq(st[0]["Condition"]["ArnEquals"]["aws:SourceArn"], {"Fn::GetAtt": [by_type["AWS::Events::Rule"][0], "Arn"]})
+    role = res[by_type["AWS::IAM::Role"][0]]["Properties"]
+    eq(check_iam_policy(role["AssumeRolePolicyDocument"]), {"sts:AssumeRole"})
+    docs = {p["PolicyName"]: p["PolicyDocument"] for p in role["Policies"]}
+    eq(check_iam_policy(docs["chgd-queue"]),
+       {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"})
+    if not WHOLE:
+        test_docs_iam_policies()
+    eq(docs["chgd-aws"], WHOLE)
 
 
 def audit_actions(d):
