@@ -129,6 +129,27 @@ static int put_event(chg_aws *a, json_t *args, chg_buf *out, chg_aws_error *err)
     return rc;
 }
 
+/* A Query answer's element at path (its last name the key) as the JSON
+ * object {"KEY": "text"} appended to out; false when it has none. */
+static bool xml_answer(const chg_buf *xml, const char *const *path, chg_buf *out)
+{
+    chg_buf v;
+    chg_buf_init(&v);
+    bool ok = chg_aws_xml_text(xml->data, xml->len, path, &v) && v.data;
+    if (ok) {
+        size_t last = 0;
+        while (path[last + 1])
+            last++;
+        chg_buf_putc(out, '{');
+        chg_buf_json_string(out, path[last], strlen(path[last]));
+        chg_buf_putc(out, ':');
+        chg_buf_json_string(out, v.data, v.len);
+        chg_buf_putc(out, '}');
+    }
+    chg_buf_free(&v);
+    return ok;
+}
+
 static int publish(chg_aws *a, json_t *args, chg_buf *out, chg_aws_error *err)
 {
     chg_buf p, xml;
@@ -149,19 +170,10 @@ static int publish(chg_aws *a, json_t *args, chg_buf *out, chg_aws_error *err)
         chg_aws_urlencode(&p, subj);
     }
     int rc = p.oom ? CHG_ENOMEM : chg_aws_query_call(a, "sns", "Publish", p.data, &xml, err);
-    if (rc == CHG_OK) {
-        static const char *const path[] = {"PublishResult", "MessageId", NULL};
-        chg_buf id;
-        chg_buf_init(&id);
-        if (chg_aws_xml_text(xml.data, xml.len, path, &id) && id.data) {
-            chg_buf_puts(out, "{\"MessageId\":");
-            chg_buf_json_string(out, id.data, id.len);
-            chg_buf_putc(out, '}');
-        } else {
-            chg_aws_seterr(err, 200, "MalformedResponse", "Publish: the answer has no MessageId");
-            rc = CHG_EIO;
-        }
-        chg_buf_free(&id);
+    static const char *const path[] = {"PublishResult", "MessageId", NULL};
+    if (rc == CHG_OK && !xml_answer(&xml, path, out)) {
+        chg_aws_seterr(err, 200, "MalformedResponse", "Publish: the answer has no MessageId");
+        rc = CHG_EIO;
     }
     chg_buf_free(&p);
     chg_buf_free(&xml);
@@ -213,18 +225,9 @@ static int cfn(chg_aws *a, const char *op, json_t *args, const char *key, chg_bu
     }
     client_token(&p, key);
     int rc = p.oom ? CHG_ENOMEM : chg_aws_query_call(a, "cloudformation", op, p.data, &xml, err);
-    if (rc == CHG_OK) {
-        static const char *const path[] = {"StackId", NULL};
-        chg_buf id;
-        chg_buf_init(&id);
-        if (chg_aws_xml_text(xml.data, xml.len, path, &id) && id.data) {
-            chg_buf_puts(out, "{\"StackId\":");
-            chg_buf_json_string(out, id.data, id.len);
-            chg_buf_putc(out, '}');
-        } else
-            chg_buf_puts(out, "{}");
-        chg_buf_free(&id);
-    }
+    static const char *const path[] = {"StackId", NULL};
+    if (rc == CHG_OK && !xml_answer(&xml, path, out))
+        chg_buf_puts(out, "{}"); /* CancelUpdateStack, ExecuteChangeSet answer nothing */
     chg_buf_free(&p);
     chg_buf_free(&xml);
     return rc;

@@ -387,12 +387,16 @@ def op_put_approval_result(p):
     return {"approvedAt": datetime.datetime.now(datetime.timezone.utc)}
 
 
+def locked(op):
+    """op under the state's lock: it reads and changes the account's state."""
+    def run(p):
+        with STATE.lock:
+            return op(p)
+    return run
+
+
+@locked
 def op_stop_pipeline_execution(p):
-    with STATE.lock:
-        return stop_pipeline_execution(p)
-
-
-def stop_pipeline_execution(p):
     pl = STATE.pipelines.get(p["pipelineName"])
     if pl is None:
         raise Refused(400, "PipelineNotFoundException", f"Account does not have a pipeline with name "
@@ -408,12 +412,8 @@ def stop_pipeline_execution(p):
     return {"pipelineExecutionId": p["pipelineExecutionId"]}
 
 
+@locked
 def op_send_automation_signal(p):
-    with STATE.lock:
-        return send_automation_signal(p)
-
-
-def send_automation_signal(p):
     status = STATE.automations.get(p["AutomationExecutionId"])
     if status is None:
         raise Refused(400, "AutomationExecutionNotFoundException", "The automation execution was not found")
@@ -437,11 +437,8 @@ def cfn_idempotent(op):
     request again is answered as the first was and changes nothing (a
     retry); another request with it is refused (the fake's reading of the
     CloudFormation API reference: TokenAlreadyExistsException)."""
+    @locked
     def wrap(p):
-        with STATE.lock:
-            return once(p)
-
-    def once(p):
         tok = p.get("ClientRequestToken")
         req = {k: v for k, v in p.items() if k != "ClientRequestToken"}
         if tok and tok in STATE.cfn_tokens:
