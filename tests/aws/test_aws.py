@@ -527,8 +527,13 @@ def test_docs_iam_policies():
             assert st["Effect"] == "Allow" and st["Action"] and st["Resource"], st
             for a in st["Action"]:
                 svc, _, op = a.partition(":")
-                name = {"cloudwatch": "cloudwatch", "ssm": "ssm", "codepipeline": "codepipeline"}[svc]
+                name = {"cloudwatch": "cloudwatch", "ssm": "ssm", "codepipeline": "codepipeline", "sqs": "sqs"}[svc]
                 assert op in fake_aws.model(name).operation_names, a
+    # the SQS intake's: exactly the operations the poller calls (daemon/sqs.c)
+    sqs = [json.loads(b) for b in blocks if "sqs:" in b]
+    eq(len(sqs), 1)
+    src = open(os.path.join(ROOT, "daemon/sqs.c"), encoding="utf-8").read()
+    eq(set(sqs[0]["Statement"][0]["Action"]), {"sqs:" + op for op in re.findall(r'sqs_call\(\w+, "(\w+)"', src)})
     whole = {a for st in json.loads(blocks[-1])["Statement"] for a in st["Action"]}
     eq(whole, {"cloudwatch:DescribeAlarms", "ssm:GetCalendarState", "codepipeline:GetPipelineState",
                "codepipeline:GetPipelineExecution"})
