@@ -228,6 +228,9 @@ void chgd_api_handle(const chgd_request *r, chgd_answer *a, const char **route);
 
 int chgd_tokens_load(const char *path, char *err, size_t errlen);
 
+/* The SHA-256 of data as 64 lowercase hex digits. */
+void chgd_sha256_hex(const void *data, size_t len, char out[65]);
+
 /* JSON as the daemon stores it (compact, keys sorted: the audit log hashes
  * deterministic bytes), appended to out (out->oom on failure). */
 struct json_t;

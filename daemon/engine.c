@@ -47,7 +47,7 @@ static chgd_facts *facts_now;
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
-static void sha256_hex(const void *data, size_t len, char out[65])
+void chgd_sha256_hex(const void *data, size_t len, char out[65])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char d[32];
@@ -914,7 +914,7 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
     chg_buf_init(&job->key);
     chg_buf_init(&job->raw);
     chg_buf_init(&job->change);
-    sha256_hex(body, len, job->body_sha);
+    chgd_sha256_hex(body, len, job->body_sha);
     idem_key(j, header_key, job->body_sha, &job->key);
     dump(j, &job->raw);
     json_decref(j);
@@ -963,7 +963,7 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
     job->cj = json_loads(job->change.data, 0, &je);
     job->id = json_string_value(json_object_get(job->cj, "id"));
     job->intake = intake >= 0 ? chg_bundle_intake_name(job->b->b, (uint32_t)intake) : NULL;
-    sha256_hex(job->change.data, job->change.len, job->sha);
+    chgd_sha256_hex(job->change.data, job->change.len, job->sha);
     event_judge(job, ev, now);
     chg_event_free(ev);
     /* written by the writer; the answer waits for its commit, on this

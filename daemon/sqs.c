@@ -34,7 +34,6 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,26 +155,13 @@ static int poison_run(chg_store_conn *w, void *ud)
     return chg_store_audit_append(w, "sqs_poison", NULL, ud, chgd_time_text(chgd_now(), now), NULL);
 }
 
-static void sha256_hex(const char *data, size_t len, char out[65])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char d[32];
-    unsigned int n = 0;
-    EVP_Digest(data, len, d, &n, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[64] = 0;
-}
-
 /* Recorded, not deleted: the queue's redrive policy moves it on. The
  * record names the message and why, and holds the body's digest, not the
  * body (it is in the queue, or its dead-letter queue). */
 static void poison(poller *p, const char *id, long count, const char *body, size_t len, const char *why)
 {
     char sha[65];
-    sha256_hex(body, len, sha);
+    chgd_sha256_hex(body, len, sha);
     json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:s, s:I, s:s}", "queue", p->url, "message_id", id, "receive_count",
                           (json_int_t)count, "max_receives", (json_int_t)max_receives, "reason", why, "body_bytes",
                           (json_int_t)len, "body_sha256", sha);
@@ -514,14 +500,19 @@ void chgd_sqs_stop(void)
     }
     chg_free(keeper_list);
     keeper_list = NULL;
-    for (size_t i = 0; i < npollers; i++)
-        for (size_t j = 0; j < pollers[i].nfl; j++) {
-            chg_free(pollers[i].fl[j].id);
-            chg_free(pollers[i].fl[j].receipt);
-        }
-    chg_free(pollers);
+    /* the HTTP server still answers /v1/status: it reads the table under mu */
+    pthread_mutex_lock(&mu);
+    poller *old = pollers;
+    size_t n = npollers;
     pollers = NULL;
     npollers = 0;
+    pthread_mutex_unlock(&mu);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < old[i].nfl; j++) {
+            chg_free(old[i].fl[j].id);
+            chg_free(old[i].fl[j].receipt);
+        }
+    chg_free(old);
     chg_aws_free(rx);
     chg_aws_free(ctl);
     rx = ctl = NULL;
@@ -529,15 +520,13 @@ void chgd_sqs_stop(void)
 
 const char *chgd_sqs_state(void)
 {
-    if (!npollers)
-        return NULL;
-    const char *s = "polling";
     pthread_mutex_lock(&mu);
+    const char *s = npollers ? "polling" : NULL;
     for (size_t i = 0; i < npollers; i++)
         if (strcmp(pollers[i].state, "polling"))
             s = pollers[i].state; /* the one not polling says it */
     pthread_mutex_unlock(&mu);
-    return atomic_load(&stopping) ? "stopping" : s;
+    return s && atomic_load(&stopping) ? "stopping" : s;
 }
 
 void chgd_sqs_json(chg_buf *out)
@@ -570,11 +559,13 @@ void chgd_sqs_json(chg_buf *out)
 
 void chgd_sqs_metrics(chg_buf *o)
 {
-    if (!npollers)
-        return;
     static const char *const results[] = {"received", "deleted", "replayed", "poison", "failed"};
     static const char *const calls[] = {"ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility"};
     pthread_mutex_lock(&mu);
+    if (!npollers) {
+        pthread_mutex_unlock(&mu);
+        return;
+    }
     chg_buf_puts(o, "# HELP chgd_sqs_messages_total SQS messages received, deleted (decided and durable), replayed "
                     "(decided before), poison (recorded, left to the redrive policy), failed (left for another "
                     "receive).\n# TYPE chgd_sqs_messages_total counter\n");
