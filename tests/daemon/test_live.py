@@ -8,12 +8,14 @@ duration and by --in-flight-max, a race for the last place, a restart.
 """
 import json
 import os
+import re
 import shutil
 import sqlite3
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_chgd import Daemon, at_once, audit_rows, eq, is_decision, is_error, metric  # noqa: E402
+from test_chgd import RTOKEN, ROOT, WTOKEN, Daemon, at_once, audit_rows, eq, is_decision, is_error, metric  # noqa: E402
 from test_chgd import main as run_tests  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -217,6 +219,31 @@ def test_live_restart(tmp):
         eq((s, b["changed"]), (200, 2), "k2 and k3 decided again")
         outcomes = [d.request("GET", f"/v1/changes/{c}", token="r")[2]["outcome"] for c in ("k2", "k3")]
         eq(outcomes, ["allow", "defer"], "k2, first held, goes")
+    finally:
+        d.stop()
+
+
+def test_docs_live(tmp):
+    """The curl examples of docs/daemon.md's "Live changes" run, in order,
+    against a chgd on the policy that section shows."""
+    doc = open(os.path.join(ROOT, "docs", "daemon.md"), encoding="utf-8").read()
+    section = re.search(r"^## Live changes.*?^(?=## )", doc, re.M | re.S).group(0)
+    policy = re.search(r"^```chg file=live.chg\n(.*?)^```", section, re.M | re.S).group(1)
+    with open(os.path.join(tmp, "live.chg"), "w") as f:
+        f.write(policy)
+    curls = [b for b in re.findall(r"^```sh\n(.*?)^```", section, re.M | re.S) if "curl " in b]
+    if not any("/end\"" in b for b in curls):
+        raise AssertionError("no curl example of the end call")
+    d = Daemon(tmp, "--fake-clock", START, "--dry-run", policy=os.path.join(tmp, "live.chg"))
+    env = dict(os.environ, CHGD=f"http://127.0.0.1:{d.port}", WRITE_TOKEN=WTOKEN, READ_TOKEN=RTOKEN)
+    try:
+        for b in curls:
+            p = subprocess.run(["sh", "-ec", b], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+            if p.returncode != 0:
+                raise AssertionError(f"doc example failed ({p.returncode}):\n{b}\n{p.stdout}\n{p.stderr}")
+            if "/end\"" in b:  # the answer shown is the answer given
+                shown = re.search(r"^```json\n(\{\"change\":\"chg-2001\".*?)\n```", section, re.M | re.S).group(1)
+                eq(json.loads(p.stdout.strip().splitlines()[-1]), json.loads(shown), "the end call's answer as docs/daemon.md shows it")
     finally:
         d.stop()
 
