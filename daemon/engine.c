@@ -587,19 +587,22 @@ static int live_limits(chg_store_conn *w, chgd_bundle *b, const char *id, const 
     return rc;
 }
 
-/* An allowed verdict v about change id, checked against the limits: when
- * one holds it, v is judged again, on this thread, with their reasons. */
-static int live_check(chg_store_conn *w, chgd_bundle *b, const chg_facts *facts, const char *id, const char *content,
-                      verdict *v)
+/* An allowed verdict v about change id at revision rev, checked against
+ * the limits: when one holds it, v is judged again, on this thread, with
+ * their reasons. A change in flight keeps its place, and one whose period
+ * at this revision ended is done (it flies again only as a new revision,
+ * live_record): neither is held. */
+static int live_check(chg_store_conn *w, chgd_bundle *b, const chg_facts *facts, const char *id, int64_t rev,
+                      const char *content, verdict *v)
 {
     if (!id || strcmp(v->outcome, "allow") || chg_bundle_nconcurrency(b->b) == 0)
         return CHG_OK;
-    /* an approved emergency goes (it still counts); one in flight keeps its place */
+    /* an approved emergency goes (it still counts) */
     if (json_is_true(json_object_get(v->dj, "emergency")))
         return CHG_OK;
     chg_store_inflight own;
     int rc = chg_store_inflight_get(w, id, &own);
-    bool flying = rc == CHG_OK && !own.ended_at;
+    bool flying = rc == CHG_OK && (!own.ended_at || own.revision >= rev);
     if (rc == CHG_OK)
         chg_store_inflight_free(&own);
     if (rc != CHG_OK && rc != CHG_ENOTFOUND)
@@ -795,7 +798,7 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
     if (rc == CHG_OK)
         rc = judge(b, facts, NULL, merged.data, merged.len, chgd_now(), NULL, &v);
     if (rc == CHG_OK)
-        rc = live_check(w, b, facts, id, content, &v);
+        rc = live_check(w, b, facts, id, rev, content, &v);
     d->changed = true;
     if (rc == CHG_OK && reeval && id) {
         int lr = chg_store_decision_latest(w, id, &latest);
@@ -991,7 +994,7 @@ static int event_run(chg_store_conn *w, void *ud)
      * of two events judged allow at once on other threads, the second to
      * reach the writer finds the first in flight */
     if (holds)
-        rc = live_check(w, j->b, chgd_facts_get(j->facts), j->id, j->change.data, &j->v);
+        rc = live_check(w, j->b, chgd_facts_get(j->facts), j->id, rev, j->change.data, &j->v);
     if (rc == CHG_OK)
         rc = holds ? record(w, j->b, j->id, rev, "event", j->change.data, &j->v, &a->body, &d)
                    : decide(w, j->b, j->id, rev, j->change.data, "event", false, &a->body, &d);

@@ -109,6 +109,13 @@ def test_held_then_ended(tmp):
                    "since": START, "until": "2026-12-02T12:00:00Z"}], "the end record")
         s, _, b = d.request("POST", "/v1/changes/a1/end", {"by": "ci", "result": "failed"})
         is_error(s, b, "not_in_flight", 409)
+        # an ended change decided again (an approval) is done, not held by a2 in its place
+        s, _, b = d.request("POST", "/v1/changes/a1/approvals", {"by": "bob"})
+        eq((s, b["outcome"]), (200, "allow"), "a1 decided again after its end")
+        eq(in_flight(d, "a1")["active"], False, "and not in flight again")
+        # a new revision of it is a new change to run: held, as a2 holds the place
+        s, _, b = d.request("POST", "/v1/events", ch("a1", "web", duration=60))
+        eq((b["revision"], b["outcome"]), (2, "defer"), "a1's new revision waits for a2")
         s, _, b = d.request("POST", "/v1/changes/a2/end", {"by": "ci", "result": "failed", "at": "2026-12-02T09:00:00Z"})
         is_error(s, b, "bad_request", 400)
         # a risk limit counts only its classes, and every limit broken is a reason
@@ -125,7 +132,7 @@ def test_held_then_ended(tmp):
         is_decision(b, "allow")
         # ending p2 frees prod_load only: p3 stays held, by one limit now
         s, _, b = d.request("POST", "/v1/changes/p2/end", {"by": "ci", "result": "cancelled"})
-        eq((b["reevaluated"], b["changed"]), (1, 1), "p3 decided again")
+        eq((b["reevaluated"], b["changed"]), (2, 1), "p3 (and a1, still held by a2) decided again")
         s, _, c = d.request("GET", "/v1/changes/p3", token="r")
         eq((c["outcome"], [r["limit"] for r in limit_reasons(c["decisions"][0])]), ("defer", ["one_per_service"]),
            "p3 still held by its service")
