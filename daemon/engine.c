@@ -830,6 +830,20 @@ static void job_failed(chgd_answer *a, int rc)
         chgd_error(a, 503, "store_unavailable", "the store could not record the change: try again");
 }
 
+/* An API call's job run on the writer with the current bundle (*b, a
+ * reference for the job's time), the actions it queued woken, and a
+ * machine failure answered. */
+static void run_call(chgd_answer *a, chg_store_job fn, void *job, chgd_bundle **b)
+{
+    *b = chgd_bundle_acquire();
+    int rc = chg_store_run(chgd_store, fn, job);
+    chgd_actions_kick();
+    if (rc != CHG_OK)
+        job_failed(a, rc);
+    chgd_bundle_release(*b);
+    *b = NULL;
+}
+
 /* ---- events --------------------------------------------------------------------------------------- */
 
 /* An event on its way: intake and, most often, its decision are made on
@@ -1387,12 +1401,7 @@ int chgd_approve(const char *id, const char *body, size_t len, chgd_answer *a)
             job.at = at;
             if (!job.decision)
                 job.decision = "approve";
-            job.b = chgd_bundle_acquire();
-            int rc = chg_store_run(chgd_store, approval_run, &job);
-            chgd_actions_kick();
-            if (rc != CHG_OK)
-                job_failed(a, rc);
-            chgd_bundle_release(job.b);
+            run_call(a, approval_run, &job, &job.b);
         }
     }
     json_decref(j);
@@ -1662,12 +1671,7 @@ int chgd_end(const char *id, const char *body, size_t len, chgd_answer *a)
         else {
             if (job.at) /* stored in UTC, as every instant of the store */
                 job.at = chgd_time_text(t, at);
-            job.b = chgd_bundle_acquire();
-            int rc = chg_store_run(chgd_store, end_run, &job);
-            chgd_actions_kick();
-            if (rc != CHG_OK)
-                job_failed(a, rc);
-            chgd_bundle_release(job.b);
+            run_call(a, end_run, &job, &job.b);
         }
     }
     json_decref(j);

@@ -1116,6 +1116,18 @@ def test_timers(tmp):
         d.stop()
 
 
+def run_curls(d, curls):
+    """Run doc examples (sh blocks) in order against daemon d; their outputs."""
+    env = dict(os.environ, CHGD=f"http://127.0.0.1:{d.port}", WRITE_TOKEN=WTOKEN, READ_TOKEN=RTOKEN)
+    outs = []
+    for b in curls:
+        p = subprocess.run(["sh", "-ec", b], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError(f"doc example failed ({p.returncode}):\n{b}\n{p.stdout}\n{p.stderr}")
+        outs.append(p.stdout)
+    return outs
+
+
 def test_docs(tmp):
     """Every curl example of docs/daemon.md runs against a real chgd."""
     doc = open(os.path.join(ROOT, "docs", "daemon.md"), encoding="utf-8").read()
@@ -1138,12 +1150,8 @@ def test_docs(tmp):
         if f"| `{key}` |" not in doc:
             raise AssertionError(f"docs/daemon.md has no row for the key {key}")
     d = Daemon(tmp)
-    env = dict(os.environ, CHGD=f"http://127.0.0.1:{d.port}", WRITE_TOKEN=WTOKEN, READ_TOKEN=RTOKEN)
     try:
-        for b in curls:
-            p = subprocess.run(["sh", "-ec", b], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
-            if p.returncode != 0:
-                raise AssertionError(f"doc example failed ({p.returncode}):\n{b}\n{p.stdout}\n{p.stderr}")
+        run_curls(d, curls)
     finally:
         d.stop()
     # the systemd unit's command line is one chgd takes

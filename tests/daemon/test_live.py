@@ -11,11 +11,10 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_chgd import RTOKEN, ROOT, WTOKEN, Daemon, at_once, audit_rows, eq, is_decision, is_error, metric  # noqa: E402
+from test_chgd import ROOT, Daemon, at_once, audit_rows, eq, is_decision, is_error, metric, run_curls  # noqa: E402
 from test_chgd import main as run_tests  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -242,17 +241,14 @@ def test_docs_live(tmp):
     if not any("/end\"" in b for b in curls):
         raise AssertionError("no curl example of the end call")
     d = Daemon(tmp, "--fake-clock", START, "--dry-run", policy=os.path.join(tmp, "live.chg"))
-    env = dict(os.environ, CHGD=f"http://127.0.0.1:{d.port}", WRITE_TOKEN=WTOKEN, READ_TOKEN=RTOKEN)
     try:
-        for b in curls:
-            p = subprocess.run(["sh", "-ec", b], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
-            if p.returncode != 0:
-                raise AssertionError(f"doc example failed ({p.returncode}):\n{b}\n{p.stdout}\n{p.stderr}")
-            if "/end\"" in b:  # the answer shown is the answer given
-                shown = re.search(r"^```json\n(\{\"change\":\"chg-2001\".*?)\n```", section, re.M | re.S).group(1)
-                eq(json.loads(p.stdout.strip().splitlines()[-1]), json.loads(shown), "the end call's answer as docs/daemon.md shows it")
+        outs = run_curls(d, curls)
     finally:
         d.stop()
+    # the answer shown is the answer given
+    end = next(o for b, o in zip(curls, outs) if "/end\"" in b)
+    shown = re.search(r"^```json\n(\{\"change\":\"chg-2001\".*?)\n```", section, re.M | re.S).group(1)
+    eq(json.loads(end.strip().splitlines()[-1]), json.loads(shown), "the end call's answer as docs/daemon.md shows it")
 
 
 if __name__ == "__main__":
