@@ -229,6 +229,74 @@ def test_live_restart(tmp):
         d.stop()
 
 
+EMERGENCY_POLICY = """policy "live-emergency" version "1"
+schema change {
+  id:        string
+  service:   string
+  emergency: bool = false
+  approvals: [{ by: string, group: string, at: time }]
+}
+risk high
+classify { default high }
+approvals {
+  high      => none
+  emergency => 1 of group "incident-commander"
+}
+concurrency one_per_service = 1 of any per change.service
+"""
+
+
+def test_emergency_not_held(tmp):
+    """An approved emergency is not held by a full limit, but counts while
+    in flight."""
+    policy = os.path.join(tmp, "emergency.chg")
+    with open(policy, "w") as f:
+        f.write(EMERGENCY_POLICY)
+    d = Daemon(tmp, "--fake-clock", START, "--dry-run", policy=policy)
+    ic = [{"by": "ivy", "group": "incident-commander", "at": "2026-12-02T09:59:00Z"}]
+    try:
+        s, _, b = d.request("POST", "/v1/events", {"id": "n1", "service": "web", "approvals": []})
+        is_decision(b, "allow")
+        s, _, b = d.request("POST", "/v1/events", {"id": "e1", "service": "web", "emergency": True, "approvals": ic})
+        is_decision(b, "allow")
+        eq((b["emergency"], limit_reasons(b)), (True, []), "break-glass goes")
+        eq(in_flight(d, "e1")["active"], True, "and counts")
+        s, _, b = d.request("POST", "/v1/events", {"id": "n2", "service": "web", "approvals": []})
+        is_decision(b, "defer")
+        eq(limit_reasons(b)[0]["message"].split(" (")[1].split(")")[0], '"e1", "n1"', "both in flight")
+    finally:
+        d.stop()
+
+
+def test_reload_unknown_class(tmp):
+    """A change in flight whose class a reloaded policy does not have
+    counts under every limit, as the highest class."""
+    policy = os.path.join(tmp, "classes.chg")
+    text = ('policy "live-classes" version "1"\n'
+            'schema change { id: string, env: enum("dev", "prod") }\n'
+            'risk LOW < HIGH\nclassify {\n  HIGH when change.env == "prod"\n  default LOW\n}\n'
+            'concurrency prod_load = 1 of risk >= HIGH\n')
+    with open(policy, "w") as f:
+        f.write(text.replace("LOW", "low").replace("HIGH", "high"))
+    d = Daemon(tmp, "--fake-clock", START, "--dry-run", policy=policy)
+    try:
+        s, _, b = d.request("POST", "/v1/events", {"id": "x1", "env": "dev"})
+        is_decision(b, "allow")
+        eq(in_flight(d, "x1")["active"], True, "a low change in flight")
+        s, _, b = d.request("POST", "/v1/events", {"id": "x2", "env": "prod"})
+        is_decision(b, "allow")  # low is below the limit's class
+        s, _, b = d.request("POST", "/v1/changes/x2/end", {"by": "ci", "result": "succeeded"})
+        with open(policy, "w") as f:
+            f.write(text.replace("LOW", "minor").replace("HIGH", "major"))
+        s, _, b = d.request("POST", "/v1/reload")
+        eq((s, b["ok"]), (200, True), "reload")
+        s, _, b = d.request("POST", "/v1/events", {"id": "x3", "env": "prod"})
+        is_decision(b, "defer")
+        eq(limit_reasons(b)[0]["message"].split(" (")[1].split(")")[0], '"x1"', "x1, of no class now, counts")
+    finally:
+        d.stop()
+
+
 def test_docs_live(tmp):
     """The curl examples of docs/daemon.md's "Live changes" run, in order,
     against a chgd on the policy that section shows."""
