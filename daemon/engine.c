@@ -1656,7 +1656,7 @@ int chgd_end(const char *id, const char *body, size_t len, chgd_answer *a)
     static const char *const fields[] = {"by", "at", "result", NULL};
     end_job job = {.id = id, .a = a};
     char at[32];
-    int64_t t;
+    int64_t t = 0;
     if (!json_is_object(j))
         chgd_error(a, 400, "bad_request", "the body must be {\"by\": …, \"result\": …, \"at\": …}");
     else if (only_fields(j, fields, a) && str_field(j, "by", true, &job.by, a) &&
