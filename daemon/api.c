@@ -202,8 +202,11 @@ static void status_json(chgd_answer *a)
                    chgd_time_text(chgd_started, started), now - chgd_started, chgd_cfg->dry_run ? "true" : "false",
                    chgd_clock_is_fake() ? "true" : "false", chgd_time_text(now, nowbuf));
     chg_buf_printf(o, "\"counts\":{\"changes\":%" PRId64 ",\"decisions\":%" PRId64 ",\"approvals\":%" PRId64
-                      ",\"flags\":%" PRId64 ",\"actions_queued\":%" PRId64 ",\"audit_seq\":%" PRId64 "}}",
+                      ",\"flags\":%" PRId64 ",\"actions_queued\":%" PRId64 ",\"audit_seq\":%" PRId64 "}",
                    n.changes, n.decisions, n.approvals, n.flags, n.actions_queued, n.audit_seq);
+    chg_buf_puts(o, ",\"sqs\":");
+    chgd_sqs_json(o);
+    chg_buf_putc(o, '}');
     chgd_bundle_release(b);
     a->status = 200;
 }
@@ -277,7 +280,10 @@ void chgd_api_handle(const chgd_request *rq, chgd_answer *a, const char **route)
         return;
     case R_READYZ:
         a->status = 200;
-        chg_buf_puts(&a->body, "{\"ready\":true}");
+        chg_buf_puts(&a->body, "{\"ready\":true");
+        if (chgd_sqs_state())
+            chg_buf_printf(&a->body, ",\"sqs\":\"%s\"", chgd_sqs_state());
+        chg_buf_putc(&a->body, '}');
         return;
     case R_METRICS:
         a->status = 200;

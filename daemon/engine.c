@@ -47,7 +47,7 @@ static chgd_facts *facts_now;
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
-static void sha256_hex(const void *data, size_t len, char out[65])
+void chgd_sha256_hex(const void *data, size_t len, char out[65])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char d[32];
@@ -1078,18 +1078,31 @@ static void event_done(int rc, void *ud)
         later->resume(later->ud);
 }
 
-/* The idempotency key: the header, else an envelope's id (or an SNS
- * notification's MessageId), else the SHA-256 of the body; each in its
- * own namespace, so a header cannot collide with an envelope id. */
+/* An EventBridge envelope's id, or NULL when j is no envelope. */
+static const char *envelope_id(const json_t *j)
+{
+    if (json_object_get(j, "detail-type") || (json_object_get(j, "source") && json_object_get(j, "detail")))
+        return json_string_value(json_object_get(j, "id"));
+    return NULL;
+}
+
+/* The idempotency key: the header, else an envelope's id (also of an
+ * envelope an SNS notification carries: one event, whether it came by
+ * HTTP, through SNS or through SQS), else an SNS notification's
+ * MessageId, else the SHA-256 of the body; each in its own namespace, so
+ * a header cannot collide with an envelope id. */
 static void idem_key(const json_t *j, const char *header, const char *body_sha, chg_buf *out)
 {
-    const char *env = NULL;
-    if (json_object_get(j, "detail-type") || (json_object_get(j, "source") && json_object_get(j, "detail")))
-        env = json_string_value(json_object_get(j, "id"));
+    const char *env = envelope_id(j);
     const char *sns = NULL;
     const char *type = json_string_value(json_object_get(j, "Type"));
-    if (type && !strcmp(type, "Notification"))
+    json_t *inner = NULL;
+    if (type && !strcmp(type, "Notification")) {
         sns = json_string_value(json_object_get(j, "MessageId"));
+        const char *m = json_string_value(json_object_get(j, "Message"));
+        if (!env && m && (inner = json_loads(m, 0, NULL)))
+            env = envelope_id(inner);
+    }
     if (header) {
         chg_buf_puts(out, "header:");
         chg_buf_puts(out, header);
@@ -1103,6 +1116,7 @@ static void idem_key(const json_t *j, const char *header, const char *body_sha, 
         chg_buf_puts(out, "sha256:");
         chg_buf_puts(out, body_sha);
     }
+    json_decref(inner);
 }
 
 /* Parse a request body: a JSON document, or 400 with the place. */
@@ -1135,7 +1149,7 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
     chg_buf_init(&job->key);
     chg_buf_init(&job->raw);
     chg_buf_init(&job->change);
-    sha256_hex(body, len, job->body_sha);
+    chgd_sha256_hex(body, len, job->body_sha);
     idem_key(j, header_key, job->body_sha, &job->key);
     dump(j, &job->raw);
     json_decref(j);
@@ -1184,7 +1198,7 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
     job->cj = json_loads(job->change.data, 0, &je);
     job->id = json_string_value(json_object_get(job->cj, "id"));
     job->intake = intake >= 0 ? chg_bundle_intake_name(job->b->b, (uint32_t)intake) : NULL;
-    sha256_hex(job->change.data, job->change.len, job->sha);
+    chgd_sha256_hex(job->change.data, job->change.len, job->sha);
     event_judge(job, ev, now);
     chg_event_free(ev);
     /* written by the writer; the answer waits for its commit, on this

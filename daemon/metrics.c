@@ -99,7 +99,7 @@ static void histogram_render(chg_buf *o, const char *name, const char *help, con
 }
 
 /* A label value: backslash, quote and newline escaped. */
-static void label(chg_buf *o, const char *s)
+void chgd_metrics_label(chg_buf *o, const char *s)
 {
     for (; s && *s; s++) {
         if (*s == '\\' || *s == '"')
@@ -162,10 +162,11 @@ void chgd_metrics_render(chg_buf *o)
     if (b) {
         chg_buf_puts(o, "# HELP chgd_bundle_info The loaded bundle.\n# TYPE chgd_bundle_info gauge\n"
                         "chgd_bundle_info{policy=\"");
-        label(o, chg_bundle_policy_name(b->b));
+        chgd_metrics_label(o, chg_bundle_policy_name(b->b));
         chg_buf_puts(o, "\",version=\"");
-        label(o, chg_bundle_policy_version(b->b));
+        chgd_metrics_label(o, chg_bundle_policy_version(b->b));
         chg_buf_printf(o, "\",sha256=\"%s\",loaded_at=\"%s\"} 1\n", chg_bundle_hash(b->b), b->loaded_at);
     }
     chgd_bundle_release(b);
+    chgd_sqs_metrics(o);
 }
