@@ -462,6 +462,7 @@ void chg_buf_json_string(chg_buf *b, const char *s, size_t n)
     *o++ = '"';
     while (p < end) {
         size_t piece = (size_t)(end - p) < 4096 ? (size_t)(end - p) : 4096;
+        *o = 0; /* out of memory here leaves the text so far, terminated */
         b->len = (size_t)(o - b->data);
         if (!buf_reserve(b, piece * 6 + 1))
             return;
