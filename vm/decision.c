@@ -117,7 +117,13 @@ static void source(chg_buf *out, const chg_bundle *b, uint32_t span)
 static void reason(const chg_bundle *b, const chg_reason *r, chg_buf *out)
 {
     LIT(out, "{\"rule\":");
-    if (r->rule < b->nrules)
+    if (r->kind == CHG_R_LIMIT) { /* no rule's: the limit's, named beside */
+        LIT(out, "null,\"limit\":");
+        if (r->rule < b->nconcur)
+            bstr(out, b, b->concur[r->rule].name);
+        else
+            LIT(out, "null");
+    } else if (r->rule < b->nrules)
         bstr(out, b, b->rules[r->rule].name);
     else
         LIT(out, "null");

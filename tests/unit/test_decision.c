@@ -23,7 +23,7 @@
 #include "chg_civil.h"
 #include "chg_time.h"
 
-/* ---- the writer before (main at 5d55e8c), the judge ---------------------------- */
+/* ---- the writer before (main at 09b3abd), the judge ---------------------------- */
 
 /* s as a JSON string literal (RFC 8259). Bytes are copied as they are, so
  * valid UTF-8 stays UTF-8 (the output is for humans too, and \u escapes
@@ -180,7 +180,13 @@ static void old_source(chg_buf *out, const chg_bundle *b, uint32_t span)
 static void old_reason(const chg_bundle *b, const chg_reason *r, chg_buf *out)
 {
     chg_buf_puts(out, "{\"rule\":");
-    if (r->rule < b->nrules)
+    if (r->kind == CHG_R_LIMIT) { /* no rule's: the limit's, named beside */
+        chg_buf_puts(out, "null,\"limit\":");
+        if (r->rule < b->nconcur)
+            old_str(out, b->str[b->concur[r->rule].name]);
+        else
+            chg_buf_puts(out, "null");
+    } else if (r->rule < b->nrules)
         old_str(out, b->str[b->rules[r->rule].name]);
     else
         chg_buf_puts(out, "null");
@@ -515,7 +521,7 @@ static void writer_on_random_decisions(void **state)
             chg_reason *r = k < d.nreasons ? &reasons[k] : &warnings[k - d.nreasons];
             memset(r, 0, sizeof *r);
             r->rule = below(4) ? below(b->nrules) : below(b->nrules + 3);
-            r->kind = (uint8_t)below(CHG_R_REJECTED + 1);
+            r->kind = (uint8_t)below(CHG_R_LIMIT + 1);
             r->level = (uint8_t)below(4);
             r->overridden = below(2);
             r->message = below(6) ? TEXT(60) : NULL;
