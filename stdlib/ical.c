@@ -1089,6 +1089,15 @@ static bool note_override(cal_ctx *cx, icalcomponent *ve, icalproperty *rp)
     const char *uid = uid_of(ve);
     if (!uid)
         return true;
+    /* RFC 5545 §3.8.4.4: RANGE=THISANDFUTURE makes the override apply to
+     * every later instance too (shifted by the change of its start). Read
+     * as this instance alone it would leave the later ones at their old
+     * times, so it is refused; exporters split the series instead. */
+    icalparameter *range = icalproperty_get_first_parameter(rp, ICAL_RANGE_PARAMETER);
+    if (range && icalparameter_get_range(range) == ICAL_RANGE_THISANDFUTURE)
+        return cal_error(cx, "VEVENT", cx->event_no, "RECURRENCE-ID",
+                         "RECURRENCE-ID;RANGE=THISANDFUTURE is not supported: end the series and start a "
+                         "new one at the changed instance");
     struct icaltimetype rt = icalproperty_get_recurrenceid(rp);
     int64_t inst, day;
     if (!value_instant(cx, rp, rt, NULL, "RECURRENCE-ID", &inst, &day))
