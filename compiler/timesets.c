@@ -1099,6 +1099,13 @@ static bool calendar_runs_out(an *A, const chg_tsexpr *t, const char ***seen, si
     v[(*nseen)++] = t->u.cal.text;
     *seen = v;
     const char *then = f.closed ? "it is CLOSED from then on (DEFAULT_CLOSED)" : "it is OPEN from then on";
+    /* not the calendar's end but chg's (point 6 of issue 14): a rule that
+     * goes on is cut at CHG_CALENDAR_END, which the horizon reaches */
+    if (f.may_recur_past_end && last != INT64_MIN && last >= CHG_CALENDAR_END - 7 * 86400) {
+        chg_diag *d = chg_c_diag_report(A->c, CHG_D_W0026, t->u.cal.path.span, t->u.cal.path.name, then, NULL);
+        chg_c_diag_help(A->c, d, "decisions past 2200-01-01 do not see the calendar's events; see docs/time.md");
+        return true;
+    }
     const char *when = last == INT64_MIN ? A->from_text : chg_arena_strndup(&A->c->arena, date(A, last), 10);
     chg_diag *d = ended ? chg_c_diag_report(A->c, CHG_D_W0024, t->u.cal.path.span, t->u.cal.path.name, when, then,
                                             NULL)

@@ -225,7 +225,12 @@ typedef struct chg_calendar_facts {
                                 occurrence of a recurring event: its EXDATE,
                                 or a cancelled RECURRENCE-ID instance; 0 if none */
     const char *deleted_how; /* "EXDATE" or "STATUS:CANCELLED" */
+    bool may_recur_past_end; /* an RRULE without an UNTIL before CHG_CALENDAR_END */
 } chg_calendar_facts;
+
+/* Occurrences of calendars are expanded up to 2200-01-01T00:00:00Z and
+ * not after (docs/time.md): past it a calendar has no events. */
+#define CHG_CALENDAR_END 7258118400LL
 
 /* The AWS import limit: the .ics files of one calendar together. */
 #define CHG_AWS_CALENDAR_MAX_BYTES 65536

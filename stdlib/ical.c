@@ -1495,6 +1495,11 @@ int chg_calendar_facts_of(const char *ics, size_t len, chg_calendar_facts *out)
             bool ovr = icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY) != NULL;
             if (!cancelled)
                 out->events++;
+            for (icalproperty *rp = icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY);
+                 rp && !cancelled && !ovr; rp = icalcomponent_get_next_property(c, ICAL_RRULE_PROPERTY)) {
+                struct icalrecurrencetype r = icalproperty_get_rrule(rp);
+                out->may_recur_past_end |= icaltime_is_null_time(r.until) || r.until.year >= 2200;
+            }
             if (out->deleted_line)
                 continue;
             bool recurs = icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY) ||
