@@ -312,8 +312,9 @@ chg_timeset *chg_c_ts_build(chg_compiler *c, const chg_ts_node *nodes, size_t n,
     return chg_timeset_build_cached(nodes, n, root, c->calendars, err, bad);
 }
 
-/* What AWS Change Calendar would say of a valid calendar (docs/time.md,
- * "AWS Change Calendar's import"): no events (W0023, whoever made it);
+/* What AWS Change Calendar would say of a calendar (docs/time.md,
+ * "AWS Change Calendar's import"), a lint of `chgc check`'s analysis,
+ * which runs on a policy without errors: no events (W0023, whoever made it);
  * then, unless it is a Change Calendar document itself (PRODID
  * "-//AWS//Change Calendar…", not an import), the import rules of the
  * Systems Manager User Guide: 64 KB (W0020), no deleted occurrence of a
@@ -379,13 +380,10 @@ void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t)
     memset(&err, 0, sizeof err);
     int bad = -1;
     chg_timeset *ts = chg_c_ts_build(c, &n, 1, 0, &err, &bad);
-    if (ts) {
+    if (ts || time_nomem(c, &err)) {
         chg_timeset_free(ts);
-        check_calendar_import(c, t);
         return;
     }
-    if (time_nomem(c, &err))
-        return;
     if (err.status == CHG_ERANGE) {
         char limit[32];
         snprintf(limit, sizeof limit, "%d", CHG_TS_CALENDAR_BUDGET);
@@ -1059,6 +1057,7 @@ static bool calendar_runs_out(an *A, const chg_tsexpr *t, const char ***seen, si
     }
     if (!t->u.cal.text)
         return false;
+    check_calendar_import(A->c, t);
     chg_calendar_facts f;
     if (chg_calendar_facts_of(t->u.cal.text, t->u.cal.len, &f) != CHG_OK || f.events == 0)
         return false; /* W0023 says it has none */
