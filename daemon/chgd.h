@@ -32,6 +32,7 @@ typedef struct chgd_config {
     long timeout;           /* seconds a connection may stay idle */
     long threads;           /* HTTP worker threads */
     long horizon;           /* next_open search, seconds */
+    long in_flight_max;     /* seconds a change stays in flight without an end (concurrency limits) */
     int log_level, log_format;
     bool dry_run;
     bool aws;               /* answer aws.* queries from AWS */
@@ -169,6 +170,9 @@ typedef struct chgd_answer {
 int chgd_event(const char *body, size_t len, const char *idem_key, chgd_answer *a);
 int chgd_evaluate(const char *body, size_t len, bool ndjson, chgd_answer *a);
 int chgd_approve(const char *id, const char *body, size_t len, chgd_answer *a);
+/* POST /v1/changes/{id}/end: the change in flight ended; the changes a
+ * concurrency limit held are decided again (docs/daemon.md). */
+int chgd_end(const char *id, const char *body, size_t len, chgd_answer *a);
 int chgd_flag(const char *name, bool set, const char *body, size_t len, chgd_answer *a);
 /* PUT /v1/clock (fake clock only): move it, run the timers now due. */
 int chgd_clock_put(const char *body, size_t len, chgd_answer *a);

@@ -48,6 +48,7 @@ static const struct key {
     {"timeout", K_INT, OFF(timeout), "SECONDS", "idle time before a connection is closed (default 10)", 1, 3600, NULL},
     {"threads", K_INT, OFF(threads), "N", "HTTP worker threads (default 4)", 1, 256, NULL},
     {"horizon", K_INT, OFF(horizon), "SECONDS", "how far to look for next_open (default 366 days)", 1, 100L * 366 * 86400, NULL},
+    {"in-flight-max", K_INT, OFF(in_flight_max), "SECONDS", "the longest a change allowed under a concurrency limit counts without an end (default 86400)", 1, 3660L * 86400, NULL},
     {"log-level", K_CHOICE, OFF(log_level), "LEVEL", "debug, info, warn or error (default info)", 0, 0, levels},
     {"log-format", K_CHOICE, OFF(log_format), "FORMAT", "text or json (default text)", 0, 0, formats},
     {"aws", K_BOOL, OFF(aws), NULL, "answer aws.* queries from AWS (credentials and endpoints as the AWS SDKs find them; docs/aws.md)", 0, 0, NULL},
@@ -239,6 +240,7 @@ int chgd_config_load(chgd_config *c, int argc, char **argv, bool *check)
     c->timeout = 10;
     c->threads = 4;
     c->horizon = 366L * 86400;
+    c->in_flight_max = 86400;
     c->aws_cache_ttl = 30;
     c->aws_timeout = 10000;
     c->log_level = LOG_INFO;
