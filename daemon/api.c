@@ -82,7 +82,7 @@ static bool split(const char *url, path *p)
 
 enum route_id {
     R_HEALTHZ, R_READYZ, R_METRICS, R_STATUS, R_EVENTS, R_EVALUATE, R_CHANGES, R_CHANGE, R_APPROVALS,
-    R_FLAGS, R_FLAG, R_AUDIT, R_RELOAD, R_CLOCK
+    R_FLAGS, R_FLAG, R_AUDIT, R_RELOAD, R_CLOCK, R_END
 };
 
 /* The routes: path shape ("*" is one segment of the caller's), then per
@@ -104,6 +104,7 @@ static const struct route {
     {R_CHANGES, "/v1/changes", {"v1", "changes"}, {"GET"}, {1}, "GET"},
     {R_CHANGE, "/v1/changes/{id}", {"v1", "changes", "*"}, {"GET"}, {1}, "GET"},
     {R_APPROVALS, "/v1/changes/{id}/approvals", {"v1", "changes", "*", "approvals"}, {"POST"}, {2}, "POST"},
+    {R_END, "/v1/changes/{id}/end", {"v1", "changes", "*", "end"}, {"POST"}, {2}, "POST"},
     {R_FLAGS, "/v1/flags", {"v1", "flags"}, {"GET"}, {1}, "GET"},
     {R_FLAG, "/v1/flags/{name}", {"v1", "flags", "*"}, {"PUT", "DELETE"}, {2, 2}, "PUT, DELETE"},
     {R_AUDIT, "/v1/audit", {"v1", "audit"}, {"GET"}, {1}, "GET"},
@@ -201,8 +202,11 @@ static void status_json(chgd_answer *a)
                    chgd_time_text(chgd_started, started), now - chgd_started, chgd_cfg->dry_run ? "true" : "false",
                    chgd_clock_is_fake() ? "true" : "false", chgd_time_text(now, nowbuf));
     chg_buf_printf(o, "\"counts\":{\"changes\":%" PRId64 ",\"decisions\":%" PRId64 ",\"approvals\":%" PRId64
-                      ",\"flags\":%" PRId64 ",\"actions_queued\":%" PRId64 ",\"audit_seq\":%" PRId64 "}}",
+                      ",\"flags\":%" PRId64 ",\"actions_queued\":%" PRId64 ",\"audit_seq\":%" PRId64 "}",
                    n.changes, n.decisions, n.approvals, n.flags, n.actions_queued, n.audit_seq);
+    chg_buf_puts(o, ",\"sqs\":");
+    chgd_sqs_json(o);
+    chg_buf_putc(o, '}');
     chgd_bundle_release(b);
     a->status = 200;
 }
@@ -276,7 +280,10 @@ void chgd_api_handle(const chgd_request *rq, chgd_answer *a, const char **route)
         return;
     case R_READYZ:
         a->status = 200;
-        chg_buf_puts(&a->body, "{\"ready\":true}");
+        chg_buf_puts(&a->body, "{\"ready\":true");
+        if (chgd_sqs_state())
+            chg_buf_printf(&a->body, ",\"sqs\":\"%s\"", chgd_sqs_state());
+        chg_buf_putc(&a->body, '}');
         return;
     case R_METRICS:
         a->status = 200;
@@ -312,6 +319,9 @@ void chgd_api_handle(const chgd_request *rq, chgd_answer *a, const char **route)
     }
     case R_APPROVALS:
         chgd_approve(arg, rq->body, rq->len, a);
+        return;
+    case R_END:
+        chgd_end(arg, rq->body, rq->len, a);
         return;
     case R_FLAG:
         if (!valid_flag_name(arg)) {

@@ -4,7 +4,8 @@
  *
  *   defaults → config file → flags → validate (keys, tokens, listen
  *   address) → open the store → load and verify the policy → start the
- *   engine (audit "start") → listen → wait for signals → stop listening,
+ *   engine (audit "start") → listen → poll the SQS queues → wait for
+ *   signals → stop polling, finish the messages in hand → stop listening,
  *   finish the requests in flight → close the store (flushed) → exit
  *
  * Signals are blocked in every thread and taken by the main thread with
@@ -101,7 +102,11 @@ int main(int argc, char **argv)
         if (cfg.dry_run)
             chgd_log(LOG_INFO, "dry run: actions are recorded, never executed");
         chgd_timers_start();
-        for (;;) {
+        if (chgd_sqs_start(&cfg, err, sizeof err) != CHG_OK) {
+            chgd_log(LOG_ERROR, "%s", err);
+            status = 2;
+        }
+        while (status == 0) {
             int sig;
             if (sigwait(&set, &sig) != 0)
                 continue;
@@ -116,6 +121,7 @@ int main(int argc, char **argv)
             chgd_log(LOG_INFO, "%s: finishing the requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             break;
         }
+        chgd_sqs_stop(); /* polling first; the messages in hand are finished */
         chgd_http_stop(10);
         chgd_timers_stop();
     }

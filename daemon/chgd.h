@@ -32,6 +32,7 @@ typedef struct chgd_config {
     long timeout;           /* seconds a connection may stay idle */
     long threads;           /* HTTP worker threads */
     long horizon;           /* next_open search, seconds */
+    long in_flight_max;     /* seconds a change stays in flight without an end (concurrency limits) */
     int log_level, log_format;
     bool dry_run;
     bool aws;               /* answer aws.* queries from AWS */
@@ -43,6 +44,8 @@ typedef struct chgd_config {
     long webhook_connect_timeout, webhook_timeout; /* seconds */
     long action_workers, action_attempts;
     long action_backoff, action_max_delay; /* milliseconds */
+    chg_vec sqs_queues;     /* --sqs-queue URLs: SQS intake (sqs.c) */
+    long sqs_wait, sqs_visibility, sqs_max_receives; /* seconds, seconds, receives */
     char *audit_key;        /* PEM Ed25519 private key: signed digests */
     long audit_digest_records, audit_digest_seconds;
     char *config_file;      /* where the above came from, or NULL */
@@ -104,6 +107,20 @@ void chgd_asked_free(chgd_asked *q);
 chg_resolver_fn chgd_aws_resolver(void);
 /* Append ,"queries":[…] to an audit record when the decision asked any. */
 void chgd_asked_json(const chgd_asked *q, chg_buf *out);
+
+/* ---- SQS intake (sqs.c) ------------------------------------------------------------------- */
+
+/* One long-polling thread per --sqs-queue, each message fed to
+ * chgd_event and deleted once its decision is durable (docs/aws.md,
+ * "SQS intake"). Start after the engine; stop first (polling ends, the
+ * messages in hand are finished). */
+int chgd_sqs_start(const chgd_config *c, char *err, size_t errlen);
+void chgd_sqs_stop(void);
+/* "polling", "failing", "starting", "stopping", or NULL without queues. */
+const char *chgd_sqs_state(void);
+/* [{"queue","state","error","last_receive_at","in_flight","received",…}] */
+void chgd_sqs_json(chg_buf *out);
+void chgd_sqs_metrics(chg_buf *out);
 
 /* ---- the engine (engine.c) ----------------------------------------------------------- */
 
@@ -169,6 +186,9 @@ typedef struct chgd_answer {
 int chgd_event(const char *body, size_t len, const char *idem_key, chgd_answer *a);
 int chgd_evaluate(const char *body, size_t len, bool ndjson, chgd_answer *a);
 int chgd_approve(const char *id, const char *body, size_t len, chgd_answer *a);
+/* POST /v1/changes/{id}/end: the change in flight ended; the changes a
+ * concurrency limit held are decided again (docs/daemon.md). */
+int chgd_end(const char *id, const char *body, size_t len, chgd_answer *a);
 int chgd_flag(const char *name, bool set, const char *body, size_t len, chgd_answer *a);
 /* PUT /v1/clock (fake clock only): move it, run the timers now due. */
 int chgd_clock_put(const char *body, size_t len, chgd_answer *a);
@@ -188,6 +208,9 @@ extern int64_t chgd_started;
 /* ---- HTTP (http.c, api.c) -------------------------------------------------------------- */
 
 int chgd_http_start(const chgd_config *c, char *err, size_t errlen);
+/* Nested deeper than max? Brackets counted outside strings, before any
+ * parser sees the text (the --max-depth check of every body). */
+bool chgd_json_too_deep(const char *s, size_t n, long max);
 /* Stop taking connections, let the requests in flight finish (at most
  * `grace` seconds), then stop. */
 void chgd_http_stop(int grace);
@@ -208,6 +231,9 @@ void chgd_api_handle(const chgd_request *r, chgd_answer *a, const char **route);
 /* ---- tokens (http.c) ------------------------------------------------------------------- */
 
 int chgd_tokens_load(const char *path, char *err, size_t errlen);
+
+/* The SHA-256 of data as 64 lowercase hex digits. */
+void chgd_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* JSON as the daemon stores it (compact, keys sorted: the audit log hashes
  * deterministic bytes), appended to out (out->oom on failure). */
@@ -240,6 +266,8 @@ void chgd_metrics_request(const char *route, int status, double seconds);
 void chgd_metrics_decision(const char *outcome, double seconds);
 void chgd_metrics_action(const char *state);
 void chgd_metrics_render(chg_buf *out);
+/* A Prometheus label value, escaped, appended to out. */
+void chgd_metrics_label(chg_buf *out, const char *s);
 extern atomic_int chgd_inflight;
 
 #endif

@@ -48,6 +48,7 @@ static const struct key {
     {"timeout", K_INT, OFF(timeout), "SECONDS", "idle time before a connection is closed (default 10)", 1, 3600, NULL},
     {"threads", K_INT, OFF(threads), "N", "HTTP worker threads (default 4)", 1, 256, NULL},
     {"horizon", K_INT, OFF(horizon), "SECONDS", "how far to look for next_open (default 366 days)", 1, 100L * 366 * 86400, NULL},
+    {"in-flight-max", K_INT, OFF(in_flight_max), "SECONDS", "the longest a change allowed under a concurrency limit counts without an end (default 86400)", 1, 3660L * 86400, NULL},
     {"log-level", K_CHOICE, OFF(log_level), "LEVEL", "debug, info, warn or error (default info)", 0, 0, levels},
     {"log-format", K_CHOICE, OFF(log_format), "FORMAT", "text or json (default text)", 0, 0, formats},
     {"aws", K_BOOL, OFF(aws), NULL, "answer aws.* queries from AWS (credentials and endpoints as the AWS SDKs find them; docs/aws.md)", 0, 0, NULL},
@@ -63,6 +64,10 @@ static const struct key {
     {"action-attempts", K_INT, OFF(action_attempts), "N", "attempts of an action before it fails (default 8)", 1, 1000, NULL},
     {"action-backoff", K_INT, OFF(action_backoff), "MS", "the first retry's delay bound; doubles each retry (default 1000)", 1, 86400000, NULL},
     {"action-max-delay", K_INT, OFF(action_max_delay), "MS", "the largest delay bound between attempts (default 300000)", 1, 86400000, NULL},
+    {"sqs-queue", K_LIST, OFF(sqs_queues), "URL", "take events from this SQS queue (repeatable; docs/aws.md)", 0, 0, NULL},
+    {"sqs-wait", K_INT, OFF(sqs_wait), "SECONDS", "ReceiveMessage's long-poll wait (default 20)", 0, 20, NULL},
+    {"sqs-visibility", K_INT, OFF(sqs_visibility), "SECONDS", "a received message's visibility timeout, extended while it is worked on (default 30)", 2, 43200, NULL},
+    {"sqs-max-receives", K_INT, OFF(sqs_max_receives), "N", "receives of a message whose intake fails before it is poison (default 5)", 1, 1000, NULL},
     {"audit-key", K_STR, OFF(audit_key), "FILE", "sign digests of the audit chain with this PEM Ed25519 private key", 0, 0, NULL},
     {"audit-digest-records", K_INT, OFF(audit_digest_records), "N", "a signed digest after this many records (default 1000)", 1, 1000000000, NULL},
     {"audit-digest-seconds", K_INT, OFF(audit_digest_seconds), "SECONDS", "and at least this often while records come (default 300)", 1, 86400, NULL},
@@ -239,6 +244,7 @@ int chgd_config_load(chgd_config *c, int argc, char **argv, bool *check)
     c->timeout = 10;
     c->threads = 4;
     c->horizon = 366L * 86400;
+    c->in_flight_max = 86400;
     c->aws_cache_ttl = 30;
     c->aws_timeout = 10000;
     c->log_level = LOG_INFO;
@@ -249,6 +255,10 @@ int chgd_config_load(chgd_config *c, int argc, char **argv, bool *check)
     c->action_attempts = 8;
     c->action_backoff = 1000;
     c->action_max_delay = 300000;
+    c->sqs_wait = 20;
+    c->sqs_visibility = 30;
+    c->sqs_max_receives = 5;
+    chg_vec_init(&c->sqs_queues);
     c->audit_digest_records = 1000;
     c->audit_digest_seconds = 300;
     chg_vec_init(&c->webhooks);
@@ -361,6 +371,19 @@ int chgd_config_validate(const chgd_config *c, char *err, size_t errlen)
         }
         chg_audit_key_free(k);
     }
+    for (size_t i = 0; i < c->sqs_queues.len; i++) {
+        const char *u = c->sqs_queues.items[i];
+        if (strncmp(u, "https://", 8) && strncmp(u, "http://", 7)) {
+            snprintf(err, errlen, "--sqs-queue %s: expected the queue's URL, such as "
+                                  "https://sqs.eu-west-1.amazonaws.com/123456789012/changes", u);
+            return CHG_EINVAL;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(u, c->sqs_queues.items[j])) {
+                snprintf(err, errlen, "--sqs-queue %s: given twice", u);
+                return CHG_EINVAL;
+            }
+    }
     if ((rc = chgd_webhooks_check(c, err, errlen)) != CHG_OK)
         return rc;
     if (c->facts) {
@@ -423,4 +446,5 @@ void chgd_config_free(chgd_config *c)
     chg_strings_free(&c->webhooks);
     chg_strings_free(&c->webhook_secrets);
     chg_free(c->audit_key);
+    chg_strings_free(&c->sqs_queues);
 }

@@ -47,7 +47,7 @@ static chgd_facts *facts_now;
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
-static void sha256_hex(const void *data, size_t len, char out[65])
+void chgd_sha256_hex(const void *data, size_t len, char out[65])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char d[32];
@@ -392,8 +392,20 @@ typedef struct verdict {
     char outcome[16];
     json_t *dj;
     char now_text[32];
+    int64_t now;
     chgd_asked asked;       /* what it asked AWS */
+    bool held;              /* deferred by a concurrency limit (live_check) */
 } verdict;
+
+/* The concurrency limits that hold an allowed change (live_check): for
+ * each, the limit, its reason's message and when a change it counts
+ * ends first. */
+typedef struct limit_holds {
+    size_t n;
+    uint32_t *limit;
+    chg_buf *msg;
+    int64_t *until;
+} limit_holds;
 
 static void verdict_free(verdict *v)
 {
@@ -407,10 +419,11 @@ static void verdict_free(verdict *v)
  * thread's context: ev when the caller has it decoded, else the change's
  * JSON text. v is initialised here and freed by the caller. */
 static int judge(chgd_bundle *b, const chg_facts *facts, const chg_event *ev, const char *json, size_t len,
-                 int64_t now, verdict *v)
+                 int64_t now, const limit_holds *h, verdict *v)
 {
     memset(v, 0, sizeof *v);
     chg_buf_init(&v->text);
+    v->now = now;
     chgd_time_text(now, v->now_text);
     chgd_asked_init(&v->asked, now);
     chg_ctx *ctx = chgd_thread_ctx(b);
@@ -427,6 +440,14 @@ static int judge(chgd_bundle *b, const chg_facts *facts, const chg_event *ev, co
     double t0 = mono();
     int rc = chg_eval(ctx, &in, &dec);
     double secs = mono() - t0;
+    /* held by concurrency limits: still allowed by the rules, the same
+     * decision with the limits' reasons, as defer (one writer) */
+    for (size_t i = 0; rc == CHG_OK && h && i < h->n && (dec.outcome == CHG_OUT_ALLOW || v->held); i++) {
+        rc = chg_decision_hold(ctx, &dec, h->limit[i], h->msg[i].data, (uint32_t)h->msg[i].len, h->until[i]);
+        v->held = rc == CHG_OK && dec.outcome == CHG_OUT_DEFER;
+    }
+    if (rc == CHG_EINVAL)
+        rc = CHG_EINTERNAL;
     if (rc == CHG_OK) {
         chg_decision_write(b->b, &dec, &v->text);
         snprintf(v->outcome, sizeof v->outcome, "%s", chg_outcome_name(dec.outcome));
@@ -441,6 +462,196 @@ static int judge(chgd_bundle *b, const chg_facts *facts, const chg_event *ev, co
             rc = CHG_EINTERNAL;
     }
     return rc;
+}
+
+/* ---- live changes: concurrency limits over the changes in flight ---------------------------------- */
+
+/* docs/daemon.md, "Live changes". While the policy declares a limit,
+ * every change chgd allows goes in flight (live_record) until it is
+ * reported ended (POST /v1/changes/{id}/end), its declared `duration`
+ * elapses or --in-flight-max does; an allow that would break a limit is
+ * judged again here with the limits' reasons and stored as defer
+ * (live_check), and every end decides the held changes again, in the
+ * order they were first held (live_reeval_held). All of it runs on the
+ * writer, on the transaction's state: two events cannot both take the
+ * last place. */
+
+static void holds_free(limit_holds *h)
+{
+    for (size_t i = 0; h->msg && i < h->n; i++)
+        chg_buf_free(&h->msg[i]);
+    chg_free(h->limit);
+    chg_free(h->msg);
+    chg_free(h->until);
+    memset(h, 0, sizeof *h);
+}
+
+/* The class index of a risk name under bundle b; -1 (unknown: counted
+ * under every limit) for none or a class the policy does not have. */
+static int risk_index(const chg_bundle *b, const char *name)
+{
+    for (int i = 0; name && chg_bundle_risk_name(b, i); i++)
+        if (!strcmp(chg_bundle_risk_name(b, i), name))
+            return i;
+    return -1;
+}
+
+/* When a change going in flight at since stops counting: its `duration`
+ * (a positive integer of seconds, as events carry durations), at most
+ * --in-flight-max; *bound says which. */
+static int64_t live_until(const char *content, int64_t since, const char **bound)
+{
+    json_t *c = content ? json_loads(content, 0, NULL) : NULL;
+    json_t *dur = json_object_get(c, "duration");
+    int64_t max = chgd_cfg->in_flight_max;
+    *bound = "max";
+    if (json_is_integer(dur) && json_integer_value(dur) > 0 && json_integer_value(dur) < max) {
+        max = json_integer_value(dur);
+        *bound = "duration";
+    }
+    json_decref(c);
+    return since + max;
+}
+
+static int live_instant(const char *s, int64_t *t)
+{
+    return s && chg_time_parse_iso(s, strlen(s), t) == CHG_OK ? CHG_OK : CHG_EINTERNAL;
+}
+
+/* The limits an allowed change would break, going in flight at v->now
+ * beside the changes in flight (chg_concurrency_check: the planner's
+ * algorithm), each with its reason and the earliest end of the changes
+ * it lists. */
+static int live_limits(chg_store_conn *w, chgd_bundle *b, const char *id, const char *content, const verdict *v,
+                       limit_holds *h)
+{
+    chg_vec act;
+    chg_vec_init(&act);
+    int rc = chg_store_inflight_active(w, &act);
+    chg_inflight *c = rc == CHG_OK ? chg_calloc(act.len + 1, sizeof *c) : NULL;
+    if (rc == CHG_OK && !c)
+        rc = CHG_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; rc == CHG_OK && i < act.len; i++) {
+        const chg_store_inflight *f = act.items[i];
+        if (!strcmp(f->id, id))
+            continue;
+        c[n] = (chg_inflight){.id = f->id, .risk = risk_index(b->b, f->risk), .change = f->content,
+                              .len = strlen(f->content)};
+        if ((rc = live_instant(f->since, &c[n].start)) == CHG_OK)
+            rc = live_instant(f->until, &c[n].end);
+        n++;
+    }
+    const char *bound;
+    size_t me = n;
+    if (rc == CHG_OK) {
+        const char *risk = json_string_value(json_object_get(v->dj, "risk"));
+        c[me] = (chg_inflight){.id = id, .start = v->now, .end = live_until(content, v->now, &bound),
+                               .risk = risk_index(b->b, risk), .change = content, .len = strlen(content)};
+        n++;
+    }
+    chg_concurrency_violation *viol = NULL;
+    size_t nv = 0;
+    char err[256];
+    if (rc == CHG_OK && (rc = chg_concurrency_check(b->b, c, n, &viol, &nv, err, sizeof err)) != CHG_OK) {
+        chgd_log(LOG_ERROR, "concurrency: %s", err);
+        rc = rc == CHG_ENOMEM ? rc : CHG_EINTERNAL;
+    }
+    uint32_t nl = chg_bundle_nconcurrency(b->b);
+    if (rc == CHG_OK && nv) {
+        h->limit = chg_calloc(nl, sizeof *h->limit);
+        h->msg = chg_calloc(nl, sizeof *h->msg);
+        h->until = chg_calloc(nl, sizeof *h->until);
+        if (!h->limit || !h->msg || !h->until)
+            rc = CHG_ENOMEM;
+    }
+    /* the violations where this change is the one that starts: at most
+     * one per limit (it starts once), in the limits' order */
+    for (size_t i = 0; rc == CHG_OK && i < nv; i++) {
+        if (viol[i].change != me || h->n >= nl)
+            continue;
+        size_t k = h->n++;
+        h->limit[k] = viol[i].limit;
+        chg_buf_init(&h->msg[k]);
+        chg_concurrency_violation_text(b->b, c, &viol[i], &h->msg[k]);
+        h->until[k] = INT64_MAX;
+        for (size_t x = 0; x < viol[i].nlisted; x++)
+            if (c[viol[i].inflight[x]].end < h->until[k])
+                h->until[k] = c[viol[i].inflight[x]].end;
+        if (h->msg[k].oom)
+            rc = CHG_ENOMEM;
+    }
+    chg_concurrency_violations_free(viol, nv);
+    chg_free(c);
+    chg_store_inflights_free(&act);
+    return rc;
+}
+
+/* An allowed verdict v about change id at revision rev, checked against
+ * the limits: when one holds it, v is judged again, on this thread, with
+ * their reasons. A change in flight keeps its place, and one whose period
+ * at this revision ended is done (it flies again only as a new revision,
+ * live_record): neither is held. */
+static int live_check(chg_store_conn *w, chgd_bundle *b, const chg_facts *facts, const char *id, int64_t rev,
+                      const char *content, verdict *v)
+{
+    if (!id || strcmp(v->outcome, "allow") || chg_bundle_nconcurrency(b->b) == 0)
+        return CHG_OK;
+    /* an approved emergency goes (it still counts) */
+    if (json_is_true(json_object_get(v->dj, "emergency")))
+        return CHG_OK;
+    chg_store_inflight own;
+    int rc = chg_store_inflight_get(w, id, &own);
+    bool flying = rc == CHG_OK && (!own.ended_at || own.revision >= rev);
+    if (rc == CHG_OK)
+        chg_store_inflight_free(&own);
+    if (rc != CHG_OK && rc != CHG_ENOTFOUND)
+        return rc;
+    if (flying)
+        return CHG_OK;
+    limit_holds h = {0};
+    chg_buf merged;
+    chg_buf_init(&merged);
+    rc = live_limits(w, b, id, content, v, &h);
+    if (rc == CHG_OK && h.n)
+        rc = merged_change(w, id, content, &merged);
+    if (rc == CHG_OK && h.n) {
+        verdict again;
+        rc = judge(b, facts, NULL, merged.data, merged.len, v->now, &h, &again);
+        verdict_free(v);
+        *v = again;
+    }
+    chg_buf_free(&merged);
+    holds_free(&h);
+    return rc;
+}
+
+/* After a decision about change id is written: a held change is listed
+ * (in the order first held), any other is not; an allow stored puts the
+ * change in flight, unless it is already, or its period at this
+ * revision ended (an ended change flies again only as a new revision). */
+static int live_record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev, const char *content,
+                       const verdict *v, const decided *d)
+{
+    if (chg_bundle_nconcurrency(b->b) == 0)
+        return CHG_OK;
+    int rc = chg_store_held_set(w, id, v->held);
+    if (rc != CHG_OK || !d->changed || strcmp(v->outcome, "allow"))
+        return rc;
+    chg_store_inflight f;
+    rc = chg_store_inflight_get(w, id, &f);
+    bool again = rc == CHG_ENOTFOUND || (rc == CHG_OK && f.ended_at && f.revision < rev);
+    if (rc == CHG_OK)
+        chg_store_inflight_free(&f);
+    if ((rc != CHG_OK && rc != CHG_ENOTFOUND) || !again)
+        return rc == CHG_ENOTFOUND ? CHG_OK : rc;
+    const char *bound;
+    char until[32];
+    chgd_time_text(live_until(content, v->now, &bound), until);
+    chg_store_inflight nf = {.id = (char *)id, .revision = rev, .since = (char *)v->now_text, .until = until,
+                             .bound = (char *)bound, .content = (char *)content,
+                             .risk = (char *)json_string_value(json_object_get(v->dj, "risk"))};
+    return chg_store_inflight_put(w, &nf);
 }
 
 /* The change's latest recorded decision as the endpoints answer it:
@@ -486,7 +697,7 @@ static int differs_but_at(const char *a, const char *b)
  * decision, its actions; in any case its timer. The answer's body, when
  * body is not NULL, is the decision with its extra fields. Writer only. */
 static int record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev, const char *cause,
-                  const verdict *v, chg_buf *body, decided *d)
+                  const char *content, const verdict *v, chg_buf *body, decided *d)
 {
     snprintf(d->outcome, sizeof d->outcome, "%s", v->outcome);
     int rc = CHG_OK;
@@ -554,6 +765,8 @@ static int record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
                      (!strcmp(d->outcome, "defer") || !strcmp(d->outcome, "deny"));
         rc = chg_store_timer_set(w, id, waits ? next : NULL);
     }
+    if (rc == CHG_OK && id)
+        rc = live_record(w, b, id, rev, content, v, d);
     if (rc == CHG_OK && body && d->changed)
         chg_store_decision_body(body, v->text.data, d->seq, v->now_text, chg_bundle_hash(b->b), rev, cause);
     else if (rc == CHG_OK && body && id)
@@ -583,7 +796,9 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
     verdict v = {0};
     rc = merged_change(w, id, content, &merged);
     if (rc == CHG_OK)
-        rc = judge(b, facts, NULL, merged.data, merged.len, chgd_now(), &v);
+        rc = judge(b, facts, NULL, merged.data, merged.len, chgd_now(), NULL, &v);
+    if (rc == CHG_OK)
+        rc = live_check(w, b, facts, id, rev, content, &v);
     d->changed = true;
     if (rc == CHG_OK && reeval && id) {
         int lr = chg_store_decision_latest(w, id, &latest);
@@ -597,7 +812,7 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
             rc = lr;
     }
     if (rc == CHG_OK)
-        rc = record(w, b, id, rev, cause, &v, body, d);
+        rc = record(w, b, id, rev, cause, content, &v, body, d);
     verdict_free(&v);
     chg_buf_free(&merged);
     chg_buf_free(&latest);
@@ -613,6 +828,20 @@ static void job_failed(chgd_answer *a, int rc)
         chgd_error(a, 500, "internal", "chgd failed a check of its own (a bug to report)");
     else
         chgd_error(a, 503, "store_unavailable", "the store could not record the change: try again");
+}
+
+/* An API call's job run on the writer with the current bundle (*b, a
+ * reference for the job's time), the actions it queued woken, and a
+ * machine failure answered. */
+static void run_call(chgd_answer *a, chg_store_job fn, void *job, chgd_bundle **b)
+{
+    *b = chgd_bundle_acquire();
+    int rc = chg_store_run(chgd_store, fn, job);
+    chgd_actions_kick();
+    if (rc != CHG_OK)
+        job_failed(a, rc);
+    chgd_bundle_release(*b);
+    *b = NULL;
 }
 
 /* ---- events --------------------------------------------------------------------------------------- */
@@ -775,8 +1004,14 @@ static int event_run(chg_store_conn *w, void *ud)
     if (rc != CHG_OK)
         return rc;
     decided d = {.changed = true};
-    rc = holds ? record(w, j->b, j->id, rev, "event", &j->v, &a->body, &d)
-               : decide(w, j->b, j->id, rev, j->change.data, "event", false, &a->body, &d);
+    /* the limits are checked here, on the transaction's changes in flight:
+     * of two events judged allow at once on other threads, the second to
+     * reach the writer finds the first in flight */
+    if (holds)
+        rc = live_check(w, j->b, chgd_facts_get(j->facts), j->id, rev, j->change.data, &j->v);
+    if (rc == CHG_OK)
+        rc = holds ? record(w, j->b, j->id, rev, "event", j->change.data, &j->v, &a->body, &d)
+                   : decide(w, j->b, j->id, rev, j->change.data, "event", false, &a->body, &d);
     if (rc == CHG_OK)
         rc = a->body.oom ? CHG_ENOMEM : chg_store_idem_put(w, j->key.data, 200, a->body.data, now_text);
     if (rc == CHG_OK)
@@ -824,7 +1059,7 @@ static void event_judge(event_job *j, const chg_event *ev, int64_t now)
      * decoded, and is judged as it is */
     bool as_is = rc == CHG_OK && merged.len == j->change.len;
     if (rc == CHG_OK)
-        rc = judge(j->b, chgd_facts_get(j->facts), as_is ? ev : NULL, merged.data, merged.len, now, &j->v);
+        rc = judge(j->b, chgd_facts_get(j->facts), as_is ? ev : NULL, merged.data, merged.len, now, NULL, &j->v);
     j->judged = rc == CHG_OK;
     chg_buf_free(&merged);
 }
@@ -843,18 +1078,31 @@ static void event_done(int rc, void *ud)
         later->resume(later->ud);
 }
 
-/* The idempotency key: the header, else an envelope's id (or an SNS
- * notification's MessageId), else the SHA-256 of the body; each in its
- * own namespace, so a header cannot collide with an envelope id. */
+/* An EventBridge envelope's id, or NULL when j is no envelope. */
+static const char *envelope_id(const json_t *j)
+{
+    if (json_object_get(j, "detail-type") || (json_object_get(j, "source") && json_object_get(j, "detail")))
+        return json_string_value(json_object_get(j, "id"));
+    return NULL;
+}
+
+/* The idempotency key: the header, else an envelope's id (also of an
+ * envelope an SNS notification carries: one event, whether it came by
+ * HTTP, through SNS or through SQS), else an SNS notification's
+ * MessageId, else the SHA-256 of the body; each in its own namespace, so
+ * a header cannot collide with an envelope id. */
 static void idem_key(const json_t *j, const char *header, const char *body_sha, chg_buf *out)
 {
-    const char *env = NULL;
-    if (json_object_get(j, "detail-type") || (json_object_get(j, "source") && json_object_get(j, "detail")))
-        env = json_string_value(json_object_get(j, "id"));
+    const char *env = envelope_id(j);
     const char *sns = NULL;
     const char *type = json_string_value(json_object_get(j, "Type"));
-    if (type && !strcmp(type, "Notification"))
+    json_t *inner = NULL;
+    if (type && !strcmp(type, "Notification")) {
         sns = json_string_value(json_object_get(j, "MessageId"));
+        const char *m = json_string_value(json_object_get(j, "Message"));
+        if (!env && m && (inner = json_loads(m, 0, NULL)))
+            env = envelope_id(inner);
+    }
     if (header) {
         chg_buf_puts(out, "header:");
         chg_buf_puts(out, header);
@@ -868,6 +1116,7 @@ static void idem_key(const json_t *j, const char *header, const char *body_sha, 
         chg_buf_puts(out, "sha256:");
         chg_buf_puts(out, body_sha);
     }
+    json_decref(inner);
 }
 
 /* Parse a request body: a JSON document, or 400 with the place. */
@@ -900,7 +1149,7 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
     chg_buf_init(&job->key);
     chg_buf_init(&job->raw);
     chg_buf_init(&job->change);
-    sha256_hex(body, len, job->body_sha);
+    chgd_sha256_hex(body, len, job->body_sha);
     idem_key(j, header_key, job->body_sha, &job->key);
     dump(j, &job->raw);
     json_decref(j);
@@ -949,7 +1198,7 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
     job->cj = json_loads(job->change.data, 0, &je);
     job->id = json_string_value(json_object_get(job->cj, "id"));
     job->intake = intake >= 0 ? chg_bundle_intake_name(job->b->b, (uint32_t)intake) : NULL;
-    sha256_hex(job->change.data, job->change.len, job->sha);
+    chgd_sha256_hex(job->change.data, job->change.len, job->sha);
     event_judge(job, ev, now);
     chg_event_free(ev);
     /* written by the writer; the answer waits for its commit, on this
@@ -1166,12 +1415,7 @@ int chgd_approve(const char *id, const char *body, size_t len, chgd_answer *a)
             job.at = at;
             if (!job.decision)
                 job.decision = "approve";
-            job.b = chgd_bundle_acquire();
-            int rc = chg_store_run(chgd_store, approval_run, &job);
-            chgd_actions_kick();
-            if (rc != CHG_OK)
-                job_failed(a, rc);
-            chgd_bundle_release(job.b);
+            run_call(a, approval_run, &job, &job.b);
         }
     }
     json_decref(j);
@@ -1283,6 +1527,171 @@ int chgd_flag(const char *name, bool set, const char *body, size_t len, chgd_ans
     return CHG_OK;
 }
 
+/* ---- live changes: ends --------------------------------------------------------------------------- */
+
+/* Decide again every change a limit holds, in the order first held: each
+ * sees the changes allowed before it in flight, so the first that fits
+ * takes a freed place. */
+static int live_reeval_held(chg_store_conn *w, chgd_bundle *b, const char *cause, long *run, long *changed)
+{
+    chg_vec ids;
+    chg_vec_init(&ids);
+    int rc = chg_store_held_ids(w, &ids);
+    for (size_t i = 0; rc == CHG_OK && i < ids.len; i++) {
+        chg_buf content, sha;
+        chg_buf_init(&content);
+        chg_buf_init(&sha);
+        int64_t rev;
+        rc = chg_store_change_latest(w, ids.items[i], &rev, &content, &sha);
+        decided d = {0};
+        if (rc == CHG_OK)
+            rc = decide(w, b, ids.items[i], rev, content.data, cause, true, NULL, &d);
+        else if (rc == CHG_ENOTFOUND) /* cannot be: only a stored change is held */
+            rc = chg_store_held_set(w, ids.items[i], false);
+        (*run)++;
+        *changed += rc == CHG_OK && d.changed;
+        chg_buf_free(&content);
+        chg_buf_free(&sha);
+    }
+    chg_strings_free(&ids);
+    return rc;
+}
+
+/* End change id's period f at `at`: the period and its audit record. */
+static int live_end(chg_store_conn *w, const chg_store_inflight *f, const char *at, const char *result, const char *by)
+{
+    int rc = chg_store_inflight_end(w, f->id, at, result, by);
+    if (rc != CHG_OK)
+        return rc;
+    chg_buf data;
+    chg_buf_init(&data);
+    chg_buf_puts(&data, "{\"at\":");
+    chg_buf_json_string(&data, at, strlen(at));
+    chg_buf_puts(&data, ",\"bound\":");
+    chg_buf_json_string(&data, f->bound, strlen(f->bound));
+    chg_buf_puts(&data, ",\"by\":");
+    if (by)
+        chg_buf_json_string(&data, by, strlen(by));
+    else
+        chg_buf_puts(&data, "null");
+    chg_buf_puts(&data, ",\"change_id\":");
+    chg_buf_json_string(&data, f->id, strlen(f->id));
+    chg_buf_printf(&data, ",\"result\":\"%s\",\"revision\":%lld,\"since\":\"%s\",\"until\":\"%s\"}", result,
+                   (long long)f->revision, f->since, f->until);
+    char now_text[32];
+    rc = data.oom ? CHG_ENOMEM
+                  : chg_store_audit_append(w, "end", f->id, data.data, chgd_time_text(chgd_now(), now_text), NULL);
+    chg_buf_free(&data);
+    return rc;
+}
+
+/* The periods whose bound is at or before now: ended, "elapsed", at
+ * their until. *ended counts them. */
+static int live_expire(chg_store_conn *w, const char *now, long *ended)
+{
+    chg_vec ids;
+    chg_vec_init(&ids);
+    int rc = chg_store_inflight_expired(w, now, &ids);
+    for (size_t i = 0; rc == CHG_OK && i < ids.len; i++) {
+        chg_store_inflight f;
+        if ((rc = chg_store_inflight_get(w, ids.items[i], &f)) != CHG_OK)
+            break;
+        rc = live_end(w, &f, f.until, "elapsed", NULL);
+        chg_store_inflight_free(&f);
+        (*ended)++;
+    }
+    chg_strings_free(&ids);
+    return rc;
+}
+
+typedef struct end_job {
+    chgd_bundle *b;
+    const char *id, *by, *at, *result;
+    chgd_answer *a;
+} end_job;
+
+static int end_run(chg_store_conn *w, void *ud)
+{
+    end_job *j = ud;
+    char now_text[32];
+    chgd_time_text(chgd_now(), now_text);
+    uint64_t seq;
+    int rc = chg_store_change_seq(w, j->id, &seq);
+    if (rc == CHG_ENOTFOUND) {
+        chgd_error(j->a, 404, "not_found", "no change with id '%.200s'", j->id);
+        return CHG_OK;
+    }
+    long ended = 0, run = 0, changed = 0;
+    if (rc == CHG_OK) /* a bound that passed ends first: the state is now's */
+        rc = live_expire(w, now_text, &ended);
+    chg_store_inflight f = {0};
+    if (rc == CHG_OK)
+        rc = chg_store_inflight_get(w, j->id, &f);
+    if (rc == CHG_ENOTFOUND || (rc == CHG_OK && f.ended_at)) {
+        if (rc == CHG_OK)
+            chgd_error(j->a, 409, "not_in_flight", "change '%.200s' is not in flight: it ended at %s (%s)", j->id,
+                       f.ended_at, f.result);
+        else
+            chgd_error(j->a, 409, "not_in_flight", "change '%.200s' is not in flight: chgd never allowed it%s", j->id,
+                       chg_bundle_nconcurrency(j->b->b) ? "" : " while its policy had a concurrency limit");
+        chg_store_inflight_free(&f);
+        /* what expired meanwhile stays ended, and its held changes are decided */
+        return ended ? live_reeval_held(w, j->b, "timer", &run, &changed) : CHG_OK;
+    }
+    const char *at = j->at ? j->at : now_text;
+    if (rc == CHG_OK && strcmp(at, f.since) < 0) {
+        chgd_error(j->a, 400, "bad_request", "'at' (%s) is before the change went in flight (%s)", at, f.since);
+        chg_store_inflight_free(&f);
+        return ended ? live_reeval_held(w, j->b, "timer", &run, &changed) : CHG_OK;
+    }
+    if (rc == CHG_OK)
+        rc = live_end(w, &f, at, j->result, j->by);
+    chg_store_inflight_free(&f);
+    if (rc == CHG_OK)
+        rc = live_reeval_held(w, j->b, "end", &run, &changed);
+    if (rc != CHG_OK)
+        return rc;
+    chgd_answer *a = j->a;
+    chg_buf_reset(&a->body);
+    a->status = 200;
+    chg_buf_puts(&a->body, "{\"change\":");
+    chg_buf_json_string(&a->body, j->id, strlen(j->id));
+    chg_buf_puts(&a->body, ",\"in_flight\":");
+    rc = chg_store_inflight_json(w, j->id, &a->body);
+    chg_buf_printf(&a->body, ",\"reevaluated\":%ld,\"changed\":%ld}", run, changed);
+    return rc == CHG_OK && a->body.oom ? CHG_ENOMEM : rc;
+}
+
+int chgd_end(const char *id, const char *body, size_t len, chgd_answer *a)
+{
+    json_t *j = parse_body(body, len, a);
+    if (!j)
+        return CHG_OK;
+    static const char *const fields[] = {"by", "at", "result", NULL};
+    end_job job = {.id = id, .a = a};
+    char at[32];
+    int64_t t = 0;
+    if (!json_is_object(j))
+        chgd_error(a, 400, "bad_request", "the body must be {\"by\": …, \"result\": …, \"at\": …}");
+    else if (only_fields(j, fields, a) && str_field(j, "by", true, &job.by, a) &&
+             str_field(j, "result", true, &job.result, a) && str_field(j, "at", false, &job.at, a)) {
+        if (strcmp(job.result, "succeeded") && strcmp(job.result, "failed") && strcmp(job.result, "cancelled"))
+            chgd_error(a, 400, "bad_request", "'result' must be \"succeeded\", \"failed\" or \"cancelled\"");
+        else if (job.at && chg_time_parse_iso(job.at, strlen(job.at), &t) != CHG_OK)
+            chgd_error(a, 400, "bad_request", "'at' must be an RFC 3339 instant, such as 2026-12-02T10:00:00Z");
+        else if (job.at && t > chgd_now())
+            chgd_error(a, 400, "bad_request", "'at' is after now (%s): an end is reported once it happened",
+                       chgd_time_text(chgd_now(), (char[32]){0}));
+        else {
+            if (job.at) /* stored in UTC, as every instant of the store */
+                job.at = chgd_time_text(t, at);
+            run_call(a, end_run, &job, &job.b);
+        }
+    }
+    json_decref(j);
+    return CHG_OK;
+}
+
 /* ---- timers ---------------------------------------------------------------------------------------- */
 
 typedef struct timers_job {
@@ -1297,7 +1706,14 @@ static int timers_run(chg_store_conn *w, void *ud)
     chgd_time_text(chgd_now(), now_text);
     chg_vec ids;
     chg_vec_init(&ids);
-    int rc = chg_store_timers_due(w, now_text, &ids);
+    /* changes whose bound passed end first, and what their limits held
+     * is decided again (in the order first held) before the timers */
+    long ended = 0;
+    int rc = live_expire(w, now_text, &ended);
+    if (rc == CHG_OK && ended)
+        rc = live_reeval_held(w, j->b, "timer", &j->run, &j->changed);
+    if (rc == CHG_OK)
+        rc = chg_store_timers_due(w, now_text, &ids);
     for (size_t i = 0; rc == CHG_OK && i < ids.len; i++) {
         chg_buf content, sha;
         chg_buf_init(&content);
@@ -1328,6 +1744,8 @@ int chgd_timers_run(long *run, long *changed)
     chg_vec_init(&due);
     chg_store_conn *r = chg_store_reader(chgd_store);
     int rc = r ? chg_store_timers_due(r, chgd_time_text(chgd_now(), now_text), &due) : CHG_EIO;
+    if (rc == CHG_OK && due.len == 0) /* or a change in flight whose bound passed */
+        rc = chg_store_inflight_expired(r, now_text, &due);
     size_t n = due.len;
     chg_strings_free(&due);
     if (rc != CHG_OK || n == 0)

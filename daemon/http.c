@@ -161,7 +161,7 @@ static double since(const struct timespec *t0)
 
 /* Deeper than max? A scan of brackets outside strings, before any parser
  * (a parser's recursion is what a hostile body aims at). */
-static bool too_deep(const char *s, size_t n, long max)
+bool chgd_json_too_deep(const char *s, size_t n, long max)
 {
     long depth = 0;
     bool str = false;
@@ -259,7 +259,7 @@ static enum MHD_Result finish(req_state *st, struct MHD_Connection *conn, const 
         chgd_error(a, 503, "out_of_memory", "out of memory: try again");
     else if (st->too_big)
         r.len = SIZE_MAX; /* api.c answers 413 once the route and the token are checked */
-    else if (st->body.len && too_deep(st->body.data, st->body.len, chgd_cfg->max_depth))
+    else if (st->body.len && chgd_json_too_deep(st->body.data, st->body.len, chgd_cfg->max_depth))
         r.len = SIZE_MAX - 1; /* api.c: 400 too_deep, after the same checks */
     if (!a->status)
         chgd_api_handle(&r, a, &st->route);

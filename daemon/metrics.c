@@ -99,7 +99,7 @@ static void histogram_render(chg_buf *o, const char *name, const char *help, con
 }
 
 /* A label value: backslash, quote and newline escaped. */
-static void label(chg_buf *o, const char *s)
+void chgd_metrics_label(chg_buf *o, const char *s)
 {
     for (; s && *s; s++) {
         if (*s == '\\' || *s == '"')
@@ -144,6 +144,10 @@ void chgd_metrics_render(chg_buf *o)
         chg_buf_printf(o, "chgd_audit_sequence %" PRId64 "\n", n.audit_seq);
         chg_buf_puts(o, "# HELP chgd_actions_queued Actions waiting for an executor.\n# TYPE chgd_actions_queued gauge\n");
         chg_buf_printf(o, "chgd_actions_queued %" PRId64 "\n", n.actions_queued);
+        int64_t flying;
+        if (chg_store_inflight_count(r, &flying) == CHG_OK)
+            chg_buf_printf(o, "# HELP chgd_changes_in_flight Changes in flight (allowed, not ended), under concurrency limits.\n"
+                              "# TYPE chgd_changes_in_flight gauge\nchgd_changes_in_flight %" PRId64 "\n", flying);
         chg_buf_puts(o, "# HELP chgd_actions The store's actions, by state.\n# TYPE chgd_actions gauge\n");
         chg_buf_printf(o, "chgd_actions{state=\"queued\"} %" PRId64 "\nchgd_actions{state=\"done\"} %" PRId64
                           "\nchgd_actions{state=\"failed\"} %" PRId64 "\nchgd_actions{state=\"dry-run\"} %" PRId64 "\n",
@@ -158,10 +162,11 @@ void chgd_metrics_render(chg_buf *o)
     if (b) {
         chg_buf_puts(o, "# HELP chgd_bundle_info The loaded bundle.\n# TYPE chgd_bundle_info gauge\n"
                         "chgd_bundle_info{policy=\"");
-        label(o, chg_bundle_policy_name(b->b));
+        chgd_metrics_label(o, chg_bundle_policy_name(b->b));
         chg_buf_puts(o, "\",version=\"");
-        label(o, chg_bundle_policy_version(b->b));
+        chgd_metrics_label(o, chg_bundle_policy_version(b->b));
         chg_buf_printf(o, "\",sha256=\"%s\",loaded_at=\"%s\"} 1\n", chg_bundle_hash(b->b), b->loaded_at);
     }
     chgd_bundle_release(b);
+    chgd_sqs_metrics(o);
 }

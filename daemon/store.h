@@ -107,7 +107,7 @@ int chg_store_decision_put(chg_store_conn *w, const chg_store_decision *d, int64
 /* The latest decision of change id, as stored (the §3 text). */
 int chg_store_decision_latest(chg_store_conn *c, const char *id, chg_buf *decision);
 /* GET /v1/changes/{id}: {"id","revision","outcome","updated_at","change",
- * "approvals","decisions":[…latest first]}. */
+ * "approvals","decisions":[…latest first],"in_flight"}. */
 int chg_store_change_json(chg_store_conn *c, const char *id, chg_buf *out);
 /* GET /v1/changes: {"changes":[…],"next_cursor":…}, ordered by their
  * latest decision; outcome and since (RFC 3339) may be NULL; cursor 0 is
@@ -148,6 +148,44 @@ int chg_store_action_update(chg_store_conn *w, int64_t id, const char *state, in
 int chg_store_timer_set(chg_store_conn *w, const char *id, const char *due);
 /* The changes whose timer is due at `now` (due <= now), earliest first. */
 int chg_store_timers_due(chg_store_conn *c, const char *now, chg_vec *ids);
+
+/* ---- changes in flight (concurrency limits, docs/daemon.md "Live changes") ------------- */
+
+/* A change in flight, or the last one that was: its revision when it was
+ * allowed, since/until (RFC 3339 UTC; until is its bound), what set the
+ * bound ("duration", "max"), its risk class's name (NULL: unknown), the
+ * change as it was allowed (JSON text: the limits' groups read it), and,
+ * once it ended, when, how ("succeeded", "failed", "cancelled",
+ * "elapsed") and by whom (NULL for "elapsed"). Strings chg_malloc'd. */
+typedef struct chg_store_inflight {
+    char *id;
+    int64_t revision;
+    char *since, *until, *bound, *risk, *content;
+    char *ended_at, *result, *ended_by;
+} chg_store_inflight;
+void chg_store_inflight_free(chg_store_inflight *f); /* its strings */
+void chg_store_inflights_free(chg_vec *v);           /* a chg_vec of them */
+/* The change goes in flight (a new period replaces an ended one). */
+int chg_store_inflight_put(chg_store_conn *w, const chg_store_inflight *f);
+/* The change's latest period, ended or not; CHG_ENOTFOUND: none. */
+int chg_store_inflight_get(chg_store_conn *c, const char *id, chg_store_inflight *out);
+/* Every change in flight (not ended), by since: a chg_vec of chg_malloc'd
+ * chg_store_inflight (chg_store_inflights_free). */
+int chg_store_inflight_active(chg_store_conn *c, chg_vec *out);
+/* The changes in flight whose until is at or before now, earliest first. */
+int chg_store_inflight_expired(chg_store_conn *c, const char *now, chg_vec *ids);
+/* End the change's period; CHG_ENOTFOUND when it is not in flight. */
+int chg_store_inflight_end(chg_store_conn *w, const char *id, const char *ended_at, const char *result,
+                           const char *by);
+int chg_store_inflight_count(chg_store_conn *c, int64_t *n);
+/* The "in_flight" member of GET /v1/changes/{id}: the latest period as
+ * {"active","revision","since","until","bound","ended_at","result",
+ * "ended_by"}, or null. */
+int chg_store_inflight_json(chg_store_conn *c, const char *id, chg_buf *out);
+/* The changes a limit holds (deferred by it), in the order they were
+ * first held: re-decided in that order when a change ends. */
+int chg_store_held_set(chg_store_conn *w, const char *id, bool held);
+int chg_store_held_ids(chg_store_conn *c, chg_vec *ids);
 
 /* ---- flags ---------------------------------------------------------------------------- */
 

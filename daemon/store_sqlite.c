@@ -96,7 +96,14 @@ static const char schema_sql[] =
     "  idx INTEGER NOT NULL, call TEXT NOT NULL, args TEXT NOT NULL, state TEXT NOT NULL,\n"
     "  key TEXT NOT NULL UNIQUE, attempts INTEGER NOT NULL DEFAULT 0, next_at TEXT);\n"
     "CREATE INDEX IF NOT EXISTS actions_by_state ON actions(state, next_at);\n"
-    "CREATE TABLE IF NOT EXISTS timers (change_id TEXT PRIMARY KEY, due TEXT NOT NULL);\n";
+    "CREATE TABLE IF NOT EXISTS timers (change_id TEXT PRIMARY KEY, due TEXT NOT NULL);\n"
+    /* live changes (concurrency limits): added tables, so a store of
+     * schema 1 from before them opens and gains them empty */
+    "CREATE TABLE IF NOT EXISTS inflight (change_id TEXT PRIMARY KEY, revision INTEGER NOT NULL,\n"
+    "  since TEXT NOT NULL, until TEXT NOT NULL, bound TEXT NOT NULL, risk TEXT, content TEXT NOT NULL,\n"
+    "  ended_at TEXT, result TEXT, ended_by TEXT);\n"
+    "CREATE INDEX IF NOT EXISTS inflight_active ON inflight(ended_at, until);\n"
+    "CREATE TABLE IF NOT EXISTS held (seq INTEGER PRIMARY KEY AUTOINCREMENT, change_id TEXT NOT NULL UNIQUE);\n";
 
 const char *chg_store_backend(const chg_store *s)
 {
@@ -724,8 +731,13 @@ int chg_store_change_json(chg_store_conn *c, const char *id, chg_buf *out)
                                 sqlite3_column_int64(st, 4), col(st, 5));
     }
     sqlite3_reset(st);
-    chg_buf_puts(out, "]}");
-    return rc != SQLITE_DONE ? CHG_EIO : out->oom ? CHG_ENOMEM : CHG_OK;
+    if (rc != SQLITE_DONE)
+        return CHG_EIO;
+    chg_buf_puts(out, "],\"in_flight\":");
+    if ((rc = chg_store_inflight_json(c, id, out)) != CHG_OK)
+        return rc;
+    chg_buf_putc(out, '}');
+    return out->oom ? CHG_ENOMEM : CHG_OK;
 }
 
 int chg_store_changes_json(chg_store_conn *c, const char *outcome, const char *since, int64_t cursor,
@@ -906,6 +918,205 @@ int chg_store_timers_due(chg_store_conn *c, const char *now, chg_vec *ids)
         return CHG_EIO;
     text(st, 1, now);
     return strings(st, ids);
+}
+
+/* ---- changes in flight ---------------------------------------------------------------------- */
+
+void chg_store_inflight_free(chg_store_inflight *f)
+{
+    if (!f)
+        return;
+    chg_free(f->id);
+    chg_free(f->since);
+    chg_free(f->until);
+    chg_free(f->bound);
+    chg_free(f->risk);
+    chg_free(f->content);
+    chg_free(f->ended_at);
+    chg_free(f->result);
+    chg_free(f->ended_by);
+    memset(f, 0, sizeof *f);
+}
+
+void chg_store_inflights_free(chg_vec *v)
+{
+    for (size_t i = 0; i < v->len; i++) {
+        chg_store_inflight_free(v->items[i]);
+        chg_free(v->items[i]);
+    }
+    chg_vec_free(v);
+}
+
+int chg_store_inflight_put(chg_store_conn *w, const chg_store_inflight *f)
+{
+    /* a new period replaces the ended one: the row is the latest */
+    sqlite3_stmt *st = stmt(w, "INSERT OR REPLACE INTO inflight (change_id, revision, since, until, bound, risk, "
+                               "content) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, f->id);
+    sqlite3_bind_int64(st, 2, f->revision);
+    text(st, 3, f->since);
+    text(st, 4, f->until);
+    text(st, 5, f->bound);
+    text(st, 6, f->risk);
+    text(st, 7, f->content);
+    return run(st);
+}
+
+#define INFLIGHT_COLS "change_id, revision, since, until, bound, risk, content, ended_at, result, ended_by"
+
+/* A column that may be NULL, copied (NULL for NULL); *bad on no memory. */
+static char *opt(sqlite3_stmt *st, int i, bool *bad)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return NULL;
+    char *s = chg_strdup(col(st, i));
+    *bad |= !s;
+    return s;
+}
+
+static int inflight_row(sqlite3_stmt *st, chg_store_inflight *f)
+{
+    bool bad = false;
+    memset(f, 0, sizeof *f);
+    f->id = opt(st, 0, &bad);
+    f->revision = sqlite3_column_int64(st, 1);
+    f->since = opt(st, 2, &bad);
+    f->until = opt(st, 3, &bad);
+    f->bound = opt(st, 4, &bad);
+    f->risk = opt(st, 5, &bad);
+    f->content = opt(st, 6, &bad);
+    f->ended_at = opt(st, 7, &bad);
+    f->result = opt(st, 8, &bad);
+    f->ended_by = opt(st, 9, &bad);
+    if (bad)
+        chg_store_inflight_free(f);
+    return bad ? CHG_ENOMEM : CHG_OK;
+}
+
+int chg_store_inflight_get(chg_store_conn *c, const char *id, chg_store_inflight *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = stmt(c, "SELECT " INFLIGHT_COLS " FROM inflight WHERE change_id = ?");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, id);
+    int rc = sqlite3_step(st);
+    int r = rc == SQLITE_ROW ? inflight_row(st, out) : rc == SQLITE_DONE ? CHG_ENOTFOUND : CHG_EIO;
+    sqlite3_reset(st);
+    return r;
+}
+
+int chg_store_inflight_active(chg_store_conn *c, chg_vec *out)
+{
+    sqlite3_stmt *st = stmt(c, "SELECT " INFLIGHT_COLS " FROM inflight WHERE ended_at IS NULL ORDER BY since, change_id");
+    if (!st)
+        return CHG_EIO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        chg_store_inflight *f = chg_calloc(1, sizeof *f);
+        if (!f || inflight_row(st, f) != CHG_OK || chg_vec_push(out, f) != CHG_OK) {
+            if (f)
+                chg_store_inflight_free(f);
+            chg_free(f);
+            sqlite3_reset(st);
+            return CHG_ENOMEM;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? CHG_OK : CHG_EIO;
+}
+
+int chg_store_inflight_expired(chg_store_conn *c, const char *now, chg_vec *ids)
+{
+    /* RFC 3339 UTC of one length: text order is time order */
+    sqlite3_stmt *st = stmt(c, "SELECT change_id FROM inflight WHERE ended_at IS NULL AND until <= ? "
+                               "ORDER BY until, change_id");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, now);
+    return strings(st, ids);
+}
+
+int chg_store_inflight_end(chg_store_conn *w, const char *id, const char *ended_at, const char *result,
+                           const char *by)
+{
+    sqlite3_stmt *st = stmt(w, "UPDATE inflight SET ended_at = ?, result = ?, ended_by = ? "
+                               "WHERE change_id = ? AND ended_at IS NULL");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, ended_at);
+    text(st, 2, result);
+    text(st, 3, by);
+    text(st, 4, id);
+    int rc = run(st);
+    return rc == CHG_OK && sqlite3_changes(w->db) == 0 ? CHG_ENOTFOUND : rc;
+}
+
+int chg_store_inflight_count(chg_store_conn *c, int64_t *n)
+{
+    *n = 0;
+    sqlite3_stmt *st = stmt(c, "SELECT count(*) FROM inflight WHERE ended_at IS NULL");
+    if (!st)
+        return CHG_EIO;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? CHG_OK : CHG_EIO;
+}
+
+static void opt_json(chg_buf *out, const char *s)
+{
+    if (s)
+        chg_buf_json_string(out, s, strlen(s));
+    else
+        chg_buf_puts(out, "null");
+}
+
+int chg_store_inflight_json(chg_store_conn *c, const char *id, chg_buf *out)
+{
+    chg_store_inflight f;
+    int rc = chg_store_inflight_get(c, id, &f);
+    if (rc == CHG_ENOTFOUND) {
+        chg_buf_puts(out, "null");
+        return CHG_OK;
+    }
+    if (rc != CHG_OK)
+        return rc;
+    chg_buf_printf(out, "{\"active\":%s,\"revision\":%" PRId64 ",\"since\":", f.ended_at ? "false" : "true",
+                   f.revision);
+    opt_json(out, f.since);
+    chg_buf_puts(out, ",\"until\":");
+    opt_json(out, f.until);
+    chg_buf_puts(out, ",\"bound\":");
+    opt_json(out, f.bound);
+    chg_buf_puts(out, ",\"ended_at\":");
+    opt_json(out, f.ended_at);
+    chg_buf_puts(out, ",\"result\":");
+    opt_json(out, f.result);
+    chg_buf_puts(out, ",\"ended_by\":");
+    opt_json(out, f.ended_by);
+    chg_buf_putc(out, '}');
+    chg_store_inflight_free(&f);
+    return out->oom ? CHG_ENOMEM : CHG_OK;
+}
+
+int chg_store_held_set(chg_store_conn *w, const char *id, bool held)
+{
+    /* held again keeps its place: the order is that of first arrival */
+    sqlite3_stmt *st = held ? stmt(w, "INSERT OR IGNORE INTO held (change_id) VALUES (?)")
+                            : stmt(w, "DELETE FROM held WHERE change_id = ?");
+    if (!st)
+        return CHG_EIO;
+    text(st, 1, id);
+    return run(st);
+}
+
+int chg_store_held_ids(chg_store_conn *c, chg_vec *ids)
+{
+    return strings(stmt(c, "SELECT change_id FROM held ORDER BY seq"), ids);
 }
 
 /* ---- flags ---------------------------------------------------------------------------------- */

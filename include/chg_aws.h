@@ -25,7 +25,8 @@ typedef struct chg_aws chg_aws;
  * ("ThrottlingException", "AccessDeniedException", "ValidationException")
  * or one of the client's own: "RequestTimeout" (no answer in time),
  * "ConnectionFailed", "CredentialsNotFound", "CredentialsInvalid",
- * "ConfigError", "MalformedResponse", "HttpError". message is visible
+ * "ConfigError", "MalformedResponse", "HttpError", "RequestAborted"
+ * (the caller's cancelled said so). message is visible
  * text for a person; http is the status (0 when none arrived). */
 typedef struct chg_aws_error {
     int http;
@@ -38,6 +39,10 @@ typedef struct chg_aws_options {
     long connect_timeout_ms; /* 0: 3000 */
     long timeout_ms;         /* per attempt, 0: 10000 */
     long max_attempts;       /* 0: AWS_MAX_ATTEMPTS, the profile's max_attempts, or 3 */
+    /* Asked while a request waits (a long poll): true ends it at once,
+     * with the code "RequestAborted", never retried (NULL: never). */
+    bool (*cancelled)(void *ud);
+    void *cancel_ud;
     /* The process environment (NULL: getenv): tests pass their own. */
     const char *(*getenv)(void *ud, const char *name);
     void *getenv_ud;
@@ -90,6 +95,11 @@ int chg_aws_act(chg_aws *a, const char *call, const char *args_json, chg_buf *ou
  * [a-zA-Z0-9!@ ().*?-], every other character a space (runs collapsed,
  * ends trimmed), "disabled by chg" when nothing is left. */
 void chg_aws_sanitize_reason(const char *in, char *out, size_t outlen);
+
+/* Put the operation ("SQS ReceiveMessage"), the code and how the call
+ * ended (HTTP status, attempts) before err's message, as the queries'
+ * and actions' errors read. */
+void chg_aws_name_error(chg_aws_error *err, const char *op);
 
 /* Would the standard retry mode try again after this error (throttling,
  * a transient error, HTTP 500, 502, 503, 504, a timeout)? */

@@ -159,7 +159,9 @@ typedef enum chg_reason_kind {
     CHG_R_WINDOW,    /* a require-window rule applied */
     CHG_R_APPROVAL,  /* a require-approvals rule applied, still missing */
     CHG_R_REJECTED,  /* an approver rejected the change */
-    CHG_R_ERROR      /* evaluation failed */
+    CHG_R_ERROR,     /* evaluation failed */
+    CHG_R_LIMIT      /* a concurrency limit held an allowed change
+                        (chg_decision_hold); rule is the limit's index */
 } chg_reason_kind;
 
 typedef struct chg_reason {
@@ -257,6 +259,17 @@ void chg_ctx_free(chg_ctx *ctx);
  * memory ran out: the decision is then an `error`, "out of memory" (fail
  * closed), and ctx stays usable. */
 int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *out);
+
+/* A concurrency limit (`concurrency`, checked outside the decision by a
+ * caller that knows the changes in flight: chgd) holds decision d, just
+ * made by chg_eval on ctx: an `allow` becomes `defer` with a reason of
+ * the limit (index `limit`, its message msg[0..len), which must outlive
+ * the decision's writing), next_open `until` (INT64_MAX: unknown), and
+ * the actions of `defer` in place of those of `allow`. Called again for
+ * a second limit, it adds that limit's reason and keeps the later
+ * next_open. CHG_EINVAL when d is not an allow or a held decision of
+ * ctx's bundle (nothing changed), CHG_ENOMEM as chg_eval. */
+int chg_decision_hold(chg_ctx *ctx, chg_decision *d, uint32_t limit, const char *msg, uint32_t len, int64_t until);
 
 /* Evaluate like chg_eval and explain it in text: every rule in order, whether
  * it applied, the values its condition read and its source position, then

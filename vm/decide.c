@@ -351,7 +351,7 @@ void chg_vm_action_vars(chg_ctx *ctx)
     for (uint32_t i = 0; i < d->nreasons && !*reason; i++) {
         const chg_reason *x = &d->reasons[i];
         bool decides = d->outcome == CHG_OUT_DENY    ? x->kind == CHG_R_DENY || x->kind == CHG_R_REJECTED
-                       : d->outcome == CHG_OUT_DEFER ? x->kind == CHG_R_WINDOW
+                       : d->outcome == CHG_OUT_DEFER ? x->kind == CHG_R_WINDOW || x->kind == CHG_R_LIMIT
                        : d->outcome == CHG_OUT_ERROR ? x->kind == CHG_R_ERROR
                                                      : false;
         if (decides && !x->overridden)
@@ -497,6 +497,39 @@ int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         ctx->err_pc = pc;
         ctx->failed = true;
     }
+    return ctx->scratch.failed || ctx->oom ? nomem_decision(ctx, d) : CHG_OK;
+}
+
+/* A limit the caller applies holds an allowed change (chg_vm.h). An
+ * allowed decision used at most one reason per rule, so the spare
+ * reasons (MAX_REASONS) hold a limit's each; more limits than spares
+ * keep the first ones' reasons and the latest next_open. */
+int chg_decision_hold(chg_ctx *ctx, chg_decision *d, uint32_t limit, const char *msg, uint32_t len, int64_t until)
+{
+    const chg_bundle *b = ctx->b;
+    bool held = d->outcome == CHG_OUT_DEFER && d->nreasons && d->reasons[d->nreasons - 1].kind == CHG_R_LIMIT;
+    if ((d->outcome != CHG_OUT_ALLOW && !held) || d->reasons != ctx->reasons || limit >= b->nconcur)
+        return CHG_EINVAL;
+    if (d->nreasons < MAX_REASONS(b)) {
+        chg_reason *x = &ctx->reasons[d->nreasons++];
+        memset(x, 0, sizeof *x);
+        x->rule = limit;
+        x->kind = CHG_R_LIMIT;
+        x->level = 0;
+        x->message = msg;
+        x->message_len = len;
+        x->span = b->concur[limit].span;
+    }
+    d->outcome = CHG_OUT_DEFER;
+    if (!held || d->next_open == INT64_MIN || until > d->next_open)
+        d->next_open = until;
+    /* the actions are those of the outcome now decided, with its reason,
+     * on a budget of their own as `on error` actions have (the decision's
+     * spent some of its on the actions of allow) */
+    ctx->var_reason = ctx->var_summary = NULL;
+    ctx->steps_left = b->limits.steps;
+    if (run_actions(ctx, d) < 0) /* an argument failed: as in chg_eval, the decision says so */
+        fail_decision(ctx, d, UINT32_MAX);
     return ctx->scratch.failed || ctx->oom ? nomem_decision(ctx, d) : CHG_OK;
 }
 

@@ -95,7 +95,13 @@ static void source(chg_buf *out, const chg_bundle *b, uint32_t span)
 static void reason(const chg_bundle *b, const chg_reason *r, chg_buf *out)
 {
     chg_buf_puts(out, "{\"rule\":");
-    if (r->rule < b->nrules)
+    if (r->kind == CHG_R_LIMIT) { /* no rule's: the limit's, named beside */
+        chg_buf_puts(out, "null,\"limit\":");
+        if (r->rule < b->nconcur)
+            str(out, b->str[b->concur[r->rule].name]);
+        else
+            chg_buf_puts(out, "null");
+    } else if (r->rule < b->nrules)
         str(out, b->str[b->rules[r->rule].name]);
     else
         chg_buf_puts(out, "null");

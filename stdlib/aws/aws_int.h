@@ -49,6 +49,8 @@ struct chg_aws {
     char *region;
     long max_attempts;
     long connect_ms, timeout_ms;
+    bool (*cancelled)(void *ud);
+    void *cancel_ud;
     bool ignore_endpoints;
     aws_ini config, credentials;
     pthread_mutex_t mu;     /* the credential cache and the retry quota */
@@ -91,7 +93,5 @@ bool chg_aws_xml_text(const char *xml, size_t len, const char *const *path, chg_
 /* Wait before retry number attempt: rand() * min(2^(attempt-1), 20) s. */
 void chg_aws_backoff(int attempt);
 
-/* Put the operation, the code and how the call ended before err's message. */
-void chg_aws_name_error(chg_aws_error *err, const char *op);
 
 #endif

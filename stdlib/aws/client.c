@@ -64,6 +64,15 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return s->out->oom ? 0 : n;
 }
 
+/* curl asks while a transfer runs (about once a second while it waits):
+ * a nonzero answer ends it. */
+static int on_progress(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
+{
+    (void)dlt, (void)dln, (void)ult, (void)uln;
+    const chg_aws *a = ud;
+    return a->cancelled(a->cancel_ud) ? 1 : 0;
+}
+
 int chg_aws_http(chg_aws *a, const char *method, const char *url, const char *const *headers, const char *body,
                  const char *sigv4, const aws_creds *creds, long timeout_ms, int *status, chg_buf *out,
                  chg_aws_error *err)
@@ -94,6 +103,11 @@ int chg_aws_http(chg_aws *a, const char *method, const char *url, const char *co
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "chg/" CHG_VERSION_STRING);
+    if (a->cancelled) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, a);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     if (!strcmp(method, "POST")) {
         curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
@@ -119,7 +133,9 @@ int chg_aws_http(chg_aws *a, const char *method, const char *url, const char *co
     }
     if (cc != CURLE_OK) {
         /* curl's message names the host and the cause, never a header */
-        const char *code = cc == CURLE_OPERATION_TIMEDOUT ? "RequestTimeout" : "ConnectionFailed";
+        const char *code = cc == CURLE_OPERATION_TIMEDOUT      ? "RequestTimeout"
+                           : cc == CURLE_ABORTED_BY_CALLBACK ? "RequestAborted"
+                                                             : "ConnectionFailed";
         chg_aws_seterr(err, 0, code, "%s", curl_easy_strerror(cc));
         return CHG_EIO;
     }

@@ -220,6 +220,8 @@ int chg_aws_new(const chg_aws_options *o, chg_aws **out, chg_aws_error *err)
     a->getenv_ud = o ? o->getenv_ud : NULL;
     a->connect_ms = o && o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 3000;
     a->timeout_ms = o && o->timeout_ms > 0 ? o->timeout_ms : 10000;
+    a->cancelled = o ? o->cancelled : NULL;
+    a->cancel_ud = o ? o->cancel_ud : NULL;
     a->quota = 500;
     pthread_mutex_init(&a->mu, NULL);
     pthread_key_create(&a->curl_key, free_curl);

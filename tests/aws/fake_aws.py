@@ -48,7 +48,7 @@ MODELS = {}  # model name -> ServiceModel
 # SigV4 signing name -> botocore model name
 SIGNING = {"monitoring": "cloudwatch", "ssm": "ssm", "codepipeline": "codepipeline", "codedeploy": "codedeploy",
            "states": "stepfunctions", "events": "events", "sns": "sns", "cloudformation": "cloudformation",
-           "sts": "sts"}
+           "sts": "sts", "sqs": "sqs"}
 
 
 def model(name):
@@ -62,6 +62,17 @@ for sig, name in SIGNING.items():
     m = model(name)
     if m.metadata.get("targetPrefix"):
         TARGETS[m.metadata["targetPrefix"]] = (sig, name)
+# SQS speaks AWS JSON 1.0 (target AmazonSQS) since 2023, as well as Query;
+# Debian's botocore 1.29 has only the Query model. The shapes are the same
+# in both, so a JSON 1.0 request is validated against that model's shapes,
+# and its errors are named as JSON 1.0 names them (com.amazonaws.sqs#Code).
+TARGETS.setdefault("AmazonSQS", ("sqs", "sqs"))
+JSON_VERSION = {"sqs": "1.0"}
+ERROR_PREFIX = {"sqs": "com.amazonaws.sqs#"}
+
+
+def json_version(svc):
+    return model(svc).metadata.get("jsonVersion") or JSON_VERSION[svc]
 
 
 class Refused(Exception):
@@ -93,6 +104,7 @@ class State:
         self.imds_tokens = set()
         self.issued = {"imds": 0, "container": 0, "sts": 0}
         self.fail_entries = 0   # PutEvents: this many entries fail inside an HTTP 200
+        self.queues = {}        # SQS: name -> Queue
 
     def issue(self, kind):
         akid = "ASIA" + secrets.token_hex(8).upper()
@@ -375,7 +387,105 @@ def op_put_approval_result(p):
     return {"approvedAt": datetime.datetime.now(datetime.timezone.utc)}
 
 
+# ---- SQS: a real queue -----------------------------------------------------------------------
+
+SQS = threading.Condition()  # guards every queue; notified when a message becomes receivable
+
+
+class Queue:
+    """Messages with a visibility timeout, a receive count and a receipt
+    handle per receive, as SQS keeps them; a redrive policy moves a message
+    received maxReceiveCount times to its dead-letter queue."""
+
+    def __init__(self, name, redrive=None):
+        self.name, self.redrive, self.msgs = name, redrive, []
+
+
+def queue(url):
+    m = re.fullmatch(r"https?://[^/]+/123456789012/([A-Za-z0-9_-]{1,80})", url or "")
+    q = m and STATE.queues.get(m.group(1))
+    if not q:
+        raise Refused(400, "QueueDoesNotExist", "The specified queue does not exist.")
+    return q
+
+
+def sqs_message(q, body, delay=0):
+    m = {"id": secrets.token_hex(16), "body": body, "md5": hashlib.md5(body.encode()).hexdigest(),
+         "count": 0, "receipt": None, "visible_at": time.time() + delay}
+    q.msgs.append(m)
+    SQS.notify_all()
+    return m
+
+
+def op_send_message(p):
+    with SQS:
+        m = sqs_message(queue(p["QueueUrl"]), p["MessageBody"], p.get("DelaySeconds", 0))
+    return {"MessageId": m["id"], "MD5OfMessageBody": m["md5"]}
+
+
+def op_receive_message(p):
+    n, wait, vis = p.get("MaxNumberOfMessages", 1), p.get("WaitTimeSeconds", 0), p.get("VisibilityTimeout")
+    if not 1 <= n <= 10 or not 0 <= wait <= 20 or (vis is not None and not 0 <= vis <= 43200):
+        raise Refused(400, "InvalidParameterValue", "MaxNumberOfMessages 1-10, WaitTimeSeconds 0-20, "
+                      "VisibilityTimeout 0-43200")
+    attrs = p.get("AttributeNames", [])
+    deadline = time.time() + wait
+    with SQS:
+        q = queue(p["QueueUrl"])
+        while True:
+            now, out = time.time(), []
+            for m in list(q.msgs):
+                if len(out) == n or m["visible_at"] > now:
+                    continue
+                if q.redrive and m["count"] >= q.redrive["maxReceiveCount"]:
+                    q.msgs.remove(m)  # to the dead-letter queue, as SQS's redrive does
+                    STATE.queues[q.redrive["deadLetterQueue"]].msgs.append(dict(m, count=0, receipt=None))
+                    continue
+                m["count"] += 1
+                m["receipt"] = base64.b64encode(secrets.token_bytes(48)).decode()
+                m["visible_at"] = now + (30 if vis is None else vis)
+                r = {"MessageId": m["id"], "ReceiptHandle": m["receipt"], "MD5OfBody": m["md5"], "Body": m["body"]}
+                if "All" in attrs or "ApproximateReceiveCount" in attrs:
+                    r["Attributes"] = {"ApproximateReceiveCount": str(m["count"])}
+                out.append(r)
+            if out or now >= deadline:
+                return {"Messages": out} if out else {}
+            SQS.wait(min(deadline - now, 0.05))
+
+
+def in_queue(p):
+    q = queue(p["QueueUrl"])
+    for m in q.msgs:
+        if m["receipt"] is not None and m["receipt"] == p["ReceiptHandle"]:
+            return q, m
+    raise Refused(400, "ReceiptHandleIsInvalid", f"The input receipt handle \"{p['ReceiptHandle'][:20]}…\" is not "
+                  "a valid receipt handle.")
+
+
+def op_delete_message(p):
+    with SQS:
+        q, m = in_queue(p)
+        q.msgs.remove(m)
+    return {}
+
+
+def op_change_message_visibility(p):
+    if not 0 <= p["VisibilityTimeout"] <= 43200:
+        raise Refused(400, "InvalidParameterValue", "VisibilityTimeout must be 0 to 43200")
+    with SQS:
+        q, m = in_queue(p)
+        if m["visible_at"] <= time.time():
+            raise Refused(400, "MessageNotInflight", "The message referred to is not in flight.")
+        m["visible_at"] = time.time() + p["VisibilityTimeout"]
+        SQS.notify_all()
+    return {}
+
+
 OPS = {("cloudwatch", "DescribeAlarms"): op_describe_alarms,
+       ("sqs", "SendMessage"): op_send_message,
+       ("sqs", "ReceiveMessage"): op_receive_message,
+       ("sqs", "DeleteMessage"): op_delete_message,
+       ("sqs", "ChangeMessageVisibility"): op_change_message_visibility,
        ("events", "PutEvents"): op_put_events,
        ("sns", "Publish"): op_publish,
        ("codepipeline", "DisableStageTransition"): op_empty,
@@ -434,6 +544,19 @@ class Handler(BaseHTTPRequestHandler):
                     else:
                         return self.send(400, json.dumps({"error": f"unknown state {k}"}))
             return self.send(200, "{}")
+        if method == "POST" and self.path == "/_fake/queue":  # {"name", "redrive": {...}}: its URL
+            s = json.loads(self.body())
+            with SQS:
+                STATE.queues[s["name"]] = Queue(s["name"], s.get("redrive"))
+            host = f"127.0.0.1:{self.server.server_address[1]}"
+            return self.send(200, json.dumps({"url": f"http://{host}/123456789012/{s['name']}"}))
+        if method == "GET" and self.path.startswith("/_fake/queue/"):  # what a queue holds
+            now = time.time()
+            with SQS:
+                q = STATE.queues.get(self.path.rsplit("/", 1)[1])
+                msgs = [{"id": m["id"], "body": m["body"], "receive_count": m["count"],
+                         "in_flight": m["visible_at"] > now and m["count"] > 0} for m in (q.msgs if q else [])]
+            return self.send(200 if q else 404, json.dumps({"messages": msgs}))
         if method == "POST" and self.path == "/_fake/inject":
             with STATE.lock:
                 STATE.injections.append(json.loads(self.body()))
@@ -520,7 +643,7 @@ class Handler(BaseHTTPRequestHandler):
                 if prefix not in TARGETS:
                     raise Refused(400, "UnknownOperationException", f"unknown target {target}")
                 sig, svc = TARGETS[prefix]
-                ver = model(svc).metadata["jsonVersion"]
+                ver = json_version(svc)
                 if self.headers.get("Content-Type") != f"application/x-amz-json-{ver}":
                     raise Refused(400, "SerializationException", f"Content-Type must be application/x-amz-json-{ver}")
             else:
@@ -579,19 +702,19 @@ class Handler(BaseHTTPRequestHandler):
                 self.record(**entry, ok=True)
             if json_protocol:
                 if om.output_shape is None:
-                    return self.send(200, "{}", f"application/x-amz-json-{model(svc).metadata['jsonVersion']}")
+                    return self.send(200, "{}", f"application/x-amz-json-{json_version(svc)}")
                 report = ParamValidator().validate(result, om.output_shape)
                 if report.has_errors():
                     _raise_invalid(report)
                 return self.send(200, json.dumps(result, default=lambda d: d.timestamp()),
-                                 f"application/x-amz-json-{model(svc).metadata['jsonVersion']}")
+                                 f"application/x-amz-json-{json_version(svc)}")
             return self.send(200, query_answer(svc, op, result), "text/xml")
         except Refused as e:
             if not getattr(e, "logged", False):
                 self.record(service=svc, op=op, ok=False, error=e.code, message=e.message)
             if json_protocol:
-                return self.send(e.status, json.dumps({"__type": e.code, "message": e.message}),
-                                 "application/x-amz-json-1.1")
+                return self.send(e.status, json.dumps({"__type": ERROR_PREFIX.get(svc, "") + e.code,
+                                                       "message": e.message}), "application/x-amz-json-1.1")
             return self.send(e.status, f"<ErrorResponse><Error><Type>Sender</Type><Code>{e.code}</Code><Message>"
                              f"{xml_escape(e.message)}</Message></Error><RequestId>r</RequestId></ErrorResponse>",
                              "text/xml")

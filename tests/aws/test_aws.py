@@ -341,13 +341,13 @@ def test_expiry_and_refresh():
 # ---- chgd ---------------------------------------------------------------------------------------
 
 class Chgd:
-    def __init__(self, *extra, env):
+    def __init__(self, *extra, env, store=None):
         d = tempfile.mkdtemp(dir=TMP)
         self.tokens = os.path.join(d, "tokens")
         with open(self.tokens, "w") as f:
             f.write("write write-token-0123456789abcdef\nread read-token-0123456789abcdef\n")
         self.log = os.path.join(d, "chgd.log")
-        self.store = os.path.join(d, "chgd.db")
+        self.store = store or os.path.join(d, "chgd.db")  # a store given: a restart
         self.errf = open(self.log, "wb")
         if "--policy" not in extra:
             extra = ("--policy", os.path.join(ROOT, "tests/aws/policy.chg"), *extra)
@@ -375,6 +375,11 @@ class Chgd:
                   headers={"Authorization": "Bearer write-token-0123456789abcdef"})
         r = c.getresponse()
         return r.status, json.loads(r.read())
+
+    def kill(self):
+        self.proc.kill()  # SIGKILL: nothing is flushed, nothing finished
+        self.proc.wait(30)
+        self.errf.close()
 
     def stop(self):
         self.proc.terminate()
@@ -522,8 +527,13 @@ def test_docs_iam_policies():
             assert st["Effect"] == "Allow" and st["Action"] and st["Resource"], st
             for a in st["Action"]:
                 svc, _, op = a.partition(":")
-                name = {"cloudwatch": "cloudwatch", "ssm": "ssm", "codepipeline": "codepipeline"}[svc]
+                name = {"cloudwatch": "cloudwatch", "ssm": "ssm", "codepipeline": "codepipeline", "sqs": "sqs"}[svc]
                 assert op in fake_aws.model(name).operation_names, a
+    # the SQS intake's: exactly the operations the poller calls (daemon/sqs.c)
+    sqs = [json.loads(b) for b in blocks if "sqs:" in b]
+    eq(len(sqs), 1)
+    src = open(os.path.join(ROOT, "daemon/sqs.c"), encoding="utf-8").read()
+    eq(set(sqs[0]["Statement"][0]["Action"]), {"sqs:" + op for op in re.findall(r'sqs_call\(\w+, "(\w+)"', src)})
     whole = {a for st in json.loads(blocks[-1])["Statement"] for a in st["Action"]}
     eq(whole, {"cloudwatch:DescribeAlarms", "ssm:GetCalendarState", "codepipeline:GetPipelineState",
                "codepipeline:GetPipelineExecution"})
@@ -573,6 +583,176 @@ def test_action_names_match_builtins():
     table = {c: [n.strip().strip('"') for n in names.split(",")]
              for c, names in re.findall(r'\{"(aws\.[a-z_.]+)", "[^"]+", \d, \d,\s*\{([^}]*)\}\}', src)}
     eq(table, sigs)
+
+
+# ---- SQS intake ---------------------------------------------------------------------------------
+
+SQS_POLICY = os.path.join(ROOT, "tests/aws/sqs_policy.chg")
+# AWS's own sample, verbatim (policies/events/SOURCES: aws/aws-lambda-go events/testdata/
+# codepipeline-execution-stage-change-event.json, as /work/shared/events/ holds it)
+with open(os.path.join(ROOT, "policies/events/codepipeline-stage-execution-state-change.json")) as _f:
+    CP_EVENT = json.load(_f)
+
+
+def cp_event(event_id, execution_id):
+    """The same event as AWS's sample, another delivery of another run."""
+    return dict(CP_EVENT, id=event_id, detail=dict(CP_EVENT["detail"], **{"execution-id": execution_id}))
+
+
+def sqs_send(url, body):
+    """SendMessage with botocore's own SQS client (Query, as its model
+    says): the fake's queue is fed as an SDK feeds SQS."""
+    import botocore.session
+    c = botocore.session.get_session().create_client(
+        "sqs", region_name="eu-west-1", endpoint_url=URL, aws_access_key_id="AKIDTEST",
+        aws_secret_access_key="test-secret")
+    return c.send_message(QueueUrl=url, MessageBody=body)["MessageId"]
+
+
+def queue_msgs(name):
+    return fake(f"/_fake/queue/{name}")["messages"]
+
+
+def wait_for(what, pred, timeout=40):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def sqs_status(d):
+    return d.req("GET", "/v1/status")[1]["sqs"][0]
+
+
+def test_sqs_end_to_end():
+    """AWS's CodePipeline event by HTTP, by EventBridge-to-SQS and by
+    SNS-to-SQS: each decided deny once, its action signed and validated at
+    the endpoint (a throttled attempt retried), the results in the audit
+    log; a redelivery is replayed and runs nothing; poison is recorded and
+    left to the redrive policy."""
+    reset(alarms={"myPipeline-alarm": "OK"})
+    fake("/_fake/queue", {"name": "changes-dlq"})
+    url = fake("/_fake/queue", {"name": "changes",
+                                "redrive": {"deadLetterQueue": "changes-dlq", "maxReceiveCount": 3}})["url"]
+    fake("/_fake/inject", {"op": "DisableStageTransition", "error": "ThrottlingException", "count": 1})
+    d = Chgd("--aws", "--policy", SQS_POLICY, "--action-backoff", "50", "--sqs-queue", url, "--sqs-wait", "1",
+             "--sqs-visibility", "2", env=base_env())
+    try:
+        s, b = d.req("POST", "/v1/events", CP_EVENT)
+        eq((s, b["outcome"], b["change"], reasons(b)),
+           (200, "deny", "01234567-0123-0123-0123-012345678901", ["myPipeline is frozen: CAB hold"]))
+        wait_for("the HTTP event's action", lambda: [c for c in calls("DisableStageTransition") if c["ok"]])
+        sqs_send(url, json.dumps(cp_event("eb-sqs-1", "11111111-0123-0123-0123-012345678901")))
+        sqs_send(url, json.dumps({
+            "Type": "Notification", "MessageId": "0c7a6ad3-5f14-5b56-a2b0-1ba3c5e0f4a1",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:pipeline-events", "Timestamp": "2017-04-22T03:31:48.000Z",
+            "Message": json.dumps(cp_event("eb-sns-1", "22222222-0123-0123-0123-012345678901"))}))
+        sqs_send(url, json.dumps(CP_EVENT))  # the HTTP event again: one event, whichever way it comes
+        poison_id = sqs_send(url, "not json {")
+        wait_for("three messages decided and deleted", lambda: sqs_status(d)["deleted"] == 3)
+        st = sqs_status(d)
+        eq((st["state"], st["replayed"], st["error"]), ("polling", 1, None))
+        for cid in ("11111111-0123-0123-0123-012345678901", "22222222-0123-0123-0123-012345678901",
+                    "01234567-0123-0123-0123-012345678901"):
+            s, ch = d.req("GET", f"/v1/changes/{cid}")
+            eq((s, [x["outcome"] for x in ch["decisions"]]), (200, ["deny"]))
+        # the envelope SNS carried is that event's key: posted bare, it is a redelivery
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+        c.request("POST", "/v1/events", body=json.dumps(cp_event("eb-sns-1", "22222222-0123-0123-0123-012345678901")),
+                  headers={"Authorization": "Bearer write-token-0123456789abcdef"})
+        r = c.getresponse()
+        eq((r.status, r.getheader("Idempotent-Replayed"), json.loads(r.read())["outcome"]), (200, "true", "deny"))
+        # each decision's action reached the endpoint once, signed and valid;
+        # the replayed one ran nothing again
+        ok = wait_for("three actions done", lambda: (lambda c: c if len(c) == 3 else None)(
+            [c for c in calls("DisableStageTransition") if c["ok"]]))
+        eq({(c["params"]["pipelineName"], c["params"]["stageName"], c["params"]["reason"]) for c in ok},
+           {("myPipeline", "Deploy", "myPipeline is frozen CAB hold")})
+        eq([c.get("injected") for c in calls("DisableStageTransition") if not c["ok"]], ["ThrottlingException"])
+        for c in calls("ReceiveMessage")[:1]:
+            eq((c["params"]["WaitTimeSeconds"], c["params"]["MaxNumberOfMessages"], c["params"]["AttributeNames"]),
+               (1, 10, ["ApproximateReceiveCount"]))
+        # poison: recorded at each receive, never deleted, moved on by the redrive policy
+        wait_for("the poison message in the dead-letter queue", lambda: queue_msgs("changes-dlq"))
+        eq([m["id"] for m in queue_msgs("changes-dlq")], [poison_id])
+        eq(queue_msgs("changes"), [])
+        s, a = d.req("GET", "/v1/audit?limit=500")
+        poison = [r["data"] if isinstance(r["data"], dict) else json.loads(r["data"])
+                  for r in a["records"] if r["kind"] == "sqs_poison"]
+        eq([(p["message_id"], p["receive_count"]) for p in poison], [(poison_id, 1), (poison_id, 2), (poison_id, 3)])
+        assert poison[0]["reason"].startswith("the body is not JSON: line 1, column"), poison[0]
+        eq(poison[0]["queue"], url)
+        s, r = d.req("GET", "/readyz")
+        eq(r, {"ready": True, "sqs": "polling"})
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+        c.request("GET", "/metrics")
+        m = c.getresponse().read().decode()
+        for result, n in (("received", 6), ("deleted", 3), ("replayed", 1), ("poison", 3)):
+            assert f'chgd_sqs_messages_total{{queue="{url}",result="{result}"}} {n}\n' in m, (result, m)
+    finally:
+        d.stop()
+    # the actions' results, from the audit log as chgc exports it
+    chgc = os.path.join(os.path.dirname(CHGD), "chgc")
+    p = subprocess.run([chgc, "audit", "export", d.store], capture_output=True, text=True, timeout=60)
+    eq(p.returncode, 0)
+    recs = [json.loads(line) for line in p.stdout.splitlines()]
+    acts = [r["data"] for r in recs if r["kind"] == "action" and r["data"]["status"] != "started"]
+    eq(sorted(a["status"] for a in acts), ["ok", "ok", "ok", "retry"])
+    eq({a["call"] for a in acts}, {"aws.codepipeline.disable_transition"})
+    assert [a for a in acts if a["status"] == "retry"][0]["message"].startswith(
+        "CodePipeline DisableStageTransition: ThrottlingException"), acts
+    p = subprocess.run([chgc, "audit", "verify", d.store], capture_output=True, text=True, timeout=60)
+    eq(p.returncode, 0)
+
+
+def test_sqs_slow_work_and_crash():
+    """Slow work keeps its message (visibility extended); SIGTERM ends a
+    long poll at once; kill -9 between the decision and DeleteMessage loses
+    nothing: the message comes back, is answered as replayed, deleted, and
+    its action is not run again."""
+    reset(alarms={"myPipeline-alarm": "OK"})
+    url = fake("/_fake/queue", {"name": "slow"})["url"]
+    fake("/_fake/inject", {"op": "DescribeAlarms", "delay": 5})
+    d = Chgd("--aws", "--aws-timeout", "20000", "--policy", SQS_POLICY, "--sqs-queue", url, "--sqs-visibility", "2",
+             env=base_env())
+    try:
+        sqs_send(url, json.dumps(cp_event("slow-1", "33333333-0123-0123-0123-012345678901")))
+        wait_for("the slow message deleted", lambda: sqs_status(d)["deleted"] == 1)
+        st = sqs_status(d)
+        eq((st["received"], st["replayed"]), (1, 0))  # never handed out twice
+        assert len([c for c in calls("ChangeMessageVisibility") if c["ok"]]) >= 2, calls("ChangeMessageVisibility")
+        eq(calls("ChangeMessageVisibility")[0]["params"]["VisibilityTimeout"], 2)
+    finally:
+        t0 = time.time()
+        d.stop()  # a 20 s long poll in flight
+        assert time.time() - t0 < 8, time.time() - t0
+    reset(alarms={"myPipeline-alarm": "OK"})
+    fake("/_fake/inject", {"op": "DeleteMessage", "status": 500, "error": "InternalFailure", "count": 1000})
+    d = Chgd("--aws", "--policy", SQS_POLICY, "--sqs-queue", url, "--sqs-wait", "1", "--sqs-visibility", "2",
+             env=base_env())
+    sqs_send(url, json.dumps(cp_event("crash-1", "44444444-0123-0123-0123-012345678901")))
+    wait_for("the decision durable (DeleteMessage tried)", lambda: calls("DeleteMessage"))
+    wait_for("its action done", lambda: [c for c in calls("DisableStageTransition") if c["ok"]])
+    d.kill()
+    eq(len(queue_msgs("slow")), 1)
+    fake("/_fake/reset", {})
+    d2 = Chgd("--aws", "--policy", SQS_POLICY, "--sqs-queue", url, "--sqs-wait", "1", "--sqs-visibility", "2",
+              env=base_env(), store=d.store)
+    try:
+        wait_for("the message back, replayed and deleted", lambda: sqs_status(d2)["deleted"] == 1)
+        eq(sqs_status(d2)["replayed"], 1)
+        eq(queue_msgs("slow"), [])
+        s, ch = d2.req("GET", "/v1/changes/44444444-0123-0123-0123-012345678901")
+        eq(len(ch["decisions"]), 1)
+        time.sleep(0.5)
+        eq(calls("DisableStageTransition"), [])  # not run again
+    finally:
+        d2.stop()
+    chgc = os.path.join(os.path.dirname(CHGD), "chgc")
+    eq(subprocess.run([chgc, "audit", "verify", d.store], capture_output=True, timeout=60).returncode, 0)
 
 
 def main():

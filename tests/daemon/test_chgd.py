@@ -656,6 +656,24 @@ def hostile_corpus():
         ("evaluate empty", "POST", "/v1/evaluate", {}, None, "r", 400, "bad_request"),
         ("evaluate bad JSON", "POST", "/v1/evaluate", {}, "{", "r", 400, "bad_json"),
         ("evaluate not a change", "POST", "/v1/evaluate", {}, {"a": 1}, "r", 422, "not_a_change"),
+        # POST /v1/changes/{id}/end (live changes, docs/daemon.md)
+        ("read token on end", "POST", "/v1/changes/c1/end", {}, {"by": "a", "result": "succeeded"}, "r", 403, "forbidden"),
+        ("no token on end", "POST", "/v1/changes/c1/end", {}, {"by": "a", "result": "succeeded"}, None, 401, "unauthorized"),
+        ("GET end", "GET", "/v1/changes/c1/end", {}, None, "w", 405, "method_not_allowed"),
+        ("end without body", "POST", "/v1/changes/c1/end", {}, None, "w", 400, "bad_json"),
+        ("end bad JSON", "POST", "/v1/changes/c1/end", {}, '{"by":', "w", 400, "bad_json"),
+        ("end not an object", "POST", "/v1/changes/c1/end", {}, "[]", "w", 400, "bad_request"),
+        ("end without by", "POST", "/v1/changes/c1/end", {}, {"result": "succeeded"}, "w", 400, "bad_request"),
+        ("end without result", "POST", "/v1/changes/c1/end", {}, {"by": "a"}, "w", 400, "bad_request"),
+        ("end bad result", "POST", "/v1/changes/c1/end", {}, {"by": "a", "result": "done"}, "w", 400, "bad_request"),
+        ("end result a number", "POST", "/v1/changes/c1/end", {}, {"by": "a", "result": 1}, "w", 400, "bad_request"),
+        ("end bad at", "POST", "/v1/changes/c1/end", {}, {"by": "a", "result": "failed", "at": "soon"}, "w", 400, "bad_request"),
+        ("end in the future", "POST", "/v1/changes/c1/end", {}, {"by": "a", "result": "failed", "at": "2999-01-01T00:00:00Z"}, "w", 400, "bad_request"),
+        ("end unknown field", "POST", "/v1/changes/c1/end", {}, {"by": "a", "result": "failed", "why": "x"}, "w", 400, "bad_request"),
+        ("end deep body", "POST", "/v1/changes/c1/end", {}, deep, "w", 400, "too_deep"),
+        ("end of unknown change", "POST", "/v1/changes/zzz/end", {}, {"by": "a", "result": "succeeded"}, "w", 404, "not_found"),
+        ("end of a change not in flight", "POST", "/v1/changes/c1/end", {}, {"by": "a", "result": "succeeded"}, "w", 409, "not_in_flight"),
+        ("end id too long", "POST", "/v1/changes/" + "a" * 300 + "/end", {}, {"by": "a", "result": "failed"}, "w", 400, "bad_request"),
     ]
     return cases
 
@@ -1098,9 +1116,23 @@ def test_timers(tmp):
         d.stop()
 
 
+def run_curls(d, curls):
+    """Run doc examples (sh blocks) in order against daemon d; their outputs."""
+    env = dict(os.environ, CHGD=f"http://127.0.0.1:{d.port}", WRITE_TOKEN=WTOKEN, READ_TOKEN=RTOKEN)
+    outs = []
+    for b in curls:
+        p = subprocess.run(["sh", "-ec", b], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError(f"doc example failed ({p.returncode}):\n{b}\n{p.stdout}\n{p.stderr}")
+        outs.append(p.stdout)
+    return outs
+
+
 def test_docs(tmp):
     """Every curl example of docs/daemon.md runs against a real chgd."""
     doc = open(os.path.join(ROOT, "docs", "daemon.md"), encoding="utf-8").read()
+    # the live changes' examples run on their own policy (test_live.py)
+    doc = re.sub(r"^## Live changes.*?^(?=## )", "", doc, flags=re.M | re.S)
     blocks = re.findall(r"^```sh\n(.*?)^```", doc, re.M | re.S)
     curls = [b for b in blocks if "curl " in b]
     if len(curls) < 12:
@@ -1118,12 +1150,8 @@ def test_docs(tmp):
         if f"| `{key}` |" not in doc:
             raise AssertionError(f"docs/daemon.md has no row for the key {key}")
     d = Daemon(tmp)
-    env = dict(os.environ, CHGD=f"http://127.0.0.1:{d.port}", WRITE_TOKEN=WTOKEN, READ_TOKEN=RTOKEN)
     try:
-        for b in curls:
-            p = subprocess.run(["sh", "-ec", b], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
-            if p.returncode != 0:
-                raise AssertionError(f"doc example failed ({p.returncode}):\n{b}\n{p.stdout}\n{p.stderr}")
+        run_curls(d, curls)
     finally:
         d.stop()
     # the systemd unit's command line is one chgd takes

@@ -617,6 +617,81 @@ static void test_concurrency_limits(void **state)
     chg_policy_free(&p);
 }
 
+/* A limit that holds an allowed decision (chg_decision_hold, what chgd
+ * does with a full limit): defer, the limit's reason with its place,
+ * next_open, and the actions of defer with the limit's message as
+ * `reason`; a second limit adds its reason and keeps the later instant;
+ * anything but an allow is refused unchanged. */
+static const char hold_policy[] =
+    "policy \"h\" version \"1\"\n"
+    "schema change { id: string, env: enum(\"dev\", \"prod\") }\n"
+    "risk low < high\n"
+    "classify {\n  high when change.env == \"prod\"\n  default low\n}\n"
+    "concurrency svc = 1 of any\n"
+    "concurrency prod = 1 of risk >= high\n"
+    "rule no_prod: when change.env == \"prod\" deny \"not today\"\n"
+    "on allow\n  do aws.sns.publish(\"arn:aws:sns:us-east-1:111122223333:go\", summary)\n"
+    "on defer\n  do aws.sns.publish(\"arn:aws:sns:us-east-1:111122223333:held\", reason)\n";
+
+static char *hold_write(chg_policy *p, chg_ctx *ctx, const char *change, bool hold, int *rc)
+{
+    char err[256];
+    chg_event *ev = chg_event_decode(p->bundle, change, strlen(change), err, sizeof err);
+    assert_non_null(ev);
+    chg_eval_input in = {.change = ev, .now = H(10, 0)};
+    chg_decision d;
+    assert_int_equal(chg_eval(ctx, &in, &d), CHG_OK);
+    static const char m1[] = "svc is full", m2[] = "prod is full";
+    *rc = CHG_OK;
+    if (hold) {
+        *rc = chg_decision_hold(ctx, &d, 0, m1, sizeof m1 - 1, H(11, 0));
+        if (*rc == CHG_OK)
+            assert_int_equal(chg_decision_hold(ctx, &d, 1, m2, sizeof m2 - 1, H(12, 0)), CHG_OK);
+    }
+    chg_buf out;
+    chg_buf_init(&out);
+    chg_decision_write(p->bundle, &d, &out);
+    chg_buf_putc(&out, 0);
+    chg_event_free(ev);
+    return out.data;
+}
+
+static void test_decision_hold(void **state)
+{
+    (void)state;
+    chg_policy p = {0};
+    open_policy(&p, "hold.chg", hold_policy);
+    chg_ctx *ctx = chg_ctx_new(p.bundle);
+    assert_non_null(ctx);
+    int rc;
+    char *json = hold_write(&p, ctx, "{\"id\": \"c1\", \"env\": \"dev\"}", true, &rc);
+    assert_non_null(strstr(json, "hold.chg:8:13\"")); /* the limit's place */
+    const char *want =
+        "\"risk\":\"low\",\"outcome\":\"defer\",\"reasons\":["
+        "{\"rule\":null,\"limit\":\"svc\",\"level\":\"mandatory\",\"message\":\"svc is full\",";
+    assert_non_null(strstr(json, want));
+    assert_non_null(strstr(json, "{\"rule\":null,\"limit\":\"prod\",\"level\":\"mandatory\",\"message\":\"prod is full\","));
+    assert_non_null(strstr(json, "\"window\":{\"required\":null,\"open\":null,\"next_open\":\"2026-12-03T12:00:00Z\","
+                                 "\"closes_at\":null}"));
+    assert_non_null(strstr(json, "\"actions\":[{\"call\":\"aws.sns.publish\",\"args\":{\"topic_arn\":"
+                                 "\"arn:aws:sns:us-east-1:111122223333:held\",\"message\":\"svc is full\""));
+    assert_null(strstr(json, ":go\""));
+    free(json);
+    /* a deny stays a deny */
+    json = hold_write(&p, ctx, "{\"id\": \"c2\", \"env\": \"prod\"}", true, &rc);
+    assert_int_equal(rc, CHG_EINVAL);
+    assert_non_null(strstr(json, "\"outcome\":\"deny\""));
+    assert_null(strstr(json, "\"limit\""));
+    free(json);
+    /* and an allow not held is the allow, with its actions */
+    json = hold_write(&p, ctx, "{\"id\": \"c3\", \"env\": \"dev\"}", false, &rc);
+    assert_non_null(strstr(json, "\"outcome\":\"allow\""));
+    assert_non_null(strstr(json, ":go\""));
+    free(json);
+    chg_ctx_free(ctx);
+    chg_policy_free(&p);
+}
+
 /* Everything at once: the report lists CHG_CONCURRENCY_LISTED changes in
  * flight and counts the rest, so it stays linear in the violations. */
 static void test_concurrency_all_overlapping(void **state)
@@ -664,6 +739,7 @@ int main(void)
         cmocka_unit_test(test_collect_files_sorted),
         cmocka_unit_test(test_concurrency_limits),
         cmocka_unit_test(test_concurrency_all_overlapping),
+        cmocka_unit_test(test_decision_hold),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[600];
