@@ -180,6 +180,7 @@ struct chg_compiler {
     bool generated;           /* bundle holds the program's bundle */
     bool internal;            /* generation failed with no diagnostic: a bug */
     chg_map calendar_texts;   /* realpath → its text, read once */
+    chg_map calendars_linted; /* texts (by address) whose import rules were checked */
     struct chg_ts_cache *calendars; /* their expansions, once each (timesets.c) */
 };
 

@@ -184,7 +184,7 @@ static void status_json(chgd_answer *a)
 {
     chg_store_conn *r = chg_store_reader(chgd_store);
     chg_store_counts n;
-    if (!r || chg_store_counts_get(r, &n) != CHG_OK) {
+    if (!r || chg_store_counts_get(r, &n) != CHG_OK || chg_store_durable(chgd_store) != CHG_OK) {
         chgd_error(a, 503, "store_unavailable", "the store cannot be read");
         return;
     }
@@ -211,8 +211,14 @@ static void status_json(chgd_answer *a)
     a->status = 200;
 }
 
+/* The answer of a read: what was read is answered only once it is
+ * durable (a reader may see a commit the syncer has not synced yet). */
 static void read_answer(chgd_answer *a, int rc, const char *what)
 {
+    if (rc == CHG_OK && chg_store_durable(chgd_store) != CHG_OK) {
+        chg_buf_reset(&a->body);
+        rc = CHG_EIO;
+    }
     if (rc == CHG_OK)
         a->status = 200;
     else if (rc == CHG_ENOTFOUND)

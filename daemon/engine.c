@@ -1157,6 +1157,8 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
     int status;
     int rc = !r ? CHG_EIO : job->key.oom || job->raw.oom ? CHG_ENOMEM
                                                         : chg_store_idem_get(r, job->key.data, &status, &a->body);
+    if (rc == CHG_OK) /* answered only once durable, as the first delivery was */
+        rc = chg_store_durable(chgd_store);
     if (rc == CHG_OK) { /* a redelivery: the recorded answer, nothing done again */
         a->status = status;
         a->replayed = true;

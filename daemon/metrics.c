@@ -158,7 +158,10 @@ void chgd_metrics_render(chg_buf *o)
     chg_buf_printf(o, "# HELP chgd_store_commits_total Transactions committed (group commit: one carries many jobs).\n"
                       "# TYPE chgd_store_commits_total counter\nchgd_store_commits_total %" PRIu64 "\n"
                       "# HELP chgd_store_jobs_total Writes committed.\n# TYPE chgd_store_jobs_total counter\n"
-                      "chgd_store_jobs_total %" PRIu64 "\n", ss.commits, ss.jobs);
+                      "chgd_store_jobs_total %" PRIu64 "\n"
+                      "# HELP chgd_store_syncs_total WAL fsyncs (each makes every commit before it durable).\n"
+                      "# TYPE chgd_store_syncs_total counter\nchgd_store_syncs_total %" PRIu64 "\n",
+                   ss.commits, ss.jobs, ss.syncs);
     if (b) {
         chg_buf_puts(o, "# HELP chgd_bundle_info The loaded bundle.\n# TYPE chgd_bundle_info gauge\n"
                         "chgd_bundle_info{policy=\"");

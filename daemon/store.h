@@ -12,11 +12,13 @@
  *     thread, inside a transaction that batches the jobs queued meanwhile,
  *     each job in a savepoint of its own (a failing job undoes only
  *     itself). chg_store_run returns (chg_store_submit's callback runs)
- *     only once the transaction is durable (synchronous=FULL), so nothing
+ *     only once the transaction is durable (on disk: fsynced), so nothing
  *     is acknowledged and then lost, and concurrent writers share one
  *     fsync.
  *   - Readers. chg_store_reader gives the calling thread a connection of
- *     its own that sees committed data only.
+ *     its own that sees committed data only — committed, perhaps not yet
+ *     durable: whatever a reader read leaves chgd (an answer) only after
+ *     chg_store_durable.
  *
  * Every function returns CHG_OK or a negative status: CHG_ENOTFOUND for
  * a key that is not there, CHG_EIO (message in the store's last error,
@@ -57,9 +59,16 @@ int chg_store_run(chg_store *s, chg_store_job job, void *ud);
 typedef void (*chg_store_done)(int rc, void *done_ud);
 int chg_store_submit(chg_store *s, chg_store_job job, void *ud, chg_store_done done, void *done_ud);
 
-/* Group commit at work: transactions committed and jobs they carried. */
+/* Wait until every transaction a reader of this process can see is
+ * durable: called after reading, before answering what was read. Quick
+ * when nothing is being synced. CHG_EIO when the store can no longer make
+ * anything durable (an fsync failed). */
+int chg_store_durable(chg_store *s);
+
+/* Group commit at work: transactions committed, jobs they carried, and
+ * the fsyncs that made them durable (one may cover several commits). */
 typedef struct chg_store_stats {
-    uint64_t commits, jobs;
+    uint64_t commits, jobs, syncs;
 } chg_store_stats;
 void chg_store_stats_get(chg_store *s, chg_store_stats *out);
 

@@ -1,12 +1,24 @@
 /*
  * store_sqlite.c — the SQLite backend of store.h: one database file in
- * WAL mode with synchronous=FULL, one writer thread that commits batches
- * of jobs (group commit), and a read connection per thread.
+ * WAL mode, one writer thread that commits batches of jobs (group
+ * commit), one syncer thread that makes them durable, and a read
+ * connection per thread.
  *
  * Why a writer thread rather than a lock around a shared connection: the
  * cost of a durable commit is an fsync (~0.4 ms here), and a writer that
  * takes every job queued while the previous fsync ran commits them with
  * one, so N concurrent events cost one fsync, not N.
+ *
+ * Why a syncer beside it: the writer commits with synchronous=NORMAL
+ * (the transaction is in the WAL, in the page cache, not yet on disk) and
+ * hands the batch on; the syncer fdatasyncs the WAL and only then tells
+ * the batch's jobs (resumes their connections, wakes their callers). So
+ * the writer commits batch N+1 while N is being synced, instead of
+ * waiting for the disk, and one fdatasync covers every batch committed
+ * before it: the WAL is written in order, and a crash keeps a prefix of
+ * it (SQLite's recovery stops at the first frame that does not check).
+ * A reader may see a committed batch before it is durable; what it
+ * answers outside waits for chg_store_durable first.
  *
  * The audit chain's head (the last seq and hash) lives in memory on the
  * writer thread and is read from the table at open; a job that fails
@@ -17,12 +29,15 @@
 
 #include "chg_driver.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SCHEMA_VERSION "1"
 #define BATCH_MAX 512
@@ -62,12 +77,21 @@ struct chg_store {
     uint64_t every, digest_seq;
     chg_store_signer sign;
     void *sign_ud;
-    pthread_t thread;
+    pthread_t thread, syncer;
     pthread_mutex_t mu;
-    pthread_cond_t work, done;
+    pthread_cond_t work, done, sync;
     job *head, *tail;
-    bool stopping;
-    uint64_t commits, jobs; /* under mu */
+    bool stopping, sync_stopping;
+    /* the syncer's queue: the jobs of batches committed (or failed) and
+     * not yet synced, in commit order; under mu */
+    job *sync_head, *sync_tail;
+    /* batches taken by the writer (a reader can see one from then on),
+     * handed to the syncer, and synced: chg_store_durable waits for synced
+     * to reach what begun was */
+    uint64_t begun, handed, synced;
+    int wal_fd;             /* the WAL, for fdatasync */
+    bool broken;            /* an fdatasync failed: nothing is durable any more */
+    uint64_t commits, jobs, syncs; /* under mu */
     /* readers */
     pthread_key_t key;
     chg_store_conn *readers;
@@ -197,7 +221,9 @@ static chg_store_conn *conn_open(const char *path, bool writer, char *err, size_
     }
     c->writer = writer;
     sqlite3_busy_timeout(c->db, 10000);
-    if (exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") != CHG_OK) {
+    /* NORMAL: a commit writes the WAL and does not wait for the disk; the
+     * syncer's fdatasync makes it durable before anyone is told */
+    if (exec(c, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;") != CHG_OK) {
         snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(c->db));
         conn_close(c);
         return NULL;
@@ -205,7 +231,75 @@ static chg_store_conn *conn_open(const char *path, bool writer, char *err, size_
     return c;
 }
 
-/* ---- the writer thread ------------------------------------------------------------ */
+/* ---- the writer and the syncer ------------------------------------------------------ */
+
+/* Tell the jobs of a synced list: the submitted ones first, outside the
+ * lock (each resumes a connection, nothing more), then the waiting
+ * callers, whose jobs live on their stacks: not touched once marked done. */
+static void jobs_tell(chg_store *s, job *list)
+{
+    job *waiting = NULL;
+    for (job *j = list, *next; j; j = next) {
+        next = j->next;
+        if (j->notify) {
+            j->notify(j->rc, j->notify_ud);
+            chg_free(j);
+        } else {
+            j->next = waiting;
+            waiting = j;
+        }
+    }
+    pthread_mutex_lock(&s->mu);
+    for (job *j = waiting, *next; j; j = next) {
+        next = j->next;
+        j->done = true;
+    }
+    pthread_cond_broadcast(&s->done);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Run a batch's jobs in one transaction and commit it, without waiting
+ * for the disk (synchronous=NORMAL). Each job's rc says how it went;
+ * false when the transaction did not commit. */
+static bool batch_commit(chg_store *s, job *batch)
+{
+    uint64_t seq0 = s->seq;
+    char hash0[65];
+    memcpy(hash0, s->hash, sizeof hash0);
+    bool began = exec(s->w, "BEGIN IMMEDIATE") == CHG_OK;
+    for (job *j = batch; j; j = j->next) {
+        if (!began) {
+            j->rc = CHG_EIO;
+            continue;
+        }
+        uint64_t seq = s->seq;
+        char hash[65];
+        memcpy(hash, s->hash, sizeof hash);
+        if (exec(s->w, "SAVEPOINT job") != CHG_OK) {
+            j->rc = CHG_EIO;
+            continue;
+        }
+        j->rc = j->fn(s->w, j->ud);
+        if (j->rc != CHG_OK) {
+            exec(s->w, "ROLLBACK TO job");
+            s->seq = seq;
+            memcpy(s->hash, hash, sizeof hash);
+        }
+        exec(s->w, "RELEASE job");
+    }
+    if (began && exec(s->w, "COMMIT") != CHG_OK) {
+        exec(s->w, "ROLLBACK");
+        began = false;
+    }
+    if (!began) {
+        s->seq = seq0;
+        memcpy(s->hash, hash0, sizeof hash0);
+        for (job *j = batch; j; j = j->next)
+            if (j->rc == CHG_OK)
+                j->rc = CHG_EIO;
+    }
+    return began;
+}
 
 static void *writer_main(void *arg)
 {
@@ -228,69 +322,70 @@ static void *writer_main(void *arg)
         if (!s->head)
             s->tail = NULL;
         last->next = NULL;
+        /* from here a reader may see the batch: chg_store_durable waits for it */
+        s->begun++;
+        bool broken = s->broken;
         pthread_mutex_unlock(&s->mu);
 
-        uint64_t seq0 = s->seq;
-        char hash0[65];
-        memcpy(hash0, s->hash, sizeof hash0);
-        bool began = exec(s->w, "BEGIN IMMEDIATE") == CHG_OK;
-        for (job *j = batch; j; j = j->next) {
-            if (!began) {
-                j->rc = CHG_EIO;
-                continue;
-            }
-            uint64_t seq = s->seq;
-            char hash[65];
-            memcpy(hash, s->hash, sizeof hash);
-            if (exec(s->w, "SAVEPOINT job") != CHG_OK) {
-                j->rc = CHG_EIO;
-                continue;
-            }
-            j->rc = j->fn(s->w, j->ud);
-            if (j->rc != CHG_OK) {
-                exec(s->w, "ROLLBACK TO job");
-                s->seq = seq;
-                memcpy(s->hash, hash, sizeof hash);
-            }
-            exec(s->w, "RELEASE job");
-        }
-        if (began && exec(s->w, "COMMIT") != CHG_OK) {
-            exec(s->w, "ROLLBACK");
-            began = false;
-        }
-        if (!began) {
-            s->seq = seq0;
-            memcpy(s->hash, hash0, sizeof hash0);
+        if (broken) /* the store stopped being durable: nothing more is written */
             for (job *j = batch; j; j = j->next)
-                if (j->rc == CHG_OK)
-                    j->rc = CHG_EIO;
-        }
-        /* the submitted jobs are told first, outside the lock (each
-         * resumes a connection, nothing more); a waiting caller's job
-         * lives on its stack: not touched once it is marked done */
-        job *waiting = NULL;
-        for (job *j = batch, *next; j; j = next) {
-            next = j->next;
-            if (j->notify) {
-                j->notify(j->rc, j->notify_ud);
-                chg_free(j);
-            } else {
-                j->next = waiting;
-                waiting = j;
-            }
-        }
+                j->rc = CHG_EIO;
+        bool committed = !broken && batch_commit(s, batch);
+        /* to the syncer, even a failed batch: its jobs are told in order,
+         * and its number counts as synced once the batches before it are */
         pthread_mutex_lock(&s->mu);
-        if (began) {
+        if (committed) {
             s->commits++;
             s->jobs += (uint64_t)n;
         }
-        for (job *j = waiting, *next; j; j = next) {
-            next = j->next;
-            j->done = true;
-        }
-        pthread_cond_broadcast(&s->done);
+        if (s->sync_tail)
+            s->sync_tail->next = batch;
+        else
+            s->sync_head = batch;
+        s->sync_tail = last;
+        s->handed++;
+        pthread_cond_signal(&s->sync);
         pthread_mutex_unlock(&s->mu);
     }
+    return NULL;
+}
+
+/* Sync the WAL for every batch committed so far, then tell their jobs.
+ * An fdatasync that fails leaves nothing known to be durable (the kernel
+ * may have dropped the pages it could not write): those jobs fail, and so
+ * does every later write — fail closed, never an answer for a decision
+ * that may be lost. */
+static void *syncer_main(void *arg)
+{
+    chg_store *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->sync_head && !s->sync_stopping)
+            pthread_cond_wait(&s->sync, &s->mu);
+        if (!s->sync_head)
+            break;
+        job *list = s->sync_head;
+        uint64_t upto = s->handed; /* the batches this sync covers */
+        s->sync_head = s->sync_tail = NULL;
+        pthread_mutex_unlock(&s->mu);
+        int rc = fdatasync(s->wal_fd);
+        int err = errno;
+        pthread_mutex_lock(&s->mu);
+        s->syncs++;
+        if (rc != 0 && !s->broken) {
+            s->broken = true;
+            fprintf(stderr, "chgd: %s-wal: fdatasync failed (%s): the store takes no more writes\n", s->path,
+                    strerror(err));
+        }
+        s->synced = upto;
+        pthread_mutex_unlock(&s->mu);
+        for (job *j = list; j; j = j->next)
+            if (rc != 0 && j->rc == CHG_OK)
+                j->rc = CHG_EIO;
+        jobs_tell(s, list);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
     return NULL;
 }
 
@@ -336,6 +431,17 @@ int chg_store_submit(chg_store *s, chg_store_job fn, void *ud, chg_store_done do
     return queued ? CHG_OK : CHG_EIO;
 }
 
+int chg_store_durable(chg_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t target = s->begun;
+    while (s->synced < target && !s->broken)
+        pthread_cond_wait(&s->done, &s->mu);
+    bool broken = s->broken;
+    pthread_mutex_unlock(&s->mu);
+    return broken ? CHG_EIO : CHG_OK;
+}
+
 /* ---- open and close ------------------------------------------------------------------ */
 
 /* The seq of the last digest record (0: none). From the end backwards: a
@@ -371,6 +477,56 @@ static int load_head(chg_store *s, char *err, size_t errlen)
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return CHG_EIO;
     return last_digest(s->w, &s->digest_seq);
+}
+
+/* The WAL's file, opened for the syncer's fdatasync, and its directory
+ * synced once so that the file itself survives a crash (SQLite created
+ * it; with synchronous=NORMAL nothing else syncs its directory entry).
+ * The WAL keeps its inode while the writer's connection is open: SQLite
+ * deletes it only when the last connection closes, and truncates it in
+ * place. */
+static int wal_open(chg_store *s, char *err, size_t errlen)
+{
+    chg_buf p;
+    chg_buf_init(&p);
+    chg_buf_puts(&p, s->path);
+    chg_buf_puts(&p, "-wal");
+    if (p.oom) {
+        snprintf(err, errlen, "out of memory");
+        return CHG_ENOMEM;
+    }
+    s->wal_fd = open(p.data, O_RDONLY | O_CLOEXEC);
+    chg_buf_free(&p);
+    if (s->wal_fd < 0) {
+        snprintf(err, errlen, "%s-wal: cannot open the write-ahead log: %s", s->path, strerror(errno));
+        return CHG_EIO;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", s->path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0) {
+        snprintf(err, errlen, "%s: cannot sync the store's directory: %s", dir, strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
+        close(s->wal_fd);
+        return CHG_EIO;
+    }
+    close(dfd);
+    return CHG_OK;
+}
+
+static void syncer_stop(chg_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->sync_stopping = true;
+    pthread_cond_signal(&s->sync);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->syncer, NULL);
 }
 
 int chg_store_open(const char *spec, chg_store **out, char *err, size_t errlen)
@@ -420,6 +576,8 @@ int chg_store_open(const char *spec, chg_store **out, char *err, size_t errlen)
     }
     if (rc == CHG_OK)
         rc = load_head(s, err, errlen);
+    if (rc == CHG_OK)
+        rc = wal_open(s, err, errlen);
     if (rc != CHG_OK) {
         conn_close(s->w);
         chg_free(s->path);
@@ -429,9 +587,20 @@ int chg_store_open(const char *spec, chg_store **out, char *err, size_t errlen)
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->done, NULL);
+    pthread_cond_init(&s->sync, NULL);
     pthread_key_create(&s->key, NULL);
+    if (pthread_create(&s->syncer, NULL, syncer_main, s) != 0) {
+        snprintf(err, errlen, "cannot start the store's syncer thread");
+        close(s->wal_fd);
+        conn_close(s->w);
+        chg_free(s->path);
+        chg_free(s);
+        return CHG_EIO;
+    }
     if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
         snprintf(err, errlen, "cannot start the store's writer thread");
+        syncer_stop(s);
+        close(s->wal_fd);
         conn_close(s->w);
         chg_free(s->path);
         chg_free(s);
@@ -450,6 +619,8 @@ void chg_store_close(chg_store *s)
     pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);
+    syncer_stop(s); /* after the writer: it syncs and tells the last batches */
+    close(s->wal_fd);
     for (chg_store_conn *c = s->readers, *next; c; c = next) {
         next = c->next;
         conn_close(c);
@@ -461,6 +632,7 @@ void chg_store_close(chg_store *s)
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->done);
+    pthread_cond_destroy(&s->sync);
     chg_free(s->path);
     chg_free(s);
 }
@@ -470,6 +642,7 @@ void chg_store_stats_get(chg_store *s, chg_store_stats *out)
     pthread_mutex_lock(&s->mu);
     out->commits = s->commits;
     out->jobs = s->jobs;
+    out->syncs = s->syncs;
     pthread_mutex_unlock(&s->mu);
 }
 

@@ -36,7 +36,7 @@ START_TIMEOUT = 60  # seconds: ASan builds start slowly on a loaded machine
 
 
 class Daemon:
-    def __init__(self, tmp, *extra, policy=None, store=None, source=True):
+    def __init__(self, tmp, *extra, policy=None, store=None, source=True, env=None):
         self.tmp = tmp
         self.policy = policy or os.path.join(tmp, "policy.chg")
         if not os.path.exists(self.policy):
@@ -49,7 +49,8 @@ class Daemon:
         self.args = [CHGD, "--listen", "127.0.0.1:0", *(["--policy", self.policy] if source else []),
                      "--store", self.store, "--token-file", self.tokens, "--log-level", "debug", *extra]
         self.errf = open(self.log, "wb")
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self.errf, cwd=tmp)
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self.errf, cwd=tmp,
+                                     env=dict(os.environ, **(env or {})))
         deadline = time.time() + START_TIMEOUT
         self.port = None
         while time.time() < deadline and self.port is None:
@@ -870,6 +871,57 @@ def test_crash(tmp):
         d2.stop()
     p = subprocess.run([CHGC, "audit", "verify", d.store], capture_output=True, text=True)
     eq(p.returncode, 0, "the chain after the restart: " + p.stderr)
+
+
+def test_durable_after_sync(tmp):
+    """Nothing is answered between a commit and the fsync of the WAL that
+    makes it durable: the event, a redelivery of it, a read of it, an
+    approval all wait while the shim holds every sync of the store's WAL."""
+    shim = os.environ.get("CHG_FSYNC_HOLD")
+    if not shim or not os.path.exists(shim):
+        raise AssertionError("CHG_FSYNC_HOLD must name the fsync_hold shim (tests/CMakeLists.txt sets it)")
+    hold = os.path.join(tmp, "hold")
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    d = Daemon(tmp, "--threads", "4", env={"LD_PRELOAD": shim, "CHG_FSYNC_HOLD_FILE": hold,
+                                           "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"})
+    try:
+        s, _, first = d.request("POST", "/v1/events", change("h0", env="prod"))
+        is_decision(first, "pending")
+        open(hold, "w").close()
+        got = {}
+
+        def call(name, *args, **kw):
+            def run():
+                try:
+                    got[name] = d.request(*args, timeout=60, **kw)
+                except Exception as e:  # noqa: BLE001
+                    got[name] = e
+            t = threading.Thread(target=run)
+            t.start()
+            return t
+        threads = [call("event", "POST", "/v1/events", change("h1", env="prod"), headers={"Idempotency-Key": "h1"})]
+        time.sleep(0.5)  # committed by now, its sync held
+        threads += [call("again", "POST", "/v1/events", change("h1", env="prod"), headers={"Idempotency-Key": "h1"}),
+                    call("read", "GET", "/v1/changes/h1", token="r"),
+                    call("approval", "POST", "/v1/changes/h0/approvals", {"by": "carl", "group": "cab"})]
+        time.sleep(1.0)
+        early = {k: v for k, v in got.items() if not (k == "read" and not isinstance(v, Exception) and v[0] == 404)}
+        eq(early, {}, "answered while the WAL's sync was held")
+        os.unlink(hold)
+        for t in threads:
+            t.join(60)
+        s, h, b = got["event"]
+        eq(s, 200, "the event once synced")
+        is_decision(b, "pending")
+        s, h, b2 = got["again"]
+        eq((s, h.get("idempotent-replayed"), b2), (200, "true", b), "the redelivery once synced")
+        if got["read"][0] != 404:
+            eq((got["read"][0], got["read"][2]["decisions"][0]["seq"]), (200, b["seq"]), "the read once synced")
+        eq(got["approval"][0], 200, "the approval once synced")
+    finally:
+        if os.path.exists(hold):
+            os.unlink(hold)
+        d.stop()
 
 
 def metric(d, name):
