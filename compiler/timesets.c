@@ -359,6 +359,20 @@ static void check_calendar_import(chg_compiler *c, const chg_tsexpr *t)
                           f.prodid[0] ? chg_arena_printf(&c->arena, "PRODID '%s'", f.prodid) : "no PRODID", NULL);
 }
 
+/* The time set of one calendar expression alone, built the way a
+ * policy's sets are (its zone, the compilation's budget). */
+static chg_timeset *calendar_build(chg_compiler *c, const chg_tsexpr *t, chg_time_error *err, int *bad)
+{
+    chg_ts_node n;
+    memset(&n, 0, sizeof n);
+    n.op = CHG_TS_CALENDAR;
+    n.zone = t->zone.name;
+    n.ics = t->u.cal.text;
+    n.ics_len = t->u.cal.len;
+    memset(err, 0, sizeof *err);
+    return chg_c_ts_build(c, &n, 1, 0, err, bad);
+}
+
 /* A calendar is validated by building a one-node set from its text, the
  * same call codegen's output will get at load time. The error offset is
  * into the .ics text, which is not in the policy, so it is given as a line
@@ -370,16 +384,9 @@ void chg_c_check_calendar(chg_compiler *c, const chg_tsexpr *t)
 {
     if (!t->u.cal.text)
         return;
-    chg_ts_node n;
-    memset(&n, 0, sizeof n);
-    n.op = CHG_TS_CALENDAR;
-    n.zone = t->zone.name;
-    n.ics = t->u.cal.text;
-    n.ics_len = t->u.cal.len;
     chg_time_error err;
-    memset(&err, 0, sizeof err);
     int bad = -1;
-    chg_timeset *ts = chg_c_ts_build(c, &n, 1, 0, &err, &bad);
+    chg_timeset *ts = calendar_build(c, t, &err, &bad);
     if (ts || time_nomem(c, &err)) {
         chg_timeset_free(ts);
         return;
@@ -1061,16 +1068,9 @@ static bool calendar_runs_out(an *A, const chg_tsexpr *t, const char ***seen, si
     chg_calendar_facts f;
     if (chg_calendar_facts_of(t->u.cal.text, t->u.cal.len, &f) != CHG_OK || f.events == 0)
         return false; /* W0023 says it has none */
-    chg_ts_node n;
-    memset(&n, 0, sizeof n);
-    n.op = CHG_TS_CALENDAR;
-    n.zone = t->zone.name;
-    n.ics = t->u.cal.text;
-    n.ics_len = t->u.cal.len;
     chg_time_error err;
-    memset(&err, 0, sizeof err);
     int bad;
-    chg_timeset *ts = chg_c_ts_build(A->c, &n, 1, 0, &err, &bad);
+    chg_timeset *ts = calendar_build(A->c, t, &err, &bad);
     if (!ts)
         return false;
     /* a calendar's next change is a search in its occurrences, however
