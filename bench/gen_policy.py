@@ -9,6 +9,12 @@ conditions over enums, ints and lists, `deny during` freezes with
 interpolated messages, `require window`, `require` approvals, advisory
 warnings with quantifiers, regex matches and built-in calls. Deterministic:
 the same RULES gives the same file.
+
+Only the first REQUIRE_MAX approval rules `require` approvals: a decision
+joins the approvals of every rule that may apply with its class's entry,
+and the compiler bounds that join (E0609, 16 terms at once), so a policy
+with a thousand approval rules is not valid. The later rules of that form
+deny on the same condition instead.
 """
 import sys
 
@@ -90,12 +96,23 @@ FORMS = [
 ''',
 ]
 
+REQUIRE_MAX = 12
+DBA_DENY = '''rule r{i}_dba:
+  when change.type == "schema" and startswith(change.service, "db-{i}")
+  deny "schema changes of {{change.service}} go through the dba-{g} pipeline"
+'''
+
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+    requires = 0
     out = [HEAD]
     for i in range(n):
         form = FORMS[i % len(FORMS)]
+        if "require 1 of group" in form:
+            requires += 1
+            if requires > REQUIRE_MAX:
+                form = DBA_DENY
         out.append(form.format(i=i, n=10 + i % 90, g=i % 17, k=1 + i % 4, h=i % 24, h2=(i + 1) % 24))
     sys.stdout.write("\n".join(out))
 
