@@ -604,10 +604,24 @@ static int live_limits(chg_store_conn *w, chgd_bundle *b, const char *id, const 
  * (docs/daemon.md, "Live changes"): a change in flight at this revision
  * keeps its place; a new revision of one in flight takes its period over
  * (from its since); a re-decision (reeval: an approval, a flag, a timer)
- * of a change whose period at this revision ended, or of one allowed
- * with no period (before the policy had limits), starts none; anything
+ * of a change whose period at this revision ended (unless a delivery
+ * since was held), or of one allowed with no period (before the policy
+ * had limits), starts none; anything
  * else — a first allow, a change delivered again after its end — starts
  * a new period now. */
+/* Is change id listed as held by a limit? */
+static int live_is_held(chg_store_conn *w, const char *id, bool *held)
+{
+    chg_vec ids;
+    chg_vec_init(&ids);
+    int rc = chg_store_held_ids(w, &ids);
+    *held = false;
+    for (size_t i = 0; rc == CHG_OK && i < ids.len && !*held; i++)
+        *held = !strcmp(ids.items[i], id);
+    chg_strings_free(&ids);
+    return rc;
+}
+
 static int live_plan(chg_store_conn *w, const char *id, int64_t rev, bool reeval, verdict *v)
 {
     chg_store_inflight own;
@@ -618,8 +632,13 @@ static int live_plan(chg_store_conn *w, const char *id, int64_t rev, bool reeval
         if (!own.ended_at && own.revision < rev) {
             v->live = LIVE_REVISE;
             rc = live_instant(own.since, &v->live_since);
-        } else if (!own.ended_at || (reeval && own.revision >= rev))
+        } else if (!own.ended_at)
             v->live = LIVE_KEEP;
+        else if (reeval && own.revision >= rev) {
+            bool held = false; /* delivered again after its end and held: it starts when let go */
+            rc = live_is_held(w, id, &held);
+            v->live = held ? LIVE_NEW : LIVE_KEEP;
+        }
         chg_store_inflight_free(&own);
         return rc;
     }
