@@ -697,6 +697,8 @@ static chg_type *field_type(cx *x, chg_expr *e, chg_type *obj, const char *name,
  * is usually that it is not a literal zone name. */
 static const char *param_name(chg_param p)
 {
+    if (chg_c_aws_shape(p))
+        return "string"; /* of a form checked when literal */
     switch (p) {
     case P_STRING: return "string";
     case P_ZONE: return "a time zone name";
@@ -722,7 +724,17 @@ static bool param_ok(const chg_type *t, chg_param p)
     switch (p) {
     case P_ANY: return true;
     case P_STRING:
-    case P_ZONE: return t->kind == T_STRING || t->kind == T_ENUM;
+    case P_ZONE:
+    case P_AWS_SNS_TOPIC_ARN:
+    case P_AWS_CFN_STACK:
+    case P_AWS_CFN_CHANGE_SET:
+    case P_AWS_PIPELINE_NAME:
+    case P_AWS_PIPELINE_EXECUTION_ID:
+    case P_AWS_APPROVAL_TOKEN:
+    case P_AWS_APPROVAL_STATUS:
+    case P_AWS_SSM_EXECUTION_ID:
+    case P_AWS_SSM_SIGNAL:
+    case P_AWS_EVENT_BUS: return t->kind == T_STRING || t->kind == T_ENUM;
     case P_INT: return t->kind == T_INT;
     case P_NUMBER: return t->kind == T_INT || t->kind == T_FLOAT;
     case P_BOOL: return t->kind == T_BOOL;
@@ -734,6 +746,42 @@ static bool param_ok(const chg_type *t, chg_param p)
     return false;
 }
 
+/* "did you mean" for an unknown call: among the built-ins that may stand
+ * where it does (actions after `do`, the others elsewhere), the closest
+ * name; failing that, the one built-in there whose last part is the
+ * call's, so that a service named as its API or CLI does
+ * (aws.sfn.send_task_success, aws.eventbridge.put_event,
+ * aws.cfn.rollback_stack) finds chg's name; failing that, the closest of
+ * all built-ins. */
+static void suggest_builtin(cx *x, chg_diag *d, const char *name, bool is_action_position)
+{
+    const char **names = chg_arena_alloc(A, sizeof(char *) * chg_c_nbuiltins);
+    size_t n = 0;
+    for (size_t i = 0; names && i < chg_c_nbuiltins; i++)
+        if ((chg_c_builtins[i].kind == BI_ACTION) == is_action_position)
+            names[n++] = chg_c_builtins[i].name;
+    chg_c_diag_suggest(x->c, d, name, names, n);
+    const char *last = strrchr(name, '.');
+    if (!d || d->help || !names)
+        return;
+    const char *only = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *l = strrchr(names[i], '.');
+        if (last && l && !strcmp(l, last)) {
+            if (only)
+                return; /* two share it: no guess */
+            only = names[i];
+        }
+    }
+    if (only)
+        chg_c_diag_help(x->c, d, "did you mean '%s'?", only);
+    else { /* a query after `do`, say: its E0504 then explains */
+        for (size_t i = n = 0; i < chg_c_nbuiltins; i++)
+            names[n++] = chg_c_builtins[i].name;
+        chg_c_diag_suggest(x->c, d, name, names, n);
+    }
+}
+
 /*
  * Order of checks: the name, then the call's kind against its position
  * (an action only after `do`, nothing but actions there), then whether
@@ -741,8 +789,12 @@ static bool param_ok(const chg_type *t, chg_param p)
  * an unknown function are still checked, so that names inside them are
  * resolved and reported; the other early exits skip them because the
  * call is already meaningless. Arguments beyond max_args are checked but
- * not matched to a parameter; params[] has four entries and the last
- * applies to every later argument (variadic built-ins).
+ * not matched to a parameter; the last of params[] applies to every
+ * later argument (variadic built-ins).
+ *
+ * An argument of an AWS form (an SNS topic ARN, a stack name) given as a
+ * literal is checked against the form here (aws_shapes.c); a computed one
+ * is AWS's to refuse when chgd calls it.
  *
  * Zone arguments must be literals: the bundle resolves zones when it
  * loads, so a computed zone could not be verified there. chg_c_check_zone
@@ -754,12 +806,9 @@ static chg_type *check_call(cx *x, chg_expr *e, bool is_action_position)
     const char *name = e->u.call.name;
     const chg_builtin *b = chg_c_builtin_find(name);
     if (!b) {
-        const char **names = chg_arena_alloc(A, sizeof(char *) * chg_c_nbuiltins);
-        for (size_t i = 0; names && i < chg_c_nbuiltins; i++)
-            names[i] = chg_c_builtins[i].name;
         chg_diag *d = chg_c_diag_report(x->c, is_action_position ? CHG_D_E0503 : CHG_D_E0110,
                                       e->u.call.name_span, name, NULL);
-        chg_c_diag_suggest(x->c, d, name, names, names ? chg_c_nbuiltins : 0);
+        suggest_builtin(x, d, name, is_action_position);
         for (uint32_t i = 0; i < e->u.call.nargs; i++)
             check(x, e->u.call.args[i]);
         return err(e);
@@ -800,7 +849,7 @@ static chg_type *check_call(cx *x, chg_expr *e, bool is_action_position)
         chg_type *t = check(x, arg);
         if (i >= b->max_args)
             continue;
-        chg_param p = b->params[i < 4 ? i : 3];
+        chg_param p = chg_c_builtin_param(b, i);
         if (is_err(t))
             continue;
         if (p != P_ANY && !require_present(x, arg, t)) {
@@ -819,7 +868,8 @@ static chg_type *check_call(cx *x, chg_expr *e, bool is_action_position)
             size_t before = x->c->nerrors;
             chg_c_check_zone(x->c, &z);
             ok &= x->c->nerrors == before;
-        }
+        } else if (chg_c_aws_shape(p) && (arg->kind == EX_STRING || arg->kind == EX_RAWSTRING))
+            ok &= chg_c_aws_shape_check(x->c, p, arg->u.str.s, arg->span, name, i + 1);
     }
     if (!ok)
         return err(e);

@@ -848,7 +848,7 @@ static void gen_args(gen *g, chg_expr *const *args, uint32_t n, int base, const 
 {
     for (uint32_t i = 0; i < n; i++) {
         int r = base + (int)i;
-        chg_param p = b ? b->params[i < 4 ? i : 3] : P_ANY;
+        chg_param p = chg_c_builtin_param(b, i);
         if (p == P_ZONE && args[i]->kind == EX_STRING)
             named(g, &g->zones, CHG_SEC_ZONES, args[i]->u.str.s);
         if (p == P_TIME)

@@ -96,14 +96,21 @@ typedef enum chg_builtin_kind {
 /* Argument and result types, as type-kind codes with a few extras. */
 typedef enum chg_param {
     P_ANY, P_STRING, P_INT, P_NUMBER, P_BOOL, P_TIME, P_DURATION,
-    P_LIST, P_STRING_OR_LIST, P_ZONE   /* a plain string naming an IANA zone */
+    P_LIST, P_STRING_OR_LIST, P_ZONE,  /* a plain string naming an IANA zone */
+    /* Strings of the form an AWS API requires (compiler/aws_shapes.c):
+     * any string type-checks; a literal is checked against the form. */
+    P_AWS_SNS_TOPIC_ARN, P_AWS_CFN_STACK, P_AWS_CFN_CHANGE_SET, P_AWS_PIPELINE_NAME,
+    P_AWS_PIPELINE_EXECUTION_ID, P_AWS_APPROVAL_TOKEN, P_AWS_APPROVAL_STATUS, P_AWS_SSM_EXECUTION_ID,
+    P_AWS_SSM_SIGNAL, P_AWS_EVENT_BUS
 } chg_param;
 
+#define CHG_BI_MAXPARAMS 6
 typedef struct chg_builtin {
     const char *name;          /* "lower", "aws.cloudwatch.alarm_state" */
     chg_builtin_kind kind;
     uint8_t min_args, max_args;
-    chg_param params[4];       /* the last one repeats if max > 4 */
+    chg_param params[CHG_BI_MAXPARAMS];
+    uint8_t nparams;           /* how many params lists; the last repeats */
     chg_param result;
     const char *doc;           /* one line, for docs/language.md */
 } chg_builtin;
@@ -111,6 +118,16 @@ typedef struct chg_builtin {
 extern const chg_builtin chg_c_builtins[];
 extern const size_t chg_c_nbuiltins;
 const chg_builtin *chg_c_builtin_find(const char *name);
+/* The kind of argument i (from 0) of b: its own, or the last one listed
+ * for the arguments of a variadic built-in past them. */
+chg_param chg_c_builtin_param(const chg_builtin *b, uint32_t i);
+
+/* AWS argument shapes (aws_shapes.c): is p one, and if so, report on a
+ * literal argument s that does not have its form (E0800-E0802); true if
+ * s is fine. */
+bool chg_c_aws_shape(chg_param p);
+bool chg_c_aws_shape_check(chg_compiler *c, chg_param p, const char *s, chg_span span, const char *call,
+                           uint32_t argno);
 
 /* ---- the compiler --------------------------------------------------------- */
 
@@ -163,6 +180,7 @@ struct chg_compiler {
     bool generated;           /* bundle holds the program's bundle */
     bool internal;            /* generation failed with no diagnostic: a bug */
     chg_map calendar_texts;   /* realpath → its text, read once */
+    chg_map calendars_linted; /* texts (by address) whose import rules were checked */
     struct chg_ts_cache *calendars; /* their expansions, once each (timesets.c) */
 };
 

@@ -167,6 +167,7 @@ void chg_compiler_free(chg_compiler *c)
     chg_buf_free(&c->bundle);
     chg_c_map_free(&c->zones);
     chg_c_map_free(&c->calendar_texts);
+    chg_c_map_free(&c->calendars_linted);
     chg_ts_cache_free(c->calendars);
     chg_arena_free(&c->arena);
     chg_free(c);

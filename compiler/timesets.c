@@ -312,6 +312,53 @@ chg_timeset *chg_c_ts_build(chg_compiler *c, const chg_ts_node *nodes, size_t n,
     return chg_timeset_build_cached(nodes, n, root, c->calendars, err, bad);
 }
 
+/* What AWS Change Calendar would say of a calendar (docs/time.md,
+ * "AWS Change Calendar's import"), a lint of `chgc check`'s analysis,
+ * which runs on a policy without errors: no events (W0023, whoever made it);
+ * then, unless it is a Change Calendar document itself (PRODID
+ * "-//AWS//Change Calendar…", not an import), the import rules of the
+ * Systems Manager User Guide: 64 KB (W0020), no deleted occurrence of a
+ * recurring event (W0021), a supported producer (W0022). */
+static void check_calendar_import(chg_compiler *c, const chg_tsexpr *t)
+{
+    /* once per file (its text is read once, whatever the path names it):
+     * the file is what would be imported */
+    char key[32];
+    snprintf(key, sizeof key, "%p", (const void *)t->u.cal.text);
+    if (chg_c_map_get(&c->calendars_linted, key))
+        return;
+    const char *k = chg_arena_strdup(&c->arena, key);
+    if (!k || chg_c_map_put(&c->calendars_linted, k, (void *)t) != CHG_OK) {
+        chg_c_nomem(c);
+        return;
+    }
+    chg_calendar_facts f;
+    int rc = chg_calendar_facts_of(t->u.cal.text, t->u.cal.len, &f);
+    if (rc == CHG_ENOMEM) {
+        chg_c_nomem(c);
+        return;
+    }
+    if (rc != CHG_OK)
+        return; /* the build accepted it: cannot happen, and nothing to add */
+    chg_span at = t->u.cal.path.span;
+    const char *path = t->u.cal.path.name;
+    if (f.events == 0)
+        chg_c_diag_report(c, CHG_D_W0023, at, path, NULL);
+    if (f.aws_document)
+        return;
+    if (f.size > CHG_AWS_CALENDAR_MAX_BYTES)
+        chg_c_diag_report(c, CHG_D_W0020, at, path, chg_arena_printf(&c->arena, "%zu", f.size), NULL);
+    if (f.deleted_line) {
+        chg_diag *d = chg_c_diag_report(c, CHG_D_W0021, at, path,
+                                        chg_arena_printf(&c->arena, "%zu", f.deleted_line), f.deleted_how, NULL);
+        chg_c_diag_help(c, d, "chg reads it as RFC 5545 says; for AWS, end the series before the deleted "
+                              "occurrence and start a new one after it");
+    }
+    if (!f.supported_producer)
+        chg_c_diag_report(c, CHG_D_W0022, at, path,
+                          f.prodid[0] ? chg_arena_printf(&c->arena, "PRODID '%s'", f.prodid) : "no PRODID", NULL);
+}
+
 /* A calendar is validated by building a one-node set from its text, the
  * same call codegen's output will get at load time. The error offset is
  * into the .ics text, which is not in the policy, so it is given as a line
@@ -963,6 +1010,110 @@ static void dst_check(an *A, chg_decl *d, const chg_tsexpr *t)
     chg_cron_free(cr);
 }
 
+/* ---- calendars that run out of events --------------------------------------------- */
+
+/* Interval callback keeping the last interval seen. */
+static int last_iv(void *ud, int64_t s, int64_t e)
+{
+    int64_t *iv = ud;
+    iv[0] = s;
+    iv[1] = e;
+    iv[2] = 1;
+    return 0;
+}
+
+/* The last instant in [a, b) at which ts changes (the end of its last
+ * interval there, or the start of one that lasts to b), INT64_MIN if none. */
+static int64_t last_change(an *A, const chg_timeset *ts, int64_t a, int64_t b)
+{
+    int64_t iv[3] = {0, 0, 0};
+    chg_timeset_intervals(ts, &A->env, a, b, last_iv, iv);
+    if (!iv[2])
+        return INT64_MIN;
+    return iv[1] < b ? iv[1] : iv[0] > a ? iv[0] : INT64_MIN;
+}
+
+/* A calendar whose events end before the horizon does (W0024), or within
+ * it (W0025): a freeze of holidays nobody renewed, a DEFAULT_CLOSED
+ * calendar of slots that stops opening. Without this the analysis would
+ * see only what follows from it — a window "always frozen", a freeze
+ * "redundant" — and name the wrong cause. Each calendar file is reported
+ * once, at its first use; true when t holds such a calendar (its
+ * declaration's other notes about the horizon are then beside the point). */
+static bool calendar_runs_out(an *A, const chg_tsexpr *t, const char ***seen, size_t *nseen)
+{
+    if (!t)
+        return false;
+    switch (t->kind) {
+    case TS_OR:
+    case TS_AND:
+        return calendar_runs_out(A, t->u.bin.a, seen, nseen) | calendar_runs_out(A, t->u.bin.b, seen, nseen);
+    case TS_NOT:
+        return calendar_runs_out(A, t->u.not_, seen, nseen);
+    case TS_CALENDAR:
+        break;
+    default:
+        return false;
+    }
+    if (!t->u.cal.text)
+        return false;
+    check_calendar_import(A->c, t);
+    chg_calendar_facts f;
+    if (chg_calendar_facts_of(t->u.cal.text, t->u.cal.len, &f) != CHG_OK || f.events == 0)
+        return false; /* W0023 says it has none */
+    chg_ts_node n;
+    memset(&n, 0, sizeof n);
+    n.op = CHG_TS_CALENDAR;
+    n.zone = t->zone.name;
+    n.ics = t->u.cal.text;
+    n.ics_len = t->u.cal.len;
+    chg_time_error err;
+    memset(&err, 0, sizeof err);
+    int bad;
+    chg_timeset *ts = chg_c_ts_build(A->c, &n, 1, 0, &err, &bad);
+    if (!ts)
+        return false;
+    /* a calendar's next change is a search in its occurrences, however
+     * far it is: the whole range of instants costs what a day does */
+    bool ended = chg_timeset_next_change(ts, &A->env, A->from, CHG_TIME_MAX - A->from) == INT64_MAX;
+    bool expiring = !ended && chg_timeset_next_change(ts, &A->env, A->to, CHG_TIME_MAX - A->to) == INT64_MAX;
+    int64_t last = INT64_MIN;
+    if (ended)
+        last = last_change(A, ts, CHG_TIME_MIN, A->from + 1);
+    else if (expiring)
+        last = last_change(A, ts, A->from, A->to + 1);
+    chg_timeset_free(ts);
+    if (!ended && !expiring)
+        return false;
+    for (size_t i = 0; i < *nseen; i++)
+        if ((*seen)[i] == t->u.cal.text)
+            return true;
+    const char **v = chg_arena_alloc(&A->c->arena, (*nseen + 1) * sizeof *v);
+    if (!v) {
+        chg_c_nomem(A->c);
+        return true;
+    }
+    if (*nseen)
+        memcpy(v, *seen, *nseen * sizeof *v);
+    v[(*nseen)++] = t->u.cal.text;
+    *seen = v;
+    const char *then = f.closed ? "it is CLOSED from then on (DEFAULT_CLOSED)" : "it is OPEN from then on";
+    /* not the calendar's end but chg's (point 6 of issue 14): a rule that
+     * goes on is cut at CHG_CALENDAR_END, which the horizon reaches */
+    if (f.may_recur_past_end && last != INT64_MIN && last >= CHG_CALENDAR_END - 7 * 86400) {
+        chg_diag *d = chg_c_diag_report(A->c, CHG_D_W0026, t->u.cal.path.span, t->u.cal.path.name, then, NULL);
+        chg_c_diag_help(A->c, d, "decisions past 2200-01-01 do not see the calendar's events; see docs/time.md");
+        return true;
+    }
+    const char *when = last == INT64_MIN ? A->from_text : chg_arena_strndup(&A->c->arena, date(A, last), 10);
+    chg_diag *d = ended ? chg_c_diag_report(A->c, CHG_D_W0024, t->u.cal.path.span, t->u.cal.path.name, when, then,
+                                            NULL)
+                        : chg_c_diag_report(A->c, CHG_D_W0025, t->u.cal.path.span, t->u.cal.path.name, when,
+                                            A->horizon_text, A->from_text, then, NULL);
+    chg_c_diag_help(A->c, d, "add the events of the coming period to the file (or let its rule recur)");
+    return true;
+}
+
 /* Three questions, in this order: does each window open at all within the
  * horizon (W0010), is it entirely frozen (W0011), can a risk class ever
  * proceed when its windows are all required at once (W0012); then, for
@@ -993,6 +1144,21 @@ int chg_c_time_analysis(chg_compiler *c)
 
     chg_decl *freezes[256];
     size_t nf = blocking_freezes(c, freezes, 256);
+
+    /* calendars that run out of events, first: the other questions' answers
+     * about their declarations follow from it */
+    const char **seen = NULL;
+    size_t nseen = 0;
+    bool *runs_out = chg_arena_alloc(&c->arena, (c->all_decls.len + 1) * sizeof *runs_out);
+    if (!runs_out) {
+        chg_c_nomem(c);
+        return chg_c_status(c);
+    }
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        runs_out[i] = (d->kind == D_WINDOW || d->kind == D_FREEZE) &&
+                      calendar_runs_out(&A, d->u.timeset.ts, &seen, &nseen);
+    }
 
     for (size_t i = 0; i < c->all_decls.len; i++) {
         chg_decl *d = c->all_decls.items[i];
@@ -1122,12 +1288,19 @@ int chg_c_time_analysis(chg_compiler *c)
     /* freezes that overlap, or that another freeze makes redundant */
     size_t nfz = 0;
     chg_decl *all[200];
+    bool out_of_events[200];
     for (size_t i = 0; i < c->all_decls.len && nfz < 200; i++) {
         chg_decl *d = c->all_decls.items[i];
-        if (d->kind == D_FREEZE && d->used)
+        if (d->kind == D_FREEZE && d->used) {
+            out_of_events[nfz] = runs_out[i];
             all[nfz++] = d;
+        }
     }
     for (size_t i = 0; i < nfz; i++) {
+        /* "redundant" in a horizon past its calendar's last event says
+         * nothing true of the freeze: W0024/W0025 said what is */
+        if (out_of_events[i])
+            continue;
         chg_timeset *ti = build_decl(c, all[i]);
         int64_t si, ei;
         bool holds = ti && first_interval(&A, ti, &si, &ei);

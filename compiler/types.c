@@ -194,22 +194,33 @@ bool chg_c_type_equal(const chg_type *a, const chg_type *b)
 /* The table comes from vm/builtins.def, the one list the VM expands too;
  * the implementation column is dropped here. */
 #define CHG_BI_PARAMS(...) {__VA_ARGS__}
+#define CHG_BI_NPARAMS(...) (uint8_t)(sizeof((chg_param[]){__VA_ARGS__}) / sizeof(chg_param))
 const chg_builtin chg_c_builtins[] = {
 #define CHG_FUNCTION(name, impl, min, max, params, result, doc) \
-    {name, BI_FUNCTION, min, max, CHG_BI_PARAMS params, result, doc},
-#define CHG_QUERY(name, min, max, params, result, doc) {name, BI_QUERY, min, max, CHG_BI_PARAMS params, result, doc},
-#define CHG_ACTION(name, min, max, params, doc) {name, BI_ACTION, min, max, CHG_BI_PARAMS params, P_ANY, doc},
+    {name, BI_FUNCTION, min, max, CHG_BI_PARAMS params, CHG_BI_NPARAMS params, result, doc},
+#define CHG_QUERY(name, min, max, params, result, doc) \
+    {name, BI_QUERY, min, max, CHG_BI_PARAMS params, CHG_BI_NPARAMS params, result, doc},
+#define CHG_ACTION(name, min, max, params, doc) \
+    {name, BI_ACTION, min, max, CHG_BI_PARAMS params, CHG_BI_NPARAMS params, P_ANY, doc},
 #include "builtins.def"
 #undef CHG_FUNCTION
 #undef CHG_QUERY
 #undef CHG_ACTION
 };
 #undef CHG_BI_PARAMS
+#undef CHG_BI_NPARAMS
 
 const size_t chg_c_nbuiltins = CHG_ARRAY_LEN(chg_c_builtins);
 
 /* By exact name, dots included ("aws.sns.publish" is one name, not a
  * path): a linear search over a table of a few dozen, once per call site. */
+chg_param chg_c_builtin_param(const chg_builtin *b, uint32_t i)
+{
+    if (!b || !b->nparams)
+        return P_ANY;
+    return b->params[i < b->nparams ? i : b->nparams - 1u];
+}
+
 const chg_builtin *chg_c_builtin_find(const char *name)
 {
     for (size_t i = 0; i < chg_c_nbuiltins; i++)

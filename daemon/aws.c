@@ -54,7 +54,7 @@ static chgd_exec_status execute(void *ud, const chgd_action_call *a, char *msg, 
     chg_buf out;
     chg_buf_init(&out);
     chg_aws_error e;
-    int rc = chg_aws_act(actor, a->call, a->args_json, &out, &e);
+    int rc = chg_aws_act(actor, a->call, a->args_json, a->key, &out, &e);
     chgd_exec_status st = CHGD_EXEC_OK;
     if (rc == CHG_OK)
         snprintf(msg, msglen, "%.200s", out.data ? out.data : "");

@@ -6,10 +6,15 @@
  * A record is one JSON line {"event": {…}, "at": "RFC 3339", "facts": {…}}
  * (`at` and `facts` optional; other members, such as the audit export's
  * `seq`, ignored). Each record is decided by the same code as `chgc eval`
- * (chg_decide_json: intake, validation, the decision writer) once per
- * policy, and the two lines are compared as JSON with what naturally
- * differs between two versions of one policy left out: `policy`,
- * `version` and every `source` position (an edit above a rule moves it).
+ * (intake, validation, the decision writer) once per policy, and the two
+ * lines are compared as JSON with what naturally differs between two
+ * versions of one policy left out: `policy`, `version` and every `source`
+ * position (an edit above a rule moves it). For speed (docs/replay.md,
+ * "Speed"), a record of the plain shape is read without a JSON tree, its
+ * event parsed once for both policies' intakes, and two decisions are
+ * compared by their bytes first (comparable_bytes); only those that
+ * differ are parsed. Every answer is the general path's, byte for byte
+ * (tests/cli/test_replay.py, test_plain_records_decide_as_the_general_path).
  *
  * Everything is deterministic: one thread, records in input order, no
  * clock (a record without `at` takes --at, and with neither a policy that
@@ -19,6 +24,7 @@
 #include "chg_driver.h"
 #include "chg_time.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <string.h>
 
@@ -32,11 +38,285 @@ typedef struct replay {
     const chg_replay_options *o;
     chg_ctx *ctx[2];
     const chg_bundle *b[2];
-    chg_buf line[2], errs;
+    chg_buf line[2], norm[2], errs;
     chg_vec outcomes, risks; /* transition * */
     size_t records, differ, bad;
     FILE *out, *msgs;
 } replay;
+
+/* ---- the record's members, found without building a tree ----------------
+ *
+ * Most records are what `chgc audit export` writes: a few scalar members
+ * and the event. Parsing each into a jansson tree, and writing the event
+ * back as text for the decoder, cost more than both decisions; so a record
+ * of that plain shape is read here in one pass, strictly (RFC 8259: a bad
+ * escape, a control character, invalid UTF-8 or a malformed number
+ * declines), and the event is decided from its own bytes — exactly what
+ * `chgc eval` would decide of them; the decoders refuse malformed JSON and
+ * duplicate keys themselves. Anything else — a key with an escape, a
+ * duplicate member, an unknown member whose value is an object or array,
+ * an `at` with an escape — declines, and the record takes the general path
+ * (jansson), which words every error as before. */
+
+typedef struct mspan {
+    const char *p;
+    size_t n;
+} mspan;
+
+static const char *ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* The end of the string starting at p (its opening quote), or NULL. */
+static const char *skip_string(const char *p, const char *e, bool *escaped)
+{
+    for (p++; p < e;) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            return p + 1;
+        if (c < 0x20)
+            return NULL;
+        if (c == '\\') {
+            *escaped = true;
+            if (++p >= e)
+                return NULL;
+            if (*p == 'u') {
+                /* four hex digits; a surrogate (even a valid pair) is left
+                 * to the general path, which words a lone one */
+                for (int i = 1; i <= 4; i++)
+                    if (p + i >= e || !isxdigit((unsigned char)p[i]))
+                        return NULL;
+                if (p[1] == 'd' || p[1] == 'D')
+                    return NULL;
+                p += 5;
+            } else if (strchr("\"\\/bfnrt", *p) && *p)
+                p++;
+            else
+                return NULL;
+        } else if (c < 0x80)
+            p++;
+        else {
+            size_t k = chg_utf8_seq_len((const unsigned char *)p, (size_t)(e - p));
+            if (!k)
+                return NULL;
+            p += k;
+        }
+    }
+    return NULL;
+}
+
+static bool digit(const char *p, const char *e)
+{
+    return p < e && *p >= '0' && *p <= '9';
+}
+
+static const char *skip_number(const char *p, const char *e)
+{
+    if (p < e && *p == '-')
+        p++;
+    if (!digit(p, e))
+        return NULL;
+    if (*p == '0')
+        p++;
+    else
+        while (digit(p, e))
+            p++;
+    if (p < e && *p == '.') {
+        if (!digit(++p, e))
+            return NULL;
+        while (digit(p, e))
+            p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        if (!digit(p, e))
+            return NULL;
+        while (digit(p, e))
+            p++;
+    }
+    return p;
+}
+
+/* The end of a scalar value at p, or NULL (an object or array included). */
+static const char *skip_scalar(const char *p, const char *e)
+{
+    bool esc = false;
+    if (p >= e)
+        return NULL;
+    if (*p == '"')
+        return skip_string(p, e, &esc);
+    static const char *const words[] = {"true", "false", "null"};
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(words[i]);
+        if ((size_t)(e - p) >= n && !memcmp(p, words[i], n))
+            return p + n;
+    }
+    return skip_number(p, e);
+}
+
+/* The end of the object or array at p, its strings and scalars checked,
+ * its nesting bounded; the decoder that reads it checks the rest. */
+static const char *skip_container(const char *p, const char *e)
+{
+    char stack[64];
+    int depth = 0;
+    bool esc;
+    while (p < e) {
+        char c = *p;
+        if (c == '{' || c == '[') {
+            if (depth == (int)sizeof stack)
+                return NULL;
+            stack[depth++] = c;
+            p++;
+        } else if (c == '}' || c == ']') {
+            if (!depth || stack[depth - 1] != (c == '}' ? '{' : '['))
+                return NULL;
+            p++;
+            if (--depth == 0)
+                return p;
+        } else if (c == '"') {
+            if (!(p = skip_string(p, e, &esc)))
+                return NULL;
+        } else if (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r')
+            p++;
+        else if (!(p = skip_scalar(p, e)))
+            return NULL;
+    }
+    return NULL;
+}
+
+/* Find the record's event, at and facts members; false: take the general
+ * path. */
+static bool plain_record(const char *text, size_t len, mspan *ev, mspan *at, mspan *facts)
+{
+    const char *p = text, *e = text + len;
+    mspan other[8];
+    size_t nother = 0;
+    ev->p = at->p = facts->p = NULL;
+    p = ws(p, e);
+    if (p >= e || *p++ != '{')
+        return false;
+    p = ws(p, e);
+    if (p < e && *p == '}')
+        return false; /* no event: the general path says so */
+    for (;;) {
+        bool esc = false;
+        if (p >= e || *p != '"')
+            return false;
+        const char *k = p + 1, *ke = skip_string(p, e, &esc);
+        if (!ke || esc)
+            return false;
+        size_t kn = (size_t)(ke - 1 - k);
+        p = ws(ke, e);
+        if (p >= e || *p++ != ':')
+            return false;
+        p = ws(p, e);
+        const char *v = p;
+        mspan *slot = kn == 5 && !memcmp(k, "event", 5)   ? ev
+                      : kn == 2 && !memcmp(k, "at", 2)    ? at
+                      : kn == 5 && !memcmp(k, "facts", 5) ? facts
+                                                          : NULL;
+        if (slot) {
+            if (slot->p)
+                return false; /* a duplicate */
+            if (slot == at) {
+                esc = false;
+                if (p >= e || *p != '"' || !(p = skip_string(p, e, &esc)) || esc)
+                    return false;
+            } else if (p >= e || *p != '{' || !(p = skip_container(p, e)))
+                return false;
+            slot->p = v;
+            slot->n = (size_t)(p - v);
+        } else {
+            for (size_t i = 0; i < nother; i++)
+                if (other[i].n == kn && !memcmp(other[i].p, k, kn))
+                    return false;
+            if (nother == sizeof other / sizeof other[0] || !(p = skip_scalar(p, e)))
+                return false;
+            other[nother++] = (mspan){k, kn};
+        }
+        p = ws(p, e);
+        if (p < e && *p == ',') {
+            p = ws(p + 1, e);
+            continue;
+        }
+        if (p >= e || *p++ != '}')
+            return false;
+        return ws(p, e) == e && ev->p;
+    }
+}
+
+/* ---- comparing two decision lines without parsing them ------------------
+ *
+ * The decision writer's lines are compact and canonical (its members in
+ * one order, each value written one way), so two decisions are equal as
+ * JSON exactly when their bytes are, once the members comparable() drops
+ * are cut out of the text: `policy` and `version` of the top object, and
+ * `source` of every object nested at most 16 deep (normalize()'s bound).
+ * Only decisions whose bytes differ are parsed, to be compared and
+ * described as before. false: the line is not one this reads (it never
+ * happens for the writer's output); compare as JSON. */
+static bool comparable_bytes(const chg_buf *line, chg_buf *out)
+{
+    chg_buf_reset(out);
+    const char *p = line->data, *e = p + line->len, *run = p; /* run: copied as is */
+    char stack[64];
+    int depth = 0;
+    bool key = false;
+    while (p < e) {
+        char c = *p;
+        if (c == '{' || c == '[') {
+            if (depth == (int)sizeof stack)
+                return false;
+            stack[depth++] = c;
+            key = c == '{';
+            p++;
+        } else if (c == '}' || c == ']') {
+            if (!depth--)
+                return false;
+            chg_buf_append(out, run, (size_t)(p - run));
+            if (out->len && out->data[out->len - 1] == ',')
+                out->len--; /* the member after the comma was dropped */
+            run = p++;
+            key = false;
+        } else if (c == ',') {
+            p++;
+            key = depth > 0 && stack[depth - 1] == '{';
+        } else if (c == '"') {
+            bool esc = false;
+            const char *s = p;
+            if (!(p = skip_string(p, e, &esc)))
+                return false;
+            size_t kn = (size_t)(p - s);
+            int level = depth - 1;
+            bool drop = key && ((level == 0 && ((kn == 8 && !memcmp(s, "\"policy\"", 8)) ||
+                                                 (kn == 9 && !memcmp(s, "\"version\"", 9)))) ||
+                                (level <= 16 && kn == 8 && !memcmp(s, "\"source\"", 8)));
+            key = false;
+            if (drop) {
+                chg_buf_append(out, run, (size_t)(s - run));
+                if (p >= e || *p++ != ':')
+                    return false;
+                p = p < e && (*p == '{' || *p == '[') ? skip_container(p, e) : skip_scalar(p, e);
+                if (!p)
+                    return false;
+                if (p < e && *p == ',') {
+                    p++; /* the next member's key follows */
+                    key = true;
+                }
+                run = p;
+            }
+        } else
+            p++;
+    }
+    chg_buf_append(out, run, (size_t)(p - run));
+    return depth == 0 && !out->oom;
+}
 
 /* Drop what two versions of one policy may differ in without deciding
  * differently: its name and version, and the source positions. */
@@ -177,6 +457,120 @@ static void write_difference(replay *r, unsigned long lineno, const json_t *a, c
     chg_buf_free(&w);
 }
 
+/* Decide the event text under both policies into r->line[]; st[k] (if
+ * given) is each chg_decide_json status: CHG_EINVAL when the input gave no
+ * decision (its error line is the answer). CHG_OK or CHG_ENOMEM. */
+static int decide_both(replay *r, const char *ev, size_t len, const chg_eval_input *in, const char *where, int st[2])
+{
+    for (int k = 0; k < 2; k++) {
+        chg_buf_reset(&r->line[k]);
+        chg_buf_reset(&r->errs);
+        /* not a change under this policy (its intake or schema refuses it):
+         * the error line is that policy's answer, compared like a decision */
+        int s = chg_decide_json(r->ctx[k], r->b[k], ev, len, in, where, false, &r->line[k], &r->errs);
+        if (s == CHG_ENOMEM)
+            return CHG_ENOMEM;
+        if (st)
+            st[k] = s;
+    }
+    return CHG_OK;
+}
+
+/* The two lines of one record compared, counted, and written if they
+ * differ. */
+static int compare(replay *r, unsigned long lineno)
+{
+    r->records++;
+    trim_newline(&r->line[0]);
+    trim_newline(&r->line[1]);
+    if (comparable_bytes(&r->line[0], &r->norm[0]) && comparable_bytes(&r->line[1], &r->norm[1]) &&
+        r->norm[0].len == r->norm[1].len && !memcmp(r->norm[0].data, r->norm[1].data, r->norm[0].len))
+        return CHG_OK;
+    int rc = CHG_OK;
+    json_t *d[2] = {comparable(&r->line[0]), comparable(&r->line[1])};
+    if (!d[0] || !d[1])
+        rc = CHG_ENOMEM;
+    else if (!json_equal(d[0], d[1])) {
+        r->differ++;
+        if (count(&r->outcomes, outcome_of(d[0]), outcome_of(d[1])) != CHG_OK ||
+            (strcmp(risk_of(d[0]), risk_of(d[1])) && count(&r->risks, risk_of(d[0]), risk_of(d[1])) != CHG_OK))
+            rc = CHG_ENOMEM;
+        else
+            write_difference(r, lineno, d[0], d[1]);
+    }
+    json_decref(d[0]);
+    json_decref(d[1]);
+    return rc;
+}
+
+/* chg_decide_json of an event already parsed, for a policy with intakes:
+ * its decision line in r->line[k]; *st CHG_EINVAL when the event gave no
+ * decision (the general path then words it). CHG_OK or CHG_ENOMEM. */
+static int decide_tree(replay *r, int k, json_t *tree, const chg_eval_input *base, int *st)
+{
+    char err[512];
+    chg_eval_input in = *base;
+    if (!(in.change = chg_event_intake_json(r->ctx[k], tree, base, NULL, err, sizeof err))) {
+        *st = CHG_EINVAL;
+        return strcmp(err, chg_strerror(CHG_ENOMEM)) ? CHG_OK : CHG_ENOMEM;
+    }
+    chg_decision d;
+    int rc = chg_eval(r->ctx[k], &in, &d);
+    chg_decision_write(r->b[k], &d, &r->line[k]);
+    chg_event_free((chg_event *)in.change);
+    *st = CHG_OK;
+    return r->line[k].oom ? CHG_ENOMEM : rc;
+}
+
+/* A record of the plain shape (plain_record), decided from its own bytes.
+ * 1: declined, take the general path; else CHG_OK or CHG_ENOMEM. */
+static int replay_plain(replay *r, const char *text, size_t len, unsigned long lineno, const char *where)
+{
+    mspan ev, at, facts;
+    if (!plain_record(text, len, &ev, &at, &facts))
+        return 1;
+    chg_eval_input in = *r->o->base;
+    if (at.p && chg_time_parse_iso(at.p + 1, at.n - 2, &in.now) != CHG_OK)
+        return 1;
+    if (!at.p && !r->o->has_now && (!chg_bundle_has_at(r->b[0]) || !chg_bundle_has_at(r->b[1])))
+        return 1;
+    chg_facts *own = NULL;
+    if (facts.p) {
+        char err[600];
+        if (!(own = chg_facts_parse(facts.p, facts.n, err, sizeof err)))
+            return strcmp(err, chg_strerror(CHG_ENOMEM)) ? 1 : CHG_ENOMEM;
+        in.facts = own;
+    }
+    int st[2] = {CHG_OK, CHG_OK};
+    json_t *tree = NULL;
+    int rc = CHG_OK;
+    if (chg_bundle_nintakes(r->b[0]) || chg_bundle_nintakes(r->b[1])) {
+        /* parsed once for the intakes of both policies, not once each */
+        json_error_t je;
+        je.text[0] = 0;
+        if (!(tree = json_loadb(ev.p, ev.n, JSON_REJECT_DUPLICATES, &je)))
+            rc = je.text[0] == 0 || json_error_code(&je) == json_error_out_of_memory ? CHG_ENOMEM : 1;
+    }
+    for (int k = 0; k < 2 && rc == CHG_OK; k++) {
+        chg_buf_reset(&r->line[k]);
+        chg_buf_reset(&r->errs);
+        if (chg_bundle_nintakes(r->b[k]))
+            rc = decide_tree(r, k, tree, &in, &st[k]);
+        else if ((st[k] = chg_decide_json(r->ctx[k], r->b[k], ev.p, ev.n, &in, where, false, &r->line[k],
+                                          &r->errs)) == CHG_ENOMEM)
+            rc = CHG_ENOMEM;
+    }
+    json_decref(tree);
+    chg_facts_free(own);
+    if (rc != CHG_OK)
+        return rc;
+    /* an input that gave no decision: its error line is worded on the
+     * general path, with the record's own columns */
+    if (st[0] == CHG_EINVAL || st[1] == CHG_EINVAL)
+        return 1;
+    return compare(r, lineno);
+}
+
 /* One record: its event decided by both policies, compared. Returns CHG_OK,
  * CHG_EINVAL for a record that is not one (named in msgs) or CHG_ENOMEM. */
 static int replay_record(replay *r, const char *text, size_t len, unsigned long lineno)
@@ -187,6 +581,9 @@ static int replay_record(replay *r, const char *text, size_t len, unsigned long 
         text += 3; /* a byte order mark, as every JSON input here accepts */
         len -= 3;
     }
+    int fast = replay_plain(r, text, len, lineno, where);
+    if (fast != 1)
+        return fast;
     json_error_t je;
     je.text[0] = 0;
     json_t *rec = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
@@ -240,32 +637,10 @@ static int replay_record(replay *r, const char *text, size_t len, unsigned long 
         chg_facts_free(own_facts);
         return CHG_ENOMEM;
     }
-    int rc = CHG_OK;
-    json_t *d[2] = {NULL, NULL};
-    for (int k = 0; k < 2 && rc == CHG_OK; k++) {
-        chg_buf_reset(&r->line[k]);
-        chg_buf_reset(&r->errs);
-        /* not a change under this policy (its intake or schema refuses it):
-         * the error line is that policy's answer, compared like a decision */
-        if (chg_decide_json(r->ctx[k], r->b[k], evtext, strlen(evtext), &in, where, false, &r->line[k],
-                            &r->errs) == CHG_ENOMEM ||
-            !(d[k] = comparable(&r->line[k])))
-            rc = CHG_ENOMEM;
-    }
+    int rc = decide_both(r, evtext, strlen(evtext), &in, where, NULL);
     free(evtext);
     chg_facts_free(own_facts);
-    r->records++;
-    if (rc == CHG_OK && !json_equal(d[0], d[1])) {
-        r->differ++;
-        if (count(&r->outcomes, outcome_of(d[0]), outcome_of(d[1])) != CHG_OK ||
-            (strcmp(risk_of(d[0]), risk_of(d[1])) && count(&r->risks, risk_of(d[0]), risk_of(d[1])) != CHG_OK))
-            rc = CHG_ENOMEM;
-        else
-            write_difference(r, lineno, d[0], d[1]);
-    }
-    json_decref(d[0]);
-    json_decref(d[1]);
-    return rc;
+    return rc == CHG_OK ? compare(r, lineno) : rc;
 }
 
 static int by_count(const void *a, const void *b)
@@ -315,8 +690,10 @@ int chg_replay(const chg_bundle *old, const chg_bundle *new_, chg_lines *in, con
 {
     replay r = {.o = o, .b = {old, new_}, .out = out, .msgs = msgs};
     memset(sum, 0, sizeof *sum);
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 2; k++) {
         chg_buf_init(&r.line[k]);
+        chg_buf_init(&r.norm[k]);
+    }
     chg_buf_init(&r.errs);
     chg_vec_init(&r.outcomes);
     chg_vec_init(&r.risks);
@@ -373,8 +750,10 @@ int chg_replay(const chg_bundle *old, const chg_bundle *new_, chg_lines *in, con
     free_transitions(&r.risks);
     chg_ctx_free(r.ctx[0]);
     chg_ctx_free(r.ctx[1]);
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 2; k++) {
         chg_buf_free(&r.line[k]);
+        chg_buf_free(&r.norm[k]);
+    }
     chg_buf_free(&r.errs);
     return rc;
 }

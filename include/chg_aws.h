@@ -87,10 +87,13 @@ bool chg_aws_acts(const char *call);
  * them (args_json: the decision's object by parameter name, or a JSON
  * list in the parameter order of vm/builtins.def): one AWS operation (docs/aws.md, "Actions"), retried
  * as the standard mode says; EventBridge's failed entries inside an HTTP
- * 200 are sent again. AWS's answer (JSON text) is appended to out. CHG_OK,
+ * 200 are sent again. key (NULL: none) is the action's idempotency key,
+ * sent as the ClientRequestToken of the operations that take one
+ * (CloudFormation's). AWS's answer (JSON text) is appended to out. CHG_OK,
  * or CHG_EIO / CHG_EINVAL with err naming the operation and AWS's code:
  * an executor records it and decides whether to try again later. */
-int chg_aws_act(chg_aws *a, const char *call, const char *args_json, chg_buf *out, chg_aws_error *err);
+int chg_aws_act(chg_aws *a, const char *call, const char *args_json, const char *key, chg_buf *out,
+                chg_aws_error *err);
 /* DisableStageTransition's reason as the API takes it: 1 to 300 of
  * [a-zA-Z0-9!@ ().*?-], every other character a space (runs collapsed,
  * ends trimmed), "disabled by chg" when nothing is left. */

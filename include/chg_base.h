@@ -161,6 +161,14 @@ void chg_buf_printf(chg_buf *b, const char *fmt, ...) CHG_PRINTF(2, 3);
 void chg_buf_vprintf(chg_buf *b, const char *fmt, va_list ap);
 /* Append s as a JSON string literal (quotes and escapes included). */
 void chg_buf_json_string(chg_buf *b, const char *s, size_t n);
+/* Make room for n more bytes (and the NUL) at data + len, which the
+ * caller writes and then adds to len; false (oom set) out of memory. */
+bool chg_buf_reserve(chg_buf *b, size_t n);
+
+/* v in decimal into out, NUL-terminated; returns its length (at most 20:
+ * "-9223372036854775808"), as printf's %lld writes it, without a printf. */
+#define CHG_INT_TEXT 21
+size_t chg_int_format(int64_t v, char out[CHG_INT_TEXT]);
 /* Detach the contents (caller frees with chg_free); the buffer is reset. */
 char *chg_buf_take(chg_buf *b);
 

@@ -210,6 +210,35 @@ void chg_ts_cache_free(chg_ts_cache *cache);
 chg_timeset *chg_timeset_build_cached(const chg_ts_node *nodes, size_t n, int root, chg_ts_cache *cache,
                                       chg_time_error *err, int *bad_node);
 
+/* What chgc check says of a calendar beyond its validity: the rules of AWS
+ * Change Calendar's import of an .ics file ("Importing and managing events
+ * from third-party calendars", docs/time.md) and whether it has events.
+ * Read from the text alone, without expanding it. */
+typedef struct chg_calendar_facts {
+    size_t size;             /* bytes of the text */
+    char prodid[96];         /* PRODID of the first VCALENDAR ("" if none), cut to fit */
+    bool aws_document;       /* PRODID of AWS Change Calendar itself: not an import */
+    bool supported_producer; /* exported by Google Calendar, Microsoft Outlook or iCloud */
+    bool closed;             /* X-CALENDAR-TYPE:DEFAULT_CLOSED */
+    size_t events;           /* VEVENTs that are not cancelled */
+    size_t deleted_line;     /* line of the first VEVENT that deletes an
+                                occurrence of a recurring event: its EXDATE,
+                                or a cancelled RECURRENCE-ID instance; 0 if none */
+    const char *deleted_how; /* "EXDATE" or "STATUS:CANCELLED" */
+    bool may_recur_past_end; /* an RRULE without an UNTIL before CHG_CALENDAR_END */
+} chg_calendar_facts;
+
+/* Occurrences of calendars are expanded up to 2200-01-01T00:00:00Z and
+ * not after (docs/time.md): past it a calendar has no events. */
+#define CHG_CALENDAR_END 7258118400LL
+
+/* The AWS import limit: the .ics files of one calendar together. */
+#define CHG_AWS_CALENDAR_MAX_BYTES 65536
+
+/* Fills out; CHG_EINVAL when the text is no iCalendar at all (the
+ * calendar's build says why), CHG_ENOMEM. */
+int chg_calendar_facts_of(const char *ics, size_t len, chg_calendar_facts *out);
+
 /* Runtime flags, supplied per evaluation (from facts). */
 typedef struct chg_ts_env {
     bool (*flag)(void *ud, const char *name);

@@ -139,6 +139,12 @@ chg_event *chg_event_intake(chg_ctx *ctx, const char *json, size_t len, const st
  * chg_event_decode takes back: what chgd stores as a change's revision. */
 chg_event *chg_event_intake_change(chg_ctx *ctx, const char *json, size_t len, const struct chg_eval_input *in,
                                    int *intake, chg_buf *change, char *err, size_t errlen);
+/* chg_event_intake of an event already parsed (a jansson json_t *, an
+ * object or not); takes a reference, and may parse a string `detail` of
+ * it in place, which another policy's intake of the same tree reads
+ * alike: chgc replay parses each recorded event once for both policies. */
+chg_event *chg_event_intake_json(chg_ctx *ctx, void *json, const struct chg_eval_input *in, int *intake,
+                                 char *err, size_t errlen);
 void chg_event_free(chg_event *e);
 
 /* ---- evaluation ---------------------------------------------------------------- */

@@ -408,44 +408,117 @@ void chg_buf_printf(chg_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Room for n more bytes (and the NUL) at b->data + b->len, for a writer
+ * that fills them itself and then advances len; false once out of memory. */
+bool chg_buf_reserve(chg_buf *b, size_t n) { return buf_reserve(b, n); }
+
+/* The bytes a JSON string escapes: the quote, the backslash, controls and
+ * DEL. 0 is plain; otherwise the character after the backslash, or 'u'
+ * for \u00XX. */
+static const char json_escape[256] = {
+    ['\0'] = 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
+    'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+    ['"'] = '"', ['\\'] = '\\', [0x7f] = 'u',
+};
+
+/* The length of the run of plain bytes at s[0..n): eight at a time while
+ * no byte of a word is a quote, a backslash, a control or DEL (the word
+ * tests are exact for bytes below 0x80 and let every byte of 0x80 and up
+ * through, which is plain), then byte by byte. */
+static size_t plain_run(const unsigned char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t ascii = ~w & high;                               /* bytes below 0x80 */
+        uint64_t ctl = (w - ones * 0x20) & ascii;                 /* below 0x20 */
+        uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\'), del = w ^ (ones * 0x7f);
+        uint64_t hit = ctl | ((q - ones) & ~q & high) | ((bs - ones) & ~bs & high) | ((del - ones) & ~del & high);
+        if (hit)
+            break;
+    }
+    while (i < n && !json_escape[s[i]])
+        i++;
+    return i;
+}
+
 /* s as a JSON string literal (RFC 8259). Bytes are copied as they are, so
  * valid UTF-8 stays UTF-8 (the output is for humans too, and \u escapes
  * of every non-ASCII character would triple it); controls and DEL are
- * escaped so that no terminal sequence reaches a log. Plain runs are
- * appended in one piece rather than byte by byte. */
+ * escaped so that no terminal sequence reaches a log. Written straight
+ * into the buffer: room for the worst case (six bytes a byte) is made a
+ * piece of at most 4 KiB at a time, so a long string does not ask for six
+ * times its size at once, and runs of plain bytes are found a word at a
+ * time and copied in one piece. */
 void chg_buf_json_string(chg_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    chg_buf_putc(b, '"');
-    size_t run = 0; /* start of the pending run of plain bytes */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char u[6];
-        switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
-                u[4] = hex[c >> 4]; u[5] = hex[c & 15];
-                chg_buf_append(b, s + run, i - run);
-                chg_buf_append(b, u, 6);
-                run = i + 1;
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    if (!buf_reserve(b, (n < 4096 ? n : 4096) * 6 + 2))
+        return;
+    char *o = b->data + b->len;
+    *o++ = '"';
+    while (p < end) {
+        size_t piece = (size_t)(end - p) < 4096 ? (size_t)(end - p) : 4096;
+        *o = 0; /* out of memory here leaves the text so far, terminated */
+        b->len = (size_t)(o - b->data);
+        if (!buf_reserve(b, piece * 6 + 1))
+            return;
+        o = b->data + b->len;
+        const unsigned char *stop = p + piece;
+        while (p < stop) {
+            size_t run = plain_run(p, (size_t)(stop - p));
+            memcpy(o, p, run);
+            o += run;
+            p += run;
+            if (p == stop)
+                break;
+            char e = json_escape[*p];
+            *o++ = '\\';
+            *o++ = e;
+            if (e == 'u') {
+                *o++ = '0';
+                *o++ = '0';
+                *o++ = hex[*p >> 4];
+                *o++ = hex[*p & 15];
             }
-            continue;
+            p++;
         }
-        chg_buf_append(b, s + run, i - run);
-        chg_buf_puts(b, esc);
-        run = i + 1;
     }
-    chg_buf_append(b, s + run, n - run);
-    chg_buf_putc(b, '"');
+    *o++ = '"';
+    *o = 0;
+    b->len = (size_t)(o - b->data);
+}
+
+/* v in decimal, two digits at a time from a table of the hundred pairs;
+ * the magnitude goes through uint64_t so INT64_MIN has one. */
+size_t chg_int_format(int64_t v, char out[CHG_INT_TEXT])
+{
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                   "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                   "8081828384858687888990919293949596979899";
+    char tmp[CHG_INT_TEXT];
+    char *p = tmp + sizeof tmp;
+    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    while (m >= 100) {
+        unsigned k = (unsigned)(m % 100) * 2;
+        m /= 100;
+        *--p = pairs[k + 1];
+        *--p = pairs[k];
+    }
+    if (m >= 10) {
+        *--p = pairs[m * 2 + 1];
+        *--p = pairs[m * 2];
+    } else
+        *--p = (char)('0' + m);
+    if (v < 0)
+        *--p = '-';
+    size_t n = (size_t)(tmp + sizeof tmp - p);
+    memcpy(out, p, n);
+    out[n] = 0;
+    return n;
 }
 
 /* Hand the text to the caller, who frees it with chg_free; the buffer is

@@ -1089,6 +1089,15 @@ static bool note_override(cal_ctx *cx, icalcomponent *ve, icalproperty *rp)
     const char *uid = uid_of(ve);
     if (!uid)
         return true;
+    /* RFC 5545 §3.8.4.4: RANGE=THISANDFUTURE makes the override apply to
+     * every later instance too (shifted by the change of its start). Read
+     * as this instance alone it would leave the later ones at their old
+     * times, so it is refused; exporters split the series instead. */
+    icalparameter *range = icalproperty_get_first_parameter(rp, ICAL_RANGE_PARAMETER);
+    if (range && icalparameter_get_range(range) == ICAL_RANGE_THISANDFUTURE)
+        return cal_error(cx, "VEVENT", cx->event_no, "RECURRENCE-ID",
+                         "RECURRENCE-ID;RANGE=THISANDFUTURE is not supported: end the series and start a "
+                         "new one at the changed instance");
     struct icaltimetype rt = icalproperty_get_recurrenceid(rp);
     int64_t inst, day;
     if (!value_instant(cx, rp, rt, NULL, "RECURRENCE-ID", &inst, &day))
@@ -1361,6 +1370,154 @@ done:
     chg_tz_free(own_default);
     icalcomponent_free(root);
     return rc;
+}
+
+/* ---- what AWS's import would say ------------------------------------------------------ */
+
+/* The producers AWS Change Calendar imports from (Google Calendar,
+ * Microsoft Outlook, iCloud Calendar: "Supported calendar providers" in
+ * the Systems Manager User Guide, third-party-events), recognised by the
+ * PRODID their exports carry: Google's "-//Google Inc//Google Calendar
+ * 70.9054//EN", Outlook's "-//Microsoft Corporation//Outlook 16.0
+ * MIMEDIR//EN" (Outlook on the web writes "Microsoft Exchange Server
+ * 2010"), Apple's "-//Apple Inc.//macOS 14.0//EN" or "…//iCloud…". */
+static const char *const aws_producers[] = {
+    "//google inc//google calendar", "//microsoft corporation//outlook",
+    "microsoft exchange server", "-//apple inc.//"};
+
+static bool contains_nocase(const char *s, const char *pat)
+{
+    size_t n = strlen(pat);
+    for (; *s; s++)
+        if (strncasecmp(s, pat, n) == 0)
+            return true;
+    return false;
+}
+
+/* Line (1-based) of the no-th BEGIN:VEVENT of the text. */
+static size_t event_line(const char *text, size_t len, int no)
+{
+    cal_ctx cx = {0};
+    cx.text = text;
+    cx.len = len;
+    size_t off, l, line = 1;
+    locate(&cx, "VEVENT", no, NULL, &off, &l);
+    for (size_t i = 0; i < off; i++)
+        line += text[i] == '\n';
+    return line;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The UIDs of the recurring (RRULE or RDATE) events that are not
+ * overrides, sorted, in *out (the caller frees the array, not the
+ * strings, which are libical's); false when memory runs out. A cancelled
+ * override deletes an occurrence only of one of those: the list is
+ * searched, so thousands of overrides cost a logarithm each. */
+static bool recurring_uids(icalcomponent **cals, size_t ncal, const char ***out, size_t *n)
+{
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    for (size_t i = 0; i < ncal; i++)
+        for (icalcomponent *c = icalcomponent_get_first_component(cals[i], ICAL_VEVENT_COMPONENT); c;
+             c = icalcomponent_get_next_component(cals[i], ICAL_VEVENT_COMPONENT)) {
+            const char *u = uid_of(c);
+            if (!u || icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY) ||
+                !(icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY) ||
+                  icalcomponent_get_first_property(c, ICAL_RDATE_PROPERTY)))
+                continue;
+            if (*n == cap) {
+                size_t nc = cap ? cap * 2 : 16;
+                const char **v = chg_realloc((void *)*out, nc * sizeof *v);
+                if (!v)
+                    return false;
+                *out = v;
+                cap = nc;
+            }
+            (*out)[(*n)++] = u;
+        }
+    if (*n)
+        qsort((void *)*out, *n, sizeof **out, cmp_str);
+    return true;
+}
+
+int chg_calendar_facts_of(const char *ics, size_t len, chg_calendar_facts *out)
+{
+    memset(out, 0, sizeof *out);
+    out->size = len;
+    if (memchr(ics, 0, len))
+        return CHG_EINVAL;
+    char *buf = chg_strndup(ics, len);
+    if (!buf)
+        return CHG_ENOMEM;
+    icalcomponent *root = icalparser_parse_string(buf);
+    chg_free(buf);
+    if (!root)
+        return CHG_EINVAL;
+    icalcomponent *cals[64];
+    size_t ncal = 0;
+    if (icalcomponent_isa(root) == ICAL_VCALENDAR_COMPONENT)
+        cals[ncal++] = root;
+    else
+        for (icalcomponent *c = icalcomponent_get_first_component(root, ICAL_VCALENDAR_COMPONENT);
+             c && ncal < CHG_ARRAY_LEN(cals); c = icalcomponent_get_next_component(root, ICAL_VCALENDAR_COMPONENT))
+            cals[ncal++] = c;
+    if (ncal == 0) {
+        icalcomponent_free(root);
+        return CHG_EINVAL;
+    }
+    icalproperty *pp = icalcomponent_get_first_property(cals[0], ICAL_PRODID_PROPERTY);
+    const char *prodid = pp ? icalproperty_get_prodid(pp) : NULL;
+    if (prodid) {
+        snprintf(out->prodid, sizeof out->prodid, "%s", prodid);
+        out->aws_document = contains_nocase(prodid, "-//aws//change calendar");
+        for (size_t i = 0; i < CHG_ARRAY_LEN(aws_producers); i++)
+            out->supported_producer |= contains_nocase(prodid, aws_producers[i]);
+    }
+    const char **uids;
+    size_t nuids;
+    if (!recurring_uids(cals, ncal, &uids, &nuids)) {
+        chg_free((void *)uids);
+        icalcomponent_free(root);
+        return CHG_ENOMEM;
+    }
+    int no = 0;
+    for (size_t i = 0; i < ncal; i++) {
+        const char *type = x_prop(cals[i], "X-CALENDAR-TYPE");
+        out->closed |= type && strcmp(type, "DEFAULT_CLOSED") == 0;
+        for (icalcomponent *c = icalcomponent_get_first_component(cals[i], ICAL_VEVENT_COMPONENT); c;
+             c = icalcomponent_get_next_component(cals[i], ICAL_VEVENT_COMPONENT), no++) {
+            bool cancelled = is_cancelled(c);
+            bool ovr = icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY) != NULL;
+            if (!cancelled)
+                out->events++;
+            for (icalproperty *rp = icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY);
+                 rp && !cancelled && !ovr; rp = icalcomponent_get_next_property(c, ICAL_RRULE_PROPERTY)) {
+                struct icalrecurrencetype r = icalproperty_get_rrule(rp);
+                out->may_recur_past_end |= icaltime_is_null_time(r.until) || r.until.year >= 2200;
+            }
+            if (out->deleted_line)
+                continue;
+            bool recurs = icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY) ||
+                          icalcomponent_get_first_property(c, ICAL_RDATE_PROPERTY);
+            const char *uid = uid_of(c);
+            if (!ovr && recurs && icalcomponent_get_first_property(c, ICAL_EXDATE_PROPERTY)) {
+                out->deleted_line = event_line(ics, len, no);
+                out->deleted_how = "EXDATE";
+            } else if (ovr && cancelled && uid && nuids &&
+                       bsearch(&uid, (void *)uids, nuids, sizeof *uids, cmp_str)) {
+                out->deleted_line = event_line(ics, len, no);
+                out->deleted_how = "STATUS:CANCELLED";
+            }
+        }
+    }
+    chg_free((void *)uids);
+    icalcomponent_free(root);
+    return CHG_OK;
 }
 
 /* Leaves an empty calendar, so a second free is harmless. */

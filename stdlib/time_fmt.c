@@ -101,6 +101,18 @@ void chg_duration_format(int64_t secs, char *out, size_t len)
 
 /* ---- instants ------------------------------------------------------------------- */
 
+/* Two digits of v (0-99) at p. */
+static char *put2(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+/* Every decision writes several instants: the fields come from the
+ * days-from-civil inverse and are written as fixed-width digit pairs
+ * (in range "YYYY-MM-DDTHH:MM:SSZ" is exactly 20 characters), no strftime
+ * or printf. */
 bool chg_time_format_utc(int64_t t, char *out)
 {
     if (!chg_time_in_range(t)) {
@@ -115,21 +127,20 @@ bool chg_time_format_utc(int64_t t, char *out)
     int64_t y;
     int m, d;
     chg_civil_from_days(days, &y, &m, &d);
-    /* in range every field has its fixed width: written digit by digit,
-     * "YYYY-MM-DDTHH:MM:SSZ" is exactly 20 characters */
-    unsigned f[6] = {(unsigned)y, (unsigned)m, (unsigned)d, (unsigned)(sod / 3600), (unsigned)(sod / 60 % 60),
-                     (unsigned)(sod % 60)};
-    static const char seps[] = "--T::Z";
-    char *p = out;
-    for (int k = 0; k < 6; k++) {
-        if (k == 0) {
-            *p++ = (char)('0' + f[0] / 1000 % 10);
-            *p++ = (char)('0' + f[0] / 100 % 10);
-        }
-        *p++ = (char)('0' + f[k] / 10 % 10);
-        *p++ = (char)('0' + f[k] % 10);
-        *p++ = seps[k];
-    }
+    unsigned s = (unsigned)sod;
+    char *p = put2(out, (unsigned)y / 100);
+    p = put2(p, (unsigned)y % 100);
+    *p++ = '-';
+    p = put2(p, (unsigned)m);
+    *p++ = '-';
+    p = put2(p, (unsigned)d);
+    *p++ = 'T';
+    p = put2(p, s / 3600);
+    *p++ = ':';
+    p = put2(p, s / 60 % 60);
+    *p++ = ':';
+    p = put2(p, s % 60);
+    *p++ = 'Z';
     *p = 0;
     return true;
 }

@@ -109,7 +109,7 @@ void chg_ti_calendar_free(ti_calendar *cal);
  * at most this many steps per calendar (every start of every rule, RDATE
  * and DTSTART, and every onset of the VTIMEZONEs it uses). */
 #define TI_CAL_FROM (-2208988800LL)
-#define TI_CAL_UNTIL (7258118400LL)
+#define TI_CAL_UNTIL CHG_CALENDAR_END
 #define TI_CAL_MAX_OCCURRENCES 500000
 
 #endif

@@ -376,11 +376,19 @@ int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, 
         *p = 0;
     }
 
-    /* the clauses of the whole requirement: the product of the roots' DNFs */
+    /* the clauses of the whole requirement: the product of the roots' DNFs.
+     * One root (the class's entry alone, the common case) is its own DNF,
+     * made straight into acc: the product with the empty clause would only
+     * copy every clause once more. */
     clause acc[MAX_CLAUSES];
     uint32_t nacc = 0;
-    acc[nacc++].n = 0;
-    for (uint32_t r = 0; r < nroots; r++) {
+    if (nroots == 1) {
+        CHG_ASSERT(roots[0] < b->nareqs);
+        if (!dnf(b, roots[0], acc, &nacc, 0))
+            return chg_vm_error(ctx, UINT32_MAX, "the approval requirement is too large to evaluate");
+    } else
+        acc[nacc++].n = 0;
+    for (uint32_t r = 0; r < nroots && nroots > 1; r++) {
         CHG_ASSERT(roots[r] < b->nareqs);
         clause part[MAX_CLAUSES], next[MAX_CLAUSES];
         uint32_t np = 0, nn = 0;

@@ -11,24 +11,58 @@
 
 #include <string.h>
 
+#include "chg_civil.h"
 #include "chg_time.h"
+
+/* The writer runs once per decision, for every line of a stream, so it is
+ * written for speed as well as order: bytes go straight into the buffer
+ * (put: one capacity test, then a copy), literals have their length from
+ * the compiler and bundle strings from the bundle (no strlen), instants
+ * and numbers are formatted by hand (chg_time_format_utc, chg_int_format:
+ * no printf, no strftime), and strings are escaped by
+ * chg_buf_json_string's word-at-a-time runs. The bytes are those of the
+ * writer before it (tests/unit/test_decision.c compares the two). */
 
 static const char *const levels[] = {"mandatory", "overridable", "advisory"};
 
+/* n bytes at s appended, as chg_buf_append (dropped once out of memory). */
+static inline void put(chg_buf *out, const char *s, size_t n)
+{
+    if (out->oom || out->len + n + 1 > out->cap) {
+        chg_buf_append(out, s, n); /* grows, or marks oom */
+        return;
+    }
+    memcpy(out->data + out->len, s, n);
+    out->len += n;
+    out->data[out->len] = 0;
+}
+
+#define LIT(out, s) put(out, s, sizeof s - 1)
+
 static void str(chg_buf *out, const char *s) { chg_buf_json_string(out, s, strlen(s)); }
+
+/* The bundle's string i as JSON. */
+static void bstr(chg_buf *out, const chg_bundle *b, uint32_t i) { chg_buf_json_string(out, b->str[i], b->strlen[i]); }
 
 /* The searches use INT64_MIN and INT64_MAX for "none" (no next_open, no
  * closing within the horizon): JSON says null. So does an instant outside
  * the years 0000-9999 (the `at` of a decision whose caller's now was one:
- * its outcome is error), which has no RFC 3339 form to write. */
+ * its outcome is error), which has no RFC 3339 form to write. An instant
+ * in range is 20 characters: formatted in place between its quotes. */
 static void instant(chg_buf *out, int64_t t)
 {
-    char tmp[40];
-    if (!chg_time_format_utc(t, tmp)) {
-        chg_buf_puts(out, "null");
+    if (!chg_time_in_range(t)) {
+        LIT(out, "null");
         return;
     }
-    str(out, tmp);
+    if (!chg_buf_reserve(out, 32))
+        return;
+    char *p = out->data + out->len;
+    p[0] = '"';
+    chg_time_format_utc(t, p + 1);
+    p[21] = '"';
+    p[22] = 0;
+    out->len += 22;
 }
 
 /* s as JSON string content, without the quotes: the string written, then
@@ -41,30 +75,18 @@ static void inner(chg_buf *out, const char *s)
         return;
     memmove(out->data + at, out->data + at + 1, out->len - at - 2);
     out->len -= 2;
+    out->data[out->len] = 0;
 }
 
 static void strings(chg_buf *out, const char *const *s, uint32_t n)
 {
-    chg_buf_putc(out, '[');
+    LIT(out, "[");
     for (uint32_t i = 0; i < n; i++) {
         if (i)
-            chg_buf_putc(out, ',');
+            LIT(out, ",");
         str(out, s[i] ? s[i] : "");
     }
-    chg_buf_putc(out, ']');
-}
-
-/* n in decimal at p; returns the end. */
-static char *decimal(char *p, uint32_t n)
-{
-    char tmp[10];
-    int k = 0;
-    do
-        tmp[k++] = (char)('0' + n % 10);
-    while (n /= 10);
-    while (k > 0)
-        *p++ = tmp[--k];
-    return p;
+    LIT(out, "]");
 }
 
 /* "file:line:col" as JSON, as chg_bundle_source writes it, without a
@@ -74,16 +96,16 @@ static void source(chg_buf *out, const chg_bundle *b, uint32_t span)
     const chg_srcspan *s = &b->spans[span];
     size_t flen = b->strlen[s->file];
     char tmp[512];
-    if (flen + 24 > sizeof tmp) { /* a path that long: chg_bundle_source cuts it, and says so */
+    if (flen + 2 * CHG_INT_TEXT + 2 > sizeof tmp) { /* a path that long: chg_bundle_source cuts it, and says so */
         str(out, chg_bundle_source(b, span, tmp, sizeof tmp));
         return;
     }
     memcpy(tmp, b->str[s->file], flen);
     char *p = tmp + flen;
     *p++ = ':';
-    p = decimal(p, s->line);
+    p += chg_int_format(s->line, p);
     *p++ = ':';
-    p = decimal(p, s->col);
+    p += chg_int_format(s->col, p);
     chg_buf_json_string(out, tmp, (size_t)(p - tmp));
 }
 
@@ -94,112 +116,115 @@ static void source(chg_buf *out, const chg_bundle *b, uint32_t span)
  * the decision shows what was waived. */
 static void reason(const chg_bundle *b, const chg_reason *r, chg_buf *out)
 {
-    chg_buf_puts(out, "{\"rule\":");
+    LIT(out, "{\"rule\":");
     if (r->kind == CHG_R_LIMIT) { /* no rule's: the limit's, named beside */
-        chg_buf_puts(out, "null,\"limit\":");
+        LIT(out, "null,\"limit\":");
         if (r->rule < b->nconcur)
-            str(out, b->str[b->concur[r->rule].name]);
+            bstr(out, b, b->concur[r->rule].name);
         else
-            chg_buf_puts(out, "null");
+            LIT(out, "null");
     } else if (r->rule < b->nrules)
-        str(out, b->str[b->rules[r->rule].name]);
+        bstr(out, b, b->rules[r->rule].name);
     else
-        chg_buf_puts(out, "null");
-    chg_buf_puts(out, ",\"level\":");
+        LIT(out, "null");
+    LIT(out, ",\"level\":");
     str(out, r->kind == CHG_R_ERROR ? "error" : levels[r->level < 3 ? r->level : 0]);
-    chg_buf_puts(out, ",\"message\":");
+    LIT(out, ",\"message\":");
     chg_buf_json_string(out, r->message ? r->message : "", r->message_len);
-    chg_buf_puts(out, ",\"source\":");
+    LIT(out, ",\"source\":");
     if (r->kind == CHG_R_REJECTED || r->span >= b->nspans)
-        chg_buf_puts(out, "null");
+        LIT(out, "null");
     else
         source(out, b, r->span);
     if (r->overridden)
-        chg_buf_puts(out, ",\"overridden\":true");
-    chg_buf_putc(out, '}');
+        LIT(out, ",\"overridden\":true");
+    LIT(out, "}");
 }
 
 void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out)
 {
-    chg_buf_puts(out, "{\"change\":");
+    LIT(out, "{\"change\":");
     if (d->change_id)
         chg_buf_json_string(out, d->change_id, d->change_id_len);
     else
-        chg_buf_puts(out, "null");
-    chg_buf_puts(out, ",\"policy\":");
-    str(out, b->str[b->name]);
-    chg_buf_puts(out, ",\"version\":");
-    str(out, b->str[b->version]);
-    chg_buf_puts(out, ",\"at\":");
+        LIT(out, "null");
+    LIT(out, ",\"policy\":");
+    bstr(out, b, b->name);
+    LIT(out, ",\"version\":");
+    bstr(out, b, b->version);
+    LIT(out, ",\"at\":");
     instant(out, d->at);
-    chg_buf_puts(out, ",\"risk\":");
+    LIT(out, ",\"risk\":");
     if (d->risk >= 0 && (uint32_t)d->risk < b->nrisks)
-        str(out, b->str[b->risks[d->risk]]);
+        bstr(out, b, b->risks[d->risk]);
     else
-        chg_buf_puts(out, "null");
-    chg_buf_puts(out, ",\"outcome\":");
+        LIT(out, "null");
+    LIT(out, ",\"outcome\":");
     str(out, chg_outcome_name(d->outcome));
-    chg_buf_puts(out, ",\"reasons\":[");
+    LIT(out, ",\"reasons\":[");
     for (uint32_t i = 0; i < d->nreasons; i++) {
         if (i)
-            chg_buf_putc(out, ',');
+            LIT(out, ",");
         reason(b, &d->reasons[i], out);
     }
-    chg_buf_puts(out, "],\"approvals\":{\"required\":");
+    LIT(out, "],\"approvals\":{\"required\":");
     str(out, d->approvals_required ? d->approvals_required : "none");
-    chg_buf_puts(out, ",\"satisfied\":");
+    LIT(out, ",\"satisfied\":");
     strings(out, d->satisfied, d->nsatisfied);
-    chg_buf_puts(out, ",\"missing\":");
+    LIT(out, ",\"missing\":");
     strings(out, d->missing, d->nmissing);
-    chg_buf_putc(out, '}');
+    LIT(out, "}");
     /* window: what the rules required (with its state) — one window's
      * name, or several joined with " and ", all of which must be open at
      * once — or, when no rule required one but a freeze applies, only when
      * the freezes end (next_open), or null when time did not matter */
-    chg_buf_puts(out, ",\"window\":");
+    LIT(out, ",\"window\":");
     if (d->window >= 0) {
         CHG_ASSERT((uint32_t)d->window < b->ntimesets); /* a rule's window (decide.c) */
-        chg_buf_puts(out, "{\"required\":");
+        LIT(out, "{\"required\":");
         if (d->nwindows > 1) {
-            chg_buf_putc(out, '"');
+            LIT(out, "\"");
             for (uint32_t i = 0; i < d->nwindows; i++) {
                 CHG_ASSERT(d->windows[i] < b->ntimesets);
                 if (i)
-                    chg_buf_puts(out, " and ");
+                    LIT(out, " and ");
                 inner(out, b->str[b->timesets[d->windows[i]].name]);
             }
-            chg_buf_putc(out, '"');
+            LIT(out, "\"");
         } else
-            str(out, b->str[b->timesets[d->window].name]);
-        chg_buf_puts(out, d->window_open ? ",\"open\":true,\"next_open\":" : ",\"open\":false,\"next_open\":");
+            bstr(out, b, b->timesets[d->window].name);
+        if (d->window_open)
+            LIT(out, ",\"open\":true,\"next_open\":");
+        else
+            LIT(out, ",\"open\":false,\"next_open\":");
         instant(out, d->next_open);
-        chg_buf_puts(out, ",\"closes_at\":");
+        LIT(out, ",\"closes_at\":");
         instant(out, d->closes_at);
         if (d->cutoff_at != INT64_MIN) { /* only with a cutoff: decisions without one are unchanged */
-            chg_buf_puts(out, ",\"cutoff_at\":");
+            LIT(out, ",\"cutoff_at\":");
             instant(out, d->cutoff_at);
         }
-        chg_buf_putc(out, '}');
+        LIT(out, "}");
     } else if (d->next_open != INT64_MIN) {
-        chg_buf_puts(out, "{\"required\":null,\"open\":null,\"next_open\":");
+        LIT(out, "{\"required\":null,\"open\":null,\"next_open\":");
         instant(out, d->next_open);
-        chg_buf_puts(out, ",\"closes_at\":null}");
+        LIT(out, ",\"closes_at\":null}");
     } else
-        chg_buf_puts(out, "null");
-    chg_buf_puts(out, ",\"freezes\":[");
+        LIT(out, "null");
+    LIT(out, ",\"freezes\":[");
     for (uint32_t i = 0; i < d->nfreezes; i++) {
         if (i)
-            chg_buf_putc(out, ',');
+            LIT(out, ",");
         CHG_ASSERT(d->freezes[i] < b->ntimesets);
-        str(out, b->str[b->timesets[d->freezes[i]].name]);
+        bstr(out, b, b->timesets[d->freezes[i]].name);
     }
-    chg_buf_puts(out, "],\"warnings\":[");
+    LIT(out, "],\"warnings\":[");
     for (uint32_t i = 0; i < d->nwarnings; i++) {
         if (i)
-            chg_buf_putc(out, ',');
+            LIT(out, ",");
         reason(b, &d->warnings[i], out);
     }
-    chg_buf_puts(out, "],\"actions\":[");
+    LIT(out, "],\"actions\":[");
     for (uint32_t i = 0; i < d->nactions; i++) {
         const chg_action *a = &d->actions[i];
         CHG_ASSERT(a->call < b->ncalls);
@@ -209,18 +234,21 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
         const chg_value *params = &b->consts[c->params];
         CHG_ASSERT(params->tag == CHG_V_LIST);
         if (i)
-            chg_buf_putc(out, ',');
-        chg_buf_puts(out, "{\"call\":");
-        str(out, b->str[c->name]);
-        chg_buf_puts(out, ",\"args\":{");
+            LIT(out, ",");
+        LIT(out, "{\"call\":");
+        bstr(out, b, c->name);
+        LIT(out, ",\"args\":{");
         for (uint32_t k = 0; a->args.tag == CHG_V_LIST && k < a->args.len && k < params->len; k++) {
             if (k)
-                chg_buf_putc(out, ',');
+                LIT(out, ",");
             chg_buf_json_string(out, params->u.items[k].u.s, params->u.items[k].len);
-            chg_buf_putc(out, ':');
+            LIT(out, ":");
             chg_vm_value_json(b, &a->args.u.items[k], out);
         }
-        chg_buf_puts(out, "}}");
+        LIT(out, "}}");
     }
-    chg_buf_puts(out, d->emergency ? "],\"emergency\":true}" : "],\"emergency\":false}");
+    if (d->emergency)
+        LIT(out, "],\"emergency\":true}");
+    else
+        LIT(out, "],\"emergency\":false}");
 }

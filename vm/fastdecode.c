@@ -88,6 +88,10 @@ struct chg_fastdec {
     bool intake;              /* judging a raw event: envelopes are not changes */
     bool root_required;       /* a required top-level path's key was there */
     bool oom;
+    /* the instant the schema check of the value at hand parsed, so that
+     * decoding it does not parse it again */
+    bool have_time;
+    int64_t time;
 };
 
 /* ---- the plan ------------------------------------------------------------------------ */
@@ -287,8 +291,9 @@ static bool enum_has(const chg_value *vals, const char *s, size_t len, const chg
 
 /* Does a value of this kind fit schema node s, as schema.c sees it?
  * (schema.c's check_value and the null rules of check_object/check_list.) */
-static bool fits(const chg_bundle *b, const chg_schemanode *s, int kind, const chg_jw_scalar *x)
+static bool fits(chg_fastdec *d, const chg_schemanode *s, int kind, const chg_jw_scalar *x)
 {
+    const chg_bundle *b = d->b;
     if (kind == CHG_JW_NULL)
         return s->need != CHG_PR_REQUIRED;
     switch (s->type) {
@@ -299,9 +304,11 @@ static bool fits(const chg_bundle *b, const chg_schemanode *s, int kind, const c
     case CHG_PT_STR: return kind == CHG_JW_STRING;
     case CHG_PT_ENUM: return kind == CHG_JW_STRING && enum_has(&b->consts[s->enm], x->s, x->len, NULL);
     case CHG_PT_TIME: {
-        int64_t t;
-        return kind == CHG_JW_STRING && chg_time_parse_iso(x->s, x->len, &t) == CHG_OK &&
-               t >= chg_days_from_civil(0, 1, 1) * 86400 && t <= chg_days_from_civil(10000, 1, 1) * 86400 - 1;
+        int64_t t = 0;
+        d->have_time = kind == CHG_JW_STRING && chg_time_parse_iso(x->s, x->len, &t) == CHG_OK;
+        d->time = t;
+        return d->have_time && t >= chg_days_from_civil(0, 1, 1) * 86400 &&
+               t <= chg_days_from_civil(10000, 1, 1) * 86400 - 1;
     }
     case CHG_PT_LIST: return kind == CHG_JW_ARRAY;
     case CHG_PT_OBJECT: return kind == CHG_JW_OBJECT;
@@ -396,8 +403,8 @@ static bool by_node(chg_fastdec *d, frame *f, uint32_t n, int kind, const chg_jw
         return true;
     }
     case CHG_PT_TIME: {
-        int64_t t;
-        if (kind != CHG_JW_STRING || chg_time_parse_iso(x->s, x->len, &t) != CHG_OK)
+        int64_t t = d->time;
+        if (kind != CHG_JW_STRING || (!d->have_time && chg_time_parse_iso(x->s, x->len, &t) != CHG_OK))
             return false;
         out->tag = CHG_V_TIME;
         out->u.i = t;
@@ -456,7 +463,8 @@ static int on_value(void *ud, void *cookie, int kind, const chg_jw_scalar *x)
     chg_fastdec *d = ud;
     frame *f = cookie;
     const chg_bundle *b = d->b;
-    if (f->snode != CHG_NONE32 && !fits(b, &b->schema[f->snode], kind, x))
+    d->have_time = false;
+    if (f->snode != CHG_NONE32 && !fits(d, &b->schema[f->snode], kind, x))
         return 1;
     f->seen_required = 0;
     f->list = false;
@@ -498,7 +506,7 @@ static int on_key(void *ud, void *cookie, const char *key, size_t len, void **ch
     if (top && d->intake &&
         ((len == 6 && memcmp(key, "detail", 6) == 0) || (len == 11 && memcmp(key, "detail-type", 11) == 0)))
         return 1;
-    uint32_t sig = name_sig(key, len);
+    uint32_t sig = name_sig(key, len), pnode = CHG_NONE32, snode = CHG_NONE32;
     if (f->pnode != CHG_NONE32 && d->kid_count[f->pnode]) {
         uint32_t count = d->kid_count[f->pnode], first = d->kid_first[f->pnode];
         uint32_t k = d->kid_hint[f->pnode];
@@ -510,7 +518,7 @@ static int on_key(void *ud, void *cookie, const char *key, size_t len, void **ch
                 continue;
             d->kid_hint[f->pnode] = k + 1;
             const chg_pathnode *p = &b->paths[n];
-            c->pnode = n;
+            c->pnode = pnode = n;
             if (top && p->need == CHG_PR_REQUIRED)
                 d->root_required = true;
             /* under the change, not read through a list: a slot, if it has one */
@@ -531,17 +539,19 @@ static int on_key(void *ud, void *cookie, const char *key, size_t len, void **ch
                 k = 0;
             uint32_t fn = s->first + k;
             if (d->ssig[fn] == sig && same_name(b, b->schema[fn].name, key, len)) {
-                c->snode = fn;
+                c->snode = snode = fn;
                 d->s_hint[f->snode] = k + 1;
                 break;
             }
         }
-        if (c->snode == CHG_NONE32)
+        if (snode == CHG_NONE32)
             return 1; /* not declared: a warning or an error, which the jansson path writes */
-        if (b->schema[c->snode].need == CHG_PR_REQUIRED)
+        if (b->schema[snode].need == CHG_PR_REQUIRED)
             f->seen_required++;
     }
-    if (c->pnode != CHG_NONE32 || c->snode != CHG_NONE32)
+    /* asked of the locals: reading the two fields just stored as one word
+     * (what the compiler makes of the test) stalls on the stores */
+    if (pnode != CHG_NONE32 || snode != CHG_NONE32)
         *child = c;
     return 0;
 }

@@ -243,6 +243,9 @@ static chg_event *build(chg_ctx *ctx, const chg_intakedef *k, json_t *raw, chg_b
     return e;
 }
 
+static chg_event *intake_tree(chg_ctx *ctx, json_t *j, const chg_eval_input *in, int *used, chg_buf *change,
+                              char *err, size_t errlen);
+
 chg_event *chg_event_intake_change(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
                                    chg_buf *change, char *err, size_t errlen)
 {
@@ -268,6 +271,25 @@ chg_event *chg_event_intake_change(chg_ctx *ctx, const char *json, size_t len, c
     json_t *j = chg_vm_json_parse(json, len, JSON_REJECT_DUPLICATES, NULL, err, errlen);
     if (!j)
         return NULL;
+    return intake_tree(ctx, j, in, used, change, err, errlen);
+}
+
+chg_event *chg_event_intake_json(chg_ctx *ctx, void *json, const chg_eval_input *in, int *used, char *err,
+                                 size_t errlen)
+{
+    if (used)
+        *used = -1;
+    return intake_tree(ctx, json_incref((json_t *)json), in, used, NULL, err, errlen);
+}
+
+/* chg_event_intake_change from the parsed event j, whose reference it
+ * takes. j may be shared with another policy's intake (chgc replay): the
+ * one change made to it, a string `detail` parsed in place, is the same
+ * whoever makes it and making it twice changes nothing. */
+static chg_event *intake_tree(chg_ctx *ctx, json_t *j, const chg_eval_input *in, int *used, chg_buf *change,
+                              char *err, size_t errlen)
+{
+    const chg_bundle *b = ctx->b;
     if (!json_is_object(j)) {
         snprintf(err, errlen, "an event must be a JSON object, not %s",
                  json_is_array(j) ? "an array" : json_is_string(j) ? "a string" : "a scalar");

@@ -42,7 +42,8 @@ constexpr size_t LINEAR_KEYS = 16;
 struct key_ref {
     const char *p;
     uint32_t n;
-    uint32_t h;
+    uint32_t h;       /* the hash, made only for objects past LINEAR_KEYS */
+    uint32_t sig;     /* length, first and last byte: most keys differ in these */
 };
 
 struct slot {
@@ -123,6 +124,27 @@ long hex4(const char *p, const char *end)
     return v;
 }
 
+/* The first byte at or after p that is a quote, a backslash or a control
+ * (or end): eight bytes at a time while no byte of a word is one (the
+ * word tests are exact below 0x80, and every byte from 0x80 up is plain
+ * here: the text is valid UTF-8), then byte by byte. */
+const char *skip_plain(const char *p, const char *end)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+        uint64_t hit = ((w - ones * 0x20) & ~w & high) | ((q - ones) & ~q & high) | ((bs - ones) & ~bs & high);
+        if (hit)
+            break;
+        p += 8;
+    }
+    while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+        p++;
+    return p;
+}
+
 /* The string whose opening quote is at p (the text ends before end):
  * valid as jansson reads strings? Returns the byte after the closing
  * quote, or NULL. *body and *blen are the bytes between the quotes,
@@ -135,6 +157,7 @@ const char *scan_string(const char *p, const char *end, const char **body, size_
     const char *s = ++p;
     bool esc = false;
     for (;;) {
+        p = skip_plain(p, end);
         if (p == end)
             return nullptr;
         unsigned char c = (unsigned char)*p;
@@ -271,7 +294,12 @@ uint32_t hash_key(const char *p, size_t n, uint64_t obj)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-bool same_key(const key_ref &a, const key_ref &b) { return a.n == b.n && memcmp(a.p, b.p, a.n) == 0; }
+uint32_t key_sig(const char *p, size_t n)
+{
+    return n ? (uint32_t)(n & 0xffff) << 16 | (uint32_t)(unsigned char)p[0] << 8 | (unsigned char)p[n - 1] : 0;
+}
+
+bool same_key(const key_ref &a, const key_ref &b) { return a.sig == b.sig && a.n == b.n && memcmp(a.p, b.p, a.n) == 0; }
 
 /* Insert keys[k] of object obj into the table; false when it is there
  * already (a duplicate) or memory ran out (w->oom). */
@@ -325,7 +353,7 @@ bool add_key(chg_jwalk *w, uint64_t obj, size_t base, const char *p, size_t n)
         return false;
     }
     size_t k = w->nkeys++;
-    w->keys[k] = key_ref{p, (uint32_t)n, hash_key(p, n, obj)};
+    w->keys[k] = key_ref{p, (uint32_t)n, 0, key_sig(p, n)};
     size_t count = k - base;
     if (count < LINEAR_KEYS) {
         for (size_t i = base; i < k; i++)
@@ -334,9 +362,12 @@ bool add_key(chg_jwalk *w, uint64_t obj, size_t base, const char *p, size_t n)
         return true;
     }
     if (count == LINEAR_KEYS) /* from now on by the table: enter the earlier keys */
-        for (size_t i = base; i < k; i++)
+        for (size_t i = base; i < k; i++) {
+            w->keys[i].h = hash_key(w->keys[i].p, w->keys[i].n, obj);
             if (!table_insert(w, obj, i))
                 return false;
+        }
+    w->keys[k].h = hash_key(p, n, obj);
     return table_insert(w, obj, k);
 }
 

@@ -199,7 +199,7 @@ void chg_vm_value_text(const chg_bundle *b, const chg_value *v, chg_buf *out)
     case CHG_V_NULL:
     case CHG_V_ABSENT: chg_buf_puts(out, "null"); break;
     case CHG_V_BOOL: chg_buf_puts(out, v->u.i ? "true" : "false"); break;
-    case CHG_V_INT: chg_buf_printf(out, "%" PRId64, v->u.i); break;
+    case CHG_V_INT: chg_buf_append(out, tmp, chg_int_format(v->u.i, tmp)); break;
     case CHG_V_FLOAT: format_float(v->u.f, tmp, sizeof tmp); chg_buf_puts(out, tmp); break;
     case CHG_V_STR: chg_buf_append(out, v->u.s, v->len); break;
     case CHG_V_TIME: chg_time_format_utc(v->u.i, tmp); chg_buf_puts(out, tmp); break;
@@ -239,7 +239,7 @@ static void value_json(const chg_bundle *b, const chg_value *v, chg_buf *out, bo
         break;
     case CHG_V_DUR:
         if (change) {
-            chg_buf_printf(out, "%lld", (long long)v->u.i);
+            chg_buf_append(out, tmp, chg_int_format(v->u.i, tmp));
             break;
         }
         chg_duration_format(v->u.i, tmp, sizeof tmp);
@@ -321,7 +321,7 @@ static void json_text(const json_t *j, chg_buf *out)
         chg_buf_putc(out, ']');
         break;
     case JSON_STRING: chg_buf_json_string(out, json_string_value(j), json_string_length(j)); break;
-    case JSON_INTEGER: chg_buf_printf(out, "%" PRId64, (int64_t)json_integer_value(j)); break;
+    case JSON_INTEGER: chg_buf_append(out, tmp, chg_int_format((int64_t)json_integer_value(j), tmp)); break;
     case JSON_REAL: format_float(json_real_value(j), tmp, sizeof tmp); chg_buf_puts(out, tmp); break;
     case JSON_TRUE: chg_buf_puts(out, "true"); break;
     case JSON_FALSE: chg_buf_puts(out, "false"); break;
@@ -344,7 +344,7 @@ const char *chg_vm_value_to_scratch(chg_ctx *ctx, const chg_value *v, uint32_t *
     case CHG_V_NULL:
     case CHG_V_ABSENT: text = "null"; n = 4; break;
     case CHG_V_BOOL: text = v->u.i ? "true" : "false"; n = strlen(text); break;
-    case CHG_V_INT: n = (size_t)snprintf(tmp, sizeof tmp, "%" PRId64, v->u.i); break;
+    case CHG_V_INT: n = chg_int_format(v->u.i, tmp); break;
     case CHG_V_FLOAT: format_float(v->u.f, tmp, sizeof tmp); n = strlen(tmp); break;
     case CHG_V_TIME: chg_time_format_utc(v->u.i, tmp); n = strlen(tmp); break;
     case CHG_V_DUR: chg_duration_format(v->u.i, tmp, sizeof tmp); n = strlen(tmp); break;

@@ -15,9 +15,20 @@
  *   aws.sns.publish(topic_arn, message[, subject])         SNS Publish (Query)
  *   aws.events.put_event(bus, detail_type, detail)         PutEvents: an HTTP 200 may still carry a
  *                                                          failed entry; it is retried, as the SDKs advise
+ *   aws.codepipeline.stop_pipeline_execution(p, id, reason[, abandon])
+ *                                                          StopPipelineExecution, reason cut at 200 bytes
+ *   aws.ssm.send_automation_signal(id, signal[, comment])  SendAutomationSignal, Approve or Reject only
+ *   aws.cloudformation.cancel_update_stack(stack)          CancelUpdateStack (Query)
+ *   aws.cloudformation.rollback_stack(stack)               RollbackStack (Query)
+ *   aws.cloudformation.execute_change_set(stack, change_set) ExecuteChangeSet (Query)
+ *
+ * The CloudFormation ones carry the action's idempotency key as their
+ * ClientRequestToken, so that a retry after a lost answer is known to
+ * CloudFormation as the same request.
  */
 #include "aws_int.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -118,6 +129,27 @@ static int put_event(chg_aws *a, json_t *args, chg_buf *out, chg_aws_error *err)
     return rc;
 }
 
+/* A Query answer's element at path (its last name the key) as the JSON
+ * object {"KEY": "text"} appended to out; false when it has none. */
+static bool xml_answer(const chg_buf *xml, const char *const *path, chg_buf *out)
+{
+    chg_buf v;
+    chg_buf_init(&v);
+    bool ok = chg_aws_xml_text(xml->data, xml->len, path, &v) && v.data;
+    if (ok) {
+        size_t last = 0;
+        while (path[last + 1])
+            last++;
+        chg_buf_putc(out, '{');
+        chg_buf_json_string(out, path[last], strlen(path[last]));
+        chg_buf_putc(out, ':');
+        chg_buf_json_string(out, v.data, v.len);
+        chg_buf_putc(out, '}');
+    }
+    chg_buf_free(&v);
+    return ok;
+}
+
 static int publish(chg_aws *a, json_t *args, chg_buf *out, chg_aws_error *err)
 {
     chg_buf p, xml;
@@ -138,43 +170,106 @@ static int publish(chg_aws *a, json_t *args, chg_buf *out, chg_aws_error *err)
         chg_aws_urlencode(&p, subj);
     }
     int rc = p.oom ? CHG_ENOMEM : chg_aws_query_call(a, "sns", "Publish", p.data, &xml, err);
-    if (rc == CHG_OK) {
-        static const char *const path[] = {"PublishResult", "MessageId", NULL};
-        chg_buf id;
-        chg_buf_init(&id);
-        if (chg_aws_xml_text(xml.data, xml.len, path, &id) && id.data) {
-            chg_buf_puts(out, "{\"MessageId\":");
-            chg_buf_json_string(out, id.data, id.len);
-            chg_buf_putc(out, '}');
-        } else {
-            chg_aws_seterr(err, 200, "MalformedResponse", "Publish: the answer has no MessageId");
-            rc = CHG_EIO;
-        }
-        chg_buf_free(&id);
+    static const char *const path[] = {"PublishResult", "MessageId", NULL};
+    if (rc == CHG_OK && !xml_answer(&xml, path, out)) {
+        chg_aws_seterr(err, 200, "MalformedResponse", "Publish: the answer has no MessageId");
+        rc = CHG_EIO;
     }
     chg_buf_free(&p);
     chg_buf_free(&xml);
     return rc;
 }
 
-/* The actions, their arity and their parameters' names as the decision
+/* Text cut at max bytes, never inside a UTF-8 character: within a
+ * length limit of the model however AWS counts it (bytes are never fewer
+ * than characters or UTF-16 units). out has max + 1 bytes. */
+static void cut_utf8(const char *s, size_t max, char *out)
+{
+    size_t n = strlen(s);
+    if (n > max) {
+        n = max;
+        while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(out, s, n);
+    out[n] = 0;
+}
+
+/* CloudFormation's ClientRequestToken is 1 to 128 of [a-zA-Z0-9][-a-zA-Z0-9]*:
+ * the action's key when it has that form (chgd's keys, "chg-12-0-ab12…",
+ * do), else none is sent and a retry is a new request. */
+static void client_token(chg_buf *p, const char *key)
+{
+    size_t n = key ? strlen(key) : 0;
+    if (!n || n > 128 || !isalnum((unsigned char)key[0]))
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)key[i]) && key[i] != '-')
+            return;
+    chg_buf_puts(p, "&ClientRequestToken=");
+    chg_aws_urlencode(p, key);
+}
+
+/* A CloudFormation operation by the Query protocol: StackName (and
+ * ChangeSetName), the token; the answer's StackId when it has one. */
+static int cfn(chg_aws *a, const char *op, json_t *args, const char *key, chg_buf *out, chg_aws_error *err)
+{
+    chg_buf p, xml;
+    chg_buf_init(&p);
+    chg_buf_init(&xml);
+    chg_buf_puts(&p, "StackName=");
+    chg_aws_urlencode(&p, arg(args, 0));
+    if (arg(args, 1)) {
+        chg_buf_puts(&p, "&ChangeSetName=");
+        chg_aws_urlencode(&p, arg(args, 1));
+    }
+    client_token(&p, key);
+    int rc = p.oom ? CHG_ENOMEM : chg_aws_query_call(a, "cloudformation", op, p.data, &xml, err);
+    static const char *const path[] = {"StackId", NULL};
+    if (rc == CHG_OK && !xml_answer(&xml, path, out))
+        chg_buf_puts(out, "{}"); /* CancelUpdateStack, ExecuteChangeSet answer nothing */
+    chg_buf_free(&p);
+    chg_buf_free(&xml);
+    return rc;
+}
+
+/* The actions, their arity, their parameters' names as the decision
  * names them (the signatures in vm/builtins.def; tests/aws checks that
- * the two agree). */
+ * the two agree) and their kinds: s a string, b a bool, j any JSON. */
+enum {
+    A_DISABLE, A_ENABLE, A_APPROVAL, A_STOP_DEPLOYMENT, A_TASK_SUCCESS, A_TASK_FAILURE, A_PUBLISH, A_PUT_EVENT,
+    A_STOP_EXECUTION, A_SIGNAL, A_CANCEL_UPDATE, A_ROLLBACK, A_EXECUTE_CHANGE_SET
+};
 static const struct {
     const char *call, *op;
     size_t min, max;
     const char *params[6];
+    const char *kinds;
 } actions[] = {
-    {"aws.codepipeline.disable_transition", "CodePipeline DisableStageTransition", 3, 3,
-     {"pipeline", "stage", "reason"}},
-    {"aws.codepipeline.enable_transition", "CodePipeline EnableStageTransition", 2, 2, {"pipeline", "stage"}},
-    {"aws.codepipeline.put_approval_result", "CodePipeline PutApprovalResult", 6, 6,
-     {"pipeline", "stage", "action", "token", "status", "summary"}},
-    {"aws.codedeploy.stop_deployment", "CodeDeploy StopDeployment", 1, 2, {"id", "rollback"}},
-    {"aws.stepfunctions.send_task_success", "Step Functions SendTaskSuccess", 2, 2, {"token", "output"}},
-    {"aws.stepfunctions.send_task_failure", "Step Functions SendTaskFailure", 3, 3, {"token", "error", "cause"}},
-    {"aws.sns.publish", "SNS Publish", 2, 3, {"topic_arn", "message", "subject"}},
-    {"aws.events.put_event", "EventBridge PutEvents", 3, 3, {"bus", "detail_type", "detail"}},
+    [A_DISABLE] = {"aws.codepipeline.disable_transition", "CodePipeline DisableStageTransition", 3, 3,
+                   {"pipeline", "stage", "reason"}, "sss"},
+    [A_ENABLE] = {"aws.codepipeline.enable_transition", "CodePipeline EnableStageTransition", 2, 2,
+                  {"pipeline", "stage"}, "ss"},
+    [A_APPROVAL] = {"aws.codepipeline.put_approval_result", "CodePipeline PutApprovalResult", 6, 6,
+                    {"pipeline", "stage", "action", "token", "status", "summary"}, "ssssss"},
+    [A_STOP_DEPLOYMENT] = {"aws.codedeploy.stop_deployment", "CodeDeploy StopDeployment", 1, 2,
+                           {"id", "rollback"}, "sb"},
+    [A_TASK_SUCCESS] = {"aws.stepfunctions.send_task_success", "Step Functions SendTaskSuccess", 2, 2,
+                        {"token", "output"}, "sj"},
+    [A_TASK_FAILURE] = {"aws.stepfunctions.send_task_failure", "Step Functions SendTaskFailure", 3, 3,
+                        {"token", "error", "cause"}, "sss"},
+    [A_PUBLISH] = {"aws.sns.publish", "SNS Publish", 2, 3, {"topic_arn", "message", "subject"}, "sss"},
+    [A_PUT_EVENT] = {"aws.events.put_event", "EventBridge PutEvents", 3, 3, {"bus", "detail_type", "detail"},
+                     "ssj"},
+    [A_STOP_EXECUTION] = {"aws.codepipeline.stop_pipeline_execution", "CodePipeline StopPipelineExecution", 3, 4,
+                          {"pipeline", "execution_id", "reason", "abandon"}, "sssb"},
+    [A_SIGNAL] = {"aws.ssm.send_automation_signal", "SSM SendAutomationSignal", 2, 3,
+                  {"execution_id", "signal", "comment"}, "sss"},
+    [A_CANCEL_UPDATE] = {"aws.cloudformation.cancel_update_stack", "CloudFormation CancelUpdateStack", 1, 1,
+                         {"stack"}, "s"},
+    [A_ROLLBACK] = {"aws.cloudformation.rollback_stack", "CloudFormation RollbackStack", 1, 1, {"stack"}, "s"},
+    [A_EXECUTE_CHANGE_SET] = {"aws.cloudformation.execute_change_set", "CloudFormation ExecuteChangeSet", 2, 2,
+                              {"stack", "change_set"}, "ss"},
 };
 
 /* The decision's arguments object as the list of the call's parameters,
@@ -201,7 +296,8 @@ bool chg_aws_acts(const char *call)
     return false;
 }
 
-int chg_aws_act(chg_aws *a, const char *call, const char *args_json, chg_buf *out, chg_aws_error *err)
+int chg_aws_act(chg_aws *a, const char *call, const char *args_json, const char *key, chg_buf *out,
+                chg_aws_error *err)
 {
     memset(err, 0, sizeof *err);
     size_t k = 0;
@@ -218,19 +314,18 @@ int chg_aws_act(chg_aws *a, const char *call, const char *args_json, chg_buf *ou
         json_decref(args);
         return CHG_EINVAL;
     }
-    /* every argument is a string but stop_deployment's rollback (a bool)
-     * and send_task_success's output (any JSON) */
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(args, i);
-        bool any = (k == 3 && i == 1 && json_is_boolean(v)) || (k == 4 && i == 1) || (k == 7 && i == 2);
-        if (!any && !json_is_string(v)) {
-            chg_aws_seterr(err, 0, "ConfigError", "%s: argument %zu is not a string", call, i + 1);
-            json_decref(args);
-            return CHG_EINVAL;
-        }
+        char kind = actions[k].kinds[i];
+        if (kind == 'j' || (kind == 'b' ? json_is_boolean(v) : json_is_string(v)))
+            continue;
+        chg_aws_seterr(err, 0, "ConfigError", "%s: argument %zu is not a %s", call, i + 1,
+                       kind == 'b' ? "bool" : "string");
+        json_decref(args);
+        return CHG_EINVAL;
     }
     switch (k) {
-    case 0: {
+    case A_DISABLE: {
         char reason[301];
         chg_aws_sanitize_reason(arg(args, 2), reason, sizeof reason);
         rc = json_op(a, "codepipeline", "DisableStageTransition",
@@ -239,25 +334,16 @@ int chg_aws_act(chg_aws *a, const char *call, const char *args_json, chg_buf *ou
                      out, err);
         break;
     }
-    case 1:
+    case A_ENABLE:
         rc = json_op(a, "codepipeline", "EnableStageTransition",
                      json_pack("{s:s, s:s, s:s}", "pipelineName", arg(args, 0), "stageName", arg(args, 1),
                                "transitionType", "Inbound"),
                      out, err);
         break;
-    case 2: {
-        /* summary: at most 512 characters; cut at 512 bytes, never inside
-         * a UTF-8 character */
-        const char *sm = arg(args, 5);
-        size_t sl = strlen(sm);
-        if (sl > 512) {
-            sl = 512;
-            while (sl && ((unsigned char)sm[sl] & 0xC0) == 0x80)
-                sl--;
-        }
+    case A_APPROVAL: {
+        /* summary: at most 512 characters */
         char summary[513];
-        memcpy(summary, sm, sl);
-        summary[sl] = 0;
+        cut_utf8(arg(args, 5), 512, summary);
         rc = json_op(a, "codepipeline", "PutApprovalResult",
                      json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:s}", "pipelineName", arg(args, 0), "stageName",
                                arg(args, 1), "actionName", arg(args, 2), "result", "summary", summary, "status",
@@ -265,7 +351,7 @@ int chg_aws_act(chg_aws *a, const char *call, const char *args_json, chg_buf *ou
                      out, err);
         break;
     }
-    case 3: {
+    case A_STOP_DEPLOYMENT: {
         json_t *rb = json_array_get(args, 1);
         rc = json_op(a, "codedeploy", "StopDeployment",
                      json_pack("{s:s, s:b}", "deploymentId", arg(args, 0), "autoRollbackEnabled",
@@ -273,7 +359,7 @@ int chg_aws_act(chg_aws *a, const char *call, const char *args_json, chg_buf *ou
                      out, err);
         break;
     }
-    case 4: {
+    case A_TASK_SUCCESS: {
         json_t *o = json_array_get(args, 1);
         char *otext = json_is_string(o) ? strdup(json_string_value(o)) : json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
         rc = otext ? json_op(a, "states", "SendTaskSuccess",
@@ -282,14 +368,51 @@ int chg_aws_act(chg_aws *a, const char *call, const char *args_json, chg_buf *ou
         free(otext);
         break;
     }
-    case 5:
+    case A_TASK_FAILURE:
         rc = json_op(a, "states", "SendTaskFailure",
                      json_pack("{s:s, s:s, s:s}", "taskToken", arg(args, 0), "error", arg(args, 1), "cause",
                                arg(args, 2)),
                      out, err);
         break;
-    case 6: rc = publish(a, args, out, err); break;
-    default: rc = put_event(a, args, out, err); break;
+    case A_PUBLISH: rc = publish(a, args, out, err); break;
+    case A_PUT_EVENT: rc = put_event(a, args, out, err); break;
+    case A_STOP_EXECUTION: {
+        /* reason: at most 200 characters, no charset (StopPipelineExecutionReason) */
+        char reason[201];
+        cut_utf8(arg(args, 2), 200, reason);
+        json_t *ab = json_array_get(args, 3);
+        rc = json_op(a, "codepipeline", "StopPipelineExecution",
+                     json_pack("{s:s, s:s, s:b, s:s}", "pipelineName", arg(args, 0), "pipelineExecutionId",
+                               arg(args, 1), "abandon", ab && json_is_true(ab), "reason",
+                               reason[0] ? reason : "stopped by chg"),
+                     out, err);
+        break;
+    }
+    case A_SIGNAL: {
+        /* a Change Manager request is approved or rejected: the model's
+         * other signals (StartStep, StopStep, Resume) drive a runbook's
+         * steps, which this action does not mean, so they are refused
+         * here rather than sent (the compiler refuses them as literals) */
+        const char *sig = arg(args, 1);
+        if (strcmp(sig, "Approve") != 0 && strcmp(sig, "Reject") != 0) {
+            chg_aws_seterr(err, 0, "ConfigError", "%s: the signal is \"Approve\" or \"Reject\", not \"%.40s\"", call,
+                           sig);
+            json_decref(args);
+            return CHG_EINVAL;
+        }
+        json_t *req = json_pack("{s:s, s:s}", "AutomationExecutionId", arg(args, 0), "SignalType", sig);
+        /* Payload {"Comment": [text]}: each value 1 to 512 characters, so
+         * an empty comment is no payload */
+        char comment[513];
+        cut_utf8(arg(args, 2) ? arg(args, 2) : "", 512, comment);
+        if (req && comment[0])
+            json_object_set_new(req, "Payload", json_pack("{s:[s]}", "Comment", comment));
+        rc = json_op(a, "ssm", "SendAutomationSignal", req, out, err);
+        break;
+    }
+    case A_CANCEL_UPDATE: rc = cfn(a, "CancelUpdateStack", args, key, out, err); break;
+    case A_ROLLBACK: rc = cfn(a, "RollbackStack", args, key, out, err); break;
+    default: rc = cfn(a, "ExecuteChangeSet", args, key, out, err); break;
     }
     json_decref(args);
     if (rc != CHG_OK && rc != CHG_ENOMEM)

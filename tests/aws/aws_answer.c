@@ -4,7 +4,7 @@
  * of the client against the local endpoint (tests/aws/test_aws.py).
  *
  *   aws_answer [--repeat N] [--sleep SECONDS] [--timeout MS] CALL ARG...
- *   aws_answer --act CALL ARGS_JSON      run an action (chg_aws_act)
+ *   aws_answer --act CALL ARGS_JSON [KEY]  run an action (chg_aws_act), KEY its idempotency key
  *
  * Each repetition prints one line: the answer, or "error CODE: message".
  * Exits 0 when every call answered, 1 otherwise, 2 on a usage error.
@@ -52,7 +52,8 @@ int main(int argc, char **argv)
             sleep((unsigned)pause);
         chg_buf out;
         chg_buf_init(&out);
-        int rc = act ? chg_aws_act(a, argv[i], i + 1 < argc ? argv[i + 1] : "[]", &out, &err)
+        int rc = act ? chg_aws_act(a, argv[i], i + 1 < argc ? argv[i + 1] : "[]", i + 2 < argc ? argv[i + 2] : NULL,
+                                 &out, &err)
                      : chg_aws_answer(a, argv[i], (const char *const *)argv + i + 1, (uint32_t)(argc - i - 1),
                                       time(NULL), &out, &err);
         if (rc == CHG_OK)

@@ -10,8 +10,9 @@ the way AWS would, with botocore and independently of libcurl:
   header left unsigned, an unknown or expired access key);
 - the operation comes from X-Amz-Target (JSON protocol) or Action (Query);
 - the parameters are validated against botocore's service model for that
-  operation with botocore's ParamValidator (required members, types, enums,
-  lengths, patterns are not checked by botocore), and unknown ones refused;
+  operation with botocore's ParamValidator (required members, types, minimum
+  lengths), then for what botocore leaves to AWS (string patterns, maximum
+  lengths, enums), and unknown ones refused;
 - answers are built from the test's state, validated against the model's
   output shape, and serialized as the protocol says (JSON, or Query XML that
   botocore's own QueryParser reads back).
@@ -104,6 +105,9 @@ class State:
         self.imds_tokens = set()
         self.issued = {"imds": 0, "container": 0, "sts": 0}
         self.fail_entries = 0   # PutEvents: this many entries fail inside an HTTP 200
+        self.automations = {}   # SSM Automation execution id -> status (PendingApproval, Approved, ...)
+        self.stacks = {}        # CloudFormation stack name -> {"status", "id", "change_sets": {name: status}}
+        self.cfn_tokens = {}    # ClientRequestToken -> the request it named and its answer
         self.queues = {}        # SQS: name -> Queue
 
     def issue(self, kind):
@@ -274,22 +278,30 @@ def _raise_invalid(report):
     raise AssertionError("the fake's own answer does not fit the model: " + report.generate_report())
 
 
-def check_patterns(value, shape, path):
+def check_patterns(value, shape, path, enums=True):
     """What botocore's validator leaves out and AWS checks: string patterns
     of the model (as Python regexes: AWS's are Java ones, the same for the
-    ones used here), matched whole."""
+    ones used here), matched whole; maximum lengths (in characters, as
+    Python counts them: AWS's Java counts UTF-16 units, the same below
+    U+10000); enums."""
     t = shape.type_name
     if t == "structure" and isinstance(value, dict):
         for k, v in value.items():
             if k in shape.members:
-                r = check_patterns(v, shape.members[k], f"{path}.{k}" if path else k)
+                r = check_patterns(v, shape.members[k], f"{path}.{k}" if path else k, enums)
                 if r:
                     return r
     elif t == "list" and isinstance(value, list):
         for i, v in enumerate(value):
-            r = check_patterns(v, shape.member, f"{path}[{i}]")
+            r = check_patterns(v, shape.member, f"{path}[{i}]", enums)
             if r:
                 return r
+    elif t == "string" and isinstance(value, str) and len(value) > shape.metadata.get("max", len(value)):
+        return f"1 validation error detected: Value at '{path}' failed to satisfy constraint: Member must " \
+               f"have length less than or equal to {shape.metadata['max']}"
+    elif t == "string" and isinstance(value, str) and enums and shape.enum and value not in shape.enum:
+        return f"1 validation error detected: Value '{value}' at '{path}' failed to satisfy constraint: Member " \
+               f"must satisfy enum value set: [{', '.join(shape.enum)}]"
     elif t == "string" and isinstance(value, str) and "pattern" in shape.metadata:
         try:
             ok = re.fullmatch(shape.metadata["pattern"], value, re.S) is not None
@@ -385,6 +397,105 @@ def op_stop_deployment(p):
 
 def op_put_approval_result(p):
     return {"approvedAt": datetime.datetime.now(datetime.timezone.utc)}
+
+
+def locked(op):
+    """op under the state's lock: it reads and changes the account's state."""
+    def run(p):
+        with STATE.lock:
+            return op(p)
+    return run
+
+
+@locked
+def op_stop_pipeline_execution(p):
+    pl = STATE.pipelines.get(p["pipelineName"])
+    if pl is None:
+        raise Refused(400, "PipelineNotFoundException", f"Account does not have a pipeline with name "
+                      f"'{p['pipelineName']}'")
+    ex = pl.setdefault("executions", {})
+    status = ex.get(p["pipelineExecutionId"])
+    if status == "Stopping":
+        raise Refused(400, "DuplicatedStopRequestException", "The execution is already being stopped")
+    if status != "InProgress":
+        raise Refused(400, "PipelineExecutionNotStoppableException", f"Execution {p['pipelineExecutionId']} "
+                      f"cannot be stopped: it is {status or 'not found'}")
+    ex[p["pipelineExecutionId"]] = "Stopping"
+    return {"pipelineExecutionId": p["pipelineExecutionId"]}
+
+
+@locked
+def op_send_automation_signal(p):
+    status = STATE.automations.get(p["AutomationExecutionId"])
+    if status is None:
+        raise Refused(400, "AutomationExecutionNotFoundException", "The automation execution was not found")
+    if p["SignalType"] in ("Approve", "Reject") and status != "PendingApproval":
+        raise Refused(400, "InvalidAutomationSignalException", f"The execution is {status}, not waiting for "
+                      "approval")
+    STATE.automations[p["AutomationExecutionId"]] = {"Approve": "Approved", "Reject": "Rejected"}.get(
+        p["SignalType"], status)
+    return {}
+
+
+def cfn_stack(p):
+    for name, st in STATE.stacks.items():
+        if p["StackName"] in (name, st["id"]):
+            return name, st
+    raise Refused(400, "ValidationError", f"Stack [{p['StackName']}] does not exist")
+
+
+def cfn_idempotent(op):
+    """A request that names a ClientRequestToken already used: the same
+    request again is answered as the first was and changes nothing (a
+    retry); another request with it is refused (the fake's reading of the
+    CloudFormation API reference: TokenAlreadyExistsException)."""
+    @locked
+    def wrap(p):
+        tok = p.get("ClientRequestToken")
+        req = {k: v for k, v in p.items() if k != "ClientRequestToken"}
+        if tok and tok in STATE.cfn_tokens:
+            first = STATE.cfn_tokens[tok]
+            if first["op"] != op.__name__ or first["request"] != req:
+                raise Refused(400, "TokenAlreadyExistsException", f"Another request used token {tok}")
+            return first["answer"]
+        answer = op(p)
+        if tok:
+            STATE.cfn_tokens[tok] = {"op": op.__name__, "request": req, "answer": answer}
+        return answer
+    return wrap
+
+
+@cfn_idempotent
+def op_cancel_update_stack(p):
+    name, st = cfn_stack(p)
+    if st["status"] != "UPDATE_IN_PROGRESS":
+        raise Refused(400, "ValidationError", f"CancelUpdateStack cannot be called from current stack status "
+                      f"{st['status']}")
+    st["status"] = "UPDATE_ROLLBACK_IN_PROGRESS"
+    return {}
+
+
+@cfn_idempotent
+def op_rollback_stack(p):
+    name, st = cfn_stack(p)
+    if st["status"] not in ("CREATE_FAILED", "UPDATE_FAILED", "IMPORT_ROLLBACK_FAILED"):
+        raise Refused(400, "ValidationError", f"Stack {name} is in {st['status']} state and can not be rolled back")
+    st["status"] = "ROLLBACK_IN_PROGRESS" if st["status"] == "CREATE_FAILED" else "UPDATE_ROLLBACK_IN_PROGRESS"
+    return {"StackId": st["id"]}
+
+
+@cfn_idempotent
+def op_execute_change_set(p):
+    name, st = cfn_stack(p)
+    cs = p["ChangeSetName"].rsplit("changeSet/", 1)[-1].split("/")[0]
+    if cs not in st.get("change_sets", {}):
+        raise Refused(404, "ChangeSetNotFound", f"ChangeSet [{p['ChangeSetName']}] does not exist")
+    if st["change_sets"][cs] != "CREATE_COMPLETE":
+        raise Refused(400, "InvalidChangeSetStatus", f"ChangeSet [{cs}] cannot be executed in its current "
+                      f"status of [{st['change_sets'][cs]}]")
+    st["change_sets"][cs] = "EXECUTE_IN_PROGRESS"
+    st["status"] = "UPDATE_IN_PROGRESS"
+    return {}
 
 
 # ---- SQS: a real queue -----------------------------------------------------------------------
@@ -496,7 +607,12 @@ OPS = {("cloudwatch", "DescribeAlarms"): op_describe_alarms,
        ("stepfunctions", "SendTaskFailure"): op_empty,
        ("ssm", "GetCalendarState"): op_get_calendar_state,
        ("codepipeline", "GetPipelineState"): op_get_pipeline_state,
-       ("codepipeline", "GetPipelineExecution"): op_get_pipeline_execution}
+       ("codepipeline", "GetPipelineExecution"): op_get_pipeline_execution,
+       ("codepipeline", "StopPipelineExecution"): op_stop_pipeline_execution,
+       ("ssm", "SendAutomationSignal"): op_send_automation_signal,
+       ("cloudformation", "CancelUpdateStack"): op_cancel_update_stack,
+       ("cloudformation", "RollbackStack"): op_rollback_stack,
+       ("cloudformation", "ExecuteChangeSet"): op_execute_change_set}
 
 
 # ---- HTTP -----------------------------------------------------------------------------------------
@@ -636,7 +752,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.body()
         target = self.headers.get("X-Amz-Target")
         json_protocol = target is not None
-        svc = op = None
+        svc = op = p = None
         try:
             if json_protocol:
                 prefix, _, op = target.partition(".")
@@ -674,7 +790,9 @@ class Handler(BaseHTTPRequestHandler):
                 if report.has_errors():
                     raise Refused(400, "ValidationException" if json_protocol else "ValidationError",
                                   report.generate_report())
-                bad = check_patterns(p, om.input_shape, "")
+                # SQS: chgd speaks JSON 1.0, this botocore has the Query model only, whose
+                # AttributeNames enum lacks the message attributes JSON 1.0 takes
+                bad = check_patterns(p, om.input_shape, "", svc != "sqs")
                 if bad:
                     raise Refused(400, "ValidationException" if json_protocol else "ValidationError", bad)
             inj = None
@@ -711,7 +829,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, query_answer(svc, op, result), "text/xml")
         except Refused as e:
             if not getattr(e, "logged", False):
-                self.record(service=svc, op=op, ok=False, error=e.code, message=e.message)
+                self.record(service=svc, op=op, ok=False, error=e.code, message=e.message,
+                            **({"params": p} if isinstance(p, dict) else {}))
             if json_protocol:
                 return self.send(e.status, json.dumps({"__type": ERROR_PREFIX.get(svc, "") + e.code,
                                                        "message": e.message}), "application/x-amz-json-1.1")

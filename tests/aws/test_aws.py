@@ -68,6 +68,9 @@ def ask(*args, env=None, opts=()):
     return p.stdout.strip()
 
 
+STACK_ARN = "arn:aws:cloudformation:eu-west-1:123456789012:stack/web/0a1b2c3d-1111-2222-3333-444455556666"
+
+
 def reset(**state):
     fake("/_fake/reset", {})
     s = {"alarms": {"pay-5xx": "ALARM", "web-5xx": "OK", "combo": ["CompositeAlarm", "INSUFFICIENT_DATA"]},
@@ -76,6 +79,8 @@ def reset(**state):
                        "closed": {"state": "CLOSED"}},
          "pipelines": {"web": {"stages": {"Build": "Succeeded", "Deploy": "InProgress", "Never": None},
                                "executions": {"d3f1c2a0-1111-2222-3333-444455556666": "Succeeded"}}},
+         "stacks": {"web": {"status": "UPDATE_IN_PROGRESS", "id": STACK_ARN}},
+         "automations": {}, "cfn_tokens": {},
          "cred_ttl": 3600}
     s.update(state)
     fake("/_fake/state", s)
@@ -513,30 +518,266 @@ def test_actions():
        "error ConfigError: aws.sns.publish: not an action the AWS client runs with these arguments")
 
 
+RUNNING = "3137f7cb-7cf7-4f2d-9a2c-2d8e4ff5d1a0"
+DONE = "d3f1c2a0-1111-2222-3333-444455556666"
+WAITING = "0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"  # Automation execution IDs: 36 characters
+
+
+def test_stop_pipeline_execution():
+    """StopPipelineExecution: the reason cut to the model's 200, abandon
+    false unless asked, and CodePipeline's refusals named."""
+    reset(pipelines={"web": {"stages": {}, "executions": {RUNNING: "InProgress", DONE: "Succeeded"}}})
+    reason = "freeze: CAB_hold " + "é" * 300
+    eq(act("aws.codepipeline.stop_pipeline_execution", ["web", RUNNING, reason]),
+       '{"pipelineExecutionId": "%s"}' % RUNNING)
+    eq(calls("StopPipelineExecution")[0]["params"],
+       {"pipelineName": "web", "pipelineExecutionId": RUNNING, "abandon": False,
+        "reason": "freeze: CAB_hold " + "é" * 91})  # 17 + 182 bytes: no character cut in two
+    eq(act("aws.codepipeline.stop_pipeline_execution", ["web", RUNNING, "again"]),
+       "error DuplicatedStopRequestException: CodePipeline StopPipelineExecution: DuplicatedStopRequestException "
+       "(HTTP 400, 1 attempt): The execution is already being stopped")
+    eq(act("aws.codepipeline.stop_pipeline_execution", {"pipeline": "web", "execution_id": DONE, "reason": "",
+                                                        "abandon": True}),
+       "error PipelineExecutionNotStoppableException: CodePipeline StopPipelineExecution: "
+       "PipelineExecutionNotStoppableException (HTTP 400, 1 attempt): Execution %s cannot be stopped: it is "
+       "Succeeded" % DONE)
+    eq({k: calls("StopPipelineExecution")[2]["params"][k] for k in ("abandon", "reason")},
+       {"abandon": True, "reason": "stopped by chg"})
+    eq(act("aws.codepipeline.stop_pipeline_execution", ["web", "not-an-id", "x"]),
+       "error ValidationException: CodePipeline StopPipelineExecution: ValidationException (HTTP 400, 1 attempt): "
+       "1 validation error detected: Value at 'pipelineExecutionId' failed to satisfy constraint: Member must "
+       "satisfy regular expression pattern: [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+    eq(act("aws.codepipeline.stop_pipeline_execution", ["web", RUNNING, "x", "yes"]),
+       "error ConfigError: aws.codepipeline.stop_pipeline_execution: argument 4 is not a bool")
+
+
+def test_send_automation_signal():
+    """SendAutomationSignal answers a Change Manager request: Approve or
+    Reject, the comment as the Payload's Comment (1 to 512 characters), no
+    other signal ever sent."""
+    other = "ffffffff-aaaa-bbbb-cccc-0123456789ab"
+    reset(automations={WAITING: "PendingApproval", other: "Approved"})
+    eq(act("aws.ssm.send_automation_signal", [WAITING, "Approve", "ok: " + "x" * 600]), "{}")
+    eq(calls("SendAutomationSignal")[0]["params"],
+       {"AutomationExecutionId": WAITING, "SignalType": "Approve", "Payload": {"Comment": ["ok: " + "x" * 508]}})
+    eq(fake("/_fake/log")["log"][-1]["ok"], True)
+    eq(act("aws.ssm.send_automation_signal", [other, "Reject"]),
+       "error InvalidAutomationSignalException: SSM SendAutomationSignal: InvalidAutomationSignalException "
+       "(HTTP 400, 1 attempt): The execution is Approved, not waiting for approval")
+    eq(calls("SendAutomationSignal")[1]["params"], {"AutomationExecutionId": other, "SignalType": "Reject"})
+    act("aws.ssm.send_automation_signal", [other, "Reject", ""])  # an empty comment: no payload
+    eq(calls("SendAutomationSignal")[2]["params"], {"AutomationExecutionId": other, "SignalType": "Reject"})
+    eq(act("aws.ssm.send_automation_signal", [WAITING, "StartStep", "x"]),
+       'error ConfigError: aws.ssm.send_automation_signal: the signal is "Approve" or "Reject", not "StartStep"')
+    eq(len(calls("SendAutomationSignal")), 3)  # refused before any request
+    eq(act("aws.ssm.send_automation_signal", ["short", "Approve"]),
+       "error ValidationException: SSM SendAutomationSignal: ValidationException (HTTP 400, 1 attempt): "
+       "Invalid length for parameter AutomationExecutionId, value: 5, valid min length: 36")
+
+
+def test_cloudformation_actions():
+    """CancelUpdateStack, RollbackStack, ExecuteChangeSet by the Query
+    protocol, the action's key as ClientRequestToken: a retry after a lost
+    answer is the same request to CloudFormation, not a second one."""
+    reset(stacks={"web": {"status": "UPDATE_IN_PROGRESS", "id": STACK_ARN},
+                  "api": {"status": "UPDATE_FAILED", "id": STACK_ARN.replace("/web/", "/api/")},
+                  "db": {"status": "UPDATE_COMPLETE", "id": STACK_ARN.replace("/web/", "/db/"),
+                         "change_sets": {"release-42": "CREATE_COMPLETE", "draft": "CREATE_PENDING"}}})
+    key = "chg-7-0-0123456789abcdef"
+    eq(ask("--act", "aws.cloudformation.cancel_update_stack", '{"stack": "web"}', key), "{}")
+    eq(calls("CancelUpdateStack")[0]["params"], {"StackName": "web", "ClientRequestToken": key})
+    # the answer lost, the worker tries again with the same key: the same request
+    eq(ask("--act", "aws.cloudformation.cancel_update_stack", '{"stack": "web"}', key), "{}")
+    # without the token the second call would have been refused
+    eq(ask("--act", "aws.cloudformation.cancel_update_stack", '{"stack": "web"}', "chg-7-0-ffff"),
+       "error ValidationError: CloudFormation CancelUpdateStack: ValidationError (HTTP 400, 1 attempt): "
+       "CancelUpdateStack cannot be called from current stack status UPDATE_ROLLBACK_IN_PROGRESS")
+    eq(ask("--act", "aws.cloudformation.rollback_stack", '{"stack": "api"}', key),
+       "error TokenAlreadyExistsException: CloudFormation RollbackStack: TokenAlreadyExistsException (HTTP 400, "
+       "1 attempt): Another request used token " + key)
+    eq(act("aws.cloudformation.rollback_stack", [STACK_ARN.replace("/web/", "/api/")]),
+       '{"StackId":"%s"}' % STACK_ARN.replace("/web/", "/api/"))
+    eq(calls("RollbackStack")[1]["params"], {"StackName": STACK_ARN.replace("/web/", "/api/")})  # no key, no token
+    eq(act("aws.cloudformation.rollback_stack", ["db"]),
+       "error ValidationError: CloudFormation RollbackStack: ValidationError (HTTP 400, 1 attempt): Stack db is in "
+       "UPDATE_COMPLETE state and can not be rolled back")
+    # a key not of the token's form is not sent
+    eq(ask("--act", "aws.cloudformation.execute_change_set", '["db", "release-42"]', "my_key"), "{}")
+    eq(calls("ExecuteChangeSet")[0]["params"], {"StackName": "db", "ChangeSetName": "release-42"})
+    eq(act("aws.cloudformation.execute_change_set", ["db", "release-42"]),
+       "error InvalidChangeSetStatus: CloudFormation ExecuteChangeSet: InvalidChangeSetStatus (HTTP 400, 1 attempt): "
+       "ChangeSet [release-42] cannot be executed in its current status of [EXECUTE_IN_PROGRESS]")
+    eq(act("aws.cloudformation.execute_change_set", ["db", "nope"]),
+       "error ChangeSetNotFound: CloudFormation ExecuteChangeSet: ChangeSetNotFound (HTTP 404, 1 attempt): "
+       "ChangeSet [nope] does not exist")
+    # throttled, then retried by the client: every attempt carries the same token
+    fake("/_fake/inject", {"op": "ExecuteChangeSet", "error": "Throttling", "count": 1})
+    fake("/_fake/state", {"stacks": {"db": {"status": "UPDATE_COMPLETE", "id": "x",
+                                            "change_sets": {"release-43": "CREATE_COMPLETE"}}}})
+    eq(ask("--act", "aws.cloudformation.execute_change_set", '["db", "release-43"]', "chg-8-1-ab"), "{}")
+    eq([c["params"].get("ClientRequestToken") for c in calls("ExecuteChangeSet")[-2:]], ["chg-8-1-ab"] * 2)
+
+
+# each aws.* built-in and the IAM actions of the operations it calls
+IAM = {"aws.cloudwatch.alarm_state": {"cloudwatch:DescribeAlarms"},
+       "aws.ssm.calendar_state": {"ssm:GetCalendarState"}, "aws.ssm.next_transition": {"ssm:GetCalendarState"},
+       "aws.codepipeline.stage_state": {"codepipeline:GetPipelineState"},
+       "aws.codepipeline.execution_state": {"codepipeline:GetPipelineExecution"},
+       "aws.codepipeline.disable_transition": {"codepipeline:DisableStageTransition"},
+       "aws.codepipeline.enable_transition": {"codepipeline:EnableStageTransition"},
+       "aws.codepipeline.put_approval_result": {"codepipeline:PutApprovalResult"},
+       "aws.codepipeline.stop_pipeline_execution": {"codepipeline:StopPipelineExecution"},
+       "aws.codedeploy.stop_deployment": {"codedeploy:StopDeployment"},
+       "aws.stepfunctions.send_task_success": {"states:SendTaskSuccess"},
+       "aws.stepfunctions.send_task_failure": {"states:SendTaskFailure"},
+       "aws.sns.publish": {"sns:Publish"}, "aws.events.put_event": {"events:PutEvents"},
+       "aws.ssm.send_automation_signal": {"ssm:SendAutomationSignal"},
+       "aws.cloudformation.cancel_update_stack": {"cloudformation:CancelUpdateStack"},
+       "aws.cloudformation.rollback_stack": {"cloudformation:RollbackStack"},
+       "aws.cloudformation.execute_change_set": {"cloudformation:ExecuteChangeSet"}}
+# IAM's service prefix -> botocore's model
+IAM_MODEL = {"cloudwatch": "cloudwatch", "ssm": "ssm", "codepipeline": "codepipeline", "codedeploy": "codedeploy",
+             "states": "stepfunctions", "sns": "sns", "events": "events", "cloudformation": "cloudformation",
+             "sqs": "sqs", "sts": "sts"}
+
+
+def check_iam_policy(p):
+    """An IAM policy of IAM's grammar (the parts chg uses); its actions,
+    each an operation of botocore's model of its service."""
+    eq(sorted(k for k in p if k != "Id"), ["Statement", "Version"])
+    eq(p["Version"], "2012-10-17")
+    actions = set()
+    for st in p["Statement"]:
+        assert st["Effect"] == "Allow" and st["Action"] and st.get("Resource", st.get("Principal")), st
+        assert set(st) <= {"Sid", "Effect", "Action", "Resource", "Principal", "Condition"}, st
+        for a in st["Action"]:
+            svc, _, op = a.partition(":")
+            assert op in fake_aws.model(IAM_MODEL[svc]).operation_names, a
+            actions.add(a)
+    return actions
+
+
 def test_docs_iam_policies():
-    """docs/aws.md: every IAM policy is JSON of IAM's grammar, and each
-    operation the client calls is allowed by the whole-deployment policy."""
+    """docs/aws.md: every IAM policy is JSON of IAM's grammar; each one given
+    for built-ins allows exactly their operations; every aws.* built-in of
+    vm/builtins.def has one; the last is the union of all."""
     text = open(os.path.join(ROOT, "docs/aws.md"), encoding="utf-8").read()
-    blocks = re.findall(r"```json\n(.*?)```", text, re.S)
-    assert len(blocks) >= 4, blocks
-    for b in blocks:
-        p = json.loads(b)
-        eq(sorted(p), ["Statement", "Version"])
-        eq(p["Version"], "2012-10-17")
-        for st in p["Statement"]:
-            assert st["Effect"] == "Allow" and st["Action"] and st["Resource"], st
-            for a in st["Action"]:
-                svc, _, op = a.partition(":")
-                name = {"cloudwatch": "cloudwatch", "ssm": "ssm", "codepipeline": "codepipeline", "sqs": "sqs"}[svc]
-                assert op in fake_aws.model(name).operation_names, a
+    text = text[text.index("## Least-privilege IAM policies"):text.index("## EventBridge to SQS")]
+    blocks = re.findall(r"\n\n([^\n]*)\n\n```json\n(.*?)```", text, re.S)
+    builtins = set(re.findall(r'CHG_(?:QUERY|ACTION)\("(aws\.[a-z_.]+)"',
+                              open(os.path.join(ROOT, "vm/builtins.def"), encoding="utf-8").read()))
+    eq(builtins, set(IAM))
+    covered = set()
+    for intro, b in blocks[:-1]:
+        names = set(re.findall(r"`(aws\.[a-z_.]+)`", intro))
+        assert names, intro
+        covered |= names
+        eq(check_iam_policy(json.loads(b)), set().union(*(IAM[n] for n in names)))
+    eq(covered, builtins)
+    whole = json.loads(blocks[-1][1])
+    eq(check_iam_policy(whole), set().union(*IAM.values()))
+    WHOLE.update(whole)
     # the SQS intake's: exactly the operations the poller calls (daemon/sqs.c)
-    sqs = [json.loads(b) for b in blocks if "sqs:" in b]
-    eq(len(sqs), 1)
-    src = open(os.path.join(ROOT, "daemon/sqs.c"), encoding="utf-8").read()
-    eq(set(sqs[0]["Statement"][0]["Action"]), {"sqs:" + op for op in re.findall(r'sqs_call\(\w+, "(\w+)"', src)})
-    whole = {a for st in json.loads(blocks[-1])["Statement"] for a in st["Action"]}
-    eq(whole, {"cloudwatch:DescribeAlarms", "ssm:GetCalendarState", "codepipeline:GetPipelineState",
-               "codepipeline:GetPipelineExecution"})
+    eq(sqs_intake_policy(), {"sqs:" + op for op in re.findall(r'sqs_call\(\w+, "(\w+)"', open(
+        os.path.join(ROOT, "daemon/sqs.c"), encoding="utf-8").read())})
+
+
+def sqs_intake_policy():
+    """The actions of docs/aws.md's policy for the SQS intake."""
+    text = open(os.path.join(ROOT, "docs/aws.md"), encoding="utf-8").read()
+    text = text[text.index("## SQS intake"):text.index("## Least-privilege IAM policies")]
+    blocks = re.findall(r"```json\n(.*?)```", text, re.S)
+    eq(len(blocks), 1)
+    return check_iam_policy(json.loads(blocks[0]))
+
+
+WHOLE = {}
+
+# The CloudFormation resource types the template may use, each with its
+# required properties and its Fn::GetAtt attributes, from the CloudFormation
+# User Guide's resource reference (awsdocs/aws-cloudformation-user-guide,
+# doc_source/aws-resource-events-rule.md, aws-resource-sqs-queue.md,
+# aws-resource-sqs-queuepolicy.md, aws-resource-iam-role.md): cfn-lint, which
+# has the full specification, is not a Debian package.
+CFN_TYPES = {"AWS::Events::Rule": ({"EventPattern"}, {"Arn"}),  # EventPattern or ScheduleExpression
+             "AWS::SQS::Queue": (set(), {"Arn", "QueueName", "QueueUrl"}),
+             "AWS::SQS::QueuePolicy": ({"PolicyDocument", "Queues"}, {"Id"}),
+             "AWS::IAM::Role": ({"AssumeRolePolicyDocument"}, {"Arn", "RoleId"})}
+# the detail types chgd's rule matches: those of the real sample events (policies/events,
+# from /work/shared/events) and CodeDeploy's "Monitoring deployments with Amazon EventBridge"
+DETAIL_TYPES = {"aws.codepipeline": {"CodePipeline Pipeline Execution State Change",
+                                     "CodePipeline Stage Execution State Change",
+                                     "CodePipeline Action Execution State Change"},
+                "aws.codedeploy": {"CodeDeploy Deployment State-change Notification",
+                                   "CodeDeploy Instance State-change Notification"}}
+
+
+def test_cloudformation_template():
+    """docs/chgd-aws.cfn.json, checked structurally (cfn-lint is no Debian
+    package): real types with their required properties, every Ref and
+    GetAtt resolved, the queue's redrive to the dead-letter queue, the queue
+    policy for EventBridge and that rule only, the role's policies of IAM's
+    grammar and the whole-deployment one of docs/aws.md."""
+    t = json.load(open(os.path.join(ROOT, "docs/chgd-aws.cfn.json"), encoding="utf-8"))
+    assert set(t) <= {"AWSTemplateFormatVersion", "Description", "Parameters", "Resources", "Outputs"}, set(t)
+    eq(t["AWSTemplateFormatVersion"], "2010-09-09")
+    params, res = t.get("Parameters", {}), t["Resources"]
+    for name, p in params.items():
+        assert p["Type"] in ("String", "Number"), name
+        if "AllowedValues" in p:
+            assert p["Default"] in p["AllowedValues"], name
+
+    def walk(v, where):
+        if isinstance(v, dict):
+            if "Ref" in v:
+                assert v["Ref"] in params or v["Ref"] in res or v["Ref"].startswith("AWS::"), (where, v)
+            if "Fn::GetAtt" in v:
+                r, attr = v["Fn::GetAtt"]
+                assert r in res and attr in CFN_TYPES[res[r]["Type"]][1], (where, v)
+            for k, x in v.items():
+                assert not k.startswith("Fn::") or k in ("Fn::GetAtt", "Fn::Sub", "Fn::Join"), (where, k)
+                walk(x, where)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x, where)
+
+    for name, r in res.items():
+        assert re.fullmatch(r"[A-Za-z0-9]+", name), name
+        assert r["Type"] in CFN_TYPES, (name, r["Type"])
+        missing = CFN_TYPES[r["Type"]][0] - set(r.get("Properties", {}))
+        assert not missing, (name, missing)
+        walk(r.get("Properties", {}), name)
+    for name, o in t.get("Outputs", {}).items():
+        walk(o["Value"], name)
+    by_type = {}
+    for name, r in res.items():
+        by_type.setdefault(r["Type"], []).append(name)
+    rule = res[by_type["AWS::Events::Rule"][0]]["Properties"]
+    pat = rule["EventPattern"]
+    eq(set(pat["source"]), set(DETAIL_TYPES))
+    eq(set(pat["detail-type"]), set().union(*DETAIL_TYPES.values()))
+    samples = os.path.join(ROOT, "policies/events")
+    seen = {json.load(open(os.path.join(samples, f), encoding="utf-8")).get("detail-type")
+            for f in os.listdir(samples) if f.endswith(".json")}
+    assert DETAIL_TYPES["aws.codepipeline"] | {"CodeDeploy Instance State-change Notification"} <= seen, seen
+    queue = rule["Targets"][0]["Arn"]["Fn::GetAtt"][0]
+    qp = res[queue]["Properties"]
+    dlq = qp["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"]
+    eq((res[dlq[0]]["Type"], dlq[1]), ("AWS::SQS::Queue", "Arn"))
+    assert qp["ReceiveMessageWaitTimeSeconds"] == 20  # what chgd's long poll waits
+    pol = res[by_type["AWS::SQS::QueuePolicy"][0]]["Properties"]
+    eq(pol["Queues"], [{"Ref": queue}])
+    st = pol["PolicyDocument"]["Statement"]
+    eq(check_iam_policy(pol["PolicyDocument"]), {"sqs:SendMessage"})
+    eq(st[0]["Principal"], {"Service": "events.amazonaws.com"})
+    eq(st[0]["Condition"]["ArnEquals"]["aws:SourceArn"], {"Fn::GetAtt": [by_type["AWS::Events::Rule"][0], "Arn"]})
+    role = res[by_type["AWS::IAM::Role"][0]]["Properties"]
+    eq(check_iam_policy(role["AssumeRolePolicyDocument"]), {"sts:AssumeRole"})
+    docs = {p["PolicyName"]: p["PolicyDocument"] for p in role["Policies"]}
+    eq(check_iam_policy(docs["chgd-queue"]), sqs_intake_policy())
+    if not WHOLE:
+        test_docs_iam_policies()
+    eq(docs["chgd-aws"], WHOLE)
 
 
 def audit_actions(d):
@@ -557,12 +798,16 @@ def test_chgd_actions():
         s, b = d.req("POST", "/v1/events", {"id": "blocked", "pipeline": "web"})
         eq(b["outcome"], "deny")
         deadline = time.time() + 30
-        while time.time() < deadline and len([r for r in audit_actions(d) if r["status"] == "ok"]) < 2:
+        while time.time() < deadline and len([r for r in audit_actions(d) if r["status"] == "ok"]) < 3:
             time.sleep(0.1)
         recs = audit_actions(d)
         results = [(r["call"], r["status"]) for r in recs if r["status"] != "started"]
         eq(sorted(results), sorted([("aws.codepipeline.disable_transition", "ok"), ("aws.sns.publish", "retry"),
-                                    ("aws.sns.publish", "ok")]))
+                                    ("aws.sns.publish", "ok"), ("aws.cloudformation.cancel_update_stack", "ok")]))
+        # the action's idempotency key reaches CloudFormation as its ClientRequestToken
+        cancel = [r for r in recs if r["call"] == "aws.cloudformation.cancel_update_stack" and r["status"] == "ok"]
+        eq(calls("CancelUpdateStack")[0]["params"], {"StackName": "web", "ClientRequestToken": cancel[0]["key"]})
+        assert re.fullmatch(r"chg-\d+-2-[0-9a-f]{16}", cancel[0]["key"]), cancel[0]
         retry = [r for r in recs if r["status"] == "retry"][0]
         eq(retry["message"], "SNS Publish: Throttling (HTTP 400, 1 attempt): injected by the test")
         eq(calls("DisableStageTransition")[0]["params"]["transitionType"], "Inbound")
@@ -570,6 +815,98 @@ def test_chgd_actions():
         eq([c["params"]["Subject"] for c in calls("Publish")], ["chg: change denied"] * 2)
     finally:
         d.stop()
+
+
+# (call, argument index) -> (botocore model, operation, member): where each
+# argument of an AWS form goes; its valid neighbours for the other arguments
+FORMS = {
+    ("aws.sns.publish", 0): ("sns", "Publish", "TopicArn"),
+    ("aws.cloudformation.rollback_stack", 0): ("cloudformation", "RollbackStack", "StackName"),
+    ("aws.cloudformation.cancel_update_stack", 0): ("cloudformation", "CancelUpdateStack", "StackName"),
+    ("aws.cloudformation.execute_change_set", 0): ("cloudformation", "ExecuteChangeSet", "StackName"),
+    ("aws.cloudformation.execute_change_set", 1): ("cloudformation", "ExecuteChangeSet", "ChangeSetName"),
+    ("aws.codepipeline.disable_transition", 0): ("codepipeline", "DisableStageTransition", "pipelineName"),
+    ("aws.codepipeline.disable_transition", 1): ("codepipeline", "DisableStageTransition", "stageName"),
+    ("aws.codepipeline.put_approval_result", 2): ("codepipeline", "PutApprovalResult", "actionName"),
+    ("aws.codepipeline.put_approval_result", 3): ("codepipeline", "PutApprovalResult", "token"),
+    ("aws.codepipeline.put_approval_result", 4): ("codepipeline", "PutApprovalResult", "result.status"),
+    ("aws.codepipeline.stop_pipeline_execution", 1): ("codepipeline", "StopPipelineExecution", "pipelineExecutionId"),
+    ("aws.ssm.send_automation_signal", 0): ("ssm", "SendAutomationSignal", "AutomationExecutionId"),
+    ("aws.ssm.send_automation_signal", 1): ("ssm", "SendAutomationSignal", "SignalType"),
+    ("aws.events.put_event", 0): ("events", "PutEvents", "Entries.EventBusName"),
+}
+GOOD = {"aws.sns.publish": ['"arn:aws:sns:eu-west-1:123456789012:t"', "summary"],
+        "aws.cloudformation.rollback_stack": ['"web"'],
+        "aws.cloudformation.cancel_update_stack": ['"web"'],
+        "aws.cloudformation.execute_change_set": ['"web"', '"release-1"'],
+        "aws.codepipeline.disable_transition": ['"web"', '"Deploy"', "reason"],
+        "aws.codepipeline.put_approval_result": ['"web"', '"Deploy"', '"Approve"',
+                                                 '"3137f7cb-7cf7-4f2d-9a2c-2d8e4ff5d1a0"', '"Approved"', "summary"],
+        "aws.codepipeline.stop_pipeline_execution": ['"web"', '"3137f7cb-7cf7-4f2d-9a2c-2d8e4ff5d1a0"', "reason"],
+        "aws.ssm.send_automation_signal": ['"0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"', '"Approve"'],
+        "aws.events.put_event": ['"default"', '"x"', "{}"]}
+SAMPLES = ["web", "Deploy", "web-prod", "web_prod", "web.prod@1", "9web", "web app", "a" * 100, "a" * 101,
+           "a" * 128, "a" * 129, "é", "Approve", "Approved", "approved", "Reject", "Rejected", "StartStep",
+           "3137f7cb-7cf7-4f2d-9a2c-2d8e4ff5d1a0", "3137F7CB-7CF7-4F2D-9A2C-2D8E4FF5D1A0",
+           "0a1b2c3d-aaaa-bbbb-cccc-0123456789ab", "x" * 36, "x" * 37,
+           "arn:aws:sns:eu-west-1:123456789012:changes", "arn:aws:sns:eu-west-1:123456789012:changes.fifo",
+           "arn:aws:sns:eu-west-1:1234:changes", "arn:aws:sqs:eu-west-1:123456789012:changes",
+           "arn:aws:cloudformation:eu-west-1:123456789012:stack/web/0a1b2c3d-1111-2222-3333-444455556666",
+           "arn:aws:cloudformation:eu-west-1:123456789012:changeSet/release-1/0a1b2c3d-1111-2222-3333-44445555",
+           "arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/web/1",
+           "arn:aws:events:eu-west-1:123456789012:event-bus/ops", "arn:aws:events:eu-west-1:123456789012:rule/ops",
+           "arn:aws-us-gov:events:us-gov-west-1:123456789012:event-bus/ops", "default", "ops bus", "a/b", ""]
+
+
+def model_accepts(svc, op, member, value):
+    """Would AWS's published model take value for member: botocore's
+    validator and the model's pattern, maximum length and enum."""
+    shape = fake_aws.model(svc).operation_model(op).input_shape
+    for part in member.split("."):
+        shape = shape.members[part]
+        if shape.type_name == "list":
+            shape = shape.member
+    if len(value) < shape.metadata.get("min", 0) or len(value) > shape.metadata.get("max", len(value)):
+        return False
+    if shape.enum and value not in shape.enum:
+        return False
+    pat = shape.metadata.get("pattern")
+    return pat is None or re.fullmatch(pat, value) is not None
+
+
+def test_argument_forms_match_models():
+    """chgc's compile-time forms of aws.* arguments (compiler/aws_shapes.c)
+    against botocore's models: chgc never refuses a literal the model
+    accepts but where AWS documents more than the model (a topic ARN, a
+    stack name's 128 characters, the ARN of a stack), nor accepts one the
+    model refuses; where the model's pattern is all there is, the two
+    agree exactly."""
+    chgc = os.path.join(os.path.dirname(CHGD), "chgc")
+    lines, where = [], []
+    for (call, i), target in FORMS.items():
+        for v in SAMPLES:
+            args = list(GOOD[call])
+            args[i] = json.dumps(v, ensure_ascii=False)
+            lines.append(f"on deny do {call}({', '.join(args)})")
+            where.append((call, i, v))
+    path = os.path.join(TMP, "forms.chg")
+    write(path, "\n".join(lines) + "\n", 0o644)
+    p = subprocess.run([chgc, "check", "--color", "never", "--max-errors", "100000", path], capture_output=True, text=True, timeout=120)
+    refused = {int(m.group(1)) for m in re.finditer(r"forms\.chg:(\d+):\d+: error\[E080[0-2]\]", p.stdout)}
+    others = re.findall(r"error\[(?!E080)E\d+\]", p.stdout)
+    assert not others, (others[:5], p.stdout[-2000:])
+    # documented beyond the model: chgc may refuse what the model's bare string allows
+    stricter = {("sns", "Publish", "TopicArn"), ("cloudformation", "CancelUpdateStack", "StackName"),
+                ("cloudformation", "RollbackStack", "StackName"), ("cloudformation", "ExecuteChangeSet", "StackName"),
+                ("cloudformation", "ExecuteChangeSet", "ChangeSetName"), ("ssm", "SendAutomationSignal", "SignalType"),
+                ("events", "PutEvents", "Entries.EventBusName")}
+    for n, (call, i, v) in enumerate(where, 1):
+        target = FORMS[(call, i)]
+        chg_ok, model_ok = n not in refused, model_accepts(*target, v)
+        if chg_ok and not model_ok:
+            raise AssertionError(f"chgc accepts {v!r} for {call} argument {i + 1}; the model refuses it")
+        if model_ok and not chg_ok and target not in stricter:
+            raise AssertionError(f"chgc refuses {v!r} for {call} argument {i + 1}; the model takes it")
 
 
 def test_action_names_match_builtins():
@@ -581,7 +918,7 @@ def test_action_names_match_builtins():
         sigs[call] = [p.strip() for p in m.group(1).replace("[", ",").replace("]", "").split(",") if p.strip()]
     src = open(os.path.join(ROOT, "stdlib/aws/actions.c"), encoding="utf-8").read()
     table = {c: [n.strip().strip('"') for n in names.split(",")]
-             for c, names in re.findall(r'\{"(aws\.[a-z_.]+)", "[^"]+", \d, \d,\s*\{([^}]*)\}\}', src)}
+             for c, names in re.findall(r'\{"(aws\.[a-z_.]+)", "[^"]+", \d, \d,\s*\{([^}]*)\}', src)}
     eq(table, sigs)
 
 

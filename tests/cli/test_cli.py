@@ -282,6 +282,26 @@ class Files(unittest.TestCase):
             f.write(data if isinstance(data, bytes) else data.encode())
         return path
 
+    def test_a_calendar_cut_at_2200_is_said_when_the_horizon_reaches_it(self):
+        # W0026 (docs/errors.md): the golden runner's fixed --at cannot reach 2200
+        self.write("slots.ics", "BEGIN:VCALENDAR\r\nPRODID:-//AWS//Change Calendar 1.0//EN\r\nVERSION:2.0\r\n"
+                   "X-CALENDAR-TYPE:DEFAULT_CLOSED\r\nBEGIN:VEVENT\r\nUID:slot@ops.example\r\n"
+                   "DTSTAMP:20261101T120000Z\r\nDTSTART:20261201T080000Z\r\nDTEND:20261201T120000Z\r\n"
+                   "RRULE:FREQ=WEEKLY;BYDAY=TU\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+        p = self.write("p.chg", 'window slots = not calendar "slots.ics"\nrule r:\n  require window slots\n')
+        rc, out, _ = chgc("check", "--color", "never", "--at", "2199-11-01T00:00:00Z", p)
+        self.assertEqual(rc, 0)
+        self.assertEqual(out.replace(self.dir + "/", ""), (
+            "p.chg:1:29: warning[W0026]: calendar 'slots.ics' recurs past 2200-01-01, where chg stops expanding "
+            "calendars: it is CLOSED from then on (DEFAULT_CLOSED)\n"
+            "    1 | window slots = not calendar \"slots.ics\"\n"
+            "      |                             ^~~~~~~~~~~\n"
+            "      = help: decisions past 2200-01-01 do not see the calendar's events; see docs/time.md\n"
+            "1 warning\n"))
+        # before 2200 is in reach the calendar is just a weekly slot
+        rc, out, _ = chgc("check", "--color", "never", "--at", "2026-11-26T00:00:00Z", p)
+        self.assertEqual((rc, out), (0, ""))
+
     def test_byte_order_marks_are_accepted_in_every_input(self):
         bom = b"\xef\xbb\xbf"
         p = self.write("p.chg", bom + b'policy "b" version "1"\nfreeze f = calendar "h.ics"\nrule r:\n'

@@ -6,6 +6,7 @@ record, intakes, determinism and usage.
 
     test_replay.py CHGC REPO_ROOT
 """
+import json
 import os
 import re
 import shutil
@@ -222,6 +223,46 @@ intake deploy when event.source == "ci" {
         self.assertEqual(rc, 1)
         self.assertIn("decisions differ\noutcomes:\n", out)
         self.assertIn("risks:\n  low \u2192 high: ", out)
+
+    def test_plain_records_decide_as_the_general_path(self):
+        # A record of the plain shape (scalar members, the event, at, facts)
+        # is read without a JSON tree and its event decided from its own
+        # bytes, once parsed for both policies' intakes; a record with a
+        # member holding an array takes the general path. Both must give
+        # the same bytes: decisions, differences, counts, messages.
+        pol = os.path.join(self.d, "policies")
+        shutil.copytree(os.path.join(ROOT, "policies"), pol)
+        with open(os.path.join(pol, "production.chg"), encoding="utf-8") as f:
+            text = f.read()
+        self.write("policies/new.chg", text.replace('version "2026.11"', 'version "2026.12"')
+                   .replace("change.resources >= 50", "change.resources >= 5"))
+        events = [json.dumps(json.load(open(os.path.join(pol, "events", n), encoding="utf-8")))
+                  for n in sorted(os.listdir(os.path.join(pol, "events")))]
+        change = ('{"id":"c%d","env":"prod","service":"ledger","type":"deploy","resources":%d,"scope":"region",'
+                  '"emergency":false,"requested_at":"2026-11-30T%02d:00:00Z","requester":{"name":"ann","groups":["dev"]},'
+                  '"approvals":[{"by":"bob","group":"team-lead","at":"2026-11-29T10:00:00Z"}]}')
+        records = []
+        for i in range(12):
+            records.append('{"seq":%d,"event":%s}' % (i, change % (i, i * 4, i * 2)))
+            records.append('{ "event" : %s , "at":"2026-12-2%dT10:00:00Z", "seq":%d, "ok":true, "n":null,'
+                           ' "s":"h\\u00e9\\n", "facts":{"flags":{"incident-freeze":%s}} }'
+                           % (change % (100 + i, 60, 9), i % 8, i, "true" if i % 2 else "false"))
+        for i, ev in enumerate(events):
+            records.append('{"event":%s,"at":"2026-11-1%dT12:00:00Z"}' % (ev, i % 10))
+        general = [r[:-1] + ',"_":[0]}' for r in records]
+        self.write("plain.jsonl", "\n".join(records) + "\n")
+        self.write("general.jsonl", "\n".join(general) + "\n")
+        for fmt in ("text", "json"):
+            a = self.replay("--old", "policies/production.chg", "--new", "policies/new.chg", "--events", "plain.jsonl",
+                            "--facts", "policies/examples/facts.json", "--format", fmt)
+            b = self.replay("--old", "policies/production.chg", "--new", "policies/new.chg", "--events",
+                            "general.jsonl", "--facts", "policies/examples/facts.json", "--format", fmt)
+            self.assertEqual(a[0], 1, a[2])
+            self.assertEqual(a, b)
+            if fmt == "text":
+                m = re.search(r"^(\d+) of (\d+) decisions differ$", a[1], re.M)
+                self.assertEqual(int(m.group(2)), len(records))
+                self.assertGreater(int(m.group(1)), 0)  # differences were written, on both paths alike
 
     def test_usage(self):
         self.write("p.chg", POLICY)

@@ -135,7 +135,7 @@ static void test_check_where_names_are_allowed(void **state)
         "intake i when event.source == \"x\" {\n  id: change.id\n}\n"
         "at now\n"
         "rule r: when event.x == 1 deny \"{reason}\"\n"
-        "on allow do aws.sns.publish(\"t\", summary + reason)\n");
+        "on allow do aws.sns.publish(\"arn:aws:sns:us-east-1:111122223333:t\", summary + reason)\n");
     assert_string_equal(diag_codes(c), "E0119@16:4 E0119@14:7 E0120@13:8 E0119@17:14 E0119@17:34");
     chg_compiler_free(c);
 }
@@ -314,7 +314,7 @@ static const char clean[] =
     "rule big advisory: when change.n > 100 or (any g in change.requester.groups: g == \"x\")\n"
     "  warn \"large ({change.n}): {lower(change.id)} at {change.requested_at + 1h}\"\n"
     "on deny when change.pipeline != null do aws.codepipeline.disable_transition(change.pipeline, \"Prod\", reason)\n"
-    "on emergency do aws.sns.publish(\"arn:x\", summary)\n"
+    "on emergency do aws.sns.publish(\"arn:aws:sns:us-east-1:111122223333:x\", summary)\n"
     "intake hook when event.source == \"ci\" {\n"
     "  id: event.detail[\"id\"]\n"
     "  env: if event.detail.stage == \"Prod\" then \"prod\" else \"dev\"\n"

@@ -164,6 +164,51 @@ static void test_time_ical_overrides_and_cancellations(void **state)
     chg_timeset_free(ts);
 }
 
+/* RECURRENCE-ID as RFC 5545 §3.8.4.4 has it: the override names the
+ * instance by its original start (matched as an instant, whatever zone
+ * the override writes it in) and replaces it with itself, a whole
+ * component with its own STATUS: moved then cancelled removes the instance
+ * and leaves nothing at the new time; an override of a cancelled series
+ * that is not cancelled itself stands alone. The file is parsed by libical
+ * as every calendar is. */
+static void test_time_ical_moved_occurrences(void **state)
+{
+    (void)state;
+    chg_timeset *ts = calendar("tests/fixtures/calendars/moved.ics", NULL);
+    /* Wednesdays 18:00 Berlin: Mar 18 (CET), Mar 25 moved to the 26th and
+     * cancelled, Apr 1 (CEST) moved to Apr 2 09:00, Apr 8, Apr 15 */
+    assert_string_equal(intervals(ts, "2026-03-01T00:00:00Z", "2026-05-01T00:00:00Z"),
+                        "[2026-03-18T17:00:00Z,2026-03-18T19:00:00Z) "
+                        "[2026-04-02T07:00:00Z,2026-04-02T08:00:00Z) "
+                        "[2026-04-08T16:00:00Z,2026-04-08T18:00:00Z) "
+                        "[2026-04-15T16:00:00Z,2026-04-15T18:00:00Z)");
+    /* the cancelled series: only its moved, uncancelled instance */
+    assert_string_equal(intervals(ts, "2026-05-30T00:00:00Z", "2026-06-10T00:00:00Z"),
+                        "[2026-06-02T13:00:00Z,2026-06-02T14:00:00Z)");
+    chg_timeset_free(ts);
+}
+
+/* RANGE=THISANDFUTURE (an override of this and every later instance) is
+ * not read: refused, rather than read as this instance alone. */
+static void test_time_ical_thisandfuture_refused(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+        "BEGIN:VEVENT\r\nUID:u@chg.test\r\nDTSTAMP:20260101T000000Z\r\n"
+        "DTSTART:20260105T090000Z\r\nDTEND:20260105T100000Z\r\nRRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:u@chg.test\r\nDTSTAMP:20260101T000000Z\r\n"
+        "RECURRENCE-ID;RANGE=THISANDFUTURE:20260119T090000Z\r\n"
+        "DTSTART:20260119T140000Z\r\nDTEND:20260119T150000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    chg_ts_node n = {.op = CHG_TS_CALENDAR, .ics = text, .ics_len = strlen(text)};
+    chg_time_error e;
+    int bad;
+    assert_null(chg_timeset_build(&n, 1, 0, &e, &bad));
+    assert_string_equal(e.message, "RECURRENCE-ID;RANGE=THISANDFUTURE is not supported: "
+                                   "end the series and start a new one at the changed instance");
+    assert_memory_equal(text + e.offset, "RECURRENCE-ID;RANGE=THISANDFUTURE:20260119T090000Z", e.length);
+}
+
 /* DEFAULT_CLOSED: the time set (the CLOSED state) is outside the events. */
 static void test_time_ical_default_closed(void **state)
 {
@@ -735,6 +780,8 @@ int main(void)
         cmocka_unit_test(test_time_ical_vtimezone),
         cmocka_unit_test(test_time_ical_all_day_and_floating),
         cmocka_unit_test(test_time_ical_overrides_and_cancellations),
+        cmocka_unit_test(test_time_ical_moved_occurrences),
+        cmocka_unit_test(test_time_ical_thisandfuture_refused),
         cmocka_unit_test(test_time_ical_default_closed),
         cmocka_unit_test(test_time_ical_example_policy_calendar),
         cmocka_unit_test(test_time_ical_prefixed_tzid),

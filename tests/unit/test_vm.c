@@ -940,7 +940,7 @@ static const char all_sections_policy[] =
     "  deny \"tagged {lower(change.id)}\"\n"
     "rule sec: when prod and hour(change.when, \"Europe/Berlin\") > 3 require 1 of group \"sec\"\n"
     "concurrency prod_load = 2 of risk >= high per change.env\n"
-    "on deny when prod do aws.sns.publish(\"arn:aws:sns:us-east-1:1:x\", summary)\n"
+    "on deny when prod do aws.sns.publish(\"arn:aws:sns:us-east-1:111122223333:x\", summary)\n"
     "intake hook when event.source == \"x\" {\n"
     "  id: event.id, env: \"prod\", tags: [], when: event.time,\n"
     "  requester: { name: \"hook\", groups: [] }, approvals: []\n"
@@ -1141,8 +1141,8 @@ static void test_vm_no_allocations_with_approvals(void **state)
         "  emergency => 1 of group \"ic\" }\n"
         "freeze always = daily 00:00..24:00 in \"UTC\"\n"
         "rule f overridable: deny during always \"frozen: {freeze}\"\n"
-        "on deny do aws.sns.publish(\"t\", summary, reason)\n"
-        "on emergency do aws.sns.publish(\"t\", summary)\n");
+        "on deny do aws.sns.publish(\"arn:aws:sns:us-east-1:111122223333:t\", summary, reason)\n"
+        "on emergency do aws.sns.publish(\"arn:aws:sns:us-east-1:111122223333:t\", summary)\n");
     chg_bundle *b = vm_load(&bytes);
     chg_ctx *ctx = chg_ctx_new(b);
     char err[256];
@@ -1330,12 +1330,12 @@ static void test_vm_builtins_match_checker(void **state)
         uint32_t n = c->min_args;
         chg_value args[8], out;
         for (uint32_t k = 0; k < n; k++)
-            args[k] = sample(c->params[k < 4 ? k : 3], true);
+            args[k] = sample(chg_c_builtin_param(c, k), true);
         ctx->failed = false;
         if (fn(ctx, args, &out) < 0 && (strstr(ctx->err_msg, "must be") || strstr(ctx->err_msg, "cannot")))
             fail_msg("%s refuses the kinds the checker allows: %s", c->name, ctx->err_msg);
         for (uint32_t k = 0; k < n; k++) {
-            chg_param p = c->params[k < 4 ? k : 3];
+            chg_param p = chg_c_builtin_param(c, k);
             if (p == P_ANY)
                 continue;
             chg_value saved = args[k];
