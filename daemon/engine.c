@@ -395,6 +395,11 @@ typedef struct verdict {
     int64_t now;
     chgd_asked asked;       /* what it asked AWS */
     bool held;              /* deferred by a concurrency limit (live_check) */
+    /* what an allow does to the change's period (live_check decides,
+     * live_record does): nothing, a new period from now, or the period
+     * in flight taken over by this revision, from its since */
+    enum { LIVE_KEEP, LIVE_NEW, LIVE_REVISE } live;
+    int64_t live_since;
 } verdict;
 
 /* The concurrency limits that hold an allowed change (live_check): for
@@ -518,12 +523,16 @@ static int live_instant(const char *s, int64_t *t)
     return s && chg_time_parse_iso(s, strlen(s), t) == CHG_OK ? CHG_OK : CHG_EINTERNAL;
 }
 
-/* The limits an allowed change would break, going in flight at v->now
+/* The limits an allowed change would break, going in flight at start
  * beside the changes in flight (chg_concurrency_check: the planner's
  * algorithm), each with its reason and the earliest end of the changes
- * it lists. */
-static int live_limits(chg_store_conn *w, chgd_bundle *b, const char *id, const char *content, const verdict *v,
-                       limit_holds *h)
+ * it lists. Every change in flight and not past its bound counts as in
+ * flight at start, whatever its since (a change judged earlier reaches
+ * the writer after one judged later; the clock may step back), and the
+ * new change starts last: it is the one a violation is about. Its own
+ * row (a new revision of a change in flight) is left out. */
+static int live_limits(chg_store_conn *w, chgd_bundle *b, const char *id, const char *content, int64_t start,
+                       const verdict *v, limit_holds *h)
 {
     chg_vec act;
     chg_vec_init(&act);
@@ -540,13 +549,17 @@ static int live_limits(chg_store_conn *w, chgd_bundle *b, const char *id, const 
                               .len = strlen(f->content)};
         if ((rc = live_instant(f->since, &c[n].start)) == CHG_OK)
             rc = live_instant(f->until, &c[n].end);
+        if (rc == CHG_OK && c[n].end <= start) /* past its bound: the timer ends it */
+            continue;
+        if (c[n].start > start)
+            c[n].start = start;
         n++;
     }
     const char *bound;
     size_t me = n;
     if (rc == CHG_OK) {
         const char *risk = json_string_value(json_object_get(v->dj, "risk"));
-        c[me] = (chg_inflight){.id = id, .start = v->now, .end = live_until(content, v->now, &bound),
+        c[me] = (chg_inflight){.id = id, .start = start, .end = live_until(content, start, &bound),
                                .risk = risk_index(b->b, risk), .change = content, .len = strlen(content)};
         n++;
     }
@@ -587,32 +600,80 @@ static int live_limits(chg_store_conn *w, chgd_bundle *b, const char *id, const 
     return rc;
 }
 
+/* What an allow of change id at revision rev does to its period
+ * (docs/daemon.md, "Live changes"): a change in flight at this revision
+ * keeps its place; a new revision of one in flight takes its period over
+ * (from its since); a re-decision (reeval: an approval, a flag, a timer)
+ * of a change whose period at this revision ended (unless a delivery
+ * since was held), or of one allowed with no period (before the policy
+ * had limits), starts none; anything
+ * else — a first allow, a change delivered again after its end — starts
+ * a new period now. */
+/* Is change id listed as held by a limit? */
+static int live_is_held(chg_store_conn *w, const char *id, bool *held)
+{
+    chg_vec ids;
+    chg_vec_init(&ids);
+    int rc = chg_store_held_ids(w, &ids);
+    *held = false;
+    for (size_t i = 0; rc == CHG_OK && i < ids.len && !*held; i++)
+        *held = !strcmp(ids.items[i], id);
+    chg_strings_free(&ids);
+    return rc;
+}
+
+static int live_plan(chg_store_conn *w, const char *id, int64_t rev, bool reeval, verdict *v)
+{
+    chg_store_inflight own;
+    int rc = chg_store_inflight_get(w, id, &own);
+    v->live = LIVE_NEW;
+    v->live_since = v->now;
+    if (rc == CHG_OK) {
+        if (!own.ended_at && own.revision < rev) {
+            v->live = LIVE_REVISE;
+            rc = live_instant(own.since, &v->live_since);
+        } else if (!own.ended_at)
+            v->live = LIVE_KEEP;
+        else if (reeval && own.revision >= rev) {
+            bool held = false; /* delivered again after its end and held: it starts when let go */
+            rc = live_is_held(w, id, &held);
+            v->live = held ? LIVE_NEW : LIVE_KEEP;
+        }
+        chg_store_inflight_free(&own);
+        return rc;
+    }
+    if (rc != CHG_ENOTFOUND || !reeval)
+        return rc == CHG_ENOTFOUND ? CHG_OK : rc;
+    chg_buf latest;
+    chg_buf_init(&latest);
+    rc = chg_store_decision_latest(w, id, &latest);
+    if (rc == CHG_OK) {
+        json_t *lj = json_loads(latest.data, 0, NULL);
+        const char *was = json_string_value(json_object_get(lj, "outcome"));
+        if (was && !strcmp(was, "allow"))
+            v->live = LIVE_KEEP;
+        json_decref(lj);
+    }
+    chg_buf_free(&latest);
+    return rc == CHG_ENOTFOUND ? CHG_OK : rc;
+}
+
 /* An allowed verdict v about change id at revision rev, checked against
- * the limits: when one holds it, v is judged again, on this thread, with
- * their reasons. A change in flight keeps its place, and one whose period
- * at this revision ended is done (it flies again only as a new revision,
- * live_record): neither is held. */
+ * the limits when it starts or takes over a period (live_plan): when one
+ * holds it, v is judged again, on this thread, with their reasons. */
 static int live_check(chg_store_conn *w, chgd_bundle *b, const chg_facts *facts, const char *id, int64_t rev,
-                      const char *content, verdict *v)
+                      const char *content, bool reeval, verdict *v)
 {
     if (!id || strcmp(v->outcome, "allow") || chg_bundle_nconcurrency(b->b) == 0)
         return CHG_OK;
+    int rc = live_plan(w, id, rev, reeval, v);
     /* an approved emergency goes (it still counts) */
-    if (json_is_true(json_object_get(v->dj, "emergency")))
-        return CHG_OK;
-    chg_store_inflight own;
-    int rc = chg_store_inflight_get(w, id, &own);
-    bool flying = rc == CHG_OK && (!own.ended_at || own.revision >= rev);
-    if (rc == CHG_OK)
-        chg_store_inflight_free(&own);
-    if (rc != CHG_OK && rc != CHG_ENOTFOUND)
+    if (rc != CHG_OK || v->live == LIVE_KEEP || json_is_true(json_object_get(v->dj, "emergency")))
         return rc;
-    if (flying)
-        return CHG_OK;
     limit_holds h = {0};
     chg_buf merged;
     chg_buf_init(&merged);
-    rc = live_limits(w, b, id, content, v, &h);
+    rc = live_limits(w, b, id, content, v->live_since, v, &h);
     if (rc == CHG_OK && h.n)
         rc = merged_change(w, id, content, &merged);
     if (rc == CHG_OK && h.n) {
@@ -627,28 +688,21 @@ static int live_check(chg_store_conn *w, chgd_bundle *b, const chg_facts *facts,
 }
 
 /* After a decision about change id is written: a held change is listed
- * (in the order first held), any other is not; an allow stored puts the
- * change in flight, unless it is already, or its period at this
- * revision ended (an ended change flies again only as a new revision). */
+ * (in the order first held), any other is not (also when the policy has
+ * no limits now); an allow stored starts or takes over the change's
+ * period as live_check planned. */
 static int live_record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev, const char *content,
                        const verdict *v, const decided *d)
 {
-    if (chg_bundle_nconcurrency(b->b) == 0)
-        return CHG_OK;
     int rc = chg_store_held_set(w, id, v->held);
-    if (rc != CHG_OK || !d->changed || strcmp(v->outcome, "allow"))
+    if (rc != CHG_OK || chg_bundle_nconcurrency(b->b) == 0 || !d->changed || strcmp(v->outcome, "allow") ||
+        v->live == LIVE_KEEP)
         return rc;
-    chg_store_inflight f;
-    rc = chg_store_inflight_get(w, id, &f);
-    bool again = rc == CHG_ENOTFOUND || (rc == CHG_OK && f.ended_at && f.revision < rev);
-    if (rc == CHG_OK)
-        chg_store_inflight_free(&f);
-    if ((rc != CHG_OK && rc != CHG_ENOTFOUND) || !again)
-        return rc == CHG_ENOTFOUND ? CHG_OK : rc;
     const char *bound;
-    char until[32];
-    chgd_time_text(live_until(content, v->now, &bound), until);
-    chg_store_inflight nf = {.id = (char *)id, .revision = rev, .since = (char *)v->now_text, .until = until,
+    char since[32], until[32];
+    chgd_time_text(v->live_since, since);
+    chgd_time_text(live_until(content, v->live_since, &bound), until);
+    chg_store_inflight nf = {.id = (char *)id, .revision = rev, .since = since, .until = until,
                              .bound = (char *)bound, .content = (char *)content,
                              .risk = (char *)json_string_value(json_object_get(v->dj, "risk"))};
     return chg_store_inflight_put(w, &nf);
@@ -798,7 +852,7 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
     if (rc == CHG_OK)
         rc = judge(b, facts, NULL, merged.data, merged.len, chgd_now(), NULL, &v);
     if (rc == CHG_OK)
-        rc = live_check(w, b, facts, id, rev, content, &v);
+        rc = live_check(w, b, facts, id, rev, content, reeval, &v);
     d->changed = true;
     if (rc == CHG_OK && reeval && id) {
         int lr = chg_store_decision_latest(w, id, &latest);
@@ -858,6 +912,7 @@ typedef struct event_job {
     char body_sha[65], sha[65]; /* of the body, of the change */
     json_t *cj;             /* the change parsed: id points into it */
     const char *id;         /* its "id", or NULL */
+    char id_text[24];       /* an integer "id" as text: what id points to */
     const char *intake;     /* the intake used, or NULL */
     chgd_answer *a;
     const chgd_later *later; /* NULL: the caller waits */
@@ -1008,7 +1063,7 @@ static int event_run(chg_store_conn *w, void *ud)
      * of two events judged allow at once on other threads, the second to
      * reach the writer finds the first in flight */
     if (holds)
-        rc = live_check(w, j->b, chgd_facts_get(j->facts), j->id, rev, j->change.data, &j->v);
+        rc = live_check(w, j->b, chgd_facts_get(j->facts), j->id, rev, j->change.data, false, &j->v);
     if (rc == CHG_OK)
         rc = holds ? record(w, j->b, j->id, rev, "event", j->change.data, &j->v, &a->body, &d)
                    : decide(w, j->b, j->id, rev, j->change.data, "event", false, &a->body, &d);
@@ -1076,6 +1131,18 @@ static void event_done(int rc, void *ud)
     event_job_free(j);
     if (later)
         later->resume(later->ud);
+}
+
+/* A change's "id": a string as it is, an integer by its canonical
+ * decimal text (written to text); NULL for none or any other value. */
+static const char *change_id(const json_t *c, char text[24])
+{
+    const json_t *id = json_object_get(c, "id");
+    if (json_is_integer(id)) {
+        snprintf(text, 24, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+        return text;
+    }
+    return json_string_value(id);
 }
 
 /* An EventBridge envelope's id, or NULL when j is no envelope. */
@@ -1198,7 +1265,16 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
     }
     json_error_t je;
     job->cj = json_loads(job->change.data, 0, &je);
-    job->id = json_string_value(json_object_get(job->cj, "id"));
+    job->id = change_id(job->cj, job->id_text);
+    if (!job->id && chg_bundle_nconcurrency(job->b->b)) {
+        /* a change chgd cannot follow would escape the limits unseen */
+        chgd_error(a, 422, "no_change_id",
+                   "the policy declares concurrency limits: a change needs an \"id\" (a string or an integer) "
+                   "to be followed while in flight");
+        chg_event_free(ev);
+        event_job_free(job);
+        return CHG_OK;
+    }
     job->intake = intake >= 0 ? chg_bundle_intake_name(job->b->b, (uint32_t)intake) : NULL;
     chgd_sha256_hex(job->change.data, job->change.len, job->sha);
     event_judge(job, ev, now);
@@ -1890,6 +1966,14 @@ void chgd_bundle_json(chg_buf *out, const chgd_bundle *b)
     bundle_json(out, b);
 }
 
+/* After a reload: every held change decided again under the new bundle
+ * (a limit raised or removed lets them go). */
+static int reload_held_run(chg_store_conn *w, void *ud)
+{
+    long run = 0, changed = 0;
+    return live_reeval_held(w, ud, "reload", &run, &changed);
+}
+
 int chgd_reload(chg_buf *out, char *err, size_t errlen)
 {
     pthread_mutex_lock(&reload_mu);
@@ -1921,6 +2005,13 @@ int chgd_reload(chg_buf *out, char *err, size_t errlen)
     note_job nj = {"reload", data.data};
     if (!data.oom && chg_store_run(chgd_store, note_run, &nj) != CHG_OK)
         chgd_log(LOG_ERROR, "reload: the audit record could not be written");
+    if (rc == CHG_OK) {
+        chgd_bundle *cb = chgd_bundle_acquire();
+        if (chg_store_run(chgd_store, reload_held_run, cb) != CHG_OK)
+            chgd_log(LOG_ERROR, "reload: the held changes could not be decided again (the next end or timer does)");
+        chgd_bundle_release(cb);
+        chgd_actions_kick();
+    }
     chg_buf_append(out, data.data, data.len);
     chg_buf_free(&data);
     pthread_mutex_unlock(&reload_mu);

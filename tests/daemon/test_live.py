@@ -297,6 +297,173 @@ def test_reload_unknown_class(tmp):
         d.stop()
 
 
+def write_policy(tmp, text):
+    path = os.path.join(tmp, "live.chg")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def outcome_of(d, cid):
+    s, _, c = d.request("GET", f"/v1/changes/{cid}", token="r")
+    eq(s, 200, f"GET {cid}")
+    return [(x["outcome"], x["cause"]) for x in c["decisions"]]
+
+
+def test_revision_takes_period_over(tmp):
+    """A new revision of a change in flight is counted by its new content
+    and class from its first since (red-team r1), and one that does not
+    fit there is held (its first revision keeps the place)."""
+    d = live(tmp)
+    try:
+        def post(c):
+            return d.request("POST", "/v1/events", c)[2]
+        is_decision(post(ch("a", "payments")), "allow")
+        a2 = post(ch("a", "search", "prod"))
+        eq((a2["revision"], a2["outcome"]), (2, "allow"), "a rev 2 fits")
+        eq((in_flight(d, "a")["revision"], in_flight(d, "a")["since"]), (2, START),
+           "the period is revision 2's, from revision 1's since")
+        b = post(ch("b", "search"))
+        eq((b["outcome"], [r["limit"] for r in limit_reasons(b)]), ("defer", ["one_per_service"]),
+           "b is held: a runs on search now")
+        is_decision(post(ch("p1", "s1", "prod")), "allow")
+        p2 = post(ch("p2", "s2", "prod"))
+        eq((p2["outcome"], [r["limit"] for r in limit_reasons(p2)]), ("defer", ["prod_load"]),
+           "a (prod now) and p1 take prod_load's 2 places")
+        # a revision that does not fit is held; revision 2 keeps its place
+        a3 = post(ch("a", "s1"))
+        eq((a3["revision"], a3["outcome"], [r["limit"] for r in limit_reasons(a3)]), (3, "defer", ["one_per_service"]),
+           "a rev 3 onto p1's service is held")
+        eq((in_flight(d, "a")["revision"], in_flight(d, "a")["active"]), (2, True), "revision 2 still in flight")
+    finally:
+        d.stop()
+
+
+def test_revised_then_ended_stays_ended(tmp):
+    """A change revised in flight, then ended: a later re-decision (an
+    approval) neither holds it nor flies it again (red-team r8)."""
+    d = live(tmp)
+    try:
+        d.request("POST", "/v1/events", ch("a", "web"))
+        d.request("POST", "/v1/events", ch("a", "web", duration=600))
+        d.request("POST", "/v1/changes/a/end", {"by": "ci", "result": "succeeded"})
+        is_decision(d.request("POST", "/v1/events", ch("b", "web"))[2], "allow")
+        s, _, ap = d.request("POST", "/v1/changes/a/approvals", {"by": "bob"})
+        eq(ap["outcome"], "allow", "a stays allowed and done")
+        eq(in_flight(d, "a")["active"], False, "a is not in flight again")
+        eq(queued(d.store, "a"), ["changes", "changes"], "allow's actions of revisions 1 and 2 only")
+    finally:
+        d.stop()
+
+
+def test_in_flight_counted_whatever_since(tmp):
+    """A change in flight with a since later than the new change's start
+    counts (red-team r2b: a clock stepped back; r2: a slow judgment)."""
+    write_policy(tmp, 'policy "p" version "1"\nschema change { id: string, service: string }\n'
+                      'concurrency one_per_service = 1 of any per change.service\n')
+    d = live(tmp)
+    try:
+        is_decision(d.request("POST", "/v1/events", {"id": "a", "service": "web"})[2], "allow")
+    finally:
+        d.stop()
+    d = Daemon(tmp, "--fake-clock", "2026-12-02T09:59:59Z", "--dry-run", policy=os.path.join(tmp, "live.chg"),
+               store=d.store)
+    try:
+        s, _, b = d.request("POST", "/v1/events", {"id": "b", "service": "web"})
+        eq((b["outcome"], [r["limit"] for r in limit_reasons(b)]), ("defer", ["one_per_service"]),
+           "b is held behind a, in flight since a second later")
+    finally:
+        d.stop()
+
+
+def test_integer_id_and_no_id(tmp):
+    """An integer id is followed by its decimal text; under limits a
+    change without a usable id is refused, not let through (red-team r7)."""
+    write_policy(tmp, 'policy "p" version "1"\nschema change { id: int?, service: string }\n'
+                      'concurrency one_per_service = 1 of any per change.service\n')
+    d = live(tmp)
+    try:
+        outs = [d.request("POST", "/v1/events", {"id": i, "service": "web"})[2]["outcome"] for i in (101, 102)]
+        eq(outs, ["allow", "defer"], "the second numeric id of web is held")
+        eq(in_flight(d, "101")["active"], True, "followed as \"101\"")
+        s, _, b = d.request("POST", "/v1/changes/101/end", {"by": "ci", "result": "succeeded"})
+        eq((s, b["changed"]), (200, 1), "102 let go by 101's end")
+        eq(outcome_of(d, "102")[0], ("allow", "end"), "102 allowed")
+        s, _, e = d.request("POST", "/v1/events", {"service": "web"})
+        is_error(s, e, "no_change_id", 422)
+        eq(metric(d, "chgd_changes_in_flight"), 1.0, "nothing else in flight")
+    finally:
+        d.stop()
+
+
+def test_ended_delivered_again(tmp):
+    """An ended change delivered again (same content, a new delivery) is
+    checked against the limits and starts a new period (red-team r5)."""
+    d = live(tmp)
+    try:
+        d.request("POST", "/v1/events", ch("a", "web"))
+        d.request("POST", "/v1/changes/a/end", {"by": "ci", "result": "failed"})
+        is_decision(d.request("POST", "/v1/events", ch("b", "web"))[2], "allow")
+        s, _, a2 = d.request("POST", "/v1/events", ch("a", "web"), headers={"Idempotency-Key": "retry-1"})
+        eq((a2["revision"], a2["outcome"], [r["limit"] for r in limit_reasons(a2)]), (1, "defer", ["one_per_service"]),
+           "a retried while b runs is held")
+        d.request("POST", "/v1/changes/b/end", {"by": "ci", "result": "succeeded"})
+        eq(outcome_of(d, "a")[0], ("allow", "end"), "a allowed again")
+        f = in_flight(d, "a")
+        eq((f["active"], f["revision"]), (True, 1), "a new period of revision 1")
+    finally:
+        d.stop()
+
+
+UNTRACKED = '''policy "p" version "1"
+schema change { id: string, service: string }
+freeze incident = flag "incident-freeze"
+on allow
+  do aws.sns.publish("arn:aws:sns:us-east-1:111122223333:changes", summary)
+on defer
+  do aws.sns.publish("arn:aws:sns:us-east-1:111122223333:held", reason)
+'''
+
+
+def test_untracked_allow_not_restarted(tmp):
+    """A change allowed before the policy had limits is not made a new
+    start by a later re-decision (red-team r3)."""
+    write_policy(tmp, UNTRACKED)
+    d = live(tmp)
+    try:
+        is_decision(d.request("POST", "/v1/events", {"id": "old", "service": "web"})[2], "allow")
+        write_policy(tmp, UNTRACKED + "concurrency one_per_service = 1 of any per change.service\n")
+        eq(d.request("POST", "/v1/reload")[2]["ok"], True, "reload adds the limit")
+        is_decision(d.request("POST", "/v1/events", {"id": "new", "service": "web"})[2], "allow")
+        d.request("PUT", "/v1/flags/incident-freeze", {"by": "ops", "why": "incident"})
+        d.request("DELETE", "/v1/flags/incident-freeze", {"by": "ops", "why": "over"})
+        eq(outcome_of(d, "old")[0][0], "allow", "old stays allowed")
+        eq(in_flight(d, "old"), None, "and not in flight")
+        d.request("POST", "/v1/changes/new/end", {"by": "ci", "result": "succeeded"})
+        eq(in_flight(d, "old"), None, "not put in flight by new's end")
+        eq(queued(d.store, "old"), ["changes"], "allow's actions once")
+    finally:
+        d.stop()
+
+
+def test_reload_lets_held_go(tmp):
+    """A reload that raises a limit decides the held changes again at
+    once (red-team r6)."""
+    base = 'policy "p" version "1"\nschema change { id: string, service: string }\n' \
+           'concurrency one_per_service = %d of any per change.service\n'
+    write_policy(tmp, base % 1)
+    d = live(tmp)
+    try:
+        d.request("POST", "/v1/events", {"id": "a", "service": "web"})
+        is_decision(d.request("POST", "/v1/events", {"id": "h", "service": "web"})[2], "defer")
+        write_policy(tmp, base % 3)
+        eq(d.request("POST", "/v1/reload")[2]["ok"], True, "reload: 1 -> 3")
+        eq(outcome_of(d, "h")[0], ("allow", "reload"), "h allowed by the reload")
+        eq(in_flight(d, "h")["active"], True, "h in flight")
+    finally:
+        d.stop()
+
+
 def test_docs_live(tmp):
     """The curl examples of docs/daemon.md's "Live changes" run, in order,
     against a chgd on the policy that section shows."""
