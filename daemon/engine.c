@@ -622,6 +622,23 @@ static int live_is_held(chg_store_conn *w, const char *id, bool *held)
     return rc;
 }
 
+/* The latest decision stored for change id, into latest, and its outcome
+ * ("" when it has none or it does not parse); CHG_ENOTFOUND when the
+ * change has no decision yet. */
+static int latest_decision(chg_store_conn *w, const char *id, chg_buf *latest, char outcome[16])
+{
+    outcome[0] = '\0';
+    int rc = chg_store_decision_latest(w, id, latest);
+    if (rc != CHG_OK)
+        return rc;
+    json_t *lj = json_loads(latest->data, 0, NULL);
+    const char *was = json_string_value(json_object_get(lj, "outcome"));
+    if (was && strlen(was) < 16)
+        strcpy(outcome, was);
+    json_decref(lj);
+    return CHG_OK;
+}
+
 static int live_plan(chg_store_conn *w, const char *id, int64_t rev, bool reeval, verdict *v)
 {
     chg_store_inflight own;
@@ -646,14 +663,10 @@ static int live_plan(chg_store_conn *w, const char *id, int64_t rev, bool reeval
         return rc == CHG_ENOTFOUND ? CHG_OK : rc;
     chg_buf latest;
     chg_buf_init(&latest);
-    rc = chg_store_decision_latest(w, id, &latest);
-    if (rc == CHG_OK) {
-        json_t *lj = json_loads(latest.data, 0, NULL);
-        const char *was = json_string_value(json_object_get(lj, "outcome"));
-        if (was && !strcmp(was, "allow"))
-            v->live = LIVE_KEEP;
-        json_decref(lj);
-    }
+    char was[16];
+    rc = latest_decision(w, id, &latest, was);
+    if (rc == CHG_OK && !strcmp(was, "allow"))
+        v->live = LIVE_KEEP;
     chg_buf_free(&latest);
     return rc == CHG_ENOTFOUND ? CHG_OK : rc;
 }
@@ -855,12 +868,10 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
         rc = live_check(w, b, facts, id, rev, content, reeval, &v);
     d->changed = true;
     if (rc == CHG_OK && reeval && id) {
-        int lr = chg_store_decision_latest(w, id, &latest);
+        char was[16];
+        int lr = latest_decision(w, id, &latest, was);
         if (lr == CHG_OK) {
-            json_t *lj = json_loads(latest.data, 0, NULL);
-            const char *was = json_string_value(json_object_get(lj, "outcome"));
-            d->same_outcome = was && !strcmp(was, v.outcome);
-            json_decref(lj);
+            d->same_outcome = !strcmp(was, v.outcome);
             d->changed = !d->same_outcome || differs_but_at(latest.data, v.text.data);
         } else if (lr != CHG_ENOTFOUND)
             rc = lr;
