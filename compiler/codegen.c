@@ -1663,6 +1663,29 @@ static void emit_intakes(gen *g)
     }
 }
 
+/* The path node of each limit's `per` field, so its schema default (if
+ * any) is in the bundle even when no rule reads the field: the planner
+ * groups a change that leaves it out with the default's
+ * (chg_bundle_concurrency_default). The node gets no slot: nothing
+ * decodes it. */
+static void concurrency_paths(gen *g)
+{
+    chg_compiler *c = g->c;
+    for (size_t i = 0; i < c->all_decls.len; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        if (d->kind != D_CONCURRENCY || !d->u.concurrency.path)
+            continue;
+        int n = 0; /* the change's root */
+        for (const char *p = d->u.concurrency.path; n >= 0 && *p;) {
+            const char *dot = strchr(p, '.');
+            size_t len = dot ? (size_t)(dot - p) : strlen(p);
+            const char *name = chg_arena_printf(g->a, "%.*s", (int)len, p);
+            n = name ? child(g, n, name) : -1;
+            p += len + (dot ? 1 : 0);
+        }
+    }
+}
+
 /* Concurrency limits: what the checker resolved (the risk class's rank,
  * the field path), for chg_concurrency_check. */
 static void emit_concurrency(gen *g)
@@ -1866,6 +1889,7 @@ static int generate(chg_compiler *c, chg_buf *out)
         r->reg_base = (uint16_t)g->let_regs;
         relocate(g, r->start, r->start + r->len, g->let_regs);
     }
+    concurrency_paths(g);
     emit_paths(g);
     emit_schema(g);
     emit_concurrency(g);

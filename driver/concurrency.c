@@ -61,9 +61,12 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     return rc;
 }
 
-/* The value of the dotted path `per` below the change, as compact JSON;
- * "null" when absent or null. NULL when out of memory. */
-static char *group_of(json_t *change, const char *per)
+/* The value of the dotted path `per` below the change, as compact JSON,
+ * read as the decoder reads it: a field that is missing (at any step, or
+ * below a value that is not an object) or null takes the schema's
+ * default `dflt` (NULL: none), else it is "null". NULL when out of
+ * memory. */
+static char *group_of(json_t *change, const char *per, json_t *dflt)
 {
     json_t *v = change;
     const char *p = per;
@@ -73,6 +76,8 @@ static char *group_of(json_t *change, const char *per)
         v = json_is_object(v) ? json_object_getn(v, p, n) : NULL;
         p += n + (dot ? 1 : 0);
     }
+    if (!v || json_is_null(v))
+        v = dflt;
     if (!v || json_is_null(v)) {
         char *s = malloc(5);
         if (s)
@@ -80,6 +85,23 @@ static char *group_of(json_t *change, const char *per)
         return s;
     }
     return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+/* Limit l's default group value as a jansson value, *out NULL when none. */
+static int default_of(const chg_bundle *b, uint32_t l, json_t **out)
+{
+    *out = NULL;
+    chg_buf t;
+    chg_buf_init(&t);
+    int rc = CHG_OK;
+    if (chg_bundle_concurrency_default(b, l, &t)) {
+        json_error_t je;
+        *out = t.data ? json_loadb(t.data, t.len, JSON_DECODE_ANY, &je) : NULL;
+        if (!*out)
+            rc = CHG_ENOMEM; /* the VM writes valid JSON: only memory fails */
+    }
+    chg_buf_free(&t);
+    return rc;
 }
 
 void chg_concurrency_violations_free(chg_concurrency_violation *v, size_t n)
@@ -206,14 +228,21 @@ int chg_concurrency_check(const chg_bundle *b, const chg_inflight *changes, size
     for (uint32_t l = 0; l < nlimits && rc == CHG_OK; l++) {
         chg_concurrency_info info;
         chg_bundle_concurrency(b, l, &info);
+        json_t *dflt = NULL;
+        if (info.per && default_of(b, l, &dflt) != CHG_OK) {
+            rc = fail(err, errlen, CHG_ENOMEM, "out of memory");
+            goto done;
+        }
         for (size_t i = 0; info.per && i < n; i++) {
             free(keys[i]);
-            keys[i] = docs[i] ? group_of(docs[i], info.per) : strdup("null");
+            keys[i] = group_of(docs[i], info.per, dflt);
             if (!keys[i]) {
+                json_decref(dflt);
                 rc = fail(err, errlen, CHG_ENOMEM, "out of memory");
                 goto done;
             }
         }
+        json_decref(dflt);
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
             int r = changes[i].risk;

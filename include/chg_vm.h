@@ -341,6 +341,12 @@ typedef struct chg_concurrency_info {
 } chg_concurrency_info;
 uint32_t chg_bundle_nconcurrency(const chg_bundle *b);
 void chg_bundle_concurrency(const chg_bundle *b, uint32_t i, chg_concurrency_info *out);
+/* The schema's default of the field limit i groups by (`per change.F`),
+ * as JSON text in the form a change carries it, appended to out: a
+ * change that leaves the field out (or sends null) is in the default's
+ * group, as its decision reads it. false (nothing appended) when the limit
+ * is global or the field has no default. */
+bool chg_bundle_concurrency_default(const chg_bundle *b, uint32_t i, chg_buf *out);
 
 /* Time sets: every declared window and freeze, in declaration order, then
  * the sets written inside `deny during` rules. */

@@ -1259,6 +1259,36 @@ void chg_bundle_concurrency(const chg_bundle *b, uint32_t i, chg_concurrency_inf
     out->span = r->span;
 }
 
+bool chg_bundle_concurrency_default(const chg_bundle *b, uint32_t i, chg_buf *out)
+{
+    const chg_rec_CONCUR *r = &b->concur[i];
+    if (r->per == CHG_NONE32)
+        return false;
+    /* walk the path nodes from the change's root (node 0), one key at a
+     * time; a segment no node has means the schema says nothing of it */
+    uint32_t node = 0;
+    const char *p = b->str[r->per];
+    while (*p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        uint32_t k = CHG_NONE32;
+        for (uint32_t j = node + 1; j < b->npaths && k == CHG_NONE32; j++) {
+            const chg_pathnode *q = &b->paths[j];
+            if (q->kind == CHG_PN_KEY && q->parent == node && q->name != CHG_NONE32 &&
+                strncmp(b->str[q->name], p, n) == 0 && b->str[q->name][n] == 0)
+                k = j;
+        }
+        if (k == CHG_NONE32)
+            return false;
+        node = k;
+        p += n + (dot ? 1 : 0);
+    }
+    if (b->paths[node].dflt == CHG_NONE32 || b->paths[node].dflt >= b->nconsts)
+        return false;
+    chg_vm_value_change_json(b, &b->consts[b->paths[node].dflt], out);
+    return true;
+}
+
 void chg_bundle_disasm(const chg_bundle *b, chg_buf *out)
 {
     chg_buf_printf(out, "; policy %s version %s\n; compiler %s, sha256 %s\n", b->str[b->name], b->str[b->version],

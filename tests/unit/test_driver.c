@@ -617,6 +617,70 @@ static void test_concurrency_limits(void **state)
     chg_policy_free(&p);
 }
 
+/* A change that leaves out (or sends null for) the field a limit groups
+ * by is in the group of the schema's default, as its decision reads the
+ * field: c2 and c3 (no region, null region) are in "us-east-1" with c1,
+ * at any depth (a team left out or null), and a field without a
+ * default keeps the group of changes without it. Before this, c2 and c3
+ * went uncounted beside c1 (red-team finding r4). */
+static const char default_group_policy[] =
+    "schema change { id: string, region: string = \"us-east-1\", owner: { team: string = \"core\" },"
+    " ticket: string? }\n"
+    "risk low < high\n"
+    "classify {\n  default low\n}\n"
+    "approvals {\n  low => none\n  high => none\n}\n"
+    "concurrency region = 1 of any per change.region\n"
+    "concurrency team = 1 of any per change.owner.team\n"
+    "concurrency ticket = 1 of any per change.ticket\n";
+
+static void test_concurrency_groups_by_default(void **state)
+{
+    (void)state;
+    chg_policy p = {0};
+    open_policy(&p, "defaults.chg", default_group_policy);
+    chg_buf t;
+    chg_buf_init(&t);
+    assert_true(chg_bundle_concurrency_default(p.bundle, 0, &t));
+    assert_string_equal(t.data, "\"us-east-1\"");
+    chg_buf_reset(&t);
+    assert_true(chg_bundle_concurrency_default(p.bundle, 1, &t));
+    assert_string_equal(t.data, "\"core\"");
+    chg_buf_reset(&t);
+    assert_false(chg_bundle_concurrency_default(p.bundle, 2, &t));
+    assert_int_equal(t.len, 0);
+    chg_buf_free(&t);
+    const chg_inflight c[] = {
+        {"c1", H(10, 0), H(12, 0), 0, CH("{\"id\": \"c1\", \"region\": \"us-east-1\", \"owner\": {\"team\": \"core\"}, \"ticket\": \"T-1\"}")},
+        {"c2", H(10, 30), H(11, 0), 0, CH("{\"id\": \"c2\", \"owner\": {}, \"ticket\": \"T-2\"}")},
+        {"c3", H(11, 0), H(11, 30), 0, CH("{\"id\": \"c3\", \"region\": null, \"owner\": {\"team\": null}, \"ticket\": \"T-3\"}")},
+        {"c4", H(10, 0), H(12, 0), 0, CH("{\"id\": \"c4\", \"region\": \"eu-west-1\", \"owner\": {\"team\": \"web\"}}")},
+        {"c5", H(10, 30), H(11, 0), 0, CH("{\"id\": \"c5\", \"region\": \"eu-west-2\", \"owner\": {\"team\": \"db\"}}")},
+    };
+    chg_concurrency_violation *v;
+    size_t n;
+    char err[256];
+    assert_int_equal(chg_concurrency_check(p.bundle, c, 5, &v, &n, err, sizeof err), CHG_OK);
+    assert_int_equal(n, 5);
+    /* region: c2 and c3 while c1, in the default's group */
+    assert_int_equal(v[0].limit, 0);
+    assert_int_equal(v[0].change, 1);
+    assert_string_equal(v[0].value, "\"us-east-1\"");
+    assert_int_equal(v[1].limit, 0);
+    assert_int_equal(v[1].change, 2);
+    /* team: the same, one level down */
+    assert_int_equal(v[2].limit, 1);
+    assert_int_equal(v[2].change, 1);
+    assert_string_equal(v[2].value, "\"core\"");
+    assert_int_equal(v[3].limit, 1);
+    assert_int_equal(v[3].change, 2);
+    /* ticket, no default: c5 without one while c4 without one */
+    assert_int_equal(v[4].limit, 2);
+    assert_int_equal(v[4].change, 4);
+    assert_string_equal(v[4].value, "null");
+    chg_concurrency_violations_free(v, n);
+    chg_policy_free(&p);
+}
+
 /* A limit that holds an allowed decision (chg_decision_hold, what chgd
  * does with a full limit): defer, the limit's reason with its place,
  * next_open, and the actions of defer with the limit's message as
@@ -738,6 +802,7 @@ int main(void)
         cmocka_unit_test(test_check_drops_imported_roots),
         cmocka_unit_test(test_collect_files_sorted),
         cmocka_unit_test(test_concurrency_limits),
+        cmocka_unit_test(test_concurrency_groups_by_default),
         cmocka_unit_test(test_concurrency_all_overlapping),
         cmocka_unit_test(test_decision_hold),
     };
