@@ -43,11 +43,19 @@ wrk.method = "POST"
 wrk.body = '$change'
 wrk.headers["Authorization"] = "Bearer $token"
 LUA
+# Each wrk thread runs its own Lua state with the same random seed: the
+# thread's number (setup) goes in the key, or the threads send the same
+# keys and half the events are answered as replays, never written
 cat > "$tmp/events.lua" <<LUA
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
 local n = 0
 request = function()
   n = n + 1
-  local id = string.format("%d-%d", math.random(1, 1000000000), n)
+  local id = string.format("%d-%d-%d", tid, math.random(1, 1000000000), n)
   return wrk.format("POST", "/v1/events", {["Authorization"] = "Bearer $token", ["Idempotency-Key"] = id},
     '{"id":"c' .. id .. '","env":"dev","requested_at":"2026-12-02T10:00:00Z","requester":{"name":"ann","groups":[]},"approvals":[]}')
 end
@@ -69,6 +77,16 @@ else
     echo "== ceiling: $ceiling_src not found (CEILING_SRC=FILE): skipped"
 fi
 measure "chgd POST /v1/evaluate (dry)" "$tmp/evaluate.lua" "http://127.0.0.1:$port/v1/evaluate"
+# chgd's CPU (user + system, from /proc) over the store jobs of the events
+# run: on two cores shared with wrk, what bounds durable events/s
+chgd_pid=${pids[0]}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$chgd_pid/stat"; }
+store_jobs() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^chgd_store_jobs_total/ {print $2}'; }
+ticks0=$(cpu_ticks) jobs0=$(store_jobs)
 measure "chgd POST /v1/events (durable)" "$tmp/events.lua" "http://127.0.0.1:$port/v1/events"
+ticks1=$(cpu_ticks) jobs1=$(store_jobs)
 curl -s "http://127.0.0.1:$port/metrics" | grep -E '^chgd_store_(commits|jobs|syncs)_total'
+awk -v t=$((ticks1 - ticks0)) -v hz="$(getconf CLK_TCK)" -v n=$((jobs1 - jobs0)) \
+    -v dur="$dur" 'BEGIN { if (n > 0) printf "durable events written: %d (%.0f/s); chgd CPU per event: %.0f us (%.2f s)\n",
+        n, n / dur, t / hz * 1e6 / n, t / hz }'
 # Benchmarks print figures; they assert nothing about time.
