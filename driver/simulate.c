@@ -594,7 +594,9 @@ static int search(sim_ctx *c, planned *p)
             short_slot = true;
             next = until; /* not admissible there: its decision says when it is again */
         }
-        if (next == INT64_MAX || next == INT64_MIN) {
+        /* a decision over calendars alone looks past the range (they
+         * have no horizon): an opening after it is none in the range */
+        if (next == INT64_MAX || next == INT64_MIN || next > s->to) {
             p->why_none = short_slot ? fmt_alloc("no slot of %s in the range: where it may go, its windows are "
                                                  "shorter or a freeze starts sooner", dur)
                                      : fmt_alloc("no instant in the range has its windows open and no freeze");

@@ -264,6 +264,15 @@ bool chg_timeset_contains(const chg_timeset *ts, const chg_ts_env *env, int64_t 
 int64_t chg_timeset_next_change(const chg_timeset *ts, const chg_ts_env *env, int64_t t,
                                 int64_t horizon);
 
+/* Whether the set changes finitely often and its next change costs no
+ * search through time: it is made of calendars, ranges (`START .. END`),
+ * `at` schedules and flags only, with or, and, not. Such a set's next
+ * change, asked with a horizon reaching CHG_TIME_MAX, costs at most one
+ * step per interval of its calendars after t (a lone calendar, or its
+ * `not`, one binary search), however far the change is: the VM asks it
+ * so (docs/time.md, "Queries and the horizon"). */
+bool chg_timeset_is_finite(const chg_timeset *ts);
+
 /* How chg_timeset_next_admissible asks about sets[k]: whether it contains
  * t, and its next change after t (as chg_timeset_next_change; INT64_MAX
  * when none within horizon). The tests answer from an enumeration of

@@ -58,6 +58,7 @@ struct chg_timeset {
     int root;
     chg_tz **tzs;
     size_t ntz;
+    bool finite; /* chg_timeset_is_finite */
 };
 
 typedef struct span {
@@ -972,6 +973,33 @@ static bool build_node(chg_timeset *ts, const chg_ts_node *nodes, size_t n, int 
     return true;
 }
 
+/* Whether node i has finitely many changes, all of which its spans
+ * report exactly: its leaves are calendars (sorted intervals), ranges,
+ * `at` runs and flags (constant during an evaluation); or, and and not of
+ * them change only where a leaf does. A recurring schedule (cron, weekly,
+ * yearly, rate) changes without end. The tree was built, so it has no
+ * cycle and is at most MAX_DEPTH deep. */
+static bool finite_node(const chg_timeset *ts, int i)
+{
+    const tnode *nd = &ts->nodes[i];
+    switch (nd->op) {
+    case CHG_TS_CALENDAR:
+    case CHG_TS_RANGE:
+    case CHG_TS_AT:
+    case CHG_TS_FLAG:
+        return true;
+    case CHG_TS_NOT:
+        return finite_node(ts, nd->a);
+    case CHG_TS_OR:
+    case CHG_TS_AND:
+        return finite_node(ts, nd->a) && finite_node(ts, nd->b);
+    default:
+        return false;
+    }
+}
+
+bool chg_timeset_is_finite(const chg_timeset *ts) { return ts->finite; }
+
 chg_timeset *chg_timeset_build(const chg_ts_node *nodes, size_t n, int root,
                                chg_time_error *err, int *bad_node)
 {
@@ -1015,6 +1043,7 @@ chg_timeset *chg_timeset_build_cached(const chg_ts_node *nodes, size_t n, int ro
         chg_timeset_free(ts);
         return NULL;
     }
+    ts->finite = finite_node(ts, root);
     *bad_node = -1;
     return ts;
 }

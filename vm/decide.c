@@ -40,6 +40,21 @@ int64_t chg_vm_horizon(const chg_eval_input *in, int64_t now)
     return h;
 }
 
+/* The horizon bounds the searches through recurring schedules, which
+ * change without end; a set of calendars, ranges and `at` runs changes
+ * finitely often and its spans name its changes, so a search over such
+ * sets alone costs one step per change it passes (at most two per
+ * interval of the calendars after now) however far it looks: it looks to
+ * the end of time. A search with one recurring set keeps the horizon,
+ * since past it that set's changes are not looked for. */
+int64_t chg_vm_search_horizon(const chg_eval_input *in, int64_t now, const chg_timeset *const *sets, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!chg_timeset_is_finite(sets[k]))
+            return chg_vm_horizon(in, now);
+    return now < CHG_TIME_MAX ? CHG_TIME_MAX - now : 0;
+}
+
 /* The names decisions are written with; anything unknown reads "error",
  * the one outcome that never makes a caller proceed with a change. */
 const char *chg_outcome_name(chg_outcome o)
@@ -872,7 +887,6 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
 
     /* when the windows close, and when everything opens again */
     chg_ts_env env = {chg_vm_ctx_flag, (void *)ctx->facts};
-    int64_t horizon = chg_vm_horizon(in, ctx->now);
     d->windows = ctx->window_reqs;
     d->nwindows = nwindows;
     if (d->window >= 0 && d->window_open) {
@@ -890,7 +904,8 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
             ctx->ts_sets[n] = b->timesets[ctx->during_all[k]].ts;
             ctx->ts_want[n] = false;
         }
-        d->closes_at = chg_timeset_admissible_until(ctx->ts_sets, ctx->ts_want, n, &env, ctx->now, horizon, NULL);
+        int64_t h = chg_vm_search_horizon(in, ctx->now, ctx->ts_sets, n);
+        d->closes_at = chg_timeset_admissible_until(ctx->ts_sets, ctx->ts_want, n, &env, ctx->now, h, NULL);
         /* A window with a cutoff (SSM Cutoff) admits no start in the last
          * part of its runs: what was just found is that start cutoff, and
          * closes_at is the runs' real end, asked of the sets without their
@@ -905,7 +920,8 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         }
         if (cut) {
             d->cutoff_at = d->closes_at;
-            d->closes_at = chg_timeset_admissible_until(ctx->ts_sets, ctx->ts_want, n, &env, ctx->now, horizon, NULL);
+            h = chg_vm_search_horizon(in, ctx->now, ctx->ts_sets, n);
+            d->closes_at = chg_timeset_admissible_until(ctx->ts_sets, ctx->ts_want, n, &env, ctx->now, h, NULL);
             if (d->cutoff_at != INT64_MAX && !chg_time_in_range(d->cutoff_at))
                 d->cutoff_at = INT64_MAX;
         }
@@ -920,9 +936,10 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
         size_t n = admissible_sets(ctx, d);
         /* from now + 1 to now + horizon: now itself is known not to be
          * admissible */
-        d->next_open = horizon < 1 ? INT64_MAX
-                                   : chg_timeset_next_admissible(ctx->ts_sets, ctx->ts_want, n, &env, ctx->now + 1,
-                                                                horizon - 1, NULL);
+        int64_t h = chg_vm_search_horizon(in, ctx->now, ctx->ts_sets, n);
+        d->next_open = h < 1 ? INT64_MAX
+                             : chg_timeset_next_admissible(ctx->ts_sets, ctx->ts_want, n, &env, ctx->now + 1, h - 1,
+                                                          NULL);
         if (d->next_open != INT64_MAX && !chg_time_in_range(d->next_open))
             d->next_open = INT64_MAX; /* past the horizon, which ends with year 9999 */
     }

@@ -392,11 +392,13 @@ int chg_explain(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d, chg_buf
         uint32_t ts = d->freezes[i];
         CHG_ASSERT(ts < b->ntimesets);
         WOULD();
-        int64_t end = chg_timeset_next_change(b->timesets[ts].ts, &env, d->at,
-                                          chg_vm_horizon(in, d->at));
+        const chg_timeset *set = b->timesets[ts].ts;
+        int64_t end = chg_timeset_next_change(set, &env, d->at, chg_vm_search_horizon(in, d->at, &set, 1));
         chg_buf_printf(out, "  - freeze %s ", b->str[b->timesets[ts].name]);
         if (end == INT64_MAX || end == INT64_MIN)
-            chg_buf_puts(out, "does not end within the horizon");
+            /* a calendar's, range's or flag's end is looked for to the end
+             * of time (no horizon): it has none */
+            chg_buf_puts(out, chg_timeset_is_finite(set) ? "does not end" : "does not end within the horizon");
         else {
             chg_buf_puts(out, "ends at ");
             instant(out, end);

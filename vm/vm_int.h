@@ -398,6 +398,11 @@ bool chg_vm_verify_decoding(chg_vm_verifier *v);
 
 /* The horizon of a decision's searches at now (decide.c). */
 int64_t chg_vm_horizon(const chg_eval_input *in, int64_t now);
+/* The horizon of one search from now over sets[0..n): chg_vm_horizon's,
+ * or none (to CHG_TIME_MAX) when every set is finite (calendars, ranges,
+ * `at`, flags: chg_timeset_is_finite), whose changes are found however
+ * far, as GetCalendarState finds a calendar's next transition. */
+int64_t chg_vm_search_horizon(const chg_eval_input *in, int64_t now, const chg_timeset *const *sets, size_t n);
 
 /* ---- values ------------------------------------------------------------------------ */
 

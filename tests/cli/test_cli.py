@@ -1021,8 +1021,16 @@ class Explain(unittest.TestCase):
   not counted: dan at 2026-12-09T10:00:00Z: given after now
   not counted: eve at 2026-12-01T09:00:00Z: no requirement in force asks for group web or for eve
 """, out)
-        self.assertIn("  - freeze incident does not end within the horizon; it ends now if flag 'incident' is cleared\n",
-                      out)
+        self.assertIn("  - freeze incident does not end; it ends now if flag 'incident' is cleared\n", out)
+
+    def test_explain_says_when_a_calendar_freeze_ends_past_the_horizon(self):
+        # a calendar has no horizon (docs/time.md): its two-year event ends
+        # 730 days on, past the default horizon of 366 days
+        rc, out, _ = chgc("eval", "tests/lang/calendar_far.chg", "--event", "-", "--explain",
+                          stdin=b'{"id": "f1", "kind": "freeze", "requested_at": "2026-12-02T00:00:00Z"}', cwd=ROOT)
+        self.assertEqual(rc, 0, out)
+        self.assertIn('"next_open":"2028-12-01T00:00:00Z"', out)
+        self.assertIn("  - freeze migration ends at 2028-12-01T00:00:00Z\n", out)
 
     def test_explain_agrees_with_the_count_after_a_stale_approval(self):
         # bob's stale approval, then a fresh one: the count takes the fresh
@@ -1074,10 +1082,10 @@ decision: """, out)
                           "--explain", cwd=d)
         self.assertEqual(rc, 0, out)
         self.assertIn("""what would change the outcome:
-  - freeze two does not end within the horizon; no one flag alone ends it (it reads flag 'a', flag 'b')
-  - freeze both does not end within the horizon; it ends now if flag 'c' is cleared, or if flag 'd' is cleared
+  - freeze two does not end; no one flag alone ends it (it reads flag 'a', flag 'b')
+  - freeze both does not end; it ends now if flag 'c' is cleared, or if flag 'd' is cleared
   - freeze ff ends at 2026-12-02T23:59:00Z; it ends now if flag 'e' is cleared
-  - freeze nf does not end within the horizon; it ends now if flag 'g' is set
+  - freeze nf does not end; it ends now if flag 'g' is set
   - no instant within the horizon has every window open and no freeze
 """, out)
         rc, out, _ = chgc("eval", "w.chg", "--event", "e.json", "--facts", "f2.json", "--at", "2026-12-02T00:00:00Z",

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -773,6 +774,323 @@ static void test_time_ical_cache_and_budget(void **state)
     chg_free(b);
 }
 
+/* ---- next transitions with no horizon (issue 14 point 5) ---------------------------- */
+
+/* The shipped calendars: the policy library's, the fixtures' and those
+ * of the language tests. */
+static const char *const shipped[] = {
+    "policies/calendars/ops-blackouts.ics",     "policies/calendars/us-holidays.ics",
+    "tests/fixtures/calendars/allday.ics",      "tests/fixtures/calendars/default_closed.ics",
+    "tests/fixtures/calendars/empty_closed.ics", "tests/fixtures/calendars/moved.ics",
+    "tests/fixtures/calendars/overrides.ics",   "tests/fixtures/calendars/recurring.ics",
+    "tests/fixtures/calendars/vtimezone.ics",   "tests/lang/calendars/slots-weekly.ics",
+    "tests/lang/calendars/slots-2056.ics",      "tests/lang/calendars/slots-2027.ics",
+    "tests/lang/calendars/freeze-2y.ics"};
+
+/* A calendar fixture as a window: `not calendar`. */
+static chg_timeset *not_calendar(const char *fixture)
+{
+    size_t len;
+    char *text = read_fixture(fixture, &len);
+    chg_ts_node n[2] = {{.op = CHG_TS_CALENDAR, .ics = text, .ics_len = len}, {.op = CHG_TS_NOT, .a = 0}};
+    chg_time_error e;
+    int bad;
+    chg_timeset *ts = chg_timeset_build(n, 2, 1, &e, &bad);
+    chg_free(text);
+    if (!ts)
+        fail_msg("%s: %s", fixture, e.message);
+    return ts;
+}
+
+/* The intervals of a set within [a, b), as pairs. */
+typedef struct ivlist {
+    int64_t *v;
+    size_t n, cap;
+} ivlist;
+
+static int iv_push(void *ud, int64_t a, int64_t b)
+{
+    ivlist *l = ud;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = realloc(l->v, l->cap * 2 * sizeof *l->v);
+        assert_non_null(l->v);
+    }
+    l->v[2 * l->n] = a;
+    l->v[2 * l->n + 1] = b;
+    l->n++;
+    return 0;
+}
+
+static bool iv_has(const ivlist *l, int64_t t)
+{
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->v[2 * mid + 1] <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < l->n && l->v[2 * lo] <= t;
+}
+
+/* The earliest instant in [t, end) at which every set is as wanted, from
+ * the sets' interval lists (an enumeration, not the search under test):
+ * membership changes only at an interval's edge, so the candidates are t
+ * and the edges. INT64_MAX if none. */
+static int64_t enumerated_next_admissible(const chg_timeset *const *sets, const bool *want, size_t n, int64_t t,
+                                          int64_t end)
+{
+    ivlist l[4] = {{0}};
+    assert_true(n <= 4);
+    for (size_t k = 0; k < n; k++)
+        chg_timeset_intervals(sets[k], NULL, t, end, iv_push, &l[k]);
+    int64_t best = INT64_MAX;
+    for (size_t k = 0; k <= n; k++) {
+        size_t m = k < n ? 2 * l[k].n : 1;
+        for (size_t i = 0; i < m; i++) {
+            int64_t c = k < n ? l[k].v[i] : t;
+            if (c >= best || c >= end)
+                continue;
+            bool ok = true;
+            for (size_t j = 0; j < n && ok; j++)
+                ok = iv_has(&l[j], c) == want[j];
+            if (ok)
+                best = c;
+        }
+    }
+    for (size_t k = 0; k < n; k++)
+        free(l[k].v);
+    return best;
+}
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 11;
+}
+
+/* The searches with no horizon (what the VM asks when every set is a
+ * calendar) against the old bounded ones, on every shipped calendar as a
+ * freeze, as a window, and as a freeze beside a window of weekly slots:
+ * at random instants from 1995 to 2201 and at the edges of the intervals
+ * of 2020-2040, with horizons of a day, a year and ten years, wherever
+ * the bounded search answers, the unbounded one gives the same instant;
+ * where it does not, the unbounded answer lies past the horizon, and it
+ * is the earliest one by an enumeration of the sets' intervals. */
+static void test_time_ical_unbounded_equals_bounded(void **state)
+{
+    (void)state;
+    const int64_t hs[] = {86400, CHG_HORIZON_DEFAULT, CHG_HORIZON_MAX};
+    const int64_t lo = U("1995-01-01T00:00:00Z"), span = U("2201-01-01T00:00:00Z") - lo;
+    chg_timeset *slots = not_calendar("tests/lang/calendars/slots-weekly.ics");
+    uint64_t seed = 14;
+    size_t compared = 0, far = 0, enumerated = 0;
+    for (size_t c = 0; c < CHG_ARRAY_LEN(shipped); c++) {
+        /* one expansion for both (a cache), as a policy's build does */
+        size_t len;
+        char *text = read_fixture(shipped[c], &len);
+        chg_ts_node nodes[2] = {{.op = CHG_TS_CALENDAR, .ics = text, .ics_len = len}, {.op = CHG_TS_NOT, .a = 0}};
+        chg_ts_cache *cache = chg_ts_cache_new(CHG_TS_CALENDAR_BUDGET);
+        chg_time_error e;
+        int bad;
+        chg_timeset *freeze = chg_timeset_build_cached(nodes, 2, 0, cache, &e, &bad);
+        chg_timeset *window = chg_timeset_build_cached(nodes, 2, 1, cache, &e, &bad);
+        assert_non_null(freeze);
+        assert_non_null(window);
+        assert_true(chg_timeset_is_finite(freeze));
+        assert_true(chg_timeset_is_finite(window));
+        /* the instants: random ones, and the edges of 2020-2040 */
+        ivlist edges = {0};
+        chg_timeset_intervals(freeze, NULL, U("2020-01-01T00:00:00Z"), U("2040-01-01T00:00:00Z"), iv_push, &edges);
+        size_t nrand = 150, nt = nrand + 3 * 2 * (edges.n < 40 ? edges.n : 40);
+        for (size_t i = 0; i < nt; i++) {
+            int64_t t = i < nrand ? lo + (int64_t)(lcg(&seed) % (uint64_t)span)
+                                  : edges.v[(i - nrand) / 3] + (int64_t)((i - nrand) % 3) - 1;
+            for (int config = 0; config < 3; config++) {
+                const chg_timeset *sets[2] = {config == 1 ? window : config == 2 ? slots : freeze, freeze};
+                const bool want[2] = {config != 0, false};
+                size_t n = config == 2 ? 2 : 1;
+                int64_t unb = CHG_TIME_MAX - t;
+                int64_t open = chg_timeset_next_admissible(sets, want, n, NULL, t, unb, NULL);
+                int64_t until = chg_timeset_admissible_until(sets, want, n, NULL, t, unb, NULL);
+                for (size_t k = 0; k < CHG_ARRAY_LEN(hs); k++) {
+                    int64_t o = chg_timeset_next_admissible(sets, want, n, NULL, t, hs[k], NULL);
+                    int64_t u = chg_timeset_admissible_until(sets, want, n, NULL, t, hs[k], NULL);
+                    compared += 2;
+                    if (o != INT64_MAX && o != open)
+                        fail_msg("%s config %d at %s, horizon %llds: next_admissible %s bounded, %s unbounded",
+                                 shipped[c], config, F(t), (long long)hs[k], F(o), F(open));
+                    if (o == INT64_MAX && open != INT64_MAX && open <= t + hs[k])
+                        fail_msg("%s config %d at %s: unbounded %s inside the horizon the bounded search missed",
+                                 shipped[c], config, F(t), F(open));
+                    if (u != INT64_MAX && u != until)
+                        fail_msg("%s config %d at %s, horizon %llds: admissible_until %s bounded, %s unbounded",
+                                 shipped[c], config, F(t), (long long)hs[k], F(u), F(until));
+                    if (u == INT64_MAX && until != INT64_MAX && until <= t + hs[k])
+                        fail_msg("%s config %d at %s: unbounded until %s inside the horizon", shipped[c], config,
+                                 F(t), F(until));
+                }
+                /* a far answer is the earliest, by enumeration (up to 2201) */
+                if (open != INT64_MAX && open > t + CHG_HORIZON_MAX) {
+                    far++;
+                    if (open < U("2201-01-01T00:00:00Z") && enumerated < 200) {
+                        enumerated++;
+                        assert_string_equal(F(enumerated_next_admissible(sets, want, n, t, open + 1)), F(open));
+                    }
+                }
+            }
+        }
+        free(edges.v);
+        chg_timeset_free(freeze);
+        chg_timeset_free(window);
+        chg_ts_cache_free(cache);
+        chg_free(text);
+    }
+    chg_timeset_free(slots);
+    print_message("%zu bounded answers compared (next_admissible and admissible_until), %zu far answers, "
+                  "%zu of them enumerated\n",
+                  compared, far, enumerated);
+    assert_true(far > 0);
+}
+
+/* Answers checked by hand, past any horizon: a yearly slot that starts 30
+ * years ahead, the last event of a calendar (nothing after it: never), a
+ * DEFAULT_CLOSED calendar (a window when not'ed), and which sets count
+ * as finite (no horizon in the VM). */
+static void test_time_ical_far_answers(void **state)
+{
+    (void)state;
+    chg_timeset *ts = calendar("tests/lang/calendars/slots-2056.ics", NULL); /* DEFAULT_CLOSED: CLOSED outside */
+    int64_t from = U("2026-12-01T00:00:00Z"), unb = CHG_TIME_MAX - from;
+    assert_true(chg_timeset_contains(ts, NULL, from));
+    assert_int_equal(chg_timeset_next_change(ts, NULL, from, CHG_HORIZON_MAX), INT64_MAX);
+    assert_string_equal(F(chg_timeset_next_change(ts, NULL, from, unb)), "2056-06-01T08:00:00Z");
+    assert_string_equal(F(chg_timeset_next_change(ts, NULL, U("2056-06-01T08:00:00Z"), unb)),
+                        "2056-06-01T12:00:00Z");
+    assert_string_equal(F(chg_timeset_next_change(ts, NULL, U("2056-06-01T12:00:00Z"), unb)),
+                        "2057-06-01T08:00:00Z");
+    chg_timeset_free(ts);
+
+    ts = not_calendar("tests/lang/calendars/slots-2027.ics");
+    const chg_timeset *w[] = {ts};
+    const bool want[] = {true};
+    from = U("2026-01-05T00:00:00Z");
+    assert_int_equal(chg_timeset_next_admissible(w, want, 1, NULL, from, CHG_HORIZON_DEFAULT, NULL), INT64_MAX);
+    assert_string_equal(F(chg_timeset_next_admissible(w, want, 1, NULL, from, CHG_TIME_MAX - from, NULL)),
+                        "2027-09-15T08:00:00Z");
+    from = U("2027-09-15T12:00:00Z");
+    assert_int_equal(chg_timeset_next_admissible(w, want, 1, NULL, from, CHG_TIME_MAX - from, NULL), INT64_MAX);
+    assert_int_equal(chg_timeset_next_change(ts, NULL, from, CHG_TIME_MAX - from), INT64_MAX);
+    chg_timeset_free(ts);
+
+    /* finite: calendars, ranges, at, flags and their or/and/not; not a
+     * set with a recurring schedule in it */
+    size_t len;
+    char *text = read_fixture("tests/lang/calendars/slots-weekly.ics", &len);
+    chg_ts_node n[] = {
+        {.op = CHG_TS_CALENDAR, .ics = text, .ics_len = len},
+        {.op = CHG_TS_RANGE, .from = 0, .to = 86400},
+        {.op = CHG_TS_FLAG, .flag = "f"},
+        {.op = CHG_TS_AT, .from = 0, .duration = 60},
+        {.op = CHG_TS_WEEKLY, .days = 2, .start_min = 60, .end_min = 120},
+        {.op = CHG_TS_OR, .a = 0, .b = 1},
+        {.op = CHG_TS_AND, .a = 5, .b = 2},
+        {.op = CHG_TS_OR, .a = 6, .b = 3},
+        {.op = CHG_TS_NOT, .a = 7},
+        {.op = CHG_TS_AND, .a = 8, .b = 4},
+    };
+    chg_time_error e;
+    int bad;
+    for (int root = 0; root < (int)CHG_ARRAY_LEN(n); root++) {
+        chg_timeset *s = chg_timeset_build(n, CHG_ARRAY_LEN(n), root, &e, &bad);
+        assert_non_null(s);
+        assert_int_equal(chg_timeset_is_finite(s), root != 4 && root != 9);
+        chg_timeset_free(s);
+    }
+    chg_free(text);
+}
+
+/* Counts the next-change questions of a search. */
+typedef struct counted {
+    const chg_timeset *const *sets;
+    size_t calls;
+} counted;
+
+static bool counted_contains(void *ud, size_t k, int64_t t)
+{
+    const counted *c = ud;
+    return chg_timeset_contains(c->sets[k], NULL, t);
+}
+
+static int64_t counted_next_change(void *ud, size_t k, int64_t t, int64_t h)
+{
+    counted *c = ud;
+    c->calls++;
+    return chg_timeset_next_change(c->sets[k], NULL, t, h);
+}
+
+/* The bound of a search with no horizon: it passes at least one change
+ * of one set a step, so it takes at most as many steps as the calendars
+ * have interval edges after its start. Daily slots from 2026 that a
+ * daily freeze always covers never admit a change: the search walks
+ * them all, up to 2200, where the calendars end, and answers never, in
+ * at most 2 × (slots + freezes) steps; a calendar whose events always
+ * overlap is one interval to 2200, found in one step. */
+static void test_time_ical_unbounded_search_is_bounded(void **state)
+{
+    (void)state;
+    chg_buf slots_text, freeze_text;
+    vcal(&slots_text, "X-CALENDAR-TYPE:DEFAULT_CLOSED\r\nBEGIN:VEVENT\r\nUID:s@chg.test\r\n"
+                      "DTSTART:20260101T080000Z\r\nDTEND:20260101T120000Z\r\nRRULE:FREQ=DAILY\r\nEND:VEVENT\r\n");
+    vcal(&freeze_text, "BEGIN:VEVENT\r\nUID:f@chg.test\r\nDTSTART:20260101T070000Z\r\nDTEND:20260101T130000Z\r\n"
+                       "RRULE:FREQ=DAILY\r\nEND:VEVENT\r\n");
+    chg_ts_node n[3] = {{.op = CHG_TS_CALENDAR, .ics = slots_text.data, .ics_len = slots_text.len},
+                        {.op = CHG_TS_NOT, .a = 0},
+                        {.op = CHG_TS_CALENDAR, .ics = freeze_text.data, .ics_len = freeze_text.len}};
+    chg_time_error e;
+    int bad;
+    chg_timeset *window = chg_timeset_build(n, 3, 1, &e, &bad), *freeze = chg_timeset_build(n, 3, 2, &e, &bad);
+    assert_non_null(window);
+    assert_non_null(freeze);
+    size_t edges = 2 * (count_intervals(window) + count_intervals(freeze));
+    assert_true(edges > 4 * 63000);
+    const chg_timeset *sets[] = {window, freeze};
+    const bool want[] = {true, false};
+    counted c = {sets, 0};
+    chg_ts_probe probe = {counted_contains, counted_next_change, &c};
+    int64_t from = U("2026-06-01T00:00:00Z");
+    clock_t c0 = clock();
+    assert_int_equal(chg_timeset_next_admissible(sets, want, 2, NULL, from, CHG_TIME_MAX - from, &probe), INT64_MAX);
+    double secs = (double)(clock() - c0) / CLOCKS_PER_SEC;
+    print_message("%zu steps over %zu interval edges, %.2f s\n", c.calls, edges, secs);
+    assert_true(c.calls > 0 && c.calls <= edges);
+    /* the same without the probe, as the VM asks */
+    assert_int_equal(chg_timeset_next_admissible(sets, want, 2, NULL, from, CHG_TIME_MAX - from, NULL), INT64_MAX);
+    chg_timeset_free(window);
+    chg_timeset_free(freeze);
+    chg_buf_free(&slots_text);
+    chg_buf_free(&freeze_text);
+
+    chg_buf always;
+    vcal(&always, "BEGIN:VEVENT\r\nUID:a@chg.test\r\nDTSTART:20260101T000000Z\r\nDTEND:20260101T130000Z\r\n"
+                  "RRULE:FREQ=DAILY\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:b@chg.test\r\nDTSTART:20260101T120000Z\r\n"
+                  "DTEND:20260102T010000Z\r\nRRULE:FREQ=DAILY\r\nEND:VEVENT\r\n");
+    chg_timeset *ts = build_text(always.data, always.len, &e);
+    assert_non_null(ts);
+    const chg_timeset *one[] = {ts};
+    const bool no[] = {false};
+    counted c1 = {one, 0};
+    probe.ud = &c1;
+    from = U("2030-01-01T00:00:00Z");
+    assert_string_equal(F(chg_timeset_next_admissible(one, no, 1, NULL, from, CHG_TIME_MAX - from, &probe)),
+                        "2200-01-01T01:00:00Z");
+    assert_int_equal(c1.calls, 1);
+    chg_timeset_free(ts);
+    chg_buf_free(&always);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -792,6 +1110,9 @@ int main(void)
         cmocka_unit_test(test_time_ical_many_overrides),
         cmocka_unit_test(test_time_ical_unused_vtimezones),
         cmocka_unit_test(test_time_ical_cache_and_budget),
+        cmocka_unit_test(test_time_ical_unbounded_equals_bounded),
+        cmocka_unit_test(test_time_ical_far_answers),
+        cmocka_unit_test(test_time_ical_unbounded_search_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
