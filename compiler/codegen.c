@@ -141,6 +141,7 @@ typedef struct gen {
     int nlocals;
     bool failed;
     pnode spare;          /* path_node(g, -1): what a node whose allocation failed reads as */
+    chg_c_applies_run *runs; /* emit_applies's buffer, made once */
 } gen;
 
 /* ---- tables ----------------------------------------------------------------- */
@@ -1450,6 +1451,28 @@ static uint32_t emit_areq(gen *g, const chg_areq *q)
     return g->n[CHG_SEC_AREQS] - 1;
 }
 
+/* The classes rule d applies to, as runs (applies.c); returns how many. */
+static uint32_t emit_applies(gen *g, const chg_decl *d)
+{
+    /* a run per class at most, and no more than the analysis makes */
+    size_t max = g->c->risk && g->c->risk->u.risk.n ? g->c->risk->u.risk.n : 1;
+    if (max > CHG_C_APPLIES_MAX_RUNS)
+        max = CHG_C_APPLIES_MAX_RUNS;
+    if (!g->runs && !(g->runs = chg_arena_alloc(g->a, max * sizeof *g->runs))) {
+        chg_c_nomem(g->c);
+        return 0;
+    }
+    chg_c_applies_run *v = g->runs;
+    size_t n = chg_c_rule_applies_runs(g->c, d, v, max);
+    for (size_t i = 0; i < n; i++) {
+        chg_rec_APPLIES *r = rec(g, CHG_SEC_APPLIES);
+        if (!r)
+            return (uint32_t)i;
+        *r = (chg_rec_APPLIES){.from_class = v[i].from_class, .how = v[i].how};
+    }
+    return (uint32_t)n;
+}
+
 /* Rules in declaration order, which is the order the decision reports
  * them in. A `deny during` list names time sets by index: a reference uses
  * its declaration's, an inline set gets a hidden declaration and its own
@@ -1499,10 +1522,14 @@ static void emit_rules(gen *g)
         uint32_t req = CHG_NONE32;
         if (d->u.rule.action == RA_REQUIRE_APPROVAL && d->u.rule.req)
             req = emit_areq(g, d->u.rule.req);
+        uint32_t applies_first = g->n[CHG_SEC_APPLIES];
+        uint32_t applies_count = emit_applies(g, d);
         chg_rec_RULES *r = rec(g, CHG_SEC_RULES);
         if (!r)
             return;
         *r = (chg_rec_RULES){.name = name,
+                             .applies_first = applies_first,
+                             .applies_count = applies_count,
                              .level = (uint8_t)d->u.rule.level,
                              .action = action,
                              .when = when,
@@ -1840,10 +1867,11 @@ static int generate(chg_compiler *c, chg_buf *out)
     if (c->risk)
         for (uint32_t k = 0; k < c->risk->u.risk.n; k++) {
             uint32_t name = str(g, c->risk->u.risk.classes[k].name);
+            uint32_t span = span_of(g, c->risk->u.risk.classes[k].span);
             chg_rec_RISKS *r = rec(g, CHG_SEC_RISKS);
             if (!r)
                 break;
-            r->name = name;
+            *r = (chg_rec_RISKS){.name = name, .span = span};
         }
     if (c->classify)
         for (uint32_t k = 0; k < c->classify->u.classify.n; k++) {

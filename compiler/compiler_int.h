@@ -274,6 +274,20 @@ struct chg_timeset *chg_c_ts_build(chg_compiler *c, const struct chg_ts_node *no
 /* The warnings of `chgc check` about time (opts.analysis_from). */
 int chg_c_time_analysis(chg_compiler *c);
 
+/* applies.c: to which risk classes a rule applies (CHG_APPLIES_NEVER,
+ * SOMETIMES or ALWAYS of chg_vm.h): for class k (0 in a policy without
+ * classes), and as runs over the classes — each run from its first class
+ * to the next run's, adjacent runs different, the first from class 0. */
+int chg_c_rule_applies(const chg_compiler *c, const chg_decl *rule, int k);
+typedef struct chg_c_applies_run {
+    uint32_t from_class;
+    uint8_t how;
+} chg_c_applies_run;
+/* The most runs a rule has (its budget of visits bounds the classes its
+ * condition names). Returns how many were written. */
+#define CHG_C_APPLIES_MAX_RUNS 8200
+size_t chg_c_rule_applies_runs(const chg_compiler *c, const chg_decl *rule, chg_c_applies_run *runs, size_t max);
+
 /* Can code in file `from` use a declaration made in file `decl`? */
 bool chg_c_visible(const chg_compiler *c, uint32_t from, uint32_t decl);
 

@@ -901,28 +901,6 @@ static const char *names(an *A, chg_decl **ds, size_t n)
     return s;
 }
 
-/* The lowest risk class a rule's condition restricts it to (`risk >= X`,
- * `risk > X`, `risk == X` joined with `and`), or -1 for every class. */
-static int risk_floor(const chg_expr *e)
-{
-    if (!e || e->kind != EX_BINARY)
-        return -1;
-    if (e->u.binary.op == BIN_AND) {
-        int a = risk_floor(e->u.binary.a), b = risk_floor(e->u.binary.b);
-        return a > b ? a : b;
-    }
-    const chg_expr *l = e->u.binary.a, *r = e->u.binary.b;
-    if (l->kind != EX_NAME || l->u.name.kind != NAME_RISK || r->kind != EX_NAME ||
-        r->u.name.kind != NAME_RISK_CLASS)
-        return -1;
-    switch (e->u.binary.op) {
-    case BIN_GE:
-    case BIN_EQ: return r->u.name.risk_index;
-    case BIN_GT: return r->u.name.risk_index + 1;
-    default: return -1;
-    }
-}
-
 /* Local times of weekly/daily windows and cron schedules that fall in a DST
  * gap or overlap within the horizon: one warning per schedule, with the
  * first date. */
@@ -1211,8 +1189,7 @@ int chg_c_time_analysis(chg_compiler *c)
             chg_decl *r = c->all_decls.items[i];
             if (r->kind != D_RULE || r->u.rule.action != RA_REQUIRE_WINDOW || !r->u.rule.window_decl)
                 continue;
-            int fl = r->u.rule.when ? (c->risk ? risk_floor(r->u.rule.when) : -1) : 0;
-            if (fl < 0 || (int)k < fl)
+            if (chg_c_rule_applies(c, r, (int)k) != CHG_APPLIES_ALWAYS)
                 continue; /* only rules that apply to every change of the class */
             bool dup = false;
             for (size_t q = 0; q < nw; q++)

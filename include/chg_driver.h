@@ -347,6 +347,20 @@ typedef enum chg_listing_format {
 int chg_windows_list(const chg_bundle *b, int64_t from, int64_t to, const char *const *flags,
                      chg_listing_format format, chg_buf *out);
 
+/* `chgc windows --effective`: per risk class (only class `risk`, unless
+ * it is -1; one entry for all changes in a policy without classes), the
+ * intervals in [from, to) at which a change of the class may go — every
+ * window a rule requires of it open, no set a rule denies it during
+ * holding — with the windows and freezes that shape them and the rules
+ * behind each (a rule that applies to only some changes of the class is
+ * assumed to apply, and named so). A class with no such instant is W0030:
+ * a text diagnostic line appended to diags (text and ics), or an entry of
+ * the JSON document's "diagnostics"; *nwarnings counts them. Emergency
+ * changes, which bypass windows and freezes, are not what it lists.
+ * CHG_OK, CHG_ERANGE (from outside the years 0000-9999), CHG_ENOMEM. */
+int chg_windows_effective(const chg_bundle *b, int64_t from, int64_t to, const char *const *flags, int risk,
+                          chg_listing_format format, chg_buf *out, chg_buf *diags, size_t *nwarnings);
+
 /* ---- tests -------------------------------------------------------------------------- */
 
 typedef enum chg_test_format {

@@ -328,6 +328,39 @@ const char *chg_bundle_risk_name(const chg_bundle *b, int risk);
 uint32_t chg_bundle_nintakes(const chg_bundle *b);
 const char *chg_bundle_intake_name(const chg_bundle *b, uint32_t intake);
 
+/* What a rule is, for listings that read a policy rather than decide
+ * (`chgc windows --effective`). */
+typedef enum chg_rule_kind {
+    CHG_RULE_DENY,     /* deny, or deny during its time sets */
+    CHG_RULE_WARN,
+    CHG_RULE_WINDOW,   /* require window */
+    CHG_RULE_APPROVAL  /* require approvals */
+} chg_rule_kind;
+typedef struct chg_rule_info {
+    const char *name;
+    uint8_t level;           /* 0 mandatory, 1 overridable, 2 advisory */
+    chg_rule_kind action;
+    uint32_t window;         /* WINDOW: the time set it requires (chg_bundle_timeset) */
+    const uint32_t *during;  /* DENY: the time sets it denies during, */
+    uint32_t nduring;        /* none for a plain deny */
+    uint32_t span;           /* its place, for chg_bundle_source */
+} chg_rule_info;
+void chg_bundle_rule(const chg_bundle *b, uint32_t rule, chg_rule_info *out);
+
+/* To which changes of risk class k (0 in a policy without classes) rule
+ * applies, as the compiler proved from its condition: to none, to some
+ * (the condition reads more than the risk: fields, time, queries), or to
+ * all. A decision never reads it (docs/language.md, Effective slots). */
+typedef enum chg_applies {
+    CHG_APPLIES_NEVER = 0,
+    CHG_APPLIES_SOMETIMES = 1,
+    CHG_APPLIES_ALWAYS = 2
+} chg_applies;
+chg_applies chg_bundle_rule_applies(const chg_bundle *b, uint32_t rule, uint32_t k);
+uint32_t chg_bundle_nrisks(const chg_bundle *b);
+/* The place of risk class k in the `risk` declaration (chg_bundle_source). */
+uint32_t chg_bundle_risk_span(const chg_bundle *b, uint32_t k);
+
 /* Concurrency limits (`concurrency NAME = N of …`), in declaration order.
  * A decision never reads them: chg_concurrency_check (chg_driver.h)
  * applies them to a set of changes in flight. */

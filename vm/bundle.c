@@ -339,7 +339,7 @@ static bool read_sections(loader *L)
     X(arms, ARMS) X(lets, LETS) X(rules, RULES) X(during, DURING) X(timesets, TIMESETS)                    \
     X(regexes, REGEXES) X(zones, ZONES) X(builtins, BUILTINS) X(builtin_info, BUILTINS) X(areqs, AREQS)    \
     X(approvals, APPROVALS) X(actions, ACTIONS) X(calls, CALLS) X(intakes, INTAKES) X(ifields, IFIELDS) \
-    X(concur, CONCUR)
+    X(concur, CONCUR) X(risk_spans, RISKS) X(applies, APPLIES)
 
 static size_t table_bytes(size_t elem, uint32_t n) { return ((size_t)n + 1) * elem; }
 
@@ -685,6 +685,37 @@ static bool load_schema(loader *L)
     return true;
 }
 
+/* The runs of classes each rule applies to: the rules' runs tile the
+ * section in rule order, each rule's start at class 0 and go up, below
+ * the class count (0 alone in a policy without classes), and two runs
+ * in a row differ — so every rule has one answer for every class. */
+static bool load_applies(loader *L)
+{
+    chg_bundle *b = L->b;
+    b->napplies = L->count[CHG_SEC_APPLIES];
+    if (!read_table(L, CHG_SEC_APPLIES, b->applies))
+        return false;
+    uint32_t next = 0, ncls = b->nrisks ? b->nrisks : 1;
+    for (uint32_t i = 0; i < b->nrules; i++) {
+        const chg_ruledef *d = &b->rules[i];
+        if (d->applies_first != next)
+            return FAILF(L, RULES, i, applies_first, "runs that do not follow the previous rule's");
+        if (d->applies_count == 0)
+            return FAILF(L, RULES, i, applies_count, "a rule without runs");
+        for (uint32_t k = 0; k < d->applies_count; k++) {
+            const chg_rec_APPLIES *a = &b->applies[d->applies_first + k];
+            if (k == 0 ? a->from_class != 0 : a->from_class <= a[-1].from_class || a->how == a[-1].how)
+                return FAILF(L, APPLIES, d->applies_first + k, from_class, "not a run after the one before");
+            if (a->from_class >= ncls)
+                return FAILF(L, APPLIES, d->applies_first + k, from_class, "no such risk class");
+        }
+        next += d->applies_count;
+    }
+    if (next != b->napplies)
+        return FAILF(L, APPLIES, next, from_class, "runs that no rule owns");
+    return true;
+}
+
 static bool load_policy(loader *L)
 {
     chg_bundle *b = L->b;
@@ -698,6 +729,7 @@ static bool load_policy(loader *L)
         if (!read_rec(L, CHG_SEC_RISKS, i, &r))
             return false;
         b->risks[i] = r.name;
+        b->risk_spans[i] = r.span;
     }
     for (uint32_t i = 0; i < b->nconsts; i++)
         if (b->consts[i].tag == CHG_V_RISK && (uint64_t)b->consts[i].u.i >= b->nrisks)
@@ -722,7 +754,7 @@ static bool load_policy(loader *L)
         if ((d->action == CHG_RA_APPROVAL) != (d->req != CHG_NONE32))
             return FAILF(L, RULES, i, req, "approval requirement and action disagree");
     }
-    return true;
+    return load_applies(L);
 }
 
 /* Approval requirements: each term has its count and what it counts; the
@@ -1246,6 +1278,37 @@ static void operand(const chg_bundle *b, chg_buf *out, char kind, uint32_t v, co
     case 'I': chg_buf_printf(out, " %d", (int32_t)v); break;
     }
 }
+
+void chg_bundle_rule(const chg_bundle *b, uint32_t rule, chg_rule_info *out)
+{
+    const chg_ruledef *d = &b->rules[rule];
+    static const chg_rule_kind actions[] = {
+        [CHG_RA_DENY] = CHG_RULE_DENY,
+        [CHG_RA_WARN] = CHG_RULE_WARN,
+        [CHG_RA_WINDOW] = CHG_RULE_WINDOW,
+        [CHG_RA_APPROVAL] = CHG_RULE_APPROVAL,
+    };
+    out->name = b->str[d->name];
+    out->level = d->level;
+    out->action = actions[d->action];
+    out->window = d->window;
+    out->during = b->during + d->during_first;
+    out->nduring = d->during_count;
+    out->span = d->span;
+}
+
+chg_applies chg_bundle_rule_applies(const chg_bundle *b, uint32_t rule, uint32_t k)
+{
+    const chg_ruledef *d = &b->rules[rule];
+    const chg_rec_APPLIES *a = &b->applies[d->applies_first];
+    uint32_t i = 0;
+    while (i + 1 < d->applies_count && a[i + 1].from_class <= k)
+        i++;
+    return (chg_applies)a[i].how;
+}
+
+uint32_t chg_bundle_nrisks(const chg_bundle *b) { return b->nrisks; }
+uint32_t chg_bundle_risk_span(const chg_bundle *b, uint32_t k) { return b->risk_spans[k]; }
 
 uint32_t chg_bundle_nconcurrency(const chg_bundle *b) { return b->nconcur; }
 

@@ -29,14 +29,18 @@
 #include <string.h>
 
 #include "chg_time.h" /* chg_ts_op: the TSNODES operations */
+#include "chg_vm.h"   /* chg_applies: the APPLIES values */
 
 #define CHG_BUNDLE_MAGIC "CHGB\r\n\x1a\n"
-#define CHG_BUNDLE_VERSION 7 /* 2: approvals, actions, intakes; 3: time sets
+#define CHG_BUNDLE_VERSION 8 /* 2: approvals, actions, intakes; 3: time sets
                                 carry their text and kind (listings); 4: the
                                 SCHEMA section (whole-change validation); 5:
                                 LIMITS; 6: CONCUR (concurrency limits); 7:
                                 rate and at schedules, cron options (TSNODES
-                                flags, offset, cutoff, period) */
+                                flags, offset, cutoff, period); 8: APPLIES
+                                (the classes each rule applies to) and the
+                                risk classes' places (chgc windows
+                                --effective) */
 #define CHG_BUNDLE_HEADER 64
 /* Offsets of the header's fields, and of a section table entry's. */
 enum {

@@ -126,6 +126,7 @@ struct chg_bundle {
 
     uint32_t nrisks;
     uint32_t *risks;
+    uint32_t *risk_spans;     /* each class's place */
     uint32_t narms;
     chg_arm *arms;
     uint32_t nlets;
@@ -165,6 +166,8 @@ struct chg_bundle {
     chg_ifielddef *ifields;
     uint32_t nconcur;
     chg_rec_CONCUR *concur;   /* concurrency limits (chg_concurrency_check) */
+    uint32_t napplies;
+    chg_rec_APPLIES *applies; /* the classes each rule applies to (listings) */
 
     chg_limits limits;        /* the LIMITS section, or the defaults */
 };

@@ -464,6 +464,92 @@ class Windows(unittest.TestCase):
             self.assertNotIn("s#1", chgc("windows", b)[1])
 
 
+class Effective(unittest.TestCase):
+    """chgc windows --effective: per risk class, from source and bundle alike."""
+    POLICY = ('risk low < high\n'
+              'classify { high when change.env == "prod" default low }\n'
+              'window nights = daily 22:00..06:00 in "Europe/Berlin"\n'
+              'freeze xmas = 2026-12-24T00:00Z .. 2026-12-27T00:00Z\n'
+              'freeze incident = flag "incident-freeze"\n'
+              'rule r: when risk >= high require window nights\n'
+              'rule s: when change.service == "payments" deny during xmas, incident "frozen"\n')
+    RANGE = ("--from", "2026-12-26T00:00:00Z", "--to", "2026-12-28T00:00:00Z")
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.p, self.b = os.path.join(self.dir, "p.chg"), os.path.join(self.dir, "p.chgb")
+        with open(self.p, "w") as f:
+            f.write(self.POLICY)
+        self.assertEqual(chgc("build", "-o", self.b, self.p)[0], 0)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def test_json(self):
+        rc, out, err = chgc("windows", "--effective", "--format", "json", *self.RANGE, self.p)
+        self.assertEqual((rc, err), (0, ""))
+        j = json.loads(out)
+        self.assertEqual([c["class"] for c in j["classes"]], ["low", "high"])
+        high = j["classes"][1]
+        self.assertEqual(high["windows"], [{"name": "nights", "rules": [
+            {"rule": "r", "source": self.p + ":6:6", "applies": "always"}]}])
+        self.assertEqual([f["name"] for f in high["freezes"]], ["xmas", "incident"])
+        self.assertEqual(high["freezes"][0]["rules"][0]["applies"], "sometimes")
+        self.assertEqual(high["intervals"], [
+            {"start": "2026-12-27T00:00:00Z", "end": "2026-12-27T05:00:00Z", "opened_by": ["xmas"],
+             "closed_by": ["nights"]},
+            {"start": "2026-12-27T21:00:00Z", "end": "2026-12-28T00:00:00Z", "opened_by": ["nights"],
+             "closed_by": []}])
+        self.assertEqual(j["diagnostics"], [])
+        # the incident flag set: a freeze over the whole range, W0030 for both classes
+        rc, out, err = chgc("windows", "--effective", "--format", "json", "--flag", "incident-freeze",
+                            *self.RANGE, self.p)
+        j = json.loads(out)
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual([c["intervals"] for c in j["classes"]], [[], []])
+        self.assertEqual([(d["code"], d["line"], d["column"]) for d in j["diagnostics"]],
+                         [("W0030", 1, 6), ("W0030", 1, 12)])
+        self.assertIn("freezes xmas, incident cover the whole range (assuming rules that apply to some of "
+                      "them apply: s)", j["diagnostics"][0]["message"])
+
+    def test_a_bundle_lists_the_same_as_its_source(self):
+        for fmt in ("text", "json", "ics"):
+            args = ["windows", "--effective", "--flag", "incident-freeze", "--format", fmt, *self.RANGE]
+            from_source, from_bundle = chgc(*args, self.p), chgc(*args, self.b)
+            self.assertEqual(from_source[0], 0)
+            self.assertEqual(from_source, from_bundle, fmt)
+        rc, out, _ = chgc("windows", "--effective", "--format", "ics", "--risk", "high", *self.RANGE, self.b)
+        self.assertEqual(out.count("BEGIN:VEVENT"), 2)
+        self.assertIn("DTSTART:20261227T000000Z\r\nDTEND:20261227T050000Z\r\nSUMMARY:effective high\r\n", out)
+
+    def test_text_warning_on_stderr(self):
+        rc, out, err = chgc("windows", "--effective", "--risk", "high", "--flag", "incident-freeze",
+                            *self.RANGE, self.b)
+        self.assertEqual(rc, 0)
+        self.assertIn("\nrisk class high\n", out)
+        self.assertNotIn("risk class low", out)
+        self.assertIn("  (no slot in this range)\n", out)
+        self.assertEqual(err, self.p + ":1:12: warning[W0030]: changes of risk class 'high' can never go between "
+                         "2026-12-26T00:00:00Z and 2026-12-28T00:00:00Z: they need window nights, never open "
+                         "outside freezes xmas, incident (assuming rules that apply to some of them apply: s)\n")
+
+    def test_usage(self):
+        self.assertEqual(chgc("windows", "--risk", "high", self.p)[:3:2],
+                         (2, "chgc: --risk: only with --effective\n"))
+        self.assertEqual(chgc("windows", "--effective", "--risk", "urgent", self.p)[:3:2],
+                         (2, "chgc: --risk: unknown risk class 'urgent' (the classes are low and high)\n"))
+        q = os.path.join(self.dir, "q.chg")
+        with open(q, "w") as f:
+            f.write('window w = daily 01:00..02:00 in "UTC"\nrule r: require window w\n')
+        self.assertEqual(chgc("windows", "--effective", "--risk", "high", q)[:3:2],
+                         (2, "chgc: --risk: the policy declares no risk classes\n"))
+        rc, out, _ = chgc("windows", "--effective", "--from", "2026-12-01T00:00:00Z", "--to",
+                          "2026-12-02T00:00:00Z", q)
+        self.assertEqual(rc, 0)
+        self.assertIn("\nall changes\n  window w: rule r (" + q + ":2:6)\n"
+                      "  2026-12-01T01:00:00Z .. 2026-12-01T02:00:00Z      1h00m  w opens .. w closes\n", out)
+
+
 class Bundles(unittest.TestCase):
     """Every command that takes a policy takes a .chgb, verified on load."""
 

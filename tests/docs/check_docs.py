@@ -12,6 +12,11 @@ writes the block as F for later blocks of the same page (and checks it),
 it), `in=DIR` runs the block inside a copy of the repository's DIR (to
 import the policy library) and `as=NAME` names the block's file (for
 `_test.chg` files). errors.md has its own checker (check_errors_md.py).
+
+A ```console block whose info string has `run` shows a command and what
+it prints: its first line is `$ chgc ARGS` (run in the directory of the
+page's file= blocks), the rest must be its standard output followed by
+its standard error, exactly.
 """
 import json
 import os
@@ -96,6 +101,25 @@ def main():
                     if p.returncode != 0:
                         failed += 1
                         print(f"FAIL {doc}:{line}: example's tests fail\n" + p.stdout.decode() + p.stderr.decode())
+            for m in re.finditer(r"^```console([^\n]*)\n(.*?)^```", text, re.M | re.S):
+                if "run" not in m.group(1).split():
+                    continue
+                line = text[:m.start()].count("\n") + 1
+                first, _, want = m.group(2).partition("\n")
+                if not first.startswith("$ chgc "):
+                    failed += 1
+                    print(f"FAIL {doc}:{line}: a run block starts with '$ chgc …'")
+                    continue
+                p = subprocess.run([chgc] + first[len("$ chgc "):].split(), cwd=d,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+                checked += 1
+                got = (p.stdout + p.stderr).decode("utf-8", "replace")
+                if got != want:
+                    failed += 1
+                    print(f"FAIL {doc}:{line}: '{first}' prints otherwise:")
+                    import difflib
+                    for l in difflib.unified_diff(want.split("\n"), got.split("\n"), "doc", "chgc", lineterm=""):
+                        print("  " + l)
     print(f"{checked} doc examples checked ({tested} with tests run), {failed} failed")
     return 1 if failed else 0
 

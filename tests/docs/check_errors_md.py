@@ -14,7 +14,9 @@
   fixed example it reports no error and not the code. Blocks with
   'file=NAME' are written next to the example first ('chgb file=NAME'
   holds policy source, built into that bundle). 'check-args=A,B' passes
-  extra arguments.
+  extra arguments. 'cmd=effective' runs `chgc windows --effective --format
+  json` instead of check (codes it reports: W0030), reading the document's
+  "diagnostics".
 """
 import json
 import os
@@ -49,11 +51,13 @@ def blocks(body):
     return [(m.group(1).split(), m.group(2)) for m in re.finditer(r"^```(\w[^\n]*)\n(.*?)^```", body, re.M | re.S)]
 
 
-def run(chgc, workdir, text, args):
+def run(chgc, workdir, text, args, effective=False):
     path = os.path.join(workdir, "example.chg")
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
-    p = subprocess.run([chgc, "check", "--format", "json", "--at", "2026-11-26T00:00:00Z"] + args + ["example.chg"],
+    cmd = (["windows", "--effective", "--format", "json", "--from", "2026-11-26T00:00:00Z"] if effective else
+           ["check", "--format", "json", "--at", "2026-11-26T00:00:00Z"])
+    p = subprocess.run([chgc] + cmd + args + ["example.chg"],
                        cwd=workdir,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     if p.returncode == 2 or p.stderr:
@@ -112,7 +116,7 @@ def main():
                     if word.startswith("check-args="):
                         args += word[len("check-args="):].split(",")
                 try:
-                    out = run(chgc, d, text, args)
+                    out = run(chgc, d, text, args, "cmd=effective" in info)
                 except Exception as e:  # noqa: BLE001 - report and go on
                     problems.append(f"{code}: {info[1]} example: chgc failed: {e}")
                     continue
@@ -120,7 +124,7 @@ def main():
                 got = [x["code"] for x in out["diagnostics"]]
                 if want and code not in got:
                     problems.append(f"{code}: bad example reports {got}, not {code}")
-                if not want and (out["errors"] or code in got):
+                if not want and (out.get("errors") or code in got):
                     problems.append(f"{code}: fixed example still reports {got}")
     for p in problems:
         print("FAIL " + p)

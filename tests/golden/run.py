@@ -23,6 +23,12 @@ A line '# flags: OPTIONS' adds options to the command (the files under
 imports/ and names/ read tests/golden/lib with '--allow-path lib'). In the
 output the absolute path of tests/golden reads $GOLDEN.
 
+A line '# command: ARGS' runs `chgc ARGS FILE` instead of check (`chgc
+windows --effective …`): the block is then its standard output followed by
+its standard error, and the exit status is the one a '# exit: N' line
+gives (default 0). '# target: PATH' (relative to tests/golden) puts PATH
+in place of FILE, for listings of the policy library.
+
 --update rewrites the blocks from the actual output (review the diff!).
 """
 import os
@@ -53,11 +59,20 @@ def flags(data):
     return []
 
 
-def run(chgc, path, extra):
-    rel = os.path.relpath(path, HERE)
+def line_value(data, key):
+    """The words of a '# KEY: …' line, or None."""
+    for line in data.split(b"\n"):
+        if line.startswith(b"# " + key + b":"):
+            return line[len(key) + 3:].decode().split()
+    return None
+
+
+def run(chgc, path, extra, command=None, target=None):
+    rel = target[0] if target else os.path.relpath(path, HERE)
     env = dict(os.environ, NO_COLOR="1")
     # a fixed start for the time analysis keeps the output the same every day
-    p = subprocess.run([chgc, "check", "--color", "never", "--at", "2026-11-26T00:00:00Z"] + extra + [rel], cwd=HERE,
+    args = command if command else ["check", "--color", "never", "--at", "2026-11-26T00:00:00Z"] + extra
+    p = subprocess.run([chgc] + args + [rel], cwd=HERE,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=120)
     # absolute paths (E0307 names where a file resolves) differ per checkout
     real = os.path.realpath(HERE).encode()
@@ -86,10 +101,15 @@ def main():
             print(f"FAIL {os.path.relpath(path, HERE)}: no '# expect:' block")
             failed += 1
             continue
-        rc, out, err = run(chgc, path, flags(data))
+        command = line_value(data, b"command")
+        rc, out, err = run(chgc, path, flags(data), command, line_value(data, b"target"))
+        if command:
+            out, err = out + err, b""
+            want_rc = int((line_value(data, b"exit") or ["0"])[0])
         got = out.rstrip(b"\n").split(b"\n") if out.strip() else []
-        want_error = any(b": error[" in l for l in want)
-        ok = got == want and rc == (1 if want_error else 0) and not err
+        if not command:
+            want_rc = 1 if any(b": error[" in l for l in want) else 0
+        ok = got == want and rc == want_rc and not err
         if update and not ok:
             lines = data.split(b"\n")
             block = [(b"# " + l).rstrip() if l else b"#" for l in got]

@@ -367,7 +367,7 @@ static void test_schema_loader_refuses_bad_records(void **state)
     refuse(&bytes, REC(2) + 8, 4, CHG_NONE32, "SCHEMA[2].enm: an enum without its values");
     refuse(&bytes, REC(2) + 8, 4, 0xfffffff, "SCHEMA[2].enm: constant 268435455 is not a list constant");
     refuse(&bytes, REC(1) + 8, 4, chg_rd32(REC(2) + 8), "SCHEMA[1].enm: enum values on a field that is no enum");
-    refuse(&bytes, REC(1) + 20, 4, 0xfffffff, "SCHEMA[1].span: source position 268435455 out of range (20 positions)");
+    refuse(&bytes, REC(1) + 20, 4, 0xfffffff, "SCHEMA[1].span: source position 268435455 out of range (22 positions)");
     refuse(&bytes, meta + 28, 4, chg_rd32(meta + 28) & ~1u, "a schema in a bundle whose META says it has none");
     chg_buf_free(&bytes);
 

@@ -1105,6 +1105,81 @@ static void test_vm_reference_past_the_end(void **state)
     chg_buf_free(&bytes);
 }
 
+/* To which risk classes each rule applies, as the compiler proved it and
+ * the bundle carries it (APPLIES): risk comparisons either way round,
+ * `in`, `not`, `if` and lets decided by the risk; anything else read
+ * makes "sometimes"; `false and x` is false whatever x. And the loader
+ * refuses runs that do not say one thing of every class. */
+static void test_vm_rule_applies(void **state)
+{
+    (void)state;
+    const char *text = "risk low < medium < high < critical\n"
+                       "classify { critical when change.x == \"c\" high when change.x == \"h\"\n"
+                       "  medium when change.x == \"m\" default low }\n"
+                       "let big = risk >= high\n"
+                       "rule a: deny \"a\"\n"
+                       "rule b: when risk == medium deny \"b\"\n"
+                       "rule c: when risk in [low, critical] deny \"c\"\n"
+                       "rule d: when big and change.x == \"y\" deny \"d\"\n"
+                       "rule e: when change.x == \"y\" or risk < medium deny \"e\"\n"
+                       "rule f: when not (medium >= risk) deny \"f\"\n"
+                       "rule g: when if risk > low then true else false deny \"g\"\n"
+                       "rule h: when change.x == \"y\" and low > high deny \"h\"\n";
+    static const char *const want[] = {"AAAA", "NANN", "ANNA", "NNSS", "ASSS", "NNAA", "NAAA", "NNNN"};
+    chg_buf bytes = vm_build(text);
+    chg_bundle *b = vm_load(&bytes);
+    assert_int_equal(chg_bundle_nrules(b), 8);
+    assert_int_equal(chg_bundle_nrisks(b), 4);
+    for (uint32_t r = 0; r < 8; r++) {
+        char got[5] = "";
+        for (uint32_t k = 0; k < 4; k++)
+            got[k] = "NSA"[chg_bundle_rule_applies(b, r, k)];
+        assert_string_equal(got, want[r]);
+    }
+    chg_bundle_free(b);
+    /* one run per change of answer: 1 + 3 + 3 + 2 + 2 + 2 + 2 + 1 */
+    uint32_t n, applies = section(&bytes, CHG_SEC_APPLIES, &n);
+    assert_int_equal(n, 16);
+    uint32_t nr, rules = section(&bytes, CHG_SEC_RULES, &nr);
+    uint8_t *d = (uint8_t *)bytes.data;
+    struct {
+        uint32_t at, v;
+        int width;
+        const char *want;
+    } bad[] = {
+        /* rule b's second run starting where its first does */
+        {applies + 2 * CHG_RECSIZE_APPLIES + CHG_OFF(APPLIES, from_class), 0, 4, "APPLIES[2].from_class: not a run after"},
+        /* two runs in a row saying the same */
+        {applies + 2 * CHG_RECSIZE_APPLIES + CHG_OFF(APPLIES, how), CHG_APPLIES_NEVER, 1, "APPLIES[2].from_class: not a run after"},
+        {applies + 3 * CHG_RECSIZE_APPLIES + CHG_OFF(APPLIES, from_class), 4, 4, "APPLIES[3].from_class: no such risk class"},
+        {applies + 1 * CHG_RECSIZE_APPLIES + CHG_OFF(APPLIES, from_class), 1, 4, "APPLIES[1].from_class: not a run after"},
+        {rules + CHG_OFF(RULES, applies_count), 0, 4, "RULES[0].applies_count: a rule without runs"},
+        {rules + CHG_RECSIZE_RULES + CHG_OFF(RULES, applies_first), 0, 4, "RULES[1].applies_first: runs that do not follow"},
+        {rules + 7 * CHG_RECSIZE_RULES + CHG_OFF(RULES, applies_count), 0, 4, "RULES[7].applies_count: a rule without runs"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        uint8_t save[4];
+        memcpy(save, d + bad[i].at, 4);
+        if (bad[i].width == 1)
+            d[bad[i].at] = (uint8_t)bad[i].v;
+        else
+            chg_wr32(d + bad[i].at, bad[i].v);
+        rehash(d, bytes.len);
+        char err[512];
+        chg_bundle *m = chg_bundle_load(bytes.data, bytes.len, err, sizeof err);
+        if (m) {
+            chg_bundle_free(m);
+            fail_msg("mutant %zu loaded (want: %s)", i, bad[i].want);
+        }
+        if (!strstr(err, bad[i].want))
+            fail_msg("mutant %zu: got '%s', want '%s'", i, err, bad[i].want);
+        memcpy(d + bad[i].at, save, 4);
+    }
+    rehash(d, bytes.len);
+    chg_bundle_free(vm_load(&bytes));
+    chg_buf_free(&bytes);
+}
+
 static void test_vm_disasm_and_opcodes(void **state)
 {
     (void)state;
@@ -1612,6 +1687,7 @@ int main(void)
         cmocka_unit_test(test_vm_verifier_rejects_shared_timeset_nodes),
         cmocka_unit_test(test_vm_verifier_rejects_decoding_fan_out),
         cmocka_unit_test(test_vm_reference_past_the_end),
+        cmocka_unit_test(test_vm_rule_applies),
         cmocka_unit_test(test_vm_disasm_and_opcodes),
         cmocka_unit_test(test_vm_builtins_match_checker),
         cmocka_unit_test(test_vm_calendar_names),
