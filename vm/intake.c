@@ -423,15 +423,13 @@ static chg_event *intake_tree(chg_ctx *ctx, json_t *j, const chg_eval_input *in,
             return NULL;
         }
         int k = choose(ctx, raw, in, err, errlen);
-        chg_event_free(raw);
-        if (k == -2) {
-            json_decref(j);
-            return NULL;
-        }
-        if (k >= 0) {
+        if (k >= 0) { /* the fields are built on the raw event: freed after */
             out = build(ctx, &b->intakes[k], j, NULL, 0, change, err, errlen);
             if (out && used)
                 *used = k;
+        }
+        chg_event_free(raw);
+        if (k != -1) {
             json_decref(j);
             return out;
         }
