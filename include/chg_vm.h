@@ -266,6 +266,19 @@ void chg_ctx_free(chg_ctx *ctx);
  * closed), and ctx stays usable. */
 int chg_eval(chg_ctx *ctx, const chg_eval_input *in, chg_decision *out);
 
+/* Evaluate changes[0..n) in order, each as chg_eval would with in (its
+ * `change` is not read), and hand each decision to fn(ud, i, d, status)
+ * before the next evaluation (d lives until then, as chg_eval's). The
+ * decisions are chg_eval's, byte for byte; what a batch adds is that
+ * while one change is judged the memory of the next ones is brought
+ * towards the CPU's caches (prefetch hints, no reads that could fault),
+ * so a run over changes decoded earlier does not wait on memory for
+ * each. Returns CHG_OK, or the first status other than CHG_OK that an
+ * evaluation returned (the batch still goes on to the end). */
+typedef void (*chg_decision_fn)(void *ud, size_t i, const chg_decision *d, int status);
+int chg_eval_batch(chg_ctx *ctx, const chg_eval_input *in, const chg_event *const *changes, size_t n,
+                   chg_decision_fn fn, void *ud);
+
 /* A concurrency limit (`concurrency`, checked outside the decision by a
  * caller that knows the changes in flight: chgd) holds decision d, just
  * made by chg_eval on ctx: an `allow` becomes `defer` with a reason of

@@ -987,3 +987,61 @@ int64_t chg_ctx_admissible_until(chg_ctx *ctx, const chg_decision *d, int64_t ho
 }
 
 int64_t chg_ctx_next_approval(const chg_ctx *ctx) { return ctx->next_approval; }
+
+/* ---- batches -------------------------------------------------------------------- */
+
+/* How far ahead a batch looks: the event struct of the change PREFETCH_FAR
+ * ahead is asked for first; PREFETCH_NEAR ahead, with its struct in cache
+ * by then, the memory it points at (slots, then the lists, records and
+ * strings its arena holds after them). A decision takes a few hundred
+ * nanoseconds, a miss to memory about one hundred: two decisions ahead is
+ * time enough, four not yet so far that the lines are evicted again. */
+#define PREFETCH_NEAR 2
+#define PREFETCH_FAR 4
+/* The most of an event's arena asked for: a change's slots and the data
+ * of a usual change (the peers' changes use ~600 bytes); a larger change
+ * is fetched as it is read. */
+#define PREFETCH_BYTES 1024
+
+static inline void prefetch_lines(const void *p, size_t len)
+{
+#if defined(__GNUC__)
+    for (size_t k = 0; k < len; k += 64)
+        __builtin_prefetch((const char *)p + k, 0, 3);
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
+/* The memory of e's decision, as hints: prefetching never faults, so an
+ * arena whose data is not all after the slots costs a wasted hint, not
+ * a wrong read. */
+static void prefetch_event(const chg_event *e)
+{
+    size_t used = e->arena.used_total;
+    prefetch_lines(e->slots, used < PREFETCH_BYTES ? used : PREFETCH_BYTES);
+}
+
+int chg_eval_batch(chg_ctx *ctx, const chg_eval_input *in, const chg_event *const *changes, size_t n,
+                   chg_decision_fn fn, void *ud)
+{
+    chg_eval_input one = *in;
+    chg_decision d;
+    int status = CHG_OK;
+    for (size_t i = 0; i < n && i < PREFETCH_NEAR; i++)
+        prefetch_event(changes[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_FAR < n)
+            prefetch_lines(changes[i + PREFETCH_FAR], sizeof *changes[i + PREFETCH_FAR]);
+        if (i + PREFETCH_NEAR < n)
+            prefetch_event(changes[i + PREFETCH_NEAR]);
+        one.change = changes[i];
+        int rc = chg_eval(ctx, &one, &d);
+        if (rc != CHG_OK && status == CHG_OK)
+            status = rc;
+        if (fn)
+            fn(ud, i, &d, rc);
+    }
+    return status;
+}

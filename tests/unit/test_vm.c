@@ -73,6 +73,77 @@ static void test_vm_decision(void **state)
     chg_buf_free(&bytes);
 }
 
+/* chg_eval_batch: every decision byte for byte chg_eval's, in order,
+ * with its status, and no allocation once warm. */
+typedef struct batch_seen {
+    const chg_bundle *b;
+    chg_buf out;
+    size_t next;
+    int statuses;
+} batch_seen;
+
+static void batch_collect(void *ud, size_t i, const chg_decision *d, int status)
+{
+    batch_seen *s = ud;
+    assert_int_equal(i, s->next++);
+    s->statuses |= status != CHG_OK;
+    chg_decision_write(s->b, d, &s->out);
+    chg_buf_putc(&s->out, '\n');
+}
+
+static void test_vm_eval_batch(void **state)
+{
+    (void)state;
+    alloc_count_init();
+    chg_buf bytes = vm_build(policy);
+    chg_bundle *b = vm_load(&bytes);
+    chg_ctx *ctx = chg_ctx_new(b);
+    char err[256];
+    const char *texts[] = {event_json, other_json,
+                           "{\"id\":\"e4\",\"env\":\"prod\",\"tags\":[],\"when\":\"2026-07-01T02:00:00Z\",\"items\":[]}"};
+    enum { N = 11 }; /* longer than the prefetch distances, not a multiple of 3 */
+    const chg_event *ev[N];
+    chg_event *owned[3];
+    for (int i = 0; i < 3; i++) {
+        owned[i] = chg_event_decode(b, texts[i], strlen(texts[i]), err, sizeof err);
+        assert_non_null(owned[i]);
+    }
+    for (int i = 0; i < N; i++)
+        ev[i] = owned[(i * 7) % 3];
+    chg_eval_input in = {.now = 1798761600};
+    chg_buf want;
+    chg_buf_init(&want);
+    chg_decision d;
+    for (int i = 0; i < N; i++) {
+        in.change = ev[i];
+        assert_int_equal(chg_eval(ctx, &in, &d), CHG_OK);
+        chg_decision_write(b, &d, &want);
+        chg_buf_putc(&want, '\n');
+    }
+    batch_seen s = {.b = b};
+    chg_buf_init(&s.out);
+    in.change = NULL; /* not read */
+    assert_int_equal(chg_eval_batch(ctx, &in, ev, N, batch_collect, &s), CHG_OK);
+    assert_int_equal(s.next, N);
+    assert_int_equal(s.statuses, 0);
+    assert_int_equal(s.out.len, want.len);
+    assert_memory_equal(s.out.data, want.data, want.len);
+    /* warm: a batch allocates nothing, and no callback is needed */
+    unsigned long before = alloc_count_calls;
+    for (int k = 0; k < 100; k++)
+        assert_int_equal(chg_eval_batch(ctx, &in, ev, N, NULL, NULL), CHG_OK);
+    assert_int_equal(alloc_count_calls - before, 0);
+    assert_int_equal(chg_eval_batch(ctx, &in, ev, 0, batch_collect, &s), CHG_OK);
+    assert_int_equal(s.next, N);
+    chg_buf_free(&s.out);
+    chg_buf_free(&want);
+    for (int i = 0; i < 3; i++)
+        chg_event_free(owned[i]);
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+    chg_buf_free(&bytes);
+}
+
 static void test_vm_no_allocations_per_decision(void **state)
 {
     (void)state;
@@ -1671,6 +1742,7 @@ int main(void)
         cmocka_unit_test(test_vm_resolver),
         cmocka_unit_test(test_vm_no_allocations_with_approvals),
         cmocka_unit_test(test_vm_no_allocations_per_decision),
+        cmocka_unit_test(test_vm_eval_batch),
         cmocka_unit_test(test_vm_runtime_error_names_rule_and_place),
         cmocka_unit_test(test_vm_deterministic),
         cmocka_unit_test(test_vm_threads_share_a_bundle),
