@@ -1041,7 +1041,10 @@ def test_races(tmp):
         def race(i):
             cid = ids[i // 2]
             if i % 2:
-                return d.request("POST", f"/v1/changes/{cid}/approvals", {"by": "bob", "group": "cab"})
+                # given before the instant judged (the change's requested_at): an approval's `at`
+                # defaults to the real now, which passed 2026-12-02T10:00Z and stopped counting
+                return d.request("POST", f"/v1/changes/{cid}/approvals",
+                                 {"by": "bob", "group": "cab", "at": "2026-12-02T09:00:00Z"})
             return d.request("POST", "/v1/events", change(cid, env="prod", pipeline="again"))
         got = at_once(2 * len(ids), race)
         eq(sorted(s for s, _, _ in got), [200] * (2 * len(ids)), "statuses")
