@@ -503,25 +503,6 @@ static int compare(replay *r, unsigned long lineno)
     return rc;
 }
 
-/* chg_decide_json of an event already parsed, for a policy with intakes:
- * its decision line in r->line[k]; *st CHG_EINVAL when the event gave no
- * decision (the general path then words it). CHG_OK or CHG_ENOMEM. */
-static int decide_tree(replay *r, int k, json_t *tree, const chg_eval_input *base, int *st)
-{
-    char err[512];
-    chg_eval_input in = *base;
-    if (!(in.change = chg_event_intake_json(r->ctx[k], tree, base, NULL, err, sizeof err))) {
-        *st = CHG_EINVAL;
-        return strcmp(err, chg_strerror(CHG_ENOMEM)) ? CHG_OK : CHG_ENOMEM;
-    }
-    chg_decision d;
-    int rc = chg_eval(r->ctx[k], &in, &d);
-    chg_decision_write(r->b[k], &d, &r->line[k]);
-    chg_event_free((chg_event *)in.change);
-    *st = CHG_OK;
-    return r->line[k].oom ? CHG_ENOMEM : rc;
-}
-
 /* A record of the plain shape (plain_record), decided from its own bytes.
  * 1: declined, take the general path; else CHG_OK or CHG_ENOMEM. */
 static int replay_plain(replay *r, const char *text, size_t len, unsigned long lineno, const char *where)
@@ -542,25 +523,15 @@ static int replay_plain(replay *r, const char *text, size_t len, unsigned long l
         in.facts = own;
     }
     int st[2] = {CHG_OK, CHG_OK};
-    json_t *tree = NULL;
     int rc = CHG_OK;
-    if (chg_bundle_nintakes(r->b[0]) || chg_bundle_nintakes(r->b[1])) {
-        /* parsed once for the intakes of both policies, not once each */
-        json_error_t je;
-        je.text[0] = 0;
-        if (!(tree = json_loadb(ev.p, ev.n, JSON_REJECT_DUPLICATES, &je)))
-            rc = je.text[0] == 0 || json_error_code(&je) == json_error_out_of_memory ? CHG_ENOMEM : 1;
-    }
     for (int k = 0; k < 2 && rc == CHG_OK; k++) {
         chg_buf_reset(&r->line[k]);
         chg_buf_reset(&r->errs);
-        if (chg_bundle_nintakes(r->b[k]))
-            rc = decide_tree(r, k, tree, &in, &st[k]);
-        else if ((st[k] = chg_decide_json(r->ctx[k], r->b[k], ev.p, ev.n, &in, where, false, &r->line[k],
-                                          &r->errs)) == CHG_ENOMEM)
+        /* the event's own bytes, for the intakes' fast path too */
+        if ((st[k] = chg_decide_json(r->ctx[k], r->b[k], ev.p, ev.n, &in, where, false, &r->line[k], &r->errs)) ==
+            CHG_ENOMEM)
             rc = CHG_ENOMEM;
     }
-    json_decref(tree);
     chg_facts_free(own);
     if (rc != CHG_OK)
         return rc;

@@ -47,6 +47,8 @@ typedef struct frame {
     uint32_t item;            /* else, with has_item: its place on the item stack */
     bool has_item;
     bool rec_field;           /* a record's field: missing reads as null */
+    bool unwrap;              /* an event's top-level `detail`: a string
+                                 holding JSON is the jansson path's */
     uint8_t mode;             /* BY_NODE, AS_JSON, AS_RECORD */
     uint8_t ldepth;           /* lists it is inside of */
     uint16_t rec_layout;      /* inside a record of this layout, or NONE */
@@ -86,6 +88,8 @@ struct chg_fastdec {
     size_t nitems, capitems;
     chg_event *e;
     bool intake;              /* judging a raw event: envelopes are not changes */
+    uint32_t root;            /* the root decoded: 0 the change, 1 the raw
+                                 event (its slots, for an intake's blocks) */
     bool root_required;       /* a required top-level path's key was there */
     bool oom;
     /* the instant the schema check of the value at hand parsed, so that
@@ -131,9 +135,10 @@ static bool plan(chg_fastdec *d)
     d->s_hint = chg_calloc(b->nschema + 1, sizeof *d->s_hint);
     uint32_t *depth = chg_calloc(n, sizeof *depth);
     uint8_t *slot_used = chg_calloc((size_t)b->nslots_change + 1, 1);
+    uint8_t *eslot_used = chg_calloc((size_t)b->nslots_event + 1, 1);
     uint8_t *lay_lists = chg_calloc((size_t)b->nlayouts + 1, 1);
     bool ok = d->kid_sig && d->ssig && d->kid_hint && d->s_hint && d->kids && d->kid_first && d->kid_count && d->elem_of && d->anchor && d->lay_owner && d->lay_k && d->sreq &&
-              depth && slot_used && lay_lists;
+              depth && slot_used && eslot_used && lay_lists;
     if (ok) {
         for (uint32_t i = 0; i < n; i++) {
             d->elem_of[i] = CHG_NONE32;
@@ -177,16 +182,15 @@ static bool plan(chg_fastdec *d)
                 name_sig(b->str[p->name], b->strlen[p->name]);
             d->kids[d->kid_first[p->parent] + d->kid_count[p->parent]++] = i;
         }
-        /* a slot filled from one path only */
+        /* a slot filled from one path only, under either root */
         for (uint32_t i = 2; i < n && ok; i++) {
             const chg_pathnode *p = &b->paths[i];
-            if (p->slot == CHG_NONE16)
+            if (p->slot == CHG_NONE16 || d->anchor[i] > 1)
                 continue;
-            if (d->anchor[i] != 0)
-                continue;
-            ok = p->slot < b->nslots_change && !slot_used[p->slot];
+            uint8_t *used = d->anchor[i] == 0 ? slot_used : eslot_used;
+            ok = p->slot < (d->anchor[i] == 0 ? b->nslots_change : b->nslots_event) && !used[p->slot];
             if (ok)
-                slot_used[p->slot] = 1;
+                used[p->slot] = 1;
         }
         /* each node the field of one layout, each layout one list's */
         for (uint32_t l = 0; l < b->nlayouts && ok; l++)
@@ -217,6 +221,7 @@ static bool plan(chg_fastdec *d)
     }
     chg_free(depth);
     chg_free(slot_used);
+    chg_free(eslot_used);
     chg_free(lay_lists);
     return ok;
 }
@@ -466,6 +471,8 @@ static int on_value(void *ud, void *cookie, int kind, const chg_jw_scalar *x)
     d->have_time = false;
     if (f->snode != CHG_NONE32 && !fits(d, &b->schema[f->snode], kind, x))
         return 1;
+    if (f->unwrap && kind == CHG_JW_STRING)
+        return 1; /* intake.c reads the JSON such a string may hold */
     f->seen_required = 0;
     f->list = false;
     chg_value *out = dest_of(d, f);
@@ -503,9 +510,14 @@ static int on_key(void *ud, void *cookie, const char *key, size_t len, void **ch
     bool top = f == d->frames;
     /* intake.c: an envelope, or a change whose `detail` may be JSON in a
      * string, is the jansson path's to judge */
-    if (top && d->intake &&
+    if (top && d->intake && d->root == 0 &&
         ((len == 6 && memcmp(key, "detail", 6) == 0) || (len == 11 && memcmp(key, "detail-type", 11) == 0)))
         return 1;
+    /* a raw event: an SNS notification is read by intake.c as the event
+     * its Message carries, and a `detail` string as the JSON it holds */
+    if (top && d->root == 1 && len == 8 && memcmp(key, "TopicArn", 8) == 0)
+        return 1;
+    c->unwrap = top && d->root == 1 && len == 6 && memcmp(key, "detail", 6) == 0;
     uint32_t sig = name_sig(key, len), pnode = CHG_NONE32, snode = CHG_NONE32;
     if (f->pnode != CHG_NONE32 && d->kid_count[f->pnode]) {
         uint32_t count = d->kid_count[f->pnode], first = d->kid_first[f->pnode];
@@ -521,9 +533,9 @@ static int on_key(void *ud, void *cookie, const char *key, size_t len, void **ch
             c->pnode = pnode = n;
             if (top && p->need == CHG_PR_REQUIRED)
                 d->root_required = true;
-            /* under the change, not read through a list: a slot, if it has one */
-            if (d->anchor[n] == 0 && p->slot != CHG_NONE16)
-                c->dest = &d->e->slots[p->slot];
+            /* under the root, not read through a list: a slot, if it has one */
+            if (d->anchor[n] == d->root && p->slot != CHG_NONE16)
+                c->dest = d->root == 0 ? &d->e->slots[p->slot] : &d->e->eslots[p->slot];
             if (!c->dest && f->rec_layout != CHG_NONE16 && d->lay_owner[n] == f->rec_layout) {
                 c->dest = &f->rec_fields[d->lay_k[n]];
                 c->rec_field = true;
@@ -627,7 +639,7 @@ static int on_end(void *ud, void *cookie, int kind, size_t count)
         out->len = (uint32_t)n;
         out->u.items = items;
     }
-    if (f == d->frames && d->intake && (b->flags & 1) && !d->root_required) {
+    if (f == d->frames && d->intake && d->root == 0 && (b->flags & 1) && !d->root_required) {
         /* intake.c's change_shaped: with a schema, a change has at least
          * one of the required top-level fields the policy reads */
         for (uint32_t k = 0; k < d->kid_count[0]; k++)
@@ -639,7 +651,9 @@ static int on_end(void *ud, void *cookie, int kind, size_t count)
 
 static const chg_jw_visitor visitor = {on_value, on_key, on_elem, on_end};
 
-int chg_vm_fastdec_decode(chg_fastdec *d, const char *json, size_t len, bool intake, chg_event **out)
+/* Decode root `which` (0 the change, 1 the raw event) of json into a new
+ * event. */
+static int decode(chg_fastdec *d, const char *json, size_t len, bool intake, uint32_t which, chg_event **out)
 {
     const chg_bundle *b = d->b;
     *out = NULL;
@@ -654,18 +668,19 @@ int chg_vm_fastdec_decode(chg_fastdec *d, const char *json, size_t len, bool int
         const chg_pathnode *p = &b->paths[n];
         if (p->slot == CHG_NONE16 || p->dflt == CHG_NONE32)
             continue;
-        if (d->anchor[n] == 0)
-            e->slots[p->slot] = missing(b, n);
+        if (d->anchor[n] == which)
+            (which == 0 ? e->slots : e->eslots)[p->slot] = missing(b, n);
     }
     d->e = e;
     d->intake = intake;
+    d->root = which;
     d->root_required = false;
     d->oom = false;
     d->nitems = 0;
     frame *root = &d->frames[0];
     memset(root, 0, sizeof *root);
-    root->pnode = 0;
-    root->snode = b->nschema ? 0 : CHG_NONE32;
+    root->pnode = d->root;
+    root->snode = b->nschema && d->root == 0 ? 0 : CHG_NONE32;
     root->elem_node = CHG_NONE32;
     root->elem_layout = root->rec_layout = CHG_NONE16;
     root->mode = BY_NODE;
@@ -677,4 +692,14 @@ int chg_vm_fastdec_decode(chg_fastdec *d, const char *json, size_t len, bool int
     }
     chg_event_free(e);
     return rc == CHG_ENOMEM || d->oom ? CHG_ENOMEM : CHG_JW_DECLINED;
+}
+
+int chg_vm_fastdec_decode(chg_fastdec *d, const char *json, size_t len, bool intake, chg_event **out)
+{
+    return decode(d, json, len, intake, 0, out);
+}
+
+int chg_vm_fastdec_event(chg_fastdec *d, const char *json, size_t len, chg_event **out)
+{
+    return decode(d, json, len, true, 1, out);
 }

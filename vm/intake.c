@@ -37,6 +37,15 @@ static void describe(const json_t *j, char *out, size_t len)
              dt ? dt : "none");
 }
 
+/* describe() of the event text (the fast path keeps no tree). */
+static void describe_text(const char *json, size_t len, char *out, size_t outlen)
+{
+    char why[64];
+    json_t *j = chg_vm_json_parse(json, len, 0, NULL, why, sizeof why);
+    describe(j, out, outlen); /* NULL (memory ran out): "it has no 'source'…" */
+    json_decref(j);
+}
+
 /* A string `detail` holding JSON: replace it by what it encodes. False
  * only when memory ran out (a string that is not JSON stays a string). */
 static bool unwrap_detail(json_t *j)
@@ -177,8 +186,8 @@ static void intake_error(chg_ctx *ctx, const chg_intakedef *k, char *err, size_t
  * directly: a change from an intake then goes through the same decoding,
  * types and defaults as one given whole, and shows the same errors. Not on
  * the per-decision path, so it may allocate. */
-static chg_event *build(chg_ctx *ctx, const chg_intakedef *k, json_t *raw, chg_buf *change, char *err,
-                        size_t errlen)
+static chg_event *build(chg_ctx *ctx, const chg_intakedef *k, json_t *raw, const char *rawtext, size_t rawlen,
+                        chg_buf *change, char *err, size_t errlen)
 {
     const chg_bundle *b = ctx->b;
     CHG_ASSERT((uint64_t)k->first + k->count <= b->nifields); /* load_decisions */
@@ -201,7 +210,10 @@ static chg_event *build(chg_ctx *ctx, const chg_intakedef *k, json_t *raw, chg_b
                 if (p->parent == 0 && p->kind == CHG_PN_KEY && p->need == CHG_PR_REQUIRED &&
                     strcmp(b->str[p->name], b->str[f->name]) == 0) {
                     char src[256], what[256];
-                    describe(raw, what, sizeof what);
+                    if (raw)
+                        describe(raw, what, sizeof what);
+                    else
+                        describe_text(rawtext, rawlen, what, sizeof what);
                     snprintf(err, errlen, "%s: intake '%s' gives no value for the required field '%s' from %s",
                              block_source(b, f->block, src, sizeof src), b->str[k->name], b->str[f->name], what);
                     chg_buf_free(&text);
@@ -221,6 +233,17 @@ static chg_event *build(chg_ctx *ctx, const chg_intakedef *k, json_t *raw, chg_b
         chg_buf_free(&text);
         return NULL;
     }
+    if (!change && ctx->fastdec) {
+        /* the fast path's: what it decodes is what jansson's would */
+        chg_event *e;
+        int rc = chg_vm_fastdec_decode(ctx->fastdec, text.data, text.len, false, &e);
+        if (rc != CHG_JW_DECLINED) {
+            chg_buf_free(&text);
+            if (rc == CHG_ENOMEM)
+                snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
+            return rc == CHG_OK ? e : NULL;
+        }
+    }
     char why[256];
     json_t *cj = chg_vm_json_parse(text.data, text.len, 0, NULL, why, sizeof why);
     chg_buf_free(&text);
@@ -238,13 +261,96 @@ static chg_event *build(chg_ctx *ctx, const chg_intakedef *k, json_t *raw, chg_b
         snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
     }
     json_decref(cj);
-    if (e)
+    if (e && raw)
         e->raw = json_incref(raw);
     return e;
 }
 
 static chg_event *intake_tree(chg_ctx *ctx, json_t *j, const chg_eval_input *in, int *used, chg_buf *change,
                               char *err, size_t errlen);
+static chg_event *as_change(const chg_bundle *b, const json_t *j, chg_buf *change, char *err, size_t errlen);
+
+/* The error of an evaluation that could not be prepared. */
+static chg_event *nomem(char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
+    return NULL;
+}
+
+/* Run the intakes' `when`s on the raw event raw, in order: the index of
+ * the first that holds, -1 when none does, -2 on error (err set). Each
+ * runs in a fresh evaluation: lets computed for one intake must not leak
+ * into the next. On return ctx is the evaluation of the last one run, so
+ * the taking intake's fields are built in its own. */
+static int choose(chg_ctx *ctx, const chg_event *raw, const chg_eval_input *in, char *err, size_t errlen)
+{
+    const chg_bundle *b = ctx->b;
+    for (uint32_t i = 0; i < b->nintakes; i++) {
+        const chg_intakedef *k = &b->intakes[i];
+        chg_vm_ctx_begin(ctx, raw, in->now, in->facts, in->resolver, in->resolver_ud);
+        if (k->when == CHG_NONE32)
+            return (int)i;
+        chg_value v;
+        if (chg_vm_run(ctx, k->when, &v) < 0) {
+            intake_error(ctx, k, err, errlen);
+            return -2;
+        }
+        if (v.tag == CHG_V_BOOL && v.u.i)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* The intakes' fast path: the raw event's slots decoded from the bytes
+ * in one pass (fastdecode.c), the `when`s run on them, and then either
+ * the taking intake's change built, or the event decoded as a change by
+ * the fast decoder. It is the jansson path's algorithm on the same slots,
+ * so it gives the same change or the same error. CHG_JW_DECLINED before
+ * any block ran: the jansson path judges the event from the start (no
+ * block runs twice, so a query is asked once). Once the `when`s ran,
+ * the rest is decided here, with a tree made only where the jansson path
+ * would read one: an event no intake takes that the fast decoder does not
+ * take as a change (an envelope's detail, a schema issue, the change's
+ * text wanted), and an error naming the event. */
+static int intake_fast(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
+                       chg_buf *change, chg_event **out, char *err, size_t errlen)
+{
+    const chg_bundle *b = ctx->b;
+    *out = NULL;
+    chg_event *raw;
+    int rc = chg_vm_fastdec_event(ctx->fastdec, json, len, &raw);
+    if (rc != CHG_OK) {
+        if (rc == CHG_ENOMEM)
+            nomem(err, errlen);
+        return rc;
+    }
+    int k = choose(ctx, raw, in, err, errlen);
+    if (k >= 0) {
+        *out = build(ctx, &b->intakes[k], NULL, json, len, change, err, errlen);
+        if (*out && used)
+            *used = k;
+    }
+    chg_event_free(raw);
+    if (k != -1)
+        return CHG_OK; /* taken (or failed) by an intake */
+    if (!change) {
+        rc = chg_vm_fastdec_decode(ctx->fastdec, json, len, true, out);
+        if (rc != CHG_JW_DECLINED) {
+            if (rc == CHG_ENOMEM)
+                nomem(err, errlen);
+            return CHG_OK;
+        }
+    }
+    json_t *j = chg_vm_json_parse(json, len, JSON_REJECT_DUPLICATES, NULL, err, errlen);
+    if (!j)
+        return CHG_OK; /* out of memory: the walker took these bytes, and jansson takes what it takes */
+    if (!unwrap_detail(j))
+        nomem(err, errlen);
+    else
+        *out = as_change(b, j, change, err, errlen);
+    json_decref(j);
+    return CHG_OK;
+}
 
 chg_event *chg_event_intake_change(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
                                    chg_buf *change, char *err, size_t errlen)
@@ -252,21 +358,23 @@ chg_event *chg_event_intake_change(chg_ctx *ctx, const char *json, size_t len, c
     const chg_bundle *b = ctx->b;
     if (used)
         *used = -1;
-    /* a change that needs no intake: the fast path, if it takes it (the
-     * decoder is made once per context; without memory for it, jansson).
-     * A caller that wants the change's text (chgd stores it) takes the
-     * jansson path, which writes it. */
-    if (!b->nintakes && !change) {
-        if (!ctx->fastdec)
-            ctx->fastdec = chg_vm_fastdec_new(b);
+    /* the fast paths, if they take the event (the decoder is made once per
+     * context; without memory for it, jansson). A change that needs no
+     * intake is decoded straight; a caller that wants the change's text
+     * (chgd stores it) takes the jansson path for it, which writes it. */
+    if (!ctx->fastdec)
+        ctx->fastdec = chg_vm_fastdec_new(b);
+    if (ctx->fastdec && b->nintakes) {
         chg_event *e;
-        int rc = ctx->fastdec ? chg_vm_fastdec_decode(ctx->fastdec, json, len, true, &e) : CHG_JW_DECLINED;
+        if (intake_fast(ctx, json, len, in, used, change, &e, err, errlen) != CHG_JW_DECLINED)
+            return e;
+    } else if (ctx->fastdec && !change) {
+        chg_event *e;
+        int rc = chg_vm_fastdec_decode(ctx->fastdec, json, len, true, &e);
         if (rc == CHG_OK)
             return e;
-        if (rc == CHG_ENOMEM) {
-            snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
-            return NULL;
-        }
+        if (rc == CHG_ENOMEM)
+            return nomem(err, errlen);
     }
     json_t *j = chg_vm_json_parse(json, len, JSON_REJECT_DUPLICATES, NULL, err, errlen);
     if (!j)
@@ -283,9 +391,10 @@ chg_event *chg_event_intake_json(chg_ctx *ctx, void *json, const chg_eval_input 
 }
 
 /* chg_event_intake_change from the parsed event j, whose reference it
- * takes. j may be shared with another policy's intake (chgc replay): the
- * one change made to it, a string `detail` parsed in place, is the same
- * whoever makes it and making it twice changes nothing. */
+ * takes: the jansson path. j may be shared with another policy's intake
+ * (chgc replay): the one change made to it, a string `detail` parsed in
+ * place, is the same whoever makes it and making it twice changes
+ * nothing. */
 static chg_event *intake_tree(chg_ctx *ctx, json_t *j, const chg_eval_input *in, int *used, chg_buf *change,
                               char *err, size_t errlen)
 {
@@ -296,16 +405,15 @@ static chg_event *intake_tree(chg_ctx *ctx, json_t *j, const chg_eval_input *in,
         json_decref(j);
         return NULL;
     }
-    bool nomem;
-    json_t *inner = sns_message(j, &nomem);
+    bool oom;
+    json_t *inner = sns_message(j, &oom);
     if (inner) {
         json_decref(j);
         j = inner;
     }
-    if (nomem || !unwrap_detail(j)) {
-        snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
+    if (oom || !unwrap_detail(j)) {
         json_decref(j);
-        return NULL;
+        return nomem(err, errlen);
     }
     chg_event *out = NULL;
     if (b->nintakes) {
@@ -314,62 +422,48 @@ static chg_event *intake_tree(chg_ctx *ctx, json_t *j, const chg_eval_input *in,
             json_decref(j);
             return NULL;
         }
-        /* each intake's `when` runs in a fresh evaluation: lets computed
-         * for one intake must not leak into the next */
-        for (uint32_t i = 0; i < b->nintakes && !out; i++) {
-            const chg_intakedef *k = &b->intakes[i];
-            chg_vm_ctx_begin(ctx, raw, in->now, in->facts, in->resolver, in->resolver_ud);
-            bool take = true;
-            if (k->when != CHG_NONE32) {
-                chg_value v;
-                if (chg_vm_run(ctx, k->when, &v) < 0) {
-                    intake_error(ctx, k, err, errlen);
-                    chg_event_free(raw);
-                    json_decref(j);
-                    return NULL;
-                }
-                take = v.tag == CHG_V_BOOL && v.u.i;
-            }
-            if (!take)
-                continue;
-            out = build(ctx, k, j, change, err, errlen);
-            if (!out) {
-                chg_event_free(raw);
-                json_decref(j);
-                return NULL;
-            }
-            if (used)
-                *used = (int)i;
+        int k = choose(ctx, raw, in, err, errlen);
+        if (k >= 0) { /* the fields are built on the raw event: freed after */
+            out = build(ctx, &b->intakes[k], j, NULL, 0, change, err, errlen);
+            if (out && used)
+                *used = k;
         }
         chg_event_free(raw);
-    }
-    if (!out) {
-        /* no intake: the event itself, or an envelope's detail, if it is
-         * shaped like a change; without a schema a detail must at least
-         * carry a string `id`, or every AWS event would pass for one */
-        char why[256], dwhy[256];
-        const json_t *c = j, *d = json_object_get(j, "detail");
-        if (!change_shaped(b, j, why, sizeof why)) {
-            c = NULL;
-            if (is_envelope(j) && json_is_object(d) && change_shaped(b, d, dwhy, sizeof dwhy) &&
-                ((b->flags & 1) || json_is_string(json_object_get(d, "id"))))
-                c = d;
-        }
-        if (!c) {
-            char what[256];
-            describe(j, what, sizeof what);
-            snprintf(err, errlen, "%s %s, and it is not a change: %s",
-                     b->nintakes ? "no intake takes" : "the policy has no intake for", what, why);
-        } else {
-            out = chg_event_from_json(b, (json_t *)c, err, errlen);
-            if (out && change && !dump_change(c, change)) {
-                chg_event_free(out);
-                out = NULL;
-                snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
-            }
+        if (k != -1) {
+            json_decref(j);
+            return out;
         }
     }
+    out = as_change(b, j, change, err, errlen);
     json_decref(j);
+    return out;
+}
+
+/* No intake took the event j: the event itself, or an envelope's detail,
+ * if it is shaped like a change; without a schema a detail must at least
+ * carry a string `id`, or every AWS event would pass for one. */
+static chg_event *as_change(const chg_bundle *b, const json_t *j, chg_buf *change, char *err, size_t errlen)
+{
+    char why[256], dwhy[256];
+    const json_t *c = j, *d = json_object_get(j, "detail");
+    if (!change_shaped(b, j, why, sizeof why)) {
+        c = NULL;
+        if (is_envelope(j) && json_is_object(d) && change_shaped(b, d, dwhy, sizeof dwhy) &&
+            ((b->flags & 1) || json_is_string(json_object_get(d, "id"))))
+            c = d;
+    }
+    if (!c) {
+        char what[256];
+        describe(j, what, sizeof what);
+        snprintf(err, errlen, "%s %s, and it is not a change: %s",
+                 b->nintakes ? "no intake takes" : "the policy has no intake for", what, why);
+        return NULL;
+    }
+    chg_event *out = chg_event_from_json(b, (json_t *)c, err, errlen);
+    if (out && change && !dump_change(c, change)) {
+        chg_event_free(out);
+        return nomem(err, errlen);
+    }
     return out;
 }
 
