@@ -849,6 +849,13 @@ static bool load_decisions(loader *L)
     }
     if (b->nactions && b->actions[b->nactions - 1].first + b->actions[b->nactions - 1].count != b->ncalls)
         return FAILF(L, ACTIONS, b->nactions - 1, count, "calls that no action owns");
+    /* the normal forms of the requirements decisions start from */
+    for (uint32_t i = 0; i < b->napprovals; i++)
+        if (!chg_vm_areq_prepare(b, b->approvals[i].req))
+            return nomem(L);
+    for (uint32_t i = 0; i < b->nrules; i++)
+        if (b->rules[i].req != CHG_NONE32 && !chg_vm_areq_prepare(b, b->rules[i].req))
+            return nomem(L);
     if (!read_table(L, CHG_SEC_IFIELDS, b->ifields) || !read_table(L, CHG_SEC_INTAKES, b->intakes))
         return false;
     /* concurrency limits: a field path is names joined by single dots */

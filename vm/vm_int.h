@@ -45,6 +45,16 @@ typedef struct chg_tsdef {
                                ends, for closes_at); else NULL */
 } chg_tsdef;
 
+/* A conjunction of an approval requirement's disjunctive normal form:
+ * the AREQS terms that must all be met (approvals.c; the limits are
+ * those of the evaluation: 16 terms, 32 conjunctions). */
+#define CHG_AREQ_MAX_TERMS 16
+#define CHG_AREQ_MAX_CLAUSES 32
+typedef struct chg_vm_clause {
+    uint32_t terms[CHG_AREQ_MAX_TERMS];
+    uint32_t n;
+} chg_vm_clause;
+
 typedef struct chg_areqdef {
     uint8_t kind, including;
     uint32_t count, group, people;
@@ -57,6 +67,13 @@ typedef struct chg_areqdef {
      * requirement, and for a term "k of …" for k = 1..count */
     char *text;
     char **term;
+    /* a requirement a rule or the approvals block names (a root): its
+     * normal form, made once at load (chg_vm_areq_prepare), so a decision
+     * does not rebuild it; dnf_big: larger than the limits, which every
+     * decision needing it reports as its error. Other nodes: NULL, 0. */
+    const chg_vm_clause *dnf;
+    uint32_t ndnf;
+    bool dnf_big;
 } chg_areqdef;
 
 /* Scratch and steps: the bytes of string work that cost one step (a
@@ -343,6 +360,10 @@ chg_event *chg_vm_event_raw(const chg_bundle *b, void *json, char *err, size_t e
 /* Run block `block`; its value goes to *out. Returns 0, or -1 with the
  * context's error set. */
 int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out);
+
+/* Make root n's normal form (q->dnf, or q->dnf_big) in the bundle's
+ * arena, once; false only when memory ran out. */
+bool chg_vm_areq_prepare(chg_bundle *b, uint32_t n);
 
 /* Render approval requirement node n as text (for the bundle's tables). */
 void chg_vm_areq_render(const chg_bundle *b, uint32_t n, chg_buf *out);
