@@ -1158,7 +1158,8 @@ int chg_bundle_open(const void *data, size_t len, chg_bundle **out, char *err, s
     bool ok = read_sections(&L) && alloc_tables(&L) && load_strings(&L) && load_consts(&L) && load_code(&L) &&
               read_blocks(&L) && load_meta(&L) && load_limits(&L) && check_blocks(&L) && load_paths(&L) &&
               verified(&L, &V, chg_vm_verify_decoding(&V)) && load_schema(&L) && load_policy(&L) &&
-              load_decisions(&L) && load_timesets(&L) && load_externals(&L) && verified(&L, &V, chg_vm_verify_code(&V));
+              load_decisions(&L) && load_timesets(&L) && load_externals(&L) && verified(&L, &V, chg_vm_verify_code(&V)) &&
+              (chg_vm_shortcuts(b) || nomem(&L));
     if (!ok) {
         chg_bundle_free(b);
         return L.oom ? CHG_ENOMEM : CHG_EINVAL;

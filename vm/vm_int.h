@@ -76,6 +76,22 @@ typedef struct chg_areqdef {
     bool dnf_big;
 } chg_areqdef;
 
+/* A block whose whole code is one read and its RET — `LET rX l; RET rX`
+ * (a condition that is a let: `when prod`) or `CHANGE rX s; RET rX` (an
+ * `at` that is a field) — has its value where the read finds it: the
+ * let's, once computed, or the slot's, when it holds a plain value.
+ * chg_vm_run answers such a block from there, charging what its run
+ * would; anything else (a let not yet computed, an absent field) runs as
+ * code. Found at load; kind 0 for every other block. */
+enum { CHG_SC_NONE, CHG_SC_LET, CHG_SC_CHANGE };
+typedef struct chg_vm_shortcut {
+    uint8_t kind;
+    uint32_t arg;             /* the let, or the change slot */
+} chg_vm_shortcut;
+
+/* Fill b->shortcuts from the verified code. false: out of memory. */
+bool chg_vm_shortcuts(chg_bundle *b);
+
 /* Scratch and steps: the bytes of string work that cost one step (a
  * built-in that reads or writes n bytes spends n / 64 steps, at least 1). */
 #define CHG_STEP_BYTES 64
@@ -123,6 +139,8 @@ struct chg_bundle {
     const chg_ins *code;    /* decoded copy */
     uint32_t nblocks;
     chg_block *blocks;
+    chg_vm_shortcut *shortcuts; /* per block: what chg_vm_run may answer
+                                   without dispatching (chg_vm_shortcuts) */
     uint32_t nspans;
     chg_srcspan *spans;
     uint32_t *insspan;
