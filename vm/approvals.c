@@ -2,7 +2,10 @@
  * approvals.c — does a change have the approvals it needs?
  *
  * The requirement algebra (`2 of group "cab" within 72h and 1 of any`,
- * `or`, `none`) is put in disjunctive normal form; each conjunction is met
+ * `or`, `none`) is put in disjunctive normal form (each requirement a
+ * rule or the approvals block names, once, when the bundle is loaded:
+ * chg_vm_areq_prepare; a decision multiplies the forms of the
+ * requirements in force when there are several); each conjunction is met
  * when its terms can be filled by *distinct* people — a bipartite matching
  * of approvers to term slots, so one person never counts twice. An
  * approval counts for a term when its approver fits the term (the group,
@@ -11,8 +14,8 @@
  * not the requester (unless the term says `including requester`). Any
  * approval with decision "reject" (at or before `now`) rejects the change.
  *
- * Everything lives on the stack or in the context's scratch arena: no heap
- * allocation. Limits (documented): 256 approvals, 64 approver slots and
+ * A decision's work lives on the stack or in the context's scratch arena
+ * (the normal forms in the bundle's): no heap allocation. Limits (documented): 256 approvals, 64 approver slots and
  * 16 terms per conjunction, 32 conjunctions; past them the decision is an
  * error, never a wrong answer. Anything in an approval's `decision` but
  * "approve"/"approved" is a rejection (fail closed).
