@@ -36,11 +36,12 @@ typedef struct chg_batch_work {
     void (*emit)(void *ud, const chg_batch_out *o, FILE *out, FILE *errs);
 } chg_batch_work;
 
-/* Answer every line of in with w on `threads` workers (at least 2; the
- * caller decides one thread's way itself), writing in input order; what
- * is answered is written before the reader waits for more input. *failed
- * as chg_decide_reader's. Returns CHG_OK, or another status with err. */
-int chg_batch_run(const chg_batch_work *w, int threads, chg_lines *in, FILE *out, FILE *errs, bool *failed,
-                  char *err, size_t errlen);
+/* Answer every line of in with w on `threads` workers (<= 1: on the
+ * calling thread, through the same line and emit), writing in input
+ * order; what is answered is written before the reader waits for more
+ * input. *failed as chg_decide_reader's. Returns CHG_OK, or another
+ * status with err. */
+int chg_drv_batch_run(const chg_batch_work *w, int threads, chg_lines *in, FILE *out, FILE *errs, bool *failed,
+                      char *err, size_t errlen);
 
 #endif

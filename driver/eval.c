@@ -380,8 +380,8 @@ static int batch_serial(const chg_batch_work *w, chg_lines *in, FILE *out, FILE 
     return check_written(out, errs, err, errlen);
 }
 
-int chg_batch_run(const chg_batch_work *w, int threads, chg_lines *in, FILE *out, FILE *errs, bool *failed,
-                  char *err, size_t errlen)
+int chg_drv_batch_run(const chg_batch_work *w, int threads, chg_lines *in, FILE *out, FILE *errs, bool *failed,
+                      char *err, size_t errlen)
 {
     *failed = false;
     if (threads <= 1)
@@ -607,7 +607,7 @@ int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines
         return decide_serial(b, base, in, o, out, errs, failed, err, errlen);
     eval_work ew = {b, base, o->explain, o->label};
     chg_batch_work w = {&ew, eval_worker_new, eval_worker_free, eval_line, eval_emit};
-    return chg_batch_run(&w, o->threads, in, out, errs, failed, err, errlen);
+    return chg_drv_batch_run(&w, o->threads, in, out, errs, failed, err, errlen);
 }
 
 int chg_decide_lines(const chg_bundle *b, const chg_eval_input *base, const char *path, const chg_decide_options *o,

@@ -767,7 +767,7 @@ int chg_replay(const chg_bundle *old, const chg_bundle *new_, chg_lines *in, con
     r.progress = chg_progress_start(o->progress, "replay", "records");
     chg_batch_work w = {&r, replay_worker_new, replay_worker_free, replay_line, replay_emit};
     bool failed;
-    int rc = chg_batch_run(&w, o->threads, in, out, msgs, &failed, err, errlen);
+    int rc = chg_drv_batch_run(&w, o->threads, in, out, msgs, &failed, err, errlen);
     chg_progress_end(r.progress);
     if (rc == CHG_OK && r.oom) {
         snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
