@@ -29,6 +29,8 @@ static void replay_usage(FILE *f)
             "      --horizon DUR  how far to look for next_open and closes_at\n"
             "                     (default 366d, at most 3660d)\n"
             "  -f, --format FMT   text (default) or json\n"
+            "      --threads N    decide on N threads (default: the number of CPUs, at\n"
+            "                     most 8); the output is the same bytes whatever N\n"
             "      --quiet        no progress line (shown only when stderr is a terminal)\n"
             CHGC_ALLOW_PATH_HELP
             "  -h, --help         show this help\n"
@@ -47,6 +49,7 @@ int chgc_replay(int argc, char **argv)
         {"facts", required_argument, NULL, 'F'},
         {"horizon", required_argument, NULL, 'H'},
         {"format", required_argument, NULL, 'f'},
+        {"threads", required_argument, NULL, 't'},
         {"allow-path", required_argument, NULL, 'P'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -58,6 +61,9 @@ int chgc_replay(int argc, char **argv)
     const char *events = NULL, *facts_path = NULL;
     chg_eval_input base = {0};
     bool has_now = false, quiet = false;
+    /* as chgc eval's: every CPU, eight at most unless asked */
+    long threads = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = threads < 1 ? 1 : threads > 8 ? 8 : threads;
     if (!paths[0] || !paths[1]) {
         chgc_fail(CHG_ENOMEM, "");
         goto done;
@@ -82,6 +88,7 @@ int chgc_replay(int argc, char **argv)
         case 'F': facts_path = optarg; break;
         case 'H': ok = chgc_opt_horizon("horizon", optarg, &base.horizon); break;
         case 'f': ok = chgc_opt_choice("format", optarg, formats, &format); break;
+        case 't': ok = chgc_opt_int("threads", optarg, 1, 64, &threads); break;
         case 'P': ok = chgc_opt_allow_path(optarg); break;
         case 'q': quiet = true; break;
         case 'h':
@@ -131,7 +138,8 @@ int chgc_replay(int argc, char **argv)
             /* the progress line only on a terminal, and never when quiet */
             FILE *tty = !quiet && isatty(fileno(stderr)) ? stderr : NULL;
             chg_replay_options o = {
-                .base = &base, .has_now = has_now, .format = (chg_replay_format)format, .progress = tty};
+                .base = &base, .has_now = has_now, .format = (chg_replay_format)format, .progress = tty,
+                .threads = (int)threads};
             chg_replay_summary sum;
             rc = chg_replay(p[0].bundle, p[1].bundle, in, &o, stdout, stderr, &sum, err, sizeof err);
             chg_lines_close(in);

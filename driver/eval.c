@@ -4,14 +4,16 @@
  *
  * Threads: the bundle is immutable and shared; each worker owns one
  * evaluation context (chg_vm.h), so the evaluator needs no lock. Only the
- * ring of batches below is shared, under one mutex.
+ * ring of batches below is shared, under one mutex. The pool is not
+ * eval's alone (batch.h): `chgc replay` runs its records on it too, with
+ * its own work per line and its own writer.
  *
  * Streams answer as they go: before the reader would wait for more input
  * (a pipe from a slow producer, a terminal), everything decided so far is
  * written and flushed, so a consumer on the other end of a pipe sees each
  * decision without waiting for the end of the input.
  */
-#include "chg_driver.h"
+#include "batch.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -172,17 +174,14 @@ typedef struct batch {
         bool too_long;      /* over the limit: not kept, an empty line here */
     } *info;
     size_t nlines, cap;
-    chg_buf out, errs;
-    bool failed;            /* some line was not a change */
-    bool oom;               /* some decision could not be held */
+    chg_batch_out o;        /* what its lines answered */
+    bool failed;            /* some line was not an input */
+    bool oom;               /* some answer could not be held */
     bool done;
 } batch;
 
 typedef struct pool {
-    const chg_bundle *b;
-    const chg_eval_input *base;
-    bool explain;
-    const char *label;
+    const chg_batch_work *w;
     char too_long[128];     /* the reader's message for a line over its limit */
     batch *ring;
     size_t nring;
@@ -196,22 +195,15 @@ typedef struct pool {
 enum { BATCH_LINES = 512, BATCH_BYTES = 1 << 20, KEEP_BYTES = 4 << 20 };
 #define INFLIGHT_MAX ((size_t)256 << 20)
 
-static void run_batch(pool *p, chg_ctx *ctx, batch *bt)
+static void run_batch(pool *p, void *ws, batch *bt)
 {
     const char *s = bt->lines.data, *end = s + bt->lines.len;
     for (size_t i = 0; s < end; i++) {
         const char *nl = memchr(s, '\n', (size_t)(end - s));
-        char where[32];
-        line_label(where, bt->info[i].lineno);
-        int rc = CHG_EINVAL;
-        if (!ctx)
-            chg_error_line_write(&bt->out, where, "out of memory");
-        else if (bt->info[i].too_long)
-            too_long(where, p->too_long, &bt->out, &bt->errs);
-        else
-            rc = chg_decide_json(ctx, p->b, s, (size_t)(nl - s), p->base, where, p->explain, &bt->out, &bt->errs);
+        int rc = p->w->line(p->w->ud, ws, s, (size_t)(nl - s), bt->info[i].lineno, bt->info[i].too_long,
+                            p->too_long, &bt->o);
         bt->failed |= rc == CHG_EINVAL;
-        bt->oom |= rc == CHG_ENOMEM || !ctx || bt->out.oom || bt->errs.oom;
+        bt->oom |= rc == CHG_ENOMEM || bt->o.out.oom || bt->o.errs.oom || bt->o.meta.oom;
         s = nl + 1;
     }
 }
@@ -219,7 +211,7 @@ static void run_batch(pool *p, chg_ctx *ctx, batch *bt)
 static void *worker(void *arg)
 {
     pool *p = arg;
-    chg_ctx *ctx = chg_ctx_new(p->b); /* NULL (out of memory): each line says so */
+    void *ws = p->w->worker_new(p->w->ud); /* NULL (out of memory): each line says so */
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (p->taken == p->filled && !p->eof)
@@ -229,20 +221,21 @@ static void *worker(void *arg)
         CHG_ASSERT(p->written <= p->taken && p->taken < p->filled && p->filled <= p->written + p->nring);
         batch *bt = &p->ring[p->taken++ % p->nring];
         pthread_mutex_unlock(&p->mu);
-        run_batch(p, ctx, bt); /* no lock: the batch is this worker's from `taken` to `done` */
+        run_batch(p, ws, bt); /* no lock: the batch is this worker's from `taken` to `done` */
         pthread_mutex_lock(&p->mu);
         bt->done = true;
         pthread_cond_broadcast(&p->done);
     }
     pthread_mutex_unlock(&p->mu);
-    chg_ctx_free(ctx);
+    if (ws)
+        p->w->worker_free(p->w->ud, ws);
     return NULL;
 }
 
 static void batch_clear(batch *bt)
 {
-    chg_buf *bufs[3] = {&bt->lines, &bt->out, &bt->errs};
-    for (int k = 0; k < 3; k++) {
+    chg_buf *bufs[4] = {&bt->lines, &bt->o.out, &bt->o.errs, &bt->o.meta};
+    for (int k = 0; k < 4; k++) {
         if (bufs[k]->cap > KEEP_BYTES)
             chg_buf_free(bufs[k]); /* one big batch must not pin its memory */
         else
@@ -265,8 +258,7 @@ static void drain(pool *p, bool all, FILE *out, FILE *errs, bool *failed, bool *
         CHG_ASSERT(p->written < p->taken && p->taken <= p->filled);
         batch *bt = &p->ring[p->written % p->nring];
         pthread_mutex_unlock(&p->mu); /* write outside the lock: a slow pipe must not stall the workers */
-        write_errs(errs, p->label, &bt->errs);
-        fwrite(bt->out.data ? bt->out.data : "", 1, bt->out.len, out);
+        p->w->emit(p->w->ud, &bt->o, out, errs);
         *failed |= bt->failed;
         *oom |= bt->oom;
         size_t bytes = bt->lines.len;
@@ -319,6 +311,219 @@ static bool batch_add(batch *bt, const char *line, size_t len, unsigned long lin
     bt->info[bt->nlines].lineno = lineno;
     bt->info[bt->nlines++].too_long = is_too_long;
     return true;
+}
+
+/* One thread (threads <= 1): each line answered on the calling thread,
+ * into one batch written every 64 KiB (or 1 KiB of the work's notes) and
+ * whenever the reader is about to wait for input, through the same line
+ * and emit as the workers'. */
+typedef struct serial_batch {
+    const chg_batch_work *w;
+    chg_batch_out o;
+    FILE *out, *errs;
+} serial_batch;
+
+static void serial_emit(void *ud)
+{
+    serial_batch *sb = ud;
+    sb->w->emit(sb->w->ud, &sb->o, sb->out, sb->errs);
+    fflush(sb->out);
+    fflush(sb->errs);
+    chg_buf_reset(&sb->o.out);
+    chg_buf_reset(&sb->o.errs);
+    chg_buf_reset(&sb->o.meta);
+}
+
+static int batch_serial(const chg_batch_work *w, chg_lines *in, FILE *out, FILE *errs, bool *failed, char *err,
+                        size_t errlen)
+{
+    char msg[128];
+    too_long_text(in, msg, sizeof msg);
+    serial_batch sb = {.w = w, .out = out, .errs = errs};
+    chg_buf_init(&sb.o.out);
+    chg_buf_init(&sb.o.errs);
+    chg_buf_init(&sb.o.meta);
+    void *ws = w->worker_new(w->ud);
+    chg_lines_on_wait(in, serial_emit, &sb);
+    int rc = ws ? 1 : CHG_ENOMEM;
+    if (!ws)
+        snprintf(err, errlen, "out of memory");
+    while (rc > 0 && !ferror(out)) {
+        /* and every 512 lines or so (their notes), for a progress line */
+        if (sb.o.out.len + sb.o.errs.len > (1 << 16) || sb.o.meta.len > 1024)
+            serial_emit(&sb);
+        const char *line;
+        size_t len;
+        unsigned long lineno;
+        rc = chg_lines_next(in, &line, &len, &lineno, err, errlen);
+        bool over = rc == CHG_ERANGE;
+        if (rc == 0 || (rc < 0 && !over))
+            break;
+        int d = w->line(w->ud, ws, over ? "" : line, over ? 0 : len, lineno, over, msg, &sb.o);
+        *failed |= d == CHG_EINVAL;
+        rc = 1;
+        if (d == CHG_ENOMEM || sb.o.out.oom || sb.o.errs.oom || sb.o.meta.oom) {
+            snprintf(err, errlen, "line %lu: out of memory", lineno);
+            rc = CHG_ENOMEM;
+        }
+    }
+    chg_lines_on_wait(in, NULL, NULL);
+    if (rc != CHG_ENOMEM)
+        serial_emit(&sb);
+    if (ws)
+        w->worker_free(w->ud, ws);
+    chg_buf_free(&sb.o.out);
+    chg_buf_free(&sb.o.errs);
+    chg_buf_free(&sb.o.meta);
+    if (rc < 0)
+        return rc;
+    return check_written(out, errs, err, errlen);
+}
+
+int chg_drv_batch_run(const chg_batch_work *w, int threads, chg_lines *in, FILE *out, FILE *errs, bool *failed,
+                      char *err, size_t errlen)
+{
+    *failed = false;
+    if (threads <= 1)
+        return batch_serial(w, in, out, errs, failed, err, errlen);
+    pool p;
+    memset(&p, 0, sizeof p);
+    p.w = w;
+    too_long_text(in, p.too_long, sizeof p.too_long);
+    p.nring = (size_t)threads * 3;
+    p.ring = chg_calloc(p.nring, sizeof *p.ring);
+    pthread_t *tids = chg_calloc((size_t)threads, sizeof *tids);
+    if (!p.ring || !tids) {
+        chg_free(p.ring);
+        chg_free(tids);
+        snprintf(err, errlen, "out of memory");
+        return CHG_ENOMEM;
+    }
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.work, NULL);
+    pthread_cond_init(&p.done, NULL);
+    int started = 0, e = 0;
+    while (started < threads && (e = pthread_create(&tids[started], NULL, worker, &p)) == 0)
+        started++;
+    int rc = started ? 1 : CHG_ENOMEM;
+    if (!started)
+        snprintf(err, errlen, "cannot start a thread: %s", strerror(e));
+    bool oom = false;
+    pool_wait pw = {&p, out, errs, failed, &oom};
+    chg_lines_on_wait(in, pool_on_wait, &pw); /* about to wait for input: answer what we have */
+    while (rc > 0 && !ferror(out)) {
+        /* a free slot, and room under the in-flight budget; the test and
+         * the wait are under one lock, so a batch finishing in between
+         * cannot be missed */
+        pthread_mutex_lock(&p.mu);
+        while (p.filled - p.written >= p.nring || (p.inflight > INFLIGHT_MAX && p.written < p.filled)) {
+            if (p.ring[p.written % p.nring].done) {
+                pthread_mutex_unlock(&p.mu);
+                drain(&p, false, out, errs, failed, &oom);
+                pthread_mutex_lock(&p.mu);
+            } else
+                pthread_cond_wait(&p.done, &p.mu);
+        }
+        batch *bt = &p.ring[p.filled % p.nring];
+        pthread_mutex_unlock(&p.mu);
+        const char *line;
+        size_t len;
+        unsigned long lineno;
+        while (bt->nlines < BATCH_LINES && bt->lines.len < BATCH_BYTES) {
+            if (bt->nlines && !chg_lines_buffered(in))
+                break; /* hand out what we have before the reader may wait */
+            rc = chg_lines_next(in, &line, &len, &lineno, err, errlen);
+            if (rc == 0)
+                break;
+            bool over = rc == CHG_ERANGE; /* the line was not kept: its place is */
+            if (rc < 0 && !over)
+                break;
+            rc = 1;
+            if (!batch_add(bt, over ? "" : line, over ? 0 : len, lineno, over)) {
+                snprintf(err, errlen, "out of memory");
+                rc = CHG_ENOMEM;
+                break;
+            }
+        }
+        pthread_mutex_lock(&p.mu);
+        if (bt->nlines) {
+            p.filled++;
+            p.inflight += bt->lines.len;
+        }
+        pthread_cond_broadcast(&p.work);
+        pthread_mutex_unlock(&p.mu);
+        drain(&p, false, out, errs, failed, &oom);
+    }
+    chg_lines_on_wait(in, NULL, NULL);
+    pthread_mutex_lock(&p.mu);
+    p.eof = true;
+    pthread_cond_broadcast(&p.work);
+    pthread_mutex_unlock(&p.mu);
+    drain(&p, true, out, errs, failed, &oom);
+    for (int i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    for (size_t i = 0; i < p.nring; i++) {
+        chg_buf_free(&p.ring[i].lines);
+        chg_buf_free(&p.ring[i].o.out);
+        chg_buf_free(&p.ring[i].o.errs);
+        chg_buf_free(&p.ring[i].o.meta);
+        chg_free(p.ring[i].info);
+    }
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.work);
+    pthread_cond_destroy(&p.done);
+    chg_free(p.ring);
+    chg_free(tids);
+    if (rc < 0)
+        return rc;
+    if (oom) { /* some answer could not be held: say so, do not pretend */
+        snprintf(err, errlen, "out of memory: some decisions were not written");
+        return CHG_ENOMEM;
+    }
+    return check_written(out, errs, err, errlen);
+}
+
+/* ---- chgc eval --jsonl's work: a decision per line ----------------------------------- */
+
+typedef struct eval_work {
+    const chg_bundle *b;
+    const chg_eval_input *base;
+    bool explain;
+    const char *label;
+} eval_work;
+
+static void *eval_worker_new(void *ud)
+{
+    return chg_ctx_new(((eval_work *)ud)->b);
+}
+
+static void eval_worker_free(void *ud, void *ws)
+{
+    (void)ud;
+    chg_ctx_free(ws);
+}
+
+static int eval_line(void *ud, void *ws, const char *s, size_t n, unsigned long lineno, bool is_too_long,
+                     const char *too_long_msg, chg_batch_out *o)
+{
+    eval_work *ew = ud;
+    char where[32];
+    line_label(where, lineno);
+    if (!ws) {
+        chg_error_line_write(&o->out, where, "out of memory");
+        return CHG_ENOMEM;
+    }
+    if (is_too_long) {
+        too_long(where, too_long_msg, &o->out, &o->errs);
+        return CHG_EINVAL;
+    }
+    return chg_decide_json(ws, ew->b, s, n, ew->base, where, ew->explain, &o->out, &o->errs);
+}
+
+static void eval_emit(void *ud, const chg_batch_out *o, FILE *out, FILE *errs)
+{
+    write_errs(errs, ((eval_work *)ud)->label, &o->errs);
+    fwrite(o->out.data ? o->out.data : "", 1, o->out.len, out);
 }
 
 /* One thread: decide as we read; write every 64 KiB, and whenever the
@@ -400,103 +605,9 @@ int chg_decide_reader(const chg_bundle *b, const chg_eval_input *base, chg_lines
     *failed = false;
     if (o->threads <= 1)
         return decide_serial(b, base, in, o, out, errs, failed, err, errlen);
-    pool p;
-    memset(&p, 0, sizeof p);
-    p.b = b;
-    p.base = base;
-    p.explain = o->explain;
-    p.label = o->label;
-    too_long_text(in, p.too_long, sizeof p.too_long);
-    p.nring = (size_t)o->threads * 3;
-    p.ring = chg_calloc(p.nring, sizeof *p.ring);
-    pthread_t *tids = chg_calloc((size_t)o->threads, sizeof *tids);
-    if (!p.ring || !tids) {
-        chg_free(p.ring);
-        chg_free(tids);
-        snprintf(err, errlen, "out of memory");
-        return CHG_ENOMEM;
-    }
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_cond_init(&p.work, NULL);
-    pthread_cond_init(&p.done, NULL);
-    int started = 0, e = 0;
-    while (started < o->threads && (e = pthread_create(&tids[started], NULL, worker, &p)) == 0)
-        started++;
-    int rc = started ? 1 : CHG_ENOMEM;
-    if (!started)
-        snprintf(err, errlen, "cannot start a thread: %s", strerror(e));
-    bool oom = false;
-    pool_wait pw = {&p, out, errs, failed, &oom};
-    chg_lines_on_wait(in, pool_on_wait, &pw); /* about to wait for input: answer what we have */
-    while (rc > 0 && !ferror(out)) {
-        /* a free slot, and room under the in-flight budget; the test and
-         * the wait are under one lock, so a batch finishing in between
-         * cannot be missed */
-        pthread_mutex_lock(&p.mu);
-        while (p.filled - p.written >= p.nring || (p.inflight > INFLIGHT_MAX && p.written < p.filled)) {
-            if (p.ring[p.written % p.nring].done) {
-                pthread_mutex_unlock(&p.mu);
-                drain(&p, false, out, errs, failed, &oom);
-                pthread_mutex_lock(&p.mu);
-            } else
-                pthread_cond_wait(&p.done, &p.mu);
-        }
-        batch *bt = &p.ring[p.filled % p.nring];
-        pthread_mutex_unlock(&p.mu);
-        const char *line;
-        size_t len;
-        unsigned long lineno;
-        while (bt->nlines < BATCH_LINES && bt->lines.len < BATCH_BYTES) {
-            if (bt->nlines && !chg_lines_buffered(in))
-                break; /* hand out what we have before the reader may wait */
-            rc = chg_lines_next(in, &line, &len, &lineno, err, errlen);
-            if (rc == 0)
-                break;
-            bool over = rc == CHG_ERANGE; /* the line was not kept: its place is */
-            if (rc < 0 && !over)
-                break;
-            rc = 1;
-            if (!batch_add(bt, over ? "" : line, over ? 0 : len, lineno, over)) {
-                snprintf(err, errlen, "out of memory");
-                rc = CHG_ENOMEM;
-                break;
-            }
-        }
-        pthread_mutex_lock(&p.mu);
-        if (bt->nlines) {
-            p.filled++;
-            p.inflight += bt->lines.len;
-        }
-        pthread_cond_broadcast(&p.work);
-        pthread_mutex_unlock(&p.mu);
-        drain(&p, false, out, errs, failed, &oom);
-    }
-    chg_lines_on_wait(in, NULL, NULL);
-    pthread_mutex_lock(&p.mu);
-    p.eof = true;
-    pthread_cond_broadcast(&p.work);
-    pthread_mutex_unlock(&p.mu);
-    drain(&p, true, out, errs, failed, &oom);
-    for (int i = 0; i < started; i++)
-        pthread_join(tids[i], NULL);
-    for (size_t i = 0; i < p.nring; i++) {
-        chg_buf_free(&p.ring[i].lines);
-        chg_buf_free(&p.ring[i].out);
-        chg_buf_free(&p.ring[i].errs);
-        chg_free(p.ring[i].info);
-    }
-    pthread_mutex_destroy(&p.mu);
-    pthread_cond_destroy(&p.work);
-    pthread_cond_destroy(&p.done);
-    chg_free(p.ring);
-    chg_free(tids);
-    if (rc < 0)
-        return rc;
-    if (oom) { /* some decision could not be held: say so, do not pretend */
-        snprintf(err, errlen, "out of memory: some decisions were not written");
-        return CHG_ENOMEM;
-    }
-    return check_written(out, errs, err, errlen);
+    eval_work ew = {b, base, o->explain, o->label};
+    chg_batch_work w = {&ew, eval_worker_new, eval_worker_free, eval_line, eval_emit};
+    return chg_drv_batch_run(&w, o->threads, in, out, errs, failed, err, errlen);
 }
 
 int chg_decide_lines(const chg_bundle *b, const chg_eval_input *base, const char *path, const chg_decide_options *o,

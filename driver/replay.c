@@ -16,12 +16,14 @@
  * differ are parsed. Every answer is the general path's, byte for byte
  * (tests/cli/test_replay.py, test_plain_records_decide_as_the_general_path).
  *
- * Everything is deterministic: one thread, records in input order, no
- * clock (a record without `at` takes --at, and with neither a policy that
+ * Records are decided on worker threads (--threads, eval.c's batch pool:
+ * each worker has its own two contexts) and written, and counted, by the
+ * reader in input order, so the output is the bytes of one thread.
+ * Everything is deterministic: records in input order, no clock (a record without `at` takes --at, and with neither a policy that
  * has no `at` of its own cannot judge it: that record is an input error),
  * transitions sorted by count, then by name.
  */
-#include "chg_driver.h"
+#include "batch.h"
 #include "chg_time.h"
 
 #include <ctype.h>
@@ -34,15 +36,22 @@ typedef struct transition {
     size_t count;
 } transition;
 
+/* The run: what every worker reads, and what the reader counts as it
+ * writes the batches in input order (emit). */
 typedef struct replay {
     const chg_replay_options *o;
-    chg_ctx *ctx[2];
     const chg_bundle *b[2];
-    chg_buf line[2], norm[2], errs;
     chg_vec outcomes, risks; /* transition * */
     size_t records, differ, bad;
-    FILE *out, *msgs;
+    bool oom;                /* a count could not be kept */
+    chg_progress *progress;
 } replay;
+
+/* One worker's: its two contexts and its scratch. */
+typedef struct rworker {
+    chg_ctx *ctx[2];
+    chg_buf line[2], norm[2], errs;
+} rworker;
 
 /* ---- the record's members, found without building a tree ----------------
  *
@@ -428,46 +437,44 @@ static void trim_newline(chg_buf *b)
         b->data[--b->len] = 0;
 }
 
-/* Write one difference: text "line N: change ID: old → new …" with both
- * decisions under it, or one JSON object of the "differences" array. */
-static void write_difference(replay *r, unsigned long lineno, const json_t *a, const json_t *b)
+/* Write one difference to w: text "line N: change ID: old → new …" with
+ * both decisions under it, or one JSON object of the "differences" array
+ * (emit puts the commas between them). */
+static void write_difference(const replay *r, rworker *wk, unsigned long lineno, const json_t *a, const json_t *b,
+                             chg_buf *w)
 {
-    chg_buf w;
-    chg_buf_init(&w);
-    trim_newline(&r->line[0]);
-    trim_newline(&r->line[1]);
+    const chg_buf *line = wk->line;
     const char *id = change_id(a, b);
     if (r->o->format == CHG_REPLAY_JSON) {
-        chg_buf_printf(&w, "%s{\"line\":%lu,\"change\":", r->differ > 1 ? "," : "", lineno);
-        chg_buf_json_string(&w, id, strlen(id));
-        chg_buf_puts(&w, ",\"changed\":[");
-        changed_members(a, b, &w, true);
-        chg_buf_printf(&w, "],\"old\":%.*s,\"new\":%.*s}\n", (int)r->line[0].len, r->line[0].data,
-                       (int)r->line[1].len, r->line[1].data);
+        chg_buf_printf(w, "{\"line\":%lu,\"change\":", lineno);
+        chg_buf_json_string(w, id, strlen(id));
+        chg_buf_puts(w, ",\"changed\":[");
+        changed_members(a, b, w, true);
+        chg_buf_printf(w, "],\"old\":%.*s,\"new\":%.*s}\n", (int)line[0].len, line[0].data, (int)line[1].len,
+                       line[1].data);
     } else {
-        chg_buf_printf(&w, "line %lu: change %s: %s \u2192 %s", lineno, id, outcome_of(a), outcome_of(b));
+        chg_buf_printf(w, "line %lu: change %s: %s \u2192 %s", lineno, id, outcome_of(a), outcome_of(b));
         if (strcmp(risk_of(a), risk_of(b)))
-            chg_buf_printf(&w, ", risk %s \u2192 %s", risk_of(a), risk_of(b));
-        chg_buf_puts(&w, " (");
-        changed_members(a, b, &w, false);
-        chg_buf_printf(&w, ")\n  old: %.*s\n  new: %.*s\n", (int)r->line[0].len, r->line[0].data,
-                       (int)r->line[1].len, r->line[1].data);
+            chg_buf_printf(w, ", risk %s \u2192 %s", risk_of(a), risk_of(b));
+        chg_buf_puts(w, " (");
+        changed_members(a, b, w, false);
+        chg_buf_printf(w, ")\n  old: %.*s\n  new: %.*s\n", (int)line[0].len, line[0].data, (int)line[1].len,
+                       line[1].data);
     }
-    fwrite(w.data, 1, w.len, r->out);
-    chg_buf_free(&w);
 }
 
-/* Decide the event text under both policies into r->line[]; st[k] (if
+/* Decide the event text under both policies into w->line[]; st[k] (if
  * given) is each chg_decide_json status: CHG_EINVAL when the input gave no
  * decision (its error line is the answer). CHG_OK or CHG_ENOMEM. */
-static int decide_both(replay *r, const char *ev, size_t len, const chg_eval_input *in, const char *where, int st[2])
+static int decide_both(const replay *r, rworker *w, const char *ev, size_t len, const chg_eval_input *in,
+                       const char *where, int st[2])
 {
     for (int k = 0; k < 2; k++) {
-        chg_buf_reset(&r->line[k]);
-        chg_buf_reset(&r->errs);
+        chg_buf_reset(&w->line[k]);
+        chg_buf_reset(&w->errs);
         /* not a change under this policy (its intake or schema refuses it):
          * the error line is that policy's answer, compared like a decision */
-        int s = chg_decide_json(r->ctx[k], r->b[k], ev, len, in, where, false, &r->line[k], &r->errs);
+        int s = chg_decide_json(w->ctx[k], r->b[k], ev, len, in, where, false, &w->line[k], &w->errs);
         if (s == CHG_ENOMEM)
             return CHG_ENOMEM;
         if (st)
@@ -476,28 +483,31 @@ static int decide_both(replay *r, const char *ev, size_t len, const chg_eval_inp
     return CHG_OK;
 }
 
-/* The two lines of one record compared, counted, and written if they
- * differ. */
-static int compare(replay *r, unsigned long lineno)
+/* The two lines of one record compared; a difference written to o->out.
+ * Counting is emit's, in input order: o->meta gets "S\n" for a record
+ * decided the same, "D<bytes>\t<old outcome>\t<new outcome>\t<old
+ * risk>\t<new risk>\n" for one that differs (its text the next <bytes>
+ * of o->out), "B\n" for a line that is not a record. */
+static int compare(const replay *r, rworker *w, unsigned long lineno, chg_batch_out *o)
 {
-    r->records++;
-    trim_newline(&r->line[0]);
-    trim_newline(&r->line[1]);
-    if (comparable_bytes(&r->line[0], &r->norm[0]) && comparable_bytes(&r->line[1], &r->norm[1]) &&
-        r->norm[0].len == r->norm[1].len && !memcmp(r->norm[0].data, r->norm[1].data, r->norm[0].len))
+    trim_newline(&w->line[0]);
+    trim_newline(&w->line[1]);
+    if (comparable_bytes(&w->line[0], &w->norm[0]) && comparable_bytes(&w->line[1], &w->norm[1]) &&
+        w->norm[0].len == w->norm[1].len && !memcmp(w->norm[0].data, w->norm[1].data, w->norm[0].len)) {
+        chg_buf_puts(&o->meta, "S\n");
         return CHG_OK;
+    }
     int rc = CHG_OK;
-    json_t *d[2] = {comparable(&r->line[0]), comparable(&r->line[1])};
+    json_t *d[2] = {comparable(&w->line[0]), comparable(&w->line[1])};
     if (!d[0] || !d[1])
         rc = CHG_ENOMEM;
     else if (!json_equal(d[0], d[1])) {
-        r->differ++;
-        if (count(&r->outcomes, outcome_of(d[0]), outcome_of(d[1])) != CHG_OK ||
-            (strcmp(risk_of(d[0]), risk_of(d[1])) && count(&r->risks, risk_of(d[0]), risk_of(d[1])) != CHG_OK))
-            rc = CHG_ENOMEM;
-        else
-            write_difference(r, lineno, d[0], d[1]);
-    }
+        size_t before = o->out.len;
+        write_difference(r, w, lineno, d[0], d[1], &o->out);
+        chg_buf_printf(&o->meta, "D%zu\t%s\t%s\t%s\t%s\n", o->out.len - before, outcome_of(d[0]), outcome_of(d[1]),
+                       risk_of(d[0]), risk_of(d[1]));
+    } else
+        chg_buf_puts(&o->meta, "S\n");
     json_decref(d[0]);
     json_decref(d[1]);
     return rc;
@@ -505,7 +515,8 @@ static int compare(replay *r, unsigned long lineno)
 
 /* A record of the plain shape (plain_record), decided from its own bytes.
  * 1: declined, take the general path; else CHG_OK or CHG_ENOMEM. */
-static int replay_plain(replay *r, const char *text, size_t len, unsigned long lineno, const char *where)
+static int replay_plain(const replay *r, rworker *w, const char *text, size_t len, unsigned long lineno,
+                        const char *where, chg_batch_out *o)
 {
     mspan ev, at, facts;
     if (!plain_record(text, len, &ev, &at, &facts))
@@ -525,10 +536,10 @@ static int replay_plain(replay *r, const char *text, size_t len, unsigned long l
     int st[2] = {CHG_OK, CHG_OK};
     int rc = CHG_OK;
     for (int k = 0; k < 2 && rc == CHG_OK; k++) {
-        chg_buf_reset(&r->line[k]);
-        chg_buf_reset(&r->errs);
+        chg_buf_reset(&w->line[k]);
+        chg_buf_reset(&w->errs);
         /* the event's own bytes, for the intakes' fast path too */
-        if ((st[k] = chg_decide_json(r->ctx[k], r->b[k], ev.p, ev.n, &in, where, false, &r->line[k], &r->errs)) ==
+        if ((st[k] = chg_decide_json(w->ctx[k], r->b[k], ev.p, ev.n, &in, where, false, &w->line[k], &w->errs)) ==
             CHG_ENOMEM)
             rc = CHG_ENOMEM;
     }
@@ -539,12 +550,14 @@ static int replay_plain(replay *r, const char *text, size_t len, unsigned long l
      * general path, with the record's own columns */
     if (st[0] == CHG_EINVAL || st[1] == CHG_EINVAL)
         return 1;
-    return compare(r, lineno);
+    return compare(r, w, lineno, o);
 }
 
 /* One record: its event decided by both policies, compared. Returns CHG_OK,
- * CHG_EINVAL for a record that is not one (named in msgs) or CHG_ENOMEM. */
-static int replay_record(replay *r, const char *text, size_t len, unsigned long lineno)
+ * CHG_EINVAL for a record that is not one (named in o->errs) or
+ * CHG_ENOMEM. */
+static int replay_record(const replay *r, rworker *w, const char *text, size_t len, unsigned long lineno,
+                         chg_batch_out *o)
 {
     char where[48], err[600];
     snprintf(where, sizeof where, "line %lu", lineno);
@@ -552,7 +565,7 @@ static int replay_record(replay *r, const char *text, size_t len, unsigned long 
         text += 3; /* a byte order mark, as every JSON input here accepts */
         len -= 3;
     }
-    int fast = replay_plain(r, text, len, lineno, where);
+    int fast = replay_plain(r, w, text, len, lineno, where, o);
     if (fast != 1)
         return fast;
     json_error_t je;
@@ -596,10 +609,10 @@ static int replay_record(replay *r, const char *text, size_t len, unsigned long 
         chg_buf line; /* jansson's "near '…'" quotes the input raw */
         chg_buf_init(&line);
         chg_buf_puts_visible(&line, why);
-        fprintf(r->msgs, "%s: %s\n", where, line.oom ? chg_strerror(CHG_ENOMEM) : line.data ? line.data : "");
+        chg_buf_printf(&o->errs, "%s: %s\n", where, line.oom ? chg_strerror(CHG_ENOMEM) : line.data ? line.data : "");
         chg_buf_free(&line);
         json_decref(rec);
-        r->bad++;
+        chg_buf_puts(&o->meta, "B\n");
         return CHG_EINVAL;
     }
     char *evtext = json_dumps(ev, JSON_COMPACT);
@@ -608,10 +621,96 @@ static int replay_record(replay *r, const char *text, size_t len, unsigned long 
         chg_facts_free(own_facts);
         return CHG_ENOMEM;
     }
-    int rc = decide_both(r, evtext, strlen(evtext), &in, where, NULL);
+    int rc = decide_both(r, w, evtext, strlen(evtext), &in, where, NULL);
     free(evtext);
     chg_facts_free(own_facts);
-    return rc == CHG_OK ? compare(r, lineno) : rc;
+    return rc == CHG_OK ? compare(r, w, lineno, o) : rc;
+}
+
+/* ---- the work, on the batch pool (batch.h) ------------------------------------------ */
+
+static void replay_worker_free(void *ud, void *ws)
+{
+    (void)ud;
+    rworker *w = ws;
+    for (int k = 0; k < 2; k++) {
+        chg_ctx_free(w->ctx[k]);
+        chg_buf_free(&w->line[k]);
+        chg_buf_free(&w->norm[k]);
+    }
+    chg_buf_free(&w->errs);
+    chg_free(w);
+}
+
+static void *replay_worker_new(void *ud)
+{
+    const replay *r = ud;
+    rworker *w = chg_calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    for (int k = 0; k < 2; k++) {
+        chg_buf_init(&w->line[k]);
+        chg_buf_init(&w->norm[k]);
+        w->ctx[k] = chg_ctx_new(r->b[k]);
+    }
+    chg_buf_init(&w->errs);
+    if (!w->ctx[0] || !w->ctx[1]) {
+        replay_worker_free(ud, w);
+        return NULL;
+    }
+    return w;
+}
+
+static int replay_line(void *ud, void *ws, const char *s, size_t n, unsigned long lineno, bool too_long,
+                       const char *too_long_msg, chg_batch_out *o)
+{
+    if (!ws)
+        return CHG_ENOMEM;
+    if (too_long) {
+        chg_buf_printf(&o->errs, "line %lu: %s\n", lineno, too_long_msg);
+        chg_buf_puts(&o->meta, "B\n");
+        return CHG_EINVAL;
+    }
+    return replay_record(ud, ws, s, n, lineno, o);
+}
+
+/* A batch's answers written and counted, in input order. */
+static void replay_emit(void *ud, const chg_batch_out *o, FILE *out, FILE *errs)
+{
+    replay *r = ud;
+    fwrite(o->errs.data ? o->errs.data : "", 1, o->errs.len, errs);
+    const char *m = o->meta.data, *end = m + o->meta.len, *text = o->out.data;
+    while (m && m < end) {
+        const char *nl = memchr(m, '\n', (size_t)(end - m));
+        if (!nl)
+            break;
+        if (*m == 'B')
+            r->bad++;
+        else if (*m == 'S')
+            r->records++;
+        else if (*m == 'D') {
+            char *p;
+            size_t bytes = strtoul(m + 1, &p, 10);
+            char names[4][128];
+            for (int k = 0; k < 4; k++) {
+                const char *e = k < 3 ? memchr(p + 1, '\t', (size_t)(nl - p - 1)) : nl;
+                size_t len = e ? (size_t)(e - p - 1) : 0;
+                snprintf(names[k], sizeof names[k], "%.*s", (int)len, p + 1);
+                p = (char *)(e ? e : nl);
+            }
+            r->records++;
+            if (r->o->format == CHG_REPLAY_JSON && r->differ)
+                fputc(',', out);
+            r->differ++;
+            fwrite(text, 1, bytes, out);
+            text += bytes;
+            if (count(&r->outcomes, names[0], names[1]) != CHG_OK ||
+                (strcmp(names[2], names[3]) && count(&r->risks, names[2], names[3]) != CHG_OK))
+                r->oom = true;
+        }
+        m = nl + 1;
+        chg_progress_tick(r->progress, r->records + r->bad);
+    }
 }
 
 static int by_count(const void *a, const void *b)
@@ -622,28 +721,28 @@ static int by_count(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-static void write_transitions(replay *r, chg_vec *v, const char *title)
+static void write_transitions(replay *r, chg_vec *v, const char *title, FILE *out)
 {
     if (v->len > 1)
         qsort(v->items, v->len, sizeof v->items[0], by_count);
     bool json = r->o->format == CHG_REPLAY_JSON;
     if (json)
-        fprintf(r->out, ",\"%s\":{", title);
+        fprintf(out, ",\"%s\":{", title);
     else if (v->len)
-        fprintf(r->out, "%s:\n", title);
+        fprintf(out, "%s:\n", title);
     for (size_t i = 0; i < v->len; i++) {
         transition *t = v->items[i];
         if (json) {
             chg_buf k;
             chg_buf_init(&k);
             chg_buf_json_string(&k, t->name, strlen(t->name));
-            fprintf(r->out, "%s%.*s:%zu", i ? "," : "", (int)k.len, k.data ? k.data : "", t->count);
+            fprintf(out, "%s%.*s:%zu", i ? "," : "", (int)k.len, k.data ? k.data : "", t->count);
             chg_buf_free(&k);
         } else
-            fprintf(r->out, "  %s: %zu\n", t->name, t->count);
+            fprintf(out, "  %s: %zu\n", t->name, t->count);
     }
     if (json)
-        fputc('}', r->out);
+        fputc('}', out);
 }
 
 static void free_transitions(chg_vec *v)
@@ -659,54 +758,28 @@ static void free_transitions(chg_vec *v)
 int chg_replay(const chg_bundle *old, const chg_bundle *new_, chg_lines *in, const chg_replay_options *o,
                FILE *out, FILE *msgs, chg_replay_summary *sum, char *err, size_t errlen)
 {
-    replay r = {.o = o, .b = {old, new_}, .out = out, .msgs = msgs};
+    replay r = {.o = o, .b = {old, new_}};
     memset(sum, 0, sizeof *sum);
-    for (int k = 0; k < 2; k++) {
-        chg_buf_init(&r.line[k]);
-        chg_buf_init(&r.norm[k]);
-    }
-    chg_buf_init(&r.errs);
     chg_vec_init(&r.outcomes);
     chg_vec_init(&r.risks);
-    int rc = CHG_OK;
-    r.ctx[0] = chg_ctx_new(old);
-    r.ctx[1] = chg_ctx_new(new_);
-    if (!r.ctx[0] || !r.ctx[1])
-        rc = CHG_ENOMEM;
-    if (rc == CHG_OK && o->format == CHG_REPLAY_JSON)
+    if (o->format == CHG_REPLAY_JSON)
         fputs("{\"differences\":[\n", out);
-    chg_progress *progress = chg_progress_start(o->progress, "replay", "records");
-    while (rc == CHG_OK) {
-        const char *line;
-        size_t len;
-        unsigned long lineno;
-        int n = chg_lines_next(in, &line, &len, &lineno, err, errlen);
-        if (n == 0)
-            break;
-        if (n == CHG_ERANGE) {
-            fprintf(msgs, "line %lu: the line is longer than the limit (%zu bytes)\n", lineno, chg_lines_limit(in));
-            r.bad++;
-            continue;
-        }
-        if (n < 0) {
-            rc = n;
-            break;
-        }
-        int k = replay_record(&r, line, len, lineno);
-        if (k == CHG_ENOMEM)
-            rc = k;
-        chg_progress_tick(progress, r.records + r.bad);
-    }
-    chg_progress_end(progress);
-    if (rc == CHG_ENOMEM)
+    r.progress = chg_progress_start(o->progress, "replay", "records");
+    chg_batch_work w = {&r, replay_worker_new, replay_worker_free, replay_line, replay_emit};
+    bool failed;
+    int rc = chg_drv_batch_run(&w, o->threads, in, out, msgs, &failed, err, errlen);
+    chg_progress_end(r.progress);
+    if (rc == CHG_OK && r.oom) {
         snprintf(err, errlen, "%s", chg_strerror(CHG_ENOMEM));
+        rc = CHG_ENOMEM;
+    }
     if (rc == CHG_OK) {
         if (o->format == CHG_REPLAY_JSON)
             fprintf(out, "],\"records\":%zu,\"differ\":%zu,\"invalid\":%zu", r.records, r.differ, r.bad);
         else
             fprintf(out, "%zu of %zu decisions differ\n", r.differ, r.records);
-        write_transitions(&r, &r.outcomes, "outcomes");
-        write_transitions(&r, &r.risks, "risks");
+        write_transitions(&r, &r.outcomes, "outcomes", out);
+        write_transitions(&r, &r.risks, "risks", out);
         if (o->format == CHG_REPLAY_JSON)
             fputs("}\n", out);
         if (fflush(out) != 0 || ferror(out)) {
@@ -719,12 +792,5 @@ int chg_replay(const chg_bundle *old, const chg_bundle *new_, chg_lines *in, con
     sum->invalid = r.bad;
     free_transitions(&r.outcomes);
     free_transitions(&r.risks);
-    chg_ctx_free(r.ctx[0]);
-    chg_ctx_free(r.ctx[1]);
-    for (int k = 0; k < 2; k++) {
-        chg_buf_free(&r.line[k]);
-        chg_buf_free(&r.norm[k]);
-    }
-    chg_buf_free(&r.errs);
     return rc;
 }

@@ -205,6 +205,9 @@ typedef struct chg_replay_options {
     chg_replay_format format;
     FILE *progress;             /* a terminal for the progress line, or
                                    NULL (chg_progress_start) */
+    int threads;                /* workers deciding records; <= 1 decides
+                                   on the calling thread. The output is
+                                   the same bytes whatever the number. */
 } chg_replay_options;
 
 typedef struct chg_replay_summary {

@@ -376,6 +376,14 @@ chg_event *chg_event_intake_change(chg_ctx *ctx, const char *json, size_t len, c
         if (rc == CHG_ENOMEM)
             return nomem(err, errlen);
     }
+    return chg_vm_intake_jansson(ctx, json, len, in, used, change, err, errlen);
+}
+
+chg_event *chg_vm_intake_jansson(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
+                                 chg_buf *change, char *err, size_t errlen)
+{
+    if (used)
+        *used = -1;
     json_t *j = chg_vm_json_parse(json, len, JSON_REJECT_DUPLICATES, NULL, err, errlen);
     if (!j)
         return NULL;

@@ -371,6 +371,12 @@ chg_event *chg_vm_event_decode_json(const chg_bundle *b, const char *json, size_
  * path against jansson's, in tests and fuzz_decode)? */
 bool chg_vm_event_same(const chg_bundle *b, const chg_event *x, const chg_event *y);
 
+/* chg_event_intake_change on the jansson path alone, the fast paths not
+ * tried: what the fast paths must agree with, decision for decision and
+ * error for error (tests/unit/test_intake_diff.c, fuzz/fuzz_intake.c). */
+chg_event *chg_vm_intake_jansson(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
+                                 chg_buf *change, char *err, size_t errlen);
+
 /* A raw event: its event slots decoded from json (a json_t *, referenced),
  * change slots absent. */
 chg_event *chg_vm_event_raw(const chg_bundle *b, void *json, char *err, size_t errlen);

@@ -264,6 +264,44 @@ intake deploy when event.source == "ci" {
                 self.assertEqual(int(m.group(2)), len(records))
                 self.assertGreater(int(m.group(1)), 0)  # differences were written, on both paths alike
 
+    def test_threads_give_the_bytes_of_one(self):
+        """--threads N decides records on N workers; the output (the
+        differences, in input order, and the counts), the messages and the
+        exit status are the bytes of --threads 1, over many batches of
+        records that differ, agree, take either path, or are not records."""
+        self.write("old.chg", POLICY)
+        self.write("new.chg", POLICY.replace("size >= 10", "size >= 4").replace('"too close', '"far too close'))
+        lines = []
+        for i in range(3000):
+            env = "prod" if i % 3 else "dev"
+            rec = '{"event": {"id": "c%d", "env": "%s", "size": %d}, "at": "2026-12-%02dT00:00:00Z"' % (
+                i, env, i % 13, 1 + i % 28)
+            if i % 7 == 0:
+                rec += ', "facts": {"flags": {"incident": %s}}' % ("true" if i % 2 else "false")
+            if i % 11 == 0:
+                rec += ', "tags": ["general path"]'
+            lines.append(rec + "}")
+            if i % 401 == 0:
+                lines.append("not a record %d" % i)
+        records = "\n".join(lines) + "\n"
+        self.write("r.jsonl", records)
+        for fmt in ("text", "json"):
+            one = self.replay("--old", "old.chg", "--new", "new.chg", "--events", "r.jsonl", "--format", fmt,
+                              "--threads", "1")
+            self.assertEqual(one[0], 2, one[2])  # some lines are not records
+            self.assertIn("line 404, column 3: ", one[2])
+            if fmt == "text":
+                self.assertRegex(one[1], r"\n[1-9]\d* of 3000 decisions differ\n")
+            for n in ("2", "3"):
+                self.assertEqual(self.replay("--old", "old.chg", "--new", "new.chg", "--events", "r.jsonl",
+                                             "--format", fmt, "--threads", n), one, (fmt, n))
+                rc, out, err = self.replay("--old", "old.chg", "--new", "new.chg", "--events", "-", "--format", fmt,
+                                           "--threads", n, stdin=records.encode())
+                self.assertEqual((rc, out, err.replace("lines of -", "lines of r.jsonl")), one, (fmt, n))
+        rc, _, err = self.replay("--old", "old.chg", "--new", "new.chg", "--events", "r.jsonl", "--threads", "0")
+        self.assertEqual(rc, 2)
+        self.assertIn("threads", err)
+
     def test_usage(self):
         self.write("p.chg", POLICY)
         rc, out, _ = self.replay("--help")
