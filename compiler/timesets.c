@@ -1317,7 +1317,12 @@ static bool calendar_runs_out(an *A, const chg_tsexpr *t, const char ***seen, si
     switch (t->kind) {
     case TS_OR:
     case TS_AND:
-        return calendar_runs_out(A, t->u.bin.a, seen, nseen) | calendar_runs_out(A, t->u.bin.b, seen, nseen);
+    {
+        /* both sides, always: each records the calendars it looked at */
+        bool a = calendar_runs_out(A, t->u.bin.a, seen, nseen);
+        bool b = calendar_runs_out(A, t->u.bin.b, seen, nseen);
+        return a || b;
+    }
     case TS_NOT:
         return calendar_runs_out(A, t->u.not_, seen, nseen);
     case TS_CALENDAR:

@@ -810,8 +810,10 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, chg_par
         int m = yypcontext_expected_tokens(ctx, all, YYNTOKENS);
         if (m < 0)
             return 2;
+        int closer = (unsigned char)p->open[p->nopen - 1]; /* an int: YYTRANSLATE range-checks it */
+        yysymbol_kind_t want = YYTRANSLATE(closer);
         for (int i = 0; i < m; i++)
-            closer_fits |= all[i] == YYTRANSLATE((unsigned char)p->open[p->nopen - 1]);
+            closer_fits |= all[i] == want;
     }
     const char *names[4];
     size_t nnames = 0;
