@@ -423,8 +423,22 @@ void chg_source_position(const chg_source *src, uint32_t offset, uint32_t *line,
             hi = mid;
     }
     *line = (uint32_t)lo + 1;
-    /* count code points, not bytes */
-    *col = src->cps ? code_points(src, offset) - code_points(src, src->lines[lo]) + 1 : 1;
+    /* count code points, not bytes: on a line shorter than a block, from
+     * its start (the common case, and the cheap one: the block counts
+     * below would each walk up to a block) */
+    if (!src->cps) {
+        *col = 1;
+        return;
+    }
+    uint32_t start = src->lines[lo];
+    if (offset - start <= CHG_SOURCE_BLOCK) {
+        const unsigned char *t = (const unsigned char *)src->text;
+        uint32_t n = 1;
+        for (uint32_t i = start; i < offset; i++)
+            n += starts_code_point(t[i]);
+        *col = n;
+    } else
+        *col = code_points(src, offset) - code_points(src, start) + 1;
 }
 
 size_t chg_compiler_ndiags(const chg_compiler *c) { return c->diags.len; }

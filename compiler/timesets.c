@@ -606,6 +606,7 @@ typedef struct an {
     const char *from_text;
     const char *horizon_text;
     chg_ts_env env;       /* every flag unset */
+    struct blockidx *bx;  /* may_block's index, built when first asked */
 } an;
 
 /* The analysis' flag environment: every flag unset, as before anyone
@@ -708,21 +709,6 @@ static bool covered(an *A, chg_decl *a, chg_decl **bs, size_t nb) { return meets
 /* Do a and b share an instant within the horizon? */
 static bool intersects(an *A, chg_decl *a, chg_decl *b) { return meets(A, a, &b, 1, false) == 1; }
 
-/* change.a.b as written (at least one field), the same in both. */
-static bool same_change_path(const chg_expr *a, const chg_expr *b)
-{
-    bool field = false;
-    while (a->kind == EX_FIELD && b->kind == EX_FIELD) {
-        if (strcmp(a->u.field.field.name, b->u.field.field.name) != 0)
-            return false;
-        a = a->u.field.obj;
-        b = b->u.field.obj;
-        field = true;
-    }
-    return field && a->kind == EX_NAME && b->kind == EX_NAME && a->u.name.kind == NAME_CHANGE &&
-           b->u.name.kind == NAME_CHANGE;
-}
-
 /* `change.p == "s"` (either way round): its path in *path, its string. */
 static const chg_expr *eq_string(const chg_expr *e, const chg_expr **path)
 {
@@ -740,22 +726,330 @@ static const chg_expr *eq_string(const chg_expr *e, const chg_expr **path)
     return r;
 }
 
-/* Can conditions a and b never hold together? Proved only for what is
- * easy to prove: each a conjunction (`and`) holding `change.p == "x"` and
- * `change.p == "y"` with x != y on the same path (an enum or a string
- * field). NULL is "always". Anything else may overlap. */
-static bool exclusive(const chg_expr *a, const chg_expr *b)
+/* The `change.p == "s"` conjuncts of a rule's condition, the only ones
+ * the exclusivity test below reads: p interned to a number (the field
+ * names from the outermost in, so change.a.b and change.a differ), s by
+ * its bytes; sorted by path then string, without repeats. */
+typedef struct eqterm {
+    uint32_t path;
+    uint32_t len;
+    const char *s;
+} eqterm;
+
+typedef struct terms {
+    eqterm *t;
+    uint32_t n;
+} terms;
+
+/* What may_block asks, indexed once per analysis, so that its cost is the
+ * rules that might overlap, not every pair of rules (a policy of 10,000
+ * rules, half requiring one window and half denying during one freeze,
+ * has millions of pairs). `keys` are sorted arrays searched by prefix. */
+typedef struct bkey {
+    uintptr_t decl; /* the window (req, has, single) or the freeze (deny) */
+    uint32_t path;  /* has, single */
+    uint32_t len;   /* single: the one string the rule compares path to */
+    const char *s;
+    uint32_t rule;  /* index in all_decls */
+} bkey;
+
+typedef struct blockidx {
+    terms *of;   /* per all_decls index; only rules have terms */
+    bkey *req;   /* (window, rule) for each rule requiring the window */
+    bkey *deny;  /* (freeze, rule) for each blocking rule denying during it */
+    bkey *has;   /* (window, path, rule): a rule requiring the window compares path */
+    bkey *single; /* (window, path, string, rule): ... to this one string only */
+    size_t nreq, ndeny, nhas, nsingle;
+    chg_map paths;
+    bool failed;
+} blockidx;
+
+static int eqterm_cmp(const eqterm *a, const eqterm *b)
 {
-    if (!a || !b)
-        return false;
-    if (a->kind == EX_BINARY && a->u.binary.op == BIN_AND)
-        return exclusive(a->u.binary.a, b) || exclusive(a->u.binary.b, b);
-    if (b->kind == EX_BINARY && b->u.binary.op == BIN_AND)
-        return exclusive(a, b->u.binary.a) || exclusive(a, b->u.binary.b);
-    const chg_expr *pa = NULL, *pb = NULL; /* set when eq_string finds one; NULL quiets -Wmaybe-uninitialized at -O2 */
-    const chg_expr *sa = eq_string(a, &pa), *sb = eq_string(b, &pb);
-    return sa && sb && same_change_path(pa, pb) &&
-           (sa->u.str.len != sb->u.str.len || memcmp(sa->u.str.s, sb->u.str.s, sa->u.str.len) != 0);
+    if (a->path != b->path)
+        return a->path < b->path ? -1 : 1;
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    return memcmp(a->s, b->s, a->len);
+}
+
+static int eqterm_order(const void *a, const void *b) { return eqterm_cmp(a, b); }
+
+/* change.a.b as the key "b.a", or NULL when e is not a path of change */
+static const char *change_path_key(chg_compiler *c, const chg_expr *e)
+{
+    chg_buf b;
+    chg_buf_init(&b);
+    bool field = false;
+    for (; e->kind == EX_FIELD; e = e->u.field.obj) {
+        chg_buf_printf(&b, "%s%s", field ? "." : "", e->u.field.field.name);
+        field = true;
+    }
+    const char *key = NULL;
+    if (field && !b.oom && e->kind == EX_NAME && e->u.name.kind == NAME_CHANGE)
+        key = chg_arena_strndup(&c->arena, b.data, b.len);
+    chg_buf_free(&b);
+    return key;
+}
+
+/* The conjuncts of e (its `and`s flattened) that compare a path of
+ * change to a string, appended to *out (at most cap). */
+static void eq_terms(blockidx *X, chg_compiler *c, const chg_expr *e, eqterm *out, uint32_t *n, uint32_t cap)
+{
+    if (!e)
+        return;
+    if (e->kind == EX_BINARY && e->u.binary.op == BIN_AND) {
+        eq_terms(X, c, e->u.binary.a, out, n, cap);
+        eq_terms(X, c, e->u.binary.b, out, n, cap);
+        return;
+    }
+    const chg_expr *p = NULL;
+    const chg_expr *s = eq_string(e, &p);
+    const char *key = s ? change_path_key(c, p) : NULL;
+    if (!key)
+        return;
+    uintptr_t id = (uintptr_t)chg_c_map_get(&X->paths, key);
+    if (!id) {
+        id = X->paths.len + 1;
+        if (chg_c_map_put(&X->paths, key, (void *)id) != CHG_OK) {
+            X->failed = true;
+            return;
+        }
+    }
+    if (*n < cap)
+        out[(*n)++] = (eqterm){(uint32_t)id, (uint32_t)s->u.str.len, s->u.str.s};
+    else
+        X->failed = true;
+}
+
+static uint32_t expr_size(const chg_expr *e)
+{
+    if (!e)
+        return 0;
+    if (e->kind == EX_BINARY && e->u.binary.op == BIN_AND)
+        return expr_size(e->u.binary.a) + expr_size(e->u.binary.b);
+    return 1;
+}
+
+/* The strings rule terms t compare path to: [*lo, *hi) of t->t. */
+static void path_range(const terms *t, uint32_t path, uint32_t *lo, uint32_t *hi)
+{
+    uint32_t i = 0;
+    while (i < t->n && t->t[i].path < path)
+        i++;
+    *lo = i;
+    while (i < t->n && t->t[i].path == path)
+        i++;
+    *hi = i;
+}
+
+/* Can conditions a and b never hold together? Proved only for what is
+ * easy to prove: a conjunct `change.p == "x"` of one and `change.p ==
+ * "y"` of the other with x != y (an enum or a string field). A rule with
+ * no such conjunct may overlap anything. Both term lists are sorted, so
+ * one merge: on each path both compare, they can hold together only when
+ * both compare it to the same single string. */
+static bool exclusive(const terms *a, const terms *b)
+{
+    uint32_t i = 0, j = 0;
+    while (i < a->n && j < b->n) {
+        uint32_t p = a->t[i].path;
+        if (p != b->t[j].path) {
+            if (p < b->t[j].path)
+                i++;
+            else
+                j++;
+            continue;
+        }
+        uint32_t ie = i, je = j;
+        while (ie < a->n && a->t[ie].path == p)
+            ie++;
+        while (je < b->n && b->t[je].path == p)
+            je++;
+        if (ie - i > 1 || je - j > 1 || eqterm_cmp(&a->t[i], &b->t[j]) != 0)
+            return true;
+        i = ie;
+        j = je;
+    }
+    return false;
+}
+
+static int bkey_cmp(const bkey *a, const bkey *b)
+{
+    if (a->decl != b->decl)
+        return a->decl < b->decl ? -1 : 1;
+    if (a->path != b->path)
+        return a->path < b->path ? -1 : 1;
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    int r = a->len ? memcmp(a->s, b->s, a->len) : 0;
+    if (r)
+        return r;
+    return a->rule < b->rule ? -1 : a->rule > b->rule;
+}
+
+static int bkey_order(const void *a, const void *b) { return bkey_cmp(a, b); }
+
+/* The keys of k[0, n) that equal *probe but for the rule: [*lo, *hi). */
+static size_t bkey_range(const bkey *k, size_t n, bkey probe, size_t *lo)
+{
+    probe.rule = 0;
+    size_t a = 0, b = n;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (bkey_cmp(&k[m], &probe) < 0)
+            a = m + 1;
+        else
+            b = m;
+    }
+    *lo = a;
+    probe.rule = UINT32_MAX;
+    b = n;
+    size_t s = a;
+    while (s < b) {
+        size_t m = s + (b - s) / 2;
+        if (bkey_cmp(&k[m], &probe) <= 0)
+            s = m + 1;
+        else
+            b = m;
+    }
+    return s - a;
+}
+
+static bool blocking_deny(const chg_decl *d)
+{
+    return d->kind == D_RULE && d->u.rule.action == RA_DENY && d->u.rule.level != LEVEL_ADVISORY;
+}
+
+static bool requires_window(const chg_decl *r)
+{
+    return r->kind == D_RULE && r->u.rule.action == RA_REQUIRE_WINDOW && r->u.rule.window_decl;
+}
+
+static blockidx *block_index(an *A)
+{
+    if (A->bx)
+        return A->bx->failed ? NULL : A->bx;
+    chg_compiler *c = A->c;
+    size_t nd = c->all_decls.len;
+    blockidx *X = A->bx = chg_arena_alloc(&c->arena, sizeof *X);
+    if (!X) {
+        chg_c_nomem(c);
+        return NULL;
+    }
+    X->of = chg_arena_alloc(&c->arena, (nd + 1) * sizeof *X->of);
+    size_t nreq = 0, ndeny = 0, nterms = 0;
+    for (size_t i = 0; X->of && i < nd; i++) {
+        const chg_decl *d = c->all_decls.items[i];
+        if (requires_window(d))
+            nreq++;
+        if (blocking_deny(d))
+            for (uint32_t k = 0; k < d->u.rule.nduring; k++)
+                ndeny += d->u.rule.during[k]->kind == TS_REF;
+        if (d->kind == D_RULE)
+            nterms += expr_size(d->u.rule.when);
+    }
+    X->req = chg_arena_alloc(&c->arena, (nreq + 1) * sizeof *X->req);
+    X->deny = chg_arena_alloc(&c->arena, (ndeny + 1) * sizeof *X->deny);
+    X->has = chg_arena_alloc(&c->arena, (nterms + 1) * sizeof *X->has);
+    X->single = chg_arena_alloc(&c->arena, (nterms + 1) * sizeof *X->single);
+    if (!X->of || !X->req || !X->deny || !X->has || !X->single) {
+        X->failed = true;
+        chg_c_nomem(c);
+        return NULL;
+    }
+    for (size_t i = 0; i < nd && !X->failed; i++) {
+        chg_decl *d = c->all_decls.items[i];
+        if (d->kind != D_RULE)
+            continue;
+        uint32_t cap = expr_size(d->u.rule.when), n = 0;
+        eqterm *t = chg_arena_alloc(&c->arena, (cap + 1) * sizeof *t);
+        if (!t) {
+            X->failed = true;
+            break;
+        }
+        eq_terms(X, c, d->u.rule.when, t, &n, cap);
+        qsort(t, n, sizeof *t, eqterm_order);
+        uint32_t m = 0;
+        for (uint32_t k = 0; k < n; k++)
+            if (!m || eqterm_cmp(&t[m - 1], &t[k]) != 0)
+                t[m++] = t[k];
+        X->of[i] = (terms){t, m};
+        if (requires_window(d)) {
+            uintptr_t w = (uintptr_t)d->u.rule.window_decl;
+            X->req[X->nreq++] = (bkey){.decl = w, .rule = (uint32_t)i};
+            for (uint32_t k = 0; k < m;) {
+                uint32_t e = k;
+                while (e < m && t[e].path == t[k].path)
+                    e++;
+                X->has[X->nhas++] = (bkey){.decl = w, .path = t[k].path, .rule = (uint32_t)i};
+                if (e - k == 1)
+                    X->single[X->nsingle++] =
+                        (bkey){.decl = w, .path = t[k].path, .len = t[k].len, .s = t[k].s, .rule = (uint32_t)i};
+                k = e;
+            }
+        }
+        if (blocking_deny(d))
+            for (uint32_t k = 0; k < d->u.rule.nduring; k++)
+                if (d->u.rule.during[k]->kind == TS_REF)
+                    X->deny[X->ndeny++] =
+                        (bkey){.decl = (uintptr_t)d->u.rule.during[k]->u.ref.decl, .rule = (uint32_t)i};
+    }
+    if (X->failed) {
+        chg_c_nomem(c);
+        return NULL;
+    }
+    qsort(X->req, X->nreq, sizeof *X->req, bkey_order);
+    qsort(X->deny, X->ndeny, sizeof *X->deny, bkey_order);
+    qsort(X->has, X->nhas, sizeof *X->has, bkey_order);
+    qsort(X->single, X->nsingle, sizeof *X->single, bkey_order);
+    return X;
+}
+
+/* Does a rule requiring window w (those of req[0, nreq)) have a condition
+ * that may hold together with deny rule d's? Only candidates are tried:
+ * for one path p that d compares to a string, every rule comparing p to
+ * another string is exclusive of d, so the candidates are the rules not
+ * comparing p, and, when d compares p to one string s only, those
+ * comparing it to s alone. The p with the fewest is taken. */
+static bool may_overlap(blockidx *X, uintptr_t w, const bkey *req, size_t nreq, uint32_t d)
+{
+    const terms *td = &X->of[d];
+    if (!td->n)
+        return true; /* nothing of d excludes any rule */
+    size_t best = SIZE_MAX, best_lo = 0, best_n = 0;
+    uint32_t best_path = 0;
+    for (uint32_t k = 0; k < td->n;) {
+        uint32_t e = k;
+        while (e < td->n && td->t[e].path == td->t[k].path)
+            e++;
+        size_t lo, nhas = bkey_range(X->has, X->nhas, (bkey){.decl = w, .path = td->t[k].path}, &lo);
+        size_t slo = 0, ns = 0;
+        if (e - k == 1)
+            ns = bkey_range(X->single, X->nsingle,
+                            (bkey){.decl = w, .path = td->t[k].path, .len = td->t[k].len, .s = td->t[k].s}, &slo);
+        size_t cost = (nreq - nhas) + ns;
+        if (cost < best) {
+            best = cost;
+            best_lo = slo;
+            best_n = ns;
+            best_path = td->t[k].path;
+        }
+        k = e;
+    }
+    for (size_t i = 0; i < best_n; i++)
+        if (!exclusive(&X->of[X->single[best_lo + i].rule], td))
+            return true;
+    if (best == best_n)
+        return false; /* every rule requiring w compares the path */
+    for (size_t i = 0; i < nreq; i++) {
+        const terms *tr = &X->of[req[i].rule];
+        uint32_t lo, hi;
+        path_range(tr, best_path, &lo, &hi);
+        if (lo == hi && !exclusive(tr, td))
+            return true;
+    }
+    return false;
 }
 
 /* Can freeze f keep a change that needs window w out: is there a rule
@@ -763,32 +1057,23 @@ static bool exclusive(const chg_expr *a, const chg_expr *b)
  * hold together? *conditional is set when such a deny rule has a
  * condition, so the freeze blocks only some of those changes. A window no
  * rule requires is taken as needed by every change. */
-static bool may_block(chg_compiler *c, const chg_decl *w, const chg_decl *f, bool *conditional)
+static bool may_block(an *A, const chg_decl *w, const chg_decl *f, bool *conditional)
 {
-    bool any = false, required = false;
-    for (size_t i = 0; i < c->all_decls.len; i++) {
-        const chg_decl *r = c->all_decls.items[i];
-        if (r->kind == D_RULE && r->u.rule.action == RA_REQUIRE_WINDOW && r->u.rule.window_decl == w)
-            required = true;
-    }
-    for (size_t i = 0; i < c->all_decls.len; i++) {
-        const chg_decl *d = c->all_decls.items[i];
-        if (d->kind != D_RULE || d->u.rule.action != RA_DENY || d->u.rule.level == LEVEL_ADVISORY)
-            continue;
-        bool uses = false;
-        for (uint32_t k = 0; k < d->u.rule.nduring && !uses; k++)
-            uses = d->u.rule.during[k]->kind == TS_REF && d->u.rule.during[k]->u.ref.decl == f;
-        if (!uses)
-            continue;
-        bool meets = !required;
-        for (size_t q = 0; q < c->all_decls.len && !meets; q++) {
-            const chg_decl *r = c->all_decls.items[q];
-            meets = r->kind == D_RULE && r->u.rule.action == RA_REQUIRE_WINDOW && r->u.rule.window_decl == w &&
-                    !exclusive(r->u.rule.when, d->u.rule.when);
-        }
-        if (meets) {
+    blockidx *X = block_index(A);
+    if (!X)
+        return true; /* out of memory, reported: assume the worst, warn no less */
+    size_t rlo, nreq = bkey_range(X->req, X->nreq, (bkey){.decl = (uintptr_t)w}, &rlo);
+    size_t dlo, ndeny = bkey_range(X->deny, X->ndeny, (bkey){.decl = (uintptr_t)f}, &dlo);
+    bool any = false;
+    uint32_t last = UINT32_MAX;
+    for (size_t i = 0; i < ndeny; i++) {
+        uint32_t d = X->deny[dlo + i].rule;
+        if (d == last)
+            continue; /* a rule naming f twice */
+        last = d;
+        if (!nreq || may_overlap(X, (uintptr_t)w, &X->req[rlo], nreq, d)) {
             any = true;
-            *conditional |= d->u.rule.when != NULL;
+            *conditional |= ((const chg_decl *)A->c->all_decls.items[d])->u.rule.when != NULL;
         }
     }
     return any;
@@ -821,7 +1106,7 @@ static size_t covering_freezes(an *A, chg_decl *w, chg_decl **freezes, size_t nf
     size_t n = 0;
     for (size_t i = 0; i < nf && n < 256; i++) {
         bool ci = false;
-        if (freezes[i] != w && may_block(A->c, w, freezes[i], &ci) && intersects(A, w, freezes[i]))
+        if (freezes[i] != w && may_block(A, w, freezes[i], &ci) && intersects(A, w, freezes[i]))
             cs[n++] = (candidate){freezes[i], ci};
     }
     *together = false;
@@ -1311,6 +1596,7 @@ int chg_c_time_analysis(chg_compiler *c)
             }
         }
     }
+    if (A.bx)
+        chg_c_map_free(&A.bx->paths);
     return chg_c_status(c);
 }
-

@@ -380,12 +380,12 @@ def test_approvals_and_flags(tmp):
         eq(keys[0], keys[1], "one idempotency key per action")
         db.close()
         # a deferred change leaves a timer at its next_open
-        s, h, b = d.request("POST", "/v1/events", change("n1", env="prod", at="2026-12-02T22:00:00Z",
-                                                         approvals=[{"by": "bob", "group": "cab", "at": "2026-12-02T21:00:00Z"}]))
+        s, h, b = d.request("POST", "/v1/events", change("n1", env="prod", at="2099-12-02T22:00:00Z",
+                                                         approvals=[{"by": "bob", "group": "cab", "at": "2099-12-02T21:00:00Z"}]))
         is_decision(b, "defer")
-        eq(b["window"]["next_open"], "2026-12-03T06:00:00Z", "next_open")
+        eq(b["window"]["next_open"], "2099-12-03T06:00:00Z", "next_open")
         db = sqlite3.connect(f"file:{d.store}?mode=ro", uri=True)
-        eq(db.execute("SELECT due FROM timers WHERE change_id = 'n1'").fetchall(), [("2026-12-03T06:00:00Z",)], "timer")
+        eq(db.execute("SELECT due FROM timers WHERE change_id = 'n1'").fetchall(), [("2099-12-03T06:00:00Z",)], "timer")
         db.close()
     finally:
         d.stop()
