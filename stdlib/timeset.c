@@ -490,14 +490,19 @@ bool chg_timeset_contains(const chg_timeset *ts, const chg_ts_env *env, int64_t 
  * merge cap, an and-node's intersection, the limit), so the walk goes on
  * from span to span until the answer differs. Every span ends after its
  * instant, so x grows and the loop ends at limit. */
-static int64_t change_after(const chg_timeset *ts, const chg_ts_env *env, const span *s0, int64_t limit)
+/* *at (when not NULL) gets the span found at the change. */
+static int64_t change_after(const chg_timeset *ts, const chg_ts_env *env, const span *s0, int64_t limit,
+                            span *at)
 {
     span s;
     int64_t x = s0->hi;
     while (x < limit) {
         span_of(ts, ts->root, env, x, limit, &s);
-        if (s.in != s0->in)
+        if (s.in != s0->in) {
+            if (at)
+                *at = s;
             return x;
+        }
         x = s.hi;
     }
     return INT64_MAX;
@@ -517,13 +522,22 @@ int64_t chg_timeset_next_change(const chg_timeset *ts, const chg_ts_env *env, in
     int64_t limit = search_limit(t, horizon);
     span s;
     span_of(ts, ts->root, env, t, limit, &s);
-    return change_after(ts, env, &s, limit);
+    return change_after(ts, env, &s, limit, NULL);
 }
 
 /* The probe used without one: the sets themselves. The search asks for
  * the next change of a set right after asking whether it contains t, so
  * that goes on from the span contains found instead of finding it again
- * (half the cost). */
+ * (half the cost). And a set's answer holds on the whole of a span found
+ * for it, so the last span of each of the first DIRECT_SPANS sets is kept
+ * (the one contains found, or the one at the change next_change found):
+ * a set asked again at an instant inside it is answered from it. The
+ * search moves to that change and asks the set there again, and a freeze
+ * (a range) has one span before it, one during and one after, so most
+ * questions of a search are answered without a walk of the schedule.
+ * Every span holds for the set as a whole (its limit only shortens it),
+ * so the answers are the same as asked afresh. */
+#define DIRECT_SPANS 8
 typedef struct direct {
     const chg_timeset *const *sets;
     const chg_ts_env *env;
@@ -531,12 +545,22 @@ typedef struct direct {
     size_t k;    /* the last contains(k, t) and its span */
     int64_t t;
     span s;
+    span last[DIRECT_SPANS]; /* of set k, when known[k] */
+    bool known[DIRECT_SPANS];
 } direct;
 
 static bool direct_contains(void *ud, size_t k, int64_t t)
 {
     direct *d = ud;
-    span_of(d->sets[k], d->sets[k]->root, d->env, t, d->limit, &d->s);
+    if (k < DIRECT_SPANS && d->known[k] && d->last[k].lo <= t && t < d->last[k].hi)
+        d->s = d->last[k];
+    else {
+        span_of(d->sets[k], d->sets[k]->root, d->env, t, d->limit, &d->s);
+        if (k < DIRECT_SPANS) {
+            d->last[k] = d->s;
+            d->known[k] = true;
+        }
+    }
     d->k = k;
     d->t = t;
     return d->s.in;
@@ -545,8 +569,15 @@ static bool direct_contains(void *ud, size_t k, int64_t t)
 static int64_t direct_next_change(void *ud, size_t k, int64_t t, int64_t horizon)
 {
     direct *d = ud;
-    if (k == d->k && t == d->t)
-        return change_after(d->sets[k], d->env, &d->s, search_limit(t, horizon));
+    if (k == d->k && t == d->t) {
+        span at;
+        int64_t x = change_after(d->sets[k], d->env, &d->s, search_limit(t, horizon), k < DIRECT_SPANS ? &at : NULL);
+        if (x != INT64_MAX && k < DIRECT_SPANS) {
+            d->last[k] = at;
+            d->known[k] = true;
+        }
+        return x;
+    }
     return chg_timeset_next_change(d->sets[k], d->env, t, horizon);
 }
 
@@ -555,7 +586,13 @@ static int64_t direct_next_change(void *ud, size_t k, int64_t t, int64_t horizon
 static const chg_ts_probe *probe_or_direct(const chg_ts_probe *probe, chg_ts_probe *own, direct *d,
                                            const chg_timeset *const *sets, const chg_ts_env *env, int64_t limit)
 {
-    *d = (direct){sets, env, limit, SIZE_MAX, 0, {0, 0, false}};
+    d->sets = sets;
+    d->env = env;
+    d->limit = limit;
+    d->k = SIZE_MAX;
+    d->t = 0;
+    d->s = (span){0, 0, false};
+    memset(d->known, 0, sizeof d->known);
     *own = (chg_ts_probe){direct_contains, direct_next_change, d};
     return probe ? probe : own;
 }

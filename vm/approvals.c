@@ -2,7 +2,10 @@
  * approvals.c — does a change have the approvals it needs?
  *
  * The requirement algebra (`2 of group "cab" within 72h and 1 of any`,
- * `or`, `none`) is put in disjunctive normal form; each conjunction is met
+ * `or`, `none`) is put in disjunctive normal form (each requirement a
+ * rule or the approvals block names, once, when the bundle is loaded:
+ * chg_vm_areq_prepare; a decision multiplies the forms of the
+ * requirements in force when there are several); each conjunction is met
  * when its terms can be filled by *distinct* people — a bipartite matching
  * of approvers to term slots, so one person never counts twice. An
  * approval counts for a term when its approver fits the term (the group,
@@ -11,8 +14,8 @@
  * not the requester (unless the term says `including requester`). Any
  * approval with decision "reject" (at or before `now`) rejects the change.
  *
- * Everything lives on the stack or in the context's scratch arena: no heap
- * allocation. Limits (documented): 256 approvals, 64 approver slots and
+ * A decision's work lives on the stack or in the context's scratch arena
+ * (the normal forms in the bundle's): no heap allocation. Limits (documented): 256 approvals, 64 approver slots and
  * 16 terms per conjunction, 32 conjunctions; past them the decision is an
  * error, never a wrong answer. Anything in an approval's `decision` but
  * "approve"/"approved" is a rejection (fail closed).
@@ -27,10 +30,12 @@
 
 #define MAX_APPROVALS 256
 #define MAX_SLOTS 64
-#define MAX_TERMS 16
-#define MAX_CLAUSES 32
+#define MAX_TERMS CHG_AREQ_MAX_TERMS
+#define MAX_CLAUSES CHG_AREQ_MAX_CLAUSES
 /* a decision lists at most one text per term of the clause it reports */
 _Static_assert(MAX_TERMS <= 64, "ctx->satisfied and ctx->missing hold 64 (chg_ctx_new)");
+/* a person's slots are the bits of one word */
+_Static_assert(MAX_SLOTS == 64, "slot sets are uint64_t");
 
 typedef struct approval {
     const char *by;
@@ -40,10 +45,7 @@ typedef struct approval {
     int64_t at;
 } approval;
 
-typedef struct clause {
-    uint32_t terms[MAX_TERMS];
-    uint32_t n;
-} clause;
+typedef chg_vm_clause clause;
 
 /* DNF of node n into out[*count..]; false when it grows past the limits.
  * The loader keeps the requirement a tree no deeper than
@@ -93,19 +95,42 @@ static bool dnf(const chg_bundle *b, uint32_t n, clause *out, uint32_t *count, i
     }
 }
 
+bool chg_vm_areq_prepare(chg_bundle *b, uint32_t n)
+{
+    chg_areqdef *q = &b->areqs[n];
+    if (q->dnf || q->dnf_big)
+        return true;
+    clause out[MAX_CLAUSES];
+    uint32_t count = 0;
+    if (!dnf(b, n, out, &count, 0)) {
+        q->dnf_big = true;
+        return true;
+    }
+    clause *c = chg_arena_alloc_raw(&b->arena, sizeof *c * count);
+    if (!c)
+        return false;
+    memcpy(c, out, sizeof *c * count);
+    q->dnf = c;
+    q->ndnf = count;
+    return true;
+}
+
 static bool str_eq(const char *a, uint32_t al, const char *b, size_t bl)
 {
     return al == bl && memcmp(a, b, al) == 0;
 }
 
-/* Does approval p count for term q at now? */
-static bool fits(const chg_bundle *b, const chg_areqdef *q, const approval *p, const chg_value *requester,
-                 int64_t now)
+static bool is_requester(const approval *p, const chg_value *requester)
+{
+    return requester && requester->tag == CHG_V_STR && str_eq(p->by, p->by_len, requester->u.s, requester->len);
+}
+
+/* Does approval p, from the requester when own, count for term q at now? */
+static bool fits_own(const chg_bundle *b, const chg_areqdef *q, const approval *p, bool own, int64_t now)
 {
     if (q->within && p->at < now - q->within)
         return false;
-    if (!q->including && requester && requester->tag == CHG_V_STR &&
-        str_eq(p->by, p->by_len, requester->u.s, requester->len))
+    if (!q->including && own)
         return false;
     switch (q->kind) {
     case CHG_AR_GROUP:
@@ -125,17 +150,26 @@ static bool fits(const chg_bundle *b, const chg_areqdef *q, const approval *p, c
     }
 }
 
+/* Does approval p count for term q at now? */
+static bool fits(const chg_bundle *b, const chg_areqdef *q, const approval *p, const chg_value *requester,
+                 int64_t now)
+{
+    return fits_own(b, q, p, is_requester(p, requester), now);
+}
+
 /* Kuhn's augmenting path from person u: O(people × slots) per person,
  * at most 256 × 64, and the recursion is at most 64 deep (each level
  * marks a slot seen). A greedy assignment would be wrong: the first
- * approver may fit two terms and take the only slot another could fill. */
-static bool augment(uint32_t u, const uint8_t (*adj)[MAX_SLOTS], uint32_t nslots, int *slot_of, uint8_t *seen)
+ * approver may fit two terms and take the only slot another could fill.
+ * adj[u] is the set of slots person u may fill, one bit each. */
+static bool augment(uint32_t u, const uint64_t *adj, int *slot_of, uint64_t *seen)
 {
-    for (uint32_t s = 0; s < nslots; s++) {
-        if (!adj[u][s] || seen[s])
-            continue;
-        seen[s] = 1;
-        if (slot_of[s] < 0 || augment((uint32_t)slot_of[s], adj, nslots, slot_of, seen)) {
+    for (uint64_t m = adj[u] & ~*seen; m; m &= m - 1) {
+        int s = __builtin_ctzll(m);
+        if (*seen >> s & 1)
+            continue; /* marked by a deeper level of this search */
+        *seen |= 1ULL << s;
+        if (slot_of[s] < 0 || augment((uint32_t)slot_of[s], adj, slot_of, seen)) {
             slot_of[s] = (int)u;
             return true;
         }
@@ -143,14 +177,19 @@ static bool augment(uint32_t u, const uint8_t (*adj)[MAX_SLOTS], uint32_t nslots
     return false;
 }
 
-/* Match people to the clause's slots; filled[t] = slots of term t filled. */
-static void match(const chg_bundle *b, const clause *c, const approval *ap, uint32_t nap, const chg_value *requester,
-                  int64_t now, uint32_t *filled)
-{
-    /* distinct people, in order of first approval: one person approving
-     * twice is still one approver */
-    CHG_ASSERT(nap <= MAX_APPROVALS && c->n <= MAX_TERMS);
+/* The approvals given so far, as match() reads them: ap[i] is person
+ * person_of[i] (distinct people in order of first approval: one person
+ * approving twice is still one approver), own[i] whether it is the
+ * requester's. Made once per decision, for every conjunction tried. */
+typedef struct people {
     uint32_t person_of[MAX_APPROVALS];
+    bool own[MAX_APPROVALS];
+    uint32_t npeople;
+} people;
+
+static void find_people(const approval *ap, uint32_t nap, const chg_value *requester, people *pp)
+{
+    CHG_ASSERT(nap <= MAX_APPROVALS);
     uint32_t first[MAX_APPROVALS];
     uint32_t npeople = 0;
     for (uint32_t i = 0; i < nap; i++) {
@@ -162,29 +201,42 @@ static void match(const chg_bundle *b, const clause *c, const approval *ap, uint
             }
         if (p == npeople)
             first[npeople++] = i;
-        person_of[i] = p;
+        pp->person_of[i] = p;
+        pp->own[i] = is_requester(&ap[i], requester);
     }
+    pp->npeople = npeople;
+}
+
+/* Match people to the clause's slots; filled[t] = slots of term t filled.
+ * A term's slots are consecutive bits, and an approval that fits the term
+ * may fill any of them, so fits() is asked once per approval and term. */
+static void match(const chg_bundle *b, const clause *c, const approval *ap, uint32_t nap, const people *pp,
+                  int64_t now, uint32_t *filled)
+{
+    CHG_ASSERT(nap <= MAX_APPROVALS && c->n <= MAX_TERMS);
+    uint64_t term_slots[MAX_TERMS];
     uint32_t slot_term[MAX_SLOTS], nslots = 0;
     for (uint32_t t = 0; t < c->n; t++) {
         filled[t] = 0;
+        uint32_t first = nslots;
         for (uint32_t k = 0; k < b->areqs[c->terms[t]].count && nslots < MAX_SLOTS; k++)
             slot_term[nslots++] = t;
+        uint32_t n = nslots - first;
+        term_slots[t] = (n == 64 ? ~0ULL : ((1ULL << n) - 1)) << first;
     }
-    /* 16 KiB on the stack at most; only the rows in use are cleared */
-    static const uint8_t zero_row[MAX_SLOTS];
-    uint8_t adj[MAX_APPROVALS][MAX_SLOTS];
-    for (uint32_t p = 0; p < npeople; p++)
-        memcpy(adj[p], zero_row, sizeof zero_row);
+    uint64_t adj[MAX_APPROVALS];
+    for (uint32_t p = 0; p < pp->npeople; p++)
+        adj[p] = 0;
     for (uint32_t i = 0; i < nap; i++)
-        for (uint32_t s = 0; s < nslots; s++)
-            if (fits(b, &b->areqs[c->terms[slot_term[s]]], &ap[i], requester, now))
-                adj[person_of[i]][s] = 1;
+        for (uint32_t t = 0; t < c->n; t++)
+            if (term_slots[t] && fits_own(b, &b->areqs[c->terms[t]], &ap[i], pp->own[i], now))
+                adj[pp->person_of[i]] |= term_slots[t];
     int slot_of[MAX_SLOTS];
     for (uint32_t s = 0; s < nslots; s++)
         slot_of[s] = -1;
-    for (uint32_t p = 0; p < npeople; p++) {
-        uint8_t seen[MAX_SLOTS] = {0};
-        augment(p, (const uint8_t(*)[MAX_SLOTS])adj, nslots, slot_of, seen);
+    for (uint32_t p = 0; p < pp->npeople; p++) {
+        uint64_t seen = 0;
+        augment(p, adj, slot_of, &seen);
     }
     for (uint32_t s = 0; s < nslots; s++)
         if (slot_of[s] >= 0)
@@ -376,36 +428,42 @@ int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, 
         *p = 0;
     }
 
-    /* the clauses of the whole requirement: the product of the roots' DNFs.
-     * One root (the class's entry alone, the common case) is its own DNF,
-     * made straight into acc: the product with the empty clause would only
-     * copy every clause once more. */
-    clause acc[MAX_CLAUSES];
+    /* the clauses of the whole requirement: the product of the roots'
+     * normal forms, each made at load. One root (the class's entry alone,
+     * the common case) is its own: read in place, nothing copied. */
+    clause prod[MAX_CLAUSES];
+    const clause *acc = prod;
     uint32_t nacc = 0;
+    for (uint32_t r = 0; r < nroots; r++) {
+        CHG_ASSERT(roots[r] < b->nareqs && (b->areqs[roots[r]].dnf || b->areqs[roots[r]].dnf_big));
+        if (b->areqs[roots[r]].dnf_big)
+            return chg_vm_error(ctx, UINT32_MAX, "the approval requirement is too large to evaluate");
+    }
     if (nroots == 1) {
-        CHG_ASSERT(roots[0] < b->nareqs);
-        if (!dnf(b, roots[0], acc, &nacc, 0))
-            return chg_vm_error(ctx, UINT32_MAX, "the approval requirement is too large to evaluate");
+        acc = b->areqs[roots[0]].dnf;
+        nacc = b->areqs[roots[0]].ndnf;
     } else
-        acc[nacc++].n = 0;
+        prod[nacc++].n = 0;
     for (uint32_t r = 0; r < nroots && nroots > 1; r++) {
-        CHG_ASSERT(roots[r] < b->nareqs);
-        clause part[MAX_CLAUSES], next[MAX_CLAUSES];
-        uint32_t np = 0, nn = 0;
-        if (!dnf(b, roots[r], part, &np, 0))
-            return chg_vm_error(ctx, UINT32_MAX, "the approval requirement is too large to evaluate");
+        const clause *part = b->areqs[roots[r]].dnf;
+        uint32_t np = b->areqs[roots[r]].ndnf, nn = 0;
+        clause next[MAX_CLAUSES];
         for (uint32_t i = 0; i < nacc; i++)
             for (uint32_t k = 0; k < np; k++) {
-                if (nn >= MAX_CLAUSES || acc[i].n + part[k].n > MAX_TERMS)
+                if (nn >= MAX_CLAUSES || prod[i].n + part[k].n > MAX_TERMS)
                     return chg_vm_error(ctx, UINT32_MAX, "the approval requirement is too large to evaluate");
                 clause *c = &next[nn++];
-                memcpy(c->terms, acc[i].terms, sizeof(uint32_t) * acc[i].n);
-                memcpy(c->terms + acc[i].n, part[k].terms, sizeof(uint32_t) * part[k].n);
-                c->n = acc[i].n + part[k].n;
+                memcpy(c->terms, prod[i].terms, sizeof(uint32_t) * prod[i].n);
+                memcpy(c->terms + prod[i].n, part[k].terms, sizeof(uint32_t) * part[k].n);
+                c->n = prod[i].n + part[k].n;
             }
-        memcpy(acc, next, sizeof(clause) * nn);
+        memcpy(prod, next, sizeof(clause) * nn);
         nacc = nn;
     }
+    people pp;
+    pp.npeople = 0;
+    if (nap)
+        find_people(ap, nap, requester, &pp);
 
     /* the clause met, or the one closest to being met */
     uint32_t best = 0, best_missing = UINT32_MAX;
@@ -418,7 +476,7 @@ int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, 
             return chg_vm_error(ctx, UINT32_MAX, "the approval requirement needs more than %d approvers at once",
                                 MAX_SLOTS);
         if (nap)
-            match(b, &acc[i], ap, nap, requester, now, filled);
+            match(b, &acc[i], ap, nap, &pp, now, filled);
         else
             memset(filled, 0, sizeof(uint32_t) * acc[i].n);
         uint32_t missing = 0;

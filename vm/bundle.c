@@ -849,6 +849,13 @@ static bool load_decisions(loader *L)
     }
     if (b->nactions && b->actions[b->nactions - 1].first + b->actions[b->nactions - 1].count != b->ncalls)
         return FAILF(L, ACTIONS, b->nactions - 1, count, "calls that no action owns");
+    /* the normal forms of the requirements decisions start from */
+    for (uint32_t i = 0; i < b->napprovals; i++)
+        if (!chg_vm_areq_prepare(b, b->approvals[i].req))
+            return nomem(L);
+    for (uint32_t i = 0; i < b->nrules; i++)
+        if (b->rules[i].req != CHG_NONE32 && !chg_vm_areq_prepare(b, b->rules[i].req))
+            return nomem(L);
     if (!read_table(L, CHG_SEC_IFIELDS, b->ifields) || !read_table(L, CHG_SEC_INTAKES, b->intakes))
         return false;
     /* concurrency limits: a field path is names joined by single dots */
@@ -1151,7 +1158,8 @@ int chg_bundle_open(const void *data, size_t len, chg_bundle **out, char *err, s
     bool ok = read_sections(&L) && alloc_tables(&L) && load_strings(&L) && load_consts(&L) && load_code(&L) &&
               read_blocks(&L) && load_meta(&L) && load_limits(&L) && check_blocks(&L) && load_paths(&L) &&
               verified(&L, &V, chg_vm_verify_decoding(&V)) && load_schema(&L) && load_policy(&L) &&
-              load_decisions(&L) && load_timesets(&L) && load_externals(&L) && verified(&L, &V, chg_vm_verify_code(&V));
+              load_decisions(&L) && load_timesets(&L) && load_externals(&L) && verified(&L, &V, chg_vm_verify_code(&V)) &&
+              (chg_vm_shortcuts(b) || nomem(&L));
     if (!ok) {
         chg_bundle_free(b);
         return L.oom ? CHG_ENOMEM : CHG_EINVAL;

@@ -393,7 +393,49 @@ static const chg_block *block_of(const chg_bundle *b, uint32_t pc)
  * remain at run time are about values (types, overflow, null), which
  * depend on the change and cannot be verified ahead.
  */
+static int run_code(chg_ctx *ctx, uint32_t block, chg_value *out);
+
+bool chg_vm_shortcuts(chg_bundle *b)
+{
+    b->shortcuts = chg_arena_alloc(&b->arena, ((size_t)b->nblocks + 1) * sizeof *b->shortcuts);
+    if (!b->shortcuts)
+        return false;
+    for (uint32_t i = 0; i < b->nblocks; i++) {
+        const chg_block *k = &b->blocks[i];
+        if (k->len != 2)
+            continue;
+        const chg_ins *read = &b->code[k->start], *ret = read + 1;
+        if (ret->op != CHG_OP_RET || ret->a != read->a)
+            continue;
+        /* the verifier checked the operands: the let and slot exist */
+        if (read->op == CHG_OP_LET)
+            b->shortcuts[i] = (chg_vm_shortcut){CHG_SC_LET, read->b};
+        else if (read->op == CHG_OP_CHANGE)
+            b->shortcuts[i] = (chg_vm_shortcut){CHG_SC_CHANGE, read->b};
+    }
+    return true;
+}
+
 int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
+{
+    /* the shortcut: a block that is one read, of a value that is there */
+    const chg_vm_shortcut sc = ctx->b->shortcuts[block];
+    if (sc.kind == CHG_SC_LET && ctx->letstate[sc.arg] == 2 && CHG_LIKELY(ctx->steps_left >= 2)) {
+        ctx->steps_left -= 2;
+        vcopy(out, &ctx->letvals[sc.arg]);
+        return 0;
+    }
+    if (sc.kind == CHG_SC_CHANGE && ctx->ev && ctx->ev->slots[sc.arg].tag < CHG_V_ABSENT &&
+        CHG_LIKELY(ctx->steps_left >= 2)) {
+        ctx->steps_left -= 2;
+        vcopy(out, &ctx->ev->slots[sc.arg]);
+        return 0;
+    }
+    return run_code(ctx, block, out);
+}
+
+/* Run block `block` as code (chg_vm_run, which takes the shortcuts). */
+static int run_code(chg_ctx *ctx, uint32_t block, chg_value *out)
 {
     const chg_bundle *b = ctx->b;
     CHG_ASSERT(block < b->nblocks);

@@ -45,6 +45,16 @@ typedef struct chg_tsdef {
                                ends, for closes_at); else NULL */
 } chg_tsdef;
 
+/* A conjunction of an approval requirement's disjunctive normal form:
+ * the AREQS terms that must all be met (approvals.c; the limits are
+ * those of the evaluation: 16 terms, 32 conjunctions). */
+#define CHG_AREQ_MAX_TERMS 16
+#define CHG_AREQ_MAX_CLAUSES 32
+typedef struct chg_vm_clause {
+    uint32_t terms[CHG_AREQ_MAX_TERMS];
+    uint32_t n;
+} chg_vm_clause;
+
 typedef struct chg_areqdef {
     uint8_t kind, including;
     uint32_t count, group, people;
@@ -57,7 +67,30 @@ typedef struct chg_areqdef {
      * requirement, and for a term "k of …" for k = 1..count */
     char *text;
     char **term;
+    /* a requirement a rule or the approvals block names (a root): its
+     * normal form, made once at load (chg_vm_areq_prepare), so a decision
+     * does not rebuild it; dnf_big: larger than the limits, which every
+     * decision needing it reports as its error. Other nodes: NULL, 0. */
+    const chg_vm_clause *dnf;
+    uint32_t ndnf;
+    bool dnf_big;
 } chg_areqdef;
+
+/* A block whose whole code is one read and its RET — `LET rX l; RET rX`
+ * (a condition that is a let: `when prod`) or `CHANGE rX s; RET rX` (an
+ * `at` that is a field) — has its value where the read finds it: the
+ * let's, once computed, or the slot's, when it holds a plain value.
+ * chg_vm_run answers such a block from there, charging what its run
+ * would; anything else (a let not yet computed, an absent field) runs as
+ * code. Found at load; kind 0 for every other block. */
+enum { CHG_SC_NONE, CHG_SC_LET, CHG_SC_CHANGE };
+typedef struct chg_vm_shortcut {
+    uint8_t kind;
+    uint32_t arg;             /* the let, or the change slot */
+} chg_vm_shortcut;
+
+/* Fill b->shortcuts from the verified code. false: out of memory. */
+bool chg_vm_shortcuts(chg_bundle *b);
 
 /* Scratch and steps: the bytes of string work that cost one step (a
  * built-in that reads or writes n bytes spends n / 64 steps, at least 1). */
@@ -106,6 +139,8 @@ struct chg_bundle {
     const chg_ins *code;    /* decoded copy */
     uint32_t nblocks;
     chg_block *blocks;
+    chg_vm_shortcut *shortcuts; /* per block: what chg_vm_run may answer
+                                   without dispatching (chg_vm_shortcuts) */
     uint32_t nspans;
     chg_srcspan *spans;
     uint32_t *insspan;
@@ -343,6 +378,10 @@ chg_event *chg_vm_event_raw(const chg_bundle *b, void *json, char *err, size_t e
 /* Run block `block`; its value goes to *out. Returns 0, or -1 with the
  * context's error set. */
 int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out);
+
+/* Make root n's normal form (q->dnf, or q->dnf_big) in the bundle's
+ * arena, once; false only when memory ran out. */
+bool chg_vm_areq_prepare(chg_bundle *b, uint32_t n);
 
 /* Render approval requirement node n as text (for the bundle's tables). */
 void chg_vm_areq_render(const chg_bundle *b, uint32_t n, chg_buf *out);
