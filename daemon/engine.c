@@ -378,6 +378,7 @@ static int merged_change(chg_store_conn *w, const char *id, const char *content,
 
 typedef struct decided {
     uint64_t seq;
+    int64_t decision_id;    /* the decision stored (when changed) */
     char outcome[16];
     bool changed;
     bool same_outcome;      /* as the latest recorded: its actions are not queued */
@@ -768,6 +769,7 @@ static int record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
 {
     snprintf(d->outcome, sizeof d->outcome, "%s", v->outcome);
     int rc = CHG_OK;
+    size_t in_record = 0;
     if (d->changed) {
         /* the audit record holds the decision whole: the log alone says
          * what was decided, by which bundle, and why */
@@ -783,6 +785,7 @@ static int record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
         else
             chg_buf_puts(&data, "null");
         chg_buf_puts(&data, ",\"decision\":");
+        in_record = data.len; /* the decision is stored here alone: decisions point at it */
         chg_buf_puts(&data, v->text.data);
         chgd_asked_json(&v->asked, &data); /* the answers it saw, for replay */
         chg_buf_printf(&data, ",\"revision\":%lld}", (long long)rev);
@@ -793,8 +796,9 @@ static int record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
     if (rc == CHG_OK && d->changed) {
         chg_store_decision sd = {.change_id = id, .revision = rev, .cause = cause, .outcome = d->outcome,
                                  .decision = v->text.data, .bundle = chg_bundle_hash(b->b),
-                                 .decided_at = v->now_text, .seq = d->seq};
+                                 .decided_at = v->now_text, .seq = d->seq, .in_record = in_record};
         rc = chg_store_decision_put(w, &sd, &decision_id);
+        d->decision_id = decision_id;
     }
     /* actions: queued in the same transaction as their decision, each
      * with its own idempotency key; with --dry-run recorded, never run */
@@ -835,7 +839,8 @@ static int record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
     if (rc == CHG_OK && id)
         rc = live_record(w, b, id, rev, content, v, d);
     if (rc == CHG_OK && body && d->changed)
-        chg_store_decision_body(body, v->text.data, d->seq, v->now_text, chg_bundle_hash(b->b), rev, cause);
+        chg_store_decision_body(body, v->text.data, v->text.len, d->seq, v->now_text, chg_bundle_hash(b->b), rev,
+                                cause);
     else if (rc == CHG_OK && body && id)
         rc = latest_body(w, id, body);
     return rc;
@@ -1041,17 +1046,14 @@ static int event_run(chg_store_conn *w, void *ud)
     int64_t rev = j->rev;
     bool new_revision = j->new_revision;
     if (!holds && j->id) {
-        chg_buf content, old;
-        chg_buf_init(&content);
-        chg_buf_init(&old);
-        rc = chg_store_change_latest(w, j->id, &rev, &content, &old);
+        uint64_t seq;
+        char old[65];
+        rc = chg_store_change_head(w, j->id, &seq, &rev, old);
         /* a change id seen again with new content: a new revision */
-        new_revision = rc == CHG_ENOTFOUND || (rc == CHG_OK && strcmp(old.data, j->sha));
+        new_revision = rc == CHG_ENOTFOUND || (rc == CHG_OK && strcmp(old, j->sha));
         rev = rc == CHG_ENOTFOUND ? 1 : rev + new_revision;
         if (rc == CHG_ENOTFOUND)
             rc = CHG_OK;
-        chg_buf_free(&content);
-        chg_buf_free(&old);
     }
     if (rc == CHG_OK && new_revision)
         rc = chg_store_revision_put(w, j->id, rev, j->change.data, j->sha, now_text);
@@ -1079,15 +1081,18 @@ static int event_run(chg_store_conn *w, void *ud)
         rc = holds ? record(w, j->b, j->id, rev, "event", j->change.data, &j->v, &a->body, &d)
                    : decide(w, j->b, j->id, rev, j->change.data, "event", false, &a->body, &d);
     if (rc == CHG_OK)
-        rc = a->body.oom ? CHG_ENOMEM : chg_store_idem_put(w, j->key.data, 200, a->body.data, now_text);
+        rc = a->body.oom ? CHG_ENOMEM
+                         : chg_store_idem_put(w, j->key.data, 200, d.changed ? d.decision_id : 0, a->body.data,
+                                              now_text);
     if (rc == CHG_OK)
         a->status = 200;
     return rc;
 }
 
 /* The HTTP thread's part, after intake: read the state the decision
- * rests on — the change's latest decision first, so that a write landing
- * between these reads moves it and the writer sees the change — and
+ * rests on — the change's head (its latest decision's seq, its latest
+ * revision: one row) first, so that a write landing before the approvals
+ * are read moves the seq and the writer sees the change — and
  * judge the change on it with facts of the flags as last committed. Any
  * failure here leaves the decision to the writer. */
 static void event_judge(event_job *j, const chg_event *ev, int64_t now)
@@ -1100,22 +1105,16 @@ static void event_judge(event_job *j, const chg_event *ev, int64_t now)
     j->rev = 0;
     j->new_revision = false;
     if (j->id) {
-        rc = chg_store_change_seq(r, j->id, &j->basis);
-        chg_buf content, old;
-        chg_buf_init(&content);
-        chg_buf_init(&old);
-        if (rc == CHG_OK)
-            rc = chg_store_change_latest(r, j->id, &j->rev, &content, &old);
-        if (rc == CHG_ENOTFOUND) { /* not seen, or not when the seq was read: the writer tells */
+        char old[65];
+        rc = chg_store_change_head(r, j->id, &j->basis, &j->rev, old);
+        if (rc == CHG_ENOTFOUND) { /* not seen: the writer tells if it is by then */
             j->rev = 1;
             j->new_revision = true;
             rc = CHG_OK;
-        } else if (rc == CHG_OK && strcmp(old.data, j->sha)) {
+        } else if (rc == CHG_OK && strcmp(old, j->sha)) {
             j->rev++;
             j->new_revision = true;
         }
-        chg_buf_free(&content);
-        chg_buf_free(&old);
     }
     chg_buf merged;
     chg_buf_init(&merged);

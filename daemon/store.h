@@ -80,7 +80,11 @@ chg_store_conn *chg_store_reader(chg_store *s);
 
 /* The response recorded for key: *status and the body appended to out. */
 int chg_store_idem_get(chg_store_conn *c, const char *key, int *status, chg_buf *out);
-int chg_store_idem_put(chg_store_conn *w, const char *key, int status, const char *response, const char *at);
+/* The response to key: decision decision_id as every endpoint answers it
+ * (chg_store_decision_body; a backend may keep the reference alone), or,
+ * with decision_id 0, the body response. */
+int chg_store_idem_put(chg_store_conn *w, const char *key, int status, int64_t decision_id, const char *response,
+                       const char *at);
 
 /* ---- changes ------------------------------------------------------------------------ */
 
@@ -92,6 +96,11 @@ int chg_store_change_latest(chg_store_conn *c, const char *id, int64_t *revision
  * revision, an approval, a decision) comes with a decision, so a seq that
  * did not move says that nothing a decision of it reads has changed. */
 int chg_store_change_seq(chg_store_conn *c, const char *id, uint64_t *seq);
+/* What an event about change id is judged on, read at once: the audit
+ * seq of its latest decision, its latest revision and that revision's
+ * SHA-256 (hex); CHG_ENOTFOUND (seq and revision 0) for a change not
+ * seen. */
+int chg_store_change_head(chg_store_conn *c, const char *id, uint64_t *seq, int64_t *revision, char sha[65]);
 int chg_store_revision_put(chg_store_conn *w, const char *id, int64_t revision, const char *content,
                            const char *sha, const char *at);
 /* The approvals recorded through the API for change id, as a JSON array
@@ -111,6 +120,8 @@ typedef struct chg_store_decision {
     const char *bundle;     /* the bundle's SHA-256 */
     const char *decided_at;
     uint64_t seq;           /* the audit record of the decision */
+    size_t in_record;       /* where decision's bytes start in that record's data: a backend may keep the
+                             * reference instead of a copy */
 } chg_store_decision;
 int chg_store_decision_put(chg_store_conn *w, const chg_store_decision *d, int64_t *decision_id);
 /* The latest decision of change id, as stored (the §3 text). */
@@ -237,11 +248,11 @@ typedef struct chg_store_counts {
 int chg_store_counts_get(chg_store_conn *c, chg_store_counts *out);
 
 /* A stored decision as every endpoint answers it: the §3 object with
- * extra fields beside its own (docs/daemon.md): decision text d without
- * its closing brace, then ,"seq":…,"decided_at":…,"bundle":…,
- * "revision":…,"cause":…}. The one place this shape is written. */
-void chg_store_decision_body(chg_buf *out, const char *d, uint64_t seq, const char *decided_at, const char *bundle,
-                             int64_t revision, const char *cause);
+ * extra fields beside its own (docs/daemon.md): decision text d (n
+ * bytes) without its closing brace, then ,"seq":…,"decided_at":…,
+ * "bundle":…,"revision":…,"cause":…}. The one place this shape is written. */
+void chg_store_decision_body(chg_buf *out, const char *d, size_t n, uint64_t seq, const char *decided_at,
+                             const char *bundle, int64_t revision, const char *cause);
 
 /* The last database error of a connection, for the log. */
 const char *chg_store_error(chg_store_conn *c);

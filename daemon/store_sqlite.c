@@ -25,6 +25,7 @@
  * rolls back its savepoint and the head with it, and a failed commit
  * restores the head of the batch's start.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "store.h"
 
 #include "chg_driver.h"
@@ -39,10 +40,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION "1"
+#define SCHEMA_VERSION "2"
 #define BATCH_MAX 512
 
-enum { NSTMT = 48 };
+enum { NSTMT = 64 };
 
 struct chg_store_conn {
     sqlite3 *db;
@@ -97,25 +98,34 @@ struct chg_store {
     chg_store_conn *readers;
 };
 
+/* Schema 2. Each decision's §3 text is stored once, in its audit record:
+ * `decisions` holds where it lies in that record's data (doff, dlen:
+ * bytes), and an event's idempotency answer is its decision's id, the
+ * body rebuilt by chg_store_decision_body — the bytes first answered. A
+ * change has an integer cid assigned in order, which keys its revisions
+ * and its decisions' index, so a new change appends to those B-trees
+ * instead of dirtying a leaf at a random place; `changes` also holds the
+ * latest revision's SHA-256, so the state an event is judged on is one
+ * row. idempotency is WITHOUT ROWID: one B-tree, keyed by the key. */
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
-    "CREATE TABLE IF NOT EXISTS changes (id TEXT PRIMARY KEY, revision INTEGER NOT NULL,\n"
-    "  outcome TEXT NOT NULL, updated_at TEXT NOT NULL, last_seq INTEGER NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS changes (cid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,\n"
+    "  revision INTEGER NOT NULL, sha256 TEXT NOT NULL, outcome TEXT NOT NULL, updated_at TEXT NOT NULL,\n"
+    "  last_seq INTEGER NOT NULL);\n"
     "CREATE INDEX IF NOT EXISTS changes_by_seq ON changes(last_seq);\n"
-    "CREATE TABLE IF NOT EXISTS revisions (change_id TEXT NOT NULL, revision INTEGER NOT NULL,\n"
-    "  content TEXT NOT NULL, sha256 TEXT NOT NULL, received_at TEXT NOT NULL,\n"
-    "  PRIMARY KEY (change_id, revision));\n"
-    "CREATE TABLE IF NOT EXISTS decisions (id INTEGER PRIMARY KEY, change_id TEXT, revision INTEGER,\n"
-    "  cause TEXT NOT NULL, outcome TEXT NOT NULL, decision TEXT NOT NULL, bundle TEXT NOT NULL,\n"
-    "  decided_at TEXT NOT NULL, seq INTEGER NOT NULL);\n"
-    "CREATE INDEX IF NOT EXISTS decisions_by_change ON decisions(change_id, id);\n"
+    "CREATE TABLE IF NOT EXISTS revisions (cid INTEGER NOT NULL, revision INTEGER NOT NULL,\n"
+    "  content TEXT NOT NULL, received_at TEXT NOT NULL, PRIMARY KEY (cid, revision)) WITHOUT ROWID;\n"
+    "CREATE TABLE IF NOT EXISTS decisions (id INTEGER PRIMARY KEY, cid INTEGER, revision INTEGER,\n"
+    "  cause TEXT NOT NULL, outcome TEXT NOT NULL, bundle TEXT NOT NULL, seq INTEGER NOT NULL,\n"
+    "  doff INTEGER NOT NULL, dlen INTEGER NOT NULL);\n"
+    "CREATE INDEX IF NOT EXISTS decisions_by_change ON decisions(cid, id);\n"
     "CREATE TABLE IF NOT EXISTS approvals (id INTEGER PRIMARY KEY, change_id TEXT NOT NULL,\n"
     "  by TEXT NOT NULL, grp TEXT, at TEXT NOT NULL, decision TEXT NOT NULL, recorded_at TEXT NOT NULL);\n"
     "CREATE INDEX IF NOT EXISTS approvals_by_change ON approvals(change_id, id);\n"
     "CREATE TABLE IF NOT EXISTS flags (name TEXT PRIMARY KEY, by TEXT NOT NULL, why TEXT NOT NULL,\n"
     "  set_at TEXT NOT NULL);\n"
     "CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, status INTEGER NOT NULL,\n"
-    "  response TEXT NOT NULL, created_at TEXT NOT NULL);\n"
+    "  decision_id INTEGER, response TEXT, created_at TEXT NOT NULL) WITHOUT ROWID;\n"
     "CREATE TABLE IF NOT EXISTS actions (id INTEGER PRIMARY KEY, decision_id INTEGER NOT NULL,\n"
     "  idx INTEGER NOT NULL, call TEXT NOT NULL, args TEXT NOT NULL, state TEXT NOT NULL,\n"
     "  key TEXT NOT NULL UNIQUE, attempts INTEGER NOT NULL DEFAULT 0, next_at TEXT);\n"
@@ -128,6 +138,50 @@ static const char schema_sql[] =
     "  ended_at TEXT, result TEXT, ended_by TEXT);\n"
     "CREATE INDEX IF NOT EXISTS inflight_active ON inflight(ended_at, until);\n"
     "CREATE TABLE IF NOT EXISTS held (seq INTEGER PRIMARY KEY AUTOINCREMENT, change_id TEXT NOT NULL UNIQUE);\n";
+
+/* Schema 1 to 2, in one transaction at open: the tables whose shape
+ * changed are rebuilt. A decision's place in its audit record is found by
+ * its bytes (record() in engine.c wrote them there verbatim, at the
+ * decision's instant); the idempotency answers keep their stored text. */
+static const char migrate_1_2_sql[] =
+    "CREATE TABLE changes_v2 (cid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,\n"
+    "  revision INTEGER NOT NULL, sha256 TEXT NOT NULL, outcome TEXT NOT NULL, updated_at TEXT NOT NULL,\n"
+    "  last_seq INTEGER NOT NULL);\n"
+    "INSERT INTO changes_v2 (id, revision, sha256, outcome, updated_at, last_seq)\n"
+    "  SELECT c.id, c.revision, (SELECT r.sha256 FROM revisions r WHERE r.change_id = c.id\n"
+    "    AND r.revision = c.revision), c.outcome, c.updated_at, c.last_seq FROM changes c ORDER BY c.rowid;\n"
+    "CREATE TABLE revisions_v2 (cid INTEGER NOT NULL, revision INTEGER NOT NULL,\n"
+    "  content TEXT NOT NULL, received_at TEXT NOT NULL, PRIMARY KEY (cid, revision)) WITHOUT ROWID;\n"
+    "INSERT INTO revisions_v2 SELECT c.cid, r.revision, r.content, r.received_at\n"
+    "  FROM revisions r JOIN changes_v2 c ON c.id = r.change_id;\n"
+    "CREATE TABLE decisions_v2 (id INTEGER PRIMARY KEY, cid INTEGER, revision INTEGER,\n"
+    "  cause TEXT NOT NULL, outcome TEXT NOT NULL, bundle TEXT NOT NULL, seq INTEGER NOT NULL,\n"
+    "  doff INTEGER NOT NULL, dlen INTEGER NOT NULL);\n"
+    "INSERT INTO decisions_v2 SELECT d.id, c.cid, d.revision, d.cause, d.outcome, d.bundle, d.seq,\n"
+    "  instr(CAST(a.data AS BLOB), CAST(d.decision AS BLOB)) - 1, length(CAST(d.decision AS BLOB))\n"
+    "  FROM decisions d LEFT JOIN changes_v2 c ON c.id = d.change_id JOIN audit a ON a.seq = d.seq\n"
+    "  WHERE a.kind = 'decision' AND a.at = d.decided_at AND (d.change_id IS NULL) = (c.cid IS NULL)\n"
+    "    AND instr(CAST(a.data AS BLOB), CAST(d.decision AS BLOB)) > 0;\n"
+    "CREATE TABLE idempotency_v2 (key TEXT PRIMARY KEY, status INTEGER NOT NULL,\n"
+    "  decision_id INTEGER, response TEXT, created_at TEXT NOT NULL) WITHOUT ROWID;\n"
+    "INSERT INTO idempotency_v2 SELECT key, status, NULL, response, created_at FROM idempotency;\n";
+
+/* What the rebuilt tables must hold for the migration to commit: every
+ * row of the old ones (a decision not found in its audit record, a
+ * revision or decision of a change without a row, is not dropped
+ * quietly: the store is refused). */
+static const char migrate_1_2_check_sql[] =
+    "SELECT (SELECT count(*) FROM changes) = (SELECT count(*) FROM changes_v2)\n"
+    "  AND (SELECT count(*) FROM changes_v2 WHERE sha256 IS NULL) = 0\n"
+    "  AND (SELECT count(*) FROM revisions) = (SELECT count(*) FROM revisions_v2)\n"
+    "  AND (SELECT count(*) FROM decisions) = (SELECT count(*) FROM decisions_v2)\n"
+    "  AND (SELECT count(*) FROM idempotency) = (SELECT count(*) FROM idempotency_v2)";
+
+static const char migrate_1_2_swap_sql[] =
+    "DROP TABLE changes; DROP TABLE revisions; DROP TABLE decisions; DROP TABLE idempotency;\n"
+    "ALTER TABLE changes_v2 RENAME TO changes; ALTER TABLE revisions_v2 RENAME TO revisions;\n"
+    "ALTER TABLE decisions_v2 RENAME TO decisions; ALTER TABLE idempotency_v2 RENAME TO idempotency;\n"
+    "UPDATE meta SET value = '2' WHERE key = 'schema';\n";
 
 const char *chg_store_backend(const chg_store *s)
 {
@@ -223,7 +277,10 @@ static chg_store_conn *conn_open(const char *path, bool writer, char *err, size_
     sqlite3_busy_timeout(c->db, 10000);
     /* NORMAL: a commit writes the WAL and does not wait for the disk; the
      * syncer's fdatasync makes it durable before anyone is told */
-    if (exec(c, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;") != CHG_OK) {
+    /* temp_store=MEMORY: each job's savepoint journal (the pages it
+     * touched, as they were) stays in memory and is dropped at RELEASE;
+     * on disk it grew over the batch and cost a pwrite a page */
+    if (exec(c, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;") != CHG_OK) {
         snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(c->db));
         conn_close(c);
         return NULL;
@@ -258,6 +315,16 @@ static void jobs_tell(chg_store *s, job *list)
     pthread_mutex_unlock(&s->mu);
 }
 
+static const char sql_begin[] = "BEGIN IMMEDIATE", sql_commit[] = "COMMIT", sql_savepoint[] = "SAVEPOINT job",
+                  sql_release[] = "RELEASE job", sql_rollback_to[] = "ROLLBACK TO job";
+
+/* A statement of the transaction's frame, prepared once (a job costs a
+ * savepoint and its release: not parsed again for each). */
+static int frame(chg_store_conn *w, const char *sql)
+{
+    return run(stmt(w, sql));
+}
+
 /* Run a batch's jobs in one transaction and commit it, without waiting
  * for the disk (synchronous=NORMAL). Each job's rc says how it went;
  * false when the transaction did not commit. */
@@ -266,7 +333,7 @@ static bool batch_commit(chg_store *s, job *batch)
     uint64_t seq0 = s->seq;
     char hash0[65];
     memcpy(hash0, s->hash, sizeof hash0);
-    bool began = exec(s->w, "BEGIN IMMEDIATE") == CHG_OK;
+    bool began = frame(s->w, sql_begin) == CHG_OK;
     for (job *j = batch; j; j = j->next) {
         if (!began) {
             j->rc = CHG_EIO;
@@ -275,19 +342,19 @@ static bool batch_commit(chg_store *s, job *batch)
         uint64_t seq = s->seq;
         char hash[65];
         memcpy(hash, s->hash, sizeof hash);
-        if (exec(s->w, "SAVEPOINT job") != CHG_OK) {
+        if (frame(s->w, sql_savepoint) != CHG_OK) {
             j->rc = CHG_EIO;
             continue;
         }
         j->rc = j->fn(s->w, j->ud);
         if (j->rc != CHG_OK) {
-            exec(s->w, "ROLLBACK TO job");
+            frame(s->w, sql_rollback_to);
             s->seq = seq;
             memcpy(s->hash, hash, sizeof hash);
         }
-        exec(s->w, "RELEASE job");
+        frame(s->w, sql_release);
     }
-    if (began && exec(s->w, "COMMIT") != CHG_OK) {
+    if (began && frame(s->w, sql_commit) != CHG_OK) {
         exec(s->w, "ROLLBACK");
         began = false;
     }
@@ -304,6 +371,7 @@ static bool batch_commit(chg_store *s, job *batch)
 static void *writer_main(void *arg)
 {
     chg_store *s = arg;
+    pthread_setname_np(pthread_self(), "chgd-writer"); /* for top -H and perf */
     for (;;) {
         pthread_mutex_lock(&s->mu);
         while (!s->head && !s->stopping)
@@ -358,6 +426,7 @@ static void *writer_main(void *arg)
 static void *syncer_main(void *arg)
 {
     chg_store *s = arg;
+    pthread_setname_np(pthread_self(), "chgd-syncer");
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->sync_head && !s->sync_stopping)
@@ -529,6 +598,38 @@ static void syncer_stop(chg_store *s)
     pthread_join(s->syncer, NULL);
 }
 
+/* A store of schema 1 is migrated to 2 (migrate_1_2_sql) in one
+ * transaction: all of it or, when a check fails, none of it and the store
+ * refused. Any other version is left for the check after. */
+static int migrate(chg_store_conn *w, const char *spec, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    bool v1 = false;
+    if (sqlite3_prepare_v2(w->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v1 = !strcmp(col(st, 0), "1");
+    sqlite3_finalize(st); /* no meta table: a new store */
+    if (!v1)
+        return CHG_OK;
+    char *msg = NULL;
+    bool ok = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) == SQLITE_OK &&
+              sqlite3_exec(w->db, migrate_1_2_sql, NULL, NULL, &msg) == SQLITE_OK;
+    bool holds = false;
+    if (ok && sqlite3_prepare_v2(w->db, migrate_1_2_check_sql, -1, &st, NULL) == SQLITE_OK) {
+        holds = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+        sqlite3_finalize(st);
+    }
+    ok = ok && holds && sqlite3_exec(w->db, migrate_1_2_swap_sql, NULL, NULL, &msg) == SQLITE_OK &&
+         sqlite3_exec(w->db, "COMMIT", NULL, NULL, &msg) == SQLITE_OK;
+    if (!ok) {
+        snprintf(err, errlen, "%s: cannot migrate the store from schema 1 to 2: %s", spec,
+                 msg ? msg : "a row of the old tables has no place in the new ones");
+        sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    sqlite3_free(msg);
+    return ok ? CHG_OK : CHG_EINVAL;
+}
+
 int chg_store_open(const char *spec, chg_store **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -557,6 +658,8 @@ int chg_store_open(const char *spec, chg_store **out, char *err, size_t errlen)
         rc = CHG_EIO;
     }
     sqlite3_finalize(st);
+    if (rc == CHG_OK)
+        rc = migrate(s->w, spec, err, errlen);
     if (rc == CHG_OK && (sqlite3_exec(s->w->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK ||
                          sqlite3_exec(s->w->db, chg_audit_schema_sql, NULL, NULL, &msg) != SQLITE_OK)) {
         snprintf(err, errlen, "%s: cannot create the tables: %s", spec, msg ? msg : sqlite3_errmsg(s->w->db));
@@ -665,30 +768,75 @@ chg_store_conn *chg_store_reader(chg_store *s)
 
 /* ---- idempotency ---------------------------------------------------------------------- */
 
+/* A decision's §3 text: the bytes [doff, doff + dlen) of its audit
+ * record's data (column i of st; doff, dlen columns i + 1, i + 2). NULL
+ * when they do not lie inside it: a store that does not hold together is
+ * an error, not a short answer. */
+static const char *decision_text(sqlite3_stmt *st, int i, size_t *len)
+{
+    const char *data = (const char *)sqlite3_column_blob(st, i);
+    int64_t n = sqlite3_column_bytes(st, i);
+    int64_t off = sqlite3_column_int64(st, i + 1), dlen = sqlite3_column_int64(st, i + 2);
+    if (!data || off < 0 || dlen <= 0 || off > n || dlen > n - off)
+        return NULL;
+    *len = (size_t)dlen;
+    return data + off;
+}
+
+/* The columns a decision is answered from (chg_store_decision_body),
+ * with d the decisions row and a its audit record: 0 data, 1 doff, 2
+ * dlen, 3 seq, 4 at, 5 bundle, 6 revision, 7 cause. */
+#define DECISION_COLS "a.data, d.doff, d.dlen, d.seq, a.at, d.bundle, d.revision, d.cause"
+
+/* Append the decision of the row at column base of st, as answered. */
+static int decision_answer(sqlite3_stmt *st, int base, chg_buf *out)
+{
+    size_t n;
+    const char *d = decision_text(st, base, &n);
+    if (!d)
+        return CHG_EIO;
+    chg_store_decision_body(out, d, n, (uint64_t)sqlite3_column_int64(st, base + 3), col(st, base + 4),
+                            col(st, base + 5), sqlite3_column_int64(st, base + 6), col(st, base + 7));
+    return out->oom ? CHG_ENOMEM : CHG_OK;
+}
+
 int chg_store_idem_get(chg_store_conn *c, const char *key, int *status, chg_buf *out)
 {
-    sqlite3_stmt *st = stmt(c, "SELECT status, response FROM idempotency WHERE key = ?");
+    sqlite3_stmt *st = stmt(c, "SELECT i.status, i.response, i.decision_id, " DECISION_COLS " FROM idempotency i "
+                               "LEFT JOIN decisions d ON d.id = i.decision_id LEFT JOIN audit a ON a.seq = d.seq "
+                               "WHERE i.key = ?");
     if (!st)
         return CHG_EIO;
     text(st, 1, key);
-    int rc = sqlite3_step(st);
+    int rc = sqlite3_step(st), r = CHG_EIO;
     if (rc == SQLITE_ROW) {
         *status = sqlite3_column_int(st, 0);
-        chg_buf_puts(out, col(st, 1));
-    }
+        if (sqlite3_column_type(st, 2) == SQLITE_NULL) {
+            chg_buf_puts(out, col(st, 1));
+            r = out->oom ? CHG_ENOMEM : CHG_OK;
+        } else
+            r = decision_answer(st, 3, out);
+    } else if (rc == SQLITE_DONE)
+        r = CHG_ENOTFOUND;
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? (out->oom ? CHG_ENOMEM : CHG_OK) : rc == SQLITE_DONE ? CHG_ENOTFOUND : CHG_EIO;
+    return r;
 }
 
-int chg_store_idem_put(chg_store_conn *w, const char *key, int status, const char *response, const char *at)
+int chg_store_idem_put(chg_store_conn *w, const char *key, int status, int64_t decision_id, const char *response,
+                       const char *at)
 {
-    sqlite3_stmt *st = stmt(w, "INSERT INTO idempotency (key, status, response, created_at) VALUES (?, ?, ?, ?)");
+    sqlite3_stmt *st = stmt(w, "INSERT INTO idempotency (key, status, decision_id, response, created_at) "
+                               "VALUES (?, ?, ?, ?, ?)");
     if (!st)
         return CHG_EIO;
     text(st, 1, key);
     sqlite3_bind_int(st, 2, status);
-    text(st, 3, response);
-    text(st, 4, at);
+    if (decision_id > 0)
+        sqlite3_bind_int64(st, 3, decision_id);
+    else
+        sqlite3_bind_null(st, 3);
+    text(st, 4, decision_id > 0 ? NULL : response);
+    text(st, 5, at);
     return run(st);
 }
 
@@ -696,8 +844,8 @@ int chg_store_idem_put(chg_store_conn *w, const char *key, int status, const cha
 
 int chg_store_change_latest(chg_store_conn *c, const char *id, int64_t *revision, chg_buf *content, chg_buf *sha)
 {
-    sqlite3_stmt *st = stmt(c, "SELECT revision, content, sha256 FROM revisions WHERE change_id = ? "
-                               "ORDER BY revision DESC LIMIT 1");
+    sqlite3_stmt *st = stmt(c, "SELECT c.revision, r.content, c.sha256 FROM changes c "
+                               "JOIN revisions r ON r.cid = c.cid AND r.revision = c.revision WHERE c.id = ?");
     if (!st)
         return CHG_EIO;
     text(st, 1, id);
@@ -713,32 +861,62 @@ int chg_store_change_latest(chg_store_conn *c, const char *id, int64_t *revision
     return rc == SQLITE_DONE ? CHG_ENOTFOUND : CHG_EIO;
 }
 
-int chg_store_change_seq(chg_store_conn *c, const char *id, uint64_t *seq)
+int chg_store_change_head(chg_store_conn *c, const char *id, uint64_t *seq, int64_t *revision, char sha[65])
 {
-    sqlite3_stmt *st = stmt(c, "SELECT last_seq FROM changes WHERE id = ?");
+    sqlite3_stmt *st = stmt(c, "SELECT last_seq, revision, sha256 FROM changes WHERE id = ?");
     if (!st)
         return CHG_EIO;
     text(st, 1, id);
     *seq = 0;
+    *revision = 0;
+    sha[0] = '\0';
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         *seq = (uint64_t)sqlite3_column_int64(st, 0);
+        *revision = sqlite3_column_int64(st, 1);
+        snprintf(sha, 65, "%s", col(st, 2));
+    }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? CHG_OK : rc == SQLITE_DONE ? CHG_ENOTFOUND : CHG_EIO;
+}
+
+int chg_store_change_seq(chg_store_conn *c, const char *id, uint64_t *seq)
+{
+    int64_t revision;
+    char sha[65];
+    return chg_store_change_head(c, id, seq, &revision, sha);
 }
 
 int chg_store_revision_put(chg_store_conn *w, const char *id, int64_t revision, const char *content,
                            const char *sha, const char *at)
 {
-    sqlite3_stmt *st = stmt(w, "INSERT INTO revisions (change_id, revision, content, sha256, received_at) "
-                               "VALUES (?, ?, ?, ?, ?)");
+    /* the change's row first (its cid keys the revision): new, with the
+     * outcome and seq its decision, written in the same job, sets */
+    sqlite3_stmt *st = stmt(w, "INSERT INTO changes (id, revision, sha256, outcome, updated_at, last_seq) "
+                               "VALUES (?1, ?2, ?3, '', ?4, 0) ON CONFLICT (id) DO UPDATE SET "
+                               "revision = excluded.revision, sha256 = excluded.sha256 RETURNING cid");
     if (!st)
         return CHG_EIO;
     text(st, 1, id);
     sqlite3_bind_int64(st, 2, revision);
+    text(st, 3, sha);
+    text(st, 4, at);
+    int64_t cid = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        cid = sqlite3_column_int64(st, 0);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE || cid <= 0)
+        return CHG_EIO;
+    st = stmt(w, "INSERT INTO revisions (cid, revision, content, received_at) VALUES (?, ?, ?, ?)");
+    if (!st)
+        return CHG_EIO;
+    sqlite3_bind_int64(st, 1, cid);
+    sqlite3_bind_int64(st, 2, revision);
     text(st, 3, content);
-    text(st, 4, sha);
-    text(st, 5, at);
+    text(st, 4, at);
     return run(st);
 }
 
@@ -793,54 +971,71 @@ int chg_store_approval_put(chg_store_conn *w, const char *id, const char *by, co
 
 int chg_store_decision_put(chg_store_conn *w, const chg_store_decision *d, int64_t *decision_id)
 {
-    sqlite3_stmt *st = stmt(w, "INSERT INTO decisions (change_id, revision, cause, outcome, decision, bundle, "
-                               "decided_at, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    sqlite3_stmt *st;
+    int64_t cid = 0;
+    if (d->change_id) { /* its revision made the row: the decision moves it */
+        st = stmt(w, "UPDATE changes SET revision = ?, outcome = ?, updated_at = ?, last_seq = ? WHERE id = ? "
+                     "RETURNING cid");
+        if (!st)
+            return CHG_EIO;
+        sqlite3_bind_int64(st, 1, d->revision);
+        text(st, 2, d->outcome);
+        text(st, 3, d->decided_at);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)d->seq);
+        text(st, 5, d->change_id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            cid = sqlite3_column_int64(st, 0);
+            rc = sqlite3_step(st);
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return CHG_EIO;
+        if (cid <= 0)
+            return CHG_EINTERNAL; /* a decision about a change never received */
+    }
+    st = stmt(w, "INSERT INTO decisions (cid, revision, cause, outcome, bundle, seq, doff, dlen) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return CHG_EIO;
-    text(st, 1, d->change_id);
+    if (cid)
+        sqlite3_bind_int64(st, 1, cid);
+    else
+        sqlite3_bind_null(st, 1);
     sqlite3_bind_int64(st, 2, d->revision);
     text(st, 3, d->cause);
     text(st, 4, d->outcome);
-    text(st, 5, d->decision);
-    text(st, 6, d->bundle);
-    text(st, 7, d->decided_at);
-    sqlite3_bind_int64(st, 8, (sqlite3_int64)d->seq);
+    text(st, 5, d->bundle);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)d->seq);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)d->in_record);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)strlen(d->decision));
     int rc = run(st);
-    if (rc != CHG_OK)
-        return rc;
-    *decision_id = sqlite3_last_insert_rowid(w->db);
-    if (!d->change_id)
-        return CHG_OK;
-    st = stmt(w, "INSERT INTO changes (id, revision, outcome, updated_at, last_seq) VALUES (?, ?, ?, ?, ?) "
-                 "ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, outcome = excluded.outcome, "
-                 "updated_at = excluded.updated_at, last_seq = excluded.last_seq");
-    if (!st)
-        return CHG_EIO;
-    text(st, 1, d->change_id);
-    sqlite3_bind_int64(st, 2, d->revision);
-    text(st, 3, d->outcome);
-    text(st, 4, d->decided_at);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)d->seq);
-    return run(st);
+    if (rc == CHG_OK)
+        *decision_id = sqlite3_last_insert_rowid(w->db);
+    return rc;
 }
 
 int chg_store_decision_latest(chg_store_conn *c, const char *id, chg_buf *decision)
 {
-    sqlite3_stmt *st = stmt(c, "SELECT decision FROM decisions WHERE change_id = ? ORDER BY id DESC LIMIT 1");
+    sqlite3_stmt *st = stmt(c, "SELECT " DECISION_COLS " FROM changes c JOIN decisions d ON d.cid = c.cid "
+                               "JOIN audit a ON a.seq = d.seq WHERE c.id = ? ORDER BY d.id DESC LIMIT 1");
     if (!st)
         return CHG_EIO;
     text(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        chg_buf_puts(decision, col(st, 0));
+    int rc = sqlite3_step(st), r = rc == SQLITE_DONE ? CHG_ENOTFOUND : CHG_EIO;
+    size_t n;
+    const char *d = rc == SQLITE_ROW ? decision_text(st, 0, &n) : NULL;
+    if (d) {
+        chg_buf_append(decision, d, n);
+        r = decision->oom ? CHG_ENOMEM : CHG_OK;
+    }
     sqlite3_reset(st);
-    return rc == SQLITE_ROW ? (decision->oom ? CHG_ENOMEM : CHG_OK) : rc == SQLITE_DONE ? CHG_ENOTFOUND : CHG_EIO;
+    return r;
 }
 
-void chg_store_decision_body(chg_buf *out, const char *d, uint64_t seq, const char *decided_at, const char *bundle,
-                             int64_t revision, const char *cause)
+void chg_store_decision_body(chg_buf *out, const char *d, size_t n, uint64_t seq, const char *decided_at,
+                             const char *bundle, int64_t revision, const char *cause)
 {
-    size_t n = strlen(d);
     while (n && d[n - 1] != '}')
         n--;
     chg_buf_append(out, d, n ? n - 1 : 0);
@@ -891,19 +1086,20 @@ int chg_store_change_json(chg_store_conn *c, const char *id, chg_buf *out)
     if ((rc = chg_store_approvals_json(c, id, out)) != CHG_OK)
         return rc;
     chg_buf_puts(out, ",\"decisions\":[");
-    st = stmt(c, "SELECT decision, seq, decided_at, bundle, revision, cause FROM decisions WHERE change_id = ? "
-                 "ORDER BY id DESC");
+    st = stmt(c, "SELECT " DECISION_COLS " FROM changes c JOIN decisions d ON d.cid = c.cid "
+                 "JOIN audit a ON a.seq = d.seq WHERE c.id = ? ORDER BY d.id DESC");
     if (!st)
         return CHG_EIO;
     text(st, 1, id);
-    int n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int n = 0, r = CHG_OK;
+    while (r == CHG_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n++)
             chg_buf_putc(out, ',');
-        chg_store_decision_body(out, col(st, 0), (uint64_t)sqlite3_column_int64(st, 1), col(st, 2), col(st, 3),
-                                sqlite3_column_int64(st, 4), col(st, 5));
+        r = decision_answer(st, 0, out);
     }
     sqlite3_reset(st);
+    if (r != CHG_OK)
+        return r;
     if (rc != SQLITE_DONE)
         return CHG_EIO;
     chg_buf_puts(out, "],\"in_flight\":");
@@ -1016,8 +1212,9 @@ void chg_store_actions_free(chg_vec *v)
 int chg_store_actions_due(chg_store_conn *c, const char *now, int limit, chg_vec *out)
 {
     /* next_at is RFC 3339 UTC with milliseconds, one length: text order is time order */
-    sqlite3_stmt *st = stmt(c, "SELECT a.id, a.call, a.args, a.key, a.attempts, d.change_id FROM actions a "
-                               "LEFT JOIN decisions d ON d.id = a.decision_id WHERE a.state = 'queued' "
+    sqlite3_stmt *st = stmt(c, "SELECT a.id, a.call, a.args, a.key, a.attempts, c.id FROM actions a "
+                               "LEFT JOIN decisions d ON d.id = a.decision_id LEFT JOIN changes c ON c.cid = d.cid "
+                               "WHERE a.state = 'queued' "
                                "AND (a.next_at IS NULL OR a.next_at <= ?) ORDER BY a.id LIMIT ?");
     if (!st)
         return CHG_EIO;

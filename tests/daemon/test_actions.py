@@ -122,8 +122,9 @@ def records(d, kind=None):
 
 def action_rows(store):
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    rows = db.execute("SELECT a.key, a.call, a.state, a.attempts, d.change_id FROM actions a "
-                      "JOIN decisions d ON d.id = a.decision_id ORDER BY a.id").fetchall()
+    rows = db.execute("SELECT a.key, a.call, a.state, a.attempts, c.id FROM actions a "
+                      "JOIN decisions d ON d.id = a.decision_id JOIN changes c ON c.cid = d.cid "
+                      "ORDER BY a.id").fetchall()
     db.close()
     return rows
 

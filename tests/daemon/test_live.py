@@ -56,7 +56,7 @@ def queued(store, cid):
     """The topics of the actions queued (here: recorded, --dry-run) for a change."""
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
     rows = db.execute("SELECT a.args FROM actions a JOIN decisions d ON d.id = a.decision_id "
-                      "WHERE d.change_id = ? ORDER BY a.id", (cid,)).fetchall()
+                      "JOIN changes c ON c.cid = d.cid WHERE c.id = ? ORDER BY a.id", (cid,)).fetchall()
     db.close()
     return [json.loads(r[0])["topic_arn"].rsplit(":", 1)[1] for r in rows]
 
