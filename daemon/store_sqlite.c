@@ -1018,7 +1018,7 @@ int chg_store_decision_put(chg_store_conn *w, const chg_store_decision *d, int64
 int chg_store_decision_latest(chg_store_conn *c, const char *id, chg_buf *decision)
 {
     sqlite3_stmt *st = stmt(c, "SELECT " DECISION_COLS " FROM changes c JOIN decisions d ON d.cid = c.cid "
-                               "JOIN audit a ON a.seq = d.seq WHERE c.id = ? ORDER BY d.id DESC LIMIT 1");
+                               "LEFT JOIN audit a ON a.seq = d.seq WHERE c.id = ? ORDER BY d.id DESC LIMIT 1");
     if (!st)
         return CHG_EIO;
     text(st, 1, id);
@@ -1087,7 +1087,7 @@ int chg_store_change_json(chg_store_conn *c, const char *id, chg_buf *out)
         return rc;
     chg_buf_puts(out, ",\"decisions\":[");
     st = stmt(c, "SELECT " DECISION_COLS " FROM changes c JOIN decisions d ON d.cid = c.cid "
-                 "JOIN audit a ON a.seq = d.seq WHERE c.id = ? ORDER BY d.id DESC");
+                 "LEFT JOIN audit a ON a.seq = d.seq WHERE c.id = ? ORDER BY d.id DESC");
     if (!st)
         return CHG_EIO;
     text(st, 1, id);

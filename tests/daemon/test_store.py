@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_chgd import CHGC, Daemon, change, eq, is_decision  # noqa: E402
+from test_chgd import CHGC, Daemon, change, eq, is_decision, is_error  # noqa: E402
 from test_chgd import main as run_tests  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -116,6 +116,27 @@ def test_schema_1_refused_when_it_does_not_hold(tmp):
     eq("decision" in [r[1] for r in db.execute("PRAGMA table_info(decisions)")], True, "the old decisions table")
     db.close()
 
+
+
+def test_decision_without_its_record_is_an_error(tmp):
+    """A decision row whose audit record is not there is a store that does
+    not hold together: the change is not answered (503), rather than
+    answered with its history a decision short."""
+    d = Daemon(tmp, "--dry-run")
+    try:
+        is_decision(d.request("POST", "/v1/events", change("o1"))[2], "allow")
+    finally:
+        d.stop()
+    db = sqlite3.connect(d.store)
+    db.execute("UPDATE decisions SET seq = 999999 WHERE id = (SELECT max(id) FROM decisions)")
+    db.commit()
+    db.close()
+    d = Daemon(tmp, "--dry-run", store=d.store)
+    try:
+        s, _, b = d.request("GET", "/v1/changes/o1")
+        is_error(s, b, "store_unavailable", 503)
+    finally:
+        d.stop()
 
 if __name__ == "__main__":
     sys.exit(run_tests(globals(), prefix="chgd-store-test-"))
