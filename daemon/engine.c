@@ -384,14 +384,19 @@ typedef struct decided {
     bool same_outcome;      /* as the latest recorded: its actions are not queued */
 } decided;
 
-/* A decision made and not yet written: the §3 text, its outcome, the text
- * parsed (its actions and window are read from it) and the instant it
- * was judged at. judge() makes one on any thread; record() writes it on
- * the writer's. */
+/* A decision made and not yet written: the §3 text, its outcome, what
+ * the writer reads of it taken from the decision struct as it was written
+ * (not parsed back from the text), the text parsed only when it has
+ * actions (their arguments are stored as JSON of their own), and the
+ * instant it was judged at. judge() makes one on any thread; record()
+ * writes it on the writer's. */
 typedef struct verdict {
     chg_buf text;
     char outcome[16];
-    json_t *dj;
+    int risk;               /* the risk class's index: -1 none */
+    bool emergency;
+    char next_open[32];     /* window.next_open as the text has it, "" when null */
+    json_t *dj;             /* the text parsed, when it has actions; else NULL */
     char now_text[32];
     int64_t now;
     chgd_asked asked;       /* what it asked AWS */
@@ -429,6 +434,7 @@ static int judge(chgd_bundle *b, const chg_facts *facts, const chg_event *ev, co
 {
     memset(v, 0, sizeof *v);
     chg_buf_init(&v->text);
+    v->risk = -1;
     v->now = now;
     chgd_time_text(now, v->now_text);
     chgd_asked_init(&v->asked, now);
@@ -459,10 +465,17 @@ static int judge(chgd_bundle *b, const chg_facts *facts, const chg_event *ev, co
         snprintf(v->outcome, sizeof v->outcome, "%s", chg_outcome_name(dec.outcome));
         if (v->text.oom)
             rc = CHG_ENOMEM;
+        /* the fields as chg_decision_write wrote them: "risk" the class's
+         * name when it has one, next_open an instant when in range (the
+         * writer's null otherwise, with or without a window) */
+        v->risk = chg_bundle_risk_name(b->b, dec.risk) ? dec.risk : -1;
+        v->emergency = dec.emergency;
+        if (!chg_time_format_utc(dec.next_open, v->next_open))
+            v->next_open[0] = '\0';
     }
     chgd_metrics_decision(v->outcome, secs);
     chg_event_free(own);
-    if (rc == CHG_OK) {
+    if (rc == CHG_OK && dec.nactions) {
         json_error_t je;
         if (!(v->dj = json_loads(v->text.data, 0, &je)))
             rc = CHG_EINTERNAL;
@@ -559,9 +572,8 @@ static int live_limits(chg_store_conn *w, chgd_bundle *b, const char *id, const 
     const char *bound;
     size_t me = n;
     if (rc == CHG_OK) {
-        const char *risk = json_string_value(json_object_get(v->dj, "risk"));
         c[me] = (chg_inflight){.id = id, .start = start, .end = live_until(content, start, &bound),
-                               .risk = risk_index(b->b, risk), .change = content, .len = strlen(content)};
+                               .risk = v->risk, .change = content, .len = strlen(content)};
         n++;
     }
     chg_concurrency_violation *viol = NULL;
@@ -682,7 +694,7 @@ static int live_check(chg_store_conn *w, chgd_bundle *b, const chg_facts *facts,
         return CHG_OK;
     int rc = live_plan(w, id, rev, reeval, v);
     /* an approved emergency goes (it still counts) */
-    if (rc != CHG_OK || v->live == LIVE_KEEP || json_is_true(json_object_get(v->dj, "emergency")))
+    if (rc != CHG_OK || v->live == LIVE_KEEP || v->emergency)
         return rc;
     limit_holds h = {0};
     chg_buf merged;
@@ -718,7 +730,7 @@ static int live_record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_
     chgd_time_text(live_until(content, v->live_since, &bound), until);
     chg_store_inflight nf = {.id = (char *)id, .revision = rev, .since = since, .until = until,
                              .bound = (char *)bound, .content = (char *)content,
-                             .risk = (char *)json_string_value(json_object_get(v->dj, "risk"))};
+                             .risk = (char *)chg_bundle_risk_name(b->b, v->risk)};
     return chg_store_inflight_put(w, &nf);
 }
 
@@ -831,10 +843,9 @@ static int record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
      * policy that judges at the change's own instant (`at
      * change.requested_at`) has a next_open that waiting never reaches */
     if (rc == CHG_OK && id) {
-        const char *next = json_string_value(json_object_get(json_object_get(v->dj, "window"), "next_open"));
-        bool waits = next && strcmp(next, v->now_text) > 0 &&
+        bool waits = v->next_open[0] && strcmp(v->next_open, v->now_text) > 0 &&
                      (!strcmp(d->outcome, "defer") || !strcmp(d->outcome, "deny"));
-        rc = chg_store_timer_set(w, id, waits ? next : NULL);
+        rc = chg_store_timer_set(w, id, waits ? v->next_open : NULL);
     }
     if (rc == CHG_OK && id)
         rc = live_record(w, b, id, rev, content, v, d);
