@@ -179,12 +179,94 @@ static int verify_one(const chg_audit_record *r, void *ud, char *err, size_t err
     return CHG_OK;
 }
 
+/* A text column and a member of a record agree: both absent (SQL NULL,
+ * JSON null or no member) or the same string. */
+static bool same_text(sqlite3_stmt *st, int i, const json_t *rec, const char *key)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    const json_t *m = json_object_get(rec, key);
+    if (!t || !m || json_is_null(m))
+        return !t && (!m || json_is_null(m));
+    return json_is_string(m) && strcmp((const char *)t, json_string_value(m)) == 0;
+}
+
+/* Schema 2 keeps each decision once, in its audit record, and the
+ * decisions rows that GET /v1/changes answers from point into it (seq,
+ * offset, length) beside copies of its bundle, cause, revision and
+ * outcome. The chain vouches for the record, not for the row: a row
+ * edited beside the chain would change an answer that the chain still
+ * covers. So every row must point at a decision record, at the bytes of
+ * its decision, and agree with it. A store of schema 1 (the decision's
+ * text in the row) has nothing to point at and is not checked. */
+static int verify_decisions(const char *path, char *err, size_t errlen)
+{
+    sqlite3 *db;
+    int rc = open_db(path, &db, err, errlen);
+    if (rc != CHG_OK)
+        return rc;
+    sqlite3_stmt *st = NULL;
+    bool v2 = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL) == SQLITE_OK &&
+              sqlite3_step(st) == SQLITE_ROW && strcmp(col(st, 0), "2") == 0;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (v2 && sqlite3_prepare_v2(db,
+                                 "SELECT d.id, d.seq, d.doff, d.dlen, d.outcome, d.bundle, d.revision, d.cause, "
+                                 "c.id, a.kind, a.data FROM decisions d LEFT JOIN changes c ON c.cid = d.cid "
+                                 "LEFT JOIN audit a ON a.seq = d.seq ORDER BY d.id",
+                                 -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s: not a chgd store of schema 2: %s", path, sqlite3_errmsg(db));
+        rc = CHG_EINVAL;
+    }
+    while (v2 && rc == CHG_OK) {
+        int s = sqlite3_step(st);
+        if (s == SQLITE_DONE)
+            break;
+        if (s != SQLITE_ROW) {
+            snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+            rc = CHG_EIO;
+            break;
+        }
+        int64_t id = sqlite3_column_int64(st, 0), seq = sqlite3_column_int64(st, 1);
+        int64_t off = sqlite3_column_int64(st, 2), len = sqlite3_column_int64(st, 3);
+        const char *data = (const char *)sqlite3_column_blob(st, 10);
+        int64_t n = sqlite3_column_bytes(st, 10);
+        const char *why = NULL;
+        json_t *rec = NULL, *dec = NULL;
+        if (sqlite3_column_type(st, 9) == SQLITE_NULL)
+            why = "its audit record is missing";
+        else if (strcmp(col(st, 9), "decision") != 0)
+            why = "its audit record is not a decision";
+        else if (!data || off < 0 || len <= 0 || off > n || len > n - off)
+            why = "its place in its audit record is out of range";
+        else if (!(rec = json_loadb(data, (size_t)n, 0, NULL)) || !json_is_object(rec) ||
+                 !(dec = json_loadb(data + off, (size_t)len, 0, NULL)) ||
+                 !json_equal(dec, json_object_get(rec, "decision")))
+            why = "it does not point at its audit record's decision";
+        else if (!same_text(st, 4, dec, "outcome") || !same_text(st, 5, rec, "bundle") ||
+                 !same_text(st, 7, rec, "cause") || !same_text(st, 8, rec, "change_id") ||
+                 (sqlite3_column_type(st, 6) == SQLITE_NULL
+                      ? json_is_integer(json_object_get(rec, "revision"))
+                      : !json_is_integer(json_object_get(rec, "revision")) ||
+                            json_integer_value(json_object_get(rec, "revision")) != sqlite3_column_int64(st, 6)))
+            why = "its outcome, bundle, cause, change or revision is not its audit record's";
+        json_decref(rec);
+        json_decref(dec);
+        if (why) {
+            snprintf(err, errlen, "decision %" PRId64 " (audit record %" PRId64 "): %s", id, seq, why);
+            rc = CHG_EINVAL;
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
+}
+
 int chg_audit_verify(const char *path, uint64_t *nrecords, char *err, size_t errlen)
 {
     verifier v = {CHG_AUDIT_GENESIS, 1};
     int rc = each_record(path, 0, verify_one, &v, err, errlen);
     *nrecords = v.expect - 1;
-    return rc;
+    return rc == CHG_OK ? verify_decisions(path, err, errlen) : rc;
 }
 
 /* ---- signed digests ------------------------------------------------------------------ */
@@ -372,7 +454,7 @@ int chg_audit_verify_signed(const char *path, const char *pubkey, uint64_t *nrec
     if (rc == CHG_OK)
         *unsigned_tail = *nrecords - v.last_digest;
     chg_audit_key_free(k);
-    return rc;
+    return rc == CHG_OK ? verify_decisions(path, err, errlen) : rc;
 }
 
 /* An event record as a record of `chgc replay` (docs/replay.md): the event

@@ -138,5 +138,33 @@ def test_decision_without_its_record_is_an_error(tmp):
     finally:
         d.stop()
 
+
+def test_verify_checks_the_decisions_rows(tmp):
+    """chgc audit verify holds the decisions rows to the records they point
+    into: an edit beside the chain (an outcome, a pointer) is found."""
+    d = Daemon(tmp, "--dry-run")
+    try:
+        is_decision(d.request("POST", "/v1/events", change("o1"))[2], "allow")
+    finally:
+        d.stop()
+    verify(d.store)
+    for edit, why in [("outcome = 'deny'", "its outcome, bundle, cause, change or revision is not its audit record's"),
+                      ("doff = doff + 1", "it does not point at its audit record's decision"),
+                      ("dlen = 100000", "its place in its audit record is out of range"),
+                      ("seq = 1", "its audit record is not a decision"),
+                      ("seq = 999999", "its audit record is missing")]:
+        store = os.path.join(tmp, "edited.db")
+        shutil.copy(d.store, store)
+        db = sqlite3.connect(store)
+        seq = db.execute("SELECT seq FROM decisions WHERE id = 1").fetchone()[0]
+        db.execute(f"UPDATE decisions SET {edit} WHERE id = 1")
+        db.commit()
+        db.close()
+        r = subprocess.run([CHGC, "audit", "verify", store], capture_output=True, text=True)
+        eq((r.returncode, r.stdout), (1, ""), f"verify after {edit}")
+        if f"decision 1 (audit record {seq if 'seq' not in edit else edit.split()[-1]}): {why}" not in r.stderr:
+            raise AssertionError(f"after {edit}: {r.stderr!r}")
+        os.remove(store)
+
 if __name__ == "__main__":
     sys.exit(run_tests(globals(), prefix="chgd-store-test-"))
