@@ -384,14 +384,19 @@ typedef struct decided {
     bool same_outcome;      /* as the latest recorded: its actions are not queued */
 } decided;
 
-/* A decision made and not yet written: the §3 text, its outcome, the text
- * parsed (its actions and window are read from it) and the instant it
- * was judged at. judge() makes one on any thread; record() writes it on
- * the writer's. */
+/* A decision made and not yet written: the §3 text, its outcome, what
+ * the writer reads of it taken from the decision struct as it was written
+ * (not parsed back from the text), the text parsed only when it has
+ * actions (their arguments are stored as JSON of their own), and the
+ * instant it was judged at. judge() makes one on any thread; record()
+ * writes it on the writer's. */
 typedef struct verdict {
     chg_buf text;
     char outcome[16];
-    json_t *dj;
+    int risk;               /* the risk class's index: -1 none */
+    bool emergency;
+    char next_open[32];     /* window.next_open as the text has it, "" when null */
+    json_t *dj;             /* the text parsed, when it has actions; else NULL */
     char now_text[32];
     int64_t now;
     chgd_asked asked;       /* what it asked AWS */
@@ -429,6 +434,7 @@ static int judge(chgd_bundle *b, const chg_facts *facts, const chg_event *ev, co
 {
     memset(v, 0, sizeof *v);
     chg_buf_init(&v->text);
+    v->risk = -1;
     v->now = now;
     chgd_time_text(now, v->now_text);
     chgd_asked_init(&v->asked, now);
@@ -459,10 +465,17 @@ static int judge(chgd_bundle *b, const chg_facts *facts, const chg_event *ev, co
         snprintf(v->outcome, sizeof v->outcome, "%s", chg_outcome_name(dec.outcome));
         if (v->text.oom)
             rc = CHG_ENOMEM;
+        /* the fields as chg_decision_write wrote them: "risk" the class's
+         * name when it has one, next_open an instant when in range (the
+         * writer's null otherwise, with or without a window) */
+        v->risk = chg_bundle_risk_name(b->b, dec.risk) ? dec.risk : -1;
+        v->emergency = dec.emergency;
+        if (!chg_time_format_utc(dec.next_open, v->next_open))
+            v->next_open[0] = '\0';
     }
     chgd_metrics_decision(v->outcome, secs);
     chg_event_free(own);
-    if (rc == CHG_OK) {
+    if (rc == CHG_OK && dec.nactions) {
         json_error_t je;
         if (!(v->dj = json_loads(v->text.data, 0, &je)))
             rc = CHG_EINTERNAL;
@@ -559,9 +572,8 @@ static int live_limits(chg_store_conn *w, chgd_bundle *b, const char *id, const 
     const char *bound;
     size_t me = n;
     if (rc == CHG_OK) {
-        const char *risk = json_string_value(json_object_get(v->dj, "risk"));
         c[me] = (chg_inflight){.id = id, .start = start, .end = live_until(content, start, &bound),
-                               .risk = risk_index(b->b, risk), .change = content, .len = strlen(content)};
+                               .risk = v->risk, .change = content, .len = strlen(content)};
         n++;
     }
     chg_concurrency_violation *viol = NULL;
@@ -682,7 +694,7 @@ static int live_check(chg_store_conn *w, chgd_bundle *b, const chg_facts *facts,
         return CHG_OK;
     int rc = live_plan(w, id, rev, reeval, v);
     /* an approved emergency goes (it still counts) */
-    if (rc != CHG_OK || v->live == LIVE_KEEP || json_is_true(json_object_get(v->dj, "emergency")))
+    if (rc != CHG_OK || v->live == LIVE_KEEP || v->emergency)
         return rc;
     limit_holds h = {0};
     chg_buf merged;
@@ -718,7 +730,7 @@ static int live_record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_
     chgd_time_text(live_until(content, v->live_since, &bound), until);
     chg_store_inflight nf = {.id = (char *)id, .revision = rev, .since = since, .until = until,
                              .bound = (char *)bound, .content = (char *)content,
-                             .risk = (char *)json_string_value(json_object_get(v->dj, "risk"))};
+                             .risk = (char *)chg_bundle_risk_name(b->b, v->risk)};
     return chg_store_inflight_put(w, &nf);
 }
 
@@ -831,10 +843,9 @@ static int record(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
      * policy that judges at the change's own instant (`at
      * change.requested_at`) has a next_open that waiting never reaches */
     if (rc == CHG_OK && id) {
-        const char *next = json_string_value(json_object_get(json_object_get(v->dj, "window"), "next_open"));
-        bool waits = next && strcmp(next, v->now_text) > 0 &&
+        bool waits = v->next_open[0] && strcmp(v->next_open, v->now_text) > 0 &&
                      (!strcmp(d->outcome, "defer") || !strcmp(d->outcome, "deny"));
-        rc = chg_store_timer_set(w, id, waits ? next : NULL);
+        rc = chg_store_timer_set(w, id, waits ? v->next_open : NULL);
     }
     if (rc == CHG_OK && id)
         rc = live_record(w, b, id, rev, content, v, d);
@@ -926,9 +937,10 @@ typedef struct event_job {
     chg_buf raw;            /* the event as it arrived, compact JSON */
     chg_buf change;         /* JSON text, as intake gave it */
     char body_sha[65], sha[65]; /* of the body, of the change */
-    json_t *cj;             /* the change parsed: id points into it */
-    const char *id;         /* its "id", or NULL */
-    char id_text[24];       /* an integer "id" as text: what id points to */
+    json_t *cj;             /* the change parsed, when change_id_of_text could not read it */
+    const char *id;         /* its "id", or NULL: into id_text, id_str or cj */
+    char id_text[24];       /* an integer "id" as text */
+    chg_buf id_str;         /* a string "id" read from the text */
     const char *intake;     /* the intake used, or NULL */
     chgd_answer *a;
     const chgd_later *later; /* NULL: the caller waits */
@@ -947,6 +959,7 @@ static void event_job_free(event_job *j)
     chg_buf_free(&j->key);
     chg_buf_free(&j->raw);
     chg_buf_free(&j->change);
+    chg_buf_free(&j->id_str);
     json_decref(j->cj);
     verdict_free(&j->v);
     chgd_facts_release(j->facts);
@@ -1155,6 +1168,107 @@ static const char *change_id(const json_t *c, char text[24])
     return json_string_value(id);
 }
 
+/* A JSON string at p (its opening quote) skipped: past its closing
+ * quote, or NULL when the text ends first; *esc says whether it holds an
+ * escape. */
+static const char *skip_string(const char *p, const char *end, bool *esc)
+{
+    *esc = false;
+    for (p++; p < end; p++)
+        if (*p == '\\') {
+            *esc = true;
+            if (++p == end)
+                return NULL;
+        } else if (*p == '"')
+            return p + 1;
+    return NULL;
+}
+
+/* A JSON value at p, in an object, skipped: at the ',' or '}' after it,
+ * or NULL when the text ends first. */
+static const char *skip_value(const char *p, const char *end)
+{
+    int depth = 0;
+    bool esc;
+    while (p && p < end) {
+        if (depth == 0 && (*p == ',' || *p == '}'))
+            return p;
+        if (*p == '"')
+            p = skip_string(p, end, &esc);
+        else {
+            depth += *p == '{' || *p == '[' ? 1 : *p == '}' || *p == ']' ? -1 : 0;
+            p++;
+        }
+    }
+    return NULL;
+}
+
+/* change_id() of the change text s[0..n), read without parsing it into a
+ * tree: intake writes a change compact with its keys sorted (jansson's
+ * dump), where a key is a quoted run and a string without a backslash is
+ * its own bytes, an integer its canonical digits. *id is set to the id
+ * (in j's id_str or id_text) or NULL; false when the text holds what this
+ * reader does not take (an escape in a key or in the id, no object, no
+ * memory), and the caller parses it. */
+static bool change_id_of_text(event_job *j, const char *s, size_t n)
+{
+    const char *p = s, *end = s + n;
+    j->id = NULL;
+    if (p == end || *p++ != '{')
+        return false;
+    if (p < end && *p == '}')
+        return true;
+    bool esc;
+    while (p < end && *p == '"') {
+        const char *k = p + 1, *v = skip_string(p, end, &esc);
+        if (!v || esc || v == end || *v != ':')
+            return false;
+        if (v - 1 - k != 2 || memcmp(k, "id", 2)) {
+            if (!(p = skip_value(v + 1, end)))
+                return false;
+            if (*p++ == '}')
+                return true;
+            continue;
+        }
+        if (++v < end && *v == '"') { /* a string */
+            const char *e = skip_string(v, end, &esc);
+            if (!e || esc)
+                return false;
+            chg_buf_append(&j->id_str, v + 1, (size_t)(e - 1 - (v + 1)));
+            j->id = j->id_str.oom ? NULL : j->id_str.data ? j->id_str.data : "";
+            return !j->id_str.oom;
+        }
+        size_t len = strspn(v, "-0123456789"); /* an integer: anything else is no id */
+        if (len && len < sizeof j->id_text && v + len < end && (v[len] == ',' || v[len] == '}')) {
+            memcpy(j->id_text, v, len);
+            j->id_text[len] = '\0';
+            j->id = j->id_text;
+        }
+        return true;
+    }
+    return false;
+}
+
+/* The event's change id, from the change's text (change_id_of_text), or
+ * from its parsed tree when that reader does not take the text. Debug
+ * builds (the tests') check the reader against the tree on every event. */
+static void event_change_id(event_job *j)
+{
+    json_error_t je;
+    if (!change_id_of_text(j, j->change.data, j->change.len)) {
+        j->cj = json_loads(j->change.data, 0, &je);
+        j->id = change_id(j->cj, j->id_text);
+        return;
+    }
+#ifdef CHG_DEBUG_ASSERTS
+    json_t *cj = json_loads(j->change.data, 0, &je);
+    char text[24];
+    const char *want = change_id(cj, text);
+    CHG_ASSERT(cj && (want ? j->id && !strcmp(want, j->id) : !j->id));
+    json_decref(cj);
+#endif
+}
+
 /* An EventBridge envelope's id, or NULL when j is no envelope. */
 static const char *envelope_id(const json_t *j)
 {
@@ -1226,6 +1340,7 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
     chg_buf_init(&job->key);
     chg_buf_init(&job->raw);
     chg_buf_init(&job->change);
+    chg_buf_init(&job->id_str);
     chgd_sha256_hex(body, len, job->body_sha);
     idem_key(j, header_key, job->body_sha, &job->key);
     dump(j, &job->raw);
@@ -1273,9 +1388,7 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
         event_job_free(job);
         return CHG_OK;
     }
-    json_error_t je;
-    job->cj = json_loads(job->change.data, 0, &je);
-    job->id = change_id(job->cj, job->id_text);
+    event_change_id(job);
     if (!job->id && chg_bundle_nconcurrency(job->b->b)) {
         /* a change chgd cannot follow would escape the limits unseen */
         chgd_error(a, 422, "no_change_id",

@@ -396,6 +396,29 @@ def test_integer_id_and_no_id(tmp):
         d.stop()
 
 
+def test_change_id_shapes(tmp):
+    """The change id an event is followed by (its audit record's
+    change_id), read from the change's text without parsing it into a
+    tree: a string as it is (escapes, UTF-8, nested objects with their own
+    "id" before it in key order, keys beside "id"), an integer by its
+    decimal text, anything else none."""
+    write_policy(tmp, 'policy "p" version "1"\n')
+    d = Daemon(tmp, policy=os.path.join(tmp, "live.chg"))
+    cases = [({"id": 'q"b\\s\u0001'}, 'q"b\\s\u0001'), ({"id": "\u00e9t\u00e9 \U0001f680"}, "\u00e9t\u00e9 \U0001f680"),
+             ({"a": {"id": "inner", "l": [{"id": 1}, "}", "]"]}, "i": 2, "id": "outer", "idx": "x"}, "outer"),
+             ({"id": ""}, ""), ({"id": 7}, "7"), ({"id": -12}, "-12"), ({"id": 9007199254740993}, "9007199254740993"),
+             ({"id": 1.5}, None), ({"id": 1e3}, None), ({"id": True}, None), ({"id": None}, None),
+             ({"id": {"id": "x"}}, None), ({"id": ["x"]}, None), ({"a\\": 1, "id": "after an escaped key"},
+                                                                  "after an escaped key"), ({"x": 1}, None), ({}, None)]
+    try:
+        for i, (change, _) in enumerate(cases):
+            s, _, b = d.request("POST", "/v1/events", change, headers={"Idempotency-Key": f"shape-{i}"})
+            eq(s, 200, f"event {change!r}")
+        got = [data["change_id"] for _, _, data in audit_rows(d.store, "event")]
+        eq(got, [want for _, want in cases], "each event's change id")
+    finally:
+        d.stop()
+
 def test_ended_delivered_again(tmp):
     """An ended change delivered again (same content, a new delivery) is
     checked against the limits and starts a new period (red-team r5)."""
