@@ -44,4 +44,12 @@ typedef struct chg_batch_work {
 int chg_drv_batch_run(const chg_batch_work *w, int threads, chg_lines *in, FILE *out, FILE *errs, bool *failed,
                       char *err, size_t errlen);
 
+/* chg_decide_json for chgc replay: the event decoded through share
+ * (chg_event_intake_shared; NULL: on its own), and the decision also
+ * kept in *d (may be NULL; what it points to is ctx's until its next
+ * evaluation). */
+int chg_drv_decide_shared(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t len,
+                          const chg_eval_input *base, const char *where, bool explain, chg_event_share *share,
+                          chg_decision *d, chg_buf *out, chg_buf *errs);
+
 #endif

@@ -41,8 +41,16 @@ void chg_error_line_write(chg_buf *out, const char *where, const char *reason)
 int chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t len, const chg_eval_input *base,
                     const char *where, bool explain, chg_buf *out, chg_buf *errs)
 {
+    return chg_drv_decide_shared(ctx, b, json, len, base, where, explain, NULL, NULL, out, errs);
+}
+
+int chg_drv_decide_shared(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t len,
+                          const chg_eval_input *base, const char *where, bool explain, chg_event_share *share,
+                          chg_decision *dout, chg_buf *out, chg_buf *errs)
+{
     char err[512];
-    chg_event *ev = chg_event_intake(ctx, json, len, base, NULL, err, sizeof err);
+    chg_event *ev = share ? chg_event_intake_shared(ctx, json, len, base, share, err, sizeof err)
+                          : chg_event_intake(ctx, json, len, base, NULL, err, sizeof err);
     if (!ev) {
         /* A JSON line is one line of JSON: "line 2" and the parser's
          * "line 1, column 12: …" are one place, "line 2, column 12: …" */
@@ -82,7 +90,10 @@ int chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t 
      * the input, and the status says the error is the machine's */
     chg_decision_write(b, &d, out);
     chg_buf_putc(out, '\n');
-    chg_event_free(ev);
+    if (!share || ev != share->change)
+        chg_event_free(ev);
+    if (dout)
+        *dout = d;
     return out->oom ? CHG_ENOMEM : rc;
 }
 

@@ -41,6 +41,8 @@ typedef struct transition {
 typedef struct replay {
     const chg_replay_options *o;
     const chg_bundle *b[2];
+    bool share;              /* the bundles decode alike: one decoding of an
+                                event serves both (chg_bundle_decode_same) */
     chg_vec outcomes, risks; /* transition * */
     size_t records, differ, bad;
     bool oom;                /* a count could not be kept */
@@ -51,6 +53,7 @@ typedef struct replay {
 typedef struct rworker {
     chg_ctx *ctx[2];
     chg_buf line[2], norm[2], errs;
+    chg_event_share share;   /* the record's event as the first policy decoded it */
 } rworker;
 
 /* ---- the record's members, found without building a tree ----------------
@@ -469,18 +472,21 @@ static void write_difference(const replay *r, rworker *wk, unsigned long lineno,
 static int decide_both(const replay *r, rworker *w, const char *ev, size_t len, const chg_eval_input *in,
                        const char *where, int st[2])
 {
-    for (int k = 0; k < 2; k++) {
+    int rc = CHG_OK;
+    for (int k = 0; k < 2 && rc == CHG_OK; k++) {
         chg_buf_reset(&w->line[k]);
         chg_buf_reset(&w->errs);
         /* not a change under this policy (its intake or schema refuses it):
          * the error line is that policy's answer, compared like a decision */
-        int s = chg_decide_json(w->ctx[k], r->b[k], ev, len, in, where, false, &w->line[k], &w->errs);
+        int s = chg_drv_decide_shared(w->ctx[k], r->b[k], ev, len, in, where, false, r->share ? &w->share : NULL,
+                                      NULL, &w->line[k], &w->errs);
         if (s == CHG_ENOMEM)
-            return CHG_ENOMEM;
+            rc = CHG_ENOMEM;
         if (st)
             st[k] = s;
     }
-    return CHG_OK;
+    chg_event_share_clear(&w->share);
+    return rc;
 }
 
 /* The two lines of one record compared; a difference written to o->out.
@@ -534,15 +540,8 @@ static int replay_plain(const replay *r, rworker *w, const char *text, size_t le
         in.facts = own;
     }
     int st[2] = {CHG_OK, CHG_OK};
-    int rc = CHG_OK;
-    for (int k = 0; k < 2 && rc == CHG_OK; k++) {
-        chg_buf_reset(&w->line[k]);
-        chg_buf_reset(&w->errs);
-        /* the event's own bytes, for the intakes' fast path too */
-        if ((st[k] = chg_decide_json(w->ctx[k], r->b[k], ev.p, ev.n, &in, where, false, &w->line[k], &w->errs)) ==
-            CHG_ENOMEM)
-            rc = CHG_ENOMEM;
-    }
+    /* the event's own bytes, for the intakes' fast path too */
+    int rc = decide_both(r, w, ev.p, ev.n, &in, where, st);
     chg_facts_free(own);
     if (rc != CHG_OK)
         return rc;
@@ -639,6 +638,7 @@ static void replay_worker_free(void *ud, void *ws)
         chg_buf_free(&w->norm[k]);
     }
     chg_buf_free(&w->errs);
+    chg_event_share_clear(&w->share);
     chg_free(w);
 }
 
@@ -758,7 +758,7 @@ static void free_transitions(chg_vec *v)
 int chg_replay(const chg_bundle *old, const chg_bundle *new_, chg_lines *in, const chg_replay_options *o,
                FILE *out, FILE *msgs, chg_replay_summary *sum, char *err, size_t errlen)
 {
-    replay r = {.o = o, .b = {old, new_}};
+    replay r = {.o = o, .b = {old, new_}, .share = chg_bundle_decode_same(old, new_)};
     memset(sum, 0, sizeof *sum);
     chg_vec_init(&r.outcomes);
     chg_vec_init(&r.risks);

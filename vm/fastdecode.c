@@ -703,3 +703,77 @@ int chg_vm_fastdec_event(chg_fastdec *d, const char *json, size_t len, chg_event
 {
     return decode(d, json, len, true, 1, out);
 }
+
+/* ---- two bundles that decode alike (chgc replay) ---------------------------------- */
+
+/* A constant of a and one of b, the same value: tag, header and payload,
+ * strings and list elements by content (each pool holds its own copies). */
+static bool const_same(const chg_value *x, const chg_value *y, int depth)
+{
+    if (depth > 2 || x->hdr != y->hdr)
+        return false;
+    switch (x->tag) {
+    case CHG_V_STR: return memcmp(x->u.s, y->u.s, x->len) == 0;
+    case CHG_V_LIST:
+        for (uint32_t i = 0; i < x->len; i++)
+            if (!const_same(&x->u.items[i], &y->u.items[i], depth + 1))
+                return false;
+        return true;
+    default: return memcmp(&x->u, &y->u, sizeof x->u) == 0;
+    }
+}
+
+/* String i of a and string j of b (either NONE): the same bytes. */
+static bool str_same(const chg_bundle *a, uint32_t i, const chg_bundle *b, uint32_t j)
+{
+    if (i == CHG_NONE32 || j == CHG_NONE32)
+        return i == j;
+    return i < a->nstrings && j < b->nstrings && a->strlen[i] == b->strlen[j] &&
+           memcmp(a->str[i], b->str[j], a->strlen[i]) == 0;
+}
+
+static bool k_same(const chg_bundle *a, uint32_t i, const chg_bundle *b, uint32_t j)
+{
+    if (i == CHG_NONE32 || j == CHG_NONE32)
+        return i == j;
+    return i < a->nconsts && j < b->nconsts && const_same(&a->consts[i], &b->consts[j], 0);
+}
+
+/* The records the decoders read, field by field (bundle_format.def):
+ * a field added to one of these sections must be compared here too. */
+_Static_assert(CHG_LAST_PATHS + 1 - CHG_FIRST_PATHS == 12, "PATHS changed: compare its new field in decode_same");
+_Static_assert(CHG_LAST_SCHEMA + 1 - CHG_FIRST_SCHEMA == 9, "SCHEMA changed: compare its new field in decode_same");
+_Static_assert(CHG_LAST_LAYOUTS + 1 - CHG_FIRST_LAYOUTS == 2, "LAYOUTS changed: compare its new field in decode_same");
+_Static_assert(CHG_LAST_LFIELDS + 1 - CHG_FIRST_LFIELDS == 2, "LFIELDS changed: compare its new field in decode_same");
+
+bool chg_bundle_decode_same(const chg_bundle *a, const chg_bundle *b)
+{
+    if (a == b)
+        return true;
+    if (a->npaths != b->npaths || a->nschema != b->nschema || a->nlayouts != b->nlayouts ||
+        a->nlfields != b->nlfields || a->nslots_change != b->nslots_change || a->nslots_event != b->nslots_event ||
+        (a->flags & 1) != (b->flags & 1))
+        return false;
+    for (uint32_t i = 0; i < a->npaths; i++) {
+        const chg_pathnode *x = &a->paths[i], *y = &b->paths[i];
+        /* text is for the jansson path's messages, which are never shared */
+        if (x->kind != y->kind || x->type != y->type || x->need != y->need || x->parent != y->parent ||
+            x->slot != y->slot || x->layout != y->layout || !str_same(a, x->name, b, y->name) ||
+            !k_same(a, x->dflt, b, y->dflt) || !k_same(a, x->enm, b, y->enm))
+            return false;
+    }
+    for (uint32_t i = 0; i < a->nschema; i++) {
+        const chg_schemanode *x = &a->schema[i], *y = &b->schema[i];
+        /* span too is the jansson path's (its messages) */
+        if (x->type != y->type || x->need != y->need || x->flags != y->flags || x->first != y->first ||
+            x->count != y->count || !str_same(a, x->name, b, y->name) || !k_same(a, x->enm, b, y->enm))
+            return false;
+    }
+    for (uint32_t i = 0; i < a->nlayouts; i++)
+        if (a->layouts[i].first != b->layouts[i].first || a->layouts[i].count != b->layouts[i].count)
+            return false;
+    for (uint32_t i = 0; i < a->nlfields; i++)
+        if (a->lfields[i].node != b->lfields[i].node || !str_same(a, a->lfields[i].name, b, b->lfields[i].name))
+            return false;
+    return true;
+}
