@@ -41,13 +41,15 @@ void chg_error_line_write(chg_buf *out, const char *where, const char *reason)
 int chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t len, const chg_eval_input *base,
                     const char *where, bool explain, chg_buf *out, chg_buf *errs)
 {
-    return chg_drv_decide_shared(ctx, b, json, len, base, where, explain, NULL, NULL, out, errs);
+    return chg_drv_decide_shared(ctx, b, json, len, base, where, explain, NULL, NULL, NULL, out, errs);
 }
 
 int chg_drv_decide_shared(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t len,
                           const chg_eval_input *base, const char *where, bool explain, chg_event_share *share,
-                          chg_decision *dout, chg_buf *out, chg_buf *errs)
+                          chg_decision *dout, chg_event **evout, chg_buf *out, chg_buf *errs)
 {
+    if (evout)
+        *evout = NULL;
     char err[512];
     chg_event *ev = share ? chg_event_intake_shared(ctx, json, len, base, share, err, sizeof err)
                           : chg_event_intake(ctx, json, len, base, NULL, err, sizeof err);
@@ -88,9 +90,15 @@ int chg_drv_decide_shared(chg_ctx *ctx, const chg_bundle *b, const char *json, s
         rc = chg_eval(ctx, &in, &d);
     /* out of memory still writes its `error` decision: the line answers
      * the input, and the status says the error is the machine's */
-    chg_decision_write(b, &d, out);
+    if (dout)
+        chg_decision_write_comparable(b, &d, out);
+    else
+        chg_decision_write(b, &d, out);
     chg_buf_putc(out, '\n');
-    if (!share || ev != share->change)
+    bool shared = share && ev == share->change; /* the share's to free */
+    if (!shared && dout && evout)
+        *evout = ev; /* the decision points into it */
+    else if (!shared)
         chg_event_free(ev);
     if (dout)
         *dout = d;

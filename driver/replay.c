@@ -11,9 +11,11 @@
  * versions of one policy left out: `policy`, `version` and every `source`
  * position (an edit above a rule moves it). For speed (docs/replay.md,
  * "Speed"), a record of the plain shape is read without a JSON tree, its
- * event parsed once for both policies' intakes, and two decisions are
- * compared by their bytes first (comparable_bytes); only those that
- * differ are parsed. Every answer is the general path's, byte for byte
+ * event decoded once for both policies when their decoders read the same
+ * tables (chg_bundle_decode_same), and two decisions are compared by the
+ * bytes of their comparable lines first (chg_decision_write_comparable:
+ * the line without policy, version and source); only those that differ
+ * are written in full and parsed. Every answer is the general path's, byte for byte
  * (tests/cli/test_replay.py, test_plain_records_decide_as_the_general_path).
  *
  * Records are decided on worker threads (--threads, eval.c's batch pool:
@@ -52,8 +54,13 @@ typedef struct replay {
 /* One worker's: its two contexts and its scratch. */
 typedef struct rworker {
     chg_ctx *ctx[2];
-    chg_buf line[2], norm[2], errs;
+    chg_buf line[2], errs;
     chg_event_share share;   /* the record's event as the first policy decoded it */
+    /* the record's two answers: status (CHG_OK a decision, CHG_EINVAL an
+     * error line), the decision, and the event it points into (or NULL) */
+    int st[2];
+    chg_decision dec[2];
+    chg_event *ev[2];
 } rworker;
 
 /* ---- the record's members, found without building a tree ----------------
@@ -263,73 +270,6 @@ static bool plain_record(const char *text, size_t len, mspan *ev, mspan *at, msp
     }
 }
 
-/* ---- comparing two decision lines without parsing them ------------------
- *
- * The decision writer's lines are compact and canonical (its members in
- * one order, each value written one way), so two decisions are equal as
- * JSON exactly when their bytes are, once the members comparable() drops
- * are cut out of the text: `policy` and `version` of the top object, and
- * `source` of every object nested at most 16 deep (normalize()'s bound).
- * Only decisions whose bytes differ are parsed, to be compared and
- * described as before. false: the line is not one this reads (it never
- * happens for the writer's output); compare as JSON. */
-static bool comparable_bytes(const chg_buf *line, chg_buf *out)
-{
-    chg_buf_reset(out);
-    const char *p = line->data, *e = p + line->len, *run = p; /* run: copied as is */
-    char stack[64];
-    int depth = 0;
-    bool key = false;
-    while (p < e) {
-        char c = *p;
-        if (c == '{' || c == '[') {
-            if (depth == (int)sizeof stack)
-                return false;
-            stack[depth++] = c;
-            key = c == '{';
-            p++;
-        } else if (c == '}' || c == ']') {
-            if (!depth--)
-                return false;
-            chg_buf_append(out, run, (size_t)(p - run));
-            if (out->len && out->data[out->len - 1] == ',')
-                out->len--; /* the member after the comma was dropped */
-            run = p++;
-            key = false;
-        } else if (c == ',') {
-            p++;
-            key = depth > 0 && stack[depth - 1] == '{';
-        } else if (c == '"') {
-            bool esc = false;
-            const char *s = p;
-            if (!(p = skip_string(p, e, &esc)))
-                return false;
-            size_t kn = (size_t)(p - s);
-            int level = depth - 1;
-            bool drop = key && ((level == 0 && ((kn == 8 && !memcmp(s, "\"policy\"", 8)) ||
-                                                 (kn == 9 && !memcmp(s, "\"version\"", 9)))) ||
-                                (level <= 16 && kn == 8 && !memcmp(s, "\"source\"", 8)));
-            key = false;
-            if (drop) {
-                chg_buf_append(out, run, (size_t)(s - run));
-                if (p >= e || *p++ != ':')
-                    return false;
-                p = p < e && (*p == '{' || *p == '[') ? skip_container(p, e) : skip_scalar(p, e);
-                if (!p)
-                    return false;
-                if (p < e && *p == ',') {
-                    p++; /* the next member's key follows */
-                    key = true;
-                }
-                run = p;
-            }
-        } else
-            p++;
-    }
-    chg_buf_append(out, run, (size_t)(p - run));
-    return depth == 0 && !out->oom;
-}
-
 /* Drop what two versions of one policy may differ in without deciding
  * differently: its name and version, and the source positions. */
 static void normalize(json_t *j, int depth)
@@ -466,11 +406,23 @@ static void write_difference(const replay *r, rworker *wk, unsigned long lineno,
     }
 }
 
-/* Decide the event text under both policies into w->line[]; st[k] (if
- * given) is each chg_decide_json status: CHG_EINVAL when the input gave no
- * decision (its error line is the answer). CHG_OK or CHG_ENOMEM. */
+/* The events the last record's decisions point into, freed. */
+static void release(rworker *w)
+{
+    for (int k = 0; k < 2; k++) {
+        chg_event_free(w->ev[k]);
+        w->ev[k] = NULL;
+    }
+    chg_event_share_clear(&w->share);
+}
+
+/* Decide the event text under both policies: w->line[k] is each one's
+ * comparable line (chg_decision_write_comparable) and w->st[k] its
+ * chg_decide_json status: CHG_EINVAL when the input gave no decision (its
+ * error line is the answer). The decisions are kept until release(w).
+ * CHG_OK or CHG_ENOMEM. */
 static int decide_both(const replay *r, rworker *w, const char *ev, size_t len, const chg_eval_input *in,
-                       const char *where, int st[2])
+                       const char *where)
 {
     int rc = CHG_OK;
     for (int k = 0; k < 2 && rc == CHG_OK; k++) {
@@ -478,14 +430,11 @@ static int decide_both(const replay *r, rworker *w, const char *ev, size_t len, 
         chg_buf_reset(&w->errs);
         /* not a change under this policy (its intake or schema refuses it):
          * the error line is that policy's answer, compared like a decision */
-        int s = chg_drv_decide_shared(w->ctx[k], r->b[k], ev, len, in, where, false, r->share ? &w->share : NULL,
-                                      NULL, &w->line[k], &w->errs);
-        if (s == CHG_ENOMEM)
+        w->st[k] = chg_drv_decide_shared(w->ctx[k], r->b[k], ev, len, in, where, false, r->share ? &w->share : NULL,
+                                         &w->dec[k], &w->ev[k], &w->line[k], &w->errs);
+        if (w->st[k] == CHG_ENOMEM)
             rc = CHG_ENOMEM;
-        if (st)
-            st[k] = s;
     }
-    chg_event_share_clear(&w->share);
     return rc;
 }
 
@@ -496,13 +445,26 @@ static int decide_both(const replay *r, rworker *w, const char *ev, size_t len, 
  * of o->out), "B\n" for a line that is not a record. */
 static int compare(const replay *r, rworker *w, unsigned long lineno, chg_batch_out *o)
 {
-    trim_newline(&w->line[0]);
-    trim_newline(&w->line[1]);
-    if (comparable_bytes(&w->line[0], &w->norm[0]) && comparable_bytes(&w->line[1], &w->norm[1]) &&
-        w->norm[0].len == w->norm[1].len && !memcmp(w->norm[0].data, w->norm[1].data, w->norm[0].len)) {
+    /* the comparable lines the same: the decisions are, as JSON without
+     * policy, version and source (what comparable() below makes of the
+     * full lines); else the full lines are written and compared as JSON,
+     * which decides (a member of an action's arguments named "source" is
+     * dropped there and not by the writer) */
+    if (w->line[0].len == w->line[1].len && !memcmp(w->line[0].data, w->line[1].data, w->line[0].len)) {
+        release(w);
         chg_buf_puts(&o->meta, "S\n");
         return CHG_OK;
     }
+    for (int k = 0; k < 2; k++)
+        if (w->st[k] == CHG_OK) {
+            chg_buf_reset(&w->line[k]);
+            chg_decision_write(r->b[k], &w->dec[k], &w->line[k]);
+        }
+    release(w);
+    trim_newline(&w->line[0]);
+    trim_newline(&w->line[1]);
+    if (w->line[0].oom || w->line[1].oom)
+        return CHG_ENOMEM;
     int rc = CHG_OK;
     json_t *d[2] = {comparable(&w->line[0]), comparable(&w->line[1])};
     if (!d[0] || !d[1])
@@ -539,16 +501,19 @@ static int replay_plain(const replay *r, rworker *w, const char *text, size_t le
             return strcmp(err, chg_strerror(CHG_ENOMEM)) ? 1 : CHG_ENOMEM;
         in.facts = own;
     }
-    int st[2] = {CHG_OK, CHG_OK};
     /* the event's own bytes, for the intakes' fast path too */
-    int rc = decide_both(r, w, ev.p, ev.n, &in, where, st);
+    int rc = decide_both(r, w, ev.p, ev.n, &in, where);
     chg_facts_free(own);
-    if (rc != CHG_OK)
+    if (rc != CHG_OK) {
+        release(w);
         return rc;
+    }
     /* an input that gave no decision: its error line is worded on the
      * general path, with the record's own columns */
-    if (st[0] == CHG_EINVAL || st[1] == CHG_EINVAL)
+    if (w->st[0] == CHG_EINVAL || w->st[1] == CHG_EINVAL) {
+        release(w);
         return 1;
+    }
     return compare(r, w, lineno, o);
 }
 
@@ -620,10 +585,14 @@ static int replay_record(const replay *r, rworker *w, const char *text, size_t l
         chg_facts_free(own_facts);
         return CHG_ENOMEM;
     }
-    int rc = decide_both(r, w, evtext, strlen(evtext), &in, where, NULL);
+    int rc = decide_both(r, w, evtext, strlen(evtext), &in, where);
     free(evtext);
     chg_facts_free(own_facts);
-    return rc == CHG_OK ? compare(r, w, lineno, o) : rc;
+    if (rc != CHG_OK) {
+        release(w);
+        return rc;
+    }
+    return compare(r, w, lineno, o);
 }
 
 /* ---- the work, on the batch pool (batch.h) ------------------------------------------ */
@@ -635,10 +604,9 @@ static void replay_worker_free(void *ud, void *ws)
     for (int k = 0; k < 2; k++) {
         chg_ctx_free(w->ctx[k]);
         chg_buf_free(&w->line[k]);
-        chg_buf_free(&w->norm[k]);
     }
     chg_buf_free(&w->errs);
-    chg_event_share_clear(&w->share);
+    release(w);
     chg_free(w);
 }
 
@@ -650,7 +618,6 @@ static void *replay_worker_new(void *ud)
         return NULL;
     for (int k = 0; k < 2; k++) {
         chg_buf_init(&w->line[k]);
-        chg_buf_init(&w->norm[k]);
         w->ctx[k] = chg_ctx_new(r->b[k]);
     }
     chg_buf_init(&w->errs);

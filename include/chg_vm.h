@@ -440,6 +440,12 @@ const struct chg_timeset *chg_bundle_timeset(const chg_bundle *b, uint32_t i, ch
  * in the shape of language.md §3. Deterministic: the same decision gives
  * the same bytes. */
 void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out);
+/* The same line without what two versions of one policy differ in
+ * without deciding differently: the policy's name and version and the
+ * reasons' and warnings' source positions. Two decisions whose comparable
+ * lines are the same bytes are the same decision as chgc replay compares
+ * them (docs/replay.md, "What counts as a difference"). */
+void chg_decision_write_comparable(const chg_bundle *b, const chg_decision *d, chg_buf *out);
 
 /* A source-map entry as "file:line:col". */
 const char *chg_bundle_source(const chg_bundle *b, uint32_t span, char *buf, size_t len);
