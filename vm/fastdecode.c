@@ -651,18 +651,20 @@ static int on_end(void *ud, void *cookie, int kind, size_t count)
 
 static const chg_jw_visitor visitor = {on_value, on_key, on_elem, on_end};
 
-/* Decode root `which` (0 the change, 1 the raw event) of json into a new
- * event. */
-static int decode(chg_fastdec *d, const char *json, size_t len, bool intake, uint32_t which, chg_event **out)
+/* Ready d to decode root `which` (0 the change, 1 the raw event) into a
+ * new event: its root frame, or NULL (out of memory: *rc). */
+static frame *start(chg_fastdec *d, bool intake, uint32_t which, int *rc)
 {
     const chg_bundle *b = d->b;
-    *out = NULL;
+    *rc = CHG_JW_DECLINED;
     if (!d->usable)
-        return CHG_JW_DECLINED;
+        return NULL;
     char err[32];
     chg_event *e = chg_vm_event_new(b, err, sizeof err);
-    if (!e)
-        return CHG_ENOMEM;
+    if (!e) {
+        *rc = CHG_ENOMEM;
+        return NULL;
+    }
     /* decode_root: every slot of a path under the change starts missing */
     for (uint32_t n = 2; n < b->npaths; n++) {
         const chg_pathnode *p = &b->paths[n];
@@ -684,7 +686,14 @@ static int decode(chg_fastdec *d, const char *json, size_t len, bool intake, uin
     root->elem_node = CHG_NONE32;
     root->elem_layout = root->rec_layout = CHG_NONE16;
     root->mode = BY_NODE;
-    int rc = chg_vm_jwalk_run(d->walk, json, len, &visitor, d, root);
+    return root;
+}
+
+/* The walk's answer rc for d: CHG_OK with the event in *out, or the
+ * event dropped. */
+static int finish(chg_fastdec *d, int rc, chg_event **out)
+{
+    chg_event *e = d->e;
     d->e = NULL;
     if (rc == CHG_OK && !d->oom) {
         *out = e;
@@ -692,6 +701,38 @@ static int decode(chg_fastdec *d, const char *json, size_t len, bool intake, uin
     }
     chg_event_free(e);
     return rc == CHG_ENOMEM || d->oom ? CHG_ENOMEM : CHG_JW_DECLINED;
+}
+
+/* Decode root `which` (0 the change, 1 the raw event) of json into a new
+ * event. */
+static int decode(chg_fastdec *d, const char *json, size_t len, bool intake, uint32_t which, chg_event **out)
+{
+    *out = NULL;
+    int rc;
+    frame *root = start(d, intake, which, &rc);
+    if (!root)
+        return rc;
+    return finish(d, chg_vm_jwalk_run(d->walk, json, len, &visitor, d, root), out);
+}
+
+void chg_vm_fastdec_both(chg_fastdec *d, chg_fastdec *c, const char *json, size_t len, chg_event **raw,
+                         int *rc_raw, chg_event **change, int *rc_change)
+{
+    *raw = *change = NULL;
+    void *root[2] = {start(d, true, 1, rc_raw), start(c, true, 0, rc_change)};
+    if (!root[0] || !root[1]) { /* the other alone, as it would be */
+        if (root[0])
+            *rc_raw = finish(d, chg_vm_jwalk_run(d->walk, json, len, &visitor, d, root[0]), raw);
+        if (root[1])
+            *rc_change = finish(c, chg_vm_jwalk_run(d->walk, json, len, &visitor, c, root[1]), change);
+        return;
+    }
+    const chg_jw_visitor *const v[2] = {&visitor, &visitor};
+    void *const ud[2] = {d, c};
+    int rc[2];
+    chg_vm_jwalk_run2(d->walk, json, len, v, ud, root, rc);
+    *rc_raw = finish(d, rc[0], raw);
+    *rc_change = finish(c, rc[1], change);
 }
 
 int chg_vm_fastdec_decode(chg_fastdec *d, const char *json, size_t len, bool intake, chg_event **out)

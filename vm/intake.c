@@ -332,15 +332,30 @@ static int intake_fast(chg_ctx *ctx, const char *json, size_t len, const chg_eva
 {
     const chg_bundle *b = ctx->b;
     *out = NULL;
-    chg_event *raw = share ? share->raw : NULL;
-    int rc = raw ? CHG_OK : chg_vm_fastdec_event(ctx->fastdec, json, len, &raw);
+    chg_event *raw = share ? share->raw : NULL, *pre = NULL;
+    int rc = CHG_OK, pre_rc = CHG_JW_DECLINED;
+    bool both = false;
+    if (!raw && !change && !(share && share->change) &&
+        (ctx->fastdec2 || (ctx->fastdec2 = chg_vm_fastdec_new(b)))) {
+        /* the change too, in the same walk: what the fast decoder would
+         * make of the bytes if no intake takes them (wasted when one does,
+         * unless the share keeps it for the next policy) */
+        chg_vm_fastdec_both(ctx->fastdec, ctx->fastdec2, json, len, &raw, &rc, &pre, &pre_rc);
+        both = true;
+    } else if (!raw)
+        rc = chg_vm_fastdec_event(ctx->fastdec, json, len, &raw);
     if (rc != CHG_OK) {
+        chg_event_free(pre);
         if (rc == CHG_ENOMEM)
             nomem(err, errlen);
         return rc;
     }
     if (share)
         share->raw = raw; /* the share's now, for the next policy's intakes */
+    if (share && pre) {
+        share->change = pre;
+        pre = NULL;
+    }
     int k = choose(ctx, raw, in, err, errlen);
     if (k >= 0) {
         *out = build(ctx, &b->intakes[k], NULL, json, len, change, err, errlen);
@@ -349,10 +364,16 @@ static int intake_fast(chg_ctx *ctx, const char *json, size_t len, const chg_eva
     }
     if (!share)
         chg_event_free(raw);
-    if (k != -1)
+    if (k != -1) {
+        chg_event_free(pre);
         return CHG_OK; /* taken (or failed) by an intake */
+    }
     if (!change) {
-        rc = fast_change(ctx, json, len, share, out);
+        if (both) { /* decoded already: the share's, or this call's */
+            *out = share ? share->change : pre;
+            rc = pre_rc;
+        } else
+            rc = fast_change(ctx, json, len, share, out);
         if (rc != CHG_JW_DECLINED) {
             if (rc == CHG_ENOMEM)
                 nomem(err, errlen);
