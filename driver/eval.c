@@ -51,7 +51,7 @@ int chg_drv_decide_shared(chg_ctx *ctx, const chg_bundle *b, const char *json, s
     if (evout)
         *evout = NULL;
     char err[512];
-    chg_event *ev = share ? chg_event_intake_shared(ctx, json, len, base, share, err, sizeof err)
+    chg_event *ev = share ? chg_event_intake_shared(ctx, json, len, base, NULL, share, err, sizeof err)
                           : chg_event_intake(ctx, json, len, base, NULL, err, sizeof err);
     if (!ev) {
         /* A JSON line is one line of JSON: "line 2" and the parser's

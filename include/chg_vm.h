@@ -168,7 +168,7 @@ typedef struct chg_event_share {
  * bundles decode alike). The event returned is the caller's to free,
  * unless it is share->change, which is the share's. */
 chg_event *chg_event_intake_shared(chg_ctx *ctx, const char *json, size_t len, const struct chg_eval_input *in,
-                                   chg_event_share *share, char *err, size_t errlen);
+                                   int *intake, chg_event_share *share, char *err, size_t errlen);
 /* Free a share's events, and empty it for the next bytes. */
 void chg_event_share_clear(chg_event_share *share);
 

@@ -424,10 +424,10 @@ chg_event *chg_event_intake_change(chg_ctx *ctx, const char *json, size_t len, c
     return intake_change(ctx, json, len, in, used, change, NULL, err, errlen);
 }
 
-chg_event *chg_event_intake_shared(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in,
+chg_event *chg_event_intake_shared(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
                                    chg_event_share *share, char *err, size_t errlen)
 {
-    return intake_change(ctx, json, len, in, NULL, NULL, share, err, errlen);
+    return intake_change(ctx, json, len, in, used, NULL, share, err, errlen);
 }
 
 void chg_event_share_clear(chg_event_share *share)
