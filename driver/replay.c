@@ -209,6 +209,52 @@ static const char *skip_container(const char *p, const char *e)
     return NULL;
 }
 
+/* The first quote or backslash at or after p, or e: eight bytes at a
+ * time while none of them is one. */
+static const char *to_quote(const char *p, const char *e)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    while (e - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+        if (((q - ones) & ~q & high) | ((bs - ones) & ~bs & high))
+            break;
+        p += 8;
+    }
+    while (p < e && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
+/* The end of the event's object at p (its opening brace), or NULL: its
+ * brackets counted, nested at most as deep as skip_container allows, and
+ * its strings stepped over (a backslash escapes the byte after it).
+ * Nothing else is checked here, because the decoders check every byte of
+ * the event (the walker and jansson alike): an event they refuse is
+ * judged again on the general path, which words the error for the record
+ * as before. */
+static const char *skip_event(const char *p, const char *e)
+{
+    int depth = 0;
+    while (p < e) {
+        char c = *p++;
+        if (c == '"') {
+            for (p = to_quote(p, e); p < e && *p == '\\'; p = to_quote(p + 2, e))
+                if (e - p < 2)
+                    return NULL;
+            if (p >= e)
+                return NULL;
+            p++;
+        } else if (c == '{' || c == '[') {
+            if (++depth > 64)
+                return NULL;
+        } else if ((c == '}' || c == ']') && --depth == 0)
+            return p;
+    }
+    return NULL;
+}
+
 /* Find the record's event, at and facts members; false: take the general
  * path. */
 static bool plain_record(const char *text, size_t len, mspan *ev, mspan *at, mspan *facts)
@@ -247,7 +293,7 @@ static bool plain_record(const char *text, size_t len, mspan *ev, mspan *at, msp
                 esc = false;
                 if (p >= e || *p != '"' || !(p = skip_string(p, e, &esc)) || esc)
                     return false;
-            } else if (p >= e || *p != '{' || !(p = skip_container(p, e)))
+            } else if (p >= e || *p != '{' || !(p = slot == ev ? skip_event(p, e) : skip_container(p, e)))
                 return false;
             slot->p = v;
             slot->n = (size_t)(p - v);
