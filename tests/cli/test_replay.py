@@ -264,6 +264,48 @@ intake deploy when event.source == "ci" {
                 self.assertEqual(int(m.group(2)), len(records))
                 self.assertGreater(int(m.group(1)), 0)  # differences were written, on both paths alike
 
+    def test_bad_events_worded_as_the_general_path(self):
+        """A record whose event is not valid JSON (or not a change) is found
+        by its brackets alone, its bytes left to the decoders; what is said
+        of it is what the general path says (a record with a member holding
+        an array takes that path), line, column and words."""
+        self.write("old.chg", POLICY)
+        self.write("new.chg", POLICY.replace("size >= 10", "size >= 4"))
+        ok = '{"id": "c%d", "env": "prod", "size": 5}'
+        bad = [
+            '{"id": "c1\x01", "env": "prod", "size": 5}',           # a control character
+            '{"id": "c2\udcff", "env": "prod", "size": 5}',         # a byte that is not UTF-8
+            '{"id": "c3\\x", "env": "prod", "size": 5}',            # a bad escape
+            '{"id": "c4\\ud800", "env": "prod", "size": 5}',        # a lone surrogate
+            '{"id": "c5", "id": "c5", "env": "prod", "size": 5}',  # a duplicate key
+            '{"id": "c6", "env": "prod", "size": 05}',            # a bad number
+            '{"id": "c7", "env": "prod", "size": tru}',           # a bad literal
+            '{"id": "c8", "env": "prod", "size": 5, "x": %s}' % ("[" * 70 + "]" * 70),  # deep, and valid
+            '{"id": "c9", "env": "prod", "size": 5, "x": [}]}',   # brackets that do not match
+            '{"id": "c10", "env": "prod", "size": 5, "x": "}"]}',  # a bracket in a string, then one more
+            '{"id": "c11", "env": "prod", "size": "5"}',          # not a change: the schema says so
+            '{"id": "c12", "env": "prod", "size": 5,}',           # a trailing comma
+        ]
+        records = []
+        for i, ev in enumerate(bad):
+            records.append('{"event": %s, "at": "2026-12-01T00:00:00Z"}' % ev)
+            records.append('{"event": %s, "at": "2026-12-01T00:00:00Z"}' % (ok % i))
+        general = [r[:-1] + ', "_": [0]}' for r in records]
+        for name, lines in (("plain.jsonl", records), ("general.jsonl", general)):
+            with open(os.path.join(self.d, name), "wb") as f:
+                f.write(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+        for fmt in ("text", "json"):
+            a = self.replay("--old", "old.chg", "--new", "new.chg", "--events", "plain.jsonl", "--format", fmt)
+            b = self.replay("--old", "old.chg", "--new", "new.chg", "--events", "general.jsonl", "--format", fmt)
+            self.assertEqual(a[0], 2, a[2])
+            self.assertEqual(a[1], b[1])
+            self.assertEqual(a[2].replace("plain.jsonl", "general.jsonl"), b[2])
+            named = [int(n) for n in re.findall(r"^line (\d+), column \d+: ", a[2], re.M)]
+            # every bad line but the deep one and the one the schema refuses (decisions both)
+            self.assertEqual(named, [2 * i + 1 for i in range(len(bad)) if i not in (7, 10)])
+            if fmt == "text":
+                self.assertIn("of %d decisions differ" % (len(bad) + 2), a[1])
+
     def test_differences_are_evals_decisions(self):
         """Each difference shows `chgc eval`'s two decisions of its event,
         byte for byte, and the records that differ are exactly those whose
