@@ -44,6 +44,10 @@ typedef struct chg_batch_work {
 int chg_drv_batch_run(const chg_batch_work *w, int threads, chg_lines *in, FILE *out, FILE *errs, bool *failed,
                       char *err, size_t errlen);
 
+/* "line N", the place of a JSON line in messages, without printf (it is
+ * made for every line). */
+void chg_drv_line_label(char where[32], unsigned long n);
+
 /* chg_decide_json for chgc replay: the event decoded through share
  * (chg_event_intake_shared; NULL: on its own). With d, the decision's
  * line is the comparable one (chg_decision_write_comparable) and the

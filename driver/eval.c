@@ -107,7 +107,7 @@ int chg_drv_decide_shared(chg_ctx *ctx, const chg_bundle *b, const char *json, s
 
 /* "line N", the place of a JSON line in messages: made for every line,
  * by hand rather than by snprintf. */
-static void line_label(char where[32], unsigned long n)
+void chg_drv_line_label(char where[32], unsigned long n)
 {
     char tmp[24];
     int k = 0;
@@ -527,7 +527,7 @@ static int eval_line(void *ud, void *ws, const char *s, size_t n, unsigned long 
 {
     eval_work *ew = ud;
     char where[32];
-    line_label(where, lineno);
+    chg_drv_line_label(where, lineno);
     if (!ws) {
         chg_error_line_write(&o->out, where, "out of memory");
         return CHG_ENOMEM;
@@ -591,7 +591,7 @@ static int decide_serial(const chg_bundle *b, const chg_eval_input *base, chg_li
         if (rc == 0)
             break;
         char where[32];
-        line_label(where, lineno);
+        chg_drv_line_label(where, lineno);
         if (rc == CHG_ERANGE) {
             too_long(where, msg, &so.o, &so.e);
             *failed = true;

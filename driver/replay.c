@@ -570,7 +570,7 @@ static int replay_record(const replay *r, rworker *w, const char *text, size_t l
                          chg_batch_out *o)
 {
     char where[48], err[600];
-    snprintf(where, sizeof where, "line %lu", lineno);
+    chg_drv_line_label(where, lineno);
     if (lineno == 1 && len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
         text += 3; /* a byte order mark, as every JSON input here accepts */
         len -= 3;

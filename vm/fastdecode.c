@@ -82,6 +82,7 @@ struct chg_fastdec {
     uint32_t *anchor;         /* the root or ELEM node a node's chain of keys starts from */
     uint16_t *lay_owner, *lay_k; /* the layout a node is a field of, and where */
     uint32_t *sreq;           /* per schema node: its required fields */
+    uint32_t *dflts, ndflts;  /* the nodes of a slot with a default, under either root */
     /* per decoding */
     frame *frames;
     chg_value *items;
@@ -133,11 +134,12 @@ static bool plan(chg_fastdec *d)
     d->ssig = chg_calloc(b->nschema + 1, sizeof *d->ssig);
     d->kid_hint = chg_calloc(n, sizeof *d->kid_hint);
     d->s_hint = chg_calloc(b->nschema + 1, sizeof *d->s_hint);
+    d->dflts = chg_calloc(n, sizeof *d->dflts);
     uint32_t *depth = chg_calloc(n, sizeof *depth);
     uint8_t *slot_used = chg_calloc((size_t)b->nslots_change + 1, 1);
     uint8_t *eslot_used = chg_calloc((size_t)b->nslots_event + 1, 1);
     uint8_t *lay_lists = chg_calloc((size_t)b->nlayouts + 1, 1);
-    bool ok = d->kid_sig && d->ssig && d->kid_hint && d->s_hint && d->kids && d->kid_first && d->kid_count && d->elem_of && d->anchor && d->lay_owner && d->lay_k && d->sreq &&
+    bool ok = d->dflts && d->kid_sig && d->ssig && d->kid_hint && d->s_hint && d->kids && d->kid_first && d->kid_count && d->elem_of && d->anchor && d->lay_owner && d->lay_k && d->sreq &&
               depth && slot_used && eslot_used && lay_lists;
     if (ok) {
         for (uint32_t i = 0; i < n; i++) {
@@ -192,6 +194,9 @@ static bool plan(chg_fastdec *d)
             if (ok)
                 used[p->slot] = 1;
         }
+        for (uint32_t i = 2; i < n && ok; i++)
+            if (b->paths[i].slot != CHG_NONE16 && b->paths[i].dflt != CHG_NONE32 && d->anchor[i] <= 1)
+                d->dflts[d->ndflts++] = i;
         /* each node the field of one layout, each layout one list's */
         for (uint32_t l = 0; l < b->nlayouts && ok; l++)
             for (uint32_t k = 0; k < b->layouts[l].count && ok; k++) {
@@ -259,6 +264,7 @@ void chg_vm_fastdec_free(chg_fastdec *d)
     chg_free(d->ssig);
     chg_free(d->kid_hint);
     chg_free(d->s_hint);
+    chg_free(d->dflts);
     chg_free(d->frames);
     chg_free(d->items);
     chg_free(d);
@@ -665,13 +671,12 @@ static frame *start(chg_fastdec *d, bool intake, uint32_t which, int *rc)
         *rc = CHG_ENOMEM;
         return NULL;
     }
-    /* decode_root: every slot of a path under the change starts missing */
-    for (uint32_t n = 2; n < b->npaths; n++) {
-        const chg_pathnode *p = &b->paths[n];
-        if (p->slot == CHG_NONE16 || p->dflt == CHG_NONE32)
-            continue;
+    /* decode_root: every slot of a path under the change starts missing
+     * (absent, as chg_vm_event_new made it, or its default) */
+    for (uint32_t k = 0; k < d->ndflts; k++) {
+        uint32_t n = d->dflts[k];
         if (d->anchor[n] == which)
-            (which == 0 ? e->slots : e->eslots)[p->slot] = missing(b, n);
+            (which == 0 ? e->slots : e->eslots)[b->paths[n].slot] = missing(b, n);
     }
     d->e = e;
     d->intake = intake;
