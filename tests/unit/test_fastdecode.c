@@ -358,12 +358,59 @@ static void test_allocations_do_not_grow_with_fields(void **state)
     unmake(&f);
 }
 
+/* The string scanner steps sixteen bytes at a time: a quote, a backslash
+ * escape or a control byte at every place of strings up to 40 bytes long,
+ * in a key and in a value, read and unread, must be judged as jansson
+ * judges it; and duplicate keys are found whatever their signature. */
+static void test_strings_at_every_offset(void **state)
+{
+    (void)state;
+    fixture f = make(untyped);
+    static const char *const specials[] = {"\\\"", "\\\\", "\\n", "\\u00e9", "\\ud83d\\ude00", "\x01", "\x1f",
+                                           "\x7f", "\xc3\xa9", "\\", "\\x", "\\u12", "\\udc00", "\xc3", "\xff"};
+    for (size_t k = 0; k < sizeof specials / sizeof *specials; k++)
+        for (size_t len = 0; len <= 40; len++)
+            for (size_t at = 0; at <= len; at++) {
+                char body[128];
+                size_t sl = strlen(specials[k]);
+                memset(body, 'a', at);
+                memcpy(body + at, specials[k], sl);
+                memset(body + at + sl, 'b', len - at);
+                body[len + sl] = 0;
+                char text[512];
+                /* read (s), unread (u), and as a key */
+                int n = snprintf(text, sizeof text, "{\"s\":\"%s\",\"u\":\"%s\",\"%s\":1,\"list\":[\"%s\"]}", body,
+                                 body, body, body);
+                both(&f, text, (size_t)n);
+                /* at the very end of the text: an unterminated string */
+                n = snprintf(text, sizeof text, "{\"s\":\"%s", body);
+                assert_int_equal(both(&f, text, (size_t)n), CHG_JW_DECLINED);
+            }
+    /* keys of one object, all distinct or one repeated, enough of them to
+     * share signature bits and to pass to the hash table */
+    for (int count = 1; count <= 40; count++)
+        for (int dup = -1; dup < count; dup += 3) {
+            char text[2048];
+            size_t n = 0;
+            n += (size_t)snprintf(text + n, sizeof text - n, "{");
+            for (int i = 0; i < count; i++)
+                n += (size_t)snprintf(text + n, sizeof text - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+            if (dup >= 0)
+                n += (size_t)snprintf(text + n, sizeof text - n, ",\"k%d\":0", dup);
+            n += (size_t)snprintf(text + n, sizeof text - n, "}");
+            int rc = both(&f, text, n);
+            assert_int_equal(rc, dup >= 0 ? CHG_JW_DECLINED : CHG_OK);
+        }
+    unmake(&f);
+}
+
 int main(void)
 {
     alloc_count_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fits_taken_and_same),
         cmocka_unit_test(test_invalid_json_declined),
+        cmocka_unit_test(test_strings_at_every_offset),
         cmocka_unit_test(test_schema_issues_declined),
         cmocka_unit_test(test_mutated_between_good_on_one_context),
         cmocka_unit_test(test_allocations_do_not_grow_with_fields),
