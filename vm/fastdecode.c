@@ -69,6 +69,7 @@ typedef struct frame {
 struct chg_fastdec {
     const chg_bundle *b;
     chg_jwalk *walk;
+    chg_event *spare;         /* an event given back, for the next decoding */
     bool usable;              /* the plan below holds for this bundle */
     /* the plan, per path node */
     uint32_t *kids, *kid_first, *kid_count; /* KEY children, by parent */
@@ -256,6 +257,7 @@ void chg_vm_fastdec_free(chg_fastdec *d)
     if (!d)
         return;
     chg_vm_jwalk_free(d->walk);
+    chg_event_free(d->spare);
     chg_free(d->kids);
     chg_free(d->kid_first);
     chg_free(d->kid_count);
@@ -677,7 +679,8 @@ static int decode(chg_fastdec *d, const char *json, size_t len, bool intake, uin
     if (!d->usable)
         return CHG_JW_DECLINED;
     char err[32];
-    chg_event *e = chg_vm_event_new(b, err, sizeof err);
+    chg_event *e = d->spare ? chg_vm_event_reuse(b, d->spare, err, sizeof err) : chg_vm_event_new(b, err, sizeof err);
+    d->spare = NULL;
     if (!e)
         return CHG_ENOMEM;
     /* decode_root: every slot of a path under the change starts missing */
@@ -709,6 +712,17 @@ static int decode(chg_fastdec *d, const char *json, size_t len, bool intake, uin
     }
     chg_event_free(e);
     return rc == CHG_ENOMEM || d->oom ? CHG_ENOMEM : CHG_JW_DECLINED;
+}
+
+void chg_vm_fastdec_recycle(chg_fastdec *d, chg_event *e)
+{
+    if (!e)
+        return;
+    if (d->spare) {
+        chg_event_free(e);
+        return;
+    }
+    d->spare = e;
 }
 
 int chg_vm_fastdec_decode(chg_fastdec *d, const char *json, size_t len, bool intake, chg_event **out)

@@ -404,6 +404,44 @@ static void test_strings_at_every_offset(void **state)
     unmake(&f);
 }
 
+/* An event given back is filled again by the next decoding: nothing of
+ * the change it held may survive into the next (a field the next one
+ * lacks reads as missing, not as the last one's value). */
+static void test_recycled_event_keeps_nothing(void **state)
+{
+    (void)state;
+    fixture f = make(typed);
+    static const char full[] =
+        "{\"id\":\"c-long-identifier-to-fill-the-arena\",\"env\":\"prod\",\"size\":99,\"ratio\":0.5,\"ttl\":60,"
+        "\"emergency\":true,\"requested_at\":\"2026-12-01T10:00:00Z\",\"requester\":{\"name\":\"zed\","
+        "\"groups\":[\"a\",\"b\",\"c\",\"d\"],\"team\":{\"lead\":\"lee\"}},\"approvals\":[{\"by\":\"bob\","
+        "\"group\":\"cab\",\"at\":\"2026-12-01T09:00:00Z\"},{\"by\":\"cy\",\"group\":\"sec\",\"at\":"
+        "\"2026-12-01T08:00:00Z\"}],\"tags\":[\"x\",\"y\"],\"note\":\"a note\"}";
+    chg_event *last = NULL;
+    for (int round = 0; round < 3; round++) {
+        chg_event *e = NULL;
+        assert_int_equal(chg_vm_fastdec_decode(f.d, full, sizeof full - 1, false, &e), CHG_OK);
+        if (last)
+            assert_ptr_equal(e, last); /* the event given back was filled, not a new one */
+        chg_vm_fastdec_recycle(f.d, e);
+        chg_event *g = NULL;
+        assert_int_equal(chg_vm_fastdec_decode(f.d, GOOD, sizeof GOOD - 1, false, &g), CHG_OK);
+        assert_ptr_equal(g, e);
+        char err[256];
+        chg_event *slow = chg_vm_event_decode_json(f.b, GOOD, sizeof GOOD - 1, err, sizeof err);
+        assert_non_null(slow);
+        if (!chg_vm_event_same(f.b, g, slow))
+            fail_msg("round %d: the recycled event still holds some of the last change", round);
+        chg_event_free(slow);
+        chg_vm_fastdec_recycle(f.d, g);
+        /* a second one given back while one is kept is freed (ASan: no leak) */
+        chg_event *extra = chg_vm_event_new(f.b, err, sizeof err);
+        chg_vm_fastdec_recycle(f.d, extra);
+        last = g;
+    }
+    unmake(&f); /* frees the kept one */
+}
+
 int main(void)
 {
     alloc_count_init();
@@ -413,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_strings_at_every_offset),
         cmocka_unit_test(test_schema_issues_declined),
         cmocka_unit_test(test_mutated_between_good_on_one_context),
+        cmocka_unit_test(test_recycled_event_keeps_nothing),
         cmocka_unit_test(test_allocations_do_not_grow_with_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
