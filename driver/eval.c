@@ -99,7 +99,7 @@ int chg_drv_decide_shared(chg_ctx *ctx, const chg_bundle *b, const char *json, s
     if (!shared && dout && evout)
         *evout = ev; /* the decision points into it */
     else if (!shared)
-        chg_event_free(ev);
+        chg_ctx_event_done(ctx, ev);
     if (dout)
         *dout = d;
     return out->oom ? CHG_ENOMEM : rc;
