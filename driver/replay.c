@@ -452,20 +452,24 @@ static void write_difference(const replay *r, rworker *wk, unsigned long lineno,
     }
 }
 
-/* The events the last record's decisions point into, freed. */
-static void release(rworker *w)
+/* The events the last record's decisions point into, given back to the
+ * contexts for the next record (ctx NULL: freed). */
+static void release(rworker *w, bool keep)
 {
     for (int k = 0; k < 2; k++) {
-        chg_event_free(w->ev[k]);
+        if (keep)
+            chg_ctx_event_done(w->ctx[k], w->ev[k]);
+        else
+            chg_event_free(w->ev[k]);
         w->ev[k] = NULL;
     }
-    chg_event_share_clear(&w->share);
+    chg_event_share_clear(&w->share, keep ? w->ctx[0] : NULL);
 }
 
 /* Decide the event text under both policies: w->line[k] is each one's
  * comparable line (chg_decision_write_comparable) and w->st[k] its
  * chg_decide_json status: CHG_EINVAL when the input gave no decision (its
- * error line is the answer). The decisions are kept until release(w).
+ * error line is the answer). The decisions are kept until release().
  * CHG_OK or CHG_ENOMEM. */
 static int decide_both(const replay *r, rworker *w, const char *ev, size_t len, const chg_eval_input *in,
                        const char *where)
@@ -497,7 +501,7 @@ static int compare(const replay *r, rworker *w, unsigned long lineno, chg_batch_
      * which decides (a member of an action's arguments named "source" is
      * dropped there and not by the writer) */
     if (w->line[0].len == w->line[1].len && !memcmp(w->line[0].data, w->line[1].data, w->line[0].len)) {
-        release(w);
+        release(w, true);
         chg_buf_puts(&o->meta, "S\n");
         return CHG_OK;
     }
@@ -506,7 +510,7 @@ static int compare(const replay *r, rworker *w, unsigned long lineno, chg_batch_
             chg_buf_reset(&w->line[k]);
             chg_decision_write(r->b[k], &w->dec[k], &w->line[k]);
         }
-    release(w);
+    release(w, true);
     trim_newline(&w->line[0]);
     trim_newline(&w->line[1]);
     if (w->line[0].oom || w->line[1].oom)
@@ -551,13 +555,13 @@ static int replay_plain(const replay *r, rworker *w, const char *text, size_t le
     int rc = decide_both(r, w, ev.p, ev.n, &in, where);
     chg_facts_free(own);
     if (rc != CHG_OK) {
-        release(w);
+        release(w, true);
         return rc;
     }
     /* an input that gave no decision: its error line is worded on the
      * general path, with the record's own columns */
     if (w->st[0] == CHG_EINVAL || w->st[1] == CHG_EINVAL) {
-        release(w);
+        release(w, true);
         return 1;
     }
     return compare(r, w, lineno, o);
@@ -635,7 +639,7 @@ static int replay_record(const replay *r, rworker *w, const char *text, size_t l
     free(evtext);
     chg_facts_free(own_facts);
     if (rc != CHG_OK) {
-        release(w);
+        release(w, true);
         return rc;
     }
     return compare(r, w, lineno, o);
@@ -647,12 +651,12 @@ static void replay_worker_free(void *ud, void *ws)
 {
     (void)ud;
     rworker *w = ws;
+    release(w, false);
     for (int k = 0; k < 2; k++) {
         chg_ctx_free(w->ctx[k]);
         chg_buf_free(&w->line[k]);
     }
     chg_buf_free(&w->errs);
-    release(w);
     chg_free(w);
 }
 

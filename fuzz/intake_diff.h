@@ -75,7 +75,7 @@ static char *intake_diff_shared(chg_ctx *ctx, const chg_bundle *b, chg_ctx *tctx
     chg_event_share share = {NULL, NULL};
     char *first = intake_diff_answer(tctx, twin, ev, len, base, true, false, &share);
     char *a = first ? intake_diff_answer(ctx, b, ev, len, base, true, false, &share) : NULL;
-    chg_event_share_clear(&share);
+    chg_event_share_clear(&share, tctx); /* given back to the twin, which fills them again next */
     chg_free(first);
     return a;
 }

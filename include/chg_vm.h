@@ -173,8 +173,10 @@ typedef struct chg_event_share {
  * unless it is share->change, which is the share's. */
 chg_event *chg_event_intake_shared(chg_ctx *ctx, const char *json, size_t len, const struct chg_eval_input *in,
                                    int *intake, chg_event_share *share, char *err, size_t errlen);
-/* Free a share's events, and empty it for the next bytes. */
-void chg_event_share_clear(chg_event_share *share);
+/* Done with a share's events: given back to ctx's decoders for its next
+ * intakes to fill again (as chg_ctx_event_done; ctx NULL: freed), and
+ * the share emptied for the next bytes. */
+void chg_event_share_clear(chg_event_share *share, chg_ctx *ctx);
 
 /* ---- evaluation ---------------------------------------------------------------- */
 

@@ -430,11 +430,19 @@ chg_event *chg_event_intake_shared(chg_ctx *ctx, const char *json, size_t len, c
     return intake_change(ctx, json, len, in, used, NULL, share, err, errlen);
 }
 
-void chg_event_share_clear(chg_event_share *share)
+void chg_event_share_clear(chg_event_share *share, chg_ctx *ctx)
 {
-    if (share->raw != share->change)
+    /* events are alike but for their slot counts, which the decoder that
+     * fills one again sets (chg_vm_event_reuse): either bundle's may take
+     * either's */
+    if (ctx && ctx->fastdec)
+        chg_vm_fastdec_recycle(ctx->fastdec, share->raw);
+    else
         chg_event_free(share->raw);
-    chg_event_free(share->change);
+    if (ctx && ctx->fastdec2)
+        chg_vm_fastdec_recycle(ctx->fastdec2, share->change);
+    else
+        chg_event_free(share->change);
     share->raw = share->change = NULL;
 }
 
