@@ -70,9 +70,11 @@ typedef struct rworker {
  * back as text for the decoder, cost more than both decisions; so a record
  * of that plain shape is read here in one pass, strictly (RFC 8259: a bad
  * escape, a control character, invalid UTF-8 or a malformed number
- * declines), and the event is decided from its own bytes — exactly what
- * `chgc eval` would decide of them; the decoders refuse malformed JSON and
- * duplicate keys themselves. Anything else — a key with an escape, a
+ * declines) but for the event, which is only found (skip_event), and is
+ * decided from its own bytes — exactly what `chgc eval` would decide of
+ * them; the decoders refuse malformed JSON and duplicate keys themselves,
+ * and a record whose event they refuse is judged again on the general
+ * path. Anything else — a key with an escape, a
  * duplicate member, an unknown member whose value is an object or array,
  * an `at` with an escape — declines, and the record takes the general path
  * (jansson), which words every error as before. */
