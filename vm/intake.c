@@ -301,17 +301,6 @@ static int choose(chg_ctx *ctx, const chg_event *raw, const chg_eval_input *in, 
     return -1;
 }
 
-/* The intakes' fast path: the raw event's slots decoded from the bytes
- * in one pass (fastdecode.c), the `when`s run on them, and then either
- * the taking intake's change built, or the event decoded as a change by
- * the fast decoder. It is the jansson path's algorithm on the same slots,
- * so it gives the same change or the same error. CHG_JW_DECLINED before
- * any block ran: the jansson path judges the event from the start (no
- * block runs twice, so a query is asked once). Once the `when`s ran,
- * the rest is decided here, with a tree made only where the jansson path
- * would read one: an event no intake takes that the fast decoder does not
- * take as a change (an envelope's detail, a schema issue, the change's
- * text wanted), and an error naming the event. */
 /* The bytes decoded as a change by the fast decoder (intake's rules: an
  * envelope declines), or the share's decoding of them; a decoding made
  * here is left in the share for the next policy. */
@@ -327,6 +316,17 @@ static int fast_change(chg_ctx *ctx, const char *json, size_t len, chg_event_sha
     return rc;
 }
 
+/* The intakes' fast path: the raw event's slots decoded from the bytes
+ * in one pass (fastdecode.c), the `when`s run on them, and then either
+ * the taking intake's change built, or the event decoded as a change by
+ * the fast decoder. It is the jansson path's algorithm on the same slots,
+ * so it gives the same change or the same error. CHG_JW_DECLINED before
+ * any block ran: the jansson path judges the event from the start (no
+ * block runs twice, so a query is asked once). Once the `when`s ran,
+ * the rest is decided here, with a tree made only where the jansson path
+ * would read one: an event no intake takes that the fast decoder does not
+ * take as a change (an envelope's detail, a schema issue, the change's
+ * text wanted), and an error naming the event. */
 static int intake_fast(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
                        chg_buf *change, chg_event_share *share, chg_event **out, char *err, size_t errlen)
 {
@@ -345,7 +345,8 @@ static int intake_fast(chg_ctx *ctx, const char *json, size_t len, const chg_eva
     } else if (!raw)
         rc = chg_vm_fastdec_event(ctx->fastdec, json, len, &raw);
     if (rc != CHG_OK) {
-        chg_event_free(pre);
+        if (pre)
+            chg_vm_fastdec_recycle(ctx->fastdec2, pre);
         if (rc == CHG_ENOMEM)
             nomem(err, errlen);
         return rc;
@@ -363,9 +364,10 @@ static int intake_fast(chg_ctx *ctx, const char *json, size_t len, const chg_eva
             *used = k;
     }
     if (!share)
-        chg_event_free(raw);
+        chg_vm_fastdec_recycle(ctx->fastdec, raw); /* filled again by the next event */
     if (k != -1) {
-        chg_event_free(pre);
+        if (pre)
+            chg_vm_fastdec_recycle(ctx->fastdec2, pre);
         return CHG_OK; /* taken (or failed) by an intake */
     }
     if (!change) {
