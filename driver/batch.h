@@ -44,4 +44,19 @@ typedef struct chg_batch_work {
 int chg_drv_batch_run(const chg_batch_work *w, int threads, chg_lines *in, FILE *out, FILE *errs, bool *failed,
                       char *err, size_t errlen);
 
+/* "line N", the place of a JSON line in messages, without printf (it is
+ * made for every line). */
+void chg_drv_line_label(char where[32], unsigned long n);
+
+/* chg_decide_json for chgc replay: the event decoded through share
+ * (chg_event_intake_shared; NULL: on its own). With d, the decision's
+ * line is the comparable one (chg_decision_write_comparable) and the
+ * decision is kept in *d, for the full line to be written when it is
+ * wanted: what it points to is ctx's until its next evaluation, and the
+ * event's, which is then *ev (NULL: none, or the share's) for the caller
+ * to free after. */
+int chg_drv_decide_shared(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t len,
+                          const chg_eval_input *base, const char *where, bool explain, chg_event_share *share,
+                          chg_decision *d, chg_event **ev, chg_buf *out, chg_buf *errs);
+
 #endif

@@ -41,8 +41,18 @@ void chg_error_line_write(chg_buf *out, const char *where, const char *reason)
 int chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t len, const chg_eval_input *base,
                     const char *where, bool explain, chg_buf *out, chg_buf *errs)
 {
+    return chg_drv_decide_shared(ctx, b, json, len, base, where, explain, NULL, NULL, NULL, out, errs);
+}
+
+int chg_drv_decide_shared(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t len,
+                          const chg_eval_input *base, const char *where, bool explain, chg_event_share *share,
+                          chg_decision *dout, chg_event **evout, chg_buf *out, chg_buf *errs)
+{
+    if (evout)
+        *evout = NULL;
     char err[512];
-    chg_event *ev = chg_event_intake(ctx, json, len, base, NULL, err, sizeof err);
+    chg_event *ev = share ? chg_event_intake_shared(ctx, json, len, base, NULL, share, err, sizeof err)
+                          : chg_event_intake(ctx, json, len, base, NULL, err, sizeof err);
     if (!ev) {
         /* A JSON line is one line of JSON: "line 2" and the parser's
          * "line 1, column 12: …" are one place, "line 2, column 12: …" */
@@ -80,15 +90,24 @@ int chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t 
         rc = chg_eval(ctx, &in, &d);
     /* out of memory still writes its `error` decision: the line answers
      * the input, and the status says the error is the machine's */
-    chg_decision_write(b, &d, out);
+    if (dout)
+        chg_decision_write_comparable(b, &d, out);
+    else
+        chg_decision_write(b, &d, out);
     chg_buf_putc(out, '\n');
-    chg_ctx_event_done(ctx, ev);
+    bool shared = share && ev == share->change; /* the share's to free */
+    if (!shared && dout && evout)
+        *evout = ev; /* the decision points into it */
+    else if (!shared)
+        chg_ctx_event_done(ctx, ev);
+    if (dout)
+        *dout = d;
     return out->oom ? CHG_ENOMEM : rc;
 }
 
 /* "line N", the place of a JSON line in messages: made for every line,
  * by hand rather than by snprintf. */
-static void line_label(char where[32], unsigned long n)
+void chg_drv_line_label(char where[32], unsigned long n)
 {
     char tmp[24];
     int k = 0;
@@ -508,7 +527,7 @@ static int eval_line(void *ud, void *ws, const char *s, size_t n, unsigned long 
 {
     eval_work *ew = ud;
     char where[32];
-    line_label(where, lineno);
+    chg_drv_line_label(where, lineno);
     if (!ws) {
         chg_error_line_write(&o->out, where, "out of memory");
         return CHG_ENOMEM;
@@ -572,7 +591,7 @@ static int decide_serial(const chg_bundle *b, const chg_eval_input *base, chg_li
         if (rc == 0)
             break;
         char where[32];
-        line_label(where, lineno);
+        chg_drv_line_label(where, lineno);
         if (rc == CHG_ERANGE) {
             too_long(where, msg, &so.o, &so.e);
             *failed = true;

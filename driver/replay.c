@@ -11,9 +11,11 @@
  * versions of one policy left out: `policy`, `version` and every `source`
  * position (an edit above a rule moves it). For speed (docs/replay.md,
  * "Speed"), a record of the plain shape is read without a JSON tree, its
- * event parsed once for both policies' intakes, and two decisions are
- * compared by their bytes first (comparable_bytes); only those that
- * differ are parsed. Every answer is the general path's, byte for byte
+ * event decoded once for both policies when their decoders read the same
+ * tables (chg_bundle_decode_same), and two decisions are compared by the
+ * bytes of their comparable lines first (chg_decision_write_comparable:
+ * the line without policy, version and source); only those that differ
+ * are written in full and parsed. Every answer is the general path's, byte for byte
  * (tests/cli/test_replay.py, test_plain_records_decide_as_the_general_path).
  *
  * Records are decided on worker threads (--threads, eval.c's batch pool:
@@ -41,6 +43,8 @@ typedef struct transition {
 typedef struct replay {
     const chg_replay_options *o;
     const chg_bundle *b[2];
+    bool share;              /* the bundles decode alike: one decoding of an
+                                event serves both (chg_bundle_decode_same) */
     chg_vec outcomes, risks; /* transition * */
     size_t records, differ, bad;
     bool oom;                /* a count could not be kept */
@@ -50,7 +54,13 @@ typedef struct replay {
 /* One worker's: its two contexts and its scratch. */
 typedef struct rworker {
     chg_ctx *ctx[2];
-    chg_buf line[2], norm[2], errs;
+    chg_buf line[2], errs;
+    chg_event_share share;   /* the record's event as the first policy decoded it */
+    /* the record's two answers: status (CHG_OK a decision, CHG_EINVAL an
+     * error line), the decision, and the event it points into (or NULL) */
+    int st[2];
+    chg_decision dec[2];
+    chg_event *ev[2];
 } rworker;
 
 /* ---- the record's members, found without building a tree ----------------
@@ -60,9 +70,11 @@ typedef struct rworker {
  * back as text for the decoder, cost more than both decisions; so a record
  * of that plain shape is read here in one pass, strictly (RFC 8259: a bad
  * escape, a control character, invalid UTF-8 or a malformed number
- * declines), and the event is decided from its own bytes — exactly what
- * `chgc eval` would decide of them; the decoders refuse malformed JSON and
- * duplicate keys themselves. Anything else — a key with an escape, a
+ * declines) but for the event, which is only found (skip_event), and is
+ * decided from its own bytes — exactly what `chgc eval` would decide of
+ * them; the decoders refuse malformed JSON and duplicate keys themselves,
+ * and a record whose event they refuse is judged again on the general
+ * path. Anything else — a key with an escape, a
  * duplicate member, an unknown member whose value is an object or array,
  * an `at` with an escape — declines, and the record takes the general path
  * (jansson), which words every error as before. */
@@ -199,6 +211,52 @@ static const char *skip_container(const char *p, const char *e)
     return NULL;
 }
 
+/* The first quote or backslash at or after p, or e: eight bytes at a
+ * time while none of them is one. */
+static const char *to_quote(const char *p, const char *e)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    while (e - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+        if (((q - ones) & ~q & high) | ((bs - ones) & ~bs & high))
+            break;
+        p += 8;
+    }
+    while (p < e && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
+/* The end of the event's object at p (its opening brace), or NULL: its
+ * brackets counted, nested at most as deep as skip_container allows, and
+ * its strings stepped over (a backslash escapes the byte after it).
+ * Nothing else is checked here, because the decoders check every byte of
+ * the event (the walker and jansson alike): an event they refuse is
+ * judged again on the general path, which words the error for the record
+ * as before. */
+static const char *skip_event(const char *p, const char *e)
+{
+    int depth = 0;
+    while (p < e) {
+        char c = *p++;
+        if (c == '"') {
+            for (p = to_quote(p, e); p < e && *p == '\\'; p = to_quote(p + 2, e))
+                if (e - p < 2)
+                    return NULL;
+            if (p >= e)
+                return NULL;
+            p++;
+        } else if (c == '{' || c == '[') {
+            if (++depth > 64)
+                return NULL;
+        } else if ((c == '}' || c == ']') && --depth == 0)
+            return p;
+    }
+    return NULL;
+}
+
 /* Find the record's event, at and facts members; false: take the general
  * path. */
 static bool plain_record(const char *text, size_t len, mspan *ev, mspan *at, mspan *facts)
@@ -237,7 +295,7 @@ static bool plain_record(const char *text, size_t len, mspan *ev, mspan *at, msp
                 esc = false;
                 if (p >= e || *p != '"' || !(p = skip_string(p, e, &esc)) || esc)
                     return false;
-            } else if (p >= e || *p != '{' || !(p = skip_container(p, e)))
+            } else if (p >= e || *p != '{' || !(p = slot == ev ? skip_event(p, e) : skip_container(p, e)))
                 return false;
             slot->p = v;
             slot->n = (size_t)(p - v);
@@ -258,73 +316,6 @@ static bool plain_record(const char *text, size_t len, mspan *ev, mspan *at, msp
             return false;
         return ws(p, e) == e && ev->p;
     }
-}
-
-/* ---- comparing two decision lines without parsing them ------------------
- *
- * The decision writer's lines are compact and canonical (its members in
- * one order, each value written one way), so two decisions are equal as
- * JSON exactly when their bytes are, once the members comparable() drops
- * are cut out of the text: `policy` and `version` of the top object, and
- * `source` of every object nested at most 16 deep (normalize()'s bound).
- * Only decisions whose bytes differ are parsed, to be compared and
- * described as before. false: the line is not one this reads (it never
- * happens for the writer's output); compare as JSON. */
-static bool comparable_bytes(const chg_buf *line, chg_buf *out)
-{
-    chg_buf_reset(out);
-    const char *p = line->data, *e = p + line->len, *run = p; /* run: copied as is */
-    char stack[64];
-    int depth = 0;
-    bool key = false;
-    while (p < e) {
-        char c = *p;
-        if (c == '{' || c == '[') {
-            if (depth == (int)sizeof stack)
-                return false;
-            stack[depth++] = c;
-            key = c == '{';
-            p++;
-        } else if (c == '}' || c == ']') {
-            if (!depth--)
-                return false;
-            chg_buf_append(out, run, (size_t)(p - run));
-            if (out->len && out->data[out->len - 1] == ',')
-                out->len--; /* the member after the comma was dropped */
-            run = p++;
-            key = false;
-        } else if (c == ',') {
-            p++;
-            key = depth > 0 && stack[depth - 1] == '{';
-        } else if (c == '"') {
-            bool esc = false;
-            const char *s = p;
-            if (!(p = skip_string(p, e, &esc)))
-                return false;
-            size_t kn = (size_t)(p - s);
-            int level = depth - 1;
-            bool drop = key && ((level == 0 && ((kn == 8 && !memcmp(s, "\"policy\"", 8)) ||
-                                                 (kn == 9 && !memcmp(s, "\"version\"", 9)))) ||
-                                (level <= 16 && kn == 8 && !memcmp(s, "\"source\"", 8)));
-            key = false;
-            if (drop) {
-                chg_buf_append(out, run, (size_t)(s - run));
-                if (p >= e || *p++ != ':')
-                    return false;
-                p = p < e && (*p == '{' || *p == '[') ? skip_container(p, e) : skip_scalar(p, e);
-                if (!p)
-                    return false;
-                if (p < e && *p == ',') {
-                    p++; /* the next member's key follows */
-                    key = true;
-                }
-                run = p;
-            }
-        } else
-            p++;
-    }
-    chg_buf_append(out, run, (size_t)(p - run));
-    return depth == 0 && !out->oom;
 }
 
 /* Drop what two versions of one policy may differ in without deciding
@@ -463,24 +454,40 @@ static void write_difference(const replay *r, rworker *wk, unsigned long lineno,
     }
 }
 
-/* Decide the event text under both policies into w->line[]; st[k] (if
- * given) is each chg_decide_json status: CHG_EINVAL when the input gave no
- * decision (its error line is the answer). CHG_OK or CHG_ENOMEM. */
-static int decide_both(const replay *r, rworker *w, const char *ev, size_t len, const chg_eval_input *in,
-                       const char *where, int st[2])
+/* The events the last record's decisions point into, given back to the
+ * contexts for the next record (ctx NULL: freed). */
+static void release(rworker *w, bool keep)
 {
     for (int k = 0; k < 2; k++) {
+        if (keep)
+            chg_ctx_event_done(w->ctx[k], w->ev[k]);
+        else
+            chg_event_free(w->ev[k]);
+        w->ev[k] = NULL;
+    }
+    chg_event_share_clear(&w->share, keep ? w->ctx[0] : NULL);
+}
+
+/* Decide the event text under both policies: w->line[k] is each one's
+ * comparable line (chg_decision_write_comparable) and w->st[k] its
+ * chg_decide_json status: CHG_EINVAL when the input gave no decision (its
+ * error line is the answer). The decisions are kept until release().
+ * CHG_OK or CHG_ENOMEM. */
+static int decide_both(const replay *r, rworker *w, const char *ev, size_t len, const chg_eval_input *in,
+                       const char *where)
+{
+    int rc = CHG_OK;
+    for (int k = 0; k < 2 && rc == CHG_OK; k++) {
         chg_buf_reset(&w->line[k]);
         chg_buf_reset(&w->errs);
         /* not a change under this policy (its intake or schema refuses it):
          * the error line is that policy's answer, compared like a decision */
-        int s = chg_decide_json(w->ctx[k], r->b[k], ev, len, in, where, false, &w->line[k], &w->errs);
-        if (s == CHG_ENOMEM)
-            return CHG_ENOMEM;
-        if (st)
-            st[k] = s;
+        w->st[k] = chg_drv_decide_shared(w->ctx[k], r->b[k], ev, len, in, where, false, r->share ? &w->share : NULL,
+                                         &w->dec[k], &w->ev[k], &w->line[k], &w->errs);
+        if (w->st[k] == CHG_ENOMEM)
+            rc = CHG_ENOMEM;
     }
-    return CHG_OK;
+    return rc;
 }
 
 /* The two lines of one record compared; a difference written to o->out.
@@ -490,13 +497,26 @@ static int decide_both(const replay *r, rworker *w, const char *ev, size_t len, 
  * of o->out), "B\n" for a line that is not a record. */
 static int compare(const replay *r, rworker *w, unsigned long lineno, chg_batch_out *o)
 {
-    trim_newline(&w->line[0]);
-    trim_newline(&w->line[1]);
-    if (comparable_bytes(&w->line[0], &w->norm[0]) && comparable_bytes(&w->line[1], &w->norm[1]) &&
-        w->norm[0].len == w->norm[1].len && !memcmp(w->norm[0].data, w->norm[1].data, w->norm[0].len)) {
+    /* the comparable lines the same: the decisions are, as JSON without
+     * policy, version and source (what comparable() below makes of the
+     * full lines); else the full lines are written and compared as JSON,
+     * which decides (a member of an action's arguments named "source" is
+     * dropped there and not by the writer) */
+    if (w->line[0].len == w->line[1].len && !memcmp(w->line[0].data, w->line[1].data, w->line[0].len)) {
+        release(w, true);
         chg_buf_puts(&o->meta, "S\n");
         return CHG_OK;
     }
+    for (int k = 0; k < 2; k++)
+        if (w->st[k] == CHG_OK) {
+            chg_buf_reset(&w->line[k]);
+            chg_decision_write(r->b[k], &w->dec[k], &w->line[k]);
+        }
+    release(w, true);
+    trim_newline(&w->line[0]);
+    trim_newline(&w->line[1]);
+    if (w->line[0].oom || w->line[1].oom)
+        return CHG_ENOMEM;
     int rc = CHG_OK;
     json_t *d[2] = {comparable(&w->line[0]), comparable(&w->line[1])};
     if (!d[0] || !d[1])
@@ -533,23 +553,19 @@ static int replay_plain(const replay *r, rworker *w, const char *text, size_t le
             return strcmp(err, chg_strerror(CHG_ENOMEM)) ? 1 : CHG_ENOMEM;
         in.facts = own;
     }
-    int st[2] = {CHG_OK, CHG_OK};
-    int rc = CHG_OK;
-    for (int k = 0; k < 2 && rc == CHG_OK; k++) {
-        chg_buf_reset(&w->line[k]);
-        chg_buf_reset(&w->errs);
-        /* the event's own bytes, for the intakes' fast path too */
-        if ((st[k] = chg_decide_json(w->ctx[k], r->b[k], ev.p, ev.n, &in, where, false, &w->line[k], &w->errs)) ==
-            CHG_ENOMEM)
-            rc = CHG_ENOMEM;
-    }
+    /* the event's own bytes, for the intakes' fast path too */
+    int rc = decide_both(r, w, ev.p, ev.n, &in, where);
     chg_facts_free(own);
-    if (rc != CHG_OK)
+    if (rc != CHG_OK) {
+        release(w, true);
         return rc;
+    }
     /* an input that gave no decision: its error line is worded on the
      * general path, with the record's own columns */
-    if (st[0] == CHG_EINVAL || st[1] == CHG_EINVAL)
+    if (w->st[0] == CHG_EINVAL || w->st[1] == CHG_EINVAL) {
+        release(w, true);
         return 1;
+    }
     return compare(r, w, lineno, o);
 }
 
@@ -560,7 +576,7 @@ static int replay_record(const replay *r, rworker *w, const char *text, size_t l
                          chg_batch_out *o)
 {
     char where[48], err[600];
-    snprintf(where, sizeof where, "line %lu", lineno);
+    chg_drv_line_label(where, lineno);
     if (lineno == 1 && len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
         text += 3; /* a byte order mark, as every JSON input here accepts */
         len -= 3;
@@ -621,10 +637,14 @@ static int replay_record(const replay *r, rworker *w, const char *text, size_t l
         chg_facts_free(own_facts);
         return CHG_ENOMEM;
     }
-    int rc = decide_both(r, w, evtext, strlen(evtext), &in, where, NULL);
+    int rc = decide_both(r, w, evtext, strlen(evtext), &in, where);
     free(evtext);
     chg_facts_free(own_facts);
-    return rc == CHG_OK ? compare(r, w, lineno, o) : rc;
+    if (rc != CHG_OK) {
+        release(w, true);
+        return rc;
+    }
+    return compare(r, w, lineno, o);
 }
 
 /* ---- the work, on the batch pool (batch.h) ------------------------------------------ */
@@ -633,10 +653,10 @@ static void replay_worker_free(void *ud, void *ws)
 {
     (void)ud;
     rworker *w = ws;
+    release(w, false);
     for (int k = 0; k < 2; k++) {
         chg_ctx_free(w->ctx[k]);
         chg_buf_free(&w->line[k]);
-        chg_buf_free(&w->norm[k]);
     }
     chg_buf_free(&w->errs);
     chg_free(w);
@@ -650,7 +670,6 @@ static void *replay_worker_new(void *ud)
         return NULL;
     for (int k = 0; k < 2; k++) {
         chg_buf_init(&w->line[k]);
-        chg_buf_init(&w->norm[k]);
         w->ctx[k] = chg_ctx_new(r->b[k]);
     }
     chg_buf_init(&w->errs);
@@ -758,7 +777,7 @@ static void free_transitions(chg_vec *v)
 int chg_replay(const chg_bundle *old, const chg_bundle *new_, chg_lines *in, const chg_replay_options *o,
                FILE *out, FILE *msgs, chg_replay_summary *sum, char *err, size_t errlen)
 {
-    replay r = {.o = o, .b = {old, new_}};
+    replay r = {.o = o, .b = {old, new_}, .share = chg_bundle_decode_same(old, new_)};
     memset(sum, 0, sizeof *sum);
     chg_vec_init(&r.outcomes);
     chg_vec_init(&r.risks);

@@ -6,8 +6,9 @@
  * the jansson path it stands in for (chg_vm_intake_jansson), under every
  * policy of the library that has intakes and one that has none. They
  * must give the same decision and explanation, or the same error, and
- * the same intake, each way twice on one context (fuzz/intake_diff.h);
- * any difference aborts. The contexts live from input to input, so what
+ * the same intake, each way twice on one context, and through the share
+ * of a twin (the same bundle loaded again: chgc replay's second policy's
+ * way, fuzz/intake_diff.h); any difference aborts. The contexts live from input to input, so what
  * one leaves behind meets the next.
  *
  *   build-fuzz/fuzz/fuzz_intake -max_total_time=600 -dict=fuzz/json.dict -timeout=10 \
@@ -34,8 +35,8 @@ static const char *const policy_files[] = {
 };
 #define NPOLICIES (sizeof policy_files / sizeof *policy_files)
 
-static chg_bundle *bundles[NPOLICIES];
-static chg_ctx *ctxs[NPOLICIES];
+static chg_bundle *bundles[NPOLICIES], *twins[NPOLICIES]; /* a twin: the same bytes loaded again */
+static chg_ctx *ctxs[NPOLICIES], *tctxs[NPOLICIES];
 static chg_facts *facts;
 
 static void setup(void)
@@ -53,10 +54,12 @@ static void setup(void)
         }
         char err[256];
         bundles[i] = chg_bundle_load(bytes.data, bytes.len, err, sizeof err);
+        twins[i] = chg_bundle_load(bytes.data, bytes.len, err, sizeof err);
         chg_buf_free(&bytes);
         chg_compiler_free(c);
         ctxs[i] = bundles[i] ? chg_ctx_new(bundles[i]) : NULL;
-        if (!ctxs[i])
+        tctxs[i] = twins[i] ? chg_ctx_new(twins[i]) : NULL;
+        if (!ctxs[i] || !tctxs[i] || !chg_bundle_decode_same(bundles[i], twins[i]))
             abort();
     }
     /* the flags and query answers of policies/examples/facts.json, so the
@@ -82,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup();
     chg_eval_input in = {.now = 1796268600, .facts = facts, .horizon = 30 * 86400};
     for (size_t i = 0; i < NPOLICIES; i++) {
-        char *diff = intake_diff_check(ctxs[i], bundles[i], (const char *)data, size, &in);
+        char *diff = intake_diff_check(ctxs[i], bundles[i], (const char *)data, size, &in, tctxs[i], twins[i]);
         if (diff) {
             fprintf(stderr, "fuzz_intake: under %s, the fast path and the jansson path differ:\n%s\n",
                     policy_files[i], diff);

@@ -151,6 +151,33 @@ void chg_event_free(chg_event *e);
  * either way; e must not be used after). */
 void chg_ctx_event_done(chg_ctx *ctx, chg_event *e);
 
+/* One event's bytes decoded once for two policies (chgc replay). When
+ * chg_bundle_decode_same(a, b) — the two decoders read the same paths,
+ * schema, record layouts and slots, with the same names, defaults and
+ * enum values (the tables compared record by record) — the fast decoder
+ * makes the same values of any bytes for both, so what the first
+ * policy's intake decoded is the second's too: the raw event its intakes'
+ * `when`s ran on, and the change when no intake took the bytes. Each
+ * policy still runs its own intakes on it. Events are only read while a
+ * decision is made (a context holds them const), so one event serves
+ * both; enum values point into the first bundle, which compare by their
+ * bytes as well as by address. */
+bool chg_bundle_decode_same(const chg_bundle *a, const chg_bundle *b);
+typedef struct chg_event_share {
+    chg_event *raw;     /* the raw event as the intakes read it, or NULL */
+    chg_event *change;  /* the bytes decoded as the change, or NULL */
+} chg_event_share;
+/* chg_event_intake with a share for the same bytes (empty for the first
+ * policy, filled by it for the second; the caller vouches that both
+ * bundles decode alike). The event returned is the caller's to free,
+ * unless it is share->change, which is the share's. */
+chg_event *chg_event_intake_shared(chg_ctx *ctx, const char *json, size_t len, const struct chg_eval_input *in,
+                                   int *intake, chg_event_share *share, char *err, size_t errlen);
+/* Done with a share's events: given back to ctx's decoders for its next
+ * intakes to fill again (as chg_ctx_event_done; ctx NULL: freed), and
+ * the share emptied for the next bytes. */
+void chg_event_share_clear(chg_event_share *share, chg_ctx *ctx);
+
 /* ---- evaluation ---------------------------------------------------------------- */
 
 typedef enum chg_outcome {
@@ -419,6 +446,12 @@ const struct chg_timeset *chg_bundle_timeset(const chg_bundle *b, uint32_t i, ch
  * in the shape of language.md §3. Deterministic: the same decision gives
  * the same bytes. */
 void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out);
+/* The same line without what two versions of one policy differ in
+ * without deciding differently: the policy's name and version and the
+ * reasons' and warnings' source positions. Two decisions whose comparable
+ * lines are the same bytes are the same decision as chgc replay compares
+ * them (docs/replay.md, "What counts as a difference"). */
+void chg_decision_write_comparable(const chg_bundle *b, const chg_decision *d, chg_buf *out);
 
 /* A source-map entry as "file:line:col". */
 const char *chg_bundle_source(const chg_bundle *b, uint32_t span, char *buf, size_t len);

@@ -137,6 +137,7 @@ void chg_ctx_free(chg_ctx *ctx)
         return;
     chg_free(ctx->regs);
     chg_vm_fastdec_free(ctx->fastdec);
+    chg_vm_fastdec_free(ctx->fastdec2);
     chg_free(ctx->letvals);
     chg_free(ctx->letstate);
     chg_free(ctx->frames);

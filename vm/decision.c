@@ -114,7 +114,7 @@ static void source(chg_buf *out, const chg_bundle *b, uint32_t span)
  * rule's and has no source; a reason an approved emergency waived (an
  * overridable deny, a closed window) stays listed with "overridden", so
  * the decision shows what was waived. */
-static void reason(const chg_bundle *b, const chg_reason *r, chg_buf *out)
+static void reason(const chg_bundle *b, const chg_reason *r, bool comparable, chg_buf *out)
 {
     LIT(out, "{\"rule\":");
     if (r->kind == CHG_R_LIMIT) { /* no rule's: the limit's, named beside */
@@ -131,27 +131,33 @@ static void reason(const chg_bundle *b, const chg_reason *r, chg_buf *out)
     str(out, r->kind == CHG_R_ERROR ? "error" : levels[r->level < 3 ? r->level : 0]);
     LIT(out, ",\"message\":");
     chg_buf_json_string(out, r->message ? r->message : "", r->message_len);
-    LIT(out, ",\"source\":");
-    if (r->kind == CHG_R_REJECTED || r->span >= b->nspans)
-        LIT(out, "null");
-    else
-        source(out, b, r->span);
+    if (!comparable) {
+        LIT(out, ",\"source\":");
+        if (r->kind == CHG_R_REJECTED || r->span >= b->nspans)
+            LIT(out, "null");
+        else
+            source(out, b, r->span);
+    }
     if (r->overridden)
         LIT(out, ",\"overridden\":true");
     LIT(out, "}");
 }
 
-void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out)
+/* comparable: without what two versions of one policy differ in without
+ * deciding differently (chg_decision_write_comparable). */
+static void write_decision(const chg_bundle *b, const chg_decision *d, bool comparable, chg_buf *out)
 {
     LIT(out, "{\"change\":");
     if (d->change_id)
         chg_buf_json_string(out, d->change_id, d->change_id_len);
     else
         LIT(out, "null");
-    LIT(out, ",\"policy\":");
-    bstr(out, b, b->name);
-    LIT(out, ",\"version\":");
-    bstr(out, b, b->version);
+    if (!comparable) {
+        LIT(out, ",\"policy\":");
+        bstr(out, b, b->name);
+        LIT(out, ",\"version\":");
+        bstr(out, b, b->version);
+    }
     LIT(out, ",\"at\":");
     instant(out, d->at);
     LIT(out, ",\"risk\":");
@@ -165,7 +171,7 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
     for (uint32_t i = 0; i < d->nreasons; i++) {
         if (i)
             LIT(out, ",");
-        reason(b, &d->reasons[i], out);
+        reason(b, &d->reasons[i], comparable, out);
     }
     LIT(out, "],\"approvals\":{\"required\":");
     str(out, d->approvals_required ? d->approvals_required : "none");
@@ -222,7 +228,7 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
     for (uint32_t i = 0; i < d->nwarnings; i++) {
         if (i)
             LIT(out, ",");
-        reason(b, &d->warnings[i], out);
+        reason(b, &d->warnings[i], comparable, out);
     }
     LIT(out, "],\"actions\":[");
     for (uint32_t i = 0; i < d->nactions; i++) {
@@ -251,4 +257,14 @@ void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out
         LIT(out, "],\"emergency\":true}");
     else
         LIT(out, "],\"emergency\":false}");
+}
+
+void chg_decision_write(const chg_bundle *b, const chg_decision *d, chg_buf *out)
+{
+    write_decision(b, d, false, out);
+}
+
+void chg_decision_write_comparable(const chg_bundle *b, const chg_decision *d, chg_buf *out)
+{
+    write_decision(b, d, true, out);
 }

@@ -84,6 +84,7 @@ struct chg_fastdec {
     uint32_t *anchor;         /* the root or ELEM node a node's chain of keys starts from */
     uint16_t *lay_owner, *lay_k; /* the layout a node is a field of, and where */
     uint32_t *sreq;           /* per schema node: its required fields */
+    uint32_t *dflts, ndflts;  /* the nodes of a slot with a default, under either root */
     /* per decoding */
     frame *frames;
     chg_value *items;
@@ -142,11 +143,12 @@ static bool plan(chg_fastdec *d)
     d->ssig = chg_calloc(b->nschema + 1, sizeof *d->ssig);
     d->kid_hint = chg_calloc(n, sizeof *d->kid_hint);
     d->s_hint = chg_calloc(b->nschema + 1, sizeof *d->s_hint);
+    d->dflts = chg_calloc(n, sizeof *d->dflts);
     uint32_t *depth = chg_calloc(n, sizeof *depth);
     uint8_t *slot_used = chg_calloc((size_t)b->nslots_change + 1, 1);
     uint8_t *eslot_used = chg_calloc((size_t)b->nslots_event + 1, 1);
     uint8_t *lay_lists = chg_calloc((size_t)b->nlayouts + 1, 1);
-    bool ok = d->kid_sig && d->kid_bloom && d->ssig && d->kid_hint && d->s_hint && d->kids && d->kid_first && d->kid_count && d->elem_of && d->anchor && d->lay_owner && d->lay_k && d->sreq &&
+    bool ok = d->dflts && d->kid_sig && d->kid_bloom && d->ssig && d->kid_hint && d->s_hint && d->kids && d->kid_first && d->kid_count && d->elem_of && d->anchor && d->lay_owner && d->lay_k && d->sreq &&
               depth && slot_used && eslot_used && lay_lists;
     if (ok) {
         for (uint32_t i = 0; i < n; i++) {
@@ -202,6 +204,9 @@ static bool plan(chg_fastdec *d)
             if (ok)
                 used[p->slot] = 1;
         }
+        for (uint32_t i = 2; i < n && ok; i++)
+            if (b->paths[i].slot != CHG_NONE16 && b->paths[i].dflt != CHG_NONE32 && d->anchor[i] <= 1)
+                d->dflts[d->ndflts++] = i;
         /* each node the field of one layout, each layout one list's */
         for (uint32_t l = 0; l < b->nlayouts && ok; l++)
             for (uint32_t k = 0; k < b->layouts[l].count && ok; k++) {
@@ -271,6 +276,7 @@ void chg_vm_fastdec_free(chg_fastdec *d)
     chg_free(d->ssig);
     chg_free(d->kid_hint);
     chg_free(d->s_hint);
+    chg_free(d->dflts);
     chg_free(d->frames);
     chg_free(d->items);
     chg_free(d);
@@ -670,26 +676,27 @@ static int on_end(void *ud, void *cookie, int kind, size_t count)
 
 static const chg_jw_visitor visitor = {on_value, on_key, on_elem, on_end};
 
-/* Decode root `which` (0 the change, 1 the raw event) of json into a new
- * event. */
-static int decode(chg_fastdec *d, const char *json, size_t len, bool intake, uint32_t which, chg_event **out)
+/* Ready d to decode root `which` (0 the change, 1 the raw event) into a
+ * new event: its root frame, or NULL (out of memory: *rc). */
+static frame *start(chg_fastdec *d, bool intake, uint32_t which, int *rc)
 {
     const chg_bundle *b = d->b;
-    *out = NULL;
+    *rc = CHG_JW_DECLINED;
     if (!d->usable)
-        return CHG_JW_DECLINED;
+        return NULL;
     char err[32];
     chg_event *e = d->spare ? chg_vm_event_reuse(b, d->spare, err, sizeof err) : chg_vm_event_new(b, err, sizeof err);
     d->spare = NULL;
-    if (!e)
-        return CHG_ENOMEM;
-    /* decode_root: every slot of a path under the change starts missing */
-    for (uint32_t n = 2; n < b->npaths; n++) {
-        const chg_pathnode *p = &b->paths[n];
-        if (p->slot == CHG_NONE16 || p->dflt == CHG_NONE32)
-            continue;
+    if (!e) {
+        *rc = CHG_ENOMEM;
+        return NULL;
+    }
+    /* decode_root: every slot of a path under the change starts missing
+     * (absent, as the event is made, or its default) */
+    for (uint32_t k = 0; k < d->ndflts; k++) {
+        uint32_t n = d->dflts[k];
         if (d->anchor[n] == which)
-            (which == 0 ? e->slots : e->eslots)[p->slot] = missing(b, n);
+            (which == 0 ? e->slots : e->eslots)[b->paths[n].slot] = missing(b, n);
     }
     d->e = e;
     d->intake = intake;
@@ -704,7 +711,14 @@ static int decode(chg_fastdec *d, const char *json, size_t len, bool intake, uin
     root->elem_node = CHG_NONE32;
     root->elem_layout = root->rec_layout = CHG_NONE16;
     root->mode = BY_NODE;
-    int rc = chg_vm_jwalk_run(d->walk, json, len, &visitor, d, root);
+    return root;
+}
+
+/* The walk's answer rc for d: CHG_OK with the event in *out, or the
+ * event dropped. */
+static int finish(chg_fastdec *d, int rc, chg_event **out)
+{
+    chg_event *e = d->e;
     d->e = NULL;
     if (rc == CHG_OK && !d->oom) {
         *out = e;
@@ -712,6 +726,38 @@ static int decode(chg_fastdec *d, const char *json, size_t len, bool intake, uin
     }
     chg_event_free(e);
     return rc == CHG_ENOMEM || d->oom ? CHG_ENOMEM : CHG_JW_DECLINED;
+}
+
+/* Decode root `which` (0 the change, 1 the raw event) of json into a new
+ * event. */
+static int decode(chg_fastdec *d, const char *json, size_t len, bool intake, uint32_t which, chg_event **out)
+{
+    *out = NULL;
+    int rc;
+    frame *root = start(d, intake, which, &rc);
+    if (!root)
+        return rc;
+    return finish(d, chg_vm_jwalk_run(d->walk, json, len, &visitor, d, root), out);
+}
+
+void chg_vm_fastdec_both(chg_fastdec *d, chg_fastdec *c, const char *json, size_t len, chg_event **raw,
+                         int *rc_raw, chg_event **change, int *rc_change)
+{
+    *raw = *change = NULL;
+    void *root[2] = {start(d, true, 1, rc_raw), start(c, true, 0, rc_change)};
+    if (!root[0] || !root[1]) { /* the other alone, as it would be */
+        if (root[0])
+            *rc_raw = finish(d, chg_vm_jwalk_run(d->walk, json, len, &visitor, d, root[0]), raw);
+        if (root[1])
+            *rc_change = finish(c, chg_vm_jwalk_run(d->walk, json, len, &visitor, c, root[1]), change);
+        return;
+    }
+    const chg_jw_visitor *const v[2] = {&visitor, &visitor};
+    void *const ud[2] = {d, c};
+    int rc[2];
+    chg_vm_jwalk_run2(d->walk, json, len, v, ud, root, rc);
+    *rc_raw = finish(d, rc[0], raw);
+    *rc_change = finish(c, rc[1], change);
 }
 
 void chg_vm_fastdec_recycle(chg_fastdec *d, chg_event *e)
@@ -733,4 +779,78 @@ int chg_vm_fastdec_decode(chg_fastdec *d, const char *json, size_t len, bool int
 int chg_vm_fastdec_event(chg_fastdec *d, const char *json, size_t len, chg_event **out)
 {
     return decode(d, json, len, true, 1, out);
+}
+
+/* ---- two bundles that decode alike (chgc replay) ---------------------------------- */
+
+/* A constant of a and one of b, the same value: tag, header and payload,
+ * strings and list elements by content (each pool holds its own copies). */
+static bool const_same(const chg_value *x, const chg_value *y, int depth)
+{
+    if (depth > 2 || x->hdr != y->hdr)
+        return false;
+    switch (x->tag) {
+    case CHG_V_STR: return memcmp(x->u.s, y->u.s, x->len) == 0;
+    case CHG_V_LIST:
+        for (uint32_t i = 0; i < x->len; i++)
+            if (!const_same(&x->u.items[i], &y->u.items[i], depth + 1))
+                return false;
+        return true;
+    default: return memcmp(&x->u, &y->u, sizeof x->u) == 0;
+    }
+}
+
+/* String i of a and string j of b (either NONE): the same bytes. */
+static bool str_same(const chg_bundle *a, uint32_t i, const chg_bundle *b, uint32_t j)
+{
+    if (i == CHG_NONE32 || j == CHG_NONE32)
+        return i == j;
+    return i < a->nstrings && j < b->nstrings && a->strlen[i] == b->strlen[j] &&
+           memcmp(a->str[i], b->str[j], a->strlen[i]) == 0;
+}
+
+static bool k_same(const chg_bundle *a, uint32_t i, const chg_bundle *b, uint32_t j)
+{
+    if (i == CHG_NONE32 || j == CHG_NONE32)
+        return i == j;
+    return i < a->nconsts && j < b->nconsts && const_same(&a->consts[i], &b->consts[j], 0);
+}
+
+/* The records the decoders read, field by field (bundle_format.def):
+ * a field added to one of these sections must be compared here too. */
+_Static_assert(CHG_LAST_PATHS + 1 - CHG_FIRST_PATHS == 12, "PATHS changed: compare its new field in decode_same");
+_Static_assert(CHG_LAST_SCHEMA + 1 - CHG_FIRST_SCHEMA == 9, "SCHEMA changed: compare its new field in decode_same");
+_Static_assert(CHG_LAST_LAYOUTS + 1 - CHG_FIRST_LAYOUTS == 2, "LAYOUTS changed: compare its new field in decode_same");
+_Static_assert(CHG_LAST_LFIELDS + 1 - CHG_FIRST_LFIELDS == 2, "LFIELDS changed: compare its new field in decode_same");
+
+bool chg_bundle_decode_same(const chg_bundle *a, const chg_bundle *b)
+{
+    if (a == b)
+        return true;
+    if (a->npaths != b->npaths || a->nschema != b->nschema || a->nlayouts != b->nlayouts ||
+        a->nlfields != b->nlfields || a->nslots_change != b->nslots_change || a->nslots_event != b->nslots_event ||
+        (a->flags & 1) != (b->flags & 1))
+        return false;
+    for (uint32_t i = 0; i < a->npaths; i++) {
+        const chg_pathnode *x = &a->paths[i], *y = &b->paths[i];
+        /* text is for the jansson path's messages, which are never shared */
+        if (x->kind != y->kind || x->type != y->type || x->need != y->need || x->parent != y->parent ||
+            x->slot != y->slot || x->layout != y->layout || !str_same(a, x->name, b, y->name) ||
+            !k_same(a, x->dflt, b, y->dflt) || !k_same(a, x->enm, b, y->enm))
+            return false;
+    }
+    for (uint32_t i = 0; i < a->nschema; i++) {
+        const chg_schemanode *x = &a->schema[i], *y = &b->schema[i];
+        /* span too is the jansson path's (its messages) */
+        if (x->type != y->type || x->need != y->need || x->flags != y->flags || x->first != y->first ||
+            x->count != y->count || !str_same(a, x->name, b, y->name) || !k_same(a, x->enm, b, y->enm))
+            return false;
+    }
+    for (uint32_t i = 0; i < a->nlayouts; i++)
+        if (a->layouts[i].first != b->layouts[i].first || a->layouts[i].count != b->layouts[i].count)
+            return false;
+    for (uint32_t i = 0; i < a->nlfields; i++)
+        if (a->lfields[i].node != b->lfields[i].node || !str_same(a, a->lfields[i].name, b, b->lfields[i].name))
+            return false;
+    return true;
 }

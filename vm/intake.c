@@ -301,6 +301,21 @@ static int choose(chg_ctx *ctx, const chg_event *raw, const chg_eval_input *in, 
     return -1;
 }
 
+/* The bytes decoded as a change by the fast decoder (intake's rules: an
+ * envelope declines), or the share's decoding of them; a decoding made
+ * here is left in the share for the next policy. */
+static int fast_change(chg_ctx *ctx, const char *json, size_t len, chg_event_share *share, chg_event **out)
+{
+    if (share && share->change) {
+        *out = share->change;
+        return CHG_OK;
+    }
+    int rc = chg_vm_fastdec_decode(ctx->fastdec, json, len, true, out);
+    if (rc == CHG_OK && share)
+        share->change = *out;
+    return rc;
+}
+
 /* The intakes' fast path: the raw event's slots decoded from the bytes
  * in one pass (fastdecode.c), the `when`s run on them, and then either
  * the taking intake's change built, or the event decoded as a change by
@@ -313,16 +328,34 @@ static int choose(chg_ctx *ctx, const chg_event *raw, const chg_eval_input *in, 
  * take as a change (an envelope's detail, a schema issue, the change's
  * text wanted), and an error naming the event. */
 static int intake_fast(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
-                       chg_buf *change, chg_event **out, char *err, size_t errlen)
+                       chg_buf *change, chg_event_share *share, chg_event **out, char *err, size_t errlen)
 {
     const chg_bundle *b = ctx->b;
     *out = NULL;
-    chg_event *raw;
-    int rc = chg_vm_fastdec_event(ctx->fastdec, json, len, &raw);
+    chg_event *raw = share ? share->raw : NULL, *pre = NULL;
+    int rc = CHG_OK, pre_rc = CHG_JW_DECLINED;
+    bool both = false;
+    if (!raw && !change && !(share && share->change) &&
+        (ctx->fastdec2 || (ctx->fastdec2 = chg_vm_fastdec_new(b)))) {
+        /* the change too, in the same walk: what the fast decoder would
+         * make of the bytes if no intake takes them (wasted when one does,
+         * unless the share keeps it for the next policy) */
+        chg_vm_fastdec_both(ctx->fastdec, ctx->fastdec2, json, len, &raw, &rc, &pre, &pre_rc);
+        both = true;
+    } else if (!raw)
+        rc = chg_vm_fastdec_event(ctx->fastdec, json, len, &raw);
     if (rc != CHG_OK) {
+        if (pre)
+            chg_vm_fastdec_recycle(ctx->fastdec2, pre);
         if (rc == CHG_ENOMEM)
             nomem(err, errlen);
         return rc;
+    }
+    if (share)
+        share->raw = raw; /* the share's now, for the next policy's intakes */
+    if (share && pre) {
+        share->change = pre;
+        pre = NULL;
     }
     int k = choose(ctx, raw, in, err, errlen);
     if (k >= 0) {
@@ -330,11 +363,19 @@ static int intake_fast(chg_ctx *ctx, const char *json, size_t len, const chg_eva
         if (*out && used)
             *used = k;
     }
-    chg_event_free(raw);
-    if (k != -1)
+    if (!share)
+        chg_vm_fastdec_recycle(ctx->fastdec, raw); /* filled again by the next event */
+    if (k != -1) {
+        if (pre)
+            chg_vm_fastdec_recycle(ctx->fastdec2, pre);
         return CHG_OK; /* taken (or failed) by an intake */
+    }
     if (!change) {
-        rc = chg_vm_fastdec_decode(ctx->fastdec, json, len, true, out);
+        if (both) { /* decoded already: the share's, or this call's */
+            *out = share ? share->change : pre;
+            rc = pre_rc;
+        } else
+            rc = fast_change(ctx, json, len, share, out);
         if (rc != CHG_JW_DECLINED) {
             if (rc == CHG_ENOMEM)
                 nomem(err, errlen);
@@ -352,8 +393,8 @@ static int intake_fast(chg_ctx *ctx, const char *json, size_t len, const chg_eva
     return CHG_OK;
 }
 
-chg_event *chg_event_intake_change(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
-                                   chg_buf *change, char *err, size_t errlen)
+static chg_event *intake_change(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
+                                chg_buf *change, chg_event_share *share, char *err, size_t errlen)
 {
     const chg_bundle *b = ctx->b;
     if (used)
@@ -366,17 +407,45 @@ chg_event *chg_event_intake_change(chg_ctx *ctx, const char *json, size_t len, c
         ctx->fastdec = chg_vm_fastdec_new(b);
     if (ctx->fastdec && b->nintakes) {
         chg_event *e;
-        if (intake_fast(ctx, json, len, in, used, change, &e, err, errlen) != CHG_JW_DECLINED)
+        if (intake_fast(ctx, json, len, in, used, change, share, &e, err, errlen) != CHG_JW_DECLINED)
             return e;
     } else if (ctx->fastdec && !change) {
         chg_event *e;
-        int rc = chg_vm_fastdec_decode(ctx->fastdec, json, len, true, &e);
+        int rc = fast_change(ctx, json, len, share, &e);
         if (rc == CHG_OK)
             return e;
         if (rc == CHG_ENOMEM)
             return nomem(err, errlen);
     }
     return chg_vm_intake_jansson(ctx, json, len, in, used, change, err, errlen);
+}
+
+chg_event *chg_event_intake_change(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
+                                   chg_buf *change, char *err, size_t errlen)
+{
+    return intake_change(ctx, json, len, in, used, change, NULL, err, errlen);
+}
+
+chg_event *chg_event_intake_shared(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
+                                   chg_event_share *share, char *err, size_t errlen)
+{
+    return intake_change(ctx, json, len, in, used, NULL, share, err, errlen);
+}
+
+void chg_event_share_clear(chg_event_share *share, chg_ctx *ctx)
+{
+    /* events are alike but for their slot counts, which the decoder that
+     * fills one again sets (chg_vm_event_reuse): either bundle's may take
+     * either's */
+    if (ctx && ctx->fastdec)
+        chg_vm_fastdec_recycle(ctx->fastdec, share->raw);
+    else
+        chg_event_free(share->raw);
+    if (ctx && ctx->fastdec2)
+        chg_vm_fastdec_recycle(ctx->fastdec2, share->change);
+    else
+        chg_event_free(share->change);
+    share->raw = share->change = NULL;
 }
 
 chg_event *chg_vm_intake_jansson(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,

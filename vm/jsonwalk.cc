@@ -67,14 +67,36 @@ struct chg_jwalk {
     uint64_t serial = 0;           /* objects walked, ever: names a table entry's object */
     uint64_t table_from = 1;       /* entries of serials below this are stale */
     const char *end = nullptr;     /* of the text in buf */
-    const chg_jw_visitor *v = nullptr;
-    void *ud = nullptr;
+    /* the visitors (one or two); a visitor that stopped is dead and is
+     * told nothing more, the walk going on for the other */
+    const chg_jw_visitor *v[2] = {nullptr, nullptr};
+    void *ud[2] = {nullptr, nullptr};
+    bool dead[2] = {true, true};
     bool oom = false;
 };
 
 namespace {
 
 enum { OK = 0, DECLINE = 1, NOMEM = 2 };
+
+/* The cookies of one value, one per visitor (NULL: not wanted by it). */
+struct cookies {
+    void *c[2];
+};
+
+/* Visitor k's cookie of a value, if it still wants anything. */
+inline void *live(const chg_jwalk *w, const cookies &c, int k) { return w->dead[k] ? nullptr : c.c[k]; }
+
+inline bool wanted(const chg_jwalk *w, const cookies &c) { return live(w, c, 0) || live(w, c, 1); }
+
+/* A callback's answer: nonzero stops visitor k. False when no visitor is
+ * left, which stops the walk. */
+inline bool answer(chg_jwalk *w, int k, int rc)
+{
+    if (rc)
+        w->dead[k] = true;
+    return !w->dead[0] || !w->dead[1];
+}
 
 bool grow(void **p, size_t *cap, size_t need, size_t size)
 {
@@ -403,14 +425,34 @@ bool add_key(chg_jwalk *w, uint64_t obj, size_t base, const char *p, size_t n, u
     return table_insert(w, obj, k);
 }
 
-int walk(chg_jwalk *w, ondemand::value v, void *c, int depth);
+int walk(chg_jwalk *w, ondemand::value v, cookies c, int depth);
 
-int walk_object(chg_jwalk *w, ondemand::value v, void *c, int depth)
+/* The value callback of each visitor that wants it. False: none is left. */
+bool report(chg_jwalk *w, const cookies &c, int kind, const chg_jw_scalar *x)
+{
+    for (int k = 0; k < 2; k++)
+        if (void *ck = live(w, c, k))
+            if (!answer(w, k, w->v[k]->value(w->ud[k], ck, kind, x)))
+                return false;
+    return true;
+}
+
+/* The end callback of each visitor that wants it. False: none is left. */
+bool report_end(chg_jwalk *w, const cookies &c, int kind, size_t count)
+{
+    for (int k = 0; k < 2; k++)
+        if (void *ck = live(w, c, k))
+            if (!answer(w, k, w->v[k]->end(w->ud[k], ck, kind, count)))
+                return false;
+    return true;
+}
+
+int walk_object(chg_jwalk *w, ondemand::value v, cookies c, int depth)
 {
     ondemand::object o;
     if (v.get_object().get(o))
         return DECLINE;
-    if (c && w->v->value(w->ud, c, CHG_JW_OBJECT, nullptr))
+    if (!report(w, c, CHG_JW_OBJECT, nullptr))
         return DECLINE;
     uint64_t obj = ++w->serial;
     size_t base = w->nkeys, count = 0;
@@ -443,47 +485,49 @@ int walk_object(chg_jwalk *w, ondemand::value v, void *c, int depth)
             rc = w->oom ? NOMEM : DECLINE;
             break;
         }
-        void *child = nullptr;
-        if (c && w->v->key(w->ud, c, key.data(), key.size(), &child)) {
-            rc = DECLINE;
-            break;
-        }
-        if ((rc = walk(w, f.value(), child, depth + 1)) != OK)
+        cookies child = {{nullptr, nullptr}};
+        for (int k = 0; k < 2 && rc == OK; k++)
+            if (void *ck = live(w, c, k))
+                if (!answer(w, k, w->v[k]->key(w->ud[k], ck, key.data(), key.size(), &child.c[k])))
+                    rc = DECLINE;
+        if (rc != OK || (rc = walk(w, f.value(), child, depth + 1)) != OK)
             break;
         count++;
     }
     w->nkeys = base;
-    if (rc == OK && c && w->v->end(w->ud, c, CHG_JW_OBJECT, count))
+    if (rc == OK && !report_end(w, c, CHG_JW_OBJECT, count))
         rc = DECLINE;
     return rc;
 }
 
-int walk_array(chg_jwalk *w, ondemand::value v, void *c, int depth)
+int walk_array(chg_jwalk *w, ondemand::value v, cookies c, int depth)
 {
     ondemand::array a;
     if (v.get_array().get(a))
         return DECLINE;
-    if (c && w->v->value(w->ud, c, CHG_JW_ARRAY, nullptr))
+    if (!report(w, c, CHG_JW_ARRAY, nullptr))
         return DECLINE;
     size_t count = 0;
     for (auto r : a) {
         ondemand::value e;
         if (std::move(r).get(e))
             return DECLINE;
-        void *child = nullptr;
-        if (c && w->v->elem(w->ud, c, &child))
-            return DECLINE;
+        cookies child = {{nullptr, nullptr}};
+        for (int k = 0; k < 2; k++)
+            if (void *ck = live(w, c, k))
+                if (!answer(w, k, w->v[k]->elem(w->ud[k], ck, &child.c[k])))
+                    return DECLINE;
         int rc = walk(w, e, child, depth + 1);
         if (rc != OK)
             return rc;
         count++;
     }
-    if (c && w->v->end(w->ud, c, CHG_JW_ARRAY, count))
+    if (!report_end(w, c, CHG_JW_ARRAY, count))
         return DECLINE;
     return OK;
 }
 
-int walk(chg_jwalk *w, ondemand::value v, void *c, int depth)
+int walk(chg_jwalk *w, ondemand::value v, cookies c, int depth)
 {
     if (depth > MAX_DEPTH)
         return DECLINE;
@@ -504,7 +548,7 @@ int walk(chg_jwalk *w, ondemand::value v, void *c, int depth)
         if (!check_string(tok, &x.s, &x.len, &escaped))
             return DECLINE;
         kind = CHG_JW_STRING;
-        if (c && escaped) {
+        if (escaped && wanted(w, c)) {
             std::string_view s;
             if (v.get_string().get(s))
                 return DECLINE;
@@ -552,7 +596,7 @@ int walk(chg_jwalk *w, ondemand::value v, void *c, int depth)
     }
     default: return DECLINE;
     }
-    if (c && w->v->value(w->ud, c, kind, &x))
+    if (!report(w, c, kind, &x))
         return DECLINE;
     return OK;
 }
@@ -576,8 +620,10 @@ extern "C" void chg_vm_jwalk_free(chg_jwalk *w)
     chg_free(w);
 }
 
-extern "C" int chg_vm_jwalk_run(chg_jwalk *w, const char *text, size_t len, const chg_jw_visitor *v, void *ud,
-                             void *root)
+/* The document walked (every visitor dead when it is not valid): CHG_OK,
+ * CHG_JW_DECLINED (not valid, or no visitor left) or CHG_ENOMEM. */
+static int walk_text(chg_jwalk *w, const char *text, size_t len, const chg_jw_visitor *const v[2],
+                     void *const ud[2], void *const root[2])
 {
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
         text += 3;
@@ -592,8 +638,11 @@ extern "C" int chg_vm_jwalk_run(chg_jwalk *w, const char *text, size_t len, cons
     if (!validate_utf8(w->buf, len))
         return CHG_JW_DECLINED;
     w->end = w->buf + len;
-    w->v = v;
-    w->ud = ud;
+    for (int k = 0; k < 2; k++) {
+        w->v[k] = v[k];
+        w->ud[k] = ud[k];
+        w->dead[k] = !root[k];
+    }
     w->oom = false;
     w->nkeys = 0;
     w->table_from = w->serial + 1; /* the table's entries are the last document's */
@@ -606,7 +655,7 @@ extern "C" int chg_vm_jwalk_run(chg_jwalk *w, const char *text, size_t len, cons
     ondemand::json_type t;
     if (doc.type().get(t) || t != ondemand::json_type::object || doc.get_value().get(top))
         return CHG_JW_DECLINED;
-    int rc = walk(w, top, root, 1);
+    int rc = walk(w, top, cookies{{root[0], root[1]}}, 1);
     if (rc != OK)
         return rc == NOMEM ? (int)CHG_ENOMEM : (int)CHG_JW_DECLINED;
     /* nothing but whitespace after the object: the document is at its end */
@@ -614,4 +663,32 @@ extern "C" int chg_vm_jwalk_run(chg_jwalk *w, const char *text, size_t len, cons
     if (doc.current_location().get(at) != OUT_OF_BOUNDS)
         return CHG_JW_DECLINED;
     return CHG_OK;
+}
+
+/* The walk for the visitors v[k] whose root[k] is not NULL: rc[k] is
+ * CHG_OK, CHG_JW_DECLINED or CHG_ENOMEM for each. */
+static void run(chg_jwalk *w, const char *text, size_t len, const chg_jw_visitor *const v[2], void *const ud[2],
+                void *const root[2], int rc[2])
+{
+    rc[0] = rc[1] = CHG_JW_DECLINED;
+    int all = walk_text(w, text, len, v, ud, root);
+    for (int k = 0; k < 2; k++)
+        if (root[k])
+            rc[k] = all != CHG_OK ? all : w->dead[k] ? (int)CHG_JW_DECLINED : (int)CHG_OK;
+}
+
+extern "C" int chg_vm_jwalk_run(chg_jwalk *w, const char *text, size_t len, const chg_jw_visitor *v, void *ud,
+                                void *root)
+{
+    const chg_jw_visitor *vs[2] = {v, nullptr};
+    void *uds[2] = {ud, nullptr}, *roots[2] = {root, nullptr};
+    int rc[2];
+    run(w, text, len, vs, uds, roots, rc);
+    return rc[0];
+}
+
+extern "C" void chg_vm_jwalk_run2(chg_jwalk *w, const char *text, size_t len, const chg_jw_visitor *const v[2],
+                                  void *const ud[2], void *const root[2], int rc[2])
+{
+    run(w, text, len, v, ud, root, rc);
 }

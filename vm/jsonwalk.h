@@ -69,6 +69,12 @@ void chg_vm_jwalk_free(chg_jwalk *w);
  * Returns CHG_OK, CHG_JW_DECLINED (not valid as above, or the visitor
  * stopped), or CHG_ENOMEM. */
 int chg_vm_jwalk_run(chg_jwalk *w, const char *text, size_t len, const chg_jw_visitor *v, void *ud, void *root);
+/* One walk for two visitors: each visitor k with a root[k] (NULL: none)
+ * is told what it alone would be told, and rc[k] is what
+ * chg_vm_jwalk_run would return for it; one that stops is told nothing
+ * more, and the walk goes on for the other. */
+void chg_vm_jwalk_run2(chg_jwalk *w, const char *text, size_t len, const chg_jw_visitor *const v[2],
+                       void *const ud[2], void *const root[2], int rc[2]);
 
 #ifdef __cplusplus
 }

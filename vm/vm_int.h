@@ -290,6 +290,8 @@ struct chg_ctx {
     pcre2_match_context *mctx; /* the regex budget: match and depth limits */
     pcre2_jit_stack *jit_stack;
     chg_fastdec *fastdec;     /* the change decoder's fast path, made on first use */
+    chg_fastdec *fastdec2;    /* a second one, for the change while the first
+                                 decodes the raw event in the same walk (intakes) */
     chg_reason *reasons;      /* capacity nrules + 1 */
     chg_reason *warnings;
 
@@ -366,6 +368,12 @@ int chg_vm_fastdec_decode(chg_fastdec *d, const char *json, size_t len, bool int
  * notification (a top-level TopicArn) and a top-level `detail` string
  * the policy reads into. */
 int chg_vm_fastdec_event(chg_fastdec *d, const char *json, size_t len, chg_event **out);
+/* Both in one walk: the raw event by d (as chg_vm_fastdec_event) and the
+ * change by c, another decoder of the same bundle (as
+ * chg_vm_fastdec_decode with intake), each with its own answer: what the
+ * two calls would give, for one pass over the bytes. */
+void chg_vm_fastdec_both(chg_fastdec *d, chg_fastdec *c, const char *json, size_t len, chg_event **raw,
+                         int *rc_raw, chg_event **change, int *rc_change);
 /* An event of d's bundle the caller is done with, kept (one at most) for
  * the next decoding to fill instead of allocating one; else freed. */
 void chg_vm_fastdec_recycle(chg_fastdec *d, chg_event *e);

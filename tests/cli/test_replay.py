@@ -264,6 +264,139 @@ intake deploy when event.source == "ci" {
                 self.assertEqual(int(m.group(2)), len(records))
                 self.assertGreater(int(m.group(1)), 0)  # differences were written, on both paths alike
 
+    def test_bad_events_worded_as_the_general_path(self):
+        """A record whose event is not valid JSON (or not a change) is found
+        by its brackets alone, its bytes left to the decoders; what is said
+        of it is what the general path says (a record with a member holding
+        an array takes that path), line, column and words."""
+        self.write("old.chg", POLICY)
+        self.write("new.chg", POLICY.replace("size >= 10", "size >= 4"))
+        ok = '{"id": "c%d", "env": "prod", "size": 5}'
+        bad = [
+            '{"id": "c1\x01", "env": "prod", "size": 5}',           # a control character
+            '{"id": "c2\udcff", "env": "prod", "size": 5}',         # a byte that is not UTF-8
+            '{"id": "c3\\x", "env": "prod", "size": 5}',            # a bad escape
+            '{"id": "c4\\ud800", "env": "prod", "size": 5}',        # a lone surrogate
+            '{"id": "c5", "id": "c5", "env": "prod", "size": 5}',  # a duplicate key
+            '{"id": "c6", "env": "prod", "size": 05}',            # a bad number
+            '{"id": "c7", "env": "prod", "size": tru}',           # a bad literal
+            '{"id": "c8", "env": "prod", "size": 5, "x": %s}' % ("[" * 70 + "]" * 70),  # deep, and valid
+            '{"id": "c9", "env": "prod", "size": 5, "x": [}]}',   # brackets that do not match
+            '{"id": "c10", "env": "prod", "size": 5, "x": "}"]}',  # a bracket in a string, then one more
+            '{"id": "c11", "env": "prod", "size": "5"}',          # not a change: the schema says so
+            '{"id": "c12", "env": "prod", "size": 5,}',           # a trailing comma
+        ]
+        records = []
+        for i, ev in enumerate(bad):
+            records.append('{"event": %s, "at": "2026-12-01T00:00:00Z"}' % ev)
+            records.append('{"event": %s, "at": "2026-12-01T00:00:00Z"}' % (ok % i))
+        general = [r[:-1] + ', "_": [0]}' for r in records]
+        for name, lines in (("plain.jsonl", records), ("general.jsonl", general)):
+            with open(os.path.join(self.d, name), "wb") as f:
+                f.write(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+        for fmt in ("text", "json"):
+            a = self.replay("--old", "old.chg", "--new", "new.chg", "--events", "plain.jsonl", "--format", fmt)
+            b = self.replay("--old", "old.chg", "--new", "new.chg", "--events", "general.jsonl", "--format", fmt)
+            self.assertEqual(a[0], 2, a[2])
+            self.assertEqual(a[1], b[1])
+            self.assertEqual(a[2].replace("plain.jsonl", "general.jsonl"), b[2])
+            named = [int(n) for n in re.findall(r"^line (\d+), column \d+: ", a[2], re.M)]
+            # every bad line but the deep one and the one the schema refuses (decisions both)
+            self.assertEqual(named, [2 * i + 1 for i in range(len(bad)) if i not in (7, 10)])
+            if fmt == "text":
+                self.assertIn("of %d decisions differ" % (len(bad) + 2), a[1])
+
+    def test_differences_are_evals_decisions(self):
+        """Each difference shows `chgc eval`'s two decisions of its event,
+        byte for byte, and the records that differ are exactly those whose
+        decisions differ once policy, version and source are left out (the
+        counts too): both when the two policies decode alike, so that one
+        decoding of each event serves both (a threshold and a message
+        changed), and when they do not (the new schema declares a field
+        more), and whichever policy is old."""
+        pol = os.path.join(self.d, "policies")
+        shutil.copytree(os.path.join(ROOT, "policies"), pol)
+        with open(os.path.join(pol, "production.chg"), encoding="utf-8") as f:
+            text = f.read()
+        alike = (text.replace('version "2026.11"', 'version "2026.12"')
+                 .replace("change.resources >= 50", "change.resources >= 20"))
+        self.assertNotEqual(alike, text)
+        self.write("policies/alike.chg", alike)
+        unlike = alike.replace("  pipeline:     string?\n", "  pipeline:     string?\n  ticket:       string?\n")
+        self.assertNotEqual(unlike, alike)
+        self.write("policies/unlike.chg", unlike)
+        change = ('{"id":"c%d","env":"%s","service":"ledger","type":"%s","resources":%d,"scope":"region",'
+                  '"emergency":%s,"requested_at":"2026-%02d-%02dT%02d:00:00Z","requester":{"name":"ann","groups":["dev"]},'
+                  '"approvals":[%s]}')
+        events = []
+        for i in range(240):
+            approvals = ['{"by":"bob","group":"team-lead","at":"2026-11-29T10:00:00Z"}',
+                         '{"by":"cy","group":"cab","at":"2026-11-29T10:00:00Z"}'][:i % 3]
+            events.append(change % (i, ("dev", "staging", "prod")[i % 3], ("config", "deploy", "schema")[i % 3 == 1],
+                                    (i * 7) % 90, "true" if i % 17 == 0 else "false", 1 + i % 12, 1 + i % 28, i % 24,
+                                    ",".join(approvals)))
+        at, facts = "2026-12-01T10:00:00Z", "policies/examples/facts.json"
+        # and the recorded raw events that production's intakes take
+        raw = []
+        for n in sorted(os.listdir(os.path.join(pol, "events"))):
+            with open(os.path.join(pol, "events", n), encoding="utf-8") as f:
+                raw.append(json.dumps(json.load(f)))
+        self.write("raw.jsonl", "\n".join(raw) + "\n")
+        _, out, _ = chgc("eval", "policies/production.chg", "--event", "raw.jsonl", "--jsonl", "--at", at, cwd=self.d)
+        taken = [e for e, d in zip(raw, out.splitlines()) if not d.startswith('{"error"')]
+        self.assertGreater(len(taken), 3)
+        events += taken
+        self.write("events.jsonl", "\n".join(events) + "\n")
+        self.write("records.jsonl", "".join('{"event":%s}\n' % e for e in events))
+
+        def decisions(policy):
+            rc, out, err = chgc("eval", policy, "--event", "events.jsonl", "--jsonl", "--at", at, "--facts", facts,
+                                cwd=self.d)
+            self.assertEqual(rc, 0, err)
+            lines = out.splitlines()
+            self.assertEqual(len(lines), len(events))
+            return lines
+
+        def comparable(line):
+            def drop(j, depth):
+                if depth > 16:
+                    return j
+                if isinstance(j, dict):
+                    return {k: drop(v, depth + 1) for k, v in j.items() if k != "source"}
+                if isinstance(j, list):
+                    return [drop(v, depth + 1) for v in j]
+                return j
+            j = json.loads(line)
+            j.pop("policy", None)
+            j.pop("version", None)
+            return drop(j, 0)
+
+        ran = set()
+        # (unlike and alike decide alike, and are not decoded alike)
+        for old, new in (("production", "alike"), ("alike", "production"), ("production", "unlike"),
+                         ("unlike", "production"), ("unlike", "alike")):
+            a, b = decisions("policies/%s.chg" % old), decisions("policies/%s.chg" % new)
+            want = [i + 1 for i in range(len(events)) if comparable(a[i]) != comparable(b[i])]
+            self.assertEqual(len(want) > 0, "production" in (old, new))
+            self.assertLess(len(want), len(events))
+            rc, out, err = self.replay("--old", "policies/%s.chg" % old, "--new", "policies/%s.chg" % new, "--events",
+                                       "records.jsonl", "--at", at, "--facts", facts, "--format", "json")
+            self.assertEqual((rc, err), (1 if want else 0, ""))
+            got = json.loads(out)
+            self.assertEqual([d["line"] for d in got["differences"]], want, (old, new))
+            shown = [l.lstrip(",") for l in out.splitlines() if l.lstrip(",").startswith('{"line":')]
+            self.assertEqual(len(shown), len(want))
+            for i, l in zip(want, shown):  # the decisions' bytes, as eval wrote them
+                self.assertTrue(l.endswith(',"old":%s,"new":%s}' % (a[i - 1], b[i - 1])), (old, new, i, l))
+            outcomes = {}
+            for i in want:
+                k = "%s \u2192 %s" % (json.loads(a[i - 1]).get("outcome"), json.loads(b[i - 1]).get("outcome"))
+                outcomes[k] = outcomes.get(k, 0) + 1
+            self.assertEqual(got["outcomes"], outcomes)
+            self.assertEqual((got["records"], got["differ"], got["invalid"]), (len(events), len(want), 0))
+            ran.add(old + new)
+        self.assertEqual(len(ran), 5)
+
     def test_threads_give_the_bytes_of_one(self):
         """--threads N decides records on N workers; the output (the
         differences, in input order, and the counts), the messages and the

@@ -15,7 +15,9 @@
  * UTF-8; the objects of the first two levels emptied, and cut to each
  * one of their members. The policies: every one with intakes, and one without (the
  * change decoder's fast path behind chg_event_intake); each event under
- * all of them, each mutant under two, in turn.
+ * all of them, each mutant under two, in turn; each also through the
+ * share of a twin (the same policy loaded again), as chgc replay's
+ * second policy judges it.
  *
  * One context per policy serves every input in turn, so what one input
  * leaves in it is there when the next is judged.
@@ -373,8 +375,8 @@ static void tree_mutations(const input *x, mutant_fn fn, void *ud)
 /* ---- the comparison ------------------------------------------------------------------ */
 
 typedef struct run {
-    chg_bundle *b[NPOLICIES];
-    chg_ctx *ctx[NPOLICIES];
+    chg_bundle *b[NPOLICIES], *tw[NPOLICIES]; /* each policy and its twin */
+    chg_ctx *ctx[NPOLICIES], *tctx[NPOLICIES];
     chg_facts *facts;
     const input *x;
     bool mutate;
@@ -392,7 +394,7 @@ static void check_mutant(void *ud, const char *what, const char *text, size_t le
     for (size_t p = 0; p < NPOLICIES; p++) {
         if (r->mutate && p != m % NPOLICIES && p != (m + 3) % NPOLICIES)
             continue;
-        char *diff = intake_diff_check(r->ctx[p], r->b[p], text, len, &in);
+        char *diff = intake_diff_check(r->ctx[p], r->b[p], text, len, &in, r->tctx[p], r->tw[p]);
         r->checked++;
         if (!diff)
             continue;
@@ -431,6 +433,13 @@ static void run_all(const inputs *in, bool mutate)
         r.b[p] = build_file(policy_files[p]);
         r.ctx[p] = chg_ctx_new(r.b[p]);
         assert_non_null(r.ctx[p]);
+        /* its twin: the same policy loaded again, its own memory (enum
+         * values decoded by it point into it, not into r.b[p]) */
+        r.tw[p] = build_file(policy_files[p]);
+        r.tctx[p] = chg_ctx_new(r.tw[p]);
+        assert_non_null(r.tctx[p]);
+        assert_true(chg_bundle_decode_same(r.b[p], r.tw[p]));
+        assert_true(p == 0 || !chg_bundle_decode_same(r.b[p], r.b[0]));
     }
     size_t flen;
     char *ftext = slurp("policies/examples/facts.json", &flen);
@@ -451,6 +460,8 @@ static void run_all(const inputs *in, bool mutate)
     for (size_t p = 0; p < NPOLICIES; p++) {
         chg_ctx_free(r.ctx[p]);
         chg_bundle_free(r.b[p]);
+        chg_ctx_free(r.tctx[p]);
+        chg_bundle_free(r.tw[p]);
     }
     chg_facts_free(r.facts);
     if (r.failed)
@@ -496,9 +507,91 @@ static void test_mutated_events(void **state)
     free_inputs(&in);
 }
 
+/* ---- which bundles decode alike ---------------------------------------------------- */
+
+static const char *const decode_base =
+    "policy \"p\" version \"1\"\n"
+    "schema change {\n"
+    "  id:   string\n"
+    "  env:  enum(\"dev\", \"prod\") = \"dev\"\n"
+    "  size: int = 1\n"
+    "  team: string = \"x\"\n"
+    "  approvals: [{ by: string, group: string, at: time }] = []\n"
+    "}\n"
+    "risk low < high\n"
+    "classify {\n"
+    "  high    when change.env == \"prod\" and change.size >= 10\n"
+    "  default low\n"
+    "}\n"
+    "rule big mandatory:\n"
+    "  when change.size > 100\n"
+    "  deny \"too big\"\n";
+
+/* decode_base with `from` replaced by `to` (the first time), built. */
+static chg_bundle *variant(const char *from, const char *to)
+{
+    const char *at = strstr(decode_base, from);
+    assert_non_null(at);
+    chg_buf text;
+    chg_buf_init(&text);
+    chg_buf_append(&text, decode_base, (size_t)(at - decode_base));
+    chg_buf_puts(&text, to);
+    chg_buf_puts(&text, at + strlen(from));
+    chg_compiler *c = compile_str(text.data);
+    chg_buf bytes;
+    chg_buf_init(&bytes);
+    if (chg_compiler_emit(c, &bytes) != CHG_OK)
+        fail_msg("the variant does not compile: %s\n%s", diag_codes(c), text.data);
+    chg_compiler_free(c);
+    chg_buf_free(&text);
+    char err[256];
+    chg_bundle *b = chg_bundle_load(bytes.data, bytes.len, err, sizeof err);
+    if (!b)
+        fail_msg("%s", err);
+    chg_buf_free(&bytes);
+    return b;
+}
+
+/* What two policies decode alike means: the same fields read and
+ * declared, the same types, defaults and enum values; rules, thresholds,
+ * messages, names and versions do not matter, nor where things are. */
+static void test_decode_same(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *from, *to;
+        bool same;
+    } cases[] = {
+        {"size >= 10", "size >= 5", true},
+        {"\"too big\"", "\"far too big\"", true},
+        {"version \"1\"", "version \"2\"", true},
+        {"policy \"p\"", "# a comment moves every line\npolicy \"q\"", true},
+        {"rule big mandatory", "rule huge mandatory", true},
+        {"\"dev\", \"prod\")", "\"dev\", \"staging\", \"prod\")", false}, /* an enum value more */
+        {"\"dev\", \"prod\")", "\"prod\", \"dev\")", false},                /* in another order */
+        {"= \"dev\"", "= \"prod\"", false},                                  /* another default */
+        {"size: int = 1", "size: int = 2", false},
+        {"size: int = 1", "size: float = 1.0", false}, /* another type */
+        {"size: int = 1", "size: int", false},         /* required now */
+        {"  id:   string\n", "  id:   string\n  owner: string = \"x\"\n", false}, /* a field more */
+        {"change.size > 100", "change.size > 100 or change.team == \"y\"", false}, /* a path more read */
+        {"group: string", "team: string", false},                                  /* a record field renamed */
+    };
+    chg_bundle *base = variant("policy", "policy");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        chg_bundle *v = variant(cases[i].from, cases[i].to);
+        if (chg_bundle_decode_same(base, v) != cases[i].same || chg_bundle_decode_same(v, base) != cases[i].same)
+            fail_msg("%s -> %s: decode alike should be %d", cases[i].from, cases[i].to, cases[i].same);
+        chg_bundle_free(v);
+    }
+    assert_true(chg_bundle_decode_same(base, base));
+    chg_bundle_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decode_same),
         cmocka_unit_test(test_events_as_recorded),
         cmocka_unit_test(test_mutated_events),
     };
