@@ -111,6 +111,7 @@ static void test_lines_limit_and_buffer_edges(void **state)
             assert_int_equal(line[i], 'a' + k % 26);
         seen += len + 1;
     }
+    assert_int_equal(seen, at - 5001 - 6); /* every byte before the long line, read as lines */
     assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), CHG_ERANGE);
     assert_int_equal(no, (unsigned long)lines + 1);
     assert_int_equal(chg_lines_next(r, &line, &len, &no, err, sizeof err), 1);
