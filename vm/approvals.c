@@ -115,9 +115,19 @@ bool chg_vm_areq_prepare(chg_bundle *b, uint32_t n)
     return true;
 }
 
-static bool str_eq(const char *a, uint32_t al, const char *b, size_t bl)
+/* Names (people, groups) are short: compared in line, a byte at a time,
+ * rather than by a call to memcmp, which costs more to call than such a
+ * compare takes; longer ones go to memcmp. */
+static inline bool str_eq(const char *a, uint32_t al, const char *b, size_t bl)
 {
-    return al == bl && memcmp(a, b, al) == 0;
+    if (al != bl)
+        return false;
+    if (al > 16)
+        return memcmp(a, b, al) == 0;
+    for (uint32_t i = 0; i < al; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
 }
 
 static bool is_requester(const approval *p, const chg_value *requester)
@@ -460,10 +470,11 @@ int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, 
         memcpy(prod, next, sizeof(clause) * nn);
         nacc = nn;
     }
+    /* who gave the approvals, found for the first clause with a term
+     * (`none` has none: the common low-risk decision matches nothing) */
     people pp;
     pp.npeople = 0;
-    if (nap)
-        find_people(ap, nap, requester, &pp);
+    bool found_people = false;
 
     /* the clause met, or the one closest to being met */
     uint32_t best = 0, best_missing = UINT32_MAX;
@@ -475,8 +486,13 @@ int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, 
         if (slots > MAX_SLOTS)
             return chg_vm_error(ctx, UINT32_MAX, "the approval requirement needs more than %d approvers at once",
                                 MAX_SLOTS);
-        if (nap)
+        if (nap && acc[i].n) {
+            if (!found_people) {
+                find_people(ap, nap, requester, &pp);
+                found_people = true;
+            }
             match(b, &acc[i], ap, nap, &pp, now, filled);
+        }
         else
             memset(filled, 0, sizeof(uint32_t) * acc[i].n);
         uint32_t missing = 0;

@@ -120,6 +120,21 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
             pcre2_jit_stack_assign(ctx->mctx, NULL, ctx->jit_stack);
     }
     ctx->scratch.cap = (size_t)b->limits.scratch;
+    ctx->blank = (chg_decision){
+        .risk = -1,
+        .arm = -1,
+        .window = -1,
+        .closes_at = INT64_MIN,
+        .next_open = INT64_MIN,
+        .cutoff_at = INT64_MIN,
+        .reasons = ctx->reasons,
+        .warnings = ctx->warnings,
+        .freezes = ctx->during_hits,
+        .approvals_required = "none",
+        .satisfied = ctx->satisfied,
+        .missing = ctx->missing,
+        .actions = ctx->actions,
+    };
     if (!ctx->regs || !ctx->letvals || !ctx->letstate || !ctx->frames || !ctx->reasons || !ctx->warnings ||
         !ctx->during_hits || !ctx->window_reqs || !ctx->during_all || !ctx->req_roots ||
         !ctx->during_level || !ctx->ts_sets || !ctx->ts_want ||
@@ -585,24 +600,11 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
 {
     const chg_bundle *b = ctx->b;
     chg_vm_ctx_begin(ctx, in->change, in->now, in->facts, in->resolver, in->resolver_ud);
-    /* one initialiser, not a memset and stores: the compiler writes the
-     * struct with vector stores, where `rep stos` costs more to start
-     * than the struct is long (3 % of a decision, bench_vm) */
-    *d = (chg_decision){
-        .risk = -1,
-        .arm = -1,
-        .window = -1,
-        .closes_at = INT64_MIN,
-        .next_open = INT64_MIN,
-        .cutoff_at = INT64_MIN,
-        .reasons = ctx->reasons,
-        .warnings = ctx->warnings,
-        .freezes = ctx->during_hits,
-        .approvals_required = "none",
-        .satisfied = ctx->satisfied,
-        .missing = ctx->missing,
-        .actions = ctx->actions,
-    };
+    /* a copy of the context's blank decision: gcc zeroes a compound
+     * literal of this size with `rep stos`, whose start-up cost is that of
+     * a few dozen stores (4 % of a decision, bench_vm); a copy of a
+     * constant struct is a handful of vector moves */
+    *d = ctx->blank;
 
     /* the change's id is only echoed, never judged: a missing or non-string
      * id leaves change_id NULL rather than failing the decision */

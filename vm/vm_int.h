@@ -306,6 +306,8 @@ struct chg_ctx {
     uint32_t *missing_nodes;  /* the AREQS term of each missing entry */
     struct chg_action *actions;
     uint8_t *applied;         /* per rule: its condition held and it acted */
+    chg_decision blank;       /* what a decision starts as (chg_ctx_new):
+                                 copied, not built, at each decision */
 
     /* external queries: the resolver, or the facts when NULL */
     chg_resolver_fn resolver;
