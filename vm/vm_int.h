@@ -306,6 +306,9 @@ struct chg_ctx {
     uint32_t *missing_nodes;  /* the AREQS term of each missing entry */
     struct chg_action *actions;
     uint8_t *applied;         /* per rule: its condition held and it acted */
+    uint32_t *class_req;      /* per risk class: the approvals entry in force
+                                 (the last naming it, as listed), or CHG_NONE32 */
+    uint32_t emergency_req;   /* the `emergency` entry's, or CHG_NONE32 */
     chg_decision blank;       /* what a decision starts as (chg_ctx_new):
                                  copied, not built, at each decision */
 
