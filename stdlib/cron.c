@@ -1224,6 +1224,14 @@ static bool fold_once(const chg_cron *c) { return !c->wild || c->eb_dst; }
  * segment's offset is constant. */
 int64_t chg_cron_next(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t limit)
 {
+    int32_t fixed;
+    if (chg_ti_tz_fixed(tz, &fixed)) {
+        /* one segment, all time, no gap or fold: the loop below's one turn */
+        if (t >= limit || ti_add(t, -TI_MAX_OFFSET) >= c->local_hi)
+            return TI_NONE_HI;
+        int64_t L = chg_ti_cron_next_local(c, ti_add(t, fixed), ti_add(limit, fixed));
+        return L != TI_NONE_HI ? L - fixed : TI_NONE_HI;
+    }
     int64_t u = t;
     while (u < limit) {
         ti_seg s;
@@ -1339,6 +1347,14 @@ int64_t chg_ti_cron_block_end(const chg_cron *c, const chg_tz *tz, int64_t m, in
  * covers t). */
 int64_t chg_cron_prev(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t limit)
 {
+    int32_t fixed;
+    if (chg_ti_tz_fixed(tz, &fixed)) {
+        /* one segment, all time, no gap or fold: the loop below's one turn */
+        if (t < limit || ti_add(t, TI_MAX_OFFSET) < c->local_lo)
+            return TI_NONE_LO;
+        int64_t L = chg_ti_cron_prev_local(c, ti_add(t, fixed), ti_add(limit, fixed));
+        return L != TI_NONE_LO ? L - fixed : TI_NONE_LO;
+    }
     int64_t u = t;
     while (u >= limit) {
         ti_seg s;

@@ -66,6 +66,9 @@ chg_tz *chg_ti_tz_from_table(const char *name, const int64_t *at, const int32_t 
 
 /* True when the zone is fixed at offset 0 forever (fast paths). */
 bool chg_ti_tz_is_utc(const chg_tz *tz);
+/* True when the zone has one offset forever (UTC, Etc/GMT+5): *off. Its
+ * one segment is all time, with no gap and no fold (fast paths). */
+bool chg_ti_tz_fixed(const chg_tz *tz, int32_t *off);
 
 /* ---- cron ---------------------------------------------------------------- */
 
