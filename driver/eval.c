@@ -82,7 +82,7 @@ int chg_decide_json(chg_ctx *ctx, const chg_bundle *b, const char *json, size_t 
      * the input, and the status says the error is the machine's */
     chg_decision_write(b, &d, out);
     chg_buf_putc(out, '\n');
-    chg_event_free(ev);
+    chg_ctx_event_done(ctx, ev);
     return out->oom ? CHG_ENOMEM : rc;
 }
 

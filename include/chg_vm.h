@@ -146,6 +146,10 @@ chg_event *chg_event_intake_change(chg_ctx *ctx, const char *json, size_t len, c
 chg_event *chg_event_intake_json(chg_ctx *ctx, void *json, const struct chg_eval_input *in, int *intake,
                                  char *err, size_t errlen);
 void chg_event_free(chg_event *e);
+/* Done with e, which chg_event_intake made on ctx: the next intake on ctx
+ * may fill it again instead of allocating an event (what e held is gone
+ * either way; e must not be used after). */
+void chg_ctx_event_done(chg_ctx *ctx, chg_event *e);
 
 /* ---- evaluation ---------------------------------------------------------------- */
 

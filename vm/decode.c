@@ -329,23 +329,48 @@ static bool own(const chg_bundle *b, chg_event *e, chg_value *v, int depth)
 /* A new event with every slot absent. Both slot arrays always exist
  * (CHANGE indexes them unchecked), in the event's arena with the
  * lists and strings decoding makes, so freeing an event is one call. */
-chg_event *chg_vm_event_new(const chg_bundle *b, char *err, size_t errlen)
+/* e's slots, in its (empty) arena, every one missing. */
+static bool event_slots(const chg_bundle *b, chg_event *e)
 {
-    chg_event *e = chg_calloc(1, sizeof *e);
-    if (e) {
-        chg_arena_init(&e->arena);
-        e->slots = chg_arena_alloc(&e->arena, sizeof *e->slots * (b->nslots_change + 1));
-        e->eslots = chg_arena_alloc(&e->arena, sizeof *e->eslots * (b->nslots_event + 1));
-    }
-    if (!e || !e->slots || !e->eslots) {
-        chg_event_free(e);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    e->slots = chg_arena_alloc(&e->arena, sizeof *e->slots * (b->nslots_change + 1));
+    e->eslots = chg_arena_alloc(&e->arena, sizeof *e->eslots * (b->nslots_event + 1));
+    if (!e->slots || !e->eslots)
+        return false;
     for (uint32_t i = 0; i < b->nslots_change; i++)
         e->slots[i].tag = CHG_V_ABSENT;
     for (uint32_t i = 0; i < b->nslots_event; i++)
         e->eslots[i].tag = CHG_V_ABSENT;
+    return true;
+}
+
+chg_event *chg_vm_event_new(const chg_bundle *b, char *err, size_t errlen)
+{
+    chg_event *e = chg_calloc(1, sizeof *e);
+    if (e)
+        chg_arena_init(&e->arena);
+    if (!e || !event_slots(b, e)) {
+        chg_event_free(e);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    return e;
+}
+
+chg_event *chg_vm_event_reuse(const chg_bundle *b, chg_event *e, char *err, size_t errlen)
+{
+    json_decref(e->json);
+    json_decref(e->raw);
+    /* nothing of the last change survives but the arena's chunks, empty:
+     * the next change's strings fit in them without a malloc */
+    chg_arena arena = e->arena;
+    memset(e, 0, sizeof *e);
+    e->arena = arena;
+    chg_arena_reset(&e->arena);
+    if (!event_slots(b, e)) {
+        chg_event_free(e);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     return e;
 }
 

@@ -69,10 +69,12 @@ typedef struct frame {
 struct chg_fastdec {
     const chg_bundle *b;
     chg_jwalk *walk;
+    chg_event *spare;         /* an event given back, for the next decoding */
     bool usable;              /* the plan below holds for this bundle */
     /* the plan, per path node */
     uint32_t *kids, *kid_first, *kid_count; /* KEY children, by parent */
     uint32_t *kid_sig;        /* each kid's name_sig, so a lookup compares few names */
+    uint64_t *kid_bloom;      /* per path node: a bit for each kid's sig_bit */
     uint32_t *ssig;           /* name_sig of each schema node's name */
     /* where the next key's search starts, per path node and per schema
      * object: after the last one found, since changes from one writer
@@ -96,6 +98,8 @@ struct chg_fastdec {
      * decoding it does not parse it again */
     bool have_time;
     int64_t time;
+    /* likewise the enum member it found, and in which list */
+    const chg_value *enum_list, *enum_val;
 };
 
 /* ---- the plan ------------------------------------------------------------------------ */
@@ -106,6 +110,10 @@ static uint32_t name_sig(const char *k, size_t n)
 {
     return n ? (uint32_t)(n & 0xffff) << 16 | (uint32_t)(unsigned char)k[0] << 8 | (unsigned char)k[n - 1] : 0;
 }
+
+/* One of 64 bits for a name_sig: a key whose bit a node's kids do not
+ * have is none of them. */
+static uint64_t sig_bit(uint32_t sig) { return 1ULL << (sig * 0x9E3779B1u >> 26); }
 
 static bool same_name(const chg_bundle *b, uint32_t s, const char *k, size_t n)
 {
@@ -130,6 +138,7 @@ static bool plan(chg_fastdec *d)
     d->lay_k = chg_calloc(n, sizeof *d->lay_k);
     d->sreq = chg_calloc(b->nschema + 1, sizeof *d->sreq);
     d->kid_sig = chg_calloc(n, sizeof *d->kid_sig);
+    d->kid_bloom = chg_calloc(n, sizeof *d->kid_bloom);
     d->ssig = chg_calloc(b->nschema + 1, sizeof *d->ssig);
     d->kid_hint = chg_calloc(n, sizeof *d->kid_hint);
     d->s_hint = chg_calloc(b->nschema + 1, sizeof *d->s_hint);
@@ -137,7 +146,7 @@ static bool plan(chg_fastdec *d)
     uint8_t *slot_used = chg_calloc((size_t)b->nslots_change + 1, 1);
     uint8_t *eslot_used = chg_calloc((size_t)b->nslots_event + 1, 1);
     uint8_t *lay_lists = chg_calloc((size_t)b->nlayouts + 1, 1);
-    bool ok = d->kid_sig && d->ssig && d->kid_hint && d->s_hint && d->kids && d->kid_first && d->kid_count && d->elem_of && d->anchor && d->lay_owner && d->lay_k && d->sreq &&
+    bool ok = d->kid_sig && d->kid_bloom && d->ssig && d->kid_hint && d->s_hint && d->kids && d->kid_first && d->kid_count && d->elem_of && d->anchor && d->lay_owner && d->lay_k && d->sreq &&
               depth && slot_used && eslot_used && lay_lists;
     if (ok) {
         for (uint32_t i = 0; i < n; i++) {
@@ -178,8 +187,9 @@ static bool plan(chg_fastdec *d)
             }
             if (!ok)
                 break;
-            d->kid_sig[d->kid_first[p->parent] + d->kid_count[p->parent]] =
-                name_sig(b->str[p->name], b->strlen[p->name]);
+            uint32_t sig = name_sig(b->str[p->name], b->strlen[p->name]);
+            d->kid_sig[d->kid_first[p->parent] + d->kid_count[p->parent]] = sig;
+            d->kid_bloom[p->parent] |= sig_bit(sig);
             d->kids[d->kid_first[p->parent] + d->kid_count[p->parent]++] = i;
         }
         /* a slot filled from one path only, under either root */
@@ -247,6 +257,7 @@ void chg_vm_fastdec_free(chg_fastdec *d)
     if (!d)
         return;
     chg_vm_jwalk_free(d->walk);
+    chg_event_free(d->spare);
     chg_free(d->kids);
     chg_free(d->kid_first);
     chg_free(d->kid_count);
@@ -256,6 +267,7 @@ void chg_vm_fastdec_free(chg_fastdec *d)
     chg_free(d->lay_k);
     chg_free(d->sreq);
     chg_free(d->kid_sig);
+    chg_free(d->kid_bloom);
     chg_free(d->ssig);
     chg_free(d->kid_hint);
     chg_free(d->s_hint);
@@ -307,7 +319,11 @@ static bool fits(chg_fastdec *d, const chg_schemanode *s, int kind, const chg_jw
     case CHG_PT_DUR: return kind == CHG_JW_INT;
     case CHG_PT_FLOAT: return kind == CHG_JW_INT || kind == CHG_JW_REAL;
     case CHG_PT_STR: return kind == CHG_JW_STRING;
-    case CHG_PT_ENUM: return kind == CHG_JW_STRING && enum_has(&b->consts[s->enm], x->s, x->len, NULL);
+    case CHG_PT_ENUM:
+        if (kind != CHG_JW_STRING || !enum_has(&b->consts[s->enm], x->s, x->len, &d->enum_val))
+            return false;
+        d->enum_list = &b->consts[s->enm];
+        return true;
     case CHG_PT_TIME: {
         int64_t t = 0;
         d->have_time = kind == CHG_JW_STRING && chg_time_parse_iso(x->s, x->len, &t) == CHG_OK;
@@ -400,9 +416,9 @@ static bool by_node(chg_fastdec *d, frame *f, uint32_t n, int kind, const chg_jw
         return true;
     case CHG_PT_STR: return kind == CHG_JW_STRING && scalar(d, kind, x, out);
     case CHG_PT_ENUM: {
-        const chg_value *v;
+        const chg_value *v = d->enum_val;
         if (kind != CHG_JW_STRING || p->enm >= b->nconsts || b->consts[p->enm].tag != CHG_V_LIST ||
-            !enum_has(&b->consts[p->enm], x->s, x->len, &v))
+            (d->enum_list != &b->consts[p->enm] && !enum_has(&b->consts[p->enm], x->s, x->len, &v)))
             return false;
         *out = *v; /* the bundle's copy: compares by pointer */
         return true;
@@ -469,6 +485,7 @@ static int on_value(void *ud, void *cookie, int kind, const chg_jw_scalar *x)
     frame *f = cookie;
     const chg_bundle *b = d->b;
     d->have_time = false;
+    d->enum_list = NULL;
     if (f->snode != CHG_NONE32 && !fits(d, &b->schema[f->snode], kind, x))
         return 1;
     if (f->unwrap && kind == CHG_JW_STRING)
@@ -519,7 +536,9 @@ static int on_key(void *ud, void *cookie, const char *key, size_t len, void **ch
         return 1;
     c->unwrap = top && d->root == 1 && len == 6 && memcmp(key, "detail", 6) == 0;
     uint32_t sig = name_sig(key, len), pnode = CHG_NONE32, snode = CHG_NONE32;
-    if (f->pnode != CHG_NONE32 && d->kid_count[f->pnode]) {
+    /* a key no kid has (most of what a change carries that the policy
+     * does not read) is known without a search */
+    if (f->pnode != CHG_NONE32 && (d->kid_bloom[f->pnode] & sig_bit(sig))) {
         uint32_t count = d->kid_count[f->pnode], first = d->kid_first[f->pnode];
         uint32_t k = d->kid_hint[f->pnode];
         for (uint32_t i = 0; i < count; i++, k++) {
@@ -660,7 +679,8 @@ static int decode(chg_fastdec *d, const char *json, size_t len, bool intake, uin
     if (!d->usable)
         return CHG_JW_DECLINED;
     char err[32];
-    chg_event *e = chg_vm_event_new(b, err, sizeof err);
+    chg_event *e = d->spare ? chg_vm_event_reuse(b, d->spare, err, sizeof err) : chg_vm_event_new(b, err, sizeof err);
+    d->spare = NULL;
     if (!e)
         return CHG_ENOMEM;
     /* decode_root: every slot of a path under the change starts missing */
@@ -692,6 +712,17 @@ static int decode(chg_fastdec *d, const char *json, size_t len, bool intake, uin
     }
     chg_event_free(e);
     return rc == CHG_ENOMEM || d->oom ? CHG_ENOMEM : CHG_JW_DECLINED;
+}
+
+void chg_vm_fastdec_recycle(chg_fastdec *d, chg_event *e)
+{
+    if (!e)
+        return;
+    if (d->spare) {
+        chg_event_free(e);
+        return;
+    }
+    d->spare = e;
 }
 
 int chg_vm_fastdec_decode(chg_fastdec *d, const char *json, size_t len, bool intake, chg_event **out)

@@ -475,6 +475,14 @@ static chg_event *as_change(const chg_bundle *b, const json_t *j, chg_buf *chang
     return out;
 }
 
+void chg_ctx_event_done(chg_ctx *ctx, chg_event *e)
+{
+    if (ctx->fastdec)
+        chg_vm_fastdec_recycle(ctx->fastdec, e);
+    else
+        chg_event_free(e);
+}
+
 chg_event *chg_event_intake(chg_ctx *ctx, const char *json, size_t len, const chg_eval_input *in, int *used,
                             char *err, size_t errlen)
 {

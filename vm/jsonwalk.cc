@@ -24,6 +24,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 extern "C" {
 #include "chg_base.h"
@@ -125,11 +128,32 @@ long hex4(const char *p, const char *end)
 }
 
 /* The first byte at or after p that is a quote, a backslash or a control
- * (or end): eight bytes at a time while no byte of a word is one (the
- * word tests are exact below 0x80, and every byte from 0x80 up is plain
- * here: the text is valid UTF-8), then byte by byte. */
+ * (or end). Every string scanned lies in the walker's buffer, which has
+ * SIMDJSON_PADDING (at least 16) NUL bytes after the text's end: sixteen
+ * bytes may be read from any p before end, and a NUL past end stops the
+ * scan as a control would. With SSE2, sixteen bytes at a time (a key or
+ * a short value is one step); else eight at a time while no byte of a
+ * word is one (the word tests are exact below 0x80, and every byte from
+ * 0x80 up is plain here: the text is valid UTF-8), then byte by byte. */
 const char *skip_plain(const char *p, const char *end)
 {
+    static_assert(SIMDJSON_PADDING >= 16, "skip_plain reads 16 bytes past any byte of the text");
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1f);
+    while (p < end) {
+        __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+        /* unsigned v <= 0x1f: min(v, 0x1f) == v */
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                   _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
+        unsigned m = (unsigned)_mm_movemask_epi8(hit);
+        if (m) {
+            p += __builtin_ctz(m);
+            return p < end ? p : end;
+        }
+        p += 16;
+    }
+    return end;
+#else
     const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
     while (end - p >= 8) {
         uint64_t w;
@@ -143,6 +167,7 @@ const char *skip_plain(const char *p, const char *end)
     while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
         p++;
     return p;
+#endif
 }
 
 /* The string whose opening quote is at p (the text ends before end):
@@ -346,7 +371,7 @@ bool table_insert(chg_jwalk *w, uint64_t obj, size_t k)
 
 /* Record key (p, n) of object obj whose keys start at keys[base]: false
  * when the object has it already. */
-bool add_key(chg_jwalk *w, uint64_t obj, size_t base, const char *p, size_t n)
+bool add_key(chg_jwalk *w, uint64_t obj, size_t base, const char *p, size_t n, uint64_t *seen)
 {
     if (n > UINT32_MAX || !grow((void **)&w->keys, &w->capkeys, w->nkeys + 1, sizeof *w->keys)) {
         w->oom = true;
@@ -356,6 +381,13 @@ bool add_key(chg_jwalk *w, uint64_t obj, size_t base, const char *p, size_t n)
     w->keys[k] = key_ref{p, (uint32_t)n, 0, key_sig(p, n)};
     size_t count = k - base;
     if (count < LINEAR_KEYS) {
+        /* *seen has a bit for each signature among the object's keys so
+         * far: a key whose bit is clear is no duplicate */
+        uint64_t bit = 1ULL << (w->keys[k].sig * 0x9E3779B1u >> 26);
+        bool maybe = *seen & bit;
+        *seen |= bit;
+        if (!maybe)
+            return true;
         for (size_t i = base; i < k; i++)
             if (same_key(w->keys[i], w->keys[k]))
                 return false;
@@ -382,6 +414,7 @@ int walk_object(chg_jwalk *w, ondemand::value v, void *c, int depth)
         return DECLINE;
     uint64_t obj = ++w->serial;
     size_t base = w->nkeys, count = 0;
+    uint64_t seen = 0;
     int rc = OK;
     for (auto r : o) {
         ondemand::field f;
@@ -406,7 +439,7 @@ int walk_object(chg_jwalk *w, ondemand::value v, void *c, int depth)
             rc = DECLINE;
             break;
         }
-        if (!add_key(w, obj, base, key.data(), key.size())) {
+        if (!add_key(w, obj, base, key.data(), key.size(), &seen)) {
             rc = w->oom ? NOMEM : DECLINE;
             break;
         }

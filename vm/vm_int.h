@@ -360,6 +360,9 @@ bool chg_vm_ctx_flag(void *ud, const char *name);
 
 /* A new event of b with every slot absent; NULL with "out of memory". */
 chg_event *chg_vm_event_new(const chg_bundle *b, char *err, size_t errlen);
+/* e, done with, emptied for a new change of b as chg_vm_event_new makes
+ * it (NULL, e freed, when out of memory). */
+chg_event *chg_vm_event_reuse(const chg_bundle *b, chg_event *e, char *err, size_t errlen);
 
 /* The change decoder's fast path (fastdecode.c): one pass over the text
  * with the JSON walker, straight into slots, for a change that is valid
@@ -377,6 +380,9 @@ int chg_vm_fastdec_decode(chg_fastdec *d, const char *json, size_t len, bool int
  * notification (a top-level TopicArn) and a top-level `detail` string
  * the policy reads into. */
 int chg_vm_fastdec_event(chg_fastdec *d, const char *json, size_t len, chg_event **out);
+/* An event of d's bundle the caller is done with, kept (one at most) for
+ * the next decoding to fill instead of allocating one; else freed. */
+void chg_vm_fastdec_recycle(chg_fastdec *d, chg_event *e);
 /* chg_event_decode with d's fast path (NULL: none), and with jansson only. */
 chg_event *chg_vm_event_decode(chg_fastdec *d, const chg_bundle *b, const char *json, size_t len, char *err,
                                size_t errlen);

@@ -358,14 +358,100 @@ static void test_allocations_do_not_grow_with_fields(void **state)
     unmake(&f);
 }
 
+/* The string scanner steps sixteen bytes at a time: a quote, a backslash
+ * escape or a control byte at every place of strings up to 40 bytes long,
+ * in a key and in a value, read and unread, must be judged as jansson
+ * judges it; and duplicate keys are found whatever their signature. */
+static void test_strings_at_every_offset(void **state)
+{
+    (void)state;
+    fixture f = make(untyped);
+    static const char *const specials[] = {"\\\"", "\\\\", "\\n", "\\u00e9", "\\ud83d\\ude00", "\x01", "\x1f",
+                                           "\x7f", "\xc3\xa9", "\\", "\\x", "\\u12", "\\udc00", "\xc3", "\xff"};
+    for (size_t k = 0; k < sizeof specials / sizeof *specials; k++)
+        for (size_t len = 0; len <= 40; len++)
+            for (size_t at = 0; at <= len; at++) {
+                char body[128];
+                size_t sl = strlen(specials[k]);
+                memset(body, 'a', at);
+                memcpy(body + at, specials[k], sl);
+                memset(body + at + sl, 'b', len - at);
+                body[len + sl] = 0;
+                char text[512];
+                /* read (s), unread (u), and as a key */
+                int n = snprintf(text, sizeof text, "{\"s\":\"%s\",\"u\":\"%s\",\"%s\":1,\"list\":[\"%s\"]}", body,
+                                 body, body, body);
+                both(&f, text, (size_t)n);
+                /* at the very end of the text: an unterminated string */
+                n = snprintf(text, sizeof text, "{\"s\":\"%s", body);
+                assert_int_equal(both(&f, text, (size_t)n), CHG_JW_DECLINED);
+            }
+    /* keys of one object, all distinct or one repeated, enough of them to
+     * share signature bits and to pass to the hash table */
+    for (int count = 1; count <= 40; count++)
+        for (int dup = -1; dup < count; dup += 3) {
+            char text[2048];
+            size_t n = 0;
+            n += (size_t)snprintf(text + n, sizeof text - n, "{");
+            for (int i = 0; i < count; i++)
+                n += (size_t)snprintf(text + n, sizeof text - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+            if (dup >= 0)
+                n += (size_t)snprintf(text + n, sizeof text - n, ",\"k%d\":0", dup);
+            n += (size_t)snprintf(text + n, sizeof text - n, "}");
+            int rc = both(&f, text, n);
+            assert_int_equal(rc, dup >= 0 ? CHG_JW_DECLINED : CHG_OK);
+        }
+    unmake(&f);
+}
+
+/* An event given back is filled again by the next decoding: nothing of
+ * the change it held may survive into the next (a field the next one
+ * lacks reads as missing, not as the last one's value). */
+static void test_recycled_event_keeps_nothing(void **state)
+{
+    (void)state;
+    fixture f = make(typed);
+    static const char full[] =
+        "{\"id\":\"c-long-identifier-to-fill-the-arena\",\"env\":\"prod\",\"size\":99,\"ratio\":0.5,\"ttl\":60,"
+        "\"emergency\":true,\"requested_at\":\"2026-12-01T10:00:00Z\",\"requester\":{\"name\":\"zed\","
+        "\"groups\":[\"a\",\"b\",\"c\",\"d\"],\"team\":{\"lead\":\"lee\"}},\"approvals\":[{\"by\":\"bob\","
+        "\"group\":\"cab\",\"at\":\"2026-12-01T09:00:00Z\"},{\"by\":\"cy\",\"group\":\"sec\",\"at\":"
+        "\"2026-12-01T08:00:00Z\"}],\"tags\":[\"x\",\"y\"],\"note\":\"a note\"}";
+    chg_event *last = NULL;
+    for (int round = 0; round < 3; round++) {
+        chg_event *e = NULL;
+        assert_int_equal(chg_vm_fastdec_decode(f.d, full, sizeof full - 1, false, &e), CHG_OK);
+        if (last)
+            assert_ptr_equal(e, last); /* the event given back was filled, not a new one */
+        chg_vm_fastdec_recycle(f.d, e);
+        chg_event *g = NULL;
+        assert_int_equal(chg_vm_fastdec_decode(f.d, GOOD, sizeof GOOD - 1, false, &g), CHG_OK);
+        assert_ptr_equal(g, e);
+        char err[256];
+        chg_event *slow = chg_vm_event_decode_json(f.b, GOOD, sizeof GOOD - 1, err, sizeof err);
+        assert_non_null(slow);
+        if (!chg_vm_event_same(f.b, g, slow))
+            fail_msg("round %d: the recycled event still holds some of the last change", round);
+        chg_event_free(slow);
+        chg_vm_fastdec_recycle(f.d, g);
+        /* a second one given back while one is kept is freed (ASan: no leak) */
+        chg_event *extra = chg_vm_event_new(f.b, err, sizeof err);
+        chg_vm_fastdec_recycle(f.d, extra);
+        last = g;
+    }
+    unmake(&f); /* frees the kept one */
+}
+
 int main(void)
 {
     alloc_count_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fits_taken_and_same),
         cmocka_unit_test(test_invalid_json_declined),
+        cmocka_unit_test(test_strings_at_every_offset),
         cmocka_unit_test(test_schema_issues_declined),
         cmocka_unit_test(test_mutated_between_good_on_one_context),
+        cmocka_unit_test(test_recycled_event_keeps_nothing),
         cmocka_unit_test(test_allocations_do_not_grow_with_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

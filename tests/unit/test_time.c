@@ -1474,6 +1474,50 @@ static void test_time_format_and_parse_iso(void **state)
     assert_string_equal(F(t), "2026-12-03T03:30:00Z");
 }
 
+/* "YYYY-MM-DDTHH:MM:SSZ" has a parse of its own (the common shape): on
+ * strings of that shape with digits anywhere (dates that exist and do
+ * not, hours, minutes and seconds out of range, a non-digit here and
+ * there) it must answer as the general parse answers the same instant
+ * written with "+00:00" and with a lowercase "z". */
+static void test_time_parse_iso_utc_shape_agrees(void **state)
+{
+    (void)state;
+    uint64_t seed = 0x9E3779B97F4A7C15ULL;
+    static const unsigned char at[14] = {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18};
+    for (int n = 0; n < 300000; n++) {
+        char z[21] = "0000-00-00T00:00:00Z";
+        for (int k = 0; k < 14; k++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            z[at[k]] = (char)('0' + (seed >> 33) % 10);
+        }
+        /* mostly plausible fields, so most strings are valid instants */
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        if ((seed >> 40) % 4) {
+            z[5] = (char)('0' + (seed >> 20) % 2);
+            z[8] = (char)('0' + (seed >> 22) % 3);
+            z[11] = (char)('0' + (seed >> 24) % 3);
+            z[14] = (char)('0' + (seed >> 26) % 6);
+            z[17] = (char)('0' + (seed >> 28) % 7);
+        }
+        if ((seed >> 50) % 64 == 0)
+            z[(seed >> 30) % 20] = "x/:-T Z9"[(seed >> 45) % 8];
+        char plus[26], lower[21];
+        memcpy(plus, z, 19);
+        memcpy(plus + 19, "+00:00", 7);
+        memcpy(lower, z, 21);
+        lower[19] = 'z';
+        int64_t a = -1, b = -1, c = -1;
+        int ra = chg_time_parse_iso(z, 20, &a);
+        int rb = z[19] == 'Z' ? chg_time_parse_iso(plus, 25, &b) : ra;
+        int rc = chg_time_parse_iso(lower, 20, &c);
+        if (z[19] != 'Z')
+            continue; /* not the shape: the general parse judged it anyway */
+        if (ra != rb || ra != rc || (ra == CHG_OK && (a != b || a != c)))
+            fail_msg("%s: %d %lld, +00:00 %d %lld, z %d %lld", z, ra, (long long)a, rb, (long long)b, rc,
+                     (long long)c);
+    }
+}
+
 
 /* ---- AWS schedules: cron aws, offset, EventBridge DST, rate ------------------------------ */
 
@@ -1696,6 +1740,7 @@ static void test_time_rate_and_at_sets(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_time_parse_iso_utc_shape_agrees),
         cmocka_unit_test(test_time_tz_offsets_and_transitions),
         cmocka_unit_test(test_time_tz_local_to_utc_gap_and_fold),
         cmocka_unit_test(test_time_tz_rejects_bad_names),
