@@ -62,7 +62,16 @@ struct chg_cron {
     /* local times outside [lo, hi) never match: the allowed years' span,
      * which lets the zone searches stop instead of walking to year 9999 */
     int64_t local_lo, local_hi;
+    /* a schedule of weekdays (weekdays >= 0) with at most WEEK_MAX matches
+     * a week (a maintenance window's "0 22 ? * MON-FRI *" has five) is also
+     * the sorted table of them, as seconds from Sunday 00:00: a local
+     * search is then a look-up in the week at hand or the one next to it
+     * (week_next, week_prev) instead of a walk of the fields. nweek 0: no
+     * table. */
+    uint8_t nweek;
+    int32_t week[64];
 };
+#define WEEK_MAX 64
 
 /* Field kinds in the order of the SSM dialect; a dialect's field list
  * (chg_cron_parse) maps positions to kinds, so one parser serves all. */
@@ -526,6 +535,8 @@ static int8_t weekday_only(chg_cron *c)
     return mask > 0 ? (int8_t)(mask & 0x7f) : -1;
 }
 
+static void week_table(chg_cron *c);
+
 chg_cron *chg_cron_parse(const char *expr, chg_time_error *err)
 {
     return chg_cron_parse_opts(expr, NULL, err);
@@ -669,6 +680,7 @@ chg_cron *chg_cron_parse_opts(const char *expr, const chg_cron_opts *o, chg_time
         }
     }
     c->weekdays = weekday_only(c);
+    week_table(c);
     c->eb_dst = o->eventbridge_dst;
     if (o->offset_days) {
         c->shift = o->offset_days * 86400LL;
@@ -1007,6 +1019,79 @@ static bool day_prev(const chg_cron *c, int64_t days, int64_t to, int64_t *L)
     return false;
 }
 
+/* The week table (see nweek): every second of the day tod_next finds,
+ * on every weekday of the set, in order; none when there are more than
+ * WEEK_MAX. Built once, when the expression is parsed. */
+static void week_table(chg_cron *c)
+{
+    c->nweek = 0;
+    if (c->weekdays < 0)
+        return;
+    int32_t tods[WEEK_MAX];
+    int ntod = 0;
+    for (int s = 0; s < 86400;) {
+        int x = tod_next(c, s);
+        if (x < 0)
+            break;
+        if (ntod == WEEK_MAX)
+            return;
+        tods[ntod++] = x;
+        s = x + 1;
+    }
+    int n = 0;
+    for (int wd = 0; wd < 7; wd++) {
+        if (!(c->weekdays >> wd & 1))
+            continue;
+        if (n + ntod > WEEK_MAX)
+            return;
+        for (int k = 0; k < ntod; k++)
+            c->week[n++] = wd * 86400 + tods[k];
+    }
+    c->nweek = (uint8_t)n;
+}
+
+/* The Sunday that starts the week of local day `days` (day 0, 1970-01-01,
+ * was a Thursday). */
+static int64_t week_of(int64_t days) { return days - chg_weekday_from_days(days); }
+
+/* next_local_raw and prev_local_raw by the week table: the same answers
+ * (the matches are the allowed days' times, the days those of wd_lo..wd_hi),
+ * from and to already inside the local years. test_time_diff compares the
+ * two on random schedules and instants. */
+static int64_t week_next(const chg_cron *c, int64_t from, int64_t to)
+{
+    int64_t days = chg_floor_div(from, 86400);
+    if (days >= c->wd_hi)
+        return TI_NONE_HI;
+    if (days < c->wd_lo) {
+        days = c->wd_lo;
+        from = days * 86400;
+    }
+    int64_t w = week_of(days), sow = from - w * 86400;
+    int i = 0;
+    while (i < c->nweek && c->week[i] < sow)
+        i++;
+    int64_t r = i < c->nweek ? w * 86400 + c->week[i] : (w + 7) * 86400 + c->week[0];
+    return r < to && chg_floor_div(r, 86400) < c->wd_hi ? r : TI_NONE_HI;
+}
+
+static int64_t week_prev(const chg_cron *c, int64_t from, int64_t to)
+{
+    int64_t days = chg_floor_div(from, 86400);
+    if (days < c->wd_lo)
+        return TI_NONE_LO;
+    if (days >= c->wd_hi) {
+        days = c->wd_hi - 1;
+        from = c->wd_hi * 86400 - 1;
+    }
+    int64_t w = week_of(days), sow = from - w * 86400;
+    int i = c->nweek - 1;
+    while (i >= 0 && c->week[i] > sow)
+        i--;
+    int64_t r = i >= 0 ? w * 86400 + c->week[i] : (w - 7) * 86400 + c->week[c->nweek - 1];
+    return r >= to && chg_floor_div(r, 86400) >= c->wd_lo ? r : TI_NONE_LO;
+}
+
 /* Field skipping, largest unit first: a year not in the set jumps to the
  * next allowed year, a month to the next allowed month, a day to the next
  * matching day of the month, then hour, minute, second. Each step lands on
@@ -1018,12 +1103,14 @@ static bool day_prev(const chg_cron *c, int64_t days, int64_t to, int64_t *L)
  * pass over the months of each year up to `to`. Local times are "as if
  * UTC": no zone is involved here (chg_cron_next adds it). */
 /* Returns the first matching local time in [from, to), or TI_NONE_HI. */
-static int64_t next_local_raw(const chg_cron *c, int64_t from, int64_t to)
+static int64_t next_local_raw(const chg_cron *c, int64_t from, int64_t to, bool table)
 {
     if (from < TI_LOCAL_MIN)
         from = TI_LOCAL_MIN;
     if (to > TI_LOCAL_MAX)
         to = TI_LOCAL_MAX;
+    if (table && c->nweek)
+        return from < to ? week_next(c, from, to) : TI_NONE_HI;
     int64_t L = from;
     while (L < to) {
         int64_t days = chg_floor_div(L, 86400);
@@ -1047,12 +1134,14 @@ static int64_t next_local_raw(const chg_cron *c, int64_t from, int64_t to)
 /* The mirror image of chg_ti_cron_next_local: each step lands on the last
  * second of the previous candidate. */
 /* Returns the last matching local time in [to, from], or TI_NONE_LO. */
-static int64_t prev_local_raw(const chg_cron *c, int64_t from, int64_t to)
+static int64_t prev_local_raw(const chg_cron *c, int64_t from, int64_t to, bool table)
 {
     if (from >= TI_LOCAL_MAX)
         from = TI_LOCAL_MAX - 1;
     if (to < TI_LOCAL_MIN)
         to = TI_LOCAL_MIN;
+    if (table && c->nweek)
+        return from >= to ? week_prev(c, from, to) : TI_NONE_LO;
     int64_t L = from;
     while (L >= to) {
         int64_t days = chg_floor_div(L, 86400);
@@ -1082,17 +1171,29 @@ bool chg_cron_matches_local(const chg_cron *c, int64_t local)
     return matches_local_raw(c, local - c->shift);
 }
 
+int64_t chg_ti_cron_next_local_by(const chg_cron *c, int64_t from, int64_t to, bool table)
+{
+    int64_t L = next_local_raw(c, ti_add(from, -c->shift), ti_add(to, -c->shift), table);
+    return L == TI_NONE_HI ? L : L + c->shift;
+}
+
+int64_t chg_ti_cron_prev_local_by(const chg_cron *c, int64_t from, int64_t to, bool table)
+{
+    int64_t L = prev_local_raw(c, ti_add(from, -c->shift), ti_add(to, -c->shift), table);
+    return L == TI_NONE_LO ? L : L + c->shift;
+}
+
 int64_t chg_ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to)
 {
-    int64_t L = next_local_raw(c, ti_add(from, -c->shift), ti_add(to, -c->shift));
-    return L == TI_NONE_HI ? L : L + c->shift;
+    return chg_ti_cron_next_local_by(c, from, to, true);
 }
 
 int64_t chg_ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to)
 {
-    int64_t L = prev_local_raw(c, ti_add(from, -c->shift), ti_add(to, -c->shift));
-    return L == TI_NONE_LO ? L : L + c->shift;
+    return chg_ti_cron_prev_local_by(c, from, to, true);
 }
+
+bool chg_ti_cron_has_week_table(const chg_cron *c) { return c->nweek != 0; }
 
 /* ---- matches as instants in a zone ---------------------------------------------- */
 
@@ -1123,6 +1224,14 @@ static bool fold_once(const chg_cron *c) { return !c->wild || c->eb_dst; }
  * segment's offset is constant. */
 int64_t chg_cron_next(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t limit)
 {
+    int32_t fixed;
+    if (chg_ti_tz_fixed(tz, &fixed)) {
+        /* one segment, all time, no gap or fold: the loop below's one turn */
+        if (t >= limit || ti_add(t, -TI_MAX_OFFSET) >= c->local_hi)
+            return TI_NONE_HI;
+        int64_t L = chg_ti_cron_next_local(c, ti_add(t, fixed), ti_add(limit, fixed));
+        return L != TI_NONE_HI ? L - fixed : TI_NONE_HI;
+    }
     int64_t u = t;
     while (u < limit) {
         ti_seg s;
@@ -1238,6 +1347,14 @@ int64_t chg_ti_cron_block_end(const chg_cron *c, const chg_tz *tz, int64_t m, in
  * covers t). */
 int64_t chg_cron_prev(const chg_cron *c, const chg_tz *tz, int64_t t, int64_t limit)
 {
+    int32_t fixed;
+    if (chg_ti_tz_fixed(tz, &fixed)) {
+        /* one segment, all time, no gap or fold: the loop below's one turn */
+        if (t < limit || ti_add(t, TI_MAX_OFFSET) < c->local_lo)
+            return TI_NONE_LO;
+        int64_t L = chg_ti_cron_prev_local(c, ti_add(t, fixed), ti_add(limit, fixed));
+        return L != TI_NONE_LO ? L - fixed : TI_NONE_LO;
+    }
     int64_t u = t;
     while (u >= limit) {
         ti_seg s;

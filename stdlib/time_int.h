@@ -66,6 +66,9 @@ chg_tz *chg_ti_tz_from_table(const char *name, const int64_t *at, const int32_t 
 
 /* True when the zone is fixed at offset 0 forever (fast paths). */
 bool chg_ti_tz_is_utc(const chg_tz *tz);
+/* True when the zone has one offset forever (UTC, Etc/GMT+5): *off. Its
+ * one segment is all time, with no gap and no fold (fast paths). */
+bool chg_ti_tz_fixed(const chg_tz *tz, int32_t *off);
 
 /* ---- cron ---------------------------------------------------------------- */
 
@@ -73,6 +76,12 @@ bool chg_ti_tz_is_utc(const chg_tz *tz);
 int64_t chg_ti_cron_next_local(const chg_cron *c, int64_t from, int64_t to);
 /* Last local time <= from and >= to matching, or TI_NONE_LO. */
 int64_t chg_ti_cron_prev_local(const chg_cron *c, int64_t from, int64_t to);
+/* The same searches with table false: by the fields alone, never by the
+ * week table (cron.c) — for the test that the two agree. */
+int64_t chg_ti_cron_next_local_by(const chg_cron *c, int64_t from, int64_t to, bool table);
+int64_t chg_ti_cron_prev_local_by(const chg_cron *c, int64_t from, int64_t to, bool table);
+/* Whether c's searches use the week table. */
+bool chg_ti_cron_has_week_table(const chg_cron *c);
 
 /* The end of the block of touching occurrences that starts with match m
  * (duration d), inside m's constant-offset segment and before limit, or

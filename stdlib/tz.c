@@ -423,6 +423,14 @@ bool chg_ti_tz_is_utc(const chg_tz *tz)
     return tz->n == 1 && tz->off[0] == 0 && !tz->dynamic;
 }
 
+bool chg_ti_tz_fixed(const chg_tz *tz, int32_t *off)
+{
+    if (tz->n != 1 || tz->dynamic)
+        return false;
+    *off = tz->off[0];
+    return true;
+}
+
 /* Every instant u with u + offset(u) == local lies within TI_MAX_OFFSET of
  * local: walk the segments of that stretch, collecting the solutions and
  * noting a gap that swallows local.

@@ -115,9 +115,19 @@ bool chg_vm_areq_prepare(chg_bundle *b, uint32_t n)
     return true;
 }
 
-static bool str_eq(const char *a, uint32_t al, const char *b, size_t bl)
+/* Names (people, groups) are short: compared in line, a byte at a time,
+ * rather than by a call to memcmp, which costs more to call than such a
+ * compare takes; longer ones go to memcmp. */
+static inline bool str_eq(const char *a, uint32_t al, const char *b, size_t bl)
 {
-    return al == bl && memcmp(a, b, al) == 0;
+    if (al != bl)
+        return false;
+    if (al > 16)
+        return memcmp(a, b, al) == 0;
+    for (uint32_t i = 0; i < al; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
 }
 
 static bool is_requester(const approval *p, const chg_value *requester)
@@ -162,15 +172,16 @@ static bool fits(const chg_bundle *b, const chg_areqdef *q, const approval *p, c
  * marks a slot seen). A greedy assignment would be wrong: the first
  * approver may fit two terms and take the only slot another could fill.
  * adj[u] is the set of slots person u may fill, one bit each. */
-static bool augment(uint32_t u, const uint64_t *adj, int *slot_of, uint64_t *seen)
+static bool augment(uint32_t u, const uint64_t *adj, int *slot_of, uint64_t *taken, uint64_t *seen)
 {
     for (uint64_t m = adj[u] & ~*seen; m; m &= m - 1) {
         int s = __builtin_ctzll(m);
         if (*seen >> s & 1)
             continue; /* marked by a deeper level of this search */
         *seen |= 1ULL << s;
-        if (slot_of[s] < 0 || augment((uint32_t)slot_of[s], adj, slot_of, seen)) {
+        if (!(*taken >> s & 1) || augment((uint32_t)slot_of[s], adj, slot_of, taken, seen)) {
             slot_of[s] = (int)u;
+            *taken |= 1ULL << s;
             return true;
         }
     }
@@ -224,23 +235,28 @@ static void match(const chg_bundle *b, const clause *c, const approval *ap, uint
         uint32_t n = nslots - first;
         term_slots[t] = (n == 64 ? ~0ULL : ((1ULL << n) - 1)) << first;
     }
+    /* people are numbered in order of first approval, so person p's row
+     * is cleared at its first approval (no memset call for a few words) */
     uint64_t adj[MAX_APPROVALS];
-    for (uint32_t p = 0; p < pp->npeople; p++)
-        adj[p] = 0;
-    for (uint32_t i = 0; i < nap; i++)
+    uint32_t seen_people = 0;
+    for (uint32_t i = 0; i < nap; i++) {
+        uint32_t p = pp->person_of[i];
+        if (p == seen_people)
+            adj[seen_people++] = 0;
+        CHG_ASSERT(p < seen_people);
         for (uint32_t t = 0; t < c->n; t++)
             if (term_slots[t] && fits_own(b, &b->areqs[c->terms[t]], &ap[i], pp->own[i], now))
-                adj[pp->person_of[i]] |= term_slots[t];
-    int slot_of[MAX_SLOTS];
-    for (uint32_t s = 0; s < nslots; s++)
-        slot_of[s] = -1;
+                adj[p] |= term_slots[t];
+    }
+    CHG_ASSERT(seen_people == pp->npeople);
+    int slot_of[MAX_SLOTS]; /* slot s is taken by person slot_of[s] when bit s of taken is set */
+    uint64_t taken = 0;
     for (uint32_t p = 0; p < pp->npeople; p++) {
         uint64_t seen = 0;
-        augment(p, adj, slot_of, &seen);
+        augment(p, adj, slot_of, &taken, &seen);
     }
-    for (uint32_t s = 0; s < nslots; s++)
-        if (slot_of[s] >= 0)
-            filled[slot_term[s]]++;
+    for (uint64_t m = taken; m; m &= m - 1)
+        filled[slot_term[__builtin_ctzll(m)]]++;
 }
 
 /* ---- rendering ---------------------------------------------------------------------- */
@@ -460,10 +476,11 @@ int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, 
         memcpy(prod, next, sizeof(clause) * nn);
         nacc = nn;
     }
+    /* who gave the approvals, found for the first clause with a term
+     * (`none` has none: the common low-risk decision matches nothing) */
     people pp;
     pp.npeople = 0;
-    if (nap)
-        find_people(ap, nap, requester, &pp);
+    bool found_people = false;
 
     /* the clause met, or the one closest to being met */
     uint32_t best = 0, best_missing = UINT32_MAX;
@@ -475,8 +492,13 @@ int chg_vm_approvals_eval(chg_ctx *ctx, const uint32_t *roots, uint32_t nroots, 
         if (slots > MAX_SLOTS)
             return chg_vm_error(ctx, UINT32_MAX, "the approval requirement needs more than %d approvers at once",
                                 MAX_SLOTS);
-        if (nap)
+        if (nap && acc[i].n) {
+            if (!found_people) {
+                find_people(ap, nap, requester, &pp);
+                found_people = true;
+            }
             match(b, &acc[i], ap, nap, &pp, now, filled);
+        }
         else
             memset(filled, 0, sizeof(uint32_t) * acc[i].n);
         uint32_t missing = 0;

@@ -74,6 +74,19 @@ const char *chg_outcome_name(chg_outcome o)
 #define MAX_REASONS(b) ((b)->nrules + 2 + CHG_SCHEMA_LISTED + 1)
 #define MAX_WARNINGS(b) ((b)->nrules + 1 + CHG_SCHEMA_LISTED + 1)
 
+/* The per-decision byte arrays (let states, rules applied) are cleared
+ * at every decision; they are a byte or two for most policies, and a call
+ * of memset costs more than the clearing. Allocated to a multiple of 16
+ * bytes, one of 16 or less is cleared with one constant-size store. */
+#define ZERO_CAP(n) (((size_t)(n) + 16) & ~(size_t)15)
+static inline void zero_bytes(uint8_t *p, size_t n)
+{
+    if (n <= 16)
+        memset(p, 0, 16); /* within ZERO_CAP(n) */
+    else
+        memset(p, 0, n);
+}
+
 /* Every array a decision writes is allocated here, at its largest, so a
  * decision never allocates: the bounds are the bundle's own counts (each
  * rule adds one reason at most, plus one for a rejection; each deny-during
@@ -89,7 +102,7 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     ctx->b = b;
     ctx->regs = chg_calloc(b->nregs + 1, sizeof *ctx->regs);
     ctx->letvals = chg_calloc(b->nlets + 1, sizeof *ctx->letvals);
-    ctx->letstate = chg_calloc(b->nlets + 1, 1);
+    ctx->letstate = chg_calloc(ZERO_CAP(b->nlets), 1);
     ctx->frames = chg_calloc(b->nlets + 1, sizeof *ctx->frames);
     ctx->reasons = chg_calloc(MAX_REASONS(b), sizeof *ctx->reasons);
     ctx->warnings = chg_calloc(MAX_WARNINGS(b), sizeof *ctx->warnings);
@@ -104,7 +117,19 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
     ctx->missing = chg_calloc(64, sizeof *ctx->missing);
     ctx->missing_nodes = chg_calloc(64, sizeof *ctx->missing_nodes);
     ctx->actions = chg_calloc(b->ncalls + 1, sizeof *ctx->actions);
-    ctx->applied = chg_calloc(b->nrules + 1, 1);
+    ctx->applied = chg_calloc(ZERO_CAP(b->nrules), 1);
+    /* the approvals block looked up once per class, not per decision: the
+     * last entry for a class (or for emergency) is the one in force */
+    ctx->class_req = chg_calloc(b->nrisks + 1, sizeof *ctx->class_req);
+    ctx->emergency_req = CHG_NONE32;
+    for (uint32_t r = 0; ctx->class_req && r < b->nrisks; r++)
+        ctx->class_req[r] = CHG_NONE32;
+    for (uint32_t i = 0; ctx->class_req && i < b->napprovals; i++) {
+        if (b->approvals[i].cls == CHG_NONE32)
+            ctx->emergency_req = b->approvals[i].req;
+        else if (b->approvals[i].cls < b->nrisks)
+            ctx->class_req[b->approvals[i].cls] = b->approvals[i].req;
+    }
     ctx->match = pcre2_match_data_create(b->max_captures + 1, b->pcre);
     /* the regex budget, once per context: a match context with the
      * bundle's limits and a JIT stack far larger than pcre2's 32 KiB
@@ -120,10 +145,26 @@ chg_ctx *chg_ctx_new(const chg_bundle *b)
             pcre2_jit_stack_assign(ctx->mctx, NULL, ctx->jit_stack);
     }
     ctx->scratch.cap = (size_t)b->limits.scratch;
+    ctx->blank = (chg_decision){
+        .risk = -1,
+        .arm = -1,
+        .window = -1,
+        .closes_at = INT64_MIN,
+        .next_open = INT64_MIN,
+        .cutoff_at = INT64_MIN,
+        .reasons = ctx->reasons,
+        .warnings = ctx->warnings,
+        .freezes = ctx->during_hits,
+        .approvals_required = "none",
+        .satisfied = ctx->satisfied,
+        .missing = ctx->missing,
+        .actions = ctx->actions,
+    };
     if (!ctx->regs || !ctx->letvals || !ctx->letstate || !ctx->frames || !ctx->reasons || !ctx->warnings ||
         !ctx->during_hits || !ctx->window_reqs || !ctx->during_all || !ctx->req_roots ||
         !ctx->during_level || !ctx->ts_sets || !ctx->ts_want ||
-        !ctx->satisfied || !ctx->missing || !ctx->missing_nodes || !ctx->actions || !ctx->applied || !ctx->match ||
+        !ctx->satisfied || !ctx->missing || !ctx->missing_nodes || !ctx->actions || !ctx->applied ||
+        !ctx->class_req || !ctx->match ||
         !ctx->mctx || !ctx->jit_stack) {
         chg_ctx_free(ctx);
         return NULL;
@@ -155,6 +196,7 @@ void chg_ctx_free(chg_ctx *ctx)
     chg_free(ctx->missing_nodes);
     chg_free(ctx->actions);
     chg_free(ctx->applied);
+    chg_free(ctx->class_req);
     if (ctx->match)
         pcre2_match_data_free(ctx->match);
     if (ctx->mctx)
@@ -464,10 +506,8 @@ void chg_vm_ctx_begin(chg_ctx *ctx, const chg_event *ev, int64_t now, const chg_
     chg_arena_reset(&ctx->scratch);
     ctx->scratch.cap = (size_t)b->limits.scratch;
     ctx->steps_left = b->limits.steps;
-    if (b->nlets)
-        memset(ctx->letstate, 0, b->nlets);
-    if (b->nrules)
-        memset(ctx->applied, 0, b->nrules);
+    zero_bytes(ctx->letstate, b->nlets);
+    zero_bytes(ctx->applied, b->nrules);
     ctx->failed = false;
     ctx->oom = false;
     ctx->ap_nroots = 0;
@@ -586,24 +626,11 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
 {
     const chg_bundle *b = ctx->b;
     chg_vm_ctx_begin(ctx, in->change, in->now, in->facts, in->resolver, in->resolver_ud);
-    /* one initialiser, not a memset and stores: the compiler writes the
-     * struct with vector stores, where `rep stos` costs more to start
-     * than the struct is long (3 % of a decision, bench_vm) */
-    *d = (chg_decision){
-        .risk = -1,
-        .arm = -1,
-        .window = -1,
-        .closes_at = INT64_MIN,
-        .next_open = INT64_MIN,
-        .cutoff_at = INT64_MIN,
-        .reasons = ctx->reasons,
-        .warnings = ctx->warnings,
-        .freezes = ctx->during_hits,
-        .approvals_required = "none",
-        .satisfied = ctx->satisfied,
-        .missing = ctx->missing,
-        .actions = ctx->actions,
-    };
+    /* a copy of the context's blank decision: gcc zeroes a compound
+     * literal of this size with `rep stos`, whose start-up cost is that of
+     * a few dozen stores (4 % of a decision, bench_vm); a copy of a
+     * constant struct is a handful of vector moves */
+    *d = ctx->blank;
 
     /* the change's id is only echoed, never judged: a missing or non-string
      * id leaves change_id NULL rather than failing the decision */
@@ -797,13 +824,8 @@ static void decide(chg_ctx *ctx, const chg_eval_input *in, chg_decision *d)
 
     /* approvals: the class's entry (the emergency entry for an emergency),
      * and the requirements of rules that applied */
-    uint32_t class_req = CHG_NONE32, emergency_req = CHG_NONE32;
-    for (uint32_t i = 0; i < b->napprovals; i++) {
-        if (b->approvals[i].cls == CHG_NONE32)
-            emergency_req = b->approvals[i].req;
-        else if ((int)b->approvals[i].cls == ctx->risk)
-            class_req = b->approvals[i].req;
-    }
+    uint32_t emergency_req = ctx->emergency_req;
+    uint32_t class_req = ctx->risk >= 0 && (uint32_t)ctx->risk < b->nrisks ? ctx->class_req[ctx->risk] : CHG_NONE32;
     /* An emergency with no `emergency` entry in the approvals block needs
      * what its class needs: asking for break-glass never removes a
      * requirement the policy did not say it removes. */

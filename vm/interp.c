@@ -402,6 +402,16 @@ bool chg_vm_shortcuts(chg_bundle *b)
         return false;
     for (uint32_t i = 0; i < b->nblocks; i++) {
         const chg_block *k = &b->blocks[i];
+        if (k->len >= 3) {
+            /* LET rX l; JMPF/JMPT rX ->last; ...; last: RET rX (the
+             * verifier checked the let, the registers and the target) */
+            const chg_ins *let = &b->code[k->start], *jmp = let + 1, *last = &b->code[k->start + k->len - 1];
+            if (let->op == CHG_OP_LET && (jmp->op == CHG_OP_JMPF || jmp->op == CHG_OP_JMPT) && jmp->a == let->a &&
+                CHG_INS_BC(*jmp) == k->start + k->len - 1 && last->op == CHG_OP_RET && last->a == let->a)
+                b->shortcuts[i] = (chg_vm_shortcut){jmp->op == CHG_OP_JMPF ? CHG_SC_LET_FALSE : CHG_SC_LET_TRUE,
+                                                    let->b};
+            continue;
+        }
         if (k->len != 2)
             continue;
         const chg_ins *read = &b->code[k->start], *ret = read + 1;
@@ -430,6 +440,18 @@ int chg_vm_run(chg_ctx *ctx, uint32_t block, chg_value *out)
         ctx->steps_left -= 2;
         vcopy(out, &ctx->ev->slots[sc.arg]);
         return 0;
+    }
+    if (sc.kind >= CHG_SC_LET_FALSE && ctx->letstate[sc.arg] == 2) {
+        /* LET, the jump taken, RET: the let's value, if it is the bool
+         * that jumps */
+        const chg_value *v = &ctx->letvals[sc.arg];
+        uint32_t len = ctx->b->blocks[block].len;
+        if (v->tag == CHG_V_BOOL && (v->u.i != 0) == (sc.kind == CHG_SC_LET_TRUE) &&
+            CHG_LIKELY(ctx->steps_left >= len)) {
+            ctx->steps_left -= len;
+            vcopy(out, v);
+            return 0;
+        }
     }
     return run_code(ctx, block, out);
 }

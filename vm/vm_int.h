@@ -82,8 +82,17 @@ typedef struct chg_areqdef {
  * let's, once computed, or the slot's, when it holds a plain value.
  * chg_vm_run answers such a block from there, charging what its run
  * would; anything else (a let not yet computed, an absent field) runs as
- * code. Found at load; kind 0 for every other block. */
-enum { CHG_SC_NONE, CHG_SC_LET, CHG_SC_CHANGE };
+ * code. Found at load; kind 0 for every other block.
+ *
+ * A block that starts `LET rX l; JMPF rX ->ret` (or JMPT) and ends
+ * `ret: RET rX` — `prod and …`, `prod or …`, the classify arms of most
+ * policies — has its value decided by the let alone when the let is
+ * computed and false (JMPF: CHG_SC_LET_FALSE) or true (JMPT:
+ * CHG_SC_LET_TRUE): the run would jump straight to the RET. chg_vm_run
+ * answers those from the let too, charging the block's length as its
+ * run would; otherwise (the let not yet computed, not a bool, or the
+ * other value) the block runs as code. */
+enum { CHG_SC_NONE, CHG_SC_LET, CHG_SC_CHANGE, CHG_SC_LET_FALSE, CHG_SC_LET_TRUE };
 typedef struct chg_vm_shortcut {
     uint8_t kind;
     uint32_t arg;             /* the let, or the change slot */
@@ -308,6 +317,11 @@ struct chg_ctx {
     uint32_t *missing_nodes;  /* the AREQS term of each missing entry */
     struct chg_action *actions;
     uint8_t *applied;         /* per rule: its condition held and it acted */
+    uint32_t *class_req;      /* per risk class: the approvals entry in force
+                                 (the last naming it, as listed), or CHG_NONE32 */
+    uint32_t emergency_req;   /* the `emergency` entry's, or CHG_NONE32 */
+    chg_decision blank;       /* what a decision starts as (chg_ctx_new):
+                                 copied, not built, at each decision */
 
     /* external queries: the resolver, or the facts when NULL */
     chg_resolver_fn resolver;

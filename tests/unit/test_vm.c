@@ -1535,6 +1535,63 @@ static const char *window_of(chg_bundle *b, chg_ctx *ctx, const char *now, int64
 
 /* Several required windows: the decision describes their intersection
  * (it described the first window alone). */
+/* The shortcuts of blocks decided by a let (`prod and …` false when prod
+ * is, `prod or …` true when prod is): every decision and its step count
+ * the same as with the blocks run as code. */
+static void test_vm_let_shortcuts_agree(void **state)
+{
+    (void)state;
+    chg_bundle *b = vm_build_load("schema change { id: string, env: enum(\"dev\", \"prod\"), n: int,\n"
+                                  "  kind: enum(\"a\", \"b\") }\n"
+                                  "risk low < medium < high < critical\n"
+                                  "let prod = change.env == \"prod\"\n"
+                                  "let big = 100 / change.n > 10\n"
+                                  "classify {\n"
+                                  "  critical when prod and change.kind == \"b\"\n"
+                                  "  high     when big and prod\n"
+                                  "  medium   when prod or change.n >= 100\n"
+                                  "  default  low\n"
+                                  "}\n"
+                                  "rule r1:\n  when prod and change.n > 5\n  deny \"no\"\n"
+                                  "rule r2:\n  when big or change.kind == \"a\"\n  warn \"w\"\n");
+    int found[2] = {0, 0};
+    for (uint32_t i = 0; i < b->nblocks; i++)
+        if (b->shortcuts[i].kind == CHG_SC_LET_FALSE || b->shortcuts[i].kind == CHG_SC_LET_TRUE)
+            found[b->shortcuts[i].kind == CHG_SC_LET_TRUE]++;
+    assert_true(found[0] >= 2 && found[1] >= 1);
+    const char *events[] = {
+        "{\"id\":\"1\",\"env\":\"prod\",\"n\":1,\"kind\":\"b\"}",
+        "{\"id\":\"2\",\"env\":\"dev\",\"n\":1,\"kind\":\"b\"}",
+        "{\"id\":\"3\",\"env\":\"prod\",\"n\":200,\"kind\":\"a\"}",
+        "{\"id\":\"4\",\"env\":\"dev\",\"n\":200,\"kind\":\"a\"}",
+        "{\"id\":\"5\",\"env\":\"dev\",\"n\":0,\"kind\":\"a\"}",  /* big fails: division by zero */
+        "{\"id\":\"6\",\"env\":\"prod\",\"n\":0,\"kind\":\"a\"}",
+        "{\"id\":\"7\",\"env\":\"prod\",\"n\":7,\"kind\":\"a\"}",
+    };
+    chg_vm_shortcut *saved = malloc(sizeof *saved * b->nblocks);
+    memcpy(saved, b->shortcuts, sizeof *saved * b->nblocks);
+    chg_ctx *ctx = chg_ctx_new(b);
+    for (size_t e = 0; e < sizeof events / sizeof *events; e++) {
+        char *with = vm_decide(b, ctx, events[e], 1798761600);
+        chg_usage u_with;
+        chg_ctx_usage(ctx, &u_with);
+        for (uint32_t i = 0; i < b->nblocks; i++)
+            if (b->shortcuts[i].kind >= CHG_SC_LET_FALSE)
+                b->shortcuts[i].kind = CHG_SC_NONE;
+        char *without = vm_decide(b, ctx, events[e], 1798761600);
+        chg_usage u_without;
+        chg_ctx_usage(ctx, &u_without);
+        memcpy(b->shortcuts, saved, sizeof *saved * b->nblocks);
+        assert_string_equal(with, without);
+        assert_int_equal(u_with.steps, u_without.steps);
+        free(with);
+        free(without);
+    }
+    free(saved);
+    chg_ctx_free(ctx);
+    chg_bundle_free(b);
+}
+
 static void test_vm_window_of_several_rules(void **state)
 {
     (void)state;
@@ -1742,6 +1799,7 @@ int main(void)
         cmocka_unit_test(test_vm_resolver),
         cmocka_unit_test(test_vm_no_allocations_with_approvals),
         cmocka_unit_test(test_vm_no_allocations_per_decision),
+        cmocka_unit_test(test_vm_let_shortcuts_agree),
         cmocka_unit_test(test_vm_eval_batch),
         cmocka_unit_test(test_vm_runtime_error_names_rule_and_place),
         cmocka_unit_test(test_vm_deterministic),
