@@ -399,6 +399,8 @@ typedef struct verdict {
     json_t *dj;             /* the text parsed, when it has actions; else NULL */
     char now_text[32];
     int64_t now;
+    bool evaluated;         /* chg_eval ran (verdict_count counts it) */
+    double secs;            /* its time */
     chgd_asked asked;       /* what it asked AWS */
     bool held;              /* deferred by a concurrency limit (live_check) */
     /* what an allow does to the change's period (live_check decides,
@@ -418,6 +420,13 @@ typedef struct limit_holds {
     int64_t *until;
 } limit_holds;
 
+/* A decision made: chgd_decisions_total and chgd_evaluation_seconds. */
+static void verdict_count(const verdict *v)
+{
+    if (v->evaluated)
+        chgd_metrics_decision(v->outcome, v->secs);
+}
+
 static void verdict_free(verdict *v)
 {
     chg_buf_free(&v->text);
@@ -428,7 +437,10 @@ static void verdict_free(verdict *v)
 
 /* Judge a change at `now` with bundle b and facts, on the calling
  * thread's context: ev when the caller has it decoded, else the change's
- * JSON text. v is initialised here and freed by the caller. */
+ * JSON text. v is initialised here and freed by the caller; the caller
+ * counts it (verdict_count) once it is known to be used: an event's
+ * verdict made on its HTTP thread is not, when the writer finds the
+ * event a redelivery. */
 static int judge(chgd_bundle *b, const chg_facts *facts, const chg_event *ev, const char *json, size_t len,
                  int64_t now, const limit_holds *h, verdict *v)
 {
@@ -473,7 +485,8 @@ static int judge(chgd_bundle *b, const chg_facts *facts, const chg_event *ev, co
         if (!chg_time_format_utc(dec.next_open, v->next_open))
             v->next_open[0] = '\0';
     }
-    chgd_metrics_decision(v->outcome, secs);
+    v->evaluated = true;
+    v->secs = secs;
     chg_event_free(own);
     if (rc == CHG_OK && dec.nactions) {
         json_error_t je;
@@ -705,6 +718,7 @@ static int live_check(chg_store_conn *w, chgd_bundle *b, const chg_facts *facts,
     if (rc == CHG_OK && h.n) {
         verdict again;
         rc = judge(b, facts, NULL, merged.data, merged.len, v->now, &h, &again);
+        verdict_count(&again);
         verdict_free(v);
         *v = again;
     }
@@ -880,6 +894,7 @@ static int decide(chg_store_conn *w, chgd_bundle *b, const char *id, int64_t rev
     rc = merged_change(w, id, content, &merged);
     if (rc == CHG_OK)
         rc = judge(b, facts, NULL, merged.data, merged.len, chgd_now(), NULL, &v);
+    verdict_count(&v);
     if (rc == CHG_OK)
         rc = live_check(w, b, facts, id, rev, content, reeval, &v);
     d->changed = true;
@@ -1048,6 +1063,7 @@ static int event_run(chg_store_conn *w, void *ud)
     }
     if (rc != CHG_ENOTFOUND)
         return rc;
+    verdict_count(&j->v); /* not a redelivery: the HTTP thread's decision was made for it */
     bool holds = false;
     if (j->judged && (rc = basis_holds(w, j, &holds)) != CHG_OK)
         return rc;
@@ -1117,9 +1133,11 @@ static void event_judge(event_job *j, const chg_event *ev, int64_t now)
     j->basis = 0;
     j->rev = 0;
     j->new_revision = false;
+    bool seen = false;
     if (j->id) {
         char old[65];
         rc = chg_store_change_head(r, j->id, &j->basis, &j->rev, old);
+        seen = rc == CHG_OK;
         if (rc == CHG_ENOTFOUND) { /* not seen: the writer tells if it is by then */
             j->rev = 1;
             j->new_revision = true;
@@ -1131,8 +1149,11 @@ static void event_judge(event_job *j, const chg_event *ev, int64_t now)
     }
     chg_buf merged;
     chg_buf_init(&merged);
+    /* a change not seen has no approval recorded through the API (they
+     * are recorded about a stored change only): not read. Had one been
+     * recorded since, its decision moved the seq from the basis 0 */
     if (rc == CHG_OK)
-        rc = merged_change(r, j->id, j->change.data, &merged);
+        rc = merged_change(r, seen ? j->id : NULL, j->change.data, &merged);
     /* no approval recorded through the API: the change is what intake
      * decoded, and is judged as it is */
     bool as_is = rc == CHG_OK && merged.len == j->change.len;
@@ -1320,6 +1341,31 @@ static json_t *parse_body(const char *body, size_t len, chgd_answer *a)
     return j;
 }
 
+/* An event refused before it reaches the writer (intake does not take
+ * it, no change id under concurrency limits) may still be a redelivery of
+ * one taken before (by another bundle): answered as recorded, once
+ * durable as the first delivery was. false: not recorded (or the store
+ * failed: the refusal stands). Any other event's key is looked up by the
+ * writer alone, in the transaction that would record it (event_run). */
+static bool event_replayed(event_job *j, chgd_answer *a)
+{
+    chg_store_conn *r = chg_store_reader(chgd_store);
+    int status;
+    chg_buf body;
+    chg_buf_init(&body);
+    if (!r || chg_store_idem_get(r, j->key.data, &status, &body) != CHG_OK || body.oom ||
+        chg_store_durable(chgd_store) != CHG_OK) {
+        chg_buf_free(&body);
+        return false;
+    }
+    chg_buf_reset(&a->body);
+    chg_buf_append(&a->body, body.data, body.len);
+    chg_buf_free(&body);
+    a->status = status;
+    a->replayed = true;
+    return true;
+}
+
 int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer *a)
 {
     json_t *j = parse_body(body, len, a);
@@ -1345,25 +1391,14 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
     idem_key(j, header_key, job->body_sha, &job->key);
     dump(j, &job->raw);
     json_decref(j);
-    chg_store_conn *r = chg_store_reader(chgd_store);
-    int status;
-    int rc = !r ? CHG_EIO : job->key.oom || job->raw.oom ? CHG_ENOMEM
-                                                        : chg_store_idem_get(r, job->key.data, &status, &a->body);
-    if (rc == CHG_OK) /* answered only once durable, as the first delivery was */
-        rc = chg_store_durable(chgd_store);
-    if (rc == CHG_OK) { /* a redelivery: the recorded answer, nothing done again */
-        a->status = status;
-        a->replayed = true;
+    if (job->key.oom || job->raw.oom) {
         event_job_free(job);
-        return CHG_OK;
-    }
-    if (rc != CHG_ENOTFOUND) {
-        event_job_free(job);
-        job_failed(a, rc);
+        job_failed(a, CHG_ENOMEM);
         return CHG_OK;
     }
     job->b = chgd_bundle_acquire();
     job->facts = chgd_facts_acquire();
+    int rc;
     chg_ctx *ctx = chgd_thread_ctx(job->b);
     char err[1024];
     chg_event *ev = NULL;
@@ -1380,9 +1415,9 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
     if (rc == CHG_OK && job->change.oom)
         rc = CHG_ENOMEM;
     if (rc != CHG_OK) {
-        if (rc == CHG_EINVAL)
+        if (rc == CHG_EINVAL && !event_replayed(job, a))
             chgd_error(a, 422, "not_a_change", "%s", err);
-        else
+        else if (rc != CHG_EINVAL)
             job_failed(a, rc);
         chg_event_free(ev);
         event_job_free(job);
@@ -1391,9 +1426,10 @@ int chgd_event(const char *body, size_t len, const char *header_key, chgd_answer
     event_change_id(job);
     if (!job->id && chg_bundle_nconcurrency(job->b->b)) {
         /* a change chgd cannot follow would escape the limits unseen */
-        chgd_error(a, 422, "no_change_id",
-                   "the policy declares concurrency limits: a change needs an \"id\" (a string or an integer) "
-                   "to be followed while in flight");
+        if (!event_replayed(job, a))
+            chgd_error(a, 422, "no_change_id",
+                       "the policy declares concurrency limits: a change needs an \"id\" (a string or an integer) "
+                       "to be followed while in flight");
         chg_event_free(ev);
         event_job_free(job);
         return CHG_OK;

@@ -478,6 +478,22 @@ def test_reload(tmp):
             time.sleep(0.05)
         eq(kinds.count("reload"), 3, "every reload audited, the refused one too")
         eq([r["data"]["ok"] for r in a["records"] if r["kind"] == "reload"], [False, True, True], "reload records")
+        # an event taken by an intake that a reload then removes: its redelivery is refused by intake now,
+        # and still answered as recorded (the HTTP thread looks its key up only when it refuses an event)
+        ev = {"version": "0", "id": "deploy-reload-1", "detail-type": "Deploy Requested",
+              "source": "com.example.deploys", "account": "111122223333", "time": "2026-12-02T11:00:00Z",
+              "region": "us-east-1", "detail": {"deploy_id": "r3", "stage": "prod", "user": "bob"}}
+        s, h, first = d.request("POST", "/v1/events", ev)
+        is_decision(first, "pending")
+        start = good.index("intake deploys")
+        end = good.index("\n}\n", start) + 3
+        open(d.policy, "w").write(good[:start].replace('version "1"', 'version "4"') + good[end:])
+        s, h, b = d.request("POST", "/v1/reload")
+        eq((s, b["ok"]), (200, True), "reload without the intake")
+        s, h, b = d.request("POST", "/v1/events", dict(ev, id="deploy-reload-2"))
+        is_error(s, b, "not_a_change", 422)
+        s, h, b = d.request("POST", "/v1/events", ev)
+        eq((s, h.get("idempotent-replayed"), b), (200, "true", first), "a refused redelivery answers as recorded")
     finally:
         d.stop()
 
