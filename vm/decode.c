@@ -326,9 +326,6 @@ static bool own(const chg_bundle *b, chg_event *e, chg_value *v, int depth)
     return ok;
 }
 
-/* A new event with every slot absent. Both slot arrays always exist
- * (CHANGE indexes them unchecked), in the event's arena with the
- * lists and strings decoding makes, so freeing an event is one call. */
 /* e's slots, in its (empty) arena, every one missing. */
 static bool event_slots(const chg_bundle *b, chg_event *e)
 {
@@ -343,6 +340,9 @@ static bool event_slots(const chg_bundle *b, chg_event *e)
     return true;
 }
 
+/* A new event with every slot absent. Both slot arrays always exist
+ * (CHANGE indexes them unchecked), in the event's arena with the
+ * lists and strings decoding makes, so freeing an event is one call. */
 chg_event *chg_vm_event_new(const chg_bundle *b, char *err, size_t errlen)
 {
     chg_event *e = chg_calloc(1, sizeof *e);

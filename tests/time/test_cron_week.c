@@ -26,20 +26,8 @@
 #include "chg_time.h"
 #include "time_int.h"
 
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static int64_t rnd_range(int64_t lo, int64_t hi) /* [lo, hi) */
-{
-    return lo + (int64_t)(rnd() % (uint64_t)(hi - lo));
-}
+#define TEST_RNG_SEED 0x9E3779B97F4A7C15ULL
+#include "test_rng.h"
 
 static const char *const dows[] = {"MON-FRI", "SAT,SUN", "*", "?", "TUE", "FRI-MON", "SUN,WED,SAT", "2-4"};
 

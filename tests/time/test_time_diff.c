@@ -38,20 +38,8 @@
 
 /* ---- random numbers (xorshift, fixed seed: reproducible) ------------------------------- */
 
-static uint64_t rng = 0xD1B54A32D192ED03ULL;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static int64_t rnd_range(int64_t lo, int64_t hi) /* [lo, hi) */
-{
-    return lo + (int64_t)(rnd() % (uint64_t)(hi - lo));
-}
+#define TEST_RNG_SEED 0xD1B54A32D192ED03ULL
+#include "test_rng.h"
 
 /* ---- the oracle's own calendar (not chg_civil.h) --------------------------------------- */
 

@@ -33,20 +33,8 @@
 
 /* ---- random numbers (xorshift, fixed seed: reproducible) ------------------------------- */
 
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static int64_t rnd_range(int64_t lo, int64_t hi) /* [lo, hi) */
-{
-    return lo + (int64_t)(rnd() % (uint64_t)(hi - lo));
-}
+#define TEST_RNG_SEED 0x9E3779B97F4A7C15ULL
+#include "test_rng.h"
 
 #define PICK(arr) (arr[rnd() % (sizeof arr / sizeof *arr)])
 
